@@ -1,0 +1,104 @@
+//! The signed-in staff member's business: its name, time zone, locale and currency.
+
+use axum::extract::State;
+use protocol::{Business, UpdateBusiness};
+use sqlx::AnyConnection;
+use sqlx::Row;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::accounts::{check_timezone, required_text, Auth, Permission};
+use crate::error::ApiError;
+use crate::http::extract::Json;
+use crate::http::AppState;
+use crate::store::{now_ms, rfc3339, Entity};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_business, update_business))
+}
+
+pub async fn load(conn: &mut AnyConnection, business_id: &str) -> Result<Business, ApiError> {
+    let row = sqlx::query("SELECT id, name, timezone, locale, currency, created_at, updated_at FROM businesses WHERE id = $1")
+        .bind(business_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("business"))?;
+    Ok(Business {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        timezone: row.try_get("timezone")?,
+        locale: row.try_get("locale")?,
+        currency: row.try_get("currency")?,
+        created_at: rfc3339(row.try_get("created_at")?),
+        updated_at: rfc3339(row.try_get("updated_at")?),
+    })
+}
+
+/// The business's settings.
+#[utoipa::path(get, path = "/v1/business", tag = "business", security(("bearer" = [])),
+    responses((status = 200, body = Business), (status = 401, body = protocol::ErrorBody)))]
+async fn get_business(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<Business>, ApiError> {
+    let mut conn = state.db.reader().acquire().await?;
+    Ok(axum::Json(load(&mut conn, &auth.business_id).await?))
+}
+
+fn check_locale(locale: &str) -> Result<String, ApiError> {
+    let locale = locale.trim();
+    let ok = !locale.is_empty()
+        && locale.len() <= 35
+        && locale.split('-').all(|part| !part.is_empty() && part.len() <= 8 && part.chars().all(|c| c.is_ascii_alphanumeric()));
+    if ok {
+        Ok(locale.to_owned())
+    } else {
+        Err(ApiError::validation("`locale` must be a language tag such as `en-GB`."))
+    }
+}
+
+fn check_currency(currency: &str) -> Result<String, ApiError> {
+    let currency = currency.trim().to_ascii_uppercase();
+    if currency.len() == 3 && currency.chars().all(|c| c.is_ascii_alphabetic()) {
+        Ok(currency)
+    } else {
+        Err(ApiError::validation("`currency` must be a three-letter ISO 4217 code such as `EUR`."))
+    }
+}
+
+/// Changes the business's settings (owners and admins).
+#[utoipa::path(patch, path = "/v1/business", tag = "business", security(("bearer" = [])), request_body = UpdateBusiness,
+    responses((status = 200, body = Business), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+async fn update_business(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(req): Json<UpdateBusiness>,
+) -> Result<axum::Json<Business>, ApiError> {
+    auth.require(Permission::ManageBusiness)?;
+    let mut tx = state.db.begin_business(&auth.business_id).await?;
+    let mut business = load(tx.conn(), &auth.business_id).await?;
+    if let Some(name) = &req.name {
+        business.name = required_text(name, "name", 200)?;
+    }
+    if let Some(tz) = &req.timezone {
+        business.timezone = check_timezone(tz.trim())?;
+    }
+    if let Some(locale) = &req.locale {
+        business.locale = check_locale(locale)?;
+    }
+    if let Some(currency) = &req.currency {
+        business.currency = check_currency(currency)?;
+    }
+    sqlx::query("UPDATE businesses SET name = $1, timezone = $2, locale = $3, currency = $4, updated_at = $5 WHERE id = $6")
+        .bind(&business.name)
+        .bind(&business.timezone)
+        .bind(&business.locale)
+        .bind(&business.currency)
+        .bind(now_ms())
+        .bind(&auth.business_id)
+        .execute(tx.conn())
+        .await?;
+    let business = load(tx.conn(), &auth.business_id).await?;
+    tx.record(Entity::Business, &business.id, Some(&business)).await?;
+    tx.audit(Some(&auth.staff_id), "business.updated", Some(("business", &business.id)), serde_json::to_value(&req).unwrap_or_default())
+        .await?;
+    tx.commit().await?;
+    Ok(axum::Json(business))
+}

@@ -1,0 +1,170 @@
+//! Canned responses: saved replies staff insert by typing `/shortcut` in the composer.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use protocol::{CannedResponse, CreateCannedResponse, UpdateCannedResponse};
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+use sqlx::Row;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::accounts::{required_text, Auth, Permission};
+use crate::error::ApiError;
+use crate::http::extract::{Json, Path};
+use crate::http::AppState;
+use crate::store::{new_id, now_ms, rfc3339, BusinessTx, Entity, StoreError};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_canned, create_canned))
+        .routes(routes!(get_canned, update_canned, delete_canned))
+}
+
+const COLUMNS: &str = "id, business_id, shortcut, title, body, created_at, updated_at";
+
+fn from_row(row: &AnyRow) -> Result<CannedResponse, StoreError> {
+    Ok(CannedResponse {
+        id: row.try_get("id")?,
+        business_id: row.try_get("business_id")?,
+        shortcut: row.try_get("shortcut")?,
+        title: row.try_get("title")?,
+        body: row.try_get("body")?,
+        created_at: rfc3339(row.try_get("created_at")?),
+        updated_at: rfc3339(row.try_get("updated_at")?),
+    })
+}
+
+async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<CannedResponse>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM canned_responses WHERE id = $1 AND business_id = $2"))
+        .bind(id)
+        .bind(business_id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+fn check_shortcut(shortcut: &str) -> Result<String, ApiError> {
+    let shortcut = shortcut.trim().trim_start_matches('/').to_lowercase();
+    if shortcut.is_empty() || shortcut.len() > 32 || !shortcut.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+        return Err(ApiError::validation("`shortcut` must be 1–32 letters, digits, `-` or `_` (what staff type after `/`)."));
+    }
+    Ok(shortcut)
+}
+
+pub async fn save(tx: &mut BusinessTx, c: &CannedResponse, insert: bool) -> Result<CannedResponse, ApiError> {
+    let sql = if insert {
+        "INSERT INTO canned_responses (shortcut, title, body, updated_at, created_at, id, business_id) VALUES ($1, $2, $3, $4, $4, $5, $6)"
+    } else {
+        "UPDATE canned_responses SET shortcut = $1, title = $2, body = $3, updated_at = $4 WHERE id = $5 AND business_id = $6"
+    };
+    sqlx::query(sql)
+        .bind(c.shortcut.clone())
+        .bind(c.title.clone())
+        .bind(c.body.clone())
+        .bind(now_ms())
+        .bind(c.id.clone())
+        .bind(tx.business_id().to_owned())
+        .execute(tx.conn())
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            e if e.is_unique_violation() => ApiError::conflict("shortcut_taken", format!("The shortcut /{} is already used.", c.shortcut)),
+            e => e.into(),
+        })?;
+    let business_id = tx.business_id().to_owned();
+    let saved = load(tx.conn(), &business_id, &c.id).await?.ok_or_else(|| ApiError::not_found("canned response"))?;
+    tx.record(Entity::CannedResponse, &saved.id, Some(&saved)).await?;
+    Ok(saved)
+}
+
+/// Every canned response, by shortcut.
+#[utoipa::path(get, path = "/v1/canned-responses", tag = "canned responses", security(("bearer" = [])),
+    responses((status = 200, body = Vec<CannedResponse>), (status = 401, body = protocol::ErrorBody)))]
+async fn list_canned(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<Vec<CannedResponse>>, ApiError> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM canned_responses WHERE business_id = $1 ORDER BY shortcut"))
+        .bind(&auth.business_id)
+        .fetch_all(state.db.reader())
+        .await?;
+    Ok(axum::Json(rows.iter().map(from_row).collect::<Result<_, _>>()?))
+}
+
+/// Adds a canned response (owners and admins).
+#[utoipa::path(post, path = "/v1/canned-responses", tag = "canned responses", security(("bearer" = [])), request_body = CreateCannedResponse,
+    responses((status = 201, body = CannedResponse), (status = 409, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+async fn create_canned(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(req): Json<CreateCannedResponse>,
+) -> Result<(StatusCode, axum::Json<CannedResponse>), ApiError> {
+    auth.require(Permission::ManageCatalog)?;
+    let canned = CannedResponse {
+        id: new_id(),
+        business_id: auth.business_id.clone(),
+        shortcut: check_shortcut(&req.shortcut)?,
+        title: required_text(&req.title, "title", 200)?,
+        body: required_text(&req.body, "body", 4096)?,
+        created_at: String::new(),
+        updated_at: String::new(),
+    };
+    let mut tx = state.db.begin_business(&auth.business_id).await?;
+    let saved = save(&mut tx, &canned, true).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(saved)))
+}
+
+/// One canned response.
+#[utoipa::path(get, path = "/v1/canned-responses/{id}", tag = "canned responses", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Canned response id")),
+    responses((status = 200, body = CannedResponse), (status = 404, body = protocol::ErrorBody)))]
+async fn get_canned(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<axum::Json<CannedResponse>, ApiError> {
+    let mut conn = state.db.reader().acquire().await?;
+    Ok(axum::Json(load(&mut conn, &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("canned response"))?))
+}
+
+/// Changes a canned response (owners and admins).
+#[utoipa::path(patch, path = "/v1/canned-responses/{id}", tag = "canned responses", security(("bearer" = [])), request_body = UpdateCannedResponse,
+    params(("id" = String, Path, description = "Canned response id")),
+    responses((status = 200, body = CannedResponse), (status = 404, body = protocol::ErrorBody), (status = 409, body = protocol::ErrorBody)))]
+async fn update_canned(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Json(req): Json<UpdateCannedResponse>,
+) -> Result<axum::Json<CannedResponse>, ApiError> {
+    auth.require(Permission::ManageCatalog)?;
+    let mut tx = state.db.begin_business(&auth.business_id).await?;
+    let mut canned = load(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("canned response"))?;
+    if let Some(shortcut) = &req.shortcut {
+        canned.shortcut = check_shortcut(shortcut)?;
+    }
+    if let Some(title) = &req.title {
+        canned.title = required_text(title, "title", 200)?;
+    }
+    if let Some(body) = &req.body {
+        canned.body = required_text(body, "body", 4096)?;
+    }
+    let saved = save(&mut tx, &canned, false).await?;
+    tx.commit().await?;
+    Ok(axum::Json(saved))
+}
+
+/// Deletes a canned response (owners and admins).
+#[utoipa::path(delete, path = "/v1/canned-responses/{id}", tag = "canned responses", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Canned response id")),
+    responses((status = 204), (status = 404, body = protocol::ErrorBody)))]
+async fn delete_canned(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    auth.require(Permission::ManageCatalog)?;
+    let mut tx = state.db.begin_business(&auth.business_id).await?;
+    let deleted = sqlx::query("DELETE FROM canned_responses WHERE id = $1 AND business_id = $2")
+        .bind(&id)
+        .bind(&auth.business_id)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(ApiError::not_found("canned response"));
+    }
+    tx.record::<CannedResponse>(Entity::CannedResponse, &id, None).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,229 @@
+//! Configuration, layered: built-in defaults → optional TOML file → `SWITCHBOARD_*` environment →
+//! command-line flags. Secrets are [`SecretString`]s, so printing a `Config` never shows them.
+//!
+//! With nothing configured at all, the service keeps an embedded SQLite database and a generated
+//! encryption key in the platform data directory, so `switchboard-cloud serve` just works.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address to listen on. Port 0 picks a free port (tests).
+    pub bind: SocketAddr,
+    /// The URL providers reach this service at (used to verify Twilio signatures, invitation links).
+    pub public_url: String,
+    /// `sqlite://…` or `postgres://…`. Unset: an SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// Where the embedded database and the generated key live. Unset: the platform data directory.
+    pub data_dir: Option<PathBuf>,
+    /// 32 bytes, base64. Encrypts channel secrets and signs access tokens. Unset: generated once and
+    /// kept in `data_dir/secret.key`. Several instances sharing one database must share this key.
+    #[serde(serialize_with = "secret::serialize")]
+    pub encryption_key: Option<SecretString>,
+    pub llm_base_url: Option<String>,
+    #[serde(serialize_with = "secret::serialize")]
+    pub llm_api_key: Option<SecretString>,
+    pub llm_model: Option<String>,
+    pub whatsapp_api_base: String,
+    pub twilio_api_base: String,
+    /// Lifetime of access tokens, in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of an unused refresh token, in days.
+    pub refresh_token_ttl_days: u64,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Requests taking longer are answered with 503 `timeout`.
+    pub request_timeout_secs: u64,
+    /// Connections in the PostgreSQL pool (SQLite always has one writer and a few readers).
+    pub max_db_connections: u32,
+    /// Login attempts allowed per account per minute.
+    pub login_attempts_per_account_per_minute: u32,
+    /// Login attempts allowed per client address per minute.
+    pub login_attempts_per_address_per_minute: u32,
+    /// `pretty` or `json`.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:8080".parse().expect("static address"),
+            public_url: "http://127.0.0.1:8080".into(),
+            database_url: None,
+            data_dir: None,
+            encryption_key: None,
+            llm_base_url: None,
+            llm_api_key: None,
+            llm_model: None,
+            whatsapp_api_base: "https://graph.facebook.com/v21.0".into(),
+            twilio_api_base: "https://api.twilio.com".into(),
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_days: 30,
+            max_body_bytes: 256 * 1024,
+            request_timeout_secs: 30,
+            max_db_connections: 10,
+            login_attempts_per_account_per_minute: 10,
+            login_attempts_per_address_per_minute: 30,
+            log_format: "pretty".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    #[error("no data directory: set SWITCHBOARD_DATA_DIR or SWITCHBOARD_DATABASE_URL")]
+    NoDataDir,
+    #[error("cannot use data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error("the encryption key must be 32 bytes encoded as base64")]
+    BadKey,
+}
+
+impl Config {
+    /// Defaults, then the TOML file (if given), then `SWITCHBOARD_*` variables, then `overrides`
+    /// (the flags that were actually given).
+    pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            .merge(Env::prefixed("SWITCHBOARD_"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+    }
+
+    /// The data directory, created if needed.
+    pub fn resolved_data_dir(&self) -> Result<PathBuf, ConfigError> {
+        let dir = match &self.data_dir {
+            Some(dir) => dir.clone(),
+            None => directories::ProjectDirs::from("app", "Switchboard", "switchboard-cloud")
+                .ok_or(ConfigError::NoDataDir)?
+                .data_dir()
+                .to_path_buf(),
+        };
+        std::fs::create_dir_all(&dir).map_err(|source| ConfigError::DataDir { path: dir.clone(), source })?;
+        Ok(dir)
+    }
+
+    /// The database URL: the configured one, or the embedded SQLite file.
+    pub fn resolved_database_url(&self) -> Result<String, ConfigError> {
+        match &self.database_url {
+            Some(url) => Ok(url.clone()),
+            None => {
+                let path = self.resolved_data_dir()?.join("switchboard.db");
+                Ok(format!("sqlite://{}?mode=rwc", path.display()))
+            }
+        }
+    }
+
+    /// The 32-byte master key: configured, or read from (or generated into) `data_dir/secret.key`
+    /// with owner-only permissions.
+    pub fn resolved_encryption_key(&self) -> Result<[u8; 32], ConfigError> {
+        if let Some(key) = &self.encryption_key {
+            return decode_key(key.expose_secret());
+        }
+        let path = self.resolved_data_dir()?.join("secret.key");
+        let io = |source| ConfigError::DataDir { path: path.clone(), source };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => decode_key(text.trim()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+                let text = base64::engine::general_purpose::STANDARD.encode(key);
+                write_private(&path, text.as_bytes()).map_err(io)?;
+                Ok(key)
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+}
+
+fn decode_key(text: &str) -> Result<[u8; 32], ConfigError> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(|_| ConfigError::BadKey)?;
+    bytes.try_into().map_err(|_| ConfigError::BadKey)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+mod secret {
+    use secrecy::SecretString;
+    use serde::Serializer;
+
+    /// Secrets serialise as absent so that a config dump (or a figment round trip of the defaults)
+    /// never carries them.
+    pub fn serialize<S: Serializer>(_: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let config = Config {
+            encryption_key: Some("c2VjcmV0LWtleS1zZWNyZXQta2V5LXNlY3JldC1rZXk=".to_string().into()),
+            llm_api_key: Some("sk-live-very-secret".to_string().into()),
+            ..Config::default()
+        };
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("sk-live-very-secret"), "{printed}");
+        assert!(!printed.contains("c2VjcmV0"), "{printed}");
+        assert!(printed.contains("REDACTED"));
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("sb.toml", "bind = \"127.0.0.1:9000\"\npublic_url = \"https://file.example\"\nmax_body_bytes = 1000")?;
+            jail.set_env("SWITCHBOARD_PUBLIC_URL", "https://env.example");
+            jail.set_env("SWITCHBOARD_MAX_BODY_BYTES", "2000");
+            #[derive(Serialize)]
+            struct Flags {
+                max_body_bytes: usize,
+            }
+            let config = Config::load(Some(Path::new("sb.toml")), Flags { max_body_bytes: 3000 }).unwrap();
+            assert_eq!(config.bind.port(), 9000, "file beats defaults");
+            assert_eq!(config.public_url, "https://env.example", "environment beats file");
+            assert_eq!(config.max_body_bytes, 3000, "flags beat environment");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn generated_key_is_kept_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config { data_dir: Some(dir.path().to_path_buf()), ..Config::default() };
+        let first = config.resolved_encryption_key().unwrap();
+        let second = config.resolved_encryption_key().unwrap();
+        assert_eq!(first, second);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("secret.key")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "key file must be private");
+        }
+    }
+}

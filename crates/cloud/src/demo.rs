@@ -1,0 +1,141 @@
+//! The demo business behind `switchboard-cloud demo`: a hair salon with services, staff, customers
+//! and a few conversations, so a newcomer sees a lived-in inbox at once. Seeding is idempotent.
+
+use protocol::{AuthorKind, Channel, CreateCustomer, DeliveryStatus, Direction, Role};
+
+use crate::accounts::hash_password;
+use crate::conversations::{add_message, open_for, NewMessage};
+use crate::error::ApiError;
+use crate::store::{new_id, now_ms, Db, Entity};
+
+pub const DEMO_EMAIL: &str = "owner@demo.switchboard.app";
+pub const DEMO_PASSWORD: &str = "switchboard-demo";
+pub const AGENT_EMAIL: &str = "frontdesk@demo.switchboard.app";
+
+pub struct DemoBusiness {
+    pub business_id: String,
+    pub created: bool,
+}
+
+/// Creates the demo business unless it exists.
+pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
+    let existing: Option<String> = sqlx::query_scalar("SELECT business_id FROM staff WHERE email = $1")
+        .bind(DEMO_EMAIL)
+        .fetch_optional(db.reader())
+        .await?;
+    if let Some(business_id) = existing {
+        return Ok(DemoBusiness { business_id, created: false });
+    }
+    let hash = hash_password(DEMO_PASSWORD.to_owned()).await?;
+    let business_id = new_id();
+    let now = now_ms();
+    let mut tx = db.begin_business(&business_id).await?;
+    sqlx::query(
+        "INSERT INTO businesses (id, name, timezone, locale, currency, last_seq, created_at, updated_at) \
+         VALUES ($1, 'Bloom Hair Studio', 'Europe/London', 'en-GB', 'GBP', 0, $2, $2)",
+    )
+    .bind(&business_id)
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    let business = crate::business::load(tx.conn(), &business_id).await?;
+    tx.record(Entity::Business, &business_id, Some(&business)).await?;
+
+    let mut staff_ids = Vec::new();
+    for (name, email, role) in [("Maya Patel", DEMO_EMAIL, Role::Owner), ("Sam Okafor", AGENT_EMAIL, Role::Agent)] {
+        let id = new_id();
+        sqlx::query(
+            "INSERT INTO staff (id, business_id, name, email, password_hash, role, active, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
+        )
+        .bind(&id)
+        .bind(&business_id)
+        .bind(name)
+        .bind(email)
+        .bind(&hash)
+        .bind(role.as_str())
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+        let staff = crate::staff::load(tx.conn(), &business_id, &id).await?.ok_or_else(|| ApiError::not_found("staff member"))?;
+        tx.record(Entity::Staff, &id, Some(&staff)).await?;
+        staff_ids.push(id);
+    }
+
+    for (name, minutes, price, after) in [("Women's cut & blow-dry", 60, 5500, 10), ("Men's cut", 30, 2800, 5), ("Full colour", 120, 9500, 15), ("Fringe trim", 15, 800, 0)] {
+        let service = protocol::Service {
+            id: new_id(),
+            business_id: business_id.clone(),
+            name: name.into(),
+            duration_minutes: minutes,
+            price_cents: price,
+            buffer_before_minutes: 0,
+            buffer_after_minutes: after,
+            active: true,
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        crate::services::save(&mut tx, &service, true).await?;
+    }
+
+    for (shortcut, title, body) in [
+        ("hours", "Opening hours", "We're open Tuesday to Saturday, 9am to 6pm (Thursdays until 8pm)."),
+        ("parking", "Parking", "There's free parking behind the studio — enter from Mill Lane."),
+        ("thanks", "Thank you", "Thanks for getting in touch! See you soon at Bloom."),
+    ] {
+        let canned = protocol::CannedResponse {
+            id: new_id(),
+            business_id: business_id.clone(),
+            shortcut: shortcut.into(),
+            title: title.into(),
+            body: body.into(),
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        crate::canned_responses::save(&mut tx, &canned, true).await?;
+    }
+
+    let customers = [
+        ("Olivia Brown", "+447700900101", Channel::Whatsapp, &["Hi! Do you have anything free on Saturday morning for a cut and blow-dry?"][..]),
+        ("James Wilson", "+447700900102", Channel::Sms, &["Hello, can I move my appointment on Friday to next week?", "Same time if possible"][..]),
+        ("Amelia Clarke", "+447700900103", Channel::Whatsapp, &["I'd like to speak to someone about a colour correction please"][..]),
+    ];
+    for (minutes_ago, (name, phone, channel, lines)) in [(42i64, customers[0]), (17, customers[1]), (3, customers[2])] {
+        let req = CreateCustomer { name: Some(name.into()), phone: Some(phone.into()), ..CreateCustomer::default() };
+        let customer = protocol::Customer {
+            id: new_id(),
+            business_id: business_id.clone(),
+            name: req.name,
+            phone: req.phone,
+            whatsapp_id: (channel == Channel::Whatsapp).then(|| phone.trim_start_matches('+').to_owned()),
+            email: None,
+            tags: vec!["regular".into()],
+            notes: String::new(),
+            opted_out_sms: false,
+            opted_out_whatsapp: false,
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        let customer = crate::customers::save(&mut tx, &customer, true).await?;
+        let conversation = open_for(&mut tx, &customer.id, channel).await?;
+        for (i, line) in lines.iter().enumerate() {
+            add_message(
+                &mut tx,
+                &conversation.id,
+                NewMessage {
+                    direction: Direction::Inbound,
+                    author_kind: AuthorKind::Customer,
+                    author_staff_id: None,
+                    body: (*line).into(),
+                    media: vec![],
+                    provider_message_id: Some(format!("demo-{}", new_id())),
+                    delivery_status: DeliveryStatus::Received,
+                    at_ms: Some(now - minutes_ago * 60_000 + i as i64 * 20_000),
+                },
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(DemoBusiness { business_id, created: true })
+}

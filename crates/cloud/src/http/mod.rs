@@ -1,0 +1,183 @@
+//! The HTTP surface: router assembly, the request pipeline (request ids, logs, metrics, body
+//! limits, timeouts, panics → 500), health, metrics and the OpenAPI document.
+//!
+//! Every route is registered through a `utoipa_axum::OpenApiRouter` with `routes!`, so a route
+//! cannot be served without being documented in `/openapi.json` (a test holds both directions).
+
+pub mod extract;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use governor::DefaultKeyedRateLimiter;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::accounts::TokenKeys;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::store::Db;
+use crate::Config;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub keys: Arc<TokenKeys>,
+    pub metrics: Arc<Metrics>,
+    pub login_limits: Arc<LoginLimits>,
+    pub openapi: Arc<String>,
+}
+
+/// Login attempts per account and per client address.
+pub struct LoginLimits {
+    pub per_account: DefaultKeyedRateLimiter<String>,
+    pub per_address: DefaultKeyedRateLimiter<std::net::IpAddr>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Switchboard", description = "The AI front desk's public API. Errors are always `{\"error\":{\"code\",\"message\"}}`."),
+    modifiers(&BearerAuth),
+    components(schemas(protocol::ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// Every route of the service with its documentation, before state and middleware.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_json))
+        .merge(crate::accounts::router())
+        .merge(crate::business::router())
+        .merge(crate::staff::router())
+        .merge(crate::customers::router())
+        .merge(crate::services::router())
+        .merge(crate::canned_responses::router())
+        .merge(crate::conversations::router())
+}
+
+/// The OpenAPI document as served at `/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
+/// The complete application: routes, state and the request pipeline.
+pub fn app(state_without_doc: impl FnOnce(Arc<String>) -> AppState) -> Router {
+    let (router, doc) = api().split_for_parts();
+    let doc = Arc::new(doc.to_json().expect("the OpenAPI document serialises"));
+    let state = state_without_doc(doc);
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    let max_body = state.config.max_body_bytes;
+    let request_id = HeaderName::from_static("x-request-id");
+    router
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(timeout, time_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("handler panicked");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side.")
+                .into_response()
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    // The path only: query strings may carry customers' names or numbers.
+                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                })
+                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .with_state(state)
+}
+
+async fn route_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "There is no such endpoint.")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This endpoint does not take that method.")
+}
+
+async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "The request took too long; please try again.")
+            .into_response(),
+    }
+}
+
+async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.metrics.observe_request(&method, &route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// Liveness and database health.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = protocol::Health), (status = 503, body = protocol::ErrorBody)))]
+async fn healthz(State(state): State<AppState>) -> Result<axum::Json<protocol::Health>, ApiError> {
+    match state.db.ping().await {
+        Ok(()) => Ok(axum::Json(protocol::Health {
+            status: "ok".into(),
+            database: format!("{:?}", state.db.engine()).to_lowercase(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        })),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "The database is not answering."))
+        }
+    }
+}
+
+/// Prometheus metrics (text exposition format).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", body = String)))]
+async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.metrics.render(&state.db);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, content_type = "application/json", body = Object)))]
+async fn openapi_json(State(state): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], state.openapi.as_str().to_owned()).into_response()
+}

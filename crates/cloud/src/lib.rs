@@ -1,0 +1,33 @@
+//! switchboard-cloud: the headless service behind Switchboard's AI front desk.
+//!
+//! The service is a library so that tests start the real thing in-process: [`startup::Application`]
+//! is built from a [`config::Config`] (port 0 and a fresh database are fine) and serves the public
+//! HTTP API. The binary in `main.rs` only parses the command line and calls into here.
+//!
+//! Areas, each named for what it does for a user:
+//! - [`store`]: the database (SQLite or PostgreSQL), migrations, and the business transaction that
+//!   records every write in the per-business change log consoles sync from.
+//! - [`accounts`]: signup, login, rotating refresh tokens, invitations, and the `Auth` extractor
+//!   that scopes every request to one business.
+//! - [`business`], [`staff`], [`customers`], [`services`], [`canned_responses`],
+//!   [`conversations`]: the REST resources under `/v1`.
+//! - [`http`]: the router, error envelope, extractors, limits, health, metrics and OpenAPI.
+//! - [`demo`]: the seeded demo business behind `switchboard-cloud demo`.
+
+pub mod accounts;
+pub mod business;
+pub mod canned_responses;
+pub mod config;
+pub mod conversations;
+pub mod customers;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod services;
+pub mod staff;
+pub mod startup;
+pub mod store;
+
+pub use config::Config;
+pub use startup::Application;

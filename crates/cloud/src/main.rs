@@ -1,0 +1,98 @@
+//! `switchboard-cloud`: serve, migrate, or run the demo.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use switchboard_cloud::startup::shutdown_signal;
+use switchboard_cloud::{Application, Config};
+
+#[derive(Parser)]
+#[command(name = "switchboard-cloud", version, about = "Switchboard's headless service: the AI front desk's back office")]
+struct Cli {
+    /// TOML configuration file (optional; SWITCHBOARD_* variables and flags override it).
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    flags: Flags,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Flags that override configuration; only those given are applied.
+#[derive(clap::Args, Serialize)]
+struct Flags {
+    /// Address to listen on, e.g. 0.0.0.0:8080.
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bind: Option<String>,
+    /// sqlite://FILE or postgres://…
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_url: Option<String>,
+    /// Where the embedded database and generated key live.
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<PathBuf>,
+    /// The URL providers reach this service at.
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Run the service with a seeded demo business.
+    Demo,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(cli.config.as_deref(), &cli.flags)?;
+    init_logs(&config.log_format);
+    match cli.command {
+        Command::Migrate => {
+            let url = config.resolved_database_url()?;
+            let db = switchboard_cloud::store::Db::connect(&url, 1).await.context("connecting to the database")?;
+            db.migrate().await.context("applying migrations")?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Serve => serve(config, false).await,
+        Command::Demo => serve(config, true).await,
+    }
+}
+
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let app = Application::build(config).await.context("starting the service")?;
+    let url = format!("http://{}", app.local_addr());
+    if demo {
+        let seeded = switchboard_cloud::demo::seed(&app.state().db).await.map_err(|e| anyhow::anyhow!("seeding the demo: {e}"))?;
+        println!("Switchboard demo is running at {url}");
+        println!("  business: Bloom Hair Studio ({}){}", seeded.business_id, if seeded.created { "" } else { ", already seeded" });
+        println!("  sign in:  {} / {}", switchboard_cloud::demo::DEMO_EMAIL, switchboard_cloud::demo::DEMO_PASSWORD);
+        println!("  API docs: {url}/openapi.json");
+    } else {
+        println!("Switchboard is running at {url}");
+    }
+    tracing::info!(%url, "listening");
+    app.run_until(shutdown_signal()).await.context("serving")?;
+    Ok(())
+}
+
+fn init_logs(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

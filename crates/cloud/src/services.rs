@@ -1,0 +1,187 @@
+//! Services the business sells: name, duration, price and the buffers around each appointment.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use protocol::{CreateService, Service, UpdateService};
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+use sqlx::Row;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::accounts::{required_text, Auth, Permission};
+use crate::error::ApiError;
+use crate::http::extract::{Json, Path};
+use crate::http::AppState;
+use crate::store::{new_id, now_ms, rfc3339, BusinessTx, Entity, StoreError};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_services, create_service))
+        .routes(routes!(get_service, update_service, delete_service))
+}
+
+const COLUMNS: &str =
+    "id, business_id, name, duration_minutes, price_cents, buffer_before_minutes, buffer_after_minutes, active, created_at, updated_at";
+
+fn from_row(row: &AnyRow) -> Result<Service, StoreError> {
+    let minutes = |col: &str| -> Result<u32, StoreError> {
+        u32::try_from(row.try_get::<i64, _>(col)?).map_err(|_| StoreError::Corrupt(format!("services.{col}")))
+    };
+    Ok(Service {
+        id: row.try_get("id")?,
+        business_id: row.try_get("business_id")?,
+        name: row.try_get("name")?,
+        duration_minutes: minutes("duration_minutes")?,
+        price_cents: row.try_get("price_cents")?,
+        buffer_before_minutes: minutes("buffer_before_minutes")?,
+        buffer_after_minutes: minutes("buffer_after_minutes")?,
+        active: row.try_get::<i64, _>("active")? != 0,
+        created_at: rfc3339(row.try_get("created_at")?),
+        updated_at: rfc3339(row.try_get("updated_at")?),
+    })
+}
+
+pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Service>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM services WHERE id = $1 AND business_id = $2 AND deleted_at IS NULL"))
+        .bind(id)
+        .bind(business_id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+fn validate(s: &Service) -> Result<(), ApiError> {
+    if !(5..=24 * 60).contains(&s.duration_minutes) {
+        return Err(ApiError::validation("`duration_minutes` must be between 5 and 1440."));
+    }
+    if s.price_cents < 0 {
+        return Err(ApiError::validation("`price_cents` must not be negative."));
+    }
+    if s.buffer_before_minutes > 240 || s.buffer_after_minutes > 240 {
+        return Err(ApiError::validation("Buffers must be at most 240 minutes."));
+    }
+    Ok(())
+}
+
+pub async fn save(tx: &mut BusinessTx, s: &Service, insert: bool) -> Result<Service, ApiError> {
+    validate(s)?;
+    let sql = if insert {
+        "INSERT INTO services (name, duration_minutes, price_cents, buffer_before_minutes, buffer_after_minutes, active, updated_at, \
+         created_at, id, business_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)"
+    } else {
+        "UPDATE services SET name = $1, duration_minutes = $2, price_cents = $3, buffer_before_minutes = $4, buffer_after_minutes = $5, \
+         active = $6, updated_at = $7 WHERE id = $8 AND business_id = $9"
+    };
+    sqlx::query(sql)
+        .bind(s.name.clone())
+        .bind(s.duration_minutes as i64)
+        .bind(s.price_cents)
+        .bind(s.buffer_before_minutes as i64)
+        .bind(s.buffer_after_minutes as i64)
+        .bind(i64::from(s.active))
+        .bind(now_ms())
+        .bind(s.id.clone())
+        .bind(tx.business_id().to_owned())
+        .execute(tx.conn())
+        .await?;
+    let business_id = tx.business_id().to_owned();
+    let saved = load(tx.conn(), &business_id, &s.id).await?.ok_or_else(|| ApiError::not_found("service"))?;
+    tx.record(Entity::Service, &saved.id, Some(&saved)).await?;
+    Ok(saved)
+}
+
+/// Every service, active or not, by name.
+#[utoipa::path(get, path = "/v1/services", tag = "services", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Service>), (status = 401, body = protocol::ErrorBody)))]
+async fn list_services(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<Vec<Service>>, ApiError> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM services WHERE business_id = $1 AND deleted_at IS NULL ORDER BY name, id"))
+        .bind(&auth.business_id)
+        .fetch_all(state.db.reader())
+        .await?;
+    Ok(axum::Json(rows.iter().map(from_row).collect::<Result<_, _>>()?))
+}
+
+/// Adds a service (owners and admins).
+#[utoipa::path(post, path = "/v1/services", tag = "services", security(("bearer" = [])), request_body = CreateService,
+    responses((status = 201, body = Service), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+async fn create_service(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(req): Json<CreateService>,
+) -> Result<(StatusCode, axum::Json<Service>), ApiError> {
+    auth.require(Permission::ManageCatalog)?;
+    let service = Service {
+        id: new_id(),
+        business_id: auth.business_id.clone(),
+        name: required_text(&req.name, "name", 200)?,
+        duration_minutes: req.duration_minutes,
+        price_cents: req.price_cents,
+        buffer_before_minutes: req.buffer_before_minutes,
+        buffer_after_minutes: req.buffer_after_minutes,
+        active: req.active,
+        created_at: String::new(),
+        updated_at: String::new(),
+    };
+    let mut tx = state.db.begin_business(&auth.business_id).await?;
+    let saved = save(&mut tx, &service, true).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(saved)))
+}
+
+/// One service.
+#[utoipa::path(get, path = "/v1/services/{id}", tag = "services", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Service id")),
+    responses((status = 200, body = Service), (status = 404, body = protocol::ErrorBody)))]
+async fn get_service(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<axum::Json<Service>, ApiError> {
+    let mut conn = state.db.reader().acquire().await?;
+    Ok(axum::Json(load(&mut conn, &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("service"))?))
+}
+
+/// Changes a service (owners and admins).
+#[utoipa::path(patch, path = "/v1/services/{id}", tag = "services", security(("bearer" = [])), request_body = UpdateService,
+    params(("id" = String, Path, description = "Service id")),
+    responses((status = 200, body = Service), (status = 404, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+async fn update_service(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Json(req): Json<UpdateService>,
+) -> Result<axum::Json<Service>, ApiError> {
+    auth.require(Permission::ManageCatalog)?;
+    let mut tx = state.db.begin_business(&auth.business_id).await?;
+    let mut service = load(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("service"))?;
+    if let Some(name) = &req.name {
+        service.name = required_text(name, "name", 200)?;
+    }
+    service.duration_minutes = req.duration_minutes.unwrap_or(service.duration_minutes);
+    service.price_cents = req.price_cents.unwrap_or(service.price_cents);
+    service.buffer_before_minutes = req.buffer_before_minutes.unwrap_or(service.buffer_before_minutes);
+    service.buffer_after_minutes = req.buffer_after_minutes.unwrap_or(service.buffer_after_minutes);
+    service.active = req.active.unwrap_or(service.active);
+    let saved = save(&mut tx, &service, false).await?;
+    tx.commit().await?;
+    Ok(axum::Json(saved))
+}
+
+/// Removes a service (owners and admins). Past bookings keep it.
+#[utoipa::path(delete, path = "/v1/services/{id}", tag = "services", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Service id")),
+    responses((status = 204), (status = 404, body = protocol::ErrorBody)))]
+async fn delete_service(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    auth.require(Permission::ManageCatalog)?;
+    let mut tx = state.db.begin_business(&auth.business_id).await?;
+    let deleted = sqlx::query("UPDATE services SET deleted_at = $1, active = 0 WHERE id = $2 AND business_id = $3 AND deleted_at IS NULL")
+        .bind(now_ms())
+        .bind(&id)
+        .bind(&auth.business_id)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(ApiError::not_found("service"));
+    }
+    tx.record::<Service>(Entity::Service, &id, None).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,101 @@
+//! Building and running the service: one function from a [`Config`] to a running application, so
+//! tests start exactly what production runs (port 0, a fresh database).
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::Router;
+use governor::{Quota, RateLimiter};
+use tokio::net::TcpListener;
+
+use crate::accounts::TokenKeys;
+use crate::config::ConfigError;
+use crate::http::{AppState, LoginLimits};
+use crate::metrics::Metrics;
+use crate::store::{Db, StoreError};
+use crate::Config;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to the database, applies migrations, and binds the listener.
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        let url = config.resolved_database_url()?;
+        let db = Db::connect(&url, config.max_db_connections).await?;
+        db.migrate().await?;
+        Self::with_db(config, db).await
+    }
+
+    /// Like [`Application::build`], on an already connected and migrated database.
+    pub async fn with_db(config: Config, db: Db) -> Result<Application, StartupError> {
+        let key = config.resolved_encryption_key()?;
+        let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least one"));
+        let login_limits = Arc::new(LoginLimits {
+            per_account: RateLimiter::keyed(per_minute(config.login_attempts_per_account_per_minute)),
+            per_address: RateLimiter::keyed(per_minute(config.login_attempts_per_address_per_minute)),
+        });
+        let keys = Arc::new(TokenKeys::new(&key, &config));
+        let listener = TcpListener::bind(config.bind).await.map_err(|source| StartupError::Bind { addr: config.bind, source })?;
+        let config = Arc::new(config);
+        let mut state_slot = None;
+        let router = crate::http::app(|openapi| {
+            let state = AppState { db, config, keys, metrics: Arc::new(Metrics::default()), login_limits, openapi };
+            state_slot = Some(state.clone());
+            state
+        });
+        let state = state_slot.expect("app() builds the state");
+        Ok(Application { listener, router, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,406 @@
+//! The database: one storage layer over SQLite (embedded default) and PostgreSQL (several
+//! instances, one database), with one set of portable migrations.
+//!
+//! All business data is written through a [`BusinessTx`]: it is the only way to get a write
+//! transaction on a business's data, and it records each change in the business's change log in
+//! the same transaction. Recording bumps `businesses.last_seq` with `UPDATE … RETURNING`, which
+//! takes the business row's write lock, so seqs are handed out in commit order and without gaps
+//! (a rolled-back transaction gives its seqs back). A transaction that records nothing refuses to
+//! commit, so a write path that forgot the log fails loudly in tests instead of silently
+//! desynchronising consoles.
+//!
+//! SQLite runs in WAL mode with `synchronous=FULL` (an acknowledged write survives power loss),
+//! foreign keys on, and a busy timeout. Writes go through a single connection, so writers queue
+//! in-process instead of fighting over SQLite's lock; reads use a pool of read-only connections.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyConnection;
+use sqlx::{Any, AnyPool, Executor, Transaction};
+use tokio::sync::broadcast;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/cloud");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+    #[error("a business transaction wrote without recording a change")]
+    NothingRecorded,
+    #[error("unsupported database URL (expected sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    #[error("cannot encode change: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+impl StoreError {
+    /// A unique constraint refused the write (the caller usually turns this into a 409).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
+
+/// What a committed business transaction tells live listeners (the sync WebSocket's pokes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    pub business_id: String,
+    pub seq: i64,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    writer: AnyPool,
+    reader: AnyPool,
+    committed: broadcast::Sender<Committed>,
+}
+
+impl Db {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StoreError> {
+        sqlx::any::install_default_drivers();
+        let engine = if url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Engine::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let (writer, reader) = match engine {
+            Engine::Sqlite => {
+                let writer = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| Box::pin(async move { sqlite_pragmas(conn, false).await }))
+                    .connect(url)
+                    .await?;
+                let reader = AnyPoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(|conn, _| Box::pin(async move { sqlite_pragmas(conn, true).await }))
+                    .connect(url)
+                    .await?;
+                (writer, reader)
+            }
+            Engine::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?;
+                (pool.clone(), pool)
+            }
+        };
+        let (committed, _) = broadcast::channel(1024);
+        Ok(Db { inner: Arc::new(Inner { engine, writer, reader, committed }) })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.inner.engine
+    }
+
+    /// Applies pending migrations (idempotent; on PostgreSQL concurrent instances take a lock).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.inner.writer).await?;
+        Ok(())
+    }
+
+    /// Pool for reads. On SQLite its connections are read-only.
+    pub fn reader(&self) -> &AnyPool {
+        &self.inner.reader
+    }
+
+    /// Pool for writes that are not business data (sessions, tokens). Business data goes through
+    /// [`Db::begin_business`].
+    pub fn writer(&self) -> &AnyPool {
+        &self.inner.writer
+    }
+
+    pub fn pools(&self) -> [(&'static str, &AnyPool); 2] {
+        [("writer", &self.inner.writer), ("reader", &self.inner.reader)]
+    }
+
+    /// Starts a write transaction on one business's data.
+    pub async fn begin_business(&self, business_id: &str) -> Result<BusinessTx, StoreError> {
+        let tx = self.inner.writer.begin().await?;
+        Ok(BusinessTx { tx, business_id: business_id.to_owned(), last_seq: None, db: self.clone() })
+    }
+
+    /// Live feed of committed business transactions (a hint: listeners pull the change log).
+    pub fn subscribe(&self) -> broadcast::Receiver<Committed> {
+        self.inner.committed.subscribe()
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(self.reader()).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.inner.writer.close().await;
+        self.inner.reader.close().await;
+    }
+}
+
+async fn sqlite_pragmas(conn: &mut AnyConnection, read_only: bool) -> Result<(), sqlx::Error> {
+    conn.execute("PRAGMA busy_timeout = 10000").await?;
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    if read_only {
+        conn.execute("PRAGMA query_only = ON").await?;
+    } else {
+        conn.execute("PRAGMA journal_mode = WAL").await?;
+        conn.execute("PRAGMA synchronous = FULL").await?;
+    }
+    Ok(())
+}
+
+/// The kinds of things the change log carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Business,
+    Staff,
+    Invitation,
+    Customer,
+    Service,
+    CannedResponse,
+    Conversation,
+    Message,
+    Note,
+}
+
+impl Entity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::Business => "business",
+            Entity::Staff => "staff",
+            Entity::Invitation => "invitation",
+            Entity::Customer => "customer",
+            Entity::Service => "service",
+            Entity::CannedResponse => "canned_response",
+            Entity::Conversation => "conversation",
+            Entity::Message => "message",
+            Entity::Note => "note",
+        }
+    }
+}
+
+/// A write transaction on one business's data. See the module docs.
+pub struct BusinessTx {
+    tx: Transaction<'static, Any>,
+    business_id: String,
+    last_seq: Option<i64>,
+    db: Db,
+}
+
+impl BusinessTx {
+    pub fn business_id(&self) -> &str {
+        &self.business_id
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.db.engine()
+    }
+
+    /// The connection, for the statements of this transaction.
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    /// Records that `entity` `id` now has `state` (`None`: it was deleted). Returns its seq.
+    pub async fn record<T: Serialize>(&mut self, entity: Entity, id: &str, state: Option<&T>) -> Result<i64, StoreError> {
+        let seq: i64 = sqlx::query_scalar("UPDATE businesses SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
+            .bind(&self.business_id)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        let data = state.map(serde_json::to_string).transpose()?;
+        sqlx::query(
+            "INSERT INTO changes (business_id, entity, entity_id, seq, data, changed_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (business_id, entity, entity_id) DO UPDATE SET seq = excluded.seq, data = excluded.data, changed_at = excluded.changed_at",
+        )
+        .bind(&self.business_id)
+        .bind(entity.as_str())
+        .bind(id)
+        .bind(seq)
+        .bind(data)
+        .bind(now_ms())
+        .execute(&mut *self.tx)
+        .await?;
+        self.last_seq = Some(seq);
+        Ok(seq)
+    }
+
+    /// Adds an entry to the business's audit log (who did what; not synced).
+    pub async fn audit(
+        &mut self,
+        actor_staff_id: Option<&str>,
+        action: &str,
+        target: Option<(&str, &str)>,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_log (id, business_id, actor_staff_id, action, target_kind, target_id, detail, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(new_id())
+        .bind(&self.business_id)
+        .bind(actor_staff_id)
+        .bind(action)
+        .bind(target.map(|t| t.0))
+        .bind(target.map(|t| t.1))
+        .bind(detail.to_string())
+        .bind(now_ms())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Commits, then tells live listeners. Refuses if nothing was recorded (see module docs).
+    pub async fn commit(self) -> Result<i64, StoreError> {
+        let Some(seq) = self.last_seq else {
+            self.tx.rollback().await?;
+            return Err(StoreError::NothingRecorded);
+        };
+        self.tx.commit().await?;
+        // Nobody listening is fine: pokes are hints.
+        let _ = self.db.inner.committed.send(Committed { business_id: self.business_id, seq });
+        Ok(seq)
+    }
+}
+
+/// A new UUIDv7: unique, and sortable by creation time.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// Milliseconds since the epoch → RFC 3339 UTC.
+pub fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// Reads a JSON text column into a value, reporting which column was bad.
+pub fn json_column<T: serde::de::DeserializeOwned>(text: &str, column: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+/// Typed values for statements assembled at run time (filters), bound in order.
+#[derive(Debug, Clone)]
+pub enum Bind {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+}
+
+/// Binds `values` in order onto a query.
+pub fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    values: &'q [Bind],
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    for value in values {
+        query = match value {
+            Bind::Text(v) => query.bind(v.as_str()),
+            Bind::Int(v) => query.bind(*v),
+            Bind::Bool(v) => query.bind(i64::from(*v)),
+        };
+    }
+    query
+}
+
+/// Builds `WHERE`/`AND` clauses with numbered placeholders (`$1`, `$2`, …) that both engines read.
+#[derive(Default)]
+pub struct Filter {
+    clauses: Vec<String>,
+    pub binds: Vec<Bind>,
+}
+
+impl Filter {
+    /// Adds a clause; each `?` in it becomes the next numbered placeholder, bound to `values`.
+    pub fn and(&mut self, clause: &str, values: impl IntoIterator<Item = Bind>) -> &mut Self {
+        let mut text = String::with_capacity(clause.len() + 4);
+        for ch in clause.chars() {
+            if ch == '?' {
+                text.push_str(&format!("${}", self.binds.len() + 1));
+                // Placeholder numbers follow the order values are pushed below.
+                self.binds.push(Bind::Int(0));
+            } else {
+                text.push(ch);
+            }
+        }
+        let start = self.binds.len() - clause.matches('?').count();
+        for (slot, value) in (start..).zip(values) {
+            self.binds[slot] = value;
+        }
+        self.clauses.push(text);
+        self
+    }
+
+    pub fn where_sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    /// The number the next placeholder would get.
+    pub fn next_placeholder(&self) -> usize {
+        self.binds.len() + 1
+    }
+}
+
+/// Opaque keyset cursor over `(ms, id)`.
+pub mod cursor {
+    use base64::Engine as _;
+
+    pub fn encode(ms: i64, id: &str) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{ms}:{id}"))
+    }
+
+    pub fn decode(text: &str) -> Option<(i64, String)> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let (ms, id) = text.split_once(':')?;
+        Some((ms.parse().ok()?, id.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_numbers_placeholders_in_order() {
+        let mut f = Filter::default();
+        f.and("business_id = ?", [Bind::Text("b".into())]);
+        f.and("(at < ? OR (at = ? AND id < ?))", [Bind::Int(5), Bind::Int(5), Bind::Text("x".into())]);
+        assert_eq!(f.where_sql(), " WHERE business_id = $1 AND (at < $2 OR (at = $3 AND id < $4))");
+        assert_eq!(f.binds.len(), 4);
+        assert!(matches!(&f.binds[3], Bind::Text(t) if t == "x"));
+        assert_eq!(f.next_placeholder(), 5);
+    }
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let c = cursor::encode(1_700_000_000_123, "0190-abc");
+        assert_eq!(cursor::decode(&c), Some((1_700_000_000_123, "0190-abc".into())));
+        assert_eq!(cursor::decode("not a cursor!"), None);
+    }
+}

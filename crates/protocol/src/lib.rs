@@ -1,0 +1,562 @@
+//! Wire types shared by `switchboard-cloud` and the `switchboard` desktop console.
+//!
+//! Everything that crosses the network between the two programs is defined here once: REST request
+//! and response bodies, the error envelope, and (later) sync changes, mutations and WebSocket frames.
+//! Ids are UUIDv7 strings; times are RFC 3339 strings in UTC (the business's IANA time zone travels
+//! with the business, so clients render local times themselves).
+//!
+//! Request bodies reject unknown fields so that a typo in an integration is a clear 422, not a
+//! silently ignored setting.
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// An RFC 3339 timestamp in UTC, e.g. `2026-11-22T09:30:00Z`.
+pub type Timestamp = String;
+
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(ToSchema))]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The stable text form used on the wire and in storage.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum! {
+    /// What a staff member may do. Owners can do everything; admins manage the business but not its
+    /// owners; agents handle customers and conversations.
+    Role { Owner = "owner", Admin = "admin", Agent = "agent" }
+}
+
+wire_enum! {
+    /// Where a conversation happens.
+    Channel { Whatsapp = "whatsapp", Sms = "sms", TwilioWhatsapp = "twilio_whatsapp", Voice = "voice" }
+}
+
+wire_enum! {
+    ConversationStatus { Open = "open", Resolved = "resolved" }
+}
+
+wire_enum! {
+    /// Who answers the customer: the assistant, a person holding the conversation, or nobody yet
+    /// because the assistant escalated and a person is needed.
+    ControlMode { Ai = "ai", Human = "human", NeedsHuman = "needs_human" }
+}
+
+wire_enum! {
+    Direction { Inbound = "inbound", Outbound = "outbound" }
+}
+
+wire_enum! {
+    AuthorKind { Customer = "customer", Assistant = "assistant", Staff = "staff", System = "system" }
+}
+
+wire_enum! {
+    /// Delivery state of a message; outbound messages only move forward through
+    /// pending → sent → delivered → read, or end in failed.
+    DeliveryStatus {
+        Received = "received",
+        Pending = "pending",
+        Sent = "sent",
+        Delivered = "delivered",
+        Read = "read",
+        Failed = "failed",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// The one error body every endpoint answers with.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorDetail {
+    /// Stable, machine-readable code (e.g. `not_found`, `validation_failed`, `invalid_token`).
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    pub business_name: String,
+    /// IANA time zone of the business, e.g. `Europe/London`.
+    pub timezone: String,
+    pub name: String,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LogoutRequest {
+    /// The session to end. Without it, the session of the bearer token is ended.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitationRequest {
+    pub token: String,
+    pub name: String,
+    pub password: String,
+}
+
+/// Tokens issued by signup, login, refresh and accepting an invitation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuthTokens {
+    pub business_id: String,
+    pub staff_id: String,
+    pub role: Role,
+    /// Short-lived JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Single-use token for `POST /v1/auth/refresh`; each refresh returns a new one.
+    pub refresh_token: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Business and staff
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Business {
+    pub id: String,
+    pub name: String,
+    pub timezone: String,
+    pub locale: String,
+    pub currency: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBusiness {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+    /// BCP 47 language tag, e.g. `en-GB`.
+    pub locale: Option<String>,
+    /// ISO 4217 code, e.g. `EUR`.
+    pub currency: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Staff {
+    pub id: String,
+    pub business_id: String,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub active: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateStaff {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    /// `false` deactivates the staff member and ends all their sessions.
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvitation {
+    pub email: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Invitation {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub accepted_at: Option<Timestamp>,
+}
+
+/// Returned once, when the invitation is created: the token is never shown again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreatedInvitation {
+    pub invitation: Invitation,
+    /// One-time token for `POST /v1/auth/accept-invitation`.
+    pub token: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customers
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Customer {
+    pub id: String,
+    pub business_id: String,
+    pub name: Option<String>,
+    /// E.164, e.g. `+447700900123`.
+    pub phone: Option<String>,
+    pub whatsapp_id: Option<String>,
+    pub email: Option<String>,
+    pub tags: Vec<String>,
+    pub notes: String,
+    pub opted_out_sms: bool,
+    pub opted_out_whatsapp: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateCustomer {
+    pub name: Option<String>,
+    /// Any common format; national numbers are read in the business's country when it can be
+    /// told from its time zone. Stored as E.164.
+    pub phone: Option<String>,
+    pub whatsapp_id: Option<String>,
+    pub email: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// Fields left out are unchanged; `null` clears an optional field.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCustomer {
+    #[serde(default, deserialize_with = "patch::field")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch::field")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch::field")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub whatsapp_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch::field")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub email: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub notes: Option<String>,
+    pub opted_out_sms: Option<bool>,
+    pub opted_out_whatsapp: Option<bool>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Service {
+    pub id: String,
+    pub business_id: String,
+    pub name: String,
+    pub duration_minutes: u32,
+    /// In the currency's minor unit (cents).
+    pub price_cents: i64,
+    pub buffer_before_minutes: u32,
+    pub buffer_after_minutes: u32,
+    pub active: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateService {
+    pub name: String,
+    pub duration_minutes: u32,
+    #[serde(default)]
+    pub price_cents: i64,
+    #[serde(default)]
+    pub buffer_before_minutes: u32,
+    #[serde(default)]
+    pub buffer_after_minutes: u32,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateService {
+    pub name: Option<String>,
+    pub duration_minutes: Option<u32>,
+    pub price_cents: Option<i64>,
+    pub buffer_before_minutes: Option<u32>,
+    pub buffer_after_minutes: Option<u32>,
+    pub active: Option<bool>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Canned responses
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CannedResponse {
+    pub id: String,
+    pub business_id: String,
+    /// What staff type after `/` in the composer, e.g. `hours`.
+    pub shortcut: String,
+    pub title: String,
+    pub body: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateCannedResponse {
+    pub shortcut: String,
+    pub title: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCannedResponse {
+    pub shortcut: Option<String>,
+    pub title: Option<String>,
+    pub body: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversations, messages, notes
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Conversation {
+    pub id: String,
+    pub business_id: String,
+    pub customer_id: String,
+    pub channel: Channel,
+    pub status: ConversationStatus,
+    pub mode: ControlMode,
+    /// The staff member holding the conversation when `mode` is `human`.
+    pub holder_staff_id: Option<String>,
+    pub last_activity_at: Timestamp,
+    pub last_message_preview: String,
+    pub unread_count: u32,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateConversation {
+    pub customer_id: String,
+    pub channel: Channel,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConversation {
+    pub status: Option<ConversationStatus>,
+    /// `true` marks every message read (unread count 0).
+    pub mark_read: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Media {
+    /// MIME type, e.g. `image/jpeg`.
+    pub content_type: String,
+    pub url: Option<String>,
+    pub filename: Option<String>,
+    pub caption: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Message {
+    pub id: String,
+    pub business_id: String,
+    pub conversation_id: String,
+    pub direction: Direction,
+    pub author_kind: AuthorKind,
+    pub author_staff_id: Option<String>,
+    pub body: String,
+    pub media: Vec<Media>,
+    pub provider_message_id: Option<String>,
+    pub delivery_status: DeliveryStatus,
+    /// Why delivery failed, in plain words.
+    pub error: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Note {
+    pub id: String,
+    pub business_id: String,
+    pub conversation_id: String,
+    pub author_staff_id: String,
+    pub body: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateNote {
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateNote {
+    pub body: String,
+}
+
+/// One conversation with its newest messages (oldest first) and its notes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ConversationDetail {
+    pub conversation: Conversation,
+    pub customer: Customer,
+    pub messages: Vec<Message>,
+    /// Set when older messages exist: pass it as `before` to `GET /v1/conversations/{id}/messages`.
+    pub older_messages_cursor: Option<String>,
+    pub notes: Vec<Note>,
+}
+
+/// A page of a list. `next_cursor` is opaque; pass it back as `cursor` for the next page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// `/healthz` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Health {
+    pub status: String,
+    pub database: String,
+    pub version: String,
+}
+
+/// Deserialising PATCH fields where "absent" and "null" mean different things.
+pub mod patch {
+    use serde::{Deserialize, Deserializer};
+
+    /// Absent → `None` (via `#[serde(default)]`), `null` → `Some(None)`, value → `Some(Some(v))`.
+    pub fn field<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        T: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_round_trip_through_their_text_form() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(*role));
+            let json = serde_json::to_string(role).unwrap();
+            assert_eq!(json, format!("\"{}\"", role.as_str()));
+        }
+        for mode in ControlMode::ALL {
+            assert_eq!(ControlMode::parse(mode.as_str()), Some(*mode));
+        }
+        assert_eq!(ControlMode::parse("robot"), None);
+    }
+
+    #[test]
+    fn patch_tells_absent_from_null() {
+        let absent: UpdateCustomer = serde_json::from_str("{}").unwrap();
+        assert_eq!(absent.email, None);
+        let null: UpdateCustomer = serde_json::from_str(r#"{"email":null}"#).unwrap();
+        assert_eq!(null.email, Some(None));
+        let set: UpdateCustomer = serde_json::from_str(r#"{"email":"a@b.c"}"#).unwrap();
+        assert_eq!(set.email, Some(Some("a@b.c".into())));
+    }
+
+    #[test]
+    fn request_bodies_refuse_unknown_fields() {
+        let err = serde_json::from_str::<CreateNote>(r#"{"body":"x","colour":"red"}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field"));
+    }
+}
