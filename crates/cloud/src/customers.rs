@@ -1,6 +1,6 @@
 //! Customers: the people who write and call. Found by name or phone; phone numbers are parsed
-//! with `phonenumber` (a port of Google's libphonenumber) and stored as E.164, so `07700 900123`
-//! typed by a London salon and `+44 7700 900123` from WhatsApp are the same customer.
+//! with `phonenumber` (a port of Google's libphonenumber) and stored as E.164, so `07911 123456`
+//! typed by a London salon and `+44 7911 123456` from WhatsApp are the same customer.
 
 use std::str::FromStr;
 
@@ -39,7 +39,7 @@ impl PhoneNumber {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_phone",
-                format!("`{text}` is not a valid phone number. Include the country code, like +44 7700 900123."),
+                format!("`{text}` is not a valid phone number. Include the country code, like +44 7911 123456."),
             )
         };
         let number = phonenumber::parse(region, text.trim()).map_err(|_| invalid())?;
@@ -343,10 +343,10 @@ mod tests {
 
     #[test]
     fn phone_numbers_become_e164() {
-        assert_eq!(PhoneNumber::parse("+44 7700 900123", None).unwrap().as_str(), "+447700900123");
-        assert_eq!(PhoneNumber::parse("07700 900123", Some("GB")).unwrap().as_str(), "+447700900123");
+        assert_eq!(PhoneNumber::parse("+44 7911 123456", None).unwrap().as_str(), "+447911123456");
+        assert_eq!(PhoneNumber::parse("07911 123456", Some("GB")).unwrap().as_str(), "+447911123456");
         assert_eq!(PhoneNumber::parse("(415) 555-2671", Some("us")).unwrap().as_str(), "+14155552671");
-        assert!(PhoneNumber::parse("07700 900123", None).is_err(), "national number without a region");
+        assert!(PhoneNumber::parse("07911 123456", None).is_err(), "national number without a region");
         assert!(PhoneNumber::parse("+44 12", None).is_err());
         assert!(PhoneNumber::parse("banana", Some("GB")).is_err());
     }

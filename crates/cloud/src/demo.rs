@@ -96,9 +96,9 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
     }
 
     let customers = [
-        ("Olivia Brown", "+447700900101", Channel::Whatsapp, &["Hi! Do you have anything free on Saturday morning for a cut and blow-dry?"][..]),
-        ("James Wilson", "+447700900102", Channel::Sms, &["Hello, can I move my appointment on Friday to next week?", "Same time if possible"][..]),
-        ("Amelia Clarke", "+447700900103", Channel::Whatsapp, &["I'd like to speak to someone about a colour correction please"][..]),
+        ("Olivia Brown", "+447911123401", Channel::Whatsapp, &["Hi! Do you have anything free on Saturday morning for a cut and blow-dry?"][..]),
+        ("James Wilson", "+447911123402", Channel::Sms, &["Hello, can I move my appointment on Friday to next week?", "Same time if possible"][..]),
+        ("Amelia Clarke", "+447911123403", Channel::Whatsapp, &["I'd like to speak to someone about a colour correction please"][..]),
     ];
     for (minutes_ago, (name, phone, channel, lines)) in [(42i64, customers[0]), (17, customers[1]), (3, customers[2])] {
         let req = CreateCustomer { name: Some(name.into()), phone: Some(phone.into()), ..CreateCustomer::default() };

@@ -255,7 +255,7 @@ pub struct Customer {
     pub id: String,
     pub business_id: String,
     pub name: Option<String>,
-    /// E.164, e.g. `+447700900123`.
+    /// E.164, e.g. `+447911123456`.
     pub phone: Option<String>,
     pub whatsapp_id: Option<String>,
     pub email: Option<String>,
