@@ -483,3 +483,65 @@ async fn seed_one_of_everything(app: &TestApp, t: &common::Tenant) -> std::colle
 fn urlencode(s: &str) -> String {
     s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
+
+/// Every documented operation is served, and nothing is served without documentation: routes can
+/// only be added through `OpenApiRouter::routes(routes!(…))`, which requires `#[utoipa::path]`.
+#[tokio::test]
+async fn openapi_documents_every_route_the_router_serves() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let doc = app.call(Method::GET, "/openapi.json", None, None).await.body;
+    let paths = doc["paths"].as_object().unwrap();
+    let mut operations = 0;
+    for (template, item) in paths {
+        let path = template.replace("{id}", "01900000-0000-7000-8000-000000000000");
+        for method in item.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let r = app.call(method.clone(), &path, None, Some(json!({}))).await;
+            assert!(!matches!(r.code(), "route_not_found" | "method_not_allowed"), "{method} {template} is documented but not served: {r:?}");
+            operations += 1;
+        }
+    }
+    assert!(operations >= 40, "only {operations} operations documented");
+    for schema in ["ErrorBody", "Customer", "Conversation", "AuthTokens"] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
+    }
+
+    // The other direction: no route is registered around the documented router.
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut stack = vec![src];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for needle in [".route(", ".route_service(", ".nest(", ".nest_service("] {
+                    assert!(!text.contains(needle), "{} registers a route with `{needle}`, bypassing the OpenAPI router", path.display());
+                }
+            }
+        }
+    }
+    // And an undocumented path is not served.
+    let r = app.call(Method::GET, "/v1/secret-admin", None, None).await;
+    assert_eq!(r.code(), "route_not_found");
+}
+
+/// SQLite is set up so that an acknowledged write is durable and readers cannot write.
+#[tokio::test]
+async fn sqlite_is_configured_for_durability() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let writer = app.db.writer();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(writer).await.unwrap();
+    assert_eq!(mode, "wal");
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(writer).await.unwrap();
+    assert_eq!(sync, 2, "synchronous=FULL");
+    for pool in [app.db.writer(), app.db.reader()] {
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(pool).await.unwrap();
+        assert_eq!(fk, 1);
+        let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(pool).await.unwrap();
+        assert!(busy >= 5000);
+    }
+    let refused = sqlx::query("UPDATE businesses SET name = 'x'").execute(app.db.reader()).await;
+    assert!(refused.is_err(), "reader connections are read-only");
+}
