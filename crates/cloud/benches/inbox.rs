@@ -1,0 +1,144 @@
+//! Inbox latency: the newest 50 conversations of a business with 100k conversations and 1M
+//! messages, over real HTTP (auth included), on SQLite and on PostgreSQL.
+//!
+//! Run: `cargo bench -p switchboard-cloud --bench inbox` (add `-- sqlite` or `-- postgres` for one
+//! engine; `-- --small` seeds 10k/100k for a quick look). Results go in BENCHMARKS.md.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use switchboard_cloud::{Application, Config};
+
+const CONVERSATIONS: i64 = 100_000;
+const MESSAGES_PER_CONVERSATION: i64 = 10;
+const REQUESTS: usize = 1_000;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let small = args.iter().any(|a| a == "--small");
+    let scale = if small { 10 } else { 1 };
+    let engines: Vec<&str> = match args.iter().find(|a| !a.starts_with("--")).map(String::as_str) {
+        Some(e) => vec![e],
+        None => vec!["sqlite", "postgres"],
+    };
+    println!("| engine | conversations | messages | query | p50 | p99 | max |");
+    println!("|---|---|---|---|---|---|---|");
+    for engine in engines {
+        run(engine, CONVERSATIONS / scale).await;
+    }
+}
+
+async fn run(engine: &str, conversations: i64) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match engine {
+        "sqlite" => format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()),
+        "postgres" => switchboard_testkit::pg_cluster().create_database(),
+        other => panic!("unknown engine {other}"),
+    };
+    let config = Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database_url: Some(url),
+        data_dir: Some(dir.path().to_path_buf()),
+        ..Config::default()
+    };
+    let app = Application::build(config).await.unwrap();
+    let base = format!("http://{}", app.local_addr());
+    let db = app.state().db.clone();
+    tokio::spawn(app.run_until(std::future::pending()));
+    let client = reqwest::Client::new();
+    let signup: Value = client
+        .post(format!("{base}/v1/auth/signup"))
+        .json(&json!({"business_name": "Bench", "timezone": "Europe/London", "name": "B", "email": "bench@example.com", "password": "bench-password"}))
+        .send().await.unwrap().json().await.unwrap();
+    let token = signup["access_token"].as_str().unwrap().to_owned();
+    let business = signup["business_id"].as_str().unwrap().to_owned();
+
+    let seeded = Instant::now();
+    seed(&db, &business, conversations).await;
+    eprintln!("{engine}: seeded {conversations} conversations and {} messages in {:.1?}", conversations * MESSAGES_PER_CONVERSATION, seeded.elapsed());
+
+    let queries = [
+        ("newest 50", "/v1/conversations?limit=50".to_string()),
+        ("newest 50 needing a human", "/v1/conversations?limit=50&mode=needs_human".to_string()),
+    ];
+    for (label, path) in queries {
+        let mut samples = Vec::with_capacity(REQUESTS);
+        for i in 0..(REQUESTS + 50) {
+            let started = Instant::now();
+            let r = client.get(format!("{base}{path}")).bearer_auth(&token).send().await.unwrap();
+            assert!(r.status().is_success());
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["items"].as_array().unwrap().len(), 50);
+            if i >= 50 {
+                samples.push(started.elapsed());
+            }
+        }
+        report(engine, conversations, label, &mut samples);
+    }
+    // Deep in the inbox: follow cursors 20 pages down, then time that page.
+    let mut cursor = String::new();
+    for _ in 0..20 {
+        let body: Value = client.get(format!("{base}/v1/conversations?limit=50{cursor}")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        cursor = format!("&cursor={}", body["next_cursor"].as_str().unwrap());
+    }
+    let mut samples = Vec::new();
+    for _ in 0..REQUESTS {
+        let started = Instant::now();
+        let r = client.get(format!("{base}/v1/conversations?limit=50{cursor}")).bearer_auth(&token).send().await.unwrap();
+        r.bytes().await.unwrap();
+        samples.push(started.elapsed());
+    }
+    report(engine, conversations, "page 21 (by cursor)", &mut samples);
+    db.close().await;
+}
+
+fn report(engine: &str, conversations: i64, label: &str, samples: &mut [Duration]) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+    println!(
+        "| {engine} | {conversations} | {} | {label} | {:.2} ms | {:.2} ms | {:.2} ms |",
+        conversations * MESSAGES_PER_CONVERSATION,
+        at(0.50).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        samples[samples.len() - 1].as_secs_f64() * 1e3
+    );
+}
+
+/// Bulk fixture: customers, conversations (a tenth needing a human) and messages, generated in
+/// the database with a recursive CTE (portable to both engines), in chunks.
+async fn seed(db: &switchboard_cloud::store::Db, business: &str, conversations: i64) {
+    let now = switchboard_cloud::store::now_ms();
+    let chunk = 10_000;
+    let mut from = 0;
+    while from < conversations {
+        let to = (from + chunk).min(conversations);
+        let mut tx = db.writer().begin().await.unwrap();
+        let range = format!("WITH RECURSIVE n(i) AS (SELECT {from} UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {to}) ");
+        sqlx::query(&format!(
+            "{range}INSERT INTO customers (id, business_id, name, phone, search_text, created_at, updated_at) \
+             SELECT 'cust-' || i, $1, 'Customer ' || i, '+1415555' || i, 'customer ' || i, $2, $2 FROM n"
+        ))
+        .bind(business).bind(now).execute(&mut *tx).await.unwrap();
+        sqlx::query(&format!(
+            "{range}INSERT INTO conversations (id, business_id, customer_id, channel, status, mode, last_activity_at, last_message_preview, unread_count, created_at, updated_at) \
+             SELECT 'conv-' || i, $1, 'cust-' || i, 'whatsapp', 'open', CASE WHEN i % 10 = 0 THEN 'needs_human' ELSE 'ai' END, \
+             $2 - i * 1000, 'Message from customer ' || i, 1, $2, $2 FROM n"
+        ))
+        .bind(business).bind(now).execute(&mut *tx).await.unwrap();
+        let messages = MESSAGES_PER_CONVERSATION;
+        sqlx::query(&format!(
+            "WITH RECURSIVE m(j) AS (SELECT {first} UNION ALL SELECT j + 1 FROM m WHERE j + 1 < {last}) \
+             INSERT INTO messages (id, business_id, conversation_id, direction, author_kind, body, media, delivery_status, created_at, updated_at) \
+             SELECT 'msg-' || j, $1, 'conv-' || (j / {messages}), CASE WHEN j % 2 = 0 THEN 'inbound' ELSE 'outbound' END, \
+             CASE WHEN j % 2 = 0 THEN 'customer' ELSE 'assistant' END, 'Hello, this is message ' || j || ' of a realistic length for a chat.', '[]', \
+             'delivered', $2 - (j / {messages}) * 1000 - ({messages} - j % {messages}) * 10, $2 FROM m",
+            first = from * messages,
+            last = to * messages,
+        ))
+        .bind(business).bind(now).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        from = to;
+    }
+    sqlx::query("ANALYZE").execute(db.writer()).await.unwrap();
+}
