@@ -115,7 +115,7 @@ fn unix_now() -> u64 {
     (now_ms() / 1000) as u64
 }
 
-fn random_token() -> String {
+pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -499,6 +499,8 @@ async fn accept_invitation(
     })?;
     let staff = crate::staff::load(tx.conn(), &business_id, &staff_id).await?.ok_or_else(|| ApiError::not_found("staff member"))?;
     tx.record(Entity::Staff, &staff_id, Some(&staff)).await?;
+    let invitation = crate::staff::load_invitation(tx.conn(), &business_id, &invitation_id).await?;
+    tx.record(Entity::Invitation, &invitation_id, invitation.as_ref()).await?;
     tx.audit(Some(&staff_id), "invitation.accepted", Some(("invitation", &invitation_id)), serde_json::json!({"role": role})).await?;
     let tokens = start_session(tx.conn(), &state.keys, &business_id, &staff_id, role).await?;
     tx.commit().await?;

@@ -72,6 +72,10 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
             buffer_before_minutes: 0,
             buffer_after_minutes: after,
             active: true,
+            staff_ids: vec![],
+            min_notice_minutes: None,
+            max_advance_days: None,
+            slot_interval_minutes: None,
             created_at: String::new(),
             updated_at: String::new(),
         };

@@ -11,7 +11,7 @@ use crate::store::StoreError;
 pub enum ApiError {
     /// The caller's request cannot be served as sent; `code` is stable and documented.
     #[error("{code}: {message}")]
-    Client { status: StatusCode, code: &'static str, message: String },
+    Client { status: StatusCode, code: &'static str, message: String, details: Option<serde_json::Value> },
     #[error("too many attempts; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     /// Our fault. Logged, answered with a generic 500.
@@ -21,7 +21,15 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Client { status, code, message: message.into() }
+        ApiError::Client { status, code, message: message.into(), details: None }
+    }
+
+    /// Adds machine-readable context (e.g. the alternatives of a `slot_taken`).
+    pub fn with_details(self, value: serde_json::Value) -> Self {
+        match self {
+            ApiError::Client { status, code, message, .. } => ApiError::Client { status, code, message, details: Some(value) },
+            other => other,
+        }
     }
 
     /// 404 `not_found`. Also what a caller gets for another business's ids: it must not learn
@@ -78,10 +86,10 @@ impl From<sqlx::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let (code, message) = match &self {
-            ApiError::Client { code, message, .. } => (*code, message.clone()),
+        let (code, message, details) = match &self {
+            ApiError::Client { code, message, details, .. } => (*code, message.clone(), details.clone()),
             ApiError::RateLimited { retry_after_secs } => {
-                ("rate_limited", format!("Too many attempts. Try again in {retry_after_secs} seconds."))
+                ("rate_limited", format!("Too many attempts. Try again in {retry_after_secs} seconds."), None)
             }
             ApiError::Internal(source) => {
                 let mut chain = source.to_string();
@@ -92,10 +100,10 @@ impl IntoResponse for ApiError {
                     cause = c.source();
                 }
                 tracing::error!(error = %chain, "request failed");
-                ("internal", "Something went wrong on our side. It has been logged; please try again.".to_string())
+                ("internal", "Something went wrong on our side. It has been logged; please try again.".to_string(), None)
             }
         };
-        let body = ErrorBody { error: ErrorDetail { code: code.to_string(), message } };
+        let body = ErrorBody { error: ErrorDetail { code: code.to_string(), message, details } };
         let mut response = (status, axum::Json(body)).into_response();
         if let ApiError::RateLimited { retry_after_secs } = self {
             if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {

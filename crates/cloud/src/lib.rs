@@ -11,10 +11,15 @@
 //!   that scopes every request to one business.
 //! - [`business`], [`staff`], [`customers`], [`services`], [`canned_responses`],
 //!   [`conversations`]: the REST resources under `/v1`.
+//! - [`availability`]: the pure engine that finds free appointment times; [`schedule`]: hours,
+//!   exceptions and rules; [`bookings`]: the only way anything books; [`calendar_feeds`]: iCalendar.
 //! - [`http`]: the router, error envelope, extractors, limits, health, metrics and OpenAPI.
 //! - [`demo`]: the seeded demo business behind `switchboard-cloud demo`.
 
 pub mod accounts;
+pub mod availability;
+pub mod bookings;
+pub mod calendar_feeds;
 pub mod business;
 pub mod canned_responses;
 pub mod config;
@@ -24,6 +29,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod schedule;
 pub mod services;
 pub mod staff;
 pub mod startup;

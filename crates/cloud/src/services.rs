@@ -21,12 +21,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_service, update_service, delete_service))
 }
 
-const COLUMNS: &str =
-    "id, business_id, name, duration_minutes, price_cents, buffer_before_minutes, buffer_after_minutes, active, created_at, updated_at";
+const COLUMNS: &str = "id, business_id, name, duration_minutes, price_cents, buffer_before_minutes, buffer_after_minutes, active, \
+                       min_notice_minutes, max_advance_days, slot_interval_minutes, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<Service, StoreError> {
     let minutes = |col: &str| -> Result<u32, StoreError> {
         u32::try_from(row.try_get::<i64, _>(col)?).map_err(|_| StoreError::Corrupt(format!("services.{col}")))
+    };
+    let optional = |col: &str| -> Result<Option<u32>, StoreError> {
+        row.try_get::<Option<i64>, _>(col)?
+            .map(|v| u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("services.{col}"))))
+            .transpose()
     };
     Ok(Service {
         id: row.try_get("id")?,
@@ -37,6 +42,10 @@ fn from_row(row: &AnyRow) -> Result<Service, StoreError> {
         buffer_before_minutes: minutes("buffer_before_minutes")?,
         buffer_after_minutes: minutes("buffer_after_minutes")?,
         active: row.try_get::<i64, _>("active")? != 0,
+        staff_ids: Vec::new(),
+        min_notice_minutes: optional("min_notice_minutes")?,
+        max_advance_days: optional("max_advance_days")?,
+        slot_interval_minutes: optional("slot_interval_minutes")?,
         created_at: rfc3339(row.try_get("created_at")?),
         updated_at: rfc3339(row.try_get("updated_at")?),
     })
@@ -46,9 +55,14 @@ pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Resu
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM services WHERE id = $1 AND business_id = $2 AND deleted_at IS NULL"))
         .bind(id)
         .bind(business_id)
-        .fetch_optional(conn)
+        .fetch_optional(&mut *conn)
         .await?;
-    row.as_ref().map(from_row).transpose()
+    let Some(mut service) = row.as_ref().map(from_row).transpose()? else { return Ok(None) };
+    service.staff_ids = sqlx::query_scalar("SELECT staff_id FROM service_staff WHERE service_id = $1 ORDER BY staff_id")
+        .bind(id)
+        .fetch_all(conn)
+        .await?;
+    Ok(Some(service))
 }
 
 fn validate(s: &Service) -> Result<(), ApiError> {
@@ -61,18 +75,21 @@ fn validate(s: &Service) -> Result<(), ApiError> {
     if s.buffer_before_minutes > 240 || s.buffer_after_minutes > 240 {
         return Err(ApiError::validation("Buffers must be at most 240 minutes."));
     }
-    Ok(())
+    crate::schedule::check_rules(s.min_notice_minutes, s.max_advance_days, s.slot_interval_minutes)
 }
 
 pub async fn save(tx: &mut BusinessTx, s: &Service, insert: bool) -> Result<Service, ApiError> {
     validate(s)?;
     let sql = if insert {
-        "INSERT INTO services (name, duration_minutes, price_cents, buffer_before_minutes, buffer_after_minutes, active, updated_at, \
-         created_at, id, business_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)"
+        "INSERT INTO services (name, duration_minutes, price_cents, buffer_before_minutes, buffer_after_minutes, active, \
+         min_notice_minutes, max_advance_days, slot_interval_minutes, updated_at, created_at, id, business_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)"
     } else {
         "UPDATE services SET name = $1, duration_minutes = $2, price_cents = $3, buffer_before_minutes = $4, buffer_after_minutes = $5, \
-         active = $6, updated_at = $7 WHERE id = $8 AND business_id = $9"
+         active = $6, min_notice_minutes = $7, max_advance_days = $8, slot_interval_minutes = $9, updated_at = $10 \
+         WHERE id = $11 AND business_id = $12"
     };
+    let business_id = tx.business_id().to_owned();
     sqlx::query(sql)
         .bind(s.name.clone())
         .bind(s.duration_minutes as i64)
@@ -80,12 +97,32 @@ pub async fn save(tx: &mut BusinessTx, s: &Service, insert: bool) -> Result<Serv
         .bind(s.buffer_before_minutes as i64)
         .bind(s.buffer_after_minutes as i64)
         .bind(i64::from(s.active))
+        .bind(s.min_notice_minutes.map(i64::from))
+        .bind(s.max_advance_days.map(i64::from))
+        .bind(s.slot_interval_minutes.map(i64::from))
         .bind(now_ms())
         .bind(s.id.clone())
-        .bind(tx.business_id().to_owned())
+        .bind(business_id.clone())
         .execute(tx.conn())
         .await?;
-    let business_id = tx.business_id().to_owned();
+    // Who can perform it: every listed id must be this business's staff.
+    let mut staff_ids = s.staff_ids.clone();
+    staff_ids.sort();
+    staff_ids.dedup();
+    for staff_id in &staff_ids {
+        if crate::staff::load(tx.conn(), &business_id, staff_id).await?.is_none() {
+            return Err(ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "unknown_staff", format!("No staff member {staff_id}.")));
+        }
+    }
+    sqlx::query("DELETE FROM service_staff WHERE service_id = $1").bind(s.id.clone()).execute(tx.conn()).await?;
+    for staff_id in &staff_ids {
+        sqlx::query("INSERT INTO service_staff (service_id, staff_id, business_id) VALUES ($1, $2, $3)")
+            .bind(s.id.clone())
+            .bind(staff_id.clone())
+            .bind(business_id.clone())
+            .execute(tx.conn())
+            .await?;
+    }
     let saved = load(tx.conn(), &business_id, &s.id).await?.ok_or_else(|| ApiError::not_found("service"))?;
     tx.record(Entity::Service, &saved.id, Some(&saved)).await?;
     Ok(saved)
@@ -99,7 +136,18 @@ async fn list_services(State(state): State<AppState>, auth: Auth) -> Result<axum
         .bind(&auth.business_id)
         .fetch_all(state.db.reader())
         .await?;
-    Ok(axum::Json(rows.iter().map(from_row).collect::<Result<_, _>>()?))
+    let mut services = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let links = sqlx::query("SELECT service_id, staff_id FROM service_staff WHERE business_id = $1 ORDER BY staff_id")
+        .bind(&auth.business_id)
+        .fetch_all(state.db.reader())
+        .await?;
+    for link in &links {
+        let service_id: String = link.try_get("service_id")?;
+        if let Some(service) = services.iter_mut().find(|s| s.id == service_id) {
+            service.staff_ids.push(link.try_get("staff_id")?);
+        }
+    }
+    Ok(axum::Json(services))
 }
 
 /// Adds a service (owners and admins).
@@ -120,6 +168,10 @@ async fn create_service(
         buffer_before_minutes: req.buffer_before_minutes,
         buffer_after_minutes: req.buffer_after_minutes,
         active: req.active,
+        staff_ids: req.staff_ids,
+        min_notice_minutes: req.min_notice_minutes,
+        max_advance_days: req.max_advance_days,
+        slot_interval_minutes: req.slot_interval_minutes,
         created_at: String::new(),
         updated_at: String::new(),
     };
@@ -159,6 +211,12 @@ async fn update_service(
     service.buffer_before_minutes = req.buffer_before_minutes.unwrap_or(service.buffer_before_minutes);
     service.buffer_after_minutes = req.buffer_after_minutes.unwrap_or(service.buffer_after_minutes);
     service.active = req.active.unwrap_or(service.active);
+    if let Some(staff_ids) = req.staff_ids {
+        service.staff_ids = staff_ids;
+    }
+    service.min_notice_minutes = req.min_notice_minutes.unwrap_or(service.min_notice_minutes);
+    service.max_advance_days = req.max_advance_days.unwrap_or(service.max_advance_days);
+    service.slot_interval_minutes = req.slot_interval_minutes.unwrap_or(service.slot_interval_minutes);
     let saved = save(&mut tx, &service, false).await?;
     tx.commit().await?;
     Ok(axum::Json(saved))

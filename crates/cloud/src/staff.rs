@@ -167,6 +167,17 @@ fn invitation_from_row(row: &AnyRow) -> Result<Invitation, StoreError> {
     })
 }
 
+pub async fn load_invitation(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Invitation>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, email, role, invited_by, created_at, expires_at, accepted_at FROM invitations WHERE id = $1 AND business_id = $2",
+    )
+    .bind(id)
+    .bind(business_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(invitation_from_row).transpose()
+}
+
 /// Open and accepted invitations (revoked ones are left out).
 #[utoipa::path(get, path = "/v1/invitations", tag = "staff", security(("bearer" = [])),
     responses((status = 200, body = Vec<Invitation>), (status = 403, body = protocol::ErrorBody)))]
@@ -226,11 +237,7 @@ async fn create_invitation(
     .execute(tx.conn())
     .await?;
     tx.audit(Some(&auth.staff_id), "invitation.created", Some(("invitation", &id)), serde_json::json!({"role": req.role})).await?;
-    let row = sqlx::query("SELECT id, email, role, invited_by, created_at, expires_at, accepted_at FROM invitations WHERE id = $1")
-        .bind(&id)
-        .fetch_one(tx.conn())
-        .await?;
-    let invitation = invitation_from_row(&row)?;
+    let invitation = load_invitation(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("invitation"))?;
     tx.record(Entity::Invitation, &id, Some(&invitation)).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(CreatedInvitation { invitation, token })))

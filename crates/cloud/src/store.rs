@@ -51,6 +51,11 @@ impl StoreError {
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, StoreError::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
     }
+
+    /// PostgreSQL's exclusion constraint refused the write (two bookings overlapping).
+    pub fn is_exclusion_violation(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23P01"))
+    }
 }
 
 /// What a committed business transaction tells live listeners (the sync WebSocket's pokes).
@@ -117,6 +122,32 @@ impl Db {
     /// Applies pending migrations (idempotent; on PostgreSQL concurrent instances take a lock).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.inner.writer).await?;
+        if self.engine() == Engine::Postgres {
+            self.postgres_constraints().await?;
+        }
+        Ok(())
+    }
+
+    /// What portable SQL cannot say: on PostgreSQL the database itself refuses two active
+    /// bookings of one staff member whose blocked times overlap, whatever code path writes them.
+    /// (On SQLite the single writer connection and the check in the booking transaction do it.)
+    async fn postgres_constraints(&self) -> Result<(), StoreError> {
+        let mut tx = self.inner.writer.begin().await?;
+        // Instances starting together take turns.
+        sqlx::query("SELECT pg_advisory_xact_lock(7355608)").execute(&mut *tx).await?;
+        sqlx::query("CREATE EXTENSION IF NOT EXISTS btree_gist").execute(&mut *tx).await?;
+        sqlx::query(
+            "DO $$ BEGIN \
+               IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'bookings_no_overlap') THEN \
+                 ALTER TABLE bookings ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist \
+                   (staff_id WITH =, int8range(block_start, block_end) WITH &&) \
+                   WHERE (status IN ('pending', 'confirmed')); \
+               END IF; \
+             END $$",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -181,6 +212,12 @@ pub enum Entity {
     Conversation,
     Message,
     Note,
+    /// The business's opening hours and booking rules (id: the business id).
+    Schedule,
+    /// A staff member's working hours (id: the staff id).
+    StaffHours,
+    ScheduleException,
+    Booking,
 }
 
 impl Entity {
@@ -195,6 +232,10 @@ impl Entity {
             Entity::Conversation => "conversation",
             Entity::Message => "message",
             Entity::Note => "note",
+            Entity::Schedule => "schedule",
+            Entity::StaffHours => "staff_hours",
+            Entity::ScheduleException => "schedule_exception",
+            Entity::Booking => "booking",
         }
     }
 }

@@ -270,7 +270,8 @@ async fn tenant_isolation_on_every_route_with_an_id(app: TestApp) {
     let doc = app.call(Method::GET, "/openapi.json", None, None).await.body;
     let mut walked = 0;
     for (template, item) in doc["paths"].as_object().unwrap() {
-        if !template.contains('{') {
+        // Public, token-addressed routes (calendar feeds) are not tenant-scoped by sign-in.
+        if !template.contains('{') || !template.starts_with("/v1/") {
             continue;
         }
         let resource = template.trim_start_matches("/v1/").split('/').next().unwrap();
@@ -291,7 +292,7 @@ async fn tenant_isolation_on_every_route_with_an_id(app: TestApp) {
     assert_eq!(app.changes(&b.business_id).await, b_changes);
     // And B still sees all of it.
     for (resource, id) in &b_ids {
-        if *resource != "invitations" {
+        if !matches!(*resource, "invitations" | "calendar-feeds") {
             let r = app.get(&format!("/v1/{resource}/{id}"), &b.access).await;
             assert_eq!(r.status, StatusCode::OK, "{resource}: {r:?}");
         }
@@ -449,6 +450,8 @@ fn body_for(method: &Method, template: &str) -> Option<Value> {
     match (method.as_str(), template) {
         ("GET" | "DELETE", _) => None,
         ("PATCH", "/v1/notes/{id}") => Some(json!({"body": "changed"})),
+        ("PATCH", "/v1/bookings/{id}") => Some(json!({"expected_version": 1, "notes": "changed"})),
+        ("PUT", "/v1/staff/{id}/hours") => Some(json!({"hours": null, "bookable": false})),
         ("PATCH", _) => Some(json!({})),
         ("POST", "/v1/conversations/{id}/notes") => Some(json!({"body": "a note"})),
         (m, t) => panic!("the isolation walk has no body for {m} {t}; add one"),
@@ -467,6 +470,13 @@ async fn seed_one_of_everything(app: &TestApp, t: &common::Tenant) -> std::colle
     let service = id(app.post("/v1/services", &t.access, json!({"name": "B's service", "duration_minutes": 30})).await);
     let canned = id(app.post("/v1/canned-responses", &t.access, json!({"shortcut": "b", "title": "B", "body": "B's reply"})).await);
     let invitation = id(app.post("/v1/invitations", &t.access, json!({"email": format!("inv-{}@example.com", common::uuid_suffix()), "role": "agent"})).await);
+    let exception = id(app.post("/v1/schedule-exceptions", &t.access, json!({"date": "2031-12-25", "closed": true})).await);
+    let slot = app.get(&format!("/v1/availability?service_id={service}&limit=1"), &t.access).await;
+    let start = slot.body["slots"][0]["start"].as_str().unwrap_or_else(|| panic!("no free slot: {slot:?}")).to_owned();
+    let booking = id(app.post("/v1/bookings", &t.access, json!({"customer_id": customer, "service_id": service, "start": start})).await);
+    let feed = app.post("/v1/calendar-feeds", &t.access, json!({"staff_id": t.staff_id})).await;
+    assert!(feed.status.is_success(), "{feed:?}");
+    let feed = feed.body["feed"]["id"].as_str().unwrap().to_owned();
     [
         ("customers", customer),
         ("conversations", conversation),
@@ -474,6 +484,9 @@ async fn seed_one_of_everything(app: &TestApp, t: &common::Tenant) -> std::colle
         ("services", service),
         ("canned-responses", canned),
         ("invitations", invitation),
+        ("schedule-exceptions", exception),
+        ("bookings", booking),
+        ("calendar-feeds", feed),
         ("staff", t.staff_id.clone()),
     ]
     .into_iter()

@@ -326,6 +326,12 @@ pub struct Service {
     pub buffer_before_minutes: u32,
     pub buffer_after_minutes: u32,
     pub active: bool,
+    /// Who can perform it; empty means every bookable staff member.
+    pub staff_ids: Vec<String>,
+    /// Overrides of the business's booking rules for this service (`null`: the business's).
+    pub min_notice_minutes: Option<u32>,
+    pub max_advance_days: Option<u32>,
+    pub slot_interval_minutes: Option<u32>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -344,6 +350,11 @@ pub struct CreateService {
     pub buffer_after_minutes: u32,
     #[serde(default = "yes")]
     pub active: bool,
+    #[serde(default)]
+    pub staff_ids: Vec<String>,
+    pub min_notice_minutes: Option<u32>,
+    pub max_advance_days: Option<u32>,
+    pub slot_interval_minutes: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -360,6 +371,16 @@ pub struct UpdateService {
     pub buffer_before_minutes: Option<u32>,
     pub buffer_after_minutes: Option<u32>,
     pub active: Option<bool>,
+    pub staff_ids: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "patch::field")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>))]
+    pub min_notice_minutes: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "patch::field")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>))]
+    pub max_advance_days: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "patch::field")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>))]
+    pub slot_interval_minutes: Option<Option<u32>>,
 }
 
 // ---------------------------------------------------------------------------------------------

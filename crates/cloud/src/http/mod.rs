@@ -80,6 +80,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::services::router())
         .merge(crate::canned_responses::router())
         .merge(crate::conversations::router())
+        .merge(crate::schedule::router())
+        .merge(crate::bookings::router())
+        .merge(crate::calendar_feeds::router())
 }
 
 /// The OpenAPI document as served at `/openapi.json`.
