@@ -1,0 +1,363 @@
+//! Availability and bookings over the real API, on SQLite and PostgreSQL.
+
+mod common;
+
+use common::{Engine, Reply, Tenant, TestApp};
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const ALL_DAY: &str = r#"[{"start":"00:00","end":"24:00"}]"#;
+
+/// A business in `tz`, open round the clock every day, no notice, two years ahead, 15-minute grid.
+async fn open_all_day(app: &TestApp, t: &Tenant, tz: &str) {
+    let day: Value = serde_json::from_str(ALL_DAY).unwrap();
+    let r = app.patch("/v1/business", &t.access, json!({"timezone": tz})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let week = json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day});
+    let r = app.patch("/v1/schedule", &t.access, json!({"opening_hours": week, "min_notice_minutes": 0, "max_advance_days": 730, "slot_interval_minutes": 15})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+}
+
+async fn service(app: &TestApp, t: &Tenant, minutes: u32, buffer_after: u32) -> String {
+    let r = app.post("/v1/services", &t.access, json!({"name": format!("{minutes}-minute service"), "duration_minutes": minutes, "buffer_after_minutes": buffer_after})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+async fn customer(app: &TestApp, t: &Tenant) -> String {
+    let r = app.post("/v1/customers", &t.access, json!({"name": "Bea Booker"})).await;
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+async fn first_slot(app: &TestApp, t: &Tenant, service: &str) -> Value {
+    let r = app.get(&format!("/v1/availability?service_id={service}&limit=1"), &t.access).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    r.body["slots"][0].clone()
+}
+
+async fn book(app: &TestApp, t: &Tenant, body: Value) -> Reply {
+    app.post("/v1/bookings", &t.access, body).await
+}
+
+/// Active bookings of a staff member never overlap, buffers included (read from the database).
+async fn assert_no_overlaps(app: &TestApp, business: &str) {
+    use sqlx::Row;
+    let rows = sqlx::query("SELECT staff_id, block_start, block_end FROM bookings WHERE business_id = $1 AND status IN ('pending', 'confirmed') ORDER BY staff_id, block_start")
+        .bind(business).fetch_all(app.db.reader()).await.unwrap();
+    for pair in rows.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a.get::<String, _>(0) == b.get::<String, _>(0) {
+            assert!(a.get::<i64, _>(2) <= b.get::<i64, _>(1), "two bookings of one staff member overlap");
+        }
+    }
+}
+
+on_both_engines! {
+
+async fn fifty_concurrent_requests_for_one_slot_book_it_once(app: TestApp) {
+    let owner = app.signup("rush").await;
+    open_all_day(&app, &owner, "Europe/London").await;
+    let svc = service(&app, &owner, 60, 15).await;
+    let cust = customer(&app, &owner).await;
+    let slot = first_slot(&app, &owner, &svc).await;
+    let start = slot["start"].as_str().unwrap().to_owned();
+
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let client = app.client.clone();
+        let url = format!("{}/v1/bookings", app.base);
+        let token = owner.access.clone();
+        let body = json!({"customer_id": cust, "service_id": svc, "start": start});
+        tasks.push(tokio::spawn(async move {
+            let r = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut won = 0;
+    let mut lost = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            StatusCode::CREATED => won += 1,
+            StatusCode::CONFLICT => {
+                assert_eq!(body["error"]["code"], "slot_taken", "{body}");
+                let alternatives = body["error"]["details"]["alternatives"].as_array().unwrap();
+                assert!(!alternatives.is_empty(), "a loser is offered alternatives");
+                assert!(alternatives.iter().all(|a| a["start"] != start.as_str()));
+                lost += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!((won, lost), (1, 49));
+    assert_no_overlaps(&app, &owner.business_id).await;
+    let check = app.get(&format!("/v1/availability/check?service_id={svc}&start={start}"), &owner.access).await;
+    assert_eq!(check.body["available"], false);
+    assert_eq!(check.body["reason"], "slot_taken");
+}
+
+async fn several_staff_share_work_fairly_and_never_double_book(app: TestApp) {
+    let owner = app.signup("rota").await;
+    let agent = app.add_staff(&owner, "agent").await;
+    open_all_day(&app, &owner, "Europe/Paris").await;
+    let svc = service(&app, &owner, 30, 0).await;
+    let cust = customer(&app, &owner).await;
+    let slots = app.get(&format!("/v1/availability?service_id={svc}&limit=4"), &owner.access).await;
+    let slots = slots.body["slots"].as_array().unwrap().clone();
+    assert_eq!(slots[0]["staff_ids"].as_array().unwrap().len(), 2, "both can do it");
+    // Four different times, nobody asked for: two each.
+    let mut assigned = Vec::new();
+    for slot in slots.iter().take(4) {
+        let r = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": slot["start"]})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        assert_eq!(r.body["start"], slot["start"]);
+        assigned.push(r.body["staff_id"].as_str().unwrap().to_owned());
+    }
+    for who in [&owner.staff_id, &agent.staff_id] {
+        assert_eq!(assigned.iter().filter(|a| *a == who).count(), 2, "{assigned:?}");
+    }
+    // One more time, three requests: two people, so two bookings, then slot_taken.
+    let later = app.get(&format!("/v1/availability?service_id={svc}&limit=1&from={}", slots[3]["end"].as_str().unwrap()), &owner.access).await;
+    let start = later.body["slots"][0]["start"].clone();
+    let a = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": start})).await;
+    let b = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": start})).await;
+    let c = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": start})).await;
+    assert_eq!((a.status, b.status, c.status), (StatusCode::CREATED, StatusCode::CREATED, StatusCode::CONFLICT));
+    assert_ne!(a.body["staff_id"], b.body["staff_id"]);
+    // Asking for a specific person who is busy: slot_taken, with times when *they* are free.
+    let d = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": start, "staff_id": agent.staff_id})).await;
+    assert_eq!(d.code(), "slot_taken");
+    let alternatives = d.body["error"]["details"]["alternatives"].as_array().unwrap();
+    assert!(alternatives.iter().all(|s| s["staff_ids"].as_array().unwrap().iter().all(|id| id == agent.staff_id.as_str())));
+    // A service only the agent performs is booked with the agent.
+    let only = app.post("/v1/services", &owner.access, json!({"name": "Colour", "duration_minutes": 45, "staff_ids": [agent.staff_id]})).await;
+    let only_id = only.body["id"].as_str().unwrap();
+    let slot = first_slot(&app, &owner, only_id).await;
+    assert_eq!(slot["staff_ids"], json!([agent.staff_id]));
+    let r = book(&app, &owner, json!({"customer_id": cust, "service_id": only_id, "start": slot["start"], "staff_id": owner.staff_id})).await;
+    assert_eq!(r.code(), "staff_cannot_perform");
+    assert_no_overlaps(&app, &owner.business_id).await;
+}
+
+async fn bad_booking_input_gets_its_documented_error_and_changes_nothing(app: TestApp) {
+    let owner = app.signup("badbook").await;
+    let nine_to_five = json!([{"start": "09:00", "end": "17:00"}]);
+    let week = json!({"monday": nine_to_five, "tuesday": nine_to_five, "wednesday": nine_to_five, "thursday": nine_to_five,
+                      "friday": nine_to_five, "saturday": nine_to_five, "sunday": nine_to_five});
+    let r = app.patch("/v1/schedule", &owner.access, json!({"opening_hours": week, "min_notice_minutes": 0})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let svc = service(&app, &owner, 60, 0).await;
+    let cust = customer(&app, &owner).await;
+    let slot = first_slot(&app, &owner, &svc).await;
+    let good = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": slot["start"]})).await;
+    assert_eq!(good.status, StatusCode::CREATED);
+    let booking_id = good.body["id"].as_str().unwrap().to_owned();
+    let seq = app.last_seq(&owner.business_id).await;
+
+    let tomorrow = Timestamp::now().to_zoned(TimeZone::get("Europe/London").unwrap()).date().tomorrow().unwrap();
+    let cases = [
+        (json!({"customer_id": cust, "service_id": "no-such-service", "start": slot["start"]}), StatusCode::UNPROCESSABLE_ENTITY, "unknown_service"),
+        (json!({"customer_id": cust, "service_id": svc, "staff_id": "no-such-staff", "start": slot["start"]}), StatusCode::UNPROCESSABLE_ENTITY, "unknown_staff"),
+        (json!({"customer_id": "nobody", "service_id": svc, "start": slot["start"]}), StatusCode::UNPROCESSABLE_ENTITY, "unknown_customer"),
+        (json!({"customer_id": cust, "service_id": svc, "start": format!("{tomorrow}T03:00")}), StatusCode::UNPROCESSABLE_ENTITY, "outside_hours"),
+        (json!({"customer_id": cust, "service_id": svc, "start": format!("{tomorrow}T16:30")}), StatusCode::UNPROCESSABLE_ENTITY, "outside_hours"),
+        (json!({"customer_id": cust, "service_id": svc, "start": format!("{tomorrow}T10:07")}), StatusCode::UNPROCESSABLE_ENTITY, "outside_hours"),
+        (json!({"customer_id": cust, "service_id": svc, "start": "2020-01-01T10:00:00Z", "source": "api"}), StatusCode::UNPROCESSABLE_ENTITY, "too_soon"),
+        (json!({"customer_id": cust, "service_id": svc, "start": "2031-01-01T10:00:00Z", "source": "api"}), StatusCode::UNPROCESSABLE_ENTITY, "too_far_ahead"),
+        (json!({"customer_id": cust, "service_id": svc, "start": "next tuesday"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_time"),
+        (json!({"customer_id": cust, "service_id": svc, "start": slot["start"], "status": "completed"}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        (json!({"customer_id": cust, "service_id": svc, "start": slot["start"], "end": slot["end"]}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        (json!({"customer_id": cust, "service_id": svc, "start": slot["start"]}), StatusCode::CONFLICT, "slot_taken"),
+    ];
+    for (body, status, code) in cases {
+        let r = book(&app, &owner, body.clone()).await;
+        assert_eq!((r.status, r.code()), (status, code), "{body}: {r:?}");
+        if code == "outside_hours" {
+            assert!(!r.body["error"]["details"]["alternatives"].as_array().unwrap().is_empty(), "outside hours comes with alternatives");
+        }
+    }
+    // Stale versions, impossible transitions, bad ranges.
+    let r = app.patch(&format!("/v1/bookings/{booking_id}"), &owner.access, json!({"expected_version": 7, "notes": "x"})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "version_conflict"));
+    assert_eq!(r.body["error"]["details"]["current"]["version"], 1);
+    let r = app.patch(&format!("/v1/bookings/{booking_id}"), &owner.access, json!({"expected_version": 1, "status": "pending"})).await;
+    assert_eq!(r.code(), "invalid_transition");
+    let r = app.get(&format!("/v1/availability?service_id={svc}&from={tomorrow}&to=2020-01-01"), &owner.access).await;
+    assert_eq!(r.code(), "invalid_range");
+    let r = app.get(&format!("/v1/availability?service_id={svc}&from=2026-01-01&to=2026-06-01"), &owner.access).await;
+    assert_eq!(r.code(), "invalid_range");
+    let r = app.patch("/v1/schedule", &owner.access, json!({"opening_hours": {"monday": [{"start": "17:00", "end": "09:00"}]}})).await;
+    assert_eq!(r.code(), "invalid_hours");
+    let r = app.patch("/v1/schedule", &owner.access, json!({"opening_hours": {"monday": [{"start": "09:00", "end": "13:00"}, {"start": "12:00", "end": "17:00"}]}})).await;
+    assert_eq!(r.code(), "invalid_hours");
+    let r = app.post("/v1/schedule-exceptions", &owner.access, json!({"date": "2027-02-30", "closed": true})).await;
+    assert_eq!(r.code(), "validation_failed");
+
+    assert_eq!(app.last_seq(&owner.business_id).await, seq, "refused requests changed nothing");
+    let list = app.get("/v1/bookings", &owner.access).await;
+    assert_eq!(list.body.as_array().unwrap().len(), 1);
+}
+
+async fn booking_lifecycle_reschedule_confirm_complete_cancel(app: TestApp) {
+    let owner = app.signup("life").await;
+    open_all_day(&app, &owner, "America/Chicago").await;
+    let svc = service(&app, &owner, 45, 15).await;
+    let cust = customer(&app, &owner).await;
+    let slots = app.get(&format!("/v1/availability?service_id={svc}&limit=20"), &owner.access).await.body["slots"].as_array().unwrap().clone();
+    let created = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": slots[0]["start"], "status": "pending", "notes": "First visit"})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!((created.body["status"].as_str(), created.body["version"].as_i64(), created.body["source"].as_str()), (Some("pending"), Some(1), Some("staff")));
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    // The booking blocks 45 minutes plus 15 of buffer: the next three 15-minute starts are gone.
+    let check = app.get(&format!("/v1/availability/check?service_id={svc}&start={}", slots[3]["start"].as_str().unwrap()), &owner.access).await;
+    assert_eq!(check.body["available"], false, "{check:?}");
+    let check = app.get(&format!("/v1/availability/check?service_id={svc}&start={}", slots[4]["start"].as_str().unwrap()), &owner.access).await;
+    assert_eq!(check.body["available"], true, "{check:?}");
+
+    let confirmed = app.patch(&format!("/v1/bookings/{id}"), &owner.access, json!({"expected_version": 1, "status": "confirmed"})).await;
+    assert_eq!(confirmed.body["version"], 2);
+    // Move it later by two hours; it may overlap its own old time.
+    let later = slots[8]["start"].clone();
+    let moved = app.patch(&format!("/v1/bookings/{id}"), &owner.access, json!({"expected_version": 2, "start": later})).await;
+    assert_eq!(moved.status, StatusCode::OK, "{moved:?}");
+    assert_eq!((moved.body["start"].clone(), moved.body["version"].as_i64()), (later.clone(), Some(3)));
+    let check = app.get(&format!("/v1/availability/check?service_id={svc}&start={}", slots[0]["start"].as_str().unwrap()), &owner.access).await;
+    assert_eq!(check.body["available"], true, "the old time is free again");
+    // A second booking where the first was moved to: taken.
+    let clash = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": later})).await;
+    assert_eq!(clash.code(), "slot_taken");
+
+    let done = app.patch(&format!("/v1/bookings/{id}"), &owner.access, json!({"expected_version": 3, "status": "completed"})).await;
+    assert_eq!(done.body["status"], "completed");
+    let r = app.delete(&format!("/v1/bookings/{id}?expected_version=4"), &owner.access).await;
+    assert_eq!(r.code(), "invalid_transition", "a completed booking cannot be cancelled");
+
+    let other = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": slots[0]["start"]})).await;
+    let other_id = other.body["id"].as_str().unwrap();
+    let cancelled = app.delete(&format!("/v1/bookings/{other_id}?reason=Customer%20called"), &owner.access).await;
+    assert_eq!((cancelled.body["status"].as_str(), cancelled.body["cancel_reason"].as_str()), (Some("cancelled"), Some("Customer called")));
+    let again = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": slots[0]["start"]})).await;
+    assert_eq!(again.status, StatusCode::CREATED, "a cancelled booking frees its time");
+
+    // Calendar list and the change log.
+    let list = app.get(&format!("/v1/bookings?customer_id={cust}"), &owner.access).await;
+    assert_eq!(list.body.as_array().unwrap().len(), 3);
+    let confirmed_only = app.get("/v1/bookings?status=confirmed", &owner.access).await;
+    assert_eq!(confirmed_only.body.as_array().unwrap().len(), 1);
+    let changes = app.changes(&owner.business_id).await;
+    assert_eq!(changes.iter().filter(|c| c.1 == "booking").count(), 3);
+    assert!(changes.iter().any(|c| c.1 == "schedule"));
+}
+
+async fn bookings_stay_at_nine_local_across_the_next_dst_changes(app: TestApp) {
+    for zone in ["America/New_York", "Europe/London", "Australia/Lord_Howe"] {
+        let owner = app.signup("dst").await;
+        open_all_day(&app, &owner, zone).await;
+        let svc = service(&app, &owner, 60, 0).await;
+        let cust = customer(&app, &owner).await;
+        let tz = TimeZone::get(zone).unwrap();
+        // The zone's next two real transitions (one forward, one back), so this never goes stale.
+        for transition in tz.following(Timestamp::now()).take(2) {
+            let at = transition.timestamp();
+            let before_offset = tz.to_offset(Timestamp::from_second(at.as_second() - 1).unwrap());
+            let after_offset = transition.offset();
+            let day = at.to_zoned(tz.clone()).date();
+            let mut offsets = Vec::new();
+            for date in [day.yesterday().unwrap(), day.tomorrow().unwrap()] {
+                let r = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": format!("{date}T09:00")})).await;
+                assert_eq!(r.status, StatusCode::CREATED, "{zone} {date}: {r:?}");
+                let local = r.body["local_start"].as_str().unwrap().to_owned();
+                assert!(local.starts_with(&format!("{date}T09:00:00")), "{zone}: {local}");
+                offsets.push(local[19..25].to_owned());
+                let avail = app.get(&format!("/v1/availability?service_id={svc}&from={date}&to={date}"), &owner.access).await;
+                let starts: Vec<&str> = avail.body["slots"].as_array().unwrap().iter().map(|s| s["local_start"].as_str().unwrap()).collect();
+                assert!(starts.iter().any(|s| s.starts_with(&format!("{date}T10:00:00"))), "{zone} {date}: {starts:?}");
+                assert!(!starts.iter().any(|s| s.starts_with(&format!("{date}T09:00:00"))), "09:00 is booked");
+            }
+            assert_ne!(offsets[0], offsets[1], "{zone}: the offset changed across {day}");
+            // The local wall time around the change: skipped going forward, repeated going back.
+            let wall = |offset: jiff::tz::Offset| offset.to_datetime(Timestamp::from_second(at.as_second() + 15 * 60).unwrap());
+            if after_offset > before_offset {
+                let skipped = wall(before_offset);
+                let r = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": skipped.to_string()})).await;
+                assert_eq!(r.code(), "nonexistent_time", "{zone} {skipped}: {r:?}");
+                let day_slots = app.get(&format!("/v1/availability?service_id={svc}&from={day}&to={day}"), &owner.access).await;
+                let prefix = skipped.strftime("%Y-%m-%dT%H:%M").to_string();
+                assert!(!day_slots.body["slots"].as_array().unwrap().iter().any(|s| s["local_start"].as_str().unwrap().starts_with(&prefix)));
+            } else {
+                let repeated = wall(after_offset);
+                let r = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": repeated.to_string()})).await;
+                assert_eq!(r.code(), "ambiguous_time", "{zone} {repeated}: {r:?}");
+                let instants = r.body["error"]["details"]["instants"].as_array().unwrap().clone();
+                assert_eq!(instants.len(), 2);
+                // Either instant, sent with its offset, books fine: they are an hour (or half) apart.
+                let r = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": instants[1]})).await;
+                assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+            }
+        }
+        assert_no_overlaps(&app, &owner.business_id).await;
+    }
+}
+
+async fn calendar_feed_is_valid_icalendar_in_utc(app: TestApp) {
+    let owner = app.signup("ics").await;
+    open_all_day(&app, &owner, "Australia/Lord_Howe").await;
+    let svc = service(&app, &owner, 30, 0).await;
+    let cust = customer(&app, &owner).await;
+    let slot = first_slot(&app, &owner, &svc).await;
+    let booking = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": slot["start"], "notes": "Allergic to lavender"})).await;
+    let feed = app.post("/v1/calendar-feeds", &owner.access, json!({"staff_id": owner.staff_id})).await;
+    assert_eq!(feed.status, StatusCode::CREATED, "{feed:?}");
+    let url = feed.body["url"].as_str().unwrap();
+    let path = &url[url.find("/calendar/").unwrap()..];
+    let res = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/calendar"));
+    let text = res.text().await.unwrap();
+    let calendar: icalendar::Calendar = text.parse().unwrap_or_else(|e| panic!("not valid iCalendar: {e}\n{text}"));
+    assert_eq!(calendar.get_timezone(), Some("Australia/Lord_Howe"));
+    let events: Vec<&icalendar::Event> = calendar.components.iter().filter_map(|c| c.as_event()).collect();
+    assert_eq!(events.len(), 1);
+    use icalendar::Component;
+    let event = events[0];
+    assert_eq!(event.get_uid(), Some(format!("{}@switchboard", booking.body["id"].as_str().unwrap()).as_str()));
+    let start: Timestamp = booking.body["start"].as_str().unwrap().parse().unwrap();
+    let expected = start.strftime("%Y%m%dT%H%M%SZ").to_string();
+    assert_eq!(event.property_value("DTSTART"), Some(expected.as_str()), "{text}");
+    assert_eq!(event.get_description(), Some("Allergic to lavender"));
+    assert!(event.get_summary().unwrap().contains("Bea Booker"));
+
+    let id = feed.body["feed"]["id"].as_str().unwrap();
+    assert_eq!(app.delete(&format!("/v1/calendar-feeds/{id}"), &owner.access).await.status, StatusCode::NO_CONTENT);
+    let res = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "a revoked feed stops working");
+    let guess = app.call(Method::GET, "/calendar/not-a-real-token.ics", None, None).await;
+    assert_eq!(guess.status, StatusCode::NOT_FOUND);
+}
+
+}
+
+/// On PostgreSQL the database itself refuses overlapping active bookings, whatever writes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_exclusion_constraint_refuses_overlaps_written_directly() {
+    let app = TestApp::spawn(Engine::Postgres).await;
+    let owner = app.signup("raw").await;
+    open_all_day(&app, &owner, "UTC").await;
+    let svc = service(&app, &owner, 60, 0).await;
+    let cust = customer(&app, &owner).await;
+    let insert = |id: &'static str, start: i64, status: &'static str| {
+        sqlx::query("INSERT INTO bookings (id, business_id, customer_id, service_id, staff_id, start_at, end_at, block_start, block_end, status, source, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $7, $8, 'api', 0, 0)")
+            .bind(id).bind(owner.business_id.clone()).bind(cust.clone()).bind(svc.clone()).bind(owner.staff_id.clone())
+            .bind(start).bind(start + 3_600_000).bind(status)
+            .execute(app.db.writer())
+    };
+    let base = 2_000_000_000_000i64;
+    insert("raw-1", base, "confirmed").await.unwrap();
+    let err = insert("raw-2", base + 1_800_000, "pending").await.unwrap_err();
+    assert_eq!(err.as_database_error().unwrap().code().as_deref(), Some("23P01"), "{err}");
+    insert("raw-3", base + 1_800_000, "cancelled").await.expect("cancelled bookings hold no time");
+    insert("raw-4", base + 3_600_000, "confirmed").await.expect("back-to-back is fine");
+}
