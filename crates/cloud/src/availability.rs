@@ -447,4 +447,206 @@ mod tests {
         assert_eq!(parse_hhmm("09:60"), None);
         assert_eq!(format_hhmm(570), "09:30");
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        const ZONES: &[&str] = &[
+            "America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata", "UTC", "America/Sao_Paulo", "Pacific/Chatham",
+        ];
+        const DAY: i64 = 86_400_000;
+
+        fn day() -> impl Strategy<Value = Vec<LocalInterval>> {
+            // Up to three intervals from sorted distinct 5-minute boundaries.
+            proptest::collection::btree_set(0u16..=288, 0..=6).prop_map(|points| {
+                let points: Vec<u16> = points.into_iter().map(|p| p * 5).collect();
+                points.chunks_exact(2).filter_map(|c| LocalInterval::new(c[0], c[1])).collect()
+            })
+        }
+
+        fn week() -> impl Strategy<Value = WeekHours> {
+            proptest::array::uniform7(day())
+        }
+
+        fn overrides(base: i64) -> impl Strategy<Value = BTreeMap<Date, DayOverride>> {
+            proptest::collection::btree_map(0i64..14, prop_oneof![Just(None), day().prop_map(Some)], 0..4).prop_map(move |m| {
+                m.into_iter()
+                    .map(|(offset, hours)| {
+                        let date = Timestamp::from_millisecond(base + offset * DAY).unwrap().to_zoned(TimeZone::UTC).date();
+                        (date, hours.map_or(DayOverride::Closed, DayOverride::Hours))
+                    })
+                    .collect()
+            })
+        }
+
+        fn busy(base: i64) -> impl Strategy<Value = Vec<(i64, i64)>> {
+            proptest::collection::vec((0i64..14 * 1440, 15i64..=240), 0..12).prop_map(move |raw| {
+                let mut blocks: Vec<(i64, i64)> = raw.into_iter().map(|(m, len)| (base + m * 60_000, base + (m + len) * 60_000)).collect();
+                blocks.sort();
+                // Merge overlaps: a person's blocked time is disjoint.
+                let mut merged: Vec<(i64, i64)> = Vec::new();
+                for b in blocks {
+                    match merged.last_mut() {
+                        Some(last) if b.0 <= last.1 => last.1 = last.1.max(b.1),
+                        _ => merged.push(b),
+                    }
+                }
+                merged
+            })
+        }
+
+        #[derive(Debug, Clone)]
+        struct Case {
+            schedule: Schedule,
+            service: ServiceSpec,
+            now: Timestamp,
+            from: Timestamp,
+            to: Timestamp,
+        }
+
+        fn case() -> impl Strategy<Value = Case> {
+            // A base day somewhere in 2026–2027, so DST changes of every zone are covered.
+            (0i64..730, 0usize..ZONES.len()).prop_flat_map(|(day_offset, zone)| {
+                let base = 1_767_225_600_000 + day_offset * DAY; // 2026-01-01T00:00Z
+                let staff = (proptest::option::of(week()), overrides(base), busy(base));
+                (
+                    week(),
+                    overrides(base),
+                    proptest::collection::vec(staff, 1..=3),
+                    (0i64..=600, 1i64..=30, prop::sample::select(vec![5i64, 10, 15, 20, 30, 45, 60])),
+                    (5i64..=240, 0i64..=30, 0i64..=30),
+                    (0i64..2 * 1440, 1i64..=10),
+                )
+                    .prop_map(move |(business_hours, business_exceptions, staff, (notice, advance, step), (duration, before, after), (start_min, days))| {
+                        let now = Timestamp::from_millisecond(base + start_min * 60_000).unwrap();
+                        Case {
+                            schedule: Schedule {
+                                tz: TimeZone::get(ZONES[zone]).unwrap(),
+                                business_hours,
+                                business_exceptions,
+                                staff: staff
+                                    .into_iter()
+                                    .enumerate()
+                                    .map(|(i, (hours, exceptions, busy))| StaffCalendar { staff_id: format!("s{i}"), hours, exceptions, busy })
+                                    .collect(),
+                                rules: Rules { min_notice_minutes: notice, max_advance_days: advance, slot_interval_minutes: step },
+                            },
+                            service: ServiceSpec { duration_minutes: duration, buffer_before_minutes: before, buffer_after_minutes: after },
+                            now,
+                            from: Timestamp::from_millisecond(now.as_millisecond() - DAY).unwrap(),
+                            to: Timestamp::from_millisecond(now.as_millisecond() + days * DAY).unwrap(),
+                        }
+                    })
+            })
+        }
+
+        /// Written independently of the engine: is `[start, end)` inside one of `hours` on `date`?
+        fn inside(tz: &TimeZone, date: Date, hours: &[LocalInterval], start: i64, end: i64) -> bool {
+            hours.iter().any(|i| {
+                let at = |m: u16| {
+                    let dt = date.to_datetime(jiff::civil::Time::midnight()) + jiff::Span::new().minutes(i64::from(m));
+                    tz.to_ambiguous_timestamp(dt).compatible().unwrap().as_millisecond()
+                };
+                at(i.start) <= start && end <= at(i.end)
+            })
+        }
+
+        fn hours_on<'a>(week: &'a WeekHours, exceptions: &'a BTreeMap<Date, DayOverride>, date: Date) -> &'a [LocalInterval] {
+            match exceptions.get(&date) {
+                Some(DayOverride::Closed) => &[],
+                Some(DayOverride::Hours(h)) => h,
+                None => &week[date.weekday().to_monday_zero_offset() as usize],
+            }
+        }
+
+        #[test]
+        fn generated_cases_offer_plenty_of_slots() {
+            // Guards against the properties passing vacuously on schedules with no free time.
+            use proptest::strategy::ValueTree;
+            let mut runner = proptest::test_runner::TestRunner::deterministic();
+            let (mut total, mut with_slots, mut with_busy) = (0, 0, 0);
+            for _ in 0..200 {
+                let c = case().new_tree(&mut runner).unwrap().current();
+                let n = c.schedule.free_slots(&c.service, None, c.from, c.to, c.now, usize::MAX, false).len();
+                total += n;
+                with_slots += usize::from(n > 0);
+                with_busy += usize::from(c.schedule.staff.iter().any(|s| !s.busy.is_empty()));
+            }
+            assert!(total > 2_000 && with_slots > 100 && with_busy > 150, "{total} slots, {with_slots} cases with slots, {with_busy} with bookings");
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+            #[test]
+            fn every_offered_slot_is_valid(c in case()) {
+                let s = &c.schedule;
+                let slots = s.free_slots(&c.service, None, c.from, c.to, c.now, usize::MAX, false);
+                let duration = c.service.duration_minutes * 60_000;
+                let earliest = c.now.as_millisecond() + s.rules.min_notice_minutes * 60_000;
+                let latest = c.now.as_millisecond() + s.rules.max_advance_days * DAY;
+                let mut previous = i64::MIN;
+                for slot in &slots {
+                    let (start, end) = (slot.start.as_millisecond(), slot.end.as_millisecond());
+                    prop_assert!(start > previous, "slots are sorted and distinct");
+                    previous = start;
+                    prop_assert_eq!(end - start, duration);
+                    prop_assert!(c.from.as_millisecond() <= start && start < c.to.as_millisecond());
+                    prop_assert!(start >= earliest, "notice");
+                    prop_assert!(start <= latest, "horizon");
+                    prop_assert!(!slot.staff_ids.is_empty());
+                    let local = slot.start.to_zoned(s.tz.clone());
+                    for id in &slot.staff_ids {
+                        let staff = s.staff.iter().find(|x| &x.staff_id == id).unwrap();
+                        // The interval containing the slot belongs to the start's local date or,
+                        // around a transition at midnight, the day before.
+                        let ok = [local.date(), local.date().yesterday().unwrap()].into_iter().any(|date| {
+                            let business = hours_on(&s.business_hours, &s.business_exceptions, date);
+                            let own = match (&staff.hours, staff.exceptions.get(&date)) {
+                                (_, Some(DayOverride::Closed)) => &[][..],
+                                (_, Some(DayOverride::Hours(h))) => h.as_slice(),
+                                (Some(w), None) => &w[date.weekday().to_monday_zero_offset() as usize],
+                                (None, None) => business,
+                            };
+                            inside(&s.tz, date, business, start, end) && inside(&s.tz, date, own, start, end)
+                        });
+                        prop_assert!(ok, "{} at {} is outside opening or working hours", id, local);
+                        let block = (start - c.service.buffer_before_minutes * 60_000, end + c.service.buffer_after_minutes * 60_000);
+                        prop_assert!(
+                            staff.busy.iter().all(|b| b.1 <= block.0 || block.1 <= b.0),
+                            "{} at {} overlaps a booking (buffers included)", id, local
+                        );
+                    }
+                    // On the grid: whole steps of local time from some interval start.
+                    let minute = i64::from(local.hour()) * 60 + i64::from(local.minute());
+                    prop_assert_eq!(local.second(), 0);
+                    prop_assert!(
+                        s.business_hours.iter().flatten().chain(s.business_exceptions.values().flat_map(|o| match o { DayOverride::Hours(h) => h.as_slice(), _ => &[] }))
+                            .chain(s.staff.iter().flat_map(|x| x.hours.iter().flatten().flatten()))
+                            .chain(s.staff.iter().flat_map(|x| x.exceptions.values().flat_map(|o| match o { DayOverride::Hours(h) => h.as_slice(), _ => &[] })))
+                            .any(|i| (minute - i64::from(i.start)).rem_euclid(s.rules.slot_interval_minutes) == 0),
+                        "{} is off the grid", local
+                    );
+                }
+            }
+
+            #[test]
+            fn a_free_slot_is_bookable_and_then_taken(c in case()) {
+                let s = &c.schedule;
+                let Some(slot) = s.free_slots(&c.service, None, c.from, c.to, c.now, 1, false).into_iter().next() else { return Ok(()) };
+                prop_assert!(s.check_bookable(&c.service, None, slot.start, c.now).is_ok());
+                prop_assert_eq!(s.free_at(&c.service, None, slot.start, c.now).map(|x| x.staff_ids), Some(slot.staff_ids.clone()));
+                // Book it for everyone free: then nobody is free at that time.
+                let mut booked = s.clone();
+                for id in &slot.staff_ids {
+                    let staff = booked.staff.iter_mut().find(|x| &x.staff_id == id).unwrap();
+                    staff.busy.push((slot.start.as_millisecond(), slot.end.as_millisecond()));
+                    staff.busy.sort();
+                }
+                prop_assert!(booked.free_at(&c.service, None, slot.start, c.now).is_none());
+            }
+        }
+    }
+
 }
