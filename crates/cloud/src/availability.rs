@@ -202,10 +202,14 @@ impl Schedule {
         };
         let Ok(first_day) = first_day else { return vec![] };
 
-        let mut found: BTreeMap<i64, (i64, Vec<String>)> = BTreeMap::new();
+        // Staff are carried as indices and local times converted once per day, whatever the
+        // number of staff: the conversions are most of the engine's work.
+        let mut found: BTreeMap<i64, (i64, Vec<usize>)> = BTreeMap::new();
         let mut day = first_day;
+        let mut converted: std::collections::HashMap<u16, Vec<i64>> = std::collections::HashMap::new();
         while day <= last_day {
-            for staff in &self.staff {
+            converted.clear();
+            for (index, staff) in self.staff.iter().enumerate() {
                 if staff_filter.is_some_and(|ids| !ids.iter().any(|id| id == &staff.staff_id)) {
                     continue;
                 }
@@ -218,8 +222,10 @@ impl Schedule {
                     let (open, close) = (open.as_millisecond(), close.as_millisecond());
                     let mut minute = i64::from(interval.start);
                     while minute < i64::from(interval.end) {
-                        for start in instants(&self.tz, civil(day, minute as u16)) {
-                            let start = start.as_millisecond();
+                        let starts = converted
+                            .entry(minute as u16)
+                            .or_insert_with(|| instants(&self.tz, civil(day, minute as u16)).iter().map(|t| t.as_millisecond()).collect());
+                        for &start in starts.iter() {
                             let end = start + duration;
                             if start < from_ms || start >= to_ms || start < open || end > close {
                                 continue;
@@ -227,7 +233,7 @@ impl Schedule {
                             if !ignore_busy && overlaps_busy(&staff.busy, start - before, end + after) {
                                 continue;
                             }
-                            found.entry(start).or_insert_with(|| (end, Vec::new())).1.push(staff.staff_id.clone());
+                            found.entry(start).or_insert_with(|| (end, Vec::new())).1.push(index);
                         }
                         minute += step;
                     }
@@ -249,8 +255,12 @@ impl Schedule {
         found
             .into_iter()
             .take(limit)
-            .filter_map(|(start, (end, staff_ids))| {
-                Some(Slot { start: Timestamp::from_millisecond(start).ok()?, end: Timestamp::from_millisecond(end).ok()?, staff_ids })
+            .filter_map(|(start, (end, staff))| {
+                Some(Slot {
+                    start: Timestamp::from_millisecond(start).ok()?,
+                    end: Timestamp::from_millisecond(end).ok()?,
+                    staff_ids: staff.into_iter().map(|i| self.staff[i].staff_id.clone()).collect(),
+                })
             })
             .collect()
     }

@@ -1,9 +1,10 @@
 //! The demo business behind `switchboard-cloud demo`: a hair salon with services, staff, customers
 //! and a few conversations, so a newcomer sees a lived-in inbox at once. Seeding is idempotent.
 
-use protocol::{AuthorKind, Channel, CreateCustomer, DeliveryStatus, Direction, Role};
+use protocol::{AuthorKind, BookingSource, BookingStatus, Channel, CreateCustomer, DeliveryStatus, Direction, Role};
 
 use crate::accounts::hash_password;
+use crate::bookings::NewBooking;
 use crate::conversations::{add_message, open_for, NewMessage};
 use crate::error::ApiError;
 use crate::store::{new_id, now_ms, Db, Entity};
@@ -31,11 +32,14 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
     let now = now_ms();
     let mut tx = db.begin_business(&business_id).await?;
     sqlx::query(
-        "INSERT INTO businesses (id, name, timezone, locale, currency, last_seq, created_at, updated_at) \
-         VALUES ($1, 'Bloom Hair Studio', 'Europe/London', 'en-GB', 'GBP', 0, $2, $2)",
+        "INSERT INTO businesses (id, name, timezone, locale, currency, last_seq, created_at, updated_at, opening_hours, \
+         min_notice_minutes, max_advance_days, slot_interval_minutes) \
+         VALUES ($1, 'Bloom Hair Studio', 'Europe/London', 'en-GB', 'GBP', 0, $2, $2, $3, 60, 60, 15)",
     )
     .bind(&business_id)
     .bind(now)
+    // Tuesday to Saturday, 09:00–18:00, Thursdays until 20:00 (as the canned reply says).
+    .bind("[[],[[540,1080]],[[540,1080]],[[540,1200]],[[540,1080]],[[540,1080]],[]]")
     .execute(tx.conn())
     .await?;
     let business = crate::business::load(tx.conn(), &business_id).await?;
@@ -62,6 +66,7 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
         staff_ids.push(id);
     }
 
+    let mut service_ids = Vec::new();
     for (name, minutes, price, after) in [("Women's cut & blow-dry", 60, 5500, 10), ("Men's cut", 30, 2800, 5), ("Full colour", 120, 9500, 15), ("Fringe trim", 15, 800, 0)] {
         let service = protocol::Service {
             id: new_id(),
@@ -79,7 +84,7 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
             created_at: String::new(),
             updated_at: String::new(),
         };
-        crate::services::save(&mut tx, &service, true).await?;
+        service_ids.push(crate::services::save(&mut tx, &service, true).await?.id);
     }
 
     for (shortcut, title, body) in [
@@ -104,6 +109,7 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
         ("James Wilson", "+447911123402", Channel::Sms, &["Hello, can I move my appointment on Friday to next week?", "Same time if possible"][..]),
         ("Amelia Clarke", "+447911123403", Channel::Whatsapp, &["I'd like to speak to someone about a colour correction please"][..]),
     ];
+    let mut customer_ids = Vec::new();
     for (minutes_ago, (name, phone, channel, lines)) in [(42i64, customers[0]), (17, customers[1]), (3, customers[2])] {
         let req = CreateCustomer { name: Some(name.into()), phone: Some(phone.into()), ..CreateCustomer::default() };
         let customer = protocol::Customer {
@@ -121,6 +127,7 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
             updated_at: String::new(),
         };
         let customer = crate::customers::save(&mut tx, &customer, true).await?;
+        customer_ids.push(customer.id.clone());
         let conversation = open_for(&mut tx, &customer.id, channel).await?;
         for (i, line) in lines.iter().enumerate() {
             add_message(
@@ -141,5 +148,29 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
         }
     }
     tx.commit().await?;
+
+    // Two upcoming appointments, booked the way everything books.
+    let now = jiff::Timestamp::now();
+    let fortnight = jiff::Timestamp::from_millisecond(now.as_millisecond() + 14 * 86_400_000).map_err(ApiError::internal)?;
+    for (customer, service, nth, source) in
+        [(&customer_ids[1], &service_ids[1], 3, BookingSource::Staff), (&customer_ids[0], &service_ids[0], 9, BookingSource::Assistant)]
+    {
+        let mut conn = db.reader().acquire().await?;
+        let svc = crate::services::load(&mut conn, &business_id, service).await?.ok_or_else(|| ApiError::not_found("service"))?;
+        let loaded = crate::schedule::load_for_service(&mut conn, &business_id, &svc, now, fortnight, false, None).await?;
+        drop(conn);
+        let Some(slot) = loaded.schedule.free_slots(&loaded.spec, None, now, fortnight, now, nth + 1, false).pop() else { continue };
+        let new = NewBooking {
+            customer_id: customer.clone(),
+            service_id: service.clone(),
+            staff_id: None,
+            start: slot.start,
+            notes: String::new(),
+            source,
+            status: BookingStatus::Confirmed,
+            created_by_staff_id: None,
+        };
+        crate::bookings::create(db, &business_id, new).await?;
+    }
     Ok(DemoBusiness { business_id, created: true })
 }

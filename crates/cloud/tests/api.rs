@@ -258,6 +258,15 @@ async fn conversation_detail_pages_back_through_messages(app: TestApp) {
     assert_eq!(page2.body["next_cursor"], Value::Null);
     let read = app.patch(&format!("/v1/conversations/{id}"), token, json!({"mark_read": true})).await;
     assert_eq!(read.body["unread_count"], 0);
+    // The demo has upcoming appointments, inside its Tuesday-to-Saturday hours.
+    let bookings = app.get("/v1/bookings", token).await;
+    let bookings = bookings.body.as_array().unwrap();
+    assert_eq!(bookings.len(), 2, "{bookings:?}");
+    assert!(bookings.iter().any(|b| b["source"] == "assistant"));
+    for b in bookings {
+        let weekday = b["local_start"].as_str().unwrap()[..10].parse::<jiff::civil::Date>().unwrap().weekday();
+        assert!(!matches!(weekday, jiff::civil::Weekday::Sunday | jiff::civil::Weekday::Monday), "{b}");
+    }
 }
 
 async fn tenant_isolation_on_every_route_with_an_id(app: TestApp) {
