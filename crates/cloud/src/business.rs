@@ -14,7 +14,7 @@ use crate::http::AppState;
 use crate::store::{now_ms, rfc3339, Entity};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_business, update_business))
+    OpenApiRouter::new().routes(routes!(get_business, update_business)).routes(routes!(audit_log))
 }
 
 pub async fn load(conn: &mut AnyConnection, business_id: &str) -> Result<Business, ApiError> {
@@ -101,4 +101,58 @@ async fn update_business(
         .await?;
     tx.commit().await?;
     Ok(axum::Json(business))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// From a previous page's `next_cursor`.
+    cursor: Option<String>,
+    /// 1–200, default 50.
+    limit: Option<u32>,
+}
+
+/// Who did what in the business, newest first (owners and admins).
+#[utoipa::path(get, path = "/v1/audit-log", tag = "business", security(("bearer" = [])), params(AuditQuery),
+    responses((status = 200, body = protocol::Page<protocol::AuditEntry>), (status = 403, body = protocol::ErrorBody)))]
+async fn audit_log(
+    State(state): State<AppState>,
+    auth: Auth,
+    crate::http::extract::Query(q): crate::http::extract::Query<AuditQuery>,
+) -> Result<axum::Json<protocol::Page<protocol::AuditEntry>>, ApiError> {
+    use crate::store::{bind_all, cursor, Bind, Filter};
+    auth.require(Permission::ManageBusiness)?;
+    let limit = i64::from(q.limit.unwrap_or(50).clamp(1, 200));
+    let mut f = Filter::default();
+    f.and("business_id = ?", [Bind::Text(auth.business_id.clone())]);
+    if let Some(c) = &q.cursor {
+        let (ms, id) = cursor::decode(c)
+            .ok_or_else(|| ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_cursor", "The cursor is not valid."))?;
+        f.and("(created_at < ? OR (created_at = ? AND id < ?))", [Bind::Int(ms), Bind::Int(ms), Bind::Text(id)]);
+    }
+    let sql = format!(
+        "SELECT id, actor_staff_id, action, target_kind, target_id, detail, created_at FROM audit_log{} \
+         ORDER BY created_at DESC, id DESC LIMIT ${}",
+        f.where_sql(),
+        f.next_placeholder()
+    );
+    let rows = bind_all(sqlx::query(&sql), &f.binds).bind(limit + 1).fetch_all(state.db.reader()).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    let mut last = None;
+    for row in rows.iter().take(limit as usize) {
+        let at: i64 = row.try_get("created_at")?;
+        let id: String = row.try_get("id")?;
+        last = Some((at, id.clone()));
+        items.push(protocol::AuditEntry {
+            id,
+            actor_staff_id: row.try_get("actor_staff_id")?,
+            action: row.try_get("action")?,
+            target_kind: row.try_get("target_kind")?,
+            target_id: row.try_get("target_id")?,
+            detail: crate::store::json_column(&row.try_get::<String, _>("detail")?, "audit_log.detail")?,
+            created_at: rfc3339(at),
+        });
+    }
+    let next_cursor = if rows.len() as i64 > limit { last.map(|(at, id)| cursor::encode(at, &id)) } else { None };
+    Ok(axum::Json(protocol::Page { items, next_cursor }))
 }

@@ -11,7 +11,8 @@
 //!
 //! SQLite runs in WAL mode with `synchronous=FULL` (an acknowledged write survives power loss),
 //! foreign keys on, and a busy timeout. Writes go through a single connection, so writers queue
-//! in-process instead of fighting over SQLite's lock; reads use a pool of read-only connections.
+//! in-process instead of fighting over SQLite's lock, and business transactions begin IMMEDIATE;
+//! reads use a pool of read-only connections.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -168,7 +169,13 @@ impl Db {
 
     /// Starts a write transaction on one business's data.
     pub async fn begin_business(&self, business_id: &str) -> Result<BusinessTx, StoreError> {
-        let tx = self.inner.writer.begin().await?;
+        // On SQLite, take the write lock up front (BEGIN IMMEDIATE): a transaction that reads,
+        // checks (is this slot free?) and then writes can never find its reads overtaken, even if
+        // another process opens the same file.
+        let tx = match self.engine() {
+            Engine::Sqlite => self.inner.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Postgres => self.inner.writer.begin().await?,
+        };
         Ok(BusinessTx { tx, business_id: business_id.to_owned(), last_seq: None, db: self.clone() })
     }
 

@@ -128,6 +128,24 @@ async fn roles_are_checked_per_route(app: TestApp) {
     // The last owner cannot be demoted or deactivated.
     let r = app.patch(&format!("/v1/staff/{}", owner.staff_id), &owner.access, json!({"role": "admin"})).await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "last_owner"), "{r:?}");
+    // Owners read the audit log; agents may not.
+    assert_eq!(app.get("/v1/audit-log", &agent.access).await.status, StatusCode::FORBIDDEN);
+    let log = app.get("/v1/audit-log?limit=2", &owner.access).await;
+    assert_eq!(log.status, StatusCode::OK, "{log:?}");
+    assert_eq!(log.body["items"][0]["action"], "invitation.accepted", "newest first: {log:?}");
+    assert_eq!(log.body["items"][0]["actor_staff_id"], admin.staff_id.as_str());
+    let actions: Vec<String> = {
+        let mut all = Vec::new();
+        let mut path = "/v1/audit-log?limit=2".to_string();
+        loop {
+            let page = app.get(&path, &owner.access).await;
+            all.extend(page.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_owned()));
+            match page.body["next_cursor"].as_str() { Some(c) => path = format!("/v1/audit-log?limit=2&cursor={c}"), None => break }
+        }
+        all
+    };
+    assert_eq!(actions.last().map(String::as_str), Some("business.created"), "{actions:?}");
+    assert_eq!(actions.iter().filter(|a| *a == "invitation.accepted").count(), 2, "{actions:?}");
     // A role change applies to the very next request.
     let r = app.patch(&format!("/v1/staff/{}", agent.staff_id), &owner.access, json!({"role": "admin"})).await;
     assert_eq!(r.status, StatusCode::OK);

@@ -785,6 +785,22 @@ pub struct CreatedCalendarFeed {
     pub url: String,
 }
 
+/// One line of the business's audit log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditEntry {
+    pub id: String,
+    /// Who did it; `null` for the service itself (the assistant, a webhook).
+    pub actor_staff_id: Option<String>,
+    /// E.g. `staff.updated`, `booking.cancelled`, `invitation.accepted`.
+    pub action: String,
+    pub target_kind: Option<String>,
+    pub target_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub detail: serde_json::Value,
+    pub created_at: Timestamp,
+}
+
 /// `/healthz` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
