@@ -317,6 +317,8 @@ async fn signup(State(state): State<AppState>, Json(req): Json<SignupRequest>) -
     }
     let business = crate::business::load(tx.conn(), &business_id).await?;
     tx.record(Entity::Business, &business_id, Some(&business)).await?;
+    let schedule = crate::schedule::load_business_schedule(tx.conn(), &business_id).await?;
+    tx.record(Entity::Schedule, &business_id, Some(&schedule)).await?;
     let owner = crate::staff::load(tx.conn(), &business_id, &staff_id).await?.ok_or_else(|| ApiError::not_found("staff member"))?;
     tx.record(Entity::Staff, &staff_id, Some(&owner)).await?;
     tx.audit(Some(&staff_id), "business.created", Some(("business", &business_id)), serde_json::json!({})).await?;

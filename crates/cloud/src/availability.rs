@@ -100,8 +100,10 @@ pub struct Slot {
 pub enum Unbookable {
     TooSoon,
     TooFarAhead,
-    /// Outside opening or working hours, off the slot grid, or a local time that does not exist.
+    /// Outside opening or working hours, or a local time that does not exist.
     OutsideHours,
+    /// Within hours, but not one of the start times on the grid.
+    OffGrid,
 }
 
 const MINUTE_MS: i64 = 60_000;
@@ -117,7 +119,19 @@ fn intersect(a: &[LocalInterval], b: &[LocalInterval]) -> Vec<LocalInterval> {
         }
     }
     out.sort();
-    out
+    merge_touching(out)
+}
+
+/// `09:00–12:00` and `12:00–17:00` are one stretch: a 60-minute slot at 11:30 fits.
+fn merge_touching(sorted: Vec<LocalInterval>) -> Vec<LocalInterval> {
+    let mut merged: Vec<LocalInterval> = Vec::with_capacity(sorted.len());
+    for i in sorted {
+        match merged.last_mut() {
+            Some(last) if i.start <= last.end => last.end = last.end.max(i.end),
+            _ => merged.push(i),
+        }
+    }
+    merged
 }
 
 fn day_hours<'a>(week: &'a WeekHours, exceptions: &'a BTreeMap<Date, DayOverride>, date: Date) -> &'a [LocalInterval] {
@@ -148,7 +162,16 @@ fn instants(tz: &TimeZone, dt: DateTime) -> Vec<Timestamp> {
 
 /// An interval boundary as an instant (see the module docs for gaps and folds).
 fn boundary(tz: &TimeZone, dt: DateTime) -> Option<Timestamp> {
-    tz.to_ambiguous_timestamp(dt).compatible().ok()
+    match tz.to_ambiguous_timestamp(dt).offset() {
+        AmbiguousOffset::Unambiguous { offset } => offset.to_timestamp(dt).ok(),
+        // In a gap: the instant the clocks jump. Read with the later offset, the local time
+        // lands just before the jump; the next transition from there is the jump itself.
+        AmbiguousOffset::Gap { after, .. } => {
+            let probe = after.to_timestamp(dt).ok()?;
+            tz.following(probe).next().map(|t| t.timestamp())
+        }
+        AmbiguousOffset::Fold { before, .. } => before.to_timestamp(dt).ok(),
+    }
 }
 
 fn overlaps_busy(busy: &[(i64, i64)], start: i64, end: i64) -> bool {
@@ -281,7 +304,16 @@ impl Schedule {
             return Err(Unbookable::TooFarAhead);
         }
         let end = Timestamp::from_millisecond(ms + 1).map_err(|_| Unbookable::OutsideHours)?;
-        self.free_slots(service, staff_filter, start, end, now, 1, true).into_iter().next().ok_or(Unbookable::OutsideHours)
+        if let Some(slot) = self.free_slots(service, staff_filter, start, end, now, 1, true).into_iter().next() {
+            return Ok(slot);
+        }
+        // Within hours on a one-minute grid? Then it is only off the real grid.
+        let mut any_minute = self.clone();
+        any_minute.rules.slot_interval_minutes = 1;
+        match any_minute.free_slots(service, staff_filter, start, end, now, 1, true).is_empty() {
+            true => Err(Unbookable::OutsideHours),
+            false => Err(Unbookable::OffGrid),
+        }
     }
 
     /// Who is free at exactly `start` (within hours and not busy).
@@ -424,7 +456,7 @@ mod tests {
         assert_eq!(s.check_bookable(&CUT, None, "2026-01-05T10:00:00Z".parse().unwrap(), now), Err(Unbookable::TooSoon));
         assert_eq!(s.check_bookable(&CUT, None, "2026-01-08T10:00:00Z".parse().unwrap(), now), Err(Unbookable::TooFarAhead));
         assert_eq!(s.check_bookable(&CUT, None, "2026-01-05T16:30:00Z".parse().unwrap(), now), Err(Unbookable::OutsideHours));
-        assert_eq!(s.check_bookable(&CUT, None, "2026-01-05T12:10:00Z".parse().unwrap(), now), Err(Unbookable::OutsideHours), "off the grid");
+        assert_eq!(s.check_bookable(&CUT, None, "2026-01-05T12:10:00Z".parse().unwrap(), now), Err(Unbookable::OffGrid));
 
         let mut s = schedule("Europe/London", 9 * 60, 17 * 60);
         s.business_exceptions.insert("2026-12-25".parse().unwrap(), DayOverride::Closed);
@@ -446,6 +478,18 @@ mod tests {
         let near = s.nearest(&CUT, None, at("2026-01-05T10:00:00Z"), now, 3);
         let starts: Vec<_> = near.iter().map(|x| x.start.to_string()).collect();
         assert_eq!(starts, vec!["2026-01-05T09:00:00Z", "2026-01-05T11:00:00Z", "2026-01-04T11:00:00Z"]);
+    }
+
+    #[test]
+    fn touching_intervals_are_one_stretch_and_gap_closing_times_end_at_the_jump() {
+        let mut s = schedule("Europe/London", 9 * 60, 12 * 60);
+        s.business_hours = std::array::from_fn(|_| vec![LocalInterval::new(540, 720).unwrap(), LocalInterval::new(720, 1020).unwrap()]);
+        assert!(day_slots(&s, "2026-01-05", &CUT).contains(&"11:30+00:00".to_string()), "a 60-minute slot across 12:00");
+        // New York closes at 02:30 on the night it springs forward: 02:30 does not exist, so it
+        // closes at the jump (03:00 EDT); a 60-minute slot from 01:30 EST ends after that.
+        let s = schedule("America/New_York", 0, 150);
+        let slots = day_slots(&s, "2026-03-08", &CUT);
+        assert_eq!(slots.last().unwrap(), "01:00-05:00", "{slots:?}");
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::AppState;
 use crate::schedule::{load_for_service, parse_date, Loaded};
-use crate::store::{new_id, now_ms, rfc3339, BusinessTx, Db, Engine, Entity, StoreError};
+use crate::store::{new_id, now_ms, rfc3339, BusinessTx, Db, Entity, StoreError};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -177,15 +177,6 @@ pub struct NewBooking {
     pub created_by_staff_id: Option<String>,
 }
 
-/// Serialises booking writes of one business (SQLite already has a single writer).
-async fn lock_business(tx: &mut BusinessTx) -> Result<(), ApiError> {
-    if tx.engine() == Engine::Postgres {
-        let id = tx.business_id().to_owned();
-        sqlx::query("SELECT id FROM businesses WHERE id = $1 FOR UPDATE").bind(id).execute(tx.conn()).await?;
-    }
-    Ok(())
-}
-
 fn window(start: Timestamp) -> (Timestamp, Timestamp) {
     let ms = start.as_millisecond();
     (Timestamp::from_millisecond(ms - 8 * DAY_MS).unwrap_or(start), Timestamp::from_millisecond(ms + 8 * DAY_MS).unwrap_or(start))
@@ -212,6 +203,10 @@ fn free_for(loaded: &mut Loaded, staff: Option<&str>, start: Timestamp, source: 
             Unbookable::TooSoon => unprocessable("too_soon", "That time is too soon to book."),
             Unbookable::TooFarAhead => unprocessable("too_far_ahead", "That time is too far ahead to book."),
             Unbookable::OutsideHours => unprocessable("outside_hours", "That time is outside opening or working hours."),
+            Unbookable::OffGrid => unprocessable(
+                "not_on_grid",
+                format!("Appointments start every {} minutes; pick one of the times offered.", loaded.schedule.rules.slot_interval_minutes),
+            ),
         };
         return Err(error.with_details(alternatives(loaded)));
     }
@@ -250,7 +245,6 @@ pub async fn create(db: &Db, business_id: &str, new: NewBooking) -> Result<Booki
         return Err(ApiError::validation("`notes` must be at most 2000 characters."));
     }
     let mut tx = db.begin_business(business_id).await?;
-    lock_business(&mut tx).await?;
     if crate::customers::load(tx.conn(), business_id, &new.customer_id).await?.is_none() {
         return Err(unprocessable("unknown_customer", "No such customer."));
     }
@@ -259,7 +253,8 @@ pub async fn create(db: &Db, business_id: &str, new: NewBooking) -> Result<Booki
         check_staff(tx.conn(), business_id, staff_id, &service).await?;
     }
     let (from, to) = window(new.start);
-    let include_unbookable = new.staff_id.is_some() || new.source == BookingSource::Staff;
+    // People taken out of online booking can still be booked by name, never by rotation.
+    let include_unbookable = new.staff_id.is_some();
     let mut loaded = load_for_service(tx.conn(), business_id, &service, from, to, include_unbookable, None).await?;
     let slot = free_for(&mut loaded, new.staff_id.as_deref(), new.start, new.source)?;
     let staff_id = match &new.staff_id {
@@ -336,7 +331,6 @@ pub async fn update(
     source: BookingSource,
 ) -> Result<Booking, ApiError> {
     let mut tx = db.begin_business(business_id).await?;
-    lock_business(&mut tx).await?;
     let current = load(tx.conn(), business_id, id).await?.ok_or_else(|| ApiError::not_found("booking"))?;
     let conflict = |current: &Booking| {
         ApiError::conflict("version_conflict", "This booking was changed by someone else; here is how it is now.")
@@ -356,32 +350,45 @@ pub async fn update(
     let start = change.start.unwrap_or(current_start);
     let staff_id = change.staff_id.clone().unwrap_or_else(|| current.staff_id.clone());
     let moved = start != current_start || staff_id != current.staff_id;
-    if moved && !current.status.holds_time() {
-        return Err(unprocessable("invalid_transition", "Only pending or confirmed bookings can be moved."));
+    // Moving is only for bookings that hold time before and after the change: a move folded
+    // into a cancellation or completion would write a time and person nobody checked.
+    if moved && !(current.status.holds_time() && status.holds_time()) {
+        return Err(unprocessable("invalid_transition", "Only pending or confirmed bookings can be moved; move it and change its status separately."));
     }
-    let service = crate::services::load(tx.conn(), business_id, &current.service_id)
-        .await?
-        .ok_or_else(|| unprocessable("unknown_service", "The booking's service no longer exists."))?;
-    let (mut start_ms, mut end_ms) = (start.as_millisecond(), Timestamp::from_str(&current.end).map_err(ApiError::internal)?.as_millisecond());
-    if moved && status.holds_time() {
+    let notes = change.notes.map(|n| n.trim().to_owned()).unwrap_or(current.notes.clone());
+    let cancel_reason = if status == BookingStatus::Cancelled { change.cancel_reason.or(current.cancel_reason.clone()) } else { None };
+    if notes.chars().count() > 2000 || cancel_reason.as_deref().is_some_and(|r| r.chars().count() > 500) {
+        return Err(ApiError::validation("`notes` must be at most 2000 characters and `cancel_reason` at most 500."));
+    }
+    // The stored blocked time stands unless the booking moves (the service's buffers may have
+    // changed since; re-deriving them would shift a booking nobody moved). A deleted service's
+    // bookings can still be confirmed, completed or cancelled.
+    let row = sqlx::query("SELECT start_at, end_at, block_start, block_end FROM bookings WHERE id = $1")
+        .bind(id)
+        .fetch_one(tx.conn())
+        .await?;
+    let (mut start_ms, mut end_ms, mut block_start, mut block_end): (i64, i64, i64, i64) =
+        (row.try_get("start_at")?, row.try_get("end_at")?, row.try_get("block_start")?, row.try_get("block_end")?);
+    if moved {
+        let service = crate::services::load(tx.conn(), business_id, &current.service_id)
+            .await?
+            .ok_or_else(|| unprocessable("unknown_service", "The booking's service no longer exists, so it cannot be moved; cancel it and book again."))?;
         check_staff(tx.conn(), business_id, &staff_id, &service).await?;
         let (from, to) = window(start);
         let mut loaded = load_for_service(tx.conn(), business_id, &service, from, to, true, Some(id)).await?;
         let slot = free_for(&mut loaded, Some(&staff_id), start, source)?;
         (start_ms, end_ms) = (slot.start.as_millisecond(), slot.end.as_millisecond());
+        block_start = start_ms - i64::from(service.buffer_before_minutes) * 60_000;
+        block_end = end_ms + i64::from(service.buffer_after_minutes) * 60_000;
     }
-    let before = i64::from(service.buffer_before_minutes) * 60_000;
-    let after = i64::from(service.buffer_after_minutes) * 60_000;
-    let notes = change.notes.map(|n| n.trim().to_owned()).unwrap_or(current.notes.clone());
-    let cancel_reason = if status == BookingStatus::Cancelled { change.cancel_reason.or(current.cancel_reason.clone()) } else { None };
     let updated = sqlx::query(
         "UPDATE bookings SET start_at = $1, end_at = $2, block_start = $3, block_end = $4, staff_id = $5, status = $6, notes = $7, \
          cancel_reason = $8, version = version + 1, updated_at = $9 WHERE id = $10 AND business_id = $11 AND version = $12",
     )
     .bind(start_ms)
     .bind(end_ms)
-    .bind(start_ms - before)
-    .bind(end_ms + after)
+    .bind(block_start)
+    .bind(block_end)
     .bind(&staff_id)
     .bind(status.as_str())
     .bind(&notes)
@@ -468,6 +475,9 @@ pub struct CheckQuery {
     /// Instant, or local time in the business's zone.
     start: String,
     staff_id: Option<String>,
+    /// Whose rules apply: `staff` (default, as for bookings made in the console: no notice or
+    /// horizon limits) or `api`/`assistant`/`voice` (online booking rules).
+    source: Option<BookingSource>,
 }
 
 /// Is this exact time free? If not, the nearest free times.
@@ -487,7 +497,7 @@ async fn check_availability(
     }
     let (from, to) = window(start);
     let mut loaded = load_for_service(&mut conn, &auth.business_id, &service, from, to, q.staff_id.is_some(), None).await?;
-    let answer = match free_for(&mut loaded, q.staff_id.as_deref(), start, BookingSource::Api) {
+    let answer = match free_for(&mut loaded, q.staff_id.as_deref(), start, q.source.unwrap_or(BookingSource::Staff)) {
         Ok(slot) => AvailabilityCheck { available: true, reason: None, slot: Some(slot_to_wire(&slot, &tz)), alternatives: vec![] },
         Err(ApiError::Client { code, details, .. }) => AvailabilityCheck {
             available: false,

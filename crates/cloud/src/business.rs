@@ -95,8 +95,25 @@ async fn update_business(
         .bind(&auth.business_id)
         .execute(tx.conn())
         .await?;
+    let timezone_changed = req.timezone.is_some();
     let business = load(tx.conn(), &auth.business_id).await?;
     tx.record(Entity::Business, &business.id, Some(&business)).await?;
+    if timezone_changed {
+        // What consoles hold in local time changes with the zone: the schedule and every
+        // upcoming booking's local start.
+        let schedule = crate::schedule::load_business_schedule(tx.conn(), &business.id).await?;
+        tx.record(Entity::Schedule, &business.id, Some(&schedule)).await?;
+        let upcoming: Vec<String> = sqlx::query_scalar("SELECT id FROM bookings WHERE business_id = $1 AND start_at >= $2")
+            .bind(&business.id)
+            .bind(now_ms() - 86_400_000)
+            .fetch_all(tx.conn())
+            .await?;
+        for id in upcoming {
+            if let Some(booking) = crate::bookings::load(tx.conn(), &business.id, &id).await? {
+                tx.record(Entity::Booking, &id, Some(&booking)).await?;
+            }
+        }
+    }
     tx.audit(Some(&auth.staff_id), "business.updated", Some(("business", &business.id)), serde_json::to_value(&req).unwrap_or_default())
         .await?;
     tx.commit().await?;

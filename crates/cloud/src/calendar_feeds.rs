@@ -115,7 +115,7 @@ async fn feed(State(state): State<AppState>, Path(token): Path<String>) -> Resul
     let token = token.trim_end_matches(".ics");
     let row = sqlx::query(
         "SELECT f.business_id, f.staff_id, b.name, b.timezone FROM calendar_feeds f JOIN businesses b ON b.id = f.business_id \
-         WHERE f.token_hash = $1 AND f.revoked_at IS NULL",
+         JOIN staff creator ON creator.id = f.created_by WHERE f.token_hash = $1 AND f.revoked_at IS NULL AND creator.active = 1",
     )
     .bind(token_hash(token))
     .fetch_optional(state.db.reader())

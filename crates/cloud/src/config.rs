@@ -42,6 +42,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Requests taking longer are answered with 503 `timeout`.
     pub request_timeout_secs: u64,
+    /// How long a call to a provider (WhatsApp, Twilio) may take before it counts as failed.
+    pub provider_timeout_ms: u64,
     /// Connections in the PostgreSQL pool (SQLite always has one writer and a few readers).
     pub max_db_connections: u32,
     /// Login attempts allowed per account per minute.
@@ -69,6 +71,7 @@ impl Default for Config {
             refresh_token_ttl_days: 30,
             max_body_bytes: 256 * 1024,
             request_timeout_secs: 30,
+            provider_timeout_ms: 15_000,
             max_db_connections: 10,
             login_attempts_per_account_per_minute: 10,
             login_attempts_per_address_per_minute: 30,

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::{
     AuthorKind, Channel, ControlMode, Conversation, ConversationDetail, ConversationStatus, CreateConversation, CreateNote,
-    DeliveryStatus, Direction, Media, Message, Note, Page, UpdateConversation, UpdateNote,
+    DeliveryStatus, Direction, Media, Message, MessageKind, Note, Page, UpdateConversation, UpdateNote,
 };
 use serde::Deserialize;
 use sqlx::any::AnyRow;
@@ -76,12 +76,13 @@ pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Resu
 }
 
 const MESSAGE_COLUMNS: &str = "id, business_id, conversation_id, direction, author_kind, author_staff_id, body, media, \
-                               provider_message_id, delivery_status, error, created_at, updated_at";
+                               provider_message_id, delivery_status, error, created_at, updated_at, kind, raw";
 
 fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
     let direction: String = row.try_get("direction")?;
     let author: String = row.try_get("author_kind")?;
     let status: String = row.try_get("delivery_status")?;
+    let kind: String = row.try_get("kind")?;
     Ok(Message {
         id: row.try_get("id")?,
         business_id: row.try_get("business_id")?,
@@ -89,6 +90,7 @@ fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
         direction: Direction::parse(&direction).ok_or_else(|| corrupt("direction", &direction))?,
         author_kind: AuthorKind::parse(&author).ok_or_else(|| corrupt("author_kind", &author))?,
         author_staff_id: row.try_get("author_staff_id")?,
+        kind: MessageKind::parse(&kind).ok_or_else(|| corrupt("message kind", &kind))?,
         body: row.try_get("body")?,
         media: json_column::<Vec<Media>>(&row.try_get::<String, _>("media")?, "messages.media")?,
         provider_message_id: row.try_get("provider_message_id")?,
@@ -174,7 +176,12 @@ pub async fn open_for(tx: &mut BusinessTx, customer_id: &str, channel: Channel) 
 
 /// A new message to store in a conversation.
 pub struct NewMessage {
+    /// `None`: a new id. Staff replies bring the id their console made.
+    pub id: Option<String>,
     pub direction: Direction,
+    pub kind: MessageKind,
+    /// The provider's payload, kept for kinds Switchboard cannot show.
+    pub raw: Option<String>,
     pub author_kind: AuthorKind,
     pub author_staff_id: Option<String>,
     pub body: String,
@@ -185,13 +192,22 @@ pub struct NewMessage {
     pub at_ms: Option<i64>,
 }
 
+pub async fn load_message(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Message>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND business_id = $2"))
+        .bind(id)
+        .bind(business_id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(message_from_row).transpose()
+}
+
 /// Stores a message and moves the conversation's activity, preview and unread count along.
 pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMessage) -> Result<Message, ApiError> {
     let business_id = tx.business_id().to_owned();
-    let id = new_id();
+    let id = new.id.clone().unwrap_or_else(new_id);
     let at = new.at_ms.unwrap_or_else(now_ms);
     sqlx::query(&format!(
-        "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)"
+        "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)"
     ))
     .bind(&id)
     .bind(&business_id)
@@ -205,6 +221,8 @@ pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMes
     .bind(new.delivery_status.as_str())
     .bind(None::<String>)
     .bind(at)
+    .bind(new.kind.as_str())
+    .bind(new.raw.clone())
     .execute(tx.conn())
     .await?;
     let preview: String = if new.body.is_empty() && !new.media.is_empty() {
@@ -212,14 +230,14 @@ pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMes
     } else {
         new.body.chars().take(PREVIEW_CHARS).collect()
     };
-    let unread_step = i64::from(new.direction == Direction::Inbound);
+    let inbound = new.direction == Direction::Inbound;
     sqlx::query(
-        "UPDATE conversations SET last_activity_at = $1, last_message_preview = $2, unread_count = unread_count + $3, updated_at = $1 \
-         WHERE id = $4 AND business_id = $5",
+        "UPDATE conversations SET last_activity_at = $1, last_message_preview = $2, unread_count = unread_count + $3, updated_at = $1, \
+         last_inbound_at = CASE WHEN $3 = 1 THEN $1 ELSE last_inbound_at END WHERE id = $4 AND business_id = $5",
     )
     .bind(at)
     .bind(preview)
-    .bind(unread_step)
+    .bind(i64::from(inbound))
     .bind(conversation_id)
     .bind(&business_id)
     .execute(tx.conn())

@@ -1,7 +1,7 @@
 //! The demo business behind `switchboard-cloud demo`: a hair salon with services, staff, customers
 //! and a few conversations, so a newcomer sees a lived-in inbox at once. Seeding is idempotent.
 
-use protocol::{AuthorKind, BookingSource, BookingStatus, Channel, CreateCustomer, DeliveryStatus, Direction, Role};
+use protocol::{AuthorKind, BookingSource, MessageKind, BookingStatus, Channel, CreateCustomer, DeliveryStatus, Direction, Role};
 
 use crate::accounts::hash_password;
 use crate::bookings::NewBooking;
@@ -134,7 +134,10 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
                 &mut tx,
                 &conversation.id,
                 NewMessage {
+                    id: None,
                     direction: Direction::Inbound,
+                    kind: MessageKind::Text,
+                    raw: None,
                     author_kind: AuthorKind::Customer,
                     author_staff_id: None,
                     body: (*line).into(),

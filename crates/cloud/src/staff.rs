@@ -98,9 +98,10 @@ async fn apply_update(state: &AppState, auth: &Auth, id: &str, req: UpdateStaff)
     let mut staff = load(tx.conn(), &auth.business_id, id).await?.ok_or_else(|| ApiError::not_found("staff member"))?;
     let was_owner_and_active = staff.role == Role::Owner && staff.active;
     let touches_owner = staff.role == Role::Owner || req.role == Some(Role::Owner);
-    if touches_owner && (req.role.is_some_and(|r| r != staff.role) || req.active == Some(false)) {
+    if touches_owner && (req.role.is_some_and(|r| r != staff.role) || req.active.is_some_and(|a| a != staff.active)) {
         auth.require(Permission::ManageOwners)?;
     }
+    let was_manager = crate::accounts::role_allows(staff.role, Permission::ManageStaff);
     if let Some(name) = &req.name {
         staff.name = required_text(name, "name", 200)?;
     }
@@ -124,6 +125,27 @@ async fn apply_update(state: &AppState, auth: &Auth, id: &str, req: UpdateStaff)
         .await?;
     if !staff.active {
         revoke_all_sessions(tx.conn(), id, "deactivated").await?;
+    }
+    // Calendar feeds carry customers' names: they end with the person's access. Someone who
+    // leaves loses every feed they made or that shows them; someone no longer allowed to manage
+    // staff keeps only their own.
+    if !staff.active {
+        sqlx::query("UPDATE calendar_feeds SET revoked_at = $1 WHERE business_id = $2 AND (created_by = $3 OR staff_id = $3) AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(&auth.business_id)
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+    } else if was_manager && !crate::accounts::role_allows(staff.role, Permission::ManageStaff) {
+        sqlx::query(
+            "UPDATE calendar_feeds SET revoked_at = $1 WHERE business_id = $2 AND created_by = $3 AND (staff_id IS NULL OR staff_id <> $3) \
+             AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(&auth.business_id)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
     }
     let staff = load(tx.conn(), &auth.business_id, id).await?.ok_or_else(|| ApiError::not_found("staff member"))?;
     tx.record(Entity::Staff, id, Some(&staff)).await?;

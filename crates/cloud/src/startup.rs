@@ -50,11 +50,13 @@ impl Application {
             per_address: RateLimiter::keyed(per_minute(config.login_attempts_per_address_per_minute)),
         });
         let keys = Arc::new(TokenKeys::new(&key, &config));
+        let secrets = Arc::new(crate::channels::SecretBox::new(&key));
+        let providers = Arc::new(crate::providers::Providers::new(&config));
         let listener = TcpListener::bind(config.bind).await.map_err(|source| StartupError::Bind { addr: config.bind, source })?;
         let config = Arc::new(config);
         let mut state_slot = None;
         let router = crate::http::app(|openapi| {
-            let state = AppState { db, config, keys, metrics: Arc::new(Metrics::default()), login_limits, openapi };
+            let state = AppState { db, config, keys, metrics: Arc::new(Metrics::default()), login_limits, openapi, secrets, providers };
             state_slot = Some(state.clone());
             state
         });

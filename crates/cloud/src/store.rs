@@ -176,7 +176,9 @@ impl Db {
             Engine::Sqlite => self.inner.writer.begin_with("BEGIN IMMEDIATE").await?,
             Engine::Postgres => self.inner.writer.begin().await?,
         };
-        Ok(BusinessTx { tx, business_id: business_id.to_owned(), last_seq: None, db: self.clone() })
+        let mut tx = BusinessTx { tx, business_id: business_id.to_owned(), last_seq: None, db: self.clone() };
+        tx.lock().await?;
+        Ok(tx)
     }
 
     /// Live feed of committed business transactions (a hint: listeners pull the change log).
@@ -225,6 +227,9 @@ pub enum Entity {
     StaffHours,
     ScheduleException,
     Booking,
+    /// A channel's public status (id: `whatsapp` or `twilio`).
+    Channel,
+    WhatsappTemplate,
 }
 
 impl Entity {
@@ -243,6 +248,8 @@ impl Entity {
             Entity::StaffHours => "staff_hours",
             Entity::ScheduleException => "schedule_exception",
             Entity::Booking => "booking",
+            Entity::Channel => "channel",
+            Entity::WhatsappTemplate => "whatsapp_template",
         }
     }
 }
@@ -262,6 +269,18 @@ impl BusinessTx {
 
     pub fn engine(&self) -> Engine {
         self.db.engine()
+    }
+
+    /// Serialises this transaction with every other write of the business, so read-check-write
+    /// logic (is this slot free? is this the last owner? have we stored this message?) cannot
+    /// interleave. SQLite transactions already hold the write lock (BEGIN IMMEDIATE); on
+    /// PostgreSQL this locks the business row (which the change log's seq bump would lock anyway,
+    /// only later). Taken by [`Db::begin_business`].
+    async fn lock(&mut self) -> Result<(), StoreError> {
+        if self.engine() == Engine::Postgres {
+            sqlx::query("SELECT id FROM businesses WHERE id = $1 FOR UPDATE").bind(&self.business_id).execute(&mut *self.tx).await?;
+        }
+        Ok(())
     }
 
     /// The connection, for the statements of this transaction.

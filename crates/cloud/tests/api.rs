@@ -128,12 +128,17 @@ async fn roles_are_checked_per_route(app: TestApp) {
     // The last owner cannot be demoted or deactivated.
     let r = app.patch(&format!("/v1/staff/{}", owner.staff_id), &owner.access, json!({"role": "admin"})).await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "last_owner"), "{r:?}");
+    // Only owners touch owners, including bringing a deactivated one back.
+    let second_owner = app.add_staff(&owner, "owner").await;
+    assert_eq!(app.delete(&format!("/v1/staff/{}", second_owner.staff_id), &owner.access).await.status, StatusCode::OK);
+    let r = app.patch(&format!("/v1/staff/{}", second_owner.staff_id), &admin.access, json!({"active": true})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
     // Owners read the audit log; agents may not.
     assert_eq!(app.get("/v1/audit-log", &agent.access).await.status, StatusCode::FORBIDDEN);
     let log = app.get("/v1/audit-log?limit=2", &owner.access).await;
     assert_eq!(log.status, StatusCode::OK, "{log:?}");
-    assert_eq!(log.body["items"][0]["action"], "invitation.accepted", "newest first: {log:?}");
-    assert_eq!(log.body["items"][0]["actor_staff_id"], admin.staff_id.as_str());
+    assert_eq!(log.body["items"][0]["action"], "staff.updated", "newest first: {log:?}");
+    assert_eq!(log.body["items"][0]["actor_staff_id"], owner.staff_id.as_str());
     let actions: Vec<String> = {
         let mut all = Vec::new();
         let mut path = "/v1/audit-log?limit=2".to_string();
@@ -145,7 +150,7 @@ async fn roles_are_checked_per_route(app: TestApp) {
         all
     };
     assert_eq!(actions.last().map(String::as_str), Some("business.created"), "{actions:?}");
-    assert_eq!(actions.iter().filter(|a| *a == "invitation.accepted").count(), 2, "{actions:?}");
+    assert_eq!(actions.iter().filter(|a| *a == "invitation.accepted").count(), 3, "{actions:?}");
     // A role change applies to the very next request.
     let r = app.patch(&format!("/v1/staff/{}", agent.staff_id), &owner.access, json!({"role": "admin"})).await;
     assert_eq!(r.status, StatusCode::OK);

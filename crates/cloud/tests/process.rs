@@ -71,6 +71,14 @@ async fn acknowledged_writes_survive_kill_and_logs_carry_no_secrets() {
     assert_eq!(created.status(), 201);
     client.post(format!("{base}/v1/auth/refresh")).json(&json!({"refresh_token": refresh})).send().await.unwrap();
 
+    // A calendar feed is fetched by its secret URL: the token must not reach the log.
+    let feed: Value = client.post(format!("{base}/v1/calendar-feeds")).bearer_auth(&access)
+        .json(&json!({"staff_id": signup["staff_id"]})).send().await.unwrap().json().await.unwrap();
+    let feed_url = feed["url"].as_str().unwrap().to_owned();
+    let feed_token = feed_url.rsplit('/').next().unwrap().trim_end_matches(".ics").to_owned();
+    let path = &feed_url[feed_url.find("/calendar/").unwrap()..];
+    assert_eq!(client.get(format!("{base}{path}")).send().await.unwrap().status(), 200);
+
     // The write was acknowledged; kill the process without any chance to flush.
     child.kill().unwrap();
     child.wait().unwrap();
@@ -91,7 +99,8 @@ async fn acknowledged_writes_survive_kill_and_logs_carry_no_secrets() {
     let mut text = String::new();
     std::fs::File::open(&log).unwrap().read_to_string(&mut text).unwrap();
     assert!(text.contains("request"), "the log has request lines: {text}");
-    for secret in [password, &access, &refresh, &access2] {
+    assert!(text.contains("/calendar/{token}"), "the feed request is logged, redacted");
+    for secret in [password, &access, &refresh, &access2, &feed_token] {
         assert!(!text.contains(secret), "a secret leaked into the log");
     }
     let key = std::fs::read_to_string(data.join("secret.key")).unwrap();

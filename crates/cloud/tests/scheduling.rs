@@ -163,7 +163,7 @@ async fn bad_booking_input_gets_its_documented_error_and_changes_nothing(app: Te
         (json!({"customer_id": "nobody", "service_id": svc, "start": slot["start"]}), StatusCode::UNPROCESSABLE_ENTITY, "unknown_customer"),
         (json!({"customer_id": cust, "service_id": svc, "start": format!("{tomorrow}T03:00")}), StatusCode::UNPROCESSABLE_ENTITY, "outside_hours"),
         (json!({"customer_id": cust, "service_id": svc, "start": format!("{tomorrow}T16:30")}), StatusCode::UNPROCESSABLE_ENTITY, "outside_hours"),
-        (json!({"customer_id": cust, "service_id": svc, "start": format!("{tomorrow}T10:07")}), StatusCode::UNPROCESSABLE_ENTITY, "outside_hours"),
+        (json!({"customer_id": cust, "service_id": svc, "start": format!("{tomorrow}T10:07")}), StatusCode::UNPROCESSABLE_ENTITY, "not_on_grid"),
         (json!({"customer_id": cust, "service_id": svc, "start": "2020-01-01T10:00:00Z", "source": "api"}), StatusCode::UNPROCESSABLE_ENTITY, "too_soon"),
         (json!({"customer_id": cust, "service_id": svc, "start": "2031-01-01T10:00:00Z", "source": "api"}), StatusCode::UNPROCESSABLE_ENTITY, "too_far_ahead"),
         (json!({"customer_id": cust, "service_id": svc, "start": "next tuesday"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_time"),
@@ -249,6 +249,67 @@ async fn booking_lifecycle_reschedule_confirm_complete_cancel(app: TestApp) {
     let changes = app.changes(&owner.business_id).await;
     assert_eq!(changes.iter().filter(|c| c.1 == "booking").count(), 3);
     assert!(changes.iter().any(|c| c.1 == "schedule"));
+}
+
+async fn changes_that_do_not_move_a_booking_keep_its_time_and_people(app: TestApp) {
+    let owner = app.signup("keep").await;
+    let other = app.signup("keep-other").await;
+    let agent = app.add_staff(&owner, "agent").await;
+    open_all_day(&app, &owner, "Europe/London").await;
+    let svc = service(&app, &owner, 60, 0).await;
+    let cust = customer(&app, &owner).await;
+    let slots = app.get(&format!("/v1/availability?service_id={svc}&limit=8&staff_id={}", owner.staff_id), &owner.access).await.body["slots"].as_array().unwrap().clone();
+    // Back to back: 4 slots (an hour) apart on a 15-minute grid.
+    let first = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": slots[0]["start"], "staff_id": owner.staff_id, "status": "pending"})).await;
+    let second = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": slots[4]["start"], "staff_id": owner.staff_id})).await;
+    assert_eq!((first.status, second.status), (StatusCode::CREATED, StatusCode::CREATED), "{first:?} {second:?}");
+    let id = first.body["id"].as_str().unwrap().to_owned();
+
+    // A move folded into a cancellation is refused, and so is another business's staff member.
+    for staff in [other.staff_id.as_str(), agent.staff_id.as_str()] {
+        let r = app.patch(&format!("/v1/bookings/{id}"), &owner.access, json!({"expected_version": 1, "status": "cancelled", "staff_id": staff})).await;
+        assert_eq!(r.code(), "invalid_transition", "{r:?}");
+    }
+    let r = app.patch(&format!("/v1/bookings/{id}"), &owner.access, json!({"expected_version": 1, "staff_id": other.staff_id})).await;
+    assert_eq!(r.code(), "unknown_staff", "{r:?}");
+
+    // The service gains a 15-minute clean-up; confirming the earlier booking must not re-derive
+    // its blocked time and collide with the next one.
+    app.patch(&format!("/v1/services/{svc}"), &owner.access, json!({"buffer_after_minutes": 15})).await;
+    let confirmed = app.patch(&format!("/v1/bookings/{id}"), &owner.access, json!({"expected_version": 1, "status": "confirmed"})).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{confirmed:?}");
+    assert_eq!(confirmed.body["end"], first.body["end"]);
+    assert_no_overlaps(&app, &owner.business_id).await;
+
+    // A deleted service's bookings can still be completed or cancelled (not moved).
+    assert_eq!(app.delete(&format!("/v1/services/{svc}"), &owner.access).await.status, StatusCode::NO_CONTENT);
+    let second_id = second.body["id"].as_str().unwrap();
+    let r = app.patch(&format!("/v1/bookings/{second_id}"), &owner.access, json!({"expected_version": 1, "start": slots[6]["start"]})).await;
+    assert_eq!(r.code(), "unknown_service", "{r:?}");
+    let r = app.delete(&format!("/v1/bookings/{second_id}"), &owner.access).await;
+    assert_eq!(r.body["status"], "cancelled", "{r:?}");
+    let r = app.patch(&format!("/v1/bookings/{id}"), &owner.access, json!({"expected_version": 2, "status": "completed"})).await;
+    assert_eq!(r.body["status"], "completed", "{r:?}");
+}
+
+async fn calendar_feeds_end_with_the_persons_access(app: TestApp) {
+    let owner = app.signup("feeds").await;
+    let agent = app.add_staff(&owner, "agent").await;
+    let admin = app.add_staff(&owner, "admin").await;
+    let mine = app.post("/v1/calendar-feeds", &agent.access, json!({"staff_id": agent.staff_id})).await;
+    assert_eq!(mine.status, StatusCode::CREATED, "{mine:?}");
+    let r = app.post("/v1/calendar-feeds", &agent.access, json!({"staff_id": null})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "agents cannot take the whole business's calendar");
+    let whole = app.post("/v1/calendar-feeds", &admin.access, json!({"staff_id": null})).await;
+    let path = |r: &Reply| { let url = r.body["url"].as_str().unwrap(); url[url.find("/calendar/").unwrap()..].to_owned() };
+    let (mine_path, whole_path) = (path(&mine), path(&whole));
+    assert_eq!(app.client.get(format!("{}{mine_path}", app.base)).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(app.client.get(format!("{}{whole_path}", app.base)).send().await.unwrap().status(), StatusCode::OK);
+    // The admin is demoted: their whole-business feed ends. The agent leaves: theirs ends.
+    app.patch(&format!("/v1/staff/{}", admin.staff_id), &owner.access, json!({"role": "agent"})).await;
+    assert_eq!(app.client.get(format!("{}{whole_path}", app.base)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    app.delete(&format!("/v1/staff/{}", agent.staff_id), &owner.access).await;
+    assert_eq!(app.client.get(format!("{}{mine_path}", app.base)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
 }
 
 async fn bookings_stay_at_nine_local_across_the_next_dst_changes(app: TestApp) {

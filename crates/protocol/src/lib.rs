@@ -69,6 +69,26 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// What a message is. Anything a provider sends that Switchboard cannot show is kept as
+    /// `unsupported` with its raw payload, never dropped.
+    MessageKind {
+        Text = "text",
+        Image = "image",
+        Audio = "audio",
+        Video = "video",
+        Document = "document",
+        Sticker = "sticker",
+        Location = "location",
+        Contacts = "contacts",
+        /// A tapped quick-reply button or list item.
+        Reply = "reply",
+        Reaction = "reaction",
+        Template = "template",
+        Unsupported = "unsupported",
+    }
+}
+
+wire_enum! {
     AuthorKind { Customer = "customer", Assistant = "assistant", Staff = "staff", System = "system" }
 }
 
@@ -474,6 +494,7 @@ pub struct Message {
     pub direction: Direction,
     pub author_kind: AuthorKind,
     pub author_staff_id: Option<String>,
+    pub kind: MessageKind,
     pub body: String,
     pub media: Vec<Media>,
     pub provider_message_id: Option<String>,
@@ -799,6 +820,99 @@ pub struct AuditEntry {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub detail: serde_json::Value,
     pub created_at: Timestamp,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Channels and sending
+
+/// `PUT /v1/channels/whatsapp`: the WhatsApp Cloud API number of the business.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct WhatsappChannelSetup {
+    /// Meta's id of the business phone number (not the number itself).
+    pub phone_number_id: String,
+    /// The number as customers see it, for display.
+    pub display_phone_number: Option<String>,
+    /// A system-user access token with `whatsapp_business_messaging`.
+    pub access_token: String,
+    /// The Meta app's secret: webhooks are verified with it.
+    pub app_secret: String,
+    /// The token you type into Meta's webhook settings.
+    pub verify_token: String,
+}
+
+/// `PUT /v1/channels/twilio`: the Twilio account and the numbers customers write to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TwilioChannelSetup {
+    pub account_sid: String,
+    pub auth_token: String,
+    /// E.164 numbers (SMS) or `whatsapp:+…` senders.
+    pub numbers: Vec<String>,
+}
+
+/// A channel as anyone may see it: no secret is ever returned.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ChannelStatus {
+    /// `whatsapp` or `twilio`.
+    pub kind: String,
+    /// `ok` (last call worked), `error` (see `last_error`) or `unknown` (nothing sent yet).
+    pub health: String,
+    pub last_error: Option<String>,
+    pub last_ok_at: Option<Timestamp>,
+    /// Non-secret settings: phone number id, account SID, numbers.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub settings: serde_json::Value,
+    pub updated_at: Timestamp,
+}
+
+/// A reply from staff.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    pub body: String,
+    /// A UUID the client made, so a retried request sends once (also the message's id).
+    pub client_message_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WhatsappTemplate {
+    pub id: String,
+    pub name: String,
+    /// e.g. `en_GB`.
+    pub language: String,
+    /// The approved text, with `{{1}}`, `{{2}}`… for variables.
+    pub body: String,
+    pub variables: u32,
+    pub twilio_content_sid: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateWhatsappTemplate {
+    pub name: String,
+    pub language: String,
+    pub body: String,
+    pub twilio_content_sid: Option<String>,
+}
+
+/// Sends an approved template (the only thing WhatsApp allows once the 24-hour window is closed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SendTemplate {
+    pub template_id: String,
+    #[serde(default)]
+    pub variables: Vec<String>,
+    pub client_message_id: Option<String>,
 }
 
 /// `/healthz` answer.

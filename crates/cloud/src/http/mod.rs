@@ -39,6 +39,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub login_limits: Arc<LoginLimits>,
     pub openapi: Arc<String>,
+    /// Seals channel secrets at rest.
+    pub secrets: Arc<crate::channels::SecretBox>,
+    /// WhatsApp and Twilio API clients.
+    pub providers: Arc<crate::providers::Providers>,
 }
 
 /// Login attempts per account and per client address.
@@ -83,6 +87,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::schedule::router())
         .merge(crate::bookings::router())
         .merge(crate::calendar_feeds::router())
+        .merge(crate::channels::router())
 }
 
 /// The OpenAPI document as served at `/openapi.json`.
@@ -114,8 +119,11 @@ pub fn app(state_without_doc: impl FnOnce(Arc<String>) -> AppState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    // The path only: query strings may carry customers' names or numbers.
-                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                    // The path only (query strings may carry customers' names or numbers), and
+                    // never a calendar feed's secret token.
+                    let path = req.uri().path();
+                    let path = if path.starts_with("/calendar/") { "/calendar/{token}" } else { path };
+                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %path)
                 })
                 .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
