@@ -598,9 +598,20 @@ mod tests {
         /// Written independently of the engine: is `[start, end)` inside one of `hours` on `date`?
         fn inside(tz: &TimeZone, date: Date, hours: &[LocalInterval], start: i64, end: i64) -> bool {
             hours.iter().any(|i| {
+                // A boundary is the first instant whose wall-clock time is at or past it (so a
+                // boundary the clocks skip is the jump), found by search, not by the engine's way.
                 let at = |m: u16| {
                     let dt = date.to_datetime(jiff::civil::Time::midnight()) + jiff::Span::new().minutes(i64::from(m));
-                    tz.to_ambiguous_timestamp(dt).compatible().unwrap().as_millisecond()
+                    let later = tz.to_ambiguous_timestamp(dt).later().unwrap().as_millisecond();
+                    let (mut lo, mut hi) = (later - 3 * 3_600_000, later);
+                    while hi - lo > 1_000 {
+                        let mid = lo + (hi - lo) / 2;
+                        let local = Timestamp::from_millisecond(mid).unwrap().to_zoned(tz.clone()).datetime();
+                        if local >= dt { hi = mid } else { lo = mid }
+                    }
+                    // Folds: the earlier of the two instants, which the search above skips past.
+                    let earlier = tz.to_ambiguous_timestamp(dt).earlier().unwrap().as_millisecond();
+                    hi.min(earlier).max(later - 3 * 3_600_000)
                 };
                 at(i.start) <= start && end <= at(i.end)
             })

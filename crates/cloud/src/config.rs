@@ -44,6 +44,11 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// How long a call to a provider (WhatsApp, Twilio) may take before it counts as failed.
     pub provider_timeout_ms: u64,
+    /// First retry delay of a failed send; doubles per attempt (with jitter) up to five minutes.
+    pub outbox_retry_base_ms: u64,
+    /// Run the webhook and sender workers in this process (turned off only by tests that need an
+    /// acknowledged-but-unprocessed webhook).
+    pub run_workers: bool,
     /// Connections in the PostgreSQL pool (SQLite always has one writer and a few readers).
     pub max_db_connections: u32,
     /// Login attempts allowed per account per minute.
@@ -72,6 +77,8 @@ impl Default for Config {
             max_body_bytes: 256 * 1024,
             request_timeout_secs: 30,
             provider_timeout_ms: 15_000,
+            outbox_retry_base_ms: 1_000,
+            run_workers: true,
             max_db_connections: 10,
             login_attempts_per_account_per_minute: 10,
             login_attempts_per_address_per_minute: 30,

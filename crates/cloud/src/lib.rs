@@ -13,6 +13,8 @@
 //!   [`conversations`]: the REST resources under `/v1`.
 //! - [`availability`]: the pure engine that finds free appointment times; [`schedule`]: hours,
 //!   exceptions and rules; [`bookings`]: the only way anything books; [`calendar_feeds`]: iCalendar.
+//! - [`channels`], [`intake`], [`outbox`], [`providers`]: WhatsApp and Twilio — set-up, signed
+//!   webhooks committed before they are acknowledged, and a durable outbox that sends once.
 //! - [`http`]: the router, error envelope, extractors, limits, health, metrics and OpenAPI.
 //! - [`demo`]: the seeded demo business behind `switchboard-cloud demo`.
 
@@ -29,7 +31,9 @@ pub mod customers;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod intake;
 pub mod metrics;
+pub mod outbox;
 pub mod providers;
 pub mod schedule;
 pub mod services;

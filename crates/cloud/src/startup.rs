@@ -56,7 +56,17 @@ impl Application {
         let config = Arc::new(config);
         let mut state_slot = None;
         let router = crate::http::app(|openapi| {
-            let state = AppState { db, config, keys, metrics: Arc::new(Metrics::default()), login_limits, openapi, secrets, providers };
+            let state = AppState {
+                db,
+                config,
+                keys,
+                metrics: Arc::new(Metrics::default()),
+                login_limits,
+                openapi,
+                secrets,
+                providers,
+                wake: Arc::new(crate::http::Wakeups::default()),
+            };
             state_slot = Some(state.clone());
             state
         });
@@ -72,10 +82,22 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves (and runs the webhook and sender workers) until `shutdown` completes, then finishes
+    /// the requests in flight and stops the workers.
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut workers = Vec::new();
+        if self.state.config.run_workers {
+            workers.push(tokio::spawn(crate::intake::run_worker(self.state.clone(), stopped.clone())));
+            workers.push(tokio::spawn(crate::outbox::run_worker(self.state.clone(), stopped)));
+        }
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        let _ = stop.send(true);
+        for worker in workers {
+            let _ = worker.await;
+        }
+        served
     }
 }
 

@@ -336,6 +336,17 @@ impl BusinessTx {
         Ok(())
     }
 
+    /// Commits a transaction that may legitimately have changed nothing consoles see (a webhook
+    /// status for a message we do not know, a send whose outcome only touched the outbox).
+    /// Everything it did record is announced as usual.
+    pub async fn commit_even_if_unchanged(self) -> Result<Option<i64>, StoreError> {
+        if self.last_seq.is_some() {
+            return self.commit().await.map(Some);
+        }
+        self.tx.commit().await?;
+        Ok(None)
+    }
+
     /// Commits, then tells live listeners. Refuses if nothing was recorded (see module docs).
     pub async fn commit(self) -> Result<i64, StoreError> {
         let Some(seq) = self.last_seq else {

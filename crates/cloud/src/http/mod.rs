@@ -43,6 +43,14 @@ pub struct AppState {
     pub secrets: Arc<crate::channels::SecretBox>,
     /// WhatsApp and Twilio API clients.
     pub providers: Arc<crate::providers::Providers>,
+    /// Wakes the background workers when there is work.
+    pub wake: Arc<Wakeups>,
+}
+
+#[derive(Default)]
+pub struct Wakeups {
+    pub intake: tokio::sync::Notify,
+    pub outbox: tokio::sync::Notify,
 }
 
 /// Login attempts per account and per client address.
@@ -88,6 +96,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::bookings::router())
         .merge(crate::calendar_feeds::router())
         .merge(crate::channels::router())
+        .merge(crate::intake::router())
+        .merge(crate::outbox::router())
 }
 
 /// The OpenAPI document as served at `/openapi.json`.
