@@ -199,6 +199,8 @@ async fn send_template(
     auth.require(Permission::HandleConversations)?;
     let template = {
         let mut conn = state.db.reader().acquire().await?;
+        // Another business's conversation is a 404 whatever the template.
+        crate::conversations::load(&mut conn, &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
         load_template(&mut conn, &auth.business_id, &req.template_id)
             .await?
             .ok_or_else(|| unprocessable("unknown_template", "No such template."))?

@@ -324,7 +324,7 @@ async fn tenant_isolation_on_every_route_with_an_id(app: TestApp) {
     assert_eq!(app.changes(&b.business_id).await, b_changes);
     // And B still sees all of it.
     for (resource, id) in &b_ids {
-        if !matches!(*resource, "invitations" | "calendar-feeds") {
+        if !matches!(*resource, "invitations" | "calendar-feeds" | "whatsapp-templates") {
             let r = app.get(&format!("/v1/{resource}/{id}"), &b.access).await;
             assert_eq!(r.status, StatusCode::OK, "{resource}: {r:?}");
         }
@@ -484,6 +484,8 @@ fn body_for(method: &Method, template: &str) -> Option<Value> {
         ("PATCH", "/v1/notes/{id}") => Some(json!({"body": "changed"})),
         ("PATCH", "/v1/bookings/{id}") => Some(json!({"expected_version": 1, "notes": "changed"})),
         ("PUT", "/v1/staff/{id}/hours") => Some(json!({"hours": null, "bookable": false})),
+        ("POST", "/v1/conversations/{id}/messages") => Some(json!({"body": "hello"})),
+        ("POST", "/v1/conversations/{id}/template-messages") => Some(json!({"template_id": "any", "variables": []})),
         ("PATCH", _) => Some(json!({})),
         ("POST", "/v1/conversations/{id}/notes") => Some(json!({"body": "a note"})),
         (m, t) => panic!("the isolation walk has no body for {m} {t}; add one"),
@@ -509,6 +511,10 @@ async fn seed_one_of_everything(app: &TestApp, t: &common::Tenant) -> std::colle
     let feed = app.post("/v1/calendar-feeds", &t.access, json!({"staff_id": t.staff_id})).await;
     assert!(feed.status.is_success(), "{feed:?}");
     let feed = feed.body["feed"]["id"].as_str().unwrap().to_owned();
+    let template = id(app.post("/v1/whatsapp-templates", &t.access, json!({"name": "reminder", "language": "en_GB", "body": "See you {{1}}"})).await);
+    let media = switchboard_cloud::store::new_id();
+    sqlx::query("INSERT INTO media (id, business_id, content_type, size, data, created_at) VALUES ($1, $2, 'image/png', 3, 'AAAA', 0)")
+        .bind(&media).bind(&t.business_id).execute(app.db.writer()).await.unwrap();
     [
         ("customers", customer),
         ("conversations", conversation),
@@ -519,6 +525,8 @@ async fn seed_one_of_everything(app: &TestApp, t: &common::Tenant) -> std::colle
         ("schedule-exceptions", exception),
         ("bookings", booking),
         ("calendar-feeds", feed),
+        ("whatsapp-templates", template),
+        ("media", media),
         ("staff", t.staff_id.clone()),
     ]
     .into_iter()
