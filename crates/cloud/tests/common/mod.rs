@@ -31,13 +31,15 @@ macro_rules! on_both_engines {
     )*};
 }
 
+pub mod fakes;
+
 pub struct TestApp {
     pub engine: Engine,
     pub base: String,
     pub db: Db,
     pub client: reqwest::Client,
     pub config: Config,
-    _dir: tempfile::TempDir,
+    _dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 /// A signed-up business and its owner's tokens.
@@ -89,11 +91,39 @@ impl TestApp {
             ..Config::default()
         };
         adjust(&mut config);
+        Self::start(engine, config, std::sync::Arc::new(dir)).await
+    }
+
+    async fn start(engine: Engine, config: Config, dir: std::sync::Arc<tempfile::TempDir>) -> TestApp {
         let app = Application::build(config.clone()).await.expect("the service starts");
         let base = format!("http://{}", app.local_addr());
         let db = app.state().db.clone();
         tokio::spawn(app.run_until(std::future::pending()));
         TestApp { engine, base, db, client: reqwest::Client::new(), config, _dir: dir }
+    }
+
+    /// Another instance of the service on the same database (a restart, or a second instance).
+    pub async fn another_instance(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = self.config.clone();
+        config.bind = "127.0.0.1:0".parse().unwrap();
+        adjust(&mut config);
+        Self::start(self.engine, config, self._dir.clone()).await
+    }
+
+    /// Polls `check` until it holds (10 s at most).
+    pub async fn eventually<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting until {what}");
     }
 
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {

@@ -1,0 +1,544 @@
+//! WhatsApp and SMS end to end: signed webhooks in, the outbox out, against a local fake of the
+//! Graph API and Twilio's REST API, on SQLite and PostgreSQL.
+
+mod common;
+
+use std::time::Duration;
+
+use common::fakes::{FakeProviders, Scripted, TWILIO_SID, TWILIO_TOKEN, WHATSAPP_TOKEN};
+use common::{Engine, Reply, Tenant, TestApp};
+use hmac::{Hmac, Mac};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use switchboard_cloud::Config;
+
+const PHONE_ID: &str = "109876543210";
+
+async fn spawn_with_fakes(engine: Engine, adjust: impl FnOnce(&mut Config)) -> (TestApp, FakeProviders) {
+    let fake = FakeProviders::start().await;
+    let base = fake.base.clone();
+    let app = TestApp::spawn_with(engine, |c| {
+        c.whatsapp_api_base = base.clone();
+        c.twilio_api_base = base;
+        c.public_url = "https://switchboard.example".into();
+        c.provider_timeout_ms = 700;
+        c.outbox_retry_base_ms = 50;
+        adjust(c);
+    })
+    .await;
+    (app, fake)
+}
+
+fn app_secret(t: &Tenant) -> String {
+    format!("app-secret-{}", &t.business_id[..8])
+}
+
+async fn connect_whatsapp(app: &TestApp, t: &Tenant, phone_number_id: &str, secret: &str) -> Reply {
+    app.call(
+        Method::PUT,
+        "/v1/channels/whatsapp",
+        Some(&t.access),
+        Some(json!({"phone_number_id": phone_number_id, "display_phone_number": "+44 7911 000000", "access_token": WHATSAPP_TOKEN,
+                    "app_secret": secret, "verify_token": format!("verify-{secret}")})),
+    )
+    .await
+}
+
+async fn connect_twilio(app: &TestApp, t: &Tenant, number: &str) -> Reply {
+    app.call(
+        Method::PUT,
+        "/v1/channels/twilio",
+        Some(&t.access),
+        Some(json!({"account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN, "numbers": [number, format!("whatsapp:{number}")]})),
+    )
+    .await
+}
+
+fn sign_meta(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    let bytes = mac.finalize().into_bytes();
+    format!("sha256={}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+async fn post_whatsapp(app: &TestApp, body: &Value, signature: Option<String>) -> (StatusCode, String) {
+    let raw = serde_json::to_vec(body).unwrap();
+    let mut req = app.client.post(format!("{}/webhooks/whatsapp", app.base)).header("content-type", "application/json").body(raw);
+    if let Some(s) = signature {
+        req = req.header("x-hub-signature-256", s);
+    }
+    let res = req.send().await.unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
+async fn post_whatsapp_signed(app: &TestApp, body: &Value, secret: &str) -> (StatusCode, String) {
+    let raw = serde_json::to_vec(body).unwrap();
+    post_whatsapp(app, body, Some(sign_meta(secret, &raw))).await
+}
+
+async fn post_twilio(app: &TestApp, path: &str, params: &[(&str, &str)], token: &str) -> (StatusCode, String) {
+    let owned: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let signature = switchboard_cloud::intake::twilio_signature(token, &format!("{}{path}", app.config.public_url), &owned);
+    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(owned.iter()).finish();
+    let res = app
+        .client
+        .post(format!("{}{path}", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
+/// A WhatsApp Cloud API notification, as Meta sends it.
+fn notification(phone_number_id: &str, contacts: Value, messages: Value, statuses: Value) -> Value {
+    let mut value = json!({"messaging_product": "whatsapp", "metadata": {"display_phone_number": "447911000000", "phone_number_id": phone_number_id}});
+    if !contacts.is_null() {
+        value["contacts"] = contacts;
+    }
+    if !messages.is_null() {
+        value["messages"] = messages;
+    }
+    if !statuses.is_null() {
+        value["statuses"] = statuses;
+    }
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA-1", "changes": [{"field": "messages", "value": value}]}]})
+}
+
+fn text(id: &str, from: &str, body: &str) -> Value {
+    json!({"from": from, "id": id, "timestamp": (jiff::Timestamp::now().as_second()).to_string(), "type": "text", "text": {"body": body}})
+}
+
+async fn count(app: &TestApp, sql: &str, business: &str) -> i64 {
+    sqlx::query_scalar(sql).bind(business).fetch_one(app.db.reader()).await.unwrap()
+}
+
+async fn messages_of(app: &TestApp, t: &Tenant) -> Vec<Value> {
+    let inbox = app.get("/v1/conversations", &t.access).await;
+    let mut all = Vec::new();
+    for c in inbox.body["items"].as_array().unwrap() {
+        let page = app.get(&format!("/v1/conversations/{}/messages?limit=200", c["id"].as_str().unwrap()), &t.access).await;
+        all.extend(page.body["items"].as_array().unwrap().iter().cloned());
+    }
+    all
+}
+
+on_both_engines! {
+
+async fn channel_setup_keeps_secrets_secret(app: TestApp) {
+    let owner = app.signup("chan").await;
+    let agent = app.add_staff(&owner, "agent").await;
+    let secret = app_secret(&owner);
+    let r = connect_whatsapp(&app, &agent, PHONE_ID, &secret).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(r.body["health"], "unknown");
+    assert_eq!(r.body["settings"]["phone_number_id"], PHONE_ID);
+    let listed = app.get("/v1/channels", &agent.access).await;
+    let text = listed.body.to_string();
+    for s in [WHATSAPP_TOKEN, secret.as_str()] {
+        assert!(!text.contains(s), "a secret was returned: {text}");
+    }
+    let stored: String = sqlx::query_scalar("SELECT secrets FROM channels WHERE business_id = $1").bind(&owner.business_id).fetch_one(app.db.reader()).await.unwrap();
+    assert!(!stored.contains(WHATSAPP_TOKEN) && !stored.contains(&secret), "secrets are encrypted at rest");
+    let other = app.signup("chan-other").await;
+    let r = connect_whatsapp(&app, &other, PHONE_ID, "x").await;
+    assert_eq!(r.code(), "address_in_use");
+    let r = connect_twilio(&app, &owner, "+14155550100").await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(r.body["settings"]["numbers"], json!(["+14155550100"]));
+    assert!(!r.body.to_string().contains(TWILIO_TOKEN));
+    let r = app.call(Method::PUT, "/v1/channels/twilio", Some(&owner.access), Some(json!({"account_sid": "nope", "auth_token": "x", "numbers": ["+14155550100"]}))).await;
+    assert_eq!(r.code(), "validation_failed");
+}
+
+async fn whatsapp_webhooks_are_verified_before_anything_is_stored(app: TestApp) {
+    let owner = app.signup("verify").await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let challenge = app.call(Method::GET, &format!("/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=verify-{secret}&hub.challenge=1158201444"), None, None).await;
+    assert_eq!((challenge.status, challenge.body.clone()), (StatusCode::OK, json!(1158201444)), "{challenge:?}");
+    let wrong = app.call(Method::GET, "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1", None, None).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+
+    let body = notification(PHONE_ID, Value::Null, json!([text("wamid.A1", "447700000001", "hello")]), Value::Null);
+    let (status, _) = post_whatsapp(&app, &body, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "missing signature");
+    let (status, _) = post_whatsapp(&app, &body, Some(sign_meta("not the app secret", &serde_json::to_vec(&body).unwrap()))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "forged signature");
+    // Signed, then altered in transit.
+    let signed = sign_meta(&secret, &serde_json::to_vec(&body).unwrap());
+    let altered = notification(PHONE_ID, Value::Null, json!([text("wamid.A1", "447700000001", "hellO")]), Value::Null);
+    let (status, _) = post_whatsapp(&app, &altered, Some(signed)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "altered body");
+    let (status, _) = post_whatsapp(&app, &json!({"not": "whatsapp"}), Some(sign_meta(&secret, b"{\"not\":\"whatsapp\"}"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1", &owner.business_id).await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM messages WHERE business_id = $1", &owner.business_id).await, 0);
+
+    let (status, ack) = post_whatsapp_signed(&app, &body, &secret).await;
+    assert_eq!((status, ack.as_str()), (StatusCode::OK, "EVENT_RECEIVED"));
+    app.eventually("the message is in the inbox", || async { messages_of(&app, &owner).await.len() == 1 }).await;
+}
+
+async fn every_kind_of_whatsapp_message_lands_in_the_inbox(app: TestApp) {
+    let owner = app.signup("kinds").await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let now = jiff::Timestamp::now().as_second().to_string();
+    let from = "447911123455";
+    let bsuid = "GB.1234567890123456789";
+    let messages = json!([
+        {"from": from, "id": "wamid.k1", "timestamp": now, "type": "text", "text": {"body": "Hi there"}},
+        {"from": from, "id": "wamid.k3", "timestamp": now, "type": "location", "location": {"latitude": 51.5, "longitude": -0.12, "name": "Studio", "address": "1 High St"}},
+        {"from": from, "id": "wamid.k4", "timestamp": now, "type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": "yes", "title": "Yes, book it"}}},
+        {"from": from, "id": "wamid.k5", "timestamp": now, "type": "reaction", "reaction": {"message_id": "wamid.k1", "emoji": "👍"}},
+        {"from": from, "id": "wamid.k6", "timestamp": now, "type": "order", "order": {"catalog_id": "1", "product_items": []}},
+        {"from": from, "id": "wamid.k7", "timestamp": now, "type": "contacts", "contacts": [{"name": {"formatted_name": "Ana B"}, "phones": [{"phone": "+44 7911 123456"}]}]},
+        {"from": bsuid, "id": "wamid.k8", "timestamp": now, "type": "text", "text": {"body": "I hide my number"}},
+    ]);
+    let contacts = json!([{"profile": {"name": "Priya"}, "wa_id": from}, {"profile": {"name": "Hidden Hana"}, "user_id": bsuid}]);
+    let (status, _) = post_whatsapp_signed(&app, &notification(PHONE_ID, contacts, messages, Value::Null), &secret).await;
+    assert_eq!(status, StatusCode::OK);
+    app.eventually("seven messages", || async { messages_of(&app, &owner).await.len() == 7 }).await;
+    let all = messages_of(&app, &owner).await;
+    let kinds: std::collections::BTreeSet<&str> = all.iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    for k in ["text", "location", "reply", "reaction", "unsupported", "contacts"] {
+        assert!(kinds.contains(k), "{k} missing: {kinds:?}");
+    }
+    let unsupported = all.iter().find(|m| m["kind"] == "unsupported").unwrap();
+    assert!(unsupported["body"].as_str().unwrap().contains("order"));
+    let raw: Option<String> = sqlx::query_scalar("SELECT raw FROM messages WHERE provider_message_id = 'wamid.k6'").fetch_one(app.db.reader()).await.unwrap();
+    assert!(raw.unwrap().contains("catalog_id"), "the unknown payload is kept");
+    assert!(all.iter().any(|m| m["body"] == "Yes, book it"));
+    let customers = app.get("/v1/customers", &owner.access).await;
+    let customers = customers.body["items"].as_array().unwrap();
+    let priya = customers.iter().find(|c| c["name"] == "Priya").unwrap();
+    assert_eq!((priya["phone"].as_str(), priya["whatsapp_id"].as_str()), (Some("+447911123455"), Some(from)));
+    let hana = customers.iter().find(|c| c["name"] == "Hidden Hana").unwrap();
+    assert_eq!((hana["phone"].clone(), hana["whatsapp_id"].as_str()), (Value::Null, Some(bsuid)), "a business-scoped id, no number");
+    // One open conversation per customer and channel.
+    assert_eq!(app.get("/v1/conversations", &owner.access).await.body["items"].as_array().unwrap().len(), 2);
+}
+
+async fn a_webhook_delivered_five_times_at_once_is_one_message(app: TestApp) {
+    let owner = app.signup("dup").await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let body = notification(PHONE_ID, json!([{"profile": {"name": "Dup"}, "wa_id": "447700900557"}]), json!([text("wamid.dup", "447700900557", "once")]), Value::Null);
+    let mut tasks = Vec::new();
+    for _ in 0..5 {
+        let raw = serde_json::to_vec(&body).unwrap();
+        let sig = sign_meta(&secret, &raw);
+        let req = app.client.post(format!("{}/webhooks/whatsapp", app.base)).header("x-hub-signature-256", sig).body(raw);
+        tasks.push(tokio::spawn(async move { req.send().await.unwrap().status() }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::OK);
+    }
+    // The same message inside a different delivery (a retry with another body) is still one.
+    let other_body = notification(PHONE_ID, Value::Null, json!([text("wamid.dup", "447700900557", "once")]), json!([{"id": "wamid.unknown", "status": "read", "timestamp": "1", "recipient_id": "1"}]));
+    post_whatsapp_signed(&app, &other_body, &secret).await;
+    app.eventually("all events processed", || async {
+        count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL", &owner.business_id).await == 0
+    }).await;
+    assert_eq!(messages_of(&app, &owner).await.len(), 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers WHERE business_id = $1", &owner.business_id).await, 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM conversations WHERE business_id = $1", &owner.business_id).await, 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND last_error IS NOT NULL", &owner.business_id).await, 0, "a status for an unknown message does not fail the batch");
+}
+
+async fn one_delivery_for_two_businesses_is_split_and_must_be_signed_for_both(app: TestApp) {
+    let a = app.signup("split-a").await;
+    let b = app.signup("split-b").await;
+    // One Meta app serving two businesses: the same app secret.
+    connect_whatsapp(&app, &a, "111", "shared-secret").await;
+    connect_whatsapp(&app, &b, "222", "shared-secret").await;
+    let mut body = notification("111", Value::Null, json!([text("wamid.a", "447700900560", "for A")]), Value::Null);
+    let second = notification("222", Value::Null, json!([text("wamid.b", "447700900561", "for B")]), Value::Null);
+    body["entry"].as_array_mut().unwrap().push(second["entry"][0].clone());
+    let (status, _) = post_whatsapp_signed(&app, &body, "shared-secret").await;
+    assert_eq!(status, StatusCode::OK);
+    app.eventually("both delivered", || async { messages_of(&app, &a).await.len() == 1 && messages_of(&app, &b).await.len() == 1 }).await;
+    assert_eq!(messages_of(&app, &a).await[0]["body"], "for A");
+    assert_eq!(messages_of(&app, &b).await[0]["body"], "for B");
+    // A business with its own secret cannot be written to with someone else's signature.
+    let c = app.signup("split-c").await;
+    connect_whatsapp(&app, &c, "333", "c-secret").await;
+    let mut mixed = notification("111", Value::Null, json!([text("wamid.a2", "447700900560", "again")]), Value::Null);
+    let for_c = notification("333", Value::Null, json!([text("wamid.c", "447700900562", "sneaky")]), Value::Null);
+    mixed["entry"].as_array_mut().unwrap().push(for_c["entry"][0].clone());
+    let (status, _) = post_whatsapp_signed(&app, &mixed, "shared-secret").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1", &c.business_id).await, 0);
+}
+
+}
+
+/// Both engines, with the fake providers (the macro above starts apps without them).
+macro_rules! with_fakes {
+    ($(async fn $name:ident($app:ident, $fake:ident) $body:block)*) => {$(
+        mod $name {
+            use super::*;
+            async fn body($app: TestApp, $fake: FakeProviders) $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { let (a, f) = spawn_with_fakes(Engine::Sqlite, |_| {}).await; body(a, f).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { let (a, f) = spawn_with_fakes(Engine::Postgres, |_| {}).await; body(a, f).await }
+        }
+    )*};
+}
+
+/// A customer who wrote on WhatsApp just now, and their conversation id.
+async fn whatsapp_customer(app: &TestApp, t: &Tenant, from: &str) -> String {
+    let secret = app_secret(t);
+    post_whatsapp_signed(app, &notification(PHONE_ID, Value::Null, json!([text(&format!("wamid.in-{from}"), from, "Hello?")]), Value::Null), &secret).await;
+    app.eventually("the conversation exists", || async {
+        !app.get("/v1/conversations", &t.access).await.body["items"].as_array().unwrap().is_empty()
+    })
+    .await;
+    app.get("/v1/conversations", &t.access).await.body["items"][0]["id"].as_str().unwrap().to_owned()
+}
+
+async fn message(app: &TestApp, t: &Tenant, conversation: &str, id: &str) -> Value {
+    let page = app.get(&format!("/v1/conversations/{conversation}/messages"), &t.access).await;
+    page.body["items"].as_array().unwrap().iter().find(|m| m["id"] == id).cloned().unwrap()
+}
+
+with_fakes! {
+
+async fn whatsapp_media_is_fetched_and_kept(app, fake) {
+    let owner = app.signup("media").await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let image = json!({"from": "447700900556", "id": "wamid.img", "timestamp": "1767225600", "type": "image",
+                       "image": {"id": "MEDIA-42", "mime_type": "image/jpeg", "caption": "My hair now"}});
+    post_whatsapp_signed(&app, &notification(PHONE_ID, Value::Null, json!([image]), Value::Null), &secret).await;
+    app.eventually("the photo arrives", || async { messages_of(&app, &owner).await.len() == 1 }).await;
+    let message = messages_of(&app, &owner).await.remove(0);
+    assert_eq!((message["kind"].as_str(), message["body"].as_str()), (Some("image"), Some("My hair now")));
+    let url = message["media"][0]["url"].as_str().expect("media kept");
+    assert_eq!(message["media"][0]["content_type"], "image/jpeg");
+    let res = app.client.get(format!("{}{url}", app.base)).bearer_auth(&owner.access).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), b"JPEG-BYTES-MEDIA-42");
+    let other = app.signup("media-other").await;
+    assert_eq!(app.get(url, &other.access).await.status, StatusCode::NOT_FOUND);
+    assert!(fake.received().iter().any(|r| r.path == "/MEDIA-42" && r.authorization == format!("Bearer {WHATSAPP_TOKEN}")));
+}
+
+async fn a_reply_is_sent_once_and_its_statuses_only_move_forward(app, fake) {
+    let owner = app.signup("reply").await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let conversation = whatsapp_customer(&app, &owner, "447700900570").await;
+    let client_id = uuid::Uuid::now_v7().to_string();
+    let sent = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Yes, we have 10:00 free", "client_message_id": client_id})).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{sent:?}");
+    assert_eq!((sent.body["delivery_status"].as_str(), sent.body["author_kind"].as_str()), (Some("pending"), Some("staff")));
+    // A retry of the same request sends nothing more.
+    let again = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Yes, we have 10:00 free", "client_message_id": client_id})).await;
+    assert_eq!((again.status, again.body["id"].as_str()), (StatusCode::OK, Some(client_id.as_str())));
+    app.eventually("sent", || async { message(&app, &owner, &conversation, &client_id).await["delivery_status"] == "sent" }).await;
+    let sends = fake.sends();
+    assert_eq!(sends.len(), 1, "{sends:?}");
+    assert_eq!(sends[0].body["to"], "447700900570");
+    assert_eq!(sends[0].body["text"]["body"], "Yes, we have 10:00 free");
+    assert_eq!(sends[0].authorization, format!("Bearer {WHATSAPP_TOKEN}"));
+    let wamid = message(&app, &owner, &conversation, &client_id).await["provider_message_id"].as_str().unwrap().to_owned();
+    // Statuses out of order: read, then the late delivered and sent. Read stands.
+    for status in ["read", "delivered", "sent"] {
+        let body = notification(PHONE_ID, Value::Null, Value::Null, json!([{"id": wamid, "status": status, "timestamp": "1", "recipient_id": "447700900570"}]));
+        post_whatsapp_signed(&app, &body, &secret).await;
+    }
+    app.eventually("statuses processed", || async {
+        count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL", &owner.business_id).await == 0
+    }).await;
+    assert_eq!(message(&app, &owner, &conversation, &client_id).await["delivery_status"], "read");
+    let channels = app.get("/v1/channels", &owner.access).await;
+    assert_eq!(channels.body[0]["health"], "ok");
+}
+
+async fn a_send_that_times_out_is_retried_and_delivered_once(app, fake) {
+    let owner = app.signup("timeout").await;
+    connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
+    let conversation = whatsapp_customer(&app, &owner, "447700900571").await;
+    fake.script([Scripted::Hang(Duration::from_secs(3)), Scripted::Fail(503, json!({"error": {"code": 2, "message": "Service temporarily unavailable"}}))]);
+    let sent = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Are you still there?"})).await;
+    let id = sent.body["id"].as_str().unwrap().to_owned();
+    app.eventually("sent after retries", || async { message(&app, &owner, &conversation, &id).await["delivery_status"] == "sent" }).await;
+    assert_eq!(fake.sends().len(), 3, "timed out, 503, then accepted");
+    assert_eq!(fake.accepted(), 1, "delivered once");
+    let attempts: i64 = sqlx::query_scalar("SELECT attempts FROM outbox WHERE message_id = $1").bind(&id).fetch_one(app.db.reader()).await.unwrap();
+    assert_eq!(attempts, 3);
+}
+
+async fn permanent_failures_show_why_and_the_window_needs_a_template(app, fake) {
+    let owner = app.signup("perm").await;
+    connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
+    let conversation = whatsapp_customer(&app, &owner, "447700900572").await;
+    fake.script([Scripted::Fail(400, json!({"error": {"code": 131026, "message": "Message undeliverable"}}))]);
+    let sent = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Hello"})).await;
+    let id = sent.body["id"].as_str().unwrap().to_owned();
+    app.eventually("failed", || async { message(&app, &owner, &conversation, &id).await["delivery_status"] == "failed" }).await;
+    let failed = message(&app, &owner, &conversation, &id).await;
+    assert!(failed["error"].as_str().unwrap().contains("cannot receive WhatsApp"), "{failed}");
+    assert_eq!(fake.sends().len(), 1, "a permanent error is not retried");
+
+    // 25 hours after the customer last wrote, free text is refused before calling Meta.
+    sqlx::query("UPDATE conversations SET last_inbound_at = $1 WHERE id = $2")
+        .bind(switchboard_cloud::store::now_ms() - 25 * 3_600_000).bind(&conversation).execute(app.db.writer()).await.unwrap();
+    let r = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Hello again"})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "whatsapp_window_closed"));
+    assert_eq!(fake.sends().len(), 1);
+    let template = app.post("/v1/whatsapp-templates", &owner.access, json!({"name": "appointment_reminder", "language": "en_GB", "body": "Hi {{1}}, see you at {{2}}."})).await;
+    assert_eq!(template.body["variables"], 2);
+    let t_id = template.body["id"].as_str().unwrap();
+    let r = app.post(&format!("/v1/conversations/{conversation}/template-messages"), &owner.access, json!({"template_id": t_id, "variables": ["Sam"]})).await;
+    assert_eq!(r.code(), "validation_failed", "wrong number of variables");
+    let r = app.post(&format!("/v1/conversations/{conversation}/template-messages"), &owner.access, json!({"template_id": t_id, "variables": ["Sam", "10:00"]})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    assert_eq!(r.body["body"], "Hi Sam, see you at 10:00.");
+    let tid = r.body["id"].as_str().unwrap().to_owned();
+    app.eventually("template sent", || async { message(&app, &owner, &conversation, &tid).await["delivery_status"] == "sent" }).await;
+    let last = fake.sends().pop().unwrap();
+    assert_eq!(last.body["type"], "template");
+    assert_eq!(last.body["template"]["name"], "appointment_reminder");
+    assert_eq!(last.body["template"]["components"][0]["parameters"][1]["text"], "10:00");
+}
+
+async fn sms_through_twilio_with_media_opt_out_and_status(app, fake) {
+    let owner = app.signup("sms").await;
+    let ours = "+14155550100";
+    let r = connect_twilio(&app, &owner, ours).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let customer = "+14155550123";
+    let inbound = |sid: &'static str, body: &'static str| vec![("MessageSid", sid), ("AccountSid", TWILIO_SID), ("From", customer), ("To", ours), ("Body", body), ("NumMedia", "0")];
+    // Forged: refused, nothing stored.
+    let (status, _) = post_twilio(&app, "/webhooks/twilio", &inbound("SM1", "hi"), "not-the-token").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1", &owner.business_id).await, 0);
+    let (status, twiml) = post_twilio(&app, "/webhooks/twilio", &inbound("SM1", "Can I book a trim?"), TWILIO_TOKEN).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(twiml.contains("<Response>"));
+    let media_url = format!("{}/twilio-media/ME1", fake.base);
+    let mms = vec![("MessageSid", "SM2"), ("From", customer), ("To", ours), ("Body", ""), ("NumMedia", "1"),
+                   ("MediaUrl0", media_url.as_str()), ("MediaContentType0", "image/png")];
+    post_twilio(&app, "/webhooks/twilio", &mms, TWILIO_TOKEN).await;
+    app.eventually("two SMS in", || async { messages_of(&app, &owner).await.len() == 2 }).await;
+    let photo = messages_of(&app, &owner).await.into_iter().find(|m| m["kind"] == "image").expect("the MMS photo");
+    let bytes = app.client.get(format!("{}{}", app.base, photo["media"][0]["url"].as_str().unwrap())).bearer_auth(&owner.access).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(bytes.as_ref(), b"PNG-BYTES-ME1");
+    let conversation = app.get("/v1/conversations", &owner.access).await.body["items"][0]["id"].as_str().unwrap().to_owned();
+
+    // STOP: opted out; nothing goes to them.
+    post_twilio(&app, "/webhooks/twilio", &inbound("SM3", " stop "), TWILIO_TOKEN).await;
+    app.eventually("opted out", || async {
+        app.get("/v1/customers", &owner.access).await.body["items"][0]["opted_out_sms"] == true
+    }).await;
+    let r = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Sorry to see you go"})).await;
+    assert_eq!(r.code(), "customer_opted_out");
+    assert!(fake.sends().is_empty());
+    // START: back in.
+    post_twilio(&app, "/webhooks/twilio", &inbound("SM4", "START"), TWILIO_TOKEN).await;
+    app.eventually("opted in", || async {
+        app.get("/v1/customers", &owner.access).await.body["items"][0]["opted_out_sms"] == false
+    }).await;
+    let r = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Welcome back!"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    app.eventually("sent", || async { message(&app, &owner, &conversation, &id).await["delivery_status"] == "sent" }).await;
+    let send = fake.sends().pop().unwrap();
+    assert_eq!((send.body["From"].as_str(), send.body["To"].as_str(), send.body["Body"].as_str()), (Some(ours), Some(customer), Some("Welcome back!")));
+    assert_eq!(send.body["StatusCallback"], "https://switchboard.example/webhooks/twilio/status");
+    let sid = message(&app, &owner, &conversation, &id).await["provider_message_id"].as_str().unwrap().to_owned();
+    let undelivered = vec![("MessageSid", sid.as_str()), ("MessageStatus", "undelivered"), ("ErrorCode", "30003"), ("From", ours), ("To", customer)];
+    let (status, _) = post_twilio(&app, "/webhooks/twilio/status", &undelivered, TWILIO_TOKEN).await;
+    assert_eq!(status, StatusCode::OK);
+    app.eventually("failed with a reason", || async { message(&app, &owner, &conversation, &id).await["delivery_status"] == "failed" }).await;
+    assert!(message(&app, &owner, &conversation, &id).await["error"].as_str().unwrap().contains("phone is off"));
+    // Twilio refuses a send to an opted-out number: shown in plain words, not retried.
+    fake.script([Scripted::Fail(400, json!({"code": 21610, "message": "Attempt to send to unsubscribed recipient"}))]);
+    let r = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "One more"})).await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    app.eventually("refused", || async { message(&app, &owner, &conversation, &id).await["delivery_status"] == "failed" }).await;
+    assert!(message(&app, &owner, &conversation, &id).await["error"].as_str().unwrap().contains("STOP"));
+}
+
+async fn garbage_never_crashes_intake(app, fake) {
+    let _ = fake;
+    let owner = app.signup("fuzz").await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    connect_twilio(&app, &owner, "+14155550100").await;
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let json_value = proptest::arbitrary::any::<u8>().prop_flat_map(|_| {
+        let leaf = prop_oneof![Just(Value::Null), any::<bool>().prop_map(Value::from), any::<i64>().prop_map(Value::from), ".{0,12}".prop_map(Value::from)];
+        leaf.prop_recursive(3, 24, 4, |inner| prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            proptest::collection::btree_map("[a-z_]{1,8}", inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+        ])
+    });
+    for i in 0..40 {
+        let bytes = proptest::collection::vec(any::<u8>(), 0..300).new_tree(&mut runner).unwrap().current();
+        // Arbitrary bytes, with and without signatures, to both endpoints: a 4xx, never a 5xx.
+        for (path, content_type) in [("/webhooks/whatsapp", "application/json"), ("/webhooks/twilio", "application/x-www-form-urlencoded"), ("/webhooks/twilio/status", "text/plain")] {
+            let res = app.client.post(format!("{}{path}", app.base)).header("content-type", content_type)
+                .header("x-hub-signature-256", sign_meta(&secret, &bytes)).header("x-twilio-signature", "x").body(bytes.clone()).send().await.unwrap();
+            assert!(res.status().is_client_error() || res.status() == StatusCode::OK, "{path}: {}", res.status());
+        }
+        // Correctly signed notifications whose message is any JSON at all: acknowledged, and
+        // processing copes (an error is recorded, not a crash).
+        let odd = json_value.new_tree(&mut runner).unwrap().current();
+        let body = notification(PHONE_ID, Value::Null, json!([odd, text(&format!("wamid.fz{i}"), "447700900590", "ok")]), Value::Null);
+        let (status, _) = post_whatsapp_signed(&app, &body, &secret).await;
+        assert_eq!(status, StatusCode::OK);
+        // Truncated JSON.
+        let raw = serde_json::to_vec(&body).unwrap();
+        let cut = &raw[..raw.len() / 2];
+        let res = app.client.post(format!("{}/webhooks/whatsapp", app.base)).header("x-hub-signature-256", sign_meta(&secret, cut)).body(cut.to_vec()).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    }
+    let huge = vec![b'x'; app.config.max_body_bytes + 1];
+    let res = app.client.post(format!("{}/webhooks/whatsapp", app.base)).header("x-hub-signature-256", sign_meta(&secret, &huge)).body(huge).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // The worker survived all of it: the good message of every batch is in.
+    app.eventually("all the good messages arrive", || async {
+        count(&app, "SELECT COUNT(*) FROM messages WHERE business_id = $1 AND provider_message_id LIKE 'wamid.fz%'", &owner.business_id).await == 40
+    }).await;
+}
+
+}
+
+/// A webhook acknowledged by an instance that never got to process it (killed right after the
+/// 200) is processed by the next instance on the same database.
+async fn acknowledged_webhook_survives(engine: Engine) {
+    let (acking, _fake) = spawn_with_fakes(engine, |c| c.run_workers = false).await;
+    let owner = acking.signup("restart").await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&acking, &owner, PHONE_ID, &secret).await;
+    let body = notification(PHONE_ID, Value::Null, json!([text("wamid.r1", "447700900580", "Still there?")]), Value::Null);
+    let (status, _) = post_whatsapp_signed(&acking, &body, &secret).await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(count(&acking, "SELECT COUNT(*) FROM messages WHERE business_id = $1", &owner.business_id).await, 0);
+    assert_eq!(count(&acking, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL", &owner.business_id).await, 1);
+    let next = acking.another_instance(|c| c.run_workers = true).await;
+    next.eventually("processed after the restart", || async { messages_of(&next, &owner).await.len() == 1 }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_webhook_survives_a_restart_sqlite() {
+    acknowledged_webhook_survives(Engine::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_webhook_survives_a_restart_postgres() {
+    acknowledged_webhook_survives(Engine::Postgres).await
+}

@@ -1,0 +1,159 @@
+//! A local stand-in for the providers on the internet, speaking their documented formats: the
+//! WhatsApp Cloud API (Graph: `POST /{phone-number-id}/messages`, `GET /{media-id}` then the
+//! media URL, bearer tokens) and Twilio's REST API (`POST /2010-04-01/Accounts/{sid}/Messages.json`,
+//! basic auth, form bodies; media URLs). Tests script its answers and read what it received.
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+
+/// The next answer to a send.
+#[derive(Debug, Clone)]
+pub enum Scripted {
+    Accept,
+    /// Take this long before answering (longer than the service's timeout: it gives up).
+    Hang(Duration),
+    Fail(u16, Value),
+}
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub authorization: String,
+    /// JSON bodies as they are; form bodies as a JSON object of their fields.
+    pub body: Value,
+}
+
+#[derive(Default)]
+pub struct FakeState {
+    pub received: Mutex<Vec<Received>>,
+    pub script: Mutex<VecDeque<Scripted>>,
+    /// Sends the fake accepted and answered (a hung request the client gave up on is not one).
+    pub accepted: AtomicUsize,
+    base: Mutex<String>,
+}
+
+pub struct FakeProviders {
+    pub base: String,
+    pub state: Arc<FakeState>,
+}
+
+pub const WHATSAPP_TOKEN: &str = "EAAG-test-access-token";
+pub const TWILIO_SID: &str = "AC00000000000000000000000000000001";
+pub const TWILIO_TOKEN: &str = "twilio-auth-token-test";
+
+impl FakeProviders {
+    pub async fn start() -> FakeProviders {
+        let state = Arc::new(FakeState::default());
+        let app = Router::new()
+            .route("/2010-04-01/Accounts/{sid}/Messages.json", post(twilio_send))
+            .route("/twilio-media/{id}", get(twilio_media))
+            .route("/download/{id}", get(graph_download))
+            .route("/{phone_number_id}/messages", post(graph_send))
+            .route("/{media_id}", get(graph_media))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        *state.base.lock().unwrap() = base.clone();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FakeProviders { base, state }
+    }
+
+    pub fn script(&self, answers: impl IntoIterator<Item = Scripted>) {
+        self.state.script.lock().unwrap().extend(answers);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+
+    pub fn sends(&self) -> Vec<Received> {
+        self.received().into_iter().filter(|r| r.path.ends_with("/messages") || r.path.ends_with("Messages.json")).collect()
+    }
+
+    pub fn accepted(&self) -> usize {
+        self.state.accepted.load(Ordering::SeqCst)
+    }
+}
+
+fn auth(headers: &HeaderMap) -> String {
+    headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+}
+
+async fn answer(state: &FakeState, ok: Value) -> Response {
+    let next = state.script.lock().unwrap().pop_front().unwrap_or(Scripted::Accept);
+    match next {
+        Scripted::Accept => {
+            state.accepted.fetch_add(1, Ordering::SeqCst);
+            (StatusCode::OK, axum::Json(ok)).into_response()
+        }
+        Scripted::Hang(d) => {
+            // Lost in flight: the provider never took it (and answers too late to matter).
+            let _ = ok;
+            tokio::time::sleep(d).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+        Scripted::Fail(status, body) => (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response(),
+    }
+}
+
+async fn graph_send(State(state): State<Arc<FakeState>>, Path(_id): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let to = body["to"].clone();
+    let n = {
+        let mut received = state.received.lock().unwrap();
+        received.push(Received { path: format!("/{_id}/messages"), authorization: auth(&headers), body });
+        received.len()
+    };
+    if auth(&headers) != format!("Bearer {WHATSAPP_TOKEN}") {
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": {"code": 190, "message": "Invalid OAuth access token"}}))).into_response();
+    }
+    answer(&state, json!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": format!("wamid.fake{n}")}]})).await
+}
+
+async fn graph_media(State(state): State<Arc<FakeState>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    state.received.lock().unwrap().push(Received { path: format!("/{id}"), authorization: auth(&headers), body: Value::Null });
+    if auth(&headers) != format!("Bearer {WHATSAPP_TOKEN}") {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let base = state.base.lock().unwrap().clone();
+    axum::Json(json!({"url": format!("{base}/download/{id}"), "mime_type": "image/jpeg", "id": id, "file_size": 16})).into_response()
+}
+
+async fn graph_download(Path(id): Path<String>, headers: HeaderMap) -> Response {
+    if auth(&headers) != format!("Bearer {WHATSAPP_TOKEN}") {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    ([("content-type", "image/jpeg")], format!("JPEG-BYTES-{id}").into_bytes()).into_response()
+}
+
+async fn twilio_send(State(state): State<Arc<FakeState>>, Path(sid): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let fields: serde_json::Map<String, Value> = form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect();
+    let n = {
+        let mut received = state.received.lock().unwrap();
+        received.push(Received { path: format!("/2010-04-01/Accounts/{sid}/Messages.json"), authorization: auth(&headers), body: Value::Object(fields) });
+        received.len()
+    };
+    let expected = switchboard_cloud::providers::basic_auth(TWILIO_SID, TWILIO_TOKEN);
+    if auth(&headers) != expected {
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"code": 20003, "message": "Authenticate"}))).into_response();
+    }
+    answer(&state, json!({"sid": format!("SM{n:032}"), "status": "queued"})).await
+}
+
+async fn twilio_media(Path(id): Path<String>, headers: HeaderMap) -> Response {
+    if auth(&headers) != switchboard_cloud::providers::basic_auth(TWILIO_SID, TWILIO_TOKEN) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    ([("content-type", "image/png")], format!("PNG-BYTES-{id}").into_bytes()).into_response()
+}
