@@ -108,7 +108,7 @@ pub fn twilio_signature_valid(auth_token: &str, url: &str, params: &[(String, St
 // ---------------------------------------------------------------------------------------------
 // Storing events
 
-struct NewEvent {
+pub struct NewEvent {
     provider: &'static str,
     business_id: String,
     key: String,
@@ -116,14 +116,59 @@ struct NewEvent {
 }
 
 /// Commits the events (a redelivered one is already there and stays as it was), then wakes the
-/// worker. Returning means they are durable.
+/// worker. Returning `Ok` means they are durable.
 async fn store(state: &AppState, events: Vec<NewEvent>) -> Result<(), ApiError> {
     if events.is_empty() {
         return Ok(());
     }
+    let (done, committed) = tokio::sync::oneshot::channel();
+    state
+        .intake
+        .send((events, done))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "The service is restarting; please retry."))?;
+    match committed.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(ApiError::internal(StoreError::Corrupt(format!("webhook events not committed: {e}")))),
+        Err(_) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "The service is restarting; please retry.")),
+    }
+}
+
+/// Events waiting to be committed, each with the acknowledgement to give once they are.
+pub type IntakeQueue = tokio::sync::mpsc::Sender<(Vec<NewEvent>, tokio::sync::oneshot::Sender<Result<(), String>>)>;
+
+/// Group commit: webhooks that arrive while a commit is in progress are committed together in
+/// the next transaction — one fsync for all of them — and each is acknowledged only after its
+/// transaction commits. Under load this multiplies what one SQLite writer can take; alone, a
+/// webhook is committed at once.
+pub fn start_committer(db: Db, wake: std::sync::Arc<crate::http::Wakeups>) -> IntakeQueue {
+    let (queue, mut incoming) = tokio::sync::mpsc::channel::<(Vec<NewEvent>, tokio::sync::oneshot::Sender<Result<(), String>>)>(4096);
+    tokio::spawn(async move {
+        while let Some(first) = incoming.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 512 {
+                match incoming.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            let result = commit_events(&db, batch.iter().flat_map(|(events, _)| events.iter())).await.map_err(|e| e.to_string());
+            if let Err(e) = &result {
+                tracing::error!(error = %e, webhooks = batch.len(), "could not commit webhooks; they are refused and will be redelivered");
+            }
+            for (_, done) in batch {
+                let _ = done.send(result.clone());
+            }
+            wake.intake.notify_one();
+        }
+    });
+    queue
+}
+
+async fn commit_events<'a>(db: &Db, events: impl Iterator<Item = &'a NewEvent>) -> Result<(), StoreError> {
     let now = now_ms();
-    let mut tx = state.db.writer().begin().await?;
-    for e in &events {
+    let mut tx = db.writer().begin().await?;
+    for e in events {
         sqlx::query(
             "INSERT INTO webhook_events (id, provider, business_id, event_key, payload, received_at, next_attempt_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (provider, business_id, event_key) DO NOTHING",
@@ -138,7 +183,6 @@ async fn store(state: &AppState, events: Vec<NewEvent>) -> Result<(), ApiError> 
         .await?;
     }
     tx.commit().await?;
-    state.wake.intake.notify_one();
     Ok(())
 }
 

@@ -54,6 +54,8 @@ impl Application {
         let providers = Arc::new(crate::providers::Providers::new(&config));
         let listener = TcpListener::bind(config.bind).await.map_err(|source| StartupError::Bind { addr: config.bind, source })?;
         let config = Arc::new(config);
+        let wake = Arc::new(crate::http::Wakeups::default());
+        let intake = crate::intake::start_committer(db.clone(), wake.clone());
         let mut state_slot = None;
         let router = crate::http::app(|openapi| {
             let state = AppState {
@@ -65,7 +67,8 @@ impl Application {
                 openapi,
                 secrets,
                 providers,
-                wake: Arc::new(crate::http::Wakeups::default()),
+                wake,
+                intake,
             };
             state_slot = Some(state.clone());
             state

@@ -15,10 +15,15 @@ fn free_port() -> u16 {
 }
 
 fn start(data_dir: &Path, port: u16, log: &Path) -> Child {
+    start_with(data_dir, port, log, &[])
+}
+
+fn start_with(data_dir: &Path, port: u16, log: &Path, extra: &[(&str, &str)]) -> Child {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
     Command::new(BIN)
         .arg("serve")
         .env_clear()
+        .envs(extra.iter().copied())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("SWITCHBOARD_DATA_DIR", data_dir)
         .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
@@ -105,4 +110,53 @@ async fn acknowledged_writes_survive_kill_and_logs_carry_no_secrets() {
     }
     let key = std::fs::read_to_string(data.join("secret.key")).unwrap();
     assert!(!text.contains(key.trim()), "the encryption key leaked into the log");
+}
+
+#[tokio::test]
+async fn a_webhook_acknowledged_before_kill_9_is_processed_after_restart() {
+    use hmac::Mac;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("service.log");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    // First life: acknowledges webhooks but its worker never runs (as if killed right after).
+    let mut child = start_with(&data, port, &log, &[("SWITCHBOARD_RUN_WORKERS", "false")]);
+    wait_healthy(&client, &base).await;
+    let signup: Value = client.post(format!("{base}/v1/auth/signup"))
+        .json(&json!({"business_name": "Kill", "timezone": "UTC", "name": "K", "email": "k@example.com", "password": "long enough pw"}))
+        .send().await.unwrap().json().await.unwrap();
+    let token = signup["access_token"].as_str().unwrap().to_owned();
+    let r = client.put(format!("{base}/v1/channels/whatsapp")).bearer_auth(&token)
+        .json(&json!({"phone_number_id": "555", "access_token": "t", "app_secret": "kill-secret", "verify_token": "v"})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "W", "changes": [{"field": "messages", "value": {
+        "metadata": {"phone_number_id": "555"}, "messages": [{"from": "447911123456", "id": "wamid.kill", "timestamp": "1767225600", "type": "text", "text": {"body": "Anyone there?"}}]}}]}]})).unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"kill-secret").unwrap();
+    mac.update(&body);
+    let signature = format!("sha256={}", mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let r = client.post(format!("{base}/webhooks/whatsapp")).header("x-hub-signature-256", signature).body(body).send().await.unwrap();
+    assert_eq!(r.status(), 200, "acknowledged");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Second life, workers on: the acknowledged message reaches the inbox.
+    let mut child = start(&data, port, &log);
+    wait_healthy(&client, &base).await;
+    let login: Value = client.post(format!("{base}/v1/auth/login")).json(&json!({"email": "k@example.com", "password": "long enough pw"}))
+        .send().await.unwrap().json().await.unwrap();
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let inbox: Value = client.get(format!("{base}/v1/conversations")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        if inbox["items"].as_array().is_some_and(|i| i.len() == 1) {
+            assert_eq!(inbox["items"][0]["last_message_preview"], "Anyone there?");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the acknowledged webhook was never processed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

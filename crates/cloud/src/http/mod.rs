@@ -45,6 +45,8 @@ pub struct AppState {
     pub providers: Arc<crate::providers::Providers>,
     /// Wakes the background workers when there is work.
     pub wake: Arc<Wakeups>,
+    /// Verified webhooks on their way to a (group) commit.
+    pub intake: crate::intake::IntakeQueue,
 }
 
 #[derive(Default)]
