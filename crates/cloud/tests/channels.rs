@@ -542,3 +542,41 @@ async fn acknowledged_webhook_survives_a_restart_sqlite() {
 async fn acknowledged_webhook_survives_a_restart_postgres() {
     acknowledged_webhook_survives(Engine::Postgres).await
 }
+
+/// The process died while a send was in flight (the row is `sending`, its lease ran out): the
+/// provider may have the message, so it is never sent again, and staff see why.
+async fn interrupted_send_is_never_repeated(engine: Engine) {
+    let (first, fake) = spawn_with_fakes(engine, |c| c.run_workers = false).await;
+    let owner = first.signup("interrupted").await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&first, &owner, PHONE_ID, &secret).await;
+    let body = notification(PHONE_ID, Value::Null, json!([text("wamid.int", "447700900591", "Hi")]), Value::Null);
+    post_whatsapp_signed(&first, &body, &secret).await;
+    // Process the inbound message with a worker, then stop sending by using the idle instance.
+    let worker = first.another_instance(|c| c.run_workers = true).await;
+    worker.eventually("inbound processed", || async { messages_of(&worker, &owner).await.len() == 1 }).await;
+    drop(worker);
+    let conversation = first.get("/v1/conversations", &owner.access).await.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let sent = first.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "On my way"})).await;
+    let id = sent.body["id"].as_str().unwrap().to_owned();
+    // As a crashed sender leaves it: claimed, lease expired.
+    sqlx::query("UPDATE outbox SET status = 'sending', attempts = 1, lease_until = $1 WHERE message_id = $2")
+        .bind(switchboard_cloud::store::now_ms() - 1).bind(&id).execute(first.db.writer()).await.unwrap();
+    let sends_before = fake.sends().len();
+    let restarted = first.another_instance(|c| c.run_workers = true).await;
+    restarted.eventually("shown as failed", || async { message(&restarted, &owner, &conversation, &id).await["delivery_status"] == "failed" }).await;
+    let failed = message(&restarted, &owner, &conversation, &id).await;
+    assert!(failed["error"].as_str().unwrap().contains("interrupted"), "{failed}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fake.sends().len(), sends_before, "never sent again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_send_is_never_repeated_sqlite() {
+    interrupted_send_is_never_repeated(Engine::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_send_is_never_repeated_postgres() {
+    interrupted_send_is_never_repeated(Engine::Postgres).await
+}

@@ -80,10 +80,11 @@ impl PgCluster {
             return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr)));
         }
         let port = free_port();
-        let options = format!(
-            "-p {port} -h 127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400",
-            dir.display()
-        );
+        // Tests trade durability for speed; benchmarks that measure durable commits set
+        // SWITCHBOARD_TESTKIT_PG_DURABLE=1 and get PostgreSQL's defaults (fsync on).
+        let durable = std::env::var("SWITCHBOARD_TESTKIT_PG_DURABLE").is_ok_and(|v| v == "1");
+        let speed = if durable { "" } else { "-c fsync=off -c synchronous_commit=off -c full_page_writes=off" };
+        let options = format!("-p {port} -h 127.0.0.1 -k {} {speed} -c max_connections=400", dir.display());
         let out = pg_command(&bin, "pg_ctl")
             .arg("-D")
             .arg(&data)
