@@ -16,6 +16,8 @@ const CONCURRENCY: usize = 16;
 
 #[tokio::main]
 async fn main() {
+    // Bookings are durable commits: PostgreSQL with fsync on, as in production.
+    std::env::set_var("SWITCHBOARD_TESTKIT_PG_DURABLE", "1");
     let engines: Vec<String> = match std::env::args().skip(1).find(|a| !a.starts_with("--")) {
         Some(e) => vec![e],
         None => vec!["sqlite".into(), "postgres".into()],
