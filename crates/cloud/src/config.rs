@@ -46,6 +46,8 @@ pub struct Config {
     pub provider_timeout_ms: u64,
     /// First retry delay of a failed send; doubles per attempt (with jitter) up to five minutes.
     pub outbox_retry_base_ms: u64,
+    /// How often held conversations are checked for the automatic hand-back, in milliseconds.
+    pub handback_check_ms: u64,
     /// Run the webhook and sender workers in this process (turned off only by tests that need an
     /// acknowledged-but-unprocessed webhook).
     pub run_workers: bool,
@@ -79,6 +81,7 @@ impl Default for Config {
             provider_timeout_ms: 15_000,
             outbox_retry_base_ms: 1_000,
             run_workers: true,
+            handback_check_ms: 30_000,
             max_db_connections: 10,
             login_attempts_per_account_per_minute: 10,
             login_attempts_per_address_per_minute: 30,

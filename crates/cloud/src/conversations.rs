@@ -225,14 +225,18 @@ pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMes
     .bind(new.raw.clone())
     .execute(tx.conn())
     .await?;
+    let is_event = new.kind == MessageKind::Event;
     let preview: String = if new.body.is_empty() && !new.media.is_empty() {
         format!("[{}]", new.media[0].content_type.split('/').next().unwrap_or("attachment"))
     } else {
         new.body.chars().take(PREVIEW_CHARS).collect()
     };
     let inbound = new.direction == Direction::Inbound;
+    // Events (took over, handed back) are activity, but the inbox keeps showing the last thing
+    // said.
     sqlx::query(
-        "UPDATE conversations SET last_activity_at = $1, last_message_preview = $2, unread_count = unread_count + $3, updated_at = $1, \
+        "UPDATE conversations SET last_activity_at = $1, last_message_preview = CASE WHEN $6 = 1 THEN last_message_preview ELSE $2 END, \
+         unread_count = unread_count + $3, updated_at = $1, \
          last_inbound_at = CASE WHEN $3 = 1 THEN $1 ELSE last_inbound_at END WHERE id = $4 AND business_id = $5",
     )
     .bind(at)
@@ -240,6 +244,7 @@ pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMes
     .bind(i64::from(inbound))
     .bind(conversation_id)
     .bind(&business_id)
+    .bind(i64::from(is_event))
     .execute(tx.conn())
     .await?;
     let row = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1")).bind(&id).fetch_one(tx.conn()).await?;

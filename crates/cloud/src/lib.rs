@@ -26,6 +26,7 @@ pub mod business;
 pub mod canned_responses;
 pub mod channels;
 pub mod config;
+pub mod control;
 pub mod conversations;
 pub mod customers;
 pub mod demo;

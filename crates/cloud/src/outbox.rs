@@ -130,6 +130,8 @@ async fn queue(
         }
     }
     let target = check_sendable(&mut tx, conversation_id, free_form).await?;
+    // Writing takes the conversation over from the assistant; someone else's stays theirs.
+    crate::control::claim_for_reply(&mut tx, conversation_id, &auth.staff_id).await?;
     let message = add_message(
         &mut tx,
         conversation_id,
@@ -166,7 +168,9 @@ async fn queue(
     Ok((StatusCode::CREATED, axum::Json(message)))
 }
 
-/// Replies to the customer. Refused before anything is sent when the customer opted out
+/// Replies to the customer, taking the conversation over from the assistant (409
+/// `already_held`, naming the holder, if another person has it). Refused before anything is sent
+/// when the customer opted out
 /// (`customer_opted_out`), the channel is not connected (`channel_not_configured`) or WhatsApp's
 /// 24-hour window is closed (`whatsapp_window_closed`: send a template instead). The message is
 /// `pending` until the provider takes it, then `sent`, `delivered`, `read` — or `failed`, with

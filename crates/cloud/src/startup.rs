@@ -92,7 +92,8 @@ impl Application {
         let mut workers = Vec::new();
         if self.state.config.run_workers {
             workers.push(tokio::spawn(crate::intake::run_worker(self.state.clone(), stopped.clone())));
-            workers.push(tokio::spawn(crate::outbox::run_worker(self.state.clone(), stopped)));
+            workers.push(tokio::spawn(crate::outbox::run_worker(self.state.clone(), stopped.clone())));
+            workers.push(tokio::spawn(crate::control::run_timer(self.state.clone(), stopped)));
         }
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;

@@ -230,6 +230,8 @@ pub enum Entity {
     /// A channel's public status (id: `whatsapp` or `twilio`).
     Channel,
     WhatsappTemplate,
+    /// The assistant's settings (id: the business id).
+    AssistantSettings,
 }
 
 impl Entity {
@@ -250,6 +252,7 @@ impl Entity {
             Entity::Booking => "booking",
             Entity::Channel => "channel",
             Entity::WhatsappTemplate => "whatsapp_template",
+            Entity::AssistantSettings => "assistant_settings",
         }
     }
 }

@@ -100,6 +100,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::channels::router())
         .merge(crate::intake::router())
         .merge(crate::outbox::router())
+        .merge(crate::control::router())
 }
 
 /// The OpenAPI document as served at `/openapi.json`.

@@ -32,6 +32,7 @@ macro_rules! on_both_engines {
 }
 
 pub mod fakes;
+pub mod whatsapp;
 
 pub struct TestApp {
     pub engine: Engine,
