@@ -32,6 +32,10 @@ pub struct Config {
     #[serde(serialize_with = "secret::serialize")]
     pub llm_api_key: Option<SecretString>,
     pub llm_model: Option<String>,
+    /// How long one model call may take, in milliseconds.
+    pub llm_timeout_ms: u64,
+    /// First retry delay after a 429 or 5xx from the model.
+    pub llm_retry_base_ms: u64,
     pub whatsapp_api_base: String,
     pub twilio_api_base: String,
     /// Lifetime of access tokens, in seconds.
@@ -72,6 +76,8 @@ impl Default for Config {
             llm_base_url: None,
             llm_api_key: None,
             llm_model: None,
+            llm_timeout_ms: 30_000,
+            llm_retry_base_ms: 1_000,
             whatsapp_api_base: "https://graph.facebook.com/v21.0".into(),
             twilio_api_base: "https://api.twilio.com".into(),
             access_token_ttl_secs: 15 * 60,

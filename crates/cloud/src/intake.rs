@@ -439,12 +439,13 @@ async fn process_one(state: &AppState, id: &str, provider: &str, business_id: &s
         return Ok(()); // Another worker did it.
     }
     match provider {
-        "whatsapp" => process_whatsapp(&mut tx, payload, &fetched).await?,
-        "twilio" => process_twilio(&mut tx, payload, &fetched).await?,
+        "whatsapp" => process_whatsapp(&mut tx, state, payload, &fetched).await?,
+        "twilio" => process_twilio(&mut tx, state, payload, &fetched).await?,
         "twilio_status" => process_twilio_status(&mut tx, payload).await?,
         other => tracing::warn!(provider = other, "unknown webhook provider; event marked done"),
     }
     tx.commit_even_if_unchanged().await?;
+    state.wake.assistant.notify_one();
     Ok(())
 }
 
@@ -678,7 +679,7 @@ fn describe_whatsapp(m: &Value, fetched: &Fetched) -> (MessageKind, String, Vec<
     }
 }
 
-async fn process_whatsapp(tx: &mut BusinessTx, payload: &str, fetched: &Fetched) -> Result<(), ApiError> {
+async fn process_whatsapp(tx: &mut BusinessTx, state: &AppState, payload: &str, fetched: &Fetched) -> Result<(), ApiError> {
     let payload: Value = serde_json::from_str(payload).map_err(ApiError::internal)?;
     for value in whatsapp_changes(&payload) {
         let phone_number_id = value["metadata"]["phone_number_id"].as_str().unwrap_or("").to_owned();
@@ -708,8 +709,11 @@ async fn process_whatsapp(tx: &mut BusinessTx, payload: &str, fetched: &Fetched)
             let conversation = open_for(tx, &customer.id, Channel::Whatsapp).await?;
             set_channel_address(tx, &conversation.id, &phone_number_id).await?;
             let (kind, body, media, raw) = describe_whatsapp(m, fetched);
-            let at_ms = m["timestamp"].as_str().and_then(|t| t.parse::<i64>().ok()).map(|s| s * 1000);
-            add_message(
+            // The timeline is in the order messages reached the business: Meta's `timestamp`
+            // has one-second precision and would sort a quick reply before the message it
+            // answers.
+            let at_ms = None;
+            let message = add_message(
                 tx,
                 &conversation.id,
                 NewMessage {
@@ -727,6 +731,9 @@ async fn process_whatsapp(tx: &mut BusinessTx, payload: &str, fetched: &Fetched)
                 },
             )
             .await?;
+            if kind != MessageKind::Reaction {
+                crate::assistant::enqueue(tx, state, &conversation, &message.id).await?;
+            }
         }
         for st in value["statuses"].as_array().into_iter().flatten() {
             let (Some(id), Some(status)) = (st["id"].as_str(), st["status"].as_str()) else { continue };
@@ -752,7 +759,7 @@ async fn process_whatsapp(tx: &mut BusinessTx, payload: &str, fetched: &Fetched)
 const STOP_WORDS: [&str; 8] = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"];
 const START_WORDS: [&str; 3] = ["START", "UNSTOP", "YES"];
 
-async fn process_twilio(tx: &mut BusinessTx, payload: &str, fetched: &Fetched) -> Result<(), ApiError> {
+async fn process_twilio(tx: &mut BusinessTx, state: &AppState, payload: &str, fetched: &Fetched) -> Result<(), ApiError> {
     let params: Vec<(String, String)> = serde_json::from_str(payload).map_err(ApiError::internal)?;
     let sid = param(&params, "MessageSid").or(param(&params, "SmsSid")).unwrap_or("").to_owned();
     if message_exists(tx, &sid).await? {
@@ -795,7 +802,7 @@ async fn process_twilio(tx: &mut BusinessTx, payload: &str, fetched: &Fetched) -
         Some(t) if t == "video" => MessageKind::Video,
         Some(_) => MessageKind::Document,
     };
-    add_message(
+    let message = add_message(
         tx,
         &conversation.id,
         NewMessage {
@@ -813,6 +820,10 @@ async fn process_twilio(tx: &mut BusinessTx, payload: &str, fetched: &Fetched) -
         },
     )
     .await?;
+    // A keyword (STOP, START) is handled, not a question for the assistant.
+    if opt_out.is_none() {
+        crate::assistant::enqueue(tx, state, &conversation, &message.id).await?;
+    }
     Ok(())
 }
 

@@ -19,6 +19,7 @@
 //! - [`demo`]: the seeded demo business behind `switchboard-cloud demo`.
 
 pub mod accounts;
+pub mod assistant;
 pub mod availability;
 pub mod bookings;
 pub mod calendar_feeds;
@@ -33,6 +34,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod intake;
+pub mod llm;
 pub mod metrics;
 pub mod outbox;
 pub mod providers;

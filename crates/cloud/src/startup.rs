@@ -56,6 +56,7 @@ impl Application {
         let config = Arc::new(config);
         let wake = Arc::new(crate::http::Wakeups::default());
         let intake = crate::intake::start_committer(db.clone(), wake.clone());
+        let llm = crate::llm::Llm::from_config(&config).map(Arc::new);
         let mut state_slot = None;
         let router = crate::http::app(|openapi| {
             let state = AppState {
@@ -69,6 +70,7 @@ impl Application {
                 providers,
                 wake,
                 intake,
+                llm,
             };
             state_slot = Some(state.clone());
             state
@@ -93,7 +95,8 @@ impl Application {
         if self.state.config.run_workers {
             workers.push(tokio::spawn(crate::intake::run_worker(self.state.clone(), stopped.clone())));
             workers.push(tokio::spawn(crate::outbox::run_worker(self.state.clone(), stopped.clone())));
-            workers.push(tokio::spawn(crate::control::run_timer(self.state.clone(), stopped)));
+            workers.push(tokio::spawn(crate::control::run_timer(self.state.clone(), stopped.clone())));
+            workers.push(tokio::spawn(crate::assistant::run_worker(self.state.clone(), stopped)));
         }
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;

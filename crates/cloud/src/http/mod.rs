@@ -47,12 +47,15 @@ pub struct AppState {
     pub wake: Arc<Wakeups>,
     /// Verified webhooks on their way to a (group) commit.
     pub intake: crate::intake::IntakeQueue,
+    /// The language model, when one is configured.
+    pub llm: Option<Arc<crate::llm::Llm>>,
 }
 
 #[derive(Default)]
 pub struct Wakeups {
     pub intake: tokio::sync::Notify,
     pub outbox: tokio::sync::Notify,
+    pub assistant: tokio::sync::Notify,
 }
 
 /// Login attempts per account and per client address.

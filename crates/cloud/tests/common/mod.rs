@@ -31,6 +31,7 @@ macro_rules! on_both_engines {
     )*};
 }
 
+pub mod fake_llm;
 pub mod fakes;
 pub mod whatsapp;
 
