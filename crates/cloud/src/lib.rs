@@ -43,6 +43,7 @@ pub mod services;
 pub mod staff;
 pub mod startup;
 pub mod store;
+pub mod when;
 
 pub use config::Config;
 pub use startup::Application;
