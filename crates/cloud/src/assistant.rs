@@ -40,8 +40,8 @@ pub const HOLDING_REPLY: &str =
     "Thanks for your patience! I've asked a member of our team to take it from here — they'll reply in this chat shortly.";
 
 /// Queues a turn for a customer's new message, if the assistant answers this conversation.
-pub async fn enqueue(tx: &mut BusinessTx, state: &AppState, conversation: &Conversation, message_id: &str) -> Result<(), ApiError> {
-    if conversation.mode != ControlMode::Ai || state.llm.is_none() {
+pub async fn enqueue(tx: &mut BusinessTx, conversation: &Conversation, message_id: &str) -> Result<(), ApiError> {
+    if conversation.mode != ControlMode::Ai {
         return Ok(());
     }
     let business_id = tx.business_id().to_owned();
@@ -193,10 +193,13 @@ async fn turn(state: &AppState, job: &Job) -> Result<(), ApiError> {
             return Ok(());
         }
     }
-    let llm = state.llm.as_ref().ok_or_else(|| ApiError::internal(LlmError::Unavailable("no model configured".into())))?;
-    let outcome = match run_llm(state, llm, &ctx).await {
-        Ok(outcome) => outcome,
-        Err(e) => Outcome::Escalate(format!("the assistant could not answer ({e})")),
+    // With a model configured, the model; otherwise the built-in engine (the embedded default).
+    let outcome = match state.llm.as_ref() {
+        Some(llm) => match run_llm(state, llm, &ctx).await {
+            Ok(outcome) => outcome,
+            Err(e) => Outcome::Escalate(format!("the assistant could not answer ({e})")),
+        },
+        None => crate::builtin::run(state, &ctx).await?,
     };
     commit(state, &ctx, outcome).await
 }
@@ -429,7 +432,7 @@ async fn run_llm(state: &AppState, llm: &Llm, ctx: &Context) -> Result<Outcome, 
     Ok(Outcome::Escalate("the assistant went round in circles".into()))
 }
 
-async fn active_services(conn: &mut sqlx::AnyConnection, business_id: &str) -> Result<Vec<protocol::Service>, ApiError> {
+pub(crate) async fn active_services(conn: &mut sqlx::AnyConnection, business_id: &str) -> Result<Vec<protocol::Service>, ApiError> {
     let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM services WHERE business_id = $1 AND active = 1 AND deleted_at IS NULL ORDER BY name")
         .bind(business_id)
         .fetch_all(&mut *conn)

@@ -439,8 +439,8 @@ async fn process_one(state: &AppState, id: &str, provider: &str, business_id: &s
         return Ok(()); // Another worker did it.
     }
     match provider {
-        "whatsapp" => process_whatsapp(&mut tx, state, payload, &fetched).await?,
-        "twilio" => process_twilio(&mut tx, state, payload, &fetched).await?,
+        "whatsapp" => process_whatsapp(&mut tx, payload, &fetched).await?,
+        "twilio" => process_twilio(&mut tx, payload, &fetched).await?,
         "twilio_status" => process_twilio_status(&mut tx, payload).await?,
         other => tracing::warn!(provider = other, "unknown webhook provider; event marked done"),
     }
@@ -679,7 +679,7 @@ fn describe_whatsapp(m: &Value, fetched: &Fetched) -> (MessageKind, String, Vec<
     }
 }
 
-async fn process_whatsapp(tx: &mut BusinessTx, state: &AppState, payload: &str, fetched: &Fetched) -> Result<(), ApiError> {
+async fn process_whatsapp(tx: &mut BusinessTx, payload: &str, fetched: &Fetched) -> Result<(), ApiError> {
     let payload: Value = serde_json::from_str(payload).map_err(ApiError::internal)?;
     for value in whatsapp_changes(&payload) {
         let phone_number_id = value["metadata"]["phone_number_id"].as_str().unwrap_or("").to_owned();
@@ -732,7 +732,7 @@ async fn process_whatsapp(tx: &mut BusinessTx, state: &AppState, payload: &str, 
             )
             .await?;
             if kind != MessageKind::Reaction {
-                crate::assistant::enqueue(tx, state, &conversation, &message.id).await?;
+                crate::assistant::enqueue(tx, &conversation, &message.id).await?;
             }
         }
         for st in value["statuses"].as_array().into_iter().flatten() {
@@ -759,7 +759,7 @@ async fn process_whatsapp(tx: &mut BusinessTx, state: &AppState, payload: &str, 
 const STOP_WORDS: [&str; 8] = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"];
 const START_WORDS: [&str; 3] = ["START", "UNSTOP", "YES"];
 
-async fn process_twilio(tx: &mut BusinessTx, state: &AppState, payload: &str, fetched: &Fetched) -> Result<(), ApiError> {
+async fn process_twilio(tx: &mut BusinessTx, payload: &str, fetched: &Fetched) -> Result<(), ApiError> {
     let params: Vec<(String, String)> = serde_json::from_str(payload).map_err(ApiError::internal)?;
     let sid = param(&params, "MessageSid").or(param(&params, "SmsSid")).unwrap_or("").to_owned();
     if message_exists(tx, &sid).await? {
@@ -822,7 +822,7 @@ async fn process_twilio(tx: &mut BusinessTx, state: &AppState, payload: &str, fe
     .await?;
     // A keyword (STOP, START) is handled, not a question for the assistant.
     if opt_out.is_none() {
-        crate::assistant::enqueue(tx, state, &conversation, &message.id).await?;
+        crate::assistant::enqueue(tx, &conversation, &message.id).await?;
     }
     Ok(())
 }

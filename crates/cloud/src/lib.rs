@@ -23,6 +23,7 @@ pub mod assistant;
 pub mod availability;
 pub mod bookings;
 pub mod calendar_feeds;
+pub mod builtin;
 pub mod business;
 pub mod canned_responses;
 pub mod channels;

@@ -37,6 +37,7 @@ async fn world(engine: Engine, label: &str) -> World {
     app.patch("/v1/schedule", &owner.access, json!({"opening_hours": week, "min_notice_minutes": 0})).await;
     let service = app.post("/v1/services", &owner.access, json!({"name": "Haircut", "duration_minutes": 60})).await.body["id"].as_str().unwrap().to_owned();
     connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
+    app.patch("/v1/assistant", &owner.access, json!({"enabled": true, "persona": "Mia"})).await;
     World { app, fake, llm, owner, service, from: "447911123460".into() }
 }
 

@@ -33,7 +33,15 @@ pub fn app_secret(t: &Tenant) -> String {
     format!("app-secret-{}", &t.business_id[..8])
 }
 
+/// Channel tests look at what people and webhooks do: the assistant stays quiet unless a test
+/// turns it on.
+pub async fn quiet_assistant(app: &TestApp, t: &Tenant) {
+    // (An agent may not change it; the tests that connect as one expect that refusal next.)
+    app.patch("/v1/assistant", &t.access, json!({"enabled": false})).await;
+}
+
 pub async fn connect_whatsapp(app: &TestApp, t: &Tenant, phone_number_id: &str, secret: &str) -> Reply {
+    quiet_assistant(app, t).await;
     app.call(
         Method::PUT,
         "/v1/channels/whatsapp",
@@ -45,6 +53,7 @@ pub async fn connect_whatsapp(app: &TestApp, t: &Tenant, phone_number_id: &str, 
 }
 
 pub async fn connect_twilio(app: &TestApp, t: &Tenant, number: &str) -> Reply {
+    quiet_assistant(app, t).await;
     app.call(
         Method::PUT,
         "/v1/channels/twilio",
