@@ -119,6 +119,8 @@ pub struct Context {
     pub customer: Customer,
     pub history: Vec<Message>,
     pub settings: AssistantSettings,
+    /// Who books: the chat assistant or a voice call.
+    pub source: BookingSource,
 }
 
 async fn load_context(state: &AppState, job: &Job) -> Result<Context, ApiError> {
@@ -149,6 +151,7 @@ async fn load_context(state: &AppState, job: &Job) -> Result<Context, ApiError> 
         customer,
         history,
         settings,
+        source: BookingSource::Assistant,
     })
 }
 
@@ -496,7 +499,7 @@ pub async fn run_tool(state: &AppState, ctx: &Context, name: &str, args: &Value)
                     staff_id: args["staff_id"].as_str().map(str::to_owned),
                     start,
                     notes: String::new(),
-                    source: BookingSource::Assistant,
+                    source: ctx.source,
                     status: BookingStatus::Confirmed,
                     created_by_staff_id: None,
                 })
@@ -529,7 +532,7 @@ pub async fn run_tool(state: &AppState, ctx: &Context, name: &str, args: &Value)
                 } else {
                     BookingChange { expected_version: booking.version, start: Some(crate::bookings::parse_start(args["start"].as_str().unwrap_or(""), &ctx.tz)?), ..Default::default() }
                 };
-                let updated = crate::bookings::update(&state.db, &ctx.business_id, id, change, None, BookingSource::Assistant).await?;
+                let updated = crate::bookings::update(&state.db, &ctx.business_id, id, change, None, ctx.source).await?;
                 Ok(json!({"done": true, "status": updated.status, "local": local_label(Timestamp::from_str(&updated.start).map_err(ApiError::internal)?, &ctx.tz)}))
             }
             "business_info" => {

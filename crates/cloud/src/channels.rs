@@ -267,6 +267,11 @@ async fn save(
     Ok(status)
 }
 
+/// A channel with only a secret and no addresses (voice platforms: the URL names the business).
+pub async fn save_simple(state: &AppState, auth: &Auth, kind: &str, sealed: String) -> Result<ChannelStatus, ApiError> {
+    save(state, auth, kind, serde_json::json!({}), sealed, None, &[]).await
+}
+
 async fn remove(state: &AppState, auth: &Auth, kind: &str) -> Result<StatusCode, ApiError> {
     auth.require(Permission::ManageBusiness)?;
     let mut tx = state.db.begin_business(&auth.business_id).await?;

@@ -93,6 +93,11 @@ fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
         kind: MessageKind::parse(&kind).ok_or_else(|| corrupt("message kind", &kind))?,
         body: row.try_get("body")?,
         media: json_column::<Vec<Media>>(&row.try_get::<String, _>("media")?, "messages.media")?,
+        call: if kind == "call" {
+            row.try_get::<Option<String>, _>("raw")?.map(|r| json_column(&r, "messages.raw")).transpose()?
+        } else {
+            None
+        },
         provider_message_id: row.try_get("provider_message_id")?,
         delivery_status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt("delivery_status", &status))?,
         error: row.try_get("error")?,

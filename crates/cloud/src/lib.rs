@@ -44,6 +44,7 @@ pub mod services;
 pub mod staff;
 pub mod startup;
 pub mod store;
+pub mod voice;
 pub mod when;
 
 pub use config::Config;

@@ -88,6 +88,8 @@ wire_enum! {
         /// Something that happened in the conversation (took over, handed back, booked), shown
         /// in the timeline; never sent to the customer.
         Event = "event",
+        /// A phone call (details in `call`).
+        Call = "call",
     }
 }
 
@@ -500,6 +502,9 @@ pub struct Message {
     pub kind: MessageKind,
     pub body: String,
     pub media: Vec<Media>,
+    /// For `kind: call`: the call's record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<CallRecord>,
     pub provider_message_id: Option<String>,
     pub delivery_status: DeliveryStatus,
     /// Why delivery failed, in plain words.
@@ -952,6 +957,40 @@ pub struct UpdateAssistantSettings {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub model: Option<Option<String>>,
     pub handback_idle_minutes: Option<u32>,
+}
+
+/// A phone call handled by a voice AI platform, as it appears in the customer's timeline.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CallRecord {
+    /// `vapi` or `retell`.
+    pub provider: String,
+    pub call_id: String,
+    /// `in_progress` while live, then `ended`.
+    pub status: String,
+    pub transcript: Option<String>,
+    pub summary: Option<String>,
+    pub recording_url: Option<String>,
+    pub duration_seconds: Option<u32>,
+    /// Why the call ended, as the platform says (e.g. `customer-ended-call`).
+    pub ended_reason: Option<String>,
+}
+
+/// `PUT /v1/channels/vapi`: the secret Vapi sends (Bearer credential, `x-vapi-secret`, or the key
+/// of an HMAC credential).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct VapiChannelSetup {
+    pub secret: String,
+}
+
+/// `PUT /v1/channels/retell`: the Retell API key with the webhook badge (it signs webhooks).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RetellChannelSetup {
+    pub api_key: String,
 }
 
 /// `/healthz` answer.

@@ -104,6 +104,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::intake::router())
         .merge(crate::outbox::router())
         .merge(crate::control::router())
+        .merge(crate::voice::router())
 }
 
 /// The OpenAPI document as served at `/openapi.json`.
