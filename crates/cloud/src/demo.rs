@@ -129,6 +129,7 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
         let customer = crate::customers::save(&mut tx, &customer, true).await?;
         customer_ids.push(customer.id.clone());
         let conversation = open_for(&mut tx, &customer.id, channel).await?;
+        let wants_a_person = lines.iter().any(|l| l.contains("speak to someone"));
         for (i, line) in lines.iter().enumerate() {
             add_message(
                 &mut tx,
@@ -148,6 +149,9 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
                 },
             )
             .await?;
+        }
+        if wants_a_person {
+            crate::control::escalate(&mut tx, &conversation.id, "the customer asked for a person").await?;
         }
     }
     tx.commit().await?;
@@ -176,4 +180,37 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
         crate::bookings::create(db, &business_id, new).await?;
     }
     Ok(DemoBusiness { business_id, created: true })
+}
+
+/// Signs in as the demo owner and connects the sandbox WhatsApp number and a Vapi secret, through
+/// the public API like a person would.
+pub async fn connect_sandbox(service_url: &str, app_secret: &str, vapi_secret: &str) -> Result<(), String> {
+    let http = reqwest::Client::new();
+    // The service may still be starting.
+    let mut token = None;
+    for _ in 0..50 {
+        let login = http
+            .post(format!("{service_url}/v1/auth/login"))
+            .json(&serde_json::json!({"email": DEMO_EMAIL, "password": DEMO_PASSWORD}))
+            .send()
+            .await;
+        if let Ok(r) = login {
+            if r.status().is_success() {
+                let body: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
+                token = body["access_token"].as_str().map(str::to_owned);
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let token = token.ok_or("could not sign in as the demo owner")?;
+    let whatsapp = serde_json::json!({"phone_number_id": crate::sandbox::PHONE_NUMBER_ID, "display_phone_number": "+44 7911 000001",
+        "access_token": "sandbox-token", "app_secret": app_secret, "verify_token": "sandbox-verify"});
+    for (path, body) in [("/v1/channels/whatsapp", whatsapp), ("/v1/channels/vapi", serde_json::json!({"secret": vapi_secret}))] {
+        let r = http.put(format!("{service_url}{path}")).bearer_auth(&token).json(&body).send().await.map_err(|e| e.to_string())?;
+        if !r.status().is_success() {
+            return Err(format!("{path}: {}", r.status()));
+        }
+    }
+    Ok(())
 }

@@ -39,6 +39,7 @@ pub mod llm;
 pub mod metrics;
 pub mod outbox;
 pub mod providers;
+pub mod sandbox;
 pub mod schedule;
 pub mod services;
 pub mod staff;

@@ -69,11 +69,33 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
+    // The demo talks to a sandbox WhatsApp API instead of Meta's (see sandbox.rs).
+    let app_secret = format!("demo-{}", uuid::Uuid::now_v7().simple());
+    let graph = if demo {
+        let graph = switchboard_cloud::sandbox::start_graph(app_secret.clone()).await.context("starting the WhatsApp sandbox")?;
+        config.whatsapp_api_base = graph.base.clone();
+        Some(graph)
+    } else {
+        None
+    };
     let app = Application::build(config).await.context("starting the service")?;
     let url = format!("http://{}", app.local_addr());
+    if let Some(graph) = &graph {
+        graph.set_service_url(&url);
+    }
     if demo {
         let seeded = switchboard_cloud::demo::seed(&app.state().db).await.map_err(|e| anyhow::anyhow!("seeding the demo: {e}"))?;
+        let vapi_secret = format!("vapi-{}", uuid::Uuid::now_v7().simple());
+        let (connect_url, business_id) = (url.clone(), seeded.business_id.clone());
+        let (app_secret2, vapi2) = (app_secret.clone(), vapi_secret.clone());
+        tokio::spawn(async move {
+            if let Err(e) = switchboard_cloud::demo::connect_sandbox(&connect_url, &app_secret2, &vapi2).await {
+                tracing::error!(error = %e, "could not connect the demo's sandbox channels");
+                return;
+            }
+            switchboard_cloud::sandbox::simulate(connect_url, app_secret2, vapi2, business_id).await;
+        });
         println!("Switchboard demo is running at {url}");
         println!("  business: Bloom Hair Studio ({}){}", seeded.business_id, if seeded.created { "" } else { ", already seeded" });
         println!("  sign in:  {} / {}", switchboard_cloud::demo::DEMO_EMAIL, switchboard_cloud::demo::DEMO_PASSWORD);

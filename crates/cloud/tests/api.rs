@@ -269,6 +269,8 @@ async fn conversation_detail_pages_back_through_messages(app: TestApp) {
     let inbox = app.get("/v1/conversations", token).await;
     let items = inbox.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 3);
+    let waiting = app.get("/v1/conversations?mode=needs_human", token).await;
+    assert_eq!(waiting.body["items"].as_array().unwrap().len(), 1, "the demo has a customer waiting for a person");
     let james = items.iter().find(|c| c["channel"] == "sms").unwrap();
     assert_eq!(james["unread_count"], 2);
     assert_eq!(james["last_message_preview"], "Same time if possible");

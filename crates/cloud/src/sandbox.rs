@@ -1,0 +1,137 @@
+//! The demo's stand-in for the outside world, so `switchboard-cloud demo` shows the whole product
+//! working on a machine with no provider accounts: a sandbox that speaks the WhatsApp Cloud API
+//! (it accepts sends, then reports them delivered and read with signed status webhooks, as Meta
+//! does), and a simulator of customers who write and call at a realistic pace through the real,
+//! signed webhooks. Nothing here is used outside `demo`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::Router;
+use hmac::{Hmac, Mac};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+pub const PHONE_NUMBER_ID: &str = "100000000001";
+
+struct Shared {
+    /// Where to send status webhooks; set once the service is listening.
+    service_url: std::sync::Mutex<String>,
+    app_secret: String,
+    next: AtomicU64,
+    http: reqwest::Client,
+}
+
+/// The running sandbox Graph API.
+pub struct Graph {
+    pub base: String,
+    shared: Arc<Shared>,
+}
+
+impl Graph {
+    pub fn set_service_url(&self, url: &str) {
+        *self.shared.service_url.lock().unwrap_or_else(|e| e.into_inner()) = url.to_owned();
+    }
+}
+
+/// Starts the sandbox Graph API. Sends it accepts are reported delivered and read a few seconds
+/// later.
+pub async fn start_graph(app_secret: String) -> std::io::Result<Graph> {
+    let shared = Arc::new(Shared { service_url: std::sync::Mutex::new(String::new()), app_secret, next: AtomicU64::new(1), http: reqwest::Client::new() });
+    let app = Router::new().route("/{phone_number_id}/messages", post(accept)).with_state(shared.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(Graph { base, shared })
+}
+
+fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
+    mac.update(body);
+    format!("sha256={}", mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+async fn post_whatsapp(http: &reqwest::Client, service_url: &str, secret: &str, value: Value) {
+    let body = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "DEMO", "changes": [{"field": "messages", "value": value}]}]}))
+        .expect("serialisable");
+    let result = http.post(format!("{service_url}/webhooks/whatsapp")).header("x-hub-signature-256", sign(secret, &body)).body(body).send().await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "sandbox could not reach the service");
+    }
+}
+
+async fn accept(State(shared): State<Arc<Shared>>, Path(_id): Path<String>, axum::Json(body): axum::Json<Value>) -> impl IntoResponse {
+    let n = shared.next.fetch_add(1, Ordering::SeqCst);
+    let wamid = format!("wamid.sandbox{n}");
+    let to = body["to"].as_str().unwrap_or("").to_owned();
+    let shared2 = shared.clone();
+    let id = wamid.clone();
+    tokio::spawn(async move {
+        for (delay, status) in [(1_500, "delivered"), (4_000, "read")] {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            let value = json!({"messaging_product": "whatsapp", "metadata": {"phone_number_id": PHONE_NUMBER_ID},
+                "statuses": [{"id": id, "status": status, "timestamp": jiff::Timestamp::now().as_second().to_string(), "recipient_id": to}]});
+            let url = shared2.service_url.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            post_whatsapp(&shared2.http, &url, &shared2.app_secret, value).await;
+        }
+    });
+    axum::Json(json!({"messaging_product": "whatsapp", "messages": [{"id": wamid}]}))
+}
+
+/// One simulated customer's visit: lines said a little apart.
+fn scripts() -> Vec<(&'static str, Vec<&'static str>)> {
+    vec![
+        ("Grace Lee", vec!["Hi! How much is a men's cut?", "Can I book a men's cut tomorrow at 11am?", "yes please"]),
+        ("Tom Harris", vec!["Hello, what are your opening hours?", "Thanks!"]),
+        ("Priya Shah", vec!["Do you have anything for a full colour on Saturday?", "Saturday at 10am please", "Yes, book it"]),
+        ("Daniel Evans", vec!["I need to speak to someone about a complaint"]),
+        ("Chloe Martin", vec!["hey can I get a fringe trim next tuesday at 2pm", "yes"]),
+        ("Mohammed Ali", vec!["Hi, is there parking near you?", "I'd rather talk to a person"]),
+        ("Sophie Turner", vec!["Book me a women's cut & blow-dry friday at 4pm", "ok great"]),
+    ]
+}
+
+/// Customers who write (and now and then call) the demo business, for as long as it runs.
+pub async fn simulate(service_url: String, app_secret: String, vapi_secret: String, business_id: String) {
+    let http = reqwest::Client::new();
+    let mut visit: u64 = 0;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    loop {
+        visit += 1;
+        let (name, lines) = {
+            let all = scripts();
+            all.choose(&mut rand::thread_rng()).cloned().expect("scripts")
+        };
+        let number = format!("4479111{:05}", 40_000 + visit % 50_000);
+        for (i, line) in lines.iter().enumerate() {
+            let value = json!({"messaging_product": "whatsapp", "metadata": {"phone_number_id": PHONE_NUMBER_ID},
+                "contacts": [{"profile": {"name": name}, "wa_id": number}],
+                "messages": [{"from": number, "id": format!("wamid.sim{visit}-{i}"), "timestamp": jiff::Timestamp::now().as_second().to_string(),
+                              "type": "text", "text": {"body": line}}]});
+            post_whatsapp(&http, &service_url, &app_secret, value).await;
+            let pause = rand::thread_rng().gen_range(6..14);
+            tokio::time::sleep(Duration::from_secs(pause)).await;
+        }
+        // Every third visit, someone also phones and the voice agent's report arrives.
+        if visit % 3 == 0 {
+            let call = json!({"message": {"type": "end-of-call-report", "endedReason": "customer-ended-call", "durationSeconds": rand::thread_rng().gen_range(40..240),
+                "call": {"id": format!("sim-call-{visit}"), "customer": {"number": format!("+{number}")}},
+                "analysis": {"summary": format!("{name} called to ask about availability this week.")},
+                "artifact": {"transcript": "AI: Thanks for calling Bloom! How can I help?\nCaller: Do you have anything this week?", "recordingUrl": null}}});
+            let result = http.post(format!("{service_url}/webhooks/vapi/{business_id}")).bearer_auth(&vapi_secret).json(&call).send().await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "simulator could not reach the service");
+            }
+        }
+        let pause = rand::thread_rng().gen_range(15..40);
+        tokio::time::sleep(Duration::from_secs(pause)).await;
+    }
+}
