@@ -149,13 +149,16 @@ pub async fn open_for(tx: &mut BusinessTx, customer_id: &str, channel: Channel) 
     .fetch_optional(tx.conn())
     .await?;
     let now = now_ms();
+    let mut changed = true;
     let id = match existing {
         Some(id) => {
-            sqlx::query("UPDATE conversations SET status = 'open', updated_at = $1 WHERE id = $2 AND status <> 'open'")
+            changed = sqlx::query("UPDATE conversations SET status = 'open', updated_at = $1 WHERE id = $2 AND status <> 'open'")
                 .bind(now)
                 .bind(&id)
                 .execute(tx.conn())
-                .await?;
+                .await?
+                .rows_affected()
+                > 0;
             id
         }
         None => {
@@ -175,7 +178,10 @@ pub async fn open_for(tx: &mut BusinessTx, customer_id: &str, channel: Channel) 
         }
     };
     let conversation = load(tx.conn(), &business_id, &id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
-    tx.record(Entity::Conversation, &id, Some(&conversation)).await?;
+    // Only a new or reopened conversation is news for consoles.
+    if changed {
+        tx.record(Entity::Conversation, &id, Some(&conversation)).await?;
+    }
     Ok(conversation)
 }
 
@@ -347,7 +353,7 @@ async fn create_conversation(
     let mut tx = state.db.begin_business(&auth.business_id).await?;
     crate::customers::load(tx.conn(), &auth.business_id, &req.customer_id).await?.ok_or_else(|| ApiError::not_found("customer"))?;
     let conversation = open_for(&mut tx, &req.customer_id, req.channel).await?;
-    tx.commit().await?;
+    tx.commit_even_if_unchanged().await?;
     Ok((StatusCode::CREATED, axum::Json(conversation)))
 }
 

@@ -570,7 +570,9 @@ async fn openapi_documents_every_route_the_router_serves() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("sandbox.rs") {
+                // (sandbox.rs is a separate server standing in for Meta in the demo, not part of
+                // the service's router.)
                 let text = std::fs::read_to_string(&path).unwrap();
                 for needle in [".route(", ".route_service(", ".nest(", ".nest_service("] {
                     assert!(!text.contains(needle), "{} registers a route with `{needle}`, bypassing the OpenAPI router", path.display());
