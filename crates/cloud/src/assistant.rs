@@ -17,24 +17,24 @@ use std::time::Duration;
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
-use protocol::{AssistantSettings, AuthorKind, BookingSource, BookingStatus, Conversation, ControlMode, Customer, DeliveryStatus, Direction, Message, MessageKind};
+use protocol::{AssistantSettings, AuthorKind, BookingSource, BookingStatus, Conversation, ControlMode, Customer, Direction, Message, MessageKind};
 use serde_json::{json, Value};
 use sqlx::Row;
 
 use crate::bookings::{BookingChange, NewBooking};
-use crate::conversations::{add_message, NewMessage};
 use crate::error::ApiError;
 use crate::http::AppState;
 use crate::llm::{Llm, LlmError};
 use crate::providers::Outgoing;
-use crate::store::{new_id, now_ms, BusinessTx, Engine, StoreError};
+use crate::store::{new_id, now_ms, BusinessTx, StoreError};
 
 /// Tool rounds in one turn before the assistant gives up and asks for a person.
 const MAX_ROUNDS: usize = 6;
 /// Malformed tool calls tolerated in one turn.
 const MAX_MALFORMED: usize = 2;
 const HISTORY: i64 = 30;
-const LEASE_MS: i64 = 180_000;
+/// Longer than the longest turn (six model rounds, each with its retries and timeouts).
+const LEASE_MS: i64 = 15 * 60_000;
 
 pub const HOLDING_REPLY: &str =
     "Thanks for your patience! I've asked a member of our team to take it from here — they'll reply in this chat shortly.";
@@ -75,18 +75,47 @@ async fn claim(state: &AppState) -> Result<Vec<Job>, StoreError> {
     let now = now_ms();
     // A turn whose worker died is simply run again.
     sqlx::query("UPDATE assistant_jobs SET status = 'queued' WHERE status = 'running' AND lease_until < $1").bind(now).execute(state.db.writer()).await?;
-    let pick = match state.db.engine() {
-        Engine::Postgres => "SELECT id FROM assistant_jobs WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 4 FOR UPDATE SKIP LOCKED",
-        Engine::Sqlite => "SELECT id FROM assistant_jobs WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 4",
-    };
-    let rows = sqlx::query(&format!(
-        "UPDATE assistant_jobs SET status = 'running', lease_until = $2, attempts = attempts + 1, updated_at = $1 WHERE id IN ({pick}) \
-         RETURNING id, business_id, conversation_id, trigger_message_id"
-    ))
+    // One turn at a time per conversation (a unique index holds it across instances too): the
+    // oldest due job of each conversation that has none running.
+    let candidates = sqlx::query(
+        "SELECT j.id, j.conversation_id FROM assistant_jobs j WHERE j.status = 'queued' AND j.next_attempt_at <= $1 \
+         AND NOT EXISTS (SELECT 1 FROM assistant_jobs r WHERE r.conversation_id = j.conversation_id AND r.status = 'running') \
+         ORDER BY j.next_attempt_at LIMIT 16",
+    )
     .bind(now)
-    .bind(now + LEASE_MS)
-    .fetch_all(state.db.writer())
+    .fetch_all(state.db.reader())
     .await?;
+    let mut seen = std::collections::HashSet::new();
+    let mut ids = Vec::new();
+    for row in &candidates {
+        let conversation: String = row.try_get("conversation_id")?;
+        if seen.insert(conversation) && ids.len() < 4 {
+            ids.push(row.try_get::<String, _>("id")?);
+        }
+    }
+    let mut rows = Vec::new();
+    for id in ids {
+        let claimed = sqlx::query(
+            "UPDATE assistant_jobs SET status = 'running', lease_until = $2, attempts = attempts + 1, updated_at = $1 WHERE id = $3 AND status = 'queued' \
+             RETURNING id, business_id, conversation_id, trigger_message_id",
+        )
+        .bind(now)
+        .bind(now + LEASE_MS)
+        .bind(&id)
+        .fetch_optional(state.db.writer())
+        .await;
+        match claimed {
+            Ok(Some(row)) => rows.push(row),
+            Ok(None) => {}
+            Err(e) => {
+                let e = StoreError::from(e);
+                // Another instance started a turn for this conversation meanwhile.
+                if !e.is_unique_violation() {
+                    return Err(e);
+                }
+            }
+        }
+    }
     rows.iter()
         .map(|r| {
             Ok(Job {
@@ -171,8 +200,8 @@ async fn run_job(state: &AppState, job: Job) {
         Err(e) => {
             tracing::error!(error = %e, conversation = %job.conversation_id, "assistant turn failed; asking for a person");
             // The customer is never left without a reply: escalate now rather than retry into
-            // silence (the model already had its own retries).
-            let escalated = escalate_with_holding_reply(state, &job.business_id, &job.conversation_id, &format!("the assistant failed ({e})")).await;
+            // silence (the model already had its own retries). Details stay in the log.
+            let escalated = escalate_with_holding_reply(state, &job.business_id, &job.conversation_id, "the assistant ran into a problem").await;
             if let Err(e2) = escalated {
                 tracing::error!(error = %e2, "could not escalate after an assistant failure");
             }
@@ -197,18 +226,25 @@ async fn turn(state: &AppState, job: &Job) -> Result<(), ApiError> {
         }
     }
     // With a model configured, the model; otherwise the built-in engine (the embedded default).
-    let outcome = match state.llm.as_ref() {
+    let (outcome, memory) = match state.llm.as_ref() {
         Some(llm) => match run_llm(state, llm, &ctx).await {
-            Ok(outcome) => outcome,
-            Err(e) => Outcome::Escalate(format!("the assistant could not answer ({e})")),
+            Ok(outcome) => (outcome, None),
+            Err(e) => {
+                tracing::warn!(error = %e, "the language model could not answer");
+                (Outcome::Escalate("the assistant could not reach its language model".into()), None)
+            }
         },
-        None => crate::builtin::run(state, &ctx).await?,
+        None => {
+            let (outcome, memory) = crate::builtin::run(state, &ctx).await?;
+            (outcome, Some(memory))
+        }
     };
-    commit(state, &ctx, outcome).await
+    commit(state, &ctx, outcome, memory).await
 }
 
-/// Commits the turn's outcome if the conversation is still the assistant's.
-async fn commit(state: &AppState, ctx: &Context, outcome: Outcome) -> Result<(), ApiError> {
+/// Commits the turn's outcome if the conversation is still the assistant's. The built-in
+/// engine's memory (a proposal awaiting a yes) is kept only with the reply that made it.
+async fn commit(state: &AppState, ctx: &Context, outcome: Outcome, memory: Option<String>) -> Result<(), ApiError> {
     match outcome {
         Outcome::Escalate(reason) => escalate_with_holding_reply(state, &ctx.business_id, &ctx.conversation.id, &reason).await,
         Outcome::Reply(text) => {
@@ -221,6 +257,9 @@ async fn commit(state: &AppState, ctx: &Context, outcome: Outcome) -> Result<(),
                 return Ok(());
             }
             send_as_assistant(&mut tx, &ctx.conversation.id, text).await?;
+            if let Some(memory) = memory {
+                crate::builtin::remember(&mut tx, &ctx.conversation.id, &memory).await?;
+            }
             tx.commit().await?;
             state.wake.outbox.notify_one();
             Ok(())
@@ -230,46 +269,19 @@ async fn commit(state: &AppState, ctx: &Context, outcome: Outcome) -> Result<(),
 
 /// Stores an assistant message and queues it for sending.
 async fn send_as_assistant(tx: &mut BusinessTx, conversation_id: &str, text: String) -> Result<(), ApiError> {
-    let business_id = tx.business_id().to_owned();
     let channel: String = sqlx::query_scalar("SELECT channel FROM conversations WHERE id = $1").bind(conversation_id).fetch_one(tx.conn()).await?;
-    let message = add_message(
-        tx,
-        conversation_id,
-        NewMessage {
-            id: None,
-            direction: Direction::Outbound,
-            kind: MessageKind::Text,
-            raw: None,
-            author_kind: AuthorKind::Assistant,
-            author_staff_id: None,
-            body: text.clone(),
-            media: vec![],
-            provider_message_id: None,
-            delivery_status: DeliveryStatus::Pending,
-            at_ms: None,
-        },
-    )
-    .await?;
-    let now = now_ms();
-    sqlx::query(
-        "INSERT INTO outbox (id, business_id, message_id, channel, request, status, next_attempt_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6, $6)",
-    )
-    .bind(new_id())
-    .bind(&business_id)
-    .bind(&message.id)
-    .bind(channel)
-    .bind(serde_json::to_string(&Outgoing::Text { body: text }).map_err(ApiError::internal)?)
-    .bind(now)
-    .execute(tx.conn())
-    .await?;
+    let channel = protocol::Channel::parse(&channel).ok_or_else(|| ApiError::internal(StoreError::Corrupt(format!("channel {channel}"))))?;
+    let outgoing = Outgoing::Text { body: text.clone() };
+    crate::outbox::store_outgoing(tx, conversation_id, channel, None, crate::outbox::Author::Assistant, text, MessageKind::Text, outgoing).await?;
     Ok(())
 }
 
 /// Escalates, and the first time sends the customer one holding reply.
 pub async fn escalate_with_holding_reply(state: &AppState, business_id: &str, conversation_id: &str, reason: &str) -> Result<(), ApiError> {
     let mut tx = state.db.begin_business(business_id).await?;
-    if crate::control::escalate(&mut tx, conversation_id, reason).await? {
+    let channel: Option<String> = sqlx::query_scalar("SELECT channel FROM conversations WHERE id = $1").bind(conversation_id).fetch_optional(tx.conn()).await?;
+    // On a phone call the voice agent says it; a text into a call would only fail.
+    if crate::control::escalate(&mut tx, conversation_id, reason).await? && channel.as_deref() != Some("voice") {
         send_as_assistant(&mut tx, conversation_id, HOLDING_REPLY.to_owned()).await?;
     }
     tx.commit_even_if_unchanged().await?;

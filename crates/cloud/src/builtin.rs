@@ -80,20 +80,6 @@ async fn load_state(state: &AppState, conversation_id: &str) -> Result<State, Ap
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default())
 }
 
-async fn save_state(state: &AppState, ctx: &Context, st: &State) -> Result<(), ApiError> {
-    sqlx::query(
-        "INSERT INTO assistant_state (conversation_id, business_id, state, updated_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (conversation_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-    )
-    .bind(&ctx.conversation.id)
-    .bind(&ctx.business_id)
-    .bind(serde_json::to_string(st).map_err(ApiError::internal)?)
-    .bind(now_ms())
-    .execute(state.db.writer())
-    .await?;
-    Ok(())
-}
-
 /// What the customer has said since the last reply.
 fn latest_words(ctx: &Context) -> String {
     let mut lines: Vec<&str> = ctx
@@ -108,13 +94,36 @@ fn latest_words(ctx: &Context) -> String {
     lines.join(" ")
 }
 
-pub async fn run(state: &AppState, ctx: &Context) -> Result<Outcome, ApiError> {
+/// Runs a turn; returns the outcome and the memory to keep with the reply (see
+/// `assistant::commit`: a proposal only stands if the customer saw it).
+pub async fn run(state: &AppState, ctx: &Context) -> Result<(Outcome, String), ApiError> {
     let text = latest_words(ctx);
     let lower = text.to_lowercase();
     let mut st = load_state(state, &ctx.conversation.id).await?;
+    // A proposal stops being an open question once a colleague has written (taking over and
+    // escalating also forget it, in control.rs).
+    let last_outbound = ctx.history.iter().rev().find(|m| m.direction == Direction::Outbound && m.kind != MessageKind::Event);
+    if last_outbound.is_none_or(|m| m.author_kind != AuthorKind::Assistant) {
+        st.pending = None;
+    }
     let outcome = decide(state, ctx, &text, &lower, &mut st).await?;
-    save_state(state, ctx, &st).await?;
-    Ok(outcome)
+    Ok((outcome, serde_json::to_string(&st).map_err(ApiError::internal)?))
+}
+
+/// Keeps the built-in assistant's memory, in the transaction of the reply it belongs to.
+pub async fn remember(tx: &mut crate::store::BusinessTx, conversation_id: &str, memory: &str) -> Result<(), ApiError> {
+    let business_id = tx.business_id().to_owned();
+    sqlx::query(
+        "INSERT INTO assistant_state (conversation_id, business_id, state, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (conversation_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+    )
+    .bind(conversation_id)
+    .bind(business_id)
+    .bind(memory)
+    .bind(now_ms())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
 
 async fn decide(state: &AppState, ctx: &Context, text: &str, lower: &str, st: &mut State) -> Result<Outcome, ApiError> {
@@ -126,16 +135,44 @@ async fn decide(state: &AppState, ctx: &Context, text: &str, lower: &str, st: &m
         let mut conn = state.db.reader().acquire().await?;
         crate::assistant::active_services(&mut conn, &ctx.business_id).await?
     };
-    // An answer to a proposal.
+    // An answer to a proposal. A "no" anywhere, or a new day or time, is not a yes ("No, that's
+    // not correct", "ok but 4pm instead?").
     if let Some(proposal) = st.pending.clone() {
-        if says(lower, &YES) {
+        let mentions_when = {
+            let w = crate::when::parse(text, &Timestamp::now().to_zoned(ctx.tz.clone()));
+            w.time.is_some() || w.date.is_some()
+        };
+        if says(lower, &NO) && !mentions_when {
+            st.pending = None;
+            return reply("No problem. What day and time would suit you better?".into());
+        }
+        if says(lower, &YES) && !says(lower, &NO) && !mentions_when {
             st.pending = None;
             st.misses = 0;
             return carry_out(state, ctx, proposal, &services).await;
         }
-        if says(lower, &NO) && crate::when::parse(text, &Timestamp::now().to_zoned(ctx.tz.clone())).time.is_none() {
-            st.pending = None;
-            return reply("No problem. What day and time would suit you better?".into());
+        // "4pm instead?": the same service, the same day unless another is named.
+        if let Proposal::Book { service_id, start } = &proposal {
+            let now = Timestamp::now().to_zoned(ctx.tz.clone());
+            let mut when = crate::when::parse(text, &now);
+            if when.time.is_some() && service_named(lower, &services).is_none_or(|s| &s.id == service_id) {
+                if when.date.is_none() {
+                    when.date = Timestamp::from_str(start).ok().map(|t| t.to_zoned(ctx.tz.clone()).date());
+                }
+                if let (Some(new_start), Some(service)) = (when.resolve(&now), services.iter().find(|s| &s.id == service_id)) {
+                    st.misses = 0;
+                    return match check(state, ctx, service, new_start, None, None).await? {
+                        Ok(()) => {
+                            st.pending = Some(Proposal::Book { service_id: service.id.clone(), start: new_start.to_string() });
+                            reply(format!("I can book you in for a {} on {}. Shall I confirm it?", service.name, label(new_start, ctx)))
+                        }
+                        Err(alternatives) => {
+                            st.pending = None;
+                            reply(unavailable(ctx, &alternatives))
+                        }
+                    };
+                }
+            }
         }
     }
     let now = Timestamp::now().to_zoned(ctx.tz.clone());
@@ -148,14 +185,19 @@ async fn decide(state: &AppState, ctx: &Context, text: &str, lower: &str, st: &m
             None => reply("You don't have any upcoming appointments with us.".into()),
             Some((id, service, start)) => {
                 st.pending = Some(Proposal::Cancel { booking_id: id.clone() });
-                reply(format!("Shall I cancel your {service} on {}? Please reply yes to confirm.", label(*start, ctx)))
+                reply(format!("Please reply yes to confirm: shall I cancel your {service} on {}?", label(*start, ctx)))
             }
         };
     }
     let moving = ["reschedule", "move", "change my", "different time", "another time", "instead"].iter().any(|w| lower.contains(w));
     if moving && !upcoming.is_empty() {
         st.misses = 0;
-        let (id, service_name, _) = &upcoming[0];
+        let (id, service_name, current_start) = &upcoming[0];
+        // "Move it to 4pm": the same day as now, unless another day is named.
+        let mut when = when.clone();
+        if when.date.is_none() {
+            when.date = Some(current_start.to_zoned(ctx.tz.clone()).date());
+        }
         let Some(start) = when.resolve(&now) else {
             return reply(format!("Sure — what day and time would you like to move your {service_name} to?"));
         };
@@ -240,6 +282,9 @@ async fn decide(state: &AppState, ctx: &Context, text: &str, lower: &str, st: &m
     if says(lower, &["thanks", "thank you", "cheers", "ta"]) {
         st.misses = 0;
         return reply("You're welcome! Anything else I can help with?".into());
+    }
+    if st.pending.is_some() {
+        return reply("Just to check — shall I go ahead with that? Please reply yes or no.".into());
     }
     st.misses += 1;
     if st.misses >= 2 {

@@ -94,6 +94,8 @@ pub async fn take_over(tx: &mut BusinessTx, conversation_id: &str, staff_id: &st
     if won == 0 {
         return Err(held_by(tx, &current).await);
     }
+    // Whatever the built-in assistant was waiting for is not a question any more.
+    sqlx::query("DELETE FROM assistant_state WHERE conversation_id = $1").bind(conversation_id).execute(tx.conn()).await?;
     let name = staff_name(tx.conn(), staff_id).await?;
     event(tx, conversation_id, format!("{name} took over from the assistant.")).await?;
     tx.audit(Some(staff_id), "conversation.taken_over", Some(("conversation", conversation_id)), json!({"from": current.mode})).await?;
@@ -103,6 +105,18 @@ pub async fn take_over(tx: &mut BusinessTx, conversation_id: &str, staff_id: &st
 /// Gives the conversation back to the assistant. `by`: the person doing it (the holder, or an
 /// owner or admin); `None`: the quiet-period timer.
 pub async fn hand_back(tx: &mut BusinessTx, conversation_id: &str, by: Option<&Auth>, why: &str) -> Result<Conversation, ApiError> {
+    hand_back_if_quiet_since(tx, conversation_id, by, why, None).await
+}
+
+/// As [`hand_back`]; with `quiet_since`, only if nobody acted in it since then (checked in the
+/// same statement that hands it back, so a reply a moment ago keeps it).
+async fn hand_back_if_quiet_since(
+    tx: &mut BusinessTx,
+    conversation_id: &str,
+    by: Option<&Auth>,
+    why: &str,
+    quiet_since: Option<i64>,
+) -> Result<Conversation, ApiError> {
     let business_id = tx.business_id().to_owned();
     let current = crate::conversations::load(tx.conn(), &business_id, conversation_id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
     if current.mode == ControlMode::Ai {
@@ -114,18 +128,40 @@ pub async fn hand_back(tx: &mut BusinessTx, conversation_id: &str, by: Option<&A
             return Err(held_by(tx, &current).await);
         }
     }
-    sqlx::query("UPDATE conversations SET mode = 'ai', holder_staff_id = NULL, held_at = NULL, escalated_at = NULL, updated_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(conversation_id)
-        .execute(tx.conn())
-        .await?;
+    let handed = sqlx::query(
+        "UPDATE conversations SET mode = 'ai', holder_staff_id = NULL, held_at = NULL, escalated_at = NULL, updated_at = $1 WHERE id = $2 \
+         AND ($3 = 0 OR COALESCE(last_human_activity_at, held_at, updated_at) < $4)",
+    )
+    .bind(now_ms())
+    .bind(conversation_id)
+    .bind(i64::from(quiet_since.is_some()))
+    .bind(quiet_since.unwrap_or(0))
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if handed == 0 {
+        return Ok(current);
+    }
     let text = match by {
         Some(auth) => format!("{} handed the conversation back to the assistant.", staff_name(tx.conn(), &auth.staff_id).await?),
         None => format!("Handed back to the assistant {why}."),
     };
     event(tx, conversation_id, text).await?;
     tx.audit(by.map(|a| a.staff_id.as_str()), "conversation.handed_back", Some(("conversation", conversation_id)), json!({"why": why})).await?;
-    reload(tx, conversation_id).await
+    let conversation = reload(tx, conversation_id).await?;
+    // A customer who wrote while a person held it, and got no answer, is answered now.
+    let last: Option<(String, String)> = sqlx::query_as(
+        "SELECT id, author_kind FROM messages WHERE conversation_id = $1 AND kind <> 'event' ORDER BY created_at DESC, id DESC LIMIT 1",
+    )
+    .bind(conversation_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    if let Some((id, author)) = last {
+        if author == "customer" {
+            crate::assistant::enqueue(tx, &conversation, &id).await?;
+        }
+    }
+    Ok(conversation)
 }
 
 /// The assistant steps aside: the conversation waits for a person. Returns `true` the first time
@@ -147,6 +183,7 @@ pub async fn escalate(tx: &mut BusinessTx, conversation_id: &str, reason: &str) 
     if changed == 0 {
         return Ok(false);
     }
+    sqlx::query("DELETE FROM assistant_state WHERE conversation_id = $1").bind(conversation_id).execute(tx.conn()).await?;
     event(tx, conversation_id, format!("The assistant asked for a person: {reason}")).await?;
     tx.audit(None, "conversation.escalated", Some(("conversation", conversation_id)), json!({"reason": reason})).await?;
     reload(tx, conversation_id).await?;
@@ -291,7 +328,8 @@ pub async fn hand_back_idle(state: &AppState) -> Result<usize, ApiError> {
         let business_id: String = row.try_get("business_id")?;
         let minutes: i64 = row.try_get("handback_idle_minutes")?;
         let mut tx = state.db.begin_business(&business_id).await?;
-        hand_back(&mut tx, &id, None, &format!("after {minutes} minutes without activity")).await?;
+        let cutoff = now - minutes * 60_000;
+        hand_back_if_quiet_since(&mut tx, &id, None, &format!("after {minutes} minutes without activity"), Some(cutoff)).await?;
         tx.commit_even_if_unchanged().await?;
     }
     Ok(rows.len())

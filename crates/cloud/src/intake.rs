@@ -385,7 +385,7 @@ const MAX_ATTEMPTS: i64 = 12;
 /// Processes due events; returns how many were handled.
 pub async fn process_due(state: &AppState) -> Result<usize, StoreError> {
     let due = sqlx::query(
-        "SELECT id, provider, business_id, payload, attempts FROM webhook_events WHERE processed_at IS NULL AND next_attempt_at <= $1 \
+        "SELECT id, provider, business_id, payload, attempts, received_at FROM webhook_events WHERE processed_at IS NULL AND next_attempt_at <= $1 \
          ORDER BY received_at LIMIT 50",
     )
     .bind(now_ms())
@@ -398,7 +398,8 @@ pub async fn process_due(state: &AppState) -> Result<usize, StoreError> {
         let business_id: String = row.try_get("business_id")?;
         let payload: String = row.try_get("payload")?;
         let attempts: i64 = row.try_get("attempts")?;
-        match process_one(state, &id, &provider, &business_id, &payload).await {
+        let received_at: i64 = row.try_get("received_at")?;
+        match process_one(state, &id, &provider, &business_id, &payload, received_at).await {
             Ok(()) => handled += 1,
             Err(e) => {
                 let message = e.to_string();
@@ -426,7 +427,7 @@ struct Fetched {
     by_ref: BTreeMap<String, Media>,
 }
 
-async fn process_one(state: &AppState, id: &str, provider: &str, business_id: &str, payload: &str) -> Result<(), ApiError> {
+async fn process_one(state: &AppState, id: &str, provider: &str, business_id: &str, payload: &str, received_at: i64) -> Result<(), ApiError> {
     let fetched = prefetch_media(state, provider, business_id, payload).await?;
     let mut tx = state.db.begin_business(business_id).await?;
     let claimed = sqlx::query("UPDATE webhook_events SET processed_at = $1, attempts = attempts + 1 WHERE id = $2 AND processed_at IS NULL")
@@ -441,7 +442,7 @@ async fn process_one(state: &AppState, id: &str, provider: &str, business_id: &s
     match provider {
         "whatsapp" => process_whatsapp(&mut tx, payload, &fetched).await?,
         "twilio" => process_twilio(&mut tx, payload, &fetched).await?,
-        "twilio_status" => process_twilio_status(&mut tx, payload).await?,
+        "twilio_status" => process_twilio_status(&mut tx, payload, received_at).await?,
         other => tracing::warn!(provider = other, "unknown webhook provider; event marked done"),
     }
     tx.commit_even_if_unchanged().await?;
@@ -705,7 +706,22 @@ async fn process_whatsapp(tx: &mut BusinessTx, payload: &str, fetched: &Fetched)
             } else {
                 None
             };
-            let customer = find_or_create_customer(tx, phone.as_ref(), Some(from), names.get(from).map(String::as_str)).await?;
+            let mut customer = find_or_create_customer(tx, phone.as_ref(), Some(from), names.get(from).map(String::as_str)).await?;
+            // Unmistakable opt-out words (as on Twilio's WhatsApp), and back in with START.
+            let keyword = m["text"]["body"].as_str().unwrap_or("").trim().to_uppercase();
+            let opt = if WHATSAPP_STOP_WORDS.contains(&keyword.as_str()) {
+                Some(true)
+            } else if customer.opted_out_whatsapp && START_WORDS.contains(&keyword.as_str()) {
+                Some(false)
+            } else {
+                None
+            };
+            if let Some(out) = opt {
+                customer.opted_out_whatsapp = out;
+                customer = crate::customers::save(tx, &customer, false).await?;
+                let action = if out { "customer.opted_out" } else { "customer.opted_in" };
+                tx.audit(None, action, Some(("customer", &customer.id)), json!({"channel": "whatsapp", "keyword": keyword})).await?;
+            }
             let conversation = open_for(tx, &customer.id, Channel::Whatsapp).await?;
             set_channel_address(tx, &conversation.id, &phone_number_id).await?;
             let (kind, body, media, raw) = describe_whatsapp(m, fetched);
@@ -731,7 +747,7 @@ async fn process_whatsapp(tx: &mut BusinessTx, payload: &str, fetched: &Fetched)
                 },
             )
             .await?;
-            if kind != MessageKind::Reaction {
+            if kind != MessageKind::Reaction && opt != Some(true) {
                 crate::assistant::enqueue(tx, &conversation, &message.id).await?;
             }
         }
@@ -758,6 +774,7 @@ async fn process_whatsapp(tx: &mut BusinessTx, payload: &str, fetched: &Fetched)
 /// Opt-out and opt-in keywords (carriers' and Twilio's standard lists).
 const STOP_WORDS: [&str; 8] = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"];
 const START_WORDS: [&str; 3] = ["START", "UNSTOP", "YES"];
+const WHATSAPP_STOP_WORDS: [&str; 3] = ["STOP", "UNSUBSCRIBE", "OPTOUT"];
 
 async fn process_twilio(tx: &mut BusinessTx, payload: &str, fetched: &Fetched) -> Result<(), ApiError> {
     let params: Vec<(String, String)> = serde_json::from_str(payload).map_err(ApiError::internal)?;
@@ -775,9 +792,15 @@ async fn process_twilio(tx: &mut BusinessTx, payload: &str, fetched: &Fetched) -
     let mut customer = find_or_create_customer(tx, phone.as_ref(), None, param(&params, "ProfileName")).await?;
     let body = param(&params, "Body").unwrap_or("").to_owned();
     let keyword = body.trim().to_uppercase();
-    let opt_out = if STOP_WORDS.contains(&keyword.as_str()) {
+    let on_whatsapp = channel == Channel::TwilioWhatsapp;
+    let opted_out = if on_whatsapp { customer.opted_out_whatsapp } else { customer.opted_out_sms };
+    // Carriers' keyword list applies to SMS; on WhatsApp "Cancel" means an appointment, so only
+    // unmistakable words opt out. START/YES only mean "opt back in" to someone opted out — a
+    // "Yes" to "Shall I book it?" is an answer, not a keyword.
+    let stop_words: &[&str] = if on_whatsapp { &WHATSAPP_STOP_WORDS } else { &STOP_WORDS };
+    let opt_out = if stop_words.contains(&keyword.as_str()) {
         Some(true)
-    } else if START_WORDS.contains(&keyword.as_str()) {
+    } else if opted_out && START_WORDS.contains(&keyword.as_str()) {
         Some(false)
     } else {
         None
@@ -820,14 +843,14 @@ async fn process_twilio(tx: &mut BusinessTx, payload: &str, fetched: &Fetched) -
         },
     )
     .await?;
-    // A keyword (STOP, START) is handled, not a question for the assistant.
-    if opt_out.is_none() {
+    // An opt-out is handled, not a question for the assistant.
+    if opt_out != Some(true) {
         crate::assistant::enqueue(tx, &conversation, &message.id).await?;
     }
     Ok(())
 }
 
-async fn process_twilio_status(tx: &mut BusinessTx, payload: &str) -> Result<(), ApiError> {
+async fn process_twilio_status(tx: &mut BusinessTx, payload: &str, received_at: i64) -> Result<(), ApiError> {
     let params: Vec<(String, String)> = serde_json::from_str(payload).map_err(ApiError::internal)?;
     let sid = param(&params, "MessageSid").unwrap_or("");
     let new = match param(&params, "MessageStatus").unwrap_or("") {
@@ -848,6 +871,15 @@ async fn process_twilio_status(tx: &mut BusinessTx, payload: &str) -> Result<(),
             _ => format!("The message could not be delivered (Twilio error {code})."),
         }
     });
+    let known: Option<String> = sqlx::query_scalar("SELECT id FROM messages WHERE business_id = $1 AND provider_message_id = $2")
+        .bind(tx.business_id().to_owned())
+        .bind(sid)
+        .fetch_optional(tx.conn())
+        .await?;
+    if known.is_none() && received_at > now_ms() - 10 * 60_000 {
+        // The callback can beat the sender recording the SID; try again shortly.
+        return Err(ApiError::new(StatusCode::CONFLICT, "not_yet_known", "The message this status is about is not recorded yet."));
+    }
     advance_delivery(tx, sid, new, error).await?;
     Ok(())
 }

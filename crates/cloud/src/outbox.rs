@@ -46,6 +46,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const WINDOW_MS: i64 = 24 * 3_600_000;
 const MAX_ATTEMPTS: i64 = 10;
+/// Rows are claimed four at a time, so a lease covers four provider calls at their timeout.
 const LEASE_MS: i64 = 120_000;
 
 /// Capped exponential backoff with ±25% jitter, so retries of many rows do not march in step.
@@ -132,16 +133,46 @@ async fn queue(
     let target = check_sendable(&mut tx, conversation_id, free_form).await?;
     // Writing takes the conversation over from the assistant; someone else's stays theirs.
     crate::control::claim_for_reply(&mut tx, conversation_id, &auth.staff_id).await?;
+    let author = Author::Staff(auth.staff_id.clone());
+    let message = store_outgoing(&mut tx, conversation_id, target.conversation.channel, client_id, author, body, kind, outgoing).await?;
+    tx.commit().await?;
+    state.wake.outbox.notify_one();
+    Ok((StatusCode::CREATED, axum::Json(message)))
+}
+
+/// Who writes an outgoing message.
+pub enum Author {
+    Staff(String),
+    Assistant,
+}
+
+/// Stores an outgoing message and its outbox entry in the caller's transaction: the one way a
+/// message leaves, whoever writes it.
+#[allow(clippy::too_many_arguments)]
+pub async fn store_outgoing(
+    tx: &mut BusinessTx,
+    conversation_id: &str,
+    channel: Channel,
+    id: Option<String>,
+    author: Author,
+    body: String,
+    kind: MessageKind,
+    outgoing: Outgoing,
+) -> Result<Message, ApiError> {
+    let (author_kind, author_staff_id) = match author {
+        Author::Staff(id) => (AuthorKind::Staff, Some(id)),
+        Author::Assistant => (AuthorKind::Assistant, None),
+    };
     let message = add_message(
-        &mut tx,
+        tx,
         conversation_id,
         NewMessage {
-            id: client_id,
+            id,
             direction: Direction::Outbound,
             kind,
             raw: None,
-            author_kind: AuthorKind::Staff,
-            author_staff_id: Some(auth.staff_id.clone()),
+            author_kind,
+            author_staff_id,
             body,
             media: vec![],
             provider_message_id: None,
@@ -151,21 +182,20 @@ async fn queue(
     )
     .await?;
     let now = now_ms();
+    let business_id = tx.business_id().to_owned();
     sqlx::query(
         "INSERT INTO outbox (id, business_id, message_id, channel, request, status, next_attempt_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6, $6)",
     )
     .bind(new_id())
-    .bind(&auth.business_id)
+    .bind(business_id)
     .bind(&message.id)
-    .bind(target.conversation.channel.as_str())
+    .bind(channel.as_str())
     .bind(serde_json::to_string(&outgoing).map_err(ApiError::internal)?)
     .bind(now)
     .execute(tx.conn())
     .await?;
-    tx.commit().await?;
-    state.wake.outbox.notify_one();
-    Ok((StatusCode::CREATED, axum::Json(message)))
+    Ok(message)
 }
 
 /// Replies to the customer, taking the conversation over from the assistant (409
@@ -394,8 +424,8 @@ async fn fail_interrupted(state: &AppState) -> Result<(), StoreError> {
 async fn claim(state: &AppState) -> Result<Vec<Claimed>, StoreError> {
     let now = now_ms();
     let pick = match state.db.engine() {
-        Engine::Postgres => "SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED",
-        Engine::Sqlite => "SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 20",
+        Engine::Postgres => "SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 4 FOR UPDATE SKIP LOCKED",
+        Engine::Sqlite => "SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 4",
     };
     let rows = sqlx::query(&format!(
         "UPDATE outbox SET status = 'sending', lease_until = $2, attempts = attempts + 1, updated_at = $1 WHERE id IN ({pick}) \

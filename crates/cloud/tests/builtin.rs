@@ -99,6 +99,7 @@ async fn greets_prices_books_moves_cancels_and_hands_over("flow", d) {
     assert!(d.bookings().await.is_empty(), "nothing is booked before the customer confirms");
     let unsure = d.say("hmm let me think").await;
     assert!(d.bookings().await.is_empty(), "still nothing: {unsure}");
+    assert!(unsure.contains("shall I go ahead"), "the proposal is asked again: {unsure}");
     let done = d.say("Yes please").await;
     assert!(done.starts_with("Done! You're booked for a Haircut on"), "{done}");
     let bookings = d.bookings().await;
@@ -110,10 +111,11 @@ async fn greets_prices_books_moves_cancels_and_hands_over("flow", d) {
     assert!(moving.contains("move your Haircut to") && moving.contains("16:00"), "{moving}");
     let moved = d.say("yes").await;
     assert!(moved.starts_with("All set"), "{moved}");
-    assert!(local(d.bookings().await[0]["start"].as_str().unwrap()).ends_with("at 16:00"));
+    let (before, after) = (local(bookings[0]["start"].as_str().unwrap()), local(d.bookings().await[0]["start"].as_str().unwrap()));
+    assert_eq!(after, before.replace("at 15:00", "at 16:00"), "moved to 4pm on the same day");
 
     let cancel = d.say("Actually I need to cancel my appointment").await;
-    assert!(cancel.starts_with("Shall I cancel your Haircut"), "{cancel}");
+    assert!(cancel.starts_with("Please reply yes to confirm: shall I cancel your Haircut"), "{cancel}");
     let no = d.say("no, keep it").await;
     assert!(no.contains("What day and time"), "{no}");
     assert_eq!(d.bookings().await[0]["status"], "confirmed");
@@ -125,6 +127,31 @@ async fn greets_prices_books_moves_cancels_and_hands_over("flow", d) {
     let handover = d.say("Can I talk to a real person please").await;
     assert_eq!(handover, switchboard_cloud::assistant::HOLDING_REPLY);
     assert_eq!(d.mode().await, "needs_human");
+}
+
+async fn no_is_never_yes_and_a_new_time_is_a_new_question("no-means-no", d) {
+    let proposal = d.say("Can I book a haircut tomorrow at 3pm?").await;
+    assert!(proposal.ends_with("Shall I confirm it?"), "{proposal}");
+    let r = d.say("No, that's not correct").await;
+    assert!(r.contains("What day and time"), "{r}");
+    assert!(d.bookings().await.is_empty());
+    d.say("haircut tomorrow at 3pm").await;
+    let r = d.say("ok but 4pm instead?").await;
+    assert!(r.contains("16:00") && r.ends_with('?'), "a new proposal, not a booking: {r}");
+    assert!(d.bookings().await.is_empty());
+    let r = d.say("Not great").await;
+    assert!(d.bookings().await.is_empty(), "{r}");
+    // Taken over by a person, then handed back: the old proposal is not a question any more.
+    d.say("haircut tomorrow at 5pm").await;
+    let id = d.app.get("/v1/conversations", &d.owner.access).await.body["items"][0]["id"].as_str().unwrap().to_owned();
+    d.app.post(&format!("/v1/conversations/{id}/takeover"), &d.owner.access, json!({})).await;
+    d.app.post(&format!("/v1/conversations/{id}/handback"), &d.owner.access, json!({})).await;
+    d.say("ok thanks").await;
+    assert!(d.bookings().await.is_empty(), "a stale proposal was booked");
+    // STOP on WhatsApp opts out; the assistant does not answer it.
+    let r = d.say("STOP").await;
+    assert_eq!(r, "");
+    assert_eq!(d.app.get("/v1/customers", &d.owner.access).await.body["items"][0]["opted_out_whatsapp"], true);
 }
 
 async fn a_taken_time_gets_the_nearest_free_times("taken", d) {

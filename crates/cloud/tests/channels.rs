@@ -312,6 +312,15 @@ async fn sms_through_twilio_with_media_opt_out_and_status(app, fake) {
     let r = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Sorry to see you go"})).await;
     assert_eq!(r.code(), "customer_opted_out");
     assert!(fake.sends().is_empty());
+    // On WhatsApp through Twilio, "Cancel" is about an appointment, not a subscription; and a
+    // "Yes" from someone opted in is an answer, not a keyword.
+    let wa = vec![("MessageSid", "SMW1"), ("From", "whatsapp:+14155550124"), ("To", "whatsapp:+14155550100"), ("Body", "Cancel"), ("NumMedia", "0")];
+    post_twilio(&app, "/webhooks/twilio", &wa, TWILIO_TOKEN).await;
+    app.eventually("processed", || async {
+        count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL", &owner.business_id).await == 0
+    }).await;
+    let wa_customer = app.get("/v1/customers?q=4155550124", &owner.access).await;
+    assert_eq!(wa_customer.body["items"][0]["opted_out_whatsapp"], false, "{wa_customer:?}");
     // START: back in.
     post_twilio(&app, "/webhooks/twilio", &inbound("SM4", "START"), TWILIO_TOKEN).await;
     app.eventually("opted in", || async {

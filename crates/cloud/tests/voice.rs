@@ -156,6 +156,13 @@ async fn retell_events_functions_and_the_inbound_webhook(app: TestApp) {
     let calls: Vec<Value> = timeline(&app, &owner).await.into_iter().filter(|m| m["kind"] == "call").collect();
     assert_eq!(calls.len(), 1);
     assert_eq!((calls[0]["call"]["duration_seconds"].as_u64(), calls[0]["body"].as_str()), (Some(61), Some("Caller booked a haircut.")));
+    // A hand-off during a call: the conversation waits for a person; no text goes into the call.
+    let handoff = json!({"name": "hand_off", "args": {"reason": "caller wants the owner"}, "call": call});
+    let (status, result) = post(&app, &path, &handoff, &[("x-retell-signature", retell_signature(key, &handoff, now))]).await;
+    assert_eq!((status, result["done"].as_bool()), (StatusCode::OK, Some(true)), "{result}");
+    let voice = app.get("/v1/conversations?channel=voice", &owner.access).await;
+    assert_eq!(voice.body["items"][0]["mode"], "needs_human");
+    assert!(timeline(&app, &owner).await.iter().all(|m| m["author_kind"] != "assistant"), "no holding text into a call");
     let (status, _) = post(&app, &path, &json!({"hello": 1}), &[("x-retell-signature", retell_signature(key, &json!({"hello": 1}), now))]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
