@@ -84,10 +84,8 @@ impl Providers {
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
-            return body["messages"][0]["id"]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| SendError::Retryable("WhatsApp answered without a message id".into()));
+            // Accepted, even if the id is unreadable: sending again would send twice.
+            return Ok(body["messages"][0]["id"].as_str().map(str::to_owned).unwrap_or_else(|| format!("unknown:{}", uuid::Uuid::now_v7())));
         }
         Err(classify_meta(status.as_u16(), &body))
     }
@@ -125,7 +123,8 @@ impl Providers {
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
-            return body["sid"].as_str().map(str::to_owned).ok_or_else(|| SendError::Retryable("Twilio answered without a SID".into()));
+            // Accepted, even if the SID is unreadable: sending again would send twice.
+            return Ok(body["sid"].as_str().map(str::to_owned).unwrap_or_else(|| format!("unknown:{}", uuid::Uuid::now_v7())));
         }
         Err(classify_twilio(status.as_u16(), &body))
     }
