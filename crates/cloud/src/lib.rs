@@ -45,6 +45,7 @@ pub mod services;
 pub mod staff;
 pub mod startup;
 pub mod store;
+pub mod sync;
 pub mod voice;
 pub mod when;
 

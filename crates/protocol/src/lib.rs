@@ -993,6 +993,31 @@ pub struct RetellChannelSetup {
     pub api_key: String,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Sync
+
+/// One entity's latest state in the change log (`data: null`: it was deleted).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SyncChange {
+    pub seq: i64,
+    /// e.g. `conversation`, `message`, `booking`, `customer`.
+    pub entity: String,
+    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub data: Option<serde_json::Value>,
+}
+
+/// `GET /v1/sync/pull`: the changes after a cursor, in seq order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SyncPage {
+    pub changes: Vec<SyncChange>,
+    /// Pass it back as `cursor` for the next page.
+    pub cursor: i64,
+    pub has_more: bool,
+}
+
 /// `/healthz` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

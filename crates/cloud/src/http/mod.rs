@@ -105,6 +105,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::outbox::router())
         .merge(crate::control::router())
         .merge(crate::voice::router())
+        .merge(crate::sync::router())
 }
 
 /// The OpenAPI document as served at `/openapi.json`.

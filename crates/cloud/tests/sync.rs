@@ -1,0 +1,86 @@
+//! Pulling the change log, on SQLite and PostgreSQL.
+
+mod common;
+
+use common::{Engine, TestApp};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+async fn pull_all(app: &TestApp, token: &str, from: i64, limit: u32) -> (Vec<Value>, i64) {
+    let mut cursor = from;
+    let mut all = Vec::new();
+    loop {
+        let page = app.get(&format!("/v1/sync/pull?cursor={cursor}&limit={limit}"), token).await;
+        assert_eq!(page.status, StatusCode::OK, "{page:?}");
+        let changes = page.body["changes"].as_array().unwrap().clone();
+        assert!(changes.len() <= limit as usize);
+        all.extend(changes);
+        cursor = page.body["cursor"].as_i64().unwrap();
+        if !page.body["has_more"].as_bool().unwrap() {
+            return (all, cursor);
+        }
+    }
+}
+
+on_both_engines! {
+
+async fn pulling_pages_through_the_log_gives_every_current_state_once(app: TestApp) {
+    let a = app.signup("sync-a").await;
+    let b = app.signup("sync-b").await;
+    for i in 0..7 {
+        app.post("/v1/customers", &a.access, json!({"name": format!("Customer {i}")})).await;
+    }
+    let service = app.post("/v1/services", &a.access, json!({"name": "Cut", "duration_minutes": 30})).await;
+    let canned = app.post("/v1/canned-responses", &a.access, json!({"shortcut": "hi", "title": "Hi", "body": "Hello!"})).await;
+    app.post("/v1/customers", &b.access, json!({"name": "B's secret customer"})).await;
+
+    let (changes, cursor) = pull_all(&app, &a.access, 0, 3).await;
+    let seqs: Vec<i64> = changes.iter().map(|c| c["seq"].as_i64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in seq order: {seqs:?}");
+    assert_eq!(cursor, app.last_seq(&a.business_id).await);
+    assert_eq!(changes.iter().filter(|c| c["entity"] == "customer").count(), 7);
+    let svc = changes.iter().find(|c| c["entity"] == "service").unwrap();
+    assert_eq!(svc["data"], service.body, "the state is what the API shows");
+    assert!(changes.iter().any(|c| c["entity"] == "business") && changes.iter().any(|c| c["entity"] == "schedule"));
+    assert!(!changes.iter().any(|c| c.to_string().contains("B's secret customer")), "another business's data never appears");
+
+    // Caught up: nothing new. Then an edit and a deletion arrive as the only changes.
+    let (none, same) = pull_all(&app, &a.access, cursor, 50).await;
+    assert!(none.is_empty());
+    assert_eq!(same, cursor);
+    let sid = service.body["id"].as_str().unwrap();
+    app.patch(&format!("/v1/services/{sid}"), &a.access, json!({"price_cents": 2500})).await;
+    let kid = canned.body["id"].as_str().unwrap();
+    app.delete(&format!("/v1/canned-responses/{kid}"), &a.access).await;
+    let (news, _) = pull_all(&app, &a.access, cursor, 50).await;
+    assert_eq!(news.len(), 2, "{news:?}");
+    assert_eq!((news[0]["entity"].as_str(), news[0]["data"]["price_cents"].as_i64()), (Some("service"), Some(2500)));
+    assert_eq!((news[1]["entity"].as_str(), news[1]["id"].as_str(), news[1]["data"].clone()), (Some("canned_response"), Some(kid), Value::Null));
+
+    // The log is self-compacting: the service appears once, with its latest state.
+    let (everything, _) = pull_all(&app, &a.access, 0, 500).await;
+    assert_eq!(everything.iter().filter(|c| c["id"] == sid).count(), 1);
+
+    let r = app.get("/v1/sync/pull?cursor=-1", &a.access).await;
+    assert_eq!(r.code(), "invalid_cursor");
+    let r = app.get("/v1/sync/pull?cursor=999999", &a.access).await;
+    assert_eq!(r.code(), "invalid_cursor");
+}
+
+async fn a_cursor_older_than_compacted_tombstones_must_resync(app: TestApp) {
+    let a = app.signup("compact").await;
+    let k = app.post("/v1/canned-responses", &a.access, json!({"shortcut": "bye", "title": "Bye", "body": "Bye!"})).await;
+    let (_, old_cursor) = pull_all(&app, &a.access, 0, 100).await;
+    app.delete(&format!("/v1/canned-responses/{}", k.body["id"].as_str().unwrap()), &a.access).await;
+    app.post("/v1/customers", &a.access, json!({"name": "After"})).await;
+    let removed = switchboard_cloud::sync::compact(&app.db, &a.business_id, switchboard_cloud::store::now_ms() + 1).await.unwrap();
+    assert_eq!(removed, 1);
+    let r = app.get(&format!("/v1/sync/pull?cursor={old_cursor}"), &a.access).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "resync_required"), "{r:?}");
+    // From 0 everything current arrives, without the deleted reply.
+    let (all, _) = pull_all(&app, &a.access, 0, 100).await;
+    assert!(all.iter().all(|c| !c["data"].is_null()));
+    assert!(all.iter().any(|c| c["data"]["name"] == "After"));
+}
+
+}
