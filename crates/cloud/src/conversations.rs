@@ -427,7 +427,13 @@ async fn update_conversation(
     Path(id): Path<String>,
     Json(req): Json<UpdateConversation>,
 ) -> Result<axum::Json<Conversation>, ApiError> {
+    Ok(axum::Json(apply_update(&state, &auth, &id, req).await?))
+}
+
+/// Resolves, reopens or marks read (the REST route and sync share it).
+pub async fn apply_update(state: &AppState, auth: &Auth, id: &str, req: UpdateConversation) -> Result<Conversation, ApiError> {
     auth.require(Permission::HandleConversations)?;
+    let id = id.to_owned();
     let mut tx = state.db.begin_business(&auth.business_id).await?;
     let mut conversation = load(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
     if let Some(status) = req.status {
@@ -447,7 +453,7 @@ async fn update_conversation(
     let conversation = load(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
     tx.record(Entity::Conversation, &id, Some(&conversation)).await?;
     tx.commit().await?;
-    Ok(axum::Json(conversation))
+    Ok(conversation)
 }
 
 /// Deletes a conversation with its messages and notes, for good (owners and admins).

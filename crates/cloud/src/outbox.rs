@@ -104,8 +104,8 @@ async fn check_sendable(tx: &mut BusinessTx, conversation_id: &str, free_form: b
     Ok(Target { conversation })
 }
 
-/// Stores the message and its outbox row in one transaction.
-async fn queue(
+/// Stores the message and its outbox row in one transaction (REST and sync share it).
+pub(crate) async fn queue(
     state: &AppState,
     auth: &Auth,
     conversation_id: &str,

@@ -9,7 +9,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use protocol::{SyncChange, SyncPage};
+use protocol::{Mutation, MutationOutcome, PushRequest, PushResponse, SyncChange, SyncPage};
 use serde::Deserialize;
 use sqlx::Row;
 use utoipa::IntoParams;
@@ -18,12 +18,12 @@ use utoipa_axum::routes;
 
 use crate::accounts::Auth;
 use crate::error::ApiError;
-use crate::http::extract::Query;
+use crate::http::extract::{Json, Query};
 use crate::http::AppState;
-use crate::store::{Db, StoreError};
+use crate::store::{now_ms, Db, StoreError};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(pull))
+    OpenApiRouter::new().routes(routes!(pull)).routes(routes!(push))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -31,6 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct PullQuery {
     /// The `cursor` of the last page applied; 0 (or absent) for a first sync.
     cursor: Option<i64>,
+    /// This device's client id: its recent mutations' outcomes come with the page.
+    client_id: Option<String>,
     /// 1–2000, default 500.
     limit: Option<u32>,
 }
@@ -78,7 +80,151 @@ async fn pull(State(state): State<AppState>, auth: Auth, Query(q): Query<PullQue
     // Nothing newer than the cursor is skipped: seqs are gap-free in commit order, so a page
     // ends exactly where the next one starts.
     let next = changes.last().map(|c| c.seq).unwrap_or(cursor);
-    Ok(axum::Json(SyncPage { changes, cursor: next, has_more }))
+    let outcomes = match &q.client_id {
+        Some(client_id) => recent_outcomes(&mut conn, &auth, client_id).await?,
+        None => vec![],
+    };
+    Ok(axum::Json(SyncPage { changes, cursor: next, has_more, outcomes }))
+}
+
+async fn recent_outcomes(conn: &mut sqlx::AnyConnection, auth: &Auth, client_id: &str) -> Result<Vec<MutationOutcome>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT outcome FROM sync_mutations WHERE client_id = $1 AND business_id = $2 AND client_id IN \
+         (SELECT client_id FROM sync_clients WHERE staff_id = $3) ORDER BY mutation_id DESC LIMIT 100",
+    )
+    .bind(client_id)
+    .bind(&auth.business_id)
+    .bind(&auth.staff_id)
+    .fetch_all(conn)
+    .await?;
+    let mut outcomes = rows.iter().map(|r| Ok(crate::store::json_column(&r.try_get::<String, _>("outcome")?, "sync_mutations.outcome")?)).collect::<Result<Vec<MutationOutcome>, ApiError>>()?;
+    outcomes.reverse();
+    Ok(outcomes)
+}
+
+/// Binds a client id to the signed-in staff member on first use; refuses it for anyone else.
+async fn bind_client(state: &AppState, auth: &Auth, client_id: &str) -> Result<(), ApiError> {
+    let valid = !client_id.is_empty() && client_id.len() <= 64 && client_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !valid {
+        return Err(ApiError::validation("`client_id` is the device's id: letters, digits and `-`, at most 64."));
+    }
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO sync_clients (client_id, business_id, staff_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $4) \
+         ON CONFLICT (client_id) DO NOTHING",
+    )
+    .bind(client_id)
+    .bind(&auth.business_id)
+    .bind(&auth.staff_id)
+    .bind(now)
+    .execute(state.db.writer())
+    .await?;
+    let owner = sqlx::query("SELECT staff_id, business_id FROM sync_clients WHERE client_id = $1").bind(client_id).fetch_one(state.db.writer()).await?;
+    if owner.try_get::<String, _>("staff_id")? != auth.staff_id || owner.try_get::<String, _>("business_id")? != auth.business_id {
+        return Err(ApiError::forbidden("This device id belongs to someone else's sign-in."));
+    }
+    sqlx::query("UPDATE sync_clients SET last_seen_at = $1 WHERE client_id = $2").bind(now).bind(client_id).execute(state.db.writer()).await?;
+    Ok(())
+}
+
+fn text_arg<'a>(args: &'a serde_json::Value, name: &str) -> Result<&'a str, ApiError> {
+    args[name].as_str().ok_or_else(|| ApiError::validation(format!("`{name}` is required.")))
+}
+
+/// Applies one mutation with the same rules and permissions as the REST API. Everything it
+/// creates carries the id the console made, so applying it again is a no-op.
+async fn apply(state: &AppState, auth: &Auth, m: &Mutation) -> Result<Option<serde_json::Value>, ApiError> {
+    let conversation = || text_arg(&m.args, "conversation_id");
+    match m.name.as_str() {
+        "send_message" => {
+            let body = crate::accounts::required_text(text_arg(&m.args, "body")?, "body", 4096)?;
+            let message_id = text_arg(&m.args, "message_id")?.to_owned();
+            let outgoing = crate::providers::Outgoing::Text { body: body.clone() };
+            let (_, message) =
+                crate::outbox::queue(state, auth, conversation()?, Some(message_id), body, protocol::MessageKind::Text, outgoing).await?;
+            Ok(Some(serde_json::json!({"message_id": message.0.id})))
+        }
+        "take_over" | "hand_back" => {
+            auth.require(crate::accounts::Permission::HandleConversations)?;
+            let mut tx = state.db.begin_business(&auth.business_id).await?;
+            let c = if m.name == "take_over" {
+                crate::control::take_over(&mut tx, conversation()?, &auth.staff_id).await?
+            } else {
+                crate::control::hand_back(&mut tx, conversation()?, Some(auth), "").await?
+            };
+            tx.commit_even_if_unchanged().await?;
+            Ok(Some(serde_json::json!({"mode": c.mode, "holder_staff_id": c.holder_staff_id})))
+        }
+        "mark_read" => {
+            let req = protocol::UpdateConversation { status: None, mark_read: Some(true) };
+            crate::conversations::apply_update(state, auth, conversation()?, req).await?;
+            Ok(None)
+        }
+        "set_status" => {
+            let status = protocol::ConversationStatus::parse(text_arg(&m.args, "status")?)
+                .ok_or_else(|| ApiError::validation("`status` is `open` or `resolved`."))?;
+            let req = protocol::UpdateConversation { status: Some(status), mark_read: None };
+            crate::conversations::apply_update(state, auth, conversation()?, req).await?;
+            Ok(None)
+        }
+        other => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_mutation", format!("There is no mutation called `{other}`."))),
+    }
+}
+
+/// Applies a console's mutations in order, each on its own. Already-applied ids get their first
+/// outcome again (a replay after a lost answer changes nothing); a missing id stops the batch
+/// (`expected_id`); a refusal (validation, conflict) is that mutation's outcome and the batch
+/// goes on; a server fault is a 5xx and the console retries.
+#[utoipa::path(post, path = "/v1/sync/push", tag = "sync", security(("bearer" = [])), request_body = PushRequest,
+    responses((status = 200, body = PushResponse), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+async fn push(State(state): State<AppState>, auth: Auth, Json(req): Json<PushRequest>) -> Result<axum::Json<PushResponse>, ApiError> {
+    bind_client(&state, &auth, &req.client_id).await?;
+    if req.mutations.len() > 500 {
+        return Err(ApiError::validation("Push at most 500 mutations at a time."));
+    }
+    let mut outcomes = Vec::with_capacity(req.mutations.len());
+    let mut last: i64 = sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(mutation_id) FROM sync_mutations WHERE client_id = $1")
+        .bind(&req.client_id)
+        .fetch_one(state.db.writer())
+        .await?
+        .unwrap_or(0);
+    for m in &req.mutations {
+        if m.id <= last {
+            let stored: Option<String> = sqlx::query_scalar("SELECT outcome FROM sync_mutations WHERE client_id = $1 AND mutation_id = $2")
+                .bind(&req.client_id)
+                .bind(m.id)
+                .fetch_optional(state.db.writer())
+                .await?;
+            if let Some(stored) = stored {
+                outcomes.push(crate::store::json_column(&stored, "sync_mutations.outcome")?);
+            }
+            continue;
+        }
+        if m.id != last + 1 {
+            return Ok(axum::Json(PushResponse { outcomes, expected_id: Some(last + 1) }));
+        }
+        let outcome = match apply(&state, &auth, m).await {
+            Ok(details) => MutationOutcome { id: m.id, ok: true, code: None, message: None, details },
+            Err(ApiError::Client { code, message, details, .. }) => {
+                MutationOutcome { id: m.id, ok: false, code: Some(code.to_owned()), message: Some(message), details }
+            }
+            Err(ApiError::RateLimited { .. }) => MutationOutcome { id: m.id, ok: false, code: Some("rate_limited".into()), message: None, details: None },
+            // Our fault: nothing is recorded, the console retries the batch from here.
+            Err(e) => return Err(e),
+        };
+        sqlx::query("INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&req.client_id)
+            .bind(m.id)
+            .bind(&auth.business_id)
+            .bind(&m.name)
+            .bind(serde_json::to_string(&outcome).map_err(ApiError::internal)?)
+            .bind(now_ms())
+            .execute(state.db.writer())
+            .await?;
+        last = m.id;
+        outcomes.push(outcome);
+    }
+    Ok(axum::Json(PushResponse { outcomes, expected_id: None }))
 }
 
 /// Removes tombstones older than `older_than_ms` and moves the business's horizon past them.

@@ -84,3 +84,64 @@ async fn a_cursor_older_than_compacted_tombstones_must_resync(app: TestApp) {
 }
 
 }
+
+async fn push_story(engine: Engine) {
+    use common::whatsapp::*;
+    let (app, fake) = spawn_with_fakes(engine, |_| {}).await;
+    let owner = app.signup("push").await;
+    let sam = app.add_staff(&owner, "agent").await;
+    connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
+    let conversation = whatsapp_customer(&app, &owner, "447911123480").await;
+    let message_id = uuid::Uuid::now_v7().to_string();
+    let batch = json!({"client_id": "owner-laptop-1", "mutations": [
+        {"id": 1, "name": "take_over", "args": {"conversation_id": conversation}},
+        {"id": 2, "name": "send_message", "args": {"conversation_id": conversation, "message_id": message_id, "body": "On it!"}},
+        {"id": 3, "name": "mark_read", "args": {"conversation_id": conversation}},
+    ]});
+    let r = app.post("/v1/sync/push", &owner.access, batch.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let outcomes = r.body["outcomes"].as_array().unwrap().clone();
+    assert_eq!(outcomes.iter().map(|o| o["ok"].as_bool().unwrap()).collect::<Vec<_>>(), vec![true, true, true], "{outcomes:?}");
+    assert_eq!(outcomes[1]["details"]["message_id"], message_id.as_str());
+    // The answer was lost; the console replays the whole batch: same outcomes, nothing twice.
+    let again = app.post("/v1/sync/push", &owner.access, batch).await;
+    assert_eq!(again.body["outcomes"], json!(outcomes));
+    app.eventually("sent once", || async { fake.sends().len() == 1 }).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(fake.sends().len(), 1);
+    // A gap stops the batch and says where to resume; nothing after it is applied.
+    let r = app.post("/v1/sync/push", &owner.access, json!({"client_id": "owner-laptop-1", "mutations": [
+        {"id": 5, "name": "set_status", "args": {"conversation_id": conversation, "status": "resolved"}}]})).await;
+    assert_eq!((r.body["expected_id"].as_i64(), r.body["outcomes"].as_array().unwrap().len()), (Some(4), 0));
+    assert_eq!(app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.body["conversation"]["status"], "open");
+    // Sam, offline meanwhile, wrote in the conversation the owner now holds: refused with who
+    // holds it, kept as a draft by Sam's console; Sam's next mutation still applies.
+    let r = app.post("/v1/sync/push", &sam.access, json!({"client_id": "front-desk-pc", "mutations": [
+        {"id": 1, "name": "send_message", "args": {"conversation_id": conversation, "message_id": uuid::Uuid::now_v7().to_string(), "body": "Hi from Sam"}},
+        {"id": 2, "name": "set_status", "args": {"conversation_id": conversation, "status": "resolved"}},
+        {"id": 3, "name": "fly_to_the_moon", "args": {}}]})).await;
+    let o = r.body["outcomes"].as_array().unwrap();
+    assert_eq!((o[0]["ok"].as_bool(), o[0]["code"].as_str()), (Some(false), Some("already_held")));
+    assert_eq!(o[0]["details"]["holder_staff_id"], owner.staff_id.as_str());
+    assert_eq!((o[1]["ok"].as_bool(), o[2]["code"].as_str()), (Some(true), Some("unknown_mutation")));
+    assert_eq!(app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.body["conversation"]["status"], "resolved");
+    // A device id is bound to its first user.
+    let r = app.post("/v1/sync/push", &sam.access, json!({"client_id": "owner-laptop-1", "mutations": []})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Pulls carry the device's outcomes.
+    let page = app.get("/v1/sync/pull?cursor=0&client_id=front-desk-pc", &sam.access).await;
+    assert_eq!(page.body["outcomes"].as_array().unwrap().len(), 3);
+    assert_eq!(page.body["outcomes"][0]["code"], "already_held");
+    let page = app.get("/v1/sync/pull?cursor=0&client_id=owner-laptop-1", &sam.access).await;
+    assert!(page.body["outcomes"].as_array().unwrap().is_empty(), "another person's device outcomes are not shown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_applies_in_order_once_and_reports_refusals_sqlite() {
+    push_story(Engine::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_applies_in_order_once_and_reports_refusals_postgres() {
+    push_story(Engine::Postgres).await
+}

@@ -1016,6 +1016,54 @@ pub struct SyncPage {
     /// Pass it back as `cursor` for the next page.
     pub cursor: i64,
     pub has_more: bool,
+    /// With `client_id`: the outcomes of that client's most recent mutations.
+    #[serde(default)]
+    pub outcomes: Vec<MutationOutcome>,
+}
+
+/// Something a person did at the console, to apply on the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Mutation {
+    /// Increases by one per client, from 1.
+    pub id: i64,
+    /// `send_message`, `take_over`, `hand_back`, `mark_read`, `set_status`.
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub args: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PushRequest {
+    /// The device's id (a UUID it made once); bound to the signed-in staff member on first use.
+    pub client_id: String,
+    pub mutations: Vec<Mutation>,
+}
+
+/// What became of a mutation. A refusal (`ok: false`) is final: the console shows the reason and
+/// moves on; it never blocks the mutations after it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MutationOutcome {
+    pub id: i64,
+    pub ok: bool,
+    /// The stable error code when refused (e.g. `already_held`).
+    pub code: Option<String>,
+    pub message: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub details: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PushResponse {
+    /// In order; replays of already-applied mutations get their first outcome again.
+    pub outcomes: Vec<MutationOutcome>,
+    /// Set when the batch stopped at a missing mutation id (send from this id again).
+    pub expected_id: Option<i64>,
 }
 
 /// `/healthz` answer.
