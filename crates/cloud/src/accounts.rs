@@ -570,6 +570,13 @@ impl FromRequestParts<AppState> for Auth {
             .ok()
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .ok_or_else(|| ApiError::unauthorized("invalid_token", "The access token is not valid."))?;
+        authenticate(state, token).await
+    }
+}
+
+/// Checks an access token as every request does: signature, expiry, session and staff member.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Auth, ApiError> {
+    {
         let claims = state.keys.verify(token.trim())?;
         let row = sqlx::query(
             "SELECT st.role, st.active, se.revoked_at FROM sessions se JOIN staff st ON st.id = se.staff_id \

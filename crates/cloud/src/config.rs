@@ -50,6 +50,8 @@ pub struct Config {
     pub provider_timeout_ms: u64,
     /// First retry delay of a failed send; doubles per attempt (with jitter) up to five minutes.
     pub outbox_retry_base_ms: u64,
+    /// Sync WebSocket connections this process accepts at once.
+    pub max_ws_connections: usize,
     /// How often held conversations are checked for the automatic hand-back, in milliseconds.
     pub handback_check_ms: u64,
     /// Run the webhook and sender workers in this process (turned off only by tests that need an
@@ -88,6 +90,7 @@ impl Default for Config {
             outbox_retry_base_ms: 1_000,
             run_workers: true,
             handback_check_ms: 30_000,
+            max_ws_connections: 5_000,
             max_db_connections: 10,
             login_attempts_per_account_per_minute: 10,
             login_attempts_per_address_per_minute: 30,

@@ -35,6 +35,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod intake;
+pub mod live;
 pub mod llm;
 pub mod metrics;
 pub mod outbox;

@@ -71,6 +71,7 @@ impl Application {
                 wake,
                 intake,
                 llm,
+                live: Arc::new(crate::live::Hub::default()),
             };
             state_slot = Some(state.clone());
             state

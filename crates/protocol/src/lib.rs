@@ -1066,6 +1066,49 @@ pub struct PushResponse {
     pub expected_id: Option<i64>,
 }
 
+/// The sync WebSocket's protocol version (`hello.protocol`).
+pub const SYNC_PROTOCOL: u32 = 1;
+
+/// WebSocket close codes: 4001 the token was refused, 4002 protocol version mismatch, 4003 no
+/// hello in time, 4008 too many connections (retry later).
+pub mod close {
+    pub const AUTH_FAILED: u16 = 4001;
+    pub const PROTOCOL_MISMATCH: u16 = 4002;
+    pub const NO_HELLO: u16 = 4003;
+    pub const TOO_MANY: u16 = 4008;
+}
+
+/// What a console sends on the sync WebSocket (JSON text frames).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    Hello { token: String, client_id: String, cursor: i64, protocol: u32 },
+    /// Which conversation this person is looking at (`null`: none).
+    Viewing { conversation_id: Option<String> },
+    Typing { conversation_id: String },
+    Ping,
+}
+
+/// Who is online and what they are looking at.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PresenceEntry {
+    pub staff_id: String,
+    pub viewing: Option<String>,
+}
+
+/// What the service sends on the sync WebSocket.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// After a good hello: the business's latest seq (pull if your cursor is behind).
+    Welcome { seq: i64, protocol: u32 },
+    /// Something was committed; pull. A hint: pokes may be lost, pulls are authoritative.
+    Poke { seq: i64 },
+    Presence { online: Vec<PresenceEntry> },
+    Typing { conversation_id: String, staff_id: String },
+    Pong,
+}
+
 /// `/healthz` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -49,6 +49,8 @@ pub struct AppState {
     pub intake: crate::intake::IntakeQueue,
     /// The language model, when one is configured.
     pub llm: Option<Arc<crate::llm::Llm>>,
+    /// Connected consoles (the sync WebSocket).
+    pub live: Arc<crate::live::Hub>,
 }
 
 #[derive(Default)]
@@ -106,6 +108,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::control::router())
         .merge(crate::voice::router())
         .merge(crate::sync::router())
+        .merge(crate::live::router())
 }
 
 /// The OpenAPI document as served at `/openapi.json`.

@@ -1,0 +1,130 @@
+//! The sync WebSocket over a real socket, on SQLite and PostgreSQL: hello/welcome, a poke after
+//! every commit of the business (and none for other businesses), presence and typing, and the
+//! close codes for a refused token and a protocol mismatch.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Engine, TestApp};
+use futures::{SinkExt, StreamExt};
+use protocol::{ClientFrame, ServerFrame};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(app: &TestApp) -> Socket {
+    let url = format!("{}/v1/sync/ws", app.base.replace("http://", "ws://"));
+    tokio_tungstenite::connect_async(url).await.expect("the WebSocket opens").0
+}
+
+async fn say(socket: &mut Socket, frame: &ClientFrame) {
+    socket.send(Message::Text(serde_json::to_string(frame).unwrap().into())).await.unwrap();
+}
+
+/// The next application frame (pings are answered by the client library).
+async fn next(socket: &mut Socket) -> Option<ServerFrame> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => return Some(serde_json::from_str(&t).unwrap()),
+            Ok(Some(Ok(Message::Close(frame)))) => panic!("closed: {frame:?}"),
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+async fn hello(app: &TestApp, token: &str) -> (Socket, i64) {
+    let mut socket = connect(app).await;
+    say(&mut socket, &ClientFrame::Hello { token: token.into(), client_id: "test-device".into(), cursor: 0, protocol: protocol::SYNC_PROTOCOL }).await;
+    match next(&mut socket).await {
+        Some(ServerFrame::Welcome { seq, .. }) => (socket, seq),
+        other => panic!("expected welcome, got {other:?}"),
+    }
+}
+
+/// The next poke, skipping presence and typing.
+async fn poke(socket: &mut Socket) -> Option<i64> {
+    loop {
+        match next(socket).await? {
+            ServerFrame::Poke { seq } => return Some(seq),
+            _ => continue,
+        }
+    }
+}
+
+async fn closed_with(mut socket: Socket) -> u16 {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+            Ok(Some(Ok(Message::Close(Some(frame))))) => return frame.code.into(),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+on_both_engines! {
+
+async fn a_console_is_poked_after_each_commit_of_its_business(app: TestApp) {
+    let a = app.signup("live-a").await;
+    let b = app.signup("live-b").await;
+    let (mut socket, seq) = hello(&app, &a.access).await;
+    assert_eq!(seq, app.last_seq(&a.business_id).await);
+    // Another business's commits: no poke.
+    app.post("/v1/customers", &b.access, json!({"name": "Elsewhere"})).await;
+    app.post("/v1/customers", &a.access, json!({"name": "Here"})).await;
+    let poked = poke(&mut socket).await.expect("a poke");
+    assert_eq!(poked, app.last_seq(&a.business_id).await, "the poke carries this business's seq, not the other's");
+    // Pulling from the welcome's seq brings exactly that change.
+    let page = app.get(&format!("/v1/sync/pull?cursor={seq}"), &a.access).await;
+    assert_eq!(page.body["changes"].as_array().unwrap().len(), 1);
+    say(&mut socket, &ClientFrame::Ping).await;
+    loop {
+        if let Some(ServerFrame::Pong) = next(&mut socket).await { break; }
+    }
+}
+
+async fn presence_and_typing_reach_colleagues(app: TestApp) {
+    let owner = app.signup("presence").await;
+    let sam = app.add_staff(&owner, "agent").await;
+    let (mut mine, _) = hello(&app, &owner.access).await;
+    let (mut theirs, _) = hello(&app, &sam.access).await;
+    say(&mut theirs, &ClientFrame::Viewing { conversation_id: Some("conv-1".into()) }).await;
+    say(&mut theirs, &ClientFrame::Typing { conversation_id: "conv-1".into() }).await;
+    let mut saw_viewing = false;
+    let mut saw_typing = false;
+    while !(saw_viewing && saw_typing) {
+        match next(&mut mine).await.expect("frames for the owner") {
+            ServerFrame::Presence { online } => {
+                saw_viewing |= online.iter().any(|p| p.staff_id == sam.staff_id && p.viewing.as_deref() == Some("conv-1"));
+            }
+            ServerFrame::Typing { conversation_id, staff_id } => {
+                saw_typing |= conversation_id == "conv-1" && staff_id == sam.staff_id;
+            }
+            _ => {}
+        }
+    }
+    // Sam leaves: the owner sees them go.
+    drop(theirs);
+    loop {
+        if let Some(ServerFrame::Presence { online }) = next(&mut mine).await {
+            if online.iter().all(|p| p.staff_id != sam.staff_id) { break; }
+        }
+    }
+}
+
+async fn bad_tokens_and_old_protocols_get_their_close_codes(app: TestApp) {
+    let owner = app.signup("closes").await;
+    let mut socket = connect(&app).await;
+    say(&mut socket, &ClientFrame::Hello { token: "forged".into(), client_id: "x".into(), cursor: 0, protocol: protocol::SYNC_PROTOCOL }).await;
+    assert_eq!(closed_with(socket).await, protocol::close::AUTH_FAILED);
+    let mut socket = connect(&app).await;
+    say(&mut socket, &ClientFrame::Hello { token: owner.access.clone(), client_id: "x".into(), cursor: 0, protocol: 99 }).await;
+    assert_eq!(closed_with(socket).await, protocol::close::PROTOCOL_MISMATCH);
+    let mut socket = connect(&app).await;
+    socket.send(Message::Text("{\"type\":\"ping\"}".into())).await.unwrap();
+    assert_eq!(closed_with(socket).await, protocol::close::NO_HELLO);
+}
+
+}
