@@ -196,6 +196,7 @@ impl Schedule {
     /// Free slots for `service` starting in `[from, to)`, at most `limit`, earliest first.
     /// `staff_filter` limits who may be booked; `ignore_busy` answers "is this within hours and
     /// rules at all" (bookings are not looked at).
+    #[allow(clippy::too_many_arguments)]
     pub fn free_slots(
         &self,
         service: &ServiceSpec,

@@ -121,7 +121,7 @@ pub async fn simulate(service_url: String, app_secret: String, vapi_secret: Stri
             tokio::time::sleep(Duration::from_secs(pause)).await;
         }
         // Every third visit, someone also phones and the voice agent's report arrives.
-        if visit % 3 == 0 {
+        if visit.is_multiple_of(3) {
             let call = json!({"message": {"type": "end-of-call-report", "endedReason": "customer-ended-call", "durationSeconds": rand::thread_rng().gen_range(40..240),
                 "call": {"id": format!("sim-call-{visit}"), "customer": {"number": format!("+{number}")}},
                 "analysis": {"summary": format!("{name} called to ask about availability this week.")},

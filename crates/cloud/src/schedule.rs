@@ -316,7 +316,7 @@ async fn create_exception(
     auth.require(Permission::ManageBusiness)?;
     let date = parse_date(&req.date, "date")?;
     let hours = day_from_wire(&req.date, &req.hours)?;
-    if req.closed == !hours.is_empty() {
+    if req.closed != hours.is_empty() {
         return Err(invalid_hours("Either mark the date `closed`, or give its special `hours` — one of the two."));
     }
     let id = new_id();

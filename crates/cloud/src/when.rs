@@ -164,7 +164,7 @@ fn time_in(words: &[String]) -> Option<Time> {
 
 /// Parses what a message says about when, relative to `now` (in the business's zone).
 pub fn parse(text: &str, now: &Zoned) -> When {
-    let lower = text.to_lowercase().replace(['?', '!', ',', ';'], " ").replace(" at ", " at ");
+    let lower = text.to_lowercase().replace(['?', '!', ',', ';'], " ");
     let zone = zone_named(&lower);
     let words: Vec<String> = lower.split_whitespace().map(|w| w.trim_matches(|c: char| c == '\'' || c == '"').to_owned()).filter(|w| !w.is_empty()).collect();
     let time = time_in(&words).or_else(|| {
