@@ -238,9 +238,16 @@ impl Schedule {
                     continue;
                 }
                 for interval in self.open_intervals(staff, day) {
-                    let (Some(open), Some(close)) =
-                        (boundary(&self.tz, civil(day, interval.start)), boundary(&self.tz, civil(day, interval.end)))
-                    else {
+                    // Open until midnight and open again from midnight is one stretch: an
+                    // appointment may run past 24:00.
+                    let close_at = match (interval.end, day.tomorrow()) {
+                        (1440, Ok(next)) => match self.open_intervals(staff, next).first() {
+                            Some(first) if first.start == 0 => civil(next, first.end),
+                            _ => civil(day, interval.end),
+                        },
+                        _ => civil(day, interval.end),
+                    };
+                    let (Some(open), Some(close)) = (boundary(&self.tz, civil(day, interval.start)), boundary(&self.tz, close_at)) else {
                         continue;
                     };
                     let (open, close) = (open.as_millisecond(), close.as_millisecond());
@@ -494,6 +501,15 @@ mod tests {
     }
 
     #[test]
+    fn open_round_the_clock_means_appointments_can_cross_midnight() {
+        let s = schedule("America/Chicago", 0, 1440);
+        let slots = day_slots(&s, "2026-11-21", &CUT);
+        assert!(slots.contains(&"23:30-06:00".to_string()), "23:30–00:30 fits: {slots:?}");
+        let s = schedule("America/Chicago", 9 * 60, 1440);
+        assert!(!day_slots(&s, "2026-11-21", &CUT).contains(&"23:30-06:00".to_string()), "closed from midnight: it does not fit");
+    }
+
+    #[test]
     fn hhmm_parsing() {
         assert_eq!(parse_hhmm("09:30"), Some(570));
         assert_eq!(parse_hhmm("24:00"), Some(1440));
@@ -618,6 +634,22 @@ mod tests {
             })
         }
 
+        /// Inside one interval of `date`, or inside an interval ending at 24:00 that the next
+        /// day's interval from 00:00 continues.
+        fn inside_two_days(tz: &TimeZone, date: Date, today: &[LocalInterval], tomorrow: &[LocalInterval], start: i64, end: i64) -> bool {
+            if inside(tz, date, today, start, end) {
+                return true;
+            }
+            let Some(last) = today.iter().find(|i| i.end == 1440) else { return false };
+            let Some(first) = tomorrow.iter().find(|i| i.start == 0) else { return false };
+            let at = |d: Date, m: u16| {
+                let dt = d.to_datetime(jiff::civil::Time::midnight()) + jiff::Span::new().minutes(i64::from(m));
+                tz.to_ambiguous_timestamp(dt).compatible().unwrap().as_millisecond()
+            };
+            let next = date.tomorrow().unwrap();
+            at(date, last.start) <= start && end <= at(next, first.end)
+        }
+
         fn hours_on<'a>(week: &'a WeekHours, exceptions: &'a BTreeMap<Date, DayOverride>, date: Date) -> &'a [LocalInterval] {
             match exceptions.get(&date) {
                 Some(DayOverride::Closed) => &[],
@@ -667,15 +699,20 @@ mod tests {
                         let staff = s.staff.iter().find(|x| &x.staff_id == id).unwrap();
                         // The interval containing the slot belongs to the start's local date or,
                         // around a transition at midnight, the day before.
-                        let ok = [local.date(), local.date().yesterday().unwrap()].into_iter().any(|date| {
-                            let business = hours_on(&s.business_hours, &s.business_exceptions, date);
+                        let hours_for = |date: Date| {
+                            let business = hours_on(&s.business_hours, &s.business_exceptions, date).to_vec();
                             let own = match (&staff.hours, staff.exceptions.get(&date)) {
-                                (_, Some(DayOverride::Closed)) => &[][..],
-                                (_, Some(DayOverride::Hours(h))) => h.as_slice(),
-                                (Some(w), None) => &w[date.weekday().to_monday_zero_offset() as usize],
-                                (None, None) => business,
+                                (_, Some(DayOverride::Closed)) => vec![],
+                                (_, Some(DayOverride::Hours(h))) => h.clone(),
+                                (Some(w), None) => w[date.weekday().to_monday_zero_offset() as usize].clone(),
+                                (None, None) => business.clone(),
                             };
-                            inside(&s.tz, date, business, start, end) && inside(&s.tz, date, own, start, end)
+                            (business, own)
+                        };
+                        let ok = [local.date(), local.date().yesterday().unwrap()].into_iter().any(|date| {
+                            let next = date.tomorrow().unwrap();
+                            let ((b0, o0), (b1, o1)) = (hours_for(date), hours_for(next));
+                            inside_two_days(&s.tz, date, &b0, &b1, start, end) && inside_two_days(&s.tz, date, &o0, &o1, start, end)
                         });
                         prop_assert!(ok, "{} at {} is outside opening or working hours", id, local);
                         let block = (start - c.service.buffer_before_minutes * 60_000, end + c.service.buffer_after_minutes * 60_000);
