@@ -506,6 +506,7 @@ pub async fn run_tool(state: &AppState, ctx: &Context, name: &str, args: &Value)
                 drop(conn);
                 let start = crate::bookings::parse_start(args["start"].as_str().unwrap_or(""), &ctx.tz)?;
                 let booking = crate::bookings::create(&state.db, &ctx.business_id, NewBooking {
+                    id: None,
                     customer_id: ctx.customer.id.clone(),
                     service_id: args["service_id"].as_str().unwrap_or("").to_owned(),
                     staff_id: args["staff_id"].as_str().map(str::to_owned),

@@ -167,6 +167,8 @@ pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Resu
 /// A booking to make, from whichever path.
 #[derive(Debug, Clone)]
 pub struct NewBooking {
+    /// Made by a console (booked offline): booking it again returns it.
+    pub id: Option<String>,
     pub customer_id: String,
     pub service_id: String,
     pub staff_id: Option<String>,
@@ -245,6 +247,11 @@ pub async fn create(db: &Db, business_id: &str, new: NewBooking) -> Result<Booki
         return Err(ApiError::validation("`notes` must be at most 2000 characters."));
     }
     let mut tx = db.begin_business(business_id).await?;
+    if let Some(id) = &new.id {
+        if let Some(existing) = load(tx.conn(), business_id, id).await? {
+            return Ok(existing);
+        }
+    }
     if crate::customers::load(tx.conn(), business_id, &new.customer_id).await?.is_none() {
         return Err(unprocessable("unknown_customer", "No such customer."));
     }
@@ -262,7 +269,7 @@ pub async fn create(db: &Db, business_id: &str, new: NewBooking) -> Result<Booki
         None => fair_choice(&mut tx, &slot.staff_ids).await?,
     };
 
-    let id = new_id();
+    let id = new.id.clone().unwrap_or_else(new_id);
     let now = now_ms();
     let (start, end) = (slot.start.as_millisecond(), slot.end.as_millisecond());
     let (before, after) = (loaded.spec.buffer_before_minutes * 60_000, loaded.spec.buffer_after_minutes * 60_000);
@@ -582,6 +589,7 @@ async fn create_booking(
         business_tz(&mut conn, &auth.business_id).await?
     };
     let new = NewBooking {
+        id: None,
         customer_id: req.customer_id,
         service_id: req.service_id,
         staff_id: req.staff_id,

@@ -368,6 +368,7 @@ async fn carry_out(state: &AppState, ctx: &Context, proposal: Proposal, services
                 &state.db,
                 &ctx.business_id,
                 NewBooking {
+                    id: None,
                     customer_id: ctx.customer.id.clone(),
                     service_id: service_id.clone(),
                     staff_id: None,

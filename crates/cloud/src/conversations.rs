@@ -536,15 +536,25 @@ async fn create_note(
     Path(id): Path<String>,
     Json(req): Json<CreateNote>,
 ) -> Result<(StatusCode, axum::Json<Note>), ApiError> {
+    Ok((StatusCode::CREATED, axum::Json(add_note(&state, &auth, &id, None, &req.body).await?)))
+}
+
+/// Adds an internal note; with `note_id` (made by a console), adding it again returns it.
+pub async fn add_note(state: &AppState, auth: &Auth, conversation_id: &str, note_id: Option<String>, body: &str) -> Result<Note, ApiError> {
     auth.require(Permission::HandleConversations)?;
-    let body = required_text(&req.body, "body", 10_000)?;
+    let body = required_text(body, "body", 10_000)?;
     let mut tx = state.db.begin_business(&auth.business_id).await?;
-    load(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
-    let note_id = new_id();
+    load(tx.conn(), &auth.business_id, conversation_id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
+    if let Some(id) = &note_id {
+        if let Some(existing) = load_note(tx.conn(), &auth.business_id, id).await? {
+            return Ok(existing);
+        }
+    }
+    let note_id = note_id.unwrap_or_else(new_id);
     sqlx::query(&format!("INSERT INTO notes ({NOTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $6)"))
         .bind(&note_id)
         .bind(&auth.business_id)
-        .bind(&id)
+        .bind(conversation_id)
         .bind(&auth.staff_id)
         .bind(&body)
         .bind(now_ms())
@@ -553,7 +563,7 @@ async fn create_note(
     let note = load_note(tx.conn(), &auth.business_id, &note_id).await?.ok_or_else(|| ApiError::not_found("note"))?;
     tx.record(Entity::Note, &note_id, Some(&note)).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, axum::Json(note)))
+    Ok(note)
 }
 
 /// One note.

@@ -168,6 +168,7 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
         drop(conn);
         let Some(slot) = loaded.schedule.free_slots(&loaded.spec, None, now, fortnight, now, nth + 1, false).pop() else { continue };
         let new = NewBooking {
+                    id: None,
             customer_id: customer.clone(),
             service_id: service.clone(),
             staff_id: None,

@@ -167,6 +167,54 @@ async fn apply(state: &AppState, auth: &Auth, m: &Mutation) -> Result<Option<ser
             crate::conversations::apply_update(state, auth, conversation()?, req).await?;
             Ok(None)
         }
+        "add_note" => {
+            let note = crate::conversations::add_note(state, auth, conversation()?, Some(text_arg(&m.args, "note_id")?.to_owned()), text_arg(&m.args, "body")?).await?;
+            Ok(Some(serde_json::json!({"note_id": note.id})))
+        }
+        "create_booking" => {
+            auth.require(crate::accounts::Permission::HandleConversations)?;
+            let tz = {
+                let name: String = sqlx::query_scalar("SELECT timezone FROM businesses WHERE id = $1").bind(&auth.business_id).fetch_one(state.db.reader()).await?;
+                jiff::tz::TimeZone::get(&name).map_err(ApiError::internal)?
+            };
+            let new = crate::bookings::NewBooking {
+                id: Some(text_arg(&m.args, "booking_id")?.to_owned()),
+                customer_id: text_arg(&m.args, "customer_id")?.to_owned(),
+                service_id: text_arg(&m.args, "service_id")?.to_owned(),
+                staff_id: m.args["staff_id"].as_str().map(str::to_owned),
+                start: crate::bookings::parse_start(text_arg(&m.args, "start")?, &tz)?,
+                notes: m.args["notes"].as_str().unwrap_or("").to_owned(),
+                source: protocol::BookingSource::Staff,
+                status: protocol::BookingStatus::Confirmed,
+                created_by_staff_id: Some(auth.staff_id.clone()),
+            };
+            let booking = crate::bookings::create(&state.db, &auth.business_id, new).await?;
+            Ok(Some(serde_json::json!({"booking_id": booking.id, "version": booking.version})))
+        }
+        "reschedule_booking" | "cancel_booking" => {
+            auth.require(crate::accounts::Permission::HandleConversations)?;
+            let id = text_arg(&m.args, "booking_id")?;
+            let expected_version = m.args["expected_version"].as_i64().ok_or_else(|| ApiError::validation("`expected_version` is required."))?;
+            let change = if m.name == "cancel_booking" {
+                crate::bookings::BookingChange {
+                    expected_version,
+                    status: Some(protocol::BookingStatus::Cancelled),
+                    cancel_reason: m.args["reason"].as_str().map(str::to_owned),
+                    ..Default::default()
+                }
+            } else {
+                let name: String = sqlx::query_scalar("SELECT timezone FROM businesses WHERE id = $1").bind(&auth.business_id).fetch_one(state.db.reader()).await?;
+                let tz = jiff::tz::TimeZone::get(&name).map_err(ApiError::internal)?;
+                crate::bookings::BookingChange {
+                    expected_version,
+                    start: Some(crate::bookings::parse_start(text_arg(&m.args, "start")?, &tz)?),
+                    staff_id: m.args["staff_id"].as_str().map(str::to_owned),
+                    ..Default::default()
+                }
+            };
+            let booking = crate::bookings::update(&state.db, &auth.business_id, id, change, Some(&auth.staff_id), protocol::BookingSource::Staff).await?;
+            Ok(Some(serde_json::json!({"booking_id": booking.id, "version": booking.version, "status": booking.status})))
+        }
         other => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_mutation", format!("There is no mutation called `{other}`."))),
     }
 }

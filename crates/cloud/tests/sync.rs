@@ -125,6 +125,32 @@ async fn push_story(engine: Engine) {
     assert_eq!(o[0]["details"]["holder_staff_id"], owner.staff_id.as_str());
     assert_eq!((o[1]["ok"].as_bool(), o[2]["code"].as_str()), (Some(true), Some("unknown_mutation")));
     assert_eq!(app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.body["conversation"]["status"], "resolved");
+    // Booked offline with the console's own ids: applied once however often it is pushed; a
+    // stale reschedule is refused (an outcome, not a blocker) and the cancel after it applies.
+    let day = json!([{"start": "00:00", "end": "24:00"}]);
+    let week = json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day});
+    app.patch("/v1/schedule", &owner.access, json!({"opening_hours": week, "min_notice_minutes": 0})).await;
+    let service = app.post("/v1/services", &owner.access, json!({"name": "Trim", "duration_minutes": 30})).await.body["id"].as_str().unwrap().to_owned();
+    let customer = app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.body["customer"]["id"].as_str().unwrap().to_owned();
+    let start = app.get(&format!("/v1/availability?service_id={service}&limit=1"), &owner.access).await.body["slots"][0]["start"].as_str().unwrap().to_owned();
+    let (note_id, booking_id) = (uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string());
+    let offline = json!({"client_id": "owner-laptop-1", "mutations": [
+        {"id": 4, "name": "add_note", "args": {"conversation_id": conversation, "note_id": note_id, "body": "Prefers Sam"}},
+        {"id": 5, "name": "create_booking", "args": {"booking_id": booking_id, "customer_id": customer, "service_id": service, "start": start}},
+        {"id": 6, "name": "reschedule_booking", "args": {"booking_id": booking_id, "expected_version": 7, "start": start}},
+        {"id": 7, "name": "cancel_booking", "args": {"booking_id": booking_id, "expected_version": 1, "reason": "Changed their mind"}},
+    ]});
+    let first = app.post("/v1/sync/push", &owner.access, offline.clone()).await;
+    let o = first.body["outcomes"].as_array().unwrap().clone();
+    assert_eq!(o.iter().map(|x| x["ok"].as_bool().unwrap()).collect::<Vec<_>>(), vec![true, true, false, true], "{o:?}");
+    assert_eq!((o[1]["details"]["booking_id"].as_str(), o[2]["code"].as_str()), (Some(booking_id.as_str()), Some("version_conflict")));
+    let replay = app.post("/v1/sync/push", &owner.access, offline).await;
+    assert_eq!(replay.body["outcomes"], json!(o));
+    let bookings = app.get("/v1/bookings", &owner.access).await.body.as_array().unwrap().clone();
+    assert_eq!(bookings.len(), 1);
+    assert_eq!((bookings[0]["id"].as_str(), bookings[0]["status"].as_str()), (Some(booking_id.as_str()), Some("cancelled")));
+    let notes = app.get(&format!("/v1/conversations/{conversation}/notes"), &owner.access).await.body.as_array().unwrap().clone();
+    assert_eq!((notes.len(), notes[0]["id"].as_str()), (1, Some(note_id.as_str())));
     // A device id is bound to its first user.
     let r = app.post("/v1/sync/push", &sam.access, json!({"client_id": "owner-laptop-1", "mutations": []})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);

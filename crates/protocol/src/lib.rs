@@ -1028,7 +1028,8 @@ pub struct SyncPage {
 pub struct Mutation {
     /// Increases by one per client, from 1.
     pub id: i64,
-    /// `send_message`, `take_over`, `hand_back`, `mark_read`, `set_status`.
+    /// `send_message`, `take_over`, `hand_back`, `mark_read`, `set_status`, `add_note`,
+    /// `create_booking`, `reschedule_booking`, `cancel_booking`.
     pub name: String,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub args: serde_json::Value,
