@@ -155,16 +155,9 @@ async fn update_canned(
 async fn delete_canned(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     auth.require(Permission::ManageCatalog)?;
     let mut tx = state.db.begin_business(&auth.business_id).await?;
-    let deleted = sqlx::query("DELETE FROM canned_responses WHERE id = $1 AND business_id = $2")
-        .bind(&id)
-        .bind(&auth.business_id)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-    if deleted == 0 {
+    if !tx.delete_row("canned_responses", Entity::CannedResponse, &id).await? {
         return Err(ApiError::not_found("canned response"));
     }
-    tx.record::<CannedResponse>(Entity::CannedResponse, &id, None).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

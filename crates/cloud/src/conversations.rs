@@ -618,8 +618,7 @@ async fn delete_note(State(state): State<AppState>, auth: Auth, Path(id): Path<S
     let mut tx = state.db.begin_business(&auth.business_id).await?;
     let note = load_note(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("note"))?;
     may_edit_note(&auth, &note)?;
-    sqlx::query("DELETE FROM notes WHERE id = $1 AND business_id = $2").bind(&id).bind(&auth.business_id).execute(tx.conn()).await?;
-    tx.record::<Note>(Entity::Note, &id, None).await?;
+    tx.delete_row("notes", Entity::Note, &id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -346,16 +346,9 @@ async fn create_template(
 async fn delete_template(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     auth.require(Permission::ManageCatalog)?;
     let mut tx = state.db.begin_business(&auth.business_id).await?;
-    let deleted = sqlx::query("DELETE FROM whatsapp_templates WHERE id = $1 AND business_id = $2")
-        .bind(&id)
-        .bind(&auth.business_id)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-    if deleted == 0 {
+    if !tx.delete_row("whatsapp_templates", Entity::WhatsappTemplate, &id).await? {
         return Err(ApiError::not_found("template"));
     }
-    tx.record::<WhatsappTemplate>(Entity::WhatsappTemplate, &id, None).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -365,16 +365,9 @@ async fn get_exception(State(state): State<AppState>, auth: Auth, Path(id): Path
 async fn delete_exception(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     auth.require(Permission::ManageBusiness)?;
     let mut tx = state.db.begin_business(&auth.business_id).await?;
-    let deleted = sqlx::query("DELETE FROM schedule_exceptions WHERE id = $1 AND business_id = $2")
-        .bind(&id)
-        .bind(&auth.business_id)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-    if deleted == 0 {
+    if !tx.delete_row("schedule_exceptions", Entity::ScheduleException, &id).await? {
         return Err(ApiError::not_found("exception"));
     }
-    tx.record::<ScheduleException>(Entity::ScheduleException, &id, None).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -314,6 +314,21 @@ impl BusinessTx {
         Ok(seq)
     }
 
+    /// Deletes one of this business's rows in `table` and records the entity's tombstone.
+    /// `false` when the business has no such row (nothing is recorded).
+    pub async fn delete_row(&mut self, table: &'static str, entity: Entity, id: &str) -> Result<bool, StoreError> {
+        let deleted = sqlx::query(&format!("DELETE FROM {table} WHERE id = $1 AND business_id = $2"))
+            .bind(id)
+            .bind(&self.business_id)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected();
+        if deleted > 0 {
+            self.record::<()>(entity, id, None).await?;
+        }
+        Ok(deleted > 0)
+    }
+
     /// Adds an entry to the business's audit log (who did what; not synced).
     pub async fn audit(
         &mut self,
