@@ -107,10 +107,7 @@ async fn active_service(conn: &mut AnyConnection, business_id: &str, id: &str) -
 }
 
 async fn check_staff(conn: &mut AnyConnection, business_id: &str, staff_id: &str, service: &Service) -> Result<(), ApiError> {
-    match crate::staff::load(conn, business_id, staff_id).await? {
-        Some(s) if s.active => {}
-        _ => return Err(unprocessable("unknown_staff", "No such staff member.")),
-    }
+    crate::staff::require_active(conn, business_id, staff_id).await?;
     if !service.staff_ids.is_empty() && !service.staff_ids.iter().any(|s| s == staff_id) {
         return Err(unprocessable("staff_cannot_perform", "That staff member does not do this service."));
     }

@@ -35,7 +35,7 @@ fn from_row(row: &AnyRow) -> Result<CannedResponse, StoreError> {
     })
 }
 
-async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<CannedResponse>, StoreError> {
+pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<CannedResponse>, StoreError> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM canned_responses WHERE id = $1 AND business_id = $2"))
         .bind(id)
         .bind(business_id)

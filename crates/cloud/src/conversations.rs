@@ -39,8 +39,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 const PREVIEW_CHARS: usize = 140;
 const DETAIL_MESSAGES: i64 = 50;
 
-const COLUMNS: &str = "id, business_id, customer_id, channel, status, mode, holder_staff_id, last_activity_at, \
-                       last_message_preview, unread_count, created_at, updated_at";
+const COLUMNS: &str = "id, business_id, customer_id, channel, status, mode, holder_staff_id, assignee_staff_id, \
+                       last_activity_at, last_message_preview, unread_count, created_at, updated_at";
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {value}"))
@@ -58,6 +58,7 @@ fn from_row(row: &AnyRow) -> Result<Conversation, StoreError> {
         status: ConversationStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
         mode: ControlMode::parse(&mode).ok_or_else(|| corrupt("mode", &mode))?,
         holder_staff_id: row.try_get("holder_staff_id")?,
+        assignee_staff_id: row.try_get("assignee_staff_id")?,
         last_activity_at: rfc3339(row.try_get("last_activity_at")?),
         last_message_preview: row.try_get("last_message_preview")?,
         unread_count: u32::try_from(row.try_get::<i64, _>("unread_count")?).unwrap_or(u32::MAX),
@@ -278,6 +279,8 @@ pub struct ListConversations {
     channel: Option<Channel>,
     /// A staff id, or `me`.
     holder: Option<String>,
+    /// A staff id, or `me`.
+    assignee: Option<String>,
     customer_id: Option<String>,
     /// Only conversations with unread messages.
     unread: Option<bool>,
@@ -314,6 +317,10 @@ async fn inbox_page(state: &AppState, auth: &Auth, q: &ListConversations, limit:
     if let Some(holder) = &q.holder {
         let holder = if holder == "me" { auth.staff_id.clone() } else { holder.clone() };
         f.and("holder_staff_id = ?", [Bind::Text(holder)]);
+    }
+    if let Some(assignee) = &q.assignee {
+        let assignee = if assignee == "me" { auth.staff_id.clone() } else { assignee.clone() };
+        f.and("assignee_staff_id = ?", [Bind::Text(assignee)]);
     }
     if let Some(customer_id) = &q.customer_id {
         f.and("customer_id = ?", [Bind::Text(customer_id.clone())]);
@@ -430,7 +437,7 @@ async fn update_conversation(
     Ok(axum::Json(apply_update(&state, &auth, &id, req).await?))
 }
 
-/// Resolves, reopens or marks read (the REST route and sync share it).
+/// Resolves, reopens, marks read or (re)assigns (the REST route and sync share it).
 pub async fn apply_update(state: &AppState, auth: &Auth, id: &str, req: UpdateConversation) -> Result<Conversation, ApiError> {
     auth.require(Permission::HandleConversations)?;
     let id = id.to_owned();
@@ -442,9 +449,18 @@ pub async fn apply_update(state: &AppState, auth: &Auth, id: &str, req: UpdateCo
     if req.mark_read == Some(true) {
         conversation.unread_count = 0;
     }
-    sqlx::query("UPDATE conversations SET status = $1, unread_count = $2, updated_at = $3 WHERE id = $4 AND business_id = $5")
+    if let Some(assignee) = req.assignee_staff_id {
+        if let Some(staff_id) = &assignee {
+            crate::staff::require_active(tx.conn(), &auth.business_id, staff_id).await?;
+        }
+        conversation.assignee_staff_id = assignee;
+    }
+    sqlx::query(
+        "UPDATE conversations SET status = $1, unread_count = $2, assignee_staff_id = $3, updated_at = $4 WHERE id = $5 AND business_id = $6",
+    )
         .bind(conversation.status.as_str())
         .bind(conversation.unread_count as i64)
+        .bind(conversation.assignee_staff_id.as_deref())
         .bind(now_ms())
         .bind(&id)
         .bind(&auth.business_id)

@@ -279,9 +279,14 @@ async fn update_customer(
     Path(id): Path<String>,
     Json(req): Json<UpdateCustomer>,
 ) -> Result<axum::Json<Customer>, ApiError> {
+    Ok(axum::Json(apply_update(&state, &auth, &id, req).await?))
+}
+
+/// Changes a customer's profile (the REST route and sync share it).
+pub async fn apply_update(state: &AppState, auth: &Auth, id: &str, req: UpdateCustomer) -> Result<Customer, ApiError> {
     auth.require(Permission::HandleConversations)?;
     let mut tx = state.db.begin_business(&auth.business_id).await?;
-    let mut customer = load(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("customer"))?;
+    let mut customer = load(tx.conn(), &auth.business_id, id).await?.ok_or_else(|| ApiError::not_found("customer"))?;
     if let Some(name) = req.name {
         customer.name = optional_text(name, "name", 200)?;
     }
@@ -311,7 +316,7 @@ async fn update_customer(
     }
     let saved = save(&mut tx, &customer, false).await?;
     tx.commit().await?;
-    Ok(axum::Json(saved))
+    Ok(saved)
 }
 
 /// Removes a customer from lists and search (owners and admins). Their conversations stay.

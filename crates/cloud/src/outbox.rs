@@ -230,11 +230,16 @@ async fn send_template(
     Path(id): Path<String>,
     Json(req): Json<SendTemplate>,
 ) -> Result<(StatusCode, axum::Json<Message>), ApiError> {
+    queue_template(&state, &auth, &id, req).await
+}
+
+/// Fills in a template and queues it (REST and sync share it).
+pub(crate) async fn queue_template(state: &AppState, auth: &Auth, id: &str, req: SendTemplate) -> Result<(StatusCode, axum::Json<Message>), ApiError> {
     auth.require(Permission::HandleConversations)?;
     let template = {
         let mut conn = state.db.reader().acquire().await?;
         // Another business's conversation is a 404 whatever the template.
-        crate::conversations::load(&mut conn, &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
+        crate::conversations::load(&mut conn, &auth.business_id, id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
         load_template(&mut conn, &auth.business_id, &req.template_id)
             .await?
             .ok_or_else(|| unprocessable("unknown_template", "No such template."))?
@@ -253,7 +258,7 @@ async fn send_template(
         twilio_content_sid: template.twilio_content_sid.clone(),
         body: body.clone(),
     };
-    queue(&state, &auth, &id, req.client_message_id, body, MessageKind::Template, outgoing).await
+    queue(state, auth, id, req.client_message_id, body, MessageKind::Template, outgoing).await
 }
 
 fn count_variables(body: &str) -> u32 {

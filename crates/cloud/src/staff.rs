@@ -54,6 +54,14 @@ pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Resu
     row.as_ref().map(from_row).transpose()
 }
 
+/// Refuses anyone who is not an active staff member of this business (`unknown_staff`).
+pub async fn require_active(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Staff, crate::error::ApiError> {
+    match load(conn, business_id, id).await? {
+        Some(s) if s.active => Ok(s),
+        _ => Err(crate::error::ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "unknown_staff", "No such staff member.")),
+    }
+}
+
 /// The signed-in staff member.
 #[utoipa::path(get, path = "/v1/me", tag = "staff", security(("bearer" = [])),
     responses((status = 200, body = Staff), (status = 401, body = protocol::ErrorBody)))]

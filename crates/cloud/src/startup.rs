@@ -93,6 +93,11 @@ impl Application {
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut workers = Vec::new();
+        {
+            let db = self.state.db.clone();
+            let stopped = stopped.clone();
+            workers.push(tokio::spawn(async move { db.relay_other_instances(stopped).await }));
+        }
         if self.state.config.run_workers {
             workers.push(tokio::spawn(crate::intake::run_worker(self.state.clone(), stopped.clone())));
             workers.push(tokio::spawn(crate::outbox::run_worker(self.state.clone(), stopped.clone())));

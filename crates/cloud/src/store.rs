@@ -23,6 +23,9 @@ use sqlx::AnyConnection;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use tokio::sync::broadcast;
 
+/// The PostgreSQL notification channel that carries `instance:business:seq` after each commit.
+pub const COMMITS_CHANNEL: &str = "switchboard_commits";
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/cloud");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +76,10 @@ pub struct Db {
 
 struct Inner {
     engine: Engine,
+    /// Where to open a LISTEN connection (PostgreSQL; never logged: it may hold a password).
+    url: String,
+    /// Tells this process's notifications from other instances'.
+    instance: String,
     writer: AnyPool,
     reader: AnyPool,
     committed: broadcast::Sender<Committed>,
@@ -113,7 +120,8 @@ impl Db {
             }
         };
         let (committed, _) = broadcast::channel(1024);
-        Ok(Db { inner: Arc::new(Inner { engine, writer, reader, committed }) })
+        let inner = Inner { engine, url: url.to_owned(), instance: new_id(), writer, reader, committed };
+        Ok(Db { inner: Arc::new(inner) })
     }
 
     pub fn engine(&self) -> Engine {
@@ -186,6 +194,56 @@ impl Db {
         self.inner.committed.subscribe()
     }
 
+    /// On PostgreSQL with several instances: turns the other instances' commit notifications
+    /// into this instance's live feed, so a console connected here hears about a webhook processed
+    /// there. Reconnects with backoff; notifications missed meanwhile only delay consoles, which
+    /// pull on reconnect and now and then anyway. Returns when `stop` flips (or at once on SQLite).
+    pub async fn relay_other_instances(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        if self.engine() != Engine::Postgres {
+            return;
+        }
+        let mut failures = 0u32;
+        while !*stop.borrow() {
+            let mut listener = match sqlx::postgres::PgListener::connect(&self.inner.url).await {
+                Ok(l) => l,
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, "cannot listen for other instances' commits; retrying");
+                    let wait = Duration::from_millis(200 * 2u64.pow(failures.min(6)));
+                    tokio::select! { _ = tokio::time::sleep(wait) => continue, _ = stop.changed() => return }
+                }
+            };
+            if let Err(e) = listener.listen(COMMITS_CHANNEL).await {
+                tracing::warn!(error = %e, "LISTEN failed; retrying");
+                tokio::select! { _ = tokio::time::sleep(Duration::from_secs(1)) => continue, _ = stop.changed() => return }
+            }
+            failures = 0;
+            loop {
+                tokio::select! {
+                    n = listener.try_recv() => match n {
+                        Ok(Some(n)) => {
+                            let mut parts = n.payload().splitn(3, ':');
+                            let (Some(instance), Some(business_id), Some(seq)) = (parts.next(), parts.next(), parts.next()) else { continue };
+                            if instance == self.inner.instance {
+                                continue;
+                            }
+                            if let Ok(seq) = seq.parse() {
+                                let _ = self.inner.committed.send(Committed { business_id: business_id.to_owned(), seq });
+                            }
+                        }
+                        // The connection dropped; the next call reconnects and listens again.
+                        Ok(None) => tracing::warn!("lost the LISTEN connection; reconnecting"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "LISTEN connection failed");
+                            break;
+                        }
+                    },
+                    _ = stop.changed() => return,
+                }
+            }
+        }
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(self.reader()).await?;
         Ok(())
@@ -255,6 +313,21 @@ impl Entity {
             Entity::AssistantSettings => "assistant_settings",
         }
     }
+}
+
+/// A console's pushed mutation being applied (see `sync::push`).
+#[derive(Debug, Clone)]
+pub struct Applying {
+    pub client_id: String,
+    pub mutation_id: i64,
+    pub name: String,
+}
+
+tokio::task_local! {
+    /// Set while a pushed mutation is applied: whichever business transaction commits its
+    /// effect also marks it applied, atomically, so a crash between applying it and recording its
+    /// outcome can never let a replay apply it twice.
+    pub static APPLYING: Applying;
 }
 
 /// A write transaction on one business's data. See the module docs.
@@ -357,20 +430,51 @@ impl BusinessTx {
     /// Commits a transaction that may legitimately have changed nothing consoles see (a webhook
     /// status for a message we do not know, a send whose outcome only touched the outbox).
     /// Everything it did record is announced as usual.
-    pub async fn commit_even_if_unchanged(self) -> Result<Option<i64>, StoreError> {
+    pub async fn commit_even_if_unchanged(mut self) -> Result<Option<i64>, StoreError> {
         if self.last_seq.is_some() {
             return self.commit().await.map(Some);
         }
+        self.mark_applied().await?;
         self.tx.commit().await?;
         Ok(None)
     }
 
+    /// Inside a pushed mutation: records it as applied in this transaction (its full outcome is
+    /// filled in once known; a replay that finds only this mark answers "applied"). If the same
+    /// mutation was applied meanwhile (two pushes of one batch racing), the key refuses this
+    /// commit, so it can never take effect twice.
+    async fn mark_applied(&mut self) -> Result<(), StoreError> {
+        let Ok(applying) = APPLYING.try_with(Applying::clone) else { return Ok(()) };
+        let outcome = serde_json::json!({"id": applying.mutation_id, "ok": true, "code": null, "message": null, "details": null});
+        sqlx::query(
+            "INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&applying.client_id)
+        .bind(applying.mutation_id)
+        .bind(&self.business_id)
+        .bind(&applying.name)
+        .bind(outcome.to_string())
+        .bind(now_ms())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
     /// Commits, then tells live listeners. Refuses if nothing was recorded (see module docs).
-    pub async fn commit(self) -> Result<i64, StoreError> {
+    pub async fn commit(mut self) -> Result<i64, StoreError> {
         let Some(seq) = self.last_seq else {
             self.tx.rollback().await?;
             return Err(StoreError::NothingRecorded);
         };
+        self.mark_applied().await?;
+        if self.engine() == Engine::Postgres {
+            // Other instances' consoles: one notification per transaction, delivered on commit.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(COMMITS_CHANNEL)
+                .bind(format!("{}:{}:{}", self.db.inner.instance, self.business_id, seq))
+                .execute(&mut *self.tx)
+                .await?;
+        }
         self.tx.commit().await?;
         // Nobody listening is fine: pokes are hints.
         let _ = self.db.inner.committed.send(Committed { business_id: self.business_id, seq });

@@ -137,6 +137,7 @@ async fn apply(state: &AppState, auth: &Auth, m: &Mutation) -> Result<Option<ser
     let conversation = || text_arg(&m.args, "conversation_id");
     match m.name.as_str() {
         "send_message" => {
+            auth.require(crate::accounts::Permission::HandleConversations)?;
             let body = crate::accounts::required_text(text_arg(&m.args, "body")?, "body", 4096)?;
             let message_id = text_arg(&m.args, "message_id")?.to_owned();
             let outgoing = crate::providers::Outgoing::Text { body: body.clone() };
@@ -155,15 +156,58 @@ async fn apply(state: &AppState, auth: &Auth, m: &Mutation) -> Result<Option<ser
             tx.commit_even_if_unchanged().await?;
             Ok(Some(serde_json::json!({"mode": c.mode, "holder_staff_id": c.holder_staff_id})))
         }
+        "send_template" => {
+            let req = protocol::SendTemplate {
+                template_id: text_arg(&m.args, "template_id")?.to_owned(),
+                variables: serde_json::from_value(m.args["variables"].clone()).unwrap_or_default(),
+                client_message_id: Some(text_arg(&m.args, "message_id")?.to_owned()),
+            };
+            let (_, message) = crate::outbox::queue_template(state, auth, conversation()?, req).await?;
+            Ok(Some(serde_json::json!({"message_id": message.0.id})))
+        }
+        "use_canned_response" => {
+            auth.require(crate::accounts::Permission::HandleConversations)?;
+            let canned = {
+                let mut conn = state.db.reader().acquire().await?;
+                crate::canned_responses::load(&mut conn, &auth.business_id, text_arg(&m.args, "canned_response_id")?)
+                    .await?
+                    .ok_or_else(|| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_canned_response", "That saved reply no longer exists."))?
+            };
+            let message_id = text_arg(&m.args, "message_id")?.to_owned();
+            let outgoing = crate::providers::Outgoing::Text { body: canned.body.clone() };
+            let (_, message) =
+                crate::outbox::queue(state, auth, conversation()?, Some(message_id), canned.body, protocol::MessageKind::Text, outgoing).await?;
+            Ok(Some(serde_json::json!({"message_id": message.0.id})))
+        }
+        "assign" => {
+            let assignee = match &m.args["staff_id"] {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s.clone()),
+                _ => return Err(ApiError::validation("`staff_id` is a staff id or null.")),
+            };
+            let req = protocol::UpdateConversation { assignee_staff_id: Some(assignee), ..Default::default() };
+            let c = crate::conversations::apply_update(state, auth, conversation()?, req).await?;
+            Ok(Some(serde_json::json!({"assignee_staff_id": c.assignee_staff_id})))
+        }
+        "update_customer" => {
+            let mut fields = m.args.clone();
+            let id = text_arg(&m.args, "customer_id")?.to_owned();
+            if let Some(obj) = fields.as_object_mut() {
+                obj.remove("customer_id");
+            }
+            let req: protocol::UpdateCustomer = serde_json::from_value(fields).map_err(|e| ApiError::validation(e.to_string()))?;
+            crate::customers::apply_update(state, auth, &id, req).await?;
+            Ok(None)
+        }
         "mark_read" => {
-            let req = protocol::UpdateConversation { status: None, mark_read: Some(true) };
+            let req = protocol::UpdateConversation { mark_read: Some(true), ..Default::default() };
             crate::conversations::apply_update(state, auth, conversation()?, req).await?;
             Ok(None)
         }
         "set_status" => {
             let status = protocol::ConversationStatus::parse(text_arg(&m.args, "status")?)
                 .ok_or_else(|| ApiError::validation("`status` is `open` or `resolved`."))?;
-            let req = protocol::UpdateConversation { status: Some(status), mark_read: None };
+            let req = protocol::UpdateConversation { status: Some(status), ..Default::default() };
             crate::conversations::apply_update(state, auth, conversation()?, req).await?;
             Ok(None)
         }
@@ -251,16 +295,23 @@ async fn push(State(state): State<AppState>, auth: Auth, Json(req): Json<PushReq
         if m.id != last + 1 {
             return Ok(axum::Json(PushResponse { outcomes, expected_id: Some(last + 1) }));
         }
-        let outcome = match apply(&state, &auth, m).await {
+        let applying = crate::store::Applying { client_id: req.client_id.clone(), mutation_id: m.id, name: m.name.clone() };
+        let outcome = match crate::store::APPLYING.scope(applying, apply(&state, &auth, m)).await {
             Ok(details) => MutationOutcome { id: m.id, ok: true, code: None, message: None, details },
             Err(ApiError::Client { code, message, details, .. }) => {
                 MutationOutcome { id: m.id, ok: false, code: Some(code.to_owned()), message: Some(message), details }
             }
             Err(ApiError::RateLimited { .. }) => MutationOutcome { id: m.id, ok: false, code: Some("rate_limited".into()), message: None, details: None },
-            // Our fault: nothing is recorded, the console retries the batch from here.
+            // Our fault: nothing was applied (or, if a commit got through, it marked the
+            // mutation applied); the console retries the batch from here.
             Err(e) => return Err(e),
         };
-        sqlx::query("INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        // The commit that applied it marked it applied; now its full outcome. (A refusal
+        // committed nothing, so it is recorded here for the first time.)
+        sqlx::query(
+            "INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (client_id, mutation_id) DO UPDATE SET outcome = excluded.outcome",
+        )
             .bind(&req.client_id)
             .bind(m.id)
             .bind(&auth.business_id)

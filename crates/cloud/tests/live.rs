@@ -128,3 +128,32 @@ async fn bad_tokens_and_old_protocols_get_their_close_codes(app: TestApp) {
 }
 
 }
+
+/// Two instances on one PostgreSQL: a console connected to one is poked for a webhook that the
+/// other received and processed (LISTEN/NOTIFY), exactly once per transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_on_one_instance_hears_a_webhook_processed_by_another() {
+    use common::whatsapp::*;
+    let (front, _fake) = spawn_with_fakes(Engine::Postgres, |c| c.run_workers = false).await;
+    let back = front.another_instance(|c| c.run_workers = true).await;
+    let owner = front.signup("two-instances").await;
+    connect_whatsapp(&front, &owner, PHONE_ID, &app_secret(&owner)).await;
+    quiet_assistant(&front, &owner).await;
+    let (mut socket, welcomed) = hello(&front, &owner.access).await;
+    let body = notification(PHONE_ID, json!([{"wa_id": "447911123499", "profile": {"name": "Ivy"}}]), json!([text("wamid.TWO", "447911123499", "Hello?")]), json!([]));
+    let (status, _) = post_whatsapp_signed(&back, &body, &app_secret(&owner)).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    // The front instance runs no workers: whatever reaches this socket was committed over there.
+    let mut pokes = Vec::new();
+    loop {
+        let seq = poke(&mut socket).await.expect("poked across instances");
+        pokes.push(seq);
+        let page = front.get(&format!("/v1/sync/pull?cursor={welcomed}"), &owner.access).await;
+        let changes = page.body["changes"].as_array().unwrap().clone();
+        if let Some(m) = changes.iter().find(|c| c["entity"] == "message" && c["data"]["body"] == "Hello?") {
+            assert!(m["seq"].as_i64().unwrap() <= seq, "the poke comes after the commit it announces");
+            break;
+        }
+    }
+    assert!(pokes.windows(2).all(|w| w[0] < w[1]), "one poke per transaction, in order: {pokes:?}");
+}

@@ -151,6 +151,27 @@ async fn push_story(engine: Engine) {
     assert_eq!((bookings[0]["id"].as_str(), bookings[0]["status"].as_str()), (Some(booking_id.as_str()), Some("cancelled")));
     let notes = app.get(&format!("/v1/conversations/{conversation}/notes"), &owner.access).await.body.as_array().unwrap().clone();
     assert_eq!((notes.len(), notes[0]["id"].as_str()), (1, Some(note_id.as_str())));
+    // Assigning, editing the customer and sending a saved reply go the same way, with the REST
+    // API's checks (a stranger cannot be assigned).
+    let canned = app.post("/v1/canned-responses", &owner.access, json!({"shortcut": "thanks", "title": "Thanks", "body": "Thank you, see you soon!"})).await;
+    let canned_message = uuid::Uuid::now_v7().to_string();
+    let r = app.post("/v1/sync/push", &owner.access, json!({"client_id": "owner-laptop-1", "mutations": [
+        {"id": 8, "name": "assign", "args": {"conversation_id": conversation, "staff_id": sam.staff_id}},
+        {"id": 9, "name": "assign", "args": {"conversation_id": conversation, "staff_id": uuid::Uuid::now_v7().to_string()}},
+        {"id": 10, "name": "update_customer", "args": {"customer_id": customer, "name": "Ada Lovelace", "tags": ["vip"]}},
+        {"id": 11, "name": "update_customer", "args": {"customer_id": customer, "shoe_size": 9}},
+        {"id": 12, "name": "set_status", "args": {"conversation_id": conversation, "status": "open"}},
+        {"id": 13, "name": "use_canned_response", "args": {"conversation_id": conversation, "message_id": canned_message, "canned_response_id": canned.body["id"]}},
+    ]})).await;
+    let o = r.body["outcomes"].as_array().unwrap().clone();
+    assert_eq!(o.iter().map(|x| x["ok"].as_bool().unwrap()).collect::<Vec<_>>(), vec![true, false, true, false, true, true], "{o:?}");
+    assert_eq!((o[1]["code"].as_str(), o[3]["code"].as_str()), (Some("unknown_staff"), Some("validation_failed")));
+    let detail = app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.body;
+    assert_eq!(detail["conversation"]["assignee_staff_id"], sam.staff_id.as_str());
+    assert_eq!((detail["customer"]["name"].as_str(), detail["customer"]["tags"].clone()), (Some("Ada Lovelace"), json!(["vip"])));
+    let assigned = app.get("/v1/conversations?assignee=me", &sam.access).await.body["items"].as_array().unwrap().len();
+    assert_eq!(assigned, 1);
+    app.eventually("the saved reply is sent", || async { fake.sends().iter().any(|s| s.body.to_string().contains("see you soon")) }).await;
     // A device id is bound to its first user.
     let r = app.post("/v1/sync/push", &sam.access, json!({"client_id": "owner-laptop-1", "mutations": []})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);

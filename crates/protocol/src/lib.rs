@@ -456,6 +456,9 @@ pub struct Conversation {
     pub mode: ControlMode,
     /// The staff member holding the conversation when `mode` is `human`.
     pub holder_staff_id: Option<String>,
+    /// Whose job this conversation is (independent of who holds it right now).
+    #[serde(default)]
+    pub assignee_staff_id: Option<String>,
     pub last_activity_at: Timestamp,
     pub last_message_preview: String,
     pub unread_count: u32,
@@ -478,6 +481,10 @@ pub struct UpdateConversation {
     pub status: Option<ConversationStatus>,
     /// `true` marks every message read (unread count 0).
     pub mark_read: Option<bool>,
+    /// A staff id assigns the conversation to them; `null` unassigns it.
+    #[serde(default, deserialize_with = "patch::field", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub assignee_staff_id: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
