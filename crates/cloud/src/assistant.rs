@@ -47,6 +47,8 @@ pub async fn enqueue(tx: &mut BusinessTx, conversation: &Conversation, message_i
     let business_id = tx.business_id().to_owned();
     let settings = crate::control::load_settings(tx.conn(), &business_id).await?;
     if !settings.enabled {
+        // Nobody would answer: show it as waiting for a person rather than "assistant handling".
+        crate::control::wait_for_person(tx, &conversation.id).await?;
         return Ok(());
     }
     let now = now_ms();

@@ -190,6 +190,26 @@ pub async fn escalate(tx: &mut BusinessTx, conversation_id: &str, reason: &str) 
     Ok(true)
 }
 
+/// The assistant is switched off: a customer's message leaves the conversation waiting for a
+/// person (no system note, no holding reply: nothing was escalated, nobody was ever answering).
+pub async fn wait_for_person(tx: &mut BusinessTx, conversation_id: &str) -> Result<(), ApiError> {
+    let business_id = tx.business_id().to_owned();
+    let now = now_ms();
+    let changed = sqlx::query(
+        "UPDATE conversations SET mode = 'needs_human', escalated_at = $1 WHERE id = $2 AND business_id = $3 AND mode = 'ai'",
+    )
+    .bind(now)
+    .bind(conversation_id)
+    .bind(&business_id)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if changed > 0 {
+        reload(tx, conversation_id).await?;
+    }
+    Ok(())
+}
+
 /// Notes that a person acted in a conversation they hold (resets the quiet-period timer).
 pub async fn touch(tx: &mut BusinessTx, conversation_id: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE conversations SET last_human_activity_at = $1 WHERE id = $2").bind(now_ms()).bind(conversation_id).execute(tx.conn()).await?;

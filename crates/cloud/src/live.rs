@@ -31,15 +31,29 @@ pub struct Hub {
     presence: Mutex<HashMap<String, HashMap<u64, PresenceEntry>>>,
     relay: broadcast::Sender<(String, ServerFrame)>,
     next_id: AtomicUsize,
+    /// Flipped when the service shuts down: every session says goodbye (1001), so consoles
+    /// reconnect (to another instance, or to this one when it is back) instead of hanging on.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Default for Hub {
     fn default() -> Self {
-        Hub { connections: AtomicUsize::new(0), presence: Mutex::new(HashMap::new()), relay: broadcast::channel(1024).0, next_id: AtomicUsize::new(1) }
+        Hub {
+            connections: AtomicUsize::new(0),
+            presence: Mutex::new(HashMap::new()),
+            relay: broadcast::channel(1024).0,
+            next_id: AtomicUsize::new(1),
+            closing: tokio::sync::watch::channel(false).0,
+        }
     }
 }
 
 impl Hub {
+    /// Closes every live session (the service is shutting down).
+    pub fn close_all(&self) {
+        self.closing.send_replace(true);
+    }
+
     fn set_presence(&self, business: &str, conn: u64, entry: Option<PresenceEntry>) {
         let online = {
             let mut all = self.presence.lock().unwrap_or_else(|e| e.into_inner());
@@ -127,8 +141,14 @@ async fn run(state: &AppState, socket: &mut WebSocket) {
     state.live.set_presence(&auth.business_id, conn, Some(PresenceEntry { staff_id: auth.staff_id.clone(), viewing: None }));
     let mut heartbeat = tokio::time::interval(Duration::from_secs(20));
     heartbeat.tick().await;
+    let mut closing = state.live.closing.subscribe();
     loop {
+        if *closing.borrow_and_update() {
+            let _ = socket.send(WsMessage::Close(Some(CloseFrame { code: 1001, reason: "the service is restarting".into() }))).await;
+            break;
+        }
         tokio::select! {
+            _ = closing.changed() => continue,
             committed = commits.recv() => match committed {
                 Ok(c) if c.business_id == auth.business_id => {
                     if !send(socket, &ServerFrame::Poke { seq: c.seq }).await { break; }

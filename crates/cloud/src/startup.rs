@@ -105,6 +105,12 @@ impl Application {
             workers.push(tokio::spawn(crate::assistant::run_worker(self.state.clone(), stopped)));
         }
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let hub = self.state.live.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // Live sessions would otherwise keep a graceful shutdown waiting forever.
+            hub.close_all();
+        };
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         let _ = stop.send(true);
         for worker in workers {

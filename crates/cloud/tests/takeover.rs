@@ -95,8 +95,10 @@ async fn a_quiet_conversation_goes_back_to_the_assistant(app, fake) {
     // Six minutes of quiet (moved back in time rather than waited for).
     sqlx::query("UPDATE conversations SET last_human_activity_at = $1 WHERE id = $2")
         .bind(switchboard_cloud::store::now_ms() - 6 * 60_000).bind(&conversation).execute(app.db.writer()).await.unwrap();
+    // Handed back; the assistant is off here and the customer's message is unanswered, so the
+    // conversation waits for a person rather than looking as if the assistant had it.
     app.eventually("handed back", || async {
-        app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.body["conversation"]["mode"] == "ai"
+        app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.body["conversation"]["mode"] == "needs_human"
     }).await;
     let detail = app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await;
     let last_event = detail.body["messages"].as_array().unwrap().iter().rev().find(|m| m["kind"] == "event").unwrap().clone();

@@ -1,0 +1,315 @@
+//! The console's core, with no window: what the desktop app and the `switchboard-console` CLI
+//! share. [`Console`] opens a data directory holding a local SQLite mirror of what the signed-in
+//! staff member may see (`mirror`), the queue of things they did that the service has not yet
+//! confirmed (`outbox`), and runs the sync engine (`engine`) that keeps both in step with the
+//! service over HTTP and a WebSocket (`transport`). Secrets live in the OS keyring
+//! (`credentials`), never in the data directory; `alerts` decides which changes deserve a
+//! native notification.
+
+pub mod alerts;
+pub mod credentials;
+pub mod engine;
+pub mod queries;
+pub mod store;
+pub mod transport;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+pub use engine::{EngineConfig, Event, Status, SyncHandle, SyncState};
+pub use store::{LocalStore, OutboxEntry};
+pub use transport::{HttpTransport, Transport, TransportError};
+
+use credentials::{CredentialError, Credentials};
+use store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    #[error("not signed in")]
+    NotSignedIn,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ConsoleError {
+    /// A stable kind for the UI (`{kind, message}`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConsoleError::Store(_) => "local_store",
+            ConsoleError::Transport(TransportError::Offline(_)) => "offline",
+            ConsoleError::Transport(TransportError::SignedOut(_)) | ConsoleError::NotSignedIn => "signed_out",
+            ConsoleError::Transport(TransportError::Refused { .. }) => "refused",
+            ConsoleError::Transport(_) => "service",
+            ConsoleError::Credentials(_) => "keyring",
+            ConsoleError::Invalid(_) => "invalid",
+        }
+    }
+}
+
+/// Who is signed in on this console (no secrets: the refresh token is in the keyring).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub server: String,
+    pub email: String,
+    pub staff_id: String,
+    pub business_id: String,
+    pub role: String,
+}
+
+/// What queuing an action gave: the mutation's id in the outbox, and the id of what it creates
+/// (a message, a note, a booking), made here so it can be shown before the service answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Queued {
+    pub mutation_id: i64,
+    pub created_id: Option<String>,
+}
+
+/// A console's data directory: its local store, device id and sign-in.
+pub struct Console {
+    store: LocalStore,
+    data_dir: PathBuf,
+    client_id: String,
+    account: Option<Account>,
+    credentials: Option<Arc<Credentials>>,
+    transport: Option<Arc<HttpTransport>>,
+}
+
+const ACCOUNT_KEYS: [&str; 5] = ["server", "email", "staff_id", "business_id", "role"];
+
+impl Console {
+    /// Opens (or creates) the console's data directory.
+    pub async fn open(data_dir: &Path) -> Result<Console, ConsoleError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| ConsoleError::Invalid(format!("cannot create {}: {e}", data_dir.display())))?;
+        let store = LocalStore::open(&data_dir.join("console.sqlite3")).await?;
+        let client_id = match store.setting("client_id").await? {
+            Some(id) => id,
+            None => {
+                let id = uuid::Uuid::now_v7().to_string();
+                store.set_setting("client_id", &id).await?;
+                id
+            }
+        };
+        let mut values = Vec::new();
+        for key in ACCOUNT_KEYS {
+            values.push(store.setting(key).await?);
+        }
+        let account = match values.as_slice() {
+            [Some(server), Some(email), Some(staff_id), Some(business_id), Some(role)] => Some(Account {
+                server: server.clone(),
+                email: email.clone(),
+                staff_id: staff_id.clone(),
+                business_id: business_id.clone(),
+                role: role.clone(),
+            }),
+            _ => None,
+        };
+        let mut console = Console { store, data_dir: data_dir.to_owned(), client_id, account: None, credentials: None, transport: None };
+        if let Some(account) = account {
+            console.attach(account, None)?;
+        }
+        Ok(console)
+    }
+
+    fn attach(&mut self, account: Account, access_token: Option<String>) -> Result<(), ConsoleError> {
+        let credentials = Arc::new(Credentials::for_account(&account.server, &account.email)?);
+        self.transport = Some(Arc::new(HttpTransport::new(&account.server, credentials.clone(), access_token)));
+        self.credentials = Some(credentials);
+        self.account = Some(account);
+        Ok(())
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    pub fn account(&self) -> Option<&Account> {
+        self.account.as_ref()
+    }
+
+    pub fn store(&self) -> &LocalStore {
+        &self.store
+    }
+
+    /// The signed-in staff member's id.
+    pub fn me(&self) -> Result<&str, ConsoleError> {
+        self.account.as_ref().map(|a| a.staff_id.as_str()).ok_or(ConsoleError::NotSignedIn)
+    }
+
+    pub fn transport(&self) -> Result<Arc<HttpTransport>, ConsoleError> {
+        self.transport.clone().ok_or(ConsoleError::NotSignedIn)
+    }
+
+    /// Signs in. Signing in as someone else (or to another service) first forgets the previous
+    /// person's data on this machine.
+    pub async fn login(&mut self, server: &str, email: &str, password: &str) -> Result<Account, ConsoleError> {
+        let server = server.trim_end_matches('/');
+        let http = reqwest::Client::new();
+        let tokens = transport::login(&http, server, email, password).await?;
+        let account = Account {
+            server: server.to_owned(),
+            email: email.trim().to_lowercase(),
+            staff_id: tokens.staff_id.clone(),
+            business_id: tokens.business_id.clone(),
+            role: tokens.role.as_str().to_owned(),
+        };
+        if let Some(previous) = &self.account {
+            if previous.server != account.server || previous.staff_id != account.staff_id {
+                self.sign_out_locally().await?;
+            }
+        }
+        self.attach(account.clone(), Some(tokens.access_token))?;
+        self.credentials.as_ref().expect("attached").store(&tokens.refresh_token)?;
+        for (key, value) in ACCOUNT_KEYS.iter().zip([&account.server, &account.email, &account.staff_id, &account.business_id, &account.role]) {
+            self.store.set_setting(key, value).await?;
+        }
+        Ok(account)
+    }
+
+    /// Ends the session on the service and forgets this person's data here.
+    pub async fn logout(&mut self) -> Result<(), ConsoleError> {
+        if let Some(t) = &self.transport {
+            t.logout().await;
+        }
+        self.sign_out_locally().await
+    }
+
+    async fn sign_out_locally(&mut self) -> Result<(), ConsoleError> {
+        if let Some(c) = &self.credentials {
+            c.forget()?;
+        }
+        self.store.wipe_all().await?;
+        self.account = None;
+        self.credentials = None;
+        self.transport = None;
+        Ok(())
+    }
+
+    /// One push-and-pull now (the CLI's `sync`).
+    pub async fn sync_once(&self) -> Result<engine::Pass, ConsoleError> {
+        let mut syncer = engine::Syncer::new(self.store.clone(), self.transport()?, self.client_id.clone(), self.me()?.to_owned(), 2000);
+        Ok(syncer.pass().await?)
+    }
+
+    /// Starts the sync engine (the app and `watch`).
+    pub fn start(&self, notifier: Option<Arc<dyn alerts::Notifier>>, config: EngineConfig) -> Result<SyncHandle, ConsoleError> {
+        Ok(engine::spawn(engine::Parts {
+            store: self.store.clone(),
+            transport: self.transport()?,
+            clock: Arc::new(engine::SystemClock),
+            client_id: self.client_id.clone(),
+            me: self.me()?.to_owned(),
+            notifier,
+            config,
+        }))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // What staff do. Each queues a mutation in the outbox (shown at once as pending); the engine
+    // pushes it when it can.
+
+    async fn queue(&self, name: &str, args: Value, created_id: Option<String>) -> Result<Queued, ConsoleError> {
+        self.me()?;
+        let mutation_id = self.store.enqueue(name, &args).await?;
+        Ok(Queued { mutation_id, created_id })
+    }
+
+    fn text(value: &str, what: &str, max: usize) -> Result<String, ConsoleError> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(ConsoleError::Invalid(format!("The {what} is empty.")));
+        }
+        if value.chars().count() > max {
+            return Err(ConsoleError::Invalid(format!("The {what} is longer than {max} characters.")));
+        }
+        Ok(value.to_owned())
+    }
+
+    pub async fn send_message(&self, conversation_id: &str, body: &str) -> Result<Queued, ConsoleError> {
+        let body = Self::text(body, "message", 4096)?;
+        let id = uuid::Uuid::now_v7().to_string();
+        self.queue("send_message", json!({"conversation_id": conversation_id, "message_id": id, "body": body}), Some(id)).await
+    }
+
+    pub async fn use_canned_response(&self, conversation_id: &str, canned_response_id: &str) -> Result<Queued, ConsoleError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        self.queue("use_canned_response", json!({"conversation_id": conversation_id, "message_id": id, "canned_response_id": canned_response_id}), Some(id))
+            .await
+    }
+
+    pub async fn send_template(&self, conversation_id: &str, template_id: &str, variables: Vec<String>) -> Result<Queued, ConsoleError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        self.queue(
+            "send_template",
+            json!({"conversation_id": conversation_id, "message_id": id, "template_id": template_id, "variables": variables}),
+            Some(id),
+        )
+        .await
+    }
+
+    pub async fn take_over(&self, conversation_id: &str) -> Result<Queued, ConsoleError> {
+        self.queue("take_over", json!({"conversation_id": conversation_id}), None).await
+    }
+
+    pub async fn hand_back(&self, conversation_id: &str) -> Result<Queued, ConsoleError> {
+        self.queue("hand_back", json!({"conversation_id": conversation_id}), None).await
+    }
+
+    pub async fn mark_read(&self, conversation_id: &str) -> Result<Queued, ConsoleError> {
+        self.queue("mark_read", json!({"conversation_id": conversation_id}), None).await
+    }
+
+    /// `resolved` or `open`.
+    pub async fn set_status(&self, conversation_id: &str, status: &str) -> Result<Queued, ConsoleError> {
+        if protocol::ConversationStatus::parse(status).is_none() {
+            return Err(ConsoleError::Invalid("A conversation is `open` or `resolved`.".into()));
+        }
+        self.queue("set_status", json!({"conversation_id": conversation_id, "status": status}), None).await
+    }
+
+    /// Assigns to a staff member (`None`: nobody).
+    pub async fn assign(&self, conversation_id: &str, staff_id: Option<&str>) -> Result<Queued, ConsoleError> {
+        self.queue("assign", json!({"conversation_id": conversation_id, "staff_id": staff_id}), None).await
+    }
+
+    pub async fn add_note(&self, conversation_id: &str, body: &str) -> Result<Queued, ConsoleError> {
+        let body = Self::text(body, "note", 10_000)?;
+        let id = uuid::Uuid::now_v7().to_string();
+        self.queue("add_note", json!({"conversation_id": conversation_id, "note_id": id, "body": body}), Some(id)).await
+    }
+
+    /// Books `start` (an instant, or a local time in the business's zone).
+    pub async fn create_booking(&self, customer_id: &str, service_id: &str, start: &str, staff_id: Option<&str>) -> Result<Queued, ConsoleError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let args = json!({"booking_id": id, "customer_id": customer_id, "service_id": service_id, "start": start, "staff_id": staff_id});
+        self.queue("create_booking", args, Some(id)).await
+    }
+
+    pub async fn reschedule_booking(&self, booking_id: &str, expected_version: i64, start: &str, staff_id: Option<&str>) -> Result<Queued, ConsoleError> {
+        let args = json!({"booking_id": booking_id, "expected_version": expected_version, "start": start, "staff_id": staff_id});
+        self.queue("reschedule_booking", args, None).await
+    }
+
+    pub async fn cancel_booking(&self, booking_id: &str, expected_version: i64, reason: Option<&str>) -> Result<Queued, ConsoleError> {
+        self.queue("cancel_booking", json!({"booking_id": booking_id, "expected_version": expected_version, "reason": reason}), None).await
+    }
+
+    /// Changes a customer's profile; `fields` as in `PATCH /v1/customers/{id}`.
+    pub async fn update_customer(&self, customer_id: &str, fields: Value) -> Result<Queued, ConsoleError> {
+        let Value::Object(mut args) = fields else { return Err(ConsoleError::Invalid("The customer's fields are an object.".into())) };
+        args.insert("customer_id".into(), Value::String(customer_id.to_owned()));
+        self.queue("update_customer", Value::Object(args), None).await
+    }
+}

@@ -1,0 +1,473 @@
+//! What the UI asks of the local store: the inbox, a conversation's timeline, the calendar, a
+//! customer's profile and full-text search. Every answer is the mirror with the outbox laid over
+//! it, so what someone just did shows at once (marked pending) and what the service refused
+//! shows with its reason (a refused reply is a draft, never silently gone).
+
+use protocol::{Booking, Conversation, Customer, Message, Note};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::Row;
+
+use crate::store::{LocalStore, OutboxEntry, StoreError};
+
+/// Which conversations the inbox shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxFilter {
+    /// Every open conversation.
+    #[default]
+    All,
+    /// The assistant escalated and nobody has taken it yet.
+    NeedsHuman,
+    /// Held by me or assigned to me.
+    Mine,
+    /// The assistant is answering.
+    Assistant,
+    /// Resolved conversations.
+    Resolved,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct InboxQuery {
+    #[serde(default)]
+    pub filter: InboxFilter,
+    /// Words to find in customers' names, numbers and messages.
+    #[serde(default)]
+    pub search: Option<String>,
+    /// At most this many (default 50, at most 500).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// The `next` of the previous page.
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+/// Who is answering a conversation, as the front desk thinks of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Handler {
+    Assistant,
+    NeedsHuman,
+    Me,
+    Colleague { staff_id: String, name: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InboxItem {
+    pub conversation: Conversation,
+    pub customer_name: String,
+    pub handler: Handler,
+    /// Something done here is not confirmed by the service yet.
+    pub pending: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InboxPage {
+    pub items: Vec<InboxItem>,
+    /// Pass as `after` for the next page.
+    pub next: Option<String>,
+}
+
+/// A local action on a timeline item: not confirmed yet, or refused (with why).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LocalState {
+    Pending { mutation_id: i64 },
+    /// Refused by the service: kept as a draft to edit, retry or discard.
+    Refused { mutation_id: i64, code: String, reason: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TimelineItem {
+    Message { message: Box<Message>, author_name: Option<String>, local: Option<LocalState> },
+    Note { note: Note, author_name: Option<String>, local: Option<LocalState> },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Timeline {
+    pub conversation: Conversation,
+    pub customer: Option<Customer>,
+    pub handler: Handler,
+    /// A take over or hand back of mine is waiting for the service.
+    pub control_pending: bool,
+    /// Oldest first.
+    pub items: Vec<TimelineItem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CalendarEntry {
+    pub booking: Booking,
+    pub customer_name: String,
+    pub staff_name: String,
+    /// Made by the assistant (on a chat or a call): the calendar makes these stand out.
+    pub by_assistant: bool,
+    pub local: Option<LocalState>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CustomerProfile {
+    pub customer: Customer,
+    pub upcoming: Vec<Booking>,
+    pub past: Vec<Booking>,
+    pub conversations: Vec<Conversation>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MessageHit {
+    pub message: Message,
+    pub customer_name: String,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    Ok(serde_json::from_str(text)?)
+}
+
+/// FTS5 query from what someone typed: each word quoted (so `:` or `-` are just characters),
+/// the last one a prefix (results while typing).
+fn fts_query(input: &str) -> Option<String> {
+    let words: Vec<String> = input.split_whitespace().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
+    if words.is_empty() {
+        return None;
+    }
+    Some(format!("{}*", words.join(" ")))
+}
+
+fn arg<'a>(e: &'a OutboxEntry, key: &str) -> Option<&'a str> {
+    e.args.get(key).and_then(Value::as_str)
+}
+
+fn local_state(e: &OutboxEntry) -> LocalState {
+    if e.state == "failed" {
+        LocalState::Refused {
+            mutation_id: e.id,
+            code: e.code.clone().unwrap_or_default(),
+            reason: e.message.clone().unwrap_or_else(|| "The service refused this.".into()),
+        }
+    } else {
+        LocalState::Pending { mutation_id: e.id }
+    }
+}
+
+/// Lays the outbox's pending conversation changes over a conversation from the mirror.
+fn overlay_conversation(c: &mut Conversation, outbox: &[OutboxEntry], me: &str) -> bool {
+    let mut touched = false;
+    for e in outbox.iter().filter(|e| e.state == "pending" && arg(e, "conversation_id") == Some(c.id.as_str())) {
+        touched = true;
+        match e.name.as_str() {
+            "take_over" => {
+                c.mode = protocol::ControlMode::Human;
+                c.holder_staff_id = Some(me.to_owned());
+            }
+            "hand_back" => {
+                c.mode = protocol::ControlMode::Ai;
+                c.holder_staff_id = None;
+            }
+            "mark_read" => c.unread_count = 0,
+            "set_status" => {
+                if let Some(s) = arg(e, "status").and_then(protocol::ConversationStatus::parse) {
+                    c.status = s;
+                }
+            }
+            "assign" => c.assignee_staff_id = arg(e, "staff_id").map(str::to_owned),
+            _ => {}
+        }
+    }
+    touched
+}
+
+impl LocalStore {
+    async fn staff_name(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.entity("staff", id).await?.and_then(|s| s.get("name").and_then(Value::as_str).map(str::to_owned)))
+    }
+
+    async fn customer_name(&self, id: &str) -> Result<String, StoreError> {
+        let c = self.entity("customer", id).await?;
+        Ok(c.as_ref()
+            .and_then(|c| c.get("name").and_then(Value::as_str).or_else(|| c.get("phone").and_then(Value::as_str)))
+            .unwrap_or("Unknown customer")
+            .to_owned())
+    }
+
+    async fn handler(&self, c: &Conversation, me: &str) -> Result<Handler, StoreError> {
+        Ok(match (c.mode, &c.holder_staff_id) {
+            (protocol::ControlMode::Ai, _) => Handler::Assistant,
+            (protocol::ControlMode::NeedsHuman, _) => Handler::NeedsHuman,
+            (protocol::ControlMode::Human, Some(h)) if h == me => Handler::Me,
+            (protocol::ControlMode::Human, Some(h)) => {
+                Handler::Colleague { staff_id: h.clone(), name: self.staff_name(h).await?.unwrap_or_else(|| "A colleague".into()) }
+            }
+            (protocol::ControlMode::Human, None) => Handler::NeedsHuman,
+        })
+    }
+
+    /// The inbox, newest activity first, for staff member `me`.
+    pub async fn inbox(&self, q: &InboxQuery, me: &str) -> Result<InboxPage, StoreError> {
+        let limit = i64::from(q.limit.unwrap_or(50).clamp(1, 500));
+        let outbox = self.outbox().await?;
+        let mut sql = String::from("SELECT data, last_activity_ms, id FROM conversations WHERE 1 = 1");
+        let mut binds: Vec<String> = Vec::new();
+        match q.filter {
+            InboxFilter::All => sql.push_str(" AND status = 'open'"),
+            InboxFilter::NeedsHuman => sql.push_str(" AND status = 'open' AND mode = 'needs_human'"),
+            InboxFilter::Assistant => sql.push_str(" AND status = 'open' AND mode = 'ai'"),
+            InboxFilter::Resolved => sql.push_str(" AND status = 'resolved'"),
+            InboxFilter::Mine => {
+                // Including what I took over a moment ago, before the service confirms it.
+                let taking: Vec<&str> = outbox.iter().filter(|e| e.state == "pending" && e.name == "take_over").filter_map(|e| arg(e, "conversation_id")).collect();
+                sql.push_str(" AND status = 'open' AND ((mode = 'human' AND holder_staff_id = ?) OR assignee_staff_id = ?");
+                binds.push(me.to_owned());
+                binds.push(me.to_owned());
+                for id in taking {
+                    sql.push_str(" OR id = ?");
+                    binds.push(id.to_owned());
+                }
+                sql.push(')');
+            }
+        }
+        if let Some(search) = q.search.as_deref().and_then(fts_query) {
+            sql.push_str(
+                " AND (customer_id IN (SELECT c.id FROM customer_search JOIN customers c ON c.rowid = customer_search.rowid WHERE customer_search MATCH ?) \
+                 OR id IN (SELECT m.conversation_id FROM message_search JOIN messages m ON m.rowid = message_search.rowid WHERE message_search MATCH ?))",
+            );
+            binds.push(search.clone());
+            binds.push(search);
+        }
+        if let Some((ms, id)) = q.after.as_deref().and_then(|a| a.split_once(':')).and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_owned()))) {
+            sql.push_str(" AND (last_activity_ms < ? OR (last_activity_ms = ? AND id < ?))");
+            binds.push(ms.to_string());
+            binds.push(ms.to_string());
+            binds.push(id);
+        }
+        sql.push_str(" ORDER BY last_activity_ms DESC, id DESC LIMIT ?");
+        let mut query = sqlx::query(&sql);
+        for b in &binds {
+            query = query.bind(b);
+        }
+        let rows = query.bind(limit + 1).fetch_all(self.pool()).await?;
+        let mut items = Vec::with_capacity(rows.len());
+        let mut next = None;
+        for (i, row) in rows.iter().enumerate() {
+            if i as i64 == limit {
+                let last = &rows[i - 1];
+                next = Some(format!("{}:{}", last.try_get::<i64, _>("last_activity_ms")?, last.try_get::<String, _>("id")?));
+                break;
+            }
+            let mut conversation: Conversation = parse(&row.try_get::<String, _>("data")?)?;
+            let pending = overlay_conversation(&mut conversation, &outbox, me);
+            let handler = self.handler(&conversation, me).await?;
+            let customer_name = self.customer_name(&conversation.customer_id).await?;
+            items.push(InboxItem { conversation, customer_name, handler, pending });
+        }
+        Ok(InboxPage { items, next })
+    }
+
+    /// Everything in a conversation, oldest first, with my unconfirmed replies and notes (and
+    /// refused ones, as drafts) at the end.
+    pub async fn timeline(&self, conversation_id: &str, me: &str) -> Result<Option<Timeline>, StoreError> {
+        let Some(data) = self.entity("conversation", conversation_id).await? else { return Ok(None) };
+        let mut conversation: Conversation = serde_json::from_value(data)?;
+        let outbox = self.outbox().await?;
+        let control_pending = outbox
+            .iter()
+            .any(|e| e.state == "pending" && matches!(e.name.as_str(), "take_over" | "hand_back") && arg(e, "conversation_id") == Some(conversation_id));
+        overlay_conversation(&mut conversation, &outbox, me);
+        let customer = self.entity("customer", &conversation.customer_id).await?.map(serde_json::from_value).transpose()?;
+        let mut entries: Vec<(i64, String, TimelineItem)> = Vec::new();
+        let rows = sqlx::query("SELECT data, created_ms, id FROM messages WHERE conversation_id = ? ORDER BY created_ms, id")
+            .bind(conversation_id)
+            .fetch_all(self.pool())
+            .await?;
+        let mut names = std::collections::HashMap::new();
+        for row in &rows {
+            let message: Message = parse(&row.try_get::<String, _>("data")?)?;
+            let author_name = match &message.author_staff_id {
+                Some(s) => {
+                    if !names.contains_key(s) {
+                        names.insert(s.clone(), self.staff_name(s).await?);
+                    }
+                    names[s].clone()
+                }
+                None => None,
+            };
+            entries.push((row.try_get("created_ms")?, row.try_get("id")?, TimelineItem::Message { message: Box::new(message), author_name, local: None }));
+        }
+        let rows = sqlx::query("SELECT data, created_ms, id FROM notes WHERE conversation_id = ?").bind(conversation_id).fetch_all(self.pool()).await?;
+        for row in &rows {
+            let note: Note = parse(&row.try_get::<String, _>("data")?)?;
+            let author_name = self.staff_name(&note.author_staff_id).await?;
+            entries.push((row.try_get("created_ms")?, row.try_get("id")?, TimelineItem::Note { note, author_name, local: None }));
+        }
+        entries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let mut items: Vec<TimelineItem> = entries.into_iter().map(|e| e.2).collect();
+        let my_name = self.staff_name(me).await?;
+        for e in outbox.iter().filter(|e| arg(e, "conversation_id") == Some(conversation_id)) {
+            let body = match e.name.as_str() {
+                "send_message" | "add_note" => arg(e, "body").map(str::to_owned),
+                "use_canned_response" => match arg(e, "canned_response_id") {
+                    Some(id) => self.entity("canned_response", id).await?.and_then(|c| c.get("body").and_then(Value::as_str).map(str::to_owned)),
+                    None => None,
+                },
+                "send_template" => Some(format!("Template: {}", arg(e, "template_id").unwrap_or_default())),
+                _ => None,
+            };
+            let Some(body) = body else { continue };
+            let id = arg(e, "message_id").or(arg(e, "note_id")).unwrap_or_default().to_owned();
+            // Confirmed already (the pull came before the outcome): the synced copy is shown.
+            if items.iter().any(|i| matches!(i, TimelineItem::Message { message, .. } if message.id == id) || matches!(i, TimelineItem::Note { note, .. } if note.id == id)) {
+                continue;
+            }
+            if e.name == "add_note" {
+                let note = Note {
+                    id,
+                    business_id: conversation.business_id.clone(),
+                    conversation_id: conversation_id.to_owned(),
+                    author_staff_id: me.to_owned(),
+                    body,
+                    created_at: e.created_at.clone(),
+                    updated_at: e.created_at.clone(),
+                };
+                items.push(TimelineItem::Note { note, author_name: my_name.clone(), local: Some(local_state(e)) });
+            } else {
+                let message = Message {
+                    id,
+                    business_id: conversation.business_id.clone(),
+                    conversation_id: conversation_id.to_owned(),
+                    direction: protocol::Direction::Outbound,
+                    author_kind: protocol::AuthorKind::Staff,
+                    author_staff_id: Some(me.to_owned()),
+                    kind: protocol::MessageKind::Text,
+                    body,
+                    media: vec![],
+                    call: None,
+                    provider_message_id: None,
+                    delivery_status: protocol::DeliveryStatus::Pending,
+                    error: None,
+                    created_at: e.created_at.clone(),
+                    updated_at: e.created_at.clone(),
+                };
+                items.push(TimelineItem::Message { message: Box::new(message), author_name: my_name.clone(), local: Some(local_state(e)) });
+            }
+        }
+        let handler = self.handler(&conversation, me).await?;
+        Ok(Some(Timeline { conversation, customer, handler, control_pending, items }))
+    }
+
+    /// Bookings overlapping `[from, to)` (UTC), by start, with my unconfirmed bookings,
+    /// moves and cancellations laid over them.
+    pub async fn calendar(&self, from: jiff::Timestamp, to: jiff::Timestamp) -> Result<Vec<CalendarEntry>, StoreError> {
+        let rows = sqlx::query("SELECT data FROM bookings WHERE start_ms < ? AND end_ms > ? ORDER BY start_ms, id")
+            .bind(to.as_millisecond())
+            .bind(from.as_millisecond())
+            .fetch_all(self.pool())
+            .await?;
+        let outbox = self.outbox().await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut booking: Booking = parse(&row.try_get::<String, _>("data")?)?;
+            let mut local = None;
+            for e in outbox.iter().filter(|e| arg(e, "booking_id") == Some(booking.id.as_str())) {
+                if e.state == "pending" {
+                    match e.name.as_str() {
+                        "cancel_booking" => booking.status = protocol::BookingStatus::Cancelled,
+                        "reschedule_booking" => {
+                            if let Some(start) = arg(e, "start") {
+                                booking.local_start = start.to_owned();
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                local = Some(local_state(e));
+            }
+            entries.push(self.calendar_entry(booking, local).await?);
+        }
+        Ok(entries)
+    }
+
+    async fn calendar_entry(&self, booking: Booking, local: Option<LocalState>) -> Result<CalendarEntry, StoreError> {
+        Ok(CalendarEntry {
+            customer_name: self.customer_name(&booking.customer_id).await?,
+            staff_name: self.staff_name(&booking.staff_id).await?.unwrap_or_default(),
+            by_assistant: matches!(booking.source, protocol::BookingSource::Assistant | protocol::BookingSource::Voice),
+            booking,
+            local,
+        })
+    }
+
+    /// A customer with their bookings (upcoming soonest first, past latest first) and
+    /// conversations.
+    pub async fn customer_profile(&self, id: &str) -> Result<Option<CustomerProfile>, StoreError> {
+        let Some(customer) = self.entity("customer", id).await? else { return Ok(None) };
+        let customer: Customer = serde_json::from_value(customer)?;
+        let now = jiff::Timestamp::now().as_millisecond();
+        let rows = sqlx::query("SELECT data, end_ms FROM bookings WHERE customer_id = ? ORDER BY start_ms").bind(id).fetch_all(self.pool()).await?;
+        let (mut upcoming, mut past) = (Vec::new(), Vec::new());
+        for row in &rows {
+            let b: Booking = parse(&row.try_get::<String, _>("data")?)?;
+            if row.try_get::<i64, _>("end_ms")? > now {
+                upcoming.push(b);
+            } else {
+                past.push(b);
+            }
+        }
+        past.reverse();
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT data FROM conversations WHERE customer_id = ? ORDER BY last_activity_ms DESC").bind(id).fetch_all(self.pool()).await?;
+        let conversations = rows.iter().map(|r| parse(r)).collect::<Result<_, _>>()?;
+        Ok(Some(CustomerProfile { customer, upcoming, past, conversations }))
+    }
+
+    /// Customers whose name, number or email match, best first.
+    pub async fn search_customers(&self, text: &str, limit: u32) -> Result<Vec<Customer>, StoreError> {
+        let Some(q) = fts_query(text) else { return Ok(vec![]) };
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT c.data FROM customer_search JOIN customers c ON c.rowid = customer_search.rowid WHERE customer_search MATCH ? ORDER BY rank LIMIT ?",
+        )
+        .bind(q)
+        .bind(i64::from(limit.clamp(1, 500)))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| parse(r)).collect()
+    }
+
+    /// Messages containing the words, best match first.
+    pub async fn search_messages(&self, text: &str, limit: u32) -> Result<Vec<MessageHit>, StoreError> {
+        let Some(q) = fts_query(text) else { return Ok(vec![]) };
+        let rows = sqlx::query(
+            "SELECT m.data, c.customer_id FROM message_search JOIN messages m ON m.rowid = message_search.rowid \
+             LEFT JOIN conversations c ON c.id = m.conversation_id WHERE message_search MATCH ? ORDER BY rank LIMIT ?",
+        )
+        .bind(q)
+        .bind(i64::from(limit.clamp(1, 500)))
+        .fetch_all(self.pool())
+        .await?;
+        let mut hits = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let message: Message = parse(&row.try_get::<String, _>("data")?)?;
+            let customer_name = match row.try_get::<Option<String>, _>("customer_id")? {
+                Some(c) => self.customer_name(&c).await?,
+                None => String::new(),
+            };
+            hits.push(MessageHit { message, customer_name });
+        }
+        Ok(hits)
+    }
+
+    /// How many open conversations wait for a person (the tray's count).
+    pub async fn needs_human_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM conversations WHERE status = 'open' AND mode = 'needs_human'").fetch_one(self.pool()).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts_query;
+
+    #[test]
+    fn typed_words_become_a_safe_prefix_query() {
+        assert_eq!(fts_query("  "), None);
+        assert_eq!(fts_query("hair cu").as_deref(), Some("\"hair\" \"cu\"*"));
+        assert_eq!(fts_query("say \"hi\" -x").as_deref(), Some("\"say\" \"\"\"hi\"\"\" \"-x\"*"));
+    }
+}

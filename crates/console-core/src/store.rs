@@ -1,0 +1,398 @@
+//! The console's local SQLite file: the mirror of the service (written only by the sync engine,
+//! one pulled page per transaction), the outbox of local mutations (never wiped by a resync), and
+//! a few settings. See `migrations/console/0001_mirror.sql` for who owns which table.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use protocol::{Mutation, MutationOutcome, SyncChange};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/console");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("local database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("local database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data could not be read: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+/// One synced entity changed by a pulled page: its state before and after (`None`: absent or
+/// deleted). `before` is only read when the caller asks for it (not during a bootstrap).
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub entity: String,
+    pub id: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// A local mutation waiting for (or refused by) the service.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub name: String,
+    pub args: Value,
+    /// `pending` or `failed`.
+    pub state: String,
+    /// The service's stable code when refused (e.g. `already_held`).
+    pub code: Option<String>,
+    /// Why it was refused, in plain words.
+    pub message: Option<String>,
+    pub details: Option<Value>,
+    pub created_at: String,
+}
+
+#[derive(Clone)]
+pub struct LocalStore {
+    pool: SqlitePool,
+}
+
+/// The entities with a typed table (everything else lives in `entities`).
+const TYPED: [&str; 5] = ["conversation", "message", "customer", "booking", "note"];
+
+impl LocalStore {
+    /// Opens (creating if needed) the store at `path` and applies migrations.
+    pub async fn open(path: &Path) -> Result<LocalStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(LocalStore { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&self.pool).await?)
+    }
+
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn remove_setting(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM settings WHERE key = ?").bind(key).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The seq of the last change applied (0: nothing yet).
+    pub async fn cursor(&self) -> Result<i64, StoreError> {
+        Ok(self.setting("cursor").await?.and_then(|c| c.parse().ok()).unwrap_or(0))
+    }
+
+    /// Applies one pulled page and moves the cursor, in one transaction: the mirror is always a
+    /// state the service was in. With `with_before`, each change carries the state it replaced.
+    pub async fn apply_page(&self, changes: &[SyncChange], cursor: i64, with_before: bool) -> Result<Vec<Applied>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut applied = Vec::with_capacity(changes.len());
+        for change in changes {
+            let before = if with_before { read(&mut tx, &change.entity, &change.id).await? } else { None };
+            write(&mut tx, change).await?;
+            applied.push(Applied { entity: change.entity.clone(), id: change.id.clone(), before, after: change.data.clone() });
+        }
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(cursor.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    /// Forgets the mirror (for a resync from 0). The outbox and settings other than the cursor
+    /// stay: what staff did offline is replayed after the resync.
+    pub async fn wipe_mirror(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for table in ["entities", "conversations", "messages", "customers", "bookings", "notes"] {
+            sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM settings WHERE key = 'cursor'").execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets everything (signing out): mirror, outbox and who was signed in. The device id
+    /// stays, so the service keeps one binding per device.
+    pub async fn wipe_all(&self) -> Result<(), StoreError> {
+        self.wipe_mirror().await?;
+        sqlx::query("DELETE FROM outbox").execute(&self.pool).await?;
+        sqlx::query("DELETE FROM settings WHERE key NOT IN ('client_id', 'last_mutation_id')").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// One synced entity's current state.
+    pub async fn entity(&self, entity: &str, id: &str) -> Result<Option<Value>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        read(&mut conn, entity, id).await
+    }
+
+    /// Every synced entity of a kind without a typed table (services, staff, canned responses…).
+    pub async fn entities(&self, entity: &str) -> Result<Vec<Value>, StoreError> {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT data FROM entities WHERE entity = ? ORDER BY id").bind(entity).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(serde_json::from_str(r)?)).collect()
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Outbox
+
+    /// Queues a mutation; returns its id (the next of this device, never reused).
+    pub async fn enqueue(&self, name: &str, args: &Value) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let last: i64 = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'last_mutation_id'")
+            .fetch_optional(&mut *tx)
+            .await?
+            .and_then(|v: String| v.parse().ok())
+            .unwrap_or(0);
+        let id = last + 1;
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('last_mutation_id', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO outbox (id, name, args, created_at) VALUES (?, ?, ?, ?)")
+            .bind(id)
+            .bind(name)
+            .bind(args.to_string())
+            .bind(jiff::Timestamp::now().to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The oldest pending mutations, in order.
+    pub async fn pending(&self, limit: i64) -> Result<Vec<Mutation>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, args FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?").bind(limit).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| Ok(Mutation { id: r.try_get("id")?, name: r.try_get("name")?, args: serde_json::from_str(&r.try_get::<String, _>("args")?)? }))
+            .collect()
+    }
+
+    /// Everything in the outbox (pending and failed), oldest first.
+    pub async fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, args, state, code, message, details, created_at FROM outbox ORDER BY id").fetch_all(&self.pool).await?;
+        rows.iter().map(outbox_entry).collect()
+    }
+
+    /// Settles outcomes from the service: a success leaves the outbox (its effect arrives with
+    /// the next pull), a refusal stays as `failed` with its reason. Outcomes for mutations no
+    /// longer in the outbox are ignored. Returns the entries that failed just now.
+    pub async fn settle(&self, outcomes: &[MutationOutcome]) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut failed = Vec::new();
+        for o in outcomes {
+            if o.ok {
+                sqlx::query("DELETE FROM outbox WHERE id = ? AND state = 'pending'").bind(o.id).execute(&mut *tx).await?;
+            } else {
+                let changed = sqlx::query("UPDATE outbox SET state = 'failed', code = ?, message = ?, details = ? WHERE id = ? AND state = 'pending'")
+                    .bind(&o.code)
+                    .bind(&o.message)
+                    .bind(o.details.as_ref().map(Value::to_string))
+                    .bind(o.id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if changed > 0 {
+                    let row = sqlx::query("SELECT id, name, args, state, code, message, details, created_at FROM outbox WHERE id = ?")
+                        .bind(o.id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    failed.push(outbox_entry(&row)?);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(failed)
+    }
+
+    /// Renumbers the pending mutations from `from` on, keeping their order (the service expects
+    /// `from` next and this device no longer has what came before).
+    pub async fn renumber_pending(&self, from: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM outbox WHERE state = 'pending' ORDER BY id").fetch_all(&mut *tx).await?;
+        // Out of the way first (negative ids are never used), then into place.
+        for id in &ids {
+            sqlx::query("UPDATE outbox SET id = ? WHERE id = ?").bind(-id).bind(id).execute(&mut *tx).await?;
+        }
+        for (i, id) in ids.iter().enumerate() {
+            sqlx::query("UPDATE outbox SET id = ? WHERE id = ?").bind(from + i as i64).bind(-id).execute(&mut *tx).await?;
+        }
+        let last = from + ids.len() as i64 - 1;
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('last_mutation_id', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(last.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Drops a failed entry (the person gave up on it). Pending entries cannot be discarded:
+    /// they may already have reached the service.
+    pub async fn discard(&self, id: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query("DELETE FROM outbox WHERE id = ? AND state = 'failed'").bind(id).execute(&self.pool).await?.rows_affected() > 0)
+    }
+
+    /// Ids a pending mutation carries that must be fresh when it is tried again (a refused
+    /// message's id is taken by nothing, but a new attempt is a new message).
+    pub async fn retry(&self, id: i64) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT name, args FROM outbox WHERE id = ? AND state = 'failed'").bind(id).fetch_optional(&self.pool).await?;
+        let Some(row) = row else { return Ok(None) };
+        let name: String = row.try_get("name")?;
+        let mut args: Value = serde_json::from_str(&row.try_get::<String, _>("args")?)?;
+        for key in ["message_id", "note_id", "booking_id"] {
+            if args.get(key).is_some() {
+                args[key] = Value::String(uuid::Uuid::now_v7().to_string());
+            }
+        }
+        let new_id = self.enqueue(&name, &args).await?;
+        self.discard(id).await?;
+        Ok(Some(new_id))
+    }
+}
+
+fn outbox_entry(r: &sqlx::sqlite::SqliteRow) -> Result<OutboxEntry, StoreError> {
+    Ok(OutboxEntry {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        args: serde_json::from_str(&r.try_get::<String, _>("args")?)?,
+        state: r.try_get("state")?,
+        code: r.try_get("code")?,
+        message: r.try_get("message")?,
+        details: r.try_get::<Option<String>, _>("details")?.map(|d| serde_json::from_str(&d)).transpose()?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+async fn read(conn: &mut SqliteConnection, entity: &str, id: &str) -> Result<Option<Value>, StoreError> {
+    let data: Option<String> = if TYPED.contains(&entity) {
+        sqlx::query_scalar(&format!("SELECT data FROM {}s WHERE id = ?", entity)).bind(id).fetch_optional(&mut *conn).await?
+    } else {
+        sqlx::query_scalar("SELECT data FROM entities WHERE entity = ? AND id = ?").bind(entity).bind(id).fetch_optional(&mut *conn).await?
+    };
+    Ok(data.map(|d| serde_json::from_str(&d)).transpose()?)
+}
+
+/// An RFC 3339 field as UTC milliseconds (0 if absent or unreadable).
+pub(crate) fn millis(v: &Value, key: &str) -> i64 {
+    v.get(key).and_then(Value::as_str).and_then(|t| t.parse::<jiff::Timestamp>().ok()).map(|t| t.as_millisecond()).unwrap_or(0)
+}
+
+fn text(v: &Value, key: &str) -> String {
+    v.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
+}
+
+async fn write(conn: &mut SqliteConnection, change: &SyncChange) -> Result<(), StoreError> {
+    let entity = change.entity.as_str();
+    let Some(data) = &change.data else {
+        if TYPED.contains(&entity) {
+            sqlx::query(&format!("DELETE FROM {entity}s WHERE id = ?")).bind(&change.id).execute(&mut *conn).await?;
+        } else {
+            sqlx::query("DELETE FROM entities WHERE entity = ? AND id = ?").bind(entity).bind(&change.id).execute(&mut *conn).await?;
+        }
+        return Ok(());
+    };
+    let json = data.to_string();
+    match entity {
+        "conversation" => {
+            sqlx::query(
+                "INSERT INTO conversations (id, customer_id, channel, status, mode, holder_staff_id, assignee_staff_id, unread_count, last_activity_ms, data) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, channel = excluded.channel, \
+                 status = excluded.status, mode = excluded.mode, holder_staff_id = excluded.holder_staff_id, assignee_staff_id = excluded.assignee_staff_id, \
+                 unread_count = excluded.unread_count, last_activity_ms = excluded.last_activity_ms, data = excluded.data",
+            )
+            .bind(&change.id)
+            .bind(text(data, "customer_id"))
+            .bind(text(data, "channel"))
+            .bind(text(data, "status"))
+            .bind(text(data, "mode"))
+            .bind(data.get("holder_staff_id").and_then(Value::as_str))
+            .bind(data.get("assignee_staff_id").and_then(Value::as_str))
+            .bind(data.get("unread_count").and_then(Value::as_i64).unwrap_or(0))
+            .bind(millis(data, "last_activity_at"))
+            .bind(json)
+            .execute(&mut *conn)
+            .await?;
+        }
+        "message" => {
+            sqlx::query(
+                "INSERT INTO messages (id, conversation_id, created_ms, body, data) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (id) DO UPDATE SET conversation_id = excluded.conversation_id, created_ms = excluded.created_ms, body = excluded.body, data = excluded.data",
+            )
+            .bind(&change.id)
+            .bind(text(data, "conversation_id"))
+            .bind(millis(data, "created_at"))
+            .bind(text(data, "body"))
+            .bind(json)
+            .execute(&mut *conn)
+            .await?;
+        }
+        "customer" => {
+            sqlx::query(
+                "INSERT INTO customers (id, name, phone, email, data) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, phone = excluded.phone, email = excluded.email, data = excluded.data",
+            )
+            .bind(&change.id)
+            .bind(text(data, "name"))
+            // Searchable without the plus and with it.
+            .bind(format!("{} {}", text(data, "phone"), text(data, "phone").trim_start_matches('+')))
+            .bind(text(data, "email"))
+            .bind(json)
+            .execute(&mut *conn)
+            .await?;
+        }
+        "booking" => {
+            sqlx::query(
+                "INSERT INTO bookings (id, customer_id, staff_id, start_ms, end_ms, status, data) VALUES (?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, staff_id = excluded.staff_id, start_ms = excluded.start_ms, \
+                 end_ms = excluded.end_ms, status = excluded.status, data = excluded.data",
+            )
+            .bind(&change.id)
+            .bind(text(data, "customer_id"))
+            .bind(text(data, "staff_id"))
+            .bind(millis(data, "start"))
+            .bind(millis(data, "end"))
+            .bind(text(data, "status"))
+            .bind(json)
+            .execute(&mut *conn)
+            .await?;
+        }
+        "note" => {
+            sqlx::query(
+                "INSERT INTO notes (id, conversation_id, created_ms, data) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (id) DO UPDATE SET conversation_id = excluded.conversation_id, created_ms = excluded.created_ms, data = excluded.data",
+            )
+            .bind(&change.id)
+            .bind(text(data, "conversation_id"))
+            .bind(millis(data, "created_at"))
+            .bind(json)
+            .execute(&mut *conn)
+            .await?;
+        }
+        _ => {
+            sqlx::query("INSERT INTO entities (entity, id, data) VALUES (?, ?, ?) ON CONFLICT (entity, id) DO UPDATE SET data = excluded.data")
+                .bind(entity)
+                .bind(&change.id)
+                .bind(json)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}

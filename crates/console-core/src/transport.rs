@@ -1,0 +1,276 @@
+//! How the console talks to the service: pull, push and the live WebSocket, behind a
+//! [`Transport`] trait so the sync engine can be driven over a transport that loses answers or
+//! goes offline on cue in tests. [`HttpTransport`] is the real one: HTTP for pull and push, a
+//! WebSocket for pokes, the access token kept in memory and renewed with the refresh token from
+//! the keyring (rotated on every use).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use futures_util::{SinkExt, StreamExt};
+use protocol::{AuthTokens, ClientFrame, ErrorBody, PushRequest, PushResponse, ServerFrame, SyncPage};
+use reqwest::StatusCode;
+use tokio::sync::{mpsc, Mutex};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use crate::credentials::Credentials;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TransportError {
+    /// No answer (network down, service stopped, timeout): try again later.
+    #[error("the service cannot be reached: {0}")]
+    Offline(String),
+    /// The sign-in is no longer valid (signed out elsewhere, deactivated): sign in again.
+    #[error("please sign in again: {0}")]
+    SignedOut(String),
+    /// The cursor is older than what the service remembers: wipe the mirror, pull from 0.
+    #[error("this device has been offline too long to catch up and will reload everything")]
+    ResyncRequired,
+    /// The service failed (5xx): try again later.
+    #[error("the service had a problem: {0}")]
+    Server(String),
+    /// The service refused the request itself (not a mutation: those have outcomes).
+    #[error("{message}")]
+    Refused { code: String, message: String },
+    #[error("this console is too old for the service; please update it")]
+    ProtocolMismatch,
+}
+
+impl TransportError {
+    /// Worth retrying later without anyone doing anything.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, TransportError::Offline(_) | TransportError::Server(_))
+    }
+}
+
+/// A live connection: the welcome's seq, frames from the service, and a way to send presence
+/// and typing. The connection is gone when `frames` ends.
+pub struct Live {
+    pub seq: i64,
+    pub frames: mpsc::Receiver<ServerFrame>,
+    pub send: mpsc::Sender<ClientFrame>,
+}
+
+pub trait Transport: Send + Sync + 'static {
+    fn pull<'a>(&'a self, cursor: i64, client_id: &'a str, limit: u32) -> BoxFuture<'a, Result<SyncPage, TransportError>>;
+    fn push<'a>(&'a self, request: &'a PushRequest) -> BoxFuture<'a, Result<PushResponse, TransportError>>;
+    fn live<'a>(&'a self, client_id: &'a str, cursor: i64) -> BoxFuture<'a, Result<Live, TransportError>>;
+}
+
+fn offline(e: reqwest::Error) -> TransportError {
+    TransportError::Offline(if e.is_timeout() { "timed out".into() } else if e.is_connect() { "cannot connect".into() } else { e.to_string() })
+}
+
+async fn error_from(response: reqwest::Response) -> TransportError {
+    let status = response.status();
+    let body: Option<ErrorBody> = response.json().await.ok();
+    let (code, message) = body.map(|b| (b.error.code, b.error.message)).unwrap_or_else(|| (status.as_str().to_owned(), status.to_string()));
+    match status {
+        StatusCode::UNAUTHORIZED => TransportError::SignedOut(message),
+        StatusCode::CONFLICT if code == "resync_required" => TransportError::ResyncRequired,
+        s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => TransportError::Server(message),
+        _ => TransportError::Refused { code, message },
+    }
+}
+
+/// Signs in with a password; the caller keeps the refresh token in the keyring.
+pub async fn login(http: &reqwest::Client, server: &str, email: &str, password: &str) -> Result<AuthTokens, TransportError> {
+    let response = http
+        .post(format!("{}/v1/auth/login", server.trim_end_matches('/')))
+        .json(&protocol::LoginRequest { email: email.to_owned(), password: password.to_owned() })
+        .send()
+        .await
+        .map_err(offline)?;
+    if !response.status().is_success() {
+        return Err(match error_from(response).await {
+            TransportError::SignedOut(m) => TransportError::Refused { code: "invalid_credentials".into(), message: m },
+            other => other,
+        });
+    }
+    response.json().await.map_err(offline)
+}
+
+/// The real transport: HTTP and a WebSocket to one service.
+pub struct HttpTransport {
+    server: String,
+    http: reqwest::Client,
+    credentials: Arc<Credentials>,
+    access: Mutex<Option<String>>,
+}
+
+impl HttpTransport {
+    pub fn new(server: &str, credentials: Arc<Credentials>, access_token: Option<String>) -> HttpTransport {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("a TLS backend is compiled in");
+        HttpTransport { server: server.trim_end_matches('/').to_owned(), http, credentials, access: Mutex::new(access_token) }
+    }
+
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// A valid-looking access token: the one in memory, or a new one from the refresh token.
+    async fn access_token(&self, renew: bool) -> Result<String, TransportError> {
+        let mut access = self.access.lock().await;
+        if let (Some(token), false) = (access.as_ref(), renew) {
+            return Ok(token.clone());
+        }
+        let refresh = self
+            .credentials
+            .refresh_token()
+            .map_err(|e| TransportError::SignedOut(e.to_string()))?
+            .ok_or_else(|| TransportError::SignedOut("not signed in".into()))?;
+        let response = self
+            .http
+            .post(format!("{}/v1/auth/refresh", self.server))
+            .json(&protocol::RefreshRequest { refresh_token: refresh })
+            .send()
+            .await
+            .map_err(offline)?;
+        if !response.status().is_success() {
+            return Err(error_from(response).await);
+        }
+        let tokens: AuthTokens = response.json().await.map_err(offline)?;
+        // Rotated: the old refresh token is spent; keep the new one before anything else.
+        self.credentials.store(&tokens.refresh_token).map_err(|e| TransportError::SignedOut(e.to_string()))?;
+        *access = Some(tokens.access_token.clone());
+        Ok(tokens.access_token)
+    }
+
+    /// Sends a request with the access token, renewing it once if the service refuses it.
+    async fn send(&self, build: impl Fn(&str) -> reqwest::RequestBuilder) -> Result<reqwest::Response, TransportError> {
+        let mut renew = false;
+        loop {
+            let token = self.access_token(renew).await?;
+            let response = build(&token).send().await.map_err(offline)?;
+            if response.status() == StatusCode::UNAUTHORIZED && !renew {
+                renew = true;
+                continue;
+            }
+            if !response.status().is_success() {
+                return Err(error_from(response).await);
+            }
+            return Ok(response);
+        }
+    }
+
+    /// Ends the session on the service (best effort) and forgets the tokens.
+    pub async fn logout(&self) {
+        if let Ok(Some(refresh)) = self.credentials.refresh_token() {
+            let _ = self
+                .http
+                .post(format!("{}/v1/auth/logout", self.server))
+                .json(&protocol::LogoutRequest { refresh_token: Some(refresh) })
+                .send()
+                .await;
+        }
+        let _ = self.credentials.forget();
+        *self.access.lock().await = None;
+    }
+
+    async fn open_live(&self, client_id: &str, cursor: i64, renew: bool) -> Result<Live, TransportError> {
+        let token = self.access_token(renew).await?;
+        let url = format!("{}/v1/sync/ws", self.server.replacen("http", "ws", 1));
+        let (mut socket, _) = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(url))
+            .await
+            .map_err(|_| TransportError::Offline("timed out".into()))?
+            .map_err(|e| TransportError::Offline(e.to_string()))?;
+        let hello = ClientFrame::Hello { token, client_id: client_id.to_owned(), cursor, protocol: protocol::SYNC_PROTOCOL };
+        socket
+            .send(WsMessage::Text(serde_json::to_string(&hello).expect("frames serialise").into()))
+            .await
+            .map_err(|e| TransportError::Offline(e.to_string()))?;
+        let seq = loop {
+            match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+                Ok(Some(Ok(WsMessage::Text(text)))) => {
+                    if let Ok(ServerFrame::Welcome { seq, .. }) = serde_json::from_str(&text) {
+                        break seq;
+                    }
+                }
+                Ok(Some(Ok(WsMessage::Close(Some(frame))))) => {
+                    return Err(match u16::from(frame.code) {
+                        protocol::close::AUTH_FAILED => TransportError::SignedOut(frame.reason.to_string()),
+                        protocol::close::PROTOCOL_MISMATCH => TransportError::ProtocolMismatch,
+                        _ => TransportError::Offline(format!("closed: {}", frame.reason)),
+                    });
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(e))) => return Err(TransportError::Offline(e.to_string())),
+                Ok(None) | Err(_) => return Err(TransportError::Offline("no welcome".into())),
+            }
+        };
+        let (frames_tx, frames) = mpsc::channel(256);
+        let (send, mut outgoing) = mpsc::channel::<ClientFrame>(64);
+        tokio::spawn(async move {
+            // Our own heartbeat: a connection that answers nothing for 45 s is dead even if the
+            // operating system has not noticed.
+            let mut ping = tokio::time::interval(Duration::from_secs(20));
+            let mut last_heard = tokio::time::Instant::now();
+            loop {
+                tokio::select! {
+                    incoming = socket.next() => match incoming {
+                        Some(Ok(WsMessage::Text(text))) => {
+                            last_heard = tokio::time::Instant::now();
+                            if let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) {
+                                if frames_tx.send(frame).await.is_err() { break; }
+                            }
+                        }
+                        Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                        Some(Ok(_)) => last_heard = tokio::time::Instant::now(),
+                    },
+                    frame = outgoing.recv() => match frame {
+                        Some(frame) => {
+                            let text = serde_json::to_string(&frame).expect("frames serialise");
+                            if socket.send(WsMessage::Text(text.into())).await.is_err() { break; }
+                        }
+                        None => {
+                            let _ = socket.close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame { code: CloseCode::Normal, reason: "bye".into() })).await;
+                            break;
+                        }
+                    },
+                    _ = ping.tick() => {
+                        if last_heard.elapsed() > Duration::from_secs(45) { break; }
+                        let text = serde_json::to_string(&ClientFrame::Ping).expect("frames serialise");
+                        if socket.send(WsMessage::Text(text.into())).await.is_err() { break; }
+                    }
+                }
+            }
+        });
+        Ok(Live { seq, frames, send })
+    }
+}
+
+impl Transport for HttpTransport {
+    fn pull<'a>(&'a self, cursor: i64, client_id: &'a str, limit: u32) -> BoxFuture<'a, Result<SyncPage, TransportError>> {
+        Box::pin(async move {
+            let url = format!("{}/v1/sync/pull", self.server);
+            let response = self
+                .send(|token| self.http.get(&url).bearer_auth(token).query(&[("cursor", cursor.to_string()), ("client_id", client_id.to_owned()), ("limit", limit.to_string())]))
+                .await?;
+            response.json().await.map_err(offline)
+        })
+    }
+
+    fn push<'a>(&'a self, request: &'a PushRequest) -> BoxFuture<'a, Result<PushResponse, TransportError>> {
+        Box::pin(async move {
+            let url = format!("{}/v1/sync/push", self.server);
+            let response = self.send(|token| self.http.post(&url).bearer_auth(token).json(request)).await?;
+            response.json().await.map_err(offline)
+        })
+    }
+
+    fn live<'a>(&'a self, client_id: &'a str, cursor: i64) -> BoxFuture<'a, Result<Live, TransportError>> {
+        Box::pin(async move {
+            match self.open_live(client_id, cursor, false).await {
+                // The token in memory may simply have expired: renew once.
+                Err(TransportError::SignedOut(_)) => self.open_live(client_id, cursor, true).await,
+                other => other,
+            }
+        })
+    }
+}

@@ -1,0 +1,275 @@
+//! The console working offline against the real service: what staff did while the service was
+//! down is applied exactly once and in order when it returns; lost answers, races for a
+//! conversation, refusals and resyncs are all settled the way the person would expect.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use common::{console, eventually, quick, Engine, Flaky, Service, AGENT, OWNER};
+use console_core::queries::{Handler, InboxFilter, InboxQuery, LocalState, TimelineItem};
+use console_core::{SyncState, Transport as _};
+use serde_json::Value;
+
+fn setup() -> tempfile::TempDir {
+    console_core::credentials::use_mock_store();
+    tempfile::tempdir().unwrap()
+}
+
+async fn server_messages(service: &Service, token: &str, conversation: &str) -> Vec<Value> {
+    service.get(&format!("/v1/conversations/{conversation}/messages?limit=200"), token).await["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_work_is_applied_once_in_order_when_the_service_returns() {
+    let dir = setup();
+    let mut service = Service::start(Engine::Sqlite).await;
+    let owner = service.token(OWNER).await;
+    service.customer_writes("447700900111", "Ivy Offline", "Can I book a colour?").await;
+    let conversation = service.conversation_of(&owner, "447700900111").await;
+    let (service_id, slot) = service.first_slot(&owner).await;
+    let customer = service.get(&format!("/v1/conversations/{conversation}"), &owner).await["customer"]["id"].as_str().unwrap().to_owned();
+
+    let console = console(&service, OWNER, dir.path()).await;
+    let handle = console.start(None, quick()).unwrap();
+    let mut status = handle.watch_status();
+    status.wait_for(|s| s.state == SyncState::Live).await.unwrap();
+    let me = console.me().unwrap().to_owned();
+    let inbox = console.store().inbox(&InboxQuery::default(), &me).await.unwrap();
+    assert!(inbox.items.iter().any(|i| i.conversation.id == conversation && i.customer_name == "Ivy Offline"), "{inbox:?}");
+
+    service.stop().await;
+    status.wait_for(|s| matches!(s.state, SyncState::Offline { .. })).await.unwrap();
+    console.take_over(&conversation).await.unwrap();
+    for text in ["One moment, Ivy", "We have a slot", "Booked you in!"] {
+        console.send_message(&conversation, text).await.unwrap();
+        handle.kick();
+    }
+    let booking = console.create_booking(&customer, &service_id, &slot, None).await.unwrap().created_id.unwrap();
+    handle.kick();
+
+    // Offline, the person sees what they did, marked pending.
+    let timeline = console.store().timeline(&conversation, &me).await.unwrap().unwrap();
+    assert_eq!(timeline.handler, Handler::Me);
+    assert!(timeline.control_pending);
+    let pending: Vec<&str> = timeline
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            TimelineItem::Message { message, local: Some(LocalState::Pending { .. }), .. } => Some(message.body.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pending, ["One moment, Ivy", "We have a slot", "Booked you in!"]);
+    assert_eq!(handle.status().pending, 5);
+    let mine = console.store().inbox(&InboxQuery { filter: InboxFilter::Mine, ..Default::default() }, &me).await.unwrap();
+    assert!(mine.items.iter().any(|i| i.conversation.id == conversation && i.pending));
+
+    service.restart().await;
+    status.wait_for(|s| s.state == SyncState::Live && s.pending == 0).await.unwrap();
+    let owner = service.token(OWNER).await;
+    // Applied exactly once, in order.
+    let messages = server_messages(&service, &owner, &conversation).await;
+    let outbound: Vec<&str> = messages.iter().filter(|m| m["direction"] == "outbound" && m["kind"] == "text").map(|m| m["body"].as_str().unwrap()).collect();
+    assert_eq!(outbound, ["One moment, Ivy", "We have a slot", "Booked you in!"]);
+    let detail = service.get(&format!("/v1/conversations/{conversation}"), &owner).await;
+    assert_eq!((detail["conversation"]["mode"].as_str(), detail["conversation"]["holder_staff_id"].as_str()), (Some("human"), Some(me.as_str())));
+    let bookings = service.get(&format!("/v1/bookings?customer_id={customer}"), &owner).await;
+    let ids: Vec<&str> = bookings.as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [booking.as_str()]);
+    // And the mirror converges with the service.
+    eventually("the mirror has the three replies and the booking", || async {
+        let t = console.store().timeline(&conversation, &me).await.unwrap().unwrap();
+        let synced: Vec<String> = t
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                TimelineItem::Message { message, local: None, .. } if message.kind == protocol::MessageKind::Text && message.direction == protocol::Direction::Outbound => {
+                    Some(message.body.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        synced == ["One moment, Ivy", "We have a slot", "Booked you in!"] && console.store().entity("booking", &booking).await.unwrap().is_some()
+    })
+    .await;
+    let mirrored: Vec<String> = messages.iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
+    let local = console.store().timeline(&conversation, &me).await.unwrap().unwrap();
+    let local_ids: Vec<String> = local.items.iter().filter_map(|i| if let TimelineItem::Message { message, .. } = i { Some(message.id.clone()) } else { None }).collect();
+    assert_eq!(local_ids, mirrored);
+    assert!(!local.control_pending);
+    handle.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_after_a_lost_answer_changes_nothing_and_gets_the_same_outcomes() {
+    let dir = setup();
+    let service = Service::start(Engine::Sqlite).await;
+    let owner = service.token(OWNER).await;
+    service.customer_writes("447700900222", "Lost Answer", "Hello").await;
+    let conversation = service.conversation_of(&owner, "447700900222").await;
+    let console = console(&service, OWNER, dir.path()).await;
+    let flaky = Flaky::new(console.transport().unwrap());
+    let mut syncer = console_core::engine::Syncer::new(console.store().clone(), flaky.clone(), console.client_id().to_owned(), console.me().unwrap().to_owned(), 500);
+    syncer.pass().await.unwrap();
+
+    console.take_over(&conversation).await.unwrap();
+    console.send_message(&conversation, "Applied once").await.unwrap();
+    console.hand_back("not-a-conversation").await.unwrap();
+    flaky.lose_next_push_answer.store(true, Ordering::SeqCst);
+    let err = syncer.push_then_pull().await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert_eq!(console.store().pending(10).await.unwrap().len(), 3, "unanswered: still queued");
+    let first = flaky.lost.lock().unwrap()[0].outcomes.clone();
+    assert_eq!(first.iter().map(|o| o.ok).collect::<Vec<_>>(), [true, true, false]);
+
+    // The replay: the same outcomes, nothing applied twice.
+    let replay = flaky.inner.push(&protocol::PushRequest { client_id: console.client_id().to_owned(), mutations: console.store().pending(10).await.unwrap() }).await.unwrap();
+    assert_eq!(replay.outcomes, first);
+    syncer.push_then_pull().await.unwrap();
+    assert!(console.store().pending(10).await.unwrap().is_empty());
+    let outbox = console.store().outbox().await.unwrap();
+    assert_eq!((outbox.len(), outbox[0].code.as_deref()), (1, Some("not_found")), "the refusal stays, with its reason");
+    let sent: Vec<Value> = server_messages(&service, &owner, &conversation).await.into_iter().filter(|m| m["body"] == "Applied once").collect();
+    assert_eq!(sent.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_consoles_race_to_take_over_and_the_loser_sees_who_holds_it() {
+    let (maya_dir, sam_dir) = (setup(), tempfile::tempdir().unwrap());
+    let service = Service::start(Engine::Sqlite).await;
+    let owner = service.token(OWNER).await;
+    service.customer_writes("447700900333", "Race Customer", "Anyone there?").await;
+    let conversation = service.conversation_of(&owner, "447700900333").await;
+    let maya = console(&service, OWNER, maya_dir.path()).await;
+    let sam = console(&service, AGENT, sam_dir.path()).await;
+    maya.sync_once().await.unwrap();
+    sam.sync_once().await.unwrap();
+
+    maya.take_over(&conversation).await.unwrap();
+    sam.take_over(&conversation).await.unwrap();
+    let (a, b) = tokio::join!(maya.sync_once(), sam.sync_once());
+    a.unwrap();
+    b.unwrap();
+    // Whoever lost pulls once more to see the winner's commit.
+    maya.sync_once().await.unwrap();
+    sam.sync_once().await.unwrap();
+    let mut refused = Vec::new();
+    for (who, c) in [("maya", &maya), ("sam", &sam)] {
+        refused.extend(c.store().outbox().await.unwrap().into_iter().map(|e| (who, e)));
+    }
+    assert_eq!(refused.len(), 1, "exactly one loser: {refused:?}");
+    let (loser_name, entry) = &refused[0];
+    assert_eq!(entry.code.as_deref(), Some("already_held"));
+    let (loser, winner_name) = if *loser_name == "maya" { (&maya, "Sam Okafor") } else { (&sam, "Maya Patel") };
+    let timeline = loser.store().timeline(&conversation, loser.me().unwrap()).await.unwrap().unwrap();
+    match timeline.handler {
+        Handler::Colleague { name, .. } => assert_eq!(name, winner_name),
+        other => panic!("the loser should see the colleague holding it, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_written_offline_into_a_conversation_a_colleague_took_is_kept_as_a_draft() {
+    let (maya_dir, sam_dir) = (setup(), tempfile::tempdir().unwrap());
+    let service = Service::start(Engine::Sqlite).await;
+    let owner = service.token(OWNER).await;
+    service.customer_writes("447700900444", "Draft Customer", "Is Thursday late opening?").await;
+    let conversation = service.conversation_of(&owner, "447700900444").await;
+    let maya = console(&service, OWNER, maya_dir.path()).await;
+    let sam = console(&service, AGENT, sam_dir.path()).await;
+    let sam_net = Flaky::new(sam.transport().unwrap());
+    let mut sam_sync = console_core::engine::Syncer::new(sam.store().clone(), sam_net.clone(), sam.client_id().to_owned(), sam.me().unwrap().to_owned(), 500);
+    sam_sync.pass().await.unwrap();
+
+    sam_net.online.store(false, Ordering::SeqCst);
+    sam.send_message(&conversation, "Yes, until 8pm!").await.unwrap();
+    assert!(sam_sync.push_then_pull().await.unwrap_err().is_transient());
+    maya.take_over(&conversation).await.unwrap();
+    maya.sync_once().await.unwrap();
+
+    sam_net.online.store(true, Ordering::SeqCst);
+    let pass = sam_sync.pass().await.unwrap();
+    assert!(pass.alerts.iter().any(|a| a.title == "Your reply was not sent"), "{:?}", pass.alerts);
+    let timeline = sam.store().timeline(&conversation, sam.me().unwrap()).await.unwrap().unwrap();
+    let draft = timeline.items.iter().find_map(|i| match i {
+        TimelineItem::Message { message, local: Some(LocalState::Refused { code, reason, .. }), .. } => Some((message.body.clone(), code.clone(), reason.clone())),
+        _ => None,
+    });
+    let (body, code, reason) = draft.expect("the refused reply is shown as a draft");
+    assert_eq!((body.as_str(), code.as_str()), ("Yes, until 8pm!", "already_held"));
+    assert!(reason.contains("Maya"), "the reason names who holds it: {reason}");
+    assert!(matches!(timeline.handler, Handler::Colleague { .. }));
+    let on_server = server_messages(&service, &owner, &conversation).await;
+    assert!(on_server.iter().all(|m| m["body"] != "Yes, until 8pm!"), "nothing reached the customer");
+    // Retrying sends it as a new message; discarding drops it.
+    let entry = sam.store().outbox().await.unwrap().remove(0);
+    assert!(sam.store().discard(entry.id).await.unwrap());
+    assert!(sam.store().outbox().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resync_after_compaction_keeps_the_outbox_and_replays_it() {
+    let dir = setup();
+    let service = Service::start(Engine::Sqlite).await;
+    let owner = service.token(OWNER).await;
+    service.customer_writes("447700900555", "Resync Customer", "Hi").await;
+    let conversation = service.conversation_of(&owner, "447700900555").await;
+    let console = console(&service, OWNER, dir.path()).await;
+    let net = Flaky::new(console.transport().unwrap());
+    let mut syncer = console_core::engine::Syncer::new(console.store().clone(), net.clone(), console.client_id().to_owned(), console.me().unwrap().to_owned(), 500);
+    syncer.pass().await.unwrap();
+    let canned = console.store().entities("canned_response").await.unwrap();
+    assert!(!canned.is_empty(), "the demo's saved replies are mirrored");
+
+    // Offline for a long time: meanwhile a saved reply is deleted and the log compacted.
+    net.online.store(false, Ordering::SeqCst);
+    console.take_over(&conversation).await.unwrap();
+    console.send_message(&conversation, "Back online now").await.unwrap();
+    let gone = canned[0]["id"].as_str().unwrap().to_owned();
+    let r = service.http.delete(format!("{}/v1/canned-responses/{gone}", service.url)).bearer_auth(&owner).send().await.unwrap();
+    assert!(r.status().is_success());
+    switchboard_cloud::sync::compact(&service.db, &service.business_id, switchboard_cloud::store::now_ms() + 1).await.unwrap();
+
+    net.online.store(true, Ordering::SeqCst);
+    let pass = syncer.pass().await.unwrap();
+    assert!(pass.resync, "the old cursor had to resync");
+    assert!(console.store().outbox().await.unwrap().is_empty(), "kept through the resync, then replayed");
+    assert!(console.store().entity("canned_response", &gone).await.unwrap().is_none(), "the deletion is seen");
+    let sent: Vec<Value> = server_messages(&service, &owner, &conversation).await.into_iter().filter(|m| m["body"] == "Back online now").collect();
+    assert_eq!(sent.len(), 1);
+    let t = console.store().timeline(&conversation, console.me().unwrap()).await.unwrap().unwrap();
+    assert!(t.items.iter().any(|i| matches!(i, TimelineItem::Message { message, local: None, .. } if message.body == "Back online now")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_on_one_instance_sees_a_webhook_processed_by_another() {
+    let dir = setup();
+    let service = Service::start(Engine::Postgres).await;
+    let second = service.another_instance().await;
+    let mut console = console_core::Console::open(dir.path()).await.unwrap();
+    console.login(&second, OWNER, common::PASSWORD).await.unwrap();
+    let handle = console.start(None, quick()).unwrap();
+    let mut events = handle.subscribe();
+    handle.watch_status().wait_for(|s| s.state == SyncState::Live).await.unwrap();
+    // The webhook goes to the first instance, whose workers process it.
+    service.customer_writes("447700900666", "Two Instances", "Hello from the other side").await;
+    let found = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            if let Ok(console_core::Event::Changed { entities, .. }) = events.recv().await {
+                for (entity, id) in entities {
+                    if entity == "message" {
+                        if let Some(m) = console.store().entity("message", &id).await.unwrap() {
+                            if m["body"] == "Hello from the other side" {
+                                return true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert_eq!(found, Ok(true), "the poke crossed instances and the console pulled the message");
+    handle.stop();
+}
