@@ -276,3 +276,84 @@ impl console_core::Transport for Flaky {
         })
     }
 }
+
+/// A private desktop session for tests: its own D-Bus session bus (no service activation, so
+/// nothing of the machine's leaks in) and, on request, a GNOME Keyring answering the Secret
+/// Service on it, unlocked. Stopped on drop.
+pub struct PrivateSession {
+    pub address: String,
+    children: Vec<std::process::Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivateSession {
+    pub fn start(with_keyring: bool) -> PrivateSession {
+        use std::io::{BufRead, Write};
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("bus");
+        let conf = dir.path().join("bus.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>session</type><listen>unix:path={}</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>"#,
+                socket.display()
+            ),
+        )
+        .unwrap();
+        let mut bus = std::process::Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", conf.display()))
+            .args(["--nofork", "--print-address=1"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("dbus-daemon (package dbus) is installed by scripts/setup");
+        let mut line = String::new();
+        std::io::BufReader::new(bus.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let address = line.trim().to_owned();
+        let mut children = vec![bus];
+        if with_keyring {
+            let home = dir.path().join("home");
+            let runtime = dir.path().join("run");
+            std::fs::create_dir_all(&home).unwrap();
+            std::fs::create_dir_all(&runtime).unwrap();
+            let mut keyring = std::process::Command::new("gnome-keyring-daemon")
+                .args(["--unlock", "--components=secrets", "--foreground"])
+                .env("DBUS_SESSION_BUS_ADDRESS", &address)
+                .env("HOME", &home)
+                .env("XDG_RUNTIME_DIR", &runtime)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("gnome-keyring-daemon (package gnome-keyring) is installed by scripts/setup");
+            let mut stdin = keyring.stdin.take().unwrap();
+            stdin.write_all(b"test-login-password").unwrap();
+            drop(stdin);
+            children.push(keyring);
+            // Wait until it owns the Secret Service name.
+            for _ in 0..100 {
+                let names = std::process::Command::new("dbus-send")
+                    .args(["--print-reply", "--dest=org.freedesktop.DBus", "/", "org.freedesktop.DBus.ListNames"])
+                    .env("DBUS_SESSION_BUS_ADDRESS", &address)
+                    .output()
+                    .unwrap();
+                if String::from_utf8_lossy(&names.stdout).contains("org.freedesktop.secrets") {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        PrivateSession { address, children, _dir: dir }
+    }
+}
+
+impl Drop for PrivateSession {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().rev() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

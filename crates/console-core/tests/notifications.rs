@@ -1,0 +1,98 @@
+//! Native notifications, for real: the console's desktop notifier talks D-Bus to a recording
+//! `org.freedesktop.Notifications` server on a private session bus, while the real service
+//! escalates a conversation and a customer writes in one I hold.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use common::{console, eventually, quick, Engine, PrivateSession, Service, OWNER};
+use console_core::SyncState;
+
+#[derive(Debug, Clone, PartialEq)]
+struct Shown {
+    app: String,
+    summary: String,
+    body: String,
+    actions: Vec<String>,
+}
+
+struct Recorder {
+    shown: Arc<Mutex<Vec<Shown>>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Recorder {
+    #[allow(clippy::too_many_arguments)]
+    async fn notify(
+        &self,
+        app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        actions: Vec<String>,
+        _hints: HashMap<String, zbus::OwnedVariant>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let mut shown = self.shown.lock().unwrap();
+        shown.push(Shown { app: app_name, summary, body, actions });
+        shown.len() as u32
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into(), "actions".into()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        ("recorder".into(), "switchboard-tests".into(), "1.0".into(), "1.2".into())
+    }
+
+    fn close_notification(&self, _id: u32) {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalations_and_messages_in_my_conversations_become_desktop_notifications() {
+    console_core::credentials::use_mock_store();
+    let session = PrivateSession::start(false);
+    // This test binary is the only user of the variable (one test per binary).
+    std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &session.address);
+    let shown = Arc::new(Mutex::new(Vec::new()));
+    let _server = zbus::connection::Builder::address(session.address.as_str())
+        .name("org.freedesktop.Notifications")
+        .serve_at("/org/freedesktop/Notifications", Recorder { shown: shown.clone() })
+        .build()
+        .await
+        .unwrap();
+
+    let service = Service::start(Engine::Sqlite).await;
+    let owner = service.token(OWNER).await;
+    let dir = tempfile::tempdir().unwrap();
+    let console = console(&service, OWNER, dir.path()).await;
+    let handle = console.start(Some(Arc::new(console_core::alerts::DesktopNotifier)), quick()).unwrap();
+    handle.watch_status().wait_for(|s| s.state == SyncState::Live).await.unwrap();
+    assert!(shown.lock().unwrap().is_empty(), "history is not announced on the first sync");
+
+    service.customer_writes("447700900888", "Nia Notify", "I need to speak to a person please").await;
+    eventually("a notification that Nia needs a person", || async { !shown.lock().unwrap().is_empty() }).await;
+    let first = shown.lock().unwrap()[0].clone();
+    assert_eq!(first.app, "Switchboard");
+    assert_eq!(first.summary, "Nia Notify needs a person");
+    assert_eq!(first.body, "I need to speak to a person please");
+    assert!(first.actions.contains(&"default".to_owned()), "clicking opens the conversation: {first:?}");
+
+    // I take it; the customer writes again: a notification for a message in a conversation I hold.
+    let conversation = service.conversation_of(&owner, "447700900888").await;
+    console.take_over(&conversation).await.unwrap();
+    handle.kick();
+    eventually("taken over", || async { console.store().outbox().await.unwrap().is_empty() }).await;
+    service.customer_writes("447700900888", "Nia Notify", "Thanks! Is 3pm ok?").await;
+    eventually("a notification for the new message", || async { shown.lock().unwrap().len() >= 2 }).await;
+    let second = shown.lock().unwrap()[1].clone();
+    assert_eq!((second.summary.as_str(), second.body.as_str()), ("Nia Notify wrote", "Thanks! Is 3pm ok?"));
+    // Nothing announced twice.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(shown.lock().unwrap().len(), 2, "{:?}", shown.lock().unwrap());
+    handle.stop();
+}
