@@ -227,31 +227,55 @@ impl Syncer {
         }
     }
 
+    /// Pulls until caught up. The next page is fetched while the current one is applied, so a
+    /// bootstrap costs about the longer of the two, not their sum.
     async fn pull(&mut self, pass: &mut Pass) -> Result<(), TransportError> {
-        loop {
+        'from_cursor: loop {
             let cursor = self.store.cursor().await.map_err(local)?;
-            let page = match self.transport.pull(cursor, &self.client_id, self.page_limit).await {
+            let mut page = match self.transport.pull(cursor, &self.client_id, self.page_limit).await {
                 Err(TransportError::ResyncRequired) => {
-                    tracing::info!("resync: wiping the mirror (the outbox stays) and pulling from 0");
-                    self.store.wipe_mirror().await.map_err(local)?;
-                    pass.resync = true;
-                    continue;
+                    self.resync(pass).await?;
+                    continue 'from_cursor;
                 }
                 other => other?,
             };
+            // A pull from 0 fills an empty mirror: no per-row "before" reads, no alerts for history.
             let bootstrap = cursor == 0;
-            let applied = self.store.apply_page(&page.changes, page.cursor, !bootstrap).await.map_err(local)?;
-            if !bootstrap {
-                pass.alerts.extend(alerts::for_changes(&self.store, &applied, &self.me, &self.cancelled_here).await.map_err(local)?);
-            }
-            pass.changed.extend(applied.into_iter().map(|a| (a.entity, a.id)));
-            // A push whose answer was lost: the page carries the outcomes.
-            let failed = self.store.settle(&page.outcomes).await.map_err(local)?;
-            pass.alerts.extend(failed.iter().filter_map(alerts::for_refusal));
-            if !page.has_more {
-                return Ok(());
+            loop {
+                let transport = self.transport.clone();
+                let fetch_next = async {
+                    if page.has_more {
+                        Some(transport.pull(page.cursor, &self.client_id, self.page_limit).await)
+                    } else {
+                        None
+                    }
+                };
+                let (applied, next) = tokio::join!(self.store.apply_page(&page.changes, page.cursor, !bootstrap), fetch_next);
+                let applied = applied.map_err(local)?;
+                if !bootstrap {
+                    pass.alerts.extend(alerts::for_changes(&self.store, &applied, &self.me, &self.cancelled_here).await.map_err(local)?);
+                }
+                pass.changed.extend(applied.into_iter().map(|a| (a.entity, a.id)));
+                // A push whose answer was lost: the page carries the outcomes.
+                let failed = self.store.settle(&page.outcomes).await.map_err(local)?;
+                pass.alerts.extend(failed.iter().filter_map(alerts::for_refusal));
+                match next {
+                    None => return Ok(()),
+                    Some(Err(TransportError::ResyncRequired)) => {
+                        self.resync(pass).await?;
+                        continue 'from_cursor;
+                    }
+                    Some(next) => page = next?,
+                }
             }
         }
+    }
+
+    async fn resync(&mut self, pass: &mut Pass) -> Result<(), TransportError> {
+        tracing::info!("resync: wiping the mirror (the outbox stays) and pulling from 0");
+        self.store.wipe_mirror().await.map_err(local)?;
+        pass.resync = true;
+        Ok(())
     }
 }
 

@@ -106,9 +106,9 @@ impl LocalStore {
         let mut applied = Vec::with_capacity(changes.len());
         for change in changes {
             let before = if with_before { read(&mut tx, &change.entity, &change.id).await? } else { None };
-            write(&mut tx, change).await?;
             applied.push(Applied { entity: change.entity.clone(), id: change.id.clone(), before, after: change.data.clone() });
         }
+        write_all(&mut tx, changes).await?;
         sqlx::query("INSERT INTO settings (key, value) VALUES ('cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(cursor.to_string())
             .execute(&mut *tx)
@@ -298,101 +298,133 @@ fn text(v: &Value, key: &str) -> String {
     v.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
-async fn write(conn: &mut SqliteConnection, change: &SyncChange) -> Result<(), StoreError> {
-    let entity = change.entity.as_str();
-    let Some(data) = &change.data else {
-        if TYPED.contains(&entity) {
-            sqlx::query(&format!("DELETE FROM {entity}s WHERE id = ?")).bind(&change.id).execute(&mut *conn).await?;
-        } else {
-            sqlx::query("DELETE FROM entities WHERE entity = ? AND id = ?").bind(entity).bind(&change.id).execute(&mut *conn).await?;
+/// A value bound into a batched upsert.
+enum Bind {
+    Text(String),
+    Maybe(Option<String>),
+    Int(i64),
+}
+
+/// Rows for one table, written as multi-row upserts (one statement per 200 rows rather than one
+/// per row: a bootstrap applies over a hundred thousand).
+struct Batch {
+    table: &'static str,
+    columns: &'static [&'static str],
+    key: &'static str,
+    rows: Vec<Vec<Bind>>,
+}
+
+impl Batch {
+    fn new(table: &'static str, columns: &'static [&'static str], key: &'static str) -> Batch {
+        Batch { table, columns, key, rows: Vec::new() }
+    }
+
+    async fn flush(&mut self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+        const ROWS_PER_STATEMENT: usize = 200;
+        let keys: Vec<&str> = self.key.split(", ").collect();
+        let updates: Vec<String> = self.columns.iter().filter(|c| !keys.contains(c)).map(|c| format!("{c} = excluded.{c}")).collect();
+        let placeholders = format!("({})", vec!["?"; self.columns.len()].join(", "));
+        for chunk in self.rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO UPDATE SET {}",
+                self.table,
+                self.columns.join(", "),
+                vec![placeholders.as_str(); chunk.len()].join(", "),
+                self.key,
+                updates.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for row in chunk {
+                for value in row {
+                    query = match value {
+                        Bind::Text(t) => query.bind(t.as_str()),
+                        Bind::Maybe(t) => query.bind(t.as_deref()),
+                        Bind::Int(i) => query.bind(*i),
+                    };
+                }
+            }
+            query.execute(&mut *conn).await?;
         }
-        return Ok(());
-    };
-    let json = data.to_string();
-    match entity {
-        "conversation" => {
-            sqlx::query(
-                "INSERT INTO conversations (id, customer_id, channel, status, mode, holder_staff_id, assignee_staff_id, unread_count, last_activity_ms, data) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, channel = excluded.channel, \
-                 status = excluded.status, mode = excluded.mode, holder_staff_id = excluded.holder_staff_id, assignee_staff_id = excluded.assignee_staff_id, \
-                 unread_count = excluded.unread_count, last_activity_ms = excluded.last_activity_ms, data = excluded.data",
-            )
-            .bind(&change.id)
-            .bind(text(data, "customer_id"))
-            .bind(text(data, "channel"))
-            .bind(text(data, "status"))
-            .bind(text(data, "mode"))
-            .bind(data.get("holder_staff_id").and_then(Value::as_str))
-            .bind(data.get("assignee_staff_id").and_then(Value::as_str))
-            .bind(data.get("unread_count").and_then(Value::as_i64).unwrap_or(0))
-            .bind(millis(data, "last_activity_at"))
-            .bind(json)
-            .execute(&mut *conn)
-            .await?;
+        self.rows.clear();
+        Ok(())
+    }
+}
+
+fn maybe(v: &Value, key: &str) -> Bind {
+    Bind::Maybe(v.get(key).and_then(Value::as_str).map(str::to_owned))
+}
+
+/// Writes a page's changes: upserts batched per table, deletions one by one (the log holds one
+/// change per entity, so no id appears twice in a page and the order within it does not matter).
+async fn write_all(conn: &mut SqliteConnection, changes: &[SyncChange]) -> Result<(), StoreError> {
+    let mut conversations = Batch::new(
+        "conversations",
+        &["id", "customer_id", "channel", "status", "mode", "holder_staff_id", "assignee_staff_id", "unread_count", "last_activity_ms", "data"],
+        "id",
+    );
+    let mut messages = Batch::new("messages", &["id", "conversation_id", "created_ms", "body", "data"], "id");
+    let mut customers = Batch::new("customers", &["id", "name", "phone", "email", "data"], "id");
+    let mut bookings = Batch::new("bookings", &["id", "customer_id", "staff_id", "start_ms", "end_ms", "status", "data"], "id");
+    let mut notes = Batch::new("notes", &["id", "conversation_id", "created_ms", "data"], "id");
+    let mut others = Batch::new("entities", &["entity", "id", "data"], "entity, id");
+    for change in changes {
+        let entity = change.entity.as_str();
+        let Some(data) = &change.data else {
+            if TYPED.contains(&entity) {
+                sqlx::query(&format!("DELETE FROM {entity}s WHERE id = ?")).bind(&change.id).execute(&mut *conn).await?;
+            } else {
+                sqlx::query("DELETE FROM entities WHERE entity = ? AND id = ?").bind(entity).bind(&change.id).execute(&mut *conn).await?;
+            }
+            continue;
+        };
+        let id = Bind::Text(change.id.clone());
+        let json = Bind::Text(data.to_string());
+        match entity {
+            "conversation" => conversations.rows.push(vec![
+                id,
+                Bind::Text(text(data, "customer_id")),
+                Bind::Text(text(data, "channel")),
+                Bind::Text(text(data, "status")),
+                Bind::Text(text(data, "mode")),
+                maybe(data, "holder_staff_id"),
+                maybe(data, "assignee_staff_id"),
+                Bind::Int(data.get("unread_count").and_then(Value::as_i64).unwrap_or(0)),
+                Bind::Int(millis(data, "last_activity_at")),
+                json,
+            ]),
+            "message" => messages.rows.push(vec![
+                id,
+                Bind::Text(text(data, "conversation_id")),
+                Bind::Int(millis(data, "created_at")),
+                Bind::Text(text(data, "body")),
+                json,
+            ]),
+            "customer" => {
+                let phone = text(data, "phone");
+                customers.rows.push(vec![
+                    id,
+                    Bind::Text(text(data, "name")),
+                    // Searchable with the plus and without it.
+                    Bind::Text(format!("{phone} {}", phone.trim_start_matches('+'))),
+                    Bind::Text(text(data, "email")),
+                    json,
+                ])
+            }
+            "booking" => bookings.rows.push(vec![
+                id,
+                Bind::Text(text(data, "customer_id")),
+                Bind::Text(text(data, "staff_id")),
+                Bind::Int(millis(data, "start")),
+                Bind::Int(millis(data, "end")),
+                Bind::Text(text(data, "status")),
+                json,
+            ]),
+            "note" => notes.rows.push(vec![id, Bind::Text(text(data, "conversation_id")), Bind::Int(millis(data, "created_at")), json]),
+            _ => others.rows.push(vec![Bind::Text(entity.to_owned()), id, json]),
         }
-        "message" => {
-            sqlx::query(
-                "INSERT INTO messages (id, conversation_id, created_ms, body, data) VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (id) DO UPDATE SET conversation_id = excluded.conversation_id, created_ms = excluded.created_ms, body = excluded.body, data = excluded.data",
-            )
-            .bind(&change.id)
-            .bind(text(data, "conversation_id"))
-            .bind(millis(data, "created_at"))
-            .bind(text(data, "body"))
-            .bind(json)
-            .execute(&mut *conn)
-            .await?;
-        }
-        "customer" => {
-            sqlx::query(
-                "INSERT INTO customers (id, name, phone, email, data) VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, phone = excluded.phone, email = excluded.email, data = excluded.data",
-            )
-            .bind(&change.id)
-            .bind(text(data, "name"))
-            // Searchable without the plus and with it.
-            .bind(format!("{} {}", text(data, "phone"), text(data, "phone").trim_start_matches('+')))
-            .bind(text(data, "email"))
-            .bind(json)
-            .execute(&mut *conn)
-            .await?;
-        }
-        "booking" => {
-            sqlx::query(
-                "INSERT INTO bookings (id, customer_id, staff_id, start_ms, end_ms, status, data) VALUES (?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, staff_id = excluded.staff_id, start_ms = excluded.start_ms, \
-                 end_ms = excluded.end_ms, status = excluded.status, data = excluded.data",
-            )
-            .bind(&change.id)
-            .bind(text(data, "customer_id"))
-            .bind(text(data, "staff_id"))
-            .bind(millis(data, "start"))
-            .bind(millis(data, "end"))
-            .bind(text(data, "status"))
-            .bind(json)
-            .execute(&mut *conn)
-            .await?;
-        }
-        "note" => {
-            sqlx::query(
-                "INSERT INTO notes (id, conversation_id, created_ms, data) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (id) DO UPDATE SET conversation_id = excluded.conversation_id, created_ms = excluded.created_ms, data = excluded.data",
-            )
-            .bind(&change.id)
-            .bind(text(data, "conversation_id"))
-            .bind(millis(data, "created_at"))
-            .bind(json)
-            .execute(&mut *conn)
-            .await?;
-        }
-        _ => {
-            sqlx::query("INSERT INTO entities (entity, id, data) VALUES (?, ?, ?) ON CONFLICT (entity, id) DO UPDATE SET data = excluded.data")
-                .bind(entity)
-                .bind(&change.id)
-                .bind(json)
-                .execute(&mut *conn)
-                .await?;
-        }
+    }
+    for batch in [&mut conversations, &mut messages, &mut customers, &mut bookings, &mut notes, &mut others] {
+        batch.flush(conn).await?;
     }
     Ok(())
 }
