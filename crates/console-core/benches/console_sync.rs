@@ -244,17 +244,23 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let http = reqwest::Client::new();
     let mut samples = Vec::new();
+    let mut round_max = Vec::new();
     let rounds = 30;
-    for round in 0..rounds {
+    // Round 0 is a warm-up from another customer: the first webhook a fresh process handles pays
+    // one-off costs (lazily loaded phone-number metadata, first statement preparations); it is
+    // reported on its own, not mixed into the steady-state percentiles.
+    let mut first_webhook = Duration::ZERO;
+    for round in 0..=rounds {
         // Drain presence frames and anything older.
         for live in lives.iter_mut() {
             while live.frames.try_recv().is_ok() {}
         }
+        let sender = if round == 0 { "447700900998" } else { "447700900999" };
         let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": {
             "messaging_product": "whatsapp",
             "metadata": {"display_phone_number": "447911000001", "phone_number_id": switchboard_cloud::sandbox::PHONE_NUMBER_ID},
-            "contacts": [{"wa_id": "447700900999", "profile": {"name": "Bench"}}],
-            "messages": [{"from": "447700900999", "id": format!("wamid.bench-{round}"), "timestamp": jiff::Timestamp::now().as_second().to_string(),
+            "contacts": [{"wa_id": sender, "profile": {"name": "Bench"}}],
+            "messages": [{"from": sender, "id": format!("wamid.bench-{round}"), "timestamp": jiff::Timestamp::now().as_second().to_string(),
                           "type": "text", "text": {"body": "Ping"}}]}}]}]});
         let raw = serde_json::to_vec(&body).unwrap();
         let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).unwrap();
@@ -279,9 +285,17 @@ async fn main() {
                 }
             }
         });
-        samples.extend(futures_util::future::join_all(waits).await);
+        let round_samples = futures_util::future::join_all(waits).await;
+        let slowest = round_samples.iter().max().copied().unwrap_or_default();
+        if round == 0 {
+            first_webhook = slowest;
+            continue;
+        }
+        round_max.push(slowest);
+        samples.extend(round_samples);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    eprintln!("slowest poke per webhook (ms): {:?}", round_max.iter().map(|d| d.as_millis()).collect::<Vec<_>>());
     let (p50, p99, max) = (percentile(&mut samples, 0.5), percentile(&mut samples, 0.99), percentile(&mut samples, 1.0));
     println!(
         "| webhook acknowledged → poke, {consoles} consoles × {rounds} webhooks | {} pokes | p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms | p99 < 50 ms |",
@@ -290,4 +304,5 @@ async fn main() {
         p99.as_secs_f64() * 1000.0,
         max.as_secs_f64() * 1000.0
     );
+    println!("| the first webhook a fresh service handles (warm-up, not in the percentiles) | 200 pokes | slowest {:.1} ms | |", first_webhook.as_secs_f64() * 1000.0);
 }

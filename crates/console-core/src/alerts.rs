@@ -9,11 +9,13 @@ use std::collections::{HashMap, VecDeque};
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use serde_json::Value;
 
 use crate::store::{Applied, LocalStore, OutboxEntry, StoreError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     NeedsHuman,
@@ -25,7 +27,8 @@ pub enum AlertKind {
     Summary,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct Alert {
     pub kind: AlertKind,
     /// The same key is announced once.

@@ -14,6 +14,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use protocol::{ClientFrame, PresenceEntry, PushRequest, ServerFrame};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::alerts::{self, Alert, AlertGate, Notifier};
@@ -52,7 +53,8 @@ impl Default for EngineConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SyncState {
     Starting,
@@ -61,15 +63,21 @@ pub enum SyncState {
     CatchingUp,
     Live,
     /// The service cannot be reached; the next attempt is in `retry_in_ms`.
-    Offline { reason: String, retry_in_ms: u64 },
+    Offline {
+        reason: String,
+        #[ts(type = "number")]
+        retry_in_ms: u64,
+    },
     /// Sign in again (the session ended, or this console is too old).
     SignedOut { reason: String },
     Stopped,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct Status {
     pub state: SyncState,
+    #[ts(type = "number")]
     pub cursor: i64,
     /// Local mutations not yet confirmed.
     pub pending: usize,
@@ -78,7 +86,8 @@ pub struct Status {
 }
 
 /// What the UI hears about, batched: one `Changed` per applied page.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     Changed { entities: Vec<(String, String)>, resync: bool },

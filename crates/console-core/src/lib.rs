@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod credentials;
+pub mod desk;
 pub mod engine;
 pub mod queries;
 pub mod store;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use serde_json::{json, Value};
 
 pub use engine::{EngineConfig, Event, Status, SyncHandle, SyncState};
@@ -56,7 +58,8 @@ impl ConsoleError {
 }
 
 /// Who is signed in on this console (no secrets: the refresh token is in the keyring).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct Account {
     pub server: String,
     pub email: String,
@@ -67,8 +70,10 @@ pub struct Account {
 
 /// What queuing an action gave: the mutation's id in the outbox, and the id of what it creates
 /// (a message, a note, a booking), made here so it can be shown before the service answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct Queued {
+    #[ts(type = "number")]
     pub mutation_id: i64,
     pub created_id: Option<String>,
 }

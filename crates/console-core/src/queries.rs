@@ -5,13 +5,15 @@
 
 use protocol::{Booking, Conversation, Customer, Message, Note};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use serde_json::Value;
 use sqlx::Row;
 
 use crate::store::{LocalStore, OutboxEntry, StoreError};
 
 /// Which conversations the inbox shows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum InboxFilter {
     /// Every open conversation.
@@ -27,7 +29,8 @@ pub enum InboxFilter {
     Resolved,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct InboxQuery {
     #[serde(default)]
     pub filter: InboxFilter,
@@ -43,7 +46,8 @@ pub struct InboxQuery {
 }
 
 /// Who is answering a conversation, as the front desk thinks of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Handler {
     Assistant,
@@ -52,7 +56,8 @@ pub enum Handler {
     Colleague { staff_id: String, name: String },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct InboxItem {
     pub conversation: Conversation,
     pub customer_name: String,
@@ -61,7 +66,8 @@ pub struct InboxItem {
     pub pending: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct InboxPage {
     pub items: Vec<InboxItem>,
     /// Pass as `after` for the next page.
@@ -69,22 +75,33 @@ pub struct InboxPage {
 }
 
 /// A local action on a timeline item: not confirmed yet, or refused (with why).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum LocalState {
-    Pending { mutation_id: i64 },
+    Pending {
+        #[ts(type = "number")]
+        mutation_id: i64,
+    },
     /// Refused by the service: kept as a draft to edit, retry or discard.
-    Refused { mutation_id: i64, code: String, reason: String },
+    Refused {
+        #[ts(type = "number")]
+        mutation_id: i64,
+        code: String,
+        reason: String,
+    },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TimelineItem {
     Message { message: Box<Message>, author_name: Option<String>, local: Option<LocalState> },
     Note { note: Note, author_name: Option<String>, local: Option<LocalState> },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct Timeline {
     pub conversation: Conversation,
     pub customer: Option<Customer>,
@@ -95,7 +112,8 @@ pub struct Timeline {
     pub items: Vec<TimelineItem>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct CalendarEntry {
     pub booking: Booking,
     pub customer_name: String,
@@ -105,7 +123,8 @@ pub struct CalendarEntry {
     pub local: Option<LocalState>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct CustomerProfile {
     pub customer: Customer,
     pub upcoming: Vec<Booking>,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use protocol::{Mutation, MutationOutcome, SyncChange};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
@@ -35,8 +36,10 @@ pub struct Applied {
 }
 
 /// A local mutation waiting for (or refused by) the service.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS)]
+#[ts(export)]
 pub struct OutboxEntry {
+    #[ts(type = "number")]
     pub id: i64,
     pub name: String,
     pub args: Value,

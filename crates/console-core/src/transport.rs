@@ -159,6 +159,13 @@ impl HttpTransport {
         }
     }
 
+    /// An authenticated GET of the REST API (for what the mirror does not hold, like free times).
+    pub async fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<serde_json::Value, TransportError> {
+        let url = format!("{}{path}", self.server);
+        let response = self.send(|token| self.http.get(&url).query(query).bearer_auth(token)).await?;
+        response.json().await.map_err(offline)
+    }
+
     /// Ends the session on the service (best effort) and forgets the tokens.
     pub async fn logout(&self) {
         if let Ok(Some(refresh)) = self.credentials.refresh_token() {

@@ -21,6 +21,7 @@ macro_rules! wire_enum {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[cfg_attr(feature = "openapi", derive(ToSchema))]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vmeta])* $variant),+ }
 
@@ -116,12 +117,14 @@ wire_enum! {
 /// The one error body every endpoint answers with.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ErrorDetail {
     /// Stable, machine-readable code (e.g. `not_found`, `validation_failed`, `invalid_token`).
     pub code: String,
@@ -139,6 +142,7 @@ pub struct ErrorDetail {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     pub business_name: String,
@@ -151,6 +155,7 @@ pub struct SignupRequest {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
@@ -159,6 +164,7 @@ pub struct LoginRequest {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
@@ -166,6 +172,7 @@ pub struct RefreshRequest {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct LogoutRequest {
     /// The session to end. Without it, the session of the bearer token is ended.
@@ -175,6 +182,7 @@ pub struct LogoutRequest {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInvitationRequest {
     pub token: String,
@@ -185,6 +193,7 @@ pub struct AcceptInvitationRequest {
 /// Tokens issued by signup, login, refresh and accepting an invitation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct AuthTokens {
     pub business_id: String,
     pub staff_id: String,
@@ -192,6 +201,7 @@ pub struct AuthTokens {
     /// Short-lived JWT for `Authorization: Bearer`.
     pub access_token: String,
     /// Seconds until the access token expires.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub expires_in: u64,
     /// Single-use token for `POST /v1/auth/refresh`; each refresh returns a new one.
     pub refresh_token: String,
@@ -202,6 +212,7 @@ pub struct AuthTokens {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Business {
     pub id: String,
     pub name: String,
@@ -214,6 +225,7 @@ pub struct Business {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateBusiness {
     pub name: Option<String>,
@@ -226,6 +238,7 @@ pub struct UpdateBusiness {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Staff {
     pub id: String,
     pub business_id: String,
@@ -239,6 +252,7 @@ pub struct Staff {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateStaff {
     pub name: Option<String>,
@@ -249,6 +263,7 @@ pub struct UpdateStaff {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvitation {
     pub email: String,
@@ -257,6 +272,7 @@ pub struct CreateInvitation {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Invitation {
     pub id: String,
     pub email: String,
@@ -270,6 +286,7 @@ pub struct Invitation {
 /// Returned once, when the invitation is created: the token is never shown again.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct CreatedInvitation {
     pub invitation: Invitation,
     /// One-time token for `POST /v1/auth/accept-invitation`.
@@ -281,6 +298,7 @@ pub struct CreatedInvitation {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Customer {
     pub id: String,
     pub business_id: String,
@@ -299,6 +317,7 @@ pub struct Customer {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomer {
     pub name: Option<String>,
@@ -316,6 +335,7 @@ pub struct CreateCustomer {
 /// Fields left out are unchanged; `null` clears an optional field.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCustomer {
     #[serde(default, deserialize_with = "patch::field")]
@@ -341,12 +361,14 @@ pub struct UpdateCustomer {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Service {
     pub id: String,
     pub business_id: String,
     pub name: String,
     pub duration_minutes: u32,
     /// In the currency's minor unit (cents).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub price_cents: i64,
     pub buffer_before_minutes: u32,
     pub buffer_after_minutes: u32,
@@ -363,11 +385,13 @@ pub struct Service {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct CreateService {
     pub name: String,
     pub duration_minutes: u32,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub price_cents: i64,
     #[serde(default)]
     pub buffer_before_minutes: u32,
@@ -388,10 +412,12 @@ fn yes() -> bool {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateService {
     pub name: Option<String>,
     pub duration_minutes: Option<u32>,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub price_cents: Option<i64>,
     pub buffer_before_minutes: Option<u32>,
     pub buffer_after_minutes: Option<u32>,
@@ -413,6 +439,7 @@ pub struct UpdateService {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct CannedResponse {
     pub id: String,
     pub business_id: String,
@@ -426,6 +453,7 @@ pub struct CannedResponse {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct CreateCannedResponse {
     pub shortcut: String,
@@ -435,6 +463,7 @@ pub struct CreateCannedResponse {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCannedResponse {
     pub shortcut: Option<String>,
@@ -447,6 +476,7 @@ pub struct UpdateCannedResponse {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Conversation {
     pub id: String,
     pub business_id: String,
@@ -468,6 +498,7 @@ pub struct Conversation {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct CreateConversation {
     pub customer_id: String,
@@ -476,6 +507,7 @@ pub struct CreateConversation {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConversation {
     pub status: Option<ConversationStatus>,
@@ -489,6 +521,7 @@ pub struct UpdateConversation {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Media {
     /// MIME type, e.g. `image/jpeg`.
     pub content_type: String,
@@ -499,6 +532,7 @@ pub struct Media {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Message {
     pub id: String,
     pub business_id: String,
@@ -522,6 +556,7 @@ pub struct Message {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Note {
     pub id: String,
     pub business_id: String,
@@ -534,6 +569,7 @@ pub struct Note {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct CreateNote {
     pub body: String,
@@ -541,6 +577,7 @@ pub struct CreateNote {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateNote {
     pub body: String,
@@ -549,6 +586,7 @@ pub struct UpdateNote {
 /// One conversation with its newest messages (oldest first) and its notes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ConversationDetail {
     pub conversation: Conversation,
     pub customer: Customer,
@@ -561,6 +599,7 @@ pub struct ConversationDetail {
 /// A page of a list. `next_cursor` is opaque; pass it back as `cursor` for the next page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
@@ -595,6 +634,7 @@ wire_enum! {
 /// An open interval of a day in local wall-clock time, `HH:MM`–`HH:MM` (`24:00` ends at midnight).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct HoursInterval {
     pub start: String,
@@ -604,6 +644,7 @@ pub struct HoursInterval {
 /// Opening (or working) hours for each weekday; a day with no intervals is closed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct WeeklyHours {
     #[serde(default)]
@@ -637,6 +678,7 @@ impl WeeklyHours {
 /// A staff member's working hours; `hours: null` means "whenever the business is open".
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct StaffHours {
     pub hours: Option<WeeklyHours>,
@@ -649,6 +691,7 @@ pub struct StaffHours {
 /// the whole business's.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ScheduleException {
     pub id: String,
     pub business_id: String,
@@ -664,6 +707,7 @@ pub struct ScheduleException {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct CreateScheduleException {
     pub staff_id: Option<String>,
@@ -679,6 +723,7 @@ pub struct CreateScheduleException {
 /// Booking rules: the business's defaults, overridable per service.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct BookingRules {
     /// How long before an appointment it can still be booked online.
     pub min_notice_minutes: u32,
@@ -690,6 +735,7 @@ pub struct BookingRules {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct BusinessSchedule {
     pub timezone: String,
     pub opening_hours: WeeklyHours,
@@ -698,6 +744,7 @@ pub struct BusinessSchedule {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateBusinessSchedule {
     pub opening_hours: Option<WeeklyHours>,
@@ -709,6 +756,7 @@ pub struct UpdateBusinessSchedule {
 /// A free appointment time.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct AvailableSlot {
     /// UTC.
     pub start: Timestamp,
@@ -722,6 +770,7 @@ pub struct AvailableSlot {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Availability {
     pub service_id: String,
     pub timezone: String,
@@ -731,6 +780,7 @@ pub struct Availability {
 /// Whether an exact time is free, and if not, the nearest free times.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct AvailabilityCheck {
     pub available: bool,
     /// When not available: `slot_taken`, `outside_hours`, `too_soon` or `too_far_ahead`.
@@ -741,6 +791,7 @@ pub struct AvailabilityCheck {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Booking {
     pub id: String,
     pub business_id: String,
@@ -756,6 +807,7 @@ pub struct Booking {
     pub source: BookingSource,
     pub notes: String,
     /// Bumped by every change; send it back as `expected_version`.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub version: i64,
     pub created_by_staff_id: Option<String>,
     pub cancel_reason: Option<String>,
@@ -765,6 +817,7 @@ pub struct Booking {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct CreateBooking {
     pub customer_id: String,
@@ -785,9 +838,11 @@ pub struct CreateBooking {
 /// Reschedule, reassign, confirm, complete, mark no-show, cancel or edit notes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateBooking {
     /// The `version` you last saw; a stale one gets `version_conflict`.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub expected_version: i64,
     pub start: Option<String>,
     pub staff_id: Option<String>,
@@ -798,6 +853,7 @@ pub struct UpdateBooking {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct CalendarFeed {
     pub id: String,
     /// Without it, the feed carries the whole business's bookings.
@@ -807,6 +863,7 @@ pub struct CalendarFeed {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct CreateCalendarFeed {
     pub staff_id: Option<String>,
@@ -815,6 +872,7 @@ pub struct CreateCalendarFeed {
 /// Returned once: the subscription URL contains the secret token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct CreatedCalendarFeed {
     pub feed: CalendarFeed,
     /// Paste into Google, Apple or Outlook calendar ("subscribe by URL").
@@ -824,6 +882,7 @@ pub struct CreatedCalendarFeed {
 /// One line of the business's audit log.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct AuditEntry {
     pub id: String,
     /// Who did it; `null` for the service itself (the assistant, a webhook).
@@ -843,6 +902,7 @@ pub struct AuditEntry {
 /// `PUT /v1/channels/whatsapp`: the WhatsApp Cloud API number of the business.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct WhatsappChannelSetup {
     /// Meta's id of the business phone number (not the number itself).
@@ -860,6 +920,7 @@ pub struct WhatsappChannelSetup {
 /// `PUT /v1/channels/twilio`: the Twilio account and the numbers customers write to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct TwilioChannelSetup {
     pub account_sid: String,
@@ -871,6 +932,7 @@ pub struct TwilioChannelSetup {
 /// A channel as anyone may see it: no secret is ever returned.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ChannelStatus {
     /// `whatsapp` or `twilio`.
     pub kind: String,
@@ -887,6 +949,7 @@ pub struct ChannelStatus {
 /// A reply from staff.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
     pub body: String,
@@ -896,6 +959,7 @@ pub struct SendMessage {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct WhatsappTemplate {
     pub id: String,
     pub name: String,
@@ -911,6 +975,7 @@ pub struct WhatsappTemplate {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct CreateWhatsappTemplate {
     pub name: String,
@@ -922,6 +987,7 @@ pub struct CreateWhatsappTemplate {
 /// Sends an approved template (the only thing WhatsApp allows once the 24-hour window is closed).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct SendTemplate {
     pub template_id: String,
@@ -933,6 +999,7 @@ pub struct SendTemplate {
 /// How the assistant behaves for a business (`GET|PATCH /v1/assistant`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct AssistantSettings {
     /// `false`: every new conversation waits for a person.
     pub enabled: bool,
@@ -953,6 +1020,7 @@ pub struct AssistantSettings {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAssistantSettings {
     pub enabled: Option<bool>,
@@ -969,6 +1037,7 @@ pub struct UpdateAssistantSettings {
 /// A phone call handled by a voice AI platform, as it appears in the customer's timeline.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct CallRecord {
     /// `vapi` or `retell`.
     pub provider: String,
@@ -987,6 +1056,7 @@ pub struct CallRecord {
 /// of an HMAC credential).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct VapiChannelSetup {
     pub secret: String,
@@ -995,6 +1065,7 @@ pub struct VapiChannelSetup {
 /// `PUT /v1/channels/retell`: the Retell API key with the webhook badge (it signs webhooks).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct RetellChannelSetup {
     pub api_key: String,
@@ -1006,7 +1077,9 @@ pub struct RetellChannelSetup {
 /// One entity's latest state in the change log (`data: null`: it was deleted).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct SyncChange {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub seq: i64,
     /// e.g. `conversation`, `message`, `booking`, `customer`.
     pub entity: String,
@@ -1018,9 +1091,11 @@ pub struct SyncChange {
 /// `GET /v1/sync/pull`: the changes after a cursor, in seq order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct SyncPage {
     pub changes: Vec<SyncChange>,
     /// Pass it back as `cursor` for the next page.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub cursor: i64,
     pub has_more: bool,
     /// With `client_id`: the outcomes of that client's most recent mutations.
@@ -1031,9 +1106,11 @@ pub struct SyncPage {
 /// Something a person did at the console, to apply on the server.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct Mutation {
     /// Increases by one per client, from 1.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     /// `send_message`, `take_over`, `hand_back`, `mark_read`, `set_status`, `add_note`,
     /// `create_booking`, `reschedule_booking`, `cancel_booking`.
@@ -1044,6 +1121,7 @@ pub struct Mutation {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
     /// The device's id (a UUID it made once); bound to the signed-in staff member on first use.
@@ -1055,7 +1133,9 @@ pub struct PushRequest {
 /// moves on; it never blocks the mutations after it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct MutationOutcome {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     pub ok: bool,
     /// The stable error code when refused (e.g. `already_held`).
@@ -1067,10 +1147,12 @@ pub struct MutationOutcome {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct PushResponse {
     /// In order; replays of already-applied mutations get their first outcome again.
     pub outcomes: Vec<MutationOutcome>,
     /// Set when the batch stopped at a missing mutation id (send from this id again).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub expected_id: Option<i64>,
 }
 
@@ -1099,6 +1181,7 @@ pub enum ClientFrame {
 
 /// Who is online and what they are looking at.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct PresenceEntry {
     pub staff_id: String,
     pub viewing: Option<String>,
@@ -1120,6 +1203,7 @@ pub enum ServerFrame {
 /// `/healthz` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Health {
     pub status: String,
     pub database: String,

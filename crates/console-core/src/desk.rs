@@ -1,0 +1,333 @@
+//! The front desk's command surface: every question the console's UI asks and every action it
+//! takes, as one typed [`Command`], answered by [`Desk::dispatch`] with JSON or a [`DeskError`]
+//! (`{kind, message}`). The Tauri shell forwards `invoke("console", {command})` here; the UI
+//! bridge (`switchboard-console serve-ui`) forwards `POST /invoke` here, so the browser end-to-end
+//! run drives exactly the code the window does. Events (batched changes, status, presence,
+//! typing, alerts) come from [`Desk::subscribe`]. The TypeScript types of all of it are generated
+//! from these definitions (ts-rs), never written twice.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use protocol::{CannedResponse, Service, Staff, WhatsappTemplate};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, Mutex, RwLock};
+use ts_rs::TS;
+
+use crate::alerts::Notifier;
+use crate::queries::InboxQuery;
+use crate::{Account, Console, ConsoleError, EngineConfig, Event, Status, SyncHandle};
+
+/// Everything the UI can ask. Tagged by `cmd` (`{"cmd": "take_over", "conversation_id": "…"}`).
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
+#[ts(export)]
+pub enum Command {
+    /// Who is signed in here, and the sync status. → [`Session`]
+    Session,
+    /// → [`Session`]
+    SignIn { server: String, email: String, password: String },
+    /// Signs out and forgets this person's data on this computer. → null
+    SignOut,
+    /// → `InboxPage`
+    Inbox { query: InboxQuery },
+    /// → `Timeline | null`
+    Timeline { conversation_id: String },
+    /// → `CustomerProfile | null`
+    Customer { customer_id: String },
+    /// Customers whose name, number or email match. → `Customer[]`
+    FindCustomers { text: String },
+    /// Bookings overlapping `[from, to)` (RFC 3339 instants). → `CalendarEntry[]`
+    Calendar { from: String, to: String },
+    /// Staff, services, canned responses and WhatsApp templates, for pickers. → [`Directory`]
+    Directory,
+    /// Free times for a service (asks the service; needs the network). → `Availability`
+    Slots { service_id: String, from: String, to: String, staff_id: Option<String> },
+    /// Conversations waiting for a person (the tray's count). → number
+    NeedsHumanCount,
+    SendMessage { conversation_id: String, body: String },
+    UseCannedResponse { conversation_id: String, canned_response_id: String },
+    SendTemplate { conversation_id: String, template_id: String, variables: Vec<String> },
+    TakeOver { conversation_id: String },
+    HandBack { conversation_id: String },
+    MarkRead { conversation_id: String },
+    /// `open` or `resolved`.
+    SetStatus { conversation_id: String, status: String },
+    Assign { conversation_id: String, staff_id: Option<String> },
+    AddNote { conversation_id: String, body: String },
+    CreateBooking { customer_id: String, service_id: String, start: String, staff_id: Option<String> },
+    RescheduleBooking {
+        booking_id: String,
+        #[ts(type = "number")]
+        expected_version: i64,
+        start: String,
+        staff_id: Option<String>,
+    },
+    CancelBooking {
+        booking_id: String,
+        #[ts(type = "number")]
+        expected_version: i64,
+        reason: Option<String>,
+    },
+    /// What is waiting to be sent and what was refused. → `OutboxEntry[]`
+    Outbox,
+    /// Queues a refused action again (at the end of the queue). → null
+    Retry {
+        #[ts(type = "number")]
+        mutation_id: i64,
+    },
+    /// Drops a refused action. → null
+    Discard {
+        #[ts(type = "number")]
+        mutation_id: i64,
+    },
+    /// Tells colleagues which conversation is open here (`null`: none).
+    Viewing { conversation_id: Option<String> },
+    Typing { conversation_id: String },
+    /// Push and pull now.
+    SyncNow,
+}
+
+/// Who is signed in and how sync is going.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Session {
+    pub account: Option<Account>,
+    /// The signed-in person's name, once the directory has synced.
+    pub name: Option<String>,
+    pub status: Option<Status>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Directory {
+    pub staff: Vec<Staff>,
+    pub services: Vec<Service>,
+    pub canned_responses: Vec<CannedResponse>,
+    pub templates: Vec<WhatsappTemplate>,
+}
+
+/// An error as the UI shows it: a stable `kind` to branch on and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, thiserror::Error)]
+#[error("{message}")]
+#[ts(export)]
+pub struct DeskError {
+    /// `offline`, `signed_out`, `refused`, `invalid`, `service`, `keyring`, `local_store`.
+    pub kind: String,
+    pub message: String,
+}
+
+impl From<ConsoleError> for DeskError {
+    fn from(e: ConsoleError) -> Self {
+        let message = match &e {
+            ConsoleError::Transport(crate::TransportError::Offline(_)) => "The service cannot be reached. Check the network and try again.".to_owned(),
+            ConsoleError::Transport(crate::TransportError::Refused { message, .. }) => message.clone(),
+            other => other.to_string(),
+        };
+        DeskError { kind: e.kind().to_owned(), message }
+    }
+}
+
+fn invalid(message: impl Into<String>) -> DeskError {
+    DeskError { kind: "invalid".into(), message: message.into() }
+}
+
+/// One signed-in console (or none yet) and its running sync engine.
+pub struct Desk {
+    console: RwLock<Console>,
+    sync: Mutex<Option<SyncHandle>>,
+    events: broadcast::Sender<Event>,
+    notifier: Option<Arc<dyn Notifier>>,
+    config: EngineConfig,
+}
+
+impl Desk {
+    /// Opens the data directory and, if someone is signed in, starts syncing.
+    pub async fn open(data_dir: &Path, notifier: Option<Arc<dyn Notifier>>, config: EngineConfig) -> Result<Arc<Desk>, DeskError> {
+        let console = Console::open(data_dir).await?;
+        let (events, _) = broadcast::channel(256);
+        let desk = Arc::new(Desk { console: RwLock::new(console), sync: Mutex::new(None), events, notifier, config });
+        if desk.console.read().await.account().is_some() {
+            desk.start_sync().await?;
+        }
+        Ok(desk)
+    }
+
+    /// Changes, status, presence, typing and alerts, batched per applied page.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    async fn start_sync(&self) -> Result<(), DeskError> {
+        let handle = self.console.read().await.start(self.notifier.clone(), self.config.clone())?;
+        let mut from_engine = handle.subscribe();
+        let to_ui = self.events.clone();
+        // The engine's status goes out as an event too, so a UI only ever listens.
+        let mut status = handle.watch_status();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    event = from_engine.recv() => match event {
+                        Ok(event) => { let _ = to_ui.send(event); }
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            // The UI missed some: tell it everything may have changed.
+                            let _ = to_ui.send(Event::Changed { entities: vec![], resync: true });
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                    changed = status.changed() => {
+                        if changed.is_err() { return; }
+                        let status = status.borrow_and_update().clone();
+                        let _ = to_ui.send(Event::Status { status });
+                    }
+                }
+            }
+        });
+        if let Some(old) = self.sync.lock().await.replace(handle) {
+            old.stop();
+        }
+        Ok(())
+    }
+
+    async fn session(&self) -> Session {
+        let console = self.console.read().await;
+        let status = self.sync.lock().await.as_ref().map(SyncHandle::status);
+        let account = console.account().cloned();
+        let name = match &account {
+            Some(a) => console.store().entity("staff", &a.staff_id).await.ok().flatten().and_then(|s| s.get("name").and_then(Value::as_str).map(str::to_owned)),
+            None => None,
+        };
+        Session { account, name, status }
+    }
+
+    async fn kick(&self) {
+        if let Some(sync) = self.sync.lock().await.as_ref() {
+            sync.kick();
+        }
+        let _ = self.events.send(Event::Outbox);
+    }
+
+    /// Answers one command.
+    pub async fn dispatch(&self, command: Command) -> Result<Value, DeskError> {
+        use Command as C;
+        let queued = match command {
+            C::Session => return Ok(json!(self.session().await)),
+            C::SignIn { server, email, password } => {
+                let server = server.trim().trim_end_matches('/').to_owned();
+                if !(server.starts_with("http://") || server.starts_with("https://")) {
+                    return Err(invalid("The server address starts with https:// (or http:// on this computer)."));
+                }
+                if let Some(old) = self.sync.lock().await.take() {
+                    old.stop();
+                }
+                self.console.write().await.login(&server, email.trim(), &password).await?;
+                self.start_sync().await?;
+                return Ok(json!(self.session().await));
+            }
+            C::SignOut => {
+                if let Some(old) = self.sync.lock().await.take() {
+                    old.stop();
+                }
+                self.console.write().await.logout().await?;
+                let _ = self.events.send(Event::Changed { entities: vec![], resync: true });
+                return Ok(Value::Null);
+            }
+            C::Outbox => return Ok(json!(self.console.read().await.store().outbox().await.map_err(ConsoleError::from)?)),
+            C::Retry { mutation_id } => {
+                self.console.read().await.store().retry(mutation_id).await.map_err(ConsoleError::from)?;
+                self.kick().await;
+                return Ok(Value::Null);
+            }
+            C::Discard { mutation_id } => {
+                self.console.read().await.store().discard(mutation_id).await.map_err(ConsoleError::from)?;
+                let _ = self.events.send(Event::Outbox);
+                return Ok(Value::Null);
+            }
+            C::Viewing { conversation_id } => {
+                if let Some(sync) = self.sync.lock().await.as_ref() {
+                    sync.viewing(conversation_id);
+                }
+                return Ok(Value::Null);
+            }
+            C::Typing { conversation_id } => {
+                if let Some(sync) = self.sync.lock().await.as_ref() {
+                    sync.typing(conversation_id);
+                }
+                return Ok(Value::Null);
+            }
+            C::SyncNow => {
+                let sync = self.sync.lock().await.clone();
+                match sync {
+                    Some(sync) => sync.sync_now().await.map_err(ConsoleError::from)?,
+                    None => return Err(ConsoleError::NotSignedIn.into()),
+                }
+                return Ok(Value::Null);
+            }
+            other => {
+                let console = self.console.read().await;
+                let me = console.me()?.to_owned();
+                let store = console.store();
+                let local = |e: crate::store::StoreError| DeskError::from(ConsoleError::from(e));
+                match other {
+                    C::Inbox { query } => return Ok(json!(store.inbox(&query, &me).await.map_err(local)?)),
+                    C::Timeline { conversation_id } => return Ok(json!(store.timeline(&conversation_id, &me).await.map_err(local)?)),
+                    C::Customer { customer_id } => return Ok(json!(store.customer_profile(&customer_id).await.map_err(local)?)),
+                    C::FindCustomers { text } => return Ok(json!(store.search_customers(&text, 20).await.map_err(local)?)),
+                    C::Calendar { from, to } => {
+                        let parse = |t: &str| t.parse::<jiff::Timestamp>().map_err(|_| invalid(format!("`{t}` is not a time (RFC 3339).")));
+                        return Ok(json!(store.calendar(parse(&from)?, parse(&to)?).await.map_err(local)?));
+                    }
+                    C::Directory => {
+                        async fn all<T: serde::de::DeserializeOwned>(store: &crate::LocalStore, entity: &str) -> Result<Vec<T>, DeskError> {
+                            let rows = store.entities(entity).await.map_err(|e| DeskError::from(ConsoleError::from(e)))?;
+                            Ok(rows.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect())
+                        }
+                        let mut staff: Vec<Staff> = all(store, "staff").await?;
+                        staff.retain(|s| s.active);
+                        staff.sort_by(|a, b| a.name.cmp(&b.name));
+                        let mut services: Vec<Service> = all(store, "service").await?;
+                        services.retain(|s| s.active);
+                        services.sort_by(|a, b| a.name.cmp(&b.name));
+                        let mut canned_responses: Vec<CannedResponse> = all(store, "canned_response").await?;
+                        canned_responses.sort_by(|a, b| a.shortcut.cmp(&b.shortcut));
+                        let mut templates: Vec<WhatsappTemplate> = all(store, "whatsapp_template").await?;
+                        templates.sort_by(|a, b| a.name.cmp(&b.name));
+                        return Ok(json!(Directory { staff, services, canned_responses, templates }));
+                    }
+                    C::Slots { service_id, from, to, staff_id } => {
+                        let mut query = vec![("service_id", service_id), ("from", from), ("to", to)];
+                        query.extend(staff_id.map(|s| ("staff_id", s)));
+                        let transport = console.transport()?;
+                        return Ok(transport.get_json("/v1/availability", &query).await.map_err(ConsoleError::from)?);
+                    }
+                    C::NeedsHumanCount => return Ok(json!(store.needs_human_count().await.map_err(local)?)),
+                    C::SendMessage { conversation_id, body } => console.send_message(&conversation_id, &body).await?,
+                    C::UseCannedResponse { conversation_id, canned_response_id } => console.use_canned_response(&conversation_id, &canned_response_id).await?,
+                    C::SendTemplate { conversation_id, template_id, variables } => console.send_template(&conversation_id, &template_id, variables).await?,
+                    C::TakeOver { conversation_id } => console.take_over(&conversation_id).await?,
+                    C::HandBack { conversation_id } => console.hand_back(&conversation_id).await?,
+                    C::MarkRead { conversation_id } => console.mark_read(&conversation_id).await?,
+                    C::SetStatus { conversation_id, status } => console.set_status(&conversation_id, &status).await?,
+                    C::Assign { conversation_id, staff_id } => console.assign(&conversation_id, staff_id.as_deref()).await?,
+                    C::AddNote { conversation_id, body } => console.add_note(&conversation_id, &body).await?,
+                    C::CreateBooking { customer_id, service_id, start, staff_id } => console.create_booking(&customer_id, &service_id, &start, staff_id.as_deref()).await?,
+                    C::RescheduleBooking { booking_id, expected_version, start, staff_id } => {
+                        console.reschedule_booking(&booking_id, expected_version, &start, staff_id.as_deref()).await?
+                    }
+                    C::CancelBooking { booking_id, expected_version, reason } => console.cancel_booking(&booking_id, expected_version, reason.as_deref()).await?,
+                    _ => unreachable!("answered above"),
+                }
+            }
+        };
+        self.kick().await;
+        Ok(json!(queued))
+    }
+
+    /// Stops syncing (the app is quitting).
+    pub async fn stop(&self) {
+        if let Some(sync) = self.sync.lock().await.take() {
+            sync.stop();
+        }
+    }
+}
