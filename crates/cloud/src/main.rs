@@ -48,7 +48,17 @@ enum Command {
     /// Apply database migrations and exit.
     Migrate,
     /// Run the service with a seeded demo business.
-    Demo,
+    Demo(DemoOptions),
+}
+
+#[derive(clap::Args, Default)]
+struct DemoOptions {
+    /// No simulated customers (scripted tests send their own webhooks).
+    #[arg(long)]
+    no_traffic: bool,
+    /// The sandbox WhatsApp app secret, so a test can sign webhooks (default: random).
+    #[arg(long, env = "SWITCHBOARD_DEMO_APP_SECRET", hide_env_values = true)]
+    app_secret: Option<String>,
 }
 
 #[tokio::main]
@@ -64,14 +74,16 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Serve => serve(config, false).await,
-        Command::Demo => serve(config, true).await,
+        Command::Serve => serve(config, None).await,
+        Command::Demo(options) => serve(config, Some(options)).await,
     }
 }
 
-async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
+async fn serve(mut config: Config, demo_options: Option<DemoOptions>) -> anyhow::Result<()> {
+    let demo = demo_options.is_some();
+    let options = demo_options.unwrap_or_default();
     // The demo talks to a sandbox WhatsApp API instead of Meta's (see sandbox.rs).
-    let app_secret = format!("demo-{}", uuid::Uuid::now_v7().simple());
+    let app_secret = options.app_secret.clone().unwrap_or_else(|| format!("demo-{}", uuid::Uuid::now_v7().simple()));
     let graph = if demo {
         let graph = switchboard_cloud::sandbox::start_graph(app_secret.clone()).await.context("starting the WhatsApp sandbox")?;
         config.whatsapp_api_base = graph.base.clone();
@@ -92,6 +104,9 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
         tokio::spawn(async move {
             if let Err(e) = switchboard_cloud::demo::connect_sandbox(&connect_url, &app_secret2, &vapi2).await {
                 tracing::error!(error = %e, "could not connect the demo's sandbox channels");
+                return;
+            }
+            if options.no_traffic {
                 return;
             }
             switchboard_cloud::sandbox::simulate(connect_url, app_secret2, vapi2, business_id).await;

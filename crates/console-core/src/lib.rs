@@ -7,6 +7,7 @@
 //! native notification.
 
 pub mod alerts;
+pub mod bridge;
 pub mod credentials;
 pub mod desk;
 pub mod engine;

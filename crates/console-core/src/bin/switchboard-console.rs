@@ -62,6 +62,19 @@ enum Verb {
     Takeover { conversation: String },
     /// Hand a conversation back to the assistant.
     Handback { conversation: String },
+    /// Serve the console's web UI to a browser on loopback, syncing and notifying like the
+    /// desktop app (for development and the browser end-to-end run).
+    ServeUi {
+        /// A loopback address; port 0 picks a free one (printed on start).
+        #[arg(long, default_value = "127.0.0.1:1421")]
+        bind: std::net::SocketAddr,
+        /// The built UI (`npm run build` in ui/).
+        #[arg(long, default_value = "ui/dist")]
+        ui: PathBuf,
+        /// Show native desktop notifications too.
+        #[arg(long)]
+        notify: bool,
+    },
     /// What is waiting to be sent, and what was refused.
     Outbox {
         #[arg(long)]
@@ -113,6 +126,9 @@ async fn deliver(console: &Console, mutation_id: i64, what: &str) -> Result<(), 
 
 async fn run(cli: Cli) -> Result<(), ConsoleError> {
     let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
+    if let Verb::ServeUi { bind, ui, notify } = cli.verb {
+        return serve_ui(&data_dir, bind, ui, notify).await;
+    }
     let mut console = Console::open(&data_dir).await?;
     match cli.verb {
         Verb::Login { server, email, password } => {
@@ -195,6 +211,7 @@ async fn run(cli: Cli) -> Result<(), ConsoleError> {
                 }
             }
         }
+        Verb::ServeUi { .. } => unreachable!("served above"),
         Verb::Send { conversation, text } => {
             let q = console.send_message(&conversation, &text).await?;
             deliver(&console, q.mutation_id, "the message").await?;
@@ -222,4 +239,25 @@ async fn run(cli: Cli) -> Result<(), ConsoleError> {
         }
     }
     Ok(())
+}
+
+async fn serve_ui(data_dir: &std::path::Path, bind: std::net::SocketAddr, ui: PathBuf, notify: bool) -> Result<(), ConsoleError> {
+    if !bind.ip().is_loopback() {
+        return Err(ConsoleError::Invalid(format!("{bind} is not a loopback address: the UI bridge serves this computer only.")));
+    }
+    if !ui.join("index.html").is_file() {
+        return Err(ConsoleError::Invalid(format!("{} has no index.html: build the UI first (cd ui && npm run build).", ui.display())));
+    }
+    let notifier: Option<std::sync::Arc<dyn console_core::alerts::Notifier>> = if notify { Some(std::sync::Arc::new(console_core::alerts::DesktopNotifier)) } else { None };
+    let desk = console_core::desk::Desk::open(data_dir, notifier, EngineConfig::default()).await.map_err(|e| ConsoleError::Invalid(e.message))?;
+    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| ConsoleError::Invalid(format!("cannot listen on {bind}: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| ConsoleError::Invalid(e.to_string()))?;
+    println!("Switchboard console UI at http://{addr}/");
+    let stopping = desk.clone();
+    console_core::bridge::serve(desk, ui, listener, async move {
+        let _ = tokio::signal::ctrl_c().await;
+        stopping.stop().await;
+    })
+    .await
+    .map_err(|e| ConsoleError::Invalid(e.to_string()))
 }

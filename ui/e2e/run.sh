@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs the browser end-to-end story (story.mjs) with what a desktop session would give the
+# console: a private D-Bus session bus with an unlocked GNOME Keyring (the refresh token goes
+# there, never to disk), in a throwaway HOME. Needs the debug binaries (cargo build) and the
+# built UI (npm run build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${SWITCHBOARD_E2E_SESSION:-}" ]; then
+  home=$(mktemp -d)
+  trap 'rm -rf "$home"' EXIT
+  export HOME="$home" XDG_DATA_HOME="$home/.local/share" SWITCHBOARD_E2E_SESSION=1
+  exec dbus-run-session -- "$0" "$@"
+fi
+# A keyring unlocked with a throwaway password, like a desktop login does.
+eval "$(printf 'e2e-keyring' | gnome-keyring-daemon --unlock --components=secrets)" >/dev/null
+export GNOME_KEYRING_CONTROL
+node e2e/story.mjs

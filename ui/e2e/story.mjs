@@ -1,0 +1,236 @@
+// The front desk's day, end to end, in a real browser engine: the built UI in Debian's Chromium
+// (playwright-core, no downloaded browser), the real console core behind it
+// (`switchboard-console serve-ui`, with its keyring on this test's private D-Bus session), and
+// the real service (`switchboard-cloud demo --no-traffic`, SQLite in a temp dir, its sandbox
+// WhatsApp API on loopback). Run through e2e/run.sh, which provides the session bus and keyring.
+//
+// Sign in → an escalated conversation arrives live → take it over → reply (delivered) → hand
+// back → book a free slot from the customer panel → see it on the calendar → the service goes
+// down → a reply shows pending → the service returns → the reply shows sent.
+import { spawn } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const bin = (name) => path.join(root, "target", "debug", name);
+const out = path.join(root, "ui", "e2e", "out");
+const APP_SECRET = "e2e-app-secret";
+const PASSWORD = "switchboard-demo";
+const children = [];
+
+function log(step) {
+  console.log(`e2e: ${step}`);
+}
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a program and resolves with the first URL matching `pattern` on its stdout. */
+function start(name, args, env, pattern) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin(name), args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    children.push(child);
+    let seen = "";
+    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${seen}`)), 30_000);
+    child.stdout.on("data", (d) => {
+      seen += d;
+      const m = pattern.exec(seen);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1] });
+      }
+    });
+    child.stderr.on("data", (d) => {
+      seen += d;
+      if (process.env.E2E_VERBOSE) process.stderr.write(d);
+    });
+    child.on("exit", (code) => reject(new Error(`${name} exited (${code}): ${seen}`)));
+  });
+}
+
+async function stop(child) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+async function until(what, check, timeout = 15_000) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting until ${what}${last ? `: ${last.message}` : ""}`);
+}
+
+async function webhook(serviceUrl, from, name, text, id) {
+  const body = JSON.stringify({
+    object: "whatsapp_business_account",
+    entry: [{ id: "WABA", changes: [{ field: "messages", value: {
+      messaging_product: "whatsapp",
+      metadata: { display_phone_number: "447911000001", phone_number_id: "100000000001" },
+      contacts: [{ wa_id: from, profile: { name } }],
+      messages: [{ from, id, timestamp: String(Math.floor(Date.now() / 1000)), type: "text", text: { body: text } }],
+    } }] }],
+  });
+  const signature = "sha256=" + crypto.createHmac("sha256", APP_SECRET).update(body).digest("hex");
+  const r = await fetch(`${serviceUrl}/webhooks/whatsapp`, { method: "POST", headers: { "content-type": "application/json", "x-hub-signature-256": signature }, body });
+  if (!r.ok) throw new Error(`webhook refused: ${r.status} ${await r.text()}`);
+}
+
+function scanForSecrets(dir, secrets) {
+  const found = [];
+  const walk = (d) => {
+    for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else {
+        const bytes = fs.readFileSync(p).toString("latin1");
+        for (const s of secrets) if (bytes.includes(s)) found.push(`${p} holds ${s.slice(0, 12)}…`);
+        // JWTs (access or refresh tokens) start with base64 of '{"'.
+        if (/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./.test(bytes)) found.push(`${p} holds a token`);
+      }
+    }
+  };
+  walk(dir);
+  return found;
+}
+
+async function main() {
+  fs.mkdirSync(out, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "switchboard-e2e-"));
+  const servicePort = await freePort();
+  const serviceEnv = {
+    SWITCHBOARD_BIND: `127.0.0.1:${servicePort}`,
+    SWITCHBOARD_DATA_DIR: path.join(tmp, "cloud"),
+    SWITCHBOARD_DEMO_APP_SECRET: APP_SECRET,
+    SWITCHBOARD_LOG: "warn",
+  };
+  const startService = () => start("switchboard-cloud", ["demo", "--no-traffic"], serviceEnv, /running at (http:\/\/\S+)/);
+  let service = await startService();
+  const serviceUrl = service.url;
+  log(`service at ${serviceUrl}`);
+  const consoleDir = path.join(tmp, "console");
+  const bridge = await start("switchboard-console", ["--data-dir", consoleDir, "serve-ui", "--bind", "127.0.0.1:0", "--ui", path.join(root, "ui", "dist")], { SWITCHBOARD_LOG: "warn" }, /UI at (http:\/\/\S+)/);
+  log(`console UI at ${bridge.url}`);
+
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on("pageerror", (e) => console.error("page error:", e.stack ?? e.message));
+    page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") console.error("console:", m.text().slice(0, 600)); });
+    await page.goto(bridge.url);
+
+    log("sign in");
+    await page.getByLabel("Server address").fill(serviceUrl);
+    await page.getByLabel("Email").fill("owner@demo.switchboard.app");
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.screenshot({ path: path.join(out, "01-sign-in.png") });
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByTestId("sync-state").filter({ hasText: "Online" }).waitFor({ timeout: 20_000 });
+    await until("the demo inbox is listed", async () => (await page.getByTestId("inbox-row").count()) > 0);
+
+    log("an escalated conversation arrives live");
+    await webhook(serviceUrl, "447700900555", "Maya Brooks", "Hi, can I speak to a real person please?", "wamid.e2e-1");
+    const row = page.getByTestId("inbox-row").filter({ hasText: "Maya Brooks" });
+    await row.getByTestId("handler").filter({ hasText: "Needs a person" }).waitFor({ timeout: 20_000 });
+    await page.screenshot({ path: path.join(out, "02-inbox-needs-a-person.png") });
+
+    log("take it over and reply");
+    await row.click();
+    await page.getByRole("button", { name: "Take over" }).click();
+    await page.getByTestId("holder").filter({ hasText: "You are handling this" }).waitFor();
+    const reply = page.getByLabel("Reply", { exact: true });
+    await reply.fill("Hi Maya, this is the front desk. How can I help?");
+    await reply.press("Enter");
+    const sent = page.getByTestId("message").filter({ hasText: "this is the front desk" });
+    await sent.getByTestId("ticks").waitFor({ timeout: 20_000 });
+    await until("the reply is delivered", async () => ["Delivered", "Read"].includes(await sent.getByTestId("ticks").getAttribute("title")), 20_000);
+    await page.screenshot({ path: path.join(out, "03-conversation-taken-over.png") });
+
+    log("hand back");
+    await page.getByRole("button", { name: "Hand back to assistant" }).click();
+    await page.getByTestId("holder").filter({ hasText: "Assistant" }).waitFor();
+
+    log("book a free slot from the customer panel");
+    const panel = page.getByLabel("Customer");
+    await panel.getByRole("button", { name: "Book" }).click();
+    // The next day with free times (the demo business is closed some days).
+    let day = new Date();
+    let booked = null;
+    for (let i = 1; i <= 7 && !booked; i++) {
+      day = new Date(Date.now() + i * 86_400_000);
+      await panel.getByLabel("Day").fill(day.toISOString().slice(0, 10));
+      await until("free times are known", async () => (await panel.getByTestId("slot").count()) > 0 || (await panel.getByText("No free time that day.").count()) > 0);
+      if ((await panel.getByTestId("slot").count()) > 0) {
+        booked = await panel.getByTestId("slot").first().textContent();
+        await page.screenshot({ path: path.join(out, "04-customer-panel-book.png") });
+        await panel.getByTestId("slot").first().click();
+      }
+    }
+    if (!booked) throw new Error("no free slot in the next 7 days");
+    await panel.getByTestId("upcoming").waitFor({ timeout: 15_000 });
+
+    log("see it on the calendar");
+    await page.getByRole("button", { name: "Calendar" }).click();
+    const days = Math.round((new Date(day.toDateString()) - new Date(new Date().toDateString())) / 86_400_000);
+    for (let i = 0; i < days; i++) await page.getByRole("button", { name: "Next" }).click();
+    await page.locator(".rbc-event").filter({ hasText: "Maya Brooks" }).waitFor({ timeout: 15_000 });
+    await page.screenshot({ path: path.join(out, "05-calendar.png") });
+
+    log("the service goes down; a reply waits");
+    await page.getByRole("button", { name: "Inbox" }).click();
+    await page.getByTestId("inbox-row").filter({ hasText: "Maya Brooks" }).click();
+    await stop(service.child);
+    await page.getByTestId("sync-state").filter({ hasText: "Offline" }).waitFor({ timeout: 20_000 });
+    await reply.fill("We have you booked in — see you soon!");
+    await reply.press("Enter");
+    const offline = page.getByTestId("message").filter({ hasText: "see you soon" });
+    await offline.getByTestId("pending").waitFor();
+    await page.getByTestId("outbox").filter({ hasText: "1 waiting to send" }).waitFor();
+    await page.screenshot({ path: path.join(out, "06-offline-pending.png") });
+
+    log("the service returns; the reply is sent");
+    service = await startService();
+    await page.getByTestId("sync-state").filter({ hasText: "Online" }).waitFor({ timeout: 40_000 });
+    await offline.getByTestId("ticks").waitFor({ timeout: 20_000 });
+    if ((await offline.getByTestId("pending").count()) !== 0) throw new Error("the reply still shows pending");
+    if ((await page.getByTestId("outbox").count()) !== 0) throw new Error("the outbox is not empty");
+    await page.screenshot({ path: path.join(out, "07-back-online-sent.png") });
+
+    log("nothing secret in the console's data directory");
+    const leaks = scanForSecrets(consoleDir, [PASSWORD]);
+    if (leaks.length) throw new Error(`secrets on disk: ${leaks.join("; ")}`);
+    log("passed");
+  } finally {
+    await browser.close();
+    for (const c of children) await stop(c).catch(() => {});
+  }
+}
+
+main().catch(async (e) => {
+  console.error(`e2e: FAILED: ${e.stack ?? e}`);
+  for (const c of children) c.kill("SIGKILL");
+  process.exit(1);
+});

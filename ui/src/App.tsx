@@ -1,0 +1,148 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { call, listen, ConsoleError } from "./api";
+import type { Event } from "./bindings/Event";
+import type { Session } from "./bindings/Session";
+import type { Status } from "./bindings/Status";
+import type { Directory } from "./bindings/Directory";
+import type { PresenceEntry } from "./bindings/PresenceEntry";
+import { dirtyFrom, type Dirty } from "./changes";
+import { SignIn } from "./SignIn";
+import { Inbox } from "./Inbox";
+import { ConversationView } from "./Conversation";
+import { CustomerPanel } from "./CustomerPanel";
+import { CalendarView } from "./Calendar";
+import { StatusBar } from "./StatusBar";
+
+export interface Live {
+  /** Bumped per view when something it shows changed. */
+  versions: Record<keyof Dirty, number>;
+  presence: PresenceEntry[];
+  typing: { conversationId: string; staffId: string; at: number } | null;
+}
+
+const zero: Record<keyof Dirty, number> = { inbox: 0, conversation: 0, customer: 0, calendar: 0, directory: 0, outbox: 0, status: 0 };
+
+export function App() {
+  const [session, setSession] = useState<Session | null>(null);
+  const [status, setStatus] = useState<Status | null>(null);
+  const [directory, setDirectory] = useState<Directory>({ staff: [], services: [], canned_responses: [], templates: [] });
+  const [view, setView] = useState<"inbox" | "calendar">("inbox");
+  const [conversationId, setConversationId] = useState<string | null>(null);
+  const [customerId, setCustomerId] = useState<string | null>(null);
+  const [live, setLive] = useState<Live>({ versions: zero, presence: [], typing: null });
+  const [error, setError] = useState<string | null>(null);
+  const open = useRef({ conversationId, customerId });
+  open.current = { conversationId, customerId };
+
+  const loadSession = useCallback(async () => {
+    try {
+      const s = await call<Session>({ cmd: "session" });
+      setSession(s);
+      setStatus(s.status);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }, []);
+
+  useEffect(() => {
+    loadSession();
+  }, [loadSession]);
+
+  // Events arrive in bursts; fold each animation frame's worth into one re-render.
+  useEffect(() => {
+    let queue: Event[] = [];
+    let scheduled = false;
+    const flush = () => {
+      scheduled = false;
+      const events = queue;
+      queue = [];
+      const dirty = dirtyFrom(events, open.current);
+      setLive((l) => {
+        const versions = { ...l.versions };
+        (Object.keys(dirty) as (keyof Dirty)[]).forEach((k) => {
+          if (dirty[k]) versions[k] += 1;
+        });
+        let presence = l.presence;
+        let typing = l.typing;
+        for (const e of events) {
+          if (e.type === "presence") presence = e.online;
+          if (e.type === "typing") typing = { conversationId: e.conversation_id, staffId: e.staff_id, at: Date.now() };
+        }
+        return { versions, presence, typing };
+      });
+      for (const e of events) {
+        if (e.type === "status") setStatus(e.status);
+      }
+    };
+    const stop = listen((e) => {
+      queue.push(e);
+      if (!scheduled) {
+        scheduled = true;
+        requestAnimationFrame(flush);
+      }
+    });
+    return stop;
+  }, []);
+
+  const signedIn = session?.account != null;
+  useEffect(() => {
+    if (!signedIn) return;
+    call<Directory>({ cmd: "directory" }).then(setDirectory, () => {});
+  }, [signedIn, live.versions.directory]);
+
+  // Tell colleagues which conversation is open here.
+  useEffect(() => {
+    if (signedIn) call({ cmd: "viewing", conversation_id: conversationId }).catch(() => {});
+  }, [signedIn, conversationId]);
+
+  if (!session) return <div className="splash">{error ?? "Starting…"}</div>;
+  if (!session.account) return <SignIn onSignedIn={(s) => { setSession(s); setStatus(s.status); }} />;
+
+  const me = session.account.staff_id;
+  const signOut = async () => {
+    try {
+      await call({ cmd: "sign_out" });
+    } catch (e) {
+      if (e instanceof ConsoleError) setError(e.message);
+    }
+    setConversationId(null);
+    setCustomerId(null);
+    await loadSession();
+  };
+
+  return (
+    <div className="shell">
+      <header className="topbar">
+        <strong className="brand">Switchboard</strong>
+        <nav>
+          <button className={view === "inbox" ? "tab active" : "tab"} onClick={() => setView("inbox")}>Inbox</button>
+          <button className={view === "calendar" ? "tab active" : "tab"} onClick={() => setView("calendar")}>Calendar</button>
+        </nav>
+        <StatusBar status={status} version={live.versions.outbox} />
+        <span className="who" title={session.account.email}>{session.name ?? session.account.email}</span>
+        <button className="link" onClick={signOut}>Sign out</button>
+      </header>
+      {view === "inbox" ? (
+        <main className="inbox-layout">
+          <Inbox version={live.versions.inbox} selected={conversationId} onOpen={(id, customer) => { setConversationId(id); setCustomerId(customer); }} />
+          {conversationId ? (
+            <ConversationView
+              key={conversationId}
+              conversationId={conversationId}
+              me={me}
+              version={live.versions.conversation}
+              directory={directory}
+              presence={live.presence}
+              typing={live.typing}
+            />
+          ) : (
+            <section className="empty">Pick a conversation on the left (↑ ↓ and Enter work too).</section>
+          )}
+          {customerId && conversationId ? <CustomerPanel customerId={customerId} version={live.versions.customer} directory={directory} /> : null}
+        </main>
+      ) : (
+        <CalendarView version={live.versions.calendar} directory={directory} />
+      )}
+    </div>
+  );
+}

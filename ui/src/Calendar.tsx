@@ -1,0 +1,112 @@
+// Day and week views per staff member (react-big-calendar: MIT, resource columns, and a
+// drag-and-drop addon; chosen over FullCalendar, whose resource views are not free).
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { Calendar, dateFnsLocalizer, Views, type View } from "react-big-calendar";
+import dragAndDrop, { type EventInteractionArgs } from "react-big-calendar/lib/addons/dragAndDrop";
+import { addDays, endOfWeek, format, getDay, parse, startOfDay, startOfWeek } from "date-fns";
+import { enGB } from "date-fns/locale/en-GB";
+import { call } from "./api";
+import type { CalendarEntry } from "./bindings/CalendarEntry";
+import type { Directory } from "./bindings/Directory";
+import { isFree } from "./slots";
+
+const localizer = dateFnsLocalizer({ format, parse, startOfWeek: (d: Date) => startOfWeek(d, { weekStartsOn: 1 }), getDay, locales: { "en-GB": enGB } });
+
+interface Item {
+  id: string;
+  title: string;
+  start: Date;
+  end: Date;
+  resourceId: string;
+  entry: CalendarEntry;
+}
+
+// The addon is CommonJS; depending on the bundler's interop its function is the module or its
+// `default`.
+const withDragAndDrop = ((dragAndDrop as unknown as { default?: typeof dragAndDrop }).default ?? dragAndDrop) as typeof dragAndDrop;
+const DnDCalendar = withDragAndDrop<Item, { id: string; title: string }>(Calendar);
+
+export function CalendarView({ version, directory }: { version: number; directory: Directory }) {
+  const [view, setView] = useState<View>(Views.DAY);
+  const [date, setDate] = useState(new Date());
+  const [entries, setEntries] = useState<CalendarEntry[]>([]);
+  const [message, setMessage] = useState<string | null>(null);
+  const [selected, setSelected] = useState<Item | null>(null);
+
+  const range = useMemo(() => (view === Views.WEEK ? [startOfWeek(date, { weekStartsOn: 1 }), addDays(endOfWeek(date, { weekStartsOn: 1 }), 1)] : [startOfDay(date), addDays(startOfDay(date), 1)]), [view, date]);
+
+  const load = useCallback(() => {
+    call<CalendarEntry[]>({ cmd: "calendar", from: range[0].toISOString(), to: range[1].toISOString() }).then(setEntries, () => {});
+  }, [range]);
+  useEffect(() => {
+    load();
+  }, [load, version]);
+
+  const events: Item[] = entries
+    .filter((e) => e.booking.status !== "cancelled")
+    .map((e) => ({ id: e.booking.id, title: `${e.customer_name} · ${directory.services.find((s) => s.id === e.booking.service_id)?.name ?? ""}`, start: new Date(e.booking.start), end: new Date(e.booking.end), resourceId: e.booking.staff_id, entry: e }));
+  const resources = directory.staff.map((s) => ({ id: s.id, title: s.name }));
+
+  const move = async ({ event, start, resourceId }: EventInteractionArgs<Item>) => {
+    const staffId = (resourceId as string | undefined) ?? event.resourceId;
+    const startDate = new Date(start);
+    const duration = event.end.getTime() - event.start.getTime();
+    if (!isFree(events, { start: startDate, end: new Date(startDate.getTime() + duration), staffId }, event.id)) {
+      setMessage("That time is taken.");
+      return;
+    }
+    try {
+      await call({ cmd: "reschedule_booking", booking_id: event.id, expected_version: event.entry.booking.version, start: startDate.toISOString(), staff_id: staffId });
+      setMessage(null);
+    } catch (e) {
+      setMessage((e as Error).message);
+    }
+  };
+
+  return (
+    <main className="calendar" aria-label="Calendar">
+      {message ? <p className="error" role="alert">{message}</p> : null}
+      <DnDCalendar
+        localizer={localizer}
+        culture="en-GB"
+        events={events}
+        resources={resources}
+        resourceIdAccessor="id"
+        resourceTitleAccessor="title"
+        views={[Views.DAY, Views.WEEK]}
+        view={view}
+        onView={setView}
+        date={date}
+        onNavigate={setDate}
+        step={15}
+        timeslots={4}
+        min={new Date(1970, 0, 1, 7)}
+        max={new Date(1970, 0, 1, 21)}
+        onEventDrop={move}
+        resizable={false}
+        onSelectEvent={(e) => setSelected(e)}
+        eventPropGetter={(e) => ({ className: [e.entry.by_assistant ? "by-assistant" : "", e.entry.local ? "local-pending" : ""].join(" ") })}
+      />
+      {selected ? (
+        <div className="popover booking-detail" role="dialog" aria-label="Booking">
+          <strong>{selected.title}</strong>
+          <div>{format(selected.start, "EEE d MMM, HH:mm")}–{format(selected.end, "HH:mm")} · {selected.entry.staff_name}</div>
+          {selected.entry.by_assistant ? <div className="muted">Booked by the assistant</div> : null}
+          <button
+            onClick={async () => {
+              try {
+                await call({ cmd: "cancel_booking", booking_id: selected.id, expected_version: selected.entry.booking.version, reason: null });
+              } catch (e) {
+                setMessage((e as Error).message);
+              }
+              setSelected(null);
+            }}
+          >
+            Cancel booking
+          </button>
+          <button className="link" onClick={() => setSelected(null)}>Close</button>
+        </div>
+      ) : null}
+    </main>
+  );
+}

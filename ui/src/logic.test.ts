@@ -1,0 +1,131 @@
+import { describe, expect, it } from "vitest";
+import type { CannedResponse } from "./bindings/CannedResponse";
+import type { Status } from "./bindings/Status";
+import type { TimelineItem } from "./bindings/TimelineItem";
+import type { Message } from "./bindings/Message";
+import { dirtyFrom } from "./changes";
+import { composerHint, fillTemplate, matchCanned, needsTemplate, slashQuery } from "./composer";
+import { deliveryMark, handlerLabel, initials, listTime, outboxLabel, syncLabel } from "./format";
+import { moveSelection } from "./keys";
+import { describeMutation } from "./outbox";
+import { isFree } from "./slots";
+
+const canned = (shortcut: string, title: string): CannedResponse => ({ id: shortcut, business_id: "b", shortcut, title, body: `${title}!`, created_at: "", updated_at: "" });
+
+const message = (direction: "inbound" | "outbound", at: string, kind: Message["kind"] = "text"): TimelineItem => ({
+  type: "message",
+  author_name: null,
+  local: null,
+  message: {
+    id: at, business_id: "b", conversation_id: "c", direction, author_kind: direction === "inbound" ? "customer" : "assistant", author_staff_id: null,
+    kind, body: "hi", media: [], provider_message_id: null, delivery_status: "delivered", error: null, created_at: at, updated_at: at,
+  },
+});
+
+const status = (state: Status["state"], pending = 0, failed = 0): Status => ({ state, cursor: 1, pending, failed });
+
+describe("what the front desk reads", () => {
+  it("names who handles a conversation", () => {
+    expect(handlerLabel({ kind: "needs_human" })).toBe("Needs a person");
+    expect(handlerLabel({ kind: "me" })).toBe("You");
+    expect(handlerLabel({ kind: "colleague", staff_id: "s", name: "Priya" })).toBe("Priya");
+  });
+
+  it("shows times the way a list does", () => {
+    const now = new Date(2026, 10, 25, 15, 0);
+    expect(listTime(new Date(2026, 10, 25, 9, 5).toISOString(), now)).toBe("09:05");
+    expect(listTime(new Date(2026, 10, 24, 9, 5).toISOString(), now)).toBe("Yesterday");
+    expect(listTime(new Date(2026, 10, 21, 9, 5).toISOString(), now)).toBe("Saturday");
+    expect(listTime(new Date(2026, 2, 3).toISOString(), now)).toBe("3 Mar");
+    expect(listTime(new Date(2025, 2, 3).toISOString(), now)).toBe("3 Mar 2025");
+  });
+
+  it("ticks follow delivery", () => {
+    expect(deliveryMark("sent").mark).toBe("✓");
+    expect(deliveryMark("read")).toEqual({ mark: "✓✓", words: "Read" });
+    expect(deliveryMark("failed").words).toBe("Not delivered");
+  });
+
+  it("says plainly whether the console is online and what waits", () => {
+    expect(syncLabel(status({ state: "live" }))).toEqual({ tone: "ok", text: "Online" });
+    expect(syncLabel(status({ state: "offline", reason: "refused", retry_in_ms: 4600 })).text).toBe("Offline — trying again in 5 s");
+    expect(outboxLabel(status({ state: "live" }, 2, 1))).toBe("2 waiting to send · 1 failed");
+    expect(outboxLabel(status({ state: "live" }))).toBe("");
+  });
+
+  it("makes initials from names, not numbers", () => {
+    expect(initials("Ada Lovelace King")).toBe("AK");
+    expect(initials("+44 7700 900123")).toBe("#");
+    expect(initials("  ")).toBe("?");
+  });
+
+  it("describes waiting actions as sentences", () => {
+    expect(describeMutation({ name: "send_message", args: { body: "See you at 3" } })).toBe("Reply “See you at 3”");
+    expect(describeMutation({ name: "take_over", args: {} })).toBe("Take over a conversation");
+  });
+});
+
+describe("the composer", () => {
+  it("opens canned responses on a leading slash only", () => {
+    expect(slashQuery("/hou")).toBe("hou");
+    expect(slashQuery("/")).toBe("");
+    expect(slashQuery("see /hours")).toBeNull();
+    expect(slashQuery("/hours please")).toBeNull();
+  });
+
+  it("ranks shortcut matches before title matches", () => {
+    const list = [canned("prices", "Our hours and prices"), canned("hours", "Opening hours"), canned("parking", "Where to park")];
+    expect(matchCanned("ho", list).map((c) => c.shortcut)).toEqual(["hours", "prices"]);
+    expect(matchCanned("", list)).toHaveLength(3);
+  });
+
+  it("knows when WhatsApp's 24-hour window has closed", () => {
+    const now = new Date("2026-11-25T12:00:00Z");
+    const recent = [message("inbound", "2026-11-25T09:00:00Z"), message("outbound", "2026-11-25T09:01:00Z")];
+    const old = [message("inbound", "2026-11-24T11:00:00Z"), message("outbound", "2026-11-25T11:00:00Z")];
+    expect(needsTemplate("whatsapp", recent, now)).toBe(false);
+    expect(needsTemplate("whatsapp", old, now)).toBe(true);
+    expect(needsTemplate("whatsapp", [], now)).toBe(true);
+    expect(needsTemplate("sms", old, now)).toBe(false);
+  });
+
+  it("tells the person what replying does", () => {
+    expect(composerHint({ kind: "assistant" }).hint).toMatch(/takes this conversation over/);
+    expect(composerHint({ kind: "colleague", staff_id: "s", name: "Sam" })).toEqual({ canReply: false, hint: "Sam is handling this conversation" });
+  });
+
+  it("previews templates", () => {
+    expect(fillTemplate("Hi {{1}}, see you {{2}}", ["Ana"])).toBe("Hi Ana, see you {{2}}");
+  });
+});
+
+describe("lists and calendars", () => {
+  it("keeps keyboard selection in range", () => {
+    expect(moveSelection(0, "ArrowUp", 5)).toBe(0);
+    expect(moveSelection(3, "j", 5)).toBe(4);
+    expect(moveSelection(4, "ArrowDown", 5)).toBe(4);
+    expect(moveSelection(2, "End", 5)).toBe(4);
+    expect(moveSelection(9, "x", 5)).toBe(4);
+    expect(moveSelection(0, "j", 0)).toBe(-1);
+  });
+
+  it("offers only free times per staff member", () => {
+    const busy = [{ id: "b1", start: new Date("2026-11-25T10:00:00Z"), end: new Date("2026-11-25T11:00:00Z"), resourceId: "ana" }];
+    const at = (h: number, staffId = "ana") => ({ start: new Date(`2026-11-25T${h}:00:00Z`), end: new Date(`2026-11-25T${h}:30:00Z`), staffId });
+    expect(isFree(busy, at(10))).toBe(false);
+    expect(isFree(busy, at(11))).toBe(true);
+    expect(isFree(busy, at(10, "ben"))).toBe(true);
+    expect(isFree(busy, at(10), "b1")).toBe(true);
+  });
+
+  it("reloads only the views whose data changed", () => {
+    const open = { conversationId: "c1", customerId: "u1" };
+    const d = dirtyFrom([{ type: "changed", entities: [["booking", "b1"]], resync: false }], open);
+    expect(d.calendar && d.customer).toBe(true);
+    expect(d.inbox).toBe(false);
+    const c = dirtyFrom([{ type: "changed", entities: [["conversation", "c2"]], resync: false }], open);
+    expect(c.inbox).toBe(true);
+    expect(c.conversation).toBe(false);
+    expect(dirtyFrom([{ type: "changed", entities: [], resync: true }], open).directory).toBe(true);
+  });
+});

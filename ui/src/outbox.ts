@@ -1,0 +1,39 @@
+import type { OutboxEntry } from "./bindings/OutboxEntry";
+
+const str = (v: unknown) => (typeof v === "string" ? v : "");
+
+/** An outbox entry as a sentence: what the person did. */
+export function describeMutation(e: Pick<OutboxEntry, "name" | "args">): string {
+  const a = (e.args ?? {}) as Record<string, unknown>;
+  const quote = (t: string) => (t.length > 60 ? `“${t.slice(0, 60)}…”` : `“${t}”`);
+  switch (e.name) {
+    case "send_message":
+      return `Reply ${quote(str(a.body))}`;
+    case "use_canned_response":
+      return "Canned reply";
+    case "send_template":
+      return "WhatsApp template";
+    case "take_over":
+      return "Take over a conversation";
+    case "hand_back":
+      return "Hand a conversation back to the assistant";
+    case "mark_read":
+      return "Mark as read";
+    case "set_status":
+      return a.status === "resolved" ? "Resolve a conversation" : "Reopen a conversation";
+    case "assign":
+      return "Assign a conversation";
+    case "add_note":
+      return `Note ${quote(str(a.body))}`;
+    case "create_booking":
+      return "New booking";
+    case "reschedule_booking":
+      return "Move a booking";
+    case "cancel_booking":
+      return "Cancel a booking";
+    case "update_customer":
+      return "Edit a customer";
+    default:
+      return e.name.replace(/_/g, " ");
+  }
+}
