@@ -88,6 +88,8 @@ export function App() {
   useEffect(() => {
     if (!signedIn) return;
     call<Directory>({ cmd: "directory" }).then(setDirectory, () => {});
+    // The signed-in person's name comes with the staff directory (after the first sync).
+    call<Session>({ cmd: "session" }).then(setSession, () => {});
   }, [signedIn, live.versions.directory]);
 
   // Tell colleagues which conversation is open here.
