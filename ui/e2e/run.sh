@@ -4,12 +4,14 @@
 # there, never to disk), in a throwaway HOME. Needs the debug binaries (cargo build) and the
 # built UI (npm run build).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$self")/.."
 if [ -z "${SWITCHBOARD_E2E_SESSION:-}" ]; then
   home=$(mktemp -d)
   trap 'rm -rf "$home"' EXIT
   export HOME="$home" XDG_DATA_HOME="$home/.local/share" SWITCHBOARD_E2E_SESSION=1
-  exec dbus-run-session -- "$0" "$@"
+  dbus-run-session -- "$self" "$@"
+  exit $?
 fi
 # A keyring unlocked with a throwaway password, like a desktop login does.
 eval "$(printf 'e2e-keyring' | gnome-keyring-daemon --unlock --components=secrets)" >/dev/null
