@@ -229,8 +229,11 @@ async function main() {
   }
 }
 
-main().catch(async (e) => {
+try {
+  await main();
+} catch (e) {
   console.error(`e2e: FAILED: ${e.stack ?? e}`);
   for (const c of children) c.kill("SIGKILL");
-  process.exit(1);
-});
+  // A failed story fails the run (and scripts/test with it).
+  process.exitCode = 1;
+}
