@@ -211,117 +211,124 @@ impl Desk {
     /// Answers one command.
     pub async fn dispatch(&self, command: Command) -> Result<Value, DeskError> {
         use Command as C;
-        let queued = match command {
-            C::Session => return Ok(json!(self.session().await)),
-            C::SignIn { server, email, password } => {
-                let server = server.trim().trim_end_matches('/').to_owned();
-                if !(server.starts_with("http://") || server.starts_with("https://")) {
-                    return Err(invalid("The server address starts with https:// (or http:// on this computer)."));
-                }
-                if let Some(old) = self.sync.lock().await.take() {
-                    old.stop();
-                }
-                self.console.write().await.login(&server, email.trim(), &password).await?;
-                self.start_sync().await?;
-                return Ok(json!(self.session().await));
-            }
+        match command {
+            C::Session => Ok(json!(self.session().await)),
+            C::SignIn { server, email, password } => self.sign_in(server, email, password).await,
             C::SignOut => {
-                if let Some(old) = self.sync.lock().await.take() {
-                    old.stop();
-                }
+                self.stop().await;
                 self.console.write().await.logout().await?;
                 let _ = self.events.send(Event::Changed { entities: vec![], resync: true });
-                return Ok(Value::Null);
+                Ok(Value::Null)
             }
-            C::Outbox => return Ok(json!(self.console.read().await.store().outbox().await.map_err(ConsoleError::from)?)),
+            C::Inbox { query } => self.read(async |store, me| store.inbox(&query, me).await).await,
+            C::Timeline { conversation_id } => self.read(async |store, me| store.timeline(&conversation_id, me).await).await,
+            C::Customer { customer_id } => self.read(async |store, _| store.customer_profile(&customer_id).await).await,
+            C::FindCustomers { text } => self.read(async |store, _| store.search_customers(&text, 20).await).await,
+            C::Calendar { from, to } => {
+                let parse = |t: &str| t.parse::<jiff::Timestamp>().map_err(|_| invalid(format!("`{t}` is not a time (RFC 3339).")));
+                let (from, to) = (parse(&from)?, parse(&to)?);
+                self.read(async |store, _| store.calendar(from, to).await).await
+            }
+            C::NeedsHumanCount => self.read(async |store, _| store.needs_human_count().await).await,
+            C::Directory => Ok(json!(self.directory().await?)),
+            C::Slots { service_id, from, to, staff_id } => {
+                let mut query = vec![("service_id", service_id), ("from", from), ("to", to)];
+                query.extend(staff_id.map(|s| ("staff_id", s)));
+                let transport = self.console.read().await.transport()?;
+                Ok(transport.get_json("/v1/availability", &query).await.map_err(ConsoleError::from)?)
+            }
+            C::SendMessage { conversation_id, body } => self.act(async |c| c.send_message(&conversation_id, &body).await).await,
+            C::UseCannedResponse { conversation_id, canned_response_id } => self.act(async |c| c.use_canned_response(&conversation_id, &canned_response_id).await).await,
+            C::SendTemplate { conversation_id, template_id, variables } => self.act(async |c| c.send_template(&conversation_id, &template_id, variables).await).await,
+            C::TakeOver { conversation_id } => self.act(async |c| c.take_over(&conversation_id).await).await,
+            C::HandBack { conversation_id } => self.act(async |c| c.hand_back(&conversation_id).await).await,
+            C::MarkRead { conversation_id } => self.act(async |c| c.mark_read(&conversation_id).await).await,
+            C::SetStatus { conversation_id, status } => self.act(async |c| c.set_status(&conversation_id, &status).await).await,
+            C::Assign { conversation_id, staff_id } => self.act(async |c| c.assign(&conversation_id, staff_id.as_deref()).await).await,
+            C::AddNote { conversation_id, body } => self.act(async |c| c.add_note(&conversation_id, &body).await).await,
+            C::CreateBooking { customer_id, service_id, start, staff_id } => {
+                self.act(async |c| c.create_booking(&customer_id, &service_id, &start, staff_id.as_deref()).await).await
+            }
+            C::RescheduleBooking { booking_id, expected_version, start, staff_id } => {
+                self.act(async |c| c.reschedule_booking(&booking_id, expected_version, &start, staff_id.as_deref()).await).await
+            }
+            C::CancelBooking { booking_id, expected_version, reason } => {
+                self.act(async |c| c.cancel_booking(&booking_id, expected_version, reason.as_deref()).await).await
+            }
+            C::Outbox => self.read(async |store, _| store.outbox().await).await,
             C::Retry { mutation_id } => {
                 self.console.read().await.store().retry(mutation_id).await.map_err(ConsoleError::from)?;
                 self.kick().await;
-                return Ok(Value::Null);
+                Ok(Value::Null)
             }
             C::Discard { mutation_id } => {
                 self.console.read().await.store().discard(mutation_id).await.map_err(ConsoleError::from)?;
                 let _ = self.events.send(Event::Outbox);
-                return Ok(Value::Null);
+                Ok(Value::Null)
             }
             C::Viewing { conversation_id } => {
                 if let Some(sync) = self.sync.lock().await.as_ref() {
                     sync.viewing(conversation_id);
                 }
-                return Ok(Value::Null);
+                Ok(Value::Null)
             }
             C::Typing { conversation_id } => {
                 if let Some(sync) = self.sync.lock().await.as_ref() {
                     sync.typing(conversation_id);
                 }
-                return Ok(Value::Null);
+                Ok(Value::Null)
             }
             C::SyncNow => {
-                let sync = self.sync.lock().await.clone();
-                match sync {
-                    Some(sync) => sync.sync_now().await.map_err(ConsoleError::from)?,
-                    None => return Err(ConsoleError::NotSignedIn.into()),
-                }
-                return Ok(Value::Null);
+                let sync = self.sync.lock().await.clone().ok_or(ConsoleError::NotSignedIn)?;
+                sync.sync_now().await.map_err(ConsoleError::from)?;
+                Ok(Value::Null)
             }
-            other => {
-                let console = self.console.read().await;
-                let me = console.me()?.to_owned();
-                let store = console.store();
-                let local = |e: crate::store::StoreError| DeskError::from(ConsoleError::from(e));
-                match other {
-                    C::Inbox { query } => return Ok(json!(store.inbox(&query, &me).await.map_err(local)?)),
-                    C::Timeline { conversation_id } => return Ok(json!(store.timeline(&conversation_id, &me).await.map_err(local)?)),
-                    C::Customer { customer_id } => return Ok(json!(store.customer_profile(&customer_id).await.map_err(local)?)),
-                    C::FindCustomers { text } => return Ok(json!(store.search_customers(&text, 20).await.map_err(local)?)),
-                    C::Calendar { from, to } => {
-                        let parse = |t: &str| t.parse::<jiff::Timestamp>().map_err(|_| invalid(format!("`{t}` is not a time (RFC 3339).")));
-                        return Ok(json!(store.calendar(parse(&from)?, parse(&to)?).await.map_err(local)?));
-                    }
-                    C::Directory => {
-                        async fn all<T: serde::de::DeserializeOwned>(store: &crate::LocalStore, entity: &str) -> Result<Vec<T>, DeskError> {
-                            let rows = store.entities(entity).await.map_err(|e| DeskError::from(ConsoleError::from(e)))?;
-                            Ok(rows.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect())
-                        }
-                        let mut staff: Vec<Staff> = all(store, "staff").await?;
-                        staff.retain(|s| s.active);
-                        staff.sort_by(|a, b| a.name.cmp(&b.name));
-                        let mut services: Vec<Service> = all(store, "service").await?;
-                        services.retain(|s| s.active);
-                        services.sort_by(|a, b| a.name.cmp(&b.name));
-                        let mut canned_responses: Vec<CannedResponse> = all(store, "canned_response").await?;
-                        canned_responses.sort_by(|a, b| a.shortcut.cmp(&b.shortcut));
-                        let mut templates: Vec<WhatsappTemplate> = all(store, "whatsapp_template").await?;
-                        templates.sort_by(|a, b| a.name.cmp(&b.name));
-                        return Ok(json!(Directory { staff, services, canned_responses, templates }));
-                    }
-                    C::Slots { service_id, from, to, staff_id } => {
-                        let mut query = vec![("service_id", service_id), ("from", from), ("to", to)];
-                        query.extend(staff_id.map(|s| ("staff_id", s)));
-                        let transport = console.transport()?;
-                        return Ok(transport.get_json("/v1/availability", &query).await.map_err(ConsoleError::from)?);
-                    }
-                    C::NeedsHumanCount => return Ok(json!(store.needs_human_count().await.map_err(local)?)),
-                    C::SendMessage { conversation_id, body } => console.send_message(&conversation_id, &body).await?,
-                    C::UseCannedResponse { conversation_id, canned_response_id } => console.use_canned_response(&conversation_id, &canned_response_id).await?,
-                    C::SendTemplate { conversation_id, template_id, variables } => console.send_template(&conversation_id, &template_id, variables).await?,
-                    C::TakeOver { conversation_id } => console.take_over(&conversation_id).await?,
-                    C::HandBack { conversation_id } => console.hand_back(&conversation_id).await?,
-                    C::MarkRead { conversation_id } => console.mark_read(&conversation_id).await?,
-                    C::SetStatus { conversation_id, status } => console.set_status(&conversation_id, &status).await?,
-                    C::Assign { conversation_id, staff_id } => console.assign(&conversation_id, staff_id.as_deref()).await?,
-                    C::AddNote { conversation_id, body } => console.add_note(&conversation_id, &body).await?,
-                    C::CreateBooking { customer_id, service_id, start, staff_id } => console.create_booking(&customer_id, &service_id, &start, staff_id.as_deref()).await?,
-                    C::RescheduleBooking { booking_id, expected_version, start, staff_id } => {
-                        console.reschedule_booking(&booking_id, expected_version, &start, staff_id.as_deref()).await?
-                    }
-                    C::CancelBooking { booking_id, expected_version, reason } => console.cancel_booking(&booking_id, expected_version, reason.as_deref()).await?,
-                    _ => unreachable!("answered above"),
-                }
-            }
-        };
+        }
+    }
+
+    async fn sign_in(&self, server: String, email: String, password: String) -> Result<Value, DeskError> {
+        let server = server.trim().trim_end_matches('/').to_owned();
+        if !(server.starts_with("http://") || server.starts_with("https://")) {
+            return Err(invalid("The server address starts with https:// (or http:// on this computer)."));
+        }
+        self.stop().await;
+        self.console.write().await.login(&server, email.trim(), &password).await?;
+        self.start_sync().await?;
+        Ok(json!(self.session().await))
+    }
+
+    /// A question for the mirror, asked as the signed-in person.
+    async fn read<T: Serialize>(&self, query: impl AsyncFnOnce(&crate::LocalStore, &str) -> Result<T, crate::store::StoreError>) -> Result<Value, DeskError> {
+        let console = self.console.read().await;
+        let me = console.me()?;
+        Ok(json!(query(console.store(), me).await.map_err(ConsoleError::from)?))
+    }
+
+    /// Something staff did: queued in the outbox (shown at once as pending), pushed when possible.
+    async fn act(&self, action: impl AsyncFnOnce(&Console) -> Result<crate::Queued, ConsoleError>) -> Result<Value, DeskError> {
+        let queued = action(&*self.console.read().await).await?;
         self.kick().await;
         Ok(json!(queued))
+    }
+
+    async fn directory(&self) -> Result<Directory, DeskError> {
+        async fn all<T: serde::de::DeserializeOwned>(store: &crate::LocalStore, entity: &str) -> Result<Vec<T>, DeskError> {
+            let rows = store.entities(entity).await.map_err(ConsoleError::from)?;
+            Ok(rows.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect())
+        }
+        let console = self.console.read().await;
+        let store = console.store();
+        let mut staff: Vec<Staff> = all(store, "staff").await?;
+        staff.retain(|s| s.active);
+        staff.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut services: Vec<Service> = all(store, "service").await?;
+        services.retain(|s| s.active);
+        services.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut canned_responses: Vec<CannedResponse> = all(store, "canned_response").await?;
+        canned_responses.sort_by(|a, b| a.shortcut.cmp(&b.shortcut));
+        let mut templates: Vec<WhatsappTemplate> = all(store, "whatsapp_template").await?;
+        templates.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Directory { staff, services, canned_responses, templates })
     }
 
     /// Stops syncing (the app is quitting).
