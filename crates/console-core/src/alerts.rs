@@ -8,6 +8,8 @@
 use std::collections::{HashMap, VecDeque};
 
 use futures_util::future::BoxFuture;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use serde_json::Value;
@@ -203,8 +205,23 @@ pub trait Notifier: Send + Sync + 'static {
     fn notify<'a>(&'a self, alert: &'a Alert) -> BoxFuture<'a, ()>;
 }
 
-/// Native notifications (org.freedesktop.Notifications on Linux, via notify-rust).
-pub struct DesktopNotifier;
+/// Native notifications (org.freedesktop.Notifications on Linux, via notify-rust). With
+/// [`DesktopNotifier::on_open`], clicking a notification about a conversation hands its id over
+/// (the app opens it).
+#[derive(Default)]
+pub struct DesktopNotifier {
+    on_open: Option<Arc<dyn Fn(String) + Send + Sync>>,
+}
+
+impl DesktopNotifier {
+    pub fn new() -> DesktopNotifier {
+        DesktopNotifier::default()
+    }
+
+    pub fn on_open(open: impl Fn(String) + Send + Sync + 'static) -> DesktopNotifier {
+        DesktopNotifier { on_open: Some(Arc::new(open)) }
+    }
+}
 
 impl Notifier for DesktopNotifier {
     fn notify<'a>(&'a self, alert: &'a Alert) -> BoxFuture<'a, ()> {
@@ -220,8 +237,20 @@ impl Notifier for DesktopNotifier {
                 if let Some(c) = &alert.conversation_id {
                     n.action("default", "Open").hint(notify_rust::Hint::Custom("switchboard-conversation".into(), c.clone()));
                 }
-                if let Err(e) = n.show_async().await {
-                    tracing::warn!(error = %e, "could not show a notification");
+                match n.show_async().await {
+                    Ok(handle) => {
+                        if let (Some(open), Some(conversation)) = (self.on_open.clone(), alert.conversation_id.clone()) {
+                            // Waiting for the click blocks (until it is clicked or closed): not on the runtime.
+                            tokio::task::spawn_blocking(move || {
+                                handle.wait_for_action(|action| {
+                                    if action == "default" {
+                                        open(conversation);
+                                    }
+                                })
+                            });
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not show a notification"),
                 }
             }
             #[cfg(not(all(unix, not(target_os = "macos"))))]

@@ -50,6 +50,10 @@ impl Recorder {
     }
 
     fn close_notification(&self, _id: u32) {}
+
+    /// What the notification server says when the person clicks a notification.
+    #[zbus(signal)]
+    async fn action_invoked(emitter: &zbus::object_server::SignalEmitter<'_>, id: u32, action_key: &str) -> zbus::Result<()>;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,7 +74,12 @@ async fn escalations_and_messages_in_my_conversations_become_desktop_notificatio
     let owner = service.token(OWNER).await;
     let dir = tempfile::tempdir().unwrap();
     let console = console(&service, OWNER, dir.path()).await;
-    let handle = console.start(Some(Arc::new(console_core::alerts::DesktopNotifier)), quick()).unwrap();
+    let opened = Arc::new(Mutex::new(Vec::<String>::new()));
+    let notifier = {
+        let opened = opened.clone();
+        console_core::alerts::DesktopNotifier::on_open(move |conversation| opened.lock().unwrap().push(conversation))
+    };
+    let handle = console.start(Some(Arc::new(notifier)), quick()).unwrap();
     handle.watch_status().wait_for(|s| s.state == SyncState::Live).await.unwrap();
     assert!(shown.lock().unwrap().is_empty(), "history is not announced on the first sync");
 
@@ -82,8 +91,17 @@ async fn escalations_and_messages_in_my_conversations_become_desktop_notificatio
     assert_eq!(first.body, "I need to speak to a person please");
     assert!(first.actions.contains(&"default".to_owned()), "clicking opens the conversation: {first:?}");
 
-    // I take it; the customer writes again: a notification for a message in a conversation I hold.
+    // The person clicks it: the console is told which conversation to open.
     let conversation = service.conversation_of(&owner, "447700900888").await;
+    let recorder = _server.object_server().interface::<_, Recorder>("/org/freedesktop/Notifications").await.unwrap();
+    eventually("the click opens Nia's conversation", || async {
+        // Emitted until heard: the notifier subscribes to clicks just after showing.
+        Recorder::action_invoked(recorder.signal_emitter(), 1, "default").await.unwrap();
+        opened.lock().unwrap().as_slice() == [conversation.clone()]
+    })
+    .await;
+
+    // I take it; the customer writes again: a notification for a message in a conversation I hold.
     console.take_over(&conversation).await.unwrap();
     handle.kick();
     eventually("taken over", || async { console.store().outbox().await.unwrap().is_empty() }).await;

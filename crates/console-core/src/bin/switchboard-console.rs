@@ -160,7 +160,7 @@ async fn run(cli: Cli) -> Result<(), ConsoleError> {
             Err(e) => return Err(e),
         },
         Verb::Watch => {
-            let handle = console.start(Some(std::sync::Arc::new(console_core::alerts::DesktopNotifier)), EngineConfig::default())?;
+            let handle = console.start(Some(std::sync::Arc::new(console_core::alerts::DesktopNotifier::new())), EngineConfig::default())?;
             let mut events = handle.subscribe();
             println!("{}", serde_json::to_string(&handle.status()).unwrap_or_default());
             loop {
@@ -248,7 +248,7 @@ async fn serve_ui(data_dir: &std::path::Path, bind: std::net::SocketAddr, ui: Pa
     if !ui.join("index.html").is_file() {
         return Err(ConsoleError::Invalid(format!("{} has no index.html: build the UI first (cd ui && npm run build).", ui.display())));
     }
-    let notifier: Option<std::sync::Arc<dyn console_core::alerts::Notifier>> = if notify { Some(std::sync::Arc::new(console_core::alerts::DesktopNotifier)) } else { None };
+    let notifier: Option<std::sync::Arc<dyn console_core::alerts::Notifier>> = if notify { Some(std::sync::Arc::new(console_core::alerts::DesktopNotifier::new())) } else { None };
     let desk = console_core::desk::Desk::open(data_dir, notifier, EngineConfig::default()).await.map_err(|e| ConsoleError::Invalid(e.message))?;
     let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| ConsoleError::Invalid(format!("cannot listen on {bind}: {e}")))?;
     let addr = listener.local_addr().map_err(|e| ConsoleError::Invalid(e.to_string()))?;
