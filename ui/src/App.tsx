@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { call, listen, ConsoleError } from "./api";
+import { call, listen, onOpenConversation, ConsoleError } from "./api";
+import type { Timeline } from "./bindings/Timeline";
 import type { Event } from "./bindings/Event";
 import type { Session } from "./bindings/Session";
 import type { Status } from "./bindings/Status";
@@ -84,7 +85,25 @@ export function App() {
     return stop;
   }, []);
 
+  // A clicked notification opens its conversation.
+  useEffect(
+    () =>
+      onOpenConversation(async (id) => {
+        setView("inbox");
+        setConversationId(id);
+        const timeline = await call<Timeline | null>({ cmd: "timeline", conversation_id: id }).catch(() => null);
+        if (timeline) setCustomerId(timeline.conversation.customer_id);
+      }),
+    [],
+  );
+
   const signedIn = session?.account != null;
+
+  // The count of customers waiting for a person, in the title (the tray shows it too).
+  useEffect(() => {
+    if (!signedIn) return;
+    call<number>({ cmd: "needs_human_count" }).then((n) => (document.title = n > 0 ? `(${n}) Switchboard` : "Switchboard"), () => {});
+  }, [signedIn, live.versions.inbox]);
   useEffect(() => {
     if (!signedIn) return;
     call<Directory>({ cmd: "directory" }).then(setDirectory, () => {});

@@ -52,21 +52,28 @@ export async function call<T>(command: Command): Promise<T> {
 
 /** Subscribes to the console's events; returns the unsubscribe function. */
 export function listen(handler: (event: Event) => void): () => void {
-  if (inTauri) {
-    let stop: (() => void) | null = null;
-    let stopped = false;
-    import("@tauri-apps/api/event").then(({ listen }) =>
-      listen<Event[]>("console", (e) => e.payload.forEach(handler)).then((unlisten) => {
-        if (stopped) unlisten();
-        else stop = unlisten;
-      }),
-    );
-    return () => {
-      stopped = true;
-      stop?.();
-    };
-  }
+  if (inTauri) return tauriListen<Event[]>("console", (batch) => batch.forEach(handler));
   const source = new EventSource("events");
   source.onmessage = (m) => (JSON.parse(m.data) as Event[]).forEach(handler);
   return () => source.close();
+}
+
+function tauriListen<T>(name: string, handler: (payload: T) => void): () => void {
+  let stop: (() => void) | null = null;
+  let stopped = false;
+  import("@tauri-apps/api/event").then(({ listen }) =>
+    listen<T>(name, (e) => handler(e.payload)).then((unlisten) => {
+      if (stopped) unlisten();
+      else stop = unlisten;
+    }),
+  );
+  return () => {
+    stopped = true;
+    stop?.();
+  };
+}
+
+/** A notification was clicked in the desktop app: open this conversation. (No-op in a browser.) */
+export function onOpenConversation(handler: (conversationId: string) => void): () => void {
+  return inTauri ? tauriListen<string>("open_conversation", handler) : () => {};
 }

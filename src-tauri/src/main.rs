@@ -1,0 +1,181 @@
+//! `switchboard`: the front desk's desktop console. A thin shell over console-core: the window
+//! shows the UI in `ui/`, whose every question and action is one `console` command answered by
+//! [`Desk::dispatch`]; the desk's events reach the window in batches (the `console` event); a
+//! tray icon counts the conversations waiting for a person; a notification opens its
+//! conversation when clicked. `switchboard --headless` runs the same core without a window
+//! (sync, outbox, notifications) for a machine nobody looks at.
+
+// No console window on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use console_core::alerts::DesktopNotifier;
+use console_core::desk::{Command, Desk, DeskError};
+use console_core::{EngineConfig, Event};
+use serde_json::Value;
+use tauri::menu::{Menu, MenuItem};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::{AppHandle, Emitter, Manager};
+
+/// Tauri's identifier (tauri.conf.json): the data directory's name, shared with --headless.
+const IDENTIFIER: &str = "app.switchboard.console";
+/// Events arriving within this window go to the UI as one batch.
+const BATCH: Duration = Duration::from_millis(30);
+
+struct Options {
+    headless: bool,
+    data_dir: PathBuf,
+}
+
+fn options() -> Options {
+    let mut headless = false;
+    let mut data_dir = std::env::var_os("SWITCHBOARD_CONSOLE_DATA_DIR").map(PathBuf::from);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--headless" => headless = true,
+            "--data-dir" => data_dir = args.next().map(PathBuf::from),
+            "--help" | "-h" => {
+                println!("switchboard [--headless] [--data-dir DIR]\n  --headless   sync, send and notify without a window\n  --data-dir   where the local copy and outbox live");
+                std::process::exit(0);
+            }
+            // Launchers (WebDriver, desktop files) may add their own; they are not ours to refuse.
+            other => tracing::debug!(argument = other, "ignored"),
+        }
+    }
+    let data_dir = data_dir.unwrap_or_else(|| dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join(IDENTIFIER));
+    Options { headless, data_dir }
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    console_core::credentials::use_platform_store();
+    let options = options();
+    if options.headless {
+        headless(options.data_dir)
+    } else {
+        window(options.data_dir)
+    }
+}
+
+#[tauri::command]
+async fn console(desk: tauri::State<'_, Arc<Desk>>, command: Command) -> Result<Value, DeskError> {
+    desk.dispatch(command).await
+}
+
+fn window(data_dir: PathBuf) -> anyhow::Result<()> {
+    tauri::Builder::default()
+        .invoke_handler(tauri::generate_handler![console])
+        .setup(move |app| {
+            let clicked = app.handle().clone();
+            let notifier = DesktopNotifier::on_open(move |conversation| open_conversation(&clicked, &conversation));
+            let desk = tauri::async_runtime::block_on(Desk::open(&data_dir, Some(Arc::new(notifier)), EngineConfig::default()))?;
+            app.manage(desk.clone());
+            let tray = tray(app.handle())?;
+            tauri::async_runtime::spawn(forward(app.handle().clone(), desk, tray));
+            Ok(())
+        })
+        .build(tauri::generate_context!("../tauri.conf.json"))?
+        .run(|app, event| {
+            if let tauri::RunEvent::Exit = event {
+                let desk = app.state::<Arc<Desk>>().inner().clone();
+                tauri::async_runtime::block_on(desk.stop());
+            }
+        });
+    Ok(())
+}
+
+fn show(app: &AppHandle) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.show();
+        let _ = window.unminimize();
+        let _ = window.set_focus();
+    }
+}
+
+/// A notification was clicked: bring the window up on that conversation.
+fn open_conversation(app: &AppHandle, conversation: &str) {
+    show(app);
+    let _ = app.emit("open_conversation", conversation);
+}
+
+fn tray(app: &AppHandle) -> tauri::Result<TrayIcon> {
+    let open = MenuItem::with_id(app, "open", "Open Switchboard", true, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+    let menu = Menu::with_items(app, &[&open, &quit])?;
+    let mut builder = TrayIconBuilder::with_id("main").tooltip("Switchboard").menu(&menu).on_menu_event(|app, event| match event.id.as_ref() {
+        "open" => show(app),
+        "quit" => app.exit(0),
+        _ => {}
+    });
+    if let Some(icon) = app.default_window_icon() {
+        builder = builder.icon(icon.clone());
+    }
+    builder.build(app)
+}
+
+/// Desk events → the window, batched; the tray's count follows every change.
+async fn forward(app: AppHandle, desk: Arc<Desk>, tray: TrayIcon) {
+    let mut events = desk.subscribe();
+    let mut waiting = None;
+    loop {
+        let first = match events.recv().await {
+            Ok(event) => event,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Event::Changed { entities: vec![], resync: true },
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + BATCH;
+        while let Ok(Ok(more)) = tokio::time::timeout_at(deadline, events.recv()).await {
+            batch.push(more);
+        }
+        let counts_changed = batch.iter().any(|e| matches!(e, Event::Changed { .. } | Event::Outbox));
+        let _ = app.emit("console", &batch);
+        if counts_changed {
+            let count = desk.dispatch(Command::NeedsHumanCount).await.ok().and_then(|v| v.as_i64()).unwrap_or(0);
+            if waiting != Some(count) {
+                waiting = Some(count);
+                let label = match count {
+                    0 => "Switchboard".to_owned(),
+                    1 => "Switchboard — 1 customer waiting for a person".to_owned(),
+                    n => format!("Switchboard — {n} customers waiting for a person"),
+                };
+                let _ = tray.set_tooltip(Some(&label));
+                // Shown beside the icon where the tray supports it (Linux app indicators).
+                let _ = tray.set_title(if count > 0 { Some(count.to_string()) } else { None });
+            }
+        }
+    }
+}
+
+/// No window: keep the mirror in sync, send what is queued, notify. Status lines go to stdout.
+fn headless(data_dir: PathBuf) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async {
+        let desk = Desk::open(&data_dir, Some(Arc::new(DesktopNotifier::new())), EngineConfig::default()).await?;
+        let session = desk.dispatch(Command::Session).await?;
+        if session["account"].is_null() {
+            anyhow::bail!("nobody is signed in on {}: sign in in the window, or with `switchboard-console --data-dir {} login`", data_dir.display(), data_dir.display());
+        }
+        println!("{}", serde_json::json!({"signed_in": session["account"]["email"], "data_dir": data_dir}));
+        let mut events = desk.subscribe();
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Ok(event @ (Event::Status { .. } | Event::Alert { .. })) => println!("{}", serde_json::to_string(&event)?),
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+                _ = tokio::signal::ctrl_c() => break,
+            }
+        }
+        desk.stop().await;
+        Ok(())
+    })
+}
