@@ -7,125 +7,16 @@
 // Sign in → an escalated conversation arrives live → take it over → reply (delivered) → hand
 // back → book a free slot from the customer panel → see it on the calendar → the service goes
 // down → a reply shows pending → the service returns → the reply shows sent.
-import { spawn } from "node:child_process";
-import crypto from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
-
-const root = path.resolve(import.meta.dirname, "../..");
-const bin = (name) => path.join(root, "target", "debug", name);
-const out = path.join(root, "ui", "e2e", "out");
-const APP_SECRET = "e2e-app-secret";
-const PASSWORD = "switchboard-demo";
-const children = [];
-
-function log(step) {
-  console.log(`e2e: ${step}`);
-}
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts a program and resolves with the first URL matching `pattern` on its stdout. */
-function start(name, args, env, pattern) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin(name), args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    children.push(child);
-    let seen = "";
-    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${seen}`)), 30_000);
-    child.stdout.on("data", (d) => {
-      seen += d;
-      const m = pattern.exec(seen);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1] });
-      }
-    });
-    child.stderr.on("data", (d) => {
-      seen += d;
-      if (process.env.E2E_VERBOSE) process.stderr.write(d);
-    });
-    child.on("exit", (code) => reject(new Error(`${name} exited (${code}): ${seen}`)));
-  });
-}
-
-async function stop(child) {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await exited;
-}
-
-async function until(what, check, timeout = 15_000) {
-  const deadline = Date.now() + timeout;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting until ${what}${last ? `: ${last.message}` : ""}`);
-}
-
-async function webhook(serviceUrl, from, name, text, id) {
-  const body = JSON.stringify({
-    object: "whatsapp_business_account",
-    entry: [{ id: "WABA", changes: [{ field: "messages", value: {
-      messaging_product: "whatsapp",
-      metadata: { display_phone_number: "447911000001", phone_number_id: "100000000001" },
-      contacts: [{ wa_id: from, profile: { name } }],
-      messages: [{ from, id, timestamp: String(Math.floor(Date.now() / 1000)), type: "text", text: { body: text } }],
-    } }] }],
-  });
-  const signature = "sha256=" + crypto.createHmac("sha256", APP_SECRET).update(body).digest("hex");
-  const r = await fetch(`${serviceUrl}/webhooks/whatsapp`, { method: "POST", headers: { "content-type": "application/json", "x-hub-signature-256": signature }, body });
-  if (!r.ok) throw new Error(`webhook refused: ${r.status} ${await r.text()}`);
-}
-
-function scanForSecrets(dir, secrets) {
-  const found = [];
-  const walk = (d) => {
-    for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, entry.name);
-      if (entry.isDirectory()) walk(p);
-      else {
-        const bytes = fs.readFileSync(p).toString("latin1");
-        for (const s of secrets) if (bytes.includes(s)) found.push(`${p} holds ${s.slice(0, 12)}…`);
-        // JWTs (access or refresh tokens) start with base64 of '{"'.
-        if (/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./.test(bytes)) found.push(`${p} holds a token`);
-      }
-    }
-  };
-  walk(dir);
-  return found;
-}
+import { PASSWORD, demoService, log, out, root, run, scanForSecrets, start, until, webhook } from "./harness.mjs";
 
 async function main() {
   fs.mkdirSync(out, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "switchboard-e2e-"));
-  const servicePort = await freePort();
-  const serviceEnv = {
-    SWITCHBOARD_BIND: `127.0.0.1:${servicePort}`,
-    SWITCHBOARD_DATA_DIR: path.join(tmp, "cloud"),
-    SWITCHBOARD_DEMO_APP_SECRET: APP_SECRET,
-    SWITCHBOARD_LOG: "warn",
-  };
-  const startService = () => start("switchboard-cloud", ["demo", "--no-traffic"], serviceEnv, /running at (http:\/\/\S+)/);
-  let service = await startService();
+  const service = await demoService(path.join(tmp, "cloud"));
   const serviceUrl = service.url;
   log(`service at ${serviceUrl}`);
   const consoleDir = path.join(tmp, "console");
@@ -202,7 +93,7 @@ async function main() {
     log("the service goes down; a reply waits");
     await page.getByRole("button", { name: "Inbox" }).click();
     await page.getByTestId("inbox-row").filter({ hasText: "Maya Brooks" }).click();
-    await stop(service.child);
+    await service.stop();
     await page.getByTestId("sync-state").filter({ hasText: "Offline" }).waitFor({ timeout: 20_000 });
     await reply.fill("We have you booked in — see you soon!");
     await reply.press("Enter");
@@ -212,7 +103,7 @@ async function main() {
     await page.screenshot({ path: path.join(out, "06-offline-pending.png") });
 
     log("the service returns; the reply is sent");
-    service = await startService();
+    await service.start();
     await page.getByTestId("sync-state").filter({ hasText: "Online" }).waitFor({ timeout: 40_000 });
     await offline.getByTestId("ticks").waitFor({ timeout: 20_000 });
     if ((await offline.getByTestId("pending").count()) !== 0) throw new Error("the reply still shows pending");
@@ -225,15 +116,7 @@ async function main() {
     log("passed");
   } finally {
     await browser.close();
-    for (const c of children) await stop(c).catch(() => {});
   }
 }
 
-try {
-  await main();
-} catch (e) {
-  console.error(`e2e: FAILED: ${e.stack ?? e}`);
-  for (const c of children) c.kill("SIGKILL");
-  // A failed story fails the run (and scripts/test with it).
-  process.exitCode = 1;
-}
+await run(main);
