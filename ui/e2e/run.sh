@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs the browser end-to-end story (story.mjs) with what a desktop session would give the
+# Runs the end-to-end stories (story.mjs in Chromium, window.mjs in the desktop app) with what a desktop session would give the
 # console: a private D-Bus session bus with an unlocked GNOME Keyring (the refresh token goes
-# there, never to disk), in a throwaway HOME. Needs the debug binaries (cargo build) and the
-# built UI (npm run build).
+# there, never to disk), in a throwaway HOME. Needs the debug binaries (cargo build, after
+# npm run build: the app embeds the built UI).
 set -euo pipefail
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$self")/.."
@@ -16,4 +16,10 @@ fi
 # A keyring unlocked with a throwaway password, like a desktop login does.
 eval "$(printf 'e2e-keyring' | gnome-keyring-daemon --unlock --components=secrets)" >/dev/null
 export GNOME_KEYRING_CONTROL
-node e2e/story.mjs
+# The UI in Chromium (Playwright), then the real Tauri window under Xvfb (WebKitWebDriver).
+case "${1:-all}" in
+  browser) node e2e/story.mjs ;;
+  window) xvfb-run -a -s "-screen 0 1280x800x24" node e2e/window.mjs ;;
+  all) node e2e/story.mjs && xvfb-run -a -s "-screen 0 1280x800x24" node e2e/window.mjs ;;
+  *) echo "usage: e2e/run.sh [browser|window|all]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,183 @@
+// The same front-desk story in the real desktop app: the Tauri window (`switchboard`, WebKitGTK)
+// under Xvfb, driven over WebDriver by WebKitWebDriver directly (tauri-driver was measured flaky
+// here), against the real service. Screenshots of the real window (ImageMagick `import`) go to
+// e2e/out/window-*.png. Run through e2e/run.sh (private D-Bus session and keyring, Xvfb).
+//
+// Sign in → an escalated conversation arrives live → take it over → reply (delivered) → hand back
+// → book a free slot from the customer panel → see it on the calendar → the service goes down → a
+// reply shows pending → the service returns → the reply shows sent → nothing secret on disk.
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { PASSWORD, bin, children, demoService, freePort, log, out, run, scanForSecrets, until, webhook } from "./harness.mjs";
+
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+
+/** The few WebDriver commands the story needs, over plain HTTP. */
+class Driver {
+  constructor(base, session) {
+    this.base = base;
+    this.session = session;
+  }
+
+  static async start(app, args) {
+    const port = await freePort();
+    const driver = spawn("WebKitWebDriver", [`--port=${port}`], { env: { ...process.env, TAURI_WEBVIEW_AUTOMATION: "true" }, stdio: "ignore" });
+    children.push(driver);
+    const base = `http://127.0.0.1:${port}`;
+    await until("WebKitWebDriver listens", async () => (await fetch(`${base}/status`)).ok, 15_000);
+    const r = await fetch(`${base}/session`, {
+      method: "POST",
+      body: JSON.stringify({ capabilities: { alwaysMatch: { "webkitgtk:browserOptions": { binary: app, args } } } }),
+    });
+    const body = await r.json();
+    if (!r.ok) throw new Error(`no WebDriver session: ${JSON.stringify(body)}`);
+    return new Driver(base, body.value.sessionId);
+  }
+
+  async send(method, route, body) {
+    const r = await fetch(`${this.base}/session/${this.session}${route}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+    const json = await r.json();
+    if (!r.ok) throw new Error(`${method} ${route}: ${JSON.stringify(json.value)}`);
+    return json.value;
+  }
+
+  /** Runs `body` (a function body) in the window with `args`; returns what it returns. */
+  js(body, ...args) {
+    return this.send("POST", "/execute/sync", { script: body, args });
+  }
+
+  /** The first element matching `css` whose text contains `text`, as a WebDriver reference. */
+  async find(css, text = "") {
+    const el = await until(`"${css}" showing "${text}"`, () =>
+      this.js("return [...document.querySelectorAll(arguments[0])].find((e) => e.textContent.includes(arguments[1]) && e.getClientRects().length) || null", css, text),
+    );
+    return el[ELEMENT];
+  }
+
+  async click(css, text) {
+    await this.send("POST", `/element/${await this.find(css, text)}/click`, {});
+  }
+
+  async type(css, keys) {
+    await this.send("POST", `/element/${await this.find(css)}/value`, { text: keys });
+  }
+
+  /** Sets a form field the way typing would, for inputs whose keyboard entry differs by engine. */
+  async set(css, value) {
+    await this.js(
+      "const e = document.querySelector(arguments[0]); Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(e, arguments[1]); e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: true}));",
+      css,
+      value,
+    );
+  }
+
+  waitText(css, text, timeout) {
+    return until(`"${css}" showing "${text}"`, () => this.js("return [...document.querySelectorAll(arguments[0])].some((e) => e.textContent.includes(arguments[1]))", css, text), timeout);
+  }
+
+  quit() {
+    return fetch(`${this.base}/session/${this.session}`, { method: "DELETE" }).catch(() => {});
+  }
+}
+
+function screenshot(name) {
+  execFileSync("import", ["-window", "root", path.join(out, `window-${name}.png`)]);
+}
+
+const ENTER = "\uE007";
+
+async function main() {
+  fs.mkdirSync(out, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "switchboard-window-"));
+  const service = await demoService(path.join(tmp, "cloud"));
+  log(`service at ${service.url}`);
+  const dataDir = path.join(tmp, "console");
+  const app = await Driver.start(bin("switchboard"), ["--data-dir", dataDir]);
+  try {
+    log("window: sign in");
+    await app.find("form[aria-label='Sign in']");
+    await app.set("input[name=server]", service.url);
+    await app.type("input[name=email]", "owner@demo.switchboard.app");
+    await app.type("input[name=password]", PASSWORD);
+    screenshot("01-sign-in");
+    await app.click("button[type=submit]", "Sign in");
+    await app.waitText("[data-testid=sync-state]", "Online", 30_000);
+    await app.find("[data-testid=inbox-row]");
+
+    log("window: an escalated conversation arrives live");
+    await webhook(service.url, "447700900666", "Nora Window", "Hello, I'd like to talk to a real person", "wamid.window-1");
+    await until("Nora needs a person", () =>
+      app.js("return [...document.querySelectorAll('[data-testid=inbox-row]')].some((r) => r.textContent.includes('Nora Window') && r.textContent.includes('Needs a person'))"),
+    20_000);
+    await until("the title counts her", async () => /^\(\d+\) Switchboard$/.test(await app.js("return document.title")));
+    screenshot("02-inbox");
+
+    log("window: take over, reply, hand back");
+    await app.click("[data-testid=inbox-row]", "Nora Window");
+    await app.click("button", "Take over");
+    await app.waitText("[data-testid=holder]", "You are handling this");
+    await app.type("textarea[aria-label=Reply]", `Hi Nora, the front desk here.${ENTER}`);
+    await until("the reply is delivered", () =>
+      app.js("return [...document.querySelectorAll('[data-testid=message]')].some((m) => m.textContent.includes('the front desk here') && ['Delivered', 'Read'].includes(m.querySelector('[data-testid=ticks]')?.title))"),
+    20_000);
+    screenshot("03-conversation");
+    await app.click("button", "Hand back to assistant");
+    await app.waitText("[data-testid=holder]", "Assistant");
+
+    log("window: book from the customer panel");
+    await app.click("aside[aria-label=Customer] button", "Book");
+    let booked = false;
+    let day;
+    for (let i = 1; i <= 7 && !booked; i++) {
+      day = new Date(Date.now() + i * 86_400_000);
+      await app.set("aside[aria-label=Customer] input[aria-label=Day]", day.toISOString().slice(0, 10));
+      const state = await until("free times are known", () =>
+        app.js("const a = document.querySelector('aside[aria-label=Customer]'); return a.querySelector('[data-testid=slot]') ? 'slots' : a.textContent.includes('No free time that day.') ? 'none' : null"),
+      );
+      if (state === "slots") {
+        screenshot("04-customer-panel");
+        await app.click("[data-testid=slot]");
+        booked = true;
+      }
+    }
+    if (!booked) throw new Error("no free slot in the next 7 days");
+    await app.find("[data-testid=upcoming]");
+
+    log("window: see it on the calendar");
+    await app.click("button.tab", "Calendar");
+    const days = Math.round((new Date(day.toDateString()) - new Date(new Date().toDateString())) / 86_400_000);
+    for (let i = 0; i < days; i++) await app.click(".rbc-toolbar button", "Next");
+    await app.find(".rbc-event", "Nora Window");
+    screenshot("05-calendar");
+
+    log("window: offline, a reply waits; back online, it is sent");
+    await app.click("button.tab", "Inbox");
+    await app.click("[data-testid=inbox-row]", "Nora Window");
+    await service.stop();
+    await app.waitText("[data-testid=sync-state]", "Offline", 20_000);
+    await app.type("textarea[aria-label=Reply]", `See you soon, Nora!${ENTER}`);
+    await until("the reply shows pending", () =>
+      app.js("return [...document.querySelectorAll('[data-testid=message]')].some((m) => m.textContent.includes('See you soon, Nora') && m.querySelector('[data-testid=pending]'))"),
+    );
+    await app.waitText("[data-testid=outbox]", "1 waiting to send");
+    screenshot("06-offline");
+    await service.start();
+    await app.waitText("[data-testid=sync-state]", "Online", 40_000);
+    await until("the reply shows sent", () =>
+      app.js("const m = [...document.querySelectorAll('[data-testid=message]')].find((m) => m.textContent.includes('See you soon, Nora')); return !!m && !m.querySelector('[data-testid=pending]') && !!m.querySelector('[data-testid=ticks]') && !document.querySelector('[data-testid=outbox]')"),
+    20_000);
+    screenshot("07-back-online");
+  } finally {
+    await app.quit();
+  }
+
+  log("window: nothing secret in the app's data directories");
+  const dirs = [dataDir, path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), ".local/share"), "app.switchboard.console")].filter((d) => fs.existsSync(d));
+  const leaks = dirs.flatMap((d) => scanForSecrets(d, [PASSWORD]));
+  if (leaks.length) throw new Error(`secrets on disk: ${leaks.join("; ")}`);
+  log(`window: passed (scanned ${dirs.join(", ")})`);
+}
+
+await run(main);
