@@ -51,7 +51,8 @@ export function start(name, args, env, pattern) {
 }
 
 export async function stop(child) {
-  if (child.exitCode !== null) return;
+  // Exited by itself (exitCode) or by a signal (signalCode): nothing to wait for.
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once("exit", r));
   child.kill("SIGTERM");
   await exited;

@@ -5,8 +5,9 @@
 // WhatsApp API on loopback). Run through e2e/run.sh, which provides the session bus and keyring.
 //
 // Sign in → an escalated conversation arrives live → take it over → reply (delivered) → hand
-// back → book a free slot from the customer panel → see it on the calendar → the service goes
-// down → a reply shows pending → the service returns → the reply shows sent.
+// back → book a free slot from the customer panel → see it on the calendar → add a canned
+// response in settings and use it with / → the service goes down → a reply shows pending → the
+// service returns → the reply shows sent.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -90,9 +91,24 @@ async function main() {
     await page.locator(".rbc-event").filter({ hasText: "Maya Brooks" }).waitFor({ timeout: 15_000 });
     await page.screenshot({ path: path.join(out, "05-calendar.png") });
 
-    log("the service goes down; a reply waits");
+    log("settings: the owner adds a canned response; the composer offers it on /");
+    await page.getByRole("button", { name: "Settings" }).click();
+    await page.getByRole("button", { name: "Save opening hours" }).waitFor();
+    await page.getByRole("button", { name: "Canned responses", exact: true }).click();
+    await page.getByLabel("Shortcut").fill("welcome");
+    await page.getByLabel("Title").fill("Welcome");
+    await page.getByLabel("Reply text").fill("Welcome to Bloom! We look forward to seeing you.");
+    await page.getByRole("button", { name: "Add canned response" }).click();
+    await page.getByText("/welcome").waitFor();
+    await page.screenshot({ path: path.join(out, "08-settings.png") });
     await page.getByRole("button", { name: "Inbox" }).click();
     await page.getByTestId("inbox-row").filter({ hasText: "Maya Brooks" }).click();
+    await reply.fill("/welc");
+    await page.getByRole("listbox", { name: "Canned responses" }).getByText("/welcome").waitFor({ timeout: 15_000 });
+    await reply.press("Enter");
+    await page.getByTestId("message").filter({ hasText: "Welcome to Bloom!" }).getByTestId("ticks").waitFor({ timeout: 20_000 });
+
+    log("the service goes down; a reply waits");
     await service.stop();
     await page.getByTestId("sync-state").filter({ hasText: "Offline" }).waitFor({ timeout: 20_000 });
     await reply.fill("We have you booked in — see you soon!");

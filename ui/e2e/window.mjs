@@ -6,80 +6,16 @@
 // Sign in → an escalated conversation arrives live → take it over → reply (delivered) → hand back
 // → book a free slot from the customer panel → see it on the calendar → the service goes down → a
 // reply shows pending → the service returns → the reply shows sent → nothing secret on disk.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { PASSWORD, bin, children, demoService, freePort, log, out, run, scanForSecrets, until, webhook } from "./harness.mjs";
+import { PASSWORD, bin, demoService, log, out, run, scanForSecrets, start, stop, until, webhook } from "./harness.mjs";
+import { Driver } from "./webdriver.mjs";
 
-const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
-
-/** The few WebDriver commands the story needs, over plain HTTP. */
-class Driver {
-  constructor(base, session) {
-    this.base = base;
-    this.session = session;
-  }
-
-  static async start(app, args) {
-    const port = await freePort();
-    const driver = spawn("WebKitWebDriver", [`--port=${port}`], { env: { ...process.env, TAURI_WEBVIEW_AUTOMATION: "true" }, stdio: "ignore" });
-    children.push(driver);
-    const base = `http://127.0.0.1:${port}`;
-    await until("WebKitWebDriver listens", async () => (await fetch(`${base}/status`)).ok, 15_000);
-    const r = await fetch(`${base}/session`, {
-      method: "POST",
-      body: JSON.stringify({ capabilities: { alwaysMatch: { "webkitgtk:browserOptions": { binary: app, args } } } }),
-    });
-    const body = await r.json();
-    if (!r.ok) throw new Error(`no WebDriver session: ${JSON.stringify(body)}`);
-    return new Driver(base, body.value.sessionId);
-  }
-
-  async send(method, route, body) {
-    const r = await fetch(`${this.base}/session/${this.session}${route}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-    const json = await r.json();
-    if (!r.ok) throw new Error(`${method} ${route}: ${JSON.stringify(json.value)}`);
-    return json.value;
-  }
-
-  /** Runs `body` (a function body) in the window with `args`; returns what it returns. */
-  js(body, ...args) {
-    return this.send("POST", "/execute/sync", { script: body, args });
-  }
-
-  /** The first element matching `css` whose text contains `text`, as a WebDriver reference. */
-  async find(css, text = "") {
-    const el = await until(`"${css}" showing "${text}"`, () =>
-      this.js("return [...document.querySelectorAll(arguments[0])].find((e) => e.textContent.includes(arguments[1]) && e.getClientRects().length) || null", css, text),
-    );
-    return el[ELEMENT];
-  }
-
-  async click(css, text) {
-    await this.send("POST", `/element/${await this.find(css, text)}/click`, {});
-  }
-
-  async type(css, keys) {
-    await this.send("POST", `/element/${await this.find(css)}/value`, { text: keys });
-  }
-
-  /** Sets a form field the way typing would, for inputs whose keyboard entry differs by engine. */
-  async set(css, value) {
-    await this.js(
-      "const e = document.querySelector(arguments[0]); Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(e, arguments[1]); e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: true}));",
-      css,
-      value,
-    );
-  }
-
-  waitText(css, text, timeout) {
-    return until(`"${css}" showing "${text}"`, () => this.js("return [...document.querySelectorAll(arguments[0])].some((e) => e.textContent.includes(arguments[1]))", css, text), timeout);
-  }
-
-  quit() {
-    return fetch(`${this.base}/session/${this.session}`, { method: "DELETE" }).catch(() => {});
-  }
+/** Searches the local mirror with the console's CLI (same data directory, full-text search). */
+function searchInbox(dataDir, words) {
+  return execFileSync(bin("switchboard-console"), ["--data-dir", dataDir, "inbox", "--search", words, "--json"], { encoding: "utf8" });
 }
 
 function screenshot(name) {
@@ -172,6 +108,12 @@ async function main() {
   } finally {
     await app.quit();
   }
+
+  log("headless: the same console keeps syncing without a window");
+  const headless = await start("switchboard", ["--headless", "--data-dir", dataDir], {}, /"state":"(live)"/);
+  await webhook(service.url, "447700900666", "Nora Window", "One more thing: can I bring my daughter?", "wamid.window-2");
+  await until("the headless console pulled Nora's new message", async () => JSON.parse(searchInbox(dataDir, "daughter")).items.length === 1, 20_000);
+  await stop(headless.child);
 
   log("window: nothing secret in the app's data directories");
   const dirs = [dataDir, path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), ".local/share"), "app.switchboard.console")].filter((d) => fs.existsSync(d));

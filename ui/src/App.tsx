@@ -13,6 +13,7 @@ import { ConversationView } from "./Conversation";
 import { CustomerPanel } from "./CustomerPanel";
 import { CalendarView } from "./Calendar";
 import { StatusBar } from "./StatusBar";
+import { Settings } from "./Settings";
 
 export interface Live {
   /** Bumped per view when something it shows changed. */
@@ -27,7 +28,7 @@ export function App() {
   const [session, setSession] = useState<Session | null>(null);
   const [status, setStatus] = useState<Status | null>(null);
   const [directory, setDirectory] = useState<Directory>({ staff: [], services: [], canned_responses: [], templates: [] });
-  const [view, setView] = useState<"inbox" | "calendar">("inbox");
+  const [view, setView] = useState<"inbox" | "calendar" | "settings">("inbox");
   const [conversationId, setConversationId] = useState<string | null>(null);
   const [customerId, setCustomerId] = useState<string | null>(null);
   const [live, setLive] = useState<Live>({ versions: zero, presence: [], typing: null });
@@ -138,6 +139,9 @@ export function App() {
         <nav>
           <button className={view === "inbox" ? "tab active" : "tab"} onClick={() => setView("inbox")}>Inbox</button>
           <button className={view === "calendar" ? "tab active" : "tab"} onClick={() => setView("calendar")}>Calendar</button>
+          {session.account.role !== "agent" ? (
+            <button className={view === "settings" ? "tab active" : "tab"} onClick={() => setView("settings")}>Settings</button>
+          ) : null}
         </nav>
         <StatusBar status={status} version={live.versions.outbox} />
         <span className="who" title={session.account.email}>{session.name ?? session.account.email}</span>
@@ -161,8 +165,10 @@ export function App() {
           )}
           {customerId && conversationId ? <CustomerPanel customerId={customerId} version={live.versions.customer} directory={directory} /> : null}
         </main>
-      ) : (
+      ) : view === "calendar" ? (
         <CalendarView version={live.versions.calendar} directory={directory} />
+      ) : (
+        <Settings />
       )}
     </div>
   );

@@ -129,3 +129,20 @@ describe("lists and calendars", () => {
     expect(dirtyFrom([{ type: "changed", entities: [], resync: true }], open).directory).toBe(true);
   });
 });
+
+describe("settings", () => {
+  it("explains what is wrong with opening hours", async () => {
+    const { dayProblems, weekProblems, parsePrice, formatPrice } = await import("./hours");
+    expect(dayProblems("tuesday", [{ start: "09:00", end: "17:00" }])).toEqual([]);
+    expect(dayProblems("tuesday", [{ start: "17:00", end: "09:00" }])).toEqual(["Tuesday: 17:00–09:00 closes before it opens"]);
+    expect(dayProblems("friday", [{ start: "13:00", end: "18:00" }, { start: "09:00", end: "13:30" }])).toEqual(["Friday: 09:00–13:30 overlaps 13:00–18:00"]);
+    expect(dayProblems("monday", [{ start: "9am", end: "17:00" }])).toEqual(["Monday: times are HH:MM"]);
+    const empty = { monday: [], tuesday: [], wednesday: [], thursday: [], friday: [], saturday: [], sunday: [] };
+    expect(weekProblems(empty)).toEqual([]);
+    expect(parsePrice("25")).toBe(2500);
+    expect(parsePrice("25,5")).toBe(2550);
+    expect(parsePrice("25.05")).toBe(2505);
+    expect(parsePrice("abc")).toBeNull();
+    expect(formatPrice(2505)).toBe("25.05");
+  });
+});

@@ -21,6 +21,14 @@ use serde_json::json;
 use sha2::Sha256;
 use switchboard_cloud::{Application, Config};
 
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
 fn ts(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).unwrap().to_string()
 }
@@ -140,6 +148,66 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples[((samples.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// What the inbox asks while someone scrolls and searches, timed with the JSON the window gets.
+async fn ui_queries(console: &Console, conversations: i64) {
+    use console_core::queries::{InboxFilter, InboxQuery};
+    let me = console.me().unwrap().to_owned();
+    let store = console.store();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let page = |after: Option<String>, search: Option<&str>| InboxQuery { filter: InboxFilter::All, search: search.map(str::to_owned), limit: Some(200), after };
+
+    let mut first = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let p = store.inbox(&page(None, None), &me).await.unwrap();
+        serde_json::to_vec(&p).unwrap();
+        first.push(t.elapsed());
+    }
+    // Scrolling: every further page of 200 down to the oldest conversation.
+    let mut scroll = Vec::new();
+    let mut after = store.inbox(&page(None, None), &me).await.unwrap().next;
+    let mut seen = 200;
+    while let Some(cursor) = after {
+        let t = Instant::now();
+        let p = store.inbox(&page(Some(cursor), None), &me).await.unwrap();
+        serde_json::to_vec(&p).unwrap();
+        scroll.push(t.elapsed());
+        seen += p.items.len();
+        after = p.next;
+    }
+    assert!(seen as i64 >= conversations, "scrolled through every conversation ({seen})");
+    // Searching as someone types: each prefix of a few words, over every message.
+    let mut search = Vec::new();
+    for words in ["colour", "thursday afternoon", "message 4242", "realistic length", "Bench"] {
+        for end in 1..=words.len() {
+            let t = Instant::now();
+            let p = store.inbox(&page(None, Some(&words[..end])), &me).await.unwrap();
+            serde_json::to_vec(&p).unwrap();
+            search.push(t.elapsed());
+        }
+    }
+    let mut open = Vec::new();
+    for i in 0..50 {
+        let t = Instant::now();
+        let timeline = store.timeline(&format!("conv-{}", i * 37 % conversations), &me).await.unwrap();
+        serde_json::to_vec(&timeline).unwrap();
+        open.push(t.elapsed());
+    }
+    for (what, samples) in [
+        ("inbox: first page of 200", &mut first),
+        ("inbox: scrolling, each further page of 200", &mut scroll),
+        ("inbox: full-text search while typing (each prefix)", &mut search),
+        ("conversation: open a timeline", &mut open),
+    ] {
+        println!(
+            "| {what} | {} queries | p50 {:.1} ms, p99 {:.1} ms | < 50 ms |",
+            samples.len(),
+            ms(percentile(samples, 0.5)),
+            ms(percentile(samples, 0.99))
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let small = std::env::args().any(|a| a == "--small");
@@ -186,29 +254,9 @@ async fn main() {
         mirror_bytes / 1_000_000,
         bootstrap.as_secs_f64()
     );
-    if std::env::var("BENCH_SPLIT").is_ok() {
-        let transport = console.transport().unwrap();
-        let t = Instant::now();
-        let mut cursor = 0;
-        let mut pages = Vec::new();
-        loop {
-            let page = transport.pull(cursor, "split", 2000).await.unwrap();
-            cursor = page.cursor;
-            let more = page.has_more;
-            pages.push(page);
-            if !more { break; }
-        }
-        eprintln!("pull only: {:.2?} for {} pages", t.elapsed(), pages.len());
-        let other = tempfile::tempdir().unwrap();
-        let store = console_core::LocalStore::open(&other.path().join("x.sqlite3")).await.unwrap();
-        let t = Instant::now();
-        for page in &pages {
-            store.apply_page(&page.changes, page.cursor, false).await.unwrap();
-        }
-        eprintln!("apply only: {:.2?}", t.elapsed());
-    }
     let hits = console.store().search_messages("colour thursday", 20).await.unwrap();
     assert_eq!(hits.len(), 20, "the mirror is searchable");
+    ui_queries(&console, conversations).await;
 
     // Catch-up: 1,000 changes while away (new messages on the newest conversations).
     let now = switchboard_cloud::store::now_ms();
@@ -304,5 +352,12 @@ async fn main() {
         p99.as_secs_f64() * 1000.0,
         max.as_secs_f64() * 1000.0
     );
+    if let Ok(to) = std::env::var("BENCH_KEEP_MIRROR") {
+        // For the desktop's cold-start figure (ui/e2e/bench-window.mjs): the console's data
+        // directory, mirror and all, once this process has let go of it.
+        drop(console);
+        copy_dir(console_dir.path(), std::path::Path::new(&to));
+        eprintln!("kept the console's data directory in {to}");
+    }
     println!("| the first webhook a fresh service handles (warm-up, not in the percentiles) | 200 pokes | slowest {:.1} ms | |", first_webhook.as_secs_f64() * 1000.0);
 }

@@ -46,6 +46,10 @@ pub enum Command {
     Slots { service_id: String, from: String, to: String, staff_id: Option<String> },
     /// Conversations waiting for a person (the tray's count). → number
     NeedsHumanCount,
+    /// Owners' and admins' settings, straight to the service's REST API under `/v1/` (needs the
+    /// network; the service checks the role): hours, exceptions, services, staff, invitations,
+    /// canned responses, the assistant, channels, templates, the business. → the API's answer
+    Settings { method: SettingsMethod, path: String, body: Option<Value> },
     SendMessage { conversation_id: String, body: String },
     UseCannedResponse { conversation_id: String, canned_response_id: String },
     SendTemplate { conversation_id: String, template_id: String, variables: Vec<String> },
@@ -87,6 +91,32 @@ pub enum Command {
     Typing { conversation_id: String },
     /// Push and pull now.
     SyncNow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum SettingsMethod {
+    Get,
+    Post,
+    Patch,
+    Put,
+    Delete,
+}
+
+/// What settings may reach: the business's configuration, not its customers or conversations
+/// (those go through the outbox, so they work offline and are never applied twice).
+const SETTINGS: [&str; 10] =
+    ["/v1/schedule", "/v1/schedule-exceptions", "/v1/services", "/v1/staff", "/v1/invitations", "/v1/canned-responses", "/v1/assistant", "/v1/channels", "/v1/whatsapp-templates", "/v1/business"];
+
+fn settings_path(path: &str) -> Result<&str, DeskError> {
+    let allowed = SETTINGS.iter().any(|root| path == *root || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/')));
+    let clean = path.split('/').skip(1).all(|segment| !segment.is_empty() && segment != ".." && segment != "." && !segment.contains(['?', '#', '%']));
+    if allowed && clean {
+        Ok(path)
+    } else {
+        Err(invalid(format!("`{path}` is not a settings address.")))
+    }
 }
 
 /// Who is signed in and how sync is going.
@@ -235,7 +265,19 @@ impl Desk {
                 let mut query = vec![("service_id", service_id), ("from", from), ("to", to)];
                 query.extend(staff_id.map(|s| ("staff_id", s)));
                 let transport = self.console.read().await.transport()?;
-                Ok(transport.get_json("/v1/availability", &query).await.map_err(ConsoleError::from)?)
+                Ok(transport.request_json(reqwest::Method::GET, "/v1/availability", &query, None).await.map_err(ConsoleError::from)?)
+            }
+            C::Settings { method, path, body } => {
+                let path = settings_path(&path)?;
+                let method = match method {
+                    SettingsMethod::Get => reqwest::Method::GET,
+                    SettingsMethod::Post => reqwest::Method::POST,
+                    SettingsMethod::Patch => reqwest::Method::PATCH,
+                    SettingsMethod::Put => reqwest::Method::PUT,
+                    SettingsMethod::Delete => reqwest::Method::DELETE,
+                };
+                let transport = self.console.read().await.transport()?;
+                Ok(transport.request_json(method, path, &[], body.as_ref()).await.map_err(ConsoleError::from)?)
             }
             C::SendMessage { conversation_id, body } => self.act(async |c| c.send_message(&conversation_id, &body).await).await,
             C::UseCannedResponse { conversation_id, canned_response_id } => self.act(async |c| c.use_canned_response(&conversation_id, &canned_response_id).await).await,
@@ -335,6 +377,21 @@ impl Desk {
     pub async fn stop(&self) {
         if let Some(sync) = self.sync.lock().await.take() {
             sync.stop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_reach_only_the_business_configuration() {
+        for ok in ["/v1/services", "/v1/services/0190abc", "/v1/staff/1/hours", "/v1/assistant", "/v1/schedule-exceptions/x"] {
+            assert_eq!(settings_path(ok), Ok(ok));
+        }
+        for refused in ["/v1/conversations", "/v1/customers/1", "/v1/servicesX", "/v1/services/../customers", "/v1/services//x", "/v1/staff?x=1", "https://evil.example/v1/services", "/v1/services/%2e%2e"] {
+            assert_eq!(settings_path(refused).unwrap_err().kind, "invalid", "{refused}");
         }
     }
 }

@@ -159,10 +159,22 @@ impl HttpTransport {
         }
     }
 
-    /// An authenticated GET of the REST API (for what the mirror does not hold, like free times).
-    pub async fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<serde_json::Value, TransportError> {
+    /// An authenticated call of the REST API, for what does not go through sync: free times,
+    /// and owners' settings. A 204 answers `null`.
+    pub async fn request_json(&self, method: reqwest::Method, path: &str, query: &[(&str, String)], body: Option<&serde_json::Value>) -> Result<serde_json::Value, TransportError> {
         let url = format!("{}{path}", self.server);
-        let response = self.send(|token| self.http.get(&url).query(query).bearer_auth(token)).await?;
+        let response = self
+            .send(|token| {
+                let request = self.http.request(method.clone(), &url).query(query).bearer_auth(token);
+                match body {
+                    Some(body) => request.json(body),
+                    None => request,
+                }
+            })
+            .await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(serde_json::Value::Null);
+        }
         response.json().await.map_err(offline)
     }
 

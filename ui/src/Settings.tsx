@@ -1,0 +1,342 @@
+// Settings for owners and admins: opening hours and exceptions, services, staff and invitations,
+// canned responses, the assistant, channels. These change the business for everyone, so they go
+// straight to the service (online only; it checks roles) instead of through the offline outbox.
+import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from "react";
+import { call, ConsoleError } from "./api";
+import type { AssistantSettings } from "./bindings/AssistantSettings";
+import type { BusinessSchedule } from "./bindings/BusinessSchedule";
+import type { CannedResponse } from "./bindings/CannedResponse";
+import type { ChannelStatus } from "./bindings/ChannelStatus";
+import type { Invitation } from "./bindings/Invitation";
+import type { Role } from "./bindings/Role";
+import type { ScheduleException } from "./bindings/ScheduleException";
+import type { Service } from "./bindings/Service";
+import type { Staff } from "./bindings/Staff";
+import type { SettingsMethod } from "./bindings/SettingsMethod";
+import type { WeeklyHours } from "./bindings/WeeklyHours";
+import type { JsonValue } from "./bindings/serde_json/JsonValue";
+import { DAYS, dayName, formatPrice, parsePrice, weekProblems } from "./hours";
+
+function api<T>(method: SettingsMethod, path: string, body: unknown = null): Promise<T> {
+  return call<T>({ cmd: "settings", method, path, body: body as JsonValue });
+}
+
+/** Loads `path`, and gives a reload for after a change. */
+function useResource<T>(path: string): [T | null, () => void, string | null] {
+  const [value, setValue] = useState<T | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = useCallback(() => {
+    api<T>("get", path).then(
+      (v) => {
+        setValue(v);
+        setError(null);
+      },
+      (e: ConsoleError) => setError(e.kind === "offline" ? "Settings need the connection to the service." : e.message),
+    );
+  }, [path]);
+  useEffect(() => {
+    load();
+  }, [load]);
+  return [value, load, error];
+}
+
+/** Runs a change; shows what went wrong, or a short confirmation. */
+function useAction(): [(f: () => Promise<unknown>, done?: string) => Promise<boolean>, ReactNode] {
+  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
+  const run = async (f: () => Promise<unknown>, done = "Saved.") => {
+    try {
+      await f();
+      setNote({ ok: true, text: done });
+      return true;
+    } catch (e) {
+      setNote({ ok: false, text: (e as Error).message });
+      return false;
+    }
+  };
+  return [run, note ? <p className={note.ok ? "ok-note" : "error"} role={note.ok ? "status" : "alert"}>{note.text}</p> : null];
+}
+
+const TABS = ["Opening hours", "Services", "Staff", "Canned responses", "Assistant", "Channels"] as const;
+
+export function Settings() {
+  const [tab, setTab] = useState<(typeof TABS)[number]>("Opening hours");
+  return (
+    <main className="settings" aria-label="Settings">
+      <nav className="settings-tabs">
+        {TABS.map((t) => (
+          <button key={t} className={t === tab ? "chip active" : "chip"} onClick={() => setTab(t)}>{t}</button>
+        ))}
+      </nav>
+      <section className="settings-body">
+        {tab === "Opening hours" && <Hours />}
+        {tab === "Services" && <Services />}
+        {tab === "Staff" && <StaffSettings />}
+        {tab === "Canned responses" && <Canned />}
+        {tab === "Assistant" && <Assistant />}
+        {tab === "Channels" && <Channels />}
+      </section>
+    </main>
+  );
+}
+
+function Hours() {
+  const [schedule, reload, error] = useResource<BusinessSchedule>("/v1/schedule");
+  const [exceptions, reloadExceptions] = useResource<ScheduleException[]>("/v1/schedule-exceptions");
+  const [week, setWeek] = useState<WeeklyHours | null>(null);
+  const [run, note] = useAction();
+  const [exception, setException] = useState({ date: "", closed: true, start: "10:00", end: "14:00", note: "" });
+  useEffect(() => setWeek(schedule?.opening_hours ?? null), [schedule]);
+  if (error) return <p className="error">{error}</p>;
+  if (!week || !schedule) return <p className="muted">Loading…</p>;
+  const problems = weekProblems(week);
+  const setDay = (day: keyof WeeklyHours, intervals: WeeklyHours[keyof WeeklyHours]) => setWeek({ ...week, [day]: intervals });
+
+  const addException = (e: FormEvent) => {
+    e.preventDefault();
+    const body = { staff_id: null, date: exception.date, closed: exception.closed, hours: exception.closed ? [] : [{ start: exception.start, end: exception.end }], note: exception.note };
+    run(() => api("post", "/v1/schedule-exceptions", body), "Added.").then((ok) => ok && reloadExceptions());
+  };
+
+  return (
+    <div className="settings-panel">
+      <h2>Opening hours</h2>
+      <p className="muted">Times in {schedule.timezone}. A day with no hours is closed. The assistant only offers times inside these hours.</p>
+      <table className="hours">
+        <tbody>
+          {DAYS.map((day) => (
+            <tr key={day}>
+              <th>{dayName(day)}</th>
+              <td>
+                {week[day].length === 0 ? <span className="muted">Closed</span> : null}
+                {week[day].map((interval, i) => (
+                  <span key={i} className="interval">
+                    <input aria-label={`${dayName(day)} opens`} type="time" value={interval.start} onChange={(e) => setDay(day, week[day].map((x, j) => (j === i ? { ...x, start: e.target.value } : x)))} />
+                    –
+                    <input aria-label={`${dayName(day)} closes`} type="time" value={interval.end} onChange={(e) => setDay(day, week[day].map((x, j) => (j === i ? { ...x, end: e.target.value } : x)))} />
+                    <button className="link" aria-label={`Remove ${dayName(day)} ${interval.start}`} onClick={() => setDay(day, week[day].filter((_, j) => j !== i))}>×</button>
+                  </span>
+                ))}
+                <button className="link" onClick={() => setDay(day, [...week[day], { start: "09:00", end: "17:00" }])}>{week[day].length ? "Add hours" : "Open"}</button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {problems.map((p) => <p key={p} className="error">{p}</p>)}
+      <button className="primary" disabled={problems.length > 0} onClick={() => run(() => api("patch", "/v1/schedule", { opening_hours: week })).then((ok) => ok && reload())}>Save opening hours</button>
+      {note}
+
+      <h3>Exceptions (holidays, special hours)</h3>
+      <ul className="plain">
+        {exceptions?.map((x) => (
+          <li key={x.id}>
+            {x.date} · {x.closed ? "closed" : x.hours.map((h) => `${h.start}–${h.end}`).join(", ")} {x.note ? `· ${x.note}` : ""}{" "}
+            <button className="link" onClick={() => run(() => api("delete", `/v1/schedule-exceptions/${x.id}`), "Removed.").then((ok) => ok && reloadExceptions())}>Remove</button>
+          </li>
+        ))}
+      </ul>
+      <form className="inline-form" onSubmit={addException}>
+        <input type="date" aria-label="Exception date" required value={exception.date} onChange={(e) => setException({ ...exception, date: e.target.value })} />
+        <label><input type="checkbox" checked={exception.closed} onChange={(e) => setException({ ...exception, closed: e.target.checked })} /> Closed all day</label>
+        {exception.closed ? null : (
+          <>
+            <input type="time" aria-label="Exception opens" value={exception.start} onChange={(e) => setException({ ...exception, start: e.target.value })} />
+            <input type="time" aria-label="Exception closes" value={exception.end} onChange={(e) => setException({ ...exception, end: e.target.value })} />
+          </>
+        )}
+        <input placeholder="Note (e.g. Bank holiday)" value={exception.note} onChange={(e) => setException({ ...exception, note: e.target.value })} />
+        <button type="submit">Add exception</button>
+      </form>
+    </div>
+  );
+}
+
+function Services() {
+  const [services, reload, error] = useResource<Service[]>("/v1/services");
+  const [run, note] = useAction();
+  const [draft, setDraft] = useState({ name: "", duration: "30", price: "" });
+  if (error) return <p className="error">{error}</p>;
+  const price = parsePrice(draft.price);
+  const add = (e: FormEvent) => {
+    e.preventDefault();
+    const body = { name: draft.name.trim(), duration_minutes: Number(draft.duration), price_cents: price ?? 0, buffer_before_minutes: 0, buffer_after_minutes: 0, active: true, staff_ids: [], min_notice_minutes: null, max_advance_days: null, slot_interval_minutes: null };
+    run(() => api("post", "/v1/services", body), "Service added.").then((ok) => {
+      if (ok) {
+        setDraft({ name: "", duration: "30", price: "" });
+        reload();
+      }
+    });
+  };
+  return (
+    <div className="settings-panel">
+      <h2>Services</h2>
+      <table className="list">
+        <thead><tr><th>Service</th><th>Length</th><th>Price</th><th>Bookable</th><th /></tr></thead>
+        <tbody>
+          {services?.map((s) => (
+            <tr key={s.id}>
+              <td>{s.name}</td>
+              <td>{s.duration_minutes} min</td>
+              <td>{formatPrice(s.price_cents)}</td>
+              <td><input type="checkbox" aria-label={`${s.name} bookable`} checked={s.active} onChange={(e) => run(() => api("patch", `/v1/services/${s.id}`, { active: e.target.checked })).then((ok) => ok && reload())} /></td>
+              <td><button className="link" onClick={() => run(() => api("delete", `/v1/services/${s.id}`), "Removed.").then((ok) => ok && reload())}>Remove</button></td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form className="inline-form" onSubmit={add}>
+        <input placeholder="New service" aria-label="Service name" required value={draft.name} onChange={(e) => setDraft({ ...draft, name: e.target.value })} />
+        <input type="number" min={5} step={5} aria-label="Minutes" value={draft.duration} onChange={(e) => setDraft({ ...draft, duration: e.target.value })} /> min
+        <input placeholder="Price" aria-label="Price" value={draft.price} onChange={(e) => setDraft({ ...draft, price: e.target.value })} />
+        <button type="submit" disabled={!draft.name.trim() || (draft.price !== "" && price === null)}>Add service</button>
+      </form>
+      {note}
+    </div>
+  );
+}
+
+function StaffSettings() {
+  const [staff, reloadStaff, error] = useResource<Staff[]>("/v1/staff");
+  const [invitations, reloadInvitations] = useResource<Invitation[]>("/v1/invitations");
+  const [run, note] = useAction();
+  const [invite, setInvite] = useState<{ email: string; role: Role }>({ email: "", role: "agent" });
+  if (error) return <p className="error">{error}</p>;
+  const send = (e: FormEvent) => {
+    e.preventDefault();
+    run(() => api("post", "/v1/invitations", invite), `Invitation sent to ${invite.email}.`).then((ok) => {
+      if (ok) {
+        setInvite({ email: "", role: "agent" });
+        reloadInvitations();
+      }
+    });
+  };
+  return (
+    <div className="settings-panel">
+      <h2>Staff</h2>
+      <table className="list">
+        <thead><tr><th>Name</th><th>Email</th><th>Role</th><th /></tr></thead>
+        <tbody>
+          {staff?.map((s) => (
+            <tr key={s.id} className={s.active ? "" : "muted"}>
+              <td>{s.name}</td>
+              <td>{s.email}</td>
+              <td>
+                <select aria-label={`${s.name} role`} value={s.role} disabled={!s.active} onChange={(e) => run(() => api("patch", `/v1/staff/${s.id}`, { role: e.target.value })).then((ok) => ok && reloadStaff())}>
+                  <option value="owner">Owner</option>
+                  <option value="admin">Admin</option>
+                  <option value="agent">Front desk</option>
+                </select>
+              </td>
+              <td>{s.active ? <button className="link" onClick={() => run(() => api("delete", `/v1/staff/${s.id}`), `${s.name} can no longer sign in.`).then((ok) => ok && reloadStaff())}>Deactivate</button> : "Deactivated"}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h3>Invitations</h3>
+      <ul className="plain">
+        {invitations?.filter((i) => !i.accepted_at).map((i) => (
+          <li key={i.id}>
+            {i.email} ({i.role}) · until {i.expires_at.slice(0, 10)}{" "}
+            <button className="link" onClick={() => run(() => api("delete", `/v1/invitations/${i.id}`), "Invitation withdrawn.").then((ok) => ok && reloadInvitations())}>Withdraw</button>
+          </li>
+        ))}
+      </ul>
+      <form className="inline-form" onSubmit={send}>
+        <input type="email" placeholder="colleague@example.com" aria-label="Invite email" required value={invite.email} onChange={(e) => setInvite({ ...invite, email: e.target.value })} />
+        <select aria-label="Invite role" value={invite.role} onChange={(e) => setInvite({ ...invite, role: e.target.value as Role })}>
+          <option value="agent">Front desk</option>
+          <option value="admin">Admin</option>
+        </select>
+        <button type="submit">Invite</button>
+      </form>
+      {note}
+    </div>
+  );
+}
+
+function Canned() {
+  const [canned, reload, error] = useResource<CannedResponse[]>("/v1/canned-responses");
+  const [run, note] = useAction();
+  const [draft, setDraft] = useState({ shortcut: "", title: "", body: "" });
+  if (error) return <p className="error">{error}</p>;
+  const add = (e: FormEvent) => {
+    e.preventDefault();
+    run(() => api("post", "/v1/canned-responses", draft), "Added.").then((ok) => {
+      if (ok) {
+        setDraft({ shortcut: "", title: "", body: "" });
+        reload();
+      }
+    });
+  };
+  return (
+    <div className="settings-panel">
+      <h2>Canned responses</h2>
+      <p className="muted">Type / in a reply to use one.</p>
+      <ul className="plain">
+        {canned?.map((c) => (
+          <li key={c.id}>
+            <strong>/{c.shortcut}</strong> {c.title} — <span className="muted">{c.body}</span>{" "}
+            <button className="link" onClick={() => run(() => api("delete", `/v1/canned-responses/${c.id}`), "Removed.").then((ok) => ok && reload())}>Remove</button>
+          </li>
+        ))}
+      </ul>
+      <form className="stack-form" onSubmit={add}>
+        <input placeholder="shortcut (e.g. hours)" aria-label="Shortcut" required value={draft.shortcut} onChange={(e) => setDraft({ ...draft, shortcut: e.target.value })} />
+        <input placeholder="Title" aria-label="Title" required value={draft.title} onChange={(e) => setDraft({ ...draft, title: e.target.value })} />
+        <textarea placeholder="The reply" aria-label="Reply text" required rows={3} value={draft.body} onChange={(e) => setDraft({ ...draft, body: e.target.value })} />
+        <button type="submit">Add canned response</button>
+      </form>
+      {note}
+    </div>
+  );
+}
+
+function Assistant() {
+  const [settings, reload, error] = useResource<AssistantSettings>("/v1/assistant");
+  const [draft, setDraft] = useState<AssistantSettings | null>(null);
+  const [run, note] = useAction();
+  useEffect(() => setDraft(settings), [settings]);
+  if (error) return <p className="error">{error}</p>;
+  if (!draft) return <p className="muted">Loading…</p>;
+  const save = (e: FormEvent) => {
+    e.preventDefault();
+    const { enabled, persona, instructions, facts, handback_idle_minutes } = draft;
+    run(() => api("patch", "/v1/assistant", { enabled, persona, instructions, facts, handback_idle_minutes })).then((ok) => ok && reload());
+  };
+  return (
+    <form className="settings-panel stack-form" onSubmit={save}>
+      <h2>Assistant</h2>
+      <label><input type="checkbox" checked={draft.enabled} onChange={(e) => setDraft({ ...draft, enabled: e.target.checked })} /> The assistant answers customers (off: every new conversation waits for a person)</label>
+      <label>Persona<textarea rows={2} value={draft.persona} onChange={(e) => setDraft({ ...draft, persona: e.target.value })} /></label>
+      <label>Instructions<textarea rows={4} value={draft.instructions} onChange={(e) => setDraft({ ...draft, instructions: e.target.value })} /></label>
+      <label>What it should know (prices, parking, policies)<textarea rows={4} value={draft.facts} onChange={(e) => setDraft({ ...draft, facts: e.target.value })} /></label>
+      <label>Hand a conversation back to the assistant after<input type="number" min={0} value={draft.handback_idle_minutes} onChange={(e) => setDraft({ ...draft, handback_idle_minutes: Number(e.target.value) })} /> minutes without a staff reply (0: never)</label>
+      <button type="submit" className="primary">Save</button>
+      {note}
+    </form>
+  );
+}
+
+function Channels() {
+  const [channels, , error] = useResource<ChannelStatus[]>("/v1/channels");
+  if (error) return <p className="error">{error}</p>;
+  const list = channels ?? [];
+  return (
+    <div className="settings-panel">
+      <h2>Channels</h2>
+      {list.length === 0 ? <p className="muted">No channel is connected yet.</p> : null}
+      <table className="list">
+        <tbody>
+          {list.map((c) => (
+            <tr key={c.kind}>
+              <th>{c.kind}</th>
+              <td className={c.health === "ok" ? "ok-note" : "error"}>{c.health}</td>
+              <td className="muted">{c.last_error ?? (c.last_ok_at ? `working (last ${c.last_ok_at.slice(0, 16).replace("T", " ")})` : "")}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p className="muted">Connecting WhatsApp, Twilio or a voice agent needs the provider's keys; see the README's "Channels".</p>
+    </div>
+  );
+}
