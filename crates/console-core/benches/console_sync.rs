@@ -25,7 +25,13 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        match std::fs::copy(entry.path(), to.join(entry.file_name())) {
+            // The -wal and -shm files go away as the last connection closes.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => {
+                other.unwrap();
+            }
+        }
     }
 }
 

@@ -152,6 +152,11 @@ fn fts_query(input: &str) -> Option<String> {
     Some(format!("{}*", words.join(" ")))
 }
 
+/// How a customer is named in lists: their name, else their number.
+fn customer_name(name: Option<String>, phone: Option<String>) -> String {
+    name.or(phone).unwrap_or_else(|| "Unknown customer".to_owned())
+}
+
 fn arg<'a>(e: &'a OutboxEntry, key: &str) -> Option<&'a str> {
     e.args.get(key).and_then(Value::as_str)
 }
@@ -202,10 +207,8 @@ impl LocalStore {
 
     async fn customer_name(&self, id: &str) -> Result<String, StoreError> {
         let c = self.entity("customer", id).await?;
-        Ok(c.as_ref()
-            .and_then(|c| c.get("name").and_then(Value::as_str).or_else(|| c.get("phone").and_then(Value::as_str)))
-            .unwrap_or("Unknown customer")
-            .to_owned())
+        let field = |key: &str| c.as_ref().and_then(|c| c.get(key).and_then(Value::as_str)).map(str::to_owned);
+        Ok(customer_name(field("name"), field("phone")))
     }
 
     async fn handler(&self, c: &Conversation, me: &str) -> Result<Handler, StoreError> {
@@ -224,7 +227,12 @@ impl LocalStore {
     pub async fn inbox(&self, q: &InboxQuery, me: &str) -> Result<InboxPage, StoreError> {
         let limit = i64::from(q.limit.unwrap_or(50).clamp(1, 500));
         let outbox = self.outbox().await?;
-        let mut sql = String::from("SELECT data, last_activity_ms, id FROM conversations WHERE 1 = 1");
+        // The customer's name comes with the row (one query per page, not one per conversation).
+        let mut sql = String::from(
+            "SELECT conversations.data, conversations.last_activity_ms, conversations.id, \
+             json_extract(cu.data, '$.name') AS customer_name, json_extract(cu.data, '$.phone') AS customer_phone \
+             FROM conversations LEFT JOIN customers cu ON cu.id = conversations.customer_id WHERE 1 = 1",
+        );
         let mut binds: Vec<String> = Vec::new();
         match q.filter {
             InboxFilter::All => sql.push_str(" AND status = 'open'"),
@@ -238,7 +246,7 @@ impl LocalStore {
                 binds.push(me.to_owned());
                 binds.push(me.to_owned());
                 for id in taking {
-                    sql.push_str(" OR id = ?");
+                    sql.push_str(" OR conversations.id = ?");
                     binds.push(id.to_owned());
                 }
                 sql.push(')');
@@ -247,18 +255,18 @@ impl LocalStore {
         if let Some(search) = q.search.as_deref().and_then(fts_query) {
             sql.push_str(
                 " AND (customer_id IN (SELECT c.id FROM customer_search JOIN customers c ON c.rowid = customer_search.rowid WHERE customer_search MATCH ?) \
-                 OR id IN (SELECT m.conversation_id FROM message_search JOIN messages m ON m.rowid = message_search.rowid WHERE message_search MATCH ?))",
+                 OR conversations.rowid IN (SELECT rowid FROM conversation_search WHERE conversation_search MATCH ?))",
             );
             binds.push(search.clone());
             binds.push(search);
         }
         if let Some((ms, id)) = q.after.as_deref().and_then(|a| a.split_once(':')).and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_owned()))) {
-            sql.push_str(" AND (last_activity_ms < ? OR (last_activity_ms = ? AND id < ?))");
+            sql.push_str(" AND (last_activity_ms < ? OR (last_activity_ms = ? AND conversations.id < ?))");
             binds.push(ms.to_string());
             binds.push(ms.to_string());
             binds.push(id);
         }
-        sql.push_str(" ORDER BY last_activity_ms DESC, id DESC LIMIT ?");
+        sql.push_str(" ORDER BY last_activity_ms DESC, conversations.id DESC LIMIT ?");
         let mut query = sqlx::query(&sql);
         for b in &binds {
             query = query.bind(b);
@@ -275,7 +283,7 @@ impl LocalStore {
             let mut conversation: Conversation = parse(&row.try_get::<String, _>("data")?)?;
             let pending = overlay_conversation(&mut conversation, &outbox, me);
             let handler = self.handler(&conversation, me).await?;
-            let customer_name = self.customer_name(&conversation.customer_id).await?;
+            let customer_name = customer_name(row.try_get("customer_name")?, row.try_get("customer_phone")?);
             items.push(InboxItem { conversation, customer_name, handler, pending });
         }
         Ok(InboxPage { items, next })
@@ -481,7 +489,65 @@ impl LocalStore {
 
 #[cfg(test)]
 mod tests {
-    use super::fts_query;
+    use super::*;
+    use protocol::SyncChange;
+    use serde_json::json;
+
+    fn change(seq: i64, entity: &str, id: &str, data: Option<Value>) -> SyncChange {
+        SyncChange { seq, entity: entity.into(), id: id.into(), data }
+    }
+
+    fn conversation(id: &str, at: &str) -> Value {
+        json!({"id": id, "business_id": "b", "customer_id": format!("cust-{id}"), "channel": "whatsapp", "status": "open", "mode": "ai",
+               "holder_staff_id": null, "assignee_staff_id": null, "last_activity_at": at, "last_message_preview": "", "unread_count": 0,
+               "created_at": at, "updated_at": at})
+    }
+
+    fn message(id: &str, conversation: &str, body: &str) -> Value {
+        json!({"id": id, "business_id": "b", "conversation_id": conversation, "direction": "inbound", "author_kind": "customer",
+               "author_staff_id": null, "kind": "text", "body": body, "media": [], "provider_message_id": null,
+               "delivery_status": "received", "error": null, "created_at": "2026-11-30T10:00:00Z", "updated_at": "2026-11-30T10:00:00Z"})
+    }
+
+    async fn found(store: &LocalStore, words: &str) -> Vec<String> {
+        let q = InboxQuery { search: Some(words.into()), ..InboxQuery::default() };
+        store.inbox(&q, "me").await.unwrap().items.into_iter().map(|i| i.conversation.id).collect()
+    }
+
+    #[tokio::test]
+    async fn inbox_search_follows_messages_as_they_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&dir.path().join("mirror.sqlite3")).await.unwrap();
+        // A message may arrive in a page before its conversation does.
+        store.apply_page(&[change(1, "message", "m1", Some(message("m1", "c1", "Can I move my colour appointment?")))], 1, false).await.unwrap();
+        store
+            .apply_page(
+                &[
+                    change(2, "conversation", "c1", Some(conversation("c1", "2026-11-30T10:00:00Z"))),
+                    change(3, "conversation", "c2", Some(conversation("c2", "2026-11-30T11:00:00Z"))),
+                    change(4, "message", "m2", Some(message("m2", "c2", "Do you do beard trims?"))),
+                ],
+                4,
+                true,
+            )
+            .await
+            .unwrap();
+        assert_eq!(found(&store, "colo").await, ["c1"]);
+        assert_eq!(found(&store, "beard").await, ["c2"]);
+
+        // Edited, deleted, gone with its conversation, wiped for a resync.
+        store.apply_page(&[change(5, "message", "m2", Some(message("m2", "c2", "Do you do fringe trims?")))], 5, true).await.unwrap();
+        assert!(found(&store, "beard").await.is_empty());
+        assert_eq!(found(&store, "fringe").await, ["c2"]);
+        store.apply_page(&[change(6, "message", "m2", None)], 6, true).await.unwrap();
+        assert!(found(&store, "fringe").await.is_empty());
+        store.apply_page(&[change(7, "conversation", "c1", None)], 7, true).await.unwrap();
+        assert!(found(&store, "colour").await.is_empty());
+        store.apply_page(&[change(8, "conversation", "c3", Some(conversation("c3", "2026-11-30T12:00:00Z"))), change(9, "message", "m3", Some(message("m3", "c3", "colour")))], 9, true).await.unwrap();
+        assert_eq!(found(&store, "colour").await, ["c3"]);
+        store.wipe_mirror().await.unwrap();
+        assert!(found(&store, "colour").await.is_empty());
+    }
 
     #[test]
     fn typed_words_become_a_safe_prefix_query() {

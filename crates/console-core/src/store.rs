@@ -127,6 +127,7 @@ impl LocalStore {
         for table in ["entities", "conversations", "messages", "customers", "bookings", "notes"] {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
         }
+        sqlx::query("INSERT INTO conversation_search (conversation_search) VALUES ('delete-all')").execute(&mut *tx).await?;
         sqlx::query("DELETE FROM settings WHERE key = 'cursor'").execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
@@ -370,10 +371,19 @@ async fn write_all(conn: &mut SqliteConnection, changes: &[SyncChange]) -> Resul
     let mut bookings = Batch::new("bookings", &["id", "customer_id", "staff_id", "start_ms", "end_ms", "status", "data"], "id");
     let mut notes = Batch::new("notes", &["id", "conversation_id", "created_ms", "data"], "id");
     let mut others = Batch::new("entities", &["entity", "id", "data"], "entity, id");
+    // Conversations whose search document (conversation_search) must be rebuilt.
+    let mut touched: Vec<String> = Vec::new();
     for change in changes {
         let entity = change.entity.as_str();
         let Some(data) = &change.data else {
-            if TYPED.contains(&entity) {
+            if entity == "conversation" {
+                // Its document is keyed by its rowid, which goes with it.
+                sqlx::query("DELETE FROM conversation_search WHERE rowid = (SELECT rowid FROM conversations WHERE id = ?)").bind(&change.id).execute(&mut *conn).await?;
+            }
+            if entity == "message" {
+                let conversation: Option<String> = sqlx::query_scalar("DELETE FROM messages WHERE id = ? RETURNING conversation_id").bind(&change.id).fetch_optional(&mut *conn).await?;
+                touched.extend(conversation);
+            } else if TYPED.contains(&entity) {
                 sqlx::query(&format!("DELETE FROM {entity}s WHERE id = ?")).bind(&change.id).execute(&mut *conn).await?;
             } else {
                 sqlx::query("DELETE FROM entities WHERE entity = ? AND id = ?").bind(entity).bind(&change.id).execute(&mut *conn).await?;
@@ -382,6 +392,10 @@ async fn write_all(conn: &mut SqliteConnection, changes: &[SyncChange]) -> Resul
         };
         let id = Bind::Text(change.id.clone());
         let json = Bind::Text(data.to_string());
+        match entity {
+            "conversation" | "message" => touched.push(if entity == "conversation" { change.id.clone() } else { text(data, "conversation_id") }),
+            _ => {}
+        }
         match entity {
             "conversation" => conversations.rows.push(vec![
                 id,
@@ -429,5 +443,28 @@ async fn write_all(conn: &mut SqliteConnection, changes: &[SyncChange]) -> Resul
     for batch in [&mut conversations, &mut messages, &mut customers, &mut bookings, &mut notes, &mut others] {
         batch.flush(conn).await?;
     }
+    refresh_conversation_search(conn, touched).await
+}
+
+/// Rebuilds the search documents of these conversations from their messages (two statements
+/// for a whole page).
+async fn refresh_conversation_search(conn: &mut SqliteConnection, mut ids: Vec<String>) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let ids = serde_json::to_string(&ids)?;
+    sqlx::query("DELETE FROM conversation_search WHERE rowid IN (SELECT rowid FROM conversations WHERE id IN (SELECT value FROM json_each(?)))")
+        .bind(&ids)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO conversation_search (rowid, body) SELECT c.rowid, group_concat(m.body, ' ') FROM conversations c \
+         JOIN messages m ON m.conversation_id = c.id WHERE c.id IN (SELECT value FROM json_each(?)) GROUP BY c.id",
+    )
+    .bind(&ids)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
