@@ -91,6 +91,20 @@ async function main() {
     await page.locator(".rbc-event").filter({ hasText: "Maya Brooks" }).waitFor({ timeout: 15_000 });
     await page.screenshot({ path: path.join(out, "05-calendar.png") });
 
+    log("book on the calendar: a free time, for a customer found by name");
+    const before = await page.locator(".rbc-event").filter({ hasText: "Maya Brooks" }).count();
+    // 14:00 in the first staff member's column (the day view starts at 07:00, an hour a group).
+    // Through the events layer on top, as a mouse would (react-big-calendar selects by position).
+    await page.locator(".rbc-day-slot").first().locator(".rbc-timeslot-group").nth(7).locator(".rbc-time-slot").first().click({ force: true });
+    const dialog = page.getByRole("dialog", { name: "New booking" });
+    await dialog.getByLabel("Customer").fill("Maya");
+    await dialog.getByRole("button", { name: "Maya Brooks" }).click();
+    await dialog.getByRole("button", { name: /^Book 14:00/ }).click();
+    // Confirmed by the service: on the calendar and no longer drawn as waiting.
+    await until("the second booking is confirmed on the calendar", async () =>
+      (await page.locator(".rbc-event").filter({ hasText: "Maya Brooks" }).count()) === before + 1 && (await page.locator(".rbc-event.local-pending").count()) === 0,
+    15_000);
+
     log("settings: the owner adds a canned response; the composer offers it on /");
     await page.getByRole("button", { name: "Settings" }).click();
     await page.getByRole("button", { name: "Save opening hours" }).waitFor();

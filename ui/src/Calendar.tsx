@@ -7,6 +7,7 @@ import { addDays, endOfWeek, format, getDay, parse, startOfDay, startOfWeek } fr
 import { enGB } from "date-fns/locale/en-GB";
 import { call } from "./api";
 import type { CalendarEntry } from "./bindings/CalendarEntry";
+import type { Customer } from "./bindings/Customer";
 import type { Directory } from "./bindings/Directory";
 import { isFree } from "./slots";
 
@@ -32,6 +33,7 @@ export function CalendarView({ version, directory }: { version: number; director
   const [entries, setEntries] = useState<CalendarEntry[]>([]);
   const [message, setMessage] = useState<string | null>(null);
   const [selected, setSelected] = useState<Item | null>(null);
+  const [slot, setSlot] = useState<{ start: Date; staffId: string } | null>(null);
 
   const range = useMemo(() => (view === Views.WEEK ? [startOfWeek(date, { weekStartsOn: 1 }), addDays(endOfWeek(date, { weekStartsOn: 1 }), 1)] : [startOfDay(date), addDays(startOfDay(date), 1)]), [view, date]);
 
@@ -85,8 +87,14 @@ export function CalendarView({ version, directory }: { version: number; director
         onEventDrop={move}
         resizable={false}
         onSelectEvent={(e) => setSelected(e)}
+        selectable
+        onSelectSlot={({ start, resourceId }) => {
+          setSelected(null);
+          setSlot({ start: new Date(start), staffId: (resourceId as string | undefined) ?? directory.staff[0]?.id ?? "" });
+        }}
         eventPropGetter={(e) => ({ className: [e.entry.by_assistant ? "by-assistant" : "", e.entry.local ? "local-pending" : ""].join(" ") })}
       />
+      {slot ? <NewBooking slot={slot} events={events} directory={directory} onDone={(m) => { setSlot(null); setMessage(m); }} /> : null}
       {selected ? (
         <div className="popover booking-detail" role="dialog" aria-label="Booking">
           <strong>{selected.title}</strong>
@@ -108,5 +116,56 @@ export function CalendarView({ version, directory }: { version: number; director
         </div>
       ) : null}
     </main>
+  );
+}
+
+/** A booking made on the calendar: a customer, a service, and only if the time is free. */
+function NewBooking({ slot, events, directory, onDone }: { slot: { start: Date; staffId: string }; events: Item[]; directory: Directory; onDone: (message: string | null) => void }) {
+  const services = directory.services.filter((s) => s.staff_ids.length === 0 || s.staff_ids.includes(slot.staffId));
+  const [serviceId, setServiceId] = useState(services[0]?.id ?? "");
+  const [text, setText] = useState("");
+  const [found, setFound] = useState<Customer[]>([]);
+  const [customer, setCustomer] = useState<Customer | null>(null);
+  const service = services.find((s) => s.id === serviceId);
+  const end = new Date(slot.start.getTime() + (service?.duration_minutes ?? 30) * 60_000);
+  const free = isFree(events, { start: slot.start, end, staffId: slot.staffId });
+  const staffName = directory.staff.find((s) => s.id === slot.staffId)?.name ?? "";
+
+  useEffect(() => {
+    if (text.trim().length < 2) return setFound([]);
+    const handle = setTimeout(() => call<Customer[]>({ cmd: "find_customers", text }).then(setFound, () => setFound([])), 120);
+    return () => clearTimeout(handle);
+  }, [text]);
+
+  const book = async () => {
+    if (!customer || !service) return;
+    try {
+      await call({ cmd: "create_booking", customer_id: customer.id, service_id: service.id, start: slot.start.toISOString(), staff_id: slot.staffId });
+      onDone(null);
+    } catch (e) {
+      onDone((e as Error).message);
+    }
+  };
+
+  return (
+    <div className="popover booking-detail" role="dialog" aria-label="New booking">
+      <strong>New booking · {format(slot.start, "EEE d MMM, HH:mm")} · {staffName}</strong>
+      <select aria-label="Service" value={serviceId} onChange={(e) => setServiceId(e.target.value)}>
+        {services.map((s) => <option key={s.id} value={s.id}>{s.name} ({s.duration_minutes} min)</option>)}
+      </select>
+      {customer ? (
+        <div>For {customer.name || customer.phone} <button className="link" onClick={() => setCustomer(null)}>change</button></div>
+      ) : (
+        <>
+          <input aria-label="Customer" placeholder="Customer name or number" value={text} onChange={(e) => setText(e.target.value)} autoFocus />
+          <ul className="plain">
+            {found.map((c) => <li key={c.id}><button className="link" onClick={() => setCustomer(c)}>{c.name || c.phone}</button></li>)}
+          </ul>
+        </>
+      )}
+      {free ? null : <p className="error">That time is taken for {staffName}.</p>}
+      <button className="primary" disabled={!free || !customer || !service} onClick={book}>Book {format(slot.start, "HH:mm")}–{format(end, "HH:mm")}</button>
+      <button className="link" onClick={() => onDone(null)}>Close</button>
+    </div>
   );
 }
