@@ -56,6 +56,14 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     console_core::credentials::use_platform_store();
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() && std::env::var_os("SWITCHBOARD_WEBKIT_COMPOSITING").is_none() {
+        // A console of text and lists gains nothing from WebKitGTK's accelerated compositing, and
+        // it costs: the web process takes about twice the memory (measured in BENCHMARKS.md), and
+        // some GPU drivers show a blank window with it. SWITCHBOARD_WEBKIT_COMPOSITING=1 keeps it.
+        // Set before any thread starts (the WebKit processes inherit it).
+        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+    }
     let options = options();
     if options.headless {
         headless(options.data_dir)

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useRef, useState } from "react";
 import { call, listen, onOpenConversation, ConsoleError } from "./api";
 import type { Timeline } from "./bindings/Timeline";
 import type { Event } from "./bindings/Event";
@@ -11,9 +11,11 @@ import { SignIn } from "./SignIn";
 import { Inbox } from "./Inbox";
 import { ConversationView } from "./Conversation";
 import { CustomerPanel } from "./CustomerPanel";
-import { CalendarView } from "./Calendar";
 import { StatusBar } from "./StatusBar";
-import { Settings } from "./Settings";
+
+// The calendar and settings load when first opened: the inbox, open all day, starts lighter.
+const CalendarView = lazy(() => import("./Calendar").then((m) => ({ default: m.CalendarView })));
+const Settings = lazy(() => import("./Settings").then((m) => ({ default: m.Settings })));
 
 export interface Live {
   /** Bumped per view when something it shows changed. */
@@ -165,10 +167,10 @@ export function App() {
           )}
           {customerId && conversationId ? <CustomerPanel customerId={customerId} version={live.versions.customer} directory={directory} /> : null}
         </main>
-      ) : view === "calendar" ? (
-        <CalendarView version={live.versions.calendar} directory={directory} />
       ) : (
-        <Settings />
+        <Suspense fallback={<section className="empty">Loading…</section>}>
+          {view === "calendar" ? <CalendarView version={live.versions.calendar} directory={directory} /> : <Settings />}
+        </Suspense>
       )}
     </div>
   );

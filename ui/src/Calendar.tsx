@@ -5,6 +5,8 @@ import { Calendar, dateFnsLocalizer, Views, type View } from "react-big-calendar
 import dragAndDrop, { type EventInteractionArgs } from "react-big-calendar/lib/addons/dragAndDrop";
 import { addDays, endOfWeek, format, getDay, parse, startOfDay, startOfWeek } from "date-fns";
 import { enGB } from "date-fns/locale/en-GB";
+import "react-big-calendar/lib/css/react-big-calendar.css";
+import "react-big-calendar/lib/addons/dragAndDrop/styles.css";
 import { call } from "./api";
 import type { CalendarEntry } from "./bindings/CalendarEntry";
 import type { Customer } from "./bindings/Customer";
