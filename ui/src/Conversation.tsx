@@ -128,7 +128,7 @@ export function ConversationView({ conversationId, me, version, directory, prese
     if (e.key === "Enter" && !e.shiftKey) {
       e.preventDefault();
       if (canned.length) {
-        useCanned(canned[0].id);
+        sendCanned(canned[0].id);
         return;
       }
       send();
@@ -139,7 +139,7 @@ export function ConversationView({ conversationId, me, version, directory, prese
       call({ cmd: "typing", conversation_id: c.id }).catch(() => {});
     }
   };
-  const useCanned = (id: string) => {
+  const sendCanned = (id: string) => {
     setText("");
     act(() => call({ cmd: "use_canned_response", conversation_id: c.id, canned_response_id: id }));
   };
@@ -202,7 +202,7 @@ export function ConversationView({ conversationId, me, version, directory, prese
           {canned.length ? (
             <ul className="canned" role="listbox" aria-label="Canned responses">
               {canned.map((r) => (
-                <li key={r.id} role="option" aria-selected={false} onMouseDown={(e) => { e.preventDefault(); useCanned(r.id); }}>
+                <li key={r.id} role="option" aria-selected={false} onMouseDown={(e) => { e.preventDefault(); sendCanned(r.id); }}>
                   <strong>/{r.shortcut}</strong> {r.title}
                 </li>
               ))}
