@@ -14,6 +14,8 @@ import path from "node:path";
 import { chromium } from "playwright-core";
 import { PASSWORD, demoService, log, out, root, run, scanForSecrets, start, until, webhook } from "./harness.mjs";
 
+const RETELL_KEY = "key_e2e_retell_secret_0123456789";
+
 async function main() {
   fs.mkdirSync(out, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "switchboard-e2e-"));
@@ -40,7 +42,10 @@ async function main() {
     await page.getByLabel("Password").fill(PASSWORD);
     await page.screenshot({ path: path.join(out, "01-sign-in.png") });
     await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByTestId("sync-state").filter({ hasText: "Online" }).waitFor({ timeout: 20_000 });
+    let state = "";
+    await until("the console is online", async () => (state = await page.getByTestId("sync-state").textContent().catch(() => "")).includes("Online"), 20_000).catch((e) => {
+      throw new Error(`${e.message} (it says "${state}")`);
+    });
     await until("the demo inbox is listed", async () => (await page.getByTestId("inbox-row").count()) > 0);
 
     log("an escalated conversation arrives live");
@@ -115,6 +120,13 @@ async function main() {
     await page.getByRole("button", { name: "Add canned response" }).click();
     await page.getByText("/welcome").waitFor();
     await page.screenshot({ path: path.join(out, "08-settings.png") });
+    // A channel's secret goes to the service, never into the console's files (scanned below).
+    await page.getByRole("button", { name: "Channels", exact: true }).click();
+    await page.getByRole("rowheader", { name: "whatsapp" }).waitFor();
+    await page.getByRole("button", { name: "Connect retell" }).click();
+    await page.getByLabel("Retell API key").fill(RETELL_KEY);
+    await page.getByRole("button", { name: "Save retell" }).click();
+    await page.getByRole("rowheader", { name: "retell" }).waitFor();
     await page.getByRole("button", { name: "Inbox" }).click();
     await page.getByTestId("inbox-row").filter({ hasText: "Maya Brooks" }).click();
     await reply.fill("/welc");
@@ -141,7 +153,7 @@ async function main() {
     await page.screenshot({ path: path.join(out, "07-back-online-sent.png") });
 
     log("nothing secret in the console's data directory");
-    const leaks = scanForSecrets(consoleDir, [PASSWORD]);
+    const leaks = scanForSecrets(consoleDir, [PASSWORD, RETELL_KEY]);
     if (leaks.length) throw new Error(`secrets on disk: ${leaks.join("; ")}`);
     log("passed");
   } finally {

@@ -38,11 +38,15 @@ export function App() {
   const open = useRef({ conversationId, customerId });
   open.current = { conversationId, customerId };
 
+  // Status events can overtake an answer: a status read with the session is only used if no
+  // status event arrived while the question was out (else it would put back an older state).
+  const statusEvents = useRef(0);
   const loadSession = useCallback(async () => {
     try {
+      const seen = statusEvents.current;
       const s = await call<Session>({ cmd: "session" });
       setSession(s);
-      setStatus(s.status);
+      if (statusEvents.current === seen) setStatus(s.status);
     } catch (e) {
       setError((e as Error).message);
     }
@@ -75,7 +79,10 @@ export function App() {
         return { versions, presence, typing };
       });
       for (const e of events) {
-        if (e.type === "status") setStatus(e.status);
+        if (e.type === "status") {
+          statusEvents.current += 1;
+          setStatus(e.status);
+        }
       }
     };
     const stop = listen((e) => {
@@ -120,7 +127,8 @@ export function App() {
   }, [signedIn, conversationId]);
 
   if (!session) return <div className="splash">{error ?? "Starting…"}</div>;
-  if (!session.account) return <SignIn onSignedIn={(s) => { setSession(s); setStatus(s.status); }} />;
+  // After signing in, the engine's status comes as events (the page listens from the start).
+  if (!session.account) return <SignIn onSignedIn={setSession} />;
 
   const me = session.account.staff_id;
   const signOut = async () => {

@@ -317,10 +317,48 @@ function Assistant() {
   );
 }
 
+/** What each channel asks for; secrets are typed into password fields and go straight to the
+ * service (encrypted there), never into the console's files. */
+const CHANNEL_FIELDS: Record<string, { key: string; label: string; secret?: boolean; optional?: boolean; list?: boolean }[]> = {
+  whatsapp: [
+    { key: "phone_number_id", label: "Phone number ID (Meta)" },
+    { key: "display_phone_number", label: "Number as customers see it", optional: true },
+    { key: "access_token", label: "Access token", secret: true },
+    { key: "app_secret", label: "App secret", secret: true },
+    { key: "verify_token", label: "Webhook verify token", secret: true },
+  ],
+  twilio: [
+    { key: "account_sid", label: "Account SID" },
+    { key: "auth_token", label: "Auth token", secret: true },
+    { key: "numbers", label: "Numbers (comma-separated, whatsapp:+… for WhatsApp)", list: true },
+  ],
+  vapi: [{ key: "secret", label: "Vapi secret", secret: true }],
+  retell: [{ key: "api_key", label: "Retell API key", secret: true }],
+};
+
 function Channels() {
-  const [channels, , error] = useResource<ChannelStatus[]>("/v1/channels");
+  const [channels, reload, error] = useResource<ChannelStatus[]>("/v1/channels");
+  const [run, note] = useAction();
+  const [kind, setKind] = useState<string | null>(null);
+  const [values, setValues] = useState<Record<string, string>>({});
   if (error) return <p className="error">{error}</p>;
   const list = channels ?? [];
+  const connect = (e: FormEvent) => {
+    e.preventDefault();
+    if (!kind) return;
+    const body: Record<string, unknown> = {};
+    for (const f of CHANNEL_FIELDS[kind]) {
+      const v = (values[f.key] ?? "").trim();
+      body[f.key] = f.list ? v.split(",").map((x) => x.trim()).filter(Boolean) : f.optional && !v ? null : v;
+    }
+    run(() => api("put", `/v1/channels/${kind}`, body), "Connected.").then((ok) => {
+      if (ok) {
+        setKind(null);
+        setValues({});
+        reload();
+      }
+    });
+  };
   return (
     <div className="settings-panel">
       <h2>Channels</h2>
@@ -332,11 +370,28 @@ function Channels() {
               <th>{c.kind}</th>
               <td className={c.health === "ok" ? "ok-note" : "error"}>{c.health}</td>
               <td className="muted">{c.last_error ?? (c.last_ok_at ? `working (last ${c.last_ok_at.slice(0, 16).replace("T", " ")})` : "")}</td>
+              <td>{c.kind === "whatsapp" || c.kind === "twilio" ? <button className="link" onClick={() => run(() => api("delete", `/v1/channels/${c.kind}`), "Disconnected.").then((ok) => ok && reload())}>Disconnect</button> : null}</td>
             </tr>
           ))}
         </tbody>
       </table>
-      <p className="muted">Connecting WhatsApp, Twilio or a voice agent needs the provider's keys; see the README's "Channels".</p>
+      <div className="inline-form">
+        {Object.keys(CHANNEL_FIELDS).map((k) => (
+          <button key={k} onClick={() => { setKind(k); setValues({}); }}>{list.some((c) => c.kind === k) ? `Update ${k}` : `Connect ${k}`}</button>
+        ))}
+      </div>
+      {kind ? (
+        <form className="stack-form" onSubmit={connect} aria-label={`Connect ${kind}`}>
+          {CHANNEL_FIELDS[kind].map((f) => (
+            <label key={f.key}>
+              {f.label}
+              <input type={f.secret ? "password" : "text"} autoComplete="off" required={!f.optional} value={values[f.key] ?? ""} onChange={(e) => setValues({ ...values, [f.key]: e.target.value })} />
+            </label>
+          ))}
+          <button type="submit" className="primary">Save {kind}</button>
+        </form>
+      ) : null}
+      {note}
     </div>
   );
 }
