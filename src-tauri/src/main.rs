@@ -140,8 +140,13 @@ async fn forward(app: AppHandle, desk: Arc<Desk>, tray: TrayIcon) {
         };
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + BATCH;
-        while let Ok(Ok(more)) = tokio::time::timeout_at(deadline, events.recv()).await {
-            batch.push(more);
+        loop {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Ok(more)) => batch.push(more),
+                // Missed some: the window reloads everything.
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => batch.push(Event::Changed { entities: vec![], resync: true }),
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) | Err(_) => break,
+            }
         }
         let counts_changed = batch.iter().any(|e| matches!(e, Event::Changed { .. } | Event::Outbox));
         let _ = app.emit("console", &batch);
