@@ -60,8 +60,10 @@ describe("what the front desk reads", () => {
   });
 
   it("describes waiting actions as sentences", () => {
-    expect(describeMutation({ name: "send_message", args: { body: "See you at 3" } })).toBe("Reply “See you at 3”");
-    expect(describeMutation({ name: "take_over", args: {} })).toBe("Take over a conversation");
+    const about = { conversation_id: "c1" };
+    expect(describeMutation({ name: "send_message", args: { ...about, message_id: "m1", body: "See you at 3" } })).toBe("Reply “See you at 3”");
+    expect(describeMutation({ name: "take_over", args: about })).toBe("Take over a conversation");
+    expect(describeMutation({ name: "assign", args: { ...about, staff_id: null } })).toBe("Unassign a conversation");
   });
 });
 

@@ -1,14 +1,11 @@
-import type { OutboxEntry } from "./bindings/OutboxEntry";
-
-const str = (v: unknown) => (typeof v === "string" ? v : "");
+import type { MutationOp } from "./bindings/MutationOp";
 
 /** An outbox entry as a sentence: what the person did. */
-export function describeMutation(e: Pick<OutboxEntry, "name" | "args">): string {
-  const a = (e.args ?? {}) as Record<string, unknown>;
+export function describeMutation(op: MutationOp): string {
   const quote = (t: string) => (t.length > 60 ? `“${t.slice(0, 60)}…”` : `“${t}”`);
-  switch (e.name) {
+  switch (op.name) {
     case "send_message":
-      return `Reply ${quote(str(a.body))}`;
+      return `Reply ${quote(op.args.body)}`;
     case "use_canned_response":
       return "Canned reply";
     case "send_template":
@@ -20,11 +17,11 @@ export function describeMutation(e: Pick<OutboxEntry, "name" | "args">): string 
     case "mark_read":
       return "Mark as read";
     case "set_status":
-      return a.status === "resolved" ? "Resolve a conversation" : "Reopen a conversation";
+      return op.args.status === "resolved" ? "Resolve a conversation" : "Reopen a conversation";
     case "assign":
-      return "Assign a conversation";
+      return op.args.staff_id ? "Assign a conversation" : "Unassign a conversation";
     case "add_note":
-      return `Note ${quote(str(a.body))}`;
+      return `Note ${quote(op.args.body)}`;
     case "create_booking":
       return "New booking";
     case "reschedule_booking":
@@ -33,7 +30,5 @@ export function describeMutation(e: Pick<OutboxEntry, "name" | "args">): string 
       return "Cancel a booking";
     case "update_customer":
       return "Edit a customer";
-    default:
-      return e.name.replace(/_/g, " ");
   }
 }

@@ -12,7 +12,6 @@
 //! Booking needs the customer's explicit confirmation of service and time: the `book` tool
 //! refuses unless the model says the customer confirmed, and the instructions say to ask first.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use jiff::tz::TimeZone;
@@ -509,7 +508,7 @@ pub async fn run_tool(state: &AppState, ctx: &Context, name: &str, args: &Value)
                 let start = crate::bookings::parse_start(args["start"].as_str().unwrap_or(""), &ctx.tz)?;
                 let booking = crate::bookings::create(&state.db, &ctx.business_id, NewBooking {
                     id: None,
-                    customer_id: ctx.customer.id.clone(),
+                    customer_id: ctx.customer.id.to_string(),
                     service_id: args["service_id"].as_str().unwrap_or("").to_owned(),
                     staff_id: args["staff_id"].as_str().map(str::to_owned),
                     start,
@@ -519,7 +518,7 @@ pub async fn run_tool(state: &AppState, ctx: &Context, name: &str, args: &Value)
                     created_by_staff_id: None,
                 })
                 .await?;
-                Ok(json!({"booked": true, "booking_id": booking.id, "local": local_label(Timestamp::from_str(&booking.start).map_err(ApiError::internal)?, &ctx.tz)}))
+                Ok(json!({"booked": true, "booking_id": booking.id, "local": local_label(booking.start.as_jiff(), &ctx.tz)}))
             }
             "my_bookings" => {
                 let rows = sqlx::query("SELECT id FROM bookings WHERE customer_id = $1 AND business_id = $2 AND status IN ('pending', 'confirmed') AND start_at >= $3 ORDER BY start_at LIMIT 10")
@@ -529,7 +528,7 @@ pub async fn run_tool(state: &AppState, ctx: &Context, name: &str, args: &Value)
                     let id: String = row.try_get("id")?;
                     if let Some(b) = crate::bookings::load(&mut conn, &ctx.business_id, &id).await? {
                         let service = crate::services::load(&mut conn, &ctx.business_id, &b.service_id).await?.map(|s| s.name).unwrap_or_default();
-                        out.push(json!({"booking_id": b.id, "service": service, "local": local_label(Timestamp::from_str(&b.start).map_err(ApiError::internal)?, &ctx.tz)}));
+                        out.push(json!({"booking_id": b.id, "service": service, "local": local_label(b.start.as_jiff(), &ctx.tz)}));
                     }
                 }
                 Ok(json!({"bookings": out}))
@@ -548,7 +547,7 @@ pub async fn run_tool(state: &AppState, ctx: &Context, name: &str, args: &Value)
                     BookingChange { expected_version: booking.version, start: Some(crate::bookings::parse_start(args["start"].as_str().unwrap_or(""), &ctx.tz)?), ..Default::default() }
                 };
                 let updated = crate::bookings::update(&state.db, &ctx.business_id, id, change, None, ctx.source).await?;
-                Ok(json!({"done": true, "status": updated.status, "local": local_label(Timestamp::from_str(&updated.start).map_err(ApiError::internal)?, &ctx.tz)}))
+                Ok(json!({"done": true, "status": updated.status, "local": local_label(updated.start.as_jiff(), &ctx.tz)}))
             }
             "business_info" => {
                 let schedule = crate::schedule::load_business_schedule(&mut conn, &ctx.business_id).await?;

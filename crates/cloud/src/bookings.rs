@@ -50,11 +50,11 @@ fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
 
 pub fn slot_to_wire(slot: &Slot, tz: &TimeZone) -> AvailableSlot {
     AvailableSlot {
-        start: slot.start.to_string(),
-        end: slot.end.to_string(),
+        start: slot.start.into(),
+        end: slot.end.into(),
         local_start: slot.start.to_zoned(tz.clone()).to_string(),
         local_end: slot.end.to_zoned(tz.clone()).to_string(),
-        staff_ids: slot.staff_ids.clone(),
+        staff_ids: slot.staff_ids.iter().map(|s| s.as_str().into()).collect(),
     }
 }
 
@@ -350,10 +350,10 @@ pub async fn update(
             format!("A {} booking cannot become {}.", current.status.as_str().replace('_', "-"), status.as_str().replace('_', "-")),
         ));
     }
-    let current_start = Timestamp::from_str(&current.start).map_err(ApiError::internal)?;
+    let current_start = current.start.as_jiff();
     let start = change.start.unwrap_or(current_start);
-    let staff_id = change.staff_id.clone().unwrap_or_else(|| current.staff_id.clone());
-    let moved = start != current_start || staff_id != current.staff_id;
+    let staff_id = change.staff_id.clone().unwrap_or_else(|| current.staff_id.to_string());
+    let moved = start != current_start || current.staff_id != staff_id;
     // Moving is only for bookings that hold time before and after the change: a move folded
     // into a cancellation or completion would write a time and person nobody checked.
     if moved && !(current.status.holds_time() && status.holds_time()) {
@@ -587,9 +587,9 @@ async fn create_booking(
     };
     let new = NewBooking {
         id: None,
-        customer_id: req.customer_id,
-        service_id: req.service_id,
-        staff_id: req.staff_id,
+        customer_id: req.customer_id.into(),
+        service_id: req.service_id.into(),
+        staff_id: req.staff_id.map(String::from),
         start: parse_start(&req.start, &tz)?,
         notes: req.notes,
         source: req.source.unwrap_or(BookingSource::Staff),
@@ -633,7 +633,7 @@ async fn update_booking(
     let change = BookingChange {
         expected_version: req.expected_version,
         start,
-        staff_id: req.staff_id,
+        staff_id: req.staff_id.map(String::from),
         status: req.status,
         notes: req.notes,
         cancel_reason: req.cancel_reason,

@@ -163,7 +163,7 @@ async fn decide(state: &AppState, ctx: &Context, text: &str, lower: &str, st: &m
                     st.misses = 0;
                     return match check(state, ctx, service, new_start, None, None).await? {
                         Ok(()) => {
-                            st.pending = Some(Proposal::Book { service_id: service.id.clone(), start: new_start.to_string() });
+                            st.pending = Some(Proposal::Book { service_id: service.id.to_string(), start: new_start.to_string() });
                             reply(format!("I can book you in for a {} on {}. Shall I confirm it?", service.name, label(new_start, ctx)))
                         }
                         Err(alternatives) => {
@@ -226,7 +226,7 @@ async fn decide(state: &AppState, ctx: &Context, text: &str, lower: &str, st: &m
         return match (when.resolve(&now), when.date) {
             (Some(start), _) => match check(state, ctx, service, start, None, None).await? {
                 Ok(()) => {
-                    st.pending = Some(Proposal::Book { service_id: service.id.clone(), start: start.to_string() });
+                    st.pending = Some(Proposal::Book { service_id: service.id.to_string(), start: start.to_string() });
                     reply(format!("I can book you in for a {} on {}. Shall I confirm it?", service.name, label(start, ctx)))
                 }
                 Err(alternatives) => reply(unavailable(ctx, &alternatives)),
@@ -369,7 +369,7 @@ async fn carry_out(state: &AppState, ctx: &Context, proposal: Proposal, services
                 &ctx.business_id,
                 NewBooking {
                     id: None,
-                    customer_id: ctx.customer.id.clone(),
+                    customer_id: ctx.customer.id.to_string(),
                     service_id: service_id.clone(),
                     staff_id: None,
                     start,

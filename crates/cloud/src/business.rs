@@ -161,7 +161,7 @@ async fn audit_log(
         let id: String = row.try_get("id")?;
         last = Some((at, id.clone()));
         items.push(protocol::AuditEntry {
-            id,
+            id: id.into(),
             actor_staff_id: row.try_get("actor_staff_id")?,
             action: row.try_get("action")?,
             target_kind: row.try_get("target_kind")?,

@@ -81,7 +81,7 @@ async fn create_feed(
         .execute(&mut *conn)
         .await?;
     let url = format!("{}/calendar/{token}.ics", state.config.public_url.trim_end_matches('/'));
-    Ok((StatusCode::CREATED, axum::Json(CreatedCalendarFeed { feed: CalendarFeed { id, staff_id: req.staff_id, created_at: rfc3339(now) }, url })))
+    Ok((StatusCode::CREATED, axum::Json(CreatedCalendarFeed { feed: CalendarFeed { id: id.into(), staff_id: req.staff_id, created_at: rfc3339(now) }, url })))
 }
 
 /// Revokes a feed: its URL stops working at once.

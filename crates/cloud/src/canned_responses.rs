@@ -98,13 +98,13 @@ async fn create_canned(
 ) -> Result<(StatusCode, axum::Json<CannedResponse>), ApiError> {
     auth.require(Permission::ManageCatalog)?;
     let canned = CannedResponse {
-        id: new_id(),
-        business_id: auth.business_id.clone(),
+        id: new_id().into(),
+        business_id: auth.business_id.clone().into(),
         shortcut: check_shortcut(&req.shortcut)?,
         title: required_text(&req.title, "title", 200)?,
         body: required_text(&req.body, "body", 4096)?,
-        created_at: String::new(),
-        updated_at: String::new(),
+        created_at: protocol::Timestamp::UNIX_EPOCH,
+        updated_at: protocol::Timestamp::UNIX_EPOCH,
     };
     let mut tx = state.db.begin_business(&auth.business_id).await?;
     let saved = save(&mut tx, &canned, true).await?;

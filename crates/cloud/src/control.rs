@@ -66,7 +66,7 @@ async fn reload(tx: &mut BusinessTx, id: &str) -> Result<Conversation, ApiError>
 
 /// The error a second person gets, naming who holds the conversation.
 async fn held_by(tx: &mut BusinessTx, conversation: &Conversation) -> ApiError {
-    let holder = conversation.holder_staff_id.clone().unwrap_or_default();
+    let holder = conversation.holder_staff_id.as_deref().unwrap_or_default().to_owned();
     let name = staff_name(tx.conn(), &holder).await.unwrap_or_default();
     ApiError::conflict("already_held", format!("{name} is handling this conversation."))
         .with_details(json!({"holder_staff_id": holder, "holder_name": name}))

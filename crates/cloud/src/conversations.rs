@@ -5,7 +5,6 @@
 //! anywhere else. Each conversation carries a preview of its last message and its unread count, so
 //! the list never touches the messages table.
 
-use std::str::FromStr;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -128,10 +127,6 @@ async fn load_note(conn: &mut AnyConnection, business_id: &str, id: &str) -> Res
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(note_from_row).transpose()
-}
-
-fn millis(text: &str) -> i64 {
-    jiff::Timestamp::from_str(text).map(|t| t.as_millisecond()).unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,7 +336,7 @@ async fn inbox_page(state: &AppState, auth: &Auth, q: &ListConversations, limit:
     let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
-        items.last().map(|c| cursor::encode(millis(&c.last_activity_at), &c.id))
+        items.last().map(|c| cursor::encode(c.last_activity_at.as_millis(), &c.id))
     } else {
         None
     };
@@ -416,7 +411,7 @@ async fn message_page(
     let mut messages = rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()?;
     let older = if messages.len() as i64 > limit {
         messages.truncate(limit as usize);
-        messages.last().map(|m| cursor::encode(millis(&m.created_at), &m.id))
+        messages.last().map(|m| cursor::encode(m.created_at.as_millis(), &m.id))
     } else {
         None
     };

@@ -217,7 +217,7 @@ async fn list_customers(
     let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
-        items.last().and_then(|c| jiff::Timestamp::from_str(&c.created_at).ok().map(|t| cursor::encode(t.as_millisecond(), &c.id)))
+        items.last().map(|c| cursor::encode(c.created_at.as_millis(), &c.id))
     } else {
         None
     };
@@ -241,8 +241,8 @@ async fn create_customer(
         return Err(ApiError::validation("Give the customer at least a name, a phone number or a WhatsApp id."));
     }
     let customer = Customer {
-        id: new_id(),
-        business_id: auth.business_id.clone(),
+        id: new_id().into(),
+        business_id: auth.business_id.clone().into(),
         name: optional_text(req.name, "name", 200)?,
         phone: phone.map(|p| p.as_str().to_owned()),
         whatsapp_id,
@@ -251,8 +251,8 @@ async fn create_customer(
         notes: optional_text(Some(req.notes), "notes", 10_000)?.unwrap_or_default(),
         opted_out_sms: false,
         opted_out_whatsapp: false,
-        created_at: String::new(),
-        updated_at: String::new(),
+        created_at: protocol::Timestamp::UNIX_EPOCH,
+        updated_at: protocol::Timestamp::UNIX_EPOCH,
     };
     let saved = save(&mut tx, &customer, true).await?;
     tx.commit().await?;

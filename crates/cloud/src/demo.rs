@@ -69,8 +69,8 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
     let mut service_ids = Vec::new();
     for (name, minutes, price, after) in [("Women's cut & blow-dry", 60, 5500, 10), ("Men's cut", 30, 2800, 5), ("Full colour", 120, 9500, 15), ("Fringe trim", 15, 800, 0)] {
         let service = protocol::Service {
-            id: new_id(),
-            business_id: business_id.clone(),
+            id: new_id().into(),
+            business_id: business_id.clone().into(),
             name: name.into(),
             duration_minutes: minutes,
             price_cents: price,
@@ -81,8 +81,8 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
             min_notice_minutes: None,
             max_advance_days: None,
             slot_interval_minutes: None,
-            created_at: String::new(),
-            updated_at: String::new(),
+            created_at: protocol::Timestamp::UNIX_EPOCH,
+            updated_at: protocol::Timestamp::UNIX_EPOCH,
         };
         service_ids.push(crate::services::save(&mut tx, &service, true).await?.id);
     }
@@ -93,13 +93,13 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
         ("thanks", "Thank you", "Thanks for getting in touch! See you soon at Bloom."),
     ] {
         let canned = protocol::CannedResponse {
-            id: new_id(),
-            business_id: business_id.clone(),
+            id: new_id().into(),
+            business_id: business_id.clone().into(),
             shortcut: shortcut.into(),
             title: title.into(),
             body: body.into(),
-            created_at: String::new(),
-            updated_at: String::new(),
+            created_at: protocol::Timestamp::UNIX_EPOCH,
+            updated_at: protocol::Timestamp::UNIX_EPOCH,
         };
         crate::canned_responses::save(&mut tx, &canned, true).await?;
     }
@@ -113,8 +113,8 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
     for (minutes_ago, (name, phone, channel, lines)) in [(42i64, customers[0]), (17, customers[1]), (3, customers[2])] {
         let req = CreateCustomer { name: Some(name.into()), phone: Some(phone.into()), ..CreateCustomer::default() };
         let customer = protocol::Customer {
-            id: new_id(),
-            business_id: business_id.clone(),
+            id: new_id().into(),
+            business_id: business_id.clone().into(),
             name: req.name,
             phone: req.phone,
             whatsapp_id: (channel == Channel::Whatsapp).then(|| phone.trim_start_matches('+').to_owned()),
@@ -123,8 +123,8 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
             notes: String::new(),
             opted_out_sms: false,
             opted_out_whatsapp: false,
-            created_at: String::new(),
-            updated_at: String::new(),
+            created_at: protocol::Timestamp::UNIX_EPOCH,
+            updated_at: protocol::Timestamp::UNIX_EPOCH,
         };
         let customer = crate::customers::save(&mut tx, &customer, true).await?;
         customer_ids.push(customer.id.clone());
@@ -169,8 +169,8 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
         let Some(slot) = loaded.schedule.free_slots(&loaded.spec, None, now, fortnight, now, nth + 1, false).pop() else { continue };
         let new = NewBooking {
                     id: None,
-            customer_id: customer.clone(),
-            service_id: service.clone(),
+            customer_id: customer.to_string(),
+            service_id: service.to_string(),
             staff_id: None,
             start: slot.start,
             notes: String::new(),

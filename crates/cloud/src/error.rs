@@ -103,7 +103,7 @@ impl IntoResponse for ApiError {
                 ("internal", "Something went wrong on our side. It has been logged; please try again.".to_string(), None)
             }
         };
-        let body = ErrorBody { error: ErrorDetail { code: code.to_string(), message, details } };
+        let body = ErrorBody { error: ErrorDetail { code: protocol::ErrorCode::parse(code).unwrap_or(protocol::ErrorCode::Internal), message, details } };
         let mut response = (status, axum::Json(body)).into_response();
         if let ApiError::RateLimited { retry_after_secs } = self {
             if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {

@@ -600,8 +600,8 @@ pub async fn find_or_create_customer(
         }
         None => {
             let customer = Customer {
-                id: new_id(),
-                business_id: business_id.clone(),
+                id: new_id().into(),
+                business_id: business_id.clone().into(),
                 name,
                 phone: phone.map(|p| p.as_str().to_owned()),
                 whatsapp_id: whatsapp_id.map(str::to_owned),
@@ -610,8 +610,8 @@ pub async fn find_or_create_customer(
                 notes: String::new(),
                 opted_out_sms: false,
                 opted_out_whatsapp: false,
-                created_at: String::new(),
-                updated_at: String::new(),
+                created_at: protocol::Timestamp::UNIX_EPOCH,
+                updated_at: protocol::Timestamp::UNIX_EPOCH,
             };
             crate::customers::save(tx, &customer, true).await
         }

@@ -138,7 +138,7 @@ async fn run(state: &AppState, socket: &mut WebSocket) {
         return;
     }
     let conn = state.live.next_id.fetch_add(1, Ordering::SeqCst) as u64;
-    state.live.set_presence(&auth.business_id, conn, Some(PresenceEntry { staff_id: auth.staff_id.clone(), viewing: None }));
+    state.live.set_presence(&auth.business_id, conn, Some(PresenceEntry { staff_id: auth.staff_id.clone().into(), viewing: None }));
     let mut heartbeat = tokio::time::interval(Duration::from_secs(20));
     heartbeat.tick().await;
     let mut closing = state.live.closing.subscribe();
@@ -174,10 +174,10 @@ async fn run(state: &AppState, socket: &mut WebSocket) {
                 Some(Ok(WsMessage::Text(text))) => match serde_json::from_str::<ClientFrame>(&text) {
                     Ok(ClientFrame::Ping) => { if !send(socket, &ServerFrame::Pong).await { break; } }
                     Ok(ClientFrame::Viewing { conversation_id }) => {
-                        state.live.set_presence(&auth.business_id, conn, Some(PresenceEntry { staff_id: auth.staff_id.clone(), viewing: conversation_id }));
+                        state.live.set_presence(&auth.business_id, conn, Some(PresenceEntry { staff_id: auth.staff_id.clone().into(), viewing: conversation_id }));
                     }
                     Ok(ClientFrame::Typing { conversation_id }) => {
-                        let _ = state.live.relay.send((auth.business_id.clone(), ServerFrame::Typing { conversation_id, staff_id: auth.staff_id.clone() }));
+                        let _ = state.live.relay.send((auth.business_id.clone(), ServerFrame::Typing { conversation_id, staff_id: auth.staff_id.clone().into() }));
                     }
                     Ok(ClientFrame::Hello { .. }) | Err(_) => {}
                 },

@@ -217,7 +217,7 @@ async fn send_message(
 ) -> Result<(StatusCode, axum::Json<Message>), ApiError> {
     auth.require(Permission::HandleConversations)?;
     let body = required_text(&req.body, "body", 4096)?;
-    queue(&state, &auth, &id, req.client_message_id, body.clone(), MessageKind::Text, Outgoing::Text { body }).await
+    queue(&state, &auth, &id, req.client_message_id.map(String::from), body.clone(), MessageKind::Text, Outgoing::Text { body }).await
 }
 
 /// Sends an approved WhatsApp template, with its variables filled in.
@@ -258,7 +258,7 @@ pub(crate) async fn queue_template(state: &AppState, auth: &Auth, id: &str, req:
         twilio_content_sid: template.twilio_content_sid.clone(),
         body: body.clone(),
     };
-    queue(state, auth, id, req.client_message_id, body, MessageKind::Template, outgoing).await
+    queue(state, auth, id, req.client_message_id.map(String::from), body, MessageKind::Template, outgoing).await
 }
 
 fn count_variables(body: &str) -> u32 {

@@ -408,7 +408,7 @@ pub async fn load_for_service(
     for row in &rows {
         let id: String = row.try_get("id")?;
         let bookable = row.try_get::<i64, _>("bookable")? != 0;
-        let can_perform = service.staff_ids.is_empty() || service.staff_ids.contains(&id);
+        let can_perform = service.staff_ids.is_empty() || service.staff_ids.iter().any(|s| *s == id);
         if !can_perform || !(bookable || include_unbookable) {
             continue;
         }

@@ -160,8 +160,8 @@ async fn create_service(
 ) -> Result<(StatusCode, axum::Json<Service>), ApiError> {
     auth.require(Permission::ManageCatalog)?;
     let service = Service {
-        id: new_id(),
-        business_id: auth.business_id.clone(),
+        id: new_id().into(),
+        business_id: auth.business_id.clone().into(),
         name: required_text(&req.name, "name", 200)?,
         duration_minutes: req.duration_minutes,
         price_cents: req.price_cents,
@@ -172,8 +172,8 @@ async fn create_service(
         min_notice_minutes: req.min_notice_minutes,
         max_advance_days: req.max_advance_days,
         slot_interval_minutes: req.slot_interval_minutes,
-        created_at: String::new(),
-        updated_at: String::new(),
+        created_at: protocol::Timestamp::UNIX_EPOCH,
+        updated_at: protocol::Timestamp::UNIX_EPOCH,
     };
     let mut tx = state.db.begin_business(&auth.business_id).await?;
     let saved = save(&mut tx, &service, true).await?;

@@ -491,9 +491,9 @@ pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-/// Milliseconds since the epoch → RFC 3339 UTC.
-pub fn rfc3339(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
+/// Milliseconds since the epoch → an instant (RFC 3339 UTC on the wire).
+pub fn rfc3339(ms: i64) -> protocol::Timestamp {
+    protocol::Timestamp::from_millis(ms).unwrap_or(protocol::Timestamp::UNIX_EPOCH)
 }
 
 /// Reads a JSON text column into a value, reporting which column was bad.

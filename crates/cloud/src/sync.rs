@@ -9,7 +9,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use protocol::{Mutation, MutationOutcome, PushRequest, PushResponse, SyncChange, SyncPage};
+use protocol::{MutationOp, MutationOutcome, PushRequest, PushResponse, SyncChange, SyncPage};
 use serde::Deserialize;
 use sqlx::Row;
 use utoipa::IntoParams;
@@ -127,107 +127,81 @@ async fn bind_client(state: &AppState, auth: &Auth, client_id: &str) -> Result<(
     Ok(())
 }
 
-fn text_arg<'a>(args: &'a serde_json::Value, name: &str) -> Result<&'a str, ApiError> {
-    args[name].as_str().ok_or_else(|| ApiError::validation(format!("`{name}` is required.")))
-}
-
 /// Applies one mutation with the same rules and permissions as the REST API. Everything it
 /// creates carries the id the console made, so applying it again is a no-op.
-async fn apply(state: &AppState, auth: &Auth, m: &Mutation) -> Result<Option<serde_json::Value>, ApiError> {
-    let conversation = || text_arg(&m.args, "conversation_id");
-    match m.name.as_str() {
-        "send_message" => {
-            auth.require(crate::accounts::Permission::HandleConversations)?;
-            let body = crate::accounts::required_text(text_arg(&m.args, "body")?, "body", 4096)?;
-            let message_id = text_arg(&m.args, "message_id")?.to_owned();
+async fn apply(state: &AppState, auth: &Auth, op: &MutationOp) -> Result<Option<serde_json::Value>, ApiError> {
+    use crate::accounts::Permission::HandleConversations;
+    match op {
+        MutationOp::SendMessage { conversation_id, message_id, body } => {
+            auth.require(HandleConversations)?;
+            let body = crate::accounts::required_text(body, "body", 4096)?;
             let outgoing = crate::providers::Outgoing::Text { body: body.clone() };
             let (_, message) =
-                crate::outbox::queue(state, auth, conversation()?, Some(message_id), body, protocol::MessageKind::Text, outgoing).await?;
+                crate::outbox::queue(state, auth, conversation_id, Some(message_id.to_string()), body, protocol::MessageKind::Text, outgoing).await?;
             Ok(Some(serde_json::json!({"message_id": message.0.id})))
         }
-        "take_over" | "hand_back" => {
-            auth.require(crate::accounts::Permission::HandleConversations)?;
+        MutationOp::TakeOver { conversation_id } | MutationOp::HandBack { conversation_id } => {
+            auth.require(HandleConversations)?;
             let mut tx = state.db.begin_business(&auth.business_id).await?;
-            let c = if m.name == "take_over" {
-                crate::control::take_over(&mut tx, conversation()?, &auth.staff_id).await?
+            let c = if matches!(op, MutationOp::TakeOver { .. }) {
+                crate::control::take_over(&mut tx, conversation_id, &auth.staff_id).await?
             } else {
-                crate::control::hand_back(&mut tx, conversation()?, Some(auth), "").await?
+                crate::control::hand_back(&mut tx, conversation_id, Some(auth), "").await?
             };
             tx.commit_even_if_unchanged().await?;
             Ok(Some(serde_json::json!({"mode": c.mode, "holder_staff_id": c.holder_staff_id})))
         }
-        "send_template" => {
-            let req = protocol::SendTemplate {
-                template_id: text_arg(&m.args, "template_id")?.to_owned(),
-                variables: serde_json::from_value(m.args["variables"].clone()).unwrap_or_default(),
-                client_message_id: Some(text_arg(&m.args, "message_id")?.to_owned()),
-            };
-            let (_, message) = crate::outbox::queue_template(state, auth, conversation()?, req).await?;
+        MutationOp::SendTemplate { conversation_id, message_id, template_id, variables } => {
+            let req = protocol::SendTemplate { template_id: template_id.clone(), variables: variables.clone(), client_message_id: Some(message_id.clone()) };
+            let (_, message) = crate::outbox::queue_template(state, auth, conversation_id, req).await?;
             Ok(Some(serde_json::json!({"message_id": message.0.id})))
         }
-        "use_canned_response" => {
-            auth.require(crate::accounts::Permission::HandleConversations)?;
+        MutationOp::UseCannedResponse { conversation_id, message_id, canned_response_id } => {
+            auth.require(HandleConversations)?;
             let canned = {
                 let mut conn = state.db.reader().acquire().await?;
-                crate::canned_responses::load(&mut conn, &auth.business_id, text_arg(&m.args, "canned_response_id")?)
+                crate::canned_responses::load(&mut conn, &auth.business_id, canned_response_id)
                     .await?
                     .ok_or_else(|| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_canned_response", "That saved reply no longer exists."))?
             };
-            let message_id = text_arg(&m.args, "message_id")?.to_owned();
             let outgoing = crate::providers::Outgoing::Text { body: canned.body.clone() };
             let (_, message) =
-                crate::outbox::queue(state, auth, conversation()?, Some(message_id), canned.body, protocol::MessageKind::Text, outgoing).await?;
+                crate::outbox::queue(state, auth, conversation_id, Some(message_id.to_string()), canned.body, protocol::MessageKind::Text, outgoing).await?;
             Ok(Some(serde_json::json!({"message_id": message.0.id})))
         }
-        "assign" => {
-            let assignee = match &m.args["staff_id"] {
-                serde_json::Value::Null => None,
-                serde_json::Value::String(s) => Some(s.clone()),
-                _ => return Err(ApiError::validation("`staff_id` is a staff id or null.")),
-            };
-            let req = protocol::UpdateConversation { assignee_staff_id: Some(assignee), ..Default::default() };
-            let c = crate::conversations::apply_update(state, auth, conversation()?, req).await?;
+        MutationOp::Assign { conversation_id, staff_id } => {
+            let req = protocol::UpdateConversation { assignee_staff_id: Some(staff_id.clone()), ..Default::default() };
+            let c = crate::conversations::apply_update(state, auth, conversation_id, req).await?;
             Ok(Some(serde_json::json!({"assignee_staff_id": c.assignee_staff_id})))
         }
-        "update_customer" => {
-            let mut fields = m.args.clone();
-            let id = text_arg(&m.args, "customer_id")?.to_owned();
-            if let Some(obj) = fields.as_object_mut() {
-                obj.remove("customer_id");
-            }
-            let req: protocol::UpdateCustomer = serde_json::from_value(fields).map_err(|e| ApiError::validation(e.to_string()))?;
-            crate::customers::apply_update(state, auth, &id, req).await?;
+        MutationOp::UpdateCustomer { customer_id, changes } => {
+            crate::customers::apply_update(state, auth, customer_id, changes.clone()).await?;
             Ok(None)
         }
-        "mark_read" => {
+        MutationOp::MarkRead { conversation_id } => {
             let req = protocol::UpdateConversation { mark_read: Some(true), ..Default::default() };
-            crate::conversations::apply_update(state, auth, conversation()?, req).await?;
+            crate::conversations::apply_update(state, auth, conversation_id, req).await?;
             Ok(None)
         }
-        "set_status" => {
-            let status = protocol::ConversationStatus::parse(text_arg(&m.args, "status")?)
-                .ok_or_else(|| ApiError::validation("`status` is `open` or `resolved`."))?;
-            let req = protocol::UpdateConversation { status: Some(status), ..Default::default() };
-            crate::conversations::apply_update(state, auth, conversation()?, req).await?;
+        MutationOp::SetStatus { conversation_id, status } => {
+            let req = protocol::UpdateConversation { status: Some(*status), ..Default::default() };
+            crate::conversations::apply_update(state, auth, conversation_id, req).await?;
             Ok(None)
         }
-        "add_note" => {
-            let note = crate::conversations::add_note(state, auth, conversation()?, Some(text_arg(&m.args, "note_id")?.to_owned()), text_arg(&m.args, "body")?).await?;
+        MutationOp::AddNote { conversation_id, note_id, body } => {
+            let note = crate::conversations::add_note(state, auth, conversation_id, Some(note_id.to_string()), body).await?;
             Ok(Some(serde_json::json!({"note_id": note.id})))
         }
-        "create_booking" => {
-            auth.require(crate::accounts::Permission::HandleConversations)?;
-            let tz = {
-                let name: String = sqlx::query_scalar("SELECT timezone FROM businesses WHERE id = $1").bind(&auth.business_id).fetch_one(state.db.reader()).await?;
-                jiff::tz::TimeZone::get(&name).map_err(ApiError::internal)?
-            };
+        MutationOp::CreateBooking { booking_id, customer_id, service_id, start, staff_id, notes } => {
+            auth.require(HandleConversations)?;
+            let tz = business_tz(state, auth).await?;
             let new = crate::bookings::NewBooking {
-                id: Some(text_arg(&m.args, "booking_id")?.to_owned()),
-                customer_id: text_arg(&m.args, "customer_id")?.to_owned(),
-                service_id: text_arg(&m.args, "service_id")?.to_owned(),
-                staff_id: m.args["staff_id"].as_str().map(str::to_owned),
-                start: crate::bookings::parse_start(text_arg(&m.args, "start")?, &tz)?,
-                notes: m.args["notes"].as_str().unwrap_or("").to_owned(),
+                id: Some(booking_id.to_string()),
+                customer_id: customer_id.to_string(),
+                service_id: service_id.to_string(),
+                staff_id: staff_id.as_ref().map(|s| s.to_string()),
+                start: crate::bookings::parse_start(start, &tz)?,
+                notes: notes.clone(),
                 source: protocol::BookingSource::Staff,
                 status: protocol::BookingStatus::Confirmed,
                 created_by_staff_id: Some(auth.staff_id.clone()),
@@ -235,32 +209,43 @@ async fn apply(state: &AppState, auth: &Auth, m: &Mutation) -> Result<Option<ser
             let booking = crate::bookings::create(&state.db, &auth.business_id, new).await?;
             Ok(Some(serde_json::json!({"booking_id": booking.id, "version": booking.version})))
         }
-        "reschedule_booking" | "cancel_booking" => {
-            auth.require(crate::accounts::Permission::HandleConversations)?;
-            let id = text_arg(&m.args, "booking_id")?;
-            let expected_version = m.args["expected_version"].as_i64().ok_or_else(|| ApiError::validation("`expected_version` is required."))?;
-            let change = if m.name == "cancel_booking" {
-                crate::bookings::BookingChange {
-                    expected_version,
-                    status: Some(protocol::BookingStatus::Cancelled),
-                    cancel_reason: m.args["reason"].as_str().map(str::to_owned),
-                    ..Default::default()
-                }
-            } else {
-                let name: String = sqlx::query_scalar("SELECT timezone FROM businesses WHERE id = $1").bind(&auth.business_id).fetch_one(state.db.reader()).await?;
-                let tz = jiff::tz::TimeZone::get(&name).map_err(ApiError::internal)?;
-                crate::bookings::BookingChange {
-                    expected_version,
-                    start: Some(crate::bookings::parse_start(text_arg(&m.args, "start")?, &tz)?),
-                    staff_id: m.args["staff_id"].as_str().map(str::to_owned),
-                    ..Default::default()
-                }
+        MutationOp::RescheduleBooking { booking_id, expected_version, start, staff_id } => {
+            auth.require(HandleConversations)?;
+            let tz = business_tz(state, auth).await?;
+            let change = crate::bookings::BookingChange {
+                expected_version: *expected_version,
+                start: Some(crate::bookings::parse_start(start, &tz)?),
+                staff_id: staff_id.as_ref().map(|s| s.to_string()),
+                ..Default::default()
             };
-            let booking = crate::bookings::update(&state.db, &auth.business_id, id, change, Some(&auth.staff_id), protocol::BookingSource::Staff).await?;
-            Ok(Some(serde_json::json!({"booking_id": booking.id, "version": booking.version, "status": booking.status})))
+            changed_booking(state, auth, booking_id, change).await
         }
-        other => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_mutation", format!("There is no mutation called `{other}`."))),
+        MutationOp::CancelBooking { booking_id, expected_version, reason } => {
+            auth.require(HandleConversations)?;
+            let change = crate::bookings::BookingChange {
+                expected_version: *expected_version,
+                status: Some(protocol::BookingStatus::Cancelled),
+                cancel_reason: reason.clone(),
+                ..Default::default()
+            };
+            changed_booking(state, auth, booking_id, change).await
+        }
+        MutationOp::Unreadable { name, reason } => Err(if MutationOp::NAMES.contains(&name.as_str()) {
+            ApiError::validation(format!("`{name}` could not be read: {reason}"))
+        } else {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_mutation", format!("There is no mutation called `{name}`."))
+        }),
     }
+}
+
+async fn business_tz(state: &AppState, auth: &Auth) -> Result<jiff::tz::TimeZone, ApiError> {
+    let name: String = sqlx::query_scalar("SELECT timezone FROM businesses WHERE id = $1").bind(&auth.business_id).fetch_one(state.db.reader()).await?;
+    jiff::tz::TimeZone::get(&name).map_err(ApiError::internal)
+}
+
+async fn changed_booking(state: &AppState, auth: &Auth, id: &str, change: crate::bookings::BookingChange) -> Result<Option<serde_json::Value>, ApiError> {
+    let booking = crate::bookings::update(&state.db, &auth.business_id, id, change, Some(&auth.staff_id), protocol::BookingSource::Staff).await?;
+    Ok(Some(serde_json::json!({"booking_id": booking.id, "version": booking.version, "status": booking.status})))
 }
 
 /// Applies a console's mutations in order, each on its own. Already-applied ids get their first
@@ -295,13 +280,13 @@ async fn push(State(state): State<AppState>, auth: Auth, Json(req): Json<PushReq
         if m.id != last + 1 {
             return Ok(axum::Json(PushResponse { outcomes, expected_id: Some(last + 1) }));
         }
-        let applying = crate::store::Applying { client_id: req.client_id.clone(), mutation_id: m.id, name: m.name.clone() };
-        let outcome = match crate::store::APPLYING.scope(applying, apply(&state, &auth, m)).await {
+        let applying = crate::store::Applying { client_id: req.client_id.to_string(), mutation_id: m.id, name: m.op.name().to_owned() };
+        let outcome = match crate::store::APPLYING.scope(applying, apply(&state, &auth, &m.op)).await {
             Ok(details) => MutationOutcome { id: m.id, ok: true, code: None, message: None, details },
             Err(ApiError::Client { code, message, details, .. }) => {
-                MutationOutcome { id: m.id, ok: false, code: Some(code.to_owned()), message: Some(message), details }
+                MutationOutcome { id: m.id, ok: false, code: protocol::ErrorCode::parse(code), message: Some(message), details }
             }
-            Err(ApiError::RateLimited { .. }) => MutationOutcome { id: m.id, ok: false, code: Some("rate_limited".into()), message: None, details: None },
+            Err(ApiError::RateLimited { .. }) => MutationOutcome { id: m.id, ok: false, code: Some(protocol::ErrorCode::RateLimited), message: None, details: None },
             // Our fault: nothing was applied (or, if a commit got through, it marked the
             // mutation applied); the console retries the batch from here.
             Err(e) => return Err(e),
@@ -315,7 +300,7 @@ async fn push(State(state): State<AppState>, auth: Auth, Json(req): Json<PushReq
             .bind(&req.client_id)
             .bind(m.id)
             .bind(&auth.business_id)
-            .bind(&m.name)
+            .bind(m.op.name())
             .bind(serde_json::to_string(&outcome).map_err(ApiError::internal)?)
             .bind(now_ms())
             .execute(state.db.writer())

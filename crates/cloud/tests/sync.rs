@@ -158,8 +158,8 @@ async fn push_story(engine: Engine) {
     let r = app.post("/v1/sync/push", &owner.access, json!({"client_id": "owner-laptop-1", "mutations": [
         {"id": 8, "name": "assign", "args": {"conversation_id": conversation, "staff_id": sam.staff_id}},
         {"id": 9, "name": "assign", "args": {"conversation_id": conversation, "staff_id": uuid::Uuid::now_v7().to_string()}},
-        {"id": 10, "name": "update_customer", "args": {"customer_id": customer, "name": "Ada Lovelace", "tags": ["vip"]}},
-        {"id": 11, "name": "update_customer", "args": {"customer_id": customer, "shoe_size": 9}},
+        {"id": 10, "name": "update_customer", "args": {"customer_id": customer, "changes": {"name": "Ada Lovelace", "tags": ["vip"]}}},
+        {"id": 11, "name": "update_customer", "args": {"customer_id": customer, "changes": {"shoe_size": 9}}},
         {"id": 12, "name": "set_status", "args": {"conversation_id": conversation, "status": "open"}},
         {"id": 13, "name": "use_canned_response", "args": {"conversation_id": conversation, "message_id": canned_message, "canned_response_id": canned.body["id"]}},
     ]})).await;

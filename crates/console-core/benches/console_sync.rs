@@ -35,8 +35,8 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
-fn ts(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).unwrap().to_string()
+fn ts(ms: i64) -> protocol::Timestamp {
+    protocol::Timestamp::from_millis(ms).unwrap()
 }
 
 /// Writes `count` entities' states into the change log after the business's current seq.
@@ -65,7 +65,7 @@ async fn write_changes(db: &switchboard_cloud::store::Db, business: &str, rows: 
 fn message(business: &str, conversation: &str, i: i64, at: i64) -> (&'static str, String, String) {
     let id = format!("msg-{i}");
     let m = Message {
-        id: id.clone(),
+        id: id.as_str().into(),
         business_id: business.into(),
         conversation_id: conversation.into(),
         direction: if i % 2 == 0 { protocol::Direction::Inbound } else { protocol::Direction::Outbound },
@@ -89,7 +89,7 @@ async fn seed(db: &switchboard_cloud::store::Db, business: &str, conversations: 
     let mut rows = Vec::new();
     for c in 0..conversations {
         let customer = Customer {
-            id: format!("cust-{c}"),
+            id: format!("cust-{c}").into(),
             business_id: business.into(),
             name: Some(format!("Customer {c}")),
             phone: Some(format!("+44791100{c:04}")),
@@ -102,9 +102,9 @@ async fn seed(db: &switchboard_cloud::store::Db, business: &str, conversations: 
             created_at: ts(now),
             updated_at: ts(now),
         };
-        rows.push(("customer", customer.id.clone(), serde_json::to_string(&customer).unwrap()));
+        rows.push(("customer", customer.id.to_string(), serde_json::to_string(&customer).unwrap()));
         let conversation = Conversation {
-            id: format!("conv-{c}"),
+            id: format!("conv-{c}").into(),
             business_id: business.into(),
             customer_id: customer.id.clone(),
             channel: Channel::Whatsapp,
@@ -118,7 +118,7 @@ async fn seed(db: &switchboard_cloud::store::Db, business: &str, conversations: 
             created_at: ts(now),
             updated_at: ts(now),
         };
-        rows.push(("conversation", conversation.id.clone(), serde_json::to_string(&conversation).unwrap()));
+        rows.push(("conversation", conversation.id.to_string(), serde_json::to_string(&conversation).unwrap()));
         for j in 0..messages_per {
             let i = c * messages_per + j;
             rows.push(message(business, &conversation.id, i, now - c * 1000 - (messages_per - j) * 10));
@@ -127,14 +127,14 @@ async fn seed(db: &switchboard_cloud::store::Db, business: &str, conversations: 
     for b in 0..bookings {
         let start = now + b * 3_600_000;
         let booking = Booking {
-            id: format!("book-{b}"),
+            id: format!("book-{b}").into(),
             business_id: business.into(),
-            customer_id: format!("cust-{}", b % conversations.max(1)),
+            customer_id: format!("cust-{}", b % conversations.max(1)).into(),
             service_id: "svc".into(),
             staff_id: "staff".into(),
             start: ts(start),
             end: ts(start + 1_800_000),
-            local_start: ts(start),
+            local_start: ts(start).to_string(),
             status: BookingStatus::Confirmed,
             source: if b % 3 == 0 { BookingSource::Assistant } else { BookingSource::Staff },
             notes: String::new(),
@@ -144,7 +144,7 @@ async fn seed(db: &switchboard_cloud::store::Db, business: &str, conversations: 
             created_at: ts(now),
             updated_at: ts(now),
         };
-        rows.push(("booking", booking.id.clone(), serde_json::to_string(&booking).unwrap()));
+        rows.push(("booking", booking.id.to_string(), serde_json::to_string(&booking).unwrap()));
     }
     write_changes(db, business, rows).await;
 }

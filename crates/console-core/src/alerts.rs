@@ -15,6 +15,7 @@ use ts_rs::TS;
 use serde_json::Value;
 
 use crate::store::{Applied, LocalStore, OutboxEntry, StoreError};
+use protocol::{EntityKind, MutationOp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -54,7 +55,7 @@ fn preview(text: &str) -> String {
 }
 
 async fn customer_name(store: &LocalStore, id: &str) -> Result<String, StoreError> {
-    let c = store.entity("customer", id).await?;
+    let c = store.entity(EntityKind::Customer, id).await?;
     Ok(c.as_ref().map(|c| if s(c, "name").is_empty() { s(c, "phone") } else { s(c, "name") }).filter(|n| !n.is_empty()).unwrap_or("A customer").to_owned())
 }
 
@@ -65,8 +66,8 @@ pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, canc
     for change in applied {
         let Some(after) = &change.after else { continue };
         let before = change.before.as_ref();
-        match change.entity.as_str() {
-            "conversation" if s(after, "mode") == "needs_human" && before.map(|b| s(b, "mode")) != Some("needs_human") && s(after, "status") == "open" => {
+        match change.entity {
+            EntityKind::Conversation if s(after, "mode") == "needs_human" && before.map(|b| s(b, "mode")) != Some("needs_human") && s(after, "status") == "open" => {
                 let name = customer_name(store, s(after, "customer_id")).await?;
                 alerts.push(Alert {
                     kind: AlertKind::NeedsHuman,
@@ -76,10 +77,10 @@ pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, canc
                     conversation_id: Some(change.id.clone()),
                 });
             }
-            "message" => {
+            EntityKind::Message => {
                 let conversation_id = s(after, "conversation_id");
                 if before.is_none() && s(after, "direction") == "inbound" {
-                    let conversation = store.entity("conversation", conversation_id).await?;
+                    let conversation = store.entity(EntityKind::Conversation, conversation_id).await?;
                     let mine = conversation.as_ref().is_some_and(|c| s(c, "mode") == "human" && s(c, "holder_staff_id") == me);
                     if mine {
                         let name = customer_name(store, conversation.as_ref().map(|c| s(c, "customer_id")).unwrap_or_default()).await?;
@@ -104,7 +105,7 @@ pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, canc
                     });
                 }
             }
-            "booking" => {
+            EntityKind::Booking => {
                 let by_assistant = matches!(s(after, "source"), "assistant" | "voice");
                 let when = s(after, "local_start").split('[').next().unwrap_or_default().replace('T', " ");
                 let when: String = when.chars().take(16).collect();
@@ -138,7 +139,7 @@ pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, canc
 
 /// An alert for a reply of mine the service refused (kept as a draft).
 pub fn for_refusal(entry: &OutboxEntry) -> Option<Alert> {
-    if !matches!(entry.name.as_str(), "send_message" | "use_canned_response" | "send_template") {
+    if !matches!(entry.op, MutationOp::SendMessage { .. } | MutationOp::UseCannedResponse { .. } | MutationOp::SendTemplate { .. }) {
         return None;
     }
     Some(Alert {
@@ -146,7 +147,7 @@ pub fn for_refusal(entry: &OutboxEntry) -> Option<Alert> {
         key: format!("refused:{}", entry.id),
         title: "Your reply was not sent".into(),
         body: entry.message.clone().unwrap_or_else(|| "The service refused it; it is kept as a draft.".into()),
-        conversation_id: entry.args.get("conversation_id").and_then(Value::as_str).map(str::to_owned),
+        conversation_id: entry.op.conversation_id().map(|c| c.to_string()),
     })
 }
 

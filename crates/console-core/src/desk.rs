@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use protocol::{CannedResponse, Service, Staff, WhatsappTemplate};
+use protocol::{CannedResponse, EntityKind, Service, Staff, WhatsappTemplate};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, Mutex, RwLock};
@@ -225,7 +225,7 @@ impl Desk {
         let status = self.sync.lock().await.as_ref().map(SyncHandle::status);
         let account = console.account().cloned();
         let name = match &account {
-            Some(a) => console.store().entity("staff", &a.staff_id).await.ok().flatten().and_then(|s| s.get("name").and_then(Value::as_str).map(str::to_owned)),
+            Some(a) => console.store().entity(EntityKind::Staff, &a.staff_id).await.ok().flatten().and_then(|s| s.get("name").and_then(Value::as_str).map(str::to_owned)),
             None => None,
         };
         Session { account, name, status }
@@ -354,21 +354,21 @@ impl Desk {
     }
 
     async fn directory(&self) -> Result<Directory, DeskError> {
-        async fn all<T: serde::de::DeserializeOwned>(store: &crate::LocalStore, entity: &str) -> Result<Vec<T>, DeskError> {
+        async fn all<T: serde::de::DeserializeOwned>(store: &crate::LocalStore, entity: EntityKind) -> Result<Vec<T>, DeskError> {
             let rows = store.entities(entity).await.map_err(ConsoleError::from)?;
             Ok(rows.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect())
         }
         let console = self.console.read().await;
         let store = console.store();
-        let mut staff: Vec<Staff> = all(store, "staff").await?;
+        let mut staff: Vec<Staff> = all(store, EntityKind::Staff).await?;
         staff.retain(|s| s.active);
         staff.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut services: Vec<Service> = all(store, "service").await?;
+        let mut services: Vec<Service> = all(store, EntityKind::Service).await?;
         services.retain(|s| s.active);
         services.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut canned_responses: Vec<CannedResponse> = all(store, "canned_response").await?;
+        let mut canned_responses: Vec<CannedResponse> = all(store, EntityKind::CannedResponse).await?;
         canned_responses.sort_by(|a, b| a.shortcut.cmp(&b.shortcut));
-        let mut templates: Vec<WhatsappTemplate> = all(store, "whatsapp_template").await?;
+        let mut templates: Vec<WhatsappTemplate> = all(store, EntityKind::WhatsappTemplate).await?;
         templates.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Directory { staff, services, canned_responses, templates })
     }

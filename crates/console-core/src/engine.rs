@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use protocol::{ClientFrame, PresenceEntry, PushRequest, ServerFrame};
+use protocol::{ClientFrame, EntityKind, MutationOp, PresenceEntry, PushRequest, ServerFrame};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -90,7 +90,7 @@ pub struct Status {
 #[ts(export)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
-    Changed { entities: Vec<(String, String)>, resync: bool },
+    Changed { entities: Vec<(EntityKind, String)>, resync: bool },
     Outbox,
     Presence { online: Vec<PresenceEntry> },
     Typing { conversation_id: String, staff_id: String },
@@ -171,7 +171,7 @@ pub struct Syncer {
 /// What one pass did.
 #[derive(Debug, Default)]
 pub struct Pass {
-    pub changed: Vec<(String, String)>,
+    pub changed: Vec<(EntityKind, String)>,
     pub resync: bool,
     pub alerts: Vec<Alert>,
     pub outbox_changed: bool,
@@ -212,12 +212,12 @@ impl Syncer {
                 return Ok(pushed);
             }
             pushed = true;
-            for m in batch.iter().filter(|m| m.name == "cancel_booking") {
-                if let Some(id) = m.args.get("booking_id").and_then(|v| v.as_str()) {
-                    self.cancelled_here.push(id.to_owned());
+            for m in &batch {
+                if let MutationOp::CancelBooking { booking_id, .. } = &m.op {
+                    self.cancelled_here.push(booking_id.to_string());
                 }
             }
-            let response = self.transport.push(&PushRequest { client_id: self.client_id.clone(), mutations: batch }).await?;
+            let response = self.transport.push(&PushRequest { client_id: self.client_id.as_str().into(), mutations: batch }).await?;
             let failed = self.store.settle(&response.outcomes).await.map_err(local)?;
             pass.outbox_changed |= !response.outcomes.is_empty();
             pass.alerts.extend(failed.iter().filter_map(alerts::for_refusal));
@@ -416,15 +416,15 @@ impl Engine {
                         if seq > cursor { self.cycle().await } else { Ok(()) }
                     }
                     Some(ServerFrame::Presence { online }) => { let _ = self.events.send(Event::Presence { online }); Ok(()) }
-                    Some(ServerFrame::Typing { conversation_id, staff_id }) => { let _ = self.events.send(Event::Typing { conversation_id, staff_id }); Ok(()) }
+                    Some(ServerFrame::Typing { conversation_id, staff_id }) => { let _ = self.events.send(Event::Typing { conversation_id: conversation_id.into(), staff_id: staff_id.into() }); Ok(()) }
                     Some(_) => Ok(()),
                     None => Err(TransportError::Offline("the connection was lost".into())),
                 },
                 command = self.commands.recv() => match command {
                     Some(Command::Kick) => self.cycle_after_action().await,
                     Some(Command::SyncNow(tx)) => { let r = self.cycle().await; let _ = tx.send(r.clone()); r }
-                    Some(Command::Viewing(c)) => { let _ = live.send.send(ClientFrame::Viewing { conversation_id: c }).await; Ok(()) }
-                    Some(Command::Typing(c)) => { let _ = live.send.send(ClientFrame::Typing { conversation_id: c }).await; Ok(()) }
+                    Some(Command::Viewing(c)) => { let _ = live.send.send(ClientFrame::Viewing { conversation_id: c.map(Into::into) }).await; Ok(()) }
+                    Some(Command::Typing(c)) => { let _ = live.send.send(ClientFrame::Typing { conversation_id: c.into() }).await; Ok(()) }
                     Some(Command::Stop) | None => return Exit::Stop,
                 },
                 _ = safety => self.cycle().await,

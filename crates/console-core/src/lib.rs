@@ -20,13 +20,14 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
-use serde_json::{json, Value};
+
 
 pub use engine::{EngineConfig, Event, Status, SyncHandle, SyncState};
 pub use store::{LocalStore, OutboxEntry};
 pub use transport::{HttpTransport, Transport, TransportError};
 
 use credentials::{CredentialError, Credentials};
+use protocol::{BookingId, MessageId, MutationOp, NoteId};
 use store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -167,8 +168,8 @@ impl Console {
         let account = Account {
             server: server.to_owned(),
             email: email.trim().to_lowercase(),
-            staff_id: tokens.staff_id.clone(),
-            business_id: tokens.business_id.clone(),
+            staff_id: tokens.staff_id.to_string(),
+            business_id: tokens.business_id.to_string(),
             role: tokens.role.as_str().to_owned(),
         };
         if let Some(previous) = &self.account {
@@ -226,9 +227,17 @@ impl Console {
     // What staff do. Each queues a mutation in the outbox (shown at once as pending); the engine
     // pushes it when it can.
 
-    async fn queue(&self, name: &str, args: Value, created_id: Option<String>) -> Result<Queued, ConsoleError> {
+    async fn queue(&self, op: MutationOp) -> Result<Queued, ConsoleError> {
         self.me()?;
-        let mutation_id = self.store.enqueue(name, &args).await?;
+        let created_id = match &op {
+            MutationOp::SendMessage { message_id, .. } | MutationOp::UseCannedResponse { message_id, .. } | MutationOp::SendTemplate { message_id, .. } => {
+                Some(message_id.to_string())
+            }
+            MutationOp::AddNote { note_id, .. } => Some(note_id.to_string()),
+            MutationOp::CreateBooking { booking_id, .. } => Some(booking_id.to_string()),
+            _ => None,
+        };
+        let mutation_id = self.store.enqueue(&op).await?;
         Ok(Queued { mutation_id, created_id })
     }
 
@@ -245,77 +254,80 @@ impl Console {
 
     pub async fn send_message(&self, conversation_id: &str, body: &str) -> Result<Queued, ConsoleError> {
         let body = Self::text(body, "message", 4096)?;
-        let id = uuid::Uuid::now_v7().to_string();
-        self.queue("send_message", json!({"conversation_id": conversation_id, "message_id": id, "body": body}), Some(id)).await
+        self.queue(MutationOp::SendMessage { conversation_id: conversation_id.into(), message_id: MessageId::new(), body }).await
     }
 
     pub async fn use_canned_response(&self, conversation_id: &str, canned_response_id: &str) -> Result<Queued, ConsoleError> {
-        let id = uuid::Uuid::now_v7().to_string();
-        self.queue("use_canned_response", json!({"conversation_id": conversation_id, "message_id": id, "canned_response_id": canned_response_id}), Some(id))
-            .await
+        self.queue(MutationOp::UseCannedResponse {
+            conversation_id: conversation_id.into(),
+            message_id: MessageId::new(),
+            canned_response_id: canned_response_id.into(),
+        })
+        .await
     }
 
     pub async fn send_template(&self, conversation_id: &str, template_id: &str, variables: Vec<String>) -> Result<Queued, ConsoleError> {
-        let id = uuid::Uuid::now_v7().to_string();
-        self.queue(
-            "send_template",
-            json!({"conversation_id": conversation_id, "message_id": id, "template_id": template_id, "variables": variables}),
-            Some(id),
-        )
+        self.queue(MutationOp::SendTemplate {
+            conversation_id: conversation_id.into(),
+            message_id: MessageId::new(),
+            template_id: template_id.into(),
+            variables,
+        })
         .await
     }
 
     pub async fn take_over(&self, conversation_id: &str) -> Result<Queued, ConsoleError> {
-        self.queue("take_over", json!({"conversation_id": conversation_id}), None).await
+        self.queue(MutationOp::TakeOver { conversation_id: conversation_id.into() }).await
     }
 
     pub async fn hand_back(&self, conversation_id: &str) -> Result<Queued, ConsoleError> {
-        self.queue("hand_back", json!({"conversation_id": conversation_id}), None).await
+        self.queue(MutationOp::HandBack { conversation_id: conversation_id.into() }).await
     }
 
     pub async fn mark_read(&self, conversation_id: &str) -> Result<Queued, ConsoleError> {
-        self.queue("mark_read", json!({"conversation_id": conversation_id}), None).await
+        self.queue(MutationOp::MarkRead { conversation_id: conversation_id.into() }).await
     }
 
     /// `resolved` or `open`.
     pub async fn set_status(&self, conversation_id: &str, status: &str) -> Result<Queued, ConsoleError> {
-        if protocol::ConversationStatus::parse(status).is_none() {
-            return Err(ConsoleError::Invalid("A conversation is `open` or `resolved`.".into()));
-        }
-        self.queue("set_status", json!({"conversation_id": conversation_id, "status": status}), None).await
+        let status = protocol::ConversationStatus::parse(status).ok_or_else(|| ConsoleError::Invalid("A conversation is `open` or `resolved`.".into()))?;
+        self.queue(MutationOp::SetStatus { conversation_id: conversation_id.into(), status }).await
     }
 
     /// Assigns to a staff member (`None`: nobody).
     pub async fn assign(&self, conversation_id: &str, staff_id: Option<&str>) -> Result<Queued, ConsoleError> {
-        self.queue("assign", json!({"conversation_id": conversation_id, "staff_id": staff_id}), None).await
+        self.queue(MutationOp::Assign { conversation_id: conversation_id.into(), staff_id: staff_id.map(Into::into) }).await
     }
 
     pub async fn add_note(&self, conversation_id: &str, body: &str) -> Result<Queued, ConsoleError> {
         let body = Self::text(body, "note", 10_000)?;
-        let id = uuid::Uuid::now_v7().to_string();
-        self.queue("add_note", json!({"conversation_id": conversation_id, "note_id": id, "body": body}), Some(id)).await
+        self.queue(MutationOp::AddNote { conversation_id: conversation_id.into(), note_id: NoteId::new(), body }).await
     }
 
     /// Books `start` (an instant, or a local time in the business's zone).
     pub async fn create_booking(&self, customer_id: &str, service_id: &str, start: &str, staff_id: Option<&str>) -> Result<Queued, ConsoleError> {
-        let id = uuid::Uuid::now_v7().to_string();
-        let args = json!({"booking_id": id, "customer_id": customer_id, "service_id": service_id, "start": start, "staff_id": staff_id});
-        self.queue("create_booking", args, Some(id)).await
+        self.queue(MutationOp::CreateBooking {
+            booking_id: BookingId::new(),
+            customer_id: customer_id.into(),
+            service_id: service_id.into(),
+            start: start.to_owned(),
+            staff_id: staff_id.map(Into::into),
+            notes: String::new(),
+        })
+        .await
     }
 
     pub async fn reschedule_booking(&self, booking_id: &str, expected_version: i64, start: &str, staff_id: Option<&str>) -> Result<Queued, ConsoleError> {
-        let args = json!({"booking_id": booking_id, "expected_version": expected_version, "start": start, "staff_id": staff_id});
-        self.queue("reschedule_booking", args, None).await
+        self.queue(MutationOp::RescheduleBooking { booking_id: booking_id.into(), expected_version, start: start.to_owned(), staff_id: staff_id.map(Into::into) })
+            .await
     }
 
     pub async fn cancel_booking(&self, booking_id: &str, expected_version: i64, reason: Option<&str>) -> Result<Queued, ConsoleError> {
-        self.queue("cancel_booking", json!({"booking_id": booking_id, "expected_version": expected_version, "reason": reason}), None).await
+        self.queue(MutationOp::CancelBooking { booking_id: booking_id.into(), expected_version, reason: reason.map(str::to_owned) }).await
     }
 
-    /// Changes a customer's profile; `fields` as in `PATCH /v1/customers/{id}`.
-    pub async fn update_customer(&self, customer_id: &str, fields: Value) -> Result<Queued, ConsoleError> {
-        let Value::Object(mut args) = fields else { return Err(ConsoleError::Invalid("The customer's fields are an object.".into())) };
-        args.insert("customer_id".into(), Value::String(customer_id.to_owned()));
-        self.queue("update_customer", Value::Object(args), None).await
+    /// Changes a customer's profile; `changes` as in `PATCH /v1/customers/{id}`.
+    pub async fn update_customer(&self, customer_id: &str, changes: protocol::UpdateCustomer) -> Result<Queued, ConsoleError> {
+        self.queue(MutationOp::UpdateCustomer { customer_id: customer_id.into(), changes }).await
     }
 }

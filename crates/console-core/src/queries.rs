@@ -3,7 +3,7 @@
 //! it, so what someone just did shows at once (marked pending) and what the service refused
 //! shows with its reason (a refused reply is a draft, never silently gone).
 
-use protocol::{Booking, Conversation, Customer, Message, Note};
+use protocol::{Booking, Conversation, Customer, EntityKind, Message, MutationOp, Note};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use serde_json::Value;
@@ -157,15 +157,16 @@ fn customer_name(name: Option<String>, phone: Option<String>) -> String {
     name.or(phone).unwrap_or_else(|| "Unknown customer".to_owned())
 }
 
-fn arg<'a>(e: &'a OutboxEntry, key: &str) -> Option<&'a str> {
-    e.args.get(key).and_then(Value::as_str)
+/// Whether the entry acts on this conversation.
+fn about(e: &OutboxEntry, conversation_id: &str) -> bool {
+    e.op.conversation_id().is_some_and(|c| c == conversation_id)
 }
 
 fn local_state(e: &OutboxEntry) -> LocalState {
     if e.state == "failed" {
         LocalState::Refused {
             mutation_id: e.id,
-            code: e.code.clone().unwrap_or_default(),
+            code: e.code.map(|c| c.as_str().to_owned()).unwrap_or_default(),
             reason: e.message.clone().unwrap_or_else(|| "The service refused this.".into()),
         }
     } else {
@@ -176,24 +177,20 @@ fn local_state(e: &OutboxEntry) -> LocalState {
 /// Lays the outbox's pending conversation changes over a conversation from the mirror.
 fn overlay_conversation(c: &mut Conversation, outbox: &[OutboxEntry], me: &str) -> bool {
     let mut touched = false;
-    for e in outbox.iter().filter(|e| e.state == "pending" && arg(e, "conversation_id") == Some(c.id.as_str())) {
+    for e in outbox.iter().filter(|e| e.state == "pending" && about(e, &c.id)) {
         touched = true;
-        match e.name.as_str() {
-            "take_over" => {
+        match &e.op {
+            MutationOp::TakeOver { .. } => {
                 c.mode = protocol::ControlMode::Human;
-                c.holder_staff_id = Some(me.to_owned());
+                c.holder_staff_id = Some(me.into());
             }
-            "hand_back" => {
+            MutationOp::HandBack { .. } => {
                 c.mode = protocol::ControlMode::Ai;
                 c.holder_staff_id = None;
             }
-            "mark_read" => c.unread_count = 0,
-            "set_status" => {
-                if let Some(s) = arg(e, "status").and_then(protocol::ConversationStatus::parse) {
-                    c.status = s;
-                }
-            }
-            "assign" => c.assignee_staff_id = arg(e, "staff_id").map(str::to_owned),
+            MutationOp::MarkRead { .. } => c.unread_count = 0,
+            MutationOp::SetStatus { status, .. } => c.status = *status,
+            MutationOp::Assign { staff_id, .. } => c.assignee_staff_id = staff_id.clone(),
             _ => {}
         }
     }
@@ -202,11 +199,11 @@ fn overlay_conversation(c: &mut Conversation, outbox: &[OutboxEntry], me: &str) 
 
 impl LocalStore {
     async fn staff_name(&self, id: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.entity("staff", id).await?.and_then(|s| s.get("name").and_then(Value::as_str).map(str::to_owned)))
+        Ok(self.entity(EntityKind::Staff, id).await?.and_then(|s| s.get("name").and_then(Value::as_str).map(str::to_owned)))
     }
 
     async fn customer_name(&self, id: &str) -> Result<String, StoreError> {
-        let c = self.entity("customer", id).await?;
+        let c = self.entity(EntityKind::Customer, id).await?;
         let field = |key: &str| c.as_ref().and_then(|c| c.get(key).and_then(Value::as_str)).map(str::to_owned);
         Ok(customer_name(field("name"), field("phone")))
     }
@@ -217,7 +214,7 @@ impl LocalStore {
             (protocol::ControlMode::NeedsHuman, _) => Handler::NeedsHuman,
             (protocol::ControlMode::Human, Some(h)) if h == me => Handler::Me,
             (protocol::ControlMode::Human, Some(h)) => {
-                Handler::Colleague { staff_id: h.clone(), name: self.staff_name(h).await?.unwrap_or_else(|| "A colleague".into()) }
+                Handler::Colleague { staff_id: h.to_string(), name: self.staff_name(h).await?.unwrap_or_else(|| "A colleague".into()) }
             }
             (protocol::ControlMode::Human, None) => Handler::NeedsHuman,
         })
@@ -241,7 +238,13 @@ impl LocalStore {
             InboxFilter::Resolved => sql.push_str(" AND status = 'resolved'"),
             InboxFilter::Mine => {
                 // Including what I took over a moment ago, before the service confirms it.
-                let taking: Vec<&str> = outbox.iter().filter(|e| e.state == "pending" && e.name == "take_over").filter_map(|e| arg(e, "conversation_id")).collect();
+                let taking: Vec<&str> = outbox
+                    .iter()
+                    .filter_map(|e| match &e.op {
+                        MutationOp::TakeOver { conversation_id } if e.state == "pending" => Some(conversation_id.as_str()),
+                        _ => None,
+                    })
+                    .collect();
                 sql.push_str(" AND status = 'open' AND ((mode = 'human' AND holder_staff_id = ?) OR assignee_staff_id = ?");
                 binds.push(me.to_owned());
                 binds.push(me.to_owned());
@@ -292,14 +295,14 @@ impl LocalStore {
     /// Everything in a conversation, oldest first, with my unconfirmed replies and notes (and
     /// refused ones, as drafts) at the end.
     pub async fn timeline(&self, conversation_id: &str, me: &str) -> Result<Option<Timeline>, StoreError> {
-        let Some(data) = self.entity("conversation", conversation_id).await? else { return Ok(None) };
+        let Some(data) = self.entity(EntityKind::Conversation, conversation_id).await? else { return Ok(None) };
         let mut conversation: Conversation = serde_json::from_value(data)?;
         let outbox = self.outbox().await?;
         let control_pending = outbox
             .iter()
-            .any(|e| e.state == "pending" && matches!(e.name.as_str(), "take_over" | "hand_back") && arg(e, "conversation_id") == Some(conversation_id));
+            .any(|e| e.state == "pending" && matches!(e.op, MutationOp::TakeOver { .. } | MutationOp::HandBack { .. }) && about(e, conversation_id));
         overlay_conversation(&mut conversation, &outbox, me);
-        let customer = self.entity("customer", &conversation.customer_id).await?.map(serde_json::from_value).transpose()?;
+        let customer = self.entity(EntityKind::Customer, &conversation.customer_id).await?.map(serde_json::from_value).transpose()?;
         let mut entries: Vec<(i64, String, TimelineItem)> = Vec::new();
         let rows = sqlx::query("SELECT data, created_ms, id FROM messages WHERE conversation_id = ? ORDER BY created_ms, id")
             .bind(conversation_id)
@@ -328,41 +331,42 @@ impl LocalStore {
         entries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         let mut items: Vec<TimelineItem> = entries.into_iter().map(|e| e.2).collect();
         let my_name = self.staff_name(me).await?;
-        for e in outbox.iter().filter(|e| arg(e, "conversation_id") == Some(conversation_id)) {
-            let body = match e.name.as_str() {
-                "send_message" | "add_note" => arg(e, "body").map(str::to_owned),
-                "use_canned_response" => match arg(e, "canned_response_id") {
-                    Some(id) => self.entity("canned_response", id).await?.and_then(|c| c.get("body").and_then(Value::as_str).map(str::to_owned)),
-                    None => None,
-                },
-                "send_template" => Some(format!("Template: {}", arg(e, "template_id").unwrap_or_default())),
-                _ => None,
+        for e in outbox.iter().filter(|e| about(e, conversation_id)) {
+            let (id, body) = match &e.op {
+                MutationOp::SendMessage { message_id, body, .. } => (message_id.to_string(), Some(body.clone())),
+                MutationOp::AddNote { note_id, body, .. } => (note_id.to_string(), Some(body.clone())),
+                MutationOp::UseCannedResponse { message_id, canned_response_id, .. } => (
+                    message_id.to_string(),
+                    self.entity(EntityKind::CannedResponse, canned_response_id).await?.and_then(|c| c.get("body").and_then(Value::as_str).map(str::to_owned)),
+                ),
+                MutationOp::SendTemplate { message_id, template_id, .. } => (message_id.to_string(), Some(format!("Template: {template_id}"))),
+                _ => continue,
             };
             let Some(body) = body else { continue };
-            let id = arg(e, "message_id").or(arg(e, "note_id")).unwrap_or_default().to_owned();
+            let created_at = e.created_at.parse().unwrap_or(protocol::Timestamp::UNIX_EPOCH);
             // Confirmed already (the pull came before the outcome): the synced copy is shown.
             if items.iter().any(|i| matches!(i, TimelineItem::Message { message, .. } if message.id == id) || matches!(i, TimelineItem::Note { note, .. } if note.id == id)) {
                 continue;
             }
-            if e.name == "add_note" {
+            if matches!(e.op, MutationOp::AddNote { .. }) {
                 let note = Note {
-                    id,
+                    id: id.into(),
                     business_id: conversation.business_id.clone(),
-                    conversation_id: conversation_id.to_owned(),
-                    author_staff_id: me.to_owned(),
+                    conversation_id: conversation_id.into(),
+                    author_staff_id: me.into(),
                     body,
-                    created_at: e.created_at.clone(),
-                    updated_at: e.created_at.clone(),
+                    created_at,
+                    updated_at: created_at,
                 };
                 items.push(TimelineItem::Note { note, author_name: my_name.clone(), local: Some(local_state(e)) });
             } else {
                 let message = Message {
-                    id,
+                    id: id.into(),
                     business_id: conversation.business_id.clone(),
-                    conversation_id: conversation_id.to_owned(),
+                    conversation_id: conversation_id.into(),
                     direction: protocol::Direction::Outbound,
                     author_kind: protocol::AuthorKind::Staff,
-                    author_staff_id: Some(me.to_owned()),
+                    author_staff_id: Some(me.into()),
                     kind: protocol::MessageKind::Text,
                     body,
                     media: vec![],
@@ -370,8 +374,8 @@ impl LocalStore {
                     provider_message_id: None,
                     delivery_status: protocol::DeliveryStatus::Pending,
                     error: None,
-                    created_at: e.created_at.clone(),
-                    updated_at: e.created_at.clone(),
+                    created_at,
+                    updated_at: created_at,
                 };
                 items.push(TimelineItem::Message { message: Box::new(message), author_name: my_name.clone(), local: Some(local_state(e)) });
             }
@@ -393,17 +397,21 @@ impl LocalStore {
         for row in &rows {
             let mut booking: Booking = parse(&row.try_get::<String, _>("data")?)?;
             let mut local = None;
-            for e in outbox.iter().filter(|e| arg(e, "booking_id") == Some(booking.id.as_str())) {
-                if e.state == "pending" {
-                    match e.name.as_str() {
-                        "cancel_booking" => booking.status = protocol::BookingStatus::Cancelled,
-                        "reschedule_booking" => {
-                            if let Some(start) = arg(e, "start") {
-                                booking.local_start = start.to_owned();
-                            }
+            for e in &outbox {
+                let pending = e.state == "pending";
+                match &e.op {
+                    MutationOp::CancelBooking { booking_id, .. } if *booking_id == booking.id => {
+                        if pending {
+                            booking.status = protocol::BookingStatus::Cancelled;
                         }
-                        _ => {}
                     }
+                    MutationOp::RescheduleBooking { booking_id, start, .. } if *booking_id == booking.id => {
+                        if pending {
+                            booking.local_start = start.clone();
+                        }
+                    }
+                    MutationOp::CreateBooking { booking_id, .. } if *booking_id == booking.id => {}
+                    _ => continue,
                 }
                 local = Some(local_state(e));
             }
@@ -425,7 +433,7 @@ impl LocalStore {
     /// A customer with their bookings (upcoming soonest first, past latest first) and
     /// conversations.
     pub async fn customer_profile(&self, id: &str) -> Result<Option<CustomerProfile>, StoreError> {
-        let Some(customer) = self.entity("customer", id).await? else { return Ok(None) };
+        let Some(customer) = self.entity(EntityKind::Customer, id).await? else { return Ok(None) };
         let customer: Customer = serde_json::from_value(customer)?;
         let now = jiff::Timestamp::now().as_millisecond();
         let rows = sqlx::query("SELECT data, end_ms FROM bookings WHERE customer_id = ? ORDER BY start_ms").bind(id).fetch_all(self.pool()).await?;
@@ -494,7 +502,7 @@ mod tests {
     use serde_json::json;
 
     fn change(seq: i64, entity: &str, id: &str, data: Option<Value>) -> SyncChange {
-        SyncChange { seq, entity: entity.into(), id: id.into(), data }
+        SyncChange { seq, entity: EntityKind::parse(entity).unwrap(), id: id.into(), data }
     }
 
     fn conversation(id: &str, at: &str) -> Value {
@@ -511,7 +519,7 @@ mod tests {
 
     async fn found(store: &LocalStore, words: &str) -> Vec<String> {
         let q = InboxQuery { search: Some(words.into()), ..InboxQuery::default() };
-        store.inbox(&q, "me").await.unwrap().items.into_iter().map(|i| i.conversation.id).collect()
+        store.inbox(&q, "me").await.unwrap().items.into_iter().map(|i| i.conversation.id.to_string()).collect()
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use protocol::{Mutation, MutationOutcome, SyncChange};
+use protocol::{EntityKind, ErrorCode, Mutation, MutationOp, MutationOutcome, SyncChange};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use serde_json::Value;
@@ -29,7 +29,7 @@ pub enum StoreError {
 /// deleted). `before` is only read when the caller asks for it (not during a bootstrap).
 #[derive(Debug, Clone)]
 pub struct Applied {
-    pub entity: String,
+    pub entity: EntityKind,
     pub id: String,
     pub before: Option<Value>,
     pub after: Option<Value>,
@@ -41,12 +41,14 @@ pub struct Applied {
 pub struct OutboxEntry {
     #[ts(type = "number")]
     pub id: i64,
-    pub name: String,
-    pub args: Value,
+    /// What it does: `{"name", "args"}`.
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub op: MutationOp,
     /// `pending` or `failed`.
     pub state: String,
     /// The service's stable code when refused (e.g. `already_held`).
-    pub code: Option<String>,
+    pub code: Option<ErrorCode>,
     /// Why it was refused, in plain words.
     pub message: Option<String>,
     pub details: Option<Value>,
@@ -58,8 +60,17 @@ pub struct LocalStore {
     pool: SqlitePool,
 }
 
-/// The entities with a typed table (everything else lives in `entities`).
-const TYPED: [&str; 5] = ["conversation", "message", "customer", "booking", "note"];
+/// The table of the entities with one of their own (everything else lives in `entities`).
+fn typed_table(entity: EntityKind) -> Option<&'static str> {
+    match entity {
+        EntityKind::Conversation => Some("conversations"),
+        EntityKind::Message => Some("messages"),
+        EntityKind::Customer => Some("customers"),
+        EntityKind::Booking => Some("bookings"),
+        EntityKind::Note => Some("notes"),
+        _ => None,
+    }
+}
 
 impl LocalStore {
     /// Opens (creating if needed) the store at `path` and applies migrations.
@@ -108,8 +119,8 @@ impl LocalStore {
         let mut tx = self.pool.begin().await?;
         let mut applied = Vec::with_capacity(changes.len());
         for change in changes {
-            let before = if with_before { read(&mut tx, &change.entity, &change.id).await? } else { None };
-            applied.push(Applied { entity: change.entity.clone(), id: change.id.clone(), before, after: change.data.clone() });
+            let before = if with_before { read(&mut tx, change.entity, &change.id).await? } else { None };
+            applied.push(Applied { entity: change.entity, id: change.id.clone(), before, after: change.data.clone() });
         }
         write_all(&mut tx, changes).await?;
         sqlx::query("INSERT INTO settings (key, value) VALUES ('cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
@@ -143,14 +154,14 @@ impl LocalStore {
     }
 
     /// One synced entity's current state.
-    pub async fn entity(&self, entity: &str, id: &str) -> Result<Option<Value>, StoreError> {
+    pub async fn entity(&self, entity: EntityKind, id: &str) -> Result<Option<Value>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         read(&mut conn, entity, id).await
     }
 
     /// Every synced entity of a kind without a typed table (services, staff, canned responses…).
-    pub async fn entities(&self, entity: &str) -> Result<Vec<Value>, StoreError> {
-        let rows: Vec<String> = sqlx::query_scalar("SELECT data FROM entities WHERE entity = ? ORDER BY id").bind(entity).fetch_all(&self.pool).await?;
+    pub async fn entities(&self, entity: EntityKind) -> Result<Vec<Value>, StoreError> {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT data FROM entities WHERE entity = ? ORDER BY id").bind(entity.as_str()).fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok(serde_json::from_str(r)?)).collect()
     }
 
@@ -158,7 +169,8 @@ impl LocalStore {
     // Outbox
 
     /// Queues a mutation; returns its id (the next of this device, never reused).
-    pub async fn enqueue(&self, name: &str, args: &Value) -> Result<i64, StoreError> {
+    pub async fn enqueue(&self, op: &MutationOp) -> Result<i64, StoreError> {
+        let (name, args) = op.to_wire();
         let mut tx = self.pool.begin().await?;
         let last: i64 = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'last_mutation_id'")
             .fetch_optional(&mut *tx)
@@ -185,7 +197,7 @@ impl LocalStore {
     pub async fn pending(&self, limit: i64) -> Result<Vec<Mutation>, StoreError> {
         let rows = sqlx::query("SELECT id, name, args FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?").bind(limit).fetch_all(&self.pool).await?;
         rows.iter()
-            .map(|r| Ok(Mutation { id: r.try_get("id")?, name: r.try_get("name")?, args: serde_json::from_str(&r.try_get::<String, _>("args")?)? }))
+            .map(|r| Ok(Mutation { id: r.try_get("id")?, op: op_of(r)? }))
             .collect()
     }
 
@@ -206,7 +218,7 @@ impl LocalStore {
                 sqlx::query("DELETE FROM outbox WHERE id = ? AND state = 'pending'").bind(o.id).execute(&mut *tx).await?;
             } else {
                 let changed = sqlx::query("UPDATE outbox SET state = 'failed', code = ?, message = ?, details = ? WHERE id = ? AND state = 'pending'")
-                    .bind(&o.code)
+                    .bind(o.code.map(ErrorCode::as_str))
                     .bind(&o.message)
                     .bind(o.details.as_ref().map(Value::to_string))
                     .bind(o.id)
@@ -258,14 +270,16 @@ impl LocalStore {
     pub async fn retry(&self, id: i64) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query("SELECT name, args FROM outbox WHERE id = ? AND state = 'failed'").bind(id).fetch_optional(&self.pool).await?;
         let Some(row) = row else { return Ok(None) };
-        let name: String = row.try_get("name")?;
-        let mut args: Value = serde_json::from_str(&row.try_get::<String, _>("args")?)?;
-        for key in ["message_id", "note_id", "booking_id"] {
-            if args.get(key).is_some() {
-                args[key] = Value::String(uuid::Uuid::now_v7().to_string());
+        let mut op = op_of(&row)?;
+        match &mut op {
+            MutationOp::SendMessage { message_id, .. } | MutationOp::UseCannedResponse { message_id, .. } | MutationOp::SendTemplate { message_id, .. } => {
+                *message_id = protocol::MessageId::new()
             }
+            MutationOp::AddNote { note_id, .. } => *note_id = protocol::NoteId::new(),
+            MutationOp::CreateBooking { booking_id, .. } => *booking_id = protocol::BookingId::new(),
+            _ => {}
         }
-        let new_id = self.enqueue(&name, &args).await?;
+        let new_id = self.enqueue(&op).await?;
         self.discard(id).await?;
         Ok(Some(new_id))
     }
@@ -274,8 +288,7 @@ impl LocalStore {
 fn outbox_entry(r: &sqlx::sqlite::SqliteRow) -> Result<OutboxEntry, StoreError> {
     Ok(OutboxEntry {
         id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        args: serde_json::from_str(&r.try_get::<String, _>("args")?)?,
+        op: op_of(r)?,
         state: r.try_get("state")?,
         code: r.try_get("code")?,
         message: r.try_get("message")?,
@@ -284,11 +297,17 @@ fn outbox_entry(r: &sqlx::sqlite::SqliteRow) -> Result<OutboxEntry, StoreError> 
     })
 }
 
-async fn read(conn: &mut SqliteConnection, entity: &str, id: &str) -> Result<Option<Value>, StoreError> {
-    let data: Option<String> = if TYPED.contains(&entity) {
-        sqlx::query_scalar(&format!("SELECT data FROM {}s WHERE id = ?", entity)).bind(id).fetch_optional(&mut *conn).await?
+/// A stored mutation (an entry this build cannot read again shows as unreadable, never lost).
+fn op_of(r: &sqlx::sqlite::SqliteRow) -> Result<MutationOp, StoreError> {
+    let args: Value = serde_json::from_str(&r.try_get::<String, _>("args")?)?;
+    Ok(MutationOp::from_wire(&r.try_get::<String, _>("name")?, args))
+}
+
+async fn read(conn: &mut SqliteConnection, entity: EntityKind, id: &str) -> Result<Option<Value>, StoreError> {
+    let data: Option<String> = if let Some(table) = typed_table(entity) {
+        sqlx::query_scalar(&format!("SELECT data FROM {table} WHERE id = ?")).bind(id).fetch_optional(&mut *conn).await?
     } else {
-        sqlx::query_scalar("SELECT data FROM entities WHERE entity = ? AND id = ?").bind(entity).bind(id).fetch_optional(&mut *conn).await?
+        sqlx::query_scalar("SELECT data FROM entities WHERE entity = ? AND id = ?").bind(entity.as_str()).bind(id).fetch_optional(&mut *conn).await?
     };
     Ok(data.map(|d| serde_json::from_str(&d)).transpose()?)
 }
@@ -374,30 +393,34 @@ async fn write_all(conn: &mut SqliteConnection, changes: &[SyncChange]) -> Resul
     // Conversations whose search document (conversation_search) must be rebuilt.
     let mut touched: Vec<String> = Vec::new();
     for change in changes {
-        let entity = change.entity.as_str();
+        let entity = change.entity;
+        if entity == EntityKind::Unknown {
+            continue; // From a newer service: nothing here shows it.
+        }
         let Some(data) = &change.data else {
-            if entity == "conversation" {
+            if entity == EntityKind::Conversation {
                 // Its document is keyed by its rowid, which goes with it.
                 sqlx::query("DELETE FROM conversation_search WHERE rowid = (SELECT rowid FROM conversations WHERE id = ?)").bind(&change.id).execute(&mut *conn).await?;
             }
-            if entity == "message" {
+            if entity == EntityKind::Message {
                 let conversation: Option<String> = sqlx::query_scalar("DELETE FROM messages WHERE id = ? RETURNING conversation_id").bind(&change.id).fetch_optional(&mut *conn).await?;
                 touched.extend(conversation);
-            } else if TYPED.contains(&entity) {
-                sqlx::query(&format!("DELETE FROM {entity}s WHERE id = ?")).bind(&change.id).execute(&mut *conn).await?;
+            } else if let Some(table) = typed_table(entity) {
+                sqlx::query(&format!("DELETE FROM {table} WHERE id = ?")).bind(&change.id).execute(&mut *conn).await?;
             } else {
-                sqlx::query("DELETE FROM entities WHERE entity = ? AND id = ?").bind(entity).bind(&change.id).execute(&mut *conn).await?;
+                sqlx::query("DELETE FROM entities WHERE entity = ? AND id = ?").bind(entity.as_str()).bind(&change.id).execute(&mut *conn).await?;
             }
             continue;
         };
         let id = Bind::Text(change.id.clone());
         let json = Bind::Text(data.to_string());
         match entity {
-            "conversation" | "message" => touched.push(if entity == "conversation" { change.id.clone() } else { text(data, "conversation_id") }),
+            EntityKind::Conversation => touched.push(change.id.clone()),
+            EntityKind::Message => touched.push(text(data, "conversation_id")),
             _ => {}
         }
         match entity {
-            "conversation" => conversations.rows.push(vec![
+            EntityKind::Conversation => conversations.rows.push(vec![
                 id,
                 Bind::Text(text(data, "customer_id")),
                 Bind::Text(text(data, "channel")),
@@ -409,14 +432,14 @@ async fn write_all(conn: &mut SqliteConnection, changes: &[SyncChange]) -> Resul
                 Bind::Int(millis(data, "last_activity_at")),
                 json,
             ]),
-            "message" => messages.rows.push(vec![
+            EntityKind::Message => messages.rows.push(vec![
                 id,
                 Bind::Text(text(data, "conversation_id")),
                 Bind::Int(millis(data, "created_at")),
                 Bind::Text(text(data, "body")),
                 json,
             ]),
-            "customer" => {
+            EntityKind::Customer => {
                 let phone = text(data, "phone");
                 customers.rows.push(vec![
                     id,
@@ -427,7 +450,7 @@ async fn write_all(conn: &mut SqliteConnection, changes: &[SyncChange]) -> Resul
                     json,
                 ])
             }
-            "booking" => bookings.rows.push(vec![
+            EntityKind::Booking => bookings.rows.push(vec![
                 id,
                 Bind::Text(text(data, "customer_id")),
                 Bind::Text(text(data, "staff_id")),
@@ -436,8 +459,8 @@ async fn write_all(conn: &mut SqliteConnection, changes: &[SyncChange]) -> Resul
                 Bind::Text(text(data, "status")),
                 json,
             ]),
-            "note" => notes.rows.push(vec![id, Bind::Text(text(data, "conversation_id")), Bind::Int(millis(data, "created_at")), json]),
-            _ => others.rows.push(vec![Bind::Text(entity.to_owned()), id, json]),
+            EntityKind::Note => notes.rows.push(vec![id, Bind::Text(text(data, "conversation_id")), Bind::Int(millis(data, "created_at")), json]),
+            _ => others.rows.push(vec![Bind::Text(entity.as_str().to_owned()), id, json]),
         }
     }
     for batch in [&mut conversations, &mut messages, &mut customers, &mut bookings, &mut notes, &mut others] {

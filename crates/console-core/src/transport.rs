@@ -66,10 +66,10 @@ fn offline(e: reqwest::Error) -> TransportError {
 async fn error_from(response: reqwest::Response) -> TransportError {
     let status = response.status();
     let body: Option<ErrorBody> = response.json().await.ok();
-    let (code, message) = body.map(|b| (b.error.code, b.error.message)).unwrap_or_else(|| (status.as_str().to_owned(), status.to_string()));
+    let (code, message) = body.map(|b| (b.error.code.as_str().to_owned(), b.error.message)).unwrap_or_else(|| (status.as_str().to_owned(), status.to_string()));
     match status {
         StatusCode::UNAUTHORIZED => TransportError::SignedOut(message),
-        StatusCode::CONFLICT if code == "resync_required" => TransportError::ResyncRequired,
+        StatusCode::CONFLICT if code == protocol::ErrorCode::ResyncRequired.as_str() => TransportError::ResyncRequired,
         s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => TransportError::Server(message),
         _ => TransportError::Refused { code, message },
     }
@@ -199,7 +199,7 @@ impl HttpTransport {
             .await
             .map_err(|_| TransportError::Offline("timed out".into()))?
             .map_err(|e| TransportError::Offline(e.to_string()))?;
-        let hello = ClientFrame::Hello { token, client_id: client_id.to_owned(), cursor, protocol: protocol::SYNC_PROTOCOL };
+        let hello = ClientFrame::Hello { token, client_id: client_id.into(), cursor, protocol: protocol::SYNC_PROTOCOL };
         socket
             .send(WsMessage::Text(serde_json::to_string(&hello).expect("frames serialise").into()))
             .await

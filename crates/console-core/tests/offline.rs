@@ -4,6 +4,7 @@
 
 mod common;
 
+use protocol::EntityKind;
 use std::sync::atomic::Ordering;
 
 use common::{console, eventually, quick, Engine, Flaky, Service, AGENT, OWNER};
@@ -91,12 +92,12 @@ async fn offline_work_is_applied_once_in_order_when_the_service_returns() {
                 _ => None,
             })
             .collect();
-        synced == ["One moment, Ivy", "We have a slot", "Booked you in!"] && console.store().entity("booking", &booking).await.unwrap().is_some()
+        synced == ["One moment, Ivy", "We have a slot", "Booked you in!"] && console.store().entity(EntityKind::Booking, &booking).await.unwrap().is_some()
     })
     .await;
     let mirrored: Vec<String> = messages.iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
     let local = console.store().timeline(&conversation, &me).await.unwrap().unwrap();
-    let local_ids: Vec<String> = local.items.iter().filter_map(|i| if let TimelineItem::Message { message, .. } = i { Some(message.id.clone()) } else { None }).collect();
+    let local_ids: Vec<String> = local.items.iter().filter_map(|i| if let TimelineItem::Message { message, .. } = i { Some(message.id.to_string()) } else { None }).collect();
     assert_eq!(local_ids, mirrored);
     assert!(!local.control_pending);
     handle.stop();
@@ -125,12 +126,12 @@ async fn a_replay_after_a_lost_answer_changes_nothing_and_gets_the_same_outcomes
     assert_eq!(first.iter().map(|o| o.ok).collect::<Vec<_>>(), [true, true, false]);
 
     // The replay: the same outcomes, nothing applied twice.
-    let replay = flaky.inner.push(&protocol::PushRequest { client_id: console.client_id().to_owned(), mutations: console.store().pending(10).await.unwrap() }).await.unwrap();
+    let replay = flaky.inner.push(&protocol::PushRequest { client_id: console.client_id().into(), mutations: console.store().pending(10).await.unwrap() }).await.unwrap();
     assert_eq!(replay.outcomes, first);
     syncer.push_then_pull().await.unwrap();
     assert!(console.store().pending(10).await.unwrap().is_empty());
     let outbox = console.store().outbox().await.unwrap();
-    assert_eq!((outbox.len(), outbox[0].code.as_deref()), (1, Some("not_found")), "the refusal stays, with its reason");
+    assert_eq!((outbox.len(), outbox[0].code), (1, Some(protocol::ErrorCode::NotFound)), "the refusal stays, with its reason");
     let sent: Vec<Value> = server_messages(&service, &owner, &conversation).await.into_iter().filter(|m| m["body"] == "Applied once").collect();
     assert_eq!(sent.len(), 1);
 }
@@ -161,7 +162,7 @@ async fn two_consoles_race_to_take_over_and_the_loser_sees_who_holds_it() {
     }
     assert_eq!(refused.len(), 1, "exactly one loser: {refused:?}");
     let (loser_name, entry) = &refused[0];
-    assert_eq!(entry.code.as_deref(), Some("already_held"));
+    assert_eq!(entry.code, Some(protocol::ErrorCode::AlreadyHeld));
     let (loser, winner_name) = if *loser_name == "maya" { (&maya, "Sam Okafor") } else { (&sam, "Maya Patel") };
     let timeline = loser.store().timeline(&conversation, loser.me().unwrap()).await.unwrap().unwrap();
     match timeline.handler {
@@ -220,7 +221,7 @@ async fn a_resync_after_compaction_keeps_the_outbox_and_replays_it() {
     let net = Flaky::new(console.transport().unwrap());
     let mut syncer = console_core::engine::Syncer::new(console.store().clone(), net.clone(), console.client_id().to_owned(), console.me().unwrap().to_owned(), 500);
     syncer.pass().await.unwrap();
-    let canned = console.store().entities("canned_response").await.unwrap();
+    let canned = console.store().entities(EntityKind::CannedResponse).await.unwrap();
     assert!(!canned.is_empty(), "the demo's saved replies are mirrored");
 
     // Offline for a long time: meanwhile a saved reply is deleted and the log compacted.
@@ -236,7 +237,7 @@ async fn a_resync_after_compaction_keeps_the_outbox_and_replays_it() {
     let pass = syncer.pass().await.unwrap();
     assert!(pass.resync, "the old cursor had to resync");
     assert!(console.store().outbox().await.unwrap().is_empty(), "kept through the resync, then replayed");
-    assert!(console.store().entity("canned_response", &gone).await.unwrap().is_none(), "the deletion is seen");
+    assert!(console.store().entity(EntityKind::CannedResponse, &gone).await.unwrap().is_none(), "the deletion is seen");
     let sent: Vec<Value> = server_messages(&service, &owner, &conversation).await.into_iter().filter(|m| m["body"] == "Back online now").collect();
     assert_eq!(sent.len(), 1);
     let t = console.store().timeline(&conversation, console.me().unwrap()).await.unwrap().unwrap();
@@ -259,8 +260,8 @@ async fn a_console_on_one_instance_sees_a_webhook_processed_by_another() {
         loop {
             if let Ok(console_core::Event::Changed { entities, .. }) = events.recv().await {
                 for (entity, id) in entities {
-                    if entity == "message" {
-                        if let Some(m) = console.store().entity("message", &id).await.unwrap() {
+                    if entity == EntityKind::Message {
+                        if let Some(m) = console.store().entity(EntityKind::Message, &id).await.unwrap() {
                             if m["body"] == "Hello from the other side" {
                                 return true;
                             }

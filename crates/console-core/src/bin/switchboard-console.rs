@@ -117,7 +117,7 @@ async fn deliver(console: &Console, mutation_id: i64, what: &str) -> Result<(), 
     match console.store().outbox().await?.into_iter().find(|e| e.id == mutation_id) {
         None => println!("Done: {what}."),
         Some(e) if e.state == "failed" => {
-            println!("Refused: {} ({}). Kept as a draft.", e.message.unwrap_or_default(), e.code.unwrap_or_default());
+            println!("Refused: {} ({}). Kept as a draft.", e.message.unwrap_or_default(), e.code.map(|c| c.as_str()).unwrap_or_default());
         }
         Some(_) => println!("Queued: {what} is waiting for earlier actions."),
     }
@@ -233,7 +233,8 @@ async fn run(cli: Cli) -> Result<(), ConsoleError> {
             } else {
                 for e in outbox {
                     let why = if e.state == "failed" { format!(" — refused: {}", e.message.unwrap_or_default()) } else { String::new() };
-                    println!("#{} {} {} {}{}", e.id, e.state, e.name, e.args.get("conversation_id").and_then(|v| v.as_str()).unwrap_or(""), why);
+                    let about = e.op.conversation_id().map(|c| c.to_string()).unwrap_or_default();
+                    println!("#{} {} {} {}{}", e.id, e.state, e.op.name(), about, why);
                 }
             }
         }

@@ -1,0 +1,99 @@
+//! The business, its staff and invitations, and its audit log.
+
+use crate::ids::{AuditEntryId, BusinessId, InvitationId, StaffId};
+use crate::{Role, Timestamp};
+
+wire! {
+    #[derive(PartialEq)]
+    pub struct Business {
+        pub id: BusinessId,
+        pub name: String,
+        pub timezone: String,
+        pub locale: String,
+        pub currency: String,
+        pub created_at: Timestamp,
+        pub updated_at: Timestamp,
+    }
+}
+
+request! {
+    #[derive(Default)]
+    pub struct UpdateBusiness {
+        pub name: Option<String>,
+        pub timezone: Option<String>,
+        /// BCP 47 language tag, e.g. `en-GB`.
+        pub locale: Option<String>,
+        /// ISO 4217 code, e.g. `EUR`.
+        pub currency: Option<String>,
+    }
+}
+
+wire! {
+    #[derive(PartialEq)]
+    pub struct Staff {
+        pub id: StaffId,
+        pub business_id: BusinessId,
+        pub name: String,
+        pub email: String,
+        pub role: Role,
+        pub active: bool,
+        pub created_at: Timestamp,
+        pub updated_at: Timestamp,
+    }
+}
+
+request! {
+    #[derive(Default)]
+    pub struct UpdateStaff {
+        pub name: Option<String>,
+        pub role: Option<Role>,
+        /// `false` deactivates the staff member and ends all their sessions.
+        pub active: Option<bool>,
+    }
+}
+
+request! {
+    pub struct CreateInvitation {
+        pub email: String,
+        pub role: Role,
+    }
+}
+
+wire! {
+    #[derive(PartialEq)]
+    pub struct Invitation {
+        pub id: InvitationId,
+        pub email: String,
+        pub role: Role,
+        pub invited_by: StaffId,
+        pub created_at: Timestamp,
+        pub expires_at: Timestamp,
+        pub accepted_at: Option<Timestamp>,
+    }
+}
+
+wire! {
+    /// Returned once, when the invitation is created: the token is never shown again.
+    pub struct CreatedInvitation {
+        pub invitation: Invitation,
+        /// One-time token for `POST /v1/auth/accept-invitation`.
+        pub token: String,
+    }
+}
+
+wire! {
+    /// One line of the business's audit log.
+    #[derive(PartialEq)]
+    pub struct AuditEntry {
+        pub id: AuditEntryId,
+        /// Who did it; `null` for the service itself (the assistant, a webhook).
+        pub actor_staff_id: Option<StaffId>,
+        /// E.g. `staff.updated`, `booking.cancelled`, `invitation.accepted`.
+        pub action: String,
+        pub target_kind: Option<String>,
+        pub target_id: Option<String>,
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+        pub detail: serde_json::Value,
+        pub created_at: Timestamp,
+    }
+}

@@ -1,0 +1,133 @@
+//! The one error body every endpoint answers with, and the stable codes it carries.
+
+use crate::ids::StaffId;
+
+wire_enum! {
+    /// Stable, machine-readable error codes (README lists when each is given). A client should
+    /// act on the code, never on the message. Codes this build does not know read as `unknown`.
+    ErrorCode {
+        // The request itself.
+        InvalidJson = "invalid_json",
+        InvalidBody = "invalid_body",
+        ValidationFailed = "validation_failed",
+        InvalidPhone = "invalid_phone",
+        UnsupportedMediaType = "unsupported_media_type",
+        PayloadTooLarge = "payload_too_large",
+        InvalidQuery = "invalid_query",
+        InvalidPath = "invalid_path",
+        InvalidCursor = "invalid_cursor",
+        RouteNotFound = "route_not_found",
+        MethodNotAllowed = "method_not_allowed",
+        // Who is asking.
+        MissingToken = "missing_token",
+        InvalidToken = "invalid_token",
+        TokenExpired = "token_expired",
+        SessionRevoked = "session_revoked",
+        AccountDeactivated = "account_deactivated",
+        InvalidCredentials = "invalid_credentials",
+        InvalidRefreshToken = "invalid_refresh_token",
+        RefreshTokenReused = "refresh_token_reused",
+        RefreshTokenExpired = "refresh_token_expired",
+        Forbidden = "forbidden",
+        RateLimited = "rate_limited",
+        InvitationInvalid = "invitation_invalid",
+        InvitationExpired = "invitation_expired",
+        // What it names.
+        NotFound = "not_found",
+        AlreadyExists = "already_exists",
+        EmailTaken = "email_taken",
+        CustomerExists = "customer_exists",
+        ShortcutTaken = "shortcut_taken",
+        LastOwner = "last_owner",
+        ExceptionExists = "exception_exists",
+        AddressInUse = "address_in_use",
+        TemplateExists = "template_exists",
+        // Scheduling.
+        SlotTaken = "slot_taken",
+        VersionConflict = "version_conflict",
+        OutsideHours = "outside_hours",
+        NotOnGrid = "not_on_grid",
+        TooSoon = "too_soon",
+        TooFarAhead = "too_far_ahead",
+        NonexistentTime = "nonexistent_time",
+        AmbiguousTime = "ambiguous_time",
+        InvalidTime = "invalid_time",
+        UnknownCustomer = "unknown_customer",
+        UnknownService = "unknown_service",
+        UnknownStaff = "unknown_staff",
+        StaffCannotPerform = "staff_cannot_perform",
+        ServiceInactive = "service_inactive",
+        InvalidTransition = "invalid_transition",
+        InvalidHours = "invalid_hours",
+        InvalidRange = "invalid_range",
+        // Conversations and sending.
+        AlreadyHeld = "already_held",
+        CustomerOptedOut = "customer_opted_out",
+        ChannelNotConfigured = "channel_not_configured",
+        WhatsappWindowClosed = "whatsapp_window_closed",
+        CannotReplyHere = "cannot_reply_here",
+        UnknownTemplate = "unknown_template",
+        UnknownCannedResponse = "unknown_canned_response",
+        // Webhooks.
+        MissingSignature = "missing_signature",
+        InvalidSignature = "invalid_signature",
+        StaleSignature = "stale_signature",
+        InvalidPayload = "invalid_payload",
+        InvalidVerifyToken = "invalid_verify_token",
+        // Sync.
+        ResyncRequired = "resync_required",
+        UnknownMutation = "unknown_mutation",
+        // The service.
+        Timeout = "timeout",
+        DatabaseUnavailable = "database_unavailable",
+        ShuttingDown = "shutting_down",
+        Internal = "internal",
+        /// A code from a newer service than this client knows.
+        #[serde(other)]
+        Unknown = "unknown",
+    }
+}
+
+wire! {
+    /// The one error body every endpoint answers with.
+    #[derive(PartialEq)]
+    pub struct ErrorBody {
+        pub error: ErrorDetail,
+    }
+
+    #[derive(PartialEq)]
+    pub struct ErrorDetail {
+        pub code: ErrorCode,
+        /// A sentence for people.
+        pub message: String,
+        /// Machine-readable context for some codes: `slot_taken` carries `{"alternatives": [...]}`,
+        /// `version_conflict` carries `{"current": {...}}`, `already_held` the holder.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+        pub details: Option<serde_json::Value>,
+    }
+}
+
+wire! {
+    /// `details` of `already_held`: who has the conversation.
+    #[derive(PartialEq)]
+    pub struct HeldBy {
+        pub holder_staff_id: StaffId,
+        pub holder_name: String,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_unknown_ones_are_tolerated() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_string(code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), *code);
+        }
+        assert_eq!(serde_json::from_str::<ErrorCode>("\"from_the_future\"").unwrap(), ErrorCode::Unknown);
+    }
+}
