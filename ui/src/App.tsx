@@ -1,6 +1,5 @@
 import { lazy, Suspense, useCallback, useEffect, useRef, useState } from "react";
 import { call, listen, onOpenConversation, ConsoleError } from "./api";
-import type { Timeline } from "./bindings/Timeline";
 import type { Event } from "./bindings/Event";
 import type { Session } from "./bindings/Session";
 import type { Status } from "./bindings/Status";
@@ -44,7 +43,7 @@ export function App() {
   const loadSession = useCallback(async () => {
     try {
       const seen = statusEvents.current;
-      const s = await call<Session>({ cmd: "session" });
+      const s = await call({ cmd: "session" });
       setSession(s);
       if (statusEvents.current === seen) setStatus(s.status);
     } catch (e) {
@@ -101,7 +100,7 @@ export function App() {
       onOpenConversation(async (id) => {
         setView("inbox");
         setConversationId(id);
-        const timeline = await call<Timeline | null>({ cmd: "timeline", conversation_id: id }).catch(() => null);
+        const timeline = await call({ cmd: "timeline", conversation_id: id }).catch(() => null);
         if (timeline) setCustomerId(timeline.conversation.customer_id);
       }),
     [],
@@ -112,13 +111,13 @@ export function App() {
   // The count of customers waiting for a person, in the title (the tray shows it too).
   useEffect(() => {
     if (!signedIn) return;
-    call<number>({ cmd: "needs_human_count" }).then((n) => (document.title = n > 0 ? `(${n}) Switchboard` : "Switchboard"), () => {});
+    call({ cmd: "needs_human_count" }).then((n) => (document.title = n > 0 ? `(${n}) Switchboard` : "Switchboard"), () => {});
   }, [signedIn, live.versions.inbox]);
   useEffect(() => {
     if (!signedIn) return;
-    call<Directory>({ cmd: "directory" }).then(setDirectory, () => {});
+    call({ cmd: "directory" }).then(setDirectory, () => {});
     // The signed-in person's name comes with the staff directory (after the first sync).
-    call<Session>({ cmd: "session" }).then(setSession, () => {});
+    call({ cmd: "session" }).then(setSession, () => {});
   }, [signedIn, live.versions.directory]);
 
   // Tell colleagues which conversation is open here.

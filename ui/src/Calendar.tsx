@@ -40,7 +40,7 @@ export function CalendarView({ version, directory }: { version: number; director
   const range = useMemo(() => (view === Views.WEEK ? [startOfWeek(date, { weekStartsOn: 1 }), addDays(endOfWeek(date, { weekStartsOn: 1 }), 1)] : [startOfDay(date), addDays(startOfDay(date), 1)]), [view, date]);
 
   const load = useCallback(() => {
-    call<CalendarEntry[]>({ cmd: "calendar", from: range[0].toISOString(), to: range[1].toISOString() }).then(setEntries, () => {});
+    call({ cmd: "calendar", from: range[0].toISOString(), to: range[1].toISOString() }).then(setEntries, () => {});
   }, [range]);
   useEffect(() => {
     load();
@@ -135,7 +135,7 @@ function NewBooking({ slot, events, directory, onDone }: { slot: { start: Date; 
 
   useEffect(() => {
     if (text.trim().length < 2) return setFound([]);
-    const handle = setTimeout(() => call<Customer[]>({ cmd: "find_customers", text }).then(setFound, () => setFound([])), 120);
+    const handle = setTimeout(() => call({ cmd: "find_customers", text }).then(setFound, () => setFound([])), 120);
     return () => clearTimeout(handle);
   }, [text]);
 

@@ -85,7 +85,7 @@ export function ConversationView({ conversationId, me, version, directory, prese
   const lastTyping = useRef(0);
 
   useEffect(() => {
-    call<Timeline | null>({ cmd: "timeline", conversation_id: conversationId }).then(setTimeline, (e) => setError(e.message));
+    call({ cmd: "timeline", conversation_id: conversationId }).then(setTimeline, (e) => setError(e.message));
   }, [conversationId, version]);
 
   useEffect(() => {

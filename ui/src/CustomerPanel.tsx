@@ -15,7 +15,7 @@ export function CustomerPanel({ customerId, version, directory }: { customerId: 
   const [booking, setBooking] = useState(false);
 
   useEffect(() => {
-    call<CustomerProfile | null>({ cmd: "customer", customer_id: customerId }).then(setProfile, () => {});
+    call({ cmd: "customer", customer_id: customerId }).then(setProfile, () => {});
   }, [customerId, version]);
 
   if (!profile) return <aside className="customer">…</aside>;
@@ -72,7 +72,7 @@ function BookForm({ customerId, directory, onDone }: { customerId: string; direc
     if (!serviceId) return;
     setSlots(null);
     setError(null);
-    call<Availability>({ cmd: "slots", service_id: serviceId, from: day, to: day, staff_id: null }).then(
+    call({ cmd: "slots", service_id: serviceId, from: day, to: day, staff_id: null }).then(
       (a) => setSlots(a.slots),
       (e) => setError(e instanceof ConsoleError && e.kind === "offline" ? "Free times need the connection; try again when online." : e.message),
     );

@@ -3,7 +3,6 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { call } from "./api";
 import type { InboxFilter } from "./bindings/InboxFilter";
 import type { InboxItem } from "./bindings/InboxItem";
-import type { InboxPage } from "./bindings/InboxPage";
 import { channelLabel, handlerLabel, initials, listTime } from "./format";
 import { moveSelection } from "./keys";
 
@@ -33,7 +32,7 @@ export function Inbox({ version, selected, onOpen }: { version: number; selected
     let stale = false;
     const handle = setTimeout(async () => {
       try {
-        const page = await call<InboxPage>({ cmd: "inbox", query: { filter, search: search.trim() || null, limit: PAGE, after: null } });
+        const page = await call({ cmd: "inbox", query: { filter, search: search.trim() || null, limit: PAGE, after: null } });
         if (!stale) {
           setItems(page.items);
           setNext(page.next);
@@ -54,7 +53,7 @@ export function Inbox({ version, selected, onOpen }: { version: number; selected
   useEffect(() => {
     if (!next || loadingMore.current || last < items.length - 20) return;
     loadingMore.current = true;
-    call<InboxPage>({ cmd: "inbox", query: { filter, search: search.trim() || null, limit: PAGE, after: next } })
+    call({ cmd: "inbox", query: { filter, search: search.trim() || null, limit: PAGE, after: next } })
       .then((page) => {
         setItems((old) => [...old, ...page.items]);
         setNext(page.next);

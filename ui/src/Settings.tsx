@@ -2,38 +2,33 @@
 // canned responses, the assistant, channels. These change the business for everyone, so they go
 // straight to the service (online only; it checks roles) instead of through the offline outbox.
 import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from "react";
-import { call, ConsoleError } from "./api";
+import { ConsoleError } from "./api";
 import type { AssistantSettings } from "./bindings/AssistantSettings";
-import type { BusinessSchedule } from "./bindings/BusinessSchedule";
-import type { CannedResponse } from "./bindings/CannedResponse";
-import type { ChannelStatus } from "./bindings/ChannelStatus";
-import type { Invitation } from "./bindings/Invitation";
+import type { CreateCannedResponse } from "./bindings/CreateCannedResponse";
+import type { CreateInvitation } from "./bindings/CreateInvitation";
+import type { CreateScheduleException } from "./bindings/CreateScheduleException";
+import type { CreateService } from "./bindings/CreateService";
 import type { Role } from "./bindings/Role";
-import type { ScheduleException } from "./bindings/ScheduleException";
-import type { Service } from "./bindings/Service";
-import type { Staff } from "./bindings/Staff";
-import type { SettingsMethod } from "./bindings/SettingsMethod";
+import type { UpdateAssistantSettings } from "./bindings/UpdateAssistantSettings";
 import type { WeeklyHours } from "./bindings/WeeklyHours";
-import type { JsonValue } from "./bindings/serde_json/JsonValue";
+import * as endpoints from "./endpoints";
+import type { ChannelKind, ChannelSetups, RemovableChannel } from "./endpoints";
 import { DAYS, dayName, formatPrice, parsePrice, weekProblems } from "./hours";
 
-function api<T>(method: SettingsMethod, path: string, body: unknown = null): Promise<T> {
-  return call<T>({ cmd: "settings", method, path, body: body as JsonValue });
-}
-
-/** Loads `path`, and gives a reload for after a change. */
-function useResource<T>(path: string): [T | null, () => void, string | null] {
+/** Loads with `get` (one of `endpoints`, so it stays the same function), and gives a reload for
+ * after a change. */
+function useResource<T>(get: () => Promise<T>): [T | null, () => void, string | null] {
   const [value, setValue] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(() => {
-    api<T>("get", path).then(
+    get().then(
       (v) => {
         setValue(v);
         setError(null);
       },
       (e: ConsoleError) => setError(e.kind === "offline" ? "Settings need the connection to the service." : e.message),
     );
-  }, [path]);
+  }, [get]);
   useEffect(() => {
     load();
   }, [load]);
@@ -80,8 +75,8 @@ export function Settings() {
 }
 
 function Hours() {
-  const [schedule, reload, error] = useResource<BusinessSchedule>("/v1/schedule");
-  const [exceptions, reloadExceptions] = useResource<ScheduleException[]>("/v1/schedule-exceptions");
+  const [schedule, reload, error] = useResource(endpoints.schedule.get);
+  const [exceptions, reloadExceptions] = useResource(endpoints.scheduleExceptions.list);
   const [week, setWeek] = useState<WeeklyHours | null>(null);
   const [run, note] = useAction();
   const [exception, setException] = useState({ date: "", closed: true, start: "10:00", end: "14:00", note: "" });
@@ -93,8 +88,8 @@ function Hours() {
 
   const addException = (e: FormEvent) => {
     e.preventDefault();
-    const body = { staff_id: null, date: exception.date, closed: exception.closed, hours: exception.closed ? [] : [{ start: exception.start, end: exception.end }], note: exception.note };
-    run(() => api("post", "/v1/schedule-exceptions", body), "Added.").then((ok) => ok && reloadExceptions());
+    const body: CreateScheduleException = { staff_id: null, date: exception.date, closed: exception.closed, hours: exception.closed ? [] : [{ start: exception.start, end: exception.end }], note: exception.note };
+    run(() => endpoints.scheduleExceptions.create(body), "Added.").then((ok) => ok && reloadExceptions());
   };
 
   return (
@@ -123,7 +118,7 @@ function Hours() {
         </tbody>
       </table>
       {problems.map((p) => <p key={p} className="error">{p}</p>)}
-      <button className="primary" disabled={problems.length > 0} onClick={() => run(() => api("patch", "/v1/schedule", { opening_hours: week })).then((ok) => ok && reload())}>Save opening hours</button>
+      <button className="primary" disabled={problems.length > 0} onClick={() => run(() => endpoints.schedule.update({ opening_hours: week })).then((ok) => ok && reload())}>Save opening hours</button>
       {note}
 
       <h3>Exceptions (holidays, special hours)</h3>
@@ -131,7 +126,7 @@ function Hours() {
         {exceptions?.map((x) => (
           <li key={x.id}>
             {x.date} · {x.closed ? "closed" : x.hours.map((h) => `${h.start}–${h.end}`).join(", ")} {x.note ? `· ${x.note}` : ""}{" "}
-            <button className="link" onClick={() => run(() => api("delete", `/v1/schedule-exceptions/${x.id}`), "Removed.").then((ok) => ok && reloadExceptions())}>Remove</button>
+            <button className="link" onClick={() => run(() => endpoints.scheduleExceptions.remove(x.id), "Removed.").then((ok) => ok && reloadExceptions())}>Remove</button>
           </li>
         ))}
       </ul>
@@ -152,15 +147,15 @@ function Hours() {
 }
 
 function Services() {
-  const [services, reload, error] = useResource<Service[]>("/v1/services");
+  const [services, reload, error] = useResource(endpoints.services.list);
   const [run, note] = useAction();
   const [draft, setDraft] = useState({ name: "", duration: "30", price: "" });
   if (error) return <p className="error">{error}</p>;
   const price = parsePrice(draft.price);
   const add = (e: FormEvent) => {
     e.preventDefault();
-    const body = { name: draft.name.trim(), duration_minutes: Number(draft.duration), price_cents: price ?? 0, buffer_before_minutes: 0, buffer_after_minutes: 0, active: true, staff_ids: [], min_notice_minutes: null, max_advance_days: null, slot_interval_minutes: null };
-    run(() => api("post", "/v1/services", body), "Service added.").then((ok) => {
+    const body: CreateService = { name: draft.name.trim(), duration_minutes: Number(draft.duration), price_cents: price ?? 0, buffer_before_minutes: 0, buffer_after_minutes: 0, active: true, staff_ids: [], min_notice_minutes: null, max_advance_days: null, slot_interval_minutes: null };
+    run(() => endpoints.services.create(body), "Service added.").then((ok) => {
       if (ok) {
         setDraft({ name: "", duration: "30", price: "" });
         reload();
@@ -178,8 +173,8 @@ function Services() {
               <td>{s.name}</td>
               <td>{s.duration_minutes} min</td>
               <td>{formatPrice(s.price_cents)}</td>
-              <td><input type="checkbox" aria-label={`${s.name} bookable`} checked={s.active} onChange={(e) => run(() => api("patch", `/v1/services/${s.id}`, { active: e.target.checked })).then((ok) => ok && reload())} /></td>
-              <td><button className="link" onClick={() => run(() => api("delete", `/v1/services/${s.id}`), "Removed.").then((ok) => ok && reload())}>Remove</button></td>
+              <td><input type="checkbox" aria-label={`${s.name} bookable`} checked={s.active} onChange={(e) => run(() => endpoints.services.update(s.id, { active: e.target.checked })).then((ok) => ok && reload())} /></td>
+              <td><button className="link" onClick={() => run(() => endpoints.services.remove(s.id), "Removed.").then((ok) => ok && reload())}>Remove</button></td>
             </tr>
           ))}
         </tbody>
@@ -196,14 +191,14 @@ function Services() {
 }
 
 function StaffSettings() {
-  const [staff, reloadStaff, error] = useResource<Staff[]>("/v1/staff");
-  const [invitations, reloadInvitations] = useResource<Invitation[]>("/v1/invitations");
+  const [staff, reloadStaff, error] = useResource(endpoints.staff.list);
+  const [invitations, reloadInvitations] = useResource(endpoints.invitations.list);
   const [run, note] = useAction();
-  const [invite, setInvite] = useState<{ email: string; role: Role }>({ email: "", role: "agent" });
+  const [invite, setInvite] = useState<CreateInvitation>({ email: "", role: "agent" });
   if (error) return <p className="error">{error}</p>;
   const send = (e: FormEvent) => {
     e.preventDefault();
-    run(() => api("post", "/v1/invitations", invite), `Invitation sent to ${invite.email}.`).then((ok) => {
+    run(() => endpoints.invitations.create(invite), `Invitation sent to ${invite.email}.`).then((ok) => {
       if (ok) {
         setInvite({ email: "", role: "agent" });
         reloadInvitations();
@@ -221,13 +216,13 @@ function StaffSettings() {
               <td>{s.name}</td>
               <td>{s.email}</td>
               <td>
-                <select aria-label={`${s.name} role`} value={s.role} disabled={!s.active} onChange={(e) => run(() => api("patch", `/v1/staff/${s.id}`, { role: e.target.value })).then((ok) => ok && reloadStaff())}>
+                <select aria-label={`${s.name} role`} value={s.role} disabled={!s.active} onChange={(e) => run(() => endpoints.staff.update(s.id, { role: e.target.value as Role })).then((ok) => ok && reloadStaff())}>
                   <option value="owner">Owner</option>
                   <option value="admin">Admin</option>
                   <option value="agent">Front desk</option>
                 </select>
               </td>
-              <td>{s.active ? <button className="link" onClick={() => run(() => api("delete", `/v1/staff/${s.id}`), `${s.name} can no longer sign in.`).then((ok) => ok && reloadStaff())}>Deactivate</button> : "Deactivated"}</td>
+              <td>{s.active ? <button className="link" onClick={() => run(() => endpoints.staff.deactivate(s.id), `${s.name} can no longer sign in.`).then((ok) => ok && reloadStaff())}>Deactivate</button> : "Deactivated"}</td>
             </tr>
           ))}
         </tbody>
@@ -237,7 +232,7 @@ function StaffSettings() {
         {invitations?.filter((i) => !i.accepted_at).map((i) => (
           <li key={i.id}>
             {i.email} ({i.role}) · until {i.expires_at.slice(0, 10)}{" "}
-            <button className="link" onClick={() => run(() => api("delete", `/v1/invitations/${i.id}`), "Invitation withdrawn.").then((ok) => ok && reloadInvitations())}>Withdraw</button>
+            <button className="link" onClick={() => run(() => endpoints.invitations.withdraw(i.id), "Invitation withdrawn.").then((ok) => ok && reloadInvitations())}>Withdraw</button>
           </li>
         ))}
       </ul>
@@ -255,13 +250,13 @@ function StaffSettings() {
 }
 
 function Canned() {
-  const [canned, reload, error] = useResource<CannedResponse[]>("/v1/canned-responses");
+  const [canned, reload, error] = useResource(endpoints.cannedResponses.list);
   const [run, note] = useAction();
-  const [draft, setDraft] = useState({ shortcut: "", title: "", body: "" });
+  const [draft, setDraft] = useState<CreateCannedResponse>({ shortcut: "", title: "", body: "" });
   if (error) return <p className="error">{error}</p>;
   const add = (e: FormEvent) => {
     e.preventDefault();
-    run(() => api("post", "/v1/canned-responses", draft), "Added.").then((ok) => {
+    run(() => endpoints.cannedResponses.create(draft), "Added.").then((ok) => {
       if (ok) {
         setDraft({ shortcut: "", title: "", body: "" });
         reload();
@@ -276,7 +271,7 @@ function Canned() {
         {canned?.map((c) => (
           <li key={c.id}>
             <strong>/{c.shortcut}</strong> {c.title} — <span className="muted">{c.body}</span>{" "}
-            <button className="link" onClick={() => run(() => api("delete", `/v1/canned-responses/${c.id}`), "Removed.").then((ok) => ok && reload())}>Remove</button>
+            <button className="link" onClick={() => run(() => endpoints.cannedResponses.remove(c.id), "Removed.").then((ok) => ok && reload())}>Remove</button>
           </li>
         ))}
       </ul>
@@ -292,7 +287,7 @@ function Canned() {
 }
 
 function Assistant() {
-  const [settings, reload, error] = useResource<AssistantSettings>("/v1/assistant");
+  const [settings, reload, error] = useResource(endpoints.assistant.get);
   const [draft, setDraft] = useState<AssistantSettings | null>(null);
   const [run, note] = useAction();
   useEffect(() => setDraft(settings), [settings]);
@@ -300,8 +295,10 @@ function Assistant() {
   if (!draft) return <p className="muted">Loading…</p>;
   const save = (e: FormEvent) => {
     e.preventDefault();
+    // Language and model are not edited here: left out, they stay as they are.
     const { enabled, persona, instructions, facts, handback_idle_minutes } = draft;
-    run(() => api("patch", "/v1/assistant", { enabled, persona, instructions, facts, handback_idle_minutes })).then((ok) => ok && reload());
+    const changes: Partial<UpdateAssistantSettings> = { enabled, persona, instructions, facts, handback_idle_minutes };
+    run(() => endpoints.assistant.update(changes)).then((ok) => ok && reload());
   };
   return (
     <form className="settings-panel stack-form" onSubmit={save}>
@@ -317,41 +314,74 @@ function Assistant() {
   );
 }
 
-/** What each channel asks for; secrets are typed into password fields and go straight to the
- * service (encrypted there), never into the console's files. */
-const CHANNEL_FIELDS: Record<string, { key: string; label: string; secret?: boolean; optional?: boolean; list?: boolean }[]> = {
-  whatsapp: [
-    { key: "phone_number_id", label: "Phone number ID (Meta)" },
-    { key: "display_phone_number", label: "Number as customers see it", optional: true },
-    { key: "access_token", label: "Access token", secret: true },
-    { key: "app_secret", label: "App secret", secret: true },
-    { key: "verify_token", label: "Webhook verify token", secret: true },
-  ],
-  twilio: [
-    { key: "account_sid", label: "Account SID" },
-    { key: "auth_token", label: "Auth token", secret: true },
-    { key: "numbers", label: "Numbers (comma-separated, whatsapp:+… for WhatsApp)", list: true },
-  ],
-  vapi: [{ key: "secret", label: "Vapi secret", secret: true }],
-  retell: [{ key: "api_key", label: "Retell API key", secret: true }],
+interface Field {
+  key: string;
+  label: string;
+  secret?: boolean;
+  optional?: boolean;
+}
+
+/** What connecting a channel asks for (each field's `key` is a field of its setup body), and the
+ * setup body made from what was typed (`value` gives a field's text, trimmed). Secrets are typed
+ * into password fields and go straight to the service (encrypted there), never into the console's
+ * files. */
+interface ChannelForm<Setup> {
+  fields: (Field & { key: keyof Setup })[];
+  setup: (value: (key: keyof Setup & string) => string) => Setup;
+}
+
+const CHANNEL_FORMS: { [K in ChannelKind]: ChannelForm<ChannelSetups[K]> } = {
+  whatsapp: {
+    fields: [
+      { key: "phone_number_id", label: "Phone number ID (Meta)" },
+      { key: "display_phone_number", label: "Number as customers see it", optional: true },
+      { key: "access_token", label: "Access token", secret: true },
+      { key: "app_secret", label: "App secret", secret: true },
+      { key: "verify_token", label: "Webhook verify token", secret: true },
+    ],
+    setup: (value) => ({
+      phone_number_id: value("phone_number_id"),
+      display_phone_number: value("display_phone_number") || null,
+      access_token: value("access_token"),
+      app_secret: value("app_secret"),
+      verify_token: value("verify_token"),
+    }),
+  },
+  twilio: {
+    fields: [
+      { key: "account_sid", label: "Account SID" },
+      { key: "auth_token", label: "Auth token", secret: true },
+      { key: "numbers", label: "Numbers (comma-separated, whatsapp:+… for WhatsApp)" },
+    ],
+    setup: (value) => ({
+      account_sid: value("account_sid"),
+      auth_token: value("auth_token"),
+      numbers: value("numbers").split(",").map((x) => x.trim()).filter(Boolean),
+    }),
+  },
+  vapi: { fields: [{ key: "secret", label: "Vapi secret", secret: true }], setup: (value) => ({ secret: value("secret") }) },
+  retell: { fields: [{ key: "api_key", label: "Retell API key", secret: true }], setup: (value) => ({ api_key: value("api_key") }) },
 };
 
+const CHANNEL_KINDS: ChannelKind[] = ["whatsapp", "twilio", "vapi", "retell"];
+
+/** Connects (or updates) a channel with what was typed into its form. */
+function connectChannel<K extends ChannelKind>(kind: K, values: Record<string, string>) {
+  const setup = CHANNEL_FORMS[kind].setup((key) => (values[key] ?? "").trim());
+  return endpoints.channels.connect(kind, setup);
+}
+
 function Channels() {
-  const [channels, reload, error] = useResource<ChannelStatus[]>("/v1/channels");
+  const [channels, reload, error] = useResource(endpoints.channels.list);
   const [run, note] = useAction();
-  const [kind, setKind] = useState<string | null>(null);
+  const [kind, setKind] = useState<ChannelKind | null>(null);
   const [values, setValues] = useState<Record<string, string>>({});
   if (error) return <p className="error">{error}</p>;
   const list = channels ?? [];
   const connect = (e: FormEvent) => {
     e.preventDefault();
     if (!kind) return;
-    const body: Record<string, unknown> = {};
-    for (const f of CHANNEL_FIELDS[kind]) {
-      const v = (values[f.key] ?? "").trim();
-      body[f.key] = f.list ? v.split(",").map((x) => x.trim()).filter(Boolean) : f.optional && !v ? null : v;
-    }
-    run(() => api("put", `/v1/channels/${kind}`, body), "Connected.").then((ok) => {
+    run(() => connectChannel(kind, values), "Connected.").then((ok) => {
       if (ok) {
         setKind(null);
         setValues({});
@@ -359,6 +389,8 @@ function Channels() {
       }
     });
   };
+  const disconnect = (kind: RemovableChannel) => () => run(() => endpoints.channels.disconnect(kind), "Disconnected.").then((ok) => ok && reload());
+  const fields: Field[] = kind ? CHANNEL_FORMS[kind].fields : [];
   return (
     <div className="settings-panel">
       <h2>Channels</h2>
@@ -370,19 +402,19 @@ function Channels() {
               <th>{c.kind}</th>
               <td className={c.health === "ok" ? "ok-note" : "error"}>{c.health}</td>
               <td className="muted">{c.last_error ?? (c.last_ok_at ? `working (last ${c.last_ok_at.slice(0, 16).replace("T", " ")})` : "")}</td>
-              <td>{c.kind === "whatsapp" || c.kind === "twilio" ? <button className="link" onClick={() => run(() => api("delete", `/v1/channels/${c.kind}`), "Disconnected.").then((ok) => ok && reload())}>Disconnect</button> : null}</td>
+              <td>{endpoints.isRemovableChannel(c.kind) ? <button className="link" onClick={disconnect(c.kind)}>Disconnect</button> : null}</td>
             </tr>
           ))}
         </tbody>
       </table>
       <div className="inline-form">
-        {Object.keys(CHANNEL_FIELDS).map((k) => (
+        {CHANNEL_KINDS.map((k) => (
           <button key={k} onClick={() => { setKind(k); setValues({}); }}>{list.some((c) => c.kind === k) ? `Update ${k}` : `Connect ${k}`}</button>
         ))}
       </div>
       {kind ? (
         <form className="stack-form" onSubmit={connect} aria-label={`Connect ${kind}`}>
-          {CHANNEL_FIELDS[kind].map((f) => (
+          {fields.map((f) => (
             <label key={f.key}>
               {f.label}
               <input type={f.secret ? "password" : "text"} autoComplete="off" required={!f.optional} value={values[f.key] ?? ""} onChange={(e) => setValues({ ...values, [f.key]: e.target.value })} />

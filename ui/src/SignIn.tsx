@@ -14,7 +14,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
     setBusy(true);
     setError(null);
     try {
-      const session = await call<Session>({ cmd: "sign_in", server, email, password });
+      const session = await call({ cmd: "sign_in", server, email, password });
       // The address is not a secret; the password never leaves this form (the keyring keeps
       // only the refresh token the service hands back).
       localStorage.setItem("switchboard.server", server);

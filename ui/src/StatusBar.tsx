@@ -13,7 +13,7 @@ export function StatusBar({ status, version }: { status: Status | null; version:
   const outbox = outboxLabel(status);
 
   useEffect(() => {
-    if (open) call<OutboxEntry[]>({ cmd: "outbox" }).then(setEntries, () => {});
+    if (open) call({ cmd: "outbox" }).then(setEntries, () => {});
   }, [open, version, status?.pending, status?.failed]);
 
   return (

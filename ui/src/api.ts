@@ -3,11 +3,64 @@
 // "console"); in a browser (development, the end-to-end run) over the UI bridge that
 // `switchboard-console serve-ui` runs on loopback (`POST /invoke`, server-sent `/events`).
 // Both reach the same `Desk::dispatch` in Rust, with the same generated types.
+import type { Availability } from "./bindings/Availability";
+import type { CalendarEntry } from "./bindings/CalendarEntry";
 import type { Command } from "./bindings/Command";
+import type { Customer } from "./bindings/Customer";
+import type { CustomerProfile } from "./bindings/CustomerProfile";
 import type { DeskError } from "./bindings/DeskError";
+import type { Directory } from "./bindings/Directory";
 import type { Event } from "./bindings/Event";
+import type { InboxPage } from "./bindings/InboxPage";
+import type { OutboxEntry } from "./bindings/OutboxEntry";
+import type { Queued } from "./bindings/Queued";
+import type { Session } from "./bindings/Session";
+import type { Timeline } from "./bindings/Timeline";
+import type { JsonValue } from "./bindings/serde_json/JsonValue";
 
 export type { Command, DeskError, Event };
+
+/** What each command answers: the `→` in the documentation of `Command` (console-core's
+ * `desk.rs`). Indexed by every `cmd`, so a command added there does not compile here until its
+ * answer is written down. */
+interface Answers {
+  session: Session;
+  sign_in: Session;
+  sign_out: null;
+  inbox: InboxPage;
+  timeline: Timeline | null;
+  customer: CustomerProfile | null;
+  find_customers: Customer[];
+  calendar: CalendarEntry[];
+  directory: Directory;
+  slots: Availability;
+  needs_human_count: number;
+  /** The service's answer as it came; `endpoints.ts` gives each address its type. */
+  settings: JsonValue;
+  send_message: Queued;
+  use_canned_response: Queued;
+  send_template: Queued;
+  take_over: Queued;
+  hand_back: Queued;
+  mark_read: Queued;
+  set_status: Queued;
+  assign: Queued;
+  add_note: Queued;
+  create_booking: Queued;
+  reschedule_booking: Queued;
+  cancel_booking: Queued;
+  outbox: OutboxEntry[];
+  retry: null;
+  discard: null;
+  viewing: null;
+  typing: null;
+  sync_now: null;
+}
+
+type Cmd = Command["cmd"];
+export type Answer<K extends Cmd> = Answers[K];
+/** The command named `K`, with exactly its fields (a misspelt or extra field does not compile). */
+type CommandOf<K extends Cmd> = { cmd: K } & Extract<Command, { cmd: K }>;
 
 declare global {
   interface Window {
@@ -30,11 +83,12 @@ function asDeskError(e: unknown): DeskError {
 
 const inTauri = typeof window !== "undefined" && window.__TAURI_INTERNALS__ !== undefined;
 
-export async function call<T>(command: Command): Promise<T> {
+/** Asks the console core; the answer's type follows from the command. */
+export async function call<K extends Cmd>(command: CommandOf<K>): Promise<Answer<K>> {
   if (inTauri) {
     const { invoke } = await import("@tauri-apps/api/core");
     try {
-      return await invoke<T>("console", { command });
+      return await invoke<Answer<K>>("console", { command });
     } catch (e) {
       throw new ConsoleError(asDeskError(e));
     }
@@ -47,7 +101,7 @@ export async function call<T>(command: Command): Promise<T> {
   }
   const body = await response.json().catch(() => null);
   if (!response.ok) throw new ConsoleError(asDeskError(body));
-  return body as T;
+  return body as Answer<K>;
 }
 
 /** Subscribes to the console's events; returns the unsubscribe function. */

@@ -108,7 +108,7 @@ fn report(engine: &str, conversations: i64, label: &str, samples: &mut [Duration
 /// Bulk fixture: customers, conversations (a tenth needing a human) and messages, generated in
 /// the database with a recursive CTE (portable to both engines), in chunks.
 async fn seed(db: &switchboard_cloud::store::Db, business: &str, conversations: i64) {
-    let now = switchboard_cloud::store::now_ms();
+    let now = db.now_ms();
     let chunk = 10_000;
     let mut from = 0;
     while from < conversations {

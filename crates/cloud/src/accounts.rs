@@ -11,6 +11,7 @@
 //! Passwords are hashed with argon2id (the `argon2` crate's recommended parameters) on the blocking
 //! pool. Login is rate-limited per account and per client address (`governor`).
 
+use protocol::EntityKind;
 use std::net::SocketAddr;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -32,7 +33,7 @@ use utoipa_axum::routes;
 use crate::error::ApiError;
 use crate::http::extract::Json;
 use crate::http::AppState;
-use crate::store::{new_id, now_ms, Entity};
+use crate::legacy::{new_id, now_ms};
 use crate::Config;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -316,11 +317,11 @@ async fn signup(State(state): State<AppState>, Json(req): Json<SignupRequest>) -
         });
     }
     let business = crate::business::load(tx.conn(), &business_id).await?;
-    tx.record(Entity::Business, &business_id, Some(&business)).await?;
+    tx.record(EntityKind::Business, &business_id, Some(&business)).await?;
     let schedule = crate::schedule::load_business_schedule(tx.conn(), &business_id).await?;
-    tx.record(Entity::Schedule, &business_id, Some(&schedule)).await?;
+    tx.record(EntityKind::Schedule, &business_id, Some(&schedule)).await?;
     let owner = crate::staff::load(tx.conn(), &business_id, &staff_id).await?.ok_or_else(|| ApiError::not_found("staff member"))?;
-    tx.record(Entity::Staff, &staff_id, Some(&owner)).await?;
+    tx.record(EntityKind::Staff, &staff_id, Some(&owner)).await?;
     tx.audit(Some(&staff_id), "business.created", Some(("business", &business_id)), serde_json::json!({})).await?;
     let tokens = start_session(tx.conn(), &state.keys, &business_id, &staff_id, Role::Owner).await?;
     tx.commit().await?;
@@ -500,9 +501,9 @@ async fn accept_invitation(
         e => e.into(),
     })?;
     let staff = crate::staff::load(tx.conn(), &business_id, &staff_id).await?.ok_or_else(|| ApiError::not_found("staff member"))?;
-    tx.record(Entity::Staff, &staff_id, Some(&staff)).await?;
+    tx.record(EntityKind::Staff, &staff_id, Some(&staff)).await?;
     let invitation = crate::staff::load_invitation(tx.conn(), &business_id, &invitation_id).await?;
-    tx.record(Entity::Invitation, &invitation_id, invitation.as_ref()).await?;
+    tx.record(EntityKind::Invitation, &invitation_id, invitation.as_ref()).await?;
     tx.audit(Some(&staff_id), "invitation.accepted", Some(("invitation", &invitation_id)), serde_json::json!({"role": role})).await?;
     let tokens = start_session(tx.conn(), &state.keys, &business_id, &staff_id, role).await?;
     tx.commit().await?;

@@ -25,7 +25,8 @@ use crate::error::ApiError;
 use crate::http::AppState;
 use crate::llm::{Llm, LlmError};
 use crate::providers::Outgoing;
-use crate::store::{new_id, now_ms, BusinessTx, StoreError};
+use crate::store::{BusinessTx, StoreError};
+use crate::legacy::{new_id, now_ms};
 
 /// Tool rounds in one turn before the assistant gives up and asks for a person.
 const MAX_ROUNDS: usize = 6;
@@ -262,7 +263,7 @@ async fn commit(state: &AppState, ctx: &Context, outcome: Outcome, memory: Optio
                 crate::builtin::remember(&mut tx, &ctx.conversation.id, &memory).await?;
             }
             tx.commit().await?;
-            state.wake.outbox.notify_one();
+            state.db.wakeups().wake(crate::workers::Job::Outbox);
             Ok(())
         }
     }
@@ -286,7 +287,7 @@ pub async fn escalate_with_holding_reply(state: &AppState, business_id: &str, co
         send_as_assistant(&mut tx, conversation_id, HOLDING_REPLY.to_owned()).await?;
     }
     tx.commit_even_if_unchanged().await?;
-    state.wake.outbox.notify_one();
+    state.db.wakeups().wake(crate::workers::Job::Outbox);
     Ok(())
 }
 
@@ -506,7 +507,7 @@ pub async fn run_tool(state: &AppState, ctx: &Context, name: &str, args: &Value)
                 }
                 drop(conn);
                 let start = crate::bookings::parse_start(args["start"].as_str().unwrap_or(""), &ctx.tz)?;
-                let booking = crate::bookings::create(&state.db, &ctx.business_id, NewBooking {
+                let new = NewBooking {
                     id: None,
                     customer_id: ctx.customer.id.to_string(),
                     service_id: args["service_id"].as_str().unwrap_or("").to_owned(),
@@ -516,8 +517,10 @@ pub async fn run_tool(state: &AppState, ctx: &Context, name: &str, args: &Value)
                     source: ctx.source,
                     status: BookingStatus::Confirmed,
                     created_by_staff_id: None,
-                })
-                .await?;
+                };
+                let mut tx = state.db.begin_business(&ctx.business_id).await?;
+                let booking = crate::bookings::create(&mut tx, new).await?;
+                tx.commit_even_if_unchanged().await?;
                 Ok(json!({"booked": true, "booking_id": booking.id, "local": local_label(booking.start.as_jiff(), &ctx.tz)}))
             }
             "my_bookings" => {
@@ -546,7 +549,9 @@ pub async fn run_tool(state: &AppState, ctx: &Context, name: &str, args: &Value)
                 } else {
                     BookingChange { expected_version: booking.version, start: Some(crate::bookings::parse_start(args["start"].as_str().unwrap_or(""), &ctx.tz)?), ..Default::default() }
                 };
-                let updated = crate::bookings::update(&state.db, &ctx.business_id, id, change, None, ctx.source).await?;
+                let mut tx = state.db.begin_business(&ctx.business_id).await?;
+                let updated = crate::bookings::update(&mut tx, id, change, None, ctx.source).await?;
+                tx.commit_even_if_unchanged().await?;
                 Ok(json!({"done": true, "status": updated.status, "local": local_label(updated.start.as_jiff(), &ctx.tz)}))
             }
             "business_info" => {
@@ -574,7 +579,7 @@ pub async fn run_worker(state: AppState, mut stop: tokio::sync::watch::Receiver<
             Err(e) => tracing::error!(error = %e, "assistant worker could not read its queue"),
         }
         tokio::select! {
-            _ = state.wake.assistant.notified() => {}
+            _ = state.db.wakeups().notified(crate::workers::Job::Assistant) => {}
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             _ = stop.changed() => return,
         }

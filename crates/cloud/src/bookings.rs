@@ -7,6 +7,7 @@
 //! row first. Underneath, PostgreSQL also has an exclusion constraint (see `store.rs`), so even a
 //! write that bypassed this module could not make two active bookings of one person overlap.
 
+use protocol::EntityKind;
 use std::str::FromStr;
 
 use axum::extract::State;
@@ -31,7 +32,8 @@ use crate::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::AppState;
 use crate::schedule::{load_for_service, parse_date, Loaded};
-use crate::store::{new_id, now_ms, rfc3339, BusinessTx, Db, Entity, StoreError};
+use crate::store::{rfc3339, BusinessTx, StoreError};
+use crate::legacy::{new_id, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -235,7 +237,9 @@ fn map_overlap(e: sqlx::Error) -> ApiError {
 }
 
 /// Books an appointment. See the module docs for why it can never double-book.
-pub async fn create(db: &Db, business_id: &str, new: NewBooking) -> Result<Booking, ApiError> {
+pub async fn create(tx: &mut BusinessTx, new: NewBooking) -> Result<Booking, ApiError> {
+    let business_id = tx.business_id().to_owned();
+    let business_id = business_id.as_str();
     if !matches!(new.status, BookingStatus::Pending | BookingStatus::Confirmed) {
         return Err(ApiError::validation("A new booking is `pending` or `confirmed`."));
     }
@@ -243,7 +247,6 @@ pub async fn create(db: &Db, business_id: &str, new: NewBooking) -> Result<Booki
     if notes.chars().count() > 2000 {
         return Err(ApiError::validation("`notes` must be at most 2000 characters."));
     }
-    let mut tx = db.begin_business(business_id).await?;
     if let Some(id) = &new.id {
         if let Some(existing) = load(tx.conn(), business_id, id).await? {
             return Ok(existing);
@@ -263,7 +266,7 @@ pub async fn create(db: &Db, business_id: &str, new: NewBooking) -> Result<Booki
     let slot = free_for(&mut loaded, new.staff_id.as_deref(), new.start, new.source)?;
     let staff_id = match &new.staff_id {
         Some(id) => id.clone(),
-        None => fair_choice(&mut tx, &slot.staff_ids).await?,
+        None => fair_choice(tx, &slot.staff_ids).await?,
     };
 
     let id = new.id.clone().unwrap_or_else(new_id);
@@ -293,7 +296,7 @@ pub async fn create(db: &Db, business_id: &str, new: NewBooking) -> Result<Booki
     .map_err(map_overlap)?;
     sqlx::query("UPDATE staff SET last_assigned_at = $1 WHERE id = $2").bind(now).bind(&staff_id).execute(tx.conn()).await?;
     let booking = load(tx.conn(), business_id, &id).await?.ok_or_else(|| ApiError::not_found("booking"))?;
-    tx.record(Entity::Booking, &id, Some(&booking)).await?;
+    tx.record(EntityKind::Booking, &id, Some(&booking)).await?;
     tx.audit(
         new.created_by_staff_id.as_deref(),
         "booking.created",
@@ -301,7 +304,6 @@ pub async fn create(db: &Db, business_id: &str, new: NewBooking) -> Result<Booki
         json!({"source": new.source, "start": booking.start, "staff_id": staff_id}),
     )
     .await?;
-    tx.commit().await?;
     Ok(booking)
 }
 
@@ -327,14 +329,15 @@ pub struct BookingChange {
 
 /// Changes a booking if it is still at `expected_version`.
 pub async fn update(
-    db: &Db,
-    business_id: &str,
+    tx: &mut BusinessTx,
     id: &str,
     change: BookingChange,
     actor: Option<&str>,
     source: BookingSource,
 ) -> Result<Booking, ApiError> {
-    let mut tx = db.begin_business(business_id).await?;
+    let business_id = tx.business_id().to_owned();
+    let business_id = business_id.as_str();
+
     let current = load(tx.conn(), business_id, id).await?.ok_or_else(|| ApiError::not_found("booking"))?;
     let conflict = |current: &Booking| {
         ApiError::conflict("version_conflict", "This booking was changed by someone else; here is how it is now.")
@@ -409,11 +412,10 @@ pub async fn update(
         return Err(conflict(&current));
     }
     let booking = load(tx.conn(), business_id, id).await?.ok_or_else(|| ApiError::not_found("booking"))?;
-    tx.record(Entity::Booking, id, Some(&booking)).await?;
+    tx.record(EntityKind::Booking, id, Some(&booking)).await?;
     let action = if status != current.status { format!("booking.{}", status.as_str()) } else if moved { "booking.moved".into() } else { "booking.edited".into() };
     tx.audit(actor, &action, Some(("booking", id)), json!({"version": booking.version, "start": booking.start, "staff_id": booking.staff_id}))
         .await?;
-    tx.commit().await?;
     Ok(booking)
 }
 
@@ -596,7 +598,9 @@ async fn create_booking(
         status: req.status.unwrap_or(BookingStatus::Confirmed),
         created_by_staff_id: Some(auth.staff_id.clone()),
     };
-    let booking = create(&state.db, &auth.business_id, new).await?;
+    let mut tx = state.db.begin_business(&auth.business_id).await?;
+    let booking = create(&mut tx, new).await?;
+    tx.commit_even_if_unchanged().await?;
     Ok((StatusCode::CREATED, axum::Json(booking)))
 }
 
@@ -638,7 +642,10 @@ async fn update_booking(
         notes: req.notes,
         cancel_reason: req.cancel_reason,
     };
-    Ok(axum::Json(update(&state.db, &auth.business_id, &id, change, Some(&auth.staff_id), BookingSource::Staff).await?))
+    let mut tx = state.db.begin_business(&auth.business_id).await?;
+    let booking = update(&mut tx, &id, change, Some(&auth.staff_id), BookingSource::Staff).await?;
+    tx.commit_even_if_unchanged().await?;
+    Ok(axum::Json(booking))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -668,5 +675,8 @@ async fn cancel_booking(
         }
     };
     let change = BookingChange { expected_version, status: Some(BookingStatus::Cancelled), cancel_reason: q.reason, ..Default::default() };
-    Ok(axum::Json(update(&state.db, &auth.business_id, &id, change, Some(&auth.staff_id), BookingSource::Staff).await?))
+    let mut tx = state.db.begin_business(&auth.business_id).await?;
+    let booking = update(&mut tx, &id, change, Some(&auth.staff_id), BookingSource::Staff).await?;
+    tx.commit_even_if_unchanged().await?;
+    Ok(axum::Json(booking))
 }

@@ -16,7 +16,7 @@ use crate::assistant::{Context, Outcome};
 use crate::bookings::{BookingChange, NewBooking};
 use crate::error::ApiError;
 use crate::http::AppState;
-use crate::store::now_ms;
+use crate::legacy::now_ms;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct State {
@@ -360,13 +360,29 @@ async fn next_free(state: &AppState, ctx: &Context, service: &Service) -> Result
     Ok(loaded.schedule.free_slots(&loaded.spec, None, now, to, now, 3, false).iter().map(|s| label(s.start, ctx)).collect())
 }
 
+/// Books in a transaction of its own.
+async fn book(state: &AppState, ctx: &Context, new: NewBooking) -> Result<protocol::Booking, ApiError> {
+    let mut tx = state.db.begin_business(&ctx.business_id).await?;
+    let booking = crate::bookings::create(&mut tx, new).await?;
+    tx.commit_even_if_unchanged().await?;
+    Ok(booking)
+}
+
+/// Moves or cancels in a transaction of its own.
+async fn change_booking(state: &AppState, ctx: &Context, id: &str, change: BookingChange) -> Result<protocol::Booking, ApiError> {
+    let mut tx = state.db.begin_business(&ctx.business_id).await?;
+    let booking = crate::bookings::update(&mut tx, id, change, None, BookingSource::Assistant).await?;
+    tx.commit_even_if_unchanged().await?;
+    Ok(booking)
+}
+
 async fn carry_out(state: &AppState, ctx: &Context, proposal: Proposal, services: &[Service]) -> Result<Outcome, ApiError> {
     let result = match &proposal {
         Proposal::Book { service_id, start } => {
             let start = Timestamp::from_str(start).map_err(ApiError::internal)?;
-            crate::bookings::create(
-                &state.db,
-                &ctx.business_id,
+            book(
+                state,
+                ctx,
                 NewBooking {
                     id: None,
                     customer_id: ctx.customer.id.to_string(),
@@ -389,7 +405,7 @@ async fn carry_out(state: &AppState, ctx: &Context, proposal: Proposal, services
             let start = Timestamp::from_str(start).map_err(ApiError::internal)?;
             let version = current_version(state, ctx, booking_id).await?;
             let change = BookingChange { expected_version: version, start: Some(start), ..Default::default() };
-            crate::bookings::update(&state.db, &ctx.business_id, booking_id, change, None, BookingSource::Assistant)
+            change_booking(state, ctx, booking_id, change)
                 .await
                 .map(|_| format!("All set — your appointment is now on {}.", label(start, ctx)))
         }
@@ -401,7 +417,7 @@ async fn carry_out(state: &AppState, ctx: &Context, proposal: Proposal, services
                 cancel_reason: Some("Cancelled by the customer via the assistant".into()),
                 ..Default::default()
             };
-            crate::bookings::update(&state.db, &ctx.business_id, booking_id, change, None, BookingSource::Assistant)
+            change_booking(state, ctx, booking_id, change)
                 .await
                 .map(|_| "Your appointment is cancelled. We hope to see you another time!".to_owned())
         }

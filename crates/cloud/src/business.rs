@@ -1,5 +1,6 @@
 //! The signed-in staff member's business: its name, time zone, locale and currency.
 
+use protocol::EntityKind;
 use axum::extract::State;
 use protocol::{Business, UpdateBusiness};
 use sqlx::AnyConnection;
@@ -11,7 +12,8 @@ use crate::accounts::{check_timezone, required_text, Auth, Permission};
 use crate::error::ApiError;
 use crate::http::extract::Json;
 use crate::http::AppState;
-use crate::store::{now_ms, rfc3339, Entity};
+use crate::store::{rfc3339};
+use crate::legacy::{now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_business, update_business)).routes(routes!(audit_log))
@@ -97,12 +99,12 @@ async fn update_business(
         .await?;
     let timezone_changed = req.timezone.is_some();
     let business = load(tx.conn(), &auth.business_id).await?;
-    tx.record(Entity::Business, &business.id, Some(&business)).await?;
+    tx.record(EntityKind::Business, &business.id, Some(&business)).await?;
     if timezone_changed {
         // What consoles hold in local time changes with the zone: the schedule and every
         // upcoming booking's local start.
         let schedule = crate::schedule::load_business_schedule(tx.conn(), &business.id).await?;
-        tx.record(Entity::Schedule, &business.id, Some(&schedule)).await?;
+        tx.record(EntityKind::Schedule, &business.id, Some(&schedule)).await?;
         let upcoming: Vec<String> = sqlx::query_scalar("SELECT id FROM bookings WHERE business_id = $1 AND start_at >= $2")
             .bind(&business.id)
             .bind(now_ms() - 86_400_000)
@@ -110,7 +112,7 @@ async fn update_business(
             .await?;
         for id in upcoming {
             if let Some(booking) = crate::bookings::load(tx.conn(), &business.id, &id).await? {
-                tx.record(Entity::Booking, &id, Some(&booking)).await?;
+                tx.record(EntityKind::Booking, &id, Some(&booking)).await?;
             }
         }
     }

@@ -20,7 +20,8 @@ use crate::accounts::{role_allows, token_hash, Auth, Permission};
 use crate::error::ApiError;
 use crate::http::extract::{Json, Path};
 use crate::http::AppState;
-use crate::store::{new_id, now_ms, rfc3339, StoreError};
+use crate::store::{rfc3339, StoreError};
+use crate::legacy::{new_id, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

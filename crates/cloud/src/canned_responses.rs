@@ -1,5 +1,6 @@
 //! Canned responses: saved replies staff insert by typing `/shortcut` in the composer.
 
+use protocol::EntityKind;
 use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::{CannedResponse, CreateCannedResponse, UpdateCannedResponse};
@@ -13,7 +14,8 @@ use crate::accounts::{required_text, Auth, Permission};
 use crate::error::ApiError;
 use crate::http::extract::{Json, Path};
 use crate::http::AppState;
-use crate::store::{new_id, now_ms, rfc3339, BusinessTx, Entity, StoreError};
+use crate::store::{rfc3339, BusinessTx, StoreError};
+use crate::legacy::{new_id, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -73,7 +75,7 @@ pub async fn save(tx: &mut BusinessTx, c: &CannedResponse, insert: bool) -> Resu
         })?;
     let business_id = tx.business_id().to_owned();
     let saved = load(tx.conn(), &business_id, &c.id).await?.ok_or_else(|| ApiError::not_found("canned response"))?;
-    tx.record(Entity::CannedResponse, &saved.id, Some(&saved)).await?;
+    tx.record(EntityKind::CannedResponse, &saved.id, Some(&saved)).await?;
     Ok(saved)
 }
 
@@ -155,7 +157,7 @@ async fn update_canned(
 async fn delete_canned(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     auth.require(Permission::ManageCatalog)?;
     let mut tx = state.db.begin_business(&auth.business_id).await?;
-    if !tx.delete_row("canned_responses", Entity::CannedResponse, &id).await? {
+    if !tx.delete_row("canned_responses", EntityKind::CannedResponse, &id).await? {
         return Err(ApiError::not_found("canned response"));
     }
     tx.commit().await?;

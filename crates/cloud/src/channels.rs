@@ -5,6 +5,7 @@
 //! printed (their `Debug` is redacted). `GET /v1/channels` shows what is set up and whether the
 //! last call to the provider worked.
 
+use protocol::EntityKind;
 use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine as _;
@@ -23,7 +24,8 @@ use crate::customers::PhoneNumber;
 use crate::error::ApiError;
 use crate::http::extract::Json;
 use crate::http::AppState;
-use crate::store::{now_ms, rfc3339, Entity, StoreError};
+use crate::store::{rfc3339, StoreError};
+use crate::legacy::{now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -261,7 +263,7 @@ async fn save(
     .execute(tx.conn())
     .await?;
     let status = load_status(tx.conn(), &auth.business_id, kind).await?;
-    tx.record(Entity::Channel, kind, Some(&status)).await?;
+    tx.record(EntityKind::Channel, kind, Some(&status)).await?;
     tx.audit(Some(&auth.staff_id), "channel.configured", Some(("channel", kind)), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(status)
@@ -289,7 +291,7 @@ async fn remove(state: &AppState, auth: &Auth, kind: &str) -> Result<StatusCode,
         .bind(kind)
         .execute(tx.conn())
         .await?;
-    tx.record::<ChannelStatus>(Entity::Channel, kind, None).await?;
+    tx.record::<ChannelStatus>(EntityKind::Channel, kind, None).await?;
     tx.audit(Some(&auth.staff_id), "channel.removed", Some(("channel", kind)), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

@@ -7,6 +7,7 @@
 //! back is explicit, or automatic after the business's quiet period. Every change is an event in
 //! the timeline and in the change log, so every console sees it at once.
 
+use protocol::EntityKind;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -21,7 +22,8 @@ use crate::conversations::{add_message, NewMessage};
 use crate::error::ApiError;
 use crate::http::extract::{Json, Path};
 use crate::http::AppState;
-use crate::store::{now_ms, BusinessTx, Entity, StoreError};
+use crate::store::{BusinessTx, StoreError};
+use crate::legacy::{now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -60,7 +62,7 @@ async fn staff_name(conn: &mut AnyConnection, staff_id: &str) -> Result<String, 
 async fn reload(tx: &mut BusinessTx, id: &str) -> Result<Conversation, ApiError> {
     let business_id = tx.business_id().to_owned();
     let conversation = crate::conversations::load(tx.conn(), &business_id, id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
-    tx.record(Entity::Conversation, id, Some(&conversation)).await?;
+    tx.record(EntityKind::Conversation, id, Some(&conversation)).await?;
     Ok(conversation)
 }
 
@@ -323,7 +325,7 @@ async fn update_settings(
         .execute(tx.conn())
         .await?;
     let settings = load_settings(tx.conn(), &auth.business_id).await?;
-    tx.record(Entity::AssistantSettings, &auth.business_id, Some(&settings)).await?;
+    tx.record(EntityKind::AssistantSettings, &auth.business_id, Some(&settings)).await?;
     tx.audit(Some(&auth.staff_id), "assistant.updated", None, json!({})).await?;
     tx.commit().await?;
     Ok(axum::Json(settings))

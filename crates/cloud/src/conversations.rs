@@ -6,6 +6,7 @@
 //! the list never touches the messages table.
 
 
+use protocol::EntityKind;
 use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::{
@@ -24,7 +25,8 @@ use crate::accounts::{required_text, Auth, Permission};
 use crate::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::AppState;
-use crate::store::{bind_all, cursor, json_column, new_id, now_ms, rfc3339, Bind, BusinessTx, Entity, Filter, StoreError};
+use crate::store::{bind_all, cursor, json_column, rfc3339, Bind, BusinessTx, Filter, StoreError};
+use crate::legacy::{new_id, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -176,7 +178,7 @@ pub async fn open_for(tx: &mut BusinessTx, customer_id: &str, channel: Channel) 
     let conversation = load(tx.conn(), &business_id, &id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
     // Only a new or reopened conversation is news for consoles.
     if changed {
-        tx.record(Entity::Conversation, &id, Some(&conversation)).await?;
+        tx.record(EntityKind::Conversation, &id, Some(&conversation)).await?;
     }
     Ok(conversation)
 }
@@ -256,9 +258,9 @@ pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMes
     .await?;
     let row = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1")).bind(&id).fetch_one(tx.conn()).await?;
     let message = message_from_row(&row)?;
-    tx.record(Entity::Message, &id, Some(&message)).await?;
+    tx.record(EntityKind::Message, &id, Some(&message)).await?;
     let conversation = load(tx.conn(), &business_id, conversation_id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
-    tx.record(Entity::Conversation, conversation_id, Some(&conversation)).await?;
+    tx.record(EntityKind::Conversation, conversation_id, Some(&conversation)).await?;
     Ok(message)
 }
 
@@ -429,14 +431,16 @@ async fn update_conversation(
     Path(id): Path<String>,
     Json(req): Json<UpdateConversation>,
 ) -> Result<axum::Json<Conversation>, ApiError> {
-    Ok(axum::Json(apply_update(&state, &auth, &id, req).await?))
+    let mut tx = state.db.begin_business(&auth.business_id).await?;
+    let conversation = apply_update(&mut tx, &auth, &id, req).await?;
+    tx.commit().await?;
+    Ok(axum::Json(conversation))
 }
 
 /// Resolves, reopens, marks read or (re)assigns (the REST route and sync share it).
-pub async fn apply_update(state: &AppState, auth: &Auth, id: &str, req: UpdateConversation) -> Result<Conversation, ApiError> {
+pub async fn apply_update(tx: &mut BusinessTx, auth: &Auth, id: &str, req: UpdateConversation) -> Result<Conversation, ApiError> {
     auth.require(Permission::HandleConversations)?;
     let id = id.to_owned();
-    let mut tx = state.db.begin_business(&auth.business_id).await?;
     let mut conversation = load(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
     if let Some(status) = req.status {
         conversation.status = status;
@@ -462,8 +466,7 @@ pub async fn apply_update(state: &AppState, auth: &Auth, id: &str, req: UpdateCo
         .execute(tx.conn())
         .await?;
     let conversation = load(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
-    tx.record(Entity::Conversation, &id, Some(&conversation)).await?;
-    tx.commit().await?;
+    tx.record(EntityKind::Conversation, &id, Some(&conversation)).await?;
     Ok(conversation)
 }
 
@@ -475,7 +478,7 @@ async fn delete_conversation(State(state): State<AppState>, auth: Auth, Path(id)
     auth.require(Permission::DeleteData)?;
     let mut tx = state.db.begin_business(&auth.business_id).await?;
     load(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
-    for (table, entity) in [("messages", Entity::Message), ("notes", Entity::Note)] {
+    for (table, entity) in [("messages", EntityKind::Message), ("notes", EntityKind::Note)] {
         let ids: Vec<String> = sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE conversation_id = $1"))
             .bind(&id)
             .fetch_all(tx.conn())
@@ -486,7 +489,7 @@ async fn delete_conversation(State(state): State<AppState>, auth: Auth, Path(id)
         sqlx::query(&format!("DELETE FROM {table} WHERE conversation_id = $1")).bind(&id).execute(tx.conn()).await?;
     }
     sqlx::query("DELETE FROM conversations WHERE id = $1 AND business_id = $2").bind(&id).bind(&auth.business_id).execute(tx.conn()).await?;
-    tx.record::<()>(Entity::Conversation, &id, None).await?;
+    tx.record::<()>(EntityKind::Conversation, &id, None).await?;
     tx.audit(Some(&auth.staff_id), "conversation.deleted", Some(("conversation", &id)), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -547,14 +550,16 @@ async fn create_note(
     Path(id): Path<String>,
     Json(req): Json<CreateNote>,
 ) -> Result<(StatusCode, axum::Json<Note>), ApiError> {
-    Ok((StatusCode::CREATED, axum::Json(add_note(&state, &auth, &id, None, &req.body).await?)))
+    let mut tx = state.db.begin_business(&auth.business_id).await?;
+    let note = add_note(&mut tx, &auth, &id, None, &req.body).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(note)))
 }
 
 /// Adds an internal note; with `note_id` (made by a console), adding it again returns it.
-pub async fn add_note(state: &AppState, auth: &Auth, conversation_id: &str, note_id: Option<String>, body: &str) -> Result<Note, ApiError> {
+pub async fn add_note(tx: &mut BusinessTx, auth: &Auth, conversation_id: &str, note_id: Option<String>, body: &str) -> Result<Note, ApiError> {
     auth.require(Permission::HandleConversations)?;
     let body = required_text(body, "body", 10_000)?;
-    let mut tx = state.db.begin_business(&auth.business_id).await?;
     load(tx.conn(), &auth.business_id, conversation_id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
     if let Some(id) = &note_id {
         if let Some(existing) = load_note(tx.conn(), &auth.business_id, id).await? {
@@ -572,8 +577,7 @@ pub async fn add_note(state: &AppState, auth: &Auth, conversation_id: &str, note
         .execute(tx.conn())
         .await?;
     let note = load_note(tx.conn(), &auth.business_id, &note_id).await?.ok_or_else(|| ApiError::not_found("note"))?;
-    tx.record(Entity::Note, &note_id, Some(&note)).await?;
-    tx.commit().await?;
+    tx.record(EntityKind::Note, &note_id, Some(&note)).await?;
     Ok(note)
 }
 
@@ -616,7 +620,7 @@ async fn update_note(
         .execute(tx.conn())
         .await?;
     let note = load_note(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("note"))?;
-    tx.record(Entity::Note, &id, Some(&note)).await?;
+    tx.record(EntityKind::Note, &id, Some(&note)).await?;
     tx.commit().await?;
     Ok(axum::Json(note))
 }
@@ -629,7 +633,7 @@ async fn delete_note(State(state): State<AppState>, auth: Auth, Path(id): Path<S
     let mut tx = state.db.begin_business(&auth.business_id).await?;
     let note = load_note(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("note"))?;
     may_edit_note(&auth, &note)?;
-    tx.delete_row("notes", Entity::Note, &id).await?;
+    tx.delete_row("notes", EntityKind::Note, &id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

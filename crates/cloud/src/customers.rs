@@ -2,6 +2,7 @@
 //! with `phonenumber` (a port of Google's libphonenumber) and stored as E.164, so `07911 123456`
 //! typed by a London salon and `+44 7911 123456` from WhatsApp are the same customer.
 
+use protocol::EntityKind;
 use std::str::FromStr;
 
 use axum::extract::State;
@@ -19,7 +20,8 @@ use crate::accounts::{normalise_email, Auth, Permission};
 use crate::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::AppState;
-use crate::store::{bind_all, cursor, json_column, new_id, now_ms, rfc3339, Bind, Entity, Filter, StoreError};
+use crate::store::{bind_all, cursor, json_column, rfc3339, Bind, BusinessTx, Filter, StoreError};
+use crate::legacy::{new_id, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -170,7 +172,7 @@ pub async fn save(tx: &mut crate::store::BusinessTx, customer: &Customer, insert
     }
     let business_id = tx.business_id().to_owned();
     let saved = load(tx.conn(), &business_id, &customer.id).await?.ok_or_else(|| ApiError::not_found("customer"))?;
-    tx.record(Entity::Customer, &saved.id, Some(&saved)).await?;
+    tx.record(EntityKind::Customer, &saved.id, Some(&saved)).await?;
     Ok(saved)
 }
 
@@ -279,13 +281,15 @@ async fn update_customer(
     Path(id): Path<String>,
     Json(req): Json<UpdateCustomer>,
 ) -> Result<axum::Json<Customer>, ApiError> {
-    Ok(axum::Json(apply_update(&state, &auth, &id, req).await?))
+    let mut tx = state.db.begin_business(&auth.business_id).await?;
+    let customer = apply_update(&mut tx, &auth, &id, req).await?;
+    tx.commit().await?;
+    Ok(axum::Json(customer))
 }
 
 /// Changes a customer's profile (the REST route and sync share it).
-pub async fn apply_update(state: &AppState, auth: &Auth, id: &str, req: UpdateCustomer) -> Result<Customer, ApiError> {
+pub async fn apply_update(tx: &mut BusinessTx, auth: &Auth, id: &str, req: UpdateCustomer) -> Result<Customer, ApiError> {
     auth.require(Permission::HandleConversations)?;
-    let mut tx = state.db.begin_business(&auth.business_id).await?;
     let mut customer = load(tx.conn(), &auth.business_id, id).await?.ok_or_else(|| ApiError::not_found("customer"))?;
     if let Some(name) = req.name {
         customer.name = optional_text(name, "name", 200)?;
@@ -314,8 +318,7 @@ pub async fn apply_update(state: &AppState, auth: &Auth, id: &str, req: UpdateCu
     if let Some(v) = req.opted_out_whatsapp {
         customer.opted_out_whatsapp = v;
     }
-    let saved = save(&mut tx, &customer, false).await?;
-    tx.commit().await?;
+    let saved = save(tx, &customer, false).await?;
     Ok(saved)
 }
 
@@ -336,7 +339,7 @@ async fn delete_customer(State(state): State<AppState>, auth: Auth, Path(id): Pa
     if deleted == 0 {
         return Err(ApiError::not_found("customer"));
     }
-    tx.record::<Customer>(Entity::Customer, &id, None).await?;
+    tx.record::<Customer>(EntityKind::Customer, &id, None).await?;
     tx.audit(Some(&auth.staff_id), "customer.deleted", Some(("customer", &id)), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,13 +1,15 @@
 //! The demo business behind `switchboard-cloud demo`: a hair salon with services, staff, customers
 //! and a few conversations, so a newcomer sees a lived-in inbox at once. Seeding is idempotent.
 
+use protocol::EntityKind;
 use protocol::{AuthorKind, BookingSource, MessageKind, BookingStatus, Channel, CreateCustomer, DeliveryStatus, Direction, Role};
 
 use crate::accounts::hash_password;
 use crate::bookings::NewBooking;
 use crate::conversations::{add_message, open_for, NewMessage};
 use crate::error::ApiError;
-use crate::store::{new_id, now_ms, Db, Entity};
+use crate::store::{Db};
+use crate::legacy::{new_id, now_ms};
 
 pub const DEMO_EMAIL: &str = "owner@demo.switchboard.app";
 pub const DEMO_PASSWORD: &str = "switchboard-demo";
@@ -43,7 +45,7 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
     .execute(tx.conn())
     .await?;
     let business = crate::business::load(tx.conn(), &business_id).await?;
-    tx.record(Entity::Business, &business_id, Some(&business)).await?;
+    tx.record(EntityKind::Business, &business_id, Some(&business)).await?;
 
     let mut staff_ids = Vec::new();
     for (name, email, role) in [("Maya Patel", DEMO_EMAIL, Role::Owner), ("Sam Okafor", AGENT_EMAIL, Role::Agent)] {
@@ -62,7 +64,7 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
         .execute(tx.conn())
         .await?;
         let staff = crate::staff::load(tx.conn(), &business_id, &id).await?.ok_or_else(|| ApiError::not_found("staff member"))?;
-        tx.record(Entity::Staff, &id, Some(&staff)).await?;
+        tx.record(EntityKind::Staff, &id, Some(&staff)).await?;
         staff_ids.push(id);
     }
 
@@ -178,7 +180,9 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, ApiError> {
             status: BookingStatus::Confirmed,
             created_by_staff_id: None,
         };
-        crate::bookings::create(db, &business_id, new).await?;
+        let mut tx = db.begin_business(&business_id).await?;
+        crate::bookings::create(&mut tx, new).await?;
+        tx.commit().await?;
     }
     Ok(DemoBusiness { business_id, created: true })
 }

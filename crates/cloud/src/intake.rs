@@ -9,6 +9,7 @@
 //! anything. An event that keeps failing stays in the table with its error; nothing acknowledged
 //! is dropped.
 
+use protocol::EntityKind;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -29,7 +30,8 @@ use crate::conversations::{add_message, open_for, NewMessage};
 use crate::customers::PhoneNumber;
 use crate::error::ApiError;
 use crate::http::AppState;
-use crate::store::{new_id, now_ms, BusinessTx, Db, Entity, StoreError};
+use crate::store::{BusinessTx, Db, StoreError};
+use crate::legacy::{new_id, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -141,7 +143,7 @@ pub type IntakeQueue = tokio::sync::mpsc::Sender<(Vec<NewEvent>, tokio::sync::on
 /// the next transaction — one fsync for all of them — and each is acknowledged only after its
 /// transaction commits. Under load this multiplies what one SQLite writer can take; alone, a
 /// webhook is committed at once.
-pub fn start_committer(db: Db, wake: std::sync::Arc<crate::http::Wakeups>) -> IntakeQueue {
+pub fn start_committer(db: Db) -> IntakeQueue {
     let (queue, mut incoming) = tokio::sync::mpsc::channel::<(Vec<NewEvent>, tokio::sync::oneshot::Sender<Result<(), String>>)>(4096);
     tokio::spawn(async move {
         while let Some(first) = incoming.recv().await {
@@ -159,7 +161,7 @@ pub fn start_committer(db: Db, wake: std::sync::Arc<crate::http::Wakeups>) -> In
             for (_, done) in batch {
                 let _ = done.send(result.clone());
             }
-            wake.intake.notify_one();
+            db.wakeups().wake(crate::workers::Job::Intake);
         }
     });
     queue
@@ -406,7 +408,7 @@ pub async fn process_due(state: &AppState) -> Result<usize, StoreError> {
                 tracing::error!(event = %id, %provider, error = %message, "webhook event failed; will retry");
                 let attempts = attempts + 1;
                 let give_up = attempts >= MAX_ATTEMPTS;
-                let backoff = crate::outbox::backoff_ms(attempts, 1_000, 10 * 60_000);
+                let backoff = switchboard_core::workers::backoff_ms(attempts, 1_000, 10 * 60_000);
                 sqlx::query("UPDATE webhook_events SET attempts = $1, last_error = $2, next_attempt_at = $3, processed_at = $4 WHERE id = $5")
                     .bind(attempts)
                     .bind(&message)
@@ -446,7 +448,7 @@ async fn process_one(state: &AppState, id: &str, provider: &str, business_id: &s
         other => tracing::warn!(provider = other, "unknown webhook provider; event marked done"),
     }
     tx.commit_even_if_unchanged().await?;
-    state.wake.assistant.notify_one();
+    state.db.wakeups().wake(crate::workers::Job::Assistant);
     Ok(())
 }
 
@@ -922,7 +924,7 @@ pub async fn advance_delivery(
         .execute(tx.conn())
         .await?;
     let message = crate::conversations::load_message(tx.conn(), &business_id, &id).await?.ok_or_else(|| ApiError::not_found("message"))?;
-    tx.record(Entity::Message, &id, Some(&message)).await?;
+    tx.record(EntityKind::Message, &id, Some(&message)).await?;
     Ok(true)
 }
 
@@ -935,7 +937,7 @@ pub async fn run_worker(state: AppState, mut stop: tokio::sync::watch::Receiver<
             Err(e) => tracing::error!(error = %e, "webhook worker could not read its queue"),
         }
         tokio::select! {
-            _ = state.wake.intake.notified() => {}
+            _ = state.db.wakeups().notified(crate::workers::Job::Intake) => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = stop.changed() => return,
         }

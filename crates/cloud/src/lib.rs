@@ -20,14 +20,12 @@
 
 pub mod accounts;
 pub mod assistant;
-pub mod availability;
 pub mod bookings;
 pub mod calendar_feeds;
 pub mod builtin;
 pub mod business;
 pub mod canned_responses;
 pub mod channels;
-pub mod config;
 pub mod control;
 pub mod conversations;
 pub mod customers;
@@ -36,8 +34,6 @@ pub mod error;
 pub mod http;
 pub mod intake;
 pub mod live;
-pub mod llm;
-pub mod metrics;
 pub mod outbox;
 pub mod providers;
 pub mod sandbox;
@@ -45,10 +41,24 @@ pub mod schedule;
 pub mod services;
 pub mod staff;
 pub mod startup;
-pub mod store;
 pub mod sync;
 pub mod voice;
-pub mod when;
 
-pub use config::Config;
+pub use switchboard_core::assistant::{llm, when};
+pub use switchboard_core::scheduling::availability;
+pub use switchboard_core::{clock, config, metrics, store, workers};
+pub use switchboard_core::Config;
+
+/// The system's time and ids for the areas that have not moved into the core yet.
+pub(crate) mod legacy {
+    use switchboard_core::clock::{Clock, SystemClock};
+
+    pub fn now_ms() -> i64 {
+        SystemClock.now_ms()
+    }
+
+    pub fn new_id() -> String {
+        switchboard_core::clock::new_id(&SystemClock)
+    }
+}
 pub use startup::Application;

@@ -69,7 +69,8 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Migrate => {
             let url = config.resolved_database_url()?;
-            let db = switchboard_cloud::store::Db::connect(&url, 1).await.context("connecting to the database")?;
+            let clock = std::sync::Arc::new(switchboard_cloud::clock::SystemClock);
+            let db = switchboard_cloud::store::Db::connect(&url, 1, clock).await.context("connecting to the database")?;
             db.migrate().await.context("applying migrations")?;
             println!("migrations applied");
             Ok(())

@@ -9,6 +9,7 @@
 //! never sent again — the provider may have accepted it — and is marked failed with a reason
 //! that tells staff to check before resending: at most once, and never silently.
 
+use protocol::EntityKind;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -19,7 +20,6 @@ use protocol::{
     AuthorKind, Channel, CreateWhatsappTemplate, DeliveryStatus, Direction, Message, MessageKind, SendMessage, SendTemplate,
     WhatsappTemplate,
 };
-use rand::Rng;
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -33,7 +33,8 @@ use crate::error::ApiError;
 use crate::http::extract::{Json, Path};
 use crate::http::AppState;
 use crate::providers::{Outgoing, SendError};
-use crate::store::{new_id, now_ms, rfc3339, BusinessTx, Engine, Entity, StoreError};
+use crate::store::{rfc3339, BusinessTx, Engine, StoreError};
+use crate::legacy::{new_id, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -48,13 +49,6 @@ const WINDOW_MS: i64 = 24 * 3_600_000;
 const MAX_ATTEMPTS: i64 = 10;
 /// Rows are claimed four at a time, so a lease covers four provider calls at their timeout.
 const LEASE_MS: i64 = 120_000;
-
-/// Capped exponential backoff with ±25% jitter, so retries of many rows do not march in step.
-pub fn backoff_ms(attempt: i64, base_ms: u64, cap_ms: u64) -> i64 {
-    let exp = base_ms.saturating_mul(1u64 << attempt.clamp(0, 20).saturating_sub(1) as u32).min(cap_ms);
-    let jitter = rand::thread_rng().gen_range(0.75..1.25);
-    (exp as f64 * jitter) as i64
-}
 
 fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
@@ -105,39 +99,38 @@ async fn check_sendable(tx: &mut BusinessTx, conversation_id: &str, free_form: b
 }
 
 /// Stores the message and its outbox row in one transaction (REST and sync share it).
+/// Returns the message, and whether this call created it (`false`: a retry with the same id).
 pub(crate) async fn queue(
-    state: &AppState,
+    tx: &mut BusinessTx,
     auth: &Auth,
     conversation_id: &str,
     client_id: Option<String>,
     body: String,
     kind: MessageKind,
     outgoing: Outgoing,
-) -> Result<(StatusCode, axum::Json<Message>), ApiError> {
+) -> Result<(bool, Message), ApiError> {
     if let Some(id) = &client_id {
         if uuid::Uuid::parse_str(id).is_err() {
             return Err(ApiError::validation("`client_message_id` must be a UUID."));
         }
     }
     let free_form = matches!(outgoing, Outgoing::Text { .. });
-    let mut tx = state.db.begin_business(&auth.business_id).await?;
     // A retried request: the message exists already; answer with it, send nothing more.
     if let Some(id) = &client_id {
         if let Some(existing) = crate::conversations::load_message(tx.conn(), &auth.business_id, id).await? {
             if existing.conversation_id != conversation_id {
                 return Err(ApiError::conflict("already_exists", "That message id is used by another message."));
             }
-            return Ok((StatusCode::OK, axum::Json(existing)));
+            return Ok((false, existing));
         }
     }
-    let target = check_sendable(&mut tx, conversation_id, free_form).await?;
+    let target = check_sendable(tx, conversation_id, free_form).await?;
     // Writing takes the conversation over from the assistant; someone else's stays theirs.
-    crate::control::claim_for_reply(&mut tx, conversation_id, &auth.staff_id).await?;
+    crate::control::claim_for_reply(tx, conversation_id, &auth.staff_id).await?;
     let author = Author::Staff(auth.staff_id.clone());
-    let message = store_outgoing(&mut tx, conversation_id, target.conversation.channel, client_id, author, body, kind, outgoing).await?;
-    tx.commit().await?;
-    state.wake.outbox.notify_one();
-    Ok((StatusCode::CREATED, axum::Json(message)))
+    let message = store_outgoing(tx, conversation_id, target.conversation.channel, client_id, author, body, kind, outgoing).await?;
+    tx.wake(crate::workers::Job::Outbox);
+    Ok((true, message))
 }
 
 /// Who writes an outgoing message.
@@ -217,7 +210,9 @@ async fn send_message(
 ) -> Result<(StatusCode, axum::Json<Message>), ApiError> {
     auth.require(Permission::HandleConversations)?;
     let body = required_text(&req.body, "body", 4096)?;
-    queue(&state, &auth, &id, req.client_message_id.map(String::from), body.clone(), MessageKind::Text, Outgoing::Text { body }).await
+    let mut tx = state.db.begin_business(&auth.business_id).await?;
+    let queued = queue(&mut tx, &auth, &id, req.client_message_id.map(String::from), body.clone(), MessageKind::Text, Outgoing::Text { body }).await?;
+    answer(tx, queued).await
 }
 
 /// Sends an approved WhatsApp template, with its variables filled in.
@@ -230,20 +225,19 @@ async fn send_template(
     Path(id): Path<String>,
     Json(req): Json<SendTemplate>,
 ) -> Result<(StatusCode, axum::Json<Message>), ApiError> {
-    queue_template(&state, &auth, &id, req).await
+    let mut tx = state.db.begin_business(&auth.business_id).await?;
+    let queued = queue_template(&mut tx, &auth, &id, req).await?;
+    answer(tx, queued).await
 }
 
 /// Fills in a template and queues it (REST and sync share it).
-pub(crate) async fn queue_template(state: &AppState, auth: &Auth, id: &str, req: SendTemplate) -> Result<(StatusCode, axum::Json<Message>), ApiError> {
+pub(crate) async fn queue_template(tx: &mut BusinessTx, auth: &Auth, id: &str, req: SendTemplate) -> Result<(bool, Message), ApiError> {
     auth.require(Permission::HandleConversations)?;
-    let template = {
-        let mut conn = state.db.reader().acquire().await?;
-        // Another business's conversation is a 404 whatever the template.
-        crate::conversations::load(&mut conn, &auth.business_id, id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
-        load_template(&mut conn, &auth.business_id, &req.template_id)
-            .await?
-            .ok_or_else(|| unprocessable("unknown_template", "No such template."))?
-    };
+    // Another business's conversation is a 404 whatever the template.
+    crate::conversations::load(tx.conn(), &auth.business_id, id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
+    let template = load_template(tx.conn(), &auth.business_id, &req.template_id)
+        .await?
+        .ok_or_else(|| unprocessable("unknown_template", "No such template."))?;
     if req.variables.len() != template.variables as usize {
         return Err(ApiError::validation(format!("The template `{}` takes {} variable(s).", template.name, template.variables)));
     }
@@ -258,7 +252,14 @@ pub(crate) async fn queue_template(state: &AppState, auth: &Auth, id: &str, req:
         twilio_content_sid: template.twilio_content_sid.clone(),
         body: body.clone(),
     };
-    queue(state, auth, id, req.client_message_id.map(String::from), body, MessageKind::Template, outgoing).await
+    queue(tx, auth, id, req.client_message_id.map(String::from), body, MessageKind::Template, outgoing).await
+}
+
+/// A queued message as the REST API answers it: 201 when created, 200 for a retry.
+async fn answer(tx: BusinessTx, queued: (bool, Message)) -> Result<(StatusCode, axum::Json<Message>), ApiError> {
+    tx.commit_even_if_unchanged().await?;
+    let status = if queued.0 { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, axum::Json(queued.1)))
 }
 
 fn count_variables(body: &str) -> u32 {
@@ -339,7 +340,7 @@ async fn create_template(
         e => e.into(),
     })?;
     let template = load_template(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("template"))?;
-    tx.record(Entity::WhatsappTemplate, &id, Some(&template)).await?;
+    tx.record(EntityKind::WhatsappTemplate, &id, Some(&template)).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(template)))
 }
@@ -351,7 +352,7 @@ async fn create_template(
 async fn delete_template(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     auth.require(Permission::ManageCatalog)?;
     let mut tx = state.db.begin_business(&auth.business_id).await?;
-    if !tx.delete_row("whatsapp_templates", Entity::WhatsappTemplate, &id).await? {
+    if !tx.delete_row("whatsapp_templates", EntityKind::WhatsappTemplate, &id).await? {
         return Err(ApiError::not_found("template"));
     }
     tx.commit().await?;
@@ -468,7 +469,7 @@ async fn mark_message(
     .execute(tx.conn())
     .await?;
     let message = crate::conversations::load_message(tx.conn(), &business_id, message_id).await?.ok_or_else(|| ApiError::not_found("message"))?;
-    tx.record(Entity::Message, message_id, Some(&message)).await?;
+    tx.record(EntityKind::Message, message_id, Some(&message)).await?;
     Ok(())
 }
 
@@ -549,7 +550,7 @@ async fn finish(state: &AppState, row: &Claimed, outcome: Result<String, SendErr
             channels::record_health(tx.conn(), &row.business_id, kind, None).await?;
         }
         Err(SendError::Retryable(why)) if row.attempts < MAX_ATTEMPTS => {
-            let next = now + backoff_ms(row.attempts, state.config.outbox_retry_base_ms, 5 * 60_000);
+            let next = now + switchboard_core::workers::backoff_ms(row.attempts, state.config.outbox_retry_base_ms, 5 * 60_000);
             sqlx::query("UPDATE outbox SET status = 'queued', lease_until = NULL, last_error = $1, next_attempt_at = $2, updated_at = $3 WHERE id = $4")
                 .bind(&why)
                 .bind(next)
@@ -605,7 +606,7 @@ pub async fn run_worker(state: AppState, mut stop: tokio::sync::watch::Receiver<
             Err(e) => tracing::error!(error = %e, "sender could not read the outbox"),
         }
         tokio::select! {
-            _ = state.wake.outbox.notified() => {}
+            _ = state.db.wakeups().notified(crate::workers::Job::Outbox) => {}
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             _ = stop.changed() => return,
         }
@@ -615,15 +616,6 @@ pub async fn run_worker(state: AppState, mut stop: tokio::sync::watch::Receiver<
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_is_capped_and_jittered() {
-        let samples: Vec<i64> = (1..=12).map(|a| backoff_ms(a, 1000, 60_000)).collect();
-        assert!((750..=1250).contains(&samples[0]), "{samples:?}");
-        assert!((1500..=2500).contains(&samples[1]), "{samples:?}");
-        assert!(samples.iter().all(|s| *s <= 75_000), "{samples:?}");
-        assert!((45_000..=75_000).contains(&samples[11]), "capped: {samples:?}");
-    }
 
     #[test]
     fn template_variables_are_counted() {

@@ -2,6 +2,7 @@
 //! exceptions (closed days, holidays, special hours) and the booking rules. Also where the
 //! [`Schedule`] the availability engine works on is loaded from the database.
 
+use protocol::EntityKind;
 use std::collections::BTreeMap;
 
 use axum::extract::State;
@@ -25,7 +26,8 @@ use crate::availability::{format_hhmm, parse_hhmm, DayOverride, LocalInterval, R
 use crate::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::AppState;
-use crate::store::{json_column, new_id, now_ms, rfc3339, Entity, StoreError};
+use crate::store::{json_column, rfc3339, StoreError};
+use crate::legacy::{new_id, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -179,7 +181,7 @@ async fn update_schedule(
     .execute(tx.conn())
     .await?;
     let schedule = load_business_schedule(tx.conn(), &auth.business_id).await?;
-    tx.record(Entity::Schedule, &auth.business_id, Some(&schedule)).await?;
+    tx.record(EntityKind::Schedule, &auth.business_id, Some(&schedule)).await?;
     tx.audit(Some(&auth.staff_id), "schedule.updated", Some(("business", &auth.business_id)), serde_json::to_value(&req).unwrap_or_default())
         .await?;
     tx.commit().await?;
@@ -235,7 +237,7 @@ async fn put_staff_hours(
         return Err(ApiError::not_found("staff member"));
     }
     let saved = staff_hours(tx.conn(), &auth.business_id, &id).await?;
-    tx.record(Entity::StaffHours, &id, Some(&saved)).await?;
+    tx.record(EntityKind::StaffHours, &id, Some(&saved)).await?;
     tx.commit().await?;
     Ok(axum::Json(saved))
 }
@@ -344,7 +346,7 @@ async fn create_exception(
             e => e.into(),
         })?;
     let saved = load_exception(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("exception"))?;
-    tx.record(Entity::ScheduleException, &id, Some(&saved)).await?;
+    tx.record(EntityKind::ScheduleException, &id, Some(&saved)).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(saved)))
 }
@@ -365,7 +367,7 @@ async fn get_exception(State(state): State<AppState>, auth: Auth, Path(id): Path
 async fn delete_exception(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     auth.require(Permission::ManageBusiness)?;
     let mut tx = state.db.begin_business(&auth.business_id).await?;
-    if !tx.delete_row("schedule_exceptions", Entity::ScheduleException, &id).await? {
+    if !tx.delete_row("schedule_exceptions", EntityKind::ScheduleException, &id).await? {
         return Err(ApiError::not_found("exception"));
     }
     tx.commit().await?;

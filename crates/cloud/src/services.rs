@@ -1,5 +1,6 @@
 //! Services the business sells: name, duration, price and the buffers around each appointment.
 
+use protocol::EntityKind;
 use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::{CreateService, Service, UpdateService};
@@ -13,7 +14,8 @@ use crate::accounts::{required_text, Auth, Permission};
 use crate::error::ApiError;
 use crate::http::extract::{Json, Path};
 use crate::http::AppState;
-use crate::store::{new_id, now_ms, rfc3339, BusinessTx, Entity, StoreError};
+use crate::store::{rfc3339, BusinessTx, StoreError};
+use crate::legacy::{new_id, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -124,7 +126,7 @@ pub async fn save(tx: &mut BusinessTx, s: &Service, insert: bool) -> Result<Serv
             .await?;
     }
     let saved = load(tx.conn(), &business_id, &s.id).await?.ok_or_else(|| ApiError::not_found("service"))?;
-    tx.record(Entity::Service, &saved.id, Some(&saved)).await?;
+    tx.record(EntityKind::Service, &saved.id, Some(&saved)).await?;
     Ok(saved)
 }
 
@@ -239,7 +241,7 @@ async fn delete_service(State(state): State<AppState>, auth: Auth, Path(id): Pat
     if deleted == 0 {
         return Err(ApiError::not_found("service"));
     }
-    tx.record::<Service>(Entity::Service, &id, None).await?;
+    tx.record::<Service>(EntityKind::Service, &id, None).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

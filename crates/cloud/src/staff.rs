@@ -3,6 +3,7 @@
 //! Deactivating a staff member ends every session they have at once. A business always keeps at
 //! least one active owner, and only owners can make or unmake owners.
 
+use protocol::EntityKind;
 use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::{CreateInvitation, CreatedInvitation, Invitation, Role, Staff, UpdateStaff};
@@ -16,7 +17,8 @@ use crate::accounts::{normalise_email, required_text, revoke_all_sessions, token
 use crate::error::ApiError;
 use crate::http::extract::{Json, Path};
 use crate::http::AppState;
-use crate::store::{new_id, now_ms, rfc3339, BusinessTx, Entity, StoreError};
+use crate::store::{rfc3339, BusinessTx, StoreError};
+use crate::legacy::{new_id, now_ms};
 
 const INVITATION_DAYS: i64 = 7;
 
@@ -156,7 +158,7 @@ async fn apply_update(state: &AppState, auth: &Auth, id: &str, req: UpdateStaff)
         .await?;
     }
     let staff = load(tx.conn(), &auth.business_id, id).await?.ok_or_else(|| ApiError::not_found("staff member"))?;
-    tx.record(Entity::Staff, id, Some(&staff)).await?;
+    tx.record(EntityKind::Staff, id, Some(&staff)).await?;
     tx.audit(Some(&auth.staff_id), "staff.updated", Some(("staff", id)), serde_json::to_value(&req).unwrap_or_default()).await?;
     tx.commit().await?;
     Ok(staff)
@@ -268,7 +270,7 @@ async fn create_invitation(
     .await?;
     tx.audit(Some(&auth.staff_id), "invitation.created", Some(("invitation", &id)), serde_json::json!({"role": req.role})).await?;
     let invitation = load_invitation(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| ApiError::not_found("invitation"))?;
-    tx.record(Entity::Invitation, &id, Some(&invitation)).await?;
+    tx.record(EntityKind::Invitation, &id, Some(&invitation)).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(CreatedInvitation { invitation, token })))
 }
@@ -293,7 +295,7 @@ async fn revoke_invitation(State(state): State<AppState>, auth: Auth, Path(id): 
         return Err(ApiError::not_found("open invitation"));
     }
     tx.audit(Some(&auth.staff_id), "invitation.revoked", Some(("invitation", &id)), serde_json::json!({})).await?;
-    tx.record::<Invitation>(Entity::Invitation, &id, None).await?;
+    tx.record::<Invitation>(EntityKind::Invitation, &id, None).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -36,7 +36,7 @@ impl Application {
     /// Connects to the database, applies migrations, and binds the listener.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         let url = config.resolved_database_url()?;
-        let db = Db::connect(&url, config.max_db_connections).await?;
+        let db = Db::connect(&url, config.max_db_connections, std::sync::Arc::new(crate::clock::SystemClock)).await?;
         db.migrate().await?;
         Self::with_db(config, db).await
     }
@@ -54,8 +54,7 @@ impl Application {
         let providers = Arc::new(crate::providers::Providers::new(&config));
         let listener = TcpListener::bind(config.bind).await.map_err(|source| StartupError::Bind { addr: config.bind, source })?;
         let config = Arc::new(config);
-        let wake = Arc::new(crate::http::Wakeups::default());
-        let intake = crate::intake::start_committer(db.clone(), wake.clone());
+        let intake = crate::intake::start_committer(db.clone());
         let llm = crate::llm::Llm::from_config(&config).map(Arc::new);
         let mut state_slot = None;
         let router = crate::http::app(|openapi| {
@@ -68,7 +67,6 @@ impl Application {
                 openapi,
                 secrets,
                 providers,
-                wake,
                 intake,
                 llm,
                 live: Arc::new(crate::live::Hub::default()),

@@ -20,7 +20,8 @@ use crate::accounts::Auth;
 use crate::error::ApiError;
 use crate::http::extract::{Json, Query};
 use crate::http::AppState;
-use crate::store::{now_ms, Db, StoreError};
+use crate::store::{BusinessTx, MutationMark, Db, StoreError};
+use crate::legacy::{now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(pull)).routes(routes!(push))
@@ -129,7 +130,7 @@ async fn bind_client(state: &AppState, auth: &Auth, client_id: &str) -> Result<(
 
 /// Applies one mutation with the same rules and permissions as the REST API. Everything it
 /// creates carries the id the console made, so applying it again is a no-op.
-async fn apply(state: &AppState, auth: &Auth, op: &MutationOp) -> Result<Option<serde_json::Value>, ApiError> {
+async fn apply(tx: &mut BusinessTx, auth: &Auth, op: &MutationOp) -> Result<Option<serde_json::Value>, ApiError> {
     use crate::accounts::Permission::HandleConversations;
     match op {
         MutationOp::SendMessage { conversation_id, message_id, body } => {
@@ -137,64 +138,59 @@ async fn apply(state: &AppState, auth: &Auth, op: &MutationOp) -> Result<Option<
             let body = crate::accounts::required_text(body, "body", 4096)?;
             let outgoing = crate::providers::Outgoing::Text { body: body.clone() };
             let (_, message) =
-                crate::outbox::queue(state, auth, conversation_id, Some(message_id.to_string()), body, protocol::MessageKind::Text, outgoing).await?;
-            Ok(Some(serde_json::json!({"message_id": message.0.id})))
+                crate::outbox::queue(tx, auth, conversation_id, Some(message_id.to_string()), body, protocol::MessageKind::Text, outgoing).await?;
+            Ok(Some(serde_json::json!({"message_id": message.id})))
         }
         MutationOp::TakeOver { conversation_id } | MutationOp::HandBack { conversation_id } => {
             auth.require(HandleConversations)?;
-            let mut tx = state.db.begin_business(&auth.business_id).await?;
             let c = if matches!(op, MutationOp::TakeOver { .. }) {
-                crate::control::take_over(&mut tx, conversation_id, &auth.staff_id).await?
+                crate::control::take_over(tx, conversation_id, &auth.staff_id).await?
             } else {
-                crate::control::hand_back(&mut tx, conversation_id, Some(auth), "").await?
+                crate::control::hand_back(tx, conversation_id, Some(auth), "").await?
             };
-            tx.commit_even_if_unchanged().await?;
             Ok(Some(serde_json::json!({"mode": c.mode, "holder_staff_id": c.holder_staff_id})))
         }
         MutationOp::SendTemplate { conversation_id, message_id, template_id, variables } => {
             let req = protocol::SendTemplate { template_id: template_id.clone(), variables: variables.clone(), client_message_id: Some(message_id.clone()) };
-            let (_, message) = crate::outbox::queue_template(state, auth, conversation_id, req).await?;
-            Ok(Some(serde_json::json!({"message_id": message.0.id})))
+            let (_, message) = crate::outbox::queue_template(tx, auth, conversation_id, req).await?;
+            Ok(Some(serde_json::json!({"message_id": message.id})))
         }
         MutationOp::UseCannedResponse { conversation_id, message_id, canned_response_id } => {
             auth.require(HandleConversations)?;
-            let canned = {
-                let mut conn = state.db.reader().acquire().await?;
-                crate::canned_responses::load(&mut conn, &auth.business_id, canned_response_id)
-                    .await?
-                    .ok_or_else(|| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_canned_response", "That saved reply no longer exists."))?
-            };
+            let canned = crate::canned_responses::load(tx.conn(), &auth.business_id, canned_response_id)
+                .await?
+                .ok_or_else(|| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_canned_response", "That saved reply no longer exists."))?;
             let outgoing = crate::providers::Outgoing::Text { body: canned.body.clone() };
             let (_, message) =
-                crate::outbox::queue(state, auth, conversation_id, Some(message_id.to_string()), canned.body, protocol::MessageKind::Text, outgoing).await?;
-            Ok(Some(serde_json::json!({"message_id": message.0.id})))
+                crate::outbox::queue(tx, auth, conversation_id, Some(message_id.to_string()), canned.body, protocol::MessageKind::Text, outgoing).await?;
+            Ok(Some(serde_json::json!({"message_id": message.id})))
         }
         MutationOp::Assign { conversation_id, staff_id } => {
             let req = protocol::UpdateConversation { assignee_staff_id: Some(staff_id.clone()), ..Default::default() };
-            let c = crate::conversations::apply_update(state, auth, conversation_id, req).await?;
+            let c = crate::conversations::apply_update(tx, auth, conversation_id, req).await?;
             Ok(Some(serde_json::json!({"assignee_staff_id": c.assignee_staff_id})))
         }
         MutationOp::UpdateCustomer { customer_id, changes } => {
-            crate::customers::apply_update(state, auth, customer_id, changes.clone()).await?;
+            crate::customers::apply_update(tx, auth, customer_id, changes.clone()).await?;
             Ok(None)
         }
         MutationOp::MarkRead { conversation_id } => {
             let req = protocol::UpdateConversation { mark_read: Some(true), ..Default::default() };
-            crate::conversations::apply_update(state, auth, conversation_id, req).await?;
+            crate::conversations::apply_update(tx, auth, conversation_id, req).await?;
             Ok(None)
         }
         MutationOp::SetStatus { conversation_id, status } => {
             let req = protocol::UpdateConversation { status: Some(*status), ..Default::default() };
-            crate::conversations::apply_update(state, auth, conversation_id, req).await?;
+            crate::conversations::apply_update(tx, auth, conversation_id, req).await?;
             Ok(None)
         }
         MutationOp::AddNote { conversation_id, note_id, body } => {
-            let note = crate::conversations::add_note(state, auth, conversation_id, Some(note_id.to_string()), body).await?;
+            let note = crate::conversations::add_note(tx, auth, conversation_id, Some(note_id.to_string()), body).await?;
             Ok(Some(serde_json::json!({"note_id": note.id})))
         }
         MutationOp::CreateBooking { booking_id, customer_id, service_id, start, staff_id, notes } => {
             auth.require(HandleConversations)?;
-            let tz = business_tz(state, auth).await?;
+            let tz = business_tz(tx).await?;
             let new = crate::bookings::NewBooking {
                 id: Some(booking_id.to_string()),
                 customer_id: customer_id.to_string(),
@@ -206,19 +202,19 @@ async fn apply(state: &AppState, auth: &Auth, op: &MutationOp) -> Result<Option<
                 status: protocol::BookingStatus::Confirmed,
                 created_by_staff_id: Some(auth.staff_id.clone()),
             };
-            let booking = crate::bookings::create(&state.db, &auth.business_id, new).await?;
+            let booking = crate::bookings::create(tx, new).await?;
             Ok(Some(serde_json::json!({"booking_id": booking.id, "version": booking.version})))
         }
         MutationOp::RescheduleBooking { booking_id, expected_version, start, staff_id } => {
             auth.require(HandleConversations)?;
-            let tz = business_tz(state, auth).await?;
+            let tz = business_tz(tx).await?;
             let change = crate::bookings::BookingChange {
                 expected_version: *expected_version,
                 start: Some(crate::bookings::parse_start(start, &tz)?),
                 staff_id: staff_id.as_ref().map(|s| s.to_string()),
                 ..Default::default()
             };
-            changed_booking(state, auth, booking_id, change).await
+            changed_booking(tx, auth, booking_id, change).await
         }
         MutationOp::CancelBooking { booking_id, expected_version, reason } => {
             auth.require(HandleConversations)?;
@@ -228,7 +224,7 @@ async fn apply(state: &AppState, auth: &Auth, op: &MutationOp) -> Result<Option<
                 cancel_reason: reason.clone(),
                 ..Default::default()
             };
-            changed_booking(state, auth, booking_id, change).await
+            changed_booking(tx, auth, booking_id, change).await
         }
         MutationOp::Unreadable { name, reason } => Err(if MutationOp::NAMES.contains(&name.as_str()) {
             ApiError::validation(format!("`{name}` could not be read: {reason}"))
@@ -238,13 +234,14 @@ async fn apply(state: &AppState, auth: &Auth, op: &MutationOp) -> Result<Option<
     }
 }
 
-async fn business_tz(state: &AppState, auth: &Auth) -> Result<jiff::tz::TimeZone, ApiError> {
-    let name: String = sqlx::query_scalar("SELECT timezone FROM businesses WHERE id = $1").bind(&auth.business_id).fetch_one(state.db.reader()).await?;
+async fn business_tz(tx: &mut BusinessTx) -> Result<jiff::tz::TimeZone, ApiError> {
+    let business_id = tx.business_id().to_owned();
+    let name: String = sqlx::query_scalar("SELECT timezone FROM businesses WHERE id = $1").bind(business_id).fetch_one(tx.conn()).await?;
     jiff::tz::TimeZone::get(&name).map_err(ApiError::internal)
 }
 
-async fn changed_booking(state: &AppState, auth: &Auth, id: &str, change: crate::bookings::BookingChange) -> Result<Option<serde_json::Value>, ApiError> {
-    let booking = crate::bookings::update(&state.db, &auth.business_id, id, change, Some(&auth.staff_id), protocol::BookingSource::Staff).await?;
+async fn changed_booking(tx: &mut BusinessTx, auth: &Auth, id: &str, change: crate::bookings::BookingChange) -> Result<Option<serde_json::Value>, ApiError> {
+    let booking = crate::bookings::update(tx, id, change, Some(&auth.staff_id), protocol::BookingSource::Staff).await?;
     Ok(Some(serde_json::json!({"booking_id": booking.id, "version": booking.version, "status": booking.status})))
 }
 
@@ -280,16 +277,19 @@ async fn push(State(state): State<AppState>, auth: Auth, Json(req): Json<PushReq
         if m.id != last + 1 {
             return Ok(axum::Json(PushResponse { outcomes, expected_id: Some(last + 1) }));
         }
-        let applying = crate::store::Applying { client_id: req.client_id.to_string(), mutation_id: m.id, name: m.op.name().to_owned() };
-        let outcome = match crate::store::APPLYING.scope(applying, apply(&state, &auth, &m.op)).await {
-            Ok(details) => MutationOutcome { id: m.id, ok: true, code: None, message: None, details },
-            Err(ApiError::Client { code, message, details, .. }) => {
-                MutationOutcome { id: m.id, ok: false, code: protocol::ErrorCode::parse(code), message: Some(message), details }
+        let mark = MutationMark { client_id: req.client_id.clone(), mutation_id: m.id, name: m.op.name().to_owned() };
+        let mut tx = state.db.begin_mutation(&auth.business_id, mark).await?;
+        let applied = apply(&mut tx, &auth, &m.op).await;
+        let outcome = match applied {
+            Ok(details) => {
+                // The commit that applies it also marks it applied.
+                tx.commit_even_if_unchanged().await?;
+                MutationOutcome { id: m.id, ok: true, code: None, message: None, details }
             }
-            Err(ApiError::RateLimited { .. }) => MutationOutcome { id: m.id, ok: false, code: Some(protocol::ErrorCode::RateLimited), message: None, details: None },
-            // Our fault: nothing was applied (or, if a commit got through, it marked the
-            // mutation applied); the console retries the batch from here.
-            Err(e) => return Err(e),
+            Err(e) => {
+                tx.rollback().await?;
+                refused(m.id, e)?
+            }
         };
         // The commit that applied it marked it applied; now its full outcome. (A refusal
         // committed nothing, so it is recorded here for the first time.)
@@ -309,6 +309,18 @@ async fn push(State(state): State<AppState>, auth: Auth, Json(req): Json<PushReq
         outcomes.push(outcome);
     }
     Ok(axum::Json(PushResponse { outcomes, expected_id: None }))
+}
+
+/// A refusal is the mutation's outcome. Our own fault is not: nothing was applied, and the
+/// console retries the batch from here.
+fn refused(id: i64, e: ApiError) -> Result<MutationOutcome, ApiError> {
+    match e {
+        ApiError::Client { code, message, details, .. } => {
+            Ok(MutationOutcome { id, ok: false, code: protocol::ErrorCode::parse(code), message: Some(message), details })
+        }
+        ApiError::RateLimited { .. } => Ok(MutationOutcome { id, ok: false, code: Some(protocol::ErrorCode::RateLimited), message: None, details: None }),
+        e => Err(e),
+    }
 }
 
 /// Removes tombstones older than `older_than_ms` and moves the business's horizon past them.

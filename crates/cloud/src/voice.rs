@@ -12,6 +12,7 @@
 //! with `x-retell-signature: v=<unix ms>,d=<hex HMAC-SHA256 of body + timestamp>` under the API
 //! key; timestamps older than five minutes are refused.
 
+use protocol::EntityKind;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -34,7 +35,7 @@ use crate::error::ApiError;
 use crate::http::extract::Json;
 use crate::http::AppState;
 use crate::intake::RawBody;
-use crate::store::{now_ms, Entity};
+use crate::legacy::{now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -210,7 +211,7 @@ async fn record_call(state: &AppState, business_id: &str, number: Option<&str>, 
                 .execute(tx.conn())
                 .await?;
             let message = crate::conversations::load_message(tx.conn(), business_id, &id).await?.ok_or_else(|| ApiError::not_found("message"))?;
-            tx.record(Entity::Message, &id, Some(&message)).await?;
+            tx.record(EntityKind::Message, &id, Some(&message)).await?;
         }
         None => {
             add_message(

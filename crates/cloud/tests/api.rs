@@ -515,7 +515,7 @@ async fn seed_one_of_everything(app: &TestApp, t: &common::Tenant) -> std::colle
     assert!(feed.status.is_success(), "{feed:?}");
     let feed = feed.body["feed"]["id"].as_str().unwrap().to_owned();
     let template = id(app.post("/v1/whatsapp-templates", &t.access, json!({"name": "reminder", "language": "en_GB", "body": "See you {{1}}"})).await);
-    let media = switchboard_cloud::store::new_id();
+    let media = app.db.new_id::<String>();
     sqlx::query("INSERT INTO media (id, business_id, content_type, size, data, created_at) VALUES ($1, $2, 'image/png', 3, 'AAAA', 0)")
         .bind(&media).bind(&t.business_id).execute(app.db.writer()).await.unwrap();
     [

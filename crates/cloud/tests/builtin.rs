@@ -193,7 +193,7 @@ async fn thirty_one_phrasings_complete_the_booking_flow("phrasings", d) {
         let overlaps = taken.iter().any(|t: &i64| start_ms < t + 45 * 60_000 && *t < start_ms + 45 * 60_000);
         // Past times, times already taken, and (as the calendar turns) dates beyond the 120-day
         // booking horizon are refused with alternatives instead of proposed.
-        let beyond_horizon = expected.as_millisecond() > switchboard_cloud::store::now_ms() + 119 * 86_400_000;
+        let beyond_horizon = expected.as_millisecond() > d.app.db.now_ms() + 119 * 86_400_000;
         if expected <= jiff::Timestamp::now() || overlaps || beyond_horizon {
             assert!(proposal.starts_with("Sorry, that time isn't available"), "{phrase}: {proposal}");
             continue;

@@ -260,7 +260,7 @@ async fn permanent_failures_show_why_and_the_window_needs_a_template(app, fake) 
 
     // 25 hours after the customer last wrote, free text is refused before calling Meta.
     sqlx::query("UPDATE conversations SET last_inbound_at = $1 WHERE id = $2")
-        .bind(switchboard_cloud::store::now_ms() - 25 * 3_600_000).bind(&conversation).execute(app.db.writer()).await.unwrap();
+        .bind(app.db.now_ms() - 25 * 3_600_000).bind(&conversation).execute(app.db.writer()).await.unwrap();
     let r = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Hello again"})).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "whatsapp_window_closed"));
     assert_eq!(fake.sends().len(), 1);
@@ -439,7 +439,7 @@ async fn interrupted_send_is_never_repeated(engine: Engine) {
     let id = sent.body["id"].as_str().unwrap().to_owned();
     // As a crashed sender leaves it: claimed, lease expired.
     sqlx::query("UPDATE outbox SET status = 'sending', attempts = 1, lease_until = $1 WHERE message_id = $2")
-        .bind(switchboard_cloud::store::now_ms() - 1).bind(&id).execute(first.db.writer()).await.unwrap();
+        .bind(first.db.now_ms() - 1).bind(&id).execute(first.db.writer()).await.unwrap();
     let sends_before = fake.sends().len();
     let restarted = first.another_instance(|c| c.run_workers = true).await;
     restarted.eventually("shown as failed", || async { message(&restarted, &owner, &conversation, &id).await["delivery_status"] == "failed" }).await;

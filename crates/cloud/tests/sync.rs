@@ -73,7 +73,7 @@ async fn a_cursor_older_than_compacted_tombstones_must_resync(app: TestApp) {
     let (_, old_cursor) = pull_all(&app, &a.access, 0, 100).await;
     app.delete(&format!("/v1/canned-responses/{}", k.body["id"].as_str().unwrap()), &a.access).await;
     app.post("/v1/customers", &a.access, json!({"name": "After"})).await;
-    let removed = switchboard_cloud::sync::compact(&app.db, &a.business_id, switchboard_cloud::store::now_ms() + 1).await.unwrap();
+    let removed = switchboard_cloud::sync::compact(&app.db, &a.business_id, app.db.now_ms() + 1).await.unwrap();
     assert_eq!(removed, 1);
     let r = app.get(&format!("/v1/sync/pull?cursor={old_cursor}"), &a.access).await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "resync_required"), "{r:?}");

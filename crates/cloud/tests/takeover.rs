@@ -94,7 +94,7 @@ async fn a_quiet_conversation_goes_back_to_the_assistant(app, fake) {
     assert_eq!(held.body["conversation"]["mode"], "human", "not yet quiet for long enough");
     // Six minutes of quiet (moved back in time rather than waited for).
     sqlx::query("UPDATE conversations SET last_human_activity_at = $1 WHERE id = $2")
-        .bind(switchboard_cloud::store::now_ms() - 6 * 60_000).bind(&conversation).execute(app.db.writer()).await.unwrap();
+        .bind(app.db.now_ms() - 6 * 60_000).bind(&conversation).execute(app.db.writer()).await.unwrap();
     // Handed back; the assistant is off here and the customer's message is unanswered, so the
     // conversation waits for a person rather than looking as if the assistant had it.
     app.eventually("handed back", || async {

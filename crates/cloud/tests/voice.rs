@@ -120,7 +120,7 @@ async fn retell_events_functions_and_the_inbound_webhook(app: TestApp) {
     let r = app.call(reqwest::Method::PUT, "/v1/channels/retell", Some(&owner.access), Some(json!({"api_key": key}))).await;
     assert_eq!(r.status, StatusCode::OK);
     let path = format!("/webhooks/retell/{}", owner.business_id);
-    let now = switchboard_cloud::store::now_ms();
+    let now = app.db.now_ms();
     let call = json!({"call_id": "call_r1", "from_number": CALLER, "to_number": "+14155550100", "direction": "inbound"});
 
     let started = json!({"event": "call_started", "call": call});

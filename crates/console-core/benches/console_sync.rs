@@ -43,7 +43,7 @@ fn ts(ms: i64) -> protocol::Timestamp {
 async fn write_changes(db: &switchboard_cloud::store::Db, business: &str, rows: Vec<(&'static str, String, String)>) {
     let mut tx = db.writer().begin().await.unwrap();
     let last: i64 = sqlx::query_scalar("SELECT last_seq FROM businesses WHERE id = $1").bind(business).fetch_one(&mut *tx).await.unwrap();
-    let now = switchboard_cloud::store::now_ms();
+    let now = db.now_ms();
     let mut seq = last;
     for (entity, id, data) in rows {
         seq += 1;
@@ -85,7 +85,7 @@ fn message(business: &str, conversation: &str, i: i64, at: i64) -> (&'static str
 }
 
 async fn seed(db: &switchboard_cloud::store::Db, business: &str, conversations: i64, messages_per: i64, bookings: i64) {
-    let now = switchboard_cloud::store::now_ms();
+    let now = db.now_ms();
     let mut rows = Vec::new();
     for c in 0..conversations {
         let customer = Customer {
@@ -265,7 +265,7 @@ async fn main() {
     ui_queries(&console, conversations).await;
 
     // Catch-up: 1,000 changes while away (new messages on the newest conversations).
-    let now = switchboard_cloud::store::now_ms();
+    let now = db.now_ms();
     let rows: Vec<_> = (0..1000).map(|i| message(&business, &format!("conv-{}", i % 100), 10_000_000 + i, now + i)).collect();
     write_changes(&db, &business, rows).await;
     let t = Instant::now();

@@ -231,7 +231,7 @@ async fn a_resync_after_compaction_keeps_the_outbox_and_replays_it() {
     let gone = canned[0]["id"].as_str().unwrap().to_owned();
     let r = service.http.delete(format!("{}/v1/canned-responses/{gone}", service.url)).bearer_auth(&owner).send().await.unwrap();
     assert!(r.status().is_success());
-    switchboard_cloud::sync::compact(&service.db, &service.business_id, switchboard_cloud::store::now_ms() + 1).await.unwrap();
+    switchboard_cloud::sync::compact(&service.db, &service.business_id, service.db.now_ms() + 1).await.unwrap();
 
     net.online.store(true, Ordering::SeqCst);
     let pass = syncer.pass().await.unwrap();

@@ -43,21 +43,12 @@ pub struct AppState {
     pub secrets: Arc<crate::channels::SecretBox>,
     /// WhatsApp and Twilio API clients.
     pub providers: Arc<crate::providers::Providers>,
-    /// Wakes the background workers when there is work.
-    pub wake: Arc<Wakeups>,
     /// Verified webhooks on their way to a (group) commit.
     pub intake: crate::intake::IntakeQueue,
     /// The language model, when one is configured.
     pub llm: Option<Arc<crate::llm::Llm>>,
     /// Connected consoles (the sync WebSocket).
     pub live: Arc<crate::live::Hub>,
-}
-
-#[derive(Default)]
-pub struct Wakeups {
-    pub intake: tokio::sync::Notify,
-    pub outbox: tokio::sync::Notify,
-    pub assistant: tokio::sync::Notify,
 }
 
 /// Login attempts per account and per client address.

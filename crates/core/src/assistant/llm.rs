@@ -88,7 +88,7 @@ impl Llm {
                 Err(e) => last = if e.is_timeout() { "timed out".into() } else { "could not connect".into() },
             }
             if attempt < self.attempts {
-                tokio::time::sleep(Duration::from_millis(crate::outbox::backoff_ms(attempt as i64, self.retry_base_ms, 10_000) as u64)).await;
+                tokio::time::sleep(Duration::from_millis(crate::workers::backoff_ms(attempt as i64, self.retry_base_ms, 10_000) as u64)).await;
             }
         }
         Err(LlmError::Unavailable(last))

@@ -9,19 +9,31 @@
 //! commit, so a write path that forgot the log fails loudly in tests instead of silently
 //! desynchronising consoles.
 //!
+//! A transaction opened for a console's mutation ([`Db::begin_mutation`]) also marks that mutation
+//! applied when it commits, in the same transaction, so a replay after a crash can never apply it
+//! twice. Work for the background workers is announced after commit ([`BusinessTx::wake`]).
+//!
 //! SQLite runs in WAL mode with `synchronous=FULL` (an acknowledged write survives power loss),
 //! foreign keys on, and a busy timeout. Writes go through a single connection, so writers queue
 //! in-process instead of fighting over SQLite's lock, and business transactions begin IMMEDIATE;
 //! reads use a pool of read-only connections.
 
+pub mod query;
+
+pub use query::{bind_all, cursor, Bind, Filter};
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use protocol::{ClientId, EntityKind};
 use serde::Serialize;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyConnection;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use tokio::sync::broadcast;
+
+use crate::clock::Clock;
+use crate::workers::{Job, Wakeups};
 
 /// The PostgreSQL notification channel that carries `instance:business:seq` after each commit.
 pub const COMMITS_CHANNEL: &str = "switchboard_commits";
@@ -83,10 +95,12 @@ struct Inner {
     writer: AnyPool,
     reader: AnyPool,
     committed: broadcast::Sender<Committed>,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Wakeups>,
 }
 
 impl Db {
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StoreError> {
+    pub async fn connect(url: &str, max_connections: u32, clock: Arc<dyn Clock>) -> Result<Db, StoreError> {
         sqlx::any::install_default_drivers();
         let engine = if url.starts_with("sqlite:") {
             Engine::Sqlite
@@ -120,8 +134,37 @@ impl Db {
             }
         };
         let (committed, _) = broadcast::channel(1024);
-        let inner = Inner { engine, url: url.to_owned(), instance: new_id(), writer, reader, committed };
+        let instance = crate::clock::new_id(clock.as_ref());
+        let inner = Inner { engine, url: url.to_owned(), instance, writer, reader, committed, clock, wake: Arc::new(Wakeups::default()) };
         Ok(Db { inner: Arc::new(inner) })
+    }
+
+    /// The service's clock: the only source of "now" in the core.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
+    pub fn now(&self) -> protocol::Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// A new id (UUIDv7 at the clock's now).
+    pub fn new_id<T: From<String>>(&self) -> T {
+        T::from(crate::clock::new_id(self.inner.clock.as_ref()))
+    }
+
+    /// Wake-ups for the background workers.
+    pub fn wakeups(&self) -> &Arc<Wakeups> {
+        &self.inner.wake
+    }
+
+    /// This process's id among several instances on one database.
+    pub fn instance(&self) -> &str {
+        &self.inner.instance
     }
 
     pub fn engine(&self) -> Engine {
@@ -184,8 +227,16 @@ impl Db {
             Engine::Sqlite => self.inner.writer.begin_with("BEGIN IMMEDIATE").await?,
             Engine::Postgres => self.inner.writer.begin().await?,
         };
-        let mut tx = BusinessTx { tx, business_id: business_id.to_owned(), last_seq: None, db: self.clone() };
+        let mut tx = BusinessTx { tx, business_id: business_id.to_owned(), last_seq: None, db: self.clone(), mark: None, wakes: Vec::new() };
         tx.lock().await?;
+        Ok(tx)
+    }
+
+    /// Starts the transaction that applies a console's mutation: committing it also marks the
+    /// mutation applied (see the module docs). Whatever the mutation changes goes through it.
+    pub async fn begin_mutation(&self, business_id: &str, mark: MutationMark) -> Result<BusinessTx, StoreError> {
+        let mut tx = self.begin_business(business_id).await?;
+        tx.mark = Some(mark);
         Ok(tx)
     }
 
@@ -267,67 +318,12 @@ async fn sqlite_pragmas(conn: &mut AnyConnection, read_only: bool) -> Result<(),
     Ok(())
 }
 
-/// The kinds of things the change log carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Entity {
-    Business,
-    Staff,
-    Invitation,
-    Customer,
-    Service,
-    CannedResponse,
-    Conversation,
-    Message,
-    Note,
-    /// The business's opening hours and booking rules (id: the business id).
-    Schedule,
-    /// A staff member's working hours (id: the staff id).
-    StaffHours,
-    ScheduleException,
-    Booking,
-    /// A channel's public status (id: `whatsapp` or `twilio`).
-    Channel,
-    WhatsappTemplate,
-    /// The assistant's settings (id: the business id).
-    AssistantSettings,
-}
-
-impl Entity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Entity::Business => "business",
-            Entity::Staff => "staff",
-            Entity::Invitation => "invitation",
-            Entity::Customer => "customer",
-            Entity::Service => "service",
-            Entity::CannedResponse => "canned_response",
-            Entity::Conversation => "conversation",
-            Entity::Message => "message",
-            Entity::Note => "note",
-            Entity::Schedule => "schedule",
-            Entity::StaffHours => "staff_hours",
-            Entity::ScheduleException => "schedule_exception",
-            Entity::Booking => "booking",
-            Entity::Channel => "channel",
-            Entity::WhatsappTemplate => "whatsapp_template",
-            Entity::AssistantSettings => "assistant_settings",
-        }
-    }
-}
-
-/// A console's pushed mutation being applied (see `sync::push`).
+/// A console's mutation being applied (see [`Db::begin_mutation`]).
 #[derive(Debug, Clone)]
-pub struct Applying {
-    pub client_id: String,
+pub struct MutationMark {
+    pub client_id: ClientId,
     pub mutation_id: i64,
     pub name: String,
-}
-
-tokio::task_local! {
-    /// Set while a pushed mutation is applied: whichever business transaction commits its
-    /// effect also marks it applied, atomically, so a crash between applying it and recording its
-    /// outcome can never let a replay apply it twice.
-    pub static APPLYING: Applying;
 }
 
 /// A write transaction on one business's data. See the module docs.
@@ -336,6 +332,10 @@ pub struct BusinessTx {
     business_id: String,
     last_seq: Option<i64>,
     db: Db,
+    /// Set for a console's mutation: the commit marks it applied.
+    mark: Option<MutationMark>,
+    /// Workers to wake once this commits.
+    wakes: Vec<Job>,
 }
 
 impl BusinessTx {
@@ -345,6 +345,30 @@ impl BusinessTx {
 
     pub fn engine(&self) -> Engine {
         self.db.engine()
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.db.now_ms()
+    }
+
+    pub fn new_id<T: From<String>>(&self) -> T {
+        self.db.new_id()
+    }
+
+    /// The mutation this transaction applies, if it is one.
+    pub fn mutation(&self) -> Option<&MutationMark> {
+        self.mark.as_ref()
+    }
+
+    /// Wakes `job` once this transaction commits (the work it queued is then visible).
+    pub fn wake(&mut self, job: Job) {
+        if !self.wakes.contains(&job) {
+            self.wakes.push(job);
+        }
     }
 
     /// Serialises this transaction with every other write of the business, so read-check-write
@@ -365,7 +389,7 @@ impl BusinessTx {
     }
 
     /// Records that `entity` `id` now has `state` (`None`: it was deleted). Returns its seq.
-    pub async fn record<T: Serialize>(&mut self, entity: Entity, id: &str, state: Option<&T>) -> Result<i64, StoreError> {
+    pub async fn record<T: Serialize>(&mut self, entity: EntityKind, id: &str, state: Option<&T>) -> Result<i64, StoreError> {
         let seq: i64 = sqlx::query_scalar("UPDATE businesses SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
             .bind(&self.business_id)
             .fetch_one(&mut *self.tx)
@@ -380,7 +404,7 @@ impl BusinessTx {
         .bind(id)
         .bind(seq)
         .bind(data)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(&mut *self.tx)
         .await?;
         self.last_seq = Some(seq);
@@ -389,7 +413,7 @@ impl BusinessTx {
 
     /// Deletes one of this business's rows in `table` and records the entity's tombstone.
     /// `false` when the business has no such row (nothing is recorded).
-    pub async fn delete_row(&mut self, table: &'static str, entity: Entity, id: &str) -> Result<bool, StoreError> {
+    pub async fn delete_row(&mut self, table: &'static str, entity: EntityKind, id: &str) -> Result<bool, StoreError> {
         let deleted = sqlx::query(&format!("DELETE FROM {table} WHERE id = $1 AND business_id = $2"))
             .bind(id)
             .bind(&self.business_id)
@@ -414,14 +438,14 @@ impl BusinessTx {
             "INSERT INTO audit_log (id, business_id, actor_staff_id, action, target_kind, target_id, detail, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(new_id())
+        .bind(self.new_id::<String>())
         .bind(&self.business_id)
         .bind(actor_staff_id)
         .bind(action)
         .bind(target.map(|t| t.0))
         .bind(target.map(|t| t.1))
         .bind(detail.to_string())
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -436,27 +460,34 @@ impl BusinessTx {
         }
         self.mark_applied().await?;
         self.tx.commit().await?;
+        self.db.inner.wake.notify(&self.wakes);
         Ok(None)
     }
 
-    /// Inside a pushed mutation: records it as applied in this transaction (its full outcome is
-    /// filled in once known; a replay that finds only this mark answers "applied"). If the same
-    /// mutation was applied meanwhile (two pushes of one batch racing), the key refuses this
+    /// For a mutation's transaction: records it as applied in this transaction (its full outcome
+    /// is filled in once known; a replay that finds only this mark answers "applied"). If the
+    /// same mutation was applied meanwhile (two pushes of one batch racing), the key refuses this
     /// commit, so it can never take effect twice.
     async fn mark_applied(&mut self) -> Result<(), StoreError> {
-        let Ok(applying) = APPLYING.try_with(Applying::clone) else { return Ok(()) };
-        let outcome = serde_json::json!({"id": applying.mutation_id, "ok": true, "code": null, "message": null, "details": null});
+        let Some(mark) = self.mark.clone() else { return Ok(()) };
+        let outcome = serde_json::json!({"id": mark.mutation_id, "ok": true, "code": null, "message": null, "details": null});
         sqlx::query(
             "INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(&applying.client_id)
-        .bind(applying.mutation_id)
+        .bind(&mark.client_id)
+        .bind(mark.mutation_id)
         .bind(&self.business_id)
-        .bind(&applying.name)
+        .bind(&mark.name)
         .bind(outcome.to_string())
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(&mut *self.tx)
         .await?;
+        Ok(())
+    }
+
+    /// Undoes everything this transaction did (a mutation that was refused).
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback().await?;
         Ok(())
     }
 
@@ -476,19 +507,11 @@ impl BusinessTx {
                 .await?;
         }
         self.tx.commit().await?;
+        self.db.inner.wake.notify(&self.wakes);
         // Nobody listening is fine: pokes are hints.
         let _ = self.db.inner.committed.send(Committed { business_id: self.business_id, seq });
         Ok(seq)
     }
-}
-
-/// A new UUIDv7: unique, and sortable by creation time.
-pub fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
-pub fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 /// Milliseconds since the epoch → an instant (RFC 3339 UTC on the wire).
@@ -499,108 +522,4 @@ pub fn rfc3339(ms: i64) -> protocol::Timestamp {
 /// Reads a JSON text column into a value, reporting which column was bad.
 pub fn json_column<T: serde::de::DeserializeOwned>(text: &str, column: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-}
-
-/// Typed values for statements assembled at run time (filters), bound in order.
-#[derive(Debug, Clone)]
-pub enum Bind {
-    Text(String),
-    Int(i64),
-    Bool(bool),
-}
-
-/// Binds `values` in order onto a query.
-pub fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
-    values: &'q [Bind],
-) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
-    for value in values {
-        query = match value {
-            Bind::Text(v) => query.bind(v.as_str()),
-            Bind::Int(v) => query.bind(*v),
-            Bind::Bool(v) => query.bind(i64::from(*v)),
-        };
-    }
-    query
-}
-
-/// Builds `WHERE`/`AND` clauses with numbered placeholders (`$1`, `$2`, …) that both engines read.
-#[derive(Default)]
-pub struct Filter {
-    clauses: Vec<String>,
-    pub binds: Vec<Bind>,
-}
-
-impl Filter {
-    /// Adds a clause; each `?` in it becomes the next numbered placeholder, bound to `values`.
-    pub fn and(&mut self, clause: &str, values: impl IntoIterator<Item = Bind>) -> &mut Self {
-        let mut text = String::with_capacity(clause.len() + 4);
-        for ch in clause.chars() {
-            if ch == '?' {
-                text.push_str(&format!("${}", self.binds.len() + 1));
-                // Placeholder numbers follow the order values are pushed below.
-                self.binds.push(Bind::Int(0));
-            } else {
-                text.push(ch);
-            }
-        }
-        let start = self.binds.len() - clause.matches('?').count();
-        for (slot, value) in (start..).zip(values) {
-            self.binds[slot] = value;
-        }
-        self.clauses.push(text);
-        self
-    }
-
-    pub fn where_sql(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.clauses.join(" AND "))
-        }
-    }
-
-    /// The number the next placeholder would get.
-    pub fn next_placeholder(&self) -> usize {
-        self.binds.len() + 1
-    }
-}
-
-/// Opaque keyset cursor over `(ms, id)`.
-pub mod cursor {
-    use base64::Engine as _;
-
-    pub fn encode(ms: i64, id: &str) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{ms}:{id}"))
-    }
-
-    pub fn decode(text: &str) -> Option<(i64, String)> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).ok()?;
-        let text = String::from_utf8(bytes).ok()?;
-        let (ms, id) = text.split_once(':')?;
-        Some((ms.parse().ok()?, id.to_owned()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn filter_numbers_placeholders_in_order() {
-        let mut f = Filter::default();
-        f.and("business_id = ?", [Bind::Text("b".into())]);
-        f.and("(at < ? OR (at = ? AND id < ?))", [Bind::Int(5), Bind::Int(5), Bind::Text("x".into())]);
-        assert_eq!(f.where_sql(), " WHERE business_id = $1 AND (at < $2 OR (at = $3 AND id < $4))");
-        assert_eq!(f.binds.len(), 4);
-        assert!(matches!(&f.binds[3], Bind::Text(t) if t == "x"));
-        assert_eq!(f.next_placeholder(), 5);
-    }
-
-    #[test]
-    fn cursor_round_trips_and_rejects_garbage() {
-        let c = cursor::encode(1_700_000_000_123, "0190-abc");
-        assert_eq!(cursor::decode(&c), Some((1_700_000_000_123, "0190-abc".into())));
-        assert_eq!(cursor::decode("not a cursor!"), None);
-    }
 }

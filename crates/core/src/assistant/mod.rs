@@ -1,0 +1,4 @@
+//! The AI receptionist.
+
+pub mod llm;
+pub mod when;

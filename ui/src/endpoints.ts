@@ -1,0 +1,107 @@
+// The service's REST endpoints that the settings screen reaches through the console's `settings`
+// command (see `Command`: a method, a path under /v1/ and a JSON body, passed to the service as
+// they are). One function per endpoint, each with its generated request and response types, so a
+// misspelt field or a body sent to the wrong address does not compile.
+//
+// PATCH bodies are `Partial<Update…>`: the service reads a field left out as "unchanged" (and,
+// where the generated type says `T | null | null`, an explicit `null` as "clear it"), while the
+// generated types list every field as required.
+import { call } from "./api";
+import type { AssistantSettings } from "./bindings/AssistantSettings";
+import type { BusinessSchedule } from "./bindings/BusinessSchedule";
+import type { CannedResponse } from "./bindings/CannedResponse";
+import type { CannedResponseId } from "./bindings/CannedResponseId";
+import type { ChannelStatus } from "./bindings/ChannelStatus";
+import type { CreateCannedResponse } from "./bindings/CreateCannedResponse";
+import type { CreatedInvitation } from "./bindings/CreatedInvitation";
+import type { CreateInvitation } from "./bindings/CreateInvitation";
+import type { CreateScheduleException } from "./bindings/CreateScheduleException";
+import type { CreateService } from "./bindings/CreateService";
+import type { Invitation } from "./bindings/Invitation";
+import type { InvitationId } from "./bindings/InvitationId";
+import type { RetellChannelSetup } from "./bindings/RetellChannelSetup";
+import type { ScheduleException } from "./bindings/ScheduleException";
+import type { ScheduleExceptionId } from "./bindings/ScheduleExceptionId";
+import type { Service } from "./bindings/Service";
+import type { ServiceId } from "./bindings/ServiceId";
+import type { SettingsMethod } from "./bindings/SettingsMethod";
+import type { Staff } from "./bindings/Staff";
+import type { StaffId } from "./bindings/StaffId";
+import type { TwilioChannelSetup } from "./bindings/TwilioChannelSetup";
+import type { UpdateAssistantSettings } from "./bindings/UpdateAssistantSettings";
+import type { UpdateBusinessSchedule } from "./bindings/UpdateBusinessSchedule";
+import type { UpdateService } from "./bindings/UpdateService";
+import type { UpdateStaff } from "./bindings/UpdateStaff";
+import type { VapiChannelSetup } from "./bindings/VapiChannelSetup";
+import type { WhatsappChannelSetup } from "./bindings/WhatsappChannelSetup";
+import type { JsonValue } from "./bindings/serde_json/JsonValue";
+
+/** One request. The console hands back the service's JSON unchanged (`null` for 204 No Content),
+ * so the answer is the endpoint's documented response type. */
+async function request<Answer extends JsonValue>(method: SettingsMethod, path: string, body: JsonValue | null = null): Promise<Answer> {
+  const answer = await call({ cmd: "settings", method, path, body });
+  return answer as Answer;
+}
+
+export const schedule = {
+  get: () => request<BusinessSchedule>("get", "/v1/schedule"),
+  update: (changes: Partial<UpdateBusinessSchedule>) => request<BusinessSchedule>("patch", "/v1/schedule", changes),
+};
+
+export const scheduleExceptions = {
+  list: () => request<ScheduleException[]>("get", "/v1/schedule-exceptions"),
+  create: (exception: CreateScheduleException) => request<ScheduleException>("post", "/v1/schedule-exceptions", exception),
+  remove: (id: ScheduleExceptionId) => request<null>("delete", `/v1/schedule-exceptions/${id}`),
+};
+
+export const services = {
+  list: () => request<Service[]>("get", "/v1/services"),
+  create: (service: CreateService) => request<Service>("post", "/v1/services", service),
+  update: (id: ServiceId, changes: Partial<UpdateService>) => request<Service>("patch", `/v1/services/${id}`, changes),
+  remove: (id: ServiceId) => request<null>("delete", `/v1/services/${id}`),
+};
+
+export const staff = {
+  list: () => request<Staff[]>("get", "/v1/staff"),
+  update: (id: StaffId, changes: Partial<UpdateStaff>) => request<Staff>("patch", `/v1/staff/${id}`, changes),
+  /** Deactivates (the service keeps the person, inactive, and answers with them). */
+  deactivate: (id: StaffId) => request<Staff>("delete", `/v1/staff/${id}`),
+};
+
+export const invitations = {
+  list: () => request<Invitation[]>("get", "/v1/invitations"),
+  create: (invitation: CreateInvitation) => request<CreatedInvitation>("post", "/v1/invitations", invitation),
+  withdraw: (id: InvitationId) => request<null>("delete", `/v1/invitations/${id}`),
+};
+
+export const cannedResponses = {
+  list: () => request<CannedResponse[]>("get", "/v1/canned-responses"),
+  create: (canned: CreateCannedResponse) => request<CannedResponse>("post", "/v1/canned-responses", canned),
+  remove: (id: CannedResponseId) => request<null>("delete", `/v1/canned-responses/${id}`),
+};
+
+export const assistant = {
+  get: () => request<AssistantSettings>("get", "/v1/assistant"),
+  update: (changes: Partial<UpdateAssistantSettings>) => request<AssistantSettings>("patch", "/v1/assistant", changes),
+};
+
+/** What connecting each channel takes (`PUT /v1/channels/{kind}`). */
+export interface ChannelSetups {
+  whatsapp: WhatsappChannelSetup;
+  twilio: TwilioChannelSetup;
+  vapi: VapiChannelSetup;
+  retell: RetellChannelSetup;
+}
+export type ChannelKind = keyof ChannelSetups;
+/** The channels the service can disconnect (`DELETE /v1/channels/{kind}`). */
+export type RemovableChannel = "whatsapp" | "twilio";
+
+export function isRemovableChannel(kind: string): kind is RemovableChannel {
+  return kind === "whatsapp" || kind === "twilio";
+}
+
+export const channels = {
+  list: () => request<ChannelStatus[]>("get", "/v1/channels"),
+  connect: <K extends ChannelKind>(kind: K, setup: ChannelSetups[K]) => request<ChannelStatus>("put", `/v1/channels/${kind}`, setup),
+  disconnect: (kind: RemovableChannel) => request<null>("delete", `/v1/channels/${kind}`),
+};
