@@ -11,7 +11,6 @@ import collections
 import json
 import shlex
 import sys
-from urllib.parse import urlsplit
 
 
 def decode(blob):
@@ -27,24 +26,22 @@ def decode(blob):
 
 
 def curl(request):
+    """A curl command line for a recorded request; the bearer token becomes $TOKEN."""
     parts = ["curl", "-sS", "-i", "-X", request["method"]]
+    skip = ("user-agent", "accept-encoding", "accept", "connection", "content-length", "x-schemathesis-testcaseid")
     for name, values in (request.get("headers") or {}).items():
-        low = name.lower()
-        if low in ("user-agent", "accept-encoding", "accept", "connection", "content-length", "x-schemathesis-testcaseid"):
+        if name.lower() in skip:
             continue
         for value in values if isinstance(values, list) else [values]:
-            if low == "authorization" and "Filtered" in value:
-                parts += ["-H", 'authorization: Bearer $TOKEN']
-                continue
-            parts += ["-H", shlex.quote(f"{name}: {value}")]
+            if name.lower() == "authorization" and "Filtered" in value:
+                parts += ["-H", '"authorization: Bearer $TOKEN"']
+            else:
+                parts += ["-H", shlex.quote(f"{name}: {value}")]
     body = decode(request.get("body"))
     if body:
-        text = body.decode("utf-8", "backslashreplace")
-        parts += ["--data-binary", shlex.quote(text)]
-    uri = request["uri"]
-    parts.append(shlex.quote(uri))
-    return " ".join(p if p.startswith(("-", "'", "curl")) or p == request["method"] else p for p in parts).replace(
-        "-H authorization: Bearer $TOKEN", '-H "authorization: Bearer $TOKEN"')
+        parts += ["--data-binary", shlex.quote(body.decode("utf-8", "backslashreplace"))]
+    parts.append(shlex.quote(request["uri"]))
+    return " ".join(parts)
 
 
 def error_code(body):
@@ -85,7 +82,7 @@ def main(argv):
                     key = (recorder.get("label", "?"), "error", "-", "-")
                     groups.setdefault(key, {"count": 0, "title": "schemathesis error", "message": json.dumps(finished)[:500],
                                             "phase": finished.get("phase"), "request": None, "body": "", "ctype": None})["count"] += 1
-            
+
     by_check = collections.Counter()
     for (op, code, status, ecode), g in groups.items():
         by_check[(code, g["title"])] += g["count"]
@@ -95,7 +92,7 @@ def main(argv):
     print()
     for (op, code, status, ecode), g in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         print(f"## {op} — {code} {g['title']} — status {status}, error code {ecode} ({g['count']}×, phase {g['phase']})\n")
-        print("    " + (g["message"] or "").replace("\n", "\n    "))
+        print("    " + (g["message"] or g["title"] or "").replace("\n", "\n    "))
         if g["request"]:
             print("\n    " + curl(g["request"]))
         if g["body"]:

@@ -1,17 +1,18 @@
 //! The API's errors: every failure leaves as `{"error":{"code","message"}}` with a stable code.
-//! Server-side causes (5xx) are logged with their whole chain and never shown to the caller.
+//! [`status`] is the one place a code becomes an HTTP status. Server-side causes (5xx) are logged
+//! with their whole chain and never shown to the caller.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use protocol::{ErrorBody, ErrorDetail};
-
-use crate::store::StoreError;
+use protocol::{ErrorBody, ErrorCode, ErrorDetail};
+use switchboard_core::error::{AccountError, BookingError, CatalogError, Error, SendRefusal, SyncError, TakeoverError, WebhookError};
+use switchboard_core::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The caller's request cannot be served as sent; `code` is stable and documented.
     #[error("{code}: {message}")]
-    Client { status: StatusCode, code: &'static str, message: String, details: Option<serde_json::Value> },
+    Client { code: ErrorCode, message: String, details: Option<serde_json::Value> },
     #[error("too many attempts; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     /// Our fault. Logged, answered with a generic 500.
@@ -19,78 +20,133 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Client { status, code, message: message.into(), details: None }
+/// The HTTP status of each code: the only place this is decided.
+pub fn status(code: ErrorCode) -> StatusCode {
+    use ErrorCode as C;
+    match code {
+        C::InvalidJson | C::InvalidBody | C::InvalidQuery | C::InvalidPath | C::InvalidCursor | C::InvalidPayload => StatusCode::BAD_REQUEST,
+        C::MissingToken
+        | C::InvalidToken
+        | C::TokenExpired
+        | C::SessionRevoked
+        | C::AccountDeactivated
+        | C::InvalidCredentials
+        | C::InvalidRefreshToken
+        | C::RefreshTokenReused
+        | C::RefreshTokenExpired
+        | C::MissingSignature
+        | C::InvalidSignature
+        | C::StaleSignature => StatusCode::UNAUTHORIZED,
+        C::Forbidden | C::InvalidVerifyToken => StatusCode::FORBIDDEN,
+        C::NotFound | C::RouteNotFound | C::InvitationInvalid => StatusCode::NOT_FOUND,
+        C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        C::AlreadyExists
+        | C::EmailTaken
+        | C::CustomerExists
+        | C::ShortcutTaken
+        | C::LastOwner
+        | C::ExceptionExists
+        | C::AddressInUse
+        | C::TemplateExists
+        | C::SlotTaken
+        | C::VersionConflict
+        | C::AlreadyHeld
+        | C::ResyncRequired => StatusCode::CONFLICT,
+        C::InvitationExpired => StatusCode::GONE,
+        C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        C::ValidationFailed
+        | C::InvalidPhone
+        | C::OutsideHours
+        | C::NotOnGrid
+        | C::TooSoon
+        | C::TooFarAhead
+        | C::NonexistentTime
+        | C::AmbiguousTime
+        | C::InvalidTime
+        | C::UnknownCustomer
+        | C::UnknownService
+        | C::UnknownStaff
+        | C::StaffCannotPerform
+        | C::ServiceInactive
+        | C::InvalidTransition
+        | C::InvalidHours
+        | C::InvalidRange
+        | C::CustomerOptedOut
+        | C::ChannelNotConfigured
+        | C::WhatsappWindowClosed
+        | C::CannotReplyHere
+        | C::UnknownTemplate
+        | C::UnknownCannedResponse
+        | C::UnknownMutation => StatusCode::UNPROCESSABLE_ENTITY,
+        C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        C::Timeout | C::DatabaseUnavailable | C::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        C::Internal | C::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
     }
+}
 
-    /// Adds machine-readable context (e.g. the alternatives of a `slot_taken`).
-    pub fn with_details(self, value: serde_json::Value) -> Self {
-        match self {
-            ApiError::Client { status, code, message, .. } => ApiError::Client { status, code, message, details: Some(value) },
-            other => other,
-        }
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::Client { code, message: message.into(), details: None }
     }
 
     /// 404 `not_found`. Also what a caller gets for another business's ids: it must not learn
     /// that they exist.
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("No such {what}."))
+        Self::new(ErrorCode::NotFound, format!("No such {what}."))
     }
 
     /// 422 `validation_failed`: well-formed but not acceptable.
     pub fn validation(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", message)
-    }
-
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, message)
-    }
-
-    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, message)
-    }
-
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(ErrorCode::ValidationFailed, message)
     }
 
     pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         ApiError::Internal(Box::new(e))
     }
 
-    pub fn status(&self) -> StatusCode {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Client { status, .. } => *status,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Client { code, .. } => *code,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        status(self.code())
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Account(AccountError::RateLimited { retry_after_secs }) => ApiError::RateLimited { retry_after_secs },
+            e if e.is_internal() => ApiError::Internal(Box::new(e)),
+            e => ApiError::Client { code: e.code(), details: e.details(), message: e.to_string() },
         }
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        if e.is_unique_violation() {
-            return ApiError::conflict("already_exists", "Something with these details already exists.");
+/// The areas' own errors convert like the core's.
+macro_rules! from_domain {
+    ($($area:ty),+) => {$(
+        impl From<$area> for ApiError {
+            fn from(e: $area) -> Self {
+                Error::from(e).into()
+            }
         }
-        ApiError::internal(e)
-    }
+    )+};
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        StoreError::from(e).into()
-    }
-}
+from_domain!(AccountError, CatalogError, BookingError, TakeoverError, SendRefusal, WebhookError, SyncError, StoreError, sqlx::Error);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let (code, message, details) = match &self {
-            ApiError::Client { code, message, details, .. } => (*code, message.clone(), details.clone()),
-            ApiError::RateLimited { retry_after_secs } => {
-                ("rate_limited", format!("Too many attempts. Try again in {retry_after_secs} seconds."), None)
-            }
+        let (message, details) = match &self {
+            ApiError::Client { message, details, .. } => (message.clone(), details.clone()),
+            ApiError::RateLimited { retry_after_secs } => (format!("Too many attempts. Try again in {retry_after_secs} seconds."), None),
             ApiError::Internal(source) => {
                 let mut chain = source.to_string();
                 let mut cause = source.source();
@@ -100,10 +156,10 @@ impl IntoResponse for ApiError {
                     cause = c.source();
                 }
                 tracing::error!(error = %chain, "request failed");
-                ("internal", "Something went wrong on our side. It has been logged; please try again.".to_string(), None)
+                ("Something went wrong on our side. It has been logged; please try again.".to_string(), None)
             }
         };
-        let body = ErrorBody { error: ErrorDetail { code: protocol::ErrorCode::parse(code).unwrap_or(protocol::ErrorCode::Internal), message, details } };
+        let body = ErrorBody { error: ErrorDetail { code: self.code(), message, details } };
         let mut response = (status, axum::Json(body)).into_response();
         if let ApiError::RateLimited { retry_after_secs } = self {
             if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {

@@ -9,11 +9,10 @@ use axum::Router;
 use governor::{Quota, RateLimiter};
 use tokio::net::TcpListener;
 
-use crate::accounts::TokenKeys;
 use crate::config::ConfigError;
 use crate::http::{AppState, LoginLimits};
-use crate::metrics::Metrics;
 use crate::store::{Db, StoreError};
+use crate::Core;
 use crate::Config;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,28 +48,11 @@ impl Application {
             per_account: RateLimiter::keyed(per_minute(config.login_attempts_per_account_per_minute)),
             per_address: RateLimiter::keyed(per_minute(config.login_attempts_per_address_per_minute)),
         });
-        let keys = Arc::new(TokenKeys::new(&key, &config));
-        let secrets = Arc::new(crate::channels::SecretBox::new(&key));
-        let providers = Arc::new(crate::providers::Providers::new(&config));
         let listener = TcpListener::bind(config.bind).await.map_err(|source| StartupError::Bind { addr: config.bind, source })?;
-        let config = Arc::new(config);
-        let intake = crate::intake::start_committer(db.clone());
-        let llm = crate::llm::Llm::from_config(&config).map(Arc::new);
+        let core = Core::new(config, db, &key);
         let mut state_slot = None;
         let router = crate::http::app(|openapi| {
-            let state = AppState {
-                db,
-                config,
-                keys,
-                metrics: Arc::new(Metrics::default()),
-                login_limits,
-                openapi,
-                secrets,
-                providers,
-                intake,
-                llm,
-                live: Arc::new(crate::live::Hub::default()),
-            };
+            let state = AppState { core, login_limits, openapi };
             state_slot = Some(state.clone());
             state
         });
@@ -97,10 +79,10 @@ impl Application {
             workers.push(tokio::spawn(async move { db.relay_other_instances(stopped).await }));
         }
         if self.state.config.run_workers {
-            workers.push(tokio::spawn(crate::intake::run_worker(self.state.clone(), stopped.clone())));
-            workers.push(tokio::spawn(crate::outbox::run_worker(self.state.clone(), stopped.clone())));
-            workers.push(tokio::spawn(crate::control::run_timer(self.state.clone(), stopped.clone())));
-            workers.push(tokio::spawn(crate::assistant::run_worker(self.state.clone(), stopped)));
+            workers.push(tokio::spawn(crate::intake::run_worker(self.state.core.clone(), stopped.clone())));
+            workers.push(tokio::spawn(crate::outbox::run_worker(self.state.core.clone(), stopped.clone())));
+            workers.push(tokio::spawn(crate::control::run_timer(self.state.core.clone(), stopped.clone())));
+            workers.push(tokio::spawn(crate::assistant::run_worker(self.state.core.clone(), stopped)));
         }
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let hub = self.state.live.clone();

@@ -289,7 +289,7 @@ async fn sms_through_twilio_with_media_opt_out_and_status(app, fake) {
     let inbound = |sid: &'static str, body: &'static str| vec![("MessageSid", sid), ("AccountSid", TWILIO_SID), ("From", customer), ("To", ours), ("Body", body), ("NumMedia", "0")];
     // Forged: refused, nothing stored.
     let (status, _) = post_twilio(&app, "/webhooks/twilio", &inbound("SM1", "hi"), "not-the-token").await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1", &owner.business_id).await, 0);
     let (status, twiml) = post_twilio(&app, "/webhooks/twilio", &inbound("SM1", "Can I book a trim?"), TWILIO_TOKEN).await;
     assert_eq!(status, StatusCode::OK);

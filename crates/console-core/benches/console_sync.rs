@@ -135,6 +135,7 @@ async fn seed(db: &switchboard_cloud::store::Db, business: &str, conversations: 
             start: ts(start),
             end: ts(start + 1_800_000),
             local_start: ts(start).to_string(),
+            local_end: ts(start + 1_800_000).to_string(),
             status: BookingStatus::Confirmed,
             source: if b % 3 == 0 { BookingSource::Assistant } else { BookingSource::Staff },
             notes: String::new(),

@@ -3,22 +3,96 @@
 //! extractors, OpenAPI, and turning [`Error`]s into status codes.
 //!
 //! Areas, each a folder named for what it does for a user:
-//! - [`store`]: the database (SQLite or PostgreSQL), migrations, and the business transaction that
-//!   records every write in the change log consoles sync from.
-//! - [`scheduling`]: the availability engine, hours and rules, bookings, calendar feeds.
+//! - [`store`]: the database (SQLite or PostgreSQL), migrations, and the business transaction
+//!   that records every write in the change log consoles sync from.
+//! - [`accounts`]: sign-up, sign-in, sessions, staff, invitations, the business and its audit log.
+//! - [`customers`], [`catalog`] (services, canned responses).
+//! - [`scheduling`]: hours and rules, the availability engine, bookings, calendar feeds.
+//! - [`conversations`]: the inbox, messages, notes, and who answers (takeover).
+//! - [`channels`]: WhatsApp, Twilio, Vapi and Retell — set-up, signatures, clients; [`intake`]
+//!   turns their webhooks into messages, [`sending`] delivers ours.
 //! - [`assistant`]: the AI receptionist (a language model with tools, or the built-in engine).
-//! - [`workers`]: the one runtime every background job is a step of.
-//! - [`clock`]: the only source of "now".
+//! - [`sync`]: the change log consoles pull and the mutations they push; [`live`]: who is online.
+//! - [`workers`]: the one runtime every background job is a step of; [`clock`]: the only "now".
 //! - [`error`]: what the domain refuses, by area, with stable codes.
 
+pub mod accounts;
 pub mod assistant;
+pub mod catalog;
+pub mod channels;
 pub mod clock;
 pub mod config;
+pub mod conversations;
+pub mod customers;
+pub mod demo;
 pub mod error;
+pub mod intake;
+pub mod live;
 pub mod metrics;
 pub mod scheduling;
+pub mod sending;
 pub mod store;
+pub mod sync;
 pub mod workers;
+
+use std::sync::Arc;
 
 pub use config::Config;
 pub use error::{Error, Result};
+
+/// Everything the domain needs at hand: the database (with the clock and the workers' wake-ups),
+/// configuration, keys, provider clients and the live hub. Cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    pub db: store::Db,
+    pub config: Arc<Config>,
+    /// Signs and checks access tokens.
+    pub keys: Arc<accounts::TokenKeys>,
+    /// Seals channel secrets at rest.
+    pub secrets: Arc<channels::SecretBox>,
+    /// WhatsApp and Twilio API clients.
+    pub providers: Arc<channels::providers::Providers>,
+    /// The language model, when one is configured.
+    pub llm: Option<Arc<assistant::llm::Llm>>,
+    /// Verified webhooks on their way to a (group) commit.
+    pub intake: intake::IntakeQueue,
+    /// Connected consoles.
+    pub live: Arc<live::Hub>,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl Core {
+    /// Builds the core on a connected database: keys from the master key, clients from the
+    /// configuration, the webhook committer started.
+    pub fn new(config: Config, db: store::Db, master_key: &[u8; 32]) -> Core {
+        let keys = Arc::new(accounts::TokenKeys::new(master_key, &config));
+        let secrets = Arc::new(channels::SecretBox::new(master_key));
+        let providers = Arc::new(channels::providers::Providers::new(&config));
+        let llm = assistant::llm::Llm::from_config(&config).map(Arc::new);
+        let intake = intake::start_committer(db.clone());
+        Core {
+            db,
+            config: Arc::new(config),
+            keys,
+            secrets,
+            providers,
+            llm,
+            intake,
+            live: Arc::new(live::Hub::default()),
+            metrics: Arc::new(metrics::Metrics::default()),
+        }
+    }
+}
+
+/// The system's time for the code that has not been given the clock yet.
+pub(crate) mod legacy {
+    use crate::clock::{Clock, SystemClock};
+
+    pub fn now_ms() -> i64 {
+        SystemClock.now_ms()
+    }
+
+    pub fn new_id() -> String {
+        crate::clock::new_id(&SystemClock)
+    }
+}

@@ -190,6 +190,7 @@ wire! {
         pub end: Timestamp,
         /// In the business's zone, RFC 9557.
         pub local_start: String,
+        pub local_end: String,
         pub status: BookingStatus,
         pub source: BookingSource,
         pub notes: String,

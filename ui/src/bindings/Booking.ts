@@ -16,7 +16,7 @@ start: Timestamp, end: Timestamp,
 /**
  * In the business's zone, RFC 9557.
  */
-local_start: string, status: BookingStatus, source: BookingSource, notes: string, 
+local_start: string, local_end: string, status: BookingStatus, source: BookingSource, notes: string, 
 /**
  * Bumped by every change; send it back as `expected_version`.
  */

@@ -8,6 +8,8 @@ use axum::extract::FromRequest;
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 
+use protocol::ErrorCode;
+
 use crate::error::ApiError;
 
 #[derive(FromRequest)]
@@ -26,20 +28,14 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
             JsonRejection::JsonDataError(e) => ApiError::validation(body_error_text(&e)),
-            JsonRejection::JsonSyntaxError(e) => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                format!("The body is not valid JSON: {}", body_error_text(&e)),
-            ),
-            JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Send the body as JSON with `Content-Type: application/json`.",
-            ),
-            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is too large.")
+            JsonRejection::JsonSyntaxError(e) => {
+                ApiError::new(ErrorCode::InvalidJson, format!("The body is not valid JSON: {}", body_error_text(&e)))
             }
-            other => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", other.body_text()),
+            JsonRejection::MissingJsonContentType(_) => {
+                ApiError::new(ErrorCode::UnsupportedMediaType, "Send the body as JSON with `Content-Type: application/json`.")
+            }
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(ErrorCode::PayloadTooLarge, "The request body is too large."),
+            other => ApiError::new(ErrorCode::InvalidBody, other.body_text()),
         }
     }
 }
@@ -57,12 +53,29 @@ fn body_error_text(e: &dyn std::error::Error) -> String {
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", rejection.body_text())
+        ApiError::new(ErrorCode::InvalidPath, rejection.body_text())
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", rejection.body_text())
+        ApiError::new(ErrorCode::InvalidQuery, rejection.body_text())
+    }
+}
+
+/// The raw body, with rejections in the API's error envelope (413 `payload_too_large`).
+pub struct RawBody(pub bytes::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        bytes::Bytes::from_request(req, state).await.map(RawBody).map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(ErrorCode::PayloadTooLarge, "The request body is too large.")
+            } else {
+                ApiError::new(ErrorCode::InvalidBody, rejection.body_text())
+            }
+        })
     }
 }

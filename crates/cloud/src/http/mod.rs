@@ -4,13 +4,14 @@
 //! Every route is registered through a `utoipa_axum::OpenApiRouter` with `routes!`, so a route
 //! cannot be served without being documented in `/openapi.json` (a test holds both directions).
 
+pub mod auth;
 pub mod extract;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{header, HeaderName, StatusCode};
+use axum::http::{header, HeaderName};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -24,31 +25,23 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::accounts::TokenKeys;
 use crate::error::ApiError;
-use crate::metrics::Metrics;
-use crate::store::Db;
-use crate::Config;
+use switchboard_core::Core;
 
-/// What every handler can reach.
+/// What every handler can reach: the core, and what only HTTP needs (login rate limits, the
+/// OpenAPI document). Dereferences to the [`Core`].
 #[derive(Clone)]
 pub struct AppState {
-    pub db: Db,
-    pub config: Arc<Config>,
-    pub keys: Arc<TokenKeys>,
-    pub metrics: Arc<Metrics>,
+    pub core: Core,
     pub login_limits: Arc<LoginLimits>,
     pub openapi: Arc<String>,
-    /// Seals channel secrets at rest.
-    pub secrets: Arc<crate::channels::SecretBox>,
-    /// WhatsApp and Twilio API clients.
-    pub providers: Arc<crate::providers::Providers>,
-    /// Verified webhooks on their way to a (group) commit.
-    pub intake: crate::intake::IntakeQueue,
-    /// The language model, when one is configured.
-    pub llm: Option<Arc<crate::llm::Llm>>,
-    /// Connected consoles (the sync WebSocket).
-    pub live: Arc<crate::live::Hub>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.core
+    }
 }
 
 /// Login attempts per account and per client address.
@@ -83,23 +76,23 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(healthz))
         .routes(routes!(metrics))
         .routes(routes!(openapi_json))
-        .merge(crate::accounts::router())
-        .merge(crate::business::router())
-        .merge(crate::staff::router())
-        .merge(crate::customers::router())
-        .merge(crate::services::router())
-        .merge(crate::canned_responses::router())
-        .merge(crate::conversations::router())
-        .merge(crate::schedule::router())
-        .merge(crate::bookings::router())
-        .merge(crate::calendar_feeds::router())
-        .merge(crate::channels::router())
-        .merge(crate::intake::router())
-        .merge(crate::outbox::router())
-        .merge(crate::control::router())
-        .merge(crate::voice::router())
-        .merge(crate::sync::router())
-        .merge(crate::live::router())
+        .merge(crate::routes::accounts::router())
+        .merge(crate::routes::business::router())
+        .merge(crate::routes::staff::router())
+        .merge(crate::routes::customers::router())
+        .merge(crate::routes::services::router())
+        .merge(crate::routes::canned_responses::router())
+        .merge(crate::routes::conversations::router())
+        .merge(crate::routes::schedule::router())
+        .merge(crate::routes::bookings::router())
+        .merge(crate::routes::calendar_feeds::router())
+        .merge(crate::routes::channels::router())
+        .merge(crate::routes::intake::router())
+        .merge(crate::routes::outbox::router())
+        .merge(crate::routes::control::router())
+        .merge(crate::routes::voice::router())
+        .merge(crate::routes::sync::router())
+        .merge(crate::routes::live::router())
 }
 
 /// The OpenAPI document as served at `/openapi.json`.
@@ -123,7 +116,7 @@ pub fn app(state_without_doc: impl FnOnce(Arc<String>) -> AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side.")
+            ApiError::new(protocol::ErrorCode::Internal, "Something went wrong on our side.")
                 .into_response()
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -145,17 +138,17 @@ pub fn app(state_without_doc: impl FnOnce(Arc<String>) -> AppState) -> Router {
 }
 
 async fn route_not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "There is no such endpoint.")
+    ApiError::new(protocol::ErrorCode::RouteNotFound, "There is no such endpoint.")
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This endpoint does not take that method.")
+    ApiError::new(protocol::ErrorCode::MethodNotAllowed, "This endpoint does not take that method.")
 }
 
 async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "The request took too long; please try again.")
+        Err(_) => ApiError::new(protocol::ErrorCode::Timeout, "The request took too long; please try again.")
             .into_response(),
     }
 }
@@ -185,7 +178,7 @@ async fn healthz(State(state): State<AppState>) -> Result<axum::Json<protocol::H
         })),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
-            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "The database is not answering."))
+            Err(ApiError::new(protocol::ErrorCode::DatabaseUnavailable, "The database is not answering."))
         }
     }
 }

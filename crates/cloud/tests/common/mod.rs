@@ -42,6 +42,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub config: Config,
     _dir: std::sync::Arc<tempfile::TempDir>,
+    /// Dropping it stops this instance (its server and its workers).
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 /// A signed-up business and its owner's tokens.
@@ -100,8 +102,11 @@ impl TestApp {
         let app = Application::build(config.clone()).await.expect("the service starts");
         let base = format!("http://{}", app.local_addr());
         let db = app.state().db.clone();
-        tokio::spawn(app.run_until(std::future::pending()));
-        TestApp { engine, base, db, client: reqwest::Client::new(), config, _dir: dir }
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        TestApp { engine, base, db, client: reqwest::Client::new(), config, _dir: dir, _stop: stop }
     }
 
     /// Another instance of the service on the same database (a restart, or a second instance).

@@ -19,8 +19,10 @@
 //! reads use a pool of read-only connections.
 
 pub mod query;
+pub mod records;
 
 pub use query::{bind_all, cursor, Bind, Filter};
+pub use records::Record;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,8 +37,8 @@ use tokio::sync::broadcast;
 use crate::clock::Clock;
 use crate::workers::{Job, Wakeups};
 
-/// The PostgreSQL notification channel that carries `instance:business:seq` after each commit.
-pub const COMMITS_CHANNEL: &str = "switchboard_commits";
+/// The PostgreSQL notification channel instances tell each other [`Signal`]s on.
+pub const SIGNALS_CHANNEL: &str = "switchboard_signals";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/cloud");
 
@@ -74,11 +76,25 @@ impl StoreError {
     }
 }
 
-/// What a committed business transaction tells live listeners (the sync WebSocket's pokes).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Committed {
-    pub business_id: String,
-    pub seq: i64,
+/// What happened, for whoever listens in this process and (on PostgreSQL) in the other instances
+/// sharing the database: commits (consoles pull), work for the workers, live frames (presence,
+/// typing) and account changes (live sessions re-check who they serve). Hints only: a lost one
+/// costs latency, never data.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Signal {
+    Committed { business_id: String, seq: i64 },
+    Wake { jobs: Vec<String> },
+    /// A live frame from `instance` for a business's consoles (see `live`).
+    Live { instance: String, business_id: String, frame: serde_json::Value },
+    AccountChanged { staff_id: String },
+}
+
+/// On the wire between instances: who sent it, and what.
+#[derive(Serialize, serde::Deserialize)]
+struct Envelope {
+    instance: String,
+    signal: Signal,
 }
 
 #[derive(Clone)]
@@ -94,7 +110,7 @@ struct Inner {
     instance: String,
     writer: AnyPool,
     reader: AnyPool,
-    committed: broadcast::Sender<Committed>,
+    signals: broadcast::Sender<Signal>,
     clock: Arc<dyn Clock>,
     wake: Arc<Wakeups>,
 }
@@ -133,9 +149,9 @@ impl Db {
                 (pool.clone(), pool)
             }
         };
-        let (committed, _) = broadcast::channel(1024);
+        let (signals, _) = broadcast::channel(4096);
         let instance = crate::clock::new_id(clock.as_ref());
-        let inner = Inner { engine, url: url.to_owned(), instance, writer, reader, committed, clock, wake: Arc::new(Wakeups::default()) };
+        let inner = Inner { engine, url: url.to_owned(), instance, writer, reader, signals, clock, wake: Arc::new(Wakeups::default()) };
         Ok(Db { inner: Arc::new(inner) })
     }
 
@@ -240,15 +256,37 @@ impl Db {
         Ok(tx)
     }
 
-    /// Live feed of committed business transactions (a hint: listeners pull the change log).
-    pub fn subscribe(&self) -> broadcast::Receiver<Committed> {
-        self.inner.committed.subscribe()
+    /// Signals from this process and the other instances.
+    pub fn subscribe(&self) -> broadcast::Receiver<Signal> {
+        self.inner.signals.subscribe()
     }
 
-    /// On PostgreSQL with several instances: turns the other instances' commit notifications
-    /// into this instance's live feed, so a console connected here hears about a webhook processed
-    /// there. Reconnects with backoff; notifications missed meanwhile only delay consoles, which
-    /// pull on reconnect and now and then anyway. Returns when `stop` flips (or at once on SQLite).
+    /// Tells this process's listeners, and the other instances (PostgreSQL), about `signal`.
+    pub async fn announce(&self, signal: Signal) -> Result<(), StoreError> {
+        if self.engine() == Engine::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)").bind(SIGNALS_CHANNEL).bind(self.envelope(&signal)?).execute(self.writer()).await?;
+        }
+        let _ = self.inner.signals.send(signal);
+        Ok(())
+    }
+
+    /// Tells only the other instances (PostgreSQL; nothing on SQLite).
+    pub async fn announce_to_others(&self, signal: Signal) -> Result<(), StoreError> {
+        if self.engine() == Engine::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)").bind(SIGNALS_CHANNEL).bind(self.envelope(&signal)?).execute(self.writer()).await?;
+        }
+        Ok(())
+    }
+
+    fn envelope(&self, signal: &Signal) -> Result<String, StoreError> {
+        Ok(serde_json::to_string(&Envelope { instance: self.inner.instance.clone(), signal: signal.clone() })?)
+    }
+
+    /// On PostgreSQL with several instances: turns the other instances' signals into this
+    /// instance's, so a console connected here hears about a webhook processed there, and work one
+    /// instance queued wakes the workers here too. Reconnects with backoff; signals missed meanwhile
+    /// only delay consoles and workers, which pull and poll anyway. Returns when `stop` flips (or
+    /// at once on SQLite).
     pub async fn relay_other_instances(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
         if self.engine() != Engine::Postgres {
             return;
@@ -264,7 +302,7 @@ impl Db {
                     tokio::select! { _ = tokio::time::sleep(wait) => continue, _ = stop.changed() => return }
                 }
             };
-            if let Err(e) = listener.listen(COMMITS_CHANNEL).await {
+            if let Err(e) = listener.listen(SIGNALS_CHANNEL).await {
                 tracing::warn!(error = %e, "LISTEN failed; retrying");
                 tokio::select! { _ = tokio::time::sleep(Duration::from_secs(1)) => continue, _ = stop.changed() => return }
             }
@@ -273,14 +311,14 @@ impl Db {
                 tokio::select! {
                     n = listener.try_recv() => match n {
                         Ok(Some(n)) => {
-                            let mut parts = n.payload().splitn(3, ':');
-                            let (Some(instance), Some(business_id), Some(seq)) = (parts.next(), parts.next(), parts.next()) else { continue };
-                            if instance == self.inner.instance {
+                            let Ok(envelope) = serde_json::from_str::<Envelope>(n.payload()) else { continue };
+                            if envelope.instance == self.inner.instance {
                                 continue;
                             }
-                            if let Ok(seq) = seq.parse() {
-                                let _ = self.inner.committed.send(Committed { business_id: business_id.to_owned(), seq });
+                            if let Signal::Wake { jobs } = &envelope.signal {
+                                self.inner.wake.notify(&jobs.iter().filter_map(|j| Job::parse(j)).collect::<Vec<_>>());
                             }
+                            let _ = self.inner.signals.send(envelope.signal);
                         }
                         // The connection dropped; the next call reconnects and listens again.
                         Ok(None) => tracing::warn!("lost the LISTEN connection; reconnecting"),
@@ -459,9 +497,30 @@ impl BusinessTx {
             return self.commit().await.map(Some);
         }
         self.mark_applied().await?;
+        self.notify_others(None).await?;
         self.tx.commit().await?;
         self.db.inner.wake.notify(&self.wakes);
         Ok(None)
+    }
+
+    /// Other instances (PostgreSQL): one notification per transaction, delivered on commit,
+    /// for the commit and for the work it queued.
+    async fn notify_others(&mut self, seq: Option<i64>) -> Result<(), StoreError> {
+        if self.engine() != Engine::Postgres {
+            return Ok(());
+        }
+        let mut signals = Vec::new();
+        if let Some(seq) = seq {
+            signals.push(Signal::Committed { business_id: self.business_id.clone(), seq });
+        }
+        if !self.wakes.is_empty() {
+            signals.push(Signal::Wake { jobs: self.wakes.iter().map(|j| j.as_str().to_owned()).collect() });
+        }
+        for signal in signals {
+            let payload = self.db.envelope(&signal)?;
+            sqlx::query("SELECT pg_notify($1, $2)").bind(SIGNALS_CHANNEL).bind(payload).execute(&mut *self.tx).await?;
+        }
+        Ok(())
     }
 
     /// For a mutation's transaction: records it as applied in this transaction (its full outcome
@@ -498,18 +557,11 @@ impl BusinessTx {
             return Err(StoreError::NothingRecorded);
         };
         self.mark_applied().await?;
-        if self.engine() == Engine::Postgres {
-            // Other instances' consoles: one notification per transaction, delivered on commit.
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(COMMITS_CHANNEL)
-                .bind(format!("{}:{}:{}", self.db.inner.instance, self.business_id, seq))
-                .execute(&mut *self.tx)
-                .await?;
-        }
+        self.notify_others(Some(seq)).await?;
         self.tx.commit().await?;
         self.db.inner.wake.notify(&self.wakes);
         // Nobody listening is fine: pokes are hints.
-        let _ = self.db.inner.committed.send(Committed { business_id: self.business_id, seq });
+        let _ = self.db.inner.signals.send(Signal::Committed { business_id: self.business_id, seq });
         Ok(seq)
     }
 }

@@ -1,0 +1,20 @@
+//! The API's routes, one module per area of the core. Handlers only extract, call the core and
+//! shape the answer.
+
+pub mod accounts;
+pub mod bookings;
+pub mod business;
+pub mod calendar_feeds;
+pub mod canned_responses;
+pub mod channels;
+pub mod control;
+pub mod conversations;
+pub mod customers;
+pub mod intake;
+pub mod live;
+pub mod outbox;
+pub mod schedule;
+pub mod services;
+pub mod staff;
+pub mod sync;
+pub mod voice;

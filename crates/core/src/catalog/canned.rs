@@ -1,0 +1,132 @@
+//! Canned responses: saved replies staff insert by typing `/shortcut` in the composer.
+
+use crate::Core;
+use protocol::EntityKind;
+use protocol::{CannedResponse, CreateCannedResponse, UpdateCannedResponse};
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+use sqlx::Row;
+
+use crate::accounts::{required_text, Actor, Permission};
+use crate::error::{CatalogError, Error};
+use crate::store::{rfc3339, BusinessTx, StoreError};
+use crate::legacy::{new_id, now_ms};
+
+const COLUMNS: &str = "id, business_id, shortcut, title, body, created_at, updated_at";
+
+fn from_row(row: &AnyRow) -> Result<CannedResponse, StoreError> {
+    Ok(CannedResponse {
+        id: row.try_get("id")?,
+        business_id: row.try_get("business_id")?,
+        shortcut: row.try_get("shortcut")?,
+        title: row.try_get("title")?,
+        body: row.try_get("body")?,
+        created_at: rfc3339(row.try_get("created_at")?),
+        updated_at: rfc3339(row.try_get("updated_at")?),
+    })
+}
+
+pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<CannedResponse>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM canned_responses WHERE id = $1 AND business_id = $2"))
+        .bind(id)
+        .bind(business_id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+fn check_shortcut(shortcut: &str) -> Result<String, Error> {
+    let shortcut = shortcut.trim().trim_start_matches('/').to_lowercase();
+    if shortcut.is_empty() || shortcut.len() > 32 || !shortcut.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+        return Err(Error::invalid("`shortcut` must be 1–32 letters, digits, `-` or `_` (what staff type after `/`)."));
+    }
+    Ok(shortcut)
+}
+
+pub async fn save(tx: &mut BusinessTx, c: &CannedResponse, insert: bool) -> Result<CannedResponse, Error> {
+    let sql = if insert {
+        "INSERT INTO canned_responses (shortcut, title, body, updated_at, created_at, id, business_id) VALUES ($1, $2, $3, $4, $4, $5, $6)"
+    } else {
+        "UPDATE canned_responses SET shortcut = $1, title = $2, body = $3, updated_at = $4 WHERE id = $5 AND business_id = $6"
+    };
+    sqlx::query(sql)
+        .bind(c.shortcut.clone())
+        .bind(c.title.clone())
+        .bind(c.body.clone())
+        .bind(now_ms())
+        .bind(c.id.clone())
+        .bind(tx.business_id().to_owned())
+        .execute(tx.conn())
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            e if e.is_unique_violation() => Error::from(CatalogError::ShortcutTaken),
+            e => e.into(),
+        })?;
+    let business_id = tx.business_id().to_owned();
+    let saved = load(tx.conn(), &business_id, &c.id).await?.ok_or_else(|| Error::NotFound("canned response"))?;
+    tx.record(EntityKind::CannedResponse, &saved.id, Some(&saved)).await?;
+    Ok(saved)
+}
+
+/// Every canned response, by shortcut.
+pub async fn list_canned(core: &Core, actor: &Actor) -> Result<Vec<CannedResponse>, Error> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM canned_responses WHERE business_id = $1 ORDER BY shortcut"))
+        .bind(&actor.business_id)
+        .fetch_all(core.db.reader())
+        .await?;
+    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+}
+
+/// Adds a canned response (owners and admins).
+pub async fn create_canned(core: &Core, actor: &Actor, req: CreateCannedResponse) -> Result<CannedResponse, Error> {
+    actor.require(Permission::ManageCatalog)?;
+    let canned = CannedResponse {
+        id: new_id().into(),
+        business_id: actor.business_id.clone().into(),
+        shortcut: check_shortcut(&req.shortcut)?,
+        title: required_text(&req.title, "title", 200)?,
+        body: required_text(&req.body, "body", 4096)?,
+        created_at: protocol::Timestamp::UNIX_EPOCH,
+        updated_at: protocol::Timestamp::UNIX_EPOCH,
+    };
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let saved = save(&mut tx, &canned, true).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// One canned response.
+pub async fn get_canned(core: &Core, actor: &Actor, id: &str) -> Result<CannedResponse, Error> {
+    let mut conn = core.db.reader().acquire().await?;
+    Ok(load(&mut conn, &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("canned response"))?)
+}
+
+/// Changes a canned response (owners and admins).
+pub async fn update_canned(core: &Core, actor: &Actor, id: &str, req: UpdateCannedResponse) -> Result<CannedResponse, Error> {
+    actor.require(Permission::ManageCatalog)?;
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let mut canned = load(tx.conn(), &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("canned response"))?;
+    if let Some(shortcut) = &req.shortcut {
+        canned.shortcut = check_shortcut(shortcut)?;
+    }
+    if let Some(title) = &req.title {
+        canned.title = required_text(title, "title", 200)?;
+    }
+    if let Some(body) = &req.body {
+        canned.body = required_text(body, "body", 4096)?;
+    }
+    let saved = save(&mut tx, &canned, false).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// Deletes a canned response (owners and admins).
+pub async fn delete_canned(core: &Core, actor: &Actor, id: &str) -> Result<(), Error> {
+    actor.require(Permission::ManageCatalog)?;
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    if !tx.delete_row("canned_responses", EntityKind::CannedResponse, id).await? {
+        return Err(Error::NotFound("canned response"));
+    }
+    tx.commit().await?;
+    Ok(())
+}

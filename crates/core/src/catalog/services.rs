@@ -1,0 +1,214 @@
+//! Services the business sells: name, duration, price and the buffers around each appointment.
+
+use crate::Core;
+use protocol::EntityKind;
+use protocol::{CreateService, Service, UpdateService};
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+use sqlx::Row;
+
+use crate::accounts::{required_text, Actor, Permission};
+use crate::error::{BookingError, Error};
+use crate::store::{rfc3339, BusinessTx, StoreError};
+use crate::legacy::{new_id, now_ms};
+
+const COLUMNS: &str = "id, business_id, name, duration_minutes, price_cents, buffer_before_minutes, buffer_after_minutes, active, \
+                       min_notice_minutes, max_advance_days, slot_interval_minutes, created_at, updated_at";
+
+fn from_row(row: &AnyRow) -> Result<Service, StoreError> {
+    let minutes = |col: &str| -> Result<u32, StoreError> {
+        u32::try_from(row.try_get::<i64, _>(col)?).map_err(|_| StoreError::Corrupt(format!("services.{col}")))
+    };
+    let optional = |col: &str| -> Result<Option<u32>, StoreError> {
+        row.try_get::<Option<i64>, _>(col)?
+            .map(|v| u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("services.{col}"))))
+            .transpose()
+    };
+    Ok(Service {
+        id: row.try_get("id")?,
+        business_id: row.try_get("business_id")?,
+        name: row.try_get("name")?,
+        duration_minutes: minutes("duration_minutes")?,
+        price_cents: row.try_get("price_cents")?,
+        buffer_before_minutes: minutes("buffer_before_minutes")?,
+        buffer_after_minutes: minutes("buffer_after_minutes")?,
+        active: row.try_get::<i64, _>("active")? != 0,
+        staff_ids: Vec::new(),
+        min_notice_minutes: optional("min_notice_minutes")?,
+        max_advance_days: optional("max_advance_days")?,
+        slot_interval_minutes: optional("slot_interval_minutes")?,
+        created_at: rfc3339(row.try_get("created_at")?),
+        updated_at: rfc3339(row.try_get("updated_at")?),
+    })
+}
+
+pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Service>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM services WHERE id = $1 AND business_id = $2 AND deleted_at IS NULL"))
+        .bind(id)
+        .bind(business_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(mut service) = row.as_ref().map(from_row).transpose()? else { return Ok(None) };
+    service.staff_ids = sqlx::query_scalar("SELECT staff_id FROM service_staff WHERE service_id = $1 ORDER BY staff_id")
+        .bind(id)
+        .fetch_all(conn)
+        .await?;
+    Ok(Some(service))
+}
+
+fn validate(s: &Service) -> Result<(), Error> {
+    if !(5..=24 * 60).contains(&s.duration_minutes) {
+        return Err(Error::invalid("`duration_minutes` must be between 5 and 1440."));
+    }
+    if s.price_cents < 0 {
+        return Err(Error::invalid("`price_cents` must not be negative."));
+    }
+    if s.buffer_before_minutes > 240 || s.buffer_after_minutes > 240 {
+        return Err(Error::invalid("Buffers must be at most 240 minutes."));
+    }
+    crate::scheduling::hours::check_rules(s.min_notice_minutes, s.max_advance_days, s.slot_interval_minutes)
+}
+
+pub async fn save(tx: &mut BusinessTx, s: &Service, insert: bool) -> Result<Service, Error> {
+    validate(s)?;
+    let sql = if insert {
+        "INSERT INTO services (name, duration_minutes, price_cents, buffer_before_minutes, buffer_after_minutes, active, \
+         min_notice_minutes, max_advance_days, slot_interval_minutes, updated_at, created_at, id, business_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)"
+    } else {
+        "UPDATE services SET name = $1, duration_minutes = $2, price_cents = $3, buffer_before_minutes = $4, buffer_after_minutes = $5, \
+         active = $6, min_notice_minutes = $7, max_advance_days = $8, slot_interval_minutes = $9, updated_at = $10 \
+         WHERE id = $11 AND business_id = $12"
+    };
+    let business_id = tx.business_id().to_owned();
+    sqlx::query(sql)
+        .bind(s.name.clone())
+        .bind(s.duration_minutes as i64)
+        .bind(s.price_cents)
+        .bind(s.buffer_before_minutes as i64)
+        .bind(s.buffer_after_minutes as i64)
+        .bind(i64::from(s.active))
+        .bind(s.min_notice_minutes.map(i64::from))
+        .bind(s.max_advance_days.map(i64::from))
+        .bind(s.slot_interval_minutes.map(i64::from))
+        .bind(now_ms())
+        .bind(s.id.clone())
+        .bind(business_id.clone())
+        .execute(tx.conn())
+        .await?;
+    // Who can perform it: every listed id must be this business's staff.
+    let mut staff_ids = s.staff_ids.clone();
+    staff_ids.sort();
+    staff_ids.dedup();
+    for staff_id in &staff_ids {
+        if crate::accounts::staff::load(tx.conn(), &business_id, staff_id).await?.is_none() {
+            return Err(BookingError::UnknownStaff.into());
+        }
+    }
+    sqlx::query("DELETE FROM service_staff WHERE service_id = $1").bind(s.id.clone()).execute(tx.conn()).await?;
+    for staff_id in &staff_ids {
+        sqlx::query("INSERT INTO service_staff (service_id, staff_id, business_id) VALUES ($1, $2, $3)")
+            .bind(s.id.clone())
+            .bind(staff_id.clone())
+            .bind(business_id.clone())
+            .execute(tx.conn())
+            .await?;
+    }
+    let saved = load(tx.conn(), &business_id, &s.id).await?.ok_or_else(|| Error::NotFound("service"))?;
+    tx.record(EntityKind::Service, &saved.id, Some(&saved)).await?;
+    Ok(saved)
+}
+
+/// Every service, active or not, by name.
+pub async fn list_services(core: &Core, actor: &Actor) -> Result<Vec<Service>, Error> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM services WHERE business_id = $1 AND deleted_at IS NULL ORDER BY name, id"))
+        .bind(&actor.business_id)
+        .fetch_all(core.db.reader())
+        .await?;
+    let mut services = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let links = sqlx::query("SELECT service_id, staff_id FROM service_staff WHERE business_id = $1 ORDER BY staff_id")
+        .bind(&actor.business_id)
+        .fetch_all(core.db.reader())
+        .await?;
+    for link in &links {
+        let service_id: String = link.try_get("service_id")?;
+        if let Some(service) = services.iter_mut().find(|s| s.id == service_id) {
+            service.staff_ids.push(link.try_get("staff_id")?);
+        }
+    }
+    Ok(services)
+}
+
+/// Adds a service (owners and admins).
+pub async fn create_service(core: &Core, actor: &Actor, req: CreateService) -> Result<Service, Error> {
+    actor.require(Permission::ManageCatalog)?;
+    let service = Service {
+        id: new_id().into(),
+        business_id: actor.business_id.clone().into(),
+        name: required_text(&req.name, "name", 200)?,
+        duration_minutes: req.duration_minutes,
+        price_cents: req.price_cents,
+        buffer_before_minutes: req.buffer_before_minutes,
+        buffer_after_minutes: req.buffer_after_minutes,
+        active: req.active,
+        staff_ids: req.staff_ids,
+        min_notice_minutes: req.min_notice_minutes,
+        max_advance_days: req.max_advance_days,
+        slot_interval_minutes: req.slot_interval_minutes,
+        created_at: protocol::Timestamp::UNIX_EPOCH,
+        updated_at: protocol::Timestamp::UNIX_EPOCH,
+    };
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let saved = save(&mut tx, &service, true).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// One service.
+pub async fn get_service(core: &Core, actor: &Actor, id: &str) -> Result<Service, Error> {
+    let mut conn = core.db.reader().acquire().await?;
+    Ok(load(&mut conn, &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("service"))?)
+}
+
+/// Changes a service (owners and admins).
+pub async fn update_service(core: &Core, actor: &Actor, id: &str, req: UpdateService) -> Result<Service, Error> {
+    actor.require(Permission::ManageCatalog)?;
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let mut service = load(tx.conn(), &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("service"))?;
+    if let Some(name) = &req.name {
+        service.name = required_text(name, "name", 200)?;
+    }
+    service.duration_minutes = req.duration_minutes.unwrap_or(service.duration_minutes);
+    service.price_cents = req.price_cents.unwrap_or(service.price_cents);
+    service.buffer_before_minutes = req.buffer_before_minutes.unwrap_or(service.buffer_before_minutes);
+    service.buffer_after_minutes = req.buffer_after_minutes.unwrap_or(service.buffer_after_minutes);
+    service.active = req.active.unwrap_or(service.active);
+    if let Some(staff_ids) = req.staff_ids {
+        service.staff_ids = staff_ids;
+    }
+    service.min_notice_minutes = req.min_notice_minutes.unwrap_or(service.min_notice_minutes);
+    service.max_advance_days = req.max_advance_days.unwrap_or(service.max_advance_days);
+    service.slot_interval_minutes = req.slot_interval_minutes.unwrap_or(service.slot_interval_minutes);
+    let saved = save(&mut tx, &service, false).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// Removes a service (owners and admins). Past bookings keep it.
+pub async fn delete_service(core: &Core, actor: &Actor, id: &str) -> Result<(), Error> {
+    actor.require(Permission::ManageCatalog)?;
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let deleted = sqlx::query("UPDATE services SET deleted_at = $1, active = 0 WHERE id = $2 AND business_id = $3 AND deleted_at IS NULL")
+        .bind(now_ms())
+        .bind(id)
+        .bind(&actor.business_id)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(Error::NotFound("service"));
+    }
+    tx.record::<Service>(EntityKind::Service, id, None).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,585 @@
+//! Conversations, their messages and internal notes: the inbox.
+//!
+//! The inbox lists conversations newest activity first, keyset-paginated on
+//! `(last_activity_at, id)` so that a page costs the same at the top of 100k conversations as
+//! anywhere else. Each conversation carries a preview of its last message and its unread count, so
+//! the list never touches the messages table.
+
+pub mod takeover;
+
+use crate::Core;
+use protocol::EntityKind;
+use protocol::{
+    AuthorKind, Channel, ControlMode, Conversation, ConversationDetail, ConversationStatus, CreateConversation, CreateNote,
+    DeliveryStatus, Direction, Media, Message, MessageKind, Note, Page, UpdateConversation, UpdateNote,
+};
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+use sqlx::Row;
+
+use crate::accounts::{required_text, Actor, Permission};
+use crate::error::{Error, SyncError};
+use crate::store::{bind_all, cursor, json_column, rfc3339, Bind, BusinessTx, Filter, StoreError};
+use crate::legacy::{new_id, now_ms};
+
+const PREVIEW_CHARS: usize = 140;
+const DETAIL_MESSAGES: i64 = 50;
+
+const COLUMNS: &str = "id, business_id, customer_id, channel, status, mode, holder_staff_id, assignee_staff_id, \
+                       last_activity_at, last_message_preview, unread_count, created_at, updated_at";
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} {value}"))
+}
+
+fn from_row(row: &AnyRow) -> Result<Conversation, StoreError> {
+    let channel: String = row.try_get("channel")?;
+    let status: String = row.try_get("status")?;
+    let mode: String = row.try_get("mode")?;
+    Ok(Conversation {
+        id: row.try_get("id")?,
+        business_id: row.try_get("business_id")?,
+        customer_id: row.try_get("customer_id")?,
+        channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?,
+        status: ConversationStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        mode: ControlMode::parse(&mode).ok_or_else(|| corrupt("mode", &mode))?,
+        holder_staff_id: row.try_get("holder_staff_id")?,
+        assignee_staff_id: row.try_get("assignee_staff_id")?,
+        last_activity_at: rfc3339(row.try_get("last_activity_at")?),
+        last_message_preview: row.try_get("last_message_preview")?,
+        unread_count: u32::try_from(row.try_get::<i64, _>("unread_count")?).unwrap_or(u32::MAX),
+        created_at: rfc3339(row.try_get("created_at")?),
+        updated_at: rfc3339(row.try_get("updated_at")?),
+    })
+}
+
+pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Conversation>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM conversations WHERE id = $1 AND business_id = $2"))
+        .bind(id)
+        .bind(business_id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+const MESSAGE_COLUMNS: &str = "id, business_id, conversation_id, direction, author_kind, author_staff_id, body, media, \
+                               provider_message_id, delivery_status, error, created_at, updated_at, kind, raw";
+
+fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
+    let direction: String = row.try_get("direction")?;
+    let author: String = row.try_get("author_kind")?;
+    let status: String = row.try_get("delivery_status")?;
+    let kind: String = row.try_get("kind")?;
+    Ok(Message {
+        id: row.try_get("id")?,
+        business_id: row.try_get("business_id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        direction: Direction::parse(&direction).ok_or_else(|| corrupt("direction", &direction))?,
+        author_kind: AuthorKind::parse(&author).ok_or_else(|| corrupt("author_kind", &author))?,
+        author_staff_id: row.try_get("author_staff_id")?,
+        kind: MessageKind::parse(&kind).ok_or_else(|| corrupt("message kind", &kind))?,
+        body: row.try_get("body")?,
+        media: json_column::<Vec<Media>>(&row.try_get::<String, _>("media")?, "messages.media")?,
+        call: if kind == "call" {
+            row.try_get::<Option<String>, _>("raw")?.map(|r| json_column(&r, "messages.raw")).transpose()?
+        } else {
+            None
+        },
+        provider_message_id: row.try_get("provider_message_id")?,
+        delivery_status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt("delivery_status", &status))?,
+        error: row.try_get("error")?,
+        created_at: rfc3339(row.try_get("created_at")?),
+        updated_at: rfc3339(row.try_get("updated_at")?),
+    })
+}
+
+const NOTE_COLUMNS: &str = "id, business_id, conversation_id, author_staff_id, body, created_at, updated_at";
+
+fn note_from_row(row: &AnyRow) -> Result<Note, StoreError> {
+    Ok(Note {
+        id: row.try_get("id")?,
+        business_id: row.try_get("business_id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        author_staff_id: row.try_get("author_staff_id")?,
+        body: row.try_get("body")?,
+        created_at: rfc3339(row.try_get("created_at")?),
+        updated_at: rfc3339(row.try_get("updated_at")?),
+    })
+}
+
+async fn load_note(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Note>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {NOTE_COLUMNS} FROM notes WHERE id = $1 AND business_id = $2"))
+        .bind(id)
+        .bind(business_id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(note_from_row).transpose()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes shared with intake, the assistant and the demo
+
+/// The open conversation of a customer on a channel, reopened or created as needed.
+pub async fn open_for(tx: &mut BusinessTx, customer_id: &str, channel: Channel) -> Result<Conversation, Error> {
+    let business_id = tx.business_id().to_owned();
+    let existing: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM conversations WHERE business_id = $1 AND customer_id = $2 AND channel = $3 \
+         ORDER BY (CASE WHEN status = 'open' THEN 0 ELSE 1 END), last_activity_at DESC LIMIT 1",
+    )
+    .bind(&business_id)
+    .bind(customer_id)
+    .bind(channel.as_str())
+    .fetch_optional(tx.conn())
+    .await?;
+    let now = now_ms();
+    let mut changed = true;
+    let id = match existing {
+        Some(id) => {
+            changed = sqlx::query("UPDATE conversations SET status = 'open', updated_at = $1 WHERE id = $2 AND status <> 'open'")
+                .bind(now)
+                .bind(&id)
+                .execute(tx.conn())
+                .await?
+                .rows_affected()
+                > 0;
+            id
+        }
+        None => {
+            let id = new_id();
+            sqlx::query(
+                "INSERT INTO conversations (id, business_id, customer_id, channel, status, mode, last_activity_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, 'open', 'ai', $5, $5, $5)",
+            )
+            .bind(&id)
+            .bind(&business_id)
+            .bind(customer_id)
+            .bind(channel.as_str())
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+            id
+        }
+    };
+    let conversation = load(tx.conn(), &business_id, &id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    // Only a new or reopened conversation is news for consoles.
+    if changed {
+        tx.record(EntityKind::Conversation, &id, Some(&conversation)).await?;
+    }
+    Ok(conversation)
+}
+
+/// A new message to store in a conversation.
+pub struct NewMessage {
+    /// `None`: a new id. Staff replies bring the id their console made.
+    pub id: Option<String>,
+    pub direction: Direction,
+    pub kind: MessageKind,
+    /// The provider's payload, kept for kinds Switchboard cannot show.
+    pub raw: Option<String>,
+    pub author_kind: AuthorKind,
+    pub author_staff_id: Option<String>,
+    pub body: String,
+    pub media: Vec<Media>,
+    pub provider_message_id: Option<String>,
+    pub delivery_status: DeliveryStatus,
+    /// When it happened (ms); `None` is now.
+    pub at_ms: Option<i64>,
+}
+
+pub async fn load_message(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Message>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND business_id = $2"))
+        .bind(id)
+        .bind(business_id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(message_from_row).transpose()
+}
+
+/// Stores a message and moves the conversation's activity, preview and unread count along.
+pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMessage) -> Result<Message, Error> {
+    let business_id = tx.business_id().to_owned();
+    let id = new.id.clone().unwrap_or_else(new_id);
+    let at = new.at_ms.unwrap_or_else(now_ms);
+    sqlx::query(&format!(
+        "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)"
+    ))
+    .bind(&id)
+    .bind(&business_id)
+    .bind(conversation_id)
+    .bind(new.direction.as_str())
+    .bind(new.author_kind.as_str())
+    .bind(new.author_staff_id)
+    .bind(&new.body)
+    .bind(serde_json::to_string(&new.media).map_err(Error::internal)?)
+    .bind(new.provider_message_id)
+    .bind(new.delivery_status.as_str())
+    .bind(None::<String>)
+    .bind(at)
+    .bind(new.kind.as_str())
+    .bind(new.raw.clone())
+    .execute(tx.conn())
+    .await?;
+    let is_event = new.kind == MessageKind::Event;
+    let preview: String = if new.body.is_empty() && !new.media.is_empty() {
+        format!("[{}]", new.media[0].content_type.split('/').next().unwrap_or("attachment"))
+    } else {
+        new.body.chars().take(PREVIEW_CHARS).collect()
+    };
+    let inbound = new.direction == Direction::Inbound;
+    // Events (took over, handed back) are activity, but the inbox keeps showing the last thing
+    // said.
+    sqlx::query(
+        "UPDATE conversations SET last_activity_at = $1, last_message_preview = CASE WHEN $6 = 1 THEN last_message_preview ELSE $2 END, \
+         unread_count = unread_count + $3, updated_at = $1, \
+         last_inbound_at = CASE WHEN $3 = 1 THEN $1 ELSE last_inbound_at END WHERE id = $4 AND business_id = $5",
+    )
+    .bind(at)
+    .bind(preview)
+    .bind(i64::from(inbound))
+    .bind(conversation_id)
+    .bind(&business_id)
+    .bind(i64::from(is_event))
+    .execute(tx.conn())
+    .await?;
+    let row = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1")).bind(&id).fetch_one(tx.conn()).await?;
+    let message = message_from_row(&row)?;
+    tx.record(EntityKind::Message, &id, Some(&message)).await?;
+    let conversation = load(tx.conn(), &business_id, conversation_id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    tx.record(EntityKind::Conversation, conversation_id, Some(&conversation)).await?;
+    Ok(message)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+/// Which conversations to list (`holder`/`assignee`: a staff id, or `me`).
+#[derive(Debug, Default, Clone)]
+pub struct InboxQuery {
+    pub status: Option<ConversationStatus>,
+    pub mode: Option<ControlMode>,
+    pub channel: Option<Channel>,
+    pub holder: Option<String>,
+    pub assignee: Option<String>,
+    pub customer_id: Option<String>,
+    pub unread: Option<bool>,
+    pub cursor: Option<String>,
+}
+
+/// The inbox: conversations, newest activity first, keyset-paginated.
+pub async fn inbox_page(state: &Core, auth: &Actor, q: &InboxQuery, limit: i64) -> Result<Page<Conversation>, Error> {
+    let mut f = Filter::default();
+    f.and("business_id = ?", [Bind::Text(auth.business_id.clone())]);
+    if let Some(status) = q.status {
+        f.and("status = ?", [Bind::Text(status.as_str().into())]);
+    }
+    if let Some(mode) = q.mode {
+        f.and("mode = ?", [Bind::Text(mode.as_str().into())]);
+    }
+    if let Some(channel) = q.channel {
+        f.and("channel = ?", [Bind::Text(channel.as_str().into())]);
+    }
+    if let Some(holder) = &q.holder {
+        let holder = if holder == "me" { auth.staff_id.clone() } else { holder.clone() };
+        f.and("holder_staff_id = ?", [Bind::Text(holder)]);
+    }
+    if let Some(assignee) = &q.assignee {
+        let assignee = if assignee == "me" { auth.staff_id.clone() } else { assignee.clone() };
+        f.and("assignee_staff_id = ?", [Bind::Text(assignee)]);
+    }
+    if let Some(customer_id) = &q.customer_id {
+        f.and("customer_id = ?", [Bind::Text(customer_id.clone())]);
+    }
+    if q.unread == Some(true) {
+        f.and("unread_count > 0", []);
+    }
+    if let Some(c) = &q.cursor {
+        let (ms, id) = cursor::decode(c).ok_or_else(|| SyncError::InvalidCursor("The cursor is not valid."))?;
+        f.and("(last_activity_at < ? OR (last_activity_at = ? AND id < ?))", [Bind::Int(ms), Bind::Int(ms), Bind::Text(id)]);
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM conversations{} ORDER BY last_activity_at DESC, id DESC LIMIT ${}",
+        f.where_sql(),
+        f.next_placeholder()
+    );
+    let rows = bind_all(sqlx::query(&sql), &f.binds).bind(limit + 1).fetch_all(state.db.reader()).await?;
+    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|c| cursor::encode(c.last_activity_at.as_millis(), &c.id))
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+/// The conversation's customer, even if they were since removed from the customer list.
+async fn customer_of(conn: &mut AnyConnection, conversation: &Conversation) -> Result<protocol::Customer, Error> {
+    crate::customers::load_any(conn, &conversation.business_id, &conversation.customer_id)
+        .await?
+        .ok_or_else(|| Error::internal(StoreError::Corrupt("conversation without customer".into())))
+}
+
+/// Up to `limit` messages before `before` (newest first in the query), returned oldest first.
+async fn message_page(
+    conn: &mut AnyConnection,
+    business_id: &str,
+    conversation_id: &str,
+    before: Option<(i64, String)>,
+    limit: i64,
+) -> Result<(Vec<Message>, Option<String>), Error> {
+    let mut f = Filter::default();
+    f.and("conversation_id = ?", [Bind::Text(conversation_id.into())]);
+    f.and("business_id = ?", [Bind::Text(business_id.into())]);
+    if let Some((ms, id)) = before {
+        f.and("(created_at < ? OR (created_at = ? AND id < ?))", [Bind::Int(ms), Bind::Int(ms), Bind::Text(id)]);
+    }
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages{} ORDER BY created_at DESC, id DESC LIMIT ${}",
+        f.where_sql(),
+        f.next_placeholder()
+    );
+    let rows = bind_all(sqlx::query(&sql), &f.binds).bind(limit + 1).fetch_all(&mut *conn).await?;
+    let mut messages = rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()?;
+    let older = if messages.len() as i64 > limit {
+        messages.truncate(limit as usize);
+        messages.last().map(|m| cursor::encode(m.created_at.as_millis(), &m.id))
+    } else {
+        None
+    };
+    messages.reverse();
+    Ok((messages, older))
+}
+
+/// Resolves, reopens, marks read or (re)assigns (the REST route and sync share it).
+pub async fn apply_update(tx: &mut BusinessTx, auth: &Actor, id: &str, req: UpdateConversation) -> Result<Conversation, Error> {
+    auth.require(Permission::HandleConversations)?;
+    let id = id.to_owned();
+    let mut conversation = load(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    if let Some(status) = req.status {
+        conversation.status = status;
+    }
+    if req.mark_read == Some(true) {
+        conversation.unread_count = 0;
+    }
+    if let Some(assignee) = req.assignee_staff_id {
+        if let Some(staff_id) = &assignee {
+            crate::accounts::staff::require_active(tx.conn(), &auth.business_id, staff_id).await?;
+        }
+        conversation.assignee_staff_id = assignee;
+    }
+    sqlx::query(
+        "UPDATE conversations SET status = $1, unread_count = $2, assignee_staff_id = $3, updated_at = $4 WHERE id = $5 AND business_id = $6",
+    )
+        .bind(conversation.status.as_str())
+        .bind(conversation.unread_count as i64)
+        .bind(conversation.assignee_staff_id.as_deref())
+        .bind(now_ms())
+        .bind(&id)
+        .bind(&auth.business_id)
+        .execute(tx.conn())
+        .await?;
+    let conversation = load(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    tx.record(EntityKind::Conversation, &id, Some(&conversation)).await?;
+    Ok(conversation)
+}
+
+/// Adds an internal note; with `note_id` (made by a console), adding it again returns it.
+pub async fn add_note(tx: &mut BusinessTx, auth: &Actor, conversation_id: &str, note_id: Option<String>, body: &str) -> Result<Note, Error> {
+    auth.require(Permission::HandleConversations)?;
+    let body = required_text(body, "body", 10_000)?;
+    load(tx.conn(), &auth.business_id, conversation_id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    if let Some(id) = &note_id {
+        if let Some(existing) = load_note(tx.conn(), &auth.business_id, id).await? {
+            return Ok(existing);
+        }
+    }
+    let note_id = note_id.unwrap_or_else(new_id);
+    sqlx::query(&format!("INSERT INTO notes ({NOTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $6)"))
+        .bind(&note_id)
+        .bind(&auth.business_id)
+        .bind(conversation_id)
+        .bind(&auth.staff_id)
+        .bind(&body)
+        .bind(now_ms())
+        .execute(tx.conn())
+        .await?;
+    let note = load_note(tx.conn(), &auth.business_id, &note_id).await?.ok_or_else(|| Error::NotFound("note"))?;
+    tx.record(EntityKind::Note, &note_id, Some(&note)).await?;
+    Ok(note)
+}
+
+fn may_edit_note(auth: &Actor, note: &Note) -> Result<(), Error> {
+    if note.author_staff_id == auth.staff_id || crate::accounts::role_allows(auth.role, Permission::DeleteData) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("Only the note's author, an owner or an admin can change it.".into()))
+    }
+}
+
+/// Which conversations to list.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListConversations {
+    pub status: Option<ConversationStatus>,
+    pub mode: Option<ControlMode>,
+    pub channel: Option<Channel>,
+    /// A staff id, or `me`.
+    pub holder: Option<String>,
+    /// A staff id, or `me`.
+    pub assignee: Option<String>,
+    pub customer_id: Option<String>,
+    /// Only conversations with unread messages.
+    pub unread: Option<bool>,
+    pub cursor: Option<String>,
+    /// 1–200, default 50.
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListMessages {
+    /// From `older_messages_cursor` or a previous page's `next_cursor`: messages before it.
+    pub before: Option<String>,
+    /// 1–200, default 50.
+    pub limit: Option<u32>,
+}
+
+/// The inbox: conversations, newest activity first, with filters and cursor pagination.
+pub async fn list_conversations(core: &Core, actor: &Actor, q: ListConversations) -> Result<Page<Conversation>, Error> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 200) as i64;
+    let query = InboxQuery {
+        status: q.status,
+        mode: q.mode,
+        channel: q.channel,
+        holder: q.holder,
+        assignee: q.assignee,
+        customer_id: q.customer_id,
+        unread: q.unread,
+        cursor: q.cursor,
+    };
+    let page = inbox_page(core, actor, &query, limit).await?;
+    Ok(page)
+}
+
+/// Opens a conversation with a customer on a channel (or returns the open one).
+pub async fn create_conversation(core: &Core, actor: &Actor, req: CreateConversation) -> Result<Conversation, Error> {
+    actor.require(Permission::HandleConversations)?;
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    crate::customers::load(tx.conn(), &actor.business_id, &req.customer_id).await?.ok_or_else(|| Error::NotFound("customer"))?;
+    let conversation = open_for(&mut tx, &req.customer_id, req.channel).await?;
+    tx.commit_even_if_unchanged().await?;
+    Ok(conversation)
+}
+
+/// One conversation with its customer, its newest messages and its notes.
+pub async fn get_conversation(core: &Core, actor: &Actor, id: &str) -> Result<ConversationDetail, Error> {
+    let mut conn = core.db.reader().acquire().await?;
+    let conversation = load(&mut conn, &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    let customer = customer_of(&mut conn, &conversation).await?;
+    let (messages, older_messages_cursor) = message_page(&mut conn, &actor.business_id, id, None, DETAIL_MESSAGES).await?;
+    let rows = sqlx::query(&format!("SELECT {NOTE_COLUMNS} FROM notes WHERE conversation_id = $1 AND business_id = $2 ORDER BY created_at, id"))
+        .bind(id)
+        .bind(&actor.business_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let notes = rows.iter().map(note_from_row).collect::<Result<_, _>>()?;
+    Ok(ConversationDetail { conversation, customer, messages, older_messages_cursor, notes })
+}
+
+/// Marks a conversation resolved or open again, or read.
+pub async fn update_conversation(core: &Core, actor: &Actor, id: &str, req: UpdateConversation) -> Result<Conversation, Error> {
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let conversation = apply_update(&mut tx, actor, id, req).await?;
+    tx.commit().await?;
+    Ok(conversation)
+}
+
+/// Deletes a conversation with its messages and notes, for good (owners and admins).
+pub async fn delete_conversation(core: &Core, actor: &Actor, id: &str) -> Result<(), Error> {
+    actor.require(Permission::DeleteData)?;
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    load(tx.conn(), &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    for (table, entity) in [("messages", EntityKind::Message), ("notes", EntityKind::Note)] {
+        let ids: Vec<String> = sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE conversation_id = $1"))
+            .bind(id)
+            .fetch_all(tx.conn())
+            .await?;
+        for child in &ids {
+            tx.record::<()>(entity, child, None).await?;
+        }
+        sqlx::query(&format!("DELETE FROM {table} WHERE conversation_id = $1")).bind(id).execute(tx.conn()).await?;
+    }
+    sqlx::query("DELETE FROM conversations WHERE id = $1 AND business_id = $2").bind(id).bind(&actor.business_id).execute(tx.conn()).await?;
+    tx.record::<()>(EntityKind::Conversation, id, None).await?;
+    tx.audit(Some(&actor.staff_id), "conversation.deleted", Some(("conversation", id)), serde_json::json!({})).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A conversation's messages, a page at a time going back in time; each page is oldest first.
+pub async fn list_messages(core: &Core, actor: &Actor, id: &str, q: ListMessages) -> Result<Page<Message>, Error> {
+    let mut conn = core.db.reader().acquire().await?;
+    load(&mut conn, &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    let before = q
+        .before
+        .as_deref()
+        .map(|c| cursor::decode(c).ok_or_else(|| SyncError::InvalidCursor("The cursor is not valid.")))
+        .transpose()?;
+    let (items, next_cursor) = message_page(&mut conn, &actor.business_id, id, before, q.limit.unwrap_or(50).clamp(1, 200) as i64).await?;
+    Ok(Page { items, next_cursor })
+}
+
+/// A conversation's internal notes, oldest first (customers never see them).
+pub async fn list_notes(core: &Core, actor: &Actor, id: &str) -> Result<Vec<Note>, Error> {
+    let mut conn = core.db.reader().acquire().await?;
+    load(&mut conn, &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    let rows = sqlx::query(&format!("SELECT {NOTE_COLUMNS} FROM notes WHERE conversation_id = $1 AND business_id = $2 ORDER BY created_at, id"))
+        .bind(id)
+        .bind(&actor.business_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.iter().map(note_from_row).collect::<Result<_, _>>()?)
+}
+
+/// Adds an internal note to a conversation.
+pub async fn create_note(core: &Core, actor: &Actor, id: &str, req: CreateNote) -> Result<Note, Error> {
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let note = add_note(&mut tx, actor, id, None, &req.body).await?;
+    tx.commit().await?;
+    Ok(note)
+}
+
+/// One note.
+pub async fn get_note(core: &Core, actor: &Actor, id: &str) -> Result<Note, Error> {
+    let mut conn = core.db.reader().acquire().await?;
+    Ok(load_note(&mut conn, &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("note"))?)
+}
+
+/// Edits a note (its author, owners and admins).
+pub async fn update_note(core: &Core, actor: &Actor, id: &str, req: UpdateNote) -> Result<Note, Error> {
+    let body = required_text(&req.body, "body", 10_000)?;
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let note = load_note(tx.conn(), &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("note"))?;
+    may_edit_note(actor, &note)?;
+    sqlx::query("UPDATE notes SET body = $1, updated_at = $2 WHERE id = $3 AND business_id = $4")
+        .bind(&body)
+        .bind(now_ms())
+        .bind(id)
+        .bind(&actor.business_id)
+        .execute(tx.conn())
+        .await?;
+    let note = load_note(tx.conn(), &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("note"))?;
+    tx.record(EntityKind::Note, id, Some(&note)).await?;
+    tx.commit().await?;
+    Ok(note)
+}
+
+/// Deletes a note (its author, owners and admins).
+pub async fn delete_note(core: &Core, actor: &Actor, id: &str) -> Result<(), Error> {
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let note = load_note(tx.conn(), &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("note"))?;
+    may_edit_note(actor, &note)?;
+    tx.delete_row("notes", EntityKind::Note, id).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,352 @@
+//! Who answers a conversation: the assistant (`ai`), one person who holds it (`human`), or nobody
+//! yet because the assistant asked for a person (`needs_human`).
+//!
+//! Taking over is a compare-and-set: the first person wins and a second learns who holds it
+//! (`already_held`). A person's reply to a conversation the assistant answers takes it over; a
+//! reply to one someone else holds is refused, so two people never talk over each other. Handing
+//! back is explicit, or automatic after the business's quiet period. Every change is an event in
+//! the timeline and in the change log, so every console sees it at once.
+
+use crate::Core;
+use protocol::EntityKind;
+use std::time::Duration;
+
+use protocol::{AssistantSettings, AuthorKind, ControlMode, Conversation, DeliveryStatus, Direction, MessageKind, UpdateAssistantSettings};
+use serde_json::json;
+use sqlx::{AnyConnection, Row};
+
+use crate::accounts::{role_allows, Actor, Permission};
+use crate::conversations::{add_message, NewMessage};
+use crate::error::{Error, TakeoverError};
+use crate::store::{BusinessTx, StoreError};
+use crate::legacy::{now_ms};
+
+/// Adds an event line to the timeline.
+pub async fn event(tx: &mut BusinessTx, conversation_id: &str, text: String) -> Result<(), Error> {
+    add_message(
+        tx,
+        conversation_id,
+        NewMessage {
+            id: None,
+            direction: Direction::Outbound,
+            kind: MessageKind::Event,
+            raw: None,
+            author_kind: AuthorKind::System,
+            author_staff_id: None,
+            body: text,
+            media: vec![],
+            provider_message_id: None,
+            delivery_status: DeliveryStatus::Received,
+            at_ms: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn staff_name(conn: &mut AnyConnection, staff_id: &str) -> Result<String, StoreError> {
+    Ok(sqlx::query_scalar::<_, String>("SELECT name FROM staff WHERE id = $1").bind(staff_id).fetch_optional(conn).await?.unwrap_or_default())
+}
+
+async fn reload(tx: &mut BusinessTx, id: &str) -> Result<Conversation, Error> {
+    let business_id = tx.business_id().to_owned();
+    let conversation = crate::conversations::load(tx.conn(), &business_id, id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    tx.record(EntityKind::Conversation, id, Some(&conversation)).await?;
+    Ok(conversation)
+}
+
+/// The error a second person gets, naming who holds the conversation.
+async fn held_by(tx: &mut BusinessTx, conversation: &Conversation) -> Error {
+    let holder = conversation.holder_staff_id.as_deref().unwrap_or_default().to_owned();
+    let name = staff_name(tx.conn(), &holder).await.unwrap_or_default();
+    TakeoverError::AlreadyHeld { holder: holder.into(), holder_name: name }.into()
+}
+
+/// Makes `staff_id` the holder unless someone else already is. Holding it already is fine.
+pub async fn take_over(tx: &mut BusinessTx, conversation_id: &str, staff_id: &str) -> Result<Conversation, Error> {
+    let business_id = tx.business_id().to_owned();
+    let current = crate::conversations::load(tx.conn(), &business_id, conversation_id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    if current.mode == ControlMode::Human && current.holder_staff_id.as_deref() == Some(staff_id) {
+        return Ok(current);
+    }
+    let now = now_ms();
+    let won = sqlx::query(
+        "UPDATE conversations SET mode = 'human', holder_staff_id = $1, held_at = $2, last_human_activity_at = $2, updated_at = $2 \
+         WHERE id = $3 AND business_id = $4 AND (mode <> 'human' OR holder_staff_id IS NULL)",
+    )
+    .bind(staff_id)
+    .bind(now)
+    .bind(conversation_id)
+    .bind(&business_id)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if won == 0 {
+        return Err(held_by(tx, &current).await);
+    }
+    // Whatever the built-in assistant was waiting for is not a question any more.
+    sqlx::query("DELETE FROM assistant_state WHERE conversation_id = $1").bind(conversation_id).execute(tx.conn()).await?;
+    let name = staff_name(tx.conn(), staff_id).await?;
+    event(tx, conversation_id, format!("{name} took over from the assistant.")).await?;
+    tx.audit(Some(staff_id), "conversation.taken_over", Some(("conversation", conversation_id)), json!({"from": current.mode})).await?;
+    reload(tx, conversation_id).await
+}
+
+/// Gives the conversation back to the assistant. `by`: the person doing it (the holder, or an
+/// owner or admin); `None`: the quiet-period timer.
+pub async fn hand_back(tx: &mut BusinessTx, conversation_id: &str, by: Option<&Actor>, why: &str) -> Result<Conversation, Error> {
+    hand_back_if_quiet_since(tx, conversation_id, by, why, None).await
+}
+
+/// As [`hand_back`]; with `quiet_since`, only if nobody acted in it since then (checked in the
+/// same statement that hands it back, so a reply a moment ago keeps it).
+async fn hand_back_if_quiet_since(
+    tx: &mut BusinessTx,
+    conversation_id: &str,
+    by: Option<&Actor>,
+    why: &str,
+    quiet_since: Option<i64>,
+) -> Result<Conversation, Error> {
+    let business_id = tx.business_id().to_owned();
+    let current = crate::conversations::load(tx.conn(), &business_id, conversation_id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    if current.mode == ControlMode::Ai {
+        return Ok(current);
+    }
+    if let Some(auth) = by {
+        let holds = current.holder_staff_id.as_deref() == Some(auth.staff_id.as_str());
+        if current.holder_staff_id.is_some() && !holds && !role_allows(auth.role, Permission::ManageStaff) {
+            return Err(held_by(tx, &current).await);
+        }
+    }
+    let handed = sqlx::query(
+        "UPDATE conversations SET mode = 'ai', holder_staff_id = NULL, held_at = NULL, escalated_at = NULL, updated_at = $1 WHERE id = $2 \
+         AND ($3 = 0 OR COALESCE(last_human_activity_at, held_at, updated_at) < $4)",
+    )
+    .bind(now_ms())
+    .bind(conversation_id)
+    .bind(i64::from(quiet_since.is_some()))
+    .bind(quiet_since.unwrap_or(0))
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if handed == 0 {
+        return Ok(current);
+    }
+    let text = match by {
+        Some(auth) => format!("{} handed the conversation back to the assistant.", staff_name(tx.conn(), &auth.staff_id).await?),
+        None => format!("Handed back to the assistant {why}."),
+    };
+    event(tx, conversation_id, text).await?;
+    tx.audit(by.map(|a| a.staff_id.as_str()), "conversation.handed_back", Some(("conversation", conversation_id)), json!({"why": why})).await?;
+    let conversation = reload(tx, conversation_id).await?;
+    // A customer who wrote while a person held it, and got no answer, is answered now.
+    let last: Option<(String, String)> = sqlx::query_as(
+        "SELECT id, author_kind FROM messages WHERE conversation_id = $1 AND kind <> 'event' ORDER BY created_at DESC, id DESC LIMIT 1",
+    )
+    .bind(conversation_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    if let Some((id, author)) = last {
+        if author == "customer" {
+            crate::assistant::enqueue(tx, &conversation, &id).await?;
+        }
+    }
+    Ok(conversation)
+}
+
+/// The assistant steps aside: the conversation waits for a person. Returns `true` the first time
+/// (the caller then sends the customer one holding reply), `false` if it was already waiting or
+/// someone holds it.
+pub async fn escalate(tx: &mut BusinessTx, conversation_id: &str, reason: &str) -> Result<bool, Error> {
+    let business_id = tx.business_id().to_owned();
+    let now = now_ms();
+    let changed = sqlx::query(
+        "UPDATE conversations SET mode = 'needs_human', holder_staff_id = NULL, escalated_at = $1, updated_at = $1 \
+         WHERE id = $2 AND business_id = $3 AND mode = 'ai'",
+    )
+    .bind(now)
+    .bind(conversation_id)
+    .bind(&business_id)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM assistant_state WHERE conversation_id = $1").bind(conversation_id).execute(tx.conn()).await?;
+    event(tx, conversation_id, format!("The assistant asked for a person: {reason}")).await?;
+    tx.audit(None, "conversation.escalated", Some(("conversation", conversation_id)), json!({"reason": reason})).await?;
+    reload(tx, conversation_id).await?;
+    Ok(true)
+}
+
+/// The assistant is switched off: a customer's message leaves the conversation waiting for a
+/// person (no system note, no holding reply: nothing was escalated, nobody was ever answering).
+pub async fn wait_for_person(tx: &mut BusinessTx, conversation_id: &str) -> Result<(), Error> {
+    let business_id = tx.business_id().to_owned();
+    let now = now_ms();
+    let changed = sqlx::query(
+        "UPDATE conversations SET mode = 'needs_human', escalated_at = $1 WHERE id = $2 AND business_id = $3 AND mode = 'ai'",
+    )
+    .bind(now)
+    .bind(conversation_id)
+    .bind(&business_id)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if changed > 0 {
+        reload(tx, conversation_id).await?;
+    }
+    Ok(())
+}
+
+/// Notes that a person acted in a conversation they hold (resets the quiet-period timer).
+pub async fn touch(tx: &mut BusinessTx, conversation_id: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE conversations SET last_human_activity_at = $1 WHERE id = $2").bind(now_ms()).bind(conversation_id).execute(tx.conn()).await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+struct StoredSettings {
+    disabled: bool,
+    persona: String,
+    instructions: String,
+    facts: String,
+    language: String,
+    model: Option<String>,
+}
+
+pub async fn load_settings(conn: &mut AnyConnection, business_id: &str) -> Result<AssistantSettings, Error> {
+    let row = sqlx::query("SELECT name, assistant_settings, handback_idle_minutes FROM businesses WHERE id = $1")
+        .bind(business_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| Error::NotFound("business"))?;
+    let name: String = row.try_get("name")?;
+    let stored: StoredSettings = crate::store::json_column(&row.try_get::<String, _>("assistant_settings")?, "assistant_settings")?;
+    Ok(AssistantSettings {
+        enabled: !stored.disabled,
+        persona: if stored.persona.is_empty() { format!("the friendly receptionist of {name}") } else { stored.persona },
+        instructions: stored.instructions,
+        facts: stored.facts,
+        language: if stored.language.is_empty() { "en".into() } else { stored.language },
+        model: stored.model,
+        handback_idle_minutes: u32::try_from(row.try_get::<i64, _>("handback_idle_minutes")?).unwrap_or(0),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The quiet-period timer
+
+/// Hands back conversations whose holder has been quiet for the business's hand-back time.
+pub async fn hand_back_idle(state: &Core) -> Result<usize, Error> {
+    let now = now_ms();
+    let rows = sqlx::query(
+        "SELECT c.id, c.business_id, b.handback_idle_minutes FROM conversations c JOIN businesses b ON b.id = c.business_id \
+         WHERE c.mode = 'human' AND b.handback_idle_minutes > 0 \
+         AND COALESCE(c.last_human_activity_at, c.held_at, c.updated_at) < $1 - b.handback_idle_minutes * 60000 LIMIT 100",
+    )
+    .bind(now)
+    .fetch_all(state.db.reader())
+    .await?;
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        let business_id: String = row.try_get("business_id")?;
+        let minutes: i64 = row.try_get("handback_idle_minutes")?;
+        let mut tx = state.db.begin_business(&business_id).await?;
+        let cutoff = now - minutes * 60_000;
+        hand_back_if_quiet_since(&mut tx, &id, None, &format!("after {minutes} minutes without activity"), Some(cutoff)).await?;
+        tx.commit_even_if_unchanged().await?;
+    }
+    Ok(rows.len())
+}
+
+pub async fn run_timer(state: Core, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = hand_back_idle(&state).await {
+            tracing::error!(error = %e, "hand-back timer failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(state.config.handback_check_ms)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Whether the staff member may write in the conversation now; takes it over from the
+/// assistant (or the waiting queue) if needed. Someone else holding it: `already_held`.
+pub async fn claim_for_reply(tx: &mut BusinessTx, conversation_id: &str, staff_id: &str) -> Result<(), Error> {
+    take_over(tx, conversation_id, staff_id).await?;
+    touch(tx, conversation_id).await?;
+    Ok(())
+}
+
+/// Takes the conversation over from the assistant (or from the waiting queue). If someone else
+/// holds it: 409 `already_held`, naming them.
+pub async fn takeover(core: &Core, actor: &Actor, id: &str) -> Result<Conversation, Error> {
+    actor.require(Permission::HandleConversations)?;
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let conversation = take_over(&mut tx, id, &actor.staff_id).await?;
+    tx.commit_even_if_unchanged().await?;
+    Ok(conversation)
+}
+
+/// Gives the conversation back to the assistant (the holder, or an owner or admin).
+pub async fn handback(core: &Core, actor: &Actor, id: &str) -> Result<Conversation, Error> {
+    actor.require(Permission::HandleConversations)?;
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let conversation = hand_back(&mut tx, id, Some(actor), "").await?;
+    tx.commit_even_if_unchanged().await?;
+    Ok(conversation)
+}
+
+/// How the assistant behaves.
+pub async fn get_settings(core: &Core, actor: &Actor) -> Result<AssistantSettings, Error> {
+    let mut conn = core.db.reader().acquire().await?;
+    Ok(load_settings(&mut conn, &actor.business_id).await?)
+}
+
+/// Changes the assistant's persona, instructions, facts, language, model or hand-back timer
+/// (owners and admins).
+pub async fn update_settings(core: &Core, actor: &Actor, req: UpdateAssistantSettings) -> Result<AssistantSettings, Error> {
+    actor.require(Permission::ManageBusiness)?;
+    let limit = |value: &Option<String>, field: &str, max: usize| -> Result<(), Error> {
+        match value {
+            Some(v) if v.chars().count() > max => Err(Error::invalid(format!("`{field}` must be at most {max} characters."))),
+            _ => Ok(()),
+        }
+    };
+    limit(&req.persona, "persona", 500)?;
+    limit(&req.instructions, "instructions", 4000)?;
+    limit(&req.facts, "facts", 8000)?;
+    limit(&req.language, "language", 16)?;
+    if req.handback_idle_minutes.is_some_and(|m| m > 7 * 1440) {
+        return Err(Error::invalid("`handback_idle_minutes` must be at most 10080 (a week)."));
+    }
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let current = load_settings(tx.conn(), &actor.business_id).await?;
+    let stored = StoredSettings {
+        disabled: !req.enabled.unwrap_or(current.enabled),
+        persona: req.persona.unwrap_or(current.persona).trim().to_owned(),
+        instructions: req.instructions.unwrap_or(current.instructions).trim().to_owned(),
+        facts: req.facts.unwrap_or(current.facts).trim().to_owned(),
+        language: req.language.unwrap_or(current.language).trim().to_owned(),
+        model: req.model.unwrap_or(current.model).filter(|m| !m.trim().is_empty()),
+    };
+    sqlx::query("UPDATE businesses SET assistant_settings = $1, handback_idle_minutes = $2, updated_at = $3 WHERE id = $4")
+        .bind(serde_json::to_string(&stored).map_err(Error::internal)?)
+        .bind(i64::from(req.handback_idle_minutes.unwrap_or(current.handback_idle_minutes)))
+        .bind(now_ms())
+        .bind(&actor.business_id)
+        .execute(tx.conn())
+        .await?;
+    let settings = load_settings(tx.conn(), &actor.business_id).await?;
+    tx.record(EntityKind::AssistantSettings, &actor.business_id, Some(&settings)).await?;
+    tx.audit(Some(&actor.staff_id), "assistant.updated", None, json!({})).await?;
+    tx.commit().await?;
+    Ok(settings)
+}

@@ -1,0 +1,326 @@
+//! Customers: the people who write and call. Found by name or phone; phone numbers are parsed
+//! with `phonenumber` (a port of Google's libphonenumber) and stored as E.164, so `07911 123456`
+//! typed by a London salon and `+44 7911 123456` from WhatsApp are the same customer.
+
+use crate::Core;
+use protocol::EntityKind;
+use std::str::FromStr;
+
+use protocol::{CreateCustomer, Customer, Page, UpdateCustomer};
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+use sqlx::Row;
+
+use crate::accounts::{normalise_email, Actor, Permission};
+use crate::error::{CatalogError, Error, SyncError};
+use crate::store::{bind_all, cursor, json_column, rfc3339, Bind, BusinessTx, Filter, StoreError};
+use crate::legacy::{new_id, now_ms};
+
+/// A phone number in E.164 form. Only valid numbers can be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    /// Parses `text`, reading national numbers as being in `default_region` (ISO 3166 alpha-2).
+    pub fn parse(text: &str, default_region: Option<&str>) -> Result<PhoneNumber, Error> {
+        let region = default_region.and_then(|r| phonenumber::country::Id::from_str(&r.to_ascii_uppercase()).ok());
+        let invalid = || {
+            Error::InvalidPhone(format!("`{text}` is not a valid phone number. Include the country code, like +44 7911 123456."))
+        };
+        let number = phonenumber::parse(region, text.trim()).map_err(|_| invalid())?;
+        if !phonenumber::is_valid(&number) {
+            return Err(invalid());
+        }
+        Ok(PhoneNumber(number.format().mode(phonenumber::Mode::E164).to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The region subtag of a locale (`en-GB` → `GB`), used to read national phone numbers.
+pub fn locale_region(locale: &str) -> Option<String> {
+    locale.split(['-', '_']).skip(1).find(|part| part.len() == 2 && part.chars().all(|c| c.is_ascii_alphabetic())).map(str::to_ascii_uppercase)
+}
+
+const COLUMNS: &str =
+    "id, business_id, name, phone, whatsapp_id, email, tags, notes, opted_out_sms, opted_out_whatsapp, created_at, updated_at";
+
+fn from_row(row: &AnyRow) -> Result<Customer, StoreError> {
+    Ok(Customer {
+        id: row.try_get("id")?,
+        business_id: row.try_get("business_id")?,
+        name: row.try_get("name")?,
+        phone: row.try_get("phone")?,
+        whatsapp_id: row.try_get("whatsapp_id")?,
+        email: row.try_get("email")?,
+        tags: json_column(&row.try_get::<String, _>("tags")?, "customers.tags")?,
+        notes: row.try_get("notes")?,
+        opted_out_sms: row.try_get::<i64, _>("opted_out_sms")? != 0,
+        opted_out_whatsapp: row.try_get::<i64, _>("opted_out_whatsapp")? != 0,
+        created_at: rfc3339(row.try_get("created_at")?),
+        updated_at: rfc3339(row.try_get("updated_at")?),
+    })
+}
+
+/// A customer who has not been deleted.
+pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Customer>, StoreError> {
+    fetch(conn, business_id, id, " AND deleted_at IS NULL").await
+}
+
+/// A customer, deleted or not (a conversation still shows who it was with).
+pub async fn load_any(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Customer>, StoreError> {
+    fetch(conn, business_id, id, "").await
+}
+
+async fn fetch(conn: &mut AnyConnection, business_id: &str, id: &str, extra: &str) -> Result<Option<Customer>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1 AND business_id = $2{extra}"))
+        .bind(id)
+        .bind(business_id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+fn search_text(c: &Customer) -> String {
+    let digits: String = c.phone.iter().flat_map(|p| p.chars()).filter(char::is_ascii_digit).collect();
+    [c.name.as_deref().unwrap_or(""), &digits, c.whatsapp_id.as_deref().unwrap_or(""), c.email.as_deref().unwrap_or("")]
+        .join(" ")
+        .to_lowercase()
+}
+
+async fn business_region(conn: &mut AnyConnection, business_id: &str) -> Result<Option<String>, StoreError> {
+    let locale: String = sqlx::query_scalar("SELECT locale FROM businesses WHERE id = $1").bind(business_id).fetch_one(conn).await?;
+    Ok(locale_region(&locale))
+}
+
+fn clean_tags(tags: Vec<String>) -> Result<Vec<String>, Error> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim().to_owned();
+        if tag.is_empty() || tag.chars().count() > 50 {
+            return Err(Error::invalid("Each tag must be 1 to 50 characters."));
+        }
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    if out.len() > 50 {
+        return Err(Error::invalid("A customer can have at most 50 tags."));
+    }
+    Ok(out)
+}
+
+fn optional_text(value: Option<String>, field: &str, max: usize) -> Result<Option<String>, Error> {
+    match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+        Some(v) if v.chars().count() > max => Err(Error::invalid(format!("`{field}` must be at most {max} characters."))),
+        other => Ok(other),
+    }
+}
+
+/// Writes the customer row (insert or update) and records the change. Used by the REST API and,
+/// later, by webhook intake.
+pub async fn save(tx: &mut crate::store::BusinessTx, customer: &Customer, insert: bool) -> Result<Customer, Error> {
+    let now = now_ms();
+    let sql = if insert {
+        "INSERT INTO customers (name, phone, whatsapp_id, email, tags, notes, opted_out_sms, opted_out_whatsapp, search_text, \
+         updated_at, created_at, id, business_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)"
+    } else {
+        "UPDATE customers SET name = $1, phone = $2, whatsapp_id = $3, email = $4, tags = $5, notes = $6, opted_out_sms = $7, \
+         opted_out_whatsapp = $8, search_text = $9, updated_at = $10 WHERE id = $11 AND business_id = $12"
+    };
+    let result = sqlx::query(sql)
+        .bind(customer.name.clone())
+        .bind(customer.phone.clone())
+        .bind(customer.whatsapp_id.clone())
+        .bind(customer.email.clone())
+        .bind(serde_json::to_string(&customer.tags).map_err(Error::internal)?)
+        .bind(customer.notes.clone())
+        .bind(i64::from(customer.opted_out_sms))
+        .bind(i64::from(customer.opted_out_whatsapp))
+        .bind(search_text(customer))
+        .bind(now)
+        .bind(customer.id.clone())
+        .bind(tx.business_id().to_owned())
+        .execute(tx.conn())
+        .await;
+    if let Err(e) = result {
+        let e = StoreError::from(e);
+        return Err(if e.is_unique_violation() {
+            Error::from(CatalogError::CustomerExists)
+        } else {
+            e.into()
+        });
+    }
+    let business_id = tx.business_id().to_owned();
+    let saved = load(tx.conn(), &business_id, &customer.id).await?.ok_or_else(|| Error::NotFound("customer"))?;
+    tx.record(EntityKind::Customer, &saved.id, Some(&saved)).await?;
+    Ok(saved)
+}
+
+/// Changes a customer's profile (the REST route and sync share it).
+pub async fn apply_update(tx: &mut BusinessTx, auth: &Actor, id: &str, req: UpdateCustomer) -> Result<Customer, Error> {
+    auth.require(Permission::HandleConversations)?;
+    let mut customer = load(tx.conn(), &auth.business_id, id).await?.ok_or_else(|| Error::NotFound("customer"))?;
+    if let Some(name) = req.name {
+        customer.name = optional_text(name, "name", 200)?;
+    }
+    if let Some(phone) = req.phone {
+        let region = business_region(tx.conn(), &auth.business_id).await?;
+        customer.phone = optional_text(phone, "phone", 40)?
+            .map(|p| PhoneNumber::parse(&p, region.as_deref()).map(|p| p.as_str().to_owned()))
+            .transpose()?;
+    }
+    if let Some(whatsapp_id) = req.whatsapp_id {
+        customer.whatsapp_id = optional_text(whatsapp_id, "whatsapp_id", 64)?;
+    }
+    if let Some(email) = req.email {
+        customer.email = optional_text(email, "email", 254)?.map(|e| normalise_email(&e)).transpose()?;
+    }
+    if let Some(tags) = req.tags {
+        customer.tags = clean_tags(tags)?;
+    }
+    if let Some(notes) = req.notes {
+        customer.notes = optional_text(Some(notes), "notes", 10_000)?.unwrap_or_default();
+    }
+    if let Some(v) = req.opted_out_sms {
+        customer.opted_out_sms = v;
+    }
+    if let Some(v) = req.opted_out_whatsapp {
+        customer.opted_out_whatsapp = v;
+    }
+    let saved = save(tx, &customer, false).await?;
+    Ok(saved)
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListCustomers {
+    /// Part of a name, phone number, WhatsApp id or email.
+    pub q: Option<String>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// 1–200, default 50.
+    pub limit: Option<u32>,
+}
+
+/// Customers, newest first; `q` searches names, phone numbers, WhatsApp ids and emails.
+pub async fn list_customers(core: &Core, actor: &Actor, query: ListCustomers) -> Result<Page<Customer>, Error> {
+    let limit = query.limit.unwrap_or(50).clamp(1, 200) as i64;
+    let mut filter = Filter::default();
+    filter.and("business_id = ?", [Bind::Text(actor.business_id.clone())]);
+    filter.and("deleted_at IS NULL", []);
+    if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        // A query that looks like a phone number is matched on its digits.
+        let looks_like_phone = q.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)) && q.chars().any(|c| c.is_ascii_digit());
+        let needle = if looks_like_phone { q.chars().filter(char::is_ascii_digit).collect() } else { q.to_lowercase() };
+        let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        filter.and("search_text LIKE ? ESCAPE '\\'", [Bind::Text(format!("%{escaped}%"))]);
+    }
+    if let Some(c) = &query.cursor {
+        let (ms, id) = cursor::decode(c).ok_or_else(|| SyncError::InvalidCursor("The cursor is not valid."))?;
+        filter.and("(created_at < ? OR (created_at = ? AND id < ?))", [Bind::Int(ms), Bind::Int(ms), Bind::Text(id)]);
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM customers{} ORDER BY created_at DESC, id DESC LIMIT ${}",
+        filter.where_sql(),
+        filter.next_placeholder()
+    );
+    let rows = bind_all(sqlx::query(&sql), &filter.binds).bind(limit + 1).fetch_all(core.db.reader()).await?;
+    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|c| cursor::encode(c.created_at.as_millis(), &c.id))
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+/// Adds a customer.
+pub async fn create_customer(core: &Core, actor: &Actor, req: CreateCustomer) -> Result<Customer, Error> {
+    actor.require(Permission::HandleConversations)?;
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let region = business_region(tx.conn(), &actor.business_id).await?;
+    let phone = optional_text(req.phone, "phone", 40)?.map(|p| PhoneNumber::parse(&p, region.as_deref())).transpose()?;
+    let whatsapp_id = optional_text(req.whatsapp_id, "whatsapp_id", 64)?;
+    if phone.is_none() && whatsapp_id.is_none() && req.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
+        return Err(Error::invalid("Give the customer at least a name, a phone number or a WhatsApp id."));
+    }
+    let customer = Customer {
+        id: new_id().into(),
+        business_id: actor.business_id.clone().into(),
+        name: optional_text(req.name, "name", 200)?,
+        phone: phone.map(|p| p.as_str().to_owned()),
+        whatsapp_id,
+        email: optional_text(req.email, "email", 254)?.map(|e| normalise_email(&e)).transpose()?,
+        tags: clean_tags(req.tags)?,
+        notes: optional_text(Some(req.notes), "notes", 10_000)?.unwrap_or_default(),
+        opted_out_sms: false,
+        opted_out_whatsapp: false,
+        created_at: protocol::Timestamp::UNIX_EPOCH,
+        updated_at: protocol::Timestamp::UNIX_EPOCH,
+    };
+    let saved = save(&mut tx, &customer, true).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// One customer.
+pub async fn get_customer(core: &Core, actor: &Actor, id: &str) -> Result<Customer, Error> {
+    let mut conn = core.db.reader().acquire().await?;
+    let customer = load(&mut conn, &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("customer"))?;
+    Ok(customer)
+}
+
+/// Changes a customer. Fields left out stay as they are; `null` clears one.
+pub async fn update_customer(core: &Core, actor: &Actor, id: &str, req: UpdateCustomer) -> Result<Customer, Error> {
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let customer = apply_update(&mut tx, actor, id, req).await?;
+    tx.commit().await?;
+    Ok(customer)
+}
+
+/// Removes a customer from lists and search (owners and admins). Their conversations stay.
+pub async fn delete_customer(core: &Core, actor: &Actor, id: &str) -> Result<(), Error> {
+    actor.require(Permission::DeleteData)?;
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let deleted = sqlx::query("UPDATE customers SET deleted_at = $1, updated_at = $1 WHERE id = $2 AND business_id = $3 AND deleted_at IS NULL")
+        .bind(now_ms())
+        .bind(id)
+        .bind(&actor.business_id)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(Error::NotFound("customer"));
+    }
+    tx.record::<Customer>(EntityKind::Customer, id, None).await?;
+    tx.audit(Some(&actor.staff_id), "customer.deleted", Some(("customer", id)), serde_json::json!({})).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_become_e164() {
+        assert_eq!(PhoneNumber::parse("+44 7911 123456", None).unwrap().as_str(), "+447911123456");
+        assert_eq!(PhoneNumber::parse("07911 123456", Some("GB")).unwrap().as_str(), "+447911123456");
+        assert_eq!(PhoneNumber::parse("(415) 555-2671", Some("us")).unwrap().as_str(), "+14155552671");
+        assert!(PhoneNumber::parse("07911 123456", None).is_err(), "national number without a region");
+        assert!(PhoneNumber::parse("+44 12", None).is_err());
+        assert!(PhoneNumber::parse("banana", Some("GB")).is_err());
+    }
+
+    #[test]
+    fn locale_regions() {
+        assert_eq!(locale_region("en-GB").as_deref(), Some("GB"));
+        assert_eq!(locale_region("pt_br").as_deref(), Some("BR"));
+        assert_eq!(locale_region("zh-Hant-TW").as_deref(), Some("TW"));
+        assert_eq!(locale_region("en"), None);
+    }
+}

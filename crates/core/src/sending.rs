@@ -1,0 +1,572 @@
+//! Sending: staff replies and WhatsApp templates become a message and an outbox row in one
+//! transaction; a sender worker delivers them.
+//!
+//! The sender claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several instances share
+//! the work; SQLite has one writer), marks them `sending` with a lease, calls the provider, and
+//! records the provider's message id. Network errors, timeouts, 429 and 5xx are retried with
+//! capped, jittered exponential backoff; permanent errors mark the message failed with a reason
+//! in plain words. A row whose lease ran out while `sending` (the process died mid-call) is
+//! never sent again — the provider may have accepted it — and is marked failed with a reason
+//! that tells staff to check before resending: at most once, and never silently.
+
+use crate::Core;
+use protocol::EntityKind;
+use std::time::Duration;
+
+use base64::Engine as _;
+use protocol::{
+    AuthorKind, Channel, CreateWhatsappTemplate, DeliveryStatus, Direction, Message, MessageKind, SendMessage, SendTemplate,
+    WhatsappTemplate,
+};
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::accounts::{required_text, Actor, Permission};
+use crate::channels::{self, TwilioSecrets, TwilioSettings, WhatsappSecrets, WhatsappSettings};
+use crate::conversations::{add_message, NewMessage};
+use crate::error::{CatalogError, Error, SendRefusal};
+use crate::channels::providers::{Outgoing, SendError};
+use crate::store::{rfc3339, BusinessTx, Engine, StoreError};
+use crate::legacy::{new_id, now_ms};
+
+const WINDOW_MS: i64 = 24 * 3_600_000;
+const MAX_ATTEMPTS: i64 = 10;
+/// Rows are claimed four at a time, so a lease covers four provider calls at their timeout.
+const LEASE_MS: i64 = 120_000;
+
+
+/// Everything checked before a message may be queued.
+struct Target {
+    conversation: protocol::Conversation,
+}
+
+async fn check_sendable(tx: &mut BusinessTx, conversation_id: &str, free_form: bool) -> Result<Target, Error> {
+    let business_id = tx.business_id().to_owned();
+    let conversation =
+        crate::conversations::load(tx.conn(), &business_id, conversation_id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    let customer = crate::customers::load_any(tx.conn(), &business_id, &conversation.customer_id)
+        .await?
+        .ok_or_else(|| Error::NotFound("customer"))?;
+    let (kind, opted_out) = match conversation.channel {
+        Channel::Whatsapp => (channels::WHATSAPP, customer.opted_out_whatsapp),
+        Channel::TwilioWhatsapp => (channels::TWILIO, customer.opted_out_whatsapp),
+        Channel::Sms => (channels::TWILIO, customer.opted_out_sms),
+        Channel::Voice => return Err(SendRefusal::CannotReplyHere.into()),
+    };
+    if opted_out {
+        return Err(SendRefusal::CustomerOptedOut.into());
+    }
+    let configured: Option<String> = sqlx::query_scalar("SELECT kind FROM channels WHERE business_id = $1 AND kind = $2")
+        .bind(&business_id)
+        .bind(kind)
+        .fetch_optional(tx.conn())
+        .await?;
+    if configured.is_none() {
+        return Err(SendRefusal::ChannelNotConfigured(kind).into());
+    }
+    if free_form && matches!(conversation.channel, Channel::Whatsapp | Channel::TwilioWhatsapp) {
+        let last_inbound: Option<i64> = sqlx::query_scalar("SELECT last_inbound_at FROM conversations WHERE id = $1")
+            .bind(conversation_id)
+            .fetch_one(tx.conn())
+            .await?;
+        if last_inbound.is_none_or(|at| now_ms() - at > WINDOW_MS) {
+            return Err(SendRefusal::WhatsappWindowClosed.into());
+        }
+    }
+    Ok(Target { conversation })
+}
+
+/// Stores the message and its outbox row in one transaction (REST and sync share it).
+/// Returns the message, and whether this call created it (`false`: a retry with the same id).
+pub(crate) async fn queue(
+    tx: &mut BusinessTx,
+    auth: &Actor,
+    conversation_id: &str,
+    client_id: Option<String>,
+    body: String,
+    kind: MessageKind,
+    outgoing: Outgoing,
+) -> Result<(bool, Message), Error> {
+    if let Some(id) = &client_id {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Err(Error::invalid("`client_message_id` must be a UUID."));
+        }
+    }
+    let free_form = matches!(outgoing, Outgoing::Text { .. });
+    // A retried request: the message exists already; answer with it, send nothing more.
+    if let Some(id) = &client_id {
+        if let Some(existing) = crate::conversations::load_message(tx.conn(), &auth.business_id, id).await? {
+            if existing.conversation_id != conversation_id {
+                return Err(Error::AlreadyExists);
+            }
+            return Ok((false, existing));
+        }
+    }
+    let target = check_sendable(tx, conversation_id, free_form).await?;
+    // Writing takes the conversation over from the assistant; someone else's stays theirs.
+    crate::conversations::takeover::claim_for_reply(tx, conversation_id, &auth.staff_id).await?;
+    let author = Author::Staff(auth.staff_id.clone());
+    let message = store_outgoing(tx, conversation_id, target.conversation.channel, client_id, author, body, kind, outgoing).await?;
+    tx.wake(crate::workers::Job::Outbox);
+    Ok((true, message))
+}
+
+/// Who writes an outgoing message.
+pub enum Author {
+    Staff(String),
+    Assistant,
+}
+
+/// Stores an outgoing message and its outbox entry in the caller's transaction: the one way a
+/// message leaves, whoever writes it.
+#[allow(clippy::too_many_arguments)]
+pub async fn store_outgoing(
+    tx: &mut BusinessTx,
+    conversation_id: &str,
+    channel: Channel,
+    id: Option<String>,
+    author: Author,
+    body: String,
+    kind: MessageKind,
+    outgoing: Outgoing,
+) -> Result<Message, Error> {
+    let (author_kind, author_staff_id) = match author {
+        Author::Staff(id) => (AuthorKind::Staff, Some(id)),
+        Author::Assistant => (AuthorKind::Assistant, None),
+    };
+    let message = add_message(
+        tx,
+        conversation_id,
+        NewMessage {
+            id,
+            direction: Direction::Outbound,
+            kind,
+            raw: None,
+            author_kind,
+            author_staff_id,
+            body,
+            media: vec![],
+            provider_message_id: None,
+            delivery_status: DeliveryStatus::Pending,
+            at_ms: None,
+        },
+    )
+    .await?;
+    let now = now_ms();
+    let business_id = tx.business_id().to_owned();
+    sqlx::query(
+        "INSERT INTO outbox (id, business_id, message_id, channel, request, status, next_attempt_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6, $6)",
+    )
+    .bind(new_id())
+    .bind(business_id)
+    .bind(&message.id)
+    .bind(channel.as_str())
+    .bind(serde_json::to_string(&outgoing).map_err(Error::internal)?)
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    Ok(message)
+}
+
+/// Fills in a template and queues it (REST and sync share it).
+pub(crate) async fn queue_template(tx: &mut BusinessTx, auth: &Actor, id: &str, req: SendTemplate) -> Result<(bool, Message), Error> {
+    auth.require(Permission::HandleConversations)?;
+    // Another business's conversation is a 404 whatever the template.
+    crate::conversations::load(tx.conn(), &auth.business_id, id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    let template = load_template(tx.conn(), &auth.business_id, &req.template_id)
+        .await?
+        .ok_or(SendRefusal::UnknownTemplate)?;
+    if req.variables.len() != template.variables as usize {
+        return Err(Error::invalid(format!("The template `{}` takes {} variable(s).", template.name, template.variables)));
+    }
+    let mut body = template.body.clone();
+    for (i, v) in req.variables.iter().enumerate() {
+        body = body.replace(&format!("{{{{{}}}}}", i + 1), v);
+    }
+    let outgoing = Outgoing::Template {
+        name: template.name.clone(),
+        language: template.language.clone(),
+        variables: req.variables.clone(),
+        twilio_content_sid: template.twilio_content_sid.clone(),
+        body: body.clone(),
+    };
+    queue(tx, auth, id, req.client_message_id.map(String::from), body, MessageKind::Template, outgoing).await
+}
+
+
+fn count_variables(body: &str) -> u32 {
+    (1..=20).take_while(|i| body.contains(&format!("{{{{{i}}}}}"))).count() as u32
+}
+
+fn template_from_row(row: &AnyRow) -> Result<WhatsappTemplate, StoreError> {
+    let body: String = row.try_get("body")?;
+    Ok(WhatsappTemplate {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        language: row.try_get("language")?,
+        variables: count_variables(&body),
+        body,
+        twilio_content_sid: row.try_get("twilio_content_sid")?,
+        created_at: rfc3339(row.try_get("created_at")?),
+        updated_at: rfc3339(row.try_get("updated_at")?),
+    })
+}
+
+async fn load_template(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<WhatsappTemplate>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, name, language, body, twilio_content_sid, created_at, updated_at FROM whatsapp_templates WHERE id = $1 AND business_id = $2",
+    )
+    .bind(id)
+    .bind(business_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(template_from_row).transpose()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sender
+
+struct Claimed {
+    id: String,
+    business_id: String,
+    message_id: String,
+    request: String,
+    attempts: i64,
+}
+
+/// Rows that were `sending` when their lease ran out: the process died mid-call, so the provider
+/// may have the message. They are never sent again; staff see why.
+async fn fail_interrupted(state: &Core) -> Result<(), StoreError> {
+    let stuck = sqlx::query("SELECT id, business_id, message_id FROM outbox WHERE status = 'sending' AND lease_until < $1")
+        .bind(now_ms())
+        .fetch_all(state.db.reader())
+        .await?;
+    for row in &stuck {
+        let (id, business_id, message_id): (String, String, String) = (row.try_get("id")?, row.try_get("business_id")?, row.try_get("message_id")?);
+        let reason = "Sending was interrupted (the service restarted), so it may or may not have reached the customer. Check with them before sending it again.";
+        let result: Result<(), Error> = async {
+            let mut tx = state.db.begin_business(&business_id).await?;
+            let updated = sqlx::query("UPDATE outbox SET status = 'failed', last_error = $1, updated_at = $2 WHERE id = $3 AND status = 'sending'")
+                .bind(reason)
+                .bind(now_ms())
+                .bind(&id)
+                .execute(tx.conn())
+                .await?
+                .rows_affected();
+            if updated == 1 {
+                mark_message(&mut tx, &message_id, DeliveryStatus::Failed, None, Some(reason)).await?;
+            }
+            tx.commit_even_if_unchanged().await?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, outbox = %id, "could not record an interrupted send");
+        }
+    }
+    Ok(())
+}
+
+async fn claim(state: &Core) -> Result<Vec<Claimed>, StoreError> {
+    let now = now_ms();
+    let pick = match state.db.engine() {
+        Engine::Postgres => "SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 4 FOR UPDATE SKIP LOCKED",
+        Engine::Sqlite => "SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 4",
+    };
+    let rows = sqlx::query(&format!(
+        "UPDATE outbox SET status = 'sending', lease_until = $2, attempts = attempts + 1, updated_at = $1 WHERE id IN ({pick}) \
+         RETURNING id, business_id, message_id, request, attempts"
+    ))
+    .bind(now)
+    .bind(now + LEASE_MS)
+    .fetch_all(state.db.writer())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Claimed {
+                id: r.try_get("id")?,
+                business_id: r.try_get("business_id")?,
+                message_id: r.try_get("message_id")?,
+                request: r.try_get("request")?,
+                attempts: r.try_get("attempts")?,
+            })
+        })
+        .collect()
+}
+
+/// Sets a message's delivery state (and provider id) and records the change.
+async fn mark_message(
+    tx: &mut BusinessTx,
+    message_id: &str,
+    status: DeliveryStatus,
+    provider_id: Option<&str>,
+    error: Option<&str>,
+) -> Result<(), Error> {
+    let business_id = tx.business_id().to_owned();
+    sqlx::query(
+        "UPDATE messages SET delivery_status = $1, provider_message_id = COALESCE($2, provider_message_id), error = $3, updated_at = $4 \
+         WHERE id = $5 AND business_id = $6",
+    )
+    .bind(status.as_str())
+    .bind(provider_id)
+    .bind(error)
+    .bind(now_ms())
+    .bind(message_id)
+    .bind(&business_id)
+    .execute(tx.conn())
+    .await?;
+    let message = crate::conversations::load_message(tx.conn(), &business_id, message_id).await?.ok_or_else(|| Error::NotFound("message"))?;
+    tx.record(EntityKind::Message, message_id, Some(&message)).await?;
+    Ok(())
+}
+
+/// Who the customer is to the provider, and from which of the business's addresses.
+async fn addresses(conn: &mut AnyConnection, business_id: &str, message_id: &str) -> Result<(Channel, protocol::Customer, Option<String>), Error> {
+    let row = sqlx::query(
+        "SELECT c.channel, c.customer_id, c.channel_address FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+         WHERE m.id = $1 AND m.business_id = $2",
+    )
+    .bind(message_id)
+    .bind(business_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let channel = Channel::parse(&row.try_get::<String, _>("channel")?).ok_or_else(|| Error::internal(StoreError::Corrupt("channel".into())))?;
+    let customer_id: String = row.try_get("customer_id")?;
+    let customer = crate::customers::load_any(conn, business_id, &customer_id).await?.ok_or_else(|| Error::NotFound("customer"))?;
+    Ok((channel, customer, row.try_get("channel_address")?))
+}
+
+/// One delivery attempt, outside any transaction.
+async fn attempt(state: &Core, row: &Claimed) -> Result<String, SendError> {
+    let outgoing: Outgoing = serde_json::from_str(&row.request).map_err(|e| SendError::Permanent { reason: format!("Unreadable outbox entry: {e}"), channel: false })?;
+    let internal = |e: &dyn std::fmt::Display| SendError::Retryable(format!("internal: {e}"));
+    let mut conn = state.db.reader().acquire().await.map_err(|e| internal(&e))?;
+    let (channel, customer, from) = addresses(&mut conn, &row.business_id, &row.message_id).await.map_err(|e| internal(&e))?;
+    // The customer may have opted out after the message was queued.
+    let opted_out = match channel {
+        Channel::Sms => customer.opted_out_sms,
+        _ => customer.opted_out_whatsapp,
+    };
+    if opted_out {
+        return Err(SendError::Permanent { reason: "The customer opted out before it could be sent; nothing was sent.".into(), channel: false });
+    }
+    let missing = || SendError::Permanent { reason: "The channel is no longer connected. Reconnect it in Settings → Channels.".into(), channel: false };
+    match channel {
+        Channel::Whatsapp => {
+            let (settings, secrets) = channels::load::<WhatsappSettings, WhatsappSecrets>(&mut conn, &state.secrets, &row.business_id, channels::WHATSAPP)
+                .await
+                .map_err(|e| internal(&e))?
+                .ok_or_else(missing)?;
+            drop(conn);
+            let to = customer.whatsapp_id.clone().or(customer.phone.as_ref().map(|p| p.trim_start_matches('+').to_owned())).ok_or_else(|| {
+                SendError::Permanent { reason: "The customer has no WhatsApp number.".into(), channel: false }
+            })?;
+            state.providers.whatsapp_send(&settings, &secrets, &to, &outgoing).await
+        }
+        Channel::Sms | Channel::TwilioWhatsapp => {
+            let (settings, secrets) = channels::load::<TwilioSettings, TwilioSecrets>(&mut conn, &state.secrets, &row.business_id, channels::TWILIO)
+                .await
+                .map_err(|e| internal(&e))?
+                .ok_or_else(missing)?;
+            drop(conn);
+            let phone = customer.phone.clone().ok_or_else(|| SendError::Permanent { reason: "The customer has no phone number.".into(), channel: false })?;
+            let from = from.or_else(|| settings.numbers.first().cloned()).ok_or_else(missing)?;
+            let (from, to) = if channel == Channel::TwilioWhatsapp { (format!("whatsapp:{from}"), format!("whatsapp:{phone}")) } else { (from, phone) };
+            state.providers.twilio_send(&settings, &secrets, &from, &to, &outgoing).await
+        }
+        Channel::Voice => Err(SendError::Permanent { reason: "Calls cannot be replied to with a message.".into(), channel: false }),
+    }
+}
+
+async fn finish(state: &Core, row: &Claimed, outcome: Result<String, SendError>) -> Result<(), Error> {
+    let channel_kind: String = sqlx::query_scalar("SELECT channel FROM outbox WHERE id = $1").bind(&row.id).fetch_one(state.db.reader()).await?;
+    let kind = if channel_kind == "whatsapp" { channels::WHATSAPP } else { channels::TWILIO };
+    let mut tx = state.db.begin_business(&row.business_id).await?;
+    let now = now_ms();
+    match outcome {
+        Ok(provider_id) => {
+            sqlx::query("UPDATE outbox SET status = 'sent', lease_until = NULL, last_error = NULL, updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(&row.id)
+                .execute(tx.conn())
+                .await?;
+            // A status webhook may already have moved it further; only move forward.
+            let current: String = sqlx::query_scalar("SELECT delivery_status FROM messages WHERE id = $1").bind(&row.message_id).fetch_one(tx.conn()).await?;
+            let status = if current == "pending" { DeliveryStatus::Sent } else { DeliveryStatus::parse(&current).unwrap_or(DeliveryStatus::Sent) };
+            mark_message(&mut tx, &row.message_id, status, Some(&provider_id), None).await?;
+            channels::record_health(tx.conn(), &row.business_id, kind, None).await?;
+        }
+        Err(SendError::Retryable(why)) if row.attempts < MAX_ATTEMPTS => {
+            let next = now + crate::workers::backoff_ms(row.attempts, state.config.outbox_retry_base_ms, 5 * 60_000);
+            sqlx::query("UPDATE outbox SET status = 'queued', lease_until = NULL, last_error = $1, next_attempt_at = $2, updated_at = $3 WHERE id = $4")
+                .bind(&why)
+                .bind(next)
+                .bind(now)
+                .bind(&row.id)
+                .execute(tx.conn())
+                .await?;
+            channels::record_health(tx.conn(), &row.business_id, kind, Some(&why)).await?;
+            tracing::warn!(outbox = %row.id, attempt = row.attempts, reason = %why, "send failed; will retry");
+        }
+        Err(error) => {
+            let (reason, channel_problem) = match error {
+                SendError::Permanent { reason, channel } => (reason, channel),
+                SendError::Retryable(why) => (format!("The provider kept failing ({why}); it was not sent after {} tries.", row.attempts), false),
+            };
+            sqlx::query("UPDATE outbox SET status = 'failed', lease_until = NULL, last_error = $1, updated_at = $2 WHERE id = $3")
+                .bind(&reason)
+                .bind(now)
+                .bind(&row.id)
+                .execute(tx.conn())
+                .await?;
+            mark_message(&mut tx, &row.message_id, DeliveryStatus::Failed, None, Some(&reason)).await?;
+            if channel_problem {
+                channels::record_health(tx.conn(), &row.business_id, kind, Some(&reason)).await?;
+            }
+            tx.audit(None, "message.failed", Some(("message", &row.message_id)), json!({"reason": reason})).await?;
+        }
+    }
+    tx.commit_even_if_unchanged().await?;
+    Ok(())
+}
+
+/// Sends what is due; returns how many rows were attempted.
+pub async fn send_due(state: &Core) -> Result<usize, StoreError> {
+    fail_interrupted(state).await?;
+    let claimed = claim(state).await?;
+    for row in &claimed {
+        let outcome = attempt(state, row).await;
+        if let Err(e) = finish(state, row, outcome).await {
+            // The row stays `sending`; when its lease runs out it is failed as interrupted.
+            tracing::error!(error = %e, outbox = %row.id, "could not record a send");
+        }
+    }
+    Ok(claimed.len())
+}
+
+/// Runs until `stop` fires: sends when woken, and checks for due retries every 250 ms.
+pub async fn run_worker(state: Core, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match send_due(&state).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "sender could not read the outbox"),
+        }
+        tokio::select! {
+            _ = state.db.wakeups().notified(crate::workers::Job::Outbox) => {}
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Replies to the customer, taking the conversation over from the assistant (409
+/// `already_held`, naming the holder, if another person has it). Refused before anything is sent
+/// when the customer opted out
+/// (`customer_opted_out`), the channel is not connected (`channel_not_configured`) or WhatsApp's
+/// 24-hour window is closed (`whatsapp_window_closed`: send a template instead). The message is
+/// `pending` until the provider takes it, then `sent`, `delivered`, `read` — or `failed`, with
+/// the reason in `error`.
+/// `true` with the message when this call created it; `false` for a retry with the same id.
+pub async fn send_message(core: &Core, actor: &Actor, id: &str, req: SendMessage) -> Result<(bool, Message), Error> {
+    actor.require(Permission::HandleConversations)?;
+    let body = required_text(&req.body, "body", 4096)?;
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let queued = queue(&mut tx, actor, id, req.client_message_id.map(String::from), body.clone(), MessageKind::Text, Outgoing::Text { body }).await?;
+    tx.commit_even_if_unchanged().await?;
+    Ok(queued)
+}
+
+/// Sends an approved WhatsApp template, with its variables filled in.
+/// As [`send_message`].
+pub async fn send_template(core: &Core, actor: &Actor, id: &str, req: SendTemplate) -> Result<(bool, Message), Error> {
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let queued = queue_template(&mut tx, actor, id, req).await?;
+    tx.commit_even_if_unchanged().await?;
+    Ok(queued)
+}
+
+/// Approved WhatsApp templates.
+pub async fn list_templates(core: &Core, actor: &Actor) -> Result<Vec<WhatsappTemplate>, Error> {
+    let rows = sqlx::query(
+        "SELECT id, name, language, body, twilio_content_sid, created_at, updated_at FROM whatsapp_templates WHERE business_id = $1 ORDER BY name, language",
+    )
+    .bind(&actor.business_id)
+    .fetch_all(core.db.reader())
+    .await?;
+    Ok(rows.iter().map(template_from_row).collect::<Result<_, _>>()?)
+}
+
+/// Records a template Meta has approved, so staff can send it (owners and admins).
+pub async fn create_template(core: &Core, actor: &Actor, req: CreateWhatsappTemplate) -> Result<WhatsappTemplate, Error> {
+    actor.require(Permission::ManageCatalog)?;
+    let name = required_text(&req.name, "name", 512)?;
+    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        return Err(Error::invalid("Template names are lower-case letters, digits and `_`, exactly as approved by Meta."));
+    }
+    let language = required_text(&req.language, "language", 16)?;
+    let body = required_text(&req.body, "body", 1024)?;
+    let id = new_id();
+    let now = now_ms();
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    sqlx::query(
+        "INSERT INTO whatsapp_templates (id, business_id, name, language, body, twilio_content_sid, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(&id)
+    .bind(&actor.business_id)
+    .bind(&name)
+    .bind(&language)
+    .bind(&body)
+    .bind(req.twilio_content_sid.clone())
+    .bind(now)
+    .execute(tx.conn())
+    .await
+    .map_err(|e| match StoreError::from(e) {
+        e if e.is_unique_violation() => Error::from(CatalogError::TemplateExists),
+        e => e.into(),
+    })?;
+    let template = load_template(tx.conn(), &actor.business_id, &id).await?.ok_or_else(|| Error::NotFound("template"))?;
+    tx.record(EntityKind::WhatsappTemplate, &id, Some(&template)).await?;
+    tx.commit().await?;
+    Ok(template)
+}
+
+/// Forgets a template.
+pub async fn delete_template(core: &Core, actor: &Actor, id: &str) -> Result<(), Error> {
+    actor.require(Permission::ManageCatalog)?;
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    if !tx.delete_row("whatsapp_templates", EntityKind::WhatsappTemplate, id).await? {
+        return Err(Error::NotFound("template"));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A photo, voice note or document a customer sent, as fetched from the provider and kept:
+/// its content type and bytes.
+pub async fn media(core: &Core, actor: &Actor, id: &str) -> Result<(String, Vec<u8>), Error> {
+    let row = sqlx::query("SELECT content_type, data FROM media WHERE id = $1 AND business_id = $2")
+        .bind(id)
+        .bind(&actor.business_id)
+        .fetch_optional(core.db.reader())
+        .await?
+        .ok_or(Error::NotFound("media"))?;
+    let content_type: String = row.try_get("content_type")?;
+    let data: String = row.try_get("data")?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(data).map_err(Error::internal)?;
+    Ok((content_type, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_variables_are_counted() {
+        assert_eq!(count_variables("Hi {{1}}, your {{2}} is at {{3}}."), 3);
+        assert_eq!(count_variables("No variables."), 0);
+    }
+}

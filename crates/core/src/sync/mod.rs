@@ -1,0 +1,16 @@
+//! Sync for the desktop console: the business's change log pulled by cursor ([`log`]), and the
+//! mutations a console pushes ([`push`]), each applied by its own module in [`mutations`].
+//!
+//! The log holds one row per entity with its latest state (or a tombstone), numbered by a
+//! per-business seq that is gap-free and in commit order (see `store`), so "everything after my
+//! cursor, in seq order" is exactly what a console is missing. Tombstones are compacted away after
+//! a while (by a background job); a console whose cursor is older than the compaction horizon
+//! might have missed a deletion and gets `resync_required`: it wipes its mirror (never its outbox)
+//! and pulls from 0.
+
+pub mod log;
+pub mod mutations;
+pub mod push;
+
+pub use log::{compact, compact_all, pull};
+pub use push::push;

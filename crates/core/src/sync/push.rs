@@ -1,0 +1,107 @@
+//! Applying a console's mutations: in order, each in its own transaction, exactly once.
+//!
+//! Already-applied ids get their first outcome again (a replay after a lost answer changes
+//! nothing); a missing id stops the batch (`expected_id`); a refusal (validation, conflict) is that
+//! mutation's outcome and the batch goes on; our own fault is an error and the console retries.
+//! The transaction that applies a mutation also marks it applied (`Db::begin_mutation`), so a
+//! crash between applying it and recording its outcome can never let a replay apply it twice.
+
+use protocol::{MutationOutcome, PushRequest, PushResponse};
+use sqlx::Row;
+
+use crate::accounts::Actor;
+use crate::error::Error;
+use crate::store::{json_column, MutationMark};
+use crate::Core;
+
+
+/// At most this many mutations in one push.
+pub const MAX_BATCH: usize = 500;
+
+pub async fn push(core: &Core, actor: &Actor, req: PushRequest) -> Result<PushResponse, Error> {
+    bind_client(core, actor, &req.client_id).await?;
+    if req.mutations.len() > MAX_BATCH {
+        return Err(Error::invalid(format!("Push at most {MAX_BATCH} mutations at a time.")));
+    }
+    let db = &core.db;
+    let mut outcomes = Vec::with_capacity(req.mutations.len());
+    let mut last: i64 = sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(mutation_id) FROM sync_mutations WHERE client_id = $1")
+        .bind(&req.client_id)
+        .fetch_one(db.writer())
+        .await?
+        .unwrap_or(0);
+    for m in &req.mutations {
+        if m.id <= last {
+            let stored: Option<String> = sqlx::query_scalar("SELECT outcome FROM sync_mutations WHERE client_id = $1 AND mutation_id = $2")
+                .bind(&req.client_id)
+                .bind(m.id)
+                .fetch_optional(db.writer())
+                .await?;
+            if let Some(stored) = stored {
+                outcomes.push(json_column(&stored, "sync_mutations.outcome")?);
+            }
+            continue;
+        }
+        if m.id != last + 1 {
+            return Ok(PushResponse { outcomes, expected_id: Some(last + 1) });
+        }
+        let mark = MutationMark { client_id: req.client_id.clone(), mutation_id: m.id, name: m.op.name().to_owned() };
+        let mut tx = db.begin_mutation(&actor.business_id, mark).await?;
+        let applied = super::mutations::apply(&mut tx, actor, &m.op).await;
+        let outcome = match applied {
+            Ok(details) => {
+                tx.commit_even_if_unchanged().await?;
+                MutationOutcome { id: m.id, ok: true, code: None, message: None, details }
+            }
+            // Our fault: nothing was applied; the console retries the batch from here.
+            Err(e) if e.is_internal() => return Err(e),
+            Err(e) => {
+                tx.rollback().await?;
+                MutationOutcome { id: m.id, ok: false, code: Some(e.code()), message: Some(e.to_string()), details: e.details() }
+            }
+        };
+        // The commit that applied it marked it applied; now its full outcome. (A refusal
+        // committed nothing, so it is recorded here for the first time.)
+        sqlx::query(
+            "INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (client_id, mutation_id) DO UPDATE SET outcome = excluded.outcome",
+        )
+        .bind(&req.client_id)
+        .bind(m.id)
+        .bind(&actor.business_id)
+        .bind(m.op.name())
+        .bind(serde_json::to_string(&outcome)?)
+        .bind(db.now_ms())
+        .execute(db.writer())
+        .await?;
+        last = m.id;
+        outcomes.push(outcome);
+    }
+    Ok(PushResponse { outcomes, expected_id: None })
+}
+
+/// Binds a client id to the signed-in staff member on first use; refuses it for anyone else.
+async fn bind_client(core: &Core, actor: &Actor, client_id: &str) -> Result<(), Error> {
+    let valid = !client_id.is_empty() && client_id.len() <= 64 && client_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !valid {
+        return Err(Error::invalid("`client_id` is the device's id: letters, digits and `-`, at most 64."));
+    }
+    let db = &core.db;
+    let now = db.now_ms();
+    sqlx::query(
+        "INSERT INTO sync_clients (client_id, business_id, staff_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $4) \
+         ON CONFLICT (client_id) DO NOTHING",
+    )
+    .bind(client_id)
+    .bind(&actor.business_id)
+    .bind(&actor.staff_id)
+    .bind(now)
+    .execute(db.writer())
+    .await?;
+    let owner = sqlx::query("SELECT staff_id, business_id FROM sync_clients WHERE client_id = $1").bind(client_id).fetch_one(db.writer()).await?;
+    if owner.try_get::<String, _>("staff_id")? != actor.staff_id || owner.try_get::<String, _>("business_id")? != actor.business_id {
+        return Err(Error::Forbidden("This device id belongs to someone else's sign-in.".into()));
+    }
+    sqlx::query("UPDATE sync_clients SET last_seen_at = $1 WHERE client_id = $2").bind(now).bind(client_id).execute(db.writer()).await?;
+    Ok(())
+}
