@@ -5,6 +5,3 @@ CREATE TABLE assistant_state (
     state            TEXT NOT NULL,
     updated_at       BIGINT NOT NULL
 );
-
--- One assistant turn at a time per conversation: two turns reading the same moment could both act.
-CREATE UNIQUE INDEX assistant_jobs_one_running ON assistant_jobs(conversation_id) WHERE status = 'running';

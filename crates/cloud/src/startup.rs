@@ -34,8 +34,13 @@ pub struct Application {
 impl Application {
     /// Connects to the database, applies migrations, and binds the listener.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
+        Self::build_with_clock(config, Arc::new(crate::clock::SystemClock)).await
+    }
+
+    /// As [`Application::build`], with the clock the service runs on (tests pass a test clock).
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn crate::clock::Clock>) -> Result<Application, StartupError> {
         let url = config.resolved_database_url()?;
-        let db = Db::connect(&url, config.max_db_connections, std::sync::Arc::new(crate::clock::SystemClock)).await?;
+        let db = Db::connect(&url, config.max_db_connections, clock).await?;
         db.migrate().await?;
         Self::with_db(config, db).await
     }
@@ -78,11 +83,9 @@ impl Application {
             let stopped = stopped.clone();
             workers.push(tokio::spawn(async move { db.relay_other_instances(stopped).await }));
         }
+        workers.push(tokio::spawn(switchboard_core::live::Hub::run(self.state.core.clone(), stopped.clone())));
         if self.state.config.run_workers {
-            workers.push(tokio::spawn(crate::intake::run_worker(self.state.core.clone(), stopped.clone())));
-            workers.push(tokio::spawn(crate::outbox::run_worker(self.state.core.clone(), stopped.clone())));
-            workers.push(tokio::spawn(crate::control::run_timer(self.state.core.clone(), stopped.clone())));
-            workers.push(tokio::spawn(crate::assistant::run_worker(self.state.core.clone(), stopped)));
+            workers.extend(switchboard_core::workers::spawn(&self.state.core, stopped));
         }
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let hub = self.state.live.clone();

@@ -326,7 +326,7 @@ async fn tenant_isolation_on_every_route_with_an_id(app: TestApp) {
     assert_eq!(app.changes(&b.business_id).await, b_changes);
     // And B still sees all of it.
     for (resource, id) in &b_ids {
-        if !matches!(*resource, "invitations" | "calendar-feeds" | "whatsapp-templates") {
+        if !matches!(*resource, "invitations" | "calendar-feeds" | "whatsapp-templates" | "webhook-events") {
             let r = app.get(&format!("/v1/{resource}/{id}"), &b.access).await;
             assert_eq!(r.status, StatusCode::OK, "{resource}: {r:?}");
         }
@@ -487,7 +487,7 @@ fn body_for(method: &Method, template: &str) -> Option<Value> {
         ("PATCH", "/v1/bookings/{id}") => Some(json!({"expected_version": 1, "notes": "changed"})),
         ("PUT", "/v1/staff/{id}/hours") => Some(json!({"hours": null, "bookable": false})),
         ("POST", "/v1/conversations/{id}/messages") => Some(json!({"body": "hello"})),
-        ("POST", "/v1/conversations/{id}/takeover" | "/v1/conversations/{id}/handback") => Some(json!({})),
+        ("POST", "/v1/conversations/{id}/takeover" | "/v1/conversations/{id}/handback" | "/v1/webhook-events/{id}/retry") => Some(json!({})),
         ("POST", "/v1/conversations/{id}/template-messages") => Some(json!({"template_id": "any", "variables": []})),
         ("PATCH", _) => Some(json!({})),
         ("POST", "/v1/conversations/{id}/notes") => Some(json!({"body": "a note"})),
@@ -518,6 +518,13 @@ async fn seed_one_of_everything(app: &TestApp, t: &common::Tenant) -> std::colle
     let media = app.db.new_id::<String>();
     sqlx::query("INSERT INTO media (id, business_id, content_type, size, data, created_at) VALUES ($1, $2, 'image/png', 3, 'AAAA', 0)")
         .bind(&media).bind(&t.business_id).execute(app.db.writer()).await.unwrap();
+    // A webhook that failed for good (as intake leaves one after its retries).
+    let event = app.db.new_id::<String>();
+    sqlx::query(
+        "INSERT INTO webhook_events (id, provider, business_id, event_key, payload, received_at, next_attempt_at, attempts, last_error, failed_at) \
+         VALUES ($1, 'whatsapp', $2, $1, '{}', 0, 0, 12, 'broken', 1)",
+    )
+    .bind(&event).bind(&t.business_id).execute(app.db.writer()).await.unwrap();
     [
         ("customers", customer),
         ("conversations", conversation),
@@ -530,6 +537,7 @@ async fn seed_one_of_everything(app: &TestApp, t: &common::Tenant) -> std::colle
         ("calendar-feeds", feed),
         ("whatsapp-templates", template),
         ("media", media),
+        ("webhook-events", event),
         ("staff", t.staff_id.clone()),
     ]
     .into_iter()

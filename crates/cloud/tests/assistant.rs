@@ -50,7 +50,7 @@ impl World {
         let app = &self.app;
         let business = self.owner.business_id.clone();
         // In causal order: once the webhook is processed its job exists, so check that first.
-        app.eventually("the turn ends", || async {
+        app.settled("the turn ends", || async {
             count(app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL", &business).await == 0
                 && count(app, "SELECT COUNT(*) FROM assistant_jobs WHERE business_id = $1 AND status IN ('queued', 'running')", &business).await == 0
         })
@@ -158,7 +158,7 @@ async fn books_reschedules_and_cancels_through_tool_calls("tools", w) {
         "I can do 15:00 tomorrow for a haircut. Shall I book it?", "Please confirm first.", "Booked! See you tomorrow at 15:00.",
         "Moved to 16:00.", "18:00 is taken; 17:00 or 19:00?", "Cancelled. Hope to see you soon!",
     ]);
-    w.app.eventually("all sent", || async { w.fake.sends().len() == 6 }).await;
+    w.app.settled("all sent", || async { w.fake.sends().len() == 6 }).await;
     let tokens: i64 = sqlx::query_scalar("SELECT CAST(SUM(prompt_tokens + completion_tokens) AS BIGINT) FROM llm_usage WHERE business_id = $1")
         .bind(&w.owner.business_id).fetch_one(w.app.db.reader()).await.unwrap();
     assert!(tokens > 1000, "usage recorded: {tokens}");
@@ -172,7 +172,7 @@ async fn a_person_holding_the_conversation_means_no_assistant("human", w) {
     w.app.post(&format!("/v1/conversations/{id}/takeover"), &w.owner.access, json!({})).await;
     w.llm.script([reply("I should not be here")]);
     w.customer_says("wamid.h2", "Are you a robot?").await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    w.app.drain().await;
     assert_eq!(w.llm.requests().len(), 1, "no model call while a person holds it");
     assert_eq!(World::assistant_lines(&w.conversation().await), vec!["Hello! How can I help?"]);
 }
@@ -181,19 +181,21 @@ async fn a_takeover_during_the_models_turn_wins("race", w) {
     w.llm.script([Say::After(Duration::from_millis(1500), Box::new(reply("Sure, I'll book that for you!")))]);
     let note = notification(PHONE_ID, Value::Null, json!([text("wamid.r1", &w.from, "Book me in for Friday")]), Value::Null);
     post_whatsapp_signed(&w.app, &note, &app_secret(&w.owner)).await;
+    let turn = w.app.drain_meanwhile();
     w.app.eventually("the model is thinking", || async { w.llm.requests().len() == 1 }).await;
     let id = w.conversation().await["conversation"]["id"].as_str().unwrap().to_owned();
     let r = w.app.post(&format!("/v1/conversations/{id}/takeover"), &w.owner.access, json!({})).await;
     assert_eq!(r.status, StatusCode::OK);
+    turn.await.unwrap();
     let business = w.owner.business_id.clone();
-    w.app.eventually("the turn ends", || async {
+    w.app.settled("the turn ends", || async {
         count(&w.app, "SELECT COUNT(*) FROM assistant_jobs WHERE business_id = $1 AND status IN ('queued', 'running')", &business).await == 0
     }).await;
     assert!(World::assistant_lines(&w.conversation().await).is_empty(), "the late reply is not in the conversation");
     let log = w.app.get("/v1/audit-log", &w.owner.access).await;
     let discarded = log.body["items"].as_array().unwrap().iter().find(|e| e["action"] == "assistant.reply_discarded").expect("kept in the audit log");
     assert_eq!(discarded["detail"]["reply"], "Sure, I'll book that for you!");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    w.app.drain().await;
     assert!(w.fake.sends().is_empty(), "nothing was sent");
 }
 
@@ -204,7 +206,7 @@ async fn a_model_that_is_down_or_rate_limited_escalates_once("down", w) {
     let detail = w.conversation().await;
     assert_eq!(detail["conversation"]["mode"], "needs_human");
     assert_eq!(World::assistant_lines(&detail), vec![common_holding()]);
-    w.app.eventually("the holding reply is sent", || async { w.fake.sends().len() == 1 }).await;
+    w.app.settled("the holding reply is sent", || async { w.fake.sends().len() == 1 }).await;
     // The customer writes again: still waiting for a person, no second holding reply, no model call.
     w.customer_says("wamid.d2", "Hello??").await;
     assert_eq!(w.llm.requests().len(), 3);

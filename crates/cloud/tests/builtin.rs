@@ -42,7 +42,7 @@ impl Desk {
         assert_eq!(status, StatusCode::OK);
         let business = self.owner.business_id.clone();
         self.app
-            .eventually("the turn ends", || async {
+            .settled("the turn ends", || async {
                 count(&self.app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL", &business).await == 0
                     && count(&self.app, "SELECT COUNT(*) FROM assistant_jobs WHERE business_id = $1 AND status IN ('queued', 'running')", &business).await == 0
             })

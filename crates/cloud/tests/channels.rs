@@ -67,7 +67,7 @@ async fn whatsapp_webhooks_are_verified_before_anything_is_stored(app: TestApp) 
 
     let (status, ack) = post_whatsapp_signed(&app, &body, &secret).await;
     assert_eq!((status, ack.as_str()), (StatusCode::OK, "EVENT_RECEIVED"));
-    app.eventually("the message is in the inbox", || async { messages_of(&app, &owner).await.len() == 1 }).await;
+    app.settled("the message is in the inbox", || async { messages_of(&app, &owner).await.len() == 1 }).await;
 }
 
 async fn every_kind_of_whatsapp_message_lands_in_the_inbox(app: TestApp) {
@@ -89,7 +89,7 @@ async fn every_kind_of_whatsapp_message_lands_in_the_inbox(app: TestApp) {
     let contacts = json!([{"profile": {"name": "Priya"}, "wa_id": from}, {"profile": {"name": "Hidden Hana"}, "user_id": bsuid}]);
     let (status, _) = post_whatsapp_signed(&app, &notification(PHONE_ID, contacts, messages, Value::Null), &secret).await;
     assert_eq!(status, StatusCode::OK);
-    app.eventually("seven messages", || async { messages_of(&app, &owner).await.len() == 7 }).await;
+    app.settled("seven messages", || async { messages_of(&app, &owner).await.len() == 7 }).await;
     let all = messages_of(&app, &owner).await;
     let kinds: std::collections::BTreeSet<&str> = all.iter().map(|m| m["kind"].as_str().unwrap()).collect();
     for k in ["text", "location", "reply", "reaction", "unsupported", "contacts"] {
@@ -128,7 +128,7 @@ async fn a_webhook_delivered_five_times_at_once_is_one_message(app: TestApp) {
     // The same message inside a different delivery (a retry with another body) is still one.
     let other_body = notification(PHONE_ID, Value::Null, json!([text("wamid.dup", "447700900557", "once")]), json!([{"id": "wamid.unknown", "status": "read", "timestamp": "1", "recipient_id": "1"}]));
     post_whatsapp_signed(&app, &other_body, &secret).await;
-    app.eventually("all events processed", || async {
+    app.settled("all events processed", || async {
         count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL", &owner.business_id).await == 0
     }).await;
     assert_eq!(messages_of(&app, &owner).await.len(), 1);
@@ -148,7 +148,7 @@ async fn one_delivery_for_two_businesses_is_split_and_must_be_signed_for_both(ap
     body["entry"].as_array_mut().unwrap().push(second["entry"][0].clone());
     let (status, _) = post_whatsapp_signed(&app, &body, "shared-secret").await;
     assert_eq!(status, StatusCode::OK);
-    app.eventually("both delivered", || async { messages_of(&app, &a).await.len() == 1 && messages_of(&app, &b).await.len() == 1 }).await;
+    app.settled("both delivered", || async { messages_of(&app, &a).await.len() == 1 && messages_of(&app, &b).await.len() == 1 }).await;
     assert_eq!(messages_of(&app, &a).await[0]["body"], "for A");
     assert_eq!(messages_of(&app, &b).await[0]["body"], "for B");
     // A business with its own secret cannot be written to with someone else's signature.
@@ -187,7 +187,7 @@ async fn whatsapp_media_is_fetched_and_kept(app, fake) {
     let image = json!({"from": "447700900556", "id": "wamid.img", "timestamp": "1767225600", "type": "image",
                        "image": {"id": "MEDIA-42", "mime_type": "image/jpeg", "caption": "My hair now"}});
     post_whatsapp_signed(&app, &notification(PHONE_ID, Value::Null, json!([image]), Value::Null), &secret).await;
-    app.eventually("the photo arrives", || async { messages_of(&app, &owner).await.len() == 1 }).await;
+    app.settled("the photo arrives", || async { messages_of(&app, &owner).await.len() == 1 }).await;
     let message = messages_of(&app, &owner).await.remove(0);
     assert_eq!((message["kind"].as_str(), message["body"].as_str()), (Some("image"), Some("My hair now")));
     let url = message["media"][0]["url"].as_str().expect("media kept");
@@ -212,7 +212,7 @@ async fn a_reply_is_sent_once_and_its_statuses_only_move_forward(app, fake) {
     // A retry of the same request sends nothing more.
     let again = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Yes, we have 10:00 free", "client_message_id": client_id})).await;
     assert_eq!((again.status, again.body["id"].as_str()), (StatusCode::OK, Some(client_id.as_str())));
-    app.eventually("sent", || async { message(&app, &owner, &conversation, &client_id).await["delivery_status"] == "sent" }).await;
+    app.settled("sent", || async { message(&app, &owner, &conversation, &client_id).await["delivery_status"] == "sent" }).await;
     let sends = fake.sends();
     assert_eq!(sends.len(), 1, "{sends:?}");
     assert_eq!(sends[0].body["to"], "447700900570");
@@ -224,7 +224,7 @@ async fn a_reply_is_sent_once_and_its_statuses_only_move_forward(app, fake) {
         let body = notification(PHONE_ID, Value::Null, Value::Null, json!([{"id": wamid, "status": status, "timestamp": "1", "recipient_id": "447700900570"}]));
         post_whatsapp_signed(&app, &body, &secret).await;
     }
-    app.eventually("statuses processed", || async {
+    app.settled("statuses processed", || async {
         count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL", &owner.business_id).await == 0
     }).await;
     assert_eq!(message(&app, &owner, &conversation, &client_id).await["delivery_status"], "read");
@@ -239,7 +239,8 @@ async fn a_send_that_times_out_is_retried_and_delivered_once(app, fake) {
     fake.script([Scripted::Hang(Duration::from_secs(3)), Scripted::Fail(503, json!({"error": {"code": 2, "message": "Service temporarily unavailable"}}))]);
     let sent = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Are you still there?"})).await;
     let id = sent.body["id"].as_str().unwrap().to_owned();
-    app.eventually("sent after retries", || async { message(&app, &owner, &conversation, &id).await["delivery_status"] == "sent" }).await;
+    app.pass(Duration::from_secs(5)).await;
+    app.settled("sent after retries", || async { message(&app, &owner, &conversation, &id).await["delivery_status"] == "sent" }).await;
     assert_eq!(fake.sends().len(), 3, "timed out, 503, then accepted");
     assert_eq!(fake.accepted(), 1, "delivered once");
     let attempts: i64 = sqlx::query_scalar("SELECT attempts FROM outbox WHERE message_id = $1").bind(&id).fetch_one(app.db.reader()).await.unwrap();
@@ -253,14 +254,13 @@ async fn permanent_failures_show_why_and_the_window_needs_a_template(app, fake) 
     fake.script([Scripted::Fail(400, json!({"error": {"code": 131026, "message": "Message undeliverable"}}))]);
     let sent = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Hello"})).await;
     let id = sent.body["id"].as_str().unwrap().to_owned();
-    app.eventually("failed", || async { message(&app, &owner, &conversation, &id).await["delivery_status"] == "failed" }).await;
+    app.settled("failed", || async { message(&app, &owner, &conversation, &id).await["delivery_status"] == "failed" }).await;
     let failed = message(&app, &owner, &conversation, &id).await;
     assert!(failed["error"].as_str().unwrap().contains("cannot receive WhatsApp"), "{failed}");
     assert_eq!(fake.sends().len(), 1, "a permanent error is not retried");
 
     // 25 hours after the customer last wrote, free text is refused before calling Meta.
-    sqlx::query("UPDATE conversations SET last_inbound_at = $1 WHERE id = $2")
-        .bind(app.db.now_ms() - 25 * 3_600_000).bind(&conversation).execute(app.db.writer()).await.unwrap();
+    app.advance(Duration::from_secs(25 * 3600));
     let r = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Hello again"})).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "whatsapp_window_closed"));
     assert_eq!(fake.sends().len(), 1);
@@ -273,7 +273,7 @@ async fn permanent_failures_show_why_and_the_window_needs_a_template(app, fake) 
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
     assert_eq!(r.body["body"], "Hi Sam, see you at 10:00.");
     let tid = r.body["id"].as_str().unwrap().to_owned();
-    app.eventually("template sent", || async { message(&app, &owner, &conversation, &tid).await["delivery_status"] == "sent" }).await;
+    app.settled("template sent", || async { message(&app, &owner, &conversation, &tid).await["delivery_status"] == "sent" }).await;
     let last = fake.sends().pop().unwrap();
     assert_eq!(last.body["type"], "template");
     assert_eq!(last.body["template"]["name"], "appointment_reminder");
@@ -298,7 +298,7 @@ async fn sms_through_twilio_with_media_opt_out_and_status(app, fake) {
     let mms = vec![("MessageSid", "SM2"), ("From", customer), ("To", ours), ("Body", ""), ("NumMedia", "1"),
                    ("MediaUrl0", media_url.as_str()), ("MediaContentType0", "image/png")];
     post_twilio(&app, "/webhooks/twilio", &mms, TWILIO_TOKEN).await;
-    app.eventually("two SMS in", || async { messages_of(&app, &owner).await.len() == 2 }).await;
+    app.settled("two SMS in", || async { messages_of(&app, &owner).await.len() == 2 }).await;
     let photo = messages_of(&app, &owner).await.into_iter().find(|m| m["kind"] == "image").expect("the MMS photo");
     let bytes = app.client.get(format!("{}{}", app.base, photo["media"][0]["url"].as_str().unwrap())).bearer_auth(&owner.access).send().await.unwrap().bytes().await.unwrap();
     assert_eq!(bytes.as_ref(), b"PNG-BYTES-ME1");
@@ -306,7 +306,7 @@ async fn sms_through_twilio_with_media_opt_out_and_status(app, fake) {
 
     // STOP: opted out; nothing goes to them.
     post_twilio(&app, "/webhooks/twilio", &inbound("SM3", " stop "), TWILIO_TOKEN).await;
-    app.eventually("opted out", || async {
+    app.settled("opted out", || async {
         app.get("/v1/customers", &owner.access).await.body["items"][0]["opted_out_sms"] == true
     }).await;
     let r = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Sorry to see you go"})).await;
@@ -316,20 +316,20 @@ async fn sms_through_twilio_with_media_opt_out_and_status(app, fake) {
     // "Yes" from someone opted in is an answer, not a keyword.
     let wa = vec![("MessageSid", "SMW1"), ("From", "whatsapp:+14155550124"), ("To", "whatsapp:+14155550100"), ("Body", "Cancel"), ("NumMedia", "0")];
     post_twilio(&app, "/webhooks/twilio", &wa, TWILIO_TOKEN).await;
-    app.eventually("processed", || async {
+    app.settled("processed", || async {
         count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL", &owner.business_id).await == 0
     }).await;
     let wa_customer = app.get("/v1/customers?q=4155550124", &owner.access).await;
     assert_eq!(wa_customer.body["items"][0]["opted_out_whatsapp"], false, "{wa_customer:?}");
     // START: back in.
     post_twilio(&app, "/webhooks/twilio", &inbound("SM4", "START"), TWILIO_TOKEN).await;
-    app.eventually("opted in", || async {
+    app.settled("opted in", || async {
         app.get("/v1/customers", &owner.access).await.body["items"][0]["opted_out_sms"] == false
     }).await;
     let r = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Welcome back!"})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
     let id = r.body["id"].as_str().unwrap().to_owned();
-    app.eventually("sent", || async { message(&app, &owner, &conversation, &id).await["delivery_status"] == "sent" }).await;
+    app.settled("sent", || async { message(&app, &owner, &conversation, &id).await["delivery_status"] == "sent" }).await;
     let send = fake.sends().pop().unwrap();
     assert_eq!((send.body["From"].as_str(), send.body["To"].as_str(), send.body["Body"].as_str()), (Some(ours), Some(customer), Some("Welcome back!")));
     assert_eq!(send.body["StatusCallback"], "https://switchboard.example/webhooks/twilio/status");
@@ -337,13 +337,13 @@ async fn sms_through_twilio_with_media_opt_out_and_status(app, fake) {
     let undelivered = vec![("MessageSid", sid.as_str()), ("MessageStatus", "undelivered"), ("ErrorCode", "30003"), ("From", ours), ("To", customer)];
     let (status, _) = post_twilio(&app, "/webhooks/twilio/status", &undelivered, TWILIO_TOKEN).await;
     assert_eq!(status, StatusCode::OK);
-    app.eventually("failed with a reason", || async { message(&app, &owner, &conversation, &id).await["delivery_status"] == "failed" }).await;
+    app.settled("failed with a reason", || async { message(&app, &owner, &conversation, &id).await["delivery_status"] == "failed" }).await;
     assert!(message(&app, &owner, &conversation, &id).await["error"].as_str().unwrap().contains("phone is off"));
     // Twilio refuses a send to an opted-out number: shown in plain words, not retried.
     fake.script([Scripted::Fail(400, json!({"code": 21610, "message": "Attempt to send to unsubscribed recipient"}))]);
     let r = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "One more"})).await;
     let id = r.body["id"].as_str().unwrap().to_owned();
-    app.eventually("refused", || async { message(&app, &owner, &conversation, &id).await["delivery_status"] == "failed" }).await;
+    app.settled("refused", || async { message(&app, &owner, &conversation, &id).await["delivery_status"] == "failed" }).await;
     assert!(message(&app, &owner, &conversation, &id).await["error"].as_str().unwrap().contains("STOP"));
 }
 
@@ -387,7 +387,7 @@ async fn garbage_never_crashes_intake(app, fake) {
     let res = app.client.post(format!("{}/webhooks/whatsapp", app.base)).header("x-hub-signature-256", sign_meta(&secret, &huge)).body(huge).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     // The worker survived all of it: the good message of every batch is in.
-    app.eventually("all the good messages arrive", || async {
+    app.settled("all the good messages arrive", || async {
         count(&app, "SELECT COUNT(*) FROM messages WHERE business_id = $1 AND provider_message_id LIKE 'wamid.fz%'", &owner.business_id).await == 40
     }).await;
 }
@@ -397,18 +397,19 @@ async fn garbage_never_crashes_intake(app, fake) {
 /// A webhook acknowledged by an instance that never got to process it (killed right after the
 /// 200) is processed by the next instance on the same database.
 async fn acknowledged_webhook_survives(engine: Engine) {
-    let (acking, _fake) = spawn_with_fakes(engine, |c| c.run_workers = false).await;
+    // Its workers never run: it acknowledges and is gone.
+    let (acking, _fake) = spawn_with_fakes(engine, |_| {}).await;
     let owner = acking.signup("restart").await;
     let secret = app_secret(&owner);
     connect_whatsapp(&acking, &owner, PHONE_ID, &secret).await;
     let body = notification(PHONE_ID, Value::Null, json!([text("wamid.r1", "447700900580", "Still there?")]), Value::Null);
     let (status, _) = post_whatsapp_signed(&acking, &body, &secret).await;
     assert_eq!(status, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(count(&acking, "SELECT COUNT(*) FROM messages WHERE business_id = $1", &owner.business_id).await, 0);
     assert_eq!(count(&acking, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL", &owner.business_id).await, 1);
-    let next = acking.another_instance(|c| c.run_workers = true).await;
-    next.eventually("processed after the restart", || async { messages_of(&next, &owner).await.len() == 1 }).await;
+    let next = acking.another_instance(|_| {}).await;
+    drop(acking);
+    next.settled("processed after the restart", || async { messages_of(&next, &owner).await.len() == 1 }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -424,28 +425,27 @@ async fn acknowledged_webhook_survives_a_restart_postgres() {
 /// The process died while a send was in flight (the row is `sending`, its lease ran out): the
 /// provider may have the message, so it is never sent again, and staff see why.
 async fn interrupted_send_is_never_repeated(engine: Engine) {
-    let (first, fake) = spawn_with_fakes(engine, |c| c.run_workers = false).await;
+    let (first, fake) = spawn_with_fakes(engine, |_| {}).await;
     let owner = first.signup("interrupted").await;
     let secret = app_secret(&owner);
     connect_whatsapp(&first, &owner, PHONE_ID, &secret).await;
     let body = notification(PHONE_ID, Value::Null, json!([text("wamid.int", "447700900591", "Hi")]), Value::Null);
     post_whatsapp_signed(&first, &body, &secret).await;
-    // Process the inbound message with a worker, then stop sending by using the idle instance.
-    let worker = first.another_instance(|c| c.run_workers = true).await;
-    worker.eventually("inbound processed", || async { messages_of(&worker, &owner).await.len() == 1 }).await;
-    drop(worker);
+    first.settled("inbound processed", || async { messages_of(&first, &owner).await.len() >= 1 }).await;
     let conversation = first.get("/v1/conversations", &owner.access).await.body["items"][0]["id"].as_str().unwrap().to_owned();
     let sent = first.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "On my way"})).await;
     let id = sent.body["id"].as_str().unwrap().to_owned();
-    // As a crashed sender leaves it: claimed, lease expired.
+    // As a sender that crashed mid-call leaves it: claimed, with a two-minute lease.
     sqlx::query("UPDATE outbox SET status = 'sending', attempts = 1, lease_until = $1 WHERE message_id = $2")
-        .bind(first.db.now_ms() - 1).bind(&id).execute(first.db.writer()).await.unwrap();
+        .bind(first.now_ms() + 120_000).bind(&id).execute(first.db.writer()).await.unwrap();
     let sends_before = fake.sends().len();
-    let restarted = first.another_instance(|c| c.run_workers = true).await;
-    restarted.eventually("shown as failed", || async { message(&restarted, &owner, &conversation, &id).await["delivery_status"] == "failed" }).await;
+    let restarted = first.another_instance(|_| {}).await;
+    drop(first);
+    restarted.settled("still sending within the lease", || async { message(&restarted, &owner, &conversation, &id).await["delivery_status"] == "pending" }).await;
+    restarted.advance(Duration::from_secs(180));
+    restarted.settled("shown as failed", || async { message(&restarted, &owner, &conversation, &id).await["delivery_status"] == "failed" }).await;
     let failed = message(&restarted, &owner, &conversation, &id).await;
     assert!(failed["error"].as_str().unwrap().contains("interrupted"), "{failed}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(fake.sends().len(), sends_before, "never sent again");
 }
 

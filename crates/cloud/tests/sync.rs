@@ -106,9 +106,7 @@ async fn push_story(engine: Engine) {
     // The answer was lost; the console replays the whole batch: same outcomes, nothing twice.
     let again = app.post("/v1/sync/push", &owner.access, batch).await;
     assert_eq!(again.body["outcomes"], json!(outcomes));
-    app.eventually("sent once", || async { fake.sends().len() == 1 }).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(fake.sends().len(), 1);
+    app.settled("sent once", || async { fake.sends().len() == 1 }).await;
     // A gap stops the batch and says where to resume; nothing after it is applied.
     let r = app.post("/v1/sync/push", &owner.access, json!({"client_id": "owner-laptop-1", "mutations": [
         {"id": 5, "name": "set_status", "args": {"conversation_id": conversation, "status": "resolved"}}]})).await;
@@ -171,7 +169,7 @@ async fn push_story(engine: Engine) {
     assert_eq!((detail["customer"]["name"].as_str(), detail["customer"]["tags"].clone()), (Some("Ada Lovelace"), json!(["vip"])));
     let assigned = app.get("/v1/conversations?assignee=me", &sam.access).await.body["items"].as_array().unwrap().len();
     assert_eq!(assigned, 1);
-    app.eventually("the saved reply is sent", || async { fake.sends().iter().any(|s| s.body.to_string().contains("see you soon")) }).await;
+    app.settled("the saved reply is sent", || async { fake.sends().iter().any(|s| s.body.to_string().contains("see you soon")) }).await;
     // A device id is bound to its first user.
     let r = app.post("/v1/sync/push", &sam.access, json!({"client_id": "owner-laptop-1", "mutations": []})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);

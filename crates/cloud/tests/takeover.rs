@@ -71,7 +71,7 @@ async fn a_reply_takes_over_from_the_assistant(app, fake) {
     assert_eq!(detail.body["conversation"]["mode"], "human");
     assert_eq!(detail.body["conversation"]["holder_staff_id"], sam.staff_id.as_str());
     // The inbox still shows the last thing said, not the event.
-    app.eventually("sent", || async { fake.sends().len() == 1 }).await;
+    app.settled("sent", || async { fake.sends().len() == 1 }).await;
     assert_eq!(detail.body["conversation"]["last_message_preview"], "Hi, Sam here");
     let mine = app.get("/v1/conversations?holder=me", &sam.access).await;
     assert_eq!(mine.body["items"].as_array().unwrap().len(), 1);
@@ -89,15 +89,15 @@ async fn a_quiet_conversation_goes_back_to_the_assistant(app, fake) {
     assert_eq!((r.status, r.body["handback_idle_minutes"].as_u64(), r.body["persona"].as_str()), (StatusCode::OK, Some(5), Some("Mia")));
     let conversation = whatsapp_customer(&app, &owner, "447911123403").await;
     app.post(&format!("/v1/conversations/{conversation}/takeover"), &owner.access, json!({})).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.advance(Duration::from_secs(4 * 60));
+    app.drain().await;
     let held = app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await;
     assert_eq!(held.body["conversation"]["mode"], "human", "not yet quiet for long enough");
-    // Six minutes of quiet (moved back in time rather than waited for).
-    sqlx::query("UPDATE conversations SET last_human_activity_at = $1 WHERE id = $2")
-        .bind(app.db.now_ms() - 6 * 60_000).bind(&conversation).execute(app.db.writer()).await.unwrap();
+    // Six minutes of quiet.
+    app.advance(Duration::from_secs(2 * 60));
     // Handed back; the assistant is off here and the customer's message is unanswered, so the
     // conversation waits for a person rather than looking as if the assistant had it.
-    app.eventually("handed back", || async {
+    app.settled("handed back", || async {
         app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.body["conversation"]["mode"] == "needs_human"
     }).await;
     let detail = app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await;

@@ -14,7 +14,6 @@ use sqlx::Row;
 use crate::accounts::{normalise_email, Actor, Permission};
 use crate::error::{CatalogError, Error, SyncError};
 use crate::store::{bind_all, cursor, json_column, rfc3339, Bind, BusinessTx, Filter, StoreError};
-use crate::legacy::{new_id, now_ms};
 
 /// A phone number in E.164 form. Only valid numbers can be made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +121,7 @@ fn optional_text(value: Option<String>, field: &str, max: usize) -> Result<Optio
 /// Writes the customer row (insert or update) and records the change. Used by the REST API and,
 /// later, by webhook intake.
 pub async fn save(tx: &mut crate::store::BusinessTx, customer: &Customer, insert: bool) -> Result<Customer, Error> {
-    let now = now_ms();
+    let now = tx.now_ms();
     let sql = if insert {
         "INSERT INTO customers (name, phone, whatsapp_id, email, tags, notes, opted_out_sms, opted_out_whatsapp, search_text, \
          updated_at, created_at, id, business_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)"
@@ -249,7 +248,7 @@ pub async fn create_customer(core: &Core, actor: &Actor, req: CreateCustomer) ->
         return Err(Error::invalid("Give the customer at least a name, a phone number or a WhatsApp id."));
     }
     let customer = Customer {
-        id: new_id().into(),
+        id: tx.new_id::<String>().into(),
         business_id: actor.business_id.clone().into(),
         name: optional_text(req.name, "name", 200)?,
         phone: phone.map(|p| p.as_str().to_owned()),
@@ -287,7 +286,7 @@ pub async fn delete_customer(core: &Core, actor: &Actor, id: &str) -> Result<(),
     actor.require(Permission::DeleteData)?;
     let mut tx = core.db.begin_business(&actor.business_id).await?;
     let deleted = sqlx::query("UPDATE customers SET deleted_at = $1, updated_at = $1 WHERE id = $2 AND business_id = $3 AND deleted_at IS NULL")
-        .bind(now_ms())
+        .bind(tx.now_ms())
         .bind(id)
         .bind(&actor.business_id)
         .execute(tx.conn())

@@ -9,7 +9,6 @@ use crate::scheduling::bookings::NewBooking;
 use crate::conversations::{add_message, open_for, NewMessage};
 use crate::error::Error;
 use crate::store::{Db};
-use crate::legacy::{new_id, now_ms};
 
 /// The phone number id of the demo's sandbox WhatsApp number (see the service's `sandbox`).
 pub const SANDBOX_PHONE_NUMBER_ID: &str = "100000000001";
@@ -33,8 +32,8 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, Error> {
         return Ok(DemoBusiness { business_id, created: false });
     }
     let hash = hash_password(DEMO_PASSWORD.to_owned()).await?;
-    let business_id = new_id();
-    let now = now_ms();
+    let business_id = db.new_id::<String>();
+    let now = db.now_ms();
     let mut tx = db.begin_business(&business_id).await?;
     sqlx::query(
         "INSERT INTO businesses (id, name, timezone, locale, currency, last_seq, created_at, updated_at, opening_hours, \
@@ -52,7 +51,7 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, Error> {
 
     let mut staff_ids = Vec::new();
     for (name, email, role) in [("Maya Patel", DEMO_EMAIL, Role::Owner), ("Sam Okafor", AGENT_EMAIL, Role::Agent)] {
-        let id = new_id();
+        let id = tx.new_id::<String>();
         sqlx::query(
             "INSERT INTO staff (id, business_id, name, email, password_hash, role, active, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
@@ -74,7 +73,7 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, Error> {
     let mut service_ids = Vec::new();
     for (name, minutes, price, after) in [("Women's cut & blow-dry", 60, 5500, 10), ("Men's cut", 30, 2800, 5), ("Full colour", 120, 9500, 15), ("Fringe trim", 15, 800, 0)] {
         let service = protocol::Service {
-            id: new_id().into(),
+            id: tx.new_id::<String>().into(),
             business_id: business_id.clone().into(),
             name: name.into(),
             duration_minutes: minutes,
@@ -98,7 +97,7 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, Error> {
         ("thanks", "Thank you", "Thanks for getting in touch! See you soon at Bloom."),
     ] {
         let canned = protocol::CannedResponse {
-            id: new_id().into(),
+            id: tx.new_id::<String>().into(),
             business_id: business_id.clone().into(),
             shortcut: shortcut.into(),
             title: title.into(),
@@ -118,7 +117,7 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, Error> {
     for (minutes_ago, (name, phone, channel, lines)) in [(42i64, customers[0]), (17, customers[1]), (3, customers[2])] {
         let req = CreateCustomer { name: Some(name.into()), phone: Some(phone.into()), ..CreateCustomer::default() };
         let customer = protocol::Customer {
-            id: new_id().into(),
+            id: tx.new_id::<String>().into(),
             business_id: business_id.clone().into(),
             name: req.name,
             phone: req.phone,
@@ -148,7 +147,7 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, Error> {
                     author_staff_id: None,
                     body: (*line).into(),
                     media: vec![],
-                    provider_message_id: Some(format!("demo-{}", new_id())),
+                    provider_message_id: Some(format!("demo-{}", db.new_id::<String>())),
                     delivery_status: DeliveryStatus::Received,
                     at_ms: Some(now - minutes_ago * 60_000 + i as i64 * 20_000),
                 },
@@ -162,7 +161,7 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, Error> {
     tx.commit().await?;
 
     // Two upcoming appointments, booked the way everything books.
-    let now = jiff::Timestamp::now();
+    let now = db.now().as_jiff();
     let fortnight = jiff::Timestamp::from_millisecond(now.as_millisecond() + 14 * 86_400_000).map_err(Error::internal)?;
     for (customer, service, nth, source) in
         [(&customer_ids[1], &service_ids[1], 3, BookingSource::Staff), (&customer_ids[0], &service_ids[0], 9, BookingSource::Assistant)]

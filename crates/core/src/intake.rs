@@ -12,7 +12,6 @@
 use crate::Core;
 use protocol::EntityKind;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -25,8 +24,7 @@ use crate::channels::{self, TwilioSecrets, TwilioSettings, WhatsappSecrets, What
 use crate::conversations::{add_message, open_for, NewMessage};
 use crate::customers::PhoneNumber;
 use crate::error::{Error, WebhookError};
-use crate::store::{BusinessTx, Db, StoreError};
-use crate::legacy::{new_id, now_ms};
+use crate::store::{Engine, BusinessTx, Db, StoreError};
 
 // ---------------------------------------------------------------------------------------------
 // Signatures
@@ -131,14 +129,14 @@ pub fn start_committer(db: Db) -> IntakeQueue {
 }
 
 async fn commit_events<'a>(db: &Db, events: impl Iterator<Item = &'a NewEvent>) -> Result<(), StoreError> {
-    let now = now_ms();
+    let now = db.now_ms();
     let mut tx = db.writer().begin().await?;
     for e in events {
         sqlx::query(
             "INSERT INTO webhook_events (id, provider, business_id, event_key, payload, received_at, next_attempt_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (provider, business_id, event_key) DO NOTHING",
         )
-        .bind(new_id())
+        .bind(db.new_id::<String>())
         .bind(e.provider)
         .bind(&e.business_id)
         .bind(&e.key)
@@ -171,44 +169,177 @@ const MAX_ATTEMPTS: i64 = 12;
 #[error("the message this status is about is not recorded yet")]
 struct NotYetKnown;
 
-/// Processes due events; returns how many were handled.
-pub async fn process_due(state: &Core) -> Result<usize, StoreError> {
-    let due = sqlx::query(
-        "SELECT id, provider, business_id, payload, attempts, received_at FROM webhook_events WHERE processed_at IS NULL AND next_attempt_at <= $1 \
-         ORDER BY received_at LIMIT 50",
-    )
-    .bind(now_ms())
-    .fetch_all(state.db.reader())
+/// Events one step claims; they are processed per business, one transaction for each business.
+const BATCH: i64 = 256;
+/// Longer than processing a batch (media fetches included) takes.
+const LEASE_MS: i64 = 5 * 60_000;
+
+/// A stored event claimed for processing.
+struct Due {
+    id: String,
+    provider: String,
+    business_id: String,
+    payload: String,
+    attempts: i64,
+    received_at: i64,
+}
+
+/// Claims due events with a lease (`SKIP LOCKED` on PostgreSQL, so instances share the work).
+async fn claim(core: &Core) -> Result<Vec<Due>, StoreError> {
+    let now = core.db.now_ms();
+    let lock = if core.db.engine() == Engine::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let rows = sqlx::query(&format!(
+        "UPDATE webhook_events SET lease_until = $2 WHERE id IN (SELECT id FROM webhook_events WHERE processed_at IS NULL AND failed_at IS NULL \
+         AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1) ORDER BY received_at LIMIT $3{lock}) \
+         RETURNING id, provider, business_id, payload, attempts, received_at"
+    ))
+    .bind(now)
+    .bind(now + LEASE_MS)
+    .bind(BATCH)
+    .fetch_all(core.db.writer())
     .await?;
-    let mut handled = 0;
-    for row in &due {
-        let id: String = row.try_get("id")?;
-        let provider: String = row.try_get("provider")?;
-        let business_id: String = row.try_get("business_id")?;
-        let payload: String = row.try_get("payload")?;
-        let attempts: i64 = row.try_get("attempts")?;
-        let received_at: i64 = row.try_get("received_at")?;
-        match process_one(state, &id, &provider, &business_id, &payload, received_at).await {
-            Ok(()) => handled += 1,
-            Err(e) => {
-                let message = e.to_string();
-                tracing::error!(event = %id, %provider, error = %message, "webhook event failed; will retry");
-                let attempts = attempts + 1;
-                let give_up = attempts >= MAX_ATTEMPTS;
-                let backoff = crate::workers::backoff_ms(attempts, 1_000, 10 * 60_000);
-                sqlx::query("UPDATE webhook_events SET attempts = $1, last_error = $2, next_attempt_at = $3, processed_at = $4 WHERE id = $5")
-                    .bind(attempts)
-                    .bind(&message)
-                    .bind(now_ms() + backoff)
-                    // Given up: kept, with its error, for a person to look at.
-                    .bind(if give_up { Some(now_ms()) } else { None })
-                    .bind(&id)
-                    .execute(state.db.writer())
-                    .await?;
-            }
+    let mut due = rows
+        .iter()
+        .map(|r| {
+            Ok(Due {
+                id: r.try_get("id")?,
+                provider: r.try_get("provider")?,
+                business_id: r.try_get("business_id")?,
+                payload: r.try_get("payload")?,
+                attempts: r.try_get("attempts")?,
+                received_at: r.try_get("received_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    due.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
+    Ok(due)
+}
+
+/// Processes due events, a business's at a time in one transaction (each event undone on its own
+/// if it fails); returns how many were handled. Exactly once: an event and its effects commit
+/// together, and messages are unique per provider id.
+pub async fn process_due(core: &Core) -> Result<usize, Error> {
+    let due = claim(core).await?;
+    let mut businesses: Vec<(String, Vec<Due>)> = Vec::new();
+    for event in due {
+        match businesses.iter_mut().find(|(b, _)| *b == event.business_id) {
+            Some((_, events)) => events.push(event),
+            None => businesses.push((event.business_id.clone(), vec![event])),
         }
     }
+    let mut handled = 0;
+    for (business_id, events) in businesses {
+        // Network calls (media) before the transaction, never inside it.
+        let mut fetched = Vec::with_capacity(events.len());
+        for event in &events {
+            fetched.push(prefetch_media(core, &event.provider, &business_id, &event.payload).await);
+        }
+        let mut tx = core.db.begin_business(&business_id).await?;
+        for (event, media) in events.iter().zip(fetched) {
+            let part = tx.begin_part().await?;
+            let result = match media {
+                Ok(media) => process_event(&mut tx, event, &media).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(()) => {
+                    tx.keep_part(part).await?;
+                    sqlx::query("UPDATE webhook_events SET processed_at = $1, attempts = attempts + 1, lease_until = NULL WHERE id = $2")
+                        .bind(tx.now_ms())
+                        .bind(&event.id)
+                        .execute(tx.conn())
+                        .await?;
+                }
+                Err(e) => {
+                    tx.undo_part(part).await?;
+                    failed(core, &mut tx, event, &e).await?;
+                }
+            }
+        }
+        tx.wake(crate::workers::Job::Assistant);
+        tx.commit_even_if_unchanged().await?;
+        handled += events.len();
+    }
     Ok(handled)
+}
+
+/// An event that failed: retried with backoff, and after [`MAX_ATTEMPTS`] kept as failed, with
+/// its reason, for owners to see and retry ([`failed_events`], [`retry`]).
+async fn failed(core: &Core, tx: &mut BusinessTx, event: &Due, e: &Error) -> Result<(), Error> {
+    let reason = e.chain();
+    let attempts = event.attempts + 1;
+    let give_up = attempts >= MAX_ATTEMPTS;
+    let now = tx.now_ms();
+    if give_up {
+        tracing::error!(event = %event.id, provider = %event.provider, error = %reason, "webhook event failed for good; kept for a person to retry");
+        core.metrics.webhook_failed();
+    } else {
+        tracing::warn!(event = %event.id, provider = %event.provider, error = %reason, "webhook event failed; will retry");
+    }
+    sqlx::query("UPDATE webhook_events SET attempts = $1, last_error = $2, next_attempt_at = $3, failed_at = $4, lease_until = NULL WHERE id = $5")
+        .bind(attempts)
+        .bind(&reason)
+        .bind(now + crate::workers::backoff_ms(attempts, 1_000, 10 * 60_000))
+        .bind(give_up.then_some(now))
+        .bind(&event.id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+async fn process_event(tx: &mut BusinessTx, event: &Due, fetched: &Fetched) -> Result<(), Error> {
+    match event.provider.as_str() {
+        "whatsapp" => process_whatsapp(tx, &event.payload, fetched).await,
+        "twilio" => process_twilio(tx, &event.payload, fetched).await,
+        "twilio_status" => process_twilio_status(tx, &event.payload, event.received_at).await,
+        other => {
+            tracing::warn!(provider = other, "unknown webhook provider; event marked done");
+            Ok(())
+        }
+    }
+}
+
+/// The business's webhook events that failed for good, newest first (owners and admins).
+pub async fn failed_events(core: &Core, actor: &crate::accounts::Actor) -> Result<Vec<protocol::FailedWebhook>, Error> {
+    actor.require(crate::accounts::Permission::ManageBusiness)?;
+    let rows = sqlx::query(
+        "SELECT id, provider, received_at, failed_at, attempts, last_error FROM webhook_events WHERE business_id = $1 AND failed_at IS NOT NULL \
+         ORDER BY failed_at DESC LIMIT 500",
+    )
+    .bind(&actor.business_id)
+    .fetch_all(core.db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(protocol::FailedWebhook {
+                id: r.try_get("id")?,
+                provider: r.try_get("provider")?,
+                received_at: r.try_get("received_at")?,
+                failed_at: r.try_get("failed_at")?,
+                attempts: r.try_get("attempts")?,
+                reason: r.try_get::<Option<String>, _>("last_error")?.unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Tries a failed event again (after its cause was fixed).
+pub async fn retry(core: &Core, actor: &crate::accounts::Actor, id: &str) -> Result<(), Error> {
+    actor.require(crate::accounts::Permission::ManageBusiness)?;
+    let retried = sqlx::query(
+        "UPDATE webhook_events SET failed_at = NULL, attempts = 0, next_attempt_at = $1, lease_until = NULL WHERE id = $2 AND business_id = $3 AND failed_at IS NOT NULL",
+    )
+    .bind(core.db.now_ms())
+    .bind(id)
+    .bind(&actor.business_id)
+    .execute(core.db.writer())
+    .await?
+    .rows_affected();
+    if retried == 0 {
+        return Err(Error::NotFound("failed webhook event"));
+    }
+    core.db.wakeups().wake(crate::workers::Job::Intake);
+    Ok(())
 }
 
 /// Media to fetch before the transaction (network calls never happen inside one).
@@ -216,28 +347,6 @@ struct Fetched {
     by_ref: BTreeMap<String, Media>,
 }
 
-async fn process_one(state: &Core, id: &str, provider: &str, business_id: &str, payload: &str, received_at: i64) -> Result<(), Error> {
-    let fetched = prefetch_media(state, provider, business_id, payload).await?;
-    let mut tx = state.db.begin_business(business_id).await?;
-    let claimed = sqlx::query("UPDATE webhook_events SET processed_at = $1, attempts = attempts + 1 WHERE id = $2 AND processed_at IS NULL")
-        .bind(now_ms())
-        .bind(id)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-    if claimed == 0 {
-        return Ok(()); // Another worker did it.
-    }
-    match provider {
-        "whatsapp" => process_whatsapp(&mut tx, payload, &fetched).await?,
-        "twilio" => process_twilio(&mut tx, payload, &fetched).await?,
-        "twilio_status" => process_twilio_status(&mut tx, payload, received_at).await?,
-        other => tracing::warn!(provider = other, "unknown webhook provider; event marked done"),
-    }
-    tx.commit_even_if_unchanged().await?;
-    state.db.wakeups().wake(crate::workers::Job::Assistant);
-    Ok(())
-}
 
 async fn already_stored(db: &Db, business_id: &str, provider_message_id: &str) -> Result<bool, StoreError> {
     let found: Option<String> = sqlx::query_scalar("SELECT id FROM messages WHERE business_id = $1 AND provider_message_id = $2")
@@ -249,7 +358,7 @@ async fn already_stored(db: &Db, business_id: &str, provider_message_id: &str) -
 }
 
 async fn keep_media(db: &Db, business_id: &str, bytes: Vec<u8>, content_type: &str, filename: Option<&str>) -> Result<String, StoreError> {
-    let id = new_id();
+    let id = db.new_id::<String>();
     sqlx::query("INSERT INTO media (id, business_id, content_type, filename, size, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(&id)
         .bind(business_id)
@@ -257,7 +366,7 @@ async fn keep_media(db: &Db, business_id: &str, bytes: Vec<u8>, content_type: &s
         .bind(filename)
         .bind(bytes.len() as i64)
         .bind(base64::engine::general_purpose::STANDARD.encode(&bytes))
-        .bind(now_ms())
+        .bind(db.now_ms())
         .execute(db.writer())
         .await?;
     Ok(id)
@@ -343,7 +452,15 @@ fn whatsapp_changes(payload: &Value) -> impl Iterator<Item = &Value> {
         .map(|c| &c["value"])
 }
 
-/// Finds the customer by WhatsApp id or phone number, or creates them; fills in what was missing.
+fn before_value<'a>(c: &'a Customer, field: &str) -> Option<&'a str> {
+    match field {
+        "phone" => c.phone.as_deref(),
+        _ => c.whatsapp_id.as_deref(),
+    }
+}
+
+/// Finds the customer by WhatsApp id or phone number, or creates them; fills in what was missing
+/// unless another customer already has it.
 pub async fn find_or_create_customer(
     tx: &mut BusinessTx,
     phone: Option<&PhoneNumber>,
@@ -371,7 +488,7 @@ pub async fn find_or_create_customer(
     let name = profile_name.map(str::trim).filter(|n| !n.is_empty()).map(|n| n.chars().take(200).collect::<String>());
     match found {
         Some(id) => {
-            let mut customer = crate::customers::load(tx.conn(), &business_id, &id).await?.ok_or_else(|| Error::NotFound("customer"))?;
+            let mut customer = crate::customers::load(tx.conn(), &business_id, &id).await?.ok_or(Error::NotFound("customer"))?;
             let before = customer.clone();
             if customer.whatsapp_id.is_none() {
                 customer.whatsapp_id = whatsapp_id.map(str::to_owned);
@@ -382,6 +499,27 @@ pub async fn find_or_create_customer(
             if customer.name.is_none() {
                 customer.name = name;
             }
+            // Filling in what was missing must never cost the message: a detail another customer
+            // already has stays off this one, and staff are told (the audit log) instead.
+            for (field, value) in [("phone", customer.phone.clone()), ("whatsapp_id", customer.whatsapp_id.clone())] {
+                let Some(value) = value.filter(|v| before_value(&before, field) != Some(v.as_str())) else { continue };
+                let other: Option<String> = sqlx::query_scalar(&format!(
+                    "SELECT id FROM customers WHERE business_id = $1 AND {field} = $2 AND id <> $3 AND deleted_at IS NULL"
+                ))
+                .bind(&business_id)
+                .bind(&value)
+                .bind(&customer.id)
+                .fetch_optional(tx.conn())
+                .await?;
+                if let Some(other) = other {
+                    match field {
+                        "phone" => customer.phone = None,
+                        _ => customer.whatsapp_id = None,
+                    }
+                    let detail = json!({"field": field, "value": value, "other_customer_id": other});
+                    tx.audit(None, "customer.detail_conflict", Some(("customer", &customer.id)), detail).await?;
+                }
+            }
             if customer != before {
                 return crate::customers::save(tx, &customer, false).await;
             }
@@ -389,7 +527,7 @@ pub async fn find_or_create_customer(
         }
         None => {
             let customer = Customer {
-                id: new_id().into(),
+                id: tx.new_id::<String>().into(),
                 business_id: business_id.clone().into(),
                 name,
                 phone: phone.map(|p| p.as_str().to_owned()),
@@ -665,7 +803,7 @@ async fn process_twilio_status(tx: &mut BusinessTx, payload: &str, received_at: 
         .bind(sid)
         .fetch_optional(tx.conn())
         .await?;
-    if known.is_none() && received_at > now_ms() - 10 * 60_000 {
+    if known.is_none() && received_at > tx.now_ms() - 10 * 60_000 {
         // The callback can beat the sender recording the SID; try again shortly.
         return Err(Error::internal(NotYetKnown));
     }
@@ -706,7 +844,7 @@ pub async fn advance_delivery(
     sqlx::query("UPDATE messages SET delivery_status = $1, error = $2, updated_at = $3 WHERE id = $4")
         .bind(new.as_str())
         .bind(if new == DeliveryStatus::Failed { error } else { None })
-        .bind(now_ms())
+        .bind(tx.now_ms())
         .bind(&id)
         .execute(tx.conn())
         .await?;
@@ -715,21 +853,6 @@ pub async fn advance_delivery(
     Ok(true)
 }
 
-/// Runs until `stop` fires: processes events when woken, and at least every second.
-pub async fn run_worker(state: Core, mut stop: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        match process_due(&state).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "webhook worker could not read its queue"),
-        }
-        tokio::select! {
-            _ = state.db.wakeups().notified(crate::workers::Job::Intake) => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stop.changed() => return,
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Accepting webhooks: verified, then committed (the caller acknowledges only after `Ok`)

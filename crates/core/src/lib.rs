@@ -83,16 +83,3 @@ impl Core {
         }
     }
 }
-
-/// The system's time for the code that has not been given the clock yet.
-pub(crate) mod legacy {
-    use crate::clock::{Clock, SystemClock};
-
-    pub fn now_ms() -> i64 {
-        SystemClock.now_ms()
-    }
-
-    pub fn new_id() -> String {
-        crate::clock::new_id(&SystemClock)
-    }
-}

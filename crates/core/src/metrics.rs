@@ -1,4 +1,5 @@
-//! Prometheus metrics: HTTP requests by route and status, request latency, and the database pools.
+//! Prometheus metrics: HTTP requests by route and status, request latency, the database pools,
+//! and webhook events that failed for good (counted here; how many are waiting, read at render).
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -36,6 +37,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     pool: Family<PoolLabels, Gauge>,
+    webhooks_failed: Counter,
+    webhooks_waiting: Gauge,
 }
 
 impl Default for Metrics {
@@ -49,7 +52,11 @@ impl Default for Metrics {
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register("http_request_duration_seconds", "Time to answer HTTP requests", latency.clone());
         registry.register("db_pool_connections", "Database pool connections by state", pool.clone());
-        Metrics { registry: Mutex::new(registry), requests, latency, pool }
+        let webhooks_failed = Counter::default();
+        let webhooks_waiting = Gauge::default();
+        registry.register("webhook_events_failed", "Webhook events given up after their retries (kept; owners can retry them)", webhooks_failed.clone());
+        registry.register("webhook_events_failed_waiting", "Failed webhook events not retried yet", webhooks_waiting.clone());
+        Metrics { registry: Mutex::new(registry), requests, latency, pool, webhooks_failed, webhooks_waiting }
     }
 }
 
@@ -63,8 +70,19 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// The text exposition, with pool gauges read now.
-    pub fn render(&self, db: &Db) -> String {
+    /// A webhook event was given up after its retries.
+    pub fn webhook_failed(&self) {
+        self.webhooks_failed.inc();
+    }
+
+    /// The text exposition, with pool gauges and the failed webhook events read now.
+    pub async fn render(&self, db: &Db) -> String {
+        match sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM webhook_events WHERE failed_at IS NOT NULL").fetch_one(db.reader()).await {
+            Ok(n) => {
+                self.webhooks_waiting.set(n);
+            }
+            Err(e) => tracing::warn!(error = %e, "metrics could not count failed webhook events"),
+        }
         for (name, pool) in db.pools() {
             let size = pool.size() as i64;
             let idle = pool.num_idle() as i64;

@@ -11,7 +11,6 @@
 
 use crate::Core;
 use protocol::EntityKind;
-use std::time::Duration;
 
 use base64::Engine as _;
 use protocol::{
@@ -28,7 +27,6 @@ use crate::conversations::{add_message, NewMessage};
 use crate::error::{CatalogError, Error, SendRefusal};
 use crate::channels::providers::{Outgoing, SendError};
 use crate::store::{rfc3339, BusinessTx, Engine, StoreError};
-use crate::legacy::{new_id, now_ms};
 
 const WINDOW_MS: i64 = 24 * 3_600_000;
 const MAX_ATTEMPTS: i64 = 10;
@@ -70,7 +68,7 @@ async fn check_sendable(tx: &mut BusinessTx, conversation_id: &str, free_form: b
             .bind(conversation_id)
             .fetch_one(tx.conn())
             .await?;
-        if last_inbound.is_none_or(|at| now_ms() - at > WINDOW_MS) {
+        if last_inbound.is_none_or(|at| tx.now_ms() - at > WINDOW_MS) {
             return Err(SendRefusal::WhatsappWindowClosed.into());
         }
     }
@@ -153,13 +151,13 @@ pub async fn store_outgoing(
         },
     )
     .await?;
-    let now = now_ms();
+    let now = tx.now_ms();
     let business_id = tx.business_id().to_owned();
     sqlx::query(
         "INSERT INTO outbox (id, business_id, message_id, channel, request, status, next_attempt_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6, $6)",
     )
-    .bind(new_id())
+    .bind(tx.new_id::<String>())
     .bind(business_id)
     .bind(&message.id)
     .bind(channel.as_str())
@@ -240,7 +238,7 @@ struct Claimed {
 /// may have the message. They are never sent again; staff see why.
 async fn fail_interrupted(state: &Core) -> Result<(), StoreError> {
     let stuck = sqlx::query("SELECT id, business_id, message_id FROM outbox WHERE status = 'sending' AND lease_until < $1")
-        .bind(now_ms())
+        .bind(state.db.now_ms())
         .fetch_all(state.db.reader())
         .await?;
     for row in &stuck {
@@ -250,7 +248,7 @@ async fn fail_interrupted(state: &Core) -> Result<(), StoreError> {
             let mut tx = state.db.begin_business(&business_id).await?;
             let updated = sqlx::query("UPDATE outbox SET status = 'failed', last_error = $1, updated_at = $2 WHERE id = $3 AND status = 'sending'")
                 .bind(reason)
-                .bind(now_ms())
+                .bind(tx.now_ms())
                 .bind(&id)
                 .execute(tx.conn())
                 .await?
@@ -270,7 +268,7 @@ async fn fail_interrupted(state: &Core) -> Result<(), StoreError> {
 }
 
 async fn claim(state: &Core) -> Result<Vec<Claimed>, StoreError> {
-    let now = now_ms();
+    let now = state.db.now_ms();
     let pick = match state.db.engine() {
         Engine::Postgres => "SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 4 FOR UPDATE SKIP LOCKED",
         Engine::Sqlite => "SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 4",
@@ -312,7 +310,7 @@ async fn mark_message(
     .bind(status.as_str())
     .bind(provider_id)
     .bind(error)
-    .bind(now_ms())
+    .bind(tx.now_ms())
     .bind(message_id)
     .bind(&business_id)
     .execute(tx.conn())
@@ -384,7 +382,7 @@ async fn finish(state: &Core, row: &Claimed, outcome: Result<String, SendError>)
     let channel_kind: String = sqlx::query_scalar("SELECT channel FROM outbox WHERE id = $1").bind(&row.id).fetch_one(state.db.reader()).await?;
     let kind = if channel_kind == "whatsapp" { channels::WHATSAPP } else { channels::TWILIO };
     let mut tx = state.db.begin_business(&row.business_id).await?;
-    let now = now_ms();
+    let now = tx.now_ms();
     match outcome {
         Ok(provider_id) => {
             sqlx::query("UPDATE outbox SET status = 'sent', lease_until = NULL, last_error = NULL, updated_at = $1 WHERE id = $2")
@@ -396,7 +394,7 @@ async fn finish(state: &Core, row: &Claimed, outcome: Result<String, SendError>)
             let current: String = sqlx::query_scalar("SELECT delivery_status FROM messages WHERE id = $1").bind(&row.message_id).fetch_one(tx.conn()).await?;
             let status = if current == "pending" { DeliveryStatus::Sent } else { DeliveryStatus::parse(&current).unwrap_or(DeliveryStatus::Sent) };
             mark_message(&mut tx, &row.message_id, status, Some(&provider_id), None).await?;
-            channels::record_health(tx.conn(), &row.business_id, kind, None).await?;
+            channels::record_health(tx.conn(), now, &row.business_id, kind, None).await?;
         }
         Err(SendError::Retryable(why)) if row.attempts < MAX_ATTEMPTS => {
             let next = now + crate::workers::backoff_ms(row.attempts, state.config.outbox_retry_base_ms, 5 * 60_000);
@@ -407,7 +405,7 @@ async fn finish(state: &Core, row: &Claimed, outcome: Result<String, SendError>)
                 .bind(&row.id)
                 .execute(tx.conn())
                 .await?;
-            channels::record_health(tx.conn(), &row.business_id, kind, Some(&why)).await?;
+            channels::record_health(tx.conn(), now, &row.business_id, kind, Some(&why)).await?;
             tracing::warn!(outbox = %row.id, attempt = row.attempts, reason = %why, "send failed; will retry");
         }
         Err(error) => {
@@ -423,7 +421,7 @@ async fn finish(state: &Core, row: &Claimed, outcome: Result<String, SendError>)
                 .await?;
             mark_message(&mut tx, &row.message_id, DeliveryStatus::Failed, None, Some(&reason)).await?;
             if channel_problem {
-                channels::record_health(tx.conn(), &row.business_id, kind, Some(&reason)).await?;
+                channels::record_health(tx.conn(), now, &row.business_id, kind, Some(&reason)).await?;
             }
             tx.audit(None, "message.failed", Some(("message", &row.message_id)), json!({"reason": reason})).await?;
         }
@@ -446,21 +444,6 @@ pub async fn send_due(state: &Core) -> Result<usize, StoreError> {
     Ok(claimed.len())
 }
 
-/// Runs until `stop` fires: sends when woken, and checks for due retries every 250 ms.
-pub async fn run_worker(state: Core, mut stop: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        match send_due(&state).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "sender could not read the outbox"),
-        }
-        tokio::select! {
-            _ = state.db.wakeups().notified(crate::workers::Job::Outbox) => {}
-            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-            _ = stop.changed() => return,
-        }
-    }
-}
 
 /// Replies to the customer, taking the conversation over from the assistant (409
 /// `already_held`, naming the holder, if another person has it). Refused before anything is sent
@@ -508,8 +491,8 @@ pub async fn create_template(core: &Core, actor: &Actor, req: CreateWhatsappTemp
     }
     let language = required_text(&req.language, "language", 16)?;
     let body = required_text(&req.body, "body", 1024)?;
-    let id = new_id();
-    let now = now_ms();
+    let id = core.db.new_id::<String>();
+    let now = core.db.now_ms();
     let mut tx = core.db.begin_business(&actor.business_id).await?;
     sqlx::query(
         "INSERT INTO whatsapp_templates (id, business_id, name, language, body, twilio_content_sid, created_at, updated_at) \

@@ -104,3 +104,19 @@ request! {
         pub api_key: String,
     }
 }
+
+wire! {
+    /// A webhook that was acknowledged but could not be processed after its retries. It is kept,
+    /// with the reason, until someone retries it (`POST /v1/webhook-events/{id}/retry`).
+    #[derive(PartialEq)]
+    pub struct FailedWebhook {
+        pub id: String,
+        /// `whatsapp`, `twilio` or `twilio_status`.
+        pub provider: String,
+        pub received_at: Timestamp,
+        pub failed_at: Timestamp,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        pub attempts: i64,
+        pub reason: String,
+    }
+}

@@ -187,7 +187,7 @@ async fn healthz(State(state): State<AppState>) -> Result<axum::Json<protocol::H
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.metrics.render(&state.db);
+    let text = state.metrics.render(&state.db).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 

@@ -7,8 +7,12 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_cloud::clock::{Clock, SystemClock, TestClock};
 use switchboard_cloud::store::Db;
-use switchboard_cloud::{Application, Config};
+use switchboard_cloud::{Application, Config, Core};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -35,10 +39,18 @@ pub mod fake_llm;
 pub mod fakes;
 pub mod whatsapp;
 
+/// The real service in-process. By default it runs on a [`TestClock`] with no background
+/// workers: a test moves time with [`TestApp::advance`] and runs the workers with
+/// [`TestApp::drain`] (until nothing is left to do) — it never waits for time to pass.
+/// [`TestApp::spawn_live`] runs the workers in the background on the system clock instead (tests of
+/// several instances, restarts and crashes).
 pub struct TestApp {
     pub engine: Engine,
     pub base: String,
     pub db: Db,
+    pub core: Core,
+    /// Set for apps on a test clock.
+    pub clock: Option<Arc<TestClock>>,
     pub client: reqwest::Client,
     pub config: Config,
     _dir: std::sync::Arc<tempfile::TempDir>,
@@ -81,7 +93,24 @@ impl TestApp {
         Self::spawn_with(engine, |_| {}).await
     }
 
+    /// Workers in the background, on the system clock.
+    pub async fn spawn_live(engine: Engine, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_on(engine, None, adjust).await
+    }
+
     pub async fn spawn_with(engine: Engine, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_on(
+            engine,
+            Some(Arc::new(TestClock::starting_now())),
+            |c| {
+                c.run_workers = false;
+                adjust(c)
+            },
+        )
+        .await
+    }
+
+    async fn spawn_on(engine: Engine, clock: Option<Arc<TestClock>>, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = match engine {
             Engine::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
@@ -95,29 +124,79 @@ impl TestApp {
             ..Config::default()
         };
         adjust(&mut config);
-        Self::start(engine, config, std::sync::Arc::new(dir)).await
+        Self::start(engine, config, clock, Arc::new(dir)).await
     }
 
-    async fn start(engine: Engine, config: Config, dir: std::sync::Arc<tempfile::TempDir>) -> TestApp {
-        let app = Application::build(config.clone()).await.expect("the service starts");
+    async fn start(engine: Engine, config: Config, clock: Option<Arc<TestClock>>, dir: Arc<tempfile::TempDir>) -> TestApp {
+        let running: Arc<dyn Clock> = match &clock {
+            Some(c) => c.clone(),
+            None => Arc::new(SystemClock),
+        };
+        let app = Application::build_with_clock(config.clone(), running).await.expect("the service starts");
         let base = format!("http://{}", app.local_addr());
         let db = app.state().db.clone();
+        let core = app.state().core.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        TestApp { engine, base, db, client: reqwest::Client::new(), config, _dir: dir, _stop: stop }
+        TestApp { engine, base, db, core, clock, client: reqwest::Client::new(), config, _dir: dir, _stop: stop }
     }
 
-    /// Another instance of the service on the same database (a restart, or a second instance).
+    /// Another instance of the service on the same database (a restart, or a second instance),
+    /// on the same clock.
     pub async fn another_instance(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = self.config.clone();
         config.bind = "127.0.0.1:0".parse().unwrap();
         adjust(&mut config);
-        Self::start(self.engine, config, self._dir.clone()).await
+        Self::start(self.engine, config, self.clock.clone(), self._dir.clone()).await
     }
 
-    /// Polls `check` until it holds (10 s at most).
+    /// Runs every background job until none has anything left to do now.
+    pub async fn drain(&self) {
+        switchboard_cloud::workers::drain(&self.core).await.expect("the workers run");
+    }
+
+    /// Drains the workers in the background, so a test can act while a step is half-way (a
+    /// person taking over while the model thinks). Await the handle before asserting.
+    pub fn drain_meanwhile(&self) -> tokio::task::JoinHandle<()> {
+        let core = self.core.clone();
+        tokio::spawn(async move { switchboard_cloud::workers::drain(&core).await.expect("the workers run"); })
+    }
+
+    /// Drains the workers, then `check` must hold.
+    pub async fn settled<F, Fut>(&self, what: &str, check: F)
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        self.drain().await;
+        assert!(check().await, "after the workers settled, expected: {what}");
+    }
+
+    /// Lets `total` pass a second at a time, running the workers at each (retries with backoff,
+    /// timers).
+    pub async fn pass(&self, total: Duration) {
+        let mut passed = Duration::ZERO;
+        while passed < total {
+            self.drain().await;
+            self.advance(Duration::from_secs(1));
+            passed += Duration::from_secs(1);
+        }
+        self.drain().await;
+    }
+
+    /// Moves the test clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.clock.as_ref().expect("an app on a test clock").advance(by);
+    }
+
+    /// Now, by the service's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.db.now_ms()
+    }
+
+    /// Polls `check` until it holds (10 s at most): for apps whose workers run in the background.
     pub async fn eventually<F, Fut>(&self, what: &str, mut check: F)
     where
         F: FnMut() -> Fut,

@@ -14,19 +14,34 @@ use super::{Engine, Reply, Tenant, TestApp};
 
 pub const PHONE_ID: &str = "109876543210";
 
+/// The service on a test clock, talking to local fake WhatsApp and Twilio APIs.
 pub async fn spawn_with_fakes(engine: Engine, adjust: impl FnOnce(&mut Config)) -> (TestApp, FakeProviders) {
     let fake = FakeProviders::start().await;
-    let base = fake.base.clone();
     let app = TestApp::spawn_with(engine, |c| {
-        c.whatsapp_api_base = base.clone();
-        c.twilio_api_base = base;
-        c.public_url = "https://switchboard.example".into();
-        c.provider_timeout_ms = 700;
-        c.outbox_retry_base_ms = 50;
+        to_fakes(c, &fake);
         adjust(c);
     })
     .await;
     (app, fake)
+}
+
+/// As [`spawn_with_fakes`], with the workers running in the background on the system clock.
+pub async fn spawn_live_with_fakes(engine: Engine, adjust: impl FnOnce(&mut Config)) -> (TestApp, FakeProviders) {
+    let fake = FakeProviders::start().await;
+    let app = TestApp::spawn_live(engine, |c| {
+        to_fakes(c, &fake);
+        adjust(c);
+    })
+    .await;
+    (app, fake)
+}
+
+fn to_fakes(c: &mut Config, fake: &FakeProviders) {
+    c.whatsapp_api_base = fake.base.clone();
+    c.twilio_api_base = fake.base.clone();
+    c.public_url = "https://switchboard.example".into();
+    c.provider_timeout_ms = 700;
+    c.outbox_retry_base_ms = 50;
 }
 
 pub fn app_secret(t: &Tenant) -> String {
@@ -138,7 +153,7 @@ pub async fn messages_of(app: &TestApp, t: &Tenant) -> Vec<Value> {
 pub async fn whatsapp_customer(app: &TestApp, t: &Tenant, from: &str) -> String {
     let secret = app_secret(t);
     post_whatsapp_signed(app, &notification(PHONE_ID, Value::Null, json!([text(&format!("wamid.in-{from}"), from, "Hello?")]), Value::Null), &secret).await;
-    app.eventually("the conversation exists", || async {
+    app.settled("the conversation exists", || async {
         !app.get("/v1/conversations", &t.access).await.body["items"].as_array().unwrap().is_empty()
     })
     .await;

@@ -16,7 +16,6 @@ use sqlx::Row;
 use crate::assistant::{Context, Outcome};
 use crate::scheduling::bookings::{BookingChange, NewBooking};
 use crate::error::{BookingError, Error};
-use crate::legacy::now_ms;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct State {
@@ -120,7 +119,7 @@ pub async fn remember(tx: &mut crate::store::BusinessTx, conversation_id: &str, 
     .bind(conversation_id)
     .bind(business_id)
     .bind(memory)
-    .bind(now_ms())
+    .bind(tx.now_ms())
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -139,7 +138,7 @@ async fn decide(state: &Core, ctx: &Context, text: &str, lower: &str, st: &mut S
     // not correct", "ok but 4pm instead?").
     if let Some(proposal) = st.pending.clone() {
         let mentions_when = {
-            let w = crate::assistant::when::parse(text, &Timestamp::now().to_zoned(ctx.tz.clone()));
+            let w = crate::assistant::when::parse(text, &state.db.now().as_jiff().to_zoned(ctx.tz.clone()));
             w.time.is_some() || w.date.is_some()
         };
         if says(lower, &NO) && !mentions_when {
@@ -153,7 +152,7 @@ async fn decide(state: &Core, ctx: &Context, text: &str, lower: &str, st: &mut S
         }
         // "4pm instead?": the same service, the same day unless another is named.
         if let Proposal::Book { service_id, start } = &proposal {
-            let now = Timestamp::now().to_zoned(ctx.tz.clone());
+            let now = state.db.now().as_jiff().to_zoned(ctx.tz.clone());
             let mut when = crate::assistant::when::parse(text, &now);
             if when.time.is_some() && service_named(lower, &services).is_none_or(|s| &s.id == service_id) {
                 if when.date.is_none() {
@@ -175,7 +174,7 @@ async fn decide(state: &Core, ctx: &Context, text: &str, lower: &str, st: &mut S
             }
         }
     }
-    let now = Timestamp::now().to_zoned(ctx.tz.clone());
+    let now = state.db.now().as_jiff().to_zoned(ctx.tz.clone());
     let when = crate::assistant::when::parse(text, &now);
     let upcoming = upcoming_bookings(state, ctx).await?;
 
@@ -302,7 +301,7 @@ async fn upcoming_bookings(state: &Core, ctx: &Context) -> Result<Vec<(String, S
     )
     .bind(&ctx.customer.id)
     .bind(&ctx.business_id)
-    .bind(now_ms())
+    .bind(state.db.now_ms())
     .fetch_all(state.db.reader())
     .await?;
     rows.iter()
@@ -325,7 +324,7 @@ async fn check(
     let to = Timestamp::from_millisecond(start.as_millisecond() + window).map_err(Error::internal)?;
     let loaded = crate::scheduling::hours::load_for_service(&mut conn, &ctx.business_id, service, from, to, staff.is_some(), moving).await?;
     let filter = staff.map(|s| vec![s.to_owned()]);
-    let now = Timestamp::now();
+    let now = state.db.now().as_jiff();
     if loaded.schedule.check_bookable(&loaded.spec, filter.as_deref(), start, now).is_ok() && loaded.schedule.free_at(&loaded.spec, filter.as_deref(), start, now).is_some() {
         return Ok(Ok(()));
     }
@@ -348,13 +347,13 @@ async fn free_on(state: &Core, ctx: &Context, service: &Service, date: jiff::civ
     let from = date.to_zoned(ctx.tz.clone()).map_err(Error::internal)?.timestamp();
     let to = date.tomorrow().map_err(Error::internal)?.to_zoned(ctx.tz.clone()).map_err(Error::internal)?.timestamp();
     let loaded = crate::scheduling::hours::load_for_service(&mut conn, &ctx.business_id, service, from, to, false, None).await?;
-    let slots = loaded.schedule.free_slots(&loaded.spec, None, from, to, Timestamp::now(), 6, false);
+    let slots = loaded.schedule.free_slots(&loaded.spec, None, from, to, state.db.now().as_jiff(), 6, false);
     Ok(slots.iter().map(|s| s.start.to_zoned(ctx.tz.clone()).strftime("%H:%M").to_string()).collect())
 }
 
 async fn next_free(state: &Core, ctx: &Context, service: &Service) -> Result<Vec<String>, Error> {
     let mut conn = state.db.reader().acquire().await?;
-    let now = Timestamp::now();
+    let now = state.db.now().as_jiff();
     let to = Timestamp::from_millisecond(now.as_millisecond() + 21 * 86_400_000).map_err(Error::internal)?;
     let loaded = crate::scheduling::hours::load_for_service(&mut conn, &ctx.business_id, service, now, to, false, None).await?;
     Ok(loaded.schedule.free_slots(&loaded.spec, None, now, to, now, 3, false).iter().map(|s| label(s.start, ctx)).collect())

@@ -17,7 +17,6 @@ pub mod llm;
 pub mod when;
 
 use crate::Core;
-use std::time::Duration;
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
@@ -30,7 +29,6 @@ use crate::error::Error;
 use crate::assistant::llm::{Llm, LlmError};
 use crate::channels::providers::Outgoing;
 use crate::store::{BusinessTx, StoreError};
-use crate::legacy::{new_id, now_ms};
 
 /// Tool rounds in one turn before the assistant gives up and asks for a person.
 const MAX_ROUNDS: usize = 6;
@@ -55,12 +53,12 @@ pub async fn enqueue(tx: &mut BusinessTx, conversation: &Conversation, message_i
         crate::conversations::takeover::wait_for_person(tx, &conversation.id).await?;
         return Ok(());
     }
-    let now = now_ms();
+    let now = tx.now_ms();
     sqlx::query(
         "INSERT INTO assistant_jobs (id, business_id, conversation_id, trigger_message_id, status, next_attempt_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, 'queued', $5, $5, $5) ON CONFLICT (trigger_message_id) DO NOTHING",
     )
-    .bind(new_id())
+    .bind(tx.new_id::<String>())
     .bind(&business_id)
     .bind(&conversation.id)
     .bind(message_id)
@@ -78,7 +76,7 @@ struct Job {
 }
 
 async fn claim(state: &Core) -> Result<Vec<Job>, StoreError> {
-    let now = now_ms();
+    let now = state.db.now_ms();
     // A turn whose worker died is simply run again.
     sqlx::query("UPDATE assistant_jobs SET status = 'queued' WHERE status = 'running' AND lease_until < $1").bind(now).execute(state.db.writer()).await?;
     // One turn at a time per conversation (a unique index holds it across instances too): the
@@ -138,7 +136,7 @@ async fn finish_job(state: &Core, job: &Job, status: &str, error: Option<&str>) 
     sqlx::query("UPDATE assistant_jobs SET status = $1, last_error = $2, lease_until = NULL, updated_at = $3 WHERE id = $4")
         .bind(status)
         .bind(error)
-        .bind(now_ms())
+        .bind(state.db.now_ms())
         .bind(&job.id)
         .execute(state.db.writer())
         .await?;
@@ -156,6 +154,8 @@ pub struct Context {
     pub settings: AssistantSettings,
     /// Who books: the chat assistant or a voice call.
     pub source: BookingSource,
+    /// When the turn runs (the service's clock).
+    pub now: Timestamp,
 }
 
 async fn load_context(state: &Core, job: &Job) -> Result<Context, Error> {
@@ -187,6 +187,7 @@ async fn load_context(state: &Core, job: &Job) -> Result<Context, Error> {
         history,
         settings,
         source: BookingSource::Assistant,
+        now: state.db.now().as_jiff(),
     })
 }
 
@@ -340,7 +341,7 @@ pub fn tools() -> Vec<Value> {
 }
 
 fn system_prompt(ctx: &Context, services: &[protocol::Service], hours: &protocol::WeeklyHours) -> String {
-    let now = Timestamp::now().to_zoned(ctx.tz.clone());
+    let now = ctx.now.to_zoned(ctx.tz.clone());
     let services = services.iter().map(|s| format!("{} ({} min)", s.name, s.duration_minutes)).collect::<Vec<_>>().join(", ");
     let days = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
     let hours = hours
@@ -389,7 +390,7 @@ fn history_messages(ctx: &Context) -> Vec<Value> {
 }
 
 async fn record_usage(state: &Core, business_id: &str, model: &str, prompt: i64, completion: i64) -> Result<(), StoreError> {
-    let day = Timestamp::now().to_zoned(TimeZone::UTC).date().to_string();
+    let day = state.db.now().as_jiff().to_zoned(TimeZone::UTC).date().to_string();
     sqlx::query(
         "INSERT INTO llm_usage (business_id, day, model, requests, prompt_tokens, completion_tokens) VALUES ($1, $2, $3, 1, $4, $5) \
          ON CONFLICT (business_id, day, model) DO UPDATE SET requests = llm_usage.requests + 1, \
@@ -502,7 +503,7 @@ pub async fn run_tool(state: &Core, ctx: &Context, name: &str, args: &Value) -> 
                 let to = date.checked_add(jiff::Span::new().days(days)).map_err(Error::internal)?.to_zoned(ctx.tz.clone()).map_err(Error::internal)?.timestamp();
                 let staff = args["staff_id"].as_str().map(|s| vec![s.to_owned()]);
                 let loaded = crate::scheduling::hours::load_for_service(&mut conn, &ctx.business_id, &service, from, to, staff.is_some(), None).await?;
-                let slots = loaded.schedule.free_slots(&loaded.spec, staff.as_deref(), from, to, Timestamp::now(), 12, false);
+                let slots = loaded.schedule.free_slots(&loaded.spec, staff.as_deref(), from, to, state.db.now().as_jiff(), 12, false);
                 Ok(json!({"service": service.name, "free": slots.iter().map(|s| json!({"start": s.start.to_string(), "local": local_label(s.start, &ctx.tz)})).collect::<Vec<_>>()}))
             }
             "book" => {
@@ -529,7 +530,7 @@ pub async fn run_tool(state: &Core, ctx: &Context, name: &str, args: &Value) -> 
             }
             "my_bookings" => {
                 let rows = sqlx::query("SELECT id FROM bookings WHERE customer_id = $1 AND business_id = $2 AND status IN ('pending', 'confirmed') AND start_at >= $3 ORDER BY start_at LIMIT 10")
-                    .bind(&ctx.customer.id).bind(&ctx.business_id).bind(now_ms()).fetch_all(&mut *conn).await?;
+                    .bind(&ctx.customer.id).bind(&ctx.business_id).bind(ctx.now.as_millisecond()).fetch_all(&mut *conn).await?;
                 let mut out = Vec::new();
                 for row in &rows {
                     let id: String = row.try_get("id")?;
@@ -560,7 +561,7 @@ pub async fn run_tool(state: &Core, ctx: &Context, name: &str, args: &Value) -> 
             }
             "business_info" => {
                 let schedule = crate::scheduling::hours::load_business_schedule(&mut conn, &ctx.business_id).await?;
-                Ok(json!({"name": ctx.business_name, "timezone": schedule.timezone, "now": local_label(Timestamp::now(), &ctx.tz),
+                Ok(json!({"name": ctx.business_name, "timezone": schedule.timezone, "now": local_label(ctx.now, &ctx.tz),
                           "opening_hours": schedule.opening_hours, "facts": ctx.settings.facts}))
             }
             other => Ok(json!({"error": "unknown_tool", "message": format!("There is no tool called {other}.")})),
@@ -570,22 +571,11 @@ pub async fn run_tool(state: &Core, ctx: &Context, name: &str, args: &Value) -> 
     result.unwrap_or_else(tool_error)
 }
 
-/// Runs until `stop` fires: turns are taken as they are queued (checked every 200 ms).
-pub async fn run_worker(state: Core, mut stop: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        match claim(&state).await {
-            Ok(jobs) if !jobs.is_empty() => {
-                let runs: Vec<_> = jobs.into_iter().map(|job| run_job(&state, job)).collect();
-                futures_util::future::join_all(runs).await;
-                continue;
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "assistant worker could not read its queue"),
-        }
-        tokio::select! {
-            _ = state.db.wakeups().notified(crate::workers::Job::Assistant) => {}
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-            _ = stop.changed() => return,
-        }
-    }
+/// Runs the due turns (several conversations at once, one turn at a time in each); returns how
+/// many ran.
+pub async fn run_due(core: &Core) -> Result<usize, Error> {
+    let jobs = claim(core).await?;
+    let count = jobs.len();
+    futures_util::future::join_all(jobs.into_iter().map(|job| run_job(core, job))).await;
+    Ok(count)
 }

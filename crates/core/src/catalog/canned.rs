@@ -10,7 +10,6 @@ use sqlx::Row;
 use crate::accounts::{required_text, Actor, Permission};
 use crate::error::{CatalogError, Error};
 use crate::store::{rfc3339, BusinessTx, StoreError};
-use crate::legacy::{new_id, now_ms};
 
 const COLUMNS: &str = "id, business_id, shortcut, title, body, created_at, updated_at";
 
@@ -53,7 +52,7 @@ pub async fn save(tx: &mut BusinessTx, c: &CannedResponse, insert: bool) -> Resu
         .bind(c.shortcut.clone())
         .bind(c.title.clone())
         .bind(c.body.clone())
-        .bind(now_ms())
+        .bind(tx.now_ms())
         .bind(c.id.clone())
         .bind(tx.business_id().to_owned())
         .execute(tx.conn())
@@ -81,7 +80,7 @@ pub async fn list_canned(core: &Core, actor: &Actor) -> Result<Vec<CannedRespons
 pub async fn create_canned(core: &Core, actor: &Actor, req: CreateCannedResponse) -> Result<CannedResponse, Error> {
     actor.require(Permission::ManageCatalog)?;
     let canned = CannedResponse {
-        id: new_id().into(),
+        id: core.db.new_id::<String>().into(),
         business_id: actor.business_id.clone().into(),
         shortcut: check_shortcut(&req.shortcut)?,
         title: required_text(&req.title, "title", 200)?,

@@ -10,7 +10,6 @@ use sqlx::Row;
 use crate::accounts::{required_text, Actor, Permission};
 use crate::error::{BookingError, Error};
 use crate::store::{rfc3339, BusinessTx, StoreError};
-use crate::legacy::{new_id, now_ms};
 
 const COLUMNS: &str = "id, business_id, name, duration_minutes, price_cents, buffer_before_minutes, buffer_after_minutes, active, \
                        min_notice_minutes, max_advance_days, slot_interval_minutes, created_at, updated_at";
@@ -91,7 +90,7 @@ pub async fn save(tx: &mut BusinessTx, s: &Service, insert: bool) -> Result<Serv
         .bind(s.min_notice_minutes.map(i64::from))
         .bind(s.max_advance_days.map(i64::from))
         .bind(s.slot_interval_minutes.map(i64::from))
-        .bind(now_ms())
+        .bind(tx.now_ms())
         .bind(s.id.clone())
         .bind(business_id.clone())
         .execute(tx.conn())
@@ -143,7 +142,7 @@ pub async fn list_services(core: &Core, actor: &Actor) -> Result<Vec<Service>, E
 pub async fn create_service(core: &Core, actor: &Actor, req: CreateService) -> Result<Service, Error> {
     actor.require(Permission::ManageCatalog)?;
     let service = Service {
-        id: new_id().into(),
+        id: core.db.new_id::<String>().into(),
         business_id: actor.business_id.clone().into(),
         name: required_text(&req.name, "name", 200)?,
         duration_minutes: req.duration_minutes,
@@ -199,7 +198,7 @@ pub async fn delete_service(core: &Core, actor: &Actor, id: &str) -> Result<(), 
     actor.require(Permission::ManageCatalog)?;
     let mut tx = core.db.begin_business(&actor.business_id).await?;
     let deleted = sqlx::query("UPDATE services SET deleted_at = $1, active = 0 WHERE id = $2 AND business_id = $3 AND deleted_at IS NULL")
-        .bind(now_ms())
+        .bind(tx.now_ms())
         .bind(id)
         .bind(&actor.business_id)
         .execute(tx.conn())

@@ -23,7 +23,6 @@ use crate::accounts::{required_text, token_hash, Actor, Permission};
 use crate::customers::PhoneNumber;
 use crate::error::{CatalogError, Error};
 use crate::store::{rfc3339, StoreError};
-use crate::legacy::{now_ms};
 
 // ---------------------------------------------------------------------------------------------
 // Secrets at rest
@@ -142,8 +141,7 @@ pub async fn business_for(conn: &mut AnyConnection, kind: &str, address: &str) -
 }
 
 /// Remembers how the last provider call went, for `GET /v1/channels`.
-pub async fn record_health(conn: &mut AnyConnection, business_id: &str, kind: &str, error: Option<&str>) -> Result<(), StoreError> {
-    let now = now_ms();
+pub async fn record_health(conn: &mut AnyConnection, now: i64, business_id: &str, kind: &str, error: Option<&str>) -> Result<(), StoreError> {
     match error {
         None => sqlx::query("UPDATE channels SET last_ok_at = $1, last_error = NULL WHERE business_id = $2 AND kind = $3")
             .bind(now)
@@ -227,7 +225,7 @@ async fn save(
             .execute(tx.conn())
             .await?;
     }
-    let now = now_ms();
+    let now = tx.now_ms();
     sqlx::query("DELETE FROM channels WHERE business_id = $1 AND kind = $2").bind(&auth.business_id).bind(kind).execute(tx.conn()).await?;
     sqlx::query(
         "INSERT INTO channels (business_id, kind, settings, secrets, verify_token_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",

@@ -85,7 +85,7 @@ impl Providers {
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
             // Accepted, even if the id is unreadable: sending again would send twice.
-            return Ok(body["messages"][0]["id"].as_str().map(str::to_owned).unwrap_or_else(|| format!("unknown:{}", uuid::Uuid::now_v7())));
+            return Ok(body["messages"][0]["id"].as_str().map(str::to_owned).unwrap_or_else(|| format!("unknown:{}", uuid::Uuid::new_v4())));
         }
         Err(classify_meta(status.as_u16(), &body))
     }
@@ -124,7 +124,7 @@ impl Providers {
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
             // Accepted, even if the SID is unreadable: sending again would send twice.
-            return Ok(body["sid"].as_str().map(str::to_owned).unwrap_or_else(|| format!("unknown:{}", uuid::Uuid::now_v7())));
+            return Ok(body["sid"].as_str().map(str::to_owned).unwrap_or_else(|| format!("unknown:{}", uuid::Uuid::new_v4())));
         }
         Err(classify_twilio(status.as_u16(), &body))
     }

@@ -28,7 +28,6 @@ use crate::channels;
 use crate::conversations::{add_message, open_for, NewMessage};
 use crate::customers::PhoneNumber;
 use crate::error::{Error, WebhookError};
-use crate::legacy::{now_ms};
 
 const STALE_MS: i64 = 5 * 60_000;
 
@@ -135,6 +134,7 @@ async fn caller_context(state: &Core, business_id: &str, number: Option<&str>, n
         history: vec![],
         settings,
         source: protocol::BookingSource::Voice,
+        now: state.db.now().as_jiff(),
     })
 }
 
@@ -172,7 +172,7 @@ async fn record_call(state: &Core, business_id: &str, number: Option<&str>, reco
             sqlx::query("UPDATE messages SET body = $1, raw = $2, updated_at = $3 WHERE id = $4")
                 .bind(&body)
                 .bind(serde_json::to_string(&merged).map_err(Error::internal)?)
-                .bind(now_ms())
+                .bind(tx.now_ms())
                 .bind(&id)
                 .execute(tx.conn())
                 .await?;

@@ -20,7 +20,6 @@ use sqlx::Row;
 use crate::accounts::{required_text, Actor, Permission};
 use crate::error::{Error, SyncError};
 use crate::store::{bind_all, cursor, json_column, rfc3339, Bind, BusinessTx, Filter, StoreError};
-use crate::legacy::{new_id, now_ms};
 
 const PREVIEW_CHARS: usize = 140;
 const DETAIL_MESSAGES: i64 = 50;
@@ -131,7 +130,7 @@ pub async fn open_for(tx: &mut BusinessTx, customer_id: &str, channel: Channel) 
     .bind(channel.as_str())
     .fetch_optional(tx.conn())
     .await?;
-    let now = now_ms();
+    let now = tx.now_ms();
     let mut changed = true;
     let id = match existing {
         Some(id) => {
@@ -145,7 +144,7 @@ pub async fn open_for(tx: &mut BusinessTx, customer_id: &str, channel: Channel) 
             id
         }
         None => {
-            let id = new_id();
+            let id = tx.new_id::<String>();
             sqlx::query(
                 "INSERT INTO conversations (id, business_id, customer_id, channel, status, mode, last_activity_at, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, 'open', 'ai', $5, $5, $5)",
@@ -198,8 +197,8 @@ pub async fn load_message(conn: &mut AnyConnection, business_id: &str, id: &str)
 /// Stores a message and moves the conversation's activity, preview and unread count along.
 pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMessage) -> Result<Message, Error> {
     let business_id = tx.business_id().to_owned();
-    let id = new.id.clone().unwrap_or_else(new_id);
-    let at = new.at_ms.unwrap_or_else(now_ms);
+    let id = new.id.clone().unwrap_or_else(|| tx.new_id());
+    let at = new.at_ms.unwrap_or_else(|| tx.now_ms());
     sqlx::query(&format!(
         "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)"
     ))
@@ -373,7 +372,7 @@ pub async fn apply_update(tx: &mut BusinessTx, auth: &Actor, id: &str, req: Upda
         .bind(conversation.status.as_str())
         .bind(conversation.unread_count as i64)
         .bind(conversation.assignee_staff_id.as_deref())
-        .bind(now_ms())
+        .bind(tx.now_ms())
         .bind(&id)
         .bind(&auth.business_id)
         .execute(tx.conn())
@@ -393,14 +392,14 @@ pub async fn add_note(tx: &mut BusinessTx, auth: &Actor, conversation_id: &str, 
             return Ok(existing);
         }
     }
-    let note_id = note_id.unwrap_or_else(new_id);
+    let note_id = note_id.unwrap_or_else(|| tx.new_id());
     sqlx::query(&format!("INSERT INTO notes ({NOTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $6)"))
         .bind(&note_id)
         .bind(&auth.business_id)
         .bind(conversation_id)
         .bind(&auth.staff_id)
         .bind(&body)
-        .bind(now_ms())
+        .bind(tx.now_ms())
         .execute(tx.conn())
         .await?;
     let note = load_note(tx.conn(), &auth.business_id, &note_id).await?.ok_or_else(|| Error::NotFound("note"))?;
@@ -563,7 +562,7 @@ pub async fn update_note(core: &Core, actor: &Actor, id: &str, req: UpdateNote) 
     may_edit_note(actor, &note)?;
     sqlx::query("UPDATE notes SET body = $1, updated_at = $2 WHERE id = $3 AND business_id = $4")
         .bind(&body)
-        .bind(now_ms())
+        .bind(tx.now_ms())
         .bind(id)
         .bind(&actor.business_id)
         .execute(tx.conn())

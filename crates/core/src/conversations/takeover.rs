@@ -9,7 +9,6 @@
 
 use crate::Core;
 use protocol::EntityKind;
-use std::time::Duration;
 
 use protocol::{AssistantSettings, AuthorKind, ControlMode, Conversation, DeliveryStatus, Direction, MessageKind, UpdateAssistantSettings};
 use serde_json::json;
@@ -19,7 +18,6 @@ use crate::accounts::{role_allows, Actor, Permission};
 use crate::conversations::{add_message, NewMessage};
 use crate::error::{Error, TakeoverError};
 use crate::store::{BusinessTx, StoreError};
-use crate::legacy::{now_ms};
 
 /// Adds an event line to the timeline.
 pub async fn event(tx: &mut BusinessTx, conversation_id: &str, text: String) -> Result<(), Error> {
@@ -69,7 +67,7 @@ pub async fn take_over(tx: &mut BusinessTx, conversation_id: &str, staff_id: &st
     if current.mode == ControlMode::Human && current.holder_staff_id.as_deref() == Some(staff_id) {
         return Ok(current);
     }
-    let now = now_ms();
+    let now = tx.now_ms();
     let won = sqlx::query(
         "UPDATE conversations SET mode = 'human', holder_staff_id = $1, held_at = $2, last_human_activity_at = $2, updated_at = $2 \
          WHERE id = $3 AND business_id = $4 AND (mode <> 'human' OR holder_staff_id IS NULL)",
@@ -122,7 +120,7 @@ async fn hand_back_if_quiet_since(
         "UPDATE conversations SET mode = 'ai', holder_staff_id = NULL, held_at = NULL, escalated_at = NULL, updated_at = $1 WHERE id = $2 \
          AND ($3 = 0 OR COALESCE(last_human_activity_at, held_at, updated_at) < $4)",
     )
-    .bind(now_ms())
+    .bind(tx.now_ms())
     .bind(conversation_id)
     .bind(i64::from(quiet_since.is_some()))
     .bind(quiet_since.unwrap_or(0))
@@ -159,7 +157,7 @@ async fn hand_back_if_quiet_since(
 /// someone holds it.
 pub async fn escalate(tx: &mut BusinessTx, conversation_id: &str, reason: &str) -> Result<bool, Error> {
     let business_id = tx.business_id().to_owned();
-    let now = now_ms();
+    let now = tx.now_ms();
     let changed = sqlx::query(
         "UPDATE conversations SET mode = 'needs_human', holder_staff_id = NULL, escalated_at = $1, updated_at = $1 \
          WHERE id = $2 AND business_id = $3 AND mode = 'ai'",
@@ -184,7 +182,7 @@ pub async fn escalate(tx: &mut BusinessTx, conversation_id: &str, reason: &str) 
 /// person (no system note, no holding reply: nothing was escalated, nobody was ever answering).
 pub async fn wait_for_person(tx: &mut BusinessTx, conversation_id: &str) -> Result<(), Error> {
     let business_id = tx.business_id().to_owned();
-    let now = now_ms();
+    let now = tx.now_ms();
     let changed = sqlx::query(
         "UPDATE conversations SET mode = 'needs_human', escalated_at = $1 WHERE id = $2 AND business_id = $3 AND mode = 'ai'",
     )
@@ -202,7 +200,7 @@ pub async fn wait_for_person(tx: &mut BusinessTx, conversation_id: &str) -> Resu
 
 /// Notes that a person acted in a conversation they hold (resets the quiet-period timer).
 pub async fn touch(tx: &mut BusinessTx, conversation_id: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE conversations SET last_human_activity_at = $1 WHERE id = $2").bind(now_ms()).bind(conversation_id).execute(tx.conn()).await?;
+    sqlx::query("UPDATE conversations SET last_human_activity_at = $1 WHERE id = $2").bind(tx.now_ms()).bind(conversation_id).execute(tx.conn()).await?;
     Ok(())
 }
 
@@ -244,7 +242,7 @@ pub async fn load_settings(conn: &mut AnyConnection, business_id: &str) -> Resul
 
 /// Hands back conversations whose holder has been quiet for the business's hand-back time.
 pub async fn hand_back_idle(state: &Core) -> Result<usize, Error> {
-    let now = now_ms();
+    let now = state.db.now_ms();
     let rows = sqlx::query(
         "SELECT c.id, c.business_id, b.handback_idle_minutes FROM conversations c JOIN businesses b ON b.id = c.business_id \
          WHERE c.mode = 'human' AND b.handback_idle_minutes > 0 \
@@ -265,17 +263,6 @@ pub async fn hand_back_idle(state: &Core) -> Result<usize, Error> {
     Ok(rows.len())
 }
 
-pub async fn run_timer(state: Core, mut stop: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        if let Err(e) = hand_back_idle(&state).await {
-            tracing::error!(error = %e, "hand-back timer failed");
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(state.config.handback_check_ms)) => {}
-            _ = stop.changed() => return,
-        }
-    }
-}
 
 /// Whether the staff member may write in the conversation now; takes it over from the
 /// assistant (or the waiting queue) if needed. Someone else holding it: `already_held`.
@@ -340,7 +327,7 @@ pub async fn update_settings(core: &Core, actor: &Actor, req: UpdateAssistantSet
     sqlx::query("UPDATE businesses SET assistant_settings = $1, handback_idle_minutes = $2, updated_at = $3 WHERE id = $4")
         .bind(serde_json::to_string(&stored).map_err(Error::internal)?)
         .bind(i64::from(req.handback_idle_minutes.unwrap_or(current.handback_idle_minutes)))
-        .bind(now_ms())
+        .bind(tx.now_ms())
         .bind(&actor.business_id)
         .execute(tx.conn())
         .await?;

@@ -27,7 +27,6 @@ use crate::error::{BookingError, Error};
 use crate::scheduling::hours::{load_for_service, parse_date, Loaded};
 use crate::store::records::{self, Record};
 use crate::store::{BusinessTx, StoreError};
-use crate::legacy::{new_id, now_ms};
 
 const ALTERNATIVES: usize = 5;
 const DAY_MS: i64 = 86_400_000;
@@ -168,12 +167,11 @@ fn window(start: Timestamp) -> (Timestamp, Timestamp) {
 /// Checks that `start` can be booked for the service (and staff member, if one is asked for) and
 /// returns who is free then. Staff booking from the console are not held to online notice and
 /// horizon rules; everyone is held to hours and to other bookings.
-fn free_for(loaded: &mut Loaded, staff: Option<&str>, start: Timestamp, source: BookingSource) -> Result<Slot, Error> {
+fn free_for(loaded: &mut Loaded, staff: Option<&str>, start: Timestamp, now: Timestamp, source: BookingSource) -> Result<Slot, Error> {
     if source == BookingSource::Staff {
         loaded.schedule.rules.min_notice_minutes = 0;
         loaded.schedule.rules.max_advance_days = 730;
     }
-    let now = Timestamp::now();
     let filter = staff.map(|s| vec![s.to_owned()]);
     let filter = filter.as_deref();
     let alternatives = |loaded: &Loaded| {
@@ -243,14 +241,14 @@ pub async fn create(tx: &mut BusinessTx, new: NewBooking) -> Result<Booking, Err
     // People taken out of online booking can still be booked by name, never by rotation.
     let include_unbookable = new.staff_id.is_some();
     let mut loaded = load_for_service(tx.conn(), business_id, &service, from, to, include_unbookable, None).await?;
-    let slot = free_for(&mut loaded, new.staff_id.as_deref(), new.start, new.source)?;
+    let slot = free_for(&mut loaded, new.staff_id.as_deref(), new.start, tx.db().now().as_jiff(), new.source)?;
     let staff_id = match &new.staff_id {
         Some(id) => id.clone(),
         None => fair_choice(tx, &slot.staff_ids).await?,
     };
 
-    let id = new.id.clone().unwrap_or_else(new_id);
-    let now = now_ms();
+    let id = new.id.clone().unwrap_or_else(|| tx.new_id());
+    let now = tx.now_ms();
     let (start, end) = (slot.start.as_millisecond(), slot.end.as_millisecond());
     let (before, after) = (loaded.spec.buffer_before_minutes * 60_000, loaded.spec.buffer_after_minutes * 60_000);
     sqlx::query(
@@ -364,7 +362,7 @@ pub async fn update(
         check_staff(tx.conn(), business_id, &staff_id, &service).await?;
         let (from, to) = window(start);
         let mut loaded = load_for_service(tx.conn(), business_id, &service, from, to, true, Some(id)).await?;
-        let slot = free_for(&mut loaded, Some(&staff_id), start, source)?;
+        let slot = free_for(&mut loaded, Some(&staff_id), start, tx.db().now().as_jiff(), source)?;
         (start_ms, end_ms) = (slot.start.as_millisecond(), slot.end.as_millisecond());
         block_start = start_ms - i64::from(service.buffer_before_minutes) * 60_000;
         block_end = end_ms + i64::from(service.buffer_after_minutes) * 60_000;
@@ -381,7 +379,7 @@ pub async fn update(
     .bind(status.as_str())
     .bind(&notes)
     .bind(cancel_reason)
-    .bind(now_ms())
+    .bind(tx.now_ms())
     .bind(id)
     .bind(business_id)
     .bind(change.expected_version)
@@ -456,7 +454,7 @@ pub struct CancelQuery {
 pub async fn availability(core: &Core, actor: &Actor, q: AvailabilityQuery) -> Result<Availability, Error> {
     let mut conn = core.db.reader().acquire().await?;
     let tz = business_tz(&mut conn, &actor.business_id).await?;
-    let now = Timestamp::now();
+    let now = core.db.now().as_jiff();
     let from = q.from.as_deref().map(|f| parse_bound(f, &tz, "from", false)).transpose()?.unwrap_or(now);
     let to = match q.to.as_deref() {
         Some(t) => parse_bound(t, &tz, "to", true)?,
@@ -494,7 +492,7 @@ pub async fn check_availability(core: &Core, actor: &Actor, q: CheckQuery) -> Re
     }
     let (from, to) = window(start);
     let mut loaded = load_for_service(&mut conn, &actor.business_id, &service, from, to, q.staff_id.is_some(), None).await?;
-    let answer = match free_for(&mut loaded, q.staff_id.as_deref(), start, q.source.unwrap_or(BookingSource::Staff)) {
+    let answer = match free_for(&mut loaded, q.staff_id.as_deref(), start, core.db.now().as_jiff(), q.source.unwrap_or(BookingSource::Staff)) {
         Ok(slot) => AvailabilityCheck { available: true, reason: None, slot: Some(slot_to_wire(&slot, &tz)), alternatives: vec![] },
         Err(Error::Booking(refused)) => {
             let alternatives = match &refused {
@@ -519,7 +517,7 @@ pub async fn list_bookings(core: &Core, actor: &Actor, q: ListBookings) -> Resul
     let tz = business_tz(&mut conn, &actor.business_id).await?;
     let from = match q.from.as_deref() {
         Some(f) => parse_bound(f, &tz, "from", false)?,
-        None => Timestamp::from_millisecond(now_ms() - DAY_MS).map_err(Error::internal)?,
+        None => Timestamp::from_millisecond(core.db.now_ms() - DAY_MS).map_err(Error::internal)?,
     };
     let to = match q.to.as_deref() {
         Some(t) => parse_bound(t, &tz, "to", true)?,

@@ -15,7 +15,6 @@ use sqlx::Row;
 use crate::accounts::{role_allows, token_hash, Actor, Permission};
 use crate::error::{BookingError, Error};
 use crate::store::{rfc3339, StoreError};
-use crate::legacy::{new_id, now_ms};
 
 fn from_row(row: &AnyRow) -> Result<CalendarFeed, StoreError> {
     Ok(CalendarFeed { id: row.try_get("id")?, staff_id: row.try_get("staff_id")?, created_at: rfc3339(row.try_get("created_at")?) })
@@ -49,8 +48,8 @@ pub async fn create_feed(core: &Core, actor: &Actor, req: CreateCalendarFeed) ->
         }
     }
     let token = crate::accounts::random_token();
-    let id = new_id();
-    let now = now_ms();
+    let id = core.db.new_id::<String>();
+    let now = core.db.now_ms();
     sqlx::query("INSERT INTO calendar_feeds (id, business_id, staff_id, token_hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&id)
         .bind(&actor.business_id)
@@ -70,7 +69,7 @@ pub async fn revoke_feed(core: &Core, actor: &Actor, id: &str) -> Result<(), Err
     let revoked = sqlx::query(
         "UPDATE calendar_feeds SET revoked_at = $1 WHERE id = $2 AND business_id = $3 AND revoked_at IS NULL AND ($4 = 1 OR created_by = $5)",
     )
-    .bind(now_ms())
+    .bind(core.db.now_ms())
     .bind(id)
     .bind(&actor.business_id)
     .bind(i64::from(all))

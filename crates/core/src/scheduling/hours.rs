@@ -20,7 +20,6 @@ use crate::accounts::{Actor, Permission};
 use crate::scheduling::availability::{format_hhmm, parse_hhmm, DayOverride, LocalInterval, Rules, Schedule, ServiceSpec, StaffCalendar, WeekHours};
 use crate::error::{BookingError, CatalogError, Error};
 use crate::store::{json_column, rfc3339, StoreError};
-use crate::legacy::{new_id, now_ms};
 
 /// Stored form of hours: seven arrays (Monday first) of `[start, end]` minutes.
 type StoredWeek = Vec<Vec<[u16; 2]>>;
@@ -314,7 +313,7 @@ pub async fn update_schedule(core: &Core, actor: &Actor, req: UpdateBusinessSche
     .bind(i64::from(req.min_notice_minutes.unwrap_or(current.rules.min_notice_minutes)))
     .bind(i64::from(req.max_advance_days.unwrap_or(current.rules.max_advance_days)))
     .bind(i64::from(req.slot_interval_minutes.unwrap_or(current.rules.slot_interval_minutes)))
-    .bind(now_ms())
+    .bind(tx.now_ms())
     .bind(&actor.business_id)
     .execute(tx.conn())
     .await?;
@@ -340,7 +339,7 @@ pub async fn put_staff_hours(core: &Core, actor: &Actor, id: &str, req: StaffHou
     let updated = sqlx::query("UPDATE staff SET working_hours = $1, bookable = $2, updated_at = $3 WHERE id = $4 AND business_id = $5")
         .bind(hours.as_ref().map(week_to_stored))
         .bind(i64::from(req.bookable))
-        .bind(now_ms())
+        .bind(tx.now_ms())
         .bind(id)
         .bind(&actor.business_id)
         .execute(tx.conn())
@@ -359,7 +358,7 @@ pub async fn put_staff_hours(core: &Core, actor: &Actor, id: &str, req: StaffHou
 pub async fn list_exceptions(core: &Core, actor: &Actor, q: ExceptionRange) -> Result<Vec<ScheduleException>, Error> {
     let from = match &q.from {
         Some(d) => parse_date(d, "from")?,
-        None => Timestamp::now().to_zoned(TimeZone::UTC).date().yesterday().unwrap_or_default(),
+        None => core.db.now().as_jiff().to_zoned(TimeZone::UTC).date().yesterday().unwrap_or_default(),
     };
     let to = match &q.to {
         Some(d) => parse_date(d, "to")?,
@@ -384,8 +383,8 @@ pub async fn create_exception(core: &Core, actor: &Actor, req: CreateScheduleExc
     if req.closed != hours.is_empty() {
         return Err(invalid_hours("Either mark the date `closed`, or give its special `hours` — one of the two."));
     }
-    let id = new_id();
-    let now = now_ms();
+    let id = core.db.new_id::<String>();
+    let now = core.db.now_ms();
     let mut tx = core.db.begin_business(&actor.business_id).await?;
     if let Some(staff_id) = &req.staff_id {
         if crate::accounts::staff::load(tx.conn(), &actor.business_id, staff_id).await?.is_none() {

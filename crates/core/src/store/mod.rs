@@ -18,6 +18,7 @@
 //! in-process instead of fighting over SQLite's lock, and business transactions begin IMMEDIATE;
 //! reads use a pool of read-only connections.
 
+pub mod migrations;
 pub mod query;
 pub mod records;
 
@@ -189,6 +190,7 @@ impl Db {
 
     /// Applies pending migrations (idempotent; on PostgreSQL concurrent instances take a lock).
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrations::repair(self).await?;
         MIGRATOR.run(&self.inner.writer).await?;
         if self.engine() == Engine::Postgres {
             self.postgres_constraints().await?;
@@ -354,6 +356,12 @@ async fn sqlite_pragmas(conn: &mut AnyConnection, read_only: bool) -> Result<(),
         conn.execute("PRAGMA synchronous = FULL").await?;
     }
     Ok(())
+}
+
+/// A part of a business transaction that can be undone on its own (see [`BusinessTx::begin_part`]).
+#[must_use]
+pub struct Part {
+    last_seq: Option<i64>,
 }
 
 /// A console's mutation being applied (see [`Db::begin_mutation`]).
@@ -541,6 +549,28 @@ impl BusinessTx {
         .bind(self.now_ms())
         .execute(&mut *self.tx)
         .await?;
+        Ok(())
+    }
+
+    /// Starts a part of the transaction that can be undone on its own ([`BusinessTx::undo_part`])
+    /// without losing the rest (one webhook event of a batch that fails). Returns what to pass
+    /// back.
+    pub async fn begin_part(&mut self) -> Result<Part, StoreError> {
+        sqlx::query("SAVEPOINT part").execute(&mut *self.tx).await?;
+        Ok(Part { last_seq: self.last_seq })
+    }
+
+    /// Keeps what the part did.
+    pub async fn keep_part(&mut self, _part: Part) -> Result<(), StoreError> {
+        sqlx::query("RELEASE SAVEPOINT part").execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    /// Undoes what the part did (the change log's seqs it took are given back too).
+    pub async fn undo_part(&mut self, part: Part) -> Result<(), StoreError> {
+        sqlx::query("ROLLBACK TO SAVEPOINT part").execute(&mut *self.tx).await?;
+        sqlx::query("RELEASE SAVEPOINT part").execute(&mut *self.tx).await?;
+        self.last_seq = part.last_seq;
         Ok(())
     }
 

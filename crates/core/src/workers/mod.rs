@@ -1,8 +1,21 @@
 //! Background work: every job the service does on its own (webhook processing, sending, assistant
-//! turns, the hand-back timer, tombstone compaction) is a step of one runtime. See
-//! [`runtime`](self) for how steps are woken, leased across instances and drained in tests.
+//! turns, the hand-back timer, tombstone compaction) is a [`step`] of one runtime.
+//!
+//! - A step does what is due *now* (by the core's clock) and says how much it did. [`run`] loops
+//!   each job: straight on while there was work, otherwise it waits for a wake-up (a commit that
+//!   queued work, here or on another instance) or the job's poll interval.
+//! - Several instances on one PostgreSQL share the work: queued rows (webhook events, outbox
+//!   messages, assistant turns) are claimed with leases (`FOR UPDATE SKIP LOCKED`), and jobs that
+//!   one instance at a time should run (compaction) take a lease in `worker_leases`.
+//! - Tests use a test clock and [`drain`]: every job, step after step, until none has anything to
+//!   do. Nothing sleeps to let time pass; "a day later" is `clock.advance(...)` then `drain`.
 
-use tokio::sync::Notify;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+
+use crate::error::Error;
+use crate::Core;
 
 /// The kinds of background work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,6 +73,103 @@ impl Wakeups {
 
     pub fn notified(&self, job: Job) -> tokio::sync::futures::Notified<'_> {
         self.jobs[job.index()].notified()
+    }
+}
+
+impl Job {
+    /// How often the job looks for work when nothing woke it (other instances' work arrives by
+    /// wake-up too; this is the safety net, and what makes timed work happen).
+    fn poll(self, core: &Core) -> Duration {
+        match self {
+            Job::Intake => Duration::from_secs(1),
+            Job::Outbox => Duration::from_millis(250),
+            Job::Assistant => Duration::from_millis(200),
+            Job::Handback => Duration::from_millis(core.config.handback_check_ms),
+            Job::Compaction => Duration::from_secs(3600),
+        }
+    }
+}
+
+/// One step of `job`: what is due now. Returns how many things it handled.
+pub async fn step(core: &Core, job: Job) -> Result<usize, Error> {
+    match job {
+        Job::Intake => crate::intake::process_due(core).await,
+        Job::Outbox => Ok(crate::sending::send_due(core).await?),
+        Job::Assistant => crate::assistant::run_due(core).await,
+        Job::Handback => crate::conversations::takeover::hand_back_idle(core).await,
+        Job::Compaction => {
+            if !lease(core, job, Duration::from_secs(600)).await? {
+                return Ok(0);
+            }
+            Ok(crate::sync::compact_all(&core.db).await? as usize)
+        }
+    }
+}
+
+/// Takes (or renews) the lease on a job that one instance at a time runs. `false`: another
+/// instance holds it.
+pub async fn lease(core: &Core, job: Job, ttl: Duration) -> Result<bool, Error> {
+    let db = &core.db;
+    let now = db.now_ms();
+    let until = now + ttl.as_millis() as i64;
+    sqlx::query("INSERT INTO worker_leases (job, holder, until) VALUES ($1, $2, 0) ON CONFLICT (job) DO NOTHING")
+        .bind(job.as_str())
+        .bind(db.instance())
+        .execute(db.writer())
+        .await?;
+    let taken = sqlx::query("UPDATE worker_leases SET holder = $1, until = $2 WHERE job = $3 AND (until < $4 OR holder = $1)")
+        .bind(db.instance())
+        .bind(until)
+        .bind(job.as_str())
+        .bind(now)
+        .execute(db.writer())
+        .await?
+        .rows_affected();
+    Ok(taken == 1)
+}
+
+/// Runs every job until none has anything to do now; returns how much was done. A job's step
+/// can queue work for another (a webhook queues an assistant turn, which queues a send), so this
+/// goes round until a whole round did nothing.
+pub async fn drain(core: &Core) -> Result<usize, Error> {
+    let mut total = 0;
+    loop {
+        let mut round = 0;
+        for job in Job::ALL {
+            loop {
+                let done = step(core, job).await?;
+                round += done;
+                if done == 0 {
+                    break;
+                }
+            }
+        }
+        total += round;
+        if round == 0 {
+            return Ok(total);
+        }
+    }
+}
+
+/// Runs every job in the background until `stop` flips.
+pub fn spawn(core: &Core, stop: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    Job::ALL.into_iter().map(|job| tokio::spawn(run(core.clone(), job, stop.clone()))).collect()
+}
+
+async fn run(core: Core, job: Job, mut stop: watch::Receiver<bool>) {
+    loop {
+        match step(&core, job).await {
+            Ok(done) if done > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(job = job.as_str(), error = %e.chain(), "a background job failed; it will try again"),
+        }
+        // A test clock does not move on its own: wait for work to be handed over instead.
+        let poll = if core.db.clock().is_manual() { Duration::from_secs(3600) } else { job.poll(&core) };
+        tokio::select! {
+            _ = core.db.wakeups().notified(job) => {}
+            _ = tokio::time::sleep(poll) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 
