@@ -24,7 +24,7 @@ pub use switchboard_core::Config;
 pub use switchboard_core::accounts::{self, business, staff};
 pub use switchboard_core::assistant::{self, builtin, llm, when};
 pub use switchboard_core::catalog::{canned as canned_responses, services};
-pub use switchboard_core::channels::{self, providers, voice};
+pub use switchboard_core::channels::{self, calls, retell, twilio, vapi, whatsapp};
 pub use switchboard_core::conversations::{self, takeover as control};
 pub use switchboard_core::scheduling::{availability, bookings, feeds as calendar_feeds, hours as schedule};
 pub use switchboard_core::sending as outbox;

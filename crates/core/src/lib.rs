@@ -9,8 +9,9 @@
 //! - [`customers`], [`catalog`] (services, canned responses).
 //! - [`scheduling`]: hours and rules, the availability engine, bookings, calendar feeds.
 //! - [`conversations`]: the inbox, messages, notes, and who answers (takeover).
-//! - [`channels`]: WhatsApp, Twilio, Vapi and Retell — set-up, signatures, clients; [`intake`]
-//!   turns their webhooks into messages, [`sending`] delivers ours.
+//! - [`channels`]: WhatsApp, Twilio, Vapi and Retell, one folder each (wire format, webhook
+//!   intake, client, set-up); [`intake`] is the store their webhooks wait in until processed,
+//!   [`sending`] the outbox ours leave through.
 //! - [`assistant`]: the AI receptionist (a language model with tools, or the built-in engine).
 //! - [`sync`]: the change log consoles pull and the mutations they push; [`live`]: who is online.
 //! - [`workers`]: the one runtime every background job is a step of; [`clock`]: the only "now".
@@ -51,7 +52,7 @@ pub struct Core {
     /// Seals channel secrets at rest.
     pub secrets: Arc<channels::SecretBox>,
     /// WhatsApp and Twilio API clients.
-    pub providers: Arc<channels::providers::Providers>,
+    pub providers: Arc<channels::Providers>,
     /// The language model, when one is configured.
     pub llm: Option<Arc<assistant::llm::Llm>>,
     /// Verified webhooks on their way to a (group) commit.
@@ -67,7 +68,7 @@ impl Core {
     pub fn new(config: Config, db: store::Db, master_key: &[u8; 32]) -> Core {
         let keys = Arc::new(accounts::TokenKeys::new(master_key, &config));
         let secrets = Arc::new(channels::SecretBox::new(master_key));
-        let providers = Arc::new(channels::providers::Providers::new(&config));
+        let providers = Arc::new(channels::Providers::new(&config));
         let llm = assistant::llm::Llm::from_config(&config).map(Arc::new);
         let intake = intake::start_committer(db.clone());
         Core {

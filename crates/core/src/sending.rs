@@ -22,10 +22,9 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::accounts::{required_text, Actor, Permission};
-use crate::channels::{self, TwilioSecrets, TwilioSettings, WhatsappSecrets, WhatsappSettings};
+use crate::channels::{self, twilio, whatsapp, Outgoing, SendError};
 use crate::conversations::{add_message, NewMessage};
 use crate::error::{CatalogError, Error, SendRefusal};
-use crate::channels::providers::{Outgoing, SendError};
 use crate::store::{rfc3339, BusinessTx, Engine, StoreError};
 
 const WINDOW_MS: i64 = 24 * 3_600_000;
@@ -46,11 +45,10 @@ async fn check_sendable(tx: &mut BusinessTx, conversation_id: &str, free_form: b
     let customer = crate::customers::load_any(tx.conn(), &business_id, &conversation.customer_id)
         .await?
         .ok_or_else(|| Error::NotFound("customer"))?;
-    let (kind, opted_out) = match conversation.channel {
-        Channel::Whatsapp => (channels::WHATSAPP, customer.opted_out_whatsapp),
-        Channel::TwilioWhatsapp => (channels::TWILIO, customer.opted_out_whatsapp),
-        Channel::Sms => (channels::TWILIO, customer.opted_out_sms),
-        Channel::Voice => return Err(SendRefusal::CannotReplyHere.into()),
+    let kind = channels::kind_of(conversation.channel).ok_or(SendRefusal::CannotReplyHere)?;
+    let opted_out = match conversation.channel {
+        Channel::Sms => customer.opted_out_sms,
+        _ => customer.opted_out_whatsapp,
     };
     if opted_out {
         return Err(SendRefusal::CustomerOptedOut.into());
@@ -336,51 +334,29 @@ async fn addresses(conn: &mut AnyConnection, business_id: &str, message_id: &str
     Ok((channel, customer, row.try_get("channel_address")?))
 }
 
-/// One delivery attempt, outside any transaction.
+/// One delivery attempt, outside any transaction: the provider's client does the sending.
 async fn attempt(state: &Core, row: &Claimed) -> Result<String, SendError> {
-    let outgoing: Outgoing = serde_json::from_str(&row.request).map_err(|e| SendError::Permanent { reason: format!("Unreadable outbox entry: {e}"), channel: false })?;
-    let internal = |e: &dyn std::fmt::Display| SendError::Retryable(format!("internal: {e}"));
-    let mut conn = state.db.reader().acquire().await.map_err(|e| internal(&e))?;
-    let (channel, customer, from) = addresses(&mut conn, &row.business_id, &row.message_id).await.map_err(|e| internal(&e))?;
+    let outgoing: Outgoing = serde_json::from_str(&row.request).map_err(|e| SendError::permanent(format!("Unreadable outbox entry: {e}")))?;
+    let mut conn = state.db.reader().acquire().await.map_err(|e| SendError::internal(&e))?;
+    let (channel, customer, from) = addresses(&mut conn, &row.business_id, &row.message_id).await.map_err(|e| SendError::internal(&e))?;
     // The customer may have opted out after the message was queued.
     let opted_out = match channel {
         Channel::Sms => customer.opted_out_sms,
         _ => customer.opted_out_whatsapp,
     };
     if opted_out {
-        return Err(SendError::Permanent { reason: "The customer opted out before it could be sent; nothing was sent.".into(), channel: false });
+        return Err(SendError::permanent("The customer opted out before it could be sent; nothing was sent."));
     }
-    let missing = || SendError::Permanent { reason: "The channel is no longer connected. Reconnect it in Settings → Channels.".into(), channel: false };
     match channel {
-        Channel::Whatsapp => {
-            let (settings, secrets) = channels::load::<WhatsappSettings, WhatsappSecrets>(&mut conn, &state.secrets, &row.business_id, channels::WHATSAPP)
-                .await
-                .map_err(|e| internal(&e))?
-                .ok_or_else(missing)?;
-            drop(conn);
-            let to = customer.whatsapp_id.clone().or(customer.phone.as_ref().map(|p| p.trim_start_matches('+').to_owned())).ok_or_else(|| {
-                SendError::Permanent { reason: "The customer has no WhatsApp number.".into(), channel: false }
-            })?;
-            state.providers.whatsapp_send(&settings, &secrets, &to, &outgoing).await
-        }
-        Channel::Sms | Channel::TwilioWhatsapp => {
-            let (settings, secrets) = channels::load::<TwilioSettings, TwilioSecrets>(&mut conn, &state.secrets, &row.business_id, channels::TWILIO)
-                .await
-                .map_err(|e| internal(&e))?
-                .ok_or_else(missing)?;
-            drop(conn);
-            let phone = customer.phone.clone().ok_or_else(|| SendError::Permanent { reason: "The customer has no phone number.".into(), channel: false })?;
-            let from = from.or_else(|| settings.numbers.first().cloned()).ok_or_else(missing)?;
-            let (from, to) = if channel == Channel::TwilioWhatsapp { (format!("whatsapp:{from}"), format!("whatsapp:{phone}")) } else { (from, phone) };
-            state.providers.twilio_send(&settings, &secrets, &from, &to, &outgoing).await
-        }
-        Channel::Voice => Err(SendError::Permanent { reason: "Calls cannot be replied to with a message.".into(), channel: false }),
+        Channel::Whatsapp => whatsapp::client::deliver(state, conn, &row.business_id, &customer, &outgoing).await,
+        Channel::Sms | Channel::TwilioWhatsapp => twilio::client::deliver(state, conn, &row.business_id, channel, &customer, from, &outgoing).await,
+        Channel::Voice => Err(SendError::permanent("Calls cannot be replied to with a message.")),
     }
 }
 
 async fn finish(state: &Core, row: &Claimed, outcome: Result<String, SendError>) -> Result<(), Error> {
     let channel_kind: String = sqlx::query_scalar("SELECT channel FROM outbox WHERE id = $1").bind(&row.id).fetch_one(state.db.reader()).await?;
-    let kind = if channel_kind == "whatsapp" { channels::WHATSAPP } else { channels::TWILIO };
+    let kind = Channel::parse(&channel_kind).and_then(channels::kind_of).unwrap_or(twilio::KIND);
     let mut tx = state.db.begin_business(&row.business_id).await?;
     let now = tx.now_ms();
     match outcome {

@@ -51,14 +51,14 @@ async fn put_whatsapp(
     auth: Auth,
     Json(req): Json<WhatsappChannelSetup>,
 ) -> Result<axum::Json<ChannelStatus>, ApiError> {
-    Ok(axum::Json(switchboard_core::channels::put_whatsapp(&state, &auth, req).await?))
+    Ok(axum::Json(switchboard_core::channels::whatsapp::setup::connect(&state, &auth, req).await?))
 }
 
 /// Disconnects WhatsApp.
 #[utoipa::path(delete, path = "/v1/channels/whatsapp", tag = "channels", security(("bearer" = [])),
     responses((status = 204), (status = 404, body = protocol::ErrorBody)))]
 async fn delete_whatsapp(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
-    switchboard_core::channels::delete_whatsapp(&state, &auth).await?;
+    switchboard_core::channels::whatsapp::setup::disconnect(&state, &auth).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -70,13 +70,13 @@ async fn put_twilio(
     auth: Auth,
     Json(req): Json<TwilioChannelSetup>,
 ) -> Result<axum::Json<ChannelStatus>, ApiError> {
-    Ok(axum::Json(switchboard_core::channels::put_twilio(&state, &auth, req).await?))
+    Ok(axum::Json(switchboard_core::channels::twilio::setup::connect(&state, &auth, req).await?))
 }
 
 /// Disconnects Twilio.
 #[utoipa::path(delete, path = "/v1/channels/twilio", tag = "channels", security(("bearer" = [])),
     responses((status = 204), (status = 404, body = protocol::ErrorBody)))]
 async fn delete_twilio(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
-    switchboard_core::channels::delete_twilio(&state, &auth).await?;
+    switchboard_core::channels::twilio::setup::disconnect(&state, &auth).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -57,7 +57,7 @@ pub struct HubChallenge {
     params(("hub.mode" = Option<String>, Query), ("hub.verify_token" = Option<String>, Query), ("hub.challenge" = Option<String>, Query)),
     responses((status = 200, content_type = "text/plain", body = String), (status = 400, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody)))]
 async fn whatsapp_verify(State(state): State<AppState>, Query(q): Query<HubChallenge>) -> Result<Response, ApiError> {
-    let challenge = intake::verify_whatsapp_subscription(&state, q.mode.as_deref(), q.verify_token.as_deref(), q.challenge).await?;
+    let challenge = switchboard_core::channels::whatsapp::intake::verify_subscription(&state, q.mode.as_deref(), q.verify_token.as_deref(), q.challenge).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain")], challenge).into_response())
 }
 
@@ -69,7 +69,7 @@ fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 #[utoipa::path(post, path = "/webhooks/whatsapp", tag = "webhooks", request_body(content = Object, content_type = "application/json"),
     responses((status = 200, body = String), (status = 400, body = protocol::ErrorBody), (status = 401, body = protocol::ErrorBody)))]
 async fn whatsapp_webhook(State(state): State<AppState>, headers: HeaderMap, RawBody(body): RawBody) -> Result<Response, ApiError> {
-    intake::accept_whatsapp(&state, header_text(&headers, "x-hub-signature-256"), &body).await?;
+    switchboard_core::channels::whatsapp::intake::accept(&state, header_text(&headers, "x-hub-signature-256"), &body).await?;
     Ok((StatusCode::OK, "EVENT_RECEIVED").into_response())
 }
 
@@ -97,7 +97,7 @@ fn twiml_ok() -> Response {
         (status = 415, body = protocol::ErrorBody)))]
 async fn twilio_webhook(State(state): State<AppState>, OriginalUri(uri): OriginalUri, headers: HeaderMap, RawBody(body): RawBody) -> Result<Response, ApiError> {
     let params = form_params(&headers, &body)?;
-    intake::accept_twilio(&state, &signed_url(&state, &uri), header_text(&headers, "x-twilio-signature"), params, false).await?;
+    switchboard_core::channels::twilio::intake::accept_message(&state, &signed_url(&state, &uri), header_text(&headers, "x-twilio-signature"), params).await?;
     Ok(twiml_ok())
 }
 
@@ -106,6 +106,6 @@ async fn twilio_webhook(State(state): State<AppState>, OriginalUri(uri): Origina
     responses((status = 200, body = String), (status = 400, body = protocol::ErrorBody), (status = 401, body = protocol::ErrorBody), (status = 415, body = protocol::ErrorBody)))]
 async fn twilio_status_webhook(State(state): State<AppState>, OriginalUri(uri): OriginalUri, headers: HeaderMap, RawBody(body): RawBody) -> Result<Response, ApiError> {
     let params = form_params(&headers, &body)?;
-    intake::accept_twilio(&state, &signed_url(&state, &uri), header_text(&headers, "x-twilio-signature"), params, true).await?;
+    switchboard_core::channels::twilio::intake::accept_status(&state, &signed_url(&state, &uri), header_text(&headers, "x-twilio-signature"), params).await?;
     Ok(StatusCode::OK.into_response())
 }

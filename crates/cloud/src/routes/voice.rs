@@ -1,11 +1,11 @@
 //! Voice platforms: `PUT /v1/channels/{vapi,retell}` and their webhooks. Signatures are checked
-//! and calls handled by the core's `channels::voice`.
+//! and calls handled by the core's `channels::vapi` and `channels::retell`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use protocol::{ChannelStatus, RetellChannelSetup, VapiChannelSetup};
-use switchboard_core::channels::voice;
+use switchboard_core::channels::{retell, vapi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(put, path = "/v1/channels/vapi", tag = "channels", security(("bearer" = [])), request_body = VapiChannelSetup,
     responses((status = 200, body = ChannelStatus), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
 async fn put_vapi(State(state): State<AppState>, auth: Auth, Json(req): Json<VapiChannelSetup>) -> Result<axum::Json<ChannelStatus>, ApiError> {
-    Ok(axum::Json(voice::connect_vapi(&state, &auth, req).await?))
+    Ok(axum::Json(vapi::setup::connect(&state, &auth, req).await?))
 }
 
 /// Connects Retell: the API key with the webhook badge (owners and admins). Point the agent's
@@ -35,10 +35,10 @@ async fn put_vapi(State(state): State<AppState>, auth: Auth, Json(req): Json<Vap
 #[utoipa::path(put, path = "/v1/channels/retell", tag = "channels", security(("bearer" = [])), request_body = RetellChannelSetup,
     responses((status = 200, body = ChannelStatus), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
 async fn put_retell(State(state): State<AppState>, auth: Auth, Json(req): Json<RetellChannelSetup>) -> Result<axum::Json<ChannelStatus>, ApiError> {
-    Ok(axum::Json(voice::connect_retell(&state, &auth, req).await?))
+    Ok(axum::Json(retell::setup::connect(&state, &auth, req).await?))
 }
 
-fn answer(answer: Option<serde_json::Value>) -> Response {
+fn answer(answer: Option<retell::wire::Answer>) -> Response {
     match answer {
         Some(json) => axum::Json(json).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
@@ -51,7 +51,7 @@ fn answer(answer: Option<serde_json::Value>) -> Response {
     responses((status = 200, body = Object), (status = 400, body = protocol::ErrorBody), (status = 401, body = protocol::ErrorBody)))]
 async fn vapi_webhook(State(state): State<AppState>, Path(business_id): Path<String>, headers: HeaderMap, RawBody(body): RawBody) -> Result<Response, ApiError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    Ok(answer(voice::vapi(&state, &business_id, header, &body).await?))
+    Ok(axum::Json(vapi::intake::receive(&state, &business_id, header, &body).await?).into_response())
 }
 
 /// Retell: call events, the inbound-call webhook (answers with the caller's name and next
@@ -61,5 +61,5 @@ async fn vapi_webhook(State(state): State<AppState>, Path(business_id): Path<Str
     responses((status = 200, body = Object), (status = 204), (status = 400, body = protocol::ErrorBody), (status = 401, body = protocol::ErrorBody)))]
 async fn retell_webhook(State(state): State<AppState>, Path(business_id): Path<String>, headers: HeaderMap, RawBody(body): RawBody) -> Result<Response, ApiError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    Ok(answer(voice::retell(&state, &business_id, header, &body).await?))
+    Ok(answer(retell::intake::receive(&state, &business_id, header, &body).await?))
 }

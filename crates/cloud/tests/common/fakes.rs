@@ -144,7 +144,7 @@ async fn twilio_send(State(state): State<Arc<FakeState>>, Path(sid): Path<String
         received.push(Received { path: format!("/2010-04-01/Accounts/{sid}/Messages.json"), authorization: auth(&headers), body: Value::Object(fields) });
         received.len()
     };
-    let expected = switchboard_cloud::providers::basic_auth(TWILIO_SID, TWILIO_TOKEN);
+    let expected = switchboard_cloud::twilio::client::basic_auth(TWILIO_SID, TWILIO_TOKEN);
     if auth(&headers) != expected {
         return (StatusCode::UNAUTHORIZED, axum::Json(json!({"code": 20003, "message": "Authenticate"}))).into_response();
     }
@@ -152,7 +152,7 @@ async fn twilio_send(State(state): State<Arc<FakeState>>, Path(sid): Path<String
 }
 
 async fn twilio_media(Path(id): Path<String>, headers: HeaderMap) -> Response {
-    if auth(&headers) != switchboard_cloud::providers::basic_auth(TWILIO_SID, TWILIO_TOKEN) {
+    if auth(&headers) != switchboard_cloud::twilio::client::basic_auth(TWILIO_SID, TWILIO_TOKEN) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     ([("content-type", "image/png")], format!("PNG-BYTES-{id}").into_bytes()).into_response()

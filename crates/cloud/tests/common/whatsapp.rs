@@ -102,7 +102,7 @@ pub async fn post_whatsapp_signed(app: &TestApp, body: &Value, secret: &str) -> 
 
 pub async fn post_twilio(app: &TestApp, path: &str, params: &[(&str, &str)], token: &str) -> (StatusCode, String) {
     let owned: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let signature = switchboard_cloud::intake::twilio_signature(token, &format!("{}{path}", app.config.public_url), &owned);
+    let signature = switchboard_cloud::twilio::intake::signature(token, &format!("{}{path}", app.config.public_url), &owned);
     let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(owned.iter()).finish();
     let res = app
         .client

@@ -27,7 +27,7 @@ use sqlx::Row;
 use crate::scheduling::bookings::{BookingChange, NewBooking};
 use crate::error::Error;
 use crate::assistant::llm::{Llm, LlmError};
-use crate::channels::providers::Outgoing;
+use crate::channels::Outgoing;
 use crate::store::{BusinessTx, StoreError};
 
 /// Tool rounds in one turn before the assistant gives up and asks for a person.

@@ -1,117 +1,49 @@
-//! Channels: how a business is reached — its WhatsApp Cloud API number and its Twilio account.
+//! Channels: how customers reach a business. One folder per provider, each holding that
+//! provider's wire format (`wire`), its webhooks turned into messages and calls (`intake`), its API
+//! client (`client`) and connecting it (`setup`):
+//! - [`whatsapp`]: WhatsApp through Meta's Cloud API.
+//! - [`twilio`]: SMS and WhatsApp through Twilio.
+//! - [`vapi`] and [`retell`]: phone calls through voice AI platforms; what both do with a call is
+//!   in [`calls`].
 //!
-//! Secrets (access tokens, app secrets, auth tokens) are encrypted at rest with ChaCha20-Poly1305
-//! under a key derived from the service's master key, are never returned by the API, and never
-//! printed (their `Debug` is redacted). `GET /v1/channels` shows what is set up and whether the
-//! last call to the provider worked.
+//! This module keeps what they share: the `channels` table (settings, sealed [`secrets`], the
+//! addresses that route webhooks to a business, how the last provider call went) and
+//! `GET /v1/channels`. [`inbound`] is how a customer's message lands whatever the provider,
+//! [`client`] what the providers' clients share, [`wire`] how provider JSON is read, [`signing`]
+//! the keyed hashes webhooks are signed with.
 
-pub mod providers;
-pub mod voice;
+pub mod calls;
+pub mod client;
+pub mod inbound;
+pub mod retell;
+pub mod secrets;
+pub mod signing;
+pub mod twilio;
+pub mod vapi;
+pub mod whatsapp;
+pub mod wire;
+
+pub use client::{Outgoing, Providers, SendError};
+pub use secrets::SecretBox;
 
 use crate::Core;
-use protocol::EntityKind;
-use base64::Engine as _;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
-use chacha20poly1305::ChaCha20Poly1305;
-use protocol::{ChannelStatus, TwilioChannelSetup, WhatsappChannelSetup};
+use protocol::{Channel, ChannelStatus, EntityKind};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
-use crate::accounts::{required_text, token_hash, Actor, Permission};
-use crate::customers::PhoneNumber;
+use crate::accounts::{Actor, Permission};
 use crate::error::{CatalogError, Error};
 use crate::store::{rfc3339, StoreError};
 
-// ---------------------------------------------------------------------------------------------
-// Secrets at rest
-
-/// Seals and opens channel secrets.
-pub struct SecretBox {
-    cipher: ChaCha20Poly1305,
-}
-
-impl SecretBox {
-    pub fn new(master_key: &[u8; 32]) -> SecretBox {
-        let mut hasher = Sha256::new();
-        hasher.update(b"switchboard channel secrets v1");
-        hasher.update(master_key);
-        let key = hasher.finalize();
-        SecretBox { cipher: ChaCha20Poly1305::new(&key) }
-    }
-
-    /// base64(nonce ‖ ciphertext).
-    pub fn seal<T: Serialize>(&self, value: &T) -> String {
-        let plaintext = serde_json::to_vec(value).expect("secrets serialise");
-        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let ciphertext = self.cipher.encrypt(&nonce, plaintext.as_slice()).expect("encryption of a small buffer cannot fail");
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&ciphertext);
-        base64::engine::general_purpose::STANDARD.encode(out)
-    }
-
-    pub fn open<T: DeserializeOwned>(&self, sealed: &str) -> Result<T, StoreError> {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(sealed)
-            .map_err(|_| StoreError::Corrupt("channel secrets are not base64".into()))?;
-        if bytes.len() < 12 {
-            return Err(StoreError::Corrupt("channel secrets are truncated".into()));
-        }
-        let (nonce, ciphertext) = bytes.split_at(12);
-        let plaintext = self
-            .cipher
-            .decrypt(nonce.into(), ciphertext)
-            .map_err(|_| StoreError::Corrupt("channel secrets do not decrypt: was the encryption key changed?".into()))?;
-        serde_json::from_slice(&plaintext).map_err(|e| StoreError::Corrupt(format!("channel secrets: {e}")))
+/// The set-up (`channels.kind`) a conversation's channel is sent through.
+pub fn kind_of(channel: Channel) -> Option<&'static str> {
+    match channel {
+        Channel::Whatsapp => Some(whatsapp::KIND),
+        Channel::Sms | Channel::TwilioWhatsapp => Some(twilio::KIND),
+        Channel::Voice => None,
     }
 }
-
-// ---------------------------------------------------------------------------------------------
-// Stored configuration
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WhatsappSettings {
-    pub phone_number_id: String,
-    pub display_phone_number: Option<String>,
-}
-
-#[derive(Clone, Serialize, Deserialize)]
-pub struct WhatsappSecrets {
-    pub access_token: String,
-    pub app_secret: String,
-    pub verify_token: String,
-}
-
-impl std::fmt::Debug for WhatsappSecrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WhatsappSecrets([REDACTED])")
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TwilioSettings {
-    pub account_sid: String,
-    /// E.164, without any `whatsapp:` prefix.
-    pub numbers: Vec<String>,
-    /// Numbers that are WhatsApp senders (`whatsapp:+…` when set up).
-    #[serde(default)]
-    pub whatsapp_numbers: Vec<String>,
-}
-
-#[derive(Clone, Serialize, Deserialize)]
-pub struct TwilioSecrets {
-    pub auth_token: String,
-}
-
-impl std::fmt::Debug for TwilioSecrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TwilioSecrets([REDACTED])")
-    }
-}
-
-pub const WHATSAPP: &str = "whatsapp";
-pub const TWILIO: &str = "twilio";
 
 /// A channel's settings and opened secrets.
 pub async fn load<S: DeserializeOwned, K: DeserializeOwned>(
@@ -191,12 +123,13 @@ async fn load_status(conn: &mut AnyConnection, business_id: &str, kind: &str) ->
     Ok(status_from_row(&row)?)
 }
 
-/// Saves a channel and the addresses that route to it, replacing any earlier set-up.
-async fn save(
+/// Saves a channel and the addresses that route to it, replacing any earlier set-up (each
+/// provider's `setup` checks what staff gave first).
+pub(crate) async fn save(
     state: &Core,
     auth: &Actor,
     kind: &str,
-    settings: serde_json::Value,
+    settings: &impl Serialize,
     sealed: String,
     verify_token_hash: Option<String>,
     addresses: &[String],
@@ -232,7 +165,7 @@ async fn save(
     )
     .bind(&auth.business_id)
     .bind(kind)
-    .bind(settings.to_string())
+    .bind(serde_json::to_string(settings).map_err(Error::internal)?)
     .bind(sealed)
     .bind(verify_token_hash)
     .bind(now)
@@ -247,9 +180,10 @@ async fn save(
 
 /// A channel with only a secret and no addresses (voice platforms: the URL names the business).
 pub async fn save_simple(state: &Core, auth: &Actor, kind: &str, sealed: String) -> Result<ChannelStatus, Error> {
-    save(state, auth, kind, serde_json::json!({}), sealed, None, &[]).await
+    save(state, auth, kind, &serde_json::Map::new(), sealed, None, &[]).await
 }
 
+/// Disconnects a channel (owners and admins).
 pub async fn remove(state: &Core, auth: &Actor, kind: &str) -> Result<(), Error> {
     auth.require(Permission::ManageBusiness)?;
     let mut tx = state.db.begin_business(&auth.business_id).await?;
@@ -282,99 +216,4 @@ pub async fn list_channels(core: &Core, actor: &Actor) -> Result<Vec<ChannelStat
     .fetch_all(core.db.reader())
     .await?;
     Ok(rows.iter().map(status_from_row).collect::<Result<_, _>>()?)
-}
-
-/// Connects the business's WhatsApp Cloud API number (owners and admins).
-pub async fn put_whatsapp(core: &Core, actor: &Actor, req: WhatsappChannelSetup) -> Result<ChannelStatus, Error> {
-    actor.require(Permission::ManageBusiness)?;
-    let phone_number_id = required_text(&req.phone_number_id, "phone_number_id", 64)?;
-    if !phone_number_id.chars().all(|c| c.is_ascii_digit()) {
-        return Err(Error::invalid("`phone_number_id` is the numeric id Meta shows for the number, not the number itself."));
-    }
-    let secrets = WhatsappSecrets {
-        access_token: required_text(&req.access_token, "access_token", 1024)?,
-        app_secret: required_text(&req.app_secret, "app_secret", 256)?,
-        verify_token: required_text(&req.verify_token, "verify_token", 256)?,
-    };
-    let settings = WhatsappSettings { phone_number_id: phone_number_id.clone(), display_phone_number: req.display_phone_number };
-    let verify = token_hash(&secrets.verify_token);
-    let status = save(
-        core,
-        actor,
-        WHATSAPP,
-        serde_json::to_value(&settings).map_err(Error::internal)?,
-        core.secrets.seal(&secrets),
-        Some(verify),
-        &[phone_number_id],
-    )
-    .await?;
-    Ok(status)
-}
-
-/// Disconnects WhatsApp.
-pub async fn delete_whatsapp(core: &Core, actor: &Actor) -> Result<(), Error> {
-    remove(core, actor, WHATSAPP).await
-}
-
-/// Connects the business's Twilio account and numbers (owners and admins).
-pub async fn put_twilio(core: &Core, actor: &Actor, req: TwilioChannelSetup) -> Result<ChannelStatus, Error> {
-    actor.require(Permission::ManageBusiness)?;
-    let account_sid = required_text(&req.account_sid, "account_sid", 64)?;
-    if !account_sid.starts_with("AC") {
-        return Err(Error::invalid("`account_sid` starts with AC (find it on the Twilio console's home page)."));
-    }
-    if req.numbers.is_empty() {
-        return Err(Error::invalid("Give at least one Twilio number."));
-    }
-    let mut numbers = Vec::new();
-    let mut whatsapp_numbers = Vec::new();
-    for raw in &req.numbers {
-        let (is_whatsapp, number) = match raw.trim().strip_prefix("whatsapp:") {
-            Some(n) => (true, n),
-            None => (false, raw.trim()),
-        };
-        let number = PhoneNumber::parse(number, None)?.as_str().to_owned();
-        if is_whatsapp {
-            whatsapp_numbers.push(number.clone());
-        }
-        if !numbers.contains(&number) {
-            numbers.push(number);
-        }
-    }
-    let settings = TwilioSettings { account_sid, numbers: numbers.clone(), whatsapp_numbers };
-    let secrets = TwilioSecrets { auth_token: required_text(&req.auth_token, "auth_token", 256)? };
-    let status = save(
-        core,
-        actor,
-        TWILIO,
-        serde_json::to_value(&settings).map_err(Error::internal)?,
-        core.secrets.seal(&secrets),
-        None,
-        &numbers,
-    )
-    .await?;
-    Ok(status)
-}
-
-/// Disconnects Twilio.
-pub async fn delete_twilio(core: &Core, actor: &Actor) -> Result<(), Error> {
-    remove(core, actor, TWILIO).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_round_trip_and_do_not_open_under_another_key() {
-        let sealed_box = SecretBox::new(&[1; 32]);
-        let secrets = TwilioSecrets { auth_token: "very-secret-token".into() };
-        let sealed = sealed_box.seal(&secrets);
-        assert!(!sealed.contains("very-secret"));
-        assert_ne!(sealed, sealed_box.seal(&secrets), "a fresh nonce each time");
-        let opened: TwilioSecrets = sealed_box.open(&sealed).unwrap();
-        assert_eq!(opened.auth_token, "very-secret-token");
-        assert!(SecretBox::new(&[2; 32]).open::<TwilioSecrets>(&sealed).is_err());
-        assert_eq!(format!("{opened:?}"), "TwilioSecrets([REDACTED])");
-    }
 }

@@ -4,7 +4,7 @@ use protocol::{ConversationId, MessageId, MessageKind};
 
 use super::Details;
 use crate::accounts::{required_text, Actor, Permission};
-use crate::channels::providers::Outgoing;
+use crate::channels::Outgoing;
 use crate::error::Error;
 use crate::store::BusinessTx;
 

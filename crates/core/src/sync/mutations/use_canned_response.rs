@@ -4,7 +4,7 @@ use protocol::{CannedResponseId, ConversationId, MessageId, MessageKind};
 
 use super::Details;
 use crate::accounts::{Actor, Permission};
-use crate::channels::providers::Outgoing;
+use crate::channels::Outgoing;
 use crate::error::{Error, SendRefusal};
 use crate::store::BusinessTx;
 

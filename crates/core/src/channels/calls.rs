@@ -1,0 +1,147 @@
+//! What a phone call through a voice AI platform does here, whichever platform ([`super::vapi`],
+//! [`super::retell`]). The platform runs the call (speech, its own model); the caller becomes a
+//! customer with a voice conversation; the platform's tool calls are answered synchronously with
+//! the same tools the chat assistant uses — free times, bookings — so a caller can never be
+//! offered or given a time the engine would refuse; and the call's progress and its end-of-call
+//! report (transcript, summary, recording, duration, why it ended) become the call's line in the
+//! customer's timeline, next to their chats.
+
+use jiff::tz::TimeZone;
+use protocol::{AuthorKind, CallRecord, Channel, DeliveryStatus, Direction, EntityKind, MessageKind};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::assistant::Context;
+use crate::channels::inbound;
+use crate::conversations::{add_message, open_for, NewMessage};
+use crate::customers::PhoneNumber;
+use crate::error::Error;
+use crate::store::BusinessTx;
+use crate::Core;
+
+/// Both platforms' signatures carry a time; older than this they are refused (replays).
+pub const STALE_MS: i64 = 5 * 60_000;
+
+/// The caller as a customer (found by number, or created), and their voice conversation.
+pub async fn caller_context(core: &Core, business_id: &str, number: Option<&str>, name: Option<&str>) -> Result<Context, Error> {
+    let phone = number.and_then(|n| PhoneNumber::parse(n, None).ok());
+    let mut tx = core.db.begin_business(business_id).await?;
+    let customer = inbound::find_or_create_customer(&mut tx, phone.as_ref(), None, name).await?;
+    let conversation = open_for(&mut tx, &customer.id, Channel::Voice).await?;
+    tx.commit_even_if_unchanged().await?;
+    let mut conn = core.db.reader().acquire().await?;
+    let business = crate::accounts::business::load(&mut conn, business_id).await?;
+    let settings = crate::conversations::takeover::load_settings(&mut conn, business_id).await?;
+    Ok(Context {
+        business_id: business_id.to_owned(),
+        business_name: business.name,
+        tz: TimeZone::get(&business.timezone).map_err(Error::internal)?,
+        conversation,
+        customer,
+        history: vec![],
+        settings,
+        source: protocol::BookingSource::Voice,
+        now: core.db.now().as_jiff(),
+    })
+}
+
+/// Creates or updates the call's line in the caller's timeline. A later report never loses
+/// what an earlier one said (status updates carry less than end-of-call reports).
+pub async fn record_call(core: &Core, business_id: &str, number: Option<&str>, record: CallRecord) -> Result<(), Error> {
+    let ctx = caller_context(core, business_id, number, None).await?;
+    let provider_id = format!("{}:{}", record.provider, record.call_id);
+    let mut tx = core.db.begin_business(business_id).await?;
+    let existing: Option<String> = sqlx::query_scalar("SELECT id FROM messages WHERE business_id = $1 AND provider_message_id = $2")
+        .bind(business_id)
+        .bind(&provider_id)
+        .fetch_optional(tx.conn())
+        .await?;
+    match existing {
+        Some(id) => update_call_line(&mut tx, &id, record).await?,
+        None => {
+            let new = NewMessage {
+                id: None,
+                direction: Direction::Inbound,
+                kind: MessageKind::Call,
+                raw: Some(serde_json::to_string(&record).map_err(Error::internal)?),
+                author_kind: AuthorKind::Customer,
+                author_staff_id: None,
+                body: line_text(&record),
+                media: vec![],
+                provider_message_id: Some(provider_id),
+                delivery_status: DeliveryStatus::Received,
+                at_ms: None,
+            };
+            add_message(&mut tx, &ctx.conversation.id, new).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What the timeline says of a call: its summary, else how it stands.
+fn line_text(record: &CallRecord) -> String {
+    match (&record.summary, record.status.as_str()) {
+        (Some(summary), _) => summary.clone(),
+        (None, "in_progress") => "Call in progress…".to_owned(),
+        (None, _) => "Call ended".to_owned(),
+    }
+}
+
+async fn update_call_line(tx: &mut BusinessTx, id: &str, record: CallRecord) -> Result<(), Error> {
+    let old: Option<String> = sqlx::query_scalar("SELECT raw FROM messages WHERE id = $1").bind(id).fetch_one(tx.conn()).await?;
+    let old: CallRecord = old.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or_default();
+    let merged = CallRecord {
+        status: if old.status == "ended" { old.status } else { record.status.clone() },
+        transcript: record.transcript.or(old.transcript),
+        summary: record.summary.or(old.summary),
+        recording_url: record.recording_url.or(old.recording_url),
+        duration_seconds: record.duration_seconds.or(old.duration_seconds),
+        ended_reason: record.ended_reason.or(old.ended_reason),
+        ..record
+    };
+    sqlx::query("UPDATE messages SET body = $1, raw = $2, updated_at = $3 WHERE id = $4")
+        .bind(line_text(&merged))
+        .bind(serde_json::to_string(&merged).map_err(Error::internal)?)
+        .bind(tx.now_ms())
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    let business_id = tx.business_id().to_owned();
+    let message = crate::conversations::load_message(tx.conn(), &business_id, id).await?.ok_or_else(|| Error::NotFound("message"))?;
+    tx.record(EntityKind::Message, id, Some(&message)).await?;
+    Ok(())
+}
+
+/// A tool call's arguments, which arrive as an object or as JSON text depending on the platform
+/// and its version.
+pub fn arguments(given: &Value) -> Value {
+    match given {
+        Value::String(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+        other => other.clone(),
+    }
+}
+
+/// `hand_off`'s arguments.
+#[derive(Deserialize)]
+struct HandOff {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Answers one of the platform's tool calls with the assistant's tools; `hand_off` asks a person
+/// to call back (the voice agent says so — no text goes into a call).
+pub async fn answer_tool(core: &Core, ctx: &Context, name: &str, args: &Value) -> Value {
+    if !args.is_object() {
+        return json!({"error": "The arguments were not a JSON object."});
+    }
+    if name == "hand_off" {
+        let hand_off: HandOff = serde_json::from_value(args.clone()).unwrap_or(HandOff { reason: None });
+        let reason = hand_off.reason.as_deref().unwrap_or("the caller asked for a person");
+        return match crate::assistant::escalate_with_holding_reply(core, &ctx.business_id, &ctx.conversation.id, reason).await {
+            Ok(()) => json!({"done": true, "say": "I've asked a member of the team to call you back."}),
+            Err(_) => json!({"error": "internal"}),
+        };
+    }
+    crate::assistant::run_tool(core, ctx, name, args).await
+}

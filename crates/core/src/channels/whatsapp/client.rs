@@ -1,0 +1,137 @@
+//! The Graph API as a client: send a reply or a template, download a customer's media, and say
+//! in plain words why Meta refused a send
+//! (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
+
+use protocol::Customer;
+use sqlx::pool::PoolConnection;
+use sqlx::Any;
+
+use super::wire::{ErrorResponse, Language, MediaInfo, SendContent, SendRequest, SendResponse, SendText, Template, TemplateComponent, TextParameter};
+use super::{Secrets, Settings};
+use crate::channels::client::{download, network};
+use crate::channels::wire::from_json;
+use crate::channels::{Outgoing, SendError};
+use crate::Core;
+
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    pub fn new(http: reqwest::Client, base: &str) -> Client {
+        Client { http, base: base.trim_end_matches('/').to_owned() }
+    }
+
+    /// Sends through the WhatsApp Cloud API; returns the `wamid`.
+    pub async fn send(&self, settings: &Settings, secrets: &Secrets, to: &str, outgoing: &Outgoing) -> Result<String, SendError> {
+        let request = SendRequest { messaging_product: "whatsapp", recipient_type: "individual", to, content: content(outgoing) };
+        let url = format!("{}/{}/messages", self.base, settings.phone_number_id);
+        let response = self.http.post(url).bearer_auth(&secrets.access_token).json(&request).send().await.map_err(network)?;
+        let status = response.status();
+        let body = response.bytes().await.unwrap_or_default();
+        if status.is_success() {
+            // Accepted, even if the id is unreadable: sending again would send twice.
+            let sent: SendResponse = from_json(&body).unwrap_or_default();
+            return Ok(sent.messages.into_iter().next().map(|m| m.id).unwrap_or_else(|| format!("unknown:{}", uuid::Uuid::new_v4())));
+        }
+        Err(classify(status.as_u16(), &from_json(&body).unwrap_or_default()))
+    }
+
+    /// Downloads a WhatsApp media object: where it is from the Graph API, then the bytes; returns
+    /// them with their content type.
+    pub async fn media(&self, secrets: &Secrets, media_id: &str) -> Result<(Vec<u8>, String), String> {
+        let info = self
+            .http
+            .get(format!("{}/{}", self.base, media_id))
+            .bearer_auth(&secrets.access_token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .error_for_status()
+            .map_err(|e| e.to_string())?
+            .bytes()
+            .await
+            .map_err(|e| e.to_string())?;
+        let info: MediaInfo = from_json(&info).map_err(|e| e.to_string())?;
+        let url = info.url.ok_or("the media has no URL")?;
+        let content_type = info.mime_type.unwrap_or_else(|| "application/octet-stream".to_owned());
+        let bytes = download(self.http.get(url).bearer_auth(&secrets.access_token)).await?;
+        Ok((bytes, content_type))
+    }
+}
+
+fn content(outgoing: &Outgoing) -> SendContent<'_> {
+    match outgoing {
+        Outgoing::Text { body } => SendContent::Text { text: SendText { body, preview_url: false } },
+        Outgoing::Template { name, language, variables, .. } => {
+            let parameters: Vec<TextParameter> = variables.iter().map(|v| TextParameter { kind: "text", text: v }).collect();
+            let components = if parameters.is_empty() { vec![] } else { vec![TemplateComponent { kind: "body", parameters }] };
+            SendContent::Template { template: Template { name, language: Language { code: language }, components } }
+        }
+    }
+}
+
+/// Sends a queued message to the customer from the business's WhatsApp number. `conn` is let go
+/// before calling Meta.
+pub async fn deliver(core: &Core, mut conn: PoolConnection<Any>, business_id: &str, customer: &Customer, outgoing: &Outgoing) -> Result<String, SendError> {
+    let (settings, secrets) = super::setup::load(&mut conn, &core.secrets, business_id)
+        .await
+        .map_err(|e| SendError::internal(&e))?
+        .ok_or_else(SendError::not_connected)?;
+    drop(conn);
+    let to = recipient(customer).ok_or_else(|| SendError::permanent("The customer has no WhatsApp number."))?;
+    core.providers.whatsapp.send(&settings, &secrets, &to, outgoing).await
+}
+
+/// Who a message to the customer goes to: their WhatsApp id, else their number in digits.
+fn recipient(customer: &Customer) -> Option<String> {
+    customer.whatsapp_id.clone().or(customer.phone.as_ref().map(|p| p.trim_start_matches('+').to_owned()))
+}
+
+/// Why Meta refused a send, and whether trying again could help.
+fn classify(status: u16, body: &ErrorResponse) -> SendError {
+    let error = body.error.as_ref();
+    let code = error.and_then(|e| e.code).unwrap_or(0);
+    let detail = error.and_then(|e| e.error_data.as_ref().and_then(|d| d.details.as_deref()).or(e.message.as_deref())).unwrap_or("").to_owned();
+    let permanent = |reason: &str| SendError::permanent(reason);
+    match (status, code) {
+        (429, _) | (_, 4) | (_, 80007) | (_, 130429) | (_, 131048) | (_, 131056) => SendError::Retryable(format!("WhatsApp rate limit ({code})")),
+        (500..=599, _) | (_, 1) | (_, 2) | (_, 131000) | (_, 131016) => SendError::Retryable(format!("WhatsApp is having trouble ({status}/{code})")),
+        (_, 131047) => permanent("More than 24 hours have passed since the customer last wrote, so WhatsApp only allows an approved template."),
+        (_, 131026) => permanent("This number cannot receive WhatsApp messages (it may not be on WhatsApp)."),
+        (_, 131050) => permanent("The customer has stopped marketing messages from this business on WhatsApp."),
+        (_, 131051) => permanent("WhatsApp does not support this kind of message."),
+        (_, 132000..=132999) => permanent("The WhatsApp template is not approved or its variables do not match."),
+        (_, 190) | (401, _) => SendError::Permanent {
+            reason: "WhatsApp refused the access token: it has expired or was revoked. Update it in Settings → Channels.".into(),
+            channel: true,
+        },
+        (_, 10) | (_, 200..=299) | (403, _) => SendError::Permanent {
+            reason: "WhatsApp says the app has no permission to send from this number. Check the number's set-up in Meta.".into(),
+            channel: true,
+        },
+        _ => permanent(&format!("WhatsApp refused the message ({code}): {detail}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(body: &str) -> ErrorResponse {
+        from_json(body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn meta_errors_are_sorted_into_retry_and_plain_reasons() {
+        assert!(matches!(classify(500, &ErrorResponse::default()), SendError::Retryable(_)));
+        assert!(matches!(classify(429, &ErrorResponse::default()), SendError::Retryable(_)));
+        let window = classify(400, &refused(r#"{"error": {"code": 131047}}"#));
+        assert!(matches!(&window, SendError::Permanent { reason, channel: false } if reason.contains("24 hours")), "{window:?}");
+        let token = classify(401, &refused(r#"{"error": {"code": 190}}"#));
+        assert!(matches!(token, SendError::Permanent { channel: true, .. }));
+        let other = classify(400, &refused(r#"{"error": {"code": 100, "message": "Invalid parameter", "error_data": {"details": "bad `to`"}}}"#));
+        assert!(matches!(&other, SendError::Permanent { reason, .. } if reason.ends_with("(100): bad `to`")), "{other:?}");
+    }
+}
