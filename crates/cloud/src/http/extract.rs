@@ -63,6 +63,11 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+/// A request header's value as text (`None` when absent or not text).
+pub fn header_text<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
 /// The raw body, with rejections in the API's error envelope (413 `payload_too_large`).
 pub struct RawBody(pub bytes::Bytes);
 

@@ -1,5 +1,6 @@
-//! The API's routes, one module per area of the core. Handlers only extract, call the core and
-//! shape the answer.
+//! The API's routes, one module per area of the core — and one per provider ([`whatsapp`],
+//! [`twilio`], [`vapi`], [`retell`]: its set-up and its webhooks). Handlers only extract, call the
+//! core and shape the answer.
 
 pub mod accounts;
 pub mod bookings;
@@ -10,11 +11,14 @@ pub mod channels;
 pub mod control;
 pub mod conversations;
 pub mod customers;
-pub mod intake;
 pub mod live;
 pub mod outbox;
+pub mod retell;
 pub mod schedule;
 pub mod services;
 pub mod staff;
 pub mod sync;
-pub mod voice;
+pub mod twilio;
+pub mod vapi;
+pub mod webhook_events;
+pub mod whatsapp;

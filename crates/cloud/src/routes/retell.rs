@@ -1,0 +1,40 @@
+//! Retell (phone calls): connecting it (`PUT /v1/channels/retell`) and its webhooks
+//! (`POST /webhooks/retell/{business_id}`). The core's `channels::retell` authenticates them and
+//! answers the inbound-call webhook and function calls before this responds.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use protocol::{ChannelStatus, RetellChannelSetup};
+use switchboard_core::channels::retell;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::http::auth::Auth;
+use crate::http::extract::{header_text, Json, Path, RawBody};
+use crate::http::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(put_retell)).routes(routes!(retell_webhook))
+}
+
+/// Connects Retell: the API key with the webhook badge (owners and admins). Point the agent's
+/// webhook and function URLs at `/webhooks/retell/{business_id}`.
+#[utoipa::path(put, path = "/v1/channels/retell", tag = "channels", security(("bearer" = [])), request_body = RetellChannelSetup,
+    responses((status = 200, body = ChannelStatus), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+async fn put_retell(State(state): State<AppState>, auth: Auth, Json(req): Json<RetellChannelSetup>) -> Result<axum::Json<ChannelStatus>, ApiError> {
+    Ok(axum::Json(retell::setup::connect(&state, &auth, req).await?))
+}
+
+/// Retell: call events, the inbound-call webhook (answers with the caller's name and next
+/// booking as dynamic variables) and custom function calls.
+#[utoipa::path(post, path = "/webhooks/retell/{business_id}", tag = "webhooks", request_body(content = Object, content_type = "application/json"),
+    params(("business_id" = String, Path, description = "The business the agent works for")),
+    responses((status = 200, body = Object), (status = 204), (status = 400, body = protocol::ErrorBody), (status = 401, body = protocol::ErrorBody)))]
+async fn retell_webhook(State(state): State<AppState>, Path(business_id): Path<String>, headers: HeaderMap, RawBody(body): RawBody) -> Result<Response, ApiError> {
+    Ok(match retell::intake::receive(&state, &business_id, |name| header_text(&headers, name), &body).await? {
+        Some(answer) => axum::Json(answer).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}

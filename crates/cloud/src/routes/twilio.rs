@@ -1,0 +1,77 @@
+//! Twilio (SMS and WhatsApp): connecting an account and its numbers (`PUT|DELETE
+//! /v1/channels/twilio`) and its webhooks (`POST /webhooks/twilio` for messages,
+//! `/webhooks/twilio/status` for delivery callbacks). The core's `channels::twilio` does the
+//! work: it verifies the signature and commits the event before this answers, so an `Ok` here is
+//! a durable acknowledgement.
+
+use axum::extract::{OriginalUri, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use protocol::{ChannelStatus, ErrorCode, TwilioChannelSetup};
+use switchboard_core::channels::twilio;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::http::auth::Auth;
+use crate::http::extract::{header_text, Json, RawBody};
+use crate::http::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(put_twilio, delete_twilio))
+        .routes(routes!(twilio_webhook))
+        .routes(routes!(twilio_status_webhook))
+}
+
+/// Connects the business's Twilio account and numbers (owners and admins).
+#[utoipa::path(put, path = "/v1/channels/twilio", tag = "channels", security(("bearer" = [])), request_body = TwilioChannelSetup,
+    responses((status = 200, body = ChannelStatus), (status = 409, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+async fn put_twilio(State(state): State<AppState>, auth: Auth, Json(req): Json<TwilioChannelSetup>) -> Result<axum::Json<ChannelStatus>, ApiError> {
+    Ok(axum::Json(twilio::setup::connect(&state, &auth, req).await?))
+}
+
+/// Disconnects Twilio.
+#[utoipa::path(delete, path = "/v1/channels/twilio", tag = "channels", security(("bearer" = [])),
+    responses((status = 204), (status = 404, body = protocol::ErrorBody)))]
+async fn delete_twilio(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
+    twilio::setup::disconnect(&state, &auth).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Twilio's form-encoded parameters (and nothing else), in order, as Twilio signed them.
+fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<twilio::wire::Params, ApiError> {
+    let content_type = header_text(headers, header::CONTENT_TYPE.as_str()).unwrap_or("");
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
+        return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "Twilio webhooks are form-encoded (application/x-www-form-urlencoded)."));
+    }
+    Ok(form_urlencoded::parse(body).into_owned().collect())
+}
+
+/// What Twilio signed: our public URL with the request's path and query.
+fn signed_url(state: &AppState, uri: &axum::http::Uri) -> String {
+    format!("{}{}", state.config.public_url.trim_end_matches('/'), uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+}
+
+fn twiml_ok() -> Response {
+    ([(header::CONTENT_TYPE, "text/xml")], "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>").into_response()
+}
+
+/// Inbound SMS and WhatsApp messages from Twilio (form-encoded, `X-Twilio-Signature`).
+#[utoipa::path(post, path = "/webhooks/twilio", tag = "webhooks", request_body(content = String, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, content_type = "text/xml", body = String), (status = 400, body = protocol::ErrorBody), (status = 401, body = protocol::ErrorBody),
+        (status = 415, body = protocol::ErrorBody)))]
+async fn twilio_webhook(State(state): State<AppState>, OriginalUri(uri): OriginalUri, headers: HeaderMap, RawBody(body): RawBody) -> Result<Response, ApiError> {
+    let params = form_params(&headers, &body)?;
+    twilio::intake::accept_message(&state, &signed_url(&state, &uri), header_text(&headers, "x-twilio-signature"), params).await?;
+    Ok(twiml_ok())
+}
+
+/// Delivery callbacks for messages sent through Twilio.
+#[utoipa::path(post, path = "/webhooks/twilio/status", tag = "webhooks", request_body(content = String, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = String), (status = 400, body = protocol::ErrorBody), (status = 401, body = protocol::ErrorBody), (status = 415, body = protocol::ErrorBody)))]
+async fn twilio_status_webhook(State(state): State<AppState>, OriginalUri(uri): OriginalUri, headers: HeaderMap, RawBody(body): RawBody) -> Result<Response, ApiError> {
+    let params = form_params(&headers, &body)?;
+    twilio::intake::accept_status(&state, &signed_url(&state, &uri), header_text(&headers, "x-twilio-signature"), params).await?;
+    Ok(StatusCode::OK.into_response())
+}

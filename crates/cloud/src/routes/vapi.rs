@@ -1,0 +1,40 @@
+//! Vapi (phone calls): connecting it (`PUT /v1/channels/vapi`) and its server messages
+//! (`POST /webhooks/vapi/{business_id}`). The core's `channels::vapi` authenticates them and
+//! answers tool calls before this responds.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use protocol::{ChannelStatus, VapiChannelSetup};
+use switchboard_core::channels::vapi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::http::auth::Auth;
+use crate::http::extract::{header_text, Json, Path, RawBody};
+use crate::http::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(put_vapi)).routes(routes!(vapi_webhook))
+}
+
+/// Connects Vapi: the secret it authenticates its requests with (owners and admins). Point the
+/// assistant's server URL at `/webhooks/vapi/{business_id}`.
+#[utoipa::path(put, path = "/v1/channels/vapi", tag = "channels", security(("bearer" = [])), request_body = VapiChannelSetup,
+    responses((status = 200, body = ChannelStatus), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+async fn put_vapi(State(state): State<AppState>, auth: Auth, Json(req): Json<VapiChannelSetup>) -> Result<axum::Json<ChannelStatus>, ApiError> {
+    Ok(axum::Json(vapi::setup::connect(&state, &auth, req).await?))
+}
+
+/// Vapi's server messages: tool calls (answered at once), status updates and end-of-call reports.
+#[utoipa::path(post, path = "/webhooks/vapi/{business_id}", tag = "webhooks", request_body(content = Object, content_type = "application/json"),
+    params(("business_id" = String, Path, description = "The business the assistant works for")),
+    responses((status = 200, body = Object), (status = 400, body = protocol::ErrorBody), (status = 401, body = protocol::ErrorBody)))]
+async fn vapi_webhook(
+    State(state): State<AppState>,
+    Path(business_id): Path<String>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<axum::Json<vapi::wire::Answer>, ApiError> {
+    Ok(axum::Json(vapi::intake::receive(&state, &business_id, |name| header_text(&headers, name), &body).await?))
+}
