@@ -162,6 +162,28 @@ async fn one_delivery_for_two_businesses_is_split_and_must_be_signed_for_both(ap
     assert_eq!(count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1", &c.business_id).await, 0);
 }
 
+async fn text_and_names_with_nul_characters_still_land(app: TestApp) {
+    // PostgreSQL refuses U+0000 in text; a customer's phone may still put one in.
+    let owner = app.signup("nul").await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    connect_twilio(&app, &owner, "+14155550100").await;
+    let contacts = json!([{"profile": {"name": "Nu\u{0}la"}, "wa_id": "447700900595"}]);
+    let body = notification(PHONE_ID, contacts, json!([text("wamid.nul", "447700900595", "Hello\u{0} there")]), Value::Null);
+    let (status, _) = post_whatsapp_signed(&app, &body, &secret).await;
+    assert_eq!(status, StatusCode::OK);
+    let sms = [("MessageSid", "SMnul"), ("From", "+14155550196"), ("To", "+14155550100"), ("Body", "Can I\u{0} book?"), ("ProfileName", "\u{0}Sam"), ("NumMedia", "0")];
+    let (status, _) = post_twilio(&app, "/webhooks/twilio", &sms, TWILIO_TOKEN).await;
+    assert_eq!(status, StatusCode::OK);
+    app.settled("both messages land", || async { messages_of(&app, &owner).await.len() == 2 }).await;
+    let bodies: std::collections::BTreeSet<String> = messages_of(&app, &owner).await.iter().map(|m| m["body"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(bodies, ["Can I book?".to_owned(), "Hello there".to_owned()].into());
+    let customers = app.get("/v1/customers", &owner.access).await;
+    let names: std::collections::BTreeSet<&str> = customers.body["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Nula", "Sam"].into());
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND last_error IS NOT NULL", &owner.business_id).await, 0);
+}
+
 }
 
 /// Both engines, with the fake providers (the macro above starts apps without them).
