@@ -2,12 +2,14 @@
 //! transaction; a sender worker delivers them.
 //!
 //! The sender claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several instances share
-//! the work; SQLite has one writer), marks them `sending` with a lease, calls the provider, and
-//! records the provider's message id. Network errors, timeouts, 429 and 5xx are retried with
-//! capped, jittered exponential backoff; permanent errors mark the message failed with a reason
-//! in plain words. A row whose lease ran out while `sending` (the process died mid-call) is
-//! never sent again — the provider may have accepted it — and is marked failed with a reason
-//! that tells staff to check before resending: at most once, and never silently.
+//! the work; SQLite has one writer), marks them `sending` with a lease, has the provider's client
+//! send it (`channels::whatsapp::client`, `channels::twilio::client`, which also say whether a
+//! failure is worth retrying), and records the provider's message id. Network errors, timeouts,
+//! 429 and 5xx are retried with capped, jittered exponential backoff; permanent errors mark the
+//! message failed with a reason in plain words. A row whose lease ran out while `sending` (the
+//! process died mid-call) is never sent again — the provider may have accepted it — and is marked
+//! failed with a reason that tells staff to check before resending: at most once, and never
+//! silently.
 
 use crate::Core;
 use protocol::EntityKind;
