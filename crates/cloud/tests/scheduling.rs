@@ -1,12 +1,10 @@
 //! Availability and bookings over the real API, on SQLite and PostgreSQL.
 
-mod common;
-
-use common::{Engine, Reply, Tenant, TestApp};
-use jiff::tz::TimeZone;
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use switchboard_testkit::{on_both_engines, Engine, Reply, Tenant, TestApp};
 
 const ALL_DAY: &str = r#"[{"start":"00:00","end":"24:00"}]"#;
 
@@ -55,6 +53,8 @@ async fn assert_no_overlaps(app: &TestApp, business: &str) {
 }
 
 on_both_engines! {
+
+spawn = TestApp::spawn;
 
 async fn fifty_concurrent_requests_for_one_slot_book_it_once(app: TestApp) {
     let owner = app.signup("rush").await;

@@ -1,13 +1,11 @@
 //! Voice calls through Vapi and Retell, in their documented payload shapes, with valid and
 //! invalid authentication, on SQLite and PostgreSQL.
 
-mod common;
-
-use common::{Engine, Tenant, TestApp};
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::Sha256;
+use switchboard_testkit::{on_both_engines, Tenant, TestApp};
 
 const CALLER: &str = "+14155550142";
 
@@ -55,6 +53,8 @@ async fn timeline(app: &TestApp, t: &Tenant) -> Vec<Value> {
 }
 
 on_both_engines! {
+
+spawn = TestApp::spawn;
 
 async fn vapi_tool_calls_book_and_calls_land_in_the_timeline(app: TestApp) {
     let (owner, service) = setup(&app, "vapi").await;

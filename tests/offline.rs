@@ -2,29 +2,29 @@
 //! down is applied exactly once and in order when it returns; lost answers, races for a
 //! conversation, refusals and resyncs are all settled the way the person would expect.
 
-mod common;
-
 use protocol::EntityKind;
 use std::sync::atomic::Ordering;
 
-use common::{console, eventually, quick, Engine, Flaky, Service, AGENT, OWNER};
 use console_core::queries::{Handler, InboxFilter, InboxQuery, LocalState, TimelineItem};
 use console_core::{SyncState, Transport as _};
 use serde_json::Value;
+use switchboard_testkit::demo::{DemoService, AGENT, OWNER, PASSWORD};
+use switchboard_testkit::{eventually, Engine};
+use switchboard_tests::{console, quick, Flaky};
 
 fn setup() -> tempfile::TempDir {
     console_core::credentials::use_mock_store();
     tempfile::tempdir().unwrap()
 }
 
-async fn server_messages(service: &Service, token: &str, conversation: &str) -> Vec<Value> {
+async fn server_messages(service: &DemoService, token: &str, conversation: &str) -> Vec<Value> {
     service.get(&format!("/v1/conversations/{conversation}/messages?limit=200"), token).await["items"].as_array().unwrap().clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_work_is_applied_once_in_order_when_the_service_returns() {
     let dir = setup();
-    let mut service = Service::start(Engine::Sqlite).await;
+    let mut service = DemoService::start(Engine::Sqlite).await;
     let owner = service.token(OWNER).await;
     service.customer_writes("447700900111", "Ivy Offline", "Can I book a colour?").await;
     let conversation = service.conversation_of(&owner, "447700900111").await;
@@ -39,7 +39,7 @@ async fn offline_work_is_applied_once_in_order_when_the_service_returns() {
     let inbox = console.store().inbox(&InboxQuery::default(), &me).await.unwrap();
     assert!(inbox.items.iter().any(|i| i.conversation.id == conversation && i.customer_name == "Ivy Offline"), "{inbox:?}");
 
-    service.stop().await;
+    service.app.stop().await;
     status.wait_for(|s| matches!(s.state, SyncState::Offline { .. })).await.unwrap();
     console.take_over(&conversation).await.unwrap();
     for text in ["One moment, Ivy", "We have a slot", "Booked you in!"] {
@@ -67,7 +67,7 @@ async fn offline_work_is_applied_once_in_order_when_the_service_returns() {
     let mine = console.store().inbox(&InboxQuery { filter: InboxFilter::Mine, ..Default::default() }, &me).await.unwrap();
     assert!(mine.items.iter().any(|i| i.conversation.id == conversation && i.pending));
 
-    service.restart().await;
+    service.app.restart().await;
     status.wait_for(|s| s.state == SyncState::Live && s.pending == 0).await.unwrap();
     let owner = service.token(OWNER).await;
     // Applied exactly once, in order.
@@ -106,7 +106,7 @@ async fn offline_work_is_applied_once_in_order_when_the_service_returns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_after_a_lost_answer_changes_nothing_and_gets_the_same_outcomes() {
     let dir = setup();
-    let service = Service::start(Engine::Sqlite).await;
+    let service = DemoService::start(Engine::Sqlite).await;
     let owner = service.token(OWNER).await;
     service.customer_writes("447700900222", "Lost Answer", "Hello").await;
     let conversation = service.conversation_of(&owner, "447700900222").await;
@@ -139,7 +139,7 @@ async fn a_replay_after_a_lost_answer_changes_nothing_and_gets_the_same_outcomes
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_consoles_race_to_take_over_and_the_loser_sees_who_holds_it() {
     let (maya_dir, sam_dir) = (setup(), tempfile::tempdir().unwrap());
-    let service = Service::start(Engine::Sqlite).await;
+    let service = DemoService::start(Engine::Sqlite).await;
     let owner = service.token(OWNER).await;
     service.customer_writes("447700900333", "Race Customer", "Anyone there?").await;
     let conversation = service.conversation_of(&owner, "447700900333").await;
@@ -174,7 +174,7 @@ async fn two_consoles_race_to_take_over_and_the_loser_sees_who_holds_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_written_offline_into_a_conversation_a_colleague_took_is_kept_as_a_draft() {
     let (maya_dir, sam_dir) = (setup(), tempfile::tempdir().unwrap());
-    let service = Service::start(Engine::Sqlite).await;
+    let service = DemoService::start(Engine::Sqlite).await;
     let owner = service.token(OWNER).await;
     service.customer_writes("447700900444", "Draft Customer", "Is Thursday late opening?").await;
     let conversation = service.conversation_of(&owner, "447700900444").await;
@@ -213,7 +213,7 @@ async fn a_reply_written_offline_into_a_conversation_a_colleague_took_is_kept_as
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resync_after_compaction_keeps_the_outbox_and_replays_it() {
     let dir = setup();
-    let service = Service::start(Engine::Sqlite).await;
+    let service = DemoService::start(Engine::Sqlite).await;
     let owner = service.token(OWNER).await;
     service.customer_writes("447700900555", "Resync Customer", "Hi").await;
     let conversation = service.conversation_of(&owner, "447700900555").await;
@@ -229,9 +229,9 @@ async fn a_resync_after_compaction_keeps_the_outbox_and_replays_it() {
     console.take_over(&conversation).await.unwrap();
     console.send_message(&conversation, "Back online now").await.unwrap();
     let gone = canned[0]["id"].as_str().unwrap().to_owned();
-    let r = service.http.delete(format!("{}/v1/canned-responses/{gone}", service.url)).bearer_auth(&owner).send().await.unwrap();
-    assert!(r.status().is_success());
-    switchboard_cloud::sync::compact(&service.db, &service.business_id, service.db.now_ms() + 1).await.unwrap();
+    let r = service.app.delete(&format!("/v1/canned-responses/{gone}"), &owner).await;
+    assert!(r.status.is_success(), "{r:?}");
+    switchboard_cloud::sync::compact(&service.app.db, &service.business_id, service.app.now_ms() + 1).await.unwrap();
 
     net.online.store(true, Ordering::SeqCst);
     let pass = syncer.pass().await.unwrap();
@@ -247,10 +247,10 @@ async fn a_resync_after_compaction_keeps_the_outbox_and_replays_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_console_on_one_instance_sees_a_webhook_processed_by_another() {
     let dir = setup();
-    let service = Service::start(Engine::Postgres).await;
+    let service = DemoService::start(Engine::Postgres).await;
     let second = service.another_instance().await;
     let mut console = console_core::Console::open(dir.path()).await.unwrap();
-    console.login(&second, OWNER, common::PASSWORD).await.unwrap();
+    console.login(&second.base, OWNER, PASSWORD).await.unwrap();
     let handle = console.start(None, quick()).unwrap();
     let mut events = handle.subscribe();
     handle.watch_status().wait_for(|s| s.state == SyncState::Live).await.unwrap();

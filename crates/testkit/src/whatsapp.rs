@@ -1,16 +1,14 @@
 //! WhatsApp and Twilio helpers for tests: connect channels, sign and post webhooks the way the
 //! providers do, and read what landed.
 
-#![allow(dead_code)]
-
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use switchboard_cloud::Config;
 
-use super::fakes::{FakeProviders, TWILIO_SID, TWILIO_TOKEN, WHATSAPP_TOKEN};
-use super::{Engine, Reply, Tenant, TestApp};
+use crate::fakes::{FakeProviders, TWILIO_SID, TWILIO_TOKEN, WHATSAPP_TOKEN};
+use crate::{Engine, Reply, Tenant, TestApp};
 
 pub const PHONE_ID: &str = "109876543210";
 

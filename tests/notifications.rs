@@ -2,13 +2,13 @@
 //! `org.freedesktop.Notifications` server on a private session bus, while the real service
 //! escalates a conversation and a customer writes in one I hold.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use common::{console, eventually, quick, Engine, PrivateSession, Service, OWNER};
 use console_core::SyncState;
+use switchboard_testkit::demo::{DemoService, OWNER};
+use switchboard_testkit::{eventually, Engine};
+use switchboard_tests::{console, quick, PrivateSession};
 
 #[derive(Debug, Clone, PartialEq)]
 struct Shown {
@@ -70,7 +70,7 @@ async fn escalations_and_messages_in_my_conversations_become_desktop_notificatio
         .await
         .unwrap();
 
-    let service = Service::start(Engine::Sqlite).await;
+    let service = DemoService::start(Engine::Sqlite).await;
     let owner = service.token(OWNER).await;
     let dir = tempfile::tempdir().unwrap();
     let console = console(&service, OWNER, dir.path()).await;
