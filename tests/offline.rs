@@ -111,8 +111,7 @@ async fn a_replay_after_a_lost_answer_changes_nothing_and_gets_the_same_outcomes
     service.customer_writes("447700900222", "Lost Answer", "Hello").await;
     let conversation = service.conversation_of(&owner, "447700900222").await;
     let console = console(&service, OWNER, dir.path()).await;
-    let flaky = Flaky::new(console.transport().unwrap());
-    let mut syncer = console_core::engine::Syncer::new(console.store().clone(), flaky.clone(), console.client_id().to_owned(), console.me().unwrap().to_owned(), 500);
+    let (flaky, mut syncer) = Flaky::syncer(&console);
     syncer.pass().await.unwrap();
 
     console.take_over(&conversation).await.unwrap();
@@ -180,8 +179,7 @@ async fn a_reply_written_offline_into_a_conversation_a_colleague_took_is_kept_as
     let conversation = service.conversation_of(&owner, "447700900444").await;
     let maya = console(&service, OWNER, maya_dir.path()).await;
     let sam = console(&service, AGENT, sam_dir.path()).await;
-    let sam_net = Flaky::new(sam.transport().unwrap());
-    let mut sam_sync = console_core::engine::Syncer::new(sam.store().clone(), sam_net.clone(), sam.client_id().to_owned(), sam.me().unwrap().to_owned(), 500);
+    let (sam_net, mut sam_sync) = Flaky::syncer(&sam);
     sam_sync.pass().await.unwrap();
 
     sam_net.online.store(false, Ordering::SeqCst);
@@ -218,8 +216,7 @@ async fn a_resync_after_compaction_keeps_the_outbox_and_replays_it() {
     service.customer_writes("447700900555", "Resync Customer", "Hi").await;
     let conversation = service.conversation_of(&owner, "447700900555").await;
     let console = console(&service, OWNER, dir.path()).await;
-    let net = Flaky::new(console.transport().unwrap());
-    let mut syncer = console_core::engine::Syncer::new(console.store().clone(), net.clone(), console.client_id().to_owned(), console.me().unwrap().to_owned(), 500);
+    let (net, mut syncer) = Flaky::syncer(&console);
     syncer.pass().await.unwrap();
     let canned = console.store().entities(EntityKind::CannedResponse).await.unwrap();
     assert!(!canned.is_empty(), "the demo's saved replies are mirrored");

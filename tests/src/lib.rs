@@ -76,6 +76,15 @@ impl Flaky {
             lost: Default::default(),
         })
     }
+    /// The console's sync engine over a cuttable copy of its transport, for a test to run pass by
+    /// pass (the cable, and the engine).
+    pub fn syncer(console: &console_core::Console) -> (std::sync::Arc<Flaky>, console_core::engine::Syncer) {
+        let net = Flaky::new(console.transport().expect("a signed-in console"));
+        let me = console.me().expect("a signed-in console").to_owned();
+        let syncer = console_core::engine::Syncer::new(console.store().clone(), net.clone(), console.client_id().to_owned(), me, 500);
+        (net, syncer)
+    }
+
     fn check(&self) -> Result<(), console_core::TransportError> {
         if self.online.load(std::sync::atomic::Ordering::SeqCst) {
             Ok(())

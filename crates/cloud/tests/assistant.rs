@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use switchboard_testkit::fake_llm::{call, reply, FakeLlm, Say};
 use switchboard_testkit::fakes::FakeProviders;
 use switchboard_testkit::whatsapp::*;
-use switchboard_testkit::{on_both_engines, Engine, Tenant, TestApp};
+use switchboard_testkit::{on_both_engines, every_day, Engine, Tenant, TestApp};
 
 struct World {
     app: TestApp,
@@ -30,8 +30,7 @@ async fn world(engine: Engine) -> World {
     })
     .await;
     let owner = app.signup("assistant").await;
-    let day = json!([{"start": "00:00", "end": "24:00"}]);
-    let week = json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day});
+    let week = every_day("00:00", "24:00");
     app.patch("/v1/schedule", &owner.access, json!({"opening_hours": week, "min_notice_minutes": 0})).await;
     let service = app.post("/v1/services", &owner.access, json!({"name": "Haircut", "duration_minutes": 60})).await.body["id"].as_str().unwrap().to_owned();
     connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use switchboard_testkit::fakes::FakeProviders;
 use switchboard_testkit::whatsapp::*;
-use switchboard_testkit::{on_both_engines, Engine, Tenant, TestApp};
+use switchboard_testkit::{on_both_engines, every_day, Engine, Tenant, TestApp};
 
 struct Desk {
     app: TestApp,
@@ -20,8 +20,7 @@ async fn desk(engine: Engine) -> Desk {
     let (app, fake) = spawn_with_fakes(engine, |_| {}).await;
     let owner = app.signup("builtin").await;
     app.patch("/v1/business", &owner.access, json!({"timezone": "Europe/London"})).await;
-    let day = json!([{"start": "00:00", "end": "24:00"}]);
-    let week = json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day});
+    let week = every_day("00:00", "24:00");
     app.patch("/v1/schedule", &owner.access, json!({"opening_hours": week, "min_notice_minutes": 0, "max_advance_days": 120, "slot_interval_minutes": 15})).await;
     app.post("/v1/services", &owner.access, json!({"name": "Haircut", "duration_minutes": 45, "price_cents": 3500})).await;
     app.post("/v1/services", &owner.access, json!({"name": "Full colour", "duration_minutes": 120, "price_cents": 9000})).await;

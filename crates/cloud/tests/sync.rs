@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use switchboard_testkit::fakes::FakeProviders;
 use switchboard_testkit::whatsapp::*;
-use switchboard_testkit::{on_both_engines, TestApp};
+use switchboard_testkit::{on_both_engines, every_day, TestApp};
 
 async fn pull_all(app: &TestApp, token: &str, from: i64, limit: u32) -> (Vec<Value>, i64) {
     let mut cursor = from;
@@ -129,8 +129,7 @@ async fn push_applies_in_order_once_and_reports_refusals((app, fake): (TestApp, 
     assert_eq!(app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.body["conversation"]["status"], "resolved");
     // Booked offline with the console's own ids: applied once however often it is pushed; a
     // stale reschedule is refused (an outcome, not a blocker) and the cancel after it applies.
-    let day = json!([{"start": "00:00", "end": "24:00"}]);
-    let week = json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day});
+    let week = every_day("00:00", "24:00");
     app.patch("/v1/schedule", &owner.access, json!({"opening_hours": week, "min_notice_minutes": 0})).await;
     let service = app.post("/v1/services", &owner.access, json!({"name": "Trim", "duration_minutes": 30})).await.body["id"].as_str().unwrap().to_owned();
     let customer = app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.body["customer"]["id"].as_str().unwrap().to_owned();

@@ -47,6 +47,20 @@ pub struct Tenant {
     pub refresh: String,
 }
 
+impl Tenant {
+    /// From the tokens a sign-up or an accepted invitation answered with.
+    fn signed_in(tokens: &Value, email: String, password: String) -> Tenant {
+        let field = |name: &str| tokens[name].as_str().unwrap_or_else(|| panic!("no {name} in {tokens}")).to_owned();
+        Tenant { business_id: field("business_id"), staff_id: field("staff_id"), email, password, access: field("access_token"), refresh: field("refresh_token") }
+    }
+}
+
+/// Opening hours for `PATCH /v1/schedule`: every day of the week from `start` to `end`.
+pub fn every_day(start: &str, end: &str) -> Value {
+    let day = json!([{"start": start, "end": end}]);
+    json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day})
+}
+
 pub struct Reply {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,
@@ -253,14 +267,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-        Tenant {
-            business_id: reply.body["business_id"].as_str().unwrap().into(),
-            staff_id: reply.body["staff_id"].as_str().unwrap().into(),
-            email,
-            password,
-            access: reply.body["access_token"].as_str().unwrap().into(),
-            refresh: reply.body["refresh_token"].as_str().unwrap().into(),
-        }
+        Tenant::signed_in(&reply.body, email, password)
     }
 
     /// Signs in; returns the access token.
@@ -285,14 +292,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(accepted.status, StatusCode::CREATED, "{accepted:?}");
-        Tenant {
-            business_id: accepted.body["business_id"].as_str().unwrap().into(),
-            staff_id: accepted.body["staff_id"].as_str().unwrap().into(),
-            email,
-            password,
-            access: accepted.body["access_token"].as_str().unwrap().into(),
-            refresh: accepted.body["refresh_token"].as_str().unwrap().into(),
-        }
+        Tenant::signed_in(&accepted.body, email, password)
     }
 
     /// The business's change-log position.

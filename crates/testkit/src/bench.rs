@@ -12,6 +12,20 @@ pub fn engines_from_args() -> Vec<Engine> {
     }
 }
 
+/// Measures on each engine named on the command line (or both), under a
+/// `| engine | measure | result |` table header.
+pub async fn on_engines<F, Fut>(measure: F)
+where
+    F: Fn(Engine) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    println!("| engine | measure | result |");
+    println!("|---|---|---|");
+    for engine in engines_from_args() {
+        measure(engine).await;
+    }
+}
+
 /// The `q` quantile of `samples`, in milliseconds (sorts them).
 pub fn quantile_ms(samples: &mut [Duration], q: f64) -> f64 {
     samples.sort();

@@ -23,7 +23,7 @@ pub mod fakes;
 pub mod postgres;
 pub mod whatsapp;
 
-pub use app::{uuid_suffix, Reply, Tenant, TestApp};
+pub use app::{every_day, uuid_suffix, Reply, Tenant, TestApp};
 pub use postgres::{pg_cluster, PgCluster};
 
 /// The database engine a test or benchmark runs on.
