@@ -2,14 +2,19 @@
 //! down is applied exactly once and in order when it returns; lost answers, races for a
 //! conversation, refusals and resyncs are all settled the way the person would expect.
 
-use protocol::EntityKind;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use console_core::queries::{Handler, InboxFilter, InboxQuery, LocalState, TimelineItem};
 use console_core::{SyncState, Transport as _};
-use serde_json::Value;
+use protocol::EntityKind;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use switchboard_cloud::sync::log::TOMBSTONE_HORIZON_MS;
 use switchboard_testkit::demo::{DemoService, AGENT, OWNER, PASSWORD};
-use switchboard_testkit::{eventually, Engine};
+use switchboard_testkit::fakes::FakeProviders;
+use switchboard_testkit::whatsapp::{app_secret, connect_whatsapp, notification, post_whatsapp_signed, spawn_with_fakes, text, whatsapp_customer, PHONE_ID};
+use switchboard_testkit::{eventually, on_both_engines, Engine, TestApp};
 use switchboard_tests::{console, quick, Flaky};
 
 fn setup() -> tempfile::TempDir {
@@ -208,37 +213,97 @@ async fn a_reply_written_offline_into_a_conversation_a_colleague_took_is_kept_as
     assert!(sam.store().outbox().await.unwrap().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_resync_after_compaction_keeps_the_outbox_and_replays_it() {
+on_both_engines! {
+
+spawn = |engine| spawn_with_fakes(engine, |_| {});
+
+/// The running service's compaction job forgets tombstones older than the horizon (and only
+/// those); a console whose cursor is behind them must resync, keeps what it queued offline
+/// through the resync, and replays it.
+async fn a_console_behind_compacted_tombstones_resyncs_and_replays_its_outbox((app, fake): (TestApp, FakeProviders)) {
+    const DAY_MS: i64 = 86_400_000;
     let dir = setup();
-    let service = DemoService::start(Engine::Sqlite).await;
-    let owner = service.token(OWNER).await;
-    service.customer_writes("447700900555", "Resync Customer", "Hi").await;
-    let conversation = service.conversation_of(&owner, "447700900555").await;
-    let console = console(&service, OWNER, dir.path()).await;
+    let owner = app.signup("compaction").await;
+    connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
+    let conversation = whatsapp_customer(&app, &owner, "447700900555").await;
+    let mut canned = Vec::new();
+    for shortcut in ["hi", "bye", "soon"] {
+        let r = app.post("/v1/canned-responses", &owner.access, json!({"shortcut": shortcut, "title": shortcut, "body": format!("{shortcut}!")})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        canned.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    let mut console = console_core::Console::open(dir.path()).await.unwrap();
+    console.login(&app.base, &owner.email, &owner.password).await.unwrap();
     let (net, mut syncer) = Flaky::syncer(&console);
     syncer.pass().await.unwrap();
-    let canned = console.store().entities(EntityKind::CannedResponse).await.unwrap();
-    assert!(!canned.is_empty(), "the demo's saved replies are mirrored");
+    assert_eq!(console.store().entities(EntityKind::CannedResponse).await.unwrap().len(), 3, "the saved replies are mirrored");
+    let cursor = console.store().cursor().await.unwrap();
+    assert_eq!(cursor, app.last_seq(&owner.business_id).await);
 
-    // Offline for a long time: meanwhile a saved reply is deleted and the log compacted.
+    // Offline for a long time, with a reply queued; meanwhile two saved replies are deleted.
     net.online.store(false, Ordering::SeqCst);
     console.take_over(&conversation).await.unwrap();
     console.send_message(&conversation, "Back online now").await.unwrap();
-    let gone = canned[0]["id"].as_str().unwrap().to_owned();
-    let r = service.app.delete(&format!("/v1/canned-responses/{gone}"), &owner).await;
-    assert!(r.status.is_success(), "{r:?}");
-    switchboard_cloud::sync::compact(&service.app.db, &service.business_id, service.app.now_ms() + 1).await.unwrap();
+    for id in &canned[..2] {
+        let r = app.delete(&format!("/v1/canned-responses/{id}"), &owner.access).await;
+        assert!(r.status.is_success(), "{r:?}");
+    }
+    let tombstones = || async {
+        let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM changes WHERE business_id = $1 AND data IS NULL ORDER BY seq")
+            .bind(&owner.business_id)
+            .fetch_all(app.db.reader())
+            .await
+            .unwrap();
+        seqs
+    };
+    let compacted_through = || async {
+        let seq: i64 = sqlx::query_scalar("SELECT compacted_through FROM businesses WHERE id = $1").bind(&owner.business_id).fetch_one(app.db.reader()).await.unwrap();
+        seq
+    };
+    let old = tombstones().await;
+    assert_eq!(old.len(), 2);
+    assert!(old[0] > cursor);
+    assert_eq!(compacted_through().await, 0);
 
+    // A day short of the horizon, the workers leave them be.
+    app.advance(Duration::from_millis((TOMBSTONE_HORIZON_MS - DAY_MS) as u64));
+    app.drain().await;
+    assert_eq!((tombstones().await, compacted_through().await), (old.clone(), 0), "younger than the horizon: kept");
+    // Past it, the compaction job removes them and moves the horizon past them; a saved reply
+    // deleted now leaves a tombstone that stays.
+    app.advance(Duration::from_millis((2 * DAY_MS) as u64));
+    let r = app.delete(&format!("/v1/canned-responses/{}", canned[2]), &owner.access).await;
+    assert!(r.status.is_success(), "{r:?}");
+    let young = tombstones().await.last().copied().unwrap();
+    app.drain().await;
+    assert_eq!(tombstones().await, [young], "only the old tombstones are gone");
+    assert_eq!(compacted_through().await, old[1]);
+    // The console's cursor is behind the horizon now.
+    let pull = app.get(&format!("/v1/sync/pull?cursor={cursor}"), &owner.access).await;
+    assert_eq!((pull.status, pull.code()), (StatusCode::CONFLICT, "resync_required"), "{pull:?}");
+
+    // A month on the customer writes again (WhatsApp's 24-hour window opens), and the console
+    // comes back: it resyncs from scratch, its outbox intact, and replays it.
+    let again = notification(PHONE_ID, Value::Null, json!([text("wamid.month-later", "447700900555", "Are you still there?")]), Value::Null);
+    assert_eq!(post_whatsapp_signed(&app, &again, &app_secret(&owner)).await.0, StatusCode::OK);
+    app.drain().await;
+    assert_eq!(console.store().pending(10).await.unwrap().len(), 2, "take over and the reply, still queued");
     net.online.store(true, Ordering::SeqCst);
     let pass = syncer.pass().await.unwrap();
     assert!(pass.resync, "the old cursor had to resync");
     assert!(console.store().outbox().await.unwrap().is_empty(), "kept through the resync, then replayed");
-    assert!(console.store().entity(EntityKind::CannedResponse, &gone).await.unwrap().is_none(), "the deletion is seen");
-    let sent: Vec<Value> = server_messages(&service, &owner, &conversation).await.into_iter().filter(|m| m["body"] == "Back online now").collect();
-    assert_eq!(sent.len(), 1);
+    assert!(console.store().entities(EntityKind::CannedResponse).await.unwrap().is_empty(), "the deletions are seen");
     let t = console.store().timeline(&conversation, console.me().unwrap()).await.unwrap().unwrap();
     assert!(t.items.iter().any(|i| matches!(i, TimelineItem::Message { message, local: None, .. } if message.body == "Back online now")));
+    assert_eq!(t.handler, Handler::Me);
+    app.settled("the replayed reply is sent, once", || async {
+        fake.sends().iter().filter(|s| s.body["text"]["body"] == "Back online now").count() == 1
+    })
+    .await;
+    let replies = app.get(&format!("/v1/conversations/{conversation}/messages?limit=200"), &owner.access).await;
+    assert_eq!(replies.body["items"].as_array().unwrap().iter().filter(|m| m["body"] == "Back online now").count(), 1);
+}
+
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
