@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the end-to-end stories (story.mjs in Chromium, window.mjs in the desktop app) with what a desktop session would give the
 # console: a private D-Bus session bus with an unlocked GNOME Keyring (the refresh token goes
-# there, never to disk), in a throwaway HOME. Needs the debug binaries (cargo build, after
-# npm run build: the app embeds the built UI).
+# there, never to disk), in a throwaway HOME. Needs the debug binaries (cargo build --workspace
+# --bins, after npm run build: the app embeds the built UI; scripts/test builds them first).
 set -euo pipefail
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$self")/.."

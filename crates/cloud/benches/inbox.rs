@@ -6,8 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-use switchboard_cloud::{Application, Config};
+use serde_json::Value;
+use switchboard_cloud::Config;
+use switchboard_testkit::bench::{engines_from_args, quantile_ms};
+use switchboard_testkit::{Engine, TestApp};
 
 const CONVERSATIONS: i64 = 100_000;
 const MESSAGES_PER_CONVERSATION: i64 = 10;
@@ -15,47 +17,22 @@ const REQUESTS: usize = 1_000;
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let small = args.iter().any(|a| a == "--small");
-    let scale = if small { 10 } else { 1 };
-    let engines: Vec<&str> = match args.iter().find(|a| !a.starts_with("--")).map(String::as_str) {
-        Some(e) => vec![e],
-        None => vec!["sqlite", "postgres"],
-    };
+    let scale = if std::env::args().any(|a| a == "--small") { 10 } else { 1 };
     println!("| engine | conversations | messages | query | p50 | p99 | max |");
     println!("|---|---|---|---|---|---|---|");
-    for engine in engines {
+    for engine in engines_from_args() {
         run(engine, CONVERSATIONS / scale).await;
     }
 }
 
-async fn run(engine: &str, conversations: i64) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = match engine {
-        "sqlite" => format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()),
-        "postgres" => switchboard_testkit::pg_cluster().create_database(),
-        other => panic!("unknown engine {other}"),
-    };
-    let config = Config {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        database_url: Some(url),
-        data_dir: Some(dir.path().to_path_buf()),
-        ..Config::default()
-    };
-    let app = Application::build(config).await.unwrap();
-    let base = format!("http://{}", app.local_addr());
-    let db = app.state().db.clone();
-    tokio::spawn(app.run_until(std::future::pending()));
-    let client = reqwest::Client::new();
-    let signup: Value = client
-        .post(format!("{base}/v1/auth/signup"))
-        .json(&json!({"business_name": "Bench", "timezone": "Europe/London", "name": "B", "email": "bench@example.com", "password": "bench-password"}))
-        .send().await.unwrap().json().await.unwrap();
-    let token = signup["access_token"].as_str().unwrap().to_owned();
-    let business = signup["business_id"].as_str().unwrap().to_owned();
+async fn run(engine: Engine, conversations: i64) {
+    let app = TestApp::spawn_live(engine, |c| c.max_db_connections = Config::default().max_db_connections).await;
+    let owner = app.signup("bench").await;
+    let (base, token, business, db, client) = (&app.base, &owner.access, &owner.business_id, &app.db, &app.client);
+    let engine = engine.name();
 
     let seeded = Instant::now();
-    seed(&db, &business, conversations).await;
+    seed(db, business, conversations).await;
     eprintln!("{engine}: seeded {conversations} conversations and {} messages in {:.1?}", conversations * MESSAGES_PER_CONVERSATION, seeded.elapsed());
 
     let queries = [
@@ -94,14 +71,12 @@ async fn run(engine: &str, conversations: i64) {
 }
 
 fn report(engine: &str, conversations: i64, label: &str, samples: &mut [Duration]) {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
     println!(
         "| {engine} | {conversations} | {} | {label} | {:.2} ms | {:.2} ms | {:.2} ms |",
         conversations * MESSAGES_PER_CONVERSATION,
-        at(0.50).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
-        samples[samples.len() - 1].as_secs_f64() * 1e3
+        quantile_ms(samples, 0.50),
+        quantile_ms(samples, 0.99),
+        quantile_ms(samples, 1.0)
     );
 }
 

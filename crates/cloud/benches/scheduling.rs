@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use switchboard_cloud::{Application, Config};
+use switchboard_cloud::Config;
+use switchboard_testkit::bench::{on_engines, p50_p99};
+use switchboard_testkit::{Engine, TestApp};
 use tokio::sync::Semaphore;
 
 const STAFF: usize = 5;
@@ -18,62 +20,36 @@ const CONCURRENCY: usize = 16;
 async fn main() {
     // Bookings are durable commits: PostgreSQL with fsync on, as in production.
     std::env::set_var("SWITCHBOARD_TESTKIT_PG_DURABLE", "1");
-    let engines: Vec<String> = match std::env::args().skip(1).find(|a| !a.starts_with("--")) {
-        Some(e) => vec![e],
-        None => vec!["sqlite".into(), "postgres".into()],
-    };
-    println!("| engine | measure | result |");
-    println!("|---|---|---|");
-    for engine in engines {
-        run(&engine).await;
-    }
+    on_engines(run).await;
 }
 
+/// The owner's calls to the service, from many tasks at once.
 struct Api {
-    base: String,
+    app: TestApp,
     token: String,
-    client: reqwest::Client,
 }
 
 impl Api {
     async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
+        let reply = self.app.call(method, path, Some(&self.token), body).await;
+        (reply.status.as_u16(), reply.body)
     }
 }
 
-async fn run(engine: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = match engine {
-        "sqlite" => format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()),
-        "postgres" => switchboard_testkit::pg_cluster().create_database(),
-        other => panic!("unknown engine {other}"),
-    };
-    let config = Config { bind: "127.0.0.1:0".parse().unwrap(), database_url: Some(url), data_dir: Some(dir.path().to_path_buf()), ..Config::default() };
-    let app = Application::build(config).await.unwrap();
-    let base = format!("http://{}", app.local_addr());
-    let db_handle = app.state().db.clone();
-    tokio::spawn(app.run_until(std::future::pending()));
-    let client = reqwest::Client::new();
-    let signup: Value = client.post(format!("{base}/v1/auth/signup"))
-        .json(&json!({"business_name": "Bench", "timezone": "Europe/London", "name": "B", "email": "bench@example.com", "password": "bench-password"}))
-        .send().await.unwrap().json().await.unwrap();
-    let api = Arc::new(Api { base, token: signup["access_token"].as_str().unwrap().into(), client });
+async fn run(engine: Engine) {
+    let app = TestApp::spawn_live(engine, |c| c.max_db_connections = Config::default().max_db_connections).await;
+    let owner = app.signup("bench").await;
+    let mut staff = vec![owner.staff_id.clone()];
+    for _ in 1..STAFF {
+        staff.push(app.add_staff(&owner, "agent").await.staff_id);
+    }
+    let db_handle = app.db.clone();
+    let engine = engine.name();
+    let api = Arc::new(Api { app, token: owner.access.clone() });
 
     let day = json!([{"start": "09:00", "end": "18:00"}]);
     let week = json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day});
     api.send(reqwest::Method::PATCH, "/v1/schedule", Some(json!({"opening_hours": week, "min_notice_minutes": 0, "max_advance_days": 365, "slot_interval_minutes": 15}))).await;
-    let mut staff = vec![signup["staff_id"].as_str().unwrap().to_owned()];
-    for i in 1..STAFF {
-        let (_, inv) = api.send(reqwest::Method::POST, "/v1/invitations", Some(json!({"email": format!("s{i}@example.com"), "role": "agent"}))).await;
-        let (_, accepted) = api.send(reqwest::Method::POST, "/v1/auth/accept-invitation", Some(json!({"token": inv["token"], "name": format!("Staff {i}"), "password": "bench-password"}))).await;
-        staff.push(accepted["staff_id"].as_str().unwrap().into());
-    }
     let (_, service) = api.send(reqwest::Method::POST, "/v1/services", Some(json!({"name": "Cut", "duration_minutes": 30, "buffer_after_minutes": 10}))).await;
     let service = service["id"].as_str().unwrap().to_owned();
     let (_, customer) = api.send(reqwest::Method::POST, "/v1/customers", Some(json!({"name": "Bench"}))).await;
@@ -119,7 +95,7 @@ async fn run(engine: &str) {
     let mut samples = Vec::new();
     for i in 0..2050 {
         let started = Instant::now();
-        let res = api.client.get(format!("{}/v1/availability?service_id={service}&from=2027-01-04&to=2027-02-03&limit=2000", api.base))
+        let res = api.app.client.get(format!("{}/v1/availability?service_id={service}&from=2027-01-04&to=2027-02-03&limit=2000", api.app.base))
             .bearer_auth(&api.token).send().await.unwrap();
         assert_eq!(res.status(), 200);
         let body = res.bytes().await.unwrap();
@@ -128,13 +104,11 @@ async fn run(engine: &str) {
             samples.push(started.elapsed());
         }
     }
-    samples.sort();
-    let p = |q: f64| samples[((samples.len() as f64) * q) as usize].as_secs_f64() * 1e3;
-    println!("| {engine} | free slots, 31 days, 5 staff, 2,000 bookings (over HTTP) | p50 {:.2} ms, p99 {:.2} ms |", p(0.5), p(0.99));
+    println!("| {engine} | free slots, 31 days, 5 staff, 2,000 bookings (over HTTP) | {} |", p50_p99(&mut samples));
 
     // The same query's parts, in-process: database load, engine, answer encoding.
     let db = db_handle.clone();
-    let business_id = signup["business_id"].as_str().unwrap().to_owned();
+    let business_id = owner.business_id.clone();
     let tz = jiff::tz::TimeZone::get("Europe/London").unwrap();
     let from: jiff::Timestamp = "2027-01-04T00:00:00Z".parse().unwrap();
     let to: jiff::Timestamp = "2027-02-04T00:00:00Z".parse().unwrap();
@@ -156,9 +130,7 @@ async fn run(engine: &str) {
         encode.push(t3 - t2);
     }
     for (label, samples) in [("database load", &mut load), ("engine", &mut engine_t), ("answer encoding", &mut encode)] {
-        samples.sort();
-        let p = |q: f64| samples[((samples.len() as f64) * q) as usize].as_secs_f64() * 1e3;
-        println!("| {engine} | free slots, 31 days: {label} (in-process) | p50 {:.2} ms, p99 {:.2} ms |", p(0.5), p(0.99));
+        println!("| {engine} | free slots, 31 days: {label} (in-process) | {} |", p50_p99(samples));
     }
 
     // One contended slot: 400 requests, 16 in flight; exactly one wins.

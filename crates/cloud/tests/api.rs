@@ -1,14 +1,14 @@
 //! The public API, end to end over real HTTP, on SQLite and on PostgreSQL.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{Engine, Reply, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use switchboard_testkit::{on_both_engines, Engine, Reply, TestApp};
 
 on_both_engines! {
+
+spawn = TestApp::spawn;
 
 async fn signup_login_refresh_and_logout(app: TestApp) {
     let owner = app.signup("ana").await;
@@ -496,7 +496,7 @@ fn body_for(method: &Method, template: &str) -> Option<Value> {
 }
 
 /// One of every resource that has an id route, keyed by the first path segment under /v1.
-async fn seed_one_of_everything(app: &TestApp, t: &common::Tenant) -> std::collections::BTreeMap<&'static str, String> {
+async fn seed_one_of_everything(app: &TestApp, t: &switchboard_testkit::Tenant) -> std::collections::BTreeMap<&'static str, String> {
     let id = |r: Reply| {
         assert!(r.status.is_success(), "{r:?}");
         r.body["id"].as_str().or(r.body["invitation"]["id"].as_str()).unwrap().to_owned()
@@ -506,7 +506,7 @@ async fn seed_one_of_everything(app: &TestApp, t: &common::Tenant) -> std::colle
     let note = id(app.post(&format!("/v1/conversations/{conversation}/notes"), &t.access, json!({"body": "B's note"})).await);
     let service = id(app.post("/v1/services", &t.access, json!({"name": "B's service", "duration_minutes": 30})).await);
     let canned = id(app.post("/v1/canned-responses", &t.access, json!({"shortcut": "b", "title": "B", "body": "B's reply"})).await);
-    let invitation = id(app.post("/v1/invitations", &t.access, json!({"email": format!("inv-{}@example.com", common::uuid_suffix()), "role": "agent"})).await);
+    let invitation = id(app.post("/v1/invitations", &t.access, json!({"email": format!("inv-{}@example.com", switchboard_testkit::uuid_suffix()), "role": "agent"})).await);
     let exception = id(app.post("/v1/schedule-exceptions", &t.access, json!({"date": "2031-12-25", "closed": true})).await);
     let slot = app.get(&format!("/v1/availability?service_id={service}&limit=1"), &t.access).await;
     let start = slot.body["slots"][0]["start"].as_str().unwrap_or_else(|| panic!("no free slot: {slot:?}")).to_owned();

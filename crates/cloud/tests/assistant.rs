@@ -1,17 +1,15 @@
 //! The assistant against a local fake OpenAI-compatible server that scripts replies and tool
 //! calls, with WhatsApp in and out through the fake Graph API, on SQLite and PostgreSQL.
 
-mod common;
-
 use std::time::Duration;
 
-use common::fake_llm::{call, reply, FakeLlm, Say};
-use common::fakes::FakeProviders;
-use common::whatsapp::*;
-use common::{Engine, Tenant, TestApp};
 use jiff::tz::TimeZone;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use switchboard_testkit::fake_llm::{call, reply, FakeLlm, Say};
+use switchboard_testkit::fakes::FakeProviders;
+use switchboard_testkit::whatsapp::*;
+use switchboard_testkit::{on_both_engines, every_day, Engine, Tenant, TestApp};
 
 struct World {
     app: TestApp,
@@ -22,7 +20,7 @@ struct World {
     from: String,
 }
 
-async fn world(engine: Engine, label: &str) -> World {
+async fn world(engine: Engine) -> World {
     let llm = FakeLlm::start().await;
     let llm_base = llm.base.clone();
     let (app, fake) = spawn_with_fakes(engine, move |c| {
@@ -31,9 +29,8 @@ async fn world(engine: Engine, label: &str) -> World {
         c.llm_retry_base_ms = 20;
     })
     .await;
-    let owner = app.signup(label).await;
-    let day = json!([{"start": "00:00", "end": "24:00"}]);
-    let week = json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day});
+    let owner = app.signup("assistant").await;
+    let week = every_day("00:00", "24:00");
     app.patch("/v1/schedule", &owner.access, json!({"opening_hours": week, "min_notice_minutes": 0})).await;
     let service = app.post("/v1/services", &owner.access, json!({"name": "Haircut", "duration_minutes": 60})).await.body["id"].as_str().unwrap().to_owned();
     connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
@@ -86,22 +83,11 @@ impl World {
     }
 }
 
-macro_rules! both {
-    ($(async fn $name:ident($label:literal, $w:ident) $body:block)*) => {$(
-        mod $name {
-            use super::*;
-            async fn body($w: World) $body
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() { body(world(Engine::Sqlite, $label).await).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() { body(world(Engine::Postgres, $label).await).await }
-        }
-    )*};
-}
+on_both_engines! {
 
-both! {
+spawn = world;
 
-async fn books_reschedules_and_cancels_through_tool_calls("tools", w) {
+async fn books_reschedules_and_cancels_through_tool_calls(w: World) {
     let svc = w.service.clone();
     // Turn 1: the model looks up services and free times, then asks for confirmation.
     w.llm.script([
@@ -164,7 +150,7 @@ async fn books_reschedules_and_cancels_through_tool_calls("tools", w) {
     assert!(tokens > 1000, "usage recorded: {tokens}");
 }
 
-async fn a_person_holding_the_conversation_means_no_assistant("human", w) {
+async fn a_person_holding_the_conversation_means_no_assistant(w: World) {
     w.llm.script([reply("Hello! How can I help?")]);
     w.customer_says("wamid.h1", "Hi").await;
     assert_eq!(w.llm.requests().len(), 1);
@@ -177,7 +163,7 @@ async fn a_person_holding_the_conversation_means_no_assistant("human", w) {
     assert_eq!(World::assistant_lines(&w.conversation().await), vec!["Hello! How can I help?"]);
 }
 
-async fn a_takeover_during_the_models_turn_wins("race", w) {
+async fn a_takeover_during_the_models_turn_wins(w: World) {
     w.llm.script([Say::After(Duration::from_millis(1500), Box::new(reply("Sure, I'll book that for you!")))]);
     let note = notification(PHONE_ID, Value::Null, json!([text("wamid.r1", &w.from, "Book me in for Friday")]), Value::Null);
     post_whatsapp_signed(&w.app, &note, &app_secret(&w.owner)).await;
@@ -199,7 +185,7 @@ async fn a_takeover_during_the_models_turn_wins("race", w) {
     assert!(w.fake.sends().is_empty(), "nothing was sent");
 }
 
-async fn a_model_that_is_down_or_rate_limited_escalates_once("down", w) {
+async fn a_model_that_is_down_or_rate_limited_escalates_once(w: World) {
     // 500s, then 429s: each turn's three attempts fail.
     w.llm.script([Say::Status(500), Say::Status(500), Say::Status(500)]);
     w.customer_says("wamid.d1", "Hello, anyone?").await;
@@ -221,7 +207,7 @@ async fn a_model_that_is_down_or_rate_limited_escalates_once("down", w) {
     assert_eq!(w.conversation().await["conversation"]["mode"], "needs_human");
 }
 
-async fn malformed_tool_calls_and_requests_for_a_person_escalate("malformed", w) {
+async fn malformed_tool_calls_and_requests_for_a_person_escalate(w: World) {
     w.llm.script([Say::Tools(vec![("find_free_slots".into(), "{not json".into())]), Say::Tools(vec![("book".into(), "[1,2".into())]), Say::Tools(vec![("book".into(), "nope".into())])]);
     w.customer_says("wamid.m1", "Book me something").await;
     assert_eq!(w.conversation().await["conversation"]["mode"], "needs_human");

@@ -1,14 +1,12 @@
 //! The built-in assistant (no language model) over real WhatsApp webhooks, on SQLite and
 //! PostgreSQL: the whole booking flow, and a table of real-world phrasings.
 
-mod common;
-
-use common::fakes::FakeProviders;
-use common::whatsapp::*;
-use common::{Engine, Tenant, TestApp};
 use jiff::tz::TimeZone;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use switchboard_testkit::fakes::FakeProviders;
+use switchboard_testkit::whatsapp::*;
+use switchboard_testkit::{on_both_engines, every_day, Engine, Tenant, TestApp};
 
 struct Desk {
     app: TestApp,
@@ -18,12 +16,11 @@ struct Desk {
     n: std::cell::Cell<u32>,
 }
 
-async fn desk(engine: Engine, label: &str) -> Desk {
+async fn desk(engine: Engine) -> Desk {
     let (app, fake) = spawn_with_fakes(engine, |_| {}).await;
-    let owner = app.signup(label).await;
+    let owner = app.signup("builtin").await;
     app.patch("/v1/business", &owner.access, json!({"timezone": "Europe/London"})).await;
-    let day = json!([{"start": "00:00", "end": "24:00"}]);
-    let week = json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day});
+    let week = every_day("00:00", "24:00");
     app.patch("/v1/schedule", &owner.access, json!({"opening_hours": week, "min_notice_minutes": 0, "max_advance_days": 120, "slot_interval_minutes": 15})).await;
     app.post("/v1/services", &owner.access, json!({"name": "Haircut", "duration_minutes": 45, "price_cents": 3500})).await;
     app.post("/v1/services", &owner.access, json!({"name": "Full colour", "duration_minutes": 120, "price_cents": 9000})).await;
@@ -71,22 +68,11 @@ fn local(t: &str) -> String {
     t.parse::<jiff::Timestamp>().unwrap().to_zoned(tz).strftime("%A %-d %B at %H:%M").to_string()
 }
 
-macro_rules! both {
-    ($(async fn $name:ident($label:literal, $d:ident) $body:block)*) => {$(
-        mod $name {
-            use super::*;
-            async fn body($d: Desk) $body
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() { body(desk(Engine::Sqlite, $label).await).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() { body(desk(Engine::Postgres, $label).await).await }
-        }
-    )*};
-}
+on_both_engines! {
 
-both! {
+spawn = desk;
 
-async fn greets_prices_books_moves_cancels_and_hands_over("flow", d) {
+async fn greets_prices_books_moves_cancels_and_hands_over(d: Desk) {
     let hello = d.say("Hi there").await;
     assert!(hello.starts_with("Hello Nia!") && hello.contains("Mia"), "{hello}");
     let prices = d.say("How much is a haircut?").await;
@@ -129,7 +115,7 @@ async fn greets_prices_books_moves_cancels_and_hands_over("flow", d) {
     assert_eq!(d.mode().await, "needs_human");
 }
 
-async fn no_is_never_yes_and_a_new_time_is_a_new_question("no-means-no", d) {
+async fn no_is_never_yes_and_a_new_time_is_a_new_question(d: Desk) {
     let proposal = d.say("Can I book a haircut tomorrow at 3pm?").await;
     assert!(proposal.ends_with("Shall I confirm it?"), "{proposal}");
     let r = d.say("No, that's not correct").await;
@@ -154,7 +140,7 @@ async fn no_is_never_yes_and_a_new_time_is_a_new_question("no-means-no", d) {
     assert_eq!(d.app.get("/v1/customers", &d.owner.access).await.body["items"][0]["opted_out_whatsapp"], true);
 }
 
-async fn a_taken_time_gets_the_nearest_free_times("taken", d) {
+async fn a_taken_time_gets_the_nearest_free_times(d: Desk) {
     let first = d.say("Book a haircut tomorrow at 10am").await;
     assert!(first.contains("10:00"), "{first}");
     d.say("yes").await;
@@ -170,7 +156,7 @@ async fn a_taken_time_gets_the_nearest_free_times("taken", d) {
     assert_eq!(second, switchboard_cloud::assistant::HOLDING_REPLY);
 }
 
-async fn thirty_one_phrasings_complete_the_booking_flow("phrasings", d) {
+async fn thirty_one_phrasings_complete_the_booking_flow(d: Desk) {
     let phrasings = [
         "Can I book a haircut tomorrow at 3pm?", "haircut tomorrow 15:00 please", "haircut next Tuesday at 10am", "haircut this Tuesday at 10am",
         "a haircut Friday at noon", "haircut saturday half past 4", "haircut Monday at quarter past 11", "haircut wednesday at quarter to 2",

@@ -1,17 +1,17 @@
 //! WhatsApp and SMS end to end: signed webhooks in, the outbox out, against a local fake of the
 //! Graph API and Twilio's REST API, on SQLite and PostgreSQL.
 
-mod common;
-
 use std::time::Duration;
 
-use common::fakes::{FakeProviders, Scripted, TWILIO_SID, TWILIO_TOKEN, WHATSAPP_TOKEN};
-use common::whatsapp::*;
-use common::{Engine, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use switchboard_testkit::fakes::{FakeProviders, Scripted, TWILIO_SID, TWILIO_TOKEN, WHATSAPP_TOKEN};
+use switchboard_testkit::whatsapp::*;
+use switchboard_testkit::{on_both_engines, TestApp};
 
 on_both_engines! {
+
+spawn = TestApp::spawn;
 
 async fn channel_setup_keeps_secrets_secret(app: TestApp) {
     let owner = app.signup("chan").await;
@@ -186,23 +186,11 @@ async fn text_and_names_with_nul_characters_still_land(app: TestApp) {
 
 }
 
-/// Both engines, with the fake providers (the macro above starts apps without them).
-macro_rules! with_fakes {
-    ($(async fn $name:ident($app:ident, $fake:ident) $body:block)*) => {$(
-        mod $name {
-            use super::*;
-            async fn body($app: TestApp, $fake: FakeProviders) $body
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() { let (a, f) = spawn_with_fakes(Engine::Sqlite, |_| {}).await; body(a, f).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() { let (a, f) = spawn_with_fakes(Engine::Postgres, |_| {}).await; body(a, f).await }
-        }
-    )*};
-}
+on_both_engines! {
 
-with_fakes! {
+spawn = |engine| spawn_with_fakes(engine, |_| {});
 
-async fn whatsapp_media_is_fetched_and_kept(app, fake) {
+async fn whatsapp_media_is_fetched_and_kept((app, fake): (TestApp, FakeProviders)) {
     let owner = app.signup("media").await;
     let secret = app_secret(&owner);
     connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
@@ -222,7 +210,7 @@ async fn whatsapp_media_is_fetched_and_kept(app, fake) {
     assert!(fake.received().iter().any(|r| r.path == "/MEDIA-42" && r.authorization == format!("Bearer {WHATSAPP_TOKEN}")));
 }
 
-async fn a_reply_is_sent_once_and_its_statuses_only_move_forward(app, fake) {
+async fn a_reply_is_sent_once_and_its_statuses_only_move_forward((app, fake): (TestApp, FakeProviders)) {
     let owner = app.signup("reply").await;
     let secret = app_secret(&owner);
     connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
@@ -254,7 +242,7 @@ async fn a_reply_is_sent_once_and_its_statuses_only_move_forward(app, fake) {
     assert_eq!(channels.body[0]["health"], "ok");
 }
 
-async fn a_send_that_times_out_is_retried_and_delivered_once(app, fake) {
+async fn a_send_that_times_out_is_retried_and_delivered_once((app, fake): (TestApp, FakeProviders)) {
     let owner = app.signup("timeout").await;
     connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
     let conversation = whatsapp_customer(&app, &owner, "447700900571").await;
@@ -269,7 +257,7 @@ async fn a_send_that_times_out_is_retried_and_delivered_once(app, fake) {
     assert_eq!(attempts, 3);
 }
 
-async fn permanent_failures_show_why_and_the_window_needs_a_template(app, fake) {
+async fn permanent_failures_show_why_and_the_window_needs_a_template((app, fake): (TestApp, FakeProviders)) {
     let owner = app.signup("perm").await;
     connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
     let conversation = whatsapp_customer(&app, &owner, "447700900572").await;
@@ -302,7 +290,7 @@ async fn permanent_failures_show_why_and_the_window_needs_a_template(app, fake) 
     assert_eq!(last.body["template"]["components"][0]["parameters"][1]["text"], "10:00");
 }
 
-async fn sms_through_twilio_with_media_opt_out_and_status(app, fake) {
+async fn sms_through_twilio_with_media_opt_out_and_status((app, fake): (TestApp, FakeProviders)) {
     let owner = app.signup("sms").await;
     let ours = "+14155550100";
     let r = connect_twilio(&app, &owner, ours).await;
@@ -369,8 +357,7 @@ async fn sms_through_twilio_with_media_opt_out_and_status(app, fake) {
     assert!(message(&app, &owner, &conversation, &id).await["error"].as_str().unwrap().contains("STOP"));
 }
 
-async fn garbage_never_crashes_intake(app, fake) {
-    let _ = fake;
+async fn garbage_never_crashes_intake((app, _fake): (TestApp, FakeProviders)) {
     let owner = app.signup("fuzz").await;
     let secret = app_secret(&owner);
     connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
@@ -414,13 +401,10 @@ async fn garbage_never_crashes_intake(app, fake) {
     }).await;
 }
 
-}
-
 /// A webhook acknowledged by an instance that never got to process it (killed right after the
 /// 200) is processed by the next instance on the same database.
-async fn acknowledged_webhook_survives(engine: Engine) {
-    // Its workers never run: it acknowledges and is gone.
-    let (acking, _fake) = spawn_with_fakes(engine, |_| {}).await;
+async fn acknowledged_webhook_survives_a_restart((acking, _fake): (TestApp, FakeProviders)) {
+    // A test app's workers run only when the test drains them: this one acknowledges and is gone.
     let owner = acking.signup("restart").await;
     let secret = app_secret(&owner);
     connect_whatsapp(&acking, &owner, PHONE_ID, &secret).await;
@@ -434,20 +418,9 @@ async fn acknowledged_webhook_survives(engine: Engine) {
     next.settled("processed after the restart", || async { messages_of(&next, &owner).await.len() == 1 }).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_webhook_survives_a_restart_sqlite() {
-    acknowledged_webhook_survives(Engine::Sqlite).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_webhook_survives_a_restart_postgres() {
-    acknowledged_webhook_survives(Engine::Postgres).await
-}
-
 /// The process died while a send was in flight (the row is `sending`, its lease ran out): the
 /// provider may have the message, so it is never sent again, and staff see why.
-async fn interrupted_send_is_never_repeated(engine: Engine) {
-    let (first, fake) = spawn_with_fakes(engine, |_| {}).await;
+async fn interrupted_send_is_never_repeated((first, fake): (TestApp, FakeProviders)) {
     let owner = first.signup("interrupted").await;
     let secret = app_secret(&owner);
     connect_whatsapp(&first, &owner, PHONE_ID, &secret).await;
@@ -471,12 +444,4 @@ async fn interrupted_send_is_never_repeated(engine: Engine) {
     assert_eq!(fake.sends().len(), sends_before, "never sent again");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn interrupted_send_is_never_repeated_sqlite() {
-    interrupted_send_is_never_repeated(Engine::Sqlite).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn interrupted_send_is_never_repeated_postgres() {
-    interrupted_send_is_never_repeated(Engine::Postgres).await
 }

@@ -2,14 +2,12 @@
 //! every commit of the business (and none for other businesses), presence and typing, and the
 //! close codes for a refused token and a protocol mismatch.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Engine, TestApp};
 use futures::{SinkExt, StreamExt};
 use protocol::{ClientFrame, ServerFrame};
 use serde_json::json;
+use switchboard_testkit::{on_both_engines, Engine, TestApp};
 use tokio_tungstenite::tungstenite::Message;
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -65,6 +63,8 @@ async fn closed_with(mut socket: Socket) -> u16 {
 }
 
 on_both_engines! {
+
+spawn = TestApp::spawn;
 
 async fn a_console_is_poked_after_each_commit_of_its_business(app: TestApp) {
     let a = app.signup("live-a").await;
@@ -133,7 +133,7 @@ async fn bad_tokens_and_old_protocols_get_their_close_codes(app: TestApp) {
 /// other received and processed (LISTEN/NOTIFY), exactly once per transaction.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_console_on_one_instance_hears_a_webhook_processed_by_another() {
-    use common::whatsapp::*;
+    use switchboard_testkit::whatsapp::*;
     let (front, _fake) = spawn_with_fakes(Engine::Postgres, |c| c.run_workers = false).await;
     let back = front.another_instance(|c| c.run_workers = true).await;
     let owner = front.signup("two-instances").await;

@@ -1,21 +1,16 @@
 //! Availability and bookings over the real API, on SQLite and PostgreSQL.
 
-mod common;
-
-use common::{Engine, Reply, Tenant, TestApp};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-
-const ALL_DAY: &str = r#"[{"start":"00:00","end":"24:00"}]"#;
+use switchboard_testkit::{on_both_engines, every_day, Engine, Reply, Tenant, TestApp};
 
 /// A business in `tz`, open round the clock every day, no notice, two years ahead, 15-minute grid.
 async fn open_all_day(app: &TestApp, t: &Tenant, tz: &str) {
-    let day: Value = serde_json::from_str(ALL_DAY).unwrap();
     let r = app.patch("/v1/business", &t.access, json!({"timezone": tz})).await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
-    let week = json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day});
+    let week = every_day("00:00", "24:00");
     let r = app.patch("/v1/schedule", &t.access, json!({"opening_hours": week, "min_notice_minutes": 0, "max_advance_days": 730, "slot_interval_minutes": 15})).await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
 }
@@ -55,6 +50,8 @@ async fn assert_no_overlaps(app: &TestApp, business: &str) {
 }
 
 on_both_engines! {
+
+spawn = TestApp::spawn;
 
 async fn fifty_concurrent_requests_for_one_slot_book_it_once(app: TestApp) {
     let owner = app.signup("rush").await;
@@ -143,9 +140,7 @@ async fn several_staff_share_work_fairly_and_never_double_book(app: TestApp) {
 
 async fn bad_booking_input_gets_its_documented_error_and_changes_nothing(app: TestApp) {
     let owner = app.signup("badbook").await;
-    let nine_to_five = json!([{"start": "09:00", "end": "17:00"}]);
-    let week = json!({"monday": nine_to_five, "tuesday": nine_to_five, "wednesday": nine_to_five, "thursday": nine_to_five,
-                      "friday": nine_to_five, "saturday": nine_to_five, "sunday": nine_to_five});
+    let week = every_day("09:00", "17:00");
     let r = app.patch("/v1/schedule", &owner.access, json!({"opening_hours": week, "min_notice_minutes": 0})).await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     let svc = service(&app, &owner, 60, 0).await;

@@ -1,10 +1,10 @@
 //! Pulling the change log, on SQLite and PostgreSQL.
 
-mod common;
-
-use common::{Engine, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use switchboard_testkit::fakes::FakeProviders;
+use switchboard_testkit::whatsapp::*;
+use switchboard_testkit::{on_both_engines, every_day, TestApp};
 
 async fn pull_all(app: &TestApp, token: &str, from: i64, limit: u32) -> (Vec<Value>, i64) {
     let mut cursor = from;
@@ -23,6 +23,8 @@ async fn pull_all(app: &TestApp, token: &str, from: i64, limit: u32) -> (Vec<Val
 }
 
 on_both_engines! {
+
+spawn = TestApp::spawn;
 
 async fn pulling_pages_through_the_log_gives_every_current_state_once(app: TestApp) {
     let a = app.signup("sync-a").await;
@@ -85,9 +87,11 @@ async fn a_cursor_older_than_compacted_tombstones_must_resync(app: TestApp) {
 
 }
 
-async fn push_story(engine: Engine) {
-    use common::whatsapp::*;
-    let (app, fake) = spawn_with_fakes(engine, |_| {}).await;
+on_both_engines! {
+
+spawn = |engine| spawn_with_fakes(engine, |_| {});
+
+async fn push_applies_in_order_once_and_reports_refusals((app, fake): (TestApp, FakeProviders)) {
     let owner = app.signup("push").await;
     let sam = app.add_staff(&owner, "agent").await;
     connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
@@ -125,8 +129,7 @@ async fn push_story(engine: Engine) {
     assert_eq!(app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.body["conversation"]["status"], "resolved");
     // Booked offline with the console's own ids: applied once however often it is pushed; a
     // stale reschedule is refused (an outcome, not a blocker) and the cancel after it applies.
-    let day = json!([{"start": "00:00", "end": "24:00"}]);
-    let week = json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day});
+    let week = every_day("00:00", "24:00");
     app.patch("/v1/schedule", &owner.access, json!({"opening_hours": week, "min_notice_minutes": 0})).await;
     let service = app.post("/v1/services", &owner.access, json!({"name": "Trim", "duration_minutes": 30})).await.body["id"].as_str().unwrap().to_owned();
     let customer = app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.body["customer"]["id"].as_str().unwrap().to_owned();
@@ -181,12 +184,4 @@ async fn push_story(engine: Engine) {
     assert!(page.body["outcomes"].as_array().unwrap().is_empty(), "another person's device outcomes are not shown");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn push_applies_in_order_once_and_reports_refusals_sqlite() {
-    push_story(Engine::Sqlite).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn push_applies_in_order_once_and_reports_refusals_postgres() {
-    push_story(Engine::Postgres).await
 }

@@ -1,33 +1,19 @@
 //! Human takeover: compare-and-set take over, replies that take over or are refused, hand-back
 //! by the holder or after a quiet spell — on SQLite and PostgreSQL.
 
-mod common;
-
 use std::time::Duration;
 
-use common::fakes::FakeProviders;
-use common::whatsapp::*;
-use common::{Engine, TestApp};
 use reqwest::StatusCode;
 use serde_json::json;
+use switchboard_testkit::fakes::FakeProviders;
+use switchboard_testkit::whatsapp::*;
+use switchboard_testkit::{on_both_engines, TestApp};
 
-macro_rules! both {
-    ($(async fn $name:ident($app:ident, $fake:ident) $body:block)*) => {$(
-        mod $name {
-            use super::*;
-            async fn body($app: TestApp, $fake: FakeProviders) $body
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() { let (a, f) = spawn_with_fakes(Engine::Sqlite, |c| c.handback_check_ms = 100).await; body(a, f).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() { let (a, f) = spawn_with_fakes(Engine::Postgres, |c| c.handback_check_ms = 100).await; body(a, f).await }
-        }
-    )*};
-}
+on_both_engines! {
 
-both! {
+spawn = |engine| spawn_with_fakes(engine, |c| c.handback_check_ms = 100);
 
-async fn two_people_take_over_at_once_and_one_wins(app, fake) {
-    let _ = fake;
+async fn two_people_take_over_at_once_and_one_wins((app, _fake): (TestApp, FakeProviders)) {
     let owner = app.signup("race").await;
     let sam = app.add_staff(&owner, "agent").await;
     let kim = app.add_staff(&owner, "agent").await;
@@ -60,7 +46,7 @@ async fn two_people_take_over_at_once_and_one_wins(app, fake) {
     assert_eq!((r.status, r.body["mode"].as_str(), r.body["holder_staff_id"].clone()), (StatusCode::OK, Some("ai"), serde_json::Value::Null));
 }
 
-async fn a_reply_takes_over_from_the_assistant(app, fake) {
+async fn a_reply_takes_over_from_the_assistant((app, fake): (TestApp, FakeProviders)) {
     let owner = app.signup("reply-takes").await;
     let sam = app.add_staff(&owner, "agent").await;
     connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
@@ -81,8 +67,7 @@ async fn a_reply_takes_over_from_the_assistant(app, fake) {
     assert!(changes.iter().any(|c| c.1 == "conversation" && c.2 == conversation));
 }
 
-async fn a_quiet_conversation_goes_back_to_the_assistant(app, fake) {
-    let _ = fake;
+async fn a_quiet_conversation_goes_back_to_the_assistant((app, _fake): (TestApp, FakeProviders)) {
     let owner = app.signup("idle").await;
     connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
     let r = app.patch("/v1/assistant", &owner.access, json!({"handback_idle_minutes": 5, "persona": "Mia"})).await;

@@ -1,20 +1,17 @@
 //! Voice calls through Vapi and Retell, in their documented payload shapes, with valid and
 //! invalid authentication, on SQLite and PostgreSQL.
 
-mod common;
-
-use common::{Engine, Tenant, TestApp};
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::Sha256;
+use switchboard_testkit::{on_both_engines, every_day, Tenant, TestApp};
 
 const CALLER: &str = "+14155550142";
 
 async fn setup(app: &TestApp, label: &str) -> (Tenant, String) {
     let owner = app.signup(label).await;
-    let day = json!([{"start": "00:00", "end": "24:00"}]);
-    let week = json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day});
+    let week = every_day("00:00", "24:00");
     app.patch("/v1/schedule", &owner.access, json!({"opening_hours": week, "min_notice_minutes": 0})).await;
     let service = app.post("/v1/services", &owner.access, json!({"name": "Haircut", "duration_minutes": 30})).await.body["id"].as_str().unwrap().to_owned();
     (owner, service)
@@ -55,6 +52,8 @@ async fn timeline(app: &TestApp, t: &Tenant) -> Vec<Value> {
 }
 
 on_both_engines! {
+
+spawn = TestApp::spawn;
 
 async fn vapi_tool_calls_book_and_calls_land_in_the_timeline(app: TestApp) {
     let (owner, service) = setup(&app, "vapi").await;

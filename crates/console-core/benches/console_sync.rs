@@ -15,10 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use console_core::{Console, Transport};
-use hmac::{Hmac, Mac};
 use protocol::{Booking, BookingSource, BookingStatus, Channel, Conversation, ControlMode, ConversationStatus, Customer, DeliveryStatus, Message};
 use serde_json::json;
-use sha2::Sha256;
 use switchboard_cloud::{Application, Config};
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
@@ -318,9 +316,7 @@ async fn main() {
             "messages": [{"from": sender, "id": format!("wamid.bench-{round}"), "timestamp": jiff::Timestamp::now().as_second().to_string(),
                           "type": "text", "text": {"body": "Ping"}}]}}]}]});
         let raw = serde_json::to_vec(&body).unwrap();
-        let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).unwrap();
-        mac.update(&raw);
-        let signature = format!("sha256={}", mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let signature = switchboard_testkit::whatsapp::sign_meta(&app_secret, &raw);
         let response = http
             .post(format!("{url}/webhooks/whatsapp"))
             .header("content-type", "application/json")

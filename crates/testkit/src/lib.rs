@@ -1,138 +1,124 @@
-//! Test and benchmark support shared by the workspace.
+//! Test and benchmark support shared by the workspace: what every test that starts the real
+//! service needs, written once.
 //!
-//! [`pg_cluster`] starts a throwaway PostgreSQL cluster (initdb + pg_ctl in a temp dir, on a free
-//! loopback port) once per process; each caller gets its own database in it. When run as root the
-//! cluster runs as the `postgres` system user, because initdb refuses root. A watchdog process
-//! stops the cluster and removes its files when the process that started it exits. Failing to
-//! start is a panic with the reason: tests that need PostgreSQL fail, they never skip.
+//! - [`TestApp`] ([`app`]): the real service in-process on port 0, on a fresh database of either
+//!   [`Engine`], on a test clock with its workers drained by the test (or live, for several
+//!   instances and restarts).
+//! - [`on_both_engines!`]: one test body, run as `name::sqlite` and `name::postgres`.
+//! - [`fakes`], [`fake_llm`]: local servers speaking the providers' documented wire formats (Meta's
+//!   Graph API, Twilio, an OpenAI-compatible model), scripted by the tests; [`whatsapp`]: signed
+//!   webhooks as the providers send them.
+//! - [`demo`]: the seeded demo business behind its sandbox WhatsApp number, for console tests and
+//!   benchmarks.
+//! - [`pg_cluster`] ([`postgres`]): a throwaway PostgreSQL cluster, started by the tests
+//!   themselves; [`bench`]: what the benchmarks share.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::path::Path;
 
-pub struct PgCluster {
-    port: u16,
-    admin_url: String,
+pub mod app;
+pub mod bench;
+pub mod demo;
+pub mod fake_llm;
+pub mod fakes;
+pub mod postgres;
+pub mod whatsapp;
+
+pub use app::{every_day, uuid_suffix, Reply, Tenant, TestApp};
+pub use postgres::{pg_cluster, PgCluster};
+
+/// The database engine a test or benchmark runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
 }
 
-static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
+impl Engine {
+    pub const BOTH: [Engine; 2] = [Engine::Sqlite, Engine::Postgres];
 
-pub fn pg_cluster() -> &'static PgCluster {
-    CLUSTER.get_or_init(|| PgCluster::start().unwrap_or_else(|e| panic!("could not start a throwaway PostgreSQL cluster: {e}")))
-}
-
-fn pg_bin_dir() -> Result<PathBuf, String> {
-    if let Ok(dir) = std::env::var("SWITCHBOARD_PG_BIN") {
-        return Ok(PathBuf::from(dir));
+    /// The URL of a fresh, empty database: a file in `dir`, or a new database in this process's
+    /// throwaway PostgreSQL cluster.
+    pub fn fresh_database(self, dir: &Path) -> String {
+        match self {
+            Engine::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("switchboard.db").display()),
+            Engine::Postgres => pg_cluster().create_database(),
+        }
     }
-    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map_err(|_| "PostgreSQL is not installed (no /usr/lib/postgresql); install the `postgresql` package".to_string())?
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|p| p.join("initdb").exists())
-        .collect();
-    candidates.sort();
-    candidates.pop().ok_or_else(|| "no initdb under /usr/lib/postgresql/*/bin".into())
-}
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc_geteuid() == 0 }
-}
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
 
-extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
-}
-
-/// A command for a PostgreSQL binary, run as `postgres` when we are root.
-fn pg_command(bin: &Path, program: &str) -> Command {
-    if is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(bin.join(program));
-        c
-    } else {
-        Command::new(bin.join(program))
+    pub fn parse(name: &str) -> Option<Engine> {
+        Engine::BOTH.into_iter().find(|e| e.name() == name)
     }
 }
 
-fn free_port() -> u16 {
+/// Runs each test body once per engine, as the tests `name::sqlite` and `name::postgres`.
+///
+/// `spawn` makes what a test starts from, given its [`Engine`]: an async function or a closure
+/// returning a future — `TestApp::spawn`, `|e| whatsapp::spawn_with_fakes(e, |_| {})`, or a
+/// fixture of the test file's own (a business with services and the fake model). Each body takes
+/// what `spawn` made, with its type written out, as any function does:
+///
+/// ```ignore
+/// on_both_engines! {
+///     spawn = |e| spawn_with_fakes(e, |c| c.handback_check_ms = 100);
+///
+///     async fn a_reply_takes_over((app, fake): (TestApp, FakeProviders)) {
+///         ...
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! on_both_engines {
+    (spawn = $spawn:expr; $($(#[$doc:meta])* async fn $name:ident($($param:tt)*) $body:block)*) => {$(
+        $(#[$doc])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn body($($param)*) $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                body(($spawn)($crate::Engine::Sqlite).await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                body(($spawn)($crate::Engine::Postgres).await).await
+            }
+        }
+    )*};
+}
+
+/// Polls `check` until it holds, for 10 s at most: for what the workers of a live service or a
+/// console's sync engine will do in their own time.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-impl PgCluster {
-    fn start() -> Result<PgCluster, String> {
-        let bin = pg_bin_dir()?;
-        let dir = tempfile::Builder::new().prefix("switchboard-pg-").tempdir().map_err(|e| e.to_string())?.keep();
-        if is_root() {
-            let status = Command::new("chown").arg("postgres:").arg(&dir).status().map_err(|e| e.to_string())?;
-            if !status.success() {
-                return Err("chown of the cluster directory to postgres failed".into());
-            }
-        }
-        let data = dir.join("data");
-        let out = pg_command(&bin, "initdb")
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
-            .output()
-            .map_err(|e| format!("initdb: {e}"))?;
-        if !out.status.success() {
-            return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr)));
-        }
-        let port = free_port();
-        // Tests trade durability for speed; benchmarks that measure durable commits set
-        // SWITCHBOARD_TESTKIT_PG_DURABLE=1 and get PostgreSQL's defaults (fsync on).
-        let durable = std::env::var("SWITCHBOARD_TESTKIT_PG_DURABLE").is_ok_and(|v| v == "1");
-        let speed = if durable { "" } else { "-c fsync=off -c synchronous_commit=off -c full_page_writes=off" };
-        let options = format!("-p {port} -h 127.0.0.1 -k {} {speed} -c max_connections=400", dir.display());
-        let out = pg_command(&bin, "pg_ctl")
-            .arg("-D")
-            .arg(&data)
-            .args(["-o", &options, "-l"])
-            .arg(dir.join("log"))
-            .args(["-w", "-t", "60", "start"])
-            .stdout(Stdio::null())
-            .output()
-            .map_err(|e| format!("pg_ctl: {e}"))?;
-        if !out.status.success() {
-            let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
-            return Err(format!("pg_ctl start failed: {}{log}", String::from_utf8_lossy(&out.stderr)));
-        }
-        // Stop the cluster and remove its files once this test process is gone.
-        let stop = if is_root() { "runuser -u postgres -- " } else { "" };
-        let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop}{pg_ctl} -D {data} -m immediate stop >/dev/null 2>&1; rm -rf {dir}",
-            pid = std::process::id(),
-            pg_ctl = bin.join("pg_ctl").display(),
-            data = data.display(),
-            dir = dir.display(),
-        );
-        Command::new("setsid")
-            .args(["sh", "-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("watchdog: {e}"))?;
-        Ok(PgCluster { port, admin_url: format!("postgres://postgres@127.0.0.1:{port}/postgres") })
-    }
-
-    /// A new, empty database; returns its URL.
-    pub fn create_database(&self) -> String {
-        let name = format!("t_{}", uuid::Uuid::now_v7().simple());
-        let admin = self.admin_url.clone();
-        let sql = format!("CREATE DATABASE {name}");
-        // Run on a private runtime: the caller's runtime may be mid-poll.
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the throwaway cluster");
-                sqlx::Executor::execute(&mut conn, sql.as_str()).await.expect("create test database");
-            })
-        })
-        .join()
-        .unwrap();
-        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
-    }
+/// Serves `router` on a free loopback port until the process ends; returns its address.
+pub async fn serve(router: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+    let addr = listener.local_addr().expect("a bound listener has an address");
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("the fake serves") });
+    addr
 }

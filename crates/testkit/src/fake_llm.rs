@@ -1,8 +1,6 @@
 //! A local OpenAI-compatible Chat Completions server (`POST /v1/chat/completions`) whose answers
 //! tests script: a reply, tool calls, an HTTP error, or a delay before any of them.
 
-#![allow(dead_code)]
-
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,9 +44,7 @@ impl FakeLlm {
     pub async fn start() -> FakeLlm {
         let state = Arc::new(LlmState::default());
         let app = Router::new().route("/v1/chat/completions", post(complete)).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}/v1", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let base = format!("http://{}/v1", crate::serve(app).await);
         FakeLlm { base, state }
     }
 

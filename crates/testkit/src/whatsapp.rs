@@ -1,47 +1,40 @@
 //! WhatsApp and Twilio helpers for tests: connect channels, sign and post webhooks the way the
 //! providers do, and read what landed.
 
-#![allow(dead_code)]
-
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use switchboard_cloud::Config;
 
-use super::fakes::{FakeProviders, TWILIO_SID, TWILIO_TOKEN, WHATSAPP_TOKEN};
-use super::{Engine, Reply, Tenant, TestApp};
+use crate::fakes::{FakeProviders, TWILIO_SID, TWILIO_TOKEN, WHATSAPP_TOKEN};
+use crate::{Engine, Reply, Tenant, TestApp};
 
 pub const PHONE_ID: &str = "109876543210";
 
 /// The service on a test clock, talking to local fake WhatsApp and Twilio APIs.
 pub async fn spawn_with_fakes(engine: Engine, adjust: impl FnOnce(&mut Config)) -> (TestApp, FakeProviders) {
     let fake = FakeProviders::start().await;
-    let app = TestApp::spawn_with(engine, |c| {
-        to_fakes(c, &fake);
-        adjust(c);
-    })
-    .await;
-    (app, fake)
+    (TestApp::spawn_with(engine, to_fakes(&fake, adjust)).await, fake)
 }
 
 /// As [`spawn_with_fakes`], with the workers running in the background on the system clock.
 pub async fn spawn_live_with_fakes(engine: Engine, adjust: impl FnOnce(&mut Config)) -> (TestApp, FakeProviders) {
     let fake = FakeProviders::start().await;
-    let app = TestApp::spawn_live(engine, |c| {
-        to_fakes(c, &fake);
-        adjust(c);
-    })
-    .await;
-    (app, fake)
+    (TestApp::spawn_live(engine, to_fakes(&fake, adjust)).await, fake)
 }
 
-fn to_fakes(c: &mut Config, fake: &FakeProviders) {
-    c.whatsapp_api_base = fake.base.clone();
-    c.twilio_api_base = fake.base.clone();
-    c.public_url = "https://switchboard.example".into();
-    c.provider_timeout_ms = 700;
-    c.outbox_retry_base_ms = 50;
+/// The providers at the fakes, with short timeouts and retries; then `adjust`.
+fn to_fakes(fake: &FakeProviders, adjust: impl FnOnce(&mut Config)) -> impl FnOnce(&mut Config) {
+    let base = fake.base.clone();
+    move |c| {
+        c.whatsapp_api_base = base.clone();
+        c.twilio_api_base = base;
+        c.public_url = "https://switchboard.example".into();
+        c.provider_timeout_ms = 700;
+        c.outbox_retry_base_ms = 50;
+        adjust(c);
+    }
 }
 
 pub fn app_secret(t: &Tenant) -> String {

@@ -1,12 +1,11 @@
-//! Test harness: the real service, in-process on port 0, on a fresh database of either engine.
+//! [`TestApp`]: the real service, in-process on port 0, on a fresh database of either engine.
 //!
-//! PostgreSQL runs as a throwaway cluster (`switchboard_testkit::pg_cluster`), one per test binary,
-//! with a fresh database per test. If the cluster cannot start, Postgres tests fail: never skip.
-
-#![allow(dead_code)]
+//! PostgreSQL runs as a throwaway cluster ([`crate::pg_cluster`]), one per test process, with a
+//! fresh database per test. If the cluster cannot start, Postgres tests fail: never skip.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,30 +13,7 @@ use switchboard_cloud::clock::{Clock, SystemClock, TestClock};
 use switchboard_cloud::store::Db;
 use switchboard_cloud::{Application, Config, Core};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    Sqlite,
-    Postgres,
-}
-
-/// Runs each listed test body once per engine: `name::sqlite` and `name::postgres`.
-#[macro_export]
-macro_rules! on_both_engines {
-    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {$(
-        mod $name {
-            use super::*;
-            async fn body($app: TestApp) $body
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() { body(TestApp::spawn(Engine::Sqlite).await).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() { body(TestApp::spawn(Engine::Postgres).await).await }
-        }
-    )*};
-}
-
-pub mod fake_llm;
-pub mod fakes;
-pub mod whatsapp;
+use crate::Engine;
 
 /// The real service in-process. By default it runs on a [`TestClock`] with no background
 /// workers: a test moves time with [`TestApp::advance`] and runs the workers with
@@ -53,9 +29,11 @@ pub struct TestApp {
     pub clock: Option<Arc<TestClock>>,
     pub client: reqwest::Client,
     pub config: Config,
-    _dir: std::sync::Arc<tempfile::TempDir>,
+    addr: SocketAddr,
+    dir: Arc<tempfile::TempDir>,
     /// Dropping it stops this instance (its server and its workers).
-    _stop: tokio::sync::oneshot::Sender<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// A signed-up business and its owner's tokens.
@@ -67,6 +45,20 @@ pub struct Tenant {
     pub password: String,
     pub access: String,
     pub refresh: String,
+}
+
+impl Tenant {
+    /// From the tokens a sign-up or an accepted invitation answered with.
+    fn signed_in(tokens: &Value, email: String, password: String) -> Tenant {
+        let field = |name: &str| tokens[name].as_str().unwrap_or_else(|| panic!("no {name} in {tokens}")).to_owned();
+        Tenant { business_id: field("business_id"), staff_id: field("staff_id"), email, password, access: field("access_token"), refresh: field("refresh_token") }
+    }
+}
+
+/// Opening hours for `PATCH /v1/schedule`: every day of the week from `start` to `end`.
+pub fn every_day(start: &str, end: &str) -> Value {
+    let day = json!([{"start": start, "end": end}]);
+    json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day})
 }
 
 pub struct Reply {
@@ -112,10 +104,7 @@ impl TestApp {
 
     async fn spawn_on(engine: Engine, clock: Option<Arc<TestClock>>, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let database_url = match engine {
-            Engine::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
-            Engine::Postgres => switchboard_testkit::pg_cluster().create_database(),
-        };
+        let database_url = engine.fresh_database(dir.path());
         let mut config = Config {
             bind: "127.0.0.1:0".parse().unwrap(),
             database_url: Some(database_url),
@@ -133,14 +122,45 @@ impl TestApp {
             None => Arc::new(SystemClock),
         };
         let app = Application::build_with_clock(config.clone(), running).await.expect("the service starts");
-        let base = format!("http://{}", app.local_addr());
+        let addr = app.local_addr();
         let db = app.state().db.clone();
         let core = app.state().core.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async move {
+        let running = tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        TestApp { engine, base, db, core, clock, client: reqwest::Client::new(), config, _dir: dir, _stop: stop }
+        TestApp {
+            engine,
+            base: format!("http://{addr}"),
+            db,
+            core,
+            clock,
+            client: reqwest::Client::new(),
+            config,
+            addr,
+            dir,
+            stop: Some(stop),
+            running: Some(running),
+        }
+    }
+
+    /// Stops this instance and waits until it has: nothing answers on its address until
+    /// [`TestApp::restart`] (what "the service went down" looks like to a console).
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(running) = self.running.take() {
+            running.await.expect("the service task").expect("the service stops cleanly");
+        }
+    }
+
+    /// Starts this instance again, on the same address, database and clock.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let mut config = self.config.clone();
+        config.bind = self.addr;
+        *self = Self::start(self.engine, config, self.clock.clone(), self.dir.clone()).await;
     }
 
     /// Another instance of the service on the same database (a restart, or a second instance),
@@ -149,7 +169,7 @@ impl TestApp {
         let mut config = self.config.clone();
         config.bind = "127.0.0.1:0".parse().unwrap();
         adjust(&mut config);
-        Self::start(self.engine, config, self.clock.clone(), self._dir.clone()).await
+        Self::start(self.engine, config, self.clock.clone(), self.dir.clone()).await
     }
 
     /// Runs every background job until none has anything left to do now.
@@ -197,19 +217,12 @@ impl TestApp {
     }
 
     /// Polls `check` until it holds (10 s at most): for apps whose workers run in the background.
-    pub async fn eventually<F, Fut>(&self, what: &str, mut check: F)
+    pub async fn eventually<F, Fut>(&self, what: &str, check: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            if check().await {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("timed out waiting until {what}");
+        crate::eventually(what, check).await
     }
 
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
@@ -254,14 +267,14 @@ impl TestApp {
             )
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-        Tenant {
-            business_id: reply.body["business_id"].as_str().unwrap().into(),
-            staff_id: reply.body["staff_id"].as_str().unwrap().into(),
-            email,
-            password,
-            access: reply.body["access_token"].as_str().unwrap().into(),
-            refresh: reply.body["refresh_token"].as_str().unwrap().into(),
-        }
+        Tenant::signed_in(&reply.body, email, password)
+    }
+
+    /// Signs in; returns the access token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let reply = self.call(Method::POST, "/v1/auth/login", None, Some(json!({"email": email, "password": password}))).await;
+        assert_eq!(reply.status, StatusCode::OK, "login: {reply:?}");
+        reply.body["access_token"].as_str().expect("an access token").to_owned()
     }
 
     /// Invites `role` into the tenant's business and accepts; returns the new member's tokens.
@@ -279,14 +292,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(accepted.status, StatusCode::CREATED, "{accepted:?}");
-        Tenant {
-            business_id: accepted.body["business_id"].as_str().unwrap().into(),
-            staff_id: accepted.body["staff_id"].as_str().unwrap().into(),
-            email,
-            password,
-            access: accepted.body["access_token"].as_str().unwrap().into(),
-            refresh: accepted.body["refresh_token"].as_str().unwrap().into(),
-        }
+        Tenant::signed_in(&accepted.body, email, password)
     }
 
     /// The business's change-log position.

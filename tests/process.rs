@@ -2,68 +2,80 @@
 //! across `kill -9`, and logs that never carry secrets.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use switchboard_testkit::whatsapp::sign_meta;
+use switchboard_tests::program;
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard-cloud");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// Where a service process lives across its restarts: a data directory, a log file, a port.
+struct Home {
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    log: PathBuf,
+    base: String,
+    port: u16,
+    client: reqwest::Client,
 }
 
-fn start(data_dir: &Path, port: u16, log: &Path) -> Child {
-    start_with(data_dir, port, log, &[])
-}
-
-fn start_with(data_dir: &Path, port: u16, log: &Path, extra: &[(&str, &str)]) -> Child {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    Command::new(BIN)
-        .arg("serve")
-        .env_clear()
-        .envs(extra.iter().copied())
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("SWITCHBOARD_DATA_DIR", data_dir)
-        .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
-        // As chatty as it gets: even debug logs must not carry secrets.
-        .env("SWITCHBOARD_LOG", "debug")
-        .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("the binary starts")
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
-            if r.status().is_success() {
-                return;
-            }
+impl Home {
+    fn new() -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        let port = switchboard_testkit::free_port();
+        Home {
+            data: dir.path().join("data"),
+            log: dir.path().join("service.log"),
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            client: reqwest::Client::new(),
+            _dir: dir,
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the service did not become healthy");
+
+    /// `switchboard-cloud serve` with only `extra` in its environment (besides its home), once it
+    /// answers its health check.
+    async fn serve(&self, extra: &[(&str, &str)]) -> Child {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let child = Command::new(program("switchboard-cloud"))
+            .arg("serve")
+            .env_clear()
+            .envs(extra.iter().copied())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SWITCHBOARD_DATA_DIR", &self.data)
+            .env("SWITCHBOARD_BIND", format!("127.0.0.1:{}", self.port))
+            // As chatty as it gets: even debug logs must not carry secrets.
+            .env("SWITCHBOARD_LOG", "debug")
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("the binary starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(r) = self.client.get(format!("{}/healthz", self.base)).send().await {
+                if r.status().is_success() {
+                    return child;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the service did not become healthy");
+    }
 }
 
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_and_logs_carry_no_secrets() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let log = dir.path().join("service.log");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let home = Home::new();
+    let (data, log, base, client) = (&home.data, &home.log, &home.base, &home.client);
 
     // `migrate` alone creates the embedded database.
-    let out = Command::new(BIN).arg("migrate").env("SWITCHBOARD_DATA_DIR", &data).output().unwrap();
+    let out = Command::new(program("switchboard-cloud")).arg("migrate").env("SWITCHBOARD_DATA_DIR", &data).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(data.join("switchboard.db").exists());
 
-    let mut child = start(&data, port, &log);
-    wait_healthy(&client, &base).await;
+    let mut child = home.serve(&[]).await;
     let password = "hunter2-but-longer";
     let signup: Value = client
         .post(format!("{base}/v1/auth/signup"))
@@ -88,8 +100,7 @@ async fn acknowledged_writes_survive_kill_and_logs_carry_no_secrets() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let mut child = start(&data, port, &log);
-    wait_healthy(&client, &base).await;
+    let mut child = home.serve(&[]).await;
     let login: Value = client.post(format!("{base}/v1/auth/login"))
         .json(&json!({"email": "kim@example.com", "password": password})).send().await.unwrap().json().await.unwrap();
     let access2 = login["access_token"].as_str().expect("login after restart").to_owned();
@@ -114,16 +125,10 @@ async fn acknowledged_writes_survive_kill_and_logs_carry_no_secrets() {
 
 #[tokio::test]
 async fn a_webhook_acknowledged_before_kill_9_is_processed_after_restart() {
-    use hmac::Mac;
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let log = dir.path().join("service.log");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let home = Home::new();
+    let (base, client) = (&home.base, &home.client);
     // First life: acknowledges webhooks but its worker never runs (as if killed right after).
-    let mut child = start_with(&data, port, &log, &[("SWITCHBOARD_RUN_WORKERS", "false")]);
-    wait_healthy(&client, &base).await;
+    let mut child = home.serve(&[("SWITCHBOARD_RUN_WORKERS", "false")]).await;
     let signup: Value = client.post(format!("{base}/v1/auth/signup"))
         .json(&json!({"business_name": "Kill", "timezone": "UTC", "name": "K", "email": "k@example.com", "password": "long enough pw"}))
         .send().await.unwrap().json().await.unwrap();
@@ -133,17 +138,14 @@ async fn a_webhook_acknowledged_before_kill_9_is_processed_after_restart() {
     assert_eq!(r.status(), 200);
     let body = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "W", "changes": [{"field": "messages", "value": {
         "metadata": {"phone_number_id": "555"}, "messages": [{"from": "447911123456", "id": "wamid.kill", "timestamp": "1767225600", "type": "text", "text": {"body": "Anyone there?"}}]}}]}]})).unwrap();
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"kill-secret").unwrap();
-    mac.update(&body);
-    let signature = format!("sha256={}", mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let signature = sign_meta("kill-secret", &body);
     let r = client.post(format!("{base}/webhooks/whatsapp")).header("x-hub-signature-256", signature).body(body).send().await.unwrap();
     assert_eq!(r.status(), 200, "acknowledged");
     child.kill().unwrap();
     child.wait().unwrap();
 
     // Second life, workers on: the acknowledged message reaches the inbox.
-    let mut child = start(&data, port, &log);
-    wait_healthy(&client, &base).await;
+    let mut child = home.serve(&[]).await;
     let login: Value = client.post(format!("{base}/v1/auth/login")).json(&json!({"email": "k@example.com", "password": "long enough pw"}))
         .send().await.unwrap().json().await.unwrap();
     let token = login["access_token"].as_str().unwrap().to_owned();

@@ -4,15 +4,15 @@
 //! directory. The keyring is a real GNOME Keyring answering the Secret Service on a private
 //! session bus, as on a desktop.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{Engine, PrivateSession, Service, OWNER, PASSWORD};
+use switchboard_testkit::Engine;
+use switchboard_testkit::demo::{DemoService, OWNER, PASSWORD};
+use switchboard_tests::{program, PrivateSession};
 
 fn cli(session: &PrivateSession, data_dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_switchboard-console"))
+    let out = Command::new(program("switchboard-console"))
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
@@ -25,14 +25,14 @@ fn cli(session: &PrivateSession, data_dir: &Path, args: &[&str]) -> (bool, Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_signs_in_reads_the_inbox_acts_and_queues_when_offline() {
-    let mut service = Service::start(Engine::Sqlite).await;
+    let mut service = DemoService::start(Engine::Sqlite).await;
     let owner = service.token(OWNER).await;
     service.customer_writes("447700900777", "Cli Customer", "Do you do beard trims?").await;
     let conversation = service.conversation_of(&owner, "447700900777").await;
     let dir = tempfile::tempdir().unwrap();
     let session = PrivateSession::start(true);
 
-    let (ok, out) = cli(&session, dir.path(), &["login", "--server", &service.url, "--email", OWNER, "--password", PASSWORD]);
+    let (ok, out) = cli(&session, dir.path(), &["login", "--server", service.url(), "--email", OWNER, "--password", PASSWORD]);
     assert!(ok, "{out}");
     assert!(out.contains("Signed in as owner@demo.switchboard.app (owner)"), "{out}");
     let (ok, out) = cli(&session, dir.path(), &["inbox", "--json"]);
@@ -48,13 +48,13 @@ async fn the_cli_signs_in_reads_the_inbox_acts_and_queues_when_offline() {
     let (ok, out) = cli(&session, dir.path(), &["send", &conversation, "Yes we do!"]);
     assert!(ok && out.contains("Done: the message"), "{out}");
 
-    service.stop().await;
+    service.app.stop().await;
     let (ok, out) = cli(&session, dir.path(), &["send", &conversation, "Sent while the service was down"]);
     assert!(ok, "{out}");
     assert!(out.contains("Offline") && out.contains("queued"), "{out}");
     let (_, out) = cli(&session, dir.path(), &["outbox"]);
     assert!(out.contains("pending send_message"), "{out}");
-    service.restart().await;
+    service.app.restart().await;
     let (ok, out) = cli(&session, dir.path(), &["sync"]);
     assert!(ok && out.contains("0 pending, 0 refused"), "{out}");
     let (_, out) = cli(&session, dir.path(), &["outbox"]);

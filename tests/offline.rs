@@ -2,29 +2,34 @@
 //! down is applied exactly once and in order when it returns; lost answers, races for a
 //! conversation, refusals and resyncs are all settled the way the person would expect.
 
-mod common;
-
-use protocol::EntityKind;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use common::{console, eventually, quick, Engine, Flaky, Service, AGENT, OWNER};
 use console_core::queries::{Handler, InboxFilter, InboxQuery, LocalState, TimelineItem};
 use console_core::{SyncState, Transport as _};
-use serde_json::Value;
+use protocol::EntityKind;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use switchboard_cloud::sync::log::TOMBSTONE_HORIZON_MS;
+use switchboard_testkit::demo::{DemoService, AGENT, OWNER, PASSWORD};
+use switchboard_testkit::fakes::FakeProviders;
+use switchboard_testkit::whatsapp::{app_secret, connect_whatsapp, notification, post_whatsapp_signed, spawn_with_fakes, text, whatsapp_customer, PHONE_ID};
+use switchboard_testkit::{eventually, on_both_engines, Engine, TestApp};
+use switchboard_tests::{console, quick, Flaky};
 
 fn setup() -> tempfile::TempDir {
     console_core::credentials::use_mock_store();
     tempfile::tempdir().unwrap()
 }
 
-async fn server_messages(service: &Service, token: &str, conversation: &str) -> Vec<Value> {
+async fn server_messages(service: &DemoService, token: &str, conversation: &str) -> Vec<Value> {
     service.get(&format!("/v1/conversations/{conversation}/messages?limit=200"), token).await["items"].as_array().unwrap().clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_work_is_applied_once_in_order_when_the_service_returns() {
     let dir = setup();
-    let mut service = Service::start(Engine::Sqlite).await;
+    let mut service = DemoService::start(Engine::Sqlite).await;
     let owner = service.token(OWNER).await;
     service.customer_writes("447700900111", "Ivy Offline", "Can I book a colour?").await;
     let conversation = service.conversation_of(&owner, "447700900111").await;
@@ -39,7 +44,7 @@ async fn offline_work_is_applied_once_in_order_when_the_service_returns() {
     let inbox = console.store().inbox(&InboxQuery::default(), &me).await.unwrap();
     assert!(inbox.items.iter().any(|i| i.conversation.id == conversation && i.customer_name == "Ivy Offline"), "{inbox:?}");
 
-    service.stop().await;
+    service.app.stop().await;
     status.wait_for(|s| matches!(s.state, SyncState::Offline { .. })).await.unwrap();
     console.take_over(&conversation).await.unwrap();
     for text in ["One moment, Ivy", "We have a slot", "Booked you in!"] {
@@ -67,7 +72,7 @@ async fn offline_work_is_applied_once_in_order_when_the_service_returns() {
     let mine = console.store().inbox(&InboxQuery { filter: InboxFilter::Mine, ..Default::default() }, &me).await.unwrap();
     assert!(mine.items.iter().any(|i| i.conversation.id == conversation && i.pending));
 
-    service.restart().await;
+    service.app.restart().await;
     status.wait_for(|s| s.state == SyncState::Live && s.pending == 0).await.unwrap();
     let owner = service.token(OWNER).await;
     // Applied exactly once, in order.
@@ -106,13 +111,12 @@ async fn offline_work_is_applied_once_in_order_when_the_service_returns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_after_a_lost_answer_changes_nothing_and_gets_the_same_outcomes() {
     let dir = setup();
-    let service = Service::start(Engine::Sqlite).await;
+    let service = DemoService::start(Engine::Sqlite).await;
     let owner = service.token(OWNER).await;
     service.customer_writes("447700900222", "Lost Answer", "Hello").await;
     let conversation = service.conversation_of(&owner, "447700900222").await;
     let console = console(&service, OWNER, dir.path()).await;
-    let flaky = Flaky::new(console.transport().unwrap());
-    let mut syncer = console_core::engine::Syncer::new(console.store().clone(), flaky.clone(), console.client_id().to_owned(), console.me().unwrap().to_owned(), 500);
+    let (flaky, mut syncer) = Flaky::syncer(&console);
     syncer.pass().await.unwrap();
 
     console.take_over(&conversation).await.unwrap();
@@ -139,7 +143,7 @@ async fn a_replay_after_a_lost_answer_changes_nothing_and_gets_the_same_outcomes
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_consoles_race_to_take_over_and_the_loser_sees_who_holds_it() {
     let (maya_dir, sam_dir) = (setup(), tempfile::tempdir().unwrap());
-    let service = Service::start(Engine::Sqlite).await;
+    let service = DemoService::start(Engine::Sqlite).await;
     let owner = service.token(OWNER).await;
     service.customer_writes("447700900333", "Race Customer", "Anyone there?").await;
     let conversation = service.conversation_of(&owner, "447700900333").await;
@@ -174,14 +178,13 @@ async fn two_consoles_race_to_take_over_and_the_loser_sees_who_holds_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_written_offline_into_a_conversation_a_colleague_took_is_kept_as_a_draft() {
     let (maya_dir, sam_dir) = (setup(), tempfile::tempdir().unwrap());
-    let service = Service::start(Engine::Sqlite).await;
+    let service = DemoService::start(Engine::Sqlite).await;
     let owner = service.token(OWNER).await;
     service.customer_writes("447700900444", "Draft Customer", "Is Thursday late opening?").await;
     let conversation = service.conversation_of(&owner, "447700900444").await;
     let maya = console(&service, OWNER, maya_dir.path()).await;
     let sam = console(&service, AGENT, sam_dir.path()).await;
-    let sam_net = Flaky::new(sam.transport().unwrap());
-    let mut sam_sync = console_core::engine::Syncer::new(sam.store().clone(), sam_net.clone(), sam.client_id().to_owned(), sam.me().unwrap().to_owned(), 500);
+    let (sam_net, mut sam_sync) = Flaky::syncer(&sam);
     sam_sync.pass().await.unwrap();
 
     sam_net.online.store(false, Ordering::SeqCst);
@@ -210,47 +213,106 @@ async fn a_reply_written_offline_into_a_conversation_a_colleague_took_is_kept_as
     assert!(sam.store().outbox().await.unwrap().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_resync_after_compaction_keeps_the_outbox_and_replays_it() {
-    let dir = setup();
-    let service = Service::start(Engine::Sqlite).await;
-    let owner = service.token(OWNER).await;
-    service.customer_writes("447700900555", "Resync Customer", "Hi").await;
-    let conversation = service.conversation_of(&owner, "447700900555").await;
-    let console = console(&service, OWNER, dir.path()).await;
-    let net = Flaky::new(console.transport().unwrap());
-    let mut syncer = console_core::engine::Syncer::new(console.store().clone(), net.clone(), console.client_id().to_owned(), console.me().unwrap().to_owned(), 500);
-    syncer.pass().await.unwrap();
-    let canned = console.store().entities(EntityKind::CannedResponse).await.unwrap();
-    assert!(!canned.is_empty(), "the demo's saved replies are mirrored");
+on_both_engines! {
 
-    // Offline for a long time: meanwhile a saved reply is deleted and the log compacted.
+spawn = |engine| spawn_with_fakes(engine, |_| {});
+
+/// The running service's compaction job forgets tombstones older than the horizon (and only
+/// those); a console whose cursor is behind them must resync, keeps what it queued offline
+/// through the resync, and replays it.
+async fn a_console_behind_compacted_tombstones_resyncs_and_replays_its_outbox((app, fake): (TestApp, FakeProviders)) {
+    const DAY_MS: i64 = 86_400_000;
+    let dir = setup();
+    let owner = app.signup("compaction").await;
+    connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
+    let conversation = whatsapp_customer(&app, &owner, "447700900555").await;
+    let mut canned = Vec::new();
+    for shortcut in ["hi", "bye", "soon"] {
+        let r = app.post("/v1/canned-responses", &owner.access, json!({"shortcut": shortcut, "title": shortcut, "body": format!("{shortcut}!")})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        canned.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    let mut console = console_core::Console::open(dir.path()).await.unwrap();
+    console.login(&app.base, &owner.email, &owner.password).await.unwrap();
+    let (net, mut syncer) = Flaky::syncer(&console);
+    syncer.pass().await.unwrap();
+    assert_eq!(console.store().entities(EntityKind::CannedResponse).await.unwrap().len(), 3, "the saved replies are mirrored");
+    let cursor = console.store().cursor().await.unwrap();
+    assert_eq!(cursor, app.last_seq(&owner.business_id).await);
+
+    // Offline for a long time, with a reply queued; meanwhile two saved replies are deleted.
     net.online.store(false, Ordering::SeqCst);
     console.take_over(&conversation).await.unwrap();
     console.send_message(&conversation, "Back online now").await.unwrap();
-    let gone = canned[0]["id"].as_str().unwrap().to_owned();
-    let r = service.http.delete(format!("{}/v1/canned-responses/{gone}", service.url)).bearer_auth(&owner).send().await.unwrap();
-    assert!(r.status().is_success());
-    switchboard_cloud::sync::compact(&service.db, &service.business_id, service.db.now_ms() + 1).await.unwrap();
+    for id in &canned[..2] {
+        let r = app.delete(&format!("/v1/canned-responses/{id}"), &owner.access).await;
+        assert!(r.status.is_success(), "{r:?}");
+    }
+    let tombstones = || async {
+        let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM changes WHERE business_id = $1 AND data IS NULL ORDER BY seq")
+            .bind(&owner.business_id)
+            .fetch_all(app.db.reader())
+            .await
+            .unwrap();
+        seqs
+    };
+    let compacted_through = || async {
+        let seq: i64 = sqlx::query_scalar("SELECT compacted_through FROM businesses WHERE id = $1").bind(&owner.business_id).fetch_one(app.db.reader()).await.unwrap();
+        seq
+    };
+    let old = tombstones().await;
+    assert_eq!(old.len(), 2);
+    assert!(old[0] > cursor);
+    assert_eq!(compacted_through().await, 0);
 
+    // A day short of the horizon, the workers leave them be.
+    app.advance(Duration::from_millis((TOMBSTONE_HORIZON_MS - DAY_MS) as u64));
+    app.drain().await;
+    assert_eq!((tombstones().await, compacted_through().await), (old.clone(), 0), "younger than the horizon: kept");
+    // Past it, the compaction job removes them and moves the horizon past them; a saved reply
+    // deleted now leaves a tombstone that stays.
+    app.advance(Duration::from_millis((2 * DAY_MS) as u64));
+    let r = app.delete(&format!("/v1/canned-responses/{}", canned[2]), &owner.access).await;
+    assert!(r.status.is_success(), "{r:?}");
+    let young = tombstones().await.last().copied().unwrap();
+    app.drain().await;
+    assert_eq!(tombstones().await, [young], "only the old tombstones are gone");
+    assert_eq!(compacted_through().await, old[1]);
+    // The console's cursor is behind the horizon now.
+    let pull = app.get(&format!("/v1/sync/pull?cursor={cursor}"), &owner.access).await;
+    assert_eq!((pull.status, pull.code()), (StatusCode::CONFLICT, "resync_required"), "{pull:?}");
+
+    // A month on the customer writes again (WhatsApp's 24-hour window opens), and the console
+    // comes back: it resyncs from scratch, its outbox intact, and replays it.
+    let again = notification(PHONE_ID, Value::Null, json!([text("wamid.month-later", "447700900555", "Are you still there?")]), Value::Null);
+    assert_eq!(post_whatsapp_signed(&app, &again, &app_secret(&owner)).await.0, StatusCode::OK);
+    app.drain().await;
+    assert_eq!(console.store().pending(10).await.unwrap().len(), 2, "take over and the reply, still queued");
     net.online.store(true, Ordering::SeqCst);
     let pass = syncer.pass().await.unwrap();
     assert!(pass.resync, "the old cursor had to resync");
     assert!(console.store().outbox().await.unwrap().is_empty(), "kept through the resync, then replayed");
-    assert!(console.store().entity(EntityKind::CannedResponse, &gone).await.unwrap().is_none(), "the deletion is seen");
-    let sent: Vec<Value> = server_messages(&service, &owner, &conversation).await.into_iter().filter(|m| m["body"] == "Back online now").collect();
-    assert_eq!(sent.len(), 1);
+    assert!(console.store().entities(EntityKind::CannedResponse).await.unwrap().is_empty(), "the deletions are seen");
     let t = console.store().timeline(&conversation, console.me().unwrap()).await.unwrap().unwrap();
     assert!(t.items.iter().any(|i| matches!(i, TimelineItem::Message { message, local: None, .. } if message.body == "Back online now")));
+    assert_eq!(t.handler, Handler::Me);
+    app.settled("the replayed reply is sent, once", || async {
+        fake.sends().iter().filter(|s| s.body["text"]["body"] == "Back online now").count() == 1
+    })
+    .await;
+    let replies = app.get(&format!("/v1/conversations/{conversation}/messages?limit=200"), &owner.access).await;
+    assert_eq!(replies.body["items"].as_array().unwrap().iter().filter(|m| m["body"] == "Back online now").count(), 1);
+}
+
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_console_on_one_instance_sees_a_webhook_processed_by_another() {
     let dir = setup();
-    let service = Service::start(Engine::Postgres).await;
+    let service = DemoService::start(Engine::Postgres).await;
     let second = service.another_instance().await;
     let mut console = console_core::Console::open(dir.path()).await.unwrap();
-    console.login(&second, OWNER, common::PASSWORD).await.unwrap();
+    console.login(&second.base, OWNER, PASSWORD).await.unwrap();
     let handle = console.start(None, quick()).unwrap();
     let mut events = handle.subscribe();
     handle.watch_status().wait_for(|s| s.state == SyncState::Live).await.unwrap();

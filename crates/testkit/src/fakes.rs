@@ -3,8 +3,6 @@
 //! media URL, bearer tokens) and Twilio's REST API (`POST /2010-04-01/Accounts/{sid}/Messages.json`,
 //! basic auth, form bodies; media URLs). Tests script its answers and read what it received.
 
-#![allow(dead_code)]
-
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -62,10 +60,8 @@ impl FakeProviders {
             .route("/{phone_number_id}/messages", post(graph_send))
             .route("/{media_id}", get(graph_media))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let base = format!("http://{}", crate::serve(app).await);
         *state.base.lock().unwrap() = base.clone();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         FakeProviders { base, state }
     }
 
