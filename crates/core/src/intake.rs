@@ -1,3 +1,9 @@
+//! Webhook intake, provider-neutral: a verified webhook is stored (the group committer makes many
+//! concurrent acknowledgements share one durable commit), then a worker claims stored events with a
+//! lease (`SKIP LOCKED` on PostgreSQL, so instances share them), and processes each business's batch
+//! in one transaction with a savepoint per event, handing each to its provider's `intake` module.
+//! An event that fails is kept with its reason (`failed_at`), counted in the metrics, listed for
+//! owners and admins and can be retried; nothing acknowledged is dropped.
 use crate::Core;
 
 use sqlx::Row;
