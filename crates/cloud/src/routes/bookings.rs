@@ -1,5 +1,6 @@
-
-
+//! `/v1/availability` and `/v1/bookings`: free times, and booking, moving and cancelling
+//! appointments. The core's `scheduling` decides (hours, buffers, no double booking); this only
+//! reads the query and shapes the answer.
 
 use axum::extract::State;
 

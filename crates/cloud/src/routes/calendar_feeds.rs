@@ -1,3 +1,5 @@
+//! `/v1/calendar-feeds`: private iCalendar links a business hands to its own calendar app, and
+//! `GET /calendar/{token}`, the feed itself (no sign-in: the unguessable token is the key).
 
 use axum::extract::State;
 

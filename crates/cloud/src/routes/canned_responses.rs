@@ -1,4 +1,4 @@
-
+//! `/v1/canned-responses`: the business's saved replies, which staff insert from the composer.
 
 use axum::extract::State;
 

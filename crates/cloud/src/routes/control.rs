@@ -1,5 +1,5 @@
-
-
+//! `/v1/conversations/{id}/takeover|handback`: a person takes a conversation over from the
+//! assistant and hands it back; and `/v1/assistant`, the assistant's settings.
 
 use axum::extract::State;
 

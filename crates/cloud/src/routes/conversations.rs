@@ -1,4 +1,5 @@
-
+//! `/v1/conversations` and their notes: the inbox (filters, pages), a conversation's detail and
+//! messages, and staff's internal notes.
 
 use axum::extract::State;
 

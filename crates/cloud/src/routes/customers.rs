@@ -1,5 +1,4 @@
-
-
+//! `/v1/customers`: the business's customers, searched by name, phone, WhatsApp id or email.
 
 use axum::extract::State;
 

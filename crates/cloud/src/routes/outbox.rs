@@ -1,5 +1,5 @@
-
-
+//! Sending: `POST /v1/conversations/{id}/messages` and `.../template-messages` queue a reply in
+//! the durable outbox (the core's workers deliver it); WhatsApp templates; and `/v1/media/{id}`.
 
 use axum::extract::State;
 

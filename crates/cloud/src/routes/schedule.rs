@@ -1,5 +1,5 @@
-
-
+//! `/v1/schedule`, `/v1/staff/{id}/hours` and `/v1/schedule-exceptions`: the business's opening
+//! hours, each staff member's hours, and days that differ (holidays, extra hours).
 
 use axum::extract::State;
 

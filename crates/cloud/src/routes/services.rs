@@ -1,4 +1,4 @@
-
+//! `/v1/services`: what the business offers, with duration, price and buffers.
 
 use axum::extract::State;
 
