@@ -3,37 +3,17 @@
 //! reads the query and shapes the answer.
 
 use axum::extract::State;
-
 use axum::http::StatusCode;
-
-
-
-
 use protocol::{
     Availability, AvailabilityCheck, Booking, BookingSource, BookingStatus, CreateBooking, UpdateBooking,
 };
-
-
-
-
-
-
 use utoipa_axum::router::OpenApiRouter;
-
 use utoipa_axum::routes;
 
-
 use crate::http::auth::Auth;
-
-
 use crate::error::ApiError;
-
 use crate::http::extract::{Json, Path, Query};
-
 use crate::http::AppState;
-
-
-
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

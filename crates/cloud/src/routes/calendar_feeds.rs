@@ -2,30 +2,16 @@
 //! `GET /calendar/{token}`, the feed itself (no sign-in: the unguessable token is the key).
 
 use axum::extract::State;
-
 use axum::http::{header, StatusCode};
-
 use axum::response::{IntoResponse, Response};
-
-
 use protocol::{CalendarFeed, CreateCalendarFeed, CreatedCalendarFeed};
-
-
-
 use utoipa_axum::router::OpenApiRouter;
-
 use utoipa_axum::routes;
 
-
 use crate::http::auth::Auth;
-
 use crate::error::ApiError;
-
 use crate::http::extract::{Json, Path};
-
 use crate::http::AppState;
-
-
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

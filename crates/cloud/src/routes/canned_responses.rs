@@ -1,28 +1,15 @@
 //! `/v1/canned-responses`: the business's saved replies, which staff insert from the composer.
 
 use axum::extract::State;
-
 use axum::http::StatusCode;
-
 use protocol::{CannedResponse, CreateCannedResponse, UpdateCannedResponse};
-
-
-
-
 use utoipa_axum::router::OpenApiRouter;
-
 use utoipa_axum::routes;
 
-
 use crate::http::auth::Auth;
-
 use crate::error::ApiError;
-
 use crate::http::extract::{Json, Path};
-
 use crate::http::AppState;
-
-
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -2,26 +2,14 @@
 //! assistant and hands it back; and `/v1/assistant`, the assistant's settings.
 
 use axum::extract::State;
-
 use protocol::{AssistantSettings, Conversation, UpdateAssistantSettings};
-
-
-
 use utoipa_axum::router::OpenApiRouter;
-
 use utoipa_axum::routes;
 
-
 use crate::http::auth::Auth;
-
-
 use crate::error::ApiError;
-
 use crate::http::extract::{Json, Path};
-
 use crate::http::AppState;
-
-
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

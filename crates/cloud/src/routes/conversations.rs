@@ -2,32 +2,17 @@
 //! messages, and staff's internal notes.
 
 use axum::extract::State;
-
 use axum::http::StatusCode;
-
 use protocol::{
     Channel, ControlMode, Conversation, ConversationDetail, ConversationStatus, CreateConversation, CreateNote, Message, Note, Page, UpdateConversation, UpdateNote,
 };
-
-
-
-
-
-
 use utoipa_axum::router::OpenApiRouter;
-
 use utoipa_axum::routes;
 
-
 use crate::http::auth::Auth;
-
 use crate::error::ApiError;
-
 use crate::http::extract::{Json, Path, Query};
-
 use crate::http::AppState;
-
-
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

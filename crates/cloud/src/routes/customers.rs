@@ -1,30 +1,15 @@
 //! `/v1/customers`: the business's customers, searched by name, phone, WhatsApp id or email.
 
 use axum::extract::State;
-
 use axum::http::StatusCode;
-
 use protocol::{CreateCustomer, Customer, Page, UpdateCustomer};
-
-
-
-
-
-
 use utoipa_axum::router::OpenApiRouter;
-
 use utoipa_axum::routes;
 
-
 use crate::http::auth::Auth;
-
 use crate::error::ApiError;
-
 use crate::http::extract::{Json, Path, Query};
-
 use crate::http::AppState;
-
-
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -2,37 +2,19 @@
 //! the durable outbox (the core's workers deliver it); WhatsApp templates; and `/v1/media/{id}`.
 
 use axum::extract::State;
-
 use axum::http::{header, StatusCode};
-
 use axum::response::{IntoResponse, Response};
-
-
 use protocol::{
     CreateWhatsappTemplate, Message, SendMessage, SendTemplate,
     WhatsappTemplate,
 };
-
-
-
-
 use utoipa_axum::router::OpenApiRouter;
-
 use utoipa_axum::routes;
 
-
 use crate::http::auth::Auth;
-
-
-
 use crate::error::ApiError;
-
 use crate::http::extract::{Json, Path};
-
 use crate::http::AppState;
-
-
-
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -2,36 +2,18 @@
 //! hours, each staff member's hours, and days that differ (holidays, extra hours).
 
 use axum::extract::State;
-
 use axum::http::StatusCode;
-
-
-
-
 use protocol::{
     BusinessSchedule, CreateScheduleException, ScheduleException, StaffHours,
     UpdateBusinessSchedule,
 };
-
-
-
-
-
 use utoipa_axum::router::OpenApiRouter;
-
 use utoipa_axum::routes;
 
-
 use crate::http::auth::Auth;
-
-
 use crate::error::ApiError;
-
 use crate::http::extract::{Json, Path, Query};
-
 use crate::http::AppState;
-
-
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
