@@ -80,6 +80,12 @@ fn before_value<'a>(c: &'a Customer, field: &str) -> Option<&'a str> {
     }
 }
 
+/// The line a customer's notes get when a detail they wrote from belongs to another customer.
+fn conflict_flag(field: &str, value: &str, other_customer_id: &str) -> String {
+    let what = if field == "phone" { "phone number" } else { "WhatsApp id" };
+    format!("[Switchboard] This customer wrote from {what} {value}, which customer {other_customer_id} already has; it was not added here. Merge or correct the two customers.")
+}
+
 /// Finds the customer by WhatsApp id or phone number, or creates them; fills in what was missing
 /// unless another customer already has it.
 pub async fn find_or_create_customer(
@@ -121,7 +127,8 @@ pub async fn find_or_create_customer(
                 customer.name = name;
             }
             // Filling in what was missing must never cost the message: a detail another customer
-            // already has stays off this one, and staff are told (the audit log) instead.
+            // already has stays off this one, and staff are told instead — once, on the customer's
+            // notes (every staff member sees them beside the conversation), and in the audit log.
             for (field, value) in [("phone", customer.phone.clone()), ("whatsapp_id", customer.whatsapp_id.clone())] {
                 let Some(value) = value.filter(|v| before_value(&before, field) != Some(v.as_str())) else { continue };
                 let other: Option<String> = sqlx::query_scalar(&format!(
@@ -137,8 +144,15 @@ pub async fn find_or_create_customer(
                         "phone" => customer.phone = None,
                         _ => customer.whatsapp_id = None,
                     }
-                    let detail = json!({"field": field, "value": value, "other_customer_id": other});
-                    tx.audit(None, "customer.detail_conflict", Some(("customer", &customer.id)), detail).await?;
+                    let flag = conflict_flag(field, &value, &other);
+                    if !customer.notes.contains(&flag) {
+                        if !customer.notes.is_empty() && !customer.notes.ends_with('\n') {
+                            customer.notes.push('\n');
+                        }
+                        customer.notes.push_str(&flag);
+                        let detail = json!({"field": field, "value": value, "other_customer_id": other});
+                        tx.audit(None, "customer.detail_conflict", Some(("customer", &customer.id)), detail).await?;
+                    }
                 }
             }
             if customer != before {
