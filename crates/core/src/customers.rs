@@ -162,6 +162,20 @@ pub async fn save(tx: &mut crate::store::BusinessTx, customer: &Customer, insert
 pub async fn apply_update(tx: &mut BusinessTx, auth: &Actor, id: &str, req: UpdateCustomer) -> Result<Customer, Error> {
     auth.require(Permission::HandleConversations)?;
     let mut customer = load(tx.conn(), &auth.business_id, id).await?.ok_or_else(|| Error::NotFound("customer"))?;
+    // Which fields changed, never their values (the audit log outlives an erased customer).
+    let fields: Vec<&str> = [
+        ("name", req.name.is_some()),
+        ("phone", req.phone.is_some()),
+        ("whatsapp_id", req.whatsapp_id.is_some()),
+        ("email", req.email.is_some()),
+        ("tags", req.tags.is_some()),
+        ("notes", req.notes.is_some()),
+        ("opted_out_sms", req.opted_out_sms.is_some()),
+        ("opted_out_whatsapp", req.opted_out_whatsapp.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(f, set)| set.then_some(f))
+    .collect();
     if let Some(name) = req.name {
         customer.name = optional_text(name, "name", 200)?;
     }
@@ -190,6 +204,7 @@ pub async fn apply_update(tx: &mut BusinessTx, auth: &Actor, id: &str, req: Upda
         customer.opted_out_whatsapp = v;
     }
     let saved = save(tx, &customer, false).await?;
+    tx.audit(Some(&auth.staff_id), "customer.updated", Some(("customer", id)), serde_json::json!({"fields": fields})).await?;
     Ok(saved)
 }
 
@@ -262,6 +277,7 @@ pub async fn create_customer(core: &Core, actor: &Actor, req: CreateCustomer) ->
         updated_at: protocol::Timestamp::UNIX_EPOCH,
     };
     let saved = save(&mut tx, &customer, true).await?;
+    tx.audit(Some(&actor.staff_id), "customer.created", Some(("customer", &saved.id)), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(saved)
 }

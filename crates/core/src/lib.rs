@@ -13,6 +13,7 @@
 //!   intake, client, set-up); [`intake`] is the store their webhooks wait in until processed,
 //!   [`sending`] the outbox ours leave through.
 //! - [`assistant`]: the AI receptionist (a language model with tools, or the built-in engine).
+//! - [`privacy`]: which columns hold customers' personal data; exporting, erasing and retention.
 //! - [`sync`]: the change log consoles pull and the mutations they push; [`live`]: who is online.
 //! - [`workers`]: the one runtime every background job is a step of; [`clock`]: the only "now".
 //! - [`error`]: what the domain refuses, by area, with stable codes.
@@ -30,6 +31,7 @@ pub mod error;
 pub mod intake;
 pub mod live;
 pub mod metrics;
+pub mod privacy;
 pub mod scheduling;
 pub mod sending;
 pub mod store;

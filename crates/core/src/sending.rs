@@ -165,6 +165,9 @@ pub async fn store_outgoing(
     .bind(now)
     .execute(tx.conn())
     .await?;
+    // Who sent what where; never the text (the audit log outlives an erased customer's messages).
+    let actor = message.author_staff_id.as_ref().map(|s| s.to_string());
+    tx.audit(actor.as_deref(), "message.sent", Some(("message", &message.id)), serde_json::json!({"conversation_id": conversation_id, "channel": channel.as_str(), "author": format!("{:?}", message.author_kind).to_lowercase()})).await?;
     Ok(message)
 }
 

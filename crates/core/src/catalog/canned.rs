@@ -90,6 +90,7 @@ pub async fn create_canned(core: &Core, actor: &Actor, req: CreateCannedResponse
     };
     let mut tx = core.db.begin_business(&actor.business_id).await?;
     let saved = save(&mut tx, &canned, true).await?;
+    tx.audit(Some(&actor.staff_id), "canned_response.created", Some(("canned_response", &saved.id)), serde_json::to_value(&saved).unwrap_or_default()).await?;
     tx.commit().await?;
     Ok(saved)
 }
@@ -115,6 +116,7 @@ pub async fn update_canned(core: &Core, actor: &Actor, id: &str, req: UpdateCann
         canned.body = required_text(body, "body", 4096)?;
     }
     let saved = save(&mut tx, &canned, false).await?;
+    tx.audit(Some(&actor.staff_id), "canned_response.updated", Some(("canned_response", id)), serde_json::to_value(&req).unwrap_or_default()).await?;
     tx.commit().await?;
     Ok(saved)
 }
@@ -126,6 +128,7 @@ pub async fn delete_canned(core: &Core, actor: &Actor, id: &str) -> Result<(), E
     if !tx.delete_row("canned_responses", EntityKind::CannedResponse, id).await? {
         return Err(Error::NotFound("canned response"));
     }
+    tx.audit(Some(&actor.staff_id), "canned_response.deleted", Some(("canned_response", id)), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(())
 }

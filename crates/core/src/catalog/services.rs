@@ -159,6 +159,7 @@ pub async fn create_service(core: &Core, actor: &Actor, req: CreateService) -> R
     };
     let mut tx = core.db.begin_business(&actor.business_id).await?;
     let saved = save(&mut tx, &service, true).await?;
+    tx.audit(Some(&actor.staff_id), "service.created", Some(("service", &saved.id)), serde_json::to_value(&saved).unwrap_or_default()).await?;
     tx.commit().await?;
     Ok(saved)
 }
@@ -182,13 +183,14 @@ pub async fn update_service(core: &Core, actor: &Actor, id: &str, req: UpdateSer
     service.buffer_before_minutes = req.buffer_before_minutes.unwrap_or(service.buffer_before_minutes);
     service.buffer_after_minutes = req.buffer_after_minutes.unwrap_or(service.buffer_after_minutes);
     service.active = req.active.unwrap_or(service.active);
-    if let Some(staff_ids) = req.staff_ids {
-        service.staff_ids = staff_ids;
+    if let Some(staff_ids) = &req.staff_ids {
+        service.staff_ids = staff_ids.clone();
     }
     service.min_notice_minutes = req.min_notice_minutes.unwrap_or(service.min_notice_minutes);
     service.max_advance_days = req.max_advance_days.unwrap_or(service.max_advance_days);
     service.slot_interval_minutes = req.slot_interval_minutes.unwrap_or(service.slot_interval_minutes);
     let saved = save(&mut tx, &service, false).await?;
+    tx.audit(Some(&actor.staff_id), "service.updated", Some(("service", id)), serde_json::to_value(&req).unwrap_or_default()).await?;
     tx.commit().await?;
     Ok(saved)
 }
@@ -208,6 +210,7 @@ pub async fn delete_service(core: &Core, actor: &Actor, id: &str) -> Result<(), 
         return Err(Error::NotFound("service"));
     }
     tx.record::<Service>(EntityKind::Service, id, None).await?;
+    tx.audit(Some(&actor.staff_id), "service.deleted", Some(("service", id)), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(())
 }

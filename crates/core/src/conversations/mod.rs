@@ -404,6 +404,7 @@ pub async fn add_note(tx: &mut BusinessTx, auth: &Actor, conversation_id: &str, 
         .await?;
     let note = load_note(tx.conn(), &auth.business_id, &note_id).await?.ok_or_else(|| Error::NotFound("note"))?;
     tx.record(EntityKind::Note, &note_id, Some(&note)).await?;
+    tx.audit(Some(&auth.staff_id), "note.added", Some(("note", &note_id)), serde_json::json!({"conversation_id": conversation_id})).await?;
     Ok(note)
 }
 
@@ -569,6 +570,7 @@ pub async fn update_note(core: &Core, actor: &Actor, id: &str, req: UpdateNote) 
         .await?;
     let note = load_note(tx.conn(), &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("note"))?;
     tx.record(EntityKind::Note, id, Some(&note)).await?;
+    tx.audit(Some(&actor.staff_id), "note.updated", Some(("note", id)), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(note)
 }
@@ -578,7 +580,9 @@ pub async fn delete_note(core: &Core, actor: &Actor, id: &str) -> Result<(), Err
     let mut tx = core.db.begin_business(&actor.business_id).await?;
     let note = load_note(tx.conn(), &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("note"))?;
     may_edit_note(actor, &note)?;
-    tx.delete_row("notes", EntityKind::Note, id).await?;
+    if tx.delete_row("notes", EntityKind::Note, id).await? {
+        tx.audit(Some(&actor.staff_id), "note.deleted", Some(("note", id)), serde_json::json!({})).await?;
+    }
     tx.commit().await?;
     Ok(())
 }

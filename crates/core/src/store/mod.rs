@@ -43,6 +43,11 @@ pub const SIGNALS_CHANNEL: &str = "switchboard_signals";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/cloud");
 
+/// The embedded migrations (their text is where the privacy map is read from).
+pub fn migrator() -> &'static sqlx::migrate::Migrator {
+    &MIGRATOR
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
     Sqlite,
