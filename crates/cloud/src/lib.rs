@@ -13,6 +13,7 @@
 
 pub mod error;
 pub mod http;
+pub mod logs;
 pub mod routes;
 pub mod sandbox;
 pub mod startup;

@@ -125,8 +125,7 @@ async fn serve(mut config: Config, demo_options: Option<DemoOptions>) -> anyhow:
 }
 
 fn init_logs(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let filter = switchboard_cloud::logs::filter(std::env::var("SWITCHBOARD_LOG").ok().as_deref());
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if format == "json" {
         builder.json().init();

@@ -3,11 +3,14 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use futures::{SinkExt, StreamExt};
+use protocol::{ClientFrame, ServerFrame};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use switchboard_testkit::fakes::FakeProviders;
 use switchboard_testkit::whatsapp::*;
-use switchboard_testkit::{on_both_engines, TestApp};
+use switchboard_testkit::{every_day, on_both_engines, TestApp};
+use tokio_tungstenite::tungstenite::Message;
 
 /// The service's `/metrics` text.
 async fn metrics(app: &TestApp) -> String {
@@ -126,6 +129,201 @@ async fn a_webhook_that_cannot_be_processed_is_kept_listed_counted_and_retried((
     assert_eq!((again.status, again.code()), (StatusCode::NOT_FOUND, "not_found"));
 }
 
+}
+
+on_both_engines! {
+
+spawn = |e| spawn_with_fakes(e, |_| {});
+
+/// Defect 3: a conversation with messages, a queued reply and the assistant's rows is deleted;
+/// what was queued for it is never sent, and the customer's next message starts a new one.
+async fn deleting_a_conversation_with_messages_outbox_and_assistant_rows_works((app, fake): (TestApp, FakeProviders)) {
+    let owner = app.signup("delete").await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let on = app.patch("/v1/assistant", &owner.access, json!({"enabled": true})).await;
+    assert_eq!(on.status, StatusCode::OK, "{on:?}");
+    let conversation = whatsapp_customer(&app, &owner, "447700900777").await;
+    let sends = fake.sends().len();
+    assert!(sends >= 1, "the assistant answered");
+    let queued = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "One moment please"})).await;
+    assert_eq!(queued.status, StatusCode::CREATED, "{queued:?}");
+    for table in ["outbox", "assistant_jobs"] {
+        assert!(count(&app, &format!("SELECT COUNT(*) FROM {table} WHERE business_id = $1"), &owner.business_id).await > 0, "{table}");
+    }
+
+    let r = app.delete(&format!("/v1/conversations/{conversation}"), &owner.access).await;
+    assert!(r.status.is_success(), "{r:?}");
+    assert_eq!(app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.code(), "not_found");
+    for table in ["outbox", "assistant_jobs", "messages", "conversations"] {
+        assert_eq!(count(&app, &format!("SELECT COUNT(*) FROM {table} WHERE business_id = $1"), &owner.business_id).await, 0, "{table}");
+    }
+    let state: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM assistant_state WHERE conversation_id = $1").bind(&conversation).fetch_one(app.db.reader()).await.unwrap();
+    assert_eq!(state, 0);
+    app.drain().await;
+    assert_eq!(fake.sends().len(), sends, "the queued reply was not sent");
+    let body = notification(PHONE_ID, Value::Null, json!([text("wamid.after-delete", "447700900777", "Hello again")]), Value::Null);
+    assert_eq!(post_whatsapp_signed(&app, &body, &secret).await.0, StatusCode::OK);
+    app.drain().await;
+    let inbox = app.get("/v1/conversations", &owner.access).await;
+    let items = inbox.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{inbox:?}");
+    assert_ne!(items[0]["id"], conversation.as_str());
+    let r = app.delete(&format!("/v1/conversations/{conversation}"), &owner.access).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+}
+
+on_both_engines! {
+
+spawn = TestApp::spawn;
+
+/// Defect 2: NUL in a JSON body, a path or a query string is a 4xx with a stable code on both
+/// engines (PostgreSQL cannot store it), and nothing changes.
+async fn nul_characters_in_bodies_paths_and_queries_get_a_4xx_and_change_nothing(app: TestApp) {
+    let owner = app.signup("nul").await;
+    let customer = app.post("/v1/customers", &owner.access, json!({"name": "Ana"})).await;
+    let customer = customer.body["id"].as_str().unwrap().to_owned();
+    let seq = app.last_seq(&owner.business_id).await;
+    let cases = [
+        (Method::POST, "/v1/customers".to_owned(), Some(json!({"name": "A\u{0}na"})), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        (Method::PATCH, format!("/v1/customers/{customer}"), Some(json!({"notes": "\u{0}"})), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        (Method::PATCH, "/v1/business".to_owned(), Some(json!({"name": "Nul\u{0} Studio"})), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        (Method::POST, "/v1/services".to_owned(), Some(json!({"name": "Cut\u{0}", "duration_minutes": 30})), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        (Method::GET, "/v1/customers/%00".to_owned(), None, StatusCode::BAD_REQUEST, "invalid_path"),
+        (Method::GET, format!("/v1/customers/{customer}%00"), None, StatusCode::BAD_REQUEST, "invalid_path"),
+        (Method::DELETE, "/v1/conversations/a%00b".to_owned(), None, StatusCode::BAD_REQUEST, "invalid_path"),
+        (Method::GET, "/v1/customers?q=%00".to_owned(), None, StatusCode::BAD_REQUEST, "invalid_query"),
+        (Method::GET, "/v1/conversations?cursor=x%00".to_owned(), None, StatusCode::BAD_REQUEST, "invalid_query"),
+    ];
+    for (method, path, body, status, code) in cases {
+        let r = app.call(method.clone(), &path, Some(&owner.access), body).await;
+        assert_eq!((r.status, r.code()), (status, code), "{method} {path}: {r:?}");
+    }
+    let r = app.call(Method::POST, "/v1/auth/login", None, Some(json!({"email": "a\u{0}@example.com", "password": "x"}))).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{r:?}");
+    assert_eq!(app.last_seq(&owner.business_id).await, seq, "nothing changed");
+    // A backslash followed by "u0000" is text, not a NUL.
+    let r = app.post("/v1/customers", &owner.access, json!({"name": "Literal \\u0000"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    assert_eq!(r.body["name"], "Literal \\u0000");
+}
+
+/// Defect 4: dates and times at the edge of the calendar are a 422 with a stable code, never a 500.
+async fn dates_at_the_edge_of_the_calendar_get_a_422(app: TestApp) {
+    let owner = app.signup("far").await;
+    let r = app.patch("/v1/schedule", &owner.access, json!({"opening_hours": every_day("00:00", "24:00")})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let service = app.post("/v1/services", &owner.access, json!({"name": "Cut", "duration_minutes": 30})).await;
+    let service = service.body["id"].as_str().unwrap().to_owned();
+    let customer = app.post("/v1/customers", &owner.access, json!({"name": "Ana"})).await;
+    let customer = customer.body["id"].as_str().unwrap().to_owned();
+    let seq = app.last_seq(&owner.business_id).await;
+    for (path, code) in [
+        ("/v1/bookings?from=9999-12-30&to=9999-12-31".to_owned(), "validation_failed"),
+        ("/v1/bookings?from=0001-01-01&to=0001-01-02".to_owned(), "validation_failed"),
+        ("/v1/bookings?from=9999-12-30T00:00:00Z&to=9999-12-31T00:00:00Z".to_owned(), "validation_failed"),
+        (format!("/v1/availability?service_id={service}&from=9999-12-30&to=9999-12-31"), "validation_failed"),
+        (format!("/v1/availability?service_id={service}&from=9999-12-31"), "validation_failed"),
+        (format!("/v1/availability/check?service_id={service}&start=9999-12-31T23:30"), "invalid_time"),
+        (format!("/v1/availability/check?service_id={service}&start=9999-12-31T23:30:00Z"), "invalid_time"),
+    ] {
+        let r = app.get(&path, &owner.access).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, code), "{path}: {r:?}");
+    }
+    for start in ["9999-12-31T23:30", "9999-12-31T23:30:00Z", "-009999-01-01T00:00:00Z", "1969-12-31T23:30"] {
+        let r = app.post("/v1/bookings", &owner.access, json!({"customer_id": customer, "service_id": service, "start": start})).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_time"), "{start}: {r:?}");
+    }
+    let r = app.post("/v1/schedule-exceptions", &owner.access, json!({"date": "9999-12-31", "closed": true})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{r:?}");
+    assert_eq!(app.last_seq(&owner.business_id).await, seq, "nothing changed");
+    // The last days of the calendar still work.
+    let r = app.get("/v1/bookings?from=2999-12-30&to=2999-12-31", &owner.access).await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!([])), "{r:?}");
+    let r = app.post("/v1/schedule-exceptions", &owner.access, json!({"date": "2999-12-31", "closed": true})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+}
+
+/// Defect 10: only canonical IANA names are time zones; what a lookup would forgive is refused.
+async fn time_zones_must_be_canonical_iana_names(app: TestApp) {
+    let owner = app.signup("zones").await;
+    for zone in ["localtime", "Factory", "europe/london", "utc", "posixrules", "right/UTC", "GB"] {
+        let r = app.patch("/v1/business", &owner.access, json!({"timezone": zone})).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{zone}: {r:?}");
+        let email = format!("zone-{}@example.com", switchboard_testkit::uuid_suffix());
+        let r = app.call(Method::POST, "/v1/auth/signup", None, Some(json!({"business_name": "Z", "timezone": zone, "name": "Z", "email": email, "password": "correct horse battery"}))).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "signup in {zone}: {r:?}");
+    }
+    assert_eq!(app.get("/v1/business", &owner.access).await.body["timezone"], "Europe/London");
+    for zone in ["America/Argentina/Salta", "UTC", "Asia/Kolkata"] {
+        let r = app.patch("/v1/business", &owner.access, json!({"timezone": zone})).await;
+        assert_eq!((r.status, r.body["timezone"].as_str()), (StatusCode::OK, Some(zone)), "{r:?}");
+    }
+}
+
+/// Defect 6: a deactivated person's live socket closes within a second (4001); a role change
+/// closes it too (4009), so the console reconnects with what the new role may see.
+async fn a_deactivated_or_demoted_colleagues_socket_closes_within_a_second(app: TestApp) {
+    let owner = app.signup("sockets").await;
+    let agent = app.add_staff(&owner, "agent").await;
+    let admin = app.add_staff(&owner, "admin").await;
+    let mut agents = hello(&app, &agent.access).await;
+    let mut admins = hello(&app, &admin.access).await;
+
+    let off = app.delete(&format!("/v1/staff/{}", agent.staff_id), &owner.access).await;
+    assert_eq!(off.status, StatusCode::OK, "{off:?}");
+    assert_eq!(closed_within_a_second(&mut agents).await, protocol::close::AUTH_FAILED);
+    let demoted = app.patch(&format!("/v1/staff/{}", admin.staff_id), &owner.access, json!({"role": "agent"})).await;
+    assert_eq!(demoted.status, StatusCode::OK, "{demoted:?}");
+    assert_eq!(closed_within_a_second(&mut admins).await, switchboard_cloud::live::ACCOUNT_CHANGED);
+    // The deactivated account cannot come back on a socket either.
+    let mut again = connect(&app).await;
+    say(&mut again, &ClientFrame::Hello { token: agent.access.clone(), client_id: "again".into(), cursor: 0, protocol: protocol::SYNC_PROTOCOL }).await;
+    assert_eq!(closed_within_a_second(&mut again).await, protocol::close::AUTH_FAILED);
+}
+
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(app: &TestApp) -> Socket {
+    let url = format!("{}/v1/sync/ws", app.base.replace("http://", "ws://"));
+    tokio_tungstenite::connect_async(url).await.expect("the WebSocket opens").0
+}
+
+async fn say(socket: &mut Socket, frame: &ClientFrame) {
+    socket.send(Message::Text(serde_json::to_string(frame).unwrap().into())).await.unwrap();
+}
+
+async fn hello(app: &TestApp, token: &str) -> Socket {
+    let mut socket = connect(app).await;
+    say(&mut socket, &ClientFrame::Hello { token: token.into(), client_id: format!("device-{}", switchboard_testkit::uuid_suffix()).as_str().into(), cursor: 0, protocol: protocol::SYNC_PROTOCOL }).await;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => {
+                if let ServerFrame::Welcome { .. } = serde_json::from_str(&t).unwrap() {
+                    return socket;
+                }
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected welcome, got {other:?}"),
+        }
+    }
+}
+
+/// The close code the server sends within a second (presence frames before it are skipped).
+async fn closed_within_a_second(socket: &mut Socket) -> u16 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Ok(Some(Ok(Message::Close(Some(frame))))) => return frame.code.into(),
+            Ok(Some(Ok(_))) => continue,
+            Err(_) => panic!("the socket was still open a second later"),
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
 }
 
 /// A WhatsApp text from the reproducer's number.

@@ -110,7 +110,7 @@ pub enum BookingError {
     NonexistentTime { time: String, zone: String },
     #[error("{time} happens twice in {zone} (the clocks go back). Send the instant with its offset.")]
     AmbiguousTime { time: String, zone: String, instants: Vec<String> },
-    #[error("`{0}` is not a time. Use 2026-03-09T09:00 (local) or 2026-03-09T13:00:00Z.")]
+    #[error("`{0}` is not a time from 1970 to 2999. Use 2026-03-09T09:00 (local) or 2026-03-09T13:00:00Z.")]
     InvalidTime(String),
     #[error("{0}")]
     InvalidRange(String),

@@ -12,9 +12,63 @@ use protocol::ErrorCode;
 
 use crate::error::ApiError;
 
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON body. Text may not carry U+0000 (PostgreSQL cannot store it, and no person types it):
+/// 422 `validation_failed`, on either engine.
 pub struct Json<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "Send the body as JSON with `Content-Type: application/json`."));
+        }
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        if has_nul_escape(&bytes) {
+            return Err(ApiError::validation("Text may not contain the NUL character (U+0000)."));
+        }
+        Ok(Json(value))
+    }
+}
+
+/// `application/json` or any `+json` type, as axum's own extractor accepts.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = header_text(headers, "content-type") else { return false };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let Some((kind, subtype)) = essence.split_once('/') else { return false };
+    kind == "application" && (subtype == "json" || subtype.ends_with("+json"))
+}
+
+/// Whether JSON text escapes a NUL (`\u0000`; a raw NUL is not JSON at all). An escaped backslash
+/// followed by `u0000` is text, not a NUL: the backslashes before the `u` must be odd in number.
+pub fn has_nul_escape(json: &[u8]) -> bool {
+    let needle = b"u0000";
+    let mut from = 0;
+    while let Some(found) = json[from..].windows(needle.len()).position(|w| w == needle) {
+        let at = from + found;
+        let backslashes = json[..at].iter().rev().take_while(|b| **b == b'\\').count();
+        if backslashes % 2 == 1 {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
+/// Refuses a path or query string that carries a NUL (`%00`) before any handler sees it: 400
+/// `invalid_path` / `invalid_query`, the same on both engines.
+pub async fn refuse_nul(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let nul = |text: &str| text.as_bytes().windows(3).any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0');
+    if nul(request.uri().path()) {
+        return ApiError::new(ErrorCode::InvalidPath, "The path may not contain the NUL character (%00).").into_response();
+    }
+    if request.uri().query().is_some_and(nul) {
+        return ApiError::new(ErrorCode::InvalidQuery, "The query string may not contain the NUL character (%00).").into_response();
+    }
+    next.run(request).await
+}
 
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]

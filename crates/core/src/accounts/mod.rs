@@ -242,10 +242,33 @@ pub fn required_text(value: &str, field: &str, max: usize) -> Result<String, Err
     Ok(value.to_owned())
 }
 
+/// A time zone as the IANA database spells it (`Europe/London`, `America/Argentina/Salta`, `UTC`):
+/// exactly one of its names, with its capitals — not `europe/london` or `utc`, which a lookup
+/// would forgive but other programs reading the stored name would not — and not the database's
+/// odd entries (`Factory`, `localtime`, `posixrules`, the `posix/` and `right/` copies) or bare
+/// legacy aliases (`GB`, `Japan`, `EST`).
 pub fn check_timezone(name: &str) -> Result<String, Error> {
-    jiff::tz::TimeZone::get(name)
-        .map(|_| name.to_owned())
-        .map_err(|_| Error::invalid(format!("`{name}` is not an IANA time zone (for example `Europe/London`).")))
+    let odd = matches!(name, "Factory" | "localtime" | "posixrules") || name.starts_with("posix/") || name.starts_with("right/");
+    let shaped = name == "UTC" || (name.contains('/') && !name.starts_with('/'));
+    let listed = !odd && shaped && jiff::tz::db().available().any(|n| n.as_str() == name) && jiff::tz::TimeZone::get(name).is_ok();
+    if listed {
+        Ok(name.to_owned())
+    } else {
+        Err(Error::invalid(format!("`{name}` is not an IANA time zone name (for example `Europe/London`, spelt exactly so).")))
+    }
+}
+
+#[cfg(test)]
+mod timezone_tests {
+    #[test]
+    fn only_canonical_iana_names_are_time_zones() {
+        for good in ["Europe/London", "America/New_York", "America/Argentina/Salta", "Asia/Kolkata", "UTC", "Etc/GMT+5"] {
+            assert_eq!(super::check_timezone(good).ok().as_deref(), Some(good), "{good}");
+        }
+        for bad in ["localtime", "Factory", "europe/london", "utc", "posixrules", "posix/Europe/London", "right/UTC", "GB", "", "/etc/localtime", "Mars/Olympus_Mons"] {
+            assert!(super::check_timezone(bad).is_err(), "{bad} was accepted");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

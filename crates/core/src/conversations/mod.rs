@@ -499,6 +499,15 @@ pub async fn delete_conversation(core: &Core, actor: &Actor, id: &str) -> Result
     actor.require(Permission::DeleteData)?;
     let mut tx = core.db.begin_business(&actor.business_id).await?;
     load(tx.conn(), &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    // What the workers keep for it goes first: unsent replies (a send in flight finds its row gone
+    // and stops), the assistant's queued turns and its memory of the conversation.
+    for sql in [
+        "DELETE FROM outbox WHERE message_id IN (SELECT id FROM messages WHERE conversation_id = $1)",
+        "DELETE FROM assistant_jobs WHERE conversation_id = $1",
+        "DELETE FROM assistant_state WHERE conversation_id = $1",
+    ] {
+        sqlx::query(sql).bind(id).execute(tx.conn()).await?;
+    }
     for (table, entity) in [("messages", EntityKind::Message), ("notes", EntityKind::Note)] {
         let ids: Vec<String> = sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE conversation_id = $1"))
             .bind(id)

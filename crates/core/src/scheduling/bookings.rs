@@ -46,13 +46,21 @@ pub fn slot_to_wire(slot: &Slot, tz: &TimeZone) -> AvailableSlot {
 /// exist (clocks jumped over it) or that happens twice (clocks went back) is refused with a clear
 /// code rather than guessed.
 pub fn parse_start(text: &str, tz: &TimeZone) -> Result<Timestamp, Error> {
+    use crate::scheduling::hours::{FIRST_YEAR, LAST_YEAR};
     let text = text.trim();
+    let in_calendar = |year: i16| (FIRST_YEAR..=LAST_YEAR).contains(&year);
     if let Ok(t) = Timestamp::from_str(text) {
+        if !in_calendar(t.to_zoned(TimeZone::UTC).year()) {
+            return Err(BookingError::InvalidTime(text.to_owned()).into());
+        }
         return Ok(t);
     }
     let dt = DateTime::from_str(text).map_err(|_| {
         BookingError::InvalidTime(text.to_owned())
     })?;
+    if !in_calendar(dt.year()) {
+        return Err(BookingError::InvalidTime(text.to_owned()).into());
+    }
     match tz.to_ambiguous_timestamp(dt).offset() {
         AmbiguousOffset::Unambiguous { offset } => offset.to_timestamp(dt).map_err(Error::internal),
         AmbiguousOffset::Gap { .. } => Err(BookingError::NonexistentTime { time: dt.to_string(), zone: zone_name(tz) }.into()),

@@ -169,8 +169,17 @@ async fn load_exception(conn: &mut AnyConnection, business_id: &str, id: &str) -
     row.as_ref().map(exception_from_row).transpose()
 }
 
+/// The calendar the service books in: days from 1970 to 2999. Nearer the edges of what a date type
+/// can hold, "the next day" or "a week later" would not exist; such dates are refused up front.
+pub const FIRST_YEAR: i16 = 1970;
+pub const LAST_YEAR: i16 = 2999;
+
 pub fn parse_date(text: &str, field: &str) -> Result<Date, Error> {
-    text.trim().parse::<Date>().map_err(|_| Error::invalid(format!("`{field}` must be a date like 2026-12-24.")))
+    let date = text.trim().parse::<Date>().map_err(|_| Error::invalid(format!("`{field}` must be a date like 2026-12-24.")))?;
+    if !(FIRST_YEAR..=LAST_YEAR).contains(&date.year()) {
+        return Err(Error::invalid(format!("`{field}` must be a date between {FIRST_YEAR} and {LAST_YEAR}.")));
+    }
+    Ok(date)
 }
 
 // ---------------------------------------------------------------------------------------------
