@@ -6,7 +6,7 @@ import type { PresenceEntry } from "./bindings/PresenceEntry";
 import type { Timeline } from "./bindings/Timeline";
 import type { TimelineItem } from "./bindings/TimelineItem";
 import type { WhatsappTemplate } from "./bindings/WhatsappTemplate";
-import { composerHint, fillTemplate, matchCanned, needsTemplate, slashQuery } from "./composer";
+import { composerHint, fillTemplate, matchCanned, slashQuery, templateReason } from "./composer";
 import { channelLabel, deliveryMark, handlerLabel, listTime } from "./format";
 
 interface Props {
@@ -84,9 +84,18 @@ export function ConversationView({ conversationId, me, version, directory, prese
   const bottom = useRef<HTMLDivElement>(null);
   const lastTyping = useRef(0);
 
+  const [tick, setTick] = useState(0);
   useEffect(() => {
     call({ cmd: "timeline", conversation_id: conversationId }).then(setTimeline, (e) => setError(e.message));
-  }, [conversationId, version]);
+  }, [conversationId, version, tick]);
+
+  // The service's reply window closes on its own: ask again when it does.
+  const closesAt = timeline?.reply_window.free_text && timeline.reply_window.until ? Date.parse(timeline.reply_window.until) : null;
+  useEffect(() => {
+    if (closesAt === null) return;
+    const handle = setTimeout(() => setTick((t) => t + 1), Math.min(Math.max(closesAt - Date.now() + 1000, 0), 2 ** 31 - 1));
+    return () => clearTimeout(handle);
+  }, [closesAt]);
 
   useEffect(() => {
     if (timeline && timeline.conversation.unread_count > 0) call({ cmd: "mark_read", conversation_id: conversationId }).catch(() => {});
@@ -106,8 +115,8 @@ export function ConversationView({ conversationId, me, version, directory, prese
 
   if (!timeline) return <section className="conversation">{error ?? "Loading…"}</section>;
   const c = timeline.conversation;
-  const hint = composerHint(timeline.handler);
-  const windowClosed = needsTemplate(c.channel, timeline.items);
+  const hint = composerHint(timeline.handler, timeline.reply_window);
+  const templateOnly = !timeline.reply_window.free_text && timeline.reply_window.templates;
 
   const act = async (f: () => Promise<unknown>) => {
     setError(null);
@@ -181,9 +190,9 @@ export function ConversationView({ conversationId, me, version, directory, prese
         <div ref={bottom} />
       </ol>
       {error ? <p className="error" role="alert">{error}</p> : null}
-      {windowClosed && !asNote ? (
+      {templateOnly && !asNote ? (
         <div className="templates">
-          <p className="muted">The customer last wrote more than 24 hours ago: WhatsApp only allows an approved template now.</p>
+          <p className="muted" data-testid="template-only">{templateReason(timeline.reply_window)}</p>
           <select aria-label="Template" value={template?.id ?? ""} onChange={(e) => { const t = directory.templates.find((t) => t.id === e.target.value) ?? null; setTemplate(t); setVariables(new Array(t?.variables ?? 0).fill("")); }}>
             <option value="">Choose a template…</option>
             {directory.templates.map((t) => <option key={t.id} value={t.id}>{t.name}</option>)}

@@ -1,11 +1,9 @@
-// The reply box's rules: `/` opens canned responses, WhatsApp's 24-hour window decides between a
-// free reply and a template, and who holds the conversation decides whether replying takes over.
+// The reply box: `/` opens canned responses, and what it says before anyone types. What may be
+// sent (free text, or only a WhatsApp template) is not decided here: the service ships it with the
+// conversation (`Timeline.reply_window`), the same rule it refuses replies by.
 import type { CannedResponse } from "./bindings/CannedResponse";
-import type { Channel } from "./bindings/Channel";
 import type { Handler } from "./bindings/Handler";
-import type { TimelineItem } from "./bindings/TimelineItem";
-
-const DAY_MS = 24 * 60 * 60 * 1000;
+import type { ReplyWindow } from "./bindings/ReplyWindow";
 
 /** The canned-response search typed after a leading `/`, or null when the text is a reply. */
 export function slashQuery(text: string): string | null {
@@ -21,30 +19,9 @@ export function matchCanned(query: string, canned: CannedResponse[], max = 8): C
   return [...byShortcut, ...byTitle].slice(0, max);
 }
 
-/** When the customer last wrote (WhatsApp allows free replies for 24 hours after that). */
-export function lastInboundAt(items: TimelineItem[]): Date | null {
-  for (let i = items.length - 1; i >= 0; i--) {
-    const item = items[i];
-    if (item.type === "message" && item.message.direction === "inbound" && item.message.kind !== "event") {
-      return new Date(item.message.created_at);
-    }
-  }
-  return null;
-}
-
-export function isWhatsapp(channel: Channel): boolean {
-  return channel === "whatsapp" || channel === "twilio_whatsapp";
-}
-
-/** WhatsApp only: the 24-hour window is closed and only an approved template may be sent. */
-export function needsTemplate(channel: Channel, items: TimelineItem[], now: Date = new Date()): boolean {
-  if (!isWhatsapp(channel)) return false;
-  const last = lastInboundAt(items);
-  return last === null || now.getTime() - last.getTime() >= DAY_MS;
-}
-
 /** What the composer tells the person before they type. */
-export function composerHint(handler: Handler): { canReply: boolean; hint: string } {
+export function composerHint(handler: Handler, window: ReplyWindow): { canReply: boolean; hint: string } {
+  if (!window.free_text && !window.templates) return { canReply: false, hint: "Replies cannot be sent in this conversation — notes only" };
   switch (handler.kind) {
     case "me":
       return { canReply: true, hint: "Reply to the customer…" };
@@ -55,6 +32,13 @@ export function composerHint(handler: Handler): { canReply: boolean; hint: strin
     case "colleague":
       return { canReply: false, hint: `${handler.name} is handling this conversation` };
   }
+}
+
+/** Why only a template can be sent now, in words (the window is the service's). */
+export function templateReason(window: ReplyWindow): string {
+  if (!window.until) return "The customer has not written on WhatsApp yet: only an approved template can be sent.";
+  const closed = new Date(window.until).toLocaleString("en-GB", { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+  return `WhatsApp's reply window closed on ${closed}: only an approved template can be sent now.`;
 }
 
 /** Fills a template's {{1}}, {{2}}… placeholders for the preview. */

@@ -1,26 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { CannedResponse } from "./bindings/CannedResponse";
 import type { Status } from "./bindings/Status";
-import type { TimelineItem } from "./bindings/TimelineItem";
-import type { Message } from "./bindings/Message";
 import { dirtyFrom } from "./changes";
-import { composerHint, fillTemplate, matchCanned, needsTemplate, slashQuery } from "./composer";
+import { composerHint, fillTemplate, matchCanned, slashQuery, templateReason } from "./composer";
 import { deliveryMark, handlerLabel, initials, listTime, outboxLabel, syncLabel } from "./format";
 import { moveSelection } from "./keys";
 import { describeMutation } from "./outbox";
 import { isFree } from "./slots";
 
 const canned = (shortcut: string, title: string): CannedResponse => ({ id: shortcut, business_id: "b", shortcut, title, body: `${title}!`, created_at: "", updated_at: "" });
-
-const message = (direction: "inbound" | "outbound", at: string, kind: Message["kind"] = "text"): TimelineItem => ({
-  type: "message",
-  author_name: null,
-  local: null,
-  message: {
-    id: at, business_id: "b", conversation_id: "c", direction, author_kind: direction === "inbound" ? "customer" : "assistant", author_staff_id: null,
-    kind, body: "hi", media: [], provider_message_id: null, delivery_status: "delivered", error: null, created_at: at, updated_at: at,
-  },
-});
 
 const status = (state: Status["state"], pending = 0, failed = 0): Status => ({ state, cursor: 1, pending, failed });
 
@@ -81,19 +69,16 @@ describe("the composer", () => {
     expect(matchCanned("", list)).toHaveLength(3);
   });
 
-  it("knows when WhatsApp's 24-hour window has closed", () => {
-    const now = new Date("2026-11-25T12:00:00Z");
-    const recent = [message("inbound", "2026-11-25T09:00:00Z"), message("outbound", "2026-11-25T09:01:00Z")];
-    const old = [message("inbound", "2026-11-24T11:00:00Z"), message("outbound", "2026-11-25T11:00:00Z")];
-    expect(needsTemplate("whatsapp", recent, now)).toBe(false);
-    expect(needsTemplate("whatsapp", old, now)).toBe(true);
-    expect(needsTemplate("whatsapp", [], now)).toBe(true);
-    expect(needsTemplate("sms", old, now)).toBe(false);
+  it("tells the person what replying does", () => {
+    const open = { free_text: true, until: null, templates: false };
+    expect(composerHint({ kind: "assistant" }, open).hint).toMatch(/takes this conversation over/);
+    expect(composerHint({ kind: "colleague", staff_id: "s", name: "Sam" }, open)).toEqual({ canReply: false, hint: "Sam is handling this conversation" });
+    expect(composerHint({ kind: "me" }, { free_text: false, until: null, templates: false }).canReply).toBe(false);
   });
 
-  it("tells the person what replying does", () => {
-    expect(composerHint({ kind: "assistant" }).hint).toMatch(/takes this conversation over/);
-    expect(composerHint({ kind: "colleague", staff_id: "s", name: "Sam" })).toEqual({ canReply: false, hint: "Sam is handling this conversation" });
+  it("says why only a template can be sent, from the service's window", () => {
+    expect(templateReason({ free_text: false, until: null, templates: true })).toMatch(/has not written/);
+    expect(templateReason({ free_text: false, until: "2026-11-25T09:00:00Z", templates: true })).toMatch(/closed on 25 Nov/);
   });
 
   it("previews templates", () => {

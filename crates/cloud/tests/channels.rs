@@ -290,6 +290,73 @@ async fn permanent_failures_show_why_and_the_window_needs_a_template((app, fake)
     assert_eq!(last.body["template"]["components"][0]["parameters"][1]["text"], "10:00");
 }
 
+/// The reply window a console shows is the rule sends are held to: free text until 24 hours
+/// after the customer last wrote, to the millisecond, then only a template; SMS has no window.
+async fn the_reply_window_consoles_get_is_the_rule_replies_are_held_to((app, fake): (TestApp, FakeProviders)) {
+    let owner = app.signup("window").await;
+    connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
+    let conversation = whatsapp_customer(&app, &owner, "447700900580").await;
+    let wrote: jiff::Timestamp = messages_of(&app, &owner).await[0]["created_at"].as_str().unwrap().parse().unwrap();
+    let until = wrote + jiff::SignedDuration::from_hours(24);
+    let shown = app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.body["conversation"]["reply_window"].clone();
+    assert_eq!(shown, json!({"free_text": true, "until": until.to_string(), "templates": true}), "REST");
+    let pulled = app.get("/v1/sync/pull?cursor=0&limit=1000", &owner.access).await;
+    let synced = pulled.body["changes"].as_array().unwrap().iter().rev().find(|c| c["entity"] == "conversation").unwrap()["data"]["reply_window"].clone();
+    assert_eq!(synced, shown, "what consoles sync");
+
+    // At the last millisecond of the window free text goes; one millisecond later it is refused.
+    app.advance(Duration::from_millis((until.as_millisecond() - app.now_ms()) as u64));
+    let r = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Just in time"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    app.advance(Duration::from_millis(1));
+    let r = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Too late"})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "whatsapp_window_closed"));
+    app.settled("one reply sent", || async { fake.accepted() == 1 }).await;
+
+    // The customer writes again: a new window, shipped with the conversation.
+    post_whatsapp_signed(&app, &notification(PHONE_ID, Value::Null, json!([text("wamid.again", "447700900580", "Still there?")]), Value::Null), &app_secret(&owner)).await;
+    app.drain().await;
+    let shown = app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.body["conversation"]["reply_window"].clone();
+    let until: jiff::Timestamp = shown["until"].as_str().unwrap().parse().unwrap();
+    assert_eq!(until.as_millisecond(), app.now_ms() + 24 * 3_600_000);
+
+    // SMS: free text any time, no templates.
+    connect_twilio(&app, &owner, "+14155550100").await;
+    let sms = vec![("MessageSid", "SMW9"), ("AccountSid", TWILIO_SID), ("From", "+14155550129"), ("To", "+14155550100"), ("Body", "hi"), ("NumMedia", "0")];
+    post_twilio(&app, "/webhooks/twilio", &sms, TWILIO_TOKEN).await;
+    app.drain().await;
+    let inbox = app.get("/v1/conversations?channel=sms", &owner.access).await;
+    assert_eq!(inbox.body["items"][0]["reply_window"], json!({"free_text": true, "until": null, "templates": false}));
+}
+
+/// Conversations synced before they carried a reply window are published again by the
+/// republish worker (what migration 0016 queues), and consoles pull the new shape.
+async fn conversations_synced_before_the_reply_window_are_published_again((app, _fake): (TestApp, FakeProviders)) {
+    let owner = app.signup("republish").await;
+    connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
+    for n in 0..3 {
+        whatsapp_customer(&app, &owner, &format!("44770090059{n}")).await;
+    }
+    // As an older service left them: without the field.
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT entity_id, data FROM changes WHERE business_id = $1 AND entity = 'conversation'")
+        .bind(&owner.business_id).fetch_all(app.db.reader()).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    for (id, data) in &rows {
+        let mut old: Value = serde_json::from_str(data).unwrap();
+        old.as_object_mut().unwrap().remove("reply_window");
+        sqlx::query("UPDATE changes SET data = $1 WHERE business_id = $2 AND entity_id = $3").bind(old.to_string()).bind(&owner.business_id).bind(id)
+            .execute(app.db.writer()).await.unwrap();
+    }
+    let cursor = app.get("/v1/sync/pull?cursor=0&limit=1000", &owner.access).await.body["cursor"].as_i64().unwrap();
+    sqlx::query("INSERT INTO republish (business_id, entity) VALUES ($1, 'conversation')").bind(&owner.business_id).execute(app.db.writer()).await.unwrap();
+    app.drain().await;
+    let page = app.get(&format!("/v1/sync/pull?cursor={cursor}&limit=1000"), &owner.access).await;
+    let changes = page.body["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    assert!(changes.iter().all(|c| c["entity"] == "conversation" && c["data"]["reply_window"]["free_text"] == true));
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM republish WHERE business_id = $1", &owner.business_id).await, 0, "done and forgotten");
+}
+
 async fn sms_through_twilio_with_media_opt_out_and_status((app, fake): (TestApp, FakeProviders)) {
     let owner = app.signup("sms").await;
     let ours = "+14155550100";

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use console_core::{Console, Transport};
-use protocol::{Booking, BookingSource, BookingStatus, Channel, Conversation, ControlMode, ConversationStatus, Customer, DeliveryStatus, Message};
+use protocol::{Booking, BookingSource, BookingStatus, Channel, Conversation, ControlMode, ConversationStatus, Customer, DeliveryStatus, Message, ReplyWindow};
 use serde_json::json;
 use switchboard_cloud::{Application, Config};
 
@@ -113,6 +113,7 @@ async fn seed(db: &switchboard_cloud::store::Db, business: &str, conversations: 
             last_activity_at: ts(now - c * 1000),
             last_message_preview: format!("Message from customer {c}"),
             unread_count: 1,
+            reply_window: ReplyWindow { free_text: true, until: Some(ts(now + 86_400_000)), templates: true },
             created_at: ts(now),
             updated_at: ts(now),
         };

@@ -3,7 +3,7 @@
 //! it, so what someone just did shows at once (marked pending) and what the service refused
 //! shows with its reason (a refused reply is a draft, never silently gone).
 
-use protocol::{Booking, Conversation, Customer, EntityKind, Message, MutationOp, Note};
+use protocol::{Booking, Conversation, Customer, EntityKind, Message, MutationOp, Note, ReplyWindow};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use serde_json::Value;
@@ -106,6 +106,9 @@ pub struct Timeline {
     pub conversation: Conversation,
     pub customer: Option<Customer>,
     pub handler: Handler,
+    /// What may be sent here now: the service's reply window (shipped with the conversation) as it
+    /// stands at this moment.
+    pub reply_window: ReplyWindow,
     /// A take over or hand back of mine is waiting for the service.
     pub control_pending: bool,
     /// Oldest first.
@@ -381,7 +384,8 @@ impl LocalStore {
             }
         }
         let handler = self.handler(&conversation, me).await?;
-        Ok(Some(Timeline { conversation, customer, handler, control_pending, items }))
+        let reply_window = conversation.reply_window.at(jiff::Timestamp::now().into());
+        Ok(Some(Timeline { conversation, customer, handler, reply_window, control_pending, items }))
     }
 
     /// Bookings overlapping `[from, to)` (UTC), by start, with my unconfirmed bookings,
@@ -555,6 +559,44 @@ mod tests {
         assert_eq!(found(&store, "colour").await, ["c3"]);
         store.wipe_mirror().await.unwrap();
         assert!(found(&store, "colour").await.is_empty());
+    }
+
+    /// The composer gets the service's window as it stands now: open before `until`, closed
+    /// after it, and an old row without a window leaves the decision to the service.
+    #[tokio::test]
+    async fn the_timeline_carries_the_services_reply_window_as_of_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&dir.path().join("mirror.sqlite3")).await.unwrap();
+        let hour = jiff::SignedDuration::from_hours(1);
+        let now = jiff::Timestamp::now();
+        let with_window = |id: &str, until: Option<jiff::Timestamp>| {
+            let mut c = conversation(id, "2026-11-30T10:00:00Z");
+            c["reply_window"] = json!({"free_text": until.is_some(), "until": until.map(|u| u.to_string()), "templates": true});
+            c
+        };
+        let mut old = conversation("old", "2026-11-30T10:00:00Z");
+        old.as_object_mut().unwrap().remove("reply_window");
+        store
+            .apply_page(
+                &[
+                    change(1, "conversation", "open", Some(with_window("open", Some(now + hour)))),
+                    change(2, "conversation", "closed", Some(with_window("closed", Some(now - hour)))),
+                    change(3, "conversation", "never", Some(with_window("never", None))),
+                    change(4, "conversation", "old", Some(old)),
+                ],
+                4,
+                true,
+            )
+            .await
+            .unwrap();
+        let window = async |id: &str| store.timeline(id, "me").await.unwrap().unwrap().reply_window;
+        let open = window("open").await;
+        assert!(open.free_text && open.templates && open.until.is_some_and(|u| u.as_jiff() > now));
+        let closed = window("closed").await;
+        assert!(!closed.free_text && closed.templates, "{closed:?}");
+        assert!(!window("never").await.free_text);
+        assert_eq!(window("old").await, ReplyWindow::default());
+        assert!(ReplyWindow::default().free_text, "an old row: the service decides when the reply arrives");
     }
 
     #[test]

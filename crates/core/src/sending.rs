@@ -29,7 +29,6 @@ use crate::conversations::{add_message, NewMessage};
 use crate::error::{CatalogError, Error, SendRefusal};
 use crate::store::{rfc3339, BusinessTx, Engine, StoreError};
 
-const WINDOW_MS: i64 = 24 * 3_600_000;
 const MAX_ATTEMPTS: i64 = 10;
 /// Rows are claimed four at a time, so a lease covers four provider calls at their timeout.
 const LEASE_MS: i64 = 120_000;
@@ -63,14 +62,9 @@ async fn check_sendable(tx: &mut BusinessTx, conversation_id: &str, free_form: b
     if configured.is_none() {
         return Err(SendRefusal::ChannelNotConfigured(kind).into());
     }
-    if free_form && matches!(conversation.channel, Channel::Whatsapp | Channel::TwilioWhatsapp) {
-        let last_inbound: Option<i64> = sqlx::query_scalar("SELECT last_inbound_at FROM conversations WHERE id = $1")
-            .bind(conversation_id)
-            .fetch_one(tx.conn())
-            .await?;
-        if last_inbound.is_none_or(|at| tx.now_ms() - at > WINDOW_MS) {
-            return Err(SendRefusal::WhatsappWindowClosed.into());
-        }
+    // The rule the console shows before anyone types (`Conversation::reply_window`).
+    if free_form && !conversation.reply_window.at(tx.db().now()).free_text {
+        return Err(SendRefusal::WhatsappWindowClosed.into());
     }
     Ok(Target { conversation })
 }

@@ -81,8 +81,45 @@ wire! {
         pub last_activity_at: Timestamp,
         pub last_message_preview: String,
         pub unread_count: u32,
+        /// What staff may send here, decided by the service (see [`ReplyWindow`]).
+        #[serde(default)]
+        pub reply_window: ReplyWindow,
         pub created_at: Timestamp,
         pub updated_at: Timestamp,
+    }
+}
+
+wire! {
+    /// What staff may send in a conversation: the service's rule, the one that refuses a reply
+    /// with `whatsapp_window_closed` or `cannot_reply_here`, computed by the service from what it
+    /// stores (the channel, when the customer last wrote) and shipped with the conversation, so
+    /// the console never decides it again. Free text is allowed while `free_text` holds and
+    /// `until` has not passed; [`ReplyWindow::at`] says what holds at a given moment.
+    #[derive(Copy, PartialEq, Eq)]
+    pub struct ReplyWindow {
+        /// Free-text replies can be sent (an SMS any time; on WhatsApp once the customer has
+        /// written, until `until`).
+        pub free_text: bool,
+        /// When free text stops being allowed (WhatsApp: 24 hours after the customer last
+        /// wrote); `None`: no limit, or never opened.
+        pub until: Option<Timestamp>,
+        /// An approved WhatsApp template can be sent (inside or outside the window).
+        pub templates: bool,
+    }
+}
+
+impl ReplyWindow {
+    /// The window as it stands at `now`: free text ends once `until` has passed.
+    pub fn at(self, now: Timestamp) -> ReplyWindow {
+        ReplyWindow { free_text: self.free_text && self.until.is_none_or(|until| now <= until), ..self }
+    }
+}
+
+/// A conversation written before the service shipped its reply window (an old synced row, until
+/// it is published again): free text, and the service decides when the reply arrives.
+impl Default for ReplyWindow {
+    fn default() -> Self {
+        ReplyWindow { free_text: true, until: None, templates: false }
     }
 }
 

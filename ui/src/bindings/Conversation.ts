@@ -5,6 +5,7 @@ import type { ControlMode } from "./ControlMode";
 import type { ConversationId } from "./ConversationId";
 import type { ConversationStatus } from "./ConversationStatus";
 import type { CustomerId } from "./CustomerId";
+import type { ReplyWindow } from "./ReplyWindow";
 import type { StaffId } from "./StaffId";
 import type { Timestamp } from "./Timestamp";
 
@@ -16,4 +17,8 @@ holder_staff_id: StaffId | null,
 /**
  * Whose job this conversation is (independent of who holds it right now).
  */
-assignee_staff_id: StaffId | null, last_activity_at: Timestamp, last_message_preview: string, unread_count: number, created_at: Timestamp, updated_at: Timestamp, };
+assignee_staff_id: StaffId | null, last_activity_at: Timestamp, last_message_preview: string, unread_count: number, 
+/**
+ * What staff may send here, decided by the service (see [`ReplyWindow`]).
+ */
+reply_window: ReplyWindow, created_at: Timestamp, updated_at: Timestamp, };

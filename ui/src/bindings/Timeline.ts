@@ -2,9 +2,15 @@
 import type { Conversation } from "./Conversation";
 import type { Customer } from "./Customer";
 import type { Handler } from "./Handler";
+import type { ReplyWindow } from "./ReplyWindow";
 import type { TimelineItem } from "./TimelineItem";
 
 export type Timeline = { conversation: Conversation, customer: Customer | null, handler: Handler, 
+/**
+ * What may be sent here now: the service's reply window (shipped with the conversation) as it
+ * stands at this moment.
+ */
+reply_window: ReplyWindow, 
 /**
  * A take over or hand back of mine is waiting for the service.
  */

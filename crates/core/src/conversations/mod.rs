@@ -11,7 +11,7 @@ use crate::Core;
 use protocol::EntityKind;
 use protocol::{
     AuthorKind, Channel, ControlMode, Conversation, ConversationDetail, ConversationStatus, CreateConversation, CreateNote,
-    DeliveryStatus, Direction, Media, Message, MessageKind, Note, Page, UpdateConversation, UpdateNote,
+    DeliveryStatus, Direction, Media, Message, MessageKind, Note, Page, ReplyWindow, UpdateConversation, UpdateNote,
 };
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
@@ -25,7 +25,27 @@ const PREVIEW_CHARS: usize = 140;
 const DETAIL_MESSAGES: i64 = 50;
 
 const COLUMNS: &str = "id, business_id, customer_id, channel, status, mode, holder_staff_id, assignee_staff_id, \
-                       last_activity_at, last_message_preview, unread_count, created_at, updated_at";
+                       last_activity_at, last_message_preview, unread_count, last_inbound_at, created_at, updated_at";
+
+/// How long after the customer's last message WhatsApp lets a business write freely.
+pub const WHATSAPP_WINDOW_MS: i64 = 24 * 3_600_000;
+
+/// What staff may send in a conversation on `channel` whose customer last wrote at
+/// `last_inbound_ms`: the one rule behind `whatsapp_window_closed`, shipped to consoles with the
+/// conversation. SMS takes free text any time; WhatsApp (Meta's or through Twilio) takes free
+/// text for 24 hours after the customer's last message and an approved template always; nothing
+/// is sent into a phone call.
+pub fn reply_window(channel: Channel, last_inbound_ms: Option<i64>) -> ReplyWindow {
+    match channel {
+        Channel::Sms => ReplyWindow { free_text: true, until: None, templates: false },
+        Channel::Whatsapp | Channel::TwilioWhatsapp => ReplyWindow {
+            free_text: last_inbound_ms.is_some(),
+            until: last_inbound_ms.map(|at| rfc3339(at.saturating_add(WHATSAPP_WINDOW_MS))),
+            templates: true,
+        },
+        Channel::Voice => ReplyWindow { free_text: false, until: None, templates: false },
+    }
+}
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {value}"))
@@ -35,11 +55,12 @@ fn from_row(row: &AnyRow) -> Result<Conversation, StoreError> {
     let channel: String = row.try_get("channel")?;
     let status: String = row.try_get("status")?;
     let mode: String = row.try_get("mode")?;
+    let channel = Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?;
     Ok(Conversation {
         id: row.try_get("id")?,
         business_id: row.try_get("business_id")?,
         customer_id: row.try_get("customer_id")?,
-        channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?,
+        channel,
         status: ConversationStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
         mode: ControlMode::parse(&mode).ok_or_else(|| corrupt("mode", &mode))?,
         holder_staff_id: row.try_get("holder_staff_id")?,
@@ -47,6 +68,7 @@ fn from_row(row: &AnyRow) -> Result<Conversation, StoreError> {
         last_activity_at: rfc3339(row.try_get("last_activity_at")?),
         last_message_preview: row.try_get("last_message_preview")?,
         unread_count: u32::try_from(row.try_get::<i64, _>("unread_count")?).unwrap_or(u32::MAX),
+        reply_window: reply_window(channel, row.try_get("last_inbound_at")?),
         created_at: rfc3339(row.try_get("created_at")?),
         updated_at: rfc3339(row.try_get("updated_at")?),
     })

@@ -6,11 +6,13 @@
 //! cursor, in seq order" is exactly what a console is missing. Tombstones are compacted away after
 //! a while (by a background job); a console whose cursor is older than the compaction horizon
 //! might have missed a deletion and gets `resync_required`: it wipes its mirror (never its outbox)
-//! and pulls from 0.
+//! and pulls from 0. When what the service ships about a kind grows, [`republish`] writes its rows
+//! to the log again.
 
 pub mod log;
 pub mod mutations;
 pub mod push;
+pub mod republish;
 
 pub use log::{compact, compact_all, pull};
 pub use push::push;

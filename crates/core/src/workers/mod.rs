@@ -1,5 +1,6 @@
 //! Background work: every job the service does on its own (webhook processing, sending, assistant
-//! turns, the hand-back timer, tombstone compaction) is a [`step`] of one runtime.
+//! turns, the hand-back timer, tombstone compaction, republishing synced rows) is a [`step`] of one
+//! runtime.
 //!
 //! - A step does what is due *now* (by the core's clock) and says how much it did. [`run`] loops
 //!   each job: straight on while there was work, otherwise it waits for a wake-up (a commit that
@@ -30,10 +31,12 @@ pub enum Job {
     Handback,
     /// Old tombstones leave the change log.
     Compaction,
+    /// Synced rows whose shape grew are published again (after a migration lists them).
+    Republish,
 }
 
 impl Job {
-    pub const ALL: [Job; 5] = [Job::Intake, Job::Outbox, Job::Assistant, Job::Handback, Job::Compaction];
+    pub const ALL: [Job; 6] = [Job::Intake, Job::Outbox, Job::Assistant, Job::Handback, Job::Compaction, Job::Republish];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -42,6 +45,7 @@ impl Job {
             Job::Assistant => "assistant",
             Job::Handback => "handback",
             Job::Compaction => "compaction",
+            Job::Republish => "republish",
         }
     }
 
@@ -57,7 +61,7 @@ impl Job {
 /// One wake-up per job: "there may be work for you now".
 #[derive(Default)]
 pub struct Wakeups {
-    jobs: [Notify; 5],
+    jobs: [Notify; Job::ALL.len()],
 }
 
 impl Wakeups {
@@ -86,6 +90,7 @@ impl Job {
             Job::Assistant => Duration::from_millis(200),
             Job::Handback => Duration::from_millis(core.config.handback_check_ms),
             Job::Compaction => Duration::from_secs(3600),
+            Job::Republish => Duration::from_secs(3600),
         }
     }
 }
@@ -102,6 +107,12 @@ pub async fn step(core: &Core, job: Job) -> Result<usize, Error> {
                 return Ok(0);
             }
             Ok(crate::sync::compact_all(&core.db).await? as usize)
+        }
+        Job::Republish => {
+            if !lease(core, job, Duration::from_secs(600)).await? {
+                return Ok(0);
+            }
+            crate::sync::republish::step(core).await
         }
     }
 }
