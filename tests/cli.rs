@@ -76,3 +76,139 @@ async fn the_cli_signs_in_reads_the_inbox_acts_and_queues_when_offline() {
     let (ok, out) = cli(&session, dir.path(), &["sync"]);
     assert!(!ok && out.contains("not signed in"), "{out}");
 }
+
+/// The CLI as a script sees it: exit status, stdout, stderr.
+fn cli_status(session: &PrivateSession, data_dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(program("switchboard-console"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("DBUS_SESSION_BUS_ADDRESS", &session.address)
+        .output()
+        .expect("the CLI runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_action_exits_3_with_the_reason_on_stderr_and_only_a_refused_text_is_kept_as_a_draft() {
+    let service = DemoService::start(Engine::Sqlite).await;
+    let owner = service.token(OWNER).await;
+    service.customer_writes("447700900778", "Held Customer", "Can someone call me?").await;
+    let conversation = service.conversation_of(&owner, "447700900778").await;
+    // A colleague holds it.
+    let agent = service.token(switchboard_testkit::demo::AGENT).await;
+    let held = service.app.post(&format!("/v1/conversations/{conversation}/takeover"), &agent, serde_json::json!({})).await;
+    assert!(held.status.is_success(), "{:?}", held.body);
+    let dir = tempfile::tempdir().unwrap();
+    let session = PrivateSession::start(true);
+    let (code, out, err) = cli_status(&session, dir.path(), &["login", "--server", service.url(), "--email", OWNER, "--password", PASSWORD]);
+    assert_eq!(code, Some(0), "{out}{err}");
+
+    let (code, out, err) = cli_status(&session, dir.path(), &["takeover", &conversation]);
+    assert_eq!(code, Some(3), "a refused takeover exits 3: {out}{err}");
+    assert!(err.contains("Refused:") && err.contains("(already_held)"), "the reason is on stderr: {err}");
+    assert!(!err.contains("draft") && !out.contains("draft"), "a takeover has no draft: {out}{err}");
+    assert!(!out.contains("Done"), "{out}");
+    let (_, out, _) = cli_status(&session, dir.path(), &["outbox"]);
+    assert!(out.contains("Nothing waiting"), "a refused takeover is not kept: {out}");
+
+    let (code, out, err) = cli_status(&session, dir.path(), &["send", &conversation, "I will call you at 3"]);
+    assert_eq!(code, Some(3), "a refused send exits 3: {out}{err}");
+    assert!(err.contains("(already_held)") && err.contains("The text was kept as a draft"), "{err}");
+    let (_, out, _) = cli_status(&session, dir.path(), &["outbox"]);
+    assert!(out.contains("failed send_message") && out.contains("refused:"), "the text waits in the outbox: {out}");
+
+    // A wrong password is the service refusing too; a verb with nobody signed in is not.
+    let other = tempfile::tempdir().unwrap();
+    let (code, _, err) = cli_status(&session, other.path(), &["login", "--server", service.url(), "--email", OWNER, "--password", "wrong-password"]);
+    assert_eq!(code, Some(3), "{err}");
+    let (code, _, err) = cli_status(&session, other.path(), &["takeover", &conversation]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("not signed in"), "{err}");
+}
+
+/// The CLI with extra environment (the passphrase).
+fn cli_env(session: &PrivateSession, data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(program("switchboard-console"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("DBUS_SESSION_BUS_ADDRESS", &session.address)
+        .env_remove("SWITCHBOARD_CONSOLE_PASSPHRASE")
+        .envs(env.iter().copied())
+        .output()
+        .expect("the CLI runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A headless machine: a session bus with no Secret Service and no session keyring. The sign-in
+/// goes to a file sealed with a passphrase; every later start (each CLI run, then the desk the UI
+/// talks to) is locked until the passphrase opens it, and then it is still signed in. No token is
+/// anywhere in the data directory in plaintext.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_keyring_the_sign_in_is_sealed_with_a_passphrase_and_survives_a_restart() {
+    let service = DemoService::start(Engine::Sqlite).await;
+    let owner = service.token(OWNER).await;
+    service.customer_writes("447700900779", "Sealed Customer", "Anyone there?").await;
+    let conversation = service.conversation_of(&owner, "447700900779").await;
+    let dir = tempfile::tempdir().unwrap();
+    let session = PrivateSession::start(false);
+    const PASS: (&str, &str) = ("SWITCHBOARD_CONSOLE_PASSPHRASE", "front desk passphrase 42");
+
+    let login = ["login", "--server", service.url(), "--email", OWNER, "--password", PASSWORD];
+    let (code, _, err) = cli_env(&session, dir.path(), &[], &login);
+    assert_eq!(code, Some(1), "no keyring and no passphrase is a clear refusal, not a dead end: {err}");
+    assert!(err.contains("no usable system keyring") && err.contains("SWITCHBOARD_CONSOLE_PASSPHRASE"), "{err}");
+    let (code, out, err) = cli_env(&session, dir.path(), &[PASS], &login);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("kept in an encrypted file"), "{out}");
+
+    // Restarted without the passphrase: locked, says how to open it.
+    let (code, _, err) = cli_env(&session, dir.path(), &[], &["sync"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("SWITCHBOARD_CONSOLE_PASSPHRASE"), "{err}");
+    let (code, _, err) = cli_env(&session, dir.path(), &[("SWITCHBOARD_CONSOLE_PASSPHRASE", "not the passphrase")], &["sync"]);
+    assert_ne!(code, Some(0), "{err}");
+    assert!(err.contains("passphrase does not open"), "{err}");
+    // With it: still signed in, and acting (the refresh token rotates and is sealed again).
+    let (code, out, err) = cli_env(&session, dir.path(), &[PASS], &["takeover", &conversation]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("Done: taking over"), "{out}");
+    let (code, out, err) = cli_env(&session, dir.path(), &[PASS], &["send", &conversation, "Sealed and sent"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+
+    // The desk the UI talks to, started fresh on the same directory: locked until unlocked.
+    let desk = console_core::desk::Desk::open(dir.path(), None, switchboard_tests::quick()).await.unwrap();
+    use console_core::desk::Command as C;
+    let s = desk.dispatch(C::Session).await.unwrap();
+    assert_eq!((s["locked"].as_bool(), s["keep"].as_str()), (Some(true), Some("file")), "{s}");
+    assert_eq!(s["account"]["email"], OWNER);
+    let wrong = desk.dispatch(C::Unlock { passphrase: "nope nope nope".into() }).await.unwrap_err();
+    assert_eq!(wrong.kind, "wrong_passphrase");
+    let s = desk.dispatch(C::Unlock { passphrase: PASS.1.into() }).await.unwrap();
+    assert_eq!(s["locked"], false);
+    desk.dispatch(C::SyncNow).await.expect("signed in after unlocking");
+    let inbox = desk.dispatch(C::Inbox { query: serde_json::from_value(serde_json::json!({"filter": "mine"})).unwrap() }).await.unwrap();
+    assert!(inbox["items"].as_array().unwrap().iter().any(|i| i["conversation"]["id"] == conversation.as_str()), "{inbox}");
+    desk.stop().await;
+
+    // The token itself (opened the way the console opens it) is nowhere in plaintext.
+    let creds = console_core::credentials::Credentials::sealed(dir.path(), service.url(), OWNER);
+    creds.unlock(PASS.1).unwrap();
+    let token = creds.refresh_token().unwrap().expect("a saved sign-in");
+    assert!(token.len() >= 16);
+    let mut files = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        files += 1;
+        for secret in [token.as_bytes(), PASS.1.as_bytes(), PASSWORD.as_bytes()] {
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret), "{} holds a secret in plaintext", path.display());
+        }
+        assert!(!String::from_utf8_lossy(&bytes).contains("eyJ"), "{} holds an access token", path.display());
+    }
+    assert!(files >= 2, "the mirror and the sealed sign-in");
+    let (code, _, _) = cli_env(&session, dir.path(), &[], &["logout"]);
+    assert_eq!(code, Some(0));
+    assert!(!dir.path().join(console_core::credentials::SEALED_FILE).exists(), "signing out removes the sealed sign-in");
+}

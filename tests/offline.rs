@@ -337,3 +337,78 @@ async fn a_console_on_one_instance_sees_a_webhook_processed_by_another() {
     assert_eq!(found, Ok(true), "the poke crossed instances and the console pulled the message");
     handle.stop();
 }
+
+/// A walk-in added and written to while the service is down: the customer and the conversation
+/// show at once (pending, under the console's ids), are created exactly once when it returns —
+/// even when the answer to the push is lost and the push is replayed — and on WhatsApp the first
+/// message is an approved template. A start the service refuses (no SMS channel here) is kept as
+/// a draft and creates nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_added_and_written_to_offline_is_created_once_and_whatsapp_starts_with_a_template() {
+    let dir = setup();
+    let service = DemoService::start(Engine::Sqlite).await;
+    let owner = service.token(OWNER).await;
+    let template = service
+        .app
+        .post("/v1/whatsapp-templates", &owner, json!({"name": "desk_hello", "language": "en", "body": "Hello {{1}}, this is Bloom Hair Studio."}))
+        .await;
+    assert!(template.status.is_success(), "{:?}", template.body);
+    let template_id = template.body["id"].as_str().unwrap().to_owned();
+    let console = console(&service, OWNER, dir.path()).await;
+    let me = console.me().unwrap().to_owned();
+    let (flaky, mut syncer) = Flaky::syncer(&console);
+    syncer.pass().await.unwrap();
+
+    flaky.online.store(false, Ordering::SeqCst);
+    let walk_in = protocol::CreateCustomer { name: Some("Wendy Walkin".into()), phone: Some("+44 7911 123457".into()), ..Default::default() };
+    let customer = console.create_customer(walk_in).await.unwrap().created_id.unwrap();
+    let refused_here = console.start_conversation(&customer, "whatsapp", Some("Hi Wendy"), None, vec![]).await.unwrap_err();
+    assert!(refused_here.to_string().contains("template"), "{refused_here}");
+    let started = console.start_conversation(&customer, "whatsapp", None, Some(&template_id), vec!["Wendy".into()]).await.unwrap().created_id.unwrap();
+    let by_sms = console.start_conversation(&customer, "sms", Some("Your chair is ready"), None, vec![]).await.unwrap().created_id.unwrap();
+    assert!(syncer.push_then_pull().await.unwrap_err().is_transient());
+
+    // Offline: there already, marked pending, with the customer's name and the first message.
+    let inbox = console.store().inbox(&InboxQuery::default(), &me).await.unwrap();
+    let firsts: Vec<(&str, &str, bool)> = inbox.items.iter().take(2).map(|i| (i.conversation.id.as_str(), i.customer_name.as_str(), i.pending)).collect();
+    assert_eq!(firsts, [(by_sms.as_str(), "Wendy Walkin", true), (started.as_str(), "Wendy Walkin", true)]);
+    let timeline = console.store().timeline(&started, &me).await.unwrap().expect("a conversation started here opens offline");
+    assert_eq!(timeline.handler, Handler::Me);
+    assert_eq!(timeline.customer.as_ref().and_then(|c| c.name.as_deref()), Some("Wendy Walkin"));
+    assert!(matches!(&timeline.items[..], [TimelineItem::Message { message, local: Some(LocalState::Pending { .. }), .. }] if message.body.starts_with("Hello {{1}}")), "{:?}", timeline.items);
+    let profile = console.store().customer_profile(&customer).await.unwrap().expect("the new customer's panel opens offline");
+    assert_eq!(profile.conversations.len(), 2);
+
+    // Back, and the answer to the first push is lost: the replay creates nothing twice.
+    flaky.online.store(true, Ordering::SeqCst);
+    flaky.lose_next_push_answer.store(true, Ordering::SeqCst);
+    assert!(syncer.push_then_pull().await.unwrap_err().is_transient());
+    let lost = flaky.lost.lock().unwrap()[0].outcomes.clone();
+    assert_eq!(lost.iter().map(|o| o.ok).collect::<Vec<_>>(), [true, true, false], "{lost:?}");
+    syncer.push_then_pull().await.unwrap();
+    syncer.pass().await.unwrap();
+
+    let found = service.get("/v1/customers?q=Wendy", &owner).await;
+    let ids: Vec<&str> = found["items"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [customer.as_str()], "one customer, with the console's id");
+    assert_eq!(found["items"][0]["phone"], "+447911123457");
+    let detail = service.get(&format!("/v1/conversations/{started}"), &owner).await;
+    assert_eq!(
+        (detail["conversation"]["channel"].as_str(), detail["conversation"]["mode"].as_str(), detail["conversation"]["holder_staff_id"].as_str()),
+        (Some("whatsapp"), Some("human"), Some(me.as_str()))
+    );
+    let messages = server_messages(&service, &owner, &started).await;
+    let sent: Vec<(&str, &str)> = messages.iter().filter(|m| m["direction"] == "outbound" && m["kind"] != "event").map(|m| (m["kind"].as_str().unwrap(), m["body"].as_str().unwrap())).collect();
+    assert_eq!(sent, [("template", "Hello Wendy, this is Bloom Hair Studio.")], "the first message, once, as a template");
+    let none = service.app.get(&format!("/v1/conversations/{by_sms}"), &owner).await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND, "a refused start leaves no empty conversation");
+    let outbox = console.store().outbox().await.unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!((outbox[0].op.name(), outbox[0].code), ("start_conversation", Some(protocol::ErrorCode::ChannelNotConfigured)), "kept as a draft with its reason");
+
+    // The mirror now has them as the service does: no longer pending.
+    let inbox = console.store().inbox(&InboxQuery::default(), &me).await.unwrap();
+    let row = inbox.items.iter().find(|i| i.conversation.id == started).expect("synced");
+    assert!(!row.pending);
+    assert_eq!(row.customer_name, "Wendy Walkin");
+}

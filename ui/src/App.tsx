@@ -6,7 +6,7 @@ import type { Status } from "./bindings/Status";
 import type { Directory } from "./bindings/Directory";
 import type { PresenceEntry } from "./bindings/PresenceEntry";
 import { dirtyFrom, type Dirty } from "./changes";
-import { SignIn } from "./SignIn";
+import { SignIn, Unlock } from "./SignIn";
 import { Inbox } from "./Inbox";
 import { ConversationView } from "./Conversation";
 import { CustomerPanel } from "./CustomerPanel";
@@ -106,7 +106,7 @@ export function App() {
     [],
   );
 
-  const signedIn = session?.account != null;
+  const signedIn = session?.account != null && !session.locked;
 
   // The count of customers waiting for a person, in the title (the tray shows it too).
   useEffect(() => {
@@ -127,10 +127,10 @@ export function App() {
 
   if (!session) return <div className="splash">{error ?? "Starting…"}</div>;
   // After signing in, the engine's status comes as events (the page listens from the start).
-  if (!session.account) return <SignIn onSignedIn={setSession} />;
+  if (!session.account) return <SignIn keyring={session.keyring} onSignedIn={setSession} />;
 
   const me = session.account.staff_id;
-  const signOut = async () => {
+  async function signOut() {
     try {
       await call({ cmd: "sign_out" });
     } catch (e) {
@@ -139,7 +139,8 @@ export function App() {
     setConversationId(null);
     setCustomerId(null);
     await loadSession();
-  };
+  }
+  if (session.locked) return <Unlock session={session} onUnlocked={setSession} onSignOut={signOut} />;
 
   return (
     <div className="shell">

@@ -1,22 +1,37 @@
 import { useState, type FormEvent } from "react";
 import { call, ConsoleError } from "./api";
 import type { Session } from "./bindings/Session";
+import type { Keep } from "./bindings/Keep";
 
-export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
+/** Where a sign-in can be kept on this computer: the system keyring when it works; otherwise the
+ * person chooses between an encrypted file (a passphrase opens it after a restart) and this
+ * session only. Never a dead end, never a token on disk in plaintext. */
+export function keepChoices(keyring: boolean): Keep[] {
+  return keyring ? ["keyring"] : ["file", "session"];
+}
+
+export function SignIn({ keyring, onSignedIn }: { keyring: boolean; onSignedIn: (s: Session) => void }) {
   const [server, setServer] = useState(() => localStorage.getItem("switchboard.server") ?? "http://127.0.0.1:8080");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
+  const [keep, setKeep] = useState<Keep>(keyring ? "keyring" : "file");
+  const [passphrase, setPassphrase] = useState("");
+  const [again, setAgain] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
+    if (keep === "file" && passphrase !== again) {
+      setError("The two passphrases are not the same.");
+      return;
+    }
     setBusy(true);
     setError(null);
     try {
-      const session = await call({ cmd: "sign_in", server, email, password });
-      // The address is not a secret; the password never leaves this form (the keyring keeps
-      // only the refresh token the service hands back).
+      const session = await call({ cmd: "sign_in", server, email, password, keep, passphrase: keep === "file" ? passphrase : null });
+      // The address is not a secret; the password never leaves this form (only the refresh
+      // token the service hands back is kept, where the person chose).
       localStorage.setItem("switchboard.server", server);
       onSignedIn(session);
     } catch (err) {
@@ -43,8 +58,67 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
           Password
           <input name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
         </label>
+        {keyring ? null : (
+          <fieldset className="keep" data-testid="keep-choice">
+            <legend>This computer has no system keyring. Keep me signed in:</legend>
+            <label className="inline">
+              <input type="radio" name="keep" checked={keep === "file"} onChange={() => setKeep("file")} />
+              with a passphrase (an encrypted file; asked when the console starts)
+            </label>
+            <label className="inline">
+              <input type="radio" name="keep" checked={keep === "session"} onChange={() => setKeep("session")} />
+              for this session only (sign in again next time)
+            </label>
+            {keep === "file" ? (
+              <>
+                <label>
+                  Passphrase
+                  <input name="passphrase" type="password" autoComplete="new-password" minLength={8} value={passphrase} onChange={(e) => setPassphrase(e.target.value)} required />
+                </label>
+                <label>
+                  Passphrase again
+                  <input name="passphrase-again" type="password" autoComplete="new-password" value={again} onChange={(e) => setAgain(e.target.value)} required />
+                </label>
+              </>
+            ) : null}
+          </fieldset>
+        )}
         {error ? <p className="error" role="alert">{error}</p> : null}
         <button type="submit" className="primary" disabled={busy}>{busy ? "Signing in…" : "Sign in"}</button>
+      </form>
+    </main>
+  );
+}
+
+/** After a restart, a sign-in kept in an encrypted file waits for its passphrase. */
+export function Unlock({ session, onUnlocked, onSignOut }: { session: Session; onUnlocked: (s: Session) => void; onSignOut: () => void }) {
+  const [passphrase, setPassphrase] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      onUnlocked(await call({ cmd: "unlock", passphrase }));
+    } catch (err) {
+      setError(err instanceof ConsoleError && err.kind === "wrong_passphrase" ? "That passphrase does not open the saved sign-in." : (err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main className="signin">
+      <form onSubmit={submit} aria-label="Unlock">
+        <h1>Switchboard</h1>
+        <p className="muted">{session.account?.email} on {session.account?.server} — the sign-in is kept in an encrypted file.</p>
+        <label>
+          Passphrase
+          <input name="passphrase" type="password" autoComplete="current-password" value={passphrase} onChange={(e) => setPassphrase(e.target.value)} required autoFocus />
+        </label>
+        {error ? <p className="error" role="alert">{error}</p> : null}
+        <button type="submit" className="primary" disabled={busy}>{busy ? "Unlocking…" : "Unlock"}</button>
+        <button type="button" className="link" onClick={onSignOut}>Sign out instead</button>
       </form>
     </main>
   );

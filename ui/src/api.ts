@@ -26,6 +26,7 @@ export type { Command, DeskError, Event };
 interface Answers {
   session: Session;
   sign_in: Session;
+  unlock: Session;
   sign_out: null;
   inbox: InboxPage;
   timeline: Timeline | null;
@@ -46,6 +47,8 @@ interface Answers {
   set_status: Queued;
   assign: Queued;
   add_note: Queued;
+  create_customer: Queued;
+  start_conversation: Queued;
   create_booking: Queued;
   reschedule_booking: Queued;
   cancel_booking: Queued;

@@ -30,5 +30,9 @@ export function describeMutation(op: MutationOp): string {
       return "Cancel a booking";
     case "update_customer":
       return "Edit a customer";
+    case "create_customer":
+      return `New customer ${quote(op.args.customer.name ?? op.args.customer.phone ?? "")}`;
+    case "start_conversation":
+      return op.args.body ? `First message ${quote(op.args.body)}` : "First message (WhatsApp template)";
   }
 }

@@ -16,6 +16,7 @@ use tokio::sync::{broadcast, Mutex, RwLock};
 use ts_rs::TS;
 
 use crate::alerts::Notifier;
+use crate::credentials::Keep;
 use crate::queries::InboxQuery;
 use crate::{Account, Console, ConsoleError, EngineConfig, Event, Status, SyncHandle};
 
@@ -26,8 +27,19 @@ use crate::{Account, Console, ConsoleError, EngineConfig, Event, Status, SyncHan
 pub enum Command {
     /// Who is signed in here, and the sync status. → [`Session`]
     Session,
-    /// → [`Session`]
-    SignIn { server: String, email: String, password: String },
+    /// Where the sign-in is kept: `keyring` (the default; refused as `no_keyring` where the OS
+    /// keyring does not work), `file` (encrypted with `passphrase`) or `session`. → [`Session`]
+    SignIn {
+        server: String,
+        email: String,
+        password: String,
+        #[serde(default)]
+        keep: Option<Keep>,
+        #[serde(default)]
+        passphrase: Option<String>,
+    },
+    /// Opens a sign-in kept in an encrypted file (after a restart). → [`Session`]
+    Unlock { passphrase: String },
     /// Signs out and forgets this person's data on this computer. → null
     SignOut,
     /// → `InboxPage`
@@ -60,6 +72,18 @@ pub enum Command {
     SetStatus { conversation_id: String, status: String },
     Assign { conversation_id: String, staff_id: Option<String> },
     AddNote { conversation_id: String, body: String },
+    /// A new customer (a walk-in, someone who phoned). → `Queued` (`created_id`: the customer)
+    CreateCustomer { customer: protocol::CreateCustomer },
+    /// Writes first to a customer: on WhatsApp (`whatsapp`, `twilio_whatsapp`) an approved
+    /// template, on `sms` a `body`. → `Queued` (`created_id`: the conversation)
+    StartConversation {
+        customer_id: String,
+        channel: String,
+        body: Option<String>,
+        template_id: Option<String>,
+        #[serde(default)]
+        variables: Vec<String>,
+    },
     CreateBooking { customer_id: String, service_id: String, start: String, staff_id: Option<String> },
     RescheduleBooking {
         booking_id: String,
@@ -124,6 +148,13 @@ fn settings_path(path: &str) -> Result<&str, DeskError> {
 #[ts(export)]
 pub struct Session {
     pub account: Option<Account>,
+    /// Where the sign-in is kept.
+    pub keep: Option<Keep>,
+    /// Signed in with an encrypted file that waits for its passphrase: nothing syncs until then.
+    pub locked: bool,
+    /// Whether the OS keyring works on this computer (if not, the sign-in screen offers the
+    /// encrypted file or this session only).
+    pub keyring: bool,
     /// The signed-in person's name, once the directory has synced.
     pub name: Option<String>,
     pub status: Option<Status>,
@@ -163,6 +194,9 @@ fn invalid(message: impl Into<String>) -> DeskError {
     DeskError { kind: "invalid".into(), message: message.into() }
 }
 
+/// The passphrase of a sign-in kept in an encrypted file, for unattended use.
+pub const PASSPHRASE_ENV: &str = "SWITCHBOARD_CONSOLE_PASSPHRASE";
+
 /// One signed-in console (or none yet) and its running sync engine.
 pub struct Desk {
     console: RwLock<Console>,
@@ -177,8 +211,17 @@ impl Desk {
     pub async fn open(data_dir: &Path, notifier: Option<Arc<dyn Notifier>>, config: EngineConfig) -> Result<Arc<Desk>, DeskError> {
         let console = Console::open(data_dir).await?;
         let (events, _) = broadcast::channel(256);
+        // Unattended (a headless machine's service): the passphrase from the environment.
+        if console.is_locked() {
+            if let Ok(passphrase) = std::env::var(PASSPHRASE_ENV) {
+                if let Err(e) = console.unlock(&passphrase) {
+                    tracing::warn!("{PASSPHRASE_ENV} did not open the saved sign-in: {e}");
+                }
+            }
+        }
         let desk = Arc::new(Desk { console: RwLock::new(console), sync: Mutex::new(None), events, notifier, config });
-        if desk.console.read().await.account().is_some() {
+        let ready = { let c = desk.console.read().await; c.account().is_some() && !c.is_locked() };
+        if ready {
             desk.start_sync().await?;
         }
         Ok(desk)
@@ -224,11 +267,13 @@ impl Desk {
         let console = self.console.read().await;
         let status = self.sync.lock().await.as_ref().map(SyncHandle::status);
         let account = console.account().cloned();
+        let (keep, locked) = (console.keep(), console.is_locked());
+        let keyring = tokio::task::spawn_blocking(crate::credentials::keyring_works).await.unwrap_or(false);
         let name = match &account {
             Some(a) => console.store().entity(EntityKind::Staff, &a.staff_id).await.ok().flatten().and_then(|s| s.get("name").and_then(Value::as_str).map(str::to_owned)),
             None => None,
         };
-        Session { account, name, status }
+        Session { account, keep, locked, keyring, name, status }
     }
 
     async fn kick(&self) {
@@ -243,7 +288,12 @@ impl Desk {
         use Command as C;
         match command {
             C::Session => Ok(json!(self.session().await)),
-            C::SignIn { server, email, password } => self.sign_in(server, email, password).await,
+            C::SignIn { server, email, password, keep, passphrase } => self.sign_in(server, email, password, keep.unwrap_or(Keep::Keyring), passphrase).await,
+            C::Unlock { passphrase } => {
+                self.console.read().await.unlock(&passphrase)?;
+                self.start_sync().await?;
+                Ok(json!(self.session().await))
+            }
             C::SignOut => {
                 self.stop().await;
                 self.console.write().await.logout().await?;
@@ -288,6 +338,10 @@ impl Desk {
             C::SetStatus { conversation_id, status } => self.act(async |c| c.set_status(&conversation_id, &status).await).await,
             C::Assign { conversation_id, staff_id } => self.act(async |c| c.assign(&conversation_id, staff_id.as_deref()).await).await,
             C::AddNote { conversation_id, body } => self.act(async |c| c.add_note(&conversation_id, &body).await).await,
+            C::CreateCustomer { customer } => self.act(async |c| c.create_customer(customer).await).await,
+            C::StartConversation { customer_id, channel, body, template_id, variables } => {
+                self.act(async |c| c.start_conversation(&customer_id, &channel, body.as_deref(), template_id.as_deref(), variables).await).await
+            }
             C::CreateBooking { customer_id, service_id, start, staff_id } => {
                 self.act(async |c| c.create_booking(&customer_id, &service_id, &start, staff_id.as_deref()).await).await
             }
@@ -328,13 +382,13 @@ impl Desk {
         }
     }
 
-    async fn sign_in(&self, server: String, email: String, password: String) -> Result<Value, DeskError> {
+    async fn sign_in(&self, server: String, email: String, password: String, keep: Keep, passphrase: Option<String>) -> Result<Value, DeskError> {
         let server = server.trim().trim_end_matches('/').to_owned();
         if !(server.starts_with("http://") || server.starts_with("https://")) {
             return Err(invalid("The server address starts with https:// (or http:// on this computer)."));
         }
         self.stop().await;
-        self.console.write().await.login(&server, email.trim(), &password).await?;
+        self.console.write().await.login_keeping(&server, email.trim(), &password, keep, passphrase.as_deref()).await?;
         self.start_sync().await?;
         Ok(json!(self.session().await))
     }

@@ -2,9 +2,10 @@
 //! share. [`Console`] opens a data directory holding a local SQLite mirror of what the signed-in
 //! staff member may see (`mirror`), the queue of things they did that the service has not yet
 //! confirmed (`outbox`), and runs the sync engine (`engine`) that keeps both in step with the
-//! service over HTTP and a WebSocket (`transport`). Secrets live in the OS keyring
-//! (`credentials`), never in the data directory; `alerts` decides which changes deserve a
-//! native notification.
+//! service over HTTP and a WebSocket (`transport`). The refresh token lives in the OS keyring, or
+//! where there is none in a passphrase-encrypted file or in memory for the session
+//! (`credentials`), never in plaintext in the data directory; `alerts` decides which changes
+//! deserve a native notification.
 
 pub mod alerts;
 pub mod bridge;
@@ -26,8 +27,8 @@ pub use engine::{EngineConfig, Event, Status, SyncHandle, SyncState};
 pub use store::{LocalStore, OutboxEntry};
 pub use transport::{HttpTransport, Transport, TransportError};
 
-use credentials::{CredentialError, Credentials};
-use protocol::{BookingId, MessageId, MutationOp, NoteId};
+use credentials::{CredentialError, Credentials, Keep};
+use protocol::{BookingId, ConversationId, CustomerId, MessageId, MutationOp, NoteId};
 use store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,10 @@ impl ConsoleError {
             ConsoleError::Transport(TransportError::SignedOut(_)) | ConsoleError::NotSignedIn => "signed_out",
             ConsoleError::Transport(TransportError::Refused { .. }) => "refused",
             ConsoleError::Transport(_) => "service",
+            ConsoleError::Credentials(CredentialError::WrongPassphrase) => "wrong_passphrase",
+            ConsoleError::Credentials(CredentialError::Locked) => "locked",
+            ConsoleError::Credentials(CredentialError::NoKeyring) => "no_keyring",
+            ConsoleError::Credentials(CredentialError::WeakPassphrase) => "invalid",
             ConsoleError::Credentials(_) => "keyring",
             ConsoleError::Invalid(_) => "invalid",
         }
@@ -91,6 +96,9 @@ pub struct Console {
 }
 
 const ACCOUNT_KEYS: [&str; 5] = ["server", "email", "staff_id", "business_id", "role"];
+/// Where the sign-in's refresh token is kept (`keyring` when absent: consoles from before the
+/// choice existed).
+const KEEP_KEY: &str = "keep";
 
 impl Console {
     /// Opens (or creates) the console's data directory.
@@ -119,19 +127,47 @@ impl Console {
             }),
             _ => None,
         };
+        let keep = store.setting(KEEP_KEY).await?.and_then(|k| Keep::parse(&k)).unwrap_or(Keep::Keyring);
         let mut console = Console { store, data_dir: data_dir.to_owned(), client_id, account: None, credentials: None, transport: None };
         if let Some(account) = account {
-            console.attach(account, None)?;
+            match keep {
+                Keep::Keyring => {
+                    let credentials = Credentials::for_account(&account.server, &account.email)?;
+                    console.attach(account, credentials, None);
+                }
+                // Locked until the passphrase is given (`unlock`).
+                Keep::File => {
+                    let credentials = Credentials::sealed(data_dir, &account.server, &account.email);
+                    console.attach(account, credentials, None);
+                }
+                // A sign-in for one session ended with it: nothing of that person stays.
+                Keep::Session => console.sign_out_locally().await?,
+            }
         }
         Ok(console)
     }
 
-    fn attach(&mut self, account: Account, access_token: Option<String>) -> Result<(), ConsoleError> {
-        let credentials = Arc::new(Credentials::for_account(&account.server, &account.email)?);
+    fn attach(&mut self, account: Account, credentials: Credentials, access_token: Option<String>) {
+        let credentials = Arc::new(credentials);
         self.transport = Some(Arc::new(HttpTransport::new(&account.server, credentials.clone(), access_token)));
         self.credentials = Some(credentials);
         self.account = Some(account);
-        Ok(())
+    }
+
+    /// Where the sign-in is kept (`None`: nobody is signed in).
+    pub fn keep(&self) -> Option<Keep> {
+        self.credentials.as_ref().map(|c| c.keep())
+    }
+
+    /// Signed in with an encrypted file whose passphrase has not been given since the start.
+    pub fn is_locked(&self) -> bool {
+        self.credentials.as_ref().is_some_and(|c| c.is_locked())
+    }
+
+    /// Opens the saved sign-in with its passphrase.
+    pub fn unlock(&self, passphrase: &str) -> Result<(), ConsoleError> {
+        let credentials = self.credentials.as_ref().ok_or(ConsoleError::NotSignedIn)?;
+        Ok(credentials.unlock(passphrase)?)
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -159,10 +195,24 @@ impl Console {
         self.transport.clone().ok_or(ConsoleError::NotSignedIn)
     }
 
-    /// Signs in. Signing in as someone else (or to another service) first forgets the previous
-    /// person's data on this machine.
+    /// Signs in, keeping the sign-in in the OS keyring.
     pub async fn login(&mut self, server: &str, email: &str, password: &str) -> Result<Account, ConsoleError> {
+        self.login_keeping(server, email, password, Keep::Keyring, None).await
+    }
+
+    /// Signs in, keeping the sign-in where asked (`passphrase`: for [`Keep::File`]). Signing in
+    /// as someone else (or to another service) first forgets the previous person's data on this
+    /// machine.
+    pub async fn login_keeping(&mut self, server: &str, email: &str, password: &str, keep: Keep, passphrase: Option<&str>) -> Result<Account, ConsoleError> {
         let server = server.trim_end_matches('/');
+        let email_key = email.trim().to_lowercase();
+        // Refused before asking the service: a sign-in that could not be kept.
+        let credentials = match keep {
+            Keep::Keyring if !credentials::keyring_works() => return Err(CredentialError::NoKeyring.into()),
+            Keep::Keyring => Credentials::for_account(server, &email_key)?,
+            Keep::File => Credentials::new_sealed(&self.data_dir, server, &email_key, passphrase.unwrap_or_default())?,
+            Keep::Session => Credentials::for_session(),
+        };
         let http = reqwest::Client::new();
         let tokens = transport::login(&http, server, email, password).await?;
         let account = Account {
@@ -177,8 +227,13 @@ impl Console {
                 self.sign_out_locally().await?;
             }
         }
-        self.attach(account.clone(), Some(tokens.access_token))?;
-        self.credentials.as_ref().expect("attached").store(&tokens.refresh_token)?;
+        // The previous place of this sign-in (a file, a keyring entry) is emptied first.
+        if let Some(previous) = self.credentials.take() {
+            previous.forget()?;
+        }
+        credentials.store(&tokens.refresh_token)?;
+        self.store.set_setting(KEEP_KEY, keep.as_str()).await?;
+        self.attach(account.clone(), credentials, Some(tokens.access_token));
         for (key, value) in ACCOUNT_KEYS.iter().zip([&account.server, &account.email, &account.staff_id, &account.business_id, &account.role]) {
             self.store.set_setting(key, value).await?;
         }
@@ -198,6 +253,7 @@ impl Console {
             c.forget()?;
         }
         self.store.wipe_all().await?;
+        self.store.remove_setting(KEEP_KEY).await?;
         self.account = None;
         self.credentials = None;
         self.transport = None;
@@ -235,6 +291,8 @@ impl Console {
             }
             MutationOp::AddNote { note_id, .. } => Some(note_id.to_string()),
             MutationOp::CreateBooking { booking_id, .. } => Some(booking_id.to_string()),
+            MutationOp::CreateCustomer { customer_id, .. } => Some(customer_id.to_string()),
+            MutationOp::StartConversation { conversation_id, .. } => Some(conversation_id.to_string()),
             _ => None,
         };
         let mutation_id = self.store.enqueue(&op).await?;
@@ -329,5 +387,46 @@ impl Console {
     /// Changes a customer's profile; `changes` as in `PATCH /v1/customers/{id}`.
     pub async fn update_customer(&self, customer_id: &str, changes: protocol::UpdateCustomer) -> Result<Queued, ConsoleError> {
         self.queue(MutationOp::UpdateCustomer { customer_id: customer_id.into(), changes }).await
+    }
+
+    /// Adds a customer (a walk-in, someone who phoned); usable at once, offline too.
+    pub async fn create_customer(&self, customer: protocol::CreateCustomer) -> Result<Queued, ConsoleError> {
+        let given = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+        if !given(&customer.name) && !given(&customer.phone) && !given(&customer.whatsapp_id) {
+            return Err(ConsoleError::Invalid("Give the customer at least a name or a phone number.".into()));
+        }
+        self.queue(MutationOp::CreateCustomer { customer_id: CustomerId::new(), customer }).await
+    }
+
+    /// Writes first to a customer on `channel`: on WhatsApp with an approved template
+    /// (`template_id`, `variables`), on SMS with `body`.
+    pub async fn start_conversation(
+        &self,
+        customer_id: &str,
+        channel: &str,
+        body: Option<&str>,
+        template_id: Option<&str>,
+        variables: Vec<String>,
+    ) -> Result<Queued, ConsoleError> {
+        let channel = protocol::Channel::parse(channel)
+            .filter(|c| *c != protocol::Channel::Voice)
+            .ok_or_else(|| ConsoleError::Invalid("A conversation is started on `whatsapp`, `twilio_whatsapp` or `sms`.".into()))?;
+        let whatsapp = matches!(channel, protocol::Channel::Whatsapp | protocol::Channel::TwilioWhatsapp);
+        let (body, template_id) = if whatsapp {
+            let template = template_id.filter(|t| !t.is_empty()).ok_or_else(|| ConsoleError::Invalid("On WhatsApp the first message is an approved template: pick one.".into()))?;
+            (None, Some(template.into()))
+        } else {
+            (Some(Self::text(body.unwrap_or_default(), "message", 4096)?), None)
+        };
+        self.queue(MutationOp::StartConversation {
+            conversation_id: ConversationId::new(),
+            customer_id: customer_id.into(),
+            channel,
+            message_id: MessageId::new(),
+            body,
+            template_id,
+            variables,
+        })
+        .await
     }
 }

@@ -201,6 +201,67 @@ fn overlay_conversation(c: &mut Conversation, outbox: &[OutboxEntry], me: &str) 
 }
 
 impl LocalStore {
+    /// A conversation started here that the service has not confirmed (or refused), shown as
+    /// the person will see it once it is: theirs, open, with the first message as its preview.
+    async fn started_here(&self, e: &OutboxEntry, me: &str) -> Result<Option<Conversation>, StoreError> {
+        let MutationOp::StartConversation { conversation_id, customer_id, channel, body, template_id, .. } = &e.op else { return Ok(None) };
+        let preview = match (body, template_id) {
+            (Some(body), _) => body.clone(),
+            (None, Some(t)) => self.template_body(t).await?,
+            (None, None) => String::new(),
+        };
+        let at = e.created_at.parse().unwrap_or(protocol::Timestamp::UNIX_EPOCH);
+        Ok(Some(Conversation {
+            id: conversation_id.clone(),
+            business_id: self.setting("business_id").await?.unwrap_or_default().into(),
+            customer_id: customer_id.clone(),
+            channel: *channel,
+            status: protocol::ConversationStatus::Open,
+            mode: protocol::ControlMode::Human,
+            holder_staff_id: Some(me.into()),
+            assignee_staff_id: None,
+            last_activity_at: at,
+            last_message_preview: preview.chars().take(140).collect(),
+            unread_count: 0,
+            created_at: at,
+            updated_at: at,
+        }))
+    }
+
+    async fn template_body(&self, id: &str) -> Result<String, StoreError> {
+        let t = self.entity(EntityKind::WhatsappTemplate, id).await?;
+        Ok(t.and_then(|t| t.get("body").and_then(Value::as_str).map(str::to_owned)).unwrap_or_else(|| "WhatsApp template".into()))
+    }
+
+    /// A customer from the mirror, else one added here and not confirmed yet.
+    async fn customer_or_added(&self, id: &str, outbox: &[OutboxEntry]) -> Result<Option<Customer>, StoreError> {
+        if let Some(c) = self.entity(EntityKind::Customer, id).await? {
+            return Ok(Some(serde_json::from_value(c)?));
+        }
+        for e in outbox {
+            if let MutationOp::CreateCustomer { customer_id, customer } = &e.op {
+                if customer_id == id {
+                    let at = e.created_at.parse().unwrap_or(protocol::Timestamp::UNIX_EPOCH);
+                    return Ok(Some(Customer {
+                        id: customer_id.clone(),
+                        business_id: self.setting("business_id").await?.unwrap_or_default().into(),
+                        name: customer.name.clone(),
+                        phone: customer.phone.clone(),
+                        whatsapp_id: customer.whatsapp_id.clone(),
+                        email: customer.email.clone(),
+                        tags: customer.tags.clone(),
+                        notes: customer.notes.clone(),
+                        opted_out_sms: false,
+                        opted_out_whatsapp: false,
+                        created_at: at,
+                        updated_at: at,
+                    }));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     async fn staff_name(&self, id: &str) -> Result<Option<String>, StoreError> {
         Ok(self.entity(EntityKind::Staff, id).await?.and_then(|s| s.get("name").and_then(Value::as_str).map(str::to_owned)))
     }
@@ -292,20 +353,47 @@ impl LocalStore {
             let customer_name = customer_name(row.try_get("customer_name")?, row.try_get("customer_phone")?);
             items.push(InboxItem { conversation, customer_name, handler, pending });
         }
+        // Conversations started here and not confirmed yet lead the first page.
+        if q.after.is_none() && q.search.is_none() && matches!(q.filter, InboxFilter::All | InboxFilter::Mine) {
+            let mut started = Vec::new();
+            for e in outbox.iter().rev() {
+                let Some(conversation) = self.started_here(e, me).await? else { continue };
+                if self.entity(EntityKind::Conversation, &conversation.id).await?.is_some() {
+                    continue;
+                }
+                let customer = self.customer_or_added(&conversation.customer_id, &outbox).await?;
+                let customer_name = customer_name(customer.as_ref().and_then(|c| c.name.clone()), customer.and_then(|c| c.phone));
+                started.push(InboxItem { conversation, customer_name, handler: Handler::Me, pending: true });
+            }
+            items.splice(0..0, started);
+        }
         Ok(InboxPage { items, next })
     }
 
     /// Everything in a conversation, oldest first, with my unconfirmed replies and notes (and
     /// refused ones, as drafts) at the end.
     pub async fn timeline(&self, conversation_id: &str, me: &str) -> Result<Option<Timeline>, StoreError> {
-        let Some(data) = self.entity(EntityKind::Conversation, conversation_id).await? else { return Ok(None) };
-        let mut conversation: Conversation = serde_json::from_value(data)?;
         let outbox = self.outbox().await?;
+        let mut conversation: Conversation = match self.entity(EntityKind::Conversation, conversation_id).await? {
+            Some(data) => serde_json::from_value(data)?,
+            None => {
+                let mut started = None;
+                for e in outbox.iter().filter(|e| about(e, conversation_id)) {
+                    if let Some(c) = self.started_here(e, me).await? {
+                        started = Some(c);
+                    }
+                }
+                match started {
+                    Some(c) => c,
+                    None => return Ok(None),
+                }
+            }
+        };
         let control_pending = outbox
             .iter()
             .any(|e| e.state == "pending" && matches!(e.op, MutationOp::TakeOver { .. } | MutationOp::HandBack { .. }) && about(e, conversation_id));
         overlay_conversation(&mut conversation, &outbox, me);
-        let customer = self.entity(EntityKind::Customer, &conversation.customer_id).await?.map(serde_json::from_value).transpose()?;
+        let customer = self.customer_or_added(&conversation.customer_id, &outbox).await?;
         let mut entries: Vec<(i64, String, TimelineItem)> = Vec::new();
         let rows = sqlx::query("SELECT data, created_ms, id FROM messages WHERE conversation_id = ? ORDER BY created_ms, id")
             .bind(conversation_id)
@@ -342,7 +430,15 @@ impl LocalStore {
                     message_id.to_string(),
                     self.entity(EntityKind::CannedResponse, canned_response_id).await?.and_then(|c| c.get("body").and_then(Value::as_str).map(str::to_owned)),
                 ),
-                MutationOp::SendTemplate { message_id, template_id, .. } => (message_id.to_string(), Some(format!("Template: {template_id}"))),
+                MutationOp::SendTemplate { message_id, template_id, .. } => (message_id.to_string(), Some(self.template_body(template_id).await?)),
+                MutationOp::StartConversation { message_id, body, template_id, .. } => (
+                    message_id.to_string(),
+                    match (body, template_id) {
+                        (Some(body), _) => Some(body.clone()),
+                        (None, Some(t)) => Some(self.template_body(t).await?),
+                        (None, None) => None,
+                    },
+                ),
                 _ => continue,
             };
             let Some(body) = body else { continue };
@@ -437,8 +533,8 @@ impl LocalStore {
     /// A customer with their bookings (upcoming soonest first, past latest first) and
     /// conversations.
     pub async fn customer_profile(&self, id: &str) -> Result<Option<CustomerProfile>, StoreError> {
-        let Some(customer) = self.entity(EntityKind::Customer, id).await? else { return Ok(None) };
-        let customer: Customer = serde_json::from_value(customer)?;
+        let outbox = self.outbox().await?;
+        let Some(customer) = self.customer_or_added(id, &outbox).await? else { return Ok(None) };
         let now = jiff::Timestamp::now().as_millisecond();
         let rows = sqlx::query("SELECT data, end_ms FROM bookings WHERE customer_id = ? ORDER BY start_ms").bind(id).fetch_all(self.pool()).await?;
         let (mut upcoming, mut past) = (Vec::new(), Vec::new());
@@ -453,7 +549,14 @@ impl LocalStore {
         past.reverse();
         let rows: Vec<String> =
             sqlx::query_scalar("SELECT data FROM conversations WHERE customer_id = ? ORDER BY last_activity_ms DESC").bind(id).fetch_all(self.pool()).await?;
-        let conversations = rows.iter().map(|r| parse(r)).collect::<Result<_, _>>()?;
+        let mut conversations: Vec<Conversation> = rows.iter().map(|r| parse(r)).collect::<Result<_, _>>()?;
+        for e in &outbox {
+            if let Some(c) = self.started_here(e, "").await? {
+                if c.customer_id == id && !conversations.iter().any(|x| x.id == c.id) {
+                    conversations.insert(0, c);
+                }
+            }
+        }
         Ok(Some(CustomerProfile { customer, upcoming, past, conversations }))
     }
 

@@ -254,8 +254,19 @@ pub async fn list_customers(core: &Core, actor: &Actor, query: ListCustomers) ->
 
 /// Adds a customer.
 pub async fn create_customer(core: &Core, actor: &Actor, req: CreateCustomer) -> Result<Customer, Error> {
-    actor.require(Permission::HandleConversations)?;
     let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let saved = insert(&mut tx, actor, None, req).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// Adds a customer in the caller's transaction; `id`: the one a console made (a UUID), else a
+/// new one. The REST route and the `create_customer` mutation share it.
+pub async fn insert(tx: &mut BusinessTx, actor: &Actor, id: Option<&str>, req: CreateCustomer) -> Result<Customer, Error> {
+    actor.require(Permission::HandleConversations)?;
+    if id.is_some_and(|id| uuid::Uuid::parse_str(id).is_err()) {
+        return Err(Error::invalid("`customer_id` must be a UUID."));
+    }
     let region = business_region(tx.conn(), &actor.business_id).await?;
     let phone = optional_text(req.phone, "phone", 40)?.map(|p| PhoneNumber::parse(&p, region.as_deref())).transpose()?;
     let whatsapp_id = optional_text(req.whatsapp_id, "whatsapp_id", 64)?;
@@ -263,7 +274,10 @@ pub async fn create_customer(core: &Core, actor: &Actor, req: CreateCustomer) ->
         return Err(Error::invalid("Give the customer at least a name, a phone number or a WhatsApp id."));
     }
     let customer = Customer {
-        id: tx.new_id::<String>().into(),
+        id: match id {
+            Some(id) => id.to_owned().into(),
+            None => tx.new_id::<String>().into(),
+        },
         business_id: actor.business_id.clone().into(),
         name: optional_text(req.name, "name", 200)?,
         phone: phone.map(|p| p.as_str().to_owned()),
@@ -276,9 +290,8 @@ pub async fn create_customer(core: &Core, actor: &Actor, req: CreateCustomer) ->
         created_at: protocol::Timestamp::UNIX_EPOCH,
         updated_at: protocol::Timestamp::UNIX_EPOCH,
     };
-    let saved = save(&mut tx, &customer, true).await?;
+    let saved = save(tx, &customer, true).await?;
     tx.audit(Some(&actor.staff_id), "customer.created", Some(("customer", &saved.id)), serde_json::json!({})).await?;
-    tx.commit().await?;
     Ok(saved)
 }
 

@@ -23,7 +23,7 @@ wire! {
 }
 
 request! {
-    #[derive(Default)]
+    #[derive(Default, PartialEq)]
     pub struct CreateCustomer {
         pub name: Option<String>,
         /// Any common format; national numbers are read in the business's country when it can be

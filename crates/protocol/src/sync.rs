@@ -3,10 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::customers::UpdateCustomer;
+use crate::customers::{CreateCustomer, UpdateCustomer};
 use crate::error::ErrorCode;
 use crate::ids::{BookingId, CannedResponseId, ClientId, ConversationId, CustomerId, MessageId, NoteId, ServiceId, StaffId, TemplateId};
-use crate::ConversationStatus;
+use crate::{Channel, ConversationStatus};
 
 wire_enum! {
     /// The kinds of things the change log carries. A kind this build does not know (from a newer
@@ -113,6 +113,25 @@ pub enum MutationOp {
         reason: Option<String>,
     },
     UpdateCustomer { customer_id: CustomerId, changes: UpdateCustomer },
+    /// A customer added at the desk (a walk-in, someone who phoned), with the console's id.
+    CreateCustomer { customer_id: CustomerId, customer: CreateCustomer },
+    /// Writing first to a customer: opens their conversation on `channel` (the console's id; if
+    /// they already have an open one there, that one, named in the outcome's `conversation_id`)
+    /// and sends the first message: on WhatsApp an approved template (`template_id`,
+    /// `variables`), since a business may not write freely to someone who has not written in the
+    /// last 24 hours; on SMS the `body`.
+    StartConversation {
+        conversation_id: ConversationId,
+        customer_id: CustomerId,
+        channel: Channel,
+        message_id: MessageId,
+        #[serde(default)]
+        body: Option<String>,
+        #[serde(default)]
+        template_id: Option<TemplateId>,
+        #[serde(default)]
+        variables: Vec<String>,
+    },
     /// Never sent: a pushed mutation this service could not read (a name it does not know, or
     /// arguments of the wrong shape). It is refused with the reason.
     #[serde(skip)]
@@ -136,6 +155,8 @@ impl MutationOp {
         "reschedule_booking",
         "cancel_booking",
         "update_customer",
+        "create_customer",
+        "start_conversation",
     ];
 
     pub fn name(&self) -> &str {
@@ -153,6 +174,8 @@ impl MutationOp {
             MutationOp::RescheduleBooking { .. } => "reschedule_booking",
             MutationOp::CancelBooking { .. } => "cancel_booking",
             MutationOp::UpdateCustomer { .. } => "update_customer",
+            MutationOp::CreateCustomer { .. } => "create_customer",
+            MutationOp::StartConversation { .. } => "start_conversation",
             MutationOp::Unreadable { name, .. } => name,
         }
     }
@@ -168,7 +191,8 @@ impl MutationOp {
             | MutationOp::MarkRead { conversation_id }
             | MutationOp::SetStatus { conversation_id, .. }
             | MutationOp::Assign { conversation_id, .. }
-            | MutationOp::AddNote { conversation_id, .. } => Some(conversation_id),
+            | MutationOp::AddNote { conversation_id, .. }
+            | MutationOp::StartConversation { conversation_id, .. } => Some(conversation_id),
             _ => None,
         }
     }

@@ -1,6 +1,10 @@
 //! `switchboard-console`: the console core without a window, for headless machines, scripts and
 //! tests. Every verb works on a data directory; a verb that needs the service queues its action
 //! when the service cannot be reached, and says so.
+//!
+//! Exit status, for scripts: 0 done (or queued while offline), 1 it could not be done (not
+//! signed in, bad input, local trouble), 2 a usage mistake (from clap), 3 the service refused it
+//! (the reason and its stable code on stderr).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +12,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use console_core::queries::{Handler, InboxFilter, InboxQuery};
 use console_core::{Console, ConsoleError, EngineConfig, Event};
+use console_core::credentials::{keyring_works, Keep};
+use console_core::desk::PASSPHRASE_ENV;
+use protocol::MutationOp;
 
 #[derive(Parser)]
 #[command(name = "switchboard-console", version, about = "Switchboard's console core, without a window")]
@@ -28,9 +35,18 @@ enum Filter {
     Resolved,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum KeepArg {
+    Auto,
+    Keyring,
+    File,
+}
+
 #[derive(Subcommand)]
 enum Verb {
-    /// Sign in (the refresh token goes to the system keyring).
+    /// Sign in. The refresh token goes to the system keyring; where there is none, to a file
+    /// encrypted with the passphrase in SWITCHBOARD_CONSOLE_PASSPHRASE (which later verbs read
+    /// to unlock it).
     Login {
         #[arg(long)]
         server: String,
@@ -38,6 +54,9 @@ enum Verb {
         email: String,
         #[arg(long, env = "SWITCHBOARD_PASSWORD", hide_env_values = true)]
         password: String,
+        /// Where to keep the sign-in: `auto` is the keyring when it works, else the file.
+        #[arg(long, value_enum, default_value = "auto")]
+        keep: KeepArg,
     },
     /// Sign out and forget this person's data here.
     Logout,
@@ -97,43 +116,101 @@ async fn main() -> ExitCode {
     console_core::credentials::use_platform_store();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Failure::Refused(why)) => {
+            eprintln!("{why}");
+            ExitCode::from(EXIT_REFUSED)
+        }
+        Err(Failure::Console(e)) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            if e.kind() == "refused" {
+                ExitCode::from(EXIT_REFUSED)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
 
+/// The exit status of an action the service refused (1 is everything else that went wrong).
+const EXIT_REFUSED: u8 = 3;
+
+/// Why a verb did not do what was asked.
+enum Failure {
+    /// The service said no to a queued action: the sentence for stderr.
+    Refused(String),
+    Console(ConsoleError),
+}
+
+impl<E: Into<ConsoleError>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Console(e.into())
+    }
+}
+
 /// After queuing: try to deliver now; offline, say it is queued.
-async fn deliver(console: &Console, mutation_id: i64, what: &str) -> Result<(), ConsoleError> {
+/// A refused message stays in the outbox as a draft (retry or discard it there); anything else
+/// that was refused is dropped once reported, as there is nothing to keep.
+async fn deliver(console: &Console, mutation_id: i64, what: &str) -> Result<(), Failure> {
     match console.sync_once().await {
         Ok(_) => {}
         Err(ConsoleError::Transport(e)) if e.is_transient() => {
             println!("Offline ({e}): {what} is queued and will be sent when the service is reachable.");
             return Ok(());
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     }
     match console.store().outbox().await?.into_iter().find(|e| e.id == mutation_id) {
         None => println!("Done: {what}."),
         Some(e) if e.state == "failed" => {
-            println!("Refused: {} ({}). Kept as a draft.", e.message.unwrap_or_default(), e.code.map(|c| c.as_str()).unwrap_or_default());
+            let reason = format!("Refused: {} ({}).", e.message.clone().unwrap_or_default(), e.code.map(|c| c.as_str()).unwrap_or("refused"));
+            let is_text = matches!(
+                e.op,
+                MutationOp::SendMessage { .. } | MutationOp::UseCannedResponse { .. } | MutationOp::SendTemplate { .. } | MutationOp::StartConversation { .. }
+            );
+            if is_text {
+                return Err(Failure::Refused(format!("{reason} The text was kept as a draft (#{}): see `switchboard-console outbox`.", e.id)));
+            }
+            console.store().discard(e.id).await?;
+            return Err(Failure::Refused(reason));
         }
         Some(_) => println!("Queued: {what} is waiting for earlier actions."),
     }
     Ok(())
 }
 
-async fn run(cli: Cli) -> Result<(), ConsoleError> {
+async fn run(cli: Cli) -> Result<(), Failure> {
     let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
     if let Verb::ServeUi { bind, ui, notify } = cli.verb {
-        return serve_ui(&data_dir, bind, ui, notify).await;
+        return Ok(serve_ui(&data_dir, bind, ui, notify).await?);
     }
     let mut console = Console::open(&data_dir).await?;
+    let passphrase = std::env::var(PASSPHRASE_ENV).ok().filter(|p| !p.is_empty());
+    if console.is_locked() && !matches!(cli.verb, Verb::Login { .. } | Verb::Logout) {
+        let Some(passphrase) = &passphrase else {
+            return Err(ConsoleError::Invalid(format!("The sign-in is kept in an encrypted file: set {PASSPHRASE_ENV} to its passphrase.")).into());
+        };
+        console.unlock(passphrase)?;
+    }
     match cli.verb {
-        Verb::Login { server, email, password } => {
-            let account = console.login(&server, &email, &password).await?;
-            println!("Signed in as {} ({}) on {}.", account.email, account.role, account.server);
+        Verb::Login { server, email, password, keep } => {
+            let keep = match keep {
+                KeepArg::Keyring => Keep::Keyring,
+                KeepArg::File => Keep::File,
+                KeepArg::Auto if keyring_works() => Keep::Keyring,
+                KeepArg::Auto => Keep::File,
+            };
+            if keep == Keep::File && passphrase.is_none() {
+                return Err(ConsoleError::Invalid(format!(
+                    "This computer has no usable system keyring: set {PASSPHRASE_ENV} to a passphrase (at least 8 characters) to keep the sign-in in an encrypted file."
+                ))
+                .into());
+            }
+            let account = console.login_keeping(&server, &email, &password, keep, passphrase.as_deref()).await?;
+            let kept = match keep {
+                Keep::Keyring => "the system keyring",
+                _ => "an encrypted file (unlocked with SWITCHBOARD_CONSOLE_PASSPHRASE)",
+            };
+            println!("Signed in as {} ({}) on {}; the sign-in is kept in {kept}.", account.email, account.role, account.server);
             match console.sync_once().await {
                 Ok(pass) => println!("Synced {} changes.", pass.changed.len()),
                 Err(e) => println!("Signed in, but the first sync failed: {e}"),
@@ -157,7 +234,7 @@ async fn run(cli: Cli) -> Result<(), ConsoleError> {
             Err(ConsoleError::Transport(e)) if e.is_transient() => {
                 println!("Offline ({e}); {} actions queued.", console.store().pending(10_000).await?.len());
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         },
         Verb::Watch => {
             let handle = console.start(Some(std::sync::Arc::new(console_core::alerts::DesktopNotifier::new())), EngineConfig::default())?;

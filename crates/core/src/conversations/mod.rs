@@ -142,6 +142,11 @@ async fn load_note(conn: &mut AnyConnection, business_id: &str, id: &str) -> Res
 
 /// The open conversation of a customer on a channel, reopened or created as needed.
 pub async fn open_for(tx: &mut BusinessTx, customer_id: &str, channel: Channel) -> Result<Conversation, Error> {
+    open_with_id(tx, customer_id, channel, None).await
+}
+
+/// As [`open_for`]; a conversation it creates gets `new_id` (a console's) when given.
+pub async fn open_with_id(tx: &mut BusinessTx, customer_id: &str, channel: Channel, new_id: Option<&str>) -> Result<Conversation, Error> {
     let business_id = tx.business_id().to_owned();
     let existing: Option<String> = sqlx::query_scalar(
         "SELECT id FROM conversations WHERE business_id = $1 AND customer_id = $2 AND channel = $3 \
@@ -166,7 +171,10 @@ pub async fn open_for(tx: &mut BusinessTx, customer_id: &str, channel: Channel) 
             id
         }
         None => {
-            let id = tx.new_id::<String>();
+            let id = match new_id {
+                Some(id) => id.to_owned(),
+                None => tx.new_id::<String>(),
+            };
             sqlx::query(
                 "INSERT INTO conversations (id, business_id, customer_id, channel, status, mode, last_activity_at, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, 'open', 'ai', $5, $5, $5)",

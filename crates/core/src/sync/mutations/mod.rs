@@ -6,12 +6,14 @@ mod add_note;
 mod assign;
 mod cancel_booking;
 mod create_booking;
+mod create_customer;
 mod hand_back;
 mod mark_read;
 mod reschedule_booking;
 mod send_message;
 mod send_template;
 mod set_status;
+mod start_conversation;
 mod take_over;
 mod update_customer;
 mod use_canned_response;
@@ -51,6 +53,10 @@ pub async fn apply(tx: &mut BusinessTx, actor: &Actor, op: &MutationOp) -> Resul
             cancel_booking::apply(tx, actor, booking_id, *expected_version, reason.as_deref()).await
         }
         MutationOp::UpdateCustomer { customer_id, changes } => update_customer::apply(tx, actor, customer_id, changes.clone()).await,
+        MutationOp::CreateCustomer { customer_id, customer } => create_customer::apply(tx, actor, customer_id, customer.clone()).await,
+        MutationOp::StartConversation { conversation_id, customer_id, channel, message_id, body, template_id, variables } => {
+            start_conversation::apply(tx, actor, conversation_id, customer_id, *channel, message_id, body.as_deref(), template_id.as_ref(), variables).await
+        }
         MutationOp::Unreadable { name, reason } => Err(if MutationOp::NAMES.contains(&name.as_str()) {
             Error::invalid(format!("`{name}` could not be read: {reason}"))
         } else {
