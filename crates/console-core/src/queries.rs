@@ -223,6 +223,12 @@ impl LocalStore {
             last_activity_at: at,
             last_message_preview: preview.chars().take(140).collect(),
             unread_count: 0,
+            // As the service will see it: on WhatsApp only templates until the customer writes.
+            reply_window: protocol::ReplyWindow {
+                free_text: !matches!(channel, protocol::Channel::Whatsapp | protocol::Channel::TwilioWhatsapp),
+                until: None,
+                templates: matches!(channel, protocol::Channel::Whatsapp | protocol::Channel::TwilioWhatsapp),
+            },
             created_at: at,
             updated_at: at,
         }))
