@@ -144,7 +144,10 @@ async fn books_reschedules_and_cancels_through_tool_calls(w: World) {
         "I can do 15:00 tomorrow for a haircut. Shall I book it?", "Please confirm first.", "Booked! See you tomorrow at 15:00.",
         "Moved to 16:00.", "18:00 is taken; 17:00 or 19:00?", "Cancelled. Hope to see you soon!",
     ]);
-    w.app.settled("all sent", || async { w.fake.sends().len() == 6 }).await;
+    // ... and the booking's confirmations (made, moved, cancelled) went out beside them, once each.
+    let automated: Vec<&str> = detail["messages"].as_array().unwrap().iter().filter_map(|m| m["automation"].as_str()).collect();
+    assert_eq!(automated, vec!["confirmation:created", "confirmation:moved", "confirmation:cancelled"]);
+    w.app.settled("all sent", || async { w.fake.sends().len() == 6 + 3 }).await;
     let tokens: i64 = sqlx::query_scalar("SELECT CAST(SUM(prompt_tokens + completion_tokens) AS BIGINT) FROM llm_usage WHERE business_id = $1")
         .bind(&w.owner.business_id).fetch_one(w.app.db.reader()).await.unwrap();
     assert!(tokens > 1000, "usage recorded: {tokens}");

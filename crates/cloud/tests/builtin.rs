@@ -46,9 +46,12 @@ impl Desk {
             .await;
         let inbox = self.app.get("/v1/conversations", &self.owner.access).await;
         let conversation = inbox.body["items"][0]["id"].as_str().unwrap().to_owned();
-        let page = self.app.get(&format!("/v1/conversations/{conversation}/messages?limit=5"), &self.owner.access).await;
-        let last = page.body["items"].as_array().unwrap().last().unwrap().clone();
-        if last["author_kind"] == "assistant" { last["body"].as_str().unwrap().to_owned() } else { String::new() }
+        let page = self.app.get(&format!("/v1/conversations/{conversation}/messages?limit=10"), &self.owner.access).await;
+        let items = page.body["items"].as_array().unwrap();
+        // The assistant's answer to the customer's last message (a booking's confirmation may
+        // follow it: that is an automation's, not the assistant's).
+        let asked = items.iter().rposition(|m| m["author_kind"] == "customer").unwrap();
+        items[asked + 1..].iter().find(|m| m["author_kind"] == "assistant").map(|m| m["body"].as_str().unwrap().to_owned()).unwrap_or_default()
     }
 
     async fn bookings(&self) -> Vec<Value> {

@@ -476,6 +476,7 @@ impl LocalStore {
                     body,
                     media: vec![],
                     call: None,
+                    automation: None,
                     provider_message_id: None,
                     delivery_status: protocol::DeliveryStatus::Pending,
                     error: None,

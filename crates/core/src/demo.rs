@@ -150,6 +150,7 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, Error> {
                     provider_message_id: Some(format!("demo-{}", db.new_id::<String>())),
                     delivery_status: DeliveryStatus::Received,
                     at_ms: Some(now - minutes_ago * 60_000 + i as i64 * 20_000),
+                    automation: None,
                 },
             )
             .await?;

@@ -241,6 +241,7 @@ async fn process_event(tx: &mut BusinessTx, event: &Due, fetched: &FetchedMedia)
         whatsapp::EVENT => whatsapp::intake::process(tx, &event.payload, fetched).await,
         twilio::MESSAGE_EVENT => twilio::intake::process_message(tx, &event.payload, fetched).await,
         twilio::STATUS_EVENT => twilio::intake::process_status(tx, &event.payload, event.received_at).await,
+        twilio::CALL_EVENT => twilio::intake::process_call_status(tx, &event.payload).await,
         other => {
             tracing::warn!(provider = other, "unknown webhook provider; event marked done");
             Ok(())

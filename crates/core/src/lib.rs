@@ -13,6 +13,8 @@
 //!   intake, client, set-up); [`intake`] is the store their webhooks wait in until processed,
 //!   [`sending`] the outbox ours leave through.
 //! - [`assistant`]: the AI receptionist (a language model with tools, or the built-in engine).
+//! - [`automations`]: what is sent by itself after a booking: confirmations, reminders and the
+//!   replies to them, missed-call text-backs, follow-ups.
 //! - [`privacy`]: which columns hold customers' personal data; exporting, erasing and retention.
 //! - [`sync`]: the change log consoles pull and the mutations they push; [`live`]: who is online.
 //! - [`workers`]: the one runtime every background job is a step of; [`clock`]: the only "now".
@@ -20,6 +22,7 @@
 
 pub mod accounts;
 pub mod assistant;
+pub mod automations;
 pub mod catalog;
 pub mod channels;
 pub mod clock;

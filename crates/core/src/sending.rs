@@ -108,6 +108,8 @@ pub(crate) async fn queue(
 pub enum Author {
     Staff(String),
     Assistant,
+    /// An automation, by the rule that sent it (`reminder:24h`).
+    Automation(String),
 }
 
 /// Stores an outgoing message and its outbox entry in the caller's transaction: the one way a
@@ -123,9 +125,10 @@ pub async fn store_outgoing(
     kind: MessageKind,
     outgoing: Outgoing,
 ) -> Result<Message, Error> {
-    let (author_kind, author_staff_id) = match author {
-        Author::Staff(id) => (AuthorKind::Staff, Some(id)),
-        Author::Assistant => (AuthorKind::Assistant, None),
+    let (author_kind, author_staff_id, automation) = match author {
+        Author::Staff(id) => (AuthorKind::Staff, Some(id), None),
+        Author::Assistant => (AuthorKind::Assistant, None, None),
+        Author::Automation(rule) => (AuthorKind::System, None, Some(rule)),
     };
     let message = add_message(
         tx,
@@ -142,6 +145,7 @@ pub async fn store_outgoing(
             provider_message_id: None,
             delivery_status: DeliveryStatus::Pending,
             at_ms: None,
+            automation,
         },
     )
     .await?;

@@ -173,6 +173,9 @@ wire! {
         pub delivery_status: DeliveryStatus,
         /// Why delivery failed, in plain words.
         pub error: Option<String>,
+        /// For an automated message: the rule that sent it (`reminder:24h`, `confirmation:created`, ...).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub automation: Option<String>,
         pub created_at: Timestamp,
         pub updated_at: Timestamp,
     }

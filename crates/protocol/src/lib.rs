@@ -17,6 +17,7 @@ mod macros;
 
 pub mod accounts;
 pub mod assistant;
+pub mod automations;
 pub mod business;
 pub mod catalog;
 pub mod channels;
@@ -30,6 +31,7 @@ pub mod time;
 
 pub use accounts::*;
 pub use assistant::*;
+pub use automations::*;
 pub use business::*;
 pub use catalog::*;
 pub use channels::*;

@@ -199,6 +199,9 @@ wire! {
         pub version: i64,
         pub created_by_staff_id: Option<StaffId>,
         pub cancel_reason: Option<String>,
+        /// Whether the customer said they will come (a reply to a reminder, or staff for them).
+        #[serde(default)]
+        pub confirmation: crate::BookingConfirmation,
         pub created_at: Timestamp,
         pub updated_at: Timestamp,
     }
@@ -233,6 +236,8 @@ request! {
         pub status: Option<BookingStatus>,
         pub notes: Option<String>,
         pub cancel_reason: Option<String>,
+        /// Staff record that the customer said they will come (or that they have not, yet).
+        pub confirmation: Option<crate::BookingConfirmation>,
     }
 }
 

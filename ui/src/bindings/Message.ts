@@ -19,4 +19,8 @@ call?: CallRecord | null, provider_message_id: string | null, delivery_status: D
 /**
  * Why delivery failed, in plain words.
  */
-error: string | null, created_at: Timestamp, updated_at: Timestamp, };
+error: string | null, 
+/**
+ * For an automated message: the rule that sent it (`reminder:24h`, `confirmation:created`, ...).
+ */
+automation?: string | null, created_at: Timestamp, updated_at: Timestamp, };

@@ -84,6 +84,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::routes::canned_responses::router())
         .merge(crate::routes::conversations::router())
         .merge(crate::routes::schedule::router())
+        .merge(crate::routes::automations::router())
         .merge(crate::routes::bookings::router())
         .merge(crate::routes::calendar_feeds::router())
         .merge(crate::routes::channels::router())

@@ -3,6 +3,7 @@
 //! core and shape the answer.
 
 pub mod accounts;
+pub mod automations;
 pub mod bookings;
 pub mod business;
 pub mod calendar_feeds;

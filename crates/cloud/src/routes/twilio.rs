@@ -1,6 +1,6 @@
 //! Twilio (SMS and WhatsApp): connecting an account and its numbers (`PUT|DELETE
 //! /v1/channels/twilio`) and its webhooks (`POST /webhooks/twilio` for messages,
-//! `/webhooks/twilio/status` for delivery callbacks). The core's `channels::twilio` does the
+//! `/webhooks/twilio/status` for delivery callbacks, `/webhooks/twilio/voice-status` for calls nobody answered). The core's `channels::twilio` does the
 //! work: it verifies the signature and commits the event before this answers, so an `Ok` here is
 //! a durable acknowledgement.
 
@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(put_twilio, delete_twilio))
         .routes(routes!(twilio_webhook))
         .routes(routes!(twilio_status_webhook))
+        .routes(routes!(twilio_voice_status_webhook))
 }
 
 /// Connects the business's Twilio account and numbers (owners and admins).
@@ -73,5 +74,15 @@ async fn twilio_webhook(State(state): State<AppState>, OriginalUri(uri): Origina
 async fn twilio_status_webhook(State(state): State<AppState>, OriginalUri(uri): OriginalUri, headers: HeaderMap, RawBody(body): RawBody) -> Result<Response, ApiError> {
     let params = form_params(&headers, &body)?;
     twilio::intake::accept_status(&state, &signed_url(&state, &uri), header_text(&headers, "x-twilio-signature"), params).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// Voice call-status callbacks for the business's Twilio numbers ("Call status changes"): a call
+/// that was not answered (no-answer, busy, failed) gets the caller a text back.
+#[utoipa::path(post, path = "/webhooks/twilio/voice-status", tag = "webhooks", request_body(content = String, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = String), (status = 400, body = protocol::ErrorBody), (status = 401, body = protocol::ErrorBody), (status = 415, body = protocol::ErrorBody)))]
+async fn twilio_voice_status_webhook(State(state): State<AppState>, OriginalUri(uri): OriginalUri, headers: HeaderMap, RawBody(body): RawBody) -> Result<Response, ApiError> {
+    let params = form_params(&headers, &body)?;
+    twilio::intake::accept_call_status(&state, &signed_url(&state, &uri), header_text(&headers, "x-twilio-signature"), params).await?;
     Ok(StatusCode::OK.into_response())
 }

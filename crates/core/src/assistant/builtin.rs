@@ -188,7 +188,9 @@ async fn decide(state: &Core, ctx: &Context, text: &str, lower: &str, st: &mut S
             }
         };
     }
-    let moving = ["reschedule", "move", "change my", "different time", "another time", "instead"].iter().any(|w| lower.contains(w));
+    // "R" answers a reminder's "R to reschedule".
+    let moving = ["reschedule", "move", "change my", "different time", "another time", "instead"].iter().any(|w| lower.contains(w))
+        || (lower.trim() == "r" && answers_reminder(ctx));
     if moving && !upcoming.is_empty() {
         st.misses = 0;
         let (id, service_name, current_start) = &upcoming[0];
@@ -449,4 +451,14 @@ mod tests {
         assert!(says("i want to talk to a real person", &PERSON));
         assert!(!says("personally i think", &["person"]));
     }
+}
+
+/// Whether the customer's last message answers a reminder (the last thing said to them).
+fn answers_reminder(ctx: &Context) -> bool {
+    ctx.history
+        .iter()
+        .rev()
+        .find(|m| m.direction == protocol::Direction::Outbound && m.kind != protocol::MessageKind::Event)
+        .and_then(|m| m.automation.as_deref())
+        .is_some_and(|a| a.starts_with("reminder:"))
 }

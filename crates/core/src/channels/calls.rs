@@ -10,6 +10,7 @@ use jiff::tz::TimeZone;
 use protocol::{AuthorKind, CallRecord, Channel, DeliveryStatus, Direction, EntityKind, MessageKind};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sqlx::Row;
 
 use crate::assistant::Context;
 use crate::channels::inbound;
@@ -56,6 +57,20 @@ pub async fn record_call(core: &Core, business_id: &str, number: Option<&str>, r
         .bind(&provider_id)
         .fetch_optional(tx.conn())
         .await?;
+    let ended_now = record.status == "ended";
+    let call_key = provider_id.clone();
+    let ended_reason = record.ended_reason.clone().unwrap_or_default();
+    let duration_ms = i64::from(record.duration_seconds.unwrap_or(0)) * 1000;
+    let mut started_at = tx.now_ms() - duration_ms - 60_000;
+    let was_ended = match &existing {
+        Some(id) => {
+            let row = sqlx::query("SELECT raw, created_at FROM messages WHERE id = $1").bind(id).fetch_one(tx.conn()).await?;
+            started_at = started_at.min(row.try_get::<i64, _>("created_at")?);
+            let raw: Option<String> = row.try_get("raw")?;
+            raw.and_then(|r| serde_json::from_str::<CallRecord>(&r).ok()).is_some_and(|r| r.status == "ended")
+        }
+        None => false,
+    };
     match existing {
         Some(id) => update_call_line(&mut tx, &id, record).await?,
         None => {
@@ -71,12 +86,34 @@ pub async fn record_call(core: &Core, business_id: &str, number: Option<&str>, r
                 provider_message_id: Some(provider_id),
                 delivery_status: DeliveryStatus::Received,
                 at_ms: None,
+                automation: None,
             };
             add_message(&mut tx, &ctx.conversation.id, new).await?;
         }
     }
+    if ended_now && !was_ended && !ended_in_booking_or_transfer(&mut tx, ctx.customer.id.as_str(), started_at, &ended_reason).await? {
+        crate::automations::missed_call(&mut tx, ctx.customer.id.as_str(), &call_key).await?;
+    }
     tx.commit().await?;
     Ok(())
+}
+
+/// Whether a call that ended did what the caller called for: a booking made, moved or
+/// cancelled during it, or the call transferred to a person (Vapi's `assistant-forwarded-call`,
+/// Retell's `call_transfer`). Otherwise the caller gets a text back.
+async fn ended_in_booking_or_transfer(tx: &mut BusinessTx, customer_id: &str, started_at: i64, ended_reason: &str) -> Result<bool, Error> {
+    let reason = ended_reason.to_lowercase();
+    if reason.contains("forward") || reason.contains("transfer") {
+        return Ok(true);
+    }
+    let business_id = tx.business_id().to_owned();
+    let touched: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bookings WHERE business_id = $1 AND customer_id = $2 AND updated_at >= $3")
+        .bind(business_id)
+        .bind(customer_id)
+        .bind(started_at)
+        .fetch_one(tx.conn())
+        .await?;
+    Ok(touched > 0)
 }
 
 /// What the timeline says of a call: its summary, else how it stands.

@@ -264,6 +264,7 @@ pub async fn store_received(tx: &mut BusinessTx, conversation_id: &str, received
         // The timeline is in the order messages reached the business: providers' timestamps
         // have one-second precision and would sort a quick reply before the message it answers.
         at_ms: None,
+        automation: None,
     };
     add_message(tx, conversation_id, new).await
 }

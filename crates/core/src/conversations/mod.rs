@@ -84,7 +84,7 @@ pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Resu
 }
 
 const MESSAGE_COLUMNS: &str = "id, business_id, conversation_id, direction, author_kind, author_staff_id, body, media, \
-                               provider_message_id, delivery_status, error, created_at, updated_at, kind, raw";
+                               provider_message_id, delivery_status, error, created_at, updated_at, kind, raw, automation";
 
 fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
     let direction: String = row.try_get("direction")?;
@@ -109,6 +109,7 @@ fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
         provider_message_id: row.try_get("provider_message_id")?,
         delivery_status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt("delivery_status", &status))?,
         error: row.try_get("error")?,
+        automation: row.try_get("automation")?,
         created_at: rfc3339(row.try_get("created_at")?),
         updated_at: rfc3339(row.try_get("updated_at")?),
     })
@@ -213,6 +214,8 @@ pub struct NewMessage {
     pub delivery_status: DeliveryStatus,
     /// When it happened (ms); `None` is now.
     pub at_ms: Option<i64>,
+    /// For an automated message: the rule that sent it.
+    pub automation: Option<String>,
 }
 
 pub async fn load_message(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Message>, StoreError> {
@@ -230,7 +233,7 @@ pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMes
     let id = new.id.clone().unwrap_or_else(|| tx.new_id());
     let at = new.at_ms.unwrap_or_else(|| tx.now_ms());
     sqlx::query(&format!(
-        "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)"
+        "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15)"
     ))
     .bind(&id)
     .bind(&business_id)
@@ -246,6 +249,7 @@ pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMes
     .bind(at)
     .bind(new.kind.as_str())
     .bind(new.raw.clone())
+    .bind(new.automation.clone())
     .execute(tx.conn())
     .await?;
     let is_event = new.kind == MessageKind::Event;

@@ -36,6 +36,7 @@ pub async fn event(tx: &mut BusinessTx, conversation_id: &str, text: String) -> 
             provider_message_id: None,
             delivery_status: DeliveryStatus::Received,
             at_ms: None,
+            automation: None,
         },
     )
     .await?;

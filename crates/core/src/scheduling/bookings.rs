@@ -15,7 +15,7 @@ use jiff::civil::DateTime;
 use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::Timestamp;
 use protocol::{
-    Availability, AvailabilityCheck, AvailableSlot, Booking, BookingSource, BookingStatus, CreateBooking, Service, UpdateBooking,
+    Availability, AvailabilityCheck, AvailableSlot, Booking, BookingConfirmation, BookingSource, BookingStatus, CreateBooking, Service, UpdateBooking,
 };
 use serde_json::json;
 use sqlx::any::AnyRow;
@@ -112,7 +112,7 @@ async fn check_staff(conn: &mut AnyConnection, business_id: &str, staff_id: &str
 impl Record for Booking {
     const TABLE: &'static str = "bookings b JOIN businesses bu ON bu.id = b.business_id";
     const COLUMNS: &'static str = "b.id, b.business_id, b.customer_id, b.service_id, b.staff_id, b.start_at, b.end_at, b.status, b.source, \
-                                   b.notes, b.version, b.created_by_staff_id, b.cancel_reason, b.created_at, b.updated_at, bu.timezone";
+                                   b.notes, b.version, b.created_by_staff_id, b.cancel_reason, b.created_at, b.updated_at, bu.timezone, b.confirmation";
     const KIND: EntityKind = EntityKind::Booking;
     const NOUN: &'static str = "booking";
     const ID: &'static str = "b.id";
@@ -139,6 +139,7 @@ impl Record for Booking {
             version: row.try_get("version")?,
             created_by_staff_id: row.try_get("created_by_staff_id")?,
             cancel_reason: row.try_get("cancel_reason")?,
+            confirmation: row.try_get("confirmation")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         })
@@ -290,6 +291,7 @@ pub async fn create(tx: &mut BusinessTx, new: NewBooking) -> Result<Booking, Err
         json!({"source": new.source, "start": booking.start, "staff_id": staff_id}),
     )
     .await?;
+    crate::automations::booking_changed(tx, None, &booking).await?;
     Ok(booking)
 }
 
@@ -311,6 +313,8 @@ pub struct BookingChange {
     pub status: Option<BookingStatus>,
     pub notes: Option<String>,
     pub cancel_reason: Option<String>,
+    /// The customer said they will come (or staff take it back).
+    pub confirmation: Option<BookingConfirmation>,
 }
 
 /// Changes a booking if it is still at `expected_version`.
@@ -375,9 +379,12 @@ pub async fn update(
         block_start = start_ms - i64::from(service.buffer_before_minutes) * 60_000;
         block_end = end_ms + i64::from(service.buffer_after_minutes) * 60_000;
     }
+    let confirmation = change.confirmation.unwrap_or(current.confirmation);
+    let confirmed_at = (confirmation == BookingConfirmation::Confirmed).then(|| tx.now_ms());
     let updated = sqlx::query(
         "UPDATE bookings SET start_at = $1, end_at = $2, block_start = $3, block_end = $4, staff_id = $5, status = $6, notes = $7, \
-         cancel_reason = $8, version = version + 1, updated_at = $9 WHERE id = $10 AND business_id = $11 AND version = $12",
+         cancel_reason = $8, version = version + 1, updated_at = $9, confirmation = $13, \
+         confirmed_at = CASE WHEN confirmation = $13 THEN confirmed_at ELSE $14 END WHERE id = $10 AND business_id = $11 AND version = $12",
     )
     .bind(start_ms)
     .bind(end_ms)
@@ -391,6 +398,8 @@ pub async fn update(
     .bind(id)
     .bind(business_id)
     .bind(change.expected_version)
+    .bind(confirmation.as_str())
+    .bind(confirmed_at)
     .execute(tx.conn())
     .await
     .map_err(map_overlap)?
@@ -400,9 +409,18 @@ pub async fn update(
     }
     let booking = load(tx.conn(), business_id, id).await?.ok_or_else(|| Error::NotFound("booking"))?;
     tx.record(EntityKind::Booking, id, Some(&booking)).await?;
-    let action = if status != current.status { format!("booking.{}", status.as_str()) } else if moved { "booking.moved".into() } else { "booking.edited".into() };
+    let action = if status != current.status {
+        format!("booking.{}", status.as_str())
+    } else if moved {
+        "booking.moved".into()
+    } else if confirmation != current.confirmation {
+        format!("booking.{}", confirmation.as_str())
+    } else {
+        "booking.edited".into()
+    };
     tx.audit(actor, &action, Some(("booking", id)), json!({"version": booking.version, "start": booking.start, "staff_id": booking.staff_id}))
         .await?;
+    crate::automations::booking_changed(tx, Some(&current), &booking).await?;
     Ok(booking)
 }
 
@@ -604,6 +622,7 @@ pub async fn update_booking(core: &Core, actor: &Actor, id: &str, req: UpdateBoo
         status: req.status,
         notes: req.notes,
         cancel_reason: req.cancel_reason,
+        confirmation: req.confirmation,
     };
     let mut tx = core.db.begin_business(&actor.business_id).await?;
     let booking = update(&mut tx, id, change, Some(&actor.staff_id), BookingSource::Staff).await?;

@@ -1,6 +1,6 @@
 //! Background work: every job the service does on its own (webhook processing, sending, assistant
-//! turns, the hand-back timer, tombstone compaction, republishing synced rows) is a [`step`] of one
-//! runtime.
+//! turns, the hand-back timer, tombstone compaction, republishing synced rows, automated messages
+//! that are due) is a [`step`] of one runtime.
 //!
 //! - A step does what is due *now* (by the core's clock) and says how much it did. [`run`] loops
 //!   each job: straight on while there was work, otherwise it waits for a wake-up (a commit that
@@ -33,10 +33,12 @@ pub enum Job {
     Compaction,
     /// Synced rows whose shape grew are published again (after a migration lists them).
     Republish,
+    /// Confirmations, reminders, text-backs and follow-ups that are due.
+    Automations,
 }
 
 impl Job {
-    pub const ALL: [Job; 6] = [Job::Intake, Job::Outbox, Job::Assistant, Job::Handback, Job::Compaction, Job::Republish];
+    pub const ALL: [Job; 7] = [Job::Intake, Job::Automations, Job::Outbox, Job::Assistant, Job::Handback, Job::Compaction, Job::Republish];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -46,6 +48,7 @@ impl Job {
             Job::Handback => "handback",
             Job::Compaction => "compaction",
             Job::Republish => "republish",
+            Job::Automations => "automations",
         }
     }
 
@@ -91,6 +94,8 @@ impl Job {
             Job::Handback => Duration::from_millis(core.config.handback_check_ms),
             Job::Compaction => Duration::from_secs(3600),
             Job::Republish => Duration::from_secs(3600),
+            // Reminders are due to the minute; a minute's poll is the safety net.
+            Job::Automations => Duration::from_secs(15),
         }
     }
 }
@@ -102,6 +107,7 @@ pub async fn step(core: &Core, job: Job) -> Result<usize, Error> {
         Job::Outbox => Ok(crate::sending::send_due(core).await?),
         Job::Assistant => crate::assistant::run_due(core).await,
         Job::Handback => crate::conversations::takeover::hand_back_idle(core).await,
+        Job::Automations => crate::automations::run_due(core).await,
         Job::Compaction => {
             if !lease(core, job, Duration::from_secs(600)).await? {
                 return Ok(0);

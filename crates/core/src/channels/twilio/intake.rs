@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use protocol::{DeliveryStatus, Media, MessageKind};
 
 use super::wire::{channel_of, InboundMessage, MessageStatus, Params, StatusCallback};
-use super::{KIND, MESSAGE_EVENT, STATUS_EVENT};
+use super::{CALL_EVENT, KIND, MESSAGE_EVENT, STATUS_EVENT};
 use crate::channels::inbound::{self, FetchedMedia, Received};
 use crate::channels::{self, signing};
 use crate::conversations::open_for;
@@ -70,6 +70,33 @@ pub async fn accept_status(core: &Core, url: &str, signature: Option<&str>, para
     }
     let key = format!("{}:{}", callback.message_sid, callback.message_status);
     accept(core, url, signature, params, Event { provider: STATUS_EVENT, key, business_number: callback.from.as_deref().unwrap_or("") }).await
+}
+
+/// A voice call's status callback (a number's "Call status changes" URL,
+/// `/webhooks/twilio/voice-status`); the business is the number called, `To`. Only calls nobody
+/// answered matter here: no-answer, busy, failed.
+pub async fn accept_call_status(core: &Core, url: &str, signature: Option<&str>, params: Params) -> Result<(), Error> {
+    let signature = signature.ok_or(WebhookError::MissingSignature("X-Twilio-Signature"))?;
+    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let (Some(sid), Some(status)) = (get("CallSid"), get("CallStatus")) else {
+        return Err(WebhookError::InvalidPayload("`CallSid` and `CallStatus` are required.".into()).into());
+    };
+    let to = get("To").ok_or_else(|| WebhookError::InvalidPayload("`To` is missing.".into()))?;
+    let key = format!("{sid}:{status}");
+    accept(core, url, signature, params.clone(), Event { provider: CALL_EVENT, key, business_number: &to }).await
+}
+
+/// A call nobody answered: the caller gets a text back (see [`crate::automations::missed_call`]).
+pub async fn process_call_status(tx: &mut BusinessTx, payload: &str) -> Result<(), Error> {
+    let params = stored_params(payload)?;
+    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let status = get("CallStatus").unwrap_or("");
+    if !matches!(status, "no-answer" | "busy" | "failed") {
+        return Ok(());
+    }
+    let Some(phone) = get("From").and_then(|f| PhoneNumber::parse(f, None).ok()) else { return Ok(()) };
+    let customer = inbound::find_or_create_customer(tx, Some(&phone), None, get("CallerName")).await?;
+    crate::automations::missed_call(tx, customer.id.as_str(), &format!("twilio:{}", get("CallSid").unwrap_or(""))).await
 }
 
 /// A webhook to store: under which provider and key (redeliveries share it), for whose number.
@@ -152,8 +179,10 @@ pub async fn process_message(tx: &mut BusinessTx, payload: &str, fetched: &Fetch
     let media: Vec<Media> = message.media().iter().filter_map(|item| fetched.get(&item.reference).cloned()).collect();
     let received = Received { kind: kind_of(&media), body: message.body.clone(), media, raw: None, provider_message_id: sid };
     let stored = inbound::store_received(tx, &conversation.id, received).await?;
-    // An opt-out is handled, not a question for the assistant.
-    if opted != Some(true) {
+    // An opt-out is handled, not a question for the assistant; nor is a reply to a reminder
+    // the automations answered.
+    let handled = crate::automations::replies::customer_message(tx, &customer, &conversation, &stored.id, &message.body, opted == Some(true)).await?;
+    if !handled {
         crate::assistant::enqueue(tx, &conversation, &stored.id).await?;
     }
     Ok(())

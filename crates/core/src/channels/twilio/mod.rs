@@ -18,3 +18,5 @@ pub const KIND: &str = "twilio";
 pub const MESSAGE_EVENT: &str = "twilio";
 /// The provider of stored delivery-callback webhook events.
 pub const STATUS_EVENT: &str = "twilio_status";
+/// The provider of stored voice call-status webhook events (missed calls).
+pub const CALL_EVENT: &str = "twilio_call";

@@ -168,8 +168,11 @@ async fn receive(tx: &mut BusinessTx, value: &ChangeValue, message: &Message, fe
     let received = describe(message, provider_id, fetched);
     let kind = received.kind;
     let stored = inbound::store_received(tx, &conversation.id, received).await?;
-    if kind != MessageKind::Reaction && opted != Some(true) {
-        crate::assistant::enqueue(tx, &conversation, &stored.id).await?;
+    if kind != MessageKind::Reaction {
+        let handled = crate::automations::replies::customer_message(tx, &customer, &conversation, &stored.id, text, opted == Some(true)).await?;
+        if !handled {
+            crate::assistant::enqueue(tx, &conversation, &stored.id).await?;
+        }
     }
     Ok(())
 }

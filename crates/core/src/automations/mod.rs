@@ -1,0 +1,789 @@
+//! After the booking: what Switchboard sends customers by itself — confirmations when a booking is
+//! made, moved or cancelled, reminders before it, answers to their replies (C/R/X), a text-back
+//! after a missed call, follow-ups when someone asked about booking and went quiet.
+//!
+//! Every automated message is a row of `automation_runs`, planned in the same transaction as what
+//! caused it (the booking change, the call, the customer's message) under a unique key per
+//! business — `confirmation:{booking}:{version}`, `reminder:{booking}:{rule}`, ... — so it exists
+//! once whoever plans it, however often. The [`crate::workers::Job::Automations`] step sends what
+//! is due by the core's clock: in the business's transaction it checks the row is still planned,
+//! checks the customer (opted out on any channel: nothing is sent), picks the channel they use,
+//! fills in the business's text (or its approved WhatsApp template when WhatsApp's 24-hour window
+//! is closed) and stores the message with its outbox entry — the one way messages leave. The run
+//! then says `sent`, or `skipped` with the reason in plain words; follow-ups say what stopped them.
+
+pub mod plan;
+pub mod replies;
+pub mod texts;
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use protocol::{
+    AutomationKind, AutomationPreview, AutomationRun, AutomationSettings, AutomationStatus, Booking, BookingConfirmation, BookingStatus,
+    Channel, Customer, MessageKind, PreviewAutomation, TemplateMapping, UpdateAutomationSettings,
+};
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::accounts::{Actor, Permission};
+use crate::channels::Outgoing;
+use crate::error::Error;
+use crate::store::{rfc3339, BusinessTx, StoreError};
+use crate::workers::Job;
+use crate::Core;
+
+use texts::Vars;
+
+/// A caller gets at most one text-back in this long.
+pub const TEXT_BACK_EVERY_MS: i64 = 12 * 3_600_000;
+/// WhatsApp's customer-service window.
+const WINDOW_MS: i64 = 24 * 3_600_000;
+/// Due runs handled per step.
+const BATCH: i64 = 256;
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+pub async fn load_settings(conn: &mut AnyConnection, business_id: &str) -> Result<AutomationSettings, Error> {
+    let text: Option<String> = sqlx::query_scalar("SELECT automation_settings FROM businesses WHERE id = $1").bind(business_id).fetch_optional(conn).await?;
+    let text = text.ok_or(Error::NotFound("business"))?;
+    Ok(crate::store::json_column(&text, "businesses.automation_settings")?)
+}
+
+/// The business's automations.
+pub async fn get_settings(core: &Core, actor: &Actor) -> Result<AutomationSettings, Error> {
+    let mut conn = core.db.reader().acquire().await?;
+    load_settings(&mut conn, &actor.business_id).await
+}
+
+fn check_settings(s: &AutomationSettings) -> Result<(), Error> {
+    if s.reminder_rules.len() > 5 {
+        return Err(Error::invalid("At most 5 reminder rules."));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for r in &s.reminder_rules {
+        let id_ok = !r.id.is_empty() && r.id.len() <= 32 && r.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !id_ok || !ids.insert(r.id.clone()) {
+            return Err(Error::invalid("Each reminder rule needs its own `id` (up to 32 letters, digits, `_` or `-`)."));
+        }
+        if r.minutes_before == 0 || r.minutes_before > 30 * 1440 {
+            return Err(Error::invalid("`minutes_before` must be between 1 and 43200 (30 days)."));
+        }
+    }
+    if let Some(q) = &s.quiet_hours {
+        if plan::parse_hhmm(&q.start).is_none() || plan::parse_hhmm(&q.end).is_none() {
+            return Err(Error::invalid("Quiet hours are local times `HH:MM`."));
+        }
+    }
+    if s.follow_up_steps.len() > 5 || s.follow_up_steps.iter().any(|f| f.delay_minutes == 0 || f.delay_minutes > 30 * 1440) {
+        return Err(Error::invalid("At most 5 follow-up steps, each 1 to 43200 minutes after the last."));
+    }
+    let t = &s.texts;
+    for (name, text) in [
+        ("confirmation_created", &t.confirmation_created),
+        ("confirmation_moved", &t.confirmation_moved),
+        ("confirmation_cancelled", &t.confirmation_cancelled),
+        ("reminder", &t.reminder),
+        ("reply_confirmed", &t.reply_confirmed),
+        ("reply_cancelled_already", &t.reply_cancelled_already),
+        ("text_back", &t.text_back),
+        ("follow_up", &t.follow_up),
+    ] {
+        if text.trim().is_empty() || text.chars().count() > 1000 {
+            return Err(Error::invalid(format!("`texts.{name}` must be 1 to 1000 characters.")));
+        }
+        texts::check(text).map_err(|v| Error::invalid(format!("`texts.{name}` uses an unknown variable `{{{v}}}`.")))?;
+    }
+    let w = &s.whatsapp_templates;
+    for m in [&w.confirmation, &w.reminder, &w.text_back, &w.follow_up].into_iter().flatten() {
+        if m.template_name.is_empty() || !m.template_name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            return Err(Error::invalid("Template names are lower-case letters, digits and `_`, exactly as approved by Meta."));
+        }
+        if m.language.trim().is_empty() || m.variables.len() > 10 {
+            return Err(Error::invalid("A template mapping needs its language and at most 10 variables."));
+        }
+    }
+    Ok(())
+}
+
+/// Changes the business's automations (owners and admins).
+pub async fn update_settings(core: &Core, actor: &Actor, req: UpdateAutomationSettings) -> Result<AutomationSettings, Error> {
+    actor.require(Permission::ManageBusiness)?;
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let mut s = load_settings(tx.conn(), &actor.business_id).await?;
+    if let Some(v) = req.confirmations {
+        s.confirmations = v;
+    }
+    if let Some(v) = req.reminders {
+        s.reminders = v;
+    }
+    if let Some(v) = req.reminder_rules {
+        s.reminder_rules = v;
+    }
+    if let Some(v) = req.quiet_hours {
+        s.quiet_hours = v;
+    }
+    if let Some(v) = req.missed_call_text_back {
+        s.missed_call_text_back = v;
+    }
+    if let Some(v) = req.follow_ups {
+        s.follow_ups = v;
+    }
+    if let Some(v) = req.follow_up_steps {
+        s.follow_up_steps = v;
+    }
+    if let Some(v) = req.texts {
+        s.texts = v;
+    }
+    if let Some(v) = req.whatsapp_templates {
+        s.whatsapp_templates = v;
+    }
+    check_settings(&s)?;
+    sqlx::query("UPDATE businesses SET automation_settings = $1, updated_at = $2 WHERE id = $3")
+        .bind(serde_json::to_string(&s).map_err(Error::internal)?)
+        .bind(tx.now_ms())
+        .bind(&actor.business_id)
+        .execute(tx.conn())
+        .await?;
+    tx.audit(Some(&actor.staff_id), "automations.updated", None, json!({})).await?;
+    tx.commit_even_if_unchanged().await?;
+    Ok(s)
+}
+
+/// A text as it would be sent, with a real booking's details or example ones.
+pub async fn preview(core: &Core, actor: &Actor, req: PreviewAutomation) -> Result<AutomationPreview, Error> {
+    if req.text.chars().count() > 1000 {
+        return Err(Error::invalid("`text` must be at most 1000 characters."));
+    }
+    texts::check(&req.text).map_err(|v| Error::invalid(format!("Unknown variable `{{{v}}}`.")))?;
+    let mut conn = core.db.reader().acquire().await?;
+    let vars = match &req.booking_id {
+        Some(id) => {
+            let booking = crate::scheduling::bookings::load(&mut conn, &actor.business_id, id.as_str()).await?.ok_or(Error::NotFound("booking"))?;
+            texts::for_booking(&mut conn, &actor.business_id, &booking).await?
+        }
+        None => {
+            let business = crate::accounts::business::load(&mut conn, &actor.business_id).await?;
+            Vars::example(&business.name)
+        }
+    };
+    Ok(AutomationPreview { body: vars.fill(&req.text) })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs
+
+const RUN_COLUMNS: &str = "id, business_id, kind, rule, booking_id, customer_id, conversation_id, due_at, status, reason, message_id, created_at, updated_at";
+
+fn run_from_row(row: &AnyRow) -> Result<AutomationRun, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let status: String = row.try_get("status")?;
+    Ok(AutomationRun {
+        id: row.try_get("id")?,
+        business_id: row.try_get("business_id")?,
+        kind: AutomationKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("automation kind {kind}")))?,
+        rule: row.try_get("rule")?,
+        booking_id: row.try_get("booking_id")?,
+        customer_id: row.try_get("customer_id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        due_at: rfc3339(row.try_get("due_at")?),
+        status: AutomationStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("automation status {status}")))?,
+        reason: row.try_get("reason")?,
+        message_id: row.try_get("message_id")?,
+        created_at: rfc3339(row.try_get("created_at")?),
+        updated_at: rfc3339(row.try_get("updated_at")?),
+    })
+}
+
+/// What is planned, sent or not sent for a booking (`by = "booking_id"`) or a conversation.
+async fn runs_by(core: &Core, business_id: &str, by: &str, id: &str) -> Result<Vec<AutomationRun>, Error> {
+    let rows = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM automation_runs WHERE business_id = $1 AND {by} = $2 ORDER BY due_at, id"))
+        .bind(business_id)
+        .bind(id)
+        .fetch_all(core.db.reader())
+        .await?;
+    Ok(rows.iter().map(run_from_row).collect::<Result<_, _>>()?)
+}
+
+/// A booking's confirmations and reminders: planned, sent, or not sent and why.
+pub async fn booking_runs(core: &Core, actor: &Actor, booking_id: &str) -> Result<Vec<AutomationRun>, Error> {
+    let mut conn = core.db.reader().acquire().await?;
+    crate::scheduling::bookings::load(&mut conn, &actor.business_id, booking_id).await?.ok_or(Error::NotFound("booking"))?;
+    drop(conn);
+    runs_by(core, &actor.business_id, "booking_id", booking_id).await
+}
+
+/// A conversation's automated messages (follow-ups and what stopped them, text-backs, replies).
+pub async fn conversation_runs(core: &Core, actor: &Actor, conversation_id: &str) -> Result<Vec<AutomationRun>, Error> {
+    let mut conn = core.db.reader().acquire().await?;
+    crate::conversations::load(&mut conn, &actor.business_id, conversation_id).await?.ok_or(Error::NotFound("conversation"))?;
+    drop(conn);
+    runs_by(core, &actor.business_id, "conversation_id", conversation_id).await
+}
+
+/// Bookings starting within the next two hours that the customer has not confirmed.
+pub async fn unconfirmed_soon(core: &Core, actor: &Actor) -> Result<Vec<Booking>, Error> {
+    use crate::store::Record;
+    let now = core.db.now_ms();
+    let sql = format!(
+        "SELECT {} FROM {} WHERE b.business_id = $1 AND b.confirmation = 'unconfirmed' AND b.status IN ('pending', 'confirmed') \
+         AND b.start_at > $2 AND b.start_at <= $3 ORDER BY b.start_at, b.id",
+        Booking::COLUMNS,
+        Booking::TABLE
+    );
+    let rows = sqlx::query(&sql).bind(&actor.business_id).bind(now).bind(now + 2 * 3_600_000).fetch_all(core.db.reader()).await?;
+    Ok(rows.iter().map(Booking::from_row).collect::<Result<_, _>>()?)
+}
+
+/// A run to plan.
+pub(crate) struct NewRun<'a> {
+    pub kind: AutomationKind,
+    pub rule: String,
+    pub key: String,
+    pub booking_id: Option<&'a str>,
+    pub customer_id: &'a str,
+    pub conversation_id: Option<&'a str>,
+    pub due_at: i64,
+    pub status: AutomationStatus,
+    pub reason: Option<String>,
+}
+
+/// Plans a run unless its key exists. `replan`: a planned or not-yet-sent run with this key
+/// takes the new time and status (a moved booking's reminder); a sent one stays sent.
+pub(crate) async fn plan_run(tx: &mut BusinessTx, run: NewRun<'_>, replan: bool) -> Result<(), Error> {
+    let now = tx.now_ms();
+    let business_id = tx.business_id().to_owned();
+    let conflict = if replan {
+        "ON CONFLICT (business_id, dedupe_key) DO UPDATE SET due_at = excluded.due_at, status = excluded.status, reason = excluded.reason, \
+         updated_at = excluded.updated_at WHERE automation_runs.status IN ('planned', 'skipped', 'dropped')"
+    } else {
+        "ON CONFLICT (business_id, dedupe_key) DO NOTHING"
+    };
+    sqlx::query(&format!(
+        "INSERT INTO automation_runs (id, business_id, kind, rule, dedupe_key, booking_id, customer_id, conversation_id, due_at, status, reason, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) {conflict}"
+    ))
+    .bind(tx.new_id::<String>())
+    .bind(&business_id)
+    .bind(run.kind.as_str())
+    .bind(&run.rule)
+    .bind(&run.key)
+    .bind(run.booking_id)
+    .bind(run.customer_id)
+    .bind(run.conversation_id)
+    .bind(run.due_at)
+    .bind(run.status.as_str())
+    .bind(run.reason)
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    if run.status == AutomationStatus::Planned {
+        tx.wake(Job::Automations);
+    }
+    Ok(())
+}
+
+/// Ends planned runs that match `filter` (SQL on `automation_runs`, `$2` bound to `id`).
+async fn end_planned(tx: &mut BusinessTx, filter: &str, id: &str, status: AutomationStatus, reason: &str) -> Result<u64, Error> {
+    let now = tx.now_ms();
+    let business_id = tx.business_id().to_owned();
+    Ok(sqlx::query(&format!(
+        "UPDATE automation_runs SET status = $3, reason = $4, updated_at = $5 WHERE business_id = $1 AND {filter} AND status = 'planned'"
+    ))
+    .bind(business_id)
+    .bind(id)
+    .bind(status.as_str())
+    .bind(reason)
+    .bind(now)
+    .execute(tx.conn())
+    .await?
+    .rows_affected())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bookings
+
+async fn business_tz(conn: &mut AnyConnection, business_id: &str) -> Result<TimeZone, Error> {
+    let name: String = sqlx::query_scalar("SELECT timezone FROM businesses WHERE id = $1").bind(business_id).fetch_one(conn).await?;
+    TimeZone::get(&name).map_err(Error::internal)
+}
+
+/// A booking was made (`before` is `None`) or changed: in the same transaction, the confirmation
+/// of the change is planned (once per change: its key is the booking's version), its reminders
+/// are planned or re-planned, or dropped if it no longer holds its time, and a follow-up of the
+/// customer stops (they booked).
+pub async fn booking_changed(tx: &mut BusinessTx, before: Option<&Booking>, after: &Booking) -> Result<(), Error> {
+    let business_id = tx.business_id().to_owned();
+    let settings = load_settings(tx.conn(), &business_id).await?;
+    let now = tx.now_ms();
+    let start = after.start.as_millis();
+    let moved = before.is_some_and(|b| b.start != after.start || b.staff_id != after.staff_id);
+    let change = match before {
+        None if after.status.holds_time() => Some("created"),
+        Some(b) if b.status.holds_time() && after.status == BookingStatus::Cancelled => Some("cancelled"),
+        Some(_) if moved && after.status.holds_time() => Some("moved"),
+        _ => None,
+    };
+    if let Some(change) = change {
+        if settings.confirmations && start > now {
+            let run = NewRun {
+                kind: AutomationKind::Confirmation,
+                rule: format!("confirmation:{change}"),
+                key: format!("confirmation:{}:{}", after.id, after.version),
+                booking_id: Some(after.id.as_str()),
+                customer_id: after.customer_id.as_str(),
+                conversation_id: None,
+                due_at: now,
+                status: AutomationStatus::Planned,
+                reason: None,
+            };
+            plan_run(tx, run, false).await?;
+        }
+    }
+    if after.status.holds_time() {
+        if before.is_none() || moved {
+            plan_reminders(tx, after, &settings).await?;
+        }
+        if before.is_none() {
+            end_planned(tx, "customer_id = $2 AND kind = 'follow_up'", after.customer_id.as_str(), AutomationStatus::Stopped, "booking").await?;
+        }
+    } else {
+        let reason = match after.status {
+            BookingStatus::Cancelled => "The booking was cancelled.",
+            BookingStatus::Completed => "The booking was completed.",
+            _ => "The booking was marked a no-show.",
+        };
+        end_planned(tx, "booking_id = $2 AND kind = 'reminder'", after.id.as_str(), AutomationStatus::Dropped, reason).await?;
+    }
+    Ok(())
+}
+
+/// Plans (or re-plans, after a move) one reminder per rule for a booking.
+async fn plan_reminders(tx: &mut BusinessTx, booking: &Booking, settings: &AutomationSettings) -> Result<(), Error> {
+    if !settings.reminders {
+        return Ok(());
+    }
+    let business_id = tx.business_id().to_owned();
+    let tz = business_tz(tx.conn(), &business_id).await?;
+    let now = Timestamp::from_millisecond(tx.now_ms()).map_err(Error::internal)?;
+    for rule in &settings.reminder_rules {
+        let planned = plan::reminder(now, booking.start.as_jiff(), rule, &settings.reminder_rules, settings.quiet_hours.as_ref(), &tz);
+        let (due_at, status, reason) = match planned {
+            plan::Plan::At(t) => (t.as_millisecond(), AutomationStatus::Planned, None),
+            plan::Plan::Skip(why) => (now.as_millisecond(), AutomationStatus::Skipped, Some(why)),
+        };
+        let run = NewRun {
+            kind: AutomationKind::Reminder,
+            rule: format!("reminder:{}", rule.id),
+            key: format!("reminder:{}:{}", booking.id, rule.id),
+            booking_id: Some(booking.id.as_str()),
+            customer_id: booking.customer_id.as_str(),
+            conversation_id: None,
+            due_at,
+            status,
+            reason,
+        };
+        plan_run(tx, run, true).await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Missed calls and follow-ups
+
+/// A call nobody answered (`call_key`: the provider's call id): the caller gets one text — at
+/// most one per caller per 12 hours — in an SMS (or WhatsApp) conversation the assistant answers.
+pub async fn missed_call(tx: &mut BusinessTx, customer_id: &str, call_key: &str) -> Result<(), Error> {
+    let business_id = tx.business_id().to_owned();
+    let settings = load_settings(tx.conn(), &business_id).await?;
+    if !settings.missed_call_text_back {
+        return Ok(());
+    }
+    let now = tx.now_ms();
+    // The business's transaction is serialised, so this check and the insert cannot interleave
+    // with another instance's.
+    let recent: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM automation_runs WHERE business_id = $1 AND customer_id = $2 AND kind = 'text_back' AND status IN ('planned', 'sent') AND created_at > $3",
+    )
+    .bind(&business_id)
+    .bind(customer_id)
+    .bind(now - TEXT_BACK_EVERY_MS)
+    .fetch_one(tx.conn())
+    .await?;
+    let (status, reason) = if recent > 0 {
+        (AutomationStatus::Skipped, Some("The caller already got a text-back in the last 12 hours.".to_owned()))
+    } else {
+        (AutomationStatus::Planned, None)
+    };
+    let run = NewRun {
+        kind: AutomationKind::TextBack,
+        rule: "text_back".into(),
+        key: format!("text_back:{call_key}"),
+        booking_id: None,
+        customer_id,
+        conversation_id: None,
+        due_at: now,
+        status,
+        reason,
+    };
+    plan_run(tx, run, false).await
+}
+
+/// Words that say a customer is asking about booking.
+fn asks_about_booking(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    ["book", "appointment", "available", "availability", "free slot", "any slots", "opening", "how much", "price"].iter().any(|w| lower.contains(w))
+}
+
+/// A customer's message: their planned follow-ups stop (they wrote), and if it asks about
+/// booking and they have nothing booked, a new follow-up sequence starts from now.
+pub async fn customer_wrote(tx: &mut BusinessTx, customer_id: &str, conversation_id: &str, text: &str) -> Result<(), Error> {
+    end_planned(tx, "customer_id = $2 AND kind = 'follow_up'", customer_id, AutomationStatus::Stopped, "inbound_message").await?;
+    if !asks_about_booking(text) {
+        return Ok(());
+    }
+    let business_id = tx.business_id().to_owned();
+    let settings = load_settings(tx.conn(), &business_id).await?;
+    if !settings.follow_ups {
+        return Ok(());
+    }
+    let now = tx.now_ms();
+    let booked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bookings WHERE business_id = $1 AND customer_id = $2 AND status IN ('pending', 'confirmed') AND start_at > $3")
+        .bind(&business_id)
+        .bind(customer_id)
+        .bind(now)
+        .fetch_one(tx.conn())
+        .await?;
+    if booked > 0 {
+        return Ok(());
+    }
+    let message_id = tx.new_id::<String>();
+    let mut due = now;
+    for (i, step) in settings.follow_up_steps.iter().enumerate() {
+        due += i64::from(step.delay_minutes) * 60_000;
+        let run = NewRun {
+            kind: AutomationKind::FollowUp,
+            rule: format!("follow_up:{}", i + 1),
+            key: format!("follow_up:{conversation_id}:{}:{message_id}", i + 1),
+            booking_id: None,
+            customer_id,
+            conversation_id: Some(conversation_id),
+            due_at: due,
+            status: AutomationStatus::Planned,
+            reason: None,
+        };
+        plan_run(tx, run, false).await?;
+    }
+    Ok(())
+}
+
+/// What stops a follow-up that is due: the customer booked, opted out, a person took the
+/// conversation over, or it was resolved. (A message from the customer stops it at once.)
+async fn follow_up_stopped(tx: &mut BusinessTx, run: &DueRun, customer: &Customer) -> Result<Option<&'static str>, Error> {
+    if customer.opted_out_sms || customer.opted_out_whatsapp {
+        return Ok(Some("opted_out"));
+    }
+    let business_id = tx.business_id().to_owned();
+    let booked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bookings WHERE business_id = $1 AND customer_id = $2 AND created_at >= $3")
+        .bind(&business_id)
+        .bind(&run.customer_id)
+        .bind(run.created_at)
+        .fetch_one(tx.conn())
+        .await?;
+    if booked > 0 {
+        return Ok(Some("booking"));
+    }
+    if let Some(conversation_id) = &run.conversation_id {
+        if let Some(c) = crate::conversations::load(tx.conn(), &business_id, conversation_id).await? {
+            if c.mode == protocol::ControlMode::Human {
+                return Ok(Some("takeover"));
+            }
+            if c.status == protocol::ConversationStatus::Resolved {
+                return Ok(Some("resolved"));
+            }
+        }
+    }
+    Ok(None)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending what is due
+
+struct DueRun {
+    id: String,
+    kind: AutomationKind,
+    rule: String,
+    booking_id: Option<String>,
+    customer_id: String,
+    conversation_id: Option<String>,
+    created_at: i64,
+}
+
+/// Sends the runs that are due now; returns how many it handled.
+pub async fn run_due(core: &Core) -> Result<usize, Error> {
+    let now = core.db.now_ms();
+    let rows = sqlx::query("SELECT id, business_id FROM automation_runs WHERE status = 'planned' AND due_at <= $1 ORDER BY due_at, id LIMIT $2")
+        .bind(now)
+        .bind(BATCH)
+        .fetch_all(core.db.reader())
+        .await?;
+    let mut by_business: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for row in &rows {
+        by_business.entry(row.try_get("business_id")?).or_default().push(row.try_get("id")?);
+    }
+    let mut done = 0;
+    for (business_id, ids) in by_business {
+        let mut tx = core.db.begin_business(&business_id).await?;
+        let settings = load_settings(tx.conn(), &business_id).await?;
+        for id in ids {
+            done += usize::from(send_one(&mut tx, &id, &settings).await?);
+        }
+        tx.commit_even_if_unchanged().await?;
+    }
+    Ok(done)
+}
+
+/// Handles one due run inside the business's transaction (which serialises it with every other
+/// instance's): `false` if it was not planned any more.
+async fn send_one(tx: &mut BusinessTx, id: &str, settings: &AutomationSettings) -> Result<bool, Error> {
+    let business_id = tx.business_id().to_owned();
+    let row = sqlx::query("SELECT id, kind, rule, booking_id, customer_id, conversation_id, created_at FROM automation_runs WHERE id = $1 AND status = 'planned'")
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?;
+    let Some(row) = row else { return Ok(false) };
+    let kind: String = row.try_get("kind")?;
+    let run = DueRun {
+        id: row.try_get("id")?,
+        kind: AutomationKind::parse(&kind).ok_or_else(|| Error::internal(StoreError::Corrupt(kind.clone())))?,
+        rule: row.try_get("rule")?,
+        booking_id: row.try_get("booking_id")?,
+        customer_id: row.try_get("customer_id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        created_at: row.try_get("created_at")?,
+    };
+    let customer = crate::customers::load_any(tx.conn(), &business_id, &run.customer_id).await?.ok_or(Error::NotFound("customer"))?;
+    let outcome = prepare(tx, &run, &customer, settings).await?;
+    match outcome {
+        Prepared::Send { text, template, vars, preferred } => {
+            match deliver(tx, &customer, &run.rule, preferred.as_deref(), &vars, &text, template.as_ref()).await? {
+                Ok((conversation_id, message_id)) => {
+                    finish(tx, &run.id, AutomationStatus::Sent, None, Some(&message_id), Some(&conversation_id)).await?;
+                    tx.audit(None, "automation.sent", Some(("message", &message_id)), json!({"rule": run.rule, "run": run.id, "booking_id": run.booking_id}))
+                        .await?;
+                }
+                Err(reason) => {
+                    finish(tx, &run.id, AutomationStatus::Skipped, Some(&reason), None, None).await?;
+                    tx.audit(None, "automation.skipped", None, json!({"rule": run.rule, "run": run.id, "booking_id": run.booking_id, "reason": reason})).await?;
+                }
+            }
+        }
+        Prepared::End(status, reason) => finish(tx, &run.id, status, Some(&reason), None, None).await?,
+    }
+    Ok(true)
+}
+
+enum Prepared {
+    Send { text: String, template: Option<TemplateMapping>, vars: Vars, preferred: Option<String> },
+    End(AutomationStatus, String),
+}
+
+/// What a due run should say, or why it ends unsent.
+async fn prepare(tx: &mut BusinessTx, run: &DueRun, customer: &Customer, settings: &AutomationSettings) -> Result<Prepared, Error> {
+    let business_id = tx.business_id().to_owned();
+    let now = tx.now_ms();
+    let t = &settings.texts;
+    let w = &settings.whatsapp_templates;
+    if run.kind == AutomationKind::FollowUp {
+        if let Some(why) = follow_up_stopped(tx, run, customer).await? {
+            return Ok(Prepared::End(AutomationStatus::Stopped, why.into()));
+        }
+    }
+    if customer.opted_out_sms || customer.opted_out_whatsapp {
+        return Ok(Prepared::End(AutomationStatus::Skipped, "The customer opted out (STOP); no automated message is sent on any channel.".into()));
+    }
+    let booking = match &run.booking_id {
+        Some(id) => Some(crate::scheduling::bookings::load(tx.conn(), &business_id, id).await?.ok_or(Error::NotFound("booking"))?),
+        None => None,
+    };
+    let vars = match &booking {
+        Some(b) => texts::for_booking(tx.conn(), &business_id, b).await?,
+        None => texts::for_customer(tx.conn(), &business_id, customer).await?,
+    };
+    let (text, template) = match (run.kind, &booking) {
+        (AutomationKind::Confirmation, Some(b)) => {
+            let text = match run.rule.as_str() {
+                "confirmation:cancelled" => &t.confirmation_cancelled,
+                "confirmation:moved" => &t.confirmation_moved,
+                _ => &t.confirmation_created,
+            };
+            if run.rule != "confirmation:cancelled" && !b.status.holds_time() {
+                return Ok(Prepared::End(AutomationStatus::Dropped, "The booking was cancelled before its confirmation went out.".into()));
+            }
+            (text.clone(), w.confirmation.clone())
+        }
+        (AutomationKind::Reminder, Some(b)) => {
+            if !b.status.holds_time() {
+                return Ok(Prepared::End(AutomationStatus::Dropped, "The booking no longer holds its time.".into()));
+            }
+            if b.start.as_millis() <= now {
+                return Ok(Prepared::End(AutomationStatus::Skipped, "The appointment had already started.".into()));
+            }
+            (t.reminder.clone(), w.reminder.clone())
+        }
+        (AutomationKind::Reply, Some(_)) => {
+            let text = if run.rule == "reply:cancelled" { &t.reply_cancelled_already } else { &t.reply_confirmed };
+            (text.clone(), None)
+        }
+        (AutomationKind::TextBack, _) => (t.text_back.clone(), w.text_back.clone()),
+        (AutomationKind::FollowUp, _) => (t.follow_up.clone(), w.follow_up.clone()),
+        _ => return Ok(Prepared::End(AutomationStatus::Skipped, "Nothing to send.".into())),
+    };
+    // A text-back goes where the caller can text back: SMS first.
+    let preferred = if run.kind == AutomationKind::TextBack { Some("text_back".to_owned()) } else { run.conversation_id.clone() };
+    Ok(Prepared::Send { text, template, vars, preferred })
+}
+
+async fn finish(
+    tx: &mut BusinessTx,
+    id: &str,
+    status: AutomationStatus,
+    reason: Option<&str>,
+    message_id: Option<&str>,
+    conversation_id: Option<&str>,
+) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE automation_runs SET status = $1, reason = $2, message_id = $3, conversation_id = COALESCE($4, conversation_id), updated_at = $5 WHERE id = $6",
+    )
+    .bind(status.as_str())
+    .bind(reason)
+    .bind(message_id)
+    .bind(conversation_id)
+    .bind(tx.now_ms())
+    .bind(id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The conversation an automated message goes into: the one the customer uses (last written
+/// in) on a connected channel, else a new one — SMS to their number (a caller, or a customer
+/// staff booked by phone), else WhatsApp. `Err` says in plain words why none can be used.
+async fn reach(tx: &mut BusinessTx, customer: &Customer, preferred: Option<&str>) -> Result<Result<protocol::Conversation, String>, Error> {
+    let business_id = tx.business_id().to_owned();
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM channels WHERE business_id = $1").bind(&business_id).fetch_all(tx.conn()).await?;
+    let connected = |c: Channel| crate::channels::kind_of(c).is_some_and(|k| kinds.iter().any(|x| x == k));
+    if let Some(id) = preferred.filter(|p| *p != "text_back") {
+        if let Some(c) = crate::conversations::load(tx.conn(), &business_id, id).await? {
+            if connected(c.channel) {
+                return Ok(Ok(c));
+            }
+        }
+    }
+    let text_back = preferred == Some("text_back");
+    if !text_back {
+        let rows = sqlx::query(
+            "SELECT id, channel FROM conversations WHERE business_id = $1 AND customer_id = $2 AND channel <> 'voice' \
+             ORDER BY COALESCE(last_inbound_at, 0) DESC, last_activity_at DESC",
+        )
+        .bind(&business_id)
+        .bind(customer.id.as_str())
+        .fetch_all(tx.conn())
+        .await?;
+        for row in &rows {
+            let channel = Channel::parse(&row.try_get::<String, _>("channel")?);
+            if channel.is_some_and(connected) {
+                let id: String = row.try_get("id")?;
+                return Ok(crate::conversations::load(tx.conn(), &business_id, &id).await?.ok_or(Error::NotFound("conversation")).map(Ok)?);
+            }
+        }
+    }
+    let channel = if customer.phone.is_some() && connected(Channel::Sms) {
+        Channel::Sms
+    } else if (customer.whatsapp_id.is_some() || customer.phone.is_some()) && connected(Channel::Whatsapp) {
+        Channel::Whatsapp
+    } else {
+        return Ok(Err("No connected channel reaches this customer (connect Twilio for SMS, or WhatsApp).".into()));
+    };
+    Ok(Ok(crate::conversations::open_for(tx, customer.id.as_str(), channel).await?))
+}
+
+/// Stores the automated message with its outbox entry; `Err(reason)` when it cannot be sent.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn deliver(
+    tx: &mut BusinessTx,
+    customer: &Customer,
+    rule: &str,
+    preferred: Option<&str>,
+    vars: &Vars,
+    text: &str,
+    template: Option<&TemplateMapping>,
+) -> Result<Result<(String, String), String>, Error> {
+    let conversation = match reach(tx, customer, preferred).await? {
+        Ok(c) => c,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let body = vars.fill(text);
+    let whatsapp = matches!(conversation.channel, Channel::Whatsapp | Channel::TwilioWhatsapp);
+    let window_open = {
+        let last: Option<i64> = sqlx::query_scalar("SELECT last_inbound_at FROM conversations WHERE id = $1").bind(conversation.id.as_str()).fetch_one(tx.conn()).await?;
+        last.is_some_and(|at| tx.now_ms() - at <= WINDOW_MS)
+    };
+    let (body, kind, outgoing) = if whatsapp && !window_open {
+        let Some(mapping) = template else {
+            let what = rule.split(':').next().unwrap_or(rule).replace('_', "-");
+            return Ok(Err(format!(
+                "WhatsApp's 24-hour window is closed and no approved template is set for {what} messages (Settings → Automations)."
+            )));
+        };
+        let business_id = tx.business_id().to_owned();
+        let row = sqlx::query("SELECT body, twilio_content_sid FROM whatsapp_templates WHERE business_id = $1 AND name = $2 AND language = $3")
+            .bind(&business_id)
+            .bind(&mapping.template_name)
+            .bind(&mapping.language)
+            .fetch_optional(tx.conn())
+            .await?;
+        let Some(row) = row else {
+            return Ok(Err(format!("The template `{}` ({}) is not among the business's approved templates.", mapping.template_name, mapping.language)));
+        };
+        let variables: Vec<String> = mapping.variables.iter().map(|v| vars.get(*v)).collect();
+        let mut shown: String = row.try_get("body")?;
+        for (i, v) in variables.iter().enumerate() {
+            shown = shown.replace(&format!("{{{{{}}}}}", i + 1), v);
+        }
+        let outgoing = Outgoing::Template {
+            name: mapping.template_name.clone(),
+            language: mapping.language.clone(),
+            variables,
+            twilio_content_sid: row.try_get("twilio_content_sid")?,
+            body: shown.clone(),
+        };
+        (shown, MessageKind::Template, outgoing)
+    } else {
+        (body.clone(), MessageKind::Text, Outgoing::Text { body })
+    };
+    let message = crate::sending::store_outgoing(
+        tx,
+        conversation.id.as_str(),
+        conversation.channel,
+        None,
+        crate::sending::Author::Automation(rule.to_owned()),
+        body,
+        kind,
+        outgoing,
+    )
+    .await?;
+    tx.wake(Job::Outbox);
+    Ok(Ok((conversation.id.to_string(), message.id.to_string())))
+}
+
+/// Sets a booking's confirmation state (a customer's "C", or staff) through the booking rules.
+pub(crate) async fn confirm_booking(tx: &mut BusinessTx, booking: &Booking) -> Result<Booking, Error> {
+    let change = crate::scheduling::bookings::BookingChange {
+        expected_version: booking.version,
+        confirmation: Some(BookingConfirmation::Confirmed),
+        ..Default::default()
+    };
+    crate::scheduling::bookings::update(tx, booking.id.as_str(), change, None, protocol::BookingSource::Assistant).await
+}
