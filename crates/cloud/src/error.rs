@@ -54,6 +54,7 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | C::ResyncRequired => StatusCode::CONFLICT,
         C::InvitationExpired => StatusCode::GONE,
         C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        C::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         C::ValidationFailed
         | C::InvalidPhone

@@ -16,6 +16,7 @@ pub mod http;
 pub mod logs;
 pub mod routes;
 pub mod sandbox;
+pub mod serve;
 pub mod startup;
 
 pub use startup::Application;

@@ -87,14 +87,17 @@ impl Application {
         if self.state.config.run_workers {
             workers.extend(switchboard_core::workers::spawn(&self.state.core, stopped));
         }
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let hygiene = crate::serve::Hygiene {
+            header_read_timeout: std::time::Duration::from_millis(self.state.config.header_read_timeout_ms.max(1)),
+            max_connections_per_address: self.state.config.max_connections_per_address.max(1),
+        };
         let hub = self.state.live.clone();
         let shutdown = async move {
             shutdown.await;
             // Live sessions would otherwise keep a graceful shutdown waiting forever.
             hub.close_all();
         };
-        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        let served = crate::serve::serve(self.listener, self.router, hygiene, shutdown).await;
         let _ = stop.send(true);
         for worker in workers {
             let _ = worker.await;

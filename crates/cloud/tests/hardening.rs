@@ -286,6 +286,99 @@ async fn a_deactivated_or_demoted_colleagues_socket_closes_within_a_second(app: 
 
 }
 
+on_both_engines! {
+
+spawn = |e| TestApp::spawn_with(e, |c| {
+    c.header_read_timeout_ms = 300;
+    c.body_read_timeout_ms = 300;
+});
+
+/// Defect 5: a half-sent request, a connection that says nothing and a body that stops half-way
+/// are closed (or answered 408) after the configured timeouts, over real TCP.
+async fn half_sent_requests_are_closed_after_the_header_timeout(app: TestApp) {
+    let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    // The request line and a header, but never the blank line that ends the head.
+    let mut half = tokio::net::TcpStream::connect(addr).await.unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: switchboard\r\n").await.unwrap();
+    let answer = until_closed(&mut half).await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+    // Nothing at all.
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert_eq!(until_closed(&mut silent).await, "");
+    // A whole head, then half the body it announced.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"POST /v1/auth/login HTTP/1.1\r\nHost: switchboard\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":").await.unwrap();
+    let answer = until_closed(&mut slow).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"request_timeout\""), "{answer}");
+    // Whoever sends a whole request in time is answered.
+    let r = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+}
+
+on_both_engines! {
+
+spawn = |e| TestApp::spawn_with(e, |c| c.max_connections_per_address = 4);
+
+/// Defect 5: one address holding its cap of connections (half-sent requests, within the header
+/// timeout) has its next connection closed at once, while `/healthz` answers everyone else; a
+/// connection given back makes room again.
+async fn one_address_at_its_connection_cap_leaves_healthz_answering(app: TestApp) {
+    let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    let greedy: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut c = connect_from(greedy, addr).await;
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: switchboard\r\n").await.unwrap();
+        held.push(c);
+    }
+    // Every held connection is counted before the next one is tried.
+    let mut probe = connect_from(greedy, addr).await;
+    probe.write_all(b"GET /healthz HTTP/1.1\r\nHost: switchboard\r\n\r\n").await.unwrap();
+    assert_eq!(until_closed(&mut probe).await, "", "a fifth connection from the same address is closed unanswered");
+    let r = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "another address is answered: {r:?}");
+    // One given back: the address is answered again.
+    drop(held.pop());
+    app.eventually("the address has room again", || async {
+        let mut c = connect_from(greedy, addr).await;
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: switchboard\r\nConnection: close\r\n\r\n").await.is_ok()
+            && until_closed(&mut c).await.starts_with("HTTP/1.1 200")
+    })
+    .await;
+    drop(held);
+}
+
+}
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Reads until the server closes the connection (10 s at most); what it sent.
+async fn until_closed(stream: &mut tokio::net::TcpStream) -> String {
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the server kept the connection open");
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A TCP connection to `to` from the loopback address `from`.
+async fn connect_from(from: std::net::IpAddr, to: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::new(from, 0)).unwrap();
+    socket.connect(to).await.unwrap()
+}
+
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(app: &TestApp) -> Socket {

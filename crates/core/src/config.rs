@@ -46,6 +46,14 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Requests taking longer are answered with 503 `timeout`.
     pub request_timeout_secs: u64,
+    /// A connection whose request head (request line and headers) has not fully arrived this long
+    /// after it opened, or after its previous request, is closed.
+    pub header_read_timeout_ms: u64,
+    /// A request body that has not fully arrived this long after its head is answered 408
+    /// `request_timeout`.
+    pub body_read_timeout_ms: u64,
+    /// Connections one client address may hold open at once; more are closed at once.
+    pub max_connections_per_address: usize,
     /// How long a call to a provider (WhatsApp, Twilio) may take before it counts as failed.
     pub provider_timeout_ms: u64,
     /// First retry delay of a failed send; doubles per attempt (with jitter) up to five minutes.
@@ -86,6 +94,9 @@ impl Default for Config {
             refresh_token_ttl_days: 30,
             max_body_bytes: 256 * 1024,
             request_timeout_secs: 30,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 15_000,
+            max_connections_per_address: 256,
             provider_timeout_ms: 15_000,
             outbox_retry_base_ms: 1_000,
             run_workers: true,

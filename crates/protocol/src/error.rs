@@ -13,6 +13,7 @@ wire_enum! {
         InvalidPhone = "invalid_phone",
         UnsupportedMediaType = "unsupported_media_type",
         PayloadTooLarge = "payload_too_large",
+        RequestTimeout = "request_timeout",
         InvalidQuery = "invalid_query",
         InvalidPath = "invalid_path",
         InvalidCursor = "invalid_cursor",

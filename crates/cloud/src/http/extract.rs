@@ -56,6 +56,28 @@ pub fn has_nul_escape(json: &[u8]) -> bool {
     false
 }
 
+/// Reads the request body (at most `max` bytes) before the handler runs, within `within`: a body
+/// that has not fully arrived by then is answered 408 `request_timeout`, one over the limit 413
+/// `payload_too_large`. The handler gets the body whole.
+pub async fn read_body(
+    axum::extract::State((within, max)): axum::extract::State<(std::time::Duration, usize)>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use http_body_util::BodyExt;
+    let (parts, body) = request.into_parts();
+    let read = http_body_util::Limited::new(body, max).collect();
+    match tokio::time::timeout(within, read).await {
+        Ok(Ok(collected)) => next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(collected.to_bytes()))).await,
+        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            ApiError::new(ErrorCode::PayloadTooLarge, "The request body is too large.").into_response()
+        }
+        Ok(Err(_)) => ApiError::new(ErrorCode::InvalidBody, "The request body could not be read.").into_response(),
+        Err(_) => ApiError::new(ErrorCode::RequestTimeout, "The request body did not arrive in time.").into_response(),
+    }
+}
+
 /// Refuses a path or query string that carries a NUL (`%00`) before any handler sees it: 400
 /// `invalid_path` / `invalid_query`, the same on both engines.
 pub async fn refuse_nul(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {

@@ -115,6 +115,7 @@ pub fn app(state_without_doc: impl FnOnce(Arc<String>) -> AppState) -> Router {
     router
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state((Duration::from_millis(state.config.body_read_timeout_ms.max(1)), max_body), extract::read_body))
         .layer(middleware::from_fn(extract::refuse_nul))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(timeout, time_limit))
