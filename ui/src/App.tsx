@@ -11,6 +11,7 @@ import { Inbox } from "./Inbox";
 import { ConversationView } from "./Conversation";
 import { CustomerPanel } from "./CustomerPanel";
 import { StatusBar } from "./StatusBar";
+import { NewConversation } from "./NewConversation";
 
 // The calendar and settings load when first opened: the inbox, open all day, starts lighter.
 const CalendarView = lazy(() => import("./Calendar").then((m) => ({ default: m.CalendarView })));
@@ -34,6 +35,7 @@ export function App() {
   const [customerId, setCustomerId] = useState<string | null>(null);
   const [live, setLive] = useState<Live>({ versions: zero, presence: [], typing: null });
   const [error, setError] = useState<string | null>(null);
+  const [starting, setStarting] = useState(false);
   const open = useRef({ conversationId, customerId });
   open.current = { conversationId, customerId };
 
@@ -159,7 +161,14 @@ export function App() {
       </header>
       {view === "inbox" ? (
         <main className="inbox-layout">
-          <Inbox version={live.versions.inbox} selected={conversationId} onOpen={(id, customer) => { setConversationId(id); setCustomerId(customer); }} />
+          <Inbox version={live.versions.inbox} selected={conversationId} onOpen={(id, customer) => { setConversationId(id); setCustomerId(customer); }} onNew={() => setStarting(true)} />
+          {starting ? (
+            <NewConversation
+              directory={directory}
+              onClose={() => setStarting(false)}
+              onStarted={(id, customer) => { setStarting(false); setConversationId(id); setCustomerId(customer); }}
+            />
+          ) : null}
           {conversationId ? (
             <ConversationView
               key={conversationId}

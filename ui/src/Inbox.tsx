@@ -17,7 +17,7 @@ const FILTERS: { value: InboxFilter; label: string }[] = [
 const ROW_HEIGHT = 68;
 const PAGE = 200;
 
-export function Inbox({ version, selected, onOpen }: { version: number; selected: string | null; onOpen: (id: string, customerId: string) => void }) {
+export function Inbox({ version, selected, onOpen, onNew }: { version: number; selected: string | null; onOpen: (id: string, customerId: string) => void; onNew: () => void }) {
   const [filter, setFilter] = useState<InboxFilter>("all");
   const [search, setSearch] = useState("");
   const [items, setItems] = useState<InboxItem[]>([]);
@@ -80,6 +80,7 @@ export function Inbox({ version, selected, onOpen }: { version: number; selected
   return (
     <section className="inbox" onKeyDown={onKey} aria-label="Inbox">
       <div className="inbox-tools">
+        <button className="primary new-conversation" onClick={onNew}>New conversation</button>
         <input type="search" placeholder="Search names, numbers, messages" aria-label="Search" value={search} onChange={(e) => setSearch(e.target.value)} />
         <div className="filters" role="tablist">
           {FILTERS.map((f) => (

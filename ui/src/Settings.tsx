@@ -1,8 +1,10 @@
 // Settings for owners and admins: opening hours and exceptions, services, staff and invitations,
-// canned responses, the assistant, channels. These change the business for everyone, so they go
+// canned responses, the assistant, channels, calendar feeds, the audit log. These change the business for everyone, so they go
 // straight to the service (online only; it checks roles) instead of through the offline outbox.
 import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from "react";
-import { ConsoleError } from "./api";
+import { call, ConsoleError } from "./api";
+import { filterAudit } from "./audit";
+import type { AuditEntry } from "./bindings/AuditEntry";
 import type { AssistantSettings } from "./bindings/AssistantSettings";
 import type { CreateCannedResponse } from "./bindings/CreateCannedResponse";
 import type { CreateInvitation } from "./bindings/CreateInvitation";
@@ -51,7 +53,7 @@ function useAction(): [(f: () => Promise<unknown>, done?: string) => Promise<boo
   return [run, note ? <p className={note.ok ? "ok-note" : "error"} role={note.ok ? "status" : "alert"}>{note.text}</p> : null];
 }
 
-const TABS = ["Opening hours", "Services", "Staff", "Canned responses", "Assistant", "Channels"] as const;
+const TABS = ["Opening hours", "Services", "Staff", "Canned responses", "Assistant", "Channels", "Calendar feeds", "Audit log"] as const;
 
 export function Settings() {
   const [tab, setTab] = useState<(typeof TABS)[number]>("Opening hours");
@@ -69,6 +71,8 @@ export function Settings() {
         {tab === "Canned responses" && <Canned />}
         {tab === "Assistant" && <Assistant />}
         {tab === "Channels" && <Channels />}
+        {tab === "Calendar feeds" && <CalendarFeeds />}
+        {tab === "Audit log" && <AuditLog />}
       </section>
     </main>
   );
@@ -424,6 +428,117 @@ function Channels() {
         </form>
       ) : null}
       {note}
+    </div>
+  );
+}
+
+/** Private iCalendar links for Google, Apple or Outlook calendar: the whole business's bookings
+ * or one person's. The link holds a secret, so it is shown once, when made; revoking a feed
+ * stops it at once. */
+function CalendarFeeds() {
+  const [feeds, reload, error] = useResource(endpoints.calendarFeeds.list);
+  const [staff] = useResource(endpoints.staff.list);
+  const [run, note] = useAction();
+  const [who, setWho] = useState("");
+  const [made, setMade] = useState<string | null>(null);
+  if (error) return <p className="error">{error}</p>;
+  const name = (id: string | null) => (id ? staff?.find((s) => s.id === id)?.name ?? "Someone" : "Everyone");
+  const create = async () => {
+    try {
+      const created = await endpoints.calendarFeeds.create(who || null);
+      setMade(created.url);
+      reload();
+    } catch {
+      run(() => endpoints.calendarFeeds.create(who || null));
+    }
+  };
+  return (
+    <div className="settings-panel">
+      <h2>Calendar feeds</h2>
+      <p className="muted">Subscribe to the bookings from Google, Apple or Outlook calendar ("add calendar from URL").</p>
+      <table className="list" data-testid="calendar-feeds">
+        <thead><tr><th>Bookings of</th><th>Made</th><th /></tr></thead>
+        <tbody>
+          {feeds?.map((f) => (
+            <tr key={f.id}>
+              <td>{name(f.staff_id)}</td>
+              <td>{new Date(f.created_at).toLocaleString()}</td>
+              <td><button className="link" onClick={() => run(() => endpoints.calendarFeeds.revoke(f.id), "Revoked: the link no longer works.").then((ok) => ok && reload())}>Revoke</button></td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <div className="inline-form">
+        <select aria-label="Feed of" value={who} onChange={(e) => setWho(e.target.value)}>
+          <option value="">Everyone's bookings</option>
+          {staff?.filter((s) => s.active).map((s) => <option key={s.id} value={s.id}>{s.name}'s bookings</option>)}
+        </select>
+        <button onClick={create}>Create feed</button>
+      </div>
+      {made ? (
+        <p data-testid="feed-url">Copy this link now (it is shown once): <input readOnly aria-label="Feed link" value={made} onFocus={(e) => e.target.select()} /></p>
+      ) : null}
+      {note}
+    </div>
+  );
+}
+
+/** Who did what, newest first, for owners and admins: filtered by person and by kind of action
+ * over the entries loaded so far ("Load older" fetches more). */
+function AuditLog() {
+  const [entries, setEntries] = useState<AuditEntry[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [staff] = useResource(endpoints.staff.list);
+  const [who, setWho] = useState("");
+  const [kind, setKind] = useState("");
+  const [text, setText] = useState("");
+  const load = async (after: string | null) => {
+    try {
+      const page = await call({ cmd: "audit_log", cursor: after, limit: 200 });
+      setEntries((old) => (after ? [...old, ...page.items] : page.items));
+      setCursor(page.next_cursor);
+      setError(null);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  useEffect(() => {
+    load(null);
+  }, []);
+  const kinds = [...new Set(entries.map((e) => e.action.split(".")[0]))].sort();
+  const shown = filterAudit(entries, { staffId: who || null, kind: kind || null, text });
+  const name = (id: string | null) => (id ? staff?.find((s) => s.id === id)?.name ?? "A former colleague" : "Switchboard");
+  return (
+    <div className="settings-panel">
+      <h2>Audit log</h2>
+      {error ? <p className="error">{error}</p> : null}
+      <div className="inline-form">
+        <select aria-label="Who" value={who} onChange={(e) => setWho(e.target.value)}>
+          <option value="">Everyone</option>
+          {staff?.map((s) => <option key={s.id} value={s.id}>{s.name}</option>)}
+        </select>
+        <select aria-label="What" value={kind} onChange={(e) => setKind(e.target.value)}>
+          <option value="">Every kind</option>
+          {kinds.map((k) => <option key={k} value={k}>{k}</option>)}
+        </select>
+        <input type="search" aria-label="Filter the audit log" placeholder="action or id" value={text} onChange={(e) => setText(e.target.value)} />
+      </div>
+      <table className="list" data-testid="audit-log">
+        <thead><tr><th>When</th><th>Who</th><th>What</th><th>On</th></tr></thead>
+        <tbody>
+          {shown.map((e) => (
+            <tr key={e.id} data-testid="audit-row">
+              <td>{new Date(e.created_at).toLocaleString()}</td>
+              <td>{name(e.actor_staff_id)}</td>
+              <td>{e.action}</td>
+              <td className="muted">{e.target_kind ?? ""}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {shown.length === 0 ? <p className="muted">Nothing here{who || kind || text ? " with these filters" : ""}.</p> : null}
+      {cursor ? <button className="link" onClick={() => load(cursor)}>Load older</button> : null}
     </div>
   );
 }

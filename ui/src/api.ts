@@ -3,7 +3,9 @@
 // "console"); in a browser (development, the end-to-end run) over the UI bridge that
 // `switchboard-console serve-ui` runs on loopback (`POST /invoke`, server-sent `/events`).
 // Both reach the same `Desk::dispatch` in Rust, with the same generated types.
+import type { AuditEntry } from "./bindings/AuditEntry";
 import type { Availability } from "./bindings/Availability";
+import type { Page } from "./bindings/Page";
 import type { CalendarEntry } from "./bindings/CalendarEntry";
 import type { Command } from "./bindings/Command";
 import type { Customer } from "./bindings/Customer";
@@ -38,6 +40,7 @@ interface Answers {
   needs_human_count: number;
   /** The service's answer as it came; `endpoints.ts` gives each address its type. */
   settings: JsonValue;
+  audit_log: Page<AuditEntry>;
   send_message: Queued;
   use_canned_response: Queued;
   send_template: Queued;

@@ -12,6 +12,9 @@ import type { BusinessSchedule } from "./bindings/BusinessSchedule";
 import type { CannedResponse } from "./bindings/CannedResponse";
 import type { CannedResponseId } from "./bindings/CannedResponseId";
 import type { ChannelStatus } from "./bindings/ChannelStatus";
+import type { CalendarFeed } from "./bindings/CalendarFeed";
+import type { CalendarFeedId } from "./bindings/CalendarFeedId";
+import type { CreatedCalendarFeed } from "./bindings/CreatedCalendarFeed";
 import type { CreateCannedResponse } from "./bindings/CreateCannedResponse";
 import type { CreatedInvitation } from "./bindings/CreatedInvitation";
 import type { CreateInvitation } from "./bindings/CreateInvitation";
@@ -104,4 +107,10 @@ export const channels = {
   list: () => request<ChannelStatus[]>("get", "/v1/channels"),
   connect: <K extends ChannelKind>(kind: K, setup: ChannelSetups[K]) => request<ChannelStatus>("put", `/v1/channels/${kind}`, setup),
   disconnect: (kind: RemovableChannel) => request<null>("delete", `/v1/channels/${kind}`),
+};
+
+export const calendarFeeds = {
+  list: () => request<CalendarFeed[]>("get", "/v1/calendar-feeds"),
+  create: (staff_id: StaffId | null) => request<CreatedCalendarFeed>("post", "/v1/calendar-feeds", { staff_id }),
+  revoke: (id: CalendarFeedId) => request<null>("delete", `/v1/calendar-feeds/${id}`),
 };

@@ -133,3 +133,26 @@ describe("settings", () => {
     expect(formatPrice(2505)).toBe("25.05");
   });
 });
+
+describe("the desk's new screens", () => {
+  it("filters the audit log by person, kind and words", async () => {
+    const { filterAudit } = await import("./audit");
+    const e = (id: string, actor: string | null, action: string, target: string | null) =>
+      ({ id, actor_staff_id: actor, action, target_kind: target ? "booking" : null, target_id: target, detail: {}, created_at: "2027-01-01T00:00:00Z" }) as never;
+    const all = [e("1", "maya", "booking.cancelled", "b1"), e("2", "sam", "staff.updated", null), e("3", null, "booking.created", "b2")];
+    expect(filterAudit(all, { staffId: null, kind: "booking", text: "" }).map((x: { id: string }) => x.id)).toEqual(["1", "3"]);
+    expect(filterAudit(all, { staffId: "sam", kind: null, text: "" }).map((x: { id: string }) => x.id)).toEqual(["2"]);
+    expect(filterAudit(all, { staffId: null, kind: null, text: "b2" }).map((x: { id: string }) => x.id)).toEqual(["3"]);
+  });
+
+  it("offers the encrypted file or this session only when there is no keyring", async () => {
+    const { keepChoices } = await import("./SignIn");
+    expect(keepChoices(true)).toEqual(["keyring"]);
+    expect(keepChoices(false)).toEqual(["file", "session"]);
+  });
+
+  it("says what a new customer and a first message are in the outbox", () => {
+    expect(describeMutation({ name: "create_customer", args: { customer_id: "c", customer: { name: "Wendy", phone: null, whatsapp_id: null, email: null, tags: [], notes: "" } } })).toBe("New customer “Wendy”");
+    expect(describeMutation({ name: "start_conversation", args: { conversation_id: "x", customer_id: "c", channel: "whatsapp", message_id: "m", body: null, template_id: "t", variables: [] } })).toBe("First message (WhatsApp template)");
+  });
+});

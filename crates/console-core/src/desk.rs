@@ -62,6 +62,8 @@ pub enum Command {
     /// network; the service checks the role): hours, exceptions, services, staff, invitations,
     /// canned responses, the assistant, channels, templates, the business. → the API's answer
     Settings { method: SettingsMethod, path: String, body: Option<Value> },
+    /// The business's audit log, newest first (owners and admins; needs the network). → `Page<AuditEntry>`
+    AuditLog { cursor: Option<String>, limit: Option<u32> },
     SendMessage { conversation_id: String, body: String },
     UseCannedResponse { conversation_id: String, canned_response_id: String },
     SendTemplate { conversation_id: String, template_id: String, variables: Vec<String> },
@@ -130,8 +132,8 @@ pub enum SettingsMethod {
 
 /// What settings may reach: the business's configuration, not its customers or conversations
 /// (those go through the outbox, so they work offline and are never applied twice).
-const SETTINGS: [&str; 10] =
-    ["/v1/schedule", "/v1/schedule-exceptions", "/v1/services", "/v1/staff", "/v1/invitations", "/v1/canned-responses", "/v1/assistant", "/v1/channels", "/v1/whatsapp-templates", "/v1/business"];
+const SETTINGS: [&str; 11] =
+    ["/v1/calendar-feeds", "/v1/schedule", "/v1/schedule-exceptions", "/v1/services", "/v1/staff", "/v1/invitations", "/v1/canned-responses", "/v1/assistant", "/v1/channels", "/v1/whatsapp-templates", "/v1/business"];
 
 fn settings_path(path: &str) -> Result<&str, DeskError> {
     let allowed = SETTINGS.iter().any(|root| path == *root || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/')));
@@ -328,6 +330,12 @@ impl Desk {
                 };
                 let transport = self.console.read().await.transport()?;
                 Ok(transport.request_json(method, path, &[], body.as_ref()).await.map_err(ConsoleError::from)?)
+            }
+            C::AuditLog { cursor, limit } => {
+                let mut query = vec![("limit", limit.unwrap_or(100).clamp(1, 200).to_string())];
+                query.extend(cursor.map(|c| ("cursor", c)));
+                let transport = self.console.read().await.transport()?;
+                Ok(transport.request_json(reqwest::Method::GET, "/v1/audit-log", &query, None).await.map_err(ConsoleError::from)?)
             }
             C::SendMessage { conversation_id, body } => self.act(async |c| c.send_message(&conversation_id, &body).await).await,
             C::UseCannedResponse { conversation_id, canned_response_id } => self.act(async |c| c.use_canned_response(&conversation_id, &canned_response_id).await).await,
