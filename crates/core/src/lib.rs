@@ -16,6 +16,7 @@
 //! - [`automations`]: what is sent by itself after a booking: confirmations, reminders and the
 //!   replies to them, missed-call text-backs, follow-ups.
 //! - [`privacy`]: which columns hold customers' personal data; exporting, erasing and retention.
+//! - [`reports`]: the owner's figures, computed from the append-only outcomes record.
 //! - [`sync`]: the change log consoles pull and the mutations they push; [`live`]: who is online.
 //! - [`workers`]: the one runtime every background job is a step of; [`clock`]: the only "now".
 //! - [`error`]: what the domain refuses, by area, with stable codes.
@@ -35,6 +36,7 @@ pub mod intake;
 pub mod live;
 pub mod metrics;
 pub mod privacy;
+pub mod reports;
 pub mod scheduling;
 pub mod sending;
 pub mod store;

@@ -14,6 +14,7 @@ pub mod conversations;
 pub mod customers;
 pub mod live;
 pub mod outbox;
+pub mod reports;
 pub mod retell;
 pub mod schedule;
 pub mod services;

@@ -296,6 +296,8 @@ pub enum Permission {
     DeleteData,
     /// Make or unmake owners.
     ManageOwners,
+    /// See the owner's reports (figures, their rows, CSV exports).
+    ViewReports,
 }
 
 pub fn role_allows(role: Role, permission: Permission) -> bool {

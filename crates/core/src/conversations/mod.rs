@@ -160,6 +160,7 @@ pub async fn open_with_id(tx: &mut BusinessTx, customer_id: &str, channel: Chann
     .await?;
     let now = tx.now_ms();
     let mut changed = true;
+    let mut reopened = false;
     let id = match existing {
         Some(id) => {
             changed = sqlx::query("UPDATE conversations SET status = 'open', updated_at = $1 WHERE id = $2 AND status <> 'open'")
@@ -169,6 +170,7 @@ pub async fn open_with_id(tx: &mut BusinessTx, customer_id: &str, channel: Chann
                 .await?
                 .rows_affected()
                 > 0;
+            reopened = changed;
             id
         }
         None => {
@@ -193,6 +195,7 @@ pub async fn open_with_id(tx: &mut BusinessTx, customer_id: &str, channel: Chann
     let conversation = load(tx.conn(), &business_id, &id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
     // Only a new or reopened conversation is news for consoles.
     if changed {
+        crate::reports::outcomes::conversation_opened(tx, &id, reopened).await?;
         tx.record(EntityKind::Conversation, &id, Some(&conversation)).await?;
     }
     Ok(conversation)
@@ -240,7 +243,7 @@ pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMes
     .bind(conversation_id)
     .bind(new.direction.as_str())
     .bind(new.author_kind.as_str())
-    .bind(new.author_staff_id)
+    .bind(new.author_staff_id.clone())
     .bind(&new.body)
     .bind(serde_json::to_string(&new.media).map_err(Error::internal)?)
     .bind(new.provider_message_id)
@@ -252,6 +255,7 @@ pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMes
     .bind(new.automation.clone())
     .execute(tx.conn())
     .await?;
+    crate::reports::outcomes::message_added(tx, conversation_id, new.author_kind, new.author_staff_id.as_deref(), new.kind, at).await?;
     let is_event = new.kind == MessageKind::Event;
     let preview: String = if new.body.is_empty() && !new.media.is_empty() {
         format!("[{}]", new.media[0].content_type.split('/').next().unwrap_or("attachment"))
@@ -388,6 +392,9 @@ pub async fn apply_update(tx: &mut BusinessTx, auth: &Actor, id: &str, req: Upda
     auth.require(Permission::HandleConversations)?;
     let id = id.to_owned();
     let mut conversation = load(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    if let Some(status) = req.status.filter(|s| *s != conversation.status) {
+        crate::reports::outcomes::status_changed(tx, &id, status == ConversationStatus::Resolved, Some(&auth.staff_id)).await?;
+    }
     if let Some(status) = req.status {
         conversation.status = status;
     }

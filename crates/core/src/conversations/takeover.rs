@@ -83,6 +83,9 @@ pub async fn take_over(tx: &mut BusinessTx, conversation_id: &str, staff_id: &st
     if won == 0 {
         return Err(held_by(tx, &current).await);
     }
+    if current.mode == ControlMode::Ai {
+        crate::reports::outcomes::taken_over(tx, conversation_id, staff_id).await?;
+    }
     // Whatever the built-in assistant was waiting for is not a question any more.
     sqlx::query("DELETE FROM assistant_state WHERE conversation_id = $1").bind(conversation_id).execute(tx.conn()).await?;
     let name = staff_name(tx.conn(), staff_id).await?;
@@ -172,6 +175,7 @@ pub async fn escalate(tx: &mut BusinessTx, conversation_id: &str, reason: &str) 
     if changed == 0 {
         return Ok(false);
     }
+    crate::reports::outcomes::handed_over(tx, conversation_id).await?;
     sqlx::query("DELETE FROM assistant_state WHERE conversation_id = $1").bind(conversation_id).execute(tx.conn()).await?;
     event(tx, conversation_id, format!("The assistant asked for a person: {reason}")).await?;
     tx.audit(None, "conversation.escalated", Some(("conversation", conversation_id)), json!({"reason": reason})).await?;
@@ -194,6 +198,7 @@ pub async fn wait_for_person(tx: &mut BusinessTx, conversation_id: &str) -> Resu
     .await?
     .rows_affected();
     if changed > 0 {
+        crate::reports::outcomes::handed_over(tx, conversation_id).await?;
         reload(tx, conversation_id).await?;
     }
     Ok(())

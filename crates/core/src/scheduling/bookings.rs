@@ -284,6 +284,7 @@ pub async fn create(tx: &mut BusinessTx, new: NewBooking) -> Result<Booking, Err
     sqlx::query("UPDATE staff SET last_assigned_at = $1 WHERE id = $2").bind(now).bind(&staff_id).execute(tx.conn()).await?;
     let booking = load(tx.conn(), business_id, &id).await?.ok_or_else(|| Error::NotFound("booking"))?;
     tx.record(EntityKind::Booking, &id, Some(&booking)).await?;
+    crate::reports::outcomes::booking_changed(tx, &booking, None).await?;
     tx.audit(
         new.created_by_staff_id.as_deref(),
         "booking.created",
@@ -409,6 +410,7 @@ pub async fn update(
     }
     let booking = load(tx.conn(), business_id, id).await?.ok_or_else(|| Error::NotFound("booking"))?;
     tx.record(EntityKind::Booking, id, Some(&booking)).await?;
+    crate::reports::outcomes::booking_changed(tx, &booking, Some(&current)).await?;
     let action = if status != current.status {
         format!("booking.{}", status.as_str())
     } else if moved {

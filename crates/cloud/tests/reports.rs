@@ -1,0 +1,309 @@
+//! The owner's reports over the real API, on SQLite and PostgreSQL: a fixture business whose
+//! figures were worked out by hand (a conversation crossing local midnight on the day the clocks
+//! change, a reopened conversation, a booking moved to another day), the rows behind each figure,
+//! the CSV exports, and who may see them.
+
+use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use switchboard_testkit::fakes::FakeProviders;
+use switchboard_testkit::whatsapp::*;
+use switchboard_testkit::{every_day, on_both_engines, Tenant, TestApp};
+
+const ZONE: &str = "America/New_York";
+
+/// The day the fixture's clocks change: the zone's first transition more than a week from now
+/// (the service checks token expiry against the real time, so the fixture lies ahead of it). In
+/// New York that is always a Sunday, at 02:00.
+fn dst_day() -> Date {
+    let tz = TimeZone::get(ZONE).unwrap();
+    let from = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 8);
+    tz.following(from).next().unwrap().timestamp().to_zoned(tz.clone()).date()
+}
+
+/// The local date `offset` days from the day the clocks change.
+fn d(offset: i64) -> String {
+    (dst_day() + jiff::Span::new().days(offset)).to_string()
+}
+
+/// A local time (`HH:MM`) on that day.
+fn t(offset: i64, time: &str) -> String {
+    format!("{}T{time}:00", d(offset))
+}
+
+/// Sets the test clock to a local time in the fixture's zone.
+fn at(app: &TestApp, local: &str) {
+    let dt: DateTime = local.parse().unwrap();
+    let t = dt.to_zoned(TimeZone::get(ZONE).unwrap()).unwrap().timestamp();
+    app.clock.as_ref().unwrap().set(protocol_ts(t.as_millisecond()));
+}
+
+fn protocol_ts(ms: i64) -> protocol::Timestamp {
+    protocol::Timestamp::from_millis(ms).unwrap()
+}
+
+async fn customer_writes(app: &TestApp, owner: &Tenant, from: &str, id: &str, body: &str) {
+    let (status, _) =
+        post_whatsapp_signed(app, &notification(PHONE_ID, Value::Null, json!([text(id, from, body)]), Value::Null), &app_secret(owner)).await;
+    assert_eq!(status, StatusCode::OK);
+    app.drain().await;
+}
+
+async fn conversation_of(app: &TestApp, owner: &Tenant, wa: &str) -> String {
+    let items = app.get("/v1/conversations?limit=200", &owner.access).await.body["items"].as_array().unwrap().clone();
+    let customers = app.get("/v1/customers", &owner.access).await.body.clone();
+    let customer = customers["items"].as_array().or(customers.as_array()).unwrap().iter().find(|c| c["whatsapp_id"] == wa).unwrap()["id"].clone();
+    items.iter().find(|c| c["customer_id"] == customer).unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+async fn assistant(app: &TestApp, owner: &Tenant, on: bool) {
+    let r = app.patch("/v1/assistant", &owner.access, json!({"enabled": on, "handback_idle_minutes": 0})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+}
+
+async fn booking(app: &TestApp, owner: &Tenant, body: Value) -> Value {
+    let r = app.post("/v1/bookings", &owner.access, body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    r.body
+}
+
+async fn change(app: &TestApp, owner: &Tenant, b: &Value, body: Value) -> Value {
+    let mut body = body;
+    body["expected_version"] = b["version"].clone();
+    let r = app.patch(&format!("/v1/bookings/{}", b["id"].as_str().unwrap()), &owner.access, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    r.body
+}
+
+struct Fixture {
+    app: TestApp,
+    owner: Tenant,
+    agent: Tenant,
+    sam: Tenant,
+    ids: std::collections::HashMap<&'static str, String>,
+}
+
+/// The fixture business (see the test's comments for what happens when).
+async fn fixture(engine: switchboard_testkit::Engine) -> Fixture {
+    let (app, _fake): (TestApp, FakeProviders) = spawn_with_fakes(engine, |c| c.access_token_ttl_secs = 30 * 86_400).await;
+    at(&app, &t(-6, "08:00"));
+    let owner = app.signup("reports").await;
+    let r = app.patch("/v1/business", &owner.access, json!({"timezone": ZONE})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let r = app.patch("/v1/schedule", &owner.access, json!({"opening_hours": every_day("09:00", "17:00"), "min_notice_minutes": 0})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
+    let agent = app.add_staff(&owner, "agent").await;
+    let sam = app.add_staff(&owner, "admin").await;
+    let svc = app.post("/v1/services", &owner.access, json!({"name": "Cut", "duration_minutes": 60, "price_cents": 4500})).await;
+    assert_eq!(svc.status, StatusCode::CREATED, "{svc:?}");
+    let svc = svc.body["id"].as_str().unwrap().to_owned();
+    let cust = app.post("/v1/customers", &owner.access, json!({"name": "Dee Booker"})).await.body["id"].as_str().unwrap().to_owned();
+    let staff = owner.staff_id.clone();
+    let mut ids = std::collections::HashMap::new();
+
+    // Previous period (Tuesday to Thursday): booking W, made Thursday for Friday 14:00.
+    at(&app, &t(-3, "10:00"));
+    let w = booking(&app, &owner, json!({"customer_id": cust, "service_id": svc, "staff_id": staff, "start": t(-2, "14:00")})).await;
+
+    // Friday. Bookings X (for Friday 15:00) and Y (by the API, for Sunday 10:00).
+    at(&app, &t(-2, "09:00"));
+    let x = booking(&app, &owner, json!({"customer_id": cust, "service_id": svc, "staff_id": staff, "start": t(-2, "15:00")})).await;
+    at(&app, &t(-2, "09:05"));
+    let y = booking(&app, &owner, json!({"customer_id": cust, "service_id": svc, "staff_id": staff, "start": t(0, "10:00"), "source": "api"})).await;
+    // X moves to Saturday 11:00: across days.
+    at(&app, &t(-2, "10:00"));
+    let x = change(&app, &owner, &x, json!({"start": t(-1, "11:00")})).await;
+    // W is done.
+    at(&app, &t(-2, "15:00"));
+    change(&app, &owner, &w, json!({"status": "completed"})).await;
+    // Bob writes at 16:30 with the assistant on; it answers. Nobody else does until Monday.
+    assistant(&app, &owner, true).await;
+    at(&app, &t(-2, "16:30"));
+    customer_writes(&app, &owner, "15550000001", "wamid.bob-1", "Hello there").await;
+    ids.insert("bob", conversation_of(&app, &owner, "15550000001").await);
+
+    // Saturday. Carol writes at 10:00 and the assistant answers; the owner resolves it.
+    at(&app, &t(-1, "10:00"));
+    customer_writes(&app, &owner, "15550000002", "wamid.carol-1", "Hello there").await;
+    let carol = conversation_of(&app, &owner, "15550000002").await;
+    at(&app, &t(-1, "10:05"));
+    let r = app.patch(&format!("/v1/conversations/{carol}"), &owner.access, json!({"status": "resolved"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    ids.insert("carol", carol);
+    // Booking Z, for next Saturday; X is a no-show.
+    at(&app, &t(-1, "10:10"));
+    let z = booking(&app, &owner, json!({"customer_id": cust, "service_id": svc, "staff_id": staff, "start": t(6, "10:00")})).await;
+    at(&app, &t(-1, "12:30"));
+    change(&app, &owner, &x, json!({"status": "no_show"})).await;
+    // 16:00: the owner answers Bob (inside WhatsApp's 24 hours), taking over from the assistant.
+    at(&app, &t(-1, "16:00"));
+    let bob = ids["bob"].clone();
+    let r = app.post(&format!("/v1/conversations/{bob}/messages"), &owner.access, json!({"body": "Sorry for the wait!"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+
+    // Sunday, the day the clocks change at 02:00. Carol writes again at 09:00 (EDT):
+    // her conversation is reopened and the assistant answers again.
+    at(&app, &t(0, "09:00"));
+    customer_writes(&app, &owner, "15550000002", "wamid.carol-2", "Hello again").await;
+    at(&app, &t(0, "09:30"));
+    change(&app, &owner, &z, json!({"status": "cancelled"})).await;
+    at(&app, &t(0, "11:00"));
+    change(&app, &owner, &y, json!({"status": "completed"})).await;
+    // Alice writes at 23:30 with the assistant off: she waits for a person, and Sam answers at
+    // 00:10 on Monday — after local midnight, on the other side of the day's 23 hours.
+    assistant(&app, &owner, false).await;
+    at(&app, &t(0, "23:30"));
+    customer_writes(&app, &owner, "15550000003", "wamid.alice-1", "Hello there").await;
+    let alice = conversation_of(&app, &owner, "15550000003").await;
+    at(&app, &t(1, "00:10"));
+    let r = app.post(&format!("/v1/conversations/{alice}/messages"), &sam.access, json!({"body": "Sam here, how can I help?"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    ids.insert("alice", alice);
+
+    ids.insert("x", x["id"].as_str().unwrap().to_owned());
+    ids.insert("y", y["id"].as_str().unwrap().to_owned());
+    ids.insert("z", z["id"].as_str().unwrap().to_owned());
+    ids.insert("w", w["id"].as_str().unwrap().to_owned());
+    Fixture { app, owner, agent, sam, ids }
+}
+
+/// The fixture's range: the two days before the clocks change, and the day they do.
+fn range() -> String {
+    format!("from={}&to={}", d(-2), d(0))
+}
+
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    text.lines().skip(1).map(|l| l.split(',').map(str::to_owned).collect()).collect()
+}
+
+on_both_engines! {
+
+spawn = fixture;
+
+async fn every_figure_equals_the_hand_computed_value(f: Fixture) {
+    let Fixture { app, owner, sam, ids, .. } = &f;
+    let rg = range();
+    let r = app.get(&format!("/v1/reports/summary?{rg}"), &owner.access).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let c = &r.body["current"];
+    // Episodes: Bob (Fri, taken over), Carol (Sat, assistant), Carol again (Sun, reopened,
+    // assistant), Alice (Sun by local time although it was Monday in UTC, handed over).
+    assert_eq!((c["conversations"].as_u64(), c["handled_by_assistant"].as_u64(), c["handed_over"].as_u64(), c["taken_over"].as_u64()),
+        (Some(4), Some(2), Some(1), Some(1)), "{c}");
+    assert_eq!((c["handled_by_assistant_pct"].as_f64(), c["handed_over_pct"].as_f64(), c["taken_over_pct"].as_f64()), (Some(50.0), Some(25.0), Some(25.0)));
+    assert_eq!(c["reopened"], 1);
+    assert_eq!((c["ai_replies"].as_u64(), c["human_replies"].as_u64()), (Some(3), Some(2)), "{c}");
+    // Alice waited 40 minutes for a person (23:30 EDT → 00:10 EDT).
+    assert_eq!((c["wait_for_person_count"].as_u64(), c["wait_for_person_p50_secs"].as_u64(), c["wait_for_person_p90_secs"].as_u64()), (Some(1), Some(2400), Some(2400)));
+    // First human responses: Alice 40 min; Bob from Fri 16:30 to Sat 16:00 = 23 h 30 min (the
+    // assistant's reply did not stop his clock). Nearest rank: p50 the smaller, p90 the larger.
+    assert_eq!((c["first_response_count"].as_u64(), c["first_response_p50_secs"].as_u64(), c["first_response_p90_secs"].as_u64()), (Some(2), Some(2400), Some(84_600)));
+    // In opening hours (09–17 daily): Alice none (Sunday 23:30 to 00:10); Bob Fri 16:30–17:00
+    // and Sat 09:00–16:00, 7 h 30 min.
+    assert_eq!((c["first_response_business_p50_secs"].as_u64(), c["first_response_business_p90_secs"].as_u64()), (Some(0), Some(27_000)));
+    // Bookings made: X, Y (Fri), Z (Sat), 45.00 each; Z cancelled.
+    assert_eq!((c["bookings"].as_u64(), c["booked_value_cents"].as_i64(), c["cancelled"].as_u64(), c["cancellation_pct"].as_f64()), (Some(3), Some(13_500), Some(1), Some(33.3)));
+    // Appointments in the range with an outcome: W (Fri, completed), X (moved to Sat, no-show), Y (Sun, completed).
+    assert_eq!((c["attended"].as_u64(), c["no_shows"].as_u64(), c["no_show_pct"].as_f64()), (Some(3), Some(1), Some(33.3)));
+    // The previous period (Tue–Thu): only W was made.
+    let p = &r.body["previous"];
+    assert_eq!((p["from"].as_str(), p["to"].as_str(), p["conversations"].as_u64(), p["bookings"].as_u64(), p["booked_value_cents"].as_i64()),
+        (Some(d(-5).as_str()), Some(d(-3).as_str()), Some(0), Some(1), Some(4500)));
+    assert_eq!(p["handled_by_assistant_pct"], Value::Null);
+    // Per local day.
+    let days: Vec<(String, u64, u64, u64)> = r.body["days"].as_array().unwrap().iter()
+        .map(|d| (d["date"].as_str().unwrap().to_owned(), d["conversations"].as_u64().unwrap(), d["handed_over"].as_u64().unwrap(), d["bookings"].as_u64().unwrap())).collect();
+    assert_eq!(days, vec![(d(-2), 1, 0, 2), (d(-1), 1, 0, 1), (d(0), 2, 1, 0)]);
+    // Breakdowns.
+    assert_eq!(r.body["conversations_by_channel"], json!([{"key": "whatsapp", "label": "whatsapp", "count": 4, "value_cents": 0}]));
+    let sources: Vec<(String, u64)> = r.body["bookings_by_source"].as_array().unwrap().iter().map(|b| (b["key"].as_str().unwrap().into(), b["count"].as_u64().unwrap())).collect();
+    assert_eq!(sources, vec![("staff".into(), 2), ("api".into(), 1)]);
+    assert_eq!(r.body["bookings_by_service"][0]["label"], "Cut");
+    assert_eq!(r.body["bookings_by_service"][0]["value_cents"], 13_500);
+    // People: Sam answered Alice in 40 min; the owner answered Bob.
+    let staff = r.body["staff"].as_array().unwrap();
+    let sam_row = staff.iter().find(|s| s["staff_id"] == sam.staff_id.as_str()).unwrap();
+    assert_eq!((sam_row["conversations"].as_u64(), sam_row["replies"].as_u64(), sam_row["reply_p50_secs"].as_u64()), (Some(1), Some(1), Some(2400)));
+    let owner_row = staff.iter().find(|s| s["staff_id"] == owner.staff_id.as_str()).unwrap();
+    assert_eq!((owner_row["conversations"].as_u64(), owner_row["replies"].as_u64(), owner_row["bookings"].as_u64()), (Some(1), Some(1), Some(3)));
+
+    // Drill-down lists exactly what each figure counts.
+    let rows = |figure: &str| {
+        let path = format!("/v1/reports/rows?{rg}&figure={figure}");
+        async move { app.get(&path, &owner.access).await }
+    };
+    let handed = rows("handed_over").await;
+    assert_eq!(handed.status, StatusCode::OK, "{handed:?}");
+    let handed = handed.body["conversations"].as_array().unwrap().clone();
+    assert_eq!(handed.len(), 1);
+    assert_eq!((handed[0]["conversation_id"].as_str(), handed[0]["date"].as_str(), handed[0]["staff"][0].as_str()), (Some(ids["alice"].as_str()), Some(d(0).as_str()), Some("A admin")));
+    let reopened = rows("reopened").await.body["conversations"].as_array().unwrap().clone();
+    assert_eq!((reopened.len(), reopened[0]["conversation_id"].as_str(), reopened[0]["date"].as_str()), (1, Some(ids["carol"].as_str()), Some(d(0).as_str())));
+    let no_shows = rows("no_shows").await.body["bookings"].as_array().unwrap().clone();
+    assert_eq!((no_shows.len(), no_shows[0]["booking_id"].as_str(), no_shows[0]["starts_date"].as_str(), no_shows[0]["moves"].as_u64()),
+        (1, Some(ids["x"].as_str()), Some(d(-1).as_str()), Some(1)));
+    let mut attended: Vec<String> = rows("attended").await.body["bookings"].as_array().unwrap().iter().map(|b| b["booking_id"].as_str().unwrap().to_owned()).collect();
+    attended.sort();
+    let mut expected = vec![ids["w"].clone(), ids["x"].clone(), ids["y"].clone()];
+    expected.sort();
+    assert_eq!(attended, expected);
+
+    // Filters: Sam's conversations only; voice has none.
+    let mine = app.get(&format!("/v1/reports/summary?{rg}&staff_id={}", sam.staff_id), &owner.access).await;
+    assert_eq!((mine.body["current"]["conversations"].as_u64(), mine.body["current"]["handed_over"].as_u64(), mine.body["current"]["bookings"].as_u64()), (Some(1), Some(1), Some(0)));
+    let voice = app.get(&format!("/v1/reports/summary?{rg}&channel=voice"), &owner.access).await;
+    assert_eq!(voice.body["current"]["conversations"], 0);
+
+    // CSV: one row per conversation episode, one per booking, exactly the figure's rows.
+    let csv = app.client.get(format!("{}/v1/reports/conversations.csv?{rg}", app.base)).bearer_auth(&owner.access).send().await.unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(csv.headers()["content-disposition"].to_str().unwrap().contains(&format!("conversations-{}-{}.csv", d(-2), d(0))));
+    let text = csv.text().await.unwrap();
+    assert!(text.starts_with("conversation_id,opened_at,date,channel,reopened,handling,"), "{text}");
+    let lines = csv_rows(&text);
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines.iter().filter(|l| l[5] == "assistant").count(), 2);
+    let bookings = app.client.get(format!("{}/v1/reports/bookings.csv?{rg}&figure=bookings", app.base)).bearer_auth(&owner.access).send().await.unwrap().text().await.unwrap();
+    let lines = csv_rows(&bookings);
+    assert_eq!(lines.len(), 3);
+    let z = lines.iter().find(|l| l[0] == ids["z"]).unwrap();
+    assert_eq!((z[2].as_str(), z[4].as_str(), z[9].as_str(), z[10].as_str()), (d(-1).as_str(), d(6).as_str(), "4500", "cancelled"));
+    // Every booking of the period: the three made in it and W, whose appointment is in it.
+    let all = app.client.get(format!("{}/v1/reports/bookings.csv?{rg}", app.base)).bearer_auth(&owner.access).send().await.unwrap().text().await.unwrap();
+    assert_eq!(csv_rows(&all).len(), 4);
+}
+
+async fn only_owners_and_admins_see_reports(f: Fixture) {
+    let Fixture { app, owner, agent, sam, .. } = &f;
+    let rg = range();
+    let routes = ["/v1/reports/summary", "/v1/reports/rows", "/v1/reports/conversations.csv", "/v1/reports/bookings.csv"];
+    for route in routes {
+        let path = format!("{route}?{rg}&figure=conversations");
+        let r = app.get(&path, &agent.access).await;
+        assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "forbidden"), "{route}: {r:?}");
+        let r = app.call(reqwest::Method::GET, &path, None, None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{route}");
+        assert_eq!(app.get(&path, &sam.access).await.status, StatusCode::OK, "an admin may: {route}");
+        assert_eq!(app.get(&path, &owner.access).await.status, StatusCode::OK, "the owner may: {route}");
+    }
+    // Another business sees its own (empty) figures, never these.
+    let other = app.signup("other").await;
+    let r = app.get(&format!("/v1/reports/summary?{rg}"), &other.access).await;
+    assert_eq!((r.body["current"]["conversations"].as_u64(), r.body["current"]["bookings"].as_u64()), (Some(0), Some(0)));
+    // Bad ranges get a 4xx with a stable code, never a 500: a range that makes no sense is
+    // refused by the reports (422), a query that does not parse by the API (400).
+    for bad in ["from=2026-03-08&to=2026-03-06", "from=yesterday&to=2026-03-06", "from=2024-01-01&to=2026-03-06"] {
+        let r = app.get(&format!("/v1/reports/summary?{bad}"), &owner.access).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{bad}: {r:?}");
+    }
+    for bad in ["to=2026-03-06".to_owned(), format!("{rg}&channel=fax"), format!("{rg}&figure=everything")] {
+        let r = app.get(&format!("/v1/reports/rows?{bad}"), &owner.access).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_query"), "{bad}: {r:?}");
+    }
+    let r = app.get(&format!("/v1/reports/rows?{rg}"), &owner.access).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{r:?}");
+}
+
+}

@@ -1,0 +1,561 @@
+//! The figures, computed from outcome rows with no database in sight, so that the summary, the
+//! rows behind each figure and the CSV exports are the same computation and cannot disagree.
+//! Every definition here is written out in `docs/metrics.md` (version [`DEFINITIONS_VERSION`]);
+//! change one only together with that file and a new version.
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::civil::{Date, Time};
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use protocol::{Handling, ReportFigure};
+
+pub const DEFINITIONS_VERSION: &str = "1";
+
+/// One outcome row, as read for the reports.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub id: String,
+    pub kind: String,
+    pub at: i64,
+    pub conversation_id: Option<String>,
+    pub episode_at: Option<i64>,
+    pub booking_id: Option<String>,
+    pub channel: Option<String>,
+    pub staff_id: Option<String>,
+    pub source: Option<String>,
+    pub service_id: Option<String>,
+    pub value_cents: Option<i64>,
+    pub starts_at: Option<i64>,
+    pub since_at: Option<i64>,
+}
+
+/// A range of the business's local days, `from` to `to` inclusive, as instants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub from: Date,
+    pub to: Date,
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+fn day_start(date: Date, tz: &TimeZone) -> i64 {
+    // The first instant of a local day (jiff resolves a day that starts in a gap to its first
+    // existing instant).
+    date.to_zoned(tz.clone()).map(|z| z.timestamp().as_millisecond()).unwrap_or(0)
+}
+
+impl Range {
+    pub fn new(from: Date, to: Date, tz: &TimeZone) -> Range {
+        let end = to.tomorrow().unwrap_or(to);
+        Range { from, to, start_ms: day_start(from, tz), end_ms: day_start(end, tz) }
+    }
+
+    pub fn days(&self) -> i64 {
+        (self.to - self.from).get_days() as i64 + 1
+    }
+
+    /// The same number of days just before.
+    pub fn previous(&self, tz: &TimeZone) -> Range {
+        let to = self.from.yesterday().unwrap_or(self.from);
+        let from = to.checked_sub(jiff::Span::new().days(self.days() - 1)).unwrap_or(to);
+        Range::new(from, to, tz)
+    }
+
+    pub fn contains(&self, ms: i64) -> bool {
+        self.start_ms <= ms && ms < self.end_ms
+    }
+}
+
+/// The local date of an instant.
+pub fn local_date(ms: i64, tz: &TimeZone) -> Date {
+    Timestamp::from_millisecond(ms).map(|t| t.to_zoned(tz.clone()).date()).unwrap_or_default()
+}
+
+/// The business's opening hours: seven lists (Monday first) of `[start, end]` minutes since
+/// local midnight.
+pub type OpeningHours = Vec<Vec<[u16; 2]>>;
+
+/// How much of `[from, to)` falls in opening hours, in milliseconds (time-zone and DST correct:
+/// each interval is placed on its local day).
+pub fn open_ms_between(from: i64, to: i64, hours: &OpeningHours, tz: &TimeZone) -> i64 {
+    if to <= from {
+        return 0;
+    }
+    let mut day = local_date(from, tz).yesterday().unwrap_or_default();
+    let last = local_date(to, tz);
+    let mut total = 0;
+    // A bound on the walk: a wait longer than two years counts only its first two years.
+    for _ in 0..800 {
+        if day > last {
+            break;
+        }
+        let weekday = day.weekday().to_monday_zero_offset() as usize;
+        for [s, e] in hours.get(weekday).map(Vec::as_slice).unwrap_or(&[]) {
+            let at = |minutes: u16| -> i64 {
+                let (d, m) = if minutes >= 1440 { (day.tomorrow().unwrap_or(day), minutes - 1440) } else { (day, minutes) };
+                let time = Time::new((m / 60) as i8, (m % 60) as i8, 0, 0).unwrap_or_default();
+                d.to_datetime(time).to_zoned(tz.clone()).map(|z| z.timestamp().as_millisecond()).unwrap_or(0)
+            };
+            let (a, b) = (at(*s).max(from), at(*e).min(to));
+            if b > a {
+                total += b - a;
+            }
+        }
+        day = match day.tomorrow() {
+            Ok(d) => d,
+            Err(_) => break,
+        };
+    }
+    total
+}
+
+/// Nearest-rank percentile of `values` (sorted here), in whole seconds.
+pub fn percentile(values: &mut [i64], p: u32) -> Option<u32> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let rank = ((u64::from(p) * values.len() as u64).div_ceil(100)).max(1) as usize;
+    Some(u32::try_from(values[rank - 1].max(0) / 1000).unwrap_or(u32::MAX))
+}
+
+/// `part` of `whole` as a percentage with one decimal; `None` when `whole` is 0.
+pub fn pct(part: u32, whole: u32) -> Option<f64> {
+    (whole > 0).then(|| (f64::from(part) * 1000.0 / f64::from(whole)).round() / 10.0)
+}
+
+/// Shares of `whole` with one decimal that add up to exactly 100.0 (largest remainder), so parts
+/// of one denominator never add up to more, or less, than the whole.
+pub fn shares(parts: &[u32]) -> Vec<Option<f64>> {
+    let whole: u64 = parts.iter().map(|p| u64::from(*p)).sum();
+    if whole == 0 {
+        return parts.iter().map(|_| None).collect();
+    }
+    let exact: Vec<u64> = parts.iter().map(|p| u64::from(*p) * 1000).collect();
+    let mut tenths: Vec<u64> = exact.iter().map(|e| e / whole).collect();
+    let mut left = 1000 - tenths.iter().sum::<u64>();
+    let mut order: Vec<usize> = (0..parts.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse((exact[i] % whole, parts[i])));
+    for &i in order.iter().cycle().take(parts.len() * 2) {
+        if left == 0 {
+            break;
+        }
+        if parts[i] > 0 {
+            tenths[i] += 1;
+            left -= 1;
+        }
+    }
+    tenths.iter().map(|t| Some(*t as f64 / 10.0)).collect()
+}
+
+/// One stretch of a conversation from opening (or reopening) on.
+#[derive(Debug, Clone)]
+pub struct Episode {
+    pub conversation_id: String,
+    pub start: i64,
+    pub channel: String,
+    pub reopened: bool,
+    pub handling: Handling,
+    pub ai_replies: u32,
+    pub human_replies: u32,
+    /// (clock start, first human reply) of the episode's first human reply, if measured.
+    pub first_response: Option<(i64, i64)>,
+    pub wait_for_person_ms: Option<i64>,
+    /// People who replied or took over, in order.
+    pub staff: Vec<String>,
+    /// (staff id, reply time in ms) of each measured reply by a person.
+    pub reply_times: Vec<(String, Option<i64>)>,
+    pub resolved: bool,
+}
+
+/// Groups conversation outcome rows (sorted by time, then id) into episodes.
+pub fn episodes(rows: &[Row]) -> Vec<Episode> {
+    let mut by_key: BTreeMap<(i64, String), Vec<&Row>> = BTreeMap::new();
+    for r in rows {
+        if let (Some(c), Some(e)) = (&r.conversation_id, r.episode_at) {
+            by_key.entry((e, c.clone())).or_default().push(r);
+        }
+    }
+    let mut out = Vec::new();
+    for ((start, conversation_id), mut rows) in by_key {
+        rows.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        let Some(opening) = rows.iter().find(|r| r.kind == "conversation_opened" || r.kind == "conversation_reopened") else { continue };
+        let mut e = Episode {
+            conversation_id,
+            start,
+            channel: opening.channel.clone().unwrap_or_default(),
+            reopened: opening.kind == "conversation_reopened",
+            handling: Handling::Assistant,
+            ai_replies: 0,
+            human_replies: 0,
+            first_response: None,
+            wait_for_person_ms: None,
+            staff: vec![],
+            reply_times: vec![],
+            resolved: false,
+        };
+        let mut involved = false;
+        let mut handed_at: Option<i64> = None;
+        for r in &rows {
+            let person = |e: &mut Episode| {
+                if let Some(s) = &r.staff_id {
+                    if !e.staff.contains(s) {
+                        e.staff.push(s.clone());
+                    }
+                }
+            };
+            match r.kind.as_str() {
+                "ai_reply" => e.ai_replies += 1,
+                "handed_over" => {
+                    if !involved {
+                        involved = true;
+                        e.handling = Handling::HandedOver;
+                    }
+                    handed_at.get_or_insert(r.at);
+                }
+                "taken_over" => {
+                    if !involved {
+                        involved = true;
+                        e.handling = Handling::TakenOver;
+                    }
+                    person(&mut e);
+                }
+                "first_human_reply" | "human_reply" => {
+                    if !involved {
+                        involved = true;
+                        e.handling = Handling::TakenOver;
+                    }
+                    e.human_replies += 1;
+                    person(&mut e);
+                    if r.kind == "first_human_reply" && e.first_response.is_none() {
+                        e.first_response = r.since_at.map(|s| (s, r.at));
+                    }
+                    if let (Some(h), None) = (handed_at, e.wait_for_person_ms) {
+                        if r.at >= h {
+                            e.wait_for_person_ms = Some(r.at - h);
+                        }
+                    }
+                    e.reply_times.push((r.staff_id.clone().unwrap_or_default(), r.since_at.map(|s| r.at - s)));
+                }
+                "resolved" => e.resolved = true,
+                _ => {}
+            }
+        }
+        out.push(e);
+    }
+    out
+}
+
+/// A booking as the reports see it: made when, for what, where it stands now.
+#[derive(Debug, Clone)]
+pub struct BookingFacts {
+    pub booking_id: String,
+    pub made_at: Option<i64>,
+    pub source: String,
+    pub channel: Option<String>,
+    pub service_id: String,
+    pub staff_id: String,
+    pub value_cents: i64,
+    pub starts_at: i64,
+    /// `booked`, `cancelled`, `completed`, `no_show`.
+    pub outcome: &'static str,
+    pub moves: u32,
+}
+
+pub fn bookings(rows: &[Row]) -> Vec<BookingFacts> {
+    let mut by_id: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+    for r in rows {
+        if let Some(b) = &r.booking_id {
+            by_id.entry(b).or_default().push(r);
+        }
+    }
+    let mut out = Vec::new();
+    for (id, mut rows) in by_id {
+        rows.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        let first = rows[0];
+        let mut f = BookingFacts {
+            booking_id: id.to_owned(),
+            made_at: None,
+            source: first.source.clone().unwrap_or_default(),
+            channel: first.channel.clone(),
+            service_id: first.service_id.clone().unwrap_or_default(),
+            staff_id: first.staff_id.clone().unwrap_or_default(),
+            value_cents: first.value_cents.unwrap_or(0),
+            starts_at: first.starts_at.unwrap_or(0),
+            outcome: "booked",
+            moves: 0,
+        };
+        for r in &rows {
+            match r.kind.as_str() {
+                "booking_made" => {
+                    f.made_at = Some(r.at);
+                    f.value_cents = r.value_cents.unwrap_or(0);
+                }
+                "booking_moved" => f.moves += 1,
+                "booking_cancelled" => f.outcome = "cancelled",
+                "booking_completed" => f.outcome = "completed",
+                "booking_no_show" => f.outcome = "no_show",
+                _ => {}
+            }
+            if let Some(s) = r.starts_at {
+                f.starts_at = s;
+            }
+            if let Some(s) = &r.staff_id {
+                f.staff_id = s.clone();
+            }
+        }
+        out.push(f);
+    }
+    out
+}
+
+/// The channel and person a report is narrowed to.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub channel: Option<String>,
+    pub staff_id: Option<String>,
+}
+
+impl Filters {
+    pub fn episode(&self, e: &Episode) -> bool {
+        self.channel.as_ref().is_none_or(|c| &e.channel == c) && self.staff_id.as_ref().is_none_or(|s| e.staff.contains(s))
+    }
+
+    pub fn booking(&self, b: &BookingFacts) -> bool {
+        self.channel.as_ref().is_none_or(|c| b.channel.as_ref() == Some(c)) && self.staff_id.as_ref().is_none_or(|s| &b.staff_id == s)
+    }
+}
+
+/// Everything one period's figures are computed from.
+pub struct Period<'a> {
+    pub range: Range,
+    pub tz: &'a TimeZone,
+    pub hours: &'a OpeningHours,
+    pub episodes: Vec<Episode>,
+    pub bookings: Vec<BookingFacts>,
+}
+
+impl Period<'_> {
+    /// Builds a period from the rows of its episodes and bookings, narrowed by `filters`.
+    pub fn new<'a>(range: Range, tz: &'a TimeZone, hours: &'a OpeningHours, rows: &[Row], filters: &Filters) -> Period<'a> {
+        let episodes = episodes(rows).into_iter().filter(|e| range.contains(e.start) && filters.episode(e)).collect();
+        let bookings = bookings(rows).into_iter().filter(|b| filters.booking(b)).collect();
+        Period { range, tz, hours, episodes, bookings }
+    }
+
+    pub fn business_first_response(&self, e: &Episode) -> Option<i64> {
+        e.first_response.map(|(s, a)| open_ms_between(s, a, self.hours, self.tz))
+    }
+
+    /// Whether an episode counts towards `figure`.
+    pub fn counts_episode(&self, figure: ReportFigure, e: &Episode) -> bool {
+        match figure {
+            ReportFigure::Conversations => true,
+            ReportFigure::HandledByAssistant => e.handling == Handling::Assistant,
+            ReportFigure::HandedOver => e.handling == Handling::HandedOver,
+            ReportFigure::TakenOver => e.handling == Handling::TakenOver,
+            ReportFigure::Reopened => e.reopened,
+            ReportFigure::WaitForPerson => e.wait_for_person_ms.is_some(),
+            ReportFigure::FirstResponse => e.first_response.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Whether a booking counts towards `figure`.
+    pub fn counts_booking(&self, figure: ReportFigure, b: &BookingFacts) -> bool {
+        let made = b.made_at.is_some_and(|m| self.range.contains(m));
+        let appointment = self.range.contains(b.starts_at);
+        match figure {
+            ReportFigure::Bookings => made,
+            ReportFigure::Cancelled => made && b.outcome == "cancelled",
+            ReportFigure::Attended => appointment && matches!(b.outcome, "completed" | "no_show"),
+            ReportFigure::NoShows => appointment && b.outcome == "no_show",
+            _ => false,
+        }
+    }
+
+    pub fn episodes_for(&self, figure: ReportFigure) -> Vec<&Episode> {
+        self.episodes.iter().filter(|e| self.counts_episode(figure, e)).collect()
+    }
+
+    pub fn bookings_for(&self, figure: ReportFigure) -> Vec<&BookingFacts> {
+        self.bookings.iter().filter(|b| self.counts_booking(figure, b)).collect()
+    }
+
+    pub fn figures(&self) -> protocol::ReportFigures {
+        let n = |f: ReportFigure| self.episodes_for(f).len() as u32;
+        let (a, h, t) = (n(ReportFigure::HandledByAssistant), n(ReportFigure::HandedOver), n(ReportFigure::TakenOver));
+        let split = shares(&[a, h, t]);
+        let mut waits: Vec<i64> = self.episodes.iter().filter_map(|e| e.wait_for_person_ms).collect();
+        let mut first: Vec<i64> = self.episodes.iter().filter_map(|e| e.first_response.map(|(s, a)| a - s)).collect();
+        let mut business: Vec<i64> = self.episodes.iter().filter_map(|e| self.business_first_response(e)).collect();
+        let made = self.bookings_for(ReportFigure::Bookings);
+        let cancelled = self.bookings_for(ReportFigure::Cancelled).len() as u32;
+        let attended = self.bookings_for(ReportFigure::Attended).len() as u32;
+        let no_shows = self.bookings_for(ReportFigure::NoShows).len() as u32;
+        protocol::ReportFigures {
+            from: self.range.from.to_string(),
+            to: self.range.to.to_string(),
+            conversations: self.episodes.len() as u32,
+            handled_by_assistant: a,
+            handed_over: h,
+            taken_over: t,
+            handled_by_assistant_pct: split[0],
+            handed_over_pct: split[1],
+            taken_over_pct: split[2],
+            reopened: n(ReportFigure::Reopened),
+            ai_replies: self.episodes.iter().map(|e| e.ai_replies).sum(),
+            human_replies: self.episodes.iter().map(|e| e.human_replies).sum(),
+            wait_for_person_count: waits.len() as u32,
+            wait_for_person_p50_secs: percentile(&mut waits, 50),
+            wait_for_person_p90_secs: percentile(&mut waits, 90),
+            first_response_count: first.len() as u32,
+            first_response_p50_secs: percentile(&mut first, 50),
+            first_response_p90_secs: percentile(&mut first, 90),
+            first_response_business_p50_secs: percentile(&mut business, 50),
+            first_response_business_p90_secs: percentile(&mut business, 90),
+            bookings: made.len() as u32,
+            booked_value_cents: made.iter().map(|b| b.value_cents).sum(),
+            cancelled,
+            cancellation_pct: pct(cancelled, made.len() as u32),
+            attended,
+            no_shows,
+            no_show_pct: pct(no_shows, attended),
+        }
+    }
+
+    pub fn days(&self) -> Vec<protocol::ReportDay> {
+        let mut days: BTreeMap<Date, protocol::ReportDay> = BTreeMap::new();
+        let mut day = self.range.from;
+        while day <= self.range.to {
+            days.insert(
+                day,
+                protocol::ReportDay {
+                    date: day.to_string(),
+                    conversations: 0,
+                    handled_by_assistant: 0,
+                    handed_over: 0,
+                    taken_over: 0,
+                    bookings: 0,
+                    booked_value_cents: 0,
+                },
+            );
+            day = match day.tomorrow() {
+                Ok(d) => d,
+                Err(_) => break,
+            };
+        }
+        for e in &self.episodes {
+            if let Some(d) = days.get_mut(&local_date(e.start, self.tz)) {
+                d.conversations += 1;
+                match e.handling {
+                    Handling::Assistant => d.handled_by_assistant += 1,
+                    Handling::HandedOver => d.handed_over += 1,
+                    Handling::TakenOver => d.taken_over += 1,
+                }
+            }
+        }
+        for b in self.bookings_for(ReportFigure::Bookings) {
+            if let Some(d) = days.get_mut(&local_date(b.made_at.unwrap_or(0), self.tz)) {
+                d.bookings += 1;
+                d.booked_value_cents += b.value_cents;
+            }
+        }
+        days.into_values().collect()
+    }
+
+    /// Bookings made in the period, counted and valued by `key`.
+    pub fn bookings_by(&self, key: impl Fn(&BookingFacts) -> String, label: impl Fn(&str) -> String) -> Vec<protocol::ReportBreakdown> {
+        let mut by: BTreeMap<String, (u32, i64)> = BTreeMap::new();
+        for b in self.bookings_for(ReportFigure::Bookings) {
+            let e = by.entry(key(b)).or_default();
+            e.0 += 1;
+            e.1 += b.value_cents;
+        }
+        let mut out: Vec<_> =
+            by.into_iter().map(|(k, (count, value_cents))| protocol::ReportBreakdown { label: label(&k), key: k, count, value_cents }).collect();
+        out.sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
+        out
+    }
+
+    pub fn conversations_by_channel(&self) -> Vec<protocol::ReportBreakdown> {
+        let mut by: BTreeMap<String, u32> = BTreeMap::new();
+        for e in &self.episodes {
+            *by.entry(e.channel.clone()).or_default() += 1;
+        }
+        let mut out: Vec<_> =
+            by.into_iter().map(|(k, count)| protocol::ReportBreakdown { label: k.clone(), key: k, count, value_cents: 0 }).collect();
+        out.sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
+        out
+    }
+
+    pub fn staff(&self, names: &HashMap<String, String>) -> Vec<protocol::StaffReport> {
+        let mut by: BTreeMap<String, (u32, u32, Vec<i64>, u32)> = BTreeMap::new();
+        for id in names.keys() {
+            by.entry(id.clone()).or_default();
+        }
+        for e in &self.episodes {
+            for s in &e.staff {
+                if e.reply_times.iter().any(|(who, _)| who == s) {
+                    by.entry(s.clone()).or_default().0 += 1;
+                }
+            }
+            for (who, time) in &e.reply_times {
+                let entry = by.entry(who.clone()).or_default();
+                entry.1 += 1;
+                if let Some(t) = time {
+                    entry.2.push(*t);
+                }
+            }
+        }
+        for b in self.bookings_for(ReportFigure::Bookings) {
+            by.entry(b.staff_id.clone()).or_default().3 += 1;
+        }
+        by.into_iter()
+            .map(|(staff_id, (conversations, replies, mut times, bookings))| protocol::StaffReport {
+                name: names.get(&staff_id).cloned().unwrap_or_else(|| "(removed)".into()),
+                staff_id,
+                conversations,
+                replies,
+                reply_p50_secs: percentile(&mut times, 50),
+                reply_p90_secs: percentile(&mut times, 90),
+                bookings,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_add_up_to_exactly_one_hundred() {
+        assert_eq!(shares(&[1, 1, 1]), vec![Some(33.4), Some(33.3), Some(33.3)]);
+        assert_eq!(shares(&[0, 0, 0]), vec![None, None, None]);
+        assert_eq!(shares(&[2, 0, 0]), vec![Some(100.0), Some(0.0), Some(0.0)]);
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let mut v: Vec<i64> = (1..=10).map(|s| s * 1000).collect();
+        assert_eq!(percentile(&mut v, 50), Some(5));
+        assert_eq!(percentile(&mut v, 90), Some(9));
+        assert_eq!(percentile(&mut [], 50), None);
+    }
+
+    #[test]
+    fn opening_hours_are_counted_on_local_days_across_a_clock_change() {
+        let tz = TimeZone::get("America/New_York").unwrap();
+        // Every day 09:00–17:00.
+        let hours: OpeningHours = vec![vec![[540, 1020]]; 7];
+        let at = |s: &str| s.parse::<jiff::civil::DateTime>().unwrap().to_zoned(tz.clone()).unwrap().timestamp().as_millisecond();
+        // Saturday 16:30 (EST) to Sunday 09:30 (EDT, the clocks went forward at 02:00): one hour open.
+        assert_eq!(open_ms_between(at("2026-03-07T16:30"), at("2026-03-08T09:30"), &hours, &tz), 3_600_000);
+        // A day that starts with a 23-hour local day is still one local day.
+        let range = Range::new("2026-03-08".parse().unwrap(), "2026-03-08".parse().unwrap(), &tz);
+        assert_eq!(range.end_ms - range.start_ms, 23 * 3_600_000);
+        assert_eq!(range.previous(&tz).from.to_string(), "2026-03-07");
+    }
+}

@@ -1,0 +1,341 @@
+//! The owner's reports: what the assistant and the desk achieved, over a range of the
+//! business's local days, beside the previous period of the same length, with the rows behind
+//! each figure and CSV exports of them. Owners and admins only.
+//!
+//! [`outcomes`] is the append-only record the write paths add to; [`metrics`] computes every
+//! figure from it (the definitions are `docs/metrics.md`). The summary, the drill-down rows and
+//! the CSV files are one computation over the same rows, so a figure and its rows always agree.
+
+pub mod metrics;
+pub mod outcomes;
+
+use std::collections::HashMap;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use protocol::{Channel, ReportBookingRow, ReportConversationRow, ReportFigure, ReportRows, ReportSummary};
+use sqlx::Row as _;
+
+use crate::accounts::{Actor, Permission};
+use crate::error::Error;
+use crate::store::rfc3339;
+use crate::Core;
+use metrics::{Filters, OpeningHours, Period, Range, Row};
+
+/// The longest range a report covers.
+const MAX_DAYS: i64 = 400;
+
+/// The range and filters every report route takes.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// First local day (`2026-03-01`), inclusive.
+    pub from: String,
+    /// Last local day, inclusive.
+    pub to: String,
+    /// Only this channel (`whatsapp`, `sms`, `twilio_whatsapp`, `voice`).
+    pub channel: Option<Channel>,
+    /// Only what this person did (conversations they replied in or took over; bookings with them).
+    pub staff_id: Option<String>,
+    /// Drill-down: which figure's rows.
+    pub figure: Option<ReportFigure>,
+    /// Drill-down and CSV: the previous period's rows instead.
+    pub previous: Option<bool>,
+}
+
+struct Business {
+    tz: TimeZone,
+    timezone: String,
+    currency: String,
+    hours: OpeningHours,
+}
+
+async fn business(core: &Core, business_id: &str) -> Result<Business, Error> {
+    let row = sqlx::query("SELECT timezone, currency, opening_hours FROM businesses WHERE id = $1")
+        .bind(business_id)
+        .fetch_optional(core.db.reader())
+        .await?
+        .ok_or(Error::NotFound("business"))?;
+    let timezone: String = row.try_get("timezone")?;
+    let hours: OpeningHours = crate::store::json_column(&row.try_get::<String, _>("opening_hours")?, "opening_hours")?;
+    Ok(Business { tz: TimeZone::get(&timezone).map_err(Error::internal)?, timezone, currency: row.try_get("currency")?, hours })
+}
+
+fn parse_range(q: &ReportQuery, tz: &TimeZone) -> Result<Range, Error> {
+    let date = |text: &str, field: &str| -> Result<Date, Error> {
+        text.trim().parse::<Date>().map_err(|_| Error::invalid(format!("`{field}` must be a date like 2026-03-01.")))
+    };
+    let (from, to) = (date(&q.from, "from")?, date(&q.to, "to")?);
+    if to < from {
+        return Err(Error::invalid("`to` must not be before `from`."));
+    }
+    let range = Range::new(from, to, tz);
+    if range.days() > MAX_DAYS {
+        return Err(Error::invalid(format!("A report covers at most {MAX_DAYS} days.")));
+    }
+    Ok(range)
+}
+
+fn filters(q: &ReportQuery) -> Filters {
+    Filters { channel: q.channel.map(|c| c.as_str().to_owned()), staff_id: q.staff_id.clone() }
+}
+
+/// The outcome rows a period's figures are computed from: every row of the episodes that began
+/// in it, and every row of the bookings made in it or with an appointment time in it.
+async fn load_rows(core: &Core, business_id: &str, range: Range) -> Result<Vec<Row>, Error> {
+    let rows = sqlx::query(
+        "SELECT id, kind, at, conversation_id, episode_at, booking_id, channel, staff_id, source, service_id, value_cents, starts_at, since_at \
+         FROM outcomes WHERE business_id = $1 AND ( \
+           (episode_at >= $2 AND episode_at < $3) \
+           OR booking_id IN (SELECT booking_id FROM outcomes WHERE business_id = $1 AND kind = 'booking_made' AND at >= $2 AND at < $3) \
+           OR booking_id IN (SELECT booking_id FROM outcomes WHERE business_id = $1 AND kind IN ('booking_made', 'booking_moved') \
+                             AND starts_at >= $2 AND starts_at < $3))",
+    )
+    .bind(business_id)
+    .bind(range.start_ms)
+    .bind(range.end_ms)
+    .fetch_all(core.db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Row {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                at: r.try_get("at")?,
+                conversation_id: r.try_get("conversation_id")?,
+                episode_at: r.try_get("episode_at")?,
+                booking_id: r.try_get("booking_id")?,
+                channel: r.try_get("channel")?,
+                staff_id: r.try_get("staff_id")?,
+                source: r.try_get("source")?,
+                service_id: r.try_get("service_id")?,
+                value_cents: r.try_get("value_cents")?,
+                starts_at: r.try_get("starts_at")?,
+                since_at: r.try_get("since_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+async fn names(core: &Core, business_id: &str, table: &str, active_only: bool) -> Result<HashMap<String, String>, Error> {
+    let active = if active_only { " AND active = 1" } else { "" };
+    let rows = sqlx::query(&format!("SELECT id, name FROM {table} WHERE business_id = $1{active}"))
+        .bind(business_id)
+        .fetch_all(core.db.reader())
+        .await?;
+    Ok(rows.iter().map(|r| Ok::<_, sqlx::Error>((r.try_get("id")?, r.try_get("name")?))).collect::<Result<_, _>>()?)
+}
+
+/// `GET /v1/reports/summary`: the period's figures, the previous period's, the days, the
+/// breakdowns and each person's figures.
+pub async fn summary(core: &Core, actor: &Actor, q: ReportQuery) -> Result<ReportSummary, Error> {
+    actor.require(Permission::ViewReports)?;
+    let b = business(core, &actor.business_id).await?;
+    let range = parse_range(&q, &b.tz)?;
+    let previous = range.previous(&b.tz);
+    let f = filters(&q);
+    let rows = load_rows(core, &actor.business_id, range).await?;
+    let current = Period::new(range, &b.tz, &b.hours, &rows, &f);
+    let previous_rows = load_rows(core, &actor.business_id, previous).await?;
+    let before = Period::new(previous, &b.tz, &b.hours, &previous_rows, &f);
+    let services = names(core, &actor.business_id, "services", false).await?;
+    let staff = names(core, &actor.business_id, "staff", false).await?;
+    let active_staff = names(core, &actor.business_id, "staff", true).await?;
+    let label = |map: &HashMap<String, String>| {
+        let map = map.clone();
+        move |k: &str| map.get(k).cloned().unwrap_or_else(|| if k.is_empty() { "none".into() } else { "(removed)".into() })
+    };
+    let mut people = current.staff(&staff);
+    people.retain(|p| active_staff.contains_key(&p.staff_id) || p.replies > 0 || p.bookings > 0);
+    if let Some(s) = &q.staff_id {
+        people.retain(|p| &p.staff_id == s);
+    }
+    Ok(ReportSummary {
+        definitions_version: metrics::DEFINITIONS_VERSION.into(),
+        timezone: b.timezone.clone(),
+        currency: b.currency.clone(),
+        current: current.figures(),
+        previous: before.figures(),
+        days: current.days(),
+        conversations_by_channel: current.conversations_by_channel(),
+        bookings_by_source: current.bookings_by(|b| b.source.clone(), |k| k.to_owned()),
+        bookings_by_channel: current.bookings_by(|b| b.channel.clone().unwrap_or_default(), |k| if k.is_empty() { "none".into() } else { k.to_owned() }),
+        bookings_by_service: current.bookings_by(|b| b.service_id.clone(), label(&services)),
+        bookings_by_staff: current.bookings_by(|b| b.staff_id.clone(), label(&staff)),
+        staff: people,
+    })
+}
+
+/// The figure's rows: exactly the conversation episodes or bookings it counts.
+pub async fn rows(core: &Core, actor: &Actor, q: ReportQuery) -> Result<ReportRows, Error> {
+    actor.require(Permission::ViewReports)?;
+    let figure = q.figure.ok_or_else(|| Error::invalid("`figure` is required."))?;
+    let (conversations, bookings) = rows_of(core, actor, &q, Some(figure)).await?;
+    Ok(ReportRows { figure, conversations, bookings })
+}
+
+/// `figure: None`: every conversation episode and every booking of the period (made in it, or
+/// with its appointment in it).
+async fn rows_of(
+    core: &Core,
+    actor: &Actor,
+    q: &ReportQuery,
+    figure: Option<ReportFigure>,
+) -> Result<(Vec<ReportConversationRow>, Vec<ReportBookingRow>), Error> {
+    let b = business(core, &actor.business_id).await?;
+    let mut range = parse_range(q, &b.tz)?;
+    if q.previous == Some(true) {
+        range = range.previous(&b.tz);
+    }
+    let rows = load_rows(core, &actor.business_id, range).await?;
+    let period = Period::new(range, &b.tz, &b.hours, &rows, &filters(q));
+    let staff = names(core, &actor.business_id, "staff", false).await?;
+    let services = names(core, &actor.business_id, "services", false).await?;
+    let name = |map: &HashMap<String, String>, id: &str| map.get(id).cloned().unwrap_or_else(|| "(removed)".into());
+    let episodes: Vec<_> = match figure {
+        Some(f) => period.episodes_for(f),
+        None => period.episodes.iter().collect(),
+    };
+    let bookings: Vec<_> = match figure {
+        Some(f) => period.bookings_for(f),
+        None => period
+            .bookings
+            .iter()
+            .filter(|x| period.counts_booking(ReportFigure::Bookings, x) || range.contains(x.starts_at))
+            .collect(),
+    };
+    // Customers' names for the conversations listed (not for the figures).
+    let mut customers: HashMap<String, Option<String>> = HashMap::new();
+    for chunk in episodes.iter().map(|e| e.conversation_id.clone()).collect::<Vec<_>>().chunks(500) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT c.id, cu.name FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE c.business_id = $1 AND c.id IN ({})",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(&actor.business_id);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        for r in query.fetch_all(core.db.reader()).await? {
+            customers.insert(r.try_get("id")?, r.try_get("name")?);
+        }
+    }
+    let secs = |ms: i64| u32::try_from(ms.max(0) / 1000).unwrap_or(u32::MAX);
+    let conversations = episodes
+        .iter()
+        .map(|e| ReportConversationRow {
+            conversation_id: e.conversation_id.clone(),
+            opened_at: rfc3339(e.start).to_string(),
+            date: metrics::local_date(e.start, &b.tz).to_string(),
+            channel: e.channel.clone(),
+            reopened: e.reopened,
+            handling: e.handling,
+            customer_name: customers.get(&e.conversation_id).cloned().flatten(),
+            ai_replies: e.ai_replies,
+            human_replies: e.human_replies,
+            first_response_secs: e.first_response.map(|(s, a)| secs(a - s)),
+            first_response_business_secs: period.business_first_response(e).map(secs),
+            wait_for_person_secs: e.wait_for_person_ms.map(secs),
+            staff: e.staff.iter().map(|s| name(&staff, s)).collect(),
+            resolved: e.resolved,
+        })
+        .collect();
+    let bookings = bookings
+        .iter()
+        .map(|x| ReportBookingRow {
+            booking_id: x.booking_id.clone(),
+            made_at: x.made_at.map(|m| rfc3339(m).to_string()).unwrap_or_default(),
+            made_date: x.made_at.map(|m| metrics::local_date(m, &b.tz).to_string()).unwrap_or_default(),
+            starts_at: rfc3339(x.starts_at).to_string(),
+            starts_date: metrics::local_date(x.starts_at, &b.tz).to_string(),
+            source: x.source.clone(),
+            channel: x.channel.clone(),
+            service_id: x.service_id.clone(),
+            service: name(&services, &x.service_id),
+            staff_id: x.staff_id.clone(),
+            staff: name(&staff, &x.staff_id),
+            value_cents: x.value_cents,
+            outcome: x.outcome.to_owned(),
+            moves: x.moves,
+        })
+        .collect();
+    Ok((conversations, bookings))
+}
+
+/// A CSV cell that a spreadsheet will not run as a formula.
+fn cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+fn csv_error(e: impl std::fmt::Display) -> Error {
+    Error::internal(crate::store::StoreError::Corrupt(format!("csv: {e}")))
+}
+
+/// `GET /v1/reports/conversations.csv`: one row per conversation episode behind `figure` (all
+/// of the period's without one).
+pub async fn conversations_csv(core: &Core, actor: &Actor, q: ReportQuery) -> Result<String, Error> {
+    actor.require(Permission::ViewReports)?;
+    let (rows, _) = rows_of(core, actor, &q, q.figure.or(Some(ReportFigure::Conversations))).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "conversation_id", "opened_at", "date", "channel", "reopened", "handling", "customer", "ai_replies", "human_replies",
+        "first_response_secs", "first_response_business_secs", "wait_for_person_secs", "staff", "resolved",
+    ])
+    .map_err(csv_error)?;
+    let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
+    for r in rows {
+        w.write_record([
+            r.conversation_id,
+            r.opened_at,
+            r.date,
+            r.channel,
+            r.reopened.to_string(),
+            r.handling.as_str().to_owned(),
+            cell(r.customer_name.as_deref().unwrap_or("")),
+            r.ai_replies.to_string(),
+            r.human_replies.to_string(),
+            opt(r.first_response_secs),
+            opt(r.first_response_business_secs),
+            opt(r.wait_for_person_secs),
+            cell(&r.staff.join("; ")),
+            r.resolved.to_string(),
+        ])
+        .map_err(csv_error)?;
+    }
+    String::from_utf8(w.into_inner().map_err(csv_error)?).map_err(csv_error)
+}
+
+/// `GET /v1/reports/bookings.csv`: one row per booking behind `figure` (without one: every
+/// booking made in the period or with its appointment in it).
+pub async fn bookings_csv(core: &Core, actor: &Actor, q: ReportQuery) -> Result<String, Error> {
+    actor.require(Permission::ViewReports)?;
+    let (_, rows) = rows_of(core, actor, &q, q.figure).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "booking_id", "made_at", "made_date", "starts_at", "starts_date", "source", "channel", "service", "staff", "value_cents", "outcome", "moves",
+    ])
+    .map_err(csv_error)?;
+    for r in rows {
+        w.write_record([
+            r.booking_id,
+            r.made_at,
+            r.made_date,
+            r.starts_at,
+            r.starts_date,
+            r.source,
+            r.channel.unwrap_or_default(),
+            cell(&r.service),
+            cell(&r.staff),
+            r.value_cents.to_string(),
+            r.outcome,
+            r.moves.to_string(),
+        ])
+        .map_err(csv_error)?;
+    }
+    String::from_utf8(w.into_inner().map_err(csv_error)?).map_err(csv_error)
+}
