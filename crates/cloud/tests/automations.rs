@@ -115,10 +115,21 @@ impl Desk {
 
     /// The customer texts the business.
     async fn sms(&self, sid: &str, body: &str) {
-        let params = [("MessageSid", sid), ("From", CUSTOMER_PHONE), ("To", NUMBER), ("Body", body), ("NumMedia", "0")];
+        self.sms_from(CUSTOMER_PHONE, sid, body).await;
+    }
+
+    async fn sms_from(&self, from: &str, sid: &str, body: &str) {
+        let params = [("MessageSid", sid), ("From", from), ("To", NUMBER), ("Body", body), ("NumMedia", "0")];
         let (status, _) = post_twilio(&self.app, "/webhooks/twilio", &params, TWILIO_TOKEN).await;
         assert_eq!(status, StatusCode::OK);
         self.app.drain().await;
+    }
+
+    /// The last message in the customer's SMS conversation.
+    async fn last_sms_line(&self) -> Value {
+        let c = self.sms_conversation().await;
+        let page = self.app.get(&format!("/v1/conversations/{}/messages?limit=50", c["id"].as_str().unwrap()), &self.owner.access).await;
+        page.body["items"].as_array().unwrap().last().unwrap().clone()
     }
 
     async fn sms_conversation(&self) -> Value {
@@ -309,6 +320,264 @@ async fn reminders_keep_the_local_time_across_london_daylight_saving(d: Desk) {
     assert_eq!(run(&d.runs(spring["id"].as_str().unwrap()).await, "reminder:24h")["due_at"], "2027-03-28T08:00:00Z", "09:00 BST");
     assert_eq!(run(&d.runs(fall["id"].as_str().unwrap()).await, "reminder:24h")["due_at"], "2027-10-31T09:00:00Z", "09:00 GMT");
     assert_eq!(run(&d.runs(spring["id"].as_str().unwrap()).await, "reminder:2h")["due_at"], "2027-03-29T07:00:00Z", "07:00 BST is quiet: 08:00 BST");
+}
+
+}
+
+on_both_engines! {
+
+spawn = desk;
+
+async fn replies_confirm_cancel_move_or_reach_a_person(d: Desk) {
+    // A is tomorrow at 15:00 BST; its 24 h reminder goes at 15:00 today.
+    let a = d.book("2027-05-04T15:00").await;
+    let a_id = a["id"].as_str().unwrap().to_owned();
+    d.until("2027-05-03T14:00:00Z").await;
+    let reminder = d.last_sms_line().await;
+    assert_eq!(reminder["automation"], "reminder:24h", "{reminder}");
+    assert!(reminder["body"].as_str().unwrap().ends_with("Reply C to confirm, R to reschedule or X to cancel."));
+    d.sms("SMc1", "C").await;
+    assert_eq!(d.booking(&a_id).await["confirmation"], "confirmed");
+    let answer = d.last_sms_line().await;
+    assert_eq!(answer["body"], "Thanks Nia, you're confirmed for Tuesday 4 May at 15:00. See you then!");
+    assert_eq!(answer["automation"], "reply:confirmed");
+    // B, the day after: its reminder, answered X — cancelled through the booking rules, and the
+    // cancellation's confirmation says so. X never opts anyone out.
+    let b = d.book("2027-05-05T15:00").await;
+    let b_id = b["id"].as_str().unwrap().to_owned();
+    d.until("2027-05-04T14:00:00Z").await;
+    assert_eq!(d.last_sms_line().await["automation"], "reminder:24h");
+    assert_eq!(d.app.get("/v1/bookings/unconfirmed", &d.owner.access).await.body.as_array().unwrap().len(), 0, "A is confirmed");
+    d.sms("SMx1", "X").await;
+    let b_now = d.booking(&b_id).await;
+    assert_eq!((b_now["status"].as_str(), b_now["cancel_reason"].as_str()), (Some("cancelled"), Some("The customer replied to the reminder to cancel.")));
+    assert!(d.last_sms_line().await["body"].as_str().unwrap().contains("on Wednesday 5 May at 15:00 is cancelled"));
+    let customer = d.app.get(&format!("/v1/customers/{}", d.customer), &d.owner.access).await;
+    assert_eq!(customer.body["opted_out_sms"], false);
+    // C, whose reminder is answered after staff cancelled it (no confirmation sent): told so.
+    d.app.patch("/v1/automations", &d.owner.access, json!({"confirmations": false})).await;
+    let c = d.book("2027-05-06T15:00").await;
+    d.until("2027-05-05T14:00:00Z").await;
+    d.cancel(c["id"].as_str().unwrap()).await;
+    d.sms("SMc2", "C").await;
+    assert_eq!(d.last_sms_line().await["body"], "Your Haircut on Thursday 6 May at 15:00 was cancelled, so there is nothing to confirm. Reply here to book another time.");
+    // D: unconfirmed within two hours shows in the list; a reply after it started confirms nothing.
+    let e = d.book("2027-05-07T10:00").await;
+    let e_id = e["id"].as_str().unwrap().to_owned();
+    d.until("2027-05-07T08:00:00Z").await;
+    let soon = d.app.get("/v1/bookings/unconfirmed", &d.owner.access).await;
+    assert_eq!(soon.body.as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap()).collect::<Vec<_>>(), vec![e_id.as_str()]);
+    d.until("2027-05-07T09:10:00Z").await;
+    d.sms("SMc3", "C").await;
+    assert_eq!(d.booking(&e_id).await["confirmation"], "unconfirmed", "too late to confirm");
+    assert_eq!(d.sms_conversation().await["mode"], "needs_human", "a person sees it instead");
+}
+
+async fn move_goes_to_the_assistant_or_a_person_and_unclear_goes_to_a_person(d: Desk) {
+    let a = d.book("2027-05-04T15:00").await;
+    d.until("2027-05-03T14:00:00Z").await;
+    // The assistant is off (connect_twilio turned it off): R waits for a person.
+    d.sms("SMr1", "R").await;
+    let conversation = d.sms_conversation().await;
+    assert_eq!(conversation["mode"], "needs_human");
+    // Back to the assistant, another reminder, R again: the assistant asks for the new time.
+    let id = conversation["id"].as_str().unwrap().to_owned();
+    d.app.patch("/v1/assistant", &d.owner.access, json!({"enabled": true})).await;
+    d.app.post(&format!("/v1/conversations/{id}/takeover"), &d.owner.access, json!({})).await;
+    d.app.post(&format!("/v1/conversations/{id}/handback"), &d.owner.access, json!({})).await;
+    assert_eq!(d.sms_conversation().await["mode"], "ai");
+    d.until("2027-05-04T12:00:00Z").await;
+    assert_eq!(d.last_sms_line().await["automation"], "reminder:2h");
+    d.sms("SMr2", "R").await;
+    let answer = d.last_sms_line().await;
+    assert_eq!(answer["author_kind"], "assistant");
+    assert!(answer["body"].as_str().unwrap().contains("move your Haircut"), "{answer}");
+    assert_eq!(d.booking(a["id"].as_str().unwrap()).await["status"], "confirmed", "nothing moved yet");
+    // Another booking's reminder answered with something unclear: a person.
+    d.book("2027-05-06T15:00").await;
+    d.until("2027-05-05T14:00:00Z").await;
+    d.sms("SMu1", "is there parking nearby?").await;
+    assert_eq!(d.sms_conversation().await["mode"], "needs_human");
+}
+
+async fn stop_after_a_reminder_ends_every_automated_message_on_every_channel(d: Desk) {
+    connect_whatsapp(&d.app, &d.owner, PHONE_ID, &app_secret(&d.owner)).await;
+    d.app.patch(&format!("/v1/customers/{}", d.customer), &d.owner.access, json!({"whatsapp_id": "14155550196"})).await;
+    let a = d.book("2027-05-04T15:00").await;
+    d.until("2027-05-03T14:00:00Z").await;
+    let sent_before = d.fake.sends().len();
+    d.sms("SMstop", "STOP").await;
+    let customer = d.app.get(&format!("/v1/customers/{}", d.customer), &d.owner.access).await;
+    assert_eq!((customer.body["opted_out_sms"].as_bool(), customer.body["opted_out_whatsapp"].as_bool()), (Some(true), Some(false)));
+    // The 2 h reminder, a new booking's confirmation: not sent, on SMS or WhatsApp.
+    d.book("2027-05-10T15:00").await;
+    d.until("2027-05-04T13:00:00Z").await;
+    assert_eq!(d.fake.sends().len(), sent_before, "{:?}", d.fake.sends());
+    let runs = d.runs(a["id"].as_str().unwrap()).await;
+    let two = run(&runs, "reminder:2h");
+    assert_eq!(two["status"], "skipped");
+    assert!(two["reason"].as_str().unwrap().contains("opted out"), "{two}");
+}
+
+}
+
+on_both_engines! {
+
+spawn = |e| async move {
+    let (app, fake) = spawn_with_fakes(e, |_| {}).await;
+    app.clock.as_ref().unwrap().set("2027-05-03T09:00:00Z".parse().unwrap());
+    (app, fake)
+};
+
+async fn whatsapp_outside_the_window_needs_a_template((app, fake): (TestApp, FakeProviders)) {
+    let owner = app.signup("wa").await;
+    app.patch("/v1/schedule", &owner.access, json!({"opening_hours": every_day("07:00", "22:00")})).await;
+    let service = app.post("/v1/services", &owner.access, json!({"name": "Massage", "duration_minutes": 60})).await.body["id"].clone();
+    connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
+    let customer = app.post("/v1/customers", &owner.access, json!({"name": "Ola", "whatsapp_id": "447911123499"})).await.body["id"].clone();
+    let booked = app.post("/v1/bookings", &owner.access, json!({"customer_id": customer, "service_id": service, "start": "2027-05-04T15:00"})).await.body;
+    app.drain().await;
+    let runs = app.get(&format!("/v1/bookings/{}/automations", booked["id"].as_str().unwrap()), &owner.access).await.body;
+    let confirmation = run(runs.as_array().unwrap(), "confirmation:created");
+    assert_eq!(confirmation["status"], "skipped");
+    assert_eq!(confirmation["reason"], "WhatsApp's 24-hour window is closed and no approved template is set for confirmation messages (Settings → Automations).");
+    assert!(fake.sends().is_empty());
+    // With an approved template mapped, the reminder goes as that template.
+    app.post("/v1/whatsapp-templates", &owner.access, json!({"name": "appointment_reminder", "language": "en_GB", "body": "Hi {{1}}, see you {{2}} at {{3}}."})).await;
+    let mapping = json!({"reminder": {"template_name": "appointment_reminder", "language": "en_GB", "variables": ["customer_name", "date", "time"]}});
+    let r = app.patch("/v1/automations", &owner.access, json!({"whatsapp_templates": mapping})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    app.advance(Duration::from_secs(5 * 3600));
+    app.drain().await;
+    let sends = fake.sends();
+    assert_eq!(sends.len(), 1, "{sends:?}");
+    let template = &sends[0].body["template"];
+    assert_eq!(template["name"], "appointment_reminder");
+    assert_eq!(template["components"][0]["parameters"][1]["text"], "Tuesday 4 May");
+    let runs = app.get(&format!("/v1/bookings/{}/automations", booked["id"].as_str().unwrap()), &owner.access).await.body;
+    assert_eq!(run(runs.as_array().unwrap(), "reminder:24h")["status"], "sent");
+}
+
+}
+
+on_both_engines! {
+
+spawn = desk;
+
+async fn a_missed_call_gets_one_text_back_per_twelve_hours(d: Desk) {
+    let call = |sid: &'static str, status: &'static str| [("CallSid", sid), ("CallStatus", status), ("From", "+14155550177"), ("To", NUMBER), ("Direction", "inbound")];
+    // Unsigned or wrongly signed: refused, nothing stored.
+    let (status, _) = post_twilio(&d.app, "/webhooks/twilio/voice-status", &call("CA1", "no-answer"), "not-the-token").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // An answered call is no missed call.
+    post_twilio(&d.app, "/webhooks/twilio/voice-status", &call("CA0", "completed"), TWILIO_TOKEN).await;
+    d.app.drain().await;
+    assert!(d.fake.sends().is_empty());
+    post_twilio(&d.app, "/webhooks/twilio/voice-status", &call("CA1", "no-answer"), TWILIO_TOKEN).await;
+    post_twilio(&d.app, "/webhooks/twilio/voice-status", &call("CA1", "no-answer"), TWILIO_TOKEN).await;
+    d.app.drain().await;
+    let sends = d.fake.sends();
+    assert_eq!(sends.len(), 1, "{sends:?}");
+    assert_eq!(sends[0].body["To"], "+14155550177");
+    assert_eq!(sends[0].body["Body"], "Sorry we missed your call at auto Studio! Reply here and we'll help you book.");
+    let inbox = d.app.get("/v1/conversations?channel=sms", &d.owner.access).await;
+    assert_eq!(inbox.body["items"][0]["mode"], "ai", "the assistant answers the conversation it opens");
+    // Busy an hour later: none. Thirteen hours later: one more.
+    d.app.advance(Duration::from_secs(3600));
+    post_twilio(&d.app, "/webhooks/twilio/voice-status", &call("CA2", "busy"), TWILIO_TOKEN).await;
+    d.app.drain().await;
+    assert_eq!(d.fake.sends().len(), 1);
+    d.app.advance(Duration::from_secs(12 * 3600));
+    post_twilio(&d.app, "/webhooks/twilio/voice-status", &call("CA3", "failed"), TWILIO_TOKEN).await;
+    d.app.drain().await;
+    assert_eq!(d.fake.sends().len(), 2);
+    // A Vapi call that ended without a booking or transfer is missed too; one that was forwarded is not.
+    d.app.call(reqwest::Method::PUT, "/v1/channels/vapi", Some(&d.owner.access), Some(json!({"secret": "vapi-secret-1"}))).await;
+    let path = format!("/webhooks/vapi/{}", d.owner.business_id);
+    let report = |id: &str, number: &str, reason: &str| json!({"message": {"type": "end-of-call-report", "endedReason": reason, "durationSeconds": 20,
+        "call": {"id": id, "type": "inboundPhoneCall", "customer": {"number": number}}}});
+    for (body, _) in [(report("v1", "+14155550178", "assistant-forwarded-call"), ()), (report("v2", "+14155550179", "customer-ended-call"), ())] {
+        let r = d.app.client.post(format!("{}{path}", d.app.base)).bearer_auth("vapi-secret-1").json(&body).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    d.app.drain().await;
+    let to: Vec<String> = d.fake.sends().iter().map(|s| s.body["To"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(to, vec!["+14155550177", "+14155550177", "+14155550179"]);
+}
+
+}
+
+/// Follow-ups on: an hour after the customer's last message, then two hours after that.
+async fn following_up(engine: Engine) -> Desk {
+    let d = desk(engine).await;
+    let r = d.app.patch("/v1/automations", &d.owner.access, json!({"follow_ups": true, "follow_up_steps": [{"delay_minutes": 60}, {"delay_minutes": 120}]})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    d.sms("SMf1", "Hi, do you have any availability on Friday?").await;
+    d
+}
+
+impl Desk {
+    async fn follow_ups(&self) -> Vec<Value> {
+        let c = self.sms_conversation().await;
+        let runs = self.app.get(&format!("/v1/conversations/{}/automations", c["id"].as_str().unwrap()), &self.owner.access).await;
+        runs.body.as_array().unwrap().iter().filter(|r| r["kind"] == "follow_up").cloned().collect()
+    }
+
+    /// After four hours: the follow-ups' statuses and reasons, and how many were texted.
+    async fn after_four_hours(&self) -> (Vec<(String, String)>, usize) {
+        self.until("2027-05-03T13:00:00Z").await;
+        let runs = self.follow_ups().await;
+        let states = runs.iter().map(|r| (r["status"].as_str().unwrap().to_owned(), r["reason"].as_str().unwrap_or("").to_owned())).collect();
+        let texted = self.texts().iter().filter(|t| t.contains("would you still like to book")).count();
+        (states, texted)
+    }
+}
+
+fn stopped(why: &str) -> Vec<(String, String)> {
+    vec![("stopped".to_owned(), why.to_owned()); 2]
+}
+
+on_both_engines! {
+
+spawn = following_up;
+
+async fn a_follow_up_goes_out_when_the_customer_goes_quiet(d: Desk) {
+    assert_eq!(d.follow_ups().await.len(), 2);
+    let (states, texted) = d.after_four_hours().await;
+    assert_eq!(states, vec![("sent".to_owned(), String::new()); 2]);
+    assert_eq!(texted, 2);
+    assert!(d.texts()[0].starts_with("Hi Nia, would you still like to book at auto Studio?"), "{:?}", d.texts());
+}
+
+async fn a_follow_up_stops_when_the_customer_writes(d: Desk) {
+    d.app.advance(Duration::from_secs(600));
+    d.sms("SMf2", "thanks, I'll let you know").await;
+    assert_eq!(d.after_four_hours().await, (stopped("inbound_message"), 0));
+}
+
+async fn a_follow_up_stops_when_the_customer_books(d: Desk) {
+    d.book("2027-05-07T15:00").await;
+    let (states, texted) = d.after_four_hours().await;
+    assert_eq!(states, stopped("booking"));
+    assert_eq!(texted, 0);
+}
+
+async fn a_follow_up_stops_when_the_customer_opts_out(d: Desk) {
+    d.sms("SMf3", "STOP").await;
+    assert_eq!(d.after_four_hours().await, (stopped("opted_out"), 0));
+}
+
+async fn a_follow_up_stops_when_a_person_takes_over(d: Desk) {
+    let id = d.sms_conversation().await["id"].as_str().unwrap().to_owned();
+    assert_eq!(d.app.post(&format!("/v1/conversations/{id}/takeover"), &d.owner.access, json!({})).await.status, StatusCode::OK);
+    assert_eq!(d.after_four_hours().await, (stopped("takeover"), 0));
+}
+
+async fn a_follow_up_stops_when_the_conversation_is_resolved(d: Desk) {
+    let id = d.sms_conversation().await["id"].as_str().unwrap().to_owned();
+    let r = d.app.patch(&format!("/v1/conversations/{id}"), &d.owner.access, json!({"status": "resolved"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(d.after_four_hours().await, (stopped("resolved"), 0));
 }
 
 }

@@ -579,7 +579,13 @@ async fn send_one(tx: &mut BusinessTx, id: &str, settings: &AutomationSettings) 
                 }
             }
         }
-        Prepared::End(status, reason) => finish(tx, &run.id, status, Some(&reason), None, None).await?,
+        Prepared::End(status, reason) => {
+            finish(tx, &run.id, status, Some(&reason), None, None).await?;
+            // What stops one step of a follow-up stops the steps after it.
+            if run.kind == AutomationKind::FollowUp && status == AutomationStatus::Stopped {
+                end_planned(tx, "customer_id = $2 AND kind = 'follow_up'", &run.customer_id, status, &reason).await?;
+            }
+        }
     }
     Ok(true)
 }
