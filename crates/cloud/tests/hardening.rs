@@ -379,6 +379,106 @@ async fn connect_from(from: std::net::IpAddr, to: std::net::SocketAddr) -> tokio
     socket.connect(to).await.unwrap()
 }
 
+/// Defect 7: the OpenAPI document says what the service does. Every `{name}` in a path template is
+/// a declared path parameter and every declared path parameter is in its template (query
+/// parameters are declared as query parameters); signed-in operations document 401, operations
+/// taking JSON document 415; and the WebSocket route without an upgrade answers the JSON error
+/// body it documents.
+#[tokio::test]
+async fn the_openapi_document_declares_parameters_where_they_are_and_the_answers_clients_get() {
+    let app = TestApp::spawn(switchboard_testkit::Engine::Sqlite).await;
+    let doc = app.call(Method::GET, "/openapi.json", None, None).await.body;
+    let mut checked = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        let in_template: std::collections::BTreeSet<String> =
+            template.split('{').skip(1).map(|rest| rest.split('}').next().unwrap().to_owned()).collect();
+        for (method, op) in item.as_object().unwrap() {
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let declared: std::collections::BTreeSet<String> =
+                params.iter().filter(|p| p["in"] == "path").map(|p| p["name"].as_str().unwrap().to_owned()).collect();
+            assert_eq!(declared, in_template, "{method} {template}: path parameters declared {declared:?}, in the template {in_template:?}");
+            for p in params.iter().filter(|p| p["in"] == "path") {
+                assert_eq!(p["required"], true, "{method} {template}: path parameter {} must be required", p["name"]);
+            }
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            if secured {
+                assert!(op["responses"]["401"].is_object(), "{method} {template} does not document 401");
+            }
+            if op["requestBody"]["content"]["application/json"].is_object() {
+                assert!(op["responses"]["415"].is_object(), "{method} {template} does not document 415");
+                assert!(op["responses"]["422"].is_object(), "{method} {template} does not document 422");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "only {checked} operations");
+    // Query parameters of the list routes are query parameters.
+    let bookings = &doc["paths"]["/v1/bookings"]["get"]["parameters"];
+    assert!(bookings.as_array().unwrap().iter().any(|p| p["name"] == "from" && p["in"] == "query"), "{bookings}");
+
+    let ws = app.client.get(format!("{}/v1/sync/ws", app.base)).send().await.unwrap();
+    assert_eq!(ws.status(), StatusCode::BAD_REQUEST);
+    assert!(ws.headers()["content-type"].to_str().unwrap().starts_with("application/json"), "{:?}", ws.headers());
+    let body: Value = ws.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_body");
+    assert!(doc["paths"]["/v1/sync/ws"]["get"]["responses"]["400"].is_object());
+}
+
+on_both_engines! {
+
+spawn = TestApp::spawn;
+
+/// Bad input, each kind the testers tried: NULs, invalid UTF-8, huge numbers, far dates, odd zones,
+/// oversized and truncated bodies. Each is a 4xx with a stable code, and nothing changes.
+async fn a_corpus_of_bad_input_gets_4xx_with_stable_codes(app: TestApp) {
+    let owner = app.signup("corpus").await;
+    let service = app.post("/v1/services", &owner.access, json!({"name": "Cut", "duration_minutes": 30})).await;
+    let service = service.body["id"].as_str().unwrap().to_owned();
+    let seq = app.last_seq(&owner.business_id).await;
+    let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(app.config.max_body_bytes + 1));
+    let corpus: Vec<(&str, String, Option<Vec<u8>>, u16, &str)> = vec![
+        // NULs
+        ("POST", "/v1/customers".into(), Some(b"{\"name\": \"\\u0000\"}".to_vec()), 422, "validation_failed"),
+        ("GET", "/v1/customers/%00".into(), None, 400, "invalid_path"),
+        ("GET", "/v1/customers?q=a%00".into(), None, 400, "invalid_query"),
+        // Invalid UTF-8
+        ("POST", "/v1/customers".into(), Some(b"{\"name\": \"\xff\xfe\"}".to_vec()), 400, "invalid_json"),
+        ("GET", "/v1/customers/%FF%FE".into(), None, 400, "invalid_path"),
+        ("GET", "/v1/customers?q=%C3%28".into(), None, 400, "invalid_query"),
+        // Huge numbers
+        ("POST", "/v1/services".into(), Some(b"{\"name\": \"Cut\", \"duration_minutes\": 99999999999999999999999}".to_vec()), 422, "validation_failed"),
+        ("POST", "/v1/services".into(), Some(b"{\"name\": \"Cut\", \"duration_minutes\": 1e999}".to_vec()), 400, "invalid_json"),
+        ("POST", "/v1/services".into(), Some(b"{\"name\": \"Cut\", \"duration_minutes\": 4294967296}".to_vec()), 422, "validation_failed"),
+        ("GET", "/v1/customers?limit=99999999999999999999".into(), None, 400, "invalid_query"),
+        ("GET", "/v1/sync/pull?cursor=99999999999999999999999".into(), None, 400, "invalid_query"),
+        // Far dates
+        ("GET", "/v1/bookings?from=9999-12-30&to=9999-12-31".into(), None, 422, "validation_failed"),
+        ("GET", format!("/v1/availability/check?service_id={service}&start=9999-12-31T23:30"), None, 422, "invalid_time"),
+        ("GET", format!("/v1/availability?service_id={service}&from=-9999-01-01"), None, 422, "validation_failed"),
+        // Odd zones
+        ("PATCH", "/v1/business".into(), Some(b"{\"timezone\": \"localtime\"}".to_vec()), 422, "validation_failed"),
+        ("PATCH", "/v1/business".into(), Some(b"{\"timezone\": \"europe/london\"}".to_vec()), 422, "validation_failed"),
+        // Oversized and truncated bodies
+        ("POST", "/v1/customers".into(), Some(huge.into_bytes()), 413, "payload_too_large"),
+        ("POST", "/v1/customers".into(), Some(b"{\"name\": \"Ana".to_vec()), 400, "invalid_json"),
+        ("POST", "/v1/customers".into(), Some(Vec::new()), 400, "invalid_json"),
+    ];
+    for (method, path, body, status, code) in corpus {
+        let mut req = app.client.request(Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", app.base)).bearer_auth(&owner.access);
+        if let Some(body) = body {
+            req = req.header("content-type", "application/json").body(body);
+        }
+        let res = req.send().await.unwrap();
+        let got = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        let answer: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {path}: not the JSON error body: {got} {text}"));
+        assert_eq!((got, answer["error"]["code"].as_str().unwrap_or("")), (status, code), "{method} {}: {text}", &path[..path.len().min(80)]);
+    }
+    assert_eq!(app.last_seq(&owner.business_id).await, seq, "nothing changed");
+}
+
+}
+
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(app: &TestApp) -> Socket {

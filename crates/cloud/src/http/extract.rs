@@ -89,7 +89,35 @@ pub async fn refuse_nul(request: axum::extract::Request, next: axum::middleware:
     if request.uri().query().is_some_and(nul) {
         return ApiError::new(ErrorCode::InvalidQuery, "The query string may not contain the NUL character (%00).").into_response();
     }
+    if !decodes_to_utf8(request.uri().path()) {
+        return ApiError::new(ErrorCode::InvalidPath, "The path is not UTF-8 once percent-decoded.").into_response();
+    }
+    if request.uri().query().is_some_and(|q| !decodes_to_utf8(q)) {
+        return ApiError::new(ErrorCode::InvalidQuery, "The query string is not UTF-8 once percent-decoded.").into_response();
+    }
     next.run(request).await
+}
+
+/// Whether percent-decoding `text` gives UTF-8 (a lone `%FF` would otherwise be read as U+FFFD
+/// and searched for, or stored).
+fn decodes_to_utf8(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                decoded.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
 }
 
 #[derive(FromRequestParts)]

@@ -102,12 +102,63 @@ pub fn api() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document as served at `/openapi.json`.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api().split_for_parts().1
+    let mut doc = api().split_for_parts().1;
+    document_common_answers(&mut doc);
+    doc
+}
+
+/// Answers any operation can give besides its own, written into the document so that clients
+/// (and generated ones) know them: 401 on signed-in routes; 400, 408, 413, 415 and 422 where a
+/// JSON body is taken; 400 for a bad path or query string; 503 when the service is overloaded,
+/// its database is down or it is stopping. An operation's own description of a status stays.
+fn document_common_answers(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| -> RefOr<utoipa::openapi::Response> {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+                .build(),
+        )
+    };
+    for item in doc.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.options, &mut item.head, &mut item.patch, &mut item.trace];
+        for op in operations.into_iter().flatten() {
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let json_body = op.request_body.as_ref().is_some_and(|b| b.content.contains_key("application/json"));
+            let params = op.parameters.as_deref().unwrap_or_default();
+            let query = params.iter().any(|p| matches!(p.parameter_in, ParameterIn::Query));
+            let path = params.iter().any(|p| matches!(p.parameter_in, ParameterIn::Path));
+            let mut answers: Vec<(&str, &str)> = Vec::new();
+            if secured {
+                answers.push(("401", "No, a bad or an expired access token, or a session that ended (`missing_token`, `invalid_token`, `token_expired`, `session_revoked`, `account_deactivated`)."));
+            }
+            if json_body {
+                answers.push(("400", "The body is not JSON or is cut short (`invalid_json`, `invalid_body`)."));
+                answers.push(("408", "The body did not arrive in time (`request_timeout`)."));
+                answers.push(("413", "The body is over the size limit (`payload_too_large`)."));
+                answers.push(("415", "The body is not sent as `application/json` (`unsupported_media_type`)."));
+                answers.push(("422", "Wrong types, unknown fields, values out of range (`validation_failed` and the operation's own codes)."));
+            }
+            if query {
+                answers.push(("400", "A query parameter that cannot be read (`invalid_query`)."));
+            }
+            if path {
+                answers.push(("400", "A path that cannot be read (`invalid_path`)."));
+            }
+            answers.push(("503", "The request took too long, the database is unavailable or the instance is stopping (`timeout`, `database_unavailable`, `shutting_down`)."));
+            for (status, description) in answers {
+                op.responses.responses.entry(status.to_owned()).or_insert_with(|| error(description));
+            }
+        }
+    }
 }
 
 /// The complete application: routes, state and the request pipeline.
 pub fn app(state_without_doc: impl FnOnce(Arc<String>) -> AppState) -> Router {
-    let (router, doc) = api().split_for_parts();
+    let (router, mut doc) = api().split_for_parts();
+    document_common_answers(&mut doc);
     let doc = Arc::new(doc.to_json().expect("the OpenAPI document serialises"));
     let state = state_without_doc(doc);
     let timeout = Duration::from_secs(state.config.request_timeout_secs);

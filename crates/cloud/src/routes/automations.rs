@@ -55,6 +55,7 @@ async fn unconfirmed(State(state): State<AppState>, auth: Auth) -> Result<axum::
 
 /// A booking's confirmations and reminders: planned, sent, or not sent and why.
 #[utoipa::path(get, path = "/v1/bookings/{id}/automations", tag = "automations", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Booking id")),
     responses((status = 200, body = Vec<AutomationRun>), (status = 404, body = protocol::ErrorBody)))]
 async fn booking_runs(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<axum::Json<Vec<AutomationRun>>, ApiError> {
     Ok(axum::Json(automations::booking_runs(&state, &auth, &id).await?))
@@ -62,6 +63,7 @@ async fn booking_runs(State(state): State<AppState>, auth: Auth, Path(id): Path<
 
 /// A conversation's automated messages: follow-ups (and what stopped them), text-backs, replies.
 #[utoipa::path(get, path = "/v1/conversations/{id}/automations", tag = "automations", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Conversation id")),
     responses((status = 200, body = Vec<AutomationRun>), (status = 404, body = protocol::ErrorBody)))]
 async fn conversation_runs(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<axum::Json<Vec<AutomationRun>>, ApiError> {
     Ok(axum::Json(automations::conversation_runs(&state, &auth, &id).await?))
