@@ -581,3 +581,34 @@ async fn a_follow_up_stops_when_the_conversation_is_resolved(d: Desk) {
 }
 
 }
+
+on_both_engines! {
+
+spawn = desk;
+
+/// Two instances on one database (on PostgreSQL, the production shape), both running every
+/// worker at once on the same clock: each reminder still goes out once.
+async fn two_instances_send_each_reminder_once(d: Desk) {
+    let second = d.app.another_instance(|_| {}).await;
+    let mut ids = Vec::new();
+    for day in 4..=8 {
+        ids.push(d.book(&format!("2027-05-0{day}T15:00")).await["id"].as_str().unwrap().to_owned());
+    }
+    let end = "2027-05-09T00:00:00Z".parse::<jiff::Timestamp>().unwrap().as_millisecond();
+    while d.app.now_ms() < end {
+        let (a, b) = (switchboard_cloud::workers::drain(&d.app.core), switchboard_cloud::workers::drain(&second.core));
+        let (a, b) = tokio::join!(a, b);
+        a.unwrap();
+        b.unwrap();
+        d.app.advance(Duration::from_secs(30 * 60));
+    }
+    assert_eq!(d.automated("reminder:").await, 10, "two per booking");
+    assert_eq!(d.automated("confirmation:").await, 5);
+    let reminders = d.texts().iter().filter(|t| t.contains("a reminder of")).count();
+    assert_eq!(reminders, 10, "{:?}", d.texts());
+    for id in &ids {
+        assert_eq!(d.runs(id).await.iter().filter(|r| r["status"] == "sent").count(), 3, "a confirmation and two reminders");
+    }
+}
+
+}
