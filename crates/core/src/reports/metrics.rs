@@ -558,4 +558,111 @@ mod tests {
         assert_eq!(range.end_ms - range.start_ms, 23 * 3_600_000);
         assert_eq!(range.previous(&tz).from.to_string(), "2026-03-07");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        const HOUR: i64 = 3_600_000;
+        const KINDS: &[&str] = &["ai_reply", "handed_over", "taken_over", "first_human_reply", "human_reply", "resolved"];
+        const BOOKING: &[&str] = &["booking_moved", "booking_cancelled", "booking_completed", "booking_no_show"];
+
+        /// A generated history: conversations with openings and events, bookings with changes,
+        /// spread over 20 days from a fixed instant.
+        fn history() -> impl Strategy<Value = Vec<Row>> {
+            let conversation = (0..3u8, 0..20 * 24i64, prop::collection::vec((0..6usize, 0..72i64, 0..3u8, any::<bool>()), 0..8), any::<bool>());
+            let booking = (0..20 * 24i64, 0..30 * 24i64, 0..4u8, 0..3u8, prop::collection::vec((0..4usize, 0..48i64, 0..30 * 24i64), 0..3));
+            (prop::collection::vec(conversation, 0..25), prop::collection::vec(booking, 0..25)).prop_map(|(cs, bs)| {
+                let base = 1_780_000_000_000i64;
+                let mut rows = Vec::new();
+                let mut n = 0;
+                let mut id = || {
+                    n += 1;
+                    format!("{n:08}")
+                };
+                for (c, (channel, start, events, reopened)) in cs.into_iter().enumerate() {
+                    let start = base + start * HOUR;
+                    let conv = format!("c{c}");
+                    let channel = ["whatsapp", "sms", "voice"][channel as usize].to_owned();
+                    let row = |id: String, kind: &str, at: i64| Row {
+                        id, kind: kind.into(), at, conversation_id: Some(conv.clone()), episode_at: Some(start), booking_id: None,
+                        channel: Some(channel.clone()), staff_id: None, source: None, service_id: None, value_cents: None, starts_at: None, since_at: None,
+                    };
+                    rows.push(row(id(), if reopened { "conversation_reopened" } else { "conversation_opened" }, start));
+                    for (k, after, staff, measured) in events {
+                        let mut r = row(id(), KINDS[k], start + after * HOUR / 3);
+                        r.staff_id = (k >= 2 && k <= 4).then(|| format!("s{staff}"));
+                        r.since_at = (measured && k >= 3 && k <= 4).then_some(start);
+                        rows.push(r);
+                    }
+                }
+                for (b, (made, starts, source, staff, changes)) in bs.into_iter().enumerate() {
+                    let row = |id: String, kind: &str, at: i64, starts_at: i64| Row {
+                        id, kind: kind.into(), at, conversation_id: None, episode_at: None, booking_id: Some(format!("b{b}")),
+                        channel: Some("whatsapp".into()), staff_id: Some(format!("s{staff}")), source: Some(["staff", "api", "assistant_chat", "assistant_voice"][source as usize].into()),
+                        service_id: Some("svc".into()), value_cents: Some(4500), starts_at: Some(starts_at), since_at: None,
+                    };
+                    let made = base + made * HOUR;
+                    rows.push(row(id(), "booking_made", made, base + starts * HOUR));
+                    for (k, after, to) in changes {
+                        rows.push(row(id(), BOOKING[k], made + after * HOUR, base + to * HOUR));
+                    }
+                }
+                rows
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn figures_hold_together_over_any_history(rows in history(), from in 0..15i64, days in 1..10i64, channel in prop::option::of(0..3usize)) {
+                let tz = TimeZone::get("Europe/London").unwrap();
+                let hours: OpeningHours = vec![vec![[540, 1020]]; 7];
+                let start: Date = local_date(1_780_000_000_000 + from * 24 * HOUR, &tz);
+                let range = Range::new(start, start + jiff::Span::new().days(days - 1), &tz);
+                let filters = Filters { channel: channel.map(|c| ["whatsapp", "sms", "voice"][c].to_owned()), staff_id: None };
+                let period = Period::new(range, &tz, &hours, &rows, &filters);
+                let f = period.figures();
+                // The parts of one denominator add up to the whole, their shares to exactly 100%.
+                prop_assert_eq!(f.handled_by_assistant + f.handed_over + f.taken_over, f.conversations);
+                let shares = [f.handled_by_assistant_pct, f.handed_over_pct, f.taken_over_pct];
+                if f.conversations > 0 {
+                    let tenths: f64 = shares.iter().map(|s| (s.unwrap() * 10.0).round()).sum();
+                    prop_assert_eq!(tenths, 1000.0);
+                }
+                // Every rate is a percentage.
+                for rate in shares.iter().chain([&f.cancellation_pct, &f.no_show_pct]) {
+                    if let Some(r) = rate {
+                        prop_assert!((0.0..=100.0).contains(r), "{r}");
+                    }
+                }
+                // The rows behind each figure are exactly as many as the figure, all of them
+                // counted by it, and none counted is left out.
+                let counts = [
+                    (ReportFigure::Conversations, f.conversations), (ReportFigure::HandledByAssistant, f.handled_by_assistant),
+                    (ReportFigure::HandedOver, f.handed_over), (ReportFigure::TakenOver, f.taken_over), (ReportFigure::Reopened, f.reopened),
+                    (ReportFigure::WaitForPerson, f.wait_for_person_count), (ReportFigure::FirstResponse, f.first_response_count),
+                ];
+                for (figure, count) in counts {
+                    let listed = period.episodes_for(figure);
+                    prop_assert_eq!(listed.len() as u32, count, "{:?}", figure);
+                    prop_assert!(listed.iter().all(|e| range.contains(e.start)));
+                }
+                for (figure, count) in [(ReportFigure::Bookings, f.bookings), (ReportFigure::Cancelled, f.cancelled), (ReportFigure::Attended, f.attended), (ReportFigure::NoShows, f.no_shows)] {
+                    prop_assert_eq!(period.bookings_for(figure).len() as u32, count, "{:?}", figure);
+                }
+                prop_assert!(f.cancelled <= f.bookings && f.no_shows <= f.attended);
+                prop_assert_eq!(period.bookings_for(ReportFigure::Bookings).iter().map(|b| b.value_cents).sum::<i64>(), f.booked_value_cents);
+                // The days add up to the period.
+                let days_total: u32 = period.days().iter().map(|d| d.conversations).sum();
+                prop_assert_eq!(days_total, f.conversations);
+                prop_assert_eq!(period.days().iter().map(|d| d.bookings).sum::<u32>(), f.bookings);
+                // Business-hours times never exceed the wall-clock times.
+                for e in &period.episodes {
+                    if let (Some((s, a)), Some(b)) = (e.first_response, period.business_first_response(e)) {
+                        prop_assert!(0 <= b && b <= a - s);
+                    }
+                }
+            }
+        }
+    }
 }
