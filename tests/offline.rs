@@ -77,8 +77,18 @@ async fn offline_work_is_applied_once_in_order_when_the_service_returns() {
     let owner = service.token(OWNER).await;
     // Applied exactly once, in order.
     let messages = server_messages(&service, &owner, &conversation).await;
-    let outbound: Vec<&str> = messages.iter().filter(|m| m["direction"] == "outbound" && m["kind"] == "text").map(|m| m["body"].as_str().unwrap()).collect();
-    assert_eq!(outbound, ["One moment, Ivy", "We have a slot", "Booked you in!"]);
+    let outbound = |automated: bool| -> Vec<&str> {
+        messages
+            .iter()
+            .filter(|m| m["direction"] == "outbound" && m["kind"] == "text" && m["automation"].is_null() != automated)
+            .map(|m| m["body"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(outbound(false), ["One moment, Ivy", "We have a slot", "Booked you in!"]);
+    // The replayed booking was confirmed to the customer once (the confirmation is automated).
+    let confirmations = outbound(true);
+    assert_eq!(confirmations.len(), 1, "{confirmations:?}");
+    assert!(confirmations[0].contains("you're booked"), "{confirmations:?}");
     let detail = service.get(&format!("/v1/conversations/{conversation}"), &owner).await;
     assert_eq!((detail["conversation"]["mode"].as_str(), detail["conversation"]["holder_staff_id"].as_str()), (Some("human"), Some(me.as_str())));
     let bookings = service.get(&format!("/v1/bookings?customer_id={customer}"), &owner).await;
@@ -91,7 +101,9 @@ async fn offline_work_is_applied_once_in_order_when_the_service_returns() {
             .items
             .iter()
             .filter_map(|i| match i {
-                TimelineItem::Message { message, local: None, .. } if message.kind == protocol::MessageKind::Text && message.direction == protocol::Direction::Outbound => {
+                TimelineItem::Message { message, local: None, .. }
+                    if message.kind == protocol::MessageKind::Text && message.direction == protocol::Direction::Outbound && message.automation.is_none() =>
+                {
                     Some(message.body.clone())
                 }
                 _ => None,
