@@ -24,7 +24,9 @@ pub enum ApiError {
 pub fn status(code: ErrorCode) -> StatusCode {
     use ErrorCode as C;
     match code {
-        C::InvalidJson | C::InvalidBody | C::InvalidQuery | C::InvalidPath | C::InvalidCursor | C::InvalidPayload => StatusCode::BAD_REQUEST,
+        C::InvalidJson | C::InvalidBody | C::InvalidQuery | C::InvalidPath | C::InvalidCursor | C::InvalidPayload | C::InvalidOauthState => {
+            StatusCode::BAD_REQUEST
+        }
         C::MissingToken
         | C::InvalidToken
         | C::TokenExpired
@@ -38,7 +40,7 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | C::InvalidSignature
         | C::StaleSignature => StatusCode::UNAUTHORIZED,
         C::Forbidden | C::InvalidVerifyToken => StatusCode::FORBIDDEN,
-        C::NotFound | C::RouteNotFound | C::InvitationInvalid => StatusCode::NOT_FOUND,
+        C::NotFound | C::RouteNotFound | C::InvitationInvalid | C::CalendarNotConnected => StatusCode::NOT_FOUND,
         C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         C::AlreadyExists
         | C::EmailTaken
@@ -51,6 +53,7 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | C::SlotTaken
         | C::VersionConflict
         | C::AlreadyHeld
+        | C::TaskResolved
         | C::ResyncRequired => StatusCode::CONFLICT,
         C::InvitationExpired => StatusCode::GONE,
         C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -79,7 +82,10 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | C::CannotReplyHere
         | C::UnknownTemplate
         | C::UnknownCannedResponse
-        | C::UnknownMutation => StatusCode::UNPROCESSABLE_ENTITY,
+        | C::UnknownMutation
+        | C::CalendarNotConfigured
+        | C::GoogleRefused => StatusCode::UNPROCESSABLE_ENTITY,
+        C::GoogleUnavailable => StatusCode::BAD_GATEWAY,
         C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         C::Timeout | C::DatabaseUnavailable | C::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         C::Internal | C::Unknown => StatusCode::INTERNAL_SERVER_ERROR,

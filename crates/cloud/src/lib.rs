@@ -28,6 +28,6 @@ pub use switchboard_core::assistant::{self, builtin, llm, when};
 pub use switchboard_core::catalog::{canned as canned_responses, services};
 pub use switchboard_core::channels::{self, calls, retell, twilio, vapi, whatsapp};
 pub use switchboard_core::conversations::{self, takeover as control};
-pub use switchboard_core::scheduling::{availability, bookings, feeds as calendar_feeds, hours as schedule};
+pub use switchboard_core::scheduling::{availability, bookings, feeds as calendar_feeds, google as google_calendar, hours as schedule};
 pub use switchboard_core::sending as outbox;
 pub use switchboard_core::{clock, config, customers, demo, intake, live, metrics, store, sync, workers, Core};

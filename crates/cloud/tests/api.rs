@@ -326,7 +326,7 @@ async fn tenant_isolation_on_every_route_with_an_id(app: TestApp) {
     assert_eq!(app.changes(&b.business_id).await, b_changes);
     // And B still sees all of it.
     for (resource, id) in &b_ids {
-        if !matches!(*resource, "invitations" | "calendar-feeds" | "whatsapp-templates" | "webhook-events") {
+        if !matches!(*resource, "invitations" | "calendar-feeds" | "calendar-tasks" | "whatsapp-templates" | "webhook-events") {
             let r = app.get(&format!("/v1/{resource}/{id}"), &b.access).await;
             assert_eq!(r.status, StatusCode::OK, "{resource}: {r:?}");
         }
@@ -491,6 +491,10 @@ fn body_for(method: &Method, template: &str) -> Option<Value> {
         ("POST", "/v1/conversations/{id}/template-messages") => Some(json!({"template_id": "any", "variables": []})),
         ("PATCH", _) => Some(json!({})),
         ("POST", "/v1/conversations/{id}/notes") => Some(json!({"body": "a note"})),
+        ("POST", "/v1/staff/{id}/google-calendar/start") => Some(json!({"redirect_uri": "http://127.0.0.1:1/", "code_challenge": "c".repeat(43)})),
+        ("POST", "/v1/staff/{id}/google-calendar/finish") => Some(json!({"state": "s", "code": "c", "code_verifier": "v"})),
+        ("PUT", "/v1/staff/{id}/google-calendar/calendars") => Some(json!({"calendar_ids": []})),
+        ("POST", "/v1/calendar-tasks/{id}/apply" | "/v1/calendar-tasks/{id}/dismiss") => Some(json!({})),
         (m, t) => panic!("the isolation walk has no body for {m} {t}; add one"),
     }
 }
@@ -525,7 +529,14 @@ async fn seed_one_of_everything(app: &TestApp, t: &switchboard_testkit::Tenant) 
          VALUES ($1, 'whatsapp', $2, $1, '{}', 0, 0, 12, 'broken', 1)",
     )
     .bind(&event).bind(&t.business_id).execute(app.db.writer()).await.unwrap();
+    // An outside change of one of B's Google Calendar events, waiting for a decision.
+    let task = app.db.new_id::<String>();
+    sqlx::query(
+        "INSERT INTO calendar_tasks (id, business_id, staff_id, booking_id, kind, message, status, created_at) VALUES ($1, $2, $3, $4, 'deleted', 'deleted', 'open', 0)",
+    )
+    .bind(&task).bind(&t.business_id).bind(&t.staff_id).bind(&booking).execute(app.db.writer()).await.unwrap();
     [
+        ("calendar-tasks", task),
         ("customers", customer),
         ("conversations", conversation),
         ("notes", note),

@@ -38,6 +38,14 @@ pub struct Config {
     pub llm_retry_base_ms: u64,
     pub whatsapp_api_base: String,
     pub twilio_api_base: String,
+    /// Google OAuth client of an "installed app" (Desktop) type. Unset: Google Calendar cannot be connected.
+    pub google_client_id: Option<String>,
+    #[serde(serialize_with = "secret::serialize")]
+    pub google_client_secret: Option<SecretString>,
+    /// The Google Calendar API (`…/calendar/v3`).
+    pub google_api_base: String,
+    /// Google's OAuth server: `{base}/o/oauth2/v2/auth`, `{base}/o/oauth2/token`, `{base}/o/oauth2/revoke`.
+    pub google_oauth_base: String,
     /// Lifetime of access tokens, in seconds.
     pub access_token_ttl_secs: u64,
     /// Lifetime of an unused refresh token, in days.
@@ -90,6 +98,10 @@ impl Default for Config {
             llm_retry_base_ms: 1_000,
             whatsapp_api_base: "https://graph.facebook.com/v21.0".into(),
             twilio_api_base: "https://api.twilio.com".into(),
+            google_client_id: None,
+            google_client_secret: None,
+            google_api_base: "https://www.googleapis.com/calendar/v3".into(),
+            google_oauth_base: "https://accounts.google.com".into(),
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_days: 30,
             max_body_bytes: 256 * 1024,

@@ -39,6 +39,8 @@ pub enum Error {
     Webhook(#[from] WebhookError),
     #[error(transparent)]
     Sync(#[from] SyncError),
+    #[error(transparent)]
+    Calendar(#[from] CalendarError),
     /// The service is stopping; the caller retries.
     #[error("The service is restarting; please retry.")]
     ShuttingDown,
@@ -182,6 +184,23 @@ pub enum SyncError {
     UnknownMutation(String),
 }
 
+/// Google Calendar: connecting, and the tasks outside changes become.
+#[derive(Debug, thiserror::Error)]
+pub enum CalendarError {
+    #[error("Google Calendar is not set up on this service (SWITCHBOARD_GOOGLE_CLIENT_ID).")]
+    NotConfigured,
+    #[error("This person has not connected a Google Calendar.")]
+    NotConnected,
+    #[error("This sign-in with Google was not started here, was already used, or took too long; start again.")]
+    InvalidState,
+    #[error("Google refused: {0}")]
+    Refused(String),
+    #[error("Google could not be reached: {0}. Try again in a moment.")]
+    Unavailable(String),
+    #[error("This task was already {0}.")]
+    TaskResolved(&'static str),
+}
+
 impl Error {
     pub fn invalid(message: impl Into<String>) -> Error {
         Error::Invalid(message.into())
@@ -262,6 +281,14 @@ impl Error {
                 SyncError::ResyncRequired { .. } => C::ResyncRequired,
                 SyncError::InvalidCursor(_) => C::InvalidCursor,
                 SyncError::UnknownMutation(_) => C::UnknownMutation,
+            },
+            Error::Calendar(e) => match e {
+                CalendarError::NotConfigured => C::CalendarNotConfigured,
+                CalendarError::NotConnected => C::CalendarNotConnected,
+                CalendarError::InvalidState => C::InvalidOauthState,
+                CalendarError::Refused(_) => C::GoogleRefused,
+                CalendarError::Unavailable(_) => C::GoogleUnavailable,
+                CalendarError::TaskResolved(_) => C::TaskResolved,
             },
             Error::ShuttingDown => C::ShuttingDown,
             Error::Store(_) | Error::Internal(_) => C::Internal,

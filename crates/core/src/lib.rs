@@ -60,6 +60,8 @@ pub struct Core {
     pub secrets: Arc<channels::SecretBox>,
     /// WhatsApp and Twilio API clients.
     pub providers: Arc<channels::Providers>,
+    /// Google's OAuth server and Calendar API.
+    pub google: Arc<scheduling::google::Client>,
     /// The language model, when one is configured.
     pub llm: Option<Arc<assistant::llm::Llm>>,
     /// Verified webhooks on their way to a (group) commit.
@@ -76,6 +78,7 @@ impl Core {
         let keys = Arc::new(accounts::TokenKeys::new(master_key, &config));
         let secrets = Arc::new(channels::SecretBox::new(master_key));
         let providers = Arc::new(channels::Providers::new(&config));
+        let google = Arc::new(scheduling::google::Client::new(&config));
         let llm = assistant::llm::Llm::from_config(&config).map(Arc::new);
         let intake = intake::start_committer(db.clone());
         Core {
@@ -84,6 +87,7 @@ impl Core {
             keys,
             secrets,
             providers,
+            google,
             llm,
             intake,
             live: Arc::new(live::Hub::default()),

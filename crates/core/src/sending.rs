@@ -35,11 +35,11 @@ const LEASE_MS: i64 = 120_000;
 
 
 /// Everything checked before a message may be queued.
-struct Target {
-    conversation: protocol::Conversation,
+pub(crate) struct Target {
+    pub(crate) conversation: protocol::Conversation,
 }
 
-async fn check_sendable(tx: &mut BusinessTx, conversation_id: &str, free_form: bool) -> Result<Target, Error> {
+pub(crate) async fn check_sendable(tx: &mut BusinessTx, conversation_id: &str, free_form: bool) -> Result<Target, Error> {
     let business_id = tx.business_id().to_owned();
     let conversation =
         crate::conversations::load(tx.conn(), &business_id, conversation_id).await?.ok_or_else(|| Error::NotFound("conversation"))?;

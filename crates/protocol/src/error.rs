@@ -75,6 +75,13 @@ wire_enum! {
         StaleSignature = "stale_signature",
         InvalidPayload = "invalid_payload",
         InvalidVerifyToken = "invalid_verify_token",
+        // Google Calendar.
+        CalendarNotConfigured = "calendar_not_configured",
+        CalendarNotConnected = "calendar_not_connected",
+        InvalidOauthState = "invalid_oauth_state",
+        GoogleRefused = "google_refused",
+        GoogleUnavailable = "google_unavailable",
+        TaskResolved = "task_resolved",
         // Sync.
         ResyncRequired = "resync_required",
         UnknownMutation = "unknown_mutation",

@@ -29,6 +29,8 @@ ids! {
     ScheduleExceptionId;
     BookingId;
     CalendarFeedId;
+    /// An outside change of one of our Google Calendar events, waiting for a decision.
+    CalendarTaskId;
     AuditEntryId;
     /// A WhatsApp template recorded for the business.
     TemplateId;

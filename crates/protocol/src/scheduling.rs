@@ -163,6 +163,19 @@ wire! {
         pub service_id: ServiceId,
         pub timezone: String,
         pub slots: Vec<AvailableSlot>,
+        /// Why some people's free times may be wrong (a Google Calendar that needs reconnecting:
+        /// their times follow business hours only).
+        #[serde(default)]
+        pub warnings: Vec<AvailabilityWarning>,
+    }
+
+    /// A person whose calendar could not be read: their free times follow their hours only.
+    #[derive(PartialEq)]
+    pub struct AvailabilityWarning {
+        pub staff_id: StaffId,
+        /// `calendar_reconnect_needed`.
+        pub code: String,
+        pub message: String,
     }
 }
 

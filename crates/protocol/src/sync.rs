@@ -32,6 +32,10 @@ wire_enum! {
         WhatsappTemplate = "whatsapp_template",
         /// The assistant's settings (id: the business id).
         AssistantSettings = "assistant_settings",
+        /// A staff member's Google Calendar connection (id: the staff id).
+        CalendarConnection = "calendar_connection",
+        /// An outside move or delete of one of our Google Calendar events.
+        CalendarTask = "calendar_task",
         #[serde(other)]
         Unknown = "unknown",
     }

@@ -6,7 +6,8 @@
 //!   instances and restarts).
 //! - [`on_both_engines!`]: one test body, run as `name::sqlite` and `name::postgres`.
 //! - [`fakes`], [`fake_llm`]: local servers speaking the providers' documented wire formats (Meta's
-//!   Graph API, Twilio, an OpenAI-compatible model), scripted by the tests; [`whatsapp`]: signed
+//!   Graph API, Twilio, an OpenAI-compatible model), scripted by the tests; [`google`]: Google's
+//!   OAuth server and Calendar API; [`whatsapp`]: signed
 //!   webhooks as the providers send them.
 //! - [`demo`]: the seeded demo business behind its sandbox WhatsApp number, for console tests and
 //!   benchmarks.
@@ -20,6 +21,7 @@ pub mod bench;
 pub mod demo;
 pub mod fake_llm;
 pub mod fakes;
+pub mod google;
 pub mod postgres;
 pub mod whatsapp;
 

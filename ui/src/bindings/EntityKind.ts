@@ -4,4 +4,4 @@
  * The kinds of things the change log carries. A kind this build does not know (from a newer
  * service) reads as `unknown`, and a console skips it.
  */
-export type EntityKind = "business" | "staff" | "invitation" | "customer" | "service" | "canned_response" | "conversation" | "message" | "note" | "schedule" | "staff_hours" | "schedule_exception" | "booking" | "channel" | "whatsapp_template" | "assistant_settings" | "unknown";
+export type EntityKind = "business" | "staff" | "invitation" | "customer" | "service" | "canned_response" | "conversation" | "message" | "note" | "schedule" | "staff_hours" | "schedule_exception" | "booking" | "channel" | "whatsapp_template" | "assistant_settings" | "calendar_connection" | "calendar_task" | "unknown";

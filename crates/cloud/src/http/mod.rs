@@ -87,6 +87,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::routes::automations::router())
         .merge(crate::routes::bookings::router())
         .merge(crate::routes::calendar_feeds::router())
+        .merge(crate::routes::google_calendar::router())
         .merge(crate::routes::channels::router())
         .merge(crate::routes::whatsapp::router())
         .merge(crate::routes::twilio::router())

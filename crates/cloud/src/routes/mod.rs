@@ -12,6 +12,7 @@ pub mod channels;
 pub mod control;
 pub mod conversations;
 pub mod customers;
+pub mod google_calendar;
 pub mod live;
 pub mod outbox;
 pub mod reports;

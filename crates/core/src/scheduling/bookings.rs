@@ -15,7 +15,8 @@ use jiff::civil::DateTime;
 use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::Timestamp;
 use protocol::{
-    Availability, AvailabilityCheck, AvailableSlot, Booking, BookingConfirmation, BookingSource, BookingStatus, CreateBooking, Service, UpdateBooking,
+    Availability, AvailabilityCheck, AvailabilityWarning, AvailableSlot, Booking, BookingConfirmation, BookingSource, BookingStatus, CreateBooking, Service,
+    UpdateBooking,
 };
 use serde_json::json;
 use sqlx::any::AnyRow;
@@ -285,6 +286,7 @@ pub async fn create(tx: &mut BusinessTx, new: NewBooking) -> Result<Booking, Err
     let booking = load(tx.conn(), business_id, &id).await?.ok_or_else(|| Error::NotFound("booking"))?;
     tx.record(EntityKind::Booking, &id, Some(&booking)).await?;
     crate::reports::outcomes::booking_changed(tx, &booking, None).await?;
+    crate::scheduling::google::writes::queue(tx, &id, &staff_id).await?;
     tx.audit(
         new.created_by_staff_id.as_deref(),
         "booking.created",
@@ -411,6 +413,7 @@ pub async fn update(
     let booking = load(tx.conn(), business_id, id).await?.ok_or_else(|| Error::NotFound("booking"))?;
     tx.record(EntityKind::Booking, id, Some(&booking)).await?;
     crate::reports::outcomes::booking_changed(tx, &booking, Some(&current)).await?;
+    crate::scheduling::google::writes::queue(tx, id, booking.staff_id.as_str()).await?;
     let action = if status != current.status {
         format!("booking.{}", status.as_str())
     } else if moved {
@@ -502,10 +505,23 @@ pub async fn availability(core: &Core, actor: &Actor, q: AvailabilityQuery) -> R
     let filter = q.staff_id.map(|s| vec![s]);
     let limit = q.limit.unwrap_or(500).clamp(1, 2000) as usize;
     let slots = loaded.schedule.free_slots(&loaded.spec, filter.as_deref(), from, to, now, limit, false);
+    let reconnect = crate::scheduling::google::connect::needing_reconnect(&mut conn, &actor.business_id).await?;
+    let warnings = loaded
+        .schedule
+        .staff
+        .iter()
+        .filter(|s| reconnect.contains(&s.staff_id))
+        .map(|s| AvailabilityWarning {
+            staff_id: s.staff_id.as_str().into(),
+            code: "calendar_reconnect_needed".into(),
+            message: "This person's Google Calendar needs reconnecting, so their free times follow their working hours only and may include times they are busy.".into(),
+        })
+        .collect();
     Ok(Availability {
         service_id: service.id,
         timezone: tz.iana_name().unwrap_or_default().to_owned(),
         slots: slots.iter().map(|s| slot_to_wire(s, &tz)).collect(),
+        warnings,
     })
 }
 

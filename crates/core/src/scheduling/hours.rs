@@ -281,6 +281,38 @@ pub async fn load_for_service(
             s.busy.push((row.try_get("block_start")?, row.try_get("block_end")?));
         }
     }
+    // Busy times from the chosen Google calendars of people whose connection works (with one
+    // that needs reconnecting, their hours alone decide, and availability says so). Our own
+    // events are the bookings above.
+    let rows = sqlx::query(
+        "SELECT e.staff_id, e.start_at, e.end_at FROM calendar_events e JOIN calendar_connections c ON c.staff_id = e.staff_id AND c.status = 'connected' \
+         WHERE e.business_id = $1 AND e.busy = 1 AND e.booking_id IS NULL AND e.end_at > $2 AND e.start_at < $3",
+    )
+    .bind(business_id)
+    .bind(from.as_millisecond() - 86_400_000)
+    .bind(to.as_millisecond() + 86_400_000)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !rows.is_empty() {
+        for row in &rows {
+            let staff_id: String = row.try_get("staff_id")?;
+            if let Some(s) = staff.iter_mut().find(|s| s.staff_id == staff_id) {
+                s.busy.push((row.try_get("start_at")?, row.try_get("end_at")?));
+            }
+        }
+        // The engine wants each person's busy times sorted and not overlapping.
+        for s in &mut staff {
+            s.busy.sort_unstable();
+            let mut merged: Vec<(i64, i64)> = Vec::with_capacity(s.busy.len());
+            for (start, end) in s.busy.drain(..) {
+                match merged.last_mut() {
+                    Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                    _ => merged.push((start, end)),
+                }
+            }
+            s.busy = merged;
+        }
+    }
     Ok(Loaded {
         schedule: Schedule { tz, business_hours: business.hours, business_exceptions, staff, rules },
         spec: ServiceSpec {

@@ -35,10 +35,12 @@ pub enum Job {
     Republish,
     /// Confirmations, reminders, text-backs and follow-ups that are due.
     Automations,
+    /// Google Calendar: bookings written, chosen calendars read, push channels renewed.
+    Calendar,
 }
 
 impl Job {
-    pub const ALL: [Job; 7] = [Job::Intake, Job::Automations, Job::Outbox, Job::Assistant, Job::Handback, Job::Compaction, Job::Republish];
+    pub const ALL: [Job; 8] = [Job::Intake, Job::Automations, Job::Outbox, Job::Assistant, Job::Handback, Job::Compaction, Job::Republish, Job::Calendar];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,6 +51,7 @@ impl Job {
             Job::Compaction => "compaction",
             Job::Republish => "republish",
             Job::Automations => "automations",
+            Job::Calendar => "calendar",
         }
     }
 
@@ -96,6 +99,7 @@ impl Job {
             Job::Republish => Duration::from_secs(3600),
             // Reminders are due to the minute; a minute's poll is the safety net.
             Job::Automations => Duration::from_secs(15),
+            Job::Calendar => Duration::from_secs(5),
         }
     }
 }
@@ -120,6 +124,7 @@ pub async fn step(core: &Core, job: Job) -> Result<usize, Error> {
             }
             crate::sync::republish::step(core).await
         }
+        Job::Calendar => crate::scheduling::google::step(core).await,
     }
 }
 
