@@ -38,9 +38,11 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | C::RefreshTokenExpired
         | C::MissingSignature
         | C::InvalidSignature
-        | C::StaleSignature => StatusCode::UNAUTHORIZED,
-        C::Forbidden | C::InvalidVerifyToken => StatusCode::FORBIDDEN,
-        C::NotFound | C::RouteNotFound | C::InvitationInvalid | C::CalendarNotConnected => StatusCode::NOT_FOUND,
+        | C::StaleSignature
+        | C::TwoFactorRequired
+        | C::InvalidCode => StatusCode::UNAUTHORIZED,
+        C::Forbidden | C::InvalidVerifyToken | C::TwoFactorEnrolmentRequired | C::ReauthenticationRequired => StatusCode::FORBIDDEN,
+        C::NotFound | C::RouteNotFound | C::InvitationInvalid | C::CalendarNotConnected | C::LinkInvalid => StatusCode::NOT_FOUND,
         C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         C::AlreadyExists
         | C::EmailTaken
@@ -54,8 +56,10 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | C::VersionConflict
         | C::AlreadyHeld
         | C::TaskResolved
+        | C::TwoFactorAlreadyEnabled
+        | C::TwoFactorNotEnabled
         | C::ResyncRequired => StatusCode::CONFLICT,
-        C::InvitationExpired => StatusCode::GONE,
+        C::InvitationExpired | C::LinkExpired => StatusCode::GONE,
         C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         C::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

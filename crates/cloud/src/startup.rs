@@ -21,6 +21,8 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Mail(#[from] switchboard_core::mail::MailConfigError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -48,6 +50,7 @@ impl Application {
     /// Like [`Application::build`], on an already connected and migrated database.
     pub async fn with_db(config: Config, db: Db) -> Result<Application, StartupError> {
         let key = config.resolved_encryption_key()?;
+        switchboard_core::mail::Mailer::from_config(&config)?;
         let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least one"));
         let login_limits = Arc::new(LoginLimits {
             per_account: RateLimiter::keyed(per_minute(config.login_attempts_per_account_per_minute)),

@@ -81,6 +81,16 @@ pub struct Config {
     pub login_attempts_per_address_per_minute: u32,
     /// `pretty` or `json`.
     pub log_format: String,
+    /// Where mail goes out: `smtp://host:port` (STARTTLS when offered), `smtps://host:465`
+    /// (TLS), `smtp://user:password@host:587?tls=required`. Unset: no mail; one-time links are
+    /// handed back by the API instead.
+    #[serde(serialize_with = "secret::serialize")]
+    pub smtp_url: Option<SecretString>,
+    /// The From address of mail, e.g. `Switchboard <desk@example.com>`.
+    pub smtp_from: String,
+    /// How long after signing in or confirming the password again sensitive actions (export,
+    /// erase, channels, two-factor changes) are allowed, in seconds.
+    pub reauth_window_secs: u64,
 }
 
 impl Default for Config {
@@ -118,6 +128,9 @@ impl Default for Config {
             login_attempts_per_account_per_minute: 10,
             login_attempts_per_address_per_minute: 30,
             log_format: "pretty".into(),
+            smtp_url: None,
+            smtp_from: "Switchboard <no-reply@switchboard.invalid>".into(),
+            reauth_window_secs: 15 * 60,
         }
     }
 }

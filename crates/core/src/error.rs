@@ -79,6 +79,22 @@ pub enum AccountError {
     InvitationExpired,
     #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
     RateLimited { retry_after_secs: u64 },
+    #[error("Enter the code from your authenticator app.")]
+    TwoFactorRequired { challenge: String },
+    #[error("This business requires two-factor sign-in: set up an authenticator app to go on.")]
+    TwoFactorEnrolmentRequired { challenge: String },
+    #[error("That code is not right, was already used, or has expired.")]
+    InvalidCode,
+    #[error("For your safety, confirm your password (or a code) again before doing this.")]
+    ReauthenticationRequired,
+    #[error("This link is not valid or was already used.")]
+    LinkInvalid,
+    #[error("This link has expired; ask for a new one.")]
+    LinkExpired,
+    #[error("Two-factor sign-in is already on.")]
+    TwoFactorAlreadyEnabled,
+    #[error("Two-factor sign-in is not on.")]
+    TwoFactorNotEnabled,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +249,14 @@ impl Error {
                 AccountError::InvitationInvalid => C::InvitationInvalid,
                 AccountError::InvitationExpired => C::InvitationExpired,
                 AccountError::RateLimited { .. } => C::RateLimited,
+                AccountError::TwoFactorRequired { .. } => C::TwoFactorRequired,
+                AccountError::TwoFactorEnrolmentRequired { .. } => C::TwoFactorEnrolmentRequired,
+                AccountError::InvalidCode => C::InvalidCode,
+                AccountError::ReauthenticationRequired => C::ReauthenticationRequired,
+                AccountError::LinkInvalid => C::LinkInvalid,
+                AccountError::LinkExpired => C::LinkExpired,
+                AccountError::TwoFactorAlreadyEnabled => C::TwoFactorAlreadyEnabled,
+                AccountError::TwoFactorNotEnabled => C::TwoFactorNotEnabled,
             },
             Error::Catalog(e) => match e {
                 CatalogError::CustomerExists => C::CustomerExists,
@@ -313,6 +337,9 @@ impl Error {
                 Some(json!({ "holder_staff_id": holder, "holder_name": holder_name }))
             }
             Error::Sync(SyncError::ResyncRequired { horizon }) => Some(json!({ "horizon": horizon })),
+            Error::Account(AccountError::TwoFactorRequired { challenge } | AccountError::TwoFactorEnrolmentRequired { challenge }) => {
+                Some(json!({ "challenge": challenge }))
+            }
             _ => None,
         }
     }

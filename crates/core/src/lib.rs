@@ -18,6 +18,7 @@
 //! - [`privacy`]: which columns hold customers' personal data; exporting, erasing and retention.
 //! - [`reports`]: the owner's figures, computed from the append-only outcomes record.
 //! - [`sync`]: the change log consoles pull and the mutations they push; [`live`]: who is online.
+//! - [`mail`]: mail to staff over SMTP, queued and sent by a worker.
 //! - [`workers`]: the one runtime every background job is a step of; [`clock`]: the only "now".
 //! - [`error`]: what the domain refuses, by area, with stable codes.
 
@@ -34,6 +35,7 @@ pub mod demo;
 pub mod error;
 pub mod intake;
 pub mod live;
+pub mod mail;
 pub mod metrics;
 pub mod privacy;
 pub mod reports;
@@ -69,6 +71,8 @@ pub struct Core {
     /// Connected consoles.
     pub live: Arc<live::Hub>,
     pub metrics: Arc<metrics::Metrics>,
+    /// SMTP, when configured (`SWITCHBOARD_SMTP_URL`).
+    pub mailer: Option<Arc<mail::Mailer>>,
 }
 
 impl Core {
@@ -81,6 +85,8 @@ impl Core {
         let google = Arc::new(scheduling::google::Client::new(&config));
         let llm = assistant::llm::Llm::from_config(&config).map(Arc::new);
         let intake = intake::start_committer(db.clone());
+        // (A bad SMTP URL is refused at start-up, before this.)
+        let mailer = mail::Mailer::from_config(&config).ok().flatten().map(Arc::new);
         Core {
             db,
             config: Arc::new(config),
@@ -92,6 +98,7 @@ impl Core {
             intake,
             live: Arc::new(live::Hub::default()),
             metrics: Arc::new(metrics::Metrics::default()),
+            mailer,
         }
     }
 }

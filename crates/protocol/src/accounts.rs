@@ -64,3 +64,123 @@ wire! {
         pub refresh_token: String,
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Account security: two-factor sign-in, re-authentication, passwords, email verification.
+
+request! {
+    /// The second step of signing in (after `two_factor_required`), or of enrolling (after
+    /// `two_factor_enrolment_required`): the challenge from the error's details and a code from
+    /// the authenticator app (or, to sign in, one of the recovery codes).
+    pub struct TwoFactorChallengeRequest {
+        pub challenge: String,
+        #[serde(default)]
+        pub code: Option<String>,
+    }
+}
+
+wire! {
+    /// A new authenticator secret, shown once while enrolling: add it to an authenticator app
+    /// (type the secret, or open the `otpauth://` link as a QR code), then confirm with a code.
+    pub struct TwoFactorSetup {
+        /// Base32, as authenticator apps take it.
+        pub secret: String,
+        pub otpauth_url: String,
+    }
+}
+
+request! {
+    pub struct ConfirmTwoFactorRequest {
+        pub code: String,
+    }
+}
+
+wire! {
+    /// Recovery codes, shown this once: each signs in once when the authenticator is lost.
+    pub struct RecoveryCodes {
+        pub recovery_codes: Vec<String>,
+    }
+}
+
+wire! {
+    /// Enrolment finished at sign-in: the session's tokens and the recovery codes (shown once).
+    pub struct EnrolledSignIn {
+        pub tokens: AuthTokens,
+        pub recovery_codes: Vec<String>,
+    }
+}
+
+request! {
+    /// Proves it is still you before a sensitive action: the password, or a current code when
+    /// two-factor sign-in is on.
+    #[derive(Default)]
+    pub struct ReauthenticateRequest {
+        #[serde(default)]
+        pub password: Option<String>,
+        #[serde(default)]
+        pub code: Option<String>,
+    }
+}
+
+request! {
+    pub struct ChangePasswordRequest {
+        pub current_password: String,
+        pub new_password: String,
+    }
+}
+
+request! {
+    pub struct PasswordResetRequest {
+        pub email: String,
+    }
+}
+
+request! {
+    pub struct ConfirmPasswordResetRequest {
+        pub token: String,
+        pub new_password: String,
+    }
+}
+
+request! {
+    pub struct VerifyEmailRequest {
+        pub token: String,
+    }
+}
+
+wire! {
+    /// A one-time link for someone else: mailed when the service has SMTP, otherwise returned
+    /// here to hand over.
+    pub struct Handover {
+        pub mailed: bool,
+        /// Only when it was not mailed.
+        pub link: Option<String>,
+    }
+}
+
+wire! {
+    /// How the signed-in person's account is protected.
+    pub struct AccountSecurity {
+        pub email_verified: bool,
+        pub two_factor_enabled: bool,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        pub recovery_codes_left: u32,
+        /// Sensitive actions are allowed without asking again until then.
+        pub reauthenticated_until: Option<crate::Timestamp>,
+        /// The business requires two-factor sign-in of everyone.
+        pub business_requires_two_factor: bool,
+    }
+}
+
+wire! {
+    pub struct SecuritySettings {
+        /// Everyone must sign in with a second factor; staff without one must enrol at sign-in.
+        pub require_two_factor: bool,
+    }
+}
+
+request! {
+    pub struct UpdateSecuritySettings {
+        pub require_two_factor: bool,
+    }
+}

@@ -33,6 +33,20 @@ wire_enum! {
         RateLimited = "rate_limited",
         InvitationInvalid = "invitation_invalid",
         InvitationExpired = "invitation_expired",
+        /// The password was right; now a code (`details.challenge` goes to `/v1/auth/two-factor`).
+        TwoFactorRequired = "two_factor_required",
+        /// The business requires two-factor sign-in and this person has none yet: enrol first
+        /// (`details.challenge` goes to `/v1/auth/two-factor/enrol`).
+        TwoFactorEnrolmentRequired = "two_factor_enrolment_required",
+        /// A wrong, reused or expired two-factor or recovery code.
+        InvalidCode = "invalid_code",
+        /// A sensitive action: prove it is you again (`POST /v1/me/reauthenticate`).
+        ReauthenticationRequired = "reauthentication_required",
+        /// A password-reset, verification or sign-in link that is unknown or was used.
+        LinkInvalid = "link_invalid",
+        LinkExpired = "link_expired",
+        TwoFactorAlreadyEnabled = "two_factor_already_enabled",
+        TwoFactorNotEnabled = "two_factor_not_enabled",
         // What it names.
         NotFound = "not_found",
         AlreadyExists = "already_exists",

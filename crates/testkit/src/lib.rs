@@ -9,6 +9,7 @@
 //!   Graph API, Twilio, an OpenAI-compatible model), scripted by the tests; [`google`]: Google's
 //!   OAuth server and Calendar API; [`whatsapp`]: signed
 //!   webhooks as the providers send them.
+//! - [`smtp`]: a real SMTP server on loopback that keeps the service's mail for the tests to read.
 //! - [`demo`]: the seeded demo business behind its sandbox WhatsApp number, for console tests and
 //!   benchmarks.
 //! - [`pg_cluster`] ([`postgres`]): a throwaway PostgreSQL cluster, started by the tests
@@ -23,6 +24,7 @@ pub mod fake_llm;
 pub mod fakes;
 pub mod google;
 pub mod postgres;
+pub mod smtp;
 pub mod whatsapp;
 
 pub use app::{every_day, uuid_suffix, Reply, Tenant, TestApp};

@@ -77,6 +77,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
         .routes(routes!(openapi_json))
         .merge(crate::routes::accounts::router())
+        .merge(crate::routes::security::router())
         .merge(crate::routes::business::router())
         .merge(crate::routes::staff::router())
         .merge(crate::routes::customers::router())

@@ -33,7 +33,12 @@ async fn signup(State(state): State<AppState>, Json(req): Json<SignupRequest>) -
     Ok((StatusCode::CREATED, axum::Json(accounts::signup(&state, req).await?)))
 }
 
-fn rate_limited(not_until: governor::NotUntil<<DefaultClock as Clock>::Instant>) -> ApiError {
+/// What tells one device from another for sign-in notices: the client's user agent.
+pub(crate) fn user_agent(headers: &axum::http::HeaderMap) -> Option<String> {
+    crate::http::extract::header_text(headers, "user-agent").map(|ua| ua.chars().take(200).collect())
+}
+
+pub(crate) fn rate_limited(not_until: governor::NotUntil<<DefaultClock as Clock>::Instant>) -> ApiError {
     let wait = not_until.wait_time_from(DefaultClock::default().now());
     ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) }
 }
@@ -44,6 +49,7 @@ fn rate_limited(not_until: governor::NotUntil<<DefaultClock as Clock>::Instant>)
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     Json(req): Json<LoginRequest>,
 ) -> Result<axum::Json<AuthTokens>, ApiError> {
     let email = req.email.trim().to_lowercase();
@@ -54,7 +60,8 @@ async fn login(
         limits.per_account.retain_recent();
         limits.per_address.retain_recent();
     }
-    Ok(axum::Json(accounts::login(&state, req).await?))
+    let device = user_agent(&headers);
+    Ok(axum::Json(accounts::login(&state, req, device.as_deref()).await?))
 }
 
 /// Exchanges a refresh token for a new token pair. Each refresh token works once.

@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod reports;
 pub mod retell;
 pub mod schedule;
+pub mod security;
 pub mod services;
 pub mod staff;
 pub mod sync;

@@ -13,6 +13,7 @@
 //! pool. (Login attempts are rate-limited by the HTTP service, per account and client address.)
 
 pub mod business;
+pub mod security;
 pub mod staff;
 
 use crate::Core;
@@ -402,6 +403,9 @@ pub async fn signup(core: &Core, req: SignupRequest) -> Result<AuthTokens, Error
     let owner = staff::get(tx.conn(), &business_id, &staff_id).await?;
     tx.record(EntityKind::Staff, &staff_id, Some(&owner)).await?;
     tx.audit(Some(&staff_id), "business.created", Some(("business", &business_id)), serde_json::json!({})).await?;
+    if security::send_verification(core, tx.conn(), &staff_id, &business_id, &email).await? {
+        tx.wake(crate::workers::Job::Mail);
+    }
     let tokens = start_session(tx.conn(), &core.keys, now, &business_id, &staff_id, Role::Owner).await?;
     tx.commit().await?;
     Ok(tokens)
@@ -416,7 +420,10 @@ fn email_free<T>(inserted: Result<T, sqlx::Error>) -> Result<T, Error> {
 }
 
 /// Signs in with email and password.
-pub async fn login(core: &Core, req: LoginRequest) -> Result<AuthTokens, Error> {
+/// `device` (the client's user agent) tells a new device from a known one; a sign-in from a new
+/// one is mailed to the person. With two-factor sign-in on (or required) this answers with the
+/// challenge for the second step instead (see [`security`]).
+pub async fn login(core: &Core, req: LoginRequest, device: Option<&str>) -> Result<AuthTokens, Error> {
     let email = req.email.trim().to_lowercase();
     let row = sqlx::query("SELECT id, business_id, password_hash, role, active FROM staff WHERE email = $1")
         .bind(&email)
@@ -436,10 +443,7 @@ pub async fn login(core: &Core, req: LoginRequest) -> Result<AuthTokens, Error> 
     let staff_id: String = row.try_get("id")?;
     let business_id: String = row.try_get("business_id")?;
     let role = parse_role(&row.try_get::<String, _>("role")?)?;
-    let mut tx = core.db.writer().begin().await?;
-    let tokens = start_session(&mut tx, &core.keys, core.db.now_ms(), &business_id, &staff_id, role).await?;
-    tx.commit().await?;
-    Ok(tokens)
+    security::after_password(core, &staff_id, &business_id, role, device).await
 }
 
 /// Exchanges a refresh token for a new token pair. Each refresh token works once; presenting a
@@ -551,6 +555,13 @@ pub async fn accept_invitation(core: &Core, req: AcceptInvitationRequest) -> Res
     let invitation = staff::load_invitation(tx.conn(), &business_id, &invitation_id).await?;
     tx.record(EntityKind::Invitation, &invitation_id, invitation.as_ref()).await?;
     tx.audit(Some(&staff_id), "invitation.accepted", Some(("invitation", &invitation_id)), serde_json::json!({"role": role})).await?;
+    let required: i64 = sqlx::query_scalar("SELECT require_two_factor FROM businesses WHERE id = $1").bind(&business_id).fetch_one(tx.conn()).await?;
+    if required != 0 {
+        // The account exists; signing in starts with setting up two-factor.
+        let challenge = security::issue_enrolment(core, tx.conn(), &staff_id, &business_id).await?;
+        tx.commit().await?;
+        return Err(AccountError::TwoFactorEnrolmentRequired { challenge }.into());
+    }
     let tokens = start_session(tx.conn(), &core.keys, now, &business_id, &staff_id, role).await?;
     tx.commit().await?;
     Ok(tokens)

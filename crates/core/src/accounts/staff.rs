@@ -208,6 +208,13 @@ pub async fn invite(core: &Core, actor: &Actor, req: CreateInvitation) -> Result
     .await?;
     tx.audit(Some(&actor.staff_id), "invitation.created", Some(("invitation", &id)), serde_json::json!({"role": req.role})).await?;
     let invitation: Invitation = tx.publish(&id).await?;
+    // With SMTP the invitee gets the link by mail too (the token is still returned to hand over).
+    let business_name: String = sqlx::query_scalar("SELECT name FROM businesses WHERE id = $1").bind(&actor.business_id).fetch_one(tx.conn()).await?;
+    let link = format!("{}/accept-invitation?token={token}", core.config.public_url.trim_end_matches('/'));
+    let body = format!("You are invited to join {business_name} on Switchboard as {}.\n\nAccept here (the link works once, for {INVITATION_DAYS} days):\n{link}\n", req.role);
+    if crate::mail::queue(tx.conn(), core, Some(&actor.business_id), crate::mail::MailKind::Invitation, &email, &format!("Join {business_name} on Switchboard"), &body).await? {
+        tx.wake(crate::workers::Job::Mail);
+    }
     tx.commit().await?;
     Ok(CreatedInvitation { invitation, token })
 }

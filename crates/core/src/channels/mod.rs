@@ -134,6 +134,8 @@ pub(crate) async fn save(
     verify_token_hash: Option<String>,
     addresses: &[String],
 ) -> Result<ChannelStatus, Error> {
+    // Where the business's messages go is a sensitive change.
+    crate::accounts::security::require_recent(state, auth).await?;
     let mut tx = state.db.begin_business(&auth.business_id).await?;
     for address in addresses {
         let owner: Option<String> = sqlx::query_scalar("SELECT business_id FROM channel_addresses WHERE kind = $1 AND address = $2")
@@ -186,6 +188,7 @@ pub async fn save_simple(state: &Core, auth: &Actor, kind: &str, sealed: String)
 /// Disconnects a channel (owners and admins).
 pub async fn remove(state: &Core, auth: &Actor, kind: &str) -> Result<(), Error> {
     auth.require(Permission::ManageBusiness)?;
+    crate::accounts::security::require_recent(state, auth).await?;
     let mut tx = state.db.begin_business(&auth.business_id).await?;
     let removed = sqlx::query("DELETE FROM channels WHERE business_id = $1 AND kind = $2")
         .bind(&auth.business_id)

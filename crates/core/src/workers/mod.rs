@@ -37,10 +37,12 @@ pub enum Job {
     Automations,
     /// Google Calendar: bookings written, chosen calendars read, push channels renewed.
     Calendar,
+    /// Queued mail goes to the SMTP server.
+    Mail,
 }
 
 impl Job {
-    pub const ALL: [Job; 8] = [Job::Intake, Job::Automations, Job::Outbox, Job::Assistant, Job::Handback, Job::Compaction, Job::Republish, Job::Calendar];
+    pub const ALL: [Job; 9] = [Job::Intake, Job::Automations, Job::Outbox, Job::Assistant, Job::Handback, Job::Compaction, Job::Republish, Job::Calendar, Job::Mail];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -52,6 +54,7 @@ impl Job {
             Job::Republish => "republish",
             Job::Automations => "automations",
             Job::Calendar => "calendar",
+            Job::Mail => "mail",
         }
     }
 
@@ -100,6 +103,7 @@ impl Job {
             // Reminders are due to the minute; a minute's poll is the safety net.
             Job::Automations => Duration::from_secs(15),
             Job::Calendar => Duration::from_secs(5),
+            Job::Mail => Duration::from_secs(5),
         }
     }
 }
@@ -125,6 +129,7 @@ pub async fn step(core: &Core, job: Job) -> Result<usize, Error> {
             crate::sync::republish::step(core).await
         }
         Job::Calendar => crate::scheduling::google::step(core).await,
+        Job::Mail => crate::mail::send_due(core).await,
     }
 }
 
