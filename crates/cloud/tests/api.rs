@@ -487,7 +487,7 @@ fn body_for(method: &Method, template: &str) -> Option<Value> {
         ("PATCH", "/v1/bookings/{id}") => Some(json!({"expected_version": 1, "notes": "changed"})),
         ("PUT", "/v1/staff/{id}/hours") => Some(json!({"hours": null, "bookable": false})),
         ("POST", "/v1/conversations/{id}/messages") => Some(json!({"body": "hello"})),
-        ("POST", "/v1/conversations/{id}/takeover" | "/v1/conversations/{id}/handback" | "/v1/webhook-events/{id}/retry") => Some(json!({})),
+        ("POST", "/v1/conversations/{id}/takeover" | "/v1/conversations/{id}/handback" | "/v1/webhook-events/{id}/retry" | "/v1/staff/{id}/reset-sign-in" | "/v1/customers/{id}/erase") => Some(json!({})),
         ("POST", "/v1/conversations/{id}/template-messages") => Some(json!({"template_id": "any", "variables": []})),
         ("PATCH", _) => Some(json!({})),
         ("POST", "/v1/conversations/{id}/notes") => Some(json!({"body": "a note"})),
