@@ -48,8 +48,16 @@ pub async fn quiet_assistant(app: &TestApp, t: &Tenant) {
     app.patch("/v1/assistant", &t.access, json!({"enabled": false})).await;
 }
 
+/// Connecting a channel is a sensitive action: like the console, confirm the password first (a
+/// test may have moved the clock past the last sign-in).
+pub async fn reauthenticate(app: &TestApp, t: &Tenant) {
+    let r = app.post("/v1/me/reauthenticate", &t.access, json!({"password": t.password})).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "re-authenticating: {r:?}");
+}
+
 pub async fn connect_whatsapp(app: &TestApp, t: &Tenant, phone_number_id: &str, secret: &str) -> Reply {
     quiet_assistant(app, t).await;
+    reauthenticate(app, t).await;
     app.call(
         Method::PUT,
         "/v1/channels/whatsapp",
@@ -62,6 +70,7 @@ pub async fn connect_whatsapp(app: &TestApp, t: &Tenant, phone_number_id: &str, 
 
 pub async fn connect_twilio(app: &TestApp, t: &Tenant, number: &str) -> Reply {
     quiet_assistant(app, t).await;
+    reauthenticate(app, t).await;
     app.call(
         Method::PUT,
         "/v1/channels/twilio",
