@@ -492,7 +492,10 @@ async fn a_missed_call_gets_one_text_back_per_twelve_hours(d: Desk) {
     d.app.drain().await;
     assert_eq!(d.fake.sends().len(), 2);
     // A Vapi call that ended without a booking or transfer is missed too; one that was forwarded is not.
-    d.app.call(reqwest::Method::PUT, "/v1/channels/vapi", Some(&d.owner.access), Some(json!({"secret": "vapi-secret-1"}))).await;
+    // Connecting a channel needs a recent sign-in, and the clock has moved 12 hours since.
+    reauthenticate(&d.app, &d.owner).await;
+    let connected = d.app.call(reqwest::Method::PUT, "/v1/channels/vapi", Some(&d.owner.access), Some(json!({"secret": "vapi-secret-1"}))).await;
+    assert_eq!(connected.status, StatusCode::OK, "{connected:?}");
     let path = format!("/webhooks/vapi/{}", d.owner.business_id);
     let report = |id: &str, number: &str, reason: &str| json!({"message": {"type": "end-of-call-report", "endedReason": reason, "durationSeconds": 20,
         "call": {"id": id, "type": "inboundPhoneCall", "customer": {"number": number}}}});
