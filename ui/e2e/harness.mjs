@@ -106,10 +106,11 @@ export function scanForSecrets(dir, secrets) {
   return found;
 }
 
-/** The demo service with the sandbox WhatsApp API and no simulated traffic, restartable in place. */
-export async function demoService(dir) {
+/** The demo service with the sandbox WhatsApp API and no simulated traffic, restartable in place
+ * (`extra`: more of its environment, e.g. the Google stand-in's settings). */
+export async function demoService(dir, extra = {}) {
   const port = await freePort();
-  const env = { SWITCHBOARD_BIND: `127.0.0.1:${port}`, SWITCHBOARD_DATA_DIR: dir, SWITCHBOARD_DEMO_APP_SECRET: APP_SECRET, SWITCHBOARD_LOG: "warn" };
+  const env = { SWITCHBOARD_BIND: `127.0.0.1:${port}`, SWITCHBOARD_DATA_DIR: dir, SWITCHBOARD_DEMO_APP_SECRET: APP_SECRET, SWITCHBOARD_LOG: "warn", ...extra };
   const service = { url: `http://127.0.0.1:${port}`, child: null };
   service.start = async () => {
     service.child = (await start("switchboard-cloud", ["demo", "--no-traffic"], env, /running at (http:\/\/\S+)/)).child;
@@ -117,6 +118,13 @@ export async function demoService(dir) {
   service.stop = () => stop(service.child);
   await service.start();
   return service;
+}
+
+/** The local Google stand-in (`google-stand-in` from crates/testkit): the service's settings that
+ * point at it. Its consent page redirects at once, as if the person clicked "Allow". */
+export async function googleStandIn() {
+  const { url } = await start("google-stand-in", [], {}, /^([\s\S]*)Google stand-in at http/);
+  return Object.fromEntries(url.split("\n").filter((l) => l.startsWith("SWITCHBOARD_GOOGLE_")).map((l) => l.split(/=(.*)/s).slice(0, 2)));
 }
 
 /** Runs a story: cleans up the programs it started and fails the process if it failed. */

@@ -8,23 +8,27 @@
 // back → book a free slot from the customer panel → see it on the calendar → add a canned
 // response in settings and use it with / → the service goes down → a reply shows pending → the
 // service returns → the reply shows sent. Also: a calendar feed created in settings, the audit
-// log filtered, and a walk-in added and written to first (a WhatsApp template).
+// log filtered, a walk-in added and written to first (a WhatsApp template), and the automations:
+// the booking shows "Unconfirmed", a reminder text changed in Settings is previewed by the
+// service (with example details, then with the booking's) and saved.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
-import { PASSWORD, demoService, log, out, root, run, scanForSecrets, start, until, webhook } from "./harness.mjs";
+import { PASSWORD, demoService, googleStandIn, log, out, root, run, scanForSecrets, start, until, webhook } from "./harness.mjs";
 
 const RETELL_KEY = "key_e2e_retell_secret_0123456789";
 
 async function main() {
   fs.mkdirSync(out, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "switchboard-e2e-"));
-  const service = await demoService(path.join(tmp, "cloud"));
+  const service = await demoService(path.join(tmp, "cloud"), await googleStandIn());
   const serviceUrl = service.url;
   log(`service at ${serviceUrl}`);
   const consoleDir = path.join(tmp, "console");
-  const bridge = await start("switchboard-console", ["--data-dir", consoleDir, "serve-ui", "--bind", "127.0.0.1:0", "--ui", path.join(root, "ui", "dist")], { SWITCHBOARD_LOG: "warn" }, /UI at (http:\/\/\S+)/);
+  // "The system browser" is curl: it follows Google's consent redirect to the console's loopback
+  // listener, as a browser would after "Allow".
+  const bridge = await start("switchboard-console", ["--data-dir", consoleDir, "serve-ui", "--bind", "127.0.0.1:0", "--ui", path.join(root, "ui", "dist")], { SWITCHBOARD_LOG: "warn", SWITCHBOARD_CONSOLE_BROWSER: "curl -s -L -o /dev/null" }, /UI at (http:\/\/\S+)/);
   log(`console UI at ${bridge.url}`);
 
   const browser = await chromium.launch({
@@ -95,6 +99,8 @@ async function main() {
     const days = Math.round((new Date(day.toDateString()) - new Date(new Date().toDateString())) / 86_400_000);
     for (let i = 0; i < days; i++) await page.getByRole("button", { name: "Next" }).click();
     await page.locator(".rbc-event").filter({ hasText: "Maya Brooks" }).waitFor({ timeout: 15_000 });
+    // Nobody has replied to a reminder yet: the booking says so.
+    await page.locator(".rbc-event").filter({ hasText: "Maya Brooks" }).getByTestId("confirmation").filter({ hasText: "Unconfirmed" }).waitFor();
     await page.screenshot({ path: path.join(out, "05-calendar.png") });
 
     log("book on the calendar: a free time, for a customer found by name");
@@ -128,6 +134,41 @@ async function main() {
     await page.getByLabel("Retell API key").fill(RETELL_KEY);
     await page.getByRole("button", { name: "Save retell" }).click();
     await page.getByRole("rowheader", { name: "retell" }).waitFor();
+
+    log("settings: automations — a reminder text changed, previewed by the service, saved");
+    await page.getByRole("button", { name: "Automations", exact: true }).click();
+    await page.getByLabel("Text to edit").selectOption({ label: "Reminder" });
+    const reminder = page.getByLabel("Reminder", { exact: true });
+    await reminder.fill("See you at {time} for your {service}, {customer_name}! {reply_codes}");
+    const preview = page.getByTestId("automation-preview");
+    await until("the service previews the new text", async () => {
+      const t = await preview.textContent();
+      return t.includes("See you at") && !t.includes("{time}") && !t.includes("{customer_name}");
+    });
+    // With the real booking made above: Maya's name and her service fill it in.
+    await until("Maya's booking can be chosen", async () => (await page.getByLabel("Preview with").locator("option", { hasText: "Maya Brooks" }).count()) > 0);
+    const maya = await page.getByLabel("Preview with").locator("option", { hasText: "Maya Brooks" }).first().getAttribute("value");
+    await page.getByLabel("Preview with").selectOption(maya);
+    await until("the preview uses the booking", async () => (await preview.textContent()).includes("Maya!"));
+    await reminder.fill("See you at {when}");
+    await page.getByTestId("automation-problems").filter({ hasText: "Unknown variable {when}" }).waitFor();
+    await reminder.fill("See you at {time}, {customer_name}. {reply_codes}");
+    await page.getByRole("button", { name: "Save automations" }).click();
+    await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+    await page.screenshot({ path: path.join(out, "11-automations.png") });
+
+    log("settings: Google Calendar — connect (system browser, loopback), choose calendars, disconnect");
+    await page.getByRole("button", { name: "Google Calendar", exact: true }).click();
+    const owner = page.getByTestId("google-person").first();
+    await owner.getByTestId("google-status").filter({ hasText: "Not connected" }).waitFor();
+    await owner.getByRole("button", { name: "Connect Google Calendar" }).click();
+    await owner.getByTestId("google-status").filter({ hasText: /^Connected$/ }).waitFor({ timeout: 20_000 });
+    await owner.getByLabel("Family").check();
+    await owner.getByRole("button", { name: "Use these calendars" }).click();
+    await owner.getByRole("status").filter({ hasText: "now block" }).waitFor();
+    await page.screenshot({ path: path.join(out, "12-google-calendar.png") });
+    await owner.getByRole("button", { name: "Disconnect" }).click();
+    await owner.getByTestId("google-status").filter({ hasText: "Not connected" }).waitFor();
 
     log("settings: a calendar feed is created (its link shown once) and the audit log is filtered");
     await page.getByRole("button", { name: "Calendar feeds", exact: true }).click();

@@ -24,7 +24,7 @@ export interface Live {
   typing: { conversationId: string; staffId: string; at: number } | null;
 }
 
-const zero: Record<keyof Dirty, number> = { inbox: 0, conversation: 0, customer: 0, calendar: 0, directory: 0, outbox: 0, status: 0 };
+const zero: Record<keyof Dirty, number> = { inbox: 0, conversation: 0, customer: 0, calendar: 0, directory: 0, outbox: 0, status: 0, tasks: 0 };
 
 export function App() {
   const [session, setSession] = useState<Session | null>(null);
@@ -186,7 +186,7 @@ export function App() {
         </main>
       ) : (
         <Suspense fallback={<section className="empty">Loading…</section>}>
-          {view === "calendar" ? <CalendarView version={live.versions.calendar} directory={directory} /> : <Settings />}
+          {view === "calendar" ? <CalendarView version={live.versions.calendar} tasksVersion={live.versions.tasks} directory={directory} /> : <Settings tasksVersion={live.versions.tasks} />}
         </Suspense>
       )}
     </div>

@@ -8,9 +8,11 @@ import { enGB } from "date-fns/locale/en-GB";
 import "react-big-calendar/lib/css/react-big-calendar.css";
 import "react-big-calendar/lib/addons/dragAndDrop/styles.css";
 import { call } from "./api";
+import { CONFIRMATION_LABEL, confirmationState, SOON_MS, unconfirmedSoon } from "./automations";
 import type { CalendarEntry } from "./bindings/CalendarEntry";
 import type { Customer } from "./bindings/Customer";
 import type { Directory } from "./bindings/Directory";
+import { CalendarTasks, useCalendarTasks } from "./CalendarTasks";
 import { isFree } from "./slots";
 
 const localizer = dateFnsLocalizer({ format, parse, startOfWeek: (d: Date) => startOfWeek(d, { weekStartsOn: 1 }), getDay, locales: { "en-GB": enGB } });
@@ -29,13 +31,17 @@ interface Item {
 const withDragAndDrop = ((dragAndDrop as unknown as { default?: typeof dragAndDrop }).default ?? dragAndDrop) as typeof dragAndDrop;
 const DnDCalendar = withDragAndDrop<Item, { id: string; title: string }>(Calendar);
 
-export function CalendarView({ version, directory }: { version: number; directory: Directory }) {
+export function CalendarView({ version, tasksVersion = 0, directory }: { version: number; tasksVersion?: number; directory: Directory }) {
   const [view, setView] = useState<View>(Views.DAY);
   const [date, setDate] = useState(new Date());
   const [entries, setEntries] = useState<CalendarEntry[]>([]);
   const [message, setMessage] = useState<string | null>(null);
   const [selected, setSelected] = useState<Item | null>(null);
   const [slot, setSlot] = useState<{ start: Date; staffId: string } | null>(null);
+  const [soon, setSoon] = useState<CalendarEntry[]>([]);
+  const [showSoon, setShowSoon] = useState(false);
+  const [showTasks, setShowTasks] = useState(false);
+  const tasks = useCalendarTasks(tasksVersion);
 
   const range = useMemo(() => (view === Views.WEEK ? [startOfWeek(date, { weekStartsOn: 1 }), addDays(endOfWeek(date, { weekStartsOn: 1 }), 1)] : [startOfDay(date), addDays(startOfDay(date), 1)]), [view, date]);
 
@@ -46,9 +52,20 @@ export function CalendarView({ version, directory }: { version: number; director
     load();
   }, [load, version]);
 
-  const events: Item[] = entries
-    .filter((e) => e.booking.status !== "cancelled")
-    .map((e) => ({ id: e.booking.id, title: `${e.customer_name} · ${directory.services.find((s) => s.id === e.booking.service_id)?.name ?? ""}`, start: new Date(e.booking.start), end: new Date(e.booking.end), resourceId: e.booking.staff_id, entry: e }));
+  // Unconfirmed soon: from the mirror, again when bookings change and as time passes.
+  useEffect(() => {
+    const loadSoon = () => {
+      const now = new Date();
+      call({ cmd: "calendar", from: now.toISOString(), to: new Date(now.getTime() + SOON_MS).toISOString() }).then((e) => setSoon(unconfirmedSoon(e, new Date())), () => {});
+    };
+    loadSoon();
+    const timer = setInterval(loadSoon, 60_000);
+    return () => clearInterval(timer);
+  }, [version]);
+
+  // Cancelled bookings stay on the calendar, marked, but take no time.
+  const shown: Item[] = entries.map((e) => ({ id: e.booking.id, title: `${e.customer_name} · ${directory.services.find((s) => s.id === e.booking.service_id)?.name ?? ""}`, start: new Date(e.booking.start), end: new Date(e.booking.end), resourceId: e.booking.staff_id, entry: e }));
+  const events = shown.filter((e) => e.entry.booking.status !== "cancelled");
   const resources = directory.staff.map((s) => ({ id: s.id, title: s.name }));
 
   const move = async ({ event, start, resourceId }: EventInteractionArgs<Item>) => {
@@ -70,10 +87,38 @@ export function CalendarView({ version, directory }: { version: number; director
   return (
     <main className="calendar" aria-label="Calendar">
       {message ? <p className="error" role="alert">{message}</p> : null}
+      <div className="calendar-tools">
+        {tasks.length ? <button className="chip active" onClick={() => setShowTasks(!showTasks)} aria-expanded={showTasks}>Changed in Google ({tasks.length})</button> : null}
+        <button className={soon.length ? "chip active" : "chip"} onClick={() => setShowSoon(!showSoon)} aria-expanded={showSoon}>Unconfirmed soon ({soon.length})</button>
+      </div>
+      {showTasks && tasks.length ? (
+        <div className="unconfirmed-soon" role="dialog" aria-label="Changed in Google Calendar">
+          <strong>Changed in Google Calendar</strong>
+          <CalendarTasks tasks={tasks} staffName={(id) => directory.staff.find((s) => s.id === id)?.name ?? "A colleague"} />
+          <button className="link" onClick={() => setShowTasks(false)}>Close</button>
+        </div>
+      ) : null}
+      {showSoon ? (
+        <div className="unconfirmed-soon" role="dialog" aria-label="Unconfirmed soon">
+          <strong>Starting within 2 hours, not confirmed by the customer</strong>
+          {soon.length === 0 ? <p className="muted">None: everyone coming soon has confirmed.</p> : null}
+          <ul className="plain" data-testid="unconfirmed-soon">
+            {soon.map((e) => (
+              <li key={e.booking.id} data-testid="unconfirmed-row">
+                <button className="link" onClick={() => { setDate(new Date(e.booking.start)); setShowSoon(false); }}>{format(new Date(e.booking.start), "HH:mm")}</button>{" "}
+                {e.customer_name} · {directory.services.find((s) => s.id === e.booking.service_id)?.name ?? ""} · {e.staff_name}
+              </li>
+            ))}
+          </ul>
+          <button className="link" onClick={() => setShowSoon(false)}>Close</button>
+        </div>
+      ) : null}
       <DnDCalendar
         localizer={localizer}
         culture="en-GB"
-        events={events}
+        events={shown}
+        components={{ event: BookingEvent }}
+        draggableAccessor={(e) => e.entry.booking.status !== "cancelled"}
         resources={resources}
         resourceIdAccessor="id"
         resourceTitleAccessor="title"
@@ -94,7 +139,7 @@ export function CalendarView({ version, directory }: { version: number; director
           setSelected(null);
           setSlot({ start: new Date(start), staffId: (resourceId as string | undefined) ?? directory.staff[0]?.id ?? "" });
         }}
-        eventPropGetter={(e) => ({ className: [e.entry.by_assistant ? "by-assistant" : "", e.entry.local ? "local-pending" : ""].join(" ") })}
+        eventPropGetter={(e) => ({ className: [e.entry.by_assistant ? "by-assistant" : "", e.entry.local ? "local-pending" : "", `booking-${confirmationState(e.entry.booking)}`].join(" ") })}
       />
       {slot ? <NewBooking slot={slot} events={events} directory={directory} onDone={(m) => { setSlot(null); setMessage(m); }} /> : null}
       {selected ? (
@@ -102,7 +147,8 @@ export function CalendarView({ version, directory }: { version: number; director
           <strong>{selected.title}</strong>
           <div>{format(selected.start, "EEE d MMM, HH:mm")}–{format(selected.end, "HH:mm")} · {selected.entry.staff_name}</div>
           {selected.entry.by_assistant ? <div className="muted">Booked by the assistant</div> : null}
-          <button
+          <div><ConfirmationBadge entry={selected.entry} /></div>
+          {selected.entry.booking.status === "cancelled" ? null : <button
             onClick={async () => {
               try {
                 await call({ cmd: "cancel_booking", booking_id: selected.id, expected_version: selected.entry.booking.version, reason: null });
@@ -113,11 +159,25 @@ export function CalendarView({ version, directory }: { version: number; director
             }}
           >
             Cancel booking
-          </button>
+          </button>}
           <button className="link" onClick={() => setSelected(null)}>Close</button>
         </div>
       ) : null}
     </main>
+  );
+}
+
+function ConfirmationBadge({ entry }: { entry: CalendarEntry }) {
+  const state = confirmationState(entry.booking);
+  return <span className={`badge ${state}`} data-testid="confirmation">{CONFIRMATION_LABEL[state]}</span>;
+}
+
+/** A booking on the calendar: who and what, and whether the customer confirmed. */
+function BookingEvent({ event }: { event: Item }) {
+  return (
+    <span>
+      {event.title} <ConfirmationBadge entry={event.entry} />
+    </span>
   );
 }
 

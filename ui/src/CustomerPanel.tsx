@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { format } from "date-fns";
 import { call, ConsoleError } from "./api";
+import { CONFIRMATION_LABEL, confirmationState } from "./automations";
 import type { Availability } from "./bindings/Availability";
 import type { Booking } from "./bindings/Booking";
 import type { CustomerProfile } from "./bindings/CustomerProfile";
@@ -41,7 +42,8 @@ export function CustomerPanel({ customerId, version, directory }: { customerId: 
         <ul className="bookings" data-testid="upcoming">
           {profile.upcoming.map((b) => (
             <li key={b.id} className={b.source === "staff" ? "" : "by-assistant"}>
-              {when(b)} · {service(b.service_id)} {staff(b.staff_id) ? `with ${staff(b.staff_id)}` : ""}
+              {when(b)} · {service(b.service_id)} {staff(b.staff_id) ? `with ${staff(b.staff_id)}` : ""}{" "}
+              <span className={`badge ${confirmationState(b)}`} data-testid="confirmation">{CONFIRMATION_LABEL[confirmationState(b)]}</span>
             </li>
           ))}
         </ul>

@@ -1,9 +1,11 @@
 // Settings for owners and admins: opening hours and exceptions, services, staff and invitations,
-// canned responses, the assistant, channels, calendar feeds, the audit log. These change the business for everyone, so they go
+// canned responses, the assistant, automations (AutomationsSettings.tsx), channels, Google Calendar (GoogleCalendarSettings.tsx), calendar feeds, the audit log. These change the business for everyone, so they go
 // straight to the service (online only; it checks roles) instead of through the offline outbox.
 import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { call, ConsoleError } from "./api";
 import { filterAudit } from "./audit";
+import { AutomationsSettings } from "./AutomationsSettings";
+import { GoogleCalendarSettings } from "./GoogleCalendarSettings";
 import type { AuditEntry } from "./bindings/AuditEntry";
 import type { AssistantSettings } from "./bindings/AssistantSettings";
 import type { CreateCannedResponse } from "./bindings/CreateCannedResponse";
@@ -53,9 +55,9 @@ function useAction(): [(f: () => Promise<unknown>, done?: string) => Promise<boo
   return [run, note ? <p className={note.ok ? "ok-note" : "error"} role={note.ok ? "status" : "alert"}>{note.text}</p> : null];
 }
 
-const TABS = ["Opening hours", "Services", "Staff", "Canned responses", "Assistant", "Channels", "Calendar feeds", "Audit log"] as const;
+const TABS = ["Opening hours", "Services", "Staff", "Canned responses", "Assistant", "Automations", "Channels", "Google Calendar", "Calendar feeds", "Audit log"] as const;
 
-export function Settings() {
+export function Settings({ tasksVersion = 0 }: { tasksVersion?: number }) {
   const [tab, setTab] = useState<(typeof TABS)[number]>("Opening hours");
   return (
     <main className="settings" aria-label="Settings">
@@ -70,7 +72,9 @@ export function Settings() {
         {tab === "Staff" && <StaffSettings />}
         {tab === "Canned responses" && <Canned />}
         {tab === "Assistant" && <Assistant />}
+        {tab === "Automations" && <AutomationsSettings />}
         {tab === "Channels" && <Channels />}
+        {tab === "Google Calendar" && <GoogleCalendarSettings tasksVersion={tasksVersion} />}
         {tab === "Calendar feeds" && <CalendarFeeds />}
         {tab === "Audit log" && <AuditLog />}
       </section>

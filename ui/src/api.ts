@@ -6,7 +6,10 @@
 import type { AuditEntry } from "./bindings/AuditEntry";
 import type { Availability } from "./bindings/Availability";
 import type { Page } from "./bindings/Page";
+import type { CalendarConnection } from "./bindings/CalendarConnection";
 import type { CalendarEntry } from "./bindings/CalendarEntry";
+import type { CalendarTask } from "./bindings/CalendarTask";
+import type { GoogleCalendarConnecting } from "./bindings/GoogleCalendarConnecting";
 import type { Command } from "./bindings/Command";
 import type { Customer } from "./bindings/Customer";
 import type { CustomerProfile } from "./bindings/CustomerProfile";
@@ -41,6 +44,9 @@ interface Answers {
   /** The service's answer as it came; `endpoints.ts` gives each address its type. */
   settings: JsonValue;
   audit_log: Page<AuditEntry>;
+  google_calendar_connect: GoogleCalendarConnecting;
+  google_calendar_wait: CalendarConnection;
+  calendar_tasks: CalendarTask[];
   send_message: Queued;
   use_canned_response: Queued;
   send_template: Queued;
@@ -76,9 +82,12 @@ declare global {
 
 export class ConsoleError extends Error {
   kind: string;
+  /** The service's stable error code when it refused (`validation_failed`, `forbidden`, …). */
+  code?: string;
   constructor(e: DeskError) {
     super(e.message);
     this.kind = e.kind;
+    this.code = e.code;
   }
 }
 

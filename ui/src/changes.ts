@@ -11,9 +11,11 @@ export interface Dirty {
   directory: boolean;
   outbox: boolean;
   status: boolean;
+  /** Bookings moved or deleted in Google Calendar, waiting for the front desk. */
+  tasks: boolean;
 }
 
-export const clean = (): Dirty => ({ inbox: false, conversation: false, customer: false, calendar: false, directory: false, outbox: false, status: false });
+export const clean = (): Dirty => ({ inbox: false, conversation: false, customer: false, calendar: false, directory: false, outbox: false, status: false, tasks: false });
 
 export interface Open {
   conversationId: string | null;
@@ -25,7 +27,7 @@ export function dirtyFrom(events: Event[], open: Open): Dirty {
   for (const e of events) {
     switch (e.type) {
       case "changed":
-        if (e.resync) return { inbox: true, conversation: true, customer: true, calendar: true, directory: true, outbox: true, status: true };
+        if (e.resync) return { inbox: true, conversation: true, customer: true, calendar: true, directory: true, outbox: true, status: true, tasks: true };
         for (const [entity, id] of e.entities) {
           switch (entity) {
             case "conversation":
@@ -46,6 +48,9 @@ export function dirtyFrom(events: Event[], open: Open): Dirty {
             case "booking":
               d.calendar = true;
               d.customer = d.customer || open.customerId !== null;
+              break;
+            case "calendar_task":
+              d.tasks = true;
               break;
             case "staff":
             case "service":

@@ -8,11 +8,18 @@
 // generated types list every field as required.
 import { call } from "./api";
 import type { AssistantSettings } from "./bindings/AssistantSettings";
+import type { AutomationPreview } from "./bindings/AutomationPreview";
+import type { AutomationSettings } from "./bindings/AutomationSettings";
+import type { PreviewAutomation } from "./bindings/PreviewAutomation";
+import type { UpdateAutomationSettings } from "./bindings/UpdateAutomationSettings";
 import type { BusinessSchedule } from "./bindings/BusinessSchedule";
 import type { CannedResponse } from "./bindings/CannedResponse";
 import type { CannedResponseId } from "./bindings/CannedResponseId";
 import type { ChannelStatus } from "./bindings/ChannelStatus";
+import type { CalendarConnection } from "./bindings/CalendarConnection";
 import type { CalendarFeed } from "./bindings/CalendarFeed";
+import type { CalendarTask } from "./bindings/CalendarTask";
+import type { CalendarTaskId } from "./bindings/CalendarTaskId";
 import type { CalendarFeedId } from "./bindings/CalendarFeedId";
 import type { CreatedCalendarFeed } from "./bindings/CreatedCalendarFeed";
 import type { CreateCannedResponse } from "./bindings/CreateCannedResponse";
@@ -113,4 +120,24 @@ export const calendarFeeds = {
   list: () => request<CalendarFeed[]>("get", "/v1/calendar-feeds"),
   create: (staff_id: StaffId | null) => request<CreatedCalendarFeed>("post", "/v1/calendar-feeds", { staff_id }),
   revoke: (id: CalendarFeedId) => request<null>("delete", `/v1/calendar-feeds/${id}`),
+};
+
+export const automations = {
+  get: () => request<AutomationSettings>("get", "/v1/automations"),
+  update: (changes: Partial<UpdateAutomationSettings>) => request<AutomationSettings>("patch", "/v1/automations", changes),
+  preview: (req: PreviewAutomation) => request<AutomationPreview>("post", "/v1/automations/preview", req),
+};
+
+/** A staff member's Google Calendar (connecting goes through the console: `google_calendar_connect`). */
+export const googleCalendar = {
+  get: (staffId: StaffId) => request<CalendarConnection>("get", `/v1/staff/${staffId}/google-calendar`),
+  choose: (staffId: StaffId, calendar_ids: string[]) => request<CalendarConnection>("put", `/v1/staff/${staffId}/google-calendar/calendars`, { calendar_ids }),
+  disconnect: (staffId: StaffId) => request<null>("delete", `/v1/staff/${staffId}/google-calendar`),
+};
+
+/** Bookings moved or deleted in Google Calendar: apply the change (through the booking rules; the
+ * customer is told), or dismiss it (our booking is written back into Google). */
+export const calendarTasks = {
+  apply: (id: CalendarTaskId) => request<CalendarTask>("post", `/v1/calendar-tasks/${id}/apply`),
+  dismiss: (id: CalendarTaskId) => request<CalendarTask>("post", `/v1/calendar-tasks/${id}/dismiss`),
 };

@@ -46,7 +46,7 @@ pub fn router(desk: Arc<Desk>, ui_dir: PathBuf, addr: SocketAddr) -> Router {
 async fn only_loopback_host(State(bridge): State<Bridge>, request: Request, next: Next) -> Response {
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     if host != bridge.host && host != bridge.host.replace("127.0.0.1", "localhost") {
-        return (StatusCode::FORBIDDEN, Json(DeskError { kind: "invalid".into(), message: "This bridge answers only on its loopback address.".into() })).into_response();
+        return (StatusCode::FORBIDDEN, Json(DeskError { kind: "invalid".into(), message: "This bridge answers only on its loopback address.".into(), code: None })).into_response();
     }
     next.run(request).await
 }
@@ -54,7 +54,7 @@ async fn only_loopback_host(State(bridge): State<Bridge>, request: Request, next
 async fn invoke(State(bridge): State<Bridge>, body: axum::body::Bytes) -> Response {
     let command: Command = match serde_json::from_slice(&body) {
         Ok(c) => c,
-        Err(e) => return (StatusCode::BAD_REQUEST, Json(DeskError { kind: "invalid".into(), message: format!("Not a console command: {e}") })).into_response(),
+        Err(e) => return (StatusCode::BAD_REQUEST, Json(DeskError { kind: "invalid".into(), message: format!("Not a console command: {e}"), code: None })).into_response(),
     };
     match bridge.desk.dispatch(command).await {
         Ok(value) => Json(value).into_response(),

@@ -6,10 +6,12 @@
 //! typing, alerts) come from [`Desk::subscribe`]. The TypeScript types of all of it are generated
 //! from these definitions (ts-rs), never written twice.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use protocol::{CannedResponse, EntityKind, Service, Staff, WhatsappTemplate};
+use protocol::{CalendarTask, CannedResponse, EntityKind, FinishGoogleCalendar, GoogleCalendarAuthStart, Service, Staff, StartGoogleCalendar, WhatsappTemplate};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, Mutex, RwLock};
@@ -64,6 +66,14 @@ pub enum Command {
     Settings { method: SettingsMethod, path: String, body: Option<Value> },
     /// The business's audit log, newest first (owners and admins; needs the network). → `Page<AuditEntry>`
     AuditLog { cursor: Option<String>, limit: Option<u32> },
+    /// Starts connecting a staff member's Google Calendar: listens on a loopback port, asks the
+    /// service to start (PKCE), and opens Google's page in the system browser. → [`GoogleCalendarConnecting`]
+    GoogleCalendarConnect { staff_id: String },
+    /// Waits (up to ten minutes) until the browser comes back and the service has finished
+    /// connecting. → `CalendarConnection`
+    GoogleCalendarWait { staff_id: String },
+    /// Bookings moved or deleted in Google Calendar, waiting for the front desk (synced). → `CalendarTask[]`
+    CalendarTasks,
     SendMessage { conversation_id: String, body: String },
     UseCannedResponse { conversation_id: String, canned_response_id: String },
     SendTemplate { conversation_id: String, template_id: String, variables: Vec<String> },
@@ -132,8 +142,8 @@ pub enum SettingsMethod {
 
 /// What settings may reach: the business's configuration, not its customers or conversations
 /// (those go through the outbox, so they work offline and are never applied twice).
-const SETTINGS: [&str; 11] =
-    ["/v1/calendar-feeds", "/v1/schedule", "/v1/schedule-exceptions", "/v1/services", "/v1/staff", "/v1/invitations", "/v1/canned-responses", "/v1/assistant", "/v1/channels", "/v1/whatsapp-templates", "/v1/business"];
+const SETTINGS: [&str; 13] =
+    ["/v1/automations", "/v1/calendar-tasks", "/v1/calendar-feeds", "/v1/schedule", "/v1/schedule-exceptions", "/v1/services", "/v1/staff", "/v1/invitations", "/v1/canned-responses", "/v1/assistant", "/v1/channels", "/v1/whatsapp-templates", "/v1/business"];
 
 fn settings_path(path: &str) -> Result<&str, DeskError> {
     let allowed = SETTINGS.iter().any(|root| path == *root || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/')));
@@ -144,6 +154,17 @@ fn settings_path(path: &str) -> Result<&str, DeskError> {
         Err(invalid(format!("`{path}` is not a settings address.")))
     }
 }
+
+/// Google's consent page is open (or could not be opened: then show `auth_url` to click).
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct GoogleCalendarConnecting {
+    pub auth_url: String,
+    pub browser_opened: bool,
+}
+
+/// How long a Google sign-in may take in the browser.
+const GOOGLE_SIGN_IN_TIME: Duration = Duration::from_secs(600);
 
 /// Who is signed in and how sync is going.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -179,21 +200,26 @@ pub struct DeskError {
     /// `offline`, `signed_out`, `refused`, `invalid`, `service`, `keyring`, `local_store`.
     pub kind: String,
     pub message: String,
+    /// When the service refused: its stable error code (`validation_failed`, `forbidden`, …), so
+    /// the UI can say what to do about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub code: Option<String>,
 }
 
 impl From<ConsoleError> for DeskError {
     fn from(e: ConsoleError) -> Self {
-        let message = match &e {
-            ConsoleError::Transport(crate::TransportError::Offline(_)) => "The service cannot be reached. Check the network and try again.".to_owned(),
-            ConsoleError::Transport(crate::TransportError::Refused { message, .. }) => message.clone(),
-            other => other.to_string(),
+        let (message, code) = match &e {
+            ConsoleError::Transport(crate::TransportError::Offline(_)) => ("The service cannot be reached. Check the network and try again.".to_owned(), None),
+            ConsoleError::Transport(crate::TransportError::Refused { message, code }) => (message.clone(), Some(code.clone())),
+            other => (other.to_string(), None),
         };
-        DeskError { kind: e.kind().to_owned(), message }
+        DeskError { kind: e.kind().to_owned(), message, code }
     }
 }
 
 fn invalid(message: impl Into<String>) -> DeskError {
-    DeskError { kind: "invalid".into(), message: message.into() }
+    DeskError { kind: "invalid".into(), message: message.into(), code: None }
 }
 
 /// The passphrase of a sign-in kept in an encrypted file, for unattended use.
@@ -206,6 +232,9 @@ pub struct Desk {
     events: broadcast::Sender<Event>,
     notifier: Option<Arc<dyn Notifier>>,
     config: EngineConfig,
+    /// Google sign-ins under way, per staff member: the wait for the loopback redirect and the
+    /// service's finish.
+    google: Mutex<HashMap<String, tokio::task::JoinHandle<Result<Value, DeskError>>>>,
 }
 
 impl Desk {
@@ -221,7 +250,7 @@ impl Desk {
                 }
             }
         }
-        let desk = Arc::new(Desk { console: RwLock::new(console), sync: Mutex::new(None), events, notifier, config });
+        let desk = Arc::new(Desk { console: RwLock::new(console), sync: Mutex::new(None), events, notifier, config, google: Mutex::new(HashMap::new()) });
         let ready = { let c = desk.console.read().await; c.account().is_some() && !c.is_locked() };
         if ready {
             desk.start_sync().await?;
@@ -337,6 +366,19 @@ impl Desk {
                 let transport = self.console.read().await.transport()?;
                 Ok(transport.request_json(reqwest::Method::GET, "/v1/audit-log", &query, None).await.map_err(ConsoleError::from)?)
             }
+            C::GoogleCalendarConnect { staff_id } => self.google_connect(staff_id).await,
+            C::GoogleCalendarWait { staff_id } => {
+                let task = self.google.lock().await.remove(&staff_id).ok_or_else(|| invalid("No Google sign-in is under way for this person. Connect again."))?;
+                task.await.unwrap_or_else(|_| Err(invalid("The Google sign-in was started again.")))
+            }
+            C::CalendarTasks => {
+                let console = self.console.read().await;
+                console.me()?;
+                let rows = console.store().entities(EntityKind::CalendarTask).await.map_err(ConsoleError::from)?;
+                let mut tasks: Vec<CalendarTask> = rows.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();
+                tasks.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
+                Ok(json!(tasks))
+            }
             C::SendMessage { conversation_id, body } => self.act(async |c| c.send_message(&conversation_id, &body).await).await,
             C::UseCannedResponse { conversation_id, canned_response_id } => self.act(async |c| c.use_canned_response(&conversation_id, &canned_response_id).await).await,
             C::SendTemplate { conversation_id, template_id, variables } => self.act(async |c| c.send_template(&conversation_id, &template_id, variables).await).await,
@@ -388,6 +430,32 @@ impl Desk {
                 Ok(Value::Null)
             }
         }
+    }
+
+    async fn google_connect(&self, staff_id: String) -> Result<Value, DeskError> {
+        if staff_id.is_empty() || !staff_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(invalid("Not a staff member's id."));
+        }
+        let transport = self.console.read().await.transport()?;
+        let loopback = crate::google::Loopback::bind().await.map_err(|e| invalid(e.to_string()))?;
+        let (verifier, challenge) = crate::google::pkce();
+        let start = StartGoogleCalendar { redirect_uri: loopback.redirect_uri.clone(), code_challenge: challenge };
+        let started = transport
+            .request_json(reqwest::Method::POST, &format!("/v1/staff/{staff_id}/google-calendar/start"), &[], Some(&json!(start)))
+            .await
+            .map_err(ConsoleError::from)?;
+        let started: GoogleCalendarAuthStart = serde_json::from_value(started).map_err(|e| DeskError { kind: "service".into(), message: format!("The service answered something unexpected: {e}"), code: None })?;
+        let browser_opened = crate::google::open_in_browser(&started.auth_url);
+        let (state, finish) = (started.state, format!("/v1/staff/{staff_id}/google-calendar/finish"));
+        let task = tokio::spawn(async move {
+            let code = loopback.wait(&state, GOOGLE_SIGN_IN_TIME).await.map_err(|e| DeskError { kind: "refused".into(), message: e.to_string(), code: None })?;
+            let body = json!(FinishGoogleCalendar { state, code, code_verifier: verifier });
+            Ok(transport.request_json(reqwest::Method::POST, &finish, &[], Some(&body)).await.map_err(ConsoleError::from)?)
+        });
+        if let Some(old) = self.google.lock().await.insert(staff_id, task) {
+            old.abort();
+        }
+        Ok(json!(GoogleCalendarConnecting { auth_url: started.auth_url, browser_opened }))
     }
 
     async fn sign_in(&self, server: String, email: String, password: String, keep: Keep, passphrase: Option<String>) -> Result<Value, DeskError> {
@@ -449,10 +517,10 @@ mod tests {
 
     #[test]
     fn settings_reach_only_the_business_configuration() {
-        for ok in ["/v1/services", "/v1/services/0190abc", "/v1/staff/1/hours", "/v1/assistant", "/v1/schedule-exceptions/x"] {
+        for ok in ["/v1/services", "/v1/services/0190abc", "/v1/staff/1/hours", "/v1/assistant", "/v1/schedule-exceptions/x", "/v1/automations", "/v1/automations/preview", "/v1/calendar-tasks/t1/apply", "/v1/staff/s1/google-calendar/calendars"] {
             assert_eq!(settings_path(ok), Ok(ok));
         }
-        for refused in ["/v1/conversations", "/v1/customers/1", "/v1/servicesX", "/v1/services/../customers", "/v1/services//x", "/v1/staff?x=1", "https://evil.example/v1/services", "/v1/services/%2e%2e"] {
+        for refused in ["/v1/conversations", "/v1/customers/1", "/v1/servicesX", "/v1/services/../customers", "/v1/services//x", "/v1/staff?x=1", "https://evil.example/v1/services", "/v1/services/%2e%2e", "/v1/automationsX", "/v1/bookings/unconfirmed"] {
             assert_eq!(settings_path(refused).unwrap_err().kind, "invalid", "{refused}");
         }
     }

@@ -12,6 +12,7 @@ pub mod bridge;
 pub mod credentials;
 pub mod desk;
 pub mod engine;
+pub mod google;
 pub mod queries;
 pub mod store;
 pub mod transport;

@@ -7,4 +7,9 @@ export type DeskError = {
 /**
  * `offline`, `signed_out`, `refused`, `invalid`, `service`, `keyring`, `local_store`.
  */
-kind: string, message: string, };
+kind: string, message: string, 
+/**
+ * When the service refused: its stable error code (`validation_failed`, `forbidden`, …), so
+ * the UI can say what to do about it.
+ */
+code?: string, };

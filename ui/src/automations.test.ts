@@ -1,0 +1,145 @@
+import { describe, expect, it } from "vitest";
+import {
+  addRule,
+  automationProblems,
+  changedSettings,
+  confirmationState,
+  offsetLabel,
+  refusal,
+  ruleId,
+  splitOffset,
+  unconfirmedSoon,
+  unknownVariables,
+  withOffset,
+} from "./automations";
+import type { AutomationSettings } from "./bindings/AutomationSettings";
+import type { Booking } from "./bindings/Booking";
+import type { CalendarEntry } from "./bindings/CalendarEntry";
+
+const settings = (): AutomationSettings => ({
+  confirmations: true,
+  reminders: true,
+  reminder_rules: [{ id: "24h", minutes_before: 1440 }, { id: "2h", minutes_before: 120 }],
+  quiet_hours: { start: "21:00", end: "08:00" },
+  missed_call_text_back: true,
+  follow_ups: false,
+  follow_up_steps: [{ delay_minutes: 1440 }],
+  texts: {
+    confirmation_created: "Hi {customer_name}, you're booked for {service} on {date} at {time}.",
+    confirmation_moved: "Moved to {date} {time}.",
+    confirmation_cancelled: "Cancelled.",
+    reminder: "Reminder: {service} with {staff} at {time}. {reply_codes}",
+    reply_confirmed: "Thanks, see you then.",
+    reply_cancelled_already: "That booking was cancelled.",
+    text_back: "Sorry we missed your call — reply here to book with {business_name}.",
+    follow_up: "Still looking for a time?",
+  },
+  whatsapp_templates: { confirmation: null, reminder: { template_name: "reminder_v2", language: "en_GB", variables: ["customer_name", "time"] }, text_back: null, follow_up: null },
+});
+
+const booking = (over: Partial<Booking>): Booking => ({
+  id: "b1", business_id: "biz", customer_id: "c", service_id: "s", staff_id: "st",
+  start: "2026-12-04T12:00:00Z", end: "2026-12-04T12:30:00Z", local_start: "", local_end: "",
+  status: "confirmed", source: "staff", notes: "", version: 1, created_by_staff_id: null, cancel_reason: null,
+  confirmation: "unconfirmed", created_at: "", updated_at: "", ...over,
+});
+const entry = (over: Partial<Booking>): CalendarEntry => ({ booking: booking(over), customer_name: "Ada", staff_name: "Sam", by_assistant: false, local: null });
+
+describe("the automations editor", () => {
+  it("accepts the service's defaults", () => {
+    expect(automationProblems(settings())).toEqual([]);
+  });
+
+  it("finds variables the service does not know, read as the service reads them", () => {
+    expect(unknownVariables("Hi {customer_name} at {time}")).toEqual([]);
+    expect(unknownVariables("Hi {name}, {name} and {when}")).toEqual(["name", "when"]);
+    expect(unknownVariables("a { b")).toEqual([]);
+    // `{` runs to the next `}`: "{x {time}" is the unknown name "x {time".
+    expect(unknownVariables("{x {time}")).toEqual(["x {time"]);
+  });
+
+  it("says what the service would refuse, in the editor's words", () => {
+    const s = settings();
+    s.texts.reminder = "See you {when}";
+    s.texts.follow_up = "  ";
+    s.reminder_rules.push({ id: "x", minutes_before: 0 }, { id: "y", minutes_before: 120 });
+    s.quiet_hours = { start: "9pm", end: "08:00" };
+    s.whatsapp_templates.confirmation = { template_name: "Booking Confirmed", language: "", variables: [] };
+    const problems = automationProblems(s);
+    expect(problems).toContainEqual({ field: "Reminder", message: "Unknown variable {when}." });
+    expect(problems).toContainEqual({ field: "Follow-up", message: "This text is empty." });
+    expect(problems).toContainEqual({ field: "Reminder 3", message: "A reminder goes between 1 minute and 30 days before the appointment." });
+    expect(problems).toContainEqual({ field: "Reminders", message: "Two reminders at the same time: remove one." });
+    expect(problems).toContainEqual({ field: "Quiet hours", message: "Quiet hours are times like 21:00." });
+    expect(problems.filter((p) => p.field === "WhatsApp template for confirmations")).toHaveLength(2);
+    s.reminder_rules = Array.from({ length: 6 }, (_, i) => ({ id: `${i}h`, minutes_before: (i + 1) * 60 }));
+    expect(automationProblems(s)).toContainEqual({ field: "Reminders", message: "At most 5 reminders." });
+  });
+
+  it("shows and edits reminder offsets in whole units, naming a changed one anew", () => {
+    expect(offsetLabel(1440)).toBe("1 day before");
+    expect(offsetLabel(2880)).toBe("2 days before");
+    expect(offsetLabel(120)).toBe("2 h before");
+    expect(offsetLabel(90)).toBe("1 h 30 min before");
+    expect(offsetLabel(30)).toBe("30 min before");
+    expect(splitOffset(1440)).toEqual({ amount: 24, unit: "hours" });
+    expect(splitOffset(4320)).toEqual({ amount: 3, unit: "days" });
+    expect(splitOffset(45)).toEqual({ amount: 45, unit: "minutes" });
+    expect(ruleId(180, ["24h"])).toBe("3h");
+    expect(ruleId(120, ["2h"])).toBe("2h-2");
+    const rules = settings().reminder_rules;
+    expect(withOffset(rules, 1, 120)).toEqual(rules);
+    expect(withOffset(rules, 1, 120)[1]).toEqual({ id: "2h", minutes_before: 120 });
+    expect(withOffset(rules, 1, 180)[1]).toEqual({ id: "3h", minutes_before: 180 });
+    expect(withOffset(rules, 0, 30)).toEqual([{ id: "30m", minutes_before: 30 }, { id: "2h", minutes_before: 120 }]);
+    expect(addRule(rules).map((r) => r.minutes_before)).toEqual([1440, 120, 60]);
+    expect(addRule([]).map((r) => r.id)).toEqual(["24h"]);
+  });
+
+  it("sends only what changed", () => {
+    const before = settings();
+    const after = settings();
+    after.texts.reminder = "New text {time}";
+    after.follow_ups = true;
+    expect(changedSettings(before, after)).toEqual({ texts: after.texts, follow_ups: true });
+    expect(changedSettings(before, settings())).toEqual({});
+  });
+
+  it("turns the service's refusals into plain words", () => {
+    expect(refusal("validation_failed", "`texts.reminder` uses an unknown variable `{when}`.")).toBe("Not saved: “Reminder” uses an unknown variable {when}.");
+    expect(refusal("validation_failed", "`minutes_before` must be between 1 and 43200 (30 days).")).toBe("Not saved: “Reminder time” must be between 1 and 43200 (30 days).");
+    expect(refusal("forbidden", "Forbidden.")).toBe("Only owners and admins can change this.");
+    expect(refusal("invalid_oauth_state", "x")).toMatch(/Connect again/);
+    expect(refusal(undefined, "Something else.")).toBe("Something else.");
+  });
+});
+
+describe("confirmations on the calendar", () => {
+  it("says cancelled first, then whether the customer confirmed", () => {
+    expect(confirmationState(booking({ confirmation: "confirmed" }))).toBe("confirmed");
+    expect(confirmationState(booking({}))).toBe("unconfirmed");
+    expect(confirmationState(booking({ status: "pending" }))).toBe("unconfirmed");
+    expect(confirmationState(booking({ status: "cancelled", confirmation: "confirmed" }))).toBe("cancelled");
+    expect(confirmationState(booking({ status: "no_show" }))).toBe("no_show");
+    // Synced before bookings carried a confirmation.
+    expect(confirmationState({ status: "confirmed" })).toBe("unconfirmed");
+  });
+
+  it("lists bookings still unconfirmed in the next two hours, earliest first", () => {
+    const now = new Date("2026-12-04T10:00:00Z");
+    const list = unconfirmedSoon(
+      [
+        entry({ id: "late", start: "2026-12-04T11:30:00Z" }),
+        entry({ id: "soon", start: "2026-12-04T10:15:00Z" }),
+        entry({ id: "edge", start: "2026-12-04T12:00:00Z" }),
+        entry({ id: "after", start: "2026-12-04T12:00:01Z" }),
+        entry({ id: "started", start: "2026-12-04T10:00:00Z" }),
+        entry({ id: "confirmed", start: "2026-12-04T10:30:00Z", confirmation: "confirmed" }),
+        entry({ id: "cancelled", start: "2026-12-04T10:30:00Z", status: "cancelled" }),
+        entry({ id: "done", start: "2026-12-04T10:30:00Z", status: "completed" }),
+      ],
+      now,
+    );
+    expect(list.map((e) => e.booking.id)).toEqual(["soon", "late", "edge"]);
+  });
+});
