@@ -153,6 +153,7 @@ async function main() {
     await reminder.fill("See you at {when}");
     await page.getByTestId("automation-problems").filter({ hasText: "Unknown variable {when}" }).waitFor();
     await reminder.fill("See you at {time}, {customer_name}. {reply_codes}");
+    await until("the preview follows the fixed text", async () => (await preview.textContent()).includes("Maya. "));
     await page.getByRole("button", { name: "Save automations" }).click();
     await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
     await page.screenshot({ path: path.join(out, "11-automations.png") });
