@@ -30,14 +30,16 @@ export function GoogleCalendarSettings({ tasksVersion }: { tasksVersion: number 
     <div className="settings-panel">
       <h2>Google Calendar</h2>
       <p className="muted">A connected person's busy times in Google block their availability, and their bookings appear in their Google Calendar.</p>
-      {staff.map((s) => <Person key={s.id} person={s} />)}
+      {staff.map((s) => <Person key={s.id} person={s} version={tasksVersion} />)}
       <h3>Changes made in Google Calendar</h3>
       <CalendarTasks tasks={tasks} staffName={staffName} />
     </div>
   );
 }
 
-function Person({ person }: { person: Staff }) {
+/** One person's connection, read again when a connection syncs (a failed refresh shows
+ * "Reconnect needed" at once). */
+function Person({ person, version }: { person: Staff; version: number }) {
   const [connection, setConnection] = useState<CalendarConnection | null | undefined>(undefined);
   const [ids, setIds] = useState<string[]>([]);
   const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
@@ -55,7 +57,7 @@ function Person({ person }: { person: Staff }) {
       },
     );
   }, [person.id]);
-  useEffect(() => load(), [load]);
+  useEffect(() => load(), [load, version]);
 
   const connect = async () => {
     setNote(null);

@@ -11,7 +11,7 @@ export interface Dirty {
   directory: boolean;
   outbox: boolean;
   status: boolean;
-  /** Bookings moved or deleted in Google Calendar, waiting for the front desk. */
+  /** Google Calendar: tasks left by outside changes, and connections (reconnect needed). */
   tasks: boolean;
 }
 
@@ -50,6 +50,7 @@ export function dirtyFrom(events: Event[], open: Open): Dirty {
               d.customer = d.customer || open.customerId !== null;
               break;
             case "calendar_task":
+            case "calendar_connection":
               d.tasks = true;
               break;
             case "staff":

@@ -61,6 +61,7 @@ describe("Google Calendar in Settings", () => {
   it("reloads the tasks when one syncs, and only then", () => {
     const open = { conversationId: null, customerId: null };
     expect(dirtyFrom([{ type: "changed", entities: [["calendar_task", "t1"]], resync: false }], open).tasks).toBe(true);
+    expect(dirtyFrom([{ type: "changed", entities: [["calendar_connection", "s1"]], resync: false }], open).tasks).toBe(true);
     expect(dirtyFrom([{ type: "changed", entities: [["booking", "b1"]], resync: false }], open).tasks).toBe(false);
     expect(dirtyFrom([{ type: "changed", entities: [], resync: true }], open).tasks).toBe(true);
   });
