@@ -424,3 +424,80 @@ async fn a_customer_added_and_written_to_offline_is_created_once_and_whatsapp_st
     assert!(!row.pending);
     assert_eq!(row.customer_name, "Wendy Walkin");
 }
+
+/// The Reports screen's commands against the real service: an owner's figures, the rows behind
+/// one and its CSV agree with each other and with what happened (a booking made today); an agent
+/// is refused; with the service down, the last figures fetched come back marked offline with
+/// when they were fetched (the rows and exports say they need the network), and signing out
+/// forgets them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_agree_with_their_rows_and_csv_and_the_last_figures_stay_readable_offline() {
+    use console_core::credentials::Keep;
+    use console_core::desk::{Command as C, Desk};
+    use console_core::reports::{ReportExport, ReportFilter};
+    let dir = setup();
+    let mut service = DemoService::start(Engine::Sqlite).await;
+    let owner = service.token(OWNER).await;
+    service.customer_writes("447700900333", "Rhea Report", "Can I book a cut?").await;
+    let conversation = service.conversation_of(&owner, "447700900333").await;
+    let customer = service.get(&format!("/v1/conversations/{conversation}"), &owner).await["customer"]["id"].as_str().unwrap().to_owned();
+    let (service_id, slot) = service.first_slot(&owner).await;
+    let made = service.app.post("/v1/bookings", &owner, json!({"customer_id": customer, "service_id": service_id, "start": slot})).await;
+    assert!(made.status.is_success(), "{:?}", made.body);
+    let booking = made.body["id"].as_str().unwrap().to_owned();
+    let zone = service.get("/v1/business", &owner).await["timezone"].as_str().unwrap().to_owned();
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::get(&zone).unwrap()).date();
+    let filter = ReportFilter { from: today.checked_sub(jiff::Span::new().days(6)).unwrap().to_string(), to: today.to_string(), channel: None, staff_id: None };
+
+    let server = service.url().to_owned();
+    let sign_in = |email: &str| C::SignIn { server: server.clone(), email: email.to_owned(), password: PASSWORD.to_owned(), keep: Some(Keep::Session), passphrase: None };
+    let desk = Desk::open(dir.path(), None, quick()).await.unwrap();
+    desk.dispatch(sign_in(OWNER)).await.unwrap();
+    let answer = desk.dispatch(C::Report { filter: filter.clone() }).await.unwrap();
+    assert_eq!(answer["offline"], false);
+    assert_eq!(answer["filter"]["from"], filter.from.as_str());
+    let bookings = answer["summary"]["current"]["bookings"].as_u64().unwrap();
+    assert!(bookings >= 1, "the booking made today is counted: {answer}");
+    let direct = service.get(&format!("/v1/reports/summary?from={}&to={}", filter.from, filter.to), &owner).await;
+    assert_eq!(answer["summary"], direct, "the service's figures, as they are");
+
+    let rows = desk.dispatch(C::ReportRows { filter: filter.clone(), figure: protocol::ReportFigure::Bookings, previous: false }).await.unwrap();
+    let ids: Vec<&str> = rows["bookings"].as_array().unwrap().iter().map(|b| b["booking_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len() as u64, bookings, "the rows are exactly the figure");
+    assert!(ids.contains(&booking.as_str()), "{rows}");
+    let csv = desk.dispatch(C::ReportCsv { export: ReportExport::Bookings, filter: filter.clone(), figure: Some(protocol::ReportFigure::Bookings) }).await.unwrap();
+    assert_eq!(csv["file_name"], format!("bookings-bookings-{}-{}.csv", filter.from, filter.to));
+    let text = csv["csv"].as_str().unwrap();
+    assert_eq!(text.lines().count() as u64, bookings + 1, "a header and one line per booking:\n{text}");
+    assert!(text.contains(&booking), "{text}");
+
+    // An agent sees no reports, not even through the console.
+    let agent_dir = tempfile::tempdir().unwrap();
+    let agent = Desk::open(agent_dir.path(), None, quick()).await.unwrap();
+    agent.dispatch(sign_in(AGENT)).await.unwrap();
+    let refused = agent.dispatch(C::Report { filter: filter.clone() }).await.unwrap_err();
+    assert_eq!(refused.kind, "refused", "{refused:?}");
+    agent.stop().await;
+
+    // The service goes down: the last figures, marked, with when they were fetched — also when
+    // another period is asked for (the answer says which period they are).
+    service.app.stop().await;
+    let kept = desk.dispatch(C::Report { filter: filter.clone() }).await.unwrap();
+    assert_eq!((kept["offline"].as_bool(), &kept["summary"], &kept["fetched_at"]), (Some(true), &answer["summary"], &answer["fetched_at"]));
+    let other = ReportFilter { channel: Some("sms".into()), ..filter.clone() };
+    let kept = desk.dispatch(C::Report { filter: other.clone() }).await.unwrap();
+    assert_eq!((kept["offline"].as_bool(), kept["filter"]["channel"].is_null()), (Some(true), true), "{kept}");
+    let offline = desk.dispatch(C::ReportRows { filter: filter.clone(), figure: protocol::ReportFigure::Bookings, previous: false }).await.unwrap_err();
+    assert_eq!(offline.kind, "offline");
+    let offline = desk.dispatch(C::ReportCsv { export: ReportExport::Conversations, filter: filter.clone(), figure: None }).await.unwrap_err();
+    assert_eq!(offline.kind, "offline");
+
+    // Signing out forgets them with everything else of this person's.
+    service.app.restart().await;
+    desk.dispatch(C::SignOut).await.unwrap();
+    desk.dispatch(sign_in(OWNER)).await.unwrap();
+    service.app.stop().await;
+    let nothing = desk.dispatch(C::Report { filter }).await.unwrap_err();
+    assert_eq!(nothing.kind, "offline", "no figures kept from before signing out: {nothing:?}");
+    desk.stop().await;
+}

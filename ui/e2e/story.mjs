@@ -8,9 +8,11 @@
 // back → book a free slot from the customer panel → see it on the calendar → add a canned
 // response in settings and use it with / → the service goes down → a reply shows pending → the
 // service returns → the reply shows sent. Also: a calendar feed created in settings, the audit
-// log filtered, a walk-in added and written to first (a WhatsApp template), and the automations:
+// log filtered, a walk-in added and written to first (a WhatsApp template), the automations:
 // the booking shows "Unconfirmed", a reminder text changed in Settings is previewed by the
-// service (with example details, then with the booking's) and saved.
+// service (with example details, then with the booking's) and saved; and Reports: the bookings
+// the story made in the figures, their rows, a conversation opened from its figure, a CSV
+// export, and the last figures shown, marked, while the service is down.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -25,6 +27,8 @@ async function main() {
   const service = await demoService(path.join(tmp, "cloud"), await googleStandIn());
   const serviceUrl = service.url;
   log(`service at ${serviceUrl}`);
+  // The demo's own bookings before the story books any (Reports must show these plus the story's).
+  const bookingsBefore = await bookingsLast30Days(serviceUrl);
   const consoleDir = path.join(tmp, "console");
   // "The system browser" is curl: it follows Google's consent redirect to the console's loopback
   // listener, as a browser would after "Allow".
@@ -203,6 +207,25 @@ async function main() {
     await until("the first message is confirmed", async () => (await first.getByTestId("pending").count()) === 0, 20_000);
     await page.screenshot({ path: path.join(out, "10-new-conversation.png") });
 
+    log("reports: the story's bookings in the figures, the rows behind them, a conversation opened from its figure, a CSV");
+    await page.getByRole("button", { name: "Reports" }).click();
+    const expected = String(bookingsBefore + 2);
+    const bookingsTile = page.getByTestId("tile-bookings");
+    await until(`the bookings tile shows ${expected}`, async () => (await bookingsTile.getByTestId("tile-value").textContent()) === expected, 15_000).catch(async (e) => {
+      throw new Error(`${e.message} (it shows "${await bookingsTile.getByTestId("tile-value").textContent().catch(() => "")}")`);
+    });
+    await page.screenshot({ path: path.join(out, "11-reports.png") });
+    await bookingsTile.click();
+    const rowsPanel = page.getByRole("dialog", { name: "Rows behind the figure" });
+    await until("the booking rows are listed", async () => (await rowsPanel.getByTestId("report-row").count()) === bookingsBefore + 2);
+    const [csv] = await Promise.all([page.waitForEvent("download"), rowsPanel.getByRole("button", { name: "Export these rows (CSV)" }).click()]);
+    const csvLines = fs.readFileSync(await csv.path(), "utf8").trim().split("\n");
+    if (csvLines.length !== bookingsBefore + 3) throw new Error(`the CSV has ${csvLines.length} lines, not a header and ${bookingsBefore + 2} bookings`);
+    await rowsPanel.getByRole("button", { name: "Close the rows" }).click();
+    await page.getByTestId("tile-conversations").click();
+    await rowsPanel.getByTestId("report-row").filter({ hasText: "Maya Brooks" }).first().click();
+    await page.getByRole("region", { name: "Conversation" }).getByRole("heading", { name: "Maya Brooks" }).waitFor();
+
     await page.getByRole("button", { name: "Inbox" }).click();
     await page.getByTestId("inbox-row").filter({ hasText: "Maya Brooks" }).click();
     await reply.fill("/welc");
@@ -219,6 +242,12 @@ async function main() {
     await offline.getByTestId("pending").waitFor();
     await page.getByTestId("outbox").filter({ hasText: "1 waiting to send" }).waitFor();
     await page.screenshot({ path: path.join(out, "06-offline-pending.png") });
+    // Reports, offline: the last figures fetched, marked with their time.
+    await page.getByRole("button", { name: "Reports" }).click();
+    await page.getByTestId("report-offline").filter({ hasText: "Offline — showing the figures loaded at" }).waitFor({ timeout: 15_000 });
+    if ((await page.getByTestId("tile-bookings").getByTestId("tile-value").textContent()) !== expected) throw new Error("the kept figures are not the last ones fetched");
+    await page.screenshot({ path: path.join(out, "12-reports-offline.png") });
+    await page.getByRole("button", { name: "Inbox" }).click();
 
     log("the service returns; the reply is sent");
     await service.start();
@@ -235,6 +264,20 @@ async function main() {
   } finally {
     await browser.close();
   }
+}
+
+/** The demo business's bookings made in the last 30 of its local days, as the service counts
+ * them (what the Reports screen's default period shows). */
+async function bookingsLast30Days(serviceUrl) {
+  const login = await fetch(`${serviceUrl}/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "owner@demo.switchboard.app", password: PASSWORD }) });
+  const { access_token } = await login.json();
+  const headers = { authorization: `Bearer ${access_token}` };
+  const { timezone } = await (await fetch(`${serviceUrl}/v1/business`, { headers })).json();
+  const to = new Intl.DateTimeFormat("en-CA", { timeZone: timezone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
+  const from = new Date(Date.parse(`${to}T00:00:00Z`) - 29 * 86_400_000).toISOString().slice(0, 10);
+  const summary = await fetch(`${serviceUrl}/v1/reports/summary?from=${from}&to=${to}`, { headers });
+  if (!summary.ok) throw new Error(`report: ${summary.status} ${await summary.text()}`);
+  return (await summary.json()).current.bookings;
 }
 
 /** An approved WhatsApp template, recorded as an integrator does (the settings have no screen for

@@ -16,6 +16,7 @@ import { NewConversation } from "./NewConversation";
 // The calendar and settings load when first opened: the inbox, open all day, starts lighter.
 const CalendarView = lazy(() => import("./Calendar").then((m) => ({ default: m.CalendarView })));
 const Settings = lazy(() => import("./Settings").then((m) => ({ default: m.Settings })));
+const Reports = lazy(() => import("./Reports").then((m) => ({ default: m.Reports })));
 
 export interface Live {
   /** Bumped per view when something it shows changed. */
@@ -30,7 +31,7 @@ export function App() {
   const [session, setSession] = useState<Session | null>(null);
   const [status, setStatus] = useState<Status | null>(null);
   const [directory, setDirectory] = useState<Directory>({ staff: [], services: [], canned_responses: [], templates: [] });
-  const [view, setView] = useState<"inbox" | "calendar" | "settings">("inbox");
+  const [view, setView] = useState<"inbox" | "calendar" | "reports" | "settings">("inbox");
   const [conversationId, setConversationId] = useState<string | null>(null);
   const [customerId, setCustomerId] = useState<string | null>(null);
   const [live, setLive] = useState<Live>({ versions: zero, presence: [], typing: null });
@@ -96,17 +97,15 @@ export function App() {
     return stop;
   }, []);
 
-  // A clicked notification opens its conversation.
-  useEffect(
-    () =>
-      onOpenConversation(async (id) => {
-        setView("inbox");
-        setConversationId(id);
-        const timeline = await call({ cmd: "timeline", conversation_id: id }).catch(() => null);
-        if (timeline) setCustomerId(timeline.conversation.customer_id);
-      }),
-    [],
-  );
+  // Opens a conversation from elsewhere (a clicked notification, a report's rows).
+  const openConversation = useCallback(async (id: string) => {
+    setView("inbox");
+    setConversationId(id);
+    setCustomerId(null);
+    const timeline = await call({ cmd: "timeline", conversation_id: id }).catch(() => null);
+    if (timeline && open.current.conversationId === id) setCustomerId(timeline.conversation.customer_id);
+  }, []);
+  useEffect(() => onOpenConversation(openConversation), [openConversation]);
 
   const signedIn = session?.account != null && !session.locked;
 
@@ -152,7 +151,10 @@ export function App() {
           <button className={view === "inbox" ? "tab active" : "tab"} onClick={() => setView("inbox")}>Inbox</button>
           <button className={view === "calendar" ? "tab active" : "tab"} onClick={() => setView("calendar")}>Calendar</button>
           {session.account.role !== "agent" ? (
-            <button className={view === "settings" ? "tab active" : "tab"} onClick={() => setView("settings")}>Settings</button>
+            <>
+              <button className={view === "reports" ? "tab active" : "tab"} onClick={() => setView("reports")}>Reports</button>
+              <button className={view === "settings" ? "tab active" : "tab"} onClick={() => setView("settings")}>Settings</button>
+            </>
           ) : null}
         </nav>
         <StatusBar status={status} version={live.versions.outbox} />
@@ -186,7 +188,13 @@ export function App() {
         </main>
       ) : (
         <Suspense fallback={<section className="empty">Loading…</section>}>
-          {view === "calendar" ? <CalendarView version={live.versions.calendar} tasksVersion={live.versions.tasks} directory={directory} /> : <Settings tasksVersion={live.versions.tasks} />}
+          {view === "calendar" ? (
+            <CalendarView version={live.versions.calendar} tasksVersion={live.versions.tasks} directory={directory} />
+          ) : view === "reports" ? (
+            <Reports directory={directory} onOpenConversation={openConversation} />
+          ) : (
+            <Settings tasksVersion={live.versions.tasks} />
+          )}
         </Suspense>
       )}
     </div>

@@ -12,6 +12,7 @@ import type { AutomationPreview } from "./bindings/AutomationPreview";
 import type { AutomationSettings } from "./bindings/AutomationSettings";
 import type { PreviewAutomation } from "./bindings/PreviewAutomation";
 import type { UpdateAutomationSettings } from "./bindings/UpdateAutomationSettings";
+import type { Business } from "./bindings/Business";
 import type { BusinessSchedule } from "./bindings/BusinessSchedule";
 import type { CannedResponse } from "./bindings/CannedResponse";
 import type { CannedResponseId } from "./bindings/CannedResponseId";
@@ -140,4 +141,9 @@ export const googleCalendar = {
 export const calendarTasks = {
   apply: (id: CalendarTaskId) => request<CalendarTask>("post", `/v1/calendar-tasks/${id}/apply`),
   dismiss: (id: CalendarTaskId) => request<CalendarTask>("post", `/v1/calendar-tasks/${id}/dismiss`),
+};
+
+/** The business itself: its name, time zone (the Reports screen's days are its local days) and currency. */
+export const business = {
+  get: () => request<Business>("get", "/v1/business"),
 };

@@ -74,6 +74,26 @@ pub enum Command {
     GoogleCalendarWait { staff_id: String },
     /// Bookings moved or deleted in Google Calendar, waiting for the front desk (synced). → `CalendarTask[]`
     CalendarTasks,
+    /// The owner's figures for a range of local days, beside the previous period (owners and
+    /// admins; needs the network — offline, the last figures fetched come back with `offline`).
+    /// → [`ReportAnswer`](crate::reports::ReportAnswer)
+    Report { filter: crate::reports::ReportFilter },
+    /// Exactly the conversations or bookings behind a figure (`previous`: of the previous
+    /// period). → `ReportRows`
+    ReportRows {
+        filter: crate::reports::ReportFilter,
+        figure: protocol::ReportFigure,
+        #[serde(default)]
+        previous: bool,
+    },
+    /// A CSV export: one row per conversation episode or per booking of the period (or only
+    /// those behind `figure`). → [`ReportCsv`](crate::reports::ReportCsv)
+    ReportCsv {
+        export: crate::reports::ReportExport,
+        filter: crate::reports::ReportFilter,
+        #[serde(default)]
+        figure: Option<protocol::ReportFigure>,
+    },
     SendMessage { conversation_id: String, body: String },
     UseCannedResponse { conversation_id: String, canned_response_id: String },
     SendTemplate { conversation_id: String, template_id: String, variables: Vec<String> },
@@ -379,6 +399,9 @@ impl Desk {
                 tasks.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
                 Ok(json!(tasks))
             }
+            C::Report { filter } => Ok(json!(crate::reports::summary(&*self.console.read().await, filter).await?)),
+            C::ReportRows { filter, figure, previous } => Ok(crate::reports::rows(&*self.console.read().await, &filter, figure, previous).await?),
+            C::ReportCsv { export, filter, figure } => Ok(json!(crate::reports::csv(&*self.console.read().await, export, &filter, figure).await?)),
             C::SendMessage { conversation_id, body } => self.act(async |c| c.send_message(&conversation_id, &body).await).await,
             C::UseCannedResponse { conversation_id, canned_response_id } => self.act(async |c| c.use_canned_response(&conversation_id, &canned_response_id).await).await,
             C::SendTemplate { conversation_id, template_id, variables } => self.act(async |c| c.send_template(&conversation_id, &template_id, variables).await).await,

@@ -14,6 +14,7 @@ pub mod desk;
 pub mod engine;
 pub mod google;
 pub mod queries;
+pub mod reports;
 pub mod store;
 pub mod transport;
 

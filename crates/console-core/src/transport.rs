@@ -178,6 +178,13 @@ impl HttpTransport {
         response.json().await.map_err(offline)
     }
 
+    /// An authenticated `GET` of something that is not JSON (the reports' CSV exports), as text.
+    pub async fn get_text(&self, path: &str, query: &[(&str, String)]) -> Result<String, TransportError> {
+        let url = format!("{}{path}", self.server);
+        let response = self.send(|token| self.http.get(&url).query(query).bearer_auth(token)).await?;
+        response.text().await.map_err(offline)
+    }
+
     /// Ends the session on the service (best effort) and forgets the tokens.
     pub async fn logout(&self) {
         if let Ok(Some(refresh)) = self.credentials.refresh_token() {
