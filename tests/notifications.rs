@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use console_core::SyncState;
-use switchboard_testkit::demo::{DemoService, OWNER};
+use switchboard_testkit::demo::{DemoService, AGENT, OWNER};
 use switchboard_testkit::{eventually, Engine};
 use switchboard_tests::{console, quick, PrivateSession};
 
@@ -120,5 +120,27 @@ async fn escalations_and_messages_in_my_conversations_become_desktop_notificatio
             .map(|(summary, body)| (summary.to_owned(), body.to_owned())),
         "each message announced once"
     );
+
+    // I assign it to myself here: nothing to announce. Then a colleague gives it back to me after
+    // unassigning it: "assigned to you", once.
+    let me = console.me().unwrap().to_owned();
+    console.assign(&conversation, Some(&me)).await.unwrap();
+    handle.kick();
+    eventually("assigned", || async { console.store().outbox().await.unwrap().is_empty() }).await;
+    let agent = service.token(AGENT).await;
+    for assignee in [serde_json::Value::Null, serde_json::json!(me)] {
+        let r = service.app.patch(&format!("/v1/conversations/{conversation}"), &agent, serde_json::json!({"assignee_staff_id": assignee})).await;
+        assert!(r.status.is_success(), "{r:?}");
+        // The console sees each change (two quick ones could reach it as one, with no change).
+        eventually("the console has the assignment", || async {
+            let c = console.store().entity(protocol::EntityKind::Conversation, &conversation).await.unwrap().unwrap();
+            c["assignee_staff_id"] == assignee
+        })
+        .await;
+    }
+    eventually("a notification for the assignment", || async { shown.lock().unwrap().len() >= 4 }).await;
+    let fourth = shown.lock().unwrap()[3].clone();
+    assert_eq!((fourth.summary.as_str(), fourth.body.as_str()), ("Nia Notify was assigned to you", "See you then"), "not my own assignment");
+    assert!(fourth.actions.contains(&"default".to_owned()), "clicking opens it: {fourth:?}");
     handle.stop();
 }

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use console_core::queries::{Handler, InboxFilter, InboxQuery, LocalState, TimelineItem};
+use console_core::queries::{CustomerEvent, Handler, InboxFilter, InboxQuery, LocalState, TimelineItem};
 use console_core::{SyncState, Transport as _};
 use protocol::EntityKind;
 use reqwest::StatusCode;
@@ -500,4 +500,131 @@ async fn reports_agree_with_their_rows_and_csv_and_the_last_figures_stay_readabl
     let nothing = desk.dispatch(C::Report { filter }).await.unwrap_err();
     assert_eq!(nothing.kind, "offline", "no figures kept from before signing out: {nothing:?}");
     desk.stop().await;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_offline_waiting_longest_first_assigned_labelled_and_tagged_once() {
+    let dir = setup();
+    let service = DemoService::start(Engine::Sqlite).await;
+    let owner = service.token(OWNER).await;
+    // Two customers ask for a person, Una first: she has waited longest though Ben wrote last.
+    service.customer_writes("447700900441", "Una Queue", "I need to speak to a person please").await;
+    service.customer_writes("447700900442", "Ben Queue", "I need to speak to a person please").await;
+    let una = service.conversation_of(&owner, "447700900441").await;
+    let ben = service.conversation_of(&owner, "447700900442").await;
+    let agent_id = service.get("/v1/staff", &owner).await.as_array().unwrap().iter().find(|s| s["email"] == AGENT).unwrap()["id"].as_str().unwrap().to_owned();
+    let customer = service.get(&format!("/v1/conversations/{una}"), &owner).await["customer"]["id"].as_str().unwrap().to_owned();
+    let console = console(&service, OWNER, dir.path()).await;
+    let me = console.me().unwrap().to_owned();
+    let (flaky, mut syncer) = Flaky::syncer(&console);
+    syncer.pass().await.unwrap();
+
+    // Offline: the queue still says who has waited longest, and since when.
+    flaky.online.store(false, Ordering::SeqCst);
+    let queue = console.store().inbox(&InboxQuery { filter: InboxFilter::NeedsHuman, ..Default::default() }, &me).await.unwrap();
+    let order: Vec<&str> = queue.items.iter().map(|i| i.conversation.id.as_str()).collect();
+    assert_eq!(order, [una.as_str(), ben.as_str()], "longest waiting first");
+    let (una_since, ben_since) = (queue.items[0].waiting_since.unwrap(), queue.items[1].waiting_since.unwrap());
+    assert!(una_since <= ben_since, "{una_since:?} {ben_since:?}");
+    let everyone = console.store().inbox(&InboxQuery::default(), &me).await.unwrap();
+    assert_eq!(everyone.items.iter().position(|i| i.conversation.id == ben), Some(0), "the inbox stays newest activity first");
+    assert_eq!(everyone.items.iter().find(|i| i.conversation.id == una).unwrap().waiting_since, Some(una_since));
+    // Paged one at a time, still in waiting order.
+    let first = console.store().inbox(&InboxQuery { filter: InboxFilter::NeedsHuman, limit: Some(1), ..Default::default() }, &me).await.unwrap();
+    let second = console.store().inbox(&InboxQuery { filter: InboxFilter::NeedsHuman, limit: Some(1), after: first.next.clone(), ..Default::default() }, &me).await.unwrap();
+    assert_eq!((first.items[0].conversation.id.as_str(), second.items[0].conversation.id.as_str()), (una.as_str(), ben.as_str()));
+
+    console.assign(&una, Some(&agent_id)).await.unwrap();
+    console.label_conversation(&una, vec!["vip".into(), "colour".into()], vec![]).await.unwrap();
+    console.label_conversation(&una, vec![], vec!["colour".into()]).await.unwrap();
+    console.tag_customer(&customer, vec!["regular".into()], vec![]).await.unwrap();
+    assert!(console.label_conversation(&una, vec![" ".into()], vec![]).await.is_err(), "an empty label is refused at once");
+    assert!(syncer.push_then_pull().await.unwrap_err().is_transient());
+    // Shown at once, pending, and the label filter finds it offline.
+    let labelled = console.store().inbox(&InboxQuery { label: Some("vip".into()), ..Default::default() }, &me).await.unwrap();
+    assert_eq!(labelled.items.len(), 1);
+    let row = &labelled.items[0];
+    assert_eq!((row.conversation.id.as_str(), row.pending), (una.as_str(), true));
+    assert_eq!((row.conversation.labels.clone(), row.conversation.assignee_staff_id.as_deref()), (vec!["vip".to_owned()], Some(agent_id.as_str())));
+    assert!(console.store().inbox(&InboxQuery { label: Some("colour".into()), ..Default::default() }, &me).await.unwrap().items.is_empty());
+    assert_eq!(console.store().labels().await.unwrap(), ["colour", "vip"], "what was typed offline is offered in the filter");
+    let profile = console.store().customer_profile(&customer).await.unwrap().unwrap();
+    assert!(profile.customer.tags.contains(&"regular".to_owned()), "{:?}", profile.customer.tags);
+
+    // Back, and the answer to the push is lost: the replay applies nothing twice.
+    flaky.online.store(true, Ordering::SeqCst);
+    flaky.lose_next_push_answer.store(true, Ordering::SeqCst);
+    assert!(syncer.push_then_pull().await.unwrap_err().is_transient());
+    syncer.push_then_pull().await.unwrap();
+    syncer.pass().await.unwrap();
+    assert!(console.store().outbox().await.unwrap().is_empty());
+    let detail = service.get(&format!("/v1/conversations/{una}"), &owner).await;
+    assert_eq!((detail["conversation"]["assignee_staff_id"].as_str(), detail["conversation"]["labels"].clone()), (Some(agent_id.as_str()), json!(["vip"])));
+    assert_eq!(detail["customer"]["tags"].as_array().unwrap().iter().filter(|t| *t == "regular").count(), 1);
+    let log = service.get("/v1/audit-log?limit=200", &owner).await;
+    let count = |action: &str| log["items"].as_array().unwrap().iter().filter(|e| e["action"] == action && e["target_id"] != Value::Null).count();
+    assert_eq!((count("conversation.assigned"), count("conversation.labelled"), count("customer.tagged")), (1, 2, 1), "each applied once");
+    // The mirror now holds them as the service does.
+    let labelled = console.store().inbox(&InboxQuery { label: Some("vip".into()), ..Default::default() }, &me).await.unwrap();
+    assert_eq!(labelled.items.iter().map(|i| (i.conversation.id.as_str(), i.pending)).collect::<Vec<_>>(), [(una.as_str(), false)]);
+    assert_eq!(console.store().labels().await.unwrap(), ["vip"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customers_whole_history_across_channels_opens_offline_in_one_timeline() {
+    let dir = setup();
+    let service = DemoService::start(Engine::Sqlite).await;
+    let owner = service.token(OWNER).await;
+    // James wrote by SMS (and has a booking); now he writes on WhatsApp from the same number.
+    service.customer_writes("447911123402", "James Wilson", "Also, do you do beard trims?").await;
+    let found = service.get("/v1/customers?q=James", &owner).await;
+    let james = found["items"].as_array().unwrap();
+    assert_eq!(james.len(), 1, "one customer for both channels: {found}");
+    let customer = james[0]["id"].as_str().unwrap().to_owned();
+    eventually("both conversations exist", || async {
+        service.get(&format!("/v1/conversations?customer_id={customer}"), &owner).await["items"].as_array().unwrap().len() == 2
+    })
+    .await;
+    let conversations = service.get(&format!("/v1/conversations?customer_id={customer}"), &owner).await;
+    let whatsapp = conversations["items"].as_array().unwrap().iter().find(|c| c["channel"] == "whatsapp").unwrap()["id"].as_str().unwrap().to_owned();
+    let console = console(&service, OWNER, dir.path()).await;
+    let me = console.me().unwrap().to_owned();
+    let (flaky, mut syncer) = Flaky::syncer(&console);
+    syncer.pass().await.unwrap();
+
+    flaky.online.store(false, Ordering::SeqCst);
+    console.add_note(&whatsapp, "Asked about beards; offer the barber slot").await.unwrap();
+    let history = console.store().customer_timeline(&customer, &me, None).await.unwrap().expect("opens offline");
+    assert_eq!(history.conversations.len(), 2);
+    let said: Vec<(String, String)> = history
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            CustomerEvent::Message { message, channel, .. } if message.direction == protocol::Direction::Inbound => Some((channel.as_str().to_owned(), message.body.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [("sms", "Hello, can I move my appointment on Friday to next week?"), ("sms", "Same time if possible"), ("whatsapp", "Also, do you do beard trims?")]
+            .map(|(c, b)| (c.to_owned(), b.to_owned())),
+        "every channel, oldest first"
+    );
+    assert!(history.items.iter().any(|i| matches!(i, CustomerEvent::Booking { booking, service_name: Some(_), .. } if booking.customer_id == customer)), "with the booking");
+    assert!(
+        matches!(history.items.last(), Some(CustomerEvent::Note { note, local: Some(LocalState::Pending { .. }), channel: protocol::Channel::Whatsapp, .. }) if note.body.starts_with("Asked about beards")),
+        "my note written offline, last and pending: {:?}",
+        history.items.last()
+    );
+    let stamps: Vec<protocol::Timestamp> = history
+        .items
+        .iter()
+        .map(|i| match i {
+            CustomerEvent::Message { message, .. } => message.created_at,
+            CustomerEvent::Note { note, .. } => note.created_at,
+            CustomerEvent::Booking { booking, .. } => booking.created_at,
+        })
+        .collect();
+    assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    let newest = console.store().customer_timeline(&customer, &me, Some(2)).await.unwrap().unwrap();
+    assert_eq!((newest.items.len(), newest.more), (2, true));
 }

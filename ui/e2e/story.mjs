@@ -7,7 +7,9 @@
 // Sign in → an escalated conversation arrives live → take it over → reply (delivered) → hand
 // back → book a free slot from the customer panel → see it on the calendar → add a canned
 // response in settings and use it with / → the service goes down → a reply shows pending → the
-// service returns → the reply shows sent. Also: a calendar feed created in settings, the audit
+// service returns → the reply shows sent. The queue: the waiting time read, a label added and
+// filtered on, the conversation assigned to a colleague, the customer tagged, their whole
+// history. Also: a calendar feed created in settings, the audit
 // log filtered, a walk-in added and written to first (a WhatsApp template), the automations:
 // the booking shows "Unconfirmed", a reminder text changed in Settings is previewed by the
 // service (with example details, then with the booking's) and saved; and Reports: the bookings
@@ -20,6 +22,11 @@ import { chromium } from "playwright-core";
 import { PASSWORD, demoService, googleStandIn, log, out, root, run, scanForSecrets, start, until, webhook } from "./harness.mjs";
 
 const RETELL_KEY = "key_e2e_retell_secret_0123456789";
+
+async function ownerToken(serviceUrl) {
+  const r = await fetch(`${serviceUrl}/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "owner@demo.switchboard.app", password: PASSWORD }) });
+  return (await r.json()).access_token;
+}
 
 async function main() {
   fs.mkdirSync(out, { recursive: true });
@@ -62,6 +69,33 @@ async function main() {
     const row = page.getByTestId("inbox-row").filter({ hasText: "Maya Brooks" });
     await row.getByTestId("handler").filter({ hasText: "Needs a person" }).waitFor({ timeout: 20_000 });
     await page.screenshot({ path: path.join(out, "02-inbox-needs-a-person.png") });
+
+    log("the queue: read the waiting time, label and filter, assign to a colleague, tag the customer, open the customer's whole history");
+    await until("the waiting time shows", async () => /^Waiting (under a minute|\d+ min)/.test(await row.getByTestId("waiting").textContent().catch(() => "")));
+    await row.click();
+    await page.getByLabel("Add label").fill("vip, colour");
+    await page.getByLabel("Add label").press("Enter");
+    await row.getByTestId("label").filter({ hasText: "colour" }).waitFor({ timeout: 15_000 });
+    await page.getByRole("button", { name: "Remove label colour" }).click();
+    await until("the label is gone", async () => (await row.getByTestId("label").count()) === 1);
+    await page.getByLabel("Label", { exact: true }).selectOption("vip");
+    await until("the label filter keeps Maya's conversation only", async () =>
+      (await page.getByTestId("inbox-row").count()) === 1 && (await page.getByTestId("inbox-row").first().textContent()).includes("Maya Brooks"));
+    await page.getByLabel("Label", { exact: true }).selectOption("");
+    await page.getByLabel("Assigned to").selectOption({ label: "Sam Okafor" });
+    await page.getByLabel("Customer").getByLabel("Add tag").fill("regular");
+    await page.getByLabel("Customer").getByLabel("Add tag").press("Enter");
+    await page.getByLabel("Customer").getByTestId("tag").filter({ hasText: "regular" }).waitFor();
+    const token = await ownerToken(serviceUrl);
+    await until("the service has the label and the assignment", async () => {
+      const r = await fetch(`${serviceUrl}/v1/conversations?label=vip`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json());
+      return r.items?.length === 1 && r.items[0].assignee_staff_id !== null;
+    }, 15_000);
+    await page.screenshot({ path: path.join(out, "02b-queue-labelled-assigned.png") });
+    await page.getByLabel("Customer").getByRole("button", { name: /^Whole history/ }).click();
+    await page.getByTestId("customer-history").getByTestId("history-message").filter({ hasText: "speak to a real person" }).waitFor();
+    await page.screenshot({ path: path.join(out, "02c-customer-history.png") });
+    await page.getByRole("button", { name: "Back to the conversation" }).click();
 
     log("take it over and reply");
     await row.click();

@@ -7,6 +7,7 @@ import type { Directory } from "./bindings/Directory";
 import type { PresenceEntry } from "./bindings/PresenceEntry";
 import { dirtyFrom, type Dirty } from "./changes";
 import { SignIn, Unlock } from "./SignIn";
+import { CustomerHistory } from "./CustomerHistory";
 import { Inbox } from "./Inbox";
 import { ConversationView } from "./Conversation";
 import { CustomerPanel } from "./CustomerPanel";
@@ -30,13 +31,15 @@ const zero: Record<keyof Dirty, number> = { inbox: 0, conversation: 0, customer:
 export function App() {
   const [session, setSession] = useState<Session | null>(null);
   const [status, setStatus] = useState<Status | null>(null);
-  const [directory, setDirectory] = useState<Directory>({ staff: [], services: [], canned_responses: [], templates: [] });
+  const [directory, setDirectory] = useState<Directory>({ wait_target_minutes: 5, staff: [], services: [], canned_responses: [], templates: [] });
   const [view, setView] = useState<"inbox" | "calendar" | "reports" | "settings">("inbox");
   const [conversationId, setConversationId] = useState<string | null>(null);
   const [customerId, setCustomerId] = useState<string | null>(null);
   const [live, setLive] = useState<Live>({ versions: zero, presence: [], typing: null });
   const [error, setError] = useState<string | null>(null);
   const [starting, setStarting] = useState(false);
+  // The open customer's whole history (every channel) instead of the one conversation.
+  const [history, setHistory] = useState(false);
   const open = useRef({ conversationId, customerId });
   open.current = { conversationId, customerId };
 
@@ -163,7 +166,7 @@ export function App() {
       </header>
       {view === "inbox" ? (
         <main className="inbox-layout">
-          <Inbox version={live.versions.inbox} selected={conversationId} onOpen={(id, customer) => { setConversationId(id); setCustomerId(customer); }} onNew={() => setStarting(true)} />
+          <Inbox version={live.versions.inbox} waitTarget={directory.wait_target_minutes} selected={conversationId} onOpen={(id, customer) => { setConversationId(id); setCustomerId(customer); setHistory(false); }} onNew={() => setStarting(true)} />
           {starting ? (
             <NewConversation
               directory={directory}
@@ -171,7 +174,14 @@ export function App() {
               onStarted={(id, customer) => { setStarting(false); setConversationId(id); setCustomerId(customer); }}
             />
           ) : null}
-          {conversationId ? (
+          {conversationId && customerId && history ? (
+            <CustomerHistory
+              customerId={customerId}
+              version={live.versions.conversation + live.versions.customer}
+              onClose={() => setHistory(false)}
+              onOpen={(id) => { setConversationId(id); setHistory(false); }}
+            />
+          ) : conversationId ? (
             <ConversationView
               key={conversationId}
               conversationId={conversationId}
@@ -184,7 +194,7 @@ export function App() {
           ) : (
             <section className="empty">Pick a conversation on the left (↑ ↓ and Enter work too).</section>
           )}
-          {customerId && conversationId ? <CustomerPanel customerId={customerId} version={live.versions.customer} directory={directory} /> : null}
+          {customerId && conversationId ? <CustomerPanel customerId={customerId} version={live.versions.customer} directory={directory} onHistory={() => setHistory(true)} /> : null}
         </main>
       ) : (
         <Suspense fallback={<section className="empty">Loading…</section>}>

@@ -8,6 +8,7 @@ import type { TimelineItem } from "./bindings/TimelineItem";
 import type { WhatsappTemplate } from "./bindings/WhatsappTemplate";
 import { composerHint, fillTemplate, matchCanned, slashQuery, templateReason } from "./composer";
 import { channelLabel, deliveryMark, handlerLabel, listTime } from "./format";
+import { WordsEditor } from "./Words";
 
 interface Props {
   conversationId: string;
@@ -162,10 +163,21 @@ export function ConversationView({ conversationId, me, version, directory, prese
             {channelLabel(c.channel)} · <span className={`handler ${timeline.handler.kind}`} data-testid="holder">{timeline.handler.kind === "me" ? "You are handling this" : handlerLabel(timeline.handler)}</span>
             {timeline.control_pending ? <span className="local pending"> (waiting to send)</span> : null}
           </div>
+          <WordsEditor words={c.labels} what="label" max={40} onChange={(add, remove) => call({ cmd: "label_conversation", conversation_id: c.id, add, remove })} />
           {othersHere.length ? <div className="presence">Also looking: {othersHere.join(", ")}</div> : null}
           {typingNow ? <div className="presence">{typingNow} is typing…</div> : null}
         </div>
         <div className="actions">
+          <select
+            className="assign"
+            aria-label="Assigned to"
+            value={c.assignee_staff_id ?? ""}
+            onChange={(e) => act(() => call({ cmd: "assign", conversation_id: c.id, staff_id: e.target.value || null }))}
+          >
+            <option value="">Not assigned</option>
+            {directory.staff.map((s) => <option key={s.id} value={s.id}>{s.id === me ? `${s.name} (you)` : s.name}</option>)}
+            {c.assignee_staff_id && !directory.staff.some((s) => s.id === c.assignee_staff_id) ? <option value={c.assignee_staff_id}>A former colleague</option> : null}
+          </select>
           {timeline.handler.kind === "me" ? (
             <button onClick={() => act(() => call({ cmd: "hand_back", conversation_id: c.id }))}>Hand back to assistant</button>
           ) : timeline.handler.kind !== "colleague" ? (

@@ -6,12 +6,13 @@ import type { Availability } from "./bindings/Availability";
 import type { Booking } from "./bindings/Booking";
 import type { CustomerProfile } from "./bindings/CustomerProfile";
 import type { Directory } from "./bindings/Directory";
+import { WordsEditor } from "./Words";
 
 function when(b: Booking) {
   return format(new Date(b.start), "EEE d MMM, HH:mm");
 }
 
-export function CustomerPanel({ customerId, version, directory }: { customerId: string; version: number; directory: Directory }) {
+export function CustomerPanel({ customerId, version, directory, onHistory }: { customerId: string; version: number; directory: Directory; onHistory: () => void }) {
   const [profile, setProfile] = useState<CustomerProfile | null>(null);
   const [booking, setBooking] = useState(false);
 
@@ -27,6 +28,7 @@ export function CustomerPanel({ customerId, version, directory }: { customerId: 
   return (
     <aside className="customer" aria-label="Customer">
       <h3>{c.name || c.phone || "Customer"}</h3>
+      <button className="link" onClick={onHistory}>Whole history ({profile.conversations.length} conversation{profile.conversations.length === 1 ? "" : "s"})</button>
       <dl>
         {c.phone ? <><dt>Phone</dt><dd>{c.phone}</dd></> : null}
         {c.email ? <><dt>Email</dt><dd>{c.email}</dd></> : null}
@@ -35,7 +37,7 @@ export function CustomerPanel({ customerId, version, directory }: { customerId: 
           {c.opted_out_whatsapp ? "No WhatsApp (opted out)" : "WhatsApp OK"} · {c.opted_out_sms ? "No SMS (opted out)" : "SMS OK"}
         </dd>
       </dl>
-      {c.tags.length ? <div className="tags">{c.tags.map((t) => <span key={t} className="chip">{t}</span>)}</div> : null}
+      <WordsEditor words={c.tags} what="tag" max={50} onChange={(add, remove) => call({ cmd: "tag_customer", customer_id: c.id, add, remove })} />
       {c.notes ? <p className="notes">{c.notes}</p> : null}
       <h4>Upcoming</h4>
       {profile.upcoming.length ? (

@@ -3,7 +3,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { call } from "./api";
 import type { InboxFilter } from "./bindings/InboxFilter";
 import type { InboxItem } from "./bindings/InboxItem";
-import { channelLabel, handlerLabel, initials, listTime } from "./format";
+import { channelLabel, handlerLabel, initials, listTime, waitingFor, waitTone } from "./format";
 import { moveSelection } from "./keys";
 
 const FILTERS: { value: InboxFilter; label: string }[] = [
@@ -15,11 +15,23 @@ const FILTERS: { value: InboxFilter; label: string }[] = [
 ];
 
 const ROW_HEIGHT = 68;
+/** Waiting times are counted from synced data on this computer, so they move on offline too. */
+const WAIT_TICK_MS = 15_000;
 const PAGE = 200;
 
-export function Inbox({ version, selected, onOpen, onNew }: { version: number; selected: string | null; onOpen: (id: string, customerId: string) => void; onNew: () => void }) {
+export function Inbox({ version, waitTarget, selected, onOpen, onNew }: { version: number; waitTarget: number; selected: string | null; onOpen: (id: string, customerId: string) => void; onNew: () => void }) {
   const [filter, setFilter] = useState<InboxFilter>("all");
   const [search, setSearch] = useState("");
+  const [label, setLabel] = useState("");
+  const [labels, setLabels] = useState<string[]>([]);
+  const [now, setNow] = useState(() => new Date());
+  useEffect(() => {
+    const handle = setInterval(() => setNow(new Date()), WAIT_TICK_MS);
+    return () => clearInterval(handle);
+  }, []);
+  useEffect(() => {
+    call({ cmd: "labels" }).then(setLabels, () => {});
+  }, [version]);
   const [items, setItems] = useState<InboxItem[]>([]);
   const [next, setNext] = useState<string | null>(null);
   const [cursor, setCursor] = useState(0);
@@ -32,7 +44,7 @@ export function Inbox({ version, selected, onOpen, onNew }: { version: number; s
     let stale = false;
     const handle = setTimeout(async () => {
       try {
-        const page = await call({ cmd: "inbox", query: { filter, search: search.trim() || null, limit: PAGE, after: null } });
+        const page = await call({ cmd: "inbox", query: { filter, search: search.trim() || null, label: label || null, limit: PAGE, after: null } });
         if (!stale) {
           setItems(page.items);
           setNext(page.next);
@@ -45,7 +57,7 @@ export function Inbox({ version, selected, onOpen, onNew }: { version: number; s
       stale = true;
       clearTimeout(handle);
     };
-  }, [filter, search, version]);
+  }, [filter, search, label, version]);
 
   const virtual = useVirtualizer({ count: items.length, getScrollElement: () => scroller.current, estimateSize: () => ROW_HEIGHT, overscan: 8 });
   const visible = virtual.getVirtualItems();
@@ -53,13 +65,13 @@ export function Inbox({ version, selected, onOpen, onNew }: { version: number; s
   useEffect(() => {
     if (!next || loadingMore.current || last < items.length - 20) return;
     loadingMore.current = true;
-    call({ cmd: "inbox", query: { filter, search: search.trim() || null, limit: PAGE, after: next } })
+    call({ cmd: "inbox", query: { filter, search: search.trim() || null, label: label || null, limit: PAGE, after: next } })
       .then((page) => {
         setItems((old) => [...old, ...page.items]);
         setNext(page.next);
       })
       .finally(() => (loadingMore.current = false));
-  }, [last, next, items.length, filter, search]);
+  }, [last, next, items.length, filter, search, label]);
 
   const onKey = (e: KeyboardEvent) => {
     if ((e.target as HTMLElement).tagName === "INPUT" && !["ArrowDown", "ArrowUp", "Enter"].includes(e.key)) return;
@@ -82,6 +94,12 @@ export function Inbox({ version, selected, onOpen, onNew }: { version: number; s
       <div className="inbox-tools">
         <button className="primary new-conversation" onClick={onNew}>New conversation</button>
         <input type="search" placeholder="Search names, numbers, messages" aria-label="Search" value={search} onChange={(e) => setSearch(e.target.value)} />
+        {labels.length || label ? (
+          <select aria-label="Label" value={label} onChange={(e) => { setLabel(e.target.value); setCursor(0); }}>
+            <option value="">Any label</option>
+            {(labels.includes(label) || !label ? labels : [label, ...labels]).map((l) => <option key={l} value={l}>{l}</option>)}
+          </select>
+        ) : null}
         <div className="filters" role="tablist">
           {FILTERS.map((f) => (
             <button key={f.value} role="tab" aria-selected={filter === f.value} className={filter === f.value ? "chip active" : "chip"} onClick={() => { setFilter(f.value); setCursor(0); }}>
@@ -120,6 +138,12 @@ export function Inbox({ version, selected, onOpen, onNew }: { version: number; s
                   <div className="row-meta">
                     <span className="channel">{channelLabel(c.channel)}</span>
                     <span className={`handler ${item.handler.kind}`} data-testid="handler">{handlerLabel(item.handler)}</span>
+                    {item.waiting_since ? (
+                      <span className={`waiting ${waitTone(item.waiting_since, waitTarget, now)}`} data-testid="waiting" title={`Waiting since ${listTime(item.waiting_since, now)}; the target is ${waitTarget} min`}>
+                        Waiting {waitingFor(item.waiting_since, now)}
+                      </span>
+                    ) : null}
+                    {c.labels.map((l) => <span key={l} className="label" data-testid="label">{l}</span>)}
                     {item.pending ? <span className="pending" title="Waiting to send">●</span> : null}
                   </div>
                 </div>

@@ -13,6 +13,7 @@ import type { GoogleCalendarConnecting } from "./bindings/GoogleCalendarConnecti
 import type { Command } from "./bindings/Command";
 import type { Customer } from "./bindings/Customer";
 import type { CustomerProfile } from "./bindings/CustomerProfile";
+import type { CustomerTimeline } from "./bindings/CustomerTimeline";
 import type { DeskError } from "./bindings/DeskError";
 import type { Directory } from "./bindings/Directory";
 import type { Event } from "./bindings/Event";
@@ -39,6 +40,7 @@ interface Answers {
   inbox: InboxPage;
   timeline: Timeline | null;
   customer: CustomerProfile | null;
+  customer_timeline: CustomerTimeline | null;
   find_customers: Customer[];
   calendar: CalendarEntry[];
   directory: Directory;
@@ -61,6 +63,9 @@ interface Answers {
   mark_read: Queued;
   set_status: Queued;
   assign: Queued;
+  label_conversation: Queued;
+  tag_customer: Queued;
+  labels: string[];
   add_note: Queued;
   create_customer: Queued;
   start_conversation: Queued;

@@ -53,6 +53,7 @@ export function dirtyFrom(events: Event[], open: Open): Dirty {
             case "calendar_connection":
               d.tasks = true;
               break;
+            case "business":
             case "staff":
             case "service":
             case "canned_response":
@@ -67,6 +68,8 @@ export function dirtyFrom(events: Event[], open: Open): Dirty {
         d.outbox = true;
         d.inbox = true;
         d.conversation = d.conversation || open.conversationId !== null;
+        // A tag added here shows at once on the open customer.
+        d.customer = d.customer || open.customerId !== null;
         d.calendar = true;
         break;
       case "status":

@@ -1,6 +1,7 @@
 // How things read to a front-desk person: who handles a conversation, when something happened,
 // how far a message got, what the connection is doing. Pure functions, tested under Vitest.
 import { differenceInCalendarDays, format, isSameDay, isSameYear } from "date-fns";
+import type { Booking } from "./bindings/Booking";
 import type { Channel } from "./bindings/Channel";
 import type { DeliveryStatus } from "./bindings/DeliveryStatus";
 import type { Handler } from "./bindings/Handler";
@@ -99,4 +100,30 @@ export function initials(name: string): string {
   if (!words.length) return "?";
   if (/^\+?\d/.test(words[0])) return "#";
   return (words[0][0] + (words.length > 1 ? words[words.length - 1][0] : "")).toUpperCase();
+}
+
+/** How long a customer has waited, for the queue: "under a minute", "4 min", "1 h 05 min", "2 d 3 h". */
+export function waitingFor(sinceIso: string, now: Date = new Date()): string {
+  const minutes = Math.max(0, Math.floor((now.getTime() - Date.parse(sinceIso)) / 60_000));
+  if (minutes < 1) return "under a minute";
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return `${hours} h ${String(minutes % 60).padStart(2, "0")} min`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
+
+/** The colour of a waiting time against the business's target: `ok` under half of it, `near`
+ * until it is reached, `late` after. */
+export function waitTone(sinceIso: string, targetMinutes: number, now: Date = new Date()): "ok" | "near" | "late" {
+  const waited = (now.getTime() - Date.parse(sinceIso)) / 60_000;
+  const target = Math.max(1, targetMinutes);
+  if (waited >= target) return "late";
+  return waited >= target / 2 ? "near" : "ok";
+}
+
+/** A booking as a line of a customer's history: "Booked Cut with Sam for Fri 5 Dec, 15:00 (cancelled)". */
+export function bookingLine(b: Booking, service: string | null, staff: string | null): string {
+  const by = b.source === "assistant" || b.source === "voice" ? "The assistant booked" : "Booked";
+  const state = b.status === "confirmed" ? (b.confirmation === "confirmed" ? " (the customer confirmed)" : "") : ` (${b.status.replace("_", " ")})`;
+  return `${by} ${service ?? "an appointment"}${staff ? ` with ${staff}` : ""} for ${format(new Date(b.start), "EEE d MMM, HH:mm")}${state}`;
 }

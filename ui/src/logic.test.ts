@@ -3,7 +3,9 @@ import type { CannedResponse } from "./bindings/CannedResponse";
 import type { Status } from "./bindings/Status";
 import { dirtyFrom } from "./changes";
 import { composerHint, fillTemplate, matchCanned, slashQuery, templateReason } from "./composer";
-import { deliveryMark, handlerLabel, initials, listTime, outboxLabel, syncLabel } from "./format";
+import { bookingLine, deliveryMark, handlerLabel, initials, listTime, outboxLabel, syncLabel, waitingFor, waitTone } from "./format";
+import type { Booking } from "./bindings/Booking";
+import { wordsProblem, wordsToAdd } from "./words";
 import { moveSelection } from "./keys";
 import { describeMutation } from "./outbox";
 import { isFree } from "./slots";
@@ -52,6 +54,43 @@ describe("what the front desk reads", () => {
     expect(describeMutation({ name: "send_message", args: { ...about, message_id: "m1", body: "See you at 3" } })).toBe("Reply “See you at 3”");
     expect(describeMutation({ name: "take_over", args: about })).toBe("Take over a conversation");
     expect(describeMutation({ name: "assign", args: { ...about, staff_id: null } })).toBe("Unassign a conversation");
+    expect(describeMutation({ name: "label_conversation", args: { ...about, add: ["vip"], remove: ["colour"] } })).toBe("Label +vip −colour");
+    expect(describeMutation({ name: "tag_customer", args: { customer_id: "k", add: ["regular"], remove: [] } })).toBe("Tag +regular");
+  });
+});
+
+describe("the queue", () => {
+  const now = new Date("2026-11-25T15:00:00Z");
+  const ago = (minutes: number) => new Date(now.getTime() - minutes * 60_000).toISOString();
+
+  it("says how long a customer has waited", () => {
+    expect(waitingFor(ago(0.5), now)).toBe("under a minute");
+    expect(waitingFor(ago(4), now)).toBe("4 min");
+    expect(waitingFor(ago(65), now)).toBe("1 h 05 min");
+    expect(waitingFor(ago(27 * 60 + 5), now)).toBe("1 d 3 h");
+    expect(waitingFor(ago(-2), now)).toBe("under a minute");
+  });
+
+  it("colours the wait against the business's target", () => {
+    expect(waitTone(ago(2), 5, now)).toBe("ok");
+    expect(waitTone(ago(3), 5, now)).toBe("near");
+    expect(waitTone(ago(5), 5, now)).toBe("late");
+    expect(waitTone(ago(50), 60, now)).toBe("near");
+    expect(waitTone(ago(1), 0, now)).toBe("late");
+  });
+
+  it("reads typed labels and tags the way the service stores them", () => {
+    expect(wordsToAdd(" vip ,wedding   party,, vip", [])).toEqual(["vip", "wedding party"]);
+    expect(wordsToAdd("vip, colour", ["vip"])).toEqual(["colour"]);
+    expect(wordsToAdd("  ,  ", [])).toEqual([]);
+    expect(wordsProblem(["x".repeat(41)], 40, "label")).toMatch(/at most 40 characters/);
+    expect(wordsProblem(["é".repeat(40)], 40, "label")).toBeNull();
+  });
+
+  it("refreshes the open customer when a tag is queued and the queue's target when the business changes", () => {
+    const open = { conversationId: "c1", customerId: "k1" };
+    expect(dirtyFrom([{ type: "outbox" }], open).customer).toBe(true);
+    expect(dirtyFrom([{ type: "changed", entities: [["business", "b1"]], resync: false }], open).directory).toBe(true);
   });
 });
 
@@ -154,5 +193,19 @@ describe("the desk's new screens", () => {
   it("says what a new customer and a first message are in the outbox", () => {
     expect(describeMutation({ name: "create_customer", args: { customer_id: "c", customer: { name: "Wendy", phone: null, whatsapp_id: null, email: null, tags: [], notes: "" } } })).toBe("New customer “Wendy”");
     expect(describeMutation({ name: "start_conversation", args: { conversation_id: "x", customer_id: "c", channel: "whatsapp", message_id: "m", body: null, template_id: "t", variables: [] } })).toBe("First message (WhatsApp template)");
+  });
+});
+
+describe("a customer's whole history", () => {
+  const booking = (over: Partial<Booking>): Booking => ({
+    id: "b1", business_id: "b", customer_id: "k", service_id: "s", staff_id: "st", start: new Date(2026, 11, 5, 15, 0).toISOString(), end: "",
+    local_start: "", local_end: "", status: "confirmed", source: "staff", notes: "", version: 1, created_by_staff_id: null, cancel_reason: null,
+    confirmation: "unconfirmed", created_at: "", updated_at: "", ...over,
+  });
+
+  it("tells bookings as lines of the story", () => {
+    expect(bookingLine(booking({}), "Cut", "Sam")).toBe("Booked Cut with Sam for Sat 5 Dec, 15:00");
+    expect(bookingLine(booking({ source: "assistant", status: "no_show" }), null, null)).toBe("The assistant booked an appointment for Sat 5 Dec, 15:00 (no show)");
+    expect(bookingLine(booking({ confirmation: "confirmed" }), "Cut", null)).toBe("Booked Cut for Sat 5 Dec, 15:00 (the customer confirmed)");
   });
 });

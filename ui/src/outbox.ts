@@ -20,6 +20,10 @@ export function describeMutation(op: MutationOp): string {
       return op.args.status === "resolved" ? "Resolve a conversation" : "Reopen a conversation";
     case "assign":
       return op.args.staff_id ? "Assign a conversation" : "Unassign a conversation";
+    case "label_conversation":
+      return wordsChange("Label", op.args.add, op.args.remove);
+    case "tag_customer":
+      return wordsChange("Tag", op.args.add, op.args.remove);
     case "add_note":
       return `Note ${quote(op.args.body)}`;
     case "create_booking":
@@ -35,4 +39,9 @@ export function describeMutation(op: MutationOp): string {
     case "start_conversation":
       return op.args.body ? `First message ${quote(op.args.body)}` : "First message (WhatsApp template)";
   }
+}
+
+/** "Label +vip −colour" */
+function wordsChange(what: string, add: string[], remove: string[]): string {
+  return [what, ...add.map((w) => `+${w}`), ...remove.map((w) => `−${w}`)].join(" ");
 }

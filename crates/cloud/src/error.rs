@@ -75,6 +75,7 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | C::UnknownCustomer
         | C::UnknownService
         | C::UnknownStaff
+        | C::StaffInactive
         | C::StaffCannotPerform
         | C::ServiceInactive
         | C::InvalidTransition

@@ -22,6 +22,8 @@ use protocol::{EntityKind, MutationOp};
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     NeedsHuman,
+    /// A colleague assigned a conversation to me.
+    Assigned,
     MessageInMine,
     AssistantBooked,
     BookingCancelled,
@@ -59,23 +61,49 @@ async fn customer_name(store: &LocalStore, id: &str) -> Result<String, StoreErro
     Ok(c.as_ref().map(|c| if s(c, "name").is_empty() { s(c, "phone") } else { s(c, "name") }).filter(|n| !n.is_empty()).unwrap_or("A customer").to_owned())
 }
 
-/// The alerts a pulled page raises for staff member `me`. `cancelled_here` holds the bookings
-/// this console cancelled itself (no need to tell the person what they just did).
-pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, cancelled_here: &[String]) -> Result<Vec<Alert>, StoreError> {
+/// What this console did itself, so that the person is not told what they just did.
+#[derive(Debug, Default)]
+pub struct DoneHere {
+    /// Bookings cancelled here.
+    pub cancelled: Vec<String>,
+    /// Conversations I assigned to myself here (each forgotten once its change comes back).
+    pub assigned_to_me: Vec<String>,
+}
+
+/// The alerts a pulled page raises for staff member `me`.
+pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, here: &mut DoneHere) -> Result<Vec<Alert>, StoreError> {
     let mut alerts = Vec::new();
     for change in applied {
         let Some(after) = &change.after else { continue };
         let before = change.before.as_ref();
         match change.entity {
-            EntityKind::Conversation if s(after, "mode") == "needs_human" && before.map(|b| s(b, "mode")) != Some("needs_human") && s(after, "status") == "open" => {
-                let name = customer_name(store, s(after, "customer_id")).await?;
-                alerts.push(Alert {
-                    kind: AlertKind::NeedsHuman,
-                    key: format!("needs_human:{}:{}", change.id, s(after, "updated_at")),
-                    title: format!("{name} needs a person"),
-                    body: preview(s(after, "last_message_preview")),
-                    conversation_id: Some(change.id.clone()),
-                });
+            EntityKind::Conversation => {
+                let open = s(after, "status") == "open";
+                if s(after, "mode") == "needs_human" && before.map(|b| s(b, "mode")) != Some("needs_human") && open {
+                    let name = customer_name(store, s(after, "customer_id")).await?;
+                    alerts.push(Alert {
+                        kind: AlertKind::NeedsHuman,
+                        key: format!("needs_human:{}:{}", change.id, s(after, "updated_at")),
+                        title: format!("{name} needs a person"),
+                        body: preview(s(after, "last_message_preview")),
+                        conversation_id: Some(change.id.clone()),
+                    });
+                }
+                let assigned_now = s(after, "assignee_staff_id") == me && before.map(|b| s(b, "assignee_staff_id")) != Some(me);
+                if assigned_now {
+                    if let Some(i) = here.assigned_to_me.iter().position(|c| *c == change.id) {
+                        here.assigned_to_me.swap_remove(i);
+                    } else if open {
+                        let name = customer_name(store, s(after, "customer_id")).await?;
+                        alerts.push(Alert {
+                            kind: AlertKind::Assigned,
+                            key: format!("assigned:{}:{}", change.id, s(after, "updated_at")),
+                            title: format!("{name} was assigned to you"),
+                            body: preview(s(after, "last_message_preview")),
+                            conversation_id: Some(change.id.clone()),
+                        });
+                    }
+                }
             }
             EntityKind::Message => {
                 let conversation_id = s(after, "conversation_id");
@@ -120,7 +148,7 @@ pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, canc
                     });
                 }
                 let cancelled_now = s(after, "status") == "cancelled" && before.is_some_and(|b| s(b, "status") != "cancelled");
-                if cancelled_now && !cancelled_here.contains(&change.id) {
+                if cancelled_now && !here.cancelled.contains(&change.id) {
                     let name = customer_name(store, s(after, "customer_id")).await?;
                     alerts.push(Alert {
                         kind: AlertKind::BookingCancelled,

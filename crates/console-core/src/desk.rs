@@ -50,6 +50,9 @@ pub enum Command {
     Timeline { conversation_id: String },
     /// → `CustomerProfile | null`
     Customer { customer_id: String },
+    /// One customer's whole history across channels (messages, calls, notes, bookings), oldest
+    /// first, the newest `limit` (default 300). → `CustomerTimeline | null`
+    CustomerTimeline { customer_id: String, limit: Option<u32> },
     /// Customers whose name, number or email match. → `Customer[]`
     FindCustomers { text: String },
     /// Bookings overlapping `[from, to)` (RFC 3339 instants). → `CalendarEntry[]`
@@ -102,7 +105,26 @@ pub enum Command {
     MarkRead { conversation_id: String },
     /// `open` or `resolved`.
     SetStatus { conversation_id: String, status: String },
+    /// Whose job the conversation is (`null`: nobody's); the colleague gets a notification.
     Assign { conversation_id: String, staff_id: Option<String> },
+    /// Adds and removes labels on a conversation.
+    LabelConversation {
+        conversation_id: String,
+        #[serde(default)]
+        add: Vec<String>,
+        #[serde(default)]
+        remove: Vec<String>,
+    },
+    /// Adds and removes a customer's tags.
+    TagCustomer {
+        customer_id: String,
+        #[serde(default)]
+        add: Vec<String>,
+        #[serde(default)]
+        remove: Vec<String>,
+    },
+    /// Every label on a conversation here, for the inbox's filter. → `string[]`
+    Labels,
     AddNote { conversation_id: String, body: String },
     /// A new customer (a walk-in, someone who phoned). → `Queued` (`created_id`: the customer)
     CreateCustomer { customer: protocol::CreateCustomer },
@@ -206,6 +228,9 @@ pub struct Session {
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct Directory {
+    /// How many minutes a customer waiting for a person may wait before it shows as late (the
+    /// business's setting; 5 until it is synced).
+    pub wait_target_minutes: u32,
     pub staff: Vec<Staff>,
     pub services: Vec<Service>,
     pub canned_responses: Vec<CannedResponse>,
@@ -360,6 +385,7 @@ impl Desk {
                 let (from, to) = (parse(&from)?, parse(&to)?);
                 self.read(async |store, _| store.calendar(from, to).await).await
             }
+            C::CustomerTimeline { customer_id, limit } => self.read(async |store, me| store.customer_timeline(&customer_id, me, limit).await).await,
             C::NeedsHumanCount => self.read(async |store, _| store.needs_human_count().await).await,
             C::Directory => Ok(json!(self.directory().await?)),
             C::Slots { service_id, from, to, staff_id } => {
@@ -410,6 +436,9 @@ impl Desk {
             C::MarkRead { conversation_id } => self.act(async |c| c.mark_read(&conversation_id).await).await,
             C::SetStatus { conversation_id, status } => self.act(async |c| c.set_status(&conversation_id, &status).await).await,
             C::Assign { conversation_id, staff_id } => self.act(async |c| c.assign(&conversation_id, staff_id.as_deref()).await).await,
+            C::LabelConversation { conversation_id, add, remove } => self.act(async |c| c.label_conversation(&conversation_id, add, remove).await).await,
+            C::TagCustomer { customer_id, add, remove } => self.act(async |c| c.tag_customer(&customer_id, add, remove).await).await,
+            C::Labels => self.read(async |store, _| store.labels().await).await,
             C::AddNote { conversation_id, body } => self.act(async |c| c.add_note(&conversation_id, &body).await).await,
             C::CreateCustomer { customer } => self.act(async |c| c.create_customer(customer).await).await,
             C::StartConversation { customer_id, channel, body, template_id, variables } => {
@@ -523,7 +552,9 @@ impl Desk {
         canned_responses.sort_by(|a, b| a.shortcut.cmp(&b.shortcut));
         let mut templates: Vec<WhatsappTemplate> = all(store, EntityKind::WhatsappTemplate).await?;
         templates.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Directory { staff, services, canned_responses, templates })
+        let businesses: Vec<protocol::Business> = all(store, EntityKind::Business).await?;
+        let wait_target_minutes = businesses.first().map_or(5, |b| b.wait_target_minutes);
+        Ok(Directory { wait_target_minutes, staff, services, canned_responses, templates })
     }
 
     /// Stops syncing (the app is quitting).

@@ -164,8 +164,8 @@ pub struct Syncer {
     client_id: String,
     me: String,
     page_limit: u32,
-    /// Bookings this console cancelled (no alert for what the person just did).
-    cancelled_here: Vec<String>,
+    /// What this console did (no alert for what the person just did).
+    here: alerts::DoneHere,
 }
 
 /// What one pass did.
@@ -179,7 +179,7 @@ pub struct Pass {
 
 impl Syncer {
     pub fn new(store: LocalStore, transport: Arc<dyn Transport>, client_id: String, me: String, page_limit: u32) -> Syncer {
-        Syncer { store, transport, client_id, me, page_limit, cancelled_here: Vec::new() }
+        Syncer { store, transport, client_id, me, page_limit, here: alerts::DoneHere::default() }
     }
 
     /// Catches up, pushes the outbox in order, then pulls what that changed. Pulling first means
@@ -213,8 +213,14 @@ impl Syncer {
             }
             pushed = true;
             for m in &batch {
-                if let MutationOp::CancelBooking { booking_id, .. } = &m.op {
-                    self.cancelled_here.push(booking_id.to_string());
+                match &m.op {
+                    MutationOp::CancelBooking { booking_id, .. } => self.here.cancelled.push(booking_id.to_string()),
+                    MutationOp::Assign { conversation_id, staff_id: Some(staff_id) }
+                        if staff_id.as_str() == self.me && !self.here.assigned_to_me.iter().any(|c| c == conversation_id.as_str()) =>
+                    {
+                        self.here.assigned_to_me.push(conversation_id.to_string())
+                    }
+                    _ => {}
                 }
             }
             let response = self.transport.push(&PushRequest { client_id: self.client_id.as_str().into(), mutations: batch }).await?;
@@ -262,7 +268,7 @@ impl Syncer {
                 let (applied, next) = tokio::join!(self.store.apply_page(&page.changes, page.cursor, !bootstrap), fetch_next);
                 let applied = applied.map_err(local)?;
                 if !bootstrap {
-                    pass.alerts.extend(alerts::for_changes(&self.store, &applied, &self.me, &self.cancelled_here).await.map_err(local)?);
+                    pass.alerts.extend(alerts::for_changes(&self.store, &applied, &self.me, &mut self.here).await.map_err(local)?);
                 }
                 pass.changed.extend(applied.into_iter().map(|a| (a.entity, a.id)));
                 // A push whose answer was lost: the page carries the outcomes.

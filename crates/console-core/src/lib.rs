@@ -359,6 +359,34 @@ impl Console {
         self.queue(MutationOp::Assign { conversation_id: conversation_id.into(), staff_id: staff_id.map(Into::into) }).await
     }
 
+    /// Adds and removes labels on a conversation (labels a colleague added meanwhile stay).
+    pub async fn label_conversation(&self, conversation_id: &str, add: Vec<String>, remove: Vec<String>) -> Result<Queued, ConsoleError> {
+        let (add, remove) = (Self::words(add, "label", 40)?, Self::words(remove, "label", 40)?);
+        self.queue(MutationOp::LabelConversation { conversation_id: conversation_id.into(), add, remove }).await
+    }
+
+    /// Adds and removes a customer's tags (tags a colleague added meanwhile stay).
+    pub async fn tag_customer(&self, customer_id: &str, add: Vec<String>, remove: Vec<String>) -> Result<Queued, ConsoleError> {
+        let (add, remove) = (Self::words(add, "tag", 50)?, Self::words(remove, "tag", 50)?);
+        self.queue(MutationOp::TagCustomer { customer_id: customer_id.into(), add, remove }).await
+    }
+
+    /// Labels or tags as the service will store them (trimmed), refused here when the service
+    /// would refuse them, so nothing doomed waits in the outbox.
+    fn words(words: Vec<String>, what: &str, max: usize) -> Result<Vec<String>, ConsoleError> {
+        words
+            .into_iter()
+            .map(|w| {
+                let w = w.trim().to_owned();
+                if w.is_empty() || w.chars().count() > max || w.chars().any(char::is_control) {
+                    Err(ConsoleError::Invalid(format!("Each {what} must be 1 to {max} characters.")))
+                } else {
+                    Ok(w)
+                }
+            })
+            .collect()
+    }
+
     pub async fn add_note(&self, conversation_id: &str, body: &str) -> Result<Queued, ConsoleError> {
         let body = Self::text(body, "note", 10_000)?;
         self.queue(MutationOp::AddNote { conversation_id: conversation_id.into(), note_id: NoteId::new(), body }).await

@@ -37,6 +37,9 @@ pub struct InboxQuery {
     /// Words to find in customers' names, numbers and messages.
     #[serde(default)]
     pub search: Option<String>,
+    /// Only conversations with this label.
+    #[serde(default)]
+    pub label: Option<String>,
     /// At most this many (default 50, at most 500).
     #[serde(default)]
     pub limit: Option<u32>,
@@ -64,6 +67,9 @@ pub struct InboxItem {
     pub handler: Handler,
     /// Something done here is not confirmed by the service yet.
     pub pending: bool,
+    /// While it waits for a person: since when the customer has been waiting (see
+    /// [`LocalStore::waiting_since`]); the UI counts the minutes from it, offline too.
+    pub waiting_since: Option<protocol::Timestamp>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
@@ -135,6 +141,39 @@ pub struct CustomerProfile {
     pub conversations: Vec<Conversation>,
 }
 
+/// One thing in a customer's whole history (every channel, every conversation).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CustomerEvent {
+    /// A message, call or event line of one of their conversations. `opt`: `out` or `in` when
+    /// it is the customer's STOP or START (the service's keywords).
+    Message { message: Box<Message>, channel: protocol::Channel, author_name: Option<String>, opt: Option<String>, local: Option<LocalState> },
+    Note { note: Note, channel: protocol::Channel, author_name: Option<String>, local: Option<LocalState> },
+    /// A booking, at the time it was made (its current state: moved, cancelled, confirmed).
+    Booking { booking: Booking, service_name: Option<String>, staff_name: Option<String> },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CustomerTimeline {
+    pub customer: Customer,
+    pub conversations: Vec<Conversation>,
+    /// Oldest first; at most the newest `limit`.
+    pub items: Vec<CustomerEvent>,
+    /// Older items were left out.
+    pub more: bool,
+}
+
+/// The service's opt-out and opt-in keywords (`channels/inbound.rs`), to mark them in a history.
+fn opt_keyword(body: &str) -> Option<&'static str> {
+    match body.trim().to_ascii_uppercase().as_str() {
+        "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" | "REVOKE" | "OPTOUT" => Some("out"),
+        "START" => Some("in"),
+        _ => None,
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MessageHit {
     pub message: Message,
@@ -177,6 +216,28 @@ fn local_state(e: &OutboxEntry) -> LocalState {
     }
 }
 
+/// A list of labels or tags with `add` and `remove` applied, as the service merges them.
+fn merged(current: &[String], add: &[String], remove: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = current.iter().filter(|w| !remove.contains(w)).cloned().collect();
+    for w in add {
+        if !remove.contains(w) && !out.contains(w) {
+            out.push(w.clone());
+        }
+    }
+    out
+}
+
+/// Lays my pending tag changes over a customer from the mirror.
+fn overlay_customer(c: &mut Customer, outbox: &[OutboxEntry]) {
+    for e in outbox.iter().filter(|e| e.state == "pending") {
+        if let MutationOp::TagCustomer { customer_id, add, remove } = &e.op {
+            if *customer_id == c.id {
+                c.tags = merged(&c.tags, add, remove);
+            }
+        }
+    }
+}
+
 /// Lays the outbox's pending conversation changes over a conversation from the mirror.
 fn overlay_conversation(c: &mut Conversation, outbox: &[OutboxEntry], me: &str) -> bool {
     let mut touched = false;
@@ -186,6 +247,7 @@ fn overlay_conversation(c: &mut Conversation, outbox: &[OutboxEntry], me: &str) 
             MutationOp::TakeOver { .. } => {
                 c.mode = protocol::ControlMode::Human;
                 c.holder_staff_id = Some(me.into());
+                c.needs_human_since = None;
             }
             MutationOp::HandBack { .. } => {
                 c.mode = protocol::ControlMode::Ai;
@@ -194,6 +256,7 @@ fn overlay_conversation(c: &mut Conversation, outbox: &[OutboxEntry], me: &str) 
             MutationOp::MarkRead { .. } => c.unread_count = 0,
             MutationOp::SetStatus { status, .. } => c.status = *status,
             MutationOp::Assign { staff_id, .. } => c.assignee_staff_id = staff_id.clone(),
+            MutationOp::LabelConversation { add, remove, .. } => c.labels = merged(&c.labels, add, remove),
             _ => {}
         }
     }
@@ -220,6 +283,8 @@ impl LocalStore {
             mode: protocol::ControlMode::Human,
             holder_staff_id: Some(me.into()),
             assignee_staff_id: None,
+            labels: vec![],
+            needs_human_since: None,
             last_activity_at: at,
             last_message_preview: preview.chars().take(140).collect(),
             unread_count: 0,
@@ -242,13 +307,15 @@ impl LocalStore {
     /// A customer from the mirror, else one added here and not confirmed yet.
     async fn customer_or_added(&self, id: &str, outbox: &[OutboxEntry]) -> Result<Option<Customer>, StoreError> {
         if let Some(c) = self.entity(EntityKind::Customer, id).await? {
-            return Ok(Some(serde_json::from_value(c)?));
+            let mut customer: Customer = serde_json::from_value(c)?;
+            overlay_customer(&mut customer, outbox);
+            return Ok(Some(customer));
         }
         for e in outbox {
             if let MutationOp::CreateCustomer { customer_id, customer } = &e.op {
                 if customer_id == id {
                     let at = e.created_at.parse().unwrap_or(protocol::Timestamp::UNIX_EPOCH);
-                    return Ok(Some(Customer {
+                    let mut added = Customer {
                         id: customer_id.clone(),
                         business_id: self.setting("business_id").await?.unwrap_or_default().into(),
                         name: customer.name.clone(),
@@ -261,7 +328,9 @@ impl LocalStore {
                         opted_out_whatsapp: false,
                         created_at: at,
                         updated_at: at,
-                    }));
+                    };
+                    overlay_customer(&mut added, outbox);
+                    return Ok(Some(added));
                 }
             }
         }
@@ -325,6 +394,24 @@ impl LocalStore {
                 sql.push(')');
             }
         }
+        let label = q.label.as_deref().map(str::trim).filter(|l| !l.is_empty());
+        if let Some(label) = label {
+            // Labelled here a moment ago counts too (checked again after the overlay below).
+            sql.push_str(" AND (EXISTS (SELECT 1 FROM json_each(conversations.data, '$.labels') WHERE value = ?)");
+            binds.push(label.to_owned());
+            for e in outbox.iter().filter(|e| e.state == "pending") {
+                if let MutationOp::LabelConversation { conversation_id, add, .. } = &e.op {
+                    if add.iter().any(|a| a == label) {
+                        sql.push_str(" OR conversations.id = ?");
+                        binds.push(conversation_id.to_string());
+                    }
+                }
+            }
+            sql.push(')');
+        }
+        // Waiting for a person: longest waiting first, which the mirror cannot index (it depends
+        // on messages); the queue is short, so it is read whole and sorted and paged here.
+        let by_waiting = q.filter == InboxFilter::NeedsHuman;
         if let Some(search) = q.search.as_deref().and_then(fts_query) {
             sql.push_str(
                 " AND (customer_id IN (SELECT c.id FROM customer_search JOIN customers c ON c.rowid = customer_search.rowid WHERE customer_search MATCH ?) \
@@ -333,7 +420,8 @@ impl LocalStore {
             binds.push(search.clone());
             binds.push(search);
         }
-        if let Some((ms, id)) = q.after.as_deref().and_then(|a| a.split_once(':')).and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_owned()))) {
+        let after = q.after.as_deref().and_then(|a| a.split_once(':')).and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_owned())));
+        if let Some((ms, id)) = after.clone().filter(|_| !by_waiting) {
             sql.push_str(" AND (last_activity_ms < ? OR (last_activity_ms = ? AND conversations.id < ?))");
             binds.push(ms.to_string());
             binds.push(ms.to_string());
@@ -344,20 +432,35 @@ impl LocalStore {
         for b in &binds {
             query = query.bind(b);
         }
-        let rows = query.bind(limit + 1).fetch_all(self.pool()).await?;
+        let rows = query.bind(if by_waiting { 5_000 } else { limit + 1 }).fetch_all(self.pool()).await?;
         let mut items = Vec::with_capacity(rows.len());
         let mut next = None;
         for (i, row) in rows.iter().enumerate() {
-            if i as i64 == limit {
+            if i as i64 == limit && !by_waiting {
                 let last = &rows[i - 1];
                 next = Some(format!("{}:{}", last.try_get::<i64, _>("last_activity_ms")?, last.try_get::<String, _>("id")?));
                 break;
             }
             let mut conversation: Conversation = parse(&row.try_get::<String, _>("data")?)?;
             let pending = overlay_conversation(&mut conversation, &outbox, me);
+            if label.is_some_and(|l| !conversation.labels.iter().any(|x| x == l)) {
+                continue;
+            }
             let handler = self.handler(&conversation, me).await?;
             let customer_name = customer_name(row.try_get("customer_name")?, row.try_get("customer_phone")?);
-            items.push(InboxItem { conversation, customer_name, handler, pending });
+            let waiting_since = self.waiting_since(&conversation).await?;
+            items.push(InboxItem { conversation, customer_name, handler, pending, waiting_since });
+        }
+        if by_waiting {
+            let key = |i: &InboxItem| (i.waiting_since.map_or(i64::MAX, |t| t.as_millis()), i.conversation.id.to_string());
+            items.sort_by_key(key);
+            if let Some(after) = &after {
+                items.retain(|i| key(i) > *after);
+            }
+            if items.len() as i64 > limit {
+                items.truncate(limit as usize);
+                next = items.last().map(|i| format!("{}:{}", key(i).0, key(i).1));
+            }
         }
         // Conversations started here and not confirmed yet lead the first page.
         if q.after.is_none() && q.search.is_none() && matches!(q.filter, InboxFilter::All | InboxFilter::Mine) {
@@ -369,11 +472,54 @@ impl LocalStore {
                 }
                 let customer = self.customer_or_added(&conversation.customer_id, &outbox).await?;
                 let customer_name = customer_name(customer.as_ref().and_then(|c| c.name.clone()), customer.and_then(|c| c.phone));
-                started.push(InboxItem { conversation, customer_name, handler: Handler::Me, pending: true });
+                started.push(InboxItem { conversation, customer_name, handler: Handler::Me, pending: true, waiting_since: None });
             }
             items.splice(0..0, started);
         }
         Ok(InboxPage { items, next })
+    }
+
+    /// Since when the customer of a conversation waiting for a person has been waiting: the
+    /// hand-over, or their oldest message nobody has answered if that came first (they wrote
+    /// while the assistant could not answer). Read from the mirror, so it holds offline; `None`
+    /// for a conversation that is not waiting for a person.
+    pub async fn waiting_since(&self, c: &Conversation) -> Result<Option<protocol::Timestamp>, StoreError> {
+        if c.mode != protocol::ControlMode::NeedsHuman || c.status != protocol::ConversationStatus::Open {
+            return Ok(None);
+        }
+        let unanswered: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(created_ms) FROM messages WHERE conversation_id = ?1 AND json_extract(data, '$.direction') = 'inbound' \
+             AND created_ms > COALESCE((SELECT MAX(created_ms) FROM messages WHERE conversation_id = ?1 \
+             AND json_extract(data, '$.direction') = 'outbound' AND json_extract(data, '$.kind') <> 'event' \
+             AND json_extract(data, '$.delivery_status') <> 'failed'), -1)",
+        )
+        .bind(c.id.as_str())
+        .fetch_one(self.pool())
+        .await?;
+        let unanswered = unanswered.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()).map(protocol::Timestamp::from);
+        Ok(match (c.needs_human_since, unanswered) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (Some(a), None) | (None, Some(a)) => Some(a),
+            // Synced before the service shipped the hand-over time: its last change.
+            (None, None) => Some(c.updated_at),
+        })
+    }
+
+    /// Every label on a conversation in the mirror (and my pending ones), alphabetically.
+    pub async fn labels(&self) -> Result<Vec<String>, StoreError> {
+        let mut labels: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT j.value FROM conversations, json_each(conversations.data, '$.labels') j WHERE j.type = 'text'",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        for e in self.outbox().await?.iter().filter(|e| e.state == "pending") {
+            if let MutationOp::LabelConversation { add, .. } = &e.op {
+                labels.extend(add.iter().cloned());
+            }
+        }
+        labels.sort_by_key(|l| l.to_lowercase());
+        labels.dedup();
+        Ok(labels)
     }
 
     /// Everything in a conversation, oldest first, with my unconfirmed replies and notes (and
@@ -565,6 +711,84 @@ impl LocalStore {
             }
         }
         Ok(Some(CustomerProfile { customer, upcoming, past, conversations }))
+    }
+
+    /// Everything that happened with one customer, across channels: the messages, calls and
+    /// notes of all their conversations (with my unconfirmed replies and notes) and their
+    /// bookings, in one timeline, oldest first, the newest `limit` (default 300).
+    pub async fn customer_timeline(&self, customer_id: &str, me: &str, limit: Option<u32>) -> Result<Option<CustomerTimeline>, StoreError> {
+        let limit = i64::from(limit.unwrap_or(300).clamp(1, 2_000));
+        let Some(profile) = self.customer_profile(customer_id).await? else { return Ok(None) };
+        let channel_of = |id: &str| profile.conversations.iter().find(|c| c.id == id).map(|c| c.channel);
+        let mut entries: Vec<(protocol::Timestamp, String, CustomerEvent)> = Vec::new();
+        let mut names: std::collections::HashMap<String, Option<String>> = std::collections::HashMap::new();
+        // The newest `limit` of each kind is enough to make the newest `limit` of all.
+        let rows = sqlx::query(
+            "SELECT m.data FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.customer_id = ? \
+             ORDER BY m.created_ms DESC, m.id DESC LIMIT ?",
+        )
+        .bind(customer_id)
+        .bind(limit + 1)
+        .fetch_all(self.pool())
+        .await?;
+        for row in &rows {
+            let message: Message = parse(&row.try_get::<String, _>("data")?)?;
+            let Some(channel) = channel_of(&message.conversation_id) else { continue };
+            let author_name = match &message.author_staff_id {
+                Some(s) => {
+                    if !names.contains_key(s.as_str()) {
+                        names.insert(s.to_string(), self.staff_name(s).await?);
+                    }
+                    names[s.as_str()].clone()
+                }
+                None => None,
+            };
+            let opt = (message.direction == protocol::Direction::Inbound).then(|| opt_keyword(&message.body)).flatten().map(str::to_owned);
+            entries.push((message.created_at, message.id.to_string(), CustomerEvent::Message { message: Box::new(message), channel, author_name, opt, local: None }));
+        }
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT n.data FROM notes n JOIN conversations c ON c.id = n.conversation_id WHERE c.customer_id = ? ORDER BY n.created_ms DESC LIMIT ?",
+        )
+        .bind(customer_id)
+        .bind(limit + 1)
+        .fetch_all(self.pool())
+        .await?;
+        for data in &rows {
+            let note: Note = parse(data)?;
+            let Some(channel) = channel_of(&note.conversation_id) else { continue };
+            let author_name = self.staff_name(&note.author_staff_id).await?;
+            entries.push((note.created_at, note.id.to_string(), CustomerEvent::Note { note, channel, author_name, local: None }));
+        }
+        for booking in profile.upcoming.iter().chain(profile.past.iter()) {
+            let service_name = self.entity(EntityKind::Service, &booking.service_id).await?.and_then(|s| s.get("name").and_then(Value::as_str).map(str::to_owned));
+            let staff_name = self.staff_name(&booking.staff_id).await?;
+            entries.push((booking.created_at, booking.id.to_string(), CustomerEvent::Booking { booking: booking.clone(), service_name, staff_name }));
+        }
+        // What I wrote to them and the service has not confirmed: from each conversation's own
+        // timeline, which lays the outbox over the mirror.
+        for conversation in &profile.conversations {
+            let Some(t) = self.timeline(&conversation.id, me).await? else { continue };
+            for item in t.items {
+                match item {
+                    TimelineItem::Message { message, author_name, local: Some(local) } => entries.push((
+                        message.created_at,
+                        message.id.to_string(),
+                        CustomerEvent::Message { message, channel: conversation.channel, author_name, opt: None, local: Some(local) },
+                    )),
+                    TimelineItem::Note { note, author_name, local: Some(local) } => entries.push((
+                        note.created_at,
+                        note.id.to_string(),
+                        CustomerEvent::Note { note, channel: conversation.channel, author_name, local: Some(local) },
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        entries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let more = entries.len() as i64 > limit;
+        let skip = entries.len().saturating_sub(limit as usize);
+        let items = entries.into_iter().skip(skip).map(|e| e.2).collect();
+        Ok(Some(CustomerTimeline { customer: profile.customer, conversations: profile.conversations, items, more }))
     }
 
     /// Customers whose name, number or email match, best first.

@@ -208,6 +208,27 @@ pub async fn apply_update(tx: &mut BusinessTx, auth: &Actor, id: &str, req: Upda
     Ok(saved)
 }
 
+/// Adds and removes tags (the console's `tag_customer`): tags someone else added meanwhile stay.
+pub async fn tag(tx: &mut BusinessTx, auth: &Actor, id: &str, add: &[String], remove: &[String]) -> Result<Customer, Error> {
+    auth.require(Permission::HandleConversations)?;
+    let mut customer = load(tx.conn(), &auth.business_id, id).await?.ok_or_else(|| Error::NotFound("customer"))?;
+    let add = clean_tags(add.to_vec())?;
+    let remove = clean_tags(remove.to_vec())?;
+    let mut tags: Vec<String> = customer.tags.iter().filter(|t| !remove.contains(t)).cloned().collect();
+    tags.extend(add.into_iter().filter(|t| !remove.contains(t)));
+    let tags = clean_tags(tags)?;
+    if tags == customer.tags {
+        return Ok(customer);
+    }
+    // How many, never which (the audit log outlives an erased customer).
+    let added = tags.iter().filter(|t| !customer.tags.contains(t)).count();
+    let removed = customer.tags.iter().filter(|t| !tags.contains(t)).count();
+    customer.tags = tags;
+    let saved = save(tx, &customer, false).await?;
+    tx.audit(Some(&auth.staff_id), "customer.tagged", Some(("customer", id)), serde_json::json!({"added": added, "removed": removed})).await?;
+    Ok(saved)
+}
+
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListCustomers {

@@ -154,6 +154,8 @@ pub enum BookingError {
 pub enum TakeoverError {
     #[error("{holder_name} is handling this conversation.")]
     AlreadyHeld { holder: StaffId, holder_name: String },
+    #[error("{name} is no longer on the staff; assign the conversation to someone else.")]
+    AssigneeInactive { name: String },
 }
 
 /// Why a message cannot be sent (nothing was sent).
@@ -285,6 +287,7 @@ impl Error {
                 BookingError::VersionConflict { .. } => C::VersionConflict,
             },
             Error::Takeover(TakeoverError::AlreadyHeld { .. }) => C::AlreadyHeld,
+            Error::Takeover(TakeoverError::AssigneeInactive { .. }) => C::StaffInactive,
             Error::Send(e) => match e {
                 SendRefusal::CustomerOptedOut => C::CustomerOptedOut,
                 SendRefusal::ChannelNotConfigured(_) => C::ChannelNotConfigured,

@@ -11,6 +11,10 @@ wire! {
         pub timezone: String,
         pub locale: String,
         pub currency: String,
+        /// How long a customer waiting for a person may wait before the console shows it as
+        /// late (the queue colours waiting times against it).
+        #[serde(default = "default_wait_target")]
+        pub wait_target_minutes: u32,
         pub created_at: Timestamp,
         pub updated_at: Timestamp,
     }
@@ -25,7 +29,13 @@ request! {
         pub locale: Option<String>,
         /// ISO 4217 code, e.g. `EUR`.
         pub currency: Option<String>,
+        /// 1 to 1440.
+        pub wait_target_minutes: Option<u32>,
     }
+}
+
+fn default_wait_target() -> u32 {
+    5
 }
 
 wire! {

@@ -78,6 +78,13 @@ wire! {
         /// Whose job this conversation is (independent of who holds it right now).
         #[serde(default)]
         pub assignee_staff_id: Option<StaffId>,
+        /// Labels staff put on it (`complaint`, `wedding party`), in the order they were added.
+        #[serde(default)]
+        pub labels: Vec<String>,
+        /// While `mode` is `needs_human`: when it was handed over to a person (the customer has
+        /// been waiting at least since then).
+        #[serde(default)]
+        pub needs_human_since: Option<Timestamp>,
         pub last_activity_at: Timestamp,
         pub last_message_preview: String,
         pub unread_count: u32,
@@ -140,6 +147,8 @@ request! {
         #[serde(default, deserialize_with = "patch::field", skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
         pub assignee_staff_id: Option<Option<StaffId>>,
+        /// Replaces the conversation's labels (1 to 40 characters each, at most 20).
+        pub labels: Option<Vec<String>>,
     }
 }
 

@@ -77,6 +77,8 @@ wire_enum! {
         InvalidRange = "invalid_range",
         // Conversations and sending.
         AlreadyHeld = "already_held",
+        /// A conversation was assigned to a colleague who is no longer active.
+        StaffInactive = "staff_inactive",
         CustomerOptedOut = "customer_opted_out",
         ChannelNotConfigured = "channel_not_configured",
         WhatsappWindowClosed = "whatsapp_window_closed",

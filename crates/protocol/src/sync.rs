@@ -87,8 +87,19 @@ pub enum MutationOp {
     HandBack { conversation_id: ConversationId },
     MarkRead { conversation_id: ConversationId },
     SetStatus { conversation_id: ConversationId, status: ConversationStatus },
-    /// `staff_id: null` unassigns.
+    /// `staff_id: null` unassigns. The assignee must be an active colleague (`unknown_staff`,
+    /// `staff_inactive`); they get a notification.
     Assign { conversation_id: ConversationId, staff_id: Option<StaffId> },
+    /// Adds and removes labels on a conversation. Labels someone else added meanwhile stay (two
+    /// desks labelling offline both keep theirs); adding one it has, or removing one it lacks, is
+    /// no change.
+    LabelConversation {
+        conversation_id: ConversationId,
+        #[serde(default)]
+        add: Vec<String>,
+        #[serde(default)]
+        remove: Vec<String>,
+    },
     AddNote { conversation_id: ConversationId, note_id: NoteId, body: String },
     CreateBooking {
         booking_id: BookingId,
@@ -117,6 +128,15 @@ pub enum MutationOp {
         reason: Option<String>,
     },
     UpdateCustomer { customer_id: CustomerId, changes: UpdateCustomer },
+    /// Adds and removes a customer's tags, merging like [`MutationOp::LabelConversation`] (where
+    /// `update_customer` replaces the whole list).
+    TagCustomer {
+        customer_id: CustomerId,
+        #[serde(default)]
+        add: Vec<String>,
+        #[serde(default)]
+        remove: Vec<String>,
+    },
     /// A customer added at the desk (a walk-in, someone who phoned), with the console's id.
     CreateCustomer { customer_id: CustomerId, customer: CreateCustomer },
     /// Writing first to a customer: opens their conversation on `channel` (the console's id; if
@@ -154,11 +174,13 @@ impl MutationOp {
         "mark_read",
         "set_status",
         "assign",
+        "label_conversation",
         "add_note",
         "create_booking",
         "reschedule_booking",
         "cancel_booking",
         "update_customer",
+        "tag_customer",
         "create_customer",
         "start_conversation",
     ];
@@ -173,11 +195,13 @@ impl MutationOp {
             MutationOp::MarkRead { .. } => "mark_read",
             MutationOp::SetStatus { .. } => "set_status",
             MutationOp::Assign { .. } => "assign",
+            MutationOp::LabelConversation { .. } => "label_conversation",
             MutationOp::AddNote { .. } => "add_note",
             MutationOp::CreateBooking { .. } => "create_booking",
             MutationOp::RescheduleBooking { .. } => "reschedule_booking",
             MutationOp::CancelBooking { .. } => "cancel_booking",
             MutationOp::UpdateCustomer { .. } => "update_customer",
+            MutationOp::TagCustomer { .. } => "tag_customer",
             MutationOp::CreateCustomer { .. } => "create_customer",
             MutationOp::StartConversation { .. } => "start_conversation",
             MutationOp::Unreadable { name, .. } => name,
@@ -195,6 +219,7 @@ impl MutationOp {
             | MutationOp::MarkRead { conversation_id }
             | MutationOp::SetStatus { conversation_id, .. }
             | MutationOp::Assign { conversation_id, .. }
+            | MutationOp::LabelConversation { conversation_id, .. }
             | MutationOp::AddNote { conversation_id, .. }
             | MutationOp::StartConversation { conversation_id, .. } => Some(conversation_id),
             _ => None,

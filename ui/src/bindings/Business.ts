@@ -2,4 +2,9 @@
 import type { BusinessId } from "./BusinessId";
 import type { Timestamp } from "./Timestamp";
 
-export type Business = { id: BusinessId, name: string, timezone: string, locale: string, currency: string, created_at: Timestamp, updated_at: Timestamp, };
+export type Business = { id: BusinessId, name: string, timezone: string, locale: string, currency: string, 
+/**
+ * How long a customer waiting for a person may wait before the console shows it as
+ * late (the queue colours waiting times against it).
+ */
+wait_target_minutes: number, created_at: Timestamp, updated_at: Timestamp, };

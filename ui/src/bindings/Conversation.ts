@@ -17,7 +17,16 @@ holder_staff_id: StaffId | null,
 /**
  * Whose job this conversation is (independent of who holds it right now).
  */
-assignee_staff_id: StaffId | null, last_activity_at: Timestamp, last_message_preview: string, unread_count: number, 
+assignee_staff_id: StaffId | null, 
+/**
+ * Labels staff put on it (`complaint`, `wedding party`), in the order they were added.
+ */
+labels: Array<string>, 
+/**
+ * While `mode` is `needs_human`: when it was handed over to a person (the customer has
+ * been waiting at least since then).
+ */
+needs_human_since: Timestamp | null, last_activity_at: Timestamp, last_message_preview: string, unread_count: number, 
 /**
  * What staff may send here, decided by the service (see [`ReplyWindow`]).
  */

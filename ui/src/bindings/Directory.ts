@@ -4,4 +4,9 @@ import type { Service } from "./Service";
 import type { Staff } from "./Staff";
 import type { WhatsappTemplate } from "./WhatsappTemplate";
 
-export type Directory = { staff: Array<Staff>, services: Array<Service>, canned_responses: Array<CannedResponse>, templates: Array<WhatsappTemplate>, };
+export type Directory = { 
+/**
+ * How many minutes a customer waiting for a person may wait before it shows as late (the
+ * business's setting; 5 until it is synced).
+ */
+wait_target_minutes: number, staff: Array<Staff>, services: Array<Service>, canned_responses: Array<CannedResponse>, templates: Array<WhatsappTemplate>, };

@@ -7,6 +7,10 @@ export type InboxQuery = { filter: InboxFilter,
  */
 search: string | null, 
 /**
+ * Only conversations with this label.
+ */
+label: string | null, 
+/**
  * At most this many (default 50, at most 500).
  */
 limit: number | null, 

@@ -8,4 +8,8 @@ locale: string | null,
 /**
  * ISO 4217 code, e.g. `EUR`.
  */
-currency: string | null, };
+currency: string | null, 
+/**
+ * 1 to 1440.
+ */
+wait_target_minutes: number | null, };

@@ -10,4 +10,8 @@ mark_read: boolean | null,
 /**
  * A staff id assigns the conversation to them; `null` unassigns it.
  */
-assignee_staff_id?: StaffId | null | null, };
+assignee_staff_id?: StaffId | null | null, 
+/**
+ * Replaces the conversation's labels (1 to 40 characters each, at most 20).
+ */
+labels: Array<string> | null, };

@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The inbox: conversations, newest activity first, with filters and cursor pagination.
-#[utoipa::path(get, path = "/v1/conversations", tag = "conversations", security(("bearer" = [])), params(("status" = Option<ConversationStatus>, Query), ("mode" = Option<ControlMode>, Query), ("channel" = Option<Channel>, Query), ("holder" = Option<String>, Query, description = "A staff id, or `me`."), ("assignee" = Option<String>, Query, description = "A staff id, or `me`."), ("customer_id" = Option<String>, Query), ("unread" = Option<bool>, Query, description = "Only conversations with unread messages."), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
+#[utoipa::path(get, path = "/v1/conversations", tag = "conversations", security(("bearer" = [])), params(("status" = Option<ConversationStatus>, Query), ("mode" = Option<ControlMode>, Query), ("channel" = Option<Channel>, Query), ("holder" = Option<String>, Query, description = "A staff id, or `me`."), ("assignee" = Option<String>, Query, description = "A staff id, or `me`."), ("customer_id" = Option<String>, Query), ("unread" = Option<bool>, Query, description = "Only conversations with unread messages."), ("label" = Option<String>, Query, description = "Only conversations with this label."), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
     responses((status = 200, body = Page<Conversation>), (status = 400, body = protocol::ErrorBody)))]
 async fn list_conversations(
     State(state): State<AppState>,

@@ -64,12 +64,15 @@ enum Verb {
     Sync,
     /// Stay connected: print what changes and show desktop notifications, until Ctrl-C.
     Watch,
-    /// The conversations, newest first.
+    /// The conversations, newest first (`--filter needs-human`: longest waiting first).
     Inbox {
         #[arg(long, value_enum, default_value = "all")]
         filter: Filter,
         #[arg(long)]
         search: Option<String>,
+        /// Only conversations with this label.
+        #[arg(long)]
+        label: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: u32,
         #[arg(long)]
@@ -253,7 +256,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
-        Verb::Inbox { filter, search, limit, json } => {
+        Verb::Inbox { filter, search, label, limit, json } => {
             let filter = match filter {
                 Filter::All => InboxFilter::All,
                 Filter::NeedsHuman => InboxFilter::NeedsHuman,
@@ -261,7 +264,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 Filter::Assistant => InboxFilter::Assistant,
                 Filter::Resolved => InboxFilter::Resolved,
             };
-            let page = console.store().inbox(&InboxQuery { filter, search, limit: Some(limit), after: None }, console.me()?).await?;
+            let page = console.store().inbox(&InboxQuery { filter, search, label, limit: Some(limit), after: None }, console.me()?).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&page).unwrap_or_default());
             } else if page.items.is_empty() {
@@ -270,7 +273,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 for item in page.items {
                     let who = match item.handler {
                         Handler::Assistant => "assistant".to_owned(),
-                        Handler::NeedsHuman => "NEEDS A PERSON".to_owned(),
+                        Handler::NeedsHuman => match item.waiting_since {
+                            Some(since) => format!("WAITING {} MIN", (jiff::Timestamp::now().as_millisecond() - since.as_millis()).max(0) / 60_000),
+                            None => "NEEDS A PERSON".to_owned(),
+                        },
                         Handler::Me => "me".to_owned(),
                         Handler::Colleague { name, .. } => name,
                     };

@@ -11,7 +11,7 @@ use crate::store::{bind_all, cursor, json_column, Bind, Filter};
 use crate::Core;
 
 pub async fn load(conn: &mut AnyConnection, business_id: &str) -> Result<Business, Error> {
-    let row = sqlx::query("SELECT id, name, timezone, locale, currency, created_at, updated_at FROM businesses WHERE id = $1")
+    let row = sqlx::query("SELECT id, name, timezone, locale, currency, wait_target_minutes, created_at, updated_at FROM businesses WHERE id = $1")
         .bind(business_id)
         .fetch_optional(conn)
         .await?
@@ -22,6 +22,7 @@ pub async fn load(conn: &mut AnyConnection, business_id: &str) -> Result<Busines
         timezone: row.try_get("timezone")?,
         locale: row.try_get("locale")?,
         currency: row.try_get("currency")?,
+        wait_target_minutes: u32::try_from(row.try_get::<i64, _>("wait_target_minutes")?).unwrap_or(5),
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -71,12 +72,19 @@ pub async fn update(core: &Core, actor: &Actor, req: UpdateBusiness) -> Result<B
     if let Some(currency) = &req.currency {
         business.currency = check_currency(currency)?;
     }
+    if let Some(minutes) = req.wait_target_minutes {
+        if !(1..=1440).contains(&minutes) {
+            return Err(Error::invalid("`wait_target_minutes` must be 1 to 1440."));
+        }
+        business.wait_target_minutes = minutes;
+    }
     let now = tx.now_ms();
-    sqlx::query("UPDATE businesses SET name = $1, timezone = $2, locale = $3, currency = $4, updated_at = $5 WHERE id = $6")
+    sqlx::query("UPDATE businesses SET name = $1, timezone = $2, locale = $3, currency = $4, wait_target_minutes = $5, updated_at = $6 WHERE id = $7")
         .bind(&business.name)
         .bind(&business.timezone)
         .bind(&business.locale)
         .bind(&business.currency)
+        .bind(i64::from(business.wait_target_minutes))
         .bind(now)
         .bind(&actor.business_id)
         .execute(tx.conn())

@@ -18,13 +18,13 @@ use sqlx::AnyConnection;
 use sqlx::Row;
 
 use crate::accounts::{required_text, Actor, Permission};
-use crate::error::{Error, SyncError};
+use crate::error::{Error, SyncError, TakeoverError};
 use crate::store::{bind_all, cursor, json_column, rfc3339, Bind, BusinessTx, Filter, StoreError};
 
 const PREVIEW_CHARS: usize = 140;
 const DETAIL_MESSAGES: i64 = 50;
 
-const COLUMNS: &str = "id, business_id, customer_id, channel, status, mode, holder_staff_id, assignee_staff_id, \
+const COLUMNS: &str = "id, business_id, customer_id, channel, status, mode, holder_staff_id, assignee_staff_id, labels, escalated_at, \
                        last_activity_at, last_message_preview, unread_count, last_inbound_at, created_at, updated_at";
 
 /// How long after the customer's last message WhatsApp lets a business write freely.
@@ -56,15 +56,20 @@ fn from_row(row: &AnyRow) -> Result<Conversation, StoreError> {
     let status: String = row.try_get("status")?;
     let mode: String = row.try_get("mode")?;
     let channel = Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?;
+    let mode = ControlMode::parse(&mode).ok_or_else(|| corrupt("mode", &mode))?;
     Ok(Conversation {
         id: row.try_get("id")?,
         business_id: row.try_get("business_id")?,
         customer_id: row.try_get("customer_id")?,
         channel,
         status: ConversationStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
-        mode: ControlMode::parse(&mode).ok_or_else(|| corrupt("mode", &mode))?,
+        mode,
         holder_staff_id: row.try_get("holder_staff_id")?,
         assignee_staff_id: row.try_get("assignee_staff_id")?,
+        labels: json_column(&row.try_get::<String, _>("labels")?, "conversations.labels")?,
+        // `escalated_at` outlives a take-over (a hand-back clears it); it only means waiting while
+        // nobody holds the conversation.
+        needs_human_since: if mode == ControlMode::NeedsHuman { row.try_get::<Option<i64>, _>("escalated_at")?.map(rfc3339) } else { None },
         last_activity_at: rfc3339(row.try_get("last_activity_at")?),
         last_message_preview: row.try_get("last_message_preview")?,
         unread_count: u32::try_from(row.try_get::<i64, _>("unread_count")?).unwrap_or(u32::MAX),
@@ -299,6 +304,7 @@ pub struct InboxQuery {
     pub assignee: Option<String>,
     pub customer_id: Option<String>,
     pub unread: Option<bool>,
+    pub label: Option<String>,
     pub cursor: Option<String>,
 }
 
@@ -328,6 +334,13 @@ pub async fn inbox_page(state: &Core, auth: &Actor, q: &InboxQuery, limit: i64) 
     }
     if q.unread == Some(true) {
         f.and("unread_count > 0", []);
+    }
+    if let Some(label) = &q.label {
+        // Labels are a JSON array of strings: look for the label's JSON text, quotes included, so
+        // `vip` does not find `vip-gold`. LIKE's own wildcards in it are escaped.
+        let needle = serde_json::to_string(label.trim()).map_err(Error::internal)?;
+        let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        f.and("labels LIKE ? ESCAPE '\\'", [Bind::Text(format!("%{escaped}%"))]);
     }
     if let Some(c) = &q.cursor {
         let (ms, id) = cursor::decode(c).ok_or_else(|| SyncError::InvalidCursor("The cursor is not valid."))?;
@@ -403,16 +416,33 @@ pub async fn apply_update(tx: &mut BusinessTx, auth: &Actor, id: &str, req: Upda
     }
     if let Some(assignee) = req.assignee_staff_id {
         if let Some(staff_id) = &assignee {
-            crate::accounts::staff::require_active(tx.conn(), &auth.business_id, staff_id).await?;
+            // Someone of this business who still works here; another business's staff are
+            // unknown here, whatever their id.
+            match crate::accounts::staff::load(tx.conn(), &auth.business_id, staff_id).await? {
+                Some(s) if s.active => {}
+                Some(s) => return Err(TakeoverError::AssigneeInactive { name: s.name }.into()),
+                None => return Err(crate::error::BookingError::UnknownStaff.into()),
+            }
+        }
+        if assignee != conversation.assignee_staff_id {
+            tx.audit(Some(&auth.staff_id), "conversation.assigned", Some(("conversation", &id)), serde_json::json!({"assignee_staff_id": assignee}))
+                .await?;
         }
         conversation.assignee_staff_id = assignee;
     }
+    if let Some(labels) = req.labels {
+        let labels = clean_labels(labels)?;
+        audit_labels(tx, auth, &id, &conversation.labels, &labels).await?;
+        conversation.labels = labels;
+    }
+    let labels = serde_json::to_string(&conversation.labels).map_err(Error::internal)?;
     sqlx::query(
-        "UPDATE conversations SET status = $1, unread_count = $2, assignee_staff_id = $3, updated_at = $4 WHERE id = $5 AND business_id = $6",
+        "UPDATE conversations SET status = $1, unread_count = $2, assignee_staff_id = $3, labels = $4, updated_at = $5 WHERE id = $6 AND business_id = $7",
     )
         .bind(conversation.status.as_str())
         .bind(conversation.unread_count as i64)
         .bind(conversation.assignee_staff_id.as_deref())
+        .bind(labels)
         .bind(tx.now_ms())
         .bind(&id)
         .bind(&auth.business_id)
@@ -421,6 +451,60 @@ pub async fn apply_update(tx: &mut BusinessTx, auth: &Actor, id: &str, req: Upda
     let conversation = load(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
     tx.record(EntityKind::Conversation, &id, Some(&conversation)).await?;
     Ok(conversation)
+}
+
+/// Most labels a conversation can carry.
+const MAX_LABELS: usize = 20;
+
+/// One label as stored: trimmed, 1 to 40 characters, no control characters.
+fn clean_label(label: &str) -> Result<String, Error> {
+    let label = label.trim();
+    if label.is_empty() || label.chars().count() > 40 || label.chars().any(char::is_control) {
+        return Err(Error::invalid("Each label must be 1 to 40 characters."));
+    }
+    Ok(label.to_owned())
+}
+
+fn clean_labels(labels: Vec<String>) -> Result<Vec<String>, Error> {
+    let mut out: Vec<String> = Vec::new();
+    for label in labels {
+        let label = clean_label(&label)?;
+        if !out.contains(&label) {
+            out.push(label);
+        }
+    }
+    if out.len() > MAX_LABELS {
+        return Err(Error::invalid(format!("A conversation can have at most {MAX_LABELS} labels.")));
+    }
+    Ok(out)
+}
+
+/// The audit line of a label change: how many were added and removed, not which (labels say
+/// what a customer wrote about, and the audit log outlives an erased customer).
+async fn audit_labels(tx: &mut BusinessTx, auth: &Actor, id: &str, before: &[String], after: &[String]) -> Result<(), Error> {
+    let added = after.iter().filter(|l| !before.contains(l)).count();
+    let removed = before.iter().filter(|l| !after.contains(l)).count();
+    if added + removed > 0 {
+        tx.audit(Some(&auth.staff_id), "conversation.labelled", Some(("conversation", id)), serde_json::json!({"added": added, "removed": removed}))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Adds and removes labels (the console's `label_conversation`): labels someone else added
+/// meanwhile stay, so two desks labelling offline both keep theirs.
+pub async fn label(tx: &mut BusinessTx, auth: &Actor, id: &str, add: &[String], remove: &[String]) -> Result<Conversation, Error> {
+    auth.require(Permission::HandleConversations)?;
+    let conversation = load(tx.conn(), &auth.business_id, id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    let add = add.iter().map(|l| clean_label(l)).collect::<Result<Vec<_>, _>>()?;
+    let remove = remove.iter().map(|l| clean_label(l)).collect::<Result<Vec<_>, _>>()?;
+    let mut labels: Vec<String> = conversation.labels.iter().filter(|l| !remove.contains(l)).cloned().collect();
+    labels.extend(add.into_iter().filter(|l| !remove.contains(l)));
+    let labels = clean_labels(labels)?;
+    if labels == conversation.labels {
+        return Ok(conversation);
+    }
+    apply_update(tx, auth, id, UpdateConversation { labels: Some(labels), ..Default::default() }).await
 }
 
 /// Adds an internal note; with `note_id` (made by a console), adding it again returns it.
@@ -471,6 +555,8 @@ pub struct ListConversations {
     pub customer_id: Option<String>,
     /// Only conversations with unread messages.
     pub unread: Option<bool>,
+    /// Only conversations with this label.
+    pub label: Option<String>,
     pub cursor: Option<String>,
     /// 1–200, default 50.
     pub limit: Option<u32>,
@@ -496,6 +582,7 @@ pub async fn list_conversations(core: &Core, actor: &Actor, q: ListConversations
         assignee: q.assignee,
         customer_id: q.customer_id,
         unread: q.unread,
+        label: q.label,
         cursor: q.cursor,
     };
     let page = inbox_page(core, actor, &query, limit).await?;

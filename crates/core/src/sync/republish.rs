@@ -2,9 +2,10 @@
 //! gives a kind a new field lists the businesses in `republish`, and this job writes each of
 //! their rows of that kind to the change log again (a batch per step, resuming after the last id
 //! it did), so consoles pull the new shape instead of keeping the old one until the row next
-//! changes. Migration 0016 did this for conversations when they gained their `reply_window`.
+//! changes. Migration 0016 did this for conversations when they gained their `reply_window`; 0017
+//! for conversations (labels, when they were handed over) and businesses (their waiting target).
 
-use protocol::{Conversation, EntityKind};
+use protocol::{Business, Conversation, EntityKind};
 use sqlx::Row;
 
 use crate::error::Error;
@@ -32,10 +33,17 @@ pub async fn step(core: &Core) -> Result<usize, Error> {
                 .fetch_all(tx.conn())
                 .await?
         }
+        // The business itself (0017: its waiting target): one row, published once.
+        Some(EntityKind::Business) if after.is_empty() => vec![business_id.clone()],
         // A kind this version does not republish: nothing to do for it.
         _ => vec![],
     };
     for id in &ids {
+        if entity == EntityKind::Business.as_str() {
+            let business = crate::accounts::business::load(tx.conn(), &business_id).await?;
+            tx.record(EntityKind::Business, id, Some::<&Business>(&business)).await?;
+            continue;
+        }
         let conversation = crate::conversations::load(tx.conn(), &business_id, id).await?.ok_or(Error::NotFound("conversation"))?;
         tx.record(EntityKind::Conversation, id, Some::<&Conversation>(&conversation)).await?;
     }

@@ -8,12 +8,14 @@ mod cancel_booking;
 mod create_booking;
 mod create_customer;
 mod hand_back;
+mod label_conversation;
 mod mark_read;
 mod reschedule_booking;
 mod send_message;
 mod send_template;
 mod set_status;
 mod start_conversation;
+mod tag_customer;
 mod take_over;
 mod update_customer;
 mod use_canned_response;
@@ -42,6 +44,7 @@ pub async fn apply(tx: &mut BusinessTx, actor: &Actor, op: &MutationOp) -> Resul
         MutationOp::MarkRead { conversation_id } => mark_read::apply(tx, actor, conversation_id).await,
         MutationOp::SetStatus { conversation_id, status } => set_status::apply(tx, actor, conversation_id, *status).await,
         MutationOp::Assign { conversation_id, staff_id } => assign::apply(tx, actor, conversation_id, staff_id.as_ref()).await,
+        MutationOp::LabelConversation { conversation_id, add, remove } => label_conversation::apply(tx, actor, conversation_id, add, remove).await,
         MutationOp::AddNote { conversation_id, note_id, body } => add_note::apply(tx, actor, conversation_id, note_id, body).await,
         MutationOp::CreateBooking { booking_id, customer_id, service_id, start, staff_id, notes } => {
             create_booking::apply(tx, actor, booking_id, customer_id, service_id, start, staff_id.as_ref(), notes).await
@@ -53,6 +56,7 @@ pub async fn apply(tx: &mut BusinessTx, actor: &Actor, op: &MutationOp) -> Resul
             cancel_booking::apply(tx, actor, booking_id, *expected_version, reason.as_deref()).await
         }
         MutationOp::UpdateCustomer { customer_id, changes } => update_customer::apply(tx, actor, customer_id, changes.clone()).await,
+        MutationOp::TagCustomer { customer_id, add, remove } => tag_customer::apply(tx, actor, customer_id, add, remove).await,
         MutationOp::CreateCustomer { customer_id, customer } => create_customer::apply(tx, actor, customer_id, customer.clone()).await,
         MutationOp::StartConversation { conversation_id, customer_id, channel, message_id, body, template_id, variables } => {
             start_conversation::apply(tx, actor, conversation_id, customer_id, *channel, message_id, body.as_deref(), template_id.as_ref(), variables).await
