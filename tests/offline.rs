@@ -500,6 +500,7 @@ async fn reports_agree_with_their_rows_and_csv_and_the_last_figures_stay_readabl
     let nothing = desk.dispatch(C::Report { filter }).await.unwrap_err();
     assert_eq!(nothing.kind, "offline", "no figures kept from before signing out: {nothing:?}");
     desk.stop().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_queue_offline_waiting_longest_first_assigned_labelled_and_tagged_once() {
