@@ -8,6 +8,7 @@ use jiff::tz::TimeZone;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use switchboard_testkit::fakes::FakeProviders;
+use switchboard_testkit::smtp::SmtpSink;
 use switchboard_testkit::whatsapp::*;
 use switchboard_testkit::{every_day, on_both_engines, Tenant, TestApp};
 
@@ -304,6 +305,87 @@ async fn only_owners_and_admins_see_reports(f: Fixture) {
     }
     let r = app.get(&format!("/v1/reports/rows?{rg}"), &owner.access).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{r:?}");
+}
+
+}
+
+/// The service with mail going to a real SMTP server on loopback.
+async fn with_mail(engine: switchboard_testkit::Engine) -> (TestApp, SmtpSink, FakeProviders) {
+    let sink = SmtpSink::start().await;
+    let url = sink.url.clone();
+    let (app, fake) = spawn_with_fakes(engine, move |c| {
+        c.access_token_ttl_secs = 30 * 86_400;
+        c.smtp_url = Some(url.into());
+        c.smtp_from = "Switchboard <desk@switchboard.test>".into();
+        c.public_url = "https://desk.example".into();
+    })
+    .await;
+    (app, sink, fake)
+}
+
+/// Sets the test clock to a local time in London (where `signup` puts a business).
+fn london(app: &TestApp, local: &str) {
+    let dt: DateTime = local.parse().unwrap();
+    app.clock.as_ref().unwrap().set(protocol_ts(dt.to_zoned(TimeZone::get("Europe/London").unwrap()).unwrap().timestamp().as_millisecond()));
+}
+
+fn weekly(sink: &SmtpSink, to: &str) -> Vec<switchboard_testkit::smtp::Mail> {
+    sink.to(to).into_iter().filter(|m| m.subject.contains("your week")).collect()
+}
+
+on_both_engines! {
+
+spawn = with_mail;
+
+/// An owner with a verified address gets last week's figures by mail on Monday at 08:00 local,
+/// once however often the workers run; a quiet week sends nothing, nor does a summary more than
+/// three days late; a colleague who is not an owner gets none.
+async fn owners_get_last_weeks_summary_by_mail_on_monday_morning((app, sink, _fake): (TestApp, SmtpSink, FakeProviders)) {
+    // A Monday more than a week ahead of the real time (tokens are checked against it).
+    let mut week = jiff::Zoned::now().date() + jiff::Span::new().days(8);
+    while week.weekday() != jiff::civil::Weekday::Monday {
+        week = week + jiff::Span::new().days(1);
+    }
+    let day = |offset: i64, time: &str| format!("{}T{time}", week + jiff::Span::new().days(offset));
+    london(&app, &day(1, "09:00"));
+    let owner = app.signup("weekly").await;
+    app.drain().await;
+    let confirm = sink.to(&owner.email).into_iter().find(|m| m.subject.contains("Confirm")).expect("a verification mail");
+    let verified = app.call(reqwest::Method::POST, "/v1/auth/verify-email", None, Some(json!({"token": confirm.token().unwrap()}))).await;
+    assert_eq!(verified.status, StatusCode::NO_CONTENT, "{verified:?}");
+    let admin = app.add_staff(&owner, "admin").await;
+    connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
+    london(&app, &day(2, "10:00"));
+    customer_writes(&app, &owner, "15550000009", "wamid.weekly-1", "Hello, are you open on Saturday?").await;
+
+    // Monday, a minute before eight: nothing yet.
+    london(&app, &day(7, "07:59"));
+    app.drain().await;
+    assert!(weekly(&sink, &owner.email).is_empty());
+    // Eight o'clock: last week's figures, beside the week before (when nothing happened).
+    london(&app, &day(7, "08:00"));
+    app.drain().await;
+    app.advance(std::time::Duration::from_secs(3600));
+    app.drain().await;
+    let mails = weekly(&sink, &owner.email);
+    assert_eq!(mails.len(), 1, "one summary however often the workers run: {mails:?}");
+    let mail = &mails[0];
+    assert_eq!(mail.subject, format!("weekly Studio: your week, {} to {}", week, week + jiff::Span::new().days(6)));
+    assert!(mail.body.contains("Conversations: 1 (the week before: 0)"), "{}", mail.body);
+    assert!(mail.body.contains("Bookings: 0 (the week before: 0)"), "{}", mail.body);
+    assert!(mail.body.contains("docs/metrics.md, version 1"), "{}", mail.body);
+    assert!(weekly(&sink, &admin.email).is_empty(), "only owners get it");
+
+    // A week with nothing in it sends nothing.
+    london(&app, &day(14, "08:30"));
+    app.drain().await;
+    assert_eq!(weekly(&sink, &owner.email).len(), 1);
+    // Something happens that week; the service is down until Friday: too late, not sent.
+    london(&app, &day(16, "10:00"));
+    customer_writes(&app, &owner, "15550000010", "wamid.weekly-2", "Hi again").await;
+    london(&app, &day(25, "09:00"));
+    app.drain().await;
+    assert_eq!(weekly(&sink, &owner.email).len(), 1, "a summary four days late is not sent");
 }
 
 }

@@ -70,6 +70,7 @@ pub enum MailKind {
     PasswordReset,
     VerifyEmail,
     NewDevice,
+    WeeklySummary,
 }
 
 impl MailKind {
@@ -79,6 +80,7 @@ impl MailKind {
             MailKind::PasswordReset => "password_reset",
             MailKind::VerifyEmail => "verify_email",
             MailKind::NewDevice => "new_device",
+            MailKind::WeeklySummary => "weekly_summary",
         }
     }
 }
@@ -99,15 +101,32 @@ pub async fn queue(
     subject: &str,
     body: &str,
 ) -> Result<bool, Error> {
+    queue_once(conn, core, &core.db.new_id::<String>(), business_id, kind, to, subject, body).await
+}
+
+/// Queues a mail under `id` unless a mail with that id was ever queued (a key such as
+/// `weekly_summary:{staff}:{week}` makes it once per person and week, whichever instance asks).
+/// `false` when nothing was queued: no SMTP, or queued before.
+#[allow(clippy::too_many_arguments)]
+pub async fn queue_once(
+    conn: &mut AnyConnection,
+    core: &Core,
+    id: &str,
+    business_id: Option<&str>,
+    kind: MailKind,
+    to: &str,
+    subject: &str,
+    body: &str,
+) -> Result<bool, Error> {
     if core.mailer.is_none() {
         return Ok(false);
     }
     let now = core.db.now_ms();
-    sqlx::query(
+    let queued = sqlx::query(
         "INSERT INTO mail_outbox (id, business_id, kind, recipient, subject, body_sealed, status, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7) ON CONFLICT (id) DO NOTHING",
     )
-    .bind(core.db.new_id::<String>())
+    .bind(id)
     .bind(business_id)
     .bind(kind.as_str())
     .bind(to)
@@ -115,8 +134,9 @@ pub async fn queue(
     .bind(core.secrets.seal(&SealedBody { body: body.to_owned() }))
     .bind(now)
     .execute(conn)
-    .await?;
-    Ok(true)
+    .await?
+    .rows_affected();
+    Ok(queued == 1)
 }
 
 /// Sends what is due: one mail per step (claimed with a lease, so instances share the work).

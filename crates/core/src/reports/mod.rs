@@ -8,6 +8,7 @@
 
 pub mod metrics;
 pub mod outcomes;
+pub mod weekly;
 
 use std::collections::HashMap;
 

@@ -37,12 +37,15 @@ pub enum Job {
     Automations,
     /// Google Calendar: bookings written, chosen calendars read, push channels renewed.
     Calendar,
+    /// Each owner's weekly summary is queued as mail (Monday 08:00 local, for the week before).
+    WeeklySummary,
     /// Queued mail goes to the SMTP server.
     Mail,
 }
 
 impl Job {
-    pub const ALL: [Job; 9] = [Job::Intake, Job::Automations, Job::Outbox, Job::Assistant, Job::Handback, Job::Compaction, Job::Republish, Job::Calendar, Job::Mail];
+    pub const ALL: [Job; 10] =
+        [Job::Intake, Job::Automations, Job::Outbox, Job::Assistant, Job::Handback, Job::Compaction, Job::Republish, Job::Calendar, Job::WeeklySummary, Job::Mail];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -54,6 +57,7 @@ impl Job {
             Job::Republish => "republish",
             Job::Automations => "automations",
             Job::Calendar => "calendar",
+            Job::WeeklySummary => "weekly_summary",
             Job::Mail => "mail",
         }
     }
@@ -103,6 +107,8 @@ impl Job {
             // Reminders are due to the minute; a minute's poll is the safety net.
             Job::Automations => Duration::from_secs(15),
             Job::Calendar => Duration::from_secs(5),
+            // Due once a week per owner; ten minutes late is on time.
+            Job::WeeklySummary => Duration::from_secs(600),
             Job::Mail => Duration::from_secs(5),
         }
     }
@@ -129,6 +135,7 @@ pub async fn step(core: &Core, job: Job) -> Result<usize, Error> {
             crate::sync::republish::step(core).await
         }
         Job::Calendar => crate::scheduling::google::step(core).await,
+        Job::WeeklySummary => crate::reports::weekly::queue_due(core).await,
         Job::Mail => crate::mail::send_due(core).await,
     }
 }
