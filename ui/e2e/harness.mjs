@@ -111,6 +111,8 @@ export function scanForSecrets(dir, secrets) {
 export async function demoService(dir, extra = {}) {
   const port = await freePort();
   const env = { SWITCHBOARD_BIND: `127.0.0.1:${port}`, SWITCHBOARD_DATA_DIR: dir, SWITCHBOARD_DEMO_APP_SECRET: APP_SECRET, SWITCHBOARD_LOG: "warn", ...extra };
+  // Google's change notifications come to the address the service says it is at.
+  if (extra.SWITCHBOARD_GOOGLE_OAUTH_BASE) env.SWITCHBOARD_PUBLIC_URL = `http://127.0.0.1:${port}`;
   const service = { url: `http://127.0.0.1:${port}`, child: null };
   service.start = async () => {
     service.child = (await start("switchboard-cloud", ["demo", "--no-traffic"], env, /running at (http:\/\/\S+)/)).child;
@@ -120,11 +122,13 @@ export async function demoService(dir, extra = {}) {
   return service;
 }
 
-/** The local Google stand-in (`google-stand-in` from crates/testkit): the service's settings that
- * point at it. Its consent page redirects at once, as if the person clicked "Allow". */
+/** The local Google stand-in (`google-stand-in` from crates/testkit): `env`, the service's
+ * settings that point at it (its consent page redirects at once, as if the person clicked
+ * "Allow"), and `control`, where the story plays someone changing Google Calendar. */
 export async function googleStandIn() {
   const { url } = await start("google-stand-in", [], {}, /^([\s\S]*)Google stand-in at http/);
-  return Object.fromEntries(url.split("\n").filter((l) => l.startsWith("SWITCHBOARD_GOOGLE_")).map((l) => l.split(/=(.*)/s).slice(0, 2)));
+  const lines = url.split("\n").map((l) => l.split(/=(.*)/s).slice(0, 2));
+  return { env: Object.fromEntries(lines.filter(([k]) => k.startsWith("SWITCHBOARD_GOOGLE_"))), control: Object.fromEntries(lines).control };
 }
 
 /** Runs a story: cleans up the programs it started and fails the process if it failed. */

@@ -31,7 +31,8 @@ async function ownerToken(serviceUrl) {
 async function main() {
   fs.mkdirSync(out, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "switchboard-e2e-"));
-  const service = await demoService(path.join(tmp, "cloud"), await googleStandIn());
+  const google = await googleStandIn();
+  const service = await demoService(path.join(tmp, "cloud"), google.env);
   const serviceUrl = service.url;
   log(`service at ${serviceUrl}`);
   // The demo's own bookings before the story books any (Reports must show these plus the story's).
@@ -196,7 +197,7 @@ async function main() {
     await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
     await page.screenshot({ path: path.join(out, "11-automations.png") });
 
-    log("settings: Google Calendar — connect (system browser, loopback), choose calendars, disconnect");
+    log("settings: Google Calendar — connect (system browser, loopback), choose calendars, a booking deleted in Google becomes a task and is applied, disconnect");
     await page.getByRole("button", { name: "Google Calendar", exact: true }).click();
     const owner = page.getByTestId("google-person").first();
     await owner.getByTestId("google-status").filter({ hasText: "Not connected" }).waitFor();
@@ -205,7 +206,19 @@ async function main() {
     await owner.getByLabel("Family").check();
     await owner.getByRole("button", { name: "Use these calendars" }).click();
     await owner.getByRole("status").filter({ hasText: "now block" }).waitFor();
+    // The upcoming bookings went into Google; someone deletes one there. The desk gets a task.
+    let deleted = null;
+    await until("our bookings are in Google", async () => {
+      const r = await fetch(`${google.control}/control/delete-first`, { method: "POST" });
+      if (r.ok) deleted = (await r.json()).booking_id;
+      return deleted;
+    }, 20_000);
+    const task = page.getByTestId("calendar-task").filter({ hasText: "deleted" });
+    await task.waitFor({ timeout: 20_000 });
     await page.screenshot({ path: path.join(out, "12-google-calendar.png") });
+    await task.getByRole("button", { name: "Cancel the booking" }).click();
+    await page.getByTestId("calendar-tasks").getByRole("status").filter({ hasText: "the customer is told" }).waitFor();
+    await until("the task is resolved", async () => (await page.getByTestId("calendar-task").count()) === 0, 15_000);
     await owner.getByRole("button", { name: "Disconnect" }).click();
     await owner.getByTestId("google-status").filter({ hasText: "Not connected" }).waitFor();
 

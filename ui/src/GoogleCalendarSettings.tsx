@@ -41,16 +41,15 @@ export function GoogleCalendarSettings({ tasksVersion }: { tasksVersion: number 
  * "Reconnect needed" at once). */
 function Person({ person, version }: { person: Staff; version: number }) {
   const [connection, setConnection] = useState<CalendarConnection | null | undefined>(undefined);
-  const [ids, setIds] = useState<string[]>([]);
+  // The calendars ticked here and not saved yet (`null`: as the connection has them), kept when
+  // the connection is read again.
+  const [draft, setDraft] = useState<string[] | null>(null);
   const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
   const [waiting, setWaiting] = useState<string | null>(null);
 
   const load = useCallback(() => {
     endpoints.googleCalendar.get(person.id).then(
-      (c) => {
-        setConnection(c);
-        setIds(chosen(c));
-      },
+      (c) => setConnection(c),
       (e: ConsoleError) => {
         if (e.code === "calendar_not_connected") setConnection(null);
         else setNote({ ok: false, text: words(e) });
@@ -66,7 +65,7 @@ function Person({ person, version }: { person: Staff; version: number }) {
       setWaiting(started.auth_url);
       const c = await call({ cmd: "google_calendar_wait", staff_id: person.id });
       setConnection(c);
-      setIds(chosen(c));
+      setDraft(null);
       setNote({ ok: true, text: "Connected." });
     } catch (e) {
       setNote({ ok: false, text: words(e) });
@@ -85,6 +84,7 @@ function Person({ person, version }: { person: Staff; version: number }) {
 
   if (connection === undefined && !note) return <section className="google-person"><h3>{person.name}</h3><p className="muted">Loading…</p></section>;
   const summary = connectionSummary(connection ?? null, new Date());
+  const ids = draft ?? (connection ? chosen(connection) : []);
   const changed = connection ? ids.join() !== chosen(connection).join() : false;
   return (
     <section className="google-person" aria-label={`Google Calendar of ${person.name}`} data-testid="google-person">
@@ -95,7 +95,7 @@ function Person({ person, version }: { person: Staff; version: number }) {
           {connection.calendars.map((k) => (
             <li key={k.calendar_id}>
               <label className="check">
-                <input type="checkbox" checked={ids.includes(k.calendar_id)} onChange={() => setIds(toggle(connection, ids, k.calendar_id))} />
+                <input type="checkbox" checked={ids.includes(k.calendar_id)} onChange={() => setDraft(toggle(connection, ids, k.calendar_id))} />
                 {k.summary}{k.primary ? " (main calendar)" : ""}
                 {k.selected && k.error ? <span className="error"> · {k.error}</span> : null}
               </label>
@@ -104,7 +104,7 @@ function Person({ person, version }: { person: Staff; version: number }) {
         </ul>
       ) : null}
       <div className="inline-form">
-        {connection && changed ? <button className="primary" onClick={() => run(() => endpoints.googleCalendar.choose(person.id, ids), "These calendars now block the person's times.")}>Use these calendars</button> : null}
+        {connection && changed ? <button className="primary" onClick={() => run(() => endpoints.googleCalendar.choose(person.id, ids).then(() => setDraft(null)), "These calendars now block the person's times.")}>Use these calendars</button> : null}
         {!connection || connection.status === "reconnect_needed" ? (
           <button className={connection ? "primary" : ""} disabled={waiting !== null} onClick={connect}>{connection ? "Reconnect Google Calendar" : "Connect Google Calendar"}</button>
         ) : null}
