@@ -13,7 +13,7 @@ import type { CalendarEntry } from "./bindings/CalendarEntry";
 import type { Customer } from "./bindings/Customer";
 import type { Directory } from "./bindings/Directory";
 import { CalendarTasks, useCalendarTasks } from "./CalendarTasks";
-import { isFree } from "./slots";
+import { mayBook, slotError, slotState, type SlotState } from "./slots";
 
 const localizer = dateFnsLocalizer({ format, parse, startOfWeek: (d: Date) => startOfWeek(d, { weekStartsOn: 1 }), getDay, locales: { "en-GB": enGB } });
 
@@ -63,17 +63,17 @@ export function CalendarView({ version, tasksVersion = 0, directory }: { version
     return () => clearInterval(timer);
   }, [version]);
 
-  // Cancelled bookings stay on the calendar, marked, but take no time.
+  // Cancelled bookings stay on the calendar, marked, but take no time (the service, asked
+  // through `check_slot`, does not count them).
   const shown: Item[] = entries.map((e) => ({ id: e.booking.id, title: `${e.customer_name} · ${directory.services.find((s) => s.id === e.booking.service_id)?.name ?? ""}`, start: new Date(e.booking.start), end: new Date(e.booking.end), resourceId: e.booking.staff_id, entry: e }));
-  const events = shown.filter((e) => e.entry.booking.status !== "cancelled");
   const resources = directory.staff.map((s) => ({ id: s.id, title: s.name }));
 
   const move = async ({ event, start, resourceId }: EventInteractionArgs<Item>) => {
     const staffId = (resourceId as string | undefined) ?? event.resourceId;
     const startDate = new Date(start);
-    const duration = event.end.getTime() - event.start.getTime();
-    if (!isFree(events, { start: startDate, end: new Date(startDate.getTime() + duration), staffId }, event.id)) {
-      setMessage("That time is taken.");
+    const check = await call({ cmd: "check_slot", service_id: event.entry.booking.service_id, start: startDate.toISOString(), staff_id: staffId, booking_id: event.id }).then(slotState, slotError);
+    if (!mayBook(check)) {
+      setMessage(check.state === "refused" ? check.message : null);
       return;
     }
     try {
@@ -141,7 +141,7 @@ export function CalendarView({ version, tasksVersion = 0, directory }: { version
         }}
         eventPropGetter={(e) => ({ className: [e.entry.by_assistant ? "by-assistant" : "", e.entry.local ? "local-pending" : "", `booking-${confirmationState(e.entry.booking)}`].join(" ") })}
       />
-      {slot ? <NewBooking slot={slot} events={events} directory={directory} onDone={(m) => { setSlot(null); setMessage(m); }} /> : null}
+      {slot ? <NewBooking slot={slot} directory={directory} onDone={(m) => { setSlot(null); setMessage(m); }} /> : null}
       {selected ? (
         <div className="popover booking-detail" role="dialog" aria-label="Booking">
           <strong>{selected.title}</strong>
@@ -182,7 +182,7 @@ function BookingEvent({ event }: { event: Item }) {
 }
 
 /** A booking made on the calendar: a customer, a service, and only if the time is free. */
-function NewBooking({ slot, events, directory, onDone }: { slot: { start: Date; staffId: string }; events: Item[]; directory: Directory; onDone: (message: string | null) => void }) {
+function NewBooking({ slot, directory, onDone }: { slot: { start: Date; staffId: string }; directory: Directory; onDone: (message: string | null) => void }) {
   const services = directory.services.filter((s) => s.staff_ids.length === 0 || s.staff_ids.includes(slot.staffId));
   const [serviceId, setServiceId] = useState(services[0]?.id ?? "");
   const [text, setText] = useState("");
@@ -190,8 +190,20 @@ function NewBooking({ slot, events, directory, onDone }: { slot: { start: Date; 
   const [customer, setCustomer] = useState<Customer | null>(null);
   const service = services.find((s) => s.id === serviceId);
   const end = new Date(slot.start.getTime() + (service?.duration_minutes ?? 30) * 60_000);
-  const free = isFree(events, { start: slot.start, end, staffId: slot.staffId });
   const staffName = directory.staff.find((s) => s.id === slot.staffId)?.name ?? "";
+  const [check, setCheck] = useState<SlotState>({ state: "checking" });
+
+  useEffect(() => {
+    if (!service) return;
+    let current = true;
+    setCheck({ state: "checking" });
+    call({ cmd: "check_slot", service_id: service.id, start: slot.start.toISOString(), staff_id: slot.staffId, booking_id: null })
+      .then(slotState, slotError)
+      .then((s) => current && setCheck(s));
+    return () => {
+      current = false;
+    };
+  }, [service?.id, slot.start.getTime(), slot.staffId]);
 
   useEffect(() => {
     if (text.trim().length < 2) return setFound([]);
@@ -225,8 +237,9 @@ function NewBooking({ slot, events, directory, onDone }: { slot: { start: Date; 
           </ul>
         </>
       )}
-      {free ? null : <p className="error">That time is taken for {staffName}.</p>}
-      <button className="primary" disabled={!free || !customer || !service} onClick={book}>Book {format(slot.start, "HH:mm")}–{format(end, "HH:mm")}</button>
+      {check.state === "refused" ? <p className="error" data-testid="slot-refused">{check.message}</p> : null}
+      {check.state === "unchecked" ? <p className="muted">{check.message}</p> : null}
+      <button className="primary" disabled={!mayBook(check) || !customer || !service} onClick={book}>Book {format(slot.start, "HH:mm")}–{format(end, "HH:mm")}</button>
       <button className="link" onClick={() => onDone(null)}>Close</button>
     </div>
   );

@@ -12,12 +12,13 @@ import type { CreateCannedResponse } from "./bindings/CreateCannedResponse";
 import type { CreateInvitation } from "./bindings/CreateInvitation";
 import type { CreateScheduleException } from "./bindings/CreateScheduleException";
 import type { CreateService } from "./bindings/CreateService";
+import type { HoursProblem } from "./bindings/HoursProblem";
 import type { Role } from "./bindings/Role";
 import type { UpdateAssistantSettings } from "./bindings/UpdateAssistantSettings";
 import type { WeeklyHours } from "./bindings/WeeklyHours";
 import * as endpoints from "./endpoints";
 import type { ChannelKind, ChannelSetups, RemovableChannel } from "./endpoints";
-import { DAYS, dayName, formatPrice, parsePrice, weekProblems } from "./hours";
+import { DAYS, dayName, formatPrice, parsePrice } from "./hours";
 
 /** Loads with `get` (one of `endpoints`, so it stays the same function), and gives a reload for
  * after a change. */
@@ -88,10 +89,20 @@ function Hours() {
   const [week, setWeek] = useState<WeeklyHours | null>(null);
   const [run, note] = useAction();
   const [exception, setException] = useState({ date: "", closed: true, start: "10:00", end: "14:00", note: "" });
+  const [problems, setProblems] = useState<HoursProblem[]>([]);
   useEffect(() => setWeek(schedule?.opening_hours ?? null), [schedule]);
+  // The service says what is wrong while the owner edits (the same words a save would be refused with).
+  useEffect(() => {
+    if (!week) return;
+    let current = true;
+    const handle = setTimeout(() => endpoints.schedule.checkHours(week).then((c) => current && setProblems(c.problems), () => {}), 150);
+    return () => {
+      current = false;
+      clearTimeout(handle);
+    };
+  }, [week]);
   if (error) return <p className="error">{error}</p>;
   if (!week || !schedule) return <p className="muted">Loading…</p>;
-  const problems = weekProblems(week);
   const setDay = (day: keyof WeeklyHours, intervals: WeeklyHours[keyof WeeklyHours]) => setWeek({ ...week, [day]: intervals });
 
   const addException = (e: FormEvent) => {
@@ -125,7 +136,7 @@ function Hours() {
           ))}
         </tbody>
       </table>
-      {problems.map((p) => <p key={p} className="error">{p}</p>)}
+      {problems.map((p) => <p key={p.message} className="error" data-testid="hours-problem">{p.message}</p>)}
       <button className="primary" disabled={problems.length > 0} onClick={() => run(() => endpoints.schedule.update({ opening_hours: week })).then((ok) => ok && reload())}>Save opening hours</button>
       {note}
 

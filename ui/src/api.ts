@@ -5,6 +5,7 @@
 // Both reach the same `Desk::dispatch` in Rust, with the same generated types.
 import type { AuditEntry } from "./bindings/AuditEntry";
 import type { Availability } from "./bindings/Availability";
+import type { AvailabilityCheck } from "./bindings/AvailabilityCheck";
 import type { Page } from "./bindings/Page";
 import type { CalendarConnection } from "./bindings/CalendarConnection";
 import type { CalendarEntry } from "./bindings/CalendarEntry";
@@ -45,6 +46,7 @@ interface Answers {
   calendar: CalendarEntry[];
   directory: Directory;
   slots: Availability;
+  check_slot: AvailabilityCheck;
   needs_human_count: number;
   /** The service's answer as it came; `endpoints.ts` gives each address its type. */
   settings: JsonValue;

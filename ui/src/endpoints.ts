@@ -28,6 +28,7 @@ import type { CreatedInvitation } from "./bindings/CreatedInvitation";
 import type { CreateInvitation } from "./bindings/CreateInvitation";
 import type { CreateScheduleException } from "./bindings/CreateScheduleException";
 import type { CreateService } from "./bindings/CreateService";
+import type { HoursCheck } from "./bindings/HoursCheck";
 import type { Invitation } from "./bindings/Invitation";
 import type { InvitationId } from "./bindings/InvitationId";
 import type { RetellChannelSetup } from "./bindings/RetellChannelSetup";
@@ -41,6 +42,7 @@ import type { StaffId } from "./bindings/StaffId";
 import type { TwilioChannelSetup } from "./bindings/TwilioChannelSetup";
 import type { UpdateAssistantSettings } from "./bindings/UpdateAssistantSettings";
 import type { UpdateBusinessSchedule } from "./bindings/UpdateBusinessSchedule";
+import type { WeeklyHours } from "./bindings/WeeklyHours";
 import type { UpdateService } from "./bindings/UpdateService";
 import type { UpdateStaff } from "./bindings/UpdateStaff";
 import type { VapiChannelSetup } from "./bindings/VapiChannelSetup";
@@ -57,6 +59,8 @@ async function request<Answer extends JsonValue>(method: SettingsMethod, path: s
 export const schedule = {
   get: () => request<BusinessSchedule>("get", "/v1/schedule"),
   update: (changes: Partial<UpdateBusinessSchedule>) => request<BusinessSchedule>("patch", "/v1/schedule", changes),
+  /** What saving these hours would refuse, in the service's words (saves nothing). */
+  checkHours: (hours: WeeklyHours) => request<HoursCheck>("post", "/v1/schedule/check-hours", hours),
 };
 
 export const scheduleExceptions = {

@@ -1,29 +1,11 @@
-// Opening hours as the settings screen edits them: a week of intervals, checked before saving so
-// the owner sees "Tuesday: closes before it opens" rather than a rejected request.
-import type { HoursInterval } from "./bindings/HoursInterval";
+// Opening hours as the settings screen edits them: a week of intervals. What is wrong with them
+// ("Tuesday: 17:00–09:00 closes before it opens") is the service's to say, while the owner edits
+// (`endpoints.schedule.checkHours`), with the same words it refuses a save with.
 import type { WeeklyHours } from "./bindings/WeeklyHours";
 
 export const DAYS: (keyof WeeklyHours)[] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
 
 export const dayName = (d: keyof WeeklyHours) => d[0].toUpperCase() + d.slice(1);
-
-const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
-
-/** What is wrong with one day's intervals, in words; empty when it can be saved. */
-export function dayProblems(day: keyof WeeklyHours, intervals: HoursInterval[]): string[] {
-  const problems: string[] = [];
-  const sorted = [...intervals].sort((a, b) => a.start.localeCompare(b.start));
-  sorted.forEach((i, n) => {
-    if (!TIME.test(i.start) || !TIME.test(i.end)) problems.push(`${dayName(day)}: times are HH:MM`);
-    else if (i.end <= i.start) problems.push(`${dayName(day)}: ${i.start}–${i.end} closes before it opens`);
-    if (n > 0 && sorted[n - 1].end > i.start) problems.push(`${dayName(day)}: ${sorted[n - 1].start}–${sorted[n - 1].end} overlaps ${i.start}–${i.end}`);
-  });
-  return problems;
-}
-
-export function weekProblems(week: WeeklyHours): string[] {
-  return DAYS.flatMap((d) => dayProblems(d, week[d]));
-}
 
 /** Prices are kept in cents; people type "25" or "25.50". */
 export function parsePrice(text: string): number | null {

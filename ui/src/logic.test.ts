@@ -8,7 +8,8 @@ import type { Booking } from "./bindings/Booking";
 import { wordsProblem, wordsToAdd } from "./words";
 import { moveSelection } from "./keys";
 import { describeMutation } from "./outbox";
-import { isFree } from "./slots";
+import { ConsoleError } from "./api";
+import { mayBook, slotError, slotState } from "./slots";
 
 const canned = (shortcut: string, title: string): CannedResponse => ({ id: shortcut, business_id: "b", shortcut, title, body: `${title}!`, created_at: "", updated_at: "" });
 
@@ -135,13 +136,17 @@ describe("lists and calendars", () => {
     expect(moveSelection(0, "j", 0)).toBe(-1);
   });
 
-  it("offers only free times per staff member", () => {
-    const busy = [{ id: "b1", start: new Date("2026-11-25T10:00:00Z"), end: new Date("2026-11-25T11:00:00Z"), resourceId: "ana" }];
-    const at = (h: number, staffId = "ana") => ({ start: new Date(`2026-11-25T${h}:00:00Z`), end: new Date(`2026-11-25T${h}:30:00Z`), staffId });
-    expect(isFree(busy, at(10))).toBe(false);
-    expect(isFree(busy, at(11))).toBe(true);
-    expect(isFree(busy, at(10, "ben"))).toBe(true);
-    expect(isFree(busy, at(10), "b1")).toBe(true);
+  it("books only what the service says is free, or leaves it to the service when offline", () => {
+    const free = slotState({ available: true, reason: null, message: null, slot: null, alternatives: [] });
+    expect(mayBook(free)).toBe(true);
+    const taken = slotState({ available: false, reason: "slot_taken", message: "That time has just been taken.", slot: null, alternatives: [] });
+    expect(taken).toEqual({ state: "refused", message: "That time has just been taken." });
+    expect(mayBook(taken)).toBe(false);
+    const offline = slotError(new ConsoleError({ kind: "offline", message: "The service cannot be reached." }));
+    expect(offline.state).toBe("unchecked");
+    expect(mayBook(offline)).toBe(true);
+    expect(slotError(new ConsoleError({ kind: "refused", message: "That staff member does not do this service." }))).toEqual({ state: "refused", message: "That staff member does not do this service." });
+    expect(mayBook({ state: "checking" })).toBe(false);
   });
 
   it("reloads only the views whose data changed", () => {
@@ -157,14 +162,8 @@ describe("lists and calendars", () => {
 });
 
 describe("settings", () => {
-  it("explains what is wrong with opening hours", async () => {
-    const { dayProblems, weekProblems, parsePrice, formatPrice } = await import("./hours");
-    expect(dayProblems("tuesday", [{ start: "09:00", end: "17:00" }])).toEqual([]);
-    expect(dayProblems("tuesday", [{ start: "17:00", end: "09:00" }])).toEqual(["Tuesday: 17:00–09:00 closes before it opens"]);
-    expect(dayProblems("friday", [{ start: "13:00", end: "18:00" }, { start: "09:00", end: "13:30" }])).toEqual(["Friday: 09:00–13:30 overlaps 13:00–18:00"]);
-    expect(dayProblems("monday", [{ start: "9am", end: "17:00" }])).toEqual(["Monday: times are HH:MM"]);
-    const empty = { monday: [], tuesday: [], wednesday: [], thursday: [], friday: [], saturday: [], sunday: [] };
-    expect(weekProblems(empty)).toEqual([]);
+  it("reads prices the way people type them", async () => {
+    const { parsePrice, formatPrice } = await import("./hours");
     expect(parsePrice("25")).toBe(2500);
     expect(parsePrice("25,5")).toBe(2550);
     expect(parsePrice("25.05")).toBe(2505);

@@ -208,7 +208,13 @@ async fn booking_lifecycle_reschedule_confirm_complete_cancel(app: TestApp) {
     // The booking blocks 45 minutes plus 15 of buffer: the next three 15-minute starts are gone.
     let check = app.get(&format!("/v1/availability/check?service_id={svc}&start={}", slots[3]["start"].as_str().unwrap()), &owner.access).await;
     assert_eq!(check.body["available"], false, "{check:?}");
+    assert_eq!((check.body["reason"].as_str(), check.body["message"].as_str()), (Some("slot_taken"), Some("That time has just been taken. Here are the nearest free times.")));
     let check = app.get(&format!("/v1/availability/check?service_id={svc}&start={}", slots[4]["start"].as_str().unwrap()), &owner.access).await;
+    assert_eq!(check.body["available"], true, "{check:?}");
+    assert_eq!(check.body["message"], Value::Null);
+    // Moving the booking itself (what the console's calendar asks before a drag lands): its own
+    // time does not count, anyone else's booking would.
+    let check = app.get(&format!("/v1/availability/check?service_id={svc}&start={}&booking_id={id}", slots[2]["start"].as_str().unwrap()), &owner.access).await;
     assert_eq!(check.body["available"], true, "{check:?}");
 
     let confirmed = app.patch(&format!("/v1/bookings/{id}"), &owner.access, json!({"expected_version": 1, "status": "confirmed"})).await;
@@ -244,6 +250,40 @@ async fn booking_lifecycle_reschedule_confirm_complete_cancel(app: TestApp) {
     let changes = app.changes(&owner.business_id).await;
     assert_eq!(changes.iter().filter(|c| c.1 == "booking").count(), 3);
     assert!(changes.iter().any(|c| c.1 == "schedule"));
+}
+
+/// What is wrong with hours is said once, by the service: the same problems, in the same words,
+/// while editing (`check-hours`) and when a save is refused, and nothing is saved.
+async fn hours_problems_are_the_services_words_while_editing_and_when_saving(app: TestApp) {
+    let owner = app.signup("hours").await;
+    let seq = app.last_seq(&owner.business_id).await;
+    let bad = json!({
+        "tuesday": [{"start": "17:00", "end": "09:00"}],
+        "friday": [{"start": "13:00", "end": "18:00"}, {"start": "09:00", "end": "13:30"}],
+        "monday": [{"start": "9am", "end": "17:00"}],
+    });
+    let checked = app.post("/v1/schedule/check-hours", &owner.access, bad.clone()).await;
+    assert_eq!(checked.status, StatusCode::OK, "{checked:?}");
+    let expected = json!([
+        {"day": "monday", "message": "Monday: times are HH:MM between 00:00 and 24:00 (got 9am–17:00)."},
+        {"day": "tuesday", "message": "Tuesday: 17:00–09:00 closes before it opens."},
+        {"day": "friday", "message": "Friday: 09:00–13:30 overlaps 13:00–18:00."},
+    ]);
+    assert_eq!(checked.body["problems"], expected);
+    let saved = app.patch("/v1/schedule", &owner.access, json!({"opening_hours": bad})).await;
+    assert_eq!((saved.status, saved.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_hours"));
+    assert_eq!(saved.body["error"]["details"]["problems"], expected);
+    assert_eq!(saved.body["error"]["message"], "Monday: times are HH:MM between 00:00 and 24:00 (got 9am–17:00). Tuesday: 17:00–09:00 closes before it opens. Friday: 09:00–13:30 overlaps 13:00–18:00.");
+    let staff = app.call(Method::PUT, &format!("/v1/staff/{}/hours", owner.staff_id), Some(&owner.access), Some(json!({"hours": {"sunday": [{"start": "10:00", "end": "10:00"}]}}))).await;
+    assert_eq!(staff.body["error"]["details"]["problems"][0]["message"], "Sunday: 10:00–10:00 closes before it opens.");
+    let r = app.post("/v1/schedule-exceptions", &owner.access, json!({"date": "2027-12-24", "closed": false, "hours": [{"start": "15:00", "end": "12:00"}]})).await;
+    assert_eq!(r.body["error"]["details"]["problems"], json!([{"day": "2027-12-24", "message": "2027-12-24: 15:00–12:00 closes before it opens."}]));
+    assert_eq!(app.last_seq(&owner.business_id).await, seq, "nothing was saved");
+
+    let fine = app.post("/v1/schedule/check-hours", &owner.access, every_day("09:00", "17:00")).await;
+    assert_eq!(fine.body["problems"], json!([]));
+    let r = app.post("/v1/schedule/check-hours", &owner.access, json!({"someday": []})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "unknown days are refused like any request body");
 }
 
 async fn changes_that_do_not_move_a_booking_keep_its_time_and_people(app: TestApp) {

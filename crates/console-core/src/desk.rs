@@ -61,6 +61,11 @@ pub enum Command {
     Directory,
     /// Free times for a service (asks the service; needs the network). → `Availability`
     Slots { service_id: String, from: String, to: String, staff_id: Option<String> },
+    /// Can the service be booked at exactly `start` (with `staff_id`; `booking_id`: the booking
+    /// being moved, whose own time does not count)? Asks the service, which decides with
+    /// everything it knows (hours, exceptions, buffers, every booking); offline it is `offline`
+    /// and the booking is queued for the service to decide. → `AvailabilityCheck`
+    CheckSlot { service_id: String, start: String, staff_id: Option<String>, booking_id: Option<String> },
     /// Conversations waiting for a person (the tray's count). → number
     NeedsHumanCount,
     /// Owners' and admins' settings, straight to the service's REST API under `/v1/` (needs the
@@ -391,8 +396,13 @@ impl Desk {
             C::Slots { service_id, from, to, staff_id } => {
                 let mut query = vec![("service_id", service_id), ("from", from), ("to", to)];
                 query.extend(staff_id.map(|s| ("staff_id", s)));
-                let transport = self.console.read().await.transport()?;
-                Ok(transport.request_json(reqwest::Method::GET, "/v1/availability", &query, None).await.map_err(ConsoleError::from)?)
+                self.ask_service("/v1/availability", &query).await
+            }
+            C::CheckSlot { service_id, start, staff_id, booking_id } => {
+                let mut query = vec![("service_id", service_id), ("start", start)];
+                query.extend(staff_id.map(|s| ("staff_id", s)));
+                query.extend(booking_id.map(|b| ("booking_id", b)));
+                self.ask_service("/v1/availability/check", &query).await
             }
             C::Settings { method, path, body } => {
                 let path = settings_path(&path)?;
@@ -519,6 +529,12 @@ impl Desk {
         self.console.write().await.login_keeping(&server, email.trim(), &password, keep, passphrase.as_deref()).await?;
         self.start_sync().await?;
         Ok(json!(self.session().await))
+    }
+
+    /// A question only the service can answer (needs the network).
+    async fn ask_service(&self, path: &str, query: &[(&str, String)]) -> Result<Value, DeskError> {
+        let transport = self.console.read().await.transport()?;
+        Ok(transport.request_json(reqwest::Method::GET, path, query, None).await.map_err(ConsoleError::from)?)
     }
 
     /// A question for the mirror, asked as the signed-in person.

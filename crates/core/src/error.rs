@@ -3,7 +3,7 @@
 //! (the HTTP API, sync outcomes, the assistant's tools) turn them into their own shapes without
 //! looking inside the message.
 
-use protocol::{AvailableSlot, Booking, ErrorCode, StaffId};
+use protocol::{AvailableSlot, Booking, ErrorCode, HoursProblem, StaffId};
 use serde_json::{json, Value};
 
 use crate::store::StoreError;
@@ -132,8 +132,9 @@ pub enum BookingError {
     InvalidTime(String),
     #[error("{0}")]
     InvalidRange(String),
-    #[error("{0}")]
-    InvalidHours(String),
+    /// Every problem found, in words; the message is all of them.
+    #[error("{}", problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join(" "))]
+    InvalidHours { problems: Vec<HoursProblem> },
     #[error("No such customer.")]
     UnknownCustomer,
     #[error("{0}")]
@@ -277,7 +278,7 @@ impl Error {
                 BookingError::AmbiguousTime { .. } => C::AmbiguousTime,
                 BookingError::InvalidTime(_) => C::InvalidTime,
                 BookingError::InvalidRange(_) => C::InvalidRange,
-                BookingError::InvalidHours(_) => C::InvalidHours,
+                BookingError::InvalidHours { .. } => C::InvalidHours,
                 BookingError::UnknownCustomer => C::UnknownCustomer,
                 BookingError::UnknownService(_) => C::UnknownService,
                 BookingError::ServiceInactive => C::ServiceInactive,
@@ -333,6 +334,7 @@ impl Error {
                 | BookingError::TooSoon { alternatives }
                 | BookingError::TooFarAhead { alternatives } => slots(alternatives),
                 BookingError::AmbiguousTime { instants, .. } => Some(json!({ "instants": instants })),
+                BookingError::InvalidHours { problems } => Some(json!({ "problems": problems })),
                 BookingError::VersionConflict { current } => Some(json!({ "current": current })),
                 _ => None,
             },

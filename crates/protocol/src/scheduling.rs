@@ -57,6 +57,26 @@ request! {
     }
 }
 
+wire! {
+    /// Something wrong with a day's hours, in the service's words ("Tuesday: 17:00–09:00 closes
+    /// before it opens"): what `invalid_hours` lists in `details.problems`, and what
+    /// `POST /v1/schedule/check-hours` answers while someone edits them.
+    #[derive(PartialEq, Eq)]
+    pub struct HoursProblem {
+        /// The weekday (`monday` …) or date (`2026-12-24`) it is about.
+        pub day: String,
+        pub message: String,
+    }
+}
+
+wire! {
+    /// `POST /v1/schedule/check-hours`: what would be refused in these hours (empty: they can be
+    /// saved).
+    pub struct HoursCheck {
+        pub problems: Vec<HoursProblem>,
+    }
+}
+
 impl WeeklyHours {
     /// Monday first.
     pub fn days(&self) -> [&Vec<HoursInterval>; 7] {
@@ -185,6 +205,9 @@ wire! {
         pub available: bool,
         /// When not available: `slot_taken`, `outside_hours`, `too_soon` or `too_far_ahead`.
         pub reason: Option<String>,
+        /// When not available: why, in the service's words (what a booking would be refused with).
+        #[serde(default)]
+        pub message: Option<String>,
         pub slot: Option<AvailableSlot>,
         pub alternatives: Vec<AvailableSlot>,
     }

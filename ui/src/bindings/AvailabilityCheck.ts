@@ -8,4 +8,8 @@ export type AvailabilityCheck = { available: boolean,
 /**
  * When not available: `slot_taken`, `outside_hours`, `too_soon` or `too_far_ahead`.
  */
-reason: string | null, slot: AvailableSlot | null, alternatives: Array<AvailableSlot>, };
+reason: string | null, 
+/**
+ * When not available: why, in the service's words (what a booking would be refused with).
+ */
+message: string | null, slot: AvailableSlot | null, alternatives: Array<AvailableSlot>, };

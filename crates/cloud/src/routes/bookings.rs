@@ -35,7 +35,7 @@ async fn availability(
 }
 
 /// Is this exact time free? If not, the nearest free times.
-#[utoipa::path(get, path = "/v1/availability/check", tag = "scheduling", security(("bearer" = [])), params(("service_id" = String, Query), ("start" = String, Query, description = "Instant, or local time in the business's zone."), ("staff_id" = Option<String>, Query), ("source" = Option<BookingSource>, Query, description = "Whose rules apply: `staff` (default, as for bookings made in the console: no notice or horizon limits) or `api`/`assistant`/`voice` (online booking rules).")),
+#[utoipa::path(get, path = "/v1/availability/check", tag = "scheduling", security(("bearer" = [])), params(("service_id" = String, Query), ("start" = String, Query, description = "Instant, or local time in the business's zone."), ("staff_id" = Option<String>, Query), ("source" = Option<BookingSource>, Query, description = "Whose rules apply: `staff` (default, as for bookings made in the console: no notice or horizon limits) or `api`/`assistant`/`voice` (online booking rules)."), ("booking_id" = Option<String>, Query, description = "A booking being moved: its own time does not count as taken.")),
     responses((status = 200, body = AvailabilityCheck), (status = 422, body = protocol::ErrorBody)))]
 async fn check_availability(
     State(state): State<AppState>,

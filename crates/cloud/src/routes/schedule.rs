@@ -3,10 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use protocol::{
-    BusinessSchedule, CreateScheduleException, ScheduleException, StaffHours,
-    UpdateBusinessSchedule,
-};
+use protocol::{BusinessSchedule, CreateScheduleException, HoursCheck, ScheduleException, StaffHours, UpdateBusinessSchedule, WeeklyHours};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -18,6 +15,7 @@ use crate::http::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_schedule, update_schedule))
+        .routes(routes!(check_hours))
         .routes(routes!(get_staff_hours, put_staff_hours))
         .routes(routes!(list_exceptions, create_exception))
         .routes(routes!(get_exception, delete_exception))
@@ -39,6 +37,14 @@ async fn update_schedule(
     Json(req): Json<UpdateBusinessSchedule>,
 ) -> Result<axum::Json<BusinessSchedule>, ApiError> {
     Ok(axum::Json(switchboard_core::scheduling::hours::update_schedule(&state, &auth, req).await?))
+}
+
+/// What saving these hours (opening or working hours) would refuse, in words, without saving
+/// anything: the console shows it while someone edits them.
+#[utoipa::path(post, path = "/v1/schedule/check-hours", tag = "scheduling", security(("bearer" = [])), request_body = WeeklyHours,
+    responses((status = 200, body = HoursCheck), (status = 401, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+async fn check_hours(auth: Auth, Json(hours): Json<WeeklyHours>) -> axum::Json<HoursCheck> {
+    axum::Json(switchboard_core::scheduling::hours::check_hours(&auth, &hours))
 }
 
 /// A staff member's working hours (`null`: whenever the business is open).

@@ -457,6 +457,8 @@ pub struct CheckQuery {
     /// Whose rules apply: `staff` (default, as for bookings made in the console: no notice or
     /// horizon limits) or `api`/`assistant`/`voice` (online booking rules).
     pub source: Option<BookingSource>,
+    /// A booking being moved: its own time does not count as taken.
+    pub booking_id: Option<String>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -535,9 +537,9 @@ pub async fn check_availability(core: &Core, actor: &Actor, q: CheckQuery) -> Re
         check_staff(&mut conn, &actor.business_id, staff_id, &service).await?;
     }
     let (from, to) = window(start);
-    let mut loaded = load_for_service(&mut conn, &actor.business_id, &service, from, to, q.staff_id.is_some(), None).await?;
+    let mut loaded = load_for_service(&mut conn, &actor.business_id, &service, from, to, q.staff_id.is_some(), q.booking_id.as_deref()).await?;
     let answer = match free_for(&mut loaded, q.staff_id.as_deref(), start, core.db.now().as_jiff(), q.source.unwrap_or(BookingSource::Staff)) {
-        Ok(slot) => AvailabilityCheck { available: true, reason: None, slot: Some(slot_to_wire(&slot, &tz)), alternatives: vec![] },
+        Ok(slot) => AvailabilityCheck { available: true, reason: None, message: None, slot: Some(slot_to_wire(&slot, &tz)), alternatives: vec![] },
         Err(Error::Booking(refused)) => {
             let alternatives = match &refused {
                 BookingError::SlotTaken { alternatives }
@@ -547,8 +549,9 @@ pub async fn check_availability(core: &Core, actor: &Actor, q: CheckQuery) -> Re
                 | BookingError::NotOnGrid { alternatives, .. } => alternatives.clone(),
                 _ => vec![],
             };
+            let message = refused.to_string();
             let code = Error::Booking(refused).code();
-            AvailabilityCheck { available: false, reason: Some(code.as_str().to_owned()), slot: None, alternatives }
+            AvailabilityCheck { available: false, reason: Some(code.as_str().to_owned()), message: Some(message), slot: None, alternatives }
         }
         Err(other) => return Err(other),
     };

@@ -10,7 +10,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use protocol::{
-    BookingRules, BusinessSchedule, CreateScheduleException, HoursInterval, ScheduleException, Service, StaffHours,
+    BookingRules, BusinessSchedule, CreateScheduleException, HoursCheck, HoursInterval, HoursProblem, ScheduleException, Service, StaffHours,
     UpdateBusinessSchedule, WeeklyHours,
 };
 use sqlx::any::AnyRow;
@@ -24,34 +24,61 @@ use crate::store::{json_column, rfc3339, StoreError};
 /// Stored form of hours: seven arrays (Monday first) of `[start, end]` minutes.
 type StoredWeek = Vec<Vec<[u16; 2]>>;
 
-fn invalid_hours(message: impl Into<String>) -> Error {
-    BookingError::InvalidHours(message.into()).into()
+const DAY_NAMES: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+
+/// What is wrong with one day's intervals (`day`: a weekday or a date), each problem in words;
+/// empty when they can be saved. The one rule for hours: saving refuses exactly these
+/// (`invalid_hours`), and the console shows them while the owner edits.
+pub fn day_problems(day: &str, intervals: &[HoursInterval]) -> Vec<HoursProblem> {
+    let label = match day.chars().next() {
+        Some(first) if first.is_ascii_lowercase() => first.to_ascii_uppercase().to_string() + &day[1..],
+        _ => day.to_owned(),
+    };
+    let problem = |message: String| HoursProblem { day: day.to_owned(), message: format!("{label}: {message}") };
+    let mut problems = Vec::new();
+    let mut valid: Vec<(LocalInterval, &HoursInterval)> = Vec::with_capacity(intervals.len());
+    for i in intervals {
+        match (parse_hhmm(&i.start), parse_hhmm(&i.end)) {
+            (Some(start), Some(end)) => match LocalInterval::new(start, end) {
+                Some(interval) => valid.push((interval, i)),
+                None => problems.push(problem(format!("{}–{} closes before it opens.", i.start, i.end))),
+            },
+            _ => problems.push(problem(format!("times are HH:MM between 00:00 and 24:00 (got {}–{}).", i.start, i.end))),
+        }
+    }
+    valid.sort_by_key(|(interval, _)| *interval);
+    for w in valid.windows(2) {
+        if w[0].0.end > w[1].0.start {
+            problems.push(problem(format!("{}–{} overlaps {}–{}.", w[0].1.start, w[0].1.end, w[1].1.start, w[1].1.end)));
+        }
+    }
+    problems
+}
+
+/// Every problem of a week's hours, Monday first.
+pub fn week_problems(hours: &WeeklyHours) -> Vec<HoursProblem> {
+    hours.days().iter().zip(DAY_NAMES).flat_map(|(day, name)| day_problems(name, day)).collect()
 }
 
 /// Validated intervals of one day: each `start < end`, sorted, not overlapping.
 fn day_from_wire(day: &str, intervals: &[HoursInterval]) -> Result<Vec<LocalInterval>, Error> {
-    let mut out = Vec::with_capacity(intervals.len());
-    for i in intervals {
-        let (Some(start), Some(end)) = (parse_hhmm(&i.start), parse_hhmm(&i.end)) else {
-            return Err(invalid_hours(format!("{day}: times are HH:MM between 00:00 and 24:00 (got {}–{}).", i.start, i.end)));
-        };
-        let interval = LocalInterval::new(start, end)
-            .ok_or_else(|| invalid_hours(format!("{day}: {}–{} ends before it starts.", i.start, i.end)))?;
-        out.push(interval);
+    let problems = day_problems(day, intervals);
+    if !problems.is_empty() {
+        return Err(BookingError::InvalidHours { problems }.into());
     }
+    let mut out: Vec<LocalInterval> =
+        intervals.iter().filter_map(|i| LocalInterval::new(parse_hhmm(&i.start)?, parse_hhmm(&i.end)?)).collect();
     out.sort();
-    if out.windows(2).any(|w| w[0].end > w[1].start) {
-        return Err(invalid_hours(format!("{day}: the intervals overlap.")));
-    }
     Ok(out)
 }
 
-const DAY_NAMES: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
-
 pub fn week_from_wire(hours: &WeeklyHours) -> Result<WeekHours, Error> {
-    let days = hours.days();
+    let problems = week_problems(hours);
+    if !problems.is_empty() {
+        return Err(BookingError::InvalidHours { problems }.into());
+    }
     let mut week: WeekHours = Default::default();
-    for (i, day) in days.iter().enumerate() {
+    for (i, day) in hours.days().iter().enumerate() {
         week[i] = day_from_wire(DAY_NAMES[i], day)?;
     }
     Ok(week)
@@ -338,6 +365,12 @@ pub async fn get_schedule(core: &Core, actor: &Actor) -> Result<BusinessSchedule
     Ok(load_business_schedule(&mut conn, &actor.business_id).await?)
 }
 
+/// What saving these hours would refuse, without saving anything (the console asks while the
+/// owner edits; any signed-in person may ask).
+pub fn check_hours(_actor: &Actor, hours: &WeeklyHours) -> HoursCheck {
+    HoursCheck { problems: week_problems(hours) }
+}
+
 /// Changes opening hours or booking rules (owners and admins). Existing bookings stay.
 pub async fn update_schedule(core: &Core, actor: &Actor, req: UpdateBusinessSchedule) -> Result<BusinessSchedule, Error> {
     actor.require(Permission::ManageBusiness)?;
@@ -422,7 +455,8 @@ pub async fn create_exception(core: &Core, actor: &Actor, req: CreateScheduleExc
     let date = parse_date(&req.date, "date")?;
     let hours = day_from_wire(&req.date, &req.hours)?;
     if req.closed != hours.is_empty() {
-        return Err(invalid_hours("Either mark the date `closed`, or give its special `hours` — one of the two."));
+        let message = format!("{}: either mark the date closed, or give its special hours — one of the two.", req.date);
+        return Err(BookingError::InvalidHours { problems: vec![HoursProblem { day: req.date.clone(), message }] }.into());
     }
     let id = core.db.new_id::<String>();
     let now = core.db.now_ms();

@@ -1,0 +1,66 @@
+//! The console's command surface (`Desk`, what the window and the browser bridge call) against
+//! the real service: questions only the service can answer go to it, and its answer is the rule
+//! the service holds bookings to.
+
+use console_core::desk::{Command, Desk};
+use reqwest::StatusCode;
+use serde_json::json;
+use switchboard_testkit::{every_day, on_both_engines, TestApp};
+use switchboard_tests::quick;
+
+on_both_engines! {
+
+spawn = TestApp::spawn;
+
+/// The calendar asks `check_slot` before it offers or moves a booking: taken, free when it is
+/// the booking being moved, outside hours, each with the service's words; offline it is
+/// `offline` and the booking is left for the service to decide.
+async fn the_calendar_asks_the_service_whether_a_time_can_be_booked(mut app: TestApp) {
+    console_core::credentials::use_mock_store();
+    let dir = tempfile::tempdir().unwrap();
+    let owner = app.signup("desk").await;
+    let r = app.patch("/v1/schedule", &owner.access, json!({"opening_hours": every_day("09:00", "17:00"), "min_notice_minutes": 0, "slot_interval_minutes": 15})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let service = app.post("/v1/services", &owner.access, json!({"name": "Cut", "duration_minutes": 30})).await.body["id"].as_str().unwrap().to_owned();
+    let customer = app.post("/v1/customers", &owner.access, json!({"name": "Bea Booker"})).await.body["id"].as_str().unwrap().to_owned();
+    let slot = app.get(&format!("/v1/availability?service_id={service}&limit=1"), &owner.access).await.body["slots"][0].clone();
+    let start = slot["start"].as_str().unwrap().to_owned();
+    let booked = app.post("/v1/bookings", &owner.access, json!({"customer_id": customer, "service_id": service, "start": start, "staff_id": owner.staff_id})).await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{booked:?}");
+    let booking = booked.body["id"].as_str().unwrap().to_owned();
+
+    let desk = Desk::open(dir.path(), None, quick()).await.unwrap();
+    desk.dispatch(Command::SignIn { server: app.base.clone(), email: owner.email.clone(), password: owner.password.clone(), keep: None, passphrase: None }).await.unwrap();
+    let check = async |start: &str, booking_id: Option<&str>| {
+        desk.dispatch(Command::CheckSlot {
+            service_id: service.clone(),
+            start: start.to_owned(),
+            staff_id: Some(owner.staff_id.clone()),
+            booking_id: booking_id.map(str::to_owned),
+        })
+        .await
+    };
+    let taken = check(&start, None).await.unwrap();
+    assert_eq!((taken["available"].clone(), taken["reason"].clone()), (json!(false), json!("slot_taken")), "{taken}");
+    assert_eq!(taken["message"], "That time has just been taken. Here are the nearest free times.");
+    assert!(!taken["alternatives"].as_array().unwrap().is_empty());
+    let moving = check(&start, Some(&booking)).await.unwrap();
+    assert_eq!(moving["available"], true, "the booking being moved does not block itself: {moving}");
+    // 03:00 local on a day to come: outside the hours, whatever the zone.
+    let year: i32 = slot["local_start"].as_str().unwrap()[..4].parse().unwrap();
+    let night = format!("{}-01-15T03:00", year + 1);
+    let outside = check(&night, None).await.unwrap();
+    assert_eq!((outside["reason"].clone(), outside["message"].clone()), (json!("outside_hours"), json!("That time is outside opening or working hours.")));
+    let nobody = desk
+        .dispatch(Command::CheckSlot { service_id: service.clone(), start: start.clone(), staff_id: Some("no-such-person".into()), booking_id: None })
+        .await
+        .unwrap_err();
+    assert_eq!((nobody.kind.as_str(), nobody.message.as_str()), ("refused", "No such staff member."));
+
+    app.stop().await;
+    let offline = check(&start, None).await.unwrap_err();
+    assert_eq!(offline.kind, "offline", "{offline:?}");
+    desk.stop().await;
+}
+
+}
