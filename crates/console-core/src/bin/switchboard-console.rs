@@ -274,7 +274,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     let who = match item.handler {
                         Handler::Assistant => "assistant".to_owned(),
                         Handler::NeedsHuman => match item.waiting_since {
-                            Some(since) => format!("WAITING {} MIN", (jiff::Timestamp::now().as_millisecond() - since.as_millis()).max(0) / 60_000),
+                            Some(since) => format!("NEEDS A PERSON, WAITING {} MIN", (jiff::Timestamp::now().as_millisecond() - since.as_millis()).max(0) / 60_000),
                             None => "NEEDS A PERSON".to_owned(),
                         },
                         Handler::Me => "me".to_owned(),
