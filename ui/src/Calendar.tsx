@@ -7,8 +7,8 @@ import { addDays, endOfWeek, format, getDay, parse, startOfDay, startOfWeek } fr
 import { enGB } from "date-fns/locale/en-GB";
 import "react-big-calendar/lib/css/react-big-calendar.css";
 import "react-big-calendar/lib/addons/dragAndDrop/styles.css";
-import { call } from "./api";
-import { CONFIRMATION_LABEL, confirmationState, SOON_MS, unconfirmedSoon } from "./automations";
+import { call, ConsoleError } from "./api";
+import { canMarkConfirmed, CONFIRMATION_LABEL, confirmationState, refusal, SOON_MS, unconfirmedSoon, withBooking } from "./automations";
 import type { CalendarEntry } from "./bindings/CalendarEntry";
 import type { Customer } from "./bindings/Customer";
 import type { Directory } from "./bindings/Directory";
@@ -68,6 +68,24 @@ export function CalendarView({ version, tasksVersion = 0, directory }: { version
   const shown: Item[] = entries.map((e) => ({ id: e.booking.id, title: `${e.customer_name} · ${directory.services.find((s) => s.id === e.booking.service_id)?.name ?? ""}`, start: new Date(e.booking.start), end: new Date(e.booking.end), resourceId: e.booking.staff_id, entry: e }));
   const resources = directory.staff.map((s) => ({ id: s.id, title: s.name }));
 
+  // Staff record that the customer said they will come: straight to the service; the answer
+  // shows at once here, and the next sync (which the console starts) brings it for everyone.
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const markConfirmed = async (entry: CalendarEntry) => {
+    setConfirming(entry.booking.id);
+    try {
+      const booking = await call({ cmd: "confirm_booking", booking_id: entry.booking.id, expected_version: entry.booking.version });
+      setEntries((all) => withBooking(all, booking));
+      setSoon((all) => unconfirmedSoon(withBooking(all, booking), new Date()));
+      setSelected((item) => (item && item.id === booking.id ? { ...item, entry: { ...item.entry, booking } } : item));
+      setMessage(null);
+    } catch (e) {
+      const c = e as ConsoleError;
+      setMessage(c.kind === "offline" ? "Marking a booking confirmed needs the connection to the service." : refusal(c.code, c.message));
+    }
+    setConfirming(null);
+  };
+
   const move = async ({ event, start, resourceId }: EventInteractionArgs<Item>) => {
     const staffId = (resourceId as string | undefined) ?? event.resourceId;
     const startDate = new Date(start);
@@ -106,7 +124,8 @@ export function CalendarView({ version, tasksVersion = 0, directory }: { version
             {soon.map((e) => (
               <li key={e.booking.id} data-testid="unconfirmed-row">
                 <button className="link" onClick={() => { setDate(new Date(e.booking.start)); setShowSoon(false); }}>{format(new Date(e.booking.start), "HH:mm")}</button>{" "}
-                {e.customer_name} · {directory.services.find((s) => s.id === e.booking.service_id)?.name ?? ""} · {e.staff_name}
+                {e.customer_name} · {directory.services.find((s) => s.id === e.booking.service_id)?.name ?? ""} · {e.staff_name}{" "}
+                {canMarkConfirmed(e) ? <button className="link" disabled={confirming === e.booking.id} onClick={() => markConfirmed(e)}>Mark confirmed</button> : null}
               </li>
             ))}
           </ul>
@@ -148,6 +167,7 @@ export function CalendarView({ version, tasksVersion = 0, directory }: { version
           <div>{format(selected.start, "EEE d MMM, HH:mm")}–{format(selected.end, "HH:mm")} · {selected.entry.staff_name}</div>
           {selected.entry.by_assistant ? <div className="muted">Booked by the assistant</div> : null}
           <div><ConfirmationBadge entry={selected.entry} /></div>
+          {canMarkConfirmed(selected.entry) ? <button disabled={confirming === selected.id} onClick={() => markConfirmed(selected.entry)}>Mark confirmed for the customer</button> : null}
           {selected.entry.booking.status === "cancelled" ? null : <button
             onClick={async () => {
               try {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   addRule,
+  canMarkConfirmed,
   automationProblems,
   changedSettings,
   confirmationState,
@@ -10,6 +11,7 @@ import {
   splitOffset,
   unconfirmedSoon,
   unknownVariables,
+  withBooking,
   withOffset,
 } from "./automations";
 import type { AutomationSettings } from "./bindings/AutomationSettings";
@@ -141,5 +143,38 @@ describe("confirmations on the calendar", () => {
       now,
     );
     expect(list.map((e) => e.booking.id)).toEqual(["soon", "late", "edge"]);
+  });
+});
+
+describe("marking a booking confirmed for the customer", () => {
+  const entry = (over: Partial<Booking> = {}, local: CalendarEntry["local"] = null): CalendarEntry =>
+    ({ booking: { id: "b1", status: "confirmed", confirmation: "unconfirmed", version: 3, start: "2026-12-04T15:00:00Z", ...over } as Booking, customer_name: "Ada", staff_name: "Sam", by_assistant: false, local }) as CalendarEntry;
+
+  it("is offered only for unconfirmed bookings that are on the service and going ahead", () => {
+    expect(canMarkConfirmed(entry())).toBe(true);
+    expect(canMarkConfirmed(entry({ status: "pending" }))).toBe(true);
+    expect(canMarkConfirmed(entry({ confirmation: "confirmed" }))).toBe(false);
+    expect(canMarkConfirmed(entry({ status: "cancelled" }))).toBe(false);
+    expect(canMarkConfirmed(entry({ status: "completed" }))).toBe(false);
+    expect(canMarkConfirmed(entry({}, { state: "pending", mutation_id: 1 }))).toBe(false);
+  });
+
+  it("shows the service's answer in place of the booking, and it leaves the Unconfirmed soon list", () => {
+    const now = new Date("2026-12-04T14:00:00Z");
+    const other = entry({ id: "b2", start: "2026-12-04T15:30:00Z" });
+    const entries = [entry(), other];
+    expect(unconfirmedSoon(entries, now).map((e) => e.booking.id)).toEqual(["b1", "b2"]);
+    const answer = { ...entries[0].booking, confirmation: "confirmed", version: 4 } as Booking;
+    const after = withBooking(entries, answer);
+    expect(after[0].booking.confirmation).toBe("confirmed");
+    expect(after[1]).toBe(other);
+    expect(unconfirmedSoon(after, now).map((e) => e.booking.id)).toEqual(["b2"]);
+    // An older answer never overwrites what a newer sync brought.
+    const newer = withBooking(after, { ...answer, confirmation: "unconfirmed", version: 2 } as Booking);
+    expect(newer[0].booking.confirmation).toBe("confirmed");
+  });
+
+  it("says what to do when the booking changed meanwhile", () => {
+    expect(refusal("version_conflict", "stale")).toBe("The booking changed meanwhile. Look again and retry.");
   });
 });

@@ -234,3 +234,17 @@ export function unconfirmedSoon(entries: CalendarEntry[], now: Date): CalendarEn
     })
     .sort((a, b) => a.booking.start.localeCompare(b.booking.start) || a.booking.id.localeCompare(b.booking.id));
 }
+
+/** Whether staff can mark a booking confirmed for the customer (they said so on the phone or at
+ * the counter): it is on the service already (not only queued here), still going ahead, and not
+ * confirmed yet. */
+export function canMarkConfirmed(e: Pick<CalendarEntry, "booking" | "local">): boolean {
+  return e.local === null && confirmationState(e.booking) === "unconfirmed";
+}
+
+/** The entries with the service's answer in place of the booking it is about (when it is newer
+ * than what they hold), so the calendar and the "Unconfirmed soon" list show a confirmation
+ * before the next sync brings it. */
+export function withBooking(entries: CalendarEntry[], booking: Booking): CalendarEntry[] {
+  return entries.map((e) => (e.booking.id === booking.id && booking.version >= e.booking.version ? { ...e, booking } : e));
+}

@@ -157,6 +157,18 @@ pub enum Command {
         expected_version: i64,
         reason: Option<String>,
     },
+    /// Staff record that the customer said they will come (a call, at the counter): the booking
+    /// becomes confirmed and its reminders asking for a confirmation stop. Straight to the service
+    /// (needs the network; `version_conflict` when the booking changed meanwhile); the calendar
+    /// follows with the next sync, which this starts. → `Booking`
+    ConfirmBooking {
+        booking_id: String,
+        #[ts(type = "number")]
+        expected_version: i64,
+    },
+    /// A conversation's automated messages (follow-ups and what stopped them, missed-call
+    /// text-backs, replies): sent, or not sent and why (needs the network). → `AutomationRun[]`
+    ConversationAutomations { conversation_id: String },
     /// What is waiting to be sent and what was refused. → `OutboxEntry[]`
     Outbox,
     /// Queues a refused action again (at the end of the queue). → null
@@ -191,6 +203,15 @@ pub enum SettingsMethod {
 /// (those go through the outbox, so they work offline and are never applied twice).
 const SETTINGS: [&str; 13] =
     ["/v1/automations", "/v1/calendar-tasks", "/v1/calendar-feeds", "/v1/schedule", "/v1/schedule-exceptions", "/v1/services", "/v1/staff", "/v1/invitations", "/v1/canned-responses", "/v1/assistant", "/v1/channels", "/v1/whatsapp-templates", "/v1/business"];
+
+/// An id the UI hands over, to put into an address: one plain path segment.
+fn id_segment(id: &str) -> Result<&str, DeskError> {
+    if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        Ok(id)
+    } else {
+        Err(invalid(format!("`{id}` is not an id.")))
+    }
+}
 
 fn settings_path(path: &str) -> Result<&str, DeskError> {
     let allowed = SETTINGS.iter().any(|root| path == *root || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/')));
@@ -463,6 +484,19 @@ impl Desk {
             C::CancelBooking { booking_id, expected_version, reason } => {
                 self.act(async |c| c.cancel_booking(&booking_id, expected_version, reason.as_deref()).await).await
             }
+            C::ConfirmBooking { booking_id, expected_version } => {
+                let path = format!("/v1/bookings/{}", id_segment(&booking_id)?);
+                let body = json!({"expected_version": expected_version, "confirmation": protocol::BookingConfirmation::Confirmed});
+                let transport = self.console.read().await.transport()?;
+                let booking = transport.request_json(reqwest::Method::PATCH, &path, &[], Some(&body)).await.map_err(ConsoleError::from)?;
+                self.kick().await;
+                Ok(booking)
+            }
+            C::ConversationAutomations { conversation_id } => {
+                let path = format!("/v1/conversations/{}/automations", id_segment(&conversation_id)?);
+                let transport = self.console.read().await.transport()?;
+                Ok(transport.request_json(reqwest::Method::GET, &path, &[], None).await.map_err(ConsoleError::from)?)
+            }
             C::Outbox => self.read(async |store, _| store.outbox().await).await,
             C::Retry { mutation_id } => {
                 self.console.read().await.store().retry(mutation_id).await.map_err(ConsoleError::from)?;
@@ -592,6 +626,14 @@ mod tests {
         }
         for refused in ["/v1/conversations", "/v1/customers/1", "/v1/servicesX", "/v1/services/../customers", "/v1/services//x", "/v1/staff?x=1", "https://evil.example/v1/services", "/v1/services/%2e%2e", "/v1/automationsX", "/v1/bookings/unconfirmed"] {
             assert_eq!(settings_path(refused).unwrap_err().kind, "invalid", "{refused}");
+        }
+    }
+
+    #[test]
+    fn ids_in_addresses_are_one_plain_segment() {
+        assert_eq!(id_segment("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"), Ok("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"));
+        for refused in ["", "..", "a/b", "x?y=1", "%2e%2e", "a b", "b#1"] {
+            assert_eq!(id_segment(refused).unwrap_err().kind, "invalid", "{refused}");
         }
     }
 }
