@@ -30,4 +30,4 @@ pub use switchboard_core::channels::{self, calls, retell, twilio, vapi, whatsapp
 pub use switchboard_core::conversations::{self, takeover as control};
 pub use switchboard_core::scheduling::{availability, bookings, feeds as calendar_feeds, google as google_calendar, hours as schedule};
 pub use switchboard_core::sending as outbox;
-pub use switchboard_core::{clock, config, customers, demo, intake, live, metrics, store, sync, workers, Core};
+pub use switchboard_core::{clock, config, customers, demo, intake, live, mail, metrics, privacy, store, sync, workers, Core};

@@ -1,8 +1,13 @@
-//! Data protection over real HTTP, on SQLite and PostgreSQL: the audit log of what staff and the
-//! assistant change.
+//! Data protection over real HTTP, on SQLite and PostgreSQL: one person seeded into every table
+//! that can hold personal data is exported whole and erased without a trace; the audit log of
+//! what staff and the assistant change.
+
+use std::io::Read;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use switchboard_cloud::privacy::schema::{schema, Kind};
+use switchboard_testkit::whatsapp::{notification, post_whatsapp_signed, text};
 use switchboard_testkit::fakes::FakeProviders;
 use switchboard_testkit::whatsapp::{app_secret, connect_whatsapp, spawn_with_fakes, whatsapp_customer, PHONE_ID};
 use switchboard_testkit::{on_both_engines, TestApp};
@@ -69,4 +74,167 @@ async fn changes_to_data_are_audited((app, _fake): (TestApp, FakeProviders)) {
     }
 }
 
+
+/// One customer in every table that holds personal data: the export has every column the
+/// schema marks `personal data`; after erasing them, no column of any table on either engine
+/// holds their name, number, email or a word they wrote, and their bookings stay anonymised.
+async fn a_customer_is_exported_whole_and_erased_without_a_trace((app, _fake): (TestApp, FakeProviders)) {
+    let owner = app.signup("gdpr").await;
+    assert_eq!(connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await.status, StatusCode::OK);
+    app.patch("/v1/schedule", &owner.access, json!({"opening_hours": switchboard_testkit::every_day("00:00", "24:00")})).await;
+    // Someone else, who must be untouched.
+    let other = app.post("/v1/customers", &owner.access, json!({"name": "Ottilie Bystander", "phone": "+14155552671"})).await;
+    let other_id = other.body["id"].as_str().unwrap_or_else(|| panic!("{other:?}")).to_owned();
+
+    // Zelda writes on WhatsApp (the webhook is stored), staff answer, note, tag and book her.
+    let words = ["xylophonic", "quintessentially", "marmalade"];
+    let body = notification(PHONE_ID, json!([{"profile": {"name": "Zelda Quibblesworth"}, "wa_id": "447911123456"}]),
+        json!([text("wamid.zelda-1", "447911123456", &format!("Hello, {} {} {}", words[0], words[1], words[2]))]), Value::Null);
+    post_whatsapp_signed(&app, &body, &app_secret(&owner)).await;
+    app.drain().await;
+    let inbox = app.get("/v1/conversations", &owner.access).await;
+    let conversation = inbox.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let customer = inbox.body["items"][0]["customer_id"].as_str().unwrap().to_owned();
+    app.patch(&format!("/v1/customers/{customer}"), &owner.access,
+        json!({"email": "zelda@quibble.example", "tags": ["vip"], "notes": "Loves marmalade", "opted_out_sms": true})).await;
+    let reply = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Dear Zelda Quibblesworth, noted"})).await;
+    assert!(reply.status.is_success(), "{reply:?}");
+    app.post(&format!("/v1/conversations/{conversation}/notes"), &owner.access, json!({"body": "Zelda prefers xylophonic music"})).await;
+    let service = app.post("/v1/services", &owner.access, json!({"name": "Cut", "duration_minutes": 30})).await.body["id"].as_str().unwrap().to_owned();
+    let slot = app.get(&format!("/v1/availability?service_id={service}&limit=1"), &owner.access).await;
+    let start = slot.body["slots"][0]["start"].as_str().unwrap().to_owned();
+    let booking = app.post("/v1/bookings", &owner.access, json!({"customer_id": customer, "service_id": service, "start": start, "notes": "Zelda: marmalade allergy"})).await;
+    assert!(booking.status.is_success(), "{booking:?}");
+    let booking_id = booking.body["id"].as_str().unwrap().to_owned();
+    // A photo she sent, and a call with its transcript.
+    let media = switchboard_cloud::channels::inbound::keep_media(&app.db, &owner.business_id, b"zelda-photo".to_vec(), "image/png", Some("zelda.png")).await.unwrap();
+    let call = json!({"provider": "vapi", "call_id": "c1", "status": "ended", "transcript": "Zelda: quintessentially yes", "recording_url": "https://rec.example/zelda.mp3"});
+    sqlx::query("UPDATE messages SET media = $1, raw = $2, error = 'to 447911123456 failed' WHERE id = $3")
+        .bind(json!([{"content_type": "image/png", "url": format!("/v1/media/{media}"), "filename": "zelda.png", "caption": null}]).to_string())
+        .bind(call.to_string())
+        .bind(reply.body["id"].as_str().unwrap())
+        .execute(app.db.writer()).await.unwrap();
+    app.drain().await;
+
+    // Every table with personal data has a row about her (a new table needs seeding here).
+    let export = app.client.get(format!("{}/v1/customer-export?email=Zelda%40Quibble.example", app.base)).bearer_auth(&owner.access).send().await.unwrap();
+    assert_eq!(export.status(), StatusCode::OK);
+    assert_eq!(export.headers()["content-type"], "application/zip");
+    let bytes = export.bytes().await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("a ZIP");
+    let mut file = |name: &str| -> Option<String> {
+        let mut f = zip.by_name(name).ok()?;
+        let mut text = String::new();
+        f.read_to_string(&mut text).ok()?;
+        Some(text)
+    };
+    for (name, table) in &schema().tables {
+        let personal: Vec<&str> = table.columns.iter().filter(|c| c.kind == Some(Kind::Personal)).map(|c| c.name.as_str()).collect();
+        if personal.is_empty() {
+            continue;
+        }
+        let json = file(&format!("{name}.json")).unwrap_or_else(|| panic!("the export has no {name}.json: seed this table in the test"));
+        let rows: Vec<Value> = serde_json::from_str(&json).unwrap();
+        assert!(!rows.is_empty(), "{name}");
+        for column in &personal {
+            assert!(rows.iter().all(|r| r.get(*column).is_some()), "{name}.{column} is missing from the export");
+        }
+        let csv = file(&format!("{name}.csv")).unwrap();
+        assert!(personal.iter().all(|c| csv.lines().next().unwrap().split(',').any(|h| h == *c)), "{name}.csv header: {csv}");
+    }
+    let everything: String = (0..zip.len()).map(|i| { let mut f = zip.by_index(i).unwrap(); let mut t = Vec::new(); f.read_to_end(&mut t).unwrap(); String::from_utf8_lossy(&t).into_owned() }).collect();
+    for needle in ["Zelda Quibblesworth", "447911123456", "zelda@quibble.example", words[0], words[1], "Loves marmalade", "zelda-photo", "recording_url"] {
+        assert!(everything.contains(needle), "the export lacks {needle:?}");
+    }
+    assert!(!everything.contains("Ottilie"), "another customer's data leaked into the export");
+    assert!(!everything.contains("password_hash") && !everything.contains("token_hash"));
+
+    // Erase her.
+    let erased = app.post(&format!("/v1/customers/{customer}/erase"), &owner.access, json!(null)).await;
+    assert_eq!(erased.status, StatusCode::OK, "{erased:?}");
+    assert_eq!(erased.body["messages"], 3, "her message, the reply and the booking confirmation: {erased:?}");
+    assert_eq!(app.get(&format!("/v1/customers/{customer}"), &owner.access).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.status, StatusCode::NOT_FOUND);
+    let kept = app.get(&format!("/v1/bookings/{booking_id}"), &owner.access).await;
+    assert_eq!(kept.status, StatusCode::OK, "the booking stays for the accounts");
+    assert_eq!(kept.body["status"], "cancelled", "a future booking is cancelled: {kept:?}");
+    assert_eq!(kept.body["notes"], "");
+    // No trace in any text column of any table.
+    let needles = ["Zelda", "Quibble", "447911123456", "7911123456", "zelda@quibble.example", words[0], words[1], words[2], "zelda-photo", "emVsZGEtcGhvdG8"];
+    for (name, table) in &schema().tables {
+        for column in table.columns.iter().filter(|c| c.ty == "TEXT") {
+            for needle in needles {
+                let sql = format!("SELECT COUNT(*) FROM {name} WHERE {} LIKE $1", column.name);
+                let n: i64 = sqlx::query_scalar(&sql).bind(format!("%{needle}%")).fetch_one(app.db.reader()).await.unwrap();
+                assert_eq!(n, 0, "{name}.{} still holds {needle:?}", column.name);
+            }
+        }
+    }
+    // The audit entry says that, and how much, but nothing of hers.
+    let log = audit_actions(&app, &owner.access).await;
+    let entry = log.iter().find(|(a, t, _)| a == "customer.erased" && t.as_deref() == Some(customer.as_str())).expect("audited");
+    assert!(entry.2["removed"]["conversations"].as_i64() == Some(1), "{entry:?}");
+    // The bystander is untouched.
+    assert_eq!(app.get(&format!("/v1/customers/{other_id}"), &owner.access).await.body["name"], "Ottilie Bystander");
+    // Erasing needs a recent re-authentication.
+    app.advance(std::time::Duration::from_secs(20 * 60));
+    let stale = app.post(&format!("/v1/customers/{other_id}/erase"), &owner.access, json!(null)).await;
+    assert_eq!(stale.code(), "reauthentication_required");
+    let agent = app.add_staff(&owner, "agent").await;
+    assert_eq!(app.post(&format!("/v1/customers/{other_id}/erase"), &agent.access, json!(null)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/v1/business-export", &agent.access).await.status, StatusCode::FORBIDDEN);
+}
+
+/// Every table with personal-data columns can be linked to a customer (or export would miss it).
+async fn every_personal_table_links_to_a_customer((_app, _fake): (TestApp, FakeProviders)) {
+    assert_eq!(switchboard_cloud::privacy::subject::unlinked_tables(), Vec::<String>::new());
+}
+
+}
+
+/// The retention dry run lists exactly what the daily job then deletes; nothing else is touched.
+#[tokio::test]
+async fn retention_deletes_exactly_what_the_dry_run_listed() {
+    for engine in switchboard_testkit::Engine::BOTH {
+        let app = TestApp::spawn(engine).await;
+        let owner = app.signup("keep").await;
+        let open = |name: &'static str| {
+            let app = &app;
+            let owner = &owner;
+            async move {
+                let c = app.post("/v1/customers", &owner.access, json!({"name": name})).await.body["id"].as_str().unwrap().to_owned();
+                let conv = app.post("/v1/conversations", &owner.access, json!({"customer_id": c, "channel": "sms"})).await;
+                let id = conv.body["id"].as_str().unwrap().to_owned();
+                app.post(&format!("/v1/conversations/{id}/notes"), &owner.access, json!({"body": format!("about {name}")})).await;
+                id
+            }
+        };
+        let old = open("Old").await;
+        app.advance(std::time::Duration::from_secs(40 * 86_400));
+        let recent = open("Recent").await;
+        app.advance(std::time::Duration::from_secs(50 * 86_400));
+        // Old: 90 days quiet; Recent: 50 days. Keep two months (60 days).
+        assert_eq!(app.get("/v1/retention/dry-run", &owner.access).await.body["conversation_ids"], json!([]), "no policy, nothing goes");
+        let bad = app.call(reqwest::Method::PUT, "/v1/retention", Some(&owner.access), Some(json!({"conversations_months": 0, "recordings_days": null}))).await;
+        assert_eq!(bad.code(), "validation_failed");
+        let set = app.call(reqwest::Method::PUT, "/v1/retention", Some(&owner.access), Some(json!({"conversations_months": 2, "recordings_days": 30}))).await;
+        assert_eq!(set.status, StatusCode::OK, "{set:?}");
+        let plan = app.get("/v1/retention/dry-run", &owner.access).await;
+        assert_eq!(plan.body["conversation_ids"], json!([old]), "{plan:?}");
+        let notes_before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notes").fetch_one(app.db.reader()).await.unwrap();
+        app.drain().await;
+        assert_eq!(app.get(&format!("/v1/conversations/{old}"), &owner.access).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(app.get(&format!("/v1/conversations/{recent}"), &owner.access).await.status, StatusCode::OK);
+        let notes_after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notes").fetch_one(app.db.reader()).await.unwrap();
+        assert_eq!(notes_before - notes_after, 1, "only the old conversation's note went");
+        assert_eq!(app.get("/v1/retention/dry-run", &owner.access).await.body["conversation_ids"], json!([]));
+        // The job runs daily: the next day it finds the recent one once it is old enough.
+        app.advance(std::time::Duration::from_secs(11 * 86_400));
+        let next = app.get("/v1/retention/dry-run", &owner.access).await.body["conversation_ids"].clone();
+        assert_eq!(next, json!([recent]));
+        app.drain().await;
+        assert_eq!(app.get(&format!("/v1/conversations/{recent}"), &owner.access).await.status, StatusCode::NOT_FOUND);
+        let log = audit_actions(&app, &owner.access).await;
+        assert!(log.iter().any(|(a, _, d)| a == "retention.applied" && d["conversations"] == 1), "{log:?}");
+    }
 }

@@ -107,3 +107,25 @@ wire! {
         pub created_at: Timestamp,
     }
 }
+
+wire! {
+    /// How long the business keeps things (`null`: for ever).
+    #[derive(PartialEq, Default)]
+    pub struct RetentionPolicy {
+        /// Conversations with no activity for this many months (of 30 days) are deleted.
+        pub conversations_months: Option<u32>,
+        /// Call recordings and transcripts older than this many days are removed (the call's
+        /// line in the timeline stays).
+        pub recordings_days: Option<u32>,
+    }
+}
+
+wire! {
+    /// What the next retention run deletes, exactly (a dry run).
+    #[derive(PartialEq)]
+    pub struct RetentionPlan {
+        pub conversation_ids: Vec<crate::ids::ConversationId>,
+        /// Calls whose recording and transcript go.
+        pub recording_message_ids: Vec<crate::ids::MessageId>,
+    }
+}

@@ -78,6 +78,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi_json))
         .merge(crate::routes::accounts::router())
         .merge(crate::routes::security::router())
+        .merge(crate::routes::privacy::router())
         .merge(crate::routes::business::router())
         .merge(crate::routes::staff::router())
         .merge(crate::routes::customers::router())

@@ -15,6 +15,7 @@ pub mod customers;
 pub mod google_calendar;
 pub mod live;
 pub mod outbox;
+pub mod privacy;
 pub mod reports;
 pub mod retell;
 pub mod schedule;

@@ -41,11 +41,24 @@ pub enum Job {
     WeeklySummary,
     /// Queued mail goes to the SMTP server.
     Mail,
+    /// Each business's retention policy, daily.
+    Retention,
 }
 
 impl Job {
-    pub const ALL: [Job; 10] =
-        [Job::Intake, Job::Automations, Job::Outbox, Job::Assistant, Job::Handback, Job::Compaction, Job::Republish, Job::Calendar, Job::WeeklySummary, Job::Mail];
+    pub const ALL: [Job; 11] = [
+        Job::Intake,
+        Job::Automations,
+        Job::Outbox,
+        Job::Assistant,
+        Job::Handback,
+        Job::Compaction,
+        Job::Republish,
+        Job::Calendar,
+        Job::WeeklySummary,
+        Job::Mail,
+        Job::Retention,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -59,6 +72,7 @@ impl Job {
             Job::Calendar => "calendar",
             Job::WeeklySummary => "weekly_summary",
             Job::Mail => "mail",
+            Job::Retention => "retention",
         }
     }
 
@@ -110,6 +124,7 @@ impl Job {
             // Due once a week per owner; ten minutes late is on time.
             Job::WeeklySummary => Duration::from_secs(600),
             Job::Mail => Duration::from_secs(5),
+            Job::Retention => Duration::from_secs(3600),
         }
     }
 }
@@ -137,6 +152,12 @@ pub async fn step(core: &Core, job: Job) -> Result<usize, Error> {
         Job::Calendar => crate::scheduling::google::step(core).await,
         Job::WeeklySummary => crate::reports::weekly::queue_due(core).await,
         Job::Mail => crate::mail::send_due(core).await,
+        Job::Retention => {
+            if !lease(core, job, Duration::from_secs(600)).await? {
+                return Ok(0);
+            }
+            crate::privacy::retention::run_due(core).await
+        }
     }
 }
 
