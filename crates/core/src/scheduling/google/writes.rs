@@ -165,13 +165,28 @@ async fn reconcile(core: &Core, business_id: &str, booking_id: &str) -> Result<(
         sqlx::query_scalar("SELECT write_calendar FROM calendar_connections WHERE staff_id = $1 AND status = 'connected'").bind(&staff_id).fetch_optional(&mut *conn).await?;
     let times = (booking.start.as_millis(), booking.end.as_millis());
     let wanted = booking.status.holds_time();
+    // The event's title: the service and the customer's name (none once they are erased; an
+    // erasure forces the patch below so the name leaves Google too).
+    let names = sqlx::query("SELECT s.name AS service, c.name AS customer FROM services s, customers c WHERE s.id = $1 AND c.id = $2")
+        .bind(booking.service_id.as_str())
+        .bind(booking.customer_id.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (service, customer): (String, Option<String>) = match &names {
+        Some(r) => (r.try_get("service")?, r.try_get("customer")?),
+        None => ("Appointment".into(), None),
+    };
+    let summary = match customer {
+        Some(name) if !name.trim().is_empty() => format!("{service} — {name}"),
+        _ => service,
+    };
 
     if let Some(link) = &link {
         if wanted && link.staff_id == staff_id {
             if link.written == times {
                 return Ok(());
             }
-            let patch = Event { start: Some(at(times.0)), end: Some(at(times.1)), ..Event::default() };
+            let patch = Event { summary: Some(summary.clone()), start: Some(at(times.0)), end: Some(at(times.1)), ..Event::default() };
             match with_token!(core, &staff_id, |t| core.google.patch_event(&t, &link.calendar_id, &link.event_id, &patch)) {
                 Ok(_) => {
                     sqlx::query("UPDATE calendar_booking_events SET written_start = $1, written_end = $2 WHERE booking_id = $3")
@@ -204,21 +219,9 @@ async fn reconcile(core: &Core, business_id: &str, booking_id: &str) -> Result<(
         let exists: Option<String> = sqlx::query_scalar("SELECT staff_id FROM calendar_connections WHERE staff_id = $1").bind(&staff_id).fetch_optional(&mut *conn).await?;
         return if exists.is_some() { Err(Failed::Waiting) } else { Ok(()) };
     };
-    let names = sqlx::query("SELECT s.name AS service, c.name AS customer FROM services s, customers c WHERE s.id = $1 AND c.id = $2")
-        .bind(booking.service_id.as_str())
-        .bind(booking.customer_id.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    let (service, customer): (String, Option<String>) = match &names {
-        Some(r) => (r.try_get("service")?, r.try_get("customer")?),
-        None => ("Appointment".into(), None),
-    };
     drop(conn);
     let event = Event {
-        summary: Some(match customer {
-            Some(name) if !name.trim().is_empty() => format!("{service} — {name}"),
-            _ => service,
-        }),
+        summary: Some(summary),
         description: Some("Booked with Switchboard. Moving or deleting it here asks the front desk before the booking changes.".into()),
         start: Some(at(times.0)),
         end: Some(at(times.1)),
