@@ -547,7 +547,7 @@ async fn the_queue_offline_waiting_longest_first_assigned_labelled_and_tagged_on
     console.assign(&una, Some(&agent_id)).await.unwrap();
     console.label_conversation(&una, vec!["vip".into(), "colour".into()], vec![]).await.unwrap();
     console.label_conversation(&una, vec![], vec!["colour".into()]).await.unwrap();
-    console.tag_customer(&customer, vec!["regular".into()], vec![]).await.unwrap();
+    console.tag_customer(&customer, vec!["bride".into()], vec![]).await.unwrap();
     assert!(console.label_conversation(&una, vec![" ".into()], vec![]).await.is_err(), "an empty label is refused at once");
     assert!(syncer.push_then_pull().await.unwrap_err().is_transient());
     // Shown at once, pending, and the label filter finds it offline.
@@ -559,7 +559,7 @@ async fn the_queue_offline_waiting_longest_first_assigned_labelled_and_tagged_on
     assert!(console.store().inbox(&InboxQuery { label: Some("colour".into()), ..Default::default() }, &me).await.unwrap().items.is_empty());
     assert_eq!(console.store().labels().await.unwrap(), ["colour", "vip"], "what was typed offline is offered in the filter");
     let profile = console.store().customer_profile(&customer).await.unwrap().unwrap();
-    assert!(profile.customer.tags.contains(&"regular".to_owned()), "{:?}", profile.customer.tags);
+    assert!(profile.customer.tags.contains(&"bride".to_owned()), "{:?}", profile.customer.tags);
 
     // Back, and the answer to the push is lost: the replay applies nothing twice.
     flaky.online.store(true, Ordering::SeqCst);
@@ -570,7 +570,7 @@ async fn the_queue_offline_waiting_longest_first_assigned_labelled_and_tagged_on
     assert!(console.store().outbox().await.unwrap().is_empty());
     let detail = service.get(&format!("/v1/conversations/{una}"), &owner).await;
     assert_eq!((detail["conversation"]["assignee_staff_id"].as_str(), detail["conversation"]["labels"].clone()), (Some(agent_id.as_str()), json!(["vip"])));
-    assert_eq!(detail["customer"]["tags"].as_array().unwrap().iter().filter(|t| *t == "regular").count(), 1);
+    assert_eq!(detail["customer"]["tags"].as_array().unwrap().iter().filter(|t| *t == "bride").count(), 1);
     let log = service.get("/v1/audit-log?limit=200", &owner).await;
     let count = |action: &str| log["items"].as_array().unwrap().iter().filter(|e| e["action"] == action && e["target_id"] != Value::Null).count();
     assert_eq!((count("conversation.assigned"), count("conversation.labelled"), count("customer.tagged")), (1, 2, 1), "each applied once");
@@ -578,6 +578,11 @@ async fn the_queue_offline_waiting_longest_first_assigned_labelled_and_tagged_on
     let labelled = console.store().inbox(&InboxQuery { label: Some("vip".into()), ..Default::default() }, &me).await.unwrap();
     assert_eq!(labelled.items.iter().map(|i| (i.conversation.id.as_str(), i.pending)).collect::<Vec<_>>(), [(una.as_str(), false)]);
     assert_eq!(console.store().labels().await.unwrap(), ["vip"]);
+    // The inbox search finds labels and customers' tags as well as names and messages.
+    for words in ["vip", "brid"] {
+        let found = console.store().inbox(&InboxQuery { search: Some(words.into()), ..Default::default() }, &me).await.unwrap();
+        assert_eq!(found.items.iter().map(|i| i.conversation.id.as_str()).collect::<Vec<_>>(), [una.as_str()], "{words}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

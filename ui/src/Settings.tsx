@@ -72,7 +72,7 @@ export function Settings({ tasksVersion = 0 }: { tasksVersion?: number }) {
         {tab === "Services" && <Services />}
         {tab === "Staff" && <StaffSettings />}
         {tab === "Canned responses" && <Canned />}
-        {tab === "Assistant" && <Assistant />}
+        {tab === "Assistant" && <><Assistant /><WaitTarget /></>}
         {tab === "Automations" && <AutomationsSettings />}
         {tab === "Channels" && <Channels />}
         {tab === "Google Calendar" && <GoogleCalendarSettings tasksVersion={tasksVersion} />}
@@ -328,6 +328,30 @@ function Assistant() {
       <label>What it should know (prices, parking, policies)<textarea rows={4} value={draft.facts} onChange={(e) => setDraft({ ...draft, facts: e.target.value })} /></label>
       <label>Hand a conversation back to the assistant after<input type="number" min={0} value={draft.handback_idle_minutes} onChange={(e) => setDraft({ ...draft, handback_idle_minutes: Number(e.target.value) })} /> minutes without a staff reply (0: never)</label>
       <button type="submit" className="primary">Save</button>
+      {note}
+    </form>
+  );
+}
+
+/** How long a customer waiting for a person may wait before the inbox shows it as late. */
+function WaitTarget() {
+  const [business, reload, error] = useResource(endpoints.business.get);
+  const [minutes, setMinutes] = useState("");
+  const [run, note] = useAction();
+  useEffect(() => setMinutes(business ? String(business.wait_target_minutes) : ""), [business]);
+  if (error) return <p className="error">{error}</p>;
+  if (!business) return null;
+  const value = Number(minutes);
+  const valid = Number.isInteger(value) && value >= 1 && value <= 1440;
+  const save = (e: FormEvent) => {
+    e.preventDefault();
+    run(() => endpoints.business.update({ wait_target_minutes: value })).then((ok) => ok && reload());
+  };
+  return (
+    <form className="settings-panel stack-form" onSubmit={save} aria-label="Waiting target">
+      <h3>Customers waiting for a person</h3>
+      <label>Show a wait as late after<input type="number" min={1} max={1440} aria-label="Waiting target in minutes" value={minutes} onChange={(e) => setMinutes(e.target.value)} /> minutes (amber from half of it)</label>
+      <button type="submit" disabled={!valid}>Save waiting target</button>
       {note}
     </form>
   );

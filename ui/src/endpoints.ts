@@ -41,6 +41,7 @@ import type { Staff } from "./bindings/Staff";
 import type { StaffId } from "./bindings/StaffId";
 import type { TwilioChannelSetup } from "./bindings/TwilioChannelSetup";
 import type { UpdateAssistantSettings } from "./bindings/UpdateAssistantSettings";
+import type { UpdateBusiness } from "./bindings/UpdateBusiness";
 import type { UpdateBusinessSchedule } from "./bindings/UpdateBusinessSchedule";
 import type { WeeklyHours } from "./bindings/WeeklyHours";
 import type { UpdateService } from "./bindings/UpdateService";
@@ -150,4 +151,5 @@ export const calendarTasks = {
 /** The business itself: its name, time zone (the Reports screen's days are its local days) and currency. */
 export const business = {
   get: () => request<Business>("get", "/v1/business"),
+  update: (changes: Partial<UpdateBusiness>) => request<Business>("patch", "/v1/business", changes),
 };

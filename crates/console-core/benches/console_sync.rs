@@ -160,7 +160,7 @@ async fn ui_queries(console: &Console, conversations: i64) {
     let me = console.me().unwrap().to_owned();
     let store = console.store();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let page = |after: Option<String>, search: Option<&str>| InboxQuery { filter: InboxFilter::All, search: search.map(str::to_owned), limit: Some(200), after };
+    let page = |after: Option<String>, search: Option<&str>| InboxQuery { filter: InboxFilter::All, search: search.map(str::to_owned), label: None, limit: Some(200), after };
 
     let mut first = Vec::new();
     for _ in 0..50 {

@@ -413,12 +413,16 @@ impl LocalStore {
         // on messages); the queue is short, so it is read whole and sorted and paged here.
         let by_waiting = q.filter == InboxFilter::NeedsHuman;
         if let Some(search) = q.search.as_deref().and_then(fts_query) {
+            // Customers' tags are not in the full-text index: matched as text, customers with any
+            // tags only (one pass over the customers, not one per conversation).
             sql.push_str(
                 " AND (customer_id IN (SELECT c.id FROM customer_search JOIN customers c ON c.rowid = customer_search.rowid WHERE customer_search MATCH ?) \
-                 OR conversations.rowid IN (SELECT rowid FROM conversation_search WHERE conversation_search MATCH ?))",
+                 OR conversations.rowid IN (SELECT rowid FROM conversation_search WHERE conversation_search MATCH ?) \
+                 OR customer_id IN (SELECT t.id FROM customers t, json_each(t.data, '$.tags') j WHERE t.data LIKE '%\"tags\":[\"%' AND j.value LIKE ?))",
             );
             binds.push(search.clone());
             binds.push(search);
+            binds.push(format!("%{}%", q.search.as_deref().unwrap_or_default().trim().replace(['%', '_'], "")));
         }
         let after = q.after.as_deref().and_then(|a| a.split_once(':')).and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_owned())));
         if let Some((ms, id)) = after.clone().filter(|_| !by_waiting) {

@@ -482,9 +482,11 @@ async fn refresh_conversation_search(conn: &mut SqliteConnection, mut ids: Vec<S
         .bind(&ids)
         .execute(&mut *conn)
         .await?;
+    // The conversation's labels are part of its document, so the inbox search finds them too.
     sqlx::query(
-        "INSERT INTO conversation_search (rowid, body) SELECT c.rowid, group_concat(m.body, ' ') FROM conversations c \
-         JOIN messages m ON m.conversation_id = c.id WHERE c.id IN (SELECT value FROM json_each(?)) GROUP BY c.id",
+        "INSERT INTO conversation_search (rowid, body) SELECT c.rowid, COALESCE(group_concat(m.body, ' '), '') || ' ' || \
+         COALESCE((SELECT group_concat(l.value, ' ') FROM json_each(c.data, '$.labels') l), '') FROM conversations c \
+         LEFT JOIN messages m ON m.conversation_id = c.id WHERE c.id IN (SELECT value FROM json_each(?)) GROUP BY c.id",
     )
     .bind(&ids)
     .execute(&mut *conn)
