@@ -52,8 +52,28 @@ async fn changes_to_data_are_audited((app, _fake): (TestApp, FakeProviders)) {
     app.patch(&format!("/v1/canned-responses/{canned_id}"), &owner.access, json!({"body": "Hi!"})).await;
     app.delete(&format!("/v1/canned-responses/{canned_id}"), &owner.access).await;
 
+    // Found in the point-6 check: resolving and reopening, hours, exceptions and templates.
+    for status in ["resolved", "open"] {
+        let r = app.patch(&format!("/v1/conversations/{conversation}"), &owner.access, json!({"status": status})).await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    }
+    let hours = app.call(reqwest::Method::PUT, &format!("/v1/staff/{}/hours", owner.staff_id), Some(&owner.access), Some(json!({"hours": null, "bookable": false}))).await;
+    assert_eq!(hours.status, StatusCode::OK, "{hours:?}");
+    let exception = app.post("/v1/schedule-exceptions", &owner.access, json!({"staff_id": null, "date": "2031-12-25", "closed": true, "hours": [], "note": "Christmas"})).await;
+    let exception_id = exception.body["id"].as_str().unwrap_or_else(|| panic!("{exception:?}")).to_owned();
+    assert_eq!(app.delete(&format!("/v1/schedule-exceptions/{exception_id}"), &owner.access).await.status, StatusCode::NO_CONTENT);
+    let template = app.post("/v1/whatsapp-templates", &owner.access, json!({"name": "audit_hello", "language": "en", "body": "Hello {{1}}"})).await;
+    let template_id = template.body["id"].as_str().unwrap_or_else(|| panic!("{template:?}")).to_owned();
+    assert_eq!(app.delete(&format!("/v1/whatsapp-templates/{template_id}"), &owner.access).await.status, StatusCode::NO_CONTENT);
+
     let log = audit_actions(&app, &owner.access).await;
     let has = |action: &str, target: &str| log.iter().any(|(a, t, _)| a == action && t.as_deref() == Some(target));
+    for action in ["conversation.resolved", "conversation.reopened"] {
+        assert!(has(action, &conversation), "{action}: {log:?}");
+    }
+    assert!(has("staff_hours.updated", &owner.staff_id), "{log:?}");
+    assert!(has("schedule_exception.created", &exception_id) && has("schedule_exception.deleted", &exception_id), "{log:?}");
+    assert!(has("whatsapp_template.created", &template_id) && has("whatsapp_template.deleted", &template_id), "{log:?}");
     let message_id = sent.body["id"].as_str().unwrap();
     assert!(has("message.sent", message_id), "{log:?}");
     for action in ["note.added", "note.updated", "note.deleted"] {
@@ -183,6 +203,85 @@ async fn a_customer_is_exported_whole_and_erased_without_a_trace((app, _fake): (
     let agent = app.add_staff(&owner, "agent").await;
     assert_eq!(app.post(&format!("/v1/customers/{other_id}/erase"), &agent.access, json!(null)).await.status, StatusCode::FORBIDDEN);
     assert_eq!(app.get("/v1/business-export", &agent.access).await.status, StatusCode::FORBIDDEN);
+}
+
+/// Erasure finds copies of a customer's identifiers the same way on both engines: whatever the
+/// letters' case (PostgreSQL's LIKE is case-sensitive, SQLite's is not), and with an `_` in an
+/// email address taken as itself (a wildcard to both engines' LIKE).
+async fn erasure_finds_copies_whatever_their_case((app, _fake): (TestApp, FakeProviders)) {
+    let owner = app.signup("case").await;
+    assert_eq!(connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await.status, StatusCode::OK);
+    // A friend writes on WhatsApp; staff answer her.
+    let conversation = whatsapp_customer(&app, &owner, "14155552672").await;
+    let erased = app.post("/v1/customers", &owner.access, json!({"name": "Élodie Zanzibar", "phone": "+447700900555", "email": "elo_die@zanzibar.example"})).await;
+    let erased_id = erased.body["id"].as_str().unwrap_or_else(|| panic!("{erased:?}")).to_owned();
+    let first = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Thanks for coming"})).await;
+    let first = first.body["id"].as_str().unwrap_or_else(|| panic!("{first:?}")).to_owned();
+    // The friend's conversation quotes her, upper-cased, in its preview (a copy).
+    let sent = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Say hello to ÉLODIE ZANZIBAR"})).await;
+    assert!(sent.status.is_success(), "{sent:?}");
+    app.drain().await;
+    // Copies of her address, as a provider's error might quote it: differently cased, and a
+    // look-alike with another character where the `_` is, which is not her.
+    let (theirs, lookalike) = (sent.body["id"].as_str().unwrap().to_owned(), "bounced: eloXdie@zanzibar.example");
+    sqlx::query("UPDATE messages SET error = $1 WHERE id = $2").bind("bounced: ELO_DIE@Zanzibar.example").bind(&theirs).execute(app.db.writer()).await.unwrap();
+    sqlx::query("UPDATE messages SET error = $1 WHERE id = $2").bind(lookalike).bind(&first).execute(app.db.writer()).await.unwrap();
+    let before = app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await;
+    assert!(before.body["conversation"]["last_message_preview"].as_str().unwrap_or_default().contains("ÉLODIE"), "{before:?}");
+
+    let done = app.post(&format!("/v1/customers/{erased_id}/erase"), &owner.access, json!(null)).await;
+    assert_eq!(done.status, StatusCode::OK, "{done:?}");
+    let after = app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await;
+    assert_eq!(after.status, StatusCode::OK, "the friend's conversation stays");
+    assert!(!after.body["conversation"]["last_message_preview"].as_str().unwrap_or_default().to_lowercase().contains("zanzibar"), "{after:?}");
+    let error: Option<String> = sqlx::query_scalar("SELECT error FROM messages WHERE id = $1").bind(&theirs).fetch_one(app.db.reader()).await.unwrap();
+    assert_eq!(error, None, "the copy of her address went");
+    // Nothing in any copy column quotes her, whatever the case.
+    for (name, table) in &schema().tables {
+        for column in table.columns.iter().filter(|c| c.ty == "TEXT" && c.kind == Some(Kind::Copy) && name != "changes") {
+            let sql = format!("SELECT COUNT(*) FROM {name} WHERE LOWER({c}) LIKE '%zanzibar%' AND LOWER({c}) NOT LIKE '%eloxdie%'", c = column.name);
+            let n: i64 = sqlx::query_scalar(&sql).fetch_one(app.db.reader()).await.unwrap();
+            assert_eq!(n, 0, "{name}.{} still quotes her", column.name);
+        }
+    }
+    // The look-alike is someone else's address: untouched.
+    let kept: Option<String> = sqlx::query_scalar("SELECT error FROM messages WHERE id = $1").bind(&first).fetch_one(app.db.reader()).await.unwrap();
+    assert_eq!(kept.as_deref(), Some(lookalike));
+}
+
+/// Deleting a conversation deletes its automation rows too (follow-ups, text-backs), on both
+/// engines — on PostgreSQL a row left behind made the delete fail on its foreign key. A
+/// booking's reminder stays, without its link to the conversation, so it is not sent twice.
+async fn deleting_a_conversation_deletes_its_automation_runs((app, _fake): (TestApp, FakeProviders)) {
+    let owner = app.signup("runs").await;
+    assert_eq!(connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await.status, StatusCode::OK);
+    app.patch("/v1/schedule", &owner.access, json!({"opening_hours": switchboard_testkit::every_day("00:00", "24:00")})).await;
+    let conversation = whatsapp_customer(&app, &owner, "447700900556").await;
+    let customer = app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.body["customer"]["id"].as_str().unwrap().to_owned();
+    let sent = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Shall we book you in?"})).await;
+    let message = sent.body["id"].as_str().unwrap_or_else(|| panic!("{sent:?}")).to_owned();
+    let service = app.post("/v1/services", &owner.access, json!({"name": "Cut", "duration_minutes": 30})).await.body["id"].as_str().unwrap().to_owned();
+    let slot = app.get(&format!("/v1/availability?service_id={service}&limit=1"), &owner.access).await;
+    let start = slot.body["slots"][0]["start"].as_str().unwrap().to_owned();
+    let booking = app.post("/v1/bookings", &owner.access, json!({"customer_id": customer, "service_id": service, "start": start})).await;
+    let booking = booking.body["id"].as_str().unwrap_or_else(|| panic!("{booking:?}")).to_owned();
+    let now = app.now_ms();
+    for (id, kind, booking_id, message_id) in [("run-follow-up", "follow_up", None, Some(message.as_str())), ("run-text-back", "text_back", None, None), ("run-reminder", "reminder", Some(booking.as_str()), Some(message.as_str()))] {
+        sqlx::query(
+            "INSERT INTO automation_runs (id, business_id, kind, rule, dedupe_key, booking_id, customer_id, conversation_id, due_at, status, message_id, detail, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'r', $1, $4, $5, $6, $7, 'sent', $8, '{\"text\":\"Shall we\"}', $7, $7)",
+        )
+        .bind(id).bind(&owner.business_id).bind(kind).bind(booking_id).bind(&customer).bind(&conversation).bind(now).bind(message_id)
+        .execute(app.db.writer()).await.unwrap();
+    }
+    let deleted = app.delete(&format!("/v1/conversations/{conversation}"), &owner.access).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{deleted:?}");
+    assert_eq!(app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.status, StatusCode::NOT_FOUND);
+    let left: Vec<(String, Option<String>, Option<String>, String)> =
+        sqlx::query_as("SELECT id, conversation_id, message_id, detail FROM automation_runs WHERE business_id = $1 AND id LIKE 'run-%' ORDER BY id").bind(&owner.business_id).fetch_all(app.db.reader()).await.unwrap();
+    assert_eq!(left, vec![("run-reminder".to_owned(), None, None, "{}".to_owned())], "only the booking's reminder stays, unlinked");
+    let log = audit_actions(&app, &owner.access).await;
+    assert!(log.iter().any(|(a, t, _)| a == "conversation.deleted" && t.as_deref() == Some(conversation.as_str())), "{log:?}");
 }
 
 /// Every table with personal-data columns can be linked to a customer (or export would miss it).

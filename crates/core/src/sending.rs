@@ -492,6 +492,7 @@ pub async fn create_template(core: &Core, actor: &Actor, req: CreateWhatsappTemp
     })?;
     let template = load_template(tx.conn(), &actor.business_id, &id).await?.ok_or_else(|| Error::NotFound("template"))?;
     tx.record(EntityKind::WhatsappTemplate, &id, Some(&template)).await?;
+    tx.audit(Some(&actor.staff_id), "whatsapp_template.created", Some(("whatsapp_template", &id)), json!({"name": name, "language": language})).await?;
     tx.commit().await?;
     Ok(template)
 }
@@ -503,6 +504,7 @@ pub async fn delete_template(core: &Core, actor: &Actor, id: &str) -> Result<(),
     if !tx.delete_row("whatsapp_templates", EntityKind::WhatsappTemplate, id).await? {
         return Err(Error::NotFound("template"));
     }
+    tx.audit(Some(&actor.staff_id), "whatsapp_template.deleted", Some(("whatsapp_template", id)), json!({})).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -407,6 +407,8 @@ pub async fn apply_update(tx: &mut BusinessTx, auth: &Actor, id: &str, req: Upda
     let mut conversation = load(tx.conn(), &auth.business_id, &id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
     if let Some(status) = req.status.filter(|s| *s != conversation.status) {
         crate::reports::outcomes::status_changed(tx, &id, status == ConversationStatus::Resolved, Some(&auth.staff_id)).await?;
+        let action = if status == ConversationStatus::Resolved { "conversation.resolved" } else { "conversation.reopened" };
+        tx.audit(Some(&auth.staff_id), action, Some(("conversation", &id)), serde_json::json!({})).await?;
     }
     if let Some(status) = req.status {
         conversation.status = status;
@@ -622,33 +624,16 @@ pub async fn update_conversation(core: &Core, actor: &Actor, id: &str, req: Upda
     Ok(conversation)
 }
 
-/// Deletes a conversation with its messages and notes, for good (owners and admins).
+/// Deletes a conversation with everything in it, for good (owners and admins): the same purge as
+/// erasure and retention ([`crate::privacy::purge::conversations`]) — messages, notes, the media
+/// they carry, unsent replies, the assistant's turns and memory, its follow-ups and text-backs
+/// (a booking's reminders stay, unlinked, so nothing is sent twice).
 pub async fn delete_conversation(core: &Core, actor: &Actor, id: &str) -> Result<(), Error> {
     actor.require(Permission::DeleteData)?;
     let mut tx = core.db.begin_business(&actor.business_id).await?;
     load(tx.conn(), &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
-    // What the workers keep for it goes first: unsent replies (a send in flight finds its row gone
-    // and stops), the assistant's queued turns and its memory of the conversation.
-    for sql in [
-        "DELETE FROM outbox WHERE message_id IN (SELECT id FROM messages WHERE conversation_id = $1)",
-        "DELETE FROM assistant_jobs WHERE conversation_id = $1",
-        "DELETE FROM assistant_state WHERE conversation_id = $1",
-    ] {
-        sqlx::query(sql).bind(id).execute(tx.conn()).await?;
-    }
-    for (table, entity) in [("messages", EntityKind::Message), ("notes", EntityKind::Note)] {
-        let ids: Vec<String> = sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE conversation_id = $1"))
-            .bind(id)
-            .fetch_all(tx.conn())
-            .await?;
-        for child in &ids {
-            tx.record::<()>(entity, child, None).await?;
-        }
-        sqlx::query(&format!("DELETE FROM {table} WHERE conversation_id = $1")).bind(id).execute(tx.conn()).await?;
-    }
-    sqlx::query("DELETE FROM conversations WHERE id = $1 AND business_id = $2").bind(id).bind(&actor.business_id).execute(tx.conn()).await?;
-    tx.record::<()>(EntityKind::Conversation, id, None).await?;
-    tx.audit(Some(&actor.staff_id), "conversation.deleted", Some(("conversation", id)), serde_json::json!({})).await?;
+    let removed = crate::privacy::purge::conversations(&mut tx, &[id.to_owned()]).await?;
+    tx.audit(Some(&actor.staff_id), "conversation.deleted", Some(("conversation", id)), serde_json::json!({"removed": removed})).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -125,28 +125,86 @@ pub async fn erase(tx: &mut BusinessTx, s: &Subject) -> Result<Erased, Error> {
     // Audit entries about them keep what happened, not what was said.
     let targets: Vec<String> = std::iter::once(&s.customer_id).chain(&s.bookings).cloned().collect();
     purge::in_chunks(tx, "UPDATE audit_log SET detail = '{}' WHERE business_id = $1 AND target_id IN ({in})", &targets).await?;
-    // Copies that still quote them: stored webhooks are deleted, other copies emptied.
-    for identifier in &s.identifiers {
-        let pattern = format!("%{}%", identifier.replace('%', "").replace('_', ""));
-        let n = sqlx::query("DELETE FROM webhook_events WHERE business_id = $1 AND payload LIKE $2")
-            .bind(&s.business_id)
-            .bind(&pattern)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
-        *erased.entry("webhook_events".into()).or_default() += n;
-        for (name, table) in &schema().tables {
-            if !table.has("business_id") || name == "webhook_events" || name == "changes" {
-                continue;
-            }
-            for column in table.columns.iter().filter(|c| c.kind == Some(Kind::Copy) && c.ty == "TEXT") {
-                let empty = if column.not_null { "CASE WHEN {c} LIKE '[%' THEN '[]' WHEN {c} LIKE '{%' THEN '{}' ELSE '' END" } else { "NULL" };
-                let empty = empty.replace("{c}", &column.name);
-                let sql = format!("UPDATE {name} SET {c} = {empty} WHERE business_id = $1 AND {c} LIKE $2", c = column.name);
-                sqlx::query(&sql).bind(&s.business_id).bind(&pattern).execute(tx.conn()).await?;
+    // Copies that still quote them: stored webhooks are deleted, other copies emptied. Matched
+    // the same way on both engines (see [`quotes`]): the database only narrows the rows down.
+    for (name, table) in &schema().tables {
+        if !table.has("business_id") || name == "changes" {
+            continue;
+        }
+        for column in table.columns.iter().filter(|c| c.kind == Some(Kind::Copy) && c.ty == "TEXT") {
+            let quoting = values_quoting(tx, name, &column.name, &s.identifiers).await?;
+            for value in quoting {
+                if name == "webhook_events" {
+                    let sql = format!("DELETE FROM {name} WHERE business_id = $1 AND {c} = $2", c = column.name);
+                    let n = sqlx::query(&sql).bind(&s.business_id).bind(&value).execute(tx.conn()).await?.rows_affected();
+                    *erased.entry(name.clone()).or_default() += n;
+                    continue;
+                }
+                let empty = if !column.not_null {
+                    None
+                } else if value.starts_with('[') {
+                    Some("[]")
+                } else if value.starts_with('{') {
+                    Some("{}")
+                } else {
+                    Some("")
+                };
+                let sql = format!("UPDATE {name} SET {c} = $3 WHERE business_id = $1 AND {c} = $2", c = column.name);
+                sqlx::query(&sql).bind(&s.business_id).bind(&value).bind(empty).execute(tx.conn()).await?;
             }
         }
     }
     erased.retain(|_, n| *n > 0);
     Ok(erased)
+}
+
+/// Whether `text` quotes `identifier`: as a substring, whatever the letters' case (Unicode
+/// lower case on both sides). The rule is Rust's, not the database's: `LIKE` is case-blind on
+/// SQLite (for ASCII only) but not on PostgreSQL, which also reads a backslash as an escape, so
+/// a name copied in lower case into a search text was found on one engine and left on the
+/// other; and `_` (common in email addresses) is a wildcard to both.
+pub fn quotes(text: &str, identifier: &str) -> bool {
+    let identifier = identifier.trim();
+    !identifier.is_empty() && text.to_lowercase().contains(&identifier.to_lowercase())
+}
+
+/// A `LIKE` pattern (for `LOWER(column)`) that every text [`quotes`]ing `identifier` matches on
+/// either engine: ASCII letters lower-cased, and every character either engine could read
+/// differently (non-ASCII letters, whose case only PostgreSQL folds; `%`, `_` and `\`) left to a
+/// one-character wildcard. It may match more; [`quotes`] decides.
+fn like_pattern(identifier: &str) -> String {
+    let inner: String = identifier.trim().chars().map(|c| if c.is_ascii() && !matches!(c, '%' | '_' | '\\') { c.to_ascii_lowercase() } else { '_' }).collect();
+    format!("%{inner}%")
+}
+
+/// The distinct values of `table.column` of the business that quote one of `identifiers`.
+async fn values_quoting(tx: &mut BusinessTx, table: &str, column: &str, identifiers: &[String]) -> Result<Vec<String>, Error> {
+    let mut found = std::collections::BTreeSet::new();
+    for identifier in identifiers.iter().filter(|i| !i.trim().is_empty()) {
+        let sql = format!("SELECT DISTINCT {column} FROM {table} WHERE business_id = $1 AND LOWER({column}) LIKE $2");
+        let candidates: Vec<String> = sqlx::query_scalar(&sql).bind(tx.business_id().to_owned()).bind(like_pattern(identifier)).fetch_all(tx.conn()).await?;
+        found.extend(candidates.into_iter().filter(|v| quotes(v, identifier)));
+    }
+    Ok(found.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_quotes_an_identifier_whatever_the_case() {
+        assert!(quotes("zephyrine erasable +447700900123", "Zephyrine Erasable"));
+        assert!(quotes("Réservation pour ÉLODIE", "Élodie"));
+        assert!(quotes("{\"to\":\"jo_ann@example.com\"}", "jo_ann@example.com"));
+        assert!(!quotes("joXann@example.com", "jo_ann@example.com"));
+        assert!(!quotes("Zoe Smith", "Zoë Smith"));
+        assert!(!quotes("anything", "  "));
+    }
+
+    #[test]
+    fn the_database_pattern_narrows_without_deciding() {
+        assert_eq!(like_pattern("Jo_Ann\\50%"), "%jo_ann_50_%");
+        assert_eq!(like_pattern("Élodie"), "%_lodie%");
+    }
 }

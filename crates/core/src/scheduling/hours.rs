@@ -424,6 +424,7 @@ pub async fn put_staff_hours(core: &Core, actor: &Actor, id: &str, req: StaffHou
     }
     let saved = staff_hours(tx.conn(), &actor.business_id, id).await?;
     tx.record(EntityKind::StaffHours, id, Some(&saved)).await?;
+    tx.audit(Some(&actor.staff_id), "staff_hours.updated", Some(("staff", id)), serde_json::json!({"bookable": req.bookable})).await?;
     tx.commit().await?;
     Ok(saved)
 }
@@ -484,6 +485,7 @@ pub async fn create_exception(core: &Core, actor: &Actor, req: CreateScheduleExc
         })?;
     let saved = load_exception(tx.conn(), &actor.business_id, &id).await?.ok_or_else(|| Error::NotFound("exception"))?;
     tx.record(EntityKind::ScheduleException, &id, Some(&saved)).await?;
+    tx.audit(Some(&actor.staff_id), "schedule_exception.created", Some(("schedule_exception", &id)), serde_json::json!({"date": date.to_string(), "closed": req.closed})).await?;
     tx.commit().await?;
     Ok(saved)
 }
@@ -501,6 +503,7 @@ pub async fn delete_exception(core: &Core, actor: &Actor, id: &str) -> Result<()
     if !tx.delete_row("schedule_exceptions", EntityKind::ScheduleException, id).await? {
         return Err(Error::NotFound("exception"));
     }
+    tx.audit(Some(&actor.staff_id), "schedule_exception.deleted", Some(("schedule_exception", id)), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(())
 }
