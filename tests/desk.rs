@@ -30,7 +30,7 @@ async fn the_calendar_asks_the_service_whether_a_time_can_be_booked(mut app: Tes
     let booking = booked.body["id"].as_str().unwrap().to_owned();
 
     let desk = Desk::open(dir.path(), None, quick()).await.unwrap();
-    desk.dispatch(Command::SignIn { server: app.base.clone(), email: owner.email.clone(), password: owner.password.clone(), keep: None, passphrase: None }).await.unwrap();
+    desk.dispatch(Command::SignIn { server: app.base.clone(), email: owner.email.clone(), password: owner.password.clone(), code: None, keep: None, passphrase: None }).await.unwrap();
     let check = async |start: &str, booking_id: Option<&str>| {
         desk.dispatch(Command::CheckSlot {
             service_id: service.clone(),

@@ -19,6 +19,7 @@ use ts_rs::TS;
 
 use crate::alerts::Notifier;
 use crate::credentials::Keep;
+use crate::privacy;
 use crate::queries::InboxQuery;
 use crate::{Account, Console, ConsoleError, EngineConfig, Event, Status, SyncHandle};
 
@@ -35,6 +36,23 @@ pub enum Command {
         server: String,
         email: String,
         password: String,
+        /// The authenticator app's code (or a recovery code) when the account has two-factor
+        /// sign-in; without it such a sign-in is refused with the code `two_factor_required`.
+        #[serde(default)]
+        code: Option<String>,
+        #[serde(default)]
+        keep: Option<Keep>,
+        #[serde(default)]
+        passphrase: Option<String>,
+    },
+    /// Signing in where the business requires two-factor and this account has none yet (the
+    /// sign-in was refused as `two_factor_enrolment_required`): the password again buys a new
+    /// authenticator secret and its QR code. → [`TwoFactorEnrolment`](crate::privacy::TwoFactorEnrolment)
+    SignInEnrol { server: String, email: String, password: String },
+    /// Finishes that sign-in with a code from the new secret: two-factor is on, this console is
+    /// signed in. → [`EnrolledSession`] (the recovery codes, shown this once)
+    SignInEnrolConfirm {
+        code: String,
         #[serde(default)]
         keep: Option<Keep>,
         #[serde(default)]
@@ -102,6 +120,45 @@ pub enum Command {
         #[serde(default)]
         figure: Option<protocol::ReportFigure>,
     },
+    /// How the signed-in person's account is protected (needs the network). → `AccountSecurity`
+    AccountSecurity,
+    /// Confirms the password (or a current two-factor code) again; sensitive actions (export,
+    /// erase, two-factor changes, a colleague's reset, the require switch) then work for a few
+    /// minutes. Needs the network: offline it fails as `offline`. → null
+    Reauthenticate {
+        #[serde(default)]
+        password: Option<String>,
+        #[serde(default)]
+        code: Option<String>,
+    },
+    /// A new password (the current one is asked again); every other session ends. → null
+    ChangePassword { current_password: String, new_password: String },
+    /// Starts turning two-factor sign-in on. → [`TwoFactorEnrolment`](crate::privacy::TwoFactorEnrolment)
+    TwoFactorBegin,
+    /// Turns it on with a code from the app. → `RecoveryCodes` (shown this once)
+    TwoFactorConfirm { code: String },
+    /// Turns two-factor sign-in off (after a re-authentication). → null
+    TwoFactorDisable,
+    /// The business's sign-in rules. → `SecuritySettings`
+    SecuritySettings,
+    /// Owners: require two-factor sign-in of everyone (after a re-authentication). → `SecuritySettings`
+    RequireTwoFactor { require: bool },
+    /// Owners and admins: a colleague lost their device or password (after a re-authentication).
+    /// → `Handover` (the link to hand over when the service has no mail)
+    ResetStaffSignIn { staff_id: String },
+    /// Owners and admins: everything held about a customer, as a ZIP to save (after a
+    /// re-authentication). → [`CustomerExport`](crate::privacy::CustomerExport)
+    ExportCustomer { who: crate::privacy::ExportWho },
+    /// Owners and admins: erases a customer everywhere (after a re-authentication); this
+    /// console's mirror and search drop them with the sync this starts. → removed rows by table
+    EraseCustomer { customer_id: String },
+    /// How long the business keeps conversations and recordings. → `RetentionPolicy`
+    Retention,
+    /// → `RetentionPolicy`
+    SetRetention { policy: protocol::RetentionPolicy },
+    /// Exactly what the daily retention job would delete now, with the mirror's names for it.
+    /// → [`RetentionPreview`](crate::privacy::RetentionPreview)
+    RetentionDryRun,
     SendMessage { conversation_id: String, body: String },
     UseCannedResponse { conversation_id: String, canned_response_id: String },
     SendTemplate { conversation_id: String, template_id: String, variables: Vec<String> },
@@ -204,6 +261,16 @@ pub enum SettingsMethod {
 const SETTINGS: [&str; 13] =
     ["/v1/automations", "/v1/calendar-tasks", "/v1/calendar-feeds", "/v1/schedule", "/v1/schedule-exceptions", "/v1/services", "/v1/staff", "/v1/invitations", "/v1/canned-responses", "/v1/assistant", "/v1/channels", "/v1/whatsapp-templates", "/v1/business"];
 
+/// The service's address as typed on the sign-in screen.
+fn server_address(server: &str) -> Result<String, DeskError> {
+    let server = server.trim().trim_end_matches('/').to_owned();
+    if server.starts_with("http://") || server.starts_with("https://") {
+        Ok(server)
+    } else {
+        Err(invalid("The server address starts with https:// (or http:// on this computer)."))
+    }
+}
+
 /// An id the UI hands over, to put into an address: one plain path segment.
 fn id_segment(id: &str) -> Result<&str, DeskError> {
     if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
@@ -233,6 +300,21 @@ pub struct GoogleCalendarConnecting {
 
 /// How long a Google sign-in may take in the browser.
 const GOOGLE_SIGN_IN_TIME: Duration = Duration::from_secs(600);
+
+/// Signed in after enrolling in two-factor: the session and the recovery codes, shown once.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct EnrolledSession {
+    pub session: Session,
+    pub recovery_codes: Vec<String>,
+}
+
+/// A sign-in waiting for its first two-factor code: where, who, and the service's challenge.
+struct Enrolling {
+    server: String,
+    email: String,
+    challenge: String,
+}
 
 /// Who is signed in and how sync is going.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -306,6 +388,7 @@ pub struct Desk {
     /// Google sign-ins under way, per staff member: the wait for the loopback redirect and the
     /// service's finish.
     google: Mutex<HashMap<String, tokio::task::JoinHandle<Result<Value, DeskError>>>>,
+    enrolling: Mutex<Option<Enrolling>>,
 }
 
 impl Desk {
@@ -321,7 +404,7 @@ impl Desk {
                 }
             }
         }
-        let desk = Arc::new(Desk { console: RwLock::new(console), sync: Mutex::new(None), events, notifier, config, google: Mutex::new(HashMap::new()) });
+        let desk = Arc::new(Desk { console: RwLock::new(console), sync: Mutex::new(None), events, notifier, config, google: Mutex::new(HashMap::new()), enrolling: Mutex::new(None) });
         let ready = { let c = desk.console.read().await; c.account().is_some() && !c.is_locked() };
         if ready {
             desk.start_sync().await?;
@@ -390,7 +473,31 @@ impl Desk {
         use Command as C;
         match command {
             C::Session => Ok(json!(self.session().await)),
-            C::SignIn { server, email, password, keep, passphrase } => self.sign_in(server, email, password, keep.unwrap_or(Keep::Keyring), passphrase).await,
+            C::SignIn { server, email, password, code, keep, passphrase } => self.sign_in(server, email, password, code, keep.unwrap_or(Keep::Keyring), passphrase).await,
+            C::SignInEnrol { server, email, password } => {
+                let server = server_address(&server)?;
+                let (challenge, setup) = crate::transport::begin_enrolment(&reqwest::Client::new(), &server, email.trim(), &password).await.map_err(ConsoleError::from)?;
+                let qr_svg = privacy::qr_svg(&setup.otpauth_url);
+                *self.enrolling.lock().await = Some(Enrolling { server, email: email.trim().to_owned(), challenge });
+                Ok(json!(privacy::TwoFactorEnrolment { secret: setup.secret, otpauth_url: setup.otpauth_url, qr_svg }))
+            }
+            C::SignInEnrolConfirm { code, keep, passphrase } => {
+                let Some(enrolling) = self.enrolling.lock().await.take() else {
+                    return Err(invalid("No two-factor set-up is under way. Sign in again."));
+                };
+                let enrolled = match crate::transport::finish_enrolment(&reqwest::Client::new(), &enrolling.server, &enrolling.challenge, &code).await {
+                    Ok(enrolled) => enrolled,
+                    Err(e) => {
+                        // A wrong code may be typed again (the challenge holds until it expires).
+                        *self.enrolling.lock().await = Some(enrolling);
+                        return Err(ConsoleError::from(e).into());
+                    }
+                };
+                self.stop().await;
+                self.console.write().await.login_with_tokens(&enrolling.server, &enrolling.email, enrolled.tokens, keep.unwrap_or(Keep::Keyring), passphrase.as_deref()).await?;
+                self.start_sync().await?;
+                Ok(json!(EnrolledSession { session: self.session().await, recovery_codes: enrolled.recovery_codes }))
+            }
             C::Unlock { passphrase } => {
                 self.console.read().await.unlock(&passphrase)?;
                 self.start_sync().await?;
@@ -459,6 +566,38 @@ impl Desk {
             C::Report { filter } => Ok(json!(crate::reports::summary(&*self.console.read().await, filter).await?)),
             C::ReportRows { filter, figure, previous } => Ok(crate::reports::rows(&*self.console.read().await, &filter, figure, previous).await?),
             C::ReportCsv { export, filter, figure } => Ok(json!(crate::reports::csv(&*self.console.read().await, export, &filter, figure).await?)),
+            C::AccountSecurity => Ok(json!(privacy::security(&*self.console.read().await).await?)),
+            C::Reauthenticate { password, code } => {
+                privacy::reauthenticate(&*self.console.read().await, password, code).await?;
+                Ok(Value::Null)
+            }
+            C::ChangePassword { current_password, new_password } => {
+                privacy::change_password(&*self.console.read().await, current_password, new_password).await?;
+                Ok(Value::Null)
+            }
+            C::TwoFactorBegin => Ok(json!(privacy::begin_two_factor(&*self.console.read().await).await?)),
+            C::TwoFactorConfirm { code } => Ok(json!(privacy::confirm_two_factor(&*self.console.read().await, code).await?)),
+            C::TwoFactorDisable => {
+                privacy::disable_two_factor(&*self.console.read().await).await?;
+                Ok(Value::Null)
+            }
+            C::SecuritySettings => Ok(json!(privacy::security_settings(&*self.console.read().await).await?)),
+            C::RequireTwoFactor { require } => Ok(json!(privacy::require_two_factor(&*self.console.read().await, require).await?)),
+            C::ResetStaffSignIn { staff_id } => Ok(json!(privacy::reset_staff_member(&*self.console.read().await, id_segment(&staff_id)?).await?)),
+            C::ExportCustomer { who } => {
+                if let Some(id) = &who.customer_id {
+                    id_segment(id)?;
+                }
+                Ok(json!(privacy::export_customer(&*self.console.read().await, &who).await?))
+            }
+            C::EraseCustomer { customer_id } => {
+                let removed = privacy::erase_customer(&*self.console.read().await, id_segment(&customer_id)?).await?;
+                self.kick().await;
+                Ok(removed)
+            }
+            C::Retention => Ok(json!(privacy::retention(&*self.console.read().await).await?)),
+            C::SetRetention { policy } => Ok(json!(privacy::set_retention(&*self.console.read().await, &policy).await?)),
+            C::RetentionDryRun => Ok(json!(privacy::retention_preview(&*self.console.read().await).await?)),
             C::SendMessage { conversation_id, body } => self.act(async |c| c.send_message(&conversation_id, &body).await).await,
             C::UseCannedResponse { conversation_id, canned_response_id } => self.act(async |c| c.use_canned_response(&conversation_id, &canned_response_id).await).await,
             C::SendTemplate { conversation_id, template_id, variables } => self.act(async |c| c.send_template(&conversation_id, &template_id, variables).await).await,
@@ -554,13 +693,10 @@ impl Desk {
         Ok(json!(GoogleCalendarConnecting { auth_url: started.auth_url, browser_opened }))
     }
 
-    async fn sign_in(&self, server: String, email: String, password: String, keep: Keep, passphrase: Option<String>) -> Result<Value, DeskError> {
-        let server = server.trim().trim_end_matches('/').to_owned();
-        if !(server.starts_with("http://") || server.starts_with("https://")) {
-            return Err(invalid("The server address starts with https:// (or http:// on this computer)."));
-        }
+    async fn sign_in(&self, server: String, email: String, password: String, code: Option<String>, keep: Keep, passphrase: Option<String>) -> Result<Value, DeskError> {
+        let server = server_address(&server)?;
         self.stop().await;
-        self.console.write().await.login_keeping(&server, email.trim(), &password, keep, passphrase.as_deref()).await?;
+        self.console.write().await.login_with_code(&server, email.trim(), &password, code.as_deref(), keep, passphrase.as_deref()).await?;
         self.start_sync().await?;
         Ok(json!(self.session().await))
     }

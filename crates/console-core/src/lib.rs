@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod desk;
 pub mod engine;
 pub mod google;
+pub mod privacy;
 pub mod queries;
 pub mod reports;
 pub mod store;
@@ -206,17 +207,39 @@ impl Console {
     /// as someone else (or to another service) first forgets the previous person's data on this
     /// machine.
     pub async fn login_keeping(&mut self, server: &str, email: &str, password: &str, keep: Keep, passphrase: Option<&str>) -> Result<Account, ConsoleError> {
+        self.login_with_code(server, email, password, None, keep, passphrase).await
+    }
+
+    /// Signs in as [`Console::login_keeping`] does, with a two-factor `code` (or a recovery code)
+    /// when the account asks for one (refused as `two_factor_required` without).
+    pub async fn login_with_code(&mut self, server: &str, email: &str, password: &str, code: Option<&str>, keep: Keep, passphrase: Option<&str>) -> Result<Account, ConsoleError> {
         let server = server.trim_end_matches('/');
-        let email_key = email.trim().to_lowercase();
         // Refused before asking the service: a sign-in that could not be kept.
-        let credentials = match keep {
+        let credentials = self.credentials_for(server, email, keep, passphrase)?;
+        let http = reqwest::Client::new();
+        let tokens = transport::login(&http, server, email, password, code).await?;
+        self.adopt(server, email, credentials, keep, tokens).await
+    }
+
+    /// Signs in with tokens the service has already issued (enrolling in two-factor at sign-in
+    /// ends with them), keeping the sign-in as [`Console::login_keeping`] does.
+    pub async fn login_with_tokens(&mut self, server: &str, email: &str, tokens: protocol::AuthTokens, keep: Keep, passphrase: Option<&str>) -> Result<Account, ConsoleError> {
+        let server = server.trim_end_matches('/');
+        let credentials = self.credentials_for(server, email, keep, passphrase)?;
+        self.adopt(server, email, credentials, keep, tokens).await
+    }
+
+    fn credentials_for(&self, server: &str, email: &str, keep: Keep, passphrase: Option<&str>) -> Result<Credentials, ConsoleError> {
+        let email_key = email.trim().to_lowercase();
+        Ok(match keep {
             Keep::Keyring if !credentials::keyring_works() => return Err(CredentialError::NoKeyring.into()),
             Keep::Keyring => Credentials::for_account(server, &email_key)?,
             Keep::File => Credentials::new_sealed(&self.data_dir, server, &email_key, passphrase.unwrap_or_default())?,
             Keep::Session => Credentials::for_session(),
-        };
-        let http = reqwest::Client::new();
-        let tokens = transport::login(&http, server, email, password).await?;
+        })
+    }
+
+    async fn adopt(&mut self, server: &str, email: &str, credentials: Credentials, keep: Keep, tokens: protocol::AuthTokens) -> Result<Account, ConsoleError> {
         let account = Account {
             server: server.to_owned(),
             email: email.trim().to_lowercase(),

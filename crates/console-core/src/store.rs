@@ -80,9 +80,18 @@ impl LocalStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // What is deleted (an erased customer's rows) is overwritten in the file, not left
+            // in free pages for anyone reading the disk.
+            .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
+        // The same for the search indexes: without it FTS5 only marks a deleted row's words as
+        // gone, and they stay in the index's segments until a merge (a setting kept in each
+        // index, so setting it again is harmless).
+        for index in ["message_search", "customer_search", "conversation_search"] {
+            sqlx::query(&format!("INSERT INTO {index}({index}, rank) VALUES ('secure-delete', 1)")).execute(&pool).await?;
+        }
         Ok(LocalStore { pool })
     }
 

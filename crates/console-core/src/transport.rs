@@ -66,8 +66,18 @@ fn offline(e: reqwest::Error) -> TransportError {
 async fn error_from(response: reqwest::Response) -> TransportError {
     let status = response.status();
     let body: Option<ErrorBody> = response.json().await.ok();
+    classify(status, body)
+}
+
+/// Codes of a 401 that refuse a password or code the person just typed (signing in,
+/// re-authenticating, changing the password) rather than the session: the console stays signed in.
+const WRONG_SECRET: [protocol::ErrorCode; 3] = [protocol::ErrorCode::InvalidCredentials, protocol::ErrorCode::InvalidCode, protocol::ErrorCode::TwoFactorRequired];
+
+fn classify(status: StatusCode, body: Option<ErrorBody>) -> TransportError {
+    let wrong_secret = body.as_ref().is_some_and(|b| WRONG_SECRET.contains(&b.error.code));
     let (code, message) = body.map(|b| (b.error.code.as_str().to_owned(), b.error.message)).unwrap_or_else(|| (status.as_str().to_owned(), status.to_string()));
     match status {
+        StatusCode::UNAUTHORIZED if wrong_secret => TransportError::Refused { code, message },
         StatusCode::UNAUTHORIZED => TransportError::SignedOut(message),
         StatusCode::CONFLICT if code == protocol::ErrorCode::ResyncRequired.as_str() => TransportError::ResyncRequired,
         s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => TransportError::Server(message),
@@ -75,19 +85,93 @@ async fn error_from(response: reqwest::Response) -> TransportError {
     }
 }
 
-/// Signs in with a password; the caller keeps the refresh token in the keyring.
-pub async fn login(http: &reqwest::Client, server: &str, email: &str, password: &str) -> Result<AuthTokens, TransportError> {
+/// Signs in with a password — and, when the account has two-factor sign-in, a `code` from the
+/// authenticator app or a recovery code (without one the answer is refused as
+/// `two_factor_required`, to ask for it). The caller keeps the refresh token in the keyring.
+pub async fn login(http: &reqwest::Client, server: &str, email: &str, password: &str, code: Option<&str>) -> Result<AuthTokens, TransportError> {
+    let server = server.trim_end_matches('/');
     let response = http
-        .post(format!("{}/v1/auth/login", server.trim_end_matches('/')))
+        .post(format!("{server}/v1/auth/login"))
         .json(&protocol::LoginRequest { email: email.to_owned(), password: password.to_owned() })
         .send()
         .await
         .map_err(offline)?;
-    if !response.status().is_success() {
-        return Err(match error_from(response).await {
+    if response.status().is_success() {
+        return response.json().await.map_err(offline);
+    }
+    let status = response.status();
+    let body: Option<ErrorBody> = response.json().await.ok();
+    let challenge = body
+        .as_ref()
+        .filter(|b| b.error.code == protocol::ErrorCode::TwoFactorRequired)
+        .and_then(|b| b.error.details.as_ref()?.get("challenge")?.as_str().map(str::to_owned));
+    let (Some(challenge), Some(code)) = (challenge, code.map(str::trim).filter(|c| !c.is_empty())) else {
+        return Err(match classify(status, body) {
             TransportError::SignedOut(m) => TransportError::Refused { code: "invalid_credentials".into(), message: m },
             other => other,
         });
+    };
+    let response = http
+        .post(format!("{server}/v1/auth/two-factor"))
+        .json(&serde_json::json!({"challenge": challenge, "code": code}))
+        .send()
+        .await
+        .map_err(offline)?;
+    if !response.status().is_success() {
+        return Err(error_from(response).await);
+    }
+    response.json().await.map_err(offline)
+}
+
+/// Signing in to a business that requires two-factor with an account that has none yet: the
+/// password answers `two_factor_enrolment_required` with a challenge, which buys a new
+/// authenticator secret. → the challenge (for [`finish_enrolment`]) and the secret.
+pub async fn begin_enrolment(http: &reqwest::Client, server: &str, email: &str, password: &str) -> Result<(String, protocol::TwoFactorSetup), TransportError> {
+    let server = server.trim_end_matches('/');
+    let response = http
+        .post(format!("{server}/v1/auth/login"))
+        .json(&protocol::LoginRequest { email: email.to_owned(), password: password.to_owned() })
+        .send()
+        .await
+        .map_err(offline)?;
+    let status = response.status();
+    if status.is_success() {
+        return Err(TransportError::Refused { code: "two_factor_not_required".into(), message: "This account signs in without setting up two-factor first.".into() });
+    }
+    let body: Option<ErrorBody> = response.json().await.ok();
+    let challenge = body
+        .as_ref()
+        .filter(|b| b.error.code == protocol::ErrorCode::TwoFactorEnrolmentRequired)
+        .and_then(|b| b.error.details.as_ref()?.get("challenge")?.as_str().map(str::to_owned));
+    let Some(challenge) = challenge else {
+        return Err(match classify(status, body) {
+            TransportError::SignedOut(m) => TransportError::Refused { code: "invalid_credentials".into(), message: m },
+            other => other,
+        });
+    };
+    let response = http
+        .post(format!("{server}/v1/auth/two-factor/enrol"))
+        .json(&serde_json::json!({"challenge": challenge}))
+        .send()
+        .await
+        .map_err(offline)?;
+    if !response.status().is_success() {
+        return Err(error_from(response).await);
+    }
+    Ok((challenge, response.json().await.map_err(offline)?))
+}
+
+/// Finishes enrolling at sign-in with a code from the new secret: the session's tokens and the
+/// recovery codes (shown once).
+pub async fn finish_enrolment(http: &reqwest::Client, server: &str, challenge: &str, code: &str) -> Result<protocol::EnrolledSignIn, TransportError> {
+    let response = http
+        .post(format!("{}/v1/auth/two-factor/enrol/confirm", server.trim_end_matches('/')))
+        .json(&serde_json::json!({"challenge": challenge, "code": code.trim()}))
+        .send()
+        .await
+        .map_err(offline)?;
+    if !response.status().is_success() {
+        return Err(error_from(response).await);
     }
     response.json().await.map_err(offline)
 }
@@ -149,6 +233,11 @@ impl HttpTransport {
             let token = self.access_token(renew).await?;
             let response = build(&token).send().await.map_err(offline)?;
             if response.status() == StatusCode::UNAUTHORIZED && !renew {
+                // A wrong password or code is the person's answer, not an expired token.
+                let error = error_from(response).await;
+                if matches!(error, TransportError::Refused { .. }) {
+                    return Err(error);
+                }
                 renew = true;
                 continue;
             }
@@ -176,6 +265,13 @@ impl HttpTransport {
             return Ok(serde_json::Value::Null);
         }
         response.json().await.map_err(offline)
+    }
+
+    /// An authenticated `GET` of a file (a privacy export's ZIP), as bytes.
+    pub async fn get_bytes(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<u8>, TransportError> {
+        let url = format!("{}{path}", self.server);
+        let response = self.send(|token| self.http.get(&url).query(query).bearer_auth(token)).await?;
+        Ok(response.bytes().await.map_err(offline)?.to_vec())
     }
 
     /// An authenticated `GET` of something that is not JSON (the reports' CSV exports), as text.

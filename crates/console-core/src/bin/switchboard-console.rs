@@ -54,6 +54,10 @@ enum Verb {
         email: String,
         #[arg(long, env = "SWITCHBOARD_PASSWORD", hide_env_values = true)]
         password: String,
+        /// The authenticator app's code (or a recovery code), for an account with two-factor
+        /// sign-in.
+        #[arg(long)]
+        code: Option<String>,
         /// Where to keep the sign-in: `auto` is the keyring when it works, else the file.
         #[arg(long, value_enum, default_value = "auto")]
         keep: KeepArg,
@@ -195,7 +199,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         console.unlock(passphrase)?;
     }
     match cli.verb {
-        Verb::Login { server, email, password, keep } => {
+        Verb::Login { server, email, password, code, keep } => {
             let keep = match keep {
                 KeepArg::Keyring => Keep::Keyring,
                 KeepArg::File => Keep::File,
@@ -208,7 +212,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 ))
                 .into());
             }
-            let account = console.login_keeping(&server, &email, &password, keep, passphrase.as_deref()).await?;
+            let account = console.login_with_code(&server, &email, &password, code.as_deref(), keep, passphrase.as_deref()).await?;
             let kept = match keep {
                 Keep::Keyring => "the system keyring",
                 _ => "an encrypted file (unlocked with SWITCHBOARD_CONSOLE_PASSPHRASE)",
