@@ -18,6 +18,7 @@ import { NewConversation } from "./NewConversation";
 const CalendarView = lazy(() => import("./Calendar").then((m) => ({ default: m.CalendarView })));
 const Settings = lazy(() => import("./Settings").then((m) => ({ default: m.Settings })));
 const Reports = lazy(() => import("./Reports").then((m) => ({ default: m.Reports })));
+const Account = lazy(() => import("./Account").then((m) => ({ default: m.Account })));
 
 export interface Live {
   /** Bumped per view when something it shows changed. */
@@ -32,7 +33,7 @@ export function App() {
   const [session, setSession] = useState<Session | null>(null);
   const [status, setStatus] = useState<Status | null>(null);
   const [directory, setDirectory] = useState<Directory>({ wait_target_minutes: 5, staff: [], services: [], canned_responses: [], templates: [] });
-  const [view, setView] = useState<"inbox" | "calendar" | "reports" | "settings">("inbox");
+  const [view, setView] = useState<"inbox" | "calendar" | "reports" | "settings" | "account">("inbox");
   const [conversationId, setConversationId] = useState<string | null>(null);
   const [customerId, setCustomerId] = useState<string | null>(null);
   const [live, setLive] = useState<Live>({ versions: zero, presence: [], typing: null });
@@ -161,7 +162,7 @@ export function App() {
           ) : null}
         </nav>
         <StatusBar status={status} version={live.versions.outbox} />
-        <span className="who" title={session.account.email}>{session.name ?? session.account.email}</span>
+        <button className={view === "account" ? "who tab active" : "who tab"} title={`${session.account.email}: your account (password, two-factor sign-in)`} onClick={() => setView("account")}>{session.name ?? session.account.email}</button>
         <button className="link" onClick={signOut}>Sign out</button>
       </header>
       {view === "inbox" ? (
@@ -194,7 +195,7 @@ export function App() {
           ) : (
             <section className="empty">Pick a conversation on the left (↑ ↓ and Enter work too).</section>
           )}
-          {customerId && conversationId ? <CustomerPanel customerId={customerId} version={live.versions.customer} directory={directory} onHistory={() => setHistory(true)} /> : null}
+          {customerId && conversationId ? <CustomerPanel customerId={customerId} version={live.versions.customer} directory={directory} onHistory={() => setHistory(true)} role={session.account.role} onErased={() => { setConversationId(null); setCustomerId(null); }} /> : null}
         </main>
       ) : (
         <Suspense fallback={<section className="empty">Loading…</section>}>
@@ -202,6 +203,8 @@ export function App() {
             <CalendarView version={live.versions.calendar} tasksVersion={live.versions.tasks} directory={directory} />
           ) : view === "reports" ? (
             <Reports directory={directory} onOpenConversation={openConversation} />
+          ) : view === "account" ? (
+            <Account role={session.account.role} />
           ) : (
             <Settings tasksVersion={live.versions.tasks} />
           )}

@@ -7,12 +7,13 @@ import type { Booking } from "./bindings/Booking";
 import type { CustomerProfile } from "./bindings/CustomerProfile";
 import type { Directory } from "./bindings/Directory";
 import { WordsEditor } from "./Words";
+import { CustomerPrivacy } from "./Privacy";
 
 function when(b: Booking) {
   return format(new Date(b.start), "EEE d MMM, HH:mm");
 }
 
-export function CustomerPanel({ customerId, version, directory, onHistory }: { customerId: string; version: number; directory: Directory; onHistory: () => void }) {
+export function CustomerPanel({ customerId, version, directory, onHistory, role = "agent", onErased = () => {} }: { customerId: string; version: number; directory: Directory; onHistory: () => void; role?: string; onErased?: () => void }) {
   const [profile, setProfile] = useState<CustomerProfile | null>(null);
   const [booking, setBooking] = useState(false);
 
@@ -61,6 +62,7 @@ export function CustomerPanel({ customerId, version, directory, onHistory }: { c
           </ul>
         </>
       ) : null}
+      {role === "owner" || role === "admin" ? <CustomerPrivacy key={c.id} customerId={c.id} name={c.name || c.phone || "this customer"} onErased={onErased} /> : null}
     </aside>
   );
 }

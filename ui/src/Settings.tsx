@@ -6,6 +6,8 @@ import { call, ConsoleError } from "./api";
 import { filterAudit } from "./audit";
 import { AutomationsSettings } from "./AutomationsSettings";
 import { GoogleCalendarSettings } from "./GoogleCalendarSettings";
+import { RetentionSettings } from "./Privacy";
+import { useSensitive } from "./Reauth";
 import type { AuditEntry } from "./bindings/AuditEntry";
 import type { AssistantSettings } from "./bindings/AssistantSettings";
 import type { CreateCannedResponse } from "./bindings/CreateCannedResponse";
@@ -56,7 +58,7 @@ function useAction(): [(f: () => Promise<unknown>, done?: string) => Promise<boo
   return [run, note ? <p className={note.ok ? "ok-note" : "error"} role={note.ok ? "status" : "alert"}>{note.text}</p> : null];
 }
 
-const TABS = ["Opening hours", "Services", "Staff", "Canned responses", "Assistant", "Automations", "Channels", "Google Calendar", "Calendar feeds", "Audit log"] as const;
+const TABS = ["Opening hours", "Services", "Staff", "Canned responses", "Assistant", "Automations", "Channels", "Google Calendar", "Calendar feeds", "Retention", "Audit log"] as const;
 
 export function Settings({ tasksVersion = 0 }: { tasksVersion?: number }) {
   const [tab, setTab] = useState<(typeof TABS)[number]>("Opening hours");
@@ -77,6 +79,7 @@ export function Settings({ tasksVersion = 0 }: { tasksVersion?: number }) {
         {tab === "Channels" && <Channels />}
         {tab === "Google Calendar" && <GoogleCalendarSettings tasksVersion={tasksVersion} />}
         {tab === "Calendar feeds" && <CalendarFeeds />}
+        {tab === "Retention" && <RetentionSettings />}
         {tab === "Audit log" && <AuditLog />}
       </section>
     </main>
@@ -214,7 +217,17 @@ function StaffSettings() {
   const [invitations, reloadInvitations] = useResource(endpoints.invitations.list);
   const [run, note] = useAction();
   const [invite, setInvite] = useState<CreateInvitation>({ email: "", role: "agent" });
+  const [sensitive, reauthDialog] = useSensitive();
+  const [handover, setHandover] = useState<{ name: string; link: string | null } | null>(null);
   if (error) return <p className="error">{error}</p>;
+  // A colleague lost their phone or password: their two-factor goes, their sessions end, and a
+  // one-time link to choose a new password is mailed (or shown here to hand over).
+  const resetSignIn = (id: string, name: string) =>
+    run(async () => {
+      const result = await sensitive(`Resetting ${name}'s sign-in`, () => call({ cmd: "reset_staff_sign_in", staff_id: id }));
+      if (!result.ok) throw new Error(result.cancelled ? "Not reset." : result.message);
+      setHandover({ name, link: result.value.link });
+    }, `${name}'s sign-in was reset: two-factor is off and their sessions ended.`);
   const send = (e: FormEvent) => {
     e.preventDefault();
     run(() => endpoints.invitations.create(invite), `Invitation sent to ${invite.email}.`).then((ok) => {
@@ -241,7 +254,10 @@ function StaffSettings() {
                   <option value="agent">Front desk</option>
                 </select>
               </td>
-              <td>{s.active ? <button className="link" onClick={() => run(() => endpoints.staff.deactivate(s.id), `${s.name} can no longer sign in.`).then((ok) => ok && reloadStaff())}>Deactivate</button> : "Deactivated"}</td>
+              <td>
+                {s.active ? <button className="link" onClick={() => run(() => endpoints.staff.deactivate(s.id), `${s.name} can no longer sign in.`).then((ok) => ok && reloadStaff())}>Deactivate</button> : "Deactivated"}
+                {s.active ? <button className="link" onClick={() => resetSignIn(s.id, s.name)}>Reset sign-in</button> : null}
+              </td>
             </tr>
           ))}
         </tbody>
@@ -264,6 +280,12 @@ function StaffSettings() {
         <button type="submit">Invite</button>
       </form>
       {note}
+      {handover ? (
+        <p data-testid="reset-handover">
+          {handover.link ? <>Hand this one-time link to {handover.name} (it works once, for an hour): <span className="secret">{handover.link}</span></> : <>A link to choose a new password was mailed to {handover.name}.</>}
+        </p>
+      ) : null}
+      {reauthDialog}
     </div>
   );
 }

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { call, ConsoleError } from "./api";
 import type { Session } from "./bindings/Session";
 import type { Keep } from "./bindings/Keep";
+import type { TwoFactorEnrolment } from "./bindings/TwoFactorEnrolment";
 
 /** Where a sign-in can be kept on this computer: the system keyring when it works; otherwise the
  * person chooses between an encrypted file (a passphrase opens it after a restart) and this
@@ -10,15 +11,81 @@ export function keepChoices(keyring: boolean): Keep[] {
   return keyring ? ["keyring"] : ["file", "session"];
 }
 
+/** Why a sign-in did not work, in words (`asked`: the code field is already showing). */
+export function signInMessage(err: unknown, asked: boolean): string {
+  if (!(err instanceof ConsoleError)) return (err as Error).message;
+  switch (err.code) {
+    case "two_factor_required":
+      return asked ? "Enter the code from your authenticator app." : "This account signs in with a second factor: enter the code from your authenticator app.";
+    case "invalid_code":
+      return "That code is not right (each code works once: wait for the next one).";
+    case "two_factor_enrolment_required":
+      return "Your business requires two-factor sign-in and this account has none set up yet.";
+  }
+  return err.kind === "refused" ? "That email and password do not match." : err.message;
+}
+
 export function SignIn({ keyring, onSignedIn }: { keyring: boolean; onSignedIn: (s: Session) => void }) {
   const [server, setServer] = useState(() => localStorage.getItem("switchboard.server") ?? "http://127.0.0.1:8080");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
+  // Asked once the service says the account signs in with a second factor.
+  const [code, setCode] = useState<string | null>(null);
   const [keep, setKeep] = useState<Keep>(keyring ? "keyring" : "file");
   const [passphrase, setPassphrase] = useState("");
   const [again, setAgain] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  // The business requires two-factor and this account has none: set it up here, then sign in.
+  const [enrolment, setEnrolment] = useState<TwoFactorEnrolment | null>(null);
+  const [enrolled, setEnrolled] = useState<{ session: Session; codes: string[] } | null>(null);
+
+  const enrol = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const answer = await call({ cmd: "sign_in_enrol_confirm", code: code ?? "", keep, passphrase: keep === "file" ? passphrase : null });
+      localStorage.setItem("switchboard.server", server);
+      setEnrolled({ session: answer.session, codes: answer.recovery_codes });
+    } catch (err) {
+      setError(signInMessage(err, true));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (enrolled) {
+    return (
+      <main className="signin">
+        <div className="modal" data-testid="recovery-codes">
+          <h1>Two-factor sign-in is on</h1>
+          <p>Save these recovery codes somewhere safe: each one signs you in once if you lose your phone. They are shown only now.</p>
+          <ul className="recovery-codes">{enrolled.codes.map((c) => <li key={c}>{c}</li>)}</ul>
+          <button className="primary" onClick={() => onSignedIn(enrolled.session)}>I have saved them</button>
+        </div>
+      </main>
+    );
+  }
+  if (enrolment) {
+    return (
+      <main className="signin">
+        <form onSubmit={enrol} aria-label="Set up two-factor sign-in">
+          <h1>Set up two-factor sign-in</h1>
+          <p className="muted">Your business requires it. Scan this with your authenticator app (or type the key), then enter the code it shows.</p>
+          <div className="qr" aria-label="QR code" dangerouslySetInnerHTML={{ __html: enrolment.qr_svg }} />
+          <p>Key: <span className="secret">{enrolment.secret}</span></p>
+          <label>
+            Code
+            <input name="code" inputMode="numeric" autoComplete="one-time-code" value={code ?? ""} onChange={(e) => setCode(e.target.value)} required autoFocus />
+          </label>
+          {error ? <p className="error" role="alert">{error}</p> : null}
+          <button type="submit" className="primary" disabled={busy}>{busy ? "Signing in…" : "Turn on and sign in"}</button>
+          <button type="button" className="link" onClick={() => { setEnrolment(null); setCode(null); }}>Back</button>
+        </form>
+      </main>
+    );
+  }
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -29,13 +96,24 @@ export function SignIn({ keyring, onSignedIn }: { keyring: boolean; onSignedIn: 
     setBusy(true);
     setError(null);
     try {
-      const session = await call({ cmd: "sign_in", server, email, password, keep, passphrase: keep === "file" ? passphrase : null });
+      const session = await call({ cmd: "sign_in", server, email, password, code: code || null, keep, passphrase: keep === "file" ? passphrase : null });
       // The address is not a secret; the password never leaves this form (only the refresh
       // token the service hands back is kept, where the person chose).
       localStorage.setItem("switchboard.server", server);
       onSignedIn(session);
     } catch (err) {
-      setError(err instanceof ConsoleError && err.kind === "refused" ? "That email and password do not match." : (err as Error).message);
+      if (err instanceof ConsoleError && err.code === "two_factor_enrolment_required") {
+        try {
+          setEnrolment(await call({ cmd: "sign_in_enrol", server, email, password }));
+          setCode("");
+          return;
+        } catch (again) {
+          setError(signInMessage(again, false));
+          return;
+        }
+      }
+      setError(signInMessage(err, code !== null));
+      if (err instanceof ConsoleError && err.code === "two_factor_required") setCode((c) => c ?? "");
     } finally {
       setBusy(false);
     }
@@ -58,6 +136,12 @@ export function SignIn({ keyring, onSignedIn }: { keyring: boolean; onSignedIn: 
           Password
           <input name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
         </label>
+        {code !== null ? (
+          <label>
+            Code from your authenticator app (or a recovery code)
+            <input name="code" inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required autoFocus />
+          </label>
+        ) : null}
         {keyring ? null : (
           <fieldset className="keep" data-testid="keep-choice">
             <legend>This computer has no system keyring. Keep me signed in:</legend>

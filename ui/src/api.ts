@@ -3,6 +3,7 @@
 // "console"); in a browser (development, the end-to-end run) over the UI bridge that
 // `switchboard-console serve-ui` runs on loopback (`POST /invoke`, server-sent `/events`).
 // Both reach the same `Desk::dispatch` in Rust, with the same generated types.
+import type { AccountSecurity } from "./bindings/AccountSecurity";
 import type { AuditEntry } from "./bindings/AuditEntry";
 import type { Availability } from "./bindings/Availability";
 import type { AvailabilityCheck } from "./bindings/AvailabilityCheck";
@@ -28,6 +29,14 @@ import type { ReportCsv } from "./bindings/ReportCsv";
 import type { ReportRows } from "./bindings/ReportRows";
 import type { Session } from "./bindings/Session";
 import type { Timeline } from "./bindings/Timeline";
+import type { CustomerExport } from "./bindings/CustomerExport";
+import type { EnrolledSession } from "./bindings/EnrolledSession";
+import type { Handover } from "./bindings/Handover";
+import type { RecoveryCodes } from "./bindings/RecoveryCodes";
+import type { RetentionPolicy } from "./bindings/RetentionPolicy";
+import type { RetentionPreview } from "./bindings/RetentionPreview";
+import type { SecuritySettings } from "./bindings/SecuritySettings";
+import type { TwoFactorEnrolment } from "./bindings/TwoFactorEnrolment";
 import type { JsonValue } from "./bindings/serde_json/JsonValue";
 
 export type { Command, DeskError, Event };
@@ -38,6 +47,8 @@ export type { Command, DeskError, Event };
 interface Answers {
   session: Session;
   sign_in: Session;
+  sign_in_enrol: TwoFactorEnrolment;
+  sign_in_enrol_confirm: EnrolledSession;
   unlock: Session;
   sign_out: null;
   inbox: InboxPage;
@@ -59,6 +70,21 @@ interface Answers {
   report: ReportAnswer;
   report_rows: ReportRows;
   report_csv: ReportCsv;
+  account_security: AccountSecurity;
+  reauthenticate: null;
+  change_password: null;
+  two_factor_begin: TwoFactorEnrolment;
+  two_factor_confirm: RecoveryCodes;
+  two_factor_disable: null;
+  security_settings: SecuritySettings;
+  require_two_factor: SecuritySettings;
+  reset_staff_sign_in: Handover;
+  export_customer: CustomerExport;
+  /** What was removed, by table. */
+  erase_customer: JsonValue;
+  retention: RetentionPolicy;
+  set_retention: RetentionPolicy;
+  retention_dry_run: RetentionPreview;
   send_message: Queued;
   use_canned_response: Queued;
   send_template: Queued;
