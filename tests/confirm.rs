@@ -27,7 +27,7 @@ async fn staff_confirm_a_booking_for_the_customer_from_the_console() {
 
     let dir = tempfile::tempdir().unwrap();
     let desk = Desk::open(dir.path(), None, switchboard_tests::quick()).await.unwrap();
-    desk.dispatch(C::SignIn { server: app.base.clone(), email: owner.email.clone(), password: owner.password.clone(), keep: Some(Keep::Session), passphrase: None }).await.unwrap();
+    desk.dispatch(C::SignIn { server: app.base.clone(), email: owner.email.clone(), password: owner.password.clone(), code: None, keep: Some(Keep::Session), passphrase: None }).await.unwrap();
     desk.dispatch(C::SyncNow).await.unwrap();
     let window = |from: i64, to: i64| C::Calendar { from: jiff::Timestamp::from_millisecond(from).unwrap().to_string(), to: jiff::Timestamp::from_millisecond(to).unwrap().to_string() };
     let entries = desk.dispatch(window(start_ms - HOUR, start_ms + 2 * HOUR)).await.unwrap();
@@ -65,7 +65,7 @@ async fn the_console_reads_a_conversations_automation_history() {
     let owner = app.signup("history").await;
     let dir = tempfile::tempdir().unwrap();
     let desk = Desk::open(dir.path(), None, switchboard_tests::quick()).await.unwrap();
-    desk.dispatch(C::SignIn { server: app.base.clone(), email: owner.email.clone(), password: owner.password.clone(), keep: Some(Keep::Session), passphrase: None }).await.unwrap();
+    desk.dispatch(C::SignIn { server: app.base.clone(), email: owner.email.clone(), password: owner.password.clone(), code: None, keep: Some(Keep::Session), passphrase: None }).await.unwrap();
     let missing = desk.dispatch(C::ConversationAutomations { conversation_id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into() }).await.unwrap_err();
     assert_eq!((missing.kind.as_str(), missing.code.as_deref()), ("refused", Some("not_found")), "{missing:?}");
     let bad = desk.dispatch(C::ConversationAutomations { conversation_id: "x/../../bookings".into() }).await.unwrap_err();

@@ -19,7 +19,7 @@ const HOUR: i64 = 3_600_000;
 async fn connected_desk(app: &TestApp, owner: &switchboard_testkit::Tenant, dir: &std::path::Path) -> std::sync::Arc<Desk> {
     std::env::set_var(console_core::google::BROWSER_ENV, "none");
     let desk = Desk::open(dir, None, switchboard_tests::quick()).await.unwrap();
-    desk.dispatch(C::SignIn { server: app.base.clone(), email: owner.email.clone(), password: owner.password.clone(), keep: Some(Keep::Session), passphrase: None }).await.unwrap();
+    desk.dispatch(C::SignIn { server: app.base.clone(), email: owner.email.clone(), password: owner.password.clone(), code: None, keep: Some(Keep::Session), passphrase: None }).await.unwrap();
     let started = desk.dispatch(C::GoogleCalendarConnect { staff_id: owner.staff_id.clone() }).await.unwrap();
     assert_eq!(reqwest::get(started["auth_url"].as_str().unwrap()).await.unwrap().status(), 200);
     let connection = desk.dispatch(C::GoogleCalendarWait { staff_id: owner.staff_id.clone() }).await.unwrap();
@@ -36,7 +36,7 @@ async fn the_console_connects_google_calendar_through_its_loopback_listener() {
     let owner = app.signup("gcal").await;
     let dir = tempfile::tempdir().unwrap();
     let desk = Desk::open(dir.path(), None, switchboard_tests::quick()).await.unwrap();
-    desk.dispatch(C::SignIn { server: app.base.clone(), email: owner.email.clone(), password: owner.password.clone(), keep: Some(Keep::Session), passphrase: None })
+    desk.dispatch(C::SignIn { server: app.base.clone(), email: owner.email.clone(), password: owner.password.clone(), code: None, keep: Some(Keep::Session), passphrase: None })
         .await
         .expect("signed in for this session");
 

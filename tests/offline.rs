@@ -450,7 +450,7 @@ async fn reports_agree_with_their_rows_and_csv_and_the_last_figures_stay_readabl
     let filter = ReportFilter { from: today.checked_sub(jiff::Span::new().days(6)).unwrap().to_string(), to: today.to_string(), channel: None, staff_id: None };
 
     let server = service.url().to_owned();
-    let sign_in = |email: &str| C::SignIn { server: server.clone(), email: email.to_owned(), password: PASSWORD.to_owned(), keep: Some(Keep::Session), passphrase: None };
+    let sign_in = |email: &str| C::SignIn { server: server.clone(), email: email.to_owned(), password: PASSWORD.to_owned(), code: None, keep: Some(Keep::Session), passphrase: None };
     let desk = Desk::open(dir.path(), None, quick()).await.unwrap();
     desk.dispatch(sign_in(OWNER)).await.unwrap();
     let answer = desk.dispatch(C::Report { filter: filter.clone() }).await.unwrap();

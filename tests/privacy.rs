@@ -109,7 +109,7 @@ mod desk {
         let owner = app.signup("privdesk").await;
         let agent = app.add_staff(&owner, "agent").await;
         let helper = app.add_staff(&owner, "agent").await;
-        let customer = app.post("/v1/customers", &owner.access, json!({"name": "Quentin Exportable", "phone": "+447700900777"})).await.body["id"].as_str().unwrap().to_owned();
+        let customer = app.post("/v1/customers", &owner.access, json!({"name": "Quentin Exportable", "phone": "+447911200777"})).await.body["id"].as_str().unwrap().to_owned();
         let conversation = app.post("/v1/conversations", &owner.access, json!({"customer_id": customer, "channel": "sms"})).await.body["id"].as_str().unwrap().to_owned();
         let noted = app.post(&format!("/v1/conversations/{conversation}/notes"), &owner.access, json!({"body": "Asked about the quokkaberry treatment"})).await;
         assert!(noted.status.is_success(), "{noted:?}");

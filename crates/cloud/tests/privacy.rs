@@ -213,7 +213,7 @@ async fn erasure_finds_copies_whatever_their_case((app, _fake): (TestApp, FakePr
     assert_eq!(connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await.status, StatusCode::OK);
     // A friend writes on WhatsApp; staff answer her.
     let conversation = whatsapp_customer(&app, &owner, "14155552672").await;
-    let erased = app.post("/v1/customers", &owner.access, json!({"name": "Élodie Zanzibar", "phone": "+447700900555", "email": "elo_die@zanzibar.example"})).await;
+    let erased = app.post("/v1/customers", &owner.access, json!({"name": "Élodie Zanzibar", "phone": "+447911200555", "email": "elo_die@zanzibar.example"})).await;
     let erased_id = erased.body["id"].as_str().unwrap_or_else(|| panic!("{erased:?}")).to_owned();
     let first = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Thanks for coming"})).await;
     let first = first.body["id"].as_str().unwrap_or_else(|| panic!("{first:?}")).to_owned();

@@ -136,7 +136,7 @@ async fn main() {
         assert!(r.status().is_success(), "{path}: {}", r.status());
         r.json().await.unwrap_or(Value::Null)
     };
-    let customer = post("/v1/customers", json!({"name": "Zebedee Benchmark", "phone": "+447700900999", "email": "zebedee@bench.example"})).await["id"].as_str().unwrap().to_owned();
+    let customer = post("/v1/customers", json!({"name": "Zebedee Benchmark", "phone": "+447911200999", "email": "zebedee@bench.example"})).await["id"].as_str().unwrap().to_owned();
     let conversation = post("/v1/conversations", json!({"customer_id": customer, "channel": "sms"})).await["id"].as_str().unwrap().to_owned();
     let t = Instant::now();
     seed(&db, &business, &conversation, messages, media, media_bytes).await;
