@@ -3,22 +3,23 @@
 // and runs the action — offline it says a re-authentication needs the network.
 import { useRef, useState, type FormEvent, type ReactNode } from "react";
 import { call } from "./api";
-import { sensitive, type Proof, type SensitiveResult } from "./privacy";
+import { sensitive, sensitiveIfAsked, type Proof, type SensitiveResult } from "./privacy";
 
 interface Asking {
   what: string;
   resolve: (proof: Proof | null) => void;
 }
 
-/** `run(what, action)` asks, re-authenticates and acts; `dialog` is rendered where it should show. */
-export function useSensitive(): [<T>(what: string, action: () => Promise<T>) => Promise<SensitiveResult<T>>, ReactNode] {
+/** `run(what, action)` asks, re-authenticates and acts (with `onlyIfAsked`: acts, and asks only
+ * when the service wants a fresh proof); `dialog` is rendered where it should show. */
+export function useSensitive(): [<T>(what: string, action: () => Promise<T>, onlyIfAsked?: boolean) => Promise<SensitiveResult<T>>, ReactNode] {
   const [asking, setAsking] = useState<Asking | null>(null);
   const [wrong, setWrong] = useState(false);
   const attempts = useRef(0);
-  const run = async <T,>(what: string, action: () => Promise<T>) => {
+  const run = async <T,>(what: string, action: () => Promise<T>, onlyIfAsked = false) => {
     attempts.current = 0;
     setWrong(false);
-    const result = await sensitive({
+    const result = await (onlyIfAsked ? sensitiveIfAsked<T> : sensitive<T>)({
       ask: () =>
         new Promise<Proof | null>((resolve) => {
           setWrong(attempts.current > 0);

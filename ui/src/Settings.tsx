@@ -441,12 +441,18 @@ function Channels() {
   const [run, note] = useAction();
   const [kind, setKind] = useState<ChannelKind | null>(null);
   const [values, setValues] = useState<Record<string, string>>({});
+  // Channel changes need a recent sign-in: the password or a code is asked when the service wants it.
+  const [sensitive, reauthDialog] = useSensitive();
   if (error) return <p className="error">{error}</p>;
   const list = channels ?? [];
+  const guarded = (what: string, action: () => Promise<unknown>) => async () => {
+    const result = await sensitive(what, action, true);
+    if (!result.ok) throw new Error(result.cancelled ? "Nothing was changed." : result.message);
+  };
   const connect = (e: FormEvent) => {
     e.preventDefault();
     if (!kind) return;
-    run(() => connectChannel(kind, values), "Connected.").then((ok) => {
+    run(guarded(`Connecting ${kind}`, () => connectChannel(kind, values)), "Connected.").then((ok) => {
       if (ok) {
         setKind(null);
         setValues({});
@@ -454,7 +460,7 @@ function Channels() {
       }
     });
   };
-  const disconnect = (kind: RemovableChannel) => () => run(() => endpoints.channels.disconnect(kind), "Disconnected.").then((ok) => ok && reload());
+  const disconnect = (kind: RemovableChannel) => () => run(guarded(`Disconnecting ${kind}`, () => endpoints.channels.disconnect(kind)), "Disconnected.").then((ok) => ok && reload());
   const fields: Field[] = kind ? CHANNEL_FORMS[kind].fields : [];
   return (
     <div className="settings-panel">
@@ -489,6 +495,7 @@ function Channels() {
         </form>
       ) : null}
       {note}
+      {reauthDialog}
     </div>
   );
 }

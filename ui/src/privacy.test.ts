@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { ConsoleError } from "./api";
-import { base64Bytes, erasedSummary, eraseConfirmed, formatBytes, parseRetention, securityMessage, sensitive, type Proof } from "./privacy";
+import { base64Bytes, erasedSummary, eraseConfirmed, formatBytes, parseRetention, securityMessage, sensitive, sensitiveIfAsked, type Proof } from "./privacy";
 
 const refused = (code: string) => new ConsoleError({ kind: "refused", message: code, code });
 const offline = () => new ConsoleError({ kind: "offline", message: "The service cannot be reached." });
@@ -52,6 +52,23 @@ describe("sensitive actions", () => {
     const result = await sensitive({ ask: async () => ({ password: "pw" }), reauthenticate: async () => {}, action: async () => { throw refused("forbidden"); } });
     expect(result).toEqual({ ok: false, cancelled: false, message: "Only an owner or an admin can do that." });
     expect(securityMessage(refused("something_new"))).toBe("something_new");
+  });
+});
+
+describe("actions the service guards only sometimes (channels)", () => {
+  it("run at once while the sign-in is fresh, and ask only when the service wants proof", async () => {
+    const ask = vi.fn(async () => ({ password: "pw" }) as Proof);
+    const reauthenticate = vi.fn(async () => {});
+    expect(await sensitiveIfAsked({ ask, reauthenticate, action: async () => "saved" })).toEqual({ ok: true, value: "saved" });
+    expect(ask).not.toHaveBeenCalled();
+    let proven = false;
+    const action = vi.fn(async () => { if (!proven) throw refused("reauthentication_required"); return "saved"; });
+    const result = await sensitiveIfAsked({ ask, reauthenticate: async () => { proven = true; }, action });
+    expect(result).toEqual({ ok: true, value: "saved" });
+    expect(ask).toHaveBeenCalledTimes(1);
+    expect(action).toHaveBeenCalledTimes(2);
+    expect(await sensitiveIfAsked({ ask, reauthenticate, action: async () => { throw refused("validation_failed"); } })).toEqual({ ok: false, cancelled: false, message: "validation_failed" });
+    expect(ask).toHaveBeenCalledTimes(1);
   });
 });
 

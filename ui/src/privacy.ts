@@ -66,6 +66,18 @@ export async function sensitive<T>(steps: SensitiveSteps<T>): Promise<SensitiveR
   return { ok: false, cancelled: false, message: "Too many wrong answers. Try again later." };
 }
 
+/** An action the service guards with a recent re-authentication only sometimes (channel
+ * changes: within a few minutes of signing in it just runs): tried first; only when the service
+ * answers `reauthentication_required` is the password or a code asked, as [`sensitive`] does. */
+export async function sensitiveIfAsked<T>(steps: SensitiveSteps<T>): Promise<SensitiveResult<T>> {
+  try {
+    return { ok: true, value: await steps.action() };
+  } catch (e) {
+    if (!(e instanceof ConsoleError && e.code === "reauthentication_required")) return { ok: false, cancelled: false, message: securityMessage(e) };
+  }
+  return sensitive(steps);
+}
+
 /** The bytes of a base64 text (an export's ZIP as the console hands it over). */
 export function base64Bytes(text: string): Uint8Array {
   const raw = atob(text);
