@@ -34,8 +34,9 @@ const HANDLED: &[&str] = &[
     "customers", "bookings", "conversations", "messages", "notes", "media", "audit_log", "outbox", "assistant_jobs", "assistant_state", "automation_runs",
 ];
 /// Linked tables that hold nothing personal and stay: the reports' append-only record (ids,
-/// times and sums only; last quarter's figures do not change when someone is erased).
-const KEPT: &[&str] = &["outcomes"];
+/// times and sums only; last quarter's figures do not change when someone is erased) and the
+/// summaries derived from it.
+const KEPT: &[&str] = &["outcomes", "report_episodes", "report_bookings"];
 
 /// What an erasure removed, by table (also the audit entry's detail).
 pub type Erased = BTreeMap<String, u64>;

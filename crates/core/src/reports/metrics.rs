@@ -72,6 +72,45 @@ pub fn local_date(ms: i64, tz: &TimeZone) -> Date {
     Timestamp::from_millisecond(ms).map(|t| t.to_zoned(tz.clone()).date()).unwrap_or_default()
 }
 
+/// The range cut into stretches of one local date each, `(start, end, date)`, tiling
+/// `[start_ms, end_ms)`: every instant `t` of a stretch has `local_date(t) == date`, also where
+/// the clocks go back across midnight and a local date comes round twice (Chile). Grouping by
+/// these stretches in SQL gives exactly the days [`Period::days`] puts instants in.
+pub fn local_day_intervals(range: Range, tz: &TimeZone) -> Vec<(i64, i64, Date)> {
+    const DAY: i64 = 86_400_000;
+    let mut cuts = vec![range.start_ms, range.end_ms];
+    // Between two changes of the offset, the local date changes only at local midnight.
+    let mut ends = Vec::new();
+    if let Ok(start) = Timestamp::from_millisecond(range.start_ms) {
+        for t in tz.following(start) {
+            let ms = t.timestamp().as_millisecond();
+            if ms >= range.end_ms {
+                break;
+            }
+            ends.push(ms);
+        }
+    }
+    ends.push(range.end_ms);
+    let mut from = range.start_ms;
+    for end in ends {
+        let offset = Timestamp::from_millisecond(from).map(|t| i64::from(tz.to_offset(t).seconds()) * 1000).unwrap_or(0);
+        let mut midnight = (from + offset).div_euclid(DAY) * DAY - offset;
+        if midnight < from {
+            midnight += DAY;
+        }
+        while midnight < end {
+            cuts.push(midnight);
+            midnight += DAY;
+        }
+        cuts.push(end);
+        from = end;
+    }
+    cuts.retain(|c| (range.start_ms..=range.end_ms).contains(c));
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.windows(2).map(|w| (w[0], w[1], local_date(w[0], tz))).collect()
+}
+
 /// The business's opening hours: seven lists (Monday first) of `[start, end]` minutes since
 /// local midnight.
 pub type OpeningHours = Vec<Vec<[u16; 2]>>;
@@ -150,8 +189,11 @@ pub fn shares(parts: &[u32]) -> Vec<Option<f64>> {
 }
 
 /// One stretch of a conversation from opening (or reopening) on.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Episode {
+    /// How many episodes this stands for: 1, or a group of episodes the assistant handled alone
+    /// on one local day (the summary reads those as counts; see [`super::summaries`]).
+    pub count: u32,
     pub conversation_id: String,
     pub start: i64,
     pub channel: String,
@@ -182,6 +224,7 @@ pub fn episodes(rows: &[Row]) -> Vec<Episode> {
         rows.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         let Some(opening) = rows.iter().find(|r| r.kind == "conversation_opened" || r.kind == "conversation_reopened") else { continue };
         let mut e = Episode {
+            count: 1,
             conversation_id,
             start,
             channel: opening.channel.clone().unwrap_or_default(),
@@ -248,8 +291,11 @@ pub fn episodes(rows: &[Row]) -> Vec<Episode> {
 }
 
 /// A booking as the reports see it: made when, for what, where it stands now.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BookingFacts {
+    /// How many bookings this stands for: 1, or a group counted together (the summary's fast
+    /// path; `value_cents` is then their sum).
+    pub count: u32,
     pub booking_id: String,
     pub made_at: Option<i64>,
     pub source: String,
@@ -275,6 +321,7 @@ pub fn bookings(rows: &[Row]) -> Vec<BookingFacts> {
         rows.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         let first = rows[0];
         let mut f = BookingFacts {
+            count: 1,
             booking_id: id.to_owned(),
             made_at: None,
             source: first.source.clone().unwrap_or_default(),
@@ -339,8 +386,21 @@ pub struct Period<'a> {
 impl Period<'_> {
     /// Builds a period from the rows of its episodes and bookings, narrowed by `filters`.
     pub fn new<'a>(range: Range, tz: &'a TimeZone, hours: &'a OpeningHours, rows: &[Row], filters: &Filters) -> Period<'a> {
-        let episodes = episodes(rows).into_iter().filter(|e| range.contains(e.start) && filters.episode(e)).collect();
-        let bookings = bookings(rows).into_iter().filter(|b| filters.booking(b)).collect();
+        Period::from_facts(range, tz, hours, episodes(rows), bookings(rows), filters)
+    }
+
+    /// Builds a period from episodes and bookings already put together (or grouped: see
+    /// [`Episode::count`]), narrowed by `filters` exactly as [`Period::new`] narrows them.
+    pub fn from_facts<'a>(
+        range: Range,
+        tz: &'a TimeZone,
+        hours: &'a OpeningHours,
+        episodes: Vec<Episode>,
+        bookings: Vec<BookingFacts>,
+        filters: &Filters,
+    ) -> Period<'a> {
+        let episodes = episodes.into_iter().filter(|e| range.contains(e.start) && filters.episode(e)).collect();
+        let bookings = bookings.into_iter().filter(|b| filters.booking(b)).collect();
         Period { range, tz, hours, episodes, bookings }
     }
 
@@ -384,20 +444,22 @@ impl Period<'_> {
     }
 
     pub fn figures(&self) -> protocol::ReportFigures {
-        let n = |f: ReportFigure| self.episodes_for(f).len() as u32;
+        let n = |f: ReportFigure| self.episodes_for(f).iter().map(|e| e.count).sum::<u32>();
+        let m = |f: ReportFigure| self.bookings_for(f).iter().map(|b| b.count).sum::<u32>();
         let (a, h, t) = (n(ReportFigure::HandledByAssistant), n(ReportFigure::HandedOver), n(ReportFigure::TakenOver));
         let split = shares(&[a, h, t]);
         let mut waits: Vec<i64> = self.episodes.iter().filter_map(|e| e.wait_for_person_ms).collect();
         let mut first: Vec<i64> = self.episodes.iter().filter_map(|e| e.first_response.map(|(s, a)| a - s)).collect();
         let mut business: Vec<i64> = self.episodes.iter().filter_map(|e| self.business_first_response(e)).collect();
         let made = self.bookings_for(ReportFigure::Bookings);
-        let cancelled = self.bookings_for(ReportFigure::Cancelled).len() as u32;
-        let attended = self.bookings_for(ReportFigure::Attended).len() as u32;
-        let no_shows = self.bookings_for(ReportFigure::NoShows).len() as u32;
+        let made_count = m(ReportFigure::Bookings);
+        let cancelled = m(ReportFigure::Cancelled);
+        let attended = m(ReportFigure::Attended);
+        let no_shows = m(ReportFigure::NoShows);
         protocol::ReportFigures {
             from: self.range.from.to_string(),
             to: self.range.to.to_string(),
-            conversations: self.episodes.len() as u32,
+            conversations: n(ReportFigure::Conversations),
             handled_by_assistant: a,
             handed_over: h,
             taken_over: t,
@@ -415,10 +477,10 @@ impl Period<'_> {
             first_response_p90_secs: percentile(&mut first, 90),
             first_response_business_p50_secs: percentile(&mut business, 50),
             first_response_business_p90_secs: percentile(&mut business, 90),
-            bookings: made.len() as u32,
+            bookings: made_count,
             booked_value_cents: made.iter().map(|b| b.value_cents).sum(),
             cancelled,
-            cancellation_pct: pct(cancelled, made.len() as u32),
+            cancellation_pct: pct(cancelled, made_count),
             attended,
             no_shows,
             no_show_pct: pct(no_shows, attended),
@@ -448,17 +510,17 @@ impl Period<'_> {
         }
         for e in &self.episodes {
             if let Some(d) = days.get_mut(&local_date(e.start, self.tz)) {
-                d.conversations += 1;
+                d.conversations += e.count;
                 match e.handling {
-                    Handling::Assistant => d.handled_by_assistant += 1,
-                    Handling::HandedOver => d.handed_over += 1,
-                    Handling::TakenOver => d.taken_over += 1,
+                    Handling::Assistant => d.handled_by_assistant += e.count,
+                    Handling::HandedOver => d.handed_over += e.count,
+                    Handling::TakenOver => d.taken_over += e.count,
                 }
             }
         }
         for b in self.bookings_for(ReportFigure::Bookings) {
             if let Some(d) = days.get_mut(&local_date(b.made_at.unwrap_or(0), self.tz)) {
-                d.bookings += 1;
+                d.bookings += b.count;
                 d.booked_value_cents += b.value_cents;
             }
         }
@@ -470,7 +532,7 @@ impl Period<'_> {
         let mut by: BTreeMap<String, (u32, i64)> = BTreeMap::new();
         for b in self.bookings_for(ReportFigure::Bookings) {
             let e = by.entry(key(b)).or_default();
-            e.0 += 1;
+            e.0 += b.count;
             e.1 += b.value_cents;
         }
         let mut out: Vec<_> =
@@ -482,7 +544,7 @@ impl Period<'_> {
     pub fn conversations_by_channel(&self) -> Vec<protocol::ReportBreakdown> {
         let mut by: BTreeMap<String, u32> = BTreeMap::new();
         for e in &self.episodes {
-            *by.entry(e.channel.clone()).or_default() += 1;
+            *by.entry(e.channel.clone()).or_default() += e.count;
         }
         let mut out: Vec<_> =
             by.into_iter().map(|(k, count)| protocol::ReportBreakdown { label: k.clone(), key: k, count, value_cents: 0 }).collect();
@@ -510,7 +572,7 @@ impl Period<'_> {
             }
         }
         for b in self.bookings_for(ReportFigure::Bookings) {
-            by.entry(b.staff_id.clone()).or_default().3 += 1;
+            by.entry(b.staff_id.clone()).or_default().3 += b.count;
         }
         by.into_iter()
             .map(|(staff_id, (conversations, replies, mut times, bookings))| protocol::StaffReport {
@@ -557,6 +619,38 @@ mod tests {
         let range = Range::new("2026-03-08".parse().unwrap(), "2026-03-08".parse().unwrap(), &tz);
         assert_eq!(range.end_ms - range.start_ms, 23 * 3_600_000);
         assert_eq!(range.previous(&tz).from.to_string(), "2026-03-07");
+    }
+
+    #[test]
+    fn local_day_stretches_hold_one_local_date_each() {
+        // New York springs forward, Santiago goes back across midnight (a Saturday comes round
+        // twice), Kolkata is half an hour off, Apia skipped a whole day (2011-12-30).
+        for (zone, from, to) in [
+            ("America/New_York", "2026-03-01", "2026-03-20"),
+            ("America/Santiago", "2026-03-25", "2026-04-15"),
+            ("America/Santiago", "2026-08-25", "2026-09-15"),
+            ("Asia/Kolkata", "2026-01-01", "2026-01-05"),
+            ("Pacific/Apia", "2011-12-25", "2012-01-05"),
+        ] {
+            let tz = TimeZone::get(zone).unwrap();
+            let range = Range::new(from.parse().unwrap(), to.parse().unwrap(), &tz);
+            let stretches = local_day_intervals(range, &tz);
+            assert_eq!(stretches.first().unwrap().0, range.start_ms, "{zone}");
+            assert_eq!(stretches.last().unwrap().1, range.end_ms, "{zone}");
+            for w in stretches.windows(2) {
+                assert_eq!(w[0].1, w[1].0, "{zone}: stretches tile the range");
+            }
+            for (start, end, date) in &stretches {
+                assert!(start < end);
+                // Every minute of the stretch, and its last millisecond, is on its date.
+                let mut t = *start;
+                while t < *end {
+                    assert_eq!(local_date(t, &tz), *date, "{zone} at {t}");
+                    t += 60_000;
+                }
+                assert_eq!(local_date(end - 1, &tz), *date, "{zone} at {}", end - 1);
+            }
+        }
     }
 
     mod properties {

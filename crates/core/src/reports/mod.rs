@@ -5,9 +5,14 @@
 //! [`outcomes`] is the append-only record the write paths add to; [`metrics`] computes every
 //! figure from it (the definitions are `docs/metrics.md`). The summary, the drill-down rows and
 //! the CSV files are one computation over the same rows, so a figure and its rows always agree.
+//! They read the per-episode and per-booking [`summaries`] kept beside the record (the same
+//! computation, done when each outcome is appended); [`summary_from_outcomes`] and
+//! [`rows_from_outcomes`] compute from the outcome rows themselves, the reference the tests hold
+//! the summaries to.
 
 pub mod metrics;
 pub mod outcomes;
+pub mod summaries;
 pub mod weekly;
 
 use std::collections::HashMap;
@@ -81,42 +86,32 @@ fn filters(q: &ReportQuery) -> Filters {
     Filters { channel: q.channel.map(|c| c.as_str().to_owned()), staff_id: q.staff_id.clone() }
 }
 
+/// Where a period's facts are read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The summaries (what the routes use).
+    Summaries,
+    /// The outcome rows themselves (the reference).
+    Outcomes,
+}
+
 /// The outcome rows a period's figures are computed from: every row of the episodes that began
 /// in it, and every row of the bookings made in it or with an appointment time in it.
 async fn load_rows(core: &Core, business_id: &str, range: Range) -> Result<Vec<Row>, Error> {
-    let rows = sqlx::query(
-        "SELECT id, kind, at, conversation_id, episode_at, booking_id, channel, staff_id, source, service_id, value_cents, starts_at, since_at \
-         FROM outcomes WHERE business_id = $1 AND ( \
+    let rows = sqlx::query(&format!(
+        "SELECT {} FROM outcomes WHERE business_id = $1 AND ( \
            (episode_at >= $2 AND episode_at < $3) \
            OR booking_id IN (SELECT booking_id FROM outcomes WHERE business_id = $1 AND kind = 'booking_made' AND at >= $2 AND at < $3) \
            OR booking_id IN (SELECT booking_id FROM outcomes WHERE business_id = $1 AND kind IN ('booking_made', 'booking_moved') \
                              AND starts_at >= $2 AND starts_at < $3))",
-    )
+        summaries::ROW_COLUMNS
+    ))
     .bind(business_id)
     .bind(range.start_ms)
     .bind(range.end_ms)
     .fetch_all(core.db.reader())
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Row {
-                id: r.try_get("id")?,
-                kind: r.try_get("kind")?,
-                at: r.try_get("at")?,
-                conversation_id: r.try_get("conversation_id")?,
-                episode_at: r.try_get("episode_at")?,
-                booking_id: r.try_get("booking_id")?,
-                channel: r.try_get("channel")?,
-                staff_id: r.try_get("staff_id")?,
-                source: r.try_get("source")?,
-                service_id: r.try_get("service_id")?,
-                value_cents: r.try_get("value_cents")?,
-                starts_at: r.try_get("starts_at")?,
-                since_at: r.try_get("since_at")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+    rows.iter().map(summaries::row_of).collect::<Result<_, sqlx::Error>>().map_err(Into::into)
 }
 
 async fn names(core: &Core, business_id: &str, table: &str, active_only: bool) -> Result<HashMap<String, String>, Error> {
@@ -131,15 +126,33 @@ async fn names(core: &Core, business_id: &str, table: &str, active_only: bool) -
 /// `GET /v1/reports/summary`: the period's figures, the previous period's, the days, the
 /// breakdowns and each person's figures.
 pub async fn summary(core: &Core, actor: &Actor, q: ReportQuery) -> Result<ReportSummary, Error> {
+    summary_from(core, actor, q, Source::Summaries).await
+}
+
+/// [`summary`] computed from the outcome rows themselves, not the summaries: the reference the
+/// summaries must equal (slow over long histories; the tests compare the two).
+pub async fn summary_from_outcomes(core: &Core, actor: &Actor, q: ReportQuery) -> Result<ReportSummary, Error> {
+    summary_from(core, actor, q, Source::Outcomes).await
+}
+
+async fn period<'a>(core: &Core, b: &'a Business, business_id: &str, range: Range, f: &Filters, source: Source) -> Result<Period<'a>, Error> {
+    Ok(match source {
+        Source::Summaries => {
+            let (episodes, bookings) = summaries::load_for_summary(&core.db, business_id, range, &b.tz).await?;
+            Period::from_facts(range, &b.tz, &b.hours, episodes, bookings, f)
+        }
+        Source::Outcomes => Period::new(range, &b.tz, &b.hours, &load_rows(core, business_id, range).await?, f),
+    })
+}
+
+async fn summary_from(core: &Core, actor: &Actor, q: ReportQuery, source: Source) -> Result<ReportSummary, Error> {
     actor.require(Permission::ViewReports)?;
     let b = business(core, &actor.business_id).await?;
     let range = parse_range(&q, &b.tz)?;
     let previous = range.previous(&b.tz);
     let f = filters(&q);
-    let rows = load_rows(core, &actor.business_id, range).await?;
-    let current = Period::new(range, &b.tz, &b.hours, &rows, &f);
-    let previous_rows = load_rows(core, &actor.business_id, previous).await?;
-    let before = Period::new(previous, &b.tz, &b.hours, &previous_rows, &f);
+    let current = period(core, &b, &actor.business_id, range, &f, source).await?;
+    let before = period(core, &b, &actor.business_id, previous, &f, source).await?;
     let services = names(core, &actor.business_id, "services", false).await?;
     let staff = names(core, &actor.business_id, "staff", false).await?;
     let active_staff = names(core, &actor.business_id, "staff", true).await?;
@@ -170,10 +183,29 @@ pub async fn summary(core: &Core, actor: &Actor, q: ReportQuery) -> Result<Repor
 
 /// The figure's rows: exactly the conversation episodes or bookings it counts.
 pub async fn rows(core: &Core, actor: &Actor, q: ReportQuery) -> Result<ReportRows, Error> {
+    rows_from(core, actor, q, Source::Summaries).await
+}
+
+/// [`rows`] computed from the outcome rows themselves (the reference, like
+/// [`summary_from_outcomes`]).
+pub async fn rows_from_outcomes(core: &Core, actor: &Actor, q: ReportQuery) -> Result<ReportRows, Error> {
+    rows_from(core, actor, q, Source::Outcomes).await
+}
+
+async fn rows_from(core: &Core, actor: &Actor, q: ReportQuery, source: Source) -> Result<ReportRows, Error> {
     actor.require(Permission::ViewReports)?;
     let figure = q.figure.ok_or_else(|| Error::invalid("`figure` is required."))?;
-    let (conversations, bookings) = rows_of(core, actor, &q, Some(figure)).await?;
+    let (conversations, bookings) = rows_of(core, actor, &q, Some(figure), Want::Figure, source).await?;
     Ok(ReportRows { figure, conversations, bookings })
+}
+
+/// Which rows a listing needs: what the figure counts, or every conversation episode, or every
+/// booking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Figure,
+    Conversations,
+    Bookings,
 }
 
 /// `figure: None`: every conversation episode and every booking of the period (made in it, or
@@ -183,14 +215,37 @@ async fn rows_of(
     actor: &Actor,
     q: &ReportQuery,
     figure: Option<ReportFigure>,
+    want: Want,
+    source: Source,
 ) -> Result<(Vec<ReportConversationRow>, Vec<ReportBookingRow>), Error> {
     let b = business(core, &actor.business_id).await?;
     let mut range = parse_range(q, &b.tz)?;
     if q.previous == Some(true) {
         range = range.previous(&b.tz);
     }
-    let rows = load_rows(core, &actor.business_id, range).await?;
-    let period = Period::new(range, &b.tz, &b.hours, &rows, &filters(q));
+    let period = match source {
+        Source::Outcomes => Period::new(range, &b.tz, &b.hours, &load_rows(core, &actor.business_id, range).await?, &filters(q)),
+        Source::Summaries => {
+            use summaries::Which;
+            // Only what the listing shows: a figure counts either conversations or bookings,
+            // and those a person was involved in are a small part of all conversations.
+            let booking_figure = matches!(
+                figure,
+                Some(ReportFigure::Bookings | ReportFigure::Cancelled | ReportFigure::Attended | ReportFigure::NoShows)
+            );
+            let involved =
+                matches!(figure, Some(ReportFigure::HandedOver | ReportFigure::TakenOver | ReportFigure::WaitForPerson | ReportFigure::FirstResponse));
+            let episodes = match want {
+                Want::Bookings => None,
+                _ if booking_figure => None,
+                _ if involved => Some(Which::Involved),
+                _ => Some(Which::All),
+            };
+            let bookings = want == Want::Bookings || (want == Want::Figure && booking_figure);
+            let (episodes, bookings) = summaries::load_all(&core.db, &actor.business_id, range, episodes, bookings).await?;
+            Period::from_facts(range, &b.tz, &b.hours, episodes, bookings, &filters(q))
+        }
+    };
     let staff = names(core, &actor.business_id, "staff", false).await?;
     let services = names(core, &actor.business_id, "services", false).await?;
     let name = |map: &HashMap<String, String>, id: &str| map.get(id).cloned().unwrap_or_else(|| "(removed)".into());
@@ -281,7 +336,7 @@ fn csv_error(e: impl std::fmt::Display) -> Error {
 /// of the period's without one).
 pub async fn conversations_csv(core: &Core, actor: &Actor, q: ReportQuery) -> Result<String, Error> {
     actor.require(Permission::ViewReports)?;
-    let (rows, _) = rows_of(core, actor, &q, q.figure.or(Some(ReportFigure::Conversations))).await?;
+    let (rows, _) = rows_of(core, actor, &q, q.figure.or(Some(ReportFigure::Conversations)), Want::Conversations, Source::Summaries).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "conversation_id", "opened_at", "date", "channel", "reopened", "handling", "customer", "ai_replies", "human_replies",
@@ -315,7 +370,7 @@ pub async fn conversations_csv(core: &Core, actor: &Actor, q: ReportQuery) -> Re
 /// booking made in the period or with its appointment in it).
 pub async fn bookings_csv(core: &Core, actor: &Actor, q: ReportQuery) -> Result<String, Error> {
     actor.require(Permission::ViewReports)?;
-    let (_, rows) = rows_of(core, actor, &q, q.figure).await?;
+    let (_, rows) = rows_of(core, actor, &q, q.figure, Want::Bookings, Source::Summaries).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "booking_id", "made_at", "made_date", "starts_at", "starts_date", "source", "channel", "service", "staff", "value_cents", "outcome", "moves",

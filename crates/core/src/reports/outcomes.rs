@@ -6,7 +6,8 @@
 //! The write paths call the functions here: [`conversation_opened`] from `open_for`,
 //! [`message_added`] from `add_message`, [`handed_over`] / [`taken_over`] from takeover,
 //! [`status_changed`] from resolving or reopening, [`booking_changed`] from bookings. Kinds other
-//! areas add (reminders, missed calls) are written with [`record`].
+//! areas add (reminders, missed calls) are written with [`record`], which also refreshes the
+//! episode's or booking's summary ([`super::summaries`]) in the same transaction.
 
 use protocol::{BookingSource, BookingStatus, Channel};
 
@@ -159,6 +160,7 @@ pub async fn record(tx: &mut BusinessTx, outcome: Outcome) -> Result<(), StoreEr
         None => None,
     };
     let business_id = tx.business_id().to_owned();
+    let (conversation_id, booking_id) = (outcome.conversation_id.clone(), outcome.booking_id.clone());
     sqlx::query(
         "INSERT INTO outcomes (id, business_id, kind, at, conversation_id, episode_at, booking_id, channel, staff_id, source, service_id, \
          value_cents, starts_at, since_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
@@ -179,6 +181,13 @@ pub async fn record(tx: &mut BusinessTx, outcome: Outcome) -> Result<(), StoreEr
     .bind(outcome.since_at)
     .execute(tx.conn())
     .await?;
+    // The summaries the reports read, in the same transaction.
+    if let (Some(conversation_id), Some(episode_at)) = (&conversation_id, episode_at) {
+        super::summaries::refresh_episode(tx, conversation_id, episode_at).await?;
+    }
+    if let Some(booking_id) = &booking_id {
+        super::summaries::refresh_booking(tx, booking_id).await?;
+    }
     Ok(())
 }
 

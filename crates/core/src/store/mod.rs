@@ -200,6 +200,8 @@ impl Db {
         if self.engine() == Engine::Postgres {
             self.postgres_constraints().await?;
         }
+        // Derived data a migration asked for: the reports' summaries of older outcomes.
+        crate::reports::summaries::rebuild_pending(self).await?;
         Ok(())
     }
 
