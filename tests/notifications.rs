@@ -1,6 +1,7 @@
 //! Native notifications, for real: the console's desktop notifier talks D-Bus to a recording
 //! `org.freedesktop.Notifications` server on a private session bus, while the real service
-//! escalates a conversation and a customer writes in one I hold.
+//! escalates a conversation and a customer writes in one I hold; and on a Monday morning, the
+//! owner's weekly summary.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -143,4 +144,55 @@ async fn escalations_and_messages_in_my_conversations_become_desktop_notificatio
     assert_eq!((fourth.summary.as_str(), fourth.body.as_str()), ("Nia Notify was assigned to you", "See you then"), "not my own assignment");
     assert!(fourth.actions.contains(&"default".to_owned()), "clicking opens it: {fourth:?}");
     handle.stop();
+
+    // Monday morning (the console's clock moved to next Monday 09:00 in the business's zone):
+    // the owner's console announces the week's figures, once, and clicking that notification
+    // opens the Reports screen.
+    let business = service.app.get("/v1/business", &owner).await.body.clone();
+    let tz = jiff::tz::TimeZone::get(business["timezone"].as_str().unwrap()).unwrap();
+    let mut monday = jiff::Timestamp::now().to_zoned(tz.clone()).date().tomorrow().unwrap();
+    while monday.weekday() != jiff::civil::Weekday::Monday {
+        monday = monday.tomorrow().unwrap();
+    }
+    let at = monday.at(9, 0, 0, 0).to_zoned(tz.clone()).unwrap().timestamp().as_millisecond();
+    let clock: Arc<dyn console_core::engine::Clock> = Arc::new(Shifted(at - jiff::Timestamp::now().as_millisecond()));
+    let reports = Arc::new(Mutex::new(0));
+    let notifier = {
+        let reports = reports.clone();
+        console_core::alerts::DesktopNotifier::on_open(|_| {}).on_reports(move || *reports.lock().unwrap() += 1)
+    };
+    let before = shown.lock().unwrap().len();
+    let handle = console.start_with_clock(Some(Arc::new(notifier)), quick(), clock.clone()).unwrap();
+    // The weekly step runs in the pass that makes the engine live.
+    handle.watch_status().wait_for(|s| s.state == SyncState::Live).await.unwrap();
+    let week = monday - jiff::Span::new().days(7);
+    let weekly = shown.lock().unwrap().get(before).cloned().expect("the weekly summary is announced");
+    assert_eq!(weekly.summary, format!("Your week, {week} to {}", week + jiff::Span::new().days(6)));
+    assert!(weekly.body.contains(" conversations (") && weekly.body.contains("more than the week before"), "{weekly:?}");
+    assert!(weekly.actions.contains(&"default".to_owned()), "clicking opens Reports: {weekly:?}");
+    let id = shown.lock().unwrap().len() as u32;
+    eventually("the click opens the Reports screen", || async {
+        Recorder::action_invoked(recorder.signal_emitter(), id, "default").await.unwrap();
+        *reports.lock().unwrap() == 1
+    })
+    .await;
+    // Once per device: a restart on the same morning announces nothing more.
+    handle.stop();
+    let handle = console.start_with_clock(Some(Arc::new(console_core::alerts::DesktopNotifier::new())), quick(), clock).unwrap();
+    handle.watch_status().wait_for(|s| s.state == SyncState::Live).await.unwrap();
+    assert_eq!(shown.lock().unwrap().len(), before + 1, "announced once on this device");
+    assert_eq!(console.store().setting(console_core::weekly::ANNOUNCED).await.unwrap(), Some(week.to_string()));
+    handle.stop();
+}
+
+/// The real time moved by a fixed amount (the console thinks it is another day; sleeps are real).
+struct Shifted(i64);
+
+impl console_core::engine::Clock for Shifted {
+    fn now_ms(&self) -> i64 {
+        jiff::Timestamp::now().as_millisecond() + self.0
+    }
+    fn sleep(&self, duration: std::time::Duration) -> futures_util::future::BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
 }

@@ -82,7 +82,9 @@ fn window(data_dir: PathBuf) -> anyhow::Result<()> {
         .invoke_handler(tauri::generate_handler![console])
         .setup(move |app| {
             let clicked = app.handle().clone();
-            let notifier = DesktopNotifier::on_open(move |conversation| open_conversation(&clicked, &conversation));
+            let reports = app.handle().clone();
+            let notifier =
+                DesktopNotifier::on_open(move |conversation| open_conversation(&clicked, &conversation)).on_reports(move || open_reports(&reports));
             let desk = tauri::async_runtime::block_on(Desk::open(&data_dir, Some(Arc::new(notifier)), EngineConfig::default()))?;
             app.manage(desk.clone());
             let tray = tray(app.handle())?;
@@ -111,6 +113,12 @@ fn show(app: &AppHandle) {
 fn open_conversation(app: &AppHandle, conversation: &str) {
     show(app);
     let _ = app.emit("open_conversation", conversation);
+}
+
+/// The weekly summary's notification was clicked: bring the window up on the Reports screen.
+fn open_reports(app: &AppHandle) {
+    show(app);
+    let _ = app.emit("open_reports", ());
 }
 
 fn tray(app: &AppHandle) -> tauri::Result<TrayIcon> {

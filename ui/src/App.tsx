@@ -1,5 +1,5 @@
 import { lazy, Suspense, useCallback, useEffect, useRef, useState } from "react";
-import { call, listen, onOpenConversation, ConsoleError } from "./api";
+import { call, listen, onOpenConversation, onOpenReports, ConsoleError } from "./api";
 import type { Event } from "./bindings/Event";
 import type { Session } from "./bindings/Session";
 import type { Status } from "./bindings/Status";
@@ -13,6 +13,7 @@ import { ConversationView } from "./Conversation";
 import { CustomerPanel } from "./CustomerPanel";
 import { StatusBar } from "./StatusBar";
 import { NewConversation } from "./NewConversation";
+import type { CalendarFocus } from "./Calendar";
 
 // The calendar and settings load when first opened: the inbox, open all day, starts lighter.
 const CalendarView = lazy(() => import("./Calendar").then((m) => ({ default: m.CalendarView })));
@@ -110,6 +111,15 @@ export function App() {
     if (timeline && open.current.conversationId === id) setCustomerId(timeline.conversation.customer_id);
   }, []);
   useEffect(() => onOpenConversation(openConversation), [openConversation]);
+  // The weekly summary's notification (owners only get it) opens Reports.
+  useEffect(() => onOpenReports(() => setView("reports")), []);
+
+  // Opens a booking on the calendar (a report's rows).
+  const [calendarFocus, setCalendarFocus] = useState<CalendarFocus | null>(null);
+  const openBooking = useCallback((bookingId: string, start: string) => {
+    setCalendarFocus({ bookingId, start, nonce: Date.now() });
+    setView("calendar");
+  }, []);
 
   const signedIn = session?.account != null && !session.locked;
 
@@ -200,9 +210,9 @@ export function App() {
       ) : (
         <Suspense fallback={<section className="empty">Loading…</section>}>
           {view === "calendar" ? (
-            <CalendarView version={live.versions.calendar} tasksVersion={live.versions.tasks} directory={directory} />
+            <CalendarView version={live.versions.calendar} tasksVersion={live.versions.tasks} directory={directory} focus={calendarFocus} />
           ) : view === "reports" ? (
-            <Reports directory={directory} onOpenConversation={openConversation} />
+            <Reports directory={directory} onOpenConversation={openConversation} onOpenBooking={openBooking} />
           ) : view === "account" ? (
             <Account role={session.account.role} />
           ) : (

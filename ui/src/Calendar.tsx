@@ -31,9 +31,12 @@ interface Item {
 const withDragAndDrop = ((dragAndDrop as unknown as { default?: typeof dragAndDrop }).default ?? dragAndDrop) as typeof dragAndDrop;
 const DnDCalendar = withDragAndDrop<Item, { id: string; title: string }>(Calendar);
 
-export function CalendarView({ version, tasksVersion = 0, directory }: { version: number; tasksVersion?: number; directory: Directory }) {
+/// A booking to show (from a report's rows): its day, and its details once it is loaded.
+export type CalendarFocus = { bookingId: string; start: string; nonce: number };
+
+export function CalendarView({ version, tasksVersion = 0, directory, focus = null }: { version: number; tasksVersion?: number; directory: Directory; focus?: CalendarFocus | null }) {
   const [view, setView] = useState<View>(Views.DAY);
-  const [date, setDate] = useState(new Date());
+  const [date, setDate] = useState(() => (focus ? new Date(focus.start) : new Date()));
   const [entries, setEntries] = useState<CalendarEntry[]>([]);
   const [message, setMessage] = useState<string | null>(null);
   const [selected, setSelected] = useState<Item | null>(null);
@@ -52,6 +55,15 @@ export function CalendarView({ version, tasksVersion = 0, directory }: { version
     load();
   }, [load, version]);
 
+  // Opened on a booking: go to its day, and open its details when the day's bookings are in.
+  const [pending, setPending] = useState<string | null>(focus?.bookingId ?? null);
+  useEffect(() => {
+    if (!focus) return;
+    setView(Views.DAY);
+    setDate(new Date(focus.start));
+    setPending(focus.bookingId);
+  }, [focus]);
+
   // Unconfirmed soon: from the mirror, again when bookings change and as time passes.
   useEffect(() => {
     const loadSoon = () => {
@@ -67,6 +79,13 @@ export function CalendarView({ version, tasksVersion = 0, directory }: { version
   // through `check_slot`, does not count them).
   const shown: Item[] = entries.map((e) => ({ id: e.booking.id, title: `${e.customer_name} · ${directory.services.find((s) => s.id === e.booking.service_id)?.name ?? ""}`, start: new Date(e.booking.start), end: new Date(e.booking.end), resourceId: e.booking.staff_id, entry: e }));
   const resources = directory.staff.map((s) => ({ id: s.id, title: s.name }));
+  useEffect(() => {
+    const item = pending ? shown.find((i) => i.id === pending) : undefined;
+    if (item) {
+      setSelected(item);
+      setPending(null);
+    }
+  }, [pending, entries]); // eslint-disable-line react-hooks/exhaustive-deps
 
   // Staff record that the customer said they will come: straight to the service; the answer
   // shows at once here, and the next sync (which the console starts) brings it for everyone.

@@ -1,7 +1,7 @@
 // Reports for owners and admins: headline tiles beside the previous period, the figures per day
 // as charts, filters by date range (the business's local days), channel and person; every tile
 // and chart day clicks through to the conversations or bookings behind it, which open the
-// conversation; CSV exports; the definitions of every figure. The service computes the figures
+// conversation, or the booking on the calendar; CSV exports; the definitions of every figure. The service computes the figures
 // (`report*` commands, so this needs the network); offline, the last figures fetched are shown
 // with the time they were fetched.
 //
@@ -47,7 +47,12 @@ function download(fileName: string, text: string) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-export function Reports({ directory, onOpenConversation }: { directory: Directory; onOpenConversation: (id: string) => void }) {
+export function Reports({ directory, onOpenConversation, onOpenBooking }: {
+  directory: Directory;
+  onOpenConversation: (id: string) => void;
+  /// Opens a booking on the calendar (its id and start, RFC 3339).
+  onOpenBooking: (id: string, start: string) => void;
+}) {
   const [timeZone, setTimeZone] = useState<string | null>(null);
   const [preset, setPreset] = useState<Preset | "Custom">("Last 30 days");
   const [custom, setCustom] = useState({ from: "", to: "" });
@@ -234,6 +239,7 @@ export function Reports({ directory, onOpenConversation }: { directory: Director
           timeZone={shown?.timezone ?? timeZone ?? "UTC"}
           onClose={() => setDrill(null)}
           onOpenConversation={onOpenConversation}
+          onOpenBooking={onOpenBooking}
           onExport={(kind) => exportCsv(kind, drill.filter, drill.figure)}
         />
       ) : null}
@@ -345,12 +351,13 @@ function DayChart({ title, days, lines, bars = false, onPick }: { title: string;
   );
 }
 
-function RowsPanel({ drill, currency, timeZone, onClose, onOpenConversation, onExport }: {
+function RowsPanel({ drill, currency, timeZone, onClose, onOpenConversation, onOpenBooking, onExport }: {
   drill: Drill;
   currency: string;
   timeZone: string;
   onClose: () => void;
   onOpenConversation: (id: string) => void;
+  onOpenBooking: (id: string, start: string) => void;
   onExport: (kind: ReportExport) => void;
 }) {
   const rows = drill.rows;
@@ -394,7 +401,10 @@ function RowsPanel({ drill, currency, timeZone, onClose, onOpenConversation, onE
           <thead><tr><th>Made</th><th>Appointment</th><th>Service</th><th>With</th><th>Source</th><th>Value</th><th>Outcome</th></tr></thead>
           <tbody>
             {rows.bookings.map((b) => (
-              <tr key={b.booking_id} data-testid="report-row">
+              <tr key={b.booking_id} data-testid="report-row" className="clickable" tabIndex={0}
+                onClick={() => onOpenBooking(b.booking_id, b.starts_at)}
+                onKeyDown={(e) => e.key === "Enter" && onOpenBooking(b.booking_id, b.starts_at)}
+                title="Open the booking on the calendar">
                 <td>{dayLabel(b.made_date)}</td>
                 <td>{new Date(b.starts_at).toLocaleString("en-GB", { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZone })}{b.moves ? ` (moved ${b.moves}×)` : ""}</td>
                 <td>{b.service}</td>

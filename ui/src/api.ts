@@ -189,3 +189,8 @@ function tauriListen<T>(name: string, handler: (payload: T) => void): () => void
 export function onOpenConversation(handler: (conversationId: string) => void): () => void {
   return inTauri ? tauriListen<string>("open_conversation", handler) : () => {};
 }
+
+/** The weekly summary's notification was clicked in the desktop app: open Reports. (No-op in a browser.) */
+export function onOpenReports(handler: () => void): () => void {
+  return inTauri ? tauriListen<null>("open_reports", () => handler()) : () => {};
+}

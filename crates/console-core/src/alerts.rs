@@ -30,6 +30,8 @@ pub enum AlertKind {
     SendFailed,
     /// Several alerts folded into one by the rate limit.
     Summary,
+    /// Last week's figures, for the owner (opens the Reports screen).
+    WeeklySummary,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -42,6 +44,9 @@ pub struct Alert {
     pub body: String,
     /// Clicking the notification opens this conversation.
     pub conversation_id: Option<String>,
+    /// Clicking the notification opens the Reports screen.
+    #[serde(default)]
+    pub opens_reports: bool,
 }
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
@@ -87,6 +92,7 @@ pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, here
                         title: format!("{name} needs a person"),
                         body: preview(s(after, "last_message_preview")),
                         conversation_id: Some(change.id.clone()),
+                        opens_reports: false,
                     });
                 }
                 let assigned_now = s(after, "assignee_staff_id") == me && before.map(|b| s(b, "assignee_staff_id")) != Some(me);
@@ -101,6 +107,7 @@ pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, here
                             title: format!("{name} was assigned to you"),
                             body: preview(s(after, "last_message_preview")),
                             conversation_id: Some(change.id.clone()),
+                            opens_reports: false,
                         });
                     }
                 }
@@ -118,6 +125,7 @@ pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, here
                             title: format!("{name} wrote"),
                             body: preview(s(after, "body")),
                             conversation_id: Some(conversation_id.to_owned()),
+                            opens_reports: false,
                         });
                     }
                 }
@@ -130,6 +138,7 @@ pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, here
                         title: "A message could not be sent".into(),
                         body: preview(if s(after, "error").is_empty() { s(after, "body") } else { s(after, "error") }),
                         conversation_id: Some(conversation_id.to_owned()),
+                        opens_reports: false,
                     });
                 }
             }
@@ -145,6 +154,7 @@ pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, here
                         title: "The assistant made a booking".into(),
                         body: format!("{name}, {when}"),
                         conversation_id: None,
+                        opens_reports: false,
                     });
                 }
                 let cancelled_now = s(after, "status") == "cancelled" && before.is_some_and(|b| s(b, "status") != "cancelled");
@@ -156,6 +166,7 @@ pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, here
                         title: "A booking was cancelled".into(),
                         body: format!("{name}, {when}"),
                         conversation_id: None,
+                        opens_reports: false,
                     });
                 }
             }
@@ -176,6 +187,7 @@ pub fn for_refusal(entry: &OutboxEntry) -> Option<Alert> {
         title: "Your reply was not sent".into(),
         body: entry.message.clone().unwrap_or_else(|| "The service refused it; it is kept as a draft.".into()),
         conversation_id: entry.op.conversation_id().map(|c| c.to_string()),
+        opens_reports: false,
     })
 }
 
@@ -223,6 +235,7 @@ impl AlertGate {
                 title: "Switchboard".into(),
                 body: format!("{folded} more update{} need your attention", if folded == 1 { "" } else { "s" }),
                 conversation_id: None,
+                opens_reports: false,
             });
         }
         out
@@ -236,10 +249,12 @@ pub trait Notifier: Send + Sync + 'static {
 
 /// Native notifications (org.freedesktop.Notifications on Linux, via notify-rust). With
 /// [`DesktopNotifier::on_open`], clicking a notification about a conversation hands its id over
-/// (the app opens it).
+/// (the app opens it); with [`DesktopNotifier::on_reports`], clicking the weekly summary says so
+/// (the app opens the Reports screen).
 #[derive(Default)]
 pub struct DesktopNotifier {
     on_open: Option<Arc<dyn Fn(String) + Send + Sync>>,
+    on_reports: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl DesktopNotifier {
@@ -248,7 +263,12 @@ impl DesktopNotifier {
     }
 
     pub fn on_open(open: impl Fn(String) + Send + Sync + 'static) -> DesktopNotifier {
-        DesktopNotifier { on_open: Some(Arc::new(open)) }
+        DesktopNotifier { on_open: Some(Arc::new(open)), on_reports: None }
+    }
+
+    /// Also: clicking a notification that opens the Reports screen calls `open`.
+    pub fn on_reports(self, open: impl Fn() + Send + Sync + 'static) -> DesktopNotifier {
+        DesktopNotifier { on_reports: Some(Arc::new(open)), ..self }
     }
 }
 
@@ -265,15 +285,28 @@ impl Notifier for DesktopNotifier {
                 }));
                 if let Some(c) = &alert.conversation_id {
                     n.action("default", "Open").hint(notify_rust::Hint::Custom("switchboard-conversation".into(), c.clone()));
+                } else if alert.opens_reports {
+                    n.action("default", "Open Reports");
                 }
                 match n.show_async().await {
                     Ok(handle) => {
-                        if let (Some(open), Some(conversation)) = (self.on_open.clone(), alert.conversation_id.clone()) {
+                        let click: Option<Box<dyn FnOnce() + Send>> = match (&alert.conversation_id, alert.opens_reports) {
+                            (Some(conversation), _) => self.on_open.clone().map(|open| {
+                                let conversation = conversation.clone();
+                                Box::new(move || open(conversation)) as Box<dyn FnOnce() + Send>
+                            }),
+                            (None, true) => self.on_reports.clone().map(|open| Box::new(move || open()) as Box<dyn FnOnce() + Send>),
+                            (None, false) => None,
+                        };
+                        if let Some(click) = click {
                             // Waiting for the click blocks (until it is clicked or closed): not on the runtime.
                             tokio::task::spawn_blocking(move || {
+                                let mut click = Some(click);
                                 handle.wait_for_action(|action| {
                                     if action == "default" {
-                                        open(conversation);
+                                        if let Some(click) = click.take() {
+                                            click();
+                                        }
                                     }
                                 })
                             });
@@ -295,7 +328,7 @@ mod tests {
     use super::*;
 
     fn alert(key: &str) -> Alert {
-        Alert { kind: AlertKind::NeedsHuman, key: key.into(), title: key.into(), body: String::new(), conversation_id: None }
+        Alert { kind: AlertKind::NeedsHuman, key: key.into(), title: key.into(), body: String::new(), conversation_id: None, opens_reports: false }
     }
 
     #[test]

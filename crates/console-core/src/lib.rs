@@ -18,6 +18,7 @@ pub mod queries;
 pub mod reports;
 pub mod store;
 pub mod transport;
+pub mod weekly;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -293,10 +294,20 @@ impl Console {
 
     /// Starts the sync engine (the app and `watch`).
     pub fn start(&self, notifier: Option<Arc<dyn alerts::Notifier>>, config: EngineConfig) -> Result<SyncHandle, ConsoleError> {
+        self.start_with_clock(notifier, config, Arc::new(engine::SystemClock))
+    }
+
+    /// [`Console::start`] on another clock (tests: a Monday morning for the weekly summary).
+    pub fn start_with_clock(
+        &self,
+        notifier: Option<Arc<dyn alerts::Notifier>>,
+        config: EngineConfig,
+        clock: Arc<dyn engine::Clock>,
+    ) -> Result<SyncHandle, ConsoleError> {
         Ok(engine::spawn(engine::Parts {
             store: self.store.clone(),
             transport: self.transport()?,
-            clock: Arc::new(engine::SystemClock),
+            clock,
             client_id: self.client_id.clone(),
             me: self.me()?.to_owned(),
             notifier,

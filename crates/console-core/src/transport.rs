@@ -57,6 +57,12 @@ pub trait Transport: Send + Sync + 'static {
     fn pull<'a>(&'a self, cursor: i64, client_id: &'a str, limit: u32) -> BoxFuture<'a, Result<SyncPage, TransportError>>;
     fn push<'a>(&'a self, request: &'a PushRequest) -> BoxFuture<'a, Result<PushResponse, TransportError>>;
     fn live<'a>(&'a self, client_id: &'a str, cursor: i64) -> BoxFuture<'a, Result<Live, TransportError>>;
+    /// The owner's figures for local days `from`..=`to` (the weekly summary's notification).
+    /// Transports that cannot ask say they are offline.
+    fn report_summary<'a>(&'a self, from: &'a str, to: &'a str) -> BoxFuture<'a, Result<protocol::ReportSummary, TransportError>> {
+        let _ = (from, to);
+        Box::pin(async { Err(TransportError::Offline("no reports through this transport".into())) })
+    }
 }
 
 fn offline(e: reqwest::Error) -> TransportError {
@@ -383,6 +389,13 @@ impl Transport for HttpTransport {
             let url = format!("{}/v1/sync/push", self.server);
             let response = self.send(|token| self.http.post(&url).bearer_auth(token).json(request)).await?;
             response.json().await.map_err(offline)
+        })
+    }
+
+    fn report_summary<'a>(&'a self, from: &'a str, to: &'a str) -> BoxFuture<'a, Result<protocol::ReportSummary, TransportError>> {
+        Box::pin(async move {
+            let value = self.request_json(reqwest::Method::GET, "/v1/reports/summary", &[("from", from.to_owned()), ("to", to.to_owned())], None).await?;
+            serde_json::from_value(value).map_err(|e| TransportError::Server(format!("an unexpected report: {e}")))
         })
     }
 
