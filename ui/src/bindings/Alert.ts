@@ -9,4 +9,8 @@ key: string, title: string, body: string,
 /**
  * Clicking the notification opens this conversation.
  */
-conversation_id: string | null, };
+conversation_id: string | null, 
+/**
+ * Clicking the notification opens the Reports screen.
+ */
+opens_reports: boolean, };
