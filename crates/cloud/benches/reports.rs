@@ -80,6 +80,25 @@ async fn run(engine: Engine, conversations: i64, bookings: i64) {
         report(name, conversations, bookings, label, &mut samples);
     }
 
+    // The same 90-day summary computed from the outcome rows themselves (the path the routes
+    // took before the summaries): a few samples, and the figures must be the same.
+    let actor = switchboard_core::accounts::Actor {
+        business_id: owner.business_id.clone(),
+        staff_id: owner.staff_id.clone(),
+        role: protocol::Role::Owner,
+        session_id: "bench".into(),
+    };
+    let q = switchboard_core::reports::ReportQuery { from: from.to_string(), to: today.to_string(), ..Default::default() };
+    let fast = switchboard_core::reports::summary(&app.core, &actor, q.clone()).await.unwrap();
+    let mut samples = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let reference = switchboard_core::reports::summary_from_outcomes(&app.core, &actor, q.clone()).await.unwrap();
+        samples.push(started.elapsed());
+        assert_eq!(serde_json::to_value(&reference).unwrap(), serde_json::to_value(&fast).unwrap(), "the summaries equal the outcome rows");
+    }
+    report(name, conversations, bookings, "summary from the outcome rows (before; 3 runs, in-process)", &mut samples);
+
     // Every booking: the longest range that holds the whole year.
     let from = today - jiff::Span::new().days(HISTORY_DAYS);
     let mut best = Duration::MAX;
