@@ -199,45 +199,8 @@ pub async fn rebuild_pending(db: &Db) -> Result<usize, StoreError> {
     Ok(pending.len())
 }
 
-fn episode_of(r: &AnyRow) -> Result<Episode, StoreError> {
-    let handling: String = r.try_get("handling")?;
-    let since: Option<i64> = r.try_get("first_response_since")?;
-    let at: Option<i64> = r.try_get("first_response_at")?;
-    Ok(Episode {
-        count: 1,
-        conversation_id: r.try_get("conversation_id")?,
-        start: r.try_get("episode_at")?,
-        channel: r.try_get("channel")?,
-        reopened: r.try_get::<i64, _>("reopened")? != 0,
-        handling: Handling::parse(&handling).ok_or_else(|| corrupt(format!("handling {handling}")))?,
-        ai_replies: u32::try_from(r.try_get::<i64, _>("ai_replies")?).map_err(corrupt)?,
-        human_replies: u32::try_from(r.try_get::<i64, _>("human_replies")?).map_err(corrupt)?,
-        first_response: since.zip(at),
-        wait_for_person_ms: r.try_get("wait_ms")?,
-        staff: serde_json::from_str(&r.try_get::<String, _>("staff")?)?,
-        reply_times: serde_json::from_str(&r.try_get::<String, _>("reply_times")?)?,
-        resolved: r.try_get::<i64, _>("resolved")? != 0,
-    })
-}
-
 fn outcome_word(text: &str) -> Result<&'static str, StoreError> {
     ["booked", "cancelled", "completed", "no_show"].into_iter().find(|w| *w == text).ok_or_else(|| corrupt(format!("outcome {text}")))
-}
-
-fn booking_of(r: &AnyRow) -> Result<BookingFacts, StoreError> {
-    Ok(BookingFacts {
-        count: 1,
-        booking_id: r.try_get("booking_id")?,
-        made_at: r.try_get("made_at")?,
-        source: r.try_get("source")?,
-        channel: r.try_get("channel")?,
-        service_id: r.try_get("service_id")?,
-        staff_id: r.try_get("staff_id")?,
-        value_cents: r.try_get("value_cents")?,
-        starts_at: r.try_get("starts_at")?,
-        outcome: outcome_word(&r.try_get::<String, _>("outcome")?)?,
-        moves: u32::try_from(r.try_get::<i64, _>("moves")?).map_err(corrupt)?,
-    })
 }
 
 /// Which episodes a listing needs.
@@ -268,35 +231,64 @@ pub(crate) async fn load_all(
     Ok(out)
 }
 
+const EPISODE_JSON: &str = "conversation_id AS c0, episode_at AS c1, channel AS c2, reopened AS c3, handling AS c4, ai_replies AS c5, \
+     human_replies AS c6, first_response_since AS c7, first_response_at AS c8, wait_ms AS c9, staff AS c10, reply_times AS c11, resolved AS c12";
+
+fn episode_json(r: &[serde_json::Value]) -> Result<Episode, StoreError> {
+    let handling = string(&r[4])?;
+    Ok(Episode {
+        count: 1,
+        conversation_id: string(&r[0])?,
+        start: int(&r[1])?,
+        channel: string(&r[2])?,
+        reopened: int(&r[3])? != 0,
+        handling: Handling::parse(&handling).ok_or_else(|| corrupt(format!("handling {handling}")))?,
+        ai_replies: count(&r[5])?,
+        human_replies: count(&r[6])?,
+        first_response: opt_int(&r[7])?.zip(opt_int(&r[8])?),
+        wait_for_person_ms: opt_int(&r[9])?,
+        staff: serde_json::from_str(&string(&r[10])?)?,
+        reply_times: serde_json::from_str(&string(&r[11])?)?,
+        resolved: int(&r[12])? != 0,
+    })
+}
+
 async fn load_episodes(db: &Db, business_id: &str, range: Range, which: Which) -> Result<Vec<Episode>, StoreError> {
     let handling = match which {
         Which::All => "",
         Which::Involved => " AND handling IN ('handed_over', 'taken_over')",
     };
-    let rows = sqlx::query(&format!(
-        "SELECT {EPISODE_COLUMNS} FROM report_episodes WHERE business_id = $1 AND episode_at >= $2 AND episode_at < $3{handling}"
-    ))
-    .bind(business_id)
-    .bind(range.start_ms)
-    .bind(range.end_ms)
-    .fetch_all(db.reader())
-    .await?;
-    let mut episodes = rows.iter().map(episode_of).collect::<Result<Vec<_>, _>>()?;
+    let select = format!("SELECT {EPISODE_JSON} FROM report_episodes WHERE business_id = $1 AND episode_at >= $2 AND episode_at < $3{handling}");
+    let rows = json_rows(db, "", &select, 13, business_id, Some(range)).await?;
+    let mut episodes = rows.iter().map(|r| episode_json(r)).collect::<Result<Vec<_>, _>>()?;
     episodes.sort_by(|a, b| (a.start, &a.conversation_id).cmp(&(b.start, &b.conversation_id)));
     Ok(episodes)
 }
 
 async fn load_bookings(db: &Db, business_id: &str, range: Range) -> Result<Vec<BookingFacts>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {BOOKING_COLUMNS} FROM report_bookings WHERE business_id = $1 AND made_at >= $2 AND made_at < $3 \
-         UNION SELECT {BOOKING_COLUMNS} FROM report_bookings WHERE business_id = $1 AND starts_at >= $2 AND starts_at < $3"
-    ))
-    .bind(business_id)
-    .bind(range.start_ms)
-    .bind(range.end_ms)
-    .fetch_all(db.reader())
-    .await?;
-    let mut bookings = rows.iter().map(booking_of).collect::<Result<Vec<_>, _>>()?;
+    let columns = "booking_id AS c0, made_at AS c1, source AS c2, channel AS c3, service_id AS c4, staff_id AS c5, value_cents AS c6, \
+         starts_at AS c7, outcome AS c8, moves AS c9";
+    let select = format!(
+        "SELECT {columns} FROM report_bookings WHERE business_id = $1 AND made_at >= $2 AND made_at < $3 \
+         UNION SELECT {columns} FROM report_bookings WHERE business_id = $1 AND starts_at >= $2 AND starts_at < $3"
+    );
+    let rows = json_rows(db, "", &select, 10, business_id, Some(range)).await?;
+    let mut bookings = Vec::with_capacity(rows.len());
+    for r in &rows {
+        bookings.push(BookingFacts {
+            count: 1,
+            booking_id: string(&r[0])?,
+            made_at: opt_int(&r[1])?,
+            source: string(&r[2])?,
+            channel: opt_string(&r[3])?,
+            service_id: string(&r[4])?,
+            staff_id: string(&r[5])?,
+            value_cents: int(&r[6])?,
+            starts_at: int(&r[7])?,
+            outcome: outcome_word(&string(&r[8])?)?,
+            moves: count(&r[9])?,
+        });
+    }
     bookings.sort_by(|a, b| a.booking_id.cmp(&b.booking_id));
     Ok(bookings)
 }
@@ -367,37 +359,12 @@ pub(crate) async fn load_for_summary(
         let i = usize::try_from(int(v)?).map_err(corrupt)?;
         stretches.get(i).map(|(start, _, _)| *start).ok_or_else(|| corrupt("stretch"))
     };
-    let rows = json_rows(
-        db,
-        "",
-        "SELECT conversation_id AS c0, episode_at AS c1, channel AS c2, reopened AS c3, handling AS c4, ai_replies AS c5, \
-         human_replies AS c6, first_response_since AS c7, first_response_at AS c8, wait_ms AS c9, staff AS c10, reply_times AS c11, \
-         resolved AS c12 FROM report_episodes WHERE business_id = $1 AND handling IN ('handed_over', 'taken_over') \
-         AND episode_at >= $2 AND episode_at < $3",
-        13,
-        business_id,
-        Some(range),
-    )
-    .await?;
-    let mut episodes = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let handling = string(&r[4])?;
-        episodes.push(Episode {
-            count: 1,
-            conversation_id: string(&r[0])?,
-            start: int(&r[1])?,
-            channel: string(&r[2])?,
-            reopened: int(&r[3])? != 0,
-            handling: Handling::parse(&handling).ok_or_else(|| corrupt(format!("handling {handling}")))?,
-            ai_replies: count(&r[5])?,
-            human_replies: count(&r[6])?,
-            first_response: opt_int(&r[7])?.zip(opt_int(&r[8])?),
-            wait_for_person_ms: opt_int(&r[9])?,
-            staff: serde_json::from_str(&string(&r[10])?)?,
-            reply_times: serde_json::from_str(&string(&r[11])?)?,
-            resolved: int(&r[12])? != 0,
-        });
-    }
+    let select = format!(
+        "SELECT {EPISODE_JSON} FROM report_episodes WHERE business_id = $1 AND handling IN ('handed_over', 'taken_over') \
+         AND episode_at >= $2 AND episode_at < $3"
+    );
+    let rows = json_rows(db, "", &select, 13, business_id, Some(range)).await?;
+    let mut episodes = rows.iter().map(|r| episode_json(r)).collect::<Result<Vec<_>, _>>()?;
     // The assistant's own episodes per local day, channel and reopening: each group stands at
     // the start of its day's stretch (in the period, on that local date).
     let groups = json_rows(
