@@ -1,12 +1,14 @@
 //! Staff marking a booking confirmed for the customer from the console (the "Unconfirmed soon"
 //! list, the booking's details), and a conversation's automation history, through the desk's
-//! commands against the real service: the service records the confirmation, the calendar shows
-//! it after sync, a stale version is refused with its code and nothing changes.
+//! commands against the real service: the confirmation is queued like every change, the service
+//! records it once, the calendar shows it after sync, a stale version is refused with its code
+//! (shown on the booking) and nothing changes. (Offline: tests/offline.rs.)
 
 use console_core::credentials::Keep;
 use console_core::desk::{Command as C, Desk};
-use serde_json::json;
-use switchboard_testkit::{every_day, Engine, TestApp};
+use serde_json::{json, Value};
+use switchboard_testkit::demo::{DemoService, OWNER, PASSWORD};
+use switchboard_testkit::{eventually, every_day, Engine, TestApp};
 
 const HOUR: i64 = 3_600_000;
 
@@ -33,29 +35,45 @@ async fn staff_confirm_a_booking_for_the_customer_from_the_console() {
     let entries = desk.dispatch(window(start_ms - HOUR, start_ms + 2 * HOUR)).await.unwrap();
     assert_eq!(entries[0]["booking"]["confirmation"], "unconfirmed", "{entries}");
 
-    // A stale version (someone changed the booking meanwhile) is refused with its code; nothing changes.
-    let stale = desk.dispatch(C::ConfirmBooking { booking_id: booking_id.clone(), expected_version: version - 1 }).await.unwrap_err();
-    assert_eq!((stale.kind.as_str(), stale.code.as_deref()), ("refused", Some("version_conflict")), "{stale:?}");
+    // A stale version (someone changed the booking meanwhile) is queued, then refused with its
+    // code, shown on the booking; nothing changes on the service.
+    let queued = desk.dispatch(C::ConfirmBooking { booking_id: booking_id.clone(), expected_version: version - 1 }).await.unwrap();
+    assert!(queued["mutation_id"].is_number(), "{queued}");
+    eventually("the stale confirmation is refused", || async {
+        desk.dispatch(C::Outbox).await.unwrap().to_string().contains("version_conflict")
+    })
+    .await;
+    let entries = desk.dispatch(window(start_ms - HOUR, start_ms + 2 * HOUR)).await.unwrap();
+    assert_eq!((entries[0]["booking"]["confirmation"].as_str(), entries[0]["local"]["state"].as_str()), (Some("unconfirmed"), Some("refused")), "{entries}");
+    assert_eq!(entries[0]["local"]["code"], "version_conflict");
     assert_eq!(app.get(&format!("/v1/bookings/{booking_id}"), &owner.access).await.body["confirmation"], "unconfirmed");
+    let refused = desk.dispatch(C::Outbox).await.unwrap()[0]["id"].as_i64().unwrap();
+    desk.dispatch(C::Discard { mutation_id: refused }).await.unwrap();
 
-    let confirmed = desk.dispatch(C::ConfirmBooking { booking_id: booking_id.clone(), expected_version: version }).await.unwrap();
-    assert_eq!((confirmed["confirmation"].as_str(), confirmed["version"].as_i64()), (Some("confirmed"), Some(version + 1)), "{confirmed}");
-    assert_eq!(confirmed["status"], "confirmed", "the booking itself stays as it was: {confirmed}");
+    desk.dispatch(C::ConfirmBooking { booking_id: booking_id.clone(), expected_version: version }).await.unwrap();
+    eventually("the service has the confirmation", || async {
+        app.get(&format!("/v1/bookings/{booking_id}"), &owner.access).await.body["confirmation"] == "confirmed"
+    })
+    .await;
     let shown = app.get(&format!("/v1/bookings/{booking_id}"), &owner.access).await;
-    assert_eq!(shown.body["confirmation"], "confirmed", "{shown:?}");
+    assert_eq!(shown.body["version"].as_i64(), Some(version + 1), "applied once: {shown:?}");
+    assert_eq!(shown.body["status"], "confirmed", "the booking itself stays as it was: {shown:?}");
     // The service no longer lists it among the unconfirmed ones.
     let unconfirmed = app.get("/v1/bookings/unconfirmed", &owner.access).await;
     assert!(!unconfirmed.body.to_string().contains(&booking_id), "{unconfirmed:?}");
-    // The calendar (the mirror) shows it after sync.
+    // The calendar (the mirror) shows it after sync, no longer pending.
     desk.dispatch(C::SyncNow).await.unwrap();
-    let entries = desk.dispatch(window(start_ms - HOUR, start_ms + 2 * HOUR)).await.unwrap();
-    assert_eq!(entries[0]["booking"]["confirmation"], "confirmed", "{entries}");
+    eventually("the calendar shows it confirmed", || async {
+        let entries = desk.dispatch(window(start_ms - HOUR, start_ms + 2 * HOUR)).await.unwrap();
+        entries[0]["booking"]["confirmation"] == "confirmed" && entries[0]["local"].is_null()
+    })
+    .await;
 
     // A booking id that is not one cannot steer the request elsewhere; an unknown one is not found.
     let bad = desk.dispatch(C::ConfirmBooking { booking_id: "../customers".into(), expected_version: 1 }).await.unwrap_err();
     assert_eq!(bad.kind, "invalid", "{bad:?}");
-    let missing = desk.dispatch(C::ConfirmBooking { booking_id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into(), expected_version: 1 }).await.unwrap_err();
-    assert_eq!((missing.kind.as_str(), missing.code.as_deref()), ("refused", Some("not_found")), "{missing:?}");
+    desk.dispatch(C::ConfirmBooking { booking_id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into(), expected_version: 1 }).await.unwrap();
+    eventually("an unknown booking is refused as not found", || async { desk.dispatch(C::Outbox).await.unwrap().to_string().contains("not_found") }).await;
     desk.stop().await;
 }
 
@@ -70,5 +88,61 @@ async fn the_console_reads_a_conversations_automation_history() {
     assert_eq!((missing.kind.as_str(), missing.code.as_deref()), ("refused", Some("not_found")), "{missing:?}");
     let bad = desk.dispatch(C::ConversationAutomations { conversation_id: "x/../../bookings".into() }).await.unwrap_err();
     assert_eq!(bad.kind, "invalid", "{bad:?}");
+    desk.stop().await;
+}
+
+/// The conversation panel's automation history: in the demo business (WhatsApp connected,
+/// reminders on, follow-ups turned on here), a customer asks about booking — two follow-ups are
+/// planned with their stop conditions —, then staff book them: the follow-ups stop with the reason
+/// `booking`, the confirmation is sent into the conversation with its rule, and the reminders that
+/// are still planned for the customer show too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conversation_shows_what_automations_sent_planned_and_stopped() {
+    let service = DemoService::start(Engine::Sqlite).await;
+    let owner = service.token(OWNER).await;
+    let r = service.app.patch("/v1/automations", &owner, json!({"follow_ups": true, "quiet_hours": null})).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    service.customer_writes("447700900222", "Hana History", "Hi, can I book a colour next week?").await;
+    let conversation = service.conversation_of(&owner, "447700900222").await;
+    let customer = service.get(&format!("/v1/conversations/{conversation}"), &owner).await["customer"]["id"].as_str().unwrap().to_owned();
+
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Desk::open(dir.path(), None, switchboard_tests::quick()).await.unwrap();
+    desk.dispatch(C::SignIn { server: service.url().to_owned(), email: OWNER.into(), password: PASSWORD.into(), code: None, keep: Some(Keep::Session), passphrase: None }).await.unwrap();
+    let history = || async { desk.dispatch(C::ConversationAutomations { conversation_id: conversation.clone() }).await.unwrap().as_array().unwrap().clone() };
+    let runs = history().await;
+    let follow_ups: Vec<(&str, &str)> = runs.iter().filter(|r| r["kind"] == "follow_up").map(|r| (r["rule"].as_str().unwrap(), r["status"].as_str().unwrap())).collect();
+    assert_eq!(follow_ups, [("follow_up:1", "planned"), ("follow_up:2", "planned")], "{runs:?}");
+
+    let (service_id, slot) = service.first_slot(&owner).await;
+    let booked = service.app.post("/v1/bookings", &owner, json!({"customer_id": customer, "service_id": service_id, "start": slot})).await;
+    assert_eq!(booked.status, 201, "{booked:?}");
+    let booking = booked.body["id"].as_str().unwrap().to_owned();
+    eventually("the confirmation is sent into the conversation", || async {
+        history().await.iter().any(|r| r["rule"] == "confirmation:created" && r["status"] == "sent")
+    })
+    .await;
+    let runs = history().await;
+    let by_rule = |rule: &str| runs.iter().find(|r| r["rule"] == rule).unwrap_or_else(|| panic!("no {rule} in {runs:?}")).clone();
+    let confirmation = by_rule("confirmation:created");
+    assert_eq!((confirmation["conversation_id"].as_str(), confirmation["booking_id"].as_str()), (Some(conversation.as_str()), Some(booking.as_str())));
+    assert!(confirmation["message_id"].is_string(), "{confirmation}");
+    for step in ["follow_up:1", "follow_up:2"] {
+        let f = by_rule(step);
+        assert_eq!((f["status"].as_str(), f["reason"].as_str()), (Some("stopped"), Some("booking")), "{f}");
+    }
+    // The reminders are the customer's, planned (or skipped with a reason when the booking is too
+    // close for them), not yet in any conversation: the conversation shows them all the same.
+    let reminders: Vec<&Value> = runs.iter().filter(|r| r["kind"] == "reminder").collect();
+    assert!(!reminders.is_empty(), "{runs:?}");
+    for r in &reminders {
+        assert_eq!(r["booking_id"], booking.as_str());
+        assert!(r["status"] == "planned" || (r["status"] == "skipped" && r["reason"].is_string()), "{r}");
+    }
+    // Another customer's conversation shows none of it.
+    service.customer_writes("447700900223", "Other Person", "hello").await;
+    let other = service.conversation_of(&owner, "447700900223").await;
+    let theirs = desk.dispatch(C::ConversationAutomations { conversation_id: other }).await.unwrap();
+    assert!(!theirs.to_string().contains(&booking), "{theirs}");
     desk.stop().await;
 }

@@ -644,3 +644,76 @@ async fn a_customers_whole_history_across_channels_opens_offline_in_one_timeline
     let newest = console.store().customer_timeline(&customer, &me, Some(2)).await.unwrap().unwrap();
     assert_eq!((newest.items.len(), newest.more), (2, true));
 }
+
+/// Marking a booking confirmed works offline like every change: the calendar shows it at once
+/// (pending), it is applied exactly once when the network is back — even when the answer to the
+/// push is lost and it is pushed again — and one queued against a booking someone changed
+/// meanwhile comes back refused as a version conflict, shown on that booking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_confirmed_offline_is_applied_once_and_a_conflict_is_shown() {
+    let dir = setup();
+    let service = DemoService::start(Engine::Sqlite).await;
+    let owner = service.token(OWNER).await;
+    service.customer_writes("447700900444", "Cora Confirm", "Can I book?").await;
+    let conversation = service.conversation_of(&owner, "447700900444").await;
+    let customer = service.get(&format!("/v1/conversations/{conversation}"), &owner).await["customer"]["id"].as_str().unwrap().to_owned();
+    let services = service.get("/v1/services", &owner).await;
+    let service_id = services.as_array().unwrap()[0]["id"].as_str().unwrap().to_owned();
+    let slots = service.get(&format!("/v1/availability?service_id={service_id}&limit=40"), &owner).await;
+    let slots: Vec<String> = slots["slots"].as_array().unwrap().iter().map(|s| s["start"].as_str().unwrap().to_owned()).collect();
+    let mut bookings = Vec::new();
+    for start in [slots.first().unwrap(), slots.last().unwrap()] {
+        let r = service.app.post("/v1/bookings", &owner, json!({"customer_id": customer, "service_id": service_id, "start": start})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        bookings.push((r.body["id"].as_str().unwrap().to_owned(), r.body["version"].as_i64().unwrap()));
+    }
+    let [(kept, kept_version), (changed, changed_version)] = [bookings[0].clone(), bookings[1].clone()];
+    assert_ne!(kept, changed);
+
+    let console = console(&service, OWNER, dir.path()).await;
+    let (net, mut syncer) = Flaky::syncer(&console);
+    syncer.pass().await.unwrap();
+    let entry = |id: String| {
+        let console = &console;
+        async move {
+            let all = console.store().calendar(jiff::Timestamp::now(), jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 70)).await.unwrap();
+            all.into_iter().find(|e| e.booking.id.as_str() == id).expect("the booking is on the calendar")
+        }
+    };
+    assert_eq!(entry(kept.clone()).await.booking.confirmation, protocol::BookingConfirmation::Unconfirmed);
+
+    // Offline: both marked confirmed; the calendar shows them so, pending.
+    net.online.store(false, Ordering::SeqCst);
+    console.confirm_booking(&kept, kept_version).await.unwrap();
+    console.confirm_booking(&changed, changed_version).await.unwrap();
+    assert!(syncer.push_then_pull().await.unwrap_err().is_transient());
+    let shown = entry(kept.clone()).await;
+    assert_eq!(shown.booking.confirmation, protocol::BookingConfirmation::Confirmed);
+    assert!(matches!(shown.local, Some(LocalState::Pending { .. })), "{:?}", shown.local);
+    // Meanwhile a colleague changes the second booking on the service (a note: its version goes up).
+    let moved = service.app.patch(&format!("/v1/bookings/{changed}"), &owner, json!({"expected_version": changed_version, "notes": "Running late"})).await;
+    assert_eq!(moved.status, StatusCode::OK, "{moved:?}");
+
+    // Back online, and the answer to the first push is lost: pushed again, applied once.
+    net.online.store(true, Ordering::SeqCst);
+    net.lose_next_push_answer.store(true, Ordering::SeqCst);
+    assert!(syncer.push_then_pull().await.unwrap_err().is_transient());
+    syncer.pass().await.unwrap();
+    assert!(console.store().pending(10).await.unwrap().is_empty());
+    let on_server = service.get(&format!("/v1/bookings/{kept}"), &owner).await;
+    assert_eq!((on_server["confirmation"].as_str(), on_server["version"].as_i64()), (Some("confirmed"), Some(kept_version + 1)), "applied exactly once: {on_server}");
+    let shown = entry(kept.clone()).await;
+    assert_eq!((shown.booking.confirmation, shown.local.is_none()), (protocol::BookingConfirmation::Confirmed, true));
+
+    // The one queued against the old version: refused, shown on the booking, nothing changed.
+    let conflict = service.get(&format!("/v1/bookings/{changed}"), &owner).await;
+    assert_eq!(conflict["confirmation"], "unconfirmed", "{conflict}");
+    let outbox = console.store().outbox().await.unwrap();
+    assert_eq!((outbox.len(), outbox[0].code), (1, Some(protocol::ErrorCode::VersionConflict)), "{outbox:?}");
+    let shown = entry(changed.clone()).await;
+    assert_eq!(shown.booking.confirmation, protocol::BookingConfirmation::Unconfirmed, "the service's state, not the refused wish");
+    match &shown.local {
+        Some(LocalState::Refused { code, .. }) => assert_eq!(code, "version_conflict"),
+        other => panic!("the refusal is shown on the booking: {other:?}"),
+    }
+}

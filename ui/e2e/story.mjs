@@ -10,7 +10,8 @@
 // service returns → the reply shows sent. The queue: the waiting time read, a label added and
 // filtered on, the conversation assigned to a colleague, the customer tagged, their whole
 // history. Also: a calendar feed created in settings, the audit
-// log filtered, a walk-in added and written to first (a WhatsApp template), the automations:
+// log filtered, a walk-in added and written to first (a WhatsApp template), the conversation's
+// automated messages (the booking's confirmation, with its rule), the automations:
 // the booking shows "Unconfirmed", a reminder text changed in Settings is previewed by the
 // service (with example details, then with the booking's) and saved; and Reports: the bookings
 // the story made in the figures, their rows, a conversation opened from its figure, a CSV
@@ -133,6 +134,12 @@ async function main() {
     if (!booked) throw new Error("no free slot in the next 7 days");
     await panel.getByTestId("upcoming").waitFor({ timeout: 15_000 });
 
+    log("the conversation lists its automated messages: the booking's confirmation, with its rule");
+    const history = page.getByTestId("automation-history");
+    await history.waitFor({ timeout: 20_000 });
+    await history.locator("summary").click();
+    await history.getByTestId("automation-run").filter({ hasText: "Confirmation: booked" }).filter({ hasText: "Sent" }).waitFor({ timeout: 20_000 });
+
     log("see it on the calendar");
     await page.getByRole("button", { name: "Calendar" }).click();
     const days = Math.round((new Date(day.toDateString()) - new Date(new Date().toDateString())) / 86_400_000);
@@ -193,6 +200,10 @@ async function main() {
     await page.getByTestId("automation-problems").filter({ hasText: "Unknown variable {when}" }).waitFor();
     await reminder.fill("See you at {time}, {customer_name}. {reply_codes}");
     await until("the preview follows the fixed text", async () => (await preview.textContent()).includes("Maya. "));
+    // The no-show rebooking message is off by default; the owner turns it on.
+    const noShow = page.getByLabel("Invite customers marked a no-show to book again (once per booking)");
+    if (await noShow.isChecked()) throw new Error("no-show rebooking should be off by default");
+    await noShow.check();
     await page.getByRole("button", { name: "Save automations" }).click();
     await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
     await page.screenshot({ path: path.join(out, "11-automations.png") });

@@ -25,6 +25,7 @@ import type { AutomationSettings } from "./bindings/AutomationSettings";
 import type { AutomationTexts } from "./bindings/AutomationTexts";
 import type { CalendarEntry } from "./bindings/CalendarEntry";
 import type { TemplateMapping } from "./bindings/TemplateMapping";
+import type { QuickReply } from "./bindings/QuickReply";
 import type { TemplateVariable } from "./bindings/TemplateVariable";
 import type { WhatsappTemplate } from "./bindings/WhatsappTemplate";
 import * as endpoints from "./endpoints";
@@ -117,7 +118,7 @@ export function AutomationsSettings() {
         ) : null}
       </div>
 
-      <h3>Follow-ups and missed calls</h3>
+      <h3>Follow-ups, missed calls and no-shows</h3>
       <label className="check"><input type="checkbox" checked={draft.follow_ups} onChange={(e) => set({ follow_ups: e.target.checked })} /> Follow up with customers who asked about booking and went quiet</label>
       {draft.follow_ups ? (
         <ul className="plain">
@@ -133,6 +134,7 @@ export function AutomationsSettings() {
         </ul>
       ) : null}
       <label className="check"><input type="checkbox" checked={draft.missed_call_text_back} onChange={(e) => set({ missed_call_text_back: e.target.checked })} /> Text callers nobody answered (at most once in 12 hours)</label>
+      <label className="check"><input type="checkbox" checked={draft.no_show_rebooking} onChange={(e) => set({ no_show_rebooking: e.target.checked })} /> Invite customers marked a no-show to book again (once per booking)</label>
 
       <Texts texts={draft.texts} bookings={bookings} onChange={(texts) => set({ texts })} />
 
@@ -199,6 +201,7 @@ function Texts({ texts, bookings, onChange }: { texts: AutomationTexts; bookings
 }
 
 const TEMPLATE_VARIABLES = VARIABLES.map((v) => v.name);
+const QUICK_REPLIES: QuickReply[] = ["confirm", "reschedule", "cancel"];
 
 /** Which approved template each kind of message uses outside WhatsApp's 24-hour window, and what
  * fills its {{1}}, {{2}}… Without one such a message is not sent (its run says why). */
@@ -209,7 +212,7 @@ function Templates({ mapping, templates, onChange }: { mapping: AutomationSettin
     const old = mapping[kind];
     const count = t?.variables ?? old?.variables.length ?? 0;
     const variables: TemplateVariable[] = Array.from({ length: count }, (_, i) => old?.variables[i] ?? TEMPLATE_VARIABLES[i] ?? "customer_name");
-    const m: TemplateMapping = { template_name: name, language: t?.language ?? old?.language ?? "en", variables };
+    const m: TemplateMapping = { template_name: name, language: t?.language ?? old?.language ?? "en", variables, quick_replies: old?.quick_replies ?? [] };
     onChange({ ...mapping, [kind]: m });
   };
   return (
@@ -239,6 +242,16 @@ function Templates({ mapping, templates, onChange }: { mapping: AutomationSettin
                       </select>
                     </label>
                   ))}
+                  {m && key === "reminder" ? (
+                    <label>
+                      <input
+                        type="checkbox"
+                        checked={m.quick_replies.length > 0}
+                        onChange={(e) => onChange({ ...mapping, [key]: { ...m, quick_replies: e.target.checked ? QUICK_REPLIES : [] } })}
+                      />{" "}
+                      Its buttons are Confirm · Reschedule · Cancel (in that order): a tap works as C, R or X
+                    </label>
+                  ) : null}
                 </td>
               </tr>
             );

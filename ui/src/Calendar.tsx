@@ -8,7 +8,7 @@ import { enGB } from "date-fns/locale/en-GB";
 import "react-big-calendar/lib/css/react-big-calendar.css";
 import "react-big-calendar/lib/addons/dragAndDrop/styles.css";
 import { call, ConsoleError } from "./api";
-import { canMarkConfirmed, CONFIRMATION_LABEL, confirmationState, refusal, SOON_MS, unconfirmedSoon, withBooking } from "./automations";
+import { canMarkConfirmed, CONFIRMATION_LABEL, confirmationState, localNote, markedConfirmed, refusal, SOON_MS, unconfirmedSoon } from "./automations";
 import type { CalendarEntry } from "./bindings/CalendarEntry";
 import type { Customer } from "./bindings/Customer";
 import type { Directory } from "./bindings/Directory";
@@ -87,20 +87,23 @@ export function CalendarView({ version, tasksVersion = 0, directory, focus = nul
     }
   }, [pending, entries]); // eslint-disable-line react-hooks/exhaustive-deps
 
-  // Staff record that the customer said they will come: straight to the service; the answer
-  // shows at once here, and the next sync (which the console starts) brings it for everyone.
+  // Staff record that the customer said they will come: queued like every change (it works
+  // offline), shown at once as confirmed and pending; a refusal (the booking changed meanwhile)
+  // comes back on the booking, where it says so.
   const [confirming, setConfirming] = useState<string | null>(null);
   const markConfirmed = async (entry: CalendarEntry) => {
     setConfirming(entry.booking.id);
     try {
-      const booking = await call({ cmd: "confirm_booking", booking_id: entry.booking.id, expected_version: entry.booking.version });
-      setEntries((all) => withBooking(all, booking));
-      setSoon((all) => unconfirmedSoon(withBooking(all, booking), new Date()));
-      setSelected((item) => (item && item.id === booking.id ? { ...item, entry: { ...item.entry, booking } } : item));
+      const queued = await call({ cmd: "confirm_booking", booking_id: entry.booking.id, expected_version: entry.booking.version });
+      const pending = markedConfirmed(entry, queued.mutation_id);
+      setEntries((all) => all.map((e) => (e.booking.id === entry.booking.id ? pending : e)));
+      setSoon((all) => unconfirmedSoon(all.map((e) => (e.booking.id === entry.booking.id ? pending : e)), new Date()));
+      setSelected((item) => (item && item.id === entry.booking.id ? { ...item, entry: pending } : item));
       setMessage(null);
+      load();
     } catch (e) {
       const c = e as ConsoleError;
-      setMessage(c.kind === "offline" ? "Marking a booking confirmed needs the connection to the service." : refusal(c.code, c.message));
+      setMessage(refusal(c.code, c.message));
     }
     setConfirming(null);
   };
@@ -186,6 +189,7 @@ export function CalendarView({ version, tasksVersion = 0, directory, focus = nul
           <div>{format(selected.start, "EEE d MMM, HH:mm")}–{format(selected.end, "HH:mm")} · {selected.entry.staff_name}</div>
           {selected.entry.by_assistant ? <div className="muted">Booked by the assistant</div> : null}
           <div><ConfirmationBadge entry={selected.entry} /></div>
+          {localNote(selected.entry) ? <div className={selected.entry.local?.state === "refused" ? "error" : "muted"} data-testid="booking-local">{localNote(selected.entry)}</div> : null}
           {canMarkConfirmed(selected.entry) ? <button disabled={confirming === selected.id} onClick={() => markConfirmed(selected.entry)}>Mark confirmed for the customer</button> : null}
           {selected.entry.booking.status === "cancelled" ? null : <button
             onClick={async () => {

@@ -7,6 +7,7 @@ import type { Timeline } from "./bindings/Timeline";
 import type { TimelineItem } from "./bindings/TimelineItem";
 import type { WhatsappTemplate } from "./bindings/WhatsappTemplate";
 import { composerHint, fillTemplate, matchCanned, slashQuery, templateReason } from "./composer";
+import { runLines, type RunLine } from "./automations";
 import { channelLabel, deliveryMark, handlerLabel, listTime } from "./format";
 import { WordsEditor } from "./Words";
 
@@ -72,6 +73,43 @@ function Item({ item, onRetry, onDiscard }: { item: TimelineItem; onRetry: (id: 
       {m.error ? <div className="error">{m.error}</div> : null}
       <LocalBadge local={local} onRetry={retry} onDiscard={discard} />
     </li>
+  );
+}
+
+/** What Switchboard sent or plans to send by itself in this conversation (and for its customer):
+ * each message's rule, where it stands, and why it was not sent or what stops it. Read from the
+ * service when the panel opens and as the conversation changes; it needs the connection. */
+function AutomationHistory({ conversationId, version }: { conversationId: string; version: number }) {
+  const [lines, setLines] = useState<RunLine[] | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    call({ cmd: "conversation_automations", conversation_id: conversationId }).then(
+      (runs) => {
+        if (!live) return;
+        setLines(runLines(runs));
+        setProblem(null);
+      },
+      (e) => live && setProblem(e instanceof ConsoleError && e.kind === "offline" ? "The automation history needs the connection to the service." : String(e.message ?? e)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [conversationId, version]);
+  if (problem && !lines) return <p className="muted automations-history">{problem}</p>;
+  if (!lines || lines.length === 0) return null;
+  return (
+    <details className="automations-history" data-testid="automation-history">
+      <summary>Automated messages ({lines.length})</summary>
+      <ul className="plain">
+        {lines.map((l) => (
+          <li key={l.id} data-testid="automation-run" data-status={l.status}>
+            <strong>{l.rule}</strong> · <span className={`badge ${l.status}`}>{l.state}</span> · {listTime(l.at)}
+            {l.detail ? <div className="muted">{l.detail}</div> : null}
+          </li>
+        ))}
+      </ul>
+    </details>
   );
 }
 
@@ -190,6 +228,7 @@ export function ConversationView({ conversationId, me, version, directory, prese
           )}
         </div>
       </header>
+      <AutomationHistory conversationId={c.id} version={version} />
       <ol className="timeline">
         {timeline.items.map((item) => (
           <Item

@@ -8,7 +8,6 @@ import type { AuditEntry } from "./bindings/AuditEntry";
 import type { Availability } from "./bindings/Availability";
 import type { AvailabilityCheck } from "./bindings/AvailabilityCheck";
 import type { AutomationRun } from "./bindings/AutomationRun";
-import type { Booking } from "./bindings/Booking";
 import type { Page } from "./bindings/Page";
 import type { CalendarConnection } from "./bindings/CalendarConnection";
 import type { CalendarEntry } from "./bindings/CalendarEntry";
@@ -102,7 +101,7 @@ interface Answers {
   create_booking: Queued;
   reschedule_booking: Queued;
   cancel_booking: Queued;
-  confirm_booking: Booking;
+  confirm_booking: Queued;
   conversation_automations: AutomationRun[];
   outbox: OutboxEntry[];
   retry: null;

@@ -2,18 +2,24 @@ import { describe, expect, it } from "vitest";
 import {
   addRule,
   canMarkConfirmed,
+  localNote,
+  markedConfirmed,
   automationProblems,
   changedSettings,
   confirmationState,
   offsetLabel,
   refusal,
   ruleId,
+  ruleLabel,
+  runLines,
+  FOLLOW_UP_STOPS,
   splitOffset,
   unconfirmedSoon,
   unknownVariables,
   withBooking,
   withOffset,
 } from "./automations";
+import type { AutomationRun } from "./bindings/AutomationRun";
 import type { AutomationSettings } from "./bindings/AutomationSettings";
 import type { Booking } from "./bindings/Booking";
 import type { CalendarEntry } from "./bindings/CalendarEntry";
@@ -26,6 +32,7 @@ const settings = (): AutomationSettings => ({
   missed_call_text_back: true,
   follow_ups: false,
   follow_up_steps: [{ delay_minutes: 1440 }],
+  no_show_rebooking: false,
   texts: {
     confirmation_created: "Hi {customer_name}, you're booked for {service} on {date} at {time}.",
     confirmation_moved: "Moved to {date} {time}.",
@@ -35,8 +42,9 @@ const settings = (): AutomationSettings => ({
     reply_cancelled_already: "That booking was cancelled.",
     text_back: "Sorry we missed your call — reply here to book with {business_name}.",
     follow_up: "Still looking for a time?",
+    no_show: "We missed you, {customer_name}. Reply to book again.",
   },
-  whatsapp_templates: { confirmation: null, reminder: { template_name: "reminder_v2", language: "en_GB", variables: ["customer_name", "time"] }, text_back: null, follow_up: null },
+  whatsapp_templates: { confirmation: null, reminder: { template_name: "reminder_v2", language: "en_GB", variables: ["customer_name", "time"], quick_replies: ["confirm", "reschedule", "cancel"] }, text_back: null, follow_up: null, no_show: null },
 });
 
 const booking = (over: Partial<Booking>): Booking => ({
@@ -66,7 +74,7 @@ describe("the automations editor", () => {
     s.texts.follow_up = "  ";
     s.reminder_rules.push({ id: "x", minutes_before: 0 }, { id: "y", minutes_before: 120 });
     s.quiet_hours = { start: "9pm", end: "08:00" };
-    s.whatsapp_templates.confirmation = { template_name: "Booking Confirmed", language: "", variables: [] };
+    s.whatsapp_templates.confirmation = { template_name: "Booking Confirmed", language: "", variables: [], quick_replies: [] };
     const problems = automationProblems(s);
     expect(problems).toContainEqual({ field: "Reminder", message: "Unknown variable {when}." });
     expect(problems).toContainEqual({ field: "Follow-up", message: "This text is empty." });
@@ -157,6 +165,22 @@ describe("marking a booking confirmed for the customer", () => {
     expect(canMarkConfirmed(entry({ status: "cancelled" }))).toBe(false);
     expect(canMarkConfirmed(entry({ status: "completed" }))).toBe(false);
     expect(canMarkConfirmed(entry({}, { state: "pending", mutation_id: 1 }))).toBe(false);
+    // Refused (the booking changed meanwhile): it can be tried again.
+    expect(canMarkConfirmed(entry({}, { state: "refused", mutation_id: 1, code: "version_conflict", reason: "stale" }))).toBe(true);
+  });
+
+  it("shows a confirmation queued here at once, pending, and a refusal in words", () => {
+    const now = new Date("2026-12-04T14:00:00Z");
+    const queued = markedConfirmed(entry(), 7);
+    expect(queued.booking.confirmation).toBe("confirmed");
+    expect(queued.local).toEqual({ state: "pending", mutation_id: 7 });
+    expect(canMarkConfirmed(queued)).toBe(false);
+    expect(unconfirmedSoon([queued], now)).toEqual([]);
+    expect(localNote(queued)).toBe("Waiting to send: it is applied when the service can be reached.");
+    expect(localNote(entry({}, { state: "refused", mutation_id: 7, code: "version_conflict", reason: "stale" }))).toBe(
+      "Not saved: The booking changed meanwhile. Look again and retry.",
+    );
+    expect(localNote(entry())).toBeNull();
   });
 
   it("shows the service's answer in place of the booking, and it leaves the Unconfirmed soon list", () => {
@@ -176,5 +200,61 @@ describe("marking a booking confirmed for the customer", () => {
 
   it("says what to do when the booking changed meanwhile", () => {
     expect(refusal("version_conflict", "stale")).toBe("The booking changed meanwhile. Look again and retry.");
+  });
+});
+
+describe("a conversation's automation history", () => {
+  const run = (id: string, kind: AutomationRun["kind"], rule: string, status: AutomationRun["status"], due_at: string, reason: string | null = null): AutomationRun => ({
+    id,
+    business_id: "b",
+    kind,
+    rule,
+    booking_id: null,
+    customer_id: "c",
+    conversation_id: "v",
+    due_at,
+    status,
+    reason,
+    message_id: null,
+    created_at: due_at,
+    updated_at: due_at,
+  });
+
+  it("names each rule as people say it", () => {
+    expect(ruleLabel("reminder:24h")).toBe("Reminder 24h");
+    expect(ruleLabel("confirmation:created")).toBe("Confirmation: booked");
+    expect(ruleLabel("confirmation:moved")).toBe("Confirmation: moved");
+    expect(ruleLabel("confirmation:cancelled")).toBe("Confirmation: cancelled");
+    expect(ruleLabel("reply:confirmed")).toBe("Answer to “C” (confirmed)");
+    expect(ruleLabel("reply:cancelled")).toBe("Answer about a cancelled booking");
+    expect(ruleLabel("text_back")).toBe("Missed-call text-back");
+    expect(ruleLabel("follow_up:2")).toBe("Follow-up 2");
+    expect(ruleLabel("no_show")).toBe("No-show rebooking");
+    expect(ruleLabel("something:new")).toBe("something:new");
+  });
+
+  it("lists runs oldest first with their state, reason and a follow-up's stop conditions", () => {
+    const lines = runLines([
+      run("4", "follow_up", "follow_up:2", "planned", "2027-05-04T12:00:00Z"),
+      run("1", "confirmation", "confirmation:created", "sent", "2027-05-03T09:00:00.000Z"),
+      run("3", "follow_up", "follow_up:1", "stopped", "2027-05-03T10:00:00Z", "takeover"),
+      run("2", "reminder", "reminder:24h", "skipped", "2027-05-03T09:30:00Z", "The customer opted out (STOP); no automated message is sent on any channel."),
+      run("5", "reminder", "reminder:2h", "dropped", "2027-05-05T07:00:00Z", "The booking was cancelled."),
+    ]);
+    expect(lines.map((l) => [l.rule, l.state, l.detail])).toEqual([
+      ["Confirmation: booked", "Sent", null],
+      ["Reminder 24h", "Not sent", "The customer opted out (STOP); no automated message is sent on any channel."],
+      ["Follow-up 1", "Stopped", "Stopped because a person took the conversation over."],
+      ["Follow-up 2", "Planned", FOLLOW_UP_STOPS],
+      ["Reminder 2h", "Dropped", "The booking was cancelled."],
+    ]);
+    for (const [reason, words] of [
+      ["inbound_message", "the customer wrote"],
+      ["booking", "the customer booked"],
+      ["opted_out", "the customer opted out"],
+      ["resolved", "the conversation was resolved"],
+    ]) {
+      expect(runLines([run("x", "follow_up", "follow_up:1", "stopped", "2027-05-03T10:00:00Z", reason)])[0].detail).toBe(`Stopped because ${words}.`);
+    }
   });
 });

@@ -2,6 +2,7 @@
 // rules, said before saving and in the editor's words), how a refusal from the service reads,
 // a booking's confirmation state, and the "Unconfirmed soon" list the calendar reaches. Pure
 // functions, tested under Vitest.
+import type { AutomationRun } from "./bindings/AutomationRun";
 import type { AutomationSettings } from "./bindings/AutomationSettings";
 import type { AutomationTemplates } from "./bindings/AutomationTemplates";
 import type { AutomationTexts } from "./bindings/AutomationTexts";
@@ -33,6 +34,7 @@ export const TEXTS: { key: keyof AutomationTexts; label: string }[] = [
   { key: "reply_cancelled_already", label: "Answer about a cancelled booking" },
   { key: "text_back", label: "Missed-call text-back" },
   { key: "follow_up", label: "Follow-up" },
+  { key: "no_show", label: "No-show rebooking" },
 ];
 
 /** The kinds of message a WhatsApp template can stand in for outside the 24-hour window. */
@@ -41,6 +43,7 @@ export const TEMPLATE_KINDS: { key: keyof AutomationTemplates; label: string }[]
   { key: "reminder", label: "Reminders" },
   { key: "text_back", label: "Missed-call text-back" },
   { key: "follow_up", label: "Follow-ups" },
+  { key: "no_show", label: "No-show rebooking" },
 ];
 
 /** `{names}` in a text that the service does not know (the service refuses such a text). */
@@ -237,9 +240,22 @@ export function unconfirmedSoon(entries: CalendarEntry[], now: Date): CalendarEn
 
 /** Whether staff can mark a booking confirmed for the customer (they said so on the phone or at
  * the counter): it is on the service already (not only queued here), still going ahead, and not
- * confirmed yet. */
+ * confirmed yet. After a refusal (the booking changed meanwhile) they can try again. */
 export function canMarkConfirmed(e: Pick<CalendarEntry, "booking" | "local">): boolean {
-  return e.local === null && confirmationState(e.booking) === "unconfirmed";
+  return (e.local === null || e.local.state === "refused") && confirmationState(e.booking) === "unconfirmed";
+}
+
+/** The entry as the calendar shows it once "Mark confirmed" is queued: confirmed, pending. */
+export function markedConfirmed(e: CalendarEntry, mutationId: number): CalendarEntry {
+  return { ...e, booking: { ...e.booking, confirmation: "confirmed" }, local: { state: "pending", mutation_id: mutationId } };
+}
+
+/** What the booking's details say about a change made here and not yet on the service: waiting
+ * (offline, or on its way), or refused and why. */
+export function localNote(e: Pick<CalendarEntry, "local">): string | null {
+  if (!e.local) return null;
+  if (e.local.state === "pending") return "Waiting to send: it is applied when the service can be reached.";
+  return `Not saved: ${refusal(e.local.code, e.local.reason)}`;
 }
 
 /** The entries with the service's answer in place of the booking it is about (when it is newer
@@ -247,4 +263,73 @@ export function canMarkConfirmed(e: Pick<CalendarEntry, "booking" | "local">): b
  * before the next sync brings it. */
 export function withBooking(entries: CalendarEntry[], booking: Booking): CalendarEntry[] {
   return entries.map((e) => (e.booking.id === booking.id && booking.version >= e.booking.version ? { ...e, booking } : e));
+}
+
+/** What stops a planned follow-up, in the words the conversation shows (the service's stop
+ * conditions: `inbound_message`, `booking`, `opted_out`, `takeover`, `resolved`). */
+export const FOLLOW_UP_STOPS = "Stops if the customer writes, books or opts out, or when someone takes over or resolves the conversation.";
+
+const STOPPED_BECAUSE: Record<string, string> = {
+  inbound_message: "the customer wrote",
+  booking: "the customer booked",
+  opted_out: "the customer opted out",
+  takeover: "a person took the conversation over",
+  resolved: "the conversation was resolved",
+};
+
+/** The rule that planned an automated message, as people say it (`reminder:24h` → "Reminder 24h"). */
+export function ruleLabel(rule: string): string {
+  const [kind, detail = ""] = rule.split(":", 2);
+  switch (kind) {
+    case "confirmation":
+      return detail === "moved" ? "Confirmation: moved" : detail === "cancelled" ? "Confirmation: cancelled" : "Confirmation: booked";
+    case "reminder":
+      return `Reminder ${detail}`.trim();
+    case "reply":
+      return detail === "cancelled" ? "Answer about a cancelled booking" : "Answer to “C” (confirmed)";
+    case "text_back":
+      return "Missed-call text-back";
+    case "follow_up":
+      return `Follow-up ${detail}`.trim();
+    case "no_show":
+      return "No-show rebooking";
+    default:
+      return rule;
+  }
+}
+
+export interface RunLine {
+  id: string;
+  /** The rule that sent or planned it. */
+  rule: string;
+  /** Where it stands: "Planned", "Sent", "Not sent", "Stopped", "Dropped". */
+  state: string;
+  status: AutomationRun["status"];
+  /** When it went or is due (ISO). */
+  at: string;
+  /** Why it was not sent, what stopped it, or (a planned follow-up) what would stop it. */
+  detail: string | null;
+}
+
+const STATE_LABEL: Record<AutomationRun["status"], string> = {
+  planned: "Planned",
+  sent: "Sent",
+  skipped: "Not sent",
+  stopped: "Stopped",
+  dropped: "Dropped",
+};
+
+/** A conversation's automation history as the conversation panel lists it: oldest first, each
+ * with its rule, its state and the reason or stop condition. */
+export function runLines(runs: AutomationRun[]): RunLine[] {
+  return [...runs]
+    .sort((a, b) => Date.parse(a.due_at) - Date.parse(b.due_at) || a.id.localeCompare(b.id))
+    .map((r) => {
+      let detail = r.reason;
+      if (r.kind === "follow_up" && r.status === "planned") detail = FOLLOW_UP_STOPS;
+      if (r.kind === "follow_up" && r.status === "stopped" && r.reason) {
+        detail = `Stopped because ${STOPPED_BECAUSE[r.reason] ?? r.reason}.`;
+      }
+      return { id: r.id, rule: ruleLabel(r.rule), state: STATE_LABEL[r.status] ?? r.status, status: r.status, at: r.due_at, detail };
+    });
 }

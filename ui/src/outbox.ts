@@ -32,6 +32,8 @@ export function describeMutation(op: MutationOp): string {
       return "Move a booking";
     case "cancel_booking":
       return "Cancel a booking";
+    case "confirm_booking":
+      return "Mark a booking confirmed";
     case "update_customer":
       return "Edit a customer";
     case "create_customer":

@@ -99,10 +99,60 @@ fn scripts() -> Vec<(&'static str, Vec<&'static str>)> {
     ]
 }
 
+/// The demo's reminded customer answers their reminder with "C" once it has arrived (the seed
+/// brings it forward to just after the start), through the real WhatsApp webhook: the booking
+/// becomes confirmed and the answer goes out, as with any customer. Looks for at most `patience`;
+/// returns whether it answered. It reads the conversation as the demo owner would, over the API.
+pub async fn answer_demo_reminder(service_url: &str, app_secret: &str, patience: Duration) -> bool {
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + patience;
+    let login = json!({"email": crate::demo::DEMO_EMAIL, "password": crate::demo::DEMO_PASSWORD});
+    let get = |path: String, token: String| {
+        let http = http.clone();
+        let url = format!("{service_url}{path}");
+        async move { http.get(url).bearer_auth(token).send().await.ok()?.json::<Value>().await.ok() }
+    };
+    while std::time::Instant::now() < deadline {
+        let token = match http.post(format!("{service_url}/v1/auth/login")).json(&login).send().await {
+            Ok(r) => r.json::<Value>().await.ok().and_then(|b| b["access_token"].as_str().map(str::to_owned)),
+            Err(_) => None,
+        };
+        if let Some(token) = token {
+            let wa_id = crate::demo::REMINDED_WHATSAPP_ID;
+            let conversations = get("/v1/conversations?channel=whatsapp&limit=200".into(), token.clone()).await.unwrap_or_default();
+            let mut conversation = None;
+            for c in conversations["items"].as_array().into_iter().flatten() {
+                let customer = get(format!("/v1/customers/{}", c["customer_id"].as_str().unwrap_or("-")), token.clone()).await.unwrap_or_default();
+                if customer["whatsapp_id"] == wa_id {
+                    conversation = c["id"].as_str().map(str::to_owned);
+                    break;
+                }
+            }
+            if let Some(id) = conversation {
+                let page = get(format!("/v1/conversations/{id}/messages?limit=200"), token).await.unwrap_or_default();
+                let last_out = page["items"].as_array().and_then(|m| m.iter().rev().find(|m| m["direction"] == "outbound" && m["kind"] != "event").cloned());
+                if last_out.is_some_and(|m| m["automation"].as_str().is_some_and(|a| a.starts_with("reminder:"))) {
+                    let value = json!({"messaging_product": "whatsapp", "metadata": {"phone_number_id": PHONE_NUMBER_ID},
+                        "contacts": [{"profile": {"name": "Olivia Brown"}, "wa_id": wa_id}],
+                        "messages": [{"from": wa_id, "id": format!("wamid.sim-reminder-{}", uuid::Uuid::now_v7().simple()),
+                                      "timestamp": jiff::Timestamp::now().as_second().to_string(), "type": "text", "text": {"body": "C"}}]});
+                    post_whatsapp(&http, service_url, app_secret, value).await;
+                    return true;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    false
+}
+
 /// Customers who write (and now and then call) the demo business, for as long as it runs.
 pub async fn simulate(service_url: String, app_secret: String, vapi_secret: String, business_id: String) {
     let http = reqwest::Client::new();
     let mut visit: u64 = 0;
+    // The demo's reminder, confirmed by reply (a demo seeded before has none: it gives up).
+    let (url, secret) = (service_url.clone(), app_secret.clone());
+    tokio::spawn(async move { answer_demo_reminder(&url, &secret, Duration::from_secs(90)).await });
     tokio::time::sleep(Duration::from_secs(8)).await;
     loop {
         visit += 1;

@@ -458,6 +458,81 @@ async fn whatsapp_outside_the_window_needs_a_template((app, fake): (TestApp, Fak
     assert_eq!(run(runs.as_array().unwrap(), "reminder:24h")["status"], "sent");
 }
 
+/// Point 3, buttons: a reminder template with quick-reply buttons carries the codes C, R, X as the
+/// buttons' payloads; a tap (Meta's `button` message) confirms or cancels exactly as the typed code,
+/// and a "Cancel" button never opts anyone out.
+async fn quick_reply_buttons_confirm_and_cancel_as_the_typed_codes((app, fake): (TestApp, FakeProviders)) {
+    let owner = app.signup("wab").await;
+    app.patch("/v1/schedule", &owner.access, json!({"opening_hours": every_day("07:00", "22:00")})).await;
+    let service = app.post("/v1/services", &owner.access, json!({"name": "Massage", "duration_minutes": 60})).await.body["id"].clone();
+    connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
+    app.post("/v1/whatsapp-templates", &owner.access, json!({"name": "appointment_reminder", "language": "en_GB", "body": "Hi {{1}}, see you {{2}} at {{3}}."})).await;
+    let mapping = json!({"reminder": {"template_name": "appointment_reminder", "language": "en_GB", "variables": ["customer_name", "date", "time"],
+        "quick_replies": ["confirm", "reschedule", "cancel"]}});
+    let r = app.patch("/v1/automations", &owner.access, json!({"whatsapp_templates": mapping, "reminder_rules": [{"id": "24h", "minutes_before": 1440}]})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(r.body["whatsapp_templates"]["reminder"]["quick_replies"], json!(["confirm", "reschedule", "cancel"]));
+    let bad = app.patch("/v1/automations", &owner.access, json!({"whatsapp_templates": {"reminder": {"template_name": "appointment_reminder", "language": "en_GB", "variables": [], "quick_replies": ["maybe"]}}})).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+    let wa = "447911123400";
+    let customer = app.post("/v1/customers", &owner.access, json!({"name": "Ola", "whatsapp_id": wa})).await.body["id"].as_str().unwrap().to_owned();
+    let book = |start: &'static str| {
+        let (app, owner, customer, service) = (&app, &owner, customer.clone(), service.clone());
+        async move { app.post("/v1/bookings", &owner.access, json!({"customer_id": customer, "service_id": service, "start": start})).await.body["id"].as_str().unwrap().to_owned() }
+    };
+    let first = book("2027-05-04T15:00").await;
+    let second = book("2027-05-05T15:00").await;
+    let tap = |id: &'static str, payload: &'static str, title: &'static str| {
+        let message = json!({"from": wa, "id": id, "timestamp": "1809334800", "type": "button", "context": {"from": "447911000000", "id": "wamid.reminder"},
+            "button": {"payload": payload, "text": title}});
+        notification(PHONE_ID, json!([{"wa_id": wa, "profile": {"name": "Ola"}}]), json!([message]), Value::Null)
+    };
+    let booking = |id: String| {
+        let (app, owner) = (&app, &owner);
+        async move { app.get(&format!("/v1/bookings/{id}"), &owner.access).await.body }
+    };
+
+    // The day before at 15:00 local (14:00 UTC): the reminder goes as the template, its buttons carrying the codes.
+    app.advance(Duration::from_secs(5 * 3600));
+    app.drain().await;
+    let sends = fake.sends();
+    assert_eq!(sends.len(), 1, "{sends:?}");
+    let components = &sends[0].body["template"]["components"];
+    assert_eq!(components[0]["type"], "body");
+    let buttons: Vec<(String, String, String)> = components.as_array().unwrap()[1..]
+        .iter()
+        .map(|c| (c["sub_type"].as_str().unwrap().to_owned(), c["index"].as_str().unwrap().to_owned(), c["parameters"][0]["payload"].as_str().unwrap().to_owned()))
+        .collect();
+    let quick = |i: &str, p: &str| ("quick_reply".to_owned(), i.to_owned(), p.to_owned());
+    assert_eq!(buttons, vec![quick("0", "C"), quick("1", "R"), quick("2", "X")]);
+    assert_eq!(booking(first.clone()).await["confirmation"], "unconfirmed");
+
+    // Tapping "Confirm" confirms, as "C" would, and the answer goes out.
+    let (status, _) = post_whatsapp_signed(&app, &tap("wamid.tap1", "C", "Confirm"), &app_secret(&owner)).await;
+    assert_eq!(status, StatusCode::OK);
+    app.drain().await;
+    assert_eq!(booking(first.clone()).await["confirmation"], "confirmed");
+    let last = fake.sends().last().unwrap().body.clone();
+    assert!(last["text"]["body"].as_str().unwrap().starts_with("Thanks Ola, you're confirmed"), "{last}");
+
+    // The next day's reminder, the window closed again: a tapped "Cancel" (Meta sends the button's
+    // text as its payload when the template set none) cancels it, as "X" would — and opts nobody out.
+    app.advance(Duration::from_secs(24 * 3600 + 60));
+    app.drain().await;
+    assert_eq!(fake.sends().last().unwrap().body["type"], "template");
+    post_whatsapp_signed(&app, &tap("wamid.tap2", "Cancel", "Cancel"), &app_secret(&owner)).await;
+    app.drain().await;
+    let cancelled = booking(second.clone()).await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    let who = app.get(&format!("/v1/customers/{customer}"), &owner.access).await.body;
+    assert_eq!((who["opted_out_whatsapp"].as_bool(), who["opted_out_sms"].as_bool()), (Some(false), Some(false)), "{who}");
+    let last = fake.sends().last().unwrap().body.clone();
+    assert!(last["text"]["body"].as_str().unwrap().contains("is cancelled"), "the cancellation's confirmation: {last}");
+    // The tap shows in the conversation as what the customer saw.
+    let all = messages_of(&app, &owner).await;
+    assert!(all.iter().any(|m| m["direction"] == "inbound" && m["body"] == "Cancel" && m["kind"] == "reply"), "{all:?}");
+}
+
 }
 
 on_both_engines! {
@@ -506,6 +581,48 @@ async fn a_missed_call_gets_one_text_back_per_twelve_hours(d: Desk) {
     d.app.drain().await;
     let to: Vec<String> = d.fake.sends().iter().map(|s| s.body["To"].as_str().unwrap().to_owned()).collect();
     assert_eq!(to, vec!["+14155550177", "+14155550177", "+14155550179"]);
+}
+
+/// Point 5, voicemail: a call the business's voicemail took (Twilio's answering-machine verdict
+/// `AnsweredBy: machine_*` on a completed call) or a forwarded `<Dial>` nobody picked up
+/// (`DialCallStatus`) is missed; a person answering is not. Still one text-back per 12 hours.
+async fn a_call_that_hit_voicemail_gets_the_text_back_once_per_twelve_hours(d: Desk) {
+    let caller = "+14155550181";
+    let report = |sid: &'static str, extra: &[(&'static str, &'static str)]| {
+        let mut p = vec![("CallSid", sid), ("CallStatus", "completed"), ("From", caller), ("To", NUMBER), ("Direction", "inbound")];
+        p.extend_from_slice(extra);
+        p
+    };
+    // Answered by a person: nothing.
+    post_twilio(&d.app, "/webhooks/twilio/voice-status", &report("CV0", &[("AnsweredBy", "human")]), TWILIO_TOKEN).await;
+    post_twilio(&d.app, "/webhooks/twilio/voice-status", &report("CV0", &[]), TWILIO_TOKEN).await;
+    d.app.drain().await;
+    assert!(d.fake.sends().is_empty(), "{:?}", d.fake.sends());
+    // Voicemail took it: one text, however often Twilio reports it.
+    let (status, _) = post_twilio(&d.app, "/webhooks/twilio/voice-status", &report("CV1", &[("AnsweredBy", "machine_end_beep")]), TWILIO_TOKEN).await;
+    assert_eq!(status, StatusCode::OK);
+    post_twilio(&d.app, "/webhooks/twilio/voice-status", &report("CV1", &[("AnsweredBy", "machine_end_beep")]), TWILIO_TOKEN).await;
+    post_twilio(&d.app, "/webhooks/twilio/voice-status", &report("CV1", &[("AnsweredBy", "machine_start")]), TWILIO_TOKEN).await;
+    d.app.drain().await;
+    let sends = d.fake.sends();
+    assert_eq!(sends.len(), 1, "{sends:?}");
+    assert_eq!((sends[0].body["To"].as_str(), sends[0].body["Body"].as_str()), (Some(caller), Some("Sorry we missed your call at auto Studio! Reply here and we'll help you book.")));
+    // Voicemail again two hours later: none (the run says why).
+    d.app.advance(Duration::from_secs(2 * 3600));
+    post_twilio(&d.app, "/webhooks/twilio/voice-status", &report("CV2", &[("AnsweredBy", "machine_end_silence")]), TWILIO_TOKEN).await;
+    d.app.drain().await;
+    assert_eq!(d.fake.sends().len(), 1);
+    let skipped: String = sqlx::query_scalar("SELECT reason FROM automation_runs WHERE business_id = $1 AND dedupe_key = 'text_back:twilio:CV2'")
+        .bind(&d.owner.business_id)
+        .fetch_one(d.app.db.reader())
+        .await
+        .unwrap();
+    assert!(skipped.contains("12 hours"), "{skipped}");
+    // Thirteen hours on, a forwarded call nobody picked up (a `<Dial>`'s outcome): one more.
+    d.app.advance(Duration::from_secs(11 * 3600));
+    post_twilio(&d.app, "/webhooks/twilio/voice-status", &report("CV3", &[("DialCallStatus", "no-answer")]), TWILIO_TOKEN).await;
+    d.app.drain().await;
+    assert_eq!(d.fake.sends().len(), 2);
 }
 
 }
@@ -585,9 +702,76 @@ async fn a_follow_up_stops_when_the_conversation_is_resolved(d: Desk) {
 
 }
 
+impl Desk {
+    /// Staff mark the booking a no-show (the appointment's time has come).
+    async fn mark_no_show(&self, id: &str) -> Value {
+        let version = self.booking(id).await["version"].clone();
+        let r = self.app.patch(&format!("/v1/bookings/{id}"), &self.owner.access, json!({"expected_version": version, "status": "no_show"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        r.body
+    }
+
+    fn rebooking_texts(&self) -> Vec<String> {
+        self.texts().into_iter().filter(|t| t.contains("we missed you")).collect()
+    }
+}
+
 on_both_engines! {
 
 spawn = desk;
+
+/// Point 4: a no-show gets one rebooking message when the business turned the rule on (it is off
+/// by default), in the business's words, and none for a customer who opted out.
+async fn a_no_show_gets_one_rebooking_message_when_the_rule_is_on(d: Desk) {
+    let settings = d.app.get("/v1/automations", &d.owner.access).await;
+    assert_eq!(settings.body["no_show_rebooking"], false, "off by default: {settings:?}");
+    assert!(settings.body["texts"]["no_show"].as_str().unwrap().contains("{customer_name}"), "{settings:?}");
+    // Off: marking a no-show sends nothing and plans nothing.
+    let first = d.book("2027-05-03T12:00").await["id"].as_str().unwrap().to_owned();
+    d.until("2027-05-03T11:30:00Z").await;
+    d.mark_no_show(&first).await;
+    d.until("2027-05-03T11:45:00Z").await;
+    assert!(d.rebooking_texts().is_empty(), "{:?}", d.texts());
+    assert!(d.runs(&first).await.iter().all(|r| r["kind"] != "no_show"));
+
+    // On, with the business's own words (a text with an unknown variable is refused first).
+    let bad = d.app.patch("/v1/automations", &d.owner.access, json!({"no_show_rebooking": true, "texts": {"no_show": "Hi {nickname}"}})).await;
+    assert_eq!((bad.status, bad.body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")), "{bad:?}");
+    assert_eq!(d.app.get("/v1/automations", &d.owner.access).await.body["no_show_rebooking"], false, "a refused change changes nothing");
+    let text = "Hi {customer_name}, we missed you for your {service} on {date}. Reply here to book again.";
+    let r = d.app.patch("/v1/automations", &d.owner.access, json!({"no_show_rebooking": true, "texts": {"no_show": text}})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(r.body["texts"]["reminder"], settings.body["texts"]["reminder"], "the other texts keep their defaults");
+    let preview = d.app.post("/v1/automations/preview", &d.owner.access, json!({"text": text, "booking_id": first})).await;
+    assert_eq!(preview.body["body"], "Hi Nia, we missed you for your Haircut on Monday 3 May. Reply here to book again.", "{preview:?}");
+
+    let second = d.book("2027-05-03T15:00").await["id"].as_str().unwrap().to_owned();
+    d.until("2027-05-03T14:15:00Z").await;
+    let marked = d.mark_no_show(&second).await;
+    assert_eq!(marked["status"], "no_show");
+    d.until("2027-05-03T14:30:00Z").await;
+    assert_eq!(d.rebooking_texts(), vec![preview.body["body"].as_str().unwrap().to_owned()]);
+    let sent = run(&d.runs(&second).await, "no_show").clone();
+    assert_eq!((sent["kind"].as_str(), sent["status"].as_str()), (Some("no_show"), Some("sent")), "{sent}");
+    assert_eq!(d.automated("no_show").await, 1, "in the timeline with its rule");
+    // Marking it again (the same state) sends nothing more; the lifecycle ends there.
+    let again = d.booking(&second).await;
+    let r = d.app.patch(&format!("/v1/bookings/{second}"), &d.owner.access, json!({"expected_version": again["version"], "status": "no_show"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    d.until("2027-05-03T14:45:00Z").await;
+    assert_eq!(d.rebooking_texts().len(), 1);
+
+    // Opted out: not sent, and the run says why.
+    d.sms("SMns1", "STOP").await;
+    let third = d.book("2027-05-04T10:00").await["id"].as_str().unwrap().to_owned();
+    d.until("2027-05-04T09:15:00Z").await;
+    d.mark_no_show(&third).await;
+    d.until("2027-05-04T09:30:00Z").await;
+    assert_eq!(d.rebooking_texts().len(), 1);
+    let skipped = run(&d.runs(&third).await, "no_show").clone();
+    assert_eq!(skipped["status"], "skipped", "{skipped}");
+    assert!(skipped["reason"].as_str().unwrap().contains("opted out"), "{skipped}");
+}
 
 /// Two instances on one database (on PostgreSQL, the production shape), both running every
 /// worker at once on the same clock: each reminder still goes out once.
@@ -614,4 +798,32 @@ async fn two_instances_send_each_reminder_once(d: Desk) {
     }
 }
 
+}
+
+/// Point 8: the demo business has reminders on; shortly after it starts, a reminder reaches its
+/// WhatsApp customer and the demo traffic answers "C" through the real webhook: the booking is
+/// confirmed and the answer goes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_shows_a_reminder_confirmed_by_reply() {
+    use switchboard_testkit::demo::{DemoService, OWNER};
+    let service = DemoService::start(Engine::Sqlite).await;
+    let owner = service.token(OWNER).await;
+    let settings = service.get("/v1/automations", &owner).await;
+    assert_eq!(settings["reminders"], true, "{settings}");
+    let answered = switchboard_cloud::sandbox::answer_demo_reminder(service.url(), &service.app_secret, Duration::from_secs(45)).await;
+    assert!(answered, "the demo's reminder went out and was answered");
+    let conversation = service.conversation_of(&owner, switchboard_cloud::demo::REMINDED_WHATSAPP_ID).await;
+    let runs = || async { service.get(&format!("/v1/conversations/{conversation}/automations"), &owner).await };
+    let messages = || async { service.get(&format!("/v1/conversations/{conversation}/messages?limit=200"), &owner).await };
+    switchboard_testkit::eventually("the reply is answered", || async { messages().await.to_string().contains("\"reply:confirmed\"") }).await;
+    let runs = runs().await;
+    let reminder = runs.as_array().unwrap().iter().find(|r| r["kind"] == "reminder" && r["status"] == "sent").unwrap_or_else(|| panic!("{runs}")).clone();
+    let booking = service.get(&format!("/v1/bookings/{}", reminder["booking_id"].as_str().unwrap()), &owner).await;
+    assert_eq!(booking["confirmation"], "confirmed", "{booking}");
+    let messages = messages().await;
+    let lines: Vec<(String, String)> = messages["items"].as_array().unwrap().iter()
+        .map(|m| (m["direction"].as_str().unwrap_or("").to_owned(), m["automation"].as_str().unwrap_or(m["body"].as_str().unwrap_or("")).to_owned()))
+        .collect();
+    let at = |what: (&str, &str)| lines.iter().position(|(d, a)| d == what.0 && (a == what.1 || a.starts_with(what.1))).unwrap_or_else(|| panic!("no {what:?} in {lines:?}"));
+    assert!(at(("outbound", "reminder:")) < at(("inbound", "C")) && at(("inbound", "C")) < at(("outbound", "reply:confirmed")), "{lines:?}");
 }

@@ -215,9 +215,9 @@ pub enum Command {
         reason: Option<String>,
     },
     /// Staff record that the customer said they will come (a call, at the counter): the booking
-    /// becomes confirmed and its reminders asking for a confirmation stop. Straight to the service
-    /// (needs the network; `version_conflict` when the booking changed meanwhile); the calendar
-    /// follows with the next sync, which this starts. → `Booking`
+    /// becomes confirmed. Queued like every change (so it works offline, shows at once as
+    /// pending, and is applied exactly once when the service is reachable); a booking changed
+    /// meanwhile comes back refused (`version_conflict`), shown on the booking. → `Queued`
     ConfirmBooking {
         booking_id: String,
         #[ts(type = "number")]
@@ -624,12 +624,8 @@ impl Desk {
                 self.act(async |c| c.cancel_booking(&booking_id, expected_version, reason.as_deref()).await).await
             }
             C::ConfirmBooking { booking_id, expected_version } => {
-                let path = format!("/v1/bookings/{}", id_segment(&booking_id)?);
-                let body = json!({"expected_version": expected_version, "confirmation": protocol::BookingConfirmation::Confirmed});
-                let transport = self.console.read().await.transport()?;
-                let booking = transport.request_json(reqwest::Method::PATCH, &path, &[], Some(&body)).await.map_err(ConsoleError::from)?;
-                self.kick().await;
-                Ok(booking)
+                id_segment(&booking_id)?;
+                self.act(async |c| c.confirm_booking(&booking_id, expected_version).await).await
             }
             C::ConversationAutomations { conversation_id } => {
                 let path = format!("/v1/conversations/{}/automations", id_segment(&conversation_id)?);

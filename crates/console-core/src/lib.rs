@@ -448,6 +448,12 @@ impl Console {
         self.queue(MutationOp::CancelBooking { booking_id: booking_id.into(), expected_version, reason: reason.map(str::to_owned) }).await
     }
 
+    /// Records that the customer confirmed (they told staff): queued like every change, so it
+    /// works offline and is applied once; a stale `expected_version` comes back refused.
+    pub async fn confirm_booking(&self, booking_id: &str, expected_version: i64) -> Result<Queued, ConsoleError> {
+        self.queue(MutationOp::ConfirmBooking { booking_id: booking_id.into(), expected_version }).await
+    }
+
     /// Changes a customer's profile; `changes` as in `PATCH /v1/customers/{id}`.
     pub async fn update_customer(&self, customer_id: &str, changes: protocol::UpdateCustomer) -> Result<Queued, ConsoleError> {
         self.queue(MutationOp::UpdateCustomer { customer_id: customer_id.into(), changes }).await

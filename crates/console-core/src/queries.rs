@@ -667,6 +667,11 @@ impl LocalStore {
                             booking.local_start = start.clone();
                         }
                     }
+                    MutationOp::ConfirmBooking { booking_id, .. } if *booking_id == booking.id => {
+                        if pending {
+                            booking.confirmation = protocol::BookingConfirmation::Confirmed;
+                        }
+                    }
                     MutationOp::CreateBooking { booking_id, .. } if *booking_id == booking.id => {}
                     _ => continue,
                 }

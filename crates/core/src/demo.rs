@@ -16,6 +16,10 @@ pub const SANDBOX_PHONE_NUMBER_ID: &str = "100000000001";
 pub const DEMO_EMAIL: &str = "owner@demo.switchboard.app";
 pub const DEMO_PASSWORD: &str = "switchboard-demo";
 pub const AGENT_EMAIL: &str = "frontdesk@demo.switchboard.app";
+/// The demo's customer who gets a reminder soon after the demo starts, and answers it.
+pub const REMINDED_WHATSAPP_ID: &str = "447911123401";
+/// How long after seeding that reminder goes out (the sandbox number is connected by then).
+pub const DEMO_REMINDER_AFTER_MS: i64 = 5_000;
 
 pub struct DemoBusiness {
     pub business_id: String,
@@ -187,6 +191,24 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, Error> {
         crate::scheduling::bookings::create(&mut tx, new).await?;
         tx.commit().await?;
     }
+
+    // Reminders are on (the defaults). So that the demo shows one at once — and the simulated
+    // customer's "C" confirming it (`sandbox::simulate`) — Olivia's first reminder is brought
+    // forward to a few seconds from now, once the sandbox WhatsApp number is connected.
+    let mut tx = db.begin_business(&business_id).await?;
+    let first_reminder: Option<String> = sqlx::query_scalar(
+        "SELECT r.id FROM automation_runs r JOIN bookings b ON b.id = r.booking_id \
+         WHERE r.business_id = $1 AND b.customer_id = $2 AND r.kind = 'reminder' AND r.status = 'planned' ORDER BY r.due_at LIMIT 1",
+    )
+    .bind(&business_id)
+    .bind(customer_ids[0].as_str())
+    .fetch_optional(tx.conn())
+    .await?;
+    if let Some(id) = first_reminder {
+        sqlx::query("UPDATE automation_runs SET due_at = $1 WHERE id = $2").bind(tx.now_ms() + DEMO_REMINDER_AFTER_MS).bind(&id).execute(tx.conn()).await?;
+        tx.wake(crate::workers::Job::Automations);
+    }
+    tx.commit_even_if_unchanged().await?;
     Ok(DemoBusiness { business_id, created: true })
 }
 

@@ -190,6 +190,7 @@ pub(crate) async fn queue_template(tx: &mut BusinessTx, auth: &Actor, id: &str, 
         variables: req.variables.clone(),
         twilio_content_sid: template.twilio_content_sid.clone(),
         body: body.clone(),
+        quick_replies: vec![],
     };
     queue(tx, auth, id, req.client_message_id.map(String::from), body, MessageKind::Template, outgoing).await
 }

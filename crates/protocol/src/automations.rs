@@ -29,6 +29,8 @@ wire_enum! {
         TextBack = "text_back",
         /// A customer asked about booking and went quiet.
         FollowUp = "follow_up",
+        /// Staff marked a booking a no-show: an invitation to book again.
+        NoShow = "no_show",
     }
 }
 
@@ -61,6 +63,22 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// What a template's quick-reply button does when tapped: the same as typing C, R or X.
+    QuickReply { Confirm = "confirm", Reschedule = "reschedule", Cancel = "cancel" }
+}
+
+impl QuickReply {
+    /// The payload the button carries back (the reply code it stands for).
+    pub fn payload(self) -> &'static str {
+        match self {
+            QuickReply::Confirm => "C",
+            QuickReply::Reschedule => "R",
+            QuickReply::Cancel => "X",
+        }
+    }
+}
+
 wire! {
     /// A reminder before every appointment, `minutes_before` its start. Whole days keep the
     /// local time ("1440": the same time the day before, across daylight-saving changes).
@@ -85,6 +103,10 @@ wire! {
         pub template_name: String,
         pub language: String,
         pub variables: Vec<TemplateVariable>,
+        /// The template's quick-reply buttons, in their approved order: what each one does. A tap
+        /// works exactly as the typed code (C, R, X); a "Cancel" button never opts anyone out.
+        #[serde(default)]
+        pub quick_replies: Vec<QuickReply>,
     }
 
     /// The texts, with `{customer_name}`, `{business_name}`, `{service}`, `{staff}`, `{date}`,
@@ -102,6 +124,8 @@ wire! {
         pub reply_cancelled_already: String,
         pub text_back: String,
         pub follow_up: String,
+        /// To a customer staff marked a no-show, inviting them to book again.
+        pub no_show: String,
     }
 
     /// Which approved template each kind of message uses outside WhatsApp's 24-hour window.
@@ -113,6 +137,7 @@ wire! {
         pub reminder: Option<TemplateMapping>,
         pub text_back: Option<TemplateMapping>,
         pub follow_up: Option<TemplateMapping>,
+        pub no_show: Option<TemplateMapping>,
     }
 
     /// One step of a follow-up: this long after the customer's last message.
@@ -135,6 +160,8 @@ wire! {
         /// Follow-ups to customers who asked about booking and went quiet.
         pub follow_ups: bool,
         pub follow_up_steps: Vec<FollowUpStep>,
+        /// A rebooking message, once, when staff mark a booking a no-show (off by default).
+        pub no_show_rebooking: bool,
         pub texts: AutomationTexts,
         pub whatsapp_templates: AutomationTemplates,
     }
@@ -177,6 +204,7 @@ request! {
         pub missed_call_text_back: Option<bool>,
         pub follow_ups: Option<bool>,
         pub follow_up_steps: Option<Vec<FollowUpStep>>,
+        pub no_show_rebooking: Option<bool>,
         pub texts: Option<AutomationTexts>,
         pub whatsapp_templates: Option<AutomationTemplates>,
     }
@@ -200,6 +228,7 @@ impl Default for AutomationTexts {
             reply_cancelled_already: "Your {service} on {date} at {time} was cancelled, so there is nothing to confirm. Reply here to book another time.".into(),
             text_back: "Sorry we missed your call at {business_name}! Reply here and we'll help you book.".into(),
             follow_up: "Hi {customer_name}, would you still like to book at {business_name}? Reply here and we'll find you a time.".into(),
+            no_show: "Hi {customer_name}, we missed you at {business_name} for your {service} on {date}. Reply here and we'll find you a new time.".into(),
         }
     }
 }
@@ -214,6 +243,7 @@ impl Default for AutomationSettings {
             missed_call_text_back: true,
             follow_ups: false,
             follow_up_steps: vec![FollowUpStep { delay_minutes: 24 * 60 }, FollowUpStep { delay_minutes: 3 * 24 * 60 }],
+            no_show_rebooking: false,
             texts: AutomationTexts::default(),
             whatsapp_templates: AutomationTemplates::default(),
         }

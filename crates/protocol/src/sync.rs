@@ -127,6 +127,12 @@ pub enum MutationOp {
         #[serde(default)]
         reason: Option<String>,
     },
+    /// Staff record that the customer said they will come (on the phone, at the counter).
+    ConfirmBooking {
+        booking_id: BookingId,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        expected_version: i64,
+    },
     UpdateCustomer { customer_id: CustomerId, changes: UpdateCustomer },
     /// Adds and removes a customer's tags, merging like [`MutationOp::LabelConversation`] (where
     /// `update_customer` replaces the whole list).
@@ -179,6 +185,7 @@ impl MutationOp {
         "create_booking",
         "reschedule_booking",
         "cancel_booking",
+        "confirm_booking",
         "update_customer",
         "tag_customer",
         "create_customer",
@@ -200,6 +207,7 @@ impl MutationOp {
             MutationOp::CreateBooking { .. } => "create_booking",
             MutationOp::RescheduleBooking { .. } => "reschedule_booking",
             MutationOp::CancelBooking { .. } => "cancel_booking",
+            MutationOp::ConfirmBooking { .. } => "confirm_booking",
             MutationOp::UpdateCustomer { .. } => "update_customer",
             MutationOp::TagCustomer { .. } => "tag_customer",
             MutationOp::CreateCustomer { .. } => "create_customer",

@@ -3,4 +3,4 @@
 /**
  * What an automated message is for.
  */
-export type AutomationKind = "confirmation" | "reminder" | "reply" | "text_back" | "follow_up";
+export type AutomationKind = "confirmation" | "reminder" | "reply" | "text_back" | "follow_up" | "no_show";

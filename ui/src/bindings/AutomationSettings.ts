@@ -20,4 +20,8 @@ missed_call_text_back: boolean,
 /**
  * Follow-ups to customers who asked about booking and went quiet.
  */
-follow_ups: boolean, follow_up_steps: Array<FollowUpStep>, texts: AutomationTexts, whatsapp_templates: AutomationTemplates, };
+follow_ups: boolean, follow_up_steps: Array<FollowUpStep>, 
+/**
+ * A rebooking message, once, when staff mark a booking a no-show (off by default).
+ */
+no_show_rebooking: boolean, texts: AutomationTexts, whatsapp_templates: AutomationTemplates, };

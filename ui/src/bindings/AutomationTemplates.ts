@@ -5,4 +5,4 @@ import type { TemplateMapping } from "./TemplateMapping";
  * Which approved template each kind of message uses outside WhatsApp's 24-hour window.
  * Without one, such a message is not sent (and its run says why).
  */
-export type AutomationTemplates = { confirmation: TemplateMapping | null, reminder: TemplateMapping | null, text_back: TemplateMapping | null, follow_up: TemplateMapping | null, };
+export type AutomationTemplates = { confirmation: TemplateMapping | null, reminder: TemplateMapping | null, text_back: TemplateMapping | null, follow_up: TemplateMapping | null, no_show: TemplateMapping | null, };

@@ -12,4 +12,8 @@ reply_confirmed: string,
 /**
  * The answer to a reply about a booking that was cancelled.
  */
-reply_cancelled_already: string, text_back: string, follow_up: string, };
+reply_cancelled_already: string, text_back: string, follow_up: string, 
+/**
+ * To a customer staff marked a no-show, inviting them to book again.
+ */
+no_show: string, };

@@ -8,4 +8,4 @@ import type { ReminderRule } from "./ReminderRule";
 /**
  * Changes some of the settings; what is left out stays.
  */
-export type UpdateAutomationSettings = { confirmations: boolean | null, reminders: boolean | null, reminder_rules: Array<ReminderRule> | null, quiet_hours: QuietHours | null | null, missed_call_text_back: boolean | null, follow_ups: boolean | null, follow_up_steps: Array<FollowUpStep> | null, texts: AutomationTexts | null, whatsapp_templates: AutomationTemplates | null, };
+export type UpdateAutomationSettings = { confirmations: boolean | null, reminders: boolean | null, reminder_rules: Array<ReminderRule> | null, quiet_hours: QuietHours | null | null, missed_call_text_back: boolean | null, follow_ups: boolean | null, follow_up_steps: Array<FollowUpStep> | null, no_show_rebooking: boolean | null, texts: AutomationTexts | null, whatsapp_templates: AutomationTemplates | null, };

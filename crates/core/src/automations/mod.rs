@@ -89,6 +89,7 @@ fn check_settings(s: &AutomationSettings) -> Result<(), Error> {
         ("reply_cancelled_already", &t.reply_cancelled_already),
         ("text_back", &t.text_back),
         ("follow_up", &t.follow_up),
+        ("no_show", &t.no_show),
     ] {
         if text.trim().is_empty() || text.chars().count() > 1000 {
             return Err(Error::invalid(format!("`texts.{name}` must be 1 to 1000 characters.")));
@@ -96,12 +97,16 @@ fn check_settings(s: &AutomationSettings) -> Result<(), Error> {
         texts::check(text).map_err(|v| Error::invalid(format!("`texts.{name}` uses an unknown variable `{{{v}}}`.")))?;
     }
     let w = &s.whatsapp_templates;
-    for m in [&w.confirmation, &w.reminder, &w.text_back, &w.follow_up].into_iter().flatten() {
+    for m in [&w.confirmation, &w.reminder, &w.text_back, &w.follow_up, &w.no_show].into_iter().flatten() {
         if m.template_name.is_empty() || !m.template_name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
             return Err(Error::invalid("Template names are lower-case letters, digits and `_`, exactly as approved by Meta."));
         }
         if m.language.trim().is_empty() || m.variables.len() > 10 {
             return Err(Error::invalid("A template mapping needs its language and at most 10 variables."));
+        }
+        let distinct: std::collections::BTreeSet<_> = m.quick_replies.iter().map(|q| q.as_str()).collect();
+        if distinct.len() != m.quick_replies.len() {
+            return Err(Error::invalid("Each quick-reply button does something else (confirm, reschedule, cancel)."));
         }
     }
     Ok(())
@@ -132,6 +137,9 @@ pub async fn update_settings(core: &Core, actor: &Actor, req: UpdateAutomationSe
     }
     if let Some(v) = req.follow_up_steps {
         s.follow_up_steps = v;
+    }
+    if let Some(v) = req.no_show_rebooking {
+        s.no_show_rebooking = v;
     }
     if let Some(v) = req.texts {
         s.texts = v;
@@ -214,12 +222,24 @@ pub async fn booking_runs(core: &Core, actor: &Actor, booking_id: &str) -> Resul
     runs_by(core, &actor.business_id, "booking_id", booking_id).await
 }
 
-/// A conversation's automated messages (follow-ups and what stopped them, text-backs, replies).
+/// A conversation's automated messages (follow-ups and what stopped them, text-backs, replies,
+/// and confirmations and reminders sent into it), and the customer's runs that are in no
+/// conversation yet (reminders still planned, messages skipped before a channel was picked), so
+/// the conversation shows what is coming for this customer as well as what went.
 pub async fn conversation_runs(core: &Core, actor: &Actor, conversation_id: &str) -> Result<Vec<AutomationRun>, Error> {
     let mut conn = core.db.reader().acquire().await?;
-    crate::conversations::load(&mut conn, &actor.business_id, conversation_id).await?.ok_or(Error::NotFound("conversation"))?;
+    let conversation = crate::conversations::load(&mut conn, &actor.business_id, conversation_id).await?.ok_or(Error::NotFound("conversation"))?;
     drop(conn);
-    runs_by(core, &actor.business_id, "conversation_id", conversation_id).await
+    let rows = sqlx::query(&format!(
+        "SELECT {RUN_COLUMNS} FROM automation_runs WHERE business_id = $1 \
+         AND (conversation_id = $2 OR (conversation_id IS NULL AND customer_id = $3)) ORDER BY due_at, id"
+    ))
+    .bind(&actor.business_id)
+    .bind(conversation_id)
+    .bind(conversation.customer_id.as_str())
+    .fetch_all(core.db.reader())
+    .await?;
+    Ok(rows.iter().map(run_from_row).collect::<Result<_, _>>()?)
 }
 
 /// Bookings starting within the next two hours that the customer has not confirmed.
@@ -340,6 +360,23 @@ pub async fn booking_changed(tx: &mut BusinessTx, before: Option<&Booking>, afte
             };
             plan_run(tx, run, false).await?;
         }
+    }
+    // Marked a no-show (by staff; the lifecycle allows it once the appointment started): one
+    // rebooking message, once per booking whatever is marked again later.
+    let marked_no_show = after.status == BookingStatus::NoShow && before.is_some_and(|b| b.status != BookingStatus::NoShow);
+    if marked_no_show && settings.no_show_rebooking {
+        let run = NewRun {
+            kind: AutomationKind::NoShow,
+            rule: "no_show".into(),
+            key: format!("no_show:{}", after.id),
+            booking_id: Some(after.id.as_str()),
+            customer_id: after.customer_id.as_str(),
+            conversation_id: None,
+            due_at: now,
+            status: AutomationStatus::Planned,
+            reason: None,
+        };
+        plan_run(tx, run, false).await?;
     }
     if after.status.holds_time() {
         if before.is_none() || moved {
@@ -642,6 +679,12 @@ async fn prepare(tx: &mut BusinessTx, run: &DueRun, customer: &Customer, setting
             let text = if run.rule == "reply:cancelled" { &t.reply_cancelled_already } else { &t.reply_confirmed };
             (text.clone(), None)
         }
+        (AutomationKind::NoShow, Some(b)) => {
+            if b.status != BookingStatus::NoShow {
+                return Ok(Prepared::End(AutomationStatus::Dropped, "The booking is no longer marked a no-show.".into()));
+            }
+            (t.no_show.clone(), w.no_show.clone())
+        }
         (AutomationKind::TextBack, _) => (t.text_back.clone(), w.text_back.clone()),
         (AutomationKind::FollowUp, _) => (t.follow_up.clone(), w.follow_up.clone()),
         _ => return Ok(Prepared::End(AutomationStatus::Skipped, "Nothing to send.".into())),
@@ -764,6 +807,7 @@ pub(crate) async fn deliver(
             variables,
             twilio_content_sid: row.try_get("twilio_content_sid")?,
             body: shown.clone(),
+            quick_replies: mapping.quick_replies.iter().map(|q| q.payload().to_owned()).collect(),
         };
         (shown, MessageKind::Template, outgoing)
     } else {

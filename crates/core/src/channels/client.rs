@@ -42,7 +42,16 @@ impl SendError {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Outgoing {
     Text { body: String },
-    Template { name: String, language: String, variables: Vec<String>, twilio_content_sid: Option<String>, body: String },
+    Template {
+        name: String,
+        language: String,
+        variables: Vec<String>,
+        twilio_content_sid: Option<String>,
+        body: String,
+        /// The payloads of the template's quick-reply buttons, in order (`C`, `R`, `X`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        quick_replies: Vec<String>,
+    },
 }
 
 /// The providers' API clients.

@@ -73,8 +73,8 @@ pub async fn accept_status(core: &Core, url: &str, signature: Option<&str>, para
 }
 
 /// A voice call's status callback (a number's "Call status changes" URL,
-/// `/webhooks/twilio/voice-status`); the business is the number called, `To`. Only calls nobody
-/// answered matter here: no-answer, busy, failed.
+/// `/webhooks/twilio/voice-status`, also usable as a `<Dial action>` URL); the business is the
+/// number called, `To`. Only calls nobody answered matter here (see [`missed`]).
 pub async fn accept_call_status(core: &Core, url: &str, signature: Option<&str>, params: Params) -> Result<(), Error> {
     let signature = signature.ok_or(WebhookError::MissingSignature("X-Twilio-Signature"))?;
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
@@ -82,7 +82,9 @@ pub async fn accept_call_status(core: &Core, url: &str, signature: Option<&str>,
         return Err(WebhookError::InvalidPayload("`CallSid` and `CallStatus` are required.".into()).into());
     };
     let to = get("To").ok_or_else(|| WebhookError::InvalidPayload("`To` is missing.".into()))?;
-    let key = format!("{sid}:{status}");
+    // The same call reports several times (a status, the answering-machine verdict, a dial's
+    // outcome): each report is its own event; a redelivery of one is the same.
+    let key = format!("{sid}:{status}:{}:{}", get("AnsweredBy").unwrap_or_default(), get("DialCallStatus").unwrap_or_default());
     accept(core, url, signature, params.clone(), Event { provider: CALL_EVENT, key, business_number: &to }).await
 }
 
@@ -90,13 +92,23 @@ pub async fn accept_call_status(core: &Core, url: &str, signature: Option<&str>,
 pub async fn process_call_status(tx: &mut BusinessTx, payload: &str) -> Result<(), Error> {
     let params = stored_params(payload)?;
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let status = get("CallStatus").unwrap_or("");
-    if !matches!(status, "no-answer" | "busy" | "failed") {
+    if !missed(get("CallStatus"), get("AnsweredBy"), get("DialCallStatus")) {
         return Ok(());
     }
     let Some(phone) = get("From").and_then(|f| PhoneNumber::parse(f, None).ok()) else { return Ok(()) };
     let customer = inbound::find_or_create_customer(tx, Some(&phone), None, get("CallerName")).await?;
     crate::automations::missed_call(tx, customer.id.as_str(), &format!("twilio:{}", get("CallSid").unwrap_or(""))).await
+}
+
+/// Whether Twilio's report says nobody at the business took the call: its `CallStatus` is
+/// no-answer, busy or failed; or answering-machine detection found voicemail (`AnsweredBy`:
+/// `machine_start`, `machine_end_beep`, `machine_end_silence`, `machine_end_other`, or the older
+/// `machine`) — the call "completed", but with a machine; or a forwarded `<Dial>` was not picked
+/// up (`DialCallStatus`: no-answer, busy, failed). A person answering (`human`), a fax or an
+/// unknown verdict on an answered call is not a missed call.
+pub fn missed(call_status: Option<&str>, answered_by: Option<&str>, dial_status: Option<&str>) -> bool {
+    let unanswered = |s: Option<&str>| matches!(s, Some("no-answer" | "busy" | "failed"));
+    unanswered(call_status) || unanswered(dial_status) || answered_by.is_some_and(|a| a == "machine" || a.starts_with("machine_"))
 }
 
 /// A webhook to store: under which provider and key (redeliveries share it), for whose number.

@@ -64,9 +64,10 @@ impl Client {
 fn content(outgoing: &Outgoing) -> SendContent<'_> {
     match outgoing {
         Outgoing::Text { body } => SendContent::Text { text: SendText { body, preview_url: false } },
-        Outgoing::Template { name, language, variables, .. } => {
-            let parameters: Vec<TextParameter> = variables.iter().map(|v| TextParameter { kind: "text", text: v }).collect();
-            let components = if parameters.is_empty() { vec![] } else { vec![TemplateComponent { kind: "body", parameters }] };
+        Outgoing::Template { name, language, variables, quick_replies, .. } => {
+            let parameters: Vec<TextParameter> = variables.iter().map(|v| TextParameter::text(v)).collect();
+            let mut components = if parameters.is_empty() { vec![] } else { vec![TemplateComponent::body(parameters)] };
+            components.extend(quick_replies.iter().enumerate().map(|(i, payload)| TemplateComponent::quick_reply(i, payload)));
             SendContent::Template { template: Template { name, language: Language { code: language }, components } }
         }
     }

@@ -158,11 +158,15 @@ async fn receive(tx: &mut BusinessTx, value: &ChangeValue, message: &Message, fe
     let from = message.from.as_deref().unwrap_or("");
     let mut customer = inbound::find_or_create_customer(tx, phone_of(from).as_ref(), Some(from), value.profile_name(from)).await?;
     // Unmistakable opt-out words (as on Twilio's WhatsApp), and back in with START.
-    let text = match &message.content {
+    let typed = match &message.content {
         Content::Text { text } => text.body.as_str(),
         _ => "",
     };
-    let opted = inbound::apply_opt_out_keyword(tx, &mut customer, Channel::Whatsapp, text).await?;
+    let opted = inbound::apply_opt_out_keyword(tx, &mut customer, Channel::Whatsapp, typed).await?;
+    // A tapped button answers as the code it carries (never as an opt-out word: a tap is no
+    // carrier keyword).
+    let tapped = tapped_reply(&message.content);
+    let text = tapped.as_deref().unwrap_or(typed);
     let conversation = open_for(tx, &customer.id, Channel::Whatsapp).await?;
     inbound::set_channel_address(tx, &conversation.id, value.metadata.phone_number_id.as_deref().unwrap_or("")).await?;
     let received = describe(message, provider_id, fetched);
@@ -175,6 +179,32 @@ async fn receive(tx: &mut BusinessTx, value: &ChangeValue, message: &Message, fe
         }
     }
     Ok(())
+}
+
+/// What a tapped button says, as a typed reply would: the payload our template's quick-reply
+/// button carries (`C`, `R`, `X`) or an interactive reply button's id when it reads as a reply,
+/// else the button's text — where a plain "Cancel" (which typed alone stays a carrier's opt-out
+/// word and goes to a person) is the cancel code, since a tap is unmistakable. `None` for
+/// anything but a button.
+fn tapped_reply(content: &Content) -> Option<String> {
+    use crate::automations::replies::{interpret, Intent};
+    let (id, title) = match content {
+        Content::Button { button } => (button.payload.as_deref(), button.text.as_str()),
+        Content::Interactive { interactive } => {
+            let choice = interactive.button_reply.as_ref()?;
+            (choice.id.as_deref(), choice.title.as_deref().unwrap_or(""))
+        }
+        _ => return None,
+    };
+    for said in [id.unwrap_or(""), title].map(str::trim).into_iter().filter(|s| !s.is_empty()) {
+        if said.eq_ignore_ascii_case("cancel") {
+            return Some("X".to_owned());
+        }
+        if interpret(said) != Intent::Unclear {
+            return Some(said.to_owned());
+        }
+    }
+    Some(title.trim().to_owned())
 }
 
 /// A customer's number, when their WhatsApp id is one: digits only (a business-scoped user id,
@@ -257,5 +287,18 @@ mod tests {
         assert!(!signature_valid("another secret", b"Hello, World!", header));
         assert!(!signature_valid(secret, b"Hello, World!", "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"));
         assert!(!signature_valid(secret, b"Hello, World!", "sha256=zz"));
+    }
+
+    #[test]
+    fn a_tapped_button_answers_as_its_code() {
+        let button = |payload: Option<&str>, text: &str| Content::Button { button: super::super::wire::Button { payload: payload.map(String::from), text: text.into() } };
+        assert_eq!(tapped_reply(&button(Some("C"), "Confirm")).as_deref(), Some("C"));
+        assert_eq!(tapped_reply(&button(Some("X"), "Cancel")).as_deref(), Some("X"));
+        // Meta sends the button's text as the payload when the template set none.
+        assert_eq!(tapped_reply(&button(Some("Cancel"), "Cancel")).as_deref(), Some("X"));
+        assert_eq!(tapped_reply(&button(Some("BTN_7"), "Reschedule")).as_deref(), Some("Reschedule"));
+        assert_eq!(tapped_reply(&button(None, "Something else")).as_deref(), Some("Something else"));
+        let text = Content::Text { text: super::super::wire::Text { body: "C".into() } };
+        assert_eq!(tapped_reply(&text), None);
     }
 }

@@ -575,17 +575,48 @@ pub struct Language<'a> {
 
 #[derive(Debug, Serialize)]
 pub struct TemplateComponent<'a> {
-    /// `body`: the variables fill the template's text.
+    /// `body`: the variables fill the template's text; `button`: what one of its buttons carries.
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// `quick_reply`, for a button.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_type: Option<&'static str>,
+    /// Which button (from 0, as a string, as Meta documents it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
     pub parameters: Vec<TextParameter<'a>>,
+}
+
+impl<'a> TemplateComponent<'a> {
+    pub fn body(parameters: Vec<TextParameter<'a>>) -> Self {
+        TemplateComponent { kind: "body", sub_type: None, index: None, parameters }
+    }
+
+    /// Quick-reply button `index`: a tap sends `payload` back in the webhook (`button.payload`).
+    pub fn quick_reply(index: usize, payload: &'a str) -> Self {
+        TemplateComponent { kind: "button", sub_type: Some("quick_reply"), index: Some(index.to_string()), parameters: vec![TextParameter::payload(payload)] }
+    }
 }
 
 #[derive(Debug, Serialize)]
 pub struct TextParameter<'a> {
+    /// `text` or `payload`.
     #[serde(rename = "type")]
     pub kind: &'static str,
-    pub text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<&'a str>,
+}
+
+impl<'a> TextParameter<'a> {
+    pub fn text(text: &'a str) -> Self {
+        TextParameter { kind: "text", text: Some(text), payload: None }
+    }
+
+    pub fn payload(payload: &'a str) -> Self {
+        TextParameter { kind: "payload", text: None, payload: Some(payload) }
+    }
 }
 
 /// The Graph API's answer to an accepted send.
@@ -674,14 +705,16 @@ mod tests {
                 template: Template {
                     name: "reminder",
                     language: Language { code: "en_GB" },
-                    components: vec![TemplateComponent { kind: "body", parameters: vec![TextParameter { kind: "text", text: "Sam" }] }],
+                    components: vec![TemplateComponent::body(vec![TextParameter::text("Sam")]), TemplateComponent::quick_reply(1, "X")],
                 },
             },
         };
         assert_eq!(
             serde_json::to_value(&request).unwrap(),
             json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "447700900001", "type": "template",
-                   "template": {"name": "reminder", "language": {"code": "en_GB"}, "components": [{"type": "body", "parameters": [{"type": "text", "text": "Sam"}]}]}})
+                   "template": {"name": "reminder", "language": {"code": "en_GB"}, "components": [
+                       {"type": "body", "parameters": [{"type": "text", "text": "Sam"}]},
+                       {"type": "button", "sub_type": "quick_reply", "index": "1", "parameters": [{"type": "payload", "payload": "X"}]}]}})
         );
     }
 }

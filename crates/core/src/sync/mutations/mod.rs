@@ -5,6 +5,7 @@
 mod add_note;
 mod assign;
 mod cancel_booking;
+mod confirm_booking;
 mod create_booking;
 mod create_customer;
 mod hand_back;
@@ -55,6 +56,7 @@ pub async fn apply(tx: &mut BusinessTx, actor: &Actor, op: &MutationOp) -> Resul
         MutationOp::CancelBooking { booking_id, expected_version, reason } => {
             cancel_booking::apply(tx, actor, booking_id, *expected_version, reason.as_deref()).await
         }
+        MutationOp::ConfirmBooking { booking_id, expected_version } => confirm_booking::apply(tx, actor, booking_id, *expected_version).await,
         MutationOp::UpdateCustomer { customer_id, changes } => update_customer::apply(tx, actor, customer_id, changes.clone()).await,
         MutationOp::TagCustomer { customer_id, add, remove } => tag_customer::apply(tx, actor, customer_id, add, remove).await,
         MutationOp::CreateCustomer { customer_id, customer } => create_customer::apply(tx, actor, customer_id, customer.clone()).await,
