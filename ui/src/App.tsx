@@ -14,10 +14,14 @@ import { CustomerPanel } from "./CustomerPanel";
 import { StatusBar } from "./StatusBar";
 import { NewConversation } from "./NewConversation";
 import type { CalendarFocus } from "./Calendar";
+import type { SetupProgress } from "./bindings/SetupProgress";
+import * as endpoints from "./endpoints";
+import { setupTab } from "./setup";
 
 // The calendar and settings load when first opened: the inbox, open all day, starts lighter.
 const CalendarView = lazy(() => import("./Calendar").then((m) => ({ default: m.CalendarView })));
 const Settings = lazy(() => import("./Settings").then((m) => ({ default: m.Settings })));
+const Setup = lazy(() => import("./Setup").then((m) => ({ default: m.Setup })));
 const Reports = lazy(() => import("./Reports").then((m) => ({ default: m.Reports })));
 const Account = lazy(() => import("./Account").then((m) => ({ default: m.Account })));
 
@@ -34,7 +38,9 @@ export function App() {
   const [session, setSession] = useState<Session | null>(null);
   const [status, setStatus] = useState<Status | null>(null);
   const [directory, setDirectory] = useState<Directory>({ wait_target_minutes: 5, staff: [], services: [], canned_responses: [], templates: [] });
-  const [view, setView] = useState<"inbox" | "calendar" | "reports" | "settings" | "account">("inbox");
+  const [view, setView] = useState<"inbox" | "calendar" | "reports" | "settings" | "account" | "setup">("inbox");
+  // Where the first-run setup stands (owners and admins; kept by the service).
+  const [setup, setSetup] = useState<SetupProgress | null>(null);
   const [conversationId, setConversationId] = useState<string | null>(null);
   const [customerId, setCustomerId] = useState<string | null>(null);
   const [live, setLive] = useState<Live>({ versions: zero, presence: [], typing: null });
@@ -135,6 +141,13 @@ export function App() {
     call({ cmd: "session" }).then(setSession, () => {});
   }, [signedIn, live.versions.directory]);
 
+  // A business still being set up offers the rest of its setup (online only; quietly nothing offline).
+  const role = session?.account?.role;
+  useEffect(() => {
+    if (!signedIn || role === "agent") return;
+    endpoints.setup.get().then(setSetup, () => {});
+  }, [signedIn, role]);
+
   // Tell colleagues which conversation is open here.
   useEffect(() => {
     if (signedIn) call({ cmd: "viewing", conversation_id: conversationId }).catch(() => {});
@@ -142,7 +155,16 @@ export function App() {
 
   if (!session) return <div className="splash">{error ?? "Starting…"}</div>;
   // After signing in, the engine's status comes as events (the page listens from the start).
-  if (!session.account) return <SignIn keyring={session.keyring} onSignedIn={setSession} />;
+  if (!session.account)
+    return (
+      <SignIn
+        keyring={session.keyring}
+        onSignedIn={(s, newBusiness) => {
+          setSession(s);
+          setView(newBusiness ? "setup" : "inbox");
+        }}
+      />
+    );
 
   const me = session.account.staff_id;
   async function signOut() {
@@ -168,6 +190,9 @@ export function App() {
             <>
               <button className={view === "reports" ? "tab active" : "tab"} onClick={() => setView("reports")}>Reports</button>
               <button className={view === "settings" ? "tab active" : "tab"} onClick={() => setView("settings")}>Settings</button>
+              {setupTab(setup) || view === "setup" ? (
+                <button className={view === "setup" ? "tab active" : "tab"} onClick={() => setView("setup")}>{setupTab(setup) ?? "Setup"}</button>
+              ) : null}
             </>
           ) : null}
         </nav>
@@ -210,7 +235,9 @@ export function App() {
       ) : (
         <Suspense fallback={<section className="empty">Loading…</section>}>
           {view === "calendar" ? (
-            <CalendarView version={live.versions.calendar} tasksVersion={live.versions.tasks} directory={directory} focus={calendarFocus} />
+            <CalendarView version={live.versions.calendar} tasksVersion={live.versions.tasks} directory={directory} focus={calendarFocus} me={me} />
+          ) : view === "setup" ? (
+            <Setup onProgress={setSetup} onClose={() => setView("inbox")} />
           ) : view === "reports" ? (
             <Reports directory={directory} onOpenConversation={openConversation} onOpenBooking={openBooking} />
           ) : view === "account" ? (

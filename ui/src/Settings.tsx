@@ -86,7 +86,7 @@ export function Settings({ tasksVersion = 0 }: { tasksVersion?: number }) {
   );
 }
 
-function Hours() {
+export function Hours() {
   const [schedule, reload, error] = useResource(endpoints.schedule.get);
   const [exceptions, reloadExceptions] = useResource(endpoints.scheduleExceptions.list);
   const [week, setWeek] = useState<WeeklyHours | null>(null);
@@ -168,7 +168,7 @@ function Hours() {
   );
 }
 
-function Services() {
+export function Services() {
   const [services, reload, error] = useResource(endpoints.services.list);
   const [run, note] = useAction();
   const [draft, setDraft] = useState({ name: "", duration: "30", price: "" });
@@ -212,7 +212,7 @@ function Services() {
   );
 }
 
-function StaffSettings() {
+export function StaffSettings() {
   const [staff, reloadStaff, error] = useResource(endpoints.staff.list);
   const [invitations, reloadInvitations] = useResource(endpoints.invitations.list);
   const [run, note] = useAction();
@@ -436,7 +436,7 @@ function connectChannel<K extends ChannelKind>(kind: K, values: Record<string, s
   return endpoints.channels.connect(kind, setup);
 }
 
-function Channels() {
+export function Channels() {
   const [channels, reload, error] = useResource(endpoints.channels.list);
   const [run, note] = useAction();
   const [kind, setKind] = useState<ChannelKind | null>(null);

@@ -3,6 +3,7 @@ import { call, ConsoleError } from "./api";
 import type { Session } from "./bindings/Session";
 import type { Keep } from "./bindings/Keep";
 import type { TwoFactorEnrolment } from "./bindings/TwoFactorEnrolment";
+import { localTimeZone, newBusinessProblems, timeZones } from "./setup";
 
 /** Where a sign-in can be kept on this computer: the system keyring when it works; otherwise the
  * person chooses between an encrypted file (a passphrase opens it after a restart) and this
@@ -25,7 +26,11 @@ export function signInMessage(err: unknown, asked: boolean): string {
   return err.kind === "refused" ? "That email and password do not match." : err.message;
 }
 
-export function SignIn({ keyring, onSignedIn }: { keyring: boolean; onSignedIn: (s: Session) => void }) {
+/** The sign-in screen; it can also create a new business (the service's signup), after which
+ * `onSignedIn` is told the business is new so the first-run setup opens. */
+export function SignIn({ keyring, onSignedIn }: { keyring: boolean; onSignedIn: (s: Session, newBusiness?: boolean) => void }) {
+  const [creating, setCreating] = useState(false);
+  const [business, setBusiness] = useState({ business_name: "", timezone: localTimeZone(), name: "" });
   const [server, setServer] = useState(() => localStorage.getItem("switchboard.server") ?? "http://127.0.0.1:8080");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
@@ -93,14 +98,23 @@ export function SignIn({ keyring, onSignedIn }: { keyring: boolean; onSignedIn: 
       setError("The two passphrases are not the same.");
       return;
     }
+    const zones = timeZones();
+    const problems = creating ? newBusinessProblems({ ...business, email, password }, zones) : [];
+    if (problems.length > 0) {
+      setError(problems.join(" "));
+      return;
+    }
     setBusy(true);
     setError(null);
     try {
-      const session = await call({ cmd: "sign_in", server, email, password, code: code || null, keep, passphrase: keep === "file" ? passphrase : null });
+      const kept = { keep, passphrase: keep === "file" ? passphrase : null };
+      const session = creating
+        ? await call({ cmd: "sign_up", server, ...business, timezone: business.timezone.trim(), email, password, ...kept })
+        : await call({ cmd: "sign_in", server, email, password, code: code || null, ...kept });
       // The address is not a secret; the password never leaves this form (only the refresh
       // token the service hands back is kept, where the person chose).
       localStorage.setItem("switchboard.server", server);
-      onSignedIn(session);
+      onSignedIn(session, creating);
     } catch (err) {
       if (err instanceof ConsoleError && err.code === "two_factor_enrolment_required") {
         try {
@@ -114,6 +128,8 @@ export function SignIn({ keyring, onSignedIn }: { keyring: boolean; onSignedIn: 
       }
       setError(signInMessage(err, code !== null));
       if (err instanceof ConsoleError && err.code === "two_factor_required") setCode((c) => c ?? "");
+      const refused = err instanceof ConsoleError && err.kind === "refused";
+      setError(refused && !creating ? "That email and password do not match." : refused && err.code === "email_taken" ? "There is already an account with that email: sign in instead." : (err as Error).message);
     } finally {
       setBusy(false);
     }
@@ -121,20 +137,37 @@ export function SignIn({ keyring, onSignedIn }: { keyring: boolean; onSignedIn: 
 
   return (
     <main className="signin">
-      <form onSubmit={submit} aria-label="Sign in">
+      <form onSubmit={submit} aria-label={creating ? "New business" : "Sign in"}>
         <h1>Switchboard</h1>
-        <p className="muted">Sign in to your front desk.</p>
+        <p className="muted">{creating ? "Create your business. A short setup follows; you can skip any step." : "Sign in to your front desk."}</p>
         <label>
           Server address
           <input name="server" value={server} onChange={(e) => setServer(e.target.value)} required />
         </label>
+        {creating ? (
+          <>
+            <label>
+              Business name
+              <input name="business-name" value={business.business_name} onChange={(e) => setBusiness({ ...business, business_name: e.target.value })} required autoFocus />
+            </label>
+            <label>
+              Time zone
+              <input name="timezone" list="signup-zones" value={business.timezone} onChange={(e) => setBusiness({ ...business, timezone: e.target.value })} required />
+            </label>
+            <datalist id="signup-zones">{timeZones().map((z) => <option key={z} value={z} />)}</datalist>
+            <label>
+              Your name
+              <input name="name" autoComplete="name" value={business.name} onChange={(e) => setBusiness({ ...business, name: e.target.value })} required />
+            </label>
+          </>
+        ) : null}
         <label>
           Email
-          <input name="email" type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required autoFocus />
+          <input name="email" type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required autoFocus={!creating} />
         </label>
         <label>
           Password
-          <input name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
+          <input name="password" type="password" autoComplete={creating ? "new-password" : "current-password"} value={password} onChange={(e) => setPassword(e.target.value)} required />
         </label>
         {code !== null ? (
           <label>
@@ -168,7 +201,10 @@ export function SignIn({ keyring, onSignedIn }: { keyring: boolean; onSignedIn: 
           </fieldset>
         )}
         {error ? <p className="error" role="alert">{error}</p> : null}
-        <button type="submit" className="primary" disabled={busy}>{busy ? "Signing in…" : "Sign in"}</button>
+        <button type="submit" className="primary" disabled={busy}>{busy ? (creating ? "Creating…" : "Signing in…") : creating ? "Create business" : "Sign in"}</button>
+        <button type="button" className="link" onClick={() => { setCreating(!creating); setError(null); }}>
+          {creating ? "I already have an account: sign in" : "New here? Create a business"}
+        </button>
       </form>
     </main>
   );

@@ -48,6 +48,7 @@ interface Answers {
   sign_in: Session;
   sign_in_enrol: TwoFactorEnrolment;
   sign_in_enrol_confirm: EnrolledSession;
+  sign_up: Session;
   unlock: Session;
   sign_out: null;
   inbox: InboxPage;

@@ -49,6 +49,9 @@ import type { UpdateStaff } from "./bindings/UpdateStaff";
 import type { VapiChannelSetup } from "./bindings/VapiChannelSetup";
 import type { WhatsappChannelSetup } from "./bindings/WhatsappChannelSetup";
 import type { JsonValue } from "./bindings/serde_json/JsonValue";
+import type { SetupProgress } from "./bindings/SetupProgress";
+import type { SetupState } from "./bindings/SetupState";
+import type { SetupStep } from "./bindings/SetupStep";
 
 /** One request. The console hands back the service's JSON unchanged (`null` for 204 No Content),
  * so the answer is the endpoint's documented response type. */
@@ -152,4 +155,10 @@ export const calendarTasks = {
 export const business = {
   get: () => request<Business>("get", "/v1/business"),
   update: (changes: Partial<UpdateBusiness>) => request<Business>("patch", "/v1/business", changes),
+};
+
+/** The first-run setup of a new business, kept by the service (it follows the owner to another computer). */
+export const setup = {
+  get: () => request<SetupProgress>("get", "/v1/setup"),
+  mark: (step: SetupStep, state: SetupState) => request<SetupProgress>("patch", "/v1/setup", { step, state }),
 };

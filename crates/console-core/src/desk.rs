@@ -58,6 +58,21 @@ pub enum Command {
         #[serde(default)]
         passphrase: Option<String>,
     },
+    /// Creates a new business (the service's signup: its name and IANA time zone, the owner's
+    /// name, email and password) and signs in as its owner, keeping the sign-in as `SignIn`
+    /// does. The first-run setup follows (`/v1/setup` through `Settings`). → [`Session`]
+    SignUp {
+        server: String,
+        business_name: String,
+        timezone: String,
+        name: String,
+        email: String,
+        password: String,
+        #[serde(default)]
+        keep: Option<Keep>,
+        #[serde(default)]
+        passphrase: Option<String>,
+    },
     /// Opens a sign-in kept in an encrypted file (after a restart). → [`Session`]
     Unlock { passphrase: String },
     /// Signs out and forgets this person's data on this computer. → null
@@ -258,8 +273,8 @@ pub enum SettingsMethod {
 
 /// What settings may reach: the business's configuration, not its customers or conversations
 /// (those go through the outbox, so they work offline and are never applied twice).
-const SETTINGS: [&str; 13] =
-    ["/v1/automations", "/v1/calendar-tasks", "/v1/calendar-feeds", "/v1/schedule", "/v1/schedule-exceptions", "/v1/services", "/v1/staff", "/v1/invitations", "/v1/canned-responses", "/v1/assistant", "/v1/channels", "/v1/whatsapp-templates", "/v1/business"];
+const SETTINGS: [&str; 14] =
+    ["/v1/setup", "/v1/automations", "/v1/calendar-tasks", "/v1/calendar-feeds", "/v1/schedule", "/v1/schedule-exceptions", "/v1/services", "/v1/staff", "/v1/invitations", "/v1/canned-responses", "/v1/assistant", "/v1/channels", "/v1/whatsapp-templates", "/v1/business"];
 
 /// The service's address as typed on the sign-in screen.
 fn server_address(server: &str) -> Result<String, DeskError> {
@@ -498,6 +513,10 @@ impl Desk {
                 self.start_sync().await?;
                 Ok(json!(EnrolledSession { session: self.session().await, recovery_codes: enrolled.recovery_codes }))
             }
+            C::SignUp { server, business_name, timezone, name, email, password, keep, passphrase } => {
+                let request = protocol::SignupRequest { business_name, timezone, name, email, password };
+                self.sign_up(server, request, keep.unwrap_or(Keep::Keyring), passphrase).await
+            }
             C::Unlock { passphrase } => {
                 self.console.read().await.unlock(&passphrase)?;
                 self.start_sync().await?;
@@ -693,6 +712,14 @@ impl Desk {
         let server = server_address(&server)?;
         self.stop().await;
         self.console.write().await.login_with_code(&server, email.trim(), &password, code.as_deref(), keep, passphrase.as_deref()).await?;
+        self.start_sync().await?;
+        Ok(json!(self.session().await))
+    }
+
+    async fn sign_up(&self, server: String, request: protocol::SignupRequest, keep: Keep, passphrase: Option<String>) -> Result<Value, DeskError> {
+        let server = server_address(&server)?;
+        self.stop().await;
+        self.console.write().await.signup_keeping(&server, request, keep, passphrase.as_deref()).await?;
         self.start_sync().await?;
         Ok(json!(self.session().await))
     }

@@ -222,6 +222,16 @@ impl Console {
         self.adopt(server, email, credentials, keep, tokens).await
     }
 
+    /// Creates a new business with its owner (the service's signup) and signs in as that owner,
+    /// keeping the sign-in where asked, exactly as [`Console::login_keeping`] does.
+    pub async fn signup_keeping(&mut self, server: &str, request: protocol::SignupRequest, keep: Keep, passphrase: Option<&str>) -> Result<Account, ConsoleError> {
+        let server = server.trim_end_matches('/');
+        let credentials = self.credentials_for(server, &request.email, keep, passphrase)?;
+        let http = reqwest::Client::new();
+        let tokens = transport::signup(&http, server, &request).await?;
+        self.adopt(server, &request.email, credentials, keep, tokens).await
+    }
+
     /// Signs in with tokens the service has already issued (enrolling in two-factor at sign-in
     /// ends with them), keeping the sign-in as [`Console::login_keeping`] does.
     pub async fn login_with_tokens(&mut self, server: &str, email: &str, tokens: protocol::AuthTokens, keep: Keep, passphrase: Option<&str>) -> Result<Account, ConsoleError> {

@@ -182,6 +182,15 @@ pub async fn finish_enrolment(http: &reqwest::Client, server: &str, challenge: &
     response.json().await.map_err(offline)
 }
 
+/// Creates a new business and its owner (`POST /v1/auth/signup`), signed in at once.
+pub async fn signup(http: &reqwest::Client, server: &str, request: &protocol::SignupRequest) -> Result<AuthTokens, TransportError> {
+    let response = http.post(format!("{}/v1/auth/signup", server.trim_end_matches('/'))).json(request).send().await.map_err(offline)?;
+    if !response.status().is_success() {
+        return Err(error_from(response).await);
+    }
+    response.json().await.map_err(offline)
+}
+
 /// The real transport: HTTP and a WebSocket to one service.
 pub struct HttpTransport {
     server: String,

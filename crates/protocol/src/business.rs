@@ -129,3 +129,54 @@ wire! {
         pub recording_message_ids: Vec<crate::ids::MessageId>,
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// First run: the short setup a new business goes through after signing up.
+
+wire_enum! {
+    /// One step of the first-run setup, in the order the console offers them.
+    SetupStep {
+        Timezone = "timezone",
+        Hours = "hours",
+        Services = "services",
+        Staff = "staff",
+        Channel = "channel",
+    }
+}
+
+wire_enum! {
+    /// Where a setup step stands: `todo`, `done` (saved in the setup, or already true of the
+    /// business: a service exists, a colleague is invited, a channel is connected) or `skipped`
+    /// (for later; it can be resumed at any time).
+    SetupState {
+        Todo = "todo",
+        Done = "done",
+        Skipped = "skipped",
+    }
+}
+
+wire! {
+    #[derive(PartialEq)]
+    pub struct SetupStepStatus {
+        pub step: SetupStep,
+        pub state: SetupState,
+    }
+}
+
+wire! {
+    /// `GET /v1/setup`: every step in order. `complete` when none is left to do (skipped ones
+    /// count as handled; the console stops offering the setup but keeps it reachable).
+    #[derive(PartialEq)]
+    pub struct SetupProgress {
+        pub steps: Vec<SetupStepStatus>,
+        pub complete: bool,
+    }
+}
+
+request! {
+    /// `PATCH /v1/setup`: mark one step done, skipped, or to do again (resume).
+    pub struct UpdateSetupStep {
+        pub step: SetupStep,
+        pub state: SetupState,
+    }
+}

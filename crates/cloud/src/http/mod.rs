@@ -80,6 +80,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::routes::security::router())
         .merge(crate::routes::privacy::router())
         .merge(crate::routes::business::router())
+        .merge(crate::routes::setup::router())
         .merge(crate::routes::staff::router())
         .merge(crate::routes::customers::router())
         .merge(crate::routes::services::router())

@@ -21,6 +21,7 @@ pub mod retell;
 pub mod schedule;
 pub mod security;
 pub mod services;
+pub mod setup;
 pub mod staff;
 pub mod sync;
 pub mod twilio;

@@ -13,6 +13,7 @@
 //! pool. (Login attempts are rate-limited by the HTTP service, per account and client address.)
 
 pub mod business;
+pub mod first_run;
 pub mod security;
 pub mod staff;
 
