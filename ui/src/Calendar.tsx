@@ -14,6 +14,7 @@ import type { Customer } from "./bindings/Customer";
 import type { Directory } from "./bindings/Directory";
 import { CalendarTasks, useCalendarTasks } from "./CalendarTasks";
 import { mayBook, slotError, slotState, type SlotState } from "./slots";
+import { layout, stepPerson, weekPerson } from "./week";
 
 const localizer = dateFnsLocalizer({ format, parse, startOfWeek: (d: Date) => startOfWeek(d, { weekStartsOn: 1 }), getDay, locales: { "en-GB": enGB } });
 
@@ -34,8 +35,12 @@ const DnDCalendar = withDragAndDrop<Item, { id: string; title: string }>(Calenda
 /// A booking to show (from a report's rows): its day, and its details once it is loaded.
 export type CalendarFocus = { bookingId: string; start: string; nonce: number };
 
-export function CalendarView({ version, tasksVersion = 0, directory, focus = null }: { version: number; tasksVersion?: number; directory: Directory; focus?: CalendarFocus | null }) {
+export function CalendarView({ version, tasksVersion = 0, directory, focus = null, me = null }: { version: number; tasksVersion?: number; directory: Directory; focus?: CalendarFocus | null; me?: string | null }) {
   const [view, setView] = useState<View>(Views.DAY);
+  // The week view shows one person's week (see week.ts for why).
+  const [picked, setPicked] = useState<string | null>(null);
+  const person = weekPerson(directory.staff, picked, me);
+  const drawn = layout(view === Views.WEEK ? "week" : "day", directory.staff, person);
   const [date, setDate] = useState(() => (focus ? new Date(focus.start) : new Date()));
   const [entries, setEntries] = useState<CalendarEntry[]>([]);
   const [message, setMessage] = useState<string | null>(null);
@@ -77,8 +82,7 @@ export function CalendarView({ version, tasksVersion = 0, directory, focus = nul
 
   // Cancelled bookings stay on the calendar, marked, but take no time (the service, asked
   // through `check_slot`, does not count them).
-  const shown: Item[] = entries.map((e) => ({ id: e.booking.id, title: `${e.customer_name} · ${directory.services.find((s) => s.id === e.booking.service_id)?.name ?? ""}`, start: new Date(e.booking.start), end: new Date(e.booking.end), resourceId: e.booking.staff_id, entry: e }));
-  const resources = directory.staff.map((s) => ({ id: s.id, title: s.name }));
+  const shown: Item[] = entries.filter(drawn.shows).map((e) => ({ id: e.booking.id, title: `${e.customer_name} · ${directory.services.find((s) => s.id === e.booking.service_id)?.name ?? ""}`, start: new Date(e.booking.start), end: new Date(e.booking.end), resourceId: e.booking.staff_id, entry: e }));
   useEffect(() => {
     const item = pending ? shown.find((i) => i.id === pending) : undefined;
     if (item) {
@@ -128,6 +132,15 @@ export function CalendarView({ version, tasksVersion = 0, directory, focus = nul
     <main className="calendar" aria-label="Calendar">
       {message ? <p className="error" role="alert">{message}</p> : null}
       <div className="calendar-tools">
+        {view === Views.WEEK && person ? (
+          <span className="week-person" data-testid="week-person">
+            <button className="link" aria-label="Previous person's week" onClick={() => setPicked(stepPerson(directory.staff, person, -1))}>‹</button>
+            <select aria-label="Whose week" value={person} onChange={(e) => setPicked(e.target.value)}>
+              {directory.staff.map((s) => <option key={s.id} value={s.id}>{s.id === me ? `${s.name} (you)` : s.name}</option>)}
+            </select>
+            <button className="link" aria-label="Next person's week" onClick={() => setPicked(stepPerson(directory.staff, person, 1))}>›</button>
+          </span>
+        ) : null}
         {tasks.length ? <button className="chip active" onClick={() => setShowTasks(!showTasks)} aria-expanded={showTasks}>Changed in Google ({tasks.length})</button> : null}
         <button className={soon.length ? "chip active" : "chip"} onClick={() => setShowSoon(!showSoon)} aria-expanded={showSoon}>Unconfirmed soon ({soon.length})</button>
       </div>
@@ -160,7 +173,7 @@ export function CalendarView({ version, tasksVersion = 0, directory, focus = nul
         events={shown}
         components={{ event: BookingEvent }}
         draggableAccessor={(e) => e.entry.booking.status !== "cancelled"}
-        resources={resources}
+        resources={drawn.resources}
         resourceIdAccessor="id"
         resourceTitleAccessor="title"
         views={[Views.DAY, Views.WEEK]}
@@ -178,7 +191,7 @@ export function CalendarView({ version, tasksVersion = 0, directory, focus = nul
         selectable
         onSelectSlot={({ start, resourceId }) => {
           setSelected(null);
-          setSlot({ start: new Date(start), staffId: (resourceId as string | undefined) ?? directory.staff[0]?.id ?? "" });
+          setSlot({ start: new Date(start), staffId: (resourceId as string | undefined) ?? person ?? "" });
         }}
         eventPropGetter={(e) => ({ className: [e.entry.by_assistant ? "by-assistant" : "", e.entry.local ? "local-pending" : "", `booking-${confirmationState(e.entry.booking)}`].join(" ") })}
       />
