@@ -39,7 +39,12 @@ fn options() -> Options {
             "--headless" => headless = true,
             "--data-dir" => data_dir = args.next().map(PathBuf::from),
             "--help" | "-h" => {
-                println!("switchboard [--headless] [--data-dir DIR]\n  --headless   sync, send and notify without a window\n  --data-dir   where the local copy and outbox live");
+                println!("switchboard [--headless] [--data-dir DIR]\n  --headless   sync, send and notify without a window\n  --data-dir   where the local copy and outbox live\n  --version    print the version and exit");
+                std::process::exit(0);
+            }
+            // Installers' smoke tests and support ask this first.
+            "--version" | "-V" => {
+                println!("switchboard {}", env!("CARGO_PKG_VERSION"));
                 std::process::exit(0);
             }
             // Launchers (WebDriver, desktop files) may add their own; they are not ours to refuse.

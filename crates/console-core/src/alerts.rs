@@ -247,6 +247,11 @@ pub trait Notifier: Send + Sync + 'static {
     fn notify<'a>(&'a self, alert: &'a Alert) -> BoxFuture<'a, ()>;
 }
 
+/// The desktop app's identifier (`tauri.conf.json`): Windows and macOS attribute notifications
+/// to the installed app by it.
+#[cfg_attr(not(any(target_os = "windows", target_os = "macos")), allow(dead_code))]
+const APP_IDENTIFIER: &str = "app.switchboard.console";
+
 /// Native notifications (org.freedesktop.Notifications on Linux, via notify-rust). With
 /// [`DesktopNotifier::on_open`], clicking a notification about a conversation hands its id over
 /// (the app opens it); with [`DesktopNotifier::on_reports`], clicking the weekly summary says so
@@ -277,6 +282,19 @@ impl Notifier for DesktopNotifier {
         Box::pin(async move {
             let mut n = notify_rust::Notification::new();
             n.appname("Switchboard").summary(&alert.title).body(&alert.body);
+            // Windows shows a toast as the app whose Start-menu shortcut carries this
+            // AppUserModelID (the NSIS and MSI installers make it from the identifier); without
+            // it the toast would be PowerShell's.
+            #[cfg(target_os = "windows")]
+            n.app_id(APP_IDENTIFIER);
+            // macOS attributes notifications to a bundle identifier, asked once per process.
+            #[cfg(target_os = "macos")]
+            {
+                static SET: std::sync::Once = std::sync::Once::new();
+                SET.call_once(|| {
+                    let _ = notify_rust::set_application(APP_IDENTIFIER);
+                });
+            }
             #[cfg(all(unix, not(target_os = "macos")))]
             {
                 n.hint(notify_rust::Hint::Category(match alert.kind {
