@@ -95,7 +95,7 @@ async fn a_new_business_is_created_from_the_sign_in_screen_and_set_up_across_res
 
     // The owner on another computer: the same progress; the skipped hours are resumed there.
     let other = Desk::open(second.path(), None, quick()).await.unwrap();
-    other.dispatch(Command::SignIn { server: app.base.clone(), email: email.clone(), password: "nails all day".into(), keep: Some(Keep::Session), passphrase: None }).await.unwrap();
+    other.dispatch(Command::SignIn { server: app.base.clone(), email: email.clone(), password: "nails all day".into(), code: None, keep: Some(Keep::Session), passphrase: None }).await.unwrap();
     let progress = other.dispatch(settings(SettingsMethod::Get, "/v1/setup", None)).await.unwrap();
     assert_eq!(states(&progress), expect(&[("timezone", "done"), ("hours", "skipped"), ("services", "done"), ("staff", "done"), ("channel", "todo")]));
     let resumed = other.dispatch(settings(SettingsMethod::Patch, "/v1/setup", Some(json!({"step": "hours", "state": "todo"})))).await.unwrap();
