@@ -63,4 +63,41 @@ async fn the_calendar_asks_the_service_whether_a_time_can_be_booked(mut app: Tes
     desk.stop().await;
 }
 
+
+/// The screens show and hide by what the service says this person may do: the list comes with
+/// the sign-in, and a role changed by an owner reaches the open console through the next sync
+/// welcome (the service closes the socket on a role change), without signing in again.
+async fn the_console_learns_what_the_role_allows_from_the_service(app: TestApp) {
+    console_core::credentials::use_mock_store();
+    let dir = tempfile::tempdir().unwrap();
+    let owner = app.signup("desk-perms").await;
+    let agent = app.add_staff(&owner, "agent").await;
+    let desk = Desk::open(dir.path(), None, quick()).await.unwrap();
+    let mut events = desk.subscribe();
+    let session = desk
+        .dispatch(Command::SignIn { server: app.base.clone(), email: agent.email.clone(), password: agent.password.clone(), keep: None, passphrase: None })
+        .await
+        .unwrap();
+    assert_eq!(session["permissions"], json!(["handle_conversations"]), "{session}");
+
+    let promoted = app.patch(&format!("/v1/staff/{}", agent.staff_id), &owner.access, json!({"role": "admin"})).await;
+    assert_eq!(promoted.status, StatusCode::OK, "{promoted:?}");
+    let admins = json!(["handle_conversations", "manage_catalog", "manage_business", "manage_staff", "delete_data", "view_reports"]);
+    let told = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+        loop {
+            match events.recv().await {
+                Ok(console_core::Event::Permissions { permissions }) => return serde_json::to_value(permissions).unwrap(),
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(e) => panic!("events ended: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("the console hears the new permissions");
+    assert_eq!(told, admins);
+    let session = desk.dispatch(Command::Session).await.unwrap();
+    assert_eq!(session["permissions"], admins, "{session}");
+    desk.stop().await;
+}
+
 }

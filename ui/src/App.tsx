@@ -17,6 +17,7 @@ import type { CalendarFocus } from "./Calendar";
 import type { SetupProgress } from "./bindings/SetupProgress";
 import * as endpoints from "./endpoints";
 import { setupTab } from "./setup";
+import { views, type View } from "./permissions";
 
 // The calendar and settings load when first opened: the inbox, open all day, starts lighter.
 const CalendarView = lazy(() => import("./Calendar").then((m) => ({ default: m.CalendarView })));
@@ -38,7 +39,7 @@ export function App() {
   const [session, setSession] = useState<Session | null>(null);
   const [status, setStatus] = useState<Status | null>(null);
   const [directory, setDirectory] = useState<Directory>({ wait_target_minutes: 5, staff: [], services: [], canned_responses: [], templates: [] });
-  const [view, setView] = useState<"inbox" | "calendar" | "reports" | "settings" | "account" | "setup">("inbox");
+  const [picked, setView] = useState<View>("inbox");
   // Where the first-run setup stands (owners and admins; kept by the service).
   const [setup, setSetup] = useState<SetupProgress | null>(null);
   const [conversationId, setConversationId] = useState<string | null>(null);
@@ -96,6 +97,8 @@ export function App() {
           statusEvents.current += 1;
           setStatus(e.status);
         }
+        // The role changed: the service's new list shows and hides views at once.
+        if (e.type === "permissions") setSession((s) => (s ? { ...s, permissions: e.permissions } : s));
       }
     };
     const stop = listen((e) => {
@@ -167,6 +170,9 @@ export function App() {
     );
 
   const me = session.account.staff_id;
+  const shown = views(session.permissions);
+  // A view taken away (the role changed while it was open) falls back to the inbox.
+  const view = shown.includes(picked) ? picked : "inbox";
   async function signOut() {
     try {
       await call({ cmd: "sign_out" });
@@ -186,14 +192,11 @@ export function App() {
         <nav>
           <button className={view === "inbox" ? "tab active" : "tab"} onClick={() => setView("inbox")}>Inbox</button>
           <button className={view === "calendar" ? "tab active" : "tab"} onClick={() => setView("calendar")}>Calendar</button>
-          {session.account.role !== "agent" ? (
-            <>
-              <button className={view === "reports" ? "tab active" : "tab"} onClick={() => setView("reports")}>Reports</button>
-              <button className={view === "settings" ? "tab active" : "tab"} onClick={() => setView("settings")}>Settings</button>
-              {setupTab(setup) || view === "setup" ? (
-                <button className={view === "setup" ? "tab active" : "tab"} onClick={() => setView("setup")}>{setupTab(setup) ?? "Setup"}</button>
-              ) : null}
-            </>
+          {/* What this person may open is the service's to say (`permissions.ts`). */}
+          {shown.includes("reports") ? <button className={view === "reports" ? "tab active" : "tab"} onClick={() => setView("reports")}>Reports</button> : null}
+          {shown.includes("settings") ? <button className={view === "settings" ? "tab active" : "tab"} onClick={() => setView("settings")}>Settings</button> : null}
+          {shown.includes("setup") && (setupTab(setup) || view === "setup") ? (
+            <button className={view === "setup" ? "tab active" : "tab"} onClick={() => setView("setup")}>{setupTab(setup) ?? "Setup"}</button>
           ) : null}
         </nav>
         <StatusBar status={status} version={live.versions.outbox} />
@@ -237,13 +240,13 @@ export function App() {
           {view === "calendar" ? (
             <CalendarView version={live.versions.calendar} tasksVersion={live.versions.tasks} directory={directory} focus={calendarFocus} me={me} />
           ) : view === "setup" ? (
-            <Setup onProgress={setSetup} onClose={() => setView("inbox")} />
+            <Setup onProgress={setSetup} onClose={() => setView("inbox")} permissions={session.permissions} />
           ) : view === "reports" ? (
             <Reports directory={directory} onOpenConversation={openConversation} onOpenBooking={openBooking} />
           ) : view === "account" ? (
             <Account role={session.account.role} />
           ) : (
-            <Settings tasksVersion={live.versions.tasks} />
+            <Settings tasksVersion={live.versions.tasks} permissions={session.permissions} />
           )}
         </Suspense>
       )}

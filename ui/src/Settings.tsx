@@ -15,12 +15,14 @@ import type { CreateInvitation } from "./bindings/CreateInvitation";
 import type { CreateScheduleException } from "./bindings/CreateScheduleException";
 import type { CreateService } from "./bindings/CreateService";
 import type { HoursProblem } from "./bindings/HoursProblem";
+import type { Permission } from "./bindings/Permission";
 import type { Role } from "./bindings/Role";
 import type { UpdateAssistantSettings } from "./bindings/UpdateAssistantSettings";
 import type { WeeklyHours } from "./bindings/WeeklyHours";
 import * as endpoints from "./endpoints";
 import type { ChannelKind, ChannelSetups, RemovableChannel } from "./endpoints";
 import { DAYS, dayName, formatPrice, parsePrice } from "./hours";
+import { assignableRoles, settingsTabs, type SettingsTab } from "./permissions";
 
 /** Loads with `get` (one of `endpoints`, so it stays the same function), and gives a reload for
  * after a change. */
@@ -58,21 +60,24 @@ function useAction(): [(f: () => Promise<unknown>, done?: string) => Promise<boo
   return [run, note ? <p className={note.ok ? "ok-note" : "error"} role={note.ok ? "status" : "alert"}>{note.text}</p> : null];
 }
 
-const TABS = ["Opening hours", "Services", "Staff", "Canned responses", "Assistant", "Automations", "Channels", "Google Calendar", "Calendar feeds", "Retention", "Audit log"] as const;
+const ROLE_LABEL: Record<Role, string> = { owner: "Owner", admin: "Admin", agent: "Front desk" };
 
-export function Settings({ tasksVersion = 0 }: { tasksVersion?: number }) {
-  const [tab, setTab] = useState<(typeof TABS)[number]>("Opening hours");
+/** Only the tabs the service's permissions allow (`permissions.ts`). */
+export function Settings({ tasksVersion = 0, permissions }: { tasksVersion?: number; permissions: Permission[] }) {
+  const tabs = settingsTabs(permissions);
+  const [picked, setTab] = useState<SettingsTab>(tabs[0] ?? "Opening hours");
+  const tab = tabs.includes(picked) ? picked : tabs[0];
   return (
     <main className="settings" aria-label="Settings">
       <nav className="settings-tabs">
-        {TABS.map((t) => (
+        {tabs.map((t) => (
           <button key={t} className={t === tab ? "chip active" : "chip"} onClick={() => setTab(t)}>{t}</button>
         ))}
       </nav>
       <section className="settings-body">
         {tab === "Opening hours" && <Hours />}
         {tab === "Services" && <Services />}
-        {tab === "Staff" && <StaffSettings />}
+        {tab === "Staff" && <StaffSettings permissions={permissions} />}
         {tab === "Canned responses" && <Canned />}
         {tab === "Assistant" && <><Assistant /><WaitTarget /></>}
         {tab === "Automations" && <AutomationsSettings />}
@@ -212,7 +217,8 @@ export function Services() {
   );
 }
 
-export function StaffSettings() {
+export function StaffSettings({ permissions }: { permissions: Permission[] }) {
+  const roles = assignableRoles(permissions);
   const [staff, reloadStaff, error] = useResource(endpoints.staff.list);
   const [invitations, reloadInvitations] = useResource(endpoints.invitations.list);
   const [run, note] = useAction();
@@ -248,11 +254,14 @@ export function StaffSettings() {
               <td>{s.name}</td>
               <td>{s.email}</td>
               <td>
-                <select aria-label={`${s.name} role`} value={s.role} disabled={!s.active} onChange={(e) => run(() => endpoints.staff.update(s.id, { role: e.target.value as Role })).then((ok) => ok && reloadStaff())}>
-                  <option value="owner">Owner</option>
-                  <option value="admin">Admin</option>
-                  <option value="agent">Front desk</option>
-                </select>
+                {/* A role this person may not give (an owner, for an admin) is shown, not offered. */}
+                {roles.includes(s.role) ? (
+                  <select aria-label={`${s.name} role`} value={s.role} disabled={!s.active} onChange={(e) => run(() => endpoints.staff.update(s.id, { role: e.target.value as Role })).then((ok) => ok && reloadStaff())}>
+                    {roles.map((r) => <option key={r} value={r}>{ROLE_LABEL[r]}</option>)}
+                  </select>
+                ) : (
+                  ROLE_LABEL[s.role]
+                )}
               </td>
               <td>
                 {s.active ? <button className="link" onClick={() => run(() => endpoints.staff.deactivate(s.id), `${s.name} can no longer sign in.`).then((ok) => ok && reloadStaff())}>Deactivate</button> : "Deactivated"}
@@ -274,8 +283,7 @@ export function StaffSettings() {
       <form className="inline-form" onSubmit={send}>
         <input type="email" placeholder="colleague@example.com" aria-label="Invite email" required value={invite.email} onChange={(e) => setInvite({ ...invite, email: e.target.value })} />
         <select aria-label="Invite role" value={invite.role} onChange={(e) => setInvite({ ...invite, role: e.target.value as Role })}>
-          <option value="agent">Front desk</option>
-          <option value="admin">Admin</option>
+          {[...roles].reverse().map((r) => <option key={r} value={r}>{ROLE_LABEL[r]}</option>)}
         </select>
         <button type="submit">Invite</button>
       </form>

@@ -6,9 +6,10 @@ import type { SetupProgress } from "./bindings/SetupProgress";
 import type { SetupStep } from "./bindings/SetupStep";
 import * as endpoints from "./endpoints";
 import { Channels, Hours, Services, StaffSettings } from "./Settings";
+import type { Permission } from "./bindings/Permission";
 import { currentStep, nextStep, STEPS, stepsLeft, timeZones } from "./setup";
 
-export function Setup({ onProgress, onClose }: { onProgress: (p: SetupProgress) => void; onClose: () => void }) {
+export function Setup({ onProgress, onClose, permissions }: { onProgress: (p: SetupProgress) => void; onClose: () => void; permissions: Permission[] }) {
   const [progress, setProgress] = useState<SetupProgress | null>(null);
   const [picked, setPicked] = useState<SetupStep | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -66,7 +67,7 @@ export function Setup({ onProgress, onClose }: { onProgress: (p: SetupProgress) 
         {step === "timezone" ? <TimeZone onSaved={() => mark("done")} /> : null}
         {step === "hours" ? <Hours /> : null}
         {step === "services" ? <Services /> : null}
-        {step === "staff" ? <StaffSettings /> : null}
+        {step === "staff" ? <StaffSettings permissions={permissions} /> : null}
         {step === "channel" ? <Channels /> : null}
         <div className="setup-actions">
           {step !== "timezone" ? <button className="primary" onClick={() => mark("done")}>Done, next step</button> : null}

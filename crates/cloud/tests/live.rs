@@ -66,6 +66,45 @@ on_both_engines! {
 
 spawn = TestApp::spawn;
 
+/// What each person may do comes from the service, by name: at sign-in, in `GET /v1/me` and in
+/// the sync welcome; after a role change the next welcome carries the new list (the console
+/// shows and hides by it, never by the role).
+async fn the_service_tells_each_person_what_their_role_allows(app: TestApp) {
+    let owner = app.signup("perms").await;
+    let admin = app.add_staff(&owner, "admin").await;
+    let agent = app.add_staff(&owner, "agent").await;
+    let all = json!(["handle_conversations", "manage_catalog", "manage_business", "manage_staff", "delete_data", "manage_owners", "view_reports"]);
+    let admins = json!(["handle_conversations", "manage_catalog", "manage_business", "manage_staff", "delete_data", "view_reports"]);
+    let agents = json!(["handle_conversations"]);
+
+    let signed_in = app.call(reqwest::Method::POST, "/v1/auth/login", None, Some(json!({"email": agent.email, "password": agent.password}))).await;
+    assert_eq!(signed_in.body["permissions"], agents, "{signed_in:?}");
+    for (who, expected) in [(&owner, &all), (&admin, &admins), (&agent, &agents)] {
+        let me = app.get("/v1/me", &who.access).await;
+        assert_eq!(me.body["permissions"], *expected, "{me:?}");
+        assert_eq!(me.body["id"], who.staff_id.as_str(), "the staff member's own fields stay at the top level: {me:?}");
+    }
+    let welcome_of = |token: String| {
+        let app = &app;
+        async move {
+            let mut socket = connect(app).await;
+            say(&mut socket, &ClientFrame::Hello { token, client_id: "perms-device".into(), cursor: 0, protocol: protocol::SYNC_PROTOCOL }).await;
+            match next(&mut socket).await {
+                Some(ServerFrame::Welcome { permissions, .. }) => serde_json::to_value(permissions).unwrap(),
+                other => panic!("expected welcome, got {other:?}"),
+            }
+        }
+    };
+    assert_eq!(welcome_of(agent.access.clone()).await, agents);
+    assert_eq!(welcome_of(admin.access.clone()).await, admins);
+
+    // Promoted: the same token's next welcome (and /v1/me) carry what an admin may do.
+    let promoted = app.patch(&format!("/v1/staff/{}", agent.staff_id), &owner.access, json!({"role": "admin"})).await;
+    assert_eq!(promoted.status, reqwest::StatusCode::OK, "{promoted:?}");
+    assert_eq!(welcome_of(agent.access.clone()).await, admins);
+    assert_eq!(app.get("/v1/me", &agent.access).await.body["permissions"], admins);
+}
+
 async fn a_console_is_poked_after_each_commit_of_its_business(app: TestApp) {
     let a = app.signup("live-a").await;
     let b = app.signup("live-b").await;

@@ -346,6 +346,9 @@ pub struct Session {
     /// The signed-in person's name, once the directory has synced.
     pub name: Option<String>,
     pub status: Option<Status>,
+    /// What the signed-in person may do, as the service said (at sign-in, then in every sync
+    /// welcome): the screens show and hide by these names, never by the role.
+    pub permissions: Vec<protocol::Permission>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -473,7 +476,8 @@ impl Desk {
             Some(a) => console.store().entity(EntityKind::Staff, &a.staff_id).await.ok().flatten().and_then(|s| s.get("name").and_then(Value::as_str).map(str::to_owned)),
             None => None,
         };
-        Session { account, keep, locked, keyring, name, status }
+        let permissions = if account.is_some() { console.store().permissions().await.unwrap_or_default() } else { Vec::new() };
+        Session { account, keep, locked, keyring, name, status, permissions }
     }
 
     async fn kick(&self) {

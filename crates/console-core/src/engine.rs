@@ -96,6 +96,8 @@ pub enum Event {
     Typing { conversation_id: String, staff_id: String },
     Alert { alert: Alert },
     Status { status: Status },
+    /// What the signed-in person may do changed (their role did): the UI shows and hides by it.
+    Permissions { permissions: Vec<protocol::Permission> },
 }
 
 enum Command {
@@ -408,6 +410,13 @@ impl Engine {
             Ok(live) => live,
             Err(e) => return Exit::Lost(e),
         };
+        // What this person may do is the service's to say; a role change closes the socket and
+        // the next welcome carries the new list.
+        if !live.permissions.is_empty() {
+            if let Ok(true) = self.parts_store.set_permissions(&live.permissions).await {
+                let _ = self.events.send(Event::Permissions { permissions: std::mem::take(&mut live.permissions) });
+            }
+        }
         if let Err(e) = self.cycle().await {
             return Exit::Lost(e);
         }

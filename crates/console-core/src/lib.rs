@@ -269,6 +269,7 @@ impl Console {
         }
         credentials.store(&tokens.refresh_token)?;
         self.store.set_setting(KEEP_KEY, keep.as_str()).await?;
+        self.store.set_permissions(&tokens.permissions).await?;
         self.attach(account.clone(), credentials, Some(tokens.access_token));
         for (key, value) in ACCOUNT_KEYS.iter().zip([&account.server, &account.email, &account.staff_id, &account.business_id, &account.role]) {
             self.store.set_setting(key, value).await?;

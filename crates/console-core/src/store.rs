@@ -55,6 +55,8 @@ pub struct OutboxEntry {
     pub created_at: String,
 }
 
+const PERMISSIONS_KEY: &str = "permissions";
+
 #[derive(Clone)]
 pub struct LocalStore {
     pool: SqlitePool,
@@ -115,6 +117,21 @@ impl LocalStore {
     pub async fn remove_setting(&self, key: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM settings WHERE key = ?").bind(key).execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// What the signed-in person may do, as the service last said (at sign-in, then in every
+    /// sync welcome); empty before it has said.
+    pub async fn permissions(&self) -> Result<Vec<protocol::Permission>, StoreError> {
+        Ok(self.setting(PERMISSIONS_KEY).await?.and_then(|p| serde_json::from_str(&p).ok()).unwrap_or_default())
+    }
+
+    /// Keeps the service's list of what the signed-in person may do; `true` when it changed.
+    pub async fn set_permissions(&self, permissions: &[protocol::Permission]) -> Result<bool, StoreError> {
+        if self.permissions().await? == permissions {
+            return Ok(false);
+        }
+        self.set_setting(PERMISSIONS_KEY, &serde_json::to_string(permissions).expect("permissions serialise")).await?;
+        Ok(true)
     }
 
     /// The seq of the last change applied (0: nothing yet).

@@ -49,6 +49,8 @@ impl TransportError {
 /// and typing. The connection is gone when `frames` ends.
 pub struct Live {
     pub seq: i64,
+    /// What the signed-in person may do now, from the welcome (empty: the service did not say).
+    pub permissions: Vec<protocol::Permission>,
     pub frames: mpsc::Receiver<ServerFrame>,
     pub send: mpsc::Sender<ClientFrame>,
 }
@@ -322,11 +324,11 @@ impl HttpTransport {
             .send(WsMessage::Text(serde_json::to_string(&hello).expect("frames serialise").into()))
             .await
             .map_err(|e| TransportError::Offline(e.to_string()))?;
-        let seq = loop {
+        let (seq, permissions) = loop {
             match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
                 Ok(Some(Ok(WsMessage::Text(text)))) => {
-                    if let Ok(ServerFrame::Welcome { seq, .. }) = serde_json::from_str(&text) {
-                        break seq;
+                    if let Ok(ServerFrame::Welcome { seq, permissions, .. }) = serde_json::from_str(&text) {
+                        break (seq, permissions);
                     }
                 }
                 Ok(Some(Ok(WsMessage::Close(Some(frame))))) => {
@@ -378,7 +380,7 @@ impl HttpTransport {
                 }
             }
         });
-        Ok(Live { seq, frames, send })
+        Ok(Live { seq, permissions, frames, send })
     }
 }
 

@@ -284,7 +284,8 @@ impl Session {
         };
         let entry = PresenceEntry { staff_id: session.actor.staff_id.clone().into(), viewing: None };
         core.live.set_presence(core, &session.actor.business_id, session.id, Some(entry));
-        Ok((session, ServerFrame::Welcome { seq, protocol: SYNC_PROTOCOL }))
+        let permissions = accounts::permissions(session.actor.role);
+        Ok((session, ServerFrame::Welcome { seq, protocol: SYNC_PROTOCOL, permissions }))
     }
 
     /// Waits for the next thing to tell the console (cancel-safe: use it in a `select!` with the

@@ -8,6 +8,28 @@ wire_enum! {
     Role { Owner = "owner", Admin = "admin", Agent = "agent" }
 }
 
+wire_enum! {
+    /// Something a role allows. Which role allows what is the service's rule alone: it sends
+    /// the signed-in person's list (sign-in, `GET /v1/me`, the sync welcome) and the console
+    /// shows or hides things by these names, never by the role.
+    Permission {
+        /// Answer customers, handle conversations, edit customers, write notes, book.
+        HandleConversations = "handle_conversations",
+        /// Services, canned responses.
+        ManageCatalog = "manage_catalog",
+        /// Business settings: hours, the assistant, automations, channels, the audit log.
+        ManageBusiness = "manage_business",
+        /// Invite, change and deactivate staff; their hours, calendars and feeds.
+        ManageStaff = "manage_staff",
+        /// Delete customers and conversations.
+        DeleteData = "delete_data",
+        /// Make or unmake owners.
+        ManageOwners = "manage_owners",
+        /// The reports (figures, their rows, CSV exports).
+        ViewReports = "view_reports",
+    }
+}
+
 request! {
     pub struct SignupRequest {
         pub business_name: String,
@@ -55,6 +77,9 @@ wire! {
         pub business_id: BusinessId,
         pub staff_id: StaffId,
         pub role: Role,
+        /// What this role may do (the console shows and hides by these).
+        #[serde(default)]
+        pub permissions: Vec<Permission>,
         /// Short-lived JWT for `Authorization: Bearer`.
         pub access_token: String,
         /// Seconds until the access token expires.

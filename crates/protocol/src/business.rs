@@ -52,6 +52,15 @@ wire! {
     }
 }
 
+wire! {
+    /// `GET /v1/me`: the signed-in staff member, and what their role lets them do.
+    pub struct Me {
+        #[serde(flatten)]
+        pub staff: Staff,
+        pub permissions: Vec<crate::accounts::Permission>,
+    }
+}
+
 request! {
     #[derive(Default)]
     pub struct UpdateStaff {

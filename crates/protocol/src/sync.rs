@@ -344,8 +344,15 @@ wire! {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
-    /// After a good hello: the business's latest seq (pull if your cursor is behind).
-    Welcome { seq: i64, protocol: u32 },
+    /// After a good hello: the business's latest seq (pull if your cursor is behind), and what
+    /// the signed-in person may do now (a role change closes the socket with 4009; the next
+    /// welcome carries the new list).
+    Welcome {
+        seq: i64,
+        protocol: u32,
+        #[serde(default)]
+        permissions: Vec<crate::accounts::Permission>,
+    },
     /// Something was committed; pull. A hint: pokes may be lost, pulls are authoritative.
     Poke { seq: i64 },
     Presence { online: Vec<PresenceEntry> },

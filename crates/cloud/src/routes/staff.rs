@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use protocol::{CreateInvitation, CreatedInvitation, Invitation, Staff, UpdateStaff};
+use protocol::{CreateInvitation, CreatedInvitation, Invitation, Me, Staff, UpdateStaff};
 use switchboard_core::accounts::staff;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -21,10 +21,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_invitation))
 }
 
-/// The signed-in staff member.
+/// The signed-in staff member, with `permissions`: what their role lets them do (the console
+/// shows and hides by these names).
 #[utoipa::path(get, path = "/v1/me", tag = "staff", security(("bearer" = [])),
-    responses((status = 200, body = Staff), (status = 401, body = protocol::ErrorBody)))]
-async fn me(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<Staff>, ApiError> {
+    responses((status = 200, body = Me), (status = 401, body = protocol::ErrorBody)))]
+async fn me(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<Me>, ApiError> {
     Ok(axum::Json(staff::me(&state, &auth).await?))
 }
 

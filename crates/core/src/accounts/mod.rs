@@ -151,6 +151,7 @@ async fn issue_tokens(
         business_id: business_id.into(),
         staff_id: staff_id.into(),
         role,
+        permissions: permissions(role),
         access_token: keys.sign(staff_id, business_id, session_id, (now / 1000) as u64, keys.access_ttl_secs),
         expires_in: keys.access_ttl_secs,
         refresh_token,
@@ -283,25 +284,17 @@ fn parse_role(text: &str) -> Result<Role, Error> {
 // ---------------------------------------------------------------------------------------------
 // The extractor
 
-/// What a route needs to be allowed to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Permission {
-    /// Answer customers, handle conversations, edit customers, write notes.
-    HandleConversations,
-    /// Services, canned responses.
-    ManageCatalog,
-    /// Business settings.
-    ManageBusiness,
-    /// Invite, change and deactivate staff.
-    ManageStaff,
-    /// Delete customers and conversations.
-    DeleteData,
-    /// Make or unmake owners.
-    ManageOwners,
-    /// See the owner's reports (figures, their rows, CSV exports).
-    ViewReports,
+/// What a route needs to be allowed to do (the names are protocol's: the console shows and hides
+/// by them, and learns them from the service).
+pub use protocol::Permission;
+
+/// Everything a role allows, as the service tells the signed-in person (sign-in, `/v1/me`, the
+/// sync welcome).
+pub fn permissions(role: Role) -> Vec<Permission> {
+    Permission::ALL.iter().copied().filter(|p| role_allows(role, *p)).collect()
 }
 
+/// The one rule of who may do what.
 pub fn role_allows(role: Role, permission: Permission) -> bool {
     match role {
         Role::Owner => true,

@@ -4,7 +4,7 @@
 //! see `live`). A business always keeps at least one active owner, and only owners can make or
 //! unmake owners.
 
-use protocol::{CreateInvitation, CreatedInvitation, EntityKind, Invitation, Role, Staff, UpdateStaff};
+use protocol::{CreateInvitation, CreatedInvitation, EntityKind, Invitation, Me, Role, Staff, UpdateStaff};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 use sqlx::Row;
@@ -73,9 +73,11 @@ pub async fn require_active(conn: &mut AnyConnection, business_id: &str, id: &st
     }
 }
 
-/// The actor themselves.
-pub async fn me(core: &Core, actor: &Actor) -> Result<Staff, Error> {
-    get(&mut *core.db.reader().acquire().await?, &actor.business_id, &actor.staff_id).await
+/// The actor themselves, with what their role lets them do.
+pub async fn me(core: &Core, actor: &Actor) -> Result<Me, Error> {
+    let staff = get(&mut *core.db.reader().acquire().await?, &actor.business_id, &actor.staff_id).await?;
+    let permissions = super::permissions(staff.role);
+    Ok(Me { staff, permissions })
 }
 
 /// Everyone on the business's staff, active or not.
