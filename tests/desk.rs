@@ -101,3 +101,59 @@ async fn the_console_learns_what_the_role_allows_from_the_service(app: TestApp) 
 }
 
 }
+
+/// The failed-webhooks banner's commands (issue 13): an owner's console lists the webhooks the
+/// service kept as failed, with their reason, and retries one (202 without a body is an answer,
+/// not an error); an agent's console is refused the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owners_console_lists_and_retries_failed_webhooks() {
+    use console_core::desk::SettingsMethod;
+    use switchboard_testkit::whatsapp::*;
+    let (app, _fakes) = spawn_with_fakes(switchboard_testkit::Engine::Sqlite, |_| {}).await;
+    let owner = app.signup("banner").await;
+    let agent = app.add_staff(&owner, "agent").await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let good = notification(PHONE_ID, serde_json::Value::Null, json!([text("wamid.banner", "447700900124", "Hello?")]), serde_json::Value::Null);
+    assert_eq!(post_whatsapp_signed(&app, &good, &secret).await.0, StatusCode::OK);
+    // The cause: the stored event cannot be read; it fails after its retries.
+    sqlx::query("UPDATE webhook_events SET payload = 'not a notification' WHERE business_id = $1").bind(&owner.business_id).execute(app.db.writer()).await.unwrap();
+    for _ in 0..switchboard_cloud::intake::MAX_ATTEMPTS {
+        app.drain().await;
+        app.advance(std::time::Duration::from_secs(11 * 60));
+    }
+    app.drain().await;
+
+    let console = |who: switchboard_testkit::Tenant| {
+        let base = app.base.clone();
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let desk = Desk::open(dir.path(), None, quick()).await.unwrap();
+            desk.dispatch(Command::SignIn { server: base, email: who.email, password: who.password, keep: Some(console_core::credentials::Keep::Session), passphrase: None }).await.unwrap();
+            (desk, dir)
+        }
+    };
+    let (desk, _dir) = console(owner.clone()).await;
+    let list = || Command::Settings { method: SettingsMethod::Get, path: "/v1/webhook-events/failed".into(), body: None };
+    let failed = desk.dispatch(list()).await.unwrap();
+    let items = failed.as_array().unwrap();
+    assert_eq!(items.len(), 1, "{failed}");
+    assert_eq!(items[0]["provider"], "whatsapp");
+    assert!(!items[0]["reason"].as_str().unwrap().is_empty(), "{failed}");
+    let id = items[0]["id"].as_str().unwrap().to_owned();
+
+    let (agents_desk, _agents_dir) = console(agent).await;
+    let refused = agents_desk.dispatch(list()).await.unwrap_err();
+    assert_eq!((refused.kind.as_str(), refused.code.as_deref()), ("refused", Some("forbidden")), "{refused:?}");
+    agents_desk.stop().await;
+
+    // The cause is fixed; Retry puts it back in the queue and the message lands.
+    sqlx::query("UPDATE webhook_events SET payload = $2 WHERE business_id = $1").bind(&owner.business_id).bind(good.to_string()).execute(app.db.writer()).await.unwrap();
+    let retried = desk.dispatch(Command::Settings { method: SettingsMethod::Post, path: format!("/v1/webhook-events/{id}/retry"), body: None }).await.unwrap();
+    assert_eq!(retried, serde_json::Value::Null);
+    app.drain().await;
+    assert_eq!(desk.dispatch(list()).await.unwrap(), json!([]));
+    let conversations = app.get("/v1/conversations", &owner.access).await;
+    assert_eq!(conversations.body["items"][0]["last_message_preview"], "Hello?", "{conversations:?}");
+    desk.stop().await;
+}

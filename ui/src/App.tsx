@@ -12,6 +12,8 @@ import { Inbox } from "./Inbox";
 import { ConversationView } from "./Conversation";
 import { CustomerPanel } from "./CustomerPanel";
 import { StatusBar } from "./StatusBar";
+import { FailedWebhooks } from "./FailedWebhooks";
+import { seesFailedWebhooks } from "./webhooks";
 import { NewConversation } from "./NewConversation";
 import type { CalendarFocus } from "./Calendar";
 import type { SetupProgress } from "./bindings/SetupProgress";
@@ -203,6 +205,7 @@ export function App() {
         <button className={view === "account" ? "who tab active" : "who tab"} title={`${session.account.email}: your account (password, two-factor sign-in)`} onClick={() => setView("account")}>{session.name ?? session.account.email}</button>
         <button className="link" onClick={signOut}>Sign out</button>
       </header>
+      <div className="banners">{seesFailedWebhooks(session.account.role) ? <FailedWebhooks /> : null}</div>
       {view === "inbox" ? (
         <main className="inbox-layout">
           <Inbox version={live.versions.inbox} waitTarget={directory.wait_target_minutes} selected={conversationId} onOpen={(id, customer) => { setConversationId(id); setCustomerId(customer); setHistory(false); }} onNew={() => setStarting(true)} />

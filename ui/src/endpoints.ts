@@ -28,6 +28,7 @@ import type { CreatedInvitation } from "./bindings/CreatedInvitation";
 import type { CreateInvitation } from "./bindings/CreateInvitation";
 import type { CreateScheduleException } from "./bindings/CreateScheduleException";
 import type { CreateService } from "./bindings/CreateService";
+import type { FailedWebhook } from "./bindings/FailedWebhook";
 import type { HoursCheck } from "./bindings/HoursCheck";
 import type { Invitation } from "./bindings/Invitation";
 import type { InvitationId } from "./bindings/InvitationId";
@@ -149,6 +150,13 @@ export const googleCalendar = {
 export const calendarTasks = {
   apply: (id: CalendarTaskId) => request<CalendarTask>("post", `/v1/calendar-tasks/${id}/apply`),
   dismiss: (id: CalendarTaskId) => request<CalendarTask>("post", `/v1/calendar-tasks/${id}/dismiss`),
+};
+
+/** Webhooks acknowledged but not processed, kept with their reason (owners and admins); a retry
+ * puts one back in the queue (202, no body). */
+export const webhookEvents = {
+  failed: () => request<FailedWebhook[]>("get", "/v1/webhook-events/failed"),
+  retry: (id: string) => request<null>("post", `/v1/webhook-events/${encodeURIComponent(id)}/retry`),
 };
 
 /** The business itself: its name, time zone (the Reports screen's days are its local days) and currency. */

@@ -2,15 +2,14 @@
 //! tests start exactly what production runs (port 0, a fresh database).
 
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::Router;
-use governor::{Quota, RateLimiter};
 use tokio::net::TcpListener;
 
 use crate::config::ConfigError;
-use crate::http::{AppState, LoginLimits};
+use crate::http::limits::{Limits, TrustedProxies};
+use crate::http::AppState;
 use crate::store::{Db, StoreError};
 use crate::Core;
 use crate::Config;
@@ -23,6 +22,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Mail(#[from] switchboard_core::mail::MailConfigError),
+    #[error("SWITCHBOARD_TRUSTED_PROXIES: {0}")]
+    TrustedProxies(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -51,16 +52,13 @@ impl Application {
     pub async fn with_db(config: Config, db: Db) -> Result<Application, StartupError> {
         let key = config.resolved_encryption_key()?;
         switchboard_core::mail::Mailer::from_config(&config)?;
-        let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least one"));
-        let login_limits = Arc::new(LoginLimits {
-            per_account: RateLimiter::keyed(per_minute(config.login_attempts_per_account_per_minute)),
-            per_address: RateLimiter::keyed(per_minute(config.login_attempts_per_address_per_minute)),
-        });
+        let trusted_proxies = Arc::new(TrustedProxies::parse(&config.trusted_proxies).map_err(StartupError::TrustedProxies)?);
+        let limits = Arc::new(Limits::new(&config, db.clock().clone()));
         let listener = TcpListener::bind(config.bind).await.map_err(|source| StartupError::Bind { addr: config.bind, source })?;
         let core = Core::new(config, db, &key);
         let mut state_slot = None;
         let router = crate::http::app(|openapi| {
-            let state = AppState { core, login_limits, openapi };
+            let state = AppState { core, limits, trusted_proxies, openapi };
             state_slot = Some(state.clone());
             state
         });

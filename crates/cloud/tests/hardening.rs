@@ -523,3 +523,119 @@ async fn closed_within_a_second(socket: &mut Socket) -> u16 {
 fn text_msg(n: usize, body: &str) -> Value {
     text(&format!("wamid.conflict-{n}"), "447911200777", body)
 }
+
+/// A request from `client` as a reverse proxy on the loopback address forwards it.
+async fn via_proxy(app: &TestApp, client: &str, path: &str, body: Value) -> (StatusCode, Option<String>, Value) {
+    let res = app.client.post(format!("{}{path}", app.base)).header("x-forwarded-for", client).json(&body).send().await.unwrap();
+    let status = res.status();
+    let retry = res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+    (status, retry, res.json().await.unwrap_or(Value::Null))
+}
+
+fn signup_body(email: &str) -> Value {
+    json!({"business_name": "Limit Studio", "timezone": "Europe/London", "name": "Limit Owner", "email": email, "password": "correct horse battery"})
+}
+
+fn login_body(email: &str, password: &str) -> Value {
+    json!({"email": email, "password": password})
+}
+
+on_both_engines! {
+
+spawn = |e| TestApp::spawn_with(e, |c| {
+    c.signups_per_address_per_hour = 3;
+    c.trusted_proxies = "127.0.0.1".into();
+});
+
+/// Issue 12: sign-ups are limited per client address; behind a trusted proxy each client keeps its
+/// own limit (the proxy's `X-Forwarded-For`); a refused sign-up creates nothing, and the limit
+/// lifts as the service's clock moves (no waiting in the test).
+async fn signups_are_limited_per_client_address_behind_a_trusted_proxy(app: TestApp) {
+    let email = |n: u32| format!("signup-{n}-{}@example.com", switchboard_testkit::uuid_suffix());
+    for n in 0..3 {
+        let (status, _, body) = via_proxy(&app, "203.0.113.1", "/v1/auth/signup", signup_body(&email(n))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let refused = email(3);
+    let (status, retry, body) = via_proxy(&app, "203.0.113.1", "/v1/auth/signup", signup_body(&refused)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")), "{body}");
+    assert_eq!(retry.as_deref(), Some("1200"), "one sign-up per 20 minutes once the three are spent");
+    let r = app.call(Method::POST, "/v1/auth/login", None, Some(login_body(&refused, "correct horse battery"))).await;
+    assert_eq!(r.code(), "invalid_credentials", "the refused sign-up made no account");
+    // Another client behind the same proxy has its own limit.
+    let (status, _, body) = via_proxy(&app, "203.0.113.2", "/v1/auth/signup", signup_body(&email(4))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // A client cannot escape its limit by writing its own X-Forwarded-For: the proxy appends the
+    // address it saw, and that right-most untrusted one counts.
+    let (status, _, _) = via_proxy(&app, "198.51.100.9, 203.0.113.1", "/v1/auth/signup", signup_body(&email(5))).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    app.advance(Duration::from_secs(20 * 60));
+    let (status, _, body) = via_proxy(&app, "203.0.113.1", "/v1/auth/signup", signup_body(&email(6))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+}
+
+on_both_engines! {
+
+spawn = |e| TestApp::spawn_with(e, |c| {
+    c.login_attempts_per_account_per_minute = 3;
+    c.login_attempts_per_account_all_addresses_per_minute = 5;
+    c.login_attempts_per_address_per_minute = 100;
+    c.trusted_proxies = "127.0.0.0/8".into();
+});
+
+/// Issue 12: hammering a known email does not lock its owner out. One address guessing is
+/// limited on its own; many addresses guessing spend the account's soft limit, which then holds
+/// back new addresses but not the one the owner signed in from; a minute later (the service's
+/// clock) new addresses get in again.
+async fn hammering_a_known_email_does_not_lock_its_owner_out(app: TestApp) {
+    let owner = app.signup("hammered").await;
+    let desk = "198.51.100.7";
+    let (status, _, body) = via_proxy(&app, desk, "/v1/auth/login", login_body(&owner.email, &owner.password)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // One attacker: three wrong guesses, then refused, even with the right password.
+    for _ in 0..3 {
+        let (status, _, _) = via_proxy(&app, "203.0.113.66", "/v1/auth/login", login_body(&owner.email, "guess")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, retry, _) = via_proxy(&app, "203.0.113.66", "/v1/auth/login", login_body(&owner.email, &owner.password)).await;
+    assert_eq!((status, retry.as_deref()), (StatusCode::TOO_MANY_REQUESTS, Some("20")));
+    let (status, _, _) = via_proxy(&app, desk, "/v1/auth/login", login_body(&owner.email, &owner.password)).await;
+    assert_eq!(status, StatusCode::OK, "the owner is not locked out by one attacker");
+    // Many attackers: the owner's first sign-in and the first attacker's three counted towards the
+    // account's five (the desk's later ones did not: it is known); one more address spends them.
+    let (status, _, _) = via_proxy(&app, "203.0.113.1", "/v1/auth/login", login_body(&owner.email, "guess")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = via_proxy(&app, "192.0.2.50", "/v1/auth/login", login_body(&owner.email, &owner.password)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")), "a new address waits");
+    let (status, _, body) = via_proxy(&app, desk, "/v1/auth/login", login_body(&owner.email, &owner.password)).await;
+    assert_eq!(status, StatusCode::OK, "the owner's own address still signs in: {body}");
+    // Another account is not held back by this one's limit.
+    let other = app.signup("bystander").await;
+    let (status, _, _) = via_proxy(&app, "192.0.2.50", "/v1/auth/login", login_body(&other.email, &other.password)).await;
+    assert_eq!(status, StatusCode::OK);
+    app.advance(Duration::from_secs(60));
+    let (status, _, body) = via_proxy(&app, "192.0.2.50", "/v1/auth/login", login_body(&owner.email, &owner.password)).await;
+    assert_eq!(status, StatusCode::OK, "a minute later: {body}");
+}
+
+}
+
+on_both_engines! {
+
+spawn = |e| TestApp::spawn_with(e, |c| c.login_attempts_per_address_per_minute = 3);
+
+/// Issue 12: with no trusted proxy (the default), `X-Forwarded-For` is the client's own claim and
+/// is ignored: the peer's address is limited whatever the header says.
+async fn without_a_trusted_proxy_forwarded_addresses_are_ignored(app: TestApp) {
+    let owner = app.signup("direct").await;
+    for n in 0..3 {
+        let (status, _, _) = via_proxy(&app, &format!("203.0.113.{n}"), "/v1/auth/login", login_body(&owner.email, "guess")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _, _) = via_proxy(&app, "203.0.113.99", "/v1/auth/login", login_body(&owner.email, &owner.password)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+}

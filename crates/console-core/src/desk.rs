@@ -273,8 +273,8 @@ pub enum SettingsMethod {
 
 /// What settings may reach: the business's configuration, not its customers or conversations
 /// (those go through the outbox, so they work offline and are never applied twice).
-const SETTINGS: [&str; 14] =
-    ["/v1/setup", "/v1/automations", "/v1/calendar-tasks", "/v1/calendar-feeds", "/v1/schedule", "/v1/schedule-exceptions", "/v1/services", "/v1/staff", "/v1/invitations", "/v1/canned-responses", "/v1/assistant", "/v1/channels", "/v1/whatsapp-templates", "/v1/business"];
+const SETTINGS: [&str; 15] =
+    ["/v1/setup", "/v1/webhook-events", "/v1/automations", "/v1/calendar-tasks", "/v1/calendar-feeds", "/v1/schedule", "/v1/schedule-exceptions", "/v1/services", "/v1/staff", "/v1/invitations", "/v1/canned-responses", "/v1/assistant", "/v1/channels", "/v1/whatsapp-templates", "/v1/business"];
 
 /// The service's address as typed on the sign-in screen.
 fn server_address(server: &str) -> Result<String, DeskError> {
@@ -784,7 +784,7 @@ mod tests {
 
     #[test]
     fn settings_reach_only_the_business_configuration() {
-        for ok in ["/v1/services", "/v1/services/0190abc", "/v1/staff/1/hours", "/v1/assistant", "/v1/schedule-exceptions/x", "/v1/automations", "/v1/automations/preview", "/v1/calendar-tasks/t1/apply", "/v1/staff/s1/google-calendar/calendars"] {
+        for ok in ["/v1/services", "/v1/services/0190abc", "/v1/staff/1/hours", "/v1/assistant", "/v1/schedule-exceptions/x", "/v1/automations", "/v1/automations/preview", "/v1/calendar-tasks/t1/apply", "/v1/staff/s1/google-calendar/calendars", "/v1/webhook-events/failed", "/v1/webhook-events/e1/retry"] {
             assert_eq!(settings_path(ok), Ok(ok));
         }
         for refused in ["/v1/conversations", "/v1/customers/1", "/v1/servicesX", "/v1/services/../customers", "/v1/services//x", "/v1/staff?x=1", "https://evil.example/v1/services", "/v1/services/%2e%2e", "/v1/automationsX", "/v1/bookings/unconfirmed"] {

@@ -281,7 +281,12 @@ impl HttpTransport {
         if response.status() == StatusCode::NO_CONTENT {
             return Ok(serde_json::Value::Null);
         }
-        response.json().await.map_err(offline)
+        // An answer with no body (202 Accepted for a retried webhook) is `null` too.
+        let body = response.bytes().await.map_err(offline)?;
+        if body.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_slice(&body).map_err(|e| TransportError::Server(format!("an answer that is not JSON: {e}")))
     }
 
     /// An authenticated `GET` of a file (a privacy export's ZIP), as bytes.

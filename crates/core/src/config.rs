@@ -75,10 +75,20 @@ pub struct Config {
     pub run_workers: bool,
     /// Connections in the PostgreSQL pool (SQLite always has one writer and a few readers).
     pub max_db_connections: u32,
-    /// Login attempts allowed per account per minute.
+    /// Sign-in attempts (and other guesses naming an account) allowed per account from one client
+    /// address per minute: hammering someone's email locks out only the one hammering.
     pub login_attempts_per_account_per_minute: u32,
-    /// Login attempts allowed per client address per minute.
+    /// Sign-in attempts allowed per client address per minute, whatever the account.
     pub login_attempts_per_address_per_minute: u32,
+    /// Sign-in attempts allowed per account per minute from all addresses together, except from
+    /// addresses that signed in to the account before (a soft limit against guessing from many
+    /// addresses that cannot keep the account's own people out).
+    pub login_attempts_per_account_all_addresses_per_minute: u32,
+    /// Sign-ups allowed per client address per hour (each hashes a password and makes a business).
+    pub signups_per_address_per_hour: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client: addresses or CIDR ranges,
+    /// separated by commas (`10.0.0.0/8, 192.168.1.7`). Empty: the peer is the client.
+    pub trusted_proxies: String,
     /// `pretty` or `json`.
     pub log_format: String,
     /// Where mail goes out: `smtp://host:port` (STARTTLS when offered), `smtps://host:465`
@@ -127,6 +137,9 @@ impl Default for Config {
             max_db_connections: 10,
             login_attempts_per_account_per_minute: 10,
             login_attempts_per_address_per_minute: 30,
+            login_attempts_per_account_all_addresses_per_minute: 30,
+            signups_per_address_per_hour: 20,
+            trusted_proxies: String::new(),
             log_format: "pretty".into(),
             smtp_url: None,
             smtp_from: "Switchboard <no-reply@switchboard.invalid>".into(),

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod extract;
+pub mod limits;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +16,6 @@ use axum::http::{header, HeaderName};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use governor::DefaultKeyedRateLimiter;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
@@ -28,12 +28,13 @@ use utoipa_axum::routes;
 use crate::error::ApiError;
 use switchboard_core::Core;
 
-/// What every handler can reach: the core, and what only HTTP needs (login rate limits, the
-/// OpenAPI document). Dereferences to the [`Core`].
+/// What every handler can reach: the core, and what only HTTP needs (rate limits, the trusted
+/// proxies, the OpenAPI document). Dereferences to the [`Core`].
 #[derive(Clone)]
 pub struct AppState {
     pub core: Core,
-    pub login_limits: Arc<LoginLimits>,
+    pub limits: Arc<limits::Limits>,
+    pub trusted_proxies: Arc<limits::TrustedProxies>,
     pub openapi: Arc<String>,
 }
 
@@ -42,12 +43,6 @@ impl std::ops::Deref for AppState {
     fn deref(&self) -> &Core {
         &self.core
     }
-}
-
-/// Login attempts per account and per client address.
-pub struct LoginLimits {
-    pub per_account: DefaultKeyedRateLimiter<String>,
-    pub per_address: DefaultKeyedRateLimiter<std::net::IpAddr>,
 }
 
 #[derive(OpenApi)]

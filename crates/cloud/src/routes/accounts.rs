@@ -1,12 +1,10 @@
-//! `/v1/auth/*`: sign up, sign in, refresh, sign out, accept an invitation. Login attempts are
-//! rate-limited here, per account and per client address (`governor`), before the core checks the
-//! password.
+//! `/v1/auth/*`: sign up, sign in, refresh, sign out, accept an invitation. Sign-ups and login
+//! attempts are rate-limited here (`http::limits`: per client address, per account and address,
+//! and a soft per-account limit that spares addresses that signed in before), before the core
+//! hashes or checks a password.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use governor::clock::{Clock, DefaultClock};
 use protocol::{AcceptInvitationRequest, AuthTokens, LoginRequest, RefreshRequest, SignupRequest};
 use switchboard_core::accounts;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,6 +13,7 @@ use utoipa_axum::routes;
 use crate::error::ApiError;
 use crate::http::auth::Auth;
 use crate::http::extract::Json;
+use crate::http::limits::ClientAddr;
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -26,11 +25,20 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(accept_invitation))
 }
 
-/// Creates a business and its owner, and signs the owner in.
+/// Creates a business and its owner, and signs the owner in. Limited per client address
+/// (`signups_per_address_per_hour`): 429 `rate_limited` with `Retry-After`.
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "accounts", request_body = SignupRequest,
-    responses((status = 201, body = AuthTokens), (status = 409, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
-async fn signup(State(state): State<AppState>, Json(req): Json<SignupRequest>) -> Result<(StatusCode, axum::Json<AuthTokens>), ApiError> {
-    Ok((StatusCode::CREATED, axum::Json(accounts::signup(&state, req).await?)))
+    responses((status = 201, body = AuthTokens), (status = 409, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody), (status = 429, body = protocol::ErrorBody)))]
+async fn signup(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    Json(req): Json<SignupRequest>,
+) -> Result<(StatusCode, axum::Json<AuthTokens>), ApiError> {
+    state.limits.signup(client)?;
+    let email = req.email.trim().to_lowercase();
+    let tokens = accounts::signup(&state, req).await?;
+    state.limits.signed_in(client, &email);
+    Ok((StatusCode::CREATED, axum::Json(tokens)))
 }
 
 /// What tells one device from another for sign-in notices: the client's user agent.
@@ -38,30 +46,28 @@ pub(crate) fn user_agent(headers: &axum::http::HeaderMap) -> Option<String> {
     crate::http::extract::header_text(headers, "user-agent").map(|ua| ua.chars().take(200).collect())
 }
 
-pub(crate) fn rate_limited(not_until: governor::NotUntil<<DefaultClock as Clock>::Instant>) -> ApiError {
-    let wait = not_until.wait_time_from(DefaultClock::default().now());
-    ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) }
-}
-
 /// Signs in with email and password.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "accounts", request_body = LoginRequest,
     responses((status = 200, body = AuthTokens), (status = 401, body = protocol::ErrorBody), (status = 429, body = protocol::ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     headers: axum::http::HeaderMap,
     Json(req): Json<LoginRequest>,
 ) -> Result<axum::Json<AuthTokens>, ApiError> {
     let email = req.email.trim().to_lowercase();
-    let limits = &state.login_limits;
-    limits.per_address.check_key(&peer.ip()).map_err(rate_limited)?;
-    limits.per_account.check_key(&email).map_err(rate_limited)?;
-    if limits.per_account.len() > 100_000 {
-        limits.per_account.retain_recent();
-        limits.per_address.retain_recent();
-    }
+    state.limits.guess(client, Some(&email))?;
     let device = user_agent(&headers);
-    Ok(axum::Json(accounts::login(&state, req, device.as_deref()).await?))
+    let signed_in = accounts::login(&state, req, device.as_deref()).await;
+    // The password was right (a second factor may still be asked for): this address knows it.
+    let password_right = match &signed_in {
+        Ok(_) => true,
+        Err(e) => matches!(e.code(), protocol::ErrorCode::TwoFactorRequired | protocol::ErrorCode::TwoFactorEnrolmentRequired),
+    };
+    if password_right {
+        state.limits.signed_in(client, &email);
+    }
+    Ok(axum::Json(signed_in?))
 }
 
 /// Exchanges a refresh token for a new token pair. Each refresh token works once.

@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// `redirect_uri` with `code` and `state`.
 #[utoipa::path(post, path = "/v1/staff/{id}/google-calendar/start", tag = "calendar", security(("bearer" = [])), request_body = StartGoogleCalendar,
     params(("id" = String, Path, description = "Staff id")),
-    responses((status = 200, body = GoogleCalendarAuthStart), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+    responses((status = 200, body = GoogleCalendarAuthStart), (status = 403, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
 async fn start(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, Json(req): Json<StartGoogleCalendar>) -> Result<axum::Json<GoogleCalendarAuthStart>, ApiError> {
     Ok(axum::Json(connect::start(&state, &auth, &id, req).await?))
 }
@@ -39,7 +39,7 @@ async fn start(State(state): State<AppState>, auth: Auth, Path(id): Path<String>
 /// Finishes connecting with the code the redirect brought and the PKCE verifier.
 #[utoipa::path(post, path = "/v1/staff/{id}/google-calendar/finish", tag = "calendar", security(("bearer" = [])), request_body = FinishGoogleCalendar,
     params(("id" = String, Path, description = "Staff id")),
-    responses((status = 200, body = CalendarConnection), (status = 400, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody), (status = 502, body = protocol::ErrorBody)))]
+    responses((status = 200, body = CalendarConnection), (status = 400, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody), (status = 502, body = protocol::ErrorBody)))]
 async fn finish(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, Json(req): Json<FinishGoogleCalendar>) -> Result<axum::Json<CalendarConnection>, ApiError> {
     Ok(axum::Json(connect::finish(&state, &auth, &id, req).await?))
 }

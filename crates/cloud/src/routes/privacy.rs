@@ -52,7 +52,7 @@ fn zip(bytes: Vec<u8>, name: &str) -> Response {
 /// (profile and consent, conversations, messages with calls and transcripts, notes, bookings,
 /// audit entries) and their media files.
 #[utoipa::path(get, path = "/v1/customer-export", tag = "privacy", security(("bearer" = [])), params(WhoQuery),
-    responses((status = 200, content_type = "application/zip", body = Vec<u8>), (status = 403, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
+    responses((status = 200, content_type = "application/zip", body = Vec<u8>), (status = 403, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
 async fn export_customer(State(state): State<AppState>, auth: Auth, Query(q): Query<WhoQuery>) -> Result<Response, ApiError> {
     let who = export::Who { id: q.id, phone: q.phone, email: q.email };
     let id = export::find_customer(&state, &auth, &who).await?;

@@ -58,7 +58,7 @@ fn csv(body: String, name: &str) -> Response {
 #[utoipa::path(get, path = "/v1/reports/conversations.csv", tag = "reports", security(("bearer" = [])),
     params(("from" = String, Query), ("to" = String, Query), ("figure" = Option<ReportFigure>, Query), ("channel" = Option<protocol::Channel>, Query),
         ("staff_id" = Option<String>, Query), ("previous" = Option<bool>, Query)),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = protocol::ErrorBody)))]
+    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
 async fn conversations_csv(State(state): State<AppState>, auth: Auth, Query(q): Query<ReportQuery>) -> Result<Response, ApiError> {
     let name = format!("conversations-{}-{}.csv", q.from, q.to);
     Ok(csv(reports::conversations_csv(&state, &auth, q).await?, &name))
@@ -69,7 +69,7 @@ async fn conversations_csv(State(state): State<AppState>, auth: Auth, Query(q): 
 #[utoipa::path(get, path = "/v1/reports/bookings.csv", tag = "reports", security(("bearer" = [])),
     params(("from" = String, Query), ("to" = String, Query), ("figure" = Option<ReportFigure>, Query), ("channel" = Option<protocol::Channel>, Query),
         ("staff_id" = Option<String>, Query), ("previous" = Option<bool>, Query)),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = protocol::ErrorBody)))]
+    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
 async fn bookings_csv(State(state): State<AppState>, auth: Auth, Query(q): Query<ReportQuery>) -> Result<Response, ApiError> {
     let name = format!("bookings-{}-{}.csv", q.from, q.to);
     Ok(csv(reports::bookings_csv(&state, &auth, q).await?, &name))

@@ -3,9 +3,9 @@
 //! "require two-factor" switch. The core decides (`accounts::security`); attempts that guess
 //! (codes, reset requests) are rate-limited here like logins, per address and per account.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use protocol::{
     AccountSecurity, AuthTokens, ChangePasswordRequest, ConfirmPasswordResetRequest, ConfirmTwoFactorRequest, EnrolledSignIn, Handover,
@@ -16,10 +16,11 @@ use switchboard_core::accounts::security;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::accounts::{rate_limited, user_agent};
+use super::accounts::user_agent;
 use crate::error::ApiError;
 use crate::http::auth::Auth;
 use crate::http::extract::{Json, Path};
+use crate::http::limits::ClientAddr;
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -40,12 +41,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// One guess more from this address (and, when known, for this account).
-fn guess(state: &AppState, peer: &SocketAddr, account: Option<&str>) -> Result<(), ApiError> {
-    state.login_limits.per_address.check_key(&peer.ip()).map_err(rate_limited)?;
-    if let Some(account) = account {
-        state.login_limits.per_account.check_key(&account.to_owned()).map_err(rate_limited)?;
-    }
-    Ok(())
+fn guess(state: &AppState, client: &IpAddr, account: Option<&str>) -> Result<(), ApiError> {
+    state.limits.guess(*client, account)
 }
 
 /// The second step of signing in: the challenge from `two_factor_required` and a code from the
@@ -54,11 +51,11 @@ fn guess(state: &AppState, peer: &SocketAddr, account: Option<&str>) -> Result<(
     responses((status = 200, body = AuthTokens), (status = 401, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody), (status = 429, body = protocol::ErrorBody)))]
 async fn two_factor_sign_in(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Json(req): Json<TwoFactorChallengeRequest>,
 ) -> Result<axum::Json<AuthTokens>, ApiError> {
-    guess(&state, &peer, None)?;
+    guess(&state, &client, None)?;
     let device = user_agent(&headers);
     Ok(axum::Json(security::two_factor_sign_in(&state, req, device.as_deref()).await?))
 }
@@ -74,14 +71,14 @@ async fn enrol_begin(State(state): State<AppState>, Json(req): Json<TwoFactorCha
 /// Finishes enrolling at sign-in with a code: two-factor is on, and the answer holds the tokens
 /// and the recovery codes (shown this once).
 #[utoipa::path(post, path = "/v1/auth/two-factor/enrol/confirm", tag = "accounts", request_body = TwoFactorChallengeRequest,
-    responses((status = 201, body = EnrolledSignIn), (status = 401, body = protocol::ErrorBody), (status = 429, body = protocol::ErrorBody)))]
+    responses((status = 201, body = EnrolledSignIn), (status = 401, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody), (status = 429, body = protocol::ErrorBody)))]
 async fn enrol_confirm(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Json(req): Json<TwoFactorChallengeRequest>,
 ) -> Result<(StatusCode, axum::Json<EnrolledSignIn>), ApiError> {
-    guess(&state, &peer, None)?;
+    guess(&state, &client, None)?;
     let device = user_agent(&headers);
     Ok((StatusCode::CREATED, axum::Json(security::enrol_confirm(&state, req, device.as_deref()).await?)))
 }
@@ -92,23 +89,23 @@ async fn enrol_confirm(
     responses((status = 202), (status = 429, body = protocol::ErrorBody)))]
 async fn request_password_reset(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     Json(req): Json<PasswordResetRequest>,
 ) -> Result<StatusCode, ApiError> {
-    guess(&state, &peer, Some(&req.email.trim().to_lowercase()))?;
+    guess(&state, &client, Some(&req.email.trim().to_lowercase()))?;
     security::request_password_reset(&state, &req.email).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// Sets a new password with the token from a reset link; every session of the account ends.
 #[utoipa::path(post, path = "/v1/auth/password-reset/confirm", tag = "accounts", request_body = ConfirmPasswordResetRequest,
-    responses((status = 204), (status = 404, body = protocol::ErrorBody), (status = 410, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+    responses((status = 204), (status = 404, body = protocol::ErrorBody), (status = 410, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody), (status = 429, body = protocol::ErrorBody)))]
 async fn confirm_password_reset(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     Json(req): Json<ConfirmPasswordResetRequest>,
 ) -> Result<StatusCode, ApiError> {
-    guess(&state, &peer, None)?;
+    guess(&state, &client, None)?;
     security::confirm_password_reset(&state, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -134,25 +131,25 @@ async fn my_security(State(state): State<AppState>, auth: Auth) -> Result<axum::
     responses((status = 204), (status = 401, body = protocol::ErrorBody), (status = 429, body = protocol::ErrorBody)))]
 async fn reauthenticate(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     auth: Auth,
     Json(req): Json<ReauthenticateRequest>,
 ) -> Result<StatusCode, ApiError> {
-    guess(&state, &peer, Some(&auth.staff_id))?;
+    guess(&state, &client, Some(&auth.staff_id))?;
     security::reauthenticate(&state, &auth, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Changes the password (the current one is asked again); every other session ends.
 #[utoipa::path(post, path = "/v1/me/password", tag = "staff", security(("bearer" = [])), request_body = ChangePasswordRequest,
-    responses((status = 204), (status = 401, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+    responses((status = 204), (status = 401, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody), (status = 429, body = protocol::ErrorBody)))]
 async fn change_password(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     auth: Auth,
     Json(req): Json<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    guess(&state, &peer, Some(&auth.staff_id))?;
+    guess(&state, &client, Some(&auth.staff_id))?;
     security::change_password(&state, &auth, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -174,14 +171,14 @@ async fn disable_two_factor(State(state): State<AppState>, auth: Auth) -> Result
 
 /// Turns two-factor sign-in on with a code from the new secret; the recovery codes are shown once.
 #[utoipa::path(post, path = "/v1/me/two-factor/confirm", tag = "staff", security(("bearer" = [])), request_body = ConfirmTwoFactorRequest,
-    responses((status = 200, body = RecoveryCodes), (status = 401, body = protocol::ErrorBody), (status = 409, body = protocol::ErrorBody)))]
+    responses((status = 200, body = RecoveryCodes), (status = 401, body = protocol::ErrorBody), (status = 409, body = protocol::ErrorBody), (status = 429, body = protocol::ErrorBody)))]
 async fn confirm_two_factor(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     auth: Auth,
     Json(req): Json<ConfirmTwoFactorRequest>,
 ) -> Result<axum::Json<RecoveryCodes>, ApiError> {
-    guess(&state, &peer, Some(&auth.staff_id))?;
+    guess(&state, &client, Some(&auth.staff_id))?;
     Ok(axum::Json(security::confirm_two_factor(&state, &auth, &req.code).await?))
 }
 
