@@ -129,7 +129,7 @@ async fn an_owners_console_lists_and_retries_failed_webhooks() {
         async move {
             let dir = tempfile::tempdir().unwrap();
             let desk = Desk::open(dir.path(), None, quick()).await.unwrap();
-            desk.dispatch(Command::SignIn { server: base, email: who.email, password: who.password, keep: Some(console_core::credentials::Keep::Session), passphrase: None }).await.unwrap();
+            desk.dispatch(Command::SignIn { server: base, email: who.email, password: who.password, code: None, keep: Some(console_core::credentials::Keep::Session), passphrase: None }).await.unwrap();
             (desk, dir)
         }
     };
