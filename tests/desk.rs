@@ -75,7 +75,7 @@ async fn the_console_learns_what_the_role_allows_from_the_service(app: TestApp) 
     let desk = Desk::open(dir.path(), None, quick()).await.unwrap();
     let mut events = desk.subscribe();
     let session = desk
-        .dispatch(Command::SignIn { server: app.base.clone(), email: agent.email.clone(), password: agent.password.clone(), keep: None, passphrase: None })
+        .dispatch(Command::SignIn { server: app.base.clone(), email: agent.email.clone(), password: agent.password.clone(), code: None, keep: None, passphrase: None })
         .await
         .unwrap();
     assert_eq!(session["permissions"], json!(["handle_conversations"]), "{session}");
