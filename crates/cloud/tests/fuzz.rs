@@ -79,8 +79,8 @@ spawn = TestApp::spawn;
 async fn the_fuzzer_finds_no_server_error_and_no_undocumented_status(app: TestApp) {
     let owner = app.signup("fuzz").await;
     let report = fuzz(&app, &owner.access, false).await.unwrap_or_else(|report| panic!("the fuzzer found problems:\n{report}"));
-    let (selected, total) = selected(&report);
-    assert_eq!((tested(&report), selected), (total - ENDING.len(), total - ENDING.len()), "every operation but the session-ending ones was tested:\n{report}");
+    let (chosen, total) = selected(&report);
+    assert_eq!((tested(&report), chosen), (total - ENDING.len(), total - ENDING.len()), "every operation but the session-ending ones was tested:\n{report}");
     let r = app.call(reqwest::Method::GET, "/v1/me", Some(&owner.access), None).await;
     assert_eq!(r.status, StatusCode::OK, "the token worked to the end of the run: {r:?}");
 
