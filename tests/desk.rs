@@ -30,7 +30,7 @@ async fn the_calendar_asks_the_service_whether_a_time_can_be_booked(mut app: Tes
     let booking = booked.body["id"].as_str().unwrap().to_owned();
 
     let desk = Desk::open(dir.path(), None, quick()).await.unwrap();
-    desk.dispatch(Command::SignIn { server: app.base.clone(), email: owner.email.clone(), password: owner.password.clone(), code: None, keep: None, passphrase: None }).await.unwrap();
+    desk.dispatch(Command::SignIn { server: app.base.clone(), email: owner.email.clone(), password: owner.password.clone(), code: None, keep: Some(console_core::credentials::Keep::Session), passphrase: None }).await.unwrap();
     let check = async |start: &str, booking_id: Option<&str>| {
         desk.dispatch(Command::CheckSlot {
             service_id: service.clone(),
@@ -75,7 +75,7 @@ async fn the_console_learns_what_the_role_allows_from_the_service(app: TestApp) 
     let desk = Desk::open(dir.path(), None, quick()).await.unwrap();
     let mut events = desk.subscribe();
     let session = desk
-        .dispatch(Command::SignIn { server: app.base.clone(), email: agent.email.clone(), password: agent.password.clone(), code: None, keep: None, passphrase: None })
+        .dispatch(Command::SignIn { server: app.base.clone(), email: agent.email.clone(), password: agent.password.clone(), code: None, keep: Some(console_core::credentials::Keep::Session), passphrase: None })
         .await
         .unwrap();
     assert_eq!(session["permissions"], json!(["handle_conversations"]), "{session}");
