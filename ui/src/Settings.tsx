@@ -20,7 +20,7 @@ import type { Role } from "./bindings/Role";
 import type { UpdateAssistantSettings } from "./bindings/UpdateAssistantSettings";
 import type { WeeklyHours } from "./bindings/WeeklyHours";
 import * as endpoints from "./endpoints";
-import type { ChannelKind, ChannelSetups, RemovableChannel } from "./endpoints";
+import type { ChannelKind, ChannelSetups } from "./endpoints";
 import { DAYS, dayName, formatPrice, parsePrice } from "./hours";
 import { assignableRoles, settingsTabs, type SettingsTab } from "./permissions";
 
@@ -436,8 +436,6 @@ const CHANNEL_FORMS: { [K in ChannelKind]: ChannelForm<ChannelSetups[K]> } = {
   retell: { fields: [{ key: "api_key", label: "Retell API key", secret: true }], setup: (value) => ({ api_key: value("api_key") }) },
 };
 
-const CHANNEL_KINDS: ChannelKind[] = ["whatsapp", "twilio", "vapi", "retell"];
-
 /** Connects (or updates) a channel with what was typed into its form. */
 function connectChannel<K extends ChannelKind>(kind: K, values: Record<string, string>) {
   const setup = CHANNEL_FORMS[kind].setup((key) => (values[key] ?? "").trim());
@@ -468,7 +466,7 @@ export function Channels() {
       }
     });
   };
-  const disconnect = (kind: RemovableChannel) => () => run(guarded(`Disconnecting ${kind}`, () => endpoints.channels.disconnect(kind)), "Disconnected.").then((ok) => ok && reload());
+  const disconnect = (kind: ChannelKind) => () => run(guarded(`Disconnecting ${kind}`, () => endpoints.channels.disconnect(kind)), "Disconnected.").then((ok) => ok && reload());
   const fields: Field[] = kind ? CHANNEL_FORMS[kind].fields : [];
   return (
     <div className="settings-panel">
@@ -481,13 +479,13 @@ export function Channels() {
               <th>{c.kind}</th>
               <td className={c.health === "ok" ? "ok-note" : "error"}>{c.health}</td>
               <td className="muted">{c.last_error ?? (c.last_ok_at ? `working (last ${c.last_ok_at.slice(0, 16).replace("T", " ")})` : "")}</td>
-              <td>{endpoints.isRemovableChannel(c.kind) ? <button className="link" onClick={disconnect(c.kind)}>Disconnect</button> : null}</td>
+              <td>{endpoints.isChannelKind(c.kind) ? <button className="link" onClick={disconnect(c.kind)}>Disconnect</button> : null}</td>
             </tr>
           ))}
         </tbody>
       </table>
       <div className="inline-form">
-        {CHANNEL_KINDS.map((k) => (
+        {endpoints.CHANNEL_KINDS.map((k) => (
           <button key={k} onClick={() => { setKind(k); setValues({}); }}>{list.some((c) => c.kind === k) ? `Update ${k}` : `Connect ${k}`}</button>
         ))}
       </div>

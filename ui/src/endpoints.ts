@@ -113,17 +113,20 @@ export interface ChannelSetups {
   retell: RetellChannelSetup;
 }
 export type ChannelKind = keyof ChannelSetups;
-/** The channels the service can disconnect (`DELETE /v1/channels/{kind}`). */
-export type RemovableChannel = "whatsapp" | "twilio";
+export const CHANNEL_KINDS: readonly ChannelKind[] = ["whatsapp", "twilio", "vapi", "retell"];
 
-export function isRemovableChannel(kind: string): kind is RemovableChannel {
-  return kind === "whatsapp" || kind === "twilio";
+/** Every kind the service knows answers `GET|PUT|DELETE /v1/channels/{kind}`. */
+export function isChannelKind(kind: string): kind is ChannelKind {
+  return (CHANNEL_KINDS as readonly string[]).includes(kind);
 }
 
 export const channels = {
   list: () => request<ChannelStatus[]>("get", "/v1/channels"),
   connect: <K extends ChannelKind>(kind: K, setup: ChannelSetups[K]) => request<ChannelStatus>("put", `/v1/channels/${kind}`, setup),
-  disconnect: (kind: RemovableChannel) => request<null>("delete", `/v1/channels/${kind}`),
+  /** One channel's set-up without secrets. */
+  get: (kind: ChannelKind) => request<ChannelStatus>("get", `/v1/channels/${kind}`),
+  /** Owners and admins, after a recent re-authentication (`reauthentication_required` otherwise). */
+  disconnect: (kind: ChannelKind) => request<null>("delete", `/v1/channels/${kind}`),
 };
 
 export const calendarFeeds = {

@@ -1,4 +1,4 @@
-//! Retell (phone calls): connecting it (`PUT /v1/channels/retell`) and its webhooks
+//! Retell (phone calls): connecting it (`GET|PUT|DELETE /v1/channels/retell`) and its webhooks
 //! (`POST /webhooks/retell/{business_id}`). The core's `channels::retell` authenticates them and
 //! answers the inbound-call webhook and function calls before this responds.
 
@@ -16,7 +16,24 @@ use crate::http::extract::{header_text, Json, Path, RawBody};
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(put_retell)).routes(routes!(retell_webhook))
+    OpenApiRouter::new().routes(routes!(get_retell, put_retell, delete_retell)).routes(routes!(retell_webhook))
+}
+
+/// Retell's set-up and whether it works (any staff member). Secrets are never shown; 404 when it
+/// is not connected.
+#[utoipa::path(get, path = "/v1/channels/retell", tag = "channels", security(("bearer" = [])),
+    responses((status = 200, body = ChannelStatus), (status = 401, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
+async fn get_retell(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<ChannelStatus>, ApiError> {
+    Ok(axum::Json(switchboard_core::channels::channel_status(&state, &auth, retell::KIND).await?))
+}
+
+/// Disconnects Retell (owners and admins, after a recent re-authentication like every channel
+/// change): its webhooks are refused from then on.
+#[utoipa::path(delete, path = "/v1/channels/retell", tag = "channels", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
+async fn delete_retell(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
+    retell::setup::disconnect(&state, &auth).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Connects Retell: the API key with the webhook badge (owners and admins). Point the agent's

@@ -1,4 +1,4 @@
-//! Twilio (SMS and WhatsApp): connecting an account and its numbers (`PUT|DELETE
+//! Twilio (SMS and WhatsApp): connecting an account and its numbers (`GET|PUT|DELETE
 //! /v1/channels/twilio`) and its webhooks (`POST /webhooks/twilio` for messages,
 //! `/webhooks/twilio/status` for delivery callbacks, `/webhooks/twilio/voice-status` for calls nobody answered). The core's `channels::twilio` does the
 //! work: it verifies the signature and commits the event before this answers, so an `Ok` here is
@@ -19,10 +19,18 @@ use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(put_twilio, delete_twilio))
+        .routes(routes!(get_twilio, put_twilio, delete_twilio))
         .routes(routes!(twilio_webhook))
         .routes(routes!(twilio_status_webhook))
         .routes(routes!(twilio_voice_status_webhook))
+}
+
+/// Twilio's set-up and whether it works (any staff member). Secrets are never shown; 404 when it
+/// is not connected.
+#[utoipa::path(get, path = "/v1/channels/twilio", tag = "channels", security(("bearer" = [])),
+    responses((status = 200, body = ChannelStatus), (status = 401, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
+async fn get_twilio(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<ChannelStatus>, ApiError> {
+    Ok(axum::Json(switchboard_core::channels::channel_status(&state, &auth, twilio::KIND).await?))
 }
 
 /// Connects the business's Twilio account and numbers (owners and admins).
@@ -32,9 +40,9 @@ async fn put_twilio(State(state): State<AppState>, auth: Auth, Json(req): Json<T
     Ok(axum::Json(twilio::setup::connect(&state, &auth, req).await?))
 }
 
-/// Disconnects Twilio.
+/// Disconnects Twilio (owners and admins, after a recent re-authentication).
 #[utoipa::path(delete, path = "/v1/channels/twilio", tag = "channels", security(("bearer" = [])),
-    responses((status = 204), (status = 404, body = protocol::ErrorBody)))]
+    responses((status = 204), (status = 401, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
 async fn delete_twilio(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
     twilio::setup::disconnect(&state, &auth).await?;
     Ok(StatusCode::NO_CONTENT)

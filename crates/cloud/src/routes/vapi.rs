@@ -1,9 +1,9 @@
-//! Vapi (phone calls): connecting it (`PUT /v1/channels/vapi`) and its server messages
+//! Vapi (phone calls): connecting it (`GET|PUT|DELETE /v1/channels/vapi`) and its server messages
 //! (`POST /webhooks/vapi/{business_id}`). The core's `channels::vapi` authenticates them and
 //! answers tool calls before this responds.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use protocol::{ChannelStatus, VapiChannelSetup};
 use switchboard_core::channels::vapi;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,7 +15,24 @@ use crate::http::extract::{header_text, Json, Path, RawBody};
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(put_vapi)).routes(routes!(vapi_webhook))
+    OpenApiRouter::new().routes(routes!(get_vapi, put_vapi, delete_vapi)).routes(routes!(vapi_webhook))
+}
+
+/// Vapi's set-up and whether it works (any staff member). Secrets are never shown; 404 when it
+/// is not connected.
+#[utoipa::path(get, path = "/v1/channels/vapi", tag = "channels", security(("bearer" = [])),
+    responses((status = 200, body = ChannelStatus), (status = 401, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
+async fn get_vapi(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<ChannelStatus>, ApiError> {
+    Ok(axum::Json(switchboard_core::channels::channel_status(&state, &auth, vapi::KIND).await?))
+}
+
+/// Disconnects Vapi (owners and admins, after a recent re-authentication like every channel
+/// change): its webhooks are refused from then on.
+#[utoipa::path(delete, path = "/v1/channels/vapi", tag = "channels", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
+async fn delete_vapi(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
+    vapi::setup::disconnect(&state, &auth).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Connects Vapi: the secret it authenticates its requests with (owners and admins). Point the

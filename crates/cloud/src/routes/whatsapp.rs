@@ -1,4 +1,4 @@
-//! WhatsApp (Meta Cloud API): connecting a number (`PUT|DELETE /v1/channels/whatsapp`) and its
+//! WhatsApp (Meta Cloud API): connecting a number (`GET|PUT|DELETE /v1/channels/whatsapp`) and its
 //! webhooks (`GET|POST /webhooks/whatsapp`). The core's `channels::whatsapp` does the work: it
 //! verifies the signature and commits the event before this answers, so an `Ok` here is a durable
 //! acknowledgement.
@@ -18,7 +18,15 @@ use crate::http::extract::{header_text, Json, Query, RawBody};
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(put_whatsapp, delete_whatsapp)).routes(routes!(whatsapp_verify, whatsapp_webhook))
+    OpenApiRouter::new().routes(routes!(get_whatsapp, put_whatsapp, delete_whatsapp)).routes(routes!(whatsapp_verify, whatsapp_webhook))
+}
+
+/// WhatsApp's set-up and whether it works (any staff member). Secrets are never shown; 404 when it
+/// is not connected.
+#[utoipa::path(get, path = "/v1/channels/whatsapp", tag = "channels", security(("bearer" = [])),
+    responses((status = 200, body = ChannelStatus), (status = 401, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
+async fn get_whatsapp(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<ChannelStatus>, ApiError> {
+    Ok(axum::Json(switchboard_core::channels::channel_status(&state, &auth, whatsapp::KIND).await?))
 }
 
 /// Connects the business's WhatsApp Cloud API number (owners and admins).
@@ -28,9 +36,9 @@ async fn put_whatsapp(State(state): State<AppState>, auth: Auth, Json(req): Json
     Ok(axum::Json(whatsapp::setup::connect(&state, &auth, req).await?))
 }
 
-/// Disconnects WhatsApp.
+/// Disconnects WhatsApp (owners and admins, after a recent re-authentication).
 #[utoipa::path(delete, path = "/v1/channels/whatsapp", tag = "channels", security(("bearer" = [])),
-    responses((status = 204), (status = 404, body = protocol::ErrorBody)))]
+    responses((status = 204), (status = 401, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
 async fn delete_whatsapp(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
     whatsapp::setup::disconnect(&state, &auth).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -210,6 +210,13 @@ pub async fn remove(state: &Core, auth: &Actor, kind: &str) -> Result<(), Error>
     Ok(())
 }
 
+/// One channel's set-up and whether it works (any staff member; secrets are never shown):
+/// `GET /v1/channels/{kind}`. A channel that is not connected is `not_found`.
+pub async fn channel_status(core: &Core, actor: &Actor, kind: &str) -> Result<ChannelStatus, Error> {
+    let mut conn = core.db.reader().acquire().await?;
+    load_status(&mut conn, &actor.business_id, kind).await
+}
+
 /// Which channels are set up, and whether they work. Secrets are never shown.
 pub async fn list_channels(core: &Core, actor: &Actor) -> Result<Vec<ChannelStatus>, Error> {
     let rows = sqlx::query(

@@ -25,6 +25,12 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// Disconnects Retell (owners and admins, recently re-authenticated, like every channel): its
+/// webhooks are refused from then on.
+pub async fn disconnect(core: &Core, actor: &Actor) -> Result<(), Error> {
+    channels::remove(core, actor, KIND).await
+}
+
 /// Connects Retell (owners and admins).
 pub async fn connect(core: &Core, actor: &Actor, req: RetellChannelSetup) -> Result<ChannelStatus, Error> {
     actor.require(Permission::ManageBusiness)?;
