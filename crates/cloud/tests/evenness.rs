@@ -100,7 +100,7 @@ async fn a_removed_voice_platform_is_refused(app: TestApp) {
 async fn a_booking_has_its_local_end(app: TestApp) {
     let owner = app.signup("local-end").await;
     let service = app.post("/v1/services", &owner.access, json!({"name": "Colour", "duration_minutes": 90})).await;
-    let customer = app.post("/v1/customers", &owner.access, json!({"name": "Ada", "phone": "+447700900123"})).await;
+    let customer = app.post("/v1/customers", &owner.access, json!({"name": "Ada", "phone": "+14155552679"})).await;
     let start = "2030-07-02T10:00";
     let made = app
         .post("/v1/bookings", &owner.access, json!({"customer_id": customer.body["id"], "service_id": service.body["id"], "staff_id": owner.staff_id, "start": start}))
