@@ -11,10 +11,10 @@ use switchboard_testkit::{on_both_engines, TestApp};
 /// Each kind with a set-up the service accepts and a secret that must never come back.
 fn setups() -> [(&'static str, Value); 4] {
     [
-        ("whatsapp", json!({"phone_number_id": "1055501", "access_token": "wa-token-secret", "app_secret": "wa-app-secret", "verify_token": "wa-verify-secret", "display_phone_number": "+44 20 7946 0000"}),
-        ("twilio", json!({"account_sid": "AC00000000000000000000000000000001", "auth_token": "tw-token-secret", "numbers": ["+14155550123"]}),
-        ("vapi", json!({"secret": "vapi-secret-value"}),
-        ("retell", json!({"api_key": "retell-key-secret"}),
+        ("whatsapp", json!({"phone_number_id": "1055501", "access_token": "wa-token-secret", "app_secret": "wa-app-secret", "verify_token": "wa-verify-secret", "display_phone_number": "+44 20 7946 0000"})),
+        ("twilio", json!({"account_sid": "AC00000000000000000000000000000001", "auth_token": "tw-token-secret", "numbers": ["+14155550123"]})),
+        ("vapi", json!({"secret": "vapi-secret-value"})),
+        ("retell", json!({"api_key": "retell-key-secret"})),
     ]
 }
 
@@ -98,6 +98,9 @@ async fn a_removed_voice_platform_is_refused(app: TestApp) {
 
 /// A booking has `local_end` beside `local_start`, in the business's zone, wherever it is read.
 async fn a_booking_has_its_local_end(app: TestApp) {
+    // The clock a week before the booking, so it is within the default booking horizon.
+    const JUNE_25_2030_MS: i64 = 1_908_576_000_000;
+    app.advance(Duration::from_millis(u64::try_from(JUNE_25_2030_MS - app.now_ms()).expect("the test clock starts before 2030")));
     let owner = app.signup("local-end").await;
     let service = app.post("/v1/services", &owner.access, json!({"name": "Colour", "duration_minutes": 90})).await;
     let customer = app.post("/v1/customers", &owner.access, json!({"name": "Ada", "phone": "+14155552679"})).await;
