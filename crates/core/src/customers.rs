@@ -335,17 +335,9 @@ pub async fn update_customer(core: &Core, actor: &Actor, id: &str, req: UpdateCu
 pub async fn delete_customer(core: &Core, actor: &Actor, id: &str) -> Result<(), Error> {
     actor.require(Permission::DeleteData)?;
     let mut tx = core.db.begin_business(&actor.business_id).await?;
-    let deleted = sqlx::query("UPDATE customers SET deleted_at = $1, updated_at = $1 WHERE id = $2 AND business_id = $3 AND deleted_at IS NULL")
-        .bind(tx.now_ms())
-        .bind(id)
-        .bind(&actor.business_id)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-    if deleted == 0 {
+    if !tx.soft_delete_row("customers", ", updated_at = $3", EntityKind::Customer, id).await? {
         return Err(Error::NotFound("customer"));
     }
-    tx.record::<Customer>(EntityKind::Customer, id, None).await?;
     tx.audit(Some(&actor.staff_id), "customer.deleted", Some(("customer", id)), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(())

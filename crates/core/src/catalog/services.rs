@@ -199,17 +199,9 @@ pub async fn update_service(core: &Core, actor: &Actor, id: &str, req: UpdateSer
 pub async fn delete_service(core: &Core, actor: &Actor, id: &str) -> Result<(), Error> {
     actor.require(Permission::ManageCatalog)?;
     let mut tx = core.db.begin_business(&actor.business_id).await?;
-    let deleted = sqlx::query("UPDATE services SET deleted_at = $1, active = 0 WHERE id = $2 AND business_id = $3 AND deleted_at IS NULL")
-        .bind(tx.now_ms())
-        .bind(id)
-        .bind(&actor.business_id)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-    if deleted == 0 {
+    if !tx.soft_delete_row("services", ", active = 0", EntityKind::Service, id).await? {
         return Err(Error::NotFound("service"));
     }
-    tx.record::<Service>(EntityKind::Service, id, None).await?;
     tx.audit(Some(&actor.staff_id), "service.deleted", Some(("service", id)), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(())

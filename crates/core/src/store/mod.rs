@@ -467,16 +467,30 @@ impl BusinessTx {
     /// Deletes one of this business's rows in `table` and records the entity's tombstone.
     /// `false` when the business has no such row (nothing is recorded).
     pub async fn delete_row(&mut self, table: &'static str, entity: EntityKind, id: &str) -> Result<bool, StoreError> {
-        let deleted = sqlx::query(&format!("DELETE FROM {table} WHERE id = $1 AND business_id = $2"))
-            .bind(id)
-            .bind(&self.business_id)
-            .execute(&mut *self.tx)
-            .await?
-            .rows_affected();
-        if deleted > 0 {
+        self.remove_row(format!("DELETE FROM {table} WHERE id = $1 AND business_id = $2"), None, entity, id).await
+    }
+
+    /// Marks one of this business's live rows in `table` deleted (`deleted_at` now, plus
+    /// `also_set`, e.g. `", active = 0"`, where `$3` is now) and records the entity's tombstone.
+    /// `false` when the business has no such live row (nothing is recorded).
+    pub async fn soft_delete_row(&mut self, table: &'static str, also_set: &'static str, entity: EntityKind, id: &str) -> Result<bool, StoreError> {
+        let sql = format!("UPDATE {table} SET deleted_at = $3{also_set} WHERE id = $1 AND business_id = $2 AND deleted_at IS NULL");
+        let now = self.now_ms();
+        self.remove_row(sql, Some(now), entity, id).await
+    }
+
+    /// Runs a delete (`$1` the id, `$2` the business, `$3` now if given); records the tombstone
+    /// if it touched a row.
+    async fn remove_row(&mut self, sql: String, now: Option<i64>, entity: EntityKind, id: &str) -> Result<bool, StoreError> {
+        let mut query = sqlx::query(&sql).bind(id).bind(&self.business_id);
+        if let Some(now) = now {
+            query = query.bind(now);
+        }
+        let removed = query.execute(&mut *self.tx).await?.rows_affected() > 0;
+        if removed {
             self.record::<()>(entity, id, None).await?;
         }
-        Ok(deleted > 0)
+        Ok(removed)
     }
 
     /// Adds an entry to the business's audit log (who did what; not synced).
