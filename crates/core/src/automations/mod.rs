@@ -112,41 +112,23 @@ fn check_settings(s: &AutomationSettings) -> Result<(), Error> {
     Ok(())
 }
 
+/// `$to.field = value` for each listed field the update gives (`Some(value)`).
+macro_rules! given {
+    ($to:ident, $update:ident, $($field:ident),+ $(,)?) => {
+        $(if let Some(value) = $update.$field {
+            $to.$field = value;
+        })+
+    };
+}
+
 /// Changes the business's automations (owners and admins).
 pub async fn update_settings(core: &Core, actor: &Actor, req: UpdateAutomationSettings) -> Result<AutomationSettings, Error> {
     actor.require(Permission::ManageBusiness)?;
     let mut tx = core.db.begin_business(&actor.business_id).await?;
     let mut s = load_settings(tx.conn(), &actor.business_id).await?;
-    if let Some(v) = req.confirmations {
-        s.confirmations = v;
-    }
-    if let Some(v) = req.reminders {
-        s.reminders = v;
-    }
-    if let Some(v) = req.reminder_rules {
-        s.reminder_rules = v;
-    }
-    if let Some(v) = req.quiet_hours {
-        s.quiet_hours = v;
-    }
-    if let Some(v) = req.missed_call_text_back {
-        s.missed_call_text_back = v;
-    }
-    if let Some(v) = req.follow_ups {
-        s.follow_ups = v;
-    }
-    if let Some(v) = req.follow_up_steps {
-        s.follow_up_steps = v;
-    }
-    if let Some(v) = req.no_show_rebooking {
-        s.no_show_rebooking = v;
-    }
-    if let Some(v) = req.texts {
-        s.texts = v;
-    }
-    if let Some(v) = req.whatsapp_templates {
-        s.whatsapp_templates = v;
-    }
+    // Fields left out of the request stay as they are.
+    given!(s, req, confirmations, reminders, reminder_rules, quiet_hours, missed_call_text_back,
+        follow_ups, follow_up_steps, no_show_rebooking, texts, whatsapp_templates);
     check_settings(&s)?;
     sqlx::query("UPDATE businesses SET automation_settings = $1, updated_at = $2 WHERE id = $3")
         .bind(serde_json::to_string(&s).map_err(Error::internal)?)
@@ -269,6 +251,23 @@ pub(crate) struct NewRun<'a> {
     pub reason: Option<String>,
 }
 
+impl<'a> NewRun<'a> {
+    /// A run about a booking, planned for `due_at`.
+    fn for_booking(kind: AutomationKind, rule: String, key: String, booking: &'a Booking, due_at: i64) -> Self {
+        NewRun {
+            kind,
+            rule,
+            key,
+            booking_id: Some(booking.id.as_str()),
+            customer_id: booking.customer_id.as_str(),
+            conversation_id: None,
+            due_at,
+            status: AutomationStatus::Planned,
+            reason: None,
+        }
+    }
+}
+
 /// Plans a run unless its key exists. `replan`: a planned or not-yet-sent run with this key
 /// takes the new time and status (a moved booking's reminder); a sent one stays sent.
 pub(crate) async fn plan_run(tx: &mut BusinessTx, run: NewRun<'_>, replan: bool) -> Result<(), Error> {
@@ -347,17 +346,8 @@ pub async fn booking_changed(tx: &mut BusinessTx, before: Option<&Booking>, afte
     };
     if let Some(change) = change {
         if settings.confirmations && start > now {
-            let run = NewRun {
-                kind: AutomationKind::Confirmation,
-                rule: format!("confirmation:{change}"),
-                key: format!("confirmation:{}:{}", after.id, after.version),
-                booking_id: Some(after.id.as_str()),
-                customer_id: after.customer_id.as_str(),
-                conversation_id: None,
-                due_at: now,
-                status: AutomationStatus::Planned,
-                reason: None,
-            };
+            let key = format!("confirmation:{}:{}", after.id, after.version);
+            let run = NewRun::for_booking(AutomationKind::Confirmation, format!("confirmation:{change}"), key, after, now);
             plan_run(tx, run, false).await?;
         }
     }
@@ -365,17 +355,7 @@ pub async fn booking_changed(tx: &mut BusinessTx, before: Option<&Booking>, afte
     // rebooking message, once per booking whatever is marked again later.
     let marked_no_show = after.status == BookingStatus::NoShow && before.is_some_and(|b| b.status != BookingStatus::NoShow);
     if marked_no_show && settings.no_show_rebooking {
-        let run = NewRun {
-            kind: AutomationKind::NoShow,
-            rule: "no_show".into(),
-            key: format!("no_show:{}", after.id),
-            booking_id: Some(after.id.as_str()),
-            customer_id: after.customer_id.as_str(),
-            conversation_id: None,
-            due_at: now,
-            status: AutomationStatus::Planned,
-            reason: None,
-        };
+        let run = NewRun::for_booking(AutomationKind::NoShow, "no_show".into(), format!("no_show:{}", after.id), after, now);
         plan_run(tx, run, false).await?;
     }
     if after.status.holds_time() {
@@ -410,17 +390,8 @@ async fn plan_reminders(tx: &mut BusinessTx, booking: &Booking, settings: &Autom
             plan::Plan::At(t) => (t.as_millisecond(), AutomationStatus::Planned, None),
             plan::Plan::Skip(why) => (now.as_millisecond(), AutomationStatus::Skipped, Some(why)),
         };
-        let run = NewRun {
-            kind: AutomationKind::Reminder,
-            rule: format!("reminder:{}", rule.id),
-            key: format!("reminder:{}:{}", booking.id, rule.id),
-            booking_id: Some(booking.id.as_str()),
-            customer_id: booking.customer_id.as_str(),
-            conversation_id: None,
-            due_at,
-            status,
-            reason,
-        };
+        let key = format!("reminder:{}:{}", booking.id, rule.id);
+        let run = NewRun { status, reason, ..NewRun::for_booking(AutomationKind::Reminder, format!("reminder:{}", rule.id), key, booking, due_at) };
         plan_run(tx, run, true).await?;
     }
     Ok(())
