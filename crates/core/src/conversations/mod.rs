@@ -134,13 +134,15 @@ fn note_from_row(row: &AnyRow) -> Result<Note, StoreError> {
     })
 }
 
-async fn load_note(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Note>, StoreError> {
-    let row = sqlx::query(&format!("SELECT {NOTE_COLUMNS} FROM notes WHERE id = $1 AND business_id = $2"))
-        .bind(id)
-        .bind(business_id)
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(note_from_row).transpose()
+impl crate::store::Record for Note {
+    const TABLE: &'static str = "notes";
+    const COLUMNS: &'static str = NOTE_COLUMNS;
+    const KIND: EntityKind = EntityKind::Note;
+    const NOUN: &'static str = "note";
+
+    fn from_row(row: &AnyRow) -> Result<Note, StoreError> {
+        note_from_row(row)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,13 +228,19 @@ pub struct NewMessage {
     pub automation: Option<String>,
 }
 
+impl crate::store::Record for Message {
+    const TABLE: &'static str = "messages";
+    const COLUMNS: &'static str = MESSAGE_COLUMNS;
+    const KIND: EntityKind = EntityKind::Message;
+    const NOUN: &'static str = "message";
+
+    fn from_row(row: &AnyRow) -> Result<Message, StoreError> {
+        message_from_row(row)
+    }
+}
+
 pub async fn load_message(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Message>, StoreError> {
-    let row = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND business_id = $2"))
-        .bind(id)
-        .bind(business_id)
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(message_from_row).transpose()
+    crate::store::records::find(conn, business_id, id).await
 }
 
 /// Stores a message and moves the conversation's activity, preview and unread count along.
@@ -515,7 +523,7 @@ pub async fn add_note(tx: &mut BusinessTx, auth: &Actor, conversation_id: &str, 
     let body = required_text(body, "body", 10_000)?;
     load(tx.conn(), &auth.business_id, conversation_id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
     if let Some(id) = &note_id {
-        if let Some(existing) = load_note(tx.conn(), &auth.business_id, id).await? {
+        if let Some(existing) = crate::store::records::find::<Note>(tx.conn(), &auth.business_id, id).await? {
             return Ok(existing);
         }
     }
@@ -529,7 +537,7 @@ pub async fn add_note(tx: &mut BusinessTx, auth: &Actor, conversation_id: &str, 
         .bind(tx.now_ms())
         .execute(tx.conn())
         .await?;
-    let note = load_note(tx.conn(), &auth.business_id, &note_id).await?.ok_or_else(|| Error::NotFound("note"))?;
+    let note = crate::store::records::get::<Note>(tx.conn(), &auth.business_id, &note_id).await?;
     tx.record(EntityKind::Note, &note_id, Some(&note)).await?;
     tx.audit(Some(&auth.staff_id), "note.added", Some(("note", &note_id)), serde_json::json!({"conversation_id": conversation_id})).await?;
     Ok(note)
@@ -674,14 +682,14 @@ pub async fn create_note(core: &Core, actor: &Actor, id: &str, req: CreateNote) 
 /// One note.
 pub async fn get_note(core: &Core, actor: &Actor, id: &str) -> Result<Note, Error> {
     let mut conn = core.db.reader().acquire().await?;
-    Ok(load_note(&mut conn, &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("note"))?)
+    crate::store::records::get(&mut conn, &actor.business_id, id).await
 }
 
 /// Edits a note (its author, owners and admins).
 pub async fn update_note(core: &Core, actor: &Actor, id: &str, req: UpdateNote) -> Result<Note, Error> {
     let body = required_text(&req.body, "body", 10_000)?;
     let mut tx = core.db.begin_business(&actor.business_id).await?;
-    let note = load_note(tx.conn(), &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("note"))?;
+    let note = crate::store::records::get::<Note>(tx.conn(), &actor.business_id, id).await?;
     may_edit_note(actor, &note)?;
     sqlx::query("UPDATE notes SET body = $1, updated_at = $2 WHERE id = $3 AND business_id = $4")
         .bind(&body)
@@ -690,7 +698,7 @@ pub async fn update_note(core: &Core, actor: &Actor, id: &str, req: UpdateNote) 
         .bind(&actor.business_id)
         .execute(tx.conn())
         .await?;
-    let note = load_note(tx.conn(), &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("note"))?;
+    let note = crate::store::records::get::<Note>(tx.conn(), &actor.business_id, id).await?;
     tx.record(EntityKind::Note, id, Some(&note)).await?;
     tx.audit(Some(&actor.staff_id), "note.updated", Some(("note", id)), serde_json::json!({})).await?;
     tx.commit().await?;
@@ -700,7 +708,7 @@ pub async fn update_note(core: &Core, actor: &Actor, id: &str, req: UpdateNote) 
 /// Deletes a note (its author, owners and admins).
 pub async fn delete_note(core: &Core, actor: &Actor, id: &str) -> Result<(), Error> {
     let mut tx = core.db.begin_business(&actor.business_id).await?;
-    let note = load_note(tx.conn(), &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("note"))?;
+    let note = crate::store::records::get::<Note>(tx.conn(), &actor.business_id, id).await?;
     may_edit_note(actor, &note)?;
     if tx.delete_row("notes", EntityKind::Note, id).await? {
         tx.audit(Some(&actor.staff_id), "note.deleted", Some(("note", id)), serde_json::json!({})).await?;
