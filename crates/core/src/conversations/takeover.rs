@@ -17,7 +17,7 @@ use sqlx::{AnyConnection, Row};
 use crate::accounts::{role_allows, Actor, Permission};
 use crate::conversations::{add_message, NewMessage};
 use crate::error::{Error, TakeoverError};
-use crate::store::{BusinessTx, StoreError};
+use crate::store::{bind_all, Bind, BusinessTx, StoreError};
 
 /// Adds an event line to the timeline.
 pub async fn event(tx: &mut BusinessTx, conversation_id: &str, text: String) -> Result<(), Error> {
@@ -54,6 +54,17 @@ async fn reload(tx: &mut BusinessTx, id: &str) -> Result<Conversation, Error> {
     Ok(conversation)
 }
 
+/// The compare-and-set every change of who answers is: `UPDATE conversations SET {set} WHERE id =
+/// $1 AND business_id = $2 AND ({only_if})`, with `$3` now and `$4`, … `extra`. `true` if it
+/// changed the conversation.
+async fn change_if(tx: &mut BusinessTx, conversation_id: &str, set: &str, only_if: &str, extra: &[Bind]) -> Result<bool, StoreError> {
+    let sql = format!("UPDATE conversations SET {set} WHERE id = $1 AND business_id = $2 AND ({only_if})");
+    let business_id = tx.business_id().to_owned();
+    let now = tx.now_ms();
+    let query = sqlx::query(&sql).bind(conversation_id).bind(business_id).bind(now);
+    Ok(bind_all(query, extra).execute(tx.conn()).await?.rows_affected() > 0)
+}
+
 /// The error a second person gets, naming who holds the conversation.
 async fn held_by(tx: &mut BusinessTx, conversation: &Conversation) -> Error {
     let holder = conversation.holder_staff_id.as_deref().unwrap_or_default().to_owned();
@@ -68,19 +79,15 @@ pub async fn take_over(tx: &mut BusinessTx, conversation_id: &str, staff_id: &st
     if current.mode == ControlMode::Human && current.holder_staff_id.as_deref() == Some(staff_id) {
         return Ok(current);
     }
-    let now = tx.now_ms();
-    let won = sqlx::query(
-        "UPDATE conversations SET mode = 'human', holder_staff_id = $1, held_at = $2, last_human_activity_at = $2, updated_at = $2 \
-         WHERE id = $3 AND business_id = $4 AND (mode <> 'human' OR holder_staff_id IS NULL)",
+    let won = change_if(
+        tx,
+        conversation_id,
+        "mode = 'human', holder_staff_id = $4, held_at = $3, last_human_activity_at = $3, updated_at = $3",
+        "mode <> 'human' OR holder_staff_id IS NULL",
+        &[Bind::Text(staff_id.to_owned())],
     )
-    .bind(staff_id)
-    .bind(now)
-    .bind(conversation_id)
-    .bind(&business_id)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    if won == 0 {
+    .await?;
+    if !won {
         return Err(held_by(tx, &current).await);
     }
     if current.mode == ControlMode::Ai {
@@ -120,18 +127,15 @@ async fn hand_back_if_quiet_since(
             return Err(held_by(tx, &current).await);
         }
     }
-    let handed = sqlx::query(
-        "UPDATE conversations SET mode = 'ai', holder_staff_id = NULL, held_at = NULL, escalated_at = NULL, updated_at = $1 WHERE id = $2 \
-         AND ($3 = 0 OR COALESCE(last_human_activity_at, held_at, updated_at) < $4)",
+    let handed = change_if(
+        tx,
+        conversation_id,
+        "mode = 'ai', holder_staff_id = NULL, held_at = NULL, escalated_at = NULL, updated_at = $3",
+        "$4 = 0 OR COALESCE(last_human_activity_at, held_at, updated_at) < $5",
+        &[Bind::Int(i64::from(quiet_since.is_some())), Bind::Int(quiet_since.unwrap_or(0))],
     )
-    .bind(tx.now_ms())
-    .bind(conversation_id)
-    .bind(i64::from(quiet_since.is_some()))
-    .bind(quiet_since.unwrap_or(0))
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    if handed == 0 {
+    .await?;
+    if !handed {
         return Ok(current);
     }
     let text = match by {
@@ -160,19 +164,8 @@ async fn hand_back_if_quiet_since(
 /// (the caller then sends the customer one holding reply), `false` if it was already waiting or
 /// someone holds it.
 pub async fn escalate(tx: &mut BusinessTx, conversation_id: &str, reason: &str) -> Result<bool, Error> {
-    let business_id = tx.business_id().to_owned();
-    let now = tx.now_ms();
-    let changed = sqlx::query(
-        "UPDATE conversations SET mode = 'needs_human', holder_staff_id = NULL, escalated_at = $1, updated_at = $1 \
-         WHERE id = $2 AND business_id = $3 AND mode = 'ai'",
-    )
-    .bind(now)
-    .bind(conversation_id)
-    .bind(&business_id)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    if changed == 0 {
+    let set = "mode = 'needs_human', holder_staff_id = NULL, escalated_at = $3, updated_at = $3";
+    if !change_if(tx, conversation_id, set, "mode = 'ai'", &[]).await? {
         return Ok(false);
     }
     crate::reports::outcomes::handed_over(tx, conversation_id).await?;
@@ -186,18 +179,7 @@ pub async fn escalate(tx: &mut BusinessTx, conversation_id: &str, reason: &str) 
 /// The assistant is switched off: a customer's message leaves the conversation waiting for a
 /// person (no system note, no holding reply: nothing was escalated, nobody was ever answering).
 pub async fn wait_for_person(tx: &mut BusinessTx, conversation_id: &str) -> Result<(), Error> {
-    let business_id = tx.business_id().to_owned();
-    let now = tx.now_ms();
-    let changed = sqlx::query(
-        "UPDATE conversations SET mode = 'needs_human', escalated_at = $1 WHERE id = $2 AND business_id = $3 AND mode = 'ai'",
-    )
-    .bind(now)
-    .bind(conversation_id)
-    .bind(&business_id)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    if changed > 0 {
+    if change_if(tx, conversation_id, "mode = 'needs_human', escalated_at = $3", "mode = 'ai'", &[]).await? {
         crate::reports::outcomes::handed_over(tx, conversation_id).await?;
         reload(tx, conversation_id).await?;
     }
