@@ -11,40 +11,46 @@ import type { CalendarEntry } from "./bindings/CalendarEntry";
 import type { ReminderRule } from "./bindings/ReminderRule";
 import type { TemplateVariable } from "./bindings/TemplateVariable";
 
+/** `{ key: label }` tables as the editor lists them, in their order. A `Record` over the generated
+ * type, so a text or template kind the service adds cannot be left without a label. */
+function listed<K extends string>(labels: Record<K, string>): { key: K; label: string }[] {
+  return (Object.keys(labels) as K[]).map((key) => ({ key, label: labels[key] }));
+}
+
 /** The variables a text may use (`{customer_name}` …), with what they become. */
-export const VARIABLES: { name: TemplateVariable; means: string }[] = [
-  { name: "customer_name", means: "the customer's first name" },
-  { name: "business_name", means: "your business's name" },
-  { name: "service", means: "the service booked" },
-  { name: "staff", means: "who they see" },
-  { name: "date", means: "the local date" },
-  { name: "time", means: "the local time" },
-  { name: "reply_codes", means: "“Reply C to confirm, R to reschedule, X to cancel”" },
-];
+export const VARIABLES: { name: TemplateVariable; means: string }[] = listed<TemplateVariable>({
+  customer_name: "the customer's first name",
+  business_name: "your business's name",
+  service: "the service booked",
+  staff: "who they see",
+  date: "the local date",
+  time: "the local time",
+  reply_codes: "“Reply C to confirm, R to reschedule, X to cancel”",
+}).map(({ key, label }) => ({ name: key, means: label }));
 
 const NAMES = new Set<string>(VARIABLES.map((v) => v.name));
 
 /** Each text, in the order and words the editor shows them. */
-export const TEXTS: { key: keyof AutomationTexts; label: string }[] = [
-  { key: "confirmation_created", label: "Confirmation: booked" },
-  { key: "confirmation_moved", label: "Confirmation: moved" },
-  { key: "confirmation_cancelled", label: "Confirmation: cancelled" },
-  { key: "reminder", label: "Reminder" },
-  { key: "reply_confirmed", label: "Answer to “C” (confirmed)" },
-  { key: "reply_cancelled_already", label: "Answer about a cancelled booking" },
-  { key: "text_back", label: "Missed-call text-back" },
-  { key: "follow_up", label: "Follow-up" },
-  { key: "no_show", label: "No-show rebooking" },
-];
+export const TEXTS = listed<keyof AutomationTexts>({
+  confirmation_created: "Confirmation: booked",
+  confirmation_moved: "Confirmation: moved",
+  confirmation_cancelled: "Confirmation: cancelled",
+  reminder: "Reminder",
+  reply_confirmed: "Answer to “C” (confirmed)",
+  reply_cancelled_already: "Answer about a cancelled booking",
+  text_back: "Missed-call text-back",
+  follow_up: "Follow-up",
+  no_show: "No-show rebooking",
+});
 
 /** The kinds of message a WhatsApp template can stand in for outside the 24-hour window. */
-export const TEMPLATE_KINDS: { key: keyof AutomationTemplates; label: string }[] = [
-  { key: "confirmation", label: "Confirmations" },
-  { key: "reminder", label: "Reminders" },
-  { key: "text_back", label: "Missed-call text-back" },
-  { key: "follow_up", label: "Follow-ups" },
-  { key: "no_show", label: "No-show rebooking" },
-];
+export const TEMPLATE_KINDS = listed<keyof AutomationTemplates>({
+  confirmation: "Confirmations",
+  reminder: "Reminders",
+  text_back: "Missed-call text-back",
+  follow_up: "Follow-ups",
+  no_show: "No-show rebooking",
+});
 
 /** `{names}` in a text that the service does not know (the service refuses such a text). */
 export function unknownVariables(text: string): string[] {
