@@ -22,6 +22,7 @@ import type { ReportFilter } from "./bindings/ReportFilter";
 import type { ReportRows } from "./bindings/ReportRows";
 import * as endpoints from "./endpoints";
 import { channelLabel } from "./format";
+import { saveFile } from "./privacy";
 import type { Channel } from "./bindings/Channel";
 import { PRESETS, TILES, dayFilter, dayLabel, delta, filterFor, formatDuration, formatMoney, formatValue, freshness, loadProblem, presetRange, rangeLabel, rangeProblem, series, todayIn, type Preset } from "./reports";
 
@@ -33,18 +34,6 @@ interface Drill {
   figure: ReportFigure;
   rows: ReportRows | null;
   error: string | null;
-}
-
-/** Saves text as a file the way a browser downloads one (the desktop window does the same). */
-function download(fileName: string, text: string) {
-  const url = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = fileName;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 export function Reports({ directory, onOpenConversation, onOpenBooking }: {
@@ -113,7 +102,7 @@ export function Reports({ directory, onOpenConversation, onOpenBooking }: {
     setNote(null);
     try {
       const csv = await call({ cmd: "report_csv", export: kind, filter: f, figure });
-      download(csv.file_name, csv.csv);
+      saveFile(csv.file_name, new TextEncoder().encode(csv.csv), "text/csv;charset=utf-8");
       setNote(`Saved ${csv.file_name}.`);
     } catch (e) {
       const err = e as ConsoleError;

@@ -86,7 +86,8 @@ export function base64Bytes(text: string): Uint8Array {
   return bytes;
 }
 
-/** Saves bytes as a file the way a browser downloads one (the desktop window does the same). */
+/** Saves bytes as a file the way a browser downloads one (the desktop window does the same); the
+ * reports' CSV exports too. */
 export function saveFile(fileName: string, bytes: Uint8Array, type: string) {
   const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type }));
   const a = document.createElement("a");
@@ -95,7 +96,7 @@ export function saveFile(fileName: string, bytes: Uint8Array, type: string) {
   document.body.appendChild(a);
   a.click();
   a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 /** A size for people. */
