@@ -7,9 +7,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use switchboard_cloud::Config;
-use switchboard_testkit::bench::{engines_from_args, quantile_ms};
-use switchboard_testkit::{Engine, TestApp};
+use switchboard_testkit::bench::{engines_from_args, live_business, messages_sql, quantile_cells, scaled, table_header};
+use switchboard_testkit::Engine;
 
 const CONVERSATIONS: i64 = 100_000;
 const MESSAGES_PER_CONVERSATION: i64 = 10;
@@ -17,17 +16,14 @@ const REQUESTS: usize = 1_000;
 
 #[tokio::main]
 async fn main() {
-    let scale = if std::env::args().any(|a| a == "--small") { 10 } else { 1 };
-    println!("| engine | conversations | messages | query | p50 | p99 | max |");
-    println!("|---|---|---|---|---|---|---|");
+    table_header(&["engine", "conversations", "messages", "query", "p50", "p99", "max"]);
     for engine in engines_from_args() {
-        run(engine, CONVERSATIONS / scale).await;
+        run(engine, scaled(CONVERSATIONS)).await;
     }
 }
 
 async fn run(engine: Engine, conversations: i64) {
-    let app = TestApp::spawn_live(engine, |c| c.max_db_connections = Config::default().max_db_connections).await;
-    let owner = app.signup("bench").await;
+    let (app, owner) = live_business(engine).await;
     let (base, token, business, db, client) = (&app.base, &owner.access, &owner.business_id, &app.db, &app.client);
     let engine = engine.name();
 
@@ -71,13 +67,7 @@ async fn run(engine: Engine, conversations: i64) {
 }
 
 fn report(engine: &str, conversations: i64, label: &str, samples: &mut [Duration]) {
-    println!(
-        "| {engine} | {conversations} | {} | {label} | {:.2} ms | {:.2} ms | {:.2} ms |",
-        conversations * MESSAGES_PER_CONVERSATION,
-        quantile_ms(samples, 0.50),
-        quantile_ms(samples, 0.99),
-        quantile_ms(samples, 1.0)
-    );
+    println!("| {engine} | {conversations} | {} | {label} | {} |", conversations * MESSAGES_PER_CONVERSATION, quantile_cells(samples, 2));
 }
 
 /// Bulk fixture: customers, conversations (a tenth needing a human) and messages, generated in
@@ -102,16 +92,8 @@ async fn seed(db: &switchboard_cloud::store::Db, business: &str, conversations: 
         ))
         .bind(business).bind(now).execute(&mut *tx).await.unwrap();
         let messages = MESSAGES_PER_CONVERSATION;
-        sqlx::query(&format!(
-            "WITH RECURSIVE m(j) AS (SELECT {first} UNION ALL SELECT j + 1 FROM m WHERE j + 1 < {last}) \
-             INSERT INTO messages (id, business_id, conversation_id, direction, author_kind, body, media, delivery_status, created_at, updated_at) \
-             SELECT 'msg-' || j, $1, 'conv-' || (j / {messages}), CASE WHEN j % 2 = 0 THEN 'inbound' ELSE 'outbound' END, \
-             CASE WHEN j % 2 = 0 THEN 'customer' ELSE 'assistant' END, 'Hello, this is message ' || j || ' of a realistic length for a chat.', '[]', \
-             'delivered', $2 - (j / {messages}) * 1000 - ({messages} - j % {messages}) * 10, $2 FROM m",
-            first = from * messages,
-            last = to * messages,
-        ))
-        .bind(business).bind(now).execute(&mut *tx).await.unwrap();
+        let created_at = format!("$2 - (j / {messages}) * 1000 - ({messages} - j % {messages}) * 10");
+        sqlx::query(&messages_sql(from, to, messages, &created_at)).bind(business).bind(now).execute(&mut *tx).await.unwrap();
         tx.commit().await.unwrap();
         from = to;
     }

@@ -16,9 +16,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use switchboard_cloud::Config;
-use switchboard_testkit::bench::{engines_from_args, quantile_ms};
-use switchboard_testkit::{Engine, TestApp};
+use switchboard_testkit::bench::{engines_from_args, live_business, messages_sql, quantile_cells, scaled, table_header};
+use switchboard_testkit::Engine;
 
 const CONVERSATIONS: i64 = 100_000;
 const MESSAGES_PER_CONVERSATION: i64 = 10;
@@ -29,17 +28,14 @@ const REQUESTS: usize = 200;
 
 #[tokio::main]
 async fn main() {
-    let scale = if std::env::args().any(|a| a == "--small") { 10 } else { 1 };
-    println!("| engine | conversations | bookings | query (90 days) | p50 | p99 | max |");
-    println!("|---|---|---|---|---|---|---|");
+    table_header(&["engine", "conversations", "bookings", "query (90 days)", "p50", "p99", "max"]);
     for engine in engines_from_args() {
-        run(engine, CONVERSATIONS / scale, BOOKINGS / scale).await;
+        run(engine, scaled(CONVERSATIONS), scaled(BOOKINGS)).await;
     }
 }
 
 async fn run(engine: Engine, conversations: i64, bookings: i64) {
-    let app = TestApp::spawn_live(engine, |c| c.max_db_connections = Config::default().max_db_connections).await;
-    let owner = app.signup("bench").await;
+    let (app, owner) = live_business(engine).await;
     let service = app.post("/v1/services", &owner.access, json!({"name": "Cut", "duration_minutes": 60, "price_cents": 4500})).await;
     let service = service.body["id"].as_str().unwrap().to_owned();
     let (base, token, client) = (&app.base, &owner.access, &app.client);
@@ -114,12 +110,7 @@ async fn run(engine: Engine, conversations: i64, bookings: i64) {
 }
 
 fn report(engine: &str, conversations: i64, bookings: i64, label: &str, samples: &mut [Duration]) {
-    println!(
-        "| {engine} | {conversations} | {bookings} | {label} | {:.1} ms | {:.1} ms | {:.1} ms |",
-        quantile_ms(samples, 0.50),
-        quantile_ms(samples, 0.99),
-        quantile_ms(samples, 1.0)
-    );
+    println!("| {engine} | {conversations} | {bookings} | {label} | {} |", quantile_cells(samples, 1));
 }
 
 /// Bulk fixture, in chunks of 10k conversations (or bookings), ending at `end`.
@@ -182,20 +173,8 @@ async fn seed(db: &switchboard_cloud::store::Db, business: &str, staff: &str, se
             sqlx::query(&sql).bind(business).bind(start).bind(staff).execute(&mut *tx).await.unwrap();
         }
         let messages = MESSAGES_PER_CONVERSATION;
-        sqlx::query(&format!(
-            "WITH RECURSIVE m(j) AS (SELECT {first} UNION ALL SELECT j + 1 FROM m WHERE j + 1 < {last}) \
-             INSERT INTO messages (id, business_id, conversation_id, direction, author_kind, body, media, delivery_status, created_at, updated_at) \
-             SELECT 'msg-' || j, $1, 'conv-' || (j / {messages}), CASE WHEN j % 2 = 0 THEN 'inbound' ELSE 'outbound' END, \
-             CASE WHEN j % 2 = 0 THEN 'customer' ELSE 'assistant' END, 'Hello, this is message ' || j || ' of a realistic length for a chat.', '[]', \
-             'delivered', $2 + CAST(j / {messages} AS BIGINT) * {every} + (j % {messages}) * 60000, $2 FROM m",
-            first = from * messages,
-            last = to * messages,
-        ))
-        .bind(business)
-        .bind(start)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+        let created_at = format!("$2 + CAST(j / {messages} AS BIGINT) * {every} + (j % {messages}) * 60000");
+        sqlx::query(&messages_sql(from, to, messages, &created_at)).bind(business).bind(start).execute(&mut *tx).await.unwrap();
         tx.commit().await.unwrap();
         from = to;
     }

@@ -36,3 +36,49 @@ pub fn quantile_ms(samples: &mut [Duration], q: f64) -> f64 {
 pub fn p50_p99(samples: &mut [Duration]) -> String {
     format!("p50 {:.2} ms, p99 {:.2} ms", quantile_ms(samples, 0.5), quantile_ms(samples, 0.99))
 }
+
+/// `full`, or a tenth of it with `--small` (a quick look).
+pub fn scaled(full: i64) -> i64 {
+    if std::env::args().any(|a| a == "--small") {
+        full / 10
+    } else {
+        full
+    }
+}
+
+/// Prints a Markdown table's header row and its rule.
+pub fn table_header(columns: &[&str]) {
+    println!("| {} |", columns.join(" | "));
+    println!("|{}", "---|".repeat(columns.len()));
+}
+
+/// `p50 | p99 | max` cells of a Markdown row, in milliseconds with `decimals` places.
+pub fn quantile_cells(samples: &mut [Duration], decimals: usize) -> String {
+    let [p50, p99, max] = [0.5, 0.99, 1.0].map(|q| quantile_ms(samples, q));
+    format!("{p50:.decimals$} ms | {p99:.decimals$} ms | {max:.decimals$} ms")
+}
+
+/// The service as production runs it (workers live, the default connection pool) with one
+/// signed-up business.
+pub async fn live_business(engine: Engine) -> (crate::TestApp, crate::Tenant) {
+    let app = crate::TestApp::spawn_live(engine, |c| c.max_db_connections = switchboard_cloud::Config::default().max_db_connections).await;
+    let owner = app.signup("bench").await;
+    (app, owner)
+}
+
+/// The statement that seeds `per_conversation` messages (customer and assistant in turn) in each
+/// of the conversations `conv-{from}` to `conv-{to - 1}`, generated in the database with a
+/// recursive CTE (portable to both engines). `$1` is the business and `$2` a time in ms;
+/// `created_at` is an SQL expression of them and `j`, the message's number.
+pub fn messages_sql(from: i64, to: i64, per_conversation: i64, created_at: &str) -> String {
+    format!(
+        "WITH RECURSIVE m(j) AS (SELECT {first} UNION ALL SELECT j + 1 FROM m WHERE j + 1 < {last}) \
+         INSERT INTO messages (id, business_id, conversation_id, direction, author_kind, body, media, delivery_status, created_at, updated_at) \
+         SELECT 'msg-' || j, $1, 'conv-' || (j / {per_conversation}), CASE WHEN j % 2 = 0 THEN 'inbound' ELSE 'outbound' END, \
+         CASE WHEN j % 2 = 0 THEN 'customer' ELSE 'assistant' END, 'Hello, this is message ' || j || ' of a realistic length for a chat.', '[]', \
+         'delivered', {created_at}, $2 FROM m",
+        first = from * per_conversation,
+        last = to * per_conversation,
+    )
+}
+
