@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use console_core::{Console, Transport};
 use protocol::{Booking, BookingSource, BookingStatus, Channel, Conversation, ControlMode, ConversationStatus, Customer, DeliveryStatus, Message, ReplyWindow};
 use serde_json::json;
-use switchboard_cloud::{Application, Config};
+use switchboard_testkit::bench::{demo_service, demo_token};
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -226,19 +226,8 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let app_secret = "bench-secret".to_string();
     let graph = switchboard_cloud::sandbox::start_graph(app_secret.clone()).await.unwrap();
-    let config = Config {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        database_url: Some(format!("sqlite://{}?mode=rwc", dir.path().join("service.db").display())),
-        data_dir: Some(dir.path().to_path_buf()),
-        whatsapp_api_base: graph.base.clone(),
-        ..Config::default()
-    };
-    let app = Application::build(config).await.unwrap();
-    let url = format!("http://{}", app.local_addr());
+    let (url, db, business) = demo_service(dir.path(), |c| c.whatsapp_api_base = graph.base.clone()).await;
     graph.set_service_url(&url);
-    let db = app.state().db.clone();
-    let business = switchboard_cloud::demo::seed(&db).await.unwrap().business_id;
-    tokio::spawn(app.run_until(std::future::pending()));
     switchboard_cloud::demo::connect_sandbox(&url, &app_secret, "vapi").await.unwrap();
 
     // Bootstrap.
@@ -280,18 +269,7 @@ async fn main() {
 
     // Live fan-out to 200 consoles.
     let consoles = 200;
-    let token = {
-        let r: serde_json::Value = reqwest::Client::new()
-            .post(format!("{url}/v1/auth/login"))
-            .json(&json!({"email": switchboard_cloud::demo::DEMO_EMAIL, "password": switchboard_cloud::demo::DEMO_PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        r["access_token"].as_str().unwrap().to_owned()
-    };
+    let token = demo_token(&url).await;
     let mut lives = Vec::new();
     for i in 0..consoles {
         let creds = Arc::new(console_core::credentials::Credentials::for_account(&url, &format!("bench{i}@example.com")).unwrap());

@@ -18,7 +18,7 @@ use base64::Engine as _;
 use console_core::Console;
 use protocol::{DeliveryStatus, Message};
 use serde_json::{json, Value};
-use switchboard_cloud::{Application, Config};
+use switchboard_testkit::bench::{demo_service, demo_token};
 
 fn ts(ms: i64) -> protocol::Timestamp {
     protocol::Timestamp::from_millis(ms).unwrap()
@@ -108,29 +108,10 @@ async fn main() {
     let (messages, media, media_bytes) = if small { (1_000, 20, 50_000) } else { (10_000, 200, 50_000) };
     console_core::credentials::use_mock_store();
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        database_url: Some(format!("sqlite://{}?mode=rwc", dir.path().join("service.db").display())),
-        data_dir: Some(dir.path().to_path_buf()),
-        ..Config::default()
-    };
-    let app = Application::build(config).await.unwrap();
-    let url = format!("http://{}", app.local_addr());
-    let db = app.state().db.clone();
-    let business = switchboard_cloud::demo::seed(&db).await.unwrap().business_id;
-    tokio::spawn(app.run_until(std::future::pending()));
+    let (url, db, business) = demo_service(dir.path(), |_| {}).await;
 
     let http = reqwest::Client::new();
-    let login: Value = http
-        .post(format!("{url}/v1/auth/login"))
-        .json(&json!({"email": switchboard_cloud::demo::DEMO_EMAIL, "password": switchboard_cloud::demo::DEMO_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
+    let token = demo_token(&url).await;
     let post = async |path: &str, body: Value| -> Value {
         let r = http.post(format!("{url}{path}")).bearer_auth(&token).json(&body).send().await.unwrap();
         assert!(r.status().is_success(), "{path}: {}", r.status());

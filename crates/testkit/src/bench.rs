@@ -82,3 +82,34 @@ pub fn messages_sql(from: i64, to: i64, per_conversation: i64, created_at: &str)
     )
 }
 
+/// The demo business's service on loopback, on SQLite in `dir`, running in the background:
+/// its address, database and the demo business's id. `adjust` changes the configuration first.
+pub async fn demo_service(dir: &std::path::Path, adjust: impl FnOnce(&mut switchboard_cloud::Config)) -> (String, switchboard_cloud::store::Db, String) {
+    let mut config = switchboard_cloud::Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database_url: Some(format!("sqlite://{}?mode=rwc", dir.join("service.db").display())),
+        data_dir: Some(dir.to_path_buf()),
+        ..switchboard_cloud::Config::default()
+    };
+    adjust(&mut config);
+    let app = switchboard_cloud::Application::build(config).await.unwrap();
+    let url = format!("http://{}", app.local_addr());
+    let db = app.state().db.clone();
+    let business = switchboard_cloud::demo::seed(&db).await.unwrap().business_id;
+    tokio::spawn(app.run_until(std::future::pending()));
+    (url, db, business)
+}
+
+/// An access token of the demo business's owner.
+pub async fn demo_token(url: &str) -> String {
+    let login: serde_json::Value = reqwest::Client::new()
+        .post(format!("{url}/v1/auth/login"))
+        .json(&serde_json::json!({"email": switchboard_cloud::demo::DEMO_EMAIL, "password": switchboard_cloud::demo::DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["access_token"].as_str().unwrap().to_owned()
+}
