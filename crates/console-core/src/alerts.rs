@@ -49,6 +49,13 @@ pub struct Alert {
     pub opens_reports: bool,
 }
 
+impl Alert {
+    /// An alert that opens `conversation_id` (if any) when clicked.
+    fn about(kind: AlertKind, key: String, title: impl Into<String>, body: String, conversation_id: Option<String>) -> Alert {
+        Alert { kind, key, title: title.into(), body, conversation_id, opens_reports: false }
+    }
+}
+
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or_default()
 }
@@ -86,14 +93,7 @@ pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, here
                 let open = s(after, "status") == "open";
                 if s(after, "mode") == "needs_human" && before.map(|b| s(b, "mode")) != Some("needs_human") && open {
                     let name = customer_name(store, s(after, "customer_id")).await?;
-                    alerts.push(Alert {
-                        kind: AlertKind::NeedsHuman,
-                        key: format!("needs_human:{}:{}", change.id, s(after, "updated_at")),
-                        title: format!("{name} needs a person"),
-                        body: preview(s(after, "last_message_preview")),
-                        conversation_id: Some(change.id.clone()),
-                        opens_reports: false,
-                    });
+                    alerts.push(Alert::about(AlertKind::NeedsHuman, format!("needs_human:{}:{}", change.id, s(after, "updated_at")), format!("{name} needs a person"), preview(s(after, "last_message_preview")), Some(change.id.clone())));
                 }
                 let assigned_now = s(after, "assignee_staff_id") == me && before.map(|b| s(b, "assignee_staff_id")) != Some(me);
                 if assigned_now {
@@ -101,14 +101,7 @@ pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, here
                         here.assigned_to_me.swap_remove(i);
                     } else if open {
                         let name = customer_name(store, s(after, "customer_id")).await?;
-                        alerts.push(Alert {
-                            kind: AlertKind::Assigned,
-                            key: format!("assigned:{}:{}", change.id, s(after, "updated_at")),
-                            title: format!("{name} was assigned to you"),
-                            body: preview(s(after, "last_message_preview")),
-                            conversation_id: Some(change.id.clone()),
-                            opens_reports: false,
-                        });
+                        alerts.push(Alert::about(AlertKind::Assigned, format!("assigned:{}:{}", change.id, s(after, "updated_at")), format!("{name} was assigned to you"), preview(s(after, "last_message_preview")), Some(change.id.clone())));
                     }
                 }
             }
@@ -119,27 +112,13 @@ pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, here
                     let mine = conversation.as_ref().is_some_and(|c| s(c, "mode") == "human" && s(c, "holder_staff_id") == me);
                     if mine {
                         let name = customer_name(store, conversation.as_ref().map(|c| s(c, "customer_id")).unwrap_or_default()).await?;
-                        alerts.push(Alert {
-                            kind: AlertKind::MessageInMine,
-                            key: format!("message:{}", change.id),
-                            title: format!("{name} wrote"),
-                            body: preview(s(after, "body")),
-                            conversation_id: Some(conversation_id.to_owned()),
-                            opens_reports: false,
-                        });
+                        alerts.push(Alert::about(AlertKind::MessageInMine, format!("message:{}", change.id), format!("{name} wrote"), preview(s(after, "body")), Some(conversation_id.to_owned())));
                     }
                 }
                 let failed_now = s(after, "delivery_status") == "failed" && before.map(|b| s(b, "delivery_status")) != Some("failed");
                 let ours = s(after, "author_staff_id") == me || s(after, "author_kind") == "assistant";
                 if failed_now && ours && s(after, "direction") == "outbound" {
-                    alerts.push(Alert {
-                        kind: AlertKind::SendFailed,
-                        key: format!("failed:{}", change.id),
-                        title: "A message could not be sent".into(),
-                        body: preview(if s(after, "error").is_empty() { s(after, "body") } else { s(after, "error") }),
-                        conversation_id: Some(conversation_id.to_owned()),
-                        opens_reports: false,
-                    });
+                    alerts.push(Alert::about(AlertKind::SendFailed, format!("failed:{}", change.id), "A message could not be sent", preview(if s(after, "error").is_empty() { s(after, "body") } else { s(after, "error") }), Some(conversation_id.to_owned())));
                 }
             }
             EntityKind::Booking => {
@@ -148,26 +127,12 @@ pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, here
                 let when: String = when.chars().take(16).collect();
                 if before.is_none() && by_assistant && matches!(s(after, "status"), "confirmed" | "pending") {
                     let name = customer_name(store, s(after, "customer_id")).await?;
-                    alerts.push(Alert {
-                        kind: AlertKind::AssistantBooked,
-                        key: format!("booked:{}", change.id),
-                        title: "The assistant made a booking".into(),
-                        body: format!("{name}, {when}"),
-                        conversation_id: None,
-                        opens_reports: false,
-                    });
+                    alerts.push(Alert::about(AlertKind::AssistantBooked, format!("booked:{}", change.id), "The assistant made a booking", format!("{name}, {when}"), None));
                 }
                 let cancelled_now = s(after, "status") == "cancelled" && before.is_some_and(|b| s(b, "status") != "cancelled");
                 if cancelled_now && !here.cancelled.contains(&change.id) {
                     let name = customer_name(store, s(after, "customer_id")).await?;
-                    alerts.push(Alert {
-                        kind: AlertKind::BookingCancelled,
-                        key: format!("cancelled:{}", change.id),
-                        title: "A booking was cancelled".into(),
-                        body: format!("{name}, {when}"),
-                        conversation_id: None,
-                        opens_reports: false,
-                    });
+                    alerts.push(Alert::about(AlertKind::BookingCancelled, format!("cancelled:{}", change.id), "A booking was cancelled", format!("{name}, {when}"), None));
                 }
             }
             _ => {}
