@@ -93,104 +93,80 @@ fn classify(status: StatusCode, body: Option<ErrorBody>) -> TransportError {
     }
 }
 
-/// Signs in with a password — and, when the account has two-factor sign-in, a `code` from the
-/// authenticator app or a recovery code (without one the answer is refused as
-/// `two_factor_required`, to ask for it). The caller keeps the refresh token in the keyring.
-pub async fn login(http: &reqwest::Client, server: &str, email: &str, password: &str, code: Option<&str>) -> Result<AuthTokens, TransportError> {
-    let server = server.trim_end_matches('/');
-    let response = http
-        .post(format!("{server}/v1/auth/login"))
-        .json(&protocol::LoginRequest { email: email.to_owned(), password: password.to_owned() })
-        .send()
-        .await
-        .map_err(offline)?;
-    if response.status().is_success() {
-        return response.json().await.map_err(offline);
-    }
-    let status = response.status();
-    let body: Option<ErrorBody> = response.json().await.ok();
-    let challenge = body
-        .as_ref()
-        .filter(|b| b.error.code == protocol::ErrorCode::TwoFactorRequired)
-        .and_then(|b| b.error.details.as_ref()?.get("challenge")?.as_str().map(str::to_owned));
-    let (Some(challenge), Some(code)) = (challenge, code.map(str::trim).filter(|c| !c.is_empty())) else {
-        return Err(match classify(status, body) {
-            TransportError::SignedOut(m) => TransportError::Refused { code: "invalid_credentials".into(), message: m },
-            other => other,
-        });
-    };
-    let response = http
-        .post(format!("{server}/v1/auth/two-factor"))
-        .json(&serde_json::json!({"challenge": challenge, "code": code}))
-        .send()
-        .await
-        .map_err(offline)?;
+/// Posts `body` as JSON to `path` on `server` (offline if no answer came).
+async fn post(http: &reqwest::Client, server: &str, path: &str, body: &impl serde::Serialize) -> Result<reqwest::Response, TransportError> {
+    http.post(format!("{}{path}", server.trim_end_matches('/'))).json(body).send().await.map_err(offline)
+}
+
+/// A successful answer's body, or the refusal as an error.
+async fn answer<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, TransportError> {
     if !response.status().is_success() {
         return Err(error_from(response).await);
     }
     response.json().await.map_err(offline)
+}
+
+/// A refused password sign-in: the challenge it carries for `wanted` (two-factor, or enrolling
+/// in it), and the refusal as the error to report otherwise (a wrong password reads
+/// `invalid_credentials`, not "signed out").
+async fn refused_sign_in(response: reqwest::Response, wanted: protocol::ErrorCode) -> (Option<String>, TransportError) {
+    let status = response.status();
+    let body: Option<ErrorBody> = response.json().await.ok();
+    let challenge = body
+        .as_ref()
+        .filter(|b| b.error.code == wanted)
+        .and_then(|b| b.error.details.as_ref()?.get("challenge")?.as_str().map(str::to_owned));
+    let refused = match classify(status, body) {
+        TransportError::SignedOut(m) => TransportError::Refused { code: "invalid_credentials".into(), message: m },
+        other => other,
+    };
+    (challenge, refused)
+}
+
+fn password_login(email: &str, password: &str) -> protocol::LoginRequest {
+    protocol::LoginRequest { email: email.to_owned(), password: password.to_owned() }
+}
+
+/// Signs in with a password — and, when the account has two-factor sign-in, a `code` from the
+/// authenticator app or a recovery code (without one the answer is refused as
+/// `two_factor_required`, to ask for it). The caller keeps the refresh token in the keyring.
+pub async fn login(http: &reqwest::Client, server: &str, email: &str, password: &str, code: Option<&str>) -> Result<AuthTokens, TransportError> {
+    let response = post(http, server, "/v1/auth/login", &password_login(email, password)).await?;
+    if response.status().is_success() {
+        return response.json().await.map_err(offline);
+    }
+    let (challenge, refused) = refused_sign_in(response, protocol::ErrorCode::TwoFactorRequired).await;
+    let (Some(challenge), Some(code)) = (challenge, code.map(str::trim).filter(|c| !c.is_empty())) else {
+        return Err(refused);
+    };
+    answer(post(http, server, "/v1/auth/two-factor", &serde_json::json!({"challenge": challenge, "code": code})).await?).await
 }
 
 /// Signing in to a business that requires two-factor with an account that has none yet: the
 /// password answers `two_factor_enrolment_required` with a challenge, which buys a new
 /// authenticator secret. → the challenge (for [`finish_enrolment`]) and the secret.
 pub async fn begin_enrolment(http: &reqwest::Client, server: &str, email: &str, password: &str) -> Result<(String, protocol::TwoFactorSetup), TransportError> {
-    let server = server.trim_end_matches('/');
-    let response = http
-        .post(format!("{server}/v1/auth/login"))
-        .json(&protocol::LoginRequest { email: email.to_owned(), password: password.to_owned() })
-        .send()
-        .await
-        .map_err(offline)?;
-    let status = response.status();
-    if status.is_success() {
+    let response = post(http, server, "/v1/auth/login", &password_login(email, password)).await?;
+    if response.status().is_success() {
         return Err(TransportError::Refused { code: "two_factor_not_required".into(), message: "This account signs in without setting up two-factor first.".into() });
     }
-    let body: Option<ErrorBody> = response.json().await.ok();
-    let challenge = body
-        .as_ref()
-        .filter(|b| b.error.code == protocol::ErrorCode::TwoFactorEnrolmentRequired)
-        .and_then(|b| b.error.details.as_ref()?.get("challenge")?.as_str().map(str::to_owned));
+    let (challenge, refused) = refused_sign_in(response, protocol::ErrorCode::TwoFactorEnrolmentRequired).await;
     let Some(challenge) = challenge else {
-        return Err(match classify(status, body) {
-            TransportError::SignedOut(m) => TransportError::Refused { code: "invalid_credentials".into(), message: m },
-            other => other,
-        });
+        return Err(refused);
     };
-    let response = http
-        .post(format!("{server}/v1/auth/two-factor/enrol"))
-        .json(&serde_json::json!({"challenge": challenge}))
-        .send()
-        .await
-        .map_err(offline)?;
-    if !response.status().is_success() {
-        return Err(error_from(response).await);
-    }
-    Ok((challenge, response.json().await.map_err(offline)?))
+    let setup = answer(post(http, server, "/v1/auth/two-factor/enrol", &serde_json::json!({"challenge": challenge})).await?).await?;
+    Ok((challenge, setup))
 }
 
 /// Finishes enrolling at sign-in with a code from the new secret: the session's tokens and the
 /// recovery codes (shown once).
 pub async fn finish_enrolment(http: &reqwest::Client, server: &str, challenge: &str, code: &str) -> Result<protocol::EnrolledSignIn, TransportError> {
-    let response = http
-        .post(format!("{}/v1/auth/two-factor/enrol/confirm", server.trim_end_matches('/')))
-        .json(&serde_json::json!({"challenge": challenge, "code": code.trim()}))
-        .send()
-        .await
-        .map_err(offline)?;
-    if !response.status().is_success() {
-        return Err(error_from(response).await);
-    }
-    response.json().await.map_err(offline)
+    answer(post(http, server, "/v1/auth/two-factor/enrol/confirm", &serde_json::json!({"challenge": challenge, "code": code.trim()})).await?).await
 }
 
 /// Creates a new business and its owner (`POST /v1/auth/signup`), signed in at once.
 pub async fn signup(http: &reqwest::Client, server: &str, request: &protocol::SignupRequest) -> Result<AuthTokens, TransportError> {
-    let response = http.post(format!("{}/v1/auth/signup", server.trim_end_matches('/'))).json(request).send().await.map_err(offline)?;
-    if !response.status().is_success() {
-        return Err(error_from(response).await);
-    }
-    response.json().await.map_err(offline)
+    answer(post(http, server, "/v1/auth/signup", request).await?).await
 }
 
 /// The real transport: HTTP and a WebSocket to one service.
