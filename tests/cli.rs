@@ -11,16 +11,10 @@ use switchboard_testkit::Engine;
 use switchboard_testkit::demo::{DemoService, OWNER, PASSWORD};
 use switchboard_tests::{program, PrivateSession};
 
+/// The CLI as a person reads it: whether it succeeded, and all it printed.
 fn cli(session: &PrivateSession, data_dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(program("switchboard-console"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env("DBUS_SESSION_BUS_ADDRESS", &session.address)
-        .output()
-        .expect("the CLI runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    let (code, out, err) = cli_status(session, data_dir, args);
+    (code == Some(0), format!("{out}{err}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,14 +73,7 @@ async fn the_cli_signs_in_reads_the_inbox_acts_and_queues_when_offline() {
 
 /// The CLI as a script sees it: exit status, stdout, stderr.
 fn cli_status(session: &PrivateSession, data_dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(program("switchboard-console"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env("DBUS_SESSION_BUS_ADDRESS", &session.address)
-        .output()
-        .expect("the CLI runs");
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    cli_env(session, data_dir, &[], args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,7 +114,7 @@ async fn a_refused_action_exits_3_with_the_reason_on_stderr_and_only_a_refused_t
     assert!(err.contains("not signed in"), "{err}");
 }
 
-/// The CLI with extra environment (the passphrase).
+/// The CLI with extra environment (the passphrase; never one from the shell running the tests).
 fn cli_env(session: &PrivateSession, data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(program("switchboard-console"))
         .arg("--data-dir")
