@@ -104,6 +104,12 @@ impl Client {
         Ok(format!("{}/o/oauth2/v2/auth?{query}", self.oauth_base))
     }
 
+    /// Posts an urlencoded form to Google's OAuth server at `path`.
+    async fn post_form(&self, path: &str, form: String) -> Result<reqwest::Response, GoogleError> {
+        let request = self.http.post(format!("{}{path}", self.oauth_base)).header("content-type", "application/x-www-form-urlencoded");
+        request.body(form).send().await.map_err(network)
+    }
+
     async fn token(&self, fields: &[(&str, &str)]) -> Result<TokenResponse, GoogleError> {
         let body = {
             let mut form = form_urlencoded::Serializer::new(String::new());
@@ -116,14 +122,7 @@ impl Client {
             }
             form.finish()
         };
-        let response = self
-            .http
-            .post(format!("{}/o/oauth2/token", self.oauth_base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .map_err(network)?;
+        let response = self.post_form("/o/oauth2/token", body).await?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(network)?;
         if (200..300).contains(&status) {
@@ -149,15 +148,7 @@ impl Client {
     /// Revokes a token (disconnecting). Google forgetting it already is fine.
     pub async fn revoke(&self, token: &str) -> Result<(), GoogleError> {
         let body = form_urlencoded::Serializer::new(String::new()).append_pair("token", token).finish();
-        let response = self
-            .http
-            .post(format!("{}/o/oauth2/revoke", self.oauth_base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .map_err(network)?;
-        let status = response.status().as_u16();
+        let status = self.post_form("/o/oauth2/revoke", body).await?.status().as_u16();
         if status < 300 || status == 400 {
             Ok(())
         } else {
