@@ -211,6 +211,27 @@ pub struct Episode {
     pub resolved: bool,
 }
 
+impl Episode {
+    /// An episode as it opens: the assistant answering, nothing counted yet.
+    pub fn opened(count: u32, conversation_id: String, start: i64, channel: String, reopened: bool) -> Episode {
+        Episode {
+            count,
+            conversation_id,
+            start,
+            channel,
+            reopened,
+            handling: Handling::Assistant,
+            ai_replies: 0,
+            human_replies: 0,
+            first_response: None,
+            wait_for_person_ms: None,
+            staff: vec![],
+            reply_times: vec![],
+            resolved: false,
+        }
+    }
+}
+
 /// Groups conversation outcome rows (sorted by time, then id) into episodes.
 pub fn episodes(rows: &[Row]) -> Vec<Episode> {
     let mut by_key: BTreeMap<(i64, String), Vec<&Row>> = BTreeMap::new();
@@ -223,21 +244,7 @@ pub fn episodes(rows: &[Row]) -> Vec<Episode> {
     for ((start, conversation_id), mut rows) in by_key {
         rows.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         let Some(opening) = rows.iter().find(|r| r.kind == "conversation_opened" || r.kind == "conversation_reopened") else { continue };
-        let mut e = Episode {
-            count: 1,
-            conversation_id,
-            start,
-            channel: opening.channel.clone().unwrap_or_default(),
-            reopened: opening.kind == "conversation_reopened",
-            handling: Handling::Assistant,
-            ai_replies: 0,
-            human_replies: 0,
-            first_response: None,
-            wait_for_person_ms: None,
-            staff: vec![],
-            reply_times: vec![],
-            resolved: false,
-        };
+        let mut e = Episode::opened(1, conversation_id, start, opening.channel.clone().unwrap_or_default(), opening.kind == "conversation_reopened");
         let mut involved = false;
         let mut handed_at: Option<i64> = None;
         for r in &rows {

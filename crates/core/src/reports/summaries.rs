@@ -379,21 +379,8 @@ pub(crate) async fn load_for_summary(
     )
     .await?;
     for g in &groups {
-        episodes.push(Episode {
-            count: count(&g[3])?,
-            conversation_id: String::new(),
-            start: stretch(&g[0])?,
-            channel: string(&g[1])?,
-            reopened: int(&g[2])? != 0,
-            handling: Handling::Assistant,
-            ai_replies: count(&g[4])?,
-            human_replies: 0,
-            first_response: None,
-            wait_for_person_ms: None,
-            staff: vec![],
-            reply_times: vec![],
-            resolved: false,
-        });
+        let group = Episode::opened(count(&g[3])?, String::new(), stretch(&g[0])?, string(&g[1])?, int(&g[2])? != 0);
+        episodes.push(Episode { ai_replies: count(&g[4])?, ..group });
     }
     // Bookings made in the period, per local day and what the figures tell apart. A group has
     // no appointment time in any period (the appointment figures are counted below).
