@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use protocol::{ClientFrame, ServerFrame};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -11,6 +11,9 @@ use switchboard_testkit::fakes::FakeProviders;
 use switchboard_testkit::whatsapp::*;
 use switchboard_testkit::{every_day, on_both_engines, TestApp};
 use tokio_tungstenite::tungstenite::Message;
+
+mod socket;
+use socket::{connect, say, Socket};
 
 /// The service's `/metrics` text.
 async fn metrics(app: &TestApp) -> String {
@@ -477,17 +480,6 @@ async fn a_corpus_of_bad_input_gets_4xx_with_stable_codes(app: TestApp) {
     assert_eq!(app.last_seq(&owner.business_id).await, seq, "nothing changed");
 }
 
-}
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(app: &TestApp) -> Socket {
-    let url = format!("{}/v1/sync/ws", app.base.replace("http://", "ws://"));
-    tokio_tungstenite::connect_async(url).await.expect("the WebSocket opens").0
-}
-
-async fn say(socket: &mut Socket, frame: &ClientFrame) {
-    socket.send(Message::Text(serde_json::to_string(frame).unwrap().into())).await.unwrap();
 }
 
 async fn hello(app: &TestApp, token: &str) -> Socket {

@@ -10,16 +10,8 @@ use serde_json::json;
 use switchboard_testkit::{on_both_engines, Engine, TestApp};
 use tokio_tungstenite::tungstenite::Message;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(app: &TestApp) -> Socket {
-    let url = format!("{}/v1/sync/ws", app.base.replace("http://", "ws://"));
-    tokio_tungstenite::connect_async(url).await.expect("the WebSocket opens").0
-}
-
-async fn say(socket: &mut Socket, frame: &ClientFrame) {
-    socket.send(Message::Text(serde_json::to_string(frame).unwrap().into())).await.unwrap();
-}
+mod socket;
+use socket::{connect, say, Socket};
 
 /// The next application frame (pings are answered by the client library).
 async fn next(socket: &mut Socket) -> Option<ServerFrame> {
