@@ -90,28 +90,15 @@ struct SealedBody {
     body: String,
 }
 
-/// Queues a mail in the caller's transaction; `false` (nothing queued) when the service has no
-/// SMTP. Wake [`crate::workers::Job::Mail`] after committing.
+/// Queues a mail in the caller's transaction. `once`: an id such as
+/// `weekly_summary:{staff}:{week}` makes it once per person and week, whichever instance asks (a
+/// mail with that id queued before is not queued again); `None`: a new id. `false` when nothing
+/// was queued: no SMTP, or queued before. Wake [`crate::workers::Job::Mail`] after committing.
+#[allow(clippy::too_many_arguments)]
 pub async fn queue(
     conn: &mut AnyConnection,
     core: &Core,
-    business_id: Option<&str>,
-    kind: MailKind,
-    to: &str,
-    subject: &str,
-    body: &str,
-) -> Result<bool, Error> {
-    queue_once(conn, core, &core.db.new_id::<String>(), business_id, kind, to, subject, body).await
-}
-
-/// Queues a mail under `id` unless a mail with that id was ever queued (a key such as
-/// `weekly_summary:{staff}:{week}` makes it once per person and week, whichever instance asks).
-/// `false` when nothing was queued: no SMTP, or queued before.
-#[allow(clippy::too_many_arguments)]
-pub async fn queue_once(
-    conn: &mut AnyConnection,
-    core: &Core,
-    id: &str,
+    once: Option<&str>,
     business_id: Option<&str>,
     kind: MailKind,
     to: &str,
@@ -122,11 +109,12 @@ pub async fn queue_once(
         return Ok(false);
     }
     let now = core.db.now_ms();
+    let id = once.map_or_else(|| core.db.new_id(), str::to_owned);
     let queued = sqlx::query(
         "INSERT INTO mail_outbox (id, business_id, kind, recipient, subject, body_sealed, status, attempts, next_attempt_at, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7) ON CONFLICT (id) DO NOTHING",
     )
-    .bind(id)
+    .bind(&id)
     .bind(business_id)
     .bind(kind.as_str())
     .bind(to)

@@ -280,7 +280,7 @@ async fn signed_in(core: &Core, staff_id: &str, business_id: &str, role: Role, d
              to end your other sign-ins.\n",
             device.unwrap_or("unknown")
         );
-        mailed = mail::queue(&mut tx, core, Some(business_id), MailKind::NewDevice, &email, "New sign-in to your Switchboard account", &body).await?;
+        mailed = mail::queue(&mut tx, core, None, Some(business_id), MailKind::NewDevice, &email, "New sign-in to your Switchboard account", &body).await?;
     }
     tx.commit().await?;
     if mailed {
@@ -512,7 +512,7 @@ pub async fn request_password_reset(core: &Core, email: &str) -> Result<(), Erro
          Choose a new password here (the link works once, for an hour):\n{}\n\nIf it was not you, ignore this mail.\n",
         link(core, "reset-password", &token)
     );
-    mail::queue(&mut tx, core, Some(&business_id), MailKind::PasswordReset, &email, "Reset your Switchboard password", &body).await?;
+    mail::queue(&mut tx, core, None, Some(&business_id), MailKind::PasswordReset, &email, "Reset your Switchboard password", &body).await?;
     tx.commit().await?;
     core.db.wakeups().wake(Job::Mail);
     Ok(())
@@ -566,7 +566,7 @@ pub async fn reset_staff_member(core: &Core, actor: &Actor, staff_id: &str) -> R
         "An owner of your Switchboard business reset your sign-in: two-factor sign-in is off and you are signed out everywhere.\n\n\
          Choose a new password here (the link works once, for a day):\n{url}\n"
     );
-    let mailed = mail::queue(&mut tx, core, Some(&actor.business_id), MailKind::PasswordReset, &email, "Your Switchboard sign-in was reset", &body).await?;
+    let mailed = mail::queue(&mut tx, core, None, Some(&actor.business_id), MailKind::PasswordReset, &email, "Your Switchboard sign-in was reset", &body).await?;
     tx.commit().await?;
     if mailed {
         core.db.wakeups().wake(Job::Mail);
@@ -583,7 +583,7 @@ pub async fn send_verification(core: &Core, conn: &mut AnyConnection, staff_id: 
     }
     let token = issue_token(conn, core, Purpose::VerifyEmail, staff_id, business_id, VERIFY_TTL_MS).await?;
     let body = format!("Welcome to Switchboard. Confirm this is your address (the link works once, for a week):\n{}\n", link(core, "verify-email", &token));
-    mail::queue(conn, core, Some(business_id), MailKind::VerifyEmail, email, "Confirm your email address", &body).await
+    mail::queue(conn, core, None, Some(business_id), MailKind::VerifyEmail, email, "Confirm your email address", &body).await
 }
 
 /// Marks the address verified with the link's token.

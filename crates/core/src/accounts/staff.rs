@@ -214,7 +214,7 @@ pub async fn invite(core: &Core, actor: &Actor, req: CreateInvitation) -> Result
     let business_name: String = sqlx::query_scalar("SELECT name FROM businesses WHERE id = $1").bind(&actor.business_id).fetch_one(tx.conn()).await?;
     let link = format!("{}/accept-invitation?token={token}", core.config.public_url.trim_end_matches('/'));
     let body = format!("You are invited to join {business_name} on Switchboard as {}.\n\nAccept here (the link works once, for {INVITATION_DAYS} days):\n{link}\n", req.role);
-    if crate::mail::queue(tx.conn(), core, Some(&actor.business_id), crate::mail::MailKind::Invitation, &email, &format!("Join {business_name} on Switchboard"), &body).await? {
+    if crate::mail::queue(tx.conn(), core, None, Some(&actor.business_id), crate::mail::MailKind::Invitation, &email, &format!("Join {business_name} on Switchboard"), &body).await? {
         tx.wake(crate::workers::Job::Mail);
     }
     tx.commit().await?;

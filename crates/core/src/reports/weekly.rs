@@ -88,7 +88,7 @@ pub async fn queue_due(core: &Core) -> Result<usize, Error> {
         let Some(summary) = computed.as_ref().and_then(|(_, s)| s.as_ref()) else { continue };
         let subject = format!("{}: your week, {}", owner.business_name, span_label(&summary.current));
         let mut conn = core.db.writer().acquire().await?;
-        if mail::queue_once(&mut conn, core, &id, Some(&owner.business_id), MailKind::WeeklySummary, &owner.email, &subject, &body(&owner.business_name, summary)).await? {
+        if mail::queue(&mut conn, core, Some(&id), Some(&owner.business_id), MailKind::WeeklySummary, &owner.email, &subject, &body(&owner.business_name, summary)).await? {
             queued += 1;
         }
     }
