@@ -33,7 +33,7 @@ const CHANNEL_TTL_SECS: i64 = 7 * 24 * 3600;
 const FULL_SYNC_BACK_MS: i64 = 24 * 3_600_000;
 
 /// One chosen calendar due to be read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 struct Source {
     id: String,
     business_id: String,
@@ -48,7 +48,7 @@ struct Source {
 /// Reads every chosen calendar that is due. Returns how many were read (or tried).
 pub async fn sync_due(core: &Core) -> Result<usize, Error> {
     let now = core.db.now_ms();
-    let rows = sqlx::query(
+    let sources: Vec<Source> = sqlx::query_as(
         "SELECT s.id, s.business_id, s.staff_id, s.calendar_id, s.sync_token, s.channel_id, s.channel_resource_id, s.channel_expires_at \
          FROM calendar_sources s JOIN calendar_connections c ON c.staff_id = s.staff_id \
          WHERE s.selected = 1 AND c.status = 'connected' AND s.next_sync_at IS NOT NULL AND s.next_sync_at <= $1 ORDER BY s.next_sync_at LIMIT 20",
@@ -56,19 +56,6 @@ pub async fn sync_due(core: &Core) -> Result<usize, Error> {
     .bind(now)
     .fetch_all(core.db.reader())
     .await?;
-    let mut sources = Vec::new();
-    for r in &rows {
-        sources.push(Source {
-            id: r.try_get("id")?,
-            business_id: r.try_get("business_id")?,
-            staff_id: r.try_get("staff_id")?,
-            calendar_id: r.try_get("calendar_id")?,
-            sync_token: r.try_get("sync_token")?,
-            channel_id: r.try_get("channel_id")?,
-            channel_resource_id: r.try_get("channel_resource_id")?,
-            channel_expires_at: r.try_get("channel_expires_at")?,
-        });
-    }
     for source in &sources {
         if let Err(why) = sync_one(core, source).await {
             let now = core.db.now_ms();
