@@ -17,7 +17,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
 use super::metrics::{self, BookingFacts, Episode, Range, Row};
-use crate::store::{BusinessTx, Db, Engine, StoreError};
+use crate::store::{bind_all, Bind, BusinessTx, Db, Engine, StoreError};
 use jiff::tz::TimeZone;
 use protocol::Handling;
 
@@ -59,88 +59,87 @@ fn placeholders(rows: usize, width: usize) -> String {
         .join(", ")
 }
 
-async fn insert_episodes(conn: &mut sqlx::AnyConnection, business_id: &str, episodes: &[Episode]) -> Result<(), StoreError> {
-    for chunk in episodes.chunks(100) {
-        let sql = format!("INSERT INTO report_episodes ({EPISODE_COLUMNS}) VALUES {}", placeholders(chunk.len(), 14));
+type Insert<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Inserts `items` into `table` in statements of 100 rows: each row's first value is the business,
+/// the `width - 1` others are bound by `bind`.
+async fn insert_rows<T>(
+    conn: &mut sqlx::AnyConnection,
+    business_id: &str,
+    (table, columns, width): (&str, &str, usize),
+    items: &[T],
+    bind: impl for<'q> Fn(Insert<'q>, &T) -> Result<Insert<'q>, StoreError>,
+) -> Result<(), StoreError> {
+    for chunk in items.chunks(100) {
+        let sql = format!("INSERT INTO {table} ({columns}) VALUES {}", placeholders(chunk.len(), width));
         let mut q = sqlx::query(&sql);
-        for e in chunk {
-            q = q
-                .bind(business_id.to_owned())
-                .bind(e.conversation_id.clone())
-                .bind(e.start)
-                .bind(e.channel.clone())
-                .bind(i64::from(e.reopened))
-                .bind(e.handling.as_str())
-                .bind(i64::from(e.ai_replies))
-                .bind(i64::from(e.human_replies))
-                .bind(e.first_response.map(|(s, _)| s))
-                .bind(e.first_response.map(|(_, a)| a))
-                .bind(e.wait_for_person_ms)
-                .bind(serde_json::to_string(&e.staff)?)
-                .bind(serde_json::to_string(&e.reply_times)?)
-                .bind(i64::from(e.resolved));
+        for item in chunk {
+            q = bind(q.bind(business_id.to_owned()), item)?;
         }
         q.execute(&mut *conn).await?;
     }
     Ok(())
 }
 
+async fn insert_episodes(conn: &mut sqlx::AnyConnection, business_id: &str, episodes: &[Episode]) -> Result<(), StoreError> {
+    insert_rows(conn, business_id, ("report_episodes", EPISODE_COLUMNS, 14), episodes, |q, e| {
+        Ok(q.bind(e.conversation_id.clone())
+            .bind(e.start)
+            .bind(e.channel.clone())
+            .bind(i64::from(e.reopened))
+            .bind(e.handling.as_str())
+            .bind(i64::from(e.ai_replies))
+            .bind(i64::from(e.human_replies))
+            .bind(e.first_response.map(|(s, _)| s))
+            .bind(e.first_response.map(|(_, a)| a))
+            .bind(e.wait_for_person_ms)
+            .bind(serde_json::to_string(&e.staff)?)
+            .bind(serde_json::to_string(&e.reply_times)?)
+            .bind(i64::from(e.resolved)))
+    })
+    .await
+}
+
 async fn insert_bookings(conn: &mut sqlx::AnyConnection, business_id: &str, bookings: &[BookingFacts]) -> Result<(), StoreError> {
-    for chunk in bookings.chunks(100) {
-        let sql = format!("INSERT INTO report_bookings ({BOOKING_COLUMNS}) VALUES {}", placeholders(chunk.len(), 11));
-        let mut q = sqlx::query(&sql);
-        for b in chunk {
-            q = q
-                .bind(business_id.to_owned())
-                .bind(b.booking_id.clone())
-                .bind(b.made_at)
-                .bind(b.source.clone())
-                .bind(b.channel.clone())
-                .bind(b.service_id.clone())
-                .bind(b.staff_id.clone())
-                .bind(b.value_cents)
-                .bind(b.starts_at)
-                .bind(b.outcome)
-                .bind(i64::from(b.moves));
-        }
-        q.execute(&mut *conn).await?;
-    }
-    Ok(())
+    insert_rows(conn, business_id, ("report_bookings", BOOKING_COLUMNS, 11), bookings, |q, b| {
+        Ok(q.bind(b.booking_id.clone())
+            .bind(b.made_at)
+            .bind(b.source.clone())
+            .bind(b.channel.clone())
+            .bind(b.service_id.clone())
+            .bind(b.staff_id.clone())
+            .bind(b.value_cents)
+            .bind(b.starts_at)
+            .bind(b.outcome)
+            .bind(i64::from(b.moves)))
+    })
+    .await
+}
+
+/// The outcome rows `which` picks (`$2`… bound to `binds`; `$1` is the business), after deleting
+/// the summaries in `table` that were made from them: what a refresh recomputes.
+async fn resummarise(tx: &mut BusinessTx, table: &str, which: &str, binds: &[Bind]) -> Result<Vec<Row>, StoreError> {
+    let business_id = tx.business_id().to_owned();
+    let select = format!("SELECT {ROW_COLUMNS} FROM outcomes WHERE business_id = $1 AND {which}");
+    let rows = bind_all(sqlx::query(&select).bind(&business_id), binds).fetch_all(tx.conn()).await?;
+    let rows = rows.iter().map(row_of).collect::<Result<Vec<_>, _>>()?;
+    let delete = format!("DELETE FROM {table} WHERE business_id = $1 AND {which}");
+    bind_all(sqlx::query(&delete).bind(&business_id), binds).execute(tx.conn()).await?;
+    Ok(rows)
 }
 
 /// Recomputes one episode's summary from its outcome rows (called by `record`).
 pub(crate) async fn refresh_episode(tx: &mut BusinessTx, conversation_id: &str, episode_at: i64) -> Result<(), StoreError> {
+    let binds = [Bind::Text(conversation_id.to_owned()), Bind::Int(episode_at)];
+    let rows = resummarise(tx, "report_episodes", "conversation_id = $2 AND episode_at = $3", &binds).await?;
     let business_id = tx.business_id().to_owned();
-    let rows = sqlx::query(&format!("SELECT {ROW_COLUMNS} FROM outcomes WHERE conversation_id = $1 AND episode_at = $2 AND business_id = $3"))
-        .bind(conversation_id)
-        .bind(episode_at)
-        .bind(&business_id)
-        .fetch_all(tx.conn())
-        .await?;
-    let rows = rows.iter().map(row_of).collect::<Result<Vec<_>, _>>()?;
-    sqlx::query("DELETE FROM report_episodes WHERE business_id = $1 AND conversation_id = $2 AND episode_at = $3")
-        .bind(&business_id)
-        .bind(conversation_id)
-        .bind(episode_at)
-        .execute(tx.conn())
-        .await?;
     insert_episodes(tx.conn(), &business_id, &metrics::episodes(&rows)).await
 }
 
 /// Recomputes one booking's summary from its outcome rows (called by `record`).
 pub(crate) async fn refresh_booking(tx: &mut BusinessTx, booking_id: &str) -> Result<(), StoreError> {
+    let rows = resummarise(tx, "report_bookings", "booking_id = $2", &[Bind::Text(booking_id.to_owned())]).await?;
     let business_id = tx.business_id().to_owned();
-    let rows = sqlx::query(&format!("SELECT {ROW_COLUMNS} FROM outcomes WHERE booking_id = $1 AND business_id = $2"))
-        .bind(booking_id)
-        .bind(&business_id)
-        .fetch_all(tx.conn())
-        .await?;
-    let rows = rows.iter().map(row_of).collect::<Result<Vec<_>, _>>()?;
-    sqlx::query("DELETE FROM report_bookings WHERE business_id = $1 AND booking_id = $2")
-        .bind(&business_id)
-        .bind(booking_id)
-        .execute(tx.conn())
-        .await?;
     insert_bookings(tx.conn(), &business_id, &metrics::bookings(&rows)).await
 }
 
@@ -321,12 +320,17 @@ fn int(v: &serde_json::Value) -> Result<i64, StoreError> {
     v.as_i64().ok_or_else(|| corrupt(format!("not a number: {v}")))
 }
 
-fn opt_int(v: &serde_json::Value) -> Result<Option<i64>, StoreError> {
+/// `None` for a JSON `null`, else what `read` makes of it.
+fn nullable<T>(v: &serde_json::Value, read: fn(&serde_json::Value) -> Result<T, StoreError>) -> Result<Option<T>, StoreError> {
     if v.is_null() {
         Ok(None)
     } else {
-        int(v).map(Some)
+        read(v).map(Some)
     }
+}
+
+fn opt_int(v: &serde_json::Value) -> Result<Option<i64>, StoreError> {
+    nullable(v, int)
 }
 
 fn string(v: &serde_json::Value) -> Result<String, StoreError> {
@@ -334,11 +338,7 @@ fn string(v: &serde_json::Value) -> Result<String, StoreError> {
 }
 
 fn opt_string(v: &serde_json::Value) -> Result<Option<String>, StoreError> {
-    if v.is_null() {
-        Ok(None)
-    } else {
-        string(v).map(Some)
-    }
+    nullable(v, string)
 }
 
 fn count(v: &serde_json::Value) -> Result<u32, StoreError> {
