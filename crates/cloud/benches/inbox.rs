@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use switchboard_testkit::bench::{engines_from_args, live_business, messages_sql, quantile_cells, scaled, table_header};
+use switchboard_testkit::bench::{chunks, each_engine, live_business, messages_sql, numbers, quantile_cells, scaled};
 use switchboard_testkit::Engine;
 
 const CONVERSATIONS: i64 = 100_000;
@@ -16,10 +16,7 @@ const REQUESTS: usize = 1_000;
 
 #[tokio::main]
 async fn main() {
-    table_header(&["engine", "conversations", "messages", "query", "p50", "p99", "max"]);
-    for engine in engines_from_args() {
-        run(engine, scaled(CONVERSATIONS)).await;
-    }
+    each_engine(&["engine", "conversations", "messages", "query", "p50", "p99", "max"], |engine| run(engine, scaled(CONVERSATIONS))).await;
 }
 
 async fn run(engine: Engine, conversations: i64) {
@@ -74,12 +71,9 @@ fn report(engine: &str, conversations: i64, label: &str, samples: &mut [Duration
 /// the database with a recursive CTE (portable to both engines), in chunks.
 async fn seed(db: &switchboard_cloud::store::Db, business: &str, conversations: i64) {
     let now = db.now_ms();
-    let chunk = 10_000;
-    let mut from = 0;
-    while from < conversations {
-        let to = (from + chunk).min(conversations);
+    for (from, to) in chunks(conversations) {
         let mut tx = db.writer().begin().await.unwrap();
-        let range = format!("WITH RECURSIVE n(i) AS (SELECT {from} UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {to}) ");
+        let range = numbers(from, to);
         sqlx::query(&format!(
             "{range}INSERT INTO customers (id, business_id, name, phone, search_text, created_at, updated_at) \
              SELECT 'cust-' || i, $1, 'Customer ' || i, '+1415555' || i, 'customer ' || i, $2, $2 FROM n"
@@ -95,7 +89,6 @@ async fn seed(db: &switchboard_cloud::store::Db, business: &str, conversations: 
         let created_at = format!("$2 - (j / {messages}) * 1000 - ({messages} - j % {messages}) * 10");
         sqlx::query(&messages_sql(from, to, messages, &created_at)).bind(business).bind(now).execute(&mut *tx).await.unwrap();
         tx.commit().await.unwrap();
-        from = to;
     }
     sqlx::query("ANALYZE").execute(db.writer()).await.unwrap();
 }

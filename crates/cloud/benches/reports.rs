@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use switchboard_testkit::bench::{engines_from_args, live_business, messages_sql, quantile_cells, scaled, table_header};
+use switchboard_testkit::bench::{chunks, each_engine, live_business, messages_sql, numbers, quantile_cells, scaled};
 use switchboard_testkit::Engine;
 
 const CONVERSATIONS: i64 = 100_000;
@@ -28,10 +28,7 @@ const REQUESTS: usize = 200;
 
 #[tokio::main]
 async fn main() {
-    table_header(&["engine", "conversations", "bookings", "query (90 days)", "p50", "p99", "max"]);
-    for engine in engines_from_args() {
-        run(engine, scaled(CONVERSATIONS), scaled(BOOKINGS)).await;
-    }
+    each_engine(&["engine", "conversations", "bookings", "query (90 days)", "p50", "p99", "max"], |engine| run(engine, scaled(CONVERSATIONS), scaled(BOOKINGS))).await;
 }
 
 async fn run(engine: Engine, conversations: i64, bookings: i64) {
@@ -117,12 +114,9 @@ fn report(engine: &str, conversations: i64, bookings: i64, label: &str, samples:
 async fn seed(db: &switchboard_cloud::store::Db, business: &str, staff: &str, service: &str, conversations: i64, bookings: i64, end: i64) {
     let start = end - HISTORY_DAYS * DAY_MS;
     let every = HISTORY_DAYS * DAY_MS / conversations;
-    let chunk = 10_000;
-    let mut from = 0;
-    while from < conversations {
-        let to = (from + chunk).min(conversations);
+    for (from, to) in chunks(conversations) {
         let mut tx = db.writer().begin().await.unwrap();
-        let n = format!("WITH RECURSIVE n(i) AS (SELECT {from} UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {to}) ");
+        let n = numbers(from, to);
         // (CAST: on PostgreSQL the counter is an int4, and i × every is not.)
         let opened = format!("($2 + CAST(i AS BIGINT) * {every})");
         for sql in [
@@ -176,17 +170,14 @@ async fn seed(db: &switchboard_cloud::store::Db, business: &str, staff: &str, se
         let created_at = format!("$2 + CAST(j / {messages} AS BIGINT) * {every} + (j % {messages}) * 60000");
         sqlx::query(&messages_sql(from, to, messages, &created_at)).bind(business).bind(start).execute(&mut *tx).await.unwrap();
         tx.commit().await.unwrap();
-        from = to;
     }
 
     // Bookings: made through the year by the four sources, for two days later; some moved a day,
     // cancelled, completed or missed. Only the outcomes record is read by the reports.
     let every = HISTORY_DAYS * DAY_MS / bookings;
-    let mut from = 0;
-    while from < bookings {
-        let to = (from + chunk).min(bookings);
+    for (from, to) in chunks(bookings) {
         let mut tx = db.writer().begin().await.unwrap();
-        let n = format!("WITH RECURSIVE n(i) AS (SELECT {from} UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {to}) ");
+        let n = numbers(from, to);
         let made = format!("($2 + CAST(i AS BIGINT) * {every})");
         let columns = "id, business_id, kind, at, booking_id, channel, staff_id, source, service_id, value_cents, starts_at";
         let facts = format!("'book-' || i, CASE WHEN i % 4 = 2 OR i % 4 = 3 THEN NULL WHEN i % 4 = 1 THEN 'voice' ELSE 'whatsapp' END, $3, \
@@ -208,7 +199,6 @@ async fn seed(db: &switchboard_cloud::store::Db, business: &str, staff: &str, se
                 .unwrap();
         }
         tx.commit().await.unwrap();
-        from = to;
     }
     // The reports' summaries of those outcomes, as the service builds them after the migration
     // that added them (the write paths keep them current as they append).

@@ -19,11 +19,32 @@ where
     F: Fn(Engine) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    println!("| engine | measure | result |");
-    println!("|---|---|---|");
+    each_engine(&["engine", "measure", "result"], measure).await
+}
+
+/// Measures on each engine named on the command line (or both), under a table header of
+/// `columns`.
+pub async fn each_engine<F, Fut>(columns: &[&str], measure: F)
+where
+    F: Fn(Engine) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    table_header(columns);
     for engine in engines_from_args() {
         measure(engine).await;
     }
+}
+
+/// `0..total` in chunks of 10,000: the `(from, to)` of each, for seeding in transactions of
+/// that size.
+pub fn chunks(total: i64) -> impl Iterator<Item = (i64, i64)> {
+    (0..total).step_by(10_000).map(move |from| (from, (from + 10_000).min(total)))
+}
+
+/// `WITH RECURSIVE n(i) …`: the numbers `from` to `to - 1` as rows (both engines), for
+/// generating fixtures in the database.
+pub fn numbers(from: i64, to: i64) -> String {
+    format!("WITH RECURSIVE n(i) AS (SELECT {from} UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {to}) ")
 }
 
 /// The `q` quantile of `samples`, in milliseconds (sorts them).
@@ -113,3 +134,4 @@ pub async fn demo_token(url: &str) -> String {
         .unwrap();
     login["access_token"].as_str().unwrap().to_owned()
 }
+
