@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use console_core::{Console, Transport};
 use protocol::{Booking, BookingSource, BookingStatus, Channel, Conversation, ControlMode, ConversationStatus, Customer, DeliveryStatus, Message, ReplyWindow};
 use serde_json::json;
-use switchboard_testkit::bench::{demo_service, demo_token};
+use switchboard_testkit::bench::{append_change, demo_service, demo_token, set_last_seq};
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -45,18 +45,9 @@ async fn write_changes(db: &switchboard_cloud::store::Db, business: &str, rows: 
     let mut seq = last;
     for (entity, id, data) in rows {
         seq += 1;
-        sqlx::query("INSERT INTO changes (business_id, entity, entity_id, seq, data, changed_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(business)
-            .bind(entity)
-            .bind(id)
-            .bind(seq)
-            .bind(data)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        append_change(&mut tx, business, seq, (entity, &id), data, now).await;
     }
-    sqlx::query("UPDATE businesses SET last_seq = $1 WHERE id = $2").bind(seq).bind(business).execute(&mut *tx).await.unwrap();
+    set_last_seq(&mut tx, business, seq).await;
     tx.commit().await.unwrap();
 }
 

@@ -18,7 +18,7 @@ use base64::Engine as _;
 use console_core::Console;
 use protocol::{DeliveryStatus, Message};
 use serde_json::{json, Value};
-use switchboard_testkit::bench::{demo_service, demo_token};
+use switchboard_testkit::bench::{append_change, demo_service, demo_token, set_last_seq};
 
 fn ts(ms: i64) -> protocol::Timestamp {
     protocol::Timestamp::from_millis(ms).unwrap()
@@ -88,17 +88,9 @@ async fn seed(db: &switchboard_cloud::store::Db, business: &str, conversation: &
             updated_at: ts(at),
         };
         seq += 1;
-        sqlx::query("INSERT INTO changes (business_id, entity, entity_id, seq, data, changed_at) VALUES ($1, 'message', $2, $3, $4, $5)")
-            .bind(business)
-            .bind(&id)
-            .bind(seq)
-            .bind(serde_json::to_string(&state).unwrap())
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        append_change(&mut tx, business, seq, ("message", &id), serde_json::to_string(&state).unwrap(), at).await;
     }
-    sqlx::query("UPDATE businesses SET last_seq = $1 WHERE id = $2").bind(seq).bind(business).execute(&mut *tx).await.unwrap();
+    set_last_seq(&mut tx, business, seq).await;
     tx.commit().await.unwrap();
 }
 

@@ -135,3 +135,23 @@ pub async fn demo_token(url: &str) -> String {
     login["access_token"].as_str().unwrap().to_owned()
 }
 
+/// Appends one entity's state to the business's change log at `seq`, as the service records a
+/// write (benchmarks write their fixtures' states straight into it); [`set_last_seq`] after the
+/// last one.
+pub async fn append_change(conn: &mut sqlx::AnyConnection, business: &str, seq: i64, (entity, id): (&str, &str), data: String, at: i64) {
+    sqlx::query("INSERT INTO changes (business_id, entity, entity_id, seq, data, changed_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(business)
+        .bind(entity)
+        .bind(id)
+        .bind(seq)
+        .bind(data)
+        .bind(at)
+        .execute(conn)
+        .await
+        .unwrap();
+}
+
+/// Moves the business's change-log sequence to `seq` (after [`append_change`]).
+pub async fn set_last_seq(conn: &mut sqlx::AnyConnection, business: &str, seq: i64) {
+    sqlx::query("UPDATE businesses SET last_seq = $1 WHERE id = $2").bind(seq).bind(business).execute(conn).await.unwrap();
+}
