@@ -42,22 +42,18 @@ export function listTime(iso: string, now: Date = new Date()): string {
   return isSameYear(at, now) ? format(at, "d MMM") : format(at, "d MMM yyyy");
 }
 
+const DELIVERY_MARKS: Record<DeliveryStatus, { mark: string; words: string }> = {
+  pending: { mark: "🕓", words: "Sending" },
+  sent: { mark: "✓", words: "Sent" },
+  delivered: { mark: "✓✓", words: "Delivered" },
+  read: { mark: "✓✓", words: "Read" },
+  failed: { mark: "!", words: "Not delivered" },
+  received: { mark: "", words: "" },
+};
+
 /** WhatsApp-style ticks for an outgoing message, with words for screen readers and tooltips. */
 export function deliveryMark(status: DeliveryStatus): { mark: string; words: string } {
-  switch (status) {
-    case "pending":
-      return { mark: "🕓", words: "Sending" };
-    case "sent":
-      return { mark: "✓", words: "Sent" };
-    case "delivered":
-      return { mark: "✓✓", words: "Delivered" };
-    case "read":
-      return { mark: "✓✓", words: "Read" };
-    case "failed":
-      return { mark: "!", words: "Not delivered" };
-    case "received":
-      return { mark: "", words: "" };
-  }
+  return DELIVERY_MARKS[status];
 }
 
 /** The always-visible connection line. */
