@@ -40,28 +40,11 @@ pub async fn queue(tx: &mut BusinessTx, booking_id: &str, staff_id: &str) -> Res
     Ok(())
 }
 
-/// Why a write did not happen.
-enum Failed {
-    /// The person must reconnect: wait for that.
-    Waiting,
-    Retry(String),
-}
-
-impl From<Error> for Failed {
-    fn from(e: Error) -> Self {
-        Failed::Retry(e.chain())
-    }
-}
-
-impl From<sqlx::Error> for Failed {
-    fn from(e: sqlx::Error) -> Self {
-        Failed::Retry(e.to_string())
-    }
-}
-
-impl From<GoogleError> for Failed {
+// Why a write did not happen is why a connection cannot be used ([`Unusable`]): the person must
+// reconnect (wait for that), or something failed (retry). A refusal from Google is retried.
+impl From<GoogleError> for Unusable {
     fn from(e: GoogleError) -> Self {
-        Failed::Retry(e.to_string())
+        Unusable::Failed(e.to_string())
     }
 }
 
@@ -94,14 +77,14 @@ pub async fn process_due(core: &Core) -> Result<usize, Error> {
                     .execute(core.db.writer())
                     .await?;
             }
-            Err(Failed::Waiting) => {
+            Err(Unusable::NeedsReconnect) => {
                 sqlx::query("UPDATE calendar_writes SET next_attempt_at = $1, last_error = 'waiting for the person to reconnect Google Calendar' WHERE id = $2")
                     .bind(now + 24 * 3_600_000)
                     .bind(&id)
                     .execute(core.db.writer())
                     .await?;
             }
-            Err(Failed::Retry(why)) => {
+            Err(Unusable::Failed(why)) => {
                 tracing::warn!(booking_id, error = %why, "writing a booking to Google Calendar failed; it will be retried");
                 sqlx::query("UPDATE calendar_writes SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 WHERE id = $3")
                     .bind(now + backoff_ms(attempts + 1, 5_000, 15 * 60_000))
@@ -122,20 +105,13 @@ struct Link {
     written: (i64, i64),
 }
 
-async fn token(core: &Core, staff_id: &str, force: bool) -> Result<String, Failed> {
-    access_token(core, staff_id, force).await.map_err(|e| match e {
-        Unusable::NeedsReconnect => Failed::Waiting,
-        Unusable::Failed(why) => Failed::Retry(why),
-    })
-}
-
 /// Calls Google with a token, refreshing it once if Google refuses it.
 macro_rules! with_token {
     ($core:expr, $staff:expr, |$t:ident| $call:expr) => {{
-        let $t = token($core, $staff, false).await?;
+        let $t = access_token($core, $staff, false).await?;
         match $call.await {
             Err(GoogleError::Unauthorized) => {
-                let $t = token($core, $staff, true).await?;
+                let $t = access_token($core, $staff, true).await?;
                 $call.await
             }
             other => other,
@@ -144,7 +120,7 @@ macro_rules! with_token {
 }
 
 /// Brings Google into line with the booking as it is now.
-async fn reconcile(core: &Core, business_id: &str, booking_id: &str) -> Result<(), Failed> {
+async fn reconcile(core: &Core, business_id: &str, booking_id: &str) -> Result<(), Unusable> {
     let mut conn = core.db.reader().acquire().await?;
     let Some(booking) = crate::scheduling::bookings::load(&mut conn, business_id, booking_id).await.map_err(Error::from)? else { return Ok(()) };
     let link = sqlx::query("SELECT staff_id, calendar_id, event_id, written_start, written_end FROM calendar_booking_events WHERE booking_id = $1")
@@ -217,7 +193,7 @@ async fn reconcile(core: &Core, business_id: &str, booking_id: &str) -> Result<(
     }
     let Some(calendar_id) = write_calendar else {
         let exists: Option<String> = sqlx::query_scalar("SELECT staff_id FROM calendar_connections WHERE staff_id = $1").bind(&staff_id).fetch_optional(&mut *conn).await?;
-        return if exists.is_some() { Err(Failed::Waiting) } else { Ok(()) };
+        return if exists.is_some() { Err(Unusable::NeedsReconnect) } else { Ok(()) };
     };
     drop(conn);
     let event = Event {
