@@ -79,13 +79,19 @@ fn from_row(row: &AnyRow) -> Result<Conversation, StoreError> {
     })
 }
 
+impl crate::store::Record for Conversation {
+    const TABLE: &'static str = "conversations";
+    const COLUMNS: &'static str = COLUMNS;
+    const KIND: EntityKind = EntityKind::Conversation;
+    const NOUN: &'static str = "conversation";
+
+    fn from_row(row: &AnyRow) -> Result<Conversation, StoreError> {
+        from_row(row)
+    }
+}
+
 pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Conversation>, StoreError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM conversations WHERE id = $1 AND business_id = $2"))
-        .bind(id)
-        .bind(business_id)
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(from_row).transpose()
+    crate::store::records::find(conn, business_id, id).await
 }
 
 const MESSAGE_COLUMNS: &str = "id, business_id, conversation_id, direction, author_kind, author_staff_id, body, media, \
