@@ -15,9 +15,11 @@
 // the booking shows "Unconfirmed", a reminder text changed in Settings is previewed by the
 // service (with example details, then with the booking's) and saved; and Reports: the bookings
 // the story made in the figures, their rows, a conversation opened from its figure, a CSV
-// export, and the last figures shown, marked, while the service is down. Last, first run: a
-// brand-new business created from the sign-in screen and taken through its setup (a step
-// skipped and offered again).
+// export, and the last figures shown, marked, while the service is down. Data protection: the
+// walk-in's data exported (a ZIP, after the password again) and the walk-in erased (typed
+// confirmation, password again) — gone from the inbox and the console's search; offline, an
+// export says a re-authentication needs the network. Last, first run: a brand-new business
+// created from the sign-in screen and taken through its setup (a step skipped and offered again).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -267,6 +269,34 @@ async function main() {
     await until("the first message is confirmed", async () => (await first.getByTestId("pending").count()) === 0, 20_000);
     await page.screenshot({ path: path.join(out, "10-new-conversation.png") });
 
+    log("data protection: the walk-in's data is exported (password asked again) and she is erased everywhere");
+    const walkIn = page.getByLabel("Customer");
+    await walkIn.getByRole("heading", { name: "Wendy Walkin" }).waitFor();
+    const confirmIt = page.getByRole("dialog", { name: "Confirm it is you" });
+    const [zip] = await Promise.all([
+      page.waitForEvent("download"),
+      (async () => {
+        await walkIn.getByRole("button", { name: "Export data" }).click();
+        await confirmIt.getByLabel("Password").fill(PASSWORD);
+        await confirmIt.getByRole("button", { name: "Confirm" }).click();
+      })(),
+    ]);
+    const zipBytes = fs.readFileSync(await zip.path());
+    if (zipBytes.subarray(0, 2).toString() !== "PK" || !zipBytes.includes(Buffer.from("Wendy Walkin"))) throw new Error("the export is not a ZIP holding the walk-in");
+    await walkIn.getByTestId("privacy-note").filter({ hasText: "Saved customer-" }).waitFor();
+    await walkIn.getByRole("button", { name: "Erase…" }).click();
+    const eraseDialog = page.getByRole("dialog", { name: "Erase customer" });
+    await eraseDialog.getByText("This cannot be undone.").waitFor();
+    if (await eraseDialog.getByRole("button", { name: "Erase for good" }).isEnabled()) throw new Error("erasing needs the typed confirmation");
+    await eraseDialog.getByLabel("Type ERASE to confirm").fill("ERASE");
+    await page.screenshot({ path: path.join(out, "13-erase-confirmation.png") });
+    await eraseDialog.getByRole("button", { name: "Erase for good" }).click();
+    await confirmIt.getByLabel("Password").fill(PASSWORD);
+    await confirmIt.getByRole("button", { name: "Confirm" }).click();
+    await until("the erased walk-in leaves the inbox", async () => (await page.getByTestId("inbox-row").filter({ hasText: "Wendy Walkin" }).count()) === 0, 20_000);
+    const found = await fetch(new URL("invoke", bridge.url), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ cmd: "find_customers", text: "Wendy" }) }).then((r) => r.json());
+    if (found.length !== 0) throw new Error(`the console still finds the erased walk-in: ${JSON.stringify(found)}`);
+
     log("reports: the story's bookings in the figures, the rows behind them, a conversation opened from its figure, a CSV");
     await page.getByRole("button", { name: "Reports" }).click();
     const expected = String(bookingsBefore + 2);
@@ -302,6 +332,12 @@ async function main() {
     await offline.getByTestId("pending").waitFor();
     await page.getByTestId("outbox").filter({ hasText: "1 waiting to send" }).waitFor();
     await page.screenshot({ path: path.join(out, "06-offline-pending.png") });
+    // A sensitive action offline: the password is asked, and the console says it needs the network.
+    await page.getByLabel("Customer").getByRole("button", { name: "Export data" }).click();
+    const offlineConfirm = page.getByRole("dialog", { name: "Confirm it is you" });
+    await offlineConfirm.getByLabel("Password").fill(PASSWORD);
+    await offlineConfirm.getByRole("button", { name: "Confirm" }).click();
+    await page.getByLabel("Customer").getByTestId("privacy-note").filter({ hasText: "A re-authentication needs the network" }).waitFor();
     // Reports, offline: the last figures fetched, marked with their time.
     await page.getByRole("button", { name: "Reports" }).click();
     await page.getByTestId("report-offline").filter({ hasText: "Offline — showing the figures loaded at" }).waitFor({ timeout: 15_000 });
