@@ -281,8 +281,9 @@ async function main() {
         await confirmIt.getByRole("button", { name: "Confirm" }).click();
       })(),
     ]);
+    // A ZIP (its entries' names are stored as they are; what is in them is compressed).
     const zipBytes = fs.readFileSync(await zip.path());
-    if (zipBytes.subarray(0, 2).toString() !== "PK" || !zipBytes.includes(Buffer.from("Wendy Walkin"))) throw new Error("the export is not a ZIP holding the walk-in");
+    if (!zip.suggestedFilename().startsWith("customer-") || zipBytes.subarray(0, 2).toString() !== "PK" || !zipBytes.includes(Buffer.from("customers.json")) || !zipBytes.includes(Buffer.from("messages.json"))) throw new Error("the export is not the customer's ZIP");
     await walkIn.getByTestId("privacy-note").filter({ hasText: "Saved customer-" }).waitFor();
     await walkIn.getByRole("button", { name: "Erase…" }).click();
     const eraseDialog = page.getByRole("dialog", { name: "Erase customer" });
