@@ -97,6 +97,32 @@ async fn the_service_tells_each_person_what_their_role_allows(app: TestApp) {
     assert_eq!(app.get("/v1/me", &agent.access).await.body["permissions"], admins);
 }
 
+/// A role change closes the person's open session with 4009 ("reconnect") even while their
+/// console keeps talking: each frame it sends interrupts the session's wait, and the re-check the
+/// change asked for must survive that (it once got lost, and the console kept its old rights
+/// until the next heartbeat).
+async fn a_role_change_closes_a_session_that_keeps_talking(app: TestApp) {
+    let owner = app.signup("busy").await;
+    let agent = app.add_staff(&owner, "agent").await;
+    let (mut socket, _) = hello(&app, &agent.access).await;
+    let promoted = app.patch(&format!("/v1/staff/{}", agent.staff_id), &owner.access, json!({"role": "admin"})).await;
+    assert_eq!(promoted.status, reqwest::StatusCode::OK, "{promoted:?}");
+    let viewing = Message::Text(serde_json::to_string(&ClientFrame::Viewing { conversation_id: None }).unwrap().into());
+    for _ in 0..500 {
+        // After the service's close the send may fail; the close frame is what counts.
+        let _ = socket.send(viewing.clone()).await;
+        match tokio::time::timeout(Duration::from_millis(10), socket.next()).await {
+            Ok(Some(Ok(Message::Close(Some(frame))))) => {
+                assert_eq!(u16::from(frame.code), switchboard_core::live::ACCOUNT_CHANGED, "{frame:?}");
+                return;
+            }
+            Ok(Some(Ok(_))) | Err(_) => continue,
+            other => panic!("expected the session to be closed for the role change, got {other:?}"),
+        }
+    }
+    panic!("the session was never closed after the role change");
+}
+
 async fn a_console_is_poked_after_each_commit_of_its_business(app: TestApp) {
     let a = app.signup("live-a").await;
     let b = app.signup("live-b").await;

@@ -246,6 +246,20 @@ pub struct Session {
     frames: broadcast::Receiver<(String, ServerFrame)>,
     closing: watch::Receiver<bool>,
     heartbeat: tokio::time::Interval,
+    /// Work a signal asked for that must survive `next` being cancelled halfway (the socket's
+    /// own read won the `select!`): the signal is already taken from its channel, so it is
+    /// remembered here and done on the next call.
+    due: Due,
+}
+
+#[derive(Default)]
+struct Due {
+    /// The account changed (or a heartbeat came): re-check it before anything else.
+    recheck: bool,
+    /// The session fell behind its signals: tell the console to pull the latest seq.
+    catch_up: bool,
+    /// The heartbeat: a ping once the account passed its re-check.
+    ping: bool,
 }
 
 impl Session {
@@ -259,10 +273,11 @@ impl Session {
         if protocol != SYNC_PROTOCOL {
             return Err(Goodbye::new(close::PROTOCOL_MISMATCH, format!("this service speaks protocol {SYNC_PROTOCOL}")));
         }
-        let actor = accounts::authenticate(core, &token).await.map_err(|_| Goodbye::new(close::AUTH_FAILED, "sign in again"))?;
-        // Subscribe before reading the seq, so no commit falls between the two.
+        // Subscribe before reading the account and the seq, so no role change or commit falls
+        // between what the welcome says and what the session hears next.
         let signals = core.db.subscribe();
         let frames = core.live.frames.subscribe();
+        let actor = accounts::authenticate(core, &token).await.map_err(|_| Goodbye::new(close::AUTH_FAILED, "sign in again"))?;
         let seq: i64 = sqlx::query_scalar("SELECT last_seq FROM businesses WHERE id = $1")
             .bind(&actor.business_id)
             .fetch_one(core.db.reader())
@@ -281,6 +296,7 @@ impl Session {
             frames,
             closing: core.live.closing.subscribe(),
             heartbeat,
+            due: Due::default(),
         };
         let entry = PresenceEntry { staff_id: session.actor.staff_id.clone().into(), viewing: None };
         core.live.set_presence(core, &session.actor.business_id, session.id, Some(entry));
@@ -295,25 +311,35 @@ impl Session {
             if *self.closing.borrow_and_update() {
                 return Next::Close(Goodbye::new(1001, "the service is restarting"));
             }
+            // Each flag is cleared only once its work is done, so a cancelled call loses nothing.
+            if self.due.recheck {
+                let goodbye = self.recheck().await;
+                self.due.recheck = false;
+                if let Some(goodbye) = goodbye {
+                    return Next::Close(goodbye);
+                }
+            }
+            if self.due.ping {
+                self.due.ping = false;
+                return Next::Ping;
+            }
+            if self.due.catch_up {
+                let latest: i64 = sqlx::query_scalar("SELECT last_seq FROM businesses WHERE id = $1")
+                    .bind(&self.actor.business_id)
+                    .fetch_one(self.core.db.reader())
+                    .await
+                    .unwrap_or(0);
+                self.due.catch_up = false;
+                return Next::Send(ServerFrame::Poke { seq: latest });
+            }
             tokio::select! {
                 _ = self.closing.changed() => continue,
                 signal = self.signals.recv() => match signal {
                     Ok(Signal::Committed { business_id, seq }) if business_id == self.actor.business_id => return Next::Send(ServerFrame::Poke { seq }),
-                    Ok(Signal::AccountChanged { staff_id }) if staff_id == self.actor.staff_id => {
-                        if let Some(goodbye) = self.recheck().await {
-                            return Next::Close(goodbye);
-                        }
-                    }
+                    Ok(Signal::AccountChanged { staff_id }) if staff_id == self.actor.staff_id => self.due.recheck = true,
                     Ok(_) => {}
                     // Fell behind: one poke with the latest seq says "pull".
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let latest: i64 = sqlx::query_scalar("SELECT last_seq FROM businesses WHERE id = $1")
-                            .bind(&self.actor.business_id)
-                            .fetch_one(self.core.db.reader())
-                            .await
-                            .unwrap_or(0);
-                        return Next::Send(ServerFrame::Poke { seq: latest });
-                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.due.catch_up = true,
                     Err(broadcast::error::RecvError::Closed) => return Next::Close(Goodbye::new(1001, "the service is restarting")),
                 },
                 frame = self.frames.recv() => match frame {
@@ -327,10 +353,9 @@ impl Session {
                     Err(broadcast::error::RecvError::Closed) => return Next::Close(Goodbye::new(1001, "the service is restarting")),
                 },
                 _ = self.heartbeat.tick() => {
-                    return match self.recheck().await {
-                        Some(goodbye) => Next::Close(goodbye),
-                        None => Next::Ping,
-                    };
+                    // The re-check comes first on the next turn; the ping goes once it passed.
+                    self.due.recheck = true;
+                    self.due.ping = true;
                 }
             }
         }
