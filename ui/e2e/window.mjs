@@ -52,7 +52,9 @@ async function main() {
 
     log("window: take over, reply, hand back");
     await app.click("[data-testid=inbox-row]", "Nora Window");
-    await app.click("button", "Take over");
+    // The pane may still show the conversation open before hers: take over only once it is hers.
+    await app.waitText("section[aria-label=Conversation] h2", "Nora Window");
+    await app.click("section[aria-label=Conversation] .actions button", "Take over");
     await app.waitText("[data-testid=holder]", "You are handling this");
     await app.type("textarea[aria-label=Reply]", `Hi Nora, the front desk here.${ENTER}`);
     await until("the reply is delivered", () =>
