@@ -55,7 +55,14 @@ async function main() {
     // The pane may still show the conversation open before hers: take over only once it is hers.
     await app.waitText("section[aria-label=Conversation] h2", "Nora Window");
     await app.click("section[aria-label=Conversation] .actions button", "Take over");
-    await app.waitText("[data-testid=holder]", "You are handling this");
+    try {
+      await app.waitText("[data-testid=holder]", "You are handling this");
+    } catch (e) {
+      // Rare here (about 1 run in 15): say what the pane showed, for the next person to look.
+      log(`the conversation pane showed: ${await app.js("return document.querySelector('section[aria-label=Conversation]')?.innerText ?? '(no conversation open)'")}`);
+      screenshot("take-over-failed");
+      throw e;
+    }
     await app.type("textarea[aria-label=Reply]", `Hi Nora, the front desk here.${ENTER}`);
     await until("the reply is delivered", () =>
       app.js("return [...document.querySelectorAll('[data-testid=message]')].some((m) => m.textContent.includes('the front desk here') && ['Delivered', 'Read'].includes(m.querySelector('[data-testid=ticks]')?.title))"),

@@ -5,9 +5,11 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { call, ConsoleError } from "./api";
 import type { AccountSecurity } from "./bindings/AccountSecurity";
+import type { Permission } from "./bindings/Permission";
 import type { SecuritySettings } from "./bindings/SecuritySettings";
 import type { TwoFactorEnrolment } from "./bindings/TwoFactorEnrolment";
 import { securityMessage } from "./privacy";
+import { mayRequireTwoFactor } from "./permissions";
 import { useSensitive } from "./Reauth";
 
 type Note = { ok: boolean; text: string } | null;
@@ -16,7 +18,7 @@ function NoteLine({ note }: { note: Note }) {
   return note ? <p className={note.ok ? "ok-note" : "error"} role={note.ok ? "status" : "alert"}>{note.text}</p> : null;
 }
 
-export function Account({ role }: { role: string }) {
+export function Account({ permissions }: { permissions: readonly Permission[] }) {
   const [security, setSecurity] = useState<AccountSecurity | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(() => {
@@ -31,7 +33,8 @@ export function Account({ role }: { role: string }) {
       {error ? <p className="error">{error}</p> : null}
       <ChangePassword />
       {security ? <TwoFactor security={security} onChanged={load} /> : error ? null : <p className="muted">Loading…</p>}
-      {role === "owner" ? <RequireTwoFactor /> : null}
+      {/* Requiring two-factor for everyone is the owners' (`manage_owners`), as the service rules. */}
+      {mayRequireTwoFactor(permissions) ? <RequireTwoFactor /> : null}
     </main>
   );
 }

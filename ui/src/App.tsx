@@ -247,7 +247,7 @@ export function App() {
           ) : view === "reports" ? (
             <Reports directory={directory} onOpenConversation={openConversation} onOpenBooking={openBooking} />
           ) : view === "account" ? (
-            <Account role={session.account.role} />
+            <Account permissions={session.permissions} />
           ) : (
             <Settings tasksVersion={live.versions.tasks} permissions={session.permissions} />
           )}

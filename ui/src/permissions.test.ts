@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Permission } from "./bindings/Permission";
-import { assignableRoles, can, settingsTabs, views } from "./permissions";
+import { assignableRoles, can, mayRequireTwoFactor, settingsTabs, views } from "./permissions";
 
 // The lists the service sends today for each role (crates/core accounts::permissions); the UI
 // must follow the list, whatever role it came with.
@@ -30,5 +30,15 @@ describe("what the signed-in person may open", () => {
     expect(assignableRoles(owner)).toEqual(["owner", "admin", "agent"]);
     expect(assignableRoles(admin)).toEqual(["admin", "agent"]);
     expect(assignableRoles(agent)).toEqual([]);
+  });
+});
+
+describe("the account screen", () => {
+  it("offers the require-two-factor switch by permission, never by role", () => {
+    expect(mayRequireTwoFactor(owner)).toBe(true);
+    expect(mayRequireTwoFactor(admin)).toBe(false);
+    expect(mayRequireTwoFactor(agent)).toBe(false);
+    // An admin the service later trusts with owners' matters gets the switch with that list.
+    expect(mayRequireTwoFactor([...admin, "manage_owners"])).toBe(true);
   });
 });

@@ -45,3 +45,6 @@ export function assignableRoles(permissions: readonly Permission[]): Role[] {
   if (!can(permissions, "manage_staff")) return [];
   return can(permissions, "manage_owners") ? ["owner", "admin", "agent"] : ["admin", "agent"];
 }
+
+/** Whether this person gets the business's "require two-factor for everyone" switch (owners). */
+export const mayRequireTwoFactor = (permissions: readonly Permission[]) => can(permissions, "manage_owners");
