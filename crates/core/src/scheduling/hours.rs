@@ -187,13 +187,19 @@ fn exception_from_row(row: &AnyRow) -> Result<ScheduleException, StoreError> {
     })
 }
 
+impl crate::store::Record for ScheduleException {
+    const TABLE: &'static str = "schedule_exceptions";
+    const COLUMNS: &'static str = EXCEPTION_COLUMNS;
+    const KIND: EntityKind = EntityKind::ScheduleException;
+    const NOUN: &'static str = "exception";
+
+    fn from_row(row: &AnyRow) -> Result<ScheduleException, StoreError> {
+        exception_from_row(row)
+    }
+}
+
 async fn load_exception(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<ScheduleException>, StoreError> {
-    let row = sqlx::query(&format!("SELECT {EXCEPTION_COLUMNS} FROM schedule_exceptions WHERE id = $1 AND business_id = $2"))
-        .bind(id)
-        .bind(business_id)
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(exception_from_row).transpose()
+    crate::store::records::find(conn, business_id, id).await
 }
 
 /// The calendar the service books in: days from 1970 to 2999. Nearer the edges of what a date type
