@@ -1,7 +1,7 @@
 //! Native notifications, for real: the console's desktop notifier talks D-Bus to a recording
 //! `org.freedesktop.Notifications` server on a private session bus, while the real service
 //! escalates a conversation and a customer writes in one I hold; and on a Monday morning, the
-//! owner's weekly summary.
+//! weekly summary for those who see the reports (an owner, an admin; not an agent).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -182,6 +182,26 @@ async fn escalations_and_messages_in_my_conversations_become_desktop_notificatio
     handle.watch_status().wait_for(|s| s.state == SyncState::Live).await.unwrap();
     assert_eq!(shown.lock().unwrap().len(), before + 1, "announced once on this device");
     assert_eq!(console.store().setting(console_core::weekly::ANNOUNCED).await.unwrap(), Some(week.to_string()));
+    handle.stop();
+
+    // The same morning on the agent's own device: agents do not see the reports, so nothing. Made
+    // an admin (who does), that console announces the week too — it learns so from the service
+    // at its next connection, without signing in again.
+    let agents_dir = tempfile::tempdir().unwrap();
+    let agents = switchboard_tests::console(&service, AGENT, agents_dir.path()).await;
+    let before = shown.lock().unwrap().len();
+    let handle = agents.start_with_clock(Some(Arc::new(console_core::alerts::DesktopNotifier::new())), quick(), clock.clone()).unwrap();
+    handle.watch_status().wait_for(|s| s.state == SyncState::Live).await.unwrap();
+    handle.stop();
+    assert_eq!(shown.lock().unwrap().len(), before, "an agent is not sent the weekly figures");
+    assert_eq!(agents.store().setting(console_core::weekly::ANNOUNCED).await.unwrap(), None);
+    let agent_id = service.app.get("/v1/me", &agent).await.body["id"].as_str().unwrap().to_owned();
+    let promoted = service.app.patch(&format!("/v1/staff/{agent_id}"), &owner, serde_json::json!({"role": "admin"})).await;
+    assert!(promoted.status.is_success(), "{promoted:?}");
+    let handle = agents.start_with_clock(Some(Arc::new(console_core::alerts::DesktopNotifier::new())), quick(), clock).unwrap();
+    handle.watch_status().wait_for(|s| s.state == SyncState::Live).await.unwrap();
+    let weekly = shown.lock().unwrap().get(before).cloned().expect("the admin's console announces the weekly summary");
+    assert_eq!(weekly.summary, format!("Your week, {week} to {}", week + jiff::Span::new().days(6)));
     handle.stop();
 }
 

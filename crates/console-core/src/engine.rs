@@ -478,7 +478,7 @@ impl Engine {
         let mut admitted = self.gate.admit(pass.alerts, self.clock.now_ms());
         // The weekly summary, once per device: never folded into a burst's summary. Failing to
         // fetch it (offline) leaves it for a later pass.
-        match crate::weekly::check(&self.syncer.store, self.syncer.transport.as_ref(), &self.syncer.me, self.clock.now_ms()).await {
+        match crate::weekly::check(&self.syncer.store, self.syncer.transport.as_ref(), self.clock.now_ms()).await {
             Ok(weekly) => admitted.extend(weekly),
             Err(e) => tracing::debug!(error = %e, "the weekly summary could not be fetched"),
         }

@@ -1,6 +1,7 @@
-//! The weekly summary as a desktop notification for the owner (issue 15, point 5): from Monday
-//! 08:00 in the business's time zone — and for three days, like the summary by mail — the
-//! console of a signed-in owner fetches last week's figures beside the week before and
+//! The weekly summary as a desktop notification for those who see the reports (issue 15, point 5:
+//! owners and admins, by the service's `view_reports` permission): from Monday
+//! 08:00 in the business's time zone — and for three days, like the summary by mail — their
+//! console fetches last week's figures beside the week before and
 //! announces them once; clicking the notification opens the Reports screen. "Once" is per
 //! device: the local store records the week announced, so neither another sync pass nor a
 //! restart announces it again. A quiet week (no conversations, no bookings) announces nothing.
@@ -8,7 +9,7 @@
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
-use protocol::{EntityKind, ReportFigures, ReportSummary};
+use protocol::{EntityKind, Permission, ReportFigures, ReportSummary};
 use serde_json::Value;
 
 use crate::alerts::{Alert, AlertKind};
@@ -76,13 +77,13 @@ fn text<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
-/// The engine's weekly step: the summary's notification when one is due on this device for
-/// `me`, fetched now and recorded as announced. Nothing for anyone but an owner, before the
-/// mirror knows the business, or when this week's was announced already.
-pub async fn check(store: &LocalStore, transport: &dyn Transport, me: &str, now_ms: i64) -> Result<Option<Alert>, TransportError> {
+/// The engine's weekly step: the summary's notification when one is due on this device,
+/// fetched now and recorded as announced. Nothing for anyone the service does not let see the
+/// reports (`view_reports`, as of the last sign-in or sync welcome), before the mirror knows the
+/// business, or when this week's was announced already.
+pub async fn check(store: &LocalStore, transport: &dyn Transport, now_ms: i64) -> Result<Option<Alert>, TransportError> {
     let local = |e: crate::store::StoreError| TransportError::Server(format!("local store: {e}"));
-    let Some(staff) = store.entity(EntityKind::Staff, me).await.map_err(local)? else { return Ok(None) };
-    if text(&staff, "role") != "owner" {
+    if !store.permissions().await.map_err(local)?.contains(&Permission::ViewReports) {
         return Ok(None);
     }
     let businesses = store.entities(EntityKind::Business).await.map_err(local)?;
