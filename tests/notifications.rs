@@ -178,7 +178,7 @@ async fn escalations_and_messages_in_my_conversations_become_desktop_notificatio
     .await;
     // Once per device: a restart on the same morning announces nothing more.
     handle.stop();
-    let handle = console.start_with_clock(Some(Arc::new(console_core::alerts::DesktopNotifier::new())), quick(), clock).unwrap();
+    let handle = console.start_with_clock(Some(Arc::new(console_core::alerts::DesktopNotifier::new())), quick(), clock.clone()).unwrap();
     handle.watch_status().wait_for(|s| s.state == SyncState::Live).await.unwrap();
     assert_eq!(shown.lock().unwrap().len(), before + 1, "announced once on this device");
     assert_eq!(console.store().setting(console_core::weekly::ANNOUNCED).await.unwrap(), Some(week.to_string()));
