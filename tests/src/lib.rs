@@ -65,6 +65,8 @@ pub struct Flaky {
     pub online: std::sync::atomic::AtomicBool,
     pub lose_next_push_answer: std::sync::atomic::AtomicBool,
     pub lost: std::sync::Mutex<Vec<protocol::PushResponse>>,
+    /// Uploads of attachments tried while online.
+    pub uploads: std::sync::atomic::AtomicUsize,
 }
 
 impl Flaky {
@@ -74,6 +76,7 @@ impl Flaky {
             online: true.into(),
             lose_next_push_answer: false.into(),
             lost: Default::default(),
+            uploads: Default::default(),
         })
     }
     /// The console's sync engine over a cuttable copy of its transport, for a test to run pass by
@@ -116,6 +119,19 @@ impl console_core::Transport for Flaky {
         Box::pin(async move {
             self.check()?;
             self.inner.live(client_id, cursor).await
+        })
+    }
+    fn upload_media<'a>(&'a self, id: &'a str, file: &'a console_core::store::CachedMedia) -> futures_util::future::BoxFuture<'a, Result<protocol::MediaFile, console_core::TransportError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.uploads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.inner.upload_media(id, file).await
+        })
+    }
+    fn media<'a>(&'a self, path: &'a str) -> futures_util::future::BoxFuture<'a, Result<(String, Vec<u8>), console_core::TransportError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.media(path).await
         })
     }
 }

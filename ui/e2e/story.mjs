@@ -7,7 +7,8 @@
 // Sign in → an escalated conversation arrives live → take it over → reply (delivered) → hand
 // back → book a free slot from the customer panel → see it on the calendar → add a canned
 // response in settings and use it with / → the service goes down → a reply shows pending → the
-// service returns → the reply shows sent. The queue: the waiting time read, a label added and
+// service returns → the reply shows sent. Media: a customer's photo shows inline, a file the
+// channel does not take is refused in plain words, a PDF is attached and delivered. The queue: the waiting time read, a label added and
 // filtered on, the conversation assigned to a colleague, the customer tagged, their whole
 // history. Also: a calendar feed created in settings, the audit
 // log filtered, a walk-in added and written to first (a WhatsApp template), the conversation's
@@ -24,7 +25,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
-import { PASSWORD, demoService, googleStandIn, log, out, root, run, scanForSecrets, start, until, webhook } from "./harness.mjs";
+import { PASSWORD, demoService, googleStandIn, log, out, photoWebhook, root, run, scanForSecrets, start, until, webhook } from "./harness.mjs";
 
 const RETELL_KEY = "key_e2e_retell_secret_0123456789";
 
@@ -114,6 +115,27 @@ async function main() {
     await sent.getByTestId("ticks").waitFor({ timeout: 20_000 });
     await until("the reply is delivered", async () => ["Delivered", "Read"].includes(await sent.getByTestId("ticks").getAttribute("title")), 20_000);
     await page.screenshot({ path: path.join(out, "03-conversation-taken-over.png") });
+
+    log("media: the customer's photo shows in the timeline; a file the channel does not take is refused in plain words; a PDF is attached and delivered");
+    await photoWebhook(serviceUrl, "447700900555", "Maya Brooks", "sandbox-photo-1", "This colour please", "wamid.e2e-photo");
+    const photo = page.getByTestId("message").filter({ hasText: "This colour please" });
+    await photo.locator("img").waitFor({ timeout: 20_000 });
+    await until("the photo is drawn", async () => (await photo.locator("img").evaluate((img) => img.complete && img.naturalWidth)) === 16);
+    await page.getByTestId("attach-input").setInputFiles({ name: "everything.zip", mimeType: "application/zip", buffer: Buffer.from("PK") });
+    await page.getByRole("alert").filter({ hasText: "WhatsApp does not take this kind of file (application/zip)" }).waitFor();
+    await reply.fill("Our price list");
+    const pdf = Buffer.from("%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj 3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 100]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n");
+    await page.getByTestId("attach-input").setInputFiles({ name: "prices.pdf", mimeType: "application/pdf", buffer: pdf });
+    const attached = page.getByTestId("message").filter({ hasText: "Our price list" });
+    await attached.locator('[data-shown="pdf"]').waitFor({ timeout: 15_000 });
+    await until("the file is delivered", async () => ["Delivered", "Read"].includes(await attached.getByTestId("ticks").getAttribute("title").catch(() => "")), 20_000);
+    {
+      const maya = (await fetch(`${serviceUrl}/v1/conversations?label=vip`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json())).items[0].id;
+      const messages = (await fetch(`${serviceUrl}/v1/conversations/${maya}/messages?limit=200`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json())).items;
+      const files = messages.filter((m) => m.media?.[0]?.filename === "prices.pdf");
+      if (files.length !== 1 || files[0].kind !== "document") throw new Error(`the service should have the PDF once: ${JSON.stringify(files)}`);
+    }
+    await page.screenshot({ path: path.join(out, "03b-media.png") });
 
     log("hand back");
     await page.getByRole("button", { name: "Hand back to assistant" }).click();

@@ -10,6 +10,8 @@ import { composerHint, fillTemplate, matchCanned, slashQuery, templateReason } f
 import { runLines, type RunLine } from "./automations";
 import { channelLabel, deliveryMark, handlerLabel, listTime } from "./format";
 import { WordsEditor } from "./Words";
+import { MediaView } from "./MediaView";
+import { filesOf, placeholder, toBase64, typeOf } from "./media";
 
 interface Props {
   conversationId: string;
@@ -65,8 +67,9 @@ function Item({ item, onRetry, onDiscard }: { item: TimelineItem; onRetry: (id: 
           ) : null}
         </div>
       ) : (
-        <div className="body">{m.body || (m.media.length ? `[${m.kind}]` : "")}</div>
+        <div className="body">{placeholder(m)}</div>
       )}
+      {filesOf(m).map((f) => <MediaView key={f.path} file={f} />)}
       {mark && mark.mark && !local ? (
         <span className={`ticks ${m.delivery_status}`} title={mark.words} aria-label={mark.words} data-testid="ticks">{mark.mark}</span>
       ) : null}
@@ -121,6 +124,7 @@ export function ConversationView({ conversationId, me, version, directory, prese
   const [template, setTemplate] = useState<WhatsappTemplate | null>(null);
   const [variables, setVariables] = useState<string[]>([]);
   const bottom = useRef<HTMLDivElement>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
   const lastTyping = useRef(0);
 
   const [tick, setTick] = useState(0);
@@ -186,6 +190,17 @@ export function ConversationView({ conversationId, me, version, directory, prese
       lastTyping.current = Date.now();
       call({ cmd: "typing", conversation_id: c.id }).catch(() => {});
     }
+  };
+  // A chosen file goes with what is in the reply box as its caption.
+  const attach = async (chosen: File | undefined) => {
+    if (!chosen) return;
+    const caption = asNote ? "" : text;
+    await act(async () => {
+      const data = toBase64(new Uint8Array(await chosen.arrayBuffer()));
+      await call({ cmd: "attach", conversation_id: c.id, filename: chosen.name, content_type: typeOf(chosen.name, chosen.type), data_base64: data, caption });
+      if (caption) setText("");
+    });
+    if (fileInput.current) fileInput.current.value = "";
   };
   const sendCanned = (id: string) => {
     setText("");
@@ -279,6 +294,12 @@ export function ConversationView({ conversationId, me, version, directory, prese
           />
           <div className="composer-actions">
             <label className="muted"><input type="checkbox" checked={asNote} onChange={(e) => setAsNote(e.target.checked)} /> Internal note</label>
+            {!asNote ? (
+              <>
+                <input ref={fileInput} type="file" hidden data-testid="attach-input" aria-label="File to attach" onChange={(e) => attach(e.target.files?.[0])} />
+                <button type="button" className="link" disabled={!hint.canReply} onClick={() => fileInput.current?.click()}>Attach a file</button>
+              </>
+            ) : null}
             <button type="submit" className="primary" disabled={!text.trim() || (!hint.canReply && !asNote)}>{asNote ? "Add note" : "Send"}</button>
           </div>
         </form>

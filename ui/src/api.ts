@@ -21,6 +21,7 @@ import type { DeskError } from "./bindings/DeskError";
 import type { Directory } from "./bindings/Directory";
 import type { Event } from "./bindings/Event";
 import type { InboxPage } from "./bindings/InboxPage";
+import type { MediaData } from "./bindings/MediaData";
 import type { OutboxEntry } from "./bindings/OutboxEntry";
 import type { Queued } from "./bindings/Queued";
 import type { ReportAnswer } from "./bindings/ReportAnswer";
@@ -86,6 +87,8 @@ interface Answers {
   set_retention: RetentionPolicy;
   retention_dry_run: RetentionPreview;
   send_message: Queued;
+  attach: Queued;
+  media: MediaData;
   use_canned_response: Queued;
   send_template: Queued;
   take_over: Queued;

@@ -6,6 +6,8 @@ export function describeMutation(op: MutationOp): string {
   switch (op.name) {
     case "send_message":
       return `Reply ${quote(op.args.body)}`;
+    case "send_media":
+      return op.args.caption ? `File ${quote(op.args.caption)}` : "File";
     case "use_canned_response":
       return "Canned reply";
     case "send_template":

@@ -87,6 +87,8 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | C::CannotReplyHere
         | C::UnknownTemplate
         | C::UnknownCannedResponse
+        | C::MediaTooLarge
+        | C::MediaTypeNotAllowed
         | C::UnknownMutation
         | C::CalendarNotConfigured
         | C::GoogleRefused => StatusCode::UNPROCESSABLE_ENTITY,

@@ -1,7 +1,8 @@
 //! The demo's stand-in for the outside world, so `switchboard-cloud demo` shows the whole product
 //! working on a machine with no provider accounts: a sandbox that speaks the WhatsApp Cloud API
 //! (it accepts sends, then reports them delivered and read with signed status webhooks, as Meta
-//! does), and a simulator of customers who write and call at a realistic pace through the real,
+//! does; it takes uploads of files to send, and serves customers' photos as the Graph API's media
+//! objects: every media id is a small picture), and a simulator of customers who write and call at a realistic pace through the real,
 //! signed webhooks. Nothing here is used outside `demo`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use hmac::{Hmac, Mac};
 use rand::seq::SliceRandom;
@@ -44,7 +45,12 @@ impl Graph {
 /// later.
 pub async fn start_graph(app_secret: String) -> std::io::Result<Graph> {
     let shared = Arc::new(Shared { service_url: std::sync::Mutex::new(String::new()), app_secret, next: AtomicU64::new(1), http: reqwest::Client::new() });
-    let app = Router::new().route("/{phone_number_id}/messages", post(accept)).with_state(shared.clone());
+    let app = Router::new()
+        .route("/{phone_number_id}/messages", post(accept))
+        .route("/{phone_number_id}/media", post(upload))
+        .route("/sandbox-download/{media_id}", get(download))
+        .route("/{media_id}", get(media_object))
+        .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move {
@@ -84,6 +90,28 @@ async fn accept(State(shared): State<Arc<Shared>>, Path(_id): Path<String>, axum
         }
     });
     axum::Json(json!({"messaging_product": "whatsapp", "messages": [{"id": wamid}]}))
+}
+
+/// A 16×16 pink PNG: every customer photo in the sandbox.
+const PHOTO: &[u8] = &[
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 16, 0, 0, 0, 16, 8, 2, 0, 0, 0, 144, 145, 104, 54, 0, 0, 0, 22, 73, 68, 65, 84, 120,
+    218, 99, 56, 17, 176, 128, 36, 196, 48, 170, 97, 84, 195, 240, 213, 0, 0, 18, 142, 184, 16, 76, 218, 55, 157, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
+
+/// `GET /{media-id}`: where the file is (Meta answers a short-lived URL).
+async fn media_object(Path(id): Path<String>, headers: axum::http::HeaderMap) -> impl IntoResponse {
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
+    axum::Json(json!({"url": format!("http://{host}/sandbox-download/{id}"), "mime_type": "image/png", "id": id, "file_size": PHOTO.len(), "messaging_product": "whatsapp"}))
+}
+
+async fn download(Path(_id): Path<String>) -> impl IntoResponse {
+    ([("content-type", "image/png")], PHOTO)
+}
+
+/// `POST /{phone-number-id}/media`: a file to send; answers its id.
+async fn upload(State(shared): State<Arc<Shared>>, Path(_id): Path<String>, _body: axum::body::Bytes) -> impl IntoResponse {
+    let n = shared.next.fetch_add(1, Ordering::SeqCst);
+    axum::Json(json!({"id": format!("sandbox-upload-{n}")}))
 }
 
 /// One simulated customer's visit: lines said a little apart.

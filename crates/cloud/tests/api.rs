@@ -326,7 +326,7 @@ async fn tenant_isolation_on_every_route_with_an_id(app: TestApp) {
     assert_eq!(app.changes(&b.business_id).await, b_changes);
     // And B still sees all of it.
     for (resource, id) in &b_ids {
-        if !matches!(*resource, "invitations" | "calendar-feeds" | "calendar-tasks" | "whatsapp-templates" | "webhook-events") {
+        if !matches!(*resource, "invitations" | "calendar-feeds" | "calendar-tasks" | "whatsapp-templates" | "webhook-events" | "calls") {
             let r = app.get(&format!("/v1/{resource}/{id}"), &b.access).await;
             assert_eq!(r.status, StatusCode::OK, "{resource}: {r:?}");
         }
@@ -486,6 +486,7 @@ fn body_for(method: &Method, template: &str) -> Option<Value> {
         ("PATCH", "/v1/notes/{id}") => Some(json!({"body": "changed"})),
         ("PATCH", "/v1/bookings/{id}") => Some(json!({"expected_version": 1, "notes": "changed"})),
         ("PUT", "/v1/staff/{id}/hours") => Some(json!({"hours": null, "bookable": false})),
+        ("PUT", "/v1/media/{id}") => Some(json!({})),
         ("POST", "/v1/conversations/{id}/messages") => Some(json!({"body": "hello"})),
         ("POST", "/v1/conversations/{id}/takeover" | "/v1/conversations/{id}/handback" | "/v1/webhook-events/{id}/retry" | "/v1/staff/{id}/reset-sign-in" | "/v1/customers/{id}/erase") => Some(json!({})),
         ("POST", "/v1/conversations/{id}/template-messages") => Some(json!({"template_id": "any", "variables": []})),
@@ -522,6 +523,15 @@ async fn seed_one_of_everything(app: &TestApp, t: &switchboard_testkit::Tenant) 
     let media = app.db.new_id::<String>();
     sqlx::query("INSERT INTO media (id, business_id, content_type, size, data, created_at) VALUES ($1, $2, 'image/png', 3, 'AAAA', 0)")
         .bind(&media).bind(&t.business_id).execute(app.db.writer()).await.unwrap();
+    // A call with a recording (`/v1/calls/{id}/recording`).
+    let call = app.db.new_id::<String>();
+    sqlx::query(
+        "INSERT INTO messages (id, business_id, conversation_id, direction, author_kind, body, delivery_status, created_at, updated_at, kind, raw) \
+         VALUES ($1, $2, $3, 'inbound', 'customer', 'Call ended', 'received', 0, 0, 'call', $4)",
+    )
+    .bind(&call).bind(&t.business_id).bind(&conversation)
+    .bind(r#"{"provider":"vapi","call_id":"b","status":"ended","recording_url":"http://127.0.0.1:9/b.wav"}"#)
+    .execute(app.db.writer()).await.unwrap();
     // A webhook that failed for good (as intake leaves one after its retries).
     let event = app.db.new_id::<String>();
     sqlx::query(
@@ -548,6 +558,7 @@ async fn seed_one_of_everything(app: &TestApp, t: &switchboard_testkit::Tenant) 
         ("calendar-feeds", feed),
         ("whatsapp-templates", template),
         ("media", media),
+        ("calls", call),
         ("webhook-events", event),
         ("staff", t.staff_id.clone()),
     ]

@@ -143,7 +143,7 @@ pub async fn for_changes(store: &LocalStore, applied: &[Applied], me: &str, here
 
 /// An alert for a reply of mine the service refused (kept as a draft).
 pub fn for_refusal(entry: &OutboxEntry) -> Option<Alert> {
-    if !matches!(entry.op, MutationOp::SendMessage { .. } | MutationOp::UseCannedResponse { .. } | MutationOp::SendTemplate { .. } | MutationOp::StartConversation { .. }) {
+    if !matches!(entry.op, MutationOp::SendMessage { .. } | MutationOp::SendMedia { .. } | MutationOp::UseCannedResponse { .. } | MutationOp::SendTemplate { .. } | MutationOp::StartConversation { .. }) {
         return None;
     }
     Some(Alert {

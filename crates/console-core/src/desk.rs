@@ -175,6 +175,20 @@ pub enum Command {
     /// → [`RetentionPreview`](crate::privacy::RetentionPreview)
     RetentionDryRun,
     SendMessage { conversation_id: String, body: String },
+    /// Attaches a file (base64) with an optional caption; refused at once, in plain words, when
+    /// the conversation's channel does not take it. Offline like a reply. → `Queued`
+    Attach {
+        conversation_id: String,
+        filename: String,
+        content_type: String,
+        data_base64: String,
+        #[serde(default)]
+        caption: String,
+    },
+    /// A file the timeline links (`media[].url`, or `/v1/calls/{id}/recording`), from this
+    /// computer's copy when there is one (offline too), else from the service.
+    /// → [`MediaData`](crate::media::MediaData)
+    Media { path: String },
     UseCannedResponse { conversation_id: String, canned_response_id: String },
     SendTemplate { conversation_id: String, template_id: String, variables: Vec<String> },
     TakeOver { conversation_id: String },
@@ -622,6 +636,14 @@ impl Desk {
             C::SetRetention { policy } => Ok(json!(privacy::set_retention(&*self.console.read().await, &policy).await?)),
             C::RetentionDryRun => Ok(json!(privacy::retention_preview(&*self.console.read().await).await?)),
             C::SendMessage { conversation_id, body } => self.act(async |c| c.send_message(&conversation_id, &body).await).await,
+            C::Attach { conversation_id, filename, content_type, data_base64, caption } => {
+                use base64::Engine as _;
+                let data = base64::engine::general_purpose::STANDARD
+                    .decode(data_base64.as_bytes())
+                    .map_err(|_| ConsoleError::Invalid("The file could not be read.".into()))?;
+                self.act(async |c| c.attach(&conversation_id, &filename, &content_type, data, &caption).await).await
+            }
+            C::Media { path } => Ok(json!(self.console.read().await.media(&path).await?)),
             C::UseCannedResponse { conversation_id, canned_response_id } => self.act(async |c| c.use_canned_response(&conversation_id, &canned_response_id).await).await,
             C::SendTemplate { conversation_id, template_id, variables } => self.act(async |c| c.send_template(&conversation_id, &template_id, variables).await).await,
             C::TakeOver { conversation_id } => self.act(async |c| c.take_over(&conversation_id).await).await,

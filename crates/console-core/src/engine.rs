@@ -225,6 +225,8 @@ impl Syncer {
                     _ => {}
                 }
             }
+            // Attachments go up first: the service needs the file to send it.
+            crate::media::upload_pending(&self.store, self.transport.as_ref(), &batch).await?;
             let response = self.transport.push(&PushRequest { client_id: self.client_id.as_str().into(), mutations: batch }).await?;
             let failed = self.store.settle(&response.outcomes).await.map_err(local)?;
             pass.outbox_changed |= !response.outcomes.is_empty();

@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod desk;
 pub mod engine;
 pub mod google;
+pub mod media;
 pub mod privacy;
 pub mod queries;
 pub mod reports;
@@ -333,9 +334,10 @@ impl Console {
     async fn queue(&self, op: MutationOp) -> Result<Queued, ConsoleError> {
         self.me()?;
         let created_id = match &op {
-            MutationOp::SendMessage { message_id, .. } | MutationOp::UseCannedResponse { message_id, .. } | MutationOp::SendTemplate { message_id, .. } => {
-                Some(message_id.to_string())
-            }
+            MutationOp::SendMessage { message_id, .. }
+            | MutationOp::SendMedia { message_id, .. }
+            | MutationOp::UseCannedResponse { message_id, .. }
+            | MutationOp::SendTemplate { message_id, .. } => Some(message_id.to_string()),
             MutationOp::AddNote { note_id, .. } => Some(note_id.to_string()),
             MutationOp::CreateBooking { booking_id, .. } => Some(booking_id.to_string()),
             MutationOp::CreateCustomer { customer_id, .. } => Some(customer_id.to_string()),
@@ -360,6 +362,33 @@ impl Console {
     pub async fn send_message(&self, conversation_id: &str, body: &str) -> Result<Queued, ConsoleError> {
         let body = Self::text(body, "message", 4096)?;
         self.queue(MutationOp::SendMessage { conversation_id: conversation_id.into(), message_id: MessageId::new(), body }).await
+    }
+
+    /// Attaches a file to send (with an optional caption), offline like a reply: the file is kept
+    /// here (never let go before the service has it), uploaded by the sync engine, then sent.
+    /// Files the conversation's channel does not take are refused at once, in plain words.
+    pub async fn attach(&self, conversation_id: &str, filename: &str, content_type: &str, data: Vec<u8>, caption: &str) -> Result<Queued, ConsoleError> {
+        self.me()?;
+        let channel: Option<String> =
+            sqlx::query_scalar("SELECT channel FROM conversations WHERE id = ?").bind(conversation_id).fetch_optional(self.store.pool()).await.map_err(StoreError::from)?;
+        let channel = channel.and_then(|c| protocol::Channel::parse(&c)).ok_or_else(|| ConsoleError::Invalid("No such conversation.".into()))?;
+        let content_type = media::check(channel, content_type, data.len() as u64).map_err(ConsoleError::Invalid)?;
+        let caption = caption.trim();
+        if caption.chars().count() > 1024 {
+            return Err(ConsoleError::Invalid("A caption is at most 1024 characters.".into()));
+        }
+        let media_id = protocol::MediaId::new();
+        let filename = Some(filename.trim()).filter(|f| !f.is_empty()).map(str::to_owned);
+        let file = store::CachedMedia { content_type, filename, data, pinned: true };
+        self.store.keep_media(&media::key(&media_id), &file, media::now_ms(), media::budget(&self.store).await?).await?;
+        self.queue(MutationOp::SendMedia { conversation_id: conversation_id.into(), message_id: MessageId::new(), media_id, caption: caption.to_owned() }).await
+    }
+
+    /// A file the timeline links (`/v1/media/{id}`, `/v1/calls/{id}/recording`): from the copy
+    /// kept here when there is one (files never change), else from the service, then kept within
+    /// the budget for viewing offline.
+    pub async fn media(&self, path: &str) -> Result<media::MediaData, ConsoleError> {
+        media::fetch(&self.store, self.transport()?.as_ref(), path).await
     }
 
     pub async fn use_canned_response(&self, conversation_id: &str, canned_response_id: &str) -> Result<Queued, ConsoleError> {

@@ -581,6 +581,7 @@ impl LocalStore {
         for e in outbox.iter().filter(|e| about(e, conversation_id)) {
             let (id, body) = match &e.op {
                 MutationOp::SendMessage { message_id, body, .. } => (message_id.to_string(), Some(body.clone())),
+                MutationOp::SendMedia { message_id, caption, .. } => (message_id.to_string(), Some(caption.clone())),
                 MutationOp::AddNote { note_id, body, .. } => (note_id.to_string(), Some(body.clone())),
                 MutationOp::UseCannedResponse { message_id, canned_response_id, .. } => (
                     message_id.to_string(),
@@ -615,6 +616,26 @@ impl LocalStore {
                 };
                 items.push(TimelineItem::Note { note, author_name: my_name.clone(), local: Some(local_state(e)) });
             } else {
+                // An attachment shows from the copy this console keeps until the service has it.
+                let (kind, media) = match &e.op {
+                    MutationOp::SendMedia { media_id, caption, .. } => {
+                        let key = format!("/v1/media/{media_id}");
+                        let kept: Option<(String, Option<String>)> = sqlx::query_as("SELECT content_type, filename FROM media_cache WHERE key = ?")
+                            .bind(&key)
+                            .fetch_optional(self.pool())
+                            .await?;
+                        let (content_type, filename) = kept.unwrap_or_else(|| ("application/octet-stream".into(), None));
+                        let kind = match content_type.split('/').next() {
+                            Some("image") => protocol::MessageKind::Image,
+                            Some("audio") => protocol::MessageKind::Audio,
+                            Some("video") => protocol::MessageKind::Video,
+                            _ => protocol::MessageKind::Document,
+                        };
+                        let caption = (!caption.is_empty()).then(|| caption.clone());
+                        (kind, vec![protocol::Media { content_type, url: Some(key), filename, caption }])
+                    }
+                    _ => (protocol::MessageKind::Text, vec![]),
+                };
                 let message = Message {
                     id: id.into(),
                     business_id: conversation.business_id.clone(),
@@ -622,9 +643,9 @@ impl LocalStore {
                     direction: protocol::Direction::Outbound,
                     author_kind: protocol::AuthorKind::Staff,
                     author_staff_id: Some(me.into()),
-                    kind: protocol::MessageKind::Text,
+                    kind,
                     body,
-                    media: vec![],
+                    media,
                     call: None,
                     automation: None,
                     provider_message_id: None,

@@ -175,8 +175,59 @@ impl LocalStore {
     pub async fn wipe_all(&self) -> Result<(), StoreError> {
         self.wipe_mirror().await?;
         sqlx::query("DELETE FROM outbox").execute(&self.pool).await?;
+        sqlx::query("DELETE FROM media_cache").execute(&self.pool).await?;
         sqlx::query("DELETE FROM settings WHERE key NOT IN ('client_id', 'last_mutation_id')").execute(&self.pool).await?;
         Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Media kept for offline viewing (`media_cache`)
+
+    /// A kept file by its service address, marked as just used: `(content_type, filename, bytes)`.
+    pub async fn cached_media(&self, key: &str, now_ms: i64) -> Result<Option<CachedMedia>, StoreError> {
+        let row: Option<(String, Option<String>, Vec<u8>, i64)> =
+            sqlx::query_as("UPDATE media_cache SET used_at = ? WHERE key = ? RETURNING content_type, filename, data, pinned")
+                .bind(now_ms)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(content_type, filename, data, pinned)| CachedMedia { content_type, filename, data, pinned: pinned != 0 }))
+    }
+
+    /// Keeps a file; unpinned files beyond `budget` bytes in all are let go, least recently used
+    /// first (this one last). Pinned files (attachments not uploaded yet) are never let go.
+    pub async fn keep_media(&self, key: &str, file: &CachedMedia, now_ms: i64, budget: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO media_cache (key, content_type, filename, size, data, pinned, used_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (key) DO UPDATE SET used_at = excluded.used_at, pinned = MAX(media_cache.pinned, excluded.pinned)",
+        )
+        .bind(key)
+        .bind(&file.content_type)
+        .bind(&file.filename)
+        .bind(file.data.len() as i64)
+        .bind(&file.data)
+        .bind(i64::from(file.pinned))
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        evict(&mut tx, budget).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The service has an attachment now: it may be let go like any other file.
+    pub async fn unpin_media(&self, key: &str, budget: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE media_cache SET pinned = 0 WHERE key = ?").bind(key).execute(&mut *tx).await?;
+        evict(&mut tx, budget).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Bytes kept, and how many files.
+    pub async fn media_usage(&self) -> Result<(i64, i64), StoreError> {
+        Ok(sqlx::query_as("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM media_cache").fetch_one(&self.pool).await?)
     }
 
     /// One synced entity's current state.
@@ -298,7 +349,10 @@ impl LocalStore {
         let Some(row) = row else { return Ok(None) };
         let mut op = op_of(&row)?;
         match &mut op {
-            MutationOp::SendMessage { message_id, .. } | MutationOp::UseCannedResponse { message_id, .. } | MutationOp::SendTemplate { message_id, .. } => {
+            MutationOp::SendMessage { message_id, .. }
+            | MutationOp::SendMedia { message_id, .. }
+            | MutationOp::UseCannedResponse { message_id, .. }
+            | MutationOp::SendTemplate { message_id, .. } => {
                 *message_id = protocol::MessageId::new()
             }
             MutationOp::AddNote { note_id, .. } => *note_id = protocol::NoteId::new(),
@@ -518,4 +572,28 @@ async fn refresh_conversation_search(conn: &mut SqliteConnection, mut ids: Vec<S
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// A file kept for offline viewing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedMedia {
+    pub content_type: String,
+    pub filename: Option<String>,
+    pub data: Vec<u8>,
+    /// An attachment the service does not have yet.
+    pub pinned: bool,
+}
+
+/// Lets go of the least recently used unpinned files until those left fit in `budget`.
+async fn evict(tx: &mut sqlx::SqliteConnection, budget: i64) -> Result<(), StoreError> {
+    loop {
+        let used: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(size), 0) FROM media_cache WHERE pinned = 0").fetch_one(&mut *tx).await?;
+        if used <= budget {
+            return Ok(());
+        }
+        let oldest: Option<String> =
+            sqlx::query_scalar("SELECT key FROM media_cache WHERE pinned = 0 ORDER BY used_at, key LIMIT 1").fetch_optional(&mut *tx).await?;
+        let Some(oldest) = oldest else { return Ok(()) };
+        sqlx::query("DELETE FROM media_cache WHERE key = ?").bind(oldest).execute(&mut *tx).await?;
+    }
 }

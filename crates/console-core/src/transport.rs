@@ -65,6 +65,10 @@ pub trait Transport: Send + Sync + 'static {
         let _ = (from, to);
         Box::pin(async { Err(TransportError::Offline("no reports through this transport".into())) })
     }
+    /// `PUT /v1/media/{id}`: uploads a file staff attached (idempotent: the id is this console's).
+    fn upload_media<'a>(&'a self, id: &'a str, file: &'a crate::store::CachedMedia) -> BoxFuture<'a, Result<protocol::MediaFile, TransportError>>;
+    /// `GET` of a kept file (`/v1/media/{id}`, `/v1/calls/{id}/recording`): its type and bytes.
+    fn media<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<(String, Vec<u8>), TransportError>>;
 }
 
 fn offline(e: reqwest::Error) -> TransportError {
@@ -388,6 +392,43 @@ impl Transport for HttpTransport {
         Box::pin(async move {
             let value = self.request_json(reqwest::Method::GET, "/v1/reports/summary", &[("from", from.to_owned()), ("to", to.to_owned())], None).await?;
             serde_json::from_value(value).map_err(|e| TransportError::Server(format!("an unexpected report: {e}")))
+        })
+    }
+
+    fn upload_media<'a>(&'a self, id: &'a str, file: &'a crate::store::CachedMedia) -> BoxFuture<'a, Result<protocol::MediaFile, TransportError>> {
+        Box::pin(async move {
+            let url = format!("{}/v1/media/{id}", self.server);
+            let query: Vec<(&str, &str)> = file.filename.as_deref().map(|f| vec![("filename", f)]).unwrap_or_default();
+            let response = self
+                .send(|token| {
+                    self.http
+                        .put(&url)
+                        .bearer_auth(token)
+                        .query(&query)
+                        .header(reqwest::header::CONTENT_TYPE, &file.content_type)
+                        .timeout(Duration::from_secs(300))
+                        .body(file.data.clone())
+                })
+                .await?;
+            response.json().await.map_err(offline)
+        })
+    }
+
+    fn media<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<(String, Vec<u8>), TransportError>> {
+        Box::pin(async move {
+            if !path.starts_with("/v1/") {
+                return Err(TransportError::Refused { code: "not_found".into(), message: "Not a file of this service.".into() });
+            }
+            let url = format!("{}{path}", self.server);
+            let response = self.send(|token| self.http.get(&url).bearer_auth(token).timeout(Duration::from_secs(300))).await?;
+            let content_type = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/octet-stream")
+                .to_owned();
+            let bytes = response.bytes().await.map_err(offline)?;
+            Ok((content_type, bytes.to_vec()))
         })
     }
 

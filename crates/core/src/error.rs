@@ -36,6 +36,8 @@ pub enum Error {
     #[error(transparent)]
     Send(#[from] SendRefusal),
     #[error(transparent)]
+    Media(#[from] MediaRefusal),
+    #[error(transparent)]
     Webhook(#[from] WebhookError),
     #[error(transparent)]
     Sync(#[from] SyncError),
@@ -176,6 +178,45 @@ pub enum SendRefusal {
     UnknownCannedResponse,
 }
 
+/// A file the conversation's channel does not take (nothing was sent).
+#[derive(Debug, thiserror::Error)]
+pub enum MediaRefusal {
+    #[error("This file is {} MB; {} takes files up to {} MB.", mb_up(.size), channel_name(.channel), mb(.limit_bytes))]
+    TooLarge { channel: protocol::Channel, size: u64, limit_bytes: u64 },
+    #[error("{} does not take this kind of file ({content_type}). It takes: {}.", channel_name(.channel), .allowed.join(", "))]
+    TypeNotAllowed { channel: protocol::Channel, content_type: String, allowed: Vec<&'static str> },
+    #[error("No channel takes this kind of file ({content_type}). Files that can be sent: {}.", .allowed.join(", "))]
+    NoChannelTakes { content_type: String, allowed: Vec<&'static str> },
+}
+
+fn mb(bytes: &u64) -> String {
+    let mb = *bytes as f64 / (1024.0 * 1024.0);
+    if mb >= 10.0 {
+        format!("{mb:.0}")
+    } else {
+        format!("{mb:.1}")
+    }
+}
+
+/// A file's size in MB, rounded up (a file just over a limit never reads as equal to it).
+fn mb_up(bytes: &u64) -> String {
+    let tenths = (*bytes as f64 / (1024.0 * 1024.0) * 10.0).ceil();
+    if tenths >= 100.0 {
+        format!("{:.0}", (tenths / 10.0).ceil())
+    } else {
+        format!("{:.1}", tenths / 10.0)
+    }
+}
+
+fn channel_name(channel: &protocol::Channel) -> &'static str {
+    match channel {
+        protocol::Channel::Whatsapp => "WhatsApp",
+        protocol::Channel::TwilioWhatsapp => "WhatsApp (Twilio)",
+        protocol::Channel::Sms => "SMS/MMS",
+        protocol::Channel::Voice => "A phone call",
+    }
+}
+
 /// A webhook refused before anything was stored.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
@@ -297,6 +338,8 @@ impl Error {
                 SendRefusal::UnknownTemplate => C::UnknownTemplate,
                 SendRefusal::UnknownCannedResponse => C::UnknownCannedResponse,
             },
+            Error::Media(MediaRefusal::TooLarge { .. }) => C::MediaTooLarge,
+            Error::Media(MediaRefusal::TypeNotAllowed { .. } | MediaRefusal::NoChannelTakes { .. }) => C::MediaTypeNotAllowed,
             Error::Webhook(e) => match e {
                 WebhookError::MissingSignature(_) => C::MissingSignature,
                 WebhookError::InvalidSignature => C::InvalidSignature,
@@ -342,6 +385,13 @@ impl Error {
                 Some(json!({ "holder_staff_id": holder, "holder_name": holder_name }))
             }
             Error::Sync(SyncError::ResyncRequired { horizon }) => Some(json!({ "horizon": horizon })),
+            Error::Media(MediaRefusal::TooLarge { channel, size, limit_bytes }) => {
+                Some(json!({ "channel": channel, "size": size, "limit_bytes": limit_bytes }))
+            }
+            Error::Media(MediaRefusal::TypeNotAllowed { channel, content_type, allowed }) => {
+                Some(json!({ "channel": channel, "content_type": content_type, "allowed": allowed }))
+            }
+            Error::Media(MediaRefusal::NoChannelTakes { content_type, allowed }) => Some(json!({ "content_type": content_type, "allowed": allowed })),
             Error::Account(AccountError::TwoFactorRequired { challenge } | AccountError::TwoFactorEnrolmentRequired { challenge }) => {
                 Some(json!({ "challenge": challenge }))
             }

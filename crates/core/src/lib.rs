@@ -34,6 +34,7 @@ pub mod customers;
 pub mod demo;
 pub mod error;
 pub mod intake;
+pub mod media;
 pub mod live;
 pub mod mail;
 pub mod metrics;

@@ -14,7 +14,6 @@
 use crate::Core;
 use protocol::EntityKind;
 
-use base64::Engine as _;
 use protocol::{
     AuthorKind, Channel, CreateWhatsappTemplate, DeliveryStatus, Direction, Message, MessageKind, SendMessage, SendTemplate,
     WhatsappTemplate,
@@ -85,7 +84,8 @@ pub(crate) async fn queue(
             return Err(Error::invalid("`client_message_id` must be a UUID."));
         }
     }
-    let free_form = matches!(outgoing, Outgoing::Text { .. });
+    // A file is free-form too: outside WhatsApp's window only a template may go.
+    let free_form = matches!(outgoing, Outgoing::Text { .. } | Outgoing::Media { .. });
     // A retried request: the message exists already; answer with it, send nothing more.
     if let Some(id) = &client_id {
         if let Some(existing) = crate::conversations::load_message(tx.conn(), &auth.business_id, id).await? {
@@ -125,6 +125,15 @@ pub async fn store_outgoing(
     kind: MessageKind,
     outgoing: Outgoing,
 ) -> Result<Message, Error> {
+    let media = match &outgoing {
+        Outgoing::Media { media_id, content_type, filename, caption } => vec![protocol::Media {
+            content_type: content_type.clone(),
+            url: Some(crate::channels::inbound::media_url(media_id)),
+            filename: filename.clone(),
+            caption: (!caption.is_empty()).then(|| caption.clone()),
+        }],
+        _ => vec![],
+    };
     let (author_kind, author_staff_id, automation) = match author {
         Author::Staff(id) => (AuthorKind::Staff, Some(id), None),
         Author::Assistant => (AuthorKind::Assistant, None, None),
@@ -141,7 +150,7 @@ pub async fn store_outgoing(
             author_kind,
             author_staff_id,
             body,
-            media: vec![],
+            media,
             provider_message_id: None,
             delivery_status: DeliveryStatus::Pending,
             at_ms: None,
@@ -167,6 +176,46 @@ pub async fn store_outgoing(
     let actor = message.author_staff_id.as_ref().map(|s| s.to_string());
     tx.audit(actor.as_deref(), "message.sent", Some(("message", &message.id)), serde_json::json!({"conversation_id": conversation_id, "channel": channel.as_str(), "author": format!("{:?}", message.author_kind).to_lowercase()})).await?;
     Ok(message)
+}
+
+/// Queues a file staff uploaded (`PUT /v1/media/{id}`) with its caption, after checking that the
+/// conversation's channel takes it (REST and sync share it).
+pub(crate) async fn queue_media(
+    tx: &mut BusinessTx,
+    auth: &Actor,
+    conversation_id: &str,
+    client_id: Option<String>,
+    media_id: &str,
+    caption: &str,
+) -> Result<(bool, Message), Error> {
+    auth.require(Permission::HandleConversations)?;
+    let caption = caption.trim();
+    if caption.chars().count() > 1024 || caption.contains('\0') {
+        return Err(Error::invalid("A caption is at most 1024 characters."));
+    }
+    // A retried request answers the message it made, whatever happened to the file since.
+    if let Some(id) = &client_id {
+        if let Some(existing) = crate::conversations::load_message(tx.conn(), &auth.business_id, id).await? {
+            if existing.conversation_id != conversation_id {
+                return Err(Error::AlreadyExists);
+            }
+            return Ok((false, existing));
+        }
+    }
+    let conversation =
+        crate::conversations::load(tx.conn(), &auth.business_id, conversation_id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
+    let file = crate::media::describe(tx.conn(), &auth.business_id, media_id).await?.ok_or(Error::NotFound("media"))?;
+    if conversation.channel == Channel::Voice {
+        return Err(SendRefusal::CannotReplyHere.into());
+    }
+    crate::media::check(conversation.channel, &file.content_type, file.size.max(0) as u64)?;
+    let outgoing = Outgoing::Media {
+        media_id: file.id.to_string(),
+        content_type: file.content_type.clone(),
+        filename: file.filename.clone(),
+        caption: caption.to_owned(),
+    };
+    queue(tx, auth, conversation_id, client_id, caption.to_owned(), crate::media::kind_of(&file.content_type), outgoing).await
 }
 
 /// Fills in a template and queues it (REST and sync share it).
@@ -435,6 +484,12 @@ pub async fn send_due(state: &Core) -> Result<usize, StoreError> {
 /// `true` with the message when this call created it; `false` for a retry with the same id.
 pub async fn send_message(core: &Core, actor: &Actor, id: &str, req: SendMessage) -> Result<(bool, Message), Error> {
     actor.require(Permission::HandleConversations)?;
+    if let Some(media_id) = &req.media_id {
+        let mut tx = core.db.begin_business(&actor.business_id).await?;
+        let queued = queue_media(&mut tx, actor, id, req.client_message_id.map(String::from), media_id, &req.body).await?;
+        tx.commit_even_if_unchanged().await?;
+        return Ok(queued);
+    }
     let body = required_text(&req.body, "body", 4096)?;
     let mut tx = core.db.begin_business(&actor.business_id).await?;
     let queued = queue(&mut tx, actor, id, req.client_message_id.map(String::from), body.clone(), MessageKind::Text, Outgoing::Text { body }).await?;
@@ -513,16 +568,8 @@ pub async fn delete_template(core: &Core, actor: &Actor, id: &str) -> Result<(),
 /// A photo, voice note or document a customer sent, as fetched from the provider and kept:
 /// its content type and bytes.
 pub async fn media(core: &Core, actor: &Actor, id: &str) -> Result<(String, Vec<u8>), Error> {
-    let row = sqlx::query("SELECT content_type, data FROM media WHERE id = $1 AND business_id = $2")
-        .bind(id)
-        .bind(&actor.business_id)
-        .fetch_optional(core.db.reader())
-        .await?
-        .ok_or(Error::NotFound("media"))?;
-    let content_type: String = row.try_get("content_type")?;
-    let data: String = row.try_get("data")?;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(data).map_err(Error::internal)?;
-    Ok((content_type, bytes))
+    let (file, bytes) = crate::media::read(core, actor, id).await?;
+    Ok((file.content_type, bytes))
 }
 
 #[cfg(test)]

@@ -85,6 +85,10 @@ wire_enum! {
         CannotReplyHere = "cannot_reply_here",
         UnknownTemplate = "unknown_template",
         UnknownCannedResponse = "unknown_canned_response",
+        /// A file larger than the channel takes (`details`: `limit_bytes`, `size`, `channel`).
+        MediaTooLarge = "media_too_large",
+        /// A kind of file the channel does not take (`details`: `content_type`, `allowed`, `channel`).
+        MediaTypeNotAllowed = "media_type_not_allowed",
         // Webhooks.
         MissingSignature = "missing_signature",
         InvalidSignature = "invalid_signature",

@@ -36,6 +36,8 @@ ids! {
     TemplateId;
     /// A console device (made once per installation; bound to one staff member's sign-in).
     ClientId;
+    /// A kept file: a customer's photo, voice note or document, a call recording, or one staff uploaded.
+    MediaId;
 }
 
 #[cfg(test)]

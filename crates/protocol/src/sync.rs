@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::customers::{CreateCustomer, UpdateCustomer};
 use crate::error::ErrorCode;
-use crate::ids::{BookingId, CannedResponseId, ClientId, ConversationId, CustomerId, MessageId, NoteId, ServiceId, StaffId, TemplateId};
+use crate::ids::{BookingId, CannedResponseId, ClientId, ConversationId, CustomerId, MediaId, MessageId, NoteId, ServiceId, StaffId, TemplateId};
 use crate::{Channel, ConversationStatus};
 
 wire_enum! {
@@ -75,6 +75,16 @@ wire! {
 #[serde(tag = "name", content = "args", rename_all = "snake_case", deny_unknown_fields)]
 pub enum MutationOp {
     SendMessage { conversation_id: ConversationId, message_id: MessageId, body: String },
+    /// A file staff attach (uploaded first with `PUT /v1/media/{media_id}`, idempotent), with an
+    /// optional caption; refused with `media_too_large` / `media_type_not_allowed` when the
+    /// conversation's channel does not take it.
+    SendMedia {
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        media_id: MediaId,
+        #[serde(default)]
+        caption: String,
+    },
     UseCannedResponse { conversation_id: ConversationId, message_id: MessageId, canned_response_id: CannedResponseId },
     SendTemplate {
         conversation_id: ConversationId,
@@ -173,6 +183,7 @@ impl MutationOp {
     /// Every name a console may send.
     pub const NAMES: &'static [&'static str] = &[
         "send_message",
+        "send_media",
         "use_canned_response",
         "send_template",
         "take_over",
@@ -195,6 +206,7 @@ impl MutationOp {
     pub fn name(&self) -> &str {
         match self {
             MutationOp::SendMessage { .. } => "send_message",
+            MutationOp::SendMedia { .. } => "send_media",
             MutationOp::UseCannedResponse { .. } => "use_canned_response",
             MutationOp::SendTemplate { .. } => "send_template",
             MutationOp::TakeOver { .. } => "take_over",
@@ -220,6 +232,7 @@ impl MutationOp {
     pub fn conversation_id(&self) -> Option<&ConversationId> {
         match self {
             MutationOp::SendMessage { conversation_id, .. }
+            | MutationOp::SendMedia { conversation_id, .. }
             | MutationOp::UseCannedResponse { conversation_id, .. }
             | MutationOp::SendTemplate { conversation_id, .. }
             | MutationOp::TakeOver { conversation_id }

@@ -58,6 +58,7 @@ impl FakeProviders {
             .route("/twilio-media/{id}", get(twilio_media))
             .route("/download/{id}", get(graph_download))
             .route("/{phone_number_id}/messages", post(graph_send))
+            .route("/{phone_number_id}/media", post(graph_upload))
             .route("/{media_id}", get(graph_media))
             .with_state(state.clone());
         let base = format!("http://{}", crate::serve(app).await);
@@ -75,6 +76,11 @@ impl FakeProviders {
 
     pub fn sends(&self) -> Vec<Received> {
         self.received().into_iter().filter(|r| r.path.ends_with("/messages") || r.path.ends_with("Messages.json")).collect()
+    }
+
+    /// Files uploaded to the Graph API for sending (`POST /{phone-number-id}/media`).
+    pub fn uploads(&self) -> Vec<Received> {
+        self.received().into_iter().filter(|r| r.path.ends_with("/media")).collect()
     }
 
     pub fn accepted(&self) -> usize {
@@ -115,6 +121,68 @@ async fn graph_send(State(state): State<Arc<FakeState>>, Path(_id): Path<String>
         return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": {"code": 190, "message": "Invalid OAuth access token"}}))).into_response();
     }
     answer(&state, json!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": format!("wamid.fake{n}")}]})).await
+}
+
+/// `POST /{phone-number-id}/media`: a multipart upload (`messaging_product`, `type`, `file`).
+/// Recorded as `{"messaging_product", "type", "filename", "file_content_type", "size", "bytes"}`.
+async fn graph_upload(State(state): State<Arc<FakeState>>, Path(id): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let boundary = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split("boundary=").nth(1))
+        .map(|b| b.trim_matches('"').to_owned())
+        .unwrap_or_default();
+    let mut fields = serde_json::Map::new();
+    if !boundary.is_empty() {
+        let delimiter = format!("--{boundary}");
+        let text = body.as_ref();
+        let mut parts = split_bytes(text, delimiter.as_bytes());
+        parts.retain(|p| !p.is_empty() && !p.starts_with(b"--"));
+        for part in parts {
+            let part = part.strip_prefix(b"\r\n").unwrap_or(part);
+            let Some(split) = find(part, b"\r\n\r\n") else { continue };
+            let head = String::from_utf8_lossy(&part[..split]).to_string();
+            let mut value = &part[split + 4..];
+            value = value.strip_suffix(b"\r\n").unwrap_or(value);
+            let name = head.split("name=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned();
+            if name == "file" {
+                let filename = head.split("filename=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned();
+                let content_type = head.lines().find_map(|l| l.strip_prefix("Content-Type: ")).unwrap_or("").trim().to_owned();
+                fields.insert("filename".into(), Value::String(filename));
+                fields.insert("file_content_type".into(), Value::String(content_type));
+                fields.insert("size".into(), json!(value.len()));
+                fields.insert("bytes".into(), Value::String(String::from_utf8_lossy(value).into_owned()));
+            } else {
+                fields.insert(name, Value::String(String::from_utf8_lossy(value).into_owned()));
+            }
+        }
+    }
+    let n = {
+        let mut received = state.received.lock().unwrap();
+        received.push(Received { path: format!("/{id}/media"), authorization: auth(&headers), body: Value::Object(fields.clone()) });
+        received.len()
+    };
+    if auth(&headers) != format!("Bearer {WHATSAPP_TOKEN}") {
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": {"code": 190, "message": "Invalid OAuth access token"}}))).into_response();
+    }
+    if fields.get("messaging_product").and_then(Value::as_str) != Some("whatsapp") || !fields.contains_key("file") && !fields.contains_key("size") {
+        return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": {"code": 100, "message": "Invalid parameter"}}))).into_response();
+    }
+    axum::Json(json!({"id": format!("fake-upload-{n}")})).into_response()
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn split_bytes<'a>(mut text: &'a [u8], delimiter: &[u8]) -> Vec<&'a [u8]> {
+    let mut out = vec![];
+    while let Some(i) = find(text, delimiter) {
+        out.push(&text[..i]);
+        text = &text[i + delimiter.len()..];
+    }
+    out.push(text);
+    out
 }
 
 async fn graph_media(State(state): State<Arc<FakeState>>, Path(id): Path<String>, headers: HeaderMap) -> Response {

@@ -67,6 +67,12 @@ pub async fn read_body(
     use axum::response::IntoResponse;
     use http_body_util::BodyExt;
     let (parts, body) = request.into_parts();
+    // A file staff upload to send may be larger than any JSON body (`crate::routes::media`).
+    let max = if parts.method == axum::http::Method::PUT && parts.uri.path().starts_with("/v1/media/") {
+        max.max(switchboard_core::media::MAX_FILE_BYTES)
+    } else {
+        max
+    };
     let read = http_body_util::Limited::new(body, max).collect();
     match tokio::time::timeout(within, read).await {
         Ok(Ok(collected)) => next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(collected.to_bytes()))).await,

@@ -93,6 +93,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::routes::retell::router())
         .merge(crate::routes::webhook_events::router())
         .merge(crate::routes::outbox::router())
+        .merge(crate::routes::media::router())
         .merge(crate::routes::reports::router())
         .merge(crate::routes::control::router())
         .merge(crate::routes::sync::router())

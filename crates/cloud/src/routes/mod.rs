@@ -14,6 +14,7 @@ pub mod conversations;
 pub mod customers;
 pub mod google_calendar;
 pub mod live;
+pub mod media;
 pub mod outbox;
 pub mod privacy;
 pub mod reports;

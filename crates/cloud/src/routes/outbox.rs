@@ -1,9 +1,8 @@
 //! Sending: `POST /v1/conversations/{id}/messages` and `.../template-messages` queue a reply in
-//! the durable outbox (the core's workers deliver it); WhatsApp templates; and `/v1/media/{id}`.
+//! the durable outbox (the core's workers deliver it); WhatsApp templates (files: [`super::media`]).
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use protocol::{
     CreateWhatsappTemplate, Message, SendMessage, SendTemplate,
     WhatsappTemplate,
@@ -22,7 +21,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(send_template))
         .routes(routes!(list_templates, create_template))
         .routes(routes!(delete_template))
-        .routes(routes!(get_media))
 }
 
 /// Replies to the customer, taking the conversation over from the assistant (409
@@ -83,15 +81,6 @@ async fn create_template(
 async fn delete_template(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     switchboard_core::sending::delete_template(&state, &auth, &id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// A photo, voice note or document a customer sent, as fetched from the provider and kept.
-#[utoipa::path(get, path = "/v1/media/{id}", tag = "conversations", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Media id")),
-    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, body = protocol::ErrorBody)))]
-async fn get_media(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let (content_type, bytes) = switchboard_core::sending::media(&state, &auth, &id).await?;
-    Ok(([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "private, max-age=86400".into())], bytes).into_response())
 }
 
 /// A queued message as the REST API answers it: 201 when created, 200 for a retry.

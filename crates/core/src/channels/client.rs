@@ -42,6 +42,8 @@ impl SendError {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Outgoing {
     Text { body: String },
+    /// A kept file (`media` table) with an optional caption.
+    Media { media_id: String, content_type: String, filename: Option<String>, caption: String },
     Template {
         name: String,
         language: String,
@@ -58,6 +60,8 @@ pub enum Outgoing {
 pub struct Providers {
     pub whatsapp: whatsapp::Client,
     pub twilio: twilio::Client,
+    /// Plain downloads: voice platforms' call recordings.
+    http: reqwest::Client,
 }
 
 impl Providers {
@@ -70,8 +74,24 @@ impl Providers {
             .expect("the HTTP client builds");
         Providers {
             whatsapp: whatsapp::Client::new(http.clone(), &config.whatsapp_api_base),
-            twilio: twilio::Client::new(http, &config.twilio_api_base, &config.public_url),
+            twilio: twilio::Client::new(http.clone(), &config.twilio_api_base, &config.public_url),
+            http,
         }
+    }
+
+    /// Downloads a call recording from the voice platform's storage (Vapi's and Retell's
+    /// recording URLs are signed addresses that need no credentials); the bytes and their type.
+    pub async fn fetch_recording(&self, url: &str) -> Result<(Vec<u8>, String), String> {
+        let response = self.http.get(url).send().await.map_err(|e| without_url(&e))?.error_for_status().map_err(|e| without_url(&e))?;
+        let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(crate::media::essence).unwrap_or_default();
+        if response.content_length().is_some_and(|n| n as usize > MAX_MEDIA_BYTES) {
+            return Err("the file is too large to keep".into());
+        }
+        let bytes = response.bytes().await.map_err(|e| without_url(&e))?;
+        if bytes.len() > MAX_MEDIA_BYTES {
+            return Err("the file is too large to keep".into());
+        }
+        Ok((bytes.to_vec(), content_type))
     }
 }
 

@@ -14,6 +14,7 @@ use crate::store::StoreError;
 /// Seals and opens channel secrets.
 pub struct SecretBox {
     cipher: ChaCha20Poly1305,
+    master: [u8; 32],
 }
 
 impl SecretBox {
@@ -22,7 +23,15 @@ impl SecretBox {
         hasher.update(b"switchboard channel secrets v1");
         hasher.update(master_key);
         let key = hasher.finalize();
-        SecretBox { cipher: ChaCha20Poly1305::new(&key) }
+        SecretBox { cipher: ChaCha20Poly1305::new(&key), master: *master_key }
+    }
+
+    /// A key for one purpose (`label`), derived from the master key (signed media addresses).
+    pub fn derived_key(&self, label: &[u8]) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(label);
+        hasher.update(self.master);
+        hasher.finalize().into()
     }
 
     /// base64(nonce ‖ ciphertext).

@@ -94,6 +94,10 @@ pub async fn apply(core: &Core, business_id: &str) -> Result<RetentionPlan, Erro
         // (A call in a conversation deleted above is already gone.)
         let Some(raw) = raw else { continue };
         let mut record: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
+        // A recording kept here (`/v1/media/{id}`, see `crate::media::recording`) goes with it.
+        if let Some(kept) = record.get("recording_url").and_then(|u| u.as_str()).and_then(|u| u.strip_prefix("/v1/media/")).map(str::to_owned) {
+            crate::media::forget(&mut tx, id.as_str(), &kept).await?;
+        }
         if let Some(o) = record.as_object_mut() {
             o.insert("recording_url".into(), serde_json::Value::Null);
             o.insert("transcript".into(), serde_json::Value::Null);

@@ -34,10 +34,20 @@ impl Client {
 
     /// Sends through Twilio's Messages API; returns the message SID.
     pub async fn send(&self, settings: &Settings, secrets: &Secrets, from: &str, to: &str, outgoing: &Outgoing) -> Result<String, SendError> {
+        self.send_with(settings, secrets, from, to, outgoing, None).await
+    }
+
+    /// Sends; `media_url` is the signed public address of the file an [`Outgoing::Media`] carries.
+    async fn send_with(&self, settings: &Settings, secrets: &Secrets, from: &str, to: &str, outgoing: &Outgoing, media_url: Option<&str>) -> Result<String, SendError> {
         let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.base, settings.account_sid);
-        let mut form = SendForm { to, from, status_callback: &self.status_callback, body: None, content_sid: None, content_variables: None };
+        let mut form =
+            SendForm { to, from, status_callback: &self.status_callback, body: None, content_sid: None, content_variables: None, media_url: None };
         match outgoing {
             Outgoing::Text { body } => form.body = Some(body),
+            Outgoing::Media { caption, .. } => {
+                form.body = (!caption.is_empty()).then_some(caption.as_str());
+                form.media_url = media_url;
+            }
             Outgoing::Template { twilio_content_sid: Some(sid), variables, .. } => {
                 form.content_sid = Some(sid);
                 let numbered: BTreeMap<String, &str> = variables.iter().enumerate().map(|(i, v)| ((i + 1).to_string(), v.as_str())).collect();
@@ -92,7 +102,12 @@ pub async fn deliver(
     let phone = customer.phone.clone().ok_or_else(|| SendError::permanent("The customer has no phone number."))?;
     let from = from.or_else(|| settings.numbers.first().cloned()).ok_or_else(SendError::not_connected)?;
     let (from, to) = if channel == Channel::TwilioWhatsapp { (format!("whatsapp:{from}"), format!("whatsapp:{phone}")) } else { (from, phone) };
-    core.providers.twilio.send(&settings, &secrets, &from, &to, outgoing).await
+    // Twilio fetches the file itself, from a signed address that expires.
+    let media_url = match outgoing {
+        Outgoing::Media { media_id, .. } => Some(crate::media::shared_url(core, media_id)),
+        _ => None,
+    };
+    core.providers.twilio.send_with(&settings, &secrets, &from, &to, outgoing, media_url.as_deref()).await
 }
 
 /// Why Twilio refused a send, and whether trying again could help.

@@ -161,6 +161,9 @@ pub struct SendForm<'a> {
     /// The template's variables as JSON text: `{"1": "Sam", "2": "10:00"}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_variables: Option<String>,
+    /// A public address Twilio fetches the file from (MMS, WhatsApp media).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_url: Option<&'a str>,
 }
 
 /// The Messages API's answer to an accepted send.

@@ -6,7 +6,9 @@ use protocol::Customer;
 use sqlx::pool::PoolConnection;
 use sqlx::Any;
 
-use super::wire::{ErrorResponse, Language, MediaInfo, SendContent, SendRequest, SendResponse, SendText, Template, TemplateComponent, TextParameter};
+use super::wire::{
+    ErrorResponse, Language, MediaInfo, OutgoingMedia, SendContent, SendRequest, SendResponse, SendText, Template, TemplateComponent, TextParameter, UploadResponse,
+};
 use super::{Secrets, Settings};
 use crate::channels::client::{download, network};
 use crate::channels::wire::from_json;
@@ -25,7 +27,13 @@ impl Client {
 
     /// Sends through the WhatsApp Cloud API; returns the `wamid`.
     pub async fn send(&self, settings: &Settings, secrets: &Secrets, to: &str, outgoing: &Outgoing) -> Result<String, SendError> {
-        let request = SendRequest { messaging_product: "whatsapp", recipient_type: "individual", to, content: content(outgoing) };
+        self.send_with(settings, secrets, to, outgoing, None).await
+    }
+
+    /// Sends; `uploaded` is the Graph id of the file an [`Outgoing::Media`] carries.
+    async fn send_with(&self, settings: &Settings, secrets: &Secrets, to: &str, outgoing: &Outgoing, uploaded: Option<&str>) -> Result<String, SendError> {
+        let content = content(outgoing, uploaded.unwrap_or_default());
+        let request = SendRequest { messaging_product: "whatsapp", recipient_type: "individual", to, content };
         let url = format!("{}/{}/messages", self.base, settings.phone_number_id);
         let response = self.http.post(url).bearer_auth(&secrets.access_token).json(&request).send().await.map_err(network)?;
         let status = response.status();
@@ -34,6 +42,42 @@ impl Client {
             // Accepted, even if the id is unreadable: sending again would send twice.
             let sent: SendResponse = from_json(&body).unwrap_or_default();
             return Ok(sent.messages.into_iter().next().map(|m| m.id).unwrap_or_else(|| format!("unknown:{}", uuid::Uuid::new_v4())));
+        }
+        Err(classify(status.as_u16(), &from_json(&body).unwrap_or_default()))
+    }
+
+    /// Uploads a file for sending (`POST /{phone-number-id}/media`, multipart: `messaging_product`,
+    /// `type`, `file`); returns its Graph id. Uploading again after a failed send only leaves
+    /// an unused copy at Meta (they expire after 30 days), never a second message.
+    pub async fn upload(&self, settings: &Settings, secrets: &Secrets, bytes: Vec<u8>, content_type: &str, filename: &str) -> Result<String, SendError> {
+        let boundary = format!("switchboard-{}", uuid::Uuid::new_v4().simple());
+        let mut body = Vec::with_capacity(bytes.len() + 512);
+        let field = |body: &mut Vec<u8>, name: &str, value: &str| {
+            body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+        };
+        field(&mut body, "messaging_product", "whatsapp");
+        field(&mut body, "type", content_type);
+        let filename: String = filename.chars().filter(|c| !c.is_control() && *c != '"' && *c != '\\').collect();
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(&bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let url = format!("{}/{}/media", self.base, settings.phone_number_id);
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(&secrets.access_token)
+            .header(reqwest::header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+            .send()
+            .await
+            .map_err(network)?;
+        let status = response.status();
+        let body = response.bytes().await.unwrap_or_default();
+        if status.is_success() {
+            let uploaded: UploadResponse = from_json(&body).unwrap_or_default();
+            return uploaded.id.ok_or_else(|| SendError::Retryable("WhatsApp accepted the file but gave no id".into()));
         }
         Err(classify(status.as_u16(), &from_json(&body).unwrap_or_default()))
     }
@@ -61,8 +105,17 @@ impl Client {
     }
 }
 
-fn content(outgoing: &Outgoing) -> SendContent<'_> {
+fn content<'a>(outgoing: &'a Outgoing, uploaded: &'a str) -> SendContent<'a> {
     match outgoing {
+        Outgoing::Media { content_type, filename, caption, .. } => {
+            let caption = (!caption.is_empty()).then_some(caption.as_str());
+            match crate::media::kind_of(content_type) {
+                protocol::MessageKind::Image => SendContent::Image { image: OutgoingMedia { id: uploaded, caption, filename: None } },
+                protocol::MessageKind::Audio => SendContent::Audio { audio: OutgoingMedia { id: uploaded, caption: None, filename: None } },
+                protocol::MessageKind::Video => SendContent::Video { video: OutgoingMedia { id: uploaded, caption, filename: None } },
+                _ => SendContent::Document { document: OutgoingMedia { id: uploaded, caption, filename: filename.as_deref() } },
+            }
+        }
         Outgoing::Text { body } => SendContent::Text { text: SendText { body, preview_url: false } },
         Outgoing::Template { name, language, variables, quick_replies, .. } => {
             let parameters: Vec<TextParameter> = variables.iter().map(|v| TextParameter::text(v)).collect();
@@ -80,9 +133,25 @@ pub async fn deliver(core: &Core, mut conn: PoolConnection<Any>, business_id: &s
         .await
         .map_err(|e| SendError::internal(&e))?
         .ok_or_else(SendError::not_connected)?;
+    let file = match outgoing {
+        Outgoing::Media { media_id, .. } => Some(
+            crate::media::load(&mut conn, business_id, media_id)
+                .await
+                .map_err(|e| SendError::internal(&e))?
+                .ok_or_else(|| SendError::permanent("The file was deleted before it could be sent; nothing was sent."))?,
+        ),
+        _ => None,
+    };
     drop(conn);
     let to = recipient(customer).ok_or_else(|| SendError::permanent("The customer has no WhatsApp number."))?;
-    core.providers.whatsapp.send(&settings, &secrets, &to, outgoing).await
+    let uploaded = match file {
+        Some((file, bytes)) => {
+            let name = file.filename.clone().unwrap_or_else(|| format!("file.{}", file.content_type.rsplit('/').next().unwrap_or("bin")));
+            Some(core.providers.whatsapp.upload(&settings, &secrets, bytes, &file.content_type, &name).await?)
+        }
+        None => None,
+    };
+    core.providers.whatsapp.send_with(&settings, &secrets, &to, outgoing, uploaded.as_deref()).await
 }
 
 /// Who a message to the customer goes to: their WhatsApp id, else their number in digits.

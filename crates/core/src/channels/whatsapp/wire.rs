@@ -552,6 +552,27 @@ pub struct SendRequest<'a> {
 pub enum SendContent<'a> {
     Text { text: SendText<'a> },
     Template { template: Template<'a> },
+    Image { image: OutgoingMedia<'a> },
+    Audio { audio: OutgoingMedia<'a> },
+    Video { video: OutgoingMedia<'a> },
+    Document { document: OutgoingMedia<'a> },
+}
+
+/// A file uploaded with `POST /{phone-number-id}/media`, named by its id. Audio takes no caption;
+/// only documents carry a file name.
+#[derive(Debug, Serialize)]
+pub struct OutgoingMedia<'a> {
+    pub id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caption: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filename: Option<&'a str>,
+}
+
+/// The answer to a media upload.
+#[derive(Debug, Default, Deserialize)]
+pub struct UploadResponse {
+    pub id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

@@ -34,6 +34,9 @@ pub type Details = Option<Value>;
 pub async fn apply(tx: &mut BusinessTx, actor: &Actor, op: &MutationOp) -> Result<Details, Error> {
     match op {
         MutationOp::SendMessage { conversation_id, message_id, body } => send_message::apply(tx, actor, conversation_id, message_id, body).await,
+        MutationOp::SendMedia { conversation_id, message_id, media_id, caption } => {
+            send_message::apply_media(tx, actor, conversation_id, message_id, media_id, caption).await
+        }
         MutationOp::UseCannedResponse { conversation_id, message_id, canned_response_id } => {
             use_canned_response::apply(tx, actor, conversation_id, message_id, canned_response_id).await
         }

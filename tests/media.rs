@@ -1,0 +1,123 @@
+//! Files in the console against the real service, on SQLite and PostgreSQL: a customer's photo
+//! opens from the service once and then from this computer's copy, offline too; the copy is kept
+//! within its size budget (least recently viewed let go first, an attachment not uploaded yet
+//! never); a file attached offline shows at once, is refused in plain words when the channel does
+//! not take it, and when the service returns is uploaded and sent to the customer exactly once —
+//! even when the answer to the first push is lost.
+
+use std::sync::atomic::Ordering;
+
+use console_core::queries::TimelineItem;
+use console_core::ConsoleError;
+use serde_json::{json, Value};
+use switchboard_testkit::fakes::FakeProviders;
+use switchboard_testkit::whatsapp::{app_secret, connect_whatsapp, notification, post_whatsapp_signed, spawn_with_fakes, whatsapp_customer, PHONE_ID};
+use switchboard_testkit::{on_both_engines, TestApp};
+use switchboard_tests::Flaky;
+
+on_both_engines! {
+
+spawn = |engine| spawn_with_fakes(engine, |_| {});
+
+async fn a_photo_is_seen_offline_and_a_file_attached_offline_is_sent_once((app, fake): (TestApp, FakeProviders)) {
+    console_core::credentials::use_mock_store();
+    let dir = tempfile::tempdir().unwrap();
+    let owner = app.signup("console-media").await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let conversation = whatsapp_customer(&app, &owner, "447700900801").await;
+    let photo = json!({"from": "447700900801", "id": "wamid.console-photo", "timestamp": "1767225600", "type": "image",
+                       "image": {"id": "MEDIA-C1", "mime_type": "image/jpeg", "caption": "This colour"}});
+    post_whatsapp_signed(&app, &notification(PHONE_ID, Value::Null, json!([photo]), Value::Null), &secret).await;
+    app.drain().await;
+
+    let mut console = console_core::Console::open(dir.path()).await.unwrap();
+    console.login(&app.base, &owner.email, &owner.password).await.unwrap();
+    let me = console.me().unwrap().to_owned();
+    let (net, mut syncer) = Flaky::syncer(&console);
+    syncer.pass().await.unwrap();
+    let timeline = console.store().timeline(&conversation, &me).await.unwrap().unwrap();
+    let received = timeline
+        .items
+        .iter()
+        .find_map(|i| match i {
+            TimelineItem::Message { message, .. } if message.kind == protocol::MessageKind::Image => Some(message.clone()),
+            _ => None,
+        })
+        .expect("the photo is in the timeline");
+    let path = received.media[0].url.clone().unwrap();
+
+    // Opened online: from the service, with its type.
+    let seen = console.media(&path).await.unwrap();
+    assert_eq!((seen.content_type.as_str(), seen.size), ("image/jpeg", 19));
+    assert_eq!(seen.data_base64, "SlBFRy1CWVRFUy1NRURJQS1DMQ==", "JPEG-BYTES-MEDIA-C1");
+    // Offline: from this computer's copy.
+    net.online.store(false, Ordering::SeqCst);
+    let offline = console_core::media::fetch(console.store(), net.as_ref(), &path).await.unwrap();
+    assert_eq!(offline.data_base64, seen.data_base64);
+    let never_seen = console_core::media::fetch(console.store(), net.as_ref(), "/v1/media/never-opened").await;
+    assert!(matches!(never_seen, Err(ConsoleError::Transport(console_core::TransportError::Offline(_)))), "{never_seen:?}");
+
+    // Offline, files the channel does not take are refused at once, in plain words.
+    let gif = console.attach(&conversation, "dance.gif", "image/gif", b"GIF89a".to_vec(), "").await.unwrap_err();
+    assert!(gif.to_string().starts_with("WhatsApp does not take this kind of file (image/gif)."), "{gif}");
+    let big = console.attach(&conversation, "big.jpg", "image/jpeg", vec![0xFF; 5 * 1024 * 1024 + 1], "").await.unwrap_err();
+    assert_eq!(big.to_string(), "This file is 5.1 MB; WhatsApp takes files up to 5.0 MB.");
+    // One it takes shows at once, waiting, viewable from here.
+    let png = b"PNG-price-list-bytes".to_vec();
+    let queued = console.attach(&conversation, "prices.png", "image/png", png.clone(), "Our prices").await.unwrap();
+    let message_id = queued.created_id.clone().unwrap();
+    let timeline = console.store().timeline(&conversation, &me).await.unwrap().unwrap();
+    let waiting = timeline
+        .items
+        .iter()
+        .find_map(|i| match i {
+            TimelineItem::Message { message, local: Some(_), .. } if message.id.as_str() == message_id => Some((message.clone(), ())),
+            _ => None,
+        })
+        .expect("the attachment waits in the timeline");
+    assert_eq!((waiting.0.kind.clone(), waiting.0.body.as_str()), (protocol::MessageKind::Image, "Our prices"));
+    let attachment = waiting.0.media[0].url.clone().unwrap();
+    assert_eq!(waiting.0.media[0].filename.as_deref(), Some("prices.png"));
+    let local_copy = console_core::media::fetch(console.store(), net.as_ref(), &attachment).await.unwrap();
+    assert_eq!((local_copy.content_type.as_str(), local_copy.size), ("image/png", png.len() as i64));
+    assert!(fake.uploads().is_empty() && fake.sends().iter().all(|s| s.body["type"] != "image"), "nothing left this computer");
+
+    // A budget for one file: the attachment is pinned until uploaded, so nothing goes yet.
+    console.store().set_setting("media_cache_budget_bytes", "25").await.unwrap();
+    assert_eq!(console.store().media_usage().await.unwrap(), (19 + 20, 2));
+
+    // Back online, and the answer to the first push is lost: uploaded again (the same file),
+    // replayed, sent once.
+    net.online.store(true, Ordering::SeqCst);
+    net.lose_next_push_answer.store(true, Ordering::SeqCst);
+    assert!(syncer.pass().await.is_err(), "the answer was lost");
+    syncer.pass().await.unwrap();
+    assert!(console.store().outbox().await.unwrap().is_empty(), "confirmed");
+    assert_eq!(net.uploads.load(Ordering::SeqCst), 1, "uploaded once: the lost answer was the push's, and the file was no longer waiting");
+    app.settled("the file reaches WhatsApp", || async {
+        fake.sends().iter().filter(|s| s.body["type"] == "image").count() == 1
+    })
+    .await;
+    let sent: Vec<_> = fake.sends().into_iter().filter(|s| s.body["type"] == "image").collect();
+    assert_eq!(sent.len(), 1, "exactly once");
+    assert_eq!(sent[0].body["image"]["caption"], "Our prices");
+    let uploads = fake.uploads();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0].body["bytes"], "PNG-price-list-bytes");
+    let on_service = app.get(&format!("/v1/conversations/{conversation}/messages?limit=200"), &owner.access).await;
+    let copies: Vec<&Value> = on_service.body["items"].as_array().unwrap().iter().filter(|m| m["id"] == message_id.as_str()).collect();
+    assert_eq!(copies.len(), 1);
+    assert_eq!(copies[0]["media"][0]["url"], attachment.as_str());
+
+    // Uploaded, the attachment may be let go like any file: the budget keeps the one viewed last.
+    let (bytes, files) = console.store().media_usage().await.unwrap();
+    assert_eq!((bytes, files), (20, 1), "the photo viewed longest ago was let go");
+    net.online.store(false, Ordering::SeqCst);
+    assert!(console_core::media::fetch(console.store(), net.as_ref(), &attachment).await.is_ok());
+    assert!(console_core::media::fetch(console.store(), net.as_ref(), &path).await.is_err(), "let go, and offline");
+    net.online.store(true, Ordering::SeqCst);
+    assert_eq!(console_core::media::fetch(console.store(), net.as_ref(), &path).await.unwrap().data_base64, seen.data_base64, "fetched again online");
+}
+
+}
