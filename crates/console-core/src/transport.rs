@@ -66,9 +66,16 @@ pub trait Transport: Send + Sync + 'static {
         Box::pin(async { Err(TransportError::Offline("no reports through this transport".into())) })
     }
     /// `PUT /v1/media/{id}`: uploads a file staff attached (idempotent: the id is this console's).
-    fn upload_media<'a>(&'a self, id: &'a str, file: &'a crate::store::CachedMedia) -> BoxFuture<'a, Result<protocol::MediaFile, TransportError>>;
+    /// Transports that cannot say they are offline (the file waits).
+    fn upload_media<'a>(&'a self, id: &'a str, file: &'a crate::store::CachedMedia) -> BoxFuture<'a, Result<protocol::MediaFile, TransportError>> {
+        let _ = (id, file);
+        Box::pin(async { Err(TransportError::Offline("no uploads through this transport".into())) })
+    }
     /// `GET` of a kept file (`/v1/media/{id}`, `/v1/calls/{id}/recording`): its type and bytes.
-    fn media<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<(String, Vec<u8>), TransportError>>;
+    fn media<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<(String, Vec<u8>), TransportError>> {
+        let _ = path;
+        Box::pin(async { Err(TransportError::Offline("no files through this transport".into())) })
+    }
 }
 
 fn offline(e: reqwest::Error) -> TransportError {
