@@ -138,12 +138,12 @@ impl Console {
             match keep {
                 Keep::Keyring => {
                     let credentials = Credentials::for_account(&account.server, &account.email)?;
-                    console.attach(account, credentials, None);
+                    console.attach_account(account, credentials, None);
                 }
                 // Locked until the passphrase is given (`unlock`).
                 Keep::File => {
                     let credentials = Credentials::sealed(data_dir, &account.server, &account.email);
-                    console.attach(account, credentials, None);
+                    console.attach_account(account, credentials, None);
                 }
                 // A sign-in for one session ended with it: nothing of that person stays.
                 Keep::Session => console.sign_out_locally().await?,
@@ -152,7 +152,7 @@ impl Console {
         Ok(console)
     }
 
-    fn attach(&mut self, account: Account, credentials: Credentials, access_token: Option<String>) {
+    fn attach_account(&mut self, account: Account, credentials: Credentials, access_token: Option<String>) {
         let credentials = Arc::new(credentials);
         self.transport = Some(Arc::new(HttpTransport::new(&account.server, credentials.clone(), access_token)));
         self.credentials = Some(credentials);
@@ -271,7 +271,7 @@ impl Console {
         credentials.store(&tokens.refresh_token)?;
         self.store.set_setting(KEEP_KEY, keep.as_str()).await?;
         self.store.set_permissions(&tokens.permissions).await?;
-        self.attach(account.clone(), credentials, Some(tokens.access_token));
+        self.attach_account(account.clone(), credentials, Some(tokens.access_token));
         for (key, value) in ACCOUNT_KEYS.iter().zip([&account.server, &account.email, &account.staff_id, &account.business_id, &account.role]) {
             self.store.set_setting(key, value).await?;
         }

@@ -6,6 +6,7 @@ import type { ConversationId } from "./ConversationId";
 import type { ConversationStatus } from "./ConversationStatus";
 import type { CreateCustomer } from "./CreateCustomer";
 import type { CustomerId } from "./CustomerId";
+import type { MediaId } from "./MediaId";
 import type { MessageId } from "./MessageId";
 import type { NoteId } from "./NoteId";
 import type { ServiceId } from "./ServiceId";
@@ -20,7 +21,7 @@ export type Mutation = {
 /**
  * Increases by one per client, from 1.
  */
-id: number, } & ({ "name": "send_message", "args": { conversation_id: ConversationId, message_id: MessageId, body: string, } } | { "name": "use_canned_response", "args": { conversation_id: ConversationId, message_id: MessageId, canned_response_id: CannedResponseId, } } | { "name": "send_template", "args": { conversation_id: ConversationId, message_id: MessageId, template_id: TemplateId, variables: Array<string>, } } | { "name": "take_over", "args": { conversation_id: ConversationId, } } | { "name": "hand_back", "args": { conversation_id: ConversationId, } } | { "name": "mark_read", "args": { conversation_id: ConversationId, } } | { "name": "set_status", "args": { conversation_id: ConversationId, status: ConversationStatus, } } | { "name": "assign", "args": { conversation_id: ConversationId, staff_id: StaffId | null, } } | { "name": "label_conversation", "args": { conversation_id: ConversationId, add: Array<string>, remove: Array<string>, } } | { "name": "add_note", "args": { conversation_id: ConversationId, note_id: NoteId, body: string, } } | { "name": "create_booking", "args": { booking_id: BookingId, customer_id: CustomerId, service_id: ServiceId, 
+id: number, } & ({ "name": "send_message", "args": { conversation_id: ConversationId, message_id: MessageId, body: string, } } | { "name": "send_media", "args": { conversation_id: ConversationId, message_id: MessageId, media_id: MediaId, caption: string, } } | { "name": "use_canned_response", "args": { conversation_id: ConversationId, message_id: MessageId, canned_response_id: CannedResponseId, } } | { "name": "send_template", "args": { conversation_id: ConversationId, message_id: MessageId, template_id: TemplateId, variables: Array<string>, } } | { "name": "take_over", "args": { conversation_id: ConversationId, } } | { "name": "hand_back", "args": { conversation_id: ConversationId, } } | { "name": "mark_read", "args": { conversation_id: ConversationId, } } | { "name": "set_status", "args": { conversation_id: ConversationId, status: ConversationStatus, } } | { "name": "assign", "args": { conversation_id: ConversationId, staff_id: StaffId | null, } } | { "name": "label_conversation", "args": { conversation_id: ConversationId, add: Array<string>, remove: Array<string>, } } | { "name": "add_note", "args": { conversation_id: ConversationId, note_id: NoteId, body: string, } } | { "name": "create_booking", "args": { booking_id: BookingId, customer_id: CustomerId, service_id: ServiceId, 
 /**
  * An instant, or a local time in the business's zone.
  */
