@@ -34,12 +34,14 @@ pub struct UploadQuery {
 /// the client made, so the same upload again stores nothing twice (200 with the file). Then send
 /// it with `POST /v1/conversations/{id}/messages {"media_id", "body": caption}`, where the
 /// conversation's channel limits are checked. Types no channel takes are refused with 422
-/// `media_type_not_allowed`; files over 25 MB with 413 `payload_too_large`.
+/// `media_type_not_allowed`; files over 25 MB with 413 `payload_too_large`; a body without
+/// `Content-Type` with 415 `unsupported_media_type`.
 #[utoipa::path(put, path = "/v1/media/{id}", tag = "conversations", security(("bearer" = [])),
     params(("id" = String, Path, description = "A UUID the client made"), UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file, with its own Content-Type"),
     responses((status = 201, body = MediaFile), (status = 200, body = MediaFile, description = "Uploaded before with this id"),
-        (status = 404, body = protocol::ErrorBody, description = "The id is another business's"), (status = 413, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+        (status = 404, body = protocol::ErrorBody, description = "The id is another business's"), (status = 413, body = protocol::ErrorBody),
+        (status = 415, body = protocol::ErrorBody, description = "No Content-Type"), (status = 422, body = protocol::ErrorBody)))]
 async fn upload(
     State(state): State<AppState>,
     auth: Auth,
