@@ -139,10 +139,18 @@ impl LocalStore {
         Ok(self.setting("cursor").await?.and_then(|c| c.parse().ok()).unwrap_or(0))
     }
 
+    /// A write transaction whose write lock is taken at its start (`BEGIN IMMEDIATE`). One begun as
+    /// a read and upgraded at its first write fails at once with SQLITE_BUSY when another
+    /// connection wrote in between — the busy timeout does not cover that — and the sync engine's
+    /// writes beside a person's action made it happen (an action answered "local store" error).
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     /// Applies one pulled page and moves the cursor, in one transaction: the mirror is always a
     /// state the service was in. With `with_before`, each change carries the state it replaced.
     pub async fn apply_page(&self, changes: &[SyncChange], cursor: i64, with_before: bool) -> Result<Vec<Applied>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let mut applied = Vec::with_capacity(changes.len());
         for change in changes {
             let before = if with_before { read(&mut tx, change.entity, &change.id).await? } else { None };
@@ -160,7 +168,7 @@ impl LocalStore {
     /// Forgets the mirror (for a resync from 0). The outbox and settings other than the cursor
     /// stay: what staff did offline is replayed after the resync.
     pub async fn wipe_mirror(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for table in ["entities", "conversations", "messages", "customers", "bookings", "notes"] {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
         }
@@ -197,7 +205,7 @@ impl LocalStore {
     /// Keeps a file; unpinned files beyond `budget` bytes in all are let go, least recently used
     /// first (this one last). Pinned files (attachments not uploaded yet) are never let go.
     pub async fn keep_media(&self, key: &str, file: &CachedMedia, now_ms: i64, budget: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO media_cache (key, content_type, filename, size, data, pinned, used_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (key) DO UPDATE SET used_at = excluded.used_at, pinned = MAX(media_cache.pinned, excluded.pinned)",
@@ -218,7 +226,7 @@ impl LocalStore {
 
     /// The service has an attachment now: it may be let go like any other file.
     pub async fn unpin_media(&self, key: &str, budget: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("UPDATE media_cache SET pinned = 0 WHERE key = ?").bind(key).execute(&mut *tx).await?;
         evict(&mut tx, budget).await?;
         tx.commit().await?;
@@ -248,7 +256,7 @@ impl LocalStore {
     /// Queues a mutation; returns its id (the next of this device, never reused).
     pub async fn enqueue(&self, op: &MutationOp) -> Result<i64, StoreError> {
         let (name, args) = op.to_wire();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let last: i64 = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'last_mutation_id'")
             .fetch_optional(&mut *tx)
             .await?
@@ -288,7 +296,7 @@ impl LocalStore {
     /// the next pull), a refusal stays as `failed` with its reason. Outcomes for mutations no
     /// longer in the outbox are ignored. Returns the entries that failed just now.
     pub async fn settle(&self, outcomes: &[MutationOutcome]) -> Result<Vec<OutboxEntry>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let mut failed = Vec::new();
         for o in outcomes {
             if o.ok {
@@ -318,7 +326,7 @@ impl LocalStore {
     /// Renumbers the pending mutations from `from` on, keeping their order (the service expects
     /// `from` next and this device no longer has what came before).
     pub async fn renumber_pending(&self, from: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM outbox WHERE state = 'pending' ORDER BY id").fetch_all(&mut *tx).await?;
         // Out of the way first (negative ids are never used), then into place.
         for id in &ids {
@@ -595,5 +603,37 @@ async fn evict(tx: &mut sqlx::SqliteConnection, budget: i64) -> Result<(), Store
             sqlx::query_scalar("SELECT key FROM media_cache WHERE pinned = 0 ORDER BY used_at, key LIMIT 1").fetch_optional(&mut *tx).await?;
         let Some(oldest) = oldest else { return Ok(()) };
         sqlx::query("DELETE FROM media_cache WHERE key = ?").bind(oldest).execute(&mut *tx).await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::{EntityKind, MutationOp, SyncChange};
+
+    /// A person's action and the sync engine's pages write the same file at once: every action is
+    /// kept (none answered "database is locked"), and so is every page.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn actions_and_pulled_pages_written_at_once_all_land() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&dir.path().join("console.db")).await.unwrap();
+        let pages = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for seq in 1..=200i64 {
+                    let change = SyncChange { seq, entity: EntityKind::Conversation, id: format!("c{}", seq % 7), data: Some(serde_json::json!({"seq": seq})) };
+                    store.apply_page(&[change], seq, true).await.expect("a page is applied");
+                }
+            })
+        };
+        let mut queued = Vec::new();
+        for _ in 0..200 {
+            queued.push(store.enqueue(&MutationOp::MarkRead { conversation_id: "c1".into() }).await.expect("an action is queued"));
+        }
+        pages.await.unwrap();
+        assert_eq!(store.outbox().await.unwrap().len(), 200);
+        assert_eq!(store.cursor().await.unwrap(), 200);
+        queued.dedup();
+        assert_eq!(queued.len(), 200, "each action has its own id");
     }
 }
