@@ -92,7 +92,7 @@ async fn offline_work_is_applied_once_in_order_when_the_service_returns() {
     let detail = service.get(&format!("/v1/conversations/{conversation}"), &owner).await;
     assert_eq!((detail["conversation"]["mode"].as_str(), detail["conversation"]["holder_staff_id"].as_str()), (Some("human"), Some(me.as_str())));
     let bookings = service.get(&format!("/v1/bookings?customer_id={customer}"), &owner).await;
-    let ids: Vec<&str> = bookings.as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = bookings["items"].as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [booking.as_str()]);
     // And the mirror converges with the service.
     eventually("the mirror has the three replies and the booking", || async {
@@ -512,7 +512,7 @@ async fn the_queue_offline_waiting_longest_first_assigned_labelled_and_tagged_on
     service.customer_writes("447700900442", "Ben Queue", "I need to speak to a person please").await;
     let una = service.conversation_of(&owner, "447700900441").await;
     let ben = service.conversation_of(&owner, "447700900442").await;
-    let agent_id = service.get("/v1/staff", &owner).await.as_array().unwrap().iter().find(|s| s["email"] == AGENT).unwrap()["id"].as_str().unwrap().to_owned();
+    let agent_id = service.get("/v1/staff", &owner).await["items"].as_array().unwrap().iter().find(|s| s["email"] == AGENT).unwrap()["id"].as_str().unwrap().to_owned();
     let customer = service.get(&format!("/v1/conversations/{una}"), &owner).await["customer"]["id"].as_str().unwrap().to_owned();
     let console = console(&service, OWNER, dir.path()).await;
     let me = console.me().unwrap().to_owned();

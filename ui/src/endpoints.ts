@@ -53,12 +53,27 @@ import type { JsonValue } from "./bindings/serde_json/JsonValue";
 import type { SetupProgress } from "./bindings/SetupProgress";
 import type { SetupState } from "./bindings/SetupState";
 import type { SetupStep } from "./bindings/SetupStep";
+import type { Page } from "./bindings/Page";
 
 /** One request. The console hands back the service's JSON unchanged (`null` for 204 No Content),
  * so the answer is the endpoint's documented response type. */
 async function request<Answer extends JsonValue>(method: SettingsMethod, path: string, body: JsonValue | null = null): Promise<Answer> {
   const answer = await call({ cmd: "settings", method, path, body });
   return answer as Answer;
+}
+
+/** Every item of a list. Each list of the service answers one page, `{items, next_cursor}`
+ * (`?cursor=…&limit=…`, at most 200 a page); this follows `next_cursor` to the end. */
+export async function listAll<Item extends JsonValue>(path: string): Promise<Item[]> {
+  const items: Item[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor === null ? "?limit=200" : `?limit=200&cursor=${encodeURIComponent(cursor)}`;
+    const page: Page<Item> = await request<Page<Item>>("get", `${path}${query}`);
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor !== null);
+  return items;
 }
 
 export const schedule = {
@@ -69,33 +84,33 @@ export const schedule = {
 };
 
 export const scheduleExceptions = {
-  list: () => request<ScheduleException[]>("get", "/v1/schedule-exceptions"),
+  list: () => listAll<ScheduleException>("/v1/schedule-exceptions"),
   create: (exception: CreateScheduleException) => request<ScheduleException>("post", "/v1/schedule-exceptions", exception),
   remove: (id: ScheduleExceptionId) => request<null>("delete", `/v1/schedule-exceptions/${id}`),
 };
 
 export const services = {
-  list: () => request<Service[]>("get", "/v1/services"),
+  list: () => listAll<Service>("/v1/services"),
   create: (service: CreateService) => request<Service>("post", "/v1/services", service),
   update: (id: ServiceId, changes: Partial<UpdateService>) => request<Service>("patch", `/v1/services/${id}`, changes),
   remove: (id: ServiceId) => request<null>("delete", `/v1/services/${id}`),
 };
 
 export const staff = {
-  list: () => request<Staff[]>("get", "/v1/staff"),
+  list: () => listAll<Staff>("/v1/staff"),
   update: (id: StaffId, changes: Partial<UpdateStaff>) => request<Staff>("patch", `/v1/staff/${id}`, changes),
   /** Deactivates (the service keeps the person, inactive, and answers with them). */
   deactivate: (id: StaffId) => request<Staff>("delete", `/v1/staff/${id}`),
 };
 
 export const invitations = {
-  list: () => request<Invitation[]>("get", "/v1/invitations"),
+  list: () => listAll<Invitation>("/v1/invitations"),
   create: (invitation: CreateInvitation) => request<CreatedInvitation>("post", "/v1/invitations", invitation),
   withdraw: (id: InvitationId) => request<null>("delete", `/v1/invitations/${id}`),
 };
 
 export const cannedResponses = {
-  list: () => request<CannedResponse[]>("get", "/v1/canned-responses"),
+  list: () => listAll<CannedResponse>("/v1/canned-responses"),
   create: (canned: CreateCannedResponse) => request<CannedResponse>("post", "/v1/canned-responses", canned),
   remove: (id: CannedResponseId) => request<null>("delete", `/v1/canned-responses/${id}`),
 };
@@ -121,7 +136,7 @@ export function isChannelKind(kind: string): kind is ChannelKind {
 }
 
 export const channels = {
-  list: () => request<ChannelStatus[]>("get", "/v1/channels"),
+  list: () => listAll<ChannelStatus>("/v1/channels"),
   connect: <K extends ChannelKind>(kind: K, setup: ChannelSetups[K]) => request<ChannelStatus>("put", `/v1/channels/${kind}`, setup),
   /** One channel's set-up without secrets. */
   get: (kind: ChannelKind) => request<ChannelStatus>("get", `/v1/channels/${kind}`),
@@ -130,7 +145,7 @@ export const channels = {
 };
 
 export const calendarFeeds = {
-  list: () => request<CalendarFeed[]>("get", "/v1/calendar-feeds"),
+  list: () => listAll<CalendarFeed>("/v1/calendar-feeds"),
   create: (staff_id: StaffId | null) => request<CreatedCalendarFeed>("post", "/v1/calendar-feeds", { staff_id }),
   revoke: (id: CalendarFeedId) => request<null>("delete", `/v1/calendar-feeds/${id}`),
 };

@@ -78,7 +78,7 @@ async fn deactivated_staff_lose_access_at_once(app: TestApp) {
     let agent = app.add_staff(&owner, "agent").await;
     assert_eq!(app.get("/v1/conversations", &agent.access).await.status, StatusCode::OK);
     let staff = app.get("/v1/staff", &owner.access).await;
-    assert_eq!(staff.body.as_array().unwrap().len(), 2);
+    assert_eq!(staff.body["items"].as_array().unwrap().len(), 2);
 
     let off = app.delete(&format!("/v1/staff/{}", agent.staff_id), &owner.access).await;
     assert_eq!(off.status, StatusCode::OK, "{off:?}");
@@ -198,7 +198,7 @@ async fn customers_services_canned_responses_crud_and_search(app: TestApp) {
     assert_eq!(again.code(), "shortcut_taken");
     let kid = k.body["id"].as_str().unwrap();
     assert_eq!(app.delete(&format!("/v1/canned-responses/{kid}"), &owner.access).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.get("/v1/canned-responses", &owner.access).await.body, json!([]));
+    assert_eq!(app.get("/v1/canned-responses", &owner.access).await.body, json!({"items": [], "next_cursor": null}));
 }
 
 async fn conversations_inbox_filters_pagination_and_notes(app: TestApp) {
@@ -285,7 +285,7 @@ async fn conversation_detail_pages_back_through_messages(app: TestApp) {
     assert_eq!(read.body["unread_count"], 0);
     // The demo has upcoming appointments, inside its Tuesday-to-Saturday hours.
     let bookings = app.get("/v1/bookings", token).await;
-    let bookings = bookings.body.as_array().unwrap();
+    let bookings = bookings.body["items"].as_array().unwrap();
     assert_eq!(bookings.len(), 2, "{bookings:?}");
     assert!(bookings.iter().any(|b| b["source"] == "assistant"));
     for b in bookings {

@@ -108,12 +108,12 @@ async fn books_reschedules_and_cancels_through_tool_calls(w: World) {
     w.llm.script([call("book", json!({"service_id": svc, "start": w.tomorrow_at(15), "customer_confirmed": false})), reply("Please confirm first.")]);
     w.customer_says("wamid.t1b", "Hmm").await;
     assert!(w.last_tool_results().contains("not_confirmed"));
-    assert!(w.app.get("/v1/bookings", &w.owner.access).await.body.as_array().unwrap().is_empty());
+    assert!(w.app.all_items("/v1/bookings", &w.owner.access).await.is_empty());
 
     // Turn 2: confirmed, booked.
     w.llm.script([call("book", json!({"service_id": svc, "start": w.tomorrow_at(15), "customer_confirmed": true})), reply("Booked! See you tomorrow at 15:00.")]);
     w.customer_says("wamid.t2", "Yes please").await;
-    let bookings = w.app.get("/v1/bookings", &w.owner.access).await.body.as_array().unwrap().clone();
+    let bookings = w.app.all_items("/v1/bookings", &w.owner.access).await;
     assert_eq!(bookings.len(), 1, "{bookings:?}");
     assert_eq!((bookings[0]["source"].as_str(), bookings[0]["start"].as_str()), (Some("assistant"), Some(w.tomorrow_at(15).as_str())));
     let booking_id = bookings[0]["id"].as_str().unwrap().to_owned();

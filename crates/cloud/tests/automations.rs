@@ -72,9 +72,7 @@ impl Desk {
     }
 
     async fn runs(&self, booking: &str) -> Vec<Value> {
-        let r = self.app.get(&format!("/v1/bookings/{booking}/automations"), &self.owner.access).await;
-        assert_eq!(r.status, StatusCode::OK, "{r:?}");
-        r.body.as_array().unwrap().clone()
+        self.app.all_items(&format!("/v1/bookings/{booking}/automations"), &self.owner.access).await
     }
 
     /// Texts the fake Twilio was asked to send, in order.
@@ -347,7 +345,7 @@ async fn replies_confirm_cancel_move_or_reach_a_person(d: Desk) {
     let b_id = b["id"].as_str().unwrap().to_owned();
     d.until("2027-05-04T14:00:00Z").await;
     assert_eq!(d.last_sms_line().await["automation"], "reminder:24h");
-    assert_eq!(d.app.get("/v1/bookings/unconfirmed", &d.owner.access).await.body.as_array().unwrap().len(), 0, "A is confirmed");
+    assert_eq!(d.app.all_items("/v1/bookings/unconfirmed", &d.owner.access).await.len(), 0, "A is confirmed");
     d.sms("SMx1", "X").await;
     let b_now = d.booking(&b_id).await;
     assert_eq!((b_now["status"].as_str(), b_now["cancel_reason"].as_str()), (Some("cancelled"), Some("The customer replied to the reminder to cancel.")));
@@ -366,7 +364,7 @@ async fn replies_confirm_cancel_move_or_reach_a_person(d: Desk) {
     let e_id = e["id"].as_str().unwrap().to_owned();
     d.until("2027-05-07T08:00:00Z").await;
     let soon = d.app.get("/v1/bookings/unconfirmed", &d.owner.access).await;
-    assert_eq!(soon.body.as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap()).collect::<Vec<_>>(), vec![e_id.as_str()]);
+    assert_eq!(soon.body["items"].as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap()).collect::<Vec<_>>(), vec![e_id.as_str()]);
     d.until("2027-05-07T09:10:00Z").await;
     d.sms("SMc3", "C").await;
     assert_eq!(d.booking(&e_id).await["confirmation"], "unconfirmed", "too late to confirm");
@@ -438,7 +436,7 @@ async fn whatsapp_outside_the_window_needs_a_template((app, fake): (TestApp, Fak
     let booked = app.post("/v1/bookings", &owner.access, json!({"customer_id": customer, "service_id": service, "start": "2027-05-04T15:00"})).await.body;
     app.drain().await;
     let runs = app.get(&format!("/v1/bookings/{}/automations", booked["id"].as_str().unwrap()), &owner.access).await.body;
-    let confirmation = run(runs.as_array().unwrap(), "confirmation:created");
+    let confirmation = run(runs["items"].as_array().unwrap(), "confirmation:created");
     assert_eq!(confirmation["status"], "skipped");
     assert_eq!(confirmation["reason"], "WhatsApp's 24-hour window is closed and no approved template is set for confirmation messages (Settings → Automations).");
     assert!(fake.sends().is_empty());
@@ -455,7 +453,7 @@ async fn whatsapp_outside_the_window_needs_a_template((app, fake): (TestApp, Fak
     assert_eq!(template["name"], "appointment_reminder");
     assert_eq!(template["components"][0]["parameters"][1]["text"], "Tuesday 4 May");
     let runs = app.get(&format!("/v1/bookings/{}/automations", booked["id"].as_str().unwrap()), &owner.access).await.body;
-    assert_eq!(run(runs.as_array().unwrap(), "reminder:24h")["status"], "sent");
+    assert_eq!(run(runs["items"].as_array().unwrap(), "reminder:24h")["status"], "sent");
 }
 
 /// Point 3, buttons: a reminder template with quick-reply buttons carries the codes C, R, X as the
@@ -640,7 +638,7 @@ impl Desk {
     async fn follow_ups(&self) -> Vec<Value> {
         let c = self.sms_conversation().await;
         let runs = self.app.get(&format!("/v1/conversations/{}/automations", c["id"].as_str().unwrap()), &self.owner.access).await;
-        runs.body.as_array().unwrap().iter().filter(|r| r["kind"] == "follow_up").cloned().collect()
+        runs.body["items"].as_array().unwrap().iter().filter(|r| r["kind"] == "follow_up").cloned().collect()
     }
 
     /// After four hours: the follow-ups' statuses and reasons, and how many were texted.

@@ -57,8 +57,7 @@ impl Desk {
     async fn bookings(&self) -> Vec<Value> {
         let today = jiff::Timestamp::now().to_zoned(TimeZone::UTC).date();
         let (from, to) = (today.yesterday().unwrap(), today.checked_add(jiff::Span::new().days(300)).unwrap());
-        let r = self.app.get(&format!("/v1/bookings?from={from}&to={to}&limit=2000"), &self.owner.access).await;
-        r.body.as_array().unwrap_or_else(|| panic!("{r:?}")).clone()
+        self.app.all_items(&format!("/v1/bookings?from={from}&to={to}"), &self.owner.access).await
     }
 
     async fn mode(&self) -> String {

@@ -239,7 +239,7 @@ async fn a_reply_is_sent_once_and_its_statuses_only_move_forward((app, fake): (T
     }).await;
     assert_eq!(message(&app, &owner, &conversation, &client_id).await["delivery_status"], "read");
     let channels = app.get("/v1/channels", &owner.access).await;
-    assert_eq!(channels.body[0]["health"], "ok");
+    assert_eq!(channels.body["items"][0]["health"], "ok");
 }
 
 async fn a_send_that_times_out_is_retried_and_delivered_once((app, fake): (TestApp, FakeProviders)) {

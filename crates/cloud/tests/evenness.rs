@@ -1,6 +1,7 @@
-//! One rule for each thing an integrator meets everywhere (issue 13, point 11): every channel
-//! answers GET, PUT and DELETE alike, and a booking carries its local end beside its local start.
-//! On SQLite and on PostgreSQL, over real HTTP.
+//! One rule for each thing an integrator meets everywhere (issue 13, point 11): every list answers
+//! `{items, next_cursor}` and pages with `cursor`/`limit`, every channel answers GET, PUT and
+//! DELETE alike, and a booking carries its local end beside its local start. On SQLite and on
+//! PostgreSQL, over real HTTP.
 
 use std::time::Duration;
 
@@ -18,9 +19,119 @@ fn setups() -> [(&'static str, Value); 4] {
     ]
 }
 
+/// The list routes and how many items the seed below puts in each.
+const LISTS: [(&str, usize); 11] = [
+    ("/v1/services", 3),
+    ("/v1/staff", 3),
+    ("/v1/invitations", 3),
+    ("/v1/channels", 3),
+    ("/v1/canned-responses", 3),
+    ("/v1/whatsapp-templates", 3),
+    ("/v1/schedule-exceptions?from=2031-01-01&to=2031-12-31", 3),
+    ("/v1/calendar-feeds", 3),
+    ("/v1/bookings", 3),
+    ("/v1/customers", 3),
+    ("/v1/audit-log", 0),
+];
+
+/// Three of everything a business lists (staff: the owner and two colleagues).
+async fn seed_three_of_each(app: &TestApp, owner: &switchboard_testkit::Tenant) -> String {
+    let ok = |r: switchboard_testkit::Reply| {
+        assert!(r.status.is_success(), "{r:?}");
+        r.body
+    };
+    let service = ok(app.post("/v1/services", &owner.access, json!({"name": "Cut", "duration_minutes": 30})).await)["id"].as_str().unwrap().to_owned();
+    for name in ["Colour", "Cut"] {
+        // Two services share a name: the id breaks the tie, so paging still sees each once.
+        ok(app.post("/v1/services", &owner.access, json!({"name": name, "duration_minutes": 45})).await);
+    }
+    for _ in 0..2 {
+        app.add_staff(owner, "agent").await;
+    }
+    for i in 0..3 {
+        let email = format!("invited-{i}-{}@example.com", switchboard_testkit::uuid_suffix());
+        ok(app.post("/v1/invitations", &owner.access, json!({"email": email, "role": "agent"})).await);
+        ok(app.post("/v1/canned-responses", &owner.access, json!({"shortcut": format!("s{i}"), "title": "T", "body": "B"})).await);
+        ok(app.post("/v1/whatsapp-templates", &owner.access, json!({"name": format!("t_{i}"), "language": "en", "body": "Hi {{1}}"})).await);
+        ok(app.post("/v1/schedule-exceptions", &owner.access, json!({"date": format!("2031-12-2{i}"), "closed": true})).await);
+        ok(app.post("/v1/calendar-feeds", &owner.access, json!({"staff_id": owner.staff_id})).await);
+        let customer = ok(app.post("/v1/customers", &owner.access, json!({"name": format!("Customer {i}"), "phone": format!("+1415555267{i}")})).await);
+        let slot = ok(app.get(&format!("/v1/availability?service_id={service}&limit=1"), &owner.access).await);
+        let start = slot["slots"][0]["start"].as_str().unwrap_or_else(|| panic!("no free slot: {slot}")).to_owned();
+        ok(app.post("/v1/bookings", &owner.access, json!({"customer_id": customer["id"], "service_id": service, "start": start, "staff_id": owner.staff_id})).await);
+    }
+    for (kind, setup) in setups().into_iter().take(3) {
+        ok(app.call(Method::PUT, &format!("/v1/channels/{kind}"), Some(&owner.access), Some(setup)).await);
+    }
+    let customer = ok(app.get("/v1/customers?limit=1", &owner.access).await)["items"][0]["id"].clone();
+    let conversation = ok(app.post("/v1/conversations", &owner.access, json!({"customer_id": customer, "channel": "sms"})).await)["id"].as_str().unwrap().to_owned();
+    for i in 0..3 {
+        ok(app.post(&format!("/v1/conversations/{conversation}/notes"), &owner.access, json!({"body": format!("note {i}")})).await);
+    }
+    conversation
+}
+
+/// What identifies an item of a list.
+fn key(item: &Value) -> String {
+    item.get("id").or(item.get("kind")).map(Value::to_string).unwrap_or_else(|| panic!("an item without id: {item}"))
+}
+
+/// `path` with another query parameter.
+fn with(path: &str, param: &str) -> String {
+    format!("{path}{}{param}", if path.contains('?') { '&' } else { '?' })
+}
+
 on_both_engines! {
 
 spawn = TestApp::spawn;
+
+/// Every list answers `{items, next_cursor}`, and walking it two at a time with `cursor` gives
+/// every item once, in the order of one big page; a cursor that is not one of ours is 400
+/// `invalid_cursor`, on every list alike.
+async fn every_list_pages_the_same_way(app: TestApp) {
+    let owner = app.signup("pages").await;
+    let conversation = seed_three_of_each(&app, &owner).await;
+    let notes = format!("/v1/conversations/{conversation}/notes");
+    let mut lists: Vec<(String, usize)> = LISTS.iter().map(|(p, n)| (p.to_string(), *n)).collect();
+    lists.push((notes, 3));
+    for (path, expected) in &lists {
+        let whole = app.get(&with(path, "limit=200"), &owner.access).await;
+        assert_eq!(whole.status, StatusCode::OK, "{path}: {whole:?}");
+        let object = whole.body.as_object().unwrap_or_else(|| panic!("{path} answers an object: {}", whole.body));
+        assert_eq!(object.keys().map(String::as_str).collect::<Vec<_>>(), ["items", "next_cursor"], "{path}");
+        assert_eq!(whole.body["next_cursor"], Value::Null, "{path}: one page holds everything");
+        let all: Vec<String> = whole.body["items"].as_array().unwrap().iter().map(key).collect();
+        assert!(all.len() >= *expected, "{path}: {} items, expected {expected}: {all:?}", all.len());
+
+        let (mut walked, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
+        loop {
+            let url = match &cursor {
+                Some(c) => with(path, &format!("limit=2&cursor={c}")),
+                None => with(path, "limit=2"),
+            };
+            let page = app.get(&url, &owner.access).await;
+            assert_eq!(page.status, StatusCode::OK, "{url}: {page:?}");
+            let items = page.body["items"].as_array().unwrap();
+            assert!(items.len() <= 2, "{url}: {} items", items.len());
+            walked.extend(items.iter().map(key));
+            pages += 1;
+            match page.body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+            assert!(pages < 50, "{path} never ends");
+        }
+        assert_eq!(walked, all, "{path}: two at a time gives every item once, in order");
+        if all.len() > 2 {
+            assert!(pages >= 2, "{path} was paged");
+        }
+        let bad = app.get(&with(path, "cursor=not-a-cursor"), &owner.access).await;
+        assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "invalid_cursor"), "{path}: {bad:?}");
+    }
+    // The calendar keeps its range while it pages: nothing outside it.
+    let none = app.get("/v1/bookings?from=2040-01-01&to=2040-01-31&limit=1", &owner.access).await;
+    assert_eq!(none.body, json!({"items": [], "next_cursor": null}));
+}
 
 /// `GET /v1/channels/{kind}` answers every kind's settings without secrets (404 before it is
 /// connected and after it is removed), and `DELETE` works for every kind, Vapi and Retell included,
@@ -119,4 +230,44 @@ async fn a_booking_has_its_local_end(app: TestApp) {
     assert_eq!(listed[0]["local_end"], made.body["local_end"], "{listed}");
 }
 
+}
+
+/// The OpenAPI document states the rule: no operation answers a bare JSON array, and every
+/// operation answering a page takes `cursor` and `limit` as query parameters.
+#[tokio::test]
+async fn openapi_shows_one_list_shape() {
+    let app = TestApp::spawn(switchboard_testkit::Engine::Sqlite).await;
+    let doc = app.call(Method::GET, "/openapi.json", None, None).await.body;
+    let resolve = |schema: &Value| -> Value {
+        match schema["$ref"].as_str() {
+            Some(r) => doc.pointer(r.trim_start_matches('#')).cloned().unwrap_or_else(|| panic!("unresolved {r}")),
+            None => schema.clone(),
+        }
+    };
+    let (mut bare, mut unpaged, mut pages) = (Vec::new(), Vec::new(), 0);
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(schema) = op.pointer("/responses/200/content/application~1json/schema") else { continue };
+            let schema = resolve(schema);
+            if schema["type"] == "array" {
+                bare.push(format!("{method} {path}"));
+            }
+            let props = &schema["properties"];
+            if props.get("items").is_some() && props.get("next_cursor").is_some() {
+                pages += 1;
+                let params: Vec<(String, String)> = op["parameters"]
+                    .as_array()
+                    .map(|ps| ps.iter().map(|p| (p["name"].as_str().unwrap_or_default().to_owned(), p["in"].as_str().unwrap_or_default().to_owned())).collect())
+                    .unwrap_or_default();
+                for name in ["cursor", "limit"] {
+                    if !params.contains(&(name.to_owned(), "query".to_owned())) {
+                        unpaged.push(format!("{method} {path} lacks ?{name}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(bare.is_empty(), "operations answering a bare array: {bare:?}");
+    assert!(unpaged.is_empty(), "{unpaged:?}");
+    assert!(pages >= 18, "only {pages} paged lists documented");
 }

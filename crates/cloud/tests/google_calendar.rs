@@ -125,9 +125,7 @@ async fn free(app: &TestApp, t: &Tenant, service: &str, start: &str) -> bool {
 }
 
 async fn tasks(app: &TestApp, t: &Tenant) -> Vec<Value> {
-    let r = app.get("/v1/calendar-tasks", &t.access).await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
-    r.body.as_array().unwrap().clone()
+    app.all_items("/v1/calendar-tasks", &t.access).await
 }
 
 async fn book(app: &TestApp, t: &Tenant, service: &str, customer: &str, start: &str) -> Value {

@@ -101,7 +101,7 @@ async fn a_webhook_that_cannot_be_processed_is_kept_listed_counted_and_retried((
 
     let failed = app.get("/v1/webhook-events/failed", &owner.access).await;
     assert_eq!(failed.status, StatusCode::OK);
-    let items = failed.body.as_array().unwrap();
+    let items = failed.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{failed:?}");
     assert_eq!(items[0]["provider"], "whatsapp");
     assert_eq!(items[0]["attempts"], switchboard_cloud::intake::MAX_ATTEMPTS);
@@ -113,7 +113,7 @@ async fn a_webhook_that_cannot_be_processed_is_kept_listed_counted_and_retried((
     // More time changes nothing: it waits for a person.
     app.advance(Duration::from_secs(24 * 3600));
     app.drain().await;
-    assert_eq!(app.get("/v1/webhook-events/failed", &owner.access).await.body.as_array().unwrap().len(), 1);
+    assert_eq!(app.get("/v1/webhook-events/failed", &owner.access).await.body["items"].as_array().unwrap().len(), 1);
     assert!(messages_of(&app, &owner).await.is_empty());
 
     // The cause is fixed; an agent may not retry, the owner does.

@@ -192,7 +192,7 @@ async fn bad_booking_input_gets_its_documented_error_and_changes_nothing(app: Te
 
     assert_eq!(app.last_seq(&owner.business_id).await, seq, "refused requests changed nothing");
     let list = app.get("/v1/bookings", &owner.access).await;
-    assert_eq!(list.body.as_array().unwrap().len(), 1);
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
 }
 
 async fn booking_lifecycle_reschedule_confirm_complete_cancel(app: TestApp) {
@@ -244,9 +244,9 @@ async fn booking_lifecycle_reschedule_confirm_complete_cancel(app: TestApp) {
 
     // Calendar list and the change log.
     let list = app.get(&format!("/v1/bookings?customer_id={cust}"), &owner.access).await;
-    assert_eq!(list.body.as_array().unwrap().len(), 3);
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 3);
     let confirmed_only = app.get("/v1/bookings?status=confirmed", &owner.access).await;
-    assert_eq!(confirmed_only.body.as_array().unwrap().len(), 1);
+    assert_eq!(confirmed_only.body["items"].as_array().unwrap().len(), 1);
     let changes = app.changes(&owner.business_id).await;
     assert_eq!(changes.iter().filter(|c| c.1 == "booking").count(), 3);
     assert!(changes.iter().any(|c| c.1 == "schedule"));

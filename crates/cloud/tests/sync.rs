@@ -147,10 +147,10 @@ async fn push_applies_in_order_once_and_reports_refusals((app, fake): (TestApp, 
     assert_eq!((o[1]["details"]["booking_id"].as_str(), o[2]["code"].as_str()), (Some(booking_id.as_str()), Some("version_conflict")));
     let replay = app.post("/v1/sync/push", &owner.access, offline).await;
     assert_eq!(replay.body["outcomes"], json!(o));
-    let bookings = app.get("/v1/bookings", &owner.access).await.body.as_array().unwrap().clone();
+    let bookings = app.all_items("/v1/bookings", &owner.access).await;
     assert_eq!(bookings.len(), 1);
     assert_eq!((bookings[0]["id"].as_str(), bookings[0]["status"].as_str()), (Some(booking_id.as_str()), Some("cancelled")));
-    let notes = app.get(&format!("/v1/conversations/{conversation}/notes"), &owner.access).await.body.as_array().unwrap().clone();
+    let notes = app.all_items(&format!("/v1/conversations/{conversation}/notes"), &owner.access).await;
     assert_eq!((notes.len(), notes[0]["id"].as_str()), (1, Some(note_id.as_str())));
     // Assigning, editing the customer and sending a saved reply go the same way, with the REST
     // API's checks (a stranger cannot be assigned).

@@ -81,7 +81,7 @@ async fn vapi_tool_calls_book_and_calls_land_in_the_timeline(app: TestApp) {
     let (status, answer) = post(&app, &path, &body, &[("x-vapi-secret", "vapi-secret-1".to_owned())]).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert!(answer["results"][0]["result"].as_str().unwrap().contains("\"booked\":true"), "{answer}");
-    let bookings = app.get("/v1/bookings", &owner.access).await.body;
+    let bookings = app.get("/v1/bookings", &owner.access).await.body["items"].clone();
     assert_eq!((bookings[0]["source"].as_str(), bookings[0]["start"].as_str()), (Some("voice"), Some(start.as_str())));
 
     // Wrong secret: refused, nothing done.
@@ -89,7 +89,7 @@ async fn vapi_tool_calls_book_and_calls_land_in_the_timeline(app: TestApp) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = post(&app, &path, &body, &[]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.get("/v1/bookings", &owner.access).await.body.as_array().unwrap().len(), 1);
+    assert_eq!(app.all_items("/v1/bookings", &owner.access).await.len(), 1);
 
     // The call shows live, then its report fills it in.
     let (status, _) = post(&app, &path, &json!({"message": {"type": "status-update", "status": "in-progress", "call": vapi_call()}}), &bearer).await;

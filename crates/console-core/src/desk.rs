@@ -300,6 +300,24 @@ fn server_address(server: &str) -> Result<String, DeskError> {
     }
 }
 
+/// Every item of one of the service's lists, page after page (`{items, next_cursor}`).
+async fn every_page(transport: &crate::transport::HttpTransport, path: &str) -> Result<Vec<Value>, DeskError> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut query = vec![("limit", "200".to_owned())];
+        query.extend(cursor.take().map(|c| ("cursor", c)));
+        let page = transport.request_json(reqwest::Method::GET, path, &query, None).await.map_err(ConsoleError::from)?;
+        let page: protocol::Page<Value> =
+            serde_json::from_value(page).map_err(|e| DeskError { kind: "service".into(), message: format!("The service answered something unexpected: {e}"), code: None })?;
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
+
 /// An id the UI hands over, to put into an address: one plain path segment.
 fn id_segment(id: &str) -> Result<&str, DeskError> {
     if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
@@ -307,6 +325,31 @@ fn id_segment(id: &str) -> Result<&str, DeskError> {
     } else {
         Err(invalid(format!("`{id}` is not an id.")))
     }
+}
+
+/// A settings address, with the only query lists take: a page's `cursor` and `limit` (every list
+/// of the service answers `{items, next_cursor}`; the UI walks the pages).
+fn settings_address(address: &str) -> Result<(&str, Vec<(&'static str, String)>), DeskError> {
+    let (path, query) = match address.split_once('?') {
+        Some((path, query)) => (path, query),
+        None => (address, ""),
+    };
+    let path = settings_path(path)?;
+    let mut params = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let refused = || invalid(format!("`{address}` is not a settings address."));
+        let (name, value) = pair.split_once('=').ok_or_else(refused)?;
+        let name = match name {
+            "cursor" if !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') => "cursor",
+            "limit" if !value.is_empty() && value.len() <= 4 && value.chars().all(|c| c.is_ascii_digit()) => "limit",
+            _ => return Err(refused()),
+        };
+        if params.iter().any(|(n, _)| *n == name) {
+            return Err(refused());
+        }
+        params.push((name, value.to_owned()));
+    }
+    Ok((path, params))
 }
 
 fn settings_path(path: &str) -> Result<&str, DeskError> {
@@ -570,7 +613,7 @@ impl Desk {
                 self.ask_service("/v1/availability/check", &query).await
             }
             C::Settings { method, path, body } => {
-                let path = settings_path(&path)?;
+                let (path, query) = settings_address(&path)?;
                 let method = match method {
                     SettingsMethod::Get => reqwest::Method::GET,
                     SettingsMethod::Post => reqwest::Method::POST,
@@ -579,7 +622,7 @@ impl Desk {
                     SettingsMethod::Delete => reqwest::Method::DELETE,
                 };
                 let transport = self.console.read().await.transport()?;
-                Ok(transport.request_json(method, path, &[], body.as_ref()).await.map_err(ConsoleError::from)?)
+                Ok(transport.request_json(method, path, &query, body.as_ref()).await.map_err(ConsoleError::from)?)
             }
             C::AuditLog { cursor, limit } => {
                 let mut query = vec![("limit", limit.unwrap_or(100).clamp(1, 200).to_string())];
@@ -675,7 +718,7 @@ impl Desk {
             C::ConversationAutomations { conversation_id } => {
                 let path = format!("/v1/conversations/{}/automations", id_segment(&conversation_id)?);
                 let transport = self.console.read().await.transport()?;
-                Ok(transport.request_json(reqwest::Method::GET, &path, &[], None).await.map_err(ConsoleError::from)?)
+                Ok(Value::Array(every_page(&transport, &path).await?))
             }
             C::Outbox => self.read(async |store, _| store.outbox().await).await,
             C::Retry { mutation_id } => {
@@ -811,6 +854,15 @@ mod tests {
         }
         for refused in ["/v1/conversations", "/v1/customers/1", "/v1/servicesX", "/v1/services/../customers", "/v1/services//x", "/v1/staff?x=1", "https://evil.example/v1/services", "/v1/services/%2e%2e", "/v1/automationsX", "/v1/bookings/unconfirmed"] {
             assert_eq!(settings_path(refused).unwrap_err().kind, "invalid", "{refused}");
+        }
+    }
+
+    #[test]
+    fn settings_lists_may_be_paged_and_nothing_else() {
+        assert_eq!(settings_address("/v1/services").unwrap(), ("/v1/services", vec![]));
+        assert_eq!(settings_address("/v1/services?cursor=MTI6YQ&limit=200").unwrap(), ("/v1/services", vec![("cursor", "MTI6YQ".into()), ("limit", "200".into())]));
+        for refused in ["/v1/staff?x=1", "/v1/services?limit=1&limit=2", "/v1/services?cursor=a%26b", "/v1/services?limit=", "/v1/services?cursor=a&q=b", "/v1/customers?limit=1", "/v1/services?limit=99999"] {
+            assert_eq!(settings_address(refused).unwrap_err().kind, "invalid", "{refused}");
         }
     }
 

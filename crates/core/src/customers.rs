@@ -12,8 +12,8 @@ use sqlx::AnyConnection;
 use sqlx::Row;
 
 use crate::accounts::{normalise_email, Actor, Permission};
-use crate::error::{CatalogError, Error, SyncError};
-use crate::store::{bind_all, cursor, json_column, rfc3339, Bind, BusinessTx, Filter, StoreError};
+use crate::error::{CatalogError, Error};
+use crate::store::{bind_all, json_column, rfc3339, Bind, BusinessTx, Filter, Key, Order, Paging, StoreError};
 
 /// A phone number in E.164 form. Only valid numbers can be made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,7 +242,7 @@ pub struct ListCustomers {
 
 /// Customers, newest first; `q` searches names, phone numbers, WhatsApp ids and emails.
 pub async fn list_customers(core: &Core, actor: &Actor, query: ListCustomers) -> Result<Page<Customer>, Error> {
-    let limit = query.limit.unwrap_or(50).clamp(1, 200) as i64;
+    let paging = Paging::new(query.cursor.as_deref(), query.limit)?;
     let mut filter = Filter::default();
     filter.and("business_id = ?", [Bind::Text(actor.business_id.clone())]);
     filter.and("deleted_at IS NULL", []);
@@ -253,24 +253,11 @@ pub async fn list_customers(core: &Core, actor: &Actor, query: ListCustomers) ->
         let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         filter.and("search_text LIKE ? ESCAPE '\\'", [Bind::Text(format!("%{escaped}%"))]);
     }
-    if let Some(c) = &query.cursor {
-        let (ms, id) = cursor::decode(c).ok_or_else(|| SyncError::InvalidCursor("The cursor is not valid."))?;
-        filter.and("(created_at < ? OR (created_at = ? AND id < ?))", [Bind::Int(ms), Bind::Int(ms), Bind::Text(id)]);
-    }
-    let sql = format!(
-        "SELECT {COLUMNS} FROM customers{} ORDER BY created_at DESC, id DESC LIMIT ${}",
-        filter.where_sql(),
-        filter.next_placeholder()
-    );
-    let rows = bind_all(sqlx::query(&sql), &filter.binds).bind(limit + 1).fetch_all(core.db.reader()).await?;
-    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|c| cursor::encode(c.created_at.as_millis(), &c.id))
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    paging.keyset(&mut filter, "created_at", "id", Order::Desc)?;
+    let sql = format!("SELECT {COLUMNS} FROM customers{}{}", filter.where_sql(), paging.order_by("created_at", "id", Order::Desc));
+    let rows = bind_all(sqlx::query(&sql), &filter.binds).fetch_all(core.db.reader()).await?;
+    let items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(paging.page(items, |c| (Key::Int(c.created_at.as_millis()), c.id.to_string())))
 }
 
 /// Adds a customer.

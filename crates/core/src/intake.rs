@@ -250,16 +250,22 @@ async fn process_event(tx: &mut BusinessTx, event: &Due, fetched: &FetchedMedia)
 }
 
 /// The business's webhook events that failed for good, newest first (owners and admins).
-pub async fn failed_events(core: &Core, actor: &crate::accounts::Actor) -> Result<Vec<protocol::FailedWebhook>, Error> {
+pub async fn failed_events(core: &Core, actor: &crate::accounts::Actor, page: crate::store::PageQuery) -> Result<protocol::Page<protocol::FailedWebhook>, Error> {
+    use crate::store::{Bind, Key, Order, Paging};
     actor.require(crate::accounts::Permission::ManageBusiness)?;
-    let rows = sqlx::query(
-        "SELECT id, provider, received_at, failed_at, attempts, last_error FROM webhook_events WHERE business_id = $1 AND failed_at IS NOT NULL \
-         ORDER BY failed_at DESC LIMIT 500",
-    )
-    .bind(&actor.business_id)
-    .fetch_all(core.db.reader())
-    .await?;
-    rows.iter()
+    let paging = Paging::new(page.cursor.as_deref(), page.limit)?;
+    let mut f = crate::store::Filter::default();
+    f.and("business_id = ?", [Bind::Text(actor.business_id.clone())]);
+    f.and("failed_at IS NOT NULL", []);
+    paging.keyset(&mut f, "failed_at", "id", Order::Desc)?;
+    let sql = format!(
+        "SELECT id, provider, received_at, failed_at, attempts, last_error FROM webhook_events{}{}",
+        f.where_sql(),
+        paging.order_by("failed_at", "id", Order::Desc)
+    );
+    let rows = crate::store::bind_all(sqlx::query(&sql), &f.binds).fetch_all(core.db.reader()).await?;
+    let failed = rows
+        .iter()
         .map(|r| {
             Ok(protocol::FailedWebhook {
                 id: r.try_get("id")?,
@@ -270,7 +276,8 @@ pub async fn failed_events(core: &Core, actor: &crate::accounts::Actor) -> Resul
                 reason: r.try_get::<Option<String>, _>("last_error")?.unwrap_or_default(),
             })
         })
-        .collect()
+        .collect::<Result<Vec<protocol::FailedWebhook>, Error>>()?;
+    Ok(paging.page(failed, |w| (Key::Int(w.failed_at.as_millis()), w.id.clone())))
 }
 
 /// Tries a failed event again (after its cause was fixed).

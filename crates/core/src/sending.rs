@@ -506,15 +506,17 @@ pub async fn send_template(core: &Core, actor: &Actor, id: &str, req: SendTempla
     Ok(queued)
 }
 
-/// Approved WhatsApp templates.
-pub async fn list_templates(core: &Core, actor: &Actor) -> Result<Vec<WhatsappTemplate>, Error> {
+/// Approved WhatsApp templates, by name, a page at a time.
+pub async fn list_templates(core: &Core, actor: &Actor, page: crate::store::PageQuery) -> Result<protocol::Page<WhatsappTemplate>, Error> {
+    let paging = crate::store::Paging::new(page.cursor.as_deref(), page.limit)?;
     let rows = sqlx::query(
         "SELECT id, name, language, body, twilio_content_sid, created_at, updated_at FROM whatsapp_templates WHERE business_id = $1 ORDER BY name, language",
     )
     .bind(&actor.business_id)
     .fetch_all(core.db.reader())
     .await?;
-    Ok(rows.iter().map(template_from_row).collect::<Result<_, _>>()?)
+    let templates = rows.iter().map(template_from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(paging.page_of(templates, crate::store::Order::Asc, |t| (crate::store::Key::Text(t.name.clone()), t.id.to_string()))?)
 }
 
 /// Records a template Meta has approved, so staff can send it (owners and admins).

@@ -254,6 +254,27 @@ impl TestApp {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
+    /// Every item of a list, following `next_cursor` page after page (every list answers
+    /// `{items, next_cursor}`); `path` may carry its own query.
+    pub async fn all_items(&self, path: &str, token: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        let join = if path.contains('?') { '&' } else { '?' };
+        loop {
+            let url = match &cursor {
+                Some(c) => format!("{path}{join}limit=200&cursor={c}"),
+                None => format!("{path}{join}limit=200"),
+            };
+            let page = self.get(&url, token).await;
+            assert_eq!(page.status, StatusCode::OK, "{url}: {page:?}");
+            items.extend(page.body["items"].as_array().unwrap_or_else(|| panic!("{url} answers a page: {page:?}")).iter().cloned());
+            match page.body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return items,
+            }
+        }
+    }
+
     /// Signs up a new business; `label` makes the email unique.
     pub async fn signup(&self, label: &str) -> Tenant {
         let email = format!("{label}-{}@example.com", uuid_suffix());

@@ -82,7 +82,7 @@ impl DemoService {
     /// The first free slot of the demo's first service, as the service offers it.
     pub async fn first_slot(&self, token: &str) -> (String, String) {
         let services = self.get("/v1/services", token).await;
-        let service = services.as_array().unwrap()[0]["id"].as_str().unwrap().to_owned();
+        let service = services["items"][0]["id"].as_str().unwrap().to_owned();
         let slots = self.get(&format!("/v1/availability?service_id={service}&limit=1"), token).await;
         (service, slots["slots"][0]["start"].as_str().unwrap_or_else(|| panic!("no slot: {slots}")).to_owned())
     }

@@ -5,14 +5,14 @@
 //! decides and sends.
 
 use axum::extract::State;
-use protocol::{AutomationPreview, AutomationRun, AutomationSettings, Booking, PreviewAutomation, UpdateAutomationSettings};
+use protocol::{Page, AutomationPreview, AutomationRun, AutomationSettings, Booking, PreviewAutomation, UpdateAutomationSettings};
 use switchboard_core::automations;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::http::auth::Auth;
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Json, Path, Query};
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -47,24 +47,24 @@ async fn preview(State(state): State<AppState>, auth: Auth, Json(req): Json<Prev
 }
 
 /// Bookings starting within the next two hours that the customer has not confirmed, earliest first.
-#[utoipa::path(get, path = "/v1/bookings/unconfirmed", tag = "scheduling", security(("bearer" = [])),
-    responses((status = 200, body = Vec<Booking>)))]
-async fn unconfirmed(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<Vec<Booking>>, ApiError> {
-    Ok(axum::Json(automations::unconfirmed_soon(&state, &auth).await?))
+#[utoipa::path(get, path = "/v1/bookings/unconfirmed", tag = "scheduling", security(("bearer" = [])), params(("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
+    responses((status = 200, body = Page<Booking>), (status = 400, body = protocol::ErrorBody)))]
+async fn unconfirmed(State(state): State<AppState>, auth: Auth, Query(page): Query<switchboard_core::store::PageQuery>) -> Result<axum::Json<Page<Booking>>, ApiError> {
+    Ok(axum::Json(automations::unconfirmed_soon(&state, &auth, page).await?))
 }
 
 /// A booking's confirmations and reminders: planned, sent, or not sent and why.
 #[utoipa::path(get, path = "/v1/bookings/{id}/automations", tag = "automations", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Booking id")),
-    responses((status = 200, body = Vec<AutomationRun>), (status = 404, body = protocol::ErrorBody)))]
-async fn booking_runs(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<axum::Json<Vec<AutomationRun>>, ApiError> {
-    Ok(axum::Json(automations::booking_runs(&state, &auth, &id).await?))
+    params(("id" = String, Path, description = "Booking id"), ("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
+    responses((status = 200, body = Page<AutomationRun>), (status = 400, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
+async fn booking_runs(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, Query(page): Query<switchboard_core::store::PageQuery>) -> Result<axum::Json<Page<AutomationRun>>, ApiError> {
+    Ok(axum::Json(automations::booking_runs(&state, &auth, &id, page).await?))
 }
 
 /// A conversation's automated messages: follow-ups (and what stopped them), text-backs, replies.
 #[utoipa::path(get, path = "/v1/conversations/{id}/automations", tag = "automations", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Conversation id")),
-    responses((status = 200, body = Vec<AutomationRun>), (status = 404, body = protocol::ErrorBody)))]
-async fn conversation_runs(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<axum::Json<Vec<AutomationRun>>, ApiError> {
-    Ok(axum::Json(automations::conversation_runs(&state, &auth, &id).await?))
+    params(("id" = String, Path, description = "Conversation id"), ("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
+    responses((status = 200, body = Page<AutomationRun>), (status = 400, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
+async fn conversation_runs(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, Query(page): Query<switchboard_core::store::PageQuery>) -> Result<axum::Json<Page<AutomationRun>>, ApiError> {
+    Ok(axum::Json(automations::conversation_runs(&state, &auth, &id, page).await?))
 }

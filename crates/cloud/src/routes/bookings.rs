@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::{
-    Availability, AvailabilityCheck, Booking, BookingSource, BookingStatus, CreateBooking, UpdateBooking,
+    Availability, AvailabilityCheck, Booking, Page, BookingSource, BookingStatus, CreateBooking, UpdateBooking,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -46,9 +46,9 @@ async fn check_availability(
 }
 
 /// Bookings starting in a range, earliest first: the calendar.
-#[utoipa::path(get, path = "/v1/bookings", tag = "scheduling", security(("bearer" = [])), params(("from" = Option<String>, Query, description = "Local date or instant (default: a day ago)."), ("to" = Option<String>, Query, description = "Local date (inclusive) or instant (default: 31 days after `from`; at most 366)."), ("staff_id" = Option<String>, Query), ("customer_id" = Option<String>, Query), ("status" = Option<BookingStatus>, Query), ("limit" = Option<u32>, Query, description = "Default 500, at most 2000.")),
-    responses((status = 200, body = Vec<Booking>), (status = 422, body = protocol::ErrorBody)))]
-async fn list_bookings(State(state): State<AppState>, auth: Auth, Query(q): Query<switchboard_core::scheduling::bookings::ListBookings>) -> Result<axum::Json<Vec<Booking>>, ApiError> {
+#[utoipa::path(get, path = "/v1/bookings", tag = "scheduling", security(("bearer" = [])), params(("from" = Option<String>, Query, description = "Local date or instant (default: a day ago)."), ("to" = Option<String>, Query, description = "Local date (inclusive) or instant (default: 31 days after `from`; at most 366)."), ("staff_id" = Option<String>, Query), ("customer_id" = Option<String>, Query), ("status" = Option<BookingStatus>, Query), ("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
+    responses((status = 200, body = Page<Booking>), (status = 400, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+async fn list_bookings(State(state): State<AppState>, auth: Auth, Query(q): Query<switchboard_core::scheduling::bookings::ListBookings>) -> Result<axum::Json<Page<Booking>>, ApiError> {
     Ok(axum::Json(switchboard_core::scheduling::bookings::list_bookings(&state, &auth, q).await?))
 }
 

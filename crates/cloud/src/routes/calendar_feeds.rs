@@ -4,13 +4,13 @@
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use protocol::{CalendarFeed, CreateCalendarFeed, CreatedCalendarFeed};
+use protocol::{Page, CalendarFeed, CreateCalendarFeed, CreatedCalendarFeed};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::auth::Auth;
 use crate::error::ApiError;
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Json, Path, Query};
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -21,10 +21,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Calendar feeds: your own, or all of them for owners and admins.
-#[utoipa::path(get, path = "/v1/calendar-feeds", tag = "scheduling", security(("bearer" = [])),
-    responses((status = 200, body = Vec<CalendarFeed>), (status = 401, body = protocol::ErrorBody)))]
-async fn list_feeds(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<Vec<CalendarFeed>>, ApiError> {
-    Ok(axum::Json(switchboard_core::scheduling::feeds::list_feeds(&state, &auth).await?))
+#[utoipa::path(get, path = "/v1/calendar-feeds", tag = "scheduling", security(("bearer" = [])), params(("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
+    responses((status = 200, body = Page<CalendarFeed>), (status = 400, body = protocol::ErrorBody), (status = 401, body = protocol::ErrorBody)))]
+async fn list_feeds(State(state): State<AppState>, auth: Auth, Query(page): Query<switchboard_core::store::PageQuery>) -> Result<axum::Json<Page<CalendarFeed>>, ApiError> {
+    Ok(axum::Json(switchboard_core::scheduling::feeds::list_feeds(&state, &auth, page).await?))
 }
 
 /// Creates a feed for a staff member (yourself, or anyone for owners and admins) or, without

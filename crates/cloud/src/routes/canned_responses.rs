@@ -2,13 +2,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use protocol::{CannedResponse, CreateCannedResponse, UpdateCannedResponse};
+use protocol::{Page, CannedResponse, CreateCannedResponse, UpdateCannedResponse};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::auth::Auth;
 use crate::error::ApiError;
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Json, Path, Query};
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -18,10 +18,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Every canned response, by shortcut.
-#[utoipa::path(get, path = "/v1/canned-responses", tag = "canned responses", security(("bearer" = [])),
-    responses((status = 200, body = Vec<CannedResponse>), (status = 401, body = protocol::ErrorBody)))]
-async fn list_canned(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<Vec<CannedResponse>>, ApiError> {
-    Ok(axum::Json(switchboard_core::catalog::canned::list_canned(&state, &auth).await?))
+#[utoipa::path(get, path = "/v1/canned-responses", tag = "canned responses", security(("bearer" = [])), params(("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
+    responses((status = 200, body = Page<CannedResponse>), (status = 400, body = protocol::ErrorBody), (status = 401, body = protocol::ErrorBody)))]
+async fn list_canned(State(state): State<AppState>, auth: Auth, Query(page): Query<switchboard_core::store::PageQuery>) -> Result<axum::Json<Page<CannedResponse>>, ApiError> {
+    Ok(axum::Json(switchboard_core::catalog::canned::list_canned(&state, &auth, page).await?))
 }
 
 /// Adds a canned response (owners and admins).

@@ -81,7 +81,7 @@ async fn delete_conversation(State(state): State<AppState>, auth: Auth, Path(id)
 
 /// A conversation's messages, a page at a time going back in time; each page is oldest first.
 #[utoipa::path(get, path = "/v1/conversations/{id}/messages", tag = "conversations", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Conversation id"), ("before" = Option<String>, Query, description = "From `older_messages_cursor` or a previous page's `next_cursor`: messages before it."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
+    params(("id" = String, Path, description = "Conversation id"), ("cursor" = Option<String>, Query, description = "From `older_messages_cursor` or a previous page's `next_cursor`: the messages before it (`before` is an older name for it)."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
     responses((status = 200, body = Page<Message>), (status = 404, body = protocol::ErrorBody)))]
 async fn list_messages(
     State(state): State<AppState>,
@@ -94,10 +94,10 @@ async fn list_messages(
 
 /// A conversation's internal notes, oldest first (customers never see them).
 #[utoipa::path(get, path = "/v1/conversations/{id}/notes", tag = "conversations", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Conversation id")),
-    responses((status = 200, body = Vec<Note>), (status = 404, body = protocol::ErrorBody)))]
-async fn list_notes(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<axum::Json<Vec<Note>>, ApiError> {
-    Ok(axum::Json(switchboard_core::conversations::list_notes(&state, &auth, &id).await?))
+    params(("id" = String, Path, description = "Conversation id"), ("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
+    responses((status = 200, body = Page<Note>), (status = 400, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
+async fn list_notes(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, Query(page): Query<switchboard_core::store::PageQuery>) -> Result<axum::Json<Page<Note>>, ApiError> {
+    Ok(axum::Json(switchboard_core::conversations::list_notes(&state, &auth, &id, page).await?))
 }
 
 /// Adds an internal note to a conversation.

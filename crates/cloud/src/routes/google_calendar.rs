@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use protocol::{CalendarConnection, CalendarTask, ChooseCalendars, FinishGoogleCalendar, GoogleCalendarAuthStart, StartGoogleCalendar};
+use protocol::{Page, CalendarConnection, CalendarTask, ChooseCalendars, FinishGoogleCalendar, GoogleCalendarAuthStart, StartGoogleCalendar};
 use switchboard_core::scheduling::google::{connect, sync, tasks};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -72,9 +72,9 @@ async fn choose_calendars(State(state): State<AppState>, auth: Auth, Path(id): P
 
 /// Outside moves and deletes of our events waiting for a decision (or, with `status`, decided ones).
 #[utoipa::path(get, path = "/v1/calendar-tasks", tag = "calendar", security(("bearer" = [])),
-    params(("status" = Option<protocol::CalendarTaskStatus>, Query, description = "`open` (default), `applied` or `dismissed`.")),
-    responses((status = 200, body = Vec<CalendarTask>)))]
-async fn list_tasks(State(state): State<AppState>, auth: Auth, Query(q): Query<tasks::TaskQuery>) -> Result<axum::Json<Vec<CalendarTask>>, ApiError> {
+    params(("status" = Option<protocol::CalendarTaskStatus>, Query, description = "`open` (default), `applied` or `dismissed`."), ("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
+    responses((status = 200, body = Page<CalendarTask>), (status = 400, body = protocol::ErrorBody)))]
+async fn list_tasks(State(state): State<AppState>, auth: Auth, Query(q): Query<tasks::TaskQuery>) -> Result<axum::Json<Page<CalendarTask>>, ApiError> {
     Ok(axum::Json(tasks::list(&state, &auth, q).await?))
 }
 

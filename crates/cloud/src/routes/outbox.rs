@@ -5,14 +5,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::{
     CreateWhatsappTemplate, Message, SendMessage, SendTemplate,
-    WhatsappTemplate,
+    Page, WhatsappTemplate,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::auth::Auth;
 use crate::error::ApiError;
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Json, Path, Query};
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -57,10 +57,10 @@ async fn send_template(
 }
 
 /// Approved WhatsApp templates.
-#[utoipa::path(get, path = "/v1/whatsapp-templates", tag = "channels", security(("bearer" = [])),
-    responses((status = 200, body = Vec<WhatsappTemplate>)))]
-async fn list_templates(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<Vec<WhatsappTemplate>>, ApiError> {
-    Ok(axum::Json(switchboard_core::sending::list_templates(&state, &auth).await?))
+#[utoipa::path(get, path = "/v1/whatsapp-templates", tag = "channels", security(("bearer" = [])), params(("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
+    responses((status = 200, body = Page<WhatsappTemplate>), (status = 400, body = protocol::ErrorBody)))]
+async fn list_templates(State(state): State<AppState>, auth: Auth, Query(page): Query<switchboard_core::store::PageQuery>) -> Result<axum::Json<Page<WhatsappTemplate>>, ApiError> {
+    Ok(axum::Json(switchboard_core::sending::list_templates(&state, &auth, page).await?))
 }
 
 /// Records a template Meta has approved, so staff can send it (owners and admins).

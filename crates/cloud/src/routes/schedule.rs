@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use protocol::{BusinessSchedule, CreateScheduleException, HoursCheck, ScheduleException, StaffHours, UpdateBusinessSchedule, WeeklyHours};
+use protocol::{Page, BusinessSchedule, CreateScheduleException, HoursCheck, ScheduleException, StaffHours, UpdateBusinessSchedule, WeeklyHours};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -69,13 +69,13 @@ async fn put_staff_hours(
 }
 
 /// Date exceptions in a range, by date.
-#[utoipa::path(get, path = "/v1/schedule-exceptions", tag = "scheduling", security(("bearer" = [])), params(("from" = Option<String>, Query, description = "First local date, `YYYY-MM-DD` (default: today)."), ("to" = Option<String>, Query, description = "Last local date (default: a year after `from`).")),
-    responses((status = 200, body = Vec<ScheduleException>), (status = 422, body = protocol::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/schedule-exceptions", tag = "scheduling", security(("bearer" = [])), params(("from" = Option<String>, Query, description = "First local date, `YYYY-MM-DD` (default: today)."), ("to" = Option<String>, Query, description = "Last local date (default: a year after `from`)."), ("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
+    responses((status = 200, body = Page<ScheduleException>), (status = 400, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
 async fn list_exceptions(
     State(state): State<AppState>,
     auth: Auth,
     Query(q): Query<switchboard_core::scheduling::hours::ExceptionRange>,
-) -> Result<axum::Json<Vec<ScheduleException>>, ApiError> {
+) -> Result<axum::Json<Page<ScheduleException>>, ApiError> {
     Ok(axum::Json(switchboard_core::scheduling::hours::list_exceptions(&state, &auth, q).await?))
 }
 

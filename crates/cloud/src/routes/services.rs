@@ -2,13 +2,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use protocol::{CreateService, Service, UpdateService};
+use protocol::{Page, CreateService, Service, UpdateService};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::auth::Auth;
 use crate::error::ApiError;
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Json, Path, Query};
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -18,10 +18,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Every service, active or not, by name.
-#[utoipa::path(get, path = "/v1/services", tag = "services", security(("bearer" = [])),
-    responses((status = 200, body = Vec<Service>), (status = 401, body = protocol::ErrorBody)))]
-async fn list_services(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<Vec<Service>>, ApiError> {
-    Ok(axum::Json(switchboard_core::catalog::services::list_services(&state, &auth).await?))
+#[utoipa::path(get, path = "/v1/services", tag = "services", security(("bearer" = [])), params(("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
+    responses((status = 200, body = Page<Service>), (status = 400, body = protocol::ErrorBody), (status = 401, body = protocol::ErrorBody)))]
+async fn list_services(State(state): State<AppState>, auth: Auth, Query(page): Query<switchboard_core::store::PageQuery>) -> Result<axum::Json<Page<Service>>, ApiError> {
+    Ok(axum::Json(switchboard_core::catalog::services::list_services(&state, &auth, page).await?))
 }
 
 /// Adds a service (owners and admins).

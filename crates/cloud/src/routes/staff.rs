@@ -2,14 +2,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use protocol::{CreateInvitation, CreatedInvitation, Invitation, Me, Staff, UpdateStaff};
+use protocol::{CreateInvitation, CreatedInvitation, Invitation, Me, Page, Staff, UpdateStaff};
 use switchboard_core::accounts::staff;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::http::auth::Auth;
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Json, Path, Query};
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,10 +30,10 @@ async fn me(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<Me>,
 }
 
 /// Everyone on the business's staff, active or not.
-#[utoipa::path(get, path = "/v1/staff", tag = "staff", security(("bearer" = [])),
-    responses((status = 200, body = Vec<Staff>), (status = 401, body = protocol::ErrorBody)))]
-async fn list_staff(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<Vec<Staff>>, ApiError> {
-    Ok(axum::Json(staff::list(&state, &auth).await?))
+#[utoipa::path(get, path = "/v1/staff", tag = "staff", security(("bearer" = [])), params(("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
+    responses((status = 200, body = Page<Staff>), (status = 400, body = protocol::ErrorBody), (status = 401, body = protocol::ErrorBody)))]
+async fn list_staff(State(state): State<AppState>, auth: Auth, Query(page): Query<switchboard_core::store::PageQuery>) -> Result<axum::Json<Page<Staff>>, ApiError> {
+    Ok(axum::Json(staff::list(&state, &auth, page).await?))
 }
 
 /// One staff member.
@@ -62,10 +62,10 @@ async fn deactivate_staff(State(state): State<AppState>, auth: Auth, Path(id): P
 }
 
 /// Open and accepted invitations (revoked ones are left out).
-#[utoipa::path(get, path = "/v1/invitations", tag = "staff", security(("bearer" = [])),
-    responses((status = 200, body = Vec<Invitation>), (status = 403, body = protocol::ErrorBody)))]
-async fn list_invitations(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<Vec<Invitation>>, ApiError> {
-    Ok(axum::Json(staff::invitations(&state, &auth).await?))
+#[utoipa::path(get, path = "/v1/invitations", tag = "staff", security(("bearer" = [])), params(("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
+    responses((status = 200, body = Page<Invitation>), (status = 400, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody)))]
+async fn list_invitations(State(state): State<AppState>, auth: Auth, Query(page): Query<switchboard_core::store::PageQuery>) -> Result<axum::Json<Page<Invitation>>, ApiError> {
+    Ok(axum::Json(staff::invitations(&state, &auth, page).await?))
 }
 
 /// Invites someone by email. The token is returned once; send it to them.

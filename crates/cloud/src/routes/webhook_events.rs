@@ -4,14 +4,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use protocol::FailedWebhook;
+use protocol::{FailedWebhook, Page};
 use switchboard_core::intake;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::http::auth::Auth;
-use crate::http::extract::Path;
+use crate::http::extract::{Path, Query};
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -20,10 +20,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Webhooks that were acknowledged but could not be processed after their retries, newest first
 /// (owners and admins). Nothing acknowledged is dropped: each stays here until retried.
-#[utoipa::path(get, path = "/v1/webhook-events/failed", tag = "webhooks", security(("bearer" = [])),
-    responses((status = 200, body = Vec<FailedWebhook>), (status = 401, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody)))]
-async fn failed_webhooks(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<Vec<FailedWebhook>>, ApiError> {
-    Ok(axum::Json(intake::failed_events(&state, &auth).await?))
+#[utoipa::path(get, path = "/v1/webhook-events/failed", tag = "webhooks", security(("bearer" = [])), params(("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
+    responses((status = 200, body = Page<FailedWebhook>), (status = 400, body = protocol::ErrorBody), (status = 401, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody)))]
+async fn failed_webhooks(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(page): Query<switchboard_core::store::PageQuery>,
+) -> Result<axum::Json<Page<FailedWebhook>>, ApiError> {
+    Ok(axum::Json(intake::failed_events(&state, &auth, page).await?))
 }
 
 /// Processes a failed webhook again (after its cause was fixed).

@@ -6,8 +6,8 @@ use sqlx::AnyConnection;
 use sqlx::Row;
 
 use crate::accounts::{check_timezone, required_text, Actor, Permission};
-use crate::error::{Error, SyncError};
-use crate::store::{bind_all, cursor, json_column, Bind, Filter};
+use crate::error::Error;
+use crate::store::{bind_all, json_column, Bind, Filter, Key, Order, Paging};
 use crate::Core;
 
 pub async fn load(conn: &mut AnyConnection, business_id: &str) -> Result<Business, Error> {
@@ -111,21 +111,18 @@ pub async fn update(core: &Core, actor: &Actor, req: UpdateBusiness) -> Result<B
 /// Who did what in the business, newest first (owners and admins).
 pub async fn audit_log(core: &Core, actor: &Actor, after: Option<&str>, limit: u32) -> Result<Page<AuditEntry>, Error> {
     actor.require(Permission::ManageBusiness)?;
-    let limit = i64::from(limit.clamp(1, 200));
+    let paging = Paging::new(after, Some(limit))?;
     let mut f = Filter::default();
     f.and("business_id = ?", [Bind::Text(actor.business_id.clone())]);
-    if let Some(c) = after {
-        let (ms, id) = cursor::decode(c).ok_or(SyncError::InvalidCursor("The cursor is not valid."))?;
-        f.and("(created_at < ? OR (created_at = ? AND id < ?))", [Bind::Int(ms), Bind::Int(ms), Bind::Text(id)]);
-    }
+    paging.keyset(&mut f, "created_at", "id", Order::Desc)?;
     let sql = format!(
-        "SELECT id, actor_staff_id, action, target_kind, target_id, detail, created_at FROM audit_log{} ORDER BY created_at DESC, id DESC LIMIT ${}",
+        "SELECT id, actor_staff_id, action, target_kind, target_id, detail, created_at FROM audit_log{}{}",
         f.where_sql(),
-        f.next_placeholder()
+        paging.order_by("created_at", "id", Order::Desc)
     );
-    let rows = bind_all(sqlx::query(&sql), &f.binds).bind(limit + 1).fetch_all(core.db.reader()).await?;
+    let rows = bind_all(sqlx::query(&sql), &f.binds).fetch_all(core.db.reader()).await?;
     let mut items = Vec::with_capacity(rows.len());
-    for row in rows.iter().take(limit as usize) {
+    for row in rows.iter() {
         items.push(AuditEntry {
             id: row.try_get("id")?,
             actor_staff_id: row.try_get("actor_staff_id")?,
@@ -136,6 +133,5 @@ pub async fn audit_log(core: &Core, actor: &Actor, after: Option<&str>, limit: u
             created_at: row.try_get("created_at")?,
         });
     }
-    let next_cursor = if rows.len() as i64 > limit { items.last().map(|e| cursor::encode(e.created_at.as_millis(), &e.id)) } else { None };
-    Ok(Page { items, next_cursor })
+    Ok(paging.page(items, |e| (Key::Int(e.created_at.as_millis()), e.id.to_string())))
 }

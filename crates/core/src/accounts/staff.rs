@@ -80,9 +80,11 @@ pub async fn me(core: &Core, actor: &Actor) -> Result<Me, Error> {
     Ok(Me { staff, permissions })
 }
 
-/// Everyone on the business's staff, active or not.
-pub async fn list(core: &Core, actor: &Actor) -> Result<Vec<Staff>, Error> {
-    Ok(records::list(&mut *core.db.reader().acquire().await?, &actor.business_id, "name, id").await?)
+/// Everyone on the business's staff, active or not, by name, a page at a time.
+pub async fn list(core: &Core, actor: &Actor, page: crate::store::PageQuery) -> Result<protocol::Page<Staff>, Error> {
+    let paging = crate::store::Paging::new(page.cursor.as_deref(), page.limit)?;
+    let staff: Vec<Staff> = records::list(&mut *core.db.reader().acquire().await?, &actor.business_id, "name, id").await?;
+    Ok(paging.page_of(staff, crate::store::Order::Asc, |s| (crate::store::Key::Text(s.name.clone()), s.id.to_string()))?)
 }
 
 pub async fn one(core: &Core, actor: &Actor, id: &str) -> Result<Staff, Error> {
@@ -166,9 +168,10 @@ pub async fn load_invitation(conn: &mut AnyConnection, business_id: &str, id: &s
     records::find(conn, business_id, id).await
 }
 
-/// Open and accepted invitations (revoked ones are left out).
-pub async fn invitations(core: &Core, actor: &Actor) -> Result<Vec<Invitation>, Error> {
+/// Open and accepted invitations (revoked ones are left out), newest first, a page at a time.
+pub async fn invitations(core: &Core, actor: &Actor, page: crate::store::PageQuery) -> Result<protocol::Page<Invitation>, Error> {
     actor.require(Permission::ManageStaff)?;
+    let paging = crate::store::Paging::new(page.cursor.as_deref(), page.limit)?;
     let rows = sqlx::query(&format!(
         "SELECT {} FROM invitations WHERE business_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC",
         Invitation::COLUMNS
@@ -176,7 +179,8 @@ pub async fn invitations(core: &Core, actor: &Actor) -> Result<Vec<Invitation>, 
     .bind(&actor.business_id)
     .fetch_all(core.db.reader())
     .await?;
-    Ok(rows.iter().map(Invitation::from_row).collect::<Result<_, _>>()?)
+    let invitations = rows.iter().map(Invitation::from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(paging.page_of(invitations, crate::store::Order::Desc, |i| (crate::store::Key::Int(i.created_at.as_millis()), i.id.to_string()))?)
 }
 
 /// Invites someone by email. The token is returned once; send it to them.

@@ -29,7 +29,8 @@ use sqlx::{AnyConnection, Row};
 use crate::accounts::{Actor, Permission};
 use crate::channels::Outgoing;
 use crate::error::Error;
-use crate::store::{rfc3339, BusinessTx, StoreError};
+use crate::store::{bind_all, rfc3339, Bind, BusinessTx, Filter, Key, Order, PageQuery, Paging, StoreError};
+use protocol::Page;
 use crate::workers::Job;
 use crate::Core;
 
@@ -187,55 +188,62 @@ fn run_from_row(row: &AnyRow) -> Result<AutomationRun, StoreError> {
 }
 
 /// What is planned, sent or not sent for a booking (`by = "booking_id"`) or a conversation.
-async fn runs_by(core: &Core, business_id: &str, by: &str, id: &str) -> Result<Vec<AutomationRun>, Error> {
-    let rows = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM automation_runs WHERE business_id = $1 AND {by} = $2 ORDER BY due_at, id"))
-        .bind(business_id)
-        .bind(id)
-        .fetch_all(core.db.reader())
-        .await?;
-    Ok(rows.iter().map(run_from_row).collect::<Result<_, _>>()?)
+async fn runs_by(core: &Core, business_id: &str, by: &str, id: &str, page: PageQuery) -> Result<Page<AutomationRun>, Error> {
+    let paging = Paging::new(page.cursor.as_deref(), page.limit)?;
+    let mut f = Filter::default();
+    f.and("business_id = ?", [Bind::Text(business_id.into())]);
+    f.and(&format!("{by} = ?"), [Bind::Text(id.into())]);
+    paging.keyset(&mut f, "due_at", "id", Order::Asc)?;
+    let sql = format!("SELECT {RUN_COLUMNS} FROM automation_runs{}{}", f.where_sql(), paging.order_by("due_at", "id", Order::Asc));
+    let rows = bind_all(sqlx::query(&sql), &f.binds).fetch_all(core.db.reader()).await?;
+    let runs = rows.iter().map(run_from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(paging.page(runs, |r| (Key::Int(r.due_at.as_millis()), r.id.clone())))
 }
 
 /// A booking's confirmations and reminders: planned, sent, or not sent and why.
-pub async fn booking_runs(core: &Core, actor: &Actor, booking_id: &str) -> Result<Vec<AutomationRun>, Error> {
+pub async fn booking_runs(core: &Core, actor: &Actor, booking_id: &str, page: PageQuery) -> Result<Page<AutomationRun>, Error> {
     let mut conn = core.db.reader().acquire().await?;
     crate::scheduling::bookings::load(&mut conn, &actor.business_id, booking_id).await?.ok_or(Error::NotFound("booking"))?;
     drop(conn);
-    runs_by(core, &actor.business_id, "booking_id", booking_id).await
+    runs_by(core, &actor.business_id, "booking_id", booking_id, page).await
 }
 
 /// A conversation's automated messages (follow-ups and what stopped them, text-backs, replies,
 /// and confirmations and reminders sent into it), and the customer's runs that are in no
 /// conversation yet (reminders still planned, messages skipped before a channel was picked), so
 /// the conversation shows what is coming for this customer as well as what went.
-pub async fn conversation_runs(core: &Core, actor: &Actor, conversation_id: &str) -> Result<Vec<AutomationRun>, Error> {
+pub async fn conversation_runs(core: &Core, actor: &Actor, conversation_id: &str, page: PageQuery) -> Result<Page<AutomationRun>, Error> {
     let mut conn = core.db.reader().acquire().await?;
     let conversation = crate::conversations::load(&mut conn, &actor.business_id, conversation_id).await?.ok_or(Error::NotFound("conversation"))?;
     drop(conn);
-    let rows = sqlx::query(&format!(
-        "SELECT {RUN_COLUMNS} FROM automation_runs WHERE business_id = $1 \
-         AND (conversation_id = $2 OR (conversation_id IS NULL AND customer_id = $3)) ORDER BY due_at, id"
-    ))
-    .bind(&actor.business_id)
-    .bind(conversation_id)
-    .bind(conversation.customer_id.as_str())
-    .fetch_all(core.db.reader())
-    .await?;
-    Ok(rows.iter().map(run_from_row).collect::<Result<_, _>>()?)
+    let paging = Paging::new(page.cursor.as_deref(), page.limit)?;
+    let mut f = Filter::default();
+    f.and("business_id = ?", [Bind::Text(actor.business_id.clone())]);
+    f.and(
+        "(conversation_id = ? OR (conversation_id IS NULL AND customer_id = ?))",
+        [Bind::Text(conversation_id.into()), Bind::Text(conversation.customer_id.as_str().into())],
+    );
+    paging.keyset(&mut f, "due_at", "id", Order::Asc)?;
+    let sql = format!("SELECT {RUN_COLUMNS} FROM automation_runs{}{}", f.where_sql(), paging.order_by("due_at", "id", Order::Asc));
+    let rows = bind_all(sqlx::query(&sql), &f.binds).fetch_all(core.db.reader()).await?;
+    let runs = rows.iter().map(run_from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(paging.page(runs, |r| (Key::Int(r.due_at.as_millis()), r.id.clone())))
 }
 
 /// Bookings starting within the next two hours that the customer has not confirmed.
-pub async fn unconfirmed_soon(core: &Core, actor: &Actor) -> Result<Vec<Booking>, Error> {
+pub async fn unconfirmed_soon(core: &Core, actor: &Actor, page: PageQuery) -> Result<Page<Booking>, Error> {
     use crate::store::Record;
+    let paging = Paging::new(page.cursor.as_deref(), page.limit)?;
     let now = core.db.now_ms();
-    let sql = format!(
-        "SELECT {} FROM {} WHERE b.business_id = $1 AND b.confirmation = 'unconfirmed' AND b.status IN ('pending', 'confirmed') \
-         AND b.start_at > $2 AND b.start_at <= $3 ORDER BY b.start_at, b.id",
-        Booking::COLUMNS,
-        Booking::TABLE
-    );
-    let rows = sqlx::query(&sql).bind(&actor.business_id).bind(now).bind(now + 2 * 3_600_000).fetch_all(core.db.reader()).await?;
-    Ok(rows.iter().map(Booking::from_row).collect::<Result<_, _>>()?)
+    let mut f = Filter::default();
+    f.and("b.business_id = ?", [Bind::Text(actor.business_id.clone())]);
+    f.and("b.confirmation = 'unconfirmed' AND b.status IN ('pending', 'confirmed')", []);
+    f.and("b.start_at > ? AND b.start_at <= ?", [Bind::Int(now), Bind::Int(now + 2 * 3_600_000)]);
+    paging.keyset(&mut f, "b.start_at", "b.id", Order::Asc)?;
+    let sql = format!("SELECT {} FROM {}{}{}", Booking::COLUMNS, Booking::TABLE, f.where_sql(), paging.order_by("b.start_at", "b.id", Order::Asc));
+    let rows = bind_all(sqlx::query(&sql), &f.binds).fetch_all(core.db.reader()).await?;
+    let bookings = rows.iter().map(Booking::from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(paging.page(bookings, |b| (Key::Int(b.start.as_millis()), b.id.to_string())))
 }
 
 /// A run to plan.

@@ -67,13 +67,15 @@ pub async fn save(tx: &mut BusinessTx, c: &CannedResponse, insert: bool) -> Resu
     Ok(saved)
 }
 
-/// Every canned response, by shortcut.
-pub async fn list_canned(core: &Core, actor: &Actor) -> Result<Vec<CannedResponse>, Error> {
+/// Every canned response, by shortcut, a page at a time.
+pub async fn list_canned(core: &Core, actor: &Actor, page: crate::store::PageQuery) -> Result<protocol::Page<CannedResponse>, Error> {
+    let paging = crate::store::Paging::new(page.cursor.as_deref(), page.limit)?;
     let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM canned_responses WHERE business_id = $1 ORDER BY shortcut"))
         .bind(&actor.business_id)
         .fetch_all(core.db.reader())
         .await?;
-    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+    let canned = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(paging.page_of(canned, crate::store::Order::Asc, |c| (crate::store::Key::Text(c.shortcut.clone()), c.id.to_string()))?)
 }
 
 /// Adds a canned response (owners and admins).

@@ -118,8 +118,9 @@ pub async fn save(tx: &mut BusinessTx, s: &Service, insert: bool) -> Result<Serv
     Ok(saved)
 }
 
-/// Every service, active or not, by name.
-pub async fn list_services(core: &Core, actor: &Actor) -> Result<Vec<Service>, Error> {
+/// Every service, active or not, by name, a page at a time.
+pub async fn list_services(core: &Core, actor: &Actor, page: crate::store::PageQuery) -> Result<protocol::Page<Service>, Error> {
+    let paging = crate::store::Paging::new(page.cursor.as_deref(), page.limit)?;
     let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM services WHERE business_id = $1 AND deleted_at IS NULL ORDER BY name, id"))
         .bind(&actor.business_id)
         .fetch_all(core.db.reader())
@@ -135,7 +136,7 @@ pub async fn list_services(core: &Core, actor: &Actor) -> Result<Vec<Service>, E
             service.staff_ids.push(link.try_get("staff_id")?);
         }
     }
-    Ok(services)
+    Ok(paging.page_of(services, crate::store::Order::Asc, |s| (crate::store::Key::Text(s.name.clone()), s.id.to_string()))?)
 }
 
 /// Adds a service (owners and admins).

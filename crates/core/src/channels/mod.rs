@@ -218,12 +218,14 @@ pub async fn channel_status(core: &Core, actor: &Actor, kind: &str) -> Result<Ch
 }
 
 /// Which channels are set up, and whether they work. Secrets are never shown.
-pub async fn list_channels(core: &Core, actor: &Actor) -> Result<Vec<ChannelStatus>, Error> {
+pub async fn list_channels(core: &Core, actor: &Actor, page: crate::store::PageQuery) -> Result<protocol::Page<ChannelStatus>, Error> {
+    let paging = crate::store::Paging::new(page.cursor.as_deref(), page.limit)?;
     let rows = sqlx::query(
         "SELECT kind, settings, last_ok_at, last_error, last_error_at, updated_at FROM channels WHERE business_id = $1 ORDER BY kind",
     )
     .bind(&actor.business_id)
     .fetch_all(core.db.reader())
     .await?;
-    Ok(rows.iter().map(status_from_row).collect::<Result<_, _>>()?)
+    let channels = rows.iter().map(status_from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(paging.page_of(channels, crate::store::Order::Asc, |c| (crate::store::Key::Text(c.kind.clone()), c.kind.clone()))?)
 }

@@ -18,8 +18,8 @@ use sqlx::AnyConnection;
 use sqlx::Row;
 
 use crate::accounts::{required_text, Actor, Permission};
-use crate::error::{Error, SyncError, TakeoverError};
-use crate::store::{bind_all, cursor, json_column, rfc3339, Bind, BusinessTx, Filter, StoreError};
+use crate::error::{Error, TakeoverError};
+use crate::store::{bind_all, json_column, rfc3339, Bind, BusinessTx, Filter, Key, Order, PageQuery, Paging, StoreError};
 
 const PREVIEW_CHARS: usize = 140;
 const DETAIL_MESSAGES: i64 = 50;
@@ -356,24 +356,12 @@ pub async fn inbox_page(state: &Core, auth: &Actor, q: &InboxQuery, limit: i64) 
         let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         f.and("labels LIKE ? ESCAPE '\\'", [Bind::Text(format!("%{escaped}%"))]);
     }
-    if let Some(c) = &q.cursor {
-        let (ms, id) = cursor::decode(c).ok_or_else(|| SyncError::InvalidCursor("The cursor is not valid."))?;
-        f.and("(last_activity_at < ? OR (last_activity_at = ? AND id < ?))", [Bind::Int(ms), Bind::Int(ms), Bind::Text(id)]);
-    }
-    let sql = format!(
-        "SELECT {COLUMNS} FROM conversations{} ORDER BY last_activity_at DESC, id DESC LIMIT ${}",
-        f.where_sql(),
-        f.next_placeholder()
-    );
-    let rows = bind_all(sqlx::query(&sql), &f.binds).bind(limit + 1).fetch_all(state.db.reader()).await?;
-    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|c| cursor::encode(c.last_activity_at.as_millis(), &c.id))
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    let paging = Paging::new(q.cursor.as_deref(), Some(limit.clamp(1, i64::from(Paging::MAX_LIMIT)) as u32))?;
+    paging.keyset(&mut f, "last_activity_at", "id", Order::Desc)?;
+    let sql = format!("SELECT {COLUMNS} FROM conversations{}{}", f.where_sql(), paging.order_by("last_activity_at", "id", Order::Desc));
+    let rows = bind_all(sqlx::query(&sql), &f.binds).fetch_all(state.db.reader()).await?;
+    let items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(paging.page(items, |c| (Key::Int(c.last_activity_at.as_millis()), c.id.to_string())))
 }
 
 /// The conversation's customer, even if they were since removed from the customer list.
@@ -388,30 +376,18 @@ async fn message_page(
     conn: &mut AnyConnection,
     business_id: &str,
     conversation_id: &str,
-    before: Option<(i64, String)>,
-    limit: i64,
+    paging: &Paging,
 ) -> Result<(Vec<Message>, Option<String>), Error> {
     let mut f = Filter::default();
     f.and("conversation_id = ?", [Bind::Text(conversation_id.into())]);
     f.and("business_id = ?", [Bind::Text(business_id.into())]);
-    if let Some((ms, id)) = before {
-        f.and("(created_at < ? OR (created_at = ? AND id < ?))", [Bind::Int(ms), Bind::Int(ms), Bind::Text(id)]);
-    }
-    let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages{} ORDER BY created_at DESC, id DESC LIMIT ${}",
-        f.where_sql(),
-        f.next_placeholder()
-    );
-    let rows = bind_all(sqlx::query(&sql), &f.binds).bind(limit + 1).fetch_all(&mut *conn).await?;
-    let mut messages = rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()?;
-    let older = if messages.len() as i64 > limit {
-        messages.truncate(limit as usize);
-        messages.last().map(|m| cursor::encode(m.created_at.as_millis(), &m.id))
-    } else {
-        None
-    };
-    messages.reverse();
-    Ok((messages, older))
+    paging.keyset(&mut f, "created_at", "id", Order::Desc)?;
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages{}{}", f.where_sql(), paging.order_by("created_at", "id", Order::Desc));
+    let rows = bind_all(sqlx::query(&sql), &f.binds).fetch_all(&mut *conn).await?;
+    let messages = rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()?;
+    let Page { mut items, next_cursor } = paging.page(messages, |m| (Key::Int(m.created_at.as_millis()), m.id.to_string()));
+    items.reverse();
+    Ok((items, next_cursor))
 }
 
 /// Resolves, reopens, marks read or (re)assigns (the REST route and sync share it).
@@ -581,8 +557,10 @@ pub struct ListConversations {
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListMessages {
-    /// From `older_messages_cursor` or a previous page's `next_cursor`: messages before it.
-    pub before: Option<String>,
+    /// From `older_messages_cursor` or a previous page's `next_cursor`: the messages before it
+    /// (`before` is the older name of the same parameter).
+    #[serde(alias = "before")]
+    pub cursor: Option<String>,
     /// 1–200, default 50.
     pub limit: Option<u32>,
 }
@@ -620,7 +598,7 @@ pub async fn get_conversation(core: &Core, actor: &Actor, id: &str) -> Result<Co
     let mut conn = core.db.reader().acquire().await?;
     let conversation = load(&mut conn, &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
     let customer = customer_of(&mut conn, &conversation).await?;
-    let (messages, older_messages_cursor) = message_page(&mut conn, &actor.business_id, id, None, DETAIL_MESSAGES).await?;
+    let (messages, older_messages_cursor) = message_page(&mut conn, &actor.business_id, id, &Paging::new(None, Some(DETAIL_MESSAGES as u32))?).await?;
     let rows = sqlx::query(&format!("SELECT {NOTE_COLUMNS} FROM notes WHERE conversation_id = $1 AND business_id = $2 ORDER BY created_at, id"))
         .bind(id)
         .bind(&actor.business_id)
@@ -656,25 +634,24 @@ pub async fn delete_conversation(core: &Core, actor: &Actor, id: &str) -> Result
 pub async fn list_messages(core: &Core, actor: &Actor, id: &str, q: ListMessages) -> Result<Page<Message>, Error> {
     let mut conn = core.db.reader().acquire().await?;
     load(&mut conn, &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
-    let before = q
-        .before
-        .as_deref()
-        .map(|c| cursor::decode(c).ok_or_else(|| SyncError::InvalidCursor("The cursor is not valid.")))
-        .transpose()?;
-    let (items, next_cursor) = message_page(&mut conn, &actor.business_id, id, before, q.limit.unwrap_or(50).clamp(1, 200) as i64).await?;
+    let paging = Paging::new(q.cursor.as_deref(), q.limit)?;
+    let (items, next_cursor) = message_page(&mut conn, &actor.business_id, id, &paging).await?;
     Ok(Page { items, next_cursor })
 }
 
-/// A conversation's internal notes, oldest first (customers never see them).
-pub async fn list_notes(core: &Core, actor: &Actor, id: &str) -> Result<Vec<Note>, Error> {
+/// A conversation's internal notes, oldest first, a page at a time (customers never see them).
+pub async fn list_notes(core: &Core, actor: &Actor, id: &str, page: PageQuery) -> Result<Page<Note>, Error> {
+    let paging = Paging::new(page.cursor.as_deref(), page.limit)?;
     let mut conn = core.db.reader().acquire().await?;
     load(&mut conn, &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
-    let rows = sqlx::query(&format!("SELECT {NOTE_COLUMNS} FROM notes WHERE conversation_id = $1 AND business_id = $2 ORDER BY created_at, id"))
-        .bind(id)
-        .bind(&actor.business_id)
-        .fetch_all(&mut *conn)
-        .await?;
-    Ok(rows.iter().map(note_from_row).collect::<Result<_, _>>()?)
+    let mut f = Filter::default();
+    f.and("conversation_id = ?", [Bind::Text(id.into())]);
+    f.and("business_id = ?", [Bind::Text(actor.business_id.clone())]);
+    paging.keyset(&mut f, "created_at", "id", Order::Asc)?;
+    let sql = format!("SELECT {NOTE_COLUMNS} FROM notes{}{}", f.where_sql(), paging.order_by("created_at", "id", Order::Asc));
+    let rows = bind_all(sqlx::query(&sql), &f.binds).fetch_all(&mut *conn).await?;
+    let notes = rows.iter().map(note_from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(paging.page(notes, |n| (Key::Int(n.created_at.as_millis()), n.id.to_string())))
 }
 
 /// Adds an internal note to a conversation.

@@ -471,7 +471,9 @@ pub struct ListBookings {
     pub staff_id: Option<String>,
     pub customer_id: Option<String>,
     pub status: Option<BookingStatus>,
-    /// Default 500, at most 2000.
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// 1–200, default 50.
     pub limit: Option<u32>,
 }
 
@@ -559,7 +561,9 @@ pub async fn check_availability(core: &Core, actor: &Actor, q: CheckQuery) -> Re
 }
 
 /// Bookings starting in a range, earliest first: the calendar.
-pub async fn list_bookings(core: &Core, actor: &Actor, q: ListBookings) -> Result<Vec<Booking>, Error> {
+pub async fn list_bookings(core: &Core, actor: &Actor, q: ListBookings) -> Result<protocol::Page<Booking>, Error> {
+    use crate::store::{Key, Order, Paging};
+    let paging = Paging::new(q.cursor.as_deref(), q.limit)?;
     let mut conn = core.db.reader().acquire().await?;
     let tz = business_tz(&mut conn, &actor.business_id).await?;
     let from = match q.from.as_deref() {
@@ -586,10 +590,11 @@ pub async fn list_bookings(core: &Core, actor: &Actor, q: ListBookings) -> Resul
     if let Some(s) = q.status {
         f.and("b.status = ?", [crate::store::Bind::Text(s.as_str().into())]);
     }
-    let sql = format!("SELECT {} FROM {}{} ORDER BY b.start_at, b.id LIMIT ${}", Booking::COLUMNS, Booking::TABLE, f.where_sql(), f.next_placeholder());
-    let limit = i64::from(q.limit.unwrap_or(500).clamp(1, 2000));
-    let rows = crate::store::bind_all(sqlx::query(&sql), &f.binds).bind(limit).fetch_all(&mut *conn).await?;
-    Ok(rows.iter().map(Booking::from_row).collect::<Result<_, _>>()?)
+    paging.keyset(&mut f, "b.start_at", "b.id", Order::Asc)?;
+    let sql = format!("SELECT {} FROM {}{}{}", Booking::COLUMNS, Booking::TABLE, f.where_sql(), paging.order_by("b.start_at", "b.id", Order::Asc));
+    let rows = crate::store::bind_all(sqlx::query(&sql), &f.binds).fetch_all(&mut *conn).await?;
+    let bookings = rows.iter().map(Booking::from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(paging.page(bookings, |b| (Key::Int(b.start.as_millis()), b.id.to_string())))
 }
 
 /// Books an appointment. A taken time gets 409 `slot_taken` with the nearest free times in

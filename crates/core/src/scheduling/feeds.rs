@@ -21,7 +21,8 @@ fn from_row(row: &AnyRow) -> Result<CalendarFeed, StoreError> {
 }
 
 /// Calendar feeds: your own, or all of them for owners and admins.
-pub async fn list_feeds(core: &Core, actor: &Actor) -> Result<Vec<CalendarFeed>, Error> {
+pub async fn list_feeds(core: &Core, actor: &Actor, page: crate::store::PageQuery) -> Result<protocol::Page<CalendarFeed>, Error> {
+    let paging = crate::store::Paging::new(page.cursor.as_deref(), page.limit)?;
     let all = role_allows(actor.role, Permission::ManageStaff);
     let rows = sqlx::query(
         "SELECT id, staff_id, created_at FROM calendar_feeds WHERE business_id = $1 AND revoked_at IS NULL \
@@ -32,7 +33,8 @@ pub async fn list_feeds(core: &Core, actor: &Actor) -> Result<Vec<CalendarFeed>,
     .bind(&actor.staff_id)
     .fetch_all(core.db.reader())
     .await?;
-    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+    let feeds = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(paging.page_of(feeds, crate::store::Order::Asc, |f| (crate::store::Key::Int(f.created_at.as_millis()), f.id.to_string()))?)
 }
 
 /// Creates a feed for a staff member (yourself, or anyone for owners and admins) or, without

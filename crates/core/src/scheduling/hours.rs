@@ -363,6 +363,10 @@ pub struct ExceptionRange {
     pub from: Option<String>,
     /// Last local date (default: a year after `from`).
     pub to: Option<String>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// 1–200, default 50.
+    pub limit: Option<u32>,
 }
 
 /// The business's opening hours, booking rules and time zone.
@@ -436,7 +440,8 @@ pub async fn put_staff_hours(core: &Core, actor: &Actor, id: &str, req: StaffHou
 }
 
 /// Date exceptions in a range, by date.
-pub async fn list_exceptions(core: &Core, actor: &Actor, q: ExceptionRange) -> Result<Vec<ScheduleException>, Error> {
+pub async fn list_exceptions(core: &Core, actor: &Actor, q: ExceptionRange) -> Result<protocol::Page<ScheduleException>, Error> {
+    let paging = crate::store::Paging::new(q.cursor.as_deref(), q.limit)?;
     let from = match &q.from {
         Some(d) => parse_date(d, "from")?,
         None => core.db.now().as_jiff().to_zoned(TimeZone::UTC).date().yesterday().unwrap_or_default(),
@@ -453,7 +458,8 @@ pub async fn list_exceptions(core: &Core, actor: &Actor, q: ExceptionRange) -> R
     .bind(to.to_string())
     .fetch_all(core.db.reader())
     .await?;
-    Ok(rows.iter().map(exception_from_row).collect::<Result<_, _>>()?)
+    let exceptions = rows.iter().map(exception_from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(paging.page_of(exceptions, crate::store::Order::Asc, |e| (crate::store::Key::Text(e.date.clone()), e.id.to_string()))?)
 }
 
 /// Closes a date, or sets special hours for it, for the business or one staff member.

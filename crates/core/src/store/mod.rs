@@ -22,7 +22,7 @@ pub mod migrations;
 pub mod query;
 pub mod records;
 
-pub use query::{bind_all, cursor, Bind, Filter};
+pub use query::{bind_all, cursor, Bind, Filter, Key, Order, PageQuery, Paging};
 pub use records::Record;
 
 use std::sync::Arc;

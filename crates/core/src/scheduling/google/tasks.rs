@@ -148,18 +148,26 @@ async fn close_open(tx: &mut BusinessTx, booking_id: &str, status: CalendarTaskS
 pub struct TaskQuery {
     /// `open` (default), `applied`, `dismissed`.
     pub status: Option<CalendarTaskStatus>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// 1–200, default 50.
+    pub limit: Option<u32>,
 }
 
 /// The business's calendar tasks, newest first.
-pub async fn list(core: &Core, actor: &Actor, q: TaskQuery) -> Result<Vec<CalendarTask>, Error> {
+pub async fn list(core: &Core, actor: &Actor, q: TaskQuery) -> Result<protocol::Page<CalendarTask>, Error> {
+    use crate::store::{Bind, Key, Order, Paging};
     actor.require(Permission::HandleConversations)?;
+    let paging = Paging::new(q.cursor.as_deref(), q.limit)?;
     let status = q.status.unwrap_or(CalendarTaskStatus::Open);
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM calendar_tasks WHERE business_id = $1 AND status = $2 ORDER BY created_at DESC, id LIMIT 500"))
-        .bind(&actor.business_id)
-        .bind(status.as_str())
-        .fetch_all(core.db.reader())
-        .await?;
-    rows.iter().map(from_row).collect()
+    let mut f = crate::store::Filter::default();
+    f.and("business_id = ?", [Bind::Text(actor.business_id.clone())]);
+    f.and("status = ?", [Bind::Text(status.as_str().into())]);
+    paging.keyset(&mut f, "created_at", "id", Order::Desc)?;
+    let sql = format!("SELECT {COLUMNS} FROM calendar_tasks{}{}", f.where_sql(), paging.order_by("created_at", "id", Order::Desc));
+    let rows = crate::store::bind_all(sqlx::query(&sql), &f.binds).fetch_all(core.db.reader()).await?;
+    let tasks = rows.iter().map(from_row).collect::<Result<Vec<_>, Error>>()?;
+    Ok(paging.page(tasks, |t| (Key::Int(t.created_at.as_millis()), t.id.to_string())))
 }
 
 async fn open_task(tx: &mut BusinessTx, id: &str) -> Result<CalendarTask, Error> {
