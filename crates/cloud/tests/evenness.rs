@@ -1,13 +1,25 @@
 //! One rule for each thing an integrator meets everywhere (issue 13, point 11): every list answers
 //! `{items, next_cursor}` and pages with `cursor`/`limit`, every channel answers GET, PUT and
-//! DELETE alike, and a booking carries its local end beside its local start. On SQLite and on
-//! PostgreSQL, over real HTTP.
+//! DELETE alike, a booking carries its local end beside its local start, a new business's
+//! locale, currency and country follow its time zone (national numbers are read there), and
+//! WhatsApp ids follow one rule in intake and in the customers API. On SQLite and on PostgreSQL,
+//! over real HTTP.
 
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use switchboard_testkit::whatsapp::{app_secret, connect_whatsapp, notification, post_whatsapp_signed, text, PHONE_ID};
 use switchboard_testkit::{on_both_engines, TestApp};
+
+/// Signs up a business in `timezone`.
+async fn signup_in(app: &TestApp, timezone: &str) -> switchboard_testkit::Tenant {
+    let email = format!("zone-{}@example.com", switchboard_testkit::uuid_suffix());
+    let body = json!({"business_name": "Zone Studio", "timezone": timezone, "name": "Owner", "email": email, "password": "correct horse battery"});
+    let r = app.call(Method::POST, "/v1/auth/signup", None, Some(body)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    switchboard_testkit::Tenant::signed_in(&r.body, email, "correct horse battery".into())
+}
 
 /// Each kind with a set-up the service accepts and a secret that must never come back.
 fn setups() -> [(&'static str, Value); 4] {
@@ -205,6 +217,73 @@ async fn a_removed_voice_platform_is_refused(app: TestApp) {
     assert!(send(&app).await.is_success(), "accepted while connected");
     assert_eq!(app.delete("/v1/channels/vapi", &owner.access).await.status, StatusCode::NO_CONTENT);
     assert_eq!(send(&app).await, StatusCode::UNAUTHORIZED, "refused once removed");
+}
+
+/// A signup's locale, currency and country come from its time zone, and national numbers are read
+/// in that country; an existing business keeps what it has, but its numbers are read in its
+/// zone's country when its locale names none.
+async fn regional_defaults_follow_the_time_zone(app: TestApp) {
+    for (zone, locale, currency, country, national, e164) in [
+        ("Europe/London", "en-GB", "GBP", json!("GB"), "07911 123456", "+447911123456"),
+        ("America/New_York", "en-US", "USD", json!("US"), "(415) 555-2671", "+14155552671"),
+        ("Europe/Paris", "fr-FR", "EUR", json!("FR"), "06 12 34 56 78", "+33612345678"),
+    ] {
+        let owner = signup_in(&app, zone).await;
+        let business = app.get("/v1/business", &owner.access).await.body;
+        assert_eq!((business["locale"].as_str(), business["currency"].as_str(), &business["country"]), (Some(locale), Some(currency), &country), "{zone}: {business}");
+        let c = app.post("/v1/customers", &owner.access, json!({"name": "Local", "phone": national})).await;
+        assert_eq!(c.status, StatusCode::CREATED, "{zone}: {c:?}");
+        assert_eq!(c.body["phone"], e164, "{zone}: a national number is read in the business's country");
+    }
+    // No country: no guess, a national number is refused; an international one is fine.
+    let utc = signup_in(&app, "UTC").await;
+    let business = app.get("/v1/business", &utc.access).await.body;
+    assert_eq!((business["locale"].as_str(), business["currency"].as_str(), &business["country"]), (Some("en"), Some("USD"), &Value::Null), "{business}");
+    let refused = app.post("/v1/customers", &utc.access, json!({"phone": "07911 123456"})).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_phone"));
+    assert_eq!(app.post("/v1/customers", &utc.access, json!({"phone": "+44 7911 123456"})).await.status, StatusCode::CREATED);
+
+    // A business made before this rule (locale `en`, `USD`) keeps its values; its numbers are read
+    // in its zone's country all the same. A locale with a region decides the country.
+    let old = signup_in(&app, "Europe/London").await;
+    sqlx::query("UPDATE businesses SET locale = 'en', currency = 'USD' WHERE id = $1").bind(&old.business_id).execute(app.db.writer()).await.unwrap();
+    let business = app.get("/v1/business", &old.access).await.body;
+    assert_eq!((business["locale"].as_str(), business["currency"].as_str(), &business["country"]), (Some("en"), Some("USD"), &json!("GB")));
+    assert_eq!(app.post("/v1/customers", &old.access, json!({"phone": "07911 654321"})).await.body["phone"], "+447911654321");
+    let moved = app.patch("/v1/business", &old.access, json!({"locale": "fr-FR"})).await;
+    assert_eq!(moved.body["country"], "FR", "{moved:?}");
+    assert_eq!(app.post("/v1/customers", &old.access, json!({"phone": "06 12 34 56 78"})).await.body["phone"], "+33612345678");
+}
+
+/// One WhatsApp-id rule: the customers API takes and normalises what intake takes (the digits of
+/// an E.164 number, or Meta's user id), so a customer added by hand is the one a message finds.
+async fn whatsapp_ids_follow_one_rule_in_intake_and_the_api(app: TestApp) {
+    let owner = app.signup("wa-rule").await;
+    let typed = app.post("/v1/customers", &owner.access, json!({"name": "Typed", "whatsapp_id": "+44 7911 200777"})).await;
+    assert_eq!(typed.status, StatusCode::CREATED, "{typed:?}");
+    assert_eq!(typed.body["whatsapp_id"], "447911200777", "normalised to Meta's form");
+    let patched = app.patch(&format!("/v1/customers/{}", typed.body["id"].as_str().unwrap()), &owner.access, json!({"whatsapp_id": "whatsapp:+447911200777"})).await;
+    assert_eq!(patched.body["whatsapp_id"], "447911200777", "{patched:?}");
+    for bad in ["07911 200777", "12345", "not an id!", "+44 79 11+20"] {
+        let r = app.post("/v1/customers", &owner.access, json!({"whatsapp_id": bad})).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_phone"), "{bad}: {r:?}");
+    }
+    let hidden = app.post("/v1/customers", &owner.access, json!({"whatsapp_id": "GB.1234567890123456789"})).await;
+    assert_eq!(hidden.body["whatsapp_id"], "GB.1234567890123456789", "a user id is kept as sent: {hidden:?}");
+    let found = app.get("/v1/customers?q=447911200777", &owner.access).await;
+    assert_eq!(found.body["items"].as_array().unwrap().len(), 1, "{found:?}");
+
+    // A message from that number lands with the customer typed in by hand, not a new one.
+    let secret = app_secret(&owner);
+    assert_eq!(connect_whatsapp(&app, &owner, PHONE_ID, &secret).await.status, StatusCode::OK);
+    let body = notification(PHONE_ID, Value::Null, json!([text("wamid.RULE1", "447911200777", "hello")]), Value::Null);
+    let (status, _) = post_whatsapp_signed(&app, &body, &secret).await;
+    assert_eq!(status, StatusCode::OK);
+    app.drain().await;
+    let customers = app.all_items("/v1/customers", &owner.access).await;
+    assert_eq!(customers.len(), 2, "no new customer: {customers:?}");
+    let conversations = app.get(&format!("/v1/conversations?customer_id={}", typed.body["id"].as_str().unwrap()), &owner.access).await;
+    assert_eq!(conversations.body["items"][0]["last_message_preview"], "hello", "{conversations:?}");
 }
 
 /// A booking has `local_end` beside `local_start`, in the business's zone, wherever it is read.

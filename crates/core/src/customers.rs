@@ -38,6 +38,62 @@ impl PhoneNumber {
     }
 }
 
+/// A customer's WhatsApp id — one rule for webhook intake, the customers API and the console's
+/// mutations: the digits of their number in E.164 (`447911123456`; a `+`, spaces, dashes, dots,
+/// brackets and a `whatsapp:` prefix are dropped, so `+44 7911 123456` is the same id), 7 to 15
+/// digits not starting with 0; or, for people who hide their number, Meta's business-scoped user
+/// id (letters, digits, `.`, `-`, `_`, at most 64; kept as sent). A number typed with spaces or
+/// brackets needs its `+` and country code. Anything else is `invalid_phone`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhatsappId(String);
+
+impl WhatsappId {
+    pub fn parse(text: &str) -> Result<WhatsappId, Error> {
+        let invalid = || {
+            Error::InvalidPhone(format!(
+                "`{text}` is not a WhatsApp id: give the number with its country code, like 447911123456 or +44 7911 123456."
+            ))
+        };
+        let trimmed = text.trim();
+        let trimmed = trimmed.strip_prefix("whatsapp:").unwrap_or(trimmed).trim();
+        let phone_like = trimmed.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) && trimmed.chars().any(|c| c.is_ascii_digit());
+        if phone_like {
+            // A number typed with spaces or brackets carries its country code after a `+`; a bare
+            // run of digits is taken as Meta sends it (country code first, no `+`).
+            let typed = trimmed.chars().any(|c| " -().".contains(c));
+            if trimmed.chars().skip(1).any(|c| c == '+') || (typed && !trimmed.starts_with('+')) {
+                return Err(invalid());
+            }
+            let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
+            if !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
+                return Err(invalid());
+            }
+            return Ok(WhatsappId(digits));
+        }
+        let token = !trimmed.is_empty()
+            && trimmed.len() <= 64
+            && trimmed.chars().all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
+            && trimmed.chars().any(|c| c.is_ascii_alphabetic());
+        if token {
+            Ok(WhatsappId(trimmed.to_owned()))
+        } else {
+            Err(invalid())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The customer's phone number, when the id is one that libphonenumber knows as valid.
+    pub fn phone(&self) -> Option<PhoneNumber> {
+        if !self.0.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        PhoneNumber::parse(&format!("+{}", self.0), None).ok()
+    }
+}
+
 /// The region subtag of a locale (`en-GB` → `GB`), used to read national phone numbers.
 pub fn locale_region(locale: &str) -> Option<String> {
     locale.split(['-', '_']).skip(1).find(|part| part.len() == 2 && part.chars().all(|c| c.is_ascii_alphabetic())).map(str::to_ascii_uppercase)
@@ -89,9 +145,10 @@ fn search_text(c: &Customer) -> String {
         .to_lowercase()
 }
 
+/// The business's country, where national numbers are read (see `accounts::region`).
 async fn business_region(conn: &mut AnyConnection, business_id: &str) -> Result<Option<String>, StoreError> {
-    let locale: String = sqlx::query_scalar("SELECT locale FROM businesses WHERE id = $1").bind(business_id).fetch_one(conn).await?;
-    Ok(locale_region(&locale))
+    let row = sqlx::query("SELECT locale, timezone FROM businesses WHERE id = $1").bind(business_id).fetch_one(conn).await?;
+    Ok(crate::accounts::region::business_country(&row.try_get::<String, _>("locale")?, &row.try_get::<String, _>("timezone")?))
 }
 
 fn clean_tags(tags: Vec<String>) -> Result<Vec<String>, Error> {
@@ -186,7 +243,7 @@ pub async fn apply_update(tx: &mut BusinessTx, auth: &Actor, id: &str, req: Upda
             .transpose()?;
     }
     if let Some(whatsapp_id) = req.whatsapp_id {
-        customer.whatsapp_id = optional_text(whatsapp_id, "whatsapp_id", 64)?;
+        customer.whatsapp_id = optional_text(whatsapp_id, "whatsapp_id", 64)?.map(|w| WhatsappId::parse(&w).map(|w| w.0)).transpose()?;
     }
     if let Some(email) = req.email {
         customer.email = optional_text(email, "email", 254)?.map(|e| normalise_email(&e)).transpose()?;
@@ -277,7 +334,7 @@ pub async fn insert(tx: &mut BusinessTx, actor: &Actor, id: Option<&str>, req: C
     }
     let region = business_region(tx.conn(), &actor.business_id).await?;
     let phone = optional_text(req.phone, "phone", 40)?.map(|p| PhoneNumber::parse(&p, region.as_deref())).transpose()?;
-    let whatsapp_id = optional_text(req.whatsapp_id, "whatsapp_id", 64)?;
+    let whatsapp_id = optional_text(req.whatsapp_id, "whatsapp_id", 64)?.map(|w| WhatsappId::parse(&w).map(|w| w.0)).transpose()?;
     if phone.is_none() && whatsapp_id.is_none() && req.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
         return Err(Error::invalid("Give the customer at least a name, a phone number or a WhatsApp id."));
     }
@@ -342,6 +399,26 @@ mod tests {
         assert!(PhoneNumber::parse("07911 123456", None).is_err(), "national number without a region");
         assert!(PhoneNumber::parse("+44 12", None).is_err());
         assert!(PhoneNumber::parse("banana", Some("GB")).is_err());
+    }
+
+    #[test]
+    fn whatsapp_ids_are_e164_digits_or_meta_user_ids() {
+        for (given, id, phone) in [
+            ("447911123456", "447911123456", Some("+447911123456")),
+            ("+44 7911 123456", "447911123456", Some("+447911123456")),
+            ("whatsapp:+447911123456", "447911123456", Some("+447911123456")),
+            ("+1 (415) 555-2671", "14155552671", Some("+14155552671")),
+            ("14155552671", "14155552671", Some("+14155552671")),
+            ("447700000001", "447700000001", None),
+            ("US.13491208655302741918", "US.13491208655302741918", None),
+        ] {
+            let parsed = WhatsappId::parse(given).unwrap_or_else(|e| panic!("{given}: {e}"));
+            assert_eq!(parsed.as_str(), id, "{given}");
+            assert_eq!(parsed.phone().as_ref().map(PhoneNumber::as_str), phone, "{given}");
+        }
+        for refused in ["", "   ", "07911 123456", "(415) 555-2671", "123456", "1234567890123456", "44+7911", "a b", "x@y", "+"] {
+            assert!(matches!(WhatsappId::parse(refused), Err(Error::InvalidPhone(_))), "{refused:?}");
+        }
     }
 
     #[test]

@@ -9,8 +9,15 @@ wire! {
         pub id: BusinessId,
         pub name: String,
         pub timezone: String,
+        /// BCP 47 (`en-GB`); a new business gets its time zone's (see `country`).
         pub locale: String,
+        /// ISO 4217 (`GBP`); a new business gets its time zone's country's.
         pub currency: String,
+        /// ISO 3166-1 alpha-2 (`GB`): where national phone numbers (`07911 123456`) are read.
+        /// The region of `locale`, or, when it names none, the country of `timezone`; `null` for
+        /// zones of no country (`UTC`). Change it by setting a `locale` with a region.
+        #[serde(default)]
+        pub country: Option<String>,
         /// How long a customer waiting for a person may wait before the console shows it as
         /// late (the queue colours waiting times against it).
         #[serde(default = "default_wait_target")]

@@ -49,7 +49,7 @@ pub struct Tenant {
 
 impl Tenant {
     /// From the tokens a sign-up or an accepted invitation answered with.
-    fn signed_in(tokens: &Value, email: String, password: String) -> Tenant {
+    pub fn signed_in(tokens: &Value, email: String, password: String) -> Tenant {
         let field = |name: &str| tokens[name].as_str().unwrap_or_else(|| panic!("no {name} in {tokens}")).to_owned();
         Tenant { business_id: field("business_id"), staff_id: field("staff_id"), email, password, access: field("access_token"), refresh: field("refresh_token") }
     }

@@ -20,6 +20,7 @@ pub async fn load(conn: &mut AnyConnection, business_id: &str) -> Result<Busines
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         timezone: row.try_get("timezone")?,
+        country: crate::accounts::region::business_country(&row.try_get::<String, _>("locale")?, &row.try_get::<String, _>("timezone")?),
         locale: row.try_get("locale")?,
         currency: row.try_get("currency")?,
         wait_target_minutes: u32::try_from(row.try_get::<i64, _>("wait_target_minutes")?).unwrap_or(5),

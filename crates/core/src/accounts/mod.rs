@@ -14,6 +14,7 @@
 
 pub mod business;
 pub mod first_run;
+pub mod region;
 pub mod security;
 pub mod staff;
 
@@ -366,14 +367,18 @@ pub async fn signup(core: &Core, req: SignupRequest) -> Result<AuthTokens, Error
     let business_id: String = core.db.new_id();
     let staff_id: String = core.db.new_id();
     let now = core.db.now_ms();
+    // Locale, currency and country follow the time zone (Europe/London: en-GB, GBP, GB).
+    let regional = region::defaults_for(&timezone);
     let mut tx = core.db.begin_business(&business_id).await?;
     sqlx::query(
         "INSERT INTO businesses (id, name, timezone, locale, currency, last_seq, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'en', 'USD', 0, $4, $4)",
+         VALUES ($1, $2, $3, $4, $5, 0, $6, $6)",
     )
     .bind(&business_id)
     .bind(&business_name)
     .bind(&timezone)
+    .bind(&regional.locale)
+    .bind(&regional.currency)
     .bind(now)
     .execute(tx.conn())
     .await?;

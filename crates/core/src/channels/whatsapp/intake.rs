@@ -17,7 +17,7 @@ use crate::channels::inbound::{self, FetchedMedia, Received};
 use crate::channels::wire::from_json;
 use crate::channels::{self, signing};
 use crate::conversations::open_for;
-use crate::customers::PhoneNumber;
+use crate::customers::WhatsappId;
 use crate::error::{Error, WebhookError};
 use crate::intake::NewEvent;
 use crate::store::BusinessTx;
@@ -156,7 +156,16 @@ async fn receive(tx: &mut BusinessTx, value: &ChangeValue, message: &Message, fe
         return Ok(());
     }
     let from = message.from.as_deref().unwrap_or("");
-    let mut customer = inbound::find_or_create_customer(tx, phone_of(from).as_ref(), Some(from), value.profile_name(from)).await?;
+    // The same rule as the customers API (`WhatsappId`). Meta's ids always follow it; one that
+    // does not still lands, as sent, rather than losing an acknowledged message.
+    let (whatsapp_id, phone) = match WhatsappId::parse(from) {
+        Ok(id) => (id.as_str().to_owned(), id.phone()),
+        Err(_) => {
+            tracing::warn!("a WhatsApp message from an id that is neither a number nor a user id; kept as sent");
+            (from.to_owned(), None)
+        }
+    };
+    let mut customer = inbound::find_or_create_customer(tx, phone.as_ref(), Some(&whatsapp_id), value.profile_name(from)).await?;
     // Unmistakable opt-out words (as on Twilio's WhatsApp), and back in with START.
     let typed = match &message.content {
         Content::Text { text } => text.body.as_str(),
@@ -205,15 +214,6 @@ fn tapped_reply(content: &Content) -> Option<String> {
         }
     }
     Some(title.trim().to_owned())
-}
-
-/// A customer's number, when their WhatsApp id is one: digits only (a business-scoped user id,
-/// for users who hide their number, is not).
-fn phone_of(whatsapp_id: &str) -> Option<PhoneNumber> {
-    if whatsapp_id.is_empty() || !whatsapp_id.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    PhoneNumber::parse(&format!("+{whatsapp_id}"), None).ok()
 }
 
 /// What an inbound WhatsApp message says, in the inbox's terms. Kinds the inbox shows only in
