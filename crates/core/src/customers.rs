@@ -146,7 +146,7 @@ fn search_text(c: &Customer) -> String {
 }
 
 /// The business's country, where national numbers are read (see `accounts::region`).
-async fn business_region(conn: &mut AnyConnection, business_id: &str) -> Result<Option<String>, StoreError> {
+pub(crate) async fn business_region(conn: &mut AnyConnection, business_id: &str) -> Result<Option<String>, StoreError> {
     let row = sqlx::query("SELECT locale, timezone FROM businesses WHERE id = $1").bind(business_id).fetch_one(conn).await?;
     Ok(crate::accounts::region::business_country(&row.try_get::<String, _>("locale")?, &row.try_get::<String, _>("timezone")?))
 }

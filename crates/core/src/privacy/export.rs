@@ -34,7 +34,9 @@ pub async fn find_customer(core: &Core, actor: &Actor, who: &Who) -> Result<Stri
     let (sql, value) = match (who.id.as_deref(), who.phone.as_deref(), who.email.as_deref()) {
         (Some(id), _, _) => ("SELECT id FROM customers WHERE business_id = $1 AND id = $2", id.trim().to_owned()),
         (None, Some(phone), _) => {
-            let phone = crate::customers::PhoneNumber::parse(phone, None)?;
+            // Read like every number staff type: national numbers in the business's country.
+            let region = crate::customers::business_region(&mut conn, &actor.business_id).await?;
+            let phone = crate::customers::PhoneNumber::parse(phone, region.as_deref())?;
             ("SELECT id FROM customers WHERE business_id = $1 AND phone = $2", phone.as_str().to_owned())
         }
         (None, None, Some(email)) => ("SELECT id FROM customers WHERE business_id = $1 AND email = $2", email.trim().to_lowercase()),
