@@ -68,7 +68,7 @@ async fn seed_three_of_each(app: &TestApp, owner: &switchboard_testkit::Tenant) 
         ok(app.post("/v1/schedule-exceptions", &owner.access, json!({"date": format!("2031-12-2{i}"), "closed": true})).await);
         ok(app.post("/v1/calendar-feeds", &owner.access, json!({"staff_id": owner.staff_id})).await);
         let customer = ok(app.post("/v1/customers", &owner.access, json!({"name": format!("Customer {i}"), "phone": format!("+1415555267{i}")})).await);
-        let slot = ok(app.get(&format!("/v1/availability?service_id={service}&limit=1"), &owner.access).await);
+        let slot = ok(app.get(&format!("/v1/availability?service_id={service}&staff_id={}&limit=1", owner.staff_id), &owner.access).await);
         let start = slot["slots"][0]["start"].as_str().unwrap_or_else(|| panic!("no free slot: {slot}")).to_owned();
         ok(app.post("/v1/bookings", &owner.access, json!({"customer_id": customer["id"], "service_id": service, "start": start, "staff_id": owner.staff_id})).await);
     }
@@ -207,7 +207,7 @@ async fn a_removed_voice_platform_is_refused(app: TestApp) {
     let put = app.call(Method::PUT, "/v1/channels/vapi", Some(&owner.access), Some(json!({"secret": "vapi-secret-value"}))).await;
     assert_eq!(put.status, StatusCode::OK, "{put:?}");
     let hook = format!("/webhooks/vapi/{}", owner.business_id);
-    let event = json!({"message": {"type": "status-update", "status": "in-progress", "call": {"id": "call-1"}}});
+    let event = json!({"message": {"type": "speech-update"}});
     let send = |app: &TestApp| {
         let client = reqwest::Client::new();
         let url = format!("{}{}", app.base, hook);
