@@ -136,7 +136,7 @@ async fn an_owners_console_lists_and_retries_failed_webhooks() {
     let (desk, _dir) = console(owner.clone()).await;
     let list = || Command::Settings { method: SettingsMethod::Get, path: "/v1/webhook-events/failed".into(), body: None };
     let failed = desk.dispatch(list()).await.unwrap();
-    let items = failed.as_array().unwrap();
+    let items = failed["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{failed}");
     assert_eq!(items[0]["provider"], "whatsapp");
     assert!(!items[0]["reason"].as_str().unwrap().is_empty(), "{failed}");

@@ -658,7 +658,7 @@ async fn a_booking_confirmed_offline_is_applied_once_and_a_conflict_is_shown() {
     let conversation = service.conversation_of(&owner, "447700900444").await;
     let customer = service.get(&format!("/v1/conversations/{conversation}"), &owner).await["customer"]["id"].as_str().unwrap().to_owned();
     let services = service.get("/v1/services", &owner).await;
-    let service_id = services.as_array().unwrap()[0]["id"].as_str().unwrap().to_owned();
+    let service_id = services["items"].as_array().unwrap()[0]["id"].as_str().unwrap().to_owned();
     let slots = service.get(&format!("/v1/availability?service_id={service_id}&limit=40"), &owner).await;
     let slots: Vec<String> = slots["slots"].as_array().unwrap().iter().map(|s| s["start"].as_str().unwrap().to_owned()).collect();
     let mut bookings = Vec::new();

@@ -173,7 +173,7 @@ export const calendarTasks = {
 /** Webhooks acknowledged but not processed, kept with their reason (owners and admins); a retry
  * puts one back in the queue (202, no body). */
 export const webhookEvents = {
-  failed: () => request<FailedWebhook[]>("get", "/v1/webhook-events/failed"),
+  failed: () => listAll<FailedWebhook>("/v1/webhook-events/failed"),
   retry: (id: string) => request<null>("post", `/v1/webhook-events/${encodeURIComponent(id)}/retry`),
 };
 

@@ -815,7 +815,7 @@ async fn the_demo_shows_a_reminder_confirmed_by_reply() {
     let messages = || async { service.get(&format!("/v1/conversations/{conversation}/messages?limit=200"), &owner).await };
     switchboard_testkit::eventually("the reply is answered", || async { messages().await.to_string().contains("\"reply:confirmed\"") }).await;
     let runs = runs().await;
-    let reminder = runs.as_array().unwrap().iter().find(|r| r["kind"] == "reminder" && r["status"] == "sent").unwrap_or_else(|| panic!("{runs}")).clone();
+    let reminder = runs["items"].as_array().unwrap().iter().find(|r| r["kind"] == "reminder" && r["status"] == "sent").unwrap_or_else(|| panic!("{runs}")).clone();
     let booking = service.get(&format!("/v1/bookings/{}", reminder["booking_id"].as_str().unwrap()), &owner).await;
     assert_eq!(booking["confirmation"], "confirmed", "{booking}");
     let messages = messages().await;

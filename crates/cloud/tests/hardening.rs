@@ -74,7 +74,7 @@ async fn a_message_from_a_number_another_customer_holds_lands_and_staff_see_the_
     assert_eq!(conflicts, 1, "{audit:?}");
     // Nothing failed, nothing is waiting.
     let failed = app.get("/v1/webhook-events/failed", &owner.access).await;
-    assert_eq!(failed.body, json!([]));
+    assert_eq!(failed.body, json!({"items": [], "next_cursor": null}));
     assert_eq!(count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND (processed_at IS NULL OR last_error IS NOT NULL)", &owner.business_id).await, 0);
 }
 
@@ -126,7 +126,7 @@ async fn a_webhook_that_cannot_be_processed_is_kept_listed_counted_and_retried((
     app.drain().await;
     let bodies: Vec<Value> = messages_of(&app, &owner).await.iter().map(|m| m["body"].clone()).collect();
     assert_eq!(bodies, vec![json!("Still there?")]);
-    assert_eq!(app.get("/v1/webhook-events/failed", &owner.access).await.body, json!([]));
+    assert_eq!(app.get("/v1/webhook-events/failed", &owner.access).await.body, json!({"items": [], "next_cursor": null}));
     assert_eq!(metric(&metrics(&app).await, "switchboard_webhook_events_failed_waiting"), 0.0);
     let again = app.post(&format!("/v1/webhook-events/{id}/retry"), &owner.access, json!({})).await;
     assert_eq!((again.status, again.code()), (StatusCode::NOT_FOUND, "not_found"));
