@@ -55,9 +55,10 @@ pub fn defaults_for(timezone: &str) -> RegionalDefaults {
 
 /// The country's likely language with the country as region (`GB` → `en-GB`, `CH` → `de-CH`).
 fn likely_locale(country: &str) -> String {
-    static EXPANDER: LazyLock<icu_locale::LocaleExpander> = LazyLock::new(icu_locale::LocaleExpander::new_common);
+    // Compiled data: building the expander reads static tables (it is not `Sync`, so not kept).
+    let expander = icu_locale::LocaleExpander::new_common();
     let Ok(mut id) = format!("und-{country}").parse::<icu_locale::LanguageIdentifier>() else { return "en".into() };
-    EXPANDER.maximize(&mut id);
+    expander.maximize(&mut id);
     if id.language.as_str() == "und" {
         return format!("en-{country}");
     }
