@@ -409,7 +409,8 @@ mod tests {
             ("whatsapp:+447911123456", "447911123456", Some("+447911123456")),
             ("+1 (415) 555-2671", "14155552671", Some("+14155552671")),
             ("14155552671", "14155552671", Some("+14155552671")),
-            ("447700000001", "447700000001", None),
+            // A run of digits in no numbering plan (country code 999) is kept, without a phone.
+            ("99912345678", "99912345678", None),
             ("US.13491208655302741918", "US.13491208655302741918", None),
         ] {
             let parsed = WhatsappId::parse(given).unwrap_or_else(|e| panic!("{given}: {e}"));

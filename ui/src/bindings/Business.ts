@@ -2,7 +2,21 @@
 import type { BusinessId } from "./BusinessId";
 import type { Timestamp } from "./Timestamp";
 
-export type Business = { id: BusinessId, name: string, timezone: string, locale: string, currency: string, 
+export type Business = { id: BusinessId, name: string, timezone: string, 
+/**
+ * BCP 47 (`en-GB`); a new business gets its time zone's (see `country`).
+ */
+locale: string, 
+/**
+ * ISO 4217 (`GBP`); a new business gets its time zone's country's.
+ */
+currency: string, 
+/**
+ * ISO 3166-1 alpha-2 (`GB`): where national phone numbers (`07911 123456`) are read.
+ * The region of `locale`, or, when it names none, the country of `timezone`; `null` for
+ * zones of no country (`UTC`). Change it by setting a `locale` with a region.
+ */
+country: string | null, 
 /**
  * How long a customer waiting for a person may wait before the console shows it as
  * late (the queue colours waiting times against it).
