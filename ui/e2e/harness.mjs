@@ -73,14 +73,15 @@ export async function until(what, check, timeout = 15_000) {
   throw new Error(`timed out waiting until ${what}${last ? `: ${last.message}` : ""}`);
 }
 
-export async function webhook(serviceUrl, from, name, text, id) {
+/** Posts one signed WhatsApp notification holding `message` (its type and content) from `from`. */
+async function postWhatsapp(serviceUrl, from, name, id, message) {
   const body = JSON.stringify({
     object: "whatsapp_business_account",
     entry: [{ id: "WABA", changes: [{ field: "messages", value: {
       messaging_product: "whatsapp",
       metadata: { display_phone_number: "447911000001", phone_number_id: "100000000001" },
       contacts: [{ wa_id: from, profile: { name } }],
-      messages: [{ from, id, timestamp: String(Math.floor(Date.now() / 1000)), type: "text", text: { body: text } }],
+      messages: [{ from, id, timestamp: String(Math.floor(Date.now() / 1000)), ...message }],
     } }] }],
   });
   const signature = "sha256=" + crypto.createHmac("sha256", APP_SECRET).update(body).digest("hex");
@@ -88,21 +89,15 @@ export async function webhook(serviceUrl, from, name, text, id) {
   if (!r.ok) throw new Error(`webhook refused: ${r.status} ${await r.text()}`);
 }
 
+/** A customer's text through the signed webhook. */
+export function webhook(serviceUrl, from, name, text, id) {
+  return postWhatsapp(serviceUrl, from, name, id, { type: "text", text: { body: text } });
+}
+
 /** A customer's photo through the signed webhook (the sandbox Graph API serves every media id
  * as a small picture, which the service fetches and keeps). */
-export async function photoWebhook(serviceUrl, from, name, mediaId, caption, id) {
-  const body = JSON.stringify({
-    object: "whatsapp_business_account",
-    entry: [{ id: "WABA", changes: [{ field: "messages", value: {
-      messaging_product: "whatsapp",
-      metadata: { display_phone_number: "447911000001", phone_number_id: "100000000001" },
-      contacts: [{ wa_id: from, profile: { name } }],
-      messages: [{ from, id, timestamp: String(Math.floor(Date.now() / 1000)), type: "image", image: { id: mediaId, mime_type: "image/png", caption } }],
-    } }] }],
-  });
-  const signature = "sha256=" + crypto.createHmac("sha256", APP_SECRET).update(body).digest("hex");
-  const r = await fetch(`${serviceUrl}/webhooks/whatsapp`, { method: "POST", headers: { "content-type": "application/json", "x-hub-signature-256": signature }, body });
-  if (!r.ok) throw new Error(`webhook refused: ${r.status} ${await r.text()}`);
+export function photoWebhook(serviceUrl, from, name, mediaId, caption, id) {
+  return postWhatsapp(serviceUrl, from, name, id, { type: "image", image: { id: mediaId, mime_type: "image/png", caption } });
 }
 
 export function scanForSecrets(dir, secrets) {
