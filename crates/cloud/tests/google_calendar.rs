@@ -186,6 +186,15 @@ async fn connecting_uses_pkce_and_never_shows_tokens((app, google): (TestApp, Go
     assert_eq!(app.get(&format!("/v1/staff/{}/google-calendar", owner.staff_id), &owner.access).await.status, StatusCode::NOT_FOUND);
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM calendar_connections").fetch_one(app.db.reader()).await.unwrap();
     assert_eq!(left, 0);
+
+    // Connecting, the calendars chosen and disconnecting are in the audit log, without tokens.
+    let log = app.get("/v1/audit-log?limit=200", &owner.access).await;
+    let entries = log.body["items"].as_array().unwrap();
+    let detail = |action: &str| entries.iter().find(|e| e["action"] == action && e["target_id"] == owner.staff_id.as_str()).map(|e| e["detail"].clone());
+    assert_eq!(detail("calendar.connected"), Some(json!({"calendars": 2})), "{log:?}");
+    assert_eq!(detail("calendar.calendars_chosen"), Some(json!({"selected": 2})), "{log:?}");
+    assert!(detail("calendar.disconnected").is_some(), "{log:?}");
+    assert!(!log.body.to_string().contains("ya29.") && !log.body.to_string().contains("1//"), "tokens in the audit log");
 }
 
 /// An outside event blocks its time as soon as its notification is handled, and deleting it frees

@@ -66,8 +66,19 @@ async fn changes_to_data_are_audited((app, _fake): (TestApp, FakeProviders)) {
     let template_id = template.body["id"].as_str().unwrap_or_else(|| panic!("{template:?}")).to_owned();
     assert_eq!(app.delete(&format!("/v1/whatsapp-templates/{template_id}"), &owner.access).await.status, StatusCode::NO_CONTENT);
 
+    let feed = app.post("/v1/calendar-feeds", &owner.access, json!({"staff_id": owner.staff_id})).await;
+    assert_eq!(feed.status, StatusCode::CREATED, "{feed:?}");
+    let feed_id = feed.body["feed"]["id"].as_str().unwrap().to_owned();
+    let feed_url = feed.body["url"].as_str().unwrap().to_owned();
+    assert_eq!(app.delete(&format!("/v1/calendar-feeds/{feed_id}"), &owner.access).await.status, StatusCode::NO_CONTENT);
+
     let log = audit_actions(&app, &owner.access).await;
     let has = |action: &str, target: &str| log.iter().any(|(a, t, _)| a == action && t.as_deref() == Some(target));
+    // A calendar feed opens the bookings to whoever has its link: making and revoking one is
+    // logged (whose feed it is, never the link).
+    assert!(has("calendar_feed.created", &feed_id) && has("calendar_feed.revoked", &feed_id), "{log:?}");
+    let token = feed_url.rsplit('/').next().unwrap().trim_end_matches(".ics");
+    assert!(!serde_json::to_string(&log).unwrap().contains(token), "the audit log holds a feed's link");
     for action in ["conversation.resolved", "conversation.reopened"] {
         assert!(has(action, &conversation), "{action}: {log:?}");
     }

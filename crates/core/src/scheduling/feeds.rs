@@ -43,15 +43,15 @@ pub async fn create_feed(core: &Core, actor: &Actor, req: CreateCalendarFeed) ->
     if req.staff_id.as_deref() != Some(actor.staff_id.as_str()) {
         actor.require(Permission::ManageStaff)?;
     }
-    let mut conn = core.db.writer().acquire().await?;
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
     if let Some(staff_id) = &req.staff_id {
-        if crate::accounts::staff::load(&mut conn, &actor.business_id, staff_id).await?.is_none() {
+        if crate::accounts::staff::load(tx.conn(), &actor.business_id, staff_id).await?.is_none() {
             return Err(BookingError::UnknownStaff.into());
         }
     }
     let token = crate::accounts::random_token();
-    let id = core.db.new_id::<String>();
-    let now = core.db.now_ms();
+    let id: String = tx.new_id();
+    let now = tx.now_ms();
     sqlx::query("INSERT INTO calendar_feeds (id, business_id, staff_id, token_hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&id)
         .bind(&actor.business_id)
@@ -59,8 +59,11 @@ pub async fn create_feed(core: &Core, actor: &Actor, req: CreateCalendarFeed) ->
         .bind(token_hash(&token))
         .bind(&actor.staff_id)
         .bind(now)
-        .execute(&mut *conn)
+        .execute(tx.conn())
         .await?;
+    // Who can read whose bookings from outside: the feed and whose it is, never its link.
+    tx.audit(Some(&actor.staff_id), "calendar_feed.created", Some(("calendar_feed", &id)), serde_json::json!({"staff_id": req.staff_id})).await?;
+    tx.commit_even_if_unchanged().await?;
     let url = format!("{}/calendar/{token}.ics", core.config.public_url.trim_end_matches('/'));
     Ok(CreatedCalendarFeed { feed: CalendarFeed { id: id.into(), staff_id: req.staff_id, created_at: rfc3339(now) }, url })
 }
@@ -68,20 +71,24 @@ pub async fn create_feed(core: &Core, actor: &Actor, req: CreateCalendarFeed) ->
 /// Revokes a feed: its URL stops working at once.
 pub async fn revoke_feed(core: &Core, actor: &Actor, id: &str) -> Result<(), Error> {
     let all = role_allows(actor.role, Permission::ManageStaff);
+    let mut tx = core.db.begin_business(&actor.business_id).await?;
+    let now = tx.now_ms();
     let revoked = sqlx::query(
         "UPDATE calendar_feeds SET revoked_at = $1 WHERE id = $2 AND business_id = $3 AND revoked_at IS NULL AND ($4 = 1 OR created_by = $5)",
     )
-    .bind(core.db.now_ms())
+    .bind(now)
     .bind(id)
     .bind(&actor.business_id)
     .bind(i64::from(all))
     .bind(&actor.staff_id)
-    .execute(core.db.writer())
+    .execute(tx.conn())
     .await?
     .rows_affected();
     if revoked == 0 {
         return Err(Error::NotFound("calendar feed"));
     }
+    tx.audit(Some(&actor.staff_id), "calendar_feed.revoked", Some(("calendar_feed", id)), serde_json::json!({})).await?;
+    tx.commit_even_if_unchanged().await?;
     Ok(())
 }
 

@@ -200,6 +200,7 @@ pub async fn finish(core: &Core, actor: &Actor, staff_id: &str, req: FinishGoogl
     }
     tx.wake(Job::Calendar);
     let view = record(&mut tx, staff_id).await?.ok_or(CalendarError::NotConnected)?;
+    tx.audit(Some(&actor.staff_id), "calendar.connected", Some(("staff", staff_id)), serde_json::json!({"calendars": calendars.items.len()})).await?;
     tx.commit().await?;
     tracing::info!(staff_id, "Google Calendar connected");
     Ok(view)
@@ -390,6 +391,8 @@ pub async fn choose(core: &Core, actor: &Actor, staff_id: &str, req: ChooseCalen
     }
     tx.wake(Job::Calendar);
     let view = record(&mut tx, staff_id).await?.ok_or(CalendarError::NotConnected)?;
+    // Which calendars block the person is theirs to see in Settings; the log says that it changed.
+    tx.audit(Some(&actor.staff_id), "calendar.calendars_chosen", Some(("staff", staff_id)), serde_json::json!({"selected": view.calendars.iter().filter(|c| c.selected).count()})).await?;
     tx.commit().await?;
     Ok(view)
 }
