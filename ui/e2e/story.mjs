@@ -259,6 +259,22 @@ async function main() {
     await owner.getByRole("button", { name: "Disconnect" }).click();
     await owner.getByTestId("google-status").filter({ hasText: "Not connected" }).waitFor();
 
+    log("account: anyone connects their own Google Calendar; access revoked in Google shows \"Reconnect needed\" at once, and reconnecting clears it");
+    await page.getByTitle(/your account/).click();
+    const mine = page.getByRole("region", { name: "Your Google Calendar" }).getByTestId("google-person");
+    await mine.getByTestId("google-status").filter({ hasText: "Not connected" }).waitFor();
+    await mine.getByRole("button", { name: "Connect Google Calendar" }).click();
+    await mine.getByTestId("google-status").filter({ hasText: /^Connected$/ }).waitFor({ timeout: 20_000 });
+    const revoked = await fetch(`${google.control}/control/revoke`, { method: "POST" });
+    if (revoked.status !== 204) throw new Error(`the stand-in did not revoke: ${revoked.status}`);
+    await mine.getByTestId("google-status").filter({ hasText: "Reconnect needed" }).waitFor({ timeout: 20_000 });
+    await page.screenshot({ path: path.join(out, "12b-google-reconnect-needed.png") });
+    await mine.getByRole("button", { name: "Reconnect Google Calendar" }).click();
+    await mine.getByTestId("google-status").filter({ hasText: /^Connected$/ }).waitFor({ timeout: 20_000 });
+    await mine.getByRole("button", { name: "Disconnect" }).click();
+    await mine.getByTestId("google-status").filter({ hasText: "Not connected" }).waitFor();
+    await page.getByRole("button", { name: "Settings", exact: true }).click();
+
     log("settings: a calendar feed is created (its link shown once) and the audit log is filtered");
     await page.getByRole("button", { name: "Calendar feeds", exact: true }).click();
     await page.getByRole("button", { name: "Create feed" }).click();

@@ -1,5 +1,6 @@
 // The signed-in person's account: change the password, turn two-factor sign-in on (a QR code or
-// the secret, a code, then the recovery codes shown this once) or off, and for owners the
+// the secret, a code, then the recovery codes shown this once) or off, their own Google Calendar
+// (connect, choose calendars, reconnect, disconnect — whatever their role), and for owners the
 // business's "require two-factor for everyone" switch. All of it asks the service (online only);
 // turning two-factor off and the switch ask for the password or a code again first.
 import { useCallback, useEffect, useState, type FormEvent } from "react";
@@ -8,6 +9,7 @@ import type { AccountSecurity } from "./bindings/AccountSecurity";
 import type { Permission } from "./bindings/Permission";
 import type { SecuritySettings } from "./bindings/SecuritySettings";
 import type { TwoFactorEnrolment } from "./bindings/TwoFactorEnrolment";
+import { GooglePerson } from "./GoogleCalendarSettings";
 import { securityMessage } from "./privacy";
 import { mayRequireTwoFactor } from "./permissions";
 import { useSensitive } from "./Reauth";
@@ -18,7 +20,7 @@ function NoteLine({ note }: { note: Note }) {
   return note ? <p className={note.ok ? "ok-note" : "error"} role={note.ok ? "status" : "alert"}>{note.text}</p> : null;
 }
 
-export function Account({ permissions }: { permissions: readonly Permission[] }) {
+export function Account({ permissions, me, tasksVersion }: { permissions: readonly Permission[]; me: { id: string; name: string }; tasksVersion: number }) {
   const [security, setSecurity] = useState<AccountSecurity | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(() => {
@@ -33,6 +35,11 @@ export function Account({ permissions }: { permissions: readonly Permission[] })
       {error ? <p className="error">{error}</p> : null}
       <ChangePassword />
       {security ? <TwoFactor security={security} onChanged={load} /> : error ? null : <p className="muted">Loading…</p>}
+      <section aria-label="Your Google Calendar">
+        <h2>Your Google Calendar</h2>
+        <p className="muted">Your busy times in Google keep the assistant from booking you then, and your bookings appear in your Google Calendar.</p>
+        <GooglePerson person={me} version={tasksVersion} />
+      </section>
       {/* Requiring two-factor for everyone is the owners' (`manage_owners`), as the service rules. */}
       {mayRequireTwoFactor(permissions) ? <RequireTwoFactor /> : null}
     </main>

@@ -247,7 +247,7 @@ export function App() {
           ) : view === "reports" ? (
             <Reports directory={directory} onOpenConversation={openConversation} onOpenBooking={openBooking} />
           ) : view === "account" ? (
-            <Account permissions={session.permissions} />
+            <Account permissions={session.permissions} me={{ id: me, name: session.name ?? session.account.email }} tasksVersion={live.versions.tasks} />
           ) : (
             <Settings tasksVersion={live.versions.tasks} permissions={session.permissions} />
           )}

@@ -30,7 +30,7 @@ export function GoogleCalendarSettings({ tasksVersion }: { tasksVersion: number 
     <div className="settings-panel">
       <h2>Google Calendar</h2>
       <p className="muted">A connected person's busy times in Google block their availability, and their bookings appear in their Google Calendar.</p>
-      {staff.map((s) => <Person key={s.id} person={s} version={tasksVersion} />)}
+      {staff.map((s) => <GooglePerson key={s.id} person={s} version={tasksVersion} />)}
       <h3>Changes made in Google Calendar</h3>
       <CalendarTasks tasks={tasks} staffName={staffName} />
     </div>
@@ -38,8 +38,9 @@ export function GoogleCalendarSettings({ tasksVersion }: { tasksVersion: number 
 }
 
 /** One person's connection, read again when a connection syncs (a failed refresh shows
- * "Reconnect needed" at once). */
-function Person({ person, version }: { person: Staff; version: number }) {
+ * "Reconnect needed" at once). Settings shows everyone's; the Account screen shows the signed-in
+ * person's own, so anyone can connect their own calendar (the service allows yourself). */
+export function GooglePerson({ person, version }: { person: Pick<Staff, "id" | "name">; version: number }) {
   const [connection, setConnection] = useState<CalendarConnection | null | undefined>(undefined);
   // The calendars ticked here and not saved yet (`null`: as the connection has them), kept when
   // the connection is read again.

@@ -5,7 +5,9 @@
 //!
 //! A second address plays the person in Google Calendar: `POST /control/delete-first` deletes the
 //! earliest event Switchboard wrote into the primary calendar and answers `{"booking_id": …}`
-//! (404 when there is none).
+//! (404 when there is none). `POST /control/revoke` plays the person removing Switchboard's access
+//! in their Google account and then adding an event: the change notification makes the service
+//! call Google, which refuses the access token and then the refresh (`invalid_grant`).
 
 use std::sync::Arc;
 
@@ -28,11 +30,17 @@ async fn delete_first(State(google): State<Arc<GoogleStandIn>>) -> (StatusCode, 
     }
 }
 
+async fn revoke(State(google): State<Arc<GoogleStandIn>>) -> StatusCode {
+    google.revoke_refresh_tokens();
+    google.add_event(PRIMARY, "2031-01-15T10:00:00Z", "2031-01-15T11:00:00Z", json!({}));
+    StatusCode::NO_CONTENT
+}
+
 #[tokio::main]
 async fn main() {
     let google = Arc::new(GoogleStandIn::start().await);
     google.deliver_immediately(true);
-    let control = switchboard_testkit::serve(Router::new().route("/control/delete-first", post(delete_first)).with_state(google.clone())).await;
+    let control = switchboard_testkit::serve(Router::new().route("/control/delete-first", post(delete_first)).route("/control/revoke", post(revoke)).with_state(google.clone())).await;
     println!("SWITCHBOARD_GOOGLE_CLIENT_ID={CLIENT_ID}");
     println!("SWITCHBOARD_GOOGLE_CLIENT_SECRET={CLIENT_SECRET}");
     println!("SWITCHBOARD_GOOGLE_API_BASE={}/calendar/v3", google.base);

@@ -322,7 +322,7 @@ pub async fn access_token(core: &Core, staff_id: &str, force: bool) -> Result<St
 }
 
 pub const RECONNECT_MESSAGE: &str =
-    "Google no longer accepts this sign-in (it was revoked or has expired). Reconnect Google Calendar in Settings; until then, free times follow working hours only.";
+    "Google no longer accepts this sign-in (it was revoked or has expired). Reconnect Google Calendar to sync again.";
 
 /// The person must sign in again: the tokens are dropped, the channels forgotten (they cannot be
 /// stopped without a token; they expire on their own), and consoles are told.
