@@ -235,6 +235,18 @@ async fn outside_events_block_availability_and_deleting_frees((app, google): (Te
     google.delete_event(PRIMARY, &dentist);
     settle(&app, &google).await;
     assert!(free(&app, &owner, &service, &t1).await, "deleting the event frees its time");
+
+    // A long event (a week's holiday that began days ago) blocks every time it covers, found
+    // apart from the short ones (migration 0025); a two-day course exactly at the edge too.
+    let (holiday_day, course_day) = (at(&app, 24 * 10), at(&app, 24 * 20 + 47));
+    assert!(free(&app, &owner, &service, &holiday_day).await && free(&app, &owner, &service, &course_day).await);
+    google.add_event(PRIMARY, &at(&app, 24 * 5), &at(&app, 24 * 12), json!({"summary": "Holiday"}));
+    google.add_event(PRIMARY, &at(&app, 24 * 20), &at(&app, 24 * 22), json!({"summary": "Course"}));
+    settle(&app, &google).await;
+    assert!(!free(&app, &owner, &service, &holiday_day).await, "a week's holiday blocks its middle");
+    assert!(!free(&app, &owner, &service, &course_day).await, "a two-day course blocks its last hour");
+    let listed = app.get(&format!("/v1/availability?service_id={service}&from={}&to={}", holiday_day.replace('+', "%2B"), at(&app, 24 * 10 + 12).replace('+', "%2B")), &owner.access).await;
+    assert_eq!(listed.body["slots"].as_array().map(Vec::len), Some(0), "{listed:?}");
 }
 
 /// 50 simultaneous booking attempts into a time an outside event blocks: none succeeds.
