@@ -29,7 +29,12 @@ use crate::error::{CatalogError, Error, SendRefusal};
 use crate::store::{rfc3339, BusinessTx, Engine, StoreError};
 
 const MAX_ATTEMPTS: i64 = 10;
-/// Rows are claimed four at a time, so a lease covers four provider calls at their timeout.
+/// Provider calls in flight at once: the providers answer in tens to hundreds of milliseconds,
+/// so one at a time would cap a burst (100,000 reminders due in one minute) at a few a second.
+const IN_FLIGHT: usize = 16;
+/// Rows claimed per step: four waves of [`IN_FLIGHT`] calls, so a lease covers four provider
+/// calls at their timeout for every row (as when rows were claimed and sent four at a time).
+const CLAIM: i64 = 4 * IN_FLIGHT as i64;
 const LEASE_MS: i64 = 120_000;
 
 
@@ -281,6 +286,7 @@ struct Claimed {
     id: String,
     business_id: String,
     message_id: String,
+    channel: String,
     request: String,
     attempts: i64,
 }
@@ -305,7 +311,7 @@ async fn fail_interrupted(state: &Core) -> Result<(), StoreError> {
                 .await?
                 .rows_affected();
             if updated == 1 {
-                mark_message(&mut tx, &message_id, DeliveryStatus::Failed, None, Some(reason)).await?;
+                mark_message(&mut tx, &message_id, Some(DeliveryStatus::Failed), None, Some(reason)).await?;
             }
             tx.commit_even_if_unchanged().await?;
             Ok(())
@@ -321,12 +327,14 @@ async fn fail_interrupted(state: &Core) -> Result<(), StoreError> {
 async fn claim(state: &Core) -> Result<Vec<Claimed>, StoreError> {
     let now = state.db.now_ms();
     let pick = match state.db.engine() {
-        Engine::Postgres => "SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 4 FOR UPDATE SKIP LOCKED",
-        Engine::Sqlite => "SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 4",
+        Engine::Postgres => {
+            format!("SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT {CLAIM} FOR UPDATE SKIP LOCKED")
+        }
+        Engine::Sqlite => format!("SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT {CLAIM}"),
     };
     let rows = sqlx::query(&format!(
         "UPDATE outbox SET status = 'sending', lease_until = $2, attempts = attempts + 1, updated_at = $1 WHERE id IN ({pick}) \
-         RETURNING id, business_id, message_id, request, attempts"
+         RETURNING id, business_id, message_id, channel, request, attempts"
     ))
     .bind(now)
     .bind(now + LEASE_MS)
@@ -338,6 +346,7 @@ async fn claim(state: &Core) -> Result<Vec<Claimed>, StoreError> {
                 id: r.try_get("id")?,
                 business_id: r.try_get("business_id")?,
                 message_id: r.try_get("message_id")?,
+                channel: r.try_get("channel")?,
                 request: r.try_get("request")?,
                 attempts: r.try_get("attempts")?,
             })
@@ -345,20 +354,21 @@ async fn claim(state: &Core) -> Result<Vec<Claimed>, StoreError> {
         .collect()
 }
 
-/// Sets a message's delivery state (and provider id) and records the change.
+/// Sets a message's delivery state (and provider id) and records the change. `None`: sent — unless
+/// a status webhook already moved it further (delivered, read), which stays.
 async fn mark_message(
     tx: &mut BusinessTx,
     message_id: &str,
-    status: DeliveryStatus,
+    status: Option<DeliveryStatus>,
     provider_id: Option<&str>,
     error: Option<&str>,
 ) -> Result<(), Error> {
     let business_id = tx.business_id().to_owned();
     sqlx::query(
-        "UPDATE messages SET delivery_status = $1, provider_message_id = COALESCE($2, provider_message_id), error = $3, updated_at = $4 \
-         WHERE id = $5 AND business_id = $6",
+        "UPDATE messages SET delivery_status = COALESCE($1, CASE WHEN delivery_status = 'pending' THEN 'sent' ELSE delivery_status END), \
+         provider_message_id = COALESCE($2, provider_message_id), error = $3, updated_at = $4 WHERE id = $5 AND business_id = $6",
     )
-    .bind(status.as_str())
+    .bind(status.map(|s| s.as_str()))
     .bind(provider_id)
     .bind(error)
     .bind(tx.now_ms())
@@ -407,11 +417,38 @@ async fn attempt(state: &Core, row: &Claimed) -> Result<String, SendError> {
     }
 }
 
-async fn finish(state: &Core, row: &Claimed, outcome: Result<String, SendError>) -> Result<(), Error> {
-    let channel_kind: String = sqlx::query_scalar("SELECT channel FROM outbox WHERE id = $1").bind(&row.id).fetch_one(state.db.reader()).await?;
-    let kind = Channel::parse(&channel_kind).and_then(channels::kind_of).unwrap_or(twilio::KIND);
-    let mut tx = state.db.begin_business(&row.business_id).await?;
+/// Records the outcomes of one business's attempts in one transaction (one commit for the lot,
+/// not one per message).
+async fn finish(state: &Core, business_id: &str, rows: &[(&Claimed, Result<String, SendError>)]) -> Result<(), Error> {
+    let mut tx = state.db.begin_business(business_id).await?;
+    // The channel's health after these sends: once per channel and outcome, not per message (the
+    // same clock reading, so the result is the same).
+    let mut health: Vec<(&'static str, bool)> = Vec::new();
+    for (row, outcome) in rows {
+        record(state, &mut tx, row, outcome, &mut health).await?;
+    }
+    tx.commit_even_if_unchanged().await?;
+    Ok(())
+}
+
+/// What one attempt came to: sent (with the provider's id), queued again with backoff, or failed
+/// with the reason in plain words.
+async fn record(
+    state: &Core,
+    tx: &mut BusinessTx,
+    row: &Claimed,
+    outcome: &Result<String, SendError>,
+    health: &mut Vec<(&'static str, bool)>,
+) -> Result<(), Error> {
+    let kind = Channel::parse(&row.channel).and_then(channels::kind_of).unwrap_or(twilio::KIND);
     let now = tx.now_ms();
+    // `false`: this transaction already recorded the same health for the channel.
+    let mut healthy = |ok: bool| {
+        let changed = !health.contains(&(kind, ok));
+        health.retain(|(k, _)| *k != kind);
+        health.push((kind, ok));
+        changed
+    };
     match outcome {
         Ok(provider_id) => {
             sqlx::query("UPDATE outbox SET status = 'sent', lease_until = NULL, last_error = NULL, updated_at = $1 WHERE id = $2")
@@ -420,26 +457,27 @@ async fn finish(state: &Core, row: &Claimed, outcome: Result<String, SendError>)
                 .execute(tx.conn())
                 .await?;
             // A status webhook may already have moved it further; only move forward.
-            let current: String = sqlx::query_scalar("SELECT delivery_status FROM messages WHERE id = $1").bind(&row.message_id).fetch_one(tx.conn()).await?;
-            let status = if current == "pending" { DeliveryStatus::Sent } else { DeliveryStatus::parse(&current).unwrap_or(DeliveryStatus::Sent) };
-            mark_message(&mut tx, &row.message_id, status, Some(&provider_id), None).await?;
-            channels::record_health(tx.conn(), now, &row.business_id, kind, None).await?;
+            mark_message(tx, &row.message_id, None, Some(provider_id), None).await?;
+            if healthy(true) {
+                channels::record_health(tx.conn(), now, &row.business_id, kind, None).await?;
+            }
         }
         Err(SendError::Retryable(why)) if row.attempts < MAX_ATTEMPTS => {
             let next = now + crate::workers::backoff_ms(row.attempts, state.config.outbox_retry_base_ms, 5 * 60_000);
             sqlx::query("UPDATE outbox SET status = 'queued', lease_until = NULL, last_error = $1, next_attempt_at = $2, updated_at = $3 WHERE id = $4")
-                .bind(&why)
+                .bind(why)
                 .bind(next)
                 .bind(now)
                 .bind(&row.id)
                 .execute(tx.conn())
                 .await?;
-            channels::record_health(tx.conn(), now, &row.business_id, kind, Some(&why)).await?;
+            healthy(false);
+            channels::record_health(tx.conn(), now, &row.business_id, kind, Some(why)).await?;
             tracing::warn!(outbox = %row.id, attempt = row.attempts, reason = %why, "send failed; will retry");
         }
         Err(error) => {
             let (reason, channel_problem) = match error {
-                SendError::Permanent { reason, channel } => (reason, channel),
+                SendError::Permanent { reason, channel } => (reason.clone(), *channel),
                 SendError::Retryable(why) => (format!("The provider kept failing ({why}); it was not sent after {} tries.", row.attempts), false),
             };
             sqlx::query("UPDATE outbox SET status = 'failed', lease_until = NULL, last_error = $1, updated_at = $2 WHERE id = $3")
@@ -448,26 +486,41 @@ async fn finish(state: &Core, row: &Claimed, outcome: Result<String, SendError>)
                 .bind(&row.id)
                 .execute(tx.conn())
                 .await?;
-            mark_message(&mut tx, &row.message_id, DeliveryStatus::Failed, None, Some(&reason)).await?;
+            mark_message(tx, &row.message_id, Some(DeliveryStatus::Failed), None, Some(&reason)).await?;
             if channel_problem {
+                healthy(false);
                 channels::record_health(tx.conn(), now, &row.business_id, kind, Some(&reason)).await?;
             }
             tx.audit(None, "message.failed", Some(("message", &row.message_id)), json!({"reason": reason})).await?;
         }
     }
-    tx.commit_even_if_unchanged().await?;
     Ok(())
 }
 
-/// Sends what is due; returns how many rows were attempted.
+/// Sends what is due; returns how many rows were attempted. [`IN_FLIGHT`] provider calls run at
+/// once; the outcomes are then recorded with one transaction per business — or, if that
+/// fails, one per row, so one bad row does not undo the others' records.
 pub async fn send_due(state: &Core) -> Result<usize, StoreError> {
     fail_interrupted(state).await?;
     let claimed = claim(state).await?;
-    for row in &claimed {
-        let outcome = attempt(state, row).await;
-        if let Err(e) = finish(state, row, outcome).await {
-            // The row stays `sending`; when its lease runs out it is failed as interrupted.
-            tracing::error!(error = %e, outbox = %row.id, "could not record a send");
+    let mut outcomes: Vec<(&Claimed, Result<String, SendError>)> = Vec::with_capacity(claimed.len());
+    for wave in claimed.chunks(IN_FLIGHT) {
+        let attempts: Vec<_> = wave.iter().map(|row| attempt(state, row)).collect();
+        outcomes.extend(wave.iter().zip(futures_util::future::join_all(attempts).await));
+    }
+    let mut by_business: std::collections::BTreeMap<&str, Vec<(&Claimed, Result<String, SendError>)>> = Default::default();
+    for (row, outcome) in outcomes {
+        by_business.entry(row.business_id.as_str()).or_default().push((row, outcome));
+    }
+    for (business_id, rows) in by_business {
+        if let Err(e) = finish(state, business_id, &rows).await {
+            tracing::warn!(error = %e, business = %business_id, "could not record a batch of sends; recording them one by one");
+            for (row, outcome) in rows {
+                if let Err(e) = finish(state, business_id, &[(row, outcome)]).await {
+                    // The row stays `sending`; when its lease runs out it is failed as interrupted.
+                    tracing::error!(error = %e, outbox = %row.id, "could not record a send");
+                }
+            }
         }
     }
     Ok(claimed.len())

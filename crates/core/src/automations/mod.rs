@@ -551,18 +551,43 @@ pub async fn run_due(core: &Core) -> Result<usize, Error> {
     let mut done = 0;
     for (business_id, ids) in by_business {
         let mut tx = core.db.begin_business(&business_id).await?;
-        let settings = load_settings(tx.conn(), &business_id).await?;
+        let batch = Batch::load(&mut tx).await?;
         for id in ids {
-            done += usize::from(send_one(&mut tx, &id, &settings).await?);
+            done += usize::from(send_one(&mut tx, &id, &batch).await?);
         }
         tx.commit_even_if_unchanged().await?;
     }
     Ok(done)
 }
 
+/// What every due run of one business reads, read once per step inside its transaction (which
+/// holds the business's lock, so none of it can change meanwhile).
+struct Batch {
+    settings: AutomationSettings,
+    /// The business's name and time zone.
+    place: (String, TimeZone),
+    /// The kinds of channel it has connected.
+    kinds: Vec<String>,
+}
+
+impl Batch {
+    async fn load(tx: &mut BusinessTx) -> Result<Batch, Error> {
+        let business_id = tx.business_id().to_owned();
+        let settings = load_settings(tx.conn(), &business_id).await?;
+        let place = texts::business(tx.conn(), &business_id).await?;
+        let kinds = connected_kinds(tx).await?;
+        Ok(Batch { settings, place, kinds })
+    }
+}
+
+async fn connected_kinds(tx: &mut BusinessTx) -> Result<Vec<String>, Error> {
+    let business_id = tx.business_id().to_owned();
+    Ok(sqlx::query_scalar("SELECT kind FROM channels WHERE business_id = $1").bind(&business_id).fetch_all(tx.conn()).await?)
+}
+
 /// Handles one due run inside the business's transaction (which serialises it with every other
 /// instance's): `false` if it was not planned any more.
-async fn send_one(tx: &mut BusinessTx, id: &str, settings: &AutomationSettings) -> Result<bool, Error> {
+async fn send_one(tx: &mut BusinessTx, id: &str, batch: &Batch) -> Result<bool, Error> {
     let business_id = tx.business_id().to_owned();
     let row = sqlx::query("SELECT id, kind, rule, booking_id, customer_id, conversation_id, created_at FROM automation_runs WHERE id = $1 AND status = 'planned'")
         .bind(id)
@@ -580,10 +605,10 @@ async fn send_one(tx: &mut BusinessTx, id: &str, settings: &AutomationSettings) 
         created_at: row.try_get("created_at")?,
     };
     let customer = crate::customers::load_any(tx.conn(), &business_id, &run.customer_id).await?.ok_or(Error::NotFound("customer"))?;
-    let outcome = prepare(tx, &run, &customer, settings).await?;
+    let outcome = prepare(tx, &run, &customer, batch).await?;
     match outcome {
         Prepared::Send { text, template, vars, preferred } => {
-            match deliver(tx, &customer, &run.rule, preferred.as_deref(), &vars, &text, template.as_ref()).await? {
+            match deliver(tx, &batch.kinds, &customer, &run.rule, preferred.as_deref(), &vars, &text, template.as_ref()).await? {
                 Ok((conversation_id, message_id)) => {
                     finish(tx, &run.id, AutomationStatus::Sent, None, Some(&message_id), Some(&conversation_id)).await?;
                     tx.audit(None, "automation.sent", Some(("message", &message_id)), json!({"rule": run.rule, "run": run.id, "booking_id": run.booking_id}))
@@ -612,8 +637,9 @@ enum Prepared {
 }
 
 /// What a due run should say, or why it ends unsent.
-async fn prepare(tx: &mut BusinessTx, run: &DueRun, customer: &Customer, settings: &AutomationSettings) -> Result<Prepared, Error> {
+async fn prepare(tx: &mut BusinessTx, run: &DueRun, customer: &Customer, batch: &Batch) -> Result<Prepared, Error> {
     let business_id = tx.business_id().to_owned();
+    let settings = &batch.settings;
     let now = tx.now_ms();
     let t = &settings.texts;
     let w = &settings.whatsapp_templates;
@@ -630,8 +656,8 @@ async fn prepare(tx: &mut BusinessTx, run: &DueRun, customer: &Customer, setting
         None => None,
     };
     let vars = match &booking {
-        Some(b) => texts::for_booking(tx.conn(), &business_id, b).await?,
-        None => texts::for_customer(tx.conn(), &business_id, customer).await?,
+        Some(b) => texts::of_booking(tx.conn(), &batch.place, b, Some(customer)).await?,
+        None => texts::of_customer(&batch.place.0, customer),
     };
     let (text, template) = match (run.kind, &booking) {
         (AutomationKind::Confirmation, Some(b)) => {
@@ -698,9 +724,8 @@ async fn finish(
 /// The conversation an automated message goes into: the one the customer uses (last written
 /// in) on a connected channel, else a new one — SMS to their number (a caller, or a customer
 /// staff booked by phone), else WhatsApp. `Err` says in plain words why none can be used.
-async fn reach(tx: &mut BusinessTx, customer: &Customer, preferred: Option<&str>) -> Result<Result<protocol::Conversation, String>, Error> {
+async fn reach(tx: &mut BusinessTx, kinds: &[String], customer: &Customer, preferred: Option<&str>) -> Result<Result<protocol::Conversation, String>, Error> {
     let business_id = tx.business_id().to_owned();
-    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM channels WHERE business_id = $1").bind(&business_id).fetch_all(tx.conn()).await?;
     let connected = |c: Channel| crate::channels::kind_of(c).is_some_and(|k| kinds.iter().any(|x| x == k));
     if let Some(id) = preferred.filter(|p| *p != "text_back") {
         if let Some(c) = crate::conversations::load(tx.conn(), &business_id, id).await? {
@@ -741,6 +766,7 @@ async fn reach(tx: &mut BusinessTx, customer: &Customer, preferred: Option<&str>
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn deliver(
     tx: &mut BusinessTx,
+    kinds: &[String],
     customer: &Customer,
     rule: &str,
     preferred: Option<&str>,
@@ -748,13 +774,14 @@ pub(crate) async fn deliver(
     text: &str,
     template: Option<&TemplateMapping>,
 ) -> Result<Result<(String, String), String>, Error> {
-    let conversation = match reach(tx, customer, preferred).await? {
+    let conversation = match reach(tx, kinds, customer, preferred).await? {
         Ok(c) => c,
         Err(reason) => return Ok(Err(reason)),
     };
     let body = vars.fill(text);
     let whatsapp = matches!(conversation.channel, Channel::Whatsapp | Channel::TwilioWhatsapp);
-    let window_open = {
+    // (Only WhatsApp has the window.)
+    let window_open = whatsapp && {
         let last: Option<i64> = sqlx::query_scalar("SELECT last_inbound_at FROM conversations WHERE id = $1").bind(conversation.id.as_str()).fetch_one(tx.conn()).await?;
         last.is_some_and(|at| tx.now_ms() - at <= WINDOW_MS)
     };

@@ -70,7 +70,8 @@ pub fn check(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-async fn business(conn: &mut AnyConnection, business_id: &str) -> Result<(String, TimeZone), Error> {
+/// The business's name and time zone, as the texts use them.
+pub(crate) async fn business(conn: &mut AnyConnection, business_id: &str) -> Result<(String, TimeZone), Error> {
     let b = crate::accounts::business::load(conn, business_id).await?;
     Ok((b.name, TimeZone::get(&b.timezone).map_err(Error::internal)?))
 }
@@ -82,19 +83,29 @@ fn first_name(customer: &Customer) -> String {
 /// For a customer (no booking).
 pub async fn for_customer(conn: &mut AnyConnection, business_id: &str, customer: &Customer) -> Result<Vars, Error> {
     let (business_name, _) = business(conn, business_id).await?;
-    Ok(Vars { customer_name: first_name(customer), business_name, ..Vars::default() })
+    Ok(of_customer(&business_name, customer))
+}
+
+/// For a customer of the business named `business_name`.
+pub(crate) fn of_customer(business_name: &str, customer: &Customer) -> Vars {
+    Vars { customer_name: first_name(customer), business_name: business_name.to_owned(), ..Vars::default() }
 }
 
 /// For a booking: its local date and time in the business's zone.
 pub async fn for_booking(conn: &mut AnyConnection, business_id: &str, booking: &Booking) -> Result<Vars, Error> {
-    let (business_name, tz) = business(conn, business_id).await?;
+    let place = business(conn, business_id).await?;
     let customer = crate::customers::load_any(conn, business_id, booking.customer_id.as_str()).await?;
+    of_booking(conn, &place, booking, customer.as_ref()).await
+}
+
+/// For a booking of the business `(name, zone)` and its customer (already loaded).
+pub(crate) async fn of_booking(conn: &mut AnyConnection, (business_name, tz): &(String, TimeZone), booking: &Booking, customer: Option<&Customer>) -> Result<Vars, Error> {
     let service: Option<String> = sqlx::query_scalar("SELECT name FROM services WHERE id = $1").bind(booking.service_id.as_str()).fetch_optional(&mut *conn).await?;
     let staff: Option<String> = sqlx::query_scalar("SELECT name FROM staff WHERE id = $1").bind(booking.staff_id.as_str()).fetch_optional(&mut *conn).await?;
-    let local = booking.start.as_jiff().to_zoned(tz);
+    let local = booking.start.as_jiff().to_zoned(tz.clone());
     Ok(Vars {
-        customer_name: customer.as_ref().map(first_name).unwrap_or_default(),
-        business_name,
+        customer_name: customer.map(first_name).unwrap_or_default(),
+        business_name: business_name.clone(),
         service: service.unwrap_or_else(|| "appointment".into()),
         staff: staff.unwrap_or_default(),
         date: local.strftime("%A %-d %B").to_string(),
