@@ -129,6 +129,20 @@ pub async fn load_any(conn: &mut AnyConnection, business_id: &str, id: &str) -> 
     fetch(conn, business_id, id, "").await
 }
 
+/// As [`load_any`], for several customers in one query (at most a few hundred ids).
+pub(crate) async fn load_many(conn: &mut AnyConnection, business_id: &str, ids: &[&str]) -> Result<Vec<Customer>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = (2..ids.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let sql = format!("SELECT {COLUMNS} FROM customers WHERE business_id = $1 AND id IN ({list})");
+    let mut query = sqlx::query(&sql).bind(business_id);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(conn).await?.iter().map(from_row).collect()
+}
+
 async fn fetch(conn: &mut AnyConnection, business_id: &str, id: &str, extra: &str) -> Result<Option<Customer>, StoreError> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1 AND business_id = $2{extra}"))
         .bind(id)

@@ -551,32 +551,78 @@ pub async fn run_due(core: &Core) -> Result<usize, Error> {
     let mut done = 0;
     for (business_id, ids) in by_business {
         let mut tx = core.db.begin_business(&business_id).await?;
-        let batch = Batch::load(&mut tx).await?;
+        let mut batch = Batch::load(&mut tx, &ids).await?;
         for id in ids {
-            done += usize::from(send_one(&mut tx, &id, &batch).await?);
+            done += usize::from(send_one(&mut tx, &id, &mut batch).await?);
         }
         tx.commit_even_if_unchanged().await?;
     }
     Ok(done)
 }
 
-/// What every due run of one business reads, read once per step inside its transaction (which
-/// holds the business's lock, so none of it can change meanwhile).
+/// What the due runs of one business read, read once per step inside its transaction (which
+/// holds the business's lock, and sending a run changes none of it): a few queries for the
+/// batch instead of several per run.
 struct Batch {
     settings: AutomationSettings,
     /// The business's name and time zone.
     place: (String, TimeZone),
     /// The kinds of channel it has connected.
     kinds: Vec<String>,
+    /// The runs' customers and bookings, by id.
+    customers: std::collections::HashMap<String, Customer>,
+    bookings: std::collections::HashMap<String, Booking>,
+    /// Names of services and staff members, by table and id, as they are asked for.
+    names: std::collections::HashMap<(&'static str, String), Option<String>>,
 }
 
 impl Batch {
-    async fn load(tx: &mut BusinessTx) -> Result<Batch, Error> {
+    async fn load(tx: &mut BusinessTx, run_ids: &[String]) -> Result<Batch, Error> {
+        use crate::store::Record;
         let business_id = tx.business_id().to_owned();
         let settings = load_settings(tx.conn(), &business_id).await?;
         let place = texts::business(tx.conn(), &business_id).await?;
         let kinds = connected_kinds(tx).await?;
-        Ok(Batch { settings, place, kinds })
+        let list = |n: usize| (2..n + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let sql = format!("SELECT customer_id, booking_id FROM automation_runs WHERE business_id = $1 AND id IN ({})", list(run_ids.len()));
+        let mut query = sqlx::query(&sql).bind(&business_id);
+        for id in run_ids {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(tx.conn()).await?;
+        let mut customer_ids = std::collections::BTreeSet::new();
+        let mut booking_ids = std::collections::BTreeSet::new();
+        for row in &rows {
+            customer_ids.insert(row.try_get::<String, _>("customer_id")?);
+            if let Some(id) = row.try_get::<Option<String>, _>("booking_id")? {
+                booking_ids.insert(id);
+            }
+        }
+        let customer_ids: Vec<&str> = customer_ids.iter().map(String::as_str).collect();
+        let customers = crate::customers::load_many(tx.conn(), &business_id, &customer_ids).await?.into_iter().map(|c| (c.id.to_string(), c)).collect();
+        let mut bookings = std::collections::HashMap::new();
+        if !booking_ids.is_empty() {
+            let sql = format!("SELECT {} FROM {} WHERE b.business_id = $1 AND b.id IN ({})", Booking::COLUMNS, Booking::TABLE, list(booking_ids.len()));
+            let mut query = sqlx::query(&sql).bind(&business_id);
+            for id in &booking_ids {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(tx.conn()).await? {
+                let booking = Booking::from_row(&row)?;
+                bookings.insert(booking.id.to_string(), booking);
+            }
+        }
+        Ok(Batch { settings, place, kinds, customers, bookings, names: Default::default() })
+    }
+
+    /// The name of a service or staff member (`table`).
+    async fn name(&mut self, tx: &mut BusinessTx, table: &'static str, id: &str) -> Result<Option<String>, Error> {
+        if let Some(name) = self.names.get(&(table, id.to_owned())) {
+            return Ok(name.clone());
+        }
+        let name = texts::name_of(tx.conn(), table, id).await?;
+        self.names.insert((table, id.to_owned()), name.clone());
+        Ok(name)
     }
 }
 
@@ -587,7 +633,7 @@ async fn connected_kinds(tx: &mut BusinessTx) -> Result<Vec<String>, Error> {
 
 /// Handles one due run inside the business's transaction (which serialises it with every other
 /// instance's): `false` if it was not planned any more.
-async fn send_one(tx: &mut BusinessTx, id: &str, batch: &Batch) -> Result<bool, Error> {
+async fn send_one(tx: &mut BusinessTx, id: &str, batch: &mut Batch) -> Result<bool, Error> {
     let business_id = tx.business_id().to_owned();
     let row = sqlx::query("SELECT id, kind, rule, booking_id, customer_id, conversation_id, created_at FROM automation_runs WHERE id = $1 AND status = 'planned'")
         .bind(id)
@@ -604,7 +650,10 @@ async fn send_one(tx: &mut BusinessTx, id: &str, batch: &Batch) -> Result<bool, 
         conversation_id: row.try_get("conversation_id")?,
         created_at: row.try_get("created_at")?,
     };
-    let customer = crate::customers::load_any(tx.conn(), &business_id, &run.customer_id).await?.ok_or(Error::NotFound("customer"))?;
+    let customer = match batch.customers.get(&run.customer_id) {
+        Some(c) => c.clone(),
+        None => crate::customers::load_any(tx.conn(), &business_id, &run.customer_id).await?.ok_or(Error::NotFound("customer"))?,
+    };
     let outcome = prepare(tx, &run, &customer, batch).await?;
     match outcome {
         Prepared::Send { text, template, vars, preferred } => {
@@ -637,12 +686,9 @@ enum Prepared {
 }
 
 /// What a due run should say, or why it ends unsent.
-async fn prepare(tx: &mut BusinessTx, run: &DueRun, customer: &Customer, batch: &Batch) -> Result<Prepared, Error> {
+async fn prepare(tx: &mut BusinessTx, run: &DueRun, customer: &Customer, batch: &mut Batch) -> Result<Prepared, Error> {
     let business_id = tx.business_id().to_owned();
-    let settings = &batch.settings;
     let now = tx.now_ms();
-    let t = &settings.texts;
-    let w = &settings.whatsapp_templates;
     if run.kind == AutomationKind::FollowUp {
         if let Some(why) = follow_up_stopped(tx, run, customer).await? {
             return Ok(Prepared::End(AutomationStatus::Stopped, why.into()));
@@ -652,13 +698,22 @@ async fn prepare(tx: &mut BusinessTx, run: &DueRun, customer: &Customer, batch: 
         return Ok(Prepared::End(AutomationStatus::Skipped, "The customer opted out (STOP); no automated message is sent on any channel.".into()));
     }
     let booking = match &run.booking_id {
-        Some(id) => Some(crate::scheduling::bookings::load(tx.conn(), &business_id, id).await?.ok_or(Error::NotFound("booking"))?),
+        Some(id) => match batch.bookings.get(id) {
+            Some(b) => Some(b.clone()),
+            None => Some(crate::scheduling::bookings::load(tx.conn(), &business_id, id).await?.ok_or(Error::NotFound("booking"))?),
+        },
         None => None,
     };
     let vars = match &booking {
-        Some(b) => texts::of_booking(tx.conn(), &batch.place, b, Some(customer)).await?,
+        Some(b) => {
+            let service = batch.name(tx, "services", b.service_id.as_str()).await?;
+            let staff = batch.name(tx, "staff", b.staff_id.as_str()).await?;
+            texts::booking_vars(&batch.place, b, Some(customer), service, staff)
+        }
         None => texts::of_customer(&batch.place.0, customer),
     };
+    let t = &batch.settings.texts;
+    let w = &batch.settings.whatsapp_templates;
     let (text, template) = match (run.kind, &booking) {
         (AutomationKind::Confirmation, Some(b)) => {
             let text = match run.rule.as_str() {

@@ -99,18 +99,34 @@ pub async fn for_booking(conn: &mut AnyConnection, business_id: &str, booking: &
 }
 
 /// For a booking of the business `(name, zone)` and its customer (already loaded).
-pub(crate) async fn of_booking(conn: &mut AnyConnection, (business_name, tz): &(String, TimeZone), booking: &Booking, customer: Option<&Customer>) -> Result<Vars, Error> {
-    let service: Option<String> = sqlx::query_scalar("SELECT name FROM services WHERE id = $1").bind(booking.service_id.as_str()).fetch_optional(&mut *conn).await?;
-    let staff: Option<String> = sqlx::query_scalar("SELECT name FROM staff WHERE id = $1").bind(booking.staff_id.as_str()).fetch_optional(&mut *conn).await?;
+pub(crate) async fn of_booking(conn: &mut AnyConnection, place: &(String, TimeZone), booking: &Booking, customer: Option<&Customer>) -> Result<Vars, Error> {
+    let service = name_of(conn, "services", booking.service_id.as_str()).await?;
+    let staff = name_of(conn, "staff", booking.staff_id.as_str()).await?;
+    Ok(booking_vars(place, booking, customer, service, staff))
+}
+
+/// The name of a service or a staff member (`table`).
+pub(crate) async fn name_of(conn: &mut AnyConnection, table: &'static str, id: &str) -> Result<Option<String>, Error> {
+    Ok(sqlx::query_scalar(&format!("SELECT name FROM {table} WHERE id = $1")).bind(id).fetch_optional(&mut *conn).await?)
+}
+
+/// For a booking, with the names of its service and staff member.
+pub(crate) fn booking_vars(
+    (business_name, tz): &(String, TimeZone),
+    booking: &Booking,
+    customer: Option<&Customer>,
+    service: Option<String>,
+    staff: Option<String>,
+) -> Vars {
     let local = booking.start.as_jiff().to_zoned(tz.clone());
-    Ok(Vars {
+    Vars {
         customer_name: customer.map(first_name).unwrap_or_default(),
         business_name: business_name.clone(),
         service: service.unwrap_or_else(|| "appointment".into()),
         staff: staff.unwrap_or_default(),
         date: local.strftime("%A %-d %B").to_string(),
         time: local.strftime("%H:%M").to_string(),
-    })
+    }
 }
 
 #[cfg(test)]
