@@ -94,7 +94,7 @@ async fn run(engine: Engine, total: i64) {
     let started = Instant::now();
     let mut created = Vec::with_capacity(total as usize);
     for business in &businesses {
-        created.extend(plan_created(&app, &business.owner.business_id, "bk-").await);
+        created.extend(plan_all(&app, &business.owner.business_id, "bk-", None).await);
     }
     eprintln!("{name}: reminders of {} bookings planned in {:.1?}", created.len(), started.elapsed());
     let due: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM automation_runs WHERE status = 'planned' AND due_at = $1")
@@ -175,11 +175,11 @@ async fn run(engine: Engine, total: i64) {
     let patched = app.patch("/v1/automations", &first.owner.access, json!({"confirmations": true})).await;
     assert_eq!(patched.status, StatusCode::OK, "{patched:?}");
     seed_bookings(&app, 0, first, per, "bk2-", ms(STARTS_AT) + 7 * DAY_MS).await;
-    let mut created = plan_created(&app, &first.owner.business_id, "bk2-").await;
+    let mut created = plan_all(&app, &first.owner.business_id, "bk2-", None).await;
     report(name, &format!("planner, booking created ({} calls)", created.len()), &mut created);
-    let mut moved = change_all(&app, &first.owner.business_id, "bk2-", "start_at = start_at + 86400000, end_at = end_at + 86400000, block_start = block_start + 86400000, block_end = block_end + 86400000").await;
+    let mut moved = plan_all(&app, &first.owner.business_id, "bk2-", Some("start_at = start_at + 86400000, end_at = end_at + 86400000, block_start = block_start + 86400000, block_end = block_end + 86400000")).await;
     report(name, &format!("planner, booking moved a day ({} calls)", moved.len()), &mut moved);
-    let mut cancelled = change_all(&app, &first.owner.business_id, "bk2-", "status = 'cancelled'").await;
+    let mut cancelled = plan_all(&app, &first.owner.business_id, "bk2-", Some("status = 'cancelled'")).await;
     report(name, &format!("planner, booking cancelled ({} calls)", cancelled.len()), &mut cancelled);
     let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM automation_runs WHERE business_id = $1 AND booking_id LIKE 'bk2-%' AND kind = 'reminder'")
         .bind(&first.owner.business_id)
@@ -260,41 +260,30 @@ async fn booking_ids(app: &TestApp, business_id: &str, prefix: &str) -> Vec<Stri
         .unwrap()
 }
 
-/// Plans the business's bookings `{prefix}…` as created ones; the time of each planner call.
-async fn plan_created(app: &TestApp, business_id: &str, prefix: &str) -> Vec<Duration> {
+/// Plans the business's bookings `{prefix}…` as created ones (`change` is `None`), or changes
+/// each (`change`: SQL for `SET`, with a new version) as the booking rules would have and plans
+/// that change; the time of each planner call.
+async fn plan_all(app: &TestApp, business_id: &str, prefix: &str, change: Option<&str>) -> Vec<Duration> {
     let ids = booking_ids(app, business_id, prefix).await;
     let mut samples = Vec::with_capacity(ids.len());
     for group in ids.chunks(PLAN_PER_TX) {
         let mut tx = app.db.begin_business(business_id).await.unwrap();
         for id in group {
             let booking = bookings::load(tx.conn(), business_id, id).await.unwrap().expect("the booking");
+            let (before, after) = match change {
+                None => (None, booking),
+                Some(set) => {
+                    sqlx::query(&format!("UPDATE bookings SET {set}, version = version + 1, updated_at = $1 WHERE id = $2"))
+                        .bind(app.now_ms())
+                        .bind(id)
+                        .execute(tx.conn())
+                        .await
+                        .unwrap();
+                    (Some(booking), bookings::load(tx.conn(), business_id, id).await.unwrap().expect("the booking"))
+                }
+            };
             let started = Instant::now();
-            switchboard_core::automations::booking_changed(&mut tx, None, &booking).await.unwrap();
-            samples.push(started.elapsed());
-        }
-        tx.commit_even_if_unchanged().await.unwrap();
-    }
-    samples
-}
-
-/// Changes each of the business's bookings `{prefix}…` (`set`, SQL, and a new version) as the
-/// booking rules would have, then times the planner call that follows the change.
-async fn change_all(app: &TestApp, business_id: &str, prefix: &str, set: &str) -> Vec<Duration> {
-    let ids = booking_ids(app, business_id, prefix).await;
-    let mut samples = Vec::with_capacity(ids.len());
-    for group in ids.chunks(PLAN_PER_TX) {
-        let mut tx = app.db.begin_business(business_id).await.unwrap();
-        for id in group {
-            let before = bookings::load(tx.conn(), business_id, id).await.unwrap().expect("the booking");
-            sqlx::query(&format!("UPDATE bookings SET {set}, version = version + 1, updated_at = $1 WHERE id = $2"))
-                .bind(app.now_ms())
-                .bind(id)
-                .execute(tx.conn())
-                .await
-                .unwrap();
-            let after = bookings::load(tx.conn(), business_id, id).await.unwrap().expect("the booking");
-            let started = Instant::now();
-            switchboard_core::automations::booking_changed(&mut tx, Some(&before), &after).await.unwrap();
+            switchboard_core::automations::booking_changed(&mut tx, before.as_ref(), &after).await.unwrap();
             samples.push(started.elapsed());
         }
         tx.commit_even_if_unchanged().await.unwrap();
