@@ -458,7 +458,8 @@ async fn whatsapp_outside_the_window_needs_a_template((app, fake): (TestApp, Fak
 
 /// Point 3, buttons: a reminder template with quick-reply buttons carries the codes C, R, X as the
 /// buttons' payloads; a tap (Meta's `button` message) confirms or cancels exactly as the typed code,
-/// and a "Cancel" button never opts anyone out.
+/// and a "Cancel" button never opts anyone out. Inside the 24-hour window the reminder carries
+/// reply buttons of its own (an interactive message), and their taps work the same.
 async fn quick_reply_buttons_confirm_and_cancel_as_the_typed_codes((app, fake): (TestApp, FakeProviders)) {
     let owner = app.signup("wab").await;
     app.patch("/v1/schedule", &owner.access, json!({"opening_hours": every_day("07:00", "22:00")})).await;
@@ -529,6 +530,33 @@ async fn quick_reply_buttons_confirm_and_cancel_as_the_typed_codes((app, fake): 
     // The tap shows in the conversation as what the customer saw.
     let all = messages_of(&app, &owner).await;
     assert!(all.iter().any(|m| m["direction"] == "inbound" && m["body"] == "Cancel" && m["kind"] == "reply"), "{all:?}");
+
+    // Inside the 24-hour window no template is needed: the reminder goes as a message with reply
+    // buttons whose ids are the codes, and tapping "Confirm" confirms as "C" would.
+    let third = book("2027-05-06T15:00").await;
+    app.advance(Duration::from_secs(23 * 3600));
+    let hello = json!({"from": wa, "id": "wamid.hello", "timestamp": "1809334800", "type": "text", "text": {"body": "Looking forward to it"}});
+    let (status, _) = post_whatsapp_signed(&app, &notification(PHONE_ID, json!([{"wa_id": wa, "profile": {"name": "Ola"}}]), json!([hello]), Value::Null), &app_secret(&owner)).await;
+    assert_eq!(status, StatusCode::OK);
+    app.drain().await;
+    let before = fake.sends().len();
+    app.advance(Duration::from_secs(3600));
+    app.drain().await;
+    let sent = fake.sends();
+    assert_eq!(sent.len(), before + 1, "one reminder: {:?}", &sent[before..]);
+    let reminder = &sent[before].body;
+    assert_eq!((reminder["type"].as_str(), reminder["interactive"]["type"].as_str()), (Some("interactive"), Some("button")), "{reminder}");
+    assert!(!reminder["interactive"]["body"]["text"].as_str().unwrap().is_empty(), "{reminder}");
+    let buttons: Vec<(&str, &str)> =
+        reminder["interactive"]["action"]["buttons"].as_array().unwrap().iter().map(|b| (b["reply"]["id"].as_str().unwrap(), b["reply"]["title"].as_str().unwrap())).collect();
+    assert_eq!(buttons, vec![("C", "Confirm"), ("R", "Change the time"), ("X", "Cancel booking")]);
+    assert_eq!(booking(third.clone()).await["confirmation"], "unconfirmed");
+    let tap = json!({"from": wa, "id": "wamid.tap3", "timestamp": "1809334800", "type": "interactive", "context": {"from": "447911000000", "id": "wamid.reminder3"},
+        "interactive": {"type": "button_reply", "button_reply": {"id": "C", "title": "Confirm"}}});
+    let (status, _) = post_whatsapp_signed(&app, &notification(PHONE_ID, json!([{"wa_id": wa, "profile": {"name": "Ola"}}]), json!([tap]), Value::Null), &app_secret(&owner)).await;
+    assert_eq!(status, StatusCode::OK);
+    app.drain().await;
+    assert_eq!(booking(third).await["confirmation"], "confirmed");
 }
 
 }

@@ -90,7 +90,7 @@ pub(crate) async fn queue(
         }
     }
     // A file is free-form too: outside WhatsApp's window only a template may go.
-    let free_form = matches!(outgoing, Outgoing::Text { .. } | Outgoing::Media { .. });
+    let free_form = matches!(outgoing, Outgoing::Text { .. } | Outgoing::Media { .. } | Outgoing::Buttons { .. });
     // A retried request: the message exists already; answer with it, send nothing more.
     if let Some(id) = &client_id {
         if let Some(existing) = crate::conversations::load_message(tx.conn(), &auth.business_id, id).await? {

@@ -871,6 +871,9 @@ pub(crate) async fn deliver(
             quick_replies: mapping.quick_replies.iter().map(|q| q.payload().to_owned()).collect(),
         };
         (shown, MessageKind::Template, outgoing)
+    } else if conversation.channel == Channel::Whatsapp && rule.starts_with("reminder:") && body.chars().count() <= 1024 {
+        // Inside the window a reminder carries reply buttons: a tap answers as the typed code.
+        (body.clone(), MessageKind::Text, Outgoing::Buttons { body, codes: ["C", "R", "X"].map(String::from).to_vec() })
     } else {
         (body.clone(), MessageKind::Text, Outgoing::Text { body })
     };

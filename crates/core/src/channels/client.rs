@@ -54,6 +54,19 @@ pub enum Outgoing {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         quick_replies: Vec<String>,
     },
+    /// Text with reply buttons, free-form (inside WhatsApp's 24-hour window): each button's id is
+    /// a reply code (`C`, `R`, `X`) that comes back when it is tapped. Where buttons cannot be
+    /// shown (SMS, Twilio), it is the text alone.
+    Buttons { body: String, codes: Vec<String> },
+}
+
+/// The title a reply code's button shows (WhatsApp allows 20 characters).
+pub fn button_title(code: &str) -> &'static str {
+    match code {
+        "C" => "Confirm",
+        "R" => "Change the time",
+        _ => "Cancel booking",
+    }
 }
 
 /// The providers' API clients.

@@ -43,7 +43,7 @@ impl Client {
         let mut form =
             SendForm { to, from, status_callback: &self.status_callback, body: None, content_sid: None, content_variables: None, media_url: None };
         match outgoing {
-            Outgoing::Text { body } => form.body = Some(body),
+            Outgoing::Text { body } | Outgoing::Buttons { body, .. } => form.body = Some(body),
             Outgoing::Media { caption, .. } => {
                 form.body = (!caption.is_empty()).then_some(caption.as_str());
                 form.media_url = media_url;

@@ -7,7 +7,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::Any;
 
 use super::wire::{
-    ErrorResponse, Language, MediaInfo, OutgoingMedia, SendContent, SendRequest, SendResponse, SendText, Template, TemplateComponent, TextParameter, UploadResponse,
+    ErrorResponse, Language, MediaInfo, OutgoingMedia, SendAction, SendBody, SendButton, SendContent, SendInteractive, SendReply, SendRequest, SendResponse, SendText, Template, TemplateComponent, TextParameter, UploadResponse,
 };
 use super::{Secrets, Settings};
 use crate::channels::client::{download, network};
@@ -117,6 +117,15 @@ fn content<'a>(outgoing: &'a Outgoing, uploaded: &'a str) -> SendContent<'a> {
             }
         }
         Outgoing::Text { body } => SendContent::Text { text: SendText { body, preview_url: false } },
+        Outgoing::Buttons { body, codes } => SendContent::Interactive {
+            interactive: SendInteractive {
+                kind: "button",
+                body: SendBody { text: body },
+                action: SendAction {
+                    buttons: codes.iter().map(|code| SendButton { kind: "reply", reply: SendReply { id: code, title: crate::channels::client::button_title(code) } }).collect(),
+                },
+            },
+        },
         Outgoing::Template { name, language, variables, quick_replies, .. } => {
             let parameters: Vec<TextParameter> = variables.iter().map(|v| TextParameter::text(v)).collect();
             let mut components = if parameters.is_empty() { vec![] } else { vec![TemplateComponent::body(parameters)] };

@@ -556,6 +556,41 @@ pub enum SendContent<'a> {
     Audio { audio: OutgoingMedia<'a> },
     Video { video: OutgoingMedia<'a> },
     Document { document: OutgoingMedia<'a> },
+    /// Reply buttons (up to three), inside the customer-service window.
+    Interactive { interactive: SendInteractive<'a> },
+}
+
+/// An interactive message: `{"type": "button", "body": {"text"}, "action": {"buttons": [...]}}`.
+#[derive(Debug, Serialize)]
+pub struct SendInteractive<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub body: SendBody<'a>,
+    pub action: SendAction<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SendBody<'a> {
+    pub text: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SendAction<'a> {
+    pub buttons: Vec<SendButton<'a>>,
+}
+
+/// `{"type": "reply", "reply": {"id", "title"}}`: the id comes back in the tap's `button_reply`.
+#[derive(Debug, Serialize)]
+pub struct SendButton<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub reply: SendReply<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SendReply<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
 }
 
 /// A file uploaded with `POST /{phone-number-id}/media`, named by its id. Audio takes no caption;
