@@ -6,11 +6,14 @@
 // Sign in → an escalated conversation arrives live → take it over → reply (delivered) → hand back
 // → book a free slot from the customer panel → see it on the calendar → the service goes down → a
 // reply shows pending → the service returns → the reply shows sent → nothing secret on disk.
+// On the way, the person connects their own Google Calendar from their Account screen (Google is
+// the local stand-in; "the system browser" is curl, which follows the consent redirect to the
+// console's loopback listener).
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { PASSWORD, bin, demoService, log, out, run, scanForSecrets, start, stop, until, webhook } from "./harness.mjs";
+import { PASSWORD, bin, demoService, googleStandIn, log, out, run, scanForSecrets, start, stop, until, webhook } from "./harness.mjs";
 import { Driver } from "./webdriver.mjs";
 
 /** Searches the local mirror with the console's CLI (same data directory, full-text search). */
@@ -27,9 +30,12 @@ const ENTER = "\uE007";
 async function main() {
   fs.mkdirSync(out, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "switchboard-window-"));
-  const service = await demoService(path.join(tmp, "cloud"));
+  const google = await googleStandIn();
+  const service = await demoService(path.join(tmp, "cloud"), google.env);
   log(`service at ${service.url}`);
   const dataDir = path.join(tmp, "console");
+  // The app inherits this environment through WebKitWebDriver.
+  process.env.SWITCHBOARD_CONSOLE_BROWSER = "curl -s -L -o /dev/null";
   const app = await Driver.start(bin("switchboard"), ["--data-dir", dataDir]);
   try {
     log("window: sign in");
@@ -96,6 +102,14 @@ async function main() {
     for (let i = 0; i < days; i++) await app.click(".rbc-toolbar button", "Next");
     await app.find(".rbc-event", "Nora Window");
     screenshot("05-calendar");
+
+    log("window: connect your own Google Calendar from your account");
+    await app.click("button.who");
+    await app.click("section[aria-label='Your Google Calendar'] button", "Connect Google Calendar");
+    await until("the calendar is connected", () =>
+      app.js("const s = document.querySelector(\"section[aria-label='Your Google Calendar'] [data-testid=google-status]\"); return !!s && s.textContent.trim() === 'Connected'"),
+    20_000);
+    screenshot("05b-google-calendar");
 
     log("window: offline, a reply waits; back online, it is sent");
     await app.click("button.tab", "Inbox");
