@@ -61,7 +61,11 @@ async fn run(engine: Engine, conversations: i64, bookings: i64) {
     ];
     for (label, path) in queries {
         let mut samples = Vec::with_capacity(REQUESTS);
+        let mut cpu = 0.0;
         for i in 0..(REQUESTS + 10) {
+            if i == 10 {
+                cpu = cpu_ms();
+            }
             let started = Instant::now();
             let r = client.get(format!("{base}{path}")).bearer_auth(token).send().await.unwrap();
             assert!(r.status().is_success(), "{path}: {}", r.status());
@@ -71,6 +75,9 @@ async fn run(engine: Engine, conversations: i64, bookings: i64) {
             }
         }
         report(name, conversations, bookings, label, &mut samples);
+        // The whole process's CPU time (the service, SQLite's threads, this client; not a
+        // PostgreSQL server's): what a request costs, whatever else shares the machine.
+        eprintln!("{name}: {label}: {:.1} ms of CPU per request", (cpu_ms() - cpu) / REQUESTS as f64);
     }
 
     // The same 90-day summary computed from the outcome rows themselves (the path the routes
@@ -104,6 +111,16 @@ async fn run(engine: Engine, conversations: i64, bookings: i64) {
     }
     println!("| {name} | {conversations} | {bookings} | bookings.csv, all {rows} bookings | {:.0} ms | {:.0} rows/s | |", best.as_secs_f64() * 1e3, rows as f64 / best.as_secs_f64());
     app.db.close().await;
+}
+
+/// This process's user and system CPU time so far, in milliseconds (Linux: `/proc/self/stat`).
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command (which is in parentheses): utime and stime are the 12th and
+    // 13th, in clock ticks (100 a second on Linux).
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let ticks: f64 = after.split_whitespace().skip(11).take(2).filter_map(|t| t.parse::<f64>().ok()).sum();
+    ticks * 10.0
 }
 
 fn report(engine: &str, conversations: i64, bookings: i64, label: &str, samples: &mut [Duration]) {

@@ -230,26 +230,40 @@ pub(crate) async fn load_all(
     Ok(out)
 }
 
+/// A `report_episodes` row as [`EPISODE_JSON`] gives it (`staff` and `reply_times` arrive as
+/// JSON inside the JSON, read in the same pass).
+#[derive(serde::Deserialize)]
+struct EpisodeRow(String, i64, String, i64, String, u32, u32, Option<i64>, Option<i64>, Option<i64>, Vec<String>, Vec<(String, Option<i64>)>, i64);
+
+/// Every column of an episode's summary (the listings).
 const EPISODE_JSON: &str = "conversation_id AS c0, episode_at AS c1, channel AS c2, reopened AS c3, handling AS c4, ai_replies AS c5, \
      human_replies AS c6, first_response_since AS c7, first_response_at AS c8, wait_ms AS c9, staff AS c10, reply_times AS c11, resolved AS c12";
+/// What the figures read of an episode: not its conversation, nor whether it was resolved (they
+/// count neither); those columns are left empty.
+const EPISODE_FIGURES_JSON: &str = "CAST('' AS TEXT) AS c0, episode_at AS c1, channel AS c2, reopened AS c3, handling AS c4, ai_replies AS c5, \
+     human_replies AS c6, first_response_since AS c7, first_response_at AS c8, wait_ms AS c9, staff AS c10, reply_times AS c11, 0 AS c12";
+/// The columns of [`EPISODE_JSON`] that hold JSON texts.
+const EPISODE_JSON_TEXTS: &[usize] = &[10, 11];
 
-fn episode_json(r: &[serde_json::Value]) -> Result<Episode, StoreError> {
-    let handling = string(&r[4])?;
-    Ok(Episode {
-        count: 1,
-        conversation_id: string(&r[0])?,
-        start: int(&r[1])?,
-        channel: string(&r[2])?,
-        reopened: int(&r[3])? != 0,
-        handling: Handling::parse(&handling).ok_or_else(|| corrupt(format!("handling {handling}")))?,
-        ai_replies: count(&r[5])?,
-        human_replies: count(&r[6])?,
-        first_response: opt_int(&r[7])?.zip(opt_int(&r[8])?),
-        wait_for_person_ms: opt_int(&r[9])?,
-        staff: serde_json::from_str(&string(&r[10])?)?,
-        reply_times: serde_json::from_str(&string(&r[11])?)?,
-        resolved: int(&r[12])? != 0,
-    })
+impl EpisodeRow {
+    fn episode(self) -> Result<Episode, StoreError> {
+        let EpisodeRow(conversation_id, start, channel, reopened, handling, ai_replies, human_replies, since, at, wait, staff, reply_times, resolved) = self;
+        Ok(Episode {
+            count: 1,
+            conversation_id,
+            start,
+            channel,
+            reopened: reopened != 0,
+            handling: Handling::parse(&handling).ok_or_else(|| corrupt(format!("handling {handling}")))?,
+            ai_replies,
+            human_replies,
+            first_response: since.zip(at),
+            wait_for_person_ms: wait,
+            staff,
+            reply_times,
+            resolved: resolved != 0,
+        })
+    }
 }
 
 async fn load_episodes(db: &Db, business_id: &str, range: Range, which: Which) -> Result<Vec<Episode>, StoreError> {
@@ -258,8 +272,8 @@ async fn load_episodes(db: &Db, business_id: &str, range: Range, which: Which) -
         Which::Involved => " AND handling IN ('handed_over', 'taken_over')",
     };
     let select = format!("SELECT {EPISODE_JSON} FROM report_episodes WHERE business_id = $1 AND episode_at >= $2 AND episode_at < $3{handling}");
-    let rows = json_rows(db, "", &select, 13, business_id, Some(range)).await?;
-    let mut episodes = rows.iter().map(|r| episode_json(r)).collect::<Result<Vec<_>, _>>()?;
+    let rows: Vec<EpisodeRow> = json_rows(db, "", &select, (13, EPISODE_JSON_TEXTS), business_id, Some(range)).await?;
+    let mut episodes = rows.into_iter().map(EpisodeRow::episode).collect::<Result<Vec<_>, _>>()?;
     episodes.sort_by(|a, b| (a.start, &a.conversation_id).cmp(&(b.start, &b.conversation_id)));
     Ok(episodes)
 }
@@ -271,22 +285,12 @@ async fn load_bookings(db: &Db, business_id: &str, range: Range) -> Result<Vec<B
         "SELECT {columns} FROM report_bookings WHERE business_id = $1 AND made_at >= $2 AND made_at < $3 \
          UNION SELECT {columns} FROM report_bookings WHERE business_id = $1 AND starts_at >= $2 AND starts_at < $3"
     );
-    let rows = json_rows(db, "", &select, 10, business_id, Some(range)).await?;
+    type BookingRow = (String, Option<i64>, String, Option<String>, String, String, i64, i64, String, u32);
+    let rows: Vec<BookingRow> = json_rows(db, "", &select, (10, &[]), business_id, Some(range)).await?;
     let mut bookings = Vec::with_capacity(rows.len());
-    for r in &rows {
-        bookings.push(BookingFacts {
-            count: 1,
-            booking_id: string(&r[0])?,
-            made_at: opt_int(&r[1])?,
-            source: string(&r[2])?,
-            channel: opt_string(&r[3])?,
-            service_id: string(&r[4])?,
-            staff_id: string(&r[5])?,
-            value_cents: int(&r[6])?,
-            starts_at: int(&r[7])?,
-            outcome: outcome_word(&string(&r[8])?)?,
-            moves: count(&r[9])?,
-        });
+    for (booking_id, made_at, source, channel, service_id, staff_id, value_cents, starts_at, outcome, moves) in rows {
+        let outcome = outcome_word(&outcome)?;
+        bookings.push(BookingFacts { count: 1, booking_id, made_at, source, channel, service_id, staff_id, value_cents, starts_at, outcome, moves });
     }
     bookings.sort_by(|a, b| a.booking_id.cmp(&b.booking_id));
     Ok(bookings)
@@ -298,13 +302,30 @@ fn stretches_cte(stretches: &[(i64, i64, jiff::civil::Date)]) -> String {
     format!("WITH d(i, s, e) AS (VALUES {}) ", values.join(", "))
 }
 
-/// Runs `select` (its columns named `c0`, `c1`, …; `$1` the business, `$2`/`$3` the range when
-/// given) and brings its rows back as one JSON text. Handing rows over from the database one by
-/// one was most of a report's time (the driver's per-row channel and conversions); one row with
-/// thousands inside is parsed in a few milliseconds.
-async fn json_rows(db: &Db, cte: &str, select: &str, columns: usize, business_id: &str, range: Option<Range>) -> Result<Vec<Vec<serde_json::Value>>, StoreError> {
-    let cols = (0..columns).map(|i| format!("c{i}")).collect::<Vec<_>>().join(", ");
-    let sql = match db.engine() {
+/// Runs `select` (its `count` columns named `c0`, `c1`, …, those listed in `json` holding JSON
+/// texts; `$1` the business, `$2`/`$3` the range when given) and brings its rows back as one
+/// JSON text, read straight into `T`s (each row an array). Handing rows over from the database
+/// one by one was most of a report's time (the driver's per-row channel and conversions); one
+/// row with thousands inside is parsed in a few milliseconds, and with no `serde_json::Value`
+/// tree in between.
+async fn json_rows<T: serde::de::DeserializeOwned>(
+    db: &Db,
+    cte: &str,
+    select: &str,
+    (count, json): (usize, &[usize]),
+    business_id: &str,
+    range: Option<Range>,
+) -> Result<Vec<T>, StoreError> {
+    let engine = db.engine();
+    let cols = (0..count)
+        .map(|i| match (json.contains(&i), engine) {
+            (false, _) => format!("c{i}"),
+            (true, Engine::Sqlite) => format!("json(c{i})"),
+            (true, Engine::Postgres) => format!("CAST(c{i} AS json)"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = match engine {
         Engine::Sqlite => format!("{cte}SELECT json_group_array(json_array({cols})) FROM ({select}) t"),
         Engine::Postgres => format!("{cte}SELECT CAST(COALESCE(json_agg(json_build_array({cols})), CAST('[]' AS json)) AS TEXT) FROM ({select}) t"),
     };
@@ -313,40 +334,11 @@ async fn json_rows(db: &Db, cte: &str, select: &str, columns: usize, business_id
         q = q.bind(r.start_ms).bind(r.end_ms);
     }
     let text = q.fetch_one(db.reader()).await?;
-    Ok(serde_json::from_str(&text)?)
+    serde_json::from_str(&text).map_err(corrupt)
 }
 
-fn int(v: &serde_json::Value) -> Result<i64, StoreError> {
-    v.as_i64().ok_or_else(|| corrupt(format!("not a number: {v}")))
-}
-
-/// `None` for a JSON `null`, else what `read` makes of it.
-fn nullable<T>(v: &serde_json::Value, read: fn(&serde_json::Value) -> Result<T, StoreError>) -> Result<Option<T>, StoreError> {
-    if v.is_null() {
-        Ok(None)
-    } else {
-        read(v).map(Some)
-    }
-}
-
-fn opt_int(v: &serde_json::Value) -> Result<Option<i64>, StoreError> {
-    nullable(v, int)
-}
-
-fn string(v: &serde_json::Value) -> Result<String, StoreError> {
-    v.as_str().map(str::to_owned).ok_or_else(|| corrupt(format!("not a text: {v}")))
-}
-
-fn opt_string(v: &serde_json::Value) -> Result<Option<String>, StoreError> {
-    nullable(v, string)
-}
-
-fn count(v: &serde_json::Value) -> Result<u32, StoreError> {
-    u32::try_from(int(v)?).map_err(corrupt)
-}
-
-/// What a period's summary needs: the episodes a person was involved in one by one, the rest
-/// grouped; the bookings grouped (see the module docs).
+/// What a period's summary needs: the episodes a person was involved in one by one (only the
+/// columns the figures read), the rest grouped; the bookings grouped (see the module docs).
 pub(crate) async fn load_for_summary(
     db: &Db,
     business_id: &str,
@@ -355,88 +347,85 @@ pub(crate) async fn load_for_summary(
 ) -> Result<(Vec<Episode>, Vec<BookingFacts>), StoreError> {
     let stretches = metrics::local_day_intervals(range, tz);
     let cte = stretches_cte(&stretches);
-    let stretch = |v: &serde_json::Value| -> Result<i64, StoreError> {
-        let i = usize::try_from(int(v)?).map_err(corrupt)?;
-        stretches.get(i).map(|(start, _, _)| *start).ok_or_else(|| corrupt("stretch"))
-    };
+    let stretch = |i: usize| -> Result<i64, StoreError> { stretches.get(i).map(|(start, _, _)| *start).ok_or_else(|| corrupt("stretch")) };
     let select = format!(
-        "SELECT {EPISODE_JSON} FROM report_episodes WHERE business_id = $1 AND handling IN ('handed_over', 'taken_over') \
+        "SELECT {EPISODE_FIGURES_JSON} FROM report_episodes WHERE business_id = $1 AND handling IN ('handed_over', 'taken_over') \
          AND episode_at >= $2 AND episode_at < $3"
     );
-    let rows = json_rows(db, "", &select, 13, business_id, Some(range)).await?;
-    let mut episodes = rows.iter().map(|r| episode_json(r)).collect::<Result<Vec<_>, _>>()?;
+    let rows: Vec<EpisodeRow> = json_rows(db, "", &select, (13, EPISODE_JSON_TEXTS), business_id, Some(range)).await?;
+    let mut episodes = rows.into_iter().map(EpisodeRow::episode).collect::<Result<Vec<_>, _>>()?;
     // The assistant's own episodes per local day, channel and reopening: each group stands at
     // the start of its day's stretch (in the period, on that local date).
-    let groups = json_rows(
+    let groups: Vec<(usize, String, i64, u32, u32)> = json_rows(
         db,
         &cte,
         "SELECT d.i AS c0, r.channel AS c1, r.reopened AS c2, COUNT(*) AS c3, SUM(r.ai_replies) AS c4 \
          FROM d JOIN report_episodes r ON r.business_id = $1 AND r.handling = 'assistant' AND r.episode_at >= d.s AND r.episode_at < d.e \
          GROUP BY d.i, r.channel, r.reopened",
-        5,
+        (5, &[]),
         business_id,
         None,
     )
     .await?;
-    for g in &groups {
-        let group = Episode::opened(count(&g[3])?, String::new(), stretch(&g[0])?, string(&g[1])?, int(&g[2])? != 0);
-        episodes.push(Episode { ai_replies: count(&g[4])?, ..group });
+    for (i, channel, reopened, count, ai_replies) in groups {
+        let group = Episode::opened(count, String::new(), stretch(i)?, channel, reopened != 0);
+        episodes.push(Episode { ai_replies, ..group });
     }
     // Bookings made in the period, per local day and what the figures tell apart. A group has
     // no appointment time in any period (the appointment figures are counted below).
-    let groups = json_rows(
+    let groups: Vec<(usize, String, Option<String>, String, String, String, u32, i64)> = json_rows(
         db,
         &cte,
         "SELECT d.i AS c0, r.source AS c1, r.channel AS c2, r.service_id AS c3, r.staff_id AS c4, r.outcome AS c5, COUNT(*) AS c6, \
          SUM(r.value_cents) AS c7 \
          FROM d JOIN report_bookings r ON r.business_id = $1 AND r.made_at >= d.s AND r.made_at < d.e \
          GROUP BY d.i, r.source, r.channel, r.service_id, r.staff_id, r.outcome",
-        8,
+        (8, &[]),
         business_id,
         None,
     )
     .await?;
     let mut bookings = Vec::new();
-    for g in &groups {
+    for (i, source, channel, service_id, staff_id, outcome, count, value_cents) in groups {
         bookings.push(BookingFacts {
-            count: count(&g[6])?,
+            count,
             booking_id: String::new(),
-            made_at: Some(stretch(&g[0])?),
-            source: string(&g[1])?,
-            channel: opt_string(&g[2])?,
-            service_id: string(&g[3])?,
-            staff_id: string(&g[4])?,
-            value_cents: int(&g[7])?,
+            made_at: Some(stretch(i)?),
+            source,
+            channel,
+            service_id,
+            staff_id,
+            value_cents,
             starts_at: i64::MIN,
-            outcome: outcome_word(&string(&g[5])?)?,
+            outcome: outcome_word(&outcome)?,
             moves: 0,
         });
     }
     // Appointments in the period with an outcome, per what the filters tell apart. A group was
     // made in no period (the made figures are counted above).
-    let groups = json_rows(
+    let groups: Vec<(String, Option<String>, String, u32)> = json_rows(
         db,
         "",
         "SELECT outcome AS c0, channel AS c1, staff_id AS c2, COUNT(*) AS c3 FROM report_bookings \
          WHERE business_id = $1 AND starts_at >= $2 AND starts_at < $3 AND outcome IN ('completed', 'no_show') \
          GROUP BY outcome, channel, staff_id",
-        4,
+        (4, &[]),
         business_id,
         Some(range),
     )
     .await?;
-    for g in &groups {
+    for (outcome, channel, staff_id, count) in groups {
         bookings.push(BookingFacts {
-            count: count(&g[3])?,
+            count,
             booking_id: String::new(),
             made_at: None,
             source: String::new(),
-            channel: opt_string(&g[1])?,
+            channel,
             service_id: String::new(),
-            staff_id: string(&g[2])?,
+            staff_id,
             value_cents: 0,
             starts_at: range.start_ms,
-            outcome: outcome_word(&string(&g[0])?)?,
+            outcome: outcome_word(&outcome)?,
             moves: 0,
         });
     }
