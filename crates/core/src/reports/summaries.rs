@@ -230,22 +230,48 @@ pub(crate) async fn load_all(
     Ok(out)
 }
 
-/// A `report_episodes` row as [`EPISODE_JSON`] gives it (`staff` and `reply_times` arrive as
-/// JSON inside the JSON, read in the same pass).
+/// A `report_episodes` row as [`EPISODE_JSON`] gives it (`staff` and `reply_times` are JSON
+/// texts).
 #[derive(serde::Deserialize)]
-struct EpisodeRow(String, i64, String, i64, String, u32, u32, Option<i64>, Option<i64>, Option<i64>, Vec<String>, Vec<(String, Option<i64>)>, i64);
+struct EpisodeRow(String, i64, String, i64, String, u32, u32, Option<i64>, Option<i64>, Option<i64>, String, String, i64);
 
 /// Every column of an episode's summary (the listings).
 const EPISODE_JSON: &str = "conversation_id AS c0, episode_at AS c1, channel AS c2, reopened AS c3, handling AS c4, ai_replies AS c5, \
      human_replies AS c6, first_response_since AS c7, first_response_at AS c8, wait_ms AS c9, staff AS c10, reply_times AS c11, resolved AS c12";
-/// What the figures read of an episode: not its conversation, nor whether it was resolved (they
-/// count neither); those columns are left empty.
-const EPISODE_FIGURES_JSON: &str = "CAST('' AS TEXT) AS c0, episode_at AS c1, channel AS c2, reopened AS c3, handling AS c4, ai_replies AS c5, \
-     human_replies AS c6, first_response_since AS c7, first_response_at AS c8, wait_ms AS c9, staff AS c10, reply_times AS c11, 0 AS c12";
-/// The columns of [`EPISODE_JSON`] that hold JSON texts.
-const EPISODE_JSON_TEXTS: &[usize] = &[10, 11];
+/// What the figures read of an episode, in the order of [`EPISODE_JSON`]: not its conversation,
+/// nor whether it was resolved (they count neither); those columns are left empty.
+const EPISODE_FIGURES: [&str; 13] = [
+    "CAST('' AS TEXT)", "episode_at", "channel", "reopened", "handling", "ai_replies", "human_replies", "first_response_since",
+    "first_response_at", "wait_ms", "staff", "reply_times", "0",
+];
 
 impl EpisodeRow {
+    /// A row of [`involved_for_figures`]' text: its 13 fields, separated by U+001F.
+    fn from_text(row: &str) -> Result<EpisodeRow, StoreError> {
+        let f: Vec<&str> = row.split('\u{1f}').collect();
+        if f.len() != 13 {
+            return Err(corrupt(format!("episode row of {} fields", f.len())));
+        }
+        let int = |s: &str| s.parse::<i64>().map_err(corrupt);
+        let opt = |s: &str| if s.is_empty() { Ok(None) } else { int(s).map(Some) };
+        let count = |s: &str| s.parse::<u32>().map_err(corrupt);
+        Ok(EpisodeRow(
+            f[0].to_owned(),
+            int(f[1])?,
+            f[2].to_owned(),
+            int(f[3])?,
+            f[4].to_owned(),
+            count(f[5])?,
+            count(f[6])?,
+            opt(f[7])?,
+            opt(f[8])?,
+            opt(f[9])?,
+            f[10].to_owned(),
+            f[11].to_owned(),
+            int(f[12])?,
+        ))
+    }
+
     fn episode(self) -> Result<Episode, StoreError> {
         let EpisodeRow(conversation_id, start, channel, reopened, handling, ai_replies, human_replies, since, at, wait, staff, reply_times, resolved) = self;
         Ok(Episode {
@@ -259,8 +285,8 @@ impl EpisodeRow {
             human_replies,
             first_response: since.zip(at),
             wait_for_person_ms: wait,
-            staff,
-            reply_times,
+            staff: serde_json::from_str(&staff).map_err(corrupt)?,
+            reply_times: serde_json::from_str(&reply_times).map_err(corrupt)?,
             resolved: resolved != 0,
         })
     }
@@ -272,7 +298,7 @@ async fn load_episodes(db: &Db, business_id: &str, range: Range, which: Which) -
         Which::Involved => " AND handling IN ('handed_over', 'taken_over')",
     };
     let select = format!("SELECT {EPISODE_JSON} FROM report_episodes WHERE business_id = $1 AND episode_at >= $2 AND episode_at < $3{handling}");
-    let rows: Vec<EpisodeRow> = json_rows(db, "", &select, (13, EPISODE_JSON_TEXTS), business_id, Some(range)).await?;
+    let rows: Vec<EpisodeRow> = json_rows(db, "", &select, 13, business_id, Some(range)).await?;
     let mut episodes = rows.into_iter().map(EpisodeRow::episode).collect::<Result<Vec<_>, _>>()?;
     episodes.sort_by(|a, b| (a.start, &a.conversation_id).cmp(&(b.start, &b.conversation_id)));
     Ok(episodes)
@@ -286,7 +312,7 @@ async fn load_bookings(db: &Db, business_id: &str, range: Range) -> Result<Vec<B
          UNION SELECT {columns} FROM report_bookings WHERE business_id = $1 AND starts_at >= $2 AND starts_at < $3"
     );
     type BookingRow = (String, Option<i64>, String, Option<String>, String, String, i64, i64, String, u32);
-    let rows: Vec<BookingRow> = json_rows(db, "", &select, (10, &[]), business_id, Some(range)).await?;
+    let rows: Vec<BookingRow> = json_rows(db, "", &select, 10, business_id, Some(range)).await?;
     let mut bookings = Vec::with_capacity(rows.len());
     for (booking_id, made_at, source, channel, service_id, staff_id, value_cents, starts_at, outcome, moves) in rows {
         let outcome = outcome_word(&outcome)?;
@@ -302,30 +328,21 @@ fn stretches_cte(stretches: &[(i64, i64, jiff::civil::Date)]) -> String {
     format!("WITH d(i, s, e) AS (VALUES {}) ", values.join(", "))
 }
 
-/// Runs `select` (its `count` columns named `c0`, `c1`, …, those listed in `json` holding JSON
-/// texts; `$1` the business, `$2`/`$3` the range when given) and brings its rows back as one
-/// JSON text, read straight into `T`s (each row an array). Handing rows over from the database
-/// one by one was most of a report's time (the driver's per-row channel and conversions); one
-/// row with thousands inside is parsed in a few milliseconds, and with no `serde_json::Value`
-/// tree in between.
+/// Runs `select` (its `columns` columns named `c0`, `c1`, …; `$1` the business, `$2`/`$3` the
+/// range when given) and brings its rows back as one JSON text, read straight into `T`s (each
+/// row an array). Handing rows over from the database one by one was most of a report's time
+/// (the driver's per-row channel and conversions); one row with thousands inside is parsed in a
+/// few milliseconds, and with no `serde_json::Value` tree in between.
 async fn json_rows<T: serde::de::DeserializeOwned>(
     db: &Db,
     cte: &str,
     select: &str,
-    (count, json): (usize, &[usize]),
+    columns: usize,
     business_id: &str,
     range: Option<Range>,
 ) -> Result<Vec<T>, StoreError> {
-    let engine = db.engine();
-    let cols = (0..count)
-        .map(|i| match (json.contains(&i), engine) {
-            (false, _) => format!("c{i}"),
-            (true, Engine::Sqlite) => format!("json(c{i})"),
-            (true, Engine::Postgres) => format!("CAST(c{i} AS json)"),
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = match engine {
+    let cols = (0..columns).map(|i| format!("c{i}")).collect::<Vec<_>>().join(", ");
+    let sql = match db.engine() {
         Engine::Sqlite => format!("{cte}SELECT json_group_array(json_array({cols})) FROM ({select}) t"),
         Engine::Postgres => format!("{cte}SELECT CAST(COALESCE(json_agg(json_build_array({cols})), CAST('[]' AS json)) AS TEXT) FROM ({select}) t"),
     };
@@ -335,6 +352,29 @@ async fn json_rows<T: serde::de::DeserializeOwned>(
     }
     let text = q.fetch_one(db.reader()).await?;
     serde_json::from_str(&text).map_err(corrupt)
+}
+
+/// The episodes of the range a person was involved in, with what the figures read of them
+/// ([`EPISODE_FIGURES`]). PostgreSQL writes JSON strings slowly when they hold quotes, as
+/// the `staff` and `reply_times` texts do (most of its summary's time went there), so it sends
+/// these rows as plain text instead: fields separated by the ASCII unit separator, rows by the
+/// record separator — characters no field can hold (numbers, the channel and handling words, the
+/// empty conversation, and JSON texts, which escape every control character).
+async fn involved_for_figures(db: &Db, business_id: &str, range: Range) -> Result<Vec<Episode>, StoreError> {
+    let from = "FROM report_episodes WHERE business_id = $1 AND handling IN ('handed_over', 'taken_over') AND episode_at >= $2 AND episode_at < $3";
+    let rows: Vec<EpisodeRow> = match db.engine() {
+        Engine::Sqlite => {
+            let columns = EPISODE_FIGURES.iter().enumerate().map(|(i, c)| format!("{c} AS c{i}")).collect::<Vec<_>>().join(", ");
+            json_rows(db, "", &format!("SELECT {columns} {from}"), 13, business_id, Some(range)).await?
+        }
+        Engine::Postgres => {
+            let fields = EPISODE_FIGURES.iter().map(|c| format!("COALESCE(CAST({c} AS TEXT), '')")).collect::<Vec<_>>().join(", ");
+            let sql = format!("SELECT COALESCE(string_agg(concat_ws(chr(31), {fields}), chr(30)), '') {from}");
+            let text: String = sqlx::query_scalar(&sql).bind(business_id).bind(range.start_ms).bind(range.end_ms).fetch_one(db.reader()).await?;
+            text.split('\u{1e}').filter(|r| !r.is_empty()).map(EpisodeRow::from_text).collect::<Result<_, _>>()?
+        }
+    };
+    rows.into_iter().map(EpisodeRow::episode).collect()
 }
 
 /// What a period's summary needs: the episodes a person was involved in one by one (only the
@@ -348,12 +388,7 @@ pub(crate) async fn load_for_summary(
     let stretches = metrics::local_day_intervals(range, tz);
     let cte = stretches_cte(&stretches);
     let stretch = |i: usize| -> Result<i64, StoreError> { stretches.get(i).map(|(start, _, _)| *start).ok_or_else(|| corrupt("stretch")) };
-    let select = format!(
-        "SELECT {EPISODE_FIGURES_JSON} FROM report_episodes WHERE business_id = $1 AND handling IN ('handed_over', 'taken_over') \
-         AND episode_at >= $2 AND episode_at < $3"
-    );
-    let rows: Vec<EpisodeRow> = json_rows(db, "", &select, (13, EPISODE_JSON_TEXTS), business_id, Some(range)).await?;
-    let mut episodes = rows.into_iter().map(EpisodeRow::episode).collect::<Result<Vec<_>, _>>()?;
+    let mut episodes = involved_for_figures(db, business_id, range).await?;
     // The assistant's own episodes per local day, channel and reopening: each group stands at
     // the start of its day's stretch (in the period, on that local date).
     let groups: Vec<(usize, String, i64, u32, u32)> = json_rows(
@@ -362,7 +397,7 @@ pub(crate) async fn load_for_summary(
         "SELECT d.i AS c0, r.channel AS c1, r.reopened AS c2, COUNT(*) AS c3, SUM(r.ai_replies) AS c4 \
          FROM d JOIN report_episodes r ON r.business_id = $1 AND r.handling = 'assistant' AND r.episode_at >= d.s AND r.episode_at < d.e \
          GROUP BY d.i, r.channel, r.reopened",
-        (5, &[]),
+        5,
         business_id,
         None,
     )
@@ -380,7 +415,7 @@ pub(crate) async fn load_for_summary(
          SUM(r.value_cents) AS c7 \
          FROM d JOIN report_bookings r ON r.business_id = $1 AND r.made_at >= d.s AND r.made_at < d.e \
          GROUP BY d.i, r.source, r.channel, r.service_id, r.staff_id, r.outcome",
-        (8, &[]),
+        8,
         business_id,
         None,
     )
@@ -409,7 +444,7 @@ pub(crate) async fn load_for_summary(
         "SELECT outcome AS c0, channel AS c1, staff_id AS c2, COUNT(*) AS c3 FROM report_bookings \
          WHERE business_id = $1 AND starts_at >= $2 AND starts_at < $3 AND outcome IN ('completed', 'no_show') \
          GROUP BY outcome, channel, staff_id",
-        (4, &[]),
+        4,
         business_id,
         Some(range),
     )
