@@ -119,6 +119,27 @@ fn from_row(row: &AnyRow) -> Result<Customer, StoreError> {
     })
 }
 
+/// The business's customer (not deleted) whose `column` (`whatsapp_id` or `phone`) is `value`.
+pub async fn find_by(conn: &mut AnyConnection, business_id: &str, column: ContactColumn, value: &str) -> Result<Option<Customer>, StoreError> {
+    let column = match column {
+        ContactColumn::WhatsappId => "whatsapp_id",
+        ContactColumn::Phone => "phone",
+    };
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM customers WHERE business_id = $1 AND {column} = $2 AND deleted_at IS NULL"))
+        .bind(business_id)
+        .bind(value)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The contact details a customer is found by ([`find_by`]).
+#[derive(Debug, Clone, Copy)]
+pub enum ContactColumn {
+    WhatsappId,
+    Phone,
+}
+
 /// A customer who has not been deleted.
 pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Customer>, StoreError> {
     fetch(conn, business_id, id, " AND deleted_at IS NULL").await

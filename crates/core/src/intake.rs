@@ -1,7 +1,7 @@
 //! Webhook intake, provider-neutral: a verified webhook is stored (the group committer makes many
 //! concurrent acknowledgements share one durable commit), then a worker claims stored events with a
-//! lease (`SKIP LOCKED` on PostgreSQL, so instances share them), and processes each business's batch
-//! in one transaction with a savepoint per event, handing each to its provider's `intake` module.
+//! lease (`SKIP LOCKED` on PostgreSQL, so instances share them), and processes each business's events
+//! several to a transaction, handing each to its provider's `intake` module (see [`process_due`]).
 //! An event that fails is kept with its reason (`failed_at`), counted in the metrics, listed for
 //! owners and admins and can be retried; nothing acknowledged is dropped.
 use crate::Core;
@@ -154,9 +154,18 @@ async fn claim(core: &Core) -> Result<Vec<Due>, StoreError> {
     Ok(due)
 }
 
-/// Processes due events, a business's at a time in one transaction (each event undone on its own
-/// if it fails); returns how many were handled. Exactly once: an event and its effects commit
-/// together, and messages are unique per provider id.
+/// Events of one business committed together: small enough that the first of them is in its
+/// conversation soon (a transaction's events become visible at its commit).
+const PER_TRANSACTION: usize = 32;
+
+/// Processes due events, a business's at a time, [`PER_TRANSACTION`] in a transaction; returns how
+/// many were handled. Exactly once: an event and its effects commit together, and messages are
+/// unique per provider id.
+///
+/// A transaction first applies its events together; if one fails, it is rolled back and its
+/// events up to the failing one are applied again each on its own (a savepoint each), so the
+/// failing event is kept with its reason and the others land — the common case pays for no
+/// savepoints.
 pub async fn process_due(core: &Core) -> Result<usize, Error> {
     let due = claim(core).await?;
     let mut businesses: Vec<(String, Vec<Due>)> = Vec::new();
@@ -169,37 +178,98 @@ pub async fn process_due(core: &Core) -> Result<usize, Error> {
     let mut handled = 0;
     for (business_id, events) in businesses {
         // Network calls (media) before the transaction, never inside it.
-        let mut fetched = Vec::with_capacity(events.len());
-        for event in &events {
-            fetched.push(prefetch_media(core, event).await);
+        let mut work = Vec::with_capacity(events.len());
+        for event in events {
+            let media = prefetch_media(core, &event).await;
+            work.push((event, media));
         }
-        let mut tx = core.db.begin_business(&business_id).await?;
-        for (event, media) in events.iter().zip(fetched) {
-            let part = tx.begin_part().await?;
-            let result = match media {
-                Ok(media) => process_event(&mut tx, event, &media).await,
-                Err(e) => Err(e),
+        let mut rest = &work[..];
+        while !rest.is_empty() {
+            let batch = &rest[..rest.len().min(PER_TRANSACTION)];
+            let done = match apply_together(core, &business_id, batch).await? {
+                None => batch.len(),
+                Some(failing) => {
+                    apply_each(core, &business_id, &batch[..=failing]).await?;
+                    failing + 1
+                }
             };
-            match result {
-                Ok(()) => {
-                    tx.keep_part(part).await?;
-                    sqlx::query("UPDATE webhook_events SET processed_at = $1, attempts = attempts + 1, lease_until = NULL WHERE id = $2")
-                        .bind(tx.now_ms())
-                        .bind(&event.id)
-                        .execute(tx.conn())
-                        .await?;
-                }
-                Err(e) => {
-                    tx.undo_part(part).await?;
-                    failed(core, &mut tx, event, &e).await?;
-                }
-            }
+            rest = &rest[done..];
+            handled += done;
         }
-        tx.wake(crate::workers::Job::Assistant);
-        tx.commit_even_if_unchanged().await?;
-        handled += events.len();
     }
     Ok(handled)
+}
+
+/// Applies the events in one transaction and commits it; `Some(i)` (nothing committed) when
+/// event `i` failed.
+async fn apply_together(core: &Core, business_id: &str, batch: &[(Due, Result<FetchedMedia, Error>)]) -> Result<Option<usize>, Error> {
+    let mut tx = core.db.begin_business(business_id).await?;
+    tx.defer_changes();
+    for (i, (event, media)) in batch.iter().enumerate() {
+        let applied = match media {
+            Ok(media) => process_event(&mut tx, event, media).await.is_ok(),
+            Err(_) => false,
+        };
+        if !applied {
+            tx.rollback().await?;
+            return Ok(Some(i));
+        }
+    }
+    mark_processed(&mut tx, batch.iter().map(|(e, _)| e.id.as_str())).await?;
+    tx.wake(crate::workers::Job::Assistant);
+    tx.commit_even_if_unchanged().await?;
+    Ok(None)
+}
+
+/// Applies the events in one transaction, each undone on its own if it fails (and kept as
+/// failed, see [`failed`]).
+async fn apply_each(core: &Core, business_id: &str, batch: &[(Due, Result<FetchedMedia, Error>)]) -> Result<(), Error> {
+    let mut tx = core.db.begin_business(business_id).await?;
+    tx.defer_changes();
+    let mut processed = Vec::with_capacity(batch.len());
+    for (event, media) in batch {
+        let media = match media {
+            Ok(media) => media,
+            Err(e) => {
+                failed(core, &mut tx, event, e).await?;
+                continue;
+            }
+        };
+        let part = tx.begin_part().await?;
+        match process_event(&mut tx, event, media).await {
+            Ok(()) => {
+                tx.keep_part(part).await?;
+                processed.push(event.id.as_str());
+            }
+            Err(e) => {
+                tx.undo_part(part).await?;
+                failed(core, &mut tx, event, &e).await?;
+            }
+        }
+    }
+    mark_processed(&mut tx, processed.into_iter()).await?;
+    tx.wake(crate::workers::Job::Assistant);
+    tx.commit_even_if_unchanged().await?;
+    Ok(())
+}
+
+/// Marks the events processed (one statement for all of them).
+async fn mark_processed<'a>(tx: &mut BusinessTx, ids: impl Iterator<Item = &'a str>) -> Result<(), StoreError> {
+    let ids: Vec<&str> = ids.collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "UPDATE webhook_events SET processed_at = $1, attempts = attempts + 1, lease_until = NULL WHERE id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(tx.now_ms());
+    for id in ids {
+        query = query.bind(id);
+    }
+    query.execute(tx.conn()).await?;
+    Ok(())
 }
 
 /// An event that failed: retried with backoff, and after [`MAX_ATTEMPTS`] kept as failed, with

@@ -94,28 +94,20 @@ pub async fn find_or_create_customer(
     whatsapp_id: Option<&str>,
     profile_name: Option<&str>,
 ) -> Result<Customer, Error> {
+    use crate::customers::{find_by, ContactColumn};
     let business_id = tx.business_id().to_owned();
-    let mut found: Option<String> = None;
+    let mut found: Option<Customer> = None;
     if let Some(wa) = whatsapp_id {
-        found = sqlx::query_scalar("SELECT id FROM customers WHERE business_id = $1 AND whatsapp_id = $2 AND deleted_at IS NULL")
-            .bind(&business_id)
-            .bind(wa)
-            .fetch_optional(tx.conn())
-            .await?;
+        found = find_by(tx.conn(), &business_id, ContactColumn::WhatsappId, wa).await?;
     }
     if found.is_none() {
         if let Some(phone) = phone {
-            found = sqlx::query_scalar("SELECT id FROM customers WHERE business_id = $1 AND phone = $2 AND deleted_at IS NULL")
-                .bind(&business_id)
-                .bind(phone.as_str())
-                .fetch_optional(tx.conn())
-                .await?;
+            found = find_by(tx.conn(), &business_id, ContactColumn::Phone, phone.as_str()).await?;
         }
     }
     let name = profile_name.map(str::trim).filter(|n| !n.is_empty()).map(|n| n.chars().take(200).collect::<String>());
     match found {
-        Some(id) => {
-            let mut customer = crate::customers::load(tx.conn(), &business_id, &id).await?.ok_or(Error::NotFound("customer"))?;
+        Some(mut customer) => {
             let before = customer.clone();
             if customer.whatsapp_id.is_none() {
                 customer.whatsapp_id = whatsapp_id.map(str::to_owned);

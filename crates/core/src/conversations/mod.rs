@@ -162,29 +162,32 @@ pub async fn open_for(tx: &mut BusinessTx, customer_id: &str, channel: Channel) 
 /// As [`open_for`]; a conversation it creates gets `new_id` (a console's) when given.
 pub async fn open_with_id(tx: &mut BusinessTx, customer_id: &str, channel: Channel, new_id: Option<&str>) -> Result<Conversation, Error> {
     let business_id = tx.business_id().to_owned();
-    let existing: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM conversations WHERE business_id = $1 AND customer_id = $2 AND channel = $3 \
-         ORDER BY (CASE WHEN status = 'open' THEN 0 ELSE 1 END), last_activity_at DESC LIMIT 1",
-    )
+    let existing = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM conversations WHERE business_id = $1 AND customer_id = $2 AND channel = $3 \
+         ORDER BY (CASE WHEN status = 'open' THEN 0 ELSE 1 END), last_activity_at DESC LIMIT 1"
+    ))
     .bind(&business_id)
     .bind(customer_id)
     .bind(channel.as_str())
     .fetch_optional(tx.conn())
-    .await?;
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()?;
     let now = tx.now_ms();
-    let mut changed = true;
-    let mut reopened = false;
-    let id = match existing {
-        Some(id) => {
-            changed = sqlx::query("UPDATE conversations SET status = 'open', updated_at = $1 WHERE id = $2 AND status <> 'open'")
+    let (id, changed, reopened) = match existing {
+        // Open already: nothing to change (the common case, one statement).
+        Some(conversation) if conversation.status == ConversationStatus::Open => return Ok(conversation),
+        Some(conversation) => {
+            let id = conversation.id.to_string();
+            let reopened = sqlx::query("UPDATE conversations SET status = 'open', updated_at = $1 WHERE id = $2 AND status <> 'open'")
                 .bind(now)
                 .bind(&id)
                 .execute(tx.conn())
                 .await?
                 .rows_affected()
                 > 0;
-            reopened = changed;
-            id
+            (id, reopened, reopened)
         }
         None => {
             let id = match new_id {
@@ -202,7 +205,7 @@ pub async fn open_with_id(tx: &mut BusinessTx, customer_id: &str, channel: Chann
             .bind(now)
             .execute(tx.conn())
             .await?;
-            id
+            (id, true, false)
         }
     };
     let conversation = load(tx.conn(), &business_id, &id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
@@ -254,8 +257,9 @@ pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMes
     let business_id = tx.business_id().to_owned();
     let id = new.id.clone().unwrap_or_else(|| tx.new_id());
     let at = new.at_ms.unwrap_or_else(|| tx.now_ms());
-    sqlx::query(&format!(
-        "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15)"
+    let row = sqlx::query(&format!(
+        "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15) \
+         RETURNING {MESSAGE_COLUMNS}"
     ))
     .bind(&id)
     .bind(&business_id)
@@ -272,8 +276,9 @@ pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMes
     .bind(new.kind.as_str())
     .bind(new.raw.clone())
     .bind(new.automation.clone())
-    .execute(tx.conn())
+    .fetch_one(tx.conn())
     .await?;
+    let message = message_from_row(&row)?;
     crate::reports::outcomes::message_added(tx, conversation_id, new.author_kind, new.author_staff_id.as_deref(), new.kind, at).await?;
     let is_event = new.kind == MessageKind::Event;
     let preview: String = if new.body.is_empty() && !new.media.is_empty() {
@@ -284,23 +289,24 @@ pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMes
     let inbound = new.direction == Direction::Inbound;
     // Events (took over, handed back) are activity, but the inbox keeps showing the last thing
     // said.
-    sqlx::query(
+    let conversation = sqlx::query(&format!(
         "UPDATE conversations SET last_activity_at = $1, last_message_preview = CASE WHEN $6 = 1 THEN last_message_preview ELSE $2 END, \
          unread_count = unread_count + $3, updated_at = $1, \
-         last_inbound_at = CASE WHEN $3 = 1 THEN $1 ELSE last_inbound_at END WHERE id = $4 AND business_id = $5",
-    )
+         last_inbound_at = CASE WHEN $3 = 1 THEN $1 ELSE last_inbound_at END WHERE id = $4 AND business_id = $5 RETURNING {COLUMNS}"
+    ))
     .bind(at)
     .bind(preview)
     .bind(i64::from(inbound))
     .bind(conversation_id)
     .bind(&business_id)
     .bind(i64::from(is_event))
-    .execute(tx.conn())
-    .await?;
-    let row = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1")).bind(&id).fetch_one(tx.conn()).await?;
-    let message = message_from_row(&row)?;
+    .fetch_optional(tx.conn())
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()?
+    .ok_or_else(|| Error::NotFound("conversation"))?;
     tx.record(EntityKind::Message, &id, Some(&message)).await?;
-    let conversation = load(tx.conn(), &business_id, conversation_id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
     tx.record(EntityKind::Conversation, conversation_id, Some(&conversation)).await?;
     Ok(message)
 }

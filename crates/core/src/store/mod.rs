@@ -252,7 +252,7 @@ impl Db {
             Engine::Sqlite => self.inner.writer.begin_with("BEGIN IMMEDIATE").await?,
             Engine::Postgres => self.inner.writer.begin().await?,
         };
-        let mut tx = BusinessTx { tx, business_id: business_id.to_owned(), last_seq: None, db: self.clone(), mark: None, wakes: Vec::new() };
+        let mut tx = BusinessTx { tx, business_id: business_id.to_owned(), last_seq: None, db: self.clone(), mark: None, wakes: Vec::new(), deferred: None };
         tx.lock().await?;
         Ok(tx)
     }
@@ -369,6 +369,16 @@ async fn sqlite_pragmas(conn: &mut AnyConnection, read_only: bool) -> Result<(),
 #[must_use]
 pub struct Part {
     last_seq: Option<i64>,
+    /// How many deferred change-log entries there were when it began.
+    deferred: usize,
+}
+
+/// A change-log entry held until commit ([`BusinessTx::defer_changes`]).
+struct Deferred {
+    entity: EntityKind,
+    id: String,
+    data: Option<String>,
+    at: i64,
 }
 
 /// A console's mutation being applied (see [`Db::begin_mutation`]).
@@ -389,6 +399,8 @@ pub struct BusinessTx {
     mark: Option<MutationMark>,
     /// Workers to wake once this commits.
     wakes: Vec<Job>,
+    /// `Some` once [`BusinessTx::defer_changes`] was called: the change-log entries to write at commit.
+    deferred: Option<Vec<Deferred>>,
 }
 
 impl BusinessTx {
@@ -441,8 +453,24 @@ impl BusinessTx {
         &mut self.tx
     }
 
-    /// Records that `entity` `id` now has `state` (`None`: it was deleted). Returns its seq.
+    /// Holds this transaction's change-log entries until it commits, then writes them at once:
+    /// one seq bump and one multi-row statement, and an entity recorded several times (a
+    /// conversation with several messages in one batch of webhooks) once, with its last state.
+    /// For transactions that record many changes (intake batches). [`BusinessTx::record`] then
+    /// returns 0 instead of the seq (which is only known at commit).
+    pub fn defer_changes(&mut self) {
+        self.deferred.get_or_insert_with(Vec::new);
+    }
+
+    /// Records that `entity` `id` now has `state` (`None`: it was deleted). Returns its seq (0 for
+    /// a transaction that defers its changes, see [`BusinessTx::defer_changes`]).
     pub async fn record<T: Serialize>(&mut self, entity: EntityKind, id: &str, state: Option<&T>) -> Result<i64, StoreError> {
+        if self.deferred.is_some() {
+            let data = state.map(serde_json::to_string).transpose()?;
+            let at = self.now_ms();
+            self.deferred.get_or_insert_with(Vec::new).push(Deferred { entity, id: id.to_owned(), data, at });
+            return Ok(0);
+        }
         let seq: i64 = sqlx::query_scalar("UPDATE businesses SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
             .bind(&self.business_id)
             .fetch_one(&mut *self.tx)
@@ -522,6 +550,7 @@ impl BusinessTx {
     /// status for a message we do not know, a send whose outcome only touched the outbox).
     /// Everything it did record is announced as usual.
     pub async fn commit_even_if_unchanged(mut self) -> Result<Option<i64>, StoreError> {
+        self.write_deferred().await?;
         if self.last_seq.is_some() {
             return self.commit().await.map(Some);
         }
@@ -578,7 +607,7 @@ impl BusinessTx {
     /// back.
     pub async fn begin_part(&mut self) -> Result<Part, StoreError> {
         sqlx::query("SAVEPOINT part").execute(&mut *self.tx).await?;
-        Ok(Part { last_seq: self.last_seq })
+        Ok(Part { last_seq: self.last_seq, deferred: self.deferred.as_ref().map_or(0, Vec::len) })
     }
 
     /// Keeps what the part did.
@@ -592,6 +621,45 @@ impl BusinessTx {
         sqlx::query("ROLLBACK TO SAVEPOINT part").execute(&mut *self.tx).await?;
         sqlx::query("RELEASE SAVEPOINT part").execute(&mut *self.tx).await?;
         self.last_seq = part.last_seq;
+        if let Some(deferred) = &mut self.deferred {
+            deferred.truncate(part.deferred);
+        }
+        Ok(())
+    }
+
+    /// Writes the deferred change-log entries (see [`BusinessTx::defer_changes`]): each entity's
+    /// last state, seqs handed out in the order of those last records, without gaps.
+    async fn write_deferred(&mut self) -> Result<(), StoreError> {
+        let Some(entries) = self.deferred.take() else { return Ok(()) };
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut last = std::collections::HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            last.insert((e.entity.as_str(), e.id.as_str()), i);
+        }
+        let kept: Vec<&Deferred> = entries.iter().enumerate().filter(|(i, e)| last[&(e.entity.as_str(), e.id.as_str())] == *i).map(|(_, e)| e).collect();
+        let top: i64 = sqlx::query_scalar("UPDATE businesses SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq")
+            .bind(&self.business_id)
+            .bind(kept.len() as i64)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        let mut seq = top - kept.len() as i64;
+        for chunk in kept.chunks(100) {
+            let rows: Vec<String> = (0..chunk.len()).map(|r| format!("($1, ${}, ${}, ${}, ${}, ${})", 5 * r + 2, 5 * r + 3, 5 * r + 4, 5 * r + 5, 5 * r + 6)).collect();
+            let sql = format!(
+                "INSERT INTO changes (business_id, entity, entity_id, seq, data, changed_at) VALUES {} \
+                 ON CONFLICT (business_id, entity, entity_id) DO UPDATE SET seq = excluded.seq, data = excluded.data, changed_at = excluded.changed_at",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(&self.business_id);
+            for e in chunk {
+                seq += 1;
+                query = query.bind(e.entity.as_str()).bind(&e.id).bind(seq).bind(e.data.clone()).bind(e.at);
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        self.last_seq = Some(top);
         Ok(())
     }
 
@@ -603,6 +671,7 @@ impl BusinessTx {
 
     /// Commits, then tells live listeners. Refuses if nothing was recorded (see module docs).
     pub async fn commit(mut self) -> Result<i64, StoreError> {
+        self.write_deferred().await?;
         let Some(seq) = self.last_seq else {
             self.tx.rollback().await?;
             return Err(StoreError::NothingRecorded);
