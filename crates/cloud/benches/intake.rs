@@ -31,9 +31,9 @@ use tokio::sync::Semaphore;
 const WEBHOOKS: usize = 10_000;
 const IN_FLIGHT: usize = 32;
 const SECRET: &str = "bench-app-secret";
-/// Single-row commits timed for the limit, and commits of 100.
-const SINGLE_COMMITS: usize = 1_000;
-const COMMITS_OF_100: usize = 200;
+/// Single-row commits timed for the limit, and commits of 100, in each of three rounds.
+const SINGLE_COMMITS: usize = 500;
+const COMMITS_OF_100: usize = 100;
 
 #[tokio::main]
 async fn main() {
@@ -147,7 +147,8 @@ async fn inbound(db: &Db, business: &str) -> i64 {
 }
 
 /// Single-row commits per second and rows per second in commits of 100, one statement per row
-/// (as the intake's committer writes), in a scratch table shaped like `webhook_events`' row.
+/// (as the intake's committer writes), in a scratch table shaped like `webhook_events`' row. The
+/// best of three rounds (the machine may be shared; the limit is what the disk allows).
 async fn commit_limit(db: &Db) -> (f64, f64) {
     sqlx::query("CREATE TABLE bench_commit_limit (id TEXT PRIMARY KEY, payload TEXT NOT NULL, received_at BIGINT NOT NULL)")
         .execute(db.writer())
@@ -155,22 +156,25 @@ async fn commit_limit(db: &Db) -> (f64, f64) {
         .unwrap();
     let payload = String::from_utf8(webhook(0)).unwrap();
     let insert = "INSERT INTO bench_commit_limit (id, payload, received_at) VALUES ($1, $2, $3)";
-    let started = Instant::now();
-    for i in 0..SINGLE_COMMITS {
-        let mut tx = db.writer().begin().await.unwrap();
-        sqlx::query(insert).bind(format!("single-{i}")).bind(&payload).bind(i as i64).execute(&mut *tx).await.unwrap();
-        tx.commit().await.unwrap();
-    }
-    let single = SINGLE_COMMITS as f64 / started.elapsed().as_secs_f64();
-    let started = Instant::now();
-    for c in 0..COMMITS_OF_100 {
-        let mut tx = db.writer().begin().await.unwrap();
-        for r in 0..100 {
-            sqlx::query(insert).bind(format!("batch-{c}-{r}")).bind(&payload).bind(r as i64).execute(&mut *tx).await.unwrap();
+    let (mut single, mut per_100) = (0f64, 0f64);
+    for round in 0..3 {
+        let started = Instant::now();
+        for i in 0..SINGLE_COMMITS {
+            let mut tx = db.writer().begin().await.unwrap();
+            sqlx::query(insert).bind(format!("single-{round}-{i}")).bind(&payload).bind(i as i64).execute(&mut *tx).await.unwrap();
+            tx.commit().await.unwrap();
         }
-        tx.commit().await.unwrap();
+        single = single.max(SINGLE_COMMITS as f64 / started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        for c in 0..COMMITS_OF_100 {
+            let mut tx = db.writer().begin().await.unwrap();
+            for r in 0..100 {
+                sqlx::query(insert).bind(format!("batch-{round}-{c}-{r}")).bind(&payload).bind(r as i64).execute(&mut *tx).await.unwrap();
+            }
+            tx.commit().await.unwrap();
+        }
+        per_100 = per_100.max((COMMITS_OF_100 * 100) as f64 / started.elapsed().as_secs_f64());
     }
-    let per_100 = (COMMITS_OF_100 * 100) as f64 / started.elapsed().as_secs_f64();
     sqlx::query("DROP TABLE bench_commit_limit").execute(db.writer()).await.unwrap();
     (single, per_100)
 }
