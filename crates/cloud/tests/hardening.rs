@@ -132,6 +132,53 @@ async fn a_webhook_that_cannot_be_processed_is_kept_listed_counted_and_retried((
     assert_eq!((again.status, again.code()), (StatusCode::NOT_FOUND, "not_found"));
 }
 
+/// Events are processed several to a transaction; one that fails among them costs the others
+/// nothing: they land once each, in the change log consoles pull, and only the failing one waits
+/// for its retry with its reason.
+async fn a_failing_webhook_among_others_processed_together_holds_none_of_them_back((app, _fake): (TestApp, FakeProviders)) {
+    let owner = app.signup("batch").await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    for (id, from, body) in [("wamid.first", "447700900201", "First"), ("wamid.broken", "447700900202", "Broken"), ("wamid.third", "447700900203", "Third")] {
+        let webhook = notification(PHONE_ID, Value::Null, json!([text(id, from, body)]), Value::Null);
+        assert_eq!(post_whatsapp_signed(&app, &webhook, &secret).await.0, StatusCode::OK);
+    }
+    sqlx::query("UPDATE webhook_events SET payload = 'not a notification' WHERE business_id = $1 AND payload LIKE '%wamid.broken%'")
+        .bind(&owner.business_id)
+        .execute(app.db.writer())
+        .await
+        .unwrap();
+    let last_seq = app.last_seq(&owner.business_id).await;
+
+    app.drain().await;
+
+    let mut bodies: Vec<Value> = messages_of(&app, &owner).await.iter().map(|m| m["body"].clone()).collect();
+    bodies.sort_by_key(|b| b.to_string());
+    assert_eq!(bodies, vec![json!("First"), json!("Third")]);
+    let waiting = sqlx::query_as::<_, (i64, Option<String>)>(
+        "SELECT attempts, last_error FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL AND failed_at IS NULL",
+    )
+    .bind(&owner.business_id)
+    .fetch_all(app.db.reader())
+    .await
+    .unwrap();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(waiting[0].0, 1);
+    assert!(waiting[0].1.as_deref().is_some_and(|e| !e.is_empty()), "{waiting:?}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND processed_at IS NOT NULL", &owner.business_id).await, 2);
+    // Consoles see both messages and their conversations, with seqs after the ones they had.
+    let changes = app.changes(&owner.business_id).await;
+    let new: Vec<&(i64, String, String)> = changes.iter().filter(|(seq, _, _)| *seq > last_seq).collect();
+    assert_eq!(new.iter().filter(|(_, entity, _)| entity == "message").count(), 2, "{new:?}");
+    assert_eq!(new.iter().filter(|(_, entity, _)| entity == "conversation").count(), 2, "{new:?}");
+    assert_eq!(changes.last().map(|c| c.0), Some(app.last_seq(&owner.business_id).await));
+    // A redelivery of a processed one is still one message.
+    let again = notification(PHONE_ID, Value::Null, json!([text("wamid.first", "447700900201", "First")]), Value::Null);
+    assert_eq!(post_whatsapp_signed(&app, &again, &secret).await.0, StatusCode::OK);
+    app.drain().await;
+    assert_eq!(messages_of(&app, &owner).await.len(), 2);
+}
+
 }
 
 on_both_engines! {
