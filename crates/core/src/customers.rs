@@ -125,12 +125,7 @@ pub async fn find_by(conn: &mut AnyConnection, business_id: &str, column: Contac
         ContactColumn::WhatsappId => "whatsapp_id",
         ContactColumn::Phone => "phone",
     };
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM customers WHERE business_id = $1 AND {column} = $2 AND deleted_at IS NULL"))
-        .bind(business_id)
-        .bind(value)
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(from_row).transpose()
+    fetch(conn, &format!("{column} = $1 AND business_id = $2 AND deleted_at IS NULL"), value, business_id).await
 }
 
 /// The contact details a customer is found by ([`find_by`]).
@@ -142,12 +137,12 @@ pub enum ContactColumn {
 
 /// A customer who has not been deleted.
 pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Customer>, StoreError> {
-    fetch(conn, business_id, id, " AND deleted_at IS NULL").await
+    fetch(conn, "id = $1 AND business_id = $2 AND deleted_at IS NULL", id, business_id).await
 }
 
 /// A customer, deleted or not (a conversation still shows who it was with).
 pub async fn load_any(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Customer>, StoreError> {
-    fetch(conn, business_id, id, "").await
+    fetch(conn, "id = $1 AND business_id = $2", id, business_id).await
 }
 
 /// As [`load_any`], for several customers in one query (at most a few hundred ids).
@@ -164,9 +159,10 @@ pub(crate) async fn load_many(conn: &mut AnyConnection, business_id: &str, ids: 
     query.fetch_all(conn).await?.iter().map(from_row).collect()
 }
 
-async fn fetch(conn: &mut AnyConnection, business_id: &str, id: &str, extra: &str) -> Result<Option<Customer>, StoreError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1 AND business_id = $2{extra}"))
-        .bind(id)
+/// The customer matching `filter` (`$1` and `$2` bound to `first` and `business_id`), if any.
+async fn fetch(conn: &mut AnyConnection, filter: &str, first: &str, business_id: &str) -> Result<Option<Customer>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM customers WHERE {filter}"))
+        .bind(first)
         .bind(business_id)
         .fetch_optional(conn)
         .await?;
