@@ -267,6 +267,10 @@ async function main() {
     await mine.getByTestId("google-status").filter({ hasText: /^Connected$/ }).waitFor({ timeout: 20_000 });
     const revoked = await fetch(`${google.control}/control/revoke`, { method: "POST" });
     if (revoked.status !== 204) throw new Error(`the stand-in did not revoke: ${revoked.status}`);
+    // Choosing another calendar makes the service read it from Google at once, whether or not
+    // its push channel for the first one was open yet when access was revoked.
+    await mine.getByLabel("Family").check();
+    await mine.getByRole("button", { name: "Use these calendars" }).click();
     await mine.getByTestId("google-status").filter({ hasText: "Reconnect needed" }).waitFor({ timeout: 20_000 });
     await page.screenshot({ path: path.join(out, "12b-google-reconnect-needed.png") });
     await mine.getByRole("button", { name: "Reconnect Google Calendar" }).click();
