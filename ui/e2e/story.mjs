@@ -149,12 +149,15 @@ async function main() {
     let booked = null;
     for (let i = 1; i <= 7 && !booked; i++) {
       day = new Date(Date.now() + i * 86_400_000);
-      await panel.getByLabel("Day").fill(day.toISOString().slice(0, 10));
-      await until("free times are known", async () => (await panel.getByTestId("slot").count()) > 0 || (await panel.getByText("No free time that day.").count()) > 0);
-      if ((await panel.getByTestId("slot").count()) > 0) {
-        booked = await panel.getByTestId("slot").first().textContent();
+      const iso = day.toISOString().slice(0, 10);
+      await panel.getByLabel("Day").fill(iso);
+      // The panel marks which day its free times are for (the previous day's may still show for a moment).
+      const times = panel.locator(`.slots[data-day="${iso}"]`);
+      await times.waitFor({ state: "attached" });
+      if ((await times.getByTestId("slot").count()) > 0) {
+        booked = await times.getByTestId("slot").first().textContent();
         await page.screenshot({ path: path.join(out, "04-customer-panel-book.png") });
-        await panel.getByTestId("slot").first().click();
+        await times.getByTestId("slot").first().click();
       }
     }
     if (!booked) throw new Error("no free slot in the next 7 days");

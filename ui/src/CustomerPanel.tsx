@@ -71,17 +71,24 @@ export function CustomerPanel({ customerId, version, directory, onHistory, role 
 function BookForm({ customerId, directory, onDone }: { customerId: string; directory: Directory; onDone: () => void }) {
   const [serviceId, setServiceId] = useState(directory.services[0]?.id ?? "");
   const [day, setDay] = useState(() => format(new Date(), "yyyy-MM-dd"));
-  const [slots, setSlots] = useState<Availability["slots"] | null>(null);
+  // Free times are kept with the day and service they were asked for: after the day changes, the
+  // previous day's times are never shown (nor clickable), and an answer that comes back late for a
+  // day no longer chosen is dropped.
+  const [found, setFound] = useState<{ day: string; serviceId: string; slots: Availability["slots"] } | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const slots = found && found.day === day && found.serviceId === serviceId ? found.slots : null;
 
   useEffect(() => {
     if (!serviceId) return;
-    setSlots(null);
+    let stale = false;
     setError(null);
     call({ cmd: "slots", service_id: serviceId, from: day, to: day, staff_id: null }).then(
-      (a) => setSlots(a.slots),
-      (e) => setError(e instanceof ConsoleError && e.kind === "offline" ? "Free times need the connection; try again when online." : e.message),
+      (a) => !stale && setFound({ day, serviceId, slots: a.slots }),
+      (e) => !stale && setError(e instanceof ConsoleError && e.kind === "offline" ? "Free times need the connection; try again when online." : e.message),
     );
+    return () => {
+      stale = true;
+    };
   }, [serviceId, day]);
 
   const book = async (start: string, staffId: string | null) => {
@@ -102,7 +109,7 @@ function BookForm({ customerId, directory, onDone }: { customerId: string; direc
       {error ? <p className="error">{error}</p> : null}
       {slots === null && !error ? <p className="muted">Finding free times…</p> : null}
       {slots && !slots.length ? <p className="muted">No free time that day.</p> : null}
-      <div className="slots">
+      <div className="slots" data-day={slots ? day : undefined}>
         {slots?.slice(0, 24).map((s) => (
           <button key={s.start} className="slot" data-testid="slot" onClick={() => book(s.start, s.staff_ids[0] ?? null)}>
             {s.local_start.slice(11, 16)}
