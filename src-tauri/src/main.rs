@@ -185,12 +185,18 @@ fn headless(data_dir: PathBuf) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
         let desk = Desk::open(&data_dir, Some(Arc::new(DesktopNotifier::new())), EngineConfig::default()).await?;
+        // Listen before asking for the session: the sync may go live in between, and that status
+        // is then either in the session's answer or among the events (before, it could be in
+        // neither, and a script waiting for "live" waited for the next change).
+        let mut events = desk.subscribe();
         let session = desk.dispatch(Command::Session).await?;
         if session["account"].is_null() {
             anyhow::bail!("nobody is signed in on {}: sign in in the window, or with `switchboard-console --data-dir {} login`", data_dir.display(), data_dir.display());
         }
         println!("{}", serde_json::json!({"signed_in": session["account"]["email"], "data_dir": data_dir}));
-        let mut events = desk.subscribe();
+        if !session["status"].is_null() {
+            println!("{}", serde_json::json!({"type": "status", "status": session["status"]}));
+        }
         loop {
             tokio::select! {
                 event = events.recv() => match event {
