@@ -58,6 +58,13 @@ export class Driver {
     await this.send("POST", `/element/${await this.find(css)}/value`, { text: keys });
   }
 
+  /** Chooses a file for an `<input type=file>` (hidden ones too) as the file chooser would:
+   * WebDriver's element send keys with the file's path. */
+  async upload(css, file) {
+    const el = await until(`"${css}" in the page`, () => this.js("return document.querySelector(arguments[0])", css));
+    await this.send("POST", `/element/${el[ELEMENT]}/value`, { text: file });
+  }
+
   /** Sets a form field the way typing would, for inputs whose keyboard entry differs by engine. */
   async set(css, value) {
     await this.js(

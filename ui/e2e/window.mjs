@@ -3,7 +3,8 @@
 // here), against the real service. Screenshots of the real window (ImageMagick `import`) go to
 // e2e/out/window-*.png. Run through e2e/run.sh (private D-Bus session and keyring, Xvfb).
 //
-// Sign in → an escalated conversation arrives live → take it over → reply (delivered) → hand back
+// Sign in → an escalated conversation arrives live → take it over → reply (delivered) → her photo
+// shows → a PDF is attached (WebDriver chooses the file) and delivered → hand back
 // → book a free slot from the customer panel → see it on the calendar → the service goes down → a
 // reply shows pending → the service returns → the reply shows sent → nothing secret on disk.
 // On the way, the person connects their own Google Calendar from their Account screen (Google is
@@ -13,7 +14,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { PASSWORD, bin, demoService, googleStandIn, log, out, run, scanForSecrets, start, stop, until, webhook } from "./harness.mjs";
+import { PASSWORD, bin, demoService, googleStandIn, log, out, photoWebhook, run, scanForSecrets, start, stop, until, webhook } from "./harness.mjs";
 import { Driver } from "./webdriver.mjs";
 
 /** Searches the local mirror with the console's CLI (same data directory, full-text search). */
@@ -74,6 +75,26 @@ async function main() {
       app.js("return [...document.querySelectorAll('[data-testid=message]')].some((m) => m.textContent.includes('the front desk here') && ['Delivered', 'Read'].includes(m.querySelector('[data-testid=ticks]')?.title))"),
     20_000);
     screenshot("03-conversation");
+
+    log("window: her photo shows in the timeline; a PDF is attached and delivered");
+    await photoWebhook(service.url, "447700900666", "Nora Window", "window-photo-1", "Is this colour possible?", "wamid.window-photo");
+    try {
+      await until("the photo is drawn in the window", () =>
+        app.js("const m = [...document.querySelectorAll('[data-testid=message]')].find((m) => m.textContent.includes('Is this colour possible?')); const img = m?.querySelector('img'); return !!img && img.complete && img.naturalWidth === 16"),
+      20_000);
+    } catch (e) {
+      log(`her message showed: ${await app.js("return [...document.querySelectorAll('[data-testid=message]')].find((m) => m.textContent.includes('Is this colour possible?'))?.outerHTML ?? '(not there)'")}`);
+      screenshot("photo-failed");
+      throw e;
+    }
+    const pdf = path.join(tmp, "prices.pdf");
+    fs.writeFileSync(pdf, "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj 3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 100]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n");
+    await app.type("textarea[aria-label=Reply]", "Our price list");
+    await app.upload("[data-testid=attach-input]", pdf);
+    await until("the PDF is delivered", () =>
+      app.js("const m = [...document.querySelectorAll('[data-testid=message]')].find((m) => m.textContent.includes('Our price list')); return !!m && !!m.querySelector('[data-shown=pdf]') && ['Delivered', 'Read'].includes(m.querySelector('[data-testid=ticks]')?.title)"),
+    20_000);
+    screenshot("03b-media");
     await app.click("button", "Hand back to assistant");
     await app.waitText("[data-testid=holder]", "Assistant");
 
@@ -83,13 +104,15 @@ async function main() {
     let day;
     for (let i = 1; i <= 7 && !booked; i++) {
       day = new Date(Date.now() + i * 86_400_000);
-      await app.set("aside[aria-label=Customer] input[aria-label=Day]", day.toISOString().slice(0, 10));
+      const iso = day.toISOString().slice(0, 10);
+      await app.set("aside[aria-label=Customer] input[aria-label=Day]", iso);
+      // The panel marks which day its free times are for (the previous day's may still show for a moment).
       const state = await until("free times are known", () =>
-        app.js("const a = document.querySelector('aside[aria-label=Customer]'); return a.querySelector('[data-testid=slot]') ? 'slots' : a.textContent.includes('No free time that day.') ? 'none' : null"),
+        app.js("const t = document.querySelector(`aside[aria-label=Customer] .slots[data-day='${arguments[0]}']`); return !t ? null : t.querySelector('[data-testid=slot]') ? 'slots' : 'none'", iso),
       );
       if (state === "slots") {
         screenshot("04-customer-panel");
-        await app.click("[data-testid=slot]");
+        await app.click(`.slots[data-day='${iso}'] [data-testid=slot]`);
         booked = true;
       }
     }
