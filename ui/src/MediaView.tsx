@@ -3,7 +3,7 @@
 // from the console core, which answers from this computer's copy when there is one.
 import { useEffect, useRef, useState } from "react";
 import { call, ConsoleError } from "./api";
-import { shownAs, toDataUrl, type Shownfile } from "./media";
+import { shownAs, toBlob, type Shownfile } from "./media";
 
 export function MediaView({ file }: { file: Shownfile }) {
   const [url, setUrl] = useState<string | null>(null);
@@ -23,17 +23,20 @@ export function MediaView({ file }: { file: Shownfile }) {
 
   useEffect(() => {
     if (!visible) return;
+    let objectUrl: string | null = null;
     let gone = false;
     call({ cmd: "media", path: file.path }).then(
       (data) => {
         if (gone) return;
+        objectUrl = URL.createObjectURL(toBlob(data));
         setType(data.content_type);
-        setUrl(toDataUrl(data));
+        setUrl(objectUrl);
       },
       (e) => !gone && setProblem(e instanceof ConsoleError && e.kind === "offline" ? "Not available offline yet" : "Could not load the file"),
     );
     return () => {
       gone = true;
+      if (objectUrl) URL.revokeObjectURL(objectUrl);
     };
   }, [visible, file.path]);
 

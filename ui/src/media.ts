@@ -45,14 +45,12 @@ export function formatSize(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
-/** The bytes the core answered, as a `data:` address for an image, player, PDF frame or download
- * link. Not a Blob's object URL: WebKitGTK loads none of those in the desktop window (its pages
- * come from the app's own `tauri://` scheme), so pictures stayed broken there. The type is reduced
- * to its plain `type/subtype` (parameters such as `codecs=…` would break the address). */
-export function toDataUrl(data: MediaData): string {
-  const type = data.content_type.split(";")[0].trim().toLowerCase();
-  const safe = /^[a-z0-9.+-]+\/[a-z0-9.+-]+$/.test(type) ? type : "application/octet-stream";
-  return `data:${safe};base64,${data.data_base64}`;
+/** The bytes the core answered, as a Blob for an object URL. */
+export function toBlob(data: MediaData): Blob {
+  const binary = atob(data.data_base64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return new Blob([bytes], { type: data.content_type });
 }
 
 /** A chosen file as base64 (what `attach` takes). */
