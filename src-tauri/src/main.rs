@@ -86,6 +86,24 @@ fn window(data_dir: PathBuf) -> anyhow::Result<()> {
     tauri::Builder::default()
         .invoke_handler(tauri::generate_handler![console])
         .setup(move |app| {
+            // The main window (tauri.conf.json, `create: false`) is made here so that files the
+            // page saves (the reports' CSVs, a customer's data export) are downloaded: without a
+            // download handler WebKitGTK started them and never wrote them anywhere. They go to
+            // the Downloads folder, under a new name when one is taken.
+            let config = app.config().app.windows.iter().find(|w| w.label == "main").cloned().ok_or("no main window in tauri.conf.json")?;
+            tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
+                .on_download(|_, event| {
+                    match event {
+                        tauri::webview::DownloadEvent::Requested { destination, .. } => into_home_without_downloads(destination),
+                        tauri::webview::DownloadEvent::Finished { path, success, .. } => match (success, path) {
+                            (true, Some(path)) => tracing::info!(path = %path.display(), "saved a file"),
+                            _ => tracing::warn!("a file could not be saved"),
+                        },
+                        _ => {}
+                    }
+                    true
+                })
+                .build()?;
             let clicked = app.handle().clone();
             let reports = app.handle().clone();
             let notifier =
@@ -104,6 +122,26 @@ fn window(data_dir: PathBuf) -> anyhow::Result<()> {
             }
         });
     Ok(())
+}
+
+/// The download's place as chosen for it (the Downloads folder, under a new name if the name is
+/// taken) — but where the system names no Downloads folder, the home folder rather than wherever
+/// the app was started from.
+fn into_home_without_downloads(destination: &mut PathBuf) {
+    if dirs::download_dir().is_some() {
+        return;
+    }
+    let (Some(home), Some(name)) = (dirs::home_dir(), destination.file_name().map(|n| n.to_owned())) else { return };
+    let name = PathBuf::from(name);
+    let (stem, ext) = (name.file_stem().unwrap_or_default().to_string_lossy().into_owned(), name.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default());
+    let mut place = home.join(&name);
+    for n in 1.. {
+        if !place.exists() {
+            break;
+        }
+        place = home.join(format!("{stem} ({n}){ext}"));
+    }
+    *destination = place;
 }
 
 fn show(app: &AppHandle) {
