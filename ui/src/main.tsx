@@ -1,3 +1,5 @@
+// First: the language every later module may read (see locale.ts).
+import "./locale";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import "./app.css";
