@@ -107,8 +107,13 @@ export function addDays(date: string, days: number): string {
 /** Today in the business's time zone (not this computer's). */
 export function todayIn(timeZone: string, now: Date = new Date()): string {
   try {
-    // en-CA writes dates as YYYY-MM-DD.
-    return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(now);
+    // Built from the parts: a locale's written order is not a format to rely on (en-CA gave
+    // YYYY-MM-DD in Chromium but M/D/YYYY in the desktop window's WebKitGTK, and Reports broke).
+    const parts = new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(now);
+    const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? "";
+    const date = `${part("year")}-${part("month")}-${part("day")}`;
+    if (/^\d{4}-\d{2}-\d{2}$/.test(date)) return date;
+    return iso(now);
   } catch {
     return iso(now);
   }
