@@ -1,4 +1,5 @@
 import { lazy, Suspense, useCallback, useEffect, useRef, useState } from "react";
+import { ScreenError } from "./ScreenError";
 import { call, listen, onOpenConversation, onOpenReports, ConsoleError } from "./api";
 import type { Event } from "./bindings/Event";
 import type { Session } from "./bindings/Session";
@@ -239,19 +240,21 @@ export function App() {
           {customerId && conversationId ? <CustomerPanel customerId={customerId} version={live.versions.customer} directory={directory} onHistory={() => setHistory(true)} role={session.account.role} onErased={() => { setConversationId(null); setCustomerId(null); }} /> : null}
         </main>
       ) : (
-        <Suspense fallback={<section className="empty">Loading…</section>}>
-          {view === "calendar" ? (
-            <CalendarView version={live.versions.calendar} tasksVersion={live.versions.tasks} directory={directory} focus={calendarFocus} me={me} />
-          ) : view === "setup" ? (
-            <Setup onProgress={setSetup} onClose={() => setView("inbox")} permissions={session.permissions} />
-          ) : view === "reports" ? (
-            <Reports directory={directory} onOpenConversation={openConversation} onOpenBooking={openBooking} />
-          ) : view === "account" ? (
-            <Account permissions={session.permissions} me={{ id: me, name: session.name ?? session.account.email }} tasksVersion={live.versions.tasks} />
-          ) : (
-            <Settings tasksVersion={live.versions.tasks} permissions={session.permissions} />
-          )}
-        </Suspense>
+        <ScreenError screen={view}>
+          <Suspense fallback={<section className="empty">Loading…</section>}>
+            {view === "calendar" ? (
+              <CalendarView version={live.versions.calendar} tasksVersion={live.versions.tasks} directory={directory} focus={calendarFocus} me={me} />
+            ) : view === "setup" ? (
+              <Setup onProgress={setSetup} onClose={() => setView("inbox")} permissions={session.permissions} />
+            ) : view === "reports" ? (
+              <Reports directory={directory} onOpenConversation={openConversation} onOpenBooking={openBooking} />
+            ) : view === "account" ? (
+              <Account permissions={session.permissions} me={{ id: me, name: session.name ?? session.account.email }} tasksVersion={live.versions.tasks} />
+            ) : (
+              <Settings tasksVersion={live.versions.tasks} permissions={session.permissions} />
+            )}
+          </Suspense>
+        </ScreenError>
       )}
     </div>
   );
