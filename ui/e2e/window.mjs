@@ -9,7 +9,7 @@
 // reply shows pending → the service returns → the reply shows sent → nothing secret on disk.
 // On the way, the person connects their own Google Calendar from their Account screen (Google is
 // the local stand-in; "the system browser" is curl, which follows the consent redirect to the
-// console's loopback listener).
+// console's loopback listener). Reports' bookings CSV is saved as a file by the window.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -133,6 +133,16 @@ async function main() {
       app.js("const s = document.querySelector(\"section[aria-label='Your Google Calendar'] [data-testid=google-status]\"); return !!s && s.textContent.trim() === 'Connected'"),
     20_000);
     screenshot("05b-google-calendar");
+
+    log("window: Reports → Export bookings (CSV) saves the file");
+    await app.click("button.tab", "Reports");
+    await until("the figures are in", () => app.js("return [...document.querySelectorAll('button')].some((b) => b.textContent.includes('Export bookings (CSV)') && !b.disabled)"), 20_000);
+    await app.click("button", "Export bookings (CSV)");
+    // No Downloads folder is configured in this session's throwaway home: the file goes there.
+    const saved = await until("the CSV is saved", () => fs.readdirSync(os.homedir()).find((f) => /^bookings.*\.csv$/.test(f)) ?? null, 20_000);
+    const csv = fs.readFileSync(path.join(os.homedir(), saved), "utf8");
+    const lines = csv.trim().split("\n");
+    if (!lines[0].startsWith("booking_id,") || lines.length < 2) throw new Error(`the saved file is not the bookings CSV:\n${csv.slice(0, 500)}`);
 
     log("window: offline, a reply waits; back online, it is sent");
     await app.click("button.tab", "Inbox");
