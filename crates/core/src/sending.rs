@@ -31,7 +31,10 @@ use crate::store::{rfc3339, BusinessTx, Engine, StoreError};
 const MAX_ATTEMPTS: i64 = 10;
 /// Provider calls in flight at once: the providers answer in tens to hundreds of milliseconds,
 /// so one at a time would cap a burst (100,000 reminders due in one minute) at a few a second.
-const IN_FLIGHT: usize = 16;
+/// On SQLite each step also waits twice for the one writer (to claim, to record), behind the
+/// automations' steps while a burst is being prepared: the more a step carries, the more goes
+/// out meanwhile.
+const IN_FLIGHT: usize = 32;
 /// Rows claimed per step: four waves of [`IN_FLIGHT`] calls, so a lease covers four provider
 /// calls at their timeout for every row (as when rows were claimed and sent four at a time).
 const CLAIM: i64 = 4 * IN_FLIGHT as i64;
