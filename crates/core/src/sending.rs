@@ -31,7 +31,10 @@ use crate::store::{rfc3339, BusinessTx, Engine, StoreError};
 const MAX_ATTEMPTS: i64 = 10;
 /// Provider calls in flight at once: the providers answer in tens to hundreds of milliseconds,
 /// so one at a time would cap a burst (100,000 reminders due in one minute) at a few a second.
-const IN_FLIGHT: usize = 16;
+/// On SQLite each step also waits twice for the one writer (to claim, to record), behind the
+/// automations' steps while a burst is being prepared: the more a step carries, the more goes
+/// out meanwhile.
+const IN_FLIGHT: usize = 32;
 /// Rows claimed per step: four waves of [`IN_FLIGHT`] calls, so a lease covers four provider
 /// calls at their timeout for every row (as when rows were claimed and sent four at a time).
 const CLAIM: i64 = 4 * IN_FLIGHT as i64;
@@ -130,7 +133,67 @@ pub async fn store_outgoing(
     kind: MessageKind,
     outgoing: Outgoing,
 ) -> Result<Message, Error> {
-    let media = match &outgoing {
+    let message = add_message(tx, conversation_id, outgoing_message(id, author, body, kind, &outgoing)).await?;
+    let actor = message.author_staff_id.as_ref().map(|s| s.to_string());
+    let outbox = outbox_row(tx, message.id.as_str(), conversation_id, channel, actor.as_deref(), message.author_kind, &outgoing).await?;
+    insert_outbox(tx, &[outbox]).await?;
+    Ok(message)
+}
+
+/// As [`store_outgoing`] for a batch of messages (automated sends): the message goes into
+/// `messages` and its outbox entry into `outbox`, both written when the batch is
+/// ([`crate::conversations::MessageBatch::write`], then [`insert_outbox`]) in the same
+/// transaction. Returns the message's id.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn store_in_batch(
+    tx: &mut BusinessTx,
+    messages: &mut crate::conversations::MessageBatch,
+    outbox: &mut Vec<OutboxRow>,
+    conversation_id: &str,
+    channel: Channel,
+    author: Author,
+    body: String,
+    kind: MessageKind,
+    outgoing: Outgoing,
+) -> Result<String, Error> {
+    let new = outgoing_message(None, author, body, kind, &outgoing);
+    let (actor, author_kind) = (new.author_staff_id.clone(), new.author_kind);
+    let id = messages.add(tx, conversation_id, new).await?;
+    outbox.push(outbox_row(tx, &id, conversation_id, channel, actor.as_deref(), author_kind, &outgoing).await?);
+    Ok(id)
+}
+
+/// An outbox entry to write in the message's transaction ([`insert_outbox`]).
+pub(crate) struct OutboxRow {
+    id: String,
+    message_id: String,
+    channel: Channel,
+    request: String,
+}
+
+/// Writes outbox entries, with multi-row statements.
+pub(crate) async fn insert_outbox(tx: &mut BusinessTx, rows: &[OutboxRow]) -> Result<(), Error> {
+    let now = tx.now_ms();
+    let business_id = tx.business_id().to_owned();
+    for chunk in rows.chunks(crate::store::rows_per_statement(4)) {
+        let values: Vec<String> =
+            (0..chunk.len()).map(|r| format!("(${}, $1, ${}, ${}, ${}, 'queued', $2, $2, $2)", 4 * r + 3, 4 * r + 4, 4 * r + 5, 4 * r + 6)).collect();
+        let sql = format!(
+            "INSERT INTO outbox (id, business_id, message_id, channel, request, status, next_attempt_at, created_at, updated_at) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(&business_id).bind(now);
+        for row in chunk {
+            query = query.bind(&row.id).bind(&row.message_id).bind(row.channel.as_str()).bind(&row.request);
+        }
+        query.execute(tx.conn()).await?;
+    }
+    Ok(())
+}
+
+/// The outgoing message to store for `outgoing`, by `author`.
+fn outgoing_message(id: Option<String>, author: Author, body: String, kind: MessageKind, outgoing: &Outgoing) -> NewMessage {
+    let media = match outgoing {
         Outgoing::Media { media_id, content_type, filename, caption } => vec![protocol::Media {
             content_type: content_type.clone(),
             url: Some(crate::channels::inbound::media_url(media_id)),
@@ -144,43 +207,37 @@ pub async fn store_outgoing(
         Author::Assistant => (AuthorKind::Assistant, None, None),
         Author::Automation(rule) => (AuthorKind::System, None, Some(rule)),
     };
-    let message = add_message(
-        tx,
-        conversation_id,
-        NewMessage {
-            id,
-            direction: Direction::Outbound,
-            kind,
-            raw: None,
-            author_kind,
-            author_staff_id,
-            body,
-            media,
-            provider_message_id: None,
-            delivery_status: DeliveryStatus::Pending,
-            at_ms: None,
-            automation,
-        },
-    )
-    .await?;
-    let now = tx.now_ms();
-    let business_id = tx.business_id().to_owned();
-    sqlx::query(
-        "INSERT INTO outbox (id, business_id, message_id, channel, request, status, next_attempt_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6, $6)",
-    )
-    .bind(tx.new_id::<String>())
-    .bind(business_id)
-    .bind(&message.id)
-    .bind(channel.as_str())
-    .bind(serde_json::to_string(&outgoing).map_err(Error::internal)?)
-    .bind(now)
-    .execute(tx.conn())
-    .await?;
+    NewMessage {
+        id,
+        direction: Direction::Outbound,
+        kind,
+        raw: None,
+        author_kind,
+        author_staff_id,
+        body,
+        media,
+        provider_message_id: None,
+        delivery_status: DeliveryStatus::Pending,
+        at_ms: None,
+        automation,
+    }
+}
+
+/// A stored message's outbox entry (for [`insert_outbox`]), and the audit entry that it was sent.
+async fn outbox_row(
+    tx: &mut BusinessTx,
+    message_id: &str,
+    conversation_id: &str,
+    channel: Channel,
+    actor: Option<&str>,
+    author_kind: AuthorKind,
+    outgoing: &Outgoing,
+) -> Result<OutboxRow, Error> {
+    let outbox = OutboxRow { id: tx.new_id(), message_id: message_id.to_owned(), channel, request: serde_json::to_string(outgoing).map_err(Error::internal)? };
     // Who sent what where; never the text (the audit log outlives an erased customer's messages).
-    let actor = message.author_staff_id.as_ref().map(|s| s.to_string());
-    tx.audit(actor.as_deref(), "message.sent", Some(("message", &message.id)), serde_json::json!({"conversation_id": conversation_id, "channel": channel.as_str(), "author": format!("{:?}", message.author_kind).to_lowercase()})).await?;
-    Ok(message)
+    let detail = serde_json::json!({"conversation_id": conversation_id, "channel": channel.as_str(), "author": format!("{author_kind:?}").to_lowercase()});
+    tx.audit(actor, "message.sent", Some(("message", message_id)), detail).await?;
+    Ok(outbox)
 }
 
 /// Queues a file staff uploaded (`PUT /v1/media/{id}`) with its caption, after checking that the
@@ -364,19 +421,22 @@ async fn mark_message(
     error: Option<&str>,
 ) -> Result<(), Error> {
     let business_id = tx.business_id().to_owned();
-    sqlx::query(
+    let row = sqlx::query(&format!(
         "UPDATE messages SET delivery_status = COALESCE($1, CASE WHEN delivery_status = 'pending' THEN 'sent' ELSE delivery_status END), \
-         provider_message_id = COALESCE($2, provider_message_id), error = $3, updated_at = $4 WHERE id = $5 AND business_id = $6",
-    )
+         provider_message_id = COALESCE($2, provider_message_id), error = $3, updated_at = $4 WHERE id = $5 AND business_id = $6 \
+         RETURNING {}",
+        crate::conversations::MESSAGE_COLUMNS
+    ))
     .bind(status.map(|s| s.as_str()))
     .bind(provider_id)
     .bind(error)
     .bind(tx.now_ms())
     .bind(message_id)
     .bind(&business_id)
-    .execute(tx.conn())
-    .await?;
-    let message = crate::conversations::load_message(tx.conn(), &business_id, message_id).await?.ok_or_else(|| Error::NotFound("message"))?;
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or_else(|| Error::NotFound("message"))?;
+    let message = crate::conversations::message_from_row(&row)?;
     tx.record(EntityKind::Message, message_id, Some(&message)).await?;
     Ok(())
 }
@@ -421,13 +481,55 @@ async fn attempt(state: &Core, row: &Claimed) -> Result<String, SendError> {
 /// not one per message).
 async fn finish(state: &Core, business_id: &str, rows: &[(&Claimed, Result<String, SendError>)]) -> Result<(), Error> {
     let mut tx = state.db.begin_business(business_id).await?;
+    // The messages' change-log entries and audit entries are written at commit with a statement
+    // or two for the lot.
+    tx.defer_changes();
+    tx.defer_audit();
     // The channel's health after these sends: once per channel and outcome, not per message (the
     // same clock reading, so the result is the same).
     let mut health: Vec<(&'static str, bool)> = Vec::new();
     for (row, outcome) in rows {
         record(state, &mut tx, row, outcome, &mut health).await?;
     }
+    // The rows that went, and their messages: a statement or two for all of them.
+    let sent: Vec<(&Claimed, &str)> = rows.iter().filter_map(|(row, outcome)| outcome.as_ref().ok().map(|id| (*row, id.as_str()))).collect();
+    for chunk in sent.chunks(crate::store::rows_per_statement(2)) {
+        mark_sent(&mut tx, chunk).await?;
+    }
     tx.commit_even_if_unchanged().await?;
+    Ok(())
+}
+
+/// Outbox rows the provider took (with the provider's message ids): the rows say `sent`, and so
+/// do their messages — unless a status webhook already moved one further (delivered, read), which
+/// stays — with the provider's ids; the messages are recorded.
+async fn mark_sent(tx: &mut BusinessTx, sent: &[(&Claimed, &str)]) -> Result<(), Error> {
+    let now = tx.now_ms();
+    let business_id = tx.business_id().to_owned();
+    let list: Vec<String> = (0..sent.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!("UPDATE outbox SET status = 'sent', lease_until = NULL, last_error = NULL, updated_at = $1 WHERE id IN ({})", list.join(", "));
+    let mut query = sqlx::query(&sql).bind(now);
+    for (row, _) in sent {
+        query = query.bind(row.id.as_str());
+    }
+    query.execute(tx.conn()).await?;
+    let values: Vec<String> = (0..sent.len()).map(|i| format!("(CAST(${} AS TEXT), CAST(${} AS TEXT))", 2 * i + 3, 2 * i + 4)).collect();
+    let sql = format!(
+        "WITH v (mid, pid) AS (VALUES {}) UPDATE messages SET \
+         delivery_status = CASE WHEN delivery_status = 'pending' THEN 'sent' ELSE delivery_status END, \
+         provider_message_id = COALESCE(v.pid, provider_message_id), error = NULL, updated_at = $1 \
+         FROM v WHERE messages.id = v.mid AND messages.business_id = $2 RETURNING {}",
+        values.join(", "),
+        crate::conversations::MESSAGE_COLUMNS
+    );
+    let mut query = sqlx::query(&sql).bind(now).bind(&business_id);
+    for (row, provider_id) in sent {
+        query = query.bind(row.message_id.as_str()).bind(*provider_id);
+    }
+    for row in query.fetch_all(tx.conn()).await? {
+        let message = crate::conversations::message_from_row(&row)?;
+        tx.record(EntityKind::Message, message.id.as_str(), Some(&message)).await?;
+    }
     Ok(())
 }
 
@@ -450,14 +552,8 @@ async fn record(
         changed
     };
     match outcome {
-        Ok(provider_id) => {
-            sqlx::query("UPDATE outbox SET status = 'sent', lease_until = NULL, last_error = NULL, updated_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(&row.id)
-                .execute(tx.conn())
-                .await?;
-            // A status webhook may already have moved it further; only move forward.
-            mark_message(tx, &row.message_id, None, Some(provider_id), None).await?;
+        // (The row and its message are marked sent by `finish`, with the others that went.)
+        Ok(_) => {
             if healthy(true) {
                 channels::record_health(tx.conn(), now, &row.business_id, kind, None).await?;
             }

@@ -539,7 +539,9 @@ struct DueRun {
 /// Sends the runs that are due now; returns how many it handled.
 pub async fn run_due(core: &Core) -> Result<usize, Error> {
     let now = core.db.now_ms();
-    let rows = sqlx::query("SELECT id, business_id FROM automation_runs WHERE status = 'planned' AND due_at <= $1 ORDER BY due_at, id LIMIT $2")
+    // In the order of the due index (`due_at` only): a tie-break on `id` would sort every run due
+    // in the same minute on each step (100,000 of them for a busy minute).
+    let rows = sqlx::query("SELECT id, business_id FROM automation_runs WHERE status = 'planned' AND due_at <= $1 ORDER BY due_at LIMIT $2")
         .bind(now)
         .bind(BATCH)
         .fetch_all(core.db.reader())
@@ -551,19 +553,44 @@ pub async fn run_due(core: &Core) -> Result<usize, Error> {
     let mut done = 0;
     for (business_id, ids) in by_business {
         let mut tx = core.db.begin_business(&business_id).await?;
+        // A step's change-log and audit entries, outbox rows and run outcomes are written with a
+        // few multi-row statements at its end rather than several statements per run.
+        tx.defer_changes();
+        tx.defer_audit();
         let mut batch = Batch::load(&mut tx, &ids).await?;
         for id in ids {
             done += usize::from(send_one(&mut tx, &id, &mut batch).await?);
         }
+        batch.write(&mut tx).await?;
         tx.commit_even_if_unchanged().await?;
     }
     Ok(done)
+}
+
+/// A run's outcome, written at the end of the step ([`Batch::write`]).
+struct Finished {
+    id: String,
+    status: AutomationStatus,
+    reason: Option<String>,
+    message_id: Option<String>,
+    conversation_id: Option<String>,
+}
+
+/// A customer's conversation as [`reach`] picks among them: the one last written in by the
+/// customer, then the one with the latest activity.
+struct Reachable {
+    id: String,
+    channel: Channel,
+    last_inbound_at: i64,
+    last_activity_at: i64,
 }
 
 /// What the due runs of one business read, read once per step inside its transaction (which
 /// holds the business's lock, and sending a run changes none of it): a few queries for the
 /// batch instead of several per run.
 struct Batch {
+    /// The runs of the step still planned when it began, by id (taken out as they are handled).
+    runs: std::collections::HashMap<String, DueRun>,
     settings: AutomationSettings,
     /// The business's name and time zone.
     place: (String, TimeZone),
@@ -574,6 +601,13 @@ struct Batch {
     bookings: std::collections::HashMap<String, Booking>,
     /// Names of services and staff members, by table and id, as they are asked for.
     names: std::collections::HashMap<(&'static str, String), Option<String>>,
+    /// The customers' conversations (not calls), by customer, in [`reach`]'s order; kept up to
+    /// date as the step opens conversations and writes in them.
+    conversations: std::collections::HashMap<String, Vec<Reachable>>,
+    /// What the step wrote, for [`Batch::write`].
+    messages: crate::conversations::MessageBatch,
+    outbox: Vec<crate::sending::OutboxRow>,
+    finished: Vec<Finished>,
 }
 
 impl Batch {
@@ -584,21 +618,64 @@ impl Batch {
         let place = texts::business(tx.conn(), &business_id).await?;
         let kinds = connected_kinds(tx).await?;
         let list = |n: usize| (2..n + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-        let sql = format!("SELECT customer_id, booking_id FROM automation_runs WHERE business_id = $1 AND id IN ({})", list(run_ids.len()));
+        // Only runs still planned (inside the business's transaction, so no other instance
+        // handles them meanwhile).
+        let sql = format!(
+            "SELECT id, kind, rule, booking_id, customer_id, conversation_id, created_at FROM automation_runs \
+             WHERE business_id = $1 AND id IN ({}) AND status = 'planned'",
+            list(run_ids.len())
+        );
         let mut query = sqlx::query(&sql).bind(&business_id);
         for id in run_ids {
             query = query.bind(id);
         }
         let rows = query.fetch_all(tx.conn()).await?;
+        let mut runs = std::collections::HashMap::new();
         let mut customer_ids = std::collections::BTreeSet::new();
         let mut booking_ids = std::collections::BTreeSet::new();
         for row in &rows {
-            customer_ids.insert(row.try_get::<String, _>("customer_id")?);
-            if let Some(id) = row.try_get::<Option<String>, _>("booking_id")? {
-                booking_ids.insert(id);
+            let kind: String = row.try_get("kind")?;
+            let run = DueRun {
+                id: row.try_get("id")?,
+                kind: AutomationKind::parse(&kind).ok_or_else(|| Error::internal(StoreError::Corrupt(kind.clone())))?,
+                rule: row.try_get("rule")?,
+                booking_id: row.try_get("booking_id")?,
+                customer_id: row.try_get("customer_id")?,
+                conversation_id: row.try_get("conversation_id")?,
+                created_at: row.try_get("created_at")?,
+            };
+            customer_ids.insert(run.customer_id.clone());
+            if let Some(id) = &run.booking_id {
+                booking_ids.insert(id.clone());
             }
+            runs.insert(run.id.clone(), run);
         }
         let customer_ids: Vec<&str> = customer_ids.iter().map(String::as_str).collect();
+        let mut conversations: std::collections::HashMap<String, Vec<Reachable>> = Default::default();
+        if !customer_ids.is_empty() {
+            let sql = format!(
+                "SELECT id, customer_id, channel, last_inbound_at, last_activity_at FROM conversations \
+                 WHERE business_id = $1 AND customer_id IN ({}) AND channel <> 'voice'",
+                list(customer_ids.len())
+            );
+            let mut query = sqlx::query(&sql).bind(&business_id);
+            for id in &customer_ids {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(tx.conn()).await? {
+                let channel: String = row.try_get("channel")?;
+                let Some(channel) = Channel::parse(&channel) else { continue };
+                conversations.entry(row.try_get("customer_id")?).or_default().push(Reachable {
+                    id: row.try_get("id")?,
+                    channel,
+                    last_inbound_at: row.try_get::<Option<i64>, _>("last_inbound_at")?.unwrap_or(0),
+                    last_activity_at: row.try_get("last_activity_at")?,
+                });
+            }
+            for list in conversations.values_mut() {
+                list.sort_by_key(|c| std::cmp::Reverse((c.last_inbound_at, c.last_activity_at)));
+            }
+        }
         let customers = crate::customers::load_many(tx.conn(), &business_id, &customer_ids).await?.into_iter().map(|c| (c.id.to_string(), c)).collect();
         let mut bookings = std::collections::HashMap::new();
         if !booking_ids.is_empty() {
@@ -612,7 +689,84 @@ impl Batch {
                 bookings.insert(booking.id.to_string(), booking);
             }
         }
-        Ok(Batch { settings, place, kinds, customers, bookings, names: Default::default() })
+        // The bookings' service and staff names, two queries for the lot.
+        let mut names = std::collections::HashMap::new();
+        let services: std::collections::BTreeSet<String> = bookings.values().map(|b: &Booking| b.service_id.to_string()).collect();
+        let staff: std::collections::BTreeSet<String> = bookings.values().map(|b: &Booking| b.staff_id.to_string()).collect();
+        for (table, ids) in [("services", services), ("staff", staff)] {
+            if ids.is_empty() {
+                continue;
+            }
+            let sql = format!("SELECT id, name FROM {table} WHERE business_id = $1 AND id IN ({})", list(ids.len()));
+            let mut query = sqlx::query(&sql).bind(&business_id);
+            for id in &ids {
+                query = query.bind(id);
+            }
+            let found: std::collections::HashMap<String, String> =
+                query.fetch_all(tx.conn()).await?.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect::<Result<_, sqlx::Error>>()?;
+            for id in ids {
+                let name = found.get(&id).cloned();
+                names.insert((table, id), name);
+            }
+        }
+        Ok(Batch {
+            runs,
+            settings,
+            place,
+            kinds,
+            customers,
+            bookings,
+            names,
+            conversations,
+            messages: Default::default(),
+            outbox: Vec::new(),
+            finished: Vec::new(),
+        })
+    }
+
+    /// A conversation of `customer_id` was written in now (perhaps opened just now).
+    fn wrote_in(&mut self, customer_id: &str, id: &str, channel: Channel, now: i64) {
+        let list = self.conversations.entry(customer_id.to_owned()).or_default();
+        match list.iter_mut().find(|c| c.id == id) {
+            Some(c) => c.last_activity_at = now,
+            None => list.push(Reachable { id: id.to_owned(), channel, last_inbound_at: 0, last_activity_at: now }),
+        }
+        list.sort_by_key(|c| std::cmp::Reverse((c.last_inbound_at, c.last_activity_at)));
+    }
+
+    /// Writes what the step did: its messages (and their conversations' activity), their outbox
+    /// rows, then the runs' outcomes, with multi-row statements.
+    async fn write(&mut self, tx: &mut BusinessTx) -> Result<(), Error> {
+        self.messages.write(tx).await?;
+        crate::sending::insert_outbox(tx, &std::mem::take(&mut self.outbox)).await?;
+        let now = tx.now_ms();
+        for chunk in std::mem::take(&mut self.finished).chunks(crate::store::rows_per_statement(5)) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let p = 5 * r + 2;
+                    format!(
+                        "(CAST(${p} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT))",
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "WITH v (id, status, reason, message_id, conversation_id) AS (VALUES {}) \
+                 UPDATE automation_runs SET status = v.status, reason = v.reason, message_id = v.message_id, \
+                 conversation_id = COALESCE(v.conversation_id, automation_runs.conversation_id), updated_at = $1 \
+                 FROM v WHERE automation_runs.id = v.id",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(now);
+            for f in chunk {
+                query = query.bind(&f.id).bind(f.status.as_str()).bind(f.reason.as_deref()).bind(f.message_id.as_deref()).bind(f.conversation_id.as_deref());
+            }
+            query.execute(tx.conn()).await?;
+        }
+        Ok(())
     }
 
     /// The name of a service or staff member (`table`).
@@ -635,21 +789,7 @@ async fn connected_kinds(tx: &mut BusinessTx) -> Result<Vec<String>, Error> {
 /// instance's): `false` if it was not planned any more.
 async fn send_one(tx: &mut BusinessTx, id: &str, batch: &mut Batch) -> Result<bool, Error> {
     let business_id = tx.business_id().to_owned();
-    let row = sqlx::query("SELECT id, kind, rule, booking_id, customer_id, conversation_id, created_at FROM automation_runs WHERE id = $1 AND status = 'planned'")
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?;
-    let Some(row) = row else { return Ok(false) };
-    let kind: String = row.try_get("kind")?;
-    let run = DueRun {
-        id: row.try_get("id")?,
-        kind: AutomationKind::parse(&kind).ok_or_else(|| Error::internal(StoreError::Corrupt(kind.clone())))?,
-        rule: row.try_get("rule")?,
-        booking_id: row.try_get("booking_id")?,
-        customer_id: row.try_get("customer_id")?,
-        conversation_id: row.try_get("conversation_id")?,
-        created_at: row.try_get("created_at")?,
-    };
+    let Some(run) = batch.runs.remove(id) else { return Ok(false) };
     let customer = match batch.customers.get(&run.customer_id) {
         Some(c) => c.clone(),
         None => crate::customers::load_any(tx.conn(), &business_id, &run.customer_id).await?.ok_or(Error::NotFound("customer"))?,
@@ -657,24 +797,26 @@ async fn send_one(tx: &mut BusinessTx, id: &str, batch: &mut Batch) -> Result<bo
     let outcome = prepare(tx, &run, &customer, batch).await?;
     match outcome {
         Prepared::Send { text, template, vars, preferred } => {
-            match deliver(tx, &batch.kinds, &customer, &run.rule, preferred.as_deref(), &vars, &text, template.as_ref()).await? {
+            match deliver(tx, batch, &customer, &run.rule, preferred.as_deref(), &vars, &text, template.as_ref()).await? {
                 Ok((conversation_id, message_id)) => {
-                    finish(tx, &run.id, AutomationStatus::Sent, None, Some(&message_id), Some(&conversation_id)).await?;
                     tx.audit(None, "automation.sent", Some(("message", &message_id)), json!({"rule": run.rule, "run": run.id, "booking_id": run.booking_id}))
                         .await?;
+                    batch.finish(run.id, AutomationStatus::Sent, None, Some(message_id), Some(conversation_id));
                 }
                 Err(reason) => {
-                    finish(tx, &run.id, AutomationStatus::Skipped, Some(&reason), None, None).await?;
                     tx.audit(None, "automation.skipped", None, json!({"rule": run.rule, "run": run.id, "booking_id": run.booking_id, "reason": reason})).await?;
+                    batch.finish(run.id, AutomationStatus::Skipped, Some(reason), None, None);
                 }
             }
         }
         Prepared::End(status, reason) => {
-            finish(tx, &run.id, status, Some(&reason), None, None).await?;
-            // What stops one step of a follow-up stops the steps after it.
+            // What stops one step of a follow-up stops the steps after it (those in this step
+            // too: they are no longer planned).
             if run.kind == AutomationKind::FollowUp && status == AutomationStatus::Stopped {
                 end_planned(tx, "customer_id = $2 AND kind = 'follow_up'", &run.customer_id, status, &reason).await?;
+                batch.runs.retain(|_, r| !(r.kind == AutomationKind::FollowUp && r.customer_id == run.customer_id));
             }
+            batch.finish(run.id, status, Some(reason), None, None);
         }
     }
     Ok(true)
@@ -754,57 +896,32 @@ async fn prepare(tx: &mut BusinessTx, run: &DueRun, customer: &Customer, batch: 
     Ok(Prepared::Send { text, template, vars, preferred })
 }
 
-async fn finish(
-    tx: &mut BusinessTx,
-    id: &str,
-    status: AutomationStatus,
-    reason: Option<&str>,
-    message_id: Option<&str>,
-    conversation_id: Option<&str>,
-) -> Result<(), Error> {
-    sqlx::query(
-        "UPDATE automation_runs SET status = $1, reason = $2, message_id = $3, conversation_id = COALESCE($4, conversation_id), updated_at = $5 WHERE id = $6",
-    )
-    .bind(status.as_str())
-    .bind(reason)
-    .bind(message_id)
-    .bind(conversation_id)
-    .bind(tx.now_ms())
-    .bind(id)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+impl Batch {
+    /// A run's outcome, written at the end of the step.
+    fn finish(&mut self, id: String, status: AutomationStatus, reason: Option<String>, message_id: Option<String>, conversation_id: Option<String>) {
+        self.finished.push(Finished { id, status, reason, message_id, conversation_id });
+    }
 }
 
 /// The conversation an automated message goes into: the one the customer uses (last written
 /// in) on a connected channel, else a new one — SMS to their number (a caller, or a customer
 /// staff booked by phone), else WhatsApp. `Err` says in plain words why none can be used.
-async fn reach(tx: &mut BusinessTx, kinds: &[String], customer: &Customer, preferred: Option<&str>) -> Result<Result<protocol::Conversation, String>, Error> {
+async fn reach(tx: &mut BusinessTx, batch: &mut Batch, customer: &Customer, preferred: Option<&str>) -> Result<Result<(String, Channel), String>, Error> {
     let business_id = tx.business_id().to_owned();
+    let kinds = &batch.kinds;
     let connected = |c: Channel| crate::channels::kind_of(c).is_some_and(|k| kinds.iter().any(|x| x == k));
     if let Some(id) = preferred.filter(|p| *p != "text_back") {
         if let Some(c) = crate::conversations::load(tx.conn(), &business_id, id).await? {
             if connected(c.channel) {
-                return Ok(Ok(c));
+                return Ok(Ok((c.id.to_string(), c.channel)));
             }
         }
     }
     let text_back = preferred == Some("text_back");
     if !text_back {
-        let rows = sqlx::query(
-            "SELECT id, channel FROM conversations WHERE business_id = $1 AND customer_id = $2 AND channel <> 'voice' \
-             ORDER BY COALESCE(last_inbound_at, 0) DESC, last_activity_at DESC",
-        )
-        .bind(&business_id)
-        .bind(customer.id.as_str())
-        .fetch_all(tx.conn())
-        .await?;
-        for row in &rows {
-            let channel = Channel::parse(&row.try_get::<String, _>("channel")?);
-            if channel.is_some_and(connected) {
-                let id: String = row.try_get("id")?;
-                return Ok(crate::conversations::load(tx.conn(), &business_id, &id).await?.ok_or(Error::NotFound("conversation")).map(Ok)?);
-            }
+        let known = batch.conversations.get(customer.id.as_str()).map(Vec::as_slice).unwrap_or_default();
+        if let Some(c) = known.iter().find(|c| connected(c.channel)) {
+            return Ok(Ok((c.id.clone(), c.channel)));
         }
     }
     let channel = if customer.phone.is_some() && connected(Channel::Sms) {
@@ -814,14 +931,27 @@ async fn reach(tx: &mut BusinessTx, kinds: &[String], customer: &Customer, prefe
     } else {
         return Ok(Err("No connected channel reaches this customer (connect Twilio for SMS, or WhatsApp).".into()));
     };
-    Ok(Ok(crate::conversations::open_for(tx, customer.id.as_str(), channel).await?))
+    if let Some(id) = batch.messages.opened_for(customer.id.as_str(), channel) {
+        return Ok(Ok((id.to_owned(), channel)));
+    }
+    let id = if text_back {
+        crate::conversations::open_for(tx, customer.id.as_str(), channel).await?.id.to_string()
+    } else {
+        // The customer has no conversation on this (connected) channel, or it would have been
+        // found above: a new one is opened, written with the step's messages.
+        batch.messages.open(tx, customer.id.as_str(), channel)
+    };
+    // The step's later runs for this customer find it (even if this message is not sent).
+    batch.wrote_in(customer.id.as_str(), &id, channel, tx.now_ms());
+    Ok(Ok((id, channel)))
 }
 
-/// Stores the automated message with its outbox entry; `Err(reason)` when it cannot be sent.
+/// Stores the automated message with its outbox entry (written with the step's others, see
+/// [`Batch::write`]); `Err(reason)` when it cannot be sent.
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn deliver(
+async fn deliver(
     tx: &mut BusinessTx,
-    kinds: &[String],
+    batch: &mut Batch,
     customer: &Customer,
     rule: &str,
     preferred: Option<&str>,
@@ -829,15 +959,20 @@ pub(crate) async fn deliver(
     text: &str,
     template: Option<&TemplateMapping>,
 ) -> Result<Result<(String, String), String>, Error> {
-    let conversation = match reach(tx, kinds, customer, preferred).await? {
+    let (conversation_id, channel) = match reach(tx, batch, customer, preferred).await? {
         Ok(c) => c,
         Err(reason) => return Ok(Err(reason)),
     };
     let body = vars.fill(text);
-    let whatsapp = matches!(conversation.channel, Channel::Whatsapp | Channel::TwilioWhatsapp);
+    let whatsapp = matches!(channel, Channel::Whatsapp | Channel::TwilioWhatsapp);
     // (Only WhatsApp has the window.)
     let window_open = whatsapp && {
-        let last: Option<i64> = sqlx::query_scalar("SELECT last_inbound_at FROM conversations WHERE id = $1").bind(conversation.id.as_str()).fetch_one(tx.conn()).await?;
+        // (None for a conversation this step opened: it is written with the step's messages.)
+        let last: Option<i64> = sqlx::query_scalar("SELECT last_inbound_at FROM conversations WHERE id = $1")
+            .bind(conversation_id.as_str())
+            .fetch_optional(tx.conn())
+            .await?
+            .flatten();
         last.is_some_and(|at| tx.now_ms() - at <= WINDOW_MS)
     };
     let (body, kind, outgoing) = if whatsapp && !window_open {
@@ -871,25 +1006,18 @@ pub(crate) async fn deliver(
             quick_replies: mapping.quick_replies.iter().map(|q| q.payload().to_owned()).collect(),
         };
         (shown, MessageKind::Template, outgoing)
-    } else if conversation.channel == Channel::Whatsapp && rule.starts_with("reminder:") && body.chars().count() <= 1024 {
+    } else if channel == Channel::Whatsapp && rule.starts_with("reminder:") && body.chars().count() <= 1024 {
         // Inside the window a reminder carries reply buttons: a tap answers as the typed code.
         (body.clone(), MessageKind::Text, Outgoing::Buttons { body, codes: ["C", "R", "X"].map(String::from).to_vec() })
     } else {
         (body.clone(), MessageKind::Text, Outgoing::Text { body })
     };
-    let message = crate::sending::store_outgoing(
-        tx,
-        conversation.id.as_str(),
-        conversation.channel,
-        None,
-        crate::sending::Author::Automation(rule.to_owned()),
-        body,
-        kind,
-        outgoing,
-    )
-    .await?;
+    let author = crate::sending::Author::Automation(rule.to_owned());
+    let message_id =
+        crate::sending::store_in_batch(tx, &mut batch.messages, &mut batch.outbox, conversation_id.as_str(), channel, author, body, kind, outgoing).await?;
+    batch.wrote_in(customer.id.as_str(), &conversation_id, channel, tx.now_ms());
     tx.wake(Job::Outbox);
-    Ok(Ok((conversation.id.to_string(), message.id.to_string())))
+    Ok(Ok((conversation_id, message_id)))
 }
 
 /// Sets a booking's confirmation state (a customer's "C", or staff) through the booking rules.

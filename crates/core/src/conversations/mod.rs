@@ -94,10 +94,10 @@ pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Resu
     crate::store::records::find(conn, business_id, id).await
 }
 
-const MESSAGE_COLUMNS: &str = "id, business_id, conversation_id, direction, author_kind, author_staff_id, body, media, \
+pub(crate) const MESSAGE_COLUMNS: &str = "id, business_id, conversation_id, direction, author_kind, author_staff_id, body, media, \
                                provider_message_id, delivery_status, error, created_at, updated_at, kind, raw, automation";
 
-fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
+pub(crate) fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
     let direction: String = row.try_get("direction")?;
     let author: String = row.try_get("author_kind")?;
     let status: String = row.try_get("delivery_status")?;
@@ -159,6 +159,26 @@ pub async fn open_for(tx: &mut BusinessTx, customer_id: &str, channel: Channel) 
     open_with_id(tx, customer_id, channel, None).await
 }
 
+/// Creates a conversation and records it (a new conversation is news for consoles and reports).
+async fn create(tx: &mut BusinessTx, customer_id: &str, channel: Channel, id: String) -> Result<Conversation, Error> {
+    let business_id = tx.business_id().to_owned();
+    let row = sqlx::query(&format!(
+        "INSERT INTO conversations (id, business_id, customer_id, channel, status, mode, last_activity_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'open', 'ai', $5, $5, $5) RETURNING {COLUMNS}"
+    ))
+    .bind(&id)
+    .bind(&business_id)
+    .bind(customer_id)
+    .bind(channel.as_str())
+    .bind(tx.now_ms())
+    .fetch_one(tx.conn())
+    .await?;
+    let conversation = from_row(&row)?;
+    crate::reports::outcomes::conversations_created(tx, &[(id.as_str(), channel)]).await?;
+    tx.record(EntityKind::Conversation, &id, Some(&conversation)).await?;
+    Ok(conversation)
+}
+
 /// As [`open_for`]; a conversation it creates gets `new_id` (a console's) when given.
 pub async fn open_with_id(tx: &mut BusinessTx, customer_id: &str, channel: Channel, new_id: Option<&str>) -> Result<Conversation, Error> {
     let business_id = tx.business_id().to_owned();
@@ -194,18 +214,7 @@ pub async fn open_with_id(tx: &mut BusinessTx, customer_id: &str, channel: Chann
                 Some(id) => id.to_owned(),
                 None => tx.new_id::<String>(),
             };
-            sqlx::query(
-                "INSERT INTO conversations (id, business_id, customer_id, channel, status, mode, last_activity_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, 'open', 'ai', $5, $5, $5)",
-            )
-            .bind(&id)
-            .bind(&business_id)
-            .bind(customer_id)
-            .bind(channel.as_str())
-            .bind(now)
-            .execute(tx.conn())
-            .await?;
-            (id, true, false)
+            return create(tx, customer_id, channel, id).await;
         }
     };
     let conversation = load(tx.conn(), &business_id, &id).await?.ok_or_else(|| Error::NotFound("conversation"))?;
@@ -252,40 +261,54 @@ pub async fn load_message(conn: &mut AnyConnection, business_id: &str, id: &str)
     crate::store::records::find(conn, business_id, id).await
 }
 
+type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// A new message's placeholders in `MESSAGE_COLUMNS` order: the business is `$1`, the 14 values
+/// [`bind_message`] binds are `$p`… (the time twice: created and updated).
+fn message_values(p: usize) -> String {
+    let v: Vec<String> = (p..p + 14).map(|i| format!("${i}")).collect();
+    format!("({}, $1, {}, {}, {}, {})", v[0], v[1..10].join(", "), v[10], v[10], v[11..14].join(", "))
+}
+
+/// Binds a new message's values for [`message_values`].
+fn bind_message<'q>(query: Query<'q>, id: &'q str, conversation_id: &'q str, at: i64, new: &'q NewMessage) -> Result<Query<'q>, Error> {
+    Ok(query
+        .bind(id)
+        .bind(conversation_id)
+        .bind(new.direction.as_str())
+        .bind(new.author_kind.as_str())
+        .bind(new.author_staff_id.as_deref())
+        .bind(new.body.as_str())
+        .bind(serde_json::to_string(&new.media).map_err(Error::internal)?)
+        .bind(new.provider_message_id.as_deref())
+        .bind(new.delivery_status.as_str())
+        .bind(None::<String>)
+        .bind(at)
+        .bind(new.kind.as_str())
+        .bind(new.raw.as_deref())
+        .bind(new.automation.as_deref()))
+}
+
+/// What the inbox shows of a message.
+fn preview_of(new: &NewMessage) -> String {
+    if new.body.is_empty() && !new.media.is_empty() {
+        format!("[{}]", new.media[0].content_type.split('/').next().unwrap_or("attachment"))
+    } else {
+        new.body.chars().take(PREVIEW_CHARS).collect()
+    }
+}
+
 /// Stores a message and moves the conversation's activity, preview and unread count along.
 pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMessage) -> Result<Message, Error> {
     let business_id = tx.business_id().to_owned();
     let id = new.id.clone().unwrap_or_else(|| tx.new_id());
     let at = new.at_ms.unwrap_or_else(|| tx.now_ms());
-    let row = sqlx::query(&format!(
-        "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15) \
-         RETURNING {MESSAGE_COLUMNS}"
-    ))
-    .bind(&id)
-    .bind(&business_id)
-    .bind(conversation_id)
-    .bind(new.direction.as_str())
-    .bind(new.author_kind.as_str())
-    .bind(new.author_staff_id.clone())
-    .bind(&new.body)
-    .bind(serde_json::to_string(&new.media).map_err(Error::internal)?)
-    .bind(new.provider_message_id)
-    .bind(new.delivery_status.as_str())
-    .bind(None::<String>)
-    .bind(at)
-    .bind(new.kind.as_str())
-    .bind(new.raw.clone())
-    .bind(new.automation.clone())
-    .fetch_one(tx.conn())
-    .await?;
+    let sql = format!("INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES {} RETURNING {MESSAGE_COLUMNS}", message_values(2));
+    let row = bind_message(sqlx::query(&sql).bind(&business_id), &id, conversation_id, at, &new)?.fetch_one(tx.conn()).await?;
     let message = message_from_row(&row)?;
     crate::reports::outcomes::message_added(tx, conversation_id, new.author_kind, new.author_staff_id.as_deref(), new.kind, at).await?;
     let is_event = new.kind == MessageKind::Event;
-    let preview: String = if new.body.is_empty() && !new.media.is_empty() {
-        format!("[{}]", new.media[0].content_type.split('/').next().unwrap_or("attachment"))
-    } else {
-        new.body.chars().take(PREVIEW_CHARS).collect()
-    };
+    let preview = preview_of(&new);
     let inbound = new.direction == Direction::Inbound;
     // Events (took over, handed back) are activity, but the inbox keeps showing the last thing
     // said.
@@ -309,6 +332,116 @@ pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMes
     tx.record(EntityKind::Message, &id, Some(&message)).await?;
     tx.record(EntityKind::Conversation, conversation_id, Some(&conversation)).await?;
     Ok(message)
+}
+
+/// Outgoing messages stored together (a step of automated sends): [`MessageBatch::open`] opens a
+/// conversation as [`open_for`] would for a customer known to have none on the channel,
+/// [`MessageBatch::add`] takes each message as [`add_message`] would, [`MessageBatch::write`] then
+/// writes the conversations, the messages and the conversations' new activity with a few
+/// multi-row statements in the same transaction, and records them. Nothing in the transaction may
+/// read them before then.
+#[derive(Default)]
+pub(crate) struct MessageBatch {
+    /// Each new conversation's id, customer, channel and time.
+    opened: Vec<(String, String, Channel, i64)>,
+    /// Each message's id, conversation, time and what it is.
+    messages: Vec<(String, String, i64, NewMessage)>,
+}
+
+impl MessageBatch {
+    /// Opens a new conversation for a customer the caller knows has none on `channel` (so it does
+    /// not look again); returns its id.
+    /// The conversation this batch opened for the customer on `channel`, if it did.
+    pub(crate) fn opened_for(&self, customer_id: &str, channel: Channel) -> Option<&str> {
+        self.opened.iter().find(|(_, c, ch, _)| c == customer_id && *ch == channel).map(|(id, ..)| id.as_str())
+    }
+
+    pub(crate) fn open(&mut self, tx: &BusinessTx, customer_id: &str, channel: Channel) -> String {
+        let id: String = tx.new_id();
+        self.opened.push((id.clone(), customer_id.to_owned(), channel, tx.now_ms()));
+        id
+    }
+
+
+    /// Takes an outgoing message (not an event: see [`add_message`] for those); returns its id.
+    pub(crate) async fn add(&mut self, tx: &mut BusinessTx, conversation_id: &str, new: NewMessage) -> Result<String, Error> {
+        if new.direction != Direction::Outbound || new.kind == MessageKind::Event {
+            return Err(Error::internal(StoreError::Corrupt("only outgoing messages are written in a batch".into())));
+        }
+        let id = new.id.clone().unwrap_or_else(|| tx.new_id());
+        let at = new.at_ms.unwrap_or_else(|| tx.now_ms());
+        crate::reports::outcomes::message_added(tx, conversation_id, new.author_kind, new.author_staff_id.as_deref(), new.kind, at).await?;
+        self.messages.push((id.clone(), conversation_id.to_owned(), at, new));
+        Ok(id)
+    }
+
+    /// Writes the messages, then sets each conversation's last activity and preview (its last
+    /// message's), and records both.
+    pub(crate) async fn write(&mut self, tx: &mut BusinessTx) -> Result<(), Error> {
+        let business_id = tx.business_id().to_owned();
+        // New conversations first (the messages refer to them); a new conversation is news for
+        // consoles and reports.
+        let opened = std::mem::take(&mut self.opened);
+        for chunk in opened.chunks(crate::store::rows_per_statement(4)) {
+            let values: Vec<String> =
+                (0..chunk.len()).map(|r| format!("(${}, $1, ${}, ${}, 'open', 'ai', ${}, ${}, ${})", 4 * r + 2, 4 * r + 3, 4 * r + 4, 4 * r + 5, 4 * r + 5, 4 * r + 5)).collect();
+            let sql = format!(
+                "INSERT INTO conversations (id, business_id, customer_id, channel, status, mode, last_activity_at, created_at, updated_at) VALUES {} \
+                 RETURNING {COLUMNS}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(&business_id);
+            for (id, customer_id, channel, at) in chunk {
+                query = query.bind(id).bind(customer_id).bind(channel.as_str()).bind(*at);
+            }
+            for row in query.fetch_all(tx.conn()).await? {
+                let conversation = from_row(&row)?;
+                tx.record(EntityKind::Conversation, conversation.id.as_str(), Some(&conversation)).await?;
+            }
+        }
+        let created: Vec<(&str, Channel)> = opened.iter().map(|(id, _, channel, _)| (id.as_str(), *channel)).collect();
+        if !created.is_empty() {
+            crate::reports::outcomes::conversations_created(tx, &created).await?;
+        }
+        let messages = std::mem::take(&mut self.messages);
+        // The last message of each conversation, in the order conversations were last written in.
+        let mut last: Vec<(&str, i64, String)> = Vec::new();
+        for (_, conversation_id, at, new) in &messages {
+            last.retain(|(c, _, _)| c != conversation_id);
+            last.push((conversation_id.as_str(), *at, preview_of(new)));
+        }
+        for chunk in messages.chunks(crate::store::rows_per_statement(14)) {
+            let values: Vec<String> = (0..chunk.len()).map(|r| message_values(14 * r + 2)).collect();
+            let sql = format!("INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES {} RETURNING {MESSAGE_COLUMNS}", values.join(", "));
+            let mut query = sqlx::query(&sql).bind(&business_id);
+            for (id, conversation_id, at, new) in chunk {
+                query = bind_message(query, id, conversation_id, *at, new)?;
+            }
+            for row in query.fetch_all(tx.conn()).await? {
+                let message = message_from_row(&row)?;
+                tx.record(EntityKind::Message, message.id.as_str(), Some(&message)).await?;
+            }
+        }
+        for chunk in last.chunks(crate::store::rows_per_statement(3)) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|r| format!("(CAST(${} AS TEXT), CAST(${} AS BIGINT), CAST(${} AS TEXT))", 3 * r + 2, 3 * r + 3, 3 * r + 4))
+                .collect();
+            let sql = format!(
+                "WITH v (cid, activity, preview) AS (VALUES {}) UPDATE conversations SET last_activity_at = v.activity, last_message_preview = v.preview, \
+                 updated_at = v.activity FROM v WHERE conversations.id = v.cid AND conversations.business_id = $1 RETURNING {COLUMNS}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(&business_id);
+            for (conversation_id, at, preview) in chunk {
+                query = query.bind(*conversation_id).bind(*at).bind(preview.as_str());
+            }
+            for row in query.fetch_all(tx.conn()).await? {
+                let conversation = from_row(&row)?;
+                tx.record(EntityKind::Conversation, conversation.id.as_str(), Some(&conversation)).await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

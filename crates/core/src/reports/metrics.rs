@@ -13,7 +13,7 @@ use protocol::{Handling, ReportFigure};
 pub const DEFINITIONS_VERSION: &str = "1";
 
 /// One outcome row, as read for the reports.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Row {
     pub id: String,
     pub kind: String,

@@ -3,7 +3,7 @@
 //! rolled back nor miss something that was committed. Rows are only ever inserted; the reports
 //! ([`super::metrics`]) are computed from them, and `docs/metrics.md` defines each figure.
 //!
-//! The write paths call the functions here: [`conversation_opened`] from `open_for`,
+//! The write paths call the functions here: [`conversations_created`] / [`conversation_opened`] from `open_for`,
 //! [`message_added`] from `add_message`, [`handed_over`] / [`taken_over`] from takeover,
 //! [`status_changed`] from resolving or reopening, [`booking_changed`] from bookings. Kinds other
 //! areas add (reminders, missed calls) are written with [`record`], which also refreshes the
@@ -200,6 +200,37 @@ async fn conversation_outcome(tx: &mut BusinessTx, kind: OutcomeKind, conversati
     o.conversation_id = Some(conversation_id.to_owned());
     o.channel = channel_of(tx, conversation_id).await?;
     Ok(o)
+}
+
+/// Conversations were created (on the given channels) in this transaction: each opens its first
+/// episode. Such an episode has no other outcome rows and no summary yet, so its summary is made
+/// from its opening row alone (no reading back, nothing to replace); written with multi-row
+/// statements.
+pub async fn conversations_created(tx: &mut BusinessTx, created: &[(&str, Channel)]) -> Result<(), StoreError> {
+    let at = tx.now_ms();
+    let business_id = tx.business_id().to_owned();
+    let kind = OutcomeKind::ConversationOpened.as_str();
+    let mut rows = Vec::with_capacity(created.len());
+    for chunk in created.chunks(crate::store::rows_per_statement(3)) {
+        let values: Vec<String> = (0..chunk.len()).map(|r| format!("(${}, $1, $2, $3, ${}, $3, ${})", 3 * r + 4, 3 * r + 5, 3 * r + 6)).collect();
+        let sql = format!("INSERT INTO outcomes (id, business_id, kind, at, conversation_id, episode_at, channel) VALUES {}", values.join(", "));
+        let mut query = sqlx::query(&sql).bind(&business_id).bind(kind).bind(at);
+        for (conversation_id, channel) in chunk {
+            let id: String = tx.new_id();
+            query = query.bind(id.clone()).bind(*conversation_id).bind(channel.as_str());
+            rows.push(super::metrics::Row {
+                id,
+                kind: kind.to_owned(),
+                at,
+                conversation_id: Some((*conversation_id).to_owned()),
+                episode_at: Some(at),
+                channel: Some(channel.as_str().to_owned()),
+                ..Default::default()
+            });
+        }
+        query.execute(tx.conn()).await?;
+    }
+    super::summaries::new_episodes(tx, &rows).await
 }
 
 /// A conversation was created (`reopened: false`) or an existing one opened again.

@@ -136,6 +136,17 @@ pub(crate) async fn refresh_episode(tx: &mut BusinessTx, conversation_id: &str, 
     insert_episodes(tx.conn(), &business_id, &metrics::episodes(&rows)).await
 }
 
+/// The summaries of new conversations' first episodes from their opening rows alone (see
+/// [`super::outcomes::conversations_created`]).
+pub(crate) async fn new_episodes(tx: &mut BusinessTx, openings: &[Row]) -> Result<(), StoreError> {
+    let business_id = tx.business_id().to_owned();
+    // (Each opening is an episode of its own; statements of a few hundred parameters.)
+    for chunk in openings.chunks(crate::store::rows_per_statement(14)) {
+        insert_episodes(tx.conn(), &business_id, &metrics::episodes(chunk)).await?;
+    }
+    Ok(())
+}
+
 /// Recomputes one booking's summary from its outcome rows (called by `record`).
 pub(crate) async fn refresh_booking(tx: &mut BusinessTx, booking_id: &str) -> Result<(), StoreError> {
     let rows = resummarise(tx, "report_bookings", "booking_id = $2", &[Bind::Text(booking_id.to_owned())]).await?;

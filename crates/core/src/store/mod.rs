@@ -252,7 +252,7 @@ impl Db {
             Engine::Sqlite => self.inner.writer.begin_with("BEGIN IMMEDIATE").await?,
             Engine::Postgres => self.inner.writer.begin().await?,
         };
-        let mut tx = BusinessTx { tx, business_id: business_id.to_owned(), last_seq: None, db: self.clone(), mark: None, wakes: Vec::new(), deferred: None };
+        let mut tx = BusinessTx { tx, business_id: business_id.to_owned(), last_seq: None, db: self.clone(), mark: None, wakes: Vec::new(), deferred: None, audits: None };
         tx.lock().await?;
         Ok(tx)
     }
@@ -371,6 +371,8 @@ pub struct Part {
     last_seq: Option<i64>,
     /// How many deferred change-log entries there were when it began.
     deferred: usize,
+    /// How many deferred audit entries there were when it began.
+    audits: usize,
 }
 
 /// A change-log entry held until commit ([`BusinessTx::defer_changes`]).
@@ -378,6 +380,16 @@ struct Deferred {
     entity: EntityKind,
     id: String,
     data: Option<String>,
+    at: i64,
+}
+
+/// An audit-log entry held until commit ([`BusinessTx::defer_audit`]).
+struct DeferredAudit {
+    id: String,
+    actor_staff_id: Option<String>,
+    action: String,
+    target: Option<(String, String)>,
+    detail: String,
     at: i64,
 }
 
@@ -401,6 +413,8 @@ pub struct BusinessTx {
     wakes: Vec<Job>,
     /// `Some` once [`BusinessTx::defer_changes`] was called: the change-log entries to write at commit.
     deferred: Option<Vec<Deferred>>,
+    /// `Some` once [`BusinessTx::defer_audit`] was called: the audit entries to write at commit.
+    audits: Option<Vec<DeferredAudit>>,
 }
 
 impl BusinessTx {
@@ -460,6 +474,12 @@ impl BusinessTx {
     /// returns 0 instead of the seq (which is only known at commit).
     pub fn defer_changes(&mut self) {
         self.deferred.get_or_insert_with(Vec::new);
+    }
+
+    /// Holds this transaction's audit entries until it commits, then writes them with multi-row
+    /// statements. For transactions that audit many things (a batch of automated sends).
+    pub fn defer_audit(&mut self) {
+        self.audits.get_or_insert_with(Vec::new);
     }
 
     /// Records that `entity` `id` now has `state` (`None`: it was deleted). Returns its seq (0 for
@@ -529,6 +549,17 @@ impl BusinessTx {
         target: Option<(&str, &str)>,
         detail: serde_json::Value,
     ) -> Result<(), StoreError> {
+        if let Some(audits) = &mut self.audits {
+            audits.push(DeferredAudit {
+                id: self.db.new_id(),
+                actor_staff_id: actor_staff_id.map(str::to_owned),
+                action: action.to_owned(),
+                target: target.map(|(kind, id)| (kind.to_owned(), id.to_owned())),
+                detail: detail.to_string(),
+                at: self.db.now_ms(),
+            });
+            return Ok(());
+        }
         sqlx::query(
             "INSERT INTO audit_log (id, business_id, actor_staff_id, action, target_kind, target_id, detail, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -607,7 +638,7 @@ impl BusinessTx {
     /// back.
     pub async fn begin_part(&mut self) -> Result<Part, StoreError> {
         sqlx::query("SAVEPOINT part").execute(&mut *self.tx).await?;
-        Ok(Part { last_seq: self.last_seq, deferred: self.deferred.as_ref().map_or(0, Vec::len) })
+        Ok(Part { last_seq: self.last_seq, deferred: self.deferred.as_ref().map_or(0, Vec::len), audits: self.audits.as_ref().map_or(0, Vec::len) })
     }
 
     /// Keeps what the part did.
@@ -624,12 +655,45 @@ impl BusinessTx {
         if let Some(deferred) = &mut self.deferred {
             deferred.truncate(part.deferred);
         }
+        if let Some(audits) = &mut self.audits {
+            audits.truncate(part.audits);
+        }
+        Ok(())
+    }
+
+    /// Writes the deferred audit entries (see [`BusinessTx::defer_audit`]), in the order they
+    /// were made, with multi-row statements.
+    async fn write_audits(&mut self) -> Result<(), StoreError> {
+        let Some(audits) = self.audits.take() else { return Ok(()) };
+        for chunk in audits.chunks(rows_per_statement(7)) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let p = 7 * r + 2;
+                    format!("(${p}, $1, ${}, ${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6)
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO audit_log (id, business_id, actor_staff_id, action, target_kind, target_id, detail, created_at) VALUES {}",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(&self.business_id);
+            for a in chunk {
+                let (kind, id) = match &a.target {
+                    Some((kind, id)) => (Some(kind.as_str()), Some(id.as_str())),
+                    None => (None, None),
+                };
+                query = query.bind(&a.id).bind(a.actor_staff_id.as_deref()).bind(a.action.as_str()).bind(kind).bind(id).bind(a.detail.as_str()).bind(a.at);
+            }
+            query.execute(&mut *self.tx).await?;
+        }
         Ok(())
     }
 
     /// Writes the deferred change-log entries (see [`BusinessTx::defer_changes`]): each entity's
-    /// last state, seqs handed out in the order of those last records, without gaps.
+    /// last state, seqs handed out in the order of those last records, without gaps. Deferred
+    /// audit entries are written first.
     async fn write_deferred(&mut self) -> Result<(), StoreError> {
+        self.write_audits().await?;
         let Some(entries) = self.deferred.take() else { return Ok(()) };
         if entries.is_empty() {
             return Ok(());
@@ -645,7 +709,7 @@ impl BusinessTx {
             .fetch_one(&mut *self.tx)
             .await?;
         let mut seq = top - kept.len() as i64;
-        for chunk in kept.chunks(100) {
+        for chunk in kept.chunks(rows_per_statement(5)) {
             let rows: Vec<String> = (0..chunk.len()).map(|r| format!("($1, ${}, ${}, ${}, ${}, ${})", 5 * r + 2, 5 * r + 3, 5 * r + 4, 5 * r + 5, 5 * r + 6)).collect();
             let sql = format!(
                 "INSERT INTO changes (business_id, entity, entity_id, seq, data, changed_at) VALUES {} \
@@ -684,6 +748,15 @@ impl BusinessTx {
         let _ = self.db.inner.signals.send(Signal::Committed { business_id: self.business_id, seq });
         Ok(seq)
     }
+}
+
+/// How many rows of `width` values a multi-row statement takes: about 200 parameters. SQLite
+/// finds a numbered parameter (`$7`) by walking the statement's list of them, when it parses the
+/// statement and again when the driver binds each value, so a statement's cost grows with the
+/// square of its parameters: a few hundred make one statement out of many round trips, a
+/// thousand spend more on finding parameters than on the rows.
+pub fn rows_per_statement(width: usize) -> usize {
+    (200 / width.max(1)).max(1)
 }
 
 /// Milliseconds since the epoch → an instant (RFC 3339 UTC on the wire).
