@@ -4,7 +4,8 @@ import type { CalendarEntry } from "./CalendarEntry";
 import type { Conversation } from "./Conversation";
 import type { Customer } from "./Customer";
 
-export type CustomerProfile = { customer: Customer, /**
+export type CustomerProfile = { customer: Customer, 
+/**
  * Soonest first, each with my change not yet on the service (or refused) laid over it, as
  * on the calendar.
  */
