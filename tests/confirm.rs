@@ -46,6 +46,10 @@ async fn staff_confirm_a_booking_for_the_customer_from_the_console() {
     let entries = desk.dispatch(window(start_ms - HOUR, start_ms + 2 * HOUR)).await.unwrap();
     assert_eq!((entries[0]["booking"]["confirmation"].as_str(), entries[0]["local"]["state"].as_str()), (Some("unconfirmed"), Some("refused")), "{entries}");
     assert_eq!(entries[0]["local"]["code"], "version_conflict");
+    // The customer panel (the `customer` answer) shows it the same way.
+    let panel = desk.dispatch(C::Customer { customer_id: customer.clone() }).await.unwrap();
+    let upcoming = &panel["upcoming"][0];
+    assert_eq!((upcoming["booking"]["confirmation"].as_str(), upcoming["local"]["state"].as_str(), upcoming["local"]["code"].as_str()), (Some("unconfirmed"), Some("refused"), Some("version_conflict")), "{panel}");
     assert_eq!(app.get(&format!("/v1/bookings/{booking_id}"), &owner.access).await.body["confirmation"], "unconfirmed");
     let refused = desk.dispatch(C::Outbox).await.unwrap()[0]["id"].as_i64().unwrap();
     desk.dispatch(C::Discard { mutation_id: refused }).await.unwrap();
@@ -68,6 +72,8 @@ async fn staff_confirm_a_booking_for_the_customer_from_the_console() {
         entries[0]["booking"]["confirmation"] == "confirmed" && entries[0]["local"].is_null()
     })
     .await;
+    let panel = desk.dispatch(C::Customer { customer_id: customer.clone() }).await.unwrap();
+    assert_eq!((panel["upcoming"][0]["booking"]["confirmation"].as_str(), panel["upcoming"][0]["local"].is_null()), (Some("confirmed"), true), "{panel}");
 
     // A booking id that is not one cannot steer the request elsewhere; an unknown one is not found.
     let bad = desk.dispatch(C::ConfirmBooking { booking_id: "../customers".into(), expected_version: 1 }).await.unwrap_err();

@@ -645,14 +645,16 @@ async fn a_customers_whole_history_across_channels_opens_offline_in_one_timeline
     assert_eq!((newest.items.len(), newest.more), (2, true));
 }
 
+on_both_engines! {
+
+spawn = DemoService::start;
+
 /// Marking a booking confirmed works offline like every change: the calendar shows it at once
 /// (pending), it is applied exactly once when the network is back — even when the answer to the
 /// push is lost and it is pushed again — and one queued against a booking someone changed
 /// meanwhile comes back refused as a version conflict, shown on that booking.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_booking_confirmed_offline_is_applied_once_and_a_conflict_is_shown() {
+async fn a_booking_confirmed_offline_is_applied_once_and_a_conflict_is_shown(service: DemoService) {
     let dir = setup();
-    let service = DemoService::start(Engine::Sqlite).await;
     let owner = service.token(OWNER).await;
     service.customer_writes("447700900444", "Cora Confirm", "Can I book?").await;
     let conversation = service.conversation_of(&owner, "447700900444").await;
@@ -716,4 +718,105 @@ async fn a_booking_confirmed_offline_is_applied_once_and_a_conflict_is_shown() {
         Some(LocalState::Refused { code, .. }) => assert_eq!(code, "version_conflict"),
         other => panic!("the refusal is shown on the booking: {other:?}"),
     }
+}
+
+}
+
+on_both_engines! {
+
+spawn = TestApp::spawn;
+
+/// The customer panel's "Mark confirmed", offline: shown confirmed and pending at once with the
+/// outbox count; back online each is applied once through the booking rules (the audit says who,
+/// as for the REST route), and one the service refuses — the booking was cancelled meanwhile, or
+/// the appointment has begun — comes back in plain words, rolled back to what the service holds.
+async fn confirmations_queued_offline_are_applied_once_or_refused_in_plain_words_and_rolled_back(app: TestApp) {
+    const MINUTE: i64 = 60_000;
+    let dir = setup();
+    let owner = app.signup("confirm-offline").await;
+    let r = app.patch("/v1/schedule", &owner.access, json!({"opening_hours": switchboard_testkit::every_day("00:00", "24:00"), "min_notice_minutes": 0, "max_advance_days": 730, "slot_interval_minutes": 15})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let service_id = app.post("/v1/services", &owner.access, json!({"name": "Cut", "duration_minutes": 60})).await.body["id"].as_str().unwrap().to_owned();
+    let customer = app.post("/v1/customers", &owner.access, json!({"name": "Ada Panel"})).await.body["id"].as_str().unwrap().to_owned();
+    // Three appointments: the first starts 15 to 30 minutes from now.
+    let first_ms = app.now_ms() / (15 * MINUTE) * (15 * MINUTE) + 30 * MINUTE;
+    let mut bookings = Vec::new();
+    for start_ms in [first_ms, first_ms + 120 * MINUTE, first_ms + 240 * MINUTE] {
+        let start = jiff::Timestamp::from_millisecond(start_ms).unwrap().to_string();
+        let r = app.post("/v1/bookings", &owner.access, json!({"customer_id": customer, "service_id": service_id, "staff_id": owner.staff_id, "start": start})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        bookings.push((r.body["id"].as_str().unwrap().to_owned(), r.body["version"].as_i64().unwrap()));
+    }
+    let [(started, started_version), (cancelled, cancelled_version), (kept, kept_version)] = [bookings[0].clone(), bookings[1].clone(), bookings[2].clone()];
+
+    let mut console = console_core::Console::open(dir.path()).await.unwrap();
+    console.login(&app.base, &owner.email, &owner.password).await.unwrap();
+    let (net, mut syncer) = Flaky::syncer(&console);
+    syncer.pass().await.unwrap();
+    let panel = |id: String| {
+        let console = &console;
+        let customer = customer.clone();
+        async move {
+            let profile = console.store().customer_profile(&customer).await.unwrap().expect("the customer is mirrored");
+            profile.upcoming.into_iter().find(|e| e.booking.id.as_str() == id).expect("the booking is among the upcoming")
+        }
+    };
+    let shown = panel(kept.clone()).await;
+    assert_eq!((shown.booking.confirmation, shown.local), (protocol::BookingConfirmation::Unconfirmed, None));
+
+    // Offline: all three marked confirmed from the panel; shown confirmed and pending at once,
+    // and counted as waiting to send.
+    net.online.store(false, Ordering::SeqCst);
+    for (id, version) in [(&started, started_version), (&cancelled, cancelled_version), (&kept, kept_version)] {
+        console.confirm_booking(id, version).await.unwrap();
+    }
+    assert!(syncer.push_then_pull().await.unwrap_err().is_transient());
+    for id in [&started, &cancelled, &kept] {
+        let shown = panel(id.clone()).await;
+        assert_eq!(shown.booking.confirmation, protocol::BookingConfirmation::Confirmed, "{shown:?}");
+        assert!(matches!(shown.local, Some(LocalState::Pending { .. })), "{:?}", shown.local);
+    }
+    assert_eq!(console.store().pending(10).await.unwrap().len(), 3, "the outbox counts three waiting");
+
+    // Meanwhile a colleague cancels one (the REST route refuses to confirm it now, in the words
+    // the console will show), and the first appointment begins.
+    let r = app.delete(&format!("/v1/bookings/{cancelled}"), &owner.access).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let was_cancelled = "The booking was cancelled, so it cannot be marked confirmed.";
+    let r = app.patch(&format!("/v1/bookings/{cancelled}"), &owner.access, json!({"expected_version": r.body["version"], "confirmation": "confirmed"})).await;
+    assert_eq!((r.status, r.code(), r.body["error"]["message"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_transition", Some(was_cancelled)), "{r:?}");
+    app.advance(Duration::from_millis((first_ms + MINUTE - app.now_ms()) as u64));
+
+    // Back online, and the answer to the first push is lost: pushed again, applied once.
+    net.online.store(true, Ordering::SeqCst);
+    net.lose_next_push_answer.store(true, Ordering::SeqCst);
+    assert!(syncer.push_then_pull().await.unwrap_err().is_transient());
+    syncer.pass().await.unwrap();
+    syncer.pass().await.unwrap();
+    let token = app.login(&owner.email, &owner.password).await;
+    let on_server = app.get(&format!("/v1/bookings/{kept}"), &token).await.body;
+    assert_eq!((on_server["confirmation"].as_str(), on_server["version"].as_i64()), (Some("confirmed"), Some(kept_version + 1)), "applied exactly once: {on_server}");
+    let audit = app.all_items("/v1/audit-log", &token).await;
+    let confirmed: Vec<&Value> = audit.iter().filter(|e| e["action"] == "booking.confirmed" && e["target_id"] == kept.as_str()).collect();
+    assert_eq!(confirmed.len(), 1, "{audit:?}");
+    assert_eq!(confirmed[0]["actor_staff_id"], owner.staff_id.as_str(), "recorded as the person's, like the REST route");
+    let shown = panel(kept.clone()).await;
+    assert_eq!((shown.booking.confirmation, shown.local), (protocol::BookingConfirmation::Confirmed, None));
+
+    // The two the service refused: the service's state, not the wish, with the reason in words.
+    for (id, why) in [(&cancelled, was_cancelled), (&started, "The appointment has already started, so it cannot be marked confirmed.")] {
+        let on_server = app.get(&format!("/v1/bookings/{id}"), &token).await.body;
+        assert_eq!(on_server["confirmation"], "unconfirmed", "{on_server}");
+        let shown = panel(id.clone()).await;
+        assert_eq!((shown.booking.status.as_str(), shown.booking.confirmation), (on_server["status"].as_str().unwrap(), protocol::BookingConfirmation::Unconfirmed), "rolled back: {shown:?}");
+        match &shown.local {
+            Some(LocalState::Refused { code, reason, .. }) => assert_eq!((code.as_str(), reason.as_str()), ("invalid_transition", why)),
+            other => panic!("the refusal is shown on the booking: {other:?}"),
+        }
+    }
+    let outbox = console.store().outbox().await.unwrap();
+    assert_eq!((outbox.len(), outbox.iter().all(|e| e.state == "failed")), (2, true), "{outbox:?}");
+    assert!(console.store().pending(10).await.unwrap().is_empty());
+}
+
 }

@@ -377,6 +377,15 @@ async function main() {
     const offline = page.getByTestId("message").filter({ hasText: "see you soon" });
     await offline.getByTestId("pending").waitFor();
     await page.getByTestId("outbox").filter({ hasText: "1 waiting to send" }).waitFor();
+    // Maya said on the phone she is coming: marked confirmed from the customer panel, offline too.
+    const mayaRows = page.getByLabel("Customer").getByTestId("upcoming-booking");
+    const toConfirm = await mayaRows.evaluateAll((rows) => rows.findIndex((r) => [...r.querySelectorAll("button")].some((b) => b.textContent === "Mark confirmed")));
+    if (toConfirm < 0) throw new Error("no upcoming booking of Maya's offers Mark confirmed");
+    const mayaNext = mayaRows.nth(toConfirm);
+    await mayaNext.getByRole("button", { name: "Mark confirmed" }).click();
+    await mayaNext.getByTestId("confirmation").filter({ hasText: "Confirmed" }).waitFor();
+    await mayaNext.getByTestId("pending").waitFor();
+    await page.getByTestId("outbox").filter({ hasText: "2 waiting to send" }).waitFor();
     await page.screenshot({ path: path.join(out, "06-offline-pending.png") });
     // A sensitive action offline: the password is asked, and the console says it needs the network.
     await page.getByLabel("Customer").getByRole("button", { name: "Export data" }).click();
@@ -396,6 +405,8 @@ async function main() {
     await page.getByTestId("sync-state").filter({ hasText: "Online" }).waitFor({ timeout: 40_000 });
     await offline.getByTestId("ticks").waitFor({ timeout: 20_000 });
     if ((await offline.getByTestId("pending").count()) !== 0) throw new Error("the reply still shows pending");
+    await until("Maya's booking is confirmed on the service", async () => (await mayaNext.getByTestId("pending").count()) === 0, 20_000);
+    await mayaNext.getByTestId("confirmation").filter({ hasText: "Confirmed" }).waitFor();
     if ((await page.getByTestId("outbox").count()) !== 0) throw new Error("the outbox is not empty");
     await page.screenshot({ path: path.join(out, "07-back-online-sent.png") });
 

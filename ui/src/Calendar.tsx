@@ -8,7 +8,7 @@ import { enGB } from "date-fns/locale/en-GB";
 import "react-big-calendar/lib/css/react-big-calendar.css";
 import "react-big-calendar/lib/addons/dragAndDrop/styles.css";
 import { call, ConsoleError } from "./api";
-import { canMarkConfirmed, CONFIRMATION_LABEL, confirmationState, localNote, markedConfirmed, refusal, SOON_MS, unconfirmedSoon } from "./automations";
+import { canMarkConfirmed, CONFIRMATION_LABEL, confirmationState, localNote, markedConfirmed, refusal, SOON_MS, unconfirmedSoon, withMarkedConfirmed } from "./automations";
 import type { CalendarEntry } from "./bindings/CalendarEntry";
 import type { Customer } from "./bindings/Customer";
 import type { Directory } from "./bindings/Directory";
@@ -101,7 +101,7 @@ export function CalendarView({ version, tasksVersion = 0, directory, focus = nul
       const queued = await call({ cmd: "confirm_booking", booking_id: entry.booking.id, expected_version: entry.booking.version });
       const pending = markedConfirmed(entry, queued.mutation_id);
       setEntries((all) => all.map((e) => (e.booking.id === entry.booking.id ? pending : e)));
-      setSoon((all) => unconfirmedSoon(all.map((e) => (e.booking.id === entry.booking.id ? pending : e)), new Date()));
+      setSoon((all) => unconfirmedSoon(withMarkedConfirmed(all, entry.booking.id, queued.mutation_id), new Date()));
       setSelected((item) => (item && item.id === entry.booking.id ? { ...item, entry: pending } : item));
       setMessage(null);
       load();
@@ -160,7 +160,7 @@ export function CalendarView({ version, tasksVersion = 0, directory, focus = nul
               <li key={e.booking.id} data-testid="unconfirmed-row">
                 <button className="link" onClick={() => { setDate(new Date(e.booking.start)); setShowSoon(false); }}>{format(new Date(e.booking.start), "HH:mm")}</button>{" "}
                 {e.customer_name} · {directory.services.find((s) => s.id === e.booking.service_id)?.name ?? ""} · {e.staff_name}{" "}
-                {canMarkConfirmed(e) ? <button className="link" disabled={confirming === e.booking.id} onClick={() => markConfirmed(e)}>Mark confirmed</button> : null}
+                {canMarkConfirmed(e, new Date()) ? <button className="link" disabled={confirming === e.booking.id} onClick={() => markConfirmed(e)}>Mark confirmed</button> : null}
               </li>
             ))}
           </ul>
@@ -203,7 +203,7 @@ export function CalendarView({ version, tasksVersion = 0, directory, focus = nul
           {selected.entry.by_assistant ? <div className="muted">Booked by the assistant</div> : null}
           <div><ConfirmationBadge entry={selected.entry} /></div>
           {localNote(selected.entry) ? <div className={selected.entry.local?.state === "refused" ? "error" : "muted"} data-testid="booking-local">{localNote(selected.entry)}</div> : null}
-          {canMarkConfirmed(selected.entry) ? <button disabled={confirming === selected.id} onClick={() => markConfirmed(selected.entry)}>Mark confirmed for the customer</button> : null}
+          {canMarkConfirmed(selected.entry, new Date()) ? <button disabled={confirming === selected.id} onClick={() => markConfirmed(selected.entry)}>Mark confirmed for the customer</button> : null}
           {selected.entry.booking.status === "cancelled" ? null : <button
             onClick={async () => {
               try {

@@ -1,9 +1,10 @@
 import { useEffect, useState } from "react";
 import { format } from "date-fns";
 import { call, ConsoleError } from "./api";
-import { CONFIRMATION_LABEL, confirmationState } from "./automations";
+import { canMarkConfirmed, CONFIRMATION_LABEL, confirmationState, localNote, refusal, withMarkedConfirmed } from "./automations";
 import type { Availability } from "./bindings/Availability";
 import type { Booking } from "./bindings/Booking";
+import type { CalendarEntry } from "./bindings/CalendarEntry";
 import type { CustomerProfile } from "./bindings/CustomerProfile";
 import type { Directory } from "./bindings/Directory";
 import { WordsEditor } from "./Words";
@@ -16,10 +17,28 @@ function when(b: Booking) {
 export function CustomerPanel({ customerId, version, directory, onHistory, role = "agent", onErased = () => {} }: { customerId: string; version: number; directory: Directory; onHistory: () => void; role?: string; onErased?: () => void }) {
   const [profile, setProfile] = useState<CustomerProfile | null>(null);
   const [booking, setBooking] = useState(false);
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
 
   useEffect(() => {
     call({ cmd: "customer", customer_id: customerId }).then(setProfile, () => {});
   }, [customerId, version]);
+
+  // The customer said they will come: queued like every change (it works offline), shown at once
+  // as confirmed and pending; the service's refusal (cancelled meanwhile, already begun) comes
+  // back on the booking in words, which then shows again what the service holds.
+  const markConfirmed = async (entry: CalendarEntry) => {
+    setConfirming(entry.booking.id);
+    try {
+      const queued = await call({ cmd: "confirm_booking", booking_id: entry.booking.id, expected_version: entry.booking.version });
+      setProfile((p) => (p && p.customer.id === customerId ? { ...p, upcoming: withMarkedConfirmed(p.upcoming, entry.booking.id, queued.mutation_id) } : p));
+      setMessage(null);
+    } catch (e) {
+      const c = e as ConsoleError;
+      setMessage(refusal(c.code, c.message));
+    }
+    setConfirming(null);
+  };
 
   if (!profile) return <aside className="customer">…</aside>;
   const c = profile.customer;
@@ -41,14 +60,26 @@ export function CustomerPanel({ customerId, version, directory, onHistory, role 
       <WordsEditor words={c.tags} what="tag" max={50} onChange={(add, remove) => call({ cmd: "tag_customer", customer_id: c.id, add, remove })} />
       {c.notes ? <p className="notes">{c.notes}</p> : null}
       <h4>Upcoming</h4>
+      {message ? <p className="error" role="alert">{message}</p> : null}
       {profile.upcoming.length ? (
         <ul className="bookings" data-testid="upcoming">
-          {profile.upcoming.map((b) => (
-            <li key={b.id} className={b.source === "staff" ? "" : "by-assistant"}>
-              {when(b)} · {service(b.service_id)} {staff(b.staff_id) ? `with ${staff(b.staff_id)}` : ""}{" "}
-              <span className={`badge ${confirmationState(b)}`} data-testid="confirmation">{CONFIRMATION_LABEL[confirmationState(b)]}</span>
-            </li>
-          ))}
+          {profile.upcoming.map((e) => {
+            const b = e.booking;
+            const note = localNote(e);
+            return (
+              <li key={b.id} className={b.source === "staff" ? "" : "by-assistant"} data-testid="upcoming-booking">
+                {when(b)} · {service(b.service_id)} {staff(b.staff_id) ? `with ${staff(b.staff_id)}` : ""}{" "}
+                <span className={`badge ${confirmationState(b)}`} data-testid="confirmation">{CONFIRMATION_LABEL[confirmationState(b)]}</span>
+                {e.local?.state === "pending" ? <span className="local pending" data-testid="pending" title={note ?? undefined}> Waiting to send…</span> : null}
+                {canMarkConfirmed(e, new Date()) ? <> <button className="link" disabled={confirming === b.id} onClick={() => markConfirmed(e)}>Mark confirmed</button></> : null}
+                {e.local?.state === "refused" ? (
+                  <div className="error" data-testid="booking-local">
+                    {note} <button className="link" onClick={() => e.local && call({ cmd: "discard", mutation_id: e.local.mutation_id }).catch(() => {})}>Dismiss</button>
+                  </div>
+                ) : null}
+              </li>
+            );
+          })}
         </ul>
       ) : (
         <p className="muted">Nothing booked.</p>

@@ -17,6 +17,8 @@ import {
   unconfirmedSoon,
   unknownVariables,
   withBooking,
+  withMarkedConfirmed,
+  CONFIRMATION_LABEL,
   withOffset,
 } from "./automations";
 import type { AutomationRun } from "./bindings/AutomationRun";
@@ -158,15 +160,19 @@ describe("marking a booking confirmed for the customer", () => {
   const entry = (over: Partial<Booking> = {}, local: CalendarEntry["local"] = null): CalendarEntry =>
     ({ booking: { id: "b1", status: "confirmed", confirmation: "unconfirmed", version: 3, start: "2026-12-04T15:00:00Z", ...over } as Booking, customer_name: "Ada", staff_name: "Sam", by_assistant: false, local }) as CalendarEntry;
 
-  it("is offered only for unconfirmed bookings that are on the service and going ahead", () => {
-    expect(canMarkConfirmed(entry())).toBe(true);
-    expect(canMarkConfirmed(entry({ status: "pending" }))).toBe(true);
-    expect(canMarkConfirmed(entry({ confirmation: "confirmed" }))).toBe(false);
-    expect(canMarkConfirmed(entry({ status: "cancelled" }))).toBe(false);
-    expect(canMarkConfirmed(entry({ status: "completed" }))).toBe(false);
-    expect(canMarkConfirmed(entry({}, { state: "pending", mutation_id: 1 }))).toBe(false);
+  it("is offered only for unconfirmed bookings that are on the service, going ahead and not begun", () => {
+    const now = new Date("2026-12-04T14:00:00Z");
+    expect(canMarkConfirmed(entry(), now)).toBe(true);
+    expect(canMarkConfirmed(entry({ status: "pending" }), now)).toBe(true);
+    expect(canMarkConfirmed(entry({ confirmation: "confirmed" }), now)).toBe(false);
+    expect(canMarkConfirmed(entry({ status: "cancelled" }), now)).toBe(false);
+    expect(canMarkConfirmed(entry({ status: "completed" }), now)).toBe(false);
+    expect(canMarkConfirmed(entry({}, { state: "pending", mutation_id: 1 }), now)).toBe(false);
     // Refused (the booking changed meanwhile): it can be tried again.
-    expect(canMarkConfirmed(entry({}, { state: "refused", mutation_id: 1, code: "version_conflict", reason: "stale" }))).toBe(true);
+    expect(canMarkConfirmed(entry({}, { state: "refused", mutation_id: 1, code: "version_conflict", reason: "stale" }), now)).toBe(true);
+    // Once the appointment has begun the service refuses it, so it is not offered.
+    expect(canMarkConfirmed(entry(), new Date("2026-12-04T15:00:00Z"))).toBe(false);
+    expect(canMarkConfirmed(entry(), new Date("2026-12-04T14:59:59Z"))).toBe(true);
   });
 
   it("shows a confirmation queued here at once, pending, and a refusal in words", () => {
@@ -174,13 +180,31 @@ describe("marking a booking confirmed for the customer", () => {
     const queued = markedConfirmed(entry(), 7);
     expect(queued.booking.confirmation).toBe("confirmed");
     expect(queued.local).toEqual({ state: "pending", mutation_id: 7 });
-    expect(canMarkConfirmed(queued)).toBe(false);
+    expect(canMarkConfirmed(queued, now)).toBe(false);
     expect(unconfirmedSoon([queued], now)).toEqual([]);
     expect(localNote(queued)).toBe("Waiting to send: it is applied when the service can be reached.");
     expect(localNote(entry({}, { state: "refused", mutation_id: 7, code: "version_conflict", reason: "stale" }))).toBe(
       "Not saved: The booking changed meanwhile. Look again and retry.",
     );
     expect(localNote(entry())).toBeNull();
+  });
+
+  it("in the customer panel: marked at once, and a refusal rolled back to the service's state in plain words", () => {
+    const now = new Date("2026-12-04T14:00:00Z");
+    const other = entry({ id: "b2", start: "2026-12-04T16:00:00Z" });
+    const marked = withMarkedConfirmed([entry(), other], "b1", 9);
+    expect(marked.map((e) => [confirmationState(e.booking), e.local?.state ?? null])).toEqual([["confirmed", "pending"], ["unconfirmed", null]]);
+    expect(marked[1]).toBe(other);
+    expect(canMarkConfirmed(marked[0], now)).toBe(false);
+    // The console's answer after the service refused: the booking as the service holds it, and why.
+    const cancelled = entry({ status: "cancelled" }, { state: "refused", mutation_id: 9, code: "invalid_transition", reason: "The booking was cancelled, so it cannot be marked confirmed." });
+    expect(CONFIRMATION_LABEL[confirmationState(cancelled.booking)]).toBe("Cancelled");
+    expect(localNote(cancelled)).toBe("Not saved: The booking was cancelled, so it cannot be marked confirmed.");
+    expect(canMarkConfirmed(cancelled, now)).toBe(false);
+    const begun = entry({}, { state: "refused", mutation_id: 10, code: "invalid_transition", reason: "The appointment has already started, so it cannot be marked confirmed." });
+    expect(CONFIRMATION_LABEL[confirmationState(begun.booking)]).toBe("Unconfirmed");
+    expect(localNote(begun)).toBe("Not saved: The appointment has already started, so it cannot be marked confirmed.");
+    expect(canMarkConfirmed(begun, new Date("2026-12-04T15:05:00Z"))).toBe(false);
   });
 
   it("shows the service's answer in place of the booking, and it leaves the Unconfirmed soon list", () => {

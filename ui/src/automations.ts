@@ -245,15 +245,22 @@ export function unconfirmedSoon(entries: CalendarEntry[], now: Date): CalendarEn
 }
 
 /** Whether staff can mark a booking confirmed for the customer (they said so on the phone or at
- * the counter): it is on the service already (not only queued here), still going ahead, and not
- * confirmed yet. After a refusal (the booking changed meanwhile) they can try again. */
-export function canMarkConfirmed(e: Pick<CalendarEntry, "booking" | "local">): boolean {
-  return (e.local === null || e.local.state === "refused") && confirmationState(e.booking) === "unconfirmed";
+ * the counter): it is on the service already (not only queued here), still going ahead, not yet
+ * begun (the service refuses it then) and not confirmed yet. After a refusal (the booking changed
+ * meanwhile) they can try again. */
+export function canMarkConfirmed(e: Pick<CalendarEntry, "booking" | "local">, now: Date): boolean {
+  return (e.local === null || e.local.state === "refused") && confirmationState(e.booking) === "unconfirmed" && new Date(e.booking.start).getTime() > now.getTime();
 }
 
 /** The entry as the calendar shows it once "Mark confirmed" is queued: confirmed, pending. */
 export function markedConfirmed(e: CalendarEntry, mutationId: number): CalendarEntry {
   return { ...e, booking: { ...e.booking, confirmation: "confirmed" }, local: { state: "pending", mutation_id: mutationId } };
+}
+
+/** The entries with booking `bookingId` marked confirmed and pending (the customer panel's list
+ * the moment "Mark confirmed" is queued, before the console's own answer comes back). */
+export function withMarkedConfirmed(entries: CalendarEntry[], bookingId: string, mutationId: number): CalendarEntry[] {
+  return entries.map((e) => (e.booking.id === bookingId ? markedConfirmed(e, mutationId) : e));
 }
 
 /** What the booking's details say about a change made here and not yet on the service: waiting

@@ -136,7 +136,9 @@ pub struct CalendarEntry {
 #[ts(export)]
 pub struct CustomerProfile {
     pub customer: Customer,
-    pub upcoming: Vec<Booking>,
+    /// Soonest first, each with my change not yet on the service (or refused) laid over it, as
+    /// on the calendar.
+    pub upcoming: Vec<CalendarEntry>,
     pub past: Vec<Booking>,
     pub conversations: Vec<Conversation>,
 }
@@ -214,6 +216,36 @@ fn local_state(e: &OutboxEntry) -> LocalState {
     } else {
         LocalState::Pending { mutation_id: e.id }
     }
+}
+
+/// Lays my queued changes to `booking` over it (a pending cancel, move or confirmation shows as
+/// done; a refused one does not) and says which of mine is about it, pending or refused.
+fn overlay_booking(booking: &mut Booking, outbox: &[OutboxEntry]) -> Option<LocalState> {
+    let mut local = None;
+    for e in outbox {
+        let pending = e.state == "pending";
+        match &e.op {
+            MutationOp::CancelBooking { booking_id, .. } if *booking_id == booking.id => {
+                if pending {
+                    booking.status = protocol::BookingStatus::Cancelled;
+                }
+            }
+            MutationOp::RescheduleBooking { booking_id, start, .. } if *booking_id == booking.id => {
+                if pending {
+                    booking.local_start = start.clone();
+                }
+            }
+            MutationOp::ConfirmBooking { booking_id, .. } if *booking_id == booking.id => {
+                if pending {
+                    booking.confirmation = protocol::BookingConfirmation::Confirmed;
+                }
+            }
+            MutationOp::CreateBooking { booking_id, .. } if *booking_id == booking.id => {}
+            _ => continue,
+        }
+        local = Some(local_state(e));
+    }
+    local
 }
 
 /// A list of labels or tags with `add` and `remove` applied, as the service merges them.
@@ -674,30 +706,7 @@ impl LocalStore {
         let mut entries = Vec::with_capacity(rows.len());
         for row in &rows {
             let mut booking: Booking = parse(&row.try_get::<String, _>("data")?)?;
-            let mut local = None;
-            for e in &outbox {
-                let pending = e.state == "pending";
-                match &e.op {
-                    MutationOp::CancelBooking { booking_id, .. } if *booking_id == booking.id => {
-                        if pending {
-                            booking.status = protocol::BookingStatus::Cancelled;
-                        }
-                    }
-                    MutationOp::RescheduleBooking { booking_id, start, .. } if *booking_id == booking.id => {
-                        if pending {
-                            booking.local_start = start.clone();
-                        }
-                    }
-                    MutationOp::ConfirmBooking { booking_id, .. } if *booking_id == booking.id => {
-                        if pending {
-                            booking.confirmation = protocol::BookingConfirmation::Confirmed;
-                        }
-                    }
-                    MutationOp::CreateBooking { booking_id, .. } if *booking_id == booking.id => {}
-                    _ => continue,
-                }
-                local = Some(local_state(e));
-            }
+            let local = overlay_booking(&mut booking, &outbox);
             entries.push(self.calendar_entry(booking, local).await?);
         }
         Ok(entries)
@@ -722,9 +731,11 @@ impl LocalStore {
         let rows = sqlx::query("SELECT data, end_ms FROM bookings WHERE customer_id = ? ORDER BY start_ms").bind(id).fetch_all(self.pool()).await?;
         let (mut upcoming, mut past) = (Vec::new(), Vec::new());
         for row in &rows {
-            let b: Booking = parse(&row.try_get::<String, _>("data")?)?;
+            let mut b: Booking = parse(&row.try_get::<String, _>("data")?)?;
             if row.try_get::<i64, _>("end_ms")? > now {
-                upcoming.push(b);
+                // As the calendar shows it: with what I did here laid over it.
+                let local = overlay_booking(&mut b, &outbox);
+                upcoming.push(self.calendar_entry(b, local).await?);
             } else {
                 past.push(b);
             }
@@ -789,7 +800,7 @@ impl LocalStore {
             let author_name = self.staff_name(&note.author_staff_id).await?;
             entries.push((note.created_at, note.id.to_string(), CustomerEvent::Note { note, channel, author_name, local: None }));
         }
-        for booking in profile.upcoming.iter().chain(profile.past.iter()) {
+        for booking in profile.upcoming.iter().map(|e| &e.booking).chain(profile.past.iter()) {
             let service_name = self.entity(EntityKind::Service, &booking.service_id).await?.and_then(|s| s.get("name").and_then(Value::as_str).map(str::to_owned));
             let staff_name = self.staff_name(&booking.staff_id).await?;
             entries.push((booking.created_at, booking.id.to_string(), CustomerEvent::Booking { booking: booking.clone(), service_name, staff_name }));

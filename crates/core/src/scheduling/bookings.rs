@@ -307,6 +307,18 @@ fn transition_allowed(from: BookingStatus, to: BookingStatus) -> bool {
         )
 }
 
+/// Why a booking's confirmation can no longer change (by staff, the API or a customer's reply):
+/// only an appointment still going ahead and not yet begun is confirmed or unconfirmed.
+fn confirmation_refused(status: BookingStatus, start_ms: i64, now_ms: i64) -> Option<&'static str> {
+    match status {
+        BookingStatus::Cancelled => Some("The booking was cancelled"),
+        BookingStatus::Completed => Some("The appointment is over"),
+        BookingStatus::NoShow => Some("The booking was marked a no-show"),
+        BookingStatus::Pending | BookingStatus::Confirmed if start_ms <= now_ms => Some("The appointment has already started"),
+        BookingStatus::Pending | BookingStatus::Confirmed => None,
+    }
+}
+
 /// A change to a booking, from whichever path.
 #[derive(Debug, Clone, Default)]
 pub struct BookingChange {
@@ -335,6 +347,15 @@ pub async fn update(
     let conflict = |current: &Booking| {
         Error::from(BookingError::VersionConflict { current: Box::new(current.clone()) })
     };
+    // Checked before the version: a confirmation that came after a cancellation (or after the
+    // appointment began) is refused for that reason, in those words, whatever it expected.
+    if let Some(wanted) = change.confirmation.filter(|c| *c != current.confirmation) {
+        let status = change.status.unwrap_or(current.status);
+        let start = change.start.map_or(current.start.as_millis(), |s| s.as_millisecond());
+        if let Some(why) = confirmation_refused(status, start, tx.now_ms()) {
+            return Err(BookingError::InvalidTransition(format!("{why}, so it cannot be marked {}.", wanted.as_str())).into());
+        }
+    }
     if current.version != change.expected_version {
         return Err(conflict(&current));
     }
