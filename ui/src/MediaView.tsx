@@ -3,10 +3,11 @@
 // from the console core, which answers from this computer's copy when there is one.
 import { useEffect, useRef, useState } from "react";
 import { call, ConsoleError } from "./api";
-import { shownAs, toBlob, type Shownfile } from "./media";
+import { shownAs, thumbnail, toBlob, type Shownfile } from "./media";
 
 export function MediaView({ file }: { file: Shownfile }) {
   const [url, setUrl] = useState<string | null>(null);
+  const [small, setSmall] = useState<{ url: string; width: number; height: number } | null>(null);
   const [type, setType] = useState(file.contentType);
   const [problem, setProblem] = useState<string | null>(null);
   const [visible, setVisible] = useState(typeof IntersectionObserver === "undefined");
@@ -24,19 +25,32 @@ export function MediaView({ file }: { file: Shownfile }) {
   useEffect(() => {
     if (!visible) return;
     let objectUrl: string | null = null;
+    let smallUrl: string | null = null;
     let gone = false;
     call({ cmd: "media", path: file.path }).then(
-      (data) => {
+      async (data) => {
         if (gone) return;
-        objectUrl = URL.createObjectURL(toBlob(data));
+        const full = URL.createObjectURL(toBlob(data));
+        objectUrl = full;
+        if (shownAs(data.content_type) === "image") {
+          // The thumbnail first (a picture that cannot be decoded shows as it is).
+          const made = await thumbnail(full).catch(() => null);
+          if (gone) {
+            if (made) URL.revokeObjectURL(made.url);
+            return;
+          }
+          smallUrl = made?.url ?? null;
+          setSmall(made);
+        }
         setType(data.content_type);
-        setUrl(objectUrl);
+        setUrl(full);
       },
       (e) => !gone && setProblem(e instanceof ConsoleError && e.kind === "offline" ? "Not available offline yet" : "Could not load the file"),
     );
     return () => {
       gone = true;
       if (objectUrl) URL.revokeObjectURL(objectUrl);
+      if (smallUrl) URL.revokeObjectURL(smallUrl);
     };
   }, [visible, file.path]);
 
@@ -49,7 +63,7 @@ export function MediaView({ file }: { file: Shownfile }) {
       ) : !url ? (
         <span className="muted media-loading">{name}…</span>
       ) : shown === "image" ? (
-        <img src={url} alt={file.caption ?? name} loading="lazy" />
+        <img src={small?.url ?? url} width={small?.width} height={small?.height} alt={file.caption ?? name} loading="lazy" />
       ) : shown === "audio" ? (
         <audio controls src={url} aria-label={name} preload="metadata" />
       ) : shown === "video" ? (

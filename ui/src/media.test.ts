@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Message } from "./bindings/Message";
-import { filesOf, formatSize, placeholder, shownAs, toBase64, toBlob, typeOf } from "./media";
+import { filesOf, fitWithin, formatSize, placeholder, shownAs, toBase64, toBlob, typeOf } from "./media";
 import { describeMutation } from "./outbox";
 
 const message = (over: Partial<Message>): Message => ({
@@ -55,5 +55,15 @@ describe("files in the timeline", () => {
 
   it("names a waiting attachment in the outbox", () => {
     expect(describeMutation({ name: "send_media", args: { conversation_id: "c", message_id: "m", media_id: "f", caption: "Our prices" } })).toBe("File “Our prices”");
+  });
+
+  it("fits a picture's thumbnail in the timeline's box, keeping its proportions", () => {
+    expect(fitWithin(1200, 900, 320, 240)).toEqual({ width: 320, height: 240 });
+    expect(fitWithin(900, 1600, 320, 240)).toEqual({ width: 135, height: 240 });
+    expect(fitWithin(4000, 1000, 320, 240)).toEqual({ width: 320, height: 80 });
+    // Never enlarged.
+    expect(fitWithin(16, 16, 320, 240)).toEqual({ width: 16, height: 16 });
+    // A picture that reports no size gets the box.
+    expect(fitWithin(0, 0, 320, 240)).toEqual({ width: 320, height: 240 });
   });
 });

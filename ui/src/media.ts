@@ -73,3 +73,32 @@ export function typeOf(name: string, given: string): string {
   };
   return known[ext] ?? "application/octet-stream";
 }
+
+/** A small copy of a picture for the timeline (a JPEG blob's object URL), at most `maxWidth` ×
+ * `maxHeight` CSS pixels at this screen's density, with its size; null when the picture is
+ * already that small. Drawn once when the file is loaded: scrolling then paints the small copy
+ * instead of scaling the full photo every frame (measured in BENCHMARKS.md). */
+export async function thumbnail(src: string, maxWidth = 320, maxHeight = 240): Promise<{ url: string; width: number; height: number } | null> {
+  const picture = new Image();
+  picture.src = src;
+  await picture.decode();
+  const density = Math.max(1, Math.min(2, globalThis.devicePixelRatio || 1));
+  const { width, height } = fitWithin(picture.naturalWidth, picture.naturalHeight, maxWidth, maxHeight);
+  if (picture.naturalWidth <= width * density && picture.naturalHeight <= height * density) return null;
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(width * density);
+  canvas.height = Math.round(height * density);
+  const context = canvas.getContext("2d");
+  if (!context) return null;
+  context.imageSmoothingQuality = "high";
+  context.drawImage(picture, 0, 0, canvas.width, canvas.height);
+  const blob = await new Promise<Blob | null>((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
+  return blob ? { url: URL.createObjectURL(blob), width, height } : null;
+}
+
+/** The largest size with the same proportions that fits in the box (never larger than it was). */
+export function fitWithin(width: number, height: number, maxWidth: number, maxHeight: number): { width: number; height: number } {
+  if (!width || !height) return { width: maxWidth, height: maxHeight };
+  const scale = Math.min(1, maxWidth / width, maxHeight / height);
+  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+}
