@@ -4,22 +4,25 @@
 //     session, which starts the app, → the first inbox row on screen);
 //   * memory as PSS summed over the app and its WebKit processes, next to an empty Tauri window
 //     (examples/empty_window.rs) measured the same way in the same run;
-//   * inbox scrolling (frame after a jump) and search (typing → results shown) in the window.
+//   * inbox scrolling (frame after a jump) and search (typing → results shown) in the window;
+//   * a conversation's timeline of 200 files scrolled frame by frame (`mediaTimeline`; with the
+//     argument `media` instead of a data directory, only this, which needs no mirror).
 //
 // Needs a console data directory with a full mirror, made by the sync benchmark:
 //   BENCH_KEEP_MIRROR=/tmp/mirror cargo bench -p switchboard-console-core --bench console_sync
 //   cargo build -p switchboard -p switchboard-console-core --example empty_window --bins
 //   xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- node ui/e2e/bench-window.mjs /tmp/mirror
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { bin, children, root, stop } from "./harness.mjs";
+import { PASSWORD, bin, children, demoService, photoWebhook, root, stop, until, webhook } from "./harness.mjs";
 import { Driver } from "./webdriver.mjs";
 
 const mirror = process.argv[2];
-if (!mirror || !fs.existsSync(path.join(mirror, "console.sqlite3"))) {
-  console.error("usage: node ui/e2e/bench-window.mjs CONSOLE_DATA_DIR (see the header)");
+const mediaOnly = mirror === "media";
+if (!mediaOnly && (!mirror || !fs.existsSync(path.join(mirror, "console.sqlite3")))) {
+  console.error("usage: node ui/e2e/bench-window.mjs CONSOLE_DATA_DIR | media (see the header)");
   process.exit(2);
 }
 
@@ -144,8 +147,103 @@ async function main() {
   }
 }
 
+/** A timeline of 200 files scrolled in the window: 150 photos staff sent (1200×900 JPEGs, through
+ * the service's upload and outbox) and 50 the customer sent (the sandbox's small PNGs), in one
+ * conversation synced by a freshly signed-in console. Each frame scrolls the timeline by 120 px
+ * from a requestAnimationFrame callback; a frame's cost is from there until a message posted in
+ * that callback runs, i.e. after the frame's style, layout and paint. Two passes top to bottom: the
+ * first while the pictures load as they come into view, the second with all of them loaded. */
+async function mediaTimeline() {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "switchboard-bench-media-"));
+  const photos = [];
+  for (let i = 0; i < 6; i++) {
+    const file = path.join(tmp, `photo-${i}.jpg`);
+    execFileSync("convert", ["-size", "1200x900", `plasma:${["red", "green", "blue", "orange", "purple", "teal"][i]}-white`, "-quality", "82", file]);
+    photos.push(fs.readFileSync(file));
+  }
+  const service = await demoService(path.join(tmp, "cloud"));
+  const login = await fetch(`${service.url}/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "owner@demo.switchboard.app", password: PASSWORD }) }).then((r) => r.json());
+  const auth = { authorization: `Bearer ${login.access_token}` };
+  await webhook(service.url, "447700900321", "Iris Gallery", "Here are the looks I like", "wamid.bench-media-0");
+  const conversation = await until("her conversation exists", async () => {
+    const customer = (await fetch(`${service.url}/v1/customers?q=Iris%20Gallery`, { headers: auth }).then((r) => r.json())).items[0];
+    if (!customer) return null;
+    const page = await fetch(`${service.url}/v1/conversations?limit=50`, { headers: auth }).then((r) => r.json());
+    return page.items.find((c) => c.customer_id === customer.id)?.id ?? null;
+  });
+  const took = await fetch(`${service.url}/v1/conversations/${conversation}/takeover`, { method: "POST", headers: auth });
+  if (!took.ok) throw new Error(`takeover: ${took.status} ${await took.text()}`);
+  for (let i = 0; i < 200; i++) {
+    if (i % 4 === 3) {
+      await photoWebhook(service.url, "447700900321", "Iris Gallery", `bench-photo-${i}`, `Look ${i}`, `wamid.bench-media-${i + 1}`);
+      continue;
+    }
+    const id = crypto.randomUUID();
+    const put = await fetch(`${service.url}/v1/media/${id}?filename=look-${i}.jpg`, { method: "PUT", headers: { ...auth, "content-type": "image/jpeg" }, body: photos[i % photos.length] });
+    if (!put.ok) throw new Error(`upload: ${put.status} ${await put.text()}`);
+    const sent = await fetch(`${service.url}/v1/conversations/${conversation}/messages`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ body: `Style ${i}`, client_message_id: crypto.randomUUID(), media_id: id }) });
+    if (!sent.ok) throw new Error(`send: ${sent.status} ${await sent.text()}`);
+  }
+
+  const app = await Driver.start(bin("switchboard"), ["--data-dir", path.join(tmp, "console")]);
+  try {
+    await app.find("form[aria-label='Sign in']");
+    await app.set("input[name=server]", service.url);
+    await app.type("input[name=email]", "owner@demo.switchboard.app");
+    await app.type("input[name=password]", PASSWORD);
+    await app.click("button[type=submit]", "Sign in");
+    await until("online", () => app.js("return (document.querySelector('[data-testid=sync-state]')?.textContent ?? '').includes('Online')"), 30_000);
+    await app.click("[data-testid=inbox-row]", "Iris Gallery");
+    await until("200 files in her timeline", () => app.js("return document.querySelectorAll('.timeline [data-testid=media]').length === 200"), 60_000);
+    await app.send("POST", "/timeouts", { script: 600_000 });
+    const result = await app.send("POST", "/execute/async", {
+      script: `const done = arguments[arguments.length - 1];
+        const list = document.querySelector('.timeline');
+        const frame = () => new Promise((r) => requestAnimationFrame(r));
+        async function pass() {
+          list.scrollTop = 0;
+          for (let i = 0; i < 10; i++) await frame();
+          const costs = [], gaps = [];
+          let last = null;
+          let stuck = 0;
+          while (list.scrollTop + list.clientHeight < list.scrollHeight - 2 && stuck < 30 && costs.length < 3000) {
+            const before = list.scrollTop;
+            costs.push(await new Promise((resolve) => requestAnimationFrame((t) => {
+              if (last !== null) gaps.push(t - last);
+              last = t;
+              const start = performance.now();
+              list.scrollTop += 120;
+              const after = new MessageChannel();
+              after.port1.onmessage = () => resolve(performance.now() - start);
+              after.port2.postMessage(0);
+            })));
+            stuck = list.scrollTop === before ? stuck + 1 : 0;
+          }
+          return { costs, gaps, height: list.scrollHeight, scrollable: list.scrollHeight > list.clientHeight, stuck };
+        }
+        (async () => {
+          const first = await pass();
+          // Wait for every picture to be loaded before the second pass.
+          for (let i = 0; i < 500 && [...list.querySelectorAll('.media.image')].some((m) => !m.querySelector('img')?.complete); i++) await new Promise((r) => setTimeout(r, 20));
+          const second = await pass();
+          const images = [...list.querySelectorAll('.media.image img')].filter((i) => i.complete && i.naturalWidth > 0).length;
+          done({ first, second, images });
+        })().catch((e) => done(String(e)));`,
+      args: [],
+    });
+    if (typeof result === "string") throw new Error(`timeline measurement failed: ${result}`);
+    for (const [name, r] of [["first pass, pictures loading", result.first], ["second pass, all loaded", result.second]]) {
+      console.log(`| timeline of 200 files (${result.images} pictures drawn, ${r.height} px): ${name} | ${r.costs.length} frames${r.stuck ? " (stopped: the scroll did not move)" : ""} | work per frame p50 ${median(r.costs).toFixed(1)} ms, p99 ${p99(r.costs).toFixed(1)} ms, max ${Math.max(...r.costs).toFixed(1)} ms; frame interval p50 ${median(r.gaps).toFixed(1)} ms, p99 ${p99(r.gaps).toFixed(1)} ms | p99 < 16 ms |`);
+    }
+  } finally {
+    await app.quit();
+    await service.stop();
+  }
+}
+
 try {
-  await main();
+  if (!mediaOnly) await main();
+  await mediaTimeline();
 } finally {
   for (const c of children) await stop(c).catch(() => {});
 }
