@@ -747,6 +747,30 @@ async fn reminders_and_missed_calls_equal_the_hand_computed_values(c: Calls) {
     assert_eq!(figures(&voice.body["current"]), vec![json!(0), json!(0), Value::Null, json!(0), Value::Null, json!(4), json!(0), json!(2), json!(50.0)]);
     // The summaries path and the reference computation agree on everything, drill-downs too.
     assert_summaries_equal_recomputation(app, &owner.business_id, &owner.staff_id, &[("2027-05-10".into(), "2027-05-16".into()), ("2027-05-03".into(), "2027-05-20".into())]).await;
+
+    // Migration 0026's backfill reconstructs exactly what the live paths recorded: without the
+    // automations' outcome rows, its statements run again give the same figures (every call
+    // here planned a text-back run, sent or not, so every missed call is known to it).
+    let summaries = || async {
+        let mut out = Vec::new();
+        for range in [rg, "from=2027-05-03&to=2027-05-09", "from=2027-05-01&to=2027-05-31"] {
+            out.push(app.get(&format!("/v1/reports/summary?{range}"), &owner.access).await.body);
+        }
+        out
+    };
+    let live = summaries().await;
+    let deleted = sqlx::query("DELETE FROM outcomes WHERE kind IN ('reminder_sent', 'reminder_confirmed', 'reminder_cancelled', 'missed_call', 'text_back', 'recovered')")
+        .execute(app.db.writer())
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(deleted, 21, "5 missed calls, 4 text-backs, 3 recoveries, 2 replies, 7 reminders (D 2, A 2, B 1, C 2)");
+    let migration = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/cloud/0026_automation_outcomes.sql")).unwrap();
+    let sql: String = migration.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+    for statement in sql.split(';').map(str::trim).filter(|s| s.starts_with("INSERT")) {
+        sqlx::query(statement).execute(app.db.writer()).await.unwrap();
+    }
+    assert_eq!(summaries().await, live);
 }
 
 }
