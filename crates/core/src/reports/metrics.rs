@@ -540,16 +540,13 @@ impl Period<'_> {
     /// The reminded bookings a reminder figure counts (`None`: not a reminder figure), in the
     /// order of their ids.
     pub fn reminded_for(&self, figure: ReportFigure) -> Option<Vec<&Reminded>> {
-        let counts = |r: &Reminded| match figure {
-            ReportFigure::Reminded => Some(true),
-            ReportFigure::ReminderConfirmed => Some(r.confirmed),
-            ReportFigure::ReminderCancelled => Some(r.cancelled),
-            _ => None,
+        let counts: fn(&Reminded) -> bool = match figure {
+            ReportFigure::Reminded => |_| true,
+            ReportFigure::ReminderConfirmed => |r| r.confirmed,
+            ReportFigure::ReminderCancelled => |r| r.cancelled,
+            _ => return None,
         };
-        if counts(&Reminded { booking_id: String::new(), first_sent_at: 0, channel: None, staff_id: None, confirmed: false, cancelled: false }).is_none() {
-            return None;
-        }
-        Some(self.automations.reminded.iter().filter(|r| counts(r) == Some(true)).collect())
+        Some(self.automations.reminded.iter().filter(|r| counts(r)).collect())
     }
 
     pub fn business_first_response(&self, e: &Episode) -> Option<i64> {
