@@ -181,8 +181,9 @@ export function Reports({ directory, onOpenConversation, onOpenBooking }: {
                     className="tile"
                     data-testid={`tile-${t.key}`}
                     aria-label={`${t.label}: ${formatValue(value, t.format, shown.currency)}`}
-                    onClick={() => shownFilter && openRows(t.label, shownFilter, t.figure)}
-                    title="Show the rows behind this figure"
+                    onClick={() => shownFilter && t.figure && openRows(t.label, shownFilter, t.figure)}
+                    disabled={t.figure === null}
+                    title={t.figure === null ? "Calls have no rows to list yet" : "Show the rows behind this figure"}
                   >
                     <span className="tile-label">{t.label}</span>
                     <span className="tile-value" data-testid="tile-value">{formatValue(value, t.format, shown.currency)}</span>

@@ -8,7 +8,9 @@ const figures = (over: Partial<ReportFigures> = {}): ReportFigures => ({
   handled_by_assistant_pct: 75, handed_over_pct: 15, taken_over_pct: 10, reopened: 2, ai_replies: 80, human_replies: 20,
   wait_for_person_count: 6, wait_for_person_p50_secs: 300, wait_for_person_p90_secs: 1200, first_response_count: 10,
   first_response_p50_secs: 240, first_response_p90_secs: 900, first_response_business_p50_secs: 120, first_response_business_p90_secs: 600,
-  bookings: 12, booked_value_cents: 54000, cancelled: 3, cancellation_pct: 25, attended: 10, no_shows: 1, no_show_pct: 10, ...over,
+  bookings: 12, booked_value_cents: 54000, cancelled: 3, cancellation_pct: 25, attended: 10, no_shows: 1, no_show_pct: 10,
+  reminded: 8, reminder_confirmed: 6, reminder_confirmed_pct: 75, reminder_cancelled: 1, reminder_cancelled_pct: 12.5,
+  missed_calls: 5, text_backs: 4, recovered: 2, recovered_pct: 40, ...over,
 });
 
 const tile = (key: string) => TILES.find((t) => t.key === key)!;
@@ -46,8 +48,35 @@ describe("tiles compare with the previous period", () => {
     expect(tile("no_shows").note!(f)).toBe("1 of 10 appointments");
     expect(tile("wait_for_person").value(figures({ wait_for_person_p50_secs: null }))).toBeNull();
     // Every tile clicks through to a figure the service can list.
-    const figuresWithRows = ["conversations", "handled_by_assistant", "handed_over", "taken_over", "reopened", "wait_for_person", "first_response", "bookings", "cancelled", "attended", "no_shows"];
-    for (const t of TILES) expect(figuresWithRows).toContain(t.figure);
+    const figuresWithRows = ["conversations", "handled_by_assistant", "handed_over", "taken_over", "reopened", "wait_for_person", "first_response", "bookings", "cancelled", "attended", "no_shows", "reminded", "reminder_confirmed", "reminder_cancelled"];
+    for (const t of TILES) if (t.figure !== null) expect(figuresWithRows).toContain(t.figure);
+    // Calls have no rows behind them (yet): those tiles do not click through.
+    expect(TILES.filter((t) => t.figure === null).map((t) => t.key)).toEqual(["missed_calls", "recovered"]);
+  });
+
+  it("shows the reminder and missed-call figures with the change against the previous period", () => {
+    const f = figures();
+    expect(tile("reminder_confirmation").value(f)).toBe(75);
+    expect(tile("reminder_confirmation").figure).toBe("reminder_confirmed");
+    expect(tile("reminder_confirmation").note!(f)).toBe("6 of 8 reminded bookings");
+    expect(tile("reminder_cancellation").note!(f)).toBe("1 of 8 reminded bookings");
+    expect(tile("missed_calls").value(f)).toBe(5);
+    expect(tile("missed_calls").note!(f)).toBe("4 text-backs sent");
+    expect(tile("recovered").value(f)).toBe(2);
+    expect(tile("recovered").note!(f)).toBe("40.0% booked within 7 days");
+    // No missed calls: no rate, and nothing to compare a rate with.
+    const quiet = figures({ missed_calls: 0, recovered: 0, recovered_pct: null, reminded: 0, reminder_confirmed: 0, reminder_confirmed_pct: null });
+    expect(tile("recovered").note!(quiet)).toBeNull();
+    expect(formatValue(tile("reminder_confirmation").value(quiet), "pct", "GBP")).toBe("—");
+    // Against the previous period: a confirmation rate up 15 points is good news, more missed
+    // calls bad news, more recovered good news.
+    const t = tile("reminder_confirmation");
+    expect(delta(t.value(f), t.value(figures({ reminder_confirmed_pct: 60 })), t.format, t.better)).toEqual({ text: "+15.0 pts", direction: "up", tone: "good" });
+    const m = tile("missed_calls");
+    expect(delta(m.value(f), m.value(figures({ missed_calls: 4 })), m.format, m.better)).toEqual({ text: "+25%", direction: "up", tone: "bad" });
+    const r = tile("recovered");
+    expect(delta(r.value(f), r.value(figures({ recovered: 1 })), r.format, r.better)).toEqual({ text: "+100%", direction: "up", tone: "good" });
+    expect(delta(t.value(quiet), t.value(f), t.format, t.better).text).toBe("");
   });
 
   it("formats values the way the tiles show them", () => {

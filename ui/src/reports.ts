@@ -15,7 +15,9 @@ export type Format = "count" | "money" | "pct" | "duration";
 export interface Tile {
   key: string;
   label: string;
-  figure: ReportFigure;
+  /** `null`: the service lists no rows behind it (missed calls and text-backs are neither
+   * conversations nor bookings); the tile does not click through. */
+  figure: ReportFigure | null;
   format: Format;
   /** Which way is an improvement (`null`: neither, e.g. how many were taken over). */
   better: "up" | "down" | null;
@@ -37,7 +39,17 @@ export const TILES: Tile[] = [
   { key: "booked_value", label: "Booked value", figure: "bookings", format: "money", better: "up", value: (f) => f.booked_value_cents },
   { key: "cancellation", label: "Cancellation rate", figure: "cancelled", format: "pct", better: "down", value: (f) => f.cancellation_pct, note: (f) => `${f.cancelled} cancelled` },
   { key: "no_shows", label: "No-show rate", figure: "no_shows", format: "pct", better: "down", value: (f) => f.no_show_pct, note: (f) => `${f.no_shows} of ${f.attended} appointments` },
+  // Definitions version 2: what the reminders and the missed-call text-backs achieved.
+  { key: "reminder_confirmation", label: "Confirmed by reminder", figure: "reminder_confirmed", format: "pct", better: "up", value: (f) => f.reminder_confirmed_pct, note: (f) => `${f.reminder_confirmed} of ${f.reminded} reminded bookings` },
+  { key: "reminder_cancellation", label: "Cancelled by reminder", figure: "reminder_cancelled", format: "pct", better: null, value: (f) => f.reminder_cancelled_pct, note: (f) => `${f.reminder_cancelled} of ${f.reminded} reminded bookings` },
+  { key: "missed_calls", label: "Missed calls", figure: null, format: "count", better: "down", value: (f) => f.missed_calls, note: (f) => `${f.text_backs} text-backs sent` },
+  { key: "recovered", label: "Missed calls recovered", figure: null, format: "count", better: "up", value: (f) => f.recovered, note: (f) => recoveredNote(f) },
 ];
+
+/** Under the recovered count: its share of the missed calls (booked within 7 days). */
+export function recoveredNote(f: ReportFigures): string | null {
+  return f.recovered_pct === null ? null : `${f.recovered_pct.toFixed(1)}% booked within 7 days`;
+}
 
 export interface Delta {
   /** "+25%", "−3.0 pts", "new", "no change"; "" when there is nothing to compare. */

@@ -93,22 +93,7 @@ impl Desk {
     /// Moves the clock to `at` (UTC), stopping at every planned run's time and running the
     /// workers there.
     async fn until(&self, at: &str) {
-        let at = at.parse::<jiff::Timestamp>().unwrap().as_millisecond();
-        loop {
-            self.app.drain().await;
-            let now = self.app.now_ms();
-            if now >= at {
-                break;
-            }
-            let next: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM automation_runs WHERE status = 'planned' AND due_at > $1")
-                .bind(now)
-                .fetch_one(self.app.db.reader())
-                .await
-                .unwrap();
-            let to = next.unwrap_or(at).min(at);
-            self.app.advance(Duration::from_millis((to - now) as u64));
-        }
-        self.app.drain().await;
+        self.app.until(at).await;
     }
 
     /// The customer texts the business.

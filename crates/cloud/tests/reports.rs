@@ -373,7 +373,7 @@ async fn owners_get_last_weeks_summary_by_mail_on_monday_morning((app, sink, _fa
     assert_eq!(mail.subject, format!("weekly Studio: your week, {} to {}", week, week + jiff::Span::new().days(6)));
     assert!(mail.body.contains("Conversations: 1 (the week before: 0)"), "{}", mail.body);
     assert!(mail.body.contains("Bookings: 0 (the week before: 0)"), "{}", mail.body);
-    assert!(mail.body.contains("docs/metrics.md, version 1"), "{}", mail.body);
+    assert!(mail.body.contains("docs/metrics.md, version 2"), "{}", mail.body);
     assert!(weekly(&sink, &admin.email).is_empty(), "only owners get it");
 
     // A week with nothing in it sends nothing.
@@ -557,6 +557,204 @@ async fn the_summaries_equal_recomputation_from_the_outcome_rows(f: Fixture) {
     let after = serde_json::to_value(switchboard_core::reports::summary(&app.core, &actor, q).await.unwrap()).unwrap();
     assert_eq!(before, after);
     assert_summaries_equal_recomputation(app, &gen.business_id, &gen.staff_id, &ranges[..2]).await;
+}
+
+}
+
+// -------------------------------------------------------------------------------------------------
+// The automations' figures (definitions version 2): reminders and missed calls, driven through the
+// real paths — reminders going out on the test clock, the customer's replies by SMS, missed calls
+// reported by Twilio's voice status webhook — in a business of their own (their messages open
+// conversations and their bookings would change every figure of the fixture above).
+
+const NUMBER: &str = "+14155550100";
+const NIA: &str = "+14155550196";
+
+struct Calls {
+    app: TestApp,
+    _fake: FakeProviders,
+    owner: Tenant,
+    service: String,
+    nia: String,
+    ids: std::collections::HashMap<&'static str, String>,
+}
+
+impl Calls {
+    /// Moves the clock to `at` (UTC), sending what falls due on the way.
+    async fn until(&self, at: &str) {
+        self.app.until(at).await;
+    }
+
+    async fn book(&self, customer: &str, start: &str) -> String {
+        let r = self.app.post("/v1/bookings", &self.owner.access, json!({"customer_id": customer, "service_id": self.service, "start": start})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn nia_texts(&self, sid: &str, body: &str) {
+        let params = [("MessageSid", sid), ("From", NIA), ("To", NUMBER), ("Body", body), ("NumMedia", "0")];
+        let (status, _) = post_twilio(&self.app, "/webhooks/twilio", &params, switchboard_testkit::fakes::TWILIO_TOKEN).await;
+        assert_eq!(status, StatusCode::OK);
+        self.app.drain().await;
+    }
+
+    /// A call from `from` nobody answered, reported by Twilio (`times` over).
+    async fn missed(&self, sid: &str, from: &str, times: usize) {
+        let params = [("CallSid", sid), ("CallStatus", "no-answer"), ("From", from), ("To", NUMBER), ("Direction", "inbound")];
+        for _ in 0..times {
+            let (status, _) = post_twilio(&self.app, "/webhooks/twilio/voice-status", &params, switchboard_testkit::fakes::TWILIO_TOKEN).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        self.app.drain().await;
+    }
+
+    async fn customer_by_phone(&self, phone: &str) -> String {
+        let all = self.app.all_items("/v1/customers", &self.owner.access).await;
+        all.iter().find(|c| c["phone"] == phone).unwrap_or_else(|| panic!("no customer {phone}: {all:?}"))["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// London (BST, UTC+1, in May 2027), SMS through Twilio, the default reminders (24 h and 2 h
+/// before, not 21:00–08:00). The report's week is Monday 10 May to Sunday 16 May; the previous
+/// period the week before. Times below are UTC.
+async fn calls(engine: switchboard_testkit::Engine) -> Calls {
+    let (app, fake) = spawn_with_fakes(engine, |c| c.access_token_ttl_secs = 60 * 86_400).await;
+    app.clock.as_ref().unwrap().set("2027-05-03T09:00:00Z".parse().unwrap());
+    let owner = app.signup("calls").await;
+    app.patch("/v1/business", &owner.access, json!({"timezone": "Europe/London"})).await;
+    app.patch("/v1/schedule", &owner.access, json!({"opening_hours": every_day("07:00", "22:00"), "slot_interval_minutes": 15})).await;
+    let service = app.post("/v1/services", &owner.access, json!({"name": "Haircut", "duration_minutes": 45, "price_cents": 3500})).await;
+    assert_eq!(connect_twilio(&app, &owner, NUMBER).await.status, StatusCode::OK);
+    let nia = app.post("/v1/customers", &owner.access, json!({"name": "Nia Jones", "phone": NIA})).await;
+    assert_eq!(nia.status, StatusCode::CREATED, "{nia:?}");
+    let c = Calls {
+        service: service.body["id"].as_str().unwrap().to_owned(),
+        nia: nia.body["id"].as_str().unwrap().to_owned(),
+        app,
+        _fake: fake,
+        owner,
+        ids: Default::default(),
+    };
+    let mut ids = std::collections::HashMap::new();
+    // Monday 3 May: Nia books A (Tue 11th 14:00), B (Thu 13th 14:00), C (Fri 14th 14:00) and
+    // D (Mon 10th 10:00).
+    for (name, start) in [("a", "2027-05-11T15:00"), ("b", "2027-05-13T15:00"), ("c", "2027-05-14T15:00"), ("d", "2027-05-10T11:00")] {
+        ids.insert(name, c.book(&c.nia, start).await);
+    }
+    // Previous period: Friday 7th, a call from P4 is missed (a text-back goes out); P4 books on
+    // Monday 10th (3 days later: recovered, counted in the previous period where the call was).
+    // D's 24 h reminder goes out on Sunday 9th at 10:00.
+    c.until("2027-05-07T10:00:00Z").await;
+    c.missed("CA-p4", "+14155550104", 1).await;
+    c.until("2027-05-10T08:00:00Z").await;
+    // Current period. Monday 10th 08:00: D's 2 h reminder (its first was last week: not counted).
+    // 09:30: P4 books. 10:00: P1's call is missed, reported twice (one call); 12:00 P1 calls
+    // again, missed, and gets no second text-back within 12 hours.
+    c.until("2027-05-10T09:30:00Z").await;
+    let p4 = c.customer_by_phone("+14155550104").await;
+    c.book(&p4, "2027-06-01T10:00").await;
+    c.until("2027-05-10T10:00:00Z").await;
+    c.missed("CA-p1a", "+14155550101", 2).await;
+    c.until("2027-05-10T12:00:00Z").await;
+    c.missed("CA-p1b", "+14155550101", 1).await;
+    // 14:00 A's 24 h reminder; Nia replies C at 14:30 (A confirmed). Tuesday 11th 12:00: A's 2 h
+    // reminder; A is still counted once. 10:00: P2's call is missed.
+    c.until("2027-05-10T14:30:00Z").await;
+    c.nia_texts("SM-a", "C").await;
+    c.until("2027-05-11T10:00:00Z").await;
+    c.missed("CA-p2", "+14155550102", 1).await;
+    // Wednesday 12th 10:00: P1 books (2 days after both calls: both recovered). 14:00 B's 24 h
+    // reminder; Nia replies X at 14:30 (B cancelled).
+    c.until("2027-05-12T10:00:00Z").await;
+    let p1 = c.customer_by_phone("+14155550101").await;
+    c.book(&p1, "2027-06-02T10:00").await;
+    c.until("2027-05-12T14:30:00Z").await;
+    c.nia_texts("SM-b", "X").await;
+    // Thursday 13th and Friday 14th: C's reminders, no reply. Saturday 15th 10:00: P3's call is
+    // missed and P3 never books.
+    c.until("2027-05-15T10:00:00Z").await;
+    c.missed("CA-p3", "+14155550103", 1).await;
+    // Wednesday 19th 10:00, exactly 8 days after P2's call: P2 books — too late to recover it.
+    c.until("2027-05-19T10:00:00Z").await;
+    let p2 = c.customer_by_phone("+14155550102").await;
+    c.book(&p2, "2027-06-03T10:00").await;
+    Calls { ids, ..c }
+}
+
+on_both_engines! {
+
+spawn = calls;
+
+async fn reminders_and_missed_calls_equal_the_hand_computed_values(c: Calls) {
+    let (app, owner) = (&c.app, &c.owner);
+    let rg = "from=2027-05-10&to=2027-05-16";
+    let r = app.get(&format!("/v1/reports/summary?{rg}"), &owner.access).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(r.body["definitions_version"], "2");
+    let cur = &r.body["current"];
+    let figures = |f: &Value| {
+        ["reminded", "reminder_confirmed", "reminder_confirmed_pct", "reminder_cancelled", "reminder_cancelled_pct", "missed_calls", "text_backs", "recovered", "recovered_pct"]
+            .map(|k| f[k].clone())
+            .to_vec()
+    };
+    // Reminded this week: A, B, C (D's first reminder was last week). A confirmed, B cancelled.
+    // Missed: P1 twice, P2, P3; text-backs: P1 once, P2, P3; recovered: P1's two calls (P2 booked
+    // 8 days later, P3 never).
+    assert_eq!(figures(cur), vec![json!(3), json!(1), json!(33.3), json!(1), json!(33.3), json!(4), json!(3), json!(2), json!(50.0)], "{cur}");
+    // Last week: D reminded; P4 missed, texted back and recovered.
+    let prev = &r.body["previous"];
+    assert_eq!(figures(prev), vec![json!(1), json!(0), json!(0.0), json!(0), json!(0.0), json!(1), json!(1), json!(1), json!(100.0)], "{prev}");
+
+    // Drill-down: exactly the reminded bookings.
+    let rows = |figure: &str| {
+        let path = format!("/v1/reports/rows?{rg}&figure={figure}");
+        async move {
+            let r = app.get(&path, &owner.access).await;
+            assert_eq!(r.status, StatusCode::OK, "{r:?}");
+            let mut ids: Vec<String> = r.body["bookings"].as_array().unwrap().iter().map(|b| b["booking_id"].as_str().unwrap().to_owned()).collect();
+            ids.sort();
+            ids
+        }
+    };
+    let mut abc = vec![c.ids["a"].clone(), c.ids["b"].clone(), c.ids["c"].clone()];
+    abc.sort();
+    assert_eq!(rows("reminded").await, abc);
+    assert_eq!(rows("reminder_confirmed").await, vec![c.ids["a"].clone()]);
+    assert_eq!(rows("reminder_cancelled").await, vec![c.ids["b"].clone()]);
+    let csv = app.client.get(format!("{}/v1/reports/bookings.csv?{rg}&figure=reminded", app.base)).bearer_auth(&owner.access).send().await.unwrap().text().await.unwrap();
+    assert_eq!(csv_rows(&csv).len(), 3);
+    // Filters: the reminders and text-backs went by SMS; missed calls are voice calls with no
+    // person.
+    let sms = app.get(&format!("/v1/reports/summary?{rg}&channel=sms"), &owner.access).await;
+    assert_eq!(figures(&sms.body["current"])[..7].to_vec(), vec![json!(3), json!(1), json!(33.3), json!(1), json!(33.3), json!(0), json!(3)]);
+    let voice = app.get(&format!("/v1/reports/summary?{rg}&channel=voice"), &owner.access).await;
+    assert_eq!(figures(&voice.body["current"]), vec![json!(0), json!(0), Value::Null, json!(0), Value::Null, json!(4), json!(0), json!(2), json!(50.0)]);
+    // The summaries path and the reference computation agree on everything, drill-downs too.
+    assert_summaries_equal_recomputation(app, &owner.business_id, &owner.staff_id, &[("2027-05-10".into(), "2027-05-16".into()), ("2027-05-03".into(), "2027-05-20".into())]).await;
+
+    // Migration 0026's backfill reconstructs exactly what the live paths recorded: without the
+    // automations' outcome rows, its statements run again give the same figures (every call
+    // here planned a text-back run, sent or not, so every missed call is known to it).
+    let summaries = || async {
+        let mut out = Vec::new();
+        for range in [rg, "from=2027-05-03&to=2027-05-09", "from=2027-05-01&to=2027-05-31"] {
+            out.push(app.get(&format!("/v1/reports/summary?{range}"), &owner.access).await.body);
+        }
+        out
+    };
+    let live = summaries().await;
+    let deleted = sqlx::query("DELETE FROM outcomes WHERE kind IN ('reminder_sent', 'reminder_confirmed', 'reminder_cancelled', 'missed_call', 'text_back', 'recovered')")
+        .execute(app.db.writer())
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(deleted, 21, "5 missed calls, 4 text-backs, 3 recoveries, 2 replies, 7 reminders (D 2, A 2, B 1, C 2)");
+    let migration = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/cloud/0026_automation_outcomes.sql")).unwrap();
+    let sql: String = migration.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+    for statement in sql.split(';').map(str::trim).filter(|s| s.starts_with("INSERT")) {
+        sqlx::query(statement).execute(app.db.writer()).await.unwrap();
+    }
+    assert_eq!(summaries().await, live);
 }
 
 }

@@ -19,6 +19,11 @@ wire_enum! {
         /// Appointments in the range with a known outcome (completed or no-show).
         Attended = "attended",
         NoShows = "no_shows",
+        /// Bookings whose first reminder was sent in the range.
+        Reminded = "reminded",
+        /// Of those, the ones confirmed / cancelled by a reply to a reminder.
+        ReminderConfirmed = "reminder_confirmed",
+        ReminderCancelled = "reminder_cancelled",
     }
 }
 
@@ -62,6 +67,20 @@ wire! {
         pub attended: u32,
         pub no_shows: u32,
         pub no_show_pct: Option<f64>,
+        /// Bookings whose first reminder was sent in the period (a booking sent two reminders
+        /// counts once), and of those the ones the customer confirmed / cancelled by replying
+        /// to a reminder.
+        pub reminded: u32,
+        pub reminder_confirmed: u32,
+        pub reminder_confirmed_pct: Option<f64>,
+        pub reminder_cancelled: u32,
+        pub reminder_cancelled_pct: Option<f64>,
+        /// Calls nobody answered in the period, and the text-backs sent in it.
+        pub missed_calls: u32,
+        pub text_backs: u32,
+        /// Of the period's missed calls, those followed by a booking of the caller within 7 days.
+        pub recovered: u32,
+        pub recovered_pct: Option<f64>,
     }
 
     /// One local day of the current period.

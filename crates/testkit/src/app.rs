@@ -206,6 +206,27 @@ impl TestApp {
         self.drain().await;
     }
 
+    /// Moves the test clock to `at` (an RFC 3339 instant), stopping at every planned automation
+    /// run's time on the way and running the workers there (reminders go out when they are due).
+    pub async fn until(&self, at: &str) {
+        let at = at.parse::<jiff::Timestamp>().expect("an RFC 3339 instant").as_millisecond();
+        loop {
+            self.drain().await;
+            let now = self.now_ms();
+            if now >= at {
+                break;
+            }
+            let next: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM automation_runs WHERE status = 'planned' AND due_at > $1")
+                .bind(now)
+                .fetch_one(self.db.reader())
+                .await
+                .expect("the planned runs");
+            let to = next.unwrap_or(at).min(at);
+            self.advance(Duration::from_millis((to - now) as u64));
+        }
+        self.drain().await;
+    }
+
     /// Moves the test clock forward.
     pub fn advance(&self, by: Duration) {
         self.clock.as_ref().expect("an app on a test clock").advance(by);

@@ -3,4 +3,4 @@
 /**
  * A figure that can be drilled into: the conversations or bookings it counts.
  */
-export type ReportFigure = "conversations" | "handled_by_assistant" | "handed_over" | "taken_over" | "reopened" | "wait_for_person" | "first_response" | "bookings" | "cancelled" | "attended" | "no_shows";
+export type ReportFigure = "conversations" | "handled_by_assistant" | "handed_over" | "taken_over" | "reopened" | "wait_for_person" | "first_response" | "bookings" | "cancelled" | "attended" | "no_shows" | "reminded" | "reminder_confirmed" | "reminder_cancelled";

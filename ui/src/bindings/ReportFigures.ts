@@ -16,4 +16,18 @@ handled_by_assistant_pct: number | null, handed_over_pct: number | null, taken_o
 /**
  * The same first responses, counting only the business's opening hours.
  */
-first_response_business_p50_secs: number | null, first_response_business_p90_secs: number | null, bookings: number, booked_value_cents: number, cancelled: number, cancellation_pct: number | null, attended: number, no_shows: number, no_show_pct: number | null, };
+first_response_business_p50_secs: number | null, first_response_business_p90_secs: number | null, bookings: number, booked_value_cents: number, cancelled: number, cancellation_pct: number | null, attended: number, no_shows: number, no_show_pct: number | null, 
+/**
+ * Bookings whose first reminder was sent in the period (a booking sent two reminders
+ * counts once), and of those the ones the customer confirmed / cancelled by replying
+ * to a reminder.
+ */
+reminded: number, reminder_confirmed: number, reminder_confirmed_pct: number | null, reminder_cancelled: number, reminder_cancelled_pct: number | null, 
+/**
+ * Calls nobody answered in the period, and the text-backs sent in it.
+ */
+missed_calls: number, text_backs: number, 
+/**
+ * Of the period's missed calls, those followed by a booking of the caller within 7 days.
+ */
+recovered: number, recovered_pct: number | null, };

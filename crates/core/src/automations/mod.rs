@@ -411,6 +411,8 @@ async fn plan_reminders(tx: &mut BusinessTx, booking: &Booking, settings: &Autom
 /// A call nobody answered (`call_key`: the provider's call id): the caller gets one text — at
 /// most one per caller per 12 hours — in an SMS (or WhatsApp) conversation the assistant answers.
 pub async fn missed_call(tx: &mut BusinessTx, customer_id: &str, call_key: &str) -> Result<(), Error> {
+    // The reports count every missed call, whether or not a text-back follows.
+    crate::reports::outcomes::missed_call(tx, customer_id, call_key).await?;
     let business_id = tx.business_id().to_owned();
     let settings = load_settings(tx.conn(), &business_id).await?;
     if !settings.missed_call_text_back {
@@ -558,10 +560,13 @@ pub async fn run_due(core: &Core) -> Result<usize, Error> {
         tx.defer_changes();
         tx.defer_audit();
         let mut batch = Batch::load(&mut tx, &ids).await?;
-        for id in ids {
-            done += usize::from(send_one(&mut tx, &id, &mut batch).await?);
+        for id in &ids {
+            done += usize::from(send_one(&mut tx, id, &mut batch).await?);
         }
         batch.write(&mut tx).await?;
+        // The reports' record of what this step sent (reminders, text-backs), set-based: after
+        // the runs' outcomes are written, since it reads which of them are now sent.
+        crate::reports::outcomes::automations_sent(&mut tx, &ids).await?;
         tx.commit_even_if_unchanged().await?;
     }
     Ok(done)

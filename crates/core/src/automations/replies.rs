@@ -119,6 +119,7 @@ pub async fn customer_message(
     match intent {
         Intent::Confirm => {
             super::confirm_booking(tx, &booking).await?;
+            crate::reports::outcomes::reminder_reply(tx, &booking, true).await?;
             plan_run(tx, answer("reply:confirmed"), false).await?;
             Ok(true)
         }
@@ -131,6 +132,7 @@ pub async fn customer_message(
             };
             // The cancellation's confirmation (planned by the change) tells the customer.
             crate::scheduling::bookings::update(tx, booking.id.as_str(), change, None, protocol::BookingSource::Assistant).await?;
+            crate::reports::outcomes::reminder_reply(tx, &booking, false).await?;
             Ok(true)
         }
         Intent::Move => {

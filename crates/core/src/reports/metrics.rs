@@ -10,7 +10,7 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use protocol::{Handling, ReportFigure};
 
-pub const DEFINITIONS_VERSION: &str = "1";
+pub const DEFINITIONS_VERSION: &str = "2";
 
 /// One outcome row, as read for the reports.
 #[derive(Debug, Clone, Default)]
@@ -318,7 +318,8 @@ pub struct BookingFacts {
 
 pub fn bookings(rows: &[Row]) -> Vec<BookingFacts> {
     let mut by_id: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
-    for r in rows {
+    // (Reminders and recoveries name their booking too; they are not the booking's history.)
+    for r in rows.iter().filter(|r| r.kind.starts_with("booking_")) {
         if let Some(b) = &r.booking_id {
             by_id.entry(b).or_default().push(r);
         }
@@ -364,6 +365,102 @@ pub fn bookings(rows: &[Row]) -> Vec<BookingFacts> {
     out
 }
 
+/// One outcome of the automations, as read for the reports (see [`automations`]).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct AutomationRow {
+    pub id: String,
+    pub kind: String,
+    pub at: i64,
+    pub booking_id: Option<String>,
+    pub channel: Option<String>,
+    pub staff_id: Option<String>,
+    /// `recovered`: the missed call's outcome.
+    pub ref_id: Option<String>,
+}
+
+/// A booking that was sent a reminder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reminded {
+    pub booking_id: String,
+    /// When its first reminder was sent, on which channel, with whom the booking was then.
+    pub first_sent_at: i64,
+    pub channel: Option<String>,
+    pub staff_id: Option<String>,
+    /// Whether a reply to a reminder confirmed it / cancelled it (so far).
+    pub confirmed: bool,
+    pub cancelled: bool,
+}
+
+/// A call nobody answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissedCall {
+    pub id: String,
+    pub at: i64,
+    /// The booking that recovered it (the caller's first within 7 days), if any yet.
+    pub recovered_by: Option<String>,
+}
+
+/// What the automations did: the reminded bookings, the missed calls, the text-backs sent
+/// (`(at, channel)`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Automations {
+    pub reminded: Vec<Reminded>,
+    pub missed_calls: Vec<MissedCall>,
+    pub text_backs: Vec<(i64, Option<String>)>,
+}
+
+/// Puts the automations' outcome rows together: per booking its reminders and the replies to
+/// them, per missed call its recovery.
+pub fn automations(rows: &[AutomationRow]) -> Automations {
+    let mut rows: Vec<&AutomationRow> = rows.iter().collect();
+    rows.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    let mut reminded: BTreeMap<&str, Reminded> = BTreeMap::new();
+    let mut replies: Vec<(&str, bool)> = Vec::new();
+    let mut calls: BTreeMap<&str, MissedCall> = BTreeMap::new();
+    let mut recovered: Vec<(&str, &str)> = Vec::new();
+    let mut out = Automations::default();
+    for r in rows {
+        match (r.kind.as_str(), r.booking_id.as_deref()) {
+            ("reminder_sent", Some(b)) => {
+                reminded.entry(b).or_insert_with(|| Reminded {
+                    booking_id: b.to_owned(),
+                    first_sent_at: r.at,
+                    channel: r.channel.clone(),
+                    staff_id: r.staff_id.clone(),
+                    confirmed: false,
+                    cancelled: false,
+                });
+            }
+            ("reminder_confirmed", Some(b)) => replies.push((b, true)),
+            ("reminder_cancelled", Some(b)) => replies.push((b, false)),
+            ("missed_call", _) => {
+                calls.entry(&r.id).or_insert_with(|| MissedCall { id: r.id.clone(), at: r.at, recovered_by: None });
+            }
+            ("recovered", Some(b)) => recovered.extend(r.ref_id.as_deref().map(|m| (m, b))),
+            ("text_back", _) => out.text_backs.push((r.at, r.channel.clone())),
+            _ => {}
+        }
+    }
+    // A reply counts for a booking that was sent a reminder (the only way to reply to one).
+    for (b, confirmed) in replies {
+        if let Some(x) = reminded.get_mut(b) {
+            if confirmed {
+                x.confirmed = true;
+            } else {
+                x.cancelled = true;
+            }
+        }
+    }
+    for (call, booking) in recovered {
+        if let Some(c) = calls.get_mut(call) {
+            c.recovered_by.get_or_insert_with(|| booking.to_owned());
+        }
+    }
+    out.reminded = reminded.into_values().collect();
+    out.missed_calls = calls.into_values().collect();
+    out
+}
+
 /// The channel and person a report is narrowed to.
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
@@ -379,6 +476,21 @@ impl Filters {
     pub fn booking(&self, b: &BookingFacts) -> bool {
         self.channel.as_ref().is_none_or(|c| b.channel.as_ref() == Some(c)) && self.staff_id.as_ref().is_none_or(|s| &b.staff_id == s)
     }
+
+    /// A reminded booking: by the channel its first reminder went on and the person it was with.
+    pub fn reminded(&self, r: &Reminded) -> bool {
+        self.channel.as_ref().is_none_or(|c| r.channel.as_ref() == Some(c)) && self.staff_id.as_ref().is_none_or(|s| r.staff_id.as_ref() == Some(s))
+    }
+
+    /// Missed calls are on the voice channel and with nobody; text-backs on the channel they
+    /// went on, with nobody.
+    pub fn missed_call(&self) -> bool {
+        self.channel.as_ref().is_none_or(|c| c == "voice") && self.staff_id.is_none()
+    }
+
+    pub fn text_back(&self, channel: Option<&String>) -> bool {
+        self.channel.as_ref().is_none_or(|c| channel == Some(c)) && self.staff_id.is_none()
+    }
 }
 
 /// Everything one period's figures are computed from.
@@ -388,6 +500,8 @@ pub struct Period<'a> {
     pub hours: &'a OpeningHours,
     pub episodes: Vec<Episode>,
     pub bookings: Vec<BookingFacts>,
+    /// The period's reminded bookings, missed calls and text-backs (see [`Period::with_automations`]).
+    pub automations: Automations,
 }
 
 impl Period<'_> {
@@ -408,7 +522,31 @@ impl Period<'_> {
     ) -> Period<'a> {
         let episodes = episodes.into_iter().filter(|e| range.contains(e.start) && filters.episode(e)).collect();
         let bookings = bookings.into_iter().filter(|b| filters.booking(b)).collect();
-        Period { range, tz, hours, episodes, bookings }
+        Period { range, tz, hours, episodes, bookings, automations: Automations::default() }
+    }
+
+    /// The automations' facts of the period, narrowed by `filters`: bookings whose first
+    /// reminder was sent in it, its missed calls and its text-backs.
+    pub fn with_automations(mut self, a: Automations, filters: &Filters) -> Self {
+        let range = self.range;
+        self.automations = Automations {
+            reminded: a.reminded.into_iter().filter(|r| range.contains(r.first_sent_at) && filters.reminded(r)).collect(),
+            missed_calls: a.missed_calls.into_iter().filter(|c| range.contains(c.at) && filters.missed_call()).collect(),
+            text_backs: a.text_backs.into_iter().filter(|(at, ch)| range.contains(*at) && filters.text_back(ch.as_ref())).collect(),
+        };
+        self
+    }
+
+    /// The reminded bookings a reminder figure counts (`None`: not a reminder figure), in the
+    /// order of their ids.
+    pub fn reminded_for(&self, figure: ReportFigure) -> Option<Vec<&Reminded>> {
+        let counts: fn(&Reminded) -> bool = match figure {
+            ReportFigure::Reminded => |_| true,
+            ReportFigure::ReminderConfirmed => |r| r.confirmed,
+            ReportFigure::ReminderCancelled => |r| r.cancelled,
+            _ => return None,
+        };
+        Some(self.automations.reminded.iter().filter(|r| counts(r)).collect())
     }
 
     pub fn business_first_response(&self, e: &Episode) -> Option<i64> {
@@ -463,6 +601,13 @@ impl Period<'_> {
         let cancelled = m(ReportFigure::Cancelled);
         let attended = m(ReportFigure::Attended);
         let no_shows = m(ReportFigure::NoShows);
+        let auto = &self.automations;
+        let reminded = auto.reminded.len() as u32;
+        // (The same counts as `reminded_for`.)
+        let reminder_confirmed = auto.reminded.iter().filter(|r| r.confirmed).count() as u32;
+        let reminder_cancelled = auto.reminded.iter().filter(|r| r.cancelled).count() as u32;
+        let missed_calls = auto.missed_calls.len() as u32;
+        let recovered = auto.missed_calls.iter().filter(|c| c.recovered_by.is_some()).count() as u32;
         protocol::ReportFigures {
             from: self.range.from.to_string(),
             to: self.range.to.to_string(),
@@ -491,6 +636,15 @@ impl Period<'_> {
             attended,
             no_shows,
             no_show_pct: pct(no_shows, attended),
+            reminded,
+            reminder_confirmed,
+            reminder_confirmed_pct: pct(reminder_confirmed, reminded),
+            reminder_cancelled,
+            reminder_cancelled_pct: pct(reminder_cancelled, reminded),
+            missed_calls,
+            text_backs: auto.text_backs.len() as u32,
+            recovered,
+            recovered_pct: pct(recovered, missed_calls),
         }
     }
 
@@ -713,7 +867,58 @@ mod tests {
             })
         }
 
+        /// Generated automation outcomes: reminders (some bookings several, replies among them),
+        /// missed calls (some recovered, some twice), text-backs, over 20 days.
+        fn automation_history() -> impl Strategy<Value = Vec<AutomationRow>> {
+            let event = (0..6usize, 0..8u8, 0..20 * 24i64, 0..3u8);
+            prop::collection::vec(event, 0..60).prop_map(|events| {
+                let base = 1_780_000_000_000i64;
+                events
+                    .into_iter()
+                    .enumerate()
+                    .map(|(n, (k, target, hour, channel))| {
+                        let kind = ["reminder_sent", "reminder_sent", "reminder_confirmed", "reminder_cancelled", "missed_call", "recovered"][k];
+                        AutomationRow {
+                            id: if kind == "missed_call" { format!("m{target}") } else { format!("{n:08}") },
+                            kind: if k == 5 && n % 3 == 0 { "text_back".into() } else { kind.into() },
+                            at: base + hour * HOUR,
+                            booking_id: Some(format!("b{target}")),
+                            channel: Some(["whatsapp", "sms", "voice"][channel as usize].into()),
+                            staff_id: Some(format!("s{channel}")),
+                            ref_id: (k == 5).then(|| format!("m{target}")),
+                        }
+                    })
+                    .collect()
+            })
+        }
+
         proptest! {
+            #[test]
+            fn automation_rates_are_percentages_and_their_rows_their_counts(rows in automation_history(), from in 0..15i64, days in 1..10i64,
+                channel in prop::option::of(0..3usize), staff in prop::option::of(0..3usize)) {
+                let tz = TimeZone::get("Europe/London").unwrap();
+                let hours: OpeningHours = vec![vec![[540, 1020]]; 7];
+                let start: Date = local_date(1_780_000_000_000 + from * 24 * HOUR, &tz);
+                let range = Range::new(start, start + jiff::Span::new().days(days - 1), &tz);
+                let filters = Filters { channel: channel.map(|c| ["whatsapp", "sms", "voice"][c].to_owned()), staff_id: staff.map(|s| format!("s{s}")) };
+                let period = Period::new(range, &tz, &hours, &[], &filters).with_automations(automations(&rows), &filters);
+                let f = period.figures();
+                for rate in [f.reminder_confirmed_pct, f.reminder_cancelled_pct, f.recovered_pct].into_iter().flatten() {
+                    prop_assert!((0.0..=100.0).contains(&rate), "{rate}");
+                }
+                prop_assert!(f.reminder_confirmed <= f.reminded && f.reminder_cancelled <= f.reminded && f.recovered <= f.missed_calls);
+                for (figure, count) in [(ReportFigure::Reminded, f.reminded), (ReportFigure::ReminderConfirmed, f.reminder_confirmed), (ReportFigure::ReminderCancelled, f.reminder_cancelled)] {
+                    let listed = period.reminded_for(figure).unwrap();
+                    prop_assert_eq!(listed.len() as u32, count);
+                    // Each booking once, its first reminder in the range.
+                    prop_assert!(listed.iter().all(|r| range.contains(r.first_sent_at)));
+                    let mut ids: Vec<&str> = listed.iter().map(|r| r.booking_id.as_str()).collect();
+                    ids.dedup();
+                    prop_assert_eq!(ids.len(), listed.len());
+                }
+                prop_assert!(period.reminded_for(ReportFigure::Bookings).is_none());
+            }
+
             #[test]
             fn figures_hold_together_over_any_history(rows in history(), from in 0..15i64, days in 1..10i64, channel in prop::option::of(0..3usize)) {
                 let tz = TimeZone::get("Europe/London").unwrap();

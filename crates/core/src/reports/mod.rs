@@ -103,7 +103,8 @@ async fn load_rows(core: &Core, business_id: &str, range: Range) -> Result<Vec<R
            (episode_at >= $2 AND episode_at < $3) \
            OR booking_id IN (SELECT booking_id FROM outcomes WHERE business_id = $1 AND kind = 'booking_made' AND at >= $2 AND at < $3) \
            OR booking_id IN (SELECT booking_id FROM outcomes WHERE business_id = $1 AND kind IN ('booking_made', 'booking_moved') \
-                             AND starts_at >= $2 AND starts_at < $3))",
+                             AND starts_at >= $2 AND starts_at < $3) \
+           OR booking_id IN (SELECT booking_id FROM outcomes WHERE business_id = $1 AND kind = 'reminder_sent' AND at >= $2 AND at < $3))",
         summaries::ROW_COLUMNS
     ))
     .bind(business_id)
@@ -136,13 +137,16 @@ pub async fn summary_from_outcomes(core: &Core, actor: &Actor, q: ReportQuery) -
 }
 
 async fn period<'a>(core: &Core, b: &'a Business, business_id: &str, range: Range, f: &Filters, source: Source) -> Result<Period<'a>, Error> {
-    Ok(match source {
+    // The automations' figures read the outcome rows of their kinds, whatever the source.
+    let automations = summaries::load_automations(&core.db, business_id, range).await?;
+    let period = match source {
         Source::Summaries => {
             let (episodes, bookings) = summaries::load_for_summary(&core.db, business_id, range, &b.tz).await?;
             Period::from_facts(range, &b.tz, &b.hours, episodes, bookings, f)
         }
         Source::Outcomes => Period::new(range, &b.tz, &b.hours, &load_rows(core, business_id, range).await?, f),
-    })
+    };
+    Ok(period.with_automations(automations, f))
 }
 
 async fn summary_from(core: &Core, actor: &Actor, q: ReportQuery, source: Source) -> Result<ReportSummary, Error> {
@@ -227,8 +231,19 @@ async fn rows_of(
     if q.previous == Some(true) {
         range = range.previous(&b.tz);
     }
+    let automations = summaries::load_automations(&core.db, &actor.business_id, range).await?;
+    let reminder_figure = matches!(figure, Some(ReportFigure::Reminded | ReportFigure::ReminderConfirmed | ReportFigure::ReminderCancelled));
+    // A reminder figure lists the reminded bookings whatever the filters say of the bookings
+    // themselves (the reminders are filtered by their own channel and person): read unfiltered.
+    let mut reminded_bookings: Vec<metrics::BookingFacts> = Vec::new();
     let period = match source {
-        Source::Outcomes => Period::new(range, &b.tz, &b.hours, &load_rows(core, &actor.business_id, range).await?, &filters(q)),
+        Source::Outcomes => {
+            let rows = load_rows(core, &actor.business_id, range).await?;
+            if reminder_figure {
+                reminded_bookings = metrics::bookings(&rows);
+            }
+            Period::new(range, &b.tz, &b.hours, &rows, &filters(q))
+        }
         Source::Summaries => {
             use summaries::Which;
             // Only what the listing shows: a figure counts either conversations or bookings,
@@ -247,9 +262,15 @@ async fn rows_of(
             };
             let bookings = want == Want::Bookings || (want == Want::Figure && booking_figure);
             let (episodes, bookings) = summaries::load_all(&core.db, &actor.business_id, range, episodes, bookings).await?;
+            if reminder_figure && want != Want::Conversations {
+                // A reminded booking may have been made, and be, outside the period.
+                let ids: Vec<String> = automations.reminded.iter().map(|r| r.booking_id.clone()).collect();
+                reminded_bookings = summaries::load_bookings_by_id(&core.db, &actor.business_id, &ids).await?;
+            }
             Period::from_facts(range, &b.tz, &b.hours, episodes, bookings, &filters(q))
         }
-    };
+    }
+    .with_automations(automations, &filters(q));
     let staff = names(core, &actor.business_id, "staff", false).await?;
     let services = names(core, &actor.business_id, "services", false).await?;
     let name = |map: &HashMap<String, String>, id: &str| map.get(id).cloned().unwrap_or_else(|| "(removed)".into());
@@ -257,8 +278,12 @@ async fn rows_of(
         Some(f) => period.episodes_for(f),
         None => period.episodes.iter().collect(),
     };
+    let by_id: HashMap<&str, &metrics::BookingFacts> = reminded_bookings.iter().map(|x| (x.booking_id.as_str(), x)).collect();
     let bookings: Vec<_> = match figure {
-        Some(f) => period.bookings_for(f),
+        Some(f) => match period.reminded_for(f) {
+            Some(reminded) => reminded.iter().filter_map(|r| by_id.get(r.booking_id.as_str()).copied()).collect(),
+            None => period.bookings_for(f),
+        },
         None => period
             .bookings
             .iter()

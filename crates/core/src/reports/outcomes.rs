@@ -5,9 +5,13 @@
 //!
 //! The write paths call the functions here: [`conversations_created`] / [`conversation_opened`] from `open_for`,
 //! [`message_added`] from `add_message`, [`handed_over`] / [`taken_over`] from takeover,
-//! [`status_changed`] from resolving or reopening, [`booking_changed`] from bookings. Kinds other
-//! areas add (reminders, missed calls) are written with [`record`], which also refreshes the
-//! episode's or booking's summary ([`super::summaries`]) in the same transaction.
+//! [`status_changed`] from resolving or reopening, [`booking_changed`] from bookings, all through
+//! [`record`], which also refreshes the episode's or booking's summary ([`super::summaries`]) in
+//! the same transaction. The automations' kinds are not part of any episode or booking summary
+//! (the reports read them by kind and time): [`automations_sent`] after a step of due runs,
+//! [`missed_call`] when a call goes unanswered, [`reminder_reply`] when a reply to a reminder
+//! confirms or cancels, and [`booking_changed`] records a missed call as `recovered` by the
+//! customer's first booking within 7 days.
 
 use protocol::{BookingSource, BookingStatus, Channel};
 
@@ -354,6 +358,9 @@ pub async fn booking_changed(
             }
         }
     }
+    if before.is_none() {
+        recovered(tx, booking).await?;
+    }
     for kind in kinds {
         let mut o = Outcome::new(kind);
         o.booking_id = Some(booking.id.to_string());
@@ -365,5 +372,94 @@ pub async fn booking_changed(
         o.starts_at = Some(booking.start.as_millis());
         record(tx, o).await?;
     }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The automations' outcomes (docs/metrics.md, "Reminders" and "Missed calls")
+
+/// How long after a missed call a booking by the caller recovers it.
+pub const RECOVERY_MS: i64 = 7 * 86_400_000;
+
+/// The outcomes of the runs among `run_ids` that are now sent: `reminder_sent` for a reminder,
+/// `text_back` for a text-back, at the moment the run was marked sent, on the channel of the
+/// conversation it went into. One statement for a step's batch; the run's id is the outcome's,
+/// so a run is recorded once whoever sends it (and migration 0026's backfill writes the same).
+pub async fn automations_sent(tx: &mut BusinessTx, run_ids: &[String]) -> Result<(), StoreError> {
+    let business_id = tx.business_id().to_owned();
+    for chunk in run_ids.chunks(500) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "INSERT INTO outcomes (id, business_id, kind, at, booking_id, customer_id, channel, staff_id) \
+             SELECT r.id, r.business_id, CASE r.kind WHEN 'reminder' THEN 'reminder_sent' ELSE 'text_back' END, r.updated_at, r.booking_id, \
+             r.customer_id, (SELECT c.channel FROM conversations c WHERE c.id = r.conversation_id), \
+             (SELECT b.staff_id FROM bookings b WHERE b.id = r.booking_id) \
+             FROM automation_runs r WHERE r.business_id = $1 AND r.id IN ({}) AND r.kind IN ('reminder', 'text_back') AND r.status = 'sent' \
+             ON CONFLICT (id) DO NOTHING",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(&business_id);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        q.execute(tx.conn()).await?;
+    }
+    Ok(())
+}
+
+/// A call nobody answered (`call_key`: the provider's call id, as the text-back's key uses it):
+/// recorded once per call however often the provider reports it, text-back on or off.
+pub async fn missed_call(tx: &mut BusinessTx, customer_id: &str, call_key: &str) -> Result<(), StoreError> {
+    let business_id = tx.business_id().to_owned();
+    let now = tx.now_ms();
+    sqlx::query(
+        "INSERT INTO outcomes (id, business_id, kind, at, customer_id, channel) VALUES ($1, $2, 'missed_call', $3, $4, 'voice') \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(format!("mc:{business_id}:{call_key}"))
+    .bind(&business_id)
+    .bind(now)
+    .bind(customer_id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The customer's reply to a reminder confirmed (`confirmed`) or cancelled the booking.
+pub async fn reminder_reply(tx: &mut BusinessTx, booking: &protocol::Booking, confirmed: bool) -> Result<(), StoreError> {
+    let business_id = tx.business_id().to_owned();
+    let kind = if confirmed { OutcomeKind::ReminderConfirmed } else { OutcomeKind::ReminderCancelled };
+    sqlx::query("INSERT INTO outcomes (id, business_id, kind, at, booking_id, customer_id, staff_id) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(tx.new_id::<String>())
+        .bind(&business_id)
+        .bind(kind.as_str())
+        .bind(tx.now_ms())
+        .bind(booking.id.as_str())
+        .bind(booking.customer_id.as_str())
+        .bind(booking.staff_id.as_str())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// A booking was made: each of the customer's missed calls of the 7 days before that no booking
+/// has recovered yet is recovered by this one (its row points at the call, and says when the
+/// call was).
+async fn recovered(tx: &mut BusinessTx, booking: &protocol::Booking) -> Result<(), StoreError> {
+    let business_id = tx.business_id().to_owned();
+    let now = tx.now_ms();
+    sqlx::query(
+        "INSERT INTO outcomes (id, business_id, kind, at, booking_id, customer_id, since_at, ref_id) \
+         SELECT 'rec:' || m.id, m.business_id, 'recovered', $3, $4, m.customer_id, m.at, m.id FROM outcomes m \
+         WHERE m.customer_id = $2 AND m.kind = 'missed_call' AND m.at < $3 AND m.at >= $5 AND m.business_id = $1 \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&business_id)
+    .bind(booking.customer_id.as_str())
+    .bind(now)
+    .bind(booking.id.as_str())
+    .bind(now - RECOVERY_MS)
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
