@@ -319,33 +319,42 @@ pub async fn load_for_service(
     // events are the bookings above.
     // Events of up to two days by their start, longer ones by their end (an index each, migration
     // 0025): reading by the end alone read every event still to come. A busy month of ten
-    // calendars is ~2,000 rows, handed over as one JSON text: one by one, the driver's per-row
-    // cost was most of a free-slot query's time.
-    // The working connections are a handful of rows, looked up as a set (a join made PostgreSQL,
-    // before it had statistics for freshly synced events, scan them once per event).
-    let events = "SELECT e.staff_id AS staff_id, e.start_at AS start_at, e.end_at AS end_at FROM calendar_events e \
+    // calendars is ~2,000 rows, handed over as one text of numbers (`staff start end …`): one by
+    // one, the driver's per-row cost was most of a free-slot query's time, and building a JSON
+    // array per row was most of what was left on PostgreSQL.
+    // The working connections are a handful of rows, read once for the query: on PostgreSQL as an
+    // array (`= ANY`), which no plan can turn into a join (a join, or `IN`, made it scan the
+    // connections once per event before it had statistics for freshly synced events).
+    let postgres = conn.backend_name() == "PostgreSQL";
+    let connected = if postgres {
+        "e.staff_id = ANY(ARRAY(SELECT staff_id FROM calendar_connections WHERE business_id = $1 AND status = 'connected'))"
+    } else {
+        "e.staff_id IN (SELECT staff_id FROM calendar_connections WHERE business_id = $1 AND status = 'connected')"
+    };
+    let events = format!(
+        "SELECT e.staff_id AS staff_id, e.start_at AS start_at, e.end_at AS end_at FROM calendar_events e \
          WHERE e.business_id = $1 AND e.busy = 1 AND e.booking_id IS NULL AND e.start_at >= $4 AND e.start_at < $3 AND e.end_at > $2 \
-         AND e.end_at - e.start_at <= 172800000 \
-         AND e.staff_id IN (SELECT staff_id FROM calendar_connections WHERE business_id = $1 AND status = 'connected') \
+         AND e.end_at - e.start_at <= 172800000 AND {connected} \
          UNION ALL \
          SELECT e.staff_id, e.start_at, e.end_at FROM calendar_events e \
          WHERE e.business_id = $1 AND e.busy = 1 AND e.booking_id IS NULL AND e.end_at - e.start_at > 172800000 AND e.end_at > $2 AND e.start_at < $3 \
-         AND e.staff_id IN (SELECT staff_id FROM calendar_connections WHERE business_id = $1 AND status = 'connected')";
-    let sql = if conn.backend_name() == "PostgreSQL" {
-        format!("SELECT CAST(COALESCE(json_agg(json_build_array(staff_id, start_at, end_at)), CAST('[]' AS json)) AS TEXT) FROM ({events}) t")
-    } else {
-        format!("SELECT json_group_array(json_array(staff_id, start_at, end_at)) FROM ({events}) t")
-    };
-    let text: String = sqlx::query_scalar(&sql)
+         AND {connected}"
+    );
+    let concat = if postgres { "string_agg" } else { "group_concat" };
+    let sql = format!("SELECT {concat}(staff_id || ' ' || start_at || ' ' || end_at, ' ') FROM ({events}) t");
+    let text: Option<String> = sqlx::query_scalar(&sql)
         .bind(business_id)
         .bind(from.as_millisecond() - 86_400_000)
         .bind(to.as_millisecond() + 86_400_000)
         .bind(from.as_millisecond() - 86_400_000 - 172_800_000)
         .fetch_one(&mut *conn)
         .await?;
-    let rows: Vec<(String, i64, i64)> = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("calendar events: {e}")))?;
-    if !rows.is_empty() {
-        for (staff_id, start_at, end_at) in rows {
+    if let Some(text) = text {
+        let corrupt = || StoreError::Corrupt("calendar events".into());
+        let mut words = text.split_ascii_whitespace();
+        while let Some(staff_id) = words.next() {
+            let mut number = || words.next().and_then(|w| w.parse::<i64>().ok()).ok_or_else(corrupt);
+            let (start_at, end_at) = (number()?, number()?);
             if let Some(s) = staff.iter_mut().find(|s| s.staff_id == staff_id) {
                 s.busy.push((start_at, end_at));
             }
