@@ -138,6 +138,16 @@ async fn run(engine: Engine) {
     let cached: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM calendar_events").fetch_one(app.db.reader()).await.unwrap();
     assert!(cached >= STAFF as i64 * EVENTS, "only {cached} events cached");
 
+    // The calendars' events do block: fewer free slots where they are connected.
+    let slots = |t: &Tenant, service: &str| {
+        let path = format!("/v1/availability?service_id={service}&from={from_q}&to={to_q}&limit=2000");
+        let (app, access) = (&app, t.access.clone());
+        async move { app.get(&path, &access).await.body["slots"].as_array().map_or(0, Vec::len) }
+    };
+    let (plain_slots, busy_slots) = (slots(&plain, &plain_service).await, slots(&owner, &service).await);
+    assert!(busy_slots < plain_slots, "{busy_slots} free slots with calendars, {plain_slots} without");
+    println!("| {engine} | free slots listed, without calendars / with | {plain_slots} / {busy_slots} |");
+
     let (mut without, mut with) = (Vec::new(), Vec::new());
     for i in 0..QUERIES + 20 {
         let (a, b) = (free_slots(&app, &plain, &plain_service, &from_q, &to_q).await, free_slots(&app, &owner, &service, &from_q, &to_q).await);

@@ -249,6 +249,61 @@ async fn outside_events_block_availability_and_deleting_frees((app, google): (Te
     assert_eq!(listed.body["slots"].as_array().map(Vec::len), Some(0), "{listed:?}");
 }
 
+/// Short events are read from the busy days kept per person as the calendars sync (migration
+/// 0027); those follow every change: overlapping events, a deletion that leaves the overlapping
+/// one blocking, an event moved to another day, a second calendar chosen and then dropped, and
+/// disconnecting.
+async fn busy_days_follow_overlaps_moves_and_chosen_calendars((app, google): (TestApp, GoogleStandIn)) {
+    let owner = app.signup("busy-days").await;
+    let (service, _) = business(&app, &owner).await;
+    connect(&app, &google, &owner).await;
+    let blocked = |hours: i64| {
+        let (app, owner, service) = (&app, &owner, &service);
+        async move { !free(app, owner, service, &at(app, hours)).await }
+    };
+
+    // Two events overlapping, the second ending the next day: 24–26 h and 25–28 h from now.
+    let first = google.add_event(PRIMARY, &at(&app, 24), &at(&app, 26), json!({}));
+    let second = google.add_event(PRIMARY, &at(&app, 25), &at(&app, 28), json!({}));
+    settle(&app, &google).await;
+    for hours in [24, 25, 26, 27] {
+        assert!(blocked(hours).await, "{hours} h is busy");
+    }
+    assert!(!blocked(28).await && !blocked(23).await);
+
+    // Deleting the first frees only what the second does not cover.
+    google.delete_event(PRIMARY, &first);
+    settle(&app, &google).await;
+    assert!(!blocked(24).await, "the deleted event's own time is free");
+    assert!(blocked(25).await && blocked(27).await, "the overlapping event still blocks");
+
+    // Moved three days later: free where it was, busy where it went.
+    google.move_event(PRIMARY, &second, &at(&app, 24 * 4 + 1), &at(&app, 24 * 4 + 4));
+    settle(&app, &google).await;
+    assert!(!blocked(25).await && !blocked(27).await, "the old time is free after the move");
+    assert!(blocked(24 * 4 + 1).await && blocked(24 * 4 + 3).await, "the new time is busy");
+
+    // A second calendar chosen blocks its events; dropped again, they no longer block.
+    let path = format!("/v1/staff/{}/google-calendar/calendars", owner.staff_id);
+    let choose = |calendars: Value| {
+        let (app, owner, path) = (&app, &owner, &path);
+        async move { app.call(reqwest::Method::PUT, path, Some(&owner.access), Some(calendars)).await }
+    };
+    google.add_event(FAMILY, &at(&app, 30), &at(&app, 31), json!({}));
+    assert_eq!(choose(json!({"calendar_ids": [PRIMARY, FAMILY]})).await.status, StatusCode::OK);
+    settle(&app, &google).await;
+    assert!(blocked(30).await, "the family calendar's event blocks once it is chosen");
+    assert_eq!(choose(json!({"calendar_ids": [PRIMARY]})).await.status, StatusCode::OK);
+    assert!(!blocked(30).await, "and not once it is dropped");
+    assert!(blocked(24 * 4 + 1).await, "the primary calendar's event still blocks");
+
+    // Disconnecting leaves no busy time behind.
+    assert_eq!(app.delete(&format!("/v1/staff/{}/google-calendar", owner.staff_id), &owner.access).await.status, StatusCode::NO_CONTENT);
+    assert!(!blocked(24 * 4 + 1).await);
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM calendar_busy_days").fetch_one(app.db.reader()).await.unwrap();
+    assert_eq!(left, 0, "a disconnected person's busy days are removed");
+}
+
 /// 50 simultaneous booking attempts into a time an outside event blocks: none succeeds.
 async fn fifty_concurrent_bookings_into_a_blocked_time_all_fail((app, google): (TestApp, GoogleStandIn)) {
     let owner = app.signup("rush").await;

@@ -317,37 +317,55 @@ pub async fn load_for_service(
     // Busy times from the chosen Google calendars of people whose connection works (with one
     // that needs reconnecting, their hours alone decide, and availability says so). Our own
     // events are the bookings above.
-    // Events of up to two days by their start, longer ones by their end (an index each, migration
-    // 0025): reading by the end alone read every event still to come. A busy month of ten
-    // calendars is ~2,000 rows, handed over as one JSON text: one by one, the driver's per-row
-    // cost was most of a free-slot query's time.
-    // The working connections are a handful of rows, looked up as a set (a join made PostgreSQL,
-    // before it had statistics for freshly synced events, scan them once per event).
-    let events = "SELECT e.staff_id AS staff_id, e.start_at AS start_at, e.end_at AS end_at FROM calendar_events e \
-         WHERE e.business_id = $1 AND e.busy = 1 AND e.booking_id IS NULL AND e.start_at >= $4 AND e.start_at < $3 AND e.end_at > $2 \
-         AND e.end_at - e.start_at <= 172800000 \
-         AND e.staff_id IN (SELECT staff_id FROM calendar_connections WHERE business_id = $1 AND status = 'connected') \
-         UNION ALL \
-         SELECT e.staff_id, e.start_at, e.end_at FROM calendar_events e \
-         WHERE e.business_id = $1 AND e.busy = 1 AND e.booking_id IS NULL AND e.end_at - e.start_at > 172800000 AND e.end_at > $2 AND e.start_at < $3 \
-         AND e.staff_id IN (SELECT staff_id FROM calendar_connections WHERE business_id = $1 AND status = 'connected')";
-    let sql = if conn.backend_name() == "PostgreSQL" {
-        format!("SELECT CAST(COALESCE(json_agg(json_build_array(staff_id, start_at, end_at)), CAST('[]' AS json)) AS TEXT) FROM ({events}) t")
-    } else {
-        format!("SELECT json_group_array(json_array(staff_id, start_at, end_at)) FROM ({events}) t")
+    // Events of up to two days from the busy days kept as the calendars sync (migration 0027: per
+    // person and UTC day, that day's starts as one text), from two days before the window to its
+    // end; longer ones by their end (0025's index of them). A busy month of ten calendars is
+    // ~340 day rows against ~1,760 events. Everything comes back as one text,
+    // `staff start end start end …, staff start end …` (ids are UUIDs): one by one, the driver's
+    // per-row cost was most of a free-slot query's time, and building JSON most of the rest.
+    // The working connections are a handful of rows, read once for the query: on PostgreSQL as an
+    // array (`= ANY`), which no plan can turn into a join (a join, or `IN`, made it scan the
+    // connections once per event before it had statistics for freshly synced events).
+    let postgres = conn.backend_name() == "PostgreSQL";
+    let connected = |table: &str| {
+        if postgres {
+            format!("{table}.staff_id = ANY(ARRAY(SELECT staff_id FROM calendar_connections WHERE business_id = $1 AND status = 'connected'))")
+        } else {
+            format!("{table}.staff_id IN (SELECT staff_id FROM calendar_connections WHERE business_id = $1 AND status = 'connected')")
+        }
     };
-    let text: String = sqlx::query_scalar(&sql)
+    let sql = format!(
+        "SELECT string_agg(t, ',') FROM (\
+         SELECT d.staff_id || ' ' || d.busy AS t FROM calendar_busy_days d WHERE d.business_id = $1 AND d.day >= $4 AND d.day <= $5 AND {} \
+         UNION ALL \
+         SELECT e.staff_id || ' ' || e.start_at || ' ' || e.end_at FROM calendar_events e \
+         WHERE e.business_id = $1 AND e.busy = 1 AND e.booking_id IS NULL AND e.end_at - e.start_at > 172800000 AND e.end_at > $2 AND e.start_at < $3 \
+         AND {}) u",
+        connected("d"),
+        connected("e"),
+    );
+    let (window_start, window_end) = (from.as_millisecond() - 86_400_000, to.as_millisecond() + 86_400_000);
+    let text: Option<String> = sqlx::query_scalar(&sql)
         .bind(business_id)
-        .bind(from.as_millisecond() - 86_400_000)
-        .bind(to.as_millisecond() + 86_400_000)
-        .bind(from.as_millisecond() - 86_400_000 - 172_800_000)
+        .bind(window_start)
+        .bind(window_end)
+        .bind((window_start - 172_800_000).div_euclid(86_400_000))
+        .bind((window_end - 1).div_euclid(86_400_000))
         .fetch_one(&mut *conn)
         .await?;
-    let rows: Vec<(String, i64, i64)> = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("calendar events: {e}")))?;
-    if !rows.is_empty() {
-        for (staff_id, start_at, end_at) in rows {
-            if let Some(s) = staff.iter_mut().find(|s| s.staff_id == staff_id) {
-                s.busy.push((start_at, end_at));
+    if let Some(text) = text {
+        let corrupt = || StoreError::Corrupt("calendar busy times".into());
+        for person in text.split(',') {
+            let mut words = person.split_ascii_whitespace();
+            let staff_id = words.next().ok_or_else(corrupt)?;
+            let s = staff.iter_mut().find(|s| s.staff_id == staff_id);
+            let mut numbers = words.map(|w| w.parse::<i64>().map_err(|_| corrupt()));
+            let mut busy = Vec::new();
+            while let Some(start_at) = numbers.next() {
+                busy.push((start_at?, numbers.next().ok_or_else(corrupt)??));
+            }
+            if let Some(s) = s {
+                s.busy.extend(busy);
             }
         }
         // The engine wants each person's busy times sorted and not overlapping.

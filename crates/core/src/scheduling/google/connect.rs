@@ -385,6 +385,7 @@ pub async fn choose(core: &Core, actor: &Actor, staff_id: &str, req: ChooseCalen
                 .execute(tx.conn())
                 .await?;
                 sqlx::query("DELETE FROM calendar_events WHERE source_id = $1").bind(&source.0).execute(tx.conn()).await?;
+                super::sync::rebuild_busy_days(&mut tx, &actor.business_id, staff_id, None).await?;
             }
             _ => {}
         }
@@ -425,6 +426,7 @@ pub async fn disconnect(core: &Core, actor: &Actor, staff_id: &str) -> Result<()
     }
     let mut tx = core.db.begin_business(&actor.business_id).await?;
     let now = tx.now_ms();
+    sqlx::query("DELETE FROM calendar_busy_days WHERE staff_id = $1").bind(staff_id).execute(tx.conn()).await?;
     sqlx::query("DELETE FROM calendar_events WHERE staff_id = $1").bind(staff_id).execute(tx.conn()).await?;
     sqlx::query("DELETE FROM calendar_sources WHERE staff_id = $1").bind(staff_id).execute(tx.conn()).await?;
     sqlx::query("DELETE FROM calendar_booking_events WHERE staff_id = $1").bind(staff_id).execute(tx.conn()).await?;

@@ -188,11 +188,40 @@ async fn link_for(tx: &mut crate::store::BusinessTx, calendar_id: &str, event_id
     })
 }
 
+const DAY_MS: i64 = 86_400_000;
+
+/// Rebuilds a person's busy days (migration 0027) from their events: the days of the starts in
+/// `starts` (milliseconds, both ends included), or all of them. In the transaction that changed
+/// the events, so the two never disagree.
+pub(super) async fn rebuild_busy_days(tx: &mut crate::store::BusinessTx, business_id: &str, staff_id: &str, starts: Option<(i64, i64)>) -> Result<(), Error> {
+    let (first, last) = match starts {
+        Some((from, to)) => (from.div_euclid(DAY_MS), to.div_euclid(DAY_MS)),
+        None => (i64::MIN / DAY_MS, i64::MAX / DAY_MS - 1),
+    };
+    sqlx::query("DELETE FROM calendar_busy_days WHERE staff_id = $1 AND day >= $2 AND day <= $3").bind(staff_id).bind(first).bind(last).execute(tx.conn()).await?;
+    sqlx::query(
+        "INSERT INTO calendar_busy_days (staff_id, business_id, day, busy) \
+         SELECT staff_id, business_id, start_at / 86400000, string_agg(start_at || ' ' || end_at, ' ') FROM calendar_events \
+         WHERE business_id = $1 AND staff_id = $2 AND busy = 1 AND booking_id IS NULL AND end_at - start_at <= 172800000 AND start_at >= $3 AND start_at < $4 \
+         GROUP BY staff_id, business_id, start_at / 86400000",
+    )
+    .bind(business_id)
+    .bind(staff_id)
+    .bind(first * DAY_MS)
+    .bind((last + 1) * DAY_MS)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 async fn apply(core: &Core, source: &Source, fetched: Fetched, channel: Option<&(Channel, String)>) -> Result<(), Error> {
     let mut tx = core.db.begin_business(&source.business_id).await?;
     let tz_name: String = sqlx::query_scalar("SELECT timezone FROM businesses WHERE id = $1").bind(&source.business_id).fetch_one(tx.conn()).await?;
     let tz = TimeZone::get(&tz_name).map_err(Error::internal)?;
     let now = tx.now_ms();
+    // The starts whose days of busy time change (before and after), for `rebuild_busy_days`.
+    let mut touched: Option<(i64, i64)> = None;
+    let mut touch = |at: i64| touched = Some(touched.map_or((at, at), |(a, b)| (a.min(at), b.max(at))));
 
     if fetched.full {
         // Whatever we hold that Google no longer lists was deleted while we were not listening.
@@ -221,6 +250,16 @@ async fn apply(core: &Core, source: &Source, fetched: Fetched, channel: Option<&
             continue;
         }
         let link = link_for(&mut tx, &source.calendar_id, &event.id).await?;
+        if !fetched.full {
+            let held: Option<i64> = sqlx::query_scalar("SELECT start_at FROM calendar_events WHERE source_id = $1 AND event_id = $2")
+                .bind(&source.id)
+                .bind(&event.id)
+                .fetch_optional(tx.conn())
+                .await?;
+            if let Some(at) = held {
+                touch(at);
+            }
+        }
         if event.is_cancelled() {
             sqlx::query("DELETE FROM calendar_events WHERE source_id = $1 AND event_id = $2").bind(&source.id).bind(&event.id).execute(tx.conn()).await?;
             if let Some(link) = link {
@@ -232,6 +271,7 @@ async fn apply(core: &Core, source: &Source, fetched: Fetched, channel: Option<&
         if end <= start {
             continue;
         }
+        touch(start);
         let booking_id = match &link {
             Some(l) => Some(l.booking_id.clone()),
             None => adopt(&mut tx, source, event, (start, end)).await?,
@@ -255,6 +295,12 @@ async fn apply(core: &Core, source: &Source, fetched: Fetched, channel: Option<&
                 super::tasks::outside_change(&mut tx, &link.booking_id, Some((start, end))).await?;
             }
         }
+    }
+
+    if fetched.full {
+        rebuild_busy_days(&mut tx, &source.business_id, &source.staff_id, None).await?;
+    } else if touched.is_some() {
+        rebuild_busy_days(&mut tx, &source.business_id, &source.staff_id, touched).await?;
     }
 
     let live = channel.is_some() || (source.channel_id.is_some() && source.channel_expires_at.is_some_and(|at| at - now >= RENEW_BEFORE_MS));
