@@ -20,8 +20,20 @@ export function CustomerPanel({ customerId, version, directory, onHistory, role 
   const [confirming, setConfirming] = useState<string | null>(null);
   const [message, setMessage] = useState<string | null>(null);
 
+  // Only this customer's answer is kept: an answer for the customer shown before (a change that
+  // was still loading when another conversation was opened) arrived last and replaced the new
+  // customer's panel with the old one.
   useEffect(() => {
-    call({ cmd: "customer", customer_id: customerId }).then(setProfile, () => {});
+    let stale = false;
+    call({ cmd: "customer", customer_id: customerId }).then(
+      (p) => {
+        if (!stale && (!p || p.customer.id === customerId)) setProfile(p);
+      },
+      () => {},
+    );
+    return () => {
+      stale = true;
+    };
   }, [customerId, version]);
 
   // The customer said they will come: queued like every change (it works offline), shown at once
@@ -40,7 +52,8 @@ export function CustomerPanel({ customerId, version, directory, onHistory, role 
     setConfirming(null);
   };
 
-  if (!profile) return <aside className="customer">…</aside>;
+  // Another customer's profile is never shown while this one's loads.
+  if (!profile || profile.customer.id !== customerId) return <aside className="customer">…</aside>;
   const c = profile.customer;
   const service = (id: string) => directory.services.find((s) => s.id === id)?.name ?? "Appointment";
   const staff = (id: string) => directory.staff.find((s) => s.id === id)?.name ?? "";
