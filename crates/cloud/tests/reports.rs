@@ -279,7 +279,7 @@ async fn every_figure_equals_the_hand_computed_value(f: Fixture) {
 async fn only_owners_and_admins_see_reports(f: Fixture) {
     let Fixture { app, owner, agent, sam, .. } = &f;
     let rg = range();
-    let routes = ["/v1/reports/summary", "/v1/reports/rows", "/v1/reports/conversations.csv", "/v1/reports/bookings.csv"];
+    let routes = ["/v1/reports/summary", "/v1/reports/rows", "/v1/reports/conversations.csv", "/v1/reports/bookings.csv", "/v1/reports/calls.csv"];
     for route in routes {
         let path = format!("{route}?{rg}&figure=conversations");
         let r = app.get(&path, &agent.access).await;
@@ -300,8 +300,10 @@ async fn only_owners_and_admins_see_reports(f: Fixture) {
         assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{bad}: {r:?}");
     }
     for bad in ["to=2026-03-06".to_owned(), format!("{rg}&channel=fax"), format!("{rg}&figure=everything")] {
-        let r = app.get(&format!("/v1/reports/rows?{bad}"), &owner.access).await;
-        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_query"), "{bad}: {r:?}");
+        for route in ["/v1/reports/rows", "/v1/reports/calls.csv"] {
+            let r = app.get(&format!("{route}?{bad}"), &owner.access).await;
+            assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_query"), "{route} {bad}: {r:?}");
+        }
     }
     let r = app.get(&format!("/v1/reports/rows?{rg}"), &owner.access).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{r:?}");
@@ -569,11 +571,15 @@ async fn the_summaries_equal_recomputation_from_the_outcome_rows(f: Fixture) {
 
 const NUMBER: &str = "+14155550100";
 const NIA: &str = "+14155550196";
+/// Another business's number: P1 calls it too.
+const OTHER_NUMBER: &str = "+14155550200";
 
 struct Calls {
     app: TestApp,
     _fake: FakeProviders,
     owner: Tenant,
+    /// Another business, on the same Twilio account.
+    other: Tenant,
     service: String,
     nia: String,
     ids: std::collections::HashMap<&'static str, String>,
@@ -600,7 +606,12 @@ impl Calls {
 
     /// A call from `from` nobody answered, reported by Twilio (`times` over).
     async fn missed(&self, sid: &str, from: &str, times: usize) {
-        let params = [("CallSid", sid), ("CallStatus", "no-answer"), ("From", from), ("To", NUMBER), ("Direction", "inbound")];
+        self.missed_at(NUMBER, sid, from, times).await;
+    }
+
+    /// A call from `from` to the number `to` nobody answered.
+    async fn missed_at(&self, to: &str, sid: &str, from: &str, times: usize) {
+        let params = [("CallSid", sid), ("CallStatus", "no-answer"), ("From", from), ("To", to), ("Direction", "inbound")];
         for _ in 0..times {
             let (status, _) = post_twilio(&self.app, "/webhooks/twilio/voice-status", &params, switchboard_testkit::fakes::TWILIO_TOKEN).await;
             assert_eq!(status, StatusCode::OK);
@@ -609,7 +620,11 @@ impl Calls {
     }
 
     async fn customer_by_phone(&self, phone: &str) -> String {
-        let all = self.app.all_items("/v1/customers", &self.owner.access).await;
+        self.customer_of(&self.owner, phone).await
+    }
+
+    async fn customer_of(&self, tenant: &Tenant, phone: &str) -> String {
+        let all = self.app.all_items("/v1/customers", &tenant.access).await;
         all.iter().find(|c| c["phone"] == phone).unwrap_or_else(|| panic!("no customer {phone}: {all:?}"))["id"].as_str().unwrap().to_owned()
     }
 }
@@ -627,7 +642,10 @@ async fn calls(engine: switchboard_testkit::Engine) -> Calls {
     assert_eq!(connect_twilio(&app, &owner, NUMBER).await.status, StatusCode::OK);
     let nia = app.post("/v1/customers", &owner.access, json!({"name": "Nia Jones", "phone": NIA})).await;
     assert_eq!(nia.status, StatusCode::CREATED, "{nia:?}");
+    let other = app.signup("calls-other").await;
+    assert_eq!(connect_twilio(&app, &other, OTHER_NUMBER).await.status, StatusCode::OK);
     let c = Calls {
+        other,
         service: service.body["id"].as_str().unwrap().to_owned(),
         nia: nia.body["id"].as_str().unwrap().to_owned(),
         app,
@@ -652,9 +670,14 @@ async fn calls(engine: switchboard_testkit::Engine) -> Calls {
     // again, missed, and gets no second text-back within 12 hours.
     c.until("2027-05-10T09:30:00Z").await;
     let p4 = c.customer_by_phone("+14155550104").await;
-    c.book(&p4, "2027-06-01T10:00").await;
+    ids.insert("p4_booking", c.book(&p4, "2027-06-01T10:00").await);
+    ids.insert("p4", p4);
     c.until("2027-05-10T10:00:00Z").await;
     c.missed("CA-p1a", "+14155550101", 2).await;
+    // 11:00: P1 calls the other business too, missed there (its call, its text-back; P1's
+    // booking here recovers nothing there).
+    c.until("2027-05-10T11:00:00Z").await;
+    c.missed_at(OTHER_NUMBER, "CA-o1", "+14155550101", 1).await;
     c.until("2027-05-10T12:00:00Z").await;
     c.missed("CA-p1b", "+14155550101", 1).await;
     // 14:00 A's 24 h reminder; Nia replies C at 14:30 (A confirmed). Tuesday 11th 12:00: A's 2 h
@@ -667,7 +690,8 @@ async fn calls(engine: switchboard_testkit::Engine) -> Calls {
     // reminder; Nia replies X at 14:30 (B cancelled).
     c.until("2027-05-12T10:00:00Z").await;
     let p1 = c.customer_by_phone("+14155550101").await;
-    c.book(&p1, "2027-06-02T10:00").await;
+    ids.insert("p1_booking", c.book(&p1, "2027-06-02T10:00").await);
+    ids.insert("p1", p1);
     c.until("2027-05-12T14:30:00Z").await;
     c.nia_texts("SM-b", "X").await;
     // Thursday 13th and Friday 14th: C's reminders, no reply. Saturday 15th 10:00: P3's call is
@@ -678,6 +702,8 @@ async fn calls(engine: switchboard_testkit::Engine) -> Calls {
     c.until("2027-05-19T10:00:00Z").await;
     let p2 = c.customer_by_phone("+14155550102").await;
     c.book(&p2, "2027-06-03T10:00").await;
+    ids.insert("p2", p2);
+    ids.insert("p3", c.customer_by_phone("+14155550103").await);
     Calls { ids, ..c }
 }
 
@@ -723,6 +749,7 @@ async fn reminders_and_missed_calls_equal_the_hand_computed_values(c: Calls) {
     assert_eq!(rows("reminder_cancelled").await, vec![c.ids["b"].clone()]);
     let csv = app.client.get(format!("{}/v1/reports/bookings.csv?{rg}&figure=reminded", app.base)).bearer_auth(&owner.access).send().await.unwrap().text().await.unwrap();
     assert_eq!(csv_rows(&csv).len(), 3);
+    calls_click_through(&c, rg).await;
     // Filters: the reminders and text-backs went by SMS; missed calls are voice calls with no
     // person.
     let sms = app.get(&format!("/v1/reports/summary?{rg}&channel=sms"), &owner.access).await;
@@ -748,7 +775,7 @@ async fn reminders_and_missed_calls_equal_the_hand_computed_values(c: Calls) {
         .await
         .unwrap()
         .rows_affected();
-    assert_eq!(deleted, 21, "5 missed calls, 4 text-backs, 3 recoveries, 2 replies, 7 reminders (D 2, A 2, B 1, C 2)");
+    assert_eq!(deleted, 23, "5 missed calls, 4 text-backs, 3 recoveries, 2 replies, 7 reminders (D 2, A 2, B 1, C 2); the other business's call and text-back");
     let migration = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/cloud/0026_automation_outcomes.sql")).unwrap();
     let sql: String = migration.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
     for statement in sql.split(';').map(str::trim).filter(|s| s.starts_with("INSERT")) {
@@ -758,3 +785,116 @@ async fn reminders_and_missed_calls_equal_the_hand_computed_values(c: Calls) {
 }
 
 }
+
+/// The calls behind the call figures (`/v1/reports/rows` and `calls.csv`): exactly as many as
+/// each figure, the hand-computed calls, the business's own only.
+async fn calls_click_through(c: &Calls, rg: &str) {
+    let (app, owner) = (&c.app, &c.owner);
+    let summary = app.get(&format!("/v1/reports/summary?{rg}"), &owner.access).await.body;
+    let rows = |tenant: &Tenant, query: String| {
+        let access = tenant.access.clone();
+        async move {
+            let r = app.get(&format!("/v1/reports/rows?{query}"), &access).await;
+            assert_eq!(r.status, StatusCode::OK, "{query}: {r:?}");
+            assert_eq!((r.body["conversations"].as_array().unwrap().len(), r.body["bookings"].as_array().unwrap().len()), (0, 0), "{query}");
+            r.body["calls"].as_array().unwrap().clone()
+        }
+    };
+    let csv = |tenant: &Tenant, query: String| {
+        let access = tenant.access.clone();
+        async move {
+            let r = app.client.get(format!("{}/v1/reports/calls.csv?{query}", app.base)).bearer_auth(&access).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{query}");
+            assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+            let text = r.text().await.unwrap();
+            assert!(
+                text.starts_with("call_id,called_at,date,customer_id,customer,phone,text_back_sent_at,text_back_channel,recovered_by_booking_id,booked_at\n"),
+                "{text}"
+            );
+            csv_rows(&text)
+        }
+    };
+    let id = |k: &str| c.ids[k].clone();
+    let calls_of = |list: &[Value]| list.iter().map(|r| r["call_id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    // (call, caller, text-back sent, recovered by) for every call figure and both periods.
+    type Expected = Vec<(&'static str, String, bool, Option<String>)>;
+    let p1 = |call| (call, id("p1"), true, Some(id("p1_booking")));
+    let missed: Expected = vec![p1("twilio:CA-p1a"), ("twilio:CA-p1b", id("p1"), false, Some(id("p1_booking"))), ("twilio:CA-p2", id("p2"), true, None), ("twilio:CA-p3", id("p3"), true, None)];
+    let recovered: Expected = missed[..2].to_vec();
+    let texted: Expected = missed.iter().filter(|m| m.2).cloned().collect();
+    let p4: Expected = vec![("twilio:CA-p4", id("p4"), true, Some(id("p4_booking")))];
+    for (figure, previous, expected) in [
+        ("missed_calls", false, &missed),
+        ("recovered", false, &recovered),
+        ("text_backs", false, &texted),
+        ("missed_calls", true, &p4),
+        ("recovered", true, &p4),
+        ("text_backs", true, &p4),
+    ] {
+        let period = if previous { "previous" } else { "current" };
+        let query = format!("{rg}&figure={figure}{}", if previous { "&previous=true" } else { "" });
+        let listed = rows(owner, query.clone()).await;
+        // As many rows as the figure counts, in time order.
+        assert_eq!(listed.len() as u64, summary[period][figure].as_u64().unwrap(), "{figure} {period}");
+        assert_eq!(calls_of(&listed), expected.iter().map(|e| e.0.to_owned()).collect::<Vec<_>>(), "{figure} {period}");
+        for (row, (call, customer, texted, by)) in listed.iter().zip(expected.iter()) {
+            assert_eq!(row["customer_id"].as_str(), Some(customer.as_str()), "{call}");
+            assert_eq!(row["text_back_sent_at"].is_string(), *texted, "{call}: {row}");
+            assert_eq!(row["text_back_channel"].as_str(), texted.then_some("sms"), "{call}: {row}");
+            assert_eq!(row["recovered_by_booking_id"].as_str(), by.as_deref(), "{call}: {row}");
+            assert_eq!(row["booked_at"].is_string(), by.is_some(), "{call}: {row}");
+            // Called on its local (London) date.
+            let called: jiff::Timestamp = row["called_at"].as_str().unwrap().parse().unwrap();
+            assert_eq!(row["date"].as_str().unwrap(), called.to_zoned(TimeZone::get("Europe/London").unwrap()).date().to_string());
+        }
+        // The CSV has the same rows: the call, when, whose; the caller's number is not run as a
+        // formula by a spreadsheet.
+        let lines = csv(owner, query).await;
+        assert_eq!(lines.len(), listed.len(), "{figure} {period}");
+        for (line, row) in lines.iter().zip(&listed) {
+            let phone = row["customer_phone"].as_str().unwrap();
+            assert!(phone.starts_with('+'), "{row}");
+            let cells = [&row["call_id"], &row["called_at"], &row["date"], &row["customer_id"]].map(|v| v.as_str().unwrap().to_owned());
+            assert_eq!(line[..4], cells, "{figure} {period}");
+            assert_eq!(line[5], format!("'{phone}"));
+            let opt = |v: &Value| v.as_str().unwrap_or("").to_owned();
+            assert_eq!(line[6..], [opt(&row["text_back_sent_at"]), opt(&row["text_back_channel"]), opt(&row["recovered_by_booking_id"]), opt(&row["booked_at"])]);
+        }
+    }
+    // P1's first call: Monday 10:00, texted back at once; recovered by the booking of Wednesday 10:00.
+    let listed = rows(owner, format!("{rg}&figure=missed_calls")).await;
+    let first = &listed[0];
+    assert_eq!((first["called_at"].as_str(), first["date"].as_str(), first["text_back_sent_at"].as_str()), (Some("2027-05-10T10:00:00Z"), Some("2027-05-10"), Some("2027-05-10T10:00:00Z")), "{first}");
+    assert_eq!(first["booked_at"].as_str(), Some("2027-05-12T10:00:00Z"));
+    // Without a figure the CSV lists the missed calls.
+    assert_eq!(csv(owner, rg.to_owned()).await.iter().map(|l| l[0].clone()).collect::<Vec<_>>(), ["twilio:CA-p1a", "twilio:CA-p1b", "twilio:CA-p2", "twilio:CA-p3"]);
+    // Filters as the figures have them: missed calls are voice calls with nobody; text-backs
+    // went by SMS.
+    let staff = &owner.staff_id;
+    for (filter, figure, expected) in [
+        ("channel=voice", "missed_calls", 4),
+        ("channel=voice", "text_backs", 0),
+        ("channel=sms", "missed_calls", 0),
+        ("channel=sms", "text_backs", 3),
+        (&*format!("staff_id={staff}"), "missed_calls", 0),
+        (&*format!("staff_id={staff}"), "recovered", 0),
+    ] {
+        assert_eq!(rows(owner, format!("{rg}&{filter}&figure={figure}")).await.len(), expected, "{filter} {figure}");
+        assert_eq!(csv(owner, format!("{rg}&{filter}&figure={figure}")).await.len(), expected, "{filter} {figure}");
+    }
+    // Another business's call from the same caller is never among these, nor recovered by a
+    // booking here; that business lists only its own.
+    let theirs = rows(&c.other, format!("{rg}&figure=missed_calls")).await;
+    assert_eq!(calls_of(&theirs), ["twilio:CA-o1"]);
+    assert_eq!(theirs[0]["customer_id"].as_str(), Some(c.customer_of(&c.other, "+14155550101").await.as_str()));
+    assert_ne!(theirs[0]["customer_id"].as_str(), Some(id("p1").as_str()));
+    assert_eq!((theirs[0]["recovered_by_booking_id"].clone(), theirs[0]["text_back_channel"].as_str()), (Value::Null, Some("sms")));
+    assert!(rows(&c.other, format!("{rg}&figure=recovered")).await.is_empty());
+    assert_eq!(calls_of(&rows(&c.other, format!("{rg}&figure=text_backs")).await), ["twilio:CA-o1"]);
+    assert_eq!(csv(&c.other, rg.to_owned()).await.iter().map(|l| l[0].clone()).collect::<Vec<_>>(), ["twilio:CA-o1"]);
+    // A figure that lists no calls lists none in the calls CSV; an unknown figure is refused.
+    assert!(csv(owner, format!("{rg}&figure=bookings")).await.is_empty());
+    let r = app.get(&format!("/v1/reports/calls.csv?{rg}&figure=calls"), &owner.access).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_query"), "{r:?}");
+}
+

@@ -57,6 +57,8 @@ pub enum ReportExport {
     Conversations,
     /// One row per booking.
     Bookings,
+    /// One row per call (missed calls, or the calls behind a call figure).
+    Calls,
 }
 
 /// A CSV export and the file name to save it under.
@@ -93,7 +95,8 @@ async fn last(console: &Console) -> Result<Option<ReportAnswer>, ConsoleError> {
     Ok(saved.and_then(|s| serde_json::from_str(&s).ok()))
 }
 
-/// Exactly the conversations or bookings a figure counts (`ReportRows`, as the service sent it).
+/// Exactly the conversations, bookings or calls a figure counts (`ReportRows`, as the service
+/// sent it).
 pub async fn rows(console: &Console, filter: &ReportFilter, figure: ReportFigure, previous: bool) -> Result<serde_json::Value, ConsoleError> {
     let mut query = filter.query();
     query.push(("figure", figure.as_str().to_owned()));
@@ -103,13 +106,15 @@ pub async fn rows(console: &Console, filter: &ReportFilter, figure: ReportFigure
     Ok(console.transport()?.request_json(reqwest::Method::GET, "/v1/reports/rows", &query, None).await?)
 }
 
-/// A CSV export of the period's conversations or bookings (or only those behind `figure`).
+/// A CSV export of the period's conversations, bookings or missed calls (or only those behind
+/// `figure`).
 pub async fn csv(console: &Console, export: ReportExport, filter: &ReportFilter, figure: Option<ReportFigure>) -> Result<ReportCsv, ConsoleError> {
     let mut query = filter.query();
     query.extend(figure.map(|f| ("figure", f.as_str().to_owned())));
     let (path, name) = match export {
         ReportExport::Conversations => ("/v1/reports/conversations.csv", "conversations"),
         ReportExport::Bookings => ("/v1/reports/bookings.csv", "bookings"),
+        ReportExport::Calls => ("/v1/reports/calls.csv", "calls"),
     };
     let csv = console.transport()?.get_text(path, &query).await?;
     let figure = figure.map(|f| format!("-{}", f.as_str())).unwrap_or_default();

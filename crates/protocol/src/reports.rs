@@ -24,6 +24,12 @@ wire_enum! {
         /// Of those, the ones confirmed / cancelled by a reply to a reminder.
         ReminderConfirmed = "reminder_confirmed",
         ReminderCancelled = "reminder_cancelled",
+        /// Calls nobody answered in the range (listed as calls).
+        MissedCalls = "missed_calls",
+        /// Text-backs sent in the range (listed as the calls they answered).
+        TextBacks = "text_backs",
+        /// Of the range's missed calls, those a booking recovered (listed as calls).
+        Recovered = "recovered",
     }
 }
 
@@ -176,10 +182,34 @@ wire! {
         pub moves: u32,
     }
 
-    /// `GET /v1/reports/rows`: exactly the rows a figure counts.
+    /// One call behind a figure (also a CSV row): a missed call (`missed_calls`, `recovered`),
+    /// or the missed call a text-back answered (`text_backs`: one row per text-back).
+    pub struct ReportCallRow {
+        /// The call: its provider and the provider's id of it (`twilio:CA…`).
+        pub call_id: String,
+        /// When the call was missed, and its local date.
+        pub called_at: String,
+        pub date: String,
+        pub customer_id: String,
+        pub customer_name: Option<String>,
+        pub customer_phone: Option<String>,
+        /// The text-back sent for this call (when, on which channel), if one was sent.
+        pub text_back_sent_at: Option<String>,
+        pub text_back_channel: Option<String>,
+        /// The booking that recovered the call (the caller's first within 7 days), and when it
+        /// was made.
+        pub recovered_by_booking_id: Option<String>,
+        pub booked_at: Option<String>,
+    }
+
+    /// `GET /v1/reports/rows`: exactly the rows a figure counts — conversation episodes,
+    /// bookings or calls, as the figure counts them (the other two lists are empty).
     pub struct ReportRows {
         pub figure: ReportFigure,
         pub conversations: Vec<ReportConversationRow>,
         pub bookings: Vec<ReportBookingRow>,
+        /// Added with the call figures: empty from a service that lists no calls.
+        #[serde(default)]
+        pub calls: Vec<ReportCallRow>,
     }
 }

@@ -1,5 +1,5 @@
 //! `/v1/reports`: the owner's figures for a range of local days beside the previous period, the
-//! rows behind each figure, and CSV exports (one row per conversation, one per booking). Owners
+//! rows behind each figure, and CSV exports (one row per conversation, per booking, per call). Owners
 //! and admins only; the core's `reports` computes everything (definitions: docs/metrics.md).
 
 use axum::extract::State;
@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(rows))
         .routes(routes!(conversations_csv))
         .routes(routes!(bookings_csv))
+        .routes(routes!(calls_csv))
 }
 
 /// The period's figures with the previous period's, per day, by channel, source, service and
@@ -33,11 +34,11 @@ async fn summary(State(state): State<AppState>, auth: Auth, Query(q): Query<Repo
     Ok(axum::Json(reports::summary(&state, &auth, q).await?))
 }
 
-/// Exactly the conversations or bookings a figure counts (owners and admins).
+/// Exactly the conversations, bookings or calls a figure counts (owners and admins).
 #[utoipa::path(get, path = "/v1/reports/rows", tag = "reports", security(("bearer" = [])),
     params(("from" = String, Query), ("to" = String, Query), ("figure" = ReportFigure, Query), ("channel" = Option<protocol::Channel>, Query),
         ("staff_id" = Option<String>, Query), ("previous" = Option<bool>, Query, description = "The previous period's rows.")),
-    responses((status = 200, body = ReportRows), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+    responses((status = 200, body = ReportRows), (status = 400, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
 async fn rows(State(state): State<AppState>, auth: Auth, Query(q): Query<ReportQuery>) -> Result<axum::Json<ReportRows>, ApiError> {
     Ok(axum::Json(reports::rows(&state, &auth, q).await?))
 }
@@ -58,7 +59,7 @@ fn csv(body: String, name: &str) -> Response {
 #[utoipa::path(get, path = "/v1/reports/conversations.csv", tag = "reports", security(("bearer" = [])),
     params(("from" = String, Query), ("to" = String, Query), ("figure" = Option<ReportFigure>, Query), ("channel" = Option<protocol::Channel>, Query),
         ("staff_id" = Option<String>, Query), ("previous" = Option<bool>, Query)),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+    responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
 async fn conversations_csv(State(state): State<AppState>, auth: Auth, Query(q): Query<ReportQuery>) -> Result<Response, ApiError> {
     let name = format!("conversations-{}-{}.csv", q.from, q.to);
     Ok(csv(reports::conversations_csv(&state, &auth, q).await?, &name))
@@ -69,8 +70,20 @@ async fn conversations_csv(State(state): State<AppState>, auth: Auth, Query(q): 
 #[utoipa::path(get, path = "/v1/reports/bookings.csv", tag = "reports", security(("bearer" = [])),
     params(("from" = String, Query), ("to" = String, Query), ("figure" = Option<ReportFigure>, Query), ("channel" = Option<protocol::Channel>, Query),
         ("staff_id" = Option<String>, Query), ("previous" = Option<bool>, Query)),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+    responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
 async fn bookings_csv(State(state): State<AppState>, auth: Auth, Query(q): Query<ReportQuery>) -> Result<Response, ApiError> {
     let name = format!("bookings-{}-{}.csv", q.from, q.to);
     Ok(csv(reports::bookings_csv(&state, &auth, q).await?, &name))
+}
+
+/// One row per call behind `figure`, as CSV: `missed_calls` (the default) and `recovered` list
+/// missed calls, `text_backs` the call each text-back answered; other figures list none.
+#[utoipa::path(get, path = "/v1/reports/calls.csv", tag = "reports", security(("bearer" = [])),
+    params(("from" = String, Query), ("to" = String, Query), ("figure" = Option<ReportFigure>, Query), ("channel" = Option<protocol::Channel>, Query),
+        ("staff_id" = Option<String>, Query), ("previous" = Option<bool>, Query)),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody),
+        (status = 422, body = protocol::ErrorBody)))]
+async fn calls_csv(State(state): State<AppState>, auth: Auth, Query(q): Query<ReportQuery>) -> Result<Response, ApiError> {
+    let name = format!("calls-{}-{}.csv", q.from, q.to);
+    Ok(csv(reports::calls_csv(&state, &auth, q).await?, &name))
 }

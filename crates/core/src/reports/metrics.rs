@@ -376,6 +376,9 @@ pub struct AutomationRow {
     pub staff_id: Option<String>,
     /// `recovered`: the missed call's outcome.
     pub ref_id: Option<String>,
+    /// The customer a missed call, text-back or recovery is about.
+    #[serde(default)]
+    pub customer_id: Option<String>,
 }
 
 /// A booking that was sent a reminder.
@@ -394,19 +397,52 @@ pub struct Reminded {
 /// A call nobody answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MissedCall {
+    /// Its outcome's id (`mc:{business}:{call}`).
     pub id: String,
     pub at: i64,
-    /// The booking that recovered it (the caller's first within 7 days), if any yet.
+    pub customer_id: Option<String>,
+    /// The booking that recovered it (the caller's first within 7 days) and when that booking
+    /// was made, if any yet.
     pub recovered_by: Option<String>,
+    pub recovered_at: Option<i64>,
 }
 
-/// What the automations did: the reminded bookings, the missed calls, the text-backs sent
-/// (`(at, channel)`).
+/// A text-back sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextBack {
+    /// Its outcome's id: the automation run's.
+    pub id: String,
+    pub at: i64,
+    pub channel: Option<String>,
+    pub customer_id: Option<String>,
+}
+
+/// What the automations did: the reminded bookings, the missed calls, the text-backs sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Automations {
     pub reminded: Vec<Reminded>,
     pub missed_calls: Vec<MissedCall>,
-    pub text_backs: Vec<(i64, Option<String>)>,
+    pub text_backs: Vec<TextBack>,
+}
+
+/// The calls a call figure counts: missed calls, or text-backs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallsListed<'a> {
+    Missed(Vec<&'a MissedCall>),
+    TextBacks(Vec<&'a TextBack>),
+}
+
+impl CallsListed<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            CallsListed::Missed(v) => v.len(),
+            CallsListed::TextBacks(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Puts the automations' outcome rows together: per booking its reminders and the replies to
@@ -417,7 +453,7 @@ pub fn automations(rows: &[AutomationRow]) -> Automations {
     let mut reminded: BTreeMap<&str, Reminded> = BTreeMap::new();
     let mut replies: Vec<(&str, bool)> = Vec::new();
     let mut calls: BTreeMap<&str, MissedCall> = BTreeMap::new();
-    let mut recovered: Vec<(&str, &str)> = Vec::new();
+    let mut recovered: Vec<(&str, &str, i64)> = Vec::new();
     let mut out = Automations::default();
     for r in rows {
         match (r.kind.as_str(), r.booking_id.as_deref()) {
@@ -434,10 +470,16 @@ pub fn automations(rows: &[AutomationRow]) -> Automations {
             ("reminder_confirmed", Some(b)) => replies.push((b, true)),
             ("reminder_cancelled", Some(b)) => replies.push((b, false)),
             ("missed_call", _) => {
-                calls.entry(&r.id).or_insert_with(|| MissedCall { id: r.id.clone(), at: r.at, recovered_by: None });
+                calls.entry(&r.id).or_insert_with(|| MissedCall {
+                    id: r.id.clone(),
+                    at: r.at,
+                    customer_id: r.customer_id.clone(),
+                    recovered_by: None,
+                    recovered_at: None,
+                });
             }
-            ("recovered", Some(b)) => recovered.extend(r.ref_id.as_deref().map(|m| (m, b))),
-            ("text_back", _) => out.text_backs.push((r.at, r.channel.clone())),
+            ("recovered", Some(b)) => recovered.extend(r.ref_id.as_deref().map(|m| (m, b, r.at))),
+            ("text_back", _) => out.text_backs.push(TextBack { id: r.id.clone(), at: r.at, channel: r.channel.clone(), customer_id: r.customer_id.clone() }),
             _ => {}
         }
     }
@@ -451,13 +493,18 @@ pub fn automations(rows: &[AutomationRow]) -> Automations {
             }
         }
     }
-    for (call, booking) in recovered {
+    // (In time order: the first recovery of a call is the one.)
+    for (call, booking, at) in recovered {
         if let Some(c) = calls.get_mut(call) {
-            c.recovered_by.get_or_insert_with(|| booking.to_owned());
+            if c.recovered_by.is_none() {
+                c.recovered_by = Some(booking.to_owned());
+                c.recovered_at = Some(at);
+            }
         }
     }
     out.reminded = reminded.into_values().collect();
     out.missed_calls = calls.into_values().collect();
+    out.missed_calls.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
     out
 }
 
@@ -532,7 +579,7 @@ impl Period<'_> {
         self.automations = Automations {
             reminded: a.reminded.into_iter().filter(|r| range.contains(r.first_sent_at) && filters.reminded(r)).collect(),
             missed_calls: a.missed_calls.into_iter().filter(|c| range.contains(c.at) && filters.missed_call()).collect(),
-            text_backs: a.text_backs.into_iter().filter(|(at, ch)| range.contains(*at) && filters.text_back(ch.as_ref())).collect(),
+            text_backs: a.text_backs.into_iter().filter(|t| range.contains(t.at) && filters.text_back(t.channel.as_ref())).collect(),
         };
         self
     }
@@ -547,6 +594,18 @@ impl Period<'_> {
             _ => return None,
         };
         Some(self.automations.reminded.iter().filter(|r| counts(r)).collect())
+    }
+
+    /// The calls a call figure counts (`None`: not a call figure): the missed calls, the
+    /// recovered ones among them (in time order), or the text-backs (in time order).
+    pub fn calls_for(&self, figure: ReportFigure) -> Option<CallsListed<'_>> {
+        let a = &self.automations;
+        match figure {
+            ReportFigure::MissedCalls => Some(CallsListed::Missed(a.missed_calls.iter().collect())),
+            ReportFigure::Recovered => Some(CallsListed::Missed(a.missed_calls.iter().filter(|c| c.recovered_by.is_some()).collect())),
+            ReportFigure::TextBacks => Some(CallsListed::TextBacks(a.text_backs.iter().collect())),
+            _ => None,
+        }
     }
 
     pub fn business_first_response(&self, e: &Episode) -> Option<i64> {
@@ -606,8 +665,9 @@ impl Period<'_> {
         // (The same counts as `reminded_for`.)
         let reminder_confirmed = auto.reminded.iter().filter(|r| r.confirmed).count() as u32;
         let reminder_cancelled = auto.reminded.iter().filter(|r| r.cancelled).count() as u32;
-        let missed_calls = auto.missed_calls.len() as u32;
-        let recovered = auto.missed_calls.iter().filter(|c| c.recovered_by.is_some()).count() as u32;
+        let calls = |f: ReportFigure| self.calls_for(f).map_or(0, |c| c.len() as u32);
+        let missed_calls = calls(ReportFigure::MissedCalls);
+        let recovered = calls(ReportFigure::Recovered);
         protocol::ReportFigures {
             from: self.range.from.to_string(),
             to: self.range.to.to_string(),
@@ -642,7 +702,7 @@ impl Period<'_> {
             reminder_cancelled,
             reminder_cancelled_pct: pct(reminder_cancelled, reminded),
             missed_calls,
-            text_backs: auto.text_backs.len() as u32,
+            text_backs: calls(ReportFigure::TextBacks),
             recovered,
             recovered_pct: pct(recovered, missed_calls),
         }
@@ -886,6 +946,7 @@ mod tests {
                             channel: Some(["whatsapp", "sms", "voice"][channel as usize].into()),
                             staff_id: Some(format!("s{channel}")),
                             ref_id: (k == 5).then(|| format!("m{target}")),
+                            customer_id: Some(format!("cu{target}")),
                         }
                     })
                     .collect()
@@ -917,6 +978,23 @@ mod tests {
                     prop_assert_eq!(ids.len(), listed.len());
                 }
                 prop_assert!(period.reminded_for(ReportFigure::Bookings).is_none());
+                // The calls behind each call figure: as many as it counts, each once, in the range.
+                for (figure, count) in [(ReportFigure::MissedCalls, f.missed_calls), (ReportFigure::TextBacks, f.text_backs), (ReportFigure::Recovered, f.recovered)] {
+                    let (ids, ats): (Vec<&str>, Vec<i64>) = match period.calls_for(figure).unwrap() {
+                        CallsListed::Missed(v) => {
+                            prop_assert!(figure != ReportFigure::Recovered || v.iter().all(|c| c.recovered_by.is_some() && c.recovered_at.is_some()));
+                            v.iter().map(|c| (c.id.as_str(), c.at)).unzip()
+                        }
+                        CallsListed::TextBacks(v) => v.iter().map(|t| (t.id.as_str(), t.at)).unzip(),
+                    };
+                    prop_assert_eq!(ids.len() as u32, count, "{:?}", figure);
+                    prop_assert!(ats.iter().all(|at| range.contains(*at)));
+                    let mut unique = ids.clone();
+                    unique.sort_unstable();
+                    unique.dedup();
+                    prop_assert_eq!(unique.len(), ids.len());
+                }
+                prop_assert!(period.calls_for(ReportFigure::Reminded).is_none());
             }
 
             #[test]

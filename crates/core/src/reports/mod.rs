@@ -19,14 +19,14 @@ use std::collections::HashMap;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use protocol::{Channel, ReportBookingRow, ReportConversationRow, ReportFigure, ReportRows, ReportSummary};
+use protocol::{Channel, ReportBookingRow, ReportCallRow, ReportConversationRow, ReportFigure, ReportRows, ReportSummary};
 use sqlx::Row as _;
 
 use crate::accounts::{Actor, Permission};
 use crate::error::Error;
 use crate::store::rfc3339;
 use crate::Core;
-use metrics::{Filters, OpeningHours, Period, Range, Row};
+use metrics::{CallsListed, Filters, OpeningHours, Period, Range, Row};
 
 /// The longest range a report covers.
 const MAX_DAYS: i64 = 400;
@@ -189,7 +189,7 @@ async fn summary_from(core: &Core, actor: &Actor, q: ReportQuery, source: Source
     })
 }
 
-/// The figure's rows: exactly the conversation episodes or bookings it counts.
+/// The figure's rows: exactly the conversation episodes, bookings or calls it counts.
 pub async fn rows(core: &Core, actor: &Actor, q: ReportQuery) -> Result<ReportRows, Error> {
     rows_from(core, actor, q, Source::Summaries).await
 }
@@ -203,17 +203,40 @@ pub async fn rows_from_outcomes(core: &Core, actor: &Actor, q: ReportQuery) -> R
 async fn rows_from(core: &Core, actor: &Actor, q: ReportQuery, source: Source) -> Result<ReportRows, Error> {
     actor.require(Permission::ViewReports)?;
     let figure = q.figure.ok_or_else(|| Error::invalid("`figure` is required."))?;
-    let (conversations, bookings) = rows_of(core, actor, &q, Some(figure), Want::Figure, source).await?;
-    Ok(ReportRows { figure, conversations, bookings })
+    let Listed { conversations, bookings, calls } = rows_of(core, actor, &q, Some(figure), Want::Figure, source).await?;
+    Ok(ReportRows { figure, conversations, bookings, calls })
 }
 
 /// Which rows a listing needs: what the figure counts, or every conversation episode, or every
-/// booking.
+/// booking, or the calls a call figure counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Want {
     Figure,
     Conversations,
     Bookings,
+    Calls,
+}
+
+/// The rows a listing found.
+struct Listed {
+    conversations: Vec<ReportConversationRow>,
+    bookings: Vec<ReportBookingRow>,
+    calls: Vec<ReportCallRow>,
+}
+
+/// Runs `sql` — `$1` the business, `{in}` standing for the list of `values` — a statement's
+/// worth of values at a time ([`crate::store::rows_per_statement`]), and gives back every row.
+async fn rows_in(core: &Core, sql: &str, business_id: &str, values: &[String]) -> Result<Vec<sqlx::any::AnyRow>, Error> {
+    let mut out = Vec::new();
+    for chunk in values.chunks(crate::store::rows_per_statement(1)) {
+        let sql = sql.replace("{in}", &crate::privacy::subject::placeholders(2, chunk.len()));
+        let mut q = sqlx::query(&sql).bind(business_id);
+        for v in chunk {
+            q = q.bind(v);
+        }
+        out.extend(q.fetch_all(core.db.reader()).await?);
+    }
+    Ok(out)
 }
 
 /// `figure: None`: every conversation episode and every booking of the period (made in it, or
@@ -225,7 +248,7 @@ async fn rows_of(
     figure: Option<ReportFigure>,
     want: Want,
     source: Source,
-) -> Result<(Vec<ReportConversationRow>, Vec<ReportBookingRow>), Error> {
+) -> Result<Listed, Error> {
     let b = business(core, &actor.business_id).await?;
     let mut range = parse_range(q, &b.tz)?;
     if q.previous == Some(true) {
@@ -254,9 +277,11 @@ async fn rows_of(
             );
             let involved =
                 matches!(figure, Some(ReportFigure::HandedOver | ReportFigure::TakenOver | ReportFigure::WaitForPerson | ReportFigure::FirstResponse));
+            // The calls are the automations' (read above), not episodes nor bookings.
+            let call_figure = matches!(figure, Some(ReportFigure::MissedCalls | ReportFigure::TextBacks | ReportFigure::Recovered));
             let episodes = match want {
-                Want::Bookings => None,
-                _ if booking_figure => None,
+                Want::Bookings | Want::Calls => None,
+                _ if booking_figure || call_figure => None,
                 _ if involved => Some(Which::Involved),
                 _ => Some(Which::All),
             };
@@ -292,20 +317,15 @@ async fn rows_of(
     };
     // Customers' names for the conversations listed (not for the figures).
     let mut customers: HashMap<String, Option<String>> = HashMap::new();
-    for chunk in episodes.iter().map(|e| e.conversation_id.clone()).collect::<Vec<_>>().chunks(500) {
-        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT c.id, cu.name FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE c.business_id = $1 AND c.id IN ({})",
-            marks.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(&actor.business_id);
-        for id in chunk {
-            query = query.bind(id);
-        }
-        for r in query.fetch_all(core.db.reader()).await? {
-            customers.insert(r.try_get("id")?, r.try_get("name")?);
-        }
+    let listed: Vec<String> = episodes.iter().map(|e| e.conversation_id.clone()).collect();
+    let sql = "SELECT c.id, cu.name FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE c.business_id = $1 AND c.id IN ({in})";
+    for r in rows_in(core, sql, &actor.business_id, &listed).await? {
+        customers.insert(r.try_get("id")?, r.try_get("name")?);
     }
+    let calls = match figure.and_then(|f| period.calls_for(f)) {
+        Some(listed) => call_rows(core, &actor.business_id, &b.tz, listed).await?,
+        None => Vec::new(),
+    };
     let secs = |ms: i64| u32::try_from(ms.max(0) / 1000).unwrap_or(u32::MAX);
     let conversations = episodes
         .iter()
@@ -345,7 +365,108 @@ async fn rows_of(
             moves: x.moves,
         })
         .collect();
-    Ok((conversations, bookings))
+    Ok(Listed { conversations, bookings, calls })
+}
+
+/// The provider's id of a call, from its `missed_call` outcome's id (`mc:{business}:{call}`).
+fn call_key<'a>(business_id: &str, missed_call_id: &'a str) -> &'a str {
+    missed_call_id.strip_prefix("mc:").and_then(|rest| rest.strip_prefix(business_id)).and_then(|rest| rest.strip_prefix(':')).unwrap_or(missed_call_id)
+}
+
+/// The rows of the calls a call figure counts, one per missed call or per text-back, with what
+/// became of each call: its text-back and the booking that recovered it. Everything read is the
+/// business's own (each statement names it).
+async fn call_rows(core: &Core, business_id: &str, tz: &TimeZone, listed: CallsListed<'_>) -> Result<Vec<ReportCallRow>, Error> {
+    /// A call as listed: its key, when, whose, and the recovery if known.
+    struct Call {
+        key: String,
+        at: i64,
+        customer_id: Option<String>,
+        recovered: Option<(String, i64)>,
+        text_back: Option<(i64, Option<String>)>,
+    }
+    let mut calls: Vec<Call> = match &listed {
+        CallsListed::Missed(missed) => missed
+            .iter()
+            .map(|m| Call {
+                key: call_key(business_id, &m.id).to_owned(),
+                at: m.at,
+                customer_id: m.customer_id.clone(),
+                recovered: m.recovered_by.clone().zip(m.recovered_at),
+                text_back: None,
+            })
+            .collect(),
+        CallsListed::TextBacks(sent) => {
+            // A text-back's run is keyed `text_back:{call}` and was planned when the call was
+            // missed (migration 0026 dates the call by it too).
+            let ids: Vec<String> = sent.iter().map(|t| t.id.clone()).collect();
+            let sql = "SELECT id, dedupe_key, created_at FROM automation_runs WHERE business_id = $1 AND kind = 'text_back' AND id IN ({in})";
+            let mut runs: HashMap<String, (String, i64)> = HashMap::new();
+            for r in rows_in(core, sql, business_id, &ids).await? {
+                let key: String = r.try_get("dedupe_key")?;
+                runs.insert(r.try_get("id")?, (key.strip_prefix("text_back:").unwrap_or(&key).to_owned(), r.try_get("created_at")?));
+            }
+            sent.iter()
+                .map(|t| {
+                    let (key, at) = runs.get(&t.id).cloned().unwrap_or_else(|| (String::new(), t.at));
+                    Call { key, at, customer_id: t.customer_id.clone(), recovered: None, text_back: Some((t.at, t.channel.clone())) }
+                })
+                .collect()
+        }
+    };
+    let keys: Vec<String> = calls.iter().filter(|c| !c.key.is_empty()).map(|c| c.key.clone()).collect();
+    match listed {
+        CallsListed::Missed(_) => {
+            // The text-back each call got, if it was sent (its outcome has the run's id).
+            let dedupe: Vec<String> = keys.iter().map(|k| format!("text_back:{k}")).collect();
+            let sql = "SELECT r.dedupe_key, o.at, o.channel FROM automation_runs r JOIN outcomes o ON o.id = r.id AND o.business_id = r.business_id                        AND o.kind = 'text_back' WHERE r.business_id = $1 AND r.dedupe_key IN ({in})";
+            let mut sent: HashMap<String, (i64, Option<String>)> = HashMap::new();
+            for r in rows_in(core, sql, business_id, &dedupe).await? {
+                let key: String = r.try_get("dedupe_key")?;
+                sent.insert(key.strip_prefix("text_back:").unwrap_or(&key).to_owned(), (r.try_get("at")?, r.try_get("channel")?));
+            }
+            for c in &mut calls {
+                c.text_back = sent.remove(&c.key);
+            }
+        }
+        CallsListed::TextBacks(_) => {
+            // The call's recovery: at most one `recovered` outcome per call (`rec:` + its id).
+            let ids: Vec<String> = keys.iter().map(|k| format!("rec:mc:{business_id}:{k}")).collect();
+            let sql = "SELECT ref_id, booking_id, at FROM outcomes WHERE business_id = $1 AND kind = 'recovered' AND id IN ({in})";
+            let mut recovered: HashMap<String, (String, i64)> = HashMap::new();
+            for r in rows_in(core, sql, business_id, &ids).await? {
+                let call: String = r.try_get("ref_id")?;
+                recovered.insert(call_key(business_id, &call).to_owned(), (r.try_get("booking_id")?, r.try_get("at")?));
+            }
+            for c in &mut calls {
+                c.recovered = recovered.remove(&c.key);
+            }
+        }
+    }
+    let customer_ids: Vec<String> = calls.iter().filter_map(|c| c.customer_id.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let mut customers: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
+    for r in rows_in(core, "SELECT id, name, phone FROM customers WHERE business_id = $1 AND id IN ({in})", business_id, &customer_ids).await? {
+        customers.insert(r.try_get("id")?, (r.try_get("name")?, r.try_get("phone")?));
+    }
+    let time = |ms: i64| rfc3339(ms).to_string();
+    Ok(calls
+        .into_iter()
+        .map(|c| {
+            let (customer_name, customer_phone) = c.customer_id.as_ref().and_then(|id| customers.get(id).cloned()).unwrap_or_default();
+            ReportCallRow {
+                call_id: c.key,
+                called_at: time(c.at),
+                date: metrics::local_date(c.at, tz).to_string(),
+                customer_id: c.customer_id.unwrap_or_default(),
+                customer_name,
+                customer_phone,
+                text_back_sent_at: c.text_back.as_ref().map(|(at, _)| time(*at)),
+                text_back_channel: c.text_back.and_then(|(_, channel)| channel),
+                recovered_by_booking_id: c.recovered.as_ref().map(|(b, _)| b.clone()),
+                booked_at: c.recovered.map(|(_, at)| time(at)),
+            }
+        })
+        .collect())
 }
 
 /// A CSV cell that a spreadsheet will not run as a formula.
@@ -365,7 +486,7 @@ fn csv_error(e: impl std::fmt::Display) -> Error {
 /// of the period's without one).
 pub async fn conversations_csv(core: &Core, actor: &Actor, q: ReportQuery) -> Result<String, Error> {
     actor.require(Permission::ViewReports)?;
-    let (rows, _) = rows_of(core, actor, &q, q.figure.or(Some(ReportFigure::Conversations)), Want::Conversations, Source::Summaries).await?;
+    let rows = rows_of(core, actor, &q, q.figure.or(Some(ReportFigure::Conversations)), Want::Conversations, Source::Summaries).await?.conversations;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "conversation_id", "opened_at", "date", "channel", "reopened", "handling", "customer", "ai_replies", "human_replies",
@@ -399,7 +520,7 @@ pub async fn conversations_csv(core: &Core, actor: &Actor, q: ReportQuery) -> Re
 /// booking made in the period or with its appointment in it).
 pub async fn bookings_csv(core: &Core, actor: &Actor, q: ReportQuery) -> Result<String, Error> {
     actor.require(Permission::ViewReports)?;
-    let (_, rows) = rows_of(core, actor, &q, q.figure, Want::Bookings, Source::Summaries).await?;
+    let rows = rows_of(core, actor, &q, q.figure, Want::Bookings, Source::Summaries).await?.bookings;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "booking_id", "made_at", "made_date", "starts_at", "starts_date", "source", "channel", "service", "staff", "value_cents", "outcome", "moves",
@@ -419,6 +540,34 @@ pub async fn bookings_csv(core: &Core, actor: &Actor, q: ReportQuery) -> Result<
             r.value_cents.to_string(),
             r.outcome,
             r.moves.to_string(),
+        ])
+        .map_err(csv_error)?;
+    }
+    String::from_utf8(w.into_inner().map_err(csv_error)?).map_err(csv_error)
+}
+
+/// `GET /v1/reports/calls.csv`: one row per call behind `figure` (`missed_calls` without one;
+/// `text_backs`: one per text-back, the call it answered).
+pub async fn calls_csv(core: &Core, actor: &Actor, q: ReportQuery) -> Result<String, Error> {
+    actor.require(Permission::ViewReports)?;
+    let rows = rows_of(core, actor, &q, q.figure.or(Some(ReportFigure::MissedCalls)), Want::Calls, Source::Summaries).await?.calls;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "call_id", "called_at", "date", "customer_id", "customer", "phone", "text_back_sent_at", "text_back_channel", "recovered_by_booking_id", "booked_at",
+    ])
+    .map_err(csv_error)?;
+    for r in rows {
+        w.write_record([
+            cell(&r.call_id),
+            r.called_at,
+            r.date,
+            r.customer_id,
+            cell(r.customer_name.as_deref().unwrap_or("")),
+            cell(r.customer_phone.as_deref().unwrap_or("")),
+            r.text_back_sent_at.unwrap_or_default(),
+            r.text_back_channel.unwrap_or_default(),
+            r.recovered_by_booking_id.unwrap_or_default(),
+            r.booked_at.unwrap_or_default(),
         ])
         .map_err(csv_error)?;
     }

@@ -383,20 +383,21 @@ pub const RECOVERY_MS: i64 = 7 * 86_400_000;
 
 /// The outcomes of the runs among `run_ids` that are now sent: `reminder_sent` for a reminder,
 /// `text_back` for a text-back, at the moment the run was marked sent, on the channel of the
-/// conversation it went into. One statement for a step's batch; the run's id is the outcome's,
-/// so a run is recorded once whoever sends it (and migration 0026's backfill writes the same).
+/// conversation it went into, with the person the booking is with. A few statements for a step's
+/// batch (a statement's worth of ids each, [`crate::store::rows_per_statement`]; the channel and
+/// the person joined in, not looked up per run); the run's id is the outcome's, so a run is
+/// recorded once whoever sends it (and migration 0026's backfill writes the same).
 pub async fn automations_sent(tx: &mut BusinessTx, run_ids: &[String]) -> Result<(), StoreError> {
     let business_id = tx.business_id().to_owned();
-    for chunk in run_ids.chunks(500) {
-        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+    for chunk in run_ids.chunks(crate::store::rows_per_statement(1)) {
         let sql = format!(
             "INSERT INTO outcomes (id, business_id, kind, at, booking_id, customer_id, channel, staff_id) \
              SELECT r.id, r.business_id, CASE r.kind WHEN 'reminder' THEN 'reminder_sent' ELSE 'text_back' END, r.updated_at, r.booking_id, \
-             r.customer_id, (SELECT c.channel FROM conversations c WHERE c.id = r.conversation_id), \
-             (SELECT b.staff_id FROM bookings b WHERE b.id = r.booking_id) \
-             FROM automation_runs r WHERE r.business_id = $1 AND r.id IN ({}) AND r.kind IN ('reminder', 'text_back') AND r.status = 'sent' \
+             r.customer_id, c.channel, b.staff_id \
+             FROM automation_runs r LEFT JOIN conversations c ON c.id = r.conversation_id LEFT JOIN bookings b ON b.id = r.booking_id \
+             WHERE r.business_id = $1 AND r.id IN ({}) AND r.kind IN ('reminder', 'text_back') AND r.status = 'sent' \
              ON CONFLICT (id) DO NOTHING",
-            marks.join(", ")
+            crate::privacy::subject::placeholders(2, chunk.len())
         );
         let mut q = sqlx::query(&sql).bind(&business_id);
         for id in chunk {

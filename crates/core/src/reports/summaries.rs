@@ -483,20 +483,20 @@ pub(crate) async fn load_for_summary(
 /// of those calls, and every reminder outcome of the bookings sent a reminder in the range (all
 /// of them, so a booking's first reminder is known).
 pub(crate) async fn load_automations(db: &Db, business_id: &str, range: Range) -> Result<metrics::Automations, StoreError> {
-    let select = "SELECT id AS c0, kind AS c1, at AS c2, booking_id AS c3, channel AS c4, staff_id AS c5, ref_id AS c6 FROM outcomes \
+    let select = "SELECT id AS c0, kind AS c1, at AS c2, booking_id AS c3, channel AS c4, staff_id AS c5, ref_id AS c6, customer_id AS c7 FROM outcomes \
          WHERE business_id = $1 AND ( \
            (kind IN ('missed_call', 'text_back') AND at >= $2 AND at < $3) \
            OR (kind = 'recovered' AND since_at >= $2 AND since_at < $3) \
            OR (kind IN ('reminder_sent', 'reminder_confirmed', 'reminder_cancelled') AND booking_id IN ( \
                  SELECT booking_id FROM outcomes WHERE business_id = $1 AND kind = 'reminder_sent' AND at >= $2 AND at < $3)))";
-    let rows: Vec<metrics::AutomationRow> = json_rows(db, "", select, 7, business_id, Some(range)).await?;
+    let rows: Vec<metrics::AutomationRow> = json_rows(db, "", select, 8, business_id, Some(range)).await?;
     Ok(metrics::automations(&rows))
 }
 
 /// The summaries of the bookings `ids` (a reminder figure's bookings, made or seen at any time).
 pub(crate) async fn load_bookings_by_id(db: &Db, business_id: &str, ids: &[String]) -> Result<Vec<BookingFacts>, StoreError> {
     let mut bookings = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
+    for chunk in ids.chunks(crate::store::rows_per_statement(1)) {
         let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!(
             "SELECT booking_id, made_at, source, channel, service_id, staff_id, value_cents, starts_at, outcome, moves FROM report_bookings \
