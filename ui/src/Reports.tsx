@@ -1,7 +1,7 @@
 // Reports for owners and admins: headline tiles beside the previous period, the figures per day
 // as charts, filters by date range (the business's local days), channel and person; every tile
-// and chart day clicks through to the conversations or bookings behind it, which open the
-// conversation, or the booking on the calendar; CSV exports; the definitions of every figure. The service computes the figures
+// and chart day clicks through to the conversations, bookings or calls behind it (a conversation
+// or booking opens in the inbox or on the calendar); CSV exports; the definitions of every figure. The service computes the figures
 // (`report*` commands, so this needs the network); offline, the last figures fetched are shown
 // with the time they were fetched.
 //
@@ -24,7 +24,7 @@ import * as endpoints from "./endpoints";
 import { channelLabel } from "./format";
 import { saveFile } from "./privacy";
 import type { Channel } from "./bindings/Channel";
-import { PRESETS, TILES, dayFilter, dayLabel, delta, filterFor, formatDuration, formatMoney, formatValue, freshness, loadProblem, presetRange, rangeLabel, rangeProblem, series, todayIn, type Preset } from "./reports";
+import { PRESETS, TILES, caller, callsOf, dayFilter, dayLabel, delta, exportFor, filterFor, formatDuration, formatMoney, formatValue, freshness, loadProblem, presetRange, rangeLabel, rangeProblem, recoveredLabel, rowCount, series, todayIn, type Preset } from "./reports";
 
 const CHANNELS: Channel[] = ["whatsapp", "twilio_whatsapp", "sms", "voice"];
 
@@ -152,6 +152,7 @@ export function Reports({ directory, onOpenConversation, onOpenBooking }: {
         <span className="spacer" />
         <button disabled={!shownFilter || answer?.offline} onClick={() => shownFilter && exportCsv("conversations", shownFilter)}>Export conversations (CSV)</button>
         <button disabled={!shownFilter || answer?.offline} onClick={() => shownFilter && exportCsv("bookings", shownFilter)}>Export bookings (CSV)</button>
+        <button disabled={!shownFilter || answer?.offline} onClick={() => shownFilter && exportCsv("calls", shownFilter)}>Export calls (CSV)</button>
         <button className="link" aria-expanded={showDefinitions} onClick={() => setShowDefinitions(!showDefinitions)}>
           How figures are counted{shown ? ` (v${shown.definitions_version})` : ""}
         </button>
@@ -181,9 +182,8 @@ export function Reports({ directory, onOpenConversation, onOpenBooking }: {
                     className="tile"
                     data-testid={`tile-${t.key}`}
                     aria-label={`${t.label}: ${formatValue(value, t.format, shown.currency)}`}
-                    onClick={() => shownFilter && t.figure && openRows(t.label, shownFilter, t.figure)}
-                    disabled={t.figure === null}
-                    title={t.figure === null ? "Calls have no rows to list yet" : "Show the rows behind this figure"}
+                    onClick={() => shownFilter && openRows(t.label, shownFilter, t.figure)}
+                    title="Show the rows behind this figure"
                   >
                     <span className="tile-label">{t.label}</span>
                     <span className="tile-value" data-testid="tile-value">{formatValue(value, t.format, shown.currency)}</span>
@@ -351,15 +351,16 @@ function RowsPanel({ drill, currency, timeZone, onClose, onOpenConversation, onO
   onExport: (kind: ReportExport) => void;
 }) {
   const rows = drill.rows;
-  const count = rows ? rows.conversations.length + rows.bookings.length : null;
-  const isBookings = rows ? rows.bookings.length > 0 || rows.conversations.length === 0 && ["bookings", "cancelled", "attended", "no_shows"].includes(drill.figure) : false;
+  const count = rows ? rowCount(rows) : null;
+  const calls = rows ? callsOf(rows) : [];
+  const time = (at: string) => new Date(at).toLocaleString("en-GB", { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZone });
   return (
     <aside className="rows-panel" role="dialog" aria-label="Rows behind the figure">
       <header>
         <h2>{drill.title}</h2>
         <span className="muted">{rangeLabel(drill.filter.from, drill.filter.to)}{count === null ? "" : ` · ${count} ${count === 1 ? "row" : "rows"}`}</span>
         <span className="spacer" />
-        {rows ? <button onClick={() => onExport(isBookings ? "bookings" : "conversations")}>Export these rows (CSV)</button> : null}
+        {rows ? <button onClick={() => onExport(exportFor(drill.figure))}>Export these rows (CSV)</button> : null}
         <button className="link" onClick={onClose} aria-label="Close the rows">×</button>
       </header>
       {drill.error ? <p className="error" role="alert">{drill.error}</p> : null}
@@ -396,12 +397,27 @@ function RowsPanel({ drill, currency, timeZone, onClose, onOpenConversation, onO
                 onKeyDown={(e) => e.key === "Enter" && onOpenBooking(b.booking_id, b.starts_at)}
                 title="Open the booking on the calendar">
                 <td>{dayLabel(b.made_date)}</td>
-                <td>{new Date(b.starts_at).toLocaleString("en-GB", { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZone })}{b.moves ? ` (moved ${b.moves}×)` : ""}</td>
+                <td>{time(b.starts_at)}{b.moves ? ` (moved ${b.moves}×)` : ""}</td>
                 <td>{b.service}</td>
                 <td>{b.staff}</td>
                 <td>{b.source.replace("_", " ")}</td>
                 <td>{formatMoney(b.value_cents, currency)}</td>
                 <td>{b.outcome.replace("_", "-")}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      {calls.length > 0 ? (
+        <table className="list rows">
+          <thead><tr><th>Called</th><th>Caller</th><th>Text-back</th><th>Recovered</th></tr></thead>
+          <tbody>
+            {calls.map((c) => (
+              <tr key={c.call_id} data-testid="report-row">
+                <td>{time(c.called_at)}</td>
+                <td>{caller(c)}</td>
+                <td>{c.text_back_sent_at ? `${time(c.text_back_sent_at)}${c.text_back_channel ? ` (${c.text_back_channel})` : ""}` : "—"}</td>
+                <td>{recoveredLabel(c, timeZone)}</td>
               </tr>
             ))}
           </tbody>

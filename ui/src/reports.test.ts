@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { ReportAnswer } from "./bindings/ReportAnswer";
 import type { ReportFigures } from "./bindings/ReportFigures";
-import { TILES, addDays, dayFilter, daysIn, delta, filterFor, formatDuration, formatValue, freshness, loadProblem, presetRange, rangeLabel, rangeProblem, series, todayIn } from "./reports";
+import type { ReportCallRow } from "./bindings/ReportCallRow";
+import type { ReportRows } from "./bindings/ReportRows";
+import { TILES, addDays, caller, callsOf, dayFilter, daysIn, delta, exportFor, filterFor, formatDuration, formatValue, freshness, loadProblem, presetRange, rangeLabel, rangeProblem, recoveredLabel, rowCount, series, todayIn } from "./reports";
 
 const figures = (over: Partial<ReportFigures> = {}): ReportFigures => ({
   from: "2026-11-01", to: "2026-11-30", conversations: 40, handled_by_assistant: 30, handed_over: 6, taken_over: 4,
@@ -48,10 +50,10 @@ describe("tiles compare with the previous period", () => {
     expect(tile("no_shows").note!(f)).toBe("1 of 10 appointments");
     expect(tile("wait_for_person").value(figures({ wait_for_person_p50_secs: null }))).toBeNull();
     // Every tile clicks through to a figure the service can list.
-    const figuresWithRows = ["conversations", "handled_by_assistant", "handed_over", "taken_over", "reopened", "wait_for_person", "first_response", "bookings", "cancelled", "attended", "no_shows", "reminded", "reminder_confirmed", "reminder_cancelled"];
-    for (const t of TILES) if (t.figure !== null) expect(figuresWithRows).toContain(t.figure);
-    // Calls have no rows behind them (yet): those tiles do not click through.
-    expect(TILES.filter((t) => t.figure === null).map((t) => t.key)).toEqual(["missed_calls", "recovered"]);
+    const figuresWithRows = ["conversations", "handled_by_assistant", "handed_over", "taken_over", "reopened", "wait_for_person", "first_response", "bookings", "cancelled", "attended", "no_shows", "reminded", "reminder_confirmed", "reminder_cancelled", "missed_calls", "text_backs", "recovered"];
+    for (const t of TILES) expect(figuresWithRows).toContain(t.figure);
+    // The call tiles list their calls.
+    expect(["missed_calls", "text_backs", "recovered"].map((k) => tile(k).figure)).toEqual(["missed_calls", "text_backs", "recovered"]);
   });
 
   it("shows the reminder and missed-call figures with the change against the previous period", () => {
@@ -62,6 +64,9 @@ describe("tiles compare with the previous period", () => {
     expect(tile("reminder_cancellation").note!(f)).toBe("1 of 8 reminded bookings");
     expect(tile("missed_calls").value(f)).toBe(5);
     expect(tile("missed_calls").note!(f)).toBe("4 text-backs sent");
+    expect(tile("text_backs").value(f)).toBe(4);
+    expect(tile("text_backs").note!(f)).toBe("after 5 missed calls");
+    expect(tile("text_backs").note!(figures({ missed_calls: 1 }))).toBe("after 1 missed call");
     expect(tile("recovered").value(f)).toBe(2);
     expect(tile("recovered").note!(f)).toBe("40.0% booked within 7 days");
     // No missed calls: no rate, and nothing to compare a rate with.
@@ -88,6 +93,39 @@ describe("tiles compare with the previous period", () => {
     expect(formatDuration(300)).toBe("5 min");
     expect(formatDuration(3 * 3600 + 5 * 60)).toBe("3 h 5 min");
     expect(formatDuration(2 * 86400 + 3 * 3600)).toBe("2 d 3 h");
+  });
+});
+
+const call = (over: Partial<ReportCallRow> = {}): ReportCallRow => ({
+  call_id: "twilio:CA1", called_at: "2027-05-10T10:00:00Z", date: "2027-05-10", customer_id: "cu1", customer_name: null, customer_phone: "+14155550101",
+  text_back_sent_at: "2027-05-10T10:00:00Z", text_back_channel: "sms", recovered_by_booking_id: null, booked_at: null, ...over,
+});
+
+describe("the rows behind a figure", () => {
+  it("export as the kind of row the figure counts", () => {
+    expect(["missed_calls", "text_backs", "recovered"].map((f) => exportFor(f as ReportRows["figure"]))).toEqual(["calls", "calls", "calls"]);
+    expect(["bookings", "cancelled", "attended", "no_shows", "reminded", "reminder_confirmed", "reminder_cancelled"].map((f) => exportFor(f as ReportRows["figure"]))).toEqual(Array(7).fill("bookings"));
+    expect(["conversations", "handed_over", "taken_over", "reopened", "wait_for_person", "first_response", "handled_by_assistant"].map((f) => exportFor(f as ReportRows["figure"]))).toEqual(Array(7).fill("conversations"));
+    // Every tile's rows have an export.
+    for (const t of TILES) expect(["calls", "bookings", "conversations"]).toContain(exportFor(t.figure));
+  });
+
+  it("counts calls like the other rows, also from a service that lists none", () => {
+    const rows: ReportRows = { figure: "missed_calls", conversations: [], bookings: [], calls: [call(), call({ call_id: "twilio:CA2" })] };
+    expect(rowCount(rows)).toBe(2);
+    expect(callsOf(rows).map((c) => c.call_id)).toEqual(["twilio:CA1", "twilio:CA2"]);
+    const older = { figure: "missed_calls", conversations: [], bookings: [] } as unknown as ReportRows;
+    expect(rowCount(older)).toBe(0);
+    expect(callsOf(older)).toEqual([]);
+  });
+
+  it("names the caller and says what became of the call, on the business's days", () => {
+    expect(caller(call())).toBe("+14155550101");
+    expect(caller(call({ customer_name: "Nia Jones" }))).toBe("Nia Jones");
+    expect(caller(call({ customer_phone: null }))).toBe("Unknown caller");
+    expect(recoveredLabel(call(), "Europe/London")).toBe("Not yet");
+    // 23:30 UTC on the 11th is already the 12th in London (BST).
+    expect(recoveredLabel(call({ recovered_by_booking_id: "b1", booked_at: "2027-05-11T23:30:00Z" }), "Europe/London")).toBe("Booked 12 May");
   });
 });
 

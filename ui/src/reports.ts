@@ -3,10 +3,13 @@
 // console's `report` command takes them, and how fresh the figures on screen are. Pure
 // functions, tested under Vitest.
 import type { ReportAnswer } from "./bindings/ReportAnswer";
+import type { ReportCallRow } from "./bindings/ReportCallRow";
 import type { ReportDay } from "./bindings/ReportDay";
+import type { ReportExport } from "./bindings/ReportExport";
 import type { ReportFigure } from "./bindings/ReportFigure";
 import type { ReportFigures } from "./bindings/ReportFigures";
 import type { ReportFilter } from "./bindings/ReportFilter";
+import type { ReportRows } from "./bindings/ReportRows";
 
 export type Format = "count" | "money" | "pct" | "duration";
 
@@ -15,9 +18,7 @@ export type Format = "count" | "money" | "pct" | "duration";
 export interface Tile {
   key: string;
   label: string;
-  /** `null`: the service lists no rows behind it (missed calls and text-backs are neither
-   * conversations nor bookings); the tile does not click through. */
-  figure: ReportFigure | null;
+  figure: ReportFigure;
   format: Format;
   /** Which way is an improvement (`null`: neither, e.g. how many were taken over). */
   better: "up" | "down" | null;
@@ -42,9 +43,41 @@ export const TILES: Tile[] = [
   // Definitions version 2: what the reminders and the missed-call text-backs achieved.
   { key: "reminder_confirmation", label: "Confirmed by reminder", figure: "reminder_confirmed", format: "pct", better: "up", value: (f) => f.reminder_confirmed_pct, note: (f) => `${f.reminder_confirmed} of ${f.reminded} reminded bookings` },
   { key: "reminder_cancellation", label: "Cancelled by reminder", figure: "reminder_cancelled", format: "pct", better: null, value: (f) => f.reminder_cancelled_pct, note: (f) => `${f.reminder_cancelled} of ${f.reminded} reminded bookings` },
-  { key: "missed_calls", label: "Missed calls", figure: null, format: "count", better: "down", value: (f) => f.missed_calls, note: (f) => `${f.text_backs} text-backs sent` },
-  { key: "recovered", label: "Missed calls recovered", figure: null, format: "count", better: "up", value: (f) => f.recovered, note: (f) => recoveredNote(f) },
+  { key: "missed_calls", label: "Missed calls", figure: "missed_calls", format: "count", better: "down", value: (f) => f.missed_calls, note: (f) => `${f.text_backs} text-backs sent` },
+  { key: "text_backs", label: "Text-backs sent", figure: "text_backs", format: "count", better: null, value: (f) => f.text_backs, note: (f) => `after ${f.missed_calls} missed ${f.missed_calls === 1 ? "call" : "calls"}` },
+  { key: "recovered", label: "Missed calls recovered", figure: "recovered", format: "count", better: "up", value: (f) => f.recovered, note: (f) => recoveredNote(f) },
 ];
+
+const CALL_FIGURES: ReportFigure[] = ["missed_calls", "text_backs", "recovered"];
+const BOOKING_FIGURES: ReportFigure[] = ["bookings", "cancelled", "attended", "no_shows", "reminded", "reminder_confirmed", "reminder_cancelled"];
+
+/** Which CSV holds a figure's rows: its calls, its bookings or its conversations. */
+export function exportFor(figure: ReportFigure): ReportExport {
+  if (CALL_FIGURES.includes(figure)) return "calls";
+  if (BOOKING_FIGURES.includes(figure)) return "bookings";
+  return "conversations";
+}
+
+/** The calls behind a figure (none from a service that lists no calls). */
+export function callsOf(rows: ReportRows): ReportCallRow[] {
+  return rows.calls ?? [];
+}
+
+/** How many rows a listing has, whichever kind they are. */
+export function rowCount(rows: ReportRows): number {
+  return rows.conversations.length + rows.bookings.length + callsOf(rows).length;
+}
+
+/** Who called: their name, else their number. */
+export function caller(row: ReportCallRow): string {
+  return row.customer_name || row.customer_phone || "Unknown caller";
+}
+
+/** What came of a call: "Booked 12 May" (the booking that recovered it), or "Not yet". */
+export function recoveredLabel(row: ReportCallRow, timeZone: string): string {
+  if (!row.booked_at) return "Not yet";
+  return `Booked ${new Date(row.booked_at).toLocaleDateString("en-GB", { day: "numeric", month: "short", timeZone })}`;
+}
 
 /** Under the recovered count: its share of the missed calls (booked within 7 days). */
 export function recoveredNote(f: ReportFigures): string | null {

@@ -3,7 +3,7 @@
 //! `docs/metrics.md`.
 
 wire_enum! {
-    /// A figure that can be drilled into: the conversations or bookings it counts.
+    /// A figure that can be drilled into: the conversations, bookings or calls it counts.
     ReportFigure {
         Conversations = "conversations",
         HandledByAssistant = "handled_by_assistant",

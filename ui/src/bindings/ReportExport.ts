@@ -3,4 +3,4 @@
 /**
  * Which CSV export.
  */
-export type ReportExport = "conversations" | "bookings";
+export type ReportExport = "conversations" | "bookings" | "calls";
