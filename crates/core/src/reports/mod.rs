@@ -322,7 +322,7 @@ async fn rows_of(
     for r in rows_in(core, sql, &actor.business_id, &listed).await? {
         customers.insert(r.try_get("id")?, r.try_get("name")?);
     }
-    let calls = match figure.and_then(|f| period.calls_for(f)) {
+    let calls = match figure.filter(|_| matches!(want, Want::Figure | Want::Calls)).and_then(|f| period.calls_for(f)) {
         Some(listed) => call_rows(core, &actor.business_id, &b.tz, listed).await?,
         None => Vec::new(),
     };
@@ -368,7 +368,8 @@ async fn rows_of(
     Ok(Listed { conversations, bookings, calls })
 }
 
-/// The provider's id of a call, from its `missed_call` outcome's id (`mc:{business}:{call}`).
+/// A call's key (`twilio:CA…`: the provider and its id of the call), from its `missed_call`
+/// outcome's id (`mc:{business}:{call}`).
 fn call_key<'a>(business_id: &str, missed_call_id: &'a str) -> &'a str {
     missed_call_id.strip_prefix("mc:").and_then(|rest| rest.strip_prefix(business_id)).and_then(|rest| rest.strip_prefix(':')).unwrap_or(missed_call_id)
 }
