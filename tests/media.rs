@@ -51,6 +51,7 @@ async fn a_photo_is_seen_offline_and_a_file_attached_offline_is_sent_once((app, 
     let seen = console.media(&path).await.unwrap();
     assert_eq!((seen.content_type.as_str(), seen.size), ("image/jpeg", 19));
     assert_eq!(seen.data_base64, "SlBFRy1CWVRFUy1NRURJQS1DMQ==", "JPEG-BYTES-MEDIA-C1");
+    assert!(console.thumbnail(&path).await.unwrap().is_none(), "bytes that are no picture have no small copy: the timeline shows the file");
     // Offline: from this computer's copy.
     net.online.store(false, Ordering::SeqCst);
     let offline = console_core::media::fetch(console.store(), net.as_ref(), &path).await.unwrap();
@@ -120,4 +121,64 @@ async fn a_photo_is_seen_offline_and_a_file_attached_offline_is_sent_once((app, 
     assert_eq!(console_core::media::fetch(console.store(), net.as_ref(), &path).await.unwrap().data_base64, seen.data_base64, "fetched again online");
 }
 
+async fn a_picture_gets_its_small_copy_here_when_kept_and_offline((app, _fake): (TestApp, FakeProviders)) {
+    use base64::Engine as _;
+    console_core::credentials::use_mock_store();
+    let dir = tempfile::tempdir().unwrap();
+    let owner = app.signup("console-thumbs").await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let conversation = whatsapp_customer(&app, &owner, "447700900802").await;
+    let mut console = console_core::Console::open(dir.path()).await.unwrap();
+    console.login(&app.base, &owner.email, &owner.password).await.unwrap();
+    let (net, mut syncer) = Flaky::syncer(&console);
+    syncer.pass().await.unwrap();
+    net.online.store(false, Ordering::SeqCst);
+
+    // A camera-sized photo attached offline: its small copy is made as it is kept, 320×240 (its
+    // proportions, 4:3), a JPEG far smaller than the photo.
+    let photo = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/look-800x600.jpg")).unwrap();
+    let queued = console.attach(&conversation, "look.jpg", "image/jpeg", photo.clone(), "").await.unwrap();
+    let path = format!("/v1/media/{}", attachment_id(&console, &conversation, queued.created_id.as_deref().unwrap()).await);
+    let small = console.thumbnail(&path).await.unwrap().expect("a small copy");
+    assert_eq!((small.content_type.as_str(), small.width, small.height), ("image/jpeg", 320, 240));
+    let bytes = base64::engine::general_purpose::STANDARD.decode(&small.data_base64).unwrap();
+    assert!(bytes.starts_with(&[0xFF, 0xD8, 0xFF]) && bytes.len() < photo.len(), "{} bytes", bytes.len());
+    // The full file is still there for opening.
+    let full = console.media(&path).await.unwrap();
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(&full.data_base64).unwrap(), photo);
+
+    // A file kept before small copies were made gets one when first asked for, offline too; a
+    // corrupt picture gets none (the timeline shows the file), and asking again says the same.
+    sqlx::query("UPDATE media_cache SET thumbnail = NULL, thumbnail_type = NULL, thumbnail_width = NULL, thumbnail_height = NULL, thumbnail_made = 0")
+        .execute(console.store().pool())
+        .await
+        .unwrap();
+    let again = console.thumbnail(&path).await.unwrap().expect("made from the kept file");
+    assert_eq!((again.width, again.height, again.data_base64.len()), (320, 240, small.data_base64.len()));
+    let mut broken = photo[..4].to_vec();
+    broken.extend_from_slice(&[0x5A; 4096]);
+    let queued = console.attach(&conversation, "broken.jpg", "image/jpeg", broken, "").await.unwrap();
+    let broken = format!("/v1/media/{}", attachment_id(&console, &conversation, queued.created_id.as_deref().unwrap()).await);
+    assert!(console.thumbnail(&broken).await.unwrap().is_none());
+    assert!(console.thumbnail(&broken).await.unwrap().is_none());
+    assert!(console.media(&broken).await.is_ok(), "the file itself is there");
+}
+
+}
+
+/// The media id of a message waiting in the outbox with an attachment.
+async fn attachment_id(console: &console_core::Console, conversation: &str, message_id: &str) -> String {
+    let me = console.me().unwrap().to_owned();
+    let timeline = console.store().timeline(conversation, &me).await.unwrap().unwrap();
+    timeline
+        .items
+        .iter()
+        .find_map(|i| match i {
+            TimelineItem::Message { message, .. } if message.id.as_str() == message_id => message.media[0].url.clone(),
+            _ => None,
+        })
+        .expect("the attachment waits in the timeline")
+        .trim_start_matches("/v1/media/")
+        .to_owned()
 }

@@ -189,6 +189,10 @@ pub enum Command {
     /// computer's copy when there is one (offline too), else from the service.
     /// → [`MediaData`](crate::media::MediaData)
     Media { path: String },
+    /// A picture's small copy (at most 320×240) for the timeline, made by the console core when
+    /// the file was kept; `null` when the file has none (show the file itself).
+    /// → [`MediaThumbnail`](crate::media::MediaThumbnail) or `null`
+    Thumbnail { path: String },
     UseCannedResponse { conversation_id: String, canned_response_id: String },
     SendTemplate { conversation_id: String, template_id: String, variables: Vec<String> },
     TakeOver { conversation_id: String },
@@ -687,6 +691,7 @@ impl Desk {
                 self.act(async |c| c.attach(&conversation_id, &filename, &content_type, data, &caption).await).await
             }
             C::Media { path } => Ok(json!(self.console.read().await.media(&path).await?)),
+            C::Thumbnail { path } => Ok(json!(self.console.read().await.thumbnail(&path).await?)),
             C::UseCannedResponse { conversation_id, canned_response_id } => self.act(async |c| c.use_canned_response(&conversation_id, &canned_response_id).await).await,
             C::SendTemplate { conversation_id, template_id, variables } => self.act(async |c| c.send_template(&conversation_id, &template_id, variables).await).await,
             C::TakeOver { conversation_id } => self.act(async |c| c.take_over(&conversation_id).await).await,

@@ -18,6 +18,7 @@ pub mod privacy;
 pub mod queries;
 pub mod reports;
 pub mod store;
+pub mod thumbnail;
 pub mod transport;
 pub mod weekly;
 
@@ -380,7 +381,7 @@ impl Console {
         let media_id = protocol::MediaId::new();
         let filename = Some(filename.trim()).filter(|f| !f.is_empty()).map(str::to_owned);
         let file = store::CachedMedia { content_type, filename, data, pinned: true };
-        self.store.keep_media(&media::key(&media_id), &file, media::now_ms(), media::budget(&self.store).await?).await?;
+        media::keep(&self.store, &media::key(&media_id), file).await?;
         self.queue(MutationOp::SendMedia { conversation_id: conversation_id.into(), message_id: MessageId::new(), media_id, caption: caption.to_owned() }).await
     }
 
@@ -389,6 +390,12 @@ impl Console {
     /// the budget for viewing offline.
     pub async fn media(&self, path: &str) -> Result<media::MediaData, ConsoleError> {
         media::fetch(&self.store, self.transport()?.as_ref(), path).await
+    }
+
+    /// A picture's small copy for the timeline (made when the file was kept), `None` when the
+    /// file has none: see [`media::thumbnail`].
+    pub async fn thumbnail(&self, path: &str) -> Result<Option<media::MediaThumbnail>, ConsoleError> {
+        media::thumbnail(&self.store, self.transport()?.as_ref(), path).await
     }
 
     pub async fn use_canned_response(&self, conversation_id: &str, canned_response_id: &str) -> Result<Queued, ConsoleError> {

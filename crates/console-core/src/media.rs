@@ -10,7 +10,8 @@ use protocol::{Channel, MediaId};
 use serde::Serialize;
 use ts_rs::TS;
 
-use crate::store::{CachedMedia, LocalStore, StoreError};
+use crate::store::{CachedMedia, KeptThumbnail, LocalStore, StoreError};
+use crate::thumbnail::{self, Thumbnail};
 use crate::transport::{Transport, TransportError};
 use crate::ConsoleError;
 
@@ -26,6 +27,23 @@ pub struct MediaData {
     pub data_base64: String,
     #[ts(type = "number")]
     pub size: i64,
+}
+
+/// A picture's small copy for the timeline (at most 320×240 pixels; see [`crate::thumbnail`]):
+/// its type, size in pixels and bytes (base64).
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct MediaThumbnail {
+    pub content_type: String,
+    pub width: u32,
+    pub height: u32,
+    pub data_base64: String,
+}
+
+impl From<Thumbnail> for MediaThumbnail {
+    fn from(t: Thumbnail) -> Self {
+        MediaThumbnail { content_type: t.content_type, width: t.width, height: t.height, data_base64: base64::engine::general_purpose::STANDARD.encode(&t.data) }
+    }
 }
 
 /// Where the service answers a kept file: the cache's key.
@@ -94,11 +112,45 @@ fn data(file: CachedMedia) -> MediaData {
     }
 }
 
+/// Keeps a file in the cache with its small copy, made off the async runtime; the small copy.
+pub async fn keep(store: &LocalStore, path: &str, file: CachedMedia) -> Result<(CachedMedia, Option<Thumbnail>), StoreError> {
+    let bytes = std::sync::Arc::new(file.data);
+    let thumbnail = thumbnail::make_off_runtime(&file.content_type, bytes.clone()).await;
+    let file = CachedMedia { data: std::sync::Arc::try_unwrap(bytes).unwrap_or_else(|shared| (*shared).clone()), ..file };
+    store.keep_media(path, &file, thumbnail.as_ref(), now_ms(), budget(store).await?).await?;
+    Ok((file, thumbnail))
+}
+
 /// A file by its service address: the kept copy, else the service's (then kept).
 pub async fn fetch(store: &LocalStore, transport: &dyn Transport, path: &str) -> Result<MediaData, ConsoleError> {
     if let Some(kept) = store.cached_media(path, now_ms()).await? {
         return Ok(data(kept));
     }
+    Ok(data(from_service(store, transport, path).await?.0))
+}
+
+/// A picture's small copy by the file's service address: the kept one, else made from the kept
+/// file, else from the service's file (then both kept). `None`: the file has no small copy (not
+/// a picture, or one that does not decode); the timeline shows the file itself.
+pub async fn thumbnail(store: &LocalStore, transport: &dyn Transport, path: &str) -> Result<Option<MediaThumbnail>, ConsoleError> {
+    let made = match store.cached_thumbnail(path, now_ms()).await? {
+        Some(KeptThumbnail::Made(made)) => made,
+        Some(KeptThumbnail::Unmade) => match store.cached_media(path, now_ms()).await? {
+            Some(file) => {
+                let bytes = std::sync::Arc::new(file.data);
+                let made = thumbnail::make_off_runtime(&file.content_type, bytes.clone()).await;
+                store.keep_thumbnail(path, &bytes, made.as_ref()).await?;
+                made
+            }
+            None => from_service(store, transport, path).await?.1,
+        },
+        None => from_service(store, transport, path).await?.1,
+    };
+    Ok(made.map(MediaThumbnail::from))
+}
+
+/// The service's copy of a file, kept here with its small copy.
+async fn from_service(store: &LocalStore, transport: &dyn Transport, path: &str) -> Result<(CachedMedia, Option<Thumbnail>), ConsoleError> {
     let (content_type, bytes) = match transport.media(path).await {
         Ok(found) => found,
         Err(TransportError::Offline(_)) => {
@@ -109,8 +161,7 @@ pub async fn fetch(store: &LocalStore, transport: &dyn Transport, path: &str) ->
         Err(e) => return Err(e.into()),
     };
     let file = CachedMedia { content_type: protocol::media_essence(&content_type), filename: None, data: bytes, pinned: false };
-    store.keep_media(path, &file, now_ms(), budget(store).await?).await?;
-    Ok(data(file))
+    Ok(keep(store, path, file).await?)
 }
 
 /// Uploads the attachments a batch of mutations sends that the service does not have yet

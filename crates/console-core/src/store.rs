@@ -9,6 +9,8 @@ use std::time::Duration;
 use protocol::{EntityKind, ErrorCode, Mutation, MutationOp, MutationOutcome, SyncChange};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+
+use crate::thumbnail::Thumbnail;
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
@@ -202,24 +204,74 @@ impl LocalStore {
         Ok(row.map(|(content_type, filename, data, pinned)| CachedMedia { content_type, filename, data, pinned: pinned != 0 }))
     }
 
-    /// Keeps a file; unpinned files beyond `budget` bytes in all are let go, least recently used
-    /// first (this one last). Pinned files (attachments not uploaded yet) are never let go.
-    pub async fn keep_media(&self, key: &str, file: &CachedMedia, now_ms: i64, budget: i64) -> Result<(), StoreError> {
+    /// Keeps a file with its small copy (`None`: it has none); unpinned files beyond `budget`
+    /// bytes in all (small copies counted) are let go, least recently used first (this one
+    /// last). Pinned files (attachments not uploaded yet) are never let go.
+    pub async fn keep_media(&self, key: &str, file: &CachedMedia, thumbnail: Option<&Thumbnail>, now_ms: i64, budget: i64) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
+        let own = thumbnail.is_some_and(|t| t.data == file.data);
         sqlx::query(
-            "INSERT INTO media_cache (key, content_type, filename, size, data, pinned, used_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
+            "INSERT INTO media_cache (key, content_type, filename, size, data, pinned, used_at, \
+                                      thumbnail, thumbnail_type, thumbnail_width, thumbnail_height, thumbnail_made) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) \
              ON CONFLICT (key) DO UPDATE SET used_at = excluded.used_at, pinned = MAX(media_cache.pinned, excluded.pinned)",
         )
         .bind(key)
         .bind(&file.content_type)
         .bind(&file.filename)
-        .bind(file.data.len() as i64)
+        .bind((file.data.len() + thumbnail.filter(|_| !own).map_or(0, |t| t.data.len())) as i64)
         .bind(&file.data)
         .bind(i64::from(file.pinned))
         .bind(now_ms)
+        // A picture that is its own small copy is not kept twice.
+        .bind(thumbnail.filter(|_| !own).map(|t| &t.data))
+        .bind(thumbnail.map(|t| &t.content_type))
+        .bind(thumbnail.map(|t| t.width))
+        .bind(thumbnail.map(|t| t.height))
         .execute(&mut *tx)
         .await?;
         evict(&mut tx, budget).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A kept file's small copy: `None` when the file is not kept; `Some(Unmade)` when it was kept
+    /// before small copies were made; `Some(None)` when it has none. Marks the file as used.
+    pub async fn cached_thumbnail(&self, key: &str, now_ms: i64) -> Result<Option<KeptThumbnail>, StoreError> {
+        type Row = (i64, Option<Vec<u8>>, Option<String>, Option<u32>, Option<u32>, Option<Vec<u8>>);
+        let row: Option<Row> = sqlx::query_as(
+            "UPDATE media_cache SET used_at = ? WHERE key = ? RETURNING thumbnail_made, thumbnail, thumbnail_type, thumbnail_width, thumbnail_height, \
+             CASE WHEN thumbnail IS NULL AND thumbnail_type IS NOT NULL THEN data END",
+        )
+        .bind(now_ms)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(made, thumbnail, content_type, width, height, own)| match (made, thumbnail.or(own), content_type, width, height) {
+            (0, ..) => KeptThumbnail::Unmade,
+            (_, Some(data), Some(content_type), Some(width), Some(height)) => KeptThumbnail::Made(Some(Thumbnail { content_type, data, width, height })),
+            _ => KeptThumbnail::Made(None),
+        }))
+    }
+
+    /// Records the small copy made for a file kept before small copies were (see
+    /// [`Self::cached_thumbnail`]).
+    pub async fn keep_thumbnail(&self, key: &str, data: &[u8], thumbnail: Option<&Thumbnail>) -> Result<(), StoreError> {
+        let own = thumbnail.is_some_and(|t| t.data == data);
+        let stored = thumbnail.filter(|_| !own);
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "UPDATE media_cache SET thumbnail = ?, thumbnail_type = ?, thumbnail_width = ?, thumbnail_height = ?, thumbnail_made = 1, size = size + ? \
+             WHERE key = ? AND thumbnail_made = 0",
+        )
+        .bind(stored.map(|t| &t.data))
+        .bind(thumbnail.map(|t| &t.content_type))
+        .bind(thumbnail.map(|t| t.width))
+        .bind(thumbnail.map(|t| t.height))
+        .bind(stored.map_or(0, |t| t.data.len() as i64))
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -590,6 +642,15 @@ pub struct CachedMedia {
     pub data: Vec<u8>,
     /// An attachment the service does not have yet.
     pub pinned: bool,
+}
+
+/// What the cache holds of a file's small copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeptThumbnail {
+    /// Kept before small copies were made.
+    Unmade,
+    /// Made: the small copy, or `None` when the file has none.
+    Made(Option<Thumbnail>),
 }
 
 /// Lets go of the least recently used unpinned files until those left fit in `budget`.
