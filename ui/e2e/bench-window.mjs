@@ -20,6 +20,8 @@ import { PASSWORD, bin, children, demoService, photoWebhook, root, stop, until, 
 import { Driver } from "./webdriver.mjs";
 
 const mirror = process.argv[2];
+// The app measured: this worktree's debug build, or another build to compare with (BENCH_APP).
+const APP = process.env.BENCH_APP || bin("switchboard");
 const mediaOnly = mirror === "media";
 if (!mediaOnly && (!mirror || !fs.existsSync(path.join(mirror, "console.sqlite3")))) {
   console.error("usage: node ui/e2e/bench-window.mjs CONSOLE_DATA_DIR | media (see the header)");
@@ -77,7 +79,7 @@ async function main() {
   const starts = [];
   for (let i = 0; i < 5; i++) {
     const dir = copy(mirror);
-    const app = await Driver.start(bin("switchboard"), ["--data-dir", dir]);
+    const app = await Driver.start(APP, ["--data-dir", dir]);
     // Polled every 10 ms (the page may not be there yet at first).
     while (!(await app.js("return !!document.querySelector('[data-testid=inbox-row]')").catch(() => false))) await sleep(10);
     starts.push(performance.now() - app.launchedAt);
@@ -142,7 +144,7 @@ async function main() {
     ["compositing on", { SWITCHBOARD_WEBKIT_COMPOSITING: "1" }, {}],
   ]) {
     const empty = await settledPss(path.join(root, "target", "debug", "examples", "empty_window"), [], emptyEnv, 8000);
-    const ours = await settledPss(bin("switchboard"), ["--data-dir", copy(mirror)], ourEnv, 8000);
+    const ours = await settledPss(APP, ["--data-dir", copy(mirror)], ourEnv, 8000);
     console.log(`| memory (PSS: app + WebKit processes), ${how} | ${ours.processes.join(", ")} | ${(ours.kb / 1024).toFixed(0)} MB vs empty window ${(empty.kb / 1024).toFixed(0)} MB: ${(ours.kb / empty.kb).toFixed(2)}× | ≤ 1.3× |`);
   }
 }
@@ -185,7 +187,7 @@ async function mediaTimeline() {
     if (!sent.ok) throw new Error(`send: ${sent.status} ${await sent.text()}`);
   }
 
-  const app = await Driver.start(bin("switchboard"), ["--data-dir", path.join(tmp, "console")]);
+  const app = await Driver.start(APP, ["--data-dir", path.join(tmp, "console")]);
   try {
     await app.find("form[aria-label='Sign in']");
     await app.set("input[name=server]", service.url);
@@ -227,11 +229,13 @@ async function mediaTimeline() {
           for (let i = 0; i < 500 && [...list.querySelectorAll('.media.image')].some((m) => !m.querySelector('img')?.complete); i++) await new Promise((r) => setTimeout(r, 20));
           const second = await pass();
           const images = [...list.querySelectorAll('.media.image img')].filter((i) => i.complete && i.naturalWidth > 0).length;
-          done({ first, second, images });
+          const undrawn = [...list.querySelectorAll('.media.image')].filter((m) => !(m.querySelector('img')?.naturalWidth > 0)).map((m) => m.outerHTML);
+          done({ first, second, images, undrawn: undrawn.length, example: undrawn[0] ?? null });
         })().catch((e) => done(String(e)));`,
       args: [],
     });
     if (typeof result === "string") throw new Error(`timeline measurement failed: ${result}`);
+    if (result.undrawn) console.log(`${result.undrawn} pictures not drawn, e.g. ${result.example}`);
     for (const [name, r] of [["first pass, pictures loading", result.first], ["second pass, all loaded", result.second]]) {
       console.log(`| timeline of 200 files (${result.images} pictures drawn, ${r.height} px): ${name} | ${r.costs.length} frames${r.stuck ? " (stopped: the scroll did not move)" : ""} | work per frame p50 ${median(r.costs).toFixed(1)} ms, p99 ${p99(r.costs).toFixed(1)} ms, max ${Math.max(...r.costs).toFixed(1)} ms; frame interval p50 ${median(r.gaps).toFixed(1)} ms, p99 ${p99(r.gaps).toFixed(1)} ms | p99 < 16 ms |`);
     }

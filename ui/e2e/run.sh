@@ -21,5 +21,7 @@ case "${1:-all}" in
   browser) node e2e/story.mjs ;;
   window) xvfb-run -a -s "-screen 0 1280x800x24" node e2e/window.mjs ;;
   all) node e2e/story.mjs && xvfb-run -a -s "-screen 0 1280x800x24" node e2e/window.mjs ;;
-  *) echo "usage: e2e/run.sh [browser|window|all]" >&2; exit 2 ;;
+  # The desktop figures for BENCHMARKS.md in the same session (bench-window.mjs says what they need).
+  bench) shift; xvfb-run -a -s "-screen 0 1280x800x24" node e2e/bench-window.mjs "$@" ;;
+  *) echo "usage: e2e/run.sh [browser|window|all|bench DATA_DIR|bench media]" >&2; exit 2 ;;
 esac

@@ -22,6 +22,7 @@ import type { Directory } from "./bindings/Directory";
 import type { Event } from "./bindings/Event";
 import type { InboxPage } from "./bindings/InboxPage";
 import type { MediaData } from "./bindings/MediaData";
+import type { MediaThumbnail } from "./bindings/MediaThumbnail";
 import type { OutboxEntry } from "./bindings/OutboxEntry";
 import type { Queued } from "./bindings/Queued";
 import type { ReportAnswer } from "./bindings/ReportAnswer";
@@ -89,6 +90,7 @@ interface Answers {
   send_message: Queued;
   attach: Queued;
   media: MediaData;
+  thumbnail: MediaThumbnail | null;
   use_canned_response: Queued;
   send_template: Queued;
   take_over: Queued;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Message } from "./bindings/Message";
-import { filesOf, fitWithin, formatSize, placeholder, shownAs, toBase64, toBlob, typeOf } from "./media";
+import { filesOf, firstAsk, formatSize, placeholder, shownAs, toBase64, toBlob, typeOf } from "./media";
 import { describeMutation } from "./outbox";
 
 const message = (over: Partial<Message>): Message => ({
@@ -57,13 +57,14 @@ describe("files in the timeline", () => {
     expect(describeMutation({ name: "send_media", args: { conversation_id: "c", message_id: "m", media_id: "f", caption: "Our prices" } })).toBe("File “Our prices”");
   });
 
-  it("fits a picture's thumbnail in the timeline's box, keeping its proportions", () => {
-    expect(fitWithin(1200, 900, 320, 240)).toEqual({ width: 320, height: 240 });
-    expect(fitWithin(900, 1600, 320, 240)).toEqual({ width: 135, height: 240 });
-    expect(fitWithin(4000, 1000, 320, 240)).toEqual({ width: 320, height: 80 });
-    // Never enlarged.
-    expect(fitWithin(16, 16, 320, 240)).toEqual({ width: 16, height: 16 });
-    // A picture that reports no size gets the box.
-    expect(fitWithin(0, 0, 320, 240)).toEqual({ width: 320, height: 240 });
+  it("asks for a picture's small copy first and for other files themselves", async () => {
+    expect(firstAsk({ contentType: "image/jpeg" })).toBe("thumbnail");
+    expect(firstAsk({ contentType: "image/webp" })).toBe("thumbnail");
+    expect(firstAsk({ contentType: "application/pdf" })).toBe("media");
+    expect(firstAsk({ contentType: "audio/*" })).toBe("media");
+    // The small copy the core answers becomes a picture the page can show.
+    const small = toBlob({ content_type: "image/jpeg", width: 1, height: 1, data_base64: toBase64(new Uint8Array([0xff, 0xd8, 0xff, 0xd9])) });
+    expect(small.type).toBe("image/jpeg");
+    expect(new Uint8Array(await small.arrayBuffer())).toEqual(new Uint8Array([0xff, 0xd8, 0xff, 0xd9]));
   });
 });

@@ -3,6 +3,7 @@
 // from the console core (`media`), which keeps what was seen for viewing offline.
 import type { Message } from "./bindings/Message";
 import type { MediaData } from "./bindings/MediaData";
+import type { MediaThumbnail } from "./bindings/MediaThumbnail";
 
 export type Shown = "image" | "pdf" | "audio" | "video" | "file";
 
@@ -45,8 +46,8 @@ export function formatSize(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
-/** The bytes the core answered, as a Blob for an object URL. */
-export function toBlob(data: MediaData): Blob {
+/** The bytes the core answered (a file or a picture's small copy), as a Blob for an object URL. */
+export function toBlob(data: MediaData | MediaThumbnail): Blob {
   const binary = atob(data.data_base64);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
@@ -74,31 +75,10 @@ export function typeOf(name: string, given: string): string {
   return known[ext] ?? "application/octet-stream";
 }
 
-/** A small copy of a picture for the timeline (a JPEG blob's object URL), at most `maxWidth` ×
- * `maxHeight` CSS pixels at this screen's density, with its size; null when the picture is
- * already that small. Drawn once when the file is loaded: scrolling then paints the small copy
- * instead of scaling the full photo every frame (measured in BENCHMARKS.md). */
-export async function thumbnail(src: string, maxWidth = 320, maxHeight = 240): Promise<{ url: string; width: number; height: number } | null> {
-  const picture = new Image();
-  picture.src = src;
-  await picture.decode();
-  const density = Math.max(1, Math.min(2, globalThis.devicePixelRatio || 1));
-  const { width, height } = fitWithin(picture.naturalWidth, picture.naturalHeight, maxWidth, maxHeight);
-  if (picture.naturalWidth <= width * density && picture.naturalHeight <= height * density) return null;
-  const canvas = document.createElement("canvas");
-  canvas.width = Math.round(width * density);
-  canvas.height = Math.round(height * density);
-  const context = canvas.getContext("2d");
-  if (!context) return null;
-  context.imageSmoothingQuality = "high";
-  context.drawImage(picture, 0, 0, canvas.width, canvas.height);
-  const blob = await new Promise<Blob | null>((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
-  return blob ? { url: URL.createObjectURL(blob), width, height } : null;
-}
-
-/** The largest size with the same proportions that fits in the box (never larger than it was). */
-export function fitWithin(width: number, height: number, maxWidth: number, maxHeight: number): { width: number; height: number } {
-  if (!width || !height) return { width: maxWidth, height: maxHeight };
-  const scale = Math.min(1, maxWidth / width, maxHeight / height);
-  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+/** What the timeline asks the console core for first: a picture's small copy (made by the core
+ * when it kept the file, at most 320×240), so the page never decodes and scales the full photo
+ * while scrolling; the file itself for anything else (and for a picture without a small copy).
+ * The full picture is fetched when it is opened. */
+export function firstAsk(file: Pick<Shownfile, "contentType">): "thumbnail" | "media" {
+  return shownAs(file.contentType) === "image" ? "thumbnail" : "media";
 }
