@@ -11,7 +11,10 @@
 // Needs a console data directory with a full mirror, made by the sync benchmark:
 //   BENCH_KEEP_MIRROR=/tmp/mirror cargo bench -p switchboard-console-core --bench console_sync
 //   cargo build -p switchboard -p switchboard-console-core --example empty_window --bins
-//   xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- node ui/e2e/bench-window.mjs /tmp/mirror
+//   ui/e2e/run.sh bench /tmp/mirror     (or: ui/e2e/run.sh bench media)
+// The mirror's sign-in is kept in its encrypted file (passphrase "bench-mirror-passphrase", given
+// to the app as SWITCHBOARD_CONSOLE_PASSPHRASE), so any session can open it; the run's own
+// sign-in for the media timeline goes to the session's keyring (run.sh unlocks one).
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -75,6 +78,9 @@ async function settledPss(program, args, env, settleMs) {
 }
 
 async function main() {
+  // The mirror's sign-in is kept in its encrypted file (the keyring of the session that made it
+  // is not this one's): the app unlocks it with the passphrase the sync benchmark used.
+  process.env.SWITCHBOARD_CONSOLE_PASSPHRASE = "bench-mirror-passphrase";
   // Cold start, five times, each on a fresh copy of the mirror.
   const starts = [];
   for (let i = 0; i < 5; i++) {
@@ -247,6 +253,7 @@ async function mediaTimeline() {
 
 try {
   if (!mediaOnly) await main();
+  delete process.env.SWITCHBOARD_CONSOLE_PASSPHRASE;
   await mediaTimeline();
 } finally {
   for (const c of children) await stop(c).catch(() => {});

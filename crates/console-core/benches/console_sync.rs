@@ -19,20 +19,6 @@ use protocol::{Booking, BookingSource, BookingStatus, Channel, Conversation, Con
 use serde_json::json;
 use switchboard_testkit::bench::{append_change, demo_service, demo_token, set_last_seq};
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        match std::fs::copy(entry.path(), to.join(entry.file_name())) {
-            // The -wal and -shm files go away as the last connection closes.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            other => {
-                other.unwrap();
-            }
-        }
-    }
-}
-
 fn ts(ms: i64) -> protocol::Timestamp {
     protocol::Timestamp::from_millis(ms).unwrap()
 }
@@ -209,6 +195,9 @@ async fn ui_queries(console: &Console, conversations: i64) {
     }
 }
 
+/// The passphrase of a kept mirror's sign-in (ui/e2e/bench-window.mjs knows it too).
+const MIRROR_PASSPHRASE: &str = "bench-mirror-passphrase";
+
 #[tokio::main]
 async fn main() {
     let small = std::env::args().any(|a| a == "--small");
@@ -228,7 +217,17 @@ async fn main() {
     eprintln!("seeded {} changes in {:.1?}", conversations * (2 + messages_per) + bookings, t.elapsed());
     let console_dir = tempfile::tempdir().unwrap();
     let mut console = Console::open(console_dir.path()).await.unwrap();
-    console.login(&url, switchboard_cloud::demo::DEMO_EMAIL, switchboard_cloud::demo::DEMO_PASSWORD).await.unwrap();
+    // A mirror kept for the window's cold start (BENCH_KEEP_MIRROR) is opened later by the app in
+    // another session, whose keyring never saw this sign-in: it is kept in the encrypted file
+    // instead, which bench-window.mjs unlocks with SWITCHBOARD_CONSOLE_PASSPHRASE.
+    if std::env::var("BENCH_KEEP_MIRROR").is_ok() {
+        console
+            .login_keeping(&url, switchboard_cloud::demo::DEMO_EMAIL, switchboard_cloud::demo::DEMO_PASSWORD, console_core::credentials::Keep::File, Some(MIRROR_PASSPHRASE))
+            .await
+            .unwrap();
+    } else {
+        console.login(&url, switchboard_cloud::demo::DEMO_EMAIL, switchboard_cloud::demo::DEMO_PASSWORD).await.unwrap();
+    }
     let t = Instant::now();
     let pass = console.sync_once().await.unwrap();
     let bootstrap = t.elapsed();
@@ -332,8 +331,14 @@ async fn main() {
     if let Ok(to) = std::env::var("BENCH_KEEP_MIRROR") {
         // For the desktop's cold-start figure (ui/e2e/bench-window.mjs): the console's data
         // directory, mirror and all, once this process has let go of it.
+        // A consistent copy from the open database (copying the files as the pool closes gave a
+        // malformed mirror: pages still in the write-ahead log), and the sealed sign-in.
+        let to = std::path::Path::new(&to);
+        std::fs::create_dir_all(to).unwrap();
+        sqlx::query("VACUUM INTO ?").bind(to.join("console.sqlite3").to_string_lossy().into_owned()).execute(console.store().pool()).await.unwrap();
         drop(console);
-        copy_dir(console_dir.path(), std::path::Path::new(&to));
+        std::fs::copy(console_dir.path().join(console_core::credentials::SEALED_FILE), to.join(console_core::credentials::SEALED_FILE)).unwrap();
+        let to = to.display();
         eprintln!("kept the console's data directory in {to}");
     }
     println!("| the first webhook a fresh service handles (warm-up, not in the percentiles) | 200 pokes | slowest {:.1} ms | |", first_webhook.as_secs_f64() * 1000.0);
