@@ -20,12 +20,7 @@ on_both_engines! {
 spawn = |engine| spawn_with_fakes(engine, |_| {});
 
 async fn a_photo_is_seen_offline_and_a_file_attached_offline_is_sent_once((app, fake): (TestApp, FakeProviders)) {
-    console_core::credentials::use_mock_store();
-    let dir = tempfile::tempdir().unwrap();
-    let owner = app.signup("console-media").await;
-    let secret = app_secret(&owner);
-    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
-    let conversation = whatsapp_customer(&app, &owner, "447700900801").await;
+    let (dir, owner, secret, conversation) = whatsapp_business(&app, "console-media", "447700900801").await;
     let photo = json!({"from": "447700900801", "id": "wamid.console-photo", "timestamp": "1767225600", "type": "image",
                        "image": {"id": "MEDIA-C1", "mime_type": "image/jpeg", "caption": "This colour"}});
     post_whatsapp_signed(&app, &notification(PHONE_ID, Value::Null, json!([photo]), Value::Null), &secret).await;
@@ -123,12 +118,7 @@ async fn a_photo_is_seen_offline_and_a_file_attached_offline_is_sent_once((app, 
 
 async fn a_picture_gets_its_small_copy_here_when_kept_and_offline((app, _fake): (TestApp, FakeProviders)) {
     use base64::Engine as _;
-    console_core::credentials::use_mock_store();
-    let dir = tempfile::tempdir().unwrap();
-    let owner = app.signup("console-thumbs").await;
-    let secret = app_secret(&owner);
-    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
-    let conversation = whatsapp_customer(&app, &owner, "447700900802").await;
+    let (dir, owner, _secret, conversation) = whatsapp_business(&app, "console-thumbs", "447700900802").await;
     let mut console = console_core::Console::open(dir.path()).await.unwrap();
     console.login(&app.base, &owner.email, &owner.password).await.unwrap();
     let (net, mut syncer) = Flaky::syncer(&console);
@@ -165,6 +155,16 @@ async fn a_picture_gets_its_small_copy_here_when_kept_and_offline((app, _fake): 
     assert!(console.media(&broken).await.is_ok(), "the file itself is there");
 }
 
+}
+
+/// A business on WhatsApp with one customer's conversation, and a console data directory.
+async fn whatsapp_business(app: &TestApp, label: &str, phone: &str) -> (tempfile::TempDir, switchboard_testkit::Tenant, String, String) {
+    console_core::credentials::use_mock_store();
+    let owner = app.signup(label).await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(app, &owner, PHONE_ID, &secret).await;
+    let conversation = whatsapp_customer(app, &owner, phone).await;
+    (tempfile::tempdir().unwrap(), owner, secret, conversation)
 }
 
 /// The media id of a message waiting in the outbox with an attachment.
