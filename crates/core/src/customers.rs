@@ -159,6 +159,29 @@ pub(crate) async fn load_many(conn: &mut AnyConnection, business_id: &str, ids: 
     query.fetch_all(conn).await?.iter().map(from_row).collect()
 }
 
+/// The business's customers (not deleted) who have one of these WhatsApp ids or phone numbers
+/// ([`find_by`] for many at once; at most a few hundred values).
+pub(crate) async fn find_by_contacts(conn: &mut AnyConnection, business_id: &str, whatsapp_ids: &[&str], phones: &[&str]) -> Result<Vec<Customer>, StoreError> {
+    let mut found: Vec<Customer> = Vec::new();
+    for (column, values) in [("whatsapp_id", whatsapp_ids), ("phone", phones)] {
+        for chunk in values.chunks(crate::store::rows_per_statement(1)) {
+            let list = (2..chunk.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let sql = format!("SELECT {COLUMNS} FROM customers WHERE business_id = $1 AND deleted_at IS NULL AND {column} IN ({list})");
+            let mut query = sqlx::query(&sql).bind(business_id);
+            for value in chunk {
+                query = query.bind(*value);
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                let customer = from_row(&row)?;
+                if !found.iter().any(|c| c.id == customer.id) {
+                    found.push(customer);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// The customer matching `filter` (`$1` and `$2` bound to `first` and `business_id`), if any.
 async fn fetch(conn: &mut AnyConnection, filter: &str, first: &str, business_id: &str) -> Result<Option<Customer>, StoreError> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM customers WHERE {filter}"))
@@ -243,6 +266,48 @@ pub async fn save(tx: &mut crate::store::BusinessTx, customer: &Customer, insert
     let business_id = tx.business_id().to_owned();
     let saved = load(tx.conn(), &business_id, &customer.id).await?.ok_or_else(|| Error::NotFound("customer"))?;
     tx.record(EntityKind::Customer, &saved.id, Some(&saved)).await?;
+    Ok(saved)
+}
+
+/// Inserts new customers with one statement per few dozen and records them, as [`save`] does
+/// one.
+pub(crate) async fn insert_many(tx: &mut BusinessTx, customers: &[Customer]) -> Result<Vec<Customer>, Error> {
+    const WIDTH: usize = 10;
+    let now = tx.now_ms();
+    let business_id = tx.business_id().to_owned();
+    let mut saved = Vec::with_capacity(customers.len());
+    for chunk in customers.chunks(crate::store::rows_per_statement(WIDTH)) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let p: Vec<String> = (0..WIDTH).map(|i| format!("${}", WIDTH * r + i + 3)).collect();
+                format!("({}, $1, $1, {}, $2)", p[..9].join(", "), p[9])
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO customers (name, phone, whatsapp_id, email, tags, notes, opted_out_sms, opted_out_whatsapp, search_text, \
+             updated_at, created_at, id, business_id) VALUES {} RETURNING {COLUMNS}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(now).bind(&business_id);
+        for customer in chunk {
+            query = query
+                .bind(customer.name.clone())
+                .bind(customer.phone.clone())
+                .bind(customer.whatsapp_id.clone())
+                .bind(customer.email.clone())
+                .bind(serde_json::to_string(&customer.tags).map_err(Error::internal)?)
+                .bind(customer.notes.clone())
+                .bind(i64::from(customer.opted_out_sms))
+                .bind(i64::from(customer.opted_out_whatsapp))
+                .bind(search_text(customer))
+                .bind(customer.id.to_string());
+        }
+        for row in query.fetch_all(tx.conn()).await? {
+            let customer = from_row(&row)?;
+            tx.record(EntityKind::Customer, &customer.id, Some(&customer)).await?;
+            saved.push(customer);
+        }
+    }
     Ok(saved)
 }
 

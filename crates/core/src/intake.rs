@@ -162,10 +162,11 @@ const PER_TRANSACTION: usize = 32;
 /// many were handled. Exactly once: an event and its effects commit together, and messages are
 /// unique per provider id.
 ///
-/// A transaction first applies its events together; if one fails, it is rolled back and its
-/// events up to the failing one are applied again each on its own (a savepoint each), so the
-/// failing event is kept with its reason and the others land — the common case pays for no
-/// savepoints.
+/// A transaction first applies its events together (plain text messages set-wise); if one
+/// fails, it is rolled back and its events up to the failing one are applied again each on its
+/// own (a savepoint each), so the failing event is kept with its reason and the others land — the
+/// common case pays for no savepoints. If the set-wise part fails, all of the transaction's
+/// events are applied again each on its own.
 pub async fn process_due(core: &Core) -> Result<usize, Error> {
     let due = claim(core).await?;
     let mut businesses: Vec<(String, Vec<Due>)> = Vec::new();
@@ -187,10 +188,15 @@ pub async fn process_due(core: &Core) -> Result<usize, Error> {
         while !rest.is_empty() {
             let batch = &rest[..rest.len().min(PER_TRANSACTION)];
             let done = match apply_together(core, &business_id, batch).await? {
-                None => batch.len(),
-                Some(failing) => {
+                Applied::All => batch.len(),
+                Applied::FailedAt(failing) => {
                     apply_each(core, &business_id, &batch[..=failing]).await?;
                     failing + 1
+                }
+                Applied::SetFailed(e) => {
+                    tracing::warn!(error = %e.chain(), events = batch.len(), "webhook events could not be processed together; processing each on its own");
+                    apply_each(core, &business_id, batch).await?;
+                    batch.len()
                 }
             };
             rest = &rest[done..];
@@ -200,25 +206,48 @@ pub async fn process_due(core: &Core) -> Result<usize, Error> {
     Ok(handled)
 }
 
-/// Applies the events in one transaction and commits it; `Some(i)` (nothing committed) when
-/// event `i` failed.
-async fn apply_together(core: &Core, business_id: &str, batch: &[(Due, Result<FetchedMedia, Error>)]) -> Result<Option<usize>, Error> {
+/// How applying a transaction's events together went (nothing is committed unless all of them
+/// applied).
+enum Applied {
+    All,
+    /// Event `i` failed on its own.
+    FailedAt(usize),
+    /// Plain text messages applied together failed (which event's is not known).
+    SetFailed(Error),
+}
+
+/// Applies the events in one transaction and commits it: plain text messages set-wise
+/// ([`whatsapp::intake::Texts`]: a few statements for all of them), each other event on its own
+/// in its turn (the texts taken before it land first).
+async fn apply_together(core: &Core, business_id: &str, batch: &[(Due, Result<FetchedMedia, Error>)]) -> Result<Applied, Error> {
     let mut tx = core.db.begin_business(business_id).await?;
     tx.defer_changes();
+    let mut texts = whatsapp::intake::Texts::default();
     for (i, (event, media)) in batch.iter().enumerate() {
+        if event.provider == whatsapp::EVENT && media.is_ok() && texts.take(&event.payload) {
+            continue;
+        }
+        if let Err(e) = texts.land(&mut tx).await {
+            tx.rollback().await?;
+            return Ok(Applied::SetFailed(e));
+        }
         let applied = match media {
             Ok(media) => process_event(&mut tx, event, media).await.is_ok(),
             Err(_) => false,
         };
         if !applied {
             tx.rollback().await?;
-            return Ok(Some(i));
+            return Ok(Applied::FailedAt(i));
         }
+    }
+    if let Err(e) = texts.land(&mut tx).await {
+        tx.rollback().await?;
+        return Ok(Applied::SetFailed(e));
     }
     mark_processed(&mut tx, batch.iter().map(|(e, _)| e.id.as_str())).await?;
     tx.wake(crate::workers::Job::Assistant);
     tx.commit_even_if_unchanged().await?;
-    Ok(None)
+    Ok(Applied::All)
 }
 
 /// Applies the events in one transaction, each undone on its own if it fails (and kept as
