@@ -30,6 +30,15 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap()
 }
 
+/// The business's webhook events waiting for a retry: their attempts and last error.
+async fn waiting_events(app: &TestApp, business_id: &str) -> Vec<(i64, Option<String>)> {
+    sqlx::query_as("SELECT attempts, last_error FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL AND failed_at IS NULL")
+        .bind(business_id)
+        .fetch_all(app.db.reader())
+        .await
+        .unwrap()
+}
+
 on_both_engines! {
 
 spawn = |e| spawn_with_fakes(e, |_| {});
@@ -155,13 +164,7 @@ async fn a_failing_webhook_among_others_processed_together_holds_none_of_them_ba
     let mut bodies: Vec<Value> = messages_of(&app, &owner).await.iter().map(|m| m["body"].clone()).collect();
     bodies.sort_by_key(|b| b.to_string());
     assert_eq!(bodies, vec![json!("First"), json!("Third")]);
-    let waiting = sqlx::query_as::<_, (i64, Option<String>)>(
-        "SELECT attempts, last_error FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL AND failed_at IS NULL",
-    )
-    .bind(&owner.business_id)
-    .fetch_all(app.db.reader())
-    .await
-    .unwrap();
+    let waiting = waiting_events(&app, &owner.business_id).await;
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     assert_eq!(waiting[0].0, 1);
     assert!(waiting[0].1.as_deref().is_some_and(|e| !e.is_empty()), "{waiting:?}");
@@ -295,13 +298,7 @@ async fn a_failing_text_among_texts_processed_together_holds_none_of_them_back((
     let mut bodies: Vec<String> = messages_of(&app, &owner).await.iter().map(|m| m["body"].as_str().unwrap().to_owned()).collect();
     bodies.sort();
     assert_eq!(bodies, vec!["Four", "One", "Three"]);
-    let waiting = sqlx::query_as::<_, (i64, Option<String>)>(
-        "SELECT attempts, last_error FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL AND failed_at IS NULL",
-    )
-    .bind(&owner.business_id)
-    .fetch_all(app.db.reader())
-    .await
-    .unwrap();
+    let waiting = waiting_events(&app, &owner.business_id).await;
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     assert_eq!(waiting[0].0, 1);
     assert!(waiting[0].1.as_deref().is_some_and(|e| e.contains("refused by the test")), "{waiting:?}");

@@ -91,6 +91,24 @@ pub(crate) fn clean_name(name: Option<&str>) -> Option<String> {
     name.map(str::trim).filter(|n| !n.is_empty()).map(|n| n.chars().take(200).collect::<String>())
 }
 
+/// A customer who wrote for the first time, as they are created (not stored yet).
+pub(crate) fn new_customer(tx: &BusinessTx, phone: Option<&PhoneNumber>, whatsapp_id: Option<&str>, name: Option<String>) -> Customer {
+    Customer {
+        id: tx.new_id::<String>().into(),
+        business_id: tx.business_id().to_owned().into(),
+        name,
+        phone: phone.map(|p| p.as_str().to_owned()),
+        whatsapp_id: whatsapp_id.map(str::to_owned),
+        email: None,
+        tags: vec![],
+        notes: String::new(),
+        opted_out_sms: false,
+        opted_out_whatsapp: false,
+        created_at: protocol::Timestamp::UNIX_EPOCH,
+        updated_at: protocol::Timestamp::UNIX_EPOCH,
+    }
+}
+
 /// Finds the customer by WhatsApp id or phone number, or creates them; fills in what was missing
 /// unless another customer already has it.
 pub async fn find_or_create_customer(
@@ -158,20 +176,7 @@ pub async fn find_or_create_customer(
             Ok(customer)
         }
         None => {
-            let customer = Customer {
-                id: tx.new_id::<String>().into(),
-                business_id: business_id.clone().into(),
-                name,
-                phone: phone.map(|p| p.as_str().to_owned()),
-                whatsapp_id: whatsapp_id.map(str::to_owned),
-                email: None,
-                tags: vec![],
-                notes: String::new(),
-                opted_out_sms: false,
-                opted_out_whatsapp: false,
-                created_at: protocol::Timestamp::UNIX_EPOCH,
-                updated_at: protocol::Timestamp::UNIX_EPOCH,
-            };
+            let customer = new_customer(tx, phone, whatsapp_id, name);
             crate::customers::save(tx, &customer, true).await
         }
     }

@@ -286,8 +286,12 @@ impl Texts {
         }
 
         // Their customers, found as `find_or_create_customer` finds them: by WhatsApp id, else by number.
-        let whatsapp_ids: Vec<&str> = messages.iter().map(|m| m.whatsapp_id.as_str()).collect();
-        let phones: Vec<&str> = messages.iter().filter_map(|m| m.phone.as_ref().map(PhoneNumber::as_str)).collect();
+        let mut whatsapp_ids: Vec<&str> = messages.iter().map(|m| m.whatsapp_id.as_str()).collect();
+        let mut phones: Vec<&str> = messages.iter().filter_map(|m| m.phone.as_ref().map(PhoneNumber::as_str)).collect();
+        for list in [&mut whatsapp_ids, &mut phones] {
+            list.sort_unstable();
+            list.dedup();
+        }
         let business_id = tx.business_id().to_owned();
         let known = crate::customers::find_by_contacts(tx.conn(), &business_id, &whatsapp_ids, &phones).await?;
         // Each message's customer: a known one's index in `known`, or `None` for a new one.
@@ -351,20 +355,7 @@ impl Texts {
             if customer_of(m).is_some() || on_own.contains(&sender(m)) || created.iter().any(|c| c.whatsapp_id.as_deref() == Some(m.whatsapp_id.as_str())) {
                 continue;
             }
-            created.push(protocol::Customer {
-                id: tx.new_id::<String>().into(),
-                business_id: business_id.clone().into(),
-                name: inbound::clean_name(m.profile_name.as_deref()),
-                phone: m.phone.as_ref().map(|p| p.as_str().to_owned()),
-                whatsapp_id: Some(m.whatsapp_id.clone()),
-                email: None,
-                tags: vec![],
-                notes: String::new(),
-                opted_out_sms: false,
-                opted_out_whatsapp: false,
-                created_at: protocol::Timestamp::UNIX_EPOCH,
-                updated_at: protocol::Timestamp::UNIX_EPOCH,
-            });
+            created.push(inbound::new_customer(tx, m.phone.as_ref(), Some(&m.whatsapp_id), inbound::clean_name(m.profile_name.as_deref())));
         }
         crate::customers::insert_many(tx, &created).await?;
 
