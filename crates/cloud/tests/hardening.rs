@@ -30,6 +30,15 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap()
 }
 
+/// The business's webhook events waiting for a retry: their attempts and last error.
+async fn waiting_events(app: &TestApp, business_id: &str) -> Vec<(i64, Option<String>)> {
+    sqlx::query_as("SELECT attempts, last_error FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL AND failed_at IS NULL")
+        .bind(business_id)
+        .fetch_all(app.db.reader())
+        .await
+        .unwrap()
+}
+
 on_both_engines! {
 
 spawn = |e| spawn_with_fakes(e, |_| {});
@@ -155,13 +164,7 @@ async fn a_failing_webhook_among_others_processed_together_holds_none_of_them_ba
     let mut bodies: Vec<Value> = messages_of(&app, &owner).await.iter().map(|m| m["body"].clone()).collect();
     bodies.sort_by_key(|b| b.to_string());
     assert_eq!(bodies, vec![json!("First"), json!("Third")]);
-    let waiting = sqlx::query_as::<_, (i64, Option<String>)>(
-        "SELECT attempts, last_error FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL AND failed_at IS NULL",
-    )
-    .bind(&owner.business_id)
-    .fetch_all(app.db.reader())
-    .await
-    .unwrap();
+    let waiting = waiting_events(&app, &owner.business_id).await;
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     assert_eq!(waiting[0].0, 1);
     assert!(waiting[0].1.as_deref().is_some_and(|e| !e.is_empty()), "{waiting:?}");
@@ -177,6 +180,139 @@ async fn a_failing_webhook_among_others_processed_together_holds_none_of_them_ba
     assert_eq!(post_whatsapp_signed(&app, &again, &secret).await.0, StatusCode::OK);
     app.drain().await;
     assert_eq!(messages_of(&app, &owner).await.len(), 2);
+}
+
+/// Plain text messages processed together (set-wise: a few statements for the whole batch) land
+/// as they would one by one: a known customer's in their open conversation, two new customers
+/// made once each however many messages they sent, a message delivered twice in one batch
+/// stored once, each conversation's unread count, preview and waiting-for-a-person state right,
+/// and consoles see each message once, in their order.
+async fn plain_texts_processed_together_land_as_one_by_one((app, _fake): (TestApp, FakeProviders)) {
+    let owner = app.signup("together").await;
+    quiet_assistant(&app, &owner).await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let known = app.post("/v1/customers", &owner.access, json!({"name": "Kim", "phone": "+447911200301", "whatsapp_id": "447911200301"})).await;
+    assert_eq!(known.status, StatusCode::CREATED, "{known:?}");
+    let known = known.body["id"].as_str().unwrap().to_owned();
+    let send = |id: &'static str, from: &'static str, name: &'static str, body: &'static str| {
+        let app = &app;
+        let secret = secret.clone();
+        async move {
+            let contacts = json!([{"profile": {"name": name}, "wa_id": from}]);
+            let webhook = notification(PHONE_ID, contacts, json!([text(id, from, body)]), Value::Null);
+            assert_eq!(post_whatsapp_signed(app, &webhook, &secret).await.0, StatusCode::OK);
+        }
+    };
+    send("wamid.k0", "447911200301", "Kim", "Hello").await;
+    app.drain().await;
+    let last_seq = app.last_seq(&owner.business_id).await;
+
+    // One batch: the known customer twice, a new one twice (one of them delivered again with
+    // another body, as a retried delivery may be), another new one once.
+    send("wamid.k1", "447911200301", "Kim", "Hi again").await;
+    send("wamid.n1a", "447911200302", "Noa", "Are you open today?").await;
+    send("wamid.n2", "447911200303", "Ola", "Hi").await;
+    send("wamid.n1b", "447911200302", "Noa", "Around 5?").await;
+    send("wamid.n1a", "447911200302", "Noa ", "Are you open today?").await;
+    send("wamid.k2", "447911200301", "Kim", "Thanks").await;
+    app.drain().await;
+
+    let customers = app.get("/v1/customers", &owner.access).await;
+    let mut names: Vec<(String, String)> = customers.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap_or("").to_owned(), c["whatsapp_id"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec![("Kim".into(), "447911200301".into()), ("Noa".into(), "447911200302".into()), ("Ola".into(), "447911200303".into())],
+        "{customers:?}"
+    );
+    let inbox = app.get("/v1/conversations", &owner.access).await;
+    let items = inbox.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{inbox:?}");
+    let mut seen: Vec<(String, i64, String, String)> = Vec::new();
+    for c in items {
+        let page = app.get(&format!("/v1/conversations/{}/messages", c["id"].as_str().unwrap()), &owner.access).await;
+        let bodies: Vec<&str> = page.body["items"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
+        assert_eq!(c["last_message_preview"].as_str(), bodies.last().copied(), "{c:?}");
+        assert_eq!(c["mode"], "needs_human", "the assistant is off: a person answers ({c:?})");
+        assert_eq!(c["reply_window"]["free_text"], true, "{c:?}");
+        seen.push((bodies.join(" / "), c["unread_count"].as_i64().unwrap(), c["status"].as_str().unwrap().to_owned(), c["customer_id"].as_str().unwrap().to_owned()));
+    }
+    seen.sort();
+    assert_eq!(seen[0].0, "Are you open today? / Around 5?");
+    assert_eq!(seen[0].1, 2);
+    assert_eq!((seen[1].0.as_str(), seen[1].1), ("Hello / Hi again / Thanks", 3));
+    assert_eq!(seen[1].3, known);
+    assert_eq!((seen[2].0.as_str(), seen[2].1), ("Hi", 1));
+    assert!(seen.iter().all(|s| s.2 == "open"), "{seen:?}");
+    // Replies go out from the number they wrote to.
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM conversations WHERE business_id = $1 AND channel_address = '109876543210'", &owner.business_id).await, 3);
+    // Every event is done, none failed; consoles see each new message once and each conversation.
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND (processed_at IS NULL OR last_error IS NOT NULL)", &owner.business_id).await, 0);
+    let changes = app.changes(&owner.business_id).await;
+    let new: Vec<&(i64, String, String)> = changes.iter().filter(|(seq, _, _)| *seq > last_seq).collect();
+    assert_eq!(new.iter().filter(|(_, entity, _)| entity == "message").count(), 5, "{new:?}");
+    assert_eq!(new.iter().filter(|(_, entity, _)| entity == "customer").count(), 2, "{new:?}");
+    assert_eq!(new.iter().filter(|(_, entity, _)| entity == "conversation").count(), 3, "{new:?}");
+    assert_eq!(changes.last().map(|c| c.0), Some(app.last_seq(&owner.business_id).await));
+}
+
+/// A message that cannot be stored among plain texts processed together (here the database
+/// refuses it) costs the others nothing: the batch is done again event by event, the others land
+/// once each, and only that one waits for its retry with its reason — then lands once the cause
+/// is gone.
+async fn a_failing_text_among_texts_processed_together_holds_none_of_them_back((app, _fake): (TestApp, FakeProviders)) {
+    let owner = app.signup("poison").await;
+    quiet_assistant(&app, &owner).await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let poison = match app.engine {
+        switchboard_testkit::Engine::Sqlite => vec![
+            "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.provider_message_id = 'wamid.poison' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        ],
+        switchboard_testkit::Engine::Postgres => vec![
+            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.provider_message_id = 'wamid.poison' THEN \
+             RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$",
+            "CREATE TRIGGER poison BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION poison()",
+        ],
+    };
+    for sql in poison {
+        sqlx::query(sql).execute(app.db.writer()).await.unwrap();
+    }
+    for (id, from, body) in [
+        ("wamid.a", "447911200401", "One"),
+        ("wamid.poison", "447911200402", "Two"),
+        ("wamid.b", "447911200403", "Three"),
+        ("wamid.c", "447911200401", "Four"),
+    ] {
+        let webhook = notification(PHONE_ID, Value::Null, json!([text(id, from, body)]), Value::Null);
+        assert_eq!(post_whatsapp_signed(&app, &webhook, &secret).await.0, StatusCode::OK);
+    }
+    app.drain().await;
+
+    let mut bodies: Vec<String> = messages_of(&app, &owner).await.iter().map(|m| m["body"].as_str().unwrap().to_owned()).collect();
+    bodies.sort();
+    assert_eq!(bodies, vec!["Four", "One", "Three"]);
+    let waiting = waiting_events(&app, &owner.business_id).await;
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(waiting[0].0, 1);
+    assert!(waiting[0].1.as_deref().is_some_and(|e| e.contains("refused by the test")), "{waiting:?}");
+
+    // The cause is gone: the retry lands it, once; nothing else is stored twice.
+    sqlx::query("DROP TRIGGER poison ON messages").execute(app.db.writer()).await.ok();
+    sqlx::query("DROP TRIGGER poison").execute(app.db.writer()).await.ok();
+    app.advance(Duration::from_secs(60));
+    app.drain().await;
+    let mut bodies: Vec<String> = messages_of(&app, &owner).await.iter().map(|m| m["body"].as_str().unwrap().to_owned()).collect();
+    bodies.sort();
+    assert_eq!(bodies, vec!["Four", "One", "Three", "Two"]);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL", &owner.business_id).await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers WHERE business_id = $1", &owner.business_id).await, 3);
 }
 
 }

@@ -159,6 +159,38 @@ pub(crate) async fn load_many(conn: &mut AnyConnection, business_id: &str, ids: 
     query.fetch_all(conn).await?.iter().map(from_row).collect()
 }
 
+/// The business's customers (not deleted) who have one of these WhatsApp ids or phone numbers
+/// ([`find_by`] for many at once; at most a few hundred values).
+pub(crate) async fn find_by_contacts(conn: &mut AnyConnection, business_id: &str, whatsapp_ids: &[&str], phones: &[&str]) -> Result<Vec<Customer>, StoreError> {
+    let mut found: Vec<Customer> = Vec::new();
+    // One statement for both lists, 100 of each at a time.
+    let per = crate::store::rows_per_statement(2);
+    for start in (0..whatsapp_ids.len().max(phones.len())).step_by(per) {
+        let wa = &whatsapp_ids[start.min(whatsapp_ids.len())..(start + per).min(whatsapp_ids.len())];
+        let ph = &phones[start.min(phones.len())..(start + per).min(phones.len())];
+        let list = |from: usize, n: usize| (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let mut either = Vec::new();
+        if !wa.is_empty() {
+            either.push(format!("whatsapp_id IN ({})", list(2, wa.len())));
+        }
+        if !ph.is_empty() {
+            either.push(format!("phone IN ({})", list(2 + wa.len(), ph.len())));
+        }
+        let sql = format!("SELECT {COLUMNS} FROM customers WHERE business_id = $1 AND deleted_at IS NULL AND ({})", either.join(" OR "));
+        let mut query = sqlx::query(&sql).bind(business_id);
+        for value in wa.iter().chain(ph) {
+            query = query.bind(*value);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let customer = from_row(&row)?;
+            if !found.iter().any(|c| c.id == customer.id) {
+                found.push(customer);
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// The customer matching `filter` (`$1` and `$2` bound to `first` and `business_id`), if any.
 async fn fetch(conn: &mut AnyConnection, filter: &str, first: &str, business_id: &str) -> Result<Option<Customer>, StoreError> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM customers WHERE {filter}"))
@@ -217,16 +249,7 @@ pub async fn save(tx: &mut crate::store::BusinessTx, customer: &Customer, insert
         "UPDATE customers SET name = $1, phone = $2, whatsapp_id = $3, email = $4, tags = $5, notes = $6, opted_out_sms = $7, \
          opted_out_whatsapp = $8, search_text = $9, updated_at = $10 WHERE id = $11 AND business_id = $12"
     };
-    let result = sqlx::query(sql)
-        .bind(customer.name.clone())
-        .bind(customer.phone.clone())
-        .bind(customer.whatsapp_id.clone())
-        .bind(customer.email.clone())
-        .bind(serde_json::to_string(&customer.tags).map_err(Error::internal)?)
-        .bind(customer.notes.clone())
-        .bind(i64::from(customer.opted_out_sms))
-        .bind(i64::from(customer.opted_out_whatsapp))
-        .bind(search_text(customer))
+    let result = bind_profile(sqlx::query(sql), customer)?
         .bind(now)
         .bind(customer.id.clone())
         .bind(tx.business_id().to_owned())
@@ -243,6 +266,55 @@ pub async fn save(tx: &mut crate::store::BusinessTx, customer: &Customer, insert
     let business_id = tx.business_id().to_owned();
     let saved = load(tx.conn(), &business_id, &customer.id).await?.ok_or_else(|| Error::NotFound("customer"))?;
     tx.record(EntityKind::Customer, &saved.id, Some(&saved)).await?;
+    Ok(saved)
+}
+
+type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds a customer's stored profile in column order: name, phone, WhatsApp id, email, tags,
+/// notes, the two opt-outs and the search text.
+fn bind_profile<'q>(query: Query<'q>, customer: &Customer) -> Result<Query<'q>, Error> {
+    Ok(query
+        .bind(customer.name.clone())
+        .bind(customer.phone.clone())
+        .bind(customer.whatsapp_id.clone())
+        .bind(customer.email.clone())
+        .bind(serde_json::to_string(&customer.tags).map_err(Error::internal)?)
+        .bind(customer.notes.clone())
+        .bind(i64::from(customer.opted_out_sms))
+        .bind(i64::from(customer.opted_out_whatsapp))
+        .bind(search_text(customer)))
+}
+
+/// Inserts new customers with one statement per few dozen and records them, as [`save`] does
+/// one.
+pub(crate) async fn insert_many(tx: &mut BusinessTx, customers: &[Customer]) -> Result<Vec<Customer>, Error> {
+    const WIDTH: usize = 10;
+    let now = tx.now_ms();
+    let business_id = tx.business_id().to_owned();
+    let mut saved = Vec::with_capacity(customers.len());
+    for chunk in customers.chunks(crate::store::rows_per_statement(WIDTH)) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let p: Vec<String> = (0..WIDTH).map(|i| format!("${}", WIDTH * r + i + 3)).collect();
+                format!("({}, $1, $1, {}, $2)", p[..9].join(", "), p[9])
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO customers (name, phone, whatsapp_id, email, tags, notes, opted_out_sms, opted_out_whatsapp, search_text, \
+             updated_at, created_at, id, business_id) VALUES {} RETURNING {COLUMNS}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(now).bind(&business_id);
+        for customer in chunk {
+            query = bind_profile(query, customer)?.bind(customer.id.to_string());
+        }
+        for row in query.fetch_all(tx.conn()).await? {
+            let customer = from_row(&row)?;
+            tx.record(EntityKind::Customer, &customer.id, Some(&customer)).await?;
+            saved.push(customer);
+        }
+    }
     Ok(saved)
 }
 

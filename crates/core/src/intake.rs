@@ -83,20 +83,23 @@ pub fn start_committer(db: Db) -> IntakeQueue {
 
 async fn commit_events<'a>(db: &Db, events: impl Iterator<Item = &'a NewEvent>) -> Result<(), StoreError> {
     let now = db.now_ms();
+    let events: Vec<&NewEvent> = events.collect();
     let mut tx = db.writer().begin().await?;
-    for e in events {
-        sqlx::query(
-            "INSERT INTO webhook_events (id, provider, business_id, event_key, payload, received_at, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (provider, business_id, event_key) DO NOTHING",
-        )
-        .bind(db.new_id::<String>())
-        .bind(e.provider)
-        .bind(&e.business_id)
-        .bind(&e.key)
-        .bind(&e.payload)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    // Multi-row statements: the writer is held for as few round trips as can be (processing waits
+    // for it too).
+    for chunk in events.chunks(crate::store::rows_per_statement(5)) {
+        let values: Vec<String> =
+            (0..chunk.len()).map(|r| format!("(${}, ${}, ${}, ${}, ${}, $1, $1)", 5 * r + 2, 5 * r + 3, 5 * r + 4, 5 * r + 5, 5 * r + 6)).collect();
+        let sql = format!(
+            "INSERT INTO webhook_events (id, provider, business_id, event_key, payload, received_at, next_attempt_at) VALUES {} \
+             ON CONFLICT (provider, business_id, event_key) DO NOTHING",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(now);
+        for e in chunk {
+            query = query.bind(db.new_id::<String>()).bind(e.provider).bind(&e.business_id).bind(&e.key).bind(&e.payload);
+        }
+        query.execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -155,17 +158,21 @@ async fn claim(core: &Core) -> Result<Vec<Due>, StoreError> {
 }
 
 /// Events of one business committed together: small enough that the first of them is in its
-/// conversation soon (a transaction's events become visible at its commit).
-const PER_TRANSACTION: usize = 32;
+/// conversation soon (a transaction's events become visible at its commit). Plain texts land
+/// set-wise, so a transaction's cost is mostly per statement and per commit, not per event:
+/// 128 measured better than 32 and 64 both for a backlog and for the first event's wait
+/// (BENCHMARKS.md, issue 13).
+const PER_TRANSACTION: usize = 128;
 
 /// Processes due events, a business's at a time, [`PER_TRANSACTION`] in a transaction; returns how
 /// many were handled. Exactly once: an event and its effects commit together, and messages are
 /// unique per provider id.
 ///
-/// A transaction first applies its events together; if one fails, it is rolled back and its
-/// events up to the failing one are applied again each on its own (a savepoint each), so the
-/// failing event is kept with its reason and the others land — the common case pays for no
-/// savepoints.
+/// A transaction first applies its events together (plain text messages set-wise); if one
+/// fails, it is rolled back and its events up to the failing one are applied again each on its
+/// own (a savepoint each), so the failing event is kept with its reason and the others land — the
+/// common case pays for no savepoints. If the set-wise part fails, all of the transaction's
+/// events are applied again each on its own.
 pub async fn process_due(core: &Core) -> Result<usize, Error> {
     let due = claim(core).await?;
     let mut businesses: Vec<(String, Vec<Due>)> = Vec::new();
@@ -187,10 +194,15 @@ pub async fn process_due(core: &Core) -> Result<usize, Error> {
         while !rest.is_empty() {
             let batch = &rest[..rest.len().min(PER_TRANSACTION)];
             let done = match apply_together(core, &business_id, batch).await? {
-                None => batch.len(),
-                Some(failing) => {
+                Applied::All => batch.len(),
+                Applied::FailedAt(failing) => {
                     apply_each(core, &business_id, &batch[..=failing]).await?;
                     failing + 1
+                }
+                Applied::SetFailed(e) => {
+                    tracing::warn!(error = %e.chain(), events = batch.len(), "webhook events could not be processed together; processing each on its own");
+                    apply_each(core, &business_id, batch).await?;
+                    batch.len()
                 }
             };
             rest = &rest[done..];
@@ -200,25 +212,48 @@ pub async fn process_due(core: &Core) -> Result<usize, Error> {
     Ok(handled)
 }
 
-/// Applies the events in one transaction and commits it; `Some(i)` (nothing committed) when
-/// event `i` failed.
-async fn apply_together(core: &Core, business_id: &str, batch: &[(Due, Result<FetchedMedia, Error>)]) -> Result<Option<usize>, Error> {
+/// How applying a transaction's events together went (nothing is committed unless all of them
+/// applied).
+enum Applied {
+    All,
+    /// Event `i` failed on its own.
+    FailedAt(usize),
+    /// Plain text messages applied together failed (which event's is not known).
+    SetFailed(Error),
+}
+
+/// Applies the events in one transaction and commits it: plain text messages set-wise
+/// ([`whatsapp::intake::Texts`]: a few statements for all of them), each other event on its own
+/// in its turn (the texts taken before it land first).
+async fn apply_together(core: &Core, business_id: &str, batch: &[(Due, Result<FetchedMedia, Error>)]) -> Result<Applied, Error> {
     let mut tx = core.db.begin_business(business_id).await?;
     tx.defer_changes();
+    let mut texts = whatsapp::intake::Texts::default();
     for (i, (event, media)) in batch.iter().enumerate() {
+        if event.provider == whatsapp::EVENT && media.is_ok() && texts.take(&event.payload) {
+            continue;
+        }
+        if let Err(e) = texts.land(&mut tx).await {
+            tx.rollback().await?;
+            return Ok(Applied::SetFailed(e));
+        }
         let applied = match media {
             Ok(media) => process_event(&mut tx, event, media).await.is_ok(),
             Err(_) => false,
         };
         if !applied {
             tx.rollback().await?;
-            return Ok(Some(i));
+            return Ok(Applied::FailedAt(i));
         }
+    }
+    if let Err(e) = texts.land(&mut tx).await {
+        tx.rollback().await?;
+        return Ok(Applied::SetFailed(e));
     }
     mark_processed(&mut tx, batch.iter().map(|(e, _)| e.id.as_str())).await?;
     tx.wake(crate::workers::Job::Assistant);
     tx.commit_even_if_unchanged().await?;
-    Ok(None)
+    Ok(Applied::All)
 }
 
 /// Applies the events in one transaction, each undone on its own if it fails (and kept as

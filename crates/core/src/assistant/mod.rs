@@ -68,6 +68,43 @@ pub async fn enqueue(tx: &mut BusinessTx, conversation: &Conversation, message_i
     Ok(())
 }
 
+/// [`enqueue`] for several messages at once (each with its conversation as it is now), with one
+/// statement per few dozen.
+pub(crate) async fn enqueue_many(tx: &mut BusinessTx, messages: &[(&Conversation, &str)]) -> Result<(), Error> {
+    let messages: Vec<&(&Conversation, &str)> = messages.iter().filter(|(c, _)| c.mode == ControlMode::Ai).collect();
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let business_id = tx.business_id().to_owned();
+    let settings = crate::conversations::takeover::load_settings(tx.conn(), &business_id).await?;
+    if !settings.enabled {
+        // Nobody would answer: show each as waiting for a person rather than "assistant handling".
+        let mut waiting: Vec<&str> = Vec::new();
+        for (conversation, _) in messages {
+            if !waiting.contains(&conversation.id.as_str()) {
+                waiting.push(conversation.id.as_str());
+                crate::conversations::takeover::wait_for_person(tx, &conversation.id).await?;
+            }
+        }
+        return Ok(());
+    }
+    let now = tx.now_ms();
+    for chunk in messages.chunks(crate::store::rows_per_statement(3)) {
+        let values: Vec<String> = (0..chunk.len()).map(|r| format!("(${}, $1, ${}, ${}, 'queued', $2, $2, $2)", 3 * r + 3, 3 * r + 4, 3 * r + 5)).collect();
+        let sql = format!(
+            "INSERT INTO assistant_jobs (id, business_id, conversation_id, trigger_message_id, status, next_attempt_at, created_at, updated_at) \
+             VALUES {} ON CONFLICT (trigger_message_id) DO NOTHING",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(&business_id).bind(now);
+        for (conversation, message_id) in chunk {
+            query = query.bind(tx.new_id::<String>()).bind(conversation.id.to_string()).bind(*message_id);
+        }
+        query.execute(tx.conn()).await?;
+    }
+    Ok(())
+}
+
 struct Job {
     id: String,
     business_id: String,

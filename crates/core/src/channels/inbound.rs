@@ -86,6 +86,29 @@ fn conflict_flag(field: &str, value: &str, other_customer_id: &str) -> String {
     format!("[Switchboard] This customer wrote from {what} {value}, which customer {other_customer_id} already has; it was not added here. Merge or correct the two customers.")
 }
 
+/// A profile name as a customer's name is kept: trimmed, at most 200 characters, none if empty.
+pub(crate) fn clean_name(name: Option<&str>) -> Option<String> {
+    name.map(str::trim).filter(|n| !n.is_empty()).map(|n| n.chars().take(200).collect::<String>())
+}
+
+/// A customer who wrote for the first time, as they are created (not stored yet).
+pub(crate) fn new_customer(tx: &BusinessTx, phone: Option<&PhoneNumber>, whatsapp_id: Option<&str>, name: Option<String>) -> Customer {
+    Customer {
+        id: tx.new_id::<String>().into(),
+        business_id: tx.business_id().to_owned().into(),
+        name,
+        phone: phone.map(|p| p.as_str().to_owned()),
+        whatsapp_id: whatsapp_id.map(str::to_owned),
+        email: None,
+        tags: vec![],
+        notes: String::new(),
+        opted_out_sms: false,
+        opted_out_whatsapp: false,
+        created_at: protocol::Timestamp::UNIX_EPOCH,
+        updated_at: protocol::Timestamp::UNIX_EPOCH,
+    }
+}
+
 /// Finds the customer by WhatsApp id or phone number, or creates them; fills in what was missing
 /// unless another customer already has it.
 pub async fn find_or_create_customer(
@@ -105,7 +128,7 @@ pub async fn find_or_create_customer(
             found = find_by(tx.conn(), &business_id, ContactColumn::Phone, phone.as_str()).await?;
         }
     }
-    let name = profile_name.map(str::trim).filter(|n| !n.is_empty()).map(|n| n.chars().take(200).collect::<String>());
+    let name = clean_name(profile_name);
     match found {
         Some(mut customer) => {
             let before = customer.clone();
@@ -153,20 +176,7 @@ pub async fn find_or_create_customer(
             Ok(customer)
         }
         None => {
-            let customer = Customer {
-                id: tx.new_id::<String>().into(),
-                business_id: business_id.clone().into(),
-                name,
-                phone: phone.map(|p| p.as_str().to_owned()),
-                whatsapp_id: whatsapp_id.map(str::to_owned),
-                email: None,
-                tags: vec![],
-                notes: String::new(),
-                opted_out_sms: false,
-                opted_out_whatsapp: false,
-                created_at: protocol::Timestamp::UNIX_EPOCH,
-                updated_at: protocol::Timestamp::UNIX_EPOCH,
-            };
+            let customer = new_customer(tx, phone, whatsapp_id, name);
             crate::customers::save(tx, &customer, true).await
         }
     }
@@ -179,6 +189,13 @@ pub async fn find_or_create_customer(
 const STOP_WORDS: [&str; 8] = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"];
 const START_WORDS: [&str; 3] = ["START", "UNSTOP", "YES"];
 const WHATSAPP_STOP_WORDS: [&str; 3] = ["STOP", "UNSUBSCRIBE", "OPTOUT"];
+
+/// Whether `text` is an opt-out or opt-in keyword on some channel (such a message lands on its
+/// own, through [`apply_opt_out_keyword`]).
+pub(crate) fn may_be_keyword(text: &str) -> bool {
+    let keyword = text.trim().to_uppercase();
+    STOP_WORDS.iter().chain(&START_WORDS).chain(&WHATSAPP_STOP_WORDS).any(|w| *w == keyword)
+}
 
 /// Applies an opt-out or opt-in keyword the customer wrote on `channel`: `Some(true)` when they
 /// opted out now, `Some(false)` when they opted back in, `None` when the text is no keyword.
@@ -223,6 +240,22 @@ pub async fn message_exists(tx: &mut BusinessTx, provider_message_id: &str) -> R
     Ok(found.is_some())
 }
 
+/// Which of these provider ids are stored already (one statement per 200).
+pub(crate) async fn stored_already(tx: &mut BusinessTx, provider_message_ids: &[&str]) -> Result<std::collections::HashSet<String>, StoreError> {
+    let business_id = tx.business_id().to_owned();
+    let mut found = std::collections::HashSet::new();
+    for chunk in provider_message_ids.chunks(crate::store::rows_per_statement(1)) {
+        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!("SELECT provider_message_id FROM messages WHERE business_id = $1 AND provider_message_id IN ({})", list.join(", "));
+        let mut query = sqlx::query_scalar::<_, String>(&sql).bind(&business_id);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        found.extend(query.fetch_all(tx.conn()).await?);
+    }
+    Ok(found)
+}
+
 /// The business's address a conversation's replies go out from (a WhatsApp phone_number_id, a
 /// Twilio number).
 pub async fn set_channel_address(tx: &mut BusinessTx, conversation_id: &str, address: &str) -> Result<(), StoreError> {
@@ -242,7 +275,12 @@ pub struct Received {
 
 /// Stores a customer's message in their conversation.
 pub async fn store_received(tx: &mut BusinessTx, conversation_id: &str, received: Received) -> Result<Message, Error> {
-    let new = NewMessage {
+    add_message(tx, conversation_id, received_message(received)).await
+}
+
+/// A customer's message as it is stored.
+pub(crate) fn received_message(received: Received) -> NewMessage {
+    NewMessage {
         id: None,
         direction: Direction::Inbound,
         kind: received.kind,
@@ -257,8 +295,7 @@ pub async fn store_received(tx: &mut BusinessTx, conversation_id: &str, received
         // have one-second precision and would sort a quick reply before the message it answers.
         at_ms: None,
         automation: None,
-    };
-    add_message(tx, conversation_id, new).await
+    }
 }
 
 fn rank(status: DeliveryStatus) -> u8 {

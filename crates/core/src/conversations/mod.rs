@@ -226,6 +226,44 @@ pub async fn open_with_id(tx: &mut BusinessTx, customer_id: &str, channel: Chann
     Ok(conversation)
 }
 
+/// For each customer, the conversation on `channel` that [`open_for`] would take (the open one,
+/// else the one with the latest activity), with the automation that sent the last thing we said
+/// in it (`reminder:…` when that was a reminder); customers with none on the channel are left
+/// out. At most a few hundred customers.
+pub(crate) async fn current_for(
+    tx: &mut BusinessTx,
+    customer_ids: &[&str],
+    channel: Channel,
+) -> Result<std::collections::HashMap<String, (Conversation, Option<String>)>, Error> {
+    let business_id = tx.business_id().to_owned();
+    let mut current: std::collections::HashMap<String, (Conversation, Option<String>)> = std::collections::HashMap::new();
+    for chunk in customer_ids.chunks(crate::store::rows_per_statement(1)) {
+        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT {COLUMNS}, (SELECT m.automation FROM messages m WHERE m.conversation_id = conversations.id AND m.direction = 'outbound' \
+             AND m.kind <> 'event' ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_automation \
+             FROM conversations WHERE business_id = $1 AND channel = $2 AND customer_id IN ({})",
+            list.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(&business_id).bind(channel.as_str());
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(tx.conn()).await? {
+            let conversation = from_row(&row)?;
+            let automation: Option<String> = row.try_get("last_automation")?;
+            let rank = |c: &Conversation| (c.status == ConversationStatus::Open, c.last_activity_at);
+            match current.get(conversation.customer_id.as_str()) {
+                Some((kept, _)) if rank(kept) >= rank(&conversation) => {}
+                _ => {
+                    current.insert(conversation.customer_id.to_string(), (conversation, automation));
+                }
+            }
+        }
+    }
+    Ok(current)
+}
+
 /// A new message to store in a conversation.
 pub struct NewMessage {
     /// `None`: a new id. Staff replies bring the id their console made.
@@ -334,7 +372,8 @@ pub async fn add_message(tx: &mut BusinessTx, conversation_id: &str, new: NewMes
     Ok(message)
 }
 
-/// Outgoing messages stored together (a step of automated sends): [`MessageBatch::open`] opens a
+/// Messages stored together (a step of automated sends, a batch of customers' messages):
+/// [`MessageBatch::open`] opens a
 /// conversation as [`open_for`] would for a customer known to have none on the channel,
 /// [`MessageBatch::add`] takes each message as [`add_message`] would, [`MessageBatch::write`] then
 /// writes the conversations, the messages and the conversations' new activity with a few
@@ -346,6 +385,8 @@ pub(crate) struct MessageBatch {
     opened: Vec<(String, String, Channel, i64)>,
     /// Each message's id, conversation, time and what it is.
     messages: Vec<(String, String, i64, NewMessage)>,
+    /// Conversations' new channel addresses (the business's number a customer wrote to).
+    addresses: Vec<(String, String)>,
 }
 
 impl MessageBatch {
@@ -363,10 +404,16 @@ impl MessageBatch {
     }
 
 
-    /// Takes an outgoing message (not an event: see [`add_message`] for those); returns its id.
+    /// Sets the conversation's channel address (as [`crate::channels::inbound::set_channel_address`]).
+    pub(crate) fn address(&mut self, conversation_id: &str, address: &str) {
+        self.addresses.retain(|(c, _)| c != conversation_id);
+        self.addresses.push((conversation_id.to_owned(), address.to_owned()));
+    }
+
+    /// Takes a message (not an event: see [`add_message`] for those); returns its id.
     pub(crate) async fn add(&mut self, tx: &mut BusinessTx, conversation_id: &str, new: NewMessage) -> Result<String, Error> {
-        if new.direction != Direction::Outbound || new.kind == MessageKind::Event {
-            return Err(Error::internal(StoreError::Corrupt("only outgoing messages are written in a batch".into())));
+        if new.kind == MessageKind::Event {
+            return Err(Error::internal(StoreError::Corrupt("timeline events are not written in a batch".into())));
         }
         let id = new.id.clone().unwrap_or_else(|| tx.new_id());
         let at = new.at_ms.unwrap_or_else(|| tx.now_ms());
@@ -376,8 +423,9 @@ impl MessageBatch {
     }
 
     /// Writes the messages, then sets each conversation's last activity and preview (its last
-    /// message's), and records both.
-    pub(crate) async fn write(&mut self, tx: &mut BusinessTx) -> Result<(), Error> {
+    /// message's), unread count and last inbound time (as [`add_message`] does) and channel
+    /// address, and records both; returns the conversations as written.
+    pub(crate) async fn write(&mut self, tx: &mut BusinessTx) -> Result<Vec<Conversation>, Error> {
         let business_id = tx.business_id().to_owned();
         // New conversations first (the messages refer to them); a new conversation is news for
         // consoles and reports.
@@ -404,11 +452,33 @@ impl MessageBatch {
             crate::reports::outcomes::conversations_created(tx, &created).await?;
         }
         let messages = std::mem::take(&mut self.messages);
-        // The last message of each conversation, in the order conversations were last written in.
-        let mut last: Vec<(&str, i64, String)> = Vec::new();
+        let addresses = std::mem::take(&mut self.addresses);
+        // Each conversation's new state, in the order conversations were last written in: its last
+        // message's time and preview, the customer's messages added and when the last came.
+        struct Activity<'a> {
+            id: &'a str,
+            at: i64,
+            preview: String,
+            unread: i64,
+            inbound_at: Option<i64>,
+        }
+        let mut last: Vec<Activity> = Vec::new();
         for (_, conversation_id, at, new) in &messages {
-            last.retain(|(c, _, _)| c != conversation_id);
-            last.push((conversation_id.as_str(), *at, preview_of(new)));
+            let inbound = new.direction == Direction::Inbound;
+            let (unread, inbound_at) = match last.iter().position(|a| a.id == conversation_id) {
+                Some(i) => {
+                    let before = last.remove(i);
+                    (before.unread, before.inbound_at)
+                }
+                None => (0, None),
+            };
+            last.push(Activity {
+                id: conversation_id.as_str(),
+                at: *at,
+                preview: preview_of(new),
+                unread: unread + i64::from(inbound),
+                inbound_at: if inbound { Some(*at) } else { inbound_at },
+            });
         }
         for chunk in messages.chunks(crate::store::rows_per_statement(14)) {
             let values: Vec<String> = (0..chunk.len()).map(|r| message_values(14 * r + 2)).collect();
@@ -422,25 +492,41 @@ impl MessageBatch {
                 tx.record(EntityKind::Message, message.id.as_str(), Some(&message)).await?;
             }
         }
-        for chunk in last.chunks(crate::store::rows_per_statement(3)) {
+        let mut written = Vec::with_capacity(last.len());
+        for chunk in last.chunks(crate::store::rows_per_statement(6)) {
             let values: Vec<String> = (0..chunk.len())
-                .map(|r| format!("(CAST(${} AS TEXT), CAST(${} AS BIGINT), CAST(${} AS TEXT))", 3 * r + 2, 3 * r + 3, 3 * r + 4))
+                .map(|r| {
+                    let p = 6 * r + 2;
+                    format!(
+                        "(CAST(${} AS TEXT), CAST(${} AS BIGINT), CAST(${} AS TEXT), CAST(${} AS BIGINT), CAST(${} AS BIGINT), CAST(${} AS TEXT))",
+                        p,
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4,
+                        p + 5
+                    )
+                })
                 .collect();
             let sql = format!(
-                "WITH v (cid, activity, preview) AS (VALUES {}) UPDATE conversations SET last_activity_at = v.activity, last_message_preview = v.preview, \
-                 updated_at = v.activity FROM v WHERE conversations.id = v.cid AND conversations.business_id = $1 RETURNING {COLUMNS}",
+                "WITH v (cid, activity, preview, unread, inbound_at, address) AS (VALUES {}) UPDATE conversations SET last_activity_at = v.activity, \
+                 last_message_preview = v.preview, updated_at = v.activity, unread_count = conversations.unread_count + v.unread, \
+                 last_inbound_at = COALESCE(v.inbound_at, conversations.last_inbound_at), channel_address = COALESCE(v.address, conversations.channel_address) \
+                 FROM v WHERE conversations.id = v.cid AND conversations.business_id = $1 RETURNING {COLUMNS}",
                 values.join(", ")
             );
             let mut query = sqlx::query(&sql).bind(&business_id);
-            for (conversation_id, at, preview) in chunk {
-                query = query.bind(*conversation_id).bind(*at).bind(preview.as_str());
+            for a in chunk {
+                let address = addresses.iter().find(|(c, _)| c == a.id).map(|(_, address)| address.as_str());
+                query = query.bind(a.id).bind(a.at).bind(a.preview.as_str()).bind(a.unread).bind(a.inbound_at).bind(address);
             }
             for row in query.fetch_all(tx.conn()).await? {
                 let conversation = from_row(&row)?;
                 tx.record(EntityKind::Conversation, conversation.id.as_str(), Some(&conversation)).await?;
+                written.push(conversation);
             }
         }
-        Ok(())
+        Ok(written)
     }
 }
 

@@ -17,7 +17,7 @@ use crate::channels::inbound::{self, FetchedMedia, Received};
 use crate::channels::wire::from_json;
 use crate::channels::{self, signing};
 use crate::conversations::open_for;
-use crate::customers::WhatsappId;
+use crate::customers::{PhoneNumber, WhatsappId};
 use crate::error::{Error, WebhookError};
 use crate::intake::NewEvent;
 use crate::store::BusinessTx;
@@ -155,6 +155,32 @@ async fn receive(tx: &mut BusinessTx, value: &ChangeValue, message: &Message, fe
     if inbound::message_exists(tx, provider_id).await? {
         return Ok(());
     }
+    land(tx, incoming(value, message, provider_id, fetched)).await
+}
+
+/// A customer's message not stored yet, read from its notification: who wrote, to which of the
+/// business's numbers, and what it says.
+struct Incoming {
+    whatsapp_id: String,
+    phone: Option<PhoneNumber>,
+    profile_name: Option<String>,
+    /// The business's number it came to (replies go out from it).
+    address: String,
+    /// What they typed (opt-out words are read from it; empty for anything but text).
+    typed: String,
+    /// What a tapped button answers, read as a typed reply would be.
+    tapped: Option<String>,
+    received: Received,
+}
+
+impl Incoming {
+    /// What the message answers, as automations read it.
+    fn text(&self) -> &str {
+        self.tapped.as_deref().unwrap_or(&self.typed)
+    }
+}
+
+fn incoming(value: &ChangeValue, message: &Message, provider_id: &str, fetched: &FetchedMedia) -> Incoming {
     let from = message.from.as_deref().unwrap_or("");
     // The same rule as the customers API (`WhatsappId`). Meta's ids always follow it; one that
     // does not still lands, as sent, rather than losing an acknowledged message.
@@ -165,29 +191,220 @@ async fn receive(tx: &mut BusinessTx, value: &ChangeValue, message: &Message, fe
             (from.to_owned(), None)
         }
     };
-    let mut customer = inbound::find_or_create_customer(tx, phone.as_ref(), Some(&whatsapp_id), value.profile_name(from)).await?;
-    // Unmistakable opt-out words (as on Twilio's WhatsApp), and back in with START.
     let typed = match &message.content {
-        Content::Text { text } => text.body.as_str(),
-        _ => "",
+        Content::Text { text } => text.body.clone(),
+        _ => String::new(),
     };
-    let opted = inbound::apply_opt_out_keyword(tx, &mut customer, Channel::Whatsapp, typed).await?;
-    // A tapped button answers as the code it carries (never as an opt-out word: a tap is no
-    // carrier keyword).
-    let tapped = tapped_reply(&message.content);
-    let text = tapped.as_deref().unwrap_or(typed);
+    Incoming {
+        whatsapp_id,
+        phone,
+        profile_name: value.profile_name(from).map(str::to_owned),
+        address: value.metadata.phone_number_id.clone().unwrap_or_default(),
+        typed,
+        // A tapped button answers as the code it carries (never as an opt-out word: a tap is no
+        // carrier keyword).
+        tapped: tapped_reply(&message.content),
+        received: describe(message, provider_id, fetched),
+    }
+}
+
+/// Lands one message (the message-by-message path): the customer found or created, opt-out
+/// words applied, the message stored in their open conversation, automations told and the
+/// assistant handed it.
+async fn land(tx: &mut BusinessTx, message: Incoming) -> Result<(), Error> {
+    let mut customer = inbound::find_or_create_customer(tx, message.phone.as_ref(), Some(&message.whatsapp_id), message.profile_name.as_deref()).await?;
+    // Unmistakable opt-out words (as on Twilio's WhatsApp), and back in with START.
+    let opted = inbound::apply_opt_out_keyword(tx, &mut customer, Channel::Whatsapp, &message.typed).await?;
+    let text = message.text().to_owned();
     let conversation = open_for(tx, &customer.id, Channel::Whatsapp).await?;
-    inbound::set_channel_address(tx, &conversation.id, value.metadata.phone_number_id.as_deref().unwrap_or("")).await?;
-    let received = describe(message, provider_id, fetched);
-    let kind = received.kind;
-    let stored = inbound::store_received(tx, &conversation.id, received).await?;
+    inbound::set_channel_address(tx, &conversation.id, &message.address).await?;
+    let kind = message.received.kind;
+    let stored = inbound::store_received(tx, &conversation.id, message.received).await?;
     if kind != MessageKind::Reaction {
-        let handled = crate::automations::replies::customer_message(tx, &customer, &conversation, &stored.id, text, opted == Some(true)).await?;
+        let handled = crate::automations::replies::customer_message(tx, &customer, &conversation, &stored.id, &text, opted == Some(true)).await?;
         if !handled {
             crate::assistant::enqueue(tx, &conversation, &stored.id).await?;
         }
     }
     Ok(())
+}
+
+/// Plain text messages of several stored notifications, landed together with a few statements
+/// for all of them ([`Texts::land`]) instead of a dozen for each — the bulk of what arrives.
+#[derive(Default)]
+pub(crate) struct Texts {
+    messages: Vec<Incoming>,
+}
+
+impl Texts {
+    /// Takes a stored notification's messages when they are all plain text, none of them an
+    /// opt-out or opt-in word, and it carries no statuses; `false` (nothing taken) leaves it to
+    /// [`process`].
+    pub(crate) fn take(&mut self, payload: &str) -> bool {
+        let Ok(notification) = from_json::<Notification>(payload.as_bytes()) else { return false };
+        let mut taken = Vec::new();
+        for value in notification.message_changes() {
+            if !value.statuses.is_empty() {
+                return false;
+            }
+            for message in &value.messages {
+                let Content::Text { text } = &message.content else { return false };
+                if inbound::may_be_keyword(&text.body) {
+                    return false;
+                }
+                let Some(provider_id) = message.id.as_deref() else {
+                    tracing::warn!("a WhatsApp message without an id; it cannot be told from a redelivery, so it is left out");
+                    continue;
+                };
+                taken.push(incoming(value, message, provider_id, &FetchedMedia::default()));
+            }
+        }
+        self.messages.append(&mut taken);
+        true
+    }
+
+    /// Lands the messages taken, as [`land`] would one by one, in the business's transaction:
+    /// one statement each for those stored already, their customers, the customers' open
+    /// conversations, the new customers, the new conversations, the messages, the
+    /// conversations' activity and the follow-ups they end. A message whose customer needs more
+    /// (details to fill in, a closed conversation to reopen, a reminder it may answer, a
+    /// follow-up to plan) lands on its own after the others, with every other message of that
+    /// customer's, in their order.
+    pub(crate) async fn land(&mut self, tx: &mut BusinessTx) -> Result<(), Error> {
+        use std::collections::HashSet;
+        let mut messages = std::mem::take(&mut self.messages);
+        if messages.is_empty() {
+            return Ok(());
+        }
+        // Stored already (a redelivery), or twice in this batch: the first one lands.
+        let ids: Vec<&str> = messages.iter().map(|m| m.received.provider_message_id.as_str()).collect();
+        let stored = inbound::stored_already(tx, &ids).await?;
+        let mut seen = HashSet::new();
+        messages.retain(|m| !stored.contains(&m.received.provider_message_id) && seen.insert(m.received.provider_message_id.clone()));
+        if messages.is_empty() {
+            return Ok(());
+        }
+
+        // Their customers, found as `find_or_create_customer` finds them: by WhatsApp id, else by number.
+        let mut whatsapp_ids: Vec<&str> = messages.iter().map(|m| m.whatsapp_id.as_str()).collect();
+        let mut phones: Vec<&str> = messages.iter().filter_map(|m| m.phone.as_ref().map(PhoneNumber::as_str)).collect();
+        for list in [&mut whatsapp_ids, &mut phones] {
+            list.sort_unstable();
+            list.dedup();
+        }
+        let business_id = tx.business_id().to_owned();
+        let known = crate::customers::find_by_contacts(tx.conn(), &business_id, &whatsapp_ids, &phones).await?;
+        // Each message's customer: a known one's index in `known`, or `None` for a new one.
+        let customer_of = |m: &Incoming| -> Option<usize> {
+            known.iter().position(|c| c.whatsapp_id.as_deref() == Some(m.whatsapp_id.as_str())).or_else(|| {
+                let phone = m.phone.as_ref()?;
+                known.iter().position(|c| c.phone.as_deref() == Some(phone.as_str()))
+            })
+        };
+        // Who each message is from: a known customer's id, or the WhatsApp id of a new one.
+        let sender = |m: &Incoming| -> String {
+            match customer_of(m) {
+                Some(i) => known[i].id.to_string(),
+                None => format!("new:{}", m.whatsapp_id),
+            }
+        };
+        let mut on_own: HashSet<String> = HashSet::new();
+        for m in &messages {
+            let Some(i) = customer_of(m) else { continue };
+            let c = &known[i];
+            let name = inbound::clean_name(m.profile_name.as_deref());
+            let fills = (c.whatsapp_id.is_none()) || (c.phone.is_none() && m.phone.is_some()) || (c.name.is_none() && name.is_some());
+            if fills {
+                on_own.insert(sender(m));
+            }
+        }
+        // The conversation `open_for` would take for each known customer, and what we last said
+        // in it.
+        let customer_ids: Vec<&str> = {
+            let mut ids: Vec<&str> = Vec::new();
+            for m in &messages {
+                if let Some(i) = customer_of(m) {
+                    if !ids.contains(&known[i].id.as_str()) {
+                        ids.push(known[i].id.as_str());
+                    }
+                }
+            }
+            ids
+        };
+        let conversations = crate::conversations::current_for(tx, &customer_ids, Channel::Whatsapp).await?;
+        for (customer_id, (conversation, last_automation)) in &conversations {
+            let answers_reminder = last_automation.as_deref().is_some_and(|a| a.starts_with("reminder:"));
+            if conversation.status != protocol::ConversationStatus::Open || answers_reminder {
+                on_own.insert(customer_id.clone());
+            }
+        }
+        // A question about booking may start follow-ups: those land on their own when the
+        // business has follow-ups on.
+        if messages.iter().any(|m| crate::automations::asks_about_booking(m.text())) {
+            let settings = crate::automations::load_settings(tx.conn(), &business_id).await?;
+            if settings.follow_ups {
+                for m in messages.iter().filter(|m| crate::automations::asks_about_booking(m.text())) {
+                    on_own.insert(sender(m));
+                }
+            }
+        }
+
+        // New customers, one each however many messages they sent.
+        let mut created: Vec<protocol::Customer> = Vec::new();
+        for m in &messages {
+            if customer_of(m).is_some() || on_own.contains(&sender(m)) || created.iter().any(|c| c.whatsapp_id.as_deref() == Some(m.whatsapp_id.as_str())) {
+                continue;
+            }
+            created.push(inbound::new_customer(tx, m.phone.as_ref(), Some(&m.whatsapp_id), inbound::clean_name(m.profile_name.as_deref())));
+        }
+        crate::customers::insert_many(tx, &created).await?;
+
+        // The messages, in their customers' conversations (opened for new customers).
+        let mut batch = crate::conversations::MessageBatch::default();
+        let mut landed: Vec<(String, String)> = Vec::new(); // (conversation, message)
+        let mut own = Vec::new();
+        let mut wrote: Vec<String> = Vec::new();
+        for m in messages {
+            let who = sender(&m);
+            if on_own.contains(&who) {
+                own.push(m);
+                continue;
+            }
+            let customer_id = match customer_of(&m) {
+                Some(i) => known[i].id.to_string(),
+                None => created.iter().find(|c| c.whatsapp_id.as_deref() == Some(m.whatsapp_id.as_str())).map(|c| c.id.to_string()).unwrap_or_default(),
+            };
+            let conversation_id = match conversations.get(&customer_id) {
+                Some((conversation, _)) => conversation.id.to_string(),
+                None => match batch.opened_for(&customer_id, Channel::Whatsapp) {
+                    Some(id) => id.to_owned(),
+                    None => batch.open(tx, &customer_id, Channel::Whatsapp),
+                },
+            };
+            batch.address(&conversation_id, &m.address);
+            let message_id = batch.add(tx, &conversation_id, inbound::received_message(m.received)).await?;
+            landed.push((conversation_id, message_id));
+            if !wrote.contains(&customer_id) {
+                wrote.push(customer_id);
+            }
+        }
+        let written = batch.write(tx).await?;
+        // They wrote: their planned follow-ups stop.
+        let wrote: Vec<&str> = wrote.iter().map(String::as_str).collect();
+        crate::automations::customers_wrote(tx, &wrote).await?;
+        // The assistant answers each (or, switched off, leaves the conversation to a person) —
+        // in conversations it answers (a message does not change who does).
+        let handed: Vec<(&protocol::Conversation, &str)> = landed
+            .iter()
+            .filter_map(|(c, m)| written.iter().find(|w| w.id.as_str() == c && w.mode == protocol::ControlMode::Ai).map(|w| (w, m.as_str())))
+            .collect();
+        crate::assistant::enqueue_many(tx, &handed).await?;
+        // The rest, one by one.
+        for m in own {
+            land(tx, m).await?;
+        }
+        Ok(())
+    }
 }
 
 /// What a tapped button says, as a typed reply would: the payload our template's quick-reply
