@@ -185,3 +185,127 @@ async fn push_applies_in_order_once_and_reports_refusals((app, fake): (TestApp, 
 }
 
 }
+
+/// One business's client-chosen ids, as a console makes them offline.
+struct Desk {
+    t: switchboard_testkit::Tenant,
+    client_id: String,
+    next: std::cell::Cell<i64>,
+    conversation: String,
+    customer: String,
+    service: String,
+    template: String,
+}
+
+impl Desk {
+    /// A business with a WhatsApp number (`phone_id`), a customer who wrote, a service and a template.
+    async fn open(app: &TestApp, label: &str, phone_id: &str, from: &str) -> Desk {
+        let t = app.signup(label).await;
+        let secret = app_secret(&t);
+        connect_whatsapp(app, &t, phone_id, &secret).await;
+        post_whatsapp_signed(app, &notification(phone_id, Value::Null, json!([text(&format!("wamid.in-{from}"), from, "Hello?")]), Value::Null), &secret).await;
+        app.settled("the conversation exists", || async { !app.get("/v1/conversations", &t.access).await.body["items"].as_array().unwrap().is_empty() }).await;
+        let conversation = app.get("/v1/conversations", &t.access).await.body["items"][0]["id"].as_str().unwrap().to_owned();
+        let customer = app.get(&format!("/v1/conversations/{conversation}"), &t.access).await.body["customer"]["id"].as_str().unwrap().to_owned();
+        app.patch("/v1/schedule", &t.access, json!({"opening_hours": every_day("00:00", "24:00"), "min_notice_minutes": 0})).await;
+        let service = app.post("/v1/services", &t.access, json!({"name": "Trim", "duration_minutes": 30})).await.body["id"].as_str().unwrap().to_owned();
+        let template = app.post("/v1/whatsapp-templates", &t.access, json!({"name": "hello", "language": "en_GB", "body": "Hello {{1}}"})).await;
+        assert_eq!(template.status, StatusCode::CREATED, "{template:?}");
+        let template = template.body["id"].as_str().unwrap().to_owned();
+        Desk { t, client_id: "front-desk".into(), next: std::cell::Cell::new(1), conversation, customer, service, template }
+    }
+
+    /// Pushes one mutation; its outcome.
+    async fn push(&self, app: &TestApp, name: &str, args: Value) -> Value {
+        let id = self.next.get();
+        let r = app.post("/v1/sync/push", &self.t.access, json!({"client_id": self.client_id, "mutations": [{"id": id, "name": name, "args": args}]})).await;
+        if r.status == StatusCode::OK {
+            self.next.set(id + 1);
+            r.body["outcomes"][0].clone()
+        } else {
+            json!({"status": r.status.as_u16(), "code": r.code()})
+        }
+    }
+
+    async fn put_media(&self, app: &TestApp, id: &str, bytes: &[u8]) -> (StatusCode, Value) {
+        let res = app.client.put(format!("{}/v1/media/{id}?filename=f.png", app.base)).bearer_auth(&self.t.access).header("content-type", "image/png").body(bytes.to_vec()).send().await.unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn start(&self, app: &TestApp) -> String {
+        let slots = app.get(&format!("/v1/availability?service_id={}&limit=1", self.service), &self.t.access).await;
+        slots.body["slots"][0]["start"].as_str().unwrap().to_owned()
+    }
+}
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+on_both_engines! {
+
+spawn = |engine| spawn_with_fakes(engine, |_| {});
+
+/// Issue 13, defect 9: every place a client chooses an id, probed with an id another business
+/// used first (A creates with X, then B creates with X).
+async fn probe_client_chosen_ids_of_another_business((app, _fake): (TestApp, FakeProviders)) {
+    let a = Desk::open(&app, "ids-a", PHONE_ID, "447911300001").await;
+    let b = Desk::open(&app, "ids-b", "209876543210", "447911300002").await;
+    let mut answers: Vec<(String, Value, Value)> = Vec::new();
+
+    // sync device id (client_id)
+    let ra = a.push(&app, "mark_read", json!({"conversation_id": a.conversation})).await;
+    let rb = b.push(&app, "mark_read", json!({"conversation_id": b.conversation})).await;
+    answers.push(("client_id".into(), ra, rb));
+    let b = Desk { client_id: format!("b-{}", uuid_tail()), next: std::cell::Cell::new(1), ..b };
+
+    let x = new_id();
+    let ra = a.push(&app, "add_note", json!({"conversation_id": a.conversation, "note_id": x, "body": "A's note"})).await;
+    let rb = b.push(&app, "add_note", json!({"conversation_id": b.conversation, "note_id": x, "body": "B's note"})).await;
+    answers.push(("add_note".into(), ra, rb));
+
+    let x = new_id();
+    let (sa, fa) = a.put_media(&app, &x, b"PNG-A").await;
+    let (sb, fb) = b.put_media(&app, &x, b"PNG-B").await;
+    answers.push(("PUT /v1/media".into(), json!({"status": sa.as_u16(), "body": fa}), json!({"status": sb.as_u16(), "body": fb})));
+
+    let x = new_id();
+    let ra = a.push(&app, "send_message", json!({"conversation_id": a.conversation, "message_id": x, "body": "From A"})).await;
+    let rb = b.push(&app, "send_message", json!({"conversation_id": b.conversation, "message_id": x, "body": "From B"})).await;
+    answers.push(("send_message".into(), ra, rb));
+
+    let x = new_id();
+    let ra = app.post(&format!("/v1/conversations/{}/messages", a.conversation), &a.t.access, json!({"body": "A", "client_message_id": x})).await;
+    let rb = app.post(&format!("/v1/conversations/{}/messages", b.conversation), &b.t.access, json!({"body": "B", "client_message_id": x})).await;
+    answers.push(("POST messages client_message_id".into(), json!({"status": ra.status.as_u16(), "code": ra.code()}), json!({"status": rb.status.as_u16(), "code": rb.code()})));
+
+    let x = new_id();
+    let ra = a.push(&app, "create_customer", json!({"customer_id": x, "customer": {"name": "Walk-in A", "phone": "+447911123501"}})).await;
+    let rb = b.push(&app, "create_customer", json!({"customer_id": x, "customer": {"name": "Walk-in B", "phone": "+447911123502"}})).await;
+    answers.push(("create_customer".into(), ra, rb));
+
+    let (ca, cb) = (new_id(), new_id());
+    a.push(&app, "create_customer", json!({"customer_id": ca, "customer": {"name": "New A", "phone": "+447911123503"}})).await;
+    b.push(&app, "create_customer", json!({"customer_id": cb, "customer": {"name": "New B", "phone": "+447911123504"}})).await;
+    let x = new_id();
+    let ra = a.push(&app, "start_conversation", json!({"conversation_id": x, "customer_id": ca, "channel": "whatsapp", "message_id": new_id(), "template_id": a.template, "variables": ["A"]})).await;
+    let rb = b.push(&app, "start_conversation", json!({"conversation_id": x, "customer_id": cb, "channel": "whatsapp", "message_id": new_id(), "template_id": b.template, "variables": ["B"]})).await;
+    answers.push(("start_conversation".into(), ra, rb));
+
+    let x = new_id();
+    let (sa, sb) = (a.start(&app).await, b.start(&app).await);
+    let ra = a.push(&app, "create_booking", json!({"booking_id": x, "customer_id": a.customer, "service_id": a.service, "start": sa})).await;
+    let rb = b.push(&app, "create_booking", json!({"booking_id": x, "customer_id": b.customer, "service_id": b.service, "start": sb})).await;
+    answers.push(("create_booking".into(), ra, rb));
+
+    for (what, ra, rb) in &answers {
+        eprintln!("PROBE {what}\n  A: {ra}\n  B: {rb}");
+    }
+}
+
+}
+
+fn uuid_tail() -> String {
+    uuid::Uuid::now_v7().simple().to_string()[20..].to_owned()
+}
