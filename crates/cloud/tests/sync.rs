@@ -333,3 +333,71 @@ async fn a_client_chosen_id_of_another_business_behaves_like_an_unused_one((app,
 }
 }
 
+
+/// A database with notes, uploads and devices from before migration 0028 keeps every row, and
+/// afterwards another business can hold the same ids (on SQLite and PostgreSQL).
+#[tokio::test]
+async fn migration_0028_keeps_the_rows_and_keys_them_per_business() {
+    use switchboard_cloud::store::{migrator, Db};
+    for engine in switchboard_testkit::Engine::BOTH {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&engine.fresh_database(dir.path()), 2, std::sync::Arc::new(switchboard_cloud::clock::SystemClock)).await.unwrap();
+        let before = sqlx::migrate::Migrator {
+            migrations: std::borrow::Cow::Owned(migrator().migrations.iter().filter(|m| m.version < 28).cloned().collect()),
+            ignore_missing: false,
+            locking: true,
+            no_tx: false,
+        };
+        before.run(db.writer()).await.unwrap();
+        let run = |sql: &'static str| sqlx::query(sql).execute(db.writer());
+        for b in ["biz-a", "biz-b"] {
+            sqlx::query("INSERT INTO businesses (id, name, timezone, locale, currency, created_at, updated_at) VALUES ($1, $1, 'Europe/London', 'en-GB', 'GBP', 0, 0)")
+                .bind(b)
+                .execute(db.writer())
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO staff (id, business_id, name, email, password_hash, role, created_at, updated_at) VALUES ($1, $2, 'S', $1, 'x', 'owner', 0, 0)")
+                .bind(format!("staff-{b}"))
+                .bind(b)
+                .execute(db.writer())
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO customers (id, business_id, created_at, updated_at) VALUES ($1, $2, 0, 0)").bind(format!("cust-{b}")).bind(b).execute(db.writer()).await.unwrap();
+            sqlx::query("INSERT INTO conversations (id, business_id, customer_id, channel, status, mode, last_activity_at, created_at, updated_at) VALUES ($1, $2, $3, 'sms', 'open', 'assistant', 0, 0, 0)")
+                .bind(format!("conv-{b}"))
+                .bind(b)
+                .bind(format!("cust-{b}"))
+                .execute(db.writer())
+                .await
+                .unwrap();
+        }
+        run("INSERT INTO notes (id, business_id, conversation_id, author_staff_id, body, created_at, updated_at) VALUES ('note-x', 'biz-a', 'conv-biz-a', 'staff-biz-a', 'A''s', 1, 2)").await.unwrap();
+        run("INSERT INTO media (id, business_id, content_type, filename, size, data, created_at) VALUES ('media-x', 'biz-a', 'image/png', 'a.png', 3, 'QUFB', 1)").await.unwrap();
+        run("INSERT INTO sync_clients (client_id, business_id, staff_id, created_at, last_seen_at) VALUES ('desk', 'biz-a', 'staff-biz-a', 1, 2)").await.unwrap();
+        run("INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ('desk', 1, 'biz-a', 'mark_read', '{}', 1)").await.unwrap();
+
+        db.migrate().await.unwrap();
+        let kept: (String, i64, String, i64) = sqlx::query_as(
+            "SELECT n.body, n.updated_at, m.data, s.mutation_id FROM notes n, media m, sync_mutations s \
+             WHERE n.id = 'note-x' AND m.id = 'media-x' AND s.client_id = 'desk' AND n.business_id = 'biz-a' AND m.business_id = 'biz-a'",
+        )
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+        assert_eq!(kept, ("A's".to_owned(), 2, "QUFB".to_owned(), 1), "{engine:?}");
+        // B takes the same ids; the same business cannot have one twice.
+        run("INSERT INTO notes (id, business_id, conversation_id, author_staff_id, body, created_at, updated_at) VALUES ('note-x', 'biz-b', 'conv-biz-b', 'staff-biz-b', 'B''s', 1, 1)").await.unwrap();
+        run("INSERT INTO media (id, business_id, content_type, filename, size, data, created_at) VALUES ('media-x', 'biz-b', 'image/png', 'b.png', 3, 'QkJC', 1)").await.unwrap();
+        run("INSERT INTO sync_clients (client_id, business_id, staff_id, created_at, last_seen_at) VALUES ('desk', 'biz-b', 'staff-biz-b', 1, 1)").await.unwrap();
+        run("INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ('desk', 1, 'biz-b', 'mark_read', '{}', 1)").await.unwrap();
+        assert!(run("INSERT INTO notes (id, business_id, conversation_id, author_staff_id, body, created_at, updated_at) VALUES ('note-x', 'biz-b', 'conv-biz-b', 'staff-biz-b', 'again', 1, 1)").await.is_err());
+        // A device's mutations still need the device (of that business).
+        assert!(run("INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ('laptop', 1, 'biz-b', 'mark_read', '{}', 1)").await.is_err());
+        let counts: Vec<i64> = sqlx::query_scalar("SELECT COUNT(*) FROM notes UNION ALL SELECT COUNT(*) FROM media UNION ALL SELECT COUNT(*) FROM sync_clients UNION ALL SELECT COUNT(*) FROM sync_mutations")
+            .fetch_all(db.reader())
+            .await
+            .unwrap();
+        assert_eq!(counts, [2, 2, 2, 2], "{engine:?}");
+        db.close().await;
+    }
+}
