@@ -295,14 +295,30 @@ async fn a_client_chosen_id_of_another_business_behaves_like_an_unused_one((app,
         assert_eq!(res.bytes().await.unwrap().as_ref(), bytes);
     }
 
-    // Still keyed globally (open): what B is answered today.
+    // A reply: B's own message under X, sent once; the REST route's `client_message_id` too.
     let x = new_id();
-    a.push(&app, "send_message", json!({"conversation_id": a.conversation, "message_id": x, "body": "From A"})).await;
+    let ra = a.push(&app, "send_message", json!({"conversation_id": a.conversation, "message_id": x, "body": "From A"})).await;
     let rb = b.push(&app, "send_message", json!({"conversation_id": b.conversation, "message_id": x, "body": "From B"})).await;
-    assert_eq!(rb["code"], "already_exists", "messages (send_message, send_media, send_template, use_canned_response): {rb}");
-    let rb = app.post(&format!("/v1/conversations/{}/messages", b.conversation), &b.t.access, json!({"body": "B", "client_message_id": x})).await;
-    assert_eq!((rb.status, rb.code()), (StatusCode::CONFLICT, "already_exists"), "POST messages with client_message_id");
+    assert!(ok(&ra) && ok(&rb), "{ra} {rb}");
+    assert_eq!(rb["details"]["message_id"], x.as_str());
+    let again = b.push(&app, "send_message", json!({"conversation_id": b.conversation, "message_id": x, "body": "From B"})).await;
+    assert_eq!((ok(&again), again["details"].clone()), (true, rb["details"].clone()));
+    app.drain().await;
+    assert_eq!(message(&app, &a.t, &a.conversation, &x).await["body"], "From A");
+    let mine = message(&app, &b.t, &b.conversation, &x).await;
+    assert_eq!((mine["body"].as_str(), mine["delivery_status"].as_str()), (Some("From B"), Some("sent")), "{mine}");
+    let y = new_id();
+    let ra = app.post(&format!("/v1/conversations/{}/messages", a.conversation), &a.t.access, json!({"body": "A again", "client_message_id": y})).await;
+    let rb = app.post(&format!("/v1/conversations/{}/messages", b.conversation), &b.t.access, json!({"body": "B again", "client_message_id": y})).await;
+    assert_eq!((ra.status, rb.status, rb.body["id"].as_str(), rb.body["body"].as_str()), (StatusCode::CREATED, StatusCode::CREATED, Some(y.as_str()), Some("B again")), "{rb:?}");
+    let retry = app.post(&format!("/v1/conversations/{}/messages", b.conversation), &b.t.access, json!({"body": "B again", "client_message_id": y})).await;
+    assert_eq!((retry.status.is_success(), retry.body["id"].as_str()), (true, Some(y.as_str())), "{retry:?}");
+    let (changes_a, _) = pull_all(&app, &a.t.access, 0, 500).await;
+    let (changes_b, _) = pull_all(&app, &b.t.access, 0, 500).await;
+    let logged = |changes: &[Value]| changes.iter().filter(|c| c["entity"] == "message" && c["id"] == x.as_str()).map(|c| c["data"]["body"].clone()).collect::<Vec<_>>();
+    assert_eq!((logged(&changes_a), logged(&changes_b)), (vec![json!("From A")], vec![json!("From B")]));
 
+    // Still keyed globally (open, see docs/ids.md): what B is answered today.
     let x = new_id();
     a.push(&app, "create_customer", json!({"customer_id": x, "customer": {"name": "Walk-in A", "phone": "+447911123501"}})).await;
     let rb = b.push(&app, "create_customer", json!({"customer_id": x, "customer": {"name": "Walk-in B", "phone": "+447911123502"}})).await;
@@ -334,7 +350,16 @@ async fn a_client_chosen_id_of_another_business_behaves_like_an_unused_one((app,
 }
 
 
-/// A database with notes, uploads and devices from before migration 0028 keeps every row, and
+async fn exec(db: &switchboard_cloud::store::Db, sql: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(sql).execute(db.writer()).await.map(|_| ())
+}
+
+const MESSAGE_A: &str = "INSERT INTO messages (id, business_id, conversation_id, direction, author_kind, body, delivery_status, created_at, updated_at) \
+     VALUES ('msg-x', 'biz-a', 'conv-biz-a', 'outbound', 'staff', 'Hi from biz-a', 'pending', 1, 1)";
+const OUTBOX_A: &str = "INSERT INTO outbox (id, business_id, message_id, channel, request, status, next_attempt_at, created_at, updated_at) \
+     VALUES ('out-1', 'biz-a', 'msg-x', 'sms', '{}', 'queued', 1, 1, 1)";
+
+/// A database with notes, uploads, devices and messages from before migration 0028 keeps every row, and
 /// afterwards another business can hold the same ids (on SQLite and PostgreSQL).
 #[tokio::test]
 async fn migration_0028_keeps_the_rows_and_keys_them_per_business() {
@@ -349,7 +374,6 @@ async fn migration_0028_keeps_the_rows_and_keys_them_per_business() {
             no_tx: false,
         };
         before.run(db.writer()).await.unwrap();
-        let run = |sql: &'static str| sqlx::query(sql).execute(db.writer());
         for b in ["biz-a", "biz-b"] {
             sqlx::query("INSERT INTO businesses (id, name, timezone, locale, currency, created_at, updated_at) VALUES ($1, $1, 'Europe/London', 'en-GB', 'GBP', 0, 0)")
                 .bind(b)
@@ -371,10 +395,12 @@ async fn migration_0028_keeps_the_rows_and_keys_them_per_business() {
                 .await
                 .unwrap();
         }
-        run("INSERT INTO notes (id, business_id, conversation_id, author_staff_id, body, created_at, updated_at) VALUES ('note-x', 'biz-a', 'conv-biz-a', 'staff-biz-a', 'A''s', 1, 2)").await.unwrap();
-        run("INSERT INTO media (id, business_id, content_type, filename, size, data, created_at) VALUES ('media-x', 'biz-a', 'image/png', 'a.png', 3, 'QUFB', 1)").await.unwrap();
-        run("INSERT INTO sync_clients (client_id, business_id, staff_id, created_at, last_seen_at) VALUES ('desk', 'biz-a', 'staff-biz-a', 1, 2)").await.unwrap();
-        run("INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ('desk', 1, 'biz-a', 'mark_read', '{}', 1)").await.unwrap();
+        exec(&db, "INSERT INTO notes (id, business_id, conversation_id, author_staff_id, body, created_at, updated_at) VALUES ('note-x', 'biz-a', 'conv-biz-a', 'staff-biz-a', 'A''s', 1, 2)").await.unwrap();
+        exec(&db, "INSERT INTO media (id, business_id, content_type, filename, size, data, created_at) VALUES ('media-x', 'biz-a', 'image/png', 'a.png', 3, 'QUFB', 1)").await.unwrap();
+        exec(&db, "INSERT INTO sync_clients (client_id, business_id, staff_id, created_at, last_seen_at) VALUES ('desk', 'biz-a', 'staff-biz-a', 1, 2)").await.unwrap();
+        exec(&db, "INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ('desk', 1, 'biz-a', 'mark_read', '{}', 1)").await.unwrap();
+        exec(&db, MESSAGE_A).await.unwrap();
+        exec(&db, OUTBOX_A).await.unwrap();
 
         db.migrate().await.unwrap();
         let kept: (String, i64, String, i64) = sqlx::query_as(
@@ -386,18 +412,30 @@ async fn migration_0028_keeps_the_rows_and_keys_them_per_business() {
         .unwrap();
         assert_eq!(kept, ("A's".to_owned(), 2, "QUFB".to_owned(), 1), "{engine:?}");
         // B takes the same ids; the same business cannot have one twice.
-        run("INSERT INTO notes (id, business_id, conversation_id, author_staff_id, body, created_at, updated_at) VALUES ('note-x', 'biz-b', 'conv-biz-b', 'staff-biz-b', 'B''s', 1, 1)").await.unwrap();
-        run("INSERT INTO media (id, business_id, content_type, filename, size, data, created_at) VALUES ('media-x', 'biz-b', 'image/png', 'b.png', 3, 'QkJC', 1)").await.unwrap();
-        run("INSERT INTO sync_clients (client_id, business_id, staff_id, created_at, last_seen_at) VALUES ('desk', 'biz-b', 'staff-biz-b', 1, 1)").await.unwrap();
-        run("INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ('desk', 1, 'biz-b', 'mark_read', '{}', 1)").await.unwrap();
-        assert!(run("INSERT INTO notes (id, business_id, conversation_id, author_staff_id, body, created_at, updated_at) VALUES ('note-x', 'biz-b', 'conv-biz-b', 'staff-biz-b', 'again', 1, 1)").await.is_err());
+        exec(&db, "INSERT INTO notes (id, business_id, conversation_id, author_staff_id, body, created_at, updated_at) VALUES ('note-x', 'biz-b', 'conv-biz-b', 'staff-biz-b', 'B''s', 1, 1)").await.unwrap();
+        exec(&db, "INSERT INTO media (id, business_id, content_type, filename, size, data, created_at) VALUES ('media-x', 'biz-b', 'image/png', 'b.png', 3, 'QkJC', 1)").await.unwrap();
+        exec(&db, "INSERT INTO sync_clients (client_id, business_id, staff_id, created_at, last_seen_at) VALUES ('desk', 'biz-b', 'staff-biz-b', 1, 1)").await.unwrap();
+        exec(&db, "INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ('desk', 1, 'biz-b', 'mark_read', '{}', 1)").await.unwrap();
+        assert!(exec(&db, "INSERT INTO notes (id, business_id, conversation_id, author_staff_id, body, created_at, updated_at) VALUES ('note-x', 'biz-b', 'conv-biz-b', 'staff-biz-b', 'again', 1, 1)").await.is_err());
+        assert!(exec(&db, MESSAGE_A).await.is_err(), "{engine:?}");
+        exec(&db, &MESSAGE_A.replace("biz-a", "biz-b")).await.unwrap();
+        exec(&db, &OUTBOX_A.replace("biz-a", "biz-b").replace("'out-1'", "'out-2'")).await.unwrap();
+        // An outbox row's message is its business's.
+        assert!(exec(&db, &OUTBOX_A.replace("'out-1'", "'out-3'").replace("'msg-x'", "'msg-y'")).await.is_err());
+        let bodies: Vec<String> = sqlx::query_scalar("SELECT m.body FROM outbox o JOIN messages m ON m.id = o.message_id AND m.business_id = o.business_id ORDER BY o.id")
+            .fetch_all(db.reader())
+            .await
+            .unwrap();
+        assert_eq!(bodies, ["Hi from biz-a", "Hi from biz-b"]);
         // A device's mutations still need the device (of that business).
-        assert!(run("INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ('laptop', 1, 'biz-b', 'mark_read', '{}', 1)").await.is_err());
+        assert!(exec(&db, "INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ('laptop', 1, 'biz-b', 'mark_read', '{}', 1)").await.is_err());
         let counts: Vec<i64> = sqlx::query_scalar("SELECT COUNT(*) FROM notes UNION ALL SELECT COUNT(*) FROM media UNION ALL SELECT COUNT(*) FROM sync_clients UNION ALL SELECT COUNT(*) FROM sync_mutations")
             .fetch_all(db.reader())
             .await
             .unwrap();
         assert_eq!(counts, [2, 2, 2, 2], "{engine:?}");
+        let outboxes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(db.reader()).await.unwrap();
+        assert_eq!(outboxes, 2);
         db.close().await;
     }
 }

@@ -274,11 +274,12 @@ pub async fn recording(core: &Core, actor: &Actor, message_id: &str) -> Result<(
     record["recording_url"] = json!(link);
     let mut list: Vec<Media> = serde_json::from_str(&media).unwrap_or_default();
     list.push(Media { content_type: content_type.clone(), url: Some(link.clone()), filename: Some(filename), caption: None });
-    sqlx::query("UPDATE messages SET raw = $1, media = $2, updated_at = $3 WHERE id = $4")
+    sqlx::query("UPDATE messages SET raw = $1, media = $2, updated_at = $3 WHERE id = $4 AND business_id = $5")
         .bind(record.to_string())
         .bind(serde_json::to_string(&list).map_err(Error::internal)?)
         .bind(tx.now_ms())
         .bind(message_id)
+        .bind(&actor.business_id)
         .execute(tx.conn())
         .await?;
     let message = crate::conversations::load_message(tx.conn(), &actor.business_id, message_id).await?;

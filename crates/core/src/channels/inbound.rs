@@ -291,11 +291,12 @@ pub async fn advance_delivery(
     if rank(new) <= rank(current) {
         return Ok(false);
     }
-    sqlx::query("UPDATE messages SET delivery_status = $1, error = $2, updated_at = $3 WHERE id = $4")
+    sqlx::query("UPDATE messages SET delivery_status = $1, error = $2, updated_at = $3 WHERE id = $4 AND business_id = $5")
         .bind(new.as_str())
         .bind(if new == DeliveryStatus::Failed { error } else { None })
         .bind(tx.now_ms())
         .bind(&id)
+        .bind(&business_id)
         .execute(tx.conn())
         .await?;
     let message = crate::conversations::load_message(tx.conn(), &business_id, &id).await?.ok_or_else(|| Error::NotFound("message"))?;
