@@ -327,11 +327,29 @@ async fn a_client_chosen_id_of_another_business_behaves_like_an_unused_one((app,
     let (ca, cb) = (new_id(), new_id());
     a.push(&app, "create_customer", json!({"customer_id": ca, "customer": {"name": "New A", "phone": "+447911123503"}})).await;
     b.push(&app, "create_customer", json!({"customer_id": cb, "customer": {"name": "New B", "phone": "+447911123504"}})).await;
-    let x = new_id();
-    let ra = a.push(&app, "start_conversation", json!({"conversation_id": x, "customer_id": ca, "channel": "whatsapp", "message_id": new_id(), "template_id": a.template, "variables": ["A"]})).await;
-    let rb = b.push(&app, "start_conversation", json!({"conversation_id": x, "customer_id": cb, "channel": "whatsapp", "message_id": new_id(), "template_id": b.template, "variables": ["B"]})).await;
-    assert!(ok(&ra), "{ra}");
-    assert_eq!(rb["code"], "already_exists", "start_conversation: {rb}");
+    // Writing first: B's conversation under X (and a message id A used too), B's customer in it.
+    let (x, m) = (new_id(), new_id());
+    let ra = a.push(&app, "start_conversation", json!({"conversation_id": x, "customer_id": ca, "channel": "whatsapp", "message_id": m, "template_id": a.template, "variables": ["A"]})).await;
+    let rb = b.push(&app, "start_conversation", json!({"conversation_id": x, "customer_id": cb, "channel": "whatsapp", "message_id": m, "template_id": b.template, "variables": ["B"]})).await;
+    assert!(ok(&ra) && ok(&rb), "{ra} {rb}");
+    assert_eq!((rb["details"]["conversation_id"].as_str(), rb["details"]["message_id"].as_str()), (Some(x.as_str()), Some(m.as_str())));
+    let again = b.push(&app, "start_conversation", json!({"conversation_id": x, "customer_id": cb, "channel": "whatsapp", "message_id": m, "template_id": b.template, "variables": ["B"]})).await;
+    assert_eq!((ok(&again), again["details"].clone()), (true, rb["details"].clone()));
+    let (da, db) = (app.get(&format!("/v1/conversations/{x}"), &a.t.access).await, app.get(&format!("/v1/conversations/{x}"), &b.t.access).await);
+    assert_eq!((da.body["customer"]["id"].as_str(), db.body["customer"]["id"].as_str()), (Some(ca.as_str()), Some(cb.as_str())), "{db:?}");
+    app.drain().await;
+    let texts = |t: &Value| t["items"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>();
+    let (ma, mb) = (app.get(&format!("/v1/conversations/{x}/messages"), &a.t.access).await, app.get(&format!("/v1/conversations/{x}/messages"), &b.t.access).await);
+    assert_eq!((texts(&ma.body), texts(&mb.body)), (vec!["ids-a Owner took over from the assistant.".to_owned(), "Hello A".to_owned()], vec!["ids-b Owner took over from the assistant.".to_owned(), "Hello B".to_owned()]));
+    assert_eq!(message(&app, &b.t, &x, &m).await["delivery_status"], "sent");
+    // A note in it, and B taking it over, touch only B's.
+    let rb = b.push(&app, "add_note", json!({"conversation_id": x, "note_id": new_id(), "body": "B's first note"})).await;
+    assert!(ok(&rb), "{rb}");
+    assert!(app.all_items(&format!("/v1/conversations/{x}/notes"), &a.t.access).await.is_empty());
+    let rb = b.push(&app, "set_status", json!({"conversation_id": x, "status": "resolved"})).await;
+    assert!(ok(&rb), "{rb}");
+    let (da, db) = (app.get(&format!("/v1/conversations/{x}"), &a.t.access).await, app.get(&format!("/v1/conversations/{x}"), &b.t.access).await);
+    assert_eq!((da.body["conversation"]["status"].as_str(), db.body["conversation"]["status"].as_str()), (Some("open"), Some("resolved")));
 
     let x = new_id();
     let (sa, sb) = (a.start(&app).await, b.start(&app).await);
@@ -418,6 +436,10 @@ async fn migration_0028_keeps_the_rows_and_keys_them_per_business() {
         exec(&db, "INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ('desk', 1, 'biz-b', 'mark_read', '{}', 1)").await.unwrap();
         assert!(exec(&db, "INSERT INTO notes (id, business_id, conversation_id, author_staff_id, body, created_at, updated_at) VALUES ('note-x', 'biz-b', 'conv-biz-b', 'staff-biz-b', 'again', 1, 1)").await.is_err());
         assert!(exec(&db, MESSAGE_A).await.is_err(), "{engine:?}");
+        // B's conversation may take A's id, and B's message goes in B's.
+        exec(&db, "INSERT INTO conversations (id, business_id, customer_id, channel, status, mode, last_activity_at, created_at, updated_at) \
+                   VALUES ('conv-biz-a', 'biz-b', 'cust-biz-b', 'sms', 'open', 'assistant', 0, 0, 0)").await.unwrap();
+        exec(&db, &MESSAGE_A.replace("'msg-x', 'biz-a'", "'msg-z', 'biz-b'")).await.unwrap();
         exec(&db, &MESSAGE_A.replace("biz-a", "biz-b")).await.unwrap();
         exec(&db, &OUTBOX_A.replace("biz-a", "biz-b").replace("'out-1'", "'out-2'")).await.unwrap();
         // An outbox row's message is its business's.

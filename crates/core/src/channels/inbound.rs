@@ -226,7 +226,12 @@ pub async fn message_exists(tx: &mut BusinessTx, provider_message_id: &str) -> R
 /// The business's address a conversation's replies go out from (a WhatsApp phone_number_id, a
 /// Twilio number).
 pub async fn set_channel_address(tx: &mut BusinessTx, conversation_id: &str, address: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE conversations SET channel_address = $1 WHERE id = $2").bind(address).bind(conversation_id).execute(tx.conn()).await?;
+    sqlx::query("UPDATE conversations SET channel_address = $1 WHERE id = $2 AND business_id = $3")
+        .bind(address)
+        .bind(conversation_id)
+        .bind(tx.business_id().to_owned())
+        .execute(tx.conn())
+        .await?;
     Ok(())
 }
 
