@@ -3,19 +3,121 @@
 -- answered 409/404/403 — an unused id's answer was different, which told that the id existed
 -- elsewhere. These tables are keyed by (id, business_id) instead of id alone, so another business
 -- can hold the same id without either seeing the other's row. The id comes first so a lookup by
--- id alone (the signed media address) still reads the key. Conversations and messages are keyed
--- so too, and the tables that reference them (`notes`, `outbox`, `automation_runs`,
--- `assistant_jobs`, `assistant_state`; `sync_mutations` → `sync_clients`) are rebuilt with them,
--- with foreign keys on (id, business_id). (Customers and bookings keep global keys for now; see
--- docs/ids.md.)
+-- id alone (the signed media address) still reads the key. Customers, conversations, messages
+-- and bookings are keyed so too, and the tables that reference them (`notes`, `outbox`,
+-- `automation_runs`, `assistant_jobs`, `assistant_state`, `calendar_booking_events`,
+-- `calendar_writes`, `calendar_tasks`; `sync_mutations` → `sync_clients`) are rebuilt with them,
+-- with foreign keys on (id, business_id). See docs/ids.md.
 --
 -- Rebuilt the portable way (new table, copy, drop, rename); the children are dropped before
 -- their parents so foreign keys hold throughout. Columns keep their order.
 
+CREATE TABLE customers_by_business (
+    id                  TEXT NOT NULL, -- personal data  the customer's id in this service
+    business_id         TEXT NOT NULL REFERENCES businesses(id), -- not personal
+    name                TEXT, -- personal data
+    phone               TEXT, -- personal data
+    whatsapp_id         TEXT, -- personal data
+    email               TEXT, -- personal data
+    tags                TEXT NOT NULL DEFAULT '[]', -- personal data
+    notes               TEXT NOT NULL DEFAULT '', -- personal data
+    opted_out_sms       BIGINT NOT NULL DEFAULT 0, -- personal data  consent
+    opted_out_whatsapp  BIGINT NOT NULL DEFAULT 0, -- personal data  consent
+    -- Lower-cased name and digits of the phone, for search.
+    search_text         TEXT NOT NULL DEFAULT '', -- personal copy
+    created_at          BIGINT NOT NULL, -- personal data
+    updated_at          BIGINT NOT NULL, -- not personal
+    deleted_at          BIGINT, -- not personal
+    erased_at           BIGINT, -- not personal
+    PRIMARY KEY (id, business_id)
+);
+INSERT INTO customers_by_business (id, business_id, name, phone, whatsapp_id, email, tags, notes, opted_out_sms, opted_out_whatsapp, search_text,
+                                   created_at, updated_at, deleted_at, erased_at)
+    SELECT id, business_id, name, phone, whatsapp_id, email, tags, notes, opted_out_sms, opted_out_whatsapp, search_text,
+           created_at, updated_at, deleted_at, erased_at FROM customers;
+
+CREATE TABLE bookings_by_business (
+    id                   TEXT NOT NULL, -- not personal
+    business_id          TEXT NOT NULL REFERENCES businesses(id), -- not personal
+    customer_id          TEXT NOT NULL, -- not personal
+    service_id           TEXT NOT NULL REFERENCES services(id), -- not personal
+    staff_id             TEXT NOT NULL REFERENCES staff(id), -- not personal
+    start_at             BIGINT NOT NULL, -- personal data  kept, anonymised, when the customer is erased
+    end_at               BIGINT NOT NULL, -- not personal
+    -- The time the booking blocks: the appointment with the service's buffers around it.
+    block_start          BIGINT NOT NULL, -- not personal
+    block_end            BIGINT NOT NULL, -- not personal
+    status               TEXT NOT NULL, -- personal data
+    source               TEXT NOT NULL, -- not personal
+    notes                TEXT NOT NULL DEFAULT '', -- personal data
+    version              BIGINT NOT NULL DEFAULT 1, -- not personal
+    created_by_staff_id  TEXT REFERENCES staff(id), -- not personal
+    cancel_reason        TEXT, -- personal data
+    created_at           BIGINT NOT NULL, -- not personal
+    updated_at           BIGINT NOT NULL, -- not personal
+    confirmation         TEXT NOT NULL DEFAULT 'unconfirmed', -- not personal
+    confirmed_at         BIGINT, -- not personal
+    PRIMARY KEY (id, business_id),
+    FOREIGN KEY (customer_id, business_id) REFERENCES customers_by_business(id, business_id),
+    CHECK (start_at < end_at AND block_start <= start_at AND end_at <= block_end)
+);
+INSERT INTO bookings_by_business (id, business_id, customer_id, service_id, staff_id, start_at, end_at, block_start, block_end, status, source, notes,
+                                  version, created_by_staff_id, cancel_reason, created_at, updated_at, confirmation, confirmed_at)
+    SELECT id, business_id, customer_id, service_id, staff_id, start_at, end_at, block_start, block_end, status, source, notes,
+           version, created_by_staff_id, cancel_reason, created_at, updated_at, confirmation, confirmed_at FROM bookings;
+
+CREATE TABLE calendar_booking_events_by_business (
+    booking_id     TEXT NOT NULL, -- not personal
+    business_id    TEXT NOT NULL REFERENCES businesses(id), -- not personal
+    staff_id       TEXT NOT NULL REFERENCES staff(id), -- not personal
+    calendar_id    TEXT NOT NULL, -- not personal
+    event_id       TEXT NOT NULL, -- not personal
+    written_start  BIGINT NOT NULL, -- personal copy
+    written_end    BIGINT NOT NULL, -- personal copy
+    PRIMARY KEY (booking_id, business_id),
+    FOREIGN KEY (booking_id, business_id) REFERENCES bookings_by_business(id, business_id)
+);
+INSERT INTO calendar_booking_events_by_business (booking_id, business_id, staff_id, calendar_id, event_id, written_start, written_end)
+    SELECT booking_id, business_id, staff_id, calendar_id, event_id, written_start, written_end FROM calendar_booking_events;
+
+CREATE TABLE calendar_writes_by_business (
+    id               TEXT PRIMARY KEY, -- not personal
+    business_id      TEXT NOT NULL REFERENCES businesses(id), -- not personal
+    booking_id       TEXT NOT NULL, -- not personal
+    attempts         BIGINT NOT NULL DEFAULT 0, -- not personal
+    next_attempt_at  BIGINT NOT NULL, -- not personal
+    lease_until      BIGINT, -- not personal
+    done_at          BIGINT, -- not personal
+    last_error       TEXT, -- not personal
+    created_at       BIGINT NOT NULL, -- not personal
+    FOREIGN KEY (booking_id, business_id) REFERENCES bookings_by_business(id, business_id)
+);
+INSERT INTO calendar_writes_by_business (id, business_id, booking_id, attempts, next_attempt_at, lease_until, done_at, last_error, created_at)
+    SELECT id, business_id, booking_id, attempts, next_attempt_at, lease_until, done_at, last_error, created_at FROM calendar_writes;
+
+CREATE TABLE calendar_tasks_by_business (
+    id           TEXT PRIMARY KEY, -- not personal
+    business_id  TEXT NOT NULL REFERENCES businesses(id), -- not personal
+    staff_id     TEXT NOT NULL REFERENCES staff(id), -- not personal
+    booking_id   TEXT NOT NULL, -- not personal
+    -- `moved` or `deleted`.
+    kind         TEXT NOT NULL, -- not personal
+    new_start    BIGINT, -- personal copy
+    new_end      BIGINT, -- personal copy
+    message      TEXT NOT NULL, -- personal copy
+    -- `open`, `applied` or `dismissed`.
+    status       TEXT NOT NULL, -- not personal
+    created_at   BIGINT NOT NULL, -- not personal
+    resolved_at  BIGINT, -- not personal
+    FOREIGN KEY (booking_id, business_id) REFERENCES bookings_by_business(id, business_id)
+);
+INSERT INTO calendar_tasks_by_business (id, business_id, staff_id, booking_id, kind, new_start, new_end, message, status, created_at, resolved_at)
+    SELECT id, business_id, staff_id, booking_id, kind, new_start, new_end, message, status, created_at, resolved_at FROM calendar_tasks;
+
 CREATE TABLE conversations_by_business (
     id                      TEXT NOT NULL, -- not personal
     business_id             TEXT NOT NULL REFERENCES businesses(id), -- not personal
-    customer_id             TEXT NOT NULL REFERENCES customers(id), -- not personal
+    customer_id             TEXT NOT NULL, -- not personal
     channel                 TEXT NOT NULL, -- personal data
     status                  TEXT NOT NULL, -- not personal
     mode                    TEXT NOT NULL, -- not personal
@@ -32,7 +134,8 @@ CREATE TABLE conversations_by_business (
     escalated_at            BIGINT, -- not personal
     assignee_staff_id       TEXT REFERENCES staff(id), -- not personal
     labels                  TEXT NOT NULL DEFAULT '[]', -- personal data
-    PRIMARY KEY (id, business_id)
+    PRIMARY KEY (id, business_id),
+    FOREIGN KEY (customer_id, business_id) REFERENCES customers_by_business(id, business_id)
 );
 INSERT INTO conversations_by_business (id, business_id, customer_id, channel, status, mode, holder_staff_id, last_activity_at, last_message_preview,
                                        unread_count, created_at, updated_at, last_inbound_at, channel_address, held_at, last_human_activity_at,
@@ -150,8 +253,8 @@ CREATE TABLE automation_runs_by_business (
     kind             TEXT NOT NULL,                                 -- not personal
     rule             TEXT NOT NULL,                                 -- not personal
     dedupe_key       TEXT NOT NULL,                                 -- not personal
-    booking_id       TEXT REFERENCES bookings(id),                  -- not personal
-    customer_id      TEXT NOT NULL REFERENCES customers(id),        -- not personal
+    booking_id       TEXT,                                          -- not personal
+    customer_id      TEXT NOT NULL,                                 -- not personal
     conversation_id  TEXT,                                          -- not personal
     due_at           BIGINT NOT NULL,                               -- not personal
     -- planned, sent, skipped (not sent, `reason` says why), stopped (a follow-up something ended), dropped (its booking was cancelled)
@@ -162,6 +265,8 @@ CREATE TABLE automation_runs_by_business (
     created_at       BIGINT NOT NULL,                               -- not personal
     updated_at       BIGINT NOT NULL,                               -- not personal
     UNIQUE (business_id, dedupe_key),
+    FOREIGN KEY (booking_id, business_id) REFERENCES bookings_by_business(id, business_id),
+    FOREIGN KEY (customer_id, business_id) REFERENCES customers_by_business(id, business_id),
     FOREIGN KEY (conversation_id, business_id) REFERENCES conversations_by_business(id, business_id),
     FOREIGN KEY (message_id, business_id) REFERENCES messages_by_business(id, business_id)
 );
@@ -206,6 +311,16 @@ DROP TABLE assistant_state;
 DROP TABLE notes;
 DROP TABLE messages;
 DROP TABLE conversations;
+DROP TABLE calendar_booking_events;
+DROP TABLE calendar_writes;
+DROP TABLE calendar_tasks;
+DROP TABLE bookings;
+DROP TABLE customers;
+ALTER TABLE customers_by_business RENAME TO customers;
+ALTER TABLE bookings_by_business RENAME TO bookings;
+ALTER TABLE calendar_booking_events_by_business RENAME TO calendar_booking_events;
+ALTER TABLE calendar_writes_by_business RENAME TO calendar_writes;
+ALTER TABLE calendar_tasks_by_business RENAME TO calendar_tasks;
 ALTER TABLE conversations_by_business RENAME TO conversations;
 ALTER TABLE messages_by_business RENAME TO messages;
 ALTER TABLE notes_by_business RENAME TO notes;
@@ -227,3 +342,13 @@ CREATE INDEX automation_runs_conversation ON automation_runs(conversation_id);
 CREATE UNIQUE INDEX assistant_jobs_trigger ON assistant_jobs(trigger_message_id, business_id);
 CREATE INDEX assistant_jobs_due ON assistant_jobs(status, next_attempt_at);
 CREATE UNIQUE INDEX assistant_jobs_one_running ON assistant_jobs(conversation_id, business_id) WHERE status = 'running';
+CREATE UNIQUE INDEX customers_phone ON customers(business_id, phone) WHERE phone IS NOT NULL AND deleted_at IS NULL;
+CREATE UNIQUE INDEX customers_whatsapp ON customers(business_id, whatsapp_id) WHERE whatsapp_id IS NOT NULL AND deleted_at IS NULL;
+CREATE INDEX customers_recent ON customers(business_id, created_at, id);
+CREATE INDEX bookings_staff_time ON bookings(staff_id, block_start);
+CREATE INDEX bookings_business_time ON bookings(business_id, start_at);
+CREATE INDEX bookings_customer ON bookings(customer_id, start_at);
+CREATE INDEX bookings_unconfirmed ON bookings(business_id, confirmation, start_at);
+CREATE INDEX calendar_writes_due ON calendar_writes(next_attempt_at) WHERE done_at IS NULL;
+CREATE UNIQUE INDEX calendar_tasks_one_open ON calendar_tasks(booking_id, business_id) WHERE status = 'open';
+-- (On PostgreSQL the service adds `bookings_no_overlap` to the rebuilt bookings at start; see store.rs.)

@@ -192,13 +192,12 @@ struct Desk {
     client_id: String,
     next: std::cell::Cell<i64>,
     conversation: String,
-    customer: String,
     service: String,
     template: String,
 }
 
 impl Desk {
-    /// A business with a WhatsApp number (`phone_id`), a customer who wrote, a service and a template.
+    /// A business with a WhatsApp number (`phone_id`), a customer's conversation, a service and a template.
     async fn open(app: &TestApp, label: &str, phone_id: &str, from: &str) -> Desk {
         let t = app.signup(label).await;
         let secret = app_secret(&t);
@@ -206,13 +205,12 @@ impl Desk {
         post_whatsapp_signed(app, &notification(phone_id, Value::Null, json!([text(&format!("wamid.in-{from}"), from, "Hello?")]), Value::Null), &secret).await;
         app.settled("the conversation exists", || async { !app.get("/v1/conversations", &t.access).await.body["items"].as_array().unwrap().is_empty() }).await;
         let conversation = app.get("/v1/conversations", &t.access).await.body["items"][0]["id"].as_str().unwrap().to_owned();
-        let customer = app.get(&format!("/v1/conversations/{conversation}"), &t.access).await.body["customer"]["id"].as_str().unwrap().to_owned();
         app.patch("/v1/schedule", &t.access, json!({"opening_hours": every_day("00:00", "24:00"), "min_notice_minutes": 0})).await;
         let service = app.post("/v1/services", &t.access, json!({"name": "Trim", "duration_minutes": 30})).await.body["id"].as_str().unwrap().to_owned();
         let template = app.post("/v1/whatsapp-templates", &t.access, json!({"name": "hello", "language": "en_GB", "body": "Hello {{1}}"})).await;
         assert_eq!(template.status, StatusCode::CREATED, "{template:?}");
         let template = template.body["id"].as_str().unwrap().to_owned();
-        Desk { t, client_id: "front-desk".into(), next: std::cell::Cell::new(1), conversation, customer, service, template }
+        Desk { t, client_id: "front-desk".into(), next: std::cell::Cell::new(1), conversation, service, template }
     }
 
     /// Pushes one mutation; its outcome.
@@ -318,11 +316,19 @@ async fn a_client_chosen_id_of_another_business_behaves_like_an_unused_one((app,
     let logged = |changes: &[Value]| changes.iter().filter(|c| c["entity"] == "message" && c["id"] == x.as_str()).map(|c| c["data"]["body"].clone()).collect::<Vec<_>>();
     assert_eq!((logged(&changes_a), logged(&changes_b)), (vec![json!("From A")], vec![json!("From B")]));
 
-    // Still keyed globally (open, see docs/ids.md): what B is answered today.
+    // A walk-in: B's own customer under X, found by X, edited apart from A's.
     let x = new_id();
-    a.push(&app, "create_customer", json!({"customer_id": x, "customer": {"name": "Walk-in A", "phone": "+447911123501"}})).await;
+    let ra = a.push(&app, "create_customer", json!({"customer_id": x, "customer": {"name": "Walk-in A", "phone": "+447911123501"}})).await;
     let rb = b.push(&app, "create_customer", json!({"customer_id": x, "customer": {"name": "Walk-in B", "phone": "+447911123502"}})).await;
-    assert_eq!(rb["code"], "customer_exists", "create_customer: {rb}");
+    assert!(ok(&ra) && ok(&rb), "{ra} {rb}");
+    assert_eq!(rb["details"]["customer_id"], x.as_str());
+    let again = b.push(&app, "create_customer", json!({"customer_id": x, "customer": {"name": "Walk-in B", "phone": "+447911123502"}})).await;
+    assert_eq!(again["code"], "customer_exists", "as for an unused id pushed twice: {again}");
+    let rb = b.push(&app, "update_customer", json!({"customer_id": x, "changes": {"name": "Walk-in B, renamed"}})).await;
+    assert!(ok(&rb), "{rb}");
+    let (ka, kb) = (app.get(&format!("/v1/customers/{x}"), &a.t.access).await, app.get(&format!("/v1/customers/{x}"), &b.t.access).await);
+    assert_eq!((ka.body["name"].as_str(), kb.body["name"].as_str()), (Some("Walk-in A"), Some("Walk-in B, renamed")), "{ka:?} {kb:?}");
+    let walk_in = x;
 
     let (ca, cb) = (new_id(), new_id());
     a.push(&app, "create_customer", json!({"customer_id": ca, "customer": {"name": "New A", "phone": "+447911123503"}})).await;
@@ -351,12 +357,25 @@ async fn a_client_chosen_id_of_another_business_behaves_like_an_unused_one((app,
     let (da, db) = (app.get(&format!("/v1/conversations/{x}"), &a.t.access).await, app.get(&format!("/v1/conversations/{x}"), &b.t.access).await);
     assert_eq!((da.body["conversation"]["status"].as_str(), db.body["conversation"]["status"].as_str()), (Some("open"), Some("resolved")));
 
+    // Booked offline: B's booking under X, for B's customer (who has A's customer's id too).
     let x = new_id();
     let (sa, sb) = (a.start(&app).await, b.start(&app).await);
-    let ra = a.push(&app, "create_booking", json!({"booking_id": x, "customer_id": a.customer, "service_id": a.service, "start": sa})).await;
-    let rb = b.push(&app, "create_booking", json!({"booking_id": x, "customer_id": b.customer, "service_id": b.service, "start": sb})).await;
-    assert!(ok(&ra), "{ra}");
-    assert_eq!(rb["code"], "already_exists", "create_booking: {rb}");
+    let ra = a.push(&app, "create_booking", json!({"booking_id": x, "customer_id": walk_in, "service_id": a.service, "start": sa})).await;
+    let rb = b.push(&app, "create_booking", json!({"booking_id": x, "customer_id": walk_in, "service_id": b.service, "start": sb})).await;
+    assert!(ok(&ra) && ok(&rb), "{ra} {rb}");
+    assert_eq!((rb["details"]["booking_id"].as_str(), rb["details"]["version"].as_i64()), (Some(x.as_str()), Some(1)));
+    let again = b.push(&app, "create_booking", json!({"booking_id": x, "customer_id": walk_in, "service_id": b.service, "start": sb})).await;
+    assert_eq!((ok(&again), again["details"]["booking_id"].clone()), (true, json!(x)));
+    let rb = b.push(&app, "cancel_booking", json!({"booking_id": x, "expected_version": 1, "reason": "B changed their mind"})).await;
+    assert!(ok(&rb), "{rb}");
+    let (ba, bb) = (app.get(&format!("/v1/bookings/{x}"), &a.t.access).await, app.get(&format!("/v1/bookings/{x}"), &b.t.access).await);
+    assert_eq!((ba.body["status"].as_str(), bb.body["status"].as_str()), (Some("confirmed"), Some("cancelled")), "{ba:?} {bb:?}");
+    assert_eq!((ba.body["service_id"].as_str(), bb.body["service_id"].as_str()), (Some(a.service.as_str()), Some(b.service.as_str())));
+    assert_eq!(app.all_items("/v1/bookings", &b.t.access).await.len(), 1);
+    let (changes_a, _) = pull_all(&app, &a.t.access, 0, 1000).await;
+    let (changes_b, _) = pull_all(&app, &b.t.access, 0, 1000).await;
+    let logged = |changes: &[Value], kind: &str, id: &str| changes.iter().filter(|c| c["entity"] == kind && c["id"] == id).map(|c| c["data"]["status"].clone()).collect::<Vec<_>>();
+    assert_eq!((logged(&changes_a, "booking", &x), logged(&changes_b, "booking", &x)), (vec![json!("confirmed")], vec![json!("cancelled")]));
 
     // Each device's outcomes are its business's own.
     let pull = "/v1/sync/pull?cursor=0&client_id=front-desk";
