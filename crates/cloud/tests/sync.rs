@@ -455,7 +455,13 @@ async fn migration_0028_keeps_the_rows_and_keys_them_per_business() {
         exec(&db, "INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ('desk', 1, 'biz-b', 'mark_read', '{}', 1)").await.unwrap();
         assert!(exec(&db, "INSERT INTO notes (id, business_id, conversation_id, author_staff_id, body, created_at, updated_at) VALUES ('note-x', 'biz-b', 'conv-biz-b', 'staff-biz-b', 'again', 1, 1)").await.is_err());
         assert!(exec(&db, MESSAGE_A).await.is_err(), "{engine:?}");
-        // B's conversation may take A's id, and B's message goes in B's.
+        // B's customer, conversation and booking may take A's ids, and B's message goes in B's.
+        exec(&db, "INSERT INTO customers (id, business_id, created_at, updated_at) VALUES ('cust-biz-a', 'biz-b', 0, 0)").await.unwrap();
+        exec(&db, "INSERT INTO services (id, business_id, name, duration_minutes, created_at, updated_at) VALUES ('svc-b', 'biz-b', 'Trim', 30, 0, 0)").await.unwrap();
+        let booking = "INSERT INTO bookings (id, business_id, customer_id, service_id, staff_id, start_at, end_at, block_start, block_end, status, source, created_at, updated_at) \
+                       VALUES ('book-x', 'biz-b', 'cust-biz-a', 'svc-b', 'staff-biz-b', 10, 20, 10, 20, 'confirmed', 'staff', 0, 0)";
+        exec(&db, booking).await.unwrap();
+        exec(&db, &booking.replace("'book-x', 'biz-b', 'cust-biz-a'", "'book-y', 'biz-a', 'cust-biz-b'")).await.expect_err("a booking's customer is its business's");
         exec(&db, "INSERT INTO conversations (id, business_id, customer_id, channel, status, mode, last_activity_at, created_at, updated_at) \
                    VALUES ('conv-biz-a', 'biz-b', 'cust-biz-b', 'sms', 'open', 'assistant', 0, 0, 0)").await.unwrap();
         exec(&db, &MESSAGE_A.replace("'msg-x', 'biz-a'", "'msg-z', 'biz-b'")).await.unwrap();
