@@ -237,6 +237,23 @@ impl Desk {
     }
 }
 
+/// A creates with `args_a`, then B with `args_b` (the same id): both apply, and B pushing its
+/// create again answers B's entity again. B's outcome.
+async fn created_by_both(app: &TestApp, (a, b): (&Desk, &Desk), name: &str, args_a: Value, args_b: Value) -> Value {
+    let ra = a.push(app, name, args_a).await;
+    let rb = b.push(app, name, args_b.clone()).await;
+    assert!(ra["ok"] == true && rb["ok"] == true, "{name}: {ra} {rb}");
+    let again = b.push(app, name, args_b).await;
+    assert_eq!((again["ok"].clone(), again["details"].clone()), (json!(true), rb["details"].clone()), "{name} again");
+    rb
+}
+
+/// `field` of the entity `kind`/`id` in each business's change log.
+async fn logged(app: &TestApp, (a, b): (&Desk, &Desk), kind: &str, id: &str, field: &str) -> (Vec<Value>, Vec<Value>) {
+    let pick = |changes: Vec<Value>| changes.iter().filter(|c| c["entity"] == kind && c["id"] == id).map(|c| c["data"][field].clone()).collect::<Vec<_>>();
+    (pick(pull_all(app, &a.t.access, 0, 1000).await.0), pick(pull_all(app, &b.t.access, 0, 1000).await.0))
+}
+
 fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
@@ -262,22 +279,16 @@ async fn a_client_chosen_id_of_another_business_behaves_like_an_unused_one((app,
 
     // A note: B's own, read back by X; A's stays A's; B's retry returns B's; edits stay apart.
     let x = new_id();
-    let ra = a.push(&app, "add_note", json!({"conversation_id": a.conversation, "note_id": x, "body": "A's note"})).await;
-    let rb = b.push(&app, "add_note", json!({"conversation_id": b.conversation, "note_id": x, "body": "B's note"})).await;
-    assert!(ok(&ra) && ok(&rb), "{ra} {rb}");
+    let rb = created_by_both(&app, (&a, &b), "add_note", json!({"conversation_id": a.conversation, "note_id": x, "body": "A's note"}),
+        json!({"conversation_id": b.conversation, "note_id": x, "body": "B's note"})).await;
     assert_eq!(rb["details"]["note_id"], x.as_str());
-    let again = b.push(&app, "add_note", json!({"conversation_id": b.conversation, "note_id": x, "body": "B's note"})).await;
-    assert_eq!((ok(&again), again["details"].clone()), (true, rb["details"].clone()));
     let path = format!("/v1/notes/{x}");
     assert_eq!((app.get(&path, &a.t.access).await.body["body"].as_str(), app.get(&path, &b.t.access).await.body["body"].as_str()), (Some("A's note"), Some("B's note")));
     assert_eq!(app.all_items(&format!("/v1/conversations/{}/notes", b.conversation), &b.t.access).await.len(), 1);
     let r = app.patch(&format!("/v1/notes/{x}"), &b.t.access, json!({"body": "B's note, edited"})).await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert_eq!(app.get(&path, &a.t.access).await.body["body"], "A's note");
-    let (changes_a, _) = pull_all(&app, &a.t.access, 0, 500).await;
-    let (changes_b, _) = pull_all(&app, &b.t.access, 0, 500).await;
-    let logged = |changes: &[Value]| changes.iter().filter(|c| c["entity"] == "note" && c["id"] == x.as_str()).map(|c| c["data"]["body"].clone()).collect::<Vec<_>>();
-    assert_eq!((logged(&changes_a), logged(&changes_b)), (vec![json!("A's note")], vec![json!("B's note, edited")]));
+    assert_eq!(logged(&app, (&a, &b), "note", &x, "body").await, (vec![json!("A's note")], vec![json!("B's note, edited")]));
     assert_eq!(app.delete(&format!("/v1/notes/{x}"), &b.t.access).await.status, StatusCode::NO_CONTENT);
     assert_eq!((app.get(&path, &a.t.access).await.status, app.get(&path, &b.t.access).await.status), (StatusCode::OK, StatusCode::NOT_FOUND));
 
@@ -295,12 +306,9 @@ async fn a_client_chosen_id_of_another_business_behaves_like_an_unused_one((app,
 
     // A reply: B's own message under X, sent once; the REST route's `client_message_id` too.
     let x = new_id();
-    let ra = a.push(&app, "send_message", json!({"conversation_id": a.conversation, "message_id": x, "body": "From A"})).await;
-    let rb = b.push(&app, "send_message", json!({"conversation_id": b.conversation, "message_id": x, "body": "From B"})).await;
-    assert!(ok(&ra) && ok(&rb), "{ra} {rb}");
+    let rb = created_by_both(&app, (&a, &b), "send_message", json!({"conversation_id": a.conversation, "message_id": x, "body": "From A"}),
+        json!({"conversation_id": b.conversation, "message_id": x, "body": "From B"})).await;
     assert_eq!(rb["details"]["message_id"], x.as_str());
-    let again = b.push(&app, "send_message", json!({"conversation_id": b.conversation, "message_id": x, "body": "From B"})).await;
-    assert_eq!((ok(&again), again["details"].clone()), (true, rb["details"].clone()));
     app.drain().await;
     assert_eq!(message(&app, &a.t, &a.conversation, &x).await["body"], "From A");
     let mine = message(&app, &b.t, &b.conversation, &x).await;
@@ -311,10 +319,7 @@ async fn a_client_chosen_id_of_another_business_behaves_like_an_unused_one((app,
     assert_eq!((ra.status, rb.status, rb.body["id"].as_str(), rb.body["body"].as_str()), (StatusCode::CREATED, StatusCode::CREATED, Some(y.as_str()), Some("B again")), "{rb:?}");
     let retry = app.post(&format!("/v1/conversations/{}/messages", b.conversation), &b.t.access, json!({"body": "B again", "client_message_id": y})).await;
     assert_eq!((retry.status.is_success(), retry.body["id"].as_str()), (true, Some(y.as_str())), "{retry:?}");
-    let (changes_a, _) = pull_all(&app, &a.t.access, 0, 500).await;
-    let (changes_b, _) = pull_all(&app, &b.t.access, 0, 500).await;
-    let logged = |changes: &[Value]| changes.iter().filter(|c| c["entity"] == "message" && c["id"] == x.as_str()).map(|c| c["data"]["body"].clone()).collect::<Vec<_>>();
-    assert_eq!((logged(&changes_a), logged(&changes_b)), (vec![json!("From A")], vec![json!("From B")]));
+    assert_eq!(logged(&app, (&a, &b), "message", &x, "body").await, (vec![json!("From A")], vec![json!("From B")]));
 
     // A walk-in: B's own customer under X, found by X, edited apart from A's.
     let x = new_id();
@@ -335,12 +340,10 @@ async fn a_client_chosen_id_of_another_business_behaves_like_an_unused_one((app,
     b.push(&app, "create_customer", json!({"customer_id": cb, "customer": {"name": "New B", "phone": "+447911123504"}})).await;
     // Writing first: B's conversation under X (and a message id A used too), B's customer in it.
     let (x, m) = (new_id(), new_id());
-    let ra = a.push(&app, "start_conversation", json!({"conversation_id": x, "customer_id": ca, "channel": "whatsapp", "message_id": m, "template_id": a.template, "variables": ["A"]})).await;
-    let rb = b.push(&app, "start_conversation", json!({"conversation_id": x, "customer_id": cb, "channel": "whatsapp", "message_id": m, "template_id": b.template, "variables": ["B"]})).await;
-    assert!(ok(&ra) && ok(&rb), "{ra} {rb}");
+    let rb = created_by_both(&app, (&a, &b), "start_conversation",
+        json!({"conversation_id": x, "customer_id": ca, "channel": "whatsapp", "message_id": m, "template_id": a.template, "variables": ["A"]}),
+        json!({"conversation_id": x, "customer_id": cb, "channel": "whatsapp", "message_id": m, "template_id": b.template, "variables": ["B"]})).await;
     assert_eq!((rb["details"]["conversation_id"].as_str(), rb["details"]["message_id"].as_str()), (Some(x.as_str()), Some(m.as_str())));
-    let again = b.push(&app, "start_conversation", json!({"conversation_id": x, "customer_id": cb, "channel": "whatsapp", "message_id": m, "template_id": b.template, "variables": ["B"]})).await;
-    assert_eq!((ok(&again), again["details"].clone()), (true, rb["details"].clone()));
     let (da, db) = (app.get(&format!("/v1/conversations/{x}"), &a.t.access).await, app.get(&format!("/v1/conversations/{x}"), &b.t.access).await);
     assert_eq!((da.body["customer"]["id"].as_str(), db.body["customer"]["id"].as_str()), (Some(ca.as_str()), Some(cb.as_str())), "{db:?}");
     app.drain().await;
@@ -360,22 +363,16 @@ async fn a_client_chosen_id_of_another_business_behaves_like_an_unused_one((app,
     // Booked offline: B's booking under X, for B's customer (who has A's customer's id too).
     let x = new_id();
     let (sa, sb) = (a.start(&app).await, b.start(&app).await);
-    let ra = a.push(&app, "create_booking", json!({"booking_id": x, "customer_id": walk_in, "service_id": a.service, "start": sa})).await;
-    let rb = b.push(&app, "create_booking", json!({"booking_id": x, "customer_id": walk_in, "service_id": b.service, "start": sb})).await;
-    assert!(ok(&ra) && ok(&rb), "{ra} {rb}");
+    let rb = created_by_both(&app, (&a, &b), "create_booking", json!({"booking_id": x, "customer_id": walk_in, "service_id": a.service, "start": sa}),
+        json!({"booking_id": x, "customer_id": walk_in, "service_id": b.service, "start": sb})).await;
     assert_eq!((rb["details"]["booking_id"].as_str(), rb["details"]["version"].as_i64()), (Some(x.as_str()), Some(1)));
-    let again = b.push(&app, "create_booking", json!({"booking_id": x, "customer_id": walk_in, "service_id": b.service, "start": sb})).await;
-    assert_eq!((ok(&again), again["details"]["booking_id"].clone()), (true, json!(x)));
     let rb = b.push(&app, "cancel_booking", json!({"booking_id": x, "expected_version": 1, "reason": "B changed their mind"})).await;
     assert!(ok(&rb), "{rb}");
     let (ba, bb) = (app.get(&format!("/v1/bookings/{x}"), &a.t.access).await, app.get(&format!("/v1/bookings/{x}"), &b.t.access).await);
     assert_eq!((ba.body["status"].as_str(), bb.body["status"].as_str()), (Some("confirmed"), Some("cancelled")), "{ba:?} {bb:?}");
     assert_eq!((ba.body["service_id"].as_str(), bb.body["service_id"].as_str()), (Some(a.service.as_str()), Some(b.service.as_str())));
     assert_eq!(app.all_items("/v1/bookings", &b.t.access).await.len(), 1);
-    let (changes_a, _) = pull_all(&app, &a.t.access, 0, 1000).await;
-    let (changes_b, _) = pull_all(&app, &b.t.access, 0, 1000).await;
-    let logged = |changes: &[Value], kind: &str, id: &str| changes.iter().filter(|c| c["entity"] == kind && c["id"] == id).map(|c| c["data"]["status"].clone()).collect::<Vec<_>>();
-    assert_eq!((logged(&changes_a, "booking", &x), logged(&changes_b, "booking", &x)), (vec![json!("confirmed")], vec![json!("cancelled")]));
+    assert_eq!(logged(&app, (&a, &b), "booking", &x, "status").await, (vec![json!("confirmed")], vec![json!("cancelled")]));
 
     // Each device's outcomes are its business's own.
     let pull = "/v1/sync/pull?cursor=0&client_id=front-desk";
