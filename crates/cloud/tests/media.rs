@@ -158,8 +158,9 @@ async fn files_a_channel_does_not_take_are_refused_before_anything_is_sent((app,
     assert_eq!(upload(&app, &other, &theirs, "image/png", "x.png", b"PNG".to_vec()).await.0, StatusCode::CREATED);
     let r = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "", "media_id": theirs})).await;
     assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"));
-    // Nor can they claim its id for their own upload.
-    assert_eq!(upload(&app, &owner, &theirs, "image/png", "x.png", b"PNG".to_vec()).await.0, StatusCode::NOT_FOUND);
+    // Their id, used for an upload here, is this business's own file (ids are per business).
+    assert_eq!(upload(&app, &owner, &theirs, "image/png", "x.png", b"OURS".to_vec()).await.0, StatusCode::CREATED);
+    assert_eq!(fetch(&app, &format!("/v1/media/{theirs}"), Some(&other.access), None).await.2, b"PNG");
 
     // The same refusals through the console's sync push.
     let client_id = new_id();

@@ -185,3 +185,301 @@ async fn push_applies_in_order_once_and_reports_refusals((app, fake): (TestApp, 
 }
 
 }
+
+/// One business's client-chosen ids, as a console makes them offline.
+struct Desk {
+    t: switchboard_testkit::Tenant,
+    client_id: String,
+    next: std::cell::Cell<i64>,
+    conversation: String,
+    service: String,
+    template: String,
+}
+
+impl Desk {
+    /// A business with a WhatsApp number (`phone_id`), a customer's conversation, a service and a template.
+    async fn open(app: &TestApp, label: &str, phone_id: &str, from: &str) -> Desk {
+        let t = app.signup(label).await;
+        let secret = app_secret(&t);
+        connect_whatsapp(app, &t, phone_id, &secret).await;
+        post_whatsapp_signed(app, &notification(phone_id, Value::Null, json!([text(&format!("wamid.in-{from}"), from, "Hello?")]), Value::Null), &secret).await;
+        app.settled("the conversation exists", || async { !app.get("/v1/conversations", &t.access).await.body["items"].as_array().unwrap().is_empty() }).await;
+        let conversation = app.get("/v1/conversations", &t.access).await.body["items"][0]["id"].as_str().unwrap().to_owned();
+        app.patch("/v1/schedule", &t.access, json!({"opening_hours": every_day("00:00", "24:00"), "min_notice_minutes": 0})).await;
+        let service = app.post("/v1/services", &t.access, json!({"name": "Trim", "duration_minutes": 30})).await.body["id"].as_str().unwrap().to_owned();
+        let template = app.post("/v1/whatsapp-templates", &t.access, json!({"name": "hello", "language": "en_GB", "body": "Hello {{1}}"})).await;
+        assert_eq!(template.status, StatusCode::CREATED, "{template:?}");
+        let template = template.body["id"].as_str().unwrap().to_owned();
+        Desk { t, client_id: "front-desk".into(), next: std::cell::Cell::new(1), conversation, service, template }
+    }
+
+    /// Pushes one mutation; its outcome.
+    async fn push(&self, app: &TestApp, name: &str, args: Value) -> Value {
+        let id = self.next.get();
+        let r = app.post("/v1/sync/push", &self.t.access, json!({"client_id": self.client_id, "mutations": [{"id": id, "name": name, "args": args}]})).await;
+        if r.status == StatusCode::OK {
+            self.next.set(id + 1);
+            r.body["outcomes"][0].clone()
+        } else {
+            json!({"status": r.status.as_u16(), "code": r.code()})
+        }
+    }
+
+    async fn put_media(&self, app: &TestApp, id: &str, bytes: &[u8]) -> (StatusCode, Value) {
+        let res = app.client.put(format!("{}/v1/media/{id}?filename=f.png", app.base)).bearer_auth(&self.t.access).header("content-type", "image/png").body(bytes.to_vec()).send().await.unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn start(&self, app: &TestApp) -> String {
+        let slots = app.get(&format!("/v1/availability?service_id={}&limit=1", self.service), &self.t.access).await;
+        slots.body["slots"][0]["start"].as_str().unwrap().to_owned()
+    }
+}
+
+/// A creates with `args_a`, then B with `args_b` (the same id): both apply, and B pushing its
+/// create again answers B's entity again. B's outcome.
+async fn created_by_both(app: &TestApp, (a, b): (&Desk, &Desk), name: &str, args_a: Value, args_b: Value) -> Value {
+    let ra = a.push(app, name, args_a).await;
+    let rb = b.push(app, name, args_b.clone()).await;
+    assert!(ra["ok"] == true && rb["ok"] == true, "{name}: {ra} {rb}");
+    let again = b.push(app, name, args_b).await;
+    assert_eq!((again["ok"].clone(), again["details"].clone()), (json!(true), rb["details"].clone()), "{name} again");
+    rb
+}
+
+/// `field` of the entity `kind`/`id` in each business's change log.
+async fn logged(app: &TestApp, (a, b): (&Desk, &Desk), kind: &str, id: &str, field: &str) -> (Vec<Value>, Vec<Value>) {
+    let pick = |changes: Vec<Value>| changes.iter().filter(|c| c["entity"] == kind && c["id"] == id).map(|c| c["data"][field].clone()).collect::<Vec<_>>();
+    (pick(pull_all(app, &a.t.access, 0, 1000).await.0), pick(pull_all(app, &b.t.access, 0, 1000).await.0))
+}
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+on_both_engines! {
+
+spawn = |engine| spawn_with_fakes(engine, |_| {});
+
+/// Issue 13, defect 9: every place a client chooses an id, probed with an id another business
+/// used first (A creates with X, then B creates with X). Device ids, notes and uploads behave for
+/// B exactly as an unused id would; the ids still keyed globally answer as before (listed in
+/// DESIGN.md, "Ids"), asserted here so that fixing one shows up.
+async fn a_client_chosen_id_of_another_business_behaves_like_an_unused_one((app, _fake): (TestApp, FakeProviders)) {
+    let a = Desk::open(&app, "ids-a", PHONE_ID, "447911300001").await;
+    let b = Desk::open(&app, "ids-b", "209876543210", "447911300002").await;
+    let ok = |o: &Value| o["ok"].as_bool() == Some(true);
+
+    // The device id: B's console takes the one A's uses, and each sees only its own outcomes.
+    assert_eq!(a.client_id, b.client_id);
+    let ra = a.push(&app, "mark_read", json!({"conversation_id": a.conversation})).await;
+    let rb = b.push(&app, "mark_read", json!({"conversation_id": b.conversation})).await;
+    assert!(ok(&ra) && ok(&rb), "{ra} {rb}");
+
+    // A note: B's own, read back by X; A's stays A's; B's retry returns B's; edits stay apart.
+    let x = new_id();
+    let rb = created_by_both(&app, (&a, &b), "add_note", json!({"conversation_id": a.conversation, "note_id": x, "body": "A's note"}),
+        json!({"conversation_id": b.conversation, "note_id": x, "body": "B's note"})).await;
+    assert_eq!(rb["details"]["note_id"], x.as_str());
+    let path = format!("/v1/notes/{x}");
+    assert_eq!((app.get(&path, &a.t.access).await.body["body"].as_str(), app.get(&path, &b.t.access).await.body["body"].as_str()), (Some("A's note"), Some("B's note")));
+    assert_eq!(app.all_items(&format!("/v1/conversations/{}/notes", b.conversation), &b.t.access).await.len(), 1);
+    let r = app.patch(&format!("/v1/notes/{x}"), &b.t.access, json!({"body": "B's note, edited"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(app.get(&path, &a.t.access).await.body["body"], "A's note");
+    assert_eq!(logged(&app, (&a, &b), "note", &x, "body").await, (vec![json!("A's note")], vec![json!("B's note, edited")]));
+    assert_eq!(app.delete(&format!("/v1/notes/{x}"), &b.t.access).await.status, StatusCode::NO_CONTENT);
+    assert_eq!((app.get(&path, &a.t.access).await.status, app.get(&path, &b.t.access).await.status), (StatusCode::OK, StatusCode::NOT_FOUND));
+
+    // An upload: 201 and B's file, read back by X; the same upload again is 200.
+    let x = new_id();
+    let (sa, _) = a.put_media(&app, &x, b"PNG-A").await;
+    let (sb, fb) = b.put_media(&app, &x, b"PNG-B").await;
+    assert_eq!((sa, sb, fb["id"].as_str(), fb["size"].as_i64()), (StatusCode::CREATED, StatusCode::CREATED, Some(x.as_str()), Some(5)));
+    assert_eq!(b.put_media(&app, &x, b"PNG-B").await.0, StatusCode::OK);
+    for (desk, bytes) in [(&a, &b"PNG-A"[..]), (&b, &b"PNG-B"[..])] {
+        let res = app.client.get(format!("{}/v1/media/{x}", app.base)).bearer_auth(&desk.t.access).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.bytes().await.unwrap().as_ref(), bytes);
+    }
+
+    // A reply: B's own message under X, sent once; the REST route's `client_message_id` too.
+    let x = new_id();
+    let rb = created_by_both(&app, (&a, &b), "send_message", json!({"conversation_id": a.conversation, "message_id": x, "body": "From A"}),
+        json!({"conversation_id": b.conversation, "message_id": x, "body": "From B"})).await;
+    assert_eq!(rb["details"]["message_id"], x.as_str());
+    app.drain().await;
+    assert_eq!(message(&app, &a.t, &a.conversation, &x).await["body"], "From A");
+    let mine = message(&app, &b.t, &b.conversation, &x).await;
+    assert_eq!((mine["body"].as_str(), mine["delivery_status"].as_str()), (Some("From B"), Some("sent")), "{mine}");
+    let y = new_id();
+    let ra = app.post(&format!("/v1/conversations/{}/messages", a.conversation), &a.t.access, json!({"body": "A again", "client_message_id": y})).await;
+    let rb = app.post(&format!("/v1/conversations/{}/messages", b.conversation), &b.t.access, json!({"body": "B again", "client_message_id": y})).await;
+    assert_eq!((ra.status, rb.status, rb.body["id"].as_str(), rb.body["body"].as_str()), (StatusCode::CREATED, StatusCode::CREATED, Some(y.as_str()), Some("B again")), "{rb:?}");
+    let retry = app.post(&format!("/v1/conversations/{}/messages", b.conversation), &b.t.access, json!({"body": "B again", "client_message_id": y})).await;
+    assert_eq!((retry.status.is_success(), retry.body["id"].as_str()), (true, Some(y.as_str())), "{retry:?}");
+    assert_eq!(logged(&app, (&a, &b), "message", &x, "body").await, (vec![json!("From A")], vec![json!("From B")]));
+
+    // A walk-in: B's own customer under X, found by X, edited apart from A's.
+    let x = new_id();
+    let ra = a.push(&app, "create_customer", json!({"customer_id": x, "customer": {"name": "Walk-in A", "phone": "+447911123501"}})).await;
+    let rb = b.push(&app, "create_customer", json!({"customer_id": x, "customer": {"name": "Walk-in B", "phone": "+447911123502"}})).await;
+    assert!(ok(&ra) && ok(&rb), "{ra} {rb}");
+    assert_eq!(rb["details"]["customer_id"], x.as_str());
+    let again = b.push(&app, "create_customer", json!({"customer_id": x, "customer": {"name": "Walk-in B", "phone": "+447911123502"}})).await;
+    assert_eq!(again["code"], "customer_exists", "as for an unused id pushed twice: {again}");
+    let rb = b.push(&app, "update_customer", json!({"customer_id": x, "changes": {"name": "Walk-in B, renamed"}})).await;
+    assert!(ok(&rb), "{rb}");
+    let (ka, kb) = (app.get(&format!("/v1/customers/{x}"), &a.t.access).await, app.get(&format!("/v1/customers/{x}"), &b.t.access).await);
+    assert_eq!((ka.body["name"].as_str(), kb.body["name"].as_str()), (Some("Walk-in A"), Some("Walk-in B, renamed")), "{ka:?} {kb:?}");
+    let walk_in = x;
+
+    let (ca, cb) = (new_id(), new_id());
+    a.push(&app, "create_customer", json!({"customer_id": ca, "customer": {"name": "New A", "phone": "+447911123503"}})).await;
+    b.push(&app, "create_customer", json!({"customer_id": cb, "customer": {"name": "New B", "phone": "+447911123504"}})).await;
+    // Writing first: B's conversation under X (and a message id A used too), B's customer in it.
+    let (x, m) = (new_id(), new_id());
+    let rb = created_by_both(&app, (&a, &b), "start_conversation",
+        json!({"conversation_id": x, "customer_id": ca, "channel": "whatsapp", "message_id": m, "template_id": a.template, "variables": ["A"]}),
+        json!({"conversation_id": x, "customer_id": cb, "channel": "whatsapp", "message_id": m, "template_id": b.template, "variables": ["B"]})).await;
+    assert_eq!((rb["details"]["conversation_id"].as_str(), rb["details"]["message_id"].as_str()), (Some(x.as_str()), Some(m.as_str())));
+    let (da, db) = (app.get(&format!("/v1/conversations/{x}"), &a.t.access).await, app.get(&format!("/v1/conversations/{x}"), &b.t.access).await);
+    assert_eq!((da.body["customer"]["id"].as_str(), db.body["customer"]["id"].as_str()), (Some(ca.as_str()), Some(cb.as_str())), "{db:?}");
+    app.drain().await;
+    let texts = |t: &Value| t["items"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>();
+    let (ma, mb) = (app.get(&format!("/v1/conversations/{x}/messages"), &a.t.access).await, app.get(&format!("/v1/conversations/{x}/messages"), &b.t.access).await);
+    assert_eq!((texts(&ma.body), texts(&mb.body)), (vec!["ids-a Owner took over from the assistant.".to_owned(), "Hello A".to_owned()], vec!["ids-b Owner took over from the assistant.".to_owned(), "Hello B".to_owned()]));
+    assert_eq!(message(&app, &b.t, &x, &m).await["delivery_status"], "sent");
+    // A note in it, and B taking it over, touch only B's.
+    let rb = b.push(&app, "add_note", json!({"conversation_id": x, "note_id": new_id(), "body": "B's first note"})).await;
+    assert!(ok(&rb), "{rb}");
+    assert!(app.all_items(&format!("/v1/conversations/{x}/notes"), &a.t.access).await.is_empty());
+    let rb = b.push(&app, "set_status", json!({"conversation_id": x, "status": "resolved"})).await;
+    assert!(ok(&rb), "{rb}");
+    let (da, db) = (app.get(&format!("/v1/conversations/{x}"), &a.t.access).await, app.get(&format!("/v1/conversations/{x}"), &b.t.access).await);
+    assert_eq!((da.body["conversation"]["status"].as_str(), db.body["conversation"]["status"].as_str()), (Some("open"), Some("resolved")));
+
+    // Booked offline: B's booking under X, for B's customer (who has A's customer's id too).
+    let x = new_id();
+    let (sa, sb) = (a.start(&app).await, b.start(&app).await);
+    let rb = created_by_both(&app, (&a, &b), "create_booking", json!({"booking_id": x, "customer_id": walk_in, "service_id": a.service, "start": sa}),
+        json!({"booking_id": x, "customer_id": walk_in, "service_id": b.service, "start": sb})).await;
+    assert_eq!((rb["details"]["booking_id"].as_str(), rb["details"]["version"].as_i64()), (Some(x.as_str()), Some(1)));
+    let rb = b.push(&app, "cancel_booking", json!({"booking_id": x, "expected_version": 1, "reason": "B changed their mind"})).await;
+    assert!(ok(&rb), "{rb}");
+    let (ba, bb) = (app.get(&format!("/v1/bookings/{x}"), &a.t.access).await, app.get(&format!("/v1/bookings/{x}"), &b.t.access).await);
+    assert_eq!((ba.body["status"].as_str(), bb.body["status"].as_str()), (Some("confirmed"), Some("cancelled")), "{ba:?} {bb:?}");
+    assert_eq!((ba.body["service_id"].as_str(), bb.body["service_id"].as_str()), (Some(a.service.as_str()), Some(b.service.as_str())));
+    assert_eq!(app.all_items("/v1/bookings", &b.t.access).await.len(), 1);
+    assert_eq!(logged(&app, (&a, &b), "booking", &x, "status").await, (vec![json!("confirmed")], vec![json!("cancelled")]));
+
+    // Each device's outcomes are its business's own.
+    let pull = "/v1/sync/pull?cursor=0&client_id=front-desk";
+    let (oa, ob) = (app.get(pull, &a.t.access).await.body["outcomes"].clone(), app.get(pull, &b.t.access).await.body["outcomes"].clone());
+    let ids = |o: &Value| o.as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(ids(&oa).len() as i64, a.next.get() - 1, "{oa}");
+    assert_eq!(ids(&ob).len() as i64, b.next.get() - 1, "{ob}");
+}
+}
+
+
+async fn exec(db: &switchboard_cloud::store::Db, sql: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(sql).execute(db.writer()).await.map(|_| ())
+}
+
+const MESSAGE_A: &str = "INSERT INTO messages (id, business_id, conversation_id, direction, author_kind, body, delivery_status, created_at, updated_at) \
+     VALUES ('msg-x', 'biz-a', 'conv-biz-a', 'outbound', 'staff', 'Hi from biz-a', 'pending', 1, 1)";
+const OUTBOX_A: &str = "INSERT INTO outbox (id, business_id, message_id, channel, request, status, next_attempt_at, created_at, updated_at) \
+     VALUES ('out-1', 'biz-a', 'msg-x', 'sms', '{}', 'queued', 1, 1, 1)";
+
+/// A database with notes, uploads, devices and messages from before migration 0028 keeps every row, and
+/// afterwards another business can hold the same ids (on SQLite and PostgreSQL).
+#[tokio::test]
+async fn migration_0028_keeps_the_rows_and_keys_them_per_business() {
+    use switchboard_cloud::store::{migrator, Db};
+    for engine in switchboard_testkit::Engine::BOTH {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&engine.fresh_database(dir.path()), 2, std::sync::Arc::new(switchboard_cloud::clock::SystemClock)).await.unwrap();
+        let before = sqlx::migrate::Migrator {
+            migrations: std::borrow::Cow::Owned(migrator().migrations.iter().filter(|m| m.version < 28).cloned().collect()),
+            ignore_missing: false,
+            locking: true,
+            no_tx: false,
+        };
+        before.run(db.writer()).await.unwrap();
+        for b in ["biz-a", "biz-b"] {
+            sqlx::query("INSERT INTO businesses (id, name, timezone, locale, currency, created_at, updated_at) VALUES ($1, $1, 'Europe/London', 'en-GB', 'GBP', 0, 0)")
+                .bind(b)
+                .execute(db.writer())
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO staff (id, business_id, name, email, password_hash, role, created_at, updated_at) VALUES ($1, $2, 'S', $1, 'x', 'owner', 0, 0)")
+                .bind(format!("staff-{b}"))
+                .bind(b)
+                .execute(db.writer())
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO customers (id, business_id, created_at, updated_at) VALUES ($1, $2, 0, 0)").bind(format!("cust-{b}")).bind(b).execute(db.writer()).await.unwrap();
+            sqlx::query("INSERT INTO conversations (id, business_id, customer_id, channel, status, mode, last_activity_at, created_at, updated_at) VALUES ($1, $2, $3, 'sms', 'open', 'assistant', 0, 0, 0)")
+                .bind(format!("conv-{b}"))
+                .bind(b)
+                .bind(format!("cust-{b}"))
+                .execute(db.writer())
+                .await
+                .unwrap();
+        }
+        exec(&db, "INSERT INTO notes (id, business_id, conversation_id, author_staff_id, body, created_at, updated_at) VALUES ('note-x', 'biz-a', 'conv-biz-a', 'staff-biz-a', 'A''s', 1, 2)").await.unwrap();
+        exec(&db, "INSERT INTO media (id, business_id, content_type, filename, size, data, created_at) VALUES ('media-x', 'biz-a', 'image/png', 'a.png', 3, 'QUFB', 1)").await.unwrap();
+        exec(&db, "INSERT INTO sync_clients (client_id, business_id, staff_id, created_at, last_seen_at) VALUES ('desk', 'biz-a', 'staff-biz-a', 1, 2)").await.unwrap();
+        exec(&db, "INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ('desk', 1, 'biz-a', 'mark_read', '{}', 1)").await.unwrap();
+        exec(&db, MESSAGE_A).await.unwrap();
+        exec(&db, OUTBOX_A).await.unwrap();
+
+        db.migrate().await.unwrap();
+        let kept: (String, i64, String, i64) = sqlx::query_as(
+            "SELECT n.body, n.updated_at, m.data, s.mutation_id FROM notes n, media m, sync_mutations s \
+             WHERE n.id = 'note-x' AND m.id = 'media-x' AND s.client_id = 'desk' AND n.business_id = 'biz-a' AND m.business_id = 'biz-a'",
+        )
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+        assert_eq!(kept, ("A's".to_owned(), 2, "QUFB".to_owned(), 1), "{engine:?}");
+        // B takes the same ids; the same business cannot have one twice.
+        exec(&db, "INSERT INTO notes (id, business_id, conversation_id, author_staff_id, body, created_at, updated_at) VALUES ('note-x', 'biz-b', 'conv-biz-b', 'staff-biz-b', 'B''s', 1, 1)").await.unwrap();
+        exec(&db, "INSERT INTO media (id, business_id, content_type, filename, size, data, created_at) VALUES ('media-x', 'biz-b', 'image/png', 'b.png', 3, 'QkJC', 1)").await.unwrap();
+        exec(&db, "INSERT INTO sync_clients (client_id, business_id, staff_id, created_at, last_seen_at) VALUES ('desk', 'biz-b', 'staff-biz-b', 1, 1)").await.unwrap();
+        exec(&db, "INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ('desk', 1, 'biz-b', 'mark_read', '{}', 1)").await.unwrap();
+        assert!(exec(&db, "INSERT INTO notes (id, business_id, conversation_id, author_staff_id, body, created_at, updated_at) VALUES ('note-x', 'biz-b', 'conv-biz-b', 'staff-biz-b', 'again', 1, 1)").await.is_err());
+        assert!(exec(&db, MESSAGE_A).await.is_err(), "{engine:?}");
+        // B's customer, conversation and booking may take A's ids, and B's message goes in B's.
+        exec(&db, "INSERT INTO customers (id, business_id, created_at, updated_at) VALUES ('cust-biz-a', 'biz-b', 0, 0)").await.unwrap();
+        exec(&db, "INSERT INTO services (id, business_id, name, duration_minutes, created_at, updated_at) VALUES ('svc-b', 'biz-b', 'Trim', 30, 0, 0)").await.unwrap();
+        let booking = "INSERT INTO bookings (id, business_id, customer_id, service_id, staff_id, start_at, end_at, block_start, block_end, status, source, created_at, updated_at) \
+                       VALUES ('book-x', 'biz-b', 'cust-biz-a', 'svc-b', 'staff-biz-b', 10, 20, 10, 20, 'confirmed', 'staff', 0, 0)";
+        exec(&db, booking).await.unwrap();
+        exec(&db, &booking.replace("'book-x', 'biz-b', 'cust-biz-a'", "'book-y', 'biz-a', 'cust-biz-b'")).await.expect_err("a booking's customer is its business's");
+        exec(&db, "INSERT INTO conversations (id, business_id, customer_id, channel, status, mode, last_activity_at, created_at, updated_at) \
+                   VALUES ('conv-biz-a', 'biz-b', 'cust-biz-b', 'sms', 'open', 'assistant', 0, 0, 0)").await.unwrap();
+        exec(&db, &MESSAGE_A.replace("'msg-x', 'biz-a'", "'msg-z', 'biz-b'")).await.unwrap();
+        exec(&db, &MESSAGE_A.replace("biz-a", "biz-b")).await.unwrap();
+        exec(&db, &OUTBOX_A.replace("biz-a", "biz-b").replace("'out-1'", "'out-2'")).await.unwrap();
+        // An outbox row's message is its business's.
+        assert!(exec(&db, &OUTBOX_A.replace("'out-1'", "'out-3'").replace("'msg-x'", "'msg-y'")).await.is_err());
+        let bodies: Vec<String> = sqlx::query_scalar("SELECT m.body FROM outbox o JOIN messages m ON m.id = o.message_id AND m.business_id = o.business_id ORDER BY o.id")
+            .fetch_all(db.reader())
+            .await
+            .unwrap();
+        assert_eq!(bodies, ["Hi from biz-a", "Hi from biz-b"]);
+        // A device's mutations still need the device (of that business).
+        assert!(exec(&db, "INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ('laptop', 1, 'biz-b', 'mark_read', '{}', 1)").await.is_err());
+        let counts: Vec<i64> = sqlx::query_scalar("SELECT COUNT(*) FROM notes UNION ALL SELECT COUNT(*) FROM media UNION ALL SELECT COUNT(*) FROM sync_clients UNION ALL SELECT COUNT(*) FROM sync_mutations")
+            .fetch_all(db.reader())
+            .await
+            .unwrap();
+        assert_eq!(counts, [2, 2, 2, 2], "{engine:?}");
+        let outboxes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(db.reader()).await.unwrap();
+        assert_eq!(outboxes, 2);
+        db.close().await;
+    }
+}

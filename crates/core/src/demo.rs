@@ -197,7 +197,7 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, Error> {
     // forward to a few seconds from now, once the sandbox WhatsApp number is connected.
     let mut tx = db.begin_business(&business_id).await?;
     let first_reminder: Option<String> = sqlx::query_scalar(
-        "SELECT r.id FROM automation_runs r JOIN bookings b ON b.id = r.booking_id \
+        "SELECT r.id FROM automation_runs r JOIN bookings b ON b.id = r.booking_id AND b.business_id = r.business_id \
          WHERE r.business_id = $1 AND b.customer_id = $2 AND r.kind = 'reminder' AND r.status = 'planned' ORDER BY r.due_at LIMIT 1",
     )
     .bind(&business_id)

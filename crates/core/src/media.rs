@@ -118,11 +118,8 @@ pub async fn describe(conn: &mut sqlx::AnyConnection, business_id: &str, id: &st
 /// refused (`media_type_not_allowed`); the size limit of each channel is checked at sending.
 pub async fn upload(core: &Core, actor: &Actor, id: &str, content_type: &str, filename: Option<&str>, bytes: Vec<u8>) -> Result<(bool, MediaFile), Error> {
     actor.require(Permission::HandleConversations)?;
-    // Another business's id is not there, whatever is sent (and stays theirs).
-    let owner: Option<String> = sqlx::query_scalar("SELECT business_id FROM media WHERE id = $1").bind(id).fetch_optional(core.db.reader()).await?;
-    if owner.as_ref().is_some_and(|b| *b != actor.business_id) {
-        return Err(Error::NotFound("media"));
-    }
+    // Ids are per business (migration 0028): another business's file with this id is neither
+    // seen nor touched, and this upload is answered as for an unused id.
     if uuid::Uuid::parse_str(id).is_err() {
         return Err(Error::invalid("A media id is a UUID the client makes."));
     }
@@ -151,7 +148,7 @@ pub async fn upload(core: &Core, actor: &Actor, id: &str, content_type: &str, fi
     let now = core.db.now_ms();
     let size = bytes.len() as i64;
     let inserted = sqlx::query(
-        "INSERT INTO media (id, business_id, content_type, filename, size, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO media (id, business_id, content_type, filename, size, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id, business_id) DO NOTHING",
     )
     .bind(id)
     .bind(&actor.business_id)
@@ -166,7 +163,7 @@ pub async fn upload(core: &Core, actor: &Actor, id: &str, content_type: &str, fi
     let mut conn = core.db.reader().acquire().await?;
     match describe(&mut conn, &actor.business_id, id).await? {
         Some(file) => Ok((inserted == 1, file)),
-        // The id was taken by another business meanwhile.
+        // Only this business's own row can stand in the way, and it is read above.
         None => Err(Error::NotFound("media")),
     }
 }
@@ -183,10 +180,17 @@ pub async fn read(core: &Core, actor: &Actor, id: &str) -> Result<(MediaFile, Ve
 /// How long a signed address works: long enough for Twilio's retries of one send.
 const SHARE_MS: i64 = 24 * 3600 * 1000;
 
-fn signature(core: &Core, id: &str, expires_ms: i64) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&core.secrets.derived_key(b"switchboard shared media v1")).expect("any key length");
-    mac.update(format!("{id}:{expires_ms}").as_bytes());
+/// Signs a business's file: ids are per business, so the signature names whose file it is (v2;
+/// v1 signed `{id}:{expires}` alone, when an id was one business's everywhere).
+fn signature(core: &Core, business_id: &str, id: &str, expires_ms: i64) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&core.secrets.derived_key(b"switchboard shared media v2")).expect("any key length");
+    mac.update(format!("{business_id}:{id}:{expires_ms}").as_bytes());
     hex(&mac.finalize().into_bytes())
+}
+
+/// Compares in constant time.
+fn same(expected: &str, given: &str) -> bool {
+    expected.len() == given.len() && expected.bytes().zip(given.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -194,20 +198,21 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The public address a provider fetches a kept file from (`/media/shared/{id}?expires&signature`).
-pub fn shared_url(core: &Core, id: &str) -> String {
+pub fn shared_url(core: &Core, business_id: &str, id: &str) -> String {
     let expires = core.db.now_ms() + SHARE_MS;
-    format!("{}/media/shared/{id}?expires={expires}&signature={}", core.config.public_url.trim_end_matches('/'), signature(core, id, expires))
+    format!("{}/media/shared/{id}?expires={expires}&signature={}", core.config.public_url.trim_end_matches('/'), signature(core, business_id, id, expires))
 }
 
 /// The file a signed address names; `NotFound` for a wrong or expired signature (nothing told).
 pub async fn read_shared(core: &Core, id: &str, expires_ms: i64, given: &str) -> Result<(MediaFile, Vec<u8>), Error> {
-    let expected = signature(core, id, expires_ms);
-    let same = expected.len() == given.len() && expected.bytes().zip(given.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    if !same || expires_ms < core.db.now_ms() {
+    if expires_ms < core.db.now_ms() {
         return Err(Error::NotFound("media"));
     }
-    let row = sqlx::query("SELECT business_id FROM media WHERE id = $1").bind(id).fetch_optional(core.db.reader()).await?;
-    let business_id: String = row.ok_or(Error::NotFound("media"))?.try_get("business_id")?;
+    // The businesses holding a file with this id (ids are per business); the signature says whose.
+    let owners: Vec<String> = sqlx::query_scalar("SELECT business_id FROM media WHERE id = $1").bind(id).fetch_all(core.db.reader()).await?;
+    let Some(business_id) = owners.into_iter().find(|b| same(&signature(core, b, id, expires_ms), given)) else {
+        return Err(Error::NotFound("media"));
+    };
     let mut conn = core.db.reader().acquire().await?;
     load(&mut conn, &business_id, id).await?.ok_or(Error::NotFound("media"))
 }
@@ -260,7 +265,7 @@ pub async fn recording(core: &Core, actor: &Actor, message_id: &str) -> Result<(
     // Someone else kept it meanwhile, or retention removed it: keep what is there.
     if record.get("recording_url").and_then(|u| u.as_str()) != Some(url.as_str()) {
         tx.commit_even_if_unchanged().await?;
-        sqlx::query("DELETE FROM media WHERE id = $1").bind(&kept).execute(core.db.writer()).await?;
+        sqlx::query("DELETE FROM media WHERE id = $1 AND business_id = $2").bind(&kept).bind(&actor.business_id).execute(core.db.writer()).await?;
         return match record.get("recording_url").and_then(|u| u.as_str()).and_then(|u| u.strip_prefix("/v1/media/")) {
             Some(other) => read(core, actor, other).await,
             None => Err(Error::NotFound("recording")),
@@ -269,11 +274,12 @@ pub async fn recording(core: &Core, actor: &Actor, message_id: &str) -> Result<(
     record["recording_url"] = json!(link);
     let mut list: Vec<Media> = serde_json::from_str(&media).unwrap_or_default();
     list.push(Media { content_type: content_type.clone(), url: Some(link.clone()), filename: Some(filename), caption: None });
-    sqlx::query("UPDATE messages SET raw = $1, media = $2, updated_at = $3 WHERE id = $4")
+    sqlx::query("UPDATE messages SET raw = $1, media = $2, updated_at = $3 WHERE id = $4 AND business_id = $5")
         .bind(record.to_string())
         .bind(serde_json::to_string(&list).map_err(Error::internal)?)
         .bind(tx.now_ms())
         .bind(message_id)
+        .bind(&actor.business_id)
         .execute(tx.conn())
         .await?;
     let message = crate::conversations::load_message(tx.conn(), &actor.business_id, message_id).await?;

@@ -444,7 +444,7 @@ async fn mark_message(
 /// Who the customer is to the provider, and from which of the business's addresses.
 async fn addresses(conn: &mut AnyConnection, business_id: &str, message_id: &str) -> Result<(Channel, protocol::Customer, Option<String>), Error> {
     let row = sqlx::query(
-        "SELECT c.channel, c.customer_id, c.channel_address FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+        "SELECT c.channel, c.customer_id, c.channel_address FROM messages m JOIN conversations c ON c.id = m.conversation_id AND c.business_id = m.business_id \
          WHERE m.id = $1 AND m.business_id = $2",
     )
     .bind(message_id)

@@ -71,9 +71,10 @@ fn service_named<'a>(text: &str, services: &'a [Service]) -> Option<&'a Service>
         .map(|(_, s)| s)
 }
 
-async fn load_state(state: &Core, conversation_id: &str) -> Result<State, Error> {
-    let text: Option<String> = sqlx::query_scalar("SELECT state FROM assistant_state WHERE conversation_id = $1")
+async fn load_state(state: &Core, business_id: &str, conversation_id: &str) -> Result<State, Error> {
+    let text: Option<String> = sqlx::query_scalar("SELECT state FROM assistant_state WHERE conversation_id = $1 AND business_id = $2")
         .bind(conversation_id)
+        .bind(business_id)
         .fetch_optional(state.db.reader())
         .await?;
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default())
@@ -98,7 +99,7 @@ fn latest_words(ctx: &Context) -> String {
 pub async fn run(state: &Core, ctx: &Context) -> Result<(Outcome, String), Error> {
     let text = latest_words(ctx);
     let lower = text.to_lowercase();
-    let mut st = load_state(state, &ctx.conversation.id).await?;
+    let mut st = load_state(state, &ctx.business_id, &ctx.conversation.id).await?;
     // A proposal stops being an open question once a colleague has written (taking over and
     // escalating also forget it, in control.rs).
     let last_outbound = ctx.history.iter().rev().find(|m| m.direction == Direction::Outbound && m.kind != MessageKind::Event);
@@ -114,7 +115,7 @@ pub async fn remember(tx: &mut crate::store::BusinessTx, conversation_id: &str, 
     let business_id = tx.business_id().to_owned();
     sqlx::query(
         "INSERT INTO assistant_state (conversation_id, business_id, state, updated_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (conversation_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+         ON CONFLICT (conversation_id, business_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
     )
     .bind(conversation_id)
     .bind(business_id)

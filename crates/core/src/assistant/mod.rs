@@ -56,7 +56,7 @@ pub async fn enqueue(tx: &mut BusinessTx, conversation: &Conversation, message_i
     let now = tx.now_ms();
     sqlx::query(
         "INSERT INTO assistant_jobs (id, business_id, conversation_id, trigger_message_id, status, next_attempt_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'queued', $5, $5, $5) ON CONFLICT (trigger_message_id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, 'queued', $5, $5, $5) ON CONFLICT (trigger_message_id, business_id) DO NOTHING",
     )
     .bind(tx.new_id::<String>())
     .bind(&business_id)
@@ -120,7 +120,7 @@ async fn claim(state: &Core) -> Result<Vec<Job>, StoreError> {
     // oldest due job of each conversation that has none running.
     let candidates = sqlx::query(
         "SELECT j.id, j.conversation_id FROM assistant_jobs j WHERE j.status = 'queued' AND j.next_attempt_at <= $1 \
-         AND NOT EXISTS (SELECT 1 FROM assistant_jobs r WHERE r.conversation_id = j.conversation_id AND r.status = 'running') \
+         AND NOT EXISTS (SELECT 1 FROM assistant_jobs r WHERE r.conversation_id = j.conversation_id AND r.business_id = j.business_id AND r.status = 'running') \
          ORDER BY j.next_attempt_at LIMIT 16",
     )
     .bind(now)
@@ -202,8 +202,9 @@ async fn load_context(state: &Core, job: &Job) -> Result<Context, Error> {
         .await?
         .ok_or_else(|| Error::NotFound("conversation"))?;
     let customer = crate::customers::load_any(&mut conn, &job.business_id, &conversation.customer_id).await?.ok_or_else(|| Error::NotFound("customer"))?;
-    let rows = sqlx::query("SELECT id FROM messages WHERE conversation_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
+    let rows = sqlx::query("SELECT id FROM messages WHERE conversation_id = $1 AND business_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3")
         .bind(&job.conversation_id)
+        .bind(&job.business_id)
         .bind(HISTORY)
         .fetch_all(&mut *conn)
         .await?;
@@ -293,7 +294,7 @@ async fn commit(state: &Core, ctx: &Context, outcome: Outcome, memory: Option<St
         Outcome::Escalate(reason) => escalate_with_holding_reply(state, &ctx.business_id, &ctx.conversation.id, &reason).await,
         Outcome::Reply(text) => {
             let mut tx = state.db.begin_business(&ctx.business_id).await?;
-            let mode: String = sqlx::query_scalar("SELECT mode FROM conversations WHERE id = $1").bind(&ctx.conversation.id).fetch_one(tx.conn()).await?;
+            let mode: String = sqlx::query_scalar("SELECT mode FROM conversations WHERE id = $1 AND business_id = $2").bind(&ctx.conversation.id).bind(&ctx.business_id).fetch_one(tx.conn()).await?;
             if mode != ControlMode::Ai.as_str() {
                 tx.audit(None, "assistant.reply_discarded", Some(("conversation", &ctx.conversation.id)), json!({"reply": text, "mode": mode}))
                     .await?;
@@ -313,7 +314,7 @@ async fn commit(state: &Core, ctx: &Context, outcome: Outcome, memory: Option<St
 
 /// Stores an assistant message and queues it for sending.
 async fn send_as_assistant(tx: &mut BusinessTx, conversation_id: &str, text: String) -> Result<(), Error> {
-    let channel: String = sqlx::query_scalar("SELECT channel FROM conversations WHERE id = $1").bind(conversation_id).fetch_one(tx.conn()).await?;
+    let channel: String = sqlx::query_scalar("SELECT channel FROM conversations WHERE id = $1 AND business_id = $2").bind(conversation_id).bind(tx.business_id().to_owned()).fetch_one(tx.conn()).await?;
     let channel = protocol::Channel::parse(&channel).ok_or_else(|| Error::internal(StoreError::Corrupt(format!("channel {channel}"))))?;
     let outgoing = Outgoing::Text { body: text.clone() };
     crate::sending::store_outgoing(tx, conversation_id, channel, None, crate::sending::Author::Assistant, text, MessageKind::Text, outgoing).await?;
@@ -323,7 +324,7 @@ async fn send_as_assistant(tx: &mut BusinessTx, conversation_id: &str, text: Str
 /// Escalates, and the first time sends the customer one holding reply.
 pub async fn escalate_with_holding_reply(state: &Core, business_id: &str, conversation_id: &str, reason: &str) -> Result<(), Error> {
     let mut tx = state.db.begin_business(business_id).await?;
-    let channel: Option<String> = sqlx::query_scalar("SELECT channel FROM conversations WHERE id = $1").bind(conversation_id).fetch_optional(tx.conn()).await?;
+    let channel: Option<String> = sqlx::query_scalar("SELECT channel FROM conversations WHERE id = $1 AND business_id = $2").bind(conversation_id).bind(business_id).fetch_optional(tx.conn()).await?;
     // On a phone call the voice agent says it; a text into a call would only fail.
     if crate::conversations::takeover::escalate(&mut tx, conversation_id, reason).await? && channel.as_deref() != Some("voice") {
         send_as_assistant(&mut tx, conversation_id, HOLDING_REPLY.to_owned()).await?;

@@ -994,8 +994,9 @@ async fn deliver(
     // (Only WhatsApp has the window.)
     let window_open = whatsapp && {
         // (None for a conversation this step opened: it is written with the step's messages.)
-        let last: Option<i64> = sqlx::query_scalar("SELECT last_inbound_at FROM conversations WHERE id = $1")
+        let last: Option<i64> = sqlx::query_scalar("SELECT last_inbound_at FROM conversations WHERE id = $1 AND business_id = $2")
             .bind(conversation_id.as_str())
+            .bind(tx.business_id().to_owned())
             .fetch_optional(tx.conn())
             .await?
             .flatten();

@@ -74,9 +74,10 @@ pub async fn customer_message(
     let business_id = tx.business_id().to_owned();
     // Is this a reply to a reminder? Only if the reminder is the last thing we said here.
     let last = sqlx::query(
-        "SELECT id, automation FROM messages WHERE conversation_id = $1 AND direction = 'outbound' AND kind <> 'event' ORDER BY created_at DESC, id DESC LIMIT 1",
+        "SELECT id, automation FROM messages WHERE conversation_id = $1 AND business_id = $2 AND direction = 'outbound' AND kind <> 'event' ORDER BY created_at DESC, id DESC LIMIT 1",
     )
     .bind(conversation.id.as_str())
+    .bind(&business_id)
     .fetch_optional(tx.conn())
     .await?;
     let Some(last) = last else { return Ok(false) };

@@ -64,7 +64,7 @@ pub async fn record_call(core: &Core, business_id: &str, number: Option<&str>, r
     let mut started_at = tx.now_ms() - duration_ms - 60_000;
     let was_ended = match &existing {
         Some(id) => {
-            let row = sqlx::query("SELECT raw, created_at FROM messages WHERE id = $1").bind(id).fetch_one(tx.conn()).await?;
+            let row = sqlx::query("SELECT raw, created_at FROM messages WHERE id = $1 AND business_id = $2").bind(id).bind(business_id).fetch_one(tx.conn()).await?;
             started_at = started_at.min(row.try_get::<i64, _>("created_at")?);
             let raw: Option<String> = row.try_get("raw")?;
             raw.and_then(|r| serde_json::from_str::<CallRecord>(&r).ok()).is_some_and(|r| r.status == "ended")
@@ -126,7 +126,8 @@ fn line_text(record: &CallRecord) -> String {
 }
 
 async fn update_call_line(tx: &mut BusinessTx, id: &str, record: CallRecord) -> Result<(), Error> {
-    let old: Option<String> = sqlx::query_scalar("SELECT raw FROM messages WHERE id = $1").bind(id).fetch_one(tx.conn()).await?;
+    let business_id = tx.business_id().to_owned();
+    let old: Option<String> = sqlx::query_scalar("SELECT raw FROM messages WHERE id = $1 AND business_id = $2").bind(id).bind(&business_id).fetch_one(tx.conn()).await?;
     let old: CallRecord = old.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or_default();
     let merged = CallRecord {
         status: if old.status == "ended" { old.status } else { record.status.clone() },
@@ -137,14 +138,14 @@ async fn update_call_line(tx: &mut BusinessTx, id: &str, record: CallRecord) -> 
         ended_reason: record.ended_reason.or(old.ended_reason),
         ..record
     };
-    sqlx::query("UPDATE messages SET body = $1, raw = $2, updated_at = $3 WHERE id = $4")
+    sqlx::query("UPDATE messages SET body = $1, raw = $2, updated_at = $3 WHERE id = $4 AND business_id = $5")
         .bind(line_text(&merged))
         .bind(serde_json::to_string(&merged).map_err(Error::internal)?)
         .bind(tx.now_ms())
         .bind(id)
+        .bind(&business_id)
         .execute(tx.conn())
         .await?;
-    let business_id = tx.business_id().to_owned();
     let message = crate::conversations::load_message(tx.conn(), &business_id, id).await?.ok_or_else(|| Error::NotFound("message"))?;
     tx.record(EntityKind::Message, id, Some(&message)).await?;
     Ok(())

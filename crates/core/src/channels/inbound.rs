@@ -259,7 +259,12 @@ pub(crate) async fn stored_already(tx: &mut BusinessTx, provider_message_ids: &[
 /// The business's address a conversation's replies go out from (a WhatsApp phone_number_id, a
 /// Twilio number).
 pub async fn set_channel_address(tx: &mut BusinessTx, conversation_id: &str, address: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE conversations SET channel_address = $1 WHERE id = $2").bind(address).bind(conversation_id).execute(tx.conn()).await?;
+    sqlx::query("UPDATE conversations SET channel_address = $1 WHERE id = $2 AND business_id = $3")
+        .bind(address)
+        .bind(conversation_id)
+        .bind(tx.business_id().to_owned())
+        .execute(tx.conn())
+        .await?;
     Ok(())
 }
 
@@ -328,11 +333,12 @@ pub async fn advance_delivery(
     if rank(new) <= rank(current) {
         return Ok(false);
     }
-    sqlx::query("UPDATE messages SET delivery_status = $1, error = $2, updated_at = $3 WHERE id = $4")
+    sqlx::query("UPDATE messages SET delivery_status = $1, error = $2, updated_at = $3 WHERE id = $4 AND business_id = $5")
         .bind(new.as_str())
         .bind(if new == DeliveryStatus::Failed { error } else { None })
         .bind(tx.now_ms())
         .bind(&id)
+        .bind(&business_id)
         .execute(tx.conn())
         .await?;
     let message = crate::conversations::load_message(tx.conn(), &business_id, &id).await?.ok_or_else(|| Error::NotFound("message"))?;

@@ -200,9 +200,10 @@ pub async fn open_with_id(tx: &mut BusinessTx, customer_id: &str, channel: Chann
         Some(conversation) if conversation.status == ConversationStatus::Open => return Ok(conversation),
         Some(conversation) => {
             let id = conversation.id.to_string();
-            let reopened = sqlx::query("UPDATE conversations SET status = 'open', updated_at = $1 WHERE id = $2 AND status <> 'open'")
+            let reopened = sqlx::query("UPDATE conversations SET status = 'open', updated_at = $1 WHERE id = $2 AND business_id = $3 AND status <> 'open'")
                 .bind(now)
                 .bind(&id)
+                .bind(tx.business_id().to_owned())
                 .execute(tx.conn())
                 .await?
                 .rows_affected()

@@ -94,7 +94,7 @@ pub async fn take_over(tx: &mut BusinessTx, conversation_id: &str, staff_id: &st
         crate::reports::outcomes::taken_over(tx, conversation_id, staff_id).await?;
     }
     // Whatever the built-in assistant was waiting for is not a question any more.
-    sqlx::query("DELETE FROM assistant_state WHERE conversation_id = $1").bind(conversation_id).execute(tx.conn()).await?;
+    sqlx::query("DELETE FROM assistant_state WHERE conversation_id = $1 AND business_id = $2").bind(conversation_id).bind(tx.business_id().to_owned()).execute(tx.conn()).await?;
     let name = staff_name(tx.conn(), staff_id).await?;
     event(tx, conversation_id, format!("{name} took over from the assistant.")).await?;
     tx.audit(Some(staff_id), "conversation.taken_over", Some(("conversation", conversation_id)), json!({"from": current.mode})).await?;
@@ -147,9 +147,10 @@ async fn hand_back_if_quiet_since(
     let conversation = reload(tx, conversation_id).await?;
     // A customer who wrote while a person held it, and got no answer, is answered now.
     let last: Option<(String, String)> = sqlx::query_as(
-        "SELECT id, author_kind FROM messages WHERE conversation_id = $1 AND kind <> 'event' ORDER BY created_at DESC, id DESC LIMIT 1",
+        "SELECT id, author_kind FROM messages WHERE conversation_id = $1 AND business_id = $2 AND kind <> 'event' ORDER BY created_at DESC, id DESC LIMIT 1",
     )
     .bind(conversation_id)
+    .bind(tx.business_id().to_owned())
     .fetch_optional(tx.conn())
     .await?;
     if let Some((id, author)) = last {
@@ -169,7 +170,7 @@ pub async fn escalate(tx: &mut BusinessTx, conversation_id: &str, reason: &str) 
         return Ok(false);
     }
     crate::reports::outcomes::handed_over(tx, conversation_id).await?;
-    sqlx::query("DELETE FROM assistant_state WHERE conversation_id = $1").bind(conversation_id).execute(tx.conn()).await?;
+    sqlx::query("DELETE FROM assistant_state WHERE conversation_id = $1 AND business_id = $2").bind(conversation_id).bind(tx.business_id().to_owned()).execute(tx.conn()).await?;
     event(tx, conversation_id, format!("The assistant asked for a person: {reason}")).await?;
     tx.audit(None, "conversation.escalated", Some(("conversation", conversation_id)), json!({"reason": reason})).await?;
     reload(tx, conversation_id).await?;
@@ -188,7 +189,12 @@ pub async fn wait_for_person(tx: &mut BusinessTx, conversation_id: &str) -> Resu
 
 /// Notes that a person acted in a conversation they hold (resets the quiet-period timer).
 pub async fn touch(tx: &mut BusinessTx, conversation_id: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE conversations SET last_human_activity_at = $1 WHERE id = $2").bind(tx.now_ms()).bind(conversation_id).execute(tx.conn()).await?;
+    sqlx::query("UPDATE conversations SET last_human_activity_at = $1 WHERE id = $2 AND business_id = $3")
+        .bind(tx.now_ms())
+        .bind(conversation_id)
+        .bind(tx.business_id().to_owned())
+        .execute(tx.conn())
+        .await?;
     Ok(())
 }
 

@@ -106,7 +106,7 @@ pub async fn erase(tx: &mut BusinessTx, s: &Subject) -> Result<Erased, Error> {
         // Google Calendar: a cancelled booking's event is deleted, a kept one's is written again
         // without the name (forced: its time has not changed).
         if let Some(booking) = booking {
-            sqlx::query("UPDATE calendar_booking_events SET written_start = -1 WHERE booking_id = $1").bind(id).execute(tx.conn()).await?;
+            sqlx::query("UPDATE calendar_booking_events SET written_start = -1 WHERE booking_id = $1 AND business_id = $2").bind(id).bind(&s.business_id).execute(tx.conn()).await?;
             crate::scheduling::google::writes::queue(tx, id, booking.staff_id.as_str()).await?;
         }
     }

@@ -102,10 +102,11 @@ pub async fn apply(core: &Core, business_id: &str) -> Result<RetentionPlan, Erro
             o.insert("recording_url".into(), serde_json::Value::Null);
             o.insert("transcript".into(), serde_json::Value::Null);
         }
-        sqlx::query("UPDATE messages SET raw = $1, recording_purged_at = $2, updated_at = $2 WHERE id = $3")
+        sqlx::query("UPDATE messages SET raw = $1, recording_purged_at = $2, updated_at = $2 WHERE id = $3 AND business_id = $4")
             .bind(record.to_string())
             .bind(now)
             .bind(id.as_str())
+            .bind(business_id)
             .execute(tx.conn())
             .await?;
         let message = crate::conversations::load_message(tx.conn(), business_id, id.as_str()).await?;

@@ -153,6 +153,12 @@ impl Schema {
                             t.columns.retain(|c| c.name != name);
                         }
                     }
+                } else if upper.starts_with("ALTER TABLE") && upper.contains(" RENAME TO ") {
+                    // A table rebuilt (new table, copy, drop, rename) takes the old one's name.
+                    let (from, to) = (words[2].to_lowercase(), words.last().map(|w| w.trim_end_matches(';').to_lowercase()));
+                    if let (Some(table), Some(to)) = (schema.tables.remove(&from), to) {
+                        schema.tables.insert(to, table);
+                    }
                 } else if upper.starts_with("DROP TABLE") {
                     if let Some(name) = words.last() {
                         schema.tables.remove(&name.trim_end_matches(';').to_lowercase());
@@ -236,5 +242,19 @@ mod tests {
         assert_eq!(schema.table("b").unwrap().columns[1].kind, Some(Kind::Copy));
         assert_eq!(schema.unannotated(), ["a.name (migration 0001)"]);
         assert_eq!(schema.unknown_overrides, ["a.nothing personal data"]);
+    }
+
+    /// A table rebuilt under a new name and renamed back is read as the new table.
+    #[test]
+    fn reads_a_rebuilt_table() {
+        let migrations = vec![
+            (10, "CREATE TABLE b (\n  id TEXT PRIMARY KEY, -- not personal\n  note TEXT -- personal copy of a\n);".to_owned()),
+            (11, "CREATE TABLE b_new (\n  id TEXT NOT NULL, -- not personal\n  business_id TEXT NOT NULL, -- not personal\n  note TEXT, -- personal data\n  PRIMARY KEY (id, business_id)\n);\nINSERT INTO b_new (id, note) SELECT id, note FROM b;\nDROP TABLE b;\nALTER TABLE b_new RENAME TO b;".to_owned()),
+        ];
+        let schema = Schema::read(&migrations, "");
+        assert!(schema.table("b_new").is_none());
+        let b = schema.table("b").unwrap();
+        assert_eq!(b.columns.iter().map(|c| (c.name.as_str(), c.kind)).collect::<Vec<_>>(), [("id", Some(Kind::NotPersonal)), ("business_id", Some(Kind::NotPersonal)), ("note", Some(Kind::Personal))]);
+        assert_eq!(b.columns[2].version, 11);
     }
 }

@@ -318,7 +318,7 @@ async fn rows_of(
     // Customers' names for the conversations listed (not for the figures).
     let mut customers: HashMap<String, Option<String>> = HashMap::new();
     let listed: Vec<String> = episodes.iter().map(|e| e.conversation_id.clone()).collect();
-    let sql = "SELECT c.id, cu.name FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE c.business_id = $1 AND c.id IN ({in})";
+    let sql = "SELECT c.id, cu.name FROM conversations c JOIN customers cu ON cu.id = c.customer_id AND cu.business_id = c.business_id WHERE c.business_id = $1 AND c.id IN ({in})";
     for r in rows_in(core, sql, &actor.business_id, &listed).await? {
         customers.insert(r.try_get("id")?, r.try_get("name")?);
     }

@@ -146,9 +146,10 @@ impl Outcome {
 /// When the conversation's current episode began (its latest opening or reopening).
 async fn episode_start(tx: &mut BusinessTx, conversation_id: &str) -> Result<Option<i64>, StoreError> {
     Ok(sqlx::query_scalar(
-        "SELECT MAX(at) FROM outcomes WHERE conversation_id = $1 AND kind IN ('conversation_opened', 'conversation_reopened')",
+        "SELECT MAX(at) FROM outcomes WHERE conversation_id = $1 AND business_id = $2 AND kind IN ('conversation_opened', 'conversation_reopened')",
     )
     .bind(conversation_id)
+    .bind(tx.business_id().to_owned())
     .fetch_one(tx.conn())
     .await?)
 }
@@ -196,7 +197,11 @@ pub async fn record(tx: &mut BusinessTx, outcome: Outcome) -> Result<(), StoreEr
 }
 
 async fn channel_of(tx: &mut BusinessTx, conversation_id: &str) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT channel FROM conversations WHERE id = $1").bind(conversation_id).fetch_optional(tx.conn()).await?)
+    Ok(sqlx::query_scalar("SELECT channel FROM conversations WHERE id = $1 AND business_id = $2")
+        .bind(conversation_id)
+        .bind(tx.business_id().to_owned())
+        .fetch_optional(tx.conn())
+        .await?)
 }
 
 async fn conversation_outcome(tx: &mut BusinessTx, kind: OutcomeKind, conversation_id: &str) -> Result<Outcome, StoreError> {
@@ -275,22 +280,24 @@ pub async fn message_added(
         AuthorKind::Staff => {
             let episode = episode_start(tx, conversation_id).await?.unwrap_or(i64::MIN);
             let last_reply: Option<i64> = sqlx::query_scalar(
-                "SELECT MAX(at) FROM outcomes WHERE conversation_id = $1 AND kind IN ('first_human_reply', 'human_reply') AND at >= $2",
+                "SELECT MAX(at) FROM outcomes WHERE conversation_id = $1 AND business_id = $3 AND kind IN ('first_human_reply', 'human_reply') AND at >= $2",
             )
             .bind(conversation_id)
             .bind(episode)
+            .bind(tx.business_id().to_owned())
             .fetch_one(tx.conn())
             .await?;
             // The clock runs from the oldest customer message no person has answered yet in this
             // episode; the assistant's replies do not stop it.
             let since: Option<i64> = sqlx::query_scalar(
                 "SELECT MIN(created_at) FROM messages WHERE conversation_id = $1 AND author_kind = 'customer' AND created_at >= $2 \
-                 AND created_at > $3 AND created_at <= $4",
+                 AND created_at > $3 AND created_at <= $4 AND business_id = $5",
             )
             .bind(conversation_id)
             .bind(episode)
             .bind(last_reply.unwrap_or(i64::MIN))
             .bind(at)
+            .bind(tx.business_id().to_owned())
             .fetch_one(tx.conn())
             .await?;
             let kind = if last_reply.is_none() { OutcomeKind::FirstHumanReply } else { OutcomeKind::HumanReply };
@@ -334,9 +341,10 @@ pub async fn booking_changed(
     let channel: Option<String> = match booking.source {
         BookingSource::Voice => Some(Channel::Voice.as_str().to_owned()),
         BookingSource::Assistant => sqlx::query_scalar(
-            "SELECT channel FROM conversations WHERE customer_id = $1 AND channel <> 'voice' ORDER BY last_activity_at DESC, id DESC LIMIT 1",
+            "SELECT channel FROM conversations WHERE customer_id = $1 AND business_id = $2 AND channel <> 'voice' ORDER BY last_activity_at DESC, id DESC LIMIT 1",
         )
         .bind(booking.customer_id.as_str())
+        .bind(tx.business_id().to_owned())
         .fetch_optional(tx.conn())
         .await?,
         _ => None,
@@ -394,7 +402,8 @@ pub async fn automations_sent(tx: &mut BusinessTx, run_ids: &[String]) -> Result
             "INSERT INTO outcomes (id, business_id, kind, at, booking_id, customer_id, channel, staff_id) \
              SELECT r.id, r.business_id, CASE r.kind WHEN 'reminder' THEN 'reminder_sent' ELSE 'text_back' END, r.updated_at, r.booking_id, \
              r.customer_id, c.channel, b.staff_id \
-             FROM automation_runs r LEFT JOIN conversations c ON c.id = r.conversation_id LEFT JOIN bookings b ON b.id = r.booking_id \
+             FROM automation_runs r LEFT JOIN conversations c ON c.id = r.conversation_id AND c.business_id = r.business_id \
+             LEFT JOIN bookings b ON b.id = r.booking_id AND b.business_id = r.business_id \
              WHERE r.business_id = $1 AND r.id IN ({}) AND r.kind IN ('reminder', 'text_back') AND r.status = 'sent' \
              ON CONFLICT (id) DO NOTHING",
             crate::privacy::subject::placeholders(2, chunk.len())

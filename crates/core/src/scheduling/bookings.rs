@@ -385,8 +385,9 @@ pub async fn update(
     // The stored blocked time stands unless the booking moves (the service's buffers may have
     // changed since; re-deriving them would shift a booking nobody moved). A deleted service's
     // bookings can still be confirmed, completed or cancelled.
-    let row = sqlx::query("SELECT start_at, end_at, block_start, block_end FROM bookings WHERE id = $1")
+    let row = sqlx::query("SELECT start_at, end_at, block_start, block_end FROM bookings WHERE id = $1 AND business_id = $2")
         .bind(id)
+        .bind(business_id)
         .fetch_one(tx.conn())
         .await?;
     let (mut start_ms, mut end_ms, mut block_start, mut block_end): (i64, i64, i64, i64) =

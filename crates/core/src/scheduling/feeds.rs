@@ -113,7 +113,7 @@ pub async fn ical(core: &Core, token: &str) -> Result<String, Error> {
     let bookings = sqlx::query(
         "SELECT bk.id, bk.start_at, bk.end_at, bk.status, bk.notes, bk.updated_at, s.name AS service, st.name AS staff, \
          COALESCE(c.name, c.phone, '') AS customer FROM bookings bk \
-         JOIN services s ON s.id = bk.service_id JOIN staff st ON st.id = bk.staff_id JOIN customers c ON c.id = bk.customer_id \
+         JOIN services s ON s.id = bk.service_id JOIN staff st ON st.id = bk.staff_id JOIN customers c ON c.id = bk.customer_id AND c.business_id = bk.business_id \
          WHERE bk.business_id = $1 AND ($2 = '' OR bk.staff_id = $2) AND bk.start_at >= $3 AND bk.start_at < $4 \
          ORDER BY bk.start_at LIMIT 5000",
     )

@@ -57,7 +57,7 @@ pub async fn pull(core: &Core, actor: &Actor, cursor: i64, client_id: Option<&st
 async fn recent_outcomes(conn: &mut sqlx::AnyConnection, actor: &Actor, client_id: &str) -> Result<Vec<MutationOutcome>, Error> {
     let rows = sqlx::query(
         "SELECT outcome FROM sync_mutations WHERE client_id = $1 AND business_id = $2 AND client_id IN \
-         (SELECT client_id FROM sync_clients WHERE staff_id = $3) ORDER BY mutation_id DESC LIMIT 100",
+         (SELECT client_id FROM sync_clients WHERE staff_id = $3 AND business_id = $2) ORDER BY mutation_id DESC LIMIT 100",
     )
     .bind(client_id)
     .bind(&actor.business_id)

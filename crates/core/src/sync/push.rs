@@ -7,7 +7,6 @@
 //! crash between applying it and recording its outcome can never let a replay apply it twice.
 
 use protocol::{MutationOutcome, PushRequest, PushResponse};
-use sqlx::Row;
 
 use crate::accounts::Actor;
 use crate::error::Error;
@@ -25,15 +24,17 @@ pub async fn push(core: &Core, actor: &Actor, req: PushRequest) -> Result<PushRe
     }
     let db = &core.db;
     let mut outcomes = Vec::with_capacity(req.mutations.len());
-    let mut last: i64 = sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(mutation_id) FROM sync_mutations WHERE client_id = $1")
+    let mut last: i64 = sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(mutation_id) FROM sync_mutations WHERE client_id = $1 AND business_id = $2")
         .bind(&req.client_id)
+        .bind(&actor.business_id)
         .fetch_one(db.writer())
         .await?
         .unwrap_or(0);
     for m in &req.mutations {
         if m.id <= last {
-            let stored: Option<String> = sqlx::query_scalar("SELECT outcome FROM sync_mutations WHERE client_id = $1 AND mutation_id = $2")
+            let stored: Option<String> = sqlx::query_scalar("SELECT outcome FROM sync_mutations WHERE client_id = $1 AND business_id = $2 AND mutation_id = $3")
                 .bind(&req.client_id)
+                .bind(&actor.business_id)
                 .bind(m.id)
                 .fetch_optional(db.writer())
                 .await?;
@@ -64,7 +65,7 @@ pub async fn push(core: &Core, actor: &Actor, req: PushRequest) -> Result<PushRe
         // committed nothing, so it is recorded here for the first time.)
         sqlx::query(
             "INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (client_id, mutation_id) DO UPDATE SET outcome = excluded.outcome",
+             ON CONFLICT (client_id, business_id, mutation_id) DO UPDATE SET outcome = excluded.outcome",
         )
         .bind(&req.client_id)
         .bind(m.id)
@@ -80,7 +81,9 @@ pub async fn push(core: &Core, actor: &Actor, req: PushRequest) -> Result<PushRe
     Ok(PushResponse { outcomes, expected_id: None })
 }
 
-/// Binds a client id to the signed-in staff member on first use; refuses it for anyone else.
+/// Binds a client id to the signed-in staff member on first use; refuses it for anyone else of
+/// the business. Device ids are per business (migration 0028): another business's device with the
+/// same id is not seen, and this one is bound as an unused id would be.
 async fn bind_client(core: &Core, actor: &Actor, client_id: &str) -> Result<(), Error> {
     let valid = !client_id.is_empty() && client_id.len() <= 64 && client_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if !valid {
@@ -90,7 +93,7 @@ async fn bind_client(core: &Core, actor: &Actor, client_id: &str) -> Result<(), 
     let now = db.now_ms();
     sqlx::query(
         "INSERT INTO sync_clients (client_id, business_id, staff_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $4) \
-         ON CONFLICT (client_id) DO NOTHING",
+         ON CONFLICT (client_id, business_id) DO NOTHING",
     )
     .bind(client_id)
     .bind(&actor.business_id)
@@ -98,10 +101,19 @@ async fn bind_client(core: &Core, actor: &Actor, client_id: &str) -> Result<(), 
     .bind(now)
     .execute(db.writer())
     .await?;
-    let owner = sqlx::query("SELECT staff_id, business_id FROM sync_clients WHERE client_id = $1").bind(client_id).fetch_one(db.writer()).await?;
-    if owner.try_get::<String, _>("staff_id")? != actor.staff_id || owner.try_get::<String, _>("business_id")? != actor.business_id {
+    let owner: String = sqlx::query_scalar("SELECT staff_id FROM sync_clients WHERE client_id = $1 AND business_id = $2")
+        .bind(client_id)
+        .bind(&actor.business_id)
+        .fetch_one(db.writer())
+        .await?;
+    if owner != actor.staff_id {
         return Err(Error::Forbidden("This device id belongs to someone else's sign-in.".into()));
     }
-    sqlx::query("UPDATE sync_clients SET last_seen_at = $1 WHERE client_id = $2").bind(now).bind(client_id).execute(db.writer()).await?;
+    sqlx::query("UPDATE sync_clients SET last_seen_at = $1 WHERE client_id = $2 AND business_id = $3")
+        .bind(now)
+        .bind(client_id)
+        .bind(&actor.business_id)
+        .execute(db.writer())
+        .await?;
     Ok(())
 }

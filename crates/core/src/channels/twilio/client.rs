@@ -104,7 +104,7 @@ pub async fn deliver(
     let (from, to) = if channel == Channel::TwilioWhatsapp { (format!("whatsapp:{from}"), format!("whatsapp:{phone}")) } else { (from, phone) };
     // Twilio fetches the file itself, from a signed address that expires.
     let media_url = match outgoing {
-        Outgoing::Media { media_id, .. } => Some(crate::media::shared_url(core, media_id)),
+        Outgoing::Media { media_id, .. } => Some(crate::media::shared_url(core, business_id, media_id)),
         _ => None,
     };
     core.providers.twilio.send_with(&settings, &secrets, &from, &to, outgoing, media_url.as_deref()).await

@@ -430,9 +430,10 @@ pub async fn disconnect(core: &Core, actor: &Actor, staff_id: &str) -> Result<()
     sqlx::query("DELETE FROM calendar_events WHERE staff_id = $1").bind(staff_id).execute(tx.conn()).await?;
     sqlx::query("DELETE FROM calendar_sources WHERE staff_id = $1").bind(staff_id).execute(tx.conn()).await?;
     sqlx::query("DELETE FROM calendar_booking_events WHERE staff_id = $1").bind(staff_id).execute(tx.conn()).await?;
-    sqlx::query("UPDATE calendar_writes SET done_at = $1, last_error = 'disconnected' WHERE done_at IS NULL AND booking_id IN (SELECT id FROM bookings WHERE staff_id = $2)")
+    sqlx::query("UPDATE calendar_writes SET done_at = $1, last_error = 'disconnected' WHERE done_at IS NULL AND business_id = $3 AND booking_id IN (SELECT id FROM bookings WHERE staff_id = $2 AND business_id = $3)")
         .bind(now)
         .bind(staff_id)
+        .bind(&actor.business_id)
         .execute(tx.conn())
         .await?;
     sqlx::query("DELETE FROM calendar_connections WHERE staff_id = $1").bind(staff_id).execute(tx.conn()).await?;

@@ -177,9 +177,10 @@ struct Link {
 }
 
 async fn link_for(tx: &mut crate::store::BusinessTx, calendar_id: &str, event_id: &str) -> Result<Option<Link>, Error> {
-    let row = sqlx::query("SELECT booking_id, written_start, written_end FROM calendar_booking_events WHERE calendar_id = $1 AND event_id = $2")
+    let row = sqlx::query("SELECT booking_id, written_start, written_end FROM calendar_booking_events WHERE calendar_id = $1 AND event_id = $2 AND business_id = $3")
         .bind(calendar_id)
         .bind(event_id)
+        .bind(tx.business_id().to_owned())
         .fetch_optional(tx.conn())
         .await?;
     Ok(match row {
@@ -345,7 +346,7 @@ async fn adopt(tx: &mut crate::store::BusinessTx, source: &Source, event: &Event
     let Some(booking_id) = event.booking_id() else { return Ok(None) };
     let row = sqlx::query(
         "SELECT b.id FROM bookings b WHERE b.id = $1 AND b.business_id = $2 AND b.staff_id = $3 AND b.start_at = $4 AND b.end_at = $5 \
-         AND NOT EXISTS (SELECT 1 FROM calendar_booking_events l WHERE l.booking_id = b.id)",
+         AND NOT EXISTS (SELECT 1 FROM calendar_booking_events l WHERE l.booking_id = b.id AND l.business_id = b.business_id)",
     )
     .bind(booking_id)
     .bind(&source.business_id)

@@ -58,7 +58,11 @@ fn local(ms: i64, tz: &TimeZone, with_day: bool) -> String {
 /// overwrite what Google has, so what we read is our own past).
 pub(crate) async fn outside_change(tx: &mut BusinessTx, booking_id: &str, moved_to: Option<(i64, i64)>) -> Result<(), Error> {
     let business_id = tx.business_id().to_owned();
-    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM calendar_writes WHERE booking_id = $1 AND done_at IS NULL").bind(booking_id).fetch_one(tx.conn()).await?;
+    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM calendar_writes WHERE booking_id = $1 AND business_id = $2 AND done_at IS NULL")
+        .bind(booking_id)
+        .bind(&business_id)
+        .fetch_one(tx.conn())
+        .await?;
     if pending > 0 {
         return Ok(());
     }
@@ -70,7 +74,7 @@ pub(crate) async fn outside_change(tx: &mut BusinessTx, booking_id: &str, moved_
         // Moved to where the booking already is (applied from elsewhere): nothing to decide.
         return close_open(tx, booking_id, CalendarTaskStatus::Dismissed).await;
     }
-    let row = sqlx::query("SELECT s.name AS staff, c.name AS customer, b.timezone FROM staff s, customers c, businesses b WHERE s.id = $1 AND c.id = $2 AND b.id = $3")
+    let row = sqlx::query("SELECT s.name AS staff, c.name AS customer, b.timezone FROM staff s, customers c, businesses b WHERE s.id = $1 AND c.id = $2 AND c.business_id = b.id AND b.id = $3")
         .bind(booking.staff_id.as_str())
         .bind(booking.customer_id.as_str())
         .bind(&business_id)
@@ -91,7 +95,11 @@ pub(crate) async fn outside_change(tx: &mut BusinessTx, booking_id: &str, moved_
     };
     let now = tx.now_ms();
     let existing: Option<String> =
-        sqlx::query_scalar("SELECT id FROM calendar_tasks WHERE booking_id = $1 AND status = 'open'").bind(booking_id).fetch_optional(tx.conn()).await?;
+        sqlx::query_scalar("SELECT id FROM calendar_tasks WHERE booking_id = $1 AND business_id = $2 AND status = 'open'")
+            .bind(booking_id)
+            .bind(tx.business_id().to_owned())
+            .fetch_optional(tx.conn())
+            .await?;
     let id = match existing {
         Some(id) => {
             sqlx::query("UPDATE calendar_tasks SET kind = $1, new_start = $2, new_end = $3, message = $4 WHERE id = $5")
@@ -135,7 +143,11 @@ async fn record(tx: &mut BusinessTx, id: &str) -> Result<(), Error> {
 }
 
 async fn close_open(tx: &mut BusinessTx, booking_id: &str, status: CalendarTaskStatus) -> Result<(), Error> {
-    let open: Option<String> = sqlx::query_scalar("SELECT id FROM calendar_tasks WHERE booking_id = $1 AND status = 'open'").bind(booking_id).fetch_optional(tx.conn()).await?;
+    let open: Option<String> = sqlx::query_scalar("SELECT id FROM calendar_tasks WHERE booking_id = $1 AND business_id = $2 AND status = 'open'")
+        .bind(booking_id)
+        .bind(tx.business_id().to_owned())
+        .fetch_optional(tx.conn())
+        .await?;
     if let Some(id) = open {
         sqlx::query("UPDATE calendar_tasks SET status = $1, resolved_at = $2 WHERE id = $3").bind(status.as_str()).bind(tx.now_ms()).bind(&id).execute(tx.conn()).await?;
         record(tx, &id).await?;
@@ -214,16 +226,17 @@ pub async fn dismiss(core: &Core, actor: &Actor, id: &str) -> Result<CalendarTas
     match (task.kind, task.new_start, task.new_end) {
         // What Google holds now is what our write must correct.
         (CalendarTaskKind::Moved, Some(start), Some(end)) => {
-            sqlx::query("UPDATE calendar_booking_events SET written_start = $1, written_end = $2 WHERE booking_id = $3")
+            sqlx::query("UPDATE calendar_booking_events SET written_start = $1, written_end = $2 WHERE booking_id = $3 AND business_id = $4")
                 .bind(start.as_millis())
                 .bind(end.as_millis())
                 .bind(&booking_id)
+                .bind(&actor.business_id)
                 .execute(tx.conn())
                 .await?;
         }
         // Gone from Google: written anew.
         _ => {
-            sqlx::query("DELETE FROM calendar_booking_events WHERE booking_id = $1").bind(&booking_id).execute(tx.conn()).await?;
+            sqlx::query("DELETE FROM calendar_booking_events WHERE booking_id = $1 AND business_id = $2").bind(&booking_id).bind(&actor.business_id).execute(tx.conn()).await?;
         }
     }
     super::writes::queue(&mut tx, &booking_id, task.staff_id.as_str()).await?;

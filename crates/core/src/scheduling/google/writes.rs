@@ -19,10 +19,11 @@ use crate::Core;
 /// held it before) has a connection. Part of the booking's own transaction.
 pub async fn queue(tx: &mut BusinessTx, booking_id: &str, staff_id: &str) -> Result<(), Error> {
     let relevant: i64 = sqlx::query_scalar(
-        "SELECT (SELECT COUNT(*) FROM calendar_connections WHERE staff_id = $1) + (SELECT COUNT(*) FROM calendar_booking_events WHERE booking_id = $2)",
+        "SELECT (SELECT COUNT(*) FROM calendar_connections WHERE staff_id = $1) + (SELECT COUNT(*) FROM calendar_booking_events WHERE booking_id = $2 AND business_id = $3)",
     )
     .bind(staff_id)
     .bind(booking_id)
+    .bind(tx.business_id().to_owned())
     .fetch_one(tx.conn())
     .await?;
     if relevant == 0 {
@@ -70,10 +71,11 @@ pub async fn process_due(core: &Core) -> Result<usize, Error> {
         match reconcile(core, &business_id, &booking_id).await {
             Ok(()) => {
                 // Every queued row of this booking up to this one is satisfied by this reconcile.
-                sqlx::query("UPDATE calendar_writes SET done_at = $1, last_error = NULL WHERE booking_id = $2 AND done_at IS NULL AND created_at <= $3")
+                sqlx::query("UPDATE calendar_writes SET done_at = $1, last_error = NULL WHERE booking_id = $2 AND business_id = $4 AND done_at IS NULL AND created_at <= $3")
                     .bind(now)
                     .bind(&booking_id)
                     .bind(created_at)
+                    .bind(&business_id)
                     .execute(core.db.writer())
                     .await?;
             }
@@ -123,8 +125,9 @@ macro_rules! with_token {
 async fn reconcile(core: &Core, business_id: &str, booking_id: &str) -> Result<(), Unusable> {
     let mut conn = core.db.reader().acquire().await?;
     let Some(booking) = crate::scheduling::bookings::load(&mut conn, business_id, booking_id).await.map_err(Error::from)? else { return Ok(()) };
-    let link = sqlx::query("SELECT staff_id, calendar_id, event_id, written_start, written_end FROM calendar_booking_events WHERE booking_id = $1")
+    let link = sqlx::query("SELECT staff_id, calendar_id, event_id, written_start, written_end FROM calendar_booking_events WHERE booking_id = $1 AND business_id = $2")
         .bind(booking_id)
+        .bind(business_id)
         .fetch_optional(&mut *conn)
         .await?
         .map(|r| -> Result<Link, sqlx::Error> {
@@ -143,9 +146,10 @@ async fn reconcile(core: &Core, business_id: &str, booking_id: &str) -> Result<(
     let wanted = booking.status.holds_time();
     // The event's title: the service and the customer's name (none once they are erased; an
     // erasure forces the patch below so the name leaves Google too).
-    let names = sqlx::query("SELECT s.name AS service, c.name AS customer FROM services s, customers c WHERE s.id = $1 AND c.id = $2")
+    let names = sqlx::query("SELECT s.name AS service, c.name AS customer FROM services s, customers c WHERE s.id = $1 AND c.id = $2 AND c.business_id = $3")
         .bind(booking.service_id.as_str())
         .bind(booking.customer_id.as_str())
+        .bind(business_id)
         .fetch_optional(&mut *conn)
         .await?;
     let (service, customer): (String, Option<String>) = match &names {
@@ -165,10 +169,11 @@ async fn reconcile(core: &Core, business_id: &str, booking_id: &str) -> Result<(
             let patch = Event { summary: Some(summary.clone()), start: Some(at(times.0)), end: Some(at(times.1)), ..Event::default() };
             match with_token!(core, &staff_id, |t| core.google.patch_event(&t, &link.calendar_id, &link.event_id, &patch)) {
                 Ok(_) => {
-                    sqlx::query("UPDATE calendar_booking_events SET written_start = $1, written_end = $2 WHERE booking_id = $3")
+                    sqlx::query("UPDATE calendar_booking_events SET written_start = $1, written_end = $2 WHERE booking_id = $3 AND business_id = $4")
                         .bind(times.0)
                         .bind(times.1)
                         .bind(booking_id)
+                        .bind(business_id)
                         .execute(core.db.writer())
                         .await?;
                     return Ok(());
@@ -186,7 +191,7 @@ async fn reconcile(core: &Core, business_id: &str, booking_id: &str) -> Result<(
                 with_token!(core, &link.staff_id, |t| core.google.delete_event(&t, &link.calendar_id, &link.event_id))?;
             }
         }
-        sqlx::query("DELETE FROM calendar_booking_events WHERE booking_id = $1").bind(booking_id).execute(core.db.writer()).await?;
+        sqlx::query("DELETE FROM calendar_booking_events WHERE booking_id = $1 AND business_id = $2").bind(booking_id).bind(business_id).execute(core.db.writer()).await?;
     }
     if !wanted {
         return Ok(());
@@ -207,7 +212,7 @@ async fn reconcile(core: &Core, business_id: &str, booking_id: &str) -> Result<(
     let created = with_token!(core, &staff_id, |t| core.google.insert_event(&t, &calendar_id, &event))?;
     sqlx::query(
         "INSERT INTO calendar_booking_events (booking_id, business_id, staff_id, calendar_id, event_id, written_start, written_end) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (booking_id) DO UPDATE SET staff_id = excluded.staff_id, calendar_id = excluded.calendar_id, event_id = excluded.event_id, \
+         ON CONFLICT (booking_id, business_id) DO UPDATE SET staff_id = excluded.staff_id, calendar_id = excluded.calendar_id, event_id = excluded.event_id, \
          written_start = excluded.written_start, written_end = excluded.written_end",
     )
     .bind(booking_id)
