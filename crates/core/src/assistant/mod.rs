@@ -93,7 +93,7 @@ pub(crate) async fn enqueue_many(tx: &mut BusinessTx, messages: &[(&Conversation
         let values: Vec<String> = (0..chunk.len()).map(|r| format!("(${}, $1, ${}, ${}, 'queued', $2, $2, $2)", 3 * r + 3, 3 * r + 4, 3 * r + 5)).collect();
         let sql = format!(
             "INSERT INTO assistant_jobs (id, business_id, conversation_id, trigger_message_id, status, next_attempt_at, created_at, updated_at) \
-             VALUES {} ON CONFLICT (trigger_message_id) DO NOTHING",
+             VALUES {} ON CONFLICT (trigger_message_id, business_id) DO NOTHING",
             values.join(", ")
         );
         let mut query = sqlx::query(&sql).bind(&business_id).bind(now);

@@ -241,8 +241,8 @@ pub(crate) async fn current_for(
     for chunk in customer_ids.chunks(crate::store::rows_per_statement(1)) {
         let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
         let sql = format!(
-            "SELECT {COLUMNS}, (SELECT m.automation FROM messages m WHERE m.conversation_id = conversations.id AND m.direction = 'outbound' \
-             AND m.kind <> 'event' ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_automation \
+            "SELECT {COLUMNS}, (SELECT m.automation FROM messages m WHERE m.conversation_id = conversations.id AND m.business_id = conversations.business_id \
+             AND m.direction = 'outbound' AND m.kind <> 'event' ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_automation \
              FROM conversations WHERE business_id = $1 AND channel = $2 AND customer_id IN ({})",
             list.join(", ")
         );
