@@ -294,38 +294,30 @@ pub async fn load_for_service(
         }
     }
 
-    // Blocked times: active bookings overlapping the window (widened by a day for buffers).
-    let rows = sqlx::query(
-        "SELECT id, staff_id, block_start, block_end FROM bookings WHERE business_id = $1 AND status IN ('pending', 'confirmed') \
-         AND block_end > $2 AND block_start < $3 ORDER BY block_start",
+    // Blocked times: active bookings overlapping the window (widened by a day for buffers), and
+    // the busy times from the chosen Google calendars of people whose connection works (with one
+    // that needs reconnecting, their hours alone decide, and availability says so; our own events
+    // are the bookings). Both come back as one text each, `staff start end start end …, staff
+    // start end …` (ids are UUIDs): row by row, the driver's per-row cost was most of a free-slot
+    // query's time (a month of 1,000 bookings: 1.4 ms as rows on SQLite).
+    let (window_start, window_end) = (from.as_millisecond() - 86_400_000, to.as_millisecond() + 86_400_000);
+    let bookings: Option<String> = sqlx::query_scalar(
+        "SELECT string_agg(staff_id || ' ' || block_start || ' ' || block_end, ',') FROM bookings \
+         WHERE business_id = $1 AND status IN ('pending', 'confirmed') AND block_end > $2 AND block_start < $3 AND id <> $4",
     )
     .bind(business_id)
-    .bind(from.as_millisecond() - 86_400_000)
-    .bind(to.as_millisecond() + 86_400_000)
-    .fetch_all(&mut *conn)
+    .bind(window_start)
+    .bind(window_end)
+    .bind(exclude_booking.unwrap_or(""))
+    .fetch_one(&mut *conn)
     .await?;
-    for row in &rows {
-        let id: String = row.try_get("id")?;
-        if exclude_booking == Some(id.as_str()) {
-            continue;
-        }
-        let staff_id: String = row.try_get("staff_id")?;
-        if let Some(s) = staff.iter_mut().find(|s| s.staff_id == staff_id) {
-            s.busy.push((row.try_get("block_start")?, row.try_get("block_end")?));
-        }
-    }
-    // Busy times from the chosen Google calendars of people whose connection works (with one
-    // that needs reconnecting, their hours alone decide, and availability says so). Our own
-    // events are the bookings above.
-    // Events of up to two days from the busy days kept as the calendars sync (migration 0027: per
-    // person and UTC day, that day's starts as one text), from two days before the window to its
-    // end; longer ones by their end (0025's index of them). A busy month of ten calendars is
-    // ~340 day rows against ~1,760 events. Everything comes back as one text,
-    // `staff start end start end …, staff start end …` (ids are UUIDs): one by one, the driver's
-    // per-row cost was most of a free-slot query's time, and building JSON most of the rest.
-    // The working connections are a handful of rows, read once for the query: on PostgreSQL as an
-    // array (`= ANY`), which no plan can turn into a join (a join, or `IN`, made it scan the
-    // connections once per event before it had statistics for freshly synced events).
+    // Google events of up to two days come from the busy days kept as the calendars sync
+    // (migration 0027: per person and UTC day, that day's starts as one text), from two days
+    // before the window to its end; longer ones by their end (0025's index of them). A busy month
+    // of ten calendars is ~340 day rows against ~1,760 events. The working connections are a
+    // handful of rows, read once for the query: on PostgreSQL as an array (`= ANY`), which no plan
+    // can turn into a join (a join, or `IN`, made it scan the connections once per event before it
+    // had statistics for freshly synced events).
     let postgres = conn.backend_name() == "PostgreSQL";
     let connected = |table: &str| {
         if postgres {
@@ -344,8 +336,7 @@ pub async fn load_for_service(
         connected("d"),
         connected("e"),
     );
-    let (window_start, window_end) = (from.as_millisecond() - 86_400_000, to.as_millisecond() + 86_400_000);
-    let text: Option<String> = sqlx::query_scalar(&sql)
+    let calendars: Option<String> = sqlx::query_scalar(&sql)
         .bind(business_id)
         .bind(window_start)
         .bind(window_end)
@@ -353,33 +344,20 @@ pub async fn load_for_service(
         .bind((window_end - 1).div_euclid(86_400_000))
         .fetch_one(&mut *conn)
         .await?;
-    if let Some(text) = text {
-        let corrupt = || StoreError::Corrupt("calendar busy times".into());
-        for person in text.split(',') {
-            let mut words = person.split_ascii_whitespace();
-            let staff_id = words.next().ok_or_else(corrupt)?;
-            let s = staff.iter_mut().find(|s| s.staff_id == staff_id);
-            let mut numbers = words.map(|w| w.parse::<i64>().map_err(|_| corrupt()));
-            let mut busy = Vec::new();
-            while let Some(start_at) = numbers.next() {
-                busy.push((start_at?, numbers.next().ok_or_else(corrupt)??));
-            }
-            if let Some(s) = s {
-                s.busy.extend(busy);
+    for text in [bookings, calendars].iter().flatten() {
+        add_busy_times(&mut staff, text)?;
+    }
+    // The engine wants each person's busy times sorted and not overlapping.
+    for s in &mut staff {
+        s.busy.sort_unstable();
+        let mut merged: Vec<(i64, i64)> = Vec::with_capacity(s.busy.len());
+        for (start, end) in s.busy.drain(..) {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
             }
         }
-        // The engine wants each person's busy times sorted and not overlapping.
-        for s in &mut staff {
-            s.busy.sort_unstable();
-            let mut merged: Vec<(i64, i64)> = Vec::with_capacity(s.busy.len());
-            for (start, end) in s.busy.drain(..) {
-                match merged.last_mut() {
-                    Some(last) if start <= last.1 => last.1 = last.1.max(end),
-                    _ => merged.push((start, end)),
-                }
-            }
-            s.busy = merged;
-        }
+        s.busy = merged;
     }
     Ok(Loaded {
         schedule: Schedule { tz, business_hours: business.hours, business_exceptions, staff, rules },
@@ -389,6 +367,25 @@ pub async fn load_for_service(
             buffer_after_minutes: i64::from(service.buffer_after_minutes),
         },
     })
+}
+
+/// Adds busy times given as `staff start end start end …, staff start end …` (milliseconds) to
+/// the people they belong to; people not in `staff` (who cannot perform the service) are skipped.
+fn add_busy_times(staff: &mut [StaffCalendar], text: &str) -> Result<(), StoreError> {
+    let corrupt = || StoreError::Corrupt("busy times".into());
+    for person in text.split(',') {
+        let mut words = person.split_ascii_whitespace();
+        let staff_id = words.next().ok_or_else(corrupt)?;
+        let mut numbers = words.map(|w| w.parse::<i64>().map_err(|_| corrupt()));
+        let mut busy = Vec::new();
+        while let Some(start_at) = numbers.next() {
+            busy.push((start_at?, numbers.next().ok_or_else(corrupt)??));
+        }
+        if let Some(s) = staff.iter_mut().find(|s| s.staff_id == staff_id) {
+            s.busy.extend(busy);
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
