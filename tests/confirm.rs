@@ -75,6 +75,21 @@ async fn staff_confirm_a_booking_for_the_customer_from_the_console() {
     let panel = desk.dispatch(C::Customer { customer_id: customer.clone() }).await.unwrap();
     assert_eq!((panel["upcoming"][0]["booking"]["confirmation"].as_str(), panel["upcoming"][0]["local"].is_null()), (Some("confirmed"), true), "{panel}");
 
+    // A confirmation queued against an old version when the booking has been confirmed meanwhile
+    // (here the customer said yes through a colleague's REST call): what staff asked for holds,
+    // so it is applied without a change rather than refused.
+    let start2 = jiff::Timestamp::from_millisecond(start_ms + 4 * HOUR).unwrap().to_string();
+    let second = app.post("/v1/bookings", &owner.access, json!({"customer_id": customer, "service_id": service, "staff_id": owner.staff_id, "start": start2})).await;
+    assert_eq!(second.status, 201, "{second:?}");
+    let second_id = second.body["id"].as_str().unwrap().to_owned();
+    let seen = second.body["version"].as_i64().unwrap();
+    let r = app.patch(&format!("/v1/bookings/{second_id}"), &owner.access, json!({"expected_version": seen, "confirmation": "confirmed"})).await;
+    assert_eq!((r.status.as_u16(), r.body["version"].as_i64()), (200, Some(seen + 1)), "{r:?}");
+    desk.dispatch(C::ConfirmBooking { booking_id: second_id.clone(), expected_version: seen }).await.unwrap();
+    eventually("the late confirmation leaves the outbox", || async { desk.dispatch(C::Outbox).await.unwrap().as_array().is_some_and(|a| a.is_empty()) }).await;
+    let shown = app.get(&format!("/v1/bookings/{second_id}"), &owner.access).await;
+    assert_eq!((shown.body["confirmation"].as_str(), shown.body["version"].as_i64()), (Some("confirmed"), Some(seen + 1)), "nothing changed: {shown:?}");
+
     // A booking id that is not one cannot steer the request elsewhere; an unknown one is not found.
     let bad = desk.dispatch(C::ConfirmBooking { booking_id: "../customers".into(), expected_version: 1 }).await.unwrap_err();
     assert_eq!(bad.kind, "invalid", "{bad:?}");
