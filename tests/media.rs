@@ -9,9 +9,9 @@ use std::sync::atomic::Ordering;
 
 use console_core::queries::TimelineItem;
 use console_core::ConsoleError;
-use serde_json::{json, Value};
+use serde_json::Value;
 use switchboard_testkit::fakes::FakeProviders;
-use switchboard_testkit::whatsapp::{app_secret, connect_whatsapp, notification, post_whatsapp_signed, spawn_with_fakes, whatsapp_customer, PHONE_ID};
+use switchboard_testkit::whatsapp::{post_whatsapp_photo, spawn_with_fakes, whatsapp_customer, whatsapp_owner};
 use switchboard_testkit::{on_both_engines, TestApp};
 use switchboard_tests::Flaky;
 
@@ -21,9 +21,7 @@ spawn = |engine| spawn_with_fakes(engine, |_| {});
 
 async fn a_photo_is_seen_offline_and_a_file_attached_offline_is_sent_once((app, fake): (TestApp, FakeProviders)) {
     let (dir, owner, secret, conversation) = whatsapp_business(&app, "console-media", "447700900801").await;
-    let photo = json!({"from": "447700900801", "id": "wamid.console-photo", "timestamp": "1767225600", "type": "image",
-                       "image": {"id": "MEDIA-C1", "mime_type": "image/jpeg", "caption": "This colour"}});
-    post_whatsapp_signed(&app, &notification(PHONE_ID, Value::Null, json!([photo]), Value::Null), &secret).await;
+    post_whatsapp_photo(&app, &secret, "447700900801", "wamid.console-photo", "MEDIA-C1", "This colour").await;
     app.drain().await;
 
     let mut console = console_core::Console::open(dir.path()).await.unwrap();
@@ -160,9 +158,7 @@ async fn a_picture_gets_its_small_copy_here_when_kept_and_offline((app, _fake): 
 /// A business on WhatsApp with one customer's conversation, and a console data directory.
 async fn whatsapp_business(app: &TestApp, label: &str, phone: &str) -> (tempfile::TempDir, switchboard_testkit::Tenant, String, String) {
     console_core::credentials::use_mock_store();
-    let owner = app.signup(label).await;
-    let secret = app_secret(&owner);
-    connect_whatsapp(app, &owner, PHONE_ID, &secret).await;
+    let (owner, secret) = whatsapp_owner(app, label).await;
     let conversation = whatsapp_customer(app, &owner, phone).await;
     (tempfile::tempdir().unwrap(), owner, secret, conversation)
 }

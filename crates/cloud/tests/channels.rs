@@ -42,9 +42,7 @@ async fn channel_setup_keeps_secrets_secret(app: TestApp) {
 }
 
 async fn whatsapp_webhooks_are_verified_before_anything_is_stored(app: TestApp) {
-    let owner = app.signup("verify").await;
-    let secret = app_secret(&owner);
-    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let (owner, secret) = whatsapp_owner(&app, "verify").await;
     let challenge = app.call(Method::GET, &format!("/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=verify-{secret}&hub.challenge=1158201444"), None, None).await;
     assert_eq!((challenge.status, challenge.body.clone()), (StatusCode::OK, json!(1158201444)), "{challenge:?}");
     let wrong = app.call(Method::GET, "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1", None, None).await;
@@ -71,9 +69,7 @@ async fn whatsapp_webhooks_are_verified_before_anything_is_stored(app: TestApp) 
 }
 
 async fn every_kind_of_whatsapp_message_lands_in_the_inbox(app: TestApp) {
-    let owner = app.signup("kinds").await;
-    let secret = app_secret(&owner);
-    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let (owner, secret) = whatsapp_owner(&app, "kinds").await;
     let now = jiff::Timestamp::now().as_second().to_string();
     let from = "447911123455";
     let bsuid = "GB.1234567890123456789";
@@ -111,9 +107,7 @@ async fn every_kind_of_whatsapp_message_lands_in_the_inbox(app: TestApp) {
 }
 
 async fn a_webhook_delivered_five_times_at_once_is_one_message(app: TestApp) {
-    let owner = app.signup("dup").await;
-    let secret = app_secret(&owner);
-    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let (owner, secret) = whatsapp_owner(&app, "dup").await;
     let body = notification(PHONE_ID, json!([{"profile": {"name": "Dup"}, "wa_id": "447700900557"}]), json!([text("wamid.dup", "447700900557", "once")]), Value::Null);
     let mut tasks = Vec::new();
     for _ in 0..5 {
@@ -164,9 +158,7 @@ async fn one_delivery_for_two_businesses_is_split_and_must_be_signed_for_both(ap
 
 async fn text_and_names_with_nul_characters_still_land(app: TestApp) {
     // PostgreSQL refuses U+0000 in text; a customer's phone may still put one in.
-    let owner = app.signup("nul").await;
-    let secret = app_secret(&owner);
-    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let (owner, secret) = whatsapp_owner(&app, "nul").await;
     connect_twilio(&app, &owner, "+14155550100").await;
     let contacts = json!([{"profile": {"name": "Nu\u{0}la"}, "wa_id": "447700900595"}]);
     let body = notification(PHONE_ID, contacts, json!([text("wamid.nul", "447700900595", "Hello\u{0} there")]), Value::Null);
@@ -191,12 +183,8 @@ on_both_engines! {
 spawn = |engine| spawn_with_fakes(engine, |_| {});
 
 async fn whatsapp_media_is_fetched_and_kept((app, fake): (TestApp, FakeProviders)) {
-    let owner = app.signup("media").await;
-    let secret = app_secret(&owner);
-    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
-    let image = json!({"from": "447700900556", "id": "wamid.img", "timestamp": "1767225600", "type": "image",
-                       "image": {"id": "MEDIA-42", "mime_type": "image/jpeg", "caption": "My hair now"}});
-    post_whatsapp_signed(&app, &notification(PHONE_ID, Value::Null, json!([image]), Value::Null), &secret).await;
+    let (owner, secret) = whatsapp_owner(&app, "media").await;
+    post_whatsapp_photo(&app, &secret, "447700900556", "wamid.img", "MEDIA-42", "My hair now").await;
     app.settled("the photo arrives", || async { messages_of(&app, &owner).await.len() == 1 }).await;
     let message = messages_of(&app, &owner).await.remove(0);
     assert_eq!((message["kind"].as_str(), message["body"].as_str()), (Some("image"), Some("My hair now")));
@@ -211,9 +199,7 @@ async fn whatsapp_media_is_fetched_and_kept((app, fake): (TestApp, FakeProviders
 }
 
 async fn a_reply_is_sent_once_and_its_statuses_only_move_forward((app, fake): (TestApp, FakeProviders)) {
-    let owner = app.signup("reply").await;
-    let secret = app_secret(&owner);
-    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let (owner, secret) = whatsapp_owner(&app, "reply").await;
     let conversation = whatsapp_customer(&app, &owner, "447700900570").await;
     let client_id = uuid::Uuid::now_v7().to_string();
     let sent = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "Yes, we have 10:00 free", "client_message_id": client_id})).await;
@@ -425,9 +411,7 @@ async fn sms_through_twilio_with_media_opt_out_and_status((app, fake): (TestApp,
 }
 
 async fn garbage_never_crashes_intake((app, _fake): (TestApp, FakeProviders)) {
-    let owner = app.signup("fuzz").await;
-    let secret = app_secret(&owner);
-    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let (owner, secret) = whatsapp_owner(&app, "fuzz").await;
     connect_twilio(&app, &owner, "+14155550100").await;
     use proptest::prelude::*;
     use proptest::strategy::ValueTree;

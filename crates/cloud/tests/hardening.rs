@@ -145,9 +145,7 @@ async fn a_webhook_that_cannot_be_processed_is_kept_listed_counted_and_retried((
 /// nothing: they land once each, in the change log consoles pull, and only the failing one waits
 /// for its retry with its reason.
 async fn a_failing_webhook_among_others_processed_together_holds_none_of_them_back((app, _fake): (TestApp, FakeProviders)) {
-    let owner = app.signup("batch").await;
-    let secret = app_secret(&owner);
-    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let (owner, secret) = whatsapp_owner(&app, "batch").await;
     for (id, from, body) in [("wamid.first", "447700900201", "First"), ("wamid.broken", "447700900202", "Broken"), ("wamid.third", "447700900203", "Third")] {
         let webhook = notification(PHONE_ID, Value::Null, json!([text(id, from, body)]), Value::Null);
         assert_eq!(post_whatsapp_signed(&app, &webhook, &secret).await.0, StatusCode::OK);
@@ -324,9 +322,7 @@ spawn = |e| spawn_with_fakes(e, |_| {});
 /// Defect 3: a conversation with messages, a queued reply and the assistant's rows is deleted;
 /// what was queued for it is never sent, and the customer's next message starts a new one.
 async fn deleting_a_conversation_with_messages_outbox_and_assistant_rows_works((app, fake): (TestApp, FakeProviders)) {
-    let owner = app.signup("delete").await;
-    let secret = app_secret(&owner);
-    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let (owner, secret) = whatsapp_owner(&app, "delete").await;
     let on = app.patch("/v1/assistant", &owner.access, json!({"enabled": true})).await;
     assert_eq!(on.status, StatusCode::OK, "{on:?}");
     let conversation = whatsapp_customer(&app, &owner, "447700900777").await;

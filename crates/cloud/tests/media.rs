@@ -50,12 +50,8 @@ on_both_engines! {
 spawn = |engine| spawn_with_fakes(engine, |_| {});
 
 async fn a_customers_photo_is_served_with_its_type_to_its_business_only((app, _fake): (TestApp, FakeProviders)) {
-    let owner = app.signup("photo").await;
-    let secret = app_secret(&owner);
-    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
-    let image = json!({"from": "447700900601", "id": "wamid.photo", "timestamp": "1767225600", "type": "image",
-                       "image": {"id": "MEDIA-7", "mime_type": "image/jpeg", "caption": "Like this?"}});
-    post_whatsapp_signed(&app, &notification(PHONE_ID, Value::Null, json!([image]), Value::Null), &secret).await;
+    let (owner, secret) = whatsapp_owner(&app, "photo").await;
+    post_whatsapp_photo(&app, &secret, "447700900601", "wamid.photo", "MEDIA-7", "Like this?").await;
     app.settled("the photo arrives", || async { messages_of(&app, &owner).await.len() == 1 }).await;
     let url = messages_of(&app, &owner).await[0]["media"][0]["url"].as_str().unwrap().to_owned();
 

@@ -151,6 +151,23 @@ pub async fn messages_of(app: &TestApp, t: &Tenant) -> Vec<Value> {
     all
 }
 
+/// A new business (`label`) with WhatsApp connected on [`PHONE_ID`] and its assistant quiet: its
+/// owner and the app secret its webhooks are signed with.
+pub async fn whatsapp_owner(app: &TestApp, label: &str) -> (Tenant, String) {
+    let owner = app.signup(label).await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(app, &owner, PHONE_ID, &secret).await;
+    (owner, secret)
+}
+
+/// A customer (`from`) sends a JPEG photo by WhatsApp: message `wamid`, the file `media_id` at the
+/// fake Graph API (whose bytes are `JPEG-BYTES-{media_id}`), with a caption.
+pub async fn post_whatsapp_photo(app: &TestApp, secret: &str, from: &str, wamid: &str, media_id: &str, caption: &str) -> (StatusCode, String) {
+    let photo = json!({"from": from, "id": wamid, "timestamp": "1767225600", "type": "image",
+                       "image": {"id": media_id, "mime_type": "image/jpeg", "caption": caption}});
+    post_whatsapp_signed(app, &notification(PHONE_ID, Value::Null, json!([photo]), Value::Null), secret).await
+}
+
 /// A customer who wrote on WhatsApp just now, and their conversation id.
 pub async fn whatsapp_customer(app: &TestApp, t: &Tenant, from: &str) -> String {
     let secret = app_secret(t);

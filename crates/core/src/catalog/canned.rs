@@ -9,29 +9,30 @@ use sqlx::Row;
 
 use crate::accounts::{required_text, Actor, Permission};
 use crate::error::{CatalogError, Error};
+use crate::store::records::{self, Record};
 use crate::store::{rfc3339, BusinessTx, StoreError};
 
-const COLUMNS: &str = "id, business_id, shortcut, title, body, created_at, updated_at";
+impl Record for CannedResponse {
+    const TABLE: &'static str = "canned_responses";
+    const COLUMNS: &'static str = "id, business_id, shortcut, title, body, created_at, updated_at";
+    const KIND: EntityKind = EntityKind::CannedResponse;
+    const NOUN: &'static str = "canned response";
 
-fn from_row(row: &AnyRow) -> Result<CannedResponse, StoreError> {
-    Ok(CannedResponse {
-        id: row.try_get("id")?,
-        business_id: row.try_get("business_id")?,
-        shortcut: row.try_get("shortcut")?,
-        title: row.try_get("title")?,
-        body: row.try_get("body")?,
-        created_at: rfc3339(row.try_get("created_at")?),
-        updated_at: rfc3339(row.try_get("updated_at")?),
-    })
+    fn from_row(row: &AnyRow) -> Result<CannedResponse, StoreError> {
+        Ok(CannedResponse {
+            id: row.try_get("id")?,
+            business_id: row.try_get("business_id")?,
+            shortcut: row.try_get("shortcut")?,
+            title: row.try_get("title")?,
+            body: row.try_get("body")?,
+            created_at: rfc3339(row.try_get("created_at")?),
+            updated_at: rfc3339(row.try_get("updated_at")?),
+        })
+    }
 }
 
 pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<CannedResponse>, StoreError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM canned_responses WHERE id = $1 AND business_id = $2"))
-        .bind(id)
-        .bind(business_id)
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(from_row).transpose()
+    records::find(conn, business_id, id).await
 }
 
 fn check_shortcut(shortcut: &str) -> Result<String, Error> {
@@ -61,20 +62,13 @@ pub async fn save(tx: &mut BusinessTx, c: &CannedResponse, insert: bool) -> Resu
             e if e.is_unique_violation() => Error::from(CatalogError::ShortcutTaken),
             e => e.into(),
         })?;
-    let business_id = tx.business_id().to_owned();
-    let saved = load(tx.conn(), &business_id, &c.id).await?.ok_or_else(|| Error::NotFound("canned response"))?;
-    tx.record(EntityKind::CannedResponse, &saved.id, Some(&saved)).await?;
-    Ok(saved)
+    tx.publish(&c.id).await
 }
 
 /// Every canned response, by shortcut, a page at a time.
 pub async fn list_canned(core: &Core, actor: &Actor, page: crate::store::PageQuery) -> Result<protocol::Page<CannedResponse>, Error> {
     let paging = crate::store::Paging::new(page.cursor.as_deref(), page.limit)?;
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM canned_responses WHERE business_id = $1 ORDER BY shortcut"))
-        .bind(&actor.business_id)
-        .fetch_all(core.db.reader())
-        .await?;
-    let canned = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let canned: Vec<CannedResponse> = records::list(&mut *core.db.reader().acquire().await?, &actor.business_id, "shortcut").await?;
     Ok(paging.page_of(canned, crate::store::Order::Asc, |c| (crate::store::Key::Text(c.shortcut.clone()), c.id.to_string()))?)
 }
 
@@ -99,15 +93,14 @@ pub async fn create_canned(core: &Core, actor: &Actor, req: CreateCannedResponse
 
 /// One canned response.
 pub async fn get_canned(core: &Core, actor: &Actor, id: &str) -> Result<CannedResponse, Error> {
-    let mut conn = core.db.reader().acquire().await?;
-    Ok(load(&mut conn, &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("canned response"))?)
+    records::get(&mut *core.db.reader().acquire().await?, &actor.business_id, id).await
 }
 
 /// Changes a canned response (owners and admins).
 pub async fn update_canned(core: &Core, actor: &Actor, id: &str, req: UpdateCannedResponse) -> Result<CannedResponse, Error> {
     actor.require(Permission::ManageCatalog)?;
     let mut tx = core.db.begin_business(&actor.business_id).await?;
-    let mut canned = load(tx.conn(), &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("canned response"))?;
+    let mut canned: CannedResponse = records::get(tx.conn(), &actor.business_id, id).await?;
     if let Some(shortcut) = &req.shortcut {
         canned.shortcut = check_shortcut(shortcut)?;
     }
@@ -127,9 +120,7 @@ pub async fn update_canned(core: &Core, actor: &Actor, id: &str, req: UpdateCann
 pub async fn delete_canned(core: &Core, actor: &Actor, id: &str) -> Result<(), Error> {
     actor.require(Permission::ManageCatalog)?;
     let mut tx = core.db.begin_business(&actor.business_id).await?;
-    if !tx.delete_row("canned_responses", EntityKind::CannedResponse, id).await? {
-        return Err(Error::NotFound("canned response"));
-    }
+    tx.remove::<CannedResponse>(id).await?;
     tx.audit(Some(&actor.staff_id), "canned_response.deleted", Some(("canned_response", id)), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(())

@@ -7,21 +7,49 @@
 //! customer's timeline, next to their chats.
 
 use jiff::tz::TimeZone;
-use protocol::{AuthorKind, CallRecord, Channel, DeliveryStatus, Direction, EntityKind, MessageKind};
+use protocol::{AuthorKind, CallRecord, Channel, ChannelStatus, DeliveryStatus, Direction, EntityKind, MessageKind};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
 
+use crate::accounts::{required_text, Actor, Permission};
 use crate::assistant::Context;
 use crate::channels::inbound;
 use crate::conversations::{add_message, open_for, NewMessage};
 use crate::customers::PhoneNumber;
-use crate::error::Error;
+use crate::error::{Error, WebhookError};
 use crate::store::BusinessTx;
 use crate::Core;
 
 /// Both platforms' signatures carry a time; older than this they are refused (replays).
 pub const STALE_MS: i64 = 5 * 60_000;
+
+/// A voice platform's one secret (Vapi's secret, Retell's API key), sealed as `{"secret": …}`.
+#[derive(Clone, serde::Serialize, Deserialize)]
+pub struct Secret {
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VoiceSecret([REDACTED])")
+    }
+}
+
+/// Connects a voice platform (`kind`) with its one secret (owners and admins); `field` names the
+/// secret in the request. The webhook URL names the business, so there is no address.
+pub async fn connect(core: &Core, actor: &Actor, kind: &str, secret: &str, field: &str) -> Result<ChannelStatus, Error> {
+    actor.require(Permission::ManageBusiness)?;
+    let secret = Secret { secret: required_text(secret, field, 512)? };
+    crate::channels::save_simple(core, actor, kind, core.secrets.seal(&secret)).await
+}
+
+/// The business's secret for a voice platform; a business that has not connected it signs nothing.
+pub async fn secret(core: &Core, business_id: &str, kind: &str) -> Result<String, Error> {
+    let mut conn = core.db.reader().acquire().await?;
+    let loaded = crate::channels::load::<serde::de::IgnoredAny, Secret>(&mut conn, &core.secrets, business_id, kind).await?;
+    loaded.map(|(_, s)| s.secret).ok_or(WebhookError::InvalidSignature.into())
+}
 
 /// The caller as a customer (found by number, or created), and their voice conversation.
 pub async fn caller_context(core: &Core, business_id: &str, number: Option<&str>, name: Option<&str>) -> Result<Context, Error> {

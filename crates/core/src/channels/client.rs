@@ -69,6 +69,17 @@ pub fn button_title(code: &str) -> &'static str {
     }
 }
 
+/// The HTTP client every provider is called with (messaging, voice, Google): the configured
+/// timeout, 5 s to connect, and our user agent.
+pub fn http_client(config: &crate::Config) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_millis(config.provider_timeout_ms))
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("the HTTP client builds")
+}
+
 /// The providers' API clients.
 pub struct Providers {
     pub whatsapp: whatsapp::Client,
@@ -79,12 +90,7 @@ pub struct Providers {
 
 impl Providers {
     pub fn new(config: &crate::Config) -> Providers {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(config.provider_timeout_ms))
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client builds");
+        let http = http_client(config);
         Providers {
             whatsapp: whatsapp::Client::new(http.clone(), &config.whatsapp_api_base),
             twilio: twilio::Client::new(http.clone(), &config.twilio_api_base, &config.public_url),
@@ -131,6 +137,23 @@ pub(crate) fn network(e: reqwest::Error) -> SendError {
     } else {
         SendError::Retryable(format!("could not reach the provider: {}", without_url(&e)))
     }
+}
+
+/// Sends a request to a provider and reads its answer: what it accepted (read as `T`, or `T`'s
+/// default when unreadable — accepted is accepted, and sending again would send twice), or why it
+/// refused, as the provider's `classify` sorts its status and error body `E`.
+pub(crate) async fn exchange<T, E>(request: reqwest::RequestBuilder, classify: fn(u16, &E) -> SendError) -> Result<T, SendError>
+where
+    T: serde::de::DeserializeOwned + Default,
+    E: serde::de::DeserializeOwned + Default,
+{
+    let response = request.send().await.map_err(network)?;
+    let status = response.status();
+    let body = response.bytes().await.unwrap_or_default();
+    if status.is_success() {
+        return Ok(super::wire::from_json(&body).unwrap_or_default());
+    }
+    Err(classify(status.as_u16(), &super::wire::from_json(&body).unwrap_or_default()))
 }
 
 /// reqwest's errors include the URL, which for some providers carries ids; keep the log plain.

@@ -534,22 +534,8 @@ impl MessageBatch {
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
-/// Which conversations to list (`holder`/`assignee`: a staff id, or `me`).
-#[derive(Debug, Default, Clone)]
-pub struct InboxQuery {
-    pub status: Option<ConversationStatus>,
-    pub mode: Option<ControlMode>,
-    pub channel: Option<Channel>,
-    pub holder: Option<String>,
-    pub assignee: Option<String>,
-    pub customer_id: Option<String>,
-    pub unread: Option<bool>,
-    pub label: Option<String>,
-    pub cursor: Option<String>,
-}
-
 /// The inbox: conversations, newest activity first, keyset-paginated.
-pub async fn inbox_page(state: &Core, auth: &Actor, q: &InboxQuery, limit: i64) -> Result<Page<Conversation>, Error> {
+pub async fn inbox_page(state: &Core, auth: &Actor, q: &ListConversations, limit: i64) -> Result<Page<Conversation>, Error> {
     let mut f = Filter::default();
     f.and("business_id = ?", [Bind::Text(auth.business_id.clone())]);
     if let Some(status) = q.status {
@@ -794,19 +780,7 @@ pub struct ListMessages {
 /// The inbox: conversations, newest activity first, with filters and cursor pagination.
 pub async fn list_conversations(core: &Core, actor: &Actor, q: ListConversations) -> Result<Page<Conversation>, Error> {
     let limit = q.limit.unwrap_or(50).clamp(1, 200) as i64;
-    let query = InboxQuery {
-        status: q.status,
-        mode: q.mode,
-        channel: q.channel,
-        holder: q.holder,
-        assignee: q.assignee,
-        customer_id: q.customer_id,
-        unread: q.unread,
-        label: q.label,
-        cursor: q.cursor,
-    };
-    let page = inbox_page(core, actor, &query, limit).await?;
-    Ok(page)
+    inbox_page(core, actor, &q, limit).await
 }
 
 /// Opens a conversation with a customer on a channel (or returns the open one).

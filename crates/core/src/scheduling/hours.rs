@@ -198,10 +198,6 @@ impl crate::store::Record for ScheduleException {
     }
 }
 
-async fn load_exception(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<ScheduleException>, StoreError> {
-    crate::store::records::find(conn, business_id, id).await
-}
-
 /// The calendar the service books in: days from 1970 to 2999. Nearer the edges of what a date type
 /// can hold, "the next day" or "a week later" would not exist; such dates are refused up front.
 pub const FIRST_YEAR: i16 = 1970;
@@ -527,8 +523,7 @@ pub async fn create_exception(core: &Core, actor: &Actor, req: CreateScheduleExc
             e if e.is_unique_violation() => Error::from(CatalogError::ExceptionExists),
             e => e.into(),
         })?;
-    let saved = load_exception(tx.conn(), &actor.business_id, &id).await?.ok_or_else(|| Error::NotFound("exception"))?;
-    tx.record(EntityKind::ScheduleException, &id, Some(&saved)).await?;
+    let saved: ScheduleException = tx.publish(&id).await?;
     tx.audit(Some(&actor.staff_id), "schedule_exception.created", Some(("schedule_exception", &id)), serde_json::json!({"date": date.to_string(), "closed": req.closed})).await?;
     tx.commit().await?;
     Ok(saved)
@@ -536,17 +531,14 @@ pub async fn create_exception(core: &Core, actor: &Actor, req: CreateScheduleExc
 
 /// One date exception.
 pub async fn get_exception(core: &Core, actor: &Actor, id: &str) -> Result<ScheduleException, Error> {
-    let mut conn = core.db.reader().acquire().await?;
-    Ok(load_exception(&mut conn, &actor.business_id, id).await?.ok_or_else(|| Error::NotFound("exception"))?)
+    crate::store::records::get(&mut *core.db.reader().acquire().await?, &actor.business_id, id).await
 }
 
 /// Removes a date exception: the usual hours apply again.
 pub async fn delete_exception(core: &Core, actor: &Actor, id: &str) -> Result<(), Error> {
     actor.require(Permission::ManageBusiness)?;
     let mut tx = core.db.begin_business(&actor.business_id).await?;
-    if !tx.delete_row("schedule_exceptions", EntityKind::ScheduleException, id).await? {
-        return Err(Error::NotFound("exception"));
-    }
+    tx.remove::<ScheduleException>(id).await?;
     tx.audit(Some(&actor.staff_id), "schedule_exception.deleted", Some(("schedule_exception", id)), serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(())

@@ -11,8 +11,7 @@ use sqlx::Any;
 
 use super::wire::{ApiError, MessageResource, SendForm};
 use super::{Secrets, Settings};
-use crate::channels::client::{download, network};
-use crate::channels::wire::from_json;
+use crate::channels::client::{download, exchange};
 use crate::channels::{Outgoing, SendError};
 use crate::Core;
 
@@ -56,22 +55,10 @@ impl Client {
             // No approved Content item: the filled-in text.
             Outgoing::Template { body, .. } => form.body = Some(body),
         }
-        let response = self
-            .http
-            .post(url)
-            .basic_auth(&settings.account_sid, Some(&secrets.auth_token))
-            .form(&form)
-            .send()
-            .await
-            .map_err(network)?;
-        let status = response.status();
-        let body = response.bytes().await.unwrap_or_default();
-        if status.is_success() {
-            // Accepted, even if the SID is unreadable: sending again would send twice.
-            let sent: MessageResource = from_json(&body).unwrap_or_default();
-            return Ok(sent.sid.unwrap_or_else(|| format!("unknown:{}", uuid::Uuid::new_v4())));
-        }
-        Err(classify(status.as_u16(), &from_json(&body).unwrap_or_default()))
+        let request = self.http.post(url).basic_auth(&settings.account_sid, Some(&secrets.auth_token)).form(&form);
+        // Accepted, even if the SID is unreadable: sending again would send twice.
+        let sent: MessageResource = exchange(request, classify).await?;
+        Ok(sent.sid.unwrap_or_else(|| format!("unknown:{}", uuid::Uuid::new_v4())))
     }
 
     /// Downloads a Twilio media URL (Twilio asks for the account's credentials).
@@ -143,6 +130,7 @@ pub fn basic_auth(user: &str, password: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::wire::from_json;
 
     #[test]
     fn twilio_errors_are_sorted_into_retry_and_plain_reasons() {

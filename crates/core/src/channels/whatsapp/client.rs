@@ -10,7 +10,7 @@ use super::wire::{
     ErrorResponse, Language, MediaInfo, OutgoingMedia, SendAction, SendBody, SendButton, SendContent, SendInteractive, SendReply, SendRequest, SendResponse, SendText, Template, TemplateComponent, TextParameter, UploadResponse,
 };
 use super::{Secrets, Settings};
-use crate::channels::client::{download, network};
+use crate::channels::client::{download, exchange};
 use crate::channels::wire::from_json;
 use crate::channels::{Outgoing, SendError};
 use crate::Core;
@@ -35,15 +35,9 @@ impl Client {
         let content = content(outgoing, uploaded.unwrap_or_default());
         let request = SendRequest { messaging_product: "whatsapp", recipient_type: "individual", to, content };
         let url = format!("{}/{}/messages", self.base, settings.phone_number_id);
-        let response = self.http.post(url).bearer_auth(&secrets.access_token).json(&request).send().await.map_err(network)?;
-        let status = response.status();
-        let body = response.bytes().await.unwrap_or_default();
-        if status.is_success() {
-            // Accepted, even if the id is unreadable: sending again would send twice.
-            let sent: SendResponse = from_json(&body).unwrap_or_default();
-            return Ok(sent.messages.into_iter().next().map(|m| m.id).unwrap_or_else(|| format!("unknown:{}", uuid::Uuid::new_v4())));
-        }
-        Err(classify(status.as_u16(), &from_json(&body).unwrap_or_default()))
+        // Accepted, even if the id is unreadable: sending again would send twice.
+        let sent: SendResponse = exchange(self.http.post(url).bearer_auth(&secrets.access_token).json(&request), classify).await?;
+        Ok(sent.messages.into_iter().next().map(|m| m.id).unwrap_or_else(|| format!("unknown:{}", uuid::Uuid::new_v4())))
     }
 
     /// Uploads a file for sending (`POST /{phone-number-id}/media`, multipart: `messaging_product`,
@@ -64,22 +58,14 @@ impl Client {
         body.extend_from_slice(&bytes);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
         let url = format!("{}/{}/media", self.base, settings.phone_number_id);
-        let response = self
+        let request = self
             .http
             .post(url)
             .bearer_auth(&secrets.access_token)
             .header(reqwest::header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
-            .body(body)
-            .send()
-            .await
-            .map_err(network)?;
-        let status = response.status();
-        let body = response.bytes().await.unwrap_or_default();
-        if status.is_success() {
-            let uploaded: UploadResponse = from_json(&body).unwrap_or_default();
-            return uploaded.id.ok_or_else(|| SendError::Retryable("WhatsApp accepted the file but gave no id".into()));
-        }
-        Err(classify(status.as_u16(), &from_json(&body).unwrap_or_default()))
+            .body(body);
+        let uploaded: UploadResponse = exchange(request, classify).await?;
+        uploaded.id.ok_or_else(|| SendError::Retryable("WhatsApp accepted the file but gave no id".into()))
     }
 
     /// Downloads a WhatsApp media object: where it is from the Graph API, then the bytes; returns

@@ -7,8 +7,6 @@
 //! full), [`GoogleError::Unauthorized`] (the access token: refresh and try once more),
 //! [`GoogleError::InvalidGrant`] (the refresh token is dead: the person must reconnect), and the rest.
 
-use std::time::Duration;
-
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 
@@ -64,14 +62,8 @@ fn network(e: reqwest::Error) -> GoogleError {
 
 impl Client {
     pub fn new(config: &crate::Config) -> Client {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(config.provider_timeout_ms))
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client builds");
         Client {
-            http,
+            http: crate::channels::client::http_client(config),
             api_base: config.google_api_base.trim_end_matches('/').to_owned(),
             oauth_base: config.google_oauth_base.trim_end_matches('/').to_owned(),
             client_id: config.google_client_id.clone().filter(|c| !c.is_empty()),
