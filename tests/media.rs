@@ -26,20 +26,8 @@ async fn a_photo_is_seen_offline_and_a_file_attached_offline_is_sent_once((app, 
     post_whatsapp_signed(&app, &notification(PHONE_ID, Value::Null, json!([photo]), Value::Null), &secret).await;
     app.drain().await;
 
-    let mut console = console_core::Console::open(dir.path()).await.unwrap();
-    console.login(&app.base, &owner.email, &owner.password).await.unwrap();
+    let (mut console, net, mut syncer, received) = synced_photo(&app, &dir, &owner, &conversation).await;
     let me = console.me().unwrap().to_owned();
-    let (net, mut syncer) = Flaky::syncer(&console);
-    syncer.pass().await.unwrap();
-    let timeline = console.store().timeline(&conversation, &me).await.unwrap().unwrap();
-    let received = timeline
-        .items
-        .iter()
-        .find_map(|i| match i {
-            TimelineItem::Message { message, .. } if message.kind == protocol::MessageKind::Image => Some(message.clone()),
-            _ => None,
-        })
-        .expect("the photo is in the timeline");
     let path = received.media[0].url.clone().unwrap();
 
     // Opened online: from the service, with its type.
@@ -173,20 +161,7 @@ async fn the_window_loads_only_files_of_messages_this_console_shows((app, _fake)
     let their_photo = their_messages.body["items"].as_array().unwrap().iter().find(|m| m["kind"] == "image").expect("their photo").clone();
     let (their_message, their_path) = (their_photo["id"].as_str().unwrap().to_owned(), their_photo["media"][0]["url"].as_str().unwrap().to_owned());
 
-    let mut console = console_core::Console::open(dir.path()).await.unwrap();
-    console.login(&app.base, &owner.email, &owner.password).await.unwrap();
-    let me = console.me().unwrap().to_owned();
-    let (net, mut syncer) = Flaky::syncer(&console);
-    syncer.pass().await.unwrap();
-    let timeline = console.store().timeline(&conversation, &me).await.unwrap().unwrap();
-    let mine = timeline
-        .items
-        .iter()
-        .find_map(|i| match i {
-            TimelineItem::Message { message, .. } if message.kind == protocol::MessageKind::Image => Some(message.clone()),
-            _ => None,
-        })
-        .expect("the photo is in the timeline");
+    let (mut console, net, _syncer, mine) = synced_photo(&app, &dir, &owner, &conversation).await;
     let (message, path) = (mine.id.as_str().to_owned(), mine.media[0].url.clone().unwrap());
 
     // The file a message here shows, by its address; its small copy is the file itself when it
@@ -232,6 +207,30 @@ async fn whatsapp_business(app: &TestApp, label: &str, phone: &str) -> (tempfile
     connect_whatsapp(app, &owner, PHONE_ID, &secret).await;
     let conversation = whatsapp_customer(app, &owner, phone).await;
     (tempfile::tempdir().unwrap(), owner, secret, conversation)
+}
+
+/// A console signed in as `owner` and synced once, with the customer's photo in the conversation.
+async fn synced_photo(
+    app: &TestApp,
+    dir: &tempfile::TempDir,
+    owner: &switchboard_testkit::Tenant,
+    conversation: &str,
+) -> (console_core::Console, std::sync::Arc<Flaky>, console_core::engine::Syncer, protocol::Message) {
+    let mut console = console_core::Console::open(dir.path()).await.unwrap();
+    console.login(&app.base, &owner.email, &owner.password).await.unwrap();
+    let me = console.me().unwrap().to_owned();
+    let (net, mut syncer) = Flaky::syncer(&console);
+    syncer.pass().await.unwrap();
+    let timeline = console.store().timeline(conversation, &me).await.unwrap().unwrap();
+    let photo = timeline
+        .items
+        .iter()
+        .find_map(|i| match i {
+            TimelineItem::Message { message, .. } if message.kind == protocol::MessageKind::Image => Some((**message).clone()),
+            _ => None,
+        })
+        .expect("the photo is in the timeline");
+    (console, net, syncer, photo)
 }
 
 /// The media id of a message waiting in the outbox with an attachment.

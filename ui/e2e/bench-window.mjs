@@ -71,6 +71,38 @@ function pss(pid) {
   return { kb: total, processes: names };
 }
 
+/** CPU time (clock ticks) used so far by each process of the run, by name: the app, its WebKit
+ * processes and the demo service share the machine's cores with the page. */
+function cpuTicks() {
+  const stats = new Map();
+  for (const p of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      stats.set(Number(p), { name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), parent: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      /* gone */
+    }
+  }
+  // This run's processes only (other sessions may run a service of the same name).
+  const tree = [process.pid];
+  for (let i = 0; i < tree.length; i++) for (const [p, s] of stats) if (s.parent === tree[i]) tree.push(p);
+  const ticks = new Map();
+  for (const p of tree.slice(1)) ticks.set(`${stats.get(p).name} ${p}`, stats.get(p).ticks);
+  return ticks;
+}
+
+/** Each process's share of one core since `before`, over `ms` of wall time. */
+function cpuSince(before, ms) {
+  const after = cpuTicks();
+  const used = new Map();
+  for (const [key, t] of after) {
+    const name = key.split(" ")[0];
+    used.set(name, (used.get(name) ?? 0) + (t - (before.get(key) ?? 0)));
+  }
+  return [...used].filter(([, t]) => t > 0).map(([name, t]) => `${name} ${((t * 10) / ms * 100).toFixed(0)}%`).join(", ") + ` of one core over ${(ms / 1000).toFixed(1)} s`;
+}
+
 async function settledPss(program, args, env, settleMs) {
   const child = spawn(program, args, { env: { ...process.env, ...env }, stdio: "ignore" });
   children.push(child);
@@ -209,8 +241,9 @@ async function mediaTimeline() {
     await app.send("POST", "/timeouts", { script: 600_000 });
     // BENCH_CSS: rules added to the page first, to compare styles without rebuilding the app.
     if (process.env.BENCH_CSS) await app.send("POST", "/execute/sync", { script: "const s = document.createElement('style'); s.textContent = arguments[0]; document.head.appendChild(s); return true;", args: [process.env.BENCH_CSS] });
-    const result = await app.send("POST", "/execute/async", {
-      script: `const done = arguments[arguments.length - 1];
+    // Each pass is its own script, so that the processes' CPU time can be read around it.
+    const passScript = `const done = arguments[arguments.length - 1];
+        const which = arguments[0];
         const list = document.querySelector('.timeline');
         const frame = () => new Promise((r) => requestAnimationFrame(r));
         async function pass() {
@@ -235,20 +268,27 @@ async function mediaTimeline() {
           return { costs, gaps, height: list.scrollHeight, scrollable: list.scrollHeight > list.clientHeight, stuck };
         }
         (async () => {
-          const first = await pass();
           // Wait for every picture to be loaded before the second pass.
-          for (let i = 0; i < 500 && [...list.querySelectorAll('.media.image')].some((m) => !m.querySelector('img')?.complete); i++) await new Promise((r) => setTimeout(r, 20));
-          const second = await pass();
+          if (which === 'second') for (let i = 0; i < 500 && [...list.querySelectorAll('.media.image')].some((m) => !m.querySelector('img')?.complete); i++) await new Promise((r) => setTimeout(r, 20));
+          const measured = await pass();
           const images = [...list.querySelectorAll('.media.image img')].filter((i) => i.complete && i.naturalWidth > 0).length;
           const undrawn = [...list.querySelectorAll('.media.image')].filter((m) => !(m.querySelector('img')?.naturalWidth > 0)).map((m) => m.outerHTML);
-          done({ first, second, images, undrawn: undrawn.length, example: undrawn[0] ?? null });
-        })().catch((e) => done(String(e)));`,
-      args: [],
-    });
-    if (typeof result === "string") throw new Error(`timeline measurement failed: ${result}`);
+          const loads = performance.getEntriesByType('resource').filter((e) => e.name.includes('/small/')).length;
+          done({ ...measured, images, loads, undrawn: undrawn.length, example: undrawn[0] ?? null });
+        })().catch((e) => done(String(e)));`;
+    const result = {};
+    for (const which of ["first", "second"]) {
+      const before = cpuTicks();
+      const t = performance.now();
+      result[which] = await app.send("POST", "/execute/async", { script: passScript, args: [which] });
+      if (typeof result[which] === "string") throw new Error(`timeline measurement failed: ${result[which]}`);
+      result[which].cpu = cpuSince(before, performance.now() - t);
+    }
+    Object.assign(result, { images: result.second.images, undrawn: result.second.undrawn, example: result.second.example });
     if (result.undrawn) console.log(`${result.undrawn} pictures not drawn, e.g. ${result.example}`);
     for (const [name, r] of [["first pass, pictures loading", result.first], ["second pass, all loaded", result.second]]) {
       console.log(`| timeline of 200 files (${result.images} pictures drawn, ${r.height} px): ${name} | ${r.costs.length} frames${r.stuck ? " (stopped: the scroll did not move)" : ""} | work per frame p50 ${median(r.costs).toFixed(1)} ms, p99 ${p99(r.costs).toFixed(1)} ms, max ${Math.max(...r.costs).toFixed(1)} ms; frame interval p50 ${median(r.gaps).toFixed(1)} ms, p99 ${p99(r.gaps).toFixed(1)} ms | p99 < 16 ms |`);
+      console.log(`  CPU during the pass: ${r.cpu}; pictures fetched by address so far: ${r.loads}`);
     }
   } finally {
     await app.quit();
