@@ -240,6 +240,8 @@ async function mediaTimeline() {
     await until("200 files in her timeline", () => app.js("return document.querySelectorAll('.timeline [data-testid=media]').length === 200"), 60_000);
     await app.send("POST", "/timeouts", { script: 600_000 });
     // BENCH_CSS: rules added to the page first, to compare styles without rebuilding the app.
+    // BENCH_JS: a script run in the page first, likewise.
+    if (process.env.BENCH_JS) await app.send("POST", "/execute/sync", { script: process.env.BENCH_JS, args: [] });
     if (process.env.BENCH_CSS) await app.send("POST", "/execute/sync", { script: "const s = document.createElement('style'); s.textContent = arguments[0]; document.head.appendChild(s); return true;", args: [process.env.BENCH_CSS] });
     // Each pass is its own script, so that the processes' CPU time can be read around it.
     const passScript = `const done = arguments[arguments.length - 1];
