@@ -26,7 +26,7 @@ async fn a_photo_is_seen_offline_and_a_file_attached_offline_is_sent_once((app, 
     post_whatsapp_signed(&app, &notification(PHONE_ID, Value::Null, json!([photo]), Value::Null), &secret).await;
     app.drain().await;
 
-    let (mut console, net, mut syncer, received) = synced_photo(&app, &dir, &owner, &conversation).await;
+    let (console, net, mut syncer, received) = synced_photo(&app, &dir, &owner, &conversation).await;
     let me = console.me().unwrap().to_owned();
     let path = received.media[0].url.clone().unwrap();
 
