@@ -12,6 +12,9 @@
 //   BENCH_KEEP_MIRROR=/tmp/mirror cargo bench -p switchboard-console-core --bench console_sync
 //   cargo build -p switchboard -p switchboard-console-core --example empty_window --bins
 //   ui/e2e/run.sh bench /tmp/mirror     (or: ui/e2e/run.sh bench media)
+// Options: BENCH_APP (another build to measure, e.g. main's, in the same session),
+// BENCH_NO_MEDIA=1 (the mirror's figures only), BENCH_CSS / BENCH_JS (rules or a script put in
+// the page before the timeline is scrolled, to compare variants without rebuilding the app).
 // The mirror's sign-in is kept in its encrypted file (passphrase "bench-mirror-passphrase", given
 // to the app as SWITCHBOARD_CONSOLE_PASSPHRASE), so any session can open it; the run's own
 // sign-in for the media timeline goes to the session's keyring (run.sh unlocks one).
