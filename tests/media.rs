@@ -24,20 +24,8 @@ async fn a_photo_is_seen_offline_and_a_file_attached_offline_is_sent_once((app, 
     post_whatsapp_photo(&app, &secret, "447700900801", "wamid.console-photo", "MEDIA-C1", "This colour").await;
     app.drain().await;
 
-    let mut console = console_core::Console::open(dir.path()).await.unwrap();
-    console.login(&app.base, &owner.email, &owner.password).await.unwrap();
+    let (console, net, mut syncer, received) = synced_photo(&app, &dir, &owner, &conversation).await;
     let me = console.me().unwrap().to_owned();
-    let (net, mut syncer) = Flaky::syncer(&console);
-    syncer.pass().await.unwrap();
-    let timeline = console.store().timeline(&conversation, &me).await.unwrap().unwrap();
-    let received = timeline
-        .items
-        .iter()
-        .find_map(|i| match i {
-            TimelineItem::Message { message, .. } if message.kind == protocol::MessageKind::Image => Some(message.clone()),
-            _ => None,
-        })
-        .expect("the photo is in the timeline");
     let path = received.media[0].url.clone().unwrap();
 
     // Opened online: from the service, with its type.
@@ -153,6 +141,60 @@ async fn a_picture_gets_its_small_copy_here_when_kept_and_offline((app, _fake): 
     assert!(console.media(&broken).await.is_ok(), "the file itself is there");
 }
 
+async fn the_window_loads_only_files_of_messages_this_console_shows((app, _fake): (TestApp, FakeProviders)) {
+    let (dir, owner, secret, conversation) = whatsapp_business(&app, "console-served", "447700900803").await;
+    let photo = json!({"from": "447700900803", "id": "wamid.served-photo", "timestamp": "1767225600", "type": "image",
+                       "image": {"id": "MEDIA-S1", "mime_type": "image/jpeg"}});
+    post_whatsapp_signed(&app, &notification(PHONE_ID, Value::Null, json!([photo]), Value::Null), &secret).await;
+    // Another business, with a photo of its own customer.
+    let other = app.signup("console-served-other").await;
+    let other_secret = app_secret(&other);
+    connect_whatsapp(&app, &other, "109876543299", &other_secret).await;
+    let theirs = json!({"from": "447700900804", "id": "wamid.served-theirs", "timestamp": "1767225600", "type": "image",
+                        "image": {"id": "MEDIA-S2", "mime_type": "image/jpeg"}});
+    post_whatsapp_signed(&app, &notification("109876543299", Value::Null, json!([theirs]), Value::Null), &other_secret).await;
+    app.drain().await;
+    let their_conversation = app.get("/v1/conversations", &other.access).await.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let their_messages = app.get(&format!("/v1/conversations/{their_conversation}/messages?limit=50"), &other.access).await;
+    let their_photo = their_messages.body["items"].as_array().unwrap().iter().find(|m| m["kind"] == "image").expect("their photo").clone();
+    let (their_message, their_path) = (their_photo["id"].as_str().unwrap().to_owned(), their_photo["media"][0]["url"].as_str().unwrap().to_owned());
+
+    let (mut console, net, _syncer, mine) = synced_photo(&app, &dir, &owner, &conversation).await;
+    let (message, path) = (mine.id.as_str().to_owned(), mine.media[0].url.clone().unwrap());
+
+    // The file a message here shows, by its address; its small copy is the file itself when it
+    // has none (these bytes are no picture).
+    for form in ["file", "small"] {
+        let served = console.serve(&format!("{form}/{message}{path}")).await.unwrap().expect("served");
+        assert_eq!((served.content_type.as_str(), served.bytes.as_slice()), ("image/jpeg", &b"JPEG-BYTES-MEDIA-S1"[..]));
+    }
+    // Nothing else: the other business's file (by its message or by ours), another service
+    // address, a way out of the file's address, a recording of a message that is no call.
+    for refused in [
+        format!("file/{their_message}{their_path}"),
+        format!("file/{message}{their_path}"),
+        format!("file/{message}/v1/conversations/{conversation}"),
+        format!("file/{message}/v1/media/../../v1/auth/me"),
+        format!("file/{message}{path}/../../conversations"),
+        format!("file/{message}/v1/calls/{message}/recording"),
+        format!("file/{their_message}{path}"),
+        format!("other/{message}{path}"),
+    ] {
+        assert!(console.serve(&refused).await.unwrap().is_none(), "{refused}");
+    }
+    // A file attached here and waiting in the outbox, by its waiting message (and by no other).
+    let queued = console.attach(&conversation, "prices.png", "image/png", b"PNG-waiting".to_vec(), "").await.unwrap();
+    let waiting = queued.created_id.clone().unwrap();
+    let attached = format!("/v1/media/{}", attachment_id(&console, &conversation, &waiting).await);
+    let served = console.serve(&format!("small/{waiting}{attached}")).await.unwrap().expect("the waiting attachment");
+    assert_eq!((served.content_type.as_str(), served.bytes.as_slice()), ("image/png", &b"PNG-waiting"[..]));
+    assert!(console.serve(&format!("file/{message}{attached}")).await.unwrap().is_none());
+    // Signed out, nothing (the mirror and the kept files are gone).
+    console.logout().await.unwrap();
+    assert!(console.serve(&format!("file/{message}{path}")).await.is_err());
+    assert!(console_core::media::serve(console.store(), net.as_ref(), &format!("file/{message}{path}")).await.unwrap().is_none());
+}
+
 }
 
 /// A business on WhatsApp with one customer's conversation, and a console data directory.
@@ -161,6 +203,30 @@ async fn whatsapp_business(app: &TestApp, label: &str, phone: &str) -> (tempfile
     let (owner, secret) = whatsapp_owner(app, label).await;
     let conversation = whatsapp_customer(app, &owner, phone).await;
     (tempfile::tempdir().unwrap(), owner, secret, conversation)
+}
+
+/// A console signed in as `owner` and synced once, with the customer's photo in the conversation.
+async fn synced_photo(
+    app: &TestApp,
+    dir: &tempfile::TempDir,
+    owner: &switchboard_testkit::Tenant,
+    conversation: &str,
+) -> (console_core::Console, std::sync::Arc<Flaky>, console_core::engine::Syncer, protocol::Message) {
+    let mut console = console_core::Console::open(dir.path()).await.unwrap();
+    console.login(&app.base, &owner.email, &owner.password).await.unwrap();
+    let me = console.me().unwrap().to_owned();
+    let (net, mut syncer) = Flaky::syncer(&console);
+    syncer.pass().await.unwrap();
+    let timeline = console.store().timeline(conversation, &me).await.unwrap().unwrap();
+    let photo = timeline
+        .items
+        .iter()
+        .find_map(|i| match i {
+            TimelineItem::Message { message, .. } if message.kind == protocol::MessageKind::Image => Some((**message).clone()),
+            _ => None,
+        })
+        .expect("the photo is in the timeline");
+    (console, net, syncer, photo)
 }
 
 /// The media id of a message waiting in the outbox with an attachment.

@@ -77,15 +77,54 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// The desk, once the data directory is open. It opens while the window's web engine starts
+/// and loads the page (cold start measured in BENCHMARKS.md): commands that come first wait.
+#[derive(Clone)]
+struct Opening(tokio::sync::watch::Receiver<Option<Arc<Desk>>>);
+
+impl Opening {
+    async fn desk(&self) -> Result<Arc<Desk>, DeskError> {
+        let mut opened = self.0.clone();
+        let desk = opened.wait_for(Option::is_some).await.ok().and_then(|d| d.clone());
+        desk.ok_or_else(|| DeskError { kind: "local_store".into(), message: "The console's data could not be opened.".into(), code: None })
+    }
+
+    fn opened(&self) -> Option<Arc<Desk>> {
+        self.0.borrow().clone()
+    }
+}
+
 #[tauri::command]
-async fn console(desk: tauri::State<'_, Arc<Desk>>, command: Command) -> Result<Value, DeskError> {
-    desk.dispatch(command).await
+async fn console(opening: tauri::State<'_, Opening>, command: Command) -> Result<Value, DeskError> {
+    opening.desk().await?.dispatch(command).await
+}
+
+/// The `media:` scheme (`media://localhost/small/{message}/v1/media/{id}` on Linux and macOS,
+/// `http://media.localhost/…` on Windows): the timeline's pictures as files the web engine
+/// fetches and decodes itself, off the page's main thread, rather than base64 in a command's
+/// answer. Only files this console shows are answered ([`Desk::serve`]).
+fn media_scheme(ctx: tauri::UriSchemeContext<'_, tauri::Wry>, request: tauri::http::Request<Vec<u8>>, responder: tauri::UriSchemeResponder) {
+    let opening = ctx.app_handle().try_state::<Opening>().map(|o| o.inner().clone());
+    let address = request.uri().path().to_owned();
+    tauri::async_runtime::spawn(async move {
+        let answer = match opening {
+            Some(opening) => match opening.desk().await {
+                Ok(desk) => desk.serve(&address).await,
+                Err(e) => Err(e),
+            },
+            None => Ok(None),
+        };
+        responder.respond(console_core::bridge::served(answer));
+    });
 }
 
 fn window(data_dir: PathBuf) -> anyhow::Result<()> {
     tauri::Builder::default()
         .invoke_handler(tauri::generate_handler![console])
+        .register_asynchronous_uri_scheme_protocol("media", media_scheme)
         .setup(move |app| {
+            let (opened, opening) = tokio::sync::watch::channel(None);
+            app.manage(Opening(opening));
             // The main window (tauri.conf.json, `create: false`) is made here so that files the
             // page saves (the reports' CSVs, a customer's data export) are downloaded: without a
             // download handler WebKitGTK started them and never wrote them anywhere. They go to
@@ -108,17 +147,29 @@ fn window(data_dir: PathBuf) -> anyhow::Result<()> {
             let reports = app.handle().clone();
             let notifier =
                 DesktopNotifier::on_open(move |conversation| open_conversation(&clicked, &conversation)).on_reports(move || open_reports(&reports));
-            let desk = tauri::async_runtime::block_on(Desk::open(&data_dir, Some(Arc::new(notifier)), EngineConfig::default()))?;
-            app.manage(desk.clone());
             let tray = tray(app.handle())?;
-            tauri::async_runtime::spawn(forward(app.handle().clone(), desk, tray));
+            let app = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                match Desk::open(&data_dir, Some(Arc::new(notifier)), EngineConfig::default()).await {
+                    Ok(desk) => {
+                        opened.send_replace(Some(desk.clone()));
+                        forward(app, desk, tray).await;
+                    }
+                    Err(e) => {
+                        tracing::error!("the console's data could not be opened: {e}");
+                        eprintln!("switchboard: the console's data in {} could not be opened: {e}", data_dir.display());
+                        app.exit(1);
+                    }
+                }
+            });
             Ok(())
         })
         .build(tauri::generate_context!("../tauri.conf.json"))?
         .run(|app, event| {
             if let tauri::RunEvent::Exit = event {
-                let desk = app.state::<Arc<Desk>>().inner().clone();
-                tauri::async_runtime::block_on(desk.stop());
+                if let Some(desk) = app.try_state::<Opening>().and_then(|o| o.opened()) {
+                    tauri::async_runtime::block_on(desk.stop());
+                }
             }
         });
     Ok(())

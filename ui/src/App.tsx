@@ -8,14 +8,10 @@ import type { Directory } from "./bindings/Directory";
 import type { PresenceEntry } from "./bindings/PresenceEntry";
 import { dirtyFrom, type Dirty } from "./changes";
 import { SignIn, Unlock } from "./SignIn";
-import { CustomerHistory } from "./CustomerHistory";
 import { Inbox } from "./Inbox";
-import { ConversationView } from "./Conversation";
-import { CustomerPanel } from "./CustomerPanel";
 import { StatusBar } from "./StatusBar";
 import { FailedWebhooks } from "./FailedWebhooks";
 import { seesFailedWebhooks } from "./webhooks";
-import { NewConversation } from "./NewConversation";
 import type { CalendarFocus } from "./Calendar";
 import type { SetupProgress } from "./bindings/SetupProgress";
 import * as endpoints from "./endpoints";
@@ -23,6 +19,12 @@ import { setupTab } from "./setup";
 import { views, type View } from "./permissions";
 
 // The calendar and settings load when first opened: the inbox, open all day, starts lighter.
+// What only an open conversation shows is loaded when one is first opened: a start-up (the
+// inbox) parses and keeps less (BENCHMARKS.md, the desktop console's memory and cold start).
+const ConversationView = lazy(() => import("./Conversation").then((m) => ({ default: m.ConversationView })));
+const CustomerPanel = lazy(() => import("./CustomerPanel").then((m) => ({ default: m.CustomerPanel })));
+const CustomerHistory = lazy(() => import("./CustomerHistory").then((m) => ({ default: m.CustomerHistory })));
+const NewConversation = lazy(() => import("./NewConversation").then((m) => ({ default: m.NewConversation })));
 const CalendarView = lazy(() => import("./Calendar").then((m) => ({ default: m.CalendarView })));
 const Settings = lazy(() => import("./Settings").then((m) => ({ default: m.Settings })));
 const Setup = lazy(() => import("./Setup").then((m) => ({ default: m.Setup })));
@@ -210,6 +212,7 @@ export function App() {
       {view === "inbox" ? (
         <main className="inbox-layout">
           <Inbox version={live.versions.inbox} waitTarget={directory.wait_target_minutes} selected={conversationId} onOpen={(id, customer) => { setConversationId(id); setCustomerId(customer); setHistory(false); }} onNew={() => setStarting(true)} />
+          <Suspense fallback={<section className="empty">Loading…</section>}>
           {starting ? (
             <NewConversation
               directory={directory}
@@ -238,6 +241,7 @@ export function App() {
             <section className="empty">Pick a conversation on the left (↑ ↓ and Enter work too).</section>
           )}
           {customerId && conversationId ? <CustomerPanel customerId={customerId} version={live.versions.customer} directory={directory} onHistory={() => setHistory(true)} role={session.account.role} onErased={() => { setConversationId(null); setCustomerId(null); }} /> : null}
+          </Suspense>
         </main>
       ) : (
         <ScreenError screen={view}>

@@ -1,20 +1,25 @@
 // One file in the timeline: a picture, a PDF, a player for voice notes and call recordings, or a
 // link. Loaded when it scrolls into view (a long timeline does not fetch every file at once),
 // from the console core, which answers from this computer's copy when there is one. A picture
-// shows as its small copy, made by the console core when it kept the file (nothing is decoded or
-// scaled on the page while scrolling); clicking it opens the full picture.
+// shows as its small copy, made by the console core when it kept the file, in a box of fixed
+// size: an `<img>` of the file's address (`fileAddress`), which the web engine loads lazily and
+// decodes off the page's main thread, so nothing is unpacked, decoded or laid out again on the
+// page while scrolling; clicking it opens the full picture.
 import { useEffect, useRef, useState } from "react";
-import { call, ConsoleError } from "./api";
-import { firstAsk, shownAs, toBlob, type Shownfile } from "./media";
+import { call, ConsoleError, fileAddress } from "./api";
+import { byAddress, shownAs, toBlob, type Shownfile } from "./media";
 
 const problemOf = (e: unknown) => (e instanceof ConsoleError && e.kind === "offline" ? "Not available offline yet" : "Could not load the file");
 
 export function MediaView({ file }: { file: Shownfile }) {
   const [url, setUrl] = useState<string | null>(null);
-  const [small, setSmall] = useState<{ url: string; width: number; height: number } | null>(null);
+  const small = byAddress(file) ? fileAddress("small", file.messageId, file.path) : null;
   const [type, setType] = useState(file.contentType);
   const [problem, setProblem] = useState<string | null>(null);
-  const [visible, setVisible] = useState(typeof IntersectionObserver === "undefined");
+  // The small copy's address answered no picture (not kept here and the service out of reach).
+  const [broken, setBroken] = useState(false);
+  // A picture is loaded by the web engine as it comes near the view (`loading="lazy"`).
+  const [visible, setVisible] = useState(typeof IntersectionObserver === "undefined" || small !== null);
   const [open, setOpen] = useState(false);
   const box = useRef<HTMLDivElement>(null);
   // Object URLs made for this file, let go when it leaves the page.
@@ -44,24 +49,10 @@ export function MediaView({ file }: { file: Shownfile }) {
     );
 
   useEffect(() => {
-    if (!visible) return;
+    if (!visible || small) return;
     let gone = false;
     const isGone = () => gone;
-    if (firstAsk(file) === "thumbnail") {
-      call({ cmd: "thumbnail", path: file.path }).then(
-        (thumb) => {
-          if (gone) return;
-          // No small copy (not a picture the core reads): the file itself, as it is.
-          if (!thumb) return loadFull(isGone);
-          const smallUrl = URL.createObjectURL(toBlob(thumb));
-          made.current.push(smallUrl);
-          setSmall({ url: smallUrl, width: thumb.width, height: thumb.height });
-        },
-        (e) => !gone && setProblem(problemOf(e)),
-      );
-    } else {
-      loadFull(isGone);
-    }
+    loadFull(isGone);
     return () => {
       gone = true;
     };
@@ -84,11 +75,21 @@ export function MediaView({ file }: { file: Shownfile }) {
   const name = file.filename ?? { image: "Photo", pdf: "PDF", audio: "Voice note", video: "Video", file: "File" }[shown];
   return (
     <div className={`media ${shown}`} ref={box} data-testid="media" data-shown={shown}>
-      {problem && !small ? (
+      {broken ? (
+        <span className="muted">{name}: Could not load the file (it shows once the service can be reached)</span>
+      ) : problem && !small ? (
         <span className="muted">{name}: {problem}</span>
       ) : small ? (
         <button type="button" className="media-open" onClick={openFull} title={`Open ${name}`} aria-label={`Open ${name}`}>
-          <img src={small.url} width={small.width} height={small.height} alt={file.caption ?? name} />
+          <img
+            src={small}
+            width={320}
+            height={240}
+            loading="lazy"
+            decoding="async"
+            alt={file.caption ?? name}
+            onError={() => setBroken(true)}
+          />
         </button>
       ) : !url ? (
         <span className="muted media-loading">{name}…</span>
@@ -101,7 +102,7 @@ export function MediaView({ file }: { file: Shownfile }) {
       ) : shown === "pdf" ? (
         <iframe src={url} title={name} />
       ) : null}
-      {small ? (
+      {small && !broken ? (
         <button type="button" className="link media-name" onClick={openFull}>{name}</button>
       ) : url ? (
         <a className="media-name" href={url} download={file.filename ?? undefined}>{name}</a>

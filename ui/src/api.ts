@@ -167,6 +167,18 @@ export async function call<K extends Cmd>(command: CommandOf<K>): Promise<Answer
   return body as Answer<K>;
 }
 
+/** Where the page loads a file a message shows (for `<img src>`): the desktop app's `media:`
+ * scheme, or the UI bridge's `media/…` in a browser, both answered by the console core
+ * (`Desk::serve`), which answers only files of messages in this console. `small` is a picture's
+ * small copy (the picture itself when it has none). */
+export function fileAddress(form: "small" | "file", messageId: string, path: string): string {
+  const address = `${form}/${encodeURIComponent(messageId)}${path.split("/").map(encodeURIComponent).join("/")}`;
+  if (!inTauri) return `media/${address}`;
+  // What `convertFileSrc` of @tauri-apps/api/core gives: media://localhost/ (http://media.localhost/ on Windows).
+  const internals = window.__TAURI_INTERNALS__ as { convertFileSrc: (path: string, protocol: string) => string };
+  return `${internals.convertFileSrc("", "media")}${address}`;
+}
+
 /** Subscribes to the console's events; returns the unsubscribe function. */
 export function listen(handler: (event: Event) => void): () => void {
   if (inTauri) return tauriListen<Event[]>("console", (batch) => batch.forEach(handler));

@@ -18,6 +18,8 @@ export function shownAs(contentType: string): Shown {
 }
 
 export interface Shownfile {
+  /** The message that shows it (the file's address names it: see `fileAddress`). */
+  messageId: string;
   path: string;
   contentType: string;
   filename: string | null;
@@ -28,9 +30,9 @@ export interface Shownfile {
  * `/v1/calls/{id}/recording`, which the service fetches from the voice platform once and keeps). */
 export function filesOf(m: Message): Shownfile[] {
   if (m.kind === "call") {
-    return m.call?.recording_url ? [{ path: `/v1/calls/${m.id}/recording`, contentType: "audio/*", filename: "Call recording", caption: null }] : [];
+    return m.call?.recording_url ? [{ messageId: m.id, path: `/v1/calls/${m.id}/recording`, contentType: "audio/*", filename: "Call recording", caption: null }] : [];
   }
-  return m.media.filter((f) => f.url && f.url.startsWith("/v1/")).map((f) => ({ path: f.url as string, contentType: f.content_type, filename: f.filename, caption: f.caption }));
+  return m.media.filter((f) => f.url && f.url.startsWith("/v1/")).map((f) => ({ messageId: m.id, path: f.url as string, contentType: f.content_type, filename: f.filename, caption: f.caption }));
 }
 
 /** What a message says in the inbox-style text line when it has files and no words. */
@@ -75,10 +77,10 @@ export function typeOf(name: string, given: string): string {
   return known[ext] ?? "application/octet-stream";
 }
 
-/** What the timeline asks the console core for first: a picture's small copy (made by the core
- * when it kept the file, at most 320×240), so the page never decodes and scales the full photo
- * while scrolling; the file itself for anything else (and for a picture without a small copy).
- * The full picture is fetched when it is opened. */
-export function firstAsk(file: Pick<Shownfile, "contentType">): "thumbnail" | "media" {
-  return shownAs(file.contentType) === "image" ? "thumbnail" : "media";
+/** Whether the timeline shows this file from its address (`fileAddress`, a picture's small copy
+ * that the web engine fetches and decodes itself, off the page's main thread, as it scrolls into
+ * view) rather than from the `media` command's answer (players, PDFs, links, and the full picture
+ * once opened, which the page keeps as an object URL for saving). */
+export function byAddress(file: Pick<Shownfile, "contentType">): boolean {
+  return shownAs(file.contentType) === "image";
 }

@@ -1,6 +1,7 @@
 //! The UI bridge: the console's web UI served to a browser on loopback, with the same commands
 //! and events the desktop window gets over Tauri's IPC (`POST /invoke` → [`Desk::dispatch`],
-//! `GET /events` → server-sent batches of [`Event`]s). It exists for development and for the
+//! `GET /events` → server-sent batches of [`Event`]s, `GET /media/…` → the files the timeline's
+//! pictures load, like the window's `media:` scheme: [`Desk::serve`]). It exists for development and for the
 //! browser end-to-end run, which then drives the real console core against the real service.
 //! It binds to loopback only and answers only requests whose `Host` is that loopback address,
 //! so a web page elsewhere cannot reach it by DNS rebinding.
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{KeepAlive, Sse};
@@ -38,6 +39,7 @@ pub fn router(desk: Arc<Desk>, ui_dir: PathBuf, addr: SocketAddr) -> Router {
     Router::new()
         .route("/invoke", post(invoke))
         .route("/events", get(events))
+        .route("/media/{*address}", get(media))
         .fallback_service(ServeDir::new(ui_dir))
         .layer(middleware::from_fn_with_state(bridge.clone(), only_loopback_host))
         .with_state(bridge)
@@ -69,6 +71,35 @@ async fn invoke(State(bridge): State<Bridge>, body: axum::body::Bytes) -> Respon
             (status, Json(e)).into_response()
         }
     }
+}
+
+/// A file the page loads by address (see [`crate::media::Address`]); 404 for anything this
+/// console does not show.
+async fn media(State(bridge): State<Bridge>, Path(address): Path<String>) -> Response {
+    served(bridge.desk.serve(&address).await).map(axum::body::Body::from)
+}
+
+/// The answer to a file's address, the same in the bridge and the desktop app's scheme: the bytes
+/// with their type (kept by nobody else: no cache), 404 when there is no such file here, 503 when
+/// it has not been kept here and the service cannot be reached.
+pub fn served(answer: Result<Option<crate::media::Served>, DeskError>) -> axum::http::Response<Vec<u8>> {
+    let (status, content_type, body) = match answer {
+        Ok(Some(file)) => (StatusCode::OK, file.content_type, file.bytes),
+        Ok(None) => (StatusCode::NOT_FOUND, "text/plain".to_owned(), b"No such file here.".to_vec()),
+        Err(e) if e.kind == "offline" => (StatusCode::SERVICE_UNAVAILABLE, "text/plain".to_owned(), e.message.into_bytes()),
+        Err(e) => (StatusCode::NOT_FOUND, "text/plain".to_owned(), e.message.into_bytes()),
+    };
+    axum::http::Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CACHE_CONTROL, "no-store")
+        .header("x-content-type-options", "nosniff")
+        .body(body)
+        .unwrap_or_else(|_| {
+            let mut failed = axum::http::Response::new(Vec::new());
+            *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            failed
+        })
 }
 
 /// Events as server-sent events, each a JSON array (a batch), like the window's event payload.

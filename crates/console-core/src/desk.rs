@@ -402,7 +402,8 @@ pub struct Session {
     /// Signed in with an encrypted file that waits for its passphrase: nothing syncs until then.
     pub locked: bool,
     /// Whether the OS keyring works on this computer (if not, the sign-in screen offers the
-    /// encrypted file or this session only).
+    /// encrypted file or this session only). Asked only when nobody is signed in; when someone
+    /// is, whether their sign-in is kept in the keyring.
     pub keyring: bool,
     /// The signed-in person's name, once the directory has synced.
     pub name: Option<String>,
@@ -473,7 +474,9 @@ pub struct Desk {
 impl Desk {
     /// Opens the data directory and, if someone is signed in, starts syncing.
     pub async fn open(data_dir: &Path, notifier: Option<Arc<dyn Notifier>>, config: EngineConfig) -> Result<Arc<Desk>, DeskError> {
+        let started = std::time::Instant::now();
         let console = Console::open(data_dir).await?;
+        tracing::debug!(ms = started.elapsed().as_secs_f64() * 1000.0, "opened the local store");
         let (events, _) = broadcast::channel(256);
         // Unattended (a headless machine's service): the passphrase from the environment.
         if console.is_locked() {
@@ -488,6 +491,7 @@ impl Desk {
         if ready {
             desk.start_sync().await?;
         }
+        tracing::debug!(ms = started.elapsed().as_secs_f64() * 1000.0, "the desk is open");
         Ok(desk)
     }
 
@@ -532,7 +536,13 @@ impl Desk {
         let status = self.sync.lock().await.as_ref().map(SyncHandle::status);
         let account = console.account().cloned();
         let (keep, locked) = (console.keep(), console.is_locked());
-        let keyring = tokio::task::spawn_blocking(crate::credentials::keyring_works).await.unwrap_or(false);
+        // Only the sign-in screen needs to know, and asking the keyring costs a start-up a round
+        // trip or three to the keyring service before the first inbox row: when someone is signed
+        // in, whether their sign-in is kept there.
+        let keyring = match (&account, keep) {
+            (None, _) => tokio::task::spawn_blocking(crate::credentials::keyring_works).await.unwrap_or(false),
+            (Some(_), keep) => keep == Some(Keep::Keyring),
+        };
         let name = match &account {
             Some(a) => console.store().entity(EntityKind::Staff, &a.staff_id).await.ok().flatten().and_then(|s| s.get("name").and_then(Value::as_str).map(str::to_owned)),
             None => None,
@@ -546,6 +556,17 @@ impl Desk {
             sync.kick();
         }
         let _ = self.events.send(Event::Outbox);
+    }
+
+    /// A file by the address the window loads it at ([`crate::media::Address`]): the desktop
+    /// app's `media:` scheme and the UI bridge's `GET /media/…`. `None`: not a file this console
+    /// shows (or nobody is signed in).
+    pub async fn serve(&self, address: &str) -> Result<Option<crate::media::Served>, DeskError> {
+        let console = self.console.read().await;
+        if console.account().is_none() || console.is_locked() {
+            return Ok(None);
+        }
+        Ok(console.serve(address).await?)
     }
 
     /// Answers one command.

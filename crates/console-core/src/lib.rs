@@ -173,7 +173,11 @@ impl Console {
     /// Opens the saved sign-in with its passphrase.
     pub fn unlock(&self, passphrase: &str) -> Result<(), ConsoleError> {
         let credentials = self.credentials.as_ref().ok_or(ConsoleError::NotSignedIn)?;
-        Ok(credentials.unlock(passphrase)?)
+        let started = std::time::Instant::now();
+        let unlocked = credentials.unlock(passphrase);
+        // Its cost is part of a cold start (BENCHMARKS.md): `SWITCHBOARD_LOG=console_core=debug`.
+        tracing::debug!(ms = started.elapsed().as_secs_f64() * 1000.0, "unlocked the sign-in file");
+        Ok(unlocked?)
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -396,6 +400,13 @@ impl Console {
     /// file has none: see [`media::thumbnail`].
     pub async fn thumbnail(&self, path: &str) -> Result<Option<media::MediaThumbnail>, ConsoleError> {
         media::thumbnail(&self.store, self.transport()?.as_ref(), path).await
+    }
+
+    /// A file by the address the window's `<img>` loads it at (see [`media::Address`]): only a
+    /// file a message in this console's mirror shows, or one attached here; `None` otherwise.
+    pub async fn serve(&self, address: &str) -> Result<Option<media::Served>, ConsoleError> {
+        self.me()?;
+        media::serve(&self.store, self.transport()?.as_ref(), address).await
     }
 
     pub async fn use_canned_response(&self, conversation_id: &str, canned_response_id: &str) -> Result<Queued, ConsoleError> {

@@ -123,16 +123,26 @@ pub async fn keep(store: &LocalStore, path: &str, file: CachedMedia) -> Result<(
 
 /// A file by its service address: the kept copy, else the service's (then kept).
 pub async fn fetch(store: &LocalStore, transport: &dyn Transport, path: &str) -> Result<MediaData, ConsoleError> {
+    Ok(data(file(store, transport, path).await?))
+}
+
+/// [`fetch`]'s file as bytes.
+async fn file(store: &LocalStore, transport: &dyn Transport, path: &str) -> Result<CachedMedia, ConsoleError> {
     if let Some(kept) = store.cached_media(path, now_ms()).await? {
-        return Ok(data(kept));
+        return Ok(kept);
     }
-    Ok(data(from_service(store, transport, path).await?.0))
+    Ok(from_service(store, transport, path).await?.0)
 }
 
 /// A picture's small copy by the file's service address: the kept one, else made from the kept
 /// file, else from the service's file (then both kept). `None`: the file has no small copy (not
 /// a picture, or one that does not decode); the timeline shows the file itself.
 pub async fn thumbnail(store: &LocalStore, transport: &dyn Transport, path: &str) -> Result<Option<MediaThumbnail>, ConsoleError> {
+    Ok(small_copy(store, transport, path).await?.map(MediaThumbnail::from))
+}
+
+/// [`thumbnail`]'s small copy as bytes.
+async fn small_copy(store: &LocalStore, transport: &dyn Transport, path: &str) -> Result<Option<Thumbnail>, ConsoleError> {
     let made = match store.cached_thumbnail(path, now_ms()).await? {
         Some(KeptThumbnail::Made(made)) => made,
         Some(KeptThumbnail::Unmade) => match store.cached_media(path, now_ms()).await? {
@@ -146,7 +156,95 @@ pub async fn thumbnail(store: &LocalStore, transport: &dyn Transport, path: &str
         },
         None => from_service(store, transport, path).await?.1,
     };
-    Ok(made.map(MediaThumbnail::from))
+    Ok(made)
+}
+
+/// Which of a file's forms an address asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// The file itself.
+    File,
+    /// A picture's small copy (the file itself when it has none).
+    Small,
+}
+
+/// A file the window's `<img>`/players load by address (the desktop app's `media:` scheme, the
+/// UI bridge's `GET /media/…`), so that the web engine fetches and decodes it off the page's
+/// main thread instead of the page unpacking base64 from a command's JSON.
+///
+/// An address is `{file|small}/{message id}/{the file's service address without its first /}`,
+/// e.g. `small/3f…/v1/media/9a…` or `file/3f…/v1/calls/3f…/recording`. It parses only when every
+/// part is an id (letters, digits, `-`, `_`): nothing else, no `..`, no escapes, no query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    pub form: Form,
+    pub message_id: String,
+    /// The service's address of the file (`/v1/media/{id}` or `/v1/calls/{message id}/recording`).
+    pub path: String,
+}
+
+fn is_id(part: &str) -> bool {
+    (1..=64).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl Address {
+    pub fn parse(address: &str) -> Option<Address> {
+        let parts: Vec<&str> = address.strip_prefix('/').unwrap_or(address).split('/').collect();
+        let form = match parts.first()? {
+            &"file" => Form::File,
+            &"small" => Form::Small,
+            _ => return None,
+        };
+        let message_id = *parts.get(1).filter(|p| is_id(p))?;
+        let path = match parts[2..] {
+            ["v1", "media", id] if is_id(id) => format!("/v1/media/{id}"),
+            ["v1", "calls", id, "recording"] if id == message_id => format!("/v1/calls/{id}/recording"),
+            _ => return None,
+        };
+        Some(Address { form, message_id: message_id.to_owned(), path })
+    }
+}
+
+/// What an address answers: the bytes and their type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Whether the message `address` names is in this console's mirror (the signed-in business's;
+/// signing out wipes it) and shows that file, or is one waiting in the outbox with that file.
+async fn shows(store: &LocalStore, address: &Address) -> Result<bool, StoreError> {
+    let data: Option<String> = sqlx::query_scalar("SELECT data FROM messages WHERE id = ?").bind(&address.message_id).fetch_optional(store.pool()).await?;
+    if let Some(message) = data.and_then(|d| serde_json::from_str::<protocol::Message>(&d).ok()) {
+        let recording = message.kind == protocol::MessageKind::Call && message.call.as_ref().is_some_and(|c| c.recording_url.is_some()) && address.path == format!("/v1/calls/{}/recording", message.id.as_str());
+        return Ok(recording || message.media.iter().any(|m| m.url.as_deref() == Some(address.path.as_str())));
+    }
+    // An attachment waiting in the outbox is no message in the mirror yet (its file is kept here).
+    let waiting: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM outbox WHERE name = 'send_media' AND json_extract(args, '$.message_id') = ? AND '/v1/media/' || json_extract(args, '$.media_id') = ?",
+    )
+    .bind(&address.message_id)
+    .bind(&address.path)
+    .fetch_optional(store.pool())
+    .await?;
+    Ok(waiting.is_some())
+}
+
+/// The file an address names, when this console shows it (see [`Address`] and [`shows`]);
+/// `None` for anything else.
+pub async fn serve(store: &LocalStore, transport: &dyn Transport, address: &str) -> Result<Option<Served>, ConsoleError> {
+    let Some(address) = Address::parse(address) else { return Ok(None) };
+    if !shows(store, &address).await? {
+        return Ok(None);
+    }
+    if address.form == Form::Small {
+        if let Some(small) = small_copy(store, transport, &address.path).await? {
+            return Ok(Some(Served { content_type: small.content_type, bytes: small.data }));
+        }
+    }
+    let file = file(store, transport, &address.path).await?;
+    Ok(Some(Served { content_type: file.content_type, bytes: file.data }))
 }
 
 /// The service's copy of a file, kept here with its small copy.
@@ -189,6 +287,34 @@ pub async fn upload_pending(store: &LocalStore, transport: &dyn Transport, batch
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_names_a_message_and_one_of_its_files_and_nothing_else() {
+        let small = Address::parse("small/m-1/v1/media/abc_9").unwrap();
+        assert_eq!(small, Address { form: Form::Small, message_id: "m-1".into(), path: "/v1/media/abc_9".into() });
+        let recording = Address::parse("/file/call-7/v1/calls/call-7/recording").unwrap();
+        assert_eq!((recording.form, recording.path.as_str()), (Form::File, "/v1/calls/call-7/recording"));
+        for refused in [
+            "",
+            "small",
+            "big/m-1/v1/media/abc",
+            "small//v1/media/abc",
+            "small/m-1/v1/media/",
+            "small/m-1/v1/media/../auth/me",
+            "small/m-1/v1/media/..",
+            "small/../v1/media/abc",
+            "small/m-1/v1/media/%2e%2e",
+            "small/m-1/v1/media/abc/more",
+            "small/m-1/v1/media/abc?x=1",
+            "small/m-1/v1/auth/me",
+            "small/m-1/v1/calls/other-call/recording",
+            "small/m-1/v2/media/abc",
+            "small/m-1//v1/media/abc",
+        ] {
+            assert_eq!(Address::parse(refused), None, "{refused}");
+        }
+        assert_eq!(Address::parse(&format!("small/m/v1/media/{}", "a".repeat(65))), None);
+    }
 
     #[test]
     fn refusals_are_in_plain_words() {

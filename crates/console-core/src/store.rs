@@ -87,7 +87,11 @@ impl LocalStore {
             .busy_timeout(Duration::from_secs(10))
             // What is deleted (an erased customer's rows) is overwritten in the file, not left
             // in free pages for anyone reading the disk.
-            .pragma("secure_delete", "ON");
+            .pragma("secure_delete", "ON")
+            // 1 MiB of pages per connection rather than SQLite's 2 MiB: the file is in the
+            // system's cache anyway, and four connections' caches showed in the console's memory
+            // against an empty window (BENCHMARKS.md).
+            .pragma("cache_size", "-1024");
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
         // The same for the search indexes: without it FTS5 only marks a deleted row's words as

@@ -18,7 +18,8 @@ keep: Keep | null,
 locked: boolean, 
 /**
  * Whether the OS keyring works on this computer (if not, the sign-in screen offers the
- * encrypted file or this session only).
+ * encrypted file or this session only). Asked only when nobody is signed in; when someone
+ * is, whether their sign-in is kept in the keyring.
  */
 keyring: boolean, 
 /**
