@@ -9,9 +9,11 @@ use std::sync::atomic::Ordering;
 
 use console_core::queries::TimelineItem;
 use console_core::ConsoleError;
-use serde_json::Value;
+use serde_json::{json, Value};
 use switchboard_testkit::fakes::FakeProviders;
-use switchboard_testkit::whatsapp::{post_whatsapp_photo, spawn_with_fakes, whatsapp_customer, whatsapp_owner};
+use switchboard_testkit::whatsapp::{
+    app_secret, connect_whatsapp, notification, post_whatsapp_photo, post_whatsapp_signed, spawn_with_fakes, whatsapp_customer, whatsapp_owner, PHONE_ID,
+};
 use switchboard_testkit::{on_both_engines, TestApp};
 use switchboard_tests::Flaky;
 
