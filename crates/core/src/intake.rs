@@ -1,7 +1,8 @@
 //! Webhook intake, provider-neutral: a verified webhook is stored (the group committer makes many
-//! concurrent acknowledgements share one durable commit), then a worker claims stored events with a
-//! lease (`SKIP LOCKED` on PostgreSQL, so instances share them), and processes each business's events
-//! several to a transaction, handing each to its provider's `intake` module (see [`process_due`]).
+//! concurrent acknowledgements share one durable commit), then a worker reads the due events and
+//! processes each business's several to a transaction, which takes them (events with media to fetch
+//! first are claimed with a lease before: `SKIP LOCKED` on PostgreSQL, so instances share them),
+//! handing each to its provider's `intake` module (see [`process_due`]).
 //! An event that fails is kept with its reason (`failed_at`), counted in the metrics, listed for
 //! owners and admins and can be retried; nothing acknowledged is dropped.
 use crate::Core;
