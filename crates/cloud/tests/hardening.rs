@@ -260,6 +260,63 @@ async fn plain_texts_processed_together_land_as_one_by_one((app, _fake): (TestAp
     assert_eq!(changes.last().map(|c| c.0), Some(app.last_seq(&owner.business_id).await));
 }
 
+/// A step takes texts in the transaction that lands them, but a photo's media is fetched first,
+/// under a lease: texts and a photo arriving together each land once, the photo with its file,
+/// and no event is left held.
+async fn texts_and_a_photo_arriving_together_land_once_each((app, _fake): (TestApp, FakeProviders)) {
+    let owner = app.signup("mixed").await;
+    quiet_assistant(&app, &owner).await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let photo = json!({"from": "447911200502", "id": "wamid.photo", "timestamp": "1767225600", "type": "image",
+                       "image": {"id": "MEDIA-9", "mime_type": "image/jpeg", "caption": "Like this?"}});
+    for message in [text("wamid.t1", "447911200501", "Hello"), photo, text("wamid.t2", "447911200503", "Hi there")] {
+        let webhook = notification(PHONE_ID, Value::Null, json!([message]), Value::Null);
+        assert_eq!(post_whatsapp_signed(&app, &webhook, &secret).await.0, StatusCode::OK);
+    }
+    app.drain().await;
+
+    let messages = messages_of(&app, &owner).await;
+    let mut bodies: Vec<&str> = messages.iter().map(|m| m["body"].as_str().unwrap()).collect();
+    bodies.sort();
+    assert_eq!(bodies, vec!["Hello", "Hi there", "Like this?"]);
+    let photo = messages.iter().find(|m| m["kind"] == "image").expect("the photo");
+    assert!(photo["media"][0]["url"].as_str().is_some_and(|u| !u.is_empty()), "{photo}");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND (processed_at IS NULL OR lease_until IS NOT NULL OR last_error IS NOT NULL)", &owner.business_id).await,
+        0
+    );
+}
+
+/// An event another instance holds (its lease not yet run out, as while that instance fetches its
+/// media) is left to it: the others land, and it lands once its lease runs out — once.
+async fn an_event_another_instance_holds_waits_for_its_lease_then_lands_once((app, _fake): (TestApp, FakeProviders)) {
+    let owner = app.signup("held").await;
+    quiet_assistant(&app, &owner).await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    for (id, from, body) in [("wamid.free", "447911200601", "Free"), ("wamid.held", "447911200602", "Held")] {
+        let webhook = notification(PHONE_ID, Value::Null, json!([text(id, from, body)]), Value::Null);
+        assert_eq!(post_whatsapp_signed(&app, &webhook, &secret).await.0, StatusCode::OK);
+    }
+    sqlx::query("UPDATE webhook_events SET lease_until = received_at + 120000 WHERE business_id = $1 AND payload LIKE '%wamid.held%'")
+        .bind(&owner.business_id)
+        .execute(app.db.writer())
+        .await
+        .unwrap();
+    app.drain().await;
+    let bodies: Vec<Value> = messages_of(&app, &owner).await.iter().map(|m| m["body"].clone()).collect();
+    assert_eq!(bodies, vec![json!("Free")]);
+
+    // The other instance went away; its lease runs out.
+    app.advance(Duration::from_secs(180));
+    app.drain().await;
+    let mut bodies: Vec<Value> = messages_of(&app, &owner).await.iter().map(|m| m["body"].clone()).collect();
+    bodies.sort_by_key(|b| b.to_string());
+    assert_eq!(bodies, vec![json!("Free"), json!("Held")]);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL", &owner.business_id).await, 0);
+}
+
 /// A message that cannot be stored among plain texts processed together (here the database
 /// refuses it) costs the others nothing: the batch is done again event by event, the others land
 /// once each, and only that one waits for its retry with its reason — then lands once the cause

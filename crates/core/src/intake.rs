@@ -1,10 +1,13 @@
 //! Webhook intake, provider-neutral: a verified webhook is stored (the group committer makes many
-//! concurrent acknowledgements share one durable commit), then a worker claims stored events with a
-//! lease (`SKIP LOCKED` on PostgreSQL, so instances share them), and processes each business's events
-//! several to a transaction, handing each to its provider's `intake` module (see [`process_due`]).
+//! concurrent acknowledgements share one durable commit), then a worker reads the due events and
+//! processes each business's several to a transaction, which takes them (events with media to fetch
+//! first are claimed with a lease before: `SKIP LOCKED` on PostgreSQL, so instances share them),
+//! handing each to its provider's `intake` module (see [`process_due`]).
 //! An event that fails is kept with its reason (`failed_at`), counted in the metrics, listed for
 //! owners and admins and can be retried; nothing acknowledged is dropped.
 use crate::Core;
+
+use std::collections::HashMap;
 
 use sqlx::Row;
 
@@ -126,20 +129,12 @@ struct Due {
     received_at: i64,
 }
 
-/// Claims due events with a lease (`SKIP LOCKED` on PostgreSQL, so instances share the work).
-async fn claim(core: &Core) -> Result<Vec<Due>, StoreError> {
-    let now = core.db.now_ms();
-    let lock = if core.db.engine() == Engine::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
-    let rows = sqlx::query(&format!(
-        "UPDATE webhook_events SET lease_until = $2 WHERE id IN (SELECT id FROM webhook_events WHERE processed_at IS NULL AND failed_at IS NULL \
-         AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1) ORDER BY received_at LIMIT $3{lock}) \
-         RETURNING id, provider, business_id, payload, attempts, received_at"
-    ))
-    .bind(now)
-    .bind(now + LEASE_MS)
-    .bind(BATCH)
-    .fetch_all(core.db.writer())
-    .await?;
+/// Which due events a step looks at: the longest due first. Ordered by `next_attempt_at`, the
+/// pending index's own order, so the first [`BATCH`] are read without sorting every pending event
+/// (a fresh event is due when it is received; a retried one, when its backoff ends).
+const DUE: &str = "processed_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1)";
+
+fn due_from_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Due>, StoreError> {
     let mut due = rows
         .iter()
         .map(|r| {
@@ -157,6 +152,63 @@ async fn claim(core: &Core) -> Result<Vec<Due>, StoreError> {
     Ok(due)
 }
 
+/// Due events, read without claiming them (a reader: on SQLite this does not wait for the
+/// writer). Events with nothing to fetch are then taken inside the transaction that processes
+/// them ([`take`]), so a step costs one write transaction, not a claim's commit and then another.
+async fn peek(core: &Core) -> Result<Vec<Due>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT id, provider, business_id, payload, attempts, received_at FROM webhook_events WHERE {DUE} ORDER BY next_attempt_at LIMIT $2"
+    ))
+    .bind(core.db.now_ms())
+    .bind(BATCH)
+    .fetch_all(core.db.reader())
+    .await?;
+    due_from_rows(&rows)
+}
+
+/// Claims due events with a lease (`SKIP LOCKED` on PostgreSQL, so instances share the work), for
+/// events whose media is fetched before their transaction.
+async fn claim(core: &Core) -> Result<Vec<Due>, StoreError> {
+    let now = core.db.now_ms();
+    let lock = if core.db.engine() == Engine::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let rows = sqlx::query(&format!(
+        "UPDATE webhook_events SET lease_until = $2 WHERE id IN (SELECT id FROM webhook_events WHERE {DUE} ORDER BY next_attempt_at LIMIT $3{lock}) \
+         RETURNING id, provider, business_id, payload, attempts, received_at"
+    ))
+    .bind(now)
+    .bind(now + LEASE_MS)
+    .bind(BATCH)
+    .fetch_all(core.db.writer())
+    .await?;
+    due_from_rows(&rows)
+}
+
+/// Takes peeked events in the transaction that processes them: those still due (another instance
+/// may have processed or leased one meanwhile — on PostgreSQL it holds the business's lock until
+/// it commits, so what it did is seen here) are marked processed in this transaction, one write
+/// of each event's row: committed, they are done; rolled back, given back; one that fails is
+/// unmarked by [`failed`]. Returns their ids with their tries before this one.
+async fn take(tx: &mut BusinessTx, events: &[&Due]) -> Result<HashMap<String, i64>, StoreError> {
+    let now = tx.now_ms();
+    let mut taken = HashMap::with_capacity(events.len());
+    for chunk in events.chunks(crate::store::rows_per_statement(1)) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "UPDATE webhook_events SET processed_at = $1, attempts = attempts + 1, lease_until = NULL WHERE id IN ({}) AND {DUE} RETURNING id, attempts",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(now);
+        for event in chunk {
+            query = query.bind(event.id.as_str());
+        }
+        for row in query.fetch_all(tx.conn()).await? {
+            let attempts: i64 = row.try_get("attempts")?;
+            taken.insert(row.try_get("id")?, attempts - 1);
+        }
+    }
+    Ok(taken)
+}
+
 /// Events of one business committed together: small enough that the first of them is in its
 /// conversation soon (a transaction's events become visible at its commit). Plain texts land
 /// set-wise, so a transaction's cost is mostly per statement and per commit, not per event:
@@ -168,13 +220,22 @@ const PER_TRANSACTION: usize = 128;
 /// many were handled. Exactly once: an event and its effects commit together, and messages are
 /// unique per provider id.
 ///
+/// Due events are read first without a claim; when none has media to fetch (the common case),
+/// each transaction takes its events itself ([`take`]) — one write transaction per batch. When
+/// some have, the events are claimed with a lease (committed) and their media fetched before the
+/// transactions, so no other instance fetches it too.
+///
 /// A transaction first applies its events together (plain text messages set-wise); if one
 /// fails, it is rolled back and its events up to the failing one are applied again each on its
 /// own (a savepoint each), so the failing event is kept with its reason and the others land — the
 /// common case pays for no savepoints. If the set-wise part fails, all of the transaction's
 /// events are applied again each on its own.
 pub async fn process_due(core: &Core) -> Result<usize, Error> {
-    let due = claim(core).await?;
+    let due = peek(core).await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let (due, taking) = if due.iter().any(fetches_media) { (claim(core).await?, Taking::Claimed) } else { (due, Taking::InTransaction) };
     let mut businesses: Vec<(String, Vec<Due>)> = Vec::new();
     for event in due {
         match businesses.iter_mut().find(|(b, _)| *b == event.business_id) {
@@ -187,35 +248,61 @@ pub async fn process_due(core: &Core) -> Result<usize, Error> {
         // Network calls (media) before the transaction, never inside it.
         let mut work = Vec::with_capacity(events.len());
         for event in events {
-            let media = prefetch_media(core, &event).await;
+            let media = match taking {
+                Taking::Claimed => prefetch_media(core, &event).await,
+                Taking::InTransaction => Ok(FetchedMedia::default()),
+            };
             work.push((event, media));
         }
         let mut rest = &work[..];
         while !rest.is_empty() {
             let batch = &rest[..rest.len().min(PER_TRANSACTION)];
-            let done = match apply_together(core, &business_id, batch).await? {
-                Applied::All => batch.len(),
-                Applied::FailedAt(failing) => {
-                    apply_each(core, &business_id, &batch[..=failing]).await?;
-                    failing + 1
-                }
+            let (done, applied) = match apply_together(core, &business_id, batch, taking).await? {
+                Applied::All(applied) => (batch.len(), applied),
+                Applied::FailedAt(failing) => (failing + 1, apply_each(core, &business_id, &batch[..=failing], taking).await?),
                 Applied::SetFailed(e) => {
                     tracing::warn!(error = %e.chain(), events = batch.len(), "webhook events could not be processed together; processing each on its own");
-                    apply_each(core, &business_id, batch).await?;
-                    batch.len()
+                    (batch.len(), apply_each(core, &business_id, batch, taking).await?)
                 }
             };
             rest = &rest[done..];
-            handled += done;
+            handled += applied;
         }
     }
     Ok(handled)
 }
 
+/// Whether an event has media to fetch before its transaction.
+fn fetches_media(event: &Due) -> bool {
+    match event.provider.as_str() {
+        whatsapp::EVENT => whatsapp::intake::carries_media(&event.payload),
+        twilio::MESSAGE_EVENT => twilio::intake::carries_media(&event.payload),
+        _ => false,
+    }
+}
+
+/// How a step holds its events: claimed with a committed lease before its transactions, or taken
+/// by each transaction ([`take`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Taking {
+    Claimed,
+    InTransaction,
+}
+
+/// The events of `batch` this transaction may process, with their tries so far: all of them when
+/// they were claimed, else those it could take.
+async fn taken(tx: &mut BusinessTx, batch: &[(Due, Result<FetchedMedia, Error>)], taking: Taking) -> Result<HashMap<String, i64>, StoreError> {
+    match taking {
+        Taking::Claimed => Ok(batch.iter().map(|(e, _)| (e.id.clone(), e.attempts)).collect()),
+        Taking::InTransaction => take(tx, &batch.iter().map(|(e, _)| e).collect::<Vec<_>>()).await,
+    }
+}
+
 /// How applying a transaction's events together went (nothing is committed unless all of them
 /// applied).
 enum Applied {
-    All,
+    /// Committed; how many events it processed (another instance may have taken some).
+    All(usize),
     /// Event `i` failed on its own.
     FailedAt(usize),
     /// Plain text messages applied together failed (which event's is not known).
@@ -225,11 +312,19 @@ enum Applied {
 /// Applies the events in one transaction and commits it: plain text messages set-wise
 /// ([`whatsapp::intake::Texts`]: a few statements for all of them), each other event on its own
 /// in its turn (the texts taken before it land first).
-async fn apply_together(core: &Core, business_id: &str, batch: &[(Due, Result<FetchedMedia, Error>)]) -> Result<Applied, Error> {
+async fn apply_together(core: &Core, business_id: &str, batch: &[(Due, Result<FetchedMedia, Error>)], taking: Taking) -> Result<Applied, Error> {
     let mut tx = core.db.begin_business(business_id).await?;
     tx.defer_changes();
+    let taken = taken(&mut tx, batch, taking).await?;
+    if taken.is_empty() {
+        tx.rollback().await?;
+        return Ok(Applied::All(0));
+    }
     let mut texts = whatsapp::intake::Texts::default();
     for (i, (event, media)) in batch.iter().enumerate() {
+        if !taken.contains_key(&event.id) {
+            continue;
+        }
         if event.provider == whatsapp::EVENT && media.is_ok() && texts.take(&event.payload) {
             continue;
         }
@@ -250,23 +345,27 @@ async fn apply_together(core: &Core, business_id: &str, batch: &[(Due, Result<Fe
         tx.rollback().await?;
         return Ok(Applied::SetFailed(e));
     }
-    mark_processed(&mut tx, batch.iter().map(|(e, _)| e.id.as_str())).await?;
+    if taking == Taking::Claimed {
+        mark_processed(&mut tx, batch.iter().map(|(e, _)| e.id.as_str())).await?;
+    }
     tx.wake(crate::workers::Job::Assistant);
     tx.commit_even_if_unchanged().await?;
-    Ok(Applied::All)
+    Ok(Applied::All(taken.len()))
 }
 
 /// Applies the events in one transaction, each undone on its own if it fails (and kept as
-/// failed, see [`failed`]).
-async fn apply_each(core: &Core, business_id: &str, batch: &[(Due, Result<FetchedMedia, Error>)]) -> Result<(), Error> {
+/// failed, see [`failed`]); returns how many it processed.
+async fn apply_each(core: &Core, business_id: &str, batch: &[(Due, Result<FetchedMedia, Error>)], taking: Taking) -> Result<usize, Error> {
     let mut tx = core.db.begin_business(business_id).await?;
     tx.defer_changes();
+    let taken = taken(&mut tx, batch, taking).await?;
     let mut processed = Vec::with_capacity(batch.len());
     for (event, media) in batch {
+        let Some(&attempts) = taken.get(&event.id) else { continue };
         let media = match media {
             Ok(media) => media,
             Err(e) => {
-                failed(core, &mut tx, event, e).await?;
+                failed(core, &mut tx, event, attempts, e).await?;
                 continue;
             }
         };
@@ -278,14 +377,16 @@ async fn apply_each(core: &Core, business_id: &str, batch: &[(Due, Result<Fetche
             }
             Err(e) => {
                 tx.undo_part(part).await?;
-                failed(core, &mut tx, event, &e).await?;
+                failed(core, &mut tx, event, attempts, &e).await?;
             }
         }
     }
-    mark_processed(&mut tx, processed.into_iter()).await?;
+    if taking == Taking::Claimed {
+        mark_processed(&mut tx, processed.into_iter()).await?;
+    }
     tx.wake(crate::workers::Job::Assistant);
     tx.commit_even_if_unchanged().await?;
-    Ok(())
+    Ok(taken.len())
 }
 
 /// Marks the events processed (one statement for all of them).
@@ -307,11 +408,12 @@ async fn mark_processed<'a>(tx: &mut BusinessTx, ids: impl Iterator<Item = &'a s
     Ok(())
 }
 
-/// An event that failed: retried with backoff, and after [`MAX_ATTEMPTS`] kept as failed, with
-/// its reason, for owners to see and retry ([`failed_events`], [`retry`]).
-async fn failed(core: &Core, tx: &mut BusinessTx, event: &Due, e: &Error) -> Result<(), Error> {
+/// An event that failed (`tried`: its tries before this one): retried with backoff, and after
+/// [`MAX_ATTEMPTS`] kept as failed, with its reason, for owners to see and retry
+/// ([`failed_events`], [`retry`]).
+async fn failed(core: &Core, tx: &mut BusinessTx, event: &Due, tried: i64, e: &Error) -> Result<(), Error> {
     let reason = e.chain();
-    let attempts = event.attempts + 1;
+    let attempts = tried + 1;
     let give_up = attempts >= MAX_ATTEMPTS;
     let now = tx.now_ms();
     if give_up {
@@ -320,7 +422,9 @@ async fn failed(core: &Core, tx: &mut BusinessTx, event: &Due, e: &Error) -> Res
     } else {
         tracing::warn!(event = %event.id, provider = %event.provider, error = %reason, "webhook event failed; will retry");
     }
-    sqlx::query("UPDATE webhook_events SET attempts = $1, last_error = $2, next_attempt_at = $3, failed_at = $4, lease_until = NULL WHERE id = $5")
+    sqlx::query(
+        "UPDATE webhook_events SET processed_at = NULL, attempts = $1, last_error = $2, next_attempt_at = $3, failed_at = $4, lease_until = NULL WHERE id = $5",
+    )
         .bind(attempts)
         .bind(&reason)
         .bind(now + crate::workers::backoff_ms(attempts, 1_000, 10 * 60_000))

@@ -63,13 +63,30 @@ pub async fn load<S: DeserializeOwned, K: DeserializeOwned>(
     Ok(Some((settings, opened)))
 }
 
-/// The business an address (a WhatsApp phone_number_id or a Twilio number) belongs to.
-pub async fn business_for(conn: &mut AnyConnection, kind: &str, address: &str) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT business_id FROM channel_addresses WHERE kind = $1 AND address = $2")
-        .bind(kind)
-        .bind(address)
-        .fetch_optional(conn)
-        .await?)
+/// The business an address (a WhatsApp phone_number_id or a Twilio number) belongs to, with its
+/// channel's settings and opened secrets if it is still connected: what a webhook needs before
+/// its signature can be checked, in one statement.
+pub async fn for_address<S: DeserializeOwned, K: DeserializeOwned>(
+    conn: &mut AnyConnection,
+    secrets: &SecretBox,
+    kind: &str,
+    address: &str,
+) -> Result<Option<(String, Option<(S, K)>)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT a.business_id, c.settings, c.secrets FROM channel_addresses a \
+         LEFT JOIN channels c ON c.business_id = a.business_id AND c.kind = a.kind WHERE a.kind = $1 AND a.address = $2",
+    )
+    .bind(kind)
+    .bind(address)
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let business_id: String = row.try_get("business_id")?;
+    let (Some(settings), Some(sealed)) = (row.try_get::<Option<String>, _>("settings")?, row.try_get::<Option<String>, _>("secrets")?) else {
+        return Ok(Some((business_id, None)));
+    };
+    let settings: S = crate::store::json_column(&settings, "channels.settings")?;
+    Ok(Some((business_id, Some((settings, secrets.open(&sealed)?)))))
 }
 
 /// Remembers how the last provider call went, for `GET /v1/channels`.

@@ -328,6 +328,31 @@ fn bind_message<'q>(query: Query<'q>, id: &'q str, conversation_id: &'q str, at:
         .bind(new.automation.as_deref()))
 }
 
+/// The message [`bind_message`]'s values make, as [`message_from_row`] would read it back.
+fn written_message(business_id: &str, id: &str, conversation_id: &str, at: i64, new: &NewMessage) -> Result<Message, StoreError> {
+    Ok(Message {
+        id: id.to_owned().into(),
+        business_id: business_id.to_owned().into(),
+        conversation_id: conversation_id.to_owned().into(),
+        direction: new.direction,
+        author_kind: new.author_kind,
+        author_staff_id: new.author_staff_id.clone().map(Into::into),
+        kind: new.kind,
+        body: new.body.clone(),
+        media: new.media.clone(),
+        call: match (&new.raw, new.kind) {
+            (Some(raw), MessageKind::Call) => Some(json_column(raw, "messages.raw")?),
+            _ => None,
+        },
+        provider_message_id: new.provider_message_id.clone(),
+        delivery_status: new.delivery_status,
+        error: None,
+        automation: new.automation.clone(),
+        created_at: rfc3339(at),
+        updated_at: rfc3339(at),
+    })
+}
+
 /// What the inbox shows of a message.
 fn preview_of(new: &NewMessage) -> String {
     if new.body.is_empty() && !new.media.is_empty() {
@@ -481,16 +506,19 @@ impl MessageBatch {
                 inbound_at: if inbound { Some(*at) } else { inbound_at },
             });
         }
+        // Every value of a new message is ours (its id too), so what was written is known without
+        // reading it back.
         for chunk in messages.chunks(crate::store::rows_per_statement(14)) {
             let values: Vec<String> = (0..chunk.len()).map(|r| message_values(14 * r + 2)).collect();
-            let sql = format!("INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES {} RETURNING {MESSAGE_COLUMNS}", values.join(", "));
+            let sql = format!("INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES {}", values.join(", "));
             let mut query = sqlx::query(&sql).bind(&business_id);
             for (id, conversation_id, at, new) in chunk {
                 query = bind_message(query, id, conversation_id, *at, new)?;
             }
-            for row in query.fetch_all(tx.conn()).await? {
-                let message = message_from_row(&row)?;
-                tx.record(EntityKind::Message, message.id.as_str(), Some(&message)).await?;
+            query.execute(tx.conn()).await?;
+            for (id, conversation_id, at, new) in chunk {
+                let message = written_message(&business_id, id, conversation_id, *at, new)?;
+                tx.record(EntityKind::Message, id, Some(&message)).await?;
             }
         }
         let mut written = Vec::with_capacity(last.len());

@@ -121,13 +121,12 @@ struct Event<'a> {
 async fn accept(core: &Core, url: &str, signature: &str, params: Params, event: Event<'_>) -> Result<(), Error> {
     let (_, number) = channel_of(event.business_number);
     let mut conn = core.db.reader().acquire().await?;
-    let Some(business_id) = channels::business_for(&mut conn, KIND, number).await? else {
+    let found = channels::for_address::<super::setup::Settings, super::setup::Secrets>(&mut conn, &core.secrets, KIND, number).await?;
+    let Some((business_id, channel)) = found else {
         tracing::warn!("Twilio webhook for a number no business has connected; ignored");
         return Ok(());
     };
-    let Some((_, secrets)) = super::setup::load(&mut conn, &core.secrets, &business_id).await? else {
-        return Ok(());
-    };
+    let Some((_, secrets)) = channel else { return Ok(()) };
     drop(conn);
     if !signature_valid(&secrets.auth_token, url, &params, signature) {
         return Err(WebhookError::InvalidSignature.into());
@@ -171,6 +170,12 @@ pub async fn prefetch_media(core: &Core, business_id: &str, payload: &str) -> Re
         fetched.insert(item.reference, media);
     }
     Ok(fetched)
+}
+
+/// Whether a stored message has MMS media to fetch before its transaction (one that cannot be
+/// read has none: [`process_message`] then reports it).
+pub fn carries_media(payload: &str) -> bool {
+    stored_params(payload).is_ok_and(|params| !InboundMessage::from_params(&params).media().is_empty())
 }
 
 /// Stores a customer's SMS or WhatsApp message once, in their conversation (both made if new),

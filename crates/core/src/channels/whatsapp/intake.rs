@@ -60,13 +60,12 @@ pub async fn accept(core: &Core, signature: Option<&str>, body: &[u8]) -> Result
     let mut events = Vec::new();
     let mut conn = core.db.reader().acquire().await?;
     for (phone_number_id, part) in split_by_number(delivery) {
-        let Some(business_id) = channels::business_for(&mut conn, KIND, &phone_number_id).await? else {
+        let found = channels::for_address::<super::setup::Settings, super::setup::Secrets>(&mut conn, &core.secrets, KIND, &phone_number_id).await?;
+        let Some((business_id, channel)) = found else {
             tracing::warn!(%phone_number_id, "WhatsApp notification for a number no business has connected; ignored");
             continue;
         };
-        let Some((_, secrets)) = super::setup::load(&mut conn, &core.secrets, &business_id).await? else {
-            continue;
-        };
+        let Some((_, secrets)) = channel else { continue };
         if !signature_valid(&secrets.app_secret, body, signature) {
             return Err(WebhookError::InvalidSignature.into());
         }
@@ -129,6 +128,14 @@ pub async fn prefetch_media(core: &Core, business_id: &str, payload: &str) -> Re
         fetched.insert(media_id, media);
     }
     Ok(fetched)
+}
+
+/// Whether a stored notification has media to fetch before its transaction (one that cannot be
+/// read has none: [`process`] then reports it).
+pub fn carries_media(payload: &str) -> bool {
+    let Ok(notification) = from_json::<Notification>(payload.as_bytes()) else { return false };
+    let mut messages = notification.message_changes().flat_map(|value| &value.messages);
+    messages.any(|message| message.content.media().is_some())
 }
 
 /// Turns a stored notification into messages and delivery states, in the business's transaction.
