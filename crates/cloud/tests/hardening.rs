@@ -291,10 +291,8 @@ async fn texts_and_a_photo_arriving_together_land_once_each((app, _fake): (TestA
 /// An event another instance holds (its lease not yet run out, as while that instance fetches its
 /// media) is left to it: the others land, and it lands once its lease runs out — once.
 async fn an_event_another_instance_holds_waits_for_its_lease_then_lands_once((app, _fake): (TestApp, FakeProviders)) {
-    let owner = app.signup("held").await;
+    let (owner, secret) = whatsapp_owner(&app, "held").await;
     quiet_assistant(&app, &owner).await;
-    let secret = app_secret(&owner);
-    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
     for (id, from, body) in [("wamid.free", "447911200601", "Free"), ("wamid.held", "447911200602", "Held")] {
         let webhook = notification(PHONE_ID, Value::Null, json!([text(id, from, body)]), Value::Null);
         assert_eq!(post_whatsapp_signed(&app, &webhook, &secret).await.0, StatusCode::OK);

@@ -58,9 +58,12 @@ pub async fn load<S: DeserializeOwned, K: DeserializeOwned>(
         .fetch_optional(conn)
         .await?;
     let Some(row) = row else { return Ok(None) };
-    let settings: S = crate::store::json_column(&row.try_get::<String, _>("settings")?, "channels.settings")?;
-    let opened: K = secrets.open(&row.try_get::<String, _>("secrets")?)?;
-    Ok(Some((settings, opened)))
+    Ok(Some(open(secrets, &row.try_get::<String, _>("settings")?, &row.try_get::<String, _>("secrets")?)?))
+}
+
+/// A channel row's settings, parsed, and its secrets, opened.
+fn open<S: DeserializeOwned, K: DeserializeOwned>(secrets: &SecretBox, settings: &str, sealed: &str) -> Result<(S, K), StoreError> {
+    Ok((crate::store::json_column(settings, "channels.settings")?, secrets.open(sealed)?))
 }
 
 /// The business an address (a WhatsApp phone_number_id or a Twilio number) belongs to, with its
@@ -85,8 +88,7 @@ pub async fn for_address<S: DeserializeOwned, K: DeserializeOwned>(
     let (Some(settings), Some(sealed)) = (row.try_get::<Option<String>, _>("settings")?, row.try_get::<Option<String>, _>("secrets")?) else {
         return Ok(Some((business_id, None)));
     };
-    let settings: S = crate::store::json_column(&settings, "channels.settings")?;
-    Ok(Some((business_id, Some((settings, secrets.open(&sealed)?)))))
+    Ok(Some((business_id, Some(open(secrets, &settings, &sealed)?))))
 }
 
 /// Remembers how the last provider call went, for `GET /v1/channels`.
