@@ -199,3 +199,49 @@ async fn without_a_keyring_the_sign_in_is_sealed_with_a_passphrase_and_survives_
     assert_eq!(code, Some(0));
     assert!(!dir.path().join(console_core::credentials::SEALED_FILE).exists(), "signing out removes the sealed sign-in");
 }
+
+/// A sign-in kept in its encrypted file moves to the keyring (and back) without signing in
+/// again: `switchboard-console keep keyring|file`. Afterwards the old place is empty, and a
+/// restart opens the new one (the keyring: no passphrase asked; the file: locked until given).
+async fn the_sign_in_moves_between_its_file_and_the_keyring(engine: Engine) {
+    let service = DemoService::start(engine).await;
+    let dir = tempfile::tempdir().unwrap();
+    let session = PrivateSession::start(true);
+    const PASS: (&str, &str) = ("SWITCHBOARD_CONSOLE_PASSPHRASE", "front desk passphrase 43");
+    let sealed = dir.path().join(console_core::credentials::SEALED_FILE);
+
+    let (code, out, err) = cli_env(&session, dir.path(), &[PASS], &["login", "--server", service.url(), "--email", OWNER, "--password", PASSWORD, "--keep", "file"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(sealed.exists());
+    // Locked: moving it needs the passphrase that opens it.
+    let (code, _, err) = cli_env(&session, dir.path(), &[], &["keep", "keyring"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("SWITCHBOARD_CONSOLE_PASSPHRASE"), "{err}");
+
+    let (code, out, err) = cli_env(&session, dir.path(), &[PASS], &["keep", "keyring"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("now kept in the system keyring"), "{out}");
+    assert!(!sealed.exists(), "the file is emptied");
+    // A restart asks for no passphrase, and the service still takes the sign-in.
+    let (code, out, err) = cli_env(&session, dir.path(), &[], &["sync"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("Synced"), "{out}");
+
+    let (code, out, err) = cli_env(&session, dir.path(), &[PASS], &["keep", "file"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(sealed.exists());
+    let (code, _, err) = cli_env(&session, dir.path(), &[], &["sync"]);
+    assert_eq!(code, Some(1), "locked again without the passphrase: {err}");
+    let (code, out, err) = cli_env(&session, dir.path(), &[PASS], &["sync"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_moves_between_its_file_and_the_keyring_sqlite() {
+    the_sign_in_moves_between_its_file_and_the_keyring(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_moves_between_its_file_and_the_keyring_postgres() {
+    the_sign_in_moves_between_its_file_and_the_keyring(Engine::Postgres).await;
+}

@@ -149,13 +149,7 @@ async fn the_window_loads_only_files_of_messages_this_console_shows((app, _fake)
                        "image": {"id": "MEDIA-S1", "mime_type": "image/jpeg"}});
     post_whatsapp_signed(&app, &notification(PHONE_ID, Value::Null, json!([photo]), Value::Null), &secret).await;
     // Another business, with a photo of its own customer.
-    let other = app.signup("console-served-other").await;
-    let other_secret = app_secret(&other);
-    connect_whatsapp(&app, &other, "109876543299", &other_secret).await;
-    let theirs = json!({"from": "447700900804", "id": "wamid.served-theirs", "timestamp": "1767225600", "type": "image",
-                        "image": {"id": "MEDIA-S2", "mime_type": "image/jpeg"}});
-    post_whatsapp_signed(&app, &notification("109876543299", Value::Null, json!([theirs]), Value::Null), &other_secret).await;
-    app.drain().await;
+    let other = other_business_with_a_photo(&app, "console-served-other", "109876543299", "447700900804", "MEDIA-S2").await;
     let their_conversation = app.get("/v1/conversations", &other.access).await.body["items"][0]["id"].as_str().unwrap().to_owned();
     let their_messages = app.get(&format!("/v1/conversations/{their_conversation}/messages?limit=50"), &other.access).await;
     let their_photo = their_messages.body["items"].as_array().unwrap().iter().find(|m| m["kind"] == "image").expect("their photo").clone();
@@ -197,6 +191,54 @@ async fn the_window_loads_only_files_of_messages_this_console_shows((app, _fake)
     assert!(console_core::media::serve(console.store(), net.as_ref(), &format!("file/{message}{path}")).await.unwrap().is_none());
 }
 
+
+async fn pictures_that_arrive_are_kept_with_their_small_copies_before_they_are_shown((app, _fake): (TestApp, FakeProviders)) {
+    let (dir, owner, secret, conversation) = whatsapp_business(&app, "console-arrive", "447700900805").await;
+    for i in 1..=3 {
+        post_whatsapp_photo(&app, &secret, "447700900805", &format!("wamid.arrive-{i}"), &format!("MEDIA-A{i}"), "New look").await;
+    }
+    // Another business's customer sends a photo too.
+    other_business_with_a_photo(&app, "console-arrive-other", "109876543298", "447700900806", "MEDIA-T1").await;
+
+    let mut console = console_core::Console::open(dir.path()).await.unwrap();
+    console.login(&app.base, &owner.email, &owner.password).await.unwrap();
+    let me = console.me().unwrap().to_owned();
+    let (net, mut syncer) = Flaky::syncer(&console);
+    let pass = syncer.pass().await.unwrap();
+    let arrived: Vec<String> = pass.changed.iter().filter(|(k, _)| *k == protocol::EntityKind::Message).map(|(_, id)| id.clone()).collect();
+    // What the sync engine does in the background after a pass: the three photos, one at a time.
+    assert_eq!(console_core::media::prepare_arrived(console.store(), net.as_ref(), &arrived).await.unwrap(), 3);
+    assert_eq!(console_core::media::prepare_arrived(console.store(), net.as_ref(), &arrived).await.unwrap(), 0, "kept already");
+    let kept: Vec<String> = sqlx::query_scalar("SELECT key FROM media_cache ORDER BY key").fetch_all(console.store().pool()).await.unwrap();
+    assert_eq!(kept.len(), 3, "only this business's files: {kept:?}");
+
+    // Offline, before the timeline was ever opened, each shows from this computer.
+    net.online.store(false, Ordering::SeqCst);
+    let photos = photos_in(&console, &conversation, &me).await;
+    assert_eq!(photos.len(), 3);
+    for (message, path) in &photos {
+        let served = console_core::media::serve(console.store(), net.as_ref(), &format!("small/{message}{path}")).await.unwrap().expect("kept on arrival");
+        assert!(served.bytes.starts_with(b"JPEG-BYTES-MEDIA-A"), "{:?}", String::from_utf8_lossy(&served.bytes));
+    }
+
+    // Within the budget: arrivals take at most half of it (here: one file), newest first; the
+    // rest are fetched when first shown.
+    net.online.store(true, Ordering::SeqCst);
+    console.store().set_setting("media_cache_budget_bytes", "30").await.unwrap();
+    for i in 4..=5 {
+        post_whatsapp_photo(&app, &secret, "447700900805", &format!("wamid.arrive-{i}"), &format!("MEDIA-A{i}"), "Another").await;
+    }
+    app.drain().await;
+    let pass = syncer.pass().await.unwrap();
+    let arrived: Vec<String> = pass.changed.iter().filter(|(k, _)| *k == protocol::EntityKind::Message).map(|(_, id)| id.clone()).collect();
+    assert_eq!(console_core::media::prepare_arrived(console.store(), net.as_ref(), &arrived).await.unwrap(), 1);
+    net.online.store(false, Ordering::SeqCst);
+    let photos = photos_in(&console, &conversation, &me).await;
+    let newest = console_core::media::serve(console.store(), net.as_ref(), &format!("small/{}{}", photos[4].0, photos[4].1)).await.unwrap().expect("the newest is kept");
+    assert_eq!(newest.bytes, b"JPEG-BYTES-MEDIA-A5");
+    let other = console_core::media::serve(console.store(), net.as_ref(), &format!("small/{}{}", photos[3].0, photos[3].1)).await;
+    assert!(matches!(other, Err(ConsoleError::Transport(console_core::TransportError::Offline(_)))), "{other:?}");
+}
 }
 
 /// A business on WhatsApp with one customer's conversation, and a console data directory.
@@ -205,6 +247,19 @@ async fn whatsapp_business(app: &TestApp, label: &str, phone: &str) -> (tempfile
     let (owner, secret) = whatsapp_owner(app, label).await;
     let conversation = whatsapp_customer(app, &owner, phone).await;
     (tempfile::tempdir().unwrap(), owner, secret, conversation)
+}
+
+/// Another business on WhatsApp (its number `phone_id`) whose customer `from` sent a photo
+/// (`media_id`), the service's workers drained.
+async fn other_business_with_a_photo(app: &TestApp, label: &str, phone_id: &str, from: &str, media_id: &str) -> switchboard_testkit::Tenant {
+    let other = app.signup(label).await;
+    let other_secret = app_secret(&other);
+    connect_whatsapp(app, &other, phone_id, &other_secret).await;
+    let theirs = json!({"from": from, "id": format!("wamid.{media_id}"), "timestamp": "1767225600", "type": "image",
+                        "image": {"id": media_id, "mime_type": "image/jpeg"}});
+    post_whatsapp_signed(app, &notification(phone_id, Value::Null, json!([theirs]), Value::Null), &other_secret).await;
+    app.drain().await;
+    other
 }
 
 /// A console signed in as `owner` and synced once, with the customer's photo in the conversation.
@@ -245,4 +300,17 @@ async fn attachment_id(console: &console_core::Console, conversation: &str, mess
         .expect("the attachment waits in the timeline")
         .trim_start_matches("/v1/media/")
         .to_owned()
+}
+
+/// The photos of a conversation's timeline, oldest first: (message id, the file's address).
+async fn photos_in(console: &console_core::Console, conversation: &str, me: &str) -> Vec<(String, String)> {
+    let timeline = console.store().timeline(conversation, me).await.unwrap().unwrap();
+    timeline
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            TimelineItem::Message { message, .. } if message.kind == protocol::MessageKind::Image => Some((message.id.as_str().to_owned(), message.media[0].url.clone()?)),
+            _ => None,
+        })
+        .collect()
 }

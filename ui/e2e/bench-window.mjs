@@ -12,7 +12,13 @@
 //   BENCH_KEEP_MIRROR=/tmp/mirror cargo bench -p switchboard-console-core --bench console_sync
 //   cargo build -p switchboard -p switchboard-console-core --example empty_window --bins
 //   ui/e2e/run.sh bench /tmp/mirror     (or: ui/e2e/run.sh bench media)
-// Options: BENCH_APP (another build to measure, e.g. main's, in the same session),
+// Options: BENCH_APP (another build to measure, e.g. main's, in the same session; or a release
+// build, with BENCH_EMPTY the empty window of the same profile, e.g. target/release/examples/empty_window),
+// BENCH_KEEP=file|keyring (cold starts with the mirror's sign-in in its encrypted file, or moved
+// to this session's keyring with `switchboard-console keep keyring` first; both unless set; `none`:
+// memory only),
+// BENCH_OPEN_AT_ONCE=1 (open the timeline as soon as it is synced, while the console still
+// fetches its pictures, instead of after they are kept here),
 // BENCH_NO_MEDIA=1 (the mirror's figures only), BENCH_CSS / BENCH_JS (rules or a script put in
 // the page before the timeline is scrolled, to compare variants without rebuilding the app).
 // The mirror's sign-in is kept in its encrypted file (passphrase "bench-mirror-passphrase", given
@@ -121,18 +127,34 @@ async function settledPss(program, args, env, settleMs) {
 }
 
 async function main() {
+  const keeps = (process.env.BENCH_KEEP ?? "file,keyring").split(",");
+  for (const keep of keeps.filter((k) => k !== "none")) await coldStarts(keep, keep === keeps.at(-1));
+  await memory();
+}
+
+/** Cold start five times, each on a fresh copy of the mirror, its sign-in kept in `keep` (the
+ * encrypted file the sync benchmark made, or this session's keyring); the inbox's scrolling and
+ * search after the last start when `inWindow`. */
+async function coldStarts(keep, inWindow) {
   // The mirror's sign-in is kept in its encrypted file (the keyring of the session that made it
   // is not this one's): the app unlocks it with the passphrase the sync benchmark used.
   process.env.SWITCHBOARD_CONSOLE_PASSPHRASE = "bench-mirror-passphrase";
-  // Cold start, five times, each on a fresh copy of the mirror.
   const starts = [];
   for (let i = 0; i < 5; i++) {
     const dir = copy(mirror);
+    if (keep === "keyring") {
+      // Moved to the keyring by the console itself (the passphrase opens the file first); the
+      // app is then started without the passphrase.
+      execFileSync(bin("switchboard-console"), ["--data-dir", dir, "keep", "keyring"], { env: process.env, stdio: ["ignore", "ignore", "inherit"] });
+      delete process.env.SWITCHBOARD_CONSOLE_PASSPHRASE;
+      if (fs.existsSync(path.join(dir, "sign-in.sealed"))) throw new Error("the sign-in did not move to the keyring");
+    }
     const app = await Driver.start(APP, ["--data-dir", dir]);
+    if (keep === "keyring") process.env.SWITCHBOARD_CONSOLE_PASSPHRASE = "bench-mirror-passphrase";
     // Polled every 10 ms (the page may not be there yet at first).
     while (!(await app.js("return !!document.querySelector('[data-testid=inbox-row]')").catch(() => false))) await sleep(10);
     starts.push(performance.now() - app.launchedAt);
-    if (i === 4) {
+    if (i === 4 && inWindow) {
       // Scrolling: jump through the virtualised list; time from the jump until the rows for the
       // new position are in the page (a MutationObserver sees React draw them).
       const frames = await app.send("POST", "/execute/async", {
@@ -183,8 +205,11 @@ async function main() {
     await app.quit();
     await sleep(500);
   }
-  console.log(`| cold start → interactive inbox, 100k messages cached (from WebDriver's new session) | 5 starts | median ${(median(starts) / 1000).toFixed(2)} s (${starts.map((s) => (s / 1000).toFixed(2)).join(", ")}) | < 1 s |`);
+  console.log(`| cold start → interactive inbox, 100k messages cached, sign-in in the ${keep === "keyring" ? "keyring" : "encrypted file"} (from WebDriver's new session) | 5 starts | median ${(median(starts) / 1000).toFixed(2)} s (${starts.map((s) => (s / 1000).toFixed(2)).join(", ")}) | < 1 s |`);
+}
 
+async function memory() {
+  process.env.SWITCHBOARD_CONSOLE_PASSPHRASE = "bench-mirror-passphrase";
   // Memory: the console with its inbox shown, and an empty Tauri window, the same way: as the
   // app runs by default (WebKit's accelerated compositing off, which the app sets on Linux),
   // and with compositing on for both.
@@ -192,7 +217,7 @@ async function main() {
     ["compositing off (the app's default)", {}, { WEBKIT_DISABLE_COMPOSITING_MODE: "1" }],
     ["compositing on", { SWITCHBOARD_WEBKIT_COMPOSITING: "1" }, {}],
   ]) {
-    const empty = await settledPss(path.join(root, "target", "debug", "examples", "empty_window"), [], emptyEnv, 8000);
+    const empty = await settledPss(process.env.BENCH_EMPTY || path.join(root, "target", "debug", "examples", "empty_window"), [], emptyEnv, 8000);
     const ours = await settledPss(APP, ["--data-dir", copy(mirror)], ourEnv, 8000);
     console.log(`| memory (PSS: app + WebKit processes), ${how} | ${ours.processes.join(", ")} vs ${empty.processes.join(", ")} | ${(ours.kb / 1024).toFixed(0)} MB vs empty window ${(empty.kb / 1024).toFixed(0)} MB: ${(ours.kb / empty.kb).toFixed(2)}× | ≤ 1.3× |`);
   }
@@ -245,6 +270,15 @@ async function mediaTimeline() {
     await app.type("input[name=password]", PASSWORD);
     await app.click("button[type=submit]", "Sign in");
     await until("online", () => app.js("return (document.querySelector('[data-testid=sync-state]')?.textContent ?? '').includes('Online')"), 30_000);
+    if (!process.env.BENCH_OPEN_AT_ONCE) {
+      // The console fetches the pictures new messages bring (and makes their small copies) in the
+      // background as they arrive: the timeline is opened once all 200 are kept here.
+      const t = performance.now();
+      const db = path.join(tmp, "console", "console.sqlite3");
+      const kept = () => Number(execFileSync("sqlite3", [`file:${db}?mode=ro`, "SELECT count(*) FROM media_cache WHERE thumbnail_made = 1"], { encoding: "utf8" }).trim() || 0);
+      await until("the 200 pictures kept on arrival", () => kept() >= 200, 120_000);
+      console.log(`  the 200 pictures were kept ${((performance.now() - t) / 1000).toFixed(1)} s after the console was online`);
+    }
     await app.click("[data-testid=inbox-row]", "Iris Gallery");
     await until("200 files in her timeline", () => app.js("return document.querySelectorAll('.timeline [data-testid=media]').length === 200"), 60_000);
     await app.send("POST", "/timeouts", { script: 600_000 });
@@ -278,13 +312,18 @@ async function mediaTimeline() {
           }
           return { costs, gaps, height: list.scrollHeight, scrollable: list.scrollHeight > list.clientHeight, stuck };
         }
+        // Pictures (re)loaded during the pass: each is a request to the app's media: scheme.
+        let loads = 0;
+        const loaded = (e) => { if (e.target.tagName === 'IMG') loads++; };
+        list.addEventListener('load', loaded, true);
         (async () => {
           // Wait for every picture to be loaded before the second pass.
           if (which === 'second') for (let i = 0; i < 500 && [...list.querySelectorAll('.media.image')].some((m) => !m.querySelector('img')?.complete); i++) await new Promise((r) => setTimeout(r, 20));
           const measured = await pass();
+          list.removeEventListener('load', loaded, true);
           const images = [...list.querySelectorAll('.media.image img')].filter((i) => i.complete && i.naturalWidth > 0).length;
           const undrawn = [...list.querySelectorAll('.media.image')].filter((m) => !(m.querySelector('img')?.naturalWidth > 0)).map((m) => m.outerHTML);
-          done({ ...measured, images, undrawn: undrawn.length, example: undrawn[0] ?? null });
+          done({ ...measured, images, loads, undrawn: undrawn.length, example: undrawn[0] ?? null });
         })().catch((e) => done(String(e)));`;
     const result = {};
     for (const which of ["first", "second"]) {
@@ -299,7 +338,7 @@ async function mediaTimeline() {
     for (const [name, r] of [["first pass, pictures loading", result.first], ["second pass, all loaded", result.second]]) {
       if (!r.costs.length) throw new Error(`the timeline did not scroll (${r.height} px, scrollable: ${r.scrollable})`);
       console.log(`| timeline of 200 files (${result.images} pictures drawn, ${r.height} px): ${name} | ${r.costs.length} frames${r.stuck ? " (stopped: the scroll did not move)" : ""} | work per frame p50 ${median(r.costs).toFixed(1)} ms, p99 ${p99(r.costs).toFixed(1)} ms, max ${Math.max(...r.costs).toFixed(1)} ms; frame interval p50 ${median(r.gaps).toFixed(1)} ms, p99 ${p99(r.gaps).toFixed(1)} ms | p99 < 16 ms |`);
-      console.log(`  CPU during the pass: ${r.cpu}`);
+      console.log(`  CPU during the pass: ${r.cpu}; pictures loaded during it: ${r.loads}`);
     }
   } finally {
     await app.quit();

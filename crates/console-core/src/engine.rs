@@ -45,11 +45,20 @@ pub struct EngineConfig {
     /// Pull this often even without pokes (pokes are hints and may be lost).
     pub safety_pull: Duration,
     pub page_limit: u32,
+    /// Fetch the pictures new messages bring, with their small copies, in the background as they
+    /// arrive ([`crate::media::prepare_arrived`]), rather than when a timeline first shows them.
+    pub prepare_arrived: bool,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { backoff_base: Duration::from_millis(500), backoff_cap: Duration::from_secs(30), safety_pull: Duration::from_secs(60), page_limit: 2000 }
+        EngineConfig {
+            backoff_base: Duration::from_millis(500),
+            backoff_cap: Duration::from_secs(30),
+            safety_pull: Duration::from_secs(60),
+            page_limit: 2000,
+            prepare_arrived: true,
+        }
     }
 }
 
@@ -314,6 +323,8 @@ struct Engine {
     events: broadcast::Sender<Event>,
     gate: AlertGate,
     attempt: u32,
+    /// New messages' ids, for the pictures they bring to be fetched in the background.
+    preparer: Option<mpsc::UnboundedSender<Vec<String>>>,
 }
 
 /// Starts the engine on the current tokio runtime.
@@ -321,6 +332,7 @@ pub fn spawn(parts: Parts) -> SyncHandle {
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let (status_tx, status) = watch::channel(Status { state: SyncState::Starting, cursor: 0, pending: 0, failed: 0 });
     let (events, _) = broadcast::channel(1024);
+    let preparer = parts.config.prepare_arrived.then(|| crate::media::spawn_preparer(parts.store.clone(), parts.transport.clone()));
     let engine = Engine {
         syncer: Syncer::new(parts.store.clone(), parts.transport, parts.client_id, parts.me, parts.config.page_limit),
         parts_store: parts.store,
@@ -332,6 +344,7 @@ pub fn spawn(parts: Parts) -> SyncHandle {
         events: events.clone(),
         gate: AlertGate::default(),
         attempt: 0,
+        preparer,
     };
     tokio::spawn(engine.run());
     SyncHandle { commands: commands_tx, status, events }
@@ -471,6 +484,12 @@ impl Engine {
                 return Err(e);
             }
         };
+        if let Some(preparer) = &self.preparer {
+            let messages: Vec<String> = pass.changed.iter().filter(|(kind, _)| *kind == EntityKind::Message).map(|(_, id)| id.clone()).collect();
+            if !messages.is_empty() {
+                let _ = preparer.send(messages);
+            }
+        }
         if !pass.changed.is_empty() || pass.resync {
             let _ = self.events.send(Event::Changed { entities: pass.changed, resync: pass.resync });
         }

@@ -283,6 +283,26 @@ impl Console {
         Ok(account)
     }
 
+    /// Keeps the sign-in somewhere else (`passphrase`: for [`Keep::File`]) without signing in
+    /// again: the refresh token moves from its present place (unlocked, if it is the file) to
+    /// the new one, and the old place is emptied. The data here stays.
+    pub async fn keep_sign_in(&mut self, keep: Keep, passphrase: Option<&str>) -> Result<(), ConsoleError> {
+        let (account, previous) = match (&self.account, &self.credentials) {
+            (Some(account), Some(credentials)) => (account.clone(), credentials.clone()),
+            _ => return Err(ConsoleError::NotSignedIn),
+        };
+        let token = previous.refresh_token()?.ok_or(ConsoleError::NotSignedIn)?;
+        let credentials = self.credentials_for(&account.server, &account.email, keep, passphrase)?;
+        // The same place (the keyring entry of this account) is not emptied after being written.
+        if previous.keep() != Keep::Keyring || keep != Keep::Keyring {
+            previous.forget()?;
+        }
+        credentials.store(&token)?;
+        self.store.set_setting(KEEP_KEY, keep.as_str()).await?;
+        self.attach_account(account, credentials, None);
+        Ok(())
+    }
+
     /// Ends the session on the service and forgets this person's data here.
     pub async fn logout(&mut self) -> Result<(), ConsoleError> {
         if let Some(t) = &self.transport {

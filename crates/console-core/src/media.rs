@@ -262,6 +262,100 @@ async fn from_service(store: &LocalStore, transport: &dyn Transport, path: &str)
     Ok(keep(store, path, file).await?)
 }
 
+/// At most this many pictures of a sync's new messages are fetched ahead (newest first).
+pub const ARRIVED_AT_ONCE: usize = 250;
+/// A batch of messages larger than this (a first sync) is not looked up message by message: the
+/// newest messages with files are read instead.
+const LOOKUP_AT_MOST: usize = 2_000;
+
+/// The pictures among `message_ids` (messages a sync just brought into the mirror) whose files
+/// are not kept here yet: `(message id, the file's service address)`, newest first, at most
+/// [`ARRIVED_AT_ONCE`].
+pub async fn arrived(store: &LocalStore, message_ids: &[String]) -> Result<Vec<(String, String)>, StoreError> {
+    // Only messages that name a file of the service are read and parsed.
+    const WITH_FILES: &str = "data LIKE '%\"url\":\"/v1/media/%'";
+    let rows: Vec<(String, i64, String)> = if message_ids.len() > LOOKUP_AT_MOST {
+        sqlx::query_as(&format!("SELECT id, created_ms, data FROM messages WHERE {WITH_FILES} ORDER BY created_ms DESC LIMIT ?"))
+            .bind(ARRIVED_AT_ONCE as i64)
+            .fetch_all(store.pool())
+            .await?
+    } else {
+        let ids = serde_json::to_string(message_ids).unwrap_or_else(|_| "[]".into());
+        sqlx::query_as(&format!("SELECT id, created_ms, data FROM messages WHERE id IN (SELECT value FROM json_each(?)) AND {WITH_FILES}"))
+            .bind(ids)
+            .fetch_all(store.pool())
+            .await?
+    };
+    let mut pictures = Vec::new();
+    for (id, created_ms, data) in rows {
+        let Ok(message) = serde_json::from_str::<protocol::Message>(&data) else { continue };
+        for m in &message.media {
+            let Some(url) = m.url.as_deref().filter(|u| u.starts_with("/v1/media/")) else { continue };
+            if protocol::media_essence(&m.content_type).starts_with("image/") {
+                pictures.push((created_ms, id.clone(), url.to_owned()));
+            }
+        }
+    }
+    // Newest first (ids are time-ordered: the later of two messages of one millisecond).
+    pictures.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+    let mut wanted = Vec::new();
+    for (_, id, path) in pictures {
+        if wanted.len() == ARRIVED_AT_ONCE {
+            break;
+        }
+        let kept: Option<i64> = sqlx::query_scalar("SELECT 1 FROM media_cache WHERE key = ?").bind(&path).fetch_optional(store.pool()).await?;
+        if kept.is_none() && !wanted.iter().any(|(_, p)| p == &path) {
+            wanted.push((id, path));
+        }
+    }
+    Ok(wanted)
+}
+
+/// Fetches the pictures [`arrived`] names, with their small copies, one at a time, before anyone
+/// scrolls to them (a timeline then shows kept small copies), while what they take stays under
+/// half the cache's budget (so that arrivals never push out most of what was viewed). A message
+/// no longer in the mirror (signed out, or another business since) is skipped. How many were kept.
+pub async fn prepare_arrived(store: &LocalStore, transport: &dyn Transport, message_ids: &[String]) -> Result<usize, ConsoleError> {
+    let wanted = arrived(store, message_ids).await?;
+    let allowance = budget(store).await? / 2;
+    let (mut taken, mut kept) = (0i64, 0usize);
+    for (message_id, path) in wanted {
+        if taken >= allowance {
+            break;
+        }
+        let address = Address { form: Form::Small, message_id, path };
+        if !shows(store, &address).await? || store.cached_thumbnail(&address.path, now_ms()).await?.is_some() {
+            continue;
+        }
+        let (file, small) = from_service(store, transport, &address.path).await?;
+        taken += (file.data.len() + small.filter(|s| s.data != file.data).map_or(0, |s| s.data.len())) as i64;
+        kept += 1;
+    }
+    Ok(kept)
+}
+
+/// The background worker that runs [`prepare_arrived`] for each batch of new messages the sync
+/// engine sends it, one batch and one file at a time; it ends with the engine (the sender
+/// dropped). A failure (offline) leaves the files to be fetched when they are first shown.
+pub fn spawn_preparer(store: LocalStore, transport: std::sync::Arc<dyn Transport>) -> tokio::sync::mpsc::UnboundedSender<Vec<String>> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<String>>();
+    tokio::spawn(async move {
+        while let Some(mut ids) = rx.recv().await {
+            // Batches that queued up meanwhile are taken together.
+            while let Ok(more) = rx.try_recv() {
+                ids.extend(more);
+            }
+            let started = std::time::Instant::now();
+            match prepare_arrived(&store, transport.as_ref(), &ids).await {
+                Ok(0) => {}
+                Ok(kept) => tracing::debug!(kept, ms = started.elapsed().as_millis() as u64, "kept the pictures that arrived"),
+                Err(e) => tracing::debug!(error = %e, "the pictures that arrived are fetched when first shown"),
+            }
+        }
+    });
+    tx
+}
+
 /// Uploads the attachments a batch of mutations sends that the service does not have yet
 /// (before the batch is pushed). An upload the service refuses is left for the push to report.
 pub async fn upload_pending(store: &LocalStore, transport: &dyn Transport, batch: &[protocol::Mutation]) -> Result<(), TransportError> {

@@ -42,6 +42,25 @@ enum KeepArg {
     File,
 }
 
+impl KeepArg {
+    /// `auto`: the keyring when it works, else the file.
+    fn place(self) -> Keep {
+        match self {
+            KeepArg::Keyring => Keep::Keyring,
+            KeepArg::File => Keep::File,
+            KeepArg::Auto if keyring_works() => Keep::Keyring,
+            KeepArg::Auto => Keep::File,
+        }
+    }
+}
+
+fn kept_in(keep: Keep) -> &'static str {
+    match keep {
+        Keep::Keyring => "the system keyring",
+        _ => "an encrypted file (unlocked with SWITCHBOARD_CONSOLE_PASSPHRASE)",
+    }
+}
+
 #[derive(Subcommand)]
 enum Verb {
     /// Sign in. The refresh token goes to the system keyring; where there is none, to a file
@@ -61,6 +80,12 @@ enum Verb {
         /// Where to keep the sign-in: `auto` is the keyring when it works, else the file.
         #[arg(long, value_enum, default_value = "auto")]
         keep: KeepArg,
+    },
+    /// Keep the sign-in somewhere else without signing in again (the file takes its passphrase
+    /// from SWITCHBOARD_CONSOLE_PASSPHRASE, which also unlocks a sign-in kept in a file now).
+    Keep {
+        #[arg(value_enum)]
+        place: KeepArg,
     },
     /// Sign out and forget this person's data here.
     Logout,
@@ -200,12 +225,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
     match cli.verb {
         Verb::Login { server, email, password, code, keep } => {
-            let keep = match keep {
-                KeepArg::Keyring => Keep::Keyring,
-                KeepArg::File => Keep::File,
-                KeepArg::Auto if keyring_works() => Keep::Keyring,
-                KeepArg::Auto => Keep::File,
-            };
+            let keep = keep.place();
             if keep == Keep::File && passphrase.is_none() {
                 return Err(ConsoleError::Invalid(format!(
                     "This computer has no usable system keyring: set {PASSPHRASE_ENV} to a passphrase (at least 8 characters) to keep the sign-in in an encrypted file."
@@ -213,15 +233,16 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .into());
             }
             let account = console.login_with_code(&server, &email, &password, code.as_deref(), keep, passphrase.as_deref()).await?;
-            let kept = match keep {
-                Keep::Keyring => "the system keyring",
-                _ => "an encrypted file (unlocked with SWITCHBOARD_CONSOLE_PASSPHRASE)",
-            };
-            println!("Signed in as {} ({}) on {}; the sign-in is kept in {kept}.", account.email, account.role, account.server);
+            println!("Signed in as {} ({}) on {}; the sign-in is kept in {}.", account.email, account.role, account.server, kept_in(keep));
             match console.sync_once().await {
                 Ok(pass) => println!("Synced {} changes.", pass.changed.len()),
                 Err(e) => println!("Signed in, but the first sync failed: {e}"),
             }
+        }
+        Verb::Keep { place } => {
+            let keep = place.place();
+            console.keep_sign_in(keep, passphrase.as_deref()).await?;
+            println!("The sign-in is now kept in {}.", kept_in(keep));
         }
         Verb::Logout => {
             console.logout().await?;
