@@ -17,6 +17,7 @@
 // BENCH_KEEP=file|keyring (cold starts with the mirror's sign-in in its encrypted file, or moved
 // to this session's keyring with `switchboard-console keep keyring` first; both unless set; `none`:
 // memory only),
+// BENCH_FRAME_END=port (a frame's end seen by a MessageChannel message instead of a timer),
 // BENCH_OPEN_AT_ONCE=1 (open the timeline as soon as it is synced, while the console still
 // fetches its pictures, instead of after they are kept here),
 // BENCH_NO_MEDIA=1 (the mirror's figures only), BENCH_CSS / BENCH_JS (rules or a script put in
@@ -304,9 +305,17 @@ async function mediaTimeline() {
               last = t;
               const start = performance.now();
               list.scrollTop += 120;
-              const after = new MessageChannel();
-              after.port1.onmessage = () => resolve(performance.now() - start);
-              after.port2.postMessage(0);
+              // The frame's end: a task queued in its callback runs after its style, layout and
+              // paint. BENCH_FRAME_END=port: a MessageChannel message (the earlier runs' way; in
+              // WebKitGTK a MessagePort's messages go through the network process, so each frame's
+              // figure included a round trip to another process).
+              if (which.endsWith('port')) {
+                const after = new MessageChannel();
+                after.port1.onmessage = () => resolve(performance.now() - start);
+                after.port2.postMessage(0);
+              } else {
+                setTimeout(() => resolve(performance.now() - start), 0);
+              }
             })));
             stuck = list.scrollTop === before ? stuck + 1 : 0;
           }
@@ -318,8 +327,11 @@ async function mediaTimeline() {
         list.addEventListener('load', loaded, true);
         (async () => {
           // Wait for every picture to be loaded before the second pass.
-          if (which === 'second') for (let i = 0; i < 500 && [...list.querySelectorAll('.media.image')].some((m) => !m.querySelector('img')?.complete); i++) await new Promise((r) => setTimeout(r, 20));
-          const measured = await pass();
+          if (which.startsWith('second')) for (let i = 0; i < 500 && [...list.querySelectorAll('.media.image')].some((m) => !m.querySelector('img')?.complete); i++) await new Promise((r) => setTimeout(r, 20));
+          // A pass cut short (the conversation scrolled itself to its end as a sync's changes
+          // arrived, when it was opened at once) is run again.
+          let measured = await pass();
+          for (let i = 0; i < 2 && measured.costs.length < 10; i++) measured = await pass();
           list.removeEventListener('load', loaded, true);
           const images = [...list.querySelectorAll('.media.image img')].filter((i) => i.complete && i.naturalWidth > 0).length;
           const undrawn = [...list.querySelectorAll('.media.image')].filter((m) => !(m.querySelector('img')?.naturalWidth > 0)).map((m) => m.outerHTML);
@@ -329,14 +341,14 @@ async function mediaTimeline() {
     for (const which of ["first", "second"]) {
       const before = cpuTicks();
       const t = performance.now();
-      result[which] = await app.send("POST", "/execute/async", { script: passScript, args: [which] });
+      result[which] = await app.send("POST", "/execute/async", { script: passScript, args: [process.env.BENCH_FRAME_END === "port" ? `${which} port` : which] });
       if (typeof result[which] === "string") throw new Error(`timeline measurement failed: ${result[which]}`);
       result[which].cpu = cpuSince(before, performance.now() - t);
     }
     Object.assign(result, { images: result.second.images, undrawn: result.second.undrawn, example: result.second.example });
     if (result.undrawn) console.log(`${result.undrawn} pictures not drawn, e.g. ${result.example}`);
     for (const [name, r] of [["first pass, pictures loading", result.first], ["second pass, all loaded", result.second]]) {
-      if (!r.costs.length) throw new Error(`the timeline did not scroll (${r.height} px, scrollable: ${r.scrollable})`);
+      if (r.costs.length < 10) throw new Error(`the timeline did not scroll (${r.costs.length} frames, ${r.height} px, scrollable: ${r.scrollable}, stuck: ${r.stuck})`);
       console.log(`| timeline of 200 files (${result.images} pictures drawn, ${r.height} px): ${name} | ${r.costs.length} frames${r.stuck ? " (stopped: the scroll did not move)" : ""} | work per frame p50 ${median(r.costs).toFixed(1)} ms, p99 ${p99(r.costs).toFixed(1)} ms, max ${Math.max(...r.costs).toFixed(1)} ms; frame interval p50 ${median(r.gaps).toFixed(1)} ms, p99 ${p99(r.gaps).toFixed(1)} ms | p99 < 16 ms |`);
       console.log(`  CPU during the pass: ${r.cpu}; pictures loaded during it: ${r.loads}`);
     }

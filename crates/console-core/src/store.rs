@@ -547,8 +547,21 @@ async fn write_all(conn: &mut SqliteConnection, changes: &[SyncChange]) -> Resul
                 sqlx::query("DELETE FROM conversation_search WHERE rowid = (SELECT rowid FROM conversations WHERE id = ?)").bind(&change.id).execute(&mut *conn).await?;
             }
             if entity == EntityKind::Message {
-                let conversation: Option<String> = sqlx::query_scalar("DELETE FROM messages WHERE id = ? RETURNING conversation_id").bind(&change.id).fetch_optional(&mut *conn).await?;
-                touched.extend(conversation);
+                let gone: Option<(String, String)> =
+                    sqlx::query_as("DELETE FROM messages WHERE id = ? RETURNING conversation_id, data").bind(&change.id).fetch_optional(&mut *conn).await?;
+                if let Some((conversation, data)) = gone {
+                    // The files it showed go with it from the media cache (an erased customer's
+                    // photos, kept here when they arrived, are not left behind).
+                    sqlx::query(
+                        "DELETE FROM media_cache WHERE key IN (SELECT json_extract(value, '$.url') FROM json_each(?, '$.media')) \
+                         OR key = '/v1/calls/' || ? || '/recording'",
+                    )
+                    .bind(&data)
+                    .bind(&change.id)
+                    .execute(&mut *conn)
+                    .await?;
+                    touched.push(conversation);
+                }
             } else if let Some(table) = typed_table(entity) {
                 sqlx::query(&format!("DELETE FROM {table} WHERE id = ?")).bind(&change.id).execute(&mut *conn).await?;
             } else {
@@ -700,5 +713,29 @@ mod tests {
         assert_eq!(store.cursor().await.unwrap(), 200);
         queued.dedup();
         assert_eq!(queued.len(), 200, "each action has its own id");
+    }
+
+    /// A message removed from the mirror (its customer erased, or past the retention period)
+    /// takes the files it showed out of the media cache; other files stay.
+    #[tokio::test]
+    async fn a_removed_message_takes_its_kept_files_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&dir.path().join("console.db")).await.unwrap();
+        let message = |id: &str, url: &str| SyncChange {
+            seq: 1,
+            entity: EntityKind::Message,
+            id: id.into(),
+            data: Some(serde_json::json!({"id": id, "conversation_id": "c1", "created_at": "2026-12-05T09:00:00Z", "body": "",
+                                          "media": [{"content_type": "image/jpeg", "url": url, "filename": null, "caption": null}]})),
+        };
+        store.apply_page(&[message("m1", "/v1/media/a"), message("m2", "/v1/media/b")], 2, false).await.unwrap();
+        let file = |bytes: &[u8]| CachedMedia { content_type: "image/jpeg".into(), filename: None, data: bytes.to_vec(), pinned: false };
+        for (key, bytes) in [("/v1/media/a", b"photo a"), ("/v1/media/b", b"photo b"), ("/v1/calls/m1/recording", b"call m1")] {
+            store.keep_media(key, &file(bytes), None, 1, i64::MAX).await.unwrap();
+        }
+        store.apply_page(&[SyncChange { seq: 3, entity: EntityKind::Message, id: "m1".into(), data: None }], 3, true).await.unwrap();
+        assert!(store.cached_media("/v1/media/a", 2).await.unwrap().is_none());
+        assert!(store.cached_media("/v1/calls/m1/recording", 2).await.unwrap().is_none());
+        assert_eq!(store.cached_media("/v1/media/b", 2).await.unwrap().expect("kept").data, b"photo b");
     }
 }
