@@ -383,6 +383,12 @@ async fn fail_interrupted(state: &Core) -> Result<(), StoreError> {
 
 async fn claim(state: &Core) -> Result<Vec<Claimed>, StoreError> {
     let now = state.db.now_ms();
+    // Looked for through a reader first: most steps find nothing (the one after each batch, every
+    // poll), and a reader does not wait for the writer that webhooks and replies need.
+    let due: Option<i64> = sqlx::query_scalar("SELECT 1 FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 LIMIT 1").bind(now).fetch_optional(state.db.reader()).await?;
+    if due.is_none() {
+        return Ok(Vec::new());
+    }
     let pick = match state.db.engine() {
         Engine::Postgres => {
             format!("SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT {CLAIM} FOR UPDATE SKIP LOCKED")

@@ -115,7 +115,12 @@ struct Job {
 async fn claim(state: &Core) -> Result<Vec<Job>, StoreError> {
     let now = state.db.now_ms();
     // A turn whose worker died is simply run again.
-    sqlx::query("UPDATE assistant_jobs SET status = 'queued' WHERE status = 'running' AND lease_until < $1").bind(now).execute(state.db.writer()).await?;
+    // Looked for through a reader first: the writer (SQLite's only one) is not waited for on
+    // every step for what is nearly always nothing.
+    let stale: Option<i64> = sqlx::query_scalar("SELECT 1 FROM assistant_jobs WHERE status = 'running' AND lease_until < $1 LIMIT 1").bind(now).fetch_optional(state.db.reader()).await?;
+    if stale.is_some() {
+        sqlx::query("UPDATE assistant_jobs SET status = 'queued' WHERE status = 'running' AND lease_until < $1").bind(now).execute(state.db.writer()).await?;
+    }
     // One turn at a time per conversation (a unique index holds it across instances too): the
     // oldest due job of each conversation that has none running.
     let candidates = sqlx::query(
@@ -169,8 +174,11 @@ async fn claim(state: &Core) -> Result<Vec<Job>, StoreError> {
         .collect()
 }
 
+/// Marks a job's end: its status, why it failed, when.
+const FINISH: &str = "UPDATE assistant_jobs SET status = $1, last_error = $2, lease_until = NULL, updated_at = $3 WHERE id = $4";
+
 async fn finish_job(state: &Core, job: &Job, status: &str, error: Option<&str>) -> Result<(), StoreError> {
-    sqlx::query("UPDATE assistant_jobs SET status = $1, last_error = $2, lease_until = NULL, updated_at = $3 WHERE id = $4")
+    sqlx::query(FINISH)
         .bind(status)
         .bind(error)
         .bind(state.db.now_ms())
@@ -202,19 +210,13 @@ async fn load_context(state: &Core, job: &Job) -> Result<Context, Error> {
         .await?
         .ok_or_else(|| Error::NotFound("conversation"))?;
     let customer = crate::customers::load_any(&mut conn, &job.business_id, &conversation.customer_id).await?.ok_or_else(|| Error::NotFound("customer"))?;
-    let rows = sqlx::query("SELECT id FROM messages WHERE conversation_id = $1 AND business_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3")
-        .bind(&job.conversation_id)
-        .bind(&job.business_id)
-        .bind(HISTORY)
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut history = Vec::new();
-    for row in rows.iter().rev() {
-        let id: String = row.try_get("id")?;
-        if let Some(m) = crate::conversations::load_message(&mut conn, &job.business_id, &id).await? {
-            history.push(m);
-        }
-    }
+    // The last HISTORY messages in one statement, oldest first.
+    let sql = format!(
+        "SELECT {} FROM messages WHERE conversation_id = $1 AND business_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3",
+        crate::conversations::MESSAGE_COLUMNS
+    );
+    let rows = sqlx::query(&sql).bind(&job.conversation_id).bind(&job.business_id).bind(HISTORY).fetch_all(&mut *conn).await?;
+    let history = rows.iter().rev().map(crate::conversations::message_from_row).collect::<Result<Vec<_>, _>>()?;
     let settings = crate::conversations::takeover::load_settings(&mut conn, &job.business_id).await?;
     Ok(Context {
         business_id: job.business_id.clone(),
@@ -241,7 +243,8 @@ pub enum Outcome {
 async fn run_job(state: &Core, job: Job) {
     let result = turn(state, &job).await;
     let recorded = match result {
-        Ok(()) => finish_job(state, &job, "done", None).await,
+        Ok(Ended::Recorded) => Ok(()),
+        Ok(Ended::Unrecorded) => finish_job(state, &job, "done", None).await,
         Err(e) => {
             tracing::error!(error = %e, conversation = %job.conversation_id, "assistant turn failed; asking for a person");
             // The customer is never left without a reply: escalate now rather than retry into
@@ -258,16 +261,25 @@ async fn run_job(state: &Core, job: Job) {
     }
 }
 
-async fn turn(state: &Core, job: &Job) -> Result<(), Error> {
+/// How a turn that went well ended: whether its job is already marked done.
+enum Ended {
+    /// In the transaction that committed the reply (one commit fewer for the single SQLite
+    /// writer, between a reply and the next webhook).
+    Recorded,
+    /// Nothing to say, or an escalation: [`finish_job`] marks it.
+    Unrecorded,
+}
+
+async fn turn(state: &Core, job: &Job) -> Result<Ended, Error> {
     let ctx = load_context(state, job).await?;
     if ctx.conversation.mode != ControlMode::Ai {
-        return Ok(()); // A person has it now.
+        return Ok(Ended::Unrecorded); // A person has it now.
     }
     // Already answered (the turn of a later message covered this one).
     let trigger_at = ctx.history.iter().position(|m| m.id == job.trigger_message_id);
     if let Some(i) = trigger_at {
         if ctx.history[i + 1..].iter().any(|m| m.direction == Direction::Outbound && m.kind != MessageKind::Event) {
-            return Ok(());
+            return Ok(Ended::Unrecorded);
         }
     }
     // With a model configured, the model; otherwise the built-in engine (the embedded default).
@@ -284,30 +296,35 @@ async fn turn(state: &Core, job: &Job) -> Result<(), Error> {
             (outcome, Some(memory))
         }
     };
-    commit(state, &ctx, outcome, memory).await
+    commit(state, job, &ctx, outcome, memory).await
 }
 
 /// Commits the turn's outcome if the conversation is still the assistant's. The built-in
 /// engine's memory (a proposal awaiting a yes) is kept only with the reply that made it.
-async fn commit(state: &Core, ctx: &Context, outcome: Outcome, memory: Option<String>) -> Result<(), Error> {
+async fn commit(state: &Core, job: &Job, ctx: &Context, outcome: Outcome, memory: Option<String>) -> Result<Ended, Error> {
     match outcome {
-        Outcome::Escalate(reason) => escalate_with_holding_reply(state, &ctx.business_id, &ctx.conversation.id, &reason).await,
+        Outcome::Escalate(reason) => {
+            escalate_with_holding_reply(state, &ctx.business_id, &ctx.conversation.id, &reason).await?;
+            Ok(Ended::Unrecorded)
+        }
         Outcome::Reply(text) => {
             let mut tx = state.db.begin_business(&ctx.business_id).await?;
-            let mode: String = sqlx::query_scalar("SELECT mode FROM conversations WHERE id = $1 AND business_id = $2").bind(&ctx.conversation.id).bind(&ctx.business_id).fetch_one(tx.conn()).await?;
+            let row = sqlx::query("SELECT mode, channel FROM conversations WHERE id = $1 AND business_id = $2").bind(&ctx.conversation.id).bind(&ctx.business_id).fetch_one(tx.conn()).await?;
+            let (mode, channel): (String, String) = (row.try_get("mode")?, row.try_get("channel")?);
+            sqlx::query(FINISH).bind("done").bind(None::<&str>).bind(tx.now_ms()).bind(&job.id).execute(tx.conn()).await?;
             if mode != ControlMode::Ai.as_str() {
                 tx.audit(None, "assistant.reply_discarded", Some(("conversation", &ctx.conversation.id)), json!({"reply": text, "mode": mode}))
                     .await?;
                 tx.commit_even_if_unchanged().await?;
-                return Ok(());
+                return Ok(Ended::Recorded);
             }
-            send_as_assistant(&mut tx, &ctx.conversation.id, text).await?;
+            queue_reply(&mut tx, &ctx.conversation.id, &channel, text).await?;
             if let Some(memory) = memory {
                 crate::assistant::builtin::remember(&mut tx, &ctx.conversation.id, &memory).await?;
             }
             tx.commit().await?;
             state.db.wakeups().wake(crate::workers::Job::Outbox);
-            Ok(())
+            Ok(Ended::Recorded)
         }
     }
 }
@@ -315,7 +332,12 @@ async fn commit(state: &Core, ctx: &Context, outcome: Outcome, memory: Option<St
 /// Stores an assistant message and queues it for sending.
 async fn send_as_assistant(tx: &mut BusinessTx, conversation_id: &str, text: String) -> Result<(), Error> {
     let channel: String = sqlx::query_scalar("SELECT channel FROM conversations WHERE id = $1 AND business_id = $2").bind(conversation_id).bind(tx.business_id().to_owned()).fetch_one(tx.conn()).await?;
-    let channel = protocol::Channel::parse(&channel).ok_or_else(|| Error::internal(StoreError::Corrupt(format!("channel {channel}"))))?;
+    queue_reply(tx, conversation_id, &channel, text).await
+}
+
+/// Stores an assistant message on `channel` (the conversation's) and queues it for sending.
+async fn queue_reply(tx: &mut BusinessTx, conversation_id: &str, channel: &str, text: String) -> Result<(), Error> {
+    let channel = protocol::Channel::parse(channel).ok_or_else(|| Error::internal(StoreError::Corrupt(format!("channel {channel}"))))?;
     let outgoing = Outgoing::Text { body: text.clone() };
     crate::sending::store_outgoing(tx, conversation_id, channel, None, crate::sending::Author::Assistant, text, MessageKind::Text, outgoing).await?;
     Ok(())
