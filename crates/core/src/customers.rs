@@ -160,35 +160,25 @@ pub(crate) async fn load_many(conn: &mut AnyConnection, business_id: &str, ids: 
 }
 
 /// The business's customers (not deleted) who have one of these WhatsApp ids or phone numbers
-/// ([`find_by`] for many at once; at most a few hundred values).
-pub(crate) async fn find_by_contacts(conn: &mut AnyConnection, business_id: &str, whatsapp_ids: &[&str], phones: &[&str]) -> Result<Vec<Customer>, StoreError> {
-    let mut found: Vec<Customer> = Vec::new();
-    // One statement for both lists, 100 of each at a time.
-    let per = crate::store::rows_per_statement(2);
-    for start in (0..whatsapp_ids.len().max(phones.len())).step_by(per) {
-        let wa = &whatsapp_ids[start.min(whatsapp_ids.len())..(start + per).min(whatsapp_ids.len())];
-        let ph = &phones[start.min(phones.len())..(start + per).min(phones.len())];
-        let list = |from: usize, n: usize| (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-        let mut either = Vec::new();
-        if !wa.is_empty() {
-            either.push(format!("whatsapp_id IN ({})", list(2, wa.len())));
-        }
-        if !ph.is_empty() {
-            either.push(format!("phone IN ({})", list(2 + wa.len(), ph.len())));
-        }
-        let sql = format!("SELECT {COLUMNS} FROM customers WHERE business_id = $1 AND deleted_at IS NULL AND ({})", either.join(" OR "));
-        let mut query = sqlx::query(&sql).bind(business_id);
-        for value in wa.iter().chain(ph) {
-            query = query.bind(*value);
-        }
-        for row in query.fetch_all(&mut *conn).await? {
-            let customer = from_row(&row)?;
-            if !found.iter().any(|c| c.id == customer.id) {
-                found.push(customer);
-            }
-        }
-    }
-    Ok(found)
+/// ([`find_by`] for many at once): one statement, each list one JSON parameter, each value an
+/// index lookup.
+pub(crate) async fn find_by_contacts(tx: &mut BusinessTx, whatsapp_ids: &[&str], phones: &[&str]) -> Result<Vec<Customer>, StoreError> {
+    let engine = tx.engine();
+    let business_id = tx.business_id().to_owned();
+    let columns = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT {columns} FROM {} CROSS JOIN customers c WHERE c.business_id = $1 AND c.deleted_at IS NULL AND c.whatsapp_id = value \
+         UNION SELECT {columns} FROM {} CROSS JOIN customers c WHERE c.business_id = $1 AND c.deleted_at IS NULL AND c.phone = value",
+        crate::store::json_texts(engine, "$2"),
+        crate::store::json_texts(engine, "$3")
+    );
+    let rows = sqlx::query(&sql)
+        .bind(&business_id)
+        .bind(crate::store::json_param(whatsapp_ids)?)
+        .bind(crate::store::json_param(phones)?)
+        .fetch_all(tx.conn())
+        .await?;
+    rows.iter().map(from_row).collect()
 }
 
 /// The customer matching `filter` (`$1` and `$2` bound to `first` and `business_id`), if any.

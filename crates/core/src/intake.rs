@@ -191,20 +191,14 @@ async fn claim(core: &Core) -> Result<Vec<Due>, StoreError> {
 async fn take(tx: &mut BusinessTx, events: &[&Due]) -> Result<HashMap<String, i64>, StoreError> {
     let now = tx.now_ms();
     let mut taken = HashMap::with_capacity(events.len());
-    for chunk in events.chunks(crate::store::rows_per_statement(1)) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "UPDATE webhook_events SET processed_at = $1, attempts = attempts + 1, lease_until = NULL WHERE id IN ({}) AND {DUE} RETURNING id, attempts",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(now);
-        for event in chunk {
-            query = query.bind(event.id.as_str());
-        }
-        for row in query.fetch_all(tx.conn()).await? {
-            let attempts: i64 = row.try_get("attempts")?;
-            taken.insert(row.try_get("id")?, attempts - 1);
-        }
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let sql = format!(
+        "UPDATE webhook_events SET processed_at = $1, attempts = attempts + 1, lease_until = NULL WHERE id IN (SELECT value FROM {}) AND {DUE} RETURNING id, attempts",
+        crate::store::json_texts(tx.engine(), "$2")
+    );
+    for row in sqlx::query(&sql).bind(now).bind(crate::store::json_param(&ids)?).fetch_all(tx.conn()).await? {
+        let attempts: i64 = row.try_get("attempts")?;
+        taken.insert(row.try_get("id")?, attempts - 1);
     }
     Ok(taken)
 }

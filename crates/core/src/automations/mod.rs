@@ -455,23 +455,23 @@ pub(crate) fn asks_about_booking(text: &str) -> bool {
 }
 
 /// Customers wrote messages that ask about nothing booking-related (or with follow-ups off): their
-/// planned follow-ups stop, as [`customer_wrote`] stops them, with one statement per 200.
+/// planned follow-ups stop, as [`customer_wrote`] stops them, with one statement.
 pub(crate) async fn customers_wrote(tx: &mut BusinessTx, customer_ids: &[&str]) -> Result<(), Error> {
     let now = tx.now_ms();
     let business_id = tx.business_id().to_owned();
-    for chunk in customer_ids.chunks(crate::store::rows_per_statement(1)) {
-        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 5)).collect();
-        let sql = format!(
-            "UPDATE automation_runs SET status = $2, reason = $3, updated_at = $4 WHERE business_id = $1 AND kind = 'follow_up' AND status = 'planned' \
-             AND customer_id IN ({})",
-            list.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(&business_id).bind(AutomationStatus::Stopped.as_str()).bind("inbound_message").bind(now);
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        query.execute(tx.conn()).await?;
-    }
+    let sql = format!(
+        "UPDATE automation_runs SET status = $2, reason = $3, updated_at = $4 WHERE id IN (SELECT r.id FROM {} CROSS JOIN automation_runs r \
+         WHERE r.customer_id = value AND r.kind = 'follow_up' AND r.business_id = $1 AND r.status = 'planned')",
+        crate::store::json_texts(tx.engine(), "$5")
+    );
+    sqlx::query(&sql)
+        .bind(&business_id)
+        .bind(AutomationStatus::Stopped.as_str())
+        .bind("inbound_message")
+        .bind(now)
+        .bind(crate::store::json_param(customer_ids)?)
+        .execute(tx.conn())
+        .await?;
     Ok(())
 }
 

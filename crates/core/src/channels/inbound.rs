@@ -240,19 +240,15 @@ pub async fn message_exists(tx: &mut BusinessTx, provider_message_id: &str) -> R
     Ok(found.is_some())
 }
 
-/// Which of these provider ids are stored already (one statement per 200).
+/// Which of these provider ids are stored already (one statement).
 pub(crate) async fn stored_already(tx: &mut BusinessTx, provider_message_ids: &[&str]) -> Result<std::collections::HashSet<String>, StoreError> {
     let business_id = tx.business_id().to_owned();
-    let mut found = std::collections::HashSet::new();
-    for chunk in provider_message_ids.chunks(crate::store::rows_per_statement(1)) {
-        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!("SELECT provider_message_id FROM messages WHERE business_id = $1 AND provider_message_id IN ({})", list.join(", "));
-        let mut query = sqlx::query_scalar::<_, String>(&sql).bind(&business_id);
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        found.extend(query.fetch_all(tx.conn()).await?);
-    }
+    let sql = format!(
+        "SELECT provider_message_id FROM messages WHERE business_id = $1 AND provider_message_id IN (SELECT value FROM {})",
+        crate::store::json_texts(tx.engine(), "$2")
+    );
+    let found = sqlx::query_scalar::<_, String>(&sql).bind(&business_id).bind(crate::store::json_param(provider_message_ids)?).fetch_all(tx.conn()).await?;
+    let found: std::collections::HashSet<String> = found.into_iter().collect();
     Ok(found)
 }
 

@@ -19,7 +19,7 @@ use sqlx::Row;
 
 use crate::accounts::{required_text, Actor, Permission};
 use crate::error::{Error, TakeoverError};
-use crate::store::{bind_all, json_column, rfc3339, Bind, BusinessTx, Filter, Key, Order, PageQuery, Paging, StoreError};
+use crate::store::{bind_all, json_column, json_param, json_rows, rfc3339, Bind, BusinessTx, Filter, Key, Order, PageQuery, Paging, StoreError};
 
 const PREVIEW_CHARS: usize = 140;
 const DETAIL_MESSAGES: i64 = 50;
@@ -238,27 +238,22 @@ pub(crate) async fn current_for(
 ) -> Result<std::collections::HashMap<String, (Conversation, Option<String>)>, Error> {
     let business_id = tx.business_id().to_owned();
     let mut current: std::collections::HashMap<String, (Conversation, Option<String>)> = std::collections::HashMap::new();
-    for chunk in customer_ids.chunks(crate::store::rows_per_statement(1)) {
-        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
-        let sql = format!(
-            "SELECT {COLUMNS}, (SELECT m.automation FROM messages m WHERE m.conversation_id = conversations.id AND m.business_id = conversations.business_id \
-             AND m.direction = 'outbound' AND m.kind <> 'event' ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_automation \
-             FROM conversations WHERE business_id = $1 AND channel = $2 AND customer_id IN ({})",
-            list.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(&business_id).bind(channel.as_str());
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        for row in query.fetch_all(tx.conn()).await? {
-            let conversation = from_row(&row)?;
-            let automation: Option<String> = row.try_get("last_automation")?;
-            let rank = |c: &Conversation| (c.status == ConversationStatus::Open, c.last_activity_at);
-            match current.get(conversation.customer_id.as_str()) {
-                Some((kept, _)) if rank(kept) >= rank(&conversation) => {}
-                _ => {
-                    current.insert(conversation.customer_id.to_string(), (conversation, automation));
-                }
+    let columns = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT {columns}, (SELECT m.automation FROM messages m WHERE m.conversation_id = c.id AND m.business_id = c.business_id \
+         AND m.direction = 'outbound' AND m.kind <> 'event' ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_automation \
+         FROM {} CROSS JOIN conversations c WHERE c.customer_id = value AND c.channel = $2 AND c.business_id = $1",
+        crate::store::json_texts(tx.engine(), "$3")
+    );
+    let rows = sqlx::query(&sql).bind(&business_id).bind(channel.as_str()).bind(json_param(customer_ids)?).fetch_all(tx.conn()).await?;
+    for row in rows {
+        let conversation = from_row(&row)?;
+        let automation: Option<String> = row.try_get("last_automation")?;
+        let rank = |c: &Conversation| (c.status == ConversationStatus::Open, c.last_activity_at);
+        match current.get(conversation.customer_id.as_str()) {
+            Some((kept, _)) if rank(kept) >= rank(&conversation) => {}
+            _ => {
+                current.insert(conversation.customer_id.to_string(), (conversation, automation));
             }
         }
     }
@@ -455,20 +450,24 @@ impl MessageBatch {
         let business_id = tx.business_id().to_owned();
         // New conversations first (the messages refer to them); a new conversation is news for
         // consoles and reports.
+        let engine = tx.engine();
         let opened = std::mem::take(&mut self.opened);
-        for chunk in opened.chunks(crate::store::rows_per_statement(4)) {
-            let values: Vec<String> =
-                (0..chunk.len()).map(|r| format!("(${}, $1, ${}, ${}, 'open', 'ai', ${}, ${}, ${})", 4 * r + 2, 4 * r + 3, 4 * r + 4, 4 * r + 5, 4 * r + 5, 4 * r + 5)).collect();
-            let sql = format!(
-                "INSERT INTO conversations (id, business_id, customer_id, channel, status, mode, last_activity_at, created_at, updated_at) VALUES {} \
-                 RETURNING {COLUMNS}",
-                values.join(", ")
-            );
-            let mut query = sqlx::query(&sql).bind(&business_id);
-            for (id, customer_id, channel, at) in chunk {
-                query = query.bind(id).bind(customer_id).bind(channel.as_str()).bind(*at);
+        if !opened.is_empty() {
+            #[derive(serde::Serialize)]
+            struct Opened<'a> {
+                id: &'a str,
+                customer_id: &'a str,
+                channel: &'a str,
+                at: i64,
             }
-            for row in query.fetch_all(tx.conn()).await? {
+            let rows: Vec<Opened> = opened.iter().map(|(id, customer_id, channel, at)| Opened { id, customer_id, channel: channel.as_str(), at: *at }).collect();
+            let sql = format!(
+                "INSERT INTO conversations (id, business_id, customer_id, channel, status, mode, last_activity_at, created_at, updated_at) \
+                 SELECT value ->> 'id', $1, value ->> 'customer_id', value ->> 'channel', 'open', 'ai', CAST(value ->> 'at' AS BIGINT), \
+                 CAST(value ->> 'at' AS BIGINT), CAST(value ->> 'at' AS BIGINT) FROM {} RETURNING {COLUMNS}",
+                json_rows(engine, "$2")
+            );
+            for row in sqlx::query(&sql).bind(&business_id).bind(json_param(&rows)?).fetch_all(tx.conn()).await? {
                 let conversation = from_row(&row)?;
                 tx.record(EntityKind::Conversation, conversation.id.as_str(), Some(&conversation)).await?;
             }
@@ -508,48 +507,93 @@ impl MessageBatch {
         }
         // Every value of a new message is ours (its id too), so what was written is known without
         // reading it back.
-        for chunk in messages.chunks(crate::store::rows_per_statement(14)) {
-            let values: Vec<String> = (0..chunk.len()).map(|r| message_values(14 * r + 2)).collect();
-            let sql = format!("INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES {}", values.join(", "));
-            let mut query = sqlx::query(&sql).bind(&business_id);
-            for (id, conversation_id, at, new) in chunk {
-                query = bind_message(query, id, conversation_id, *at, new)?;
+        if !messages.is_empty() {
+            #[derive(serde::Serialize)]
+            struct Row<'a> {
+                id: &'a str,
+                conversation_id: &'a str,
+                direction: &'a str,
+                author_kind: &'a str,
+                author_staff_id: Option<&'a str>,
+                body: &'a str,
+                media: String,
+                provider_message_id: Option<&'a str>,
+                delivery_status: &'a str,
+                at: i64,
+                kind: &'a str,
+                raw: Option<&'a str>,
+                automation: Option<&'a str>,
             }
-            query.execute(tx.conn()).await?;
-            for (id, conversation_id, at, new) in chunk {
+            let rows = messages
+                .iter()
+                .map(|(id, conversation_id, at, new)| {
+                    Ok(Row {
+                        id,
+                        conversation_id,
+                        direction: new.direction.as_str(),
+                        author_kind: new.author_kind.as_str(),
+                        author_staff_id: new.author_staff_id.as_deref(),
+                        body: &new.body,
+                        media: serde_json::to_string(&new.media).map_err(Error::internal)?,
+                        provider_message_id: new.provider_message_id.as_deref(),
+                        delivery_status: new.delivery_status.as_str(),
+                        at: *at,
+                        kind: new.kind.as_str(),
+                        raw: new.raw.as_deref(),
+                        automation: new.automation.as_deref(),
+                    })
+                })
+                .collect::<Result<Vec<Row>, Error>>()?;
+            // In MESSAGE_COLUMNS order.
+            let sql = format!(
+                "INSERT INTO messages ({MESSAGE_COLUMNS}) SELECT value ->> 'id', $1, value ->> 'conversation_id', value ->> 'direction', \
+                 value ->> 'author_kind', value ->> 'author_staff_id', value ->> 'body', value ->> 'media', value ->> 'provider_message_id', \
+                 value ->> 'delivery_status', NULL, CAST(value ->> 'at' AS BIGINT), CAST(value ->> 'at' AS BIGINT), value ->> 'kind', \
+                 value ->> 'raw', value ->> 'automation' FROM {}",
+                json_rows(engine, "$2")
+            );
+            sqlx::query(&sql).bind(&business_id).bind(json_param(&rows)?).execute(tx.conn()).await?;
+            for (id, conversation_id, at, new) in &messages {
                 let message = written_message(&business_id, id, conversation_id, *at, new)?;
                 tx.record(EntityKind::Message, id, Some(&message)).await?;
             }
         }
         let mut written = Vec::with_capacity(last.len());
-        for chunk in last.chunks(crate::store::rows_per_statement(6)) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|r| {
-                    let p = 6 * r + 2;
-                    format!(
-                        "(CAST(${} AS TEXT), CAST(${} AS BIGINT), CAST(${} AS TEXT), CAST(${} AS BIGINT), CAST(${} AS BIGINT), CAST(${} AS TEXT))",
-                        p,
-                        p + 1,
-                        p + 2,
-                        p + 3,
-                        p + 4,
-                        p + 5
-                    )
+        if !last.is_empty() {
+            #[derive(serde::Serialize)]
+            struct Row<'a> {
+                id: &'a str,
+                business_id: &'a str,
+                at: i64,
+                preview: &'a str,
+                unread: i64,
+                inbound_at: Option<i64>,
+                address: Option<&'a str>,
+            }
+            let rows: Vec<Row> = last
+                .iter()
+                .map(|a| Row {
+                    id: a.id,
+                    business_id: &business_id,
+                    at: a.at,
+                    preview: &a.preview,
+                    unread: a.unread,
+                    inbound_at: a.inbound_at,
+                    address: addresses.iter().find(|(c, _)| c == a.id).map(|(_, address)| address.as_str()),
                 })
                 .collect();
             let sql = format!(
-                "WITH v (cid, activity, preview, unread, inbound_at, address) AS (VALUES {}) UPDATE conversations SET last_activity_at = v.activity, \
+                "WITH v AS (SELECT value ->> 'id' AS cid, value ->> 'business_id' AS bid, CAST(value ->> 'at' AS BIGINT) AS activity, value ->> 'preview' AS preview, \
+                 CAST(value ->> 'unread' AS BIGINT) AS unread, CAST(value ->> 'inbound_at' AS BIGINT) AS inbound_at, value ->> 'address' AS address FROM {}) \
+                 UPDATE conversations SET last_activity_at = v.activity, \
                  last_message_preview = v.preview, updated_at = v.activity, unread_count = conversations.unread_count + v.unread, \
                  last_inbound_at = COALESCE(v.inbound_at, conversations.last_inbound_at), channel_address = COALESCE(v.address, conversations.channel_address) \
-                 FROM v WHERE conversations.id = v.cid AND conversations.business_id = $1 RETURNING {COLUMNS}",
-                values.join(", ")
+                 FROM v WHERE conversations.id = v.cid AND conversations.business_id = v.bid RETURNING {COLUMNS}",
+                json_rows(engine, "$1")
             );
-            let mut query = sqlx::query(&sql).bind(&business_id);
-            for a in chunk {
-                let address = addresses.iter().find(|(c, _)| c == a.id).map(|(_, address)| address.as_str());
-                query = query.bind(a.id).bind(a.at).bind(a.preview.as_str()).bind(a.unread).bind(a.inbound_at).bind(address);
-            }
-            for row in query.fetch_all(tx.conn()).await? {
+            // The business is in each row rather than a parameter of its own: SQLite, given a
+            // constant business, would scan the business's conversations for the rows' ids.
+            for row in sqlx::query(&sql).bind(json_param(&rows)?).fetch_all(tx.conn()).await? {
                 let conversation = from_row(&row)?;
                 tx.record(EntityKind::Conversation, conversation.id.as_str(), Some(&conversation)).await?;
                 written.push(conversation);

@@ -708,21 +708,26 @@ impl BusinessTx {
             .bind(kept.len() as i64)
             .fetch_one(&mut *self.tx)
             .await?;
-        let mut seq = top - kept.len() as i64;
-        for chunk in kept.chunks(rows_per_statement(5)) {
-            let rows: Vec<String> = (0..chunk.len()).map(|r| format!("($1, ${}, ${}, ${}, ${}, ${})", 5 * r + 2, 5 * r + 3, 5 * r + 4, 5 * r + 5, 5 * r + 6)).collect();
-            let sql = format!(
-                "INSERT INTO changes (business_id, entity, entity_id, seq, data, changed_at) VALUES {} \
-                 ON CONFLICT (business_id, entity, entity_id) DO UPDATE SET seq = excluded.seq, data = excluded.data, changed_at = excluded.changed_at",
-                rows.join(", ")
-            );
-            let mut query = sqlx::query(&sql).bind(&self.business_id);
-            for e in chunk {
-                seq += 1;
-                query = query.bind(e.entity.as_str()).bind(&e.id).bind(seq).bind(e.data.clone()).bind(e.at);
-            }
-            query.execute(&mut *self.tx).await?;
+        // One statement for all of them, the rows as one JSON parameter.
+        let first = top - kept.len() as i64 + 1;
+        #[derive(Serialize)]
+        struct Row<'a> {
+            entity: &'a str,
+            id: &'a str,
+            seq: i64,
+            data: Option<&'a str>,
+            at: i64,
         }
+        let rows: Vec<Row> =
+            kept.iter().enumerate().map(|(i, e)| Row { entity: e.entity.as_str(), id: &e.id, seq: first + i as i64, data: e.data.as_deref(), at: e.at }).collect();
+        let sql = format!(
+            "INSERT INTO changes (business_id, entity, entity_id, seq, data, changed_at) \
+             SELECT $1, value ->> 'entity', value ->> 'id', CAST(value ->> 'seq' AS BIGINT), value ->> 'data', CAST(value ->> 'at' AS BIGINT) \
+             FROM {} WHERE true \
+             ON CONFLICT (business_id, entity, entity_id) DO UPDATE SET seq = excluded.seq, data = excluded.data, changed_at = excluded.changed_at",
+            json_rows(self.engine(), "$2")
+        );
+        sqlx::query(&sql).bind(&self.business_id).bind(json_param(&rows)?).execute(&mut *self.tx).await?;
         self.last_seq = Some(top);
         Ok(())
     }
@@ -757,6 +762,36 @@ impl BusinessTx {
 /// thousand spend more on finding parameters than on the rows.
 pub fn rows_per_statement(width: usize) -> usize {
     (200 / width.max(1)).max(1)
+}
+
+/// Many rows passed as ONE parameter: `param` (e.g. `$2`) bound to a JSON array (see [`json_param`])
+/// read as a table with one row per element, in a column `value`; an object's fields are read
+/// with `value ->> 'name'` (text, or SQL NULL for JSON null; `CAST(… AS BIGINT)` for numbers), a
+/// string element is `value` itself (see [`json_texts`]). Use it in `FROM` (`FROM {} CROSS JOIN
+/// table …`: on SQLite `CROSS JOIN` keeps the array the outer loop, so each element is an index
+/// lookup). One statement, prepared once, however many rows — instead of multi-row statements of
+/// a couple of hundred parameters, each a round trip to the database.
+pub fn json_rows(engine: Engine, param: &str) -> String {
+    match engine {
+        Engine::Sqlite => format!("json_each({param})"),
+        Engine::Postgres => format!("jsonb_array_elements(CAST({param} AS jsonb))"),
+    }
+}
+
+/// `param` bound to a JSON array of strings, as a table of them in a text column `value` (`id IN
+/// (SELECT value FROM {})`, or `FROM {} CROSS JOIN table` as for [`json_rows`]).
+pub fn json_texts(engine: Engine, param: &str) -> String {
+    match engine {
+        Engine::Sqlite => format!("json_each({param})"),
+        Engine::Postgres => format!("jsonb_array_elements_text(CAST({param} AS jsonb))"),
+    }
+}
+
+/// The JSON text to bind for [`json_rows`] or [`json_texts`]. PostgreSQL's `jsonb` cannot hold
+/// U+0000 (nor can its `text`), so on PostgreSQL a NUL in a string fails the statement, as it
+/// would bound on its own: callers keep NULs out of text they store.
+pub fn json_param<T: Serialize + ?Sized>(rows: &T) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(rows)?)
 }
 
 /// Milliseconds since the epoch → an instant (RFC 3339 UTC on the wire).

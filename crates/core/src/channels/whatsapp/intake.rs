@@ -300,7 +300,7 @@ impl Texts {
             list.dedup();
         }
         let business_id = tx.business_id().to_owned();
-        let known = crate::customers::find_by_contacts(tx.conn(), &business_id, &whatsapp_ids, &phones).await?;
+        let known = crate::customers::find_by_contacts(tx, &whatsapp_ids, &phones).await?;
         // Each message's customer: a known one's index in `known`, or `None` for a new one.
         let customer_of = |m: &Incoming| -> Option<usize> {
             known.iter().position(|c| c.whatsapp_id.as_deref() == Some(m.whatsapp_id.as_str())).or_else(|| {
