@@ -265,6 +265,7 @@ pub async fn set_channel_address(tx: &mut BusinessTx, conversation_id: &str, add
 }
 
 /// A customer's message, in the inbox's terms.
+#[derive(Clone)]
 pub struct Received {
     pub kind: MessageKind,
     pub body: String,

@@ -167,6 +167,7 @@ async fn receive(tx: &mut BusinessTx, value: &ChangeValue, message: &Message, fe
 
 /// A customer's message not stored yet, read from its notification: who wrote, to which of the
 /// business's numbers, and what it says.
+#[derive(Clone)]
 struct Incoming {
     whatsapp_id: String,
     phone: Option<PhoneNumber>,
@@ -243,31 +244,41 @@ pub(crate) struct Texts {
     messages: Vec<Incoming>,
 }
 
-impl Texts {
-    /// Takes a stored notification's messages when they are all plain text, none of them an
-    /// opt-out or opt-in word, and it carries no statuses; `false` (nothing taken) leaves it to
-    /// [`process`].
-    pub(crate) fn take(&mut self, payload: &str) -> bool {
-        let Ok(notification) = from_json::<Notification>(payload.as_bytes()) else { return false };
-        let mut taken = Vec::new();
-        for value in notification.message_changes() {
-            if !value.statuses.is_empty() {
-                return false;
-            }
-            for message in &value.messages {
-                let Content::Text { text } = &message.content else { return false };
-                if inbound::may_be_keyword(&text.body) {
-                    return false;
-                }
-                let Some(provider_id) = message.id.as_deref() else {
-                    tracing::warn!("a WhatsApp message without an id; it cannot be told from a redelivery, so it is left out");
-                    continue;
-                };
-                taken.push(incoming(value, message, provider_id, &FetchedMedia::default()));
-            }
+/// A stored notification's messages read before its transaction, when they are all plain text
+/// ([`plain_texts`]), for [`Texts::take`].
+#[derive(Clone)]
+pub(crate) struct PlainTexts(Vec<Incoming>);
+
+/// Reads a stored notification's messages when they are all plain text, none of them an opt-out
+/// or opt-in word, and it carries no statuses; `None` leaves it to [`process`]. Pure CPU (the
+/// payload's JSON, the senders' numbers): done before the transaction, so a writer is not held
+/// while payloads are read.
+pub(crate) fn plain_texts(payload: &str) -> Option<PlainTexts> {
+    let notification = from_json::<Notification>(payload.as_bytes()).ok()?;
+    let mut taken = Vec::new();
+    for value in notification.message_changes() {
+        if !value.statuses.is_empty() {
+            return None;
         }
-        self.messages.append(&mut taken);
-        true
+        for message in &value.messages {
+            let Content::Text { text } = &message.content else { return None };
+            if inbound::may_be_keyword(&text.body) {
+                return None;
+            }
+            let Some(provider_id) = message.id.as_deref() else {
+                tracing::warn!("a WhatsApp message without an id; it cannot be told from a redelivery, so it is left out");
+                continue;
+            };
+            taken.push(incoming(value, message, provider_id, &FetchedMedia::default()));
+        }
+    }
+    Some(PlainTexts(taken))
+}
+
+impl Texts {
+    /// Takes a notification's plain texts ([`plain_texts`]) to land with the others.
+    pub(crate) fn take(&mut self, texts: &PlainTexts) {
+        self.messages.extend(texts.0.iter().cloned());
     }
 
     /// Lands the messages taken, as [`land`] would one by one, in the business's transaction:
