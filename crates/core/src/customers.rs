@@ -166,11 +166,12 @@ pub(crate) async fn find_by_contacts(tx: &mut BusinessTx, whatsapp_ids: &[&str],
     let engine = tx.engine();
     let business_id = tx.business_id().to_owned();
     let columns = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    let by_whatsapp = crate::store::json_join(engine, "c.whatsapp_id", "$2");
+    let by_phone = crate::store::json_join(engine, "c.phone", "$3");
     let sql = format!(
-        "SELECT {columns} FROM {} CROSS JOIN customers c WHERE c.business_id = $1 AND c.deleted_at IS NULL AND c.whatsapp_id = value \
-         UNION SELECT {columns} FROM {} CROSS JOIN customers c WHERE c.business_id = $1 AND c.deleted_at IS NULL AND c.phone = value",
-        crate::store::json_texts(engine, "$2"),
-        crate::store::json_texts(engine, "$3")
+        "SELECT {columns} FROM {} customers c WHERE c.business_id = $1 AND c.deleted_at IS NULL AND {} \
+         UNION SELECT {columns} FROM {} customers c WHERE c.business_id = $1 AND c.deleted_at IS NULL AND {}",
+        by_whatsapp.0, by_whatsapp.1, by_phone.0, by_phone.1
     );
     let rows = sqlx::query(&sql)
         .bind(&business_id)

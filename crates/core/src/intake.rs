@@ -197,8 +197,8 @@ async fn take(tx: &mut BusinessTx, events: &[&Due]) -> Result<HashMap<String, i6
     let mut taken = HashMap::with_capacity(events.len());
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     let sql = format!(
-        "UPDATE webhook_events SET processed_at = $1, attempts = attempts + 1, lease_until = NULL WHERE id IN (SELECT value FROM {}) AND {DUE} RETURNING id, attempts",
-        crate::store::json_texts(tx.engine(), "$2")
+        "UPDATE webhook_events SET processed_at = $1, attempts = attempts + 1, lease_until = NULL WHERE {} AND {DUE} RETURNING id, attempts",
+        crate::store::json_in(tx.engine(), "id", "$2")
     );
     for row in sqlx::query(&sql).bind(now).bind(crate::store::json_param(&ids)?).fetch_all(tx.conn()).await? {
         let attempts: i64 = row.try_get("attempts")?;

@@ -459,10 +459,11 @@ pub(crate) fn asks_about_booking(text: &str) -> bool {
 pub(crate) async fn customers_wrote(tx: &mut BusinessTx, customer_ids: &[&str]) -> Result<(), Error> {
     let now = tx.now_ms();
     let business_id = tx.business_id().to_owned();
+    let runs = crate::store::json_join(tx.engine(), "r.customer_id", "$5");
     let sql = format!(
-        "UPDATE automation_runs SET status = $2, reason = $3, updated_at = $4 WHERE id IN (SELECT r.id FROM {} CROSS JOIN automation_runs r \
-         WHERE r.customer_id = value AND r.kind = 'follow_up' AND r.business_id = $1 AND r.status = 'planned')",
-        crate::store::json_texts(tx.engine(), "$5")
+        "UPDATE automation_runs SET status = $2, reason = $3, updated_at = $4 WHERE id IN (SELECT r.id FROM {} automation_runs r \
+         WHERE {} AND r.kind = 'follow_up' AND r.business_id = $1 AND r.status = 'planned')",
+        runs.0, runs.1
     );
     sqlx::query(&sql)
         .bind(&business_id)

@@ -244,8 +244,8 @@ pub async fn message_exists(tx: &mut BusinessTx, provider_message_id: &str) -> R
 pub(crate) async fn stored_already(tx: &mut BusinessTx, provider_message_ids: &[&str]) -> Result<std::collections::HashSet<String>, StoreError> {
     let business_id = tx.business_id().to_owned();
     let sql = format!(
-        "SELECT provider_message_id FROM messages WHERE business_id = $1 AND provider_message_id IN (SELECT value FROM {})",
-        crate::store::json_texts(tx.engine(), "$2")
+        "SELECT provider_message_id FROM messages WHERE business_id = $1 AND {}",
+        crate::store::json_in(tx.engine(), "provider_message_id", "$2")
     );
     let found = sqlx::query_scalar::<_, String>(&sql).bind(&business_id).bind(crate::store::json_param(provider_message_ids)?).fetch_all(tx.conn()).await?;
     let found: std::collections::HashSet<String> = found.into_iter().collect();

@@ -239,11 +239,12 @@ pub(crate) async fn current_for(
     let business_id = tx.business_id().to_owned();
     let mut current: std::collections::HashMap<String, (Conversation, Option<String>)> = std::collections::HashMap::new();
     let columns = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    let join = crate::store::json_join(tx.engine(), "c.customer_id", "$3");
     let sql = format!(
         "SELECT {columns}, (SELECT m.automation FROM messages m WHERE m.conversation_id = c.id AND m.business_id = c.business_id \
          AND m.direction = 'outbound' AND m.kind <> 'event' ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_automation \
-         FROM {} CROSS JOIN conversations c WHERE c.customer_id = value AND c.channel = $2 AND c.business_id = $1",
-        crate::store::json_texts(tx.engine(), "$3")
+         FROM {} conversations c WHERE {} AND c.channel = $2 AND c.business_id = $1",
+        join.0, join.1
     );
     let rows = sqlx::query(&sql).bind(&business_id).bind(channel.as_str()).bind(json_param(customer_ids)?).fetch_all(tx.conn()).await?;
     for row in rows {

@@ -768,7 +768,7 @@ pub fn rows_per_statement(width: usize) -> usize {
 /// Many rows passed as ONE parameter: `param` (e.g. `$2`) bound to a JSON array (see [`json_param`])
 /// read as a table with one row per element, in a column `value`; an object's fields are read
 /// with `value ->> 'name'` (text, or SQL NULL for JSON null; `CAST(… AS BIGINT)` for numbers), a
-/// string element is `value` itself (see [`json_texts`]). Use it in `FROM` (`FROM {} CROSS JOIN
+/// string element is `value` itself. Use it in `FROM` (`FROM {} CROSS JOIN
 /// table …`: on SQLite `CROSS JOIN` keeps the array the outer loop, so each element is an index
 /// lookup). One statement, prepared once, however many rows — instead of multi-row statements of
 /// a couple of hundred parameters, each a round trip to the database.
@@ -779,16 +779,29 @@ pub fn json_rows(engine: Engine, param: &str) -> String {
     }
 }
 
-/// `param` bound to a JSON array of strings, as a table of them in a text column `value` (`id IN
-/// (SELECT value FROM {})`, or `FROM {} CROSS JOIN table` as for [`json_rows`]).
-pub fn json_texts(engine: Engine, param: &str) -> String {
+/// `column` is one of the strings of the JSON array `param` is bound to (`WHERE {}`): each an
+/// index lookup on `column` — on PostgreSQL the array is read once (`= ANY(ARRAY(…))`), which
+/// the planner turns into an index scan where `IN (SELECT …)` may become a hash join over the
+/// whole table.
+pub fn json_in(engine: Engine, column: &str, param: &str) -> String {
     match engine {
-        Engine::Sqlite => format!("json_each({param})"),
-        Engine::Postgres => format!("jsonb_array_elements_text(CAST({param} AS jsonb))"),
+        Engine::Sqlite => format!("{column} IN (SELECT value FROM json_each({param}))"),
+        Engine::Postgres => format!("{column} = ANY(ARRAY(SELECT jsonb_array_elements_text(CAST({param} AS jsonb))))"),
     }
 }
 
-/// The JSON text to bind for [`json_rows`] or [`json_texts`]. PostgreSQL's `jsonb` cannot hold
+/// [`json_in`] for a lookup whose table is `alias`: what to put before the table in `FROM`, and
+/// the condition. On SQLite the array is the outer loop of a `CROSS JOIN` (with `IN`, SQLite
+/// without statistics may rather scan the business's rows by another index); on PostgreSQL it
+/// is [`json_in`].
+pub fn json_join(engine: Engine, column: &str, param: &str) -> (String, String) {
+    match engine {
+        Engine::Sqlite => (format!("json_each({param}) CROSS JOIN"), format!("{column} = value")),
+        Engine::Postgres => (String::new(), json_in(engine, column, param)),
+    }
+}
+
+/// The JSON text to bind for [`json_rows`], [`json_in`] or [`json_join`]. PostgreSQL's `jsonb` cannot hold
 /// U+0000 (nor can its `text`), so on PostgreSQL a NUL in a string fails the statement, as it
 /// would bound on its own: callers keep NULs out of text they store.
 pub fn json_param<T: Serialize + ?Sized>(rows: &T) -> Result<String, StoreError> {
