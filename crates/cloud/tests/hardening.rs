@@ -315,6 +315,57 @@ async fn an_event_another_instance_holds_waits_for_its_lease_then_lands_once((ap
     assert_eq!(count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL", &owner.business_id).await, 0);
 }
 
+/// A batch larger than the old statements' limits (300 texts from 150 new customers: a step's
+/// transactions each pass their rows as one JSON parameter) lands every message once, with its
+/// text exactly as sent — quotes, backslashes, SQL and JSON look-alikes, accents, CJK and emoji —
+/// except NUL, which no provider text keeps.
+async fn a_large_batch_of_texts_with_awkward_characters_lands_exactly((app, _fake): (TestApp, FakeProviders)) {
+    let owner = app.signup("awkward").await;
+    quiet_assistant(&app, &owner).await;
+    let secret = app_secret(&owner);
+    connect_whatsapp(&app, &owner, PHONE_ID, &secret).await;
+    let body = |n: usize| format!("{n}: it's \"quoted\" \\ back\\slash\n'); DROP TABLE messages;-- $1 ? %_ {{\"a\": [1]}} ünïcödé 日本語 🙂\u{0}end");
+    let last_seq = app.last_seq(&owner.business_id).await;
+    for n in 0..300 {
+        let from = format!("4479113{:05}", n % 150);
+        let contacts = json!([{"profile": {"name": format!("Customer {}", n % 150)}, "wa_id": from}]);
+        let webhook = notification(PHONE_ID, contacts, json!([text(&format!("wamid.awk{n}"), &from, &body(n))]), Value::Null);
+        assert_eq!(post_whatsapp_signed(&app, &webhook, &secret).await.0, StatusCode::OK);
+    }
+    app.drain().await;
+
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT provider_message_id, body FROM messages WHERE business_id = $1 AND direction = 'inbound'")
+        .bind(&owner.business_id)
+        .fetch_all(app.db.reader())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 300);
+    for (id, stored) in &rows {
+        let n: usize = id.trim_start_matches("wamid.awk").parse().unwrap();
+        assert_eq!(stored, &body(n).replace('\0', ""), "{id}");
+    }
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM customers WHERE business_id = $1", &owner.business_id).await, 150);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM conversations WHERE business_id = $1 AND unread_count = 2", &owner.business_id).await, 150);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND (processed_at IS NULL OR last_error IS NOT NULL)", &owner.business_id).await, 0);
+    // Each conversation's preview is its last message's text.
+    let inbox = app.get("/v1/conversations?limit=200", &owner.access).await;
+    let items = inbox.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 150, "{inbox:?}");
+    for c in items {
+        let preview = c["last_message_preview"].as_str().unwrap();
+        let n: usize = preview.split(':').next().unwrap().parse().unwrap();
+        assert!(n >= 150, "{c:?}");
+        assert_eq!(preview, body(n).replace('\0', "").chars().take(140).collect::<String>());
+    }
+    // Consoles see every message, customer and conversation.
+    let changes = app.changes(&owner.business_id).await;
+    let new: Vec<&(i64, String, String)> = changes.iter().filter(|(seq, _, _)| *seq > last_seq).collect();
+    assert_eq!(new.iter().filter(|(_, entity, _)| entity == "message").count(), 300);
+    assert_eq!(new.iter().filter(|(_, entity, _)| entity == "customer").count(), 150);
+    assert_eq!(new.iter().filter(|(_, entity, _)| entity == "conversation").count(), 150);
+    assert_eq!(changes.last().map(|c| c.0), Some(app.last_seq(&owner.business_id).await));
+}
+
 /// A message that cannot be stored among plain texts processed together (here the database
 /// refuses it) costs the others nothing: the batch is done again event by event, the others land
 /// once each, and only that one waits for its retry with its reason — then lands once the cause
