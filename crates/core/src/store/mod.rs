@@ -361,7 +361,6 @@ async fn sqlite_pragmas(conn: &mut AnyConnection, read_only: bool) -> Result<(),
     } else {
         conn.execute("PRAGMA journal_mode = WAL").await?;
         conn.execute("PRAGMA synchronous = FULL").await?;
-        conn.execute("PRAGMA cache_size = -32768").await?;
     }
     Ok(())
 }
