@@ -187,3 +187,28 @@ async fn two_instances_process_send_and_answer_a_burst_exactly_once() {
     }
     eprintln!("settled in {settled:.1?}: {} webhooks, {} staff replies, {replies} assistant replies", inbound_ids.len(), staff_bodies.len());
 }
+
+/// An instance that runs no workers (a web-only front) hands what it acknowledges to the
+/// instances that do at once: its commit wakes their intake. The clock is a test clock, so the
+/// working instance's poll never comes round on its own; only the wake-up can bring the message in.
+#[tokio::test]
+async fn a_webhook_acknowledged_by_an_instance_without_workers_wakes_another_instances_intake() {
+    let front = TestApp::spawn(Engine::Postgres).await;
+    let worker = front.another_instance(|c| c.run_workers = true).await;
+    let owner = front.signup("front").await;
+    let secret = app_secret(&owner);
+    assert_eq!(connect_whatsapp(&front, &owner, PHONE_ID, &secret).await.status, StatusCode::OK);
+    let from = "447900000555";
+    let hello = notification(PHONE_ID, json!([{"profile": {"name": "Walk-up"}, "wa_id": from}]), json!([text("wamid.front-1", from, "Hello!")]), Value::Null);
+    assert_eq!(post_whatsapp_signed(&front, &hello, &secret).await.0, StatusCode::OK);
+    worker
+        .eventually("the other instance put the message in its conversation", || async {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE business_id = $1 AND body = 'Hello!'")
+                .bind(&owner.business_id)
+                .fetch_one(worker.db.reader())
+                .await
+                .unwrap();
+            n == 1
+        })
+        .await;
+}

@@ -293,13 +293,15 @@ impl Console {
         };
         let token = previous.refresh_token()?.ok_or(ConsoleError::NotSignedIn)?;
         let credentials = self.credentials_for(&account.server, &account.email, keep, passphrase)?;
-        // The same place (the keyring entry of this account) is not emptied after being written.
-        if previous.keep() != Keep::Keyring || keep != Keep::Keyring {
-            previous.forget()?;
-        }
+        // Written to its new place before the old one is emptied: a place that refuses it (a
+        // keyring that stopped answering) leaves the sign-in where it was. An account has one
+        // keyring entry and one file, so a move to the same kind of place only rewrites it.
         credentials.store(&token)?;
         self.store.set_setting(KEEP_KEY, keep.as_str()).await?;
         self.attach_account(account, credentials, None);
+        if previous.keep() != keep {
+            previous.forget()?;
+        }
         Ok(())
     }
 

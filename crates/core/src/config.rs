@@ -70,8 +70,9 @@ pub struct Config {
     pub max_ws_connections: usize,
     /// How often held conversations are checked for the automatic hand-back, in milliseconds.
     pub handback_check_ms: u64,
-    /// Run the webhook and sender workers in this process (turned off only by tests that need an
-    /// acknowledged-but-unprocessed webhook).
+    /// Run the background workers in this process. Off: a web-only instance beside others that
+    /// run them on one PostgreSQL (its acknowledged webhooks wake their intake), or a test that
+    /// needs an acknowledged-but-unprocessed webhook.
     pub run_workers: bool,
     /// Connections in the PostgreSQL pool (SQLite always has one writer and a few readers).
     pub max_db_connections: u32,

@@ -60,7 +60,10 @@ pub type IntakeQueue = tokio::sync::mpsc::Sender<(Vec<NewEvent>, tokio::sync::on
 /// the next transaction — one fsync for all of them — and each is acknowledged only after its
 /// transaction commits. Under load this multiplies what one SQLite writer can take; alone, a
 /// webhook is committed at once.
-pub fn start_committer(db: Db) -> IntakeQueue {
+///
+/// `wake_others`: this instance runs no workers (PostgreSQL, several instances), so each commit
+/// wakes the other instances' intake instead of leaving the events to their poll.
+pub fn start_committer(db: Db, wake_others: bool) -> IntakeQueue {
     let (queue, mut incoming) = tokio::sync::mpsc::channel::<(Vec<NewEvent>, tokio::sync::oneshot::Sender<Result<(), String>>)>(4096);
     tokio::spawn(async move {
         while let Some(first) = incoming.recv().await {
@@ -79,6 +82,13 @@ pub fn start_committer(db: Db) -> IntakeQueue {
                 let _ = done.send(result.clone());
             }
             db.wakeups().wake(crate::workers::Job::Intake);
+            if wake_others && result.is_ok() {
+                let wake = crate::store::Signal::Wake { jobs: vec![crate::workers::Job::Intake.as_str().to_owned()] };
+                if let Err(e) = db.announce_to_others(wake).await {
+                    // The others' poll still finds the events.
+                    tracing::warn!(error = %e, "could not wake the other instances' intake");
+                }
+            }
         }
     });
     queue

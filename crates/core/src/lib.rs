@@ -85,7 +85,7 @@ impl Core {
         let providers = Arc::new(channels::Providers::new(&config));
         let google = Arc::new(scheduling::google::Client::new(&config));
         let llm = assistant::llm::Llm::from_config(&config).map(Arc::new);
-        let intake = intake::start_committer(db.clone());
+        let intake = intake::start_committer(db.clone(), !config.run_workers);
         // (A bad SMTP URL is refused at start-up, before this.)
         let mailer = mail::Mailer::from_config(&config).ok().flatten().map(Arc::new);
         Core {
