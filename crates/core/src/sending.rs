@@ -108,7 +108,6 @@ pub(crate) async fn queue(
     crate::conversations::takeover::claim_for_reply(tx, conversation_id, &auth.staff_id).await?;
     let author = Author::Staff(auth.staff_id.clone());
     let message = store_outgoing(tx, conversation_id, target.conversation.channel, client_id, author, body, kind, outgoing).await?;
-    tx.wake(crate::workers::Job::Outbox);
     Ok((true, message))
 }
 
@@ -171,8 +170,12 @@ pub(crate) struct OutboxRow {
     request: String,
 }
 
-/// Writes outbox entries, with multi-row statements.
+/// Writes outbox entries, with multi-row statements; the sender is woken when they commit (here
+/// and on the other instances).
 pub(crate) async fn insert_outbox(tx: &mut BusinessTx, rows: &[OutboxRow]) -> Result<(), Error> {
+    if !rows.is_empty() {
+        tx.wake(crate::workers::Job::Outbox);
+    }
     let now = tx.now_ms();
     let business_id = tx.business_id().to_owned();
     for chunk in rows.chunks(crate::store::rows_per_statement(4)) {

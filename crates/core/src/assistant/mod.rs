@@ -323,7 +323,6 @@ async fn commit(state: &Core, job: &Job, ctx: &Context, outcome: Outcome, memory
                 crate::assistant::builtin::remember(&mut tx, &ctx.conversation.id, &memory).await?;
             }
             tx.commit().await?;
-            state.db.wakeups().wake(crate::workers::Job::Outbox);
             Ok(Ended::Recorded)
         }
     }
@@ -352,7 +351,6 @@ pub async fn escalate_with_holding_reply(state: &Core, business_id: &str, conver
         send_as_assistant(&mut tx, conversation_id, HOLDING_REPLY.to_owned()).await?;
     }
     tx.commit_even_if_unchanged().await?;
-    state.db.wakeups().wake(crate::workers::Job::Outbox);
     Ok(())
 }
 

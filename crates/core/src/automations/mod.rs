@@ -1044,7 +1044,6 @@ async fn deliver(
     let message_id =
         crate::sending::store_in_batch(tx, &mut batch.messages, &mut batch.outbox, conversation_id.as_str(), channel, author, body, kind, outgoing).await?;
     batch.wrote_in(customer.id.as_str(), &conversation_id, channel, tx.now_ms());
-    tx.wake(Job::Outbox);
     Ok(Ok((conversation_id, message_id)))
 }
 
