@@ -83,8 +83,10 @@ async fn run(engine: Engine) {
     let mut worker = app.another_instance(|c| c.run_workers = true).await;
     let drain = Instant::now();
     // An event is marked processed in the transaction that stores its message: none pending
-    // means every message is in. (The partial index on pending events makes this poll cheap.)
-    while pending(&app.db).await > 0 {
+    // means every message is in. The poll stops at the first pending event; counting them all
+    // (with `failed_at` read from the table) read up to 10,000 rows every 5 ms and took about a
+    // quarter of the CPU that the drain was meant to have.
+    while any_pending(&app.db).await {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let drain_rate = WEBHOOKS as f64 / drain.elapsed().as_secs_f64();
@@ -134,11 +136,14 @@ fn verdict(met: bool) -> &'static str {
     }
 }
 
-async fn pending(db: &Db) -> i64 {
-    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM webhook_events WHERE processed_at IS NULL AND failed_at IS NULL")
+/// Whether any event is still waiting to be processed (the first entry of the partial index that
+/// has not failed; none fail here).
+async fn any_pending(db: &Db) -> bool {
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM (SELECT 1 FROM webhook_events WHERE processed_at IS NULL AND failed_at IS NULL LIMIT 1) AS p")
         .fetch_one(db.reader())
         .await
         .unwrap()
+        > 0
 }
 
 async fn inbound(db: &Db, business: &str) -> i64 {
