@@ -898,3 +898,64 @@ async fn calls_click_through(c: &Calls, rg: &str) {
     assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_query"), "{r:?}");
 }
 
+
+/// The service with a WhatsApp number connected and the assistant switched off.
+async fn nobody_answers(engine: switchboard_testkit::Engine) -> (TestApp, Tenant, FakeProviders) {
+    let (app, fake) = spawn_with_fakes(engine, |c| c.access_token_ttl_secs = 30 * 86_400).await;
+    let owner = app.signup("handover").await;
+    connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
+    (app, owner, fake)
+}
+
+on_both_engines! {
+
+spawn = nobody_answers;
+
+/// With the assistant off, messages processed together hand each of their conversations to a
+/// person once — new customers' and a known one's whose conversation the assistant had — with
+/// one hand-over each in the reports, summaries equal to the outcome rows, and a later message
+/// handing over nothing again.
+async fn messages_processed_together_hand_each_conversation_over_once((app, owner, _fake): (TestApp, Tenant, FakeProviders)) {
+    // A known customer whose conversation the assistant answered before it was switched off.
+    assistant(&app, &owner, true).await;
+    customer_writes(&app, &owner, "15550000009", "wamid.known-1", "Hello").await;
+    let known = conversation_of(&app, &owner, "15550000009").await;
+    let r = app.get(&format!("/v1/conversations/{known}"), &owner.access).await;
+    assert_eq!(r.body["conversation"]["mode"], "ai", "{r:?}");
+    assistant(&app, &owner, false).await;
+
+    // Four people write at once (two of them twice), and are processed together.
+    let from = ["15550000009", "15550000011", "15550000012", "15550000013"];
+    let mut texts = Vec::new();
+    for (i, who) in from.iter().enumerate() {
+        texts.push(text(&format!("wamid.together-{i}"), who, "Is anyone there?"));
+    }
+    texts.push(text("wamid.together-again-1", from[1], "Hello?"));
+    texts.push(text("wamid.together-again-3", from[3], "Hello?"));
+    let (status, _) = post_whatsapp_signed(&app, &notification(PHONE_ID, Value::Null, json!(texts), Value::Null), &app_secret(&owner)).await;
+    assert_eq!(status, StatusCode::OK);
+    app.drain().await;
+    for who in from {
+        let id = conversation_of(&app, &owner, who).await;
+        let r = app.get(&format!("/v1/conversations/{id}"), &owner.access).await;
+        assert_eq!((r.body["conversation"]["mode"].as_str(), r.body["conversation"]["needs_human_since"].is_string()), (Some("needs_human"), true), "{who}: {r:?}");
+    }
+    // One more message from each hands over nothing again.
+    for (i, who) in from.iter().enumerate() {
+        customer_writes(&app, &owner, who, &format!("wamid.later-{i}"), "Still there?").await;
+    }
+
+    let today = app.core.db.now().to_string()[..10].to_owned();
+    let r = app.get(&format!("/v1/reports/summary?from={today}&to={today}"), &owner.access).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let c = &r.body["current"];
+    assert_eq!((c["conversations"].as_u64(), c["handed_over"].as_u64(), c["handled_by_assistant"].as_u64()), (Some(4), Some(4), Some(0)), "{c}");
+    let r = app.get(&format!("/v1/reports/rows?from={today}&to={today}&figure=handed_over"), &owner.access).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(r.body["conversations"].as_array().map(Vec::len), Some(4), "{r:?}");
+    assert_summaries_equal_recomputation(&app, &owner.business_id, &owner.staff_id, &[(today.clone(), today.clone())]).await;
+    switchboard_core::reports::summaries::rebuild(&app.db, &owner.business_id).await.unwrap();
+    assert_summaries_equal_recomputation(&app, &owner.business_id, &owner.staff_id, &[(today.clone(), today)]).await;
+}
+
+}

@@ -125,7 +125,7 @@ async fn commit_events<'a>(db: &Db, events: impl Iterator<Item = &'a NewEvent>) 
 pub const MAX_ATTEMPTS: i64 = 12;
 
 /// Events one step claims; they are processed per business, one transaction for each business.
-const BATCH: i64 = 256;
+const BATCH: i64 = 512;
 /// Longer than processing a batch (media fetches included) takes.
 const LEASE_MS: i64 = 5 * 60_000;
 
@@ -222,7 +222,7 @@ async fn take(tx: &mut BusinessTx, events: &[&Due]) -> Result<HashMap<String, i6
 /// set-wise, so a transaction's cost is mostly per statement and per commit, not per event:
 /// 128 measured better than 32 and 64 both for a backlog and for the first event's wait
 /// (BENCHMARKS.md, issue 13).
-const PER_TRANSACTION: usize = 128;
+const PER_TRANSACTION: usize = 256;
 
 /// Processes due events, a business's at a time, [`PER_TRANSACTION`] in a transaction; returns how
 /// many were handled. Exactly once: an event and its effects commit together, and messages are

@@ -83,10 +83,9 @@ pub(crate) async fn enqueue_many(tx: &mut BusinessTx, messages: &[(&Conversation
         for (conversation, _) in messages {
             if !waiting.contains(&conversation.id.as_str()) {
                 waiting.push(conversation.id.as_str());
-                crate::conversations::takeover::wait_for_person(tx, &conversation.id).await?;
             }
         }
-        return Ok(());
+        return crate::conversations::takeover::wait_for_people(tx, &waiting).await;
     }
     let now = tx.now_ms();
     for chunk in messages.chunks(crate::store::rows_per_statement(3)) {

@@ -187,6 +187,42 @@ pub async fn wait_for_person(tx: &mut BusinessTx, conversation_id: &str) -> Resu
     Ok(())
 }
 
+/// [`wait_for_person`] for the conversations of a batch of messages: one statement hands over
+/// those the assistant had, one appends their outcomes and the summaries of their episodes are
+/// recomputed together — instead of about nine statements for each (a burst from new customers
+/// opens a conversation each).
+pub(crate) async fn wait_for_people(tx: &mut BusinessTx, conversation_ids: &[&str]) -> Result<(), Error> {
+    if conversation_ids.is_empty() {
+        return Ok(());
+    }
+    #[derive(serde::Serialize)]
+    struct Key<'a> {
+        id: &'a str,
+        business_id: &'a str,
+    }
+    let business_id = tx.business_id().to_owned();
+    let keys: Vec<Key> = conversation_ids.iter().map(|id| Key { id, business_id: &business_id }).collect();
+    // The business is in each row (as in `MessageBatch::write`): given a constant business,
+    // SQLite would scan the business's conversations for the ids.
+    let sql = format!(
+        "WITH v AS (SELECT value ->> 'id' AS cid, value ->> 'business_id' AS bid FROM {}) \
+         UPDATE conversations SET mode = 'needs_human', escalated_at = $2 FROM v \
+         WHERE conversations.id = v.cid AND conversations.business_id = v.bid AND conversations.mode = 'ai' RETURNING {}",
+        crate::store::json_rows(tx.engine(), "$1"),
+        super::COLUMNS
+    );
+    let rows = sqlx::query(&sql).bind(crate::store::json_param(&keys)?).bind(tx.now_ms()).fetch_all(tx.conn()).await?;
+    let handed = rows.iter().map(super::from_row).collect::<Result<Vec<Conversation>, StoreError>>()?;
+    if handed.is_empty() {
+        return Ok(());
+    }
+    crate::reports::outcomes::handed_over_many(tx, &handed).await?;
+    for conversation in &handed {
+        tx.record(EntityKind::Conversation, conversation.id.as_str(), Some(conversation)).await?;
+    }
+    Ok(())
+}
+
 /// Notes that a person acted in a conversation they hold (resets the quiet-period timer).
 pub async fn touch(tx: &mut BusinessTx, conversation_id: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE conversations SET last_human_activity_at = $1 WHERE id = $2 AND business_id = $3")

@@ -13,6 +13,7 @@
 //! confirms or cancels, and [`booking_changed`] records a missed call as `recovered` by the
 //! customer's first booking within 7 days.
 
+use std::collections::HashMap;
 use protocol::{BookingSource, BookingStatus, Channel};
 
 use crate::store::{BusinessTx, StoreError};
@@ -315,6 +316,44 @@ pub async fn message_added(
 pub async fn handed_over(tx: &mut BusinessTx, conversation_id: &str) -> Result<(), StoreError> {
     let o = conversation_outcome(tx, OutcomeKind::HandedOver, conversation_id).await?;
     record(tx, o).await
+}
+
+/// [`handed_over`] for several conversations at once (see
+/// [`crate::conversations::takeover::wait_for_people`]): their episodes read in one statement,
+/// the outcome rows written in statements of many, and the episodes' summaries refreshed together.
+pub(crate) async fn handed_over_many(tx: &mut BusinessTx, conversations: &[protocol::Conversation]) -> Result<(), StoreError> {
+    let engine = tx.engine();
+    let business_id = tx.business_id().to_owned();
+    let ids: Vec<&str> = conversations.iter().map(|c| c.id.as_str()).collect();
+    let (from, on) = crate::store::json_join(engine, "o.conversation_id", "$2");
+    let sql = format!(
+        "SELECT o.conversation_id, MAX(o.at) FROM {from} outcomes o WHERE {on} AND o.business_id = $1 \
+         AND o.kind IN ('conversation_opened', 'conversation_reopened') GROUP BY o.conversation_id"
+    );
+    let started: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(&sql)
+        .bind(&business_id)
+        .bind(crate::store::json_param(&ids)?)
+        .fetch_all(tx.conn())
+        .await?
+        .into_iter()
+        .collect();
+    let at = tx.now_ms();
+    let kind = OutcomeKind::HandedOver.as_str();
+    let mut episodes = Vec::new();
+    for chunk in conversations.chunks(crate::store::rows_per_statement(4)) {
+        let values: Vec<String> = (0..chunk.len()).map(|r| format!("(${}, $1, $2, $3, ${}, ${}, ${})", 4 * r + 4, 4 * r + 5, 4 * r + 6, 4 * r + 7)).collect();
+        let sql = format!("INSERT INTO outcomes (id, business_id, kind, at, conversation_id, episode_at, channel) VALUES {}", values.join(", "));
+        let mut query = sqlx::query(&sql).bind(&business_id).bind(kind).bind(at);
+        for conversation in chunk {
+            let episode_at = started.get(conversation.id.as_str()).copied();
+            query = query.bind(tx.new_id::<String>()).bind(conversation.id.to_string()).bind(episode_at).bind(conversation.channel.as_str());
+            if let Some(episode_at) = episode_at {
+                episodes.push((conversation.id.to_string(), episode_at));
+            }
+        }
+        query.execute(tx.conn()).await?;
+    }
+    super::summaries::refresh_episodes(tx, &episodes).await
 }
 
 /// A person took the conversation over while the assistant was answering it.

@@ -136,6 +136,44 @@ pub(crate) async fn refresh_episode(tx: &mut BusinessTx, conversation_id: &str, 
     insert_episodes(tx.conn(), &business_id, &metrics::episodes(&rows)).await
 }
 
+/// [`refresh_episode`] for several episodes (conversation, start) at once: their outcome rows read
+/// in one statement, their summaries deleted in one and written in statements of many.
+pub(crate) async fn refresh_episodes(tx: &mut BusinessTx, episodes: &[(String, i64)]) -> Result<(), StoreError> {
+    let Some(earliest) = episodes.iter().map(|(_, at)| *at).min() else { return Ok(()) };
+    let engine = tx.engine();
+    let business_id = tx.business_id().to_owned();
+    let ids: Vec<&str> = episodes.iter().map(|(c, _)| c.as_str()).collect();
+    // By conversation through its index, then only the episodes asked for.
+    let (from, on) = crate::store::json_join(engine, "outcomes.conversation_id", "$2");
+    let sql = format!("SELECT {} FROM {from} outcomes WHERE {on} AND outcomes.business_id = $1 AND outcomes.episode_at >= $3", qualified_row_columns());
+    let rows = sqlx::query(&sql).bind(&business_id).bind(crate::store::json_param(&ids)?).bind(earliest).fetch_all(tx.conn()).await?;
+    let mut kept = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let row = row_of(row)?;
+        if episodes.iter().any(|(c, at)| row.conversation_id.as_deref() == Some(c.as_str()) && row.episode_at == Some(*at)) {
+            kept.push(row);
+        }
+    }
+    #[derive(serde::Serialize)]
+    struct Key<'a> {
+        c: &'a str,
+        e: i64,
+    }
+    let keys: Vec<Key> = episodes.iter().map(|(c, e)| Key { c, e: *e }).collect();
+    let delete = format!(
+        "DELETE FROM report_episodes WHERE (business_id, conversation_id, episode_at) IN \
+         (SELECT $1, value ->> 'c', CAST(value ->> 'e' AS BIGINT) FROM {})",
+        crate::store::json_rows(engine, "$2")
+    );
+    sqlx::query(&delete).bind(&business_id).bind(crate::store::json_param(&keys)?).execute(tx.conn()).await?;
+    insert_episodes(tx.conn(), &business_id, &metrics::episodes(&kept)).await
+}
+
+/// [`ROW_COLUMNS`], each with its table's name (for statements that join another table).
+fn qualified_row_columns() -> String {
+    ROW_COLUMNS.split(',').map(|c| format!("outcomes.{}", c.trim())).collect::<Vec<_>>().join(", ")
+}
+
 /// The summaries of new conversations' first episodes from their opening rows alone (see
 /// [`super::outcomes::conversations_created`]).
 pub(crate) async fn new_episodes(tx: &mut BusinessTx, openings: &[Row]) -> Result<(), StoreError> {

@@ -133,14 +133,18 @@ impl Db {
         };
         let (writer, reader) = match engine {
             Engine::Sqlite => {
+                // No ping before each acquire: a SQLite connection is a thread in this process,
+                // and the ping was one more hand-over to it per statement outside a transaction.
                 let writer = AnyPoolOptions::new()
                     .max_connections(1)
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|conn, _| Box::pin(async move { sqlite_pragmas(conn, false).await }))
                     .connect(url)
                     .await?;
                 let reader = AnyPoolOptions::new()
                     .max_connections(4)
+                    .test_before_acquire(false)
                     .after_connect(|conn, _| Box::pin(async move { sqlite_pragmas(conn, true).await }))
                     .connect(url)
                     .await?;
