@@ -171,7 +171,7 @@ fn due_from_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Due>, StoreError> {
 /// them ([`take`]), so a step costs one write transaction, not a claim's commit and then another.
 async fn peek(core: &Core) -> Result<Vec<Due>, StoreError> {
     let rows = sqlx::query(&format!(
-        "SELECT id, provider, business_id, payload, attempts, received_at FROM webhook_events WHERE {DUE} ORDER BY next_attempt_at LIMIT $2"
+        "SELECT id, provider, business_id, payload, attempts, received_at FROM webhook_events WHERE {DUE} ORDER BY next_attempt_at, id LIMIT $2"
     ))
     .bind(core.db.now_ms())
     .bind(BATCH)
@@ -186,7 +186,7 @@ async fn claim(core: &Core) -> Result<Vec<Due>, StoreError> {
     let now = core.db.now_ms();
     let lock = if core.db.engine() == Engine::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
     let rows = sqlx::query(&format!(
-        "UPDATE webhook_events SET lease_until = $2 WHERE id IN (SELECT id FROM webhook_events WHERE {DUE} ORDER BY next_attempt_at LIMIT $3{lock}) \
+        "UPDATE webhook_events SET lease_until = $2 WHERE id IN (SELECT id FROM webhook_events WHERE {DUE} ORDER BY next_attempt_at, id LIMIT $3{lock}) \
          RETURNING id, provider, business_id, payload, attempts, received_at"
     ))
     .bind(now)
