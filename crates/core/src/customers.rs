@@ -181,13 +181,22 @@ pub(crate) async fn load_many(conn: &mut AnyConnection, business_id: &str, ids: 
     query.fetch_all(conn).await?.iter().map(from_row).collect()
 }
 
+/// What intake compares of a customer it found ([`find_by_contacts`]).
+pub(crate) struct Contact {
+    pub id: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub whatsapp_id: Option<String>,
+}
+
 /// The business's customers (not deleted) who have one of these WhatsApp ids or phone numbers
 /// ([`find_by`] for many at once): one statement, each list one JSON parameter, each value an
 /// index lookup.
-pub(crate) async fn find_by_contacts(tx: &mut BusinessTx, whatsapp_ids: &[&str], phones: &[&str]) -> Result<Vec<Customer>, StoreError> {
+/// Only the columns intake compares are read (see `conversations::current_for`).
+pub(crate) async fn find_by_contacts(tx: &mut BusinessTx, whatsapp_ids: &[&str], phones: &[&str]) -> Result<Vec<Contact>, StoreError> {
     let engine = tx.engine();
     let business_id = tx.business_id().to_owned();
-    let columns = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    let columns = "c.id, c.name, c.phone, c.whatsapp_id";
     let by_whatsapp = crate::store::json_join(engine, "c.whatsapp_id", "$2");
     let by_phone = crate::store::json_join(engine, "c.phone", "$3");
     let sql = format!(
@@ -195,13 +204,13 @@ pub(crate) async fn find_by_contacts(tx: &mut BusinessTx, whatsapp_ids: &[&str],
          UNION SELECT {columns} FROM {} customers c WHERE c.business_id = $1 AND c.deleted_at IS NULL AND {}",
         by_whatsapp.0, by_whatsapp.1, by_phone.0, by_phone.1
     );
-    let rows = sqlx::query(&sql)
+    let rows: Vec<(String, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(&sql)
         .bind(&business_id)
         .bind(crate::store::json_param(whatsapp_ids)?)
         .bind(crate::store::json_param(phones)?)
         .fetch_all(tx.conn())
         .await?;
-    rows.iter().map(from_row).collect()
+    Ok(rows.into_iter().map(|(id, name, phone, whatsapp_id)| Contact { id, name, phone, whatsapp_id }).collect())
 }
 
 /// The customer matching `filter` (`$1` and `$2` bound to `first` and `business_id`), if any.

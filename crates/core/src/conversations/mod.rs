@@ -227,34 +227,39 @@ pub async fn open_with_id(tx: &mut BusinessTx, customer_id: &str, channel: Chann
     Ok(conversation)
 }
 
+/// What intake needs of a customer's current conversation ([`current_for`]).
+pub(crate) struct Current {
+    pub id: String,
+    pub status: ConversationStatus,
+    last_activity_at: i64,
+    /// The automation that sent the last thing we said in it (`reminder:…` for a reminder).
+    pub last_automation: Option<String>,
+}
+
 /// For each customer, the conversation on `channel` that [`open_for`] would take (the open one,
-/// else the one with the latest activity), with the automation that sent the last thing we said
-/// in it (`reminder:…` when that was a reminder); customers with none on the channel are left
-/// out. At most a few hundred customers.
-pub(crate) async fn current_for(
-    tx: &mut BusinessTx,
-    customer_ids: &[&str],
-    channel: Channel,
-) -> Result<std::collections::HashMap<String, (Conversation, Option<String>)>, Error> {
+/// else the one with the latest activity); customers with none on the channel are left out. At
+/// most a few hundred customers. Only the columns intake compares are read: the statement runs
+/// on the single SQLite writer for every batch, and each column read is copied there.
+pub(crate) async fn current_for(tx: &mut BusinessTx, customer_ids: &[&str], channel: Channel) -> Result<std::collections::HashMap<String, Current>, Error> {
     let business_id = tx.business_id().to_owned();
-    let mut current: std::collections::HashMap<String, (Conversation, Option<String>)> = std::collections::HashMap::new();
-    let columns = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    let mut current: std::collections::HashMap<String, Current> = std::collections::HashMap::new();
     let join = crate::store::json_join(tx.engine(), "c.customer_id", "$3");
     let sql = format!(
-        "SELECT {columns}, (SELECT m.automation FROM messages m WHERE m.conversation_id = c.id AND m.business_id = c.business_id \
-         AND m.direction = 'outbound' AND m.kind <> 'event' ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_automation \
+        "SELECT c.id, c.customer_id, c.status, c.last_activity_at, (SELECT m.automation FROM messages m WHERE m.conversation_id = c.id \
+         AND m.business_id = c.business_id AND m.direction = 'outbound' AND m.kind <> 'event' ORDER BY m.created_at DESC, m.id DESC LIMIT 1) \
          FROM {} conversations c WHERE {} AND c.channel = $2 AND c.business_id = $1",
         join.0, join.1
     );
-    let rows = sqlx::query(&sql).bind(&business_id).bind(channel.as_str()).bind(json_param(customer_ids)?).fetch_all(tx.conn()).await?;
-    for row in rows {
-        let conversation = from_row(&row)?;
-        let automation: Option<String> = row.try_get("last_automation")?;
-        let rank = |c: &Conversation| (c.status == ConversationStatus::Open, c.last_activity_at);
-        match current.get(conversation.customer_id.as_str()) {
-            Some((kept, _)) if rank(kept) >= rank(&conversation) => {}
+    let rows: Vec<(String, String, String, i64, Option<String>)> =
+        sqlx::query_as(&sql).bind(&business_id).bind(channel.as_str()).bind(json_param(customer_ids)?).fetch_all(tx.conn()).await?;
+    for (id, customer_id, status, last_activity_at, last_automation) in rows {
+        let status = ConversationStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?;
+        let found = Current { id, status, last_activity_at, last_automation };
+        let rank = |c: &Current| (c.status == ConversationStatus::Open, c.last_activity_at);
+        match current.get(&customer_id) {
+            Some(kept) if rank(kept) >= rank(&found) => {}
             _ => {
-                current.insert(conversation.customer_id.to_string(), (conversation, automation));
+                current.insert(customer_id, found);
             }
         }
     }

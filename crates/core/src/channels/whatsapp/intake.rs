@@ -350,8 +350,8 @@ impl Texts {
             ids
         };
         let conversations = crate::conversations::current_for(tx, &customer_ids, Channel::Whatsapp).await?;
-        for (customer_id, (conversation, last_automation)) in &conversations {
-            let answers_reminder = last_automation.as_deref().is_some_and(|a| a.starts_with("reminder:"));
+        for (customer_id, conversation) in &conversations {
+            let answers_reminder = conversation.last_automation.as_deref().is_some_and(|a| a.starts_with("reminder:"));
             if conversation.status != protocol::ConversationStatus::Open || answers_reminder {
                 on_own.insert(customer_id.clone());
             }
@@ -393,7 +393,7 @@ impl Texts {
                 None => created.iter().find(|c| c.whatsapp_id.as_deref() == Some(m.whatsapp_id.as_str())).map(|c| c.id.to_string()).unwrap_or_default(),
             };
             let conversation_id = match conversations.get(&customer_id) {
-                Some((conversation, _)) => conversation.id.to_string(),
+                Some(conversation) => conversation.id.clone(),
                 None => match batch.opened_for(&customer_id, Channel::Whatsapp) {
                     Some(id) => id.to_owned(),
                     None => batch.open(tx, &customer_id, Channel::Whatsapp),
