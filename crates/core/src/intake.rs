@@ -383,7 +383,6 @@ async fn apply_together(core: &Core, business_id: &str, batch: &[(Due, Result<Fe
     if taking == Taking::Claimed {
         mark_processed(&mut tx, batch.iter().map(|(e, _)| e.id.as_str())).await?;
     }
-    tx.wake(crate::workers::Job::Assistant);
     tx.commit_even_if_unchanged().await?;
     Ok(Applied::All(taken.len()))
 }
@@ -419,7 +418,6 @@ async fn apply_each(core: &Core, business_id: &str, batch: &[(Due, Result<Fetche
     if taking == Taking::Claimed {
         mark_processed(&mut tx, processed.into_iter()).await?;
     }
-    tx.wake(crate::workers::Job::Assistant);
     tx.commit_even_if_unchanged().await?;
     Ok(taken.len())
 }

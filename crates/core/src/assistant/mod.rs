@@ -65,6 +65,8 @@ pub async fn enqueue(tx: &mut BusinessTx, conversation: &Conversation, message_i
     .bind(now)
     .execute(tx.conn())
     .await?;
+    // The turn is taken at once (here and on the other instances), once this commits.
+    tx.wake(crate::workers::Job::Assistant);
     Ok(())
 }
 
@@ -101,6 +103,7 @@ pub(crate) async fn enqueue_many(tx: &mut BusinessTx, messages: &[(&Conversation
         }
         query.execute(tx.conn()).await?;
     }
+    tx.wake(crate::workers::Job::Assistant);
     Ok(())
 }
 
