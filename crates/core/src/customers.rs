@@ -30,6 +30,12 @@ impl PhoneNumber {
     pub fn parse(text: &str, default_region: Option<&str>) -> Result<PhoneNumber, Error> {
         type Parsed = hashlink::LruCache<(String, Option<String>), Option<String>>;
         static PARSED: LazyLock<Mutex<Parsed>> = LazyLock::new(|| Mutex::new(Parsed::new(PARSED_KEPT)));
+        let invalid = || Error::InvalidPhone(format!("`{text}` is not a valid phone number. Include the country code, like +44 7911 123456."));
+        // Only text as short as a number is kept: the cache's memory stays bounded whatever
+        // callers send (anything longer is read each time; it is no number anyway).
+        if text.trim().len() > PARSED_LONGEST {
+            return e164(text.trim(), default_region.map(str::to_ascii_uppercase).as_deref()).map(PhoneNumber).ok_or_else(invalid);
+        }
         let key = (text.trim().to_owned(), default_region.map(str::to_ascii_uppercase));
         let kept = PARSED.lock().unwrap_or_else(PoisonError::into_inner).get(&key).cloned();
         let e164 = match kept {
@@ -40,9 +46,7 @@ impl PhoneNumber {
                 e164
             }
         };
-        e164.map(PhoneNumber).ok_or_else(|| {
-            Error::InvalidPhone(format!("`{text}` is not a valid phone number. Include the country code, like +44 7911 123456."))
-        })
+        e164.map(PhoneNumber).ok_or_else(invalid)
     }
 
     pub fn as_str(&self) -> &str {
@@ -50,8 +54,10 @@ impl PhoneNumber {
     }
 }
 
-/// How many parsed numbers [`PhoneNumber::parse`] keeps (about 100 bytes each).
+/// How many parsed numbers [`PhoneNumber::parse`] keeps (under 200 bytes each).
 const PARSED_KEPT: usize = 20_000;
+/// The longest text [`PhoneNumber::parse`] keeps an answer for, in bytes.
+const PARSED_LONGEST: usize = 40;
 
 /// `text` (trimmed) in E.164 if it is a valid number, national numbers read in `region`.
 fn e164(text: &str, region: Option<&str>) -> Option<String> {
@@ -530,6 +536,10 @@ mod tests {
             assert!(PhoneNumber::parse("07911 123456", Some("US")).is_err());
             let refused = PhoneNumber::parse("+44 12", None).unwrap_err().to_string();
             assert!(refused.contains("`+44 12` is not a valid phone number"), "{refused}");
+        }
+        // Text longer than any number is read each time (not kept), and still answered.
+        for _ in 0..2 {
+            assert!(PhoneNumber::parse(&"7".repeat(10_000), Some("GB")).is_err());
         }
     }
 

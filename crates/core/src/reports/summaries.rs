@@ -147,11 +147,14 @@ pub(crate) async fn refresh_episodes(tx: &mut BusinessTx, episodes: &[(String, i
     let (from, on) = crate::store::json_join(engine, "outcomes.conversation_id", "$2");
     let sql = format!("SELECT {} FROM {from} outcomes WHERE {on} AND outcomes.business_id = $1 AND outcomes.episode_at >= $3", qualified_row_columns());
     let rows = sqlx::query(&sql).bind(&business_id).bind(crate::store::json_param(&ids)?).bind(earliest).fetch_all(tx.conn()).await?;
+    let wanted: std::collections::HashSet<(&str, i64)> = episodes.iter().map(|(c, at)| (c.as_str(), *at)).collect();
     let mut kept = Vec::with_capacity(rows.len());
     for row in &rows {
         let row = row_of(row)?;
-        if episodes.iter().any(|(c, at)| row.conversation_id.as_deref() == Some(c.as_str()) && row.episode_at == Some(*at)) {
-            kept.push(row);
+        if let (Some(c), Some(at)) = (row.conversation_id.as_deref(), row.episode_at) {
+            if wanted.contains(&(c, at)) {
+                kept.push(row);
+            }
         }
     }
     #[derive(serde::Serialize)]
