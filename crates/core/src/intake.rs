@@ -220,8 +220,9 @@ async fn take(tx: &mut BusinessTx, events: &[&Due]) -> Result<HashMap<String, i6
 /// Events of one business committed together: small enough that the first of them is in its
 /// conversation soon (a transaction's events become visible at its commit). Plain texts land
 /// set-wise, so a transaction's cost is mostly per statement and per commit, not per event:
-/// 128 measured better than 32 and 64 both for a backlog and for the first event's wait
-/// (BENCHMARKS.md, issue 13).
+/// 128 measured better than 32 and 64 both for a backlog and for the first event's wait; 256
+/// since a batch's hand-overs went set-wise (a backlog's batch holds the single SQLite writer
+/// ~30 ms); 512 was no better beyond the noise (BENCHMARKS.md, issue 13, sessions 8 and 11).
 const PER_TRANSACTION: usize = 256;
 
 /// Processes due events, a business's at a time, [`PER_TRANSACTION`] in a transaction; returns how
