@@ -50,7 +50,7 @@ pub async fn enqueue(tx: &mut BusinessTx, conversation: &Conversation, message_i
     let settings = crate::conversations::takeover::load_settings(tx.conn(), &business_id).await?;
     if !settings.enabled {
         // Nobody would answer: show it as waiting for a person rather than "assistant handling".
-        crate::conversations::takeover::wait_for_person(tx, &conversation.id).await?;
+        crate::conversations::takeover::wait_for_people(tx, &[conversation.id.as_str()]).await?;
         return Ok(());
     }
     let now = tx.now_ms();

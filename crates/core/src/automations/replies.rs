@@ -141,7 +141,7 @@ pub async fn customer_message(
             if settings.enabled && conversation.mode == ControlMode::Ai {
                 return Ok(false); // The assistant answers, with the reminder and the booking before it.
             }
-            crate::conversations::takeover::wait_for_person(tx, conversation.id.as_str()).await?;
+            crate::conversations::takeover::wait_for_people(tx, &[conversation.id.as_str()]).await?;
             Ok(true)
         }
         Intent::Unclear => {

@@ -177,20 +177,10 @@ pub async fn escalate(tx: &mut BusinessTx, conversation_id: &str, reason: &str) 
     Ok(true)
 }
 
-/// The assistant is switched off: a customer's message leaves the conversation waiting for a
-/// person (no system note, no holding reply: nothing was escalated, nobody was ever answering).
-pub async fn wait_for_person(tx: &mut BusinessTx, conversation_id: &str) -> Result<(), Error> {
-    if change_if(tx, conversation_id, "mode = 'needs_human', escalated_at = $3", "mode = 'ai'", &[]).await? {
-        crate::reports::outcomes::handed_over(tx, conversation_id).await?;
-        reload(tx, conversation_id).await?;
-    }
-    Ok(())
-}
-
-/// [`wait_for_person`] for the conversations of a batch of messages: one statement hands over
-/// those the assistant had, one appends their outcomes and the summaries of their episodes are
-/// recomputed together — instead of about nine statements for each (a burst from new customers
-/// opens a conversation each).
+/// The assistant is switched off: a customer's message leaves each of these conversations the
+/// assistant had waiting for a person (no system note, no holding reply: nothing was escalated,
+/// nobody was ever answering). For a batch of messages at once: one statement hands them over,
+/// one appends their outcomes and the summaries of their episodes are recomputed together.
 pub(crate) async fn wait_for_people(tx: &mut BusinessTx, conversation_ids: &[&str]) -> Result<(), Error> {
     if conversation_ids.is_empty() {
         return Ok(());

@@ -189,7 +189,7 @@ pub async fn record(tx: &mut BusinessTx, outcome: Outcome) -> Result<(), StoreEr
     .await?;
     // The summaries the reports read, in the same transaction.
     if let (Some(conversation_id), Some(episode_at)) = (&conversation_id, episode_at) {
-        super::summaries::refresh_episode(tx, conversation_id, episode_at).await?;
+        super::summaries::refresh_episodes(tx, &[(conversation_id.clone(), episode_at)]).await?;
     }
     if let Some(booking_id) = &booking_id {
         super::summaries::refresh_booking(tx, booking_id).await?;

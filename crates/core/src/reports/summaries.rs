@@ -128,16 +128,9 @@ async fn resummarise(tx: &mut BusinessTx, table: &str, which: &str, binds: &[Bin
     Ok(rows)
 }
 
-/// Recomputes one episode's summary from its outcome rows (called by `record`).
-pub(crate) async fn refresh_episode(tx: &mut BusinessTx, conversation_id: &str, episode_at: i64) -> Result<(), StoreError> {
-    let binds = [Bind::Text(conversation_id.to_owned()), Bind::Int(episode_at)];
-    let rows = resummarise(tx, "report_episodes", "conversation_id = $2 AND episode_at = $3", &binds).await?;
-    let business_id = tx.business_id().to_owned();
-    insert_episodes(tx.conn(), &business_id, &metrics::episodes(&rows)).await
-}
-
-/// [`refresh_episode`] for several episodes (conversation, start) at once: their outcome rows read
-/// in one statement, their summaries deleted in one and written in statements of many.
+/// Recomputes the summaries of these episodes (conversation, start) from their outcome rows
+/// (called by `record` for one, by `handed_over_many` for a batch): the rows read in one
+/// statement, the summaries deleted in one and written in statements of many.
 pub(crate) async fn refresh_episodes(tx: &mut BusinessTx, episodes: &[(String, i64)]) -> Result<(), StoreError> {
     let Some(earliest) = episodes.iter().map(|(_, at)| *at).min() else { return Ok(()) };
     let engine = tx.engine();
