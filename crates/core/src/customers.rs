@@ -14,7 +14,8 @@ use sqlx::Row;
 
 use crate::accounts::{normalise_email, Actor, Permission};
 use crate::error::{CatalogError, Error};
-use crate::store::{bind_all, json_column, rfc3339, Bind, BusinessTx, Filter, Key, Order, Paging, StoreError};
+use crate::store::columns::read_row;
+use crate::store::{bind_all, Bind, BusinessTx, Filter, Key, Order, Paging, StoreError};
 
 /// A phone number in E.164 form. Only valid numbers can be made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,20 +132,10 @@ const COLUMNS: &str =
     "id, business_id, name, phone, whatsapp_id, email, tags, notes, opted_out_sms, opted_out_whatsapp, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<Customer, StoreError> {
-    Ok(Customer {
-        id: row.try_get("id")?,
-        business_id: row.try_get("business_id")?,
-        name: row.try_get("name")?,
-        phone: row.try_get("phone")?,
-        whatsapp_id: row.try_get("whatsapp_id")?,
-        email: row.try_get("email")?,
-        tags: json_column(&row.try_get::<String, _>("tags")?, "customers.tags")?,
-        notes: row.try_get("notes")?,
-        opted_out_sms: row.try_get::<i64, _>("opted_out_sms")? != 0,
-        opted_out_whatsapp: row.try_get::<i64, _>("opted_out_whatsapp")? != 0,
-        created_at: rfc3339(row.try_get("created_at")?),
-        updated_at: rfc3339(row.try_get("updated_at")?),
-    })
+    Ok(read_row!(row => Customer {
+        id, business_id, name, phone, whatsapp_id, email, tags: json, notes,
+        opted_out_sms: flag, opted_out_whatsapp: flag, created_at, updated_at,
+    }))
 }
 
 /// The business's customer (not deleted) whose `column` (`whatsapp_id` or `phone`) is `value`.

@@ -14,6 +14,7 @@ use sqlx::Row;
 use crate::channels::inbound::FetchedMedia;
 use crate::channels::{twilio, whatsapp};
 use crate::error::Error;
+use crate::store::columns::read_row;
 use crate::store::{BusinessTx, Db, Engine, StoreError};
 
 // ---------------------------------------------------------------------------------------------
@@ -151,15 +152,7 @@ fn due_from_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Due>, StoreError> {
     let mut due = rows
         .iter()
         .map(|r| {
-            Ok(Due {
-                id: r.try_get("id")?,
-                provider: r.try_get("provider")?,
-                business_id: r.try_get("business_id")?,
-                payload: r.try_get("payload")?,
-                attempts: r.try_get("attempts")?,
-                received_at: r.try_get("received_at")?,
-                texts: None,
-            })
+            Ok(read_row!(r => Due { id, provider, business_id, payload, attempts, received_at, texts = None }))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     due.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));

@@ -23,14 +23,14 @@
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use protocol::{CallRecord, Channel, EntityKind, Media, MediaFile, MediaId};
+use protocol::{CallRecord, Channel, EntityKind, Media, MediaFile};
 use serde_json::json;
 use sha2::Sha256;
 use sqlx::Row;
 
 use crate::accounts::{Actor, Permission};
 use crate::error::{Error, MediaRefusal};
-use crate::store::rfc3339;
+use crate::store::columns::read_row;
 use crate::Core;
 
 /// The largest file kept, whichever way it came (the request body limit of the upload route).
@@ -81,13 +81,7 @@ pub fn kind_of(content_type: &str) -> protocol::MessageKind {
 }
 
 fn file_from_row(row: &sqlx::any::AnyRow) -> Result<MediaFile, Error> {
-    Ok(MediaFile {
-        id: MediaId::from(row.try_get::<String, _>("id")?),
-        content_type: row.try_get("content_type")?,
-        filename: row.try_get("filename")?,
-        size: row.try_get("size")?,
-        created_at: rfc3339(row.try_get("created_at")?),
-    })
+    Ok(read_row!(row => MediaFile { id, content_type, filename, size, created_at }))
 }
 
 /// A kept file of the business (`None`: not there, or another business's).

@@ -26,7 +26,8 @@ use crate::accounts::{required_text, Actor, Permission};
 use crate::channels::{self, twilio, whatsapp, Outgoing, SendError};
 use crate::conversations::{add_message, NewMessage};
 use crate::error::{CatalogError, Error, SendRefusal};
-use crate::store::{rfc3339, BusinessTx, Engine, StoreError};
+use crate::store::columns::read_row;
+use crate::store::{BusinessTx, Engine, StoreError};
 
 const MAX_ATTEMPTS: i64 = 10;
 /// Provider calls in flight at once: the providers answer in tens to hundreds of milliseconds,
@@ -316,16 +317,9 @@ fn count_variables(body: &str) -> u32 {
 
 fn template_from_row(row: &AnyRow) -> Result<WhatsappTemplate, StoreError> {
     let body: String = row.try_get("body")?;
-    Ok(WhatsappTemplate {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        language: row.try_get("language")?,
-        variables: count_variables(&body),
-        body,
-        twilio_content_sid: row.try_get("twilio_content_sid")?,
-        created_at: rfc3339(row.try_get("created_at")?),
-        updated_at: rfc3339(row.try_get("updated_at")?),
-    })
+    Ok(read_row!(row => WhatsappTemplate {
+        id, name, language, variables = count_variables(&body), body = body, twilio_content_sid, created_at, updated_at,
+    }))
 }
 
 async fn load_template(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<WhatsappTemplate>, StoreError> {
@@ -408,14 +402,7 @@ async fn claim(state: &Core) -> Result<Vec<Claimed>, StoreError> {
     .await?;
     rows.iter()
         .map(|r| {
-            Ok(Claimed {
-                id: r.try_get("id")?,
-                business_id: r.try_get("business_id")?,
-                message_id: r.try_get("message_id")?,
-                channel: r.try_get("channel")?,
-                request: r.try_get("request")?,
-                attempts: r.try_get("attempts")?,
-            })
+            Ok(read_row!(r => Claimed { id, business_id, message_id, channel, request, attempts }))
         })
         .collect()
 }

@@ -7,7 +7,8 @@ use sqlx::Row;
 
 use crate::accounts::{check_timezone, required_text, Actor, Permission};
 use crate::error::Error;
-use crate::store::{bind_all, json_column, Bind, Filter, Key, Order, Paging};
+use crate::store::columns::read_row;
+use crate::store::{bind_all, Bind, Filter, Key, Order, Paging};
 use crate::Core;
 
 pub async fn load(conn: &mut AnyConnection, business_id: &str) -> Result<Business, Error> {
@@ -124,15 +125,9 @@ pub async fn audit_log(core: &Core, actor: &Actor, after: Option<&str>, limit: u
     let rows = bind_all(sqlx::query(&sql), &f.binds).fetch_all(core.db.reader()).await?;
     let mut items = Vec::with_capacity(rows.len());
     for row in rows.iter() {
-        items.push(AuditEntry {
-            id: row.try_get("id")?,
-            actor_staff_id: row.try_get("actor_staff_id")?,
-            action: row.try_get("action")?,
-            target_kind: row.try_get("target_kind")?,
-            target_id: row.try_get("target_id")?,
-            detail: json_column(&row.try_get::<String, _>("detail")?, "audit_log.detail")?,
-            created_at: row.try_get("created_at")?,
-        });
+        items.push(read_row!(row => AuditEntry {
+            id, actor_staff_id, action, target_kind, target_id, detail: json, created_at,
+        }));
     }
     Ok(paging.page(items, |e| (Key::Int(e.created_at.as_millis()), e.id.to_string())))
 }

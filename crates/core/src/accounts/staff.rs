@@ -7,12 +7,12 @@
 use protocol::{CreateInvitation, CreatedInvitation, EntityKind, Invitation, Me, Role, Staff, UpdateStaff};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
-use sqlx::Row;
 
 use crate::accounts::{normalise_email, random_token, required_text, revoke_all_sessions, role_allows, token_hash, Actor, Permission};
 use crate::error::{AccountError, BookingError, Error};
+use crate::store::columns::read_row;
 use crate::store::records::{self, Record};
-use crate::store::{rfc3339, BusinessTx, StoreError};
+use crate::store::{BusinessTx, StoreError};
 use crate::Core;
 
 const INVITATION_DAYS: i64 = 7;
@@ -24,16 +24,7 @@ impl Record for Staff {
     const NOUN: &'static str = "staff member";
 
     fn from_row(row: &AnyRow) -> Result<Staff, StoreError> {
-        Ok(Staff {
-            id: row.try_get("id")?,
-            business_id: row.try_get("business_id")?,
-            name: row.try_get("name")?,
-            email: row.try_get("email")?,
-            role: row.try_get("role")?,
-            active: row.try_get::<i64, _>("active")? != 0,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        })
+        Ok(read_row!(row => Staff { id, business_id, name, email, role, active: flag, created_at, updated_at }))
     }
 }
 
@@ -44,15 +35,7 @@ impl Record for Invitation {
     const NOUN: &'static str = "invitation";
 
     fn from_row(row: &AnyRow) -> Result<Invitation, StoreError> {
-        Ok(Invitation {
-            id: row.try_get("id")?,
-            email: row.try_get("email")?,
-            role: row.try_get("role")?,
-            invited_by: row.try_get("invited_by")?,
-            created_at: row.try_get("created_at")?,
-            expires_at: row.try_get("expires_at")?,
-            accepted_at: row.try_get::<Option<i64>, _>("accepted_at")?.map(rfc3339),
-        })
+        Ok(read_row!(row => Invitation { id, email, role, invited_by, created_at, expires_at, accepted_at }))
     }
 }
 

@@ -28,6 +28,7 @@ use crate::scheduling::bookings::{BookingChange, NewBooking};
 use crate::error::Error;
 use crate::assistant::llm::{Llm, LlmError};
 use crate::channels::Outgoing;
+use crate::store::columns::read_row;
 use crate::store::{BusinessTx, StoreError};
 
 /// Tool rounds in one turn before the assistant gives up and asks for a person.
@@ -166,12 +167,7 @@ async fn claim(state: &Core) -> Result<Vec<Job>, StoreError> {
     }
     rows.iter()
         .map(|r| {
-            Ok(Job {
-                id: r.try_get("id")?,
-                business_id: r.try_get("business_id")?,
-                conversation_id: r.try_get("conversation_id")?,
-                trigger_message_id: r.try_get("trigger_message_id")?,
-            })
+            Ok(read_row!(r => Job { id, business_id, conversation_id, trigger_message_id }))
         })
         .collect()
 }

@@ -29,7 +29,8 @@ use sqlx::{AnyConnection, Row};
 use crate::accounts::{Actor, Permission};
 use crate::channels::Outgoing;
 use crate::error::Error;
-use crate::store::{bind_all, rfc3339, Bind, BusinessTx, Filter, Key, Order, PageQuery, Paging, StoreError};
+use crate::store::columns::read_row;
+use crate::store::{bind_all, Bind, BusinessTx, Filter, Key, Order, PageQuery, Paging, StoreError};
 use protocol::Page;
 use crate::workers::Job;
 use crate::Core;
@@ -168,23 +169,10 @@ pub async fn preview(core: &Core, actor: &Actor, req: PreviewAutomation) -> Resu
 const RUN_COLUMNS: &str = "id, business_id, kind, rule, booking_id, customer_id, conversation_id, due_at, status, reason, message_id, created_at, updated_at";
 
 fn run_from_row(row: &AnyRow) -> Result<AutomationRun, StoreError> {
-    let kind: String = row.try_get("kind")?;
-    let status: String = row.try_get("status")?;
-    Ok(AutomationRun {
-        id: row.try_get("id")?,
-        business_id: row.try_get("business_id")?,
-        kind: AutomationKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("automation kind {kind}")))?,
-        rule: row.try_get("rule")?,
-        booking_id: row.try_get("booking_id")?,
-        customer_id: row.try_get("customer_id")?,
-        conversation_id: row.try_get("conversation_id")?,
-        due_at: rfc3339(row.try_get("due_at")?),
-        status: AutomationStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("automation status {status}")))?,
-        reason: row.try_get("reason")?,
-        message_id: row.try_get("message_id")?,
-        created_at: rfc3339(row.try_get("created_at")?),
-        updated_at: rfc3339(row.try_get("updated_at")?),
-    })
+    Ok(read_row!(row => AutomationRun {
+        id, business_id, kind, rule, booking_id, customer_id, conversation_id, due_at, status, reason, message_id,
+        created_at, updated_at,
+    }))
 }
 
 /// What is planned, sent or not sent for a booking (`by = "booking_id"`) or a conversation.

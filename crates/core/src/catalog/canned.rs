@@ -5,12 +5,12 @@ use protocol::EntityKind;
 use protocol::{CannedResponse, CreateCannedResponse, UpdateCannedResponse};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
-use sqlx::Row;
 
 use crate::accounts::{required_text, Actor, Permission};
 use crate::error::{CatalogError, Error};
+use crate::store::columns::read_row;
 use crate::store::records::{self, Record};
-use crate::store::{rfc3339, BusinessTx, StoreError};
+use crate::store::{BusinessTx, StoreError};
 
 impl Record for CannedResponse {
     const TABLE: &'static str = "canned_responses";
@@ -19,15 +19,7 @@ impl Record for CannedResponse {
     const NOUN: &'static str = "canned response";
 
     fn from_row(row: &AnyRow) -> Result<CannedResponse, StoreError> {
-        Ok(CannedResponse {
-            id: row.try_get("id")?,
-            business_id: row.try_get("business_id")?,
-            shortcut: row.try_get("shortcut")?,
-            title: row.try_get("title")?,
-            body: row.try_get("body")?,
-            created_at: rfc3339(row.try_get("created_at")?),
-            updated_at: rfc3339(row.try_get("updated_at")?),
-        })
+        Ok(read_row!(row => CannedResponse { id, business_id, shortcut, title, body, created_at, updated_at }))
     }
 }
 

@@ -9,36 +9,18 @@ use sqlx::Row;
 
 use crate::accounts::{required_text, Actor, Permission};
 use crate::error::{BookingError, Error};
-use crate::store::{rfc3339, BusinessTx, StoreError};
+use crate::store::columns::read_row;
+use crate::store::{BusinessTx, StoreError};
 
 const COLUMNS: &str = "id, business_id, name, duration_minutes, price_cents, buffer_before_minutes, buffer_after_minutes, active, \
                        min_notice_minutes, max_advance_days, slot_interval_minutes, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<Service, StoreError> {
-    let minutes = |col: &str| -> Result<u32, StoreError> {
-        u32::try_from(row.try_get::<i64, _>(col)?).map_err(|_| StoreError::Corrupt(format!("services.{col}")))
-    };
-    let optional = |col: &str| -> Result<Option<u32>, StoreError> {
-        row.try_get::<Option<i64>, _>(col)?
-            .map(|v| u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("services.{col}"))))
-            .transpose()
-    };
-    Ok(Service {
-        id: row.try_get("id")?,
-        business_id: row.try_get("business_id")?,
-        name: row.try_get("name")?,
-        duration_minutes: minutes("duration_minutes")?,
-        price_cents: row.try_get("price_cents")?,
-        buffer_before_minutes: minutes("buffer_before_minutes")?,
-        buffer_after_minutes: minutes("buffer_after_minutes")?,
-        active: row.try_get::<i64, _>("active")? != 0,
-        staff_ids: Vec::new(),
-        min_notice_minutes: optional("min_notice_minutes")?,
-        max_advance_days: optional("max_advance_days")?,
-        slot_interval_minutes: optional("slot_interval_minutes")?,
-        created_at: rfc3339(row.try_get("created_at")?),
-        updated_at: rfc3339(row.try_get("updated_at")?),
-    })
+    Ok(read_row!(row => Service {
+        id, business_id, name, duration_minutes: int, price_cents, buffer_before_minutes: int, buffer_after_minutes: int,
+        active: flag, staff_ids = Vec::new(), min_notice_minutes: int, max_advance_days: int, slot_interval_minutes: int,
+        created_at, updated_at,
+    }))
 }
 
 pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Service>, StoreError> {

@@ -19,6 +19,7 @@ use sqlx::Row;
 
 use crate::accounts::{required_text, Actor, Permission};
 use crate::error::{Error, TakeoverError};
+use crate::store::columns::read_row;
 use crate::store::{bind_all, json_column, json_param, json_rows, rfc3339, Bind, BusinessTx, Filter, Key, Order, PageQuery, Paging, StoreError};
 
 const PREVIEW_CHARS: usize = 140;
@@ -52,31 +53,18 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 }
 
 fn from_row(row: &AnyRow) -> Result<Conversation, StoreError> {
-    let channel: String = row.try_get("channel")?;
-    let status: String = row.try_get("status")?;
-    let mode: String = row.try_get("mode")?;
-    let channel = Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?;
-    let mode = ControlMode::parse(&mode).ok_or_else(|| corrupt("mode", &mode))?;
-    Ok(Conversation {
-        id: row.try_get("id")?,
-        business_id: row.try_get("business_id")?,
-        customer_id: row.try_get("customer_id")?,
-        channel,
-        status: ConversationStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
-        mode,
-        holder_staff_id: row.try_get("holder_staff_id")?,
-        assignee_staff_id: row.try_get("assignee_staff_id")?,
-        labels: json_column(&row.try_get::<String, _>("labels")?, "conversations.labels")?,
+    let channel: Channel = row.try_get("channel")?;
+    let mode: ControlMode = row.try_get("mode")?;
+    Ok(read_row!(row => Conversation {
+        id, business_id, customer_id, channel = channel, status, mode = mode, holder_staff_id, assignee_staff_id,
+        labels: json,
         // `escalated_at` outlives a take-over (a hand-back clears it); it only means waiting while
         // nobody holds the conversation.
-        needs_human_since: if mode == ControlMode::NeedsHuman { row.try_get::<Option<i64>, _>("escalated_at")?.map(rfc3339) } else { None },
-        last_activity_at: rfc3339(row.try_get("last_activity_at")?),
-        last_message_preview: row.try_get("last_message_preview")?,
-        unread_count: u32::try_from(row.try_get::<i64, _>("unread_count")?).unwrap_or(u32::MAX),
-        reply_window: reply_window(channel, row.try_get("last_inbound_at")?),
-        created_at: rfc3339(row.try_get("created_at")?),
-        updated_at: rfc3339(row.try_get("updated_at")?),
-    })
+        needs_human_since = if mode == ControlMode::NeedsHuman { row.try_get("escalated_at")? } else { None },
+        last_activity_at, last_message_preview, unread_count: int,
+        reply_window = reply_window(channel, row.try_get("last_inbound_at")?),
+        created_at, updated_at,
+    }))
 }
 
 impl crate::store::Record for Conversation {
@@ -98,46 +86,18 @@ pub(crate) const MESSAGE_COLUMNS: &str = "id, business_id, conversation_id, dire
                                provider_message_id, delivery_status, error, created_at, updated_at, kind, raw, automation";
 
 pub(crate) fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
-    let direction: String = row.try_get("direction")?;
-    let author: String = row.try_get("author_kind")?;
-    let status: String = row.try_get("delivery_status")?;
-    let kind: String = row.try_get("kind")?;
-    Ok(Message {
-        id: row.try_get("id")?,
-        business_id: row.try_get("business_id")?,
-        conversation_id: row.try_get("conversation_id")?,
-        direction: Direction::parse(&direction).ok_or_else(|| corrupt("direction", &direction))?,
-        author_kind: AuthorKind::parse(&author).ok_or_else(|| corrupt("author_kind", &author))?,
-        author_staff_id: row.try_get("author_staff_id")?,
-        kind: MessageKind::parse(&kind).ok_or_else(|| corrupt("message kind", &kind))?,
-        body: row.try_get("body")?,
-        media: json_column::<Vec<Media>>(&row.try_get::<String, _>("media")?, "messages.media")?,
-        call: if kind == "call" {
-            row.try_get::<Option<String>, _>("raw")?.map(|r| json_column(&r, "messages.raw")).transpose()?
-        } else {
-            None
-        },
-        provider_message_id: row.try_get("provider_message_id")?,
-        delivery_status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt("delivery_status", &status))?,
-        error: row.try_get("error")?,
-        automation: row.try_get("automation")?,
-        created_at: rfc3339(row.try_get("created_at")?),
-        updated_at: rfc3339(row.try_get("updated_at")?),
-    })
+    let kind: MessageKind = row.try_get("kind")?;
+    Ok(read_row!(row => Message {
+        id, business_id, conversation_id, direction, author_kind, author_staff_id, kind = kind, body, media: json,
+        call = if kind == MessageKind::Call { row.try_get::<Option<String>, _>("raw")?.map(|r| json_column(&r, "raw")).transpose()? } else { None },
+        provider_message_id, delivery_status, error, automation, created_at, updated_at,
+    }))
 }
 
 const NOTE_COLUMNS: &str = "id, business_id, conversation_id, author_staff_id, body, created_at, updated_at";
 
 fn note_from_row(row: &AnyRow) -> Result<Note, StoreError> {
-    Ok(Note {
-        id: row.try_get("id")?,
-        business_id: row.try_get("business_id")?,
-        conversation_id: row.try_get("conversation_id")?,
-        author_staff_id: row.try_get("author_staff_id")?,
-        body: row.try_get("body")?,
-        created_at: rfc3339(row.try_get("created_at")?),
-        updated_at: rfc3339(row.try_get("updated_at")?),
-    })
+    Ok(read_row!(row => Note { id, business_id, conversation_id, author_staff_id, body, created_at, updated_at }))
 }
 
 impl crate::store::Record for Note {

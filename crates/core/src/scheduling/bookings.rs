@@ -26,6 +26,7 @@ use crate::accounts::{Actor, Permission};
 use crate::scheduling::availability::{Slot, Unbookable};
 use crate::error::{BookingError, Error};
 use crate::scheduling::hours::{load_for_service, parse_date, Loaded};
+use crate::store::columns::read_row;
 use crate::store::records::{self, Record};
 use crate::store::{BusinessTx, StoreError};
 
@@ -124,26 +125,12 @@ impl Record for Booking {
         let tz = TimeZone::get(&tz_name).map_err(|e| StoreError::Corrupt(format!("timezone {tz_name}: {e}")))?;
         let start: protocol::Timestamp = row.try_get("start_at")?;
         let end: protocol::Timestamp = row.try_get("end_at")?;
-        Ok(Booking {
-            id: row.try_get("id")?,
-            business_id: row.try_get("business_id")?,
-            customer_id: row.try_get("customer_id")?,
-            service_id: row.try_get("service_id")?,
-            staff_id: row.try_get("staff_id")?,
-            start,
-            end,
-            local_start: start.as_jiff().to_zoned(tz.clone()).to_string(),
-            local_end: end.as_jiff().to_zoned(tz).to_string(),
-            status: row.try_get("status")?,
-            source: row.try_get("source")?,
-            notes: row.try_get("notes")?,
-            version: row.try_get("version")?,
-            created_by_staff_id: row.try_get("created_by_staff_id")?,
-            cancel_reason: row.try_get("cancel_reason")?,
-            confirmation: row.try_get("confirmation")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        })
+        Ok(read_row!(row => Booking {
+            id, business_id, customer_id, service_id, staff_id, start = start, end = end,
+            local_start = start.as_jiff().to_zoned(tz.clone()).to_string(),
+            local_end = end.as_jiff().to_zoned(tz).to_string(),
+            status, source, notes, version, created_by_staff_id, cancel_reason, confirmation, created_at, updated_at,
+        }))
     }
 }
 

@@ -14,10 +14,11 @@ use sqlx::Row;
 
 use crate::accounts::{role_allows, token_hash, Actor, Permission};
 use crate::error::{BookingError, Error};
+use crate::store::columns::read_row;
 use crate::store::{rfc3339, StoreError};
 
 fn from_row(row: &AnyRow) -> Result<CalendarFeed, StoreError> {
-    Ok(CalendarFeed { id: row.try_get("id")?, staff_id: row.try_get("staff_id")?, created_at: rfc3339(row.try_get("created_at")?) })
+    Ok(read_row!(row => CalendarFeed { id, staff_id, created_at }))
 }
 
 /// Calendar feeds: your own, or all of them for owners and admins.

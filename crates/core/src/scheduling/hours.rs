@@ -19,7 +19,8 @@ use sqlx::{AnyConnection, Row};
 use crate::accounts::{Actor, Permission};
 use crate::scheduling::availability::{format_hhmm, parse_hhmm, DayOverride, LocalInterval, Rules, Schedule, ServiceSpec, StaffCalendar, WeekHours};
 use crate::error::{BookingError, CatalogError, Error};
-use crate::store::{json_column, rfc3339, StoreError};
+use crate::store::columns::read_row;
+use crate::store::{json_column, StoreError};
 
 /// Stored form of hours: seven arrays (Monday first) of `[start, end]` minutes.
 type StoredWeek = Vec<Vec<[u16; 2]>>;
@@ -174,17 +175,11 @@ async fn staff_hours(conn: &mut AnyConnection, business_id: &str, staff_id: &str
 const EXCEPTION_COLUMNS: &str = "id, business_id, staff_id, date, closed, hours, note, created_at, updated_at";
 
 fn exception_from_row(row: &AnyRow) -> Result<ScheduleException, StoreError> {
-    Ok(ScheduleException {
-        id: row.try_get("id")?,
-        business_id: row.try_get("business_id")?,
-        staff_id: row.try_get("staff_id")?,
-        date: row.try_get("date")?,
-        closed: row.try_get::<i64, _>("closed")? != 0,
-        hours: day_to_wire(&day_from_stored(&row.try_get::<String, _>("hours")?)?),
-        note: row.try_get("note")?,
-        created_at: rfc3339(row.try_get("created_at")?),
-        updated_at: rfc3339(row.try_get("updated_at")?),
-    })
+    Ok(read_row!(row => ScheduleException {
+        id, business_id, staff_id, date, closed: flag,
+        hours = day_to_wire(&day_from_stored(&row.try_get::<String, _>("hours")?)?),
+        note, created_at, updated_at,
+    }))
 }
 
 impl crate::store::Record for ScheduleException {

@@ -18,6 +18,7 @@
 //! in-process instead of fighting over SQLite's lock, and business transactions begin IMMEDIATE;
 //! reads use a pool of read-only connections.
 
+pub mod columns;
 pub mod migrations;
 pub mod query;
 pub mod records;

@@ -12,7 +12,8 @@ use sqlx::{AnyConnection, Row};
 use crate::accounts::{Actor, Permission};
 use crate::error::{CalendarError, Error};
 use crate::scheduling::bookings::{self, BookingChange};
-use crate::store::{rfc3339, BusinessTx};
+use crate::store::columns::read_row;
+use crate::store::BusinessTx;
 use crate::Core;
 
 const COLUMNS: &str = "id, staff_id, booking_id, kind, new_start, new_end, message, status, created_at, resolved_at";
@@ -20,18 +21,11 @@ const COLUMNS: &str = "id, staff_id, booking_id, kind, new_start, new_end, messa
 fn from_row(r: &AnyRow) -> Result<CalendarTask, Error> {
     let kind: String = r.try_get("kind")?;
     let status: String = r.try_get("status")?;
-    Ok(CalendarTask {
-        id: r.try_get::<String, _>("id")?.into(),
-        staff_id: r.try_get::<String, _>("staff_id")?.into(),
-        booking_id: r.try_get::<String, _>("booking_id")?.into(),
-        kind: CalendarTaskKind::parse(&kind).unwrap_or(CalendarTaskKind::Moved),
-        new_start: r.try_get::<Option<i64>, _>("new_start")?.map(rfc3339),
-        new_end: r.try_get::<Option<i64>, _>("new_end")?.map(rfc3339),
-        message: r.try_get("message")?,
-        status: CalendarTaskStatus::parse(&status).unwrap_or(CalendarTaskStatus::Open),
-        created_at: rfc3339(r.try_get("created_at")?),
-        resolved_at: r.try_get::<Option<i64>, _>("resolved_at")?.map(rfc3339),
-    })
+    Ok(read_row!(r => CalendarTask {
+        id, staff_id, booking_id, new_start, new_end, message, created_at, resolved_at,
+        kind = CalendarTaskKind::parse(&kind).unwrap_or(CalendarTaskKind::Moved),
+        status = CalendarTaskStatus::parse(&status).unwrap_or(CalendarTaskStatus::Open),
+    }))
 }
 
 async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<CalendarTask>, Error> {
