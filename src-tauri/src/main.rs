@@ -131,13 +131,23 @@ fn window(data_dir: PathBuf) -> anyhow::Result<()> {
             // the Downloads folder, under a new name when one is taken.
             let config = app.config().app.windows.iter().find(|w| w.label == "main").cloned().ok_or("no main window in tauri.conf.json")?;
             tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
-                .on_download(|_, event| {
+                .on_download(|webview, event| {
                     match event {
                         tauri::webview::DownloadEvent::Requested { destination, .. } => into_home_without_downloads(destination),
-                        tauri::webview::DownloadEvent::Finished { path, success, .. } => match (success, path) {
-                            (true, Some(path)) => tracing::info!(path = %path.display(), "saved a file"),
-                            _ => tracing::warn!("a file could not be saved"),
-                        },
+                        // The page says where the file went (or that it could not be saved).
+                        tauri::webview::DownloadEvent::Finished { path, success, .. } => {
+                            let saved = match (success, path) {
+                                (true, Some(path)) => {
+                                    tracing::info!(path = %path.display(), "saved a file");
+                                    Some(path.display().to_string())
+                                }
+                                _ => {
+                                    tracing::warn!("a file could not be saved");
+                                    None
+                                }
+                            };
+                            let _ = webview.emit("file_saved", saved);
+                        }
                         _ => {}
                     }
                     true

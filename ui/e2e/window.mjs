@@ -140,6 +140,9 @@ async function main() {
     await app.click("button", "Export bookings (CSV)");
     // No Downloads folder is configured in this session's throwaway home: the file goes there.
     const saved = await until("the CSV is saved", () => fs.readdirSync(os.homedir()).find((f) => /^bookings.*\.csv$/.test(f)) ?? null, 20_000);
+    // The page says where the window put it.
+    const savedNote = `Saved to ${path.join(os.homedir(), saved)}.`;
+    await until("the note says where the CSV went", () => app.js(`return document.body.innerText.includes(${JSON.stringify(savedNote)})`), 20_000);
     const csv = fs.readFileSync(path.join(os.homedir(), saved), "utf8");
     const lines = csv.trim().split("\n");
     if (!lines[0].startsWith("booking_id,") || lines.length < 2) throw new Error(`the saved file is not the bookings CSV:\n${csv.slice(0, 500)}`);

@@ -4,7 +4,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { call, ConsoleError } from "./api";
 import type { RetentionPreview } from "./bindings/RetentionPreview";
-import { base64Bytes, erasedSummary, eraseConfirmed, formatBytes, parseRetention, saveFile, securityMessage } from "./privacy";
+import { base64Bytes, erasedSummary, eraseConfirmed, formatBytes, parseRetention, saveFile, savedNote, securityMessage } from "./privacy";
 import { useSensitive } from "./Reauth";
 
 type Note = { ok: boolean; text: string } | null;
@@ -18,8 +18,9 @@ export function CustomerPrivacy({ customerId, name, onErased }: { customerId: st
     setNote(null);
     const result = await run("Exporting a customer's data", () => call({ cmd: "export_customer", who: { customer_id: customerId, phone: null, email: null } }));
     if (result.ok) {
-      saveFile(result.value.file_name, base64Bytes(result.value.zip_base64), "application/zip");
-      setNote({ ok: true, text: `Saved ${result.value.file_name} (${formatBytes(result.value.bytes)}).` });
+      const { file_name, zip_base64, bytes } = result.value;
+      setNote({ ok: true, text: `Saving ${file_name}…` });
+      setNote(savedNote(file_name, await saveFile(file_name, base64Bytes(zip_base64), "application/zip"), formatBytes(bytes)));
     } else if (!result.cancelled) setNote({ ok: false, text: result.message });
   };
 

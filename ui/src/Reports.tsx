@@ -22,7 +22,7 @@ import type { ReportFilter } from "./bindings/ReportFilter";
 import type { ReportRows } from "./bindings/ReportRows";
 import * as endpoints from "./endpoints";
 import { channelLabel } from "./format";
-import { saveFile } from "./privacy";
+import { saveFile, savedNote } from "./privacy";
 import type { Channel } from "./bindings/Channel";
 import { PRESETS, TILES, caller, callsOf, dayFilter, dayLabel, delta, exportFor, filterFor, formatDuration, formatMoney, formatValue, freshness, loadProblem, presetRange, rangeLabel, rangeProblem, recoveredLabel, rowCount, series, todayIn, type Preset } from "./reports";
 
@@ -102,8 +102,8 @@ export function Reports({ directory, onOpenConversation, onOpenBooking }: {
     setNote(null);
     try {
       const csv = await call({ cmd: "report_csv", export: kind, filter: f, figure });
-      saveFile(csv.file_name, new TextEncoder().encode(csv.csv), "text/csv;charset=utf-8");
-      setNote(`Saved ${csv.file_name}.`);
+      setNote(`Saving ${csv.file_name}…`);
+      setNote(savedNote(csv.file_name, await saveFile(csv.file_name, new TextEncoder().encode(csv.csv), "text/csv;charset=utf-8")).text);
     } catch (e) {
       const err = e as ConsoleError;
       setNote(err.kind === "offline" ? "Exports need the network." : err.message);

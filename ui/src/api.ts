@@ -202,6 +202,29 @@ function tauriListen<T>(name: string, handler: (payload: T) => void): () => void
   };
 }
 
+/** Starts a download (`start`) and, in the desktop app, waits for the window to finish saving it:
+ * where the file went, or `null` when it could not be saved. `undefined` in a browser, which shows
+ * its own downloads, and when the window has not said within a minute. */
+export async function whenFileSaved(start: () => void): Promise<string | null | undefined> {
+  if (!inTauri) {
+    start();
+    return undefined;
+  }
+  const { listen } = await import("@tauri-apps/api/event");
+  let told: (where: string | null | undefined) => void = () => {};
+  const saved = new Promise<string | null | undefined>((resolve) => (told = resolve));
+  // Listening before the download starts, so that a quick save is not missed.
+  const unlisten = await listen<string | null>("file_saved", (e) => told(e.payload));
+  const timer = setTimeout(() => told(undefined), 60_000);
+  try {
+    start();
+    return await saved;
+  } finally {
+    clearTimeout(timer);
+    unlisten();
+  }
+}
+
 /** A notification was clicked in the desktop app: open this conversation. (No-op in a browser.) */
 export function onOpenConversation(handler: (conversationId: string) => void): () => void {
   return inTauri ? tauriListen<string>("open_conversation", handler) : () => {};

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { ConsoleError } from "./api";
-import { base64Bytes, erasedSummary, eraseConfirmed, formatBytes, parseRetention, securityMessage, sensitive, sensitiveIfAsked, type Proof } from "./privacy";
+import { base64Bytes, erasedSummary, eraseConfirmed, formatBytes, parseRetention, savedNote, securityMessage, sensitive, sensitiveIfAsked, type Proof } from "./privacy";
 
 const refused = (code: string) => new ConsoleError({ kind: "refused", message: code, code });
 const offline = () => new ConsoleError({ kind: "offline", message: "The service cannot be reached." });
@@ -73,6 +73,16 @@ describe("actions the service guards only sometimes (channels)", () => {
 });
 
 describe("data protection", () => {
+  it("says where a saved file went, or that it could not be saved", () => {
+    expect(savedNote("customer-nia.zip", "/home/anna/Downloads/customer-nia (1).zip", "12 KB")).toEqual({ ok: true, text: "Saved to /home/anna/Downloads/customer-nia (1).zip (12 KB)." });
+    expect(savedNote("bookings.csv", "C:\\Users\\anna\\Downloads\\bookings.csv")).toEqual({ ok: true, text: "Saved to C:\\Users\\anna\\Downloads\\bookings.csv." });
+    // A browser shows its own downloads: the note names the file.
+    expect(savedNote("bookings.csv", undefined)).toEqual({ ok: true, text: "Saved bookings.csv." });
+    const failed = savedNote("bookings.csv", null);
+    expect(failed.ok).toBe(false);
+    expect(failed.text).toMatch(/^bookings\.csv could not be saved/);
+  });
+
   it("turns an export's base64 back into the ZIP's bytes", () => {
     expect(Array.from(base64Bytes("UEsDBA=="))).toEqual([0x50, 0x4b, 0x03, 0x04]);
     expect(formatBytes(512)).toBe("512 bytes");
