@@ -23,7 +23,7 @@ pub enum StartupError {
     #[error(transparent)]
     Mail(#[from] switchboard_core::mail::MailConfigError),
     #[error("SWITCHBOARD_TRUSTED_PROXIES: {0}")]
-    TrustedProxies(String),
+    TrustedProxies(#[from] crate::http::limits::NotAProxy),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -52,7 +52,7 @@ impl Application {
     pub async fn with_db(config: Config, db: Db) -> Result<Application, StartupError> {
         let key = config.resolved_encryption_key()?;
         switchboard_core::mail::Mailer::from_config(&config)?;
-        let trusted_proxies = Arc::new(TrustedProxies::parse(&config.trusted_proxies).map_err(StartupError::TrustedProxies)?);
+        let trusted_proxies = Arc::new(TrustedProxies::parse(&config.trusted_proxies)?);
         let limits = Arc::new(Limits::new(&config, db.clock().clone()));
         let listener = TcpListener::bind(config.bind).await.map_err(|source| StartupError::Bind { addr: config.bind, source })?;
         let core = Core::new(config, db, &key);

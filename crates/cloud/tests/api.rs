@@ -385,7 +385,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing(app: TestApp) {
     parts[2] = "c2lnbmF0dXJlLWZyb20tc29tZW9uZS1lbHNl".into();
     assert_eq!(app.get("/v1/customers", &parts.join(".")).await.code(), "invalid_token");
     let other_key = switchboard_cloud::accounts::TokenKeys::new(&[9; 32], &app.config);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = (app.now_ms() / 1000) as u64;
     let forged = other_key.sign(&owner.staff_id, &owner.business_id, "any", now, 600);
     assert_eq!(app.get("/v1/customers", &forged).await.code(), "invalid_token");
     let key = app.config.resolved_encryption_key().unwrap();
@@ -638,4 +638,25 @@ async fn sqlite_is_configured_for_durability() {
     }
     let refused = sqlx::query("UPDATE businesses SET name = 'x'").execute(app.db.reader()).await;
     assert!(refused.is_err(), "reader connections are read-only");
+}
+
+on_both_engines! {
+
+spawn = |engine| TestApp::spawn_with(engine, |c| c.access_token_ttl_secs = 15 * 60);
+
+/// An access token lives its 15 minutes by the service's clock, not the machine's; the refresh
+/// token then gets a new one.
+async fn an_access_token_expires_by_the_services_clock(app: TestApp) {
+    let owner = app.signup("clock").await;
+    app.advance(std::time::Duration::from_secs(15 * 60));
+    assert_eq!(app.get("/v1/me", &owner.access).await.status, StatusCode::OK, "at its expiry, within the leeway");
+    app.advance(std::time::Duration::from_secs(6));
+    let r = app.get("/v1/me", &owner.access).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "token_expired"), "{r:?}");
+    let refreshed = app.call(Method::POST, "/v1/auth/refresh", None, Some(json!({"refresh_token": owner.refresh}))).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{refreshed:?}");
+    assert_eq!(refreshed.body["expires_in"], 900);
+    let access = refreshed.body["access_token"].as_str().unwrap();
+    assert_eq!(app.get("/v1/me", access).await.status, StatusCode::OK);
+}
 }

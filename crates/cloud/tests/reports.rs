@@ -87,7 +87,7 @@ struct Fixture {
 
 /// The fixture business (see the test's comments for what happens when).
 async fn fixture(engine: switchboard_testkit::Engine) -> Fixture {
-    let (app, _fake): (TestApp, FakeProviders) = spawn_with_fakes(engine, |c| c.access_token_ttl_secs = 30 * 86_400).await;
+    let (app, _fake): (TestApp, FakeProviders) = spawn_with_fakes(engine, |_| {}).await;
     at(&app, &t(-6, "08:00"));
     let owner = app.signup("reports").await;
     let r = app.patch("/v1/business", &owner.access, json!({"timezone": ZONE})).await;
@@ -316,7 +316,6 @@ async fn with_mail(engine: switchboard_testkit::Engine) -> (TestApp, SmtpSink, F
     let sink = SmtpSink::start().await;
     let url = sink.url.clone();
     let (app, fake) = spawn_with_fakes(engine, move |c| {
-        c.access_token_ttl_secs = 30 * 86_400;
         c.smtp_url = Some(url.into());
         c.smtp_from = "Switchboard <desk@switchboard.test>".into();
         c.public_url = "https://desk.example".into();
@@ -633,7 +632,7 @@ impl Calls {
 /// before, not 21:00–08:00). The report's week is Monday 10 May to Sunday 16 May; the previous
 /// period the week before. Times below are UTC.
 async fn calls(engine: switchboard_testkit::Engine) -> Calls {
-    let (app, fake) = spawn_with_fakes(engine, |c| c.access_token_ttl_secs = 60 * 86_400).await;
+    let (app, fake) = spawn_with_fakes(engine, |_| {}).await;
     app.clock.as_ref().unwrap().set("2027-05-03T09:00:00Z".parse().unwrap());
     let owner = app.signup("calls").await;
     app.patch("/v1/business", &owner.access, json!({"timezone": "Europe/London"})).await;
@@ -901,7 +900,7 @@ async fn calls_click_through(c: &Calls, rg: &str) {
 
 /// The service with a WhatsApp number connected and the assistant switched off.
 async fn nobody_answers(engine: switchboard_testkit::Engine) -> (TestApp, Tenant, FakeProviders) {
-    let (app, fake) = spawn_with_fakes(engine, |c| c.access_token_ttl_secs = 30 * 86_400).await;
+    let (app, fake) = spawn_with_fakes(engine, |_| {}).await;
     let owner = app.signup("handover").await;
     connect_whatsapp(&app, &owner, PHONE_ID, &app_secret(&owner)).await;
     (app, owner, fake)

@@ -399,7 +399,7 @@ impl Console {
         let channel: Option<String> =
             sqlx::query_scalar("SELECT channel FROM conversations WHERE id = ?").bind(conversation_id).fetch_optional(self.store.pool()).await.map_err(StoreError::from)?;
         let channel = channel.and_then(|c| protocol::Channel::parse(&c)).ok_or_else(|| ConsoleError::Invalid("No such conversation.".into()))?;
-        let content_type = media::check(channel, content_type, data.len() as u64).map_err(ConsoleError::Invalid)?;
+        let content_type = media::check(channel, content_type, data.len() as u64).map_err(|e| ConsoleError::Invalid(e.to_string()))?;
         let caption = caption.trim();
         if caption.chars().count() > 1024 {
             return Err(ConsoleError::Invalid("A caption is at most 1024 characters.".into()));

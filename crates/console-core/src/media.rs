@@ -59,27 +59,41 @@ pub async fn budget(store: &LocalStore) -> Result<i64, StoreError> {
     Ok(store.setting("media_cache_budget_bytes").await?.and_then(|b| b.parse().ok()).unwrap_or(DEFAULT_BUDGET))
 }
 
-/// Whether `channel` takes this file; the type to send it as, or why not in plain words (the
-/// service's own table, `protocol::media_limits`).
-pub fn check(channel: Channel, content_type: &str, size: u64) -> Result<String, String> {
+/// Why a channel does not take a file, in the words the composer shows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileRefusal {
+    #[error("This is a phone call; files can be sent on WhatsApp or SMS.")]
+    Call,
+    #[error("The file is empty.")]
+    Empty,
+    /// `what`: "this kind of file", with its type when it has one.
+    #[error("{channel} does not take {what}. It takes: {allowed}.")]
+    Kind { channel: &'static str, what: String, allowed: String },
+    #[error("This file is {size_mb} MB; {channel} takes files up to {limit_mb} MB.")]
+    TooBig { channel: &'static str, size_mb: String, limit_mb: String },
+}
+
+/// Whether `channel` takes this file: the type to send it as, or why not (the service's own
+/// table, `protocol::media_limits`).
+pub fn check(channel: Channel, content_type: &str, size: u64) -> Result<String, FileRefusal> {
     let name = match channel {
         Channel::Whatsapp => "WhatsApp",
         Channel::TwilioWhatsapp => "WhatsApp (Twilio)",
         Channel::Sms => "SMS/MMS",
-        Channel::Voice => return Err("This is a phone call; files can be sent on WhatsApp or SMS.".into()),
+        Channel::Voice => return Err(FileRefusal::Call),
     };
     if size == 0 {
-        return Err("The file is empty.".into());
+        return Err(FileRefusal::Empty);
     }
     let kind = protocol::media_essence(content_type);
     let groups = protocol::media_limits(channel);
     let Some((_, limit)) = groups.iter().find(|(types, _)| types.contains(&kind.as_str())) else {
         let allowed: Vec<&str> = groups.iter().flat_map(|(t, _)| t.iter().copied()).collect();
         let what = if kind.is_empty() { "this kind of file".to_owned() } else { format!("this kind of file ({kind})") };
-        return Err(format!("{name} does not take {what}. It takes: {}.", allowed.join(", ")));
+        return Err(FileRefusal::Kind { channel: name, what, allowed: allowed.join(", ") });
     };
     if size > *limit {
-        return Err(format!("This file is {} MB; {name} takes files up to {} MB.", mb_up(size), mb(*limit)));
+        return Err(FileRefusal::TooBig { channel: name, size_mb: mb_up(size), limit_mb: mb(*limit) });
     }
     Ok(kind)
 }
@@ -413,12 +427,12 @@ mod tests {
     #[test]
     fn refusals_are_in_plain_words() {
         assert_eq!(check(Channel::Whatsapp, "image/png", 10), Ok("image/png".into()));
-        let big = check(Channel::Whatsapp, "image/jpeg", 6 * 1024 * 1024).unwrap_err();
+        let big = check(Channel::Whatsapp, "image/jpeg", 6 * 1024 * 1024).unwrap_err().to_string();
         assert_eq!(big, "This file is 6.0 MB; WhatsApp takes files up to 5.0 MB.");
-        let gif = check(Channel::Whatsapp, "image/gif", 10).unwrap_err();
+        let gif = check(Channel::Whatsapp, "image/gif", 10).unwrap_err().to_string();
         assert!(gif.starts_with("WhatsApp does not take this kind of file (image/gif). It takes: image/jpeg, image/png"), "{gif}");
         assert!(check(Channel::Sms, "image/gif", 10).is_ok());
         assert!(check(Channel::Voice, "image/png", 10).is_err());
-        assert_eq!(check(Channel::Sms, "image/png", 0).unwrap_err(), "The file is empty.");
+        assert_eq!(check(Channel::Sms, "image/png", 0).unwrap_err().to_string(), "The file is empty.");
     }
 }

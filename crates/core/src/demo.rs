@@ -212,9 +212,20 @@ pub async fn seed(db: &Db) -> Result<DemoBusiness, Error> {
     Ok(DemoBusiness { business_id, created: true })
 }
 
+/// Why the demo's sandbox channels could not be connected.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("could not sign in as the demo owner")]
+    SignIn,
+    #[error("the service did not answer: {0}")]
+    Unreachable(#[from] reqwest::Error),
+    #[error("{path}: {status}")]
+    Refused { path: &'static str, status: reqwest::StatusCode },
+}
+
 /// Signs in as the demo owner and connects the sandbox WhatsApp number and a Vapi secret, through
 /// the public API like a person would.
-pub async fn connect_sandbox(service_url: &str, app_secret: &str, vapi_secret: &str) -> Result<(), String> {
+pub async fn connect_sandbox(service_url: &str, app_secret: &str, vapi_secret: &str) -> Result<(), SandboxError> {
     let http = reqwest::Client::new();
     // The service may still be starting.
     let mut token = None;
@@ -226,20 +237,20 @@ pub async fn connect_sandbox(service_url: &str, app_secret: &str, vapi_secret: &
             .await;
         if let Ok(r) = login {
             if r.status().is_success() {
-                let body: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
+                let body: serde_json::Value = r.json().await?;
                 token = body["access_token"].as_str().map(str::to_owned);
                 break;
             }
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    let token = token.ok_or("could not sign in as the demo owner")?;
+    let token = token.ok_or(SandboxError::SignIn)?;
     let whatsapp = serde_json::json!({"phone_number_id": SANDBOX_PHONE_NUMBER_ID, "display_phone_number": "+44 7911 000001",
         "access_token": "sandbox-token", "app_secret": app_secret, "verify_token": "sandbox-verify"});
     for (path, body) in [("/v1/channels/whatsapp", whatsapp), ("/v1/channels/vapi", serde_json::json!({"secret": vapi_secret}))] {
-        let r = http.put(format!("{service_url}{path}")).bearer_auth(&token).json(&body).send().await.map_err(|e| e.to_string())?;
+        let r = http.put(format!("{service_url}{path}")).bearer_auth(&token).json(&body).send().await?;
         if !r.status().is_success() {
-            return Err(format!("{path}: {}", r.status()));
+            return Err(SandboxError::Refused { path, status: r.status() });
         }
     }
     Ok(())

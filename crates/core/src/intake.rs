@@ -49,13 +49,16 @@ pub async fn store_events(state: &Core, events: Vec<NewEvent>) -> Result<(), Err
         .map_err(|_| Error::ShuttingDown)?;
     match committed.await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(Error::internal(StoreError::Corrupt(format!("webhook events not committed: {e}")))),
+        Ok(Err(e)) => Err(Error::internal(e)),
         Err(_) => Err(Error::ShuttingDown),
     }
 }
 
 /// Events waiting to be committed, each with the acknowledgement to give once they are.
-pub type IntakeQueue = tokio::sync::mpsc::Sender<(Vec<NewEvent>, tokio::sync::oneshot::Sender<Result<(), String>>)>;
+pub type IntakeQueue = tokio::sync::mpsc::Sender<(Vec<NewEvent>, tokio::sync::oneshot::Sender<Committed>)>;
+
+/// Whether a group of webhooks was committed; a failure is shared by every webhook of the group.
+type Committed = Result<(), std::sync::Arc<StoreError>>;
 
 /// Group commit: webhooks that arrive while a commit is in progress are committed together in
 /// the next transaction — one fsync for all of them — and each is acknowledged only after its
@@ -65,7 +68,7 @@ pub type IntakeQueue = tokio::sync::mpsc::Sender<(Vec<NewEvent>, tokio::sync::on
 /// `wake_others`: this instance runs no workers (PostgreSQL, several instances), so each commit
 /// wakes the other instances' intake instead of leaving the events to their poll.
 pub fn start_committer(db: Db, wake_others: bool) -> IntakeQueue {
-    let (queue, mut incoming) = tokio::sync::mpsc::channel::<(Vec<NewEvent>, tokio::sync::oneshot::Sender<Result<(), String>>)>(4096);
+    let (queue, mut incoming) = tokio::sync::mpsc::channel::<(Vec<NewEvent>, tokio::sync::oneshot::Sender<Committed>)>(4096);
     tokio::spawn(async move {
         while let Some(first) = incoming.recv().await {
             let mut batch = vec![first];
@@ -75,7 +78,7 @@ pub fn start_committer(db: Db, wake_others: bool) -> IntakeQueue {
                     Err(_) => break,
                 }
             }
-            let result = commit_events(&db, batch.iter().flat_map(|(events, _)| events.iter())).await.map_err(|e| e.to_string());
+            let result = commit_events(&db, batch.iter().flat_map(|(events, _)| events.iter())).await.map_err(std::sync::Arc::new);
             if let Err(e) = &result {
                 tracing::error!(error = %e, webhooks = batch.len(), "could not commit webhooks; they are refused and will be redelivered");
             }

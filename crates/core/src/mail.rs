@@ -31,6 +31,17 @@ pub enum MailConfigError {
     From(String),
 }
 
+/// Why one mail was not sent (kept as the mail's `last_error`; it is tried again later).
+#[derive(Debug, thiserror::Error)]
+enum SendFailure {
+    #[error("bad recipient: {0}")]
+    Recipient(#[from] lettre::address::AddressError),
+    #[error("cannot build the mail: {0}")]
+    Build(#[from] lettre::error::Error),
+    #[error("SMTP: {0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+}
+
 /// The SMTP connection settings and the From address.
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -50,16 +61,16 @@ impl Mailer {
         Ok(Some(Mailer { transport, from }))
     }
 
-    async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), String> {
-        let to: Mailbox = to.parse().map_err(|e| format!("bad recipient: {e}"))?;
+    async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), SendFailure> {
+        let to: Mailbox = to.parse()?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(subject)
             .header(ContentType::TEXT_PLAIN)
-            .body(body.to_owned())
-            .map_err(|e| format!("cannot build the mail: {e}"))?;
-        self.transport.send(message).await.map(|_| ()).map_err(|e| format!("SMTP: {e}"))
+            .body(body.to_owned())?;
+        self.transport.send(message).await?;
+        Ok(())
     }
 }
 
@@ -173,7 +184,7 @@ pub async fn send_due(core: &Core) -> Result<usize, Error> {
                 .bind(body)
                 .bind(attempts)
                 .bind(next)
-                .bind(&reason)
+                .bind(reason.to_string())
                 .bind(&id)
                 .execute(db.writer())
                 .await

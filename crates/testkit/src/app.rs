@@ -96,6 +96,9 @@ impl TestApp {
             Some(Arc::new(TestClock::starting_now())),
             |c| {
                 c.run_workers = false;
+                // Tests move the clock by days and keep their sign-ins across; access tokens
+                // expire by this clock (a test of expiry sets the real lifetime back).
+                c.access_token_ttl_secs = 366 * 86_400;
                 adjust(c)
             },
         )

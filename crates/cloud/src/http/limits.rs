@@ -137,15 +137,20 @@ fn refused(wait: Duration) -> ApiError {
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies(Vec<IpNet>);
 
+/// An entry of `SWITCHBOARD_TRUSTED_PROXIES` that is neither an address nor a range.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not an IP address or CIDR range")]
+pub struct NotAProxy(String);
+
 impl TrustedProxies {
-    pub fn parse(text: &str) -> Result<TrustedProxies, String> {
+    pub fn parse(text: &str) -> Result<TrustedProxies, NotAProxy> {
         let mut nets = Vec::new();
         for item in text.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()) {
             let net = match item.parse::<IpNet>() {
                 Ok(net) => net,
                 Err(_) => match item.parse::<IpAddr>() {
                     Ok(ip) => IpNet::new(ip, if ip.is_ipv4() { 32 } else { 128 }).expect("a full-length prefix"),
-                    Err(_) => return Err(format!("`{item}` is not an IP address or CIDR range")),
+                    Err(_) => return Err(NotAProxy(item.to_owned())),
                 },
             };
             nets.push(net.trunc());

@@ -57,6 +57,9 @@ struct Claims {
     exp: u64,
 }
 
+/// How long past its expiry an access token is still taken.
+const EXPIRY_LEEWAY_SECS: u64 = 5;
+
 impl TokenKeys {
     /// Derives the signing key from the master key, so one secret serves the whole service.
     pub fn new(master_key: &[u8; 32], config: &Config) -> Self {
@@ -65,7 +68,9 @@ impl TokenKeys {
         hasher.update(master_key);
         let key = hasher.finalize();
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
+        // Expiry is checked against the service's clock in `verify`, not here: jsonwebtoken
+        // would read the system's time, which a test clock (or anything else) does not move.
+        validation.validate_exp = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
         TokenKeys {
             encoding: EncodingKey::from_secret(&key),
@@ -88,14 +93,16 @@ impl TokenKeys {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).expect("HS256 signing cannot fail")
     }
 
-    fn verify(&self, token: &str) -> Result<Claims, AccountError> {
-        use jsonwebtoken::errors::ErrorKind;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+    /// The token's claims if it is ours and unexpired at `now_secs` (the service's clock), with a
+    /// few seconds' leeway for clocks a little apart between instances.
+    fn verify(&self, token: &str, now_secs: u64) -> Result<Claims, AccountError> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => AccountError::TokenExpired,
-                _ => AccountError::InvalidToken,
-            })
+            .map_err(|_| AccountError::InvalidToken)?;
+        if claims.exp.saturating_add(EXPIRY_LEEWAY_SECS) < now_secs {
+            return Err(AccountError::TokenExpired);
+        }
+        Ok(claims)
     }
 }
 
@@ -153,7 +160,7 @@ async fn issue_tokens(
         staff_id: staff_id.into(),
         role,
         permissions: permissions(role),
-        access_token: keys.sign(staff_id, business_id, session_id, (now / 1000) as u64, keys.access_ttl_secs),
+        access_token: keys.sign(staff_id, business_id, session_id, ms_to_secs(now), keys.access_ttl_secs),
         expires_in: keys.access_ttl_secs,
         refresh_token,
     })
@@ -304,10 +311,20 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
     }
 }
 
-/// Checks an access token as every request does: signature, expiry, session and staff member.
-/// Checks an access token as every request does: signature, expiry, session and staff member.
+/// Seconds since the epoch (what a token's claims count in) for the clock's milliseconds.
+fn ms_to_secs(ms: i64) -> u64 {
+    u64::try_from(ms / 1000).unwrap_or(0)
+}
+
+/// Now in a token's seconds, by the service's clock.
+fn now_secs(core: &Core) -> u64 {
+    ms_to_secs(core.db.now_ms())
+}
+
+/// Checks an access token as every request does: signature, expiry (by the service's clock),
+/// session and staff member.
 pub async fn authenticate(core: &Core, token: &str) -> Result<Actor, Error> {
-    let claims = core.keys.verify(token.trim())?;
+    let claims = core.keys.verify(token.trim(), now_secs(core))?;
     let row = sqlx::query(
         "SELECT st.role, st.active, se.revoked_at FROM sessions se JOIN staff st ON st.id = se.staff_id \
          WHERE se.id = $1 AND st.id = $2 AND st.business_id = $3",
@@ -588,14 +605,16 @@ mod tests {
     }
 
     #[test]
-    fn tokens_verify_and_expire() {
+    fn tokens_verify_and_expire_by_the_given_time() {
         let keys = TokenKeys::new(&[7; 32], &Config::default());
-        let now = (jiff::Timestamp::now().as_millisecond() / 1000) as u64;
+        let now = 1_795_000_000;
         let good = keys.sign("s", "b", "sess", now, 60);
-        assert_eq!(keys.verify(&good).unwrap().bid, "b");
+        assert_eq!(keys.verify(&good, now).unwrap().bid, "b");
+        assert_eq!(keys.verify(&good, now + 60 + EXPIRY_LEEWAY_SECS).unwrap().bid, "b", "the last second of the leeway");
+        assert!(matches!(keys.verify(&good, now + 61 + EXPIRY_LEEWAY_SECS), Err(AccountError::TokenExpired)));
         let expired = keys.sign("s", "b", "sess", now - 3600, 60);
-        assert!(matches!(keys.verify(&expired), Err(AccountError::TokenExpired)));
+        assert!(matches!(keys.verify(&expired, now), Err(AccountError::TokenExpired)));
         let other = TokenKeys::new(&[8; 32], &Config::default()).sign("s", "b", "sess", now, 60);
-        assert!(matches!(keys.verify(&other), Err(AccountError::InvalidToken)));
+        assert!(matches!(keys.verify(&other, now), Err(AccountError::InvalidToken)));
     }
 }

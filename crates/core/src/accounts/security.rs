@@ -290,7 +290,7 @@ async fn signed_in(core: &Core, staff_id: &str, business_id: &str, role: Role, d
 }
 
 fn session_of(core: &Core, access_token: &str) -> Result<String, Error> {
-    Ok(core.keys.verify(access_token)?.sid)
+    Ok(core.keys.verify(access_token, super::now_secs(core))?.sid)
 }
 
 /// The second step of signing in: the challenge and a code (or a recovery code).

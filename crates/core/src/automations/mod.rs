@@ -96,7 +96,7 @@ fn check_settings(s: &AutomationSettings) -> Result<(), Error> {
         if text.trim().is_empty() || text.chars().count() > 1000 {
             return Err(Error::invalid(format!("`texts.{name}` must be 1 to 1000 characters.")));
         }
-        texts::check(text).map_err(|v| Error::invalid(format!("`texts.{name}` uses an unknown variable `{{{v}}}`.")))?;
+        texts::check(text).map_err(|v| Error::invalid(format!("`texts.{name}` uses an {v}.")))?;
     }
     let w = &s.whatsapp_templates;
     for m in [&w.confirmation, &w.reminder, &w.text_back, &w.follow_up, &w.no_show].into_iter().flatten() {
@@ -148,7 +148,7 @@ pub async fn preview(core: &Core, actor: &Actor, req: PreviewAutomation) -> Resu
     if req.text.chars().count() > 1000 {
         return Err(Error::invalid("`text` must be at most 1000 characters."));
     }
-    texts::check(&req.text).map_err(|v| Error::invalid(format!("Unknown variable `{{{v}}}`.")))?;
+    texts::check(&req.text).map_err(|texts::UnknownVariable(v)| Error::invalid(format!("Unknown variable `{{{v}}}`.")))?;
     let mut conn = core.db.reader().acquire().await?;
     let vars = match &req.booking_id {
         Some(id) => {
@@ -818,7 +818,8 @@ async fn send_one(tx: &mut BusinessTx, id: &str, batch: &mut Batch) -> Result<bo
                         .await?;
                     batch.finish(run.id, AutomationStatus::Sent, None, Some(message_id), Some(conversation_id));
                 }
-                Err(reason) => {
+                Err(why) => {
+                    let reason = why.to_string();
                     tx.audit(None, "automation.skipped", None, json!({"rule": run.rule, "run": run.id, "booking_id": run.booking_id, "reason": reason})).await?;
                     batch.finish(run.id, AutomationStatus::Skipped, Some(reason), None, None);
                 }
@@ -918,10 +919,22 @@ impl Batch {
     }
 }
 
+/// Why an automated message cannot be sent. Its words become the run's `reason`, which staff
+/// read in the booking's history.
+#[derive(Debug, thiserror::Error)]
+enum Undeliverable {
+    #[error("No connected channel reaches this customer (connect Twilio for SMS, or WhatsApp).")]
+    NoChannel,
+    #[error("WhatsApp's 24-hour window is closed and no approved template is set for {0} messages (Settings → Automations).")]
+    WindowClosed(String),
+    #[error("The template `{name}` ({language}) is not among the business's approved templates.")]
+    UnknownTemplate { name: String, language: String },
+}
+
 /// The conversation an automated message goes into: the one the customer uses (last written
 /// in) on a connected channel, else a new one — SMS to their number (a caller, or a customer
-/// staff booked by phone), else WhatsApp. `Err` says in plain words why none can be used.
-async fn reach(tx: &mut BusinessTx, batch: &mut Batch, customer: &Customer, preferred: Option<&str>) -> Result<Result<(String, Channel), String>, Error> {
+/// staff booked by phone), else WhatsApp.
+async fn reach(tx: &mut BusinessTx, batch: &mut Batch, customer: &Customer, preferred: Option<&str>) -> Result<Result<(String, Channel), Undeliverable>, Error> {
     let business_id = tx.business_id().to_owned();
     let kinds = &batch.kinds;
     let connected = |c: Channel| crate::channels::kind_of(c).is_some_and(|k| kinds.iter().any(|x| x == k));
@@ -944,7 +957,7 @@ async fn reach(tx: &mut BusinessTx, batch: &mut Batch, customer: &Customer, pref
     } else if (customer.whatsapp_id.is_some() || customer.phone.is_some()) && connected(Channel::Whatsapp) {
         Channel::Whatsapp
     } else {
-        return Ok(Err("No connected channel reaches this customer (connect Twilio for SMS, or WhatsApp).".into()));
+        return Ok(Err(Undeliverable::NoChannel));
     };
     if let Some(id) = batch.messages.opened_for(customer.id.as_str(), channel) {
         return Ok(Ok((id.to_owned(), channel)));
@@ -962,7 +975,7 @@ async fn reach(tx: &mut BusinessTx, batch: &mut Batch, customer: &Customer, pref
 }
 
 /// Stores the automated message with its outbox entry (written with the step's others, see
-/// [`Batch::write`]); `Err(reason)` when it cannot be sent.
+/// [`Batch::write`]), or says why it cannot be sent.
 #[allow(clippy::too_many_arguments)]
 async fn deliver(
     tx: &mut BusinessTx,
@@ -973,7 +986,7 @@ async fn deliver(
     vars: &Vars,
     text: &str,
     template: Option<&TemplateMapping>,
-) -> Result<Result<(String, String), String>, Error> {
+) -> Result<Result<(String, String), Undeliverable>, Error> {
     let (conversation_id, channel) = match reach(tx, batch, customer, preferred).await? {
         Ok(c) => c,
         Err(reason) => return Ok(Err(reason)),
@@ -994,9 +1007,7 @@ async fn deliver(
     let (body, kind, outgoing) = if whatsapp && !window_open {
         let Some(mapping) = template else {
             let what = rule.split(':').next().unwrap_or(rule).replace('_', "-");
-            return Ok(Err(format!(
-                "WhatsApp's 24-hour window is closed and no approved template is set for {what} messages (Settings → Automations)."
-            )));
+            return Ok(Err(Undeliverable::WindowClosed(what)));
         };
         let business_id = tx.business_id().to_owned();
         let row = sqlx::query("SELECT body, twilio_content_sid FROM whatsapp_templates WHERE business_id = $1 AND name = $2 AND language = $3")
@@ -1006,7 +1017,7 @@ async fn deliver(
             .fetch_optional(tx.conn())
             .await?;
         let Some(row) = row else {
-            return Ok(Err(format!("The template `{}` ({}) is not among the business's approved templates.", mapping.template_name, mapping.language)));
+            return Ok(Err(Undeliverable::UnknownTemplate { name: mapping.template_name.clone(), language: mapping.language.clone() }));
         };
         let variables: Vec<String> = mapping.variables.iter().map(|v| vars.get(*v)).collect();
         let mut shown: String = row.try_get("body")?;

@@ -55,15 +55,20 @@ impl Vars {
     }
 }
 
-/// `Err(name)` for the first `{name}` that is not a variable.
-pub fn check(text: &str) -> Result<(), String> {
+/// A `{name}` in a text that is not one of the variables.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown variable `{{{0}}}`")]
+pub struct UnknownVariable(pub String);
+
+/// The first `{name}` that is not a variable, if any.
+pub fn check(text: &str) -> Result<(), UnknownVariable> {
     let mut rest = text;
     while let Some(open) = rest.find('{') {
         let after = &rest[open + 1..];
         let Some(close) = after.find('}') else { break };
         let name = &after[..close];
         if !NAMES.contains(&name) {
-            return Err(name.to_owned());
+            return Err(UnknownVariable(name.to_owned()));
         }
         rest = &after[close + 1..];
     }
@@ -141,6 +146,6 @@ mod tests {
         let nameless = Vars { customer_name: String::new(), ..vars };
         assert_eq!(nameless.fill("Hi {customer_name}, see you"), "Hi, see you");
         assert_eq!(check("Hello {customer_name}"), Ok(()));
-        assert_eq!(check("Hello {first_name}"), Err("first_name".into()));
+        assert_eq!(check("Hello {first_name}"), Err(UnknownVariable("first_name".into())));
     }
 }

@@ -113,18 +113,30 @@ async fn fetch(core: &Core, token: &str, source: &Source) -> Result<Fetched, Goo
     }
 }
 
-async fn sync_one(core: &Core, source: &Source) -> Result<(), String> {
+/// Why one calendar could not be read this time (it is tried again in a minute).
+#[derive(Debug, thiserror::Error)]
+enum SyncFailure {
+    /// No usable access token: Google or the network failed while renewing it.
+    #[error("{0}")]
+    Token(String),
+    #[error(transparent)]
+    Google(#[from] GoogleError),
+    #[error("{}", .0.chain())]
+    Apply(Error),
+}
+
+async fn sync_one(core: &Core, source: &Source) -> Result<(), SyncFailure> {
     let mut forced = false;
     let (token, fetched) = loop {
         let token = match access_token(core, &source.staff_id, forced).await {
             Ok(t) => t,
             Err(Unusable::NeedsReconnect) => return Ok(()),
-            Err(Unusable::Failed(why)) => return Err(why),
+            Err(Unusable::Failed(why)) => return Err(SyncFailure::Token(why)),
         };
         match fetch(core, &token, source).await {
             Ok(f) => break (token, f),
             Err(GoogleError::Unauthorized) if !forced => forced = true,
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         }
     };
     // A new channel when there is none or it is about to expire; stored with the sync, and
@@ -150,7 +162,7 @@ async fn sync_one(core: &Core, source: &Source) -> Result<(), String> {
             Err(e) => tracing::warn!(staff_id = %source.staff_id, error = %e, "Google did not open a push channel; reading every few minutes instead"),
         }
     }
-    apply(core, source, fetched, new_channel.as_ref()).await.map_err(|e| e.chain())?;
+    apply(core, source, fetched, new_channel.as_ref()).await.map_err(SyncFailure::Apply)?;
     if let (Some(_), Some(old), Some(resource)) = (&new_channel, &source.channel_id, &source.channel_resource_id) {
         if let Err(e) = core.google.stop(&token, old, resource).await {
             tracing::warn!(staff_id = %source.staff_id, error = %e, "could not stop a replaced Google Calendar channel; it will lapse");
