@@ -122,6 +122,17 @@ async fn roles_are_checked_per_route(app: TestApp) {
     assert_eq!(app.last_seq(&owner.business_id).await, seq, "refused requests change nothing");
 
     assert_eq!(app.post("/v1/services", &admin.access, service).await.status, StatusCode::CREATED);
+    // Inviting someone again replaces their open invitation: one in the list, the newest link works.
+    let first = app.post("/v1/invitations", &admin.access, json!({"email": "zoe@example.com", "role": "agent"})).await;
+    let again = app.post("/v1/invitations", &admin.access, json!({"email": "Zoe@example.com", "role": "agent"})).await;
+    assert_eq!((first.status, again.status), (StatusCode::CREATED, StatusCode::CREATED), "{again:?}");
+    let listed = app.get("/v1/invitations", &admin.access).await;
+    let zoe: Vec<&Value> = listed.body["items"].as_array().unwrap().iter().filter(|i| i["email"] == "zoe@example.com").collect();
+    assert_eq!(zoe.len(), 1, "{listed:?}");
+    assert_eq!(zoe[0]["id"], again.body["invitation"]["id"]);
+    let accept = |token: &Value| app.call(Method::POST, "/v1/auth/accept-invitation", None, Some(json!({"token": token, "name": "Zoe", "password": "zoe's good password"})));
+    assert_eq!(accept(&first.body["token"]).await.code(), "invitation_invalid");
+    assert_eq!(accept(&again.body["token"]).await.status, StatusCode::CREATED);
     // Agents answer customers.
     let r = app.post("/v1/customers", &agent.access, json!({"name": "Walk-in"})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
@@ -150,7 +161,7 @@ async fn roles_are_checked_per_route(app: TestApp) {
         all
     };
     assert_eq!(actions.last().map(String::as_str), Some("business.created"), "{actions:?}");
-    assert_eq!(actions.iter().filter(|a| *a == "invitation.accepted").count(), 3, "{actions:?}");
+    assert_eq!(actions.iter().filter(|a| *a == "invitation.accepted").count(), 4, "{actions:?}");
     // A role change applies to the very next request.
     let r = app.patch(&format!("/v1/staff/{}", agent.staff_id), &owner.access, json!({"role": "admin"})).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -372,6 +383,16 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing(app: TestApp) {
     assert_eq!(r.code(), "validation_failed");
     let r = app.post("/v1/services", &owner.access, json!({"name": "Cut", "duration_minutes": -5})).await;
     assert_eq!(r.code(), "validation_failed");
+    // A price no appointment has (the reports' sums would overflow), and a misspelt retention
+    // setting (it would reset the policy to "keep for ever").
+    let r = app.post("/v1/services", &owner.access, json!({"name": "Cut", "duration_minutes": 30, "price_cents": 4_611_686_018_427_387_904_i64})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{r:?}");
+    let r = app.call(Method::PUT, "/v1/retention", Some(&owner.access), Some(json!({"conversation_months": 6}))).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{r:?}");
+    for setting in [json!({"language": "../../etc/passwd"}), json!({"model": "x".repeat(100_000)}), json!({"model": "gpt 4\u{0}"})] {
+        let r = app.patch("/v1/assistant", &owner.access, setting.clone()).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{setting}: {r:?}");
+    }
     let r = app.patch("/v1/business", &owner.access, json!({"timezone": "Mars/Olympus_Mons"})).await;
     assert_eq!(r.code(), "validation_failed");
     let r = app.call(Method::POST, "/v1/auth/signup", None, Some(json!({"business_name": "X", "timezone": "UTC", "name": "X", "email": "x@example.com", "password": "short"}))).await;

@@ -111,6 +111,21 @@ async fn push_applies_in_order_once_and_reports_refusals((app, fake): (TestApp, 
     let again = app.post("/v1/sync/push", &owner.access, batch).await;
     assert_eq!(again.body["outcomes"], json!(outcomes));
     app.settled("sent once", || async { fake.sends().len() == 1 }).await;
+    // The same batch pushed several times at once from a device new to the service (a retry while
+    // the first push is still on its way): each push answers the same outcomes, applied once.
+    let racing_message = uuid::Uuid::now_v7().to_string();
+    let racing = json!({"client_id": "owner-tablet-1", "mutations": [
+        {"id": 1, "name": "send_message", "args": {"conversation_id": conversation, "message_id": racing_message, "body": "Once, however often"}},
+        {"id": 2, "name": "mark_read", "args": {"conversation_id": conversation}},
+    ]});
+    let answers = futures_util::future::join_all((0..6).map(|_| app.post("/v1/sync/push", &owner.access, racing.clone()))).await;
+    for a in &answers {
+        assert_eq!(a.status, StatusCode::OK, "{a:?}");
+        assert_eq!(a.body["outcomes"].as_array().map(|o| o.iter().map(|o| (o["id"].as_i64(), o["ok"].as_bool())).collect::<Vec<_>>()), Some(vec![(Some(1), Some(true)), (Some(2), Some(true))]), "{a:?}");
+    }
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE id = $1").bind(&racing_message).fetch_one(app.db.reader()).await.unwrap();
+    assert_eq!(stored, 1);
+    app.settled("sent once", || async { fake.sends().len() == 2 }).await;
     // A gap stops the batch and says where to resume; nothing after it is applied.
     let r = app.post("/v1/sync/push", &owner.access, json!({"client_id": "owner-laptop-1", "mutations": [
         {"id": 5, "name": "set_status", "args": {"conversation_id": conversation, "status": "resolved"}}]})).await;

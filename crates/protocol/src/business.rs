@@ -125,8 +125,10 @@ wire! {
 }
 
 wire! {
-    /// How long the business keeps things (`null`: for ever).
+    /// How long the business keeps things (`null`: for ever). Also the body of `PUT /v1/retention`,
+    /// so it refuses unknown fields: a misspelt setting must not reset the policy to "for ever".
     #[derive(PartialEq, Default)]
+    #[serde(deny_unknown_fields)]
     pub struct RetentionPolicy {
         /// Conversations with no activity for this many months (of 30 days) are deleted.
         pub conversations_months: Option<u32>,

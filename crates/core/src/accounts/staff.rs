@@ -181,6 +181,18 @@ pub async fn invite(core: &Core, actor: &Actor, req: CreateInvitation) -> Result
     let id: String = core.db.new_id();
     let mut tx = core.db.begin_business(&actor.business_id).await?;
     let now = tx.now_ms();
+    // Inviting someone again replaces their open invitation: the newest link is the one that works.
+    let replaced: Vec<String> = sqlx::query_scalar(
+        "UPDATE invitations SET revoked_at = $1 WHERE business_id = $2 AND email = $3 AND revoked_at IS NULL AND accepted_at IS NULL RETURNING id",
+    )
+    .bind(now)
+    .bind(&actor.business_id)
+    .bind(&email)
+    .fetch_all(tx.conn())
+    .await?;
+    for old in &replaced {
+        tx.record::<Invitation>(EntityKind::Invitation, old, None).await?;
+    }
     sqlx::query(
         "INSERT INTO invitations (id, business_id, email, role, token_hash, invited_by, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

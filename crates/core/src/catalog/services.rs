@@ -37,12 +37,16 @@ pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Resu
     Ok(Some(service))
 }
 
+/// The highest price a service may have, in cents: far above any appointment's, and low enough
+/// that the reports' sums over every booking a business could make stay exact.
+pub const MAX_PRICE_CENTS: i64 = 1_000_000_000;
+
 fn validate(s: &Service) -> Result<(), Error> {
     if !(5..=24 * 60).contains(&s.duration_minutes) {
         return Err(Error::invalid("`duration_minutes` must be between 5 and 1440."));
     }
-    if s.price_cents < 0 {
-        return Err(Error::invalid("`price_cents` must not be negative."));
+    if !(0..=MAX_PRICE_CENTS).contains(&s.price_cents) {
+        return Err(Error::invalid("`price_cents` must be between 0 and 1000000000 (10,000,000.00)."));
     }
     if s.buffer_before_minutes > 240 || s.buffer_after_minutes > 240 {
         return Err(Error::invalid("Buffers must be at most 240 minutes."));

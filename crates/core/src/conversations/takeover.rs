@@ -331,6 +331,17 @@ pub async fn update_settings(core: &Core, actor: &Actor, req: UpdateAssistantSet
     limit(&req.instructions, "instructions", 4000)?;
     limit(&req.facts, "facts", 8000)?;
     limit(&req.language, "language", 16)?;
+    // (`model: null` puts the default back.)
+    let model = req.model.as_ref().and_then(|m| m.as_deref());
+    limit(&model.map(str::to_owned), "model", 100)?;
+    // A language tag (`en`, `pt-BR`), and a model's name as providers spell them
+    // (`gpt-4o-mini`, `claude-3-5-haiku-latest`, `org/model:tag`).
+    if req.language.as_deref().is_some_and(|l| !l.trim().is_empty() && !l.trim().chars().all(|c| c.is_ascii_alphanumeric() || c == '-')) {
+        return Err(Error::invalid("`language` is a language tag like `en` or `pt-BR`."));
+    }
+    if model.is_some_and(|m| !m.trim().chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'))) {
+        return Err(Error::invalid("`model` is a model's name as the provider spells it, like `gpt-4o-mini`."));
+    }
     if req.handback_idle_minutes.is_some_and(|m| m > 7 * 1440) {
         return Err(Error::invalid("`handback_idle_minutes` must be at most 10080 (a week)."));
     }

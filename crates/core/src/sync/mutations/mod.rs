@@ -66,7 +66,7 @@ pub async fn apply(tx: &mut BusinessTx, actor: &Actor, op: &MutationOp) -> Resul
         MutationOp::StartConversation { conversation_id, customer_id, channel, message_id, body, template_id, variables } => {
             start_conversation::apply(tx, actor, conversation_id, customer_id, *channel, message_id, body.as_deref(), template_id.as_ref(), variables).await
         }
-        MutationOp::Unreadable { name, reason } => Err(if MutationOp::NAMES.contains(&name.as_str()) {
+        MutationOp::Unreadable { name, reason, .. } => Err(if MutationOp::NAMES.contains(&name.as_str()) {
             Error::invalid(format!("`{name}` could not be read: {reason}"))
         } else {
             SyncError::UnknownMutation(name.clone()).into()
