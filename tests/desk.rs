@@ -79,6 +79,13 @@ async fn the_console_learns_what_the_role_allows_from_the_service(app: TestApp) 
         .await
         .unwrap();
     assert_eq!(session["permissions"], json!(["handle_conversations"]), "{session}");
+    // A sign-in to another address that fails leaves this one signed in and syncing (the
+    // permissions below arrive by the sync).
+    let elsewhere = Command::SignIn { server: "http://127.0.0.1:1".into(), email: agent.email.clone(), password: agent.password.clone(), code: None, keep: Some(console_core::credentials::Keep::Session), passphrase: None };
+    let failed = desk.dispatch(elsewhere).await.unwrap_err();
+    assert_eq!(failed.kind, "offline", "{failed:?}");
+    let still = desk.dispatch(Command::Session).await.unwrap();
+    assert!(still["account"].is_object() && still["status"].is_object(), "{still}");
 
     let promoted = app.patch(&format!("/v1/staff/{}", agent.staff_id), &owner.access, json!({"role": "admin"})).await;
     assert_eq!(promoted.status, StatusCode::OK, "{promoted:?}");

@@ -152,6 +152,36 @@ async fn a_replay_after_a_lost_answer_changes_nothing_and_gets_the_same_outcomes
     assert_eq!(sent.len(), 1);
 }
 
+/// An action with an id the service could not read (empty, here) is refused when it is made.
+/// One already in the outbox (queued by an older build) is sent as it was written, refused by the
+/// service on its own, and holds back neither the actions after it nor the outbox's list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_action_is_refused_and_never_blocks_the_outbox() {
+    let dir = setup();
+    let service = DemoService::start(Engine::Sqlite).await;
+    let owner = service.token(OWNER).await;
+    service.customer_writes("447700900223", "Bad Id", "Hello").await;
+    let conversation = service.conversation_of(&owner, "447700900223").await;
+    let console = console(&service, OWNER, dir.path()).await;
+    let (_flaky, mut syncer) = Flaky::syncer(&console);
+    syncer.pass().await.unwrap();
+
+    let refused = console.take_over("").await.unwrap_err();
+    assert!(matches!(refused, console_core::ConsoleError::Invalid(_)), "{refused}");
+    assert!(console.store().pending(10).await.unwrap().is_empty(), "nothing was queued");
+
+    console.store().enqueue(&protocol::MutationOp::TakeOver { conversation_id: "".into() }).await.unwrap();
+    console.send_message(&conversation, "Sent after the unreadable one").await.unwrap();
+    let listed = serde_json::to_value(console.store().outbox().await.unwrap()).unwrap();
+    assert_eq!((listed[0]["name"].as_str(), &listed[0]["args"]), (Some("take_over"), &json!({"conversation_id": ""})), "listed as written");
+    syncer.push_then_pull().await.unwrap();
+    assert!(console.store().pending(10).await.unwrap().is_empty());
+    let outbox = console.store().outbox().await.unwrap();
+    assert_eq!((outbox.len(), outbox[0].code), (1, Some(protocol::ErrorCode::ValidationFailed)), "refused with its reason: {outbox:?}");
+    let sent: Vec<Value> = server_messages(&service, &owner, &conversation).await.into_iter().filter(|m| m["body"] == "Sent after the unreadable one").collect();
+    assert_eq!(sent.len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_consoles_race_to_take_over_and_the_loser_sees_who_holds_it() {
     let (maya_dir, sam_dir) = (setup(), tempfile::tempdir().unwrap());

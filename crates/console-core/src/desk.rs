@@ -358,7 +358,11 @@ fn settings_address(address: &str) -> Result<(&str, Vec<(&'static str, String)>)
 
 fn settings_path(path: &str) -> Result<&str, DeskError> {
     let allowed = SETTINGS.iter().any(|root| path == *root || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/')));
-    let clean = path.split('/').skip(1).all(|segment| !segment.is_empty() && segment != ".." && segment != "." && !segment.contains(['?', '#', '%']));
+    // Each segment a plain name or id: nothing a URL parser would read as another path
+    // (`..`, a backslash, tabs and line breaks, which it drops, `%`-escapes).
+    let clean = path.split('/').skip(1).all(|segment| {
+        !segment.is_empty() && segment != ".." && segment != "." && segment.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    });
     if allowed && clean {
         Ok(path)
     } else {
@@ -594,9 +598,8 @@ impl Desk {
                         return Err(ConsoleError::from(e).into());
                     }
                 };
-                self.stop().await;
-                self.console.write().await.login_with_tokens(&enrolling.server, &enrolling.email, enrolled.tokens, keep.unwrap_or(Keep::Keyring), passphrase.as_deref()).await?;
-                self.start_sync().await?;
+                let keep = keep.unwrap_or(Keep::Keyring);
+                self.signing_in(async |console| console.login_with_tokens(&enrolling.server, &enrolling.email, enrolled.tokens, keep, passphrase.as_deref()).await).await?;
                 Ok(json!(EnrolledSession { session: self.session().await, recovery_codes: enrolled.recovery_codes }))
             }
             C::SignUp { server, business_name, timezone, name, email, password, keep, passphrase } => {
@@ -805,18 +808,30 @@ impl Desk {
 
     async fn sign_in(&self, server: String, email: String, password: String, code: Option<String>, keep: Keep, passphrase: Option<String>) -> Result<Value, DeskError> {
         let server = server_address(&server)?;
-        self.stop().await;
-        self.console.write().await.login_with_code(&server, email.trim(), &password, code.as_deref(), keep, passphrase.as_deref()).await?;
-        self.start_sync().await?;
+        self.signing_in(async |console| console.login_with_code(&server, email.trim(), &password, code.as_deref(), keep, passphrase.as_deref()).await).await?;
         Ok(json!(self.session().await))
     }
 
     async fn sign_up(&self, server: String, request: protocol::SignupRequest, keep: Keep, passphrase: Option<String>) -> Result<Value, DeskError> {
         let server = server_address(&server)?;
-        self.stop().await;
-        self.console.write().await.signup_keeping(&server, request, keep, passphrase.as_deref()).await?;
-        self.start_sync().await?;
+        self.signing_in(async |console| console.signup_keeping(&server, request, keep, passphrase.as_deref()).await).await?;
         Ok(json!(self.session().await))
+    }
+
+    /// Signs someone in here (sync stops meanwhile) and syncs for them. A sign-in that fails
+    /// leaves whoever was signed in signed in, and syncing again.
+    async fn signing_in(&self, sign_in: impl AsyncFnOnce(&mut Console) -> Result<crate::Account, ConsoleError>) -> Result<(), DeskError> {
+        self.stop().await;
+        let signed_in = sign_in(&mut *self.console.write().await).await;
+        if let Err(e) = signed_in {
+            if self.console.read().await.me().is_ok() {
+                if let Err(again) = self.start_sync().await {
+                    tracing::warn!(error = %again.message, "the earlier session could not sync again after a failed sign-in");
+                }
+            }
+            return Err(e.into());
+        }
+        self.start_sync().await
     }
 
     /// A question only the service can answer (needs the network).
@@ -878,7 +893,7 @@ mod tests {
         for ok in ["/v1/services", "/v1/services/0190abc", "/v1/staff/1/hours", "/v1/assistant", "/v1/schedule-exceptions/x", "/v1/automations", "/v1/automations/preview", "/v1/calendar-tasks/t1/apply", "/v1/staff/s1/google-calendar/calendars", "/v1/webhook-events/failed", "/v1/webhook-events/e1/retry"] {
             assert_eq!(settings_path(ok), Ok(ok));
         }
-        for refused in ["/v1/conversations", "/v1/customers/1", "/v1/servicesX", "/v1/services/../customers", "/v1/services//x", "/v1/staff?x=1", "https://evil.example/v1/services", "/v1/services/%2e%2e", "/v1/automationsX", "/v1/bookings/unconfirmed"] {
+        for refused in ["/v1/conversations", "/v1/customers/1", "/v1/servicesX", "/v1/services/../customers", "/v1/services//x", "/v1/staff?x=1", "https://evil.example/v1/services", "/v1/services/%2e%2e", "/v1/automationsX", "/v1/bookings/unconfirmed", "/v1/services/..\\customers", "/v1/services/.\t./customers", "/v1/services/x y", "/v1/services/\u{0}"] {
             assert_eq!(settings_path(refused).unwrap_err().kind, "invalid", "{refused}");
         }
     }

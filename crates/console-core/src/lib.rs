@@ -107,9 +107,14 @@ const ACCOUNT_KEYS: [&str; 5] = ["server", "email", "staff_id", "business_id", "
 const KEEP_KEY: &str = "keep";
 
 impl Console {
-    /// Opens (or creates) the console's data directory.
+    /// Opens (or creates) the console's data directory. One it creates is its owner's alone
+    /// (mode 0700 on Unix): it holds the business's customers and conversations.
     pub async fn open(data_dir: &Path) -> Result<Console, ConsoleError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| ConsoleError::Invalid(format!("cannot create {}: {e}", data_dir.display())))?;
+        let mut dirs = std::fs::DirBuilder::new();
+        dirs.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dirs, 0o700);
+        dirs.create(data_dir).map_err(|e| ConsoleError::Invalid(format!("cannot create {}: {e}", data_dir.display())))?;
         let store = LocalStore::open(&data_dir.join("console.sqlite3")).await?;
         let client_id = match store.setting("client_id").await? {
             Some(id) => id,
@@ -371,6 +376,12 @@ impl Console {
             MutationOp::StartConversation { conversation_id, .. } => Some(conversation_id.to_string()),
             _ => None,
         };
+        // What the service could not read (an id that is empty, too long or has control
+        // characters) is refused here, in words, rather than queued.
+        let (name, args) = op.to_wire();
+        if let MutationOp::Unreadable { reason, .. } = MutationOp::from_wire(&name, args) {
+            return Err(ConsoleError::Invalid(format!("This action cannot be sent: {reason}.")));
+        }
         let mutation_id = self.store.enqueue(&op).await?;
         Ok(Queued { mutation_id, created_id })
     }
@@ -578,5 +589,17 @@ impl Console {
             variables,
         })
         .await
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #[tokio::test]
+    async fn a_data_directory_it_creates_is_its_owners_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("switchboard").join("console");
+        super::Console::open(&data).await.unwrap();
+        assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
     }
 }

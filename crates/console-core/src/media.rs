@@ -137,7 +137,17 @@ pub async fn keep(store: &LocalStore, path: &str, file: CachedMedia) -> Result<(
 
 /// A file by its service address: the kept copy, else the service's (then kept).
 pub async fn fetch(store: &LocalStore, transport: &dyn Transport, path: &str) -> Result<MediaData, ConsoleError> {
-    Ok(data(file(store, transport, path).await?))
+    Ok(data(file(store, transport, file_path(path)?).await?))
+}
+
+/// `path` if it is a file's address on the service (`/v1/media/{id}`, `/v1/calls/{id}/recording`):
+/// the only addresses the console fetches files from, with the signed-in person's token.
+fn file_path(path: &str) -> Result<&str, ConsoleError> {
+    match path.split('/').collect::<Vec<_>>()[..] {
+        ["", "v1", "media", id] if is_id(id) => Ok(path),
+        ["", "v1", "calls", id, "recording"] if is_id(id) => Ok(path),
+        _ => Err(ConsoleError::Invalid(format!("`{}` is not a file's address.", path.chars().take(200).collect::<String>()))),
+    }
 }
 
 /// [`fetch`]'s file as bytes.
@@ -152,6 +162,7 @@ async fn file(store: &LocalStore, transport: &dyn Transport, path: &str) -> Resu
 /// file, else from the service's file (then both kept). `None`: the file has no small copy (not
 /// a picture, or one that does not decode); the timeline shows the file itself.
 pub async fn thumbnail(store: &LocalStore, transport: &dyn Transport, path: &str) -> Result<Option<MediaThumbnail>, ConsoleError> {
+    let path = file_path(path)?;
     Ok(small_copy(store, transport, path).await?.map(MediaThumbnail::from))
 }
 
@@ -422,6 +433,16 @@ mod tests {
             assert_eq!(Address::parse(refused), None, "{refused}");
         }
         assert_eq!(Address::parse(&format!("small/m/v1/media/{}", "a".repeat(65))), None);
+    }
+
+    #[test]
+    fn files_are_fetched_only_from_file_addresses() {
+        for ok in ["/v1/media/0190abc-d_e", "/v1/calls/m1/recording"] {
+            assert_eq!(file_path(ok).unwrap(), ok);
+        }
+        for refused in ["/v1/customers", "/v1/../healthz", "/v1/media/../../etc/passwd", "/v1/media/a/b", "/v1/media/", "v1/media/x", "/v1/media/x%2f", "/v1/calls/x/recording/..", "https://evil.example/v1/media/x", "/v1/media/a\\b"] {
+            assert!(matches!(file_path(refused), Err(ConsoleError::Invalid(_))), "{refused}");
+        }
     }
 
     #[test]

@@ -186,10 +186,20 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     Ok(serde_json::from_str(text)?)
 }
 
+/// The most of a search box's text that is searched: more than anyone types into one (SQLite
+/// refuses a `LIKE` pattern longer than 50,000 bytes).
+const SEARCH_CHARS: usize = 200;
+
+/// What someone typed, as searched: at most [`SEARCH_CHARS`] characters, control characters
+/// (a NUL would end FTS5's query text) read as spaces.
+fn search_text(input: &str) -> String {
+    input.chars().take(SEARCH_CHARS).map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
 /// FTS5 query from what someone typed: each word quoted (so `:` or `-` are just characters),
 /// the last one a prefix (results while typing).
 fn fts_query(input: &str) -> Option<String> {
-    let words: Vec<String> = input.split_whitespace().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
+    let words: Vec<String> = search_text(input).split_whitespace().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
     if words.is_empty() {
         return None;
     }
@@ -454,7 +464,7 @@ impl LocalStore {
             );
             binds.push(search.clone());
             binds.push(search);
-            binds.push(format!("%{}%", q.search.as_deref().unwrap_or_default().trim().replace(['%', '_'], "")));
+            binds.push(format!("%{}%", search_text(q.search.as_deref().unwrap_or_default()).trim().replace(['%', '_'], "")));
         }
         let after = q.after.as_deref().and_then(|a| a.split_once(':')).and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_owned())));
         if let Some((ms, id)) = after.clone().filter(|_| !by_waiting) {
@@ -921,6 +931,10 @@ mod tests {
             .unwrap();
         assert_eq!(found(&store, "colo").await, ["c1"]);
         assert_eq!(found(&store, "beard").await, ["c2"]);
+        // Whatever is typed or pasted is a search, never an error.
+        assert_eq!(found(&store, "beard\u{0}").await, ["c2"]);
+        assert_eq!(found(&store, "do\tyou").await, ["c2"]);
+        assert!(found(&store, &"x%_\"".repeat(400_000)).await.is_empty());
 
         // Edited, deleted, gone with its conversation, wiped for a resync.
         store.apply_page(&[change(5, "message", "m2", Some(message("m2", "c2", "Do you do fringe trims?")))], 5, true).await.unwrap();

@@ -43,8 +43,8 @@ pub struct Applied {
 pub struct OutboxEntry {
     #[ts(type = "number")]
     pub id: i64,
-    /// What it does: `{"name", "args"}`.
-    #[serde(flatten)]
+    /// What it does: `{"name", "args"}` (one this build cannot read, as it was written).
+    #[serde(flatten, serialize_with = "protocol::op_as_written")]
     #[ts(flatten)]
     pub op: MutationOp,
     /// `pending` or `failed`.

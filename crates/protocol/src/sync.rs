@@ -172,11 +172,13 @@ pub enum MutationOp {
         #[serde(default)]
         variables: Vec<String>,
     },
-    /// Never sent: a pushed mutation this service could not read (a name it does not know, or
-    /// arguments of the wrong shape). It is refused with the reason.
+    /// A mutation that could not be read (a name this build does not know, or arguments of the
+    /// wrong shape), kept as it was written: the service refuses it with the reason, and a console
+    /// sends it on as it is so that the service refuses it in its place, never blocking the
+    /// ones after it.
     #[serde(skip)]
     #[cfg_attr(feature = "ts", ts(skip))]
-    Unreadable { name: String, reason: String },
+    Unreadable { name: String, reason: String, args: serde_json::Value },
 }
 
 impl MutationOp {
@@ -250,12 +252,18 @@ impl MutationOp {
     /// Reads `{"name", "args"}` as sent; what cannot be read becomes [`MutationOp::Unreadable`]
     /// (one bad mutation is refused on its own and never blocks the ones after it).
     pub fn from_wire(name: &str, args: serde_json::Value) -> MutationOp {
-        let tagged = serde_json::json!({"name": name, "args": args});
-        serde_json::from_value(tagged).unwrap_or_else(|e| MutationOp::Unreadable { name: name.to_owned(), reason: e.to_string() })
+        let mut tagged = serde_json::json!({"name": name, "args": args});
+        match MutationOp::deserialize(&tagged) {
+            Ok(op) => op,
+            Err(e) => MutationOp::Unreadable { name: name.to_owned(), reason: e.to_string(), args: tagged["args"].take() },
+        }
     }
 
     /// `(name, args)`, as stored in a console's outbox.
     pub fn to_wire(&self) -> (String, serde_json::Value) {
+        if let MutationOp::Unreadable { name, args, .. } = self {
+            return (name.clone(), args.clone());
+        }
         let mut value = serde_json::to_value(self).unwrap_or_default();
         let args = value.get_mut("args").map(serde_json::Value::take).unwrap_or(serde_json::Value::Null);
         (self.name().to_owned(), args)
@@ -270,8 +278,19 @@ pub struct Mutation {
     /// Increases by one per client, from 1.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "op_as_written")]
     pub op: MutationOp,
+}
+
+/// `"name", "args"` as [`MutationOp::to_wire`] gives them (an unreadable one as it was written),
+/// for a flattened `op` field (`#[serde(flatten, serialize_with = "protocol::op_as_written")]`).
+pub fn op_as_written<S: serde::Serializer>(op: &MutationOp, serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let (name, args) = op.to_wire();
+    let mut map = serializer.serialize_map(Some(2))?;
+    map.serialize_entry("name", &name)?;
+    map.serialize_entry("args", &args)?;
+    map.end()
 }
 
 impl<'de> Deserialize<'de> for Mutation {
