@@ -130,23 +130,26 @@ fn window(data_dir: PathBuf) -> anyhow::Result<()> {
             // download handler WebKitGTK started them and never wrote them anywhere. They go to
             // the Downloads folder, under a new name when one is taken.
             let config = app.config().app.windows.iter().find(|w| w.label == "main").cloned().ok_or("no main window in tauri.conf.json")?;
+            // Where each download is put, by its address: the page is told when it is written
+            // (on macOS the finished download does not say where it went).
+            let places = std::sync::Mutex::new(std::collections::HashMap::<String, PathBuf>::new());
             tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
-                .on_download(|webview, event| {
+                .on_download(move |webview, event| {
+                    let mut places = places.lock().unwrap_or_else(|e| e.into_inner());
                     match event {
-                        tauri::webview::DownloadEvent::Requested { destination, .. } => into_home_without_downloads(destination),
-                        // The page says where the file went (or that it could not be saved).
-                        tauri::webview::DownloadEvent::Finished { path, success, .. } => {
-                            let saved = match (success, path) {
-                                (true, Some(path)) => {
-                                    tracing::info!(path = %path.display(), "saved a file");
-                                    Some(path.display().to_string())
-                                }
-                                _ => {
-                                    tracing::warn!("a file could not be saved");
-                                    None
-                                }
-                            };
-                            let _ = webview.emit("file_saved", saved);
+                        tauri::webview::DownloadEvent::Requested { url, destination } => {
+                            into_home_without_downloads(destination);
+                            places.insert(url.to_string(), destination.clone());
+                        }
+                        tauri::webview::DownloadEvent::Finished { url, path, success } => {
+                            let path = path.or_else(|| places.remove(url.as_str()));
+                            match (success, &path) {
+                                (true, Some(path)) => tracing::info!(path = %path.display(), "saved a file"),
+                                (true, None) => tracing::info!("saved a file"),
+                                (false, _) => tracing::warn!("a file could not be saved"),
+                            }
+                            let told = serde_json::json!({"url": url.as_str(), "saved": success, "path": path.map(|p| p.display().to_string())});
+                            let _ = webview.emit("file_saved", told);
                         }
                         _ => {}
                     }

@@ -202,23 +202,30 @@ function tauriListen<T>(name: string, handler: (payload: T) => void): () => void
   };
 }
 
-/** Starts a download (`start`) and, in the desktop app, waits for the window to finish saving it:
- * where the file went, or `null` when it could not be saved. `undefined` in a browser, which shows
- * its own downloads, and when the window has not said within a minute. */
-export async function whenFileSaved(start: () => void): Promise<string | null | undefined> {
+/** What the desktop window says of a download it finished: whether the file was written, and
+ * where (`null` when the system does not say). */
+export type FileSaved = { saved: boolean; path: string | null };
+
+/** Starts the download of `url` (`start`) and, in the desktop app, waits for the window to finish
+ * it. `null` in a browser, which shows its own downloads, and when the window has not said within
+ * a minute. */
+export async function whenFileSaved(url: string, start: () => void): Promise<FileSaved | null> {
   if (!inTauri) {
     start();
-    return undefined;
+    return null;
   }
   const { listen } = await import("@tauri-apps/api/event");
-  let told: (where: string | null | undefined) => void = () => {};
-  const saved = new Promise<string | null | undefined>((resolve) => (told = resolve));
-  // Listening before the download starts, so that a quick save is not missed.
-  const unlisten = await listen<string | null>("file_saved", (e) => told(e.payload));
-  const timer = setTimeout(() => told(undefined), 60_000);
+  let told: (saved: FileSaved | null) => void = () => {};
+  const finished = new Promise<FileSaved | null>((resolve) => (told = resolve));
+  // Listening before the download starts, so that a quick one is not missed; another download
+  // finishing meanwhile is not this one.
+  const unlisten = await listen<FileSaved & { url: string }>("file_saved", (e) => {
+    if (e.payload.url === url) told({ saved: e.payload.saved, path: e.payload.path });
+  });
+  const timer = setTimeout(() => told(null), 60_000);
   try {
     start();
-    return await saved;
+    return await finished;
   } finally {
     clearTimeout(timer);
     unlisten();

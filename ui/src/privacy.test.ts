@@ -74,14 +74,17 @@ describe("actions the service guards only sometimes (channels)", () => {
 
 describe("data protection", () => {
   it("says where a saved file went, or that it could not be saved", () => {
-    expect(savedNote("customer-nia.zip", "/home/anna/Downloads/customer-nia (1).zip", "12 KB")).toEqual({ ok: true, text: "Saved to /home/anna/Downloads/customer-nia (1).zip (12 KB)." });
-    expect(savedNote("bookings.csv", "C:\\Users\\anna\\Downloads\\bookings.csv")).toEqual({ ok: true, text: "Saved to C:\\Users\\anna\\Downloads\\bookings.csv." });
-    // A browser shows its own downloads: the note names the file.
-    expect(savedNote("bookings.csv", undefined)).toEqual({ ok: true, text: "Saved bookings.csv." });
-    const failed = savedNote("bookings.csv", null);
+    const at = (path: string | null) => ({ saved: true, path });
+    expect(savedNote("customer-nia.zip", at("/home/anna/Downloads/customer-nia (1).zip"), "12 KB")).toEqual({ ok: true, text: "Saved to /home/anna/Downloads/customer-nia (1).zip (12 KB)." });
+    expect(savedNote("bookings.csv", at("C:\\Users\\anna\\Downloads\\bookings.csv"))).toEqual({ ok: true, text: "Saved to C:\\Users\\anna\\Downloads\\bookings.csv." });
+    // Saved, but the system does not say where (macOS); a browser shows its own downloads.
+    expect(savedNote("bookings.csv", at(null))).toEqual({ ok: true, text: "Saved bookings.csv." });
+    expect(savedNote("bookings.csv", null)).toEqual({ ok: true, text: "Saved bookings.csv." });
+    const failed = savedNote("bookings.csv", { saved: false, path: null });
     expect(failed.ok).toBe(false);
     expect(failed.text).toMatch(/^bookings\.csv could not be saved/);
   });
+
 
   it("turns an export's base64 back into the ZIP's bytes", () => {
     expect(Array.from(base64Bytes("UEsDBA=="))).toEqual([0x50, 0x4b, 0x03, 0x04]);

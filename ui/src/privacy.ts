@@ -1,7 +1,7 @@
 // The logic behind account security and data protection in the console, apart from the screens
 // so Vitest can hold it: asking for the password (or a code) again before a sensitive action,
 // the words for what went wrong, saving an export, the retention form and the erase summary.
-import { ConsoleError, whenFileSaved } from "./api";
+import { ConsoleError, whenFileSaved, type FileSaved } from "./api";
 import type { RetentionPolicy } from "./bindings/RetentionPolicy";
 
 /** What the person typed to prove it is still them: their password, or a current code from
@@ -87,10 +87,10 @@ export function base64Bytes(text: string): Uint8Array {
 }
 
 /** Saves bytes as a file the way a browser downloads one (the desktop window does the same); the
- * reports' CSV exports too. Resolves to where it went, as {@link whenFileSaved} says. */
-export function saveFile(fileName: string, bytes: Uint8Array, type: string): Promise<string | null | undefined> {
+ * reports' CSV exports too. Resolves to what the window said of it ({@link whenFileSaved}). */
+export function saveFile(fileName: string, bytes: Uint8Array, type: string): Promise<FileSaved | null> {
   const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type }));
-  return whenFileSaved(() => {
+  return whenFileSaved(url, () => {
     const a = document.createElement("a");
     a.href = url;
     a.download = fileName;
@@ -100,13 +100,13 @@ export function saveFile(fileName: string, bytes: Uint8Array, type: string): Pro
   }).finally(() => setTimeout(() => URL.revokeObjectURL(url), 10_000));
 }
 
-/** The note after saving a file: where it went (the desktop app), or its name (a browser, which
- * shows its downloads itself); `size` as "12 KB" when there is one. */
-export function savedNote(fileName: string, where: string | null | undefined, size?: string): { ok: boolean; text: string } {
+/** The note after saving a file: where it went when the desktop window says, else its name (a
+ * browser shows its downloads itself); `size` as "12 KB" when there is one. */
+export function savedNote(fileName: string, told: FileSaved | null, size?: string): { ok: boolean; text: string } {
   const sized = size ? ` (${size})` : "";
-  if (where === null) return { ok: false, text: `${fileName} could not be saved: check that there is room on the disk and try again.` };
-  if (where === undefined) return { ok: true, text: `Saved ${fileName}${sized}.` };
-  return { ok: true, text: `Saved to ${where}${sized}.` };
+  if (told && !told.saved) return { ok: false, text: `${fileName} could not be saved: check that there is room on the disk and try again.` };
+  if (told?.path) return { ok: true, text: `Saved to ${told.path}${sized}.` };
+  return { ok: true, text: `Saved ${fileName}${sized}.` };
 }
 
 /** A size for people. */

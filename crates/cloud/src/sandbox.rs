@@ -130,7 +130,9 @@ fn scripts() -> Vec<(&'static str, Vec<&'static str>)> {
 /// The demo's reminded customer answers their reminder with "C" once it has arrived (the seed
 /// brings it forward to just after the start), through the real WhatsApp webhook: the booking
 /// becomes confirmed and the answer goes out, as with any customer. Looks for at most `patience`;
-/// returns whether it answered. It reads the conversation as the demo owner would, over the API.
+/// returns whether it answered. It reads the conversation as the demo owner would, over the API,
+/// signed in once: the person trying the demo signs in as that owner at the same time, and the
+/// service allows an account only a few sign-ins a minute.
 pub async fn answer_demo_reminder(service_url: &str, app_secret: &str, patience: Duration) -> bool {
     let http = reqwest::Client::new();
     let deadline = std::time::Instant::now() + patience;
@@ -140,12 +142,16 @@ pub async fn answer_demo_reminder(service_url: &str, app_secret: &str, patience:
         let url = format!("{service_url}{path}");
         async move { http.get(url).bearer_auth(token).send().await.ok()?.json::<Value>().await.ok() }
     };
+    let mut token: Option<String> = None;
     while std::time::Instant::now() < deadline {
-        let token = match http.post(format!("{service_url}/v1/auth/login")).json(&login).send().await {
-            Ok(r) => r.json::<Value>().await.ok().and_then(|b| b["access_token"].as_str().map(str::to_owned)),
-            Err(_) => None,
-        };
-        if let Some(token) = token {
+        if token.is_none() {
+            token = match http.post(format!("{service_url}/v1/auth/login")).json(&login).send().await {
+                Ok(r) => r.json::<Value>().await.ok().and_then(|b| b["access_token"].as_str().map(str::to_owned)),
+                // Not listening yet: try again shortly.
+                Err(_) => None,
+            };
+        }
+        if let Some(token) = token.clone() {
             let wa_id = crate::demo::REMINDED_WHATSAPP_ID;
             let conversations = get("/v1/conversations?channel=whatsapp&limit=200".into(), token.clone()).await.unwrap_or_default();
             let mut conversation = None;

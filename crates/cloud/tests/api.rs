@@ -389,6 +389,8 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing(app: TestApp) {
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{r:?}");
     let r = app.call(Method::PUT, "/v1/retention", Some(&owner.access), Some(json!({"conversation_months": 6}))).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{r:?}");
+    let r = app.get("/v1/schedule-exceptions?from=2026-12-31&to=2026-01-01", &owner.access).await;
+    assert_eq!(r.code(), "invalid_range", "a reversed range is refused as for bookings: {r:?}");
     for setting in [json!({"language": "../../etc/passwd"}), json!({"model": "x".repeat(100_000)}), json!({"model": "gpt 4\u{0}"})] {
         let r = app.patch("/v1/assistant", &owner.access, setting.clone()).await;
         assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{setting}: {r:?}");

@@ -821,8 +821,13 @@ async fn the_demo_shows_a_reminder_confirmed_by_reply() {
     let owner = service.token(OWNER).await;
     let settings = service.get("/v1/automations", &owner).await;
     assert_eq!(settings["reminders"], true, "{settings}");
+    let sessions = || async { sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions").fetch_one(service.app.db.reader()).await.unwrap() };
+    let before = sessions().await;
     let answered = switchboard_cloud::sandbox::answer_demo_reminder(service.url(), &service.app_secret, Duration::from_secs(45)).await;
     assert!(answered, "the demo's reminder went out and was answered");
+    // It signed in as the demo owner once, not on each look: the person trying the demo (who
+    // signs in as that owner) is not locked out by the sign-in limit meanwhile.
+    assert_eq!(sessions().await - before, 1, "one sign-in");
     let conversation = service.conversation_of(&owner, switchboard_cloud::demo::REMINDED_WHATSAPP_ID).await;
     let runs = || async { service.get(&format!("/v1/conversations/{conversation}/automations"), &owner).await };
     let messages = || async { service.get(&format!("/v1/conversations/{conversation}/messages?limit=200"), &owner).await };

@@ -933,7 +933,7 @@ mod tests {
         assert_eq!(found(&store, "beard").await, ["c2"]);
         // Whatever is typed or pasted is a search, never an error.
         assert_eq!(found(&store, "beard\u{0}").await, ["c2"]);
-        assert_eq!(found(&store, "do\tyou").await, ["c2"]);
+        assert_eq!(found(&store, "beard\u{7}").await, ["c2"], "a control character is a space");
         assert!(found(&store, &"x%_\"".repeat(400_000)).await.is_empty());
 
         // Edited, deleted, gone with its conversation, wiped for a resync.

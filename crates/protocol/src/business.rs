@@ -125,16 +125,29 @@ wire! {
 }
 
 wire! {
-    /// How long the business keeps things (`null`: for ever). Also the body of `PUT /v1/retention`,
-    /// so it refuses unknown fields: a misspelt setting must not reset the policy to "for ever".
+    /// How long the business keeps things (`null`: for ever).
     #[derive(PartialEq, Default)]
-    #[serde(deny_unknown_fields)]
     pub struct RetentionPolicy {
         /// Conversations with no activity for this many months (of 30 days) are deleted.
         pub conversations_months: Option<u32>,
         /// Call recordings and transcripts older than this many days are removed (the call's
         /// line in the timeline stays).
         pub recordings_days: Option<u32>,
+    }
+}
+
+request! {
+    /// `PUT /v1/retention`: the whole policy, as [`RetentionPolicy`]. Unknown fields are refused:
+    /// a misspelt setting must not reset the policy to "for ever".
+    pub struct SetRetentionPolicy {
+        pub conversations_months: Option<u32>,
+        pub recordings_days: Option<u32>,
+    }
+}
+
+impl From<SetRetentionPolicy> for RetentionPolicy {
+    fn from(set: SetRetentionPolicy) -> RetentionPolicy {
+        RetentionPolicy { conversations_months: set.conversations_months, recordings_days: set.recordings_days }
     }
 }
 

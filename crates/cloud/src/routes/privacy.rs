@@ -84,10 +84,10 @@ async fn get_retention(State(state): State<AppState>, auth: Auth) -> Result<axum
 }
 
 /// Sets how long the business keeps things (`null`: for ever). A daily job applies it.
-#[utoipa::path(put, path = "/v1/retention", tag = "privacy", security(("bearer" = [])), request_body = RetentionPolicy,
+#[utoipa::path(put, path = "/v1/retention", tag = "privacy", security(("bearer" = [])), request_body = protocol::SetRetentionPolicy,
     responses((status = 200, body = RetentionPolicy), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
-async fn set_retention(State(state): State<AppState>, auth: Auth, Json(policy): Json<RetentionPolicy>) -> Result<axum::Json<RetentionPolicy>, ApiError> {
-    Ok(axum::Json(retention::set_policy(&state, &auth, policy).await?))
+async fn set_retention(State(state): State<AppState>, auth: Auth, Json(policy): Json<protocol::SetRetentionPolicy>) -> Result<axum::Json<RetentionPolicy>, ApiError> {
+    Ok(axum::Json(retention::set_policy(&state, &auth, policy.into()).await?))
 }
 
 /// Exactly what the retention job would delete now.

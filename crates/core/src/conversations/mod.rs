@@ -89,7 +89,7 @@ pub(crate) fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
     let kind: MessageKind = row.try_get("kind")?;
     Ok(read_row!(row => Message {
         id, business_id, conversation_id, direction, author_kind, author_staff_id, kind = kind, body, media: json,
-        call = if kind == MessageKind::Call { row.try_get::<Option<String>, _>("raw")?.map(|r| json_column(&r, "raw")).transpose()? } else { None },
+        call = if kind == MessageKind::Call { row.try_get::<Option<String>, _>("raw")?.map(|r| json_column(&r, "Message.raw (a call)")).transpose()? } else { None },
         provider_message_id, delivery_status, error, automation, created_at, updated_at,
     }))
 }

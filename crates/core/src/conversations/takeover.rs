@@ -353,7 +353,7 @@ pub async fn update_settings(core: &Core, actor: &Actor, req: UpdateAssistantSet
         instructions: req.instructions.unwrap_or(current.instructions).trim().to_owned(),
         facts: req.facts.unwrap_or(current.facts).trim().to_owned(),
         language: req.language.unwrap_or(current.language).trim().to_owned(),
-        model: req.model.unwrap_or(current.model).filter(|m| !m.trim().is_empty()),
+        model: req.model.unwrap_or(current.model).map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()),
     };
     sqlx::query("UPDATE businesses SET assistant_settings = $1, handback_idle_minutes = $2, updated_at = $3 WHERE id = $4")
         .bind(serde_json::to_string(&stored).map_err(Error::internal)?)

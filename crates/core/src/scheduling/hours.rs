@@ -473,6 +473,9 @@ pub async fn list_exceptions(core: &Core, actor: &Actor, q: ExceptionRange) -> R
         Some(d) => parse_date(d, "to")?,
         None => from.checked_add(jiff::Span::new().years(1)).unwrap_or(from),
     };
+    if to < from {
+        return Err(crate::error::BookingError::InvalidRange("`to` must not be before `from`.".into()).into());
+    }
     let rows = sqlx::query(&format!(
         "SELECT {EXCEPTION_COLUMNS} FROM schedule_exceptions WHERE business_id = $1 AND date >= $2 AND date <= $3 ORDER BY date, id"
     ))

@@ -18,34 +18,47 @@ use super::{json_column, StoreError};
 macro_rules! read_row {
     ($row:expr => $ty:path { $($field:ident $(: $how:ident)? $(= $value:expr)?),* $(,)? }) => {{
         let row: &sqlx::any::AnyRow = $row;
-        $ty { $($field: $crate::store::columns::read_row!(@field row, $field $(: $how)? $(= $value)?)),* }
+        $ty { $($field: $crate::store::columns::read_row!(@field row, stringify!($ty), $field $(: $how)? $(= $value)?)),* }
     }};
-    (@field $row:ident, $field:ident) => {
+    (@field $row:ident, $of:expr, $field:ident) => {
         sqlx::Row::try_get($row, stringify!($field))?
     };
-    (@field $row:ident, $field:ident : $how:ident) => {
-        $crate::store::columns::$how($row, stringify!($field))?
+    (@field $row:ident, $of:expr, $field:ident : $how:ident) => {
+        $crate::store::columns::$how($row, $crate::store::columns::Column { of: $of, name: stringify!($field) })?
     };
-    (@field $row:ident, $field:ident = $value:expr) => {
+    (@field $row:ident, $of:expr, $field:ident = $value:expr) => {
         $value
     };
 }
 pub(crate) use read_row;
 
+/// A column, and what it is read into (for the error when it does not read).
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub of: &'static str,
+    pub name: &'static str,
+}
+
+impl std::fmt::Display for Column {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.of, self.name)
+    }
+}
+
 /// A 0/1 integer column (SQLite has no booleans; both engines store them as integers here).
-pub fn flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
-    Ok(row.try_get::<i64, _>(column)? != 0)
+pub fn flag(row: &AnyRow, column: Column) -> Result<bool, StoreError> {
+    Ok(row.try_get::<i64, _>(column.name)? != 0)
 }
 
 /// A whole number that must fit the field (`u32` minutes, counts), or `NULL` for an optional one.
 /// A value that does not fit is a corrupt row, not a silently wrapped number.
-pub fn int<T: FromStoredInt>(row: &AnyRow, column: &str) -> Result<T, StoreError> {
-    T::from_stored(row.try_get(column)?).ok_or_else(|| StoreError::Corrupt(format!("{column} is out of range")))
+pub fn int<T: FromStoredInt>(row: &AnyRow, column: Column) -> Result<T, StoreError> {
+    T::from_stored(row.try_get(column.name)?).ok_or_else(|| StoreError::Corrupt(format!("{column} is out of range")))
 }
 
 /// A JSON text column.
-pub fn json<T: DeserializeOwned>(row: &AnyRow, column: &str) -> Result<T, StoreError> {
-    json_column(&row.try_get::<String, _>(column)?, column)
+pub fn json<T: DeserializeOwned>(row: &AnyRow, column: Column) -> Result<T, StoreError> {
+    json_column(&row.try_get::<String, _>(column.name)?, &column.to_string())
 }
 
 /// The integer fields [`int`] reads: `u32`, and `Option<u32>` for a nullable column.

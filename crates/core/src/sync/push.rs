@@ -10,7 +10,7 @@ use protocol::{MutationOutcome, PushRequest, PushResponse};
 
 use crate::accounts::Actor;
 use crate::error::Error;
-use crate::store::{json_column, MutationMark};
+use crate::store::{json_column, MutationMark, StoreError};
 use crate::Core;
 
 
@@ -32,14 +32,8 @@ pub async fn push(core: &Core, actor: &Actor, req: PushRequest) -> Result<PushRe
         .unwrap_or(0);
     for m in &req.mutations {
         if m.id <= last {
-            let stored: Option<String> = sqlx::query_scalar("SELECT outcome FROM sync_mutations WHERE client_id = $1 AND business_id = $2 AND mutation_id = $3")
-                .bind(&req.client_id)
-                .bind(&actor.business_id)
-                .bind(m.id)
-                .fetch_optional(db.writer())
-                .await?;
-            if let Some(stored) = stored {
-                outcomes.push(json_column(&stored, "sync_mutations.outcome")?);
+            if let Some(stored) = recorded(db.writer(), &req.client_id, &actor.business_id, m.id).await? {
+                outcomes.push(stored);
             }
             continue;
         }
@@ -48,9 +42,10 @@ pub async fn push(core: &Core, actor: &Actor, req: PushRequest) -> Result<PushRe
         }
         let mark = MutationMark { client_id: req.client_id.clone(), mutation_id: m.id, name: m.op.name().to_owned() };
         let mut tx = db.begin_mutation(&actor.business_id, mark).await?;
-        // Two pushes of one batch racing (a retry while the first is still on its way): the one
-        // that gets here second answers the mutation as a replay, before applying anything.
-        if let Some(stored) = outcome_meanwhile(&mut tx, &req.client_id, m.id).await? {
+        // Two pushes of one batch racing (a retry while the first is still on its way): the
+        // business's lock, which this transaction holds, lets one apply the mutation; the other
+        // then finds it applied here and answers it as a replay, before applying anything.
+        if let Some(stored) = recorded(tx.conn(), &req.client_id, &actor.business_id, m.id).await? {
             tx.rollback().await?;
             last = m.id;
             outcomes.push(stored);
@@ -89,32 +84,20 @@ pub async fn push(core: &Core, actor: &Actor, req: PushRequest) -> Result<PushRe
     Ok(PushResponse { outcomes, expected_id: None })
 }
 
+/// The recorded outcome of a client's mutation, if it was applied (or refused) before.
+async fn recorded<'e>(db: impl sqlx::Executor<'e, Database = sqlx::Any>, client_id: &str, business_id: &str, id: i64) -> Result<Option<MutationOutcome>, StoreError> {
+    let stored: Option<String> = sqlx::query_scalar("SELECT outcome FROM sync_mutations WHERE client_id = $1 AND business_id = $2 AND mutation_id = $3")
+        .bind(client_id)
+        .bind(business_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    stored.map(|s| json_column(&s, "sync_mutations.outcome")).transpose()
+}
+
 /// Binds a client id to the signed-in staff member on first use; refuses it for anyone else of
 /// the business. Device ids are per business (migration 0028): another business's device with the
 /// same id is not seen, and this one is bound as an unused id would be.
-/// The outcome of this client's mutation `id` if a racing push has recorded it. The client's row
-/// is locked first, so pushes for one client apply its mutations one at a time (on SQLite the
-/// transaction already holds the only writer).
-async fn outcome_meanwhile(tx: &mut crate::store::BusinessTx, client_id: &str, id: i64) -> Result<Option<MutationOutcome>, Error> {
-    let business_id = tx.business_id().to_owned();
-    if tx.engine() == crate::store::Engine::Postgres {
-        sqlx::query("SELECT 1 FROM sync_clients WHERE client_id = $1 AND business_id = $2 FOR UPDATE")
-            .bind(client_id)
-            .bind(&business_id)
-            .execute(tx.conn())
-            .await
-            .map_err(crate::store::StoreError::from)?;
-    }
-    let stored: Option<String> = sqlx::query_scalar("SELECT outcome FROM sync_mutations WHERE client_id = $1 AND business_id = $2 AND mutation_id = $3")
-        .bind(client_id)
-        .bind(&business_id)
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await
-        .map_err(crate::store::StoreError::from)?;
-    Ok(stored.map(|s| json_column(&s, "sync_mutations.outcome")).transpose()?)
-}
-
 async fn bind_client(core: &Core, actor: &Actor, client_id: &str) -> Result<(), Error> {
     let valid = !client_id.is_empty() && client_id.len() <= 64 && client_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if !valid {
