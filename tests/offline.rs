@@ -22,6 +22,16 @@ fn setup() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
+/// The demo service (SQLite) where a customer has just written on WhatsApp: the service, the
+/// owner's token and the customer's conversation.
+async fn a_customer_wrote(wa_id: &str, name: &str, text: &str) -> (DemoService, String, String) {
+    let service = DemoService::start(Engine::Sqlite).await;
+    let owner = service.token(OWNER).await;
+    service.customer_writes(wa_id, name, text).await;
+    let conversation = service.conversation_of(&owner, wa_id).await;
+    (service, owner, conversation)
+}
+
 async fn server_messages(service: &DemoService, token: &str, conversation: &str) -> Vec<Value> {
     service.get(&format!("/v1/conversations/{conversation}/messages?limit=200"), token).await["items"].as_array().unwrap().clone()
 }
@@ -123,10 +133,7 @@ async fn offline_work_is_applied_once_in_order_when_the_service_returns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_after_a_lost_answer_changes_nothing_and_an_unreadable_action_blocks_nothing() {
     let dir = setup();
-    let service = DemoService::start(Engine::Sqlite).await;
-    let owner = service.token(OWNER).await;
-    service.customer_writes("447700900222", "Lost Answer", "Hello").await;
-    let conversation = service.conversation_of(&owner, "447700900222").await;
+    let (service, owner, conversation) = a_customer_wrote("447700900222", "Lost Answer", "Hello").await;
     let console = console(&service, OWNER, dir.path()).await;
     let (flaky, mut syncer) = Flaky::syncer(&console);
     syncer.pass().await.unwrap();
@@ -172,10 +179,7 @@ async fn a_replay_after_a_lost_answer_changes_nothing_and_an_unreadable_action_b
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_consoles_race_to_take_over_and_the_loser_sees_who_holds_it() {
     let (maya_dir, sam_dir) = (setup(), tempfile::tempdir().unwrap());
-    let service = DemoService::start(Engine::Sqlite).await;
-    let owner = service.token(OWNER).await;
-    service.customer_writes("447700900333", "Race Customer", "Anyone there?").await;
-    let conversation = service.conversation_of(&owner, "447700900333").await;
+    let (service, owner, conversation) = a_customer_wrote("447700900333", "Race Customer", "Anyone there?").await;
     let maya = console(&service, OWNER, maya_dir.path()).await;
     let sam = console(&service, AGENT, sam_dir.path()).await;
     maya.sync_once().await.unwrap();
@@ -207,10 +211,7 @@ async fn two_consoles_race_to_take_over_and_the_loser_sees_who_holds_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_written_offline_into_a_conversation_a_colleague_took_is_kept_as_a_draft() {
     let (maya_dir, sam_dir) = (setup(), tempfile::tempdir().unwrap());
-    let service = DemoService::start(Engine::Sqlite).await;
-    let owner = service.token(OWNER).await;
-    service.customer_writes("447700900444", "Draft Customer", "Is Thursday late opening?").await;
-    let conversation = service.conversation_of(&owner, "447700900444").await;
+    let (service, owner, conversation) = a_customer_wrote("447700900444", "Draft Customer", "Is Thursday late opening?").await;
     let maya = console(&service, OWNER, maya_dir.path()).await;
     let sam = console(&service, AGENT, sam_dir.path()).await;
     let (sam_net, mut sam_sync) = Flaky::syncer(&sam);
