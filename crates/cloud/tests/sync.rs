@@ -122,6 +122,7 @@ async fn push_applies_in_order_once_and_reports_refusals((app, fake): (TestApp, 
     for a in &answers {
         assert_eq!(a.status, StatusCode::OK, "{a:?}");
         assert_eq!(a.body["outcomes"].as_array().map(|o| o.iter().map(|o| (o["id"].as_i64(), o["ok"].as_bool())).collect::<Vec<_>>()), Some(vec![(Some(1), Some(true)), (Some(2), Some(true))]), "{a:?}");
+        assert_eq!(a.body["outcomes"][0]["details"]["message_id"], racing_message.as_str(), "the same answer, details too: {a:?}");
     }
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE id = $1").bind(&racing_message).fetch_one(app.db.reader()).await.unwrap();
     assert_eq!(stored, 1);

@@ -324,10 +324,10 @@ async fn every_page(transport: &crate::transport::HttpTransport, path: &str) -> 
 
 /// An id the UI hands over, to put into an address: one plain path segment.
 fn id_segment(id: &str) -> Result<&str, DeskError> {
-    if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if (1..=128).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         Ok(id)
     } else {
-        Err(invalid(format!("`{id}` is not an id.")))
+        Err(invalid(format!("`{}` is not an id.", id.chars().take(64).collect::<String>())))
     }
 }
 
@@ -910,7 +910,7 @@ mod tests {
     #[test]
     fn ids_in_addresses_are_one_plain_segment() {
         assert_eq!(id_segment("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"), Ok("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"));
-        for refused in ["", "..", "a/b", "x?y=1", "%2e%2e", "a b", "b#1"] {
+        for refused in ["", "..", "a/b", "x?y=1", "%2e%2e", "a b", "b#1", &"a".repeat(129)] {
             assert_eq!(id_segment(refused).unwrap_err().kind, "invalid", "{refused}");
         }
     }

@@ -404,6 +404,9 @@ pub struct MutationMark {
     pub client_id: ClientId,
     pub mutation_id: i64,
     pub name: String,
+    /// What applying it made (e.g. the message's id), recorded with the mark: a replay that
+    /// finds the mark answers exactly what the first push answered.
+    pub details: Option<serde_json::Value>,
 }
 
 /// A write transaction on one business's data. See the module docs.
@@ -444,6 +447,13 @@ impl BusinessTx {
     }
 
     /// The mutation this transaction applies, if it is one.
+    /// What applying this transaction's mutation made, to record with its mark.
+    pub fn set_mutation_details(&mut self, details: Option<serde_json::Value>) {
+        if let Some(mark) = &mut self.mark {
+            mark.details = details;
+        }
+    }
+
     pub fn mutation(&self) -> Option<&MutationMark> {
         self.mark.as_ref()
     }
@@ -617,13 +627,12 @@ impl BusinessTx {
         Ok(())
     }
 
-    /// For a mutation's transaction: records it as applied in this transaction (its full outcome
-    /// is filled in once known; a replay that finds only this mark answers "applied"). If the
-    /// same mutation was applied meanwhile (two pushes of one batch racing), the key refuses this
-    /// commit, so it can never take effect twice.
+    /// For a mutation's transaction: records it as applied, with its outcome, in this
+    /// transaction. If the same mutation was applied meanwhile, the key refuses this commit, so it
+    /// can never take effect twice.
     async fn mark_applied(&mut self) -> Result<(), StoreError> {
         let Some(mark) = self.mark.clone() else { return Ok(()) };
-        let outcome = serde_json::json!({"id": mark.mutation_id, "ok": true, "code": null, "message": null, "details": null});
+        let outcome = serde_json::json!({"id": mark.mutation_id, "ok": true, "code": null, "message": null, "details": mark.details});
         sqlx::query(
             "INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )

@@ -3,8 +3,9 @@
 //! Already-applied ids get their first outcome again (a replay after a lost answer changes
 //! nothing); a missing id stops the batch (`expected_id`); a refusal (validation, conflict) is that
 //! mutation's outcome and the batch goes on; our own fault is an error and the console retries.
-//! The transaction that applies a mutation also marks it applied (`Db::begin_mutation`), so a
-//! crash between applying it and recording its outcome can never let a replay apply it twice.
+//! The transaction that applies a mutation also records it with its outcome
+//! (`Db::begin_mutation`), so no crash can let a replay apply it twice, and a replay (or a push
+//! racing the first) answers exactly what the first push answered.
 
 use protocol::{MutationOutcome, PushRequest, PushResponse};
 
@@ -40,7 +41,7 @@ pub async fn push(core: &Core, actor: &Actor, req: PushRequest) -> Result<PushRe
         if m.id != last + 1 {
             return Ok(PushResponse { outcomes, expected_id: Some(last + 1) });
         }
-        let mark = MutationMark { client_id: req.client_id.clone(), mutation_id: m.id, name: m.op.name().to_owned() };
+        let mark = MutationMark { client_id: req.client_id.clone(), mutation_id: m.id, name: m.op.name().to_owned(), details: None };
         let mut tx = db.begin_mutation(&actor.business_id, mark).await?;
         // Two pushes of one batch racing (a retry while the first is still on its way): the
         // business's lock, which this transaction holds, lets one apply the mutation; the other
@@ -53,7 +54,9 @@ pub async fn push(core: &Core, actor: &Actor, req: PushRequest) -> Result<PushRe
         }
         let applied = super::mutations::apply(&mut tx, actor, &m.op).await;
         let outcome = match applied {
+            // The commit that applies it records it, with its outcome.
             Ok(details) => {
+                tx.set_mutation_details(details.clone());
                 tx.commit_even_if_unchanged().await?;
                 MutationOutcome { id: m.id, ok: true, code: None, message: None, details }
             }
@@ -61,23 +64,24 @@ pub async fn push(core: &Core, actor: &Actor, req: PushRequest) -> Result<PushRe
             Err(e) if e.is_internal() => return Err(e),
             Err(e) => {
                 tx.rollback().await?;
-                MutationOutcome { id: m.id, ok: false, code: Some(e.code()), message: Some(e.to_string()), details: e.details() }
+                let refused = MutationOutcome { id: m.id, ok: false, code: Some(e.code()), message: Some(e.to_string()), details: e.details() };
+                // A refusal committed nothing: it is recorded now — unless a racing push recorded
+                // this mutation meanwhile, whose outcome is then the answer.
+                sqlx::query(
+                    "INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (client_id, business_id, mutation_id) DO NOTHING",
+                )
+                .bind(&req.client_id)
+                .bind(m.id)
+                .bind(&actor.business_id)
+                .bind(m.op.name())
+                .bind(serde_json::to_string(&refused)?)
+                .bind(db.now_ms())
+                .execute(db.writer())
+                .await?;
+                recorded(db.writer(), &req.client_id, &actor.business_id, m.id).await?.unwrap_or(refused)
             }
         };
-        // The commit that applied it marked it applied; now its full outcome. (A refusal
-        // committed nothing, so it is recorded here for the first time.)
-        sqlx::query(
-            "INSERT INTO sync_mutations (client_id, mutation_id, business_id, name, outcome, applied_at) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (client_id, business_id, mutation_id) DO UPDATE SET outcome = excluded.outcome",
-        )
-        .bind(&req.client_id)
-        .bind(m.id)
-        .bind(&actor.business_id)
-        .bind(m.op.name())
-        .bind(serde_json::to_string(&outcome)?)
-        .bind(db.now_ms())
-        .execute(db.writer())
-        .await?;
         last = m.id;
         outcomes.push(outcome);
     }
