@@ -142,7 +142,8 @@ fn window(data_dir: PathBuf) -> anyhow::Result<()> {
                             places.insert(url.to_string(), destination.clone());
                         }
                         tauri::webview::DownloadEvent::Finished { url, path, success } => {
-                            let path = path.or_else(|| places.remove(url.as_str()));
+                            let chosen = places.remove(url.as_str());
+                            let path = path.or(chosen);
                             match (success, &path) {
                                 (true, Some(path)) => tracing::info!(path = %path.display(), "saved a file"),
                                 (true, None) => tracing::info!("saved a file"),

@@ -446,7 +446,6 @@ impl BusinessTx {
         self.db.new_id()
     }
 
-    /// The mutation this transaction applies, if it is one.
     /// What applying this transaction's mutation made, to record with its mark.
     pub fn set_mutation_details(&mut self, details: Option<serde_json::Value>) {
         if let Some(mark) = &mut self.mark {
@@ -454,6 +453,7 @@ impl BusinessTx {
         }
     }
 
+    /// The mutation this transaction applies, if it is one.
     pub fn mutation(&self) -> Option<&MutationMark> {
         self.mark.as_ref()
     }
