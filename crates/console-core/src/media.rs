@@ -221,11 +221,12 @@ impl Address {
             _ => return None,
         };
         let message_id = *parts.get(1).filter(|p| is_id(p))?;
-        let path = match parts[2..] {
-            ["v1", "media", id] if is_id(id) => format!("/v1/media/{id}"),
-            ["v1", "calls", id, "recording"] if id == message_id => format!("/v1/calls/{id}/recording"),
-            _ => return None,
-        };
+        let path = format!("/{}", parts.get(2..)?.join("/"));
+        file_path(&path).ok()?;
+        // A call's recording, only at its own message's address.
+        if path.starts_with("/v1/calls/") && path != format!("/v1/calls/{message_id}/recording") {
+            return None;
+        }
         Some(Address { form, message_id: message_id.to_owned(), path })
     }
 }

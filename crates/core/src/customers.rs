@@ -32,12 +32,13 @@ impl PhoneNumber {
         type Parsed = hashlink::LruCache<(String, Option<String>), Option<String>>;
         static PARSED: LazyLock<Mutex<Parsed>> = LazyLock::new(|| Mutex::new(Parsed::new(PARSED_KEPT)));
         let invalid = || Error::InvalidPhone(format!("`{text}` is not a valid phone number. Include the country code, like +44 7911 123456."));
+        let (trimmed, region) = (text.trim(), default_region.map(str::to_ascii_uppercase));
         // Only text as short as a number is kept: the cache's memory stays bounded whatever
         // callers send (anything longer is read each time; it is no number anyway).
-        if text.trim().len() > PARSED_LONGEST {
-            return e164(text.trim(), default_region.map(str::to_ascii_uppercase).as_deref()).map(PhoneNumber).ok_or_else(invalid);
+        if trimmed.len() > PARSED_LONGEST {
+            return e164(trimmed, region.as_deref()).map(PhoneNumber).ok_or_else(invalid);
         }
-        let key = (text.trim().to_owned(), default_region.map(str::to_ascii_uppercase));
+        let key = (trimmed.to_owned(), region);
         let kept = PARSED.lock().unwrap_or_else(PoisonError::into_inner).get(&key).cloned();
         let e164 = match kept {
             Some(e164) => e164,

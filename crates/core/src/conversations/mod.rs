@@ -48,10 +48,6 @@ pub fn reply_window(channel: Channel, last_inbound_ms: Option<i64>) -> ReplyWind
     }
 }
 
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {value}"))
-}
-
 fn from_row(row: &AnyRow) -> Result<Conversation, StoreError> {
     let channel: Channel = row.try_get("channel")?;
     let mode: ControlMode = row.try_get("mode")?;
@@ -210,10 +206,9 @@ pub(crate) async fn current_for(tx: &mut BusinessTx, customer_ids: &[&str], chan
          FROM {} conversations c WHERE {} AND c.channel = $2 AND c.business_id = $1",
         join.0, join.1
     );
-    let rows: Vec<(String, String, String, i64, Option<String>)> =
+    let rows: Vec<(String, String, ConversationStatus, i64, Option<String>)> =
         sqlx::query_as(&sql).bind(&business_id).bind(channel.as_str()).bind(json_param(customer_ids)?).fetch_all(tx.conn()).await?;
     for (id, customer_id, status, last_activity_at, last_automation) in rows {
-        let status = ConversationStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?;
         let found = Current { id, status, last_activity_at, last_automation };
         let rank = |c: &Current| (c.status == ConversationStatus::Open, c.last_activity_at);
         match current.get(&customer_id) {
