@@ -3,10 +3,10 @@
 //! reads the query and shapes the answer.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use protocol::{
     Availability, AvailabilityCheck, Booking, Page, BookingSource, BookingStatus, CreateBooking, UpdateBooking,
 };
+use switchboard_core::scheduling::bookings;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -23,15 +23,27 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_booking, update_booking, cancel_booking))
 }
 
+endpoint! {
+    /// Books an appointment. A taken time gets 409 `slot_taken` with the nearest free times in
+    /// `error.details.alternatives`; a time outside hours gets 422 `outside_hours` (also with
+    /// alternatives).
+    post "/v1/bookings" in "scheduling" => create_booking(body CreateBooking) -> Created<Booking> [409, 422] = bookings::create_booking;
+    /// One booking.
+    get "/v1/bookings/{id}" in "scheduling" => get_booking(id "Booking id") -> Booking [404] = bookings::get_booking;
+    /// Reschedules, reassigns, confirms, completes, marks a no-show, cancels or edits notes.
+    /// `expected_version` must be the booking's current version (else 409 `version_conflict`).
+    patch "/v1/bookings/{id}" in "scheduling" => update_booking(id "Booking id", body UpdateBooking) -> Booking [404, 409, 422] = bookings::update_booking;
+}
+
 /// Free appointment times for a service, in UTC and in the business's local time.
 #[utoipa::path(get, path = "/v1/availability", tag = "scheduling", security(("bearer" = [])), params(("service_id" = String, Query), ("staff_id" = Option<String>, Query, description = "Only this staff member."), ("from" = Option<String>, Query, description = "Local date (`2026-03-09`, from the start of that day) or instant. Default: now."), ("to" = Option<String>, Query, description = "Local date (until the end of that day) or instant. Default: 7 days after `from`; at most 62 days after it."), ("limit" = Option<u32>, Query, description = "At most this many slots, earliest first (default 500, at most 2000): `from` + `limit` is \"the next N free times\".")),
     responses((status = 200, body = Availability), (status = 422, body = protocol::ErrorBody)))]
 async fn availability(
     State(state): State<AppState>,
     auth: Auth,
-    Query(q): Query<switchboard_core::scheduling::bookings::AvailabilityQuery>,
+    Query(q): Query<bookings::AvailabilityQuery>,
 ) -> Result<axum::Json<Availability>, ApiError> {
-    Ok(axum::Json(switchboard_core::scheduling::bookings::availability(&state, &auth, q).await?))
+    Ok(axum::Json(bookings::availability(&state, &auth, q).await?))
 }
 
 /// Is this exact time free? If not, the nearest free times.
@@ -40,52 +52,16 @@ async fn availability(
 async fn check_availability(
     State(state): State<AppState>,
     auth: Auth,
-    Query(q): Query<switchboard_core::scheduling::bookings::CheckQuery>,
+    Query(q): Query<bookings::CheckQuery>,
 ) -> Result<axum::Json<AvailabilityCheck>, ApiError> {
-    Ok(axum::Json(switchboard_core::scheduling::bookings::check_availability(&state, &auth, q).await?))
+    Ok(axum::Json(bookings::check_availability(&state, &auth, q).await?))
 }
 
 /// Bookings starting in a range, earliest first: the calendar.
 #[utoipa::path(get, path = "/v1/bookings", tag = "scheduling", security(("bearer" = [])), params(("from" = Option<String>, Query, description = "Local date or instant (default: a day ago)."), ("to" = Option<String>, Query, description = "Local date (inclusive) or instant (default: 31 days after `from`; at most 366)."), ("staff_id" = Option<String>, Query), ("customer_id" = Option<String>, Query), ("status" = Option<BookingStatus>, Query), ("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
     responses((status = 200, body = Page<Booking>), (status = 400, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
-async fn list_bookings(State(state): State<AppState>, auth: Auth, Query(q): Query<switchboard_core::scheduling::bookings::ListBookings>) -> Result<axum::Json<Page<Booking>>, ApiError> {
-    Ok(axum::Json(switchboard_core::scheduling::bookings::list_bookings(&state, &auth, q).await?))
-}
-
-/// Books an appointment. A taken time gets 409 `slot_taken` with the nearest free times in
-/// `error.details.alternatives`; a time outside hours gets 422 `outside_hours` (also with
-/// alternatives).
-#[utoipa::path(post, path = "/v1/bookings", tag = "scheduling", security(("bearer" = [])), request_body = CreateBooking,
-    responses((status = 201, body = Booking), (status = 409, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
-async fn create_booking(
-    State(state): State<AppState>,
-    auth: Auth,
-    Json(req): Json<CreateBooking>,
-) -> Result<(StatusCode, axum::Json<Booking>), ApiError> {
-    Ok((StatusCode::CREATED, axum::Json(switchboard_core::scheduling::bookings::create_booking(&state, &auth, req).await?)))
-}
-
-/// One booking.
-#[utoipa::path(get, path = "/v1/bookings/{id}", tag = "scheduling", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Booking id")),
-    responses((status = 200, body = Booking), (status = 404, body = protocol::ErrorBody)))]
-async fn get_booking(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<axum::Json<Booking>, ApiError> {
-    Ok(axum::Json(switchboard_core::scheduling::bookings::get_booking(&state, &auth, &id).await?))
-}
-
-/// Reschedules, reassigns, confirms, completes, marks a no-show, cancels or edits notes.
-/// `expected_version` must be the booking's current version (else 409 `version_conflict`).
-#[utoipa::path(patch, path = "/v1/bookings/{id}", tag = "scheduling", security(("bearer" = [])), request_body = UpdateBooking,
-    params(("id" = String, Path, description = "Booking id")),
-    responses((status = 200, body = Booking), (status = 404, body = protocol::ErrorBody), (status = 409, body = protocol::ErrorBody),
-        (status = 422, body = protocol::ErrorBody)))]
-async fn update_booking(
-    State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
-    Json(req): Json<UpdateBooking>,
-) -> Result<axum::Json<Booking>, ApiError> {
-    Ok(axum::Json(switchboard_core::scheduling::bookings::update_booking(&state, &auth, &id, req).await?))
+async fn list_bookings(State(state): State<AppState>, auth: Auth, Query(q): Query<bookings::ListBookings>) -> Result<axum::Json<Page<Booking>>, ApiError> {
+    Ok(axum::Json(bookings::list_bookings(&state, &auth, q).await?))
 }
 
 /// Cancels a booking; its time is free again.
@@ -96,7 +72,7 @@ async fn cancel_booking(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
-    Query(q): Query<switchboard_core::scheduling::bookings::CancelQuery>,
+    Query(q): Query<bookings::CancelQuery>,
 ) -> Result<axum::Json<Booking>, ApiError> {
-    Ok(axum::Json(switchboard_core::scheduling::bookings::cancel_booking(&state, &auth, &id, q).await?))
+    Ok(axum::Json(bookings::cancel_booking(&state, &auth, &id, q).await?))
 }

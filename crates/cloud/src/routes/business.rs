@@ -15,18 +15,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_business, update_business)).routes(routes!(audit_log))
 }
 
-/// The business's settings.
-#[utoipa::path(get, path = "/v1/business", tag = "business", security(("bearer" = [])),
-    responses((status = 200, body = Business), (status = 401, body = protocol::ErrorBody)))]
-async fn get_business(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<Business>, ApiError> {
-    Ok(axum::Json(business::get(&state, &auth).await?))
-}
-
-/// Changes the business's settings (owners and admins).
-#[utoipa::path(patch, path = "/v1/business", tag = "business", security(("bearer" = [])), request_body = UpdateBusiness,
-    responses((status = 200, body = Business), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
-async fn update_business(State(state): State<AppState>, auth: Auth, Json(req): Json<UpdateBusiness>) -> Result<axum::Json<Business>, ApiError> {
-    Ok(axum::Json(business::update(&state, &auth, req).await?))
+endpoint! {
+    /// The business's settings.
+    get "/v1/business" in "business" => get_business() -> Business [401] = business::get;
+    /// Changes the business's settings (owners and admins).
+    patch "/v1/business" in "business" => update_business(body UpdateBusiness) -> Business [403, 422] = business::update;
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]

@@ -1,8 +1,7 @@
 //! `/v1/canned-responses`: the business's saved replies, which staff insert from the composer.
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use protocol::{Page, CannedResponse, CreateCannedResponse, UpdateCannedResponse};
+use protocol::{CannedResponse, CreateCannedResponse, UpdateCannedResponse};
+use switchboard_core::catalog::canned;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -17,50 +16,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_canned, update_canned, delete_canned))
 }
 
-/// Every canned response, by shortcut.
-#[utoipa::path(get, path = "/v1/canned-responses", tag = "canned responses", security(("bearer" = [])), params(("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
-    responses((status = 200, body = Page<CannedResponse>), (status = 400, body = protocol::ErrorBody), (status = 401, body = protocol::ErrorBody)))]
-async fn list_canned(State(state): State<AppState>, auth: Auth, Query(page): Query<switchboard_core::store::PageQuery>) -> Result<axum::Json<Page<CannedResponse>>, ApiError> {
-    Ok(axum::Json(switchboard_core::catalog::canned::list_canned(&state, &auth, page).await?))
-}
-
-/// Adds a canned response (owners and admins).
-#[utoipa::path(post, path = "/v1/canned-responses", tag = "canned responses", security(("bearer" = [])), request_body = CreateCannedResponse,
-    responses((status = 201, body = CannedResponse), (status = 409, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
-async fn create_canned(
-    State(state): State<AppState>,
-    auth: Auth,
-    Json(req): Json<CreateCannedResponse>,
-) -> Result<(StatusCode, axum::Json<CannedResponse>), ApiError> {
-    Ok((StatusCode::CREATED, axum::Json(switchboard_core::catalog::canned::create_canned(&state, &auth, req).await?)))
-}
-
-/// One canned response.
-#[utoipa::path(get, path = "/v1/canned-responses/{id}", tag = "canned responses", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Canned response id")),
-    responses((status = 200, body = CannedResponse), (status = 404, body = protocol::ErrorBody)))]
-async fn get_canned(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<axum::Json<CannedResponse>, ApiError> {
-    Ok(axum::Json(switchboard_core::catalog::canned::get_canned(&state, &auth, &id).await?))
-}
-
-/// Changes a canned response (owners and admins).
-#[utoipa::path(patch, path = "/v1/canned-responses/{id}", tag = "canned responses", security(("bearer" = [])), request_body = UpdateCannedResponse,
-    params(("id" = String, Path, description = "Canned response id")),
-    responses((status = 200, body = CannedResponse), (status = 404, body = protocol::ErrorBody), (status = 409, body = protocol::ErrorBody)))]
-async fn update_canned(
-    State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
-    Json(req): Json<UpdateCannedResponse>,
-) -> Result<axum::Json<CannedResponse>, ApiError> {
-    Ok(axum::Json(switchboard_core::catalog::canned::update_canned(&state, &auth, &id, req).await?))
-}
-
-/// Deletes a canned response (owners and admins).
-#[utoipa::path(delete, path = "/v1/canned-responses/{id}", tag = "canned responses", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Canned response id")),
-    responses((status = 204), (status = 404, body = protocol::ErrorBody)))]
-async fn delete_canned(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    switchboard_core::catalog::canned::delete_canned(&state, &auth, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+endpoint! {
+    /// Every canned response, by shortcut.
+    get "/v1/canned-responses" in "canned responses" => list_canned(page) -> Page<CannedResponse> [400, 401] = canned::list_canned;
+    /// Adds a canned response (owners and admins).
+    post "/v1/canned-responses" in "canned responses" => create_canned(body CreateCannedResponse) -> Created<CannedResponse> [409, 422] = canned::create_canned;
+    /// One canned response.
+    get "/v1/canned-responses/{id}" in "canned responses" => get_canned(id "Canned response id") -> CannedResponse [404] = canned::get_canned;
+    /// Changes a canned response (owners and admins).
+    patch "/v1/canned-responses/{id}" in "canned responses" => update_canned(id "Canned response id", body UpdateCannedResponse) -> CannedResponse [404, 409] = canned::update_canned;
+    /// Deletes a canned response (owners and admins).
+    delete "/v1/canned-responses/{id}" in "canned responses" => delete_canned(id "Canned response id") -> NoContent [404] = canned::delete_canned;
 }

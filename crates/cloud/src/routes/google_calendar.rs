@@ -26,48 +26,25 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(notification))
 }
 
-/// Begins connecting a staff member's Google Calendar (yourself, or anyone for owners and
-/// admins): open `auth_url` in the system browser; Google redirects to your loopback
-/// `redirect_uri` with `code` and `state`.
-#[utoipa::path(post, path = "/v1/staff/{id}/google-calendar/start", tag = "calendar", security(("bearer" = [])), request_body = StartGoogleCalendar,
-    params(("id" = String, Path, description = "Staff id")),
-    responses((status = 200, body = GoogleCalendarAuthStart), (status = 403, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
-async fn start(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, Json(req): Json<StartGoogleCalendar>) -> Result<axum::Json<GoogleCalendarAuthStart>, ApiError> {
-    Ok(axum::Json(connect::start(&state, &auth, &id, req).await?))
-}
-
-/// Finishes connecting with the code the redirect brought and the PKCE verifier.
-#[utoipa::path(post, path = "/v1/staff/{id}/google-calendar/finish", tag = "calendar", security(("bearer" = [])), request_body = FinishGoogleCalendar,
-    params(("id" = String, Path, description = "Staff id")),
-    responses((status = 200, body = CalendarConnection), (status = 400, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody), (status = 502, body = protocol::ErrorBody)))]
-async fn finish(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, Json(req): Json<FinishGoogleCalendar>) -> Result<axum::Json<CalendarConnection>, ApiError> {
-    Ok(axum::Json(connect::finish(&state, &auth, &id, req).await?))
-}
-
-/// The connection: its calendars, the last successful sync, any error, and whether it needs
-/// reconnecting.
-#[utoipa::path(get, path = "/v1/staff/{id}/google-calendar", tag = "calendar", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Staff id")),
-    responses((status = 200, body = CalendarConnection), (status = 404, body = protocol::ErrorBody)))]
-async fn get_connection(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<axum::Json<CalendarConnection>, ApiError> {
-    Ok(axum::Json(connect::get(&state, &auth, &id).await?))
-}
-
-/// Disconnects: stops the push channels, revokes the sign-in, removes the tokens and cached events.
-#[utoipa::path(delete, path = "/v1/staff/{id}/google-calendar", tag = "calendar", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Staff id")),
-    responses((status = 204), (status = 404, body = protocol::ErrorBody)))]
-async fn disconnect(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    connect::disconnect(&state, &auth, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Chooses the calendars whose busy times block this person.
-#[utoipa::path(put, path = "/v1/staff/{id}/google-calendar/calendars", tag = "calendar", security(("bearer" = [])), request_body = ChooseCalendars,
-    params(("id" = String, Path, description = "Staff id")),
-    responses((status = 200, body = CalendarConnection), (status = 404, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
-async fn choose_calendars(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, Json(req): Json<ChooseCalendars>) -> Result<axum::Json<CalendarConnection>, ApiError> {
-    Ok(axum::Json(connect::choose(&state, &auth, &id, req).await?))
+endpoint! {
+    /// Begins connecting a staff member's Google Calendar (yourself, or anyone for owners and
+    /// admins): open `auth_url` in the system browser; Google redirects to your loopback
+    /// `redirect_uri` with `code` and `state`.
+    post "/v1/staff/{id}/google-calendar/start" in "calendar" => start(id "Staff id", body StartGoogleCalendar) -> GoogleCalendarAuthStart [403, 404, 422] = connect::start;
+    /// Finishes connecting with the code the redirect brought and the PKCE verifier.
+    post "/v1/staff/{id}/google-calendar/finish" in "calendar" => finish(id "Staff id", body FinishGoogleCalendar) -> CalendarConnection [400, 403, 404, 422, 502] = connect::finish;
+    /// The connection: its calendars, the last successful sync, any error, and whether it needs
+    /// reconnecting.
+    get "/v1/staff/{id}/google-calendar" in "calendar" => get_connection(id "Staff id") -> CalendarConnection [404] = connect::get;
+    /// Disconnects: stops the push channels, revokes the sign-in, removes the tokens and cached events.
+    delete "/v1/staff/{id}/google-calendar" in "calendar" => disconnect(id "Staff id") -> NoContent [404] = connect::disconnect;
+    /// Chooses the calendars whose busy times block this person.
+    put "/v1/staff/{id}/google-calendar/calendars" in "calendar" => choose_calendars(id "Staff id", body ChooseCalendars) -> CalendarConnection [404, 422] = connect::choose;
+    /// Applies the change to the booking (moved: the new time, through the booking rules; deleted:
+    /// cancels it); the customer gets the confirmation any change gets.
+    post "/v1/calendar-tasks/{id}/apply" in "calendar" => apply_task(id "Task id") -> CalendarTask [404, 409, 422] = tasks::apply;
+    /// Keeps the booking as it is and writes it back into Google.
+    post "/v1/calendar-tasks/{id}/dismiss" in "calendar" => dismiss_task(id "Task id") -> CalendarTask [404, 409] = tasks::dismiss;
 }
 
 /// Outside moves and deletes of our events waiting for a decision (or, with `status`, decided ones).
@@ -76,23 +53,6 @@ async fn choose_calendars(State(state): State<AppState>, auth: Auth, Path(id): P
     responses((status = 200, body = Page<CalendarTask>), (status = 400, body = protocol::ErrorBody)))]
 async fn list_tasks(State(state): State<AppState>, auth: Auth, Query(q): Query<tasks::TaskQuery>) -> Result<axum::Json<Page<CalendarTask>>, ApiError> {
     Ok(axum::Json(tasks::list(&state, &auth, q).await?))
-}
-
-/// Applies the change to the booking (moved: the new time, through the booking rules; deleted:
-/// cancels it); the customer gets the confirmation any change gets.
-#[utoipa::path(post, path = "/v1/calendar-tasks/{id}/apply", tag = "calendar", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Task id")),
-    responses((status = 200, body = CalendarTask), (status = 404, body = protocol::ErrorBody), (status = 409, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
-async fn apply_task(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<axum::Json<CalendarTask>, ApiError> {
-    Ok(axum::Json(tasks::apply(&state, &auth, &id).await?))
-}
-
-/// Keeps the booking as it is and writes it back into Google.
-#[utoipa::path(post, path = "/v1/calendar-tasks/{id}/dismiss", tag = "calendar", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Task id")),
-    responses((status = 200, body = CalendarTask), (status = 404, body = protocol::ErrorBody), (status = 409, body = protocol::ErrorBody)))]
-async fn dismiss_task(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<axum::Json<CalendarTask>, ApiError> {
-    Ok(axum::Json(tasks::dismiss(&state, &auth, &id).await?))
 }
 
 /// Google Calendar push notifications (`X-Goog-Channel-ID`, `X-Goog-Channel-Token`,

@@ -5,8 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::{
     CreateWhatsappTemplate, Message, SendMessage, SendTemplate,
-    Page, WhatsappTemplate,
+    WhatsappTemplate,
 };
+use switchboard_core::sending;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -21,6 +22,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(send_template))
         .routes(routes!(list_templates, create_template))
         .routes(routes!(delete_template))
+}
+
+endpoint! {
+    /// Approved WhatsApp templates.
+    get "/v1/whatsapp-templates" in "channels" => list_templates(page) -> Page<WhatsappTemplate> [400] = sending::list_templates;
+    /// Records a template Meta has approved, so staff can send it (owners and admins).
+    post "/v1/whatsapp-templates" in "channels" => create_template(body CreateWhatsappTemplate) -> Created<WhatsappTemplate> [409, 422] = sending::create_template;
+    /// Forgets a template.
+    delete "/v1/whatsapp-templates/{id}" in "channels" => delete_template(id "Template id") -> NoContent [404] = sending::delete_template;
 }
 
 /// Replies to the customer, taking the conversation over from the assistant (409
@@ -40,7 +50,7 @@ async fn send_message(
     Path(id): Path<String>,
     Json(req): Json<SendMessage>,
 ) -> Result<(StatusCode, axum::Json<Message>), ApiError> {
-    Ok(answer(switchboard_core::sending::send_message(&state, &auth, &id, req).await?))
+    Ok(answer(sending::send_message(&state, &auth, &id, req).await?))
 }
 
 /// Sends an approved WhatsApp template, with its variables filled in.
@@ -53,34 +63,7 @@ async fn send_template(
     Path(id): Path<String>,
     Json(req): Json<SendTemplate>,
 ) -> Result<(StatusCode, axum::Json<Message>), ApiError> {
-    Ok(answer(switchboard_core::sending::send_template(&state, &auth, &id, req).await?))
-}
-
-/// Approved WhatsApp templates.
-#[utoipa::path(get, path = "/v1/whatsapp-templates", tag = "channels", security(("bearer" = [])), params(("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
-    responses((status = 200, body = Page<WhatsappTemplate>), (status = 400, body = protocol::ErrorBody)))]
-async fn list_templates(State(state): State<AppState>, auth: Auth, Query(page): Query<switchboard_core::store::PageQuery>) -> Result<axum::Json<Page<WhatsappTemplate>>, ApiError> {
-    Ok(axum::Json(switchboard_core::sending::list_templates(&state, &auth, page).await?))
-}
-
-/// Records a template Meta has approved, so staff can send it (owners and admins).
-#[utoipa::path(post, path = "/v1/whatsapp-templates", tag = "channels", security(("bearer" = [])), request_body = CreateWhatsappTemplate,
-    responses((status = 201, body = WhatsappTemplate), (status = 409, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
-async fn create_template(
-    State(state): State<AppState>,
-    auth: Auth,
-    Json(req): Json<CreateWhatsappTemplate>,
-) -> Result<(StatusCode, axum::Json<WhatsappTemplate>), ApiError> {
-    Ok((StatusCode::CREATED, axum::Json(switchboard_core::sending::create_template(&state, &auth, req).await?)))
-}
-
-/// Forgets a template.
-#[utoipa::path(delete, path = "/v1/whatsapp-templates/{id}", tag = "channels", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Template id")),
-    responses((status = 204), (status = 404, body = protocol::ErrorBody)))]
-async fn delete_template(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    switchboard_core::sending::delete_template(&state, &auth, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(answer(sending::send_template(&state, &auth, &id, req).await?))
 }
 
 /// A queued message as the REST API answers it: 201 when created, 200 for a retry.

@@ -16,11 +16,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_setup, update_setup))
 }
 
-/// Where the business stands in its first-run setup (owners and admins).
-#[utoipa::path(get, path = "/v1/setup", tag = "business", security(("bearer" = [])),
-    responses((status = 200, body = SetupProgress), (status = 401, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody)))]
-async fn get_setup(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<SetupProgress>, ApiError> {
-    Ok(axum::Json(first_run::progress(&state, &auth).await?))
+endpoint! {
+    /// Where the business stands in its first-run setup (owners and admins).
+    get "/v1/setup" in "business" => get_setup() -> SetupProgress [401, 403] = first_run::progress;
 }
 
 /// Marks one setup step `done`, `skipped` (for later) or `todo` (resumed) (owners and admins).

@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use protocol::{FailedWebhook, Page};
+use protocol::FailedWebhook;
 use switchboard_core::intake;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,16 +18,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(failed_webhooks)).routes(routes!(retry_webhook))
 }
 
-/// Webhooks that were acknowledged but could not be processed after their retries, newest first
-/// (owners and admins). Nothing acknowledged is dropped: each stays here until retried.
-#[utoipa::path(get, path = "/v1/webhook-events/failed", tag = "webhooks", security(("bearer" = [])), params(("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50.")),
-    responses((status = 200, body = Page<FailedWebhook>), (status = 400, body = protocol::ErrorBody), (status = 401, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody)))]
-async fn failed_webhooks(
-    State(state): State<AppState>,
-    auth: Auth,
-    Query(page): Query<switchboard_core::store::PageQuery>,
-) -> Result<axum::Json<Page<FailedWebhook>>, ApiError> {
-    Ok(axum::Json(intake::failed_events(&state, &auth, page).await?))
+endpoint! {
+    /// Webhooks that were acknowledged but could not be processed after their retries, newest first
+    /// (owners and admins). Nothing acknowledged is dropped: each stays here until retried.
+    get "/v1/webhook-events/failed" in "webhooks" => failed_webhooks(page) -> Page<FailedWebhook> [400, 401, 403] = intake::failed_events;
 }
 
 /// Processes a failed webhook again (after its cause was fixed).
