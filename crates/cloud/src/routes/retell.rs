@@ -19,29 +19,21 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_retell, put_retell, delete_retell)).routes(routes!(retell_webhook))
 }
 
+endpoint! {
+    /// Disconnects Retell (owners and admins, after a recent re-authentication like every channel
+    /// change): its webhooks are refused from then on.
+    delete "/v1/channels/retell" in "channels" => delete_retell() -> NoContent [401, 403, 404] = retell::setup::disconnect;
+    /// Connects Retell: the API key with the webhook badge (owners and admins). Point the agent's
+    /// webhook and function URLs at `/webhooks/retell/{business_id}`.
+    put "/v1/channels/retell" in "channels" => put_retell(body RetellChannelSetup) -> ChannelStatus [403, 422] = retell::setup::connect;
+}
+
 /// Retell's set-up and whether it works (any staff member). Secrets are never shown; 404 when it
 /// is not connected.
 #[utoipa::path(get, path = "/v1/channels/retell", tag = "channels", security(("bearer" = [])),
     responses((status = 200, body = ChannelStatus), (status = 401, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
 async fn get_retell(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<ChannelStatus>, ApiError> {
     Ok(axum::Json(switchboard_core::channels::channel_status(&state, &auth, retell::KIND).await?))
-}
-
-/// Disconnects Retell (owners and admins, after a recent re-authentication like every channel
-/// change): its webhooks are refused from then on.
-#[utoipa::path(delete, path = "/v1/channels/retell", tag = "channels", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
-async fn delete_retell(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
-    retell::setup::disconnect(&state, &auth).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Connects Retell: the API key with the webhook badge (owners and admins). Point the agent's
-/// webhook and function URLs at `/webhooks/retell/{business_id}`.
-#[utoipa::path(put, path = "/v1/channels/retell", tag = "channels", security(("bearer" = [])), request_body = RetellChannelSetup,
-    responses((status = 200, body = ChannelStatus), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
-async fn put_retell(State(state): State<AppState>, auth: Auth, Json(req): Json<RetellChannelSetup>) -> Result<axum::Json<ChannelStatus>, ApiError> {
-    Ok(axum::Json(retell::setup::connect(&state, &auth, req).await?))
 }
 
 /// Retell: call events, the inbound-call webhook (answers with the caller's name and next

@@ -25,27 +25,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(twilio_voice_status_webhook))
 }
 
+endpoint! {
+    /// Connects the business's Twilio account and numbers (owners and admins).
+    put "/v1/channels/twilio" in "channels" => put_twilio(body TwilioChannelSetup) -> ChannelStatus [409, 422] = twilio::setup::connect;
+    /// Disconnects Twilio (owners and admins, after a recent re-authentication).
+    delete "/v1/channels/twilio" in "channels" => delete_twilio() -> NoContent [401, 403, 404] = twilio::setup::disconnect;
+}
+
 /// Twilio's set-up and whether it works (any staff member). Secrets are never shown; 404 when it
 /// is not connected.
 #[utoipa::path(get, path = "/v1/channels/twilio", tag = "channels", security(("bearer" = [])),
     responses((status = 200, body = ChannelStatus), (status = 401, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
 async fn get_twilio(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<ChannelStatus>, ApiError> {
     Ok(axum::Json(switchboard_core::channels::channel_status(&state, &auth, twilio::KIND).await?))
-}
-
-/// Connects the business's Twilio account and numbers (owners and admins).
-#[utoipa::path(put, path = "/v1/channels/twilio", tag = "channels", security(("bearer" = [])), request_body = TwilioChannelSetup,
-    responses((status = 200, body = ChannelStatus), (status = 409, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
-async fn put_twilio(State(state): State<AppState>, auth: Auth, Json(req): Json<TwilioChannelSetup>) -> Result<axum::Json<ChannelStatus>, ApiError> {
-    Ok(axum::Json(twilio::setup::connect(&state, &auth, req).await?))
-}
-
-/// Disconnects Twilio (owners and admins, after a recent re-authentication).
-#[utoipa::path(delete, path = "/v1/channels/twilio", tag = "channels", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
-async fn delete_twilio(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
-    twilio::setup::disconnect(&state, &auth).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Twilio's form-encoded parameters (and nothing else), in order, as Twilio signed them.

@@ -3,7 +3,7 @@
 //! answers tool calls before this responds.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use protocol::{ChannelStatus, VapiChannelSetup};
 use switchboard_core::channels::vapi;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,29 +18,21 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_vapi, put_vapi, delete_vapi)).routes(routes!(vapi_webhook))
 }
 
+endpoint! {
+    /// Disconnects Vapi (owners and admins, after a recent re-authentication like every channel
+    /// change): its webhooks are refused from then on.
+    delete "/v1/channels/vapi" in "channels" => delete_vapi() -> NoContent [401, 403, 404] = vapi::setup::disconnect;
+    /// Connects Vapi: the secret it authenticates its requests with (owners and admins). Point the
+    /// assistant's server URL at `/webhooks/vapi/{business_id}`.
+    put "/v1/channels/vapi" in "channels" => put_vapi(body VapiChannelSetup) -> ChannelStatus [403, 422] = vapi::setup::connect;
+}
+
 /// Vapi's set-up and whether it works (any staff member). Secrets are never shown; 404 when it
 /// is not connected.
 #[utoipa::path(get, path = "/v1/channels/vapi", tag = "channels", security(("bearer" = [])),
     responses((status = 200, body = ChannelStatus), (status = 401, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
 async fn get_vapi(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<ChannelStatus>, ApiError> {
     Ok(axum::Json(switchboard_core::channels::channel_status(&state, &auth, vapi::KIND).await?))
-}
-
-/// Disconnects Vapi (owners and admins, after a recent re-authentication like every channel
-/// change): its webhooks are refused from then on.
-#[utoipa::path(delete, path = "/v1/channels/vapi", tag = "channels", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
-async fn delete_vapi(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
-    vapi::setup::disconnect(&state, &auth).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Connects Vapi: the secret it authenticates its requests with (owners and admins). Point the
-/// assistant's server URL at `/webhooks/vapi/{business_id}`.
-#[utoipa::path(put, path = "/v1/channels/vapi", tag = "channels", security(("bearer" = [])), request_body = VapiChannelSetup,
-    responses((status = 200, body = ChannelStatus), (status = 403, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
-async fn put_vapi(State(state): State<AppState>, auth: Auth, Json(req): Json<VapiChannelSetup>) -> Result<axum::Json<ChannelStatus>, ApiError> {
-    Ok(axum::Json(vapi::setup::connect(&state, &auth, req).await?))
 }
 
 /// Vapi's server messages: tool calls (answered at once), status updates and end-of-call reports.

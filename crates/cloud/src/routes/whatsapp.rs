@@ -21,27 +21,19 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_whatsapp, put_whatsapp, delete_whatsapp)).routes(routes!(whatsapp_verify, whatsapp_webhook))
 }
 
+endpoint! {
+    /// Connects the business's WhatsApp Cloud API number (owners and admins).
+    put "/v1/channels/whatsapp" in "channels" => put_whatsapp(body WhatsappChannelSetup) -> ChannelStatus [409, 422] = whatsapp::setup::connect;
+    /// Disconnects WhatsApp (owners and admins, after a recent re-authentication).
+    delete "/v1/channels/whatsapp" in "channels" => delete_whatsapp() -> NoContent [401, 403, 404] = whatsapp::setup::disconnect;
+}
+
 /// WhatsApp's set-up and whether it works (any staff member). Secrets are never shown; 404 when it
 /// is not connected.
 #[utoipa::path(get, path = "/v1/channels/whatsapp", tag = "channels", security(("bearer" = [])),
     responses((status = 200, body = ChannelStatus), (status = 401, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
 async fn get_whatsapp(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<ChannelStatus>, ApiError> {
     Ok(axum::Json(switchboard_core::channels::channel_status(&state, &auth, whatsapp::KIND).await?))
-}
-
-/// Connects the business's WhatsApp Cloud API number (owners and admins).
-#[utoipa::path(put, path = "/v1/channels/whatsapp", tag = "channels", security(("bearer" = [])), request_body = WhatsappChannelSetup,
-    responses((status = 200, body = ChannelStatus), (status = 409, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
-async fn put_whatsapp(State(state): State<AppState>, auth: Auth, Json(req): Json<WhatsappChannelSetup>) -> Result<axum::Json<ChannelStatus>, ApiError> {
-    Ok(axum::Json(whatsapp::setup::connect(&state, &auth, req).await?))
-}
-
-/// Disconnects WhatsApp (owners and admins, after a recent re-authentication).
-#[utoipa::path(delete, path = "/v1/channels/whatsapp", tag = "channels", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = protocol::ErrorBody), (status = 403, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
-async fn delete_whatsapp(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
-    whatsapp::setup::disconnect(&state, &auth).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize)]
