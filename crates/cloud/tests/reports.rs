@@ -295,9 +295,13 @@ async fn only_owners_and_admins_see_reports(f: Fixture) {
     assert_eq!((r.body["current"]["conversations"].as_u64(), r.body["current"]["bookings"].as_u64()), (Some(0), Some(0)));
     // Bad ranges get a 4xx with a stable code, never a 500: a range that makes no sense is
     // refused by the reports (422), a query that does not parse by the API (400).
-    for bad in ["from=2026-03-08&to=2026-03-06", "from=yesterday&to=2026-03-06", "from=2024-01-01&to=2026-03-06"] {
-        let r = app.get(&format!("/v1/reports/summary?{bad}"), &owner.access).await;
-        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{bad}: {r:?}");
+    // Days outside the service's calendar (1970–2999) too: the last day a date can hold has no
+    // day after it (this was a 500), and the rows and files refuse what the summary refuses.
+    for bad in ["from=2026-03-08&to=2026-03-06", "from=yesterday&to=2026-03-06", "from=2024-01-01&to=2026-03-06", "from=9999-12-30&to=9999-12-31", "from=0001-01-01&to=0001-01-02"] {
+        for route in ["/v1/reports/summary", "/v1/reports/rows", "/v1/reports/bookings.csv"] {
+            let r = app.get(&format!("{route}?{bad}&figure=bookings"), &owner.access).await;
+            assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{route} {bad}: {r:?}");
+        }
     }
     for bad in ["to=2026-03-06".to_owned(), format!("{rg}&channel=fax"), format!("{rg}&figure=everything")] {
         for route in ["/v1/reports/rows", "/v1/reports/calls.csv"] {

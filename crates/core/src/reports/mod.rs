@@ -17,7 +17,6 @@ pub mod weekly;
 
 use std::collections::HashMap;
 
-use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use protocol::{Channel, ReportBookingRow, ReportCallRow, ReportConversationRow, ReportFigure, ReportRows, ReportSummary};
 use sqlx::Row as _;
@@ -68,9 +67,9 @@ async fn business(core: &Core, business_id: &str) -> Result<Business, Error> {
 }
 
 fn parse_range(q: &ReportQuery, tz: &TimeZone) -> Result<Range, Error> {
-    let date = |text: &str, field: &str| -> Result<Date, Error> {
-        text.trim().parse::<Date>().map_err(|_| Error::invalid(format!("`{field}` must be a date like 2026-03-01.")))
-    };
+    // The service's calendar (1970–2999), as everywhere: at the far edges of what a date can
+    // hold, the day after `to` does not exist.
+    let date = crate::scheduling::hours::parse_date;
     let (from, to) = (date(&q.from, "from")?, date(&q.to, "to")?);
     if to < from {
         return Err(Error::invalid("`to` must not be before `from`."));
