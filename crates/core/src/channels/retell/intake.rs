@@ -16,6 +16,7 @@ use crate::assistant::Context;
 use crate::channels::calls::{self, STALE_MS};
 use crate::channels::signing::{hmac_sha256_hex, same};
 use crate::channels::wire::from_json;
+use crate::customers::PhoneNumber;
 use crate::error::{Error, WebhookError};
 use crate::Core;
 
@@ -65,7 +66,8 @@ pub async fn receive<'h>(core: &Core, business_id: &str, header: impl Fn(&str) -
             let Some(name) = request.name else {
                 return Err(WebhookError::InvalidPayload("Neither an event nor a function call.".into()).into());
             };
-            let ctx = calls::caller_context(core, business_id, call.customer_number(), None).await?;
+            let on_call = call.call_id.as_deref().map(|id| calls::CallId { provider: KIND, id });
+            let ctx = calls::caller_context(core, business_id, call.customer_number(), None, on_call).await?;
             Ok(Some(Answer::FunctionResult(calls::answer_tool(core, &ctx, &name, &calls::arguments(&request.args)).await)))
         }
     }
@@ -73,7 +75,15 @@ pub async fn receive<'h>(core: &Core, business_id: &str, header: impl Fn(&str) -
 
 /// What the agent should know as the call starts: who is calling and their next booking.
 async fn greet(core: &Core, business_id: &str, from: Option<&str>) -> Result<InboundAnswer, Error> {
-    let ctx = calls::caller_context(core, business_id, from, None).await?;
+    // Without a number (withheld) the caller is nobody yet: the agent greets them as anyone, and
+    // the call's own events make them a customer (one per call).
+    if from.and_then(PhoneNumber::caller).is_none() {
+        let mut conn = core.db.reader().acquire().await?;
+        let business = crate::accounts::business::load(&mut conn, business_id).await?;
+        let dynamic_variables = DynamicVariables { customer_name: String::new(), next_booking: String::new(), business_name: business.name };
+        return Ok(InboundAnswer { call_inbound: InboundVariables { dynamic_variables } });
+    }
+    let ctx = calls::caller_context(core, business_id, from, None, None).await?;
     let next_booking = next_booking(core, &ctx).await;
     Ok(InboundAnswer {
         call_inbound: InboundVariables {
@@ -121,7 +131,8 @@ async fn record_event(core: &Core, business_id: &str, event: Event, call: Call) 
         transcript: call.transcript.clone(),
         summary: call.call_analysis.as_ref().and_then(|a| a.call_summary.clone()),
         recording_url: call.recording_url.clone(),
-        duration_seconds: call.duration_ms.map(|ms| ((ms + 500) / 1000) as u32),
+        // Rounded to seconds; a length past what a record holds (136 years: it was a 500) is no length.
+        duration_seconds: call.duration_ms.and_then(|ms| u32::try_from(ms.saturating_add(500) / 1000).ok()),
         ended_reason: call.disconnection_reason.clone(),
     };
     calls::record_call(core, business_id, call.customer_number(), record).await
