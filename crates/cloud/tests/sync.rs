@@ -132,6 +132,15 @@ async fn push_applies_in_order_once_and_reports_refusals((app, fake): (TestApp, 
         {"id": 5, "name": "set_status", "args": {"conversation_id": conversation, "status": "resolved"}}]})).await;
     assert_eq!((r.body["expected_id"].as_i64(), r.body["outcomes"].as_array().unwrap().len()), (Some(4), 0));
     assert_eq!(app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.body["conversation"]["status"], "open");
+    // Ids count from 1: a batch with one below is refused whole (it was answered with no outcome
+    // and no expected id, and nothing was applied), and changes nothing.
+    for id in [0, -5] {
+        let r = app.post("/v1/sync/push", &owner.access, json!({"client_id": "owner-laptop-1", "mutations": [
+            {"id": 4, "name": "set_status", "args": {"conversation_id": conversation, "status": "resolved"}},
+            {"id": id, "name": "set_status", "args": {"conversation_id": conversation, "status": "resolved"}}]})).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{id}: {r:?}");
+    }
+    assert_eq!(app.get(&format!("/v1/conversations/{conversation}"), &owner.access).await.body["conversation"]["status"], "open");
     // Sam, offline meanwhile, wrote in the conversation the owner now holds: refused with who
     // holds it, kept as a draft by Sam's console; Sam's next mutation still applies.
     let r = app.post("/v1/sync/push", &sam.access, json!({"client_id": "front-desk-pc", "mutations": [

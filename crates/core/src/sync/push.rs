@@ -23,6 +23,11 @@ pub async fn push(core: &Core, actor: &Actor, req: PushRequest) -> Result<PushRe
     if req.mutations.len() > MAX_BATCH {
         return Err(Error::invalid(format!("Push at most {MAX_BATCH} mutations at a time.")));
     }
+    // Ids count from 1: one below could never be applied nor replayed (it was answered with no
+    // outcome at all, and the console would wait for it for ever).
+    if let Some(m) = req.mutations.iter().find(|m| m.id < 1) {
+        return Err(Error::invalid(format!("Mutation ids count from 1; {} is none.", m.id)));
+    }
     let db = &core.db;
     let mut outcomes = Vec::with_capacity(req.mutations.len());
     let mut last: i64 = sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(mutation_id) FROM sync_mutations WHERE client_id = $1 AND business_id = $2")
