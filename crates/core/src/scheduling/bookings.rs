@@ -51,6 +51,20 @@ pub fn parse_start(text: &str, tz: &TimeZone) -> Result<Timestamp, Error> {
     use crate::scheduling::hours::{FIRST_YEAR, LAST_YEAR};
     let text = text.trim();
     let in_calendar = |year: i16| (FIRST_YEAR..=LAST_YEAR).contains(&year);
+    // A time with its zone in brackets (RFC 9557: `2026-12-16T11:00[America/New_York]`) is that
+    // zone's time, by the same rules as the business's own. A zone that is not one is refused:
+    // the annotation was ignored before, and the booking landed at another moment.
+    if let Some((time, annotation)) = text.split_once('[') {
+        let invalid = || Error::from(BookingError::InvalidTime(text.to_owned()));
+        let name = annotation.strip_suffix(']').map(|n| n.trim_start_matches('!')).ok_or_else(invalid)?;
+        let zone = TimeZone::get(name).map_err(|_| invalid())?;
+        if Timestamp::from_str(time).is_ok() {
+            // With an offset too: it must be one the zone has at that time.
+            let zoned = jiff::Zoned::from_str(text).map_err(|_| invalid())?;
+            return if in_calendar(zoned.year()) { Ok(zoned.timestamp()) } else { Err(invalid()) };
+        }
+        return parse_start(time, &zone);
+    }
     if let Ok(t) = Timestamp::from_str(text) {
         if !in_calendar(t.to_zoned(TimeZone::UTC).year()) {
             return Err(BookingError::InvalidTime(text.to_owned()).into());
@@ -335,8 +349,10 @@ pub async fn update(
         Error::from(BookingError::VersionConflict { current: Box::new(current.clone()) })
     };
     // Checked before the version: a confirmation that came after a cancellation (or after the
-    // appointment began) is refused for that reason, in those words, whatever it expected.
-    if let Some(wanted) = change.confirmation.filter(|c| *c != current.confirmation) {
+    // appointment began) is refused for that reason, in those words, whatever it expected. A
+    // booking that is over (cancelled, completed, no-show) refuses it even when it already
+    // carries that confirmation: "confirmed" again would be a success that changes nothing.
+    if let Some(wanted) = change.confirmation.filter(|c| *c != current.confirmation || !current.status.holds_time()) {
         let status = change.status.unwrap_or(current.status);
         let start = change.start.map_or(current.start.as_millis(), |s| s.as_millisecond());
         if let Some(why) = confirmation_refused(status, start, tx.now_ms()) {
@@ -680,4 +696,25 @@ pub async fn cancel_booking(core: &Core, actor: &Actor, id: &str, q: CancelQuery
     let booking = update(&mut tx, id, change, Some(&actor.staff_id), BookingSource::Staff).await?;
     tx.commit_even_if_unchanged().await?;
     Ok(booking)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_start_with_its_zone_in_brackets_is_that_zones_time() {
+        let london = TimeZone::get("Europe/London").unwrap();
+        let at = |text: &str| parse_start(text, &london).map(|t| t.to_string());
+        assert_eq!(at("2026-12-16T11:00:00").unwrap(), "2026-12-16T11:00:00Z", "the business's zone");
+        assert_eq!(at("2026-12-16T11:00:00[America/New_York]").unwrap(), "2026-12-16T16:00:00Z");
+        assert_eq!(at("2026-12-16T11:00[!America/New_York]").unwrap(), "2026-12-16T16:00:00Z");
+        assert_eq!(at("2026-12-16T11:00:00-05:00[America/New_York]").unwrap(), "2026-12-16T16:00:00Z");
+        // An offset the zone does not have then, a zone that is none, an annotation left open.
+        for refused in ["2026-12-16T11:00:00+01:00[America/New_York]", "2026-12-16T11:00:00[Not/AZone]", "2026-12-16T11:00:00[America/New_York", "2026-12-16T11:00[]"] {
+            assert!(matches!(parse_start(refused, &london), Err(Error::Booking(BookingError::InvalidTime(_)))), "{refused}");
+        }
+        // The zone's own gaps are the zone's: 02:30 on 8 March 2026 does not exist in New York.
+        assert!(matches!(parse_start("2026-03-08T02:30[America/New_York]", &london), Err(Error::Booking(BookingError::NonexistentTime { .. }))));
+    }
 }
