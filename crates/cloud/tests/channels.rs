@@ -215,15 +215,19 @@ async fn a_reply_is_sent_once_and_its_statuses_only_move_forward((app, fake): (T
     assert_eq!(sends[0].body["text"]["body"], "Yes, we have 10:00 free");
     assert_eq!(sends[0].authorization, format!("Bearer {WHATSAPP_TOKEN}"));
     let wamid = message(&app, &owner, &conversation, &client_id).await["provider_message_id"].as_str().unwrap().to_owned();
-    // Statuses out of order: read, then the late delivered and sent. Read stands.
-    for status in ["read", "delivered", "sent"] {
-        let body = notification(PHONE_ID, Value::Null, Value::Null, json!([{"id": wamid, "status": status, "timestamp": "1", "recipient_id": "447700900570"}]));
+    // Statuses out of order: read, then the late delivered and sent. Read stands. A status that
+    // names the customer's own message moves nothing (only what we sent is delivered).
+    for (id, status) in [(wamid.as_str(), "read"), (wamid.as_str(), "delivered"), (wamid.as_str(), "sent"), ("wamid.in-447700900570", "read")] {
+        let body = notification(PHONE_ID, Value::Null, Value::Null, json!([{"id": id, "status": status, "timestamp": "1", "recipient_id": "447700900570"}]));
         post_whatsapp_signed(&app, &body, &secret).await;
     }
     app.settled("statuses processed", || async {
         count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL", &owner.business_id).await == 0
     }).await;
     assert_eq!(message(&app, &owner, &conversation, &client_id).await["delivery_status"], "read");
+    let page = app.get(&format!("/v1/conversations/{conversation}/messages"), &owner.access).await;
+    let theirs = page.body["items"].as_array().unwrap().iter().find(|m| m["provider_message_id"] == "wamid.in-447700900570").cloned().unwrap();
+    assert_eq!(theirs["delivery_status"], "received", "{theirs}");
     let channels = app.get("/v1/channels", &owner.access).await;
     assert_eq!(channels.body["items"][0]["health"], "ok");
 }
@@ -408,6 +412,36 @@ async fn sms_through_twilio_with_media_opt_out_and_status((app, fake): (TestApp,
     let id = r.body["id"].as_str().unwrap().to_owned();
     app.settled("refused", || async { message(&app, &owner, &conversation, &id).await["delivery_status"] == "failed" }).await;
     assert!(message(&app, &owner, &conversation, &id).await["error"].as_str().unwrap().contains("STOP"));
+
+    // Senders the numbering plans do not know as valid numbers are still one customer each,
+    // with their address (each message made a new customer with no number, so replies had
+    // nowhere to go): a number in a range kept for drama, a short code, a name.
+    let from = |sid: &'static str, sender: &'static str| vec![("MessageSid", sid), ("From", sender), ("To", ours), ("Body", "hello"), ("NumMedia", "0")];
+    for (sid, sender) in [("SMd1", "+447700900101"), ("SMd2", "+447700900101"), ("SMs1", "12345"), ("SMa1", "VERIFY"), ("SMa2", "VERIFY")] {
+        let (status, _) = post_twilio(&app, "/webhooks/twilio", &from(sid, sender), TWILIO_TOKEN).await;
+        assert_eq!(status, StatusCode::OK, "{sender}");
+    }
+    // A message without a sender is refused at the door, and stored nowhere.
+    let (status, body) = post_twilio(&app, "/webhooks/twilio", &[("MessageSid", "SMn1"), ("To", ours), ("Body", "who?"), ("NumMedia", "0")], TWILIO_TOKEN).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    app.settled("processed", || async {
+        count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND processed_at IS NULL", &owner.business_id).await == 0
+    }).await;
+    let customers = app.all_items("/v1/customers", &owner.access).await;
+    for sender in ["+447700900101", "12345", "VERIFY"] {
+        let theirs: Vec<&Value> = customers.iter().filter(|c| c["phone"] == sender).collect();
+        assert_eq!(theirs.len(), 1, "{sender}: {customers:?}");
+        let conversations = app.all_items(&format!("/v1/conversations?customer_id={}", theirs[0]["id"].as_str().unwrap()), &owner.access).await;
+        assert_eq!(conversations.len(), 1, "{sender}: {conversations:?}");
+    }
+    assert!(customers.iter().all(|c| !c["phone"].is_null() || !c["whatsapp_id"].is_null()), "nobody without an address: {customers:?}");
+    let drama = customers.iter().find(|c| c["phone"] == "+447700900101").unwrap()["id"].as_str().unwrap().to_owned();
+    let drama = app.all_items(&format!("/v1/conversations?customer_id={drama}"), &owner.access).await[0]["id"].as_str().unwrap().to_owned();
+    let r = app.post(&format!("/v1/conversations/{drama}/messages"), &owner.access, json!({"body": "Hi! How can we help?"})).await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    app.settled("sent", || async { message(&app, &owner, &drama, &id).await["delivery_status"] == "sent" }).await;
+    let reply = fake.sends().into_iter().find(|s| s.body["Body"] == "Hi! How can we help?").expect("sent");
+    assert_eq!(reply.body["To"], "+447700900101", "the reply goes to the number they wrote from");
 }
 
 async fn garbage_never_crashes_intake((app, _fake): (TestApp, FakeProviders)) {

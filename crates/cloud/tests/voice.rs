@@ -111,6 +111,39 @@ async fn vapi_tool_calls_book_and_calls_land_in_the_timeline(app: TestApp) {
     assert_eq!(c["recording_url"], "https://storage.vapi.ai/rec-1.wav");
     assert!(c["transcript"].as_str().unwrap().contains("haircut"));
     assert_eq!(calls[0]["body"], "Booked a haircut for tomorrow.");
+
+    // A web call (no number) is one caller for the whole call: its tool calls, status and report
+    // land in one conversation, on one line (each event made a customer and a conversation).
+    // A number the numbering plans do not know (a range kept for drama) is still the caller's.
+    for (call_id, customer) in [("call-web-1", json!({})), ("call-drama-1", json!({"number": "+447700900777"}))] {
+        let call = json!({"id": call_id, "type": "webCall", "customer": customer});
+        let tools = json!({"message": {"type": "tool-calls", "call": call, "toolCallList": [{"id": "tc9", "type": "function", "function": {"name": "list_services", "arguments": {}}}]}});
+        for event in [
+            tools.clone(),
+            json!({"message": {"type": "status-update", "status": "in-progress", "call": call}}),
+            tools,
+            json!({"message": {"type": "end-of-call-report", "call": call, "endedReason": "customer-ended-call", "analysis": {"summary": "Asked what we offer."}}}),
+        ] {
+            let (status, answer) = post(&app, &path, &event, &bearer).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+        }
+    }
+    let customers = app.all_items("/v1/customers", &owner.access).await;
+    assert_eq!(customers.len(), 3, "the first caller, the web caller, the drama number: {customers:?}");
+    assert!(customers.iter().any(|c| c["phone"] == "+447700900777"), "{customers:?}");
+    let voice = app.all_items("/v1/conversations?channel=voice", &owner.access).await;
+    assert_eq!(voice.len(), 3, "{voice:?}");
+    let mut reported = 0;
+    for conversation in &voice {
+        let lines = app.all_items(&format!("/v1/conversations/{}/messages", conversation["id"].as_str().unwrap()), &owner.access).await;
+        let calls: Vec<&Value> = lines.iter().filter(|m| m["kind"] == "call").collect();
+        assert_eq!(calls.len(), 1, "one line per call: {lines:?}");
+        if calls[0]["body"] == "Asked what we offer." {
+            assert_eq!(calls[0]["call"]["status"], "ended", "{:?}", calls[0]);
+            reported += 1;
+        }
+    }
+    assert_eq!(reported, 2, "both calls' reports on their own line");
 }
 
 async fn retell_events_functions_and_the_inbound_webhook(app: TestApp) {
@@ -155,6 +188,12 @@ async fn retell_events_functions_and_the_inbound_webhook(app: TestApp) {
     let calls: Vec<Value> = timeline(&app, &owner).await.into_iter().filter(|m| m["kind"] == "call").collect();
     assert_eq!(calls.len(), 1);
     assert_eq!((calls[0]["call"]["duration_seconds"].as_u64(), calls[0]["body"].as_str()), (Some(61), Some("Caller booked a haircut.")));
+    // A length no call has (it overflowed: a 500) is taken as no length; what was known stays.
+    let absurd = json!({"event": "call_ended", "call": {"call_id": "call_r1", "from_number": CALLER, "duration_ms": u64::MAX}});
+    let (status, _) = post(&app, &path, &absurd, &[("x-retell-signature", retell_signature(key, &absurd, now))]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let calls: Vec<Value> = timeline(&app, &owner).await.into_iter().filter(|m| m["kind"] == "call").collect();
+    assert_eq!((calls.len(), calls[0]["call"]["duration_seconds"].as_u64()), (1, Some(61)));
     // A hand-off during a call: the conversation waits for a person; no text goes into the call.
     let handoff = json!({"name": "hand_off", "args": {"reason": "caller wants the owner"}, "call": call});
     let (status, result) = post(&app, &path, &handoff, &[("x-retell-signature", retell_signature(key, &handoff, now))]).await;

@@ -17,11 +17,37 @@ use crate::error::{CatalogError, Error};
 use crate::store::columns::read_row;
 use crate::store::{bind_all, Bind, BusinessTx, Filter, Key, Order, Paging, StoreError};
 
-/// A phone number in E.164 form. Only valid numbers can be made.
+/// A phone number in E.164 form: a valid number, typed or sent ([`PhoneNumber::parse`]), or the
+/// address a provider delivered a message or call from ([`PhoneNumber::sender`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhoneNumber(String);
 
 impl PhoneNumber {
+    /// The address a customer wrote or called from, as Twilio or a voice platform gives it. A
+    /// valid number, in E.164. A number in international form that the numbering plans here do
+    /// not know as valid (a new range, a number kept for tests) is still that person's address,
+    /// and replies go to it: kept as sent. So are short codes and alphanumeric senders
+    /// (`VERIFY`), which cannot be answered but are one sender each. `None`: no address at all.
+    pub fn sender(text: &str) -> Option<PhoneNumber> {
+        if let Ok(number) = PhoneNumber::parse(text, None) {
+            return Some(number);
+        }
+        let text = text.trim();
+        let digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
+        let international = text.strip_prefix('+').is_some_and(|d| (7..=15).contains(&d.len()) && digits(d));
+        let short_code = (3..=8).contains(&text.len()) && digits(text);
+        let alphanumeric = (1..=11).contains(&text.len())
+            && text.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ')
+            && text.chars().any(|c| c.is_ascii_alphabetic());
+        (international || short_code || alphanumeric).then(|| PhoneNumber(text.to_owned()))
+    }
+
+    /// A caller's number: as [`PhoneNumber::sender`], numbers in international form only (a
+    /// withheld number arrives as a word like `anonymous`, and is nobody's address).
+    pub fn caller(text: &str) -> Option<PhoneNumber> {
+        PhoneNumber::sender(text).filter(|p| p.0.starts_with('+'))
+    }
+
     /// Parses `text`, reading national numbers as being in `default_region` (ISO 3166 alpha-2).
     ///
     /// Reading a number against its numbering plan costs about 100 µs (`phonenumber` tries each
@@ -520,6 +546,21 @@ mod tests {
         assert_eq!(PhoneNumber::parse("07911 123456", Some("GB")).unwrap().as_str(), "+447911123456");
         assert_eq!(PhoneNumber::parse("(415) 555-2671", Some("us")).unwrap().as_str(), "+14155552671");
         assert!(PhoneNumber::parse("07911 123456", None).is_err(), "national number without a region");
+        // A sender is whatever address the provider delivered from, one customer each.
+        let sender = |text: &str| PhoneNumber::sender(text).map(|p| p.as_str().to_owned());
+        assert_eq!(sender(" +44 7911 123456 ").as_deref(), Some("+447911123456"), "valid: E.164");
+        assert!(PhoneNumber::parse("+447700900101", None).is_err(), "a range kept for drama, not valid");
+        assert_eq!(sender("+447700900101").as_deref(), Some("+447700900101"));
+        assert_eq!(sender("12345").as_deref(), Some("12345"), "a short code");
+        assert_eq!(sender("VERIFY").as_deref(), Some("VERIFY"), "an alphanumeric sender");
+        for none in ["", "  ", "+12", "+44 7700 900101 ext 5", "anonymous caller id", "not a number!", "+1234567890123456"] {
+            assert_eq!(sender(none), None, "{none:?}");
+        }
+        // A caller is a number: a withheld one is nobody's.
+        assert_eq!(PhoneNumber::caller("+447700900777").map(|p| p.as_str().to_owned()).as_deref(), Some("+447700900777"));
+        for none in ["anonymous", "Restricted", "12345", ""] {
+            assert_eq!(PhoneNumber::caller(none), None, "{none:?}");
+        }
         assert!(PhoneNumber::parse("+44 12", None).is_err());
         assert!(PhoneNumber::parse("banana", Some("GB")).is_err());
         // Answers come from the cache the second time: the same, per region, errors included.

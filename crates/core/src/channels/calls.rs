@@ -51,12 +51,44 @@ pub async fn secret(core: &Core, business_id: &str, kind: &str) -> Result<String
     loaded.map(|(_, s)| s.secret).ok_or(WebhookError::InvalidSignature.into())
 }
 
-/// The caller as a customer (found by number, or created), and their voice conversation.
-pub async fn caller_context(core: &Core, business_id: &str, number: Option<&str>, name: Option<&str>) -> Result<Context, Error> {
-    let phone = number.and_then(|n| PhoneNumber::parse(n, None).ok());
+/// One call on a voice platform: `provider` (its kind) and the platform's call id.
+#[derive(Debug, Clone, Copy)]
+pub struct CallId<'a> {
+    pub provider: &'a str,
+    pub id: &'a str,
+}
+
+impl CallId<'_> {
+    /// Its line's `provider_message_id`.
+    fn line_key(&self) -> String {
+        format!("{}:{}", self.provider, self.id)
+    }
+}
+
+/// The caller as a customer (found by number, or created), and their voice conversation. A
+/// caller without a number (a web call, a withheld number) is known by the call: its first
+/// event makes the call's line, and the call's later events (tool calls, status, the report)
+/// find the customer and conversation through it, one of each per call.
+pub async fn caller_context(core: &Core, business_id: &str, number: Option<&str>, name: Option<&str>, call: Option<CallId<'_>>) -> Result<Context, Error> {
+    let phone = number.and_then(PhoneNumber::caller);
+    let call = call.filter(|c| !c.id.is_empty());
     let mut tx = core.db.begin_business(business_id).await?;
-    let customer = inbound::find_or_create_customer(&mut tx, phone.as_ref(), None, name).await?;
-    let conversation = open_for(&mut tx, &customer.id, Channel::Voice).await?;
+    let on_the_call = match (&phone, call) {
+        (None, Some(call)) => on_call(&mut tx, call).await?,
+        _ => None,
+    };
+    let (customer, conversation) = match on_the_call {
+        Some(known) => known,
+        None => {
+            let customer = inbound::find_or_create_customer(&mut tx, phone.as_ref(), None, name).await?;
+            let conversation = open_for(&mut tx, &customer.id, Channel::Voice).await?;
+            if let (None, Some(call)) = (&phone, call) {
+                let record = CallRecord { provider: call.provider.into(), call_id: call.id.into(), status: "in_progress".into(), ..CallRecord::default() };
+                add_call_line(&mut tx, &conversation.id, &record).await?;
+            }
+            (customer, conversation)
+        }
+    };
     tx.commit_even_if_unchanged().await?;
     let mut conn = core.db.reader().acquire().await?;
     let business = crate::accounts::business::load(&mut conn, business_id).await?;
@@ -74,11 +106,46 @@ pub async fn caller_context(core: &Core, business_id: &str, number: Option<&str>
     })
 }
 
+/// The customer and conversation of a call that has its line already.
+async fn on_call(tx: &mut BusinessTx, call: CallId<'_>) -> Result<Option<(protocol::Customer, protocol::Conversation)>, Error> {
+    let business_id = tx.business_id().to_owned();
+    let conversation_id: Option<String> = sqlx::query_scalar("SELECT conversation_id FROM messages WHERE business_id = $1 AND provider_message_id = $2")
+        .bind(&business_id)
+        .bind(call.line_key())
+        .fetch_optional(tx.conn())
+        .await?;
+    let Some(conversation_id) = conversation_id else { return Ok(None) };
+    let Some(conversation) = crate::conversations::load(tx.conn(), &business_id, &conversation_id).await? else { return Ok(None) };
+    let customer = crate::customers::load(tx.conn(), &business_id, conversation.customer_id.as_str()).await?;
+    Ok(customer.map(|customer| (customer, conversation)))
+}
+
+/// A call's line in its conversation's timeline, as `record` says it stands.
+async fn add_call_line(tx: &mut BusinessTx, conversation_id: &str, record: &CallRecord) -> Result<(), Error> {
+    let new = NewMessage {
+        id: None,
+        direction: Direction::Inbound,
+        kind: MessageKind::Call,
+        raw: Some(serde_json::to_string(record).map_err(Error::internal)?),
+        author_kind: AuthorKind::Customer,
+        author_staff_id: None,
+        body: line_text(record),
+        media: vec![],
+        provider_message_id: Some(format!("{}:{}", record.provider, record.call_id)),
+        delivery_status: DeliveryStatus::Received,
+        at_ms: None,
+        automation: None,
+    };
+    add_message(tx, conversation_id, new).await?;
+    Ok(())
+}
+
 /// Creates or updates the call's line in the caller's timeline. A later report never loses
 /// what an earlier one said (status updates carry less than end-of-call reports).
 pub async fn record_call(core: &Core, business_id: &str, number: Option<&str>, record: CallRecord) -> Result<(), Error> {
-    let ctx = caller_context(core, business_id, number, None).await?;
-    let provider_id = format!("{}:{}", record.provider, record.call_id);
+    let call = CallId { provider: &record.provider, id: &record.call_id };
+    let ctx = caller_context(core, business_id, number, None, Some(call)).await?;
+    let provider_id = call.line_key();
     let mut tx = core.db.begin_business(business_id).await?;
     let existing: Option<String> = sqlx::query_scalar("SELECT id FROM messages WHERE business_id = $1 AND provider_message_id = $2")
         .bind(business_id)
@@ -101,23 +168,7 @@ pub async fn record_call(core: &Core, business_id: &str, number: Option<&str>, r
     };
     match existing {
         Some(id) => update_call_line(&mut tx, &id, record).await?,
-        None => {
-            let new = NewMessage {
-                id: None,
-                direction: Direction::Inbound,
-                kind: MessageKind::Call,
-                raw: Some(serde_json::to_string(&record).map_err(Error::internal)?),
-                author_kind: AuthorKind::Customer,
-                author_staff_id: None,
-                body: line_text(&record),
-                media: vec![],
-                provider_message_id: Some(provider_id),
-                delivery_status: DeliveryStatus::Received,
-                at_ms: None,
-                automation: None,
-            };
-            add_message(&mut tx, &ctx.conversation.id, new).await?;
-        }
+        None => add_call_line(&mut tx, &ctx.conversation.id, &record).await?,
     }
     if ended_now && !was_ended && !ended_in_booking_or_transfer(&mut tx, ctx.customer.id.as_str(), started_at, &ended_reason).await? {
         crate::automations::missed_call(&mut tx, ctx.customer.id.as_str(), &call_key).await?;

@@ -319,7 +319,8 @@ pub async fn advance_delivery(
     error: Option<String>,
 ) -> Result<bool, Error> {
     let business_id = tx.business_id().to_owned();
-    let row = sqlx::query("SELECT id, delivery_status FROM messages WHERE business_id = $1 AND provider_message_id = $2")
+    // Only what we sent has a delivery: a status naming a customer's own message moves nothing.
+    let row = sqlx::query("SELECT id, delivery_status FROM messages WHERE business_id = $1 AND provider_message_id = $2 AND direction = 'outbound'")
         .bind(&business_id)
         .bind(provider_message_id)
         .fetch_optional(tx.conn())

@@ -57,6 +57,9 @@ pub async fn accept_message(core: &Core, url: &str, signature: Option<&str>, par
     if message.sid().is_empty() {
         return Err(WebhookError::InvalidPayload("`MessageSid` is missing.".into()).into());
     }
+    if channel_of(&message.from).1.is_empty() {
+        return Err(WebhookError::InvalidPayload("`From` is missing.".into()).into());
+    }
     let key = message.sid().to_owned();
     accept(core, url, signature, params, Event { provider: MESSAGE_EVENT, key, business_number: to }).await
 }
@@ -95,7 +98,7 @@ pub async fn process_call_status(tx: &mut BusinessTx, payload: &str) -> Result<(
     if !missed(get("CallStatus"), get("AnsweredBy"), get("DialCallStatus")) {
         return Ok(());
     }
-    let Some(phone) = get("From").and_then(|f| PhoneNumber::parse(f, None).ok()) else { return Ok(()) };
+    let Some(phone) = get("From").and_then(PhoneNumber::caller) else { return Ok(()) };
     let customer = inbound::find_or_create_customer(tx, Some(&phone), None, get("CallerName")).await?;
     crate::automations::missed_call(tx, customer.id.as_str(), &format!("twilio:{}", get("CallSid").unwrap_or(""))).await
 }
@@ -187,7 +190,9 @@ pub async fn process_message(tx: &mut BusinessTx, payload: &str, fetched: &Fetch
         return Ok(());
     }
     let (channel, number) = channel_of(&message.from);
-    let phone = PhoneNumber::parse(number, None).ok();
+    // Whatever address it came from is the customer's (one sender, one customer), valid number
+    // or not: a short code, a name, a number the numbering plans here do not know yet.
+    let phone = PhoneNumber::sender(number);
     let mut customer = inbound::find_or_create_customer(tx, phone.as_ref(), None, message.profile_name.as_deref()).await?;
     let opted = inbound::apply_opt_out_keyword(tx, &mut customer, channel, &message.body).await?;
     let conversation = open_for(tx, &customer.id, channel).await?;

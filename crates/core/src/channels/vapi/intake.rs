@@ -61,7 +61,7 @@ pub async fn receive<'h>(core: &Core, business_id: &str, header: impl Fn(&str) -
 
 async fn answer_tool_calls(core: &Core, business_id: &str, message: &ToolCalls) -> Result<Answer, Error> {
     let name = message.call.as_ref().and_then(|c| c.caller_name());
-    let ctx = calls::caller_context(core, business_id, caller_number(&message.call, &message.customer), name).await?;
+    let ctx = calls::caller_context(core, business_id, caller_number(&message.call, &message.customer), name, call_id(&message.call)).await?;
     let mut results = Vec::new();
     for (id, tool, arguments) in message.calls() {
         let result = calls::answer_tool(core, &ctx, tool, &calls::arguments(arguments)).await;
@@ -71,10 +71,15 @@ async fn answer_tool_calls(core: &Core, business_id: &str, message: &ToolCalls) 
 }
 
 async fn answer_function_call(core: &Core, business_id: &str, message: &FunctionCallMessage) -> Result<Answer, Error> {
-    let ctx = calls::caller_context(core, business_id, caller_number(&message.call, &message.customer), None).await?;
+    let ctx = calls::caller_context(core, business_id, caller_number(&message.call, &message.customer), None, call_id(&message.call)).await?;
     let f = &message.function_call;
     let result = calls::answer_tool(core, &ctx, &f.name, &calls::arguments(&f.parameters)).await;
     Ok(Answer::FunctionResult { result: result.to_string() })
+}
+
+/// The call a message is about, when Vapi names it.
+fn call_id(call: &Option<super::wire::Call>) -> Option<calls::CallId<'_>> {
+    call.as_ref().and_then(|c| c.id.as_deref()).map(|id| calls::CallId { provider: KIND, id })
 }
 
 /// The call shows live in the timeline, and as ended when it ends.
