@@ -484,6 +484,14 @@ async fn garbage_never_crashes_intake((app, _fake): (TestApp, FakeProviders)) {
     app.settled("all the good messages arrive", || async {
         count(&app, "SELECT COUNT(*) FROM messages WHERE business_id = $1 AND provider_message_id LIKE 'wamid.fz%'", &owner.business_id).await == 40
     }).await;
+    // An empty id is no id (such a message cannot be told from its redelivery): left out like
+    // one without an id, never stored under "" where the next one would pass for a redelivery.
+    let body = notification(PHONE_ID, Value::Null, json!([text("", "447700900590", "no id"), text("wamid.after-empty", "447700900590", "with id")]), Value::Null);
+    assert_eq!(post_whatsapp_signed(&app, &body, &secret).await.0, StatusCode::OK);
+    app.settled("the message with an id arrives", || async {
+        count(&app, "SELECT COUNT(*) FROM messages WHERE business_id = $1 AND provider_message_id = 'wamid.after-empty'", &owner.business_id).await == 1
+    }).await;
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM messages WHERE business_id = $1 AND provider_message_id = ''", &owner.business_id).await, 0);
 }
 
 /// A webhook acknowledged by an instance that never got to process it (killed right after the

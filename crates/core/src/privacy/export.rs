@@ -31,12 +31,21 @@ pub struct Who {
 /// Finds the customer `who` names in the actor's business.
 pub async fn find_customer(core: &Core, actor: &Actor, who: &Who) -> Result<String, Error> {
     let mut conn = core.db.reader().acquire().await?;
+    // One way of naming them: with two, which one the export is of would be a guess (and the
+    // wrong person's data is the one thing an export must never hold).
+    if [who.id.is_some(), who.phone.is_some(), who.email.is_some()].into_iter().filter(|given| *given).count() > 1 {
+        return Err(Error::invalid("Name the customer by one of `id`, `phone` or `email`, not several."));
+    }
     let (sql, value) = match (who.id.as_deref(), who.phone.as_deref(), who.email.as_deref()) {
         (Some(id), _, _) => ("SELECT id FROM customers WHERE business_id = $1 AND id = $2", id.trim().to_owned()),
         (None, Some(phone), _) => {
             // Read like every number staff type: national numbers in the business's country.
             let region = crate::customers::business_region(&mut conn, &actor.business_id).await?;
-            let phone = crate::customers::PhoneNumber::parse(phone, region.as_deref())?;
+            // Or as a sender's address was kept (a short code, a number not in the plans yet).
+            let phone = match crate::customers::PhoneNumber::parse(phone, region.as_deref()) {
+                Ok(number) => number,
+                Err(invalid) => crate::customers::PhoneNumber::sender(phone).ok_or(invalid)?,
+            };
             ("SELECT id FROM customers WHERE business_id = $1 AND phone = $2", phone.as_str().to_owned())
         }
         (None, None, Some(email)) => ("SELECT id FROM customers WHERE business_id = $1 AND email = $2", email.trim().to_lowercase()),

@@ -180,7 +180,8 @@ impl<'de> Deserialize<'de> for Message {
         let content = serde_json::from_value(raw.clone())
             .unwrap_or_else(|_| Content::Unsupported { kind: head.kind.unwrap_or_else(|| "unknown".into()) });
         Ok(Message {
-            id: head.id,
+            // An empty id is no id: it cannot be told from a redelivery either.
+            id: head.id.filter(|id| !id.trim().is_empty()),
             from: head.from.or(head.from_user_id),
             timestamp: head.timestamp,
             context: head.context,
