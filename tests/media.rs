@@ -12,7 +12,7 @@ use console_core::ConsoleError;
 use serde_json::{json, Value};
 use switchboard_testkit::fakes::FakeProviders;
 use switchboard_testkit::whatsapp::{
-    app_secret, connect_whatsapp, notification, post_whatsapp_photo, post_whatsapp_signed, spawn_with_fakes, whatsapp_customer, whatsapp_owner, PHONE_ID,
+    app_secret, connect_whatsapp, notification, post_whatsapp_photo, post_whatsapp_signed, post_whatsapp_voice_note, spawn_with_fakes, whatsapp_customer, whatsapp_owner, PHONE_ID,
 };
 use switchboard_testkit::{on_both_engines, TestApp};
 use switchboard_tests::Flaky;
@@ -238,6 +238,27 @@ async fn pictures_that_arrive_are_kept_with_their_small_copies_before_they_are_s
     assert_eq!(newest.bytes, b"JPEG-BYTES-MEDIA-A5");
     let other = console_core::media::serve(console.store(), net.as_ref(), &format!("small/{}{}", photos[3].0, photos[3].1)).await;
     assert!(matches!(other, Err(ConsoleError::Transport(console_core::TransportError::Offline(_)))), "{other:?}");
+
+    // A voice note that arrives is kept too, and plays offline before anyone opened it.
+    net.online.store(true, Ordering::SeqCst);
+    console.store().set_setting("media_cache_budget_bytes", "100000").await.unwrap();
+    post_whatsapp_voice_note(&app, &secret, "447700900805", "wamid.arrive-voice", "AUDIO-V1").await;
+    app.drain().await;
+    let pass = syncer.pass().await.unwrap();
+    let arrived: Vec<String> = pass.changed.iter().filter(|(k, _)| *k == protocol::EntityKind::Message).map(|(_, id)| id.clone()).collect();
+    assert_eq!(console_core::media::prepare_arrived(console.store(), net.as_ref(), &arrived).await.unwrap(), 1);
+    net.online.store(false, Ordering::SeqCst);
+    let timeline = console.store().timeline(&conversation, &me).await.unwrap().unwrap();
+    let (note, path) = timeline
+        .items
+        .iter()
+        .find_map(|i| match i {
+            TimelineItem::Message { message, .. } if message.kind == protocol::MessageKind::Audio => Some((message.id.as_str().to_owned(), message.media[0].url.clone()?)),
+            _ => None,
+        })
+        .expect("the voice note and its file");
+    let served = console_core::media::serve(console.store(), net.as_ref(), &format!("file/{note}{path}")).await.unwrap().expect("kept on arrival");
+    assert_eq!((served.content_type.as_str(), served.bytes.as_slice()), ("audio/ogg", &b"OGG-BYTES-AUDIO-V1"[..]));
 }
 }
 

@@ -288,15 +288,17 @@ async fn from_service(store: &LocalStore, transport: &dyn Transport, path: &str)
     Ok(keep(store, path, file).await?)
 }
 
-/// At most this many pictures of a sync's new messages are fetched ahead (newest first).
+/// At most this many pictures and voice notes of a sync's new messages are fetched ahead (newest
+/// first).
 pub const ARRIVED_AT_ONCE: usize = 250;
 /// A batch of messages larger than this (a first sync) is not looked up message by message: the
 /// newest messages with files are read instead.
 const LOOKUP_AT_MOST: usize = 2_000;
 
-/// The pictures among `message_ids` (messages a sync just brought into the mirror) whose files
-/// are not kept here yet: `(message id, the file's service address)`, newest first, at most
-/// [`ARRIVED_AT_ONCE`].
+/// The pictures and voice notes (any sound a customer sent) among `message_ids` (messages a sync
+/// just brought into the mirror) whose files are not kept here yet: `(message id, the file's
+/// service address)`, newest first, at most [`ARRIVED_AT_ONCE`]. Both are what a front desk opens
+/// at once, offline too; videos and documents are fetched when opened.
 pub async fn arrived(store: &LocalStore, message_ids: &[String]) -> Result<Vec<(String, String)>, StoreError> {
     // Only messages that name a file of the service are read and parsed.
     const WITH_FILES: &str = "data LIKE '%\"url\":\"/v1/media/%'";
@@ -317,7 +319,8 @@ pub async fn arrived(store: &LocalStore, message_ids: &[String]) -> Result<Vec<(
         let Ok(message) = serde_json::from_str::<protocol::Message>(&data) else { continue };
         for m in &message.media {
             let Some(url) = m.url.as_deref().filter(|u| u.starts_with("/v1/media/")) else { continue };
-            if protocol::media_essence(&m.content_type).starts_with("image/") {
+            let essence = protocol::media_essence(&m.content_type);
+            if essence.starts_with("image/") || essence.starts_with("audio/") {
                 pictures.push((created_ms, id.clone(), url.to_owned()));
             }
         }
@@ -337,8 +340,8 @@ pub async fn arrived(store: &LocalStore, message_ids: &[String]) -> Result<Vec<(
     Ok(wanted)
 }
 
-/// Fetches the pictures [`arrived`] names, with their small copies, one at a time, before anyone
-/// scrolls to them (a timeline then shows kept small copies), while what they take stays under
+/// Fetches the files [`arrived`] names (pictures with their small copies), one at a time, before
+/// anyone scrolls to them (a timeline then shows kept copies), while what they take stays under
 /// half the cache's budget (so that arrivals never push out most of what was viewed). A message
 /// no longer in the mirror (signed out, or another business since) is skipped. How many were kept.
 pub async fn prepare_arrived(store: &LocalStore, transport: &dyn Transport, message_ids: &[String]) -> Result<usize, ConsoleError> {
@@ -374,8 +377,8 @@ pub fn spawn_preparer(store: LocalStore, transport: std::sync::Arc<dyn Transport
             let started = std::time::Instant::now();
             match prepare_arrived(&store, transport.as_ref(), &ids).await {
                 Ok(0) => {}
-                Ok(kept) => tracing::debug!(kept, ms = started.elapsed().as_millis() as u64, "kept the pictures that arrived"),
-                Err(e) => tracing::debug!(error = %e, "the pictures that arrived are fetched when first shown"),
+                Ok(kept) => tracing::debug!(kept, ms = started.elapsed().as_millis() as u64, "kept the files that arrived"),
+                Err(e) => tracing::debug!(error = %e, "the files that arrived are fetched when first shown"),
             }
         }
     });

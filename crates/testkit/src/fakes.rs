@@ -191,14 +191,21 @@ async fn graph_media(State(state): State<Arc<FakeState>>, Path(id): Path<String>
         return StatusCode::UNAUTHORIZED.into_response();
     }
     let base = state.base.lock().unwrap().clone();
-    axum::Json(json!({"url": format!("{base}/download/{id}"), "mime_type": "image/jpeg", "id": id, "file_size": 16})).into_response()
+    axum::Json(json!({"url": format!("{base}/download/{id}"), "mime_type": fake_media_type(&id), "id": id, "file_size": 16})).into_response()
+}
+
+/// What a fake WhatsApp file is: a voice note when its id says so (`AUDIO-…`), else a photo.
+fn fake_media_type(id: &str) -> &'static str {
+    if id.starts_with("AUDIO-") { "audio/ogg" } else { "image/jpeg" }
 }
 
 async fn graph_download(Path(id): Path<String>, headers: HeaderMap) -> Response {
     if auth(&headers) != format!("Bearer {WHATSAPP_TOKEN}") {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    ([("content-type", "image/jpeg")], format!("JPEG-BYTES-{id}").into_bytes()).into_response()
+    let kind = fake_media_type(&id);
+    let bytes = if kind == "audio/ogg" { format!("OGG-BYTES-{id}") } else { format!("JPEG-BYTES-{id}") };
+    ([("content-type", kind)], bytes.into_bytes()).into_response()
 }
 
 async fn twilio_send(State(state): State<Arc<FakeState>>, Path(sid): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {

@@ -168,6 +168,12 @@ pub async fn post_whatsapp_photo(app: &TestApp, secret: &str, from: &str, wamid:
     post_whatsapp_signed(app, &notification(PHONE_ID, Value::Null, json!([photo]), Value::Null), secret).await
 }
 
+/// A voice note, as WhatsApp delivers one (the fake serves `AUDIO-…` ids as `audio/ogg`).
+pub async fn post_whatsapp_voice_note(app: &TestApp, secret: &str, from: &str, wamid: &str, media_id: &str) -> (StatusCode, String) {
+    let note = json!({"from": from, "id": wamid, "timestamp": "1767225600", "type": "audio", "audio": {"id": media_id, "mime_type": "audio/ogg; codecs=opus", "voice": true}});
+    post_whatsapp_signed(app, &notification(PHONE_ID, Value::Null, json!([note]), Value::Null), secret).await
+}
+
 /// A customer who wrote on WhatsApp just now, and their conversation id.
 pub async fn whatsapp_customer(app: &TestApp, t: &Tenant, from: &str) -> String {
     let secret = app_secret(t);
