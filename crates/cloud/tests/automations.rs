@@ -238,10 +238,14 @@ async fn a_booking_inside_the_window_gets_the_nearest_sensible_reminder_and_none
         .await
         .unwrap();
     assert_eq!(sent.len(), 6, "{sent:?}");
+    // The quiet hours in force when they went out (12:30–13:30) held for every reminder; the
+    // ones planned before the change were planned again with it: the 08:15 booking's 2 h
+    // reminder, kept out of the old night-time quiet hours, went at 06:15 after all.
     for (_, at) in &sent {
         let local = jiff::Timestamp::from_millisecond(*at).unwrap().to_zoned(tz.clone()).time();
-        assert!(local >= jiff::civil::time(8, 0, 0, 0) && local < jiff::civil::time(21, 0, 0, 0), "a reminder at {local}");
+        assert!(!(local >= jiff::civil::time(12, 30, 0, 0) && local < jiff::civil::time(13, 30, 0, 0)), "a reminder at {local}");
     }
+    assert_eq!(run(&d.runs(early["id"].as_str().unwrap()).await, "reminder:2h")["due_at"], "2027-05-05T05:15:00Z");
 }
 
 async fn settings_are_for_owners_and_bad_ones_are_refused(d: Desk) {
@@ -269,6 +273,31 @@ async fn settings_are_for_owners_and_bad_ones_are_refused(d: Desk) {
     assert_eq!(preview.body["body"], "See you Monday 10 May at 15:00, Nia! Reply C to confirm, R to reschedule or X to cancel.");
     let runs = d.runs(booking["id"].as_str().unwrap()).await;
     assert_eq!(runs.iter().filter(|r| r["kind"] == "reminder").count(), 1, "{runs:?}");
+
+    // Reminders turned off: the planned ones are dropped, and nothing goes out when they were due.
+    let early = d.book("2027-05-11T09:00").await;
+    let early_id = early["id"].as_str().unwrap().to_owned();
+    assert_eq!(run(&d.runs(&early_id).await, "reminder:day")["due_at"], "2027-05-10T08:00:00Z", "09:00 BST the day before");
+    assert_eq!(d.app.patch("/v1/automations", &d.owner.access, json!({"reminders": false})).await.status, StatusCode::OK);
+    let day = run(&d.runs(&early_id).await, "reminder:day").clone();
+    assert_eq!((day["status"].as_str(), day["reason"].as_str()), (Some("dropped"), Some("Reminders were turned off.")), "{day}");
+    d.until("2027-05-09T15:00:00Z").await;
+    assert_eq!(d.automated("reminder:").await, 0, "the 10 May reminder (due 9 May 14:00) did not go");
+    // Back on: planned again. In another time zone, quiet hours (21:00–08:00) are its local
+    // hours: 09:00 in London is 04:00 in New York, so the reminder moves out of the night.
+    assert_eq!(d.app.patch("/v1/automations", &d.owner.access, json!({"reminders": true})).await.status, StatusCode::OK);
+    assert_eq!(run(&d.runs(&early_id).await, "reminder:day")["status"], "planned");
+    assert_eq!(d.app.patch("/v1/business", &d.owner.access, json!({"timezone": "America/New_York"})).await.status, StatusCode::OK);
+    let day = run(&d.runs(&early_id).await, "reminder:day").clone();
+    let due: jiff::Timestamp = day["due_at"].as_str().unwrap().parse().unwrap();
+    let local = due.to_zoned(jiff::tz::TimeZone::get("America/New_York").unwrap()).time();
+    assert!(day["status"] == "planned" && local >= jiff::civil::time(8, 0, 0, 0) && local < jiff::civil::time(21, 0, 0, 0), "{day} ({local} in New York)");
+    d.until("2027-05-11T08:00:00Z").await;
+    let day = run(&d.runs(&early_id).await, "reminder:day").clone();
+    assert_eq!((day["status"].as_str(), day["due_at"].as_str()), (Some("sent"), Some(due.to_string().as_str())), "sent at its new time: {day}");
+    // Two in all: this one, and the 10 May booking's, planned again when reminders came back on
+    // 23 hours before it (the nearest sensible time).
+    assert_eq!(d.automated("reminder:day").await, 2);
 }
 
 }

@@ -104,6 +104,8 @@ pub async fn update(core: &Core, actor: &Actor, req: UpdateBusiness) -> Result<B
         for id in upcoming {
             tx.publish::<protocol::Booking>(&id).await?;
         }
+        // Reminders keep their local times and quiet hours in the new zone.
+        crate::automations::replan_reminders(&mut tx).await?;
     }
     tx.audit(Some(&actor.staff_id), "business.updated", Some(("business", &business.id)), serde_json::to_value(&req).unwrap_or_default()).await?;
     tx.commit().await?;

@@ -128,6 +128,8 @@ pub async fn update_settings(core: &Core, actor: &Actor, req: UpdateAutomationSe
     actor.require(Permission::ManageBusiness)?;
     let mut tx = core.db.begin_business(&actor.business_id).await?;
     let mut s = load_settings(tx.conn(), &actor.business_id).await?;
+    // What reminders are planned by; when it changes, the planned ones are planned again.
+    let req_touches_reminders = req.reminders.is_some() || req.reminder_rules.is_some() || req.quiet_hours.is_some();
     // Fields left out of the request stay as they are.
     given!(s, req, confirmations, reminders, reminder_rules, quiet_hours, missed_call_text_back,
         follow_ups, follow_up_steps, no_show_rebooking, texts, whatsapp_templates);
@@ -138,6 +140,9 @@ pub async fn update_settings(core: &Core, actor: &Actor, req: UpdateAutomationSe
         .bind(&actor.business_id)
         .execute(tx.conn())
         .await?;
+    if req_touches_reminders {
+        replan_reminders(&mut tx).await?;
+    }
     tx.audit(Some(&actor.staff_id), "automations.updated", None, json!({})).await?;
     tx.commit_even_if_unchanged().await?;
     Ok(s)
@@ -389,6 +394,50 @@ async fn plan_reminders(tx: &mut BusinessTx, booking: &Booking, settings: &Autom
         let key = format!("reminder:{}:{}", booking.id, rule.id);
         let run = NewRun { status, reason, ..NewRun::for_booking(AutomationKind::Reminder, format!("reminder:{}", rule.id), key, booking, due_at) };
         plan_run(tx, run, true).await?;
+    }
+    Ok(())
+}
+
+/// Why a reminder of `rule` (`reminder:{rule id}`) is no longer wanted, if it is not.
+fn reminder_withdrawn(settings: &AutomationSettings, rule: &str) -> Option<&'static str> {
+    if !settings.reminders {
+        Some("Reminders were turned off.")
+    } else if !settings.reminder_rules.iter().any(|r| rule == format!("reminder:{}", r.id)) {
+        Some("Its reminder rule was removed.")
+    } else {
+        None
+    }
+}
+
+/// Re-plans every upcoming booking's reminders after what they are planned by changed: reminders
+/// turned on or off, their rules, quiet hours (the automations' settings) or the business's time
+/// zone (a whole-day rule keeps its local time, and quiet hours are local). Planned reminders of
+/// rules that are gone, or all of them when reminders are off, are dropped with why; reminders
+/// already sent stay sent.
+pub(crate) async fn replan_reminders(tx: &mut BusinessTx) -> Result<(), Error> {
+    let business_id = tx.business_id().to_owned();
+    let settings = load_settings(tx.conn(), &business_id).await?;
+    let rules: Vec<String> = sqlx::query_scalar("SELECT DISTINCT rule FROM automation_runs WHERE business_id = $1 AND kind = 'reminder' AND status = 'planned'")
+        .bind(&business_id)
+        .fetch_all(tx.conn())
+        .await?;
+    for rule in rules {
+        if let Some(why) = reminder_withdrawn(&settings, &rule) {
+            end_planned(tx, "kind = 'reminder' AND rule = $2", &rule, AutomationStatus::Dropped, why).await?;
+        }
+    }
+    if !settings.reminders {
+        return Ok(());
+    }
+    let upcoming: Vec<String> = sqlx::query_scalar("SELECT id FROM bookings WHERE business_id = $1 AND start_at > $2 AND status IN ('pending', 'confirmed')")
+        .bind(&business_id)
+        .bind(tx.now_ms())
+        .fetch_all(tx.conn())
+        .await?;
+    for id in upcoming {
+        if let Some(booking) = crate::scheduling::bookings::load(tx.conn(), &business_id, &id).await? {
+            plan_reminders(tx, &booking, &settings).await?;
+        }
     }
     Ok(())
 }
@@ -887,6 +936,11 @@ async fn prepare(tx: &mut BusinessTx, run: &DueRun, customer: &Customer, batch: 
         (AutomationKind::Reminder, Some(b)) => {
             if !b.status.holds_time() {
                 return Ok(Prepared::End(AutomationStatus::Dropped, "The booking no longer holds its time.".into()));
+            }
+            // The settings as they are now: a reminder planned before they changed is re-planned
+            // with the change ([`replan_reminders`]); this is the last word.
+            if let Some(why) = reminder_withdrawn(&batch.settings, &run.rule) {
+                return Ok(Prepared::End(AutomationStatus::Dropped, why.into()));
             }
             if b.start.as_millis() <= now {
                 return Ok(Prepared::End(AutomationStatus::Skipped, "The appointment had already started.".into()));
