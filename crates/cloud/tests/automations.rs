@@ -300,6 +300,51 @@ async fn settings_are_for_owners_and_bad_ones_are_refused(d: Desk) {
     assert_eq!(d.automated("reminder:day").await, 2);
 }
 
+/// A booking's confirmation and its reminders are planned together (one statement): with three
+/// rules, three reminders at their times besides the confirmation; a move re-plans the ones not
+/// yet sent and leaves a sent one as it was.
+async fn three_reminder_rules_plan_three_reminders_and_a_move_replans_those_not_sent(d: Desk) {
+    let rules = json!([{"id": "48h", "minutes_before": 2880}, {"id": "24h", "minutes_before": 1440}, {"id": "2h", "minutes_before": 120}]);
+    let r = d.app.patch("/v1/automations", &d.owner.access, json!({"reminder_rules": rules})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    // Monday 10 May, 15:00 BST (14:00 UTC); the clock is at 3 May 09:00 UTC.
+    let booking = d.book("2027-05-10T15:00").await;
+    let id = booking["id"].as_str().unwrap().to_owned();
+    let planned = |runs: &[Value]| -> Vec<(String, String, String)> {
+        let mut v: Vec<_> = runs.iter().map(|r| (r["rule"].as_str().unwrap().to_owned(), r["due_at"].as_str().unwrap().to_owned(), r["status"].as_str().unwrap().to_owned())).collect();
+        v.sort();
+        v
+    };
+    let p = |rule: &str, due: &str, status: &str| (rule.to_owned(), due.to_owned(), status.to_owned());
+    assert_eq!(planned(&d.runs(&id).await), vec![
+        p("confirmation:created", "2027-05-03T09:00:00Z", "planned"),
+        p("reminder:24h", "2027-05-09T14:00:00Z", "planned"),
+        p("reminder:2h", "2027-05-10T12:00:00Z", "planned"),
+        p("reminder:48h", "2027-05-08T14:00:00Z", "planned"),
+    ]);
+    for r in d.runs(&id).await {
+        assert_eq!((r["booking_id"].as_str(), r["customer_id"].as_str(), &r["reason"]), (Some(id.as_str()), Some(d.customer.as_str()), &Value::Null), "{r}");
+    }
+    // The 48-hour reminder goes out; then the booking moves to Tuesday 11 May, 16:30 BST.
+    d.until("2027-05-08T14:00:00Z").await;
+    assert_eq!(d.automated("reminder:48h").await, 1);
+    d.reschedule(&id, "2027-05-11T16:30").await;
+    assert_eq!(planned(&d.runs(&id).await), vec![
+        p("confirmation:created", "2027-05-03T09:00:00Z", "sent"),
+        p("confirmation:moved", "2027-05-08T14:00:00Z", "planned"),
+        p("reminder:24h", "2027-05-10T15:30:00Z", "planned"),
+        p("reminder:2h", "2027-05-11T13:30:00Z", "planned"),
+        p("reminder:48h", "2027-05-08T14:00:00Z", "sent"),
+    ]);
+    // Moved again, closer: the 24-hour reminder's time has passed, so the 2-hour one covers it.
+    d.reschedule(&id, "2027-05-08T20:00").await;
+    let runs = d.runs(&id).await;
+    assert_eq!(run(&runs, "reminder:48h")["status"], "sent");
+    assert_eq!(run(&runs, "reminder:24h")["status"], "skipped", "{runs:?}");
+    assert_eq!(run(&runs, "reminder:2h")["due_at"], "2027-05-08T17:00:00Z");
+    assert_eq!(runs.iter().filter(|r| r["kind"] == "reminder").count(), 3, "{runs:?}");
+}
+
 }
 
 on_both_engines! {

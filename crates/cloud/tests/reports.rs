@@ -962,3 +962,74 @@ async fn messages_processed_together_hand_each_conversation_over_once((app, owne
 }
 
 }
+
+/// A business in the fixture's zone with two services (45.00 and 12.00) and a customer, the
+/// clock six days before the clocks change.
+async fn two_services(engine: switchboard_testkit::Engine) -> (TestApp, Tenant, [String; 2], String) {
+    let app = TestApp::spawn(engine).await;
+    at(&app, &t(-6, "08:00"));
+    let owner = app.signup("summaries").await;
+    app.patch("/v1/business", &owner.access, json!({"timezone": ZONE})).await;
+    let r = app.patch("/v1/schedule", &owner.access, json!({"opening_hours": every_day("09:00", "17:00"), "min_notice_minutes": 0})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let mut services = Vec::new();
+    for (name, price) in [("Cut", 4500), ("Trim", 1200)] {
+        let r = app.post("/v1/services", &owner.access, json!({"name": name, "duration_minutes": 60, "price_cents": price})).await;
+        services.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    let customer = app.post("/v1/customers", &owner.access, json!({"name": "Dee"})).await.body["id"].as_str().unwrap().to_owned();
+    (app, owner, [services[0].clone(), services[1].clone()], customer)
+}
+
+/// Each booking's summary row, by booking: (made_at, service, value, starts_at, outcome, moves).
+async fn summary_rows(app: &TestApp, business_id: &str) -> std::collections::BTreeMap<String, (Option<i64>, String, i64, i64, String, i64)> {
+    type Row = (String, Option<i64>, String, i64, i64, String, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT booking_id, made_at, service_id, value_cents, starts_at, outcome, moves FROM report_bookings WHERE business_id = $1",
+    )
+    .bind(business_id)
+    .fetch_all(app.db.reader())
+    .await
+    .unwrap();
+    rows.into_iter().map(|(id, made, service, value, starts, outcome, moves)| (id, (made, service, value, starts, outcome, moves))).collect()
+}
+
+on_both_engines! {
+
+spawn = two_services;
+
+/// A booking's summary row is written once and then written over as the booking changes (one
+/// upsert on its key): two bookings made on one day are two rows and count 2 on that day, a move
+/// and a cancellation change their rows in place, and the figures equal the outcome rows'.
+async fn a_bookings_summary_row_is_written_over_as_it_changes((app, owner, services, customer): (TestApp, Tenant, [String; 2], String)) {
+    let a = booking(&app, &owner, json!({"customer_id": customer, "service_id": services[0], "start": t(-4, "10:00")})).await;
+    let b = booking(&app, &owner, json!({"customer_id": customer, "service_id": services[1], "start": t(-4, "11:00")})).await;
+    let (a_id, b_id) = (a["id"].as_str().unwrap().to_owned(), b["id"].as_str().unwrap().to_owned());
+    let ms = |v: &Value| v.as_str().unwrap().parse::<jiff::Timestamp>().unwrap().as_millisecond();
+    let made_at = ms(&a["created_at"]);
+    assert_eq!(made_at, ms(&b["created_at"]), "the clock stands still");
+    let rows = summary_rows(&app, &owner.business_id).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[&a_id], (Some(made_at), services[0].clone(), 4500, ms(&a["start"]), "booked".to_owned(), 0));
+    assert_eq!(rows[&b_id], (Some(made_at), services[1].clone(), 1200, ms(&b["start"]), "booked".to_owned(), 0));
+    let r = app.get(&format!("/v1/reports/summary?from={}&to={}", d(-6), d(-6)), &owner.access).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!((r.body["current"]["bookings"].as_u64(), r.body["current"]["booked_value_cents"].as_i64()), (Some(2), Some(5700)), "{}", r.body);
+    let days: Vec<(String, u64)> = r.body["days"].as_array().unwrap().iter().map(|d| (d["date"].as_str().unwrap().to_owned(), d["bookings"].as_u64().unwrap())).collect();
+    assert_eq!(days, vec![(d(-6), 2)]);
+
+    // Moved twice, then cancelled; the other cancelled: still one row each, changed in place.
+    let a = change(&app, &owner, &a, json!({"start": t(-3, "12:00")})).await;
+    let a = change(&app, &owner, &a, json!({"start": t(-3, "14:00")})).await;
+    let a = change(&app, &owner, &a, json!({"status": "cancelled"})).await;
+    change(&app, &owner, &b, json!({"status": "cancelled"})).await;
+    let rows = summary_rows(&app, &owner.business_id).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[&a_id], (Some(made_at), services[0].clone(), 4500, ms(&a["start"]), "cancelled".to_owned(), 2));
+    assert_eq!(rows[&b_id], (Some(made_at), services[1].clone(), 1200, ms(&b["start"]), "cancelled".to_owned(), 0));
+    let r = app.get(&format!("/v1/reports/summary?from={}&to={}", d(-6), d(-3)), &owner.access).await;
+    assert_eq!((r.body["current"]["bookings"].as_u64(), r.body["current"]["cancelled"].as_u64()), (Some(2), Some(2)), "{}", r.body);
+    assert_summaries_equal_recomputation(&app, &owner.business_id, &owner.staff_id, &[(d(-6), d(-3))]).await;
+}
+
+}

@@ -53,6 +53,15 @@ pub async fn load_settings(conn: &mut AnyConnection, business_id: &str) -> Resul
     Ok(crate::store::json_column(&text, "businesses.automation_settings")?)
 }
 
+/// [`load_settings`] and the name of the business's zone, in one statement (a booking's change
+/// needs both when it plans reminders).
+async fn load_settings_and_zone(conn: &mut AnyConnection, business_id: &str) -> Result<(AutomationSettings, String), Error> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT automation_settings, timezone FROM businesses WHERE id = $1").bind(business_id).fetch_optional(conn).await?;
+    let (text, zone) = row.ok_or(Error::NotFound("business"))?;
+    Ok((crate::store::json_column(&text, "businesses.automation_settings")?, zone))
+}
+
 /// The business's automations.
 pub async fn get_settings(core: &Core, actor: &Actor) -> Result<AutomationSettings, Error> {
     let mut conn = core.db.reader().acquire().await?;
@@ -269,6 +278,65 @@ impl<'a> NewRun<'a> {
     }
 }
 
+/// Plans several runs, each as [`plan_run`] would (with its own `replan`), in one statement when
+/// their keys differ (a booking's confirmation and its reminders); otherwise one by one, in order.
+pub(crate) async fn plan_runs(tx: &mut BusinessTx, runs: Vec<(NewRun<'_>, bool)>) -> Result<(), Error> {
+    let keys: std::collections::HashSet<&str> = runs.iter().map(|(r, _)| r.key.as_str()).collect();
+    if runs.len() < 2 || keys.len() < runs.len() {
+        for (run, replan) in runs {
+            plan_run(tx, run, replan).await?;
+        }
+        return Ok(());
+    }
+    let now = tx.now_ms();
+    let business_id = tx.business_id().to_owned();
+    // $1 the business, $2 now; then ten values a run, its key the fourth of them.
+    const WIDTH: usize = 10;
+    let values: Vec<String> = (0..runs.len())
+        .map(|i| {
+            let p = 3 + WIDTH * i;
+            format!("(${p}, $1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, $2, $2)", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9)
+        })
+        .collect();
+    // The runs to re-plan are told apart by their keys (distinct, so no row is touched twice).
+    let replanned: Vec<String> = runs.iter().enumerate().filter(|(_, (_, replan))| *replan).map(|(i, _)| format!("${}", 3 + WIDTH * i + 3)).collect();
+    let conflict = if replanned.is_empty() {
+        "ON CONFLICT (business_id, dedupe_key) DO NOTHING".to_owned()
+    } else {
+        format!(
+            "ON CONFLICT (business_id, dedupe_key) DO UPDATE SET due_at = excluded.due_at, status = excluded.status, reason = excluded.reason, \
+             updated_at = excluded.updated_at WHERE automation_runs.status IN ('planned', 'skipped', 'dropped') AND excluded.dedupe_key IN ({})",
+            replanned.join(", ")
+        )
+    };
+    let sql = format!(
+        "INSERT INTO automation_runs (id, business_id, kind, rule, dedupe_key, booking_id, customer_id, conversation_id, due_at, status, reason, created_at, updated_at) \
+         VALUES {} {conflict}",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(business_id).bind(now);
+    let mut planned = false;
+    for (run, _) in runs {
+        planned |= run.status == AutomationStatus::Planned;
+        query = query
+            .bind(tx.new_id::<String>())
+            .bind(run.kind.as_str())
+            .bind(run.rule)
+            .bind(run.key)
+            .bind(run.booking_id)
+            .bind(run.customer_id)
+            .bind(run.conversation_id)
+            .bind(run.due_at)
+            .bind(run.status.as_str())
+            .bind(run.reason);
+    }
+    query.execute(tx.conn()).await?;
+    if planned {
+        tx.wake(Job::Automations);
+    }
+    Ok(())
+}
+
 /// Plans a run unless its key exists. `replan`: a planned or not-yet-sent run with this key
 /// takes the new time and status (a moved booking's reminder); a sent one stays sent.
 pub(crate) async fn plan_run(tx: &mut BusinessTx, run: NewRun<'_>, replan: bool) -> Result<(), Error> {
@@ -324,18 +392,15 @@ async fn end_planned(tx: &mut BusinessTx, filter: &str, id: &str, status: Automa
 // ---------------------------------------------------------------------------------------------
 // Bookings
 
-async fn business_tz(conn: &mut AnyConnection, business_id: &str) -> Result<TimeZone, Error> {
-    let name: String = sqlx::query_scalar("SELECT timezone FROM businesses WHERE id = $1").bind(business_id).fetch_one(conn).await?;
-    TimeZone::get(&name).map_err(Error::internal)
-}
-
 /// A booking was made (`before` is `None`) or changed: in the same transaction, the confirmation
 /// of the change is planned (once per change: its key is the booking's version), its reminders
 /// are planned or re-planned, or dropped if it no longer holds its time, and a follow-up of the
 /// customer stops (they booked).
+///
+/// The runs it plans are written in one statement ([`plan_runs`]).
 pub async fn booking_changed(tx: &mut BusinessTx, before: Option<&Booking>, after: &Booking) -> Result<(), Error> {
     let business_id = tx.business_id().to_owned();
-    let settings = load_settings(tx.conn(), &business_id).await?;
+    let (settings, zone) = load_settings_and_zone(tx.conn(), &business_id).await?;
     let now = tx.now_ms();
     let start = after.start.as_millis();
     let moved = before.is_some_and(|b| b.start != after.start || b.staff_id != after.staff_id);
@@ -345,11 +410,12 @@ pub async fn booking_changed(tx: &mut BusinessTx, before: Option<&Booking>, afte
         Some(_) if moved && after.status.holds_time() => Some("moved"),
         _ => None,
     };
+    let mut runs = Vec::new();
     if let Some(change) = change {
         if settings.confirmations && start > now {
             let key = format!("confirmation:{}:{}", after.id, after.version);
             let run = NewRun::for_booking(AutomationKind::Confirmation, format!("confirmation:{change}"), key, after, now);
-            plan_run(tx, run, false).await?;
+            runs.push((run, false));
         }
     }
     // Marked a no-show (by staff; the lifecycle allows it once the appointment started): one
@@ -357,12 +423,13 @@ pub async fn booking_changed(tx: &mut BusinessTx, before: Option<&Booking>, afte
     let marked_no_show = after.status == BookingStatus::NoShow && before.is_some_and(|b| b.status != BookingStatus::NoShow);
     if marked_no_show && settings.no_show_rebooking {
         let run = NewRun::for_booking(AutomationKind::NoShow, "no_show".into(), format!("no_show:{}", after.id), after, now);
-        plan_run(tx, run, false).await?;
+        runs.push((run, false));
     }
+    if after.status.holds_time() && (before.is_none() || moved) {
+        runs.extend(reminders(tx, after, &settings, &zone)?);
+    }
+    plan_runs(tx, runs).await?;
     if after.status.holds_time() {
-        if before.is_none() || moved {
-            plan_reminders(tx, after, &settings).await?;
-        }
         if before.is_none() {
             end_planned(tx, "customer_id = $2 AND kind = 'follow_up'", after.customer_id.as_str(), AutomationStatus::Stopped, "booking").await?;
         }
@@ -377,13 +444,14 @@ pub async fn booking_changed(tx: &mut BusinessTx, before: Option<&Booking>, afte
     Ok(())
 }
 
-/// Plans (or re-plans, after a move) one reminder per rule for a booking.
-async fn plan_reminders(tx: &mut BusinessTx, booking: &Booking, settings: &AutomationSettings) -> Result<(), Error> {
+/// The runs that plan (or re-plan, after a move) one reminder per rule for a booking, in the
+/// business's zone (`zone`, its name).
+fn reminders<'a>(tx: &BusinessTx, booking: &'a Booking, settings: &AutomationSettings, zone: &str) -> Result<Vec<(NewRun<'a>, bool)>, Error> {
+    let mut runs = Vec::new();
     if !settings.reminders {
-        return Ok(());
+        return Ok(runs);
     }
-    let business_id = tx.business_id().to_owned();
-    let tz = business_tz(tx.conn(), &business_id).await?;
+    let tz = TimeZone::get(zone).map_err(Error::internal)?;
     let now = Timestamp::from_millisecond(tx.now_ms()).map_err(Error::internal)?;
     for rule in &settings.reminder_rules {
         let planned = plan::reminder(now, booking.start.as_jiff(), rule, &settings.reminder_rules, settings.quiet_hours.as_ref(), &tz);
@@ -393,9 +461,9 @@ async fn plan_reminders(tx: &mut BusinessTx, booking: &Booking, settings: &Autom
         };
         let key = format!("reminder:{}:{}", booking.id, rule.id);
         let run = NewRun { status, reason, ..NewRun::for_booking(AutomationKind::Reminder, format!("reminder:{}", rule.id), key, booking, due_at) };
-        plan_run(tx, run, true).await?;
+        runs.push((run, true));
     }
-    Ok(())
+    Ok(runs)
 }
 
 /// Why a reminder of `rule` (`reminder:{rule id}`) is no longer wanted, if it is not.

@@ -365,16 +365,22 @@ pub async fn taken_over(tx: &mut BusinessTx, conversation_id: &str, staff_id: &s
 
 /// A booking was made or changed: made, moved (its time or person changed), cancelled,
 /// completed or marked no-show. `moved` and a status change in one update are two outcomes.
+/// `service`: the booking's service if the caller read it in this transaction (its price is
+/// then not read again).
 pub async fn booking_changed(
     tx: &mut BusinessTx,
     booking: &protocol::Booking,
     before: Option<&protocol::Booking>,
+    service: Option<&protocol::Service>,
 ) -> Result<(), StoreError> {
     let source = booking_source(booking.source);
-    let price: Option<i64> = sqlx::query_scalar("SELECT price_cents FROM services WHERE id = $1")
-        .bind(booking.service_id.as_str())
-        .fetch_optional(tx.conn())
-        .await?;
+    let price: Option<i64> = match service.filter(|s| s.id == booking.service_id) {
+        Some(s) => Some(s.price_cents),
+        None => sqlx::query_scalar("SELECT price_cents FROM services WHERE id = $1")
+            .bind(booking.service_id.as_str())
+            .fetch_optional(tx.conn())
+            .await?,
+    };
     // The channel the booking came in on: the call for voice, the customer's most recently
     // active conversation for the assistant in a chat; none for the desk and the API.
     let channel: Option<String> = match booking.source {

@@ -17,7 +17,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
 use super::metrics::{self, BookingFacts, Episode, Range, Row};
-use crate::store::{bind_all, Bind, BusinessTx, Db, Engine, StoreError};
+use crate::store::{BusinessTx, Db, Engine, StoreError};
 use jiff::tz::TimeZone;
 use protocol::Handling;
 
@@ -116,18 +116,6 @@ async fn insert_bookings(conn: &mut sqlx::AnyConnection, business_id: &str, book
     .await
 }
 
-/// The outcome rows `which` picks (`$2`… bound to `binds`; `$1` is the business), after deleting
-/// the summaries in `table` that were made from them: what a refresh recomputes.
-async fn resummarise(tx: &mut BusinessTx, table: &str, which: &str, binds: &[Bind]) -> Result<Vec<Row>, StoreError> {
-    let business_id = tx.business_id().to_owned();
-    let select = format!("SELECT {ROW_COLUMNS} FROM outcomes WHERE business_id = $1 AND {which}");
-    let rows = bind_all(sqlx::query(&select).bind(&business_id), binds).fetch_all(tx.conn()).await?;
-    let rows = rows.iter().map(row_of).collect::<Result<Vec<_>, _>>()?;
-    let delete = format!("DELETE FROM {table} WHERE business_id = $1 AND {which}");
-    bind_all(sqlx::query(&delete).bind(&business_id), binds).execute(tx.conn()).await?;
-    Ok(rows)
-}
-
 /// Recomputes the summaries of these episodes (conversation, start) from their outcome rows
 /// (called by `record` for one, by `handed_over_many` for a batch): the rows read in one
 /// statement, the summaries deleted in one and written in statements of many.
@@ -181,11 +169,42 @@ pub(crate) async fn new_episodes(tx: &mut BusinessTx, openings: &[Row]) -> Resul
     Ok(())
 }
 
-/// Recomputes one booking's summary from its outcome rows (called by `record`).
+/// Recomputes one booking's summary from its outcome rows (called by `record`): written over the
+/// one it had with one upsert on its key (business, booking); removed if its rows make none (no
+/// `booking_…` row; `record` always has just added one).
 pub(crate) async fn refresh_booking(tx: &mut BusinessTx, booking_id: &str) -> Result<(), StoreError> {
-    let rows = resummarise(tx, "report_bookings", "booking_id = $2", &[Bind::Text(booking_id.to_owned())]).await?;
     let business_id = tx.business_id().to_owned();
-    insert_bookings(tx.conn(), &business_id, &metrics::bookings(&rows)).await
+    let rows = sqlx::query(&format!("SELECT {ROW_COLUMNS} FROM outcomes WHERE business_id = $1 AND booking_id = $2"))
+        .bind(&business_id)
+        .bind(booking_id)
+        .fetch_all(tx.conn())
+        .await?;
+    let rows = rows.iter().map(row_of).collect::<Result<Vec<_>, _>>()?;
+    // (Every row is this booking's, so there is at most one summary.)
+    let Some(b) = metrics::bookings(&rows).pop() else {
+        sqlx::query("DELETE FROM report_bookings WHERE business_id = $1 AND booking_id = $2").bind(&business_id).bind(booking_id).execute(tx.conn()).await?;
+        return Ok(());
+    };
+    sqlx::query(&format!(
+        "INSERT INTO report_bookings ({BOOKING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (business_id, booking_id) DO UPDATE SET made_at = excluded.made_at, source = excluded.source, channel = excluded.channel, \
+         service_id = excluded.service_id, staff_id = excluded.staff_id, value_cents = excluded.value_cents, starts_at = excluded.starts_at, \
+         outcome = excluded.outcome, moves = excluded.moves"
+    ))
+    .bind(&business_id)
+    .bind(b.booking_id)
+    .bind(b.made_at)
+    .bind(b.source)
+    .bind(b.channel)
+    .bind(b.service_id)
+    .bind(b.staff_id)
+    .bind(b.value_cents)
+    .bind(b.starts_at)
+    .bind(b.outcome)
+    .bind(i64::from(b.moves))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
 
 /// Rebuilds a business's summaries from all of its outcome rows, in one business transaction

@@ -106,6 +106,17 @@ async fn business_tz(conn: &mut AnyConnection, business_id: &str) -> Result<Time
     TimeZone::get(&name).map_err(Error::internal)
 }
 
+/// [`parse_start`] for a request: the business's zone is read only for a local time (an instant
+/// with an offset needs none, and is what the console and the API's clients mostly send).
+async fn parse_requested_start(core: &Core, business_id: &str, text: &str) -> Result<Timestamp, Error> {
+    if Timestamp::from_str(text.trim()).is_ok() {
+        return parse_start(text, &TimeZone::UTC);
+    }
+    let mut conn = core.db.reader().acquire().await?;
+    let tz = business_tz(&mut conn, business_id).await?;
+    parse_start(text, &tz)
+}
+
 async fn active_service(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Service, Error> {
     match crate::catalog::services::load(conn, business_id, id).await? {
         Some(s) if s.active => Ok(s),
@@ -137,15 +148,25 @@ impl Record for Booking {
     fn from_row(row: &AnyRow) -> Result<Booking, StoreError> {
         let tz_name: String = row.try_get("timezone")?;
         let tz = TimeZone::get(&tz_name).map_err(|e| StoreError::Corrupt(format!("timezone {tz_name}: {e}")))?;
-        let start: protocol::Timestamp = row.try_get("start_at")?;
-        let end: protocol::Timestamp = row.try_get("end_at")?;
-        Ok(read_row!(row => Booking {
-            id, business_id, customer_id, service_id, staff_id, start = start, end = end,
-            local_start = start.as_jiff().to_zoned(tz.clone()).to_string(),
-            local_end = end.as_jiff().to_zoned(tz).to_string(),
-            status, source, notes, version, created_by_staff_id, cancel_reason, confirmation, created_at, updated_at,
-        }))
+        booking_in_zone(row, tz)
     }
+}
+
+/// The booking columns of [`Booking::COLUMNS`] without the table's prefix or the business's zone:
+/// what a new booking's `INSERT … RETURNING` gives back for [`booking_in_zone`].
+const RETURNED: &str = "id, business_id, customer_id, service_id, staff_id, start_at, end_at, status, source, notes, version, \
+                        created_by_staff_id, cancel_reason, created_at, updated_at, confirmation";
+
+/// A booking row (the columns of [`RETURNED`]) with its local times in `tz`, the business's zone.
+fn booking_in_zone(row: &AnyRow, tz: TimeZone) -> Result<Booking, StoreError> {
+    let start: protocol::Timestamp = row.try_get("start_at")?;
+    let end: protocol::Timestamp = row.try_get("end_at")?;
+    Ok(read_row!(row => Booking {
+        id, business_id, customer_id, service_id, staff_id, start = start, end = end,
+        local_start = start.as_jiff().to_zoned(tz.clone()).to_string(),
+        local_end = end.as_jiff().to_zoned(tz).to_string(),
+        status, source, notes, version, created_by_staff_id, cancel_reason, confirmation, created_at, updated_at,
+    }))
 }
 
 pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Booking>, StoreError> {
@@ -207,10 +228,22 @@ fn free_for(loaded: &mut Loaded, staff: Option<&str>, start: Timestamp, now: Tim
 
 /// Among the free staff, the one who was given a booking longest ago (then by id), so that work
 /// is shared out fairly when the customer has no preference.
+/// The free staff's last assignments are read in one statement.
 async fn fair_choice(tx: &mut BusinessTx, free: &[String]) -> Result<String, Error> {
+    let last: std::collections::HashMap<String, i64> = if free.is_empty() {
+        Default::default()
+    } else {
+        let sql = format!("SELECT id, last_assigned_at FROM staff WHERE id IN ({})", crate::privacy::subject::placeholders(1, free.len()));
+        let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+        for id in free {
+            query = query.bind(id);
+        }
+        query.fetch_all(tx.conn()).await?.into_iter().collect()
+    };
     let mut best: Option<(i64, String)> = None;
     for id in free {
-        let last: i64 = sqlx::query_scalar("SELECT last_assigned_at FROM staff WHERE id = $1").bind(id).fetch_one(tx.conn()).await?;
+        // (Every free person has a staff row; a missing one is the error reading it alone gave.)
+        let last = *last.get(id).ok_or(sqlx::Error::RowNotFound)?;
         if best.as_ref().is_none_or(|(l, b)| (last, id) < (*l, b)) {
             best = Some((last, id.clone()));
         }
@@ -262,10 +295,13 @@ pub async fn create(tx: &mut BusinessTx, new: NewBooking) -> Result<Booking, Err
     let now = tx.now_ms();
     let (start, end) = (slot.start.as_millisecond(), slot.end.as_millisecond());
     let (before, after) = (loaded.spec.buffer_before_minutes * 60_000, loaded.spec.buffer_after_minutes * 60_000);
-    sqlx::query(
+    // The row comes back as stored (defaults included), so it is not read again; its local times
+    // are in the zone the schedule was loaded in, the business's, read in this transaction.
+    let row = sqlx::query(&format!(
         "INSERT INTO bookings (id, business_id, customer_id, service_id, staff_id, start_at, end_at, block_start, block_end, status, source, \
-         notes, version, created_by_staff_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14, $14)",
-    )
+         notes, version, created_by_staff_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14, $14) \
+         RETURNING {RETURNED}"
+    ))
     .bind(&id)
     .bind(business_id)
     .bind(&new.customer_id)
@@ -280,13 +316,13 @@ pub async fn create(tx: &mut BusinessTx, new: NewBooking) -> Result<Booking, Err
     .bind(&notes)
     .bind(new.created_by_staff_id.clone())
     .bind(now)
-    .execute(tx.conn())
+    .fetch_one(tx.conn())
     .await
     .map_err(map_overlap)?;
+    let booking = booking_in_zone(&row, loaded.schedule.tz.clone())?;
     sqlx::query("UPDATE staff SET last_assigned_at = $1 WHERE id = $2").bind(now).bind(&staff_id).execute(tx.conn()).await?;
-    let booking = load(tx.conn(), business_id, &id).await?.ok_or_else(|| Error::NotFound("booking"))?;
     tx.record(EntityKind::Booking, &id, Some(&booking)).await?;
-    crate::reports::outcomes::booking_changed(tx, &booking, None).await?;
+    crate::reports::outcomes::booking_changed(tx, &booking, None, Some(&service)).await?;
     crate::scheduling::google::writes::queue(tx, &id, &staff_id).await?;
     tx.audit(
         new.created_by_staff_id.as_deref(),
@@ -395,13 +431,15 @@ pub async fn update(
         .await?;
     let (mut start_ms, mut end_ms, mut block_start, mut block_end): (i64, i64, i64, i64) =
         (row.try_get("start_at")?, row.try_get("end_at")?, row.try_get("block_start")?, row.try_get("block_end")?);
+    let mut service = None;
     if moved {
-        let service = crate::catalog::services::load(tx.conn(), business_id, &current.service_id)
+        let loaded_service = crate::catalog::services::load(tx.conn(), business_id, &current.service_id)
             .await?
             .ok_or_else(|| BookingError::UnknownService("The booking's service no longer exists, so it cannot be moved; cancel it and book again.".into()))?;
-        check_staff(tx.conn(), business_id, &staff_id, &service).await?;
+        let service = service.insert(loaded_service);
+        check_staff(tx.conn(), business_id, &staff_id, service).await?;
         let (from, to) = window(start);
-        let mut loaded = load_for_service(tx.conn(), business_id, &service, from, to, true, Some(id)).await?;
+        let mut loaded = load_for_service(tx.conn(), business_id, service, from, to, true, Some(id)).await?;
         let slot = free_for(&mut loaded, Some(&staff_id), start, tx.db().now().as_jiff(), source)?;
         (start_ms, end_ms) = (slot.start.as_millisecond(), slot.end.as_millisecond());
         block_start = start_ms - i64::from(service.buffer_before_minutes) * 60_000;
@@ -437,7 +475,7 @@ pub async fn update(
     }
     let booking = load(tx.conn(), business_id, id).await?.ok_or_else(|| Error::NotFound("booking"))?;
     tx.record(EntityKind::Booking, id, Some(&booking)).await?;
-    crate::reports::outcomes::booking_changed(tx, &booking, Some(&current)).await?;
+    crate::reports::outcomes::booking_changed(tx, &booking, Some(&current), service.as_ref()).await?;
     crate::scheduling::google::writes::queue(tx, id, booking.staff_id.as_str()).await?;
     let action = if status != current.status {
         format!("booking.{}", status.as_str())
@@ -627,16 +665,13 @@ pub async fn list_bookings(core: &Core, actor: &Actor, q: ListBookings) -> Resul
 /// alternatives).
 pub async fn create_booking(core: &Core, actor: &Actor, req: CreateBooking) -> Result<Booking, Error> {
     actor.require(Permission::HandleConversations)?;
-    let tz = {
-        let mut conn = core.db.reader().acquire().await?;
-        business_tz(&mut conn, &actor.business_id).await?
-    };
+    let start = parse_requested_start(core, &actor.business_id, &req.start).await?;
     let new = NewBooking {
         id: None,
         customer_id: req.customer_id.into(),
         service_id: req.service_id.into(),
         staff_id: req.staff_id.map(String::from),
-        start: parse_start(&req.start, &tz)?,
+        start,
         notes: req.notes,
         source: req.source.unwrap_or(BookingSource::Staff),
         status: req.status.unwrap_or(BookingStatus::Confirmed),
@@ -659,11 +694,7 @@ pub async fn get_booking(core: &Core, actor: &Actor, id: &str) -> Result<Booking
 pub async fn update_booking(core: &Core, actor: &Actor, id: &str, req: UpdateBooking) -> Result<Booking, Error> {
     actor.require(Permission::HandleConversations)?;
     let start = match &req.start {
-        Some(text) => {
-            let mut conn = core.db.reader().acquire().await?;
-            let tz = business_tz(&mut conn, &actor.business_id).await?;
-            Some(parse_start(text, &tz)?)
-        }
+        Some(text) => Some(parse_requested_start(core, &actor.business_id, text).await?),
         None => None,
     };
     let change = BookingChange {

@@ -608,7 +608,7 @@ impl BusinessTx {
     }
 
     /// Other instances (PostgreSQL): one notification per transaction, delivered on commit,
-    /// for the commit and for the work it queued.
+    /// for the commit and for the work it queued — both sent by one statement, in that order.
     async fn notify_others(&mut self, seq: Option<i64>) -> Result<(), StoreError> {
         if self.engine() != Engine::Postgres {
             return Ok(());
@@ -620,10 +620,16 @@ impl BusinessTx {
         if !self.wakes.is_empty() {
             signals.push(Signal::Wake { jobs: self.wakes.iter().map(|j| j.as_str().to_owned()).collect() });
         }
-        for signal in signals {
-            let payload = self.db.envelope(&signal)?;
-            sqlx::query("SELECT pg_notify($1, $2)").bind(SIGNALS_CHANNEL).bind(payload).execute(&mut *self.tx).await?;
+        if signals.is_empty() {
+            return Ok(());
         }
+        let calls: Vec<String> = (0..signals.len()).map(|i| format!("pg_notify($1, ${})", i + 2)).collect();
+        let sql = format!("SELECT {}", calls.join(", "));
+        let mut query = sqlx::query(&sql).bind(SIGNALS_CHANNEL);
+        for signal in &signals {
+            query = query.bind(self.db.envelope(signal)?);
+        }
+        query.execute(&mut *self.tx).await?;
         Ok(())
     }
 
