@@ -484,7 +484,7 @@ fn reminder_withdrawn(settings: &AutomationSettings, rule: &str) -> Option<&'sta
 /// already sent stay sent.
 pub(crate) async fn replan_reminders(tx: &mut BusinessTx) -> Result<(), Error> {
     let business_id = tx.business_id().to_owned();
-    let settings = load_settings(tx.conn(), &business_id).await?;
+    let (settings, zone) = load_settings_and_zone(tx.conn(), &business_id).await?;
     let rules: Vec<String> = sqlx::query_scalar("SELECT DISTINCT rule FROM automation_runs WHERE business_id = $1 AND kind = 'reminder' AND status = 'planned'")
         .bind(&business_id)
         .fetch_all(tx.conn())
@@ -504,7 +504,8 @@ pub(crate) async fn replan_reminders(tx: &mut BusinessTx) -> Result<(), Error> {
         .await?;
     for id in upcoming {
         if let Some(booking) = crate::scheduling::bookings::load(tx.conn(), &business_id, &id).await? {
-            plan_reminders(tx, &booking, &settings).await?;
+            let runs = reminders(tx, &booking, &settings, &zone)?;
+            plan_runs(tx, runs).await?;
         }
     }
     Ok(())
