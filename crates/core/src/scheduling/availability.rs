@@ -627,7 +627,12 @@ mod tests {
                         if local >= dt { hi = mid } else { lo = mid }
                     }
                     // Folds: the earlier of the two instants, which the search above skips past.
-                    let earlier = tz.to_ambiguous_timestamp(dt).earlier().unwrap().as_millisecond();
+                    // (Only folds: in a gap the "earlier" instant is before the jump, a wall-clock
+                    // time short of the boundary; taking it ended an interval that closes at a
+                    // skipped time, 00:40–02:00 on a spring-forward night, an hour early.)
+                    let ambiguous = tz.to_ambiguous_timestamp(dt);
+                    let fold = matches!(ambiguous.offset(), jiff::tz::AmbiguousOffset::Fold { .. });
+                    let earlier = if fold { ambiguous.earlier().unwrap().as_millisecond() } else { hi };
                     hi.min(earlier).max(later - 3 * 3_600_000)
                 };
                 at(i.start) <= start && end <= at(i.end)
