@@ -210,6 +210,22 @@ async fn a_customer_is_exported_whole_and_erased_without_a_trace((app, _fake): (
     assert!(entry.2["removed"]["conversations"].as_i64() == Some(1), "{entry:?}");
     // The bystander is untouched.
     assert_eq!(app.get(&format!("/v1/customers/{other_id}"), &owner.access).await.body["name"], "Ottilie Bystander");
+    // Erasing someone known by a short name only never erases other people's copies that happen
+    // to contain it: "Sam" is in "the same time", and that message's webhook is someone else's.
+    let body = notification(PHONE_ID, Value::Null, json!([text("wamid.same-1", "447911765432", "The same time next week?")]), Value::Null);
+    post_whatsapp_signed(&app, &body, &app_secret(&owner)).await;
+    app.drain().await;
+    let sam = app.post("/v1/customers", &owner.access, json!({"name": "Sam"})).await.body["id"].as_str().unwrap().to_owned();
+    let r = app.post(&format!("/v1/customers/{sam}/erase"), &owner.access, json!(null)).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND payload LIKE '%wamid.same-1%'")
+        .bind(&owner.business_id)
+        .fetch_one(app.db.reader())
+        .await
+        .unwrap();
+    assert_eq!(kept, 1, "another customer's webhook stays");
+    let inbox = app.all_items("/v1/conversations", &owner.access).await;
+    assert!(inbox.iter().any(|c| c["last_message_preview"] == "The same time next week?"), "their preview stays: {inbox:?}");
     // Erasing needs a recent re-authentication.
     app.advance(std::time::Duration::from_secs(20 * 60));
     let stale = app.post(&format!("/v1/customers/{other_id}/erase"), &owner.access, json!(null)).await;

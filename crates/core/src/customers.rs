@@ -1,6 +1,8 @@
 //! Customers: the people who write and call. Found by name or phone; phone numbers are parsed
 //! with `phonenumber` (a port of Google's libphonenumber) and stored as E.164, so `07911 123456`
-//! typed by a London salon and `+44 7911 123456` from WhatsApp are the same customer.
+//! typed by a London salon and `+44 7911 123456` from WhatsApp are the same customer. An address
+//! a provider delivered from that is no valid number (a range the plans do not know yet, a short
+//! code, a sender's name) is kept as sent ([`PhoneNumber::sender`]): one sender, one customer.
 
 use crate::Core;
 use protocol::EntityKind;
@@ -34,13 +36,18 @@ impl PhoneNumber {
         }
         let text = text.trim();
         let digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
-        let international = text.strip_prefix('+').is_some_and(|d| (7..=15).contains(&d.len()) && digits(d));
+        // A number in international form as typed (`+44 7700 900101`) is the same address.
+        let packed: String = text.chars().filter(|c| !" -().".contains(*c)).collect();
+        if packed.strip_prefix('+').is_some_and(|d| (7..=15).contains(&d.len()) && digits(d)) {
+            return Some(PhoneNumber(packed));
+        }
         let short_code = (3..=8).contains(&text.len()) && digits(text);
-        let alphanumeric = (1..=11).contains(&text.len())
+        let alphanumeric = (2..=11).contains(&text.len())
             && text.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ')
             && text.chars().any(|c| c.is_ascii_alphabetic());
-        (international || short_code || alphanumeric).then(|| PhoneNumber(text.to_owned()))
+        (short_code || alphanumeric).then(|| PhoneNumber(text.to_owned()))
     }
+
 
     /// A caller's number: as [`PhoneNumber::sender`], numbers in international form only (a
     /// withheld number arrives as a word like `anonymous`, and is nobody's address).
@@ -148,6 +155,13 @@ impl WhatsappId {
         }
         PhoneNumber::parse(&format!("+{}", self.0), None).ok()
     }
+}
+
+/// Whether messages can reach the customer: a WhatsApp id, or a phone number in international
+/// form. A short code or a sender's name kept as their phone ([`PhoneNumber::sender`]) writes to
+/// the business but takes no answer; nothing automatic is sent to it.
+pub fn takes_answers(customer: &Customer) -> bool {
+    customer.whatsapp_id.is_some() || customer.phone.as_deref().is_none_or(|p| p.starts_with('+'))
 }
 
 /// The region subtag of a locale (`en-GB` → `GB`), used to read national phone numbers.
@@ -553,6 +567,7 @@ mod tests {
         assert_eq!(sender("+447700900101").as_deref(), Some("+447700900101"));
         assert_eq!(sender("12345").as_deref(), Some("12345"), "a short code");
         assert_eq!(sender("VERIFY").as_deref(), Some("VERIFY"), "an alphanumeric sender");
+        assert_eq!(sender("+44 7700 900101").as_deref(), Some("+447700900101"), "as typed");
         for none in ["", "  ", "+12", "+44 7700 900101 ext 5", "anonymous caller id", "not a number!", "+1234567890123456"] {
             assert_eq!(sender(none), None, "{none:?}");
         }

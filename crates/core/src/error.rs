@@ -132,6 +132,9 @@ pub enum BookingError {
     AmbiguousTime { time: String, zone: String, instants: Vec<String> },
     #[error("`{0}` is not a time from 1970 to 2999. Use 2026-03-09T09:00 (local) or 2026-03-09T13:00:00Z.")]
     InvalidTime(String),
+    /// A time whose zone in brackets is none, or has no such offset then (`invalid_time` too).
+    #[error("`{0}` names no time zone, or an offset its zone does not have then. Write the zone like 2026-03-09T09:00[Europe/London], or leave it out.")]
+    InvalidZone(String),
     #[error("{0}")]
     InvalidRange(String),
     /// Every problem found, in words; the message is all of them.
@@ -317,7 +320,7 @@ impl Error {
                 BookingError::TooFarAhead { .. } => C::TooFarAhead,
                 BookingError::NonexistentTime { .. } => C::NonexistentTime,
                 BookingError::AmbiguousTime { .. } => C::AmbiguousTime,
-                BookingError::InvalidTime(_) => C::InvalidTime,
+                BookingError::InvalidTime(_) | BookingError::InvalidZone(_) => C::InvalidTime,
                 BookingError::InvalidRange(_) => C::InvalidRange,
                 BookingError::InvalidHours { .. } => C::InvalidHours,
                 BookingError::UnknownCustomer => C::UnknownCustomer,

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use crate::http::auth::Auth;
 use crate::error::ApiError;
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{Path, Query};
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

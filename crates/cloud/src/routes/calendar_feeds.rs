@@ -9,9 +9,8 @@ use switchboard_core::scheduling::feeds;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::auth::Auth;
 use crate::error::ApiError;
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::Path;
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

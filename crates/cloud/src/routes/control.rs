@@ -6,9 +6,6 @@ use switchboard_core::conversations::takeover;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::auth::Auth;
-use crate::error::ApiError;
-use crate::http::extract::{Json, Path};
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -15,30 +15,31 @@
 /// body. Arguments, in the order the core function takes them after the state and the caller:
 /// `id "description"` (the path's `{id}`), `page` (`cursor` and `limit`) and `body Type` (a JSON
 /// request body). Answers: `-> Type` (200), `-> Page<Type>` (200, a page of them), `-> Created<Type>`
-/// (201) and `-> NoContent` (204). Endpoints with other extractors are written out by hand.
+/// (201) and `-> NoContent` (204). Endpoints with other extractors are written out by hand. The
+/// extractors are the API's own (`crate::http::extract`), whatever the module imports.
 macro_rules! endpoint {
     ($($(#[doc = $doc:tt])* $method:ident $path:tt in $tag:tt => $name:ident($($args:tt)*) -> $($answer:ident)? $(<$item:ident>)? [$($error:tt),*] = $($f:ident)::+;)*) => {
         $(endpoint!(@args [[$(#[doc = $doc])*] $method $path $tag $name [$($answer)? $(<$item>)?] [$($error),*] [$($f)::+]] [] [] [] []; $($args)*);)*
     };
     // Arguments, one at a time: extractors, call arguments, parameters, request body.
     (@args $head:tt [$($ext:tt)*] [$($call:tt)*] [$($params:tt)*] [$($req:tt)*]; id $description:tt $(, $($rest:tt)*)?) => {
-        endpoint!(@args $head [$($ext)* Path(id): Path<String>,] [$($call)* &id,] [$($params)* ("id" = String, Path, description = $description),] [$($req)*]; $($($rest)*)?);
+        endpoint!(@args $head [$($ext)* $crate::http::extract::Path(id): $crate::http::extract::Path<String>,] [$($call)* &id,] [$($params)* ("id" = String, Path, description = $description),] [$($req)*]; $($($rest)*)?);
     };
     (@args $head:tt [$($ext:tt)*] [$($call:tt)*] [$($params:tt)*] [$($req:tt)*]; page $(, $($rest:tt)*)?) => {
         endpoint!(@args $head
-            [$($ext)* Query(page): Query<switchboard_core::store::PageQuery>,] [$($call)* page,]
+            [$($ext)* $crate::http::extract::Query(page): $crate::http::extract::Query<switchboard_core::store::PageQuery>,] [$($call)* page,]
             [$($params)* ("cursor" = Option<String>, Query, description = "From a previous page's `next_cursor`."), ("limit" = Option<u32>, Query, description = "1–200, default 50."),]
             [$($req)*]; $($($rest)*)?);
     };
     (@args $head:tt [$($ext:tt)*] [$($call:tt)*] [$($params:tt)*] [$($req:tt)*]; body $body:ident $(, $($rest:tt)*)?) => {
-        endpoint!(@args $head [$($ext)* Json(req): Json<$body>,] [$($call)* req,] [$($params)*] [request_body = $body,]; $($($rest)*)?);
+        endpoint!(@args $head [$($ext)* $crate::http::extract::Json(req): $crate::http::extract::Json<$body>,] [$($call)* req,] [$($params)*] [request_body = $body,]; $($($rest)*)?);
     };
     // The answer.
     (@args [[$($doc:tt)*] $method:ident $path:tt $tag:tt $name:ident [Page<$item:ident>] [$($error:tt),*] [$($f:tt)*]] [$($ext:tt)*] [$($call:tt)*] [$($params:tt)*] [$($req:tt)*];) => {
         $($doc)*
         #[utoipa::path($method, path = $path, tag = $tag, security(("bearer" = [])), $($req)* params($($params)*),
             responses((status = 200, body = protocol::Page<$item>) $(, (status = $error, body = protocol::ErrorBody))*))]
-        async fn $name(axum::extract::State(state): axum::extract::State<AppState>, auth: Auth, $($ext)*) -> Result<axum::Json<protocol::Page<$item>>, ApiError> {
+        async fn $name(axum::extract::State(state): axum::extract::State<$crate::http::AppState>, auth: $crate::http::auth::Auth, $($ext)*) -> Result<axum::Json<protocol::Page<$item>>, $crate::error::ApiError> {
             Ok(axum::Json($($f)*(&state, &auth, $($call)*).await?))
         }
     };
@@ -46,7 +47,7 @@ macro_rules! endpoint {
         $($doc)*
         #[utoipa::path($method, path = $path, tag = $tag, security(("bearer" = [])), $($req)* params($($params)*),
             responses((status = 201, body = $item) $(, (status = $error, body = protocol::ErrorBody))*))]
-        async fn $name(axum::extract::State(state): axum::extract::State<AppState>, auth: Auth, $($ext)*) -> Result<(axum::http::StatusCode, axum::Json<$item>), ApiError> {
+        async fn $name(axum::extract::State(state): axum::extract::State<$crate::http::AppState>, auth: $crate::http::auth::Auth, $($ext)*) -> Result<(axum::http::StatusCode, axum::Json<$item>), $crate::error::ApiError> {
             Ok((axum::http::StatusCode::CREATED, axum::Json($($f)*(&state, &auth, $($call)*).await?)))
         }
     };
@@ -54,7 +55,7 @@ macro_rules! endpoint {
         $($doc)*
         #[utoipa::path($method, path = $path, tag = $tag, security(("bearer" = [])), $($req)* params($($params)*),
             responses((status = 204) $(, (status = $error, body = protocol::ErrorBody))*))]
-        async fn $name(axum::extract::State(state): axum::extract::State<AppState>, auth: Auth, $($ext)*) -> Result<axum::http::StatusCode, ApiError> {
+        async fn $name(axum::extract::State(state): axum::extract::State<$crate::http::AppState>, auth: $crate::http::auth::Auth, $($ext)*) -> Result<axum::http::StatusCode, $crate::error::ApiError> {
             $($f)*(&state, &auth, $($call)*).await?;
             Ok(axum::http::StatusCode::NO_CONTENT)
         }
@@ -63,7 +64,7 @@ macro_rules! endpoint {
         $($doc)*
         #[utoipa::path($method, path = $path, tag = $tag, security(("bearer" = [])), $($req)* params($($params)*),
             responses((status = 200, body = $item) $(, (status = $error, body = protocol::ErrorBody))*))]
-        async fn $name(axum::extract::State(state): axum::extract::State<AppState>, auth: Auth, $($ext)*) -> Result<axum::Json<$item>, ApiError> {
+        async fn $name(axum::extract::State(state): axum::extract::State<$crate::http::AppState>, auth: $crate::http::auth::Auth, $($ext)*) -> Result<axum::Json<$item>, $crate::error::ApiError> {
             Ok(axum::Json($($f)*(&state, &auth, $($call)*).await?))
         }
     };

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::http::auth::Auth;
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{Json, Query};
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

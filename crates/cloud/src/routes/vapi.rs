@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::http::auth::Auth;
-use crate::http::extract::{header_text, Json, Path, RawBody};
+use crate::http::extract::{header_text, Path, RawBody};
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

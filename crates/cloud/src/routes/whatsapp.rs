@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::http::auth::Auth;
-use crate::http::extract::{header_text, Json, Query, RawBody};
+use crate::http::extract::{header_text, Query, RawBody};
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -62,6 +62,7 @@ pub async fn update(core: &Core, actor: &Actor, req: UpdateBusiness) -> Result<B
     actor.require(Permission::ManageBusiness)?;
     let mut tx = core.db.begin_business(&actor.business_id).await?;
     let mut business = load(tx.conn(), &actor.business_id).await?;
+    let zone_before = business.timezone.clone();
     if let Some(name) = &req.name {
         business.name = required_text(name, "name", 200)?;
     }
@@ -105,7 +106,9 @@ pub async fn update(core: &Core, actor: &Actor, req: UpdateBusiness) -> Result<B
             tx.publish::<protocol::Booking>(&id).await?;
         }
         // Reminders keep their local times and quiet hours in the new zone.
-        crate::automations::replan_reminders(&mut tx).await?;
+        if business.timezone != zone_before {
+            crate::automations::replan_reminders(&mut tx).await?;
+        }
     }
     tx.audit(Some(&actor.staff_id), "business.updated", Some(("business", &business.id)), serde_json::to_value(&req).unwrap_or_default()).await?;
     tx.commit().await?;

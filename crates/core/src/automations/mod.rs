@@ -138,7 +138,8 @@ pub async fn update_settings(core: &Core, actor: &Actor, req: UpdateAutomationSe
     let mut tx = core.db.begin_business(&actor.business_id).await?;
     let mut s = load_settings(tx.conn(), &actor.business_id).await?;
     // What reminders are planned by; when it changes, the planned ones are planned again.
-    let req_touches_reminders = req.reminders.is_some() || req.reminder_rules.is_some() || req.quiet_hours.is_some();
+    let planned_by = |s: &AutomationSettings| json!([s.reminders, s.reminder_rules, s.quiet_hours]);
+    let before = planned_by(&s);
     // Fields left out of the request stay as they are.
     given!(s, req, confirmations, reminders, reminder_rules, quiet_hours, missed_call_text_back,
         follow_ups, follow_up_steps, no_show_rebooking, texts, whatsapp_templates);
@@ -149,7 +150,7 @@ pub async fn update_settings(core: &Core, actor: &Actor, req: UpdateAutomationSe
         .bind(&actor.business_id)
         .execute(tx.conn())
         .await?;
-    if req_touches_reminders {
+    if planned_by(&s) != before {
         replan_reminders(&mut tx).await?;
     }
     tx.audit(Some(&actor.staff_id), "automations.updated", None, json!({})).await?;
@@ -497,16 +498,15 @@ pub(crate) async fn replan_reminders(tx: &mut BusinessTx) -> Result<(), Error> {
     if !settings.reminders {
         return Ok(());
     }
-    let upcoming: Vec<String> = sqlx::query_scalar("SELECT id FROM bookings WHERE business_id = $1 AND start_at > $2 AND status IN ('pending', 'confirmed')")
-        .bind(&business_id)
-        .bind(tx.now_ms())
-        .fetch_all(tx.conn())
-        .await?;
-    for id in upcoming {
-        if let Some(booking) = crate::scheduling::bookings::load(tx.conn(), &business_id, &id).await? {
-            let runs = reminders(tx, &booking, &settings, &zone)?;
-            plan_runs(tx, runs).await?;
+    let now = tx.now_ms();
+    let upcoming = crate::scheduling::bookings::upcoming(tx.conn(), &business_id, now).await?;
+    // Their runs have distinct keys: one statement for a hundred bookings at a time.
+    for chunk in upcoming.chunks(100) {
+        let mut runs = Vec::new();
+        for booking in chunk {
+            runs.extend(reminders(tx, booking, &settings, &zone)?);
         }
+        plan_runs(tx, runs).await?;
     }
     Ok(())
 }
@@ -751,18 +751,20 @@ impl Batch {
         let place = texts::business(tx.conn(), &business_id).await?;
         let kinds = connected_kinds(tx).await?;
         let list = |n: usize| (2..n + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-        // Only runs still planned (inside the business's transaction, so no other instance
-        // handles them meanwhile).
+        // Only runs still planned and still due (inside the business's transaction, so no other
+        // instance handles them meanwhile; the ids were picked before it, and a change of the
+        // settings or the time zone may have planned one again for later since).
         let sql = format!(
             "SELECT id, kind, rule, booking_id, customer_id, conversation_id, created_at FROM automation_runs \
-             WHERE business_id = $1 AND id IN ({}) AND status = 'planned'",
+             WHERE business_id = $1 AND due_at <= ${} AND id IN ({}) AND status = 'planned'",
+            run_ids.len() + 2,
             list(run_ids.len())
         );
         let mut query = sqlx::query(&sql).bind(&business_id);
         for id in run_ids {
             query = query.bind(id);
         }
-        let rows = query.fetch_all(tx.conn()).await?;
+        let rows = query.bind(tx.now_ms()).fetch_all(tx.conn()).await?;
         let mut runs = std::collections::HashMap::new();
         let mut customer_ids = std::collections::BTreeSet::new();
         let mut booking_ids = std::collections::BTreeSet::new();
@@ -972,6 +974,9 @@ async fn prepare(tx: &mut BusinessTx, run: &DueRun, customer: &Customer, batch: 
     }
     if customer.opted_out_sms || customer.opted_out_whatsapp {
         return Ok(Prepared::End(AutomationStatus::Skipped, "The customer opted out (STOP); no automated message is sent on any channel.".into()));
+    }
+    if !crate::customers::takes_answers(customer) {
+        return Ok(Prepared::End(AutomationStatus::Skipped, "This sender (a short code or a name) cannot receive messages.".into()));
     }
     let booking = match &run.booking_id {
         Some(id) => match batch.bookings.get(id) {

@@ -116,7 +116,9 @@ async fn on_call(tx: &mut BusinessTx, call: CallId<'_>) -> Result<Option<(protoc
         .await?;
     let Some(conversation_id) = conversation_id else { return Ok(None) };
     let Some(conversation) = crate::conversations::load(tx.conn(), &business_id, &conversation_id).await? else { return Ok(None) };
-    let customer = crate::customers::load(tx.conn(), &business_id, conversation.customer_id.as_str()).await?;
+    // Whoever the line's conversation is with, even if they were removed meanwhile (a second
+    // line for the call could not be made).
+    let customer = crate::customers::load_any(tx.conn(), &business_id, conversation.customer_id.as_str()).await?;
     Ok(customer.map(|customer| (customer, conversation)))
 }
 

@@ -21,8 +21,8 @@ pub struct Subject {
     pub notes: Vec<String>,
     pub bookings: Vec<String>,
     pub media: Vec<String>,
-    /// Their name, phone (and its digits), WhatsApp id and email: what a copy of their data
-    /// would contain.
+    /// Their name, phone (and its digits), WhatsApp id and email, each when it names them alone
+    /// (see [`names_them_alone`]): what a copy of their data would contain.
     pub identifiers: Vec<String>,
 }
 
@@ -42,6 +42,23 @@ async fn ids(conn: &mut AnyConnection, sql: &str, business_id: &str, keys: &[Str
     Ok(out)
 }
 
+/// Whether a customer's `column` value names them alone, so that a copy quoting it is a copy
+/// about them. Copies are matched by substring (see `erase::quotes`), and erasing one deletes a
+/// stored webhook or empties another customer's preview or queued message: a short or common
+/// value (a first name alone, `Sam`; a short code or sender name kept as a phone, `12345`,
+/// `VERIFY`) would be found in other people's copies. An email; a number in international form
+/// (7 digits or more); a WhatsApp id of 7 characters or more; a name of two words or more.
+fn names_them_alone(column: &str, value: &str) -> bool {
+    let value = value.trim();
+    let digits = value.chars().filter(char::is_ascii_digit).count();
+    match column {
+        "email" => value.contains('@'),
+        "phone" => value.starts_with('+') && digits >= 7,
+        "whatsapp_id" => value.chars().count() >= 7,
+        _ => value.split_whitespace().count() >= 2 && value.chars().count() >= 5,
+    }
+}
+
 /// `$from, $from+1, …` for `n` values.
 pub fn placeholders(from: usize, n: usize) -> String {
     (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
@@ -58,7 +75,7 @@ impl Subject {
             .ok_or(Error::NotFound("customer"))?;
         let mut identifiers = Vec::new();
         for column in ["name", "phone", "whatsapp_id", "email"] {
-            if let Some(value) = row.try_get::<Option<String>, _>(column)?.filter(|v| v.trim().len() >= 3) {
+            if let Some(value) = row.try_get::<Option<String>, _>(column)?.filter(|v| names_them_alone(column, v)) {
                 if column == "phone" {
                     identifiers.push(value.trim_start_matches('+').to_owned());
                 }

@@ -55,13 +55,14 @@ pub fn parse_start(text: &str, tz: &TimeZone) -> Result<Timestamp, Error> {
     // zone's time, by the same rules as the business's own. A zone that is not one is refused:
     // the annotation was ignored before, and the booking landed at another moment.
     if let Some((time, annotation)) = text.split_once('[') {
-        let invalid = || Error::from(BookingError::InvalidTime(text.to_owned()));
+        let invalid = || Error::from(BookingError::InvalidZone(text.to_owned()));
         let name = annotation.strip_suffix(']').map(|n| n.trim_start_matches('!')).ok_or_else(invalid)?;
-        let zone = TimeZone::get(name).map_err(|_| invalid())?;
+        // A zone by the rule every zone the service takes follows (`Europe/London` spelt so).
+        let zone = crate::accounts::check_timezone(name).ok().and_then(|name| TimeZone::get(&name).ok()).ok_or_else(invalid)?;
         if Timestamp::from_str(time).is_ok() {
             // With an offset too: it must be one the zone has at that time.
             let zoned = jiff::Zoned::from_str(text).map_err(|_| invalid())?;
-            return if in_calendar(zoned.year()) { Ok(zoned.timestamp()) } else { Err(invalid()) };
+            return if in_calendar(zoned.year()) { Ok(zoned.timestamp()) } else { Err(BookingError::InvalidTime(text.to_owned()).into()) };
         }
         return parse_start(time, &zone);
     }
@@ -167,6 +168,16 @@ fn booking_in_zone(row: &AnyRow, tz: TimeZone) -> Result<Booking, StoreError> {
         local_end = end.as_jiff().to_zoned(tz).to_string(),
         status, source, notes, version, created_by_staff_id, cancel_reason, confirmation, created_at, updated_at,
     }))
+}
+
+/// The business's bookings still to come that hold their time (pending or confirmed), by start.
+pub async fn upcoming(conn: &mut AnyConnection, business_id: &str, now_ms: i64) -> Result<Vec<Booking>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM {} WHERE b.business_id = $1 AND b.start_at > $2 AND b.status IN ('pending', 'confirmed') ORDER BY b.start_at, b.id",
+        Booking::COLUMNS,
+        Booking::TABLE
+    );
+    sqlx::query(&sql).bind(business_id).bind(now_ms).fetch_all(conn).await?.iter().map(Booking::from_row).collect()
 }
 
 pub async fn load(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Booking>, StoreError> {
@@ -385,10 +396,8 @@ pub async fn update(
         Error::from(BookingError::VersionConflict { current: Box::new(current.clone()) })
     };
     // Checked before the version: a confirmation that came after a cancellation (or after the
-    // appointment began) is refused for that reason, in those words, whatever it expected. A
-    // booking that is over (cancelled, completed, no-show) refuses it even when it already
-    // carries that confirmation: "confirmed" again would be a success that changes nothing.
-    if let Some(wanted) = change.confirmation.filter(|c| *c != current.confirmation || !current.status.holds_time()) {
+    // appointment began) is refused for that reason, in those words, whatever it expected.
+    if let Some(wanted) = change.confirmation.filter(|c| *c != current.confirmation) {
         let status = change.status.unwrap_or(current.status);
         let start = change.start.map_or(current.start.as_millis(), |s| s.as_millisecond());
         if let Some(why) = confirmation_refused(status, start, tx.now_ms()) {
@@ -421,6 +430,14 @@ pub async fn update(
     if notes.chars().count() > 2000 || cancel_reason.as_deref().is_some_and(|r| r.chars().count() > 500) {
         return Err(Error::invalid("`notes` must be at most 2000 characters and `cancel_reason` at most 500."));
     }
+    let confirmation = change.confirmation.unwrap_or(current.confirmation);
+    // A booking that is over, asked to be what it already is (a confirmation repeated after it
+    // was cancelled, a client sending the whole booking back): answered as it is, without a new
+    // version that every other desk would then conflict with.
+    let unchanged = status == current.status && !moved && notes == current.notes && cancel_reason == current.cancel_reason && confirmation == current.confirmation;
+    if unchanged && !current.status.holds_time() {
+        return Ok(current);
+    }
     // The stored blocked time stands unless the booking moves (the service's buffers may have
     // changed since; re-deriving them would shift a booking nobody moved). A deleted service's
     // bookings can still be confirmed, completed or cancelled.
@@ -445,7 +462,6 @@ pub async fn update(
         block_start = start_ms - i64::from(service.buffer_before_minutes) * 60_000;
         block_end = end_ms + i64::from(service.buffer_after_minutes) * 60_000;
     }
-    let confirmation = change.confirmation.unwrap_or(current.confirmation);
     let confirmed_at = (confirmation == BookingConfirmation::Confirmed).then(|| tx.now_ms());
     let updated = sqlx::query(
         "UPDATE bookings SET start_at = $1, end_at = $2, block_start = $3, block_end = $4, staff_id = $5, status = $6, notes = $7, \
@@ -742,8 +758,8 @@ mod tests {
         assert_eq!(at("2026-12-16T11:00[!America/New_York]").unwrap(), "2026-12-16T16:00:00Z");
         assert_eq!(at("2026-12-16T11:00:00-05:00[America/New_York]").unwrap(), "2026-12-16T16:00:00Z");
         // An offset the zone does not have then, a zone that is none, an annotation left open.
-        for refused in ["2026-12-16T11:00:00+01:00[America/New_York]", "2026-12-16T11:00:00[Not/AZone]", "2026-12-16T11:00:00[America/New_York", "2026-12-16T11:00[]"] {
-            assert!(matches!(parse_start(refused, &london), Err(Error::Booking(BookingError::InvalidTime(_)))), "{refused}");
+        for refused in ["2026-12-16T11:00:00+01:00[America/New_York]", "2026-12-16T11:00:00[Not/AZone]", "2026-12-16T11:00:00[America/New_York", "2026-12-16T11:00[]", "2026-12-16T11:00[GB]", "2026-12-16T11:00[localtime]", "2026-12-16T11:00[europe/london]"] {
+            assert!(matches!(parse_start(refused, &london), Err(Error::Booking(BookingError::InvalidZone(_)))), "{refused}");
         }
         // The zone's own gaps are the zone's: 02:30 on 8 March 2026 does not exist in New York.
         assert!(matches!(parse_start("2026-03-08T02:30[America/New_York]", &london), Err(Error::Booking(BookingError::NonexistentTime { .. }))));

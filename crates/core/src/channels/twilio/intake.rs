@@ -204,7 +204,8 @@ pub async fn process_message(tx: &mut BusinessTx, payload: &str, fetched: &Fetch
     // An opt-out is handled, not a question for the assistant; nor is a reply to a reminder
     // the automations answered.
     let handled = crate::automations::replies::customer_message(tx, &customer, &conversation, &stored.id, &message.body, opted == Some(true)).await?;
-    if !handled {
+    // A sender that takes no answer (a short code, a sender's name) is for a person to read.
+    if !handled && crate::customers::takes_answers(&customer) {
         crate::assistant::enqueue(tx, &conversation, &stored.id).await?;
     }
     Ok(())
