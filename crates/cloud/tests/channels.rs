@@ -442,6 +442,18 @@ async fn sms_through_twilio_with_media_opt_out_and_status((app, fake): (TestApp,
     app.settled("sent", || async { message(&app, &owner, &drama, &id).await["delivery_status"] == "sent" }).await;
     let reply = fake.sends().into_iter().find(|s| s.body["Body"] == "Hi! How can we help?").expect("sent");
     assert_eq!(reply.body["To"], "+447700900101", "the reply goes to the number they wrote from");
+    // A named sender is found by its name, and nothing automatic went to one that takes no answer.
+    let found = app.get("/v1/customers?q=verify", &owner.access).await;
+    assert_eq!(found.body["items"].as_array().map(|i| i.iter().map(|c| c["phone"].clone()).collect::<Vec<_>>()), Some(vec![json!("VERIFY")]), "{found:?}");
+    assert!(fake.sends().iter().all(|s| s.body["To"] != "VERIFY" && s.body["To"] != "12345"), "{:?}", fake.sends());
+    // Erasing the short code's customer takes its stored webhook too, found by the message's own
+    // id (no identifier of theirs names them alone, so no text match could).
+    let short = customers.iter().find(|c| c["phone"] == "12345").unwrap()["id"].as_str().unwrap().to_owned();
+    let stored = || count(&app, "SELECT COUNT(*) FROM webhook_events WHERE business_id = $1 AND event_key = 'SMs1'", &owner.business_id);
+    assert_eq!(stored().await, 1);
+    let r = app.post(&format!("/v1/customers/{short}/erase"), &owner.access, json!(null)).await;
+    assert_eq!((r.status, r.body["webhook_events"].as_u64()), (StatusCode::OK, Some(1)), "{r:?}");
+    assert_eq!(stored().await, 0);
 }
 
 async fn garbage_never_crashes_intake((app, _fake): (TestApp, FakeProviders)) {

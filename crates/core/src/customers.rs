@@ -263,7 +263,9 @@ async fn fetch(conn: &mut AnyConnection, filter: &str, first: &str, business_id:
 
 fn search_text(c: &Customer) -> String {
     let digits: String = c.phone.iter().flat_map(|p| p.chars()).filter(char::is_ascii_digit).collect();
-    [c.name.as_deref().unwrap_or(""), &digits, c.whatsapp_id.as_deref().unwrap_or(""), c.email.as_deref().unwrap_or("")]
+    // A sender's name kept as their phone (`VERIFY`) is searched by that name.
+    let named = c.phone.as_deref().filter(|p| p.chars().any(|ch| ch.is_ascii_alphabetic())).unwrap_or("");
+    [c.name.as_deref().unwrap_or(""), &digits, named, c.whatsapp_id.as_deref().unwrap_or(""), c.email.as_deref().unwrap_or("")]
         .join(" ")
         .to_lowercase()
 }

@@ -126,6 +126,22 @@ pub async fn erase(tx: &mut BusinessTx, s: &Subject) -> Result<Erased, Error> {
     // Audit entries about them keep what happened, not what was said.
     let targets: Vec<String> = std::iter::once(&s.customer_id).chain(&s.bookings).cloned().collect();
     purge::in_chunks(tx, "UPDATE audit_log SET detail = '{}' WHERE business_id = $1 AND target_id IN ({in})", &targets).await?;
+    // Their stored webhooks by the providers' own keys: a message's (its id) and its delivery
+    // reports' (`{id}:{status}`). This finds them also for a sender no identifier names alone
+    // (a short code, a sender's name).
+    for id in &s.provider_ids {
+        let n = sqlx::query("DELETE FROM webhook_events WHERE business_id = $1 AND (event_key = $2 OR substr(event_key, 1, CAST($3 AS INTEGER)) = $4)")
+            .bind(&s.business_id)
+            .bind(id)
+            .bind(id.len() as i64 + 1)
+            .bind(format!("{id}:"))
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        if n > 0 {
+            *erased.entry("webhook_events".to_owned()).or_default() += n;
+        }
+    }
     // Copies that still quote them: stored webhooks are deleted, other copies emptied. Matched
     // the same way on both engines (see [`quotes`]): the database only narrows the rows down.
     for (name, table) in &schema().tables {

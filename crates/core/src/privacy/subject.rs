@@ -24,6 +24,9 @@ pub struct Subject {
     /// Their name, phone (and its digits), WhatsApp id and email, each when it names them alone
     /// (see [`names_them_alone`]): what a copy of their data would contain.
     pub identifiers: Vec<String>,
+    /// The providers' ids of their messages (Twilio's `MessageSid`, Meta's `wamid…`): what their
+    /// stored webhooks are keyed by, whether or not an identifier names them alone.
+    pub provider_ids: Vec<String>,
 }
 
 async fn ids(conn: &mut AnyConnection, sql: &str, business_id: &str, keys: &[String]) -> Result<Vec<String>, Error> {
@@ -87,6 +90,8 @@ impl Subject {
         let messages = ids(conn, "SELECT id FROM messages WHERE business_id = $1 AND conversation_id IN ({in})", business_id, &conversations).await?;
         let notes = ids(conn, "SELECT id FROM notes WHERE business_id = $1 AND conversation_id IN ({in})", business_id, &conversations).await?;
         let bookings = ids(conn, "SELECT id FROM bookings WHERE business_id = $1 AND customer_id IN ({in})", business_id, &me).await?;
+        let provider_ids =
+            ids(conn, "SELECT provider_message_id FROM messages WHERE business_id = $1 AND id IN ({in}) AND provider_message_id IS NOT NULL", business_id, &messages).await?;
         let media_texts = ids(conn, "SELECT media FROM messages WHERE business_id = $1 AND id IN ({in})", business_id, &messages).await?;
         let mut media = BTreeSet::new();
         for text in media_texts {
@@ -106,6 +111,7 @@ impl Subject {
             bookings,
             media: media.into_iter().collect(),
             identifiers,
+            provider_ids,
         })
     }
 
