@@ -48,11 +48,10 @@ impl PhoneNumber {
         (short_code || alphanumeric).then(|| PhoneNumber(text.to_owned()))
     }
 
-
     /// A caller's number: as [`PhoneNumber::sender`], numbers in international form only (a
     /// withheld number arrives as a word like `anonymous`, and is nobody's address).
     pub fn caller(text: &str) -> Option<PhoneNumber> {
-        PhoneNumber::sender(text).filter(|p| p.0.starts_with('+'))
+        PhoneNumber::sender(text).filter(|p| international(&p.0))
     }
 
     /// Parses `text`, reading national numbers as being in `default_region` (ISO 3166 alpha-2).
@@ -157,11 +156,17 @@ impl WhatsappId {
     }
 }
 
+/// Whether a stored phone is a number in international form (what [`PhoneNumber`] stores for
+/// every number), not a short code or a sender's name kept as a sender's address.
+pub fn international(phone: &str) -> bool {
+    phone.starts_with('+')
+}
+
 /// Whether messages can reach the customer: a WhatsApp id, or a phone number in international
 /// form. A short code or a sender's name kept as their phone ([`PhoneNumber::sender`]) writes to
 /// the business but takes no answer; nothing automatic is sent to it.
 pub fn takes_answers(customer: &Customer) -> bool {
-    customer.whatsapp_id.is_some() || customer.phone.as_deref().is_none_or(|p| p.starts_with('+'))
+    customer.whatsapp_id.is_some() || customer.phone.as_deref().is_none_or(international)
 }
 
 /// The region subtag of a locale (`en-GB` → `GB`), used to read national phone numbers.

@@ -425,10 +425,9 @@ async fn mark_processed<'a>(tx: &mut BusinessTx, ids: impl Iterator<Item = &'a s
     if ids.is_empty() {
         return Ok(());
     }
-    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
         "UPDATE webhook_events SET processed_at = $1, attempts = attempts + 1, lease_until = NULL WHERE id IN ({})",
-        placeholders.join(", ")
+        crate::store::placeholders(2, ids.len())
     );
     let mut query = sqlx::query(&sql).bind(tx.now_ms());
     for id in ids {

@@ -750,7 +750,7 @@ impl Batch {
         let settings = load_settings(tx.conn(), &business_id).await?;
         let place = texts::business(tx.conn(), &business_id).await?;
         let kinds = connected_kinds(tx).await?;
-        let list = |n: usize| (2..n + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let list = |n: usize| crate::store::placeholders(2, n);
         // Only runs still planned and still due (inside the business's transaction, so no other
         // instance handles them meanwhile; the ids were picked before it, and a change of the
         // settings or the time zone may have planned one again for later since).

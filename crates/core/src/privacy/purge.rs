@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use protocol::EntityKind;
 
-use super::subject::placeholders;
+use crate::store::placeholders;
 use crate::error::Error;
 use crate::store::BusinessTx;
 

@@ -10,6 +10,7 @@ use sqlx::{AnyConnection, Column, Row};
 
 use super::schema::{schema, Table};
 use crate::error::Error;
+use crate::store::placeholders;
 
 /// The customer and the ids of what is theirs.
 #[derive(Debug, Default, Clone)]
@@ -56,16 +57,12 @@ fn names_them_alone(column: &str, value: &str) -> bool {
     let digits = value.chars().filter(char::is_ascii_digit).count();
     match column {
         "email" => value.contains('@'),
-        "phone" => value.starts_with('+') && digits >= 7,
+        "phone" => crate::customers::international(value) && digits >= 7,
         "whatsapp_id" => value.chars().count() >= 7,
         _ => value.split_whitespace().count() >= 2 && value.chars().count() >= 5,
     }
 }
 
-/// `$from, $from+1, …` for `n` values.
-pub fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
 
 impl Subject {
     /// The customer `customer_id` of the business (also an erased one), and what is theirs.

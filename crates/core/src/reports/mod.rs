@@ -228,7 +228,7 @@ struct Listed {
 async fn rows_in(core: &Core, sql: &str, business_id: &str, values: &[String]) -> Result<Vec<sqlx::any::AnyRow>, Error> {
     let mut out = Vec::new();
     for chunk in values.chunks(crate::store::rows_per_statement(1)) {
-        let sql = sql.replace("{in}", &crate::privacy::subject::placeholders(2, chunk.len()));
+        let sql = sql.replace("{in}", &crate::store::placeholders(2, chunk.len()));
         let mut q = sqlx::query(&sql).bind(business_id);
         for v in chunk {
             q = q.bind(v);

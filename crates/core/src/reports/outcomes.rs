@@ -451,7 +451,7 @@ pub async fn automations_sent(tx: &mut BusinessTx, run_ids: &[String]) -> Result
              LEFT JOIN bookings b ON b.id = r.booking_id AND b.business_id = r.business_id \
              WHERE r.business_id = $1 AND r.id IN ({}) AND r.kind IN ('reminder', 'text_back') AND r.status = 'sent' \
              ON CONFLICT (id) DO NOTHING",
-            crate::privacy::subject::placeholders(2, chunk.len())
+            crate::store::placeholders(2, chunk.len())
         );
         let mut q = sqlx::query(&sql).bind(&business_id);
         for id in chunk {

@@ -62,16 +62,17 @@ fn placeholders(rows: usize, width: usize) -> String {
 type Insert<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// Inserts `items` into `table` in statements of 100 rows: each row's first value is the business,
-/// the `width - 1` others are bound by `bind`.
+/// the `width - 1` others are bound by `bind`. `on_conflict`: what a row whose key is taken does
+/// (empty: the insert fails).
 async fn insert_rows<T>(
     conn: &mut sqlx::AnyConnection,
     business_id: &str,
-    (table, columns, width): (&str, &str, usize),
+    (table, columns, width, on_conflict): (&str, &str, usize, &str),
     items: &[T],
     bind: impl for<'q> Fn(Insert<'q>, &T) -> Result<Insert<'q>, StoreError>,
 ) -> Result<(), StoreError> {
     for chunk in items.chunks(100) {
-        let sql = format!("INSERT INTO {table} ({columns}) VALUES {}", placeholders(chunk.len(), width));
+        let sql = format!("INSERT INTO {table} ({columns}) VALUES {} {on_conflict}", placeholders(chunk.len(), width));
         let mut q = sqlx::query(&sql);
         for item in chunk {
             q = bind(q.bind(business_id.to_owned()), item)?;
@@ -82,7 +83,7 @@ async fn insert_rows<T>(
 }
 
 async fn insert_episodes(conn: &mut sqlx::AnyConnection, business_id: &str, episodes: &[Episode]) -> Result<(), StoreError> {
-    insert_rows(conn, business_id, ("report_episodes", EPISODE_COLUMNS, 14), episodes, |q, e| {
+    insert_rows(conn, business_id, ("report_episodes", EPISODE_COLUMNS, 14, ""), episodes, |q, e| {
         Ok(q.bind(e.conversation_id.clone())
             .bind(e.start)
             .bind(e.channel.clone())
@@ -100,8 +101,14 @@ async fn insert_episodes(conn: &mut sqlx::AnyConnection, business_id: &str, epis
     .await
 }
 
-async fn insert_bookings(conn: &mut sqlx::AnyConnection, business_id: &str, bookings: &[BookingFacts]) -> Result<(), StoreError> {
-    insert_rows(conn, business_id, ("report_bookings", BOOKING_COLUMNS, 11), bookings, |q, b| {
+/// A booking's summary written over the one it had (one per booking: its key).
+const BOOKING_UPSERT: &str = "ON CONFLICT (business_id, booking_id) DO UPDATE SET made_at = excluded.made_at, source = excluded.source, \
+     channel = excluded.channel, service_id = excluded.service_id, staff_id = excluded.staff_id, value_cents = excluded.value_cents, \
+     starts_at = excluded.starts_at, outcome = excluded.outcome, moves = excluded.moves";
+
+/// Writes bookings' summaries; `on_conflict` as for [`insert_rows`] (`""` or [`BOOKING_UPSERT`]).
+async fn insert_bookings(conn: &mut sqlx::AnyConnection, business_id: &str, bookings: &[BookingFacts], on_conflict: &str) -> Result<(), StoreError> {
+    insert_rows(conn, business_id, ("report_bookings", BOOKING_COLUMNS, 11, on_conflict), bookings, |q, b| {
         Ok(q.bind(b.booking_id.clone())
             .bind(b.made_at)
             .bind(b.source.clone())
@@ -181,30 +188,12 @@ pub(crate) async fn refresh_booking(tx: &mut BusinessTx, booking_id: &str) -> Re
         .await?;
     let rows = rows.iter().map(row_of).collect::<Result<Vec<_>, _>>()?;
     // (Every row is this booking's, so there is at most one summary.)
-    let Some(b) = metrics::bookings(&rows).pop() else {
+    let summary = metrics::bookings(&rows);
+    if summary.is_empty() {
         sqlx::query("DELETE FROM report_bookings WHERE business_id = $1 AND booking_id = $2").bind(&business_id).bind(booking_id).execute(tx.conn()).await?;
         return Ok(());
-    };
-    sqlx::query(&format!(
-        "INSERT INTO report_bookings ({BOOKING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         ON CONFLICT (business_id, booking_id) DO UPDATE SET made_at = excluded.made_at, source = excluded.source, channel = excluded.channel, \
-         service_id = excluded.service_id, staff_id = excluded.staff_id, value_cents = excluded.value_cents, starts_at = excluded.starts_at, \
-         outcome = excluded.outcome, moves = excluded.moves"
-    ))
-    .bind(&business_id)
-    .bind(b.booking_id)
-    .bind(b.made_at)
-    .bind(b.source)
-    .bind(b.channel)
-    .bind(b.service_id)
-    .bind(b.staff_id)
-    .bind(b.value_cents)
-    .bind(b.starts_at)
-    .bind(b.outcome)
-    .bind(i64::from(b.moves))
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    }
+    insert_bookings(tx.conn(), &business_id, &summary, BOOKING_UPSERT).await
 }
 
 /// Rebuilds a business's summaries from all of its outcome rows, in one business transaction
@@ -245,7 +234,7 @@ pub async fn rebuild(db: &Db, business_id: &str) -> Result<(), StoreError> {
         .fetch_all(tx.conn())
         .await?;
     let rows = rows.iter().map(row_of).collect::<Result<Vec<_>, _>>()?;
-    insert_bookings(tx.conn(), business_id, &metrics::bookings(&rows)).await?;
+    insert_bookings(tx.conn(), business_id, &metrics::bookings(&rows), "").await?;
     sqlx::query("DELETE FROM report_rebuild WHERE business_id = $1").bind(business_id).execute(tx.conn()).await?;
     tx.commit_even_if_unchanged().await?;
     Ok(())

@@ -244,7 +244,7 @@ async fn fair_choice(tx: &mut BusinessTx, free: &[String]) -> Result<String, Err
     let last: std::collections::HashMap<String, i64> = if free.is_empty() {
         Default::default()
     } else {
-        let sql = format!("SELECT id, last_assigned_at FROM staff WHERE id IN ({})", crate::privacy::subject::placeholders(1, free.len()));
+        let sql = format!("SELECT id, last_assigned_at FROM staff WHERE id IN ({})", crate::store::placeholders(1, free.len()));
         let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
         for id in free {
             query = query.bind(id);

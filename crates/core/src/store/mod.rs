@@ -23,7 +23,7 @@ pub mod migrations;
 pub mod query;
 pub mod records;
 
-pub use query::{bind_all, cursor, Bind, Filter, Key, Order, PageQuery, Paging};
+pub use query::{bind_all, cursor, placeholders, Bind, Filter, Key, Order, PageQuery, Paging};
 pub use records::Record;
 
 use std::sync::Arc;

@@ -222,6 +222,11 @@ impl Paging {
 }
 
 
+/// `$from, $from+1, …` for `n` values: an `IN (…)` list's parameters.
+pub fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
