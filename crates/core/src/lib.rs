@@ -22,6 +22,18 @@
 //! - [`workers`]: the one runtime every background job is a step of; [`clock`]: the only "now".
 //! - [`error`]: what the domain refuses, by area, with stable codes.
 
+/// A secrets type's `Debug`: its name and `[REDACTED]`, never a field, so no log line at any level
+/// can print a token.
+macro_rules! redacted_debug {
+    ($ty:ty, $label:literal) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!($label, "([REDACTED])"))
+            }
+        }
+    };
+}
+
 pub mod accounts;
 pub mod assistant;
 pub mod automations;

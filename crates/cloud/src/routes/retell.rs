@@ -11,7 +11,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::http::auth::Auth;
 use crate::http::extract::{header_text, Path, RawBody};
 use crate::http::AppState;
 
@@ -20,6 +19,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 endpoint! {
+    /// Retell's set-up and whether it works (any staff member). Secrets are never shown; 404 when it
+    /// is not connected.
+    get "/v1/channels/retell" in "channels" => get_retell() -> ChannelStatus [401, 404] = retell::setup::status;
     /// Disconnects Retell (owners and admins, after a recent re-authentication like every channel
     /// change): its webhooks are refused from then on.
     delete "/v1/channels/retell" in "channels" => delete_retell() -> NoContent [401, 403, 404] = retell::setup::disconnect;
@@ -28,13 +30,6 @@ endpoint! {
     put "/v1/channels/retell" in "channels" => put_retell(body RetellChannelSetup) -> ChannelStatus [403, 422] = retell::setup::connect;
 }
 
-/// Retell's set-up and whether it works (any staff member). Secrets are never shown; 404 when it
-/// is not connected.
-#[utoipa::path(get, path = "/v1/channels/retell", tag = "channels", security(("bearer" = [])),
-    responses((status = 200, body = ChannelStatus), (status = 401, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
-async fn get_retell(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<ChannelStatus>, ApiError> {
-    Ok(axum::Json(switchboard_core::channels::channel_status(&state, &auth, retell::KIND).await?))
-}
 
 /// Retell: call events, the inbound-call webhook (answers with the caller's name and next
 /// booking as dynamic variables) and custom function calls.

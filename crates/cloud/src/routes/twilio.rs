@@ -13,7 +13,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::http::auth::Auth;
 use crate::http::extract::{header_text, RawBody};
 use crate::http::AppState;
 
@@ -26,19 +25,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 endpoint! {
+    /// Twilio's set-up and whether it works (any staff member). Secrets are never shown; 404 when it
+    /// is not connected.
+    get "/v1/channels/twilio" in "channels" => get_twilio() -> ChannelStatus [401, 404] = twilio::setup::status;
     /// Connects the business's Twilio account and numbers (owners and admins).
     put "/v1/channels/twilio" in "channels" => put_twilio(body TwilioChannelSetup) -> ChannelStatus [409, 422] = twilio::setup::connect;
     /// Disconnects Twilio (owners and admins, after a recent re-authentication).
     delete "/v1/channels/twilio" in "channels" => delete_twilio() -> NoContent [401, 403, 404] = twilio::setup::disconnect;
 }
 
-/// Twilio's set-up and whether it works (any staff member). Secrets are never shown; 404 when it
-/// is not connected.
-#[utoipa::path(get, path = "/v1/channels/twilio", tag = "channels", security(("bearer" = [])),
-    responses((status = 200, body = ChannelStatus), (status = 401, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
-async fn get_twilio(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<ChannelStatus>, ApiError> {
-    Ok(axum::Json(switchboard_core::channels::channel_status(&state, &auth, twilio::KIND).await?))
-}
 
 /// Twilio's form-encoded parameters (and nothing else), in order, as Twilio signed them.
 fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<twilio::wire::Params, ApiError> {

@@ -10,7 +10,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::http::auth::Auth;
 use crate::http::extract::{header_text, Path, RawBody};
 use crate::http::AppState;
 
@@ -19,6 +18,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 endpoint! {
+    /// Vapi's set-up and whether it works (any staff member). Secrets are never shown; 404 when it
+    /// is not connected.
+    get "/v1/channels/vapi" in "channels" => get_vapi() -> ChannelStatus [401, 404] = vapi::setup::status;
     /// Disconnects Vapi (owners and admins, after a recent re-authentication like every channel
     /// change): its webhooks are refused from then on.
     delete "/v1/channels/vapi" in "channels" => delete_vapi() -> NoContent [401, 403, 404] = vapi::setup::disconnect;
@@ -27,13 +29,6 @@ endpoint! {
     put "/v1/channels/vapi" in "channels" => put_vapi(body VapiChannelSetup) -> ChannelStatus [403, 422] = vapi::setup::connect;
 }
 
-/// Vapi's set-up and whether it works (any staff member). Secrets are never shown; 404 when it
-/// is not connected.
-#[utoipa::path(get, path = "/v1/channels/vapi", tag = "channels", security(("bearer" = [])),
-    responses((status = 200, body = ChannelStatus), (status = 401, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
-async fn get_vapi(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<ChannelStatus>, ApiError> {
-    Ok(axum::Json(switchboard_core::channels::channel_status(&state, &auth, vapi::KIND).await?))
-}
 
 /// Vapi's server messages: tool calls (answered at once), status updates and end-of-call reports.
 #[utoipa::path(post, path = "/webhooks/vapi/{business_id}", tag = "webhooks", request_body(content = Object, content_type = "application/json"),

@@ -13,7 +13,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::http::auth::Auth;
 use crate::http::extract::{header_text, Query, RawBody};
 use crate::http::AppState;
 
@@ -22,19 +21,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 endpoint! {
+    /// WhatsApp's set-up and whether it works (any staff member). Secrets are never shown; 404 when it
+    /// is not connected.
+    get "/v1/channels/whatsapp" in "channels" => get_whatsapp() -> ChannelStatus [401, 404] = whatsapp::setup::status;
     /// Connects the business's WhatsApp Cloud API number (owners and admins).
     put "/v1/channels/whatsapp" in "channels" => put_whatsapp(body WhatsappChannelSetup) -> ChannelStatus [409, 422] = whatsapp::setup::connect;
     /// Disconnects WhatsApp (owners and admins, after a recent re-authentication).
     delete "/v1/channels/whatsapp" in "channels" => delete_whatsapp() -> NoContent [401, 403, 404] = whatsapp::setup::disconnect;
 }
 
-/// WhatsApp's set-up and whether it works (any staff member). Secrets are never shown; 404 when it
-/// is not connected.
-#[utoipa::path(get, path = "/v1/channels/whatsapp", tag = "channels", security(("bearer" = [])),
-    responses((status = 200, body = ChannelStatus), (status = 401, body = protocol::ErrorBody), (status = 404, body = protocol::ErrorBody)))]
-async fn get_whatsapp(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<ChannelStatus>, ApiError> {
-    Ok(axum::Json(switchboard_core::channels::channel_status(&state, &auth, whatsapp::KIND).await?))
-}
 
 #[derive(Debug, Deserialize)]
 pub struct HubChallenge {

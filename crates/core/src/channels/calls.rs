@@ -30,11 +30,7 @@ pub struct Secret {
     pub secret: String,
 }
 
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("VoiceSecret([REDACTED])")
-    }
-}
+redacted_debug!(Secret, "VoiceSecret");
 
 /// Connects a voice platform (`kind`) with its one secret (owners and admins); `field` names the
 /// secret in the request. The webhook URL names the business, so there is no address.

@@ -30,11 +30,7 @@ pub struct Secrets {
     pub auth_token: String,
 }
 
-impl std::fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TwilioSecrets([REDACTED])")
-    }
-}
+redacted_debug!(Secrets, "TwilioSecrets");
 
 /// The business's Twilio set-up, secrets opened; `None` when it is not connected.
 pub async fn load(conn: &mut AnyConnection, secrets: &SecretBox, business_id: &str) -> Result<Option<(Settings, Secrets)>, StoreError> {
@@ -69,6 +65,11 @@ pub async fn connect(core: &Core, actor: &Actor, req: TwilioChannelSetup) -> Res
     let settings = Settings { account_sid, numbers: numbers.clone(), whatsapp_numbers };
     let secrets = Secrets { auth_token: required_text(&req.auth_token, "auth_token", 256)? };
     channels::save(core, actor, KIND, &settings, core.secrets.seal(&secrets), None, &numbers).await
+}
+
+/// Twilio's set-up and whether it works (any staff member); `not_found` when it is not connected.
+pub async fn status(core: &Core, actor: &Actor) -> Result<ChannelStatus, Error> {
+    channels::channel_status(core, actor, KIND).await
 }
 
 /// Disconnects Twilio.

@@ -10,6 +10,11 @@ use crate::channels::{self, calls};
 use crate::error::Error;
 use crate::Core;
 
+/// Vapi's set-up and whether it works (any staff member); `not_found` when it is not connected.
+pub async fn status(core: &Core, actor: &Actor) -> Result<ChannelStatus, Error> {
+    channels::channel_status(core, actor, KIND).await
+}
+
 /// Disconnects Vapi (owners and admins, recently re-authenticated, like every channel): its
 /// webhooks are refused from then on.
 pub async fn disconnect(core: &Core, actor: &Actor) -> Result<(), Error> {

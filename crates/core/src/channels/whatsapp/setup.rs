@@ -27,11 +27,7 @@ pub struct Secrets {
     pub verify_token: String,
 }
 
-impl std::fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WhatsappSecrets([REDACTED])")
-    }
-}
+redacted_debug!(Secrets, "WhatsappSecrets");
 
 /// The business's WhatsApp set-up, secrets opened; `None` when it is not connected.
 pub async fn load(conn: &mut AnyConnection, secrets: &SecretBox, business_id: &str) -> Result<Option<(Settings, Secrets)>, StoreError> {
@@ -53,6 +49,11 @@ pub async fn connect(core: &Core, actor: &Actor, req: WhatsappChannelSetup) -> R
     let settings = Settings { phone_number_id: phone_number_id.clone(), display_phone_number: req.display_phone_number };
     let verify = token_hash(&secrets.verify_token);
     channels::save(core, actor, KIND, &settings, core.secrets.seal(&secrets), Some(verify), &[phone_number_id]).await
+}
+
+/// WhatsApp's set-up and whether it works (any staff member); `not_found` when it is not connected.
+pub async fn status(core: &Core, actor: &Actor) -> Result<ChannelStatus, Error> {
+    channels::channel_status(core, actor, KIND).await
 }
 
 /// Disconnects WhatsApp.

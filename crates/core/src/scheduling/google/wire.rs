@@ -204,8 +204,4 @@ pub struct Tokens {
     pub expires_at: i64,
 }
 
-impl std::fmt::Debug for Tokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("GoogleTokens([REDACTED])")
-    }
-}
+redacted_debug!(Tokens, "GoogleTokens");
