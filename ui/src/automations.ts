@@ -2,6 +2,7 @@
 // rules, said before saving and in the editor's words), how a refusal from the service reads,
 // a booking's confirmation state, and the "Unconfirmed soon" list the calendar reaches. Pure
 // functions, tested under Vitest.
+import { byInstant } from "./format";
 import type { AutomationRun } from "./bindings/AutomationRun";
 import type { AutomationSettings } from "./bindings/AutomationSettings";
 import type { AutomationTemplates } from "./bindings/AutomationTemplates";
@@ -241,7 +242,7 @@ export function unconfirmedSoon(entries: CalendarEntry[], now: Date): CalendarEn
       const start = new Date(e.booking.start).getTime();
       return confirmationState(e.booking) === "unconfirmed" && start > from && start <= from + SOON_MS;
     })
-    .sort((a, b) => a.booking.start.localeCompare(b.booking.start) || a.booking.id.localeCompare(b.booking.id));
+    .sort((a, b) => byInstant(a.booking.start, b.booking.start) || a.booking.id.localeCompare(b.booking.id));
 }
 
 /** Whether staff can mark a booking confirmed for the customer (they said so on the phone or at
@@ -336,7 +337,7 @@ const STATE_LABEL: Record<AutomationRun["status"], string> = {
  * with its rule, its state and the reason or stop condition. */
 export function runLines(runs: AutomationRun[]): RunLine[] {
   return [...runs]
-    .sort((a, b) => Date.parse(a.due_at) - Date.parse(b.due_at) || a.id.localeCompare(b.id))
+    .sort((a, b) => byInstant(a.due_at, b.due_at) || a.id.localeCompare(b.id))
     .map((r) => {
       let detail = r.reason;
       if (r.kind === "follow_up" && r.status === "planned") detail = FOLLOW_UP_STOPS;

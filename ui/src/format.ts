@@ -32,6 +32,13 @@ export function channelLabel(channel: Channel): string {
   }
 }
 
+/** Orders two instants from the service, earliest first. Compare them as instants, never as text:
+ * the service writes milliseconds only when there are some, so `…:40Z` is earlier than `…:40.5Z`
+ * though it sorts after it as a string. */
+export function byInstant(a: string, b: string): number {
+  return Date.parse(a) - Date.parse(b);
+}
+
 /** A time in a list: the clock today, "Yesterday", the weekday this week, else the date. */
 export function listTime(iso: string, now: Date = new Date()): string {
   const at = new Date(iso);

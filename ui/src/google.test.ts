@@ -53,6 +53,9 @@ describe("Google Calendar in Settings", () => {
   it("lists open tasks oldest first, with what each button does", () => {
     const tasks = [task("b", "2026-12-04T10:00:00Z"), task("a", "2026-12-04T09:00:00Z"), task("c", "2026-12-04T08:00:00Z", { status: "applied" })];
     expect(openTasks(tasks).map((t) => t.id)).toEqual(["a", "b"]);
+    // The service writes milliseconds only when there are some: within one second, as instants.
+    const sameSecond = [task("later", "2026-12-04T10:00:00.5Z"), task("z-first", "2026-12-04T10:00:00Z"), task("middle", "2026-12-04T10:00:00.05Z")];
+    expect(openTasks(sameSecond).map((t) => t.id)).toEqual(["z-first", "middle", "later"]);
     expect(taskActions(task("x", "", { kind: "moved" })).apply).toBe("Move the booking");
     expect(taskActions(task("x", "", { kind: "deleted" })).apply).toBe("Cancel the booking");
     expect(taskActions(task("x", "", { kind: "deleted" })).dismiss).toMatch(/put it back in Google/);

@@ -1,6 +1,7 @@
 // Google Calendar as Settings and the calendar show it: a connection in plain words, which
 // calendars block the person, and the tasks an outside change in Google leaves for the front
 // desk. Pure functions, tested under Vitest.
+import { byInstant } from "./format";
 import type { CalendarConnection } from "./bindings/CalendarConnection";
 import type { CalendarTask } from "./bindings/CalendarTask";
 
@@ -53,7 +54,7 @@ export function toggle(c: CalendarConnection, ids: string[], id: string): string
 
 /** Tasks still waiting, oldest first. */
 export function openTasks(tasks: CalendarTask[]): CalendarTask[] {
-  return tasks.filter((t) => t.status === "open").sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+  return tasks.filter((t) => t.status === "open").sort((a, b) => byInstant(a.created_at, b.created_at) || a.id.localeCompare(b.id));
 }
 
 /** What applying and dismissing a task do, as its buttons say. */

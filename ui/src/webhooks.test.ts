@@ -28,6 +28,9 @@ describe("the failed-webhooks banner", () => {
       { id: "e2", text: "SMS (Twilio): invalid_payload: unreadable form" },
       { id: "e1", text: "WhatsApp: customer_exists: the number belongs to another customer" },
     ]);
+    // Newest first as instants, not as text (`…:00Z` is the earliest of one second).
+    const sameSecond = bannerText([failed("a", "2026-12-04T10:00:00Z"), failed("b", "2026-12-04T10:00:00.7Z"), failed("c", "2026-12-04T10:00:00.65Z")])!;
+    expect(sameSecond.lines.map((l) => l.id)).toEqual(["b", "c", "a"]);
     expect(bannerText([failed("e1", "2026-12-04T10:00:00Z", { reason: "" })])!.headline).toBe("1 incoming message could not be processed");
     expect(bannerText([failed("e1", "2026-12-04T10:00:00Z", { reason: "" })])!.lines[0].text).toBe("WhatsApp: no reason was given");
   });

@@ -1,6 +1,7 @@
 // The failed-webhooks banner's logic: webhooks the service acknowledged but could not process
 // (kept with their reason until someone retries them; `GET /v1/webhook-events/failed`). Only
 // owners and admins see them; the service refuses the list to anyone else.
+import { byInstant } from "./format";
 import type { FailedWebhook } from "./bindings/FailedWebhook";
 
 /** Whether this person is shown the banner (and the console asks the service at all); `role` as
@@ -26,7 +27,7 @@ export interface BannerText {
 /** The banner's words, or null when there is nothing to show. */
 export function bannerText(failed: FailedWebhook[], shown = 5): BannerText | null {
   if (failed.length === 0) return null;
-  const newestFirst = [...failed].sort((a, b) => (a.failed_at < b.failed_at ? 1 : a.failed_at > b.failed_at ? -1 : 0));
+  const newestFirst = [...failed].sort((a, b) => byInstant(b.failed_at, a.failed_at));
   const n = failed.length;
   const headline = `${n} incoming ${n === 1 ? "message" : "messages"} could not be processed`;
   const lines = newestFirst.slice(0, shown).map((f) => ({ id: f.id, text: `${providerName(f.provider)}: ${f.reason || "no reason was given"}` }));
