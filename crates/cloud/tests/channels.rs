@@ -446,6 +446,16 @@ async fn sms_through_twilio_with_media_opt_out_and_status((app, fake): (TestApp,
     let found = app.get("/v1/customers?q=verify", &owner.access).await;
     assert_eq!(found.body["items"].as_array().map(|i| i.iter().map(|c| c["phone"].clone()).collect::<Vec<_>>()), Some(vec![json!("VERIFY")]), "{found:?}");
     assert!(fake.sends().iter().all(|s| s.body["To"] != "VERIFY" && s.body["To"] != "12345"), "{:?}", fake.sends());
+    // Staff replying to one are told at once that it takes no replies; nothing is queued (Twilio
+    // would refuse it, and the message would only show as failed later).
+    let verify = customers.iter().find(|c| c["phone"] == "VERIFY").unwrap()["id"].as_str().unwrap().to_owned();
+    let verify = app.all_items(&format!("/v1/conversations?customer_id={verify}"), &owner.access).await[0]["id"].as_str().unwrap().to_owned();
+    let queued = || count(&app, "SELECT COUNT(*) FROM outbox WHERE business_id = $1", &owner.business_id);
+    let before = queued().await;
+    let r = app.post(&format!("/v1/conversations/{verify}/messages"), &owner.access, json!({"body": "Thanks!"})).await;
+    assert_eq!((r.status, r.body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("cannot_reply_here")), "{r:?}");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("takes no replies"), "{r:?}");
+    assert_eq!(queued().await, before);
     // Erasing the short code's customer takes its stored webhook too, found by the message's own
     // id (no identifier of theirs names them alone, so no text match could).
     let short = customers.iter().find(|c| c["phone"] == "12345").unwrap()["id"].as_str().unwrap().to_owned();

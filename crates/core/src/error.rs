@@ -175,6 +175,8 @@ pub enum SendRefusal {
     WhatsappWindowClosed,
     #[error("This is a phone call; reply on WhatsApp or SMS instead.")]
     CannotReplyHere,
+    #[error("This sender is a short code or a name, not a phone: it takes no replies, so nothing was sent.")]
+    SenderTakesNoReplies,
     #[error("No such template.")]
     UnknownTemplate,
     #[error("That saved reply no longer exists.")]
@@ -337,7 +339,7 @@ impl Error {
                 SendRefusal::CustomerOptedOut => C::CustomerOptedOut,
                 SendRefusal::ChannelNotConfigured(_) => C::ChannelNotConfigured,
                 SendRefusal::WhatsappWindowClosed => C::WhatsappWindowClosed,
-                SendRefusal::CannotReplyHere => C::CannotReplyHere,
+                SendRefusal::CannotReplyHere | SendRefusal::SenderTakesNoReplies => C::CannotReplyHere,
                 SendRefusal::UnknownTemplate => C::UnknownTemplate,
                 SendRefusal::UnknownCannedResponse => C::UnknownCannedResponse,
             },

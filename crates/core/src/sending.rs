@@ -55,6 +55,11 @@ pub(crate) async fn check_sendable(tx: &mut BusinessTx, conversation_id: &str, f
         .await?
         .ok_or_else(|| Error::NotFound("customer"))?;
     let kind = channels::kind_of(conversation.channel).ok_or(SendRefusal::CannotReplyHere)?;
+    // A short code or a sender's name (`VERIFY`) wrote to the business; the provider would refuse
+    // anything sent back, so staff hear it now rather than as a failed message later.
+    if !crate::customers::takes_answers(&customer) {
+        return Err(SendRefusal::SenderTakesNoReplies.into());
+    }
     let opted_out = match conversation.channel {
         Channel::Sms => customer.opted_out_sms,
         _ => customer.opted_out_whatsapp,
