@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use switchboard_testkit::Engine;
-use switchboard_testkit::demo::{DemoService, OWNER, PASSWORD};
+use switchboard_testkit::demo::{DemoService, AGENT, OWNER, PASSWORD};
 use switchboard_tests::{program, PrivateSession};
 
 /// The CLI as a person reads it: whether it succeeded, and all it printed.
@@ -48,6 +48,11 @@ async fn the_cli_signs_in_reads_the_inbox_acts_and_queues_when_offline() {
     assert!(out.contains("Offline") && out.contains("queued"), "{out}");
     let (_, out) = cli(&session, dir.path(), &["outbox"]);
     assert!(out.contains("pending send_message"), "{out}");
+    // Signing out now would lose that reply: refused, with the way to do it anyway.
+    let (ok, out) = cli(&session, dir.path(), &["logout"]);
+    assert!(!ok && out.contains("An action made here has not reached the service yet") && out.contains("logout --discard"), "{out}");
+    let (_, out) = cli(&session, dir.path(), &["outbox"]);
+    assert!(out.contains("pending send_message"), "still waiting: {out}");
     service.app.restart().await;
     let (ok, out) = cli(&session, dir.path(), &["sync"]);
     assert!(ok && out.contains("0 pending, 0 refused"), "{out}");
@@ -69,6 +74,32 @@ async fn the_cli_signs_in_reads_the_inbox_acts_and_queues_when_offline() {
     assert!(ok, "{out}");
     let (ok, out) = cli(&session, dir.path(), &["sync"]);
     assert!(!ok && out.contains("not signed in"), "{out}");
+    // Nothing of theirs is left on the disk (not in the database's free pages, not in its log),
+    // and the database is this computer user's alone.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+        assert!(!text.contains("beard trims") && !text.contains("Cli Customer") && !text.contains("447700900777"), "{} keeps the last person's customers", path.display());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("console.sqlite3")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+
+    // A colleague signs in at the same computer and works: this device is theirs now (the
+    // service had bound its id to the first person, and refused every push after).
+    service.customer_writes("447700900778", "Second Customer", "Are you open on Sunday?").await;
+    let second = service.conversation_of(&owner, "447700900778").await;
+    let (ok, out) = cli(&session, dir.path(), &["login", "--server", service.url(), "--email", AGENT, "--password", PASSWORD]);
+    assert!(ok, "{out}");
+    let (ok, out) = cli(&session, dir.path(), &["takeover", &second]);
+    assert!(ok && out.contains("Done: taking over"), "{out}");
+    let (ok, out) = cli(&session, dir.path(), &["send", &second, "Yes, 10 to 4"]);
+    assert!(ok && out.contains("Done: the message"), "{out}");
+    let (ok, out) = cli(&session, dir.path(), &["logout"]);
+    assert!(ok, "{out}");
 }
 
 /// The CLI as a script sees it: exit status, stdout, stderr.

@@ -186,7 +186,9 @@ async fn the_window_loads_only_files_of_messages_this_console_shows((app, _fake)
     assert_eq!((served.content_type.as_str(), served.bytes.as_slice()), ("image/png", &b"PNG-waiting"[..]));
     assert!(console.serve(&format!("file/{message}{attached}")).await.unwrap().is_none());
     // Signed out, nothing (the mirror and the kept files are gone).
-    console.logout().await.unwrap();
+    // The attachment is still waiting: signing out asks first, then drops it when told to.
+    assert!(matches!(console.logout(false).await, Err(console_core::ConsoleError::Unsent(1))));
+    console.logout(true).await.unwrap();
     assert!(console.serve(&format!("file/{message}{path}")).await.is_err());
     assert!(console_core::media::serve(console.store(), net.as_ref(), &format!("file/{message}{path}")).await.unwrap().is_none());
 }

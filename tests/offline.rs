@@ -522,7 +522,7 @@ async fn reports_agree_with_their_rows_and_csv_and_the_last_figures_stay_readabl
 
     // Signing out forgets them with everything else of this person's.
     service.app.restart().await;
-    desk.dispatch(C::SignOut).await.unwrap();
+    desk.dispatch(C::SignOut { discard: false }).await.unwrap();
     desk.dispatch(sign_in(OWNER)).await.unwrap();
     service.app.stop().await;
     let nothing = desk.dispatch(C::Report { filter }).await.unwrap_err();

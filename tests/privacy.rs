@@ -154,7 +154,7 @@ mod desk {
         assert_eq!(desk.dispatch(Command::AccountSecurity).await.unwrap()["two_factor_enabled"], true);
 
         // Signing in again asks for a code; a recovery code works.
-        desk.dispatch(Command::SignOut).await.unwrap();
+        desk.dispatch(Command::SignOut { discard: false }).await.unwrap();
         let asked = desk.dispatch(sign_in(None)).await.unwrap_err();
         assert_eq!(asked.code.as_deref(), Some("two_factor_required"), "{asked:?}");
         assert!(!signed_in(&desk).await);

@@ -178,17 +178,24 @@ export function App() {
   const shown = views(session.permissions);
   // A view taken away (the role changed while it was open) falls back to the inbox.
   const view = shown.includes(picked) ? picked : "inbox";
-  async function signOut() {
+  // Signing out while actions made here still wait to be sent asks first (they would be lost).
+  const [unsent, setUnsent] = useState<string | null>(null);
+  async function signOut(discard = false) {
     try {
-      await call({ cmd: "sign_out" });
+      await call({ cmd: "sign_out", discard });
     } catch (e) {
+      if (e instanceof ConsoleError && e.kind === "unsent") {
+        setUnsent(e.message);
+        return;
+      }
       if (e instanceof ConsoleError) setError(e.message);
     }
+    setUnsent(null);
     setConversationId(null);
     setCustomerId(null);
     await loadSession();
   }
-  if (session.locked) return <Unlock session={session} onUnlocked={setSession} onSignOut={signOut} />;
+  if (session.locked) return <Unlock session={session} onUnlocked={setSession} onSignOut={signOut} unsent={unsent} />;
 
   return (
     <div className="shell">
@@ -206,9 +213,18 @@ export function App() {
         </nav>
         <StatusBar status={status} version={live.versions.outbox} />
         <button className={view === "account" ? "who tab active" : "who tab"} title={`${session.account.email}: your account (password, two-factor sign-in)`} onClick={() => setView("account")}>{session.name ?? session.account.email}</button>
-        <button className="link" onClick={signOut}>Sign out</button>
+        <button className="link" onClick={() => signOut()}>Sign out</button>
       </header>
-      <div className="banners">{seesFailedWebhooks(session.account.role) ? <FailedWebhooks /> : null}</div>
+      <div className="banners">
+        {unsent ? (
+          <section className="unsent" role="alert" aria-label="Not sent yet">
+            <span>{unsent}</span>
+            <button onClick={() => setUnsent(null)}>Stay signed in</button>
+            <button className="danger" onClick={() => signOut(true)}>Sign out anyway</button>
+          </section>
+        ) : null}
+        {seesFailedWebhooks(session.account.role) ? <FailedWebhooks /> : null}
+      </div>
       {view === "inbox" ? (
         <main className="inbox-layout">
           <Inbox version={live.versions.inbox} waitTarget={directory.wait_target_minutes} selected={conversationId} onOpen={(id, customer) => { setConversationId(id); setCustomerId(customer); setHistory(false); }} onNew={() => setStarting(true)} />

@@ -211,7 +211,7 @@ export function SignIn({ keyring, onSignedIn }: { keyring: boolean; onSignedIn: 
 }
 
 /** After a restart, a sign-in kept in an encrypted file waits for its passphrase. */
-export function Unlock({ session, onUnlocked, onSignOut }: { session: Session; onUnlocked: (s: Session) => void; onSignOut: () => void }) {
+export function Unlock({ session, onUnlocked, onSignOut, unsent }: { session: Session; onUnlocked: (s: Session) => void; onSignOut: (discard?: boolean) => void; unsent: string | null }) {
   const [passphrase, setPassphrase] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -238,7 +238,14 @@ export function Unlock({ session, onUnlocked, onSignOut }: { session: Session; o
         </label>
         {error ? <p className="error" role="alert">{error}</p> : null}
         <button type="submit" className="primary" disabled={busy}>{busy ? "Unlocking…" : "Unlock"}</button>
-        <button type="button" className="link" onClick={onSignOut}>Sign out instead</button>
+        {unsent ? (
+          <>
+            <p className="error" role="alert">{unsent} Unlocking sends them.</p>
+            <button type="button" className="danger" onClick={() => onSignOut(true)}>Sign out anyway</button>
+          </>
+        ) : (
+          <button type="button" className="link" onClick={() => onSignOut()}>Sign out instead</button>
+        )}
       </form>
     </main>
   );

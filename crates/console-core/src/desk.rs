@@ -75,8 +75,14 @@ pub enum Command {
     },
     /// Opens a sign-in kept in an encrypted file (after a restart). → [`Session`]
     Unlock { passphrase: String },
-    /// Signs out and forgets this person's data on this computer. → null
-    SignOut,
+    /// Signs out and forgets this person's data on this computer. Refused (`unsent`, with how
+    /// many) while actions made here wait to be sent, unless `discard`.
+    /// → `{"service_told": bool}` (`false`: offline, the sign-in stays valid on the service until
+    /// it expires)
+    SignOut {
+        #[serde(default)]
+        discard: bool,
+    },
     /// → `InboxPage`
     Inbox { query: InboxQuery },
     /// → `Timeline | null`
@@ -611,11 +617,15 @@ impl Desk {
                 self.start_sync().await?;
                 Ok(json!(self.session().await))
             }
-            C::SignOut => {
+            C::SignOut { discard } => {
+                // Refused before the engine stops: whoever stays signed in keeps syncing.
+                if !discard {
+                    self.console.read().await.nothing_unsent().await?;
+                }
                 self.stop().await;
-                self.console.write().await.logout().await?;
+                let service_told = self.console.write().await.logout(true).await?;
                 let _ = self.events.send(Event::Changed { entities: vec![], resync: true });
-                Ok(Value::Null)
+                Ok(json!({ "service_told": service_told }))
             }
             C::Inbox { query } => self.read(async |store, me| store.inbox(&query, me).await).await,
             C::Timeline { conversation_id } => self.read(async |store, me| store.timeline(&conversation_id, me).await).await,

@@ -49,6 +49,15 @@ pub enum ConsoleError {
     NotSignedIn,
     #[error("{0}")]
     Invalid(String),
+    /// Signing out would drop what was done here and has not reached the service yet.
+    #[error("{} made here {} not reached the service yet. Connect so {} sent first, or sign out anyway and {} lost.",
+        plural(*.0, "An action", "actions"), if *.0 == 1 { "has" } else { "have" }, if *.0 == 1 { "it is" } else { "they are" }, if *.0 == 1 { "it is" } else { "they are" })]
+    Unsent(usize),
+}
+
+/// "An action" for one, "3 actions" for more.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 { one.to_owned() } else { format!("{n} {many}") }
 }
 
 impl ConsoleError {
@@ -66,6 +75,7 @@ impl ConsoleError {
             ConsoleError::Credentials(CredentialError::WeakPassphrase) => "invalid",
             ConsoleError::Credentials(_) => "keyring",
             ConsoleError::Invalid(_) => "invalid",
+            ConsoleError::Unsent(_) => "unsent",
         }
     }
 }
@@ -106,6 +116,13 @@ const ACCOUNT_KEYS: [&str; 5] = ["server", "email", "staff_id", "business_id", "
 /// choice existed).
 const KEEP_KEY: &str = "keep";
 
+/// A new id for this device, kept; its mutations are numbered from 1 again.
+async fn new_device_id(store: &LocalStore) -> Result<String, StoreError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    store.set_setting("client_id", &id).await?;
+    Ok(id)
+}
+
 impl Console {
     /// Opens (or creates) the console's data directory. One it creates is its owner's alone
     /// (mode 0700 on Unix): it holds the business's customers and conversations.
@@ -118,11 +135,7 @@ impl Console {
         let store = LocalStore::open(&data_dir.join("console.sqlite3")).await?;
         let client_id = match store.setting("client_id").await? {
             Some(id) => id,
-            None => {
-                let id = uuid::Uuid::now_v7().to_string();
-                store.set_setting("client_id", &id).await?;
-                id
-            }
+            None => new_device_id(&store).await?,
         };
         let mut values = Vec::new();
         for key in ACCOUNT_KEYS {
@@ -311,19 +324,39 @@ impl Console {
     }
 
     /// Ends the session on the service and forgets this person's data here.
-    pub async fn logout(&mut self) -> Result<(), ConsoleError> {
-        if let Some(t) = &self.transport {
-            t.logout().await;
+    /// Signs out: ends the session on the service and forgets this person's data here. Actions
+    /// still waiting to be sent are refused ([`ConsoleError::Unsent`]) unless `drop_unsent`: a
+    /// reply typed offline is not lost without being asked. Answers whether the service was told;
+    /// when it was not (offline), that sign-in stays valid there until it expires.
+    pub async fn logout(&mut self, drop_unsent: bool) -> Result<bool, ConsoleError> {
+        if !drop_unsent {
+            self.nothing_unsent().await?;
         }
-        self.sign_out_locally().await
+        let told = match &self.transport {
+            Some(t) => t.logout().await,
+            None => true,
+        };
+        self.sign_out_locally().await?;
+        Ok(told)
     }
 
+    /// Refuses ([`ConsoleError::Unsent`]) while actions made here wait to be sent.
+    pub async fn nothing_unsent(&self) -> Result<(), ConsoleError> {
+        match self.store.outbox().await?.iter().filter(|e| e.state == "pending").count() {
+            0 => Ok(()),
+            unsent => Err(ConsoleError::Unsent(unsent)),
+        }
+    }
+
+    /// Forgets the person here: their sign-in, the mirror, the outbox and the kept files. The
+    /// next person gets a new device id (the service binds one to the staff member who first
+    /// synced with it, and refuses it to anyone else).
     async fn sign_out_locally(&mut self) -> Result<(), ConsoleError> {
         if let Some(c) = &self.credentials {
             c.forget()?;
         }
         self.store.wipe_all().await?;
-        self.store.remove_setting(KEEP_KEY).await?;
+        self.client_id = new_device_id(&self.store).await?;
         self.account = None;
         self.credentials = None;
         self.transport = None;

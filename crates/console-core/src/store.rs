@@ -79,6 +79,15 @@ fn typed_table(entity: EntityKind) -> Option<&'static str> {
 impl LocalStore {
     /// Opens (creating if needed) the store at `path` and applies migrations.
     pub async fn open(path: &Path) -> Result<LocalStore, StoreError> {
+        // The business's customers and conversations: readable by this computer's user alone
+        // (SQLite gives its log and shared-memory files the same mode).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            let io = |e| StoreError::Database(sqlx::Error::Io(e));
+            let file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(io)?;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        }
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -184,13 +193,20 @@ impl LocalStore {
         Ok(())
     }
 
-    /// Forgets everything (signing out): mirror, outbox and who was signed in. The device id
-    /// stays, so the service keeps one binding per device.
+    /// Forgets everything (signing out): mirror, outbox, kept files, who was signed in and the
+    /// device id. Then the file is rewritten and the write-ahead log emptied: deleted rows are
+    /// zeroed in the pages that held them, but older copies of those pages stay in the log
+    /// and in the file until both are, and the next person of this computer must not find the
+    /// last one's customers on the disk.
     pub async fn wipe_all(&self) -> Result<(), StoreError> {
         self.wipe_mirror().await?;
-        sqlx::query("DELETE FROM outbox").execute(&self.pool).await?;
-        sqlx::query("DELETE FROM media_cache").execute(&self.pool).await?;
-        sqlx::query("DELETE FROM settings WHERE key NOT IN ('client_id', 'last_mutation_id')").execute(&self.pool).await?;
+        let mut tx = self.write().await?;
+        for table in ["outbox", "media_cache", "settings"] {
+            sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        sqlx::query("VACUUM").execute(&self.pool).await?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
         Ok(())
     }
 

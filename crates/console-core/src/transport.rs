@@ -290,18 +290,22 @@ impl HttpTransport {
         response.text().await.map_err(offline)
     }
 
-    /// Ends the session on the service (best effort) and forgets the tokens.
-    pub async fn logout(&self) {
-        if let Ok(Some(refresh)) = self.credentials.refresh_token() {
-            let _ = self
+    /// Ends the session on the service and forgets the tokens; answers whether the service was
+    /// told (it answered, or there was no session left to end).
+    pub async fn logout(&self) -> bool {
+        let told = match self.credentials.refresh_token() {
+            Ok(Some(refresh)) => self
                 .http
                 .post(format!("{}/v1/auth/logout", self.server))
                 .json(&protocol::LogoutRequest { refresh_token: Some(refresh) })
                 .send()
-                .await;
-        }
+                .await
+                .is_ok_and(|r| r.status().is_success() || r.status() == reqwest::StatusCode::UNAUTHORIZED),
+            _ => true,
+        };
         let _ = self.credentials.forget();
         *self.access.lock().await = None;
+        told
     }
 
     async fn open_live(&self, client_id: &str, cursor: i64, renew: bool) -> Result<Live, TransportError> {

@@ -87,8 +87,12 @@ enum Verb {
         #[arg(value_enum)]
         place: KeepArg,
     },
-    /// Sign out and forget this person's data here.
-    Logout,
+    /// Sign out and forget this person's data here (refused while actions wait to be sent).
+    Logout {
+        /// Sign out even though actions made here have not been sent: they are lost.
+        #[arg(long)]
+        discard: bool,
+    },
     /// Send what is queued, then fetch what changed.
     Sync,
     /// Stay connected: print what changes and show desktop notifications, until Ctrl-C.
@@ -154,6 +158,9 @@ async fn main() -> ExitCode {
         }
         Err(Failure::Console(e)) => {
             eprintln!("error: {e}");
+            if e.kind() == "unsent" {
+                eprintln!("`logout --discard` signs out anyway.");
+            }
             if e.kind() == "refused" {
                 ExitCode::from(EXIT_REFUSED)
             } else {
@@ -217,7 +224,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
     let mut console = Console::open(&data_dir).await?;
     let passphrase = std::env::var(PASSPHRASE_ENV).ok().filter(|p| !p.is_empty());
-    if console.is_locked() && !matches!(cli.verb, Verb::Login { .. } | Verb::Logout) {
+    if console.is_locked() && !matches!(cli.verb, Verb::Login { .. } | Verb::Logout { .. }) {
         let Some(passphrase) = &passphrase else {
             return Err(ConsoleError::Invalid(format!("The sign-in is kept in an encrypted file: set {PASSPHRASE_ENV} to its passphrase.")).into());
         };
@@ -244,9 +251,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             console.keep_sign_in(keep, passphrase.as_deref()).await?;
             println!("The sign-in is now kept in {}.", kept_in(keep));
         }
-        Verb::Logout => {
-            console.logout().await?;
+        Verb::Logout { discard } => {
+            let told = console.logout(discard).await?;
             println!("Signed out; this person's data is gone from this machine.");
+            if !told {
+                println!("The service could not be reached, so this sign-in stays valid there until it expires; sign in and out again online to end it now.");
+            }
         }
         Verb::Sync => match console.sync_once().await {
             Ok(pass) => {
