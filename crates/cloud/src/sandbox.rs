@@ -5,7 +5,6 @@
 //! objects: every media id is a small picture), and a simulator of customers who write and call at a realistic pace through the real,
 //! signed webhooks. Nothing here is used outside `demo`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +24,6 @@ struct Shared {
     /// Where to send status webhooks; set once the service is listening.
     service_url: std::sync::Mutex<String>,
     app_secret: String,
-    next: AtomicU64,
     http: reqwest::Client,
 }
 
@@ -44,7 +42,7 @@ impl Graph {
 /// Starts the sandbox Graph API. Sends it accepts are reported delivered and read a few seconds
 /// later.
 pub async fn start_graph(app_secret: String) -> std::io::Result<Graph> {
-    let shared = Arc::new(Shared { service_url: std::sync::Mutex::new(String::new()), app_secret, next: AtomicU64::new(1), http: reqwest::Client::new() });
+    let shared = Arc::new(Shared { service_url: std::sync::Mutex::new(String::new()), app_secret, http: reqwest::Client::new() });
     let app = Router::new()
         .route("/{phone_number_id}/messages", post(accept))
         .route("/{phone_number_id}/media", post(upload))
@@ -75,8 +73,9 @@ async fn post_whatsapp(http: &reqwest::Client, service_url: &str, secret: &str, 
 }
 
 async fn accept(State(shared): State<Arc<Shared>>, Path(_id): Path<String>, axum::Json(body): axum::Json<Value>) -> impl IntoResponse {
-    let n = shared.next.fetch_add(1, Ordering::SeqCst);
-    let wamid = format!("wamid.sandbox{n}");
+    // Unique across restarts on the same data (a counter from 1 again reused ids the service had
+    // stored, and recorded sends as failed).
+    let wamid = format!("wamid.sandbox-{}", sandbox_id());
     let to = body["to"].as_str().unwrap_or("").to_owned();
     let shared2 = shared.clone();
     let id = wamid.clone();
@@ -109,9 +108,13 @@ async fn download(Path(_id): Path<String>) -> impl IntoResponse {
 }
 
 /// `POST /{phone-number-id}/media`: a file to send; answers its id.
-async fn upload(State(shared): State<Arc<Shared>>, Path(_id): Path<String>, _body: axum::body::Bytes) -> impl IntoResponse {
-    let n = shared.next.fetch_add(1, Ordering::SeqCst);
-    axum::Json(json!({"id": format!("sandbox-upload-{n}")}))
+async fn upload(Path(_id): Path<String>, _body: axum::body::Bytes) -> impl IntoResponse {
+    axum::Json(json!({"id": format!("sandbox-upload-{}", sandbox_id())}))
+}
+
+/// An id the sandbox has never given, in this run or an earlier one.
+fn sandbox_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
 }
 
 /// One simulated customer's visit: lines said a little apart.

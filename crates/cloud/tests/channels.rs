@@ -230,6 +230,16 @@ async fn a_reply_is_sent_once_and_its_statuses_only_move_forward((app, fake): (T
     assert_eq!(theirs["delivery_status"], "received", "{theirs}");
     let channels = app.get("/v1/channels", &owner.access).await;
     assert_eq!(channels.body["items"][0]["health"], "ok");
+    // A provider that gives an id twice (a sandbox started again on the same data did): the
+    // second message is sent all the same, not failed later as "interrupted"; the first keeps
+    // its id and its status.
+    fake.script([Scripted::AcceptAs(wamid.clone())]);
+    let again = app.post(&format!("/v1/conversations/{conversation}/messages"), &owner.access, json!({"body": "See you at 10"})).await;
+    let again = again.body["id"].as_str().unwrap().to_owned();
+    app.settled("sent", || async { message(&app, &owner, &conversation, &again).await["delivery_status"] == "sent" }).await;
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM outbox WHERE business_id = $1 AND status <> 'sent'", &owner.business_id).await, 0);
+    let first = message(&app, &owner, &conversation, &client_id).await;
+    assert_eq!((first["provider_message_id"].as_str(), first["delivery_status"].as_str()), (Some(wamid.as_str()), Some("read")));
 }
 
 async fn a_send_that_times_out_is_retried_and_delivered_once((app, fake): (TestApp, FakeProviders)) {

@@ -503,7 +503,9 @@ async fn finish(state: &Core, business_id: &str, rows: &[(&Claimed, Result<Strin
 
 /// Outbox rows the provider took (with the provider's message ids): the rows say `sent`, and so
 /// do their messages — unless a status webhook already moved one further (delivered, read), which
-/// stays — with the provider's ids; the messages are recorded.
+/// stays — with the provider's ids; the messages are recorded. An id another message of the
+/// business already has (a provider, or a sandbox, that gave it twice) is not taken again: the
+/// message is sent all the same, and the row is not left `sending` to fail later as interrupted.
 async fn mark_sent(tx: &mut BusinessTx, sent: &[(&Claimed, &str)]) -> Result<(), Error> {
     let now = tx.now_ms();
     let business_id = tx.business_id().to_owned();
@@ -518,7 +520,9 @@ async fn mark_sent(tx: &mut BusinessTx, sent: &[(&Claimed, &str)]) -> Result<(),
     let sql = format!(
         "WITH v (mid, pid) AS (VALUES {}) UPDATE messages SET \
          delivery_status = CASE WHEN delivery_status = 'pending' THEN 'sent' ELSE delivery_status END, \
-         provider_message_id = COALESCE(v.pid, provider_message_id), error = NULL, updated_at = $1 \
+         provider_message_id = CASE WHEN EXISTS (SELECT 1 FROM messages o WHERE o.business_id = $2 AND o.provider_message_id = v.pid) \
+                               THEN provider_message_id ELSE COALESCE(v.pid, provider_message_id) END, \
+         error = NULL, updated_at = $1 \
          FROM v WHERE messages.id = v.mid AND messages.business_id = $2 RETURNING {}",
         values.join(", "),
         crate::conversations::MESSAGE_COLUMNS

@@ -22,6 +22,9 @@ pub enum Scripted {
     /// Take this long before answering (longer than the service's timeout: it gives up).
     Hang(Duration),
     Fail(u16, Value),
+    /// Take it, answering with this id (a WhatsApp message id, a Twilio SID) — one the service may
+    /// have seen before.
+    AcceptAs(String),
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +100,18 @@ async fn answer(state: &FakeState, ok: Value) -> Response {
     match next {
         Scripted::Accept => {
             state.accepted.fetch_add(1, Ordering::SeqCst);
+            (StatusCode::OK, axum::Json(ok)).into_response()
+        }
+        Scripted::AcceptAs(id) => {
+            state.accepted.fetch_add(1, Ordering::SeqCst);
+            let mut ok = ok;
+            if ok.get("sid").is_some() {
+                ok["sid"] = json!(id);
+            } else if ok["messages"][0].is_object() {
+                ok["messages"][0]["id"] = json!(id);
+            } else {
+                ok["id"] = json!(id);
+            }
             (StatusCode::OK, axum::Json(ok)).into_response()
         }
         Scripted::Hang(d) => {
