@@ -230,10 +230,16 @@ async fn booking_lifecycle_reschedule_confirm_complete_cancel(app: TestApp) {
     let clash = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": later})).await;
     assert_eq!(clash.code(), "slot_taken");
 
-    let done = app.patch(&format!("/v1/bookings/{id}"), &owner.access, json!({"expected_version": 3, "status": "completed"})).await;
-    assert_eq!(done.body["status"], "completed");
-    let r = app.delete(&format!("/v1/bookings/{id}?expected_version=4"), &owner.access).await;
-    assert_eq!(r.code(), "invalid_transition", "a completed booking cannot be cancelled");
+    // Whether it was done is known once it has begun: not before (a no-show marked days ahead
+    // sent the customer the no-show message and dropped their reminders).
+    for status in ["completed", "no_show"] {
+        let early = app.patch(&format!("/v1/bookings/{id}"), &owner.access, json!({"expected_version": 3, "status": status})).await;
+        assert_eq!(early.code(), "invalid_transition", "{early:?}");
+        assert!(early.body["error"]["message"].as_str().unwrap().contains("has not started yet"), "{early:?}");
+    }
+    // A change with nothing in it is no change: no new version for other desks to conflict with.
+    let same = app.patch(&format!("/v1/bookings/{id}"), &owner.access, json!({"expected_version": 3})).await;
+    assert_eq!((same.status, same.body["version"].as_i64()), (StatusCode::OK, Some(3)), "{same:?}");
 
     let other = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": slots[0]["start"]})).await;
     let other_id = other.body["id"].as_str().unwrap();
@@ -246,10 +252,17 @@ async fn booking_lifecycle_reschedule_confirm_complete_cancel(app: TestApp) {
     let list = app.get(&format!("/v1/bookings?customer_id={cust}"), &owner.access).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 3);
     let confirmed_only = app.get("/v1/bookings?status=confirmed", &owner.access).await;
-    assert_eq!(confirmed_only.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(confirmed_only.body["items"].as_array().unwrap().len(), 2);
     let changes = app.changes(&owner.business_id).await;
     assert_eq!(changes.iter().filter(|c| c.1 == "booking").count(), 3);
     assert!(changes.iter().any(|c| c.1 == "schedule"));
+
+    // A day later it has happened: completed, and then it cannot be cancelled.
+    app.advance(std::time::Duration::from_secs(86_400));
+    let done = app.patch(&format!("/v1/bookings/{id}"), &owner.access, json!({"expected_version": 3, "status": "completed"})).await;
+    assert_eq!(done.body["status"], "completed", "{done:?}");
+    let r = app.delete(&format!("/v1/bookings/{id}?expected_version=4"), &owner.access).await;
+    assert_eq!(r.code(), "invalid_transition", "a completed booking cannot be cancelled");
 }
 
 /// What is wrong with hours is said once, by the service: the same problems, in the same words,
@@ -323,6 +336,7 @@ async fn changes_that_do_not_move_a_booking_keep_its_time_and_people(app: TestAp
     assert_eq!(r.code(), "unknown_service", "{r:?}");
     let r = app.delete(&format!("/v1/bookings/{second_id}"), &owner.access).await;
     assert_eq!(r.body["status"], "cancelled", "{r:?}");
+    app.advance(std::time::Duration::from_secs(86_400));
     let r = app.patch(&format!("/v1/bookings/{id}"), &owner.access, json!({"expected_version": 2, "status": "completed"})).await;
     assert_eq!(r.body["status"], "completed", "{r:?}");
 }

@@ -416,6 +416,13 @@ pub async fn update(
         ))
         .into());
     }
+    // Whether someone came, or the work was done, is known once the appointment has begun: a
+    // booking marked a no-show days ahead would send the customer the no-show message and drop
+    // their reminders.
+    if status != current.status && matches!(status, BookingStatus::Completed | BookingStatus::NoShow) && current.start.as_millis() > tx.now_ms() {
+        let what = if status == BookingStatus::NoShow { "a no-show" } else { "completed" };
+        return Err(BookingError::InvalidTransition(format!("The appointment has not started yet, so it cannot be marked {what}.")).into());
+    }
     let current_start = current.start.as_jiff();
     let start = change.start.unwrap_or(current_start);
     let staff_id = change.staff_id.clone().unwrap_or_else(|| current.staff_id.to_string());
@@ -431,11 +438,11 @@ pub async fn update(
         return Err(Error::invalid("`notes` must be at most 2000 characters and `cancel_reason` at most 500."));
     }
     let confirmation = change.confirmation.unwrap_or(current.confirmation);
-    // A booking that is over, asked to be what it already is (a confirmation repeated after it
-    // was cancelled, a client sending the whole booking back): answered as it is, without a new
-    // version that every other desk would then conflict with.
+    // A booking asked to be what it already is (a confirmation repeated after it was cancelled,
+    // a client sending the whole booking back, a change with nothing in it): answered as it is,
+    // without a new version that every other desk would then conflict with.
     let unchanged = status == current.status && !moved && notes == current.notes && cancel_reason == current.cancel_reason && confirmation == current.confirmation;
-    if unchanged && !current.status.holds_time() {
+    if unchanged {
         return Ok(current);
     }
     // The stored blocked time stands unless the booking moves (the service's buffers may have
