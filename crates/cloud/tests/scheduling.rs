@@ -417,7 +417,11 @@ async fn calendar_feed_is_valid_icalendar_in_utc(app: TestApp) {
     let svc = service(&app, &owner, 30, 0).await;
     let cust = customer(&app, &owner).await;
     let slot = first_slot(&app, &owner, &svc).await;
-    let booking = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": slot["start"], "notes": "Allergic to lavender"})).await;
+    // A bare carriage return in a customer's text (a WhatsApp profile name is theirs to set) must
+    // not start a property of its own in calendar apps that read it as a line break.
+    let booking = book(&app, &owner, json!({"customer_id": cust, "service_id": svc, "start": slot["start"], "notes": "Allergic to lavender\rLOCATION:Injected"})).await;
+    let renamed = app.patch(&format!("/v1/customers/{cust}"), &owner.access, json!({"name": "Bea Booker\rLOCATION:Elsewhere"})).await;
+    assert_eq!(renamed.status, StatusCode::OK, "{renamed:?}");
     let feed = app.post("/v1/calendar-feeds", &owner.access, json!({"staff_id": owner.staff_id})).await;
     assert_eq!(feed.status, StatusCode::CREATED, "{feed:?}");
     let url = feed.body["url"].as_str().unwrap();
@@ -426,6 +430,8 @@ async fn calendar_feed_is_valid_icalendar_in_utc(app: TestApp) {
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/calendar"));
     let text = res.text().await.unwrap();
+    assert!(!text.replace("\r\n", "\n").contains('\r'), "a carriage return outside a line end: {text:?}");
+    assert!(!text.split(['\r', '\n']).any(|line| line.starts_with("LOCATION")), "{text:?}");
     let calendar: icalendar::Calendar = text.parse().unwrap_or_else(|e| panic!("not valid iCalendar: {e}\n{text}"));
     assert_eq!(calendar.get_timezone(), Some("Australia/Lord_Howe"));
     let events: Vec<&icalendar::Event> = calendar.components.iter().filter_map(|c| c.as_event()).collect();
@@ -436,7 +442,7 @@ async fn calendar_feed_is_valid_icalendar_in_utc(app: TestApp) {
     let start: Timestamp = booking.body["start"].as_str().unwrap().parse().unwrap();
     let expected = start.strftime("%Y%m%dT%H%M%SZ").to_string();
     assert_eq!(event.property_value("DTSTART"), Some(expected.as_str()), "{text}");
-    assert_eq!(event.get_description(), Some("Allergic to lavender"));
+    assert_eq!(event.get_description(), Some("Allergic to lavender LOCATION:Injected"));
     assert!(event.get_summary().unwrap().contains("Bea Booker"));
 
     let id = feed.body["feed"]["id"].as_str().unwrap();

@@ -128,8 +128,8 @@ pub async fn ical(core: &Core, token: &str) -> Result<String, Error> {
     let staff_name = bookings.first().and_then(|b| b.try_get::<String, _>("staff").ok());
     let mut calendar = Calendar::new();
     match (&staff_id, staff_name) {
-        (Some(_), Some(name)) => calendar.name(&format!("{business_name} — {name}")),
-        _ => calendar.name(&business_name),
+        (Some(_), Some(name)) => calendar.name(&ics_text(&format!("{business_name} — {name}"))),
+        _ => calendar.name(&ics_text(&business_name)),
     };
     calendar.timezone(timezone.as_str());
     let utc = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
@@ -143,7 +143,7 @@ pub async fn ical(core: &Core, token: &str) -> Result<String, Error> {
         let mut event = Event::new();
         event
             .uid(&format!("{id}@switchboard"))
-            .summary(&summary)
+            .summary(&ics_text(&summary))
             .starts(utc(b.try_get("start_at")?))
             .ends(utc(b.try_get("end_at")?))
             .timestamp(utc(b.try_get("updated_at")?))
@@ -154,9 +154,17 @@ pub async fn ical(core: &Core, token: &str) -> Result<String, Error> {
             });
         let notes: String = b.try_get("notes")?;
         if !notes.is_empty() {
-            event.description(&notes);
+            event.description(&ics_text(&notes));
         }
         calendar.push(event.done());
     }
     Ok(calendar.done().to_string())
+}
+
+/// Text as a calendar property may hold it: line breaks as `\n` (the library escapes those), and
+/// no other control character. A lone carriage return in a customer's name (a WhatsApp profile
+/// name is theirs to set) reads as a line break to some calendar apps, which then took the rest
+/// as a property of its own (`\rLOCATION:…`); RFC 5545 allows no control characters in text.
+fn ics_text(text: &str) -> String {
+    text.replace("\r\n", "\n").chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { ' ' } else { c }).collect()
 }
