@@ -474,11 +474,24 @@ pub async fn list_customers(core: &Core, actor: &Actor, query: ListCustomers) ->
     filter.and("business_id = ?", [Bind::Text(actor.business_id.clone())]);
     filter.and("deleted_at IS NULL", []);
     if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        // A query that looks like a phone number is matched on its digits.
+        // A query that looks like a phone number is matched on its digits — and, typed the way
+        // people say it at the desk (`07911 123401`), on its international form, as stored.
         let looks_like_phone = q.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)) && q.chars().any(|c| c.is_ascii_digit());
-        let needle = if looks_like_phone { q.chars().filter(char::is_ascii_digit).collect() } else { q.to_lowercase() };
-        let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        filter.and("search_text LIKE ? ESCAPE '\\'", [Bind::Text(format!("%{escaped}%"))]);
+        let needle: String = if looks_like_phone { q.chars().filter(char::is_ascii_digit).collect() } else { q.to_lowercase() };
+        let mut needles = vec![needle];
+        if looks_like_phone && !q.starts_with('+') {
+            let mut conn = core.db.reader().acquire().await?;
+            let region = business_region(&mut conn, &actor.business_id).await?;
+            if let Ok(number) = PhoneNumber::parse(q, region.as_deref()) {
+                let digits: String = number.as_str().chars().filter(char::is_ascii_digit).collect();
+                if !needles.contains(&digits) {
+                    needles.push(digits);
+                }
+            }
+        }
+        let like = |n: &String| Bind::Text(format!("%{}%", n.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+        let clause = vec!["search_text LIKE ? ESCAPE '\\'"; needles.len()].join(" OR ");
+        filter.and(&format!("({clause})"), needles.iter().map(like));
     }
     paging.keyset(&mut filter, "created_at", "id", Order::Desc)?;
     let sql = format!("SELECT {COLUMNS} FROM customers{}{}", filter.where_sql(), paging.order_by("created_at", "id", Order::Desc));
