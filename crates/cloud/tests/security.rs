@@ -231,7 +231,8 @@ async fn sensitive_actions_need_a_recent_reauthentication((app, _sink): (TestApp
     assert_eq!(app.delete("/v1/me/two-factor", &owner.access).await.code(), "reauthentication_required");
     assert_eq!(app.get("/v1/channels", &owner.access).await.body["items"], json!([]), "nothing changed");
     let wrong = app.post("/v1/me/reauthenticate", &owner.access, json!({"password": "not the password"})).await;
-    assert_eq!((wrong.status, wrong.code()), (StatusCode::UNAUTHORIZED, "invalid_code"));
+    // A wrong password is said to be the password (it was reported as a wrong code).
+    assert_eq!((wrong.status, wrong.code(), wrong.body["error"]["message"].as_str()), (StatusCode::UNAUTHORIZED, "invalid_credentials", Some("That password is not right.")));
     let by_code = app.post("/v1/me/reauthenticate", &owner.access, json!({"code": code(&app, &secret)})).await;
     assert_eq!(by_code.status, StatusCode::NO_CONTENT, "{by_code:?}");
     assert!(app.get("/v1/me/security", &owner.access).await.body["reauthenticated_until"].is_string());

@@ -57,6 +57,9 @@ pub enum Error {
 pub enum AccountError {
     #[error("The email or password is not right.")]
     InvalidCredentials,
+    /// The signed-in person's own password, given again, is not right.
+    #[error("That password is not right.")]
+    WrongPassword,
     #[error("This account has been deactivated by the business.")]
     Deactivated,
     #[error("This sign-in has ended; please sign in again.")]
@@ -285,7 +288,7 @@ impl Error {
             Error::Forbidden(_) => C::Forbidden,
             Error::AlreadyExists => C::AlreadyExists,
             Error::Account(e) => match e {
-                AccountError::InvalidCredentials => C::InvalidCredentials,
+                AccountError::InvalidCredentials | AccountError::WrongPassword => C::InvalidCredentials,
                 AccountError::Deactivated => C::AccountDeactivated,
                 AccountError::SessionRevoked => C::SessionRevoked,
                 AccountError::InvalidToken => C::InvalidToken,

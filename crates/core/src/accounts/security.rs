@@ -396,16 +396,19 @@ pub async fn require_recent(core: &Core, actor: &Actor) -> Result<(), Error> {
 /// Proves it is still the signed-in person: the password, or a code when two-factor is on.
 pub async fn reauthenticate(core: &Core, actor: &Actor, req: ReauthenticateRequest) -> Result<(), Error> {
     let mut tx = core.db.writer().begin().await?;
-    let ok = match (req.password, req.code) {
+    match (req.password, req.code) {
         (Some(password), _) => {
             let hash: String = sqlx::query_scalar("SELECT password_hash FROM staff WHERE id = $1").bind(&actor.staff_id).fetch_one(&mut *tx).await?;
-            verify_password(password, hash).await?
+            if !verify_password(password, hash).await? {
+                return Err(AccountError::WrongPassword.into());
+            }
         }
-        (None, Some(code)) => spend_totp(core, &mut tx, &actor.staff_id, &code).await?,
+        (None, Some(code)) => {
+            if !spend_totp(core, &mut tx, &actor.staff_id, &code).await? {
+                return Err(AccountError::InvalidCode.into());
+            }
+        }
         (None, None) => return Err(Error::invalid("Send `password` (or `code` when two-factor sign-in is on).")),
-    };
-    if !ok {
-        return Err(AccountError::InvalidCode.into());
     }
     sqlx::query("UPDATE sessions SET reauthenticated_at = $1 WHERE id = $2").bind(core.db.now_ms()).bind(&actor.session_id).execute(&mut *tx).await?;
     tx.commit().await?;
