@@ -351,3 +351,30 @@ async fn openapi_shows_one_list_shape() {
     assert!(unpaged.is_empty(), "{unpaged:?}");
     assert!(pages >= 18, "only {pages} paged lists documented");
 }
+
+/// What the document says an operation's refusals are, it answers: an operation for owners and
+/// admins documents its 403 (`forbidden` for anyone else, `reauthentication_required` for a
+/// channel change), and PUT /v1/media no longer documents a 404 it cannot answer.
+#[tokio::test]
+async fn openapi_documents_the_refusals_operations_answer() {
+    let app = TestApp::spawn(switchboard_testkit::Engine::Sqlite).await;
+    let doc = app.call(Method::GET, "/openapi.json", None, None).await.body;
+    let (mut owners_only, mut undocumented) = (0, Vec::new());
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let text = format!("{} {}", op["summary"].as_str().unwrap_or(""), op["description"].as_str().unwrap_or(""));
+            if text.contains("(owners and admins") {
+                owners_only += 1;
+                if op["responses"].get("403").is_none() {
+                    undocumented.push(format!("{method} {path}"));
+                }
+            }
+        }
+    }
+    assert!(owners_only >= 30, "only {owners_only} operations for owners and admins");
+    assert!(undocumented.is_empty(), "owners' and admins' operations without their 403: {undocumented:?}");
+    let send = &doc["paths"]["/v1/conversations/{id}/messages"]["post"]["responses"];
+    assert!(send.get("409").is_some(), "a colleague's conversation is 409 already_held: {send}");
+    assert!(doc["paths"]["/v1/bookings/{id}"]["delete"]["responses"].get("422").is_some());
+    assert!(doc["paths"]["/v1/media/{id}"]["put"]["responses"].get("404").is_none());
+}

@@ -67,7 +67,8 @@ async fn list_bookings(State(state): State<AppState>, auth: Auth, Query(q): Quer
 /// Cancels a booking; its time is free again.
 #[utoipa::path(delete, path = "/v1/bookings/{id}", tag = "scheduling", security(("bearer" = [])),
     params(("id" = String, Path, description = "Booking id"), ("expected_version" = Option<i64>, Query, description = "When given, the booking must still be at this version."), ("reason" = Option<String>, Query)),
-    responses((status = 200, body = Booking), (status = 404, body = protocol::ErrorBody), (status = 409, body = protocol::ErrorBody)))]
+    responses((status = 200, body = Booking), (status = 404, body = protocol::ErrorBody), (status = 409, body = protocol::ErrorBody),
+        (status = 422, body = protocol::ErrorBody, description = "`invalid_transition`: it is over (completed, a no-show); `validation_failed`: the reason is too long")))]
 async fn cancel_booking(
     State(state): State<AppState>,
     auth: Auth,

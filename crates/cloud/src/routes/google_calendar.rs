@@ -37,9 +37,9 @@ endpoint! {
     /// reconnecting.
     get "/v1/staff/{id}/google-calendar" in "calendar" => get_connection(id "Staff id") -> CalendarConnection [404] = connect::get;
     /// Disconnects: stops the push channels, revokes the sign-in, removes the tokens and cached events.
-    delete "/v1/staff/{id}/google-calendar" in "calendar" => disconnect(id "Staff id") -> NoContent [404] = connect::disconnect;
+    delete "/v1/staff/{id}/google-calendar" in "calendar" => disconnect(id "Staff id") -> NoContent [403, 404] = connect::disconnect;
     /// Chooses the calendars whose busy times block this person.
-    put "/v1/staff/{id}/google-calendar/calendars" in "calendar" => choose_calendars(id "Staff id", body ChooseCalendars) -> CalendarConnection [404, 422] = connect::choose;
+    put "/v1/staff/{id}/google-calendar/calendars" in "calendar" => choose_calendars(id "Staff id", body ChooseCalendars) -> CalendarConnection [403, 404, 422] = connect::choose;
     /// Applies the change to the booking (moved: the new time, through the booking rules; deleted:
     /// cancels it); the customer gets the confirmation any change gets.
     post "/v1/calendar-tasks/{id}/apply" in "calendar" => apply_task(id "Task id") -> CalendarTask [404, 409, 422] = tasks::apply;

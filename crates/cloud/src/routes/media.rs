@@ -40,7 +40,7 @@ pub struct UploadQuery {
     params(("id" = String, Path, description = "A UUID the client made"), UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file, with its own Content-Type"),
     responses((status = 201, body = MediaFile), (status = 200, body = MediaFile, description = "Uploaded before with this id"),
-        (status = 404, body = protocol::ErrorBody, description = "The id is another business's"), (status = 413, body = protocol::ErrorBody),
+        (status = 413, body = protocol::ErrorBody),
         (status = 415, body = protocol::ErrorBody, description = "No Content-Type"), (status = 422, body = protocol::ErrorBody)))]
 async fn upload(
     State(state): State<AppState>,

@@ -28,9 +28,9 @@ endpoint! {
     /// Approved WhatsApp templates.
     get "/v1/whatsapp-templates" in "channels" => list_templates(page) -> Page<WhatsappTemplate> [400] = sending::list_templates;
     /// Records a template Meta has approved, so staff can send it (owners and admins).
-    post "/v1/whatsapp-templates" in "channels" => create_template(body CreateWhatsappTemplate) -> Created<WhatsappTemplate> [409, 422] = sending::create_template;
+    post "/v1/whatsapp-templates" in "channels" => create_template(body CreateWhatsappTemplate) -> Created<WhatsappTemplate> [403, 409, 422] = sending::create_template;
     /// Forgets a template.
-    delete "/v1/whatsapp-templates/{id}" in "channels" => delete_template(id "Template id") -> NoContent [404] = sending::delete_template;
+    delete "/v1/whatsapp-templates/{id}" in "channels" => delete_template(id "Template id") -> NoContent [403, 404] = sending::delete_template;
 }
 
 /// Replies to the customer, taking the conversation over from the assistant (409
@@ -43,7 +43,9 @@ endpoint! {
 #[utoipa::path(post, path = "/v1/conversations/{id}/messages", tag = "conversations", security(("bearer" = [])), request_body = SendMessage,
     params(("id" = String, Path, description = "Conversation id")),
     responses((status = 201, body = Message), (status = 200, body = Message, description = "Already sent with this client_message_id"),
-        (status = 404, body = protocol::ErrorBody), (status = 422, body = protocol::ErrorBody)))]
+        (status = 404, body = protocol::ErrorBody),
+        (status = 409, body = protocol::ErrorBody, description = "`already_held`: a colleague has the conversation; `already_exists`: the client_message_id is another conversation's"),
+        (status = 422, body = protocol::ErrorBody)))]
 async fn send_message(
     State(state): State<AppState>,
     auth: Auth,

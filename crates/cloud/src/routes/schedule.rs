@@ -29,13 +29,13 @@ endpoint! {
     /// A staff member's working hours (`null`: whenever the business is open).
     get "/v1/staff/{id}/hours" in "scheduling" => get_staff_hours(id "Staff id") -> StaffHours [404] = hours::get_staff_hours;
     /// Sets a staff member's working hours (owners and admins).
-    put "/v1/staff/{id}/hours" in "scheduling" => put_staff_hours(id "Staff id", body StaffHours) -> StaffHours [404, 422] = hours::put_staff_hours;
+    put "/v1/staff/{id}/hours" in "scheduling" => put_staff_hours(id "Staff id", body StaffHours) -> StaffHours [403, 404, 422] = hours::put_staff_hours;
     /// Closes a date, or sets special hours for it, for the business or one staff member.
-    post "/v1/schedule-exceptions" in "scheduling" => create_exception(body CreateScheduleException) -> Created<ScheduleException> [409, 422] = hours::create_exception;
+    post "/v1/schedule-exceptions" in "scheduling" => create_exception(body CreateScheduleException) -> Created<ScheduleException> [403, 409, 422] = hours::create_exception;
     /// One date exception.
     get "/v1/schedule-exceptions/{id}" in "scheduling" => get_exception(id "Exception id") -> ScheduleException [404] = hours::get_exception;
     /// Removes a date exception: the usual hours apply again.
-    delete "/v1/schedule-exceptions/{id}" in "scheduling" => delete_exception(id "Exception id") -> NoContent [404] = hours::delete_exception;
+    delete "/v1/schedule-exceptions/{id}" in "scheduling" => delete_exception(id "Exception id") -> NoContent [403, 404] = hours::delete_exception;
 }
 
 /// What saving these hours (opening or working hours) would refuse, in words, without saving

@@ -21,7 +21,7 @@ endpoint! {
     /// One service.
     get "/v1/services/{id}" in "services" => get_service(id "Service id") -> Service [404] = services::get_service;
     /// Changes a service (owners and admins).
-    patch "/v1/services/{id}" in "services" => update_service(id "Service id", body UpdateService) -> Service [404, 422] = services::update_service;
+    patch "/v1/services/{id}" in "services" => update_service(id "Service id", body UpdateService) -> Service [403, 404, 422] = services::update_service;
     /// Removes a service (owners and admins). Past bookings keep it.
-    delete "/v1/services/{id}" in "services" => delete_service(id "Service id") -> NoContent [404] = services::delete_service;
+    delete "/v1/services/{id}" in "services" => delete_service(id "Service id") -> NoContent [403, 404] = services::delete_service;
 }

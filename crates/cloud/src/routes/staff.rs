@@ -35,7 +35,7 @@ endpoint! {
     /// Invites someone by email. The token is returned once; send it to them.
     post "/v1/invitations" in "staff" => create_invitation(body CreateInvitation) -> Created<CreatedInvitation> [403, 409] = staff::invite;
     /// Withdraws an invitation that has not been accepted.
-    delete "/v1/invitations/{id}" in "staff" => revoke_invitation(id "Invitation id") -> NoContent [404] = staff::revoke_invitation;
+    delete "/v1/invitations/{id}" in "staff" => revoke_invitation(id "Invitation id") -> NoContent [403, 404] = staff::revoke_invitation;
 }
 
 /// Deactivates a staff member: their sessions end at once. History keeps their name.

@@ -29,7 +29,7 @@ endpoint! {
     /// is not connected.
     get "/v1/channels/twilio" in "channels" => get_twilio() -> ChannelStatus [401, 404] = twilio::setup::status;
     /// Connects the business's Twilio account and numbers (owners and admins).
-    put "/v1/channels/twilio" in "channels" => put_twilio(body TwilioChannelSetup) -> ChannelStatus [409, 422] = twilio::setup::connect;
+    put "/v1/channels/twilio" in "channels" => put_twilio(body TwilioChannelSetup) -> ChannelStatus [403, 409, 422] = twilio::setup::connect;
     /// Disconnects Twilio (owners and admins, after a recent re-authentication).
     delete "/v1/channels/twilio" in "channels" => delete_twilio() -> NoContent [401, 403, 404] = twilio::setup::disconnect;
 }

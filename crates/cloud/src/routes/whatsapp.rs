@@ -25,7 +25,7 @@ endpoint! {
     /// is not connected.
     get "/v1/channels/whatsapp" in "channels" => get_whatsapp() -> ChannelStatus [401, 404] = whatsapp::setup::status;
     /// Connects the business's WhatsApp Cloud API number (owners and admins).
-    put "/v1/channels/whatsapp" in "channels" => put_whatsapp(body WhatsappChannelSetup) -> ChannelStatus [409, 422] = whatsapp::setup::connect;
+    put "/v1/channels/whatsapp" in "channels" => put_whatsapp(body WhatsappChannelSetup) -> ChannelStatus [403, 409, 422] = whatsapp::setup::connect;
     /// Disconnects WhatsApp (owners and admins, after a recent re-authentication).
     delete "/v1/channels/whatsapp" in "channels" => delete_whatsapp() -> NoContent [401, 403, 404] = whatsapp::setup::disconnect;
 }
