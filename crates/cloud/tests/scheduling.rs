@@ -159,6 +159,12 @@ async fn bad_booking_input_gets_its_documented_error_and_changes_nothing(app: Te
         (json!({"customer_id": cust, "service_id": svc, "start": format!("{tomorrow}T03:00")}), StatusCode::UNPROCESSABLE_ENTITY, "outside_hours"),
         (json!({"customer_id": cust, "service_id": svc, "start": format!("{tomorrow}T16:30")}), StatusCode::UNPROCESSABLE_ENTITY, "outside_hours"),
         (json!({"customer_id": cust, "service_id": svc, "start": format!("{tomorrow}T10:07")}), StatusCode::UNPROCESSABLE_ENTITY, "not_on_grid"),
+        // Seconds are off the grid too (they were called outside the hours); a date alone and a
+        // leap second are no start time (read as midnight and as :59).
+        (json!({"customer_id": cust, "service_id": svc, "start": format!("{tomorrow}T10:00:30")}), StatusCode::UNPROCESSABLE_ENTITY, "not_on_grid"),
+        (json!({"customer_id": cust, "service_id": svc, "start": format!("{tomorrow}T10:00:00.5")}), StatusCode::UNPROCESSABLE_ENTITY, "not_on_grid"),
+        (json!({"customer_id": cust, "service_id": svc, "start": format!("{tomorrow}")}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_time"),
+        (json!({"customer_id": cust, "service_id": svc, "start": format!("{tomorrow}T10:00:60")}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_time"),
         (json!({"customer_id": cust, "service_id": svc, "start": "2020-01-01T10:00:00Z", "source": "api"}), StatusCode::UNPROCESSABLE_ENTITY, "too_soon"),
         (json!({"customer_id": cust, "service_id": svc, "start": "2031-01-01T10:00:00Z", "source": "api"}), StatusCode::UNPROCESSABLE_ENTITY, "too_far_ahead"),
         (json!({"customer_id": cust, "service_id": svc, "start": "next tuesday"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_time"),

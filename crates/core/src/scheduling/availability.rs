@@ -315,10 +315,13 @@ impl Schedule {
         if let Some(slot) = self.free_slots(service, staff_filter, start, end, now, 1, true).into_iter().next() {
             return Ok(slot);
         }
-        // Within hours on a one-minute grid? Then it is only off the real grid.
+        // Within hours on a one-minute grid? Then it is only off the real grid. A start with
+        // seconds (`11:00:30`) is judged by its minute: off the grid, not outside the hours.
         let mut any_minute = self.clone();
         any_minute.rules.slot_interval_minutes = 1;
-        match any_minute.free_slots(service, staff_filter, start, end, now, 1, true).is_empty() {
+        let minute = Timestamp::from_millisecond(ms - ms.rem_euclid(MINUTE_MS)).map_err(|_| Unbookable::OutsideHours)?;
+        let end = Timestamp::from_millisecond(minute.as_millisecond() + 1).map_err(|_| Unbookable::OutsideHours)?;
+        match any_minute.free_slots(service, staff_filter, minute, end, now, 1, true).is_empty() {
             true => Err(Unbookable::OutsideHours),
             false => Err(Unbookable::OffGrid),
         }

@@ -67,10 +67,16 @@ pub fn parse_start(text: &str, tz: &TimeZone) -> Result<Timestamp, Error> {
         return parse_start(time, &zone);
     }
     if let Ok(t) = Timestamp::from_str(text) {
-        if !in_calendar(t.to_zoned(TimeZone::UTC).year()) {
+        if !in_calendar(t.to_zoned(TimeZone::UTC).year()) || text.contains(":60") {
             return Err(BookingError::InvalidTime(text.to_owned()).into());
         }
         return Ok(t);
+    }
+    // A local time has its time of day (a bare date is not midnight), and no leap second (read
+    // as :59 otherwise).
+    let has_time = text.get(10..11).is_some_and(|sep| matches!(sep, "T" | "t" | " "));
+    if !has_time || text.contains(":60") {
+        return Err(BookingError::InvalidTime(text.to_owned()).into());
     }
     let dt = DateTime::from_str(text).map_err(|_| {
         BookingError::InvalidTime(text.to_owned())
