@@ -162,6 +162,30 @@ async fn presence_and_typing_reach_colleagues(app: TestApp) {
             _ => {}
         }
     }
+    // Typing is passed on at most once a second: fifty frames at once are one (the first was
+    // passed just now), then a moment later the next is passed. A change of view behind them
+    // marks where they end.
+    for _ in 0..50 {
+        say(&mut theirs, &ClientFrame::Typing { conversation_id: "conv-1".into() }).await;
+    }
+    say(&mut theirs, &ClientFrame::Viewing { conversation_id: Some("conv-2".into()) }).await;
+    let mut typing = 0;
+    loop {
+        match next(&mut mine).await.expect("frames for the owner") {
+            ServerFrame::Typing { .. } => typing += 1,
+            ServerFrame::Presence { online } if online.iter().any(|p| p.viewing.as_deref() == Some("conv-2")) => break,
+            _ => {}
+        }
+    }
+    assert_eq!(typing, 0, "a burst of typing within the second is not passed on");
+    app.advance(Duration::from_secs(2));
+    say(&mut theirs, &ClientFrame::Typing { conversation_id: "conv-2".into() }).await;
+    loop {
+        if let Some(ServerFrame::Typing { conversation_id, .. }) = next(&mut mine).await {
+            assert_eq!(conversation_id, "conv-2");
+            break;
+        }
+    }
     // Sam leaves: the owner sees them go.
     drop(theirs);
     loop {
@@ -182,6 +206,12 @@ async fn bad_tokens_and_old_protocols_get_their_close_codes(app: TestApp) {
     let mut socket = connect(&app).await;
     socket.send(Message::Text("{\"type\":\"ping\"}".into())).await.unwrap();
     assert_eq!(closed_with(socket).await, protocol::close::NO_HELLO);
+    // A hello with a device id or a cursor that pulls and pushes would refuse.
+    for (client_id, cursor) in [("bad id!", 0), ("", 0), ("device", -5)] {
+        let mut socket = connect(&app).await;
+        say(&mut socket, &ClientFrame::Hello { token: owner.access.clone(), client_id: client_id.into(), cursor, protocol: protocol::SYNC_PROTOCOL }).await;
+        assert_eq!(closed_with(socket).await, protocol::close::NO_HELLO, "{client_id:?} {cursor}");
+    }
 }
 
 }
@@ -213,4 +243,45 @@ async fn a_console_on_one_instance_hears_a_webhook_processed_by_another() {
         }
     }
     assert!(pokes.windows(2).all(|w| w[0] < w[1]), "one poke per transaction, in order: {pokes:?}");
+}
+
+/// Sockets that never say hello hold only their address's few waiting places, not the service's
+/// sessions: with room for three sessions, ten silent sockets do not keep the owner and a
+/// colleague out (they did: the cap was taken before the hello). One address gets sixteen
+/// waiting places, and one person sixteen sessions, so a colleague still gets in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_sockets_and_one_persons_many_do_not_keep_colleagues_out() {
+    use switchboard_core::live::{SESSIONS_PER_STAFF, WAITING_PER_ADDRESS};
+    let app = TestApp::spawn_with(Engine::Sqlite, |c| c.max_ws_connections = 3).await;
+    let owner = app.signup("caps").await;
+    let sam = app.add_staff(&owner, "agent").await;
+    let mut silent = Vec::new();
+    for _ in 0..10 {
+        silent.push(connect(&app).await);
+    }
+    let (_mine, _) = hello(&app, &owner.access).await;
+    let (_theirs, _) = hello(&app, &sam.access).await;
+    let (_again, _) = hello(&app, &owner.access).await;
+    // The service's three sessions are taken now.
+    let mut fourth = connect(&app).await;
+    say(&mut fourth, &ClientFrame::Hello { token: sam.access.clone(), client_id: "another-device".into(), cursor: 0, protocol: protocol::SYNC_PROTOCOL }).await;
+    assert_eq!(closed_with(fourth).await, protocol::close::TOO_MANY);
+    // This address's waiting places fill at sixteen; the next is turned away at once.
+    while silent.len() < WAITING_PER_ADDRESS {
+        silent.push(connect(&app).await);
+    }
+    assert_eq!(closed_with(connect(&app).await).await, protocol::close::TOO_MANY);
+    drop(silent);
+
+    let app = TestApp::spawn_with(Engine::Sqlite, |c| c.max_ws_connections = 100).await;
+    let owner = app.signup("caps-staff").await;
+    let sam = app.add_staff(&owner, "agent").await;
+    let mut mine = Vec::new();
+    for _ in 0..SESSIONS_PER_STAFF {
+        mine.push(hello(&app, &owner.access).await.0);
+    }
+    let mut more = connect(&app).await;
+    say(&mut more, &ClientFrame::Hello { token: owner.access.clone(), client_id: "test-device".into(), cursor: 0, protocol: protocol::SYNC_PROTOCOL }).await;
+    assert_eq!(closed_with(more).await, protocol::close::TOO_MANY, "one person's seventeenth");
+    let (_theirs, _) = hello(&app, &sam.access).await;
 }

@@ -34,6 +34,15 @@ pub const PRESENCE_REFRESH: Duration = Duration::from_secs(30);
 pub const PRESENCE_TTL: Duration = Duration::from_secs(75);
 /// The first frame must arrive within this.
 pub const HELLO_WITHIN: Duration = Duration::from_secs(10);
+/// Connections one client address may hold before their hello: silent sockets from one place
+/// cannot fill the service's sessions, which are counted only once signed in.
+pub const WAITING_PER_ADDRESS: usize = 16;
+/// Live sessions one staff member may hold at once (the desktop app, a browser, a CLI `watch`,
+/// on a few computers): one person cannot take every session from their colleagues.
+pub const SESSIONS_PER_STAFF: usize = 16;
+/// A person's typing is passed on at most this often (the console says it every 3 s while they
+/// type; anything faster is noise for their colleagues).
+const TYPING_EVERY_MS: i64 = 1_000;
 /// Close code for "your account changed; reconnect" (role changes).
 pub const ACCOUNT_CHANGED: u16 = 4009;
 
@@ -56,7 +65,12 @@ struct Presence {
 
 /// This process's live sessions.
 pub struct Hub {
+    /// Signed-in sessions.
     connections: AtomicUsize,
+    /// Connections waiting for their hello, by client address.
+    waiting: Mutex<HashMap<String, usize>>,
+    /// Signed-in sessions, by staff member.
+    per_staff: Mutex<HashMap<String, usize>>,
     next_id: AtomicU64,
     presence: Mutex<Presence>,
     /// Frames for every session of a business (presence, typing), local and relayed.
@@ -70,6 +84,8 @@ impl Default for Hub {
     fn default() -> Self {
         Hub {
             connections: AtomicUsize::new(0),
+            waiting: Mutex::default(),
+            per_staff: Mutex::default(),
             next_id: AtomicU64::new(1),
             presence: Mutex::new(Presence::default()),
             frames: broadcast::channel(1024).0,
@@ -78,12 +94,48 @@ impl Default for Hub {
     }
 }
 
-/// A connection slot; the count goes down when it is dropped.
-pub struct Slot<'h>(&'h Hub);
+/// A connection's place in a count; the count goes down when it is dropped.
+pub struct Slot<'h> {
+    hub: &'h Hub,
+    held: Held,
+}
+
+enum Held {
+    Session,
+    Waiting(String),
+    Staff(String),
+}
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::SeqCst);
+        match &self.held {
+            Held::Session => {
+                self.hub.connections.fetch_sub(1, Ordering::SeqCst);
+            }
+            Held::Waiting(key) => give_back(&self.hub.waiting, key),
+            Held::Staff(key) => give_back(&self.hub.per_staff, key),
+        }
+    }
+}
+
+/// One more under `key` unless it holds `max` already.
+fn take(counts: &Mutex<HashMap<String, usize>>, key: &str, max: usize) -> bool {
+    let mut counts = counts.lock().unwrap_or_else(|e| e.into_inner());
+    let held = counts.entry(key.to_owned()).or_default();
+    if *held >= max {
+        return false;
+    }
+    *held += 1;
+    true
+}
+
+fn give_back(counts: &Mutex<HashMap<String, usize>>, key: &str) {
+    let mut counts = counts.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(held) = counts.get_mut(key) {
+        *held -= 1;
+        if *held == 0 {
+            counts.remove(key);
+        }
     }
 }
 
@@ -110,13 +162,21 @@ pub enum Next {
 }
 
 impl Hub {
-    /// A slot for a new connection, or `None` when this process holds `max` already.
-    pub fn admit(&self, max: usize) -> Option<Slot<'_>> {
+    /// A connection from `address` waiting for its hello, or `None` when that address has
+    /// [`WAITING_PER_ADDRESS`] waiting already.
+    pub fn admit_waiting(&self, address: &str) -> Option<Slot<'_>> {
+        take(&self.waiting, address, WAITING_PER_ADDRESS).then(|| Slot { hub: self, held: Held::Waiting(address.to_owned()) })
+    }
+
+    /// Places for a signed-in session: one of this process's `max`, and one of its staff member's
+    /// [`SESSIONS_PER_STAFF`]; `None` when either is full.
+    pub fn admit(&self, max: usize, staff_id: &str) -> Option<(Slot<'_>, Slot<'_>)> {
         if self.connections.fetch_add(1, Ordering::SeqCst) >= max {
             self.connections.fetch_sub(1, Ordering::SeqCst);
             return None;
         }
-        Some(Slot(self))
+        let session = Slot { hub: self, held: Held::Session };
+        take(&self.per_staff, staff_id, SESSIONS_PER_STAFF).then(|| (session, Slot { hub: self, held: Held::Staff(staff_id.to_owned()) }))
     }
 
     /// Closes every live session (the service is shutting down).
@@ -250,6 +310,8 @@ pub struct Session {
     /// own read won the `select!`): the signal is already taken from its channel, so it is
     /// remembered here and done on the next call.
     due: Due,
+    /// When this session's typing was last passed on (ms, by the service's clock).
+    typed_at: Option<i64>,
 }
 
 #[derive(Default)]
@@ -267,9 +329,14 @@ impl Session {
     /// Returns the session and its welcome, or the goodbye to close with.
     pub async fn open(core: &Core, first: Option<&str>) -> Result<(Session, ServerFrame), Goodbye> {
         let Some(text) = first else { return Err(Goodbye::new(close::NO_HELLO, "say hello first")) };
-        let Ok(ClientFrame::Hello { token, protocol, .. }) = serde_json::from_str::<ClientFrame>(text) else {
+        let Ok(ClientFrame::Hello { token, protocol, client_id, cursor }) = serde_json::from_str::<ClientFrame>(text) else {
             return Err(Goodbye::new(close::NO_HELLO, "the first frame must be a hello"));
         };
+        // The same rules as a pull's and a push's (a device id they would refuse was welcomed).
+        let device = client_id.as_str();
+        if device.is_empty() || device.len() > 64 || !device.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') || cursor < 0 {
+            return Err(Goodbye::new(close::NO_HELLO, "a hello has the device id (letters, digits and -, at most 64) and a cursor of 0 or more"));
+        }
         if protocol != SYNC_PROTOCOL {
             return Err(Goodbye::new(close::PROTOCOL_MISMATCH, format!("this service speaks protocol {SYNC_PROTOCOL}")));
         }
@@ -297,6 +364,7 @@ impl Session {
             closing: core.live.closing.subscribe(),
             heartbeat,
             due: Due::default(),
+            typed_at: None,
         };
         let entry = PresenceEntry { staff_id: session.actor.staff_id.clone().into(), viewing: None };
         core.live.set_presence(core, &session.actor.business_id, session.id, Some(entry));
@@ -372,6 +440,11 @@ impl Session {
                 None
             }
             Ok(ClientFrame::Typing { conversation_id }) => {
+                let now = core.db.now_ms();
+                if self.typed_at.is_some_and(|at| now - at < TYPING_EVERY_MS) {
+                    return None;
+                }
+                self.typed_at = Some(now);
                 let staff_id: protocol::StaffId = self.actor.staff_id.clone().into();
                 let frame = ServerFrame::Typing { conversation_id: conversation_id.clone(), staff_id: staff_id.clone() };
                 let _ = core.live.frames.send((self.actor.business_id.clone(), frame));

@@ -10,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
+use crate::http::limits::ClientAddr;
 use crate::http::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -20,9 +21,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// WebSocket upgrade: 400 `invalid_body`.
 #[utoipa::path(get, path = "/v1/sync/ws", tag = "sync",
     responses((status = 101, description = "Switching to the WebSocket protocol"), (status = 400, body = protocol::ErrorBody)))]
-async fn ws(State(state): State<AppState>, upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>) -> Result<Response, ApiError> {
+async fn ws(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
     let upgrade = upgrade.map_err(|e| ApiError::new(protocol::ErrorCode::InvalidBody, format!("This endpoint speaks WebSocket: {e}")))?;
-    Ok(upgrade.on_upgrade(move |socket| serve(state, socket)))
+    Ok(upgrade.on_upgrade(move |socket| serve(state, client.to_string(), socket)))
 }
 
 async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> bool {
@@ -34,9 +39,13 @@ async fn goodbye(socket: &mut WebSocket, goodbye: Goodbye) {
     let _ = socket.send(WsMessage::Close(Some(CloseFrame { code: goodbye.code, reason: goodbye.reason.into() }))).await;
 }
 
-async fn serve(state: AppState, mut socket: WebSocket) {
-    let Some(_slot) = state.live.admit(state.config.max_ws_connections) else {
-        return goodbye(&mut socket, Goodbye { code: close::TOO_MANY, reason: "too many connections; retry later".into() }).await;
+/// A session counts against the service's cap (and its staff member's) once signed in; before
+/// its hello, only against its address's few waiting places, so silent sockets cannot keep
+/// consoles out.
+async fn serve(state: AppState, client: String, mut socket: WebSocket) {
+    let too_many = |reason: &str| Goodbye { code: close::TOO_MANY, reason: reason.into() };
+    let Some(waiting) = state.live.admit_waiting(&client) else {
+        return goodbye(&mut socket, too_many("too many connections from this address; retry later")).await;
     };
     let first = match tokio::time::timeout(HELLO_WITHIN, socket.recv()).await {
         Ok(Some(Ok(WsMessage::Text(text)))) => Some(text.to_string()),
@@ -45,6 +54,10 @@ async fn serve(state: AppState, mut socket: WebSocket) {
     let (mut session, welcome) = match Session::open(&state, first.as_deref()).await {
         Ok(opened) => opened,
         Err(bye) => return goodbye(&mut socket, bye).await,
+    };
+    drop(waiting);
+    let Some(_slots) = state.live.admit(state.config.max_ws_connections, &session.actor.staff_id) else {
+        return goodbye(&mut socket, too_many("too many connections; retry later")).await;
     };
     if !send(&mut socket, &welcome).await {
         return;
