@@ -1,8 +1,8 @@
 //! Account security over real HTTP, on SQLite and PostgreSQL, with mail going through a real
 //! SMTP server on loopback: two-factor sign-in (codes, replays, recovery codes, rate limits), the
 //! "require two-factor" switch, an owner's reset of a colleague, password change and reset by
-//! mail, email verification, invitations and new-device notices by mail, and re-authentication
-//! before sensitive actions.
+//! mail, email verification, invitations and new-device notices by mail, re-authentication
+//! before sensitive actions, and what an admin set up ending with their rights.
 
 use std::time::Duration;
 
@@ -255,4 +255,83 @@ async fn without_smtp_the_reset_link_is_handed_over() {
     let done = public(&app, "/v1/auth/password-reset/confirm", json!({"token": token, "new_password": "handed over password"})).await;
     assert_eq!(done.status, StatusCode::NO_CONTENT);
     assert_eq!(app.login(&agent.email, "handed over password").await.is_empty(), false);
+}
+
+/// `by` invites someone as `role` and, re-authenticated, resets `target`'s sign-in (without SMTP
+/// the link is handed over): the invitation's token and the reset link's token.
+async fn invite_and_reset(app: &TestApp, by: &Tenant, role: &str, target: &Tenant) -> (String, String) {
+    let email = format!("accomplice-{}@example.com", switchboard_testkit::uuid_suffix());
+    let invited = app.post("/v1/invitations", &by.access, json!({"email": email, "role": role})).await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{invited:?}");
+    let reauth = app.post("/v1/me/reauthenticate", &by.access, json!({"password": by.password})).await;
+    assert_eq!(reauth.status, StatusCode::NO_CONTENT, "{reauth:?}");
+    let reset = app.post(&format!("/v1/staff/{}/reset-sign-in", target.staff_id), &by.access, json!(null)).await;
+    assert_eq!(reset.body["mailed"], false, "{reset:?}");
+    let link = reset.body["link"].as_str().unwrap();
+    (invited.body["token"].as_str().unwrap().to_owned(), link.split("token=").nth(1).unwrap().to_owned())
+}
+
+async fn accept(app: &TestApp, token: &str) -> Reply {
+    public(app, "/v1/auth/accept-invitation", json!({"token": token, "name": "Accomplice", "password": "accomplice password"})).await
+}
+
+async fn use_reset_link(app: &TestApp, token: &str) -> Reply {
+    public(app, "/v1/auth/password-reset/confirm", json!({"token": token, "new_password": "a password someone else chose"})).await
+}
+
+on_both_engines! {
+
+spawn = TestApp::spawn;
+
+/// No privilege is kept after it is taken away: deactivating an admin, or taking away their right
+/// to manage staff, withdraws the invitations they sent and the sign-in reset links they made for
+/// colleagues, at once; an owner made an admin loses the owner invitations they sent (only owners
+/// make owners). What others made still works.
+async fn what_a_removed_admin_set_up_stops_working(app: TestApp) {
+    let owner = app.signup("removed").await;
+    let co_owner = app.add_staff(&owner, "owner").await;
+    let leaver = app.add_staff(&owner, "admin").await;
+    let demoted = app.add_staff(&owner, "admin").await;
+    let agents = [app.add_staff(&owner, "agent").await, app.add_staff(&owner, "agent").await, app.add_staff(&owner, "agent").await];
+
+    let (leavers_invitation, leavers_link) = invite_and_reset(&app, &leaver, "admin", &agents[0]).await;
+    let (demoteds_invitation, demoteds_link) = invite_and_reset(&app, &demoted, "admin", &agents[1]).await;
+    let (owners_invitation, owners_link) = invite_and_reset(&app, &owner, "admin", &agents[2]).await;
+    let co_owners_owner = app.post("/v1/invitations", &co_owner.access, json!({"email": "next-owner@example.com", "role": "owner"})).await;
+    let co_owners_agent = app.post("/v1/invitations", &co_owner.access, json!({"email": "next-agent@example.com", "role": "agent"})).await;
+    assert_eq!((co_owners_owner.status, co_owners_agent.status), (StatusCode::CREATED, StatusCode::CREATED));
+
+    let off = app.patch(&format!("/v1/staff/{}", leaver.staff_id), &owner.access, json!({"active": false})).await;
+    assert_eq!(off.status, StatusCode::OK, "{off:?}");
+    let down = app.patch(&format!("/v1/staff/{}", demoted.staff_id), &owner.access, json!({"role": "agent"})).await;
+    assert_eq!(down.status, StatusCode::OK, "{down:?}");
+    let admin_now = app.patch(&format!("/v1/staff/{}", co_owner.staff_id), &owner.access, json!({"role": "admin"})).await;
+    assert_eq!(admin_now.status, StatusCode::OK, "{admin_now:?}");
+
+    for token in [&leavers_invitation, &demoteds_invitation, co_owners_owner.body["token"].as_str().unwrap()] {
+        let refused = accept(&app, token).await;
+        assert_eq!((refused.status, refused.code()), (StatusCode::NOT_FOUND, "invitation_invalid"), "{refused:?}");
+    }
+    for token in [&leavers_link, &demoteds_link] {
+        let refused = use_reset_link(&app, token).await;
+        assert_eq!(refused.code(), "link_invalid", "{refused:?}");
+    }
+    // The withdrawn invitations are gone from the list; the others are still open.
+    let open: Vec<String> = app
+        .all_items("/v1/invitations", &owner.access)
+        .await
+        .iter()
+        .filter(|i| i["accepted_at"].is_null())
+        .map(|i| i["email"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(open.len(), 2, "the owner's and the co-owner's agent invitation: {open:?}");
+    assert!(open.contains(&"next-agent@example.com".to_owned()), "{open:?}");
+
+    // What the owner made, and the agent invitation an admin may still send, work.
+    assert_eq!(accept(&app, &owners_invitation).await.status, StatusCode::CREATED);
+    assert_eq!(accept(&app, co_owners_agent.body["token"].as_str().unwrap()).await.status, StatusCode::CREATED);
+    assert_eq!(use_reset_link(&app, &owners_link).await.status, StatusCode::NO_CONTENT);
+    assert!(!app.login(&agents[2].email, "a password someone else chose").await.is_empty());
+}
+
 }
