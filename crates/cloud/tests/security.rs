@@ -97,7 +97,9 @@ async fn two_factor_sign_in((app, _sink): (TestApp, SmtpSink)) {
     let left = app.get("/v1/me/security", used.body["access_token"].as_str().unwrap()).await;
     assert_eq!(left.body["recovery_codes_left"], 9);
 
-    // Five wrong codes and the challenge is gone, even for the right code.
+    // Five wrong codes and the challenge is gone, even for the right code. (A minute on first:
+    // codes are guesses at the account like passwords, and this minute's ten are spent.)
+    app.advance(Duration::from_secs(60));
     for _ in 0..4 {
         assert_eq!(public(&app, "/v1/auth/two-factor", json!({"challenge": third, "code": "000000"})).await.code(), "invalid_code");
     }
@@ -279,6 +281,19 @@ async fn use_reset_link(app: &TestApp, token: &str) -> Reply {
     public(app, "/v1/auth/password-reset/confirm", json!({"token": token, "new_password": "a password someone else chose"})).await
 }
 
+/// A request from `client`, as the trusted proxy on the loopback address forwards it.
+async fn via(app: &TestApp, client: &str, path: &str, body: Value) -> Reply {
+    let res = app.client.post(format!("{}{path}", app.base)).header("x-forwarded-for", client).json(&body).send().await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    Reply { status, headers, body }
+}
+
+fn challenge_of(r: &Reply) -> String {
+    r.body["error"]["details"]["challenge"].as_str().unwrap_or_else(|| panic!("a challenge: {r:?}")).to_owned()
+}
+
 on_both_engines! {
 
 spawn = TestApp::spawn;
@@ -332,6 +347,70 @@ async fn what_a_removed_admin_set_up_stops_working(app: TestApp) {
     assert_eq!(accept(&app, co_owners_agent.body["token"].as_str().unwrap()).await.status, StatusCode::CREATED);
     assert_eq!(use_reset_link(&app, &owners_link).await.status, StatusCode::NO_CONTENT);
     assert!(!app.login(&agents[2].email, "a password someone else chose").await.is_empty());
+}
+
+}
+
+on_both_engines! {
+
+spawn = |e| TestApp::spawn_with(e, |c| {
+    c.login_attempts_per_account_per_minute = 6;
+    c.login_attempts_per_account_all_addresses_per_minute = 5;
+    c.login_attempts_per_address_per_minute = 100;
+    c.trusted_proxies = "127.0.0.0/8".into();
+});
+
+/// Second-factor codes are guesses at an account like passwords are: with the password, many
+/// addresses share the account's soft limit for their codes too (429 `rate_limited`,
+/// `Retry-After`), and an address becomes one the limit spares only by signing in fully (password
+/// and code), so the owner's desk still gets in while the guessers wait.
+async fn second_factor_guesses_are_limited_per_account(app: TestApp) {
+    let owner = app.signup("guessed").await;
+    let (secret, recovery) = enable_two_factor(&app, &owner).await;
+    // The step that confirmed two-factor is spent; the next one signs in.
+    app.advance(Duration::from_secs(30));
+    let password = json!({"email": owner.email, "password": owner.password});
+    let desk = "198.51.100.7";
+    let first = via(&app, desk, "/v1/auth/login", password.clone()).await;
+    let signed_in = via(&app, desk, "/v1/auth/two-factor", json!({"challenge": challenge_of(&first), "code": code(&app, &secret)})).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{signed_in:?}");
+    // An address that got only as far as the second step.
+    let halfway = "203.0.113.200";
+    assert_eq!(via(&app, halfway, "/v1/auth/login", password.clone()).await.code(), "two_factor_required");
+
+    // Twenty addresses with the password guess codes. The account's five attempts this minute
+    // were the desk's two, the half-way address's one, and one attacker's sign-in and one code.
+    let mut checked = 0;
+    let mut refused = None;
+    for n in 0..20 {
+        let client = format!("203.0.113.{n}");
+        let step = via(&app, &client, "/v1/auth/login", password.clone()).await;
+        if step.status == StatusCode::TOO_MANY_REQUESTS {
+            continue;
+        }
+        let challenge = challenge_of(&step);
+        for _ in 0..5 {
+            let guess = via(&app, &client, "/v1/auth/two-factor", json!({"challenge": challenge, "code": "000000"})).await;
+            if guess.status == StatusCode::TOO_MANY_REQUESTS {
+                refused = Some(guess);
+                break;
+            }
+            assert_eq!(guess.code(), "invalid_code", "{guess:?}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 1, "wrong codes checked in the minute");
+    let refused = refused.expect("a code refused by the limit");
+    assert_eq!(refused.code(), "rate_limited", "{refused:?}");
+    assert_eq!(refused.headers.get("retry-after").map(|v| v.to_str().unwrap()), Some("12"));
+    let again = via(&app, halfway, "/v1/auth/login", password.clone()).await;
+    assert_eq!(again.code(), "rate_limited", "the password alone does not make an address known: {again:?}");
+
+    // The owner's desk signed in fully before: the spent limit spares it.
+    let step = via(&app, desk, "/v1/auth/login", password.clone()).await;
+    assert_eq!(step.code(), "two_factor_required", "{step:?}");
+    let back = via(&app, desk, "/v1/auth/two-factor", json!({"challenge": challenge_of(&step), "code": recovery[0]})).await;
+    assert_eq!(back.status, StatusCode::OK, "{back:?}");
 }
 
 }

@@ -353,6 +353,21 @@ async fn active_role(conn: &mut AnyConnection, staff_id: &str) -> Result<Role, E
     parse_role(&row.try_get::<String, _>("role")?)
 }
 
+/// Whose sign-in a challenge (two-factor or enrolment) continues, as the email that sign-in's
+/// guesses are counted under (the key the password step is limited by), in whatever state the
+/// challenge is; `None` when it is no challenge. The HTTP service limits code guesses per account
+/// with it, as it limits passwords.
+pub async fn challenge_account(core: &Core, challenge: &str) -> Result<Option<String>, Error> {
+    Ok(sqlx::query_scalar(
+        "SELECT s.email FROM account_tokens t JOIN staff s ON s.id = t.staff_id WHERE t.token_hash = $1 AND t.purpose IN ($2, $3)",
+    )
+    .bind(token_hash(challenge.trim()))
+    .bind(Purpose::TwoFactor.as_str())
+    .bind(Purpose::Enrol.as_str())
+    .fetch_optional(core.db.reader())
+    .await?)
+}
+
 /// Enrolling at sign-in (the business requires two-factor): a new secret for the challenge's person.
 pub async fn enrol_begin(core: &Core, req: TwoFactorChallengeRequest) -> Result<TwoFactorSetup, Error> {
     let mut tx = core.db.writer().begin().await?;
