@@ -285,7 +285,7 @@ mod timezone_tests {
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
-fn parse_role(text: &str) -> Result<Role, Error> {
+pub(crate) fn parse_role(text: &str) -> Result<Role, Error> {
     Role::parse(text).ok_or_else(|| Error::internal(crate::store::StoreError::Corrupt(format!("role {text}"))))
 }
 
