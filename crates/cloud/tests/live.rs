@@ -1,6 +1,6 @@
 //! The sync WebSocket over a real socket, on SQLite and PostgreSQL: hello/welcome, a poke after
 //! every commit of the business (and none for other businesses), presence and typing, and the
-//! close codes for a refused token and a protocol mismatch.
+//! close codes for a refused token, a protocol mismatch and a sign-in that ended.
 
 use std::time::Duration;
 
@@ -121,6 +121,31 @@ async fn a_role_change_closes_a_session_that_keeps_talking(app: TestApp) {
         }
     }
     panic!("the session was never closed after the role change");
+}
+
+/// Signing out, and a refresh token presented a second time (which ends its whole session), close
+/// the open live session of that sign-in at once (4001), as deactivation does, not at the next
+/// heartbeat; another sign-in of the same person stays connected.
+async fn signing_out_and_a_reused_refresh_token_close_the_live_session_at_once(app: TestApp) {
+    let owner = app.signup("signout").await;
+    let agent = app.add_staff(&owner, "agent").await;
+    let other_sign_in = app.login(&owner.email, &owner.password).await;
+    let (signed_out, _) = hello(&app, &owner.access).await;
+    let (mut stays, _) = hello(&app, &other_sign_in).await;
+    let out = app.post("/v1/auth/logout", &owner.access, json!(null)).await;
+    assert_eq!(out.status, reqwest::StatusCode::NO_CONTENT, "{out:?}");
+    assert_eq!(closed_with(signed_out).await, protocol::close::AUTH_FAILED);
+    say(&mut stays, &ClientFrame::Ping).await;
+    loop {
+        if let Some(ServerFrame::Pong) = next(&mut stays).await { break; }
+    }
+
+    let (socket, _) = hello(&app, &agent.access).await;
+    let refresh = |token: String| app.call(reqwest::Method::POST, "/v1/auth/refresh", None, Some(json!({"refresh_token": token})));
+    assert_eq!(refresh(agent.refresh.clone()).await.status, reqwest::StatusCode::OK);
+    let reused = refresh(agent.refresh.clone()).await;
+    assert_eq!(reused.code(), "refresh_token_reused", "{reused:?}");
+    assert_eq!(closed_with(socket).await, protocol::close::AUTH_FAILED);
 }
 
 async fn a_console_is_poked_after_each_commit_of_its_business(app: TestApp) {

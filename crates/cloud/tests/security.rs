@@ -1,8 +1,8 @@
 //! Account security over real HTTP, on SQLite and PostgreSQL, with mail going through a real
 //! SMTP server on loopback: two-factor sign-in (codes, replays, recovery codes, rate limits), the
 //! "require two-factor" switch, an owner's reset of a colleague, password change and reset by
-//! mail, email verification, invitations and new-device notices by mail, and re-authentication
-//! before sensitive actions.
+//! mail, email verification, invitations and new-device notices by mail, re-authentication
+//! before sensitive actions, and what an admin set up ending with their rights.
 
 use std::time::Duration;
 
@@ -97,7 +97,9 @@ async fn two_factor_sign_in((app, _sink): (TestApp, SmtpSink)) {
     let left = app.get("/v1/me/security", used.body["access_token"].as_str().unwrap()).await;
     assert_eq!(left.body["recovery_codes_left"], 9);
 
-    // Five wrong codes and the challenge is gone, even for the right code.
+    // Five wrong codes and the challenge is gone, even for the right code. (A minute on first:
+    // codes are guesses at the account like passwords, and this minute's ten are spent.)
+    app.advance(Duration::from_secs(60));
     for _ in 0..4 {
         assert_eq!(public(&app, "/v1/auth/two-factor", json!({"challenge": third, "code": "000000"})).await.code(), "invalid_code");
     }
@@ -256,4 +258,160 @@ async fn without_smtp_the_reset_link_is_handed_over() {
     let done = public(&app, "/v1/auth/password-reset/confirm", json!({"token": token, "new_password": "handed over password"})).await;
     assert_eq!(done.status, StatusCode::NO_CONTENT);
     assert_eq!(app.login(&agent.email, "handed over password").await.is_empty(), false);
+}
+
+/// `by` invites someone as `role` and, re-authenticated, resets `target`'s sign-in (without SMTP
+/// the link is handed over): the invitation's token and the reset link's token.
+async fn invite_and_reset(app: &TestApp, by: &Tenant, role: &str, target: &Tenant) -> (String, String) {
+    let email = format!("accomplice-{}@example.com", switchboard_testkit::uuid_suffix());
+    let invited = app.post("/v1/invitations", &by.access, json!({"email": email, "role": role})).await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{invited:?}");
+    let reauth = app.post("/v1/me/reauthenticate", &by.access, json!({"password": by.password})).await;
+    assert_eq!(reauth.status, StatusCode::NO_CONTENT, "{reauth:?}");
+    let reset = app.post(&format!("/v1/staff/{}/reset-sign-in", target.staff_id), &by.access, json!(null)).await;
+    assert_eq!(reset.body["mailed"], false, "{reset:?}");
+    let link = reset.body["link"].as_str().unwrap();
+    (invited.body["token"].as_str().unwrap().to_owned(), link.split("token=").nth(1).unwrap().to_owned())
+}
+
+async fn accept(app: &TestApp, token: &str) -> Reply {
+    public(app, "/v1/auth/accept-invitation", json!({"token": token, "name": "Accomplice", "password": "accomplice password"})).await
+}
+
+async fn use_reset_link(app: &TestApp, token: &str) -> Reply {
+    public(app, "/v1/auth/password-reset/confirm", json!({"token": token, "new_password": "a password someone else chose"})).await
+}
+
+/// A request from `client`, as the trusted proxy on the loopback address forwards it.
+async fn via(app: &TestApp, client: &str, path: &str, body: Value) -> Reply {
+    let res = app.client.post(format!("{}{path}", app.base)).header("x-forwarded-for", client).json(&body).send().await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    Reply { status, headers, body }
+}
+
+fn challenge_of(r: &Reply) -> String {
+    r.body["error"]["details"]["challenge"].as_str().unwrap_or_else(|| panic!("a challenge: {r:?}")).to_owned()
+}
+
+on_both_engines! {
+
+spawn = TestApp::spawn;
+
+/// No privilege is kept after it is taken away: deactivating an admin, or taking away their right
+/// to manage staff, withdraws the invitations they sent and the sign-in reset links they made for
+/// colleagues, at once; an owner made an admin loses the owner invitations they sent (only owners
+/// make owners). What others made still works.
+async fn what_a_removed_admin_set_up_stops_working(app: TestApp) {
+    let owner = app.signup("removed").await;
+    let co_owner = app.add_staff(&owner, "owner").await;
+    let leaver = app.add_staff(&owner, "admin").await;
+    let demoted = app.add_staff(&owner, "admin").await;
+    let agents = [app.add_staff(&owner, "agent").await, app.add_staff(&owner, "agent").await, app.add_staff(&owner, "agent").await];
+
+    let (leavers_invitation, leavers_link) = invite_and_reset(&app, &leaver, "admin", &agents[0]).await;
+    let (demoteds_invitation, demoteds_link) = invite_and_reset(&app, &demoted, "admin", &agents[1]).await;
+    let (owners_invitation, owners_link) = invite_and_reset(&app, &owner, "admin", &agents[2]).await;
+    let co_owners_owner = app.post("/v1/invitations", &co_owner.access, json!({"email": "next-owner@example.com", "role": "owner"})).await;
+    let co_owners_agent = app.post("/v1/invitations", &co_owner.access, json!({"email": "next-agent@example.com", "role": "agent"})).await;
+    assert_eq!((co_owners_owner.status, co_owners_agent.status), (StatusCode::CREATED, StatusCode::CREATED));
+
+    let off = app.patch(&format!("/v1/staff/{}", leaver.staff_id), &owner.access, json!({"active": false})).await;
+    assert_eq!(off.status, StatusCode::OK, "{off:?}");
+    let down = app.patch(&format!("/v1/staff/{}", demoted.staff_id), &owner.access, json!({"role": "agent"})).await;
+    assert_eq!(down.status, StatusCode::OK, "{down:?}");
+    let admin_now = app.patch(&format!("/v1/staff/{}", co_owner.staff_id), &owner.access, json!({"role": "admin"})).await;
+    assert_eq!(admin_now.status, StatusCode::OK, "{admin_now:?}");
+
+    for token in [&leavers_invitation, &demoteds_invitation, co_owners_owner.body["token"].as_str().unwrap()] {
+        let refused = accept(&app, token).await;
+        assert_eq!((refused.status, refused.code()), (StatusCode::NOT_FOUND, "invitation_invalid"), "{refused:?}");
+    }
+    for token in [&leavers_link, &demoteds_link] {
+        let refused = use_reset_link(&app, token).await;
+        assert_eq!(refused.code(), "link_invalid", "{refused:?}");
+    }
+    // The withdrawn invitations are gone from the list; the others are still open.
+    let open: Vec<String> = app
+        .all_items("/v1/invitations", &owner.access)
+        .await
+        .iter()
+        .filter(|i| i["accepted_at"].is_null())
+        .map(|i| i["email"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(open.len(), 2, "the owner's and the co-owner's agent invitation: {open:?}");
+    assert!(open.contains(&"next-agent@example.com".to_owned()), "{open:?}");
+
+    // What the owner made, and the agent invitation an admin may still send, work.
+    assert_eq!(accept(&app, &owners_invitation).await.status, StatusCode::CREATED);
+    assert_eq!(accept(&app, co_owners_agent.body["token"].as_str().unwrap()).await.status, StatusCode::CREATED);
+    assert_eq!(use_reset_link(&app, &owners_link).await.status, StatusCode::NO_CONTENT);
+    assert!(!app.login(&agents[2].email, "a password someone else chose").await.is_empty());
+}
+
+}
+
+on_both_engines! {
+
+spawn = |e| TestApp::spawn_with(e, |c| {
+    c.login_attempts_per_account_per_minute = 6;
+    c.login_attempts_per_account_all_addresses_per_minute = 5;
+    c.login_attempts_per_address_per_minute = 100;
+    c.trusted_proxies = "127.0.0.0/8".into();
+});
+
+/// Second-factor codes are guesses at an account like passwords are: with the password, many
+/// addresses share the account's soft limit for their codes too (429 `rate_limited`,
+/// `Retry-After`), and an address becomes one the limit spares only by signing in fully (password
+/// and code), so the owner's desk still gets in while the guessers wait.
+async fn second_factor_guesses_are_limited_per_account(app: TestApp) {
+    let owner = app.signup("guessed").await;
+    let (secret, recovery) = enable_two_factor(&app, &owner).await;
+    // The step that confirmed two-factor is spent; the next one signs in.
+    app.advance(Duration::from_secs(30));
+    let password = json!({"email": owner.email, "password": owner.password});
+    let desk = "198.51.100.7";
+    let first = via(&app, desk, "/v1/auth/login", password.clone()).await;
+    let signed_in = via(&app, desk, "/v1/auth/two-factor", json!({"challenge": challenge_of(&first), "code": code(&app, &secret)})).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{signed_in:?}");
+    // An address that got only as far as the second step.
+    let halfway = "203.0.113.200";
+    assert_eq!(via(&app, halfway, "/v1/auth/login", password.clone()).await.code(), "two_factor_required");
+
+    // Twenty addresses with the password guess codes. The account's five attempts this minute
+    // were the desk's two, the half-way address's one, and one attacker's sign-in and one code.
+    let mut checked = 0;
+    let mut refused = None;
+    for n in 0..20 {
+        let client = format!("203.0.113.{n}");
+        let step = via(&app, &client, "/v1/auth/login", password.clone()).await;
+        if step.status == StatusCode::TOO_MANY_REQUESTS {
+            continue;
+        }
+        let challenge = challenge_of(&step);
+        for _ in 0..5 {
+            let guess = via(&app, &client, "/v1/auth/two-factor", json!({"challenge": challenge, "code": "000000"})).await;
+            if guess.status == StatusCode::TOO_MANY_REQUESTS {
+                refused = Some(guess);
+                break;
+            }
+            assert_eq!(guess.code(), "invalid_code", "{guess:?}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 1, "wrong codes checked in the minute");
+    let refused = refused.expect("a code refused by the limit");
+    assert_eq!(refused.code(), "rate_limited", "{refused:?}");
+    assert_eq!(refused.headers.get("retry-after").map(|v| v.to_str().unwrap()), Some("12"));
+    let again = via(&app, halfway, "/v1/auth/login", password.clone()).await;
+    assert_eq!(again.code(), "rate_limited", "the password alone does not make an address known: {again:?}");
+
+    // The owner's desk signed in fully before: the spent limit spares it.
+    let step = via(&app, desk, "/v1/auth/login", password.clone()).await;
+    assert_eq!(step.code(), "two_factor_required", "{step:?}");
+    let back = via(&app, desk, "/v1/auth/two-factor", json!({"challenge": challenge_of(&step), "code": recovery[0]})).await;
+    assert_eq!(back.status, StatusCode::OK, "{back:?}");
+}
+
 }

@@ -69,6 +69,55 @@ async fn pulling_pages_through_the_log_gives_every_current_state_once(app: TestA
     assert_eq!(r.code(), "invalid_cursor");
 }
 
+/// A console gets only what its person may read through the API: invitations need the right to
+/// manage staff, so an admin's console gets them and an agent's does not (the agent's cursor still
+/// moves past them, even over a page of nothing else). A role change makes a cursor from before
+/// it stale (`resync_required`): what was pulled under the old role is reloaded under the new.
+async fn a_console_gets_only_what_its_role_may_read(app: TestApp) {
+    let owner = app.signup("roles").await;
+    let admin = app.add_staff(&owner, "admin").await;
+    let agent = app.add_staff(&owner, "agent").await;
+    let before_invitations = app.last_seq(&owner.business_id).await;
+    for i in 0..4 {
+        let invited = app.post("/v1/invitations", &owner.access, json!({"email": format!("invitee-{i}@example.com"), "role": "agent"})).await;
+        assert_eq!(invited.status, StatusCode::CREATED, "{invited:?}");
+    }
+    app.post("/v1/customers", &owner.access, json!({"name": "After the invitations"})).await;
+    assert_eq!(app.get("/v1/invitations", &agent.access).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/v1/invitations", &admin.access).await.status, StatusCode::OK);
+
+    let last = app.last_seq(&owner.business_id).await;
+    let (admins, admin_cursor) = pull_all(&app, &admin.access, 0, 2).await;
+    let (agents, agent_cursor) = pull_all(&app, &agent.access, 0, 2).await;
+    assert_eq!((admin_cursor, agent_cursor), (last, last), "both consoles are caught up");
+    let invitations = |changes: &[Value]| changes.iter().filter(|c| c["entity"] == "invitation").count();
+    assert_eq!(invitations(&admins), 6, "the four open ones and the two accepted");
+    assert_eq!(invitations(&agents), 0, "an agent may not read invitations");
+    let others: Vec<&Value> = admins.iter().filter(|c| c["entity"] != "invitation").collect();
+    assert_eq!(agents.iter().collect::<Vec<_>>(), others, "everything else alike");
+    // A page of nothing but invitations moves the agent's cursor on.
+    let page = app.get(&format!("/v1/sync/pull?cursor={before_invitations}&limit=2"), &agent.access).await;
+    assert_eq!(page.status, StatusCode::OK, "{page:?}");
+    assert_eq!((page.body["changes"].clone(), page.body["cursor"].as_i64(), page.body["has_more"].as_bool()), (json!([]), Some(before_invitations + 2), Some(true)));
+
+    // Promoted: the agent's cursor was filled as an agent, so the console reloads as an admin.
+    let promoted = app.patch(&format!("/v1/staff/{}", agent.staff_id), &owner.access, json!({"role": "admin"})).await;
+    assert_eq!(promoted.status, StatusCode::OK, "{promoted:?}");
+    let stale = app.get(&format!("/v1/sync/pull?cursor={agent_cursor}"), &agent.access).await;
+    assert_eq!((stale.status, stale.code()), (StatusCode::CONFLICT, "resync_required"), "{stale:?}");
+    let (reloaded, cursor) = pull_all(&app, &agent.access, 0, 500).await;
+    assert_eq!(invitations(&reloaded), 6);
+    assert_eq!(app.get(&format!("/v1/sync/pull?cursor={cursor}"), &agent.access).await.status, StatusCode::OK, "reloaded, the console goes on");
+    // Nobody else's cursor is touched by it.
+    assert_eq!(app.get(&format!("/v1/sync/pull?cursor={admin_cursor}"), &admin.access).await.status, StatusCode::OK);
+
+    // Made an agent again: reloading drops what an agent may not read.
+    app.patch(&format!("/v1/staff/{}", agent.staff_id), &owner.access, json!({"role": "agent"})).await;
+    assert_eq!(app.get(&format!("/v1/sync/pull?cursor={cursor}"), &agent.access).await.code(), "resync_required");
+    let (reloaded, _) = pull_all(&app, &agent.access, 0, 500).await;
+    assert_eq!(invitations(&reloaded), 0);
+}
+
 async fn a_cursor_older_than_compacted_tombstones_must_resync(app: TestApp) {
     let a = app.signup("compact").await;
     let k = app.post("/v1/canned-responses", &a.access, json!({"shortcut": "bye", "title": "Bye", "body": "Bye!"})).await;

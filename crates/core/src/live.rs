@@ -9,9 +9,11 @@
 //! instance announces its own sessions' presence (and again every [`PRESENCE_REFRESH`]); the
 //! presence of an instance that stopped announcing is dropped after [`PRESENCE_TTL`].
 //!
-//! A session serves one staff member and stays checked against their account: deactivation ends
-//! it at once (close 4001), a role change ends it so the console reconnects with its new rights
-//! (4009), and the account is also re-checked on every heartbeat in case a signal was lost.
+//! A session serves one staff member and stays checked against their account: deactivation, and
+//! the end of the sign-in it was opened with (signing out, a reused refresh token, a new
+//! password), end it at once (close 4001), a role change ends it so the console reconnects with
+//! its new rights (4009), and the account is also re-checked on every heartbeat in case a signal
+//! was lost.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -184,8 +186,8 @@ impl Hub {
         self.closing.send_replace(true);
     }
 
-    /// A staff member's account changed (deactivated, new role): their sessions re-check it, here
-    /// and on the other instances.
+    /// A staff member's account changed (deactivated, new role, a sign-in ended): their sessions
+    /// re-check it, here and on the other instances.
     pub fn account_changed(&self, core: &Core, staff_id: &str) {
         let db = core.db.clone();
         let signal = Signal::AccountChanged { staff_id: staff_id.to_owned() };

@@ -2,14 +2,15 @@
 //! core's [`Clock`] so tests move time instead of waiting for it, and keyed by the client's
 //! address as [`ClientAddr`] finds it behind trusted proxies.
 //!
-//! Sign-in attempts are limited three ways, so that nobody can keep a known email locked out:
+//! Sign-in attempts — passwords, and the second-factor codes that follow them, counted against
+//! the same account — are limited three ways, so that nobody can keep a known email locked out:
 //! - per client address (one address trying many accounts);
 //! - per account *and* address (one address guessing one account): an attacker who hammers an
 //!   email only locks out themselves;
 //! - per account over all addresses, a soft limit against guessing from many addresses: when it
 //!   is spent, addresses that have signed in to that account before (on this instance, in the
-//!   last 30 days) still get through, so the owner at their usual desk is never locked out; new
-//!   addresses wait (`Retry-After`).
+//!   last 30 days; all the way, so a stolen password alone does not count) still get through, so
+//!   the owner at their usual desk is never locked out; new addresses wait (`Retry-After`).
 //!
 //! The counters live in each instance's memory (see README, "Rate limits"): N instances give an
 //! attacker at most N times each limit, and a flood of attempts costs the database nothing.
@@ -106,7 +107,8 @@ impl Limits {
         Ok(())
     }
 
-    /// `client` proved it knows `account`'s password: the soft limit spares it from now on.
+    /// `client` signed in to `account` — the password and, when it is on, the second factor: the
+    /// soft limit spares it from now on.
     pub fn signed_in(&self, client: IpAddr, account: &str) {
         let now = self.clock.now_ms();
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());

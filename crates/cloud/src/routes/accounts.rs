@@ -1,7 +1,7 @@
 //! `/v1/auth/*`: sign up, sign in, refresh, sign out, accept an invitation. Sign-ups and login
 //! attempts are rate-limited here (`http::limits`: per client address, per account and address,
-//! and a soft per-account limit that spares addresses that signed in before), before the core
-//! hashes or checks a password.
+//! and a soft per-account limit that spares addresses that signed in before — fully, with the
+//! second factor when it is on), before the core hashes or checks a password.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -58,16 +58,11 @@ async fn login(
     let email = req.email.trim().to_lowercase();
     state.limits.guess(client, Some(&email))?;
     let device = user_agent(&headers);
-    let signed_in = accounts::login(&state, req, device.as_deref()).await;
-    // The password was right (a second factor may still be asked for): this address knows it.
-    let password_right = match &signed_in {
-        Ok(_) => true,
-        Err(e) => matches!(e.code(), protocol::ErrorCode::TwoFactorRequired | protocol::ErrorCode::TwoFactorEnrolmentRequired),
-    };
-    if password_right {
-        state.limits.signed_in(client, &email);
-    }
-    Ok(axum::Json(signed_in?))
+    let tokens = accounts::login(&state, req, device.as_deref()).await?;
+    // Signed in. When a second factor is asked for instead, only the password is known: the
+    // address is spared the account's soft limit once the code is right too (`routes::security`).
+    state.limits.signed_in(client, &email);
+    Ok(axum::Json(tokens))
 }
 
 /// Exchanges a refresh token for a new token pair. Each refresh token works once.

@@ -1,7 +1,10 @@
 //! Account security: two-factor sign-in and enrolment, re-authentication, passwords (change,
 //! reset by mail, an owner's reset of a colleague), email verification, and the business's
 //! "require two-factor" switch. The core decides (`accounts::security`); attempts that guess
-//! (codes, reset requests) are rate-limited here like logins, per address and per account.
+//! (codes, reset requests) are rate-limited here like logins, per address and per account: a
+//! sign-in's second-factor code counts against the same account as its password (the
+//! challenge's email), and only a finished sign-in makes the address one the account's soft limit
+//! spares.
 
 use std::net::IpAddr;
 
@@ -55,9 +58,14 @@ async fn two_factor_sign_in(
     headers: HeaderMap,
     Json(req): Json<TwoFactorChallengeRequest>,
 ) -> Result<axum::Json<AuthTokens>, ApiError> {
-    guess(&state, &client, None)?;
+    let account = security::challenge_account(&state, &req.challenge).await?;
+    guess(&state, &client, account.as_deref())?;
     let device = user_agent(&headers);
-    Ok(axum::Json(security::two_factor_sign_in(&state, req, device.as_deref()).await?))
+    let tokens = security::two_factor_sign_in(&state, req, device.as_deref()).await?;
+    if let Some(account) = &account {
+        state.limits.signed_in(client, account);
+    }
+    Ok(axum::Json(tokens))
 }
 
 /// Enrolling at sign-in when the business requires two-factor: a new authenticator secret for
@@ -78,9 +86,14 @@ async fn enrol_confirm(
     headers: HeaderMap,
     Json(req): Json<TwoFactorChallengeRequest>,
 ) -> Result<(StatusCode, axum::Json<EnrolledSignIn>), ApiError> {
-    guess(&state, &client, None)?;
+    let account = security::challenge_account(&state, &req.challenge).await?;
+    guess(&state, &client, account.as_deref())?;
     let device = user_agent(&headers);
-    Ok((StatusCode::CREATED, axum::Json(security::enrol_confirm(&state, req, device.as_deref()).await?)))
+    let enrolled = security::enrol_confirm(&state, req, device.as_deref()).await?;
+    if let Some(account) = &account {
+        state.limits.signed_in(client, account);
+    }
+    Ok((StatusCode::CREATED, axum::Json(enrolled)))
 }
 
 /// Mails a password-reset link (single use, one hour) when the address has an account and the

@@ -4,8 +4,8 @@
 //!
 //! Access tokens are short-lived HS256 JWTs naming the staff member, their business and their
 //! session. Each request still checks the session and the staff member in the database, so
-//! deactivating someone or revoking a session takes effect at once, and role changes apply to the
-//! next request. Refresh tokens are random, stored only as SHA-256 hashes, and single-use: each
+//! deactivating someone or revoking a session takes effect at once (their live sessions are told
+//! to re-check, see `live`), and role changes apply to the next request. Refresh tokens are random, stored only as SHA-256 hashes, and single-use: each
 //! refresh returns a new one, and presenting a used one again revokes the whole session (the
 //! family), because only a thief or a replay would do that.
 //!
@@ -285,7 +285,7 @@ mod timezone_tests {
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
-fn parse_role(text: &str) -> Result<Role, Error> {
+pub(crate) fn parse_role(text: &str) -> Result<Role, Error> {
     Role::parse(text).ok_or_else(|| Error::internal(crate::store::StoreError::Corrupt(format!("role {text}"))))
 }
 
@@ -495,6 +495,8 @@ pub async fn refresh(core: &Core, req: RefreshRequest) -> Result<AuthTokens, Err
         revoke_session(&mut tx, now, &session_id, "refresh token reused").await?;
         tx.commit().await?;
         tracing::warn!(session_id = %session_id, "refresh token reused; session revoked");
+        // Its open live session (the thief's, or the owner's) closes now, not at the next heartbeat.
+        core.live.account_changed(core, &row.try_get::<String, _>("staff_id")?);
         return Err(AccountError::RefreshTokenReused.into());
     }
     if expires_at <= now {
@@ -512,10 +514,12 @@ pub async fn refresh(core: &Core, req: RefreshRequest) -> Result<AuthTokens, Err
     Ok(tokens)
 }
 
-/// Ends the actor's session; its refresh tokens stop working.
+/// Ends the actor's session; its refresh tokens stop working, and its open live session closes.
 pub async fn logout(core: &Core, actor: &Actor) -> Result<(), Error> {
     let mut conn = core.db.writer().acquire().await?;
-    revoke_session(&mut conn, core.db.now_ms(), &actor.session_id, "signed out").await
+    revoke_session(&mut conn, core.db.now_ms(), &actor.session_id, "signed out").await?;
+    core.live.account_changed(core, &actor.staff_id);
+    Ok(())
 }
 
 /// Joins a business with a one-time invitation token, and signs in.

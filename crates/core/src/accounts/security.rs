@@ -174,19 +174,49 @@ async fn new_secret(core: &Core, conn: &mut AnyConnection, staff_id: &str) -> Re
 // ---------------------------------------------------------------------------------------------
 // One-time tokens
 
-async fn issue_token(conn: &mut AnyConnection, core: &Core, purpose: Purpose, staff_id: &str, business_id: &str, ttl_ms: i64) -> Result<String, Error> {
+/// A new one-time token for `staff_id`. `issued_by` names who made it for them, when that is
+/// someone else (an owner's or admin's reset): it ends with that person's right to make it
+/// ([`revoke_links_issued_by`]).
+async fn issue_token(
+    conn: &mut AnyConnection,
+    core: &Core,
+    purpose: Purpose,
+    staff_id: &str,
+    business_id: &str,
+    ttl_ms: i64,
+    issued_by: Option<&str>,
+) -> Result<String, Error> {
     let token = random_token();
     let now = core.db.now_ms();
-    sqlx::query("INSERT INTO account_tokens (token_hash, purpose, staff_id, business_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(token_hash(&token))
-        .bind(purpose.as_str())
-        .bind(staff_id)
-        .bind(business_id)
-        .bind(now)
-        .bind(now + ttl_ms)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO account_tokens (token_hash, purpose, staff_id, business_id, created_at, expires_at, issued_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(token_hash(&token))
+    .bind(purpose.as_str())
+    .bind(staff_id)
+    .bind(business_id)
+    .bind(now)
+    .bind(now + ttl_ms)
+    .bind(issued_by)
+    .execute(conn)
+    .await?;
     Ok(token)
+}
+
+/// Withdraws the unused, unexpired sign-in reset links `issuer` made for colleagues (only those
+/// for owners with `owners_only`: the issuer may still reset others, but no longer owners).
+/// Returns whose links they were.
+pub(crate) async fn revoke_links_issued_by(conn: &mut AnyConnection, now: i64, issuer: &str, owners_only: bool) -> Result<Vec<String>, Error> {
+    let owners = if owners_only { " AND staff_id IN (SELECT id FROM staff WHERE role = 'owner')" } else { "" };
+    Ok(sqlx::query_scalar(&format!(
+        "UPDATE account_tokens SET revoked_at = $1 WHERE issued_by = $2 AND purpose = $3 AND used_at IS NULL AND revoked_at IS NULL \
+         AND expires_at > $1{owners} RETURNING staff_id"
+    ))
+    .bind(now)
+    .bind(issuer)
+    .bind(Purpose::PasswordReset.as_str())
+    .fetch_all(conn)
+    .await?)
 }
 
 struct TokenRow {
@@ -196,16 +226,16 @@ struct TokenRow {
     attempts: i64,
 }
 
-/// A live (unused, unexpired) token for `purpose`.
+/// A live (unused, unrevoked, unexpired) token for `purpose`.
 async fn find_token(conn: &mut AnyConnection, core: &Core, purpose: Purpose, token: &str) -> Result<TokenRow, Error> {
     let hash = token_hash(token.trim());
-    let row = sqlx::query("SELECT staff_id, business_id, attempts, expires_at, used_at FROM account_tokens WHERE token_hash = $1 AND purpose = $2")
+    let row = sqlx::query("SELECT staff_id, business_id, attempts, expires_at, used_at, revoked_at FROM account_tokens WHERE token_hash = $1 AND purpose = $2")
         .bind(&hash)
         .bind(purpose.as_str())
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(AccountError::LinkInvalid)?;
-    if row.try_get::<Option<i64>, _>("used_at")?.is_some() {
+    if row.try_get::<Option<i64>, _>("used_at")?.is_some() || row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
         return Err(AccountError::LinkInvalid.into());
     }
     if row.try_get::<i64, _>("expires_at")? <= core.db.now_ms() {
@@ -216,7 +246,7 @@ async fn find_token(conn: &mut AnyConnection, core: &Core, purpose: Purpose, tok
 
 /// A challenge to enrol in two-factor sign-in (a new account in a business that requires it).
 pub async fn issue_enrolment(core: &Core, conn: &mut AnyConnection, staff_id: &str, business_id: &str) -> Result<String, Error> {
-    issue_token(conn, core, Purpose::Enrol, staff_id, business_id, ENROL_TTL_MS).await
+    issue_token(conn, core, Purpose::Enrol, staff_id, business_id, ENROL_TTL_MS, None).await
 }
 
 /// Marks a token used; `false` if someone used it meanwhile.
@@ -249,7 +279,7 @@ pub async fn after_password(core: &Core, staff_id: &str, business_id: &str, role
     if enabled || required {
         let mut tx = core.db.writer().begin().await?;
         let (purpose, ttl) = if enabled { (Purpose::TwoFactor, CHALLENGE_TTL_MS) } else { (Purpose::Enrol, ENROL_TTL_MS) };
-        let challenge = issue_token(&mut tx, core, purpose, staff_id, business_id, ttl).await?;
+        let challenge = issue_token(&mut tx, core, purpose, staff_id, business_id, ttl, None).await?;
         tx.commit().await?;
         return Err(if enabled { AccountError::TwoFactorRequired { challenge } } else { AccountError::TwoFactorEnrolmentRequired { challenge } }.into());
     }
@@ -321,6 +351,21 @@ async fn active_role(conn: &mut AnyConnection, staff_id: &str) -> Result<Role, E
         return Err(AccountError::Deactivated.into());
     }
     parse_role(&row.try_get::<String, _>("role")?)
+}
+
+/// Whose sign-in a challenge (two-factor or enrolment) continues, as the email that sign-in's
+/// guesses are counted under (the key the password step is limited by), in whatever state the
+/// challenge is; `None` when it is no challenge. The HTTP service limits code guesses per account
+/// with it, as it limits passwords.
+pub async fn challenge_account(core: &Core, challenge: &str) -> Result<Option<String>, Error> {
+    Ok(sqlx::query_scalar(
+        "SELECT s.email FROM account_tokens t JOIN staff s ON s.id = t.staff_id WHERE t.token_hash = $1 AND t.purpose IN ($2, $3)",
+    )
+    .bind(token_hash(challenge.trim()))
+    .bind(Purpose::TwoFactor.as_str())
+    .bind(Purpose::Enrol.as_str())
+    .fetch_optional(core.db.reader())
+    .await?)
 }
 
 /// Enrolling at sign-in (the business requires two-factor): a new secret for the challenge's person.
@@ -509,7 +554,7 @@ pub async fn request_password_reset(core: &Core, email: &str) -> Result<(), Erro
     let staff_id: String = row.try_get("id")?;
     let business_id: String = row.try_get("business_id")?;
     let mut tx = core.db.writer().begin().await?;
-    let token = issue_token(&mut tx, core, Purpose::PasswordReset, &staff_id, &business_id, RESET_TTL_MS).await?;
+    let token = issue_token(&mut tx, core, Purpose::PasswordReset, &staff_id, &business_id, RESET_TTL_MS, None).await?;
     let body = format!(
         "Someone (hopefully you) asked to reset the password of your Switchboard account.\n\n\
          Choose a new password here (the link works once, for an hour):\n{}\n\nIf it was not you, ignore this mail.\n",
@@ -563,7 +608,7 @@ pub async fn reset_staff_member(core: &Core, actor: &Actor, staff_id: &str) -> R
     let mut tx = core.db.writer().begin().await?;
     clear_two_factor(&mut tx, staff_id).await?;
     super::revoke_all_sessions(&mut tx, now, staff_id, "reset by an owner").await?;
-    let token = issue_token(&mut tx, core, Purpose::PasswordReset, staff_id, &actor.business_id, OWNER_RESET_TTL_MS).await?;
+    let token = issue_token(&mut tx, core, Purpose::PasswordReset, staff_id, &actor.business_id, OWNER_RESET_TTL_MS, Some(&actor.staff_id)).await?;
     let url = link(core, "reset-password", &token);
     let body = format!(
         "An owner of your Switchboard business reset your sign-in: two-factor sign-in is off and you are signed out everywhere.\n\n\
@@ -584,7 +629,7 @@ pub async fn send_verification(core: &Core, conn: &mut AnyConnection, staff_id: 
     if core.mailer.is_none() {
         return Ok(false);
     }
-    let token = issue_token(conn, core, Purpose::VerifyEmail, staff_id, business_id, VERIFY_TTL_MS).await?;
+    let token = issue_token(conn, core, Purpose::VerifyEmail, staff_id, business_id, VERIFY_TTL_MS, None).await?;
     let body = format!("Welcome to Switchboard. Confirm this is your address (the link works once, for a week):\n{}\n", link(core, "verify-email", &token));
     mail::queue(conn, core, None, Some(business_id), MailKind::VerifyEmail, email, "Confirm your email address", &body).await
 }

@@ -1,8 +1,10 @@
 //! Staff and invitations: who works the front desk, in which role, and how new people join.
 //!
 //! Deactivating a staff member ends every session they have at once (and their live WebSockets,
-//! see `live`). A business always keeps at least one active owner, and only owners can make or
-//! unmake owners.
+//! see `live`). What they made for others with a right they lose — deactivated, or no longer
+//! allowed to manage staff (or owners) — ends in the same transaction: their open invitations,
+//! the sign-in reset links they made for colleagues, the calendar feeds they made. A business
+//! always keeps at least one active owner, and only owners can make or unmake owners.
 
 use protocol::{CreateInvitation, CreatedInvitation, EntityKind, Invitation, Me, Role, Staff, UpdateStaff};
 use sqlx::any::AnyRow;
@@ -93,6 +95,8 @@ pub async fn update(core: &Core, actor: &Actor, id: &str, req: UpdateStaff) -> R
         actor.require(Permission::ManageOwners)?;
     }
     let was_manager = role_allows(staff.role, Permission::ManageStaff);
+    let was_role = staff.role;
+    let made_owners = role_allows(staff.role, Permission::ManageOwners);
     if let Some(name) = &req.name {
         staff.name = required_text(name, "name", 200)?;
     }
@@ -139,12 +143,51 @@ pub async fn update(core: &Core, actor: &Actor, id: &str, req: UpdateStaff) -> R
         .execute(tx.conn())
         .await?;
     }
-    let staff: Staff = tx.publish(id).await?;
+    // So do the invitations they sent and the sign-in resets they made for colleagues: nobody
+    // keeps, through what they set up before, a right that was taken away.
+    let manages = staff.active && role_allows(staff.role, Permission::ManageStaff);
+    if was_manager && !manages {
+        withdraw_what_they_issued(&mut tx, actor, now, id, false).await?;
+    } else if made_owners && !(staff.active && role_allows(staff.role, Permission::ManageOwners)) {
+        withdraw_what_they_issued(&mut tx, actor, now, id, true).await?;
+    }
+    let staff: Staff = get(tx.conn(), &actor.business_id, id).await?;
+    let seq = tx.record(EntityKind::Staff, id, Some(&staff)).await?;
+    if staff.role != was_role {
+        // Their consoles pulled for the old role: a cursor from before this reloads (`sync::pull`).
+        sqlx::query("UPDATE staff SET role_seq = $1 WHERE id = $2 AND business_id = $3").bind(seq).bind(id).bind(&actor.business_id).execute(tx.conn()).await?;
+    }
     tx.audit(Some(&actor.staff_id), "staff.updated", Some(("staff", id)), serde_json::to_value(&req).unwrap_or_default()).await?;
     tx.commit().await?;
     // Their open consoles learn of it at once (deactivated: closed; new role: re-checked).
     core.live.account_changed(core, &staff.id);
     Ok(staff)
+}
+
+/// Withdraws what `issuer` made for others with the right to manage staff — their open
+/// invitations and the unused sign-in reset links they made for colleagues — or, with
+/// `owners_only`, just what makes or resets an owner (they may still manage staff, but not
+/// owners). Each withdrawal is audited as the `actor`'s.
+async fn withdraw_what_they_issued(tx: &mut BusinessTx, actor: &Actor, now: i64, issuer: &str, owners_only: bool) -> Result<(), Error> {
+    let business_id = tx.business_id().to_owned();
+    let owners = if owners_only { " AND role = 'owner'" } else { "" };
+    let withdrawn: Vec<String> = sqlx::query_scalar(&format!(
+        "UPDATE invitations SET revoked_at = $1 WHERE business_id = $2 AND invited_by = $3 AND accepted_at IS NULL AND revoked_at IS NULL \
+         AND expires_at > $1{owners} RETURNING id"
+    ))
+    .bind(now)
+    .bind(&business_id)
+    .bind(issuer)
+    .fetch_all(tx.conn())
+    .await?;
+    for id in &withdrawn {
+        tx.record::<Invitation>(EntityKind::Invitation, id, None).await?;
+        tx.audit(Some(&actor.staff_id), "invitation.revoked", Some(("invitation", id)), serde_json::json!({"invited_by": issuer})).await?;
+    }
+    for reset in crate::accounts::security::revoke_links_issued_by(tx.conn(), now, issuer, owners_only).await? {
+        tx.audit(Some(&actor.staff_id), "staff.sign_in_reset_revoked", Some(("staff", &reset)), serde_json::json!({"issued_by": issuer})).await?;
+    }
+    Ok(())
 }
 
 pub async fn load_invitation(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Option<Invitation>, StoreError> {

@@ -1,9 +1,13 @@
 //! Reading the change log, and compacting its tombstones.
+//!
+//! A console is sent only what its person may read through the API ([`may_read`]); what it may
+//! not read still moves its cursor on. A role change makes a cursor from before it stale
+//! (`resync_required`): what was pulled was chosen for the old role.
 
-use protocol::{MutationOutcome, SyncChange, SyncPage};
+use protocol::{EntityKind, MutationOutcome, Permission, Role, SyncChange, SyncPage};
 use sqlx::Row;
 
-use crate::accounts::Actor;
+use crate::accounts::{parse_role, role_allows, Actor};
 use crate::error::{Error, SyncError};
 use crate::store::{json_column, Db, StoreError};
 use crate::Core;
@@ -11,8 +15,38 @@ use crate::Core;
 /// How long a tombstone is kept: a console away longer than this reloads everything.
 pub const TOMBSTONE_HORIZON_MS: i64 = 30 * 86_400_000;
 
-/// The changes after `cursor`, in seq order, and with `client_id` that device's recent outcomes.
-/// `resync_required` when the cursor is older than what the log still remembers.
+/// Whether a console of someone in `role` is sent changes of `kind`: whether the API lets them
+/// read it. Every kind is named, so a new one is decided here.
+pub fn may_read(role: Role, kind: EntityKind) -> bool {
+    use EntityKind as K;
+    match kind {
+        // `GET /v1/invitations` (and their emails, roles, inviters): managing staff.
+        K::Invitation => role_allows(role, Permission::ManageStaff),
+        // Conversations and what hangs off them, customers, bookings and calendar tasks: handling
+        // conversations, which every role has.
+        K::Conversation | K::Message | K::Note | K::Customer | K::Booking | K::CalendarTask => role_allows(role, Permission::HandleConversations),
+        // Any signed-in staff member: the business, colleagues, the catalogue and templates, hours
+        // and exceptions, channels' secret-free status, the assistant's settings, calendar
+        // connections.
+        K::Business
+        | K::Staff
+        | K::Service
+        | K::CannedResponse
+        | K::Schedule
+        | K::StaffHours
+        | K::ScheduleException
+        | K::Channel
+        | K::WhatsappTemplate
+        | K::AssistantSettings
+        | K::CalendarConnection => true,
+        // Written by a newer service: this one cannot tell who may read it.
+        K::Unknown => false,
+    }
+}
+
+/// The changes after `cursor` that the actor may read ([`may_read`]), in seq order, and with
+/// `client_id` that device's recent outcomes. `resync_required` when the cursor is older than
+/// what the log still remembers, or than the actor's last role change.
 pub async fn pull(core: &Core, actor: &Actor, cursor: i64, client_id: Option<&str>, limit: u32) -> Result<SyncPage, Error> {
     if cursor < 0 {
         return Err(SyncError::InvalidCursor("The cursor is not valid.").into());
@@ -34,19 +68,37 @@ pub async fn pull(core: &Core, actor: &Actor, cursor: i64, client_id: Option<&st
         .fetch_all(&mut *conn)
         .await?;
     let has_more = rows.len() as i64 > limit;
+    // The role is read after the page, so a role change committed before the page was read is
+    // seen here with its seq, and a page read before the change ends below that seq.
+    let me = sqlx::query("SELECT role, role_seq FROM staff WHERE id = $1 AND business_id = $2")
+        .bind(&actor.staff_id)
+        .bind(&actor.business_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let role = parse_role(&me.try_get::<String, _>("role")?)?;
+    let role_seq: i64 = me.try_get("role_seq")?;
+    if cursor > 0 && cursor < role_seq {
+        return Err(SyncError::RoleChanged { seq: role_seq }.into());
+    }
     let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
+    // Nothing newer than the cursor is skipped: seqs are gap-free in commit order, so a page
+    // ends exactly where the next one starts. A change the actor may not read moves the cursor
+    // past it all the same (a page of nothing else is empty, with `has_more`).
+    let mut next = cursor;
     for row in rows.iter().take(limit as usize) {
+        next = row.try_get("seq")?;
+        let entity: EntityKind = row.try_get("entity")?;
+        if !may_read(role, entity) {
+            continue;
+        }
         let data: Option<String> = row.try_get("data")?;
         changes.push(SyncChange {
-            seq: row.try_get("seq")?,
-            entity: row.try_get("entity")?,
+            seq: next,
+            entity,
             id: row.try_get("entity_id")?,
             data: data.map(|d| json_column(&d, "changes.data")).transpose()?,
         });
     }
-    // Nothing newer than the cursor is skipped: seqs are gap-free in commit order, so a page
-    // ends exactly where the next one starts.
-    let next = changes.last().map(|c| c.seq).unwrap_or(cursor);
     let outcomes = match client_id {
         Some(client_id) => recent_outcomes(&mut conn, actor, client_id).await?,
         None => vec![],
