@@ -70,8 +70,18 @@ async fn the_cli_signs_in_reads_the_inbox_acts_and_queues_when_offline() {
         assert!(!bytes.windows(refresh_marker.len()).any(|w| w == refresh_marker), "the password leaked into the data directory");
         assert!(!String::from_utf8_lossy(&bytes).contains("eyJ"), "a token leaked into the data directory");
     }
+    // Signing out ends the console's session on the service too, not only here.
+    let open_sessions = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions s JOIN staff st ON st.id = s.staff_id WHERE st.email = $1 AND s.revoked_at IS NULL")
+            .bind(OWNER)
+            .fetch_one(service.app.db.reader())
+            .await
+            .unwrap()
+    };
+    let before = open_sessions().await;
     let (ok, out) = cli(&session, dir.path(), &["logout"]);
-    assert!(ok, "{out}");
+    assert!(ok && !out.contains("could not be reached"), "{out}");
+    assert_eq!(open_sessions().await, before - 1, "the console's session is over on the service");
     let (ok, out) = cli(&session, dir.path(), &["sync"]);
     assert!(!ok && out.contains("not signed in"), "{out}");
     // Nothing of theirs is left on the disk (not in the database's free pages, not in its log),

@@ -72,6 +72,8 @@ async fn the_console_learns_what_the_role_allows_from_the_service(app: TestApp) 
     let dir = tempfile::tempdir().unwrap();
     let owner = app.signup("desk-perms").await;
     let agent = app.add_staff(&owner, "agent").await;
+    let invited = app.post("/v1/invitations", &owner.access, json!({"email": "next-hire@example.com", "role": "agent"})).await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{invited:?}");
     let desk = Desk::open(dir.path(), None, quick()).await.unwrap();
     let mut events = desk.subscribe();
     let session = desk
@@ -104,6 +106,12 @@ async fn the_console_learns_what_the_role_allows_from_the_service(app: TestApp) 
     assert_eq!(told, admins);
     let session = desk.dispatch(Command::Session).await.unwrap();
     assert_eq!(session["permissions"], admins, "{session}");
+    // An agent's console was sent no invitations; as an admin it reloads and holds them.
+    let mirror = sqlx::sqlite::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("console.sqlite3").display())).await.unwrap();
+    let invitations = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM entities WHERE entity = 'invitation' AND data LIKE '%next-hire@example.com%'").fetch_one(&mirror).await.unwrap()
+    };
+    switchboard_testkit::eventually("the promoted console holds the invitations", || async { invitations().await == 1 }).await;
     desk.stop().await;
 }
 

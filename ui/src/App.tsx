@@ -51,6 +51,8 @@ export function App() {
   const [customerId, setCustomerId] = useState<string | null>(null);
   const [live, setLive] = useState<Live>({ versions: zero, presence: [], typing: null });
   const [error, setError] = useState<string | null>(null);
+  // Signing out while actions made here still wait to be sent asks first (they would be lost).
+  const [unsent, setUnsent] = useState<string | null>(null);
   const [starting, setStarting] = useState(false);
   // The open customer's whole history (every channel) instead of the one conversation.
   const [history, setHistory] = useState(false);
@@ -178,8 +180,6 @@ export function App() {
   const shown = views(session.permissions);
   // A view taken away (the role changed while it was open) falls back to the inbox.
   const view = shown.includes(picked) ? picked : "inbox";
-  // Signing out while actions made here still wait to be sent asks first (they would be lost).
-  const [unsent, setUnsent] = useState<string | null>(null);
   async function signOut(discard = false) {
     try {
       await call({ cmd: "sign_out", discard });

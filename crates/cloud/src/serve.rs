@@ -10,7 +10,8 @@
 //! - **Connections per address** (`max_connections_per_address`): one client address holds at
 //!   most this many connections at once; further ones are closed as soon as they are accepted, so
 //!   everyone else (and `/healthz`) still gets through. (An upgraded WebSocket leaves this count;
-//!   live sessions have their own cap, `max_ws_connections`.)
+//!   live sessions have their own caps: `max_ws_connections` signed in, and a few per address
+//!   while they wait for their hello — `routes::live`.)
 //!
 //! The rest is what `axum::serve` does: HTTP/1.1 and HTTP/2, upgrades, the client's address for
 //! the handlers (`ConnectInfo`), and a graceful shutdown that finishes requests in flight.

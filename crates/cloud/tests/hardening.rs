@@ -856,12 +856,7 @@ async fn signups_are_limited_per_client_address_behind_a_trusted_proxy(app: Test
 
 on_both_engines! {
 
-spawn = |e| TestApp::spawn_with(e, |c| {
-    c.login_attempts_per_account_per_minute = 3;
-    c.login_attempts_per_account_all_addresses_per_minute = 5;
-    c.login_attempts_per_address_per_minute = 100;
-    c.trusted_proxies = "127.0.0.0/8".into();
-});
+spawn = |e| TestApp::spawn_guessable(e, 3);
 
 /// Issue 12: hammering a known email does not lock its owner out. One address guessing is
 /// limited on its own; many addresses guessing spend the account's soft limit, which then holds

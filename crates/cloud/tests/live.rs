@@ -295,6 +295,7 @@ async fn silent_sockets_and_one_persons_many_do_not_keep_colleagues_out() {
     while silent.len() < WAITING_PER_ADDRESS {
         silent.push(connect(&app).await);
     }
+    switchboard_testkit::eventually("the service counts them all", || async { app.core.live.waiting_from("127.0.0.1") == WAITING_PER_ADDRESS }).await;
     assert_eq!(closed_with(connect(&app).await).await, protocol::close::TOO_MANY);
     drop(silent);
 

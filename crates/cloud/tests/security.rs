@@ -354,12 +354,7 @@ async fn what_a_removed_admin_set_up_stops_working(app: TestApp) {
 
 on_both_engines! {
 
-spawn = |e| TestApp::spawn_with(e, |c| {
-    c.login_attempts_per_account_per_minute = 6;
-    c.login_attempts_per_account_all_addresses_per_minute = 5;
-    c.login_attempts_per_address_per_minute = 100;
-    c.trusted_proxies = "127.0.0.0/8".into();
-});
+spawn = |e| TestApp::spawn_guessable(e, 6);
 
 /// Second-factor codes are guesses at an account like passwords are: with the password, many
 /// addresses share the account's soft limit for their codes too (429 `rate_limited`,

@@ -889,7 +889,7 @@ impl Desk {
     /// Stops syncing (the app is quitting).
     pub async fn stop(&self) {
         if let Some(sync) = self.sync.lock().await.take() {
-            sync.stop();
+            sync.stop_and_wait().await;
         }
     }
 }

@@ -123,6 +123,8 @@ pub struct SyncHandle {
     commands: mpsc::UnboundedSender<Command>,
     status: watch::Receiver<Status>,
     events: broadcast::Sender<Event>,
+    /// Turns `true` when the engine has stopped (nothing of it writes to the store any more).
+    ended: watch::Receiver<bool>,
 }
 
 impl SyncHandle {
@@ -144,6 +146,13 @@ impl SyncHandle {
     }
     pub fn stop(&self) {
         let _ = self.commands.send(Command::Stop);
+    }
+    /// Stops the engine and waits until it has: a pass under way finishes first, so what it
+    /// pulled is written before, not after, whatever comes next (signing out wipes the store).
+    pub async fn stop_and_wait(&self) {
+        self.stop();
+        let mut ended = self.ended.clone();
+        let _ = ended.wait_for(|ended| *ended).await;
     }
     pub fn status(&self) -> Status {
         self.status.borrow().clone()
@@ -177,6 +186,8 @@ pub struct Syncer {
     page_limit: u32,
     /// What this console did (no alert for what the person just did).
     here: alerts::DoneHere,
+    /// The next pull starts with a resync (the person's role changed).
+    reload: bool,
 }
 
 /// What one pass did.
@@ -190,7 +201,7 @@ pub struct Pass {
 
 impl Syncer {
     pub fn new(store: LocalStore, transport: Arc<dyn Transport>, client_id: String, me: String, page_limit: u32) -> Syncer {
-        Syncer { store, transport, client_id, me, page_limit, here: alerts::DoneHere::default() }
+        Syncer { store, transport, client_id, me, page_limit, here: alerts::DoneHere::default(), reload: false }
     }
 
     /// Catches up, pushes the outbox in order, then pulls what that changed. Pulling first means
@@ -258,6 +269,9 @@ impl Syncer {
     /// Pulls until caught up. The next page is fetched while the current one is applied, so a
     /// bootstrap costs about the longer of the two, not their sum.
     async fn pull(&mut self, pass: &mut Pass) -> Result<(), TransportError> {
+        if std::mem::take(&mut self.reload) {
+            self.resync(pass).await?;
+        }
         'from_cursor: loop {
             let cursor = self.store.cursor().await.map_err(local)?;
             let mut page = match self.transport.pull(cursor, &self.client_id, self.page_limit).await {
@@ -346,8 +360,12 @@ pub fn spawn(parts: Parts) -> SyncHandle {
         attempt: 0,
         preparer,
     };
-    tokio::spawn(engine.run());
-    SyncHandle { commands: commands_tx, status, events }
+    let (ended_tx, ended) = watch::channel(false);
+    tokio::spawn(async move {
+        engine.run().await;
+        let _ = ended_tx.send(true);
+    });
+    SyncHandle { commands: commands_tx, status, events, ended }
 }
 
 enum Exit {
@@ -428,7 +446,11 @@ impl Engine {
         // What this person may do is the service's to say; a role change closes the socket and
         // the next welcome carries the new list.
         if !live.permissions.is_empty() {
+            let before = self.parts_store.permissions().await.unwrap_or_default();
             if let Ok(true) = self.parts_store.set_permissions(&live.permissions).await {
+                // What this console holds was chosen by the service for the old role (an agent is
+                // sent no invitations): it reloads, keeping its outbox.
+                self.syncer.reload = !before.is_empty();
                 let _ = self.events.send(Event::Permissions { permissions: std::mem::take(&mut live.permissions) });
             }
         }

@@ -352,14 +352,14 @@ impl Console {
     /// next person gets a new device id (the service binds one to the staff member who first
     /// synced with it, and refuses it to anyone else).
     async fn sign_out_locally(&mut self) -> Result<(), ConsoleError> {
-        if let Some(c) = &self.credentials {
+        // Signed out here first: a wipe that fails halfway leaves nobody signed in.
+        self.account = None;
+        self.transport = None;
+        if let Some(c) = self.credentials.take() {
             c.forget()?;
         }
         self.store.wipe_all().await?;
         self.client_id = new_device_id(&self.store).await?;
-        self.account = None;
-        self.credentials = None;
-        self.transport = None;
         Ok(())
     }
 

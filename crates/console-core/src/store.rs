@@ -206,7 +206,15 @@ impl LocalStore {
         }
         tx.commit().await?;
         sqlx::query("VACUUM").execute(&self.pool).await?;
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
+        // The log's old frames hold the deleted rows until it is truncated; another connection
+        // reading at that moment makes the checkpoint wait its turn (`busy`), so it is tried again.
+        for _ in 0..50 {
+            let (busy,): (i64,) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.pool).await?;
+            if busy == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         Ok(())
     }
 

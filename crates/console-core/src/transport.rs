@@ -291,17 +291,14 @@ impl HttpTransport {
     }
 
     /// Ends the session on the service and forgets the tokens; answers whether the service was
-    /// told (it answered, or there was no session left to end).
+    /// told (it ended the session, or there was none left to end). The service ends the session
+    /// of the bearer token, so the call carries one (renewed first if it expired); without it the
+    /// service answered 401 and the session stayed valid.
     pub async fn logout(&self) -> bool {
-        let told = match self.credentials.refresh_token() {
-            Ok(Some(refresh)) => self
-                .http
-                .post(format!("{}/v1/auth/logout", self.server))
-                .json(&protocol::LogoutRequest { refresh_token: Some(refresh) })
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success() || r.status() == reqwest::StatusCode::UNAUTHORIZED),
-            _ => true,
+        let url = format!("{}/v1/auth/logout", self.server);
+        let told = match self.send(|token| self.http.post(&url).bearer_auth(token)).await {
+            Ok(_) | Err(TransportError::SignedOut(_)) => true,
+            Err(_) => false,
         };
         let _ = self.credentials.forget();
         *self.access.lock().await = None;

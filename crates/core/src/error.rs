@@ -246,10 +246,6 @@ pub enum WebhookError {
 pub enum SyncError {
     #[error("This device has been offline too long to catch up; it will reload everything.")]
     ResyncRequired { horizon: i64 },
-    /// The person's role changed at `seq`: what a console pulled before it was chosen for the old
-    /// role, so it reloads (`resync_required`, like a cursor behind the horizon).
-    #[error("Your role changed; this device will reload what it may see.")]
-    RoleChanged { seq: i64 },
     #[error("{0}")]
     InvalidCursor(&'static str),
     #[error("There is no mutation called `{0}`.")]
@@ -361,7 +357,7 @@ impl Error {
                 WebhookError::UnsupportedMediaType(_) => C::UnsupportedMediaType,
             },
             Error::Sync(e) => match e {
-                SyncError::ResyncRequired { .. } | SyncError::RoleChanged { .. } => C::ResyncRequired,
+                SyncError::ResyncRequired { .. } => C::ResyncRequired,
                 SyncError::InvalidCursor(_) => C::InvalidCursor,
                 SyncError::UnknownMutation(_) => C::UnknownMutation,
             },
@@ -397,7 +393,6 @@ impl Error {
                 Some(json!({ "holder_staff_id": holder, "holder_name": holder_name }))
             }
             Error::Sync(SyncError::ResyncRequired { horizon }) => Some(json!({ "horizon": horizon })),
-            Error::Sync(SyncError::RoleChanged { seq }) => Some(json!({ "horizon": seq })),
             Error::Media(MediaRefusal::TooLarge { channel, size, limit_bytes }) => {
                 Some(json!({ "channel": channel, "size": size, "limit_bytes": limit_bytes }))
             }

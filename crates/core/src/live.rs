@@ -39,6 +39,9 @@ pub const HELLO_WITHIN: Duration = Duration::from_secs(10);
 /// Connections one client address may hold before their hello: silent sockets from one place
 /// cannot fill the service's sessions, which are counted only once signed in.
 pub const WAITING_PER_ADDRESS: usize = 16;
+/// Connections waiting for their hello from all addresses at once (a console's hello follows its
+/// connection within milliseconds; a burst of reconnections after a restart passes through).
+pub const WAITING_IN_ALL: usize = 1024;
 /// Live sessions one staff member may hold at once (the desktop app, a browser, a CLI `watch`,
 /// on a few computers): one person cannot take every session from their colleagues.
 pub const SESSIONS_PER_STAFF: usize = 16;
@@ -165,9 +168,23 @@ pub enum Next {
 
 impl Hub {
     /// A connection from `address` waiting for its hello, or `None` when that address has
-    /// [`WAITING_PER_ADDRESS`] waiting already.
+    /// [`WAITING_PER_ADDRESS`] waiting already, or the process [`WAITING_IN_ALL`].
     pub fn admit_waiting(&self, address: &str) -> Option<Slot<'_>> {
-        take(&self.waiting, address, WAITING_PER_ADDRESS).then(|| Slot { hub: self, held: Held::Waiting(address.to_owned()) })
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        if waiting.values().sum::<usize>() >= WAITING_IN_ALL {
+            return None;
+        }
+        let held = waiting.entry(address.to_owned()).or_default();
+        if *held >= WAITING_PER_ADDRESS {
+            return None;
+        }
+        *held += 1;
+        Some(Slot { hub: self, held: Held::Waiting(address.to_owned()) })
+    }
+
+    /// Connections from `address` waiting for their hello.
+    pub fn waiting_from(&self, address: &str) -> usize {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner()).get(address).copied().unwrap_or(0)
     }
 
     /// Places for a signed-in session: one of this process's `max`, and one of its staff member's

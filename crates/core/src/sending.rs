@@ -528,8 +528,15 @@ async fn mark_sent(tx: &mut BusinessTx, sent: &[(&Claimed, &str)]) -> Result<(),
         crate::conversations::MESSAGE_COLUMNS
     );
     let mut query = sqlx::query(&sql).bind(now).bind(&business_id);
+    // An id given twice within these sends is kept by the first of them only (the statement
+    // checks the others already stored, not each other).
+    let mut seen = std::collections::HashSet::new();
     for (row, provider_id) in sent {
-        query = query.bind(row.message_id.as_str()).bind(*provider_id);
+        let provider_id = seen.insert(*provider_id).then_some(*provider_id);
+        if provider_id.is_none() {
+            tracing::warn!(message = %row.message_id, "the provider gave an id it had given another message; kept without it");
+        }
+        query = query.bind(row.message_id.as_str()).bind(provider_id);
     }
     for row in query.fetch_all(tx.conn()).await? {
         let message = crate::conversations::message_from_row(&row)?;

@@ -378,8 +378,8 @@ wire! {
 pub enum ServerFrame {
     /// After a good hello: the business's latest seq (pull if your cursor is behind), and what
     /// the signed-in person may do now (a role change closes the socket with 4009; the next
-    /// welcome carries the new list, and a pull from a cursor older than the change answers
-    /// `resync_required`, as what was pulled was chosen for the old role).
+    /// welcome carries the new list; the console then reloads, as what it pulled was chosen for
+    /// the old role).
     Welcome {
         seq: i64,
         protocol: u32,

@@ -85,6 +85,19 @@ impl TestApp {
         Self::spawn_with(engine, |_| {}).await
     }
 
+    /// An app whose sign-in limits tests can reach: `per_account` guesses a minute at one account
+    /// from one address, 5 over all addresses, 100 from one address; requests name their address
+    /// in `X-Forwarded-For` (loopback is a trusted proxy), so a test plays many addresses.
+    pub async fn spawn_guessable(engine: Engine, per_account: u32) -> TestApp {
+        Self::spawn_with(engine, |c| {
+            c.login_attempts_per_account_per_minute = per_account;
+            c.login_attempts_per_account_all_addresses_per_minute = 5;
+            c.login_attempts_per_address_per_minute = 100;
+            c.trusted_proxies = "127.0.0.0/8".into();
+        })
+        .await
+    }
+
     /// Workers in the background, on the system clock.
     pub async fn spawn_live(engine: Engine, adjust: impl FnOnce(&mut Config)) -> TestApp {
         Self::spawn_on(engine, None, adjust).await

@@ -27,7 +27,19 @@ async fn ws(
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let upgrade = upgrade.map_err(|e| ApiError::new(protocol::ErrorCode::InvalidBody, format!("This endpoint speaks WebSocket: {e}")))?;
-    Ok(upgrade.on_upgrade(move |socket| serve(state, client.to_string(), socket)))
+    Ok(upgrade.on_upgrade(move |socket| serve(state, address_key(client), socket)))
+}
+
+/// Whose connections count together before their hello: an IPv4 address, or an IPv6 /64 (one
+/// subscriber's network; its addresses are theirs to pick).
+fn address_key(client: std::net::IpAddr) -> String {
+    match client {
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        v4 => v4.to_string(),
+    }
 }
 
 async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> bool {
@@ -40,8 +52,8 @@ async fn goodbye(socket: &mut WebSocket, goodbye: Goodbye) {
 }
 
 /// A session counts against the service's cap (and its staff member's) once signed in; before
-/// its hello, only against its address's few waiting places, so silent sockets cannot keep
-/// consoles out.
+/// its hello, against its address's few waiting places (and a thousand or so in all), so
+/// silent sockets cannot keep consoles out.
 async fn serve(state: AppState, client: String, mut socket: WebSocket) {
     let too_many = |reason: &str| Goodbye { code: close::TOO_MANY, reason: reason.into() };
     let Some(waiting) = state.live.admit_waiting(&client) else {

@@ -31,9 +31,9 @@ pub struct PullQuery {
 }
 
 /// The changes after `cursor` that the signed-in person may read through the API, in seq order
-/// (the cursor moves past the others too). 409 `resync_required` when the cursor is older than
-/// what the log still remembers, or than the person's last role change: wipe the mirror and pull
-/// from 0.
+/// (the cursor moves past the others too; after a role change, pull again from 0). 409
+/// `resync_required` when the cursor is older than what the log still remembers: wipe the mirror
+/// and pull from 0.
 #[utoipa::path(get, path = "/v1/sync/pull", tag = "sync", security(("bearer" = [])), params(PullQuery),
     responses((status = 200, body = SyncPage), (status = 400, body = protocol::ErrorBody), (status = 409, body = protocol::ErrorBody)))]
 async fn pull(State(state): State<AppState>, auth: Auth, Query(q): Query<PullQuery>) -> Result<axum::Json<SyncPage>, ApiError> {

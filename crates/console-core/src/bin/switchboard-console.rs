@@ -255,7 +255,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let told = console.logout(discard).await?;
             println!("Signed out; this person's data is gone from this machine.");
             if !told {
-                println!("The service could not be reached, so this sign-in stays valid there until it expires; sign in and out again online to end it now.");
+                println!("The service could not be reached, so this sign-in stays valid there until it expires; to end it now, change your password or ask an owner to reset your sign-in.");
             }
         }
         Verb::Sync => match console.sync_once().await {

@@ -95,7 +95,6 @@ pub async fn update(core: &Core, actor: &Actor, id: &str, req: UpdateStaff) -> R
         actor.require(Permission::ManageOwners)?;
     }
     let was_manager = role_allows(staff.role, Permission::ManageStaff);
-    let was_role = staff.role;
     let made_owners = role_allows(staff.role, Permission::ManageOwners);
     if let Some(name) = &req.name {
         staff.name = required_text(name, "name", 200)?;
@@ -151,12 +150,7 @@ pub async fn update(core: &Core, actor: &Actor, id: &str, req: UpdateStaff) -> R
     } else if made_owners && !(staff.active && role_allows(staff.role, Permission::ManageOwners)) {
         withdraw_what_they_issued(&mut tx, actor, now, id, true).await?;
     }
-    let staff: Staff = get(tx.conn(), &actor.business_id, id).await?;
-    let seq = tx.record(EntityKind::Staff, id, Some(&staff)).await?;
-    if staff.role != was_role {
-        // Their consoles pulled for the old role: a cursor from before this reloads (`sync::pull`).
-        sqlx::query("UPDATE staff SET role_seq = $1 WHERE id = $2 AND business_id = $3").bind(seq).bind(id).bind(&actor.business_id).execute(tx.conn()).await?;
-    }
+    let staff: Staff = tx.publish(id).await?;
     tx.audit(Some(&actor.staff_id), "staff.updated", Some(("staff", id)), serde_json::to_value(&req).unwrap_or_default()).await?;
     tx.commit().await?;
     // Their open consoles learn of it at once (deactivated: closed; new role: re-checked).

@@ -6,9 +6,9 @@
 //! cursor, in seq order" is exactly what a console is missing. Tombstones are compacted away after
 //! a while (by a background job); a console whose cursor is older than the compaction horizon
 //! might have missed a deletion and gets `resync_required`: it wipes its mirror (never its outbox)
-//! and pulls from 0. A console is sent only what its person may read through the API, so a role
-//! change does the same to a cursor from before it. When what the service ships about a kind grows, [`republish`] writes its rows
-//! to the log again.
+//! and pulls from 0. A console is sent only what its person may read through the API; after a
+//! role change (the next welcome carries the new permissions) it reloads the same way. When what
+//! the service ships about a kind grows, [`republish`] writes its rows to the log again.
 
 pub mod log;
 pub mod mutations;
