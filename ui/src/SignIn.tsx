@@ -240,7 +240,7 @@ export function Unlock({ session, onUnlocked, onSignOut, unsent }: { session: Se
         <button type="submit" className="primary" disabled={busy}>{busy ? "Unlocking…" : "Unlock"}</button>
         {unsent ? (
           <>
-            <p className="error" role="alert">{unsent} Unlocking sends them.</p>
+            <p className="error" role="alert">{unsent} Unlock to send first.</p>
             <button type="button" className="danger" onClick={() => onSignOut(true)}>Sign out anyway</button>
           </>
         ) : (
