@@ -169,6 +169,15 @@ pub fn takes_answers(customer: &Customer) -> bool {
     customer.whatsapp_id.is_some() || customer.phone.as_deref().is_none_or(international)
 }
 
+/// Whether messages on `channel` can reach the customer: an SMS goes to their phone, so a short
+/// code or a sender's name takes none even when the customer also has a WhatsApp id.
+pub fn takes_answers_on(customer: &Customer, channel: protocol::Channel) -> bool {
+    match channel {
+        protocol::Channel::Sms => customer.phone.as_deref().is_none_or(international),
+        _ => takes_answers(customer),
+    }
+}
+
 /// The region subtag of a locale (`en-GB` → `GB`), used to read national phone numbers.
 pub fn locale_region(locale: &str) -> Option<String> {
     locale.split(['-', '_']).skip(1).find(|part| part.len() == 2 && part.chars().all(|c| c.is_ascii_alphabetic())).map(str::to_ascii_uppercase)
@@ -573,6 +582,30 @@ pub async fn delete_customer(core: &Core, actor: &Actor, id: &str) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_code_takes_no_sms_even_with_a_whatsapp_id() {
+        let customer = |phone: &str, whatsapp_id: Option<&str>| Customer {
+            id: "c".to_owned().into(),
+            business_id: "b".to_owned().into(),
+            name: None,
+            phone: Some(phone.to_owned()),
+            whatsapp_id: whatsapp_id.map(str::to_owned),
+            email: None,
+            tags: vec![],
+            notes: String::new(),
+            opted_out_sms: false,
+            opted_out_whatsapp: false,
+            created_at: protocol::Timestamp::UNIX_EPOCH,
+            updated_at: protocol::Timestamp::UNIX_EPOCH,
+        };
+        let merged = customer("12345", Some("447911123456"));
+        assert!(takes_answers(&merged), "something reaches them");
+        assert!(takes_answers_on(&merged, protocol::Channel::Whatsapp));
+        assert!(!takes_answers_on(&merged, protocol::Channel::Sms), "an SMS goes to the short code");
+        assert!(takes_answers_on(&customer("+447911123456", None), protocol::Channel::Sms));
+        assert!(!takes_answers_on(&customer("VERIFY", None), protocol::Channel::TwilioWhatsapp));
+    }
 
     #[test]
     fn phone_numbers_become_e164() {

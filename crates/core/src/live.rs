@@ -351,9 +351,8 @@ impl Session {
         let Ok(ClientFrame::Hello { token, protocol, client_id, cursor }) = serde_json::from_str::<ClientFrame>(text) else {
             return Err(Goodbye::new(close::NO_HELLO, "the first frame must be a hello"));
         };
-        // The same rules as a pull's and a push's (a device id they would refuse was welcomed).
-        let device = client_id.as_str();
-        if device.is_empty() || device.len() > 64 || !device.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') || cursor < 0 {
+        // The rules a push holds a device id to, and a pull a cursor (what they refuse was welcomed).
+        if !crate::sync::valid_client_id(client_id.as_str()) || cursor < 0 {
             return Err(Goodbye::new(close::NO_HELLO, "a hello has the device id (letters, digits and -, at most 64) and a cursor of 0 or more"));
         }
         if protocol != SYNC_PROTOCOL {

@@ -57,7 +57,7 @@ pub(crate) async fn check_sendable(tx: &mut BusinessTx, conversation_id: &str, f
     let kind = channels::kind_of(conversation.channel).ok_or(SendRefusal::CannotReplyHere)?;
     // A short code or a sender's name (`VERIFY`) wrote to the business; the provider would refuse
     // anything sent back, so staff hear it now rather than as a failed message later.
-    if !crate::customers::takes_answers(&customer) {
+    if !crate::customers::takes_answers_on(&customer, conversation.channel) {
         return Err(SendRefusal::SenderTakesNoReplies.into());
     }
     let opted_out = match conversation.channel {

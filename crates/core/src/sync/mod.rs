@@ -17,3 +17,8 @@ pub mod republish;
 
 pub use log::{compact, compact_all, pull};
 pub use push::push;
+
+/// A device id as consoles make them: letters, digits and `-`, 1 to 64 of them.
+pub fn valid_client_id(client_id: &str) -> bool {
+    !client_id.is_empty() && client_id.len() <= 64 && client_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}

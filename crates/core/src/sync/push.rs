@@ -108,8 +108,7 @@ async fn recorded<'e>(db: impl sqlx::Executor<'e, Database = sqlx::Any>, client_
 /// the business. Device ids are per business (migration 0028): another business's device with the
 /// same id is not seen, and this one is bound as an unused id would be.
 async fn bind_client(core: &Core, actor: &Actor, client_id: &str) -> Result<(), Error> {
-    let valid = !client_id.is_empty() && client_id.len() <= 64 && client_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if !valid {
+    if !super::valid_client_id(client_id) {
         return Err(Error::invalid("`client_id` is the device's id: letters, digits and `-`, at most 64."));
     }
     let db = &core.db;
