@@ -326,6 +326,12 @@ async fn changes_that_do_not_move_a_booking_keep_its_time_and_people(app: TestAp
     }
     let r = app.patch(&format!("/v1/bookings/{id}"), &owner.access, json!({"expected_version": 1, "staff_id": other.staff_id})).await;
     assert_eq!(r.code(), "unknown_staff", "{r:?}");
+    // Someone who has left is named as such, not as nobody.
+    let name = app.get(&format!("/v1/staff/{}", agent.staff_id), &owner.access).await.body["name"].as_str().unwrap().to_owned();
+    assert_eq!(app.delete(&format!("/v1/staff/{}", agent.staff_id), &owner.access).await.status, StatusCode::OK);
+    let r = app.patch(&format!("/v1/bookings/{id}"), &owner.access, json!({"expected_version": 1, "staff_id": agent.staff_id})).await;
+    assert_eq!(r.code(), "staff_inactive", "{r:?}");
+    assert!(r.body["error"]["message"].as_str().unwrap().starts_with(&format!("{name} is no longer active here")), "{r:?}");
 
     // The service gains a 15-minute clean-up; confirming the earlier booking must not re-derive
     // its blocked time and collide with the next one.

@@ -151,6 +151,9 @@ pub enum BookingError {
     ServiceInactive,
     #[error("No such staff member.")]
     UnknownStaff,
+    /// Someone who no longer works here (deactivated): their bookings stay theirs until moved.
+    #[error("{name} is no longer active here (the account was deactivated); choose someone else.")]
+    StaffInactive { name: String },
     #[error("That staff member does not do this service.")]
     StaffCannotPerform,
     #[error("{0}")]
@@ -332,6 +335,7 @@ impl Error {
                 BookingError::UnknownService(_) => C::UnknownService,
                 BookingError::ServiceInactive => C::ServiceInactive,
                 BookingError::UnknownStaff => C::UnknownStaff,
+                BookingError::StaffInactive { .. } => C::StaffInactive,
                 BookingError::StaffCannotPerform => C::StaffCannotPerform,
                 BookingError::InvalidTransition(_) => C::InvalidTransition,
                 BookingError::VersionConflict { .. } => C::VersionConflict,

@@ -54,7 +54,8 @@ pub async fn get(conn: &mut AnyConnection, business_id: &str, id: &str) -> Resul
 pub async fn require_active(conn: &mut AnyConnection, business_id: &str, id: &str) -> Result<Staff, Error> {
     match load(conn, business_id, id).await? {
         Some(s) if s.active => Ok(s),
-        _ => Err(BookingError::UnknownStaff.into()),
+        Some(s) => Err(BookingError::StaffInactive { name: s.name }.into()),
+        None => Err(BookingError::UnknownStaff.into()),
     }
 }
 
