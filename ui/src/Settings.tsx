@@ -20,6 +20,7 @@ import type { Role } from "./bindings/Role";
 import type { UpdateAssistantSettings } from "./bindings/UpdateAssistantSettings";
 import type { WeeklyHours } from "./bindings/WeeklyHours";
 import * as endpoints from "./endpoints";
+import { deactivatedNote, upcomingFor } from "./staff";
 import type { ChannelKind, ChannelSetups } from "./endpoints";
 import { DAYS, dayName, formatPrice, parsePrice } from "./hours";
 import { assignableRoles, settingsTabs, type SettingsTab } from "./permissions";
@@ -234,6 +235,13 @@ export function StaffSettings({ permissions }: { permissions: Permission[] }) {
       if (!result.ok) throw new Error(result.cancelled ? "Not reset." : result.message);
       setHandover({ name, link: result.value.link });
     }, `${name}'s sign-in was reset: two-factor is off and their sessions ended.`);
+  // Their bookings ahead stay theirs: the note says how many are left to move (from this
+  // console's calendar, a year ahead).
+  const deactivate = async (id: string, name: string) => {
+    const now = new Date();
+    const upcoming = await call({ cmd: "calendar", from: now.toISOString(), to: new Date(now.getTime() + 366 * 86_400_000).toISOString() }).then((entries) => upcomingFor(entries, id, now), () => 0);
+    if (await run(() => endpoints.staff.deactivate(id), deactivatedNote(name, upcoming))) reloadStaff();
+  };
   const send = (e: FormEvent) => {
     e.preventDefault();
     run(() => endpoints.invitations.create(invite), `Invitation sent to ${invite.email}.`).then((ok) => {
@@ -264,7 +272,7 @@ export function StaffSettings({ permissions }: { permissions: Permission[] }) {
                 )}
               </td>
               <td>
-                {s.active ? <button className="link" onClick={() => run(() => endpoints.staff.deactivate(s.id), `${s.name} can no longer sign in.`).then((ok) => ok && reloadStaff())}>Deactivate</button> : "Deactivated"}
+                {s.active ? <button className="link" onClick={() => deactivate(s.id, s.name)}>Deactivate</button> : "Deactivated"}
                 {s.active ? <button className="link" onClick={() => resetSignIn(s.id, s.name)}>Reset sign-in</button> : null}
               </td>
             </tr>
