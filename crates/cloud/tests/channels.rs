@@ -279,6 +279,12 @@ async fn permanent_failures_show_why_and_the_window_needs_a_template((app, fake)
     let t_id = template.body["id"].as_str().unwrap();
     let r = app.post(&format!("/v1/conversations/{conversation}/template-messages"), &owner.access, json!({"template_id": t_id, "variables": ["Sam"]})).await;
     assert_eq!(r.code(), "validation_failed", "wrong number of variables");
+    // Values WhatsApp would refuse are refused here, before anything is queued.
+    for (bad, said) in [("", "is empty"), ("Sam\nB", "line break"), ("Sam      B", "four spaces"), (&*"x".repeat(1025), "1,024")] {
+        let r = app.post(&format!("/v1/conversations/{conversation}/template-messages"), &owner.access, json!({"template_id": t_id, "variables": ["Sam", bad]})).await;
+        assert_eq!(r.code(), "validation_failed", "{bad:?}: {r:?}");
+        assert!(r.body["error"]["message"].as_str().unwrap().contains(said), "{r:?}");
+    }
     let r = app.post(&format!("/v1/conversations/{conversation}/template-messages"), &owner.access, json!({"template_id": t_id, "variables": ["Sam", "10:00"]})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
     assert_eq!(r.body["body"], "Hi Sam, see you at 10:00.");

@@ -300,6 +300,22 @@ pub(crate) async fn queue_template(tx: &mut BusinessTx, auth: &Actor, id: &str, 
     if req.variables.len() != template.variables as usize {
         return Err(Error::invalid(format!("The template `{}` takes {} variable(s).", template.name, template.variables)));
     }
+    // What WhatsApp refuses in a template's value (Meta's error 132018; Twilio's Content API the
+    // same), said now rather than as a failed message later.
+    for (i, v) in req.variables.iter().enumerate() {
+        let problem = if v.trim().is_empty() {
+            Some("is empty")
+        } else if v.chars().count() > 1024 {
+            Some("is longer than 1,024 characters")
+        } else if v.contains(['\n', '\r', '\t']) || v.contains("     ") {
+            Some("has a line break, a tab or more than four spaces in a row")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(Error::invalid(format!("Value {} of `{}` {problem}, which WhatsApp does not take.", i + 1, template.name)));
+        }
+    }
     let mut body = template.body.clone();
     for (i, v) in req.variables.iter().enumerate() {
         body = body.replace(&format!("{{{{{}}}}}", i + 1), v);
