@@ -37,8 +37,10 @@ async fn channel_setup_keeps_secrets_secret(app: TestApp) {
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert_eq!(r.body["settings"]["numbers"], json!(["+14155550100"]));
     assert!(!r.body.to_string().contains(TWILIO_TOKEN));
-    let r = app.call(Method::PUT, "/v1/channels/twilio", Some(&owner.access), Some(json!({"account_sid": "nope", "auth_token": "x", "numbers": ["+14155550100"]}))).await;
-    assert_eq!(r.code(), "validation_failed");
+    for sid in ["nope", "AC", "ACxyz", "AC0000000000000000000000000000000", "AC0000000000000000000000000000000g"] {
+        let r = app.call(Method::PUT, "/v1/channels/twilio", Some(&owner.access), Some(json!({"account_sid": sid, "auth_token": "x", "numbers": ["+14155550100"]}))).await;
+        assert_eq!(r.code(), "validation_failed", "{sid}");
+    }
 }
 
 async fn whatsapp_webhooks_are_verified_before_anything_is_stored(app: TestApp) {

@@ -41,8 +41,11 @@ pub async fn load(conn: &mut AnyConnection, secrets: &SecretBox, business_id: &s
 pub async fn connect(core: &Core, actor: &Actor, req: TwilioChannelSetup) -> Result<ChannelStatus, Error> {
     actor.require(Permission::ManageBusiness)?;
     let account_sid = required_text(&req.account_sid, "account_sid", 64)?;
-    if !account_sid.starts_with("AC") {
-        return Err(Error::invalid("`account_sid` starts with AC (find it on the Twilio console's home page)."));
+    // `AC` and 32 hexadecimal digits, as Twilio makes them: a typo is said now, not at the first
+    // send.
+    let sid_digits = account_sid.strip_prefix("AC").unwrap_or("");
+    if sid_digits.len() != 32 || !sid_digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::invalid("`account_sid` is AC and 32 letters and digits (find it on the Twilio console's home page)."));
     }
     if req.numbers.is_empty() {
         return Err(Error::invalid("Give at least one Twilio number."));
