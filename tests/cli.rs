@@ -108,6 +108,29 @@ async fn the_cli_signs_in_reads_the_inbox_acts_and_queues_when_offline() {
     assert!(ok && out.contains("Done: taking over"), "{out}");
     let (ok, out) = cli(&session, dir.path(), &["send", &second, "Yes, 10 to 4"]);
     assert!(ok && out.contains("Done: the message"), "{out}");
+
+    // Made an admin, the front desk's `sync` reloads and holds the invitations an agent is not
+    // sent; made an agent again, they go.
+    let invited = service.app.post("/v1/invitations", &owner, serde_json::json!({"email": "next-hire@example.com", "role": "agent"})).await;
+    assert!(invited.status.is_success(), "{invited:?}");
+    let staff = service.get("/v1/staff", &owner).await;
+    let agent_id = staff["items"].as_array().unwrap().iter().find(|s| s["email"] == AGENT).unwrap()["id"].as_str().unwrap().to_owned();
+    let invitations_here = || async {
+        let mirror = sqlx::sqlite::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("console.sqlite3").display())).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM entities WHERE entity = 'invitation' AND data LIKE '%next-hire@example.com%'").fetch_one(&mirror).await.unwrap();
+        mirror.close().await;
+        n
+    };
+    let (ok, out) = cli(&session, dir.path(), &["sync"]);
+    assert!(ok, "{out}");
+    assert_eq!(invitations_here().await, 0, "an agent is sent no invitations");
+    for (role, expected) in [("admin", 1), ("agent", 0)] {
+        let r = service.app.patch(&format!("/v1/staff/{agent_id}"), &owner, serde_json::json!({"role": role})).await;
+        assert!(r.status.is_success(), "{r:?}");
+        let (ok, out) = cli(&session, dir.path(), &["sync"]);
+        assert!(ok, "{out}");
+        assert_eq!(invitations_here().await, expected, "as {role}");
+    }
     let (ok, out) = cli(&session, dir.path(), &["logout"]);
     assert!(ok, "{out}");
 }

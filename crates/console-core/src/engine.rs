@@ -207,6 +207,12 @@ impl Syncer {
     /// Catches up, pushes the outbox in order, then pulls what that changed. Pulling first means
     /// a resync (the mirror wiped and reloaded) happens before the outbox is replayed, and the
     /// person's queued actions are checked against the latest state.
+    /// The next pull starts over from 0, keeping the outbox (what is here was chosen for a role
+    /// this person no longer has).
+    pub fn reload_next(&mut self) {
+        self.reload = true;
+    }
+
     pub async fn pass(&mut self) -> Result<Pass, TransportError> {
         let mut pass = Pass::default();
         self.pull(&mut pass).await?;
@@ -292,7 +298,7 @@ impl Syncer {
                         None
                     }
                 };
-                let (applied, next) = tokio::join!(self.store.apply_page(&page.changes, page.cursor, !bootstrap), fetch_next);
+                let (applied, next) = tokio::join!(self.store.apply_page_for(Some(&self.me), &page.changes, page.cursor, !bootstrap), fetch_next);
                 let applied = applied.map_err(local)?;
                 if !bootstrap {
                     pass.alerts.extend(alerts::for_changes(&self.store, &applied, &self.me, &mut self.here).await.map_err(local)?);
@@ -322,8 +328,12 @@ impl Syncer {
 }
 
 fn local(e: StoreError) -> TransportError {
-    // The local file failing is not the network; surface it, retry later.
-    TransportError::Server(format!("local store: {e}"))
+    match e {
+        // Someone signed this person out of the console elsewhere: stop, as for a sign-in ended.
+        StoreError::SignedOut => TransportError::SignedOut(e.to_string()),
+        // The local file failing is not the network; surface it, retry later.
+        e => TransportError::Server(format!("local store: {e}")),
+    }
 }
 
 struct Engine {
@@ -450,7 +460,9 @@ impl Engine {
             if let Ok(true) = self.parts_store.set_permissions(&live.permissions).await {
                 // What this console holds was chosen by the service for the old role (an agent is
                 // sent no invitations): it reloads, keeping its outbox.
-                self.syncer.reload = !before.is_empty();
+                if !before.is_empty() {
+                    self.syncer.reload_next();
+                }
                 let _ = self.events.send(Event::Permissions { permissions: std::mem::take(&mut live.permissions) });
             }
         }

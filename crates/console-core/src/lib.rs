@@ -363,9 +363,16 @@ impl Console {
         Ok(())
     }
 
-    /// One push-and-pull now (the CLI's `sync`).
+    /// One push-and-pull now (the CLI's `sync`). What this person may do is asked first, as the
+    /// live session's welcome tells the engine: after a role change the copy here is reloaded.
     pub async fn sync_once(&self) -> Result<engine::Pass, ConsoleError> {
-        let mut syncer = engine::Syncer::new(self.store.clone(), self.transport()?, self.client_id.clone(), self.me()?.to_owned(), 2000);
+        let transport = self.transport()?;
+        let mut syncer = engine::Syncer::new(self.store.clone(), transport.clone(), self.client_id.clone(), self.me()?.to_owned(), 2000);
+        let me: protocol::Me = serde_json::from_value(transport.request_json(reqwest::Method::GET, "/v1/me", &[], None).await?).map_err(StoreError::from)?;
+        let before = self.store.permissions().await?;
+        if self.store.set_permissions(&me.permissions).await? && !before.is_empty() {
+            syncer.reload_next();
+        }
         Ok(syncer.pass().await?)
     }
 

@@ -25,6 +25,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data could not be read: {0}")]
     Corrupt(#[from] serde_json::Error),
+    /// The person this sync works for signed out of this console (from another window or
+    /// process): what it pulled is not theirs to keep any more.
+    #[error("signed out of this console")]
+    SignedOut,
 }
 
 /// One synced entity changed by a pulled page: its state before and after (`None`: absent or
@@ -87,6 +91,16 @@ impl LocalStore {
             let io = |e| StoreError::Database(sqlx::Error::Io(e));
             let file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(io)?;
             file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+            // A folder from an older console may have its log and shared memory readable by all.
+            for suffix in ["-wal", "-shm"] {
+                let mut side = path.as_os_str().to_owned();
+                side.push(suffix);
+                if let Err(e) = std::fs::set_permissions(&side, std::fs::Permissions::from_mode(0o600)) {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        return Err(io(e));
+                    }
+                }
+            }
         }
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
@@ -165,7 +179,21 @@ impl LocalStore {
     /// Applies one pulled page and moves the cursor, in one transaction: the mirror is always a
     /// state the service was in. With `with_before`, each change carries the state it replaced.
     pub async fn apply_page(&self, changes: &[SyncChange], cursor: i64, with_before: bool) -> Result<Vec<Applied>, StoreError> {
+        self.apply_page_for(None, changes, cursor, with_before).await
+    }
+
+    /// [`LocalStore::apply_page`] for the sync of `staff_id`: refused ([`StoreError::SignedOut`])
+    /// once that person is no longer the one signed in here, in the same transaction as the
+    /// write, so a sync still running elsewhere (a `watch` beside a `logout`) never brings the
+    /// last person's customers back after the wipe.
+    pub async fn apply_page_for(&self, staff_id: Option<&str>, changes: &[SyncChange], cursor: i64, with_before: bool) -> Result<Vec<Applied>, StoreError> {
         let mut tx = self.write().await?;
+        if let Some(staff_id) = staff_id {
+            let signed_in: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'staff_id'").fetch_optional(&mut *tx).await?;
+            if signed_in.as_deref() != Some(staff_id) {
+                return Err(StoreError::SignedOut);
+            }
+        }
         let mut applied = Vec::with_capacity(changes.len());
         for change in changes {
             let before = if with_before { read(&mut tx, change.entity, &change.id).await? } else { None };
@@ -737,6 +765,23 @@ mod tests {
         assert_eq!(store.cursor().await.unwrap(), 200);
         queued.dedup();
         assert_eq!(queued.len(), 200, "each action has its own id");
+    }
+
+    /// A sync still running for someone who signed out meanwhile (a `watch` beside a `logout`)
+    /// writes nothing: the wiped store stays empty, with no cursor for the next person.
+    #[tokio::test]
+    async fn a_page_for_someone_signed_out_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&dir.path().join("console.db")).await.unwrap();
+        let change = |seq: i64| SyncChange { seq, entity: EntityKind::Staff, id: "s1".into(), data: Some(serde_json::json!({"name": "Maya"})) };
+        store.set_setting("staff_id", "maya").await.unwrap();
+        store.apply_page_for(Some("maya"), &[change(1)], 1, false).await.unwrap();
+        assert_eq!(store.cursor().await.unwrap(), 1);
+        assert!(matches!(store.apply_page_for(Some("sam"), &[change(2)], 2, false).await, Err(StoreError::SignedOut)), "not Sam's console");
+        store.wipe_all().await.unwrap();
+        assert!(matches!(store.apply_page_for(Some("maya"), &[change(3)], 3, false).await, Err(StoreError::SignedOut)));
+        assert_eq!(store.cursor().await.unwrap(), 0);
+        assert!(store.entities(EntityKind::Staff).await.unwrap().is_empty());
     }
 
     /// A message removed from the mirror (its customer erased, or past the retention period)

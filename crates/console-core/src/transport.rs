@@ -296,9 +296,16 @@ impl HttpTransport {
     /// service answered 401 and the session stayed valid.
     pub async fn logout(&self) -> bool {
         let url = format!("{}/v1/auth/logout", self.server);
-        let told = match self.send(|token| self.http.post(&url).bearer_auth(token)).await {
-            Ok(_) | Err(TransportError::SignedOut(_)) => true,
+        let told = match self.credentials.refresh_token() {
+            // Nothing kept: no session to end.
+            Ok(None) => true,
+            // Kept locked (its passphrase not given): the session cannot be ended from here.
             Err(_) => false,
+            Ok(Some(_)) => match self.send(|token| self.http.post(&url).bearer_auth(token)).await {
+                // Ended, or ended already (a refresh token the service no longer takes).
+                Ok(_) | Err(TransportError::SignedOut(_)) => true,
+                Err(_) => false,
+            },
         };
         let _ = self.credentials.forget();
         *self.access.lock().await = None;

@@ -45,8 +45,8 @@ pub const WAITING_IN_ALL: usize = 1024;
 /// Live sessions one staff member may hold at once (the desktop app, a browser, a CLI `watch`,
 /// on a few computers): one person cannot take every session from their colleagues.
 pub const SESSIONS_PER_STAFF: usize = 16;
-/// A person's typing is passed on at most this often (the console says it every 3 s while they
-/// type; anything faster is noise for their colleagues).
+/// A person's typing is passed on at most this often, from all their sessions together (the
+/// console says it every 3 s while they type; anything faster is noise for their colleagues).
 const TYPING_EVERY_MS: i64 = 1_000;
 /// Close code for "your account changed; reconnect" (role changes).
 pub const ACCOUNT_CHANGED: u16 = 4009;
@@ -76,6 +76,8 @@ pub struct Hub {
     waiting: Mutex<HashMap<String, usize>>,
     /// Signed-in sessions, by staff member.
     per_staff: Mutex<HashMap<String, usize>>,
+    /// When each staff member's typing was last passed on (ms, by the service's clock).
+    typed: Mutex<HashMap<String, i64>>,
     next_id: AtomicU64,
     presence: Mutex<Presence>,
     /// Frames for every session of a business (presence, typing), local and relayed.
@@ -91,6 +93,7 @@ impl Default for Hub {
             connections: AtomicUsize::new(0),
             waiting: Mutex::default(),
             per_staff: Mutex::default(),
+            typed: Mutex::default(),
             next_id: AtomicU64::new(1),
             presence: Mutex::new(Presence::default()),
             frames: broadcast::channel(1024).0,
@@ -182,20 +185,36 @@ impl Hub {
         Some(Slot { hub: self, held: Held::Waiting(address.to_owned()) })
     }
 
+    /// Whether `staff_id`'s typing at `now` is passed on: at most once a [`TYPING_EVERY_MS`] for
+    /// the person, however many sessions they type from.
+    fn may_type(&self, staff_id: &str, now: i64) -> bool {
+        let mut typed = self.typed.lock().unwrap_or_else(|e| e.into_inner());
+        match typed.get(staff_id) {
+            Some(at) if now - at < TYPING_EVERY_MS => false,
+            _ => {
+                typed.insert(staff_id.to_owned(), now);
+                true
+            }
+        }
+    }
+
     /// Connections from `address` waiting for their hello.
     pub fn waiting_from(&self, address: &str) -> usize {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner()).get(address).copied().unwrap_or(0)
     }
 
     /// Places for a signed-in session: one of this process's `max`, and one of its staff member's
-    /// [`SESSIONS_PER_STAFF`]; `None` when either is full.
-    pub fn admit(&self, max: usize, staff_id: &str) -> Option<(Slot<'_>, Slot<'_>)> {
+    /// [`SESSIONS_PER_STAFF`]; when either is full, the goodbye that says which.
+    pub fn admit(&self, max: usize, staff_id: &str) -> Result<(Slot<'_>, Slot<'_>), Goodbye> {
         if self.connections.fetch_add(1, Ordering::SeqCst) >= max {
             self.connections.fetch_sub(1, Ordering::SeqCst);
-            return None;
+            return Err(Goodbye::new(close::TOO_MANY, "too many connections; retry later"));
         }
         let session = Slot { hub: self, held: Held::Session };
-        take(&self.per_staff, staff_id, SESSIONS_PER_STAFF).then(|| (session, Slot { hub: self, held: Held::Staff(staff_id.to_owned()) }))
+        if !take(&self.per_staff, staff_id, SESSIONS_PER_STAFF) {
+            return Err(Goodbye::new(close::TOO_MANY, format!("this sign-in has {SESSIONS_PER_STAFF} live connections open already; close one")));
+        }
+        Ok((session, Slot { hub: self, held: Held::Staff(staff_id.to_owned()) }))
     }
 
     /// Closes every live session (the service is shutting down).
@@ -329,8 +348,6 @@ pub struct Session {
     /// own read won the `select!`): the signal is already taken from its channel, so it is
     /// remembered here and done on the next call.
     due: Due,
-    /// When this session's typing was last passed on (ms, by the service's clock).
-    typed_at: Option<i64>,
 }
 
 #[derive(Default)]
@@ -382,12 +399,16 @@ impl Session {
             closing: core.live.closing.subscribe(),
             heartbeat,
             due: Due::default(),
-            typed_at: None,
         };
-        let entry = PresenceEntry { staff_id: session.actor.staff_id.clone().into(), viewing: None };
-        core.live.set_presence(core, &session.actor.business_id, session.id, Some(entry));
         let permissions = accounts::permissions(session.actor.role);
         Ok((session, ServerFrame::Welcome { seq, protocol: SYNC_PROTOCOL, permissions }))
+    }
+
+    /// Tells colleagues this person is online (once the session has its place: one refused after
+    /// its hello is never seen coming and going).
+    pub fn present(&self) {
+        let entry = PresenceEntry { staff_id: self.actor.staff_id.clone().into(), viewing: None };
+        self.core.live.set_presence(&self.core, &self.actor.business_id, self.id, Some(entry));
     }
 
     /// Waits for the next thing to tell the console (cancel-safe: use it in a `select!` with the
@@ -458,11 +479,9 @@ impl Session {
                 None
             }
             Ok(ClientFrame::Typing { conversation_id }) => {
-                let now = core.db.now_ms();
-                if self.typed_at.is_some_and(|at| now - at < TYPING_EVERY_MS) {
+                if !core.live.may_type(&self.actor.staff_id, core.db.now_ms()) {
                     return None;
                 }
-                self.typed_at = Some(now);
                 let staff_id: protocol::StaffId = self.actor.staff_id.clone().into();
                 let frame = ServerFrame::Typing { conversation_id: conversation_id.clone(), staff_id: staff_id.clone() };
                 let _ = core.live.frames.send((self.actor.business_id.clone(), frame));

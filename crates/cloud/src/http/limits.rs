@@ -97,9 +97,22 @@ impl Limits {
     /// One guess from `client` (at `account`, when the request names one): a sign-in, a code, a
     /// reset request.
     pub fn guess(&self, client: IpAddr, account: Option<&str>) -> Result<(), ApiError> {
+        self.guess_from(client)?;
+        match account {
+            Some(account) => self.guess_at(client, account),
+            None => Ok(()),
+        }
+    }
+
+    /// The per-address part of [`Limits::guess`], for a route that must look up whose account a
+    /// guess is at: checked first, so a flood costs the database nothing.
+    pub fn guess_from(&self, client: IpAddr) -> Result<(), ApiError> {
+        self.per_address.check(client, self.now_us()).map_err(refused)
+    }
+
+    /// The per-account part of [`Limits::guess`].
+    pub fn guess_at(&self, client: IpAddr, account: &str) -> Result<(), ApiError> {
         let now = self.now_us();
-        self.per_address.check(client, now).map_err(refused)?;
-        let Some(account) = account else { return Ok(()) };
         self.per_account_address.check((account.to_owned(), client), now).map_err(refused)?;
         if !self.is_known(account, client) {
             self.per_account.check(account.to_owned(), now).map_err(refused)?;

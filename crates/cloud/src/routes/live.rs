@@ -55,9 +55,8 @@ async fn goodbye(socket: &mut WebSocket, goodbye: Goodbye) {
 /// its hello, against its address's few waiting places (and a thousand or so in all), so
 /// silent sockets cannot keep consoles out.
 async fn serve(state: AppState, client: String, mut socket: WebSocket) {
-    let too_many = |reason: &str| Goodbye { code: close::TOO_MANY, reason: reason.into() };
     let Some(waiting) = state.live.admit_waiting(&client) else {
-        return goodbye(&mut socket, too_many("too many connections from this address; retry later")).await;
+        return goodbye(&mut socket, Goodbye { code: close::TOO_MANY, reason: "too many connections from this address; retry later".into() }).await;
     };
     let first = match tokio::time::timeout(HELLO_WITHIN, socket.recv()).await {
         Ok(Some(Ok(WsMessage::Text(text)))) => Some(text.to_string()),
@@ -68,9 +67,11 @@ async fn serve(state: AppState, client: String, mut socket: WebSocket) {
         Err(bye) => return goodbye(&mut socket, bye).await,
     };
     drop(waiting);
-    let Some(_slots) = state.live.admit(state.config.max_ws_connections, &session.actor.staff_id) else {
-        return goodbye(&mut socket, too_many("too many connections; retry later")).await;
+    let _slots = match state.live.admit(state.config.max_ws_connections, &session.actor.staff_id) {
+        Ok(slots) => slots,
+        Err(bye) => return goodbye(&mut socket, bye).await,
     };
+    session.present();
     if !send(&mut socket, &welcome).await {
         return;
     }

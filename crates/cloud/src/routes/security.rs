@@ -58,8 +58,12 @@ async fn two_factor_sign_in(
     headers: HeaderMap,
     Json(req): Json<TwoFactorChallengeRequest>,
 ) -> Result<axum::Json<AuthTokens>, ApiError> {
+    // The address first: a flood of challenges costs no lookup.
+    state.limits.guess_from(client)?;
     let account = security::challenge_account(&state, &req.challenge).await?;
-    guess(&state, &client, account.as_deref())?;
+    if let Some(account) = &account {
+        state.limits.guess_at(client, account)?;
+    }
     let device = user_agent(&headers);
     let tokens = security::two_factor_sign_in(&state, req, device.as_deref()).await?;
     if let Some(account) = &account {
@@ -86,8 +90,12 @@ async fn enrol_confirm(
     headers: HeaderMap,
     Json(req): Json<TwoFactorChallengeRequest>,
 ) -> Result<(StatusCode, axum::Json<EnrolledSignIn>), ApiError> {
+    // The address first: a flood of challenges costs no lookup.
+    state.limits.guess_from(client)?;
     let account = security::challenge_account(&state, &req.challenge).await?;
-    guess(&state, &client, account.as_deref())?;
+    if let Some(account) = &account {
+        state.limits.guess_at(client, account)?;
+    }
     let device = user_agent(&headers);
     let enrolled = security::enrol_confirm(&state, req, device.as_deref()).await?;
     if let Some(account) = &account {

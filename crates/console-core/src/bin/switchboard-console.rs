@@ -224,6 +224,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
     let mut console = Console::open(&data_dir).await?;
     let passphrase = std::env::var(PASSPHRASE_ENV).ok().filter(|p| !p.is_empty());
+    // Signing out opens a locked sign-in when it can (to end its session on the service), and
+    // signs out here all the same when it cannot: it is the way out of a forgotten passphrase.
+    if console.is_locked() && matches!(cli.verb, Verb::Logout { .. }) {
+        if let Some(passphrase) = &passphrase {
+            let _ = console.unlock(passphrase);
+        }
+    }
     if console.is_locked() && !matches!(cli.verb, Verb::Login { .. } | Verb::Logout { .. }) {
         let Some(passphrase) = &passphrase else {
             return Err(ConsoleError::Invalid(format!("The sign-in is kept in an encrypted file: set {PASSPHRASE_ENV} to its passphrase.")).into());
