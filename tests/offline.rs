@@ -179,7 +179,7 @@ async fn a_replay_after_a_lost_answer_changes_nothing_and_an_unreadable_action_b
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_consoles_race_to_take_over_and_the_loser_sees_who_holds_it() {
     let (maya_dir, sam_dir) = (setup(), tempfile::tempdir().unwrap());
-    let (service, owner, conversation) = a_customer_wrote("447700900333", "Race Customer", "Anyone there?").await;
+    let (service, _owner, conversation) = a_customer_wrote("447700900333", "Race Customer", "Anyone there?").await;
     let maya = console(&service, OWNER, maya_dir.path()).await;
     let sam = console(&service, AGENT, sam_dir.path()).await;
     maya.sync_once().await.unwrap();

@@ -169,6 +169,24 @@ pub fn takes_answers(customer: &Customer) -> bool {
     customer.whatsapp_id.is_some() || customer.phone.as_deref().is_none_or(international)
 }
 
+/// A customer not stored yet: the given id, business, phone, WhatsApp id and name, nothing else.
+pub(crate) fn unsaved(id: String, business_id: &str, phone: Option<&str>, whatsapp_id: Option<&str>, name: Option<String>) -> Customer {
+    Customer {
+        id: id.into(),
+        business_id: business_id.to_owned().into(),
+        name,
+        phone: phone.map(str::to_owned),
+        whatsapp_id: whatsapp_id.map(str::to_owned),
+        email: None,
+        tags: vec![],
+        notes: String::new(),
+        opted_out_sms: false,
+        opted_out_whatsapp: false,
+        created_at: protocol::Timestamp::UNIX_EPOCH,
+        updated_at: protocol::Timestamp::UNIX_EPOCH,
+    }
+}
+
 /// Whether messages on `channel` can reach the customer: an SMS goes to their phone, so a short
 /// code or a sender's name takes none even when the customer also has a WhatsApp id.
 pub fn takes_answers_on(customer: &Customer, channel: protocol::Channel) -> bool {
@@ -585,20 +603,7 @@ mod tests {
 
     #[test]
     fn a_short_code_takes_no_sms_even_with_a_whatsapp_id() {
-        let customer = |phone: &str, whatsapp_id: Option<&str>| Customer {
-            id: "c".to_owned().into(),
-            business_id: "b".to_owned().into(),
-            name: None,
-            phone: Some(phone.to_owned()),
-            whatsapp_id: whatsapp_id.map(str::to_owned),
-            email: None,
-            tags: vec![],
-            notes: String::new(),
-            opted_out_sms: false,
-            opted_out_whatsapp: false,
-            created_at: protocol::Timestamp::UNIX_EPOCH,
-            updated_at: protocol::Timestamp::UNIX_EPOCH,
-        };
+        let customer = |phone: &str, whatsapp_id: Option<&str>| unsaved("c".into(), "b", Some(phone), whatsapp_id, None);
         let merged = customer("12345", Some("447911123456"));
         assert!(takes_answers(&merged), "something reaches them");
         assert!(takes_answers_on(&merged, protocol::Channel::Whatsapp));

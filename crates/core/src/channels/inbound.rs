@@ -93,20 +93,7 @@ pub(crate) fn clean_name(name: Option<&str>) -> Option<String> {
 
 /// A customer who wrote for the first time, as they are created (not stored yet).
 pub(crate) fn new_customer(tx: &BusinessTx, phone: Option<&PhoneNumber>, whatsapp_id: Option<&str>, name: Option<String>) -> Customer {
-    Customer {
-        id: tx.new_id::<String>().into(),
-        business_id: tx.business_id().to_owned().into(),
-        name,
-        phone: phone.map(|p| p.as_str().to_owned()),
-        whatsapp_id: whatsapp_id.map(str::to_owned),
-        email: None,
-        tags: vec![],
-        notes: String::new(),
-        opted_out_sms: false,
-        opted_out_whatsapp: false,
-        created_at: protocol::Timestamp::UNIX_EPOCH,
-        updated_at: protocol::Timestamp::UNIX_EPOCH,
-    }
+    crate::customers::unsaved(tx.new_id::<String>(), tx.business_id(), phone.map(PhoneNumber::as_str), whatsapp_id, name)
 }
 
 /// Finds the customer by WhatsApp id or phone number, or creates them; fills in what was missing
