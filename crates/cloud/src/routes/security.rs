@@ -48,6 +48,18 @@ fn guess(state: &AppState, client: &IpAddr, account: Option<&str>) -> Result<(),
     state.limits.guess(*client, account)
 }
 
+/// A code guessed at the sign-in a challenge continues: the address is checked first (a flood of
+/// challenges costs no lookup), then the account the challenge belongs to, whose email the
+/// password step is limited by. Answers that email, to mark the address once the code is right.
+async fn guess_at_challenge(state: &AppState, client: IpAddr, challenge: &str) -> Result<Option<String>, ApiError> {
+    state.limits.guess_from(client)?;
+    let account = security::challenge_account(state, challenge).await?;
+    if let Some(account) = &account {
+        state.limits.guess_at(client, account)?;
+    }
+    Ok(account)
+}
+
 /// The second step of signing in: the challenge from `two_factor_required` and a code from the
 /// authenticator app, or a recovery code (each works once).
 #[utoipa::path(post, path = "/v1/auth/two-factor", tag = "accounts", request_body = TwoFactorChallengeRequest,
@@ -58,12 +70,7 @@ async fn two_factor_sign_in(
     headers: HeaderMap,
     Json(req): Json<TwoFactorChallengeRequest>,
 ) -> Result<axum::Json<AuthTokens>, ApiError> {
-    // The address first: a flood of challenges costs no lookup.
-    state.limits.guess_from(client)?;
-    let account = security::challenge_account(&state, &req.challenge).await?;
-    if let Some(account) = &account {
-        state.limits.guess_at(client, account)?;
-    }
+    let account = guess_at_challenge(&state, client, &req.challenge).await?;
     let device = user_agent(&headers);
     let tokens = security::two_factor_sign_in(&state, req, device.as_deref()).await?;
     if let Some(account) = &account {
@@ -90,12 +97,7 @@ async fn enrol_confirm(
     headers: HeaderMap,
     Json(req): Json<TwoFactorChallengeRequest>,
 ) -> Result<(StatusCode, axum::Json<EnrolledSignIn>), ApiError> {
-    // The address first: a flood of challenges costs no lookup.
-    state.limits.guess_from(client)?;
-    let account = security::challenge_account(&state, &req.challenge).await?;
-    if let Some(account) = &account {
-        state.limits.guess_at(client, account)?;
-    }
+    let account = guess_at_challenge(&state, client, &req.challenge).await?;
     let device = user_agent(&headers);
     let enrolled = security::enrol_confirm(&state, req, device.as_deref()).await?;
     if let Some(account) = &account {
